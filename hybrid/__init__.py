@@ -1,0 +1,12 @@
+"""hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
+hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
+from . import ir, passes
+from .errors import FormatError, HybridError, ShapeError, TracingError
+from .frontend import autograd, init, np, npx, nn
+from .frontend.api import hybridize, load, trace
+from .frontend.array import NDArray
+from .frontend.parameter import Parameter
+from .version import __version__
+
+__all__ = ["ir", "passes", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray",
+           "Parameter", "FormatError", "HybridError", "ShapeError", "TracingError", "__version__"]

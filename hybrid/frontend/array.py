@@ -1,0 +1,256 @@
+"""Arrays: `NDArray` (eager, NumPy-backed) and `Tracer` (a value in a graph being traced).
+
+Both share one operator surface (`Array`); every operator calls an `hb.np` function, which
+calls `dispatch.apply`, so eager and traced code paths are the same Python lines.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy
+
+from ..errors import TracingError
+from ..ir.types import TensorType, dtype_name, to_numpy_dtype
+from .source import user_line
+
+
+class Array:
+    """The operator and method surface shared by NDArray and Tracer."""
+
+    __array_priority__ = 1000  # NumPy scalars on the left defer to our operators
+    __slots__ = ()
+
+    @property
+    def type(self) -> TensorType:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return to_numpy_dtype(self.type.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return self.type.size
+
+    @property
+    def T(self) -> "Array":
+        return _np.transpose(self)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    # arithmetic ------------------------------------------------------------------------
+    def __add__(self, o): return _np.add(self, o)
+    def __radd__(self, o): return _np.add(o, self)
+    def __sub__(self, o): return _np.subtract(self, o)
+    def __rsub__(self, o): return _np.subtract(o, self)
+    def __mul__(self, o): return _np.multiply(self, o)
+    def __rmul__(self, o): return _np.multiply(o, self)
+    def __truediv__(self, o): return _np.divide(self, o)
+    def __rtruediv__(self, o): return _np.divide(o, self)
+    def __pow__(self, o): return _np.power(self, o)
+    def __rpow__(self, o): return _np.power(o, self)
+    def __mod__(self, o): return _np.mod(self, o)
+    def __matmul__(self, o): return _np.matmul(self, o)
+    def __rmatmul__(self, o): return _np.matmul(o, self)
+    def __neg__(self): return _np.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _np.abs(self)
+    def __invert__(self): return _np.logical_not(self)
+    def __and__(self, o): return _np.logical_and(self, o)
+    def __or__(self, o): return _np.logical_or(self, o)
+    def __lt__(self, o): return _np.less(self, o)
+    def __le__(self, o): return _np.less_equal(self, o)
+    def __gt__(self, o): return _np.greater(self, o)
+    def __ge__(self, o): return _np.greater_equal(self, o)
+    def __eq__(self, o): return _np.equal(self, o)  # type: ignore[override]
+    def __ne__(self, o): return _np.not_equal(self, o)  # type: ignore[override]
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key): return _np.getitem(self, key)
+
+    # methods (NumPy names) ---------------------------------------------------------------
+    def reshape(self, *shape): return _np.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return _np.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+    def swapaxes(self, a, b): return _np.swapaxes(self, a, b)
+    def flatten(self): return _np.reshape(self, (-1,))
+    def squeeze(self, axis=None): return _np.squeeze(self, axis)
+    def expand_dims(self, axis): return _np.expand_dims(self, axis)
+    def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
+    def astype(self, dtype, copy=True): return _np.astype(self, dtype)
+    def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return _np.prod(self, axis, keepdims=keepdims)
+    def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
+    def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
+    def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
+    def clip(self, a_min=None, a_max=None): return _np.clip(self, a_min, a_max)
+    def exp(self): return _np.exp(self)
+    def log(self): return _np.log(self)
+    def sqrt(self): return _np.sqrt(self)
+    def tanh(self): return _np.tanh(self)
+    def dot(self, o): return _np.dot(self, o)
+
+
+class NDArray(Array):
+    """An eager array on the CPU, backed by a NumPy array. Autograd state lives in the slots."""
+
+    __slots__ = ("_data", "_grad", "_grad_req", "_node", "__weakref__")
+
+    def __init__(self, data: numpy.ndarray):
+        self._data = data
+        self._grad: Optional[NDArray] = None
+        self._grad_req = "null"
+        self._node = None  # autograd: the tape entry that produced this array
+
+    @property
+    def type(self) -> TensorType:
+        return TensorType(self._data.shape, dtype_name(self._data.dtype))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self._data.dtype
+
+    def asnumpy(self) -> numpy.ndarray:
+        """A NumPy copy of the data."""
+        return self._data.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self):
+        return self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self): return float(self._data)
+    def __int__(self): return int(self._data)
+    def __index__(self): return int(self._data)
+    def __bool__(self): return bool(self._data)
+
+    def __setitem__(self, key, value):
+        from .indexing import normalize_setitem_key
+        self._data[normalize_setitem_key(key)] = numpy.asarray(value, dtype=self._data.dtype)
+
+    def __repr__(self) -> str:
+        return repr(self._data).replace("array(", "array(", 1)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def copy(self) -> "NDArray":
+        return NDArray(self._data.copy())
+
+    # autograd (implemented in hybrid.frontend.autograd) ----------------------------------
+    def attach_grad(self, grad_req: str = "write") -> None:
+        from . import autograd
+        autograd.attach_grad(self, grad_req)
+
+    @property
+    def grad(self) -> Optional["NDArray"]:
+        return self._grad
+
+    def backward(self, head_grad=None, retain_graph: bool = False) -> None:
+        from . import autograd
+        autograd.backward([self], [head_grad], retain_graph=retain_graph)
+
+    def detach(self) -> "NDArray":
+        return NDArray(self._data)
+
+
+def _tracing_error(what: str, instead: str) -> TracingError:
+    line = user_line()
+    where = line.describe() if line else "in traced code"
+    return TracingError(f"{what} on a traced value: the value is not known while tracing.\n  {where}\n"
+                        f"  {instead}")
+
+
+_CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, or decide outside the hybridized "
+                      "code (pass a Python value as an argument), or call the block without hybridize() to debug.")
+
+
+class Tracer(Array):
+    """A value of the graph being traced. Shapes and dtypes are static; data is not known."""
+
+    __slots__ = ("trace", "value")
+
+    def __init__(self, trace, value):
+        self.trace = trace
+        self.value = value
+
+    @property
+    def type(self) -> TensorType:
+        return self.value.type
+
+    def __bool__(self):
+        raise _tracing_error("Python control flow (if/while/and/or/not) depends", _CONTROL_FLOW_HELP)
+
+    def __float__(self):
+        raise _tracing_error("float() was called", "Keep the value as an array (it is a graph value here); "
+                             "return it from the function and convert the result after the call.")
+
+    def __int__(self):
+        raise _tracing_error("int() was called", "Keep the value as an array; shapes (x.shape) are static "
+                             "and may be used in Python freely.")
+
+    __index__ = __int__
+
+    def item(self):
+        raise _tracing_error(".item() was called", "Return the value from forward and call .item() on the result.")
+
+    def asnumpy(self):
+        raise _tracing_error(".asnumpy() was called", "Return the value from forward and call .asnumpy() on the "
+                             "result, or call the block without hybridize() to inspect it eagerly.")
+
+    def tolist(self):
+        return self.asnumpy()
+
+    def __array__(self, dtype=None, copy=None):
+        raise _tracing_error("NumPy conversion (np.asarray / a NumPy function) was applied",
+                             "Use hybrid.np functions inside hybridized code; NumPy cannot see traced values.")
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __setitem__(self, key, value):
+        raise _tracing_error("item assignment was used", "Arrays are immutable while tracing: build the result "
+                             "with np.where(mask, new, x) or np.concatenate instead.")
+
+    def __repr__(self) -> str:
+        return f"Tracer<{self.type}>"
+
+    # autograd calls are meaningless on a traced value
+    def attach_grad(self, grad_req: str = "write"):
+        raise _tracing_error("attach_grad() was called", "Attach gradients to parameters or inputs outside "
+                             "the hybridized code.")
+
+    def detach(self):
+        from . import np
+        return np.stop_gradient(self)
+
+
+def wrap_outputs(result, cls=NDArray) -> list:
+    results = result if isinstance(result, tuple) else (result,)
+    return [cls(numpy.asarray(r)) for r in results]
+
+
+from . import np as _np  # noqa: E402  (np needs Array defined first)

@@ -1,0 +1,194 @@
+"""Blocks (Gluon names): Block, HybridBlock, SymbolBlock.
+
+A Block owns child blocks and parameters, registered by attribute assignment; parameters are
+named by their path ("fc1.weight", "features.0.bias"). A HybridBlock can be hybridized: calls
+then go through a CompiledFunction that traces `forward` once per input signature.
+"""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import Optional
+
+import numpy
+
+from ..errors import FormatError, HybridError
+from .array import NDArray
+from .hybridize import CompileOptions, CompiledFunction
+from .parameter import Parameter, ParameterDict
+from .tracing import current_trace
+
+
+class Block:
+    """Base class of all layers and models. Subclasses define `forward`."""
+
+    def __init__(self):
+        object.__setattr__(self, "_children", OrderedDict())
+        object.__setattr__(self, "_reg_params", OrderedDict())
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, Block):
+            self._children[name] = value
+        elif isinstance(value, Parameter):
+            self._reg_params[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
+        name = name if name is not None else str(len(self._children))
+        self._children[name] = block
+        return block
+
+    def collect_params(self, select: Optional[str] = None) -> ParameterDict:
+        """Every parameter of this block and its children, by path; `select` is a regex filter."""
+        result = ParameterDict()
+        self._collect("", result)
+        if select is not None:
+            pattern = re.compile(select)
+            result = ParameterDict((k, v) for k, v in result.items() if pattern.match(k))
+        return result
+
+    def _collect(self, prefix: str, out: ParameterDict) -> None:
+        for name, p in self._reg_params.items():
+            out.setdefault(prefix + name, p)
+        for name, child in self._children.items():
+            child._collect(f"{prefix}{name}.", out)
+
+    def initialize(self, init=None, force_reinit: bool = False) -> "Block":
+        """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
+        the first forward call."""
+        for name, p in self.collect_params().items():
+            p.name = name
+            p.initialize(init, force_reinit)
+        return self
+
+    def zero_grad(self) -> None:
+        self.collect_params().zero_grad()
+
+    def hybridize(self, active: bool = True, **options) -> None:
+        for child in self._children.values():
+            child.hybridize(active, **options)
+
+    def save_parameters(self, filename: str) -> None:
+        """Save parameter values to an .npz file (no pickle)."""
+        arrays = {name: p._data_eager()._data for name, p in self.collect_params().items()}
+        with open(filename, "wb") as f:
+            numpy.savez(f, **arrays)
+
+    def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False) -> None:
+        params = self.collect_params()
+        loaded = load_npz(filename)
+        missing = [k for k in params if k not in loaded]
+        extra = [k for k in loaded if k not in params]
+        if missing and not allow_missing:
+            raise HybridError(f"{filename} lacks parameters {missing}; pass allow_missing=True to keep their values")
+        if extra and not ignore_extra:
+            raise HybridError(f"{filename} has parameters this model does not: {extra}; pass ignore_extra=True")
+        for name, value in loaded.items():
+            if name in params:
+                params[name].name = name
+                params[name].set_data(value)
+
+    def __call__(self, *args):
+        return self.forward(*args)
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}("]
+        for name, child in self._children.items():
+            lines.append("  (" + name + "): " + repr(child).replace("\n", "\n  "))
+        lines.append(")")
+        return "\n".join(lines) if self._children else f"{type(self).__name__}({self._extra_repr()})"
+
+    def _extra_repr(self) -> str:
+        return ""
+
+
+def load_npz(filename: str) -> dict[str, numpy.ndarray]:
+    """Read an .npz parameter file without unpickling anything; errors name the file."""
+    try:
+        with numpy.load(filename, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise FormatError(f"parameter file {filename} does not exist") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise FormatError(f"parameter file {filename} is corrupt or truncated ({e})") from None
+    except Exception as e:  # zipfile.BadZipFile and friends
+        raise FormatError(f"parameter file {filename} is not a valid .npz archive ({type(e).__name__}: {e})") from None
+
+
+class HybridBlock(Block):
+    """A Block whose forward can be traced and compiled with `hybridize()`."""
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "_compiled", None)
+
+    def hybridize(self, active: bool = True, backend: Optional[str] = None, opt_level: int = 2,
+                  freeze: bool = False, dump: Optional[str] = None, max_signatures: int = 8,
+                  **backend_options) -> None:
+        """Compile forward on the next call (per input signature). `backend`: 'interp', 'llvm' or 'cuda'."""
+        if not active:
+            object.__setattr__(self, "_compiled", None)
+            return
+        options = CompileOptions(opt_level=opt_level, freeze=freeze, dump=dump, max_signatures=max_signatures,
+                                 backend_options=backend_options)
+        if backend is not None:
+            options.backend = backend
+        object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
+                                                               self.collect_params))
+
+    def __call__(self, *args):
+        if self._compiled is None or current_trace() is not None:
+            return self.forward(*args)
+        self._finish_deferred_shapes(args)
+        return self._compiled(*args)
+
+    def _finish_deferred_shapes(self, args) -> None:
+        """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""
+        if any(not p.is_initialized for p in self.collect_params().values()):
+            from .autograd import pause
+            with pause(train_mode=False):
+                self.forward(*args)
+
+    def ir(self, stage: Optional[str] = None, format: str = "text") -> str:
+        """The IR of the last compiled signature: the optimized graph, or any stage by name."""
+        if self._compiled is None:
+            raise HybridError(f"{type(self).__name__} is not hybridized: call net.hybridize() and run it once")
+        return self._compiled.ir(stage, format)
+
+    def export(self, path: str, epoch: Optional[int] = None) -> tuple[str, str]:
+        """Write `path-graph.json` and `path-params.npz` for the last compiled signature."""
+        from .export import export_compiled
+        if self._compiled is None or self._compiled.last is None:
+            raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
+        return export_compiled(self._compiled, path)
+
+
+class SymbolBlock(HybridBlock):
+    """A block made from an exported graph: runs without the model's Python code."""
+
+    def __init__(self, graph, params: dict[str, numpy.ndarray]):
+        super().__init__()
+        object.__setattr__(self, "graph", graph)
+        for value in graph.params:
+            p = Parameter(value.name, value.shape, value.type.dtype, grad_req="write")
+            p.set_data(params[value.name])
+            self._reg_params[value.name] = p
+
+    @staticmethod
+    def imports(prefix: str, backend: Optional[str] = None) -> "SymbolBlock":
+        """Load `prefix-graph.json` + `prefix-params.npz` (written by export)."""
+        from .export import load_exported
+        graph, params = load_exported(prefix)
+        block = SymbolBlock(graph, params)
+        if backend is not None:
+            block.hybridize(backend=backend)
+        return block
+
+    def forward(self, *inputs):
+        from .replay import replay
+        params = {name: p.data() for name, p in self._reg_params.items()}
+        outputs = replay(self.graph, list(inputs), params)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -1,0 +1,107 @@
+"""Export a compiled block to files and load it back, with no model code and no pickle.
+
+`prefix-graph.json`: format name and version, hybrid version, the traced graph (IR text),
+input/parameter/output names with shapes and dtypes, and the SHA-256 of the parameter file.
+`prefix-params.npz`: parameter values, read with allow_pickle=False.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy
+
+from ..errors import FormatError
+from ..ir.graph import Graph
+from ..ir.serialize import graph_from_json, graph_to_json
+from ..version import __version__
+
+MODEL_FORMAT = "hybrid-model"
+MODEL_FORMAT_VERSION = 1
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe(values) -> list[dict]:
+    return [{"name": v.name, "shape": list(v.shape), "dtype": v.dtype} for v in values]
+
+
+def export_graph(graph: Graph, params: dict[str, numpy.ndarray], prefix: str) -> tuple[str, str]:
+    graph_file, params_file = f"{prefix}-graph.json", f"{prefix}-params.npz"
+    os.makedirs(os.path.dirname(os.path.abspath(graph_file)), exist_ok=True)
+    with open(params_file, "wb") as f:
+        numpy.savez(f, **{v.name: params[v.name] for v in graph.params})
+    document = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "hybrid_version": __version__,
+        "inputs": _describe(graph.data_inputs),
+        "params": _describe(graph.params),
+        "outputs": [{"shape": list(v.shape), "dtype": v.dtype} for v in graph.outputs],
+        "params_file": os.path.basename(params_file),
+        "params_sha256": _sha256(params_file),
+        "graph": graph_to_json(graph),
+    }
+    with open(graph_file, "w") as f:
+        json.dump(document, f, indent=1)
+    return graph_file, params_file
+
+
+def export_compiled(compiled, prefix: str) -> tuple[str, str]:
+    """Export the traced graph of a CompiledFunction's last signature with its parameter values."""
+    entry = compiled.last
+    names = {v.name for v in entry.traced.params}
+    by_name = {name: p for name, p in compiled.params().items() if name in names}
+    params = {name: p._data_eager()._data for name, p in by_name.items()}
+    return export_graph(entry.traced, params, prefix)
+
+
+def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
+    """Read and check an export; every problem raises FormatError naming the file."""
+    from .block import load_npz
+
+    graph_file = f"{prefix}-graph.json"
+    try:
+        with open(graph_file) as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise FormatError(f"{graph_file} does not exist (export writes <prefix>-graph.json)") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{graph_file} is not valid JSON ({e}); the file is truncated or corrupt") from None
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise FormatError(f"{graph_file} is not a hybrid model export (format should be {MODEL_FORMAT!r})")
+    if document.get("format_version") != MODEL_FORMAT_VERSION:
+        raise FormatError(f"{graph_file} has format version {document.get('format_version')!r}; this hybrid "
+                          f"({__version__}) reads version {MODEL_FORMAT_VERSION}")
+    for key in ("graph", "params_file", "params_sha256", "inputs", "params", "outputs"):
+        if key not in document:
+            raise FormatError(f"{graph_file} lacks the field {key!r}; the file is incomplete")
+    try:
+        graph = graph_from_json(document["graph"], graph_file)
+    except FormatError:
+        raise
+    except Exception as e:
+        raise FormatError(f"{graph_file}: the graph does not verify ({e})") from None
+    params_file = os.path.join(os.path.dirname(os.path.abspath(graph_file)), document["params_file"])
+    if not os.path.exists(params_file):
+        raise FormatError(f"parameter file {params_file} (named by {graph_file}) does not exist")
+    if _sha256(params_file) != document["params_sha256"]:
+        raise FormatError(f"parameter file {params_file} does not match the checksum recorded in {graph_file}; "
+                          "it was modified or truncated after export")
+    params = load_npz(params_file)
+    for v in graph.params:
+        if v.name not in params:
+            raise FormatError(f"{params_file} lacks parameter {v.name}")
+        if tuple(params[v.name].shape) != v.shape:
+            raise FormatError(f"{params_file}: parameter {v.name} has shape {params[v.name].shape}, the graph "
+                              f"expects {v.shape}")
+    return graph, params

@@ -1,0 +1,151 @@
+"""The compiled-function cache behind `HybridBlock.hybridize()` and `@hb.hybridize`.
+
+The first call with a new signature (array shapes and dtypes, the training flag, and the
+values of non-array arguments) traces the function, optimizes the graph, builds an
+executable for the chosen backend and caches it; later calls with that signature run the
+executable directly. Each recompile is logged with its reason (HYBRID_LOG=recompiles), and
+more than `max_signatures` signatures raise instead of piling up silently.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy
+
+from .. import log
+from ..errors import HybridError
+from ..ir.graph import Graph
+from .array import Array, NDArray
+from . import autograd, random
+from .tracing import TraceContext, trace_function, unflatten
+
+DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "interp")
+
+
+@dataclass
+class CompileOptions:
+    backend: str = DEFAULT_BACKEND
+    opt_level: int = 2
+    freeze: bool = False
+    dump: Optional[str] = None
+    max_signatures: int = 8
+    backend_options: dict = field(default_factory=dict)
+
+
+@dataclass
+class CompiledEntry:
+    """One compiled signature: the traced graph, the pipeline's stages and the executable."""
+    signature: tuple
+    traced: Graph
+    pipeline: Any            # passes.manager.PipelineResult
+    executable: Any          # codegen Executable
+    params: list             # Parameter objects in graph-input order
+    random_ops: int
+    structure: Any
+    num_outputs: int
+    side_targets: list
+
+
+def signature_of(args, training: bool) -> tuple:
+    parts = []
+    for a in args:
+        if isinstance(a, Array):
+            parts.append(("array", a.shape, a.type.dtype))
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise HybridError(f"argument of type {type(a).__name__} is neither an array nor hashable; "
+                                  "hybridized code takes arrays and hashable Python values") from None
+            parts.append(("static", a))
+    return tuple(parts) + (("training", training),)
+
+
+def explain_change(old: tuple, new: tuple) -> str:
+    if len(old) != len(new):
+        return f"{len(new) - 1} arguments instead of {len(old) - 1}"
+    reasons = []
+    for i, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            label = "training flag" if a[0] == "training" else f"argument {i}"
+            reasons.append(f"{label}: {a[1:]} -> {b[1:]}")
+    return "; ".join(reasons)
+
+
+def argument_names(fn: Callable) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(fn).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+class CompiledFunction:
+    """Traces, compiles and caches `fn` per signature; `params()` lists the parameters it may read."""
+
+    def __init__(self, fn: Callable, name: str, options: CompileOptions,
+                 params: Optional[Callable[[], dict]] = None):
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.params = params or (lambda: {})
+        self.cache: dict[tuple, CompiledEntry] = {}
+        self.last: Optional[CompiledEntry] = None
+        self.arg_names = argument_names(fn)
+
+    def compile(self, args: list) -> CompiledEntry:
+        from .. import codegen, passes
+
+        training = autograd.is_training()
+        sig = signature_of(args, training)
+        entry = self.cache.get(sig)
+        if entry is not None:
+            return entry
+        if self.cache:
+            previous = self.last.signature if self.last else next(iter(self.cache))
+            reason = explain_change(previous, sig)
+            if len(self.cache) >= self.options.max_signatures:
+                raise HybridError(
+                    f"{self.name} was compiled for {len(self.cache)} signatures, the limit (last change: {reason}). "
+                    "Pad inputs to a few fixed shapes, or raise the limit with hybridize(max_signatures=N).")
+            log.log("recompiles", f"recompiling {self.name} (signature {len(self.cache) + 1}): {reason}")
+        param_names = {id(p): name for name, p in self.params().items()}
+        graph, ctx, structure = trace_function(self.fn, args, self.name, param_names, self.arg_names)
+        pipeline = passes.optimize(graph, opt_level=self.options.opt_level, freeze=self.options.freeze,
+                                   dump=self.options.dump,
+                                   frozen={name: p._data_eager()._data for p, name in
+                                           ((p, param_names.get(id(p), p.name)) for p in ctx.params_used)}
+                                   if self.options.freeze else None)
+        executable = codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
+                                   **self.options.backend_options)
+        entry = CompiledEntry(sig, graph, pipeline, executable, list(ctx.params_used), ctx.random_ops,
+                              structure, len(graph.outputs) - len(ctx.side_outputs),
+                              [target for target, _ in ctx.side_outputs])
+        self.cache[sig] = entry
+        return entry
+
+    def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
+        data = [a._data for a in args if isinstance(a, NDArray)]
+        data += [p._data_eager()._data for p in entry.params]
+        if entry.random_ops:
+            data.append(random.take_keys(entry.random_ops))
+        return data
+
+    def __call__(self, *args):
+        args = [NDArray(numpy.asarray(a)) if isinstance(a, numpy.ndarray) else a for a in args]
+        entry = self.compile(args)
+        self.last = entry
+        outputs = entry.executable(self.input_arrays(entry, args))
+        results = [NDArray(o) for o in outputs]
+        for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
+            target(value)
+        return unflatten(results[:entry.num_outputs], entry.structure)
+
+    # -- inspection -------------------------------------------------------------------------
+    def ir(self, stage: Optional[str] = None, format: str = "text") -> str:
+        if self.last is None:
+            raise HybridError(f"{self.name} has not been compiled yet: call it once on example inputs")
+        return self.last.pipeline.stage_text(stage, format)

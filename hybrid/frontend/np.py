@@ -1,0 +1,388 @@
+"""`hb.np`: the NumPy-compatible namespace. Every function works eagerly and when traced.
+
+Composite functions (mean, var, clip, stack, split, ...) are written here from registry
+primitives, once, so traced graphs contain primitives only.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Optional, Sequence
+
+import numpy
+
+from ..errors import ShapeError
+from ..ir.types import dtype_name, is_float, to_numpy_dtype
+from .array import Array, NDArray, Tracer
+from .dispatch import apply
+from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
+from .promote import asarray as _asarray, cast as _cast, promote
+from . import random  # noqa: F401  (hb.np.random)
+
+ndarray = NDArray
+float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
+int8, int32, int64, uint8, uint32 = numpy.int8, numpy.int32, numpy.int64, numpy.uint8, numpy.uint32
+bool_ = numpy.bool_
+pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
+newaxis = None
+
+
+# -- creation -------------------------------------------------------------------------------
+def array(obj, dtype=None) -> Array:
+    """A new array from a list, NumPy array or scalar. Python floats give float32, ints int32."""
+    if isinstance(obj, Array):
+        return _cast(obj, dtype) if dtype is not None else obj
+    return _asarray(numpy.array(obj) if isinstance(obj, numpy.ndarray) else obj, dtype)
+
+
+def asarray(obj, dtype=None) -> Array:
+    return _asarray(obj, dtype)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, (int, numpy.integer)) else tuple(int(d) for d in shape)
+
+
+def full(shape, fill_value, dtype=None) -> NDArray:
+    name = dtype_name(dtype) if dtype is not None else ("f32" if isinstance(fill_value, float) else
+                                                        "bool" if isinstance(fill_value, bool) else "i32")
+    return NDArray(numpy.full(_shape(shape), fill_value, to_numpy_dtype(name)))
+
+
+def zeros(shape, dtype="float32") -> NDArray:
+    return full(shape, 0, dtype)
+
+
+def ones(shape, dtype="float32") -> NDArray:
+    return full(shape, 1, dtype)
+
+
+empty = zeros
+
+
+def full_like(a: Array, fill_value, dtype=None) -> Array:
+    dtype = dtype_name(dtype) if dtype is not None else a.type.dtype
+    if isinstance(a, Tracer):
+        return broadcast_to(full((), fill_value, dtype), a.shape)
+    return full(a.shape, fill_value, dtype)
+
+
+def zeros_like(a: Array, dtype=None) -> Array:
+    return full_like(a, 0, dtype)
+
+
+def ones_like(a: Array, dtype=None) -> Array:
+    return full_like(a, 1, dtype)
+
+
+empty_like = zeros_like
+
+
+def arange(start, stop=None, step=1, dtype=None) -> NDArray:
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = "f32" if any(isinstance(v, float) for v in (start, stop, step)) else "i32"
+    return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype="float32") -> NDArray:
+    return NDArray(numpy.linspace(start, stop, num, endpoint=endpoint).astype(to_numpy_dtype(dtype_name(dtype))))
+
+
+def eye(N, M=None, k=0, dtype="float32") -> NDArray:
+    return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name(dtype))))
+
+
+def astype(x: Array, dtype) -> Array:
+    return _cast(x, dtype)
+
+
+def copy(x: Array) -> Array:
+    return x.copy() if isinstance(x, NDArray) else x
+
+
+# -- elementwise -------------------------------------------------------------------------------
+def _binary(op: str, to_float: bool = False):
+    def fn(a, b):
+        a, b = promote(a, b, to_float=to_float)
+        return apply(op, a, b)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
+    return fn
+
+
+add, subtract, multiply, power, mod = (_binary(n) for n in ("add", "sub", "mul", "pow", "mod"))
+divide = true_divide = _binary("div", to_float=True)
+maximum, minimum = _binary("maximum"), _binary("minimum")
+equal, not_equal, less, less_equal, greater, greater_equal = (
+    _binary(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+
+
+def logical_and(a, b) -> Array:
+    return apply("logical_and", *(_cast(x, "bool") for x in promote(a, b)))
+
+
+def logical_or(a, b) -> Array:
+    return apply("logical_or", *(_cast(x, "bool") for x in promote(a, b)))
+
+
+def logical_not(a) -> Array:
+    return apply("logical_not", _cast(_asarray(a), "bool"))
+
+
+def _unary(op: str, to_float: bool = True):
+    def fn(x):
+        (x,) = promote(x, to_float=to_float)
+        return apply(op, x)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op}."
+    return fn
+
+
+exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tanh", "sin", "cos"))
+negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign", False)
+floor, ceil, round = (_unary(n, False) for n in ("floor", "ceil", "round"))
+absolute = abs
+
+
+def square(x) -> Array:
+    x = _asarray(x)
+    return x * x
+
+
+def reciprocal(x) -> Array:
+    return divide(1.0, x)
+
+
+def log1p(x) -> Array:
+    return log(add(x, 1.0))
+
+
+def expm1(x) -> Array:
+    return subtract(exp(x), 1.0)
+
+
+def stop_gradient(x) -> Array:
+    """The same values; gradients do not flow through."""
+    return apply("stop_gradient", _asarray(x))
+
+
+def where(condition, x, y) -> Array:
+    cond = _cast(_asarray(condition), "bool")
+    x, y = promote(x, y)
+    return apply("where", cond, x, y)
+
+
+def clip(a, a_min=None, a_max=None) -> Array:
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return a
+
+
+# -- reductions -------------------------------------------------------------------------------
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of range for a {ndim}-d array")
+    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+
+
+def _reduce(op: str):
+    def fn(a, axis=None, keepdims: bool = False) -> Array:
+        a = _asarray(a)
+        if a.type.dtype == "bool":
+            a = _cast(a, "i32")
+        return apply(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+    fn.__name__ = op
+    fn.__doc__ = f"{op} over `axis` (all axes when None)."
+    return fn
+
+
+sum, max, min, prod = (_reduce(n) for n in ("sum", "max", "min", "prod"))
+amax, amin = max, min
+
+
+def mean(a, axis=None, keepdims: bool = False) -> Array:
+    (a,) = promote(a, to_float=True)
+    axes = _axes(axis, a.ndim)
+    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
+    return sum(a, axes, keepdims) * (1.0 / builtins.max(count, 1))
+
+
+def var(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
+    (a,) = promote(a, to_float=True)
+    axes = _axes(axis, a.ndim)
+    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
+    centered = a - mean(a, axes, keepdims=True)
+    return sum(centered * centered, axes, keepdims) * (1.0 / builtins.max(count - ddof, 1))
+
+
+def std(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
+    return sqrt(var(a, axis, keepdims, ddof))
+
+
+def argmax(a, axis=None, keepdims: bool = False) -> Array:
+    a = _asarray(a)
+    if axis is None:
+        return apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
+    return apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+
+
+def argmin(a, axis=None, keepdims: bool = False) -> Array:
+    return argmax(negative(a), axis, keepdims)
+
+
+# -- linear algebra -----------------------------------------------------------------------------
+def matmul(a, b) -> Array:
+    """NumPy matmul: batched, with 1-d operands promoted to matrices and squeezed back."""
+    a, b = promote(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must not be scalars, got {a.shape} and {b.shape}; use *")
+    squeeze_axes = []
+    if a.ndim == 1:
+        a = reshape(a, (1,) + a.shape)
+        squeeze_axes.append(-2)
+    if b.ndim == 1:
+        b = reshape(b, b.shape + (1,))
+        squeeze_axes.append(-1)
+    out = apply("matmul", a, b, transpose_a=False, transpose_b=False)
+    if squeeze_axes:
+        out = squeeze(out, tuple(out.ndim + ax for ax in squeeze_axes))
+    return out
+
+
+def dot(a, b) -> Array:
+    a, b = _asarray(a), _asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    if b.ndim > 2:
+        raise ShapeError(f"dot of a {a.ndim}-d and a {b.ndim}-d array: use matmul or tensordot-style reshapes")
+    return matmul(a, b)
+
+
+# -- layout ------------------------------------------------------------------------------------
+def reshape(a, newshape) -> Array:
+    a = _asarray(a)
+    shape = list(_shape(newshape))
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: only one -1 allowed in {tuple(shape)}")
+    if -1 in shape:
+        known = int(numpy.prod([d for d in shape if d != -1]))
+        if known == 0 or a.size % known:
+            raise ShapeError(f"reshape: cannot reshape {a.shape} ({a.size} elements) to {tuple(newshape)}")
+        shape[shape.index(-1)] = a.size // known
+    shape = tuple(shape)
+    return a if shape == a.shape else apply("reshape", a, shape=shape)
+
+
+def transpose(a, axes=None) -> Array:
+    a = _asarray(a)
+    perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(x % builtins.max(a.ndim, 1) for x in axes)
+    return a if perm == tuple(range(a.ndim)) else apply("transpose", a, perm=perm)
+
+
+def swapaxes(a, axis1: int, axis2: int) -> Array:
+    a = _asarray(a)
+    perm = list(range(a.ndim))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return transpose(a, perm)
+
+
+def moveaxis(a, source: int, destination: int) -> Array:
+    a = _asarray(a)
+    perm = [i for i in range(a.ndim) if i != source % a.ndim]
+    perm.insert(destination % a.ndim, source % a.ndim)
+    return transpose(a, perm)
+
+
+def expand_dims(a, axis) -> Array:
+    a = _asarray(a)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = a.ndim + len(axes)
+    axes = sorted(x % ndim for x in axes)
+    shape = list(a.shape)
+    for ax in axes:
+        shape.insert(ax, 1)
+    return reshape(a, shape)
+
+
+def squeeze(a, axis=None) -> Array:
+    a = _asarray(a)
+    axes = [i for i, d in enumerate(a.shape) if d == 1] if axis is None else list(_axes(axis, a.ndim))
+    for ax in axes:
+        if a.shape[ax] != 1:
+            raise ShapeError(f"squeeze: axis {ax} of shape {a.shape} has size {a.shape[ax]}, not 1")
+    return reshape(a, [d for i, d in enumerate(a.shape) if i not in axes])
+
+
+def broadcast_to(a, shape) -> Array:
+    a = _asarray(a)
+    shape = _shape(shape)
+    return a if a.shape == shape else apply("broadcast_to", a, shape=shape)
+
+
+def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[int]] = None) -> Array:
+    """Static slice: begin/end/step for every axis (the primitive behind x[1:3, ::2])."""
+    a = _asarray(a)
+    step = tuple(step) if step is not None else (1,) * a.ndim
+    return apply("slice", a, begin=tuple(begin), end=tuple(end), step=step)
+
+
+def concatenate(arrays, axis: int = 0) -> Array:
+    arrays = promote(*arrays)
+    if len(arrays) == 1:
+        return arrays[0]
+    return apply("concat", *arrays, axis=axis % arrays[0].ndim)
+
+
+concat = concatenate
+
+
+def stack(arrays, axis: int = 0) -> Array:
+    arrays = [_asarray(x) for x in arrays]
+    return concatenate([expand_dims(x, axis) for x in arrays], axis=axis)
+
+
+def split(a, indices_or_sections, axis: int = 0) -> list[Array]:
+    a = _asarray(a)
+    axis %= a.ndim
+    size = a.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if size % indices_or_sections:
+            raise ShapeError(f"split: axis {axis} of size {size} does not divide into {indices_or_sections} parts")
+        step = size // indices_or_sections
+        bounds = list(range(0, size + 1, step))
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [size]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        begin = [0] * a.ndim
+        end = list(a.shape)
+        begin[axis], end[axis] = lo, builtins.max(lo, hi)
+        parts.append(slice(a, begin, end))
+    return parts
+
+
+def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
+    a = _asarray(a)
+    if mode != "constant":
+        raise ValueError(f"pad mode {mode!r} is not supported: only 'constant' padding is a primitive; "
+                         "build reflect/edge padding from slices and np.concatenate")
+    widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (a.ndim, 2))
+    return apply("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
+
+
+def take(a, indices, axis: Optional[int] = None) -> Array:
+    a, indices = _asarray(a), _asarray(indices)
+    if indices.type.dtype not in ("i32", "i64"):
+        if is_float(indices.type.dtype):
+            indices = _cast(indices, "i32")
+    if axis is None:
+        return apply("take", reshape(a, (-1,)), indices, axis=0)
+    return apply("take", a, indices, axis=axis % a.ndim)

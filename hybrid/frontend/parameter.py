@@ -1,0 +1,116 @@
+"""Parameters: named, initialized (possibly deferred until the first call) model weights."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy
+
+from ..errors import HybridError
+from ..ir.types import dtype_name, to_numpy_dtype
+from .array import NDArray
+from . import init as initializers
+
+
+class DeferredInitializationError(HybridError):
+    """A parameter's shape is not known yet: call the block on data first."""
+
+
+class Parameter:
+    """A model weight. `shape` may contain 0 for dimensions inferred at the first forward."""
+
+    def __init__(self, name: str = "weight", shape=None, dtype="float32", init=None, grad_req: str = "write",
+                 differentiable: bool = True, allow_deferred_init: bool = True):
+        self.name = name
+        self.shape = tuple(shape) if shape is not None else None
+        self.dtype = to_numpy_dtype(dtype_name(dtype))
+        self.init = init
+        self.grad_req = grad_req if differentiable else "null"
+        self._array: Optional[NDArray] = None
+        self._deferred_init: Optional[initializers.Initializer] = None
+        self.allow_deferred_init = allow_deferred_init
+
+    def __repr__(self) -> str:
+        return f"Parameter {self.name} (shape={self.shape}, dtype={self.dtype.name})"
+
+    @property
+    def is_initialized(self) -> bool:
+        return self._array is not None
+
+    def _shape_known(self) -> bool:
+        return self.shape is not None and all(d > 0 for d in self.shape)
+
+    def initialize(self, init=None, force_reinit: bool = False) -> None:
+        if self._array is not None and not force_reinit:
+            return
+        chosen = initializers.create(self.init if self.init is not None else (init or initializers.Uniform()))
+        if not self._shape_known():
+            self._deferred_init = chosen
+            return
+        self._set_array(chosen(self.shape, self.dtype))
+
+    def _finish_deferred_init(self, shape) -> None:
+        """Called by a layer in its first forward, once the input fixes the unknown dimensions."""
+        if self._array is not None:
+            return
+        if self.shape is not None:
+            shape = tuple(s if s > 0 else d for s, d in zip(self.shape, shape))
+        self.shape = tuple(shape)
+        if self._deferred_init is None:
+            raise DeferredInitializationError(f"parameter {self.name} was used before initialize(); call "
+                                              f"net.initialize() first")
+        self._set_array(self._deferred_init(self.shape, self.dtype))
+        self._deferred_init = None
+
+    def _set_array(self, data: numpy.ndarray) -> None:
+        self._array = NDArray(numpy.ascontiguousarray(data, dtype=self.dtype))
+        self.shape = self._array.shape
+        if self.grad_req != "null":
+            self._array.attach_grad(self.grad_req)
+
+    def _data_eager(self) -> NDArray:
+        if self._array is None:
+            if self._deferred_init is not None:
+                raise DeferredInitializationError(
+                    f"parameter {self.name} has unknown shape {self.shape}; it is set by the first forward call")
+            raise DeferredInitializationError(f"parameter {self.name} is not initialized; call net.initialize()")
+        return self._array
+
+    def data(self):
+        """The value: an NDArray eagerly, the parameter's graph input while tracing."""
+        from .tracing import current_trace
+        trace = current_trace()
+        return trace.param(self) if trace is not None else self._data_eager()
+
+    def set_data(self, data) -> None:
+        data = numpy.asarray(data, dtype=self.dtype)
+        if self._shape_known() and tuple(data.shape) != self.shape:
+            raise HybridError(f"parameter {self.name} has shape {self.shape}, got data of shape {data.shape}")
+        if self._array is None:
+            self._set_array(data)
+        else:
+            self._array._data[...] = data
+
+    def grad(self) -> NDArray:
+        g = self._data_eager().grad
+        if g is None:
+            raise HybridError(f"parameter {self.name} has no gradient (grad_req={self.grad_req!r})")
+        return g
+
+    def zero_grad(self) -> None:
+        if self._array is not None and self._array.grad is not None:
+            self._array.grad._data[...] = 0
+
+
+class ParameterDict(dict):
+    """Parameters by their path in the block tree ("fc1.weight")."""
+
+    def initialize(self, init=None, force_reinit: bool = False) -> None:
+        for p in self.values():
+            p.initialize(init, force_reinit)
+
+    def zero_grad(self) -> None:
+        for p in self.values():
+            p.zero_grad()
+
+    def __repr__(self) -> str:
+        return "ParameterDict(\n" + "".join(f"  {k}: {v}\n" for k, v in self.items()) + ")"

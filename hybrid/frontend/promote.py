@@ -1,0 +1,68 @@
+"""Turning user values into Arrays and promoting dtypes (JAX-style weak Python scalars).
+
+Rules: a Python scalar takes the dtype of the array it meets (a float scalar with an integer
+array gives float32); mixing integer and float arrays gives the float dtype; with no arrays
+at all, floats are float32, ints int32. hybrid never silently widens to float64.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy
+
+from ..ir.types import dtype_name, is_float, to_numpy_dtype
+from .array import Array, NDArray
+
+
+def default_dtype(values) -> str:
+    """dtype of a Python scalar or nested list when the user gave none."""
+    arr = numpy.asarray(values)
+    if arr.dtype.kind == "f":
+        return "f32"
+    if arr.dtype.kind in "iu":
+        return "i32"
+    if arr.dtype.kind == "b":
+        return "bool"
+    return dtype_name(arr.dtype)
+
+
+def asarray(x, dtype=None) -> Array:
+    """Array for an Array, NumPy array, Python scalar or nested list (dtype keeps NumPy arrays' own)."""
+    if isinstance(x, Array):
+        return x if dtype is None or x.type.dtype == dtype_name(dtype) else cast(x, dtype)
+    if isinstance(x, (numpy.ndarray, numpy.generic)) and dtype is None:
+        return NDArray(numpy.array(x))
+    name = dtype_name(dtype) if dtype is not None else default_dtype(x)
+    return NDArray(numpy.array(x, dtype=to_numpy_dtype(name)))
+
+
+def cast(x: Array, dtype) -> Array:
+    from .dispatch import apply
+    name = dtype_name(dtype)
+    return x if x.type.dtype == name else apply("cast", x, dtype=name)
+
+
+def _strong_result(dtypes: list[str]) -> str:
+    floats = [d for d in dtypes if is_float(d)]
+    return dtype_name(numpy.result_type(*[to_numpy_dtype(d) for d in floats or dtypes]))
+
+
+def result_dtype(values) -> str:
+    strong = [v.type.dtype for v in values if isinstance(v, Array)]
+    weak = [v for v in values if not isinstance(v, Array)]
+    if strong:
+        dtype = _strong_result(strong)
+        if any(isinstance(w, float) for w in weak) and not is_float(dtype):
+            return "f32"
+        if any(isinstance(w, numbers.Integral) and not isinstance(w, bool) for w in weak) and dtype == "bool":
+            return "i32"
+        return dtype
+    return _strong_result([default_dtype(w) for w in weak])
+
+
+def promote(*values, to_float: bool = False) -> list[Array]:
+    """Arrays of one common dtype (float32 at least when `to_float`)."""
+    dtype = result_dtype(values)
+    if to_float and not is_float(dtype):
+        dtype = "f32"
+    return [asarray(v, dtype) for v in values]

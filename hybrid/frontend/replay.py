@@ -1,0 +1,49 @@
+"""Run a loaded graph node by node through `dispatch.apply`, so it works eagerly and when
+traced again (e.g. by a hybridized SymbolBlock compiling it for another backend)."""
+from __future__ import annotations
+
+import numpy
+
+from ..errors import HybridError
+from ..ir.graph import Graph, Value
+from .array import NDArray
+from .dispatch import apply
+from .tracing import TraceContext, current_trace
+
+
+def _rng_base():
+    trace = current_trace()
+    if trace is not None:
+        key = trace.rng_key()
+        trace.random_ops -= 1  # the replayed graph's own offsets take care of the counter
+        return key
+    from . import random
+    return NDArray(random.take_keys(1))
+
+
+def replay(graph: Graph, inputs: list, params: dict) -> list:
+    data_inputs = [v for v in graph.data_inputs if v.name != TraceContext.RNG_KEY]
+    if len(inputs) != len(data_inputs):
+        names = ", ".join(f"{v.name}: {v.type}" for v in data_inputs)
+        raise HybridError(f"graph @{graph.name} takes {len(data_inputs)} inputs ({names}), got {len(inputs)}")
+    env: dict[Value, object] = {}
+    for value, x in zip(data_inputs, inputs):
+        x = NDArray(numpy.asarray(x)) if isinstance(x, numpy.ndarray) else x
+        if tuple(x.shape) != value.shape or x.type.dtype != value.dtype:
+            raise HybridError(f"input {value.name} of graph @{graph.name} must be {value.type}, got "
+                              f"{x.type}")
+        env[value] = x
+    for value in graph.params:
+        env[value] = params[value.name]
+    for value in graph.inputs:
+        if value.name == TraceContext.RNG_KEY:
+            env[value] = _rng_base()
+    for node in graph.nodes:
+        if node.subgraph is not None:
+            outs = replay(node.subgraph, [env[v] for v in node.inputs], {})
+        else:
+            result = apply(node.op, *[env[v] for v in node.inputs], **node.attrs)
+            outs = result if isinstance(result, tuple) else (result,)
+        for value, out in zip(node.outputs, outs):
+            env[value] = out
+    return [env[v] for v in graph.outputs]

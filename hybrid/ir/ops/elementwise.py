@@ -1,0 +1,139 @@
+"""Elementwise ops: unary, binary (NumPy broadcasting), where, cast.
+
+Each is one entry: shape rule (from the kind), NumPy reference, scalar expression, gradient.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from ...errors import ShapeError
+from .. import scalar as S
+from ..registry import OpDef, register
+from ..types import TensorType, dtype_name, is_float, to_numpy_dtype
+from .common import broadcast_shapes, same_dtype
+
+
+def _unary_infer(float_only: bool):
+    def infer(types):
+        (t,) = types
+        if float_only and not is_float(t.dtype):
+            raise ShapeError(f"needs a floating-point input, got {t.dtype}; cast with astype('float32')")
+        return t
+    return infer
+
+
+def _binary_infer(result_dtype=None, needs=None):
+    def infer(types):
+        a, b = types
+        dtype = same_dtype(types)
+        if needs == "float" and not is_float(dtype):
+            raise ShapeError(f"needs floating-point operands, got {dtype}")
+        if needs == "bool" and dtype != "bool":
+            raise ShapeError(f"needs boolean operands, got {dtype}")
+        return TensorType(broadcast_shapes(a.shape, b.shape), result_dtype or dtype)
+    return infer
+
+
+def unary(name, ref, scalar, grad=None, float_only=True, differentiable=True, doc=""):
+    return register(OpDef(name, _unary_infer(float_only), ref, "elementwise", grad=grad, scalar=scalar,
+                          inplace=True, differentiable=differentiable, doc=doc))
+
+
+def binary(name, ref, scalar, grad=None, commutative=False, result_dtype=None, needs=None, differentiable=True):
+    return register(OpDef(name, _binary_infer(result_dtype, needs), ref, "elementwise", grad=grad, scalar=scalar,
+                          commutative=commutative, inplace=result_dtype is None, differentiable=differentiable))
+
+
+def _erf_reference(x):
+    try:
+        from scipy.special import erf
+        return erf(x).astype(x.dtype)
+    except ImportError:
+        return numpy.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _sigmoid_reference(x):
+    return numpy.exp(-numpy.logaddexp(x.dtype.type(0), -x)).astype(x.dtype)
+
+
+def _rsqrt_reference(x):
+    with numpy.errstate(divide="ignore"):
+        return (x.dtype.type(1) / numpy.sqrt(x)).astype(x.dtype)
+
+
+def _relu_reference(x):
+    return numpy.where(x < 0, x.dtype.type(0), x)
+
+
+def _quiet(fn):
+    """NumPy reference that follows IEEE (inf/nan) without printing warnings."""
+    def ref(*args):
+        with numpy.errstate(all="ignore"):
+            return fn(*args)
+    return ref
+
+
+# -- unary ------------------------------------------------------------------------------
+unary("neg", numpy.negative, lambda x: -x, float_only=False)
+unary("abs", numpy.abs, lambda x: S.call("abs", x), float_only=False)
+unary("exp", _quiet(numpy.exp), lambda x: S.call("exp", x))
+unary("log", _quiet(numpy.log), lambda x: S.call("log", x))
+unary("sqrt", _quiet(numpy.sqrt), lambda x: S.call("sqrt", x))
+unary("rsqrt", _rsqrt_reference, lambda x: S.call("rsqrt", x))
+unary("tanh", numpy.tanh, lambda x: S.call("tanh", x))
+unary("sigmoid", _sigmoid_reference, lambda x: 1.0 / (1.0 + S.call("exp", -x)))
+unary("relu", _relu_reference, lambda x: S.select(x < 0.0, 0.0, x), float_only=False)
+unary("erf", _erf_reference, lambda x: S.call("erf", x))
+unary("sin", numpy.sin, lambda x: S.call("sin", x))
+unary("cos", numpy.cos, lambda x: S.call("cos", x))
+unary("floor", numpy.floor, lambda x: S.call("floor", x), differentiable=False)
+unary("ceil", numpy.ceil, lambda x: S.call("ceil", x), differentiable=False)
+unary("round", numpy.round, lambda x: S.call("round", x), differentiable=False)
+unary("sign", numpy.sign, lambda x: S.select(x > 0, 1, S.select(x < 0, -1, x * 0)), float_only=False,
+      differentiable=False)
+unary("stop_gradient", numpy.copy, lambda x: x, float_only=False, differentiable=False,
+      doc="identity whose gradient is zero")
+register(OpDef("logical_not", _unary_infer(False), numpy.logical_not, "elementwise",
+               scalar=lambda x: S.call("not", x), inplace=True, differentiable=False))
+
+# -- binary -----------------------------------------------------------------------------
+binary("add", numpy.add, lambda a, b: a + b, commutative=True)
+binary("sub", numpy.subtract, lambda a, b: a - b)
+binary("mul", numpy.multiply, lambda a, b: a * b, commutative=True)
+binary("div", _quiet(numpy.true_divide), lambda a, b: a / b, needs="float")
+binary("pow", _quiet(numpy.power), lambda a, b: S.call("pow", a, b))
+binary("mod", _quiet(numpy.mod), lambda a, b: S.call("mod", a, b), differentiable=False)
+binary("maximum", numpy.maximum, lambda a, b: S.call("max", a, b), commutative=True)
+binary("minimum", numpy.minimum, lambda a, b: S.call("min", a, b), commutative=True)
+for _name, _ref in [("lt", numpy.less), ("le", numpy.less_equal), ("gt", numpy.greater),
+                    ("ge", numpy.greater_equal), ("eq", numpy.equal), ("ne", numpy.not_equal)]:
+    binary(_name, _ref, (lambda op: lambda a, b: S.call(op, a, b))(_name), result_dtype="bool",
+           commutative=_name in ("eq", "ne"), differentiable=False)
+binary("logical_and", numpy.logical_and, lambda a, b: S.call("and", a, b), commutative=True, needs="bool",
+       differentiable=False)
+binary("logical_or", numpy.logical_or, lambda a, b: S.call("or", a, b), commutative=True, needs="bool",
+       differentiable=False)
+
+
+# -- where, cast ------------------------------------------------------------------------
+def _where_infer(types):
+    cond, a, b = types
+    if cond.dtype != "bool":
+        raise ShapeError(f"condition must be bool, got {cond.dtype}")
+    dtype = same_dtype([a, b])
+    return TensorType(broadcast_shapes(cond.shape, a.shape, b.shape), dtype)
+
+
+register(OpDef("where", _where_infer, numpy.where, "elementwise",
+               scalar=lambda c, a, b: S.select(c, a, b)))
+
+
+def _cast_infer(types, dtype):
+    (t,) = types
+    return TensorType(t.shape, dtype_name(dtype))
+
+
+register(OpDef("cast", _cast_infer, lambda x, dtype: x.astype(to_numpy_dtype(dtype)), "elementwise",
+               scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",)))

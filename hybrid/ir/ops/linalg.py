@@ -1,0 +1,37 @@
+"""Batched matmul with optional transposed operands: (..., M, K) x (..., K, N) -> (..., M, N)."""
+from __future__ import annotations
+
+import numpy
+
+from ...errors import ShapeError
+from ..registry import OpDef, register
+from ..types import TensorType
+from .common import broadcast_shapes, same_dtype
+
+
+def matmul_dims(a: TensorType, b: TensorType, transpose_a: bool, transpose_b: bool):
+    """(batch shape, M, K, N) of a matmul, or ShapeError."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ShapeError("operands must be at least 2-d (the frontend reshapes vectors)")
+    m, k = (a.shape[-1], a.shape[-2]) if transpose_a else a.shape[-2:]
+    k2, n = (b.shape[-1], b.shape[-2]) if transpose_b else b.shape[-2:]
+    if k != k2:
+        raise ShapeError(f"contraction dimensions differ: {k} vs {k2}")
+    return broadcast_shapes(a.shape[:-2], b.shape[:-2]), m, k, n
+
+
+def _matmul_infer(types, transpose_a=False, transpose_b=False):
+    a, b = types
+    batch, m, _, n = matmul_dims(a, b, transpose_a, transpose_b)
+    return TensorType(batch + (m, n), same_dtype(types))
+
+
+def _matmul_reference(a, b, transpose_a=False, transpose_b=False):
+    if transpose_a:
+        a = numpy.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = numpy.swapaxes(b, -1, -2)
+    return numpy.matmul(a, b)
+
+
+register(OpDef("matmul", _matmul_infer, _matmul_reference, "matmul", attrs=("transpose_a", "transpose_b")))

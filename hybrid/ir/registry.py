@@ -1,0 +1,71 @@
+"""The op registry: the single source of truth for every primitive op.
+
+An OpDef gives, once:
+  infer   shape/dtype rule: (input types, **attrs) -> output type(s); raises ShapeError
+  ref     NumPy reference: (*arrays, **attrs) -> array(s). Eager mode, the interp backend
+          and constant folding all call it, so they cannot disagree.
+  grad    gradient rule (cotangent, inputs, outputs, **attrs) -> input cotangents, written
+          with array operators and `ops.apply`, so one rule serves the eager tape and graph
+          autodiff (see hybrid.ir.ops.__init__ for the helpers rules use).
+  scalar  for elementwise ops: (*scalar exprs, **attrs) -> scalar expr (see scalar.py), from
+          which the LLVM and CUDA backends render code.
+  kind    "elementwise" | "reduce" | "layout" | "matmul" | "conv" | "pool" | "source" | "other";
+          fusion and the backends dispatch on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..errors import ShapeError
+from .types import TensorType
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    infer: Callable[..., Any]
+    ref: Callable[..., Any]
+    kind: str = "other"
+    grad: Optional[Callable[..., Any]] = None
+    scalar: Optional[Callable[..., Any]] = None
+    attrs: tuple[str, ...] = ()          # attribute names, in printing order
+    commutative: bool = False             # CSE canonicalizes operand order
+    inplace: bool = False                 # output may reuse the buffer of input 0 when it dies here
+    num_outputs: int = 1
+    differentiable: bool = True
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    if opdef.name in _REGISTRY:
+        raise ValueError(f"op {opdef.name!r} is registered twice")
+    _REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def all_ops() -> dict[str, OpDef]:
+    return dict(_REGISTRY)
+
+
+def infer_types(op: str, input_types: list[TensorType], attrs: dict, loc: Optional[str] = None) -> list[TensorType]:
+    """Run an op's shape rule; errors name the op, the input types and the user's line."""
+    opdef = get_op(op)
+    try:
+        result = opdef.infer(input_types, **attrs)
+    except ShapeError as e:
+        shapes = ", ".join(str(t) for t in input_types)
+        where = f"\n  at {loc}" if loc else ""
+        raise ShapeError(f"{op}({shapes}): {e}{where}") from None
+    return list(result) if isinstance(result, (list, tuple)) and not isinstance(result, TensorType) else [result]
