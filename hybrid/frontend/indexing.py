@@ -50,12 +50,18 @@ def getitem(x: Array, key):
         if isinstance(k, slice):
             start, stop, stride = k.indices(size)
             if stride < 0:
-                reversed_axes.append((axis, list(range(start, stop, stride))))
-                start, stop, stride = 0, size, 1
-            begin.append(start)
-            end.append(max(start, stop))
-            step.append(stride)
-            out_shape.append(max(0, (max(start, stop) - start + stride - 1) // stride))
+                # a negative step keeps the whole axis here and gathers the picked rows in order below
+                picked = list(range(start, stop, stride))
+                reversed_axes.append((axis, picked))
+                begin.append(0)
+                end.append(size)
+                step.append(1)
+                out_shape.append(len(picked))
+            else:
+                begin.append(start)
+                end.append(max(start, stop))
+                step.append(stride)
+                out_shape.append(max(0, (max(start, stop) - start + stride - 1) // stride))
         elif isinstance(k, (Array, list, numpy.ndarray)):
             raise IndexError("integer-array indexing is supported on the first axis only (x[idx]) or through "
                              "np.take(x, idx, axis=k)")

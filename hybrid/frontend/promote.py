@@ -47,14 +47,28 @@ def _strong_result(dtypes: list[str]) -> str:
     return dtype_name(numpy.result_type(*[to_numpy_dtype(d) for d in floats or dtypes]))
 
 
+def _is_weak(v) -> bool:
+    """Python and NumPy scalars are weak: they take the dtype of the arrays they meet."""
+    return isinstance(v, (numbers.Number, numpy.generic)) and not isinstance(v, numpy.ndarray)
+
+
+def _strong_dtype(v) -> str:
+    if isinstance(v, Array):
+        return v.type.dtype
+    if isinstance(v, numpy.ndarray):
+        return dtype_name(v.dtype)
+    return default_dtype(v)  # a nested list
+
+
 def result_dtype(values) -> str:
-    strong = [v.type.dtype for v in values if isinstance(v, Array)]
-    weak = [v for v in values if not isinstance(v, Array)]
+    strong = [_strong_dtype(v) for v in values if not _is_weak(v)]
+    weak = [v for v in values if _is_weak(v)]
     if strong:
         dtype = _strong_result(strong)
-        if any(isinstance(w, float) for w in weak) and not is_float(dtype):
+        is_bool = lambda w: isinstance(w, (bool, numpy.bool_))  # noqa: E731
+        if any(not is_bool(w) and not isinstance(w, numbers.Integral) for w in weak) and not is_float(dtype):
             return "f32"
-        if any(isinstance(w, numbers.Integral) and not isinstance(w, bool) for w in weak) and dtype == "bool":
+        if any(not is_bool(w) for w in weak) and dtype == "bool":
             return "i32"
         return dtype
     return _strong_result([default_dtype(w) for w in weak])

@@ -6,6 +6,7 @@ name. Printing gives the text form (see printer.py); `parse(str(g))` gives `g` b
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Optional
 
 from .types import TensorType
@@ -64,11 +65,14 @@ class Graph:
     """A typed SSA graph. Inputs named in `param_names` are parameters (weights)."""
 
     def __init__(self, name: str = "main"):
-        self.name = name
+        # the text form spells names as @[A-Za-z0-9_.]+ ("<lambda>" becomes "_lambda_")
+        self.name = re.sub(r"[^A-Za-z0-9_.]", "_", name) or "main"
         self.inputs: list[Value] = []
         self.param_names: set[str] = set()
         self.nodes: list[Node] = []
         self.outputs: list[Value] = []
+        # set by the memory-planning pass (hybrid.passes.memory_plan.MemoryPlan); backends read it when present
+        self.memory_plan: Optional[Any] = None
 
     # -- building ---------------------------------------------------------------
     def add_input(self, name: str, type: TensorType, param: bool = False) -> Value:
@@ -137,6 +141,7 @@ class Graph:
             for a, b in zip(node.outputs, new.outputs):
                 mapping[a] = b
         g.outputs = [mapping[v] for v in self.outputs]
+        g.memory_plan = self.memory_plan  # indexed by node position, which copy() preserves
         return g
 
     def __str__(self) -> str:

@@ -1,0 +1,154 @@
+"""Creation functions, the NDArray surface (.shape/.dtype/.ndim/.size/.T, asnumpy, __array__,
+__repr__) and the seedable random generator (same seed, same draws, eager == hybridized)."""
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import np
+
+from hb_check import check, sample
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: np.array([[1, 2], [3, 4]]), onp.array([[1, 2], [3, 4]], "int32")),
+    (lambda: np.array([1.5, 2]), onp.array([1.5, 2], "float32")),
+    (lambda: np.array([True, False]), onp.array([True, False])),
+    (lambda: np.array([[1, 2]], dtype="float32"), onp.array([[1, 2]], "float32")),
+    (lambda: np.array(onp.arange(3, dtype="int64")), onp.arange(3, dtype="int64")),  # NumPy arrays keep dtype
+    (lambda: np.array(3.0), onp.array(3.0, "float32")),
+    (lambda: np.asarray([[0.5]]), onp.array([[0.5]], "float32")),
+    (lambda: np.zeros((2, 3)), onp.zeros((2, 3), "float32")),
+    (lambda: np.zeros(4, dtype="int32"), onp.zeros(4, "int32")),
+    (lambda: np.ones((3,), dtype=np.bool_), onp.ones(3, bool)),
+    (lambda: np.full((2, 2), 7), onp.full((2, 2), 7, "int32")),
+    (lambda: np.full((2, 2), 0.5), onp.full((2, 2), 0.5, "float32")),
+    (lambda: np.full(3, 2, dtype="float32"), onp.full(3, 2, "float32")),
+    (lambda: np.arange(5), onp.arange(5, dtype="int32")),
+    (lambda: np.arange(1, 10, 3), onp.arange(1, 10, 3, dtype="int32")),
+    (lambda: np.arange(0.0, 1.0, 0.25), onp.arange(0.0, 1.0, 0.25, dtype="float32")),
+    (lambda: np.arange(4, dtype="float32"), onp.arange(4, dtype="float32")),
+    (lambda: np.linspace(0, 1, 5), onp.linspace(0, 1, 5, dtype="float32")),
+    (lambda: np.linspace(-1, 1, 4, endpoint=False), onp.linspace(-1, 1, 4, endpoint=False, dtype="float32")),
+    (lambda: np.eye(3), onp.eye(3, dtype="float32")),
+    (lambda: np.eye(2, 4, k=1, dtype="int32"), onp.eye(2, 4, k=1, dtype="int32")),
+    (lambda: np.zeros_like(np.ones((2, 5), dtype="int32")), onp.zeros((2, 5), "int32")),
+    (lambda: np.ones_like(np.zeros((3,))), onp.ones(3, "float32")),
+    (lambda: np.full_like(np.zeros((2,)), 4.0), onp.full(2, 4.0, "float32")),
+    (lambda: np.full_like(np.zeros((2,)), 4, dtype="int32"), onp.full(2, 4, "int32")),
+])
+def test_creation(make, expected):
+    got = make()
+    assert isinstance(got, hb.NDArray)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    onp.testing.assert_array_equal(got.asnumpy(), expected)
+
+
+def test_like_functions_while_traced():
+    check(lambda x: np.zeros_like(x) + np.ones_like(x) * 2 + np.full_like(x, 0.5),
+          lambda x: onp.full_like(x, 2.5), sample((3, 4)), dtype="float32")
+    check(lambda x: x + np.arange(4) + np.eye(4)[0], lambda x: x + onp.arange(4) + onp.eye(4)[0], sample((2, 4)))
+
+
+def test_ndarray_properties():
+    data = onp.arange(24, dtype="float32").reshape(2, 3, 4)
+    x = np.array(data)
+    assert x.shape == (2, 3, 4) and x.ndim == 3 and x.size == 24 and x.dtype == onp.float32
+    assert x.T.shape == (4, 3, 2)
+    onp.testing.assert_array_equal(x.T.asnumpy(), data.T)
+    assert len(x) == 2
+    assert [row.shape for row in x] == [(3, 4), (3, 4)]
+    assert np.array(5).item() == 5 and float(np.array(2.5)) == 2.5 and int(np.array(7)) == 7
+    assert bool(np.array(True)) and not bool(np.array(0))
+    assert x.tolist() == data.tolist()
+    with pytest.raises(TypeError, match="len"):
+        len(np.array(1.0))
+
+
+def test_traced_properties_are_static():
+    seen = {}
+
+    def fn(x):
+        seen.update(shape=x.shape, dtype=x.dtype, ndim=x.ndim, size=x.size, T=x.T.shape, len=len(x))
+        return x.T
+    hb.hybridize(fn, backend="interp")(np.ones((2, 5), dtype="int32"))
+    assert seen == {"shape": (2, 5), "dtype": onp.int32, "ndim": 2, "size": 10, "T": (5, 2), "len": 2}
+
+
+def test_asnumpy_is_a_copy_and_array_protocol():
+    x = np.array([1.0, 2.0])
+    a = x.asnumpy()
+    a[0] = 100
+    assert x.asnumpy()[0] == 1.0
+    assert onp.asarray(x).dtype == onp.float32
+    onp.testing.assert_array_equal(onp.asarray(x), [1.0, 2.0])
+    onp.testing.assert_array_equal(onp.asarray(x, dtype="float64"), [1.0, 2.0])
+    assert onp.asarray(x, dtype="float64").dtype == onp.float64
+    # NumPy functions accept NDArrays through __array__
+    assert onp.sum(onp.asarray(x)) == 3.0
+
+
+def test_repr():
+    assert repr(np.array([[1, 2], [3, 4]], dtype="float32")) == repr(onp.array([[1, 2], [3, 4]], "float32"))
+    assert "dtype=int32" in repr(np.arange(3).astype("int32")) or repr(np.arange(3)) == repr(onp.arange(3, dtype="int32"))
+    assert "2.5" in repr(np.array([2.5]))
+
+
+# -- random -------------------------------------------------------------------------------------------
+DRAWS = {
+    "uniform": lambda: np.random.uniform(-2.0, 3.0, size=(4, 5)),
+    "normal": lambda: np.random.normal(1.0, 2.0, size=(6, 7)),
+    "randint": lambda: np.random.randint(-3, 9, size=(50,)),
+    "rand": lambda: np.random.rand(3, 2),
+    "randn": lambda: np.random.randn(5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWS))
+def test_random_same_seed_same_draws(name):
+    np.random.seed(42)
+    a, b = DRAWS[name](), DRAWS[name]()
+    np.random.seed(42)
+    a2, b2 = DRAWS[name](), DRAWS[name]()
+    onp.testing.assert_array_equal(a.asnumpy(), a2.asnumpy())
+    onp.testing.assert_array_equal(b.asnumpy(), b2.asnumpy())
+    assert not onp.array_equal(a.asnumpy(), b.asnumpy()), "consecutive draws must differ"
+    np.random.seed(43)
+    assert not onp.array_equal(DRAWS[name]().asnumpy(), a.asnumpy()), "another seed must draw differently"
+
+
+def test_random_ranges_and_moments():
+    np.random.seed(0)
+    u = np.random.uniform(-2.0, 3.0, size=(20000,)).asnumpy()
+    assert u.dtype == onp.float32 and u.min() >= -2.0 and u.max() < 3.0
+    assert abs(u.mean() - 0.5) < 0.05 and abs(u.std() - 5 / 12 ** 0.5) < 0.05
+    n = np.random.normal(1.0, 2.0, size=(20000,)).asnumpy()
+    assert abs(n.mean() - 1.0) < 0.06 and abs(n.std() - 2.0) < 0.06
+    r = np.random.randint(-3, 9, size=(20000,)).asnumpy()
+    assert r.dtype == onp.int32 and r.min() == -3 and r.max() == 8
+    assert set(onp.unique(r)) == set(range(-3, 9))
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "randint"])
+def test_random_eager_equals_hybridized(name):
+    def fn(x):
+        return x + DRAWS[name]() * 1 + DRAWS[name]()  # two random ops: the second key differs
+
+    x = np.zeros((1,), dtype="int32" if name == "randint" else "float32")
+    np.random.seed(7)
+    eager = fn(x).asnumpy()
+    after_eager = np.random.uniform(size=(3,)).asnumpy()
+    compiled = hb.hybridize(fn, backend="interp")
+    np.random.seed(7)
+    got = compiled(x).asnumpy()
+    after_compiled = np.random.uniform(size=(3,)).asnumpy()
+    onp.testing.assert_array_equal(got, eager)
+    # the compiled call advances the generator exactly as the eager code did
+    onp.testing.assert_array_equal(after_compiled, after_eager)
+    # a second call draws new numbers, like eager code would
+    assert not onp.array_equal(compiled(x).asnumpy(), got)
+
+
+def test_random_traced_graph_has_key_input():
+    graph = hb.trace(lambda x: x + np.random.uniform(size=(2,)), np.zeros((2,)))
+    assert "%rng.key: u32[2]" in str(graph)
+    assert "random_uniform" in str(graph)

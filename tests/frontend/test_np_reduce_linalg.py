@@ -1,0 +1,134 @@
+"""Reductions (axis/keepdims) and matmul/dot: eager vs hybridized (interp) vs NumPy."""
+import numpy as onp
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import hybrid as hb
+from hybrid import np
+
+from hb_check import check, sample
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+@st.composite
+def shape_and_axis(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    ndim = len(shape)
+    axis = draw(st.one_of(
+        st.none(),
+        st.integers(-ndim, ndim - 1),
+        st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple)))
+    return shape, axis
+
+
+REDUCTIONS = {
+    "sum": (np.sum, onp.sum, ("float32", "int32", "bool")),
+    "max": (np.max, onp.max, ("float32", "int32")),
+    "min": (np.min, onp.min, ("float32", "int32")),
+    "prod": (np.prod, onp.prod, ("float32", "int32")),
+    "mean": (np.mean, onp.mean, ("float32", "int32")),
+    "var": (np.var, onp.var, ("float32",)),
+    "std": (np.std, onp.std, ("float32",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@SETTINGS
+@given(case=shape_and_axis(), keepdims=st.booleans(), seed=st.integers(0, 2**31 - 1), dtype_index=st.integers(0, 2))
+def test_reduction(name, case, keepdims, seed, dtype_index):
+    fn, ref, dtypes = REDUCTIONS[name]
+    shape, axis = case
+    dtype = dtypes[dtype_index % len(dtypes)]
+    rng = onp.random.default_rng(seed)
+    low, high = (0.5, 1.5) if name == "prod" else (-3.0, 3.0)  # keep products well scaled
+    x = sample(shape, dtype, low=low, high=high, rng=rng)
+    if name == "prod" and dtype == "int32":
+        x = onp.clip(x, -2, 2)
+    expected_dtype = {"sum": "int32" if dtype == "bool" else dtype}.get(name, "float32" if name in (
+        "mean", "var", "std") else dtype)
+
+    def reference(v):
+        result = ref(v, axis=axis, keepdims=keepdims)
+        return onp.asarray(result).astype(expected_dtype)
+    check(lambda v: fn(v, axis=axis, keepdims=keepdims), reference, x, rtol=1e-5, atol=1e-5, dtype=expected_dtype)
+
+
+@pytest.mark.parametrize("name", ["sum", "max", "min", "prod", "mean", "var", "std"])
+def test_reduction_methods(name):
+    x = sample((3, 4, 5), low=0.5, high=1.5)
+    check(lambda v: getattr(v, name)(axis=(0, 2), keepdims=True),
+          lambda v: getattr(v, name)(axis=(0, 2), keepdims=True), x, rtol=1e-5)
+    check(lambda v: getattr(v, name)(), lambda v: getattr(onp, name)(v), x, rtol=1e-5)
+
+
+@SETTINGS
+@given(case=shape_and_axis(), keepdims=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_argmax_argmin(case, keepdims, seed):
+    shape, axis = case
+    if isinstance(axis, tuple):
+        axis = axis[0]
+    x = sample(shape, rng=onp.random.default_rng(seed))
+    keep = keepdims and axis is not None
+    check(lambda v: np.argmax(v, axis=axis, keepdims=keep), lambda v: onp.argmax(v, axis=axis, keepdims=keep),
+          x, dtype="int32")
+    check(lambda v: np.argmin(v, axis=axis, keepdims=keep), lambda v: onp.argmin(v, axis=axis, keepdims=keep),
+          x, dtype="int32")
+    check(lambda v: v.argmax(axis), lambda v: v.argmax(axis), x)
+
+
+def test_var_std_ddof():
+    x = sample((4, 6))
+    check(lambda v: np.var(v, axis=1, ddof=1), lambda v: onp.var(v, axis=1, ddof=1), x, rtol=1e-5)
+    check(lambda v: np.std(v, axis=0, ddof=1), lambda v: onp.std(v, axis=0, ddof=1), x, rtol=1e-5)
+
+
+def test_reduction_axis_out_of_range():
+    with pytest.raises(hb.ShapeError, match="axis 2 is out of range for a 2-d array"):
+        np.sum(np.ones((2, 3)), axis=2)
+
+
+# -- matmul / dot -------------------------------------------------------------------------------
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((3,), (3,)),                  # 1-d . 1-d -> scalar
+    ((3,), (3, 5)),                # vector-matrix
+    ((4, 3), (3,)),                # matrix-vector
+    ((4, 3), (3, 5)),
+    ((1, 1), (1, 1)),
+    ((2, 4, 3), (3, 5)),           # batched with a broadcast matrix
+    ((2, 1, 4, 3), (5, 3, 7)),     # batch dims broadcast against each other
+    ((3,), (2, 3, 5)),             # vector against a batch
+    ((2, 4, 3), (3,)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_matmul(a_shape, b_shape, dtype):
+    a, b = sample(a_shape, dtype), sample(b_shape, dtype)
+    check(np.matmul, onp.matmul, a, b, rtol=1e-5, atol=1e-5, dtype=dtype)
+    check(lambda x, y: x @ y, lambda x, y: x @ y, a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (3,)), ((4, 3), (3, 2)), ((4, 3), (3,)), ((3,), (3, 2)),
+                                              ((2, 5, 3), (3, 4)), ((), (2, 3)), ((2, 3), ())])
+def test_dot(a_shape, b_shape):
+    a, b = sample(a_shape), sample(b_shape)
+    check(np.dot, onp.dot, a, b, rtol=1e-5, atol=1e-5)
+    if a_shape:
+        check(lambda x, y: x.dot(y), lambda x, y: x.dot(y), a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_rmatmul_with_numpy_on_the_left():
+    a, b = sample((2, 3)), sample((3, 4))
+    check(lambda y: a @ y, lambda y: a @ y, b, rtol=1e-5)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((4, 3), (4, 5)), ((3,), (4,)), ((2, 3, 4), (3, 4, 5))])
+def test_matmul_shape_error_names_op_and_shapes(a_shape, b_shape):
+    with pytest.raises(hb.ShapeError) as info:
+        np.matmul(np.ones(a_shape), np.ones(b_shape))
+    msg = str(info.value)
+    assert "matmul" in msg and "test_np_reduce_linalg.py" in msg, msg
+
+
+def test_matmul_of_scalars_is_an_error():
+    with pytest.raises(hb.ShapeError, match="matmul.*scalar"):
+        np.matmul(np.ones(()), np.ones((2, 2)))
