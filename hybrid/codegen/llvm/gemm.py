@@ -1,0 +1,596 @@
+"""Single-precision GEMM for the LLVM backend: a generated BLIS-style kernel and an OpenBLAS lowering.
+
+Contract (stable; the LLVM backend links `gemm_llvm_ir()` into each graph's module and calls):
+
+    void hybrid_sgemm(i64 M, i64 N, i64 K,
+                      const float* A, i64 lda, i32 transA,
+                      const float* B, i64 ldb, i32 transB,
+                      float* C, i64 ldc,
+                      void (*epilogue)(i64 m0, i64 m1, i64 n0, i64 n1, float* C, i64 ldc, void* ctx),
+                      void* ctx, i32 tid, i32 nthreads)
+
+- Row-major: C[M,N] = op(A)[M,K] @ op(B)[K,N], op(X) = X^T when transX != 0. C is overwritten (beta = 0);
+  K = 0 gives zeros. lda/ldb/ldc are the row strides, in floats, of the arrays as stored.
+- Thread `tid` of `nthreads` computes its own rectangle of C (a 2-D split chosen from the shape so each thread
+  packs as little as possible); calling it once for every tid covers C exactly once. Calls need no barrier and
+  share nothing, so an executable may run several of them at once from different Python threads.
+- `epilogue` (may be null) is called once for every finished tile [m0,m1) x [n0,n1) of the thread's rectangle,
+  right after the tile's last K block, while it is still in cache: that is where a fused bias/activation/residual
+  runs. The tiles of all threads partition C.
+- Pack buffers come from a small lock-free pool (one slot per tid, taken with cmpxchg, allocated once with
+  malloc), so a steady loop allocates nothing; a call that finds its slot busy uses a temporary buffer.
+
+Two implementations, chosen by `impl`:
+- "generated": A and B are packed into micro-panels (KC x MR and KC x NR, zero-padded) and an MR x NR register
+  tile of vector accumulators is updated with FMAs (MR x NR = 6 x 16 with 8-wide AVX2 vectors, 14 x 32 with
+  AVX-512), inside cache blocks KC (L1: one B micro-panel), MC (L2: the packed A block), NC (L3: the packed B
+  block). Generated for the host's vector width.
+- "openblas": calls cblas_sgemm of the `scipy-openblas32` package (looked up at run time, single-threaded per
+  call since we split the threads ourselves) on row panels of the thread's rectangle, calling the epilogue on
+  each panel while it is in cache.
+- "auto" (default): picks per shape class the one measured faster on this machine (see `_prefer_openblas`).
+
+Python helpers: `gemm_llvm_ir(impl)` returns the module text, `extern_symbols(impl)` the addresses to give to
+`llvmlite.binding.add_symbol` before compiling it, and `sgemm(a, b, ...)` compiles it standalone and runs it
+(threads via a Python thread pool calling with each tid; ctypes releases the GIL), for tests and benchmarks.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy
+from llvmlite import ir
+
+from ... import log
+from ...errors import HybridError, ShapeError
+
+IMPLS = ("auto", "generated", "openblas")
+
+F32 = ir.FloatType()
+I1 = ir.IntType(1)
+I8P = ir.IntType(8).as_pointer()
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+FP = F32.as_pointer()
+VOID = ir.VoidType()
+EPILOGUE_TYPE = ir.FunctionType(VOID, [I64, I64, I64, I64, FP, I64, I8P])
+SGEMM_TYPE = ir.FunctionType(VOID, [I64, I64, I64, FP, I64, I32, FP, I64, I32, FP, I64,
+                                    EPILOGUE_TYPE.as_pointer(), I8P, I32, I32])
+SGEMM_ARGS = ("M", "N", "K", "A", "lda", "transA", "B", "ldb", "transB", "C", "ldc", "epilogue", "ctx", "tid",
+              "nthreads")
+BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_symbols() maps it
+BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
+POOL_SLOTS = 64
+EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
+BLAS_PANEL_FLOATS = 1 << 17   # rows per OpenBLAS call: about 512 KiB of C, so the epilogue finds it in L2/L3
+
+
+def _c(value: int, ty=I64) -> ir.Constant:
+    return ir.Constant(ty, value)
+
+
+@dataclass(frozen=True)
+class GemmConfig:
+    """Register and cache blocking for one vector width."""
+    width: int      # floats per vector register
+    mr: int         # rows of the register tile
+    nr: int         # columns of the register tile (a multiple of width)
+    kc: int         # depth of a packed block: a KC x NR B micro-panel stays in L1
+    mc: int         # rows of the packed A block (MC x KC in L2)
+    nc: int         # columns of the packed B block (KC x NC in L3)
+    unroll: int = 4
+
+
+def host_config(features: Optional[str] = None) -> GemmConfig:
+    """The blocking for the host CPU (or for an explicit LLVM feature string)."""
+    if features is None:
+        import llvmlite.binding as llvm
+        features = llvm.get_host_cpu_features().flatten()
+    flags = set(features.split(","))
+    if "+avx512f" in flags:
+        return GemmConfig(width=16, mr=14, nr=32, kc=256, mc=140, nc=2048)
+    if "+avx2" in flags and "+fma" in flags:
+        return GemmConfig(width=8, mr=6, nr=16, kc=256, mc=144, nc=2048)
+    return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
+
+
+class _Function:
+    """An internal IR function under construction: alloca'd variables, counted loops, min/max."""
+
+    def __init__(self, module: ir.Module, name: str, fnty: ir.FunctionType, arg_names, internal: bool = True):
+        self.fn = ir.Function(module, fnty, name)
+        if internal:
+            self.fn.linkage = "internal"
+        self.args = {}
+        for arg, arg_name in zip(self.fn.args, arg_names):
+            arg.name = arg_name
+            self.args[arg_name] = arg
+        self._allocas = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self._start = self.fn.append_basic_block("start")
+        self.b = ir.IRBuilder(self._start)
+
+    def __getitem__(self, name: str):
+        return self.args[name]
+
+    def alloca(self, ty, name: str = ""):
+        return self._allocas.alloca(ty, name=name)
+
+    def var(self, init, name: str = ""):
+        slot = self.alloca(init.type, name)
+        self.b.store(init, slot)
+        return slot
+
+    def finish(self) -> None:
+        self._allocas.branch(self._start)
+        if not self.b.block.is_terminated:
+            self.b.ret_void()
+
+    @contextmanager
+    def loop(self, start, stop, step=1, name: str = "i"):
+        b = self.b
+        start = _c(start) if isinstance(start, int) else start
+        step = _c(step) if isinstance(step, int) else step
+        counter = self.var(start, name)
+        cond = self.fn.append_basic_block(name + ".cond")
+        body = self.fn.append_basic_block(name + ".body")
+        end = self.fn.append_basic_block(name + ".end")
+        b.branch(cond)
+        b.position_at_end(cond)
+        i = b.load(counter, name=name)
+        b.cbranch(b.icmp_signed("<", i, stop), body, end)
+        b.position_at_end(body)
+        yield i
+        b.store(b.add(i, step), counter)
+        b.branch(cond)
+        b.position_at_end(end)
+
+    def min(self, x, y):
+        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
+
+    def max(self, x, y):
+        return self.b.select(self.b.icmp_signed(">", x, y), x, y)
+
+    def ceil_div(self, x, y):
+        return self.b.sdiv(self.b.add(x, self.b.sub(y, _c(1))), y)
+
+
+def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
+    """C[mr, nr] (+)= packed A (kc x MR) @ packed B (kc x NR) with an MR x NR tile of vector accumulators."""
+    f = _Function(module, "hybrid_gemm_ukernel", ir.FunctionType(VOID, [I64, FP, FP, FP, I64, I1, I64, I64]),
+                  ("kc", "pa", "pb", "c", "ldc", "accum", "mr", "nr"))
+    b, W, MR, NR = f.b, cfg.width, cfg.mr, cfg.nr
+    vty = ir.VectorType(F32, W)
+    fma = ir.Function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{W}f32")
+    nv = NR // W
+    zero = ir.Constant(vty, [0.0] * W)
+    accs = [[f.var(zero, f"acc{r}_{v}") for v in range(nv)] for r in range(MR)]
+    splat_mask = ir.Constant(ir.VectorType(I32, W), [0] * W)
+
+    def step(k):
+        pa_k = b.gep(f["pa"], [b.mul(k, _c(MR))])
+        pb_k = b.gep(f["pb"], [b.mul(k, _c(NR))])
+        bvec = [b.load(b.bitcast(b.gep(pb_k, [_c(v * W)]), vty.as_pointer()), align=4 * W) for v in range(nv)]
+        for r in range(MR):
+            a = b.load(b.gep(pa_k, [_c(r)]))
+            a = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, _c(0, I32)),
+                                 ir.Constant(vty, ir.Undefined), splat_mask)
+            for v in range(nv):
+                b.store(b.call(fma, [a, bvec[v], b.load(accs[r][v])]), accs[r][v])
+
+    U = cfg.unroll
+    main = b.mul(b.sdiv(f["kc"], _c(U)), _c(U))
+    with f.loop(0, main, U, "k") as k:
+        for u in range(U):
+            step(b.add(k, _c(u)))
+    with f.loop(main, f["kc"], 1, "kr") as k:
+        step(k)
+
+    def c_ptr(r, col):
+        return b.gep(f["c"], [b.add(b.mul(_c(r), f["ldc"]), col)])
+
+    full = b.and_(b.icmp_signed("==", f["mr"], _c(MR)), b.icmp_signed("==", f["nr"], _c(NR)))
+    with b.if_else(full) as (then, otherwise):
+        with then:
+            with b.if_else(f["accum"]) as (acc_then, acc_else):
+                for accumulate, ctx in ((True, acc_then), (False, acc_else)):
+                    with ctx:
+                        for r in range(MR):
+                            for v in range(nv):
+                                p = b.bitcast(c_ptr(r, _c(v * W)), vty.as_pointer())
+                                value = b.load(accs[r][v])
+                                if accumulate:
+                                    value = b.fadd(value, b.load(p, align=4))
+                                b.store(value, p, align=4)
+        with otherwise:
+            # Edge tile: spill the registers, then copy the valid mr x nr part.
+            tile = f.alloca(ir.ArrayType(F32, MR * NR), "tile")
+            for r in range(MR):
+                for v in range(nv):
+                    p = b.bitcast(b.gep(tile, [_c(0), _c(r * NR + v * W)]), vty.as_pointer())
+                    b.store(b.load(accs[r][v]), p, align=4)
+            with f.loop(0, f["mr"], 1, "ei") as i:
+                with f.loop(0, f["nr"], 1, "ej") as j:
+                    value = b.load(b.gep(tile, [_c(0), b.add(b.mul(i, _c(NR)), j)]))
+                    dst = b.gep(f["c"], [b.add(b.mul(i, f["ldc"]), j)])
+                    old = b.select(f["accum"], b.load(dst), ir.Constant(F32, 0.0))
+                    b.store(b.fadd(value, old), dst)
+    f.finish()
+    return f.fn
+
+
+def _emit_pack(module: ir.Module, name: str, R: int) -> ir.Function:
+    """Pack an n x kc block (element (i, k) at src[i*si + k*sk]) into panels of R rows, laid out [panel][k][R],
+    zero-padding the last panel. Versions with si == 1 or sk == 1 let LLVM vectorize the contiguous side."""
+    f = _Function(module, name, ir.FunctionType(VOID, [FP, I64, I64, I64, I64, FP]),
+                  ("src", "si", "sk", "n", "kc", "dst"))
+    b = f.b
+
+    def copy_panel(src, panel, si, sk, rows):
+        with f.loop(0, f["kc"], 1, "pk") as k:
+            for r in range(R):
+                row = _c(r) if rows is None else f.min(_c(r), b.sub(rows, _c(1)))
+                value = b.load(b.gep(src, [b.add(b.mul(row, si), b.mul(k, sk))]))
+                if rows is not None:
+                    value = b.select(b.icmp_signed("<", _c(r), rows), value, ir.Constant(F32, 0.0))
+                b.store(value, b.gep(panel, [b.add(b.mul(k, _c(R)), _c(r))]))
+
+    with f.loop(0, f["n"], R, "pi") as i:
+        rows = f.min(_c(R), b.sub(f["n"], i))
+        src = b.gep(f["src"], [b.mul(i, f["si"])])
+        panel = b.gep(f["dst"], [b.mul(i, f["kc"])])
+        with b.if_else(b.icmp_signed("==", rows, _c(R))) as (then, otherwise):
+            with then:
+                with b.if_else(b.icmp_signed("==", f["sk"], _c(1))) as (unit_k, other):
+                    with unit_k:
+                        copy_panel(src, panel, f["si"], _c(1), None)
+                    with other:
+                        with b.if_else(b.icmp_signed("==", f["si"], _c(1))) as (unit_i, general):
+                            with unit_i:
+                                copy_panel(src, panel, _c(1), f["sk"], None)
+                            with general:
+                                copy_panel(src, panel, f["si"], f["sk"], None)
+            with otherwise:
+                copy_panel(src, panel, f["si"], f["sk"], rows)
+    f.finish()
+    return f.fn
+
+
+def _emit_pool(module: ir.Module):
+    busy = ir.GlobalVariable(module, ir.ArrayType(I32, POOL_SLOTS), "hybrid_gemm_pool_busy")
+    busy.linkage = "internal"
+    busy.initializer = ir.Constant(busy.type.pointee, None)
+    bufs = ir.GlobalVariable(module, ir.ArrayType(I8P, POOL_SLOTS), "hybrid_gemm_pool_bufs")
+    bufs.linkage = "internal"
+    bufs.initializer = ir.Constant(bufs.type.pointee, None)
+    return busy, bufs
+
+
+def _libc(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    existing = module.globals.get(name)
+    return existing if existing is not None else ir.Function(module, fnty, name)
+
+
+def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
+    """The blocked loops of one thread's rectangle: jc (NC) / pc (KC) / ic (MC) / column group / jr / ir."""
+    ukernel = _emit_ukernel(module, cfg)
+    pack_a = _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr)
+    pack_b = _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr)
+    busy, bufs = _emit_pool(module)
+    malloc = _libc(module, "malloc", ir.FunctionType(I8P, [I64]))
+    free = _libc(module, "free", ir.FunctionType(VOID, [I8P]))
+    names = SGEMM_ARGS[:13] + ("tid", "m_lo", "m_hi", "n_lo", "n_hi")
+    f = _Function(module, "hybrid_gemm_generated",
+                  ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64]), names)
+    b = f.b
+    MR, NR = cfg.mr, cfg.nr
+    nbytes = (cfg.mc * cfg.kc + cfg.kc * cfg.nc) * 4 + 64
+
+    # Take this tid's pooled buffer (or a temporary one when another call holds it).
+    slot = b.and_(b.zext(f["tid"], I64), _c(POOL_SLOTS - 1))
+    busy_ptr = b.gep(busy, [_c(0), slot])
+    buf_ptr = b.gep(bufs, [_c(0), slot])
+    owned = b.extract_value(b.cmpxchg(busy_ptr, _c(0, I32), _c(1, I32), "acquire", "monotonic"), 1)
+    raw = f.var(ir.Constant(I8P, None), "raw")
+    with b.if_else(owned) as (then, otherwise):
+        with then:
+            b.store(b.load(buf_ptr), raw)
+            with b.if_then(b.icmp_unsigned("==", b.load(raw), ir.Constant(I8P, None))):
+                b.store(b.call(malloc, [_c(nbytes)]), raw)
+                b.store(b.load(raw), buf_ptr)
+        with otherwise:
+            b.store(b.call(malloc, [_c(nbytes)]), raw)
+    aligned = b.and_(b.add(b.ptrtoint(b.load(raw), I64), _c(63)), _c(~63))
+    abuf = b.inttoptr(aligned, FP)
+    bbuf = b.gep(abuf, [_c(cfg.mc * cfg.kc)])
+
+    one = _c(1)
+    trans_a = b.icmp_signed("!=", f["transA"], _c(0, I32))
+    trans_b = b.icmp_signed("!=", f["transB"], _c(0, I32))
+    rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
+    rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
+    K = f["K"]
+    # Even K blocks (e.g. 300 -> 150 + 150, not 256 + 44).
+    kblock = f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
+
+    with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
+        nc = f.min(_c(cfg.nc), b.sub(f["n_hi"], jc))
+        with f.loop(0, K, kblock, "pc") as pc:
+            kc = f.min(kblock, b.sub(K, pc))
+            accum = b.icmp_signed(">", pc, _c(0))
+            last = b.icmp_signed(">=", b.add(pc, kc), K)
+            b.call(pack_b, [b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))]), cs_b, rs_b, nc, kc, bbuf])
+            with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
+                mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
+                b.call(pack_a, [b.gep(f["A"], [b.add(b.mul(ic, rs_a), b.mul(pc, cs_a))]), rs_a, cs_a, mc, kc, abuf])
+                with f.loop(0, nc, EPILOGUE_COLS, "jg") as jg:
+                    jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
+                    with f.loop(jg, jend, NR, "jr") as jr:
+                        nr = f.min(_c(NR), b.sub(nc, jr))
+                        pb = b.gep(bbuf, [b.mul(jr, kc)])
+                        c_col = b.gep(f["C"], [b.add(jc, jr)])
+                        with f.loop(0, mc, MR, "ir") as i_r:
+                            mr = f.min(_c(MR), b.sub(mc, i_r))
+                            c_tile = b.gep(c_col, [b.mul(b.add(ic, i_r), f["ldc"])])
+                            b.call(ukernel, [kc, b.gep(abuf, [b.mul(i_r, kc)]), pb, c_tile, f["ldc"], accum, mr, nr])
+                    with b.if_then(b.and_(last, has_epilogue)):
+                        b.call(f["epilogue"], [ic, b.add(ic, mc), b.add(jc, jg), b.add(jc, jend), f["C"], f["ldc"],
+                                               f["ctx"]])
+
+    with b.if_else(owned) as (then, otherwise):
+        with then:
+            b.store_atomic(_c(0, I32), busy_ptr, "release", 4)
+        with otherwise:
+            b.call(free, [b.load(raw)])
+    f.finish()
+    return f.fn
+
+
+def _emit_openblas(module: ir.Module) -> ir.Function:
+    """One thread's rectangle through cblas_sgemm, in row panels, each followed by its epilogue."""
+    blas = ir.Function(module, BLAS_TYPE, BLAS_SYMBOL)
+    names = SGEMM_ARGS[:13] + ("tid", "m_lo", "m_hi", "n_lo", "n_hi")
+    f = _Function(module, "hybrid_gemm_openblas",
+                  ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64]), names)
+    b = f.b
+    n = b.sub(f["n_hi"], f["n_lo"])
+    rows = f.max(_c(64), b.sdiv(_c(BLAS_PANEL_FLOATS), n))
+    trans_a = b.icmp_signed("!=", f["transA"], _c(0, I32))
+    trans_b = b.icmp_signed("!=", f["transB"], _c(0, I32))
+    b_ptr = b.gep(f["B"], [b.select(trans_b, b.mul(f["n_lo"], f["ldb"]), f["n_lo"])])
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
+
+    def i32(x):
+        return b.trunc(x, I32)
+
+    with f.loop(f["m_lo"], f["m_hi"], rows, "ib") as i:
+        m = f.min(rows, b.sub(f["m_hi"], i))
+        a_ptr = b.gep(f["A"], [b.select(trans_a, i, b.mul(i, f["lda"]))])
+        c_ptr = b.gep(f["C"], [b.add(b.mul(i, f["ldc"]), f["n_lo"])])
+        b.call(blas, [_c(101, I32),                                                  # CblasRowMajor
+                      b.select(trans_a, _c(112, I32), _c(111, I32)),                 # CblasTrans / NoTrans
+                      b.select(trans_b, _c(112, I32), _c(111, I32)),
+                      i32(m), i32(n), i32(f["K"]), ir.Constant(F32, 1.0), a_ptr, i32(f["lda"]), b_ptr,
+                      i32(f["ldb"]), ir.Constant(F32, 0.0), c_ptr, i32(f["ldc"])])
+        with b.if_then(has_epilogue):
+            b.call(f["epilogue"], [i, b.add(i, m), f["n_lo"], f["n_hi"], f["C"], f["ldc"], f["ctx"]])
+    f.finish()
+    return f.fn
+
+
+def _prefer_openblas(f: _Function, M, N, K):
+    """Shape classes measured on the host (bench/gemm_shapes.py): OpenBLAS wins on large problems, the
+    generated kernel on small ones where OpenBLAS's per-call setup dominates."""
+    b = f.b
+    work = b.mul(b.mul(M, N), K)
+    return b.icmp_signed(">=", work, _c(AUTO_OPENBLAS_MIN_WORK))
+
+
+AUTO_OPENBLAS_MIN_WORK = 1 << 62   # measured: see _prefer_openblas; "never" until proven otherwise
+
+
+def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
+    """hybrid_sgemm: the thread split, the K = 0 case, and the choice of implementation."""
+    generated = _emit_generated(module, cfg) if impl in ("auto", "generated") else None
+    openblas = _emit_openblas(module) if impl in ("auto", "openblas") else None
+    f = _Function(module, "hybrid_sgemm", SGEMM_TYPE, SGEMM_ARGS, internal=False)
+    b = f.b
+    M, N, K = f["M"], f["N"], f["K"]
+    with b.if_then(b.or_(b.icmp_signed("<=", M, _c(0)), b.icmp_signed("<=", N, _c(0)))):
+        b.ret_void()
+    nth = f.max(b.sext(f["nthreads"], I64), _c(1))
+    tid = b.sext(f["tid"], I64)
+    # Split C into tm x tn rectangles (tm * tn = nthreads) minimising per-thread work plus packing.
+    mpanels, npanels = f.ceil_div(M, _c(cfg.mr)), f.ceil_div(N, _c(cfg.nr))
+    best_cost = f.var(_c(2 ** 62), "best_cost")
+    best_tm = f.var(_c(1), "best_tm")
+    with f.loop(1, b.add(nth, _c(1)), 1, "tm") as tm:
+        with b.if_then(b.icmp_signed("==", b.srem(nth, tm), _c(0))):
+            tn = b.sdiv(nth, tm)
+            mt = b.mul(f.ceil_div(mpanels, tm), _c(cfg.mr))
+            nt = b.mul(f.ceil_div(npanels, tn), _c(cfg.nr))
+            cost = b.add(b.sdiv(b.mul(mt, nt), _c(16)), b.add(mt, nt))
+            with b.if_then(b.icmp_signed("<", cost, b.load(best_cost))):
+                b.store(cost, best_cost)
+                b.store(tm, best_tm)
+    tm = b.load(best_tm)
+    tn = b.sdiv(nth, tm)
+    mt = b.mul(f.ceil_div(mpanels, tm), _c(cfg.mr))
+    nt = b.mul(f.ceil_div(npanels, tn), _c(cfg.nr))
+    m_lo = b.mul(b.sdiv(tid, tn), mt)
+    n_lo = b.mul(b.srem(tid, tn), nt)
+    m_hi = f.min(b.add(m_lo, mt), M)
+    n_hi = f.min(b.add(n_lo, nt), N)
+    with b.if_then(b.or_(b.icmp_signed(">=", m_lo, m_hi), b.icmp_signed(">=", n_lo, n_hi))):
+        b.ret_void()
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
+    with b.if_then(b.icmp_signed("<=", K, _c(0))):
+        with f.loop(m_lo, m_hi, 1, "zi") as i:
+            with f.loop(n_lo, n_hi, 1, "zj") as j:
+                b.store(ir.Constant(F32, 0.0), b.gep(f["C"], [b.add(b.mul(i, f["ldc"]), j)]))
+        with b.if_then(has_epilogue):
+            b.call(f["epilogue"], [m_lo, m_hi, n_lo, n_hi, f["C"], f["ldc"], f["ctx"]])
+        b.ret_void()
+    args = list(f.fn.args[:13]) + [f["tid"], m_lo, m_hi, n_lo, n_hi]
+    if generated is None or openblas is None:
+        b.call(generated or openblas, args)
+    else:
+        with b.if_else(_prefer_openblas(f, M, N, K)) as (then, otherwise):
+            with then:
+                b.call(openblas, args)
+            with otherwise:
+                b.call(generated, args)
+    f.finish()
+    return f.fn
+
+
+def _resolve_impl(impl: str) -> str:
+    if impl not in IMPLS:
+        raise HybridError(f"sgemm: unknown impl {impl!r}; choose one of {', '.join(IMPLS)}")
+    if impl == "generated" or _openblas_function() is not None:
+        return impl
+    if impl == "openblas":
+        raise HybridError("sgemm impl='openblas' needs the scipy-openblas32 package "
+                          "(pip install scipy-openblas32); use impl='generated' instead")
+    log.log("gemm", "scipy-openblas32 is not installed: the generated GEMM runs every shape")
+    return "generated"
+
+
+def gemm_llvm_ir(impl: str = "auto", features: Optional[str] = None) -> str:
+    """An LLVM IR module defining `hybrid_sgemm` (see the module docstring) for the host's vector width (or for
+    an explicit LLVM feature string). impl="generated" needs no external symbol (use it for AOT libraries)."""
+    impl = _resolve_impl(impl)
+    module = ir.Module(name="hybrid_gemm")
+    _emit_entry(module, impl, host_config(features))
+    return str(module)
+
+
+_blas_lock = threading.Lock()
+_blas_cache: dict = {}
+
+
+def _openblas_function():
+    """ctypes handle of scipy-openblas32's cblas_sgemm, its library set to one thread (we split threads
+    ourselves), or None when the package is not installed."""
+    with _blas_lock:
+        if "fn" not in _blas_cache:
+            _blas_cache["fn"] = None
+            try:
+                import scipy_openblas32
+            except ImportError:
+                return None
+            lib_dir = scipy_openblas32.get_lib_dir()
+            name = next(n for n in os.listdir(lib_dir) if n.startswith("lib" + scipy_openblas32.get_library()))
+            lib = ctypes.CDLL(os.path.join(lib_dir, name))
+            prefix = "scipy_" if hasattr(lib, "scipy_cblas_sgemm") else ""
+            for setter in (prefix + "openblas_set_num_threads",):
+                if hasattr(lib, setter):
+                    getattr(lib, setter)(1)
+            _blas_cache["fn"] = getattr(lib, prefix + "cblas_sgemm")
+            _blas_cache["lib"] = lib
+        return _blas_cache["fn"]
+
+
+def extern_symbols(impl: str = "auto") -> dict[str, int]:
+    """Addresses the module of `gemm_llvm_ir(impl)` needs: pass each to llvmlite.binding.add_symbol."""
+    impl = _resolve_impl(impl)
+    if impl == "generated":
+        return {}
+    return {BLAS_SYMBOL: ctypes.cast(_openblas_function(), ctypes.c_void_p).value}
+
+
+_EPILOGUE_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                   ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+_SGEMM_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                                ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32,
+                                ctypes.c_void_p, ctypes.c_int64, _EPILOGUE_CTYPE, ctypes.c_void_p, ctypes.c_int32,
+                                ctypes.c_int32)
+_engines: dict = {}
+_engines_lock = threading.Lock()
+_executors: dict = {}
+
+
+def compile_standalone(impl: str = "auto"):
+    """(ctypes function, execution engine, target machine) of hybrid_sgemm compiled alone with MCJIT; cached."""
+    impl = _resolve_impl(impl)
+    with _engines_lock:
+        if impl not in _engines:
+            import llvmlite.binding as llvm
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            for name, address in extern_symbols(impl).items():
+                llvm.add_symbol(name, address)
+            target = llvm.Target.from_default_triple()
+            tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                              features=llvm.get_host_cpu_features().flatten(), opt=3)
+            mod = llvm.parse_assembly(gemm_llvm_ir(impl))
+            mod.triple = tm.triple
+            mod.data_layout = str(tm.target_data)
+            mod.verify()
+            pto = llvm.PipelineTuningOptions(speed_level=3)
+            pb = llvm.create_pass_builder(tm, pto)
+            pb.getModulePassManager().run(mod, pb)
+            engine = llvm.create_mcjit_compiler(mod, tm)
+            engine.finalize_object()
+            fn = _SGEMM_CTYPE(engine.get_function_address("hybrid_sgemm"))
+            _engines[impl] = (fn, engine, tm, mod)
+        fn, engine, tm, _ = _engines[impl]
+        return fn, engine, tm
+
+
+def gemm_asm(impl: str = "generated") -> str:
+    """Host assembly of the compiled standalone module (for inspection and the vectorization test)."""
+    _, _, tm = compile_standalone(impl)
+    return tm.emit_assembly(_engines[_resolve_impl(impl)][3])
+
+
+def default_threads() -> int:
+    return max(1, int(os.environ.get("HYBRID_NUM_THREADS", 0) or os.cpu_count() or 1))
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    with _engines_lock:
+        if threads not in _executors:
+            _executors[threads] = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="hybrid-sgemm")
+        return _executors[threads]
+
+
+def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto", threads: Optional[int] = None,
+          out: Optional[numpy.ndarray] = None,
+          epilogue: Optional[Callable[[int, int, int, int, numpy.ndarray], None]] = None) -> numpy.ndarray:
+    """op(a) @ op(b) in float32 through hybrid_sgemm. `epilogue(m0, m1, n0, n1, c)` (Python, for tests) is called
+    on each finished tile of the output `c`; `threads` defaults to HYBRID_NUM_THREADS or the core count."""
+    a = numpy.ascontiguousarray(a, dtype=numpy.float32)
+    b = numpy.ascontiguousarray(b, dtype=numpy.float32)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"sgemm: expected 2-D operands, got shapes {a.shape} and {b.shape}")
+    M, K = a.shape[::-1] if trans_a else a.shape
+    Kb, N = b.shape[::-1] if trans_b else b.shape
+    if K != Kb:
+        raise ShapeError(f"sgemm: op(a) is {M}x{K} but op(b) is {Kb}x{N} (trans_a={trans_a}, trans_b={trans_b}); "
+                         "the inner dimensions must agree")
+    if out is None:
+        out = numpy.empty((M, N), numpy.float32)
+    elif out.shape != (M, N) or out.dtype != numpy.float32 or not out.flags.c_contiguous:
+        raise ShapeError(f"sgemm: out must be a C-contiguous float32 array of shape {(M, N)}, got "
+                         f"{out.dtype} {out.shape}")
+    fn, _, _ = compile_standalone(impl)
+    threads = threads or default_threads()
+    callback = _EPILOGUE_CTYPE(lambda m0, m1, n0, n1, c, ldc, ctx: epilogue(m0, m1, n0, n1, out)) \
+        if epilogue is not None else _EPILOGUE_CTYPE()
+    args = (M, N, K, a.ctypes.data, a.shape[1], int(trans_a), b.ctypes.data, b.shape[1], int(trans_b),
+            out.ctypes.data, N, callback, None)
+    if threads == 1:
+        fn(*args, 0, 1)
+    else:
+        futures = [_executor(threads).submit(fn, *args, tid, threads) for tid in range(1, threads)]
+        fn(*args, 0, threads)
+        for fut in futures:
+            fut.result()
+    return out
