@@ -1,0 +1,191 @@
+"""hybrid_sgemm (generated and OpenBLAS lowerings) against NumPy in float64.
+
+Tolerance: the float32 error bound of a K-term dot product, 4 * K * eps32 * (|op(A)| @ |op(B)|) elementwise
+(a dropped or doubled term exceeds it for every K used here)."""
+import threading
+
+import numpy
+import pytest
+from hypothesis import given, settings, strategies as st
+
+pytest.importorskip("llvmlite")
+from hybrid.codegen.llvm import gemm  # noqa: E402
+from hybrid.errors import ShapeError  # noqa: E402
+
+EPS32 = float(numpy.finfo(numpy.float32).eps)
+IMPLS = ["generated", "openblas", "auto"]
+
+
+def operands(rng, M, N, K, trans_a, trans_b):
+    a = rng.standard_normal((K, M) if trans_a else (M, K)).astype(numpy.float32)
+    b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(numpy.float32)
+    return a, b
+
+
+def check(c, a, b, trans_a, trans_b):
+    opa = (a.T if trans_a else a).astype(numpy.float64)
+    opb = (b.T if trans_b else b).astype(numpy.float64)
+    ref = opa @ opb
+    bound = 4 * max(opa.shape[1], 1) * EPS32 * (numpy.abs(opa) @ numpy.abs(opb)) + 1e-30
+    bad = numpy.abs(c - ref) > bound
+    assert not bad.any(), f"{bad.sum()} of {bad.size} elements off; worst {numpy.abs(c - ref).max()}"
+    return ref
+
+
+@pytest.fixture(scope="module", params=IMPLS)
+def impl(request):
+    if request.param != "generated" and gemm._openblas_function() is None:
+        pytest.skip("scipy-openblas32 is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (3, 17, 5), (17, 3, 33), (1, 300, 7), (300, 1, 9), (64, 48, 257),
+                                   (131, 75, 600), (200, 520, 3)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False), (True, True)])
+def test_shapes_and_transposes(impl, M, N, K, trans_a, trans_b):
+    rng = numpy.random.default_rng(M * 1000 + N + K)
+    a, b = operands(rng, M, N, K, trans_a, trans_b)
+    for threads in (1, 2, 3):
+        check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(M=st.integers(1, 70), N=st.integers(1, 70), K=st.integers(1, 300), trans_a=st.booleans(),
+       trans_b=st.booleans(), threads=st.integers(1, 4), impl_index=st.integers(0, 1))
+def test_random_shapes(M, N, K, trans_a, trans_b, threads, impl_index):
+    impl = IMPLS[impl_index] if gemm._openblas_function() is not None else "generated"
+    a, b = operands(numpy.random.default_rng(K), M, N, K, trans_a, trans_b)
+    check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_epilogue_sees_finished_tiles_that_partition_c(impl, threads):
+    M, N, K = 301, 530, 600     # several MC blocks, epilogue column groups and K blocks
+    a, b = operands(numpy.random.default_rng(1), M, N, K, False, True)
+    ref = a.astype(numpy.float64) @ b.T.astype(numpy.float64)
+    bias = numpy.linspace(-20, 20, N).astype(numpy.float32)
+    covered = numpy.zeros((M, N), numpy.int32)
+    lock = threading.Lock()
+    unfinished = []
+
+    def epilogue(m0, m1, n0, n1, c):
+        tile = c[m0:m1, n0:n1]
+        with lock:
+            covered[m0:m1, n0:n1] += 1
+            if not numpy.allclose(tile, ref[m0:m1, n0:n1], rtol=1e-4, atol=1e-3):
+                unfinished.append((m0, m1, n0, n1))
+        numpy.maximum(tile + bias[n0:n1], 0, out=tile)
+
+    c = gemm.sgemm(a, b, trans_b=True, impl=impl, threads=threads, epilogue=epilogue)
+    assert (covered == 1).all(), "epilogue tiles must cover C exactly once"
+    assert not unfinished, f"epilogue ran on unfinished tiles {unfinished[:3]}"
+    numpy.testing.assert_allclose(c, numpy.maximum(ref + bias, 0), rtol=1e-4, atol=1e-3)
+
+
+def test_k_zero_gives_zeros_and_calls_epilogue(impl):
+    calls = []
+    c = gemm.sgemm(numpy.ones((5, 0), numpy.float32), numpy.ones((0, 7), numpy.float32), impl=impl, threads=2,
+                   out=numpy.full((5, 7), numpy.nan, numpy.float32), epilogue=lambda *t: calls.append(t[:4]))
+    assert (c == 0).all()
+    assert sum((m1 - m0) * (n1 - n0) for m0, m1, n0, n1 in calls) == 35
+
+
+def test_concurrent_calls_with_the_same_tid():
+    """Two Python threads both calling with tid 0: one takes the pooled buffer, the other a temporary one."""
+    rng = numpy.random.default_rng(2)
+    pairs = [operands(rng, 150, 170, 300, False, False) for _ in range(4)]
+    errors = []
+
+    def worker(a, b):
+        try:
+            for _ in range(5):
+                check(gemm.sgemm(a, b, impl="generated", threads=1), a, b, False, False)
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=pair) for pair in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_linked_into_another_module_with_a_native_epilogue():
+    """How the LLVM backend uses it: link gemm_llvm_ir() into a module holding an IR epilogue (bias + relu)."""
+    import ctypes
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    for name, address in gemm.extern_symbols("auto").items():
+        llvm.add_symbol(name, address)
+    module = ir.Module("graph")
+    f32p = ir.FloatType().as_pointer()
+    i64 = ir.IntType(64)
+    epi = ir.Function(module, gemm.EPILOGUE_TYPE, "epi")
+    m0, m1, n0, n1, c, ldc, ctx = epi.args
+    bld = ir.IRBuilder(epi.append_basic_block())
+    bias = bld.bitcast(ctx, f32p)
+    # Scalar double loop over the tile: c = max(c + bias[j], 0).
+    row_bb, col_bb, next_bb, done_bb = (epi.append_basic_block(n) for n in ("row", "col", "next", "done"))
+    bld.branch(row_bb)
+    bld.position_at_end(row_bb)
+    i = bld.phi(i64)
+    i.add_incoming(m0, epi.entry_basic_block)
+    bld.cbranch(bld.icmp_signed("<", i, m1), col_bb, done_bb)
+    bld.position_at_end(col_bb)
+    j = bld.phi(i64)
+    j.add_incoming(n0, row_bb)
+    p = bld.gep(c, [bld.add(bld.mul(i, ldc), j)])
+    v = bld.fadd(bld.load(p), bld.load(bld.gep(bias, [j])))
+    bld.store(bld.select(bld.fcmp_ordered(">", v, ir.Constant(ir.FloatType(), 0)), v,
+                         ir.Constant(ir.FloatType(), 0)), p)
+    j_next = bld.add(j, ir.Constant(i64, 1))
+    j.add_incoming(j_next, col_bb)
+    bld.cbranch(bld.icmp_signed("<", j_next, n1), col_bb, next_bb)
+    bld.position_at_end(next_bb)
+    i_next = bld.add(i, ir.Constant(i64, 1))
+    i.add_incoming(i_next, next_bb)
+    bld.branch(row_bb)
+    bld.position_at_end(done_bb)
+    bld.ret_void()
+
+    target = llvm.Target.from_default_triple()
+    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+                                      opt=3)
+    mod = llvm.parse_assembly(str(module))
+    mod.link_in(llvm.parse_assembly(gemm.gemm_llvm_ir("auto")))
+    mod.verify()
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    fn = gemm._SGEMM_CTYPE(engine.get_function_address("hybrid_sgemm"))
+    epi_ptr = gemm._EPILOGUE_CTYPE(engine.get_function_address("epi"))
+
+    rng = numpy.random.default_rng(3)
+    for M, N, K in ((37, 45, 29), (300, 260, 400)):
+        a, b = operands(rng, M, N, K, True, False)
+        bias_v = rng.standard_normal(N).astype(numpy.float32)
+        out = numpy.empty((M, N), numpy.float32)
+        for tid in range(3):
+            fn(M, N, K, a.ctypes.data, M, 1, b.ctypes.data, N, 0, out.ctypes.data, N, epi_ptr,
+               ctypes.c_void_p(bias_v.ctypes.data), tid, 3)
+        ref = a.T.astype(numpy.float64) @ b
+        numpy.testing.assert_allclose(out, numpy.maximum(ref + bias_v, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_micro_kernel_uses_vector_fma():
+    if gemm.host_config().width == 4:
+        pytest.skip("host has no AVX2/FMA: the generated kernel uses SSE multiply-adds")
+    asm = gemm.gemm_asm("generated")
+    reg = {16: "zmm", 8: "ymm"}[gemm.host_config().width]
+    fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
+    assert len(fmas) >= gemm.host_config().mr * gemm.host_config().nr // gemm.host_config().width
+
+
+def test_shape_mismatch_names_shapes():
+    with pytest.raises(ShapeError, match=r"sgemm: op\(a\) is 3x4 but op\(b\) is 5x2"):
+        gemm.sgemm(numpy.ones((3, 4)), numpy.ones((5, 2)))
+    with pytest.raises(Exception, match="unknown impl"):
+        gemm.sgemm(numpy.ones((3, 4)), numpy.ones((4, 2)), impl="mkl")
