@@ -39,6 +39,7 @@ def _scope(recording=None, training=None):
 
 def record(train_mode: bool = True):
     """Record ops for backward(); training mode on unless train_mode=False."""
+    from . import tape  # noqa: F401  (importing it installs the recorder)
     return _scope(True, train_mode)
 
 
@@ -80,3 +81,15 @@ def attach_grad(array, grad_req: str = "write") -> None:
         raise ValueError(f"grad_req must be one of {GRAD_REQS}, got {grad_req!r}")
     array._grad_req = grad_req
     array._grad = None if grad_req == "null" else NDArray(numpy.zeros_like(array._data))
+
+
+def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    """Compute the gradients of `heads` into the `.grad` of every attached array they depend on."""
+    from .tape import backward as run
+    run(heads, head_grads, retain_graph, train_mode)
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph: bool = False, train_mode: bool = True):
+    """Gradients of `heads` with respect to `variables` (attached arrays), returned."""
+    from .tape import grad as run
+    return run(heads, variables, head_grads, retain_graph, create_graph, train_mode)

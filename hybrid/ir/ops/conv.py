@@ -7,6 +7,7 @@ from ...errors import ShapeError
 from ..registry import OpDef, register
 from ..types import TensorType
 from .common import expect_ndim, same_dtype
+from .gradkit import apply
 
 
 def conv_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> int:
@@ -57,8 +58,14 @@ def _conv2d_reference(x, w, stride, padding, dilation, groups):
     return numpy.ascontiguousarray(out.reshape(n, o, oh, ow)).astype(x.dtype, copy=False)
 
 
+def _conv2d_grad(g, inputs, outputs, **attrs):
+    x, w = inputs
+    return [apply("conv2d_input_grad", g, w, input_shape=tuple(x.shape), **attrs),
+            apply("conv2d_weight_grad", x, g, weight_shape=tuple(w.shape), **attrs)]
+
+
 register(OpDef("conv2d", _conv2d_infer, _conv2d_reference, "conv",
-               attrs=("stride", "padding", "dilation", "groups")))
+               attrs=("stride", "padding", "dilation", "groups"), grad=_conv2d_grad))
 
 
 def _pool_infer(types, kernel, stride, padding, **_):
@@ -90,6 +97,8 @@ def _avg_pool_reference(x, kernel, stride, padding, count_include_pad):
     return (total / counts).astype(x.dtype)
 
 
-register(OpDef("max_pool2d", _pool_infer, _max_pool_reference, "pool", attrs=("kernel", "stride", "padding")))
+register(OpDef("max_pool2d", _pool_infer, _max_pool_reference, "pool", attrs=("kernel", "stride", "padding"),
+               grad=lambda g, i, o, **attrs: [apply("max_pool2d_grad", i[0], g, **attrs)]))
 register(OpDef("avg_pool2d", _pool_infer, _avg_pool_reference, "pool",
-               attrs=("kernel", "stride", "padding", "count_include_pad")))
+               attrs=("kernel", "stride", "padding", "count_include_pad"),
+               grad=lambda g, i, o, **attrs: [apply("avg_pool2d_grad", g, input_shape=tuple(i[0].shape), **attrs)]))

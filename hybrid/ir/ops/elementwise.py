@@ -13,6 +13,7 @@ from .. import scalar as S
 from ..registry import OpDef, register
 from ..types import TensorType, dtype_name, is_float, to_numpy_dtype
 from .common import broadcast_shapes, same_dtype
+from .gradkit import apply, np, unbroadcast, where
 
 
 def _unary_infer(float_only: bool):
@@ -75,19 +76,44 @@ def _quiet(fn):
     return ref
 
 
+# -- gradient rules (g: output cotangent; x/a/b: inputs; y: output) ---------------------
+def _safe_log(a):
+    """log(a) where a > 0, else 0: the pow exponent's gradient, finite for a <= 0."""
+    positive = a > 0
+    return where(positive, np().log(where(positive, a, 1.0)), 0.0)
+
+
+def _pow_grad(g, inputs, outputs):
+    (a, b), (y,) = inputs, outputs
+    return [unbroadcast(g * b * a ** (b - 1.0), a.shape), unbroadcast(g * y * _safe_log(a), b.shape)]
+
+
+def _select_grad(mask_fn):
+    """maximum/minimum: the cotangent goes to the chosen operand (ties to the first)."""
+    def grad(g, inputs, outputs):
+        a, b = inputs
+        mask = mask_fn(a, b)
+        return [unbroadcast(where(mask, g, 0.0), a.shape), unbroadcast(where(mask, 0.0, g), b.shape)]
+    return grad
+
+
 # -- unary ------------------------------------------------------------------------------
-unary("neg", numpy.negative, lambda x: -x, float_only=False)
-unary("abs", numpy.abs, lambda x: S.call("abs", x), float_only=False)
-unary("exp", _quiet(numpy.exp), lambda x: S.call("exp", x))
-unary("log", _quiet(numpy.log), lambda x: S.call("log", x))
-unary("sqrt", _quiet(numpy.sqrt), lambda x: S.call("sqrt", x))
-unary("rsqrt", _rsqrt_reference, lambda x: S.call("rsqrt", x))
-unary("tanh", numpy.tanh, lambda x: S.call("tanh", x))
-unary("sigmoid", _sigmoid_reference, lambda x: 1.0 / (1.0 + S.call("exp", -x)))
-unary("relu", _relu_reference, lambda x: S.select(x < 0.0, 0.0, x), float_only=False)
-unary("erf", _erf_reference, lambda x: S.call("erf", x))
-unary("sin", numpy.sin, lambda x: S.call("sin", x))
-unary("cos", numpy.cos, lambda x: S.call("cos", x))
+unary("neg", numpy.negative, lambda x: -x, float_only=False, grad=lambda g, i, o: [-g])
+unary("abs", numpy.abs, lambda x: S.call("abs", x), float_only=False,
+      grad=lambda g, i, o: [g * apply("sign", i[0])])
+unary("exp", _quiet(numpy.exp), lambda x: S.call("exp", x), grad=lambda g, i, o: [g * o[0]])
+unary("log", _quiet(numpy.log), lambda x: S.call("log", x), grad=lambda g, i, o: [g / i[0]])
+unary("sqrt", _quiet(numpy.sqrt), lambda x: S.call("sqrt", x), grad=lambda g, i, o: [g / o[0] * 0.5])
+unary("rsqrt", _rsqrt_reference, lambda x: S.call("rsqrt", x), grad=lambda g, i, o: [g * o[0] * o[0] * o[0] * -0.5])
+unary("tanh", numpy.tanh, lambda x: S.call("tanh", x), grad=lambda g, i, o: [g * (1.0 - o[0] * o[0])])
+unary("sigmoid", _sigmoid_reference, lambda x: 1.0 / (1.0 + S.call("exp", -x)),
+      grad=lambda g, i, o: [g * o[0] * (1.0 - o[0])])
+unary("relu", _relu_reference, lambda x: S.select(x < 0.0, 0.0, x), float_only=False,
+      grad=lambda g, i, o: [where(i[0] > 0, g, 0.0)])
+unary("erf", _erf_reference, lambda x: S.call("erf", x),
+      grad=lambda g, i, o: [g * np().exp(-(i[0] * i[0])) * (2.0 / math.sqrt(math.pi))])
+unary("sin", numpy.sin, lambda x: S.call("sin", x), grad=lambda g, i, o: [g * np().cos(i[0])])
+unary("cos", numpy.cos, lambda x: S.call("cos", x), grad=lambda g, i, o: [-(g * np().sin(i[0]))])
 unary("floor", numpy.floor, lambda x: S.call("floor", x), differentiable=False)
 unary("ceil", numpy.ceil, lambda x: S.call("ceil", x), differentiable=False)
 unary("round", numpy.round, lambda x: S.call("round", x), differentiable=False)
@@ -99,14 +125,20 @@ register(OpDef("logical_not", _unary_infer(False), numpy.logical_not, "elementwi
                scalar=lambda x: S.call("not", x), inplace=True, differentiable=False))
 
 # -- binary -----------------------------------------------------------------------------
-binary("add", numpy.add, lambda a, b: a + b, commutative=True)
-binary("sub", numpy.subtract, lambda a, b: a - b)
-binary("mul", numpy.multiply, lambda a, b: a * b, commutative=True)
-binary("div", _quiet(numpy.true_divide), lambda a, b: a / b, needs="float")
-binary("pow", _quiet(numpy.power), lambda a, b: S.call("pow", a, b))
+binary("add", numpy.add, lambda a, b: a + b, commutative=True,
+       grad=lambda g, i, o: [unbroadcast(g, i[0].shape), unbroadcast(g, i[1].shape)])
+binary("sub", numpy.subtract, lambda a, b: a - b,
+       grad=lambda g, i, o: [unbroadcast(g, i[0].shape), unbroadcast(-g, i[1].shape)])
+binary("mul", numpy.multiply, lambda a, b: a * b, commutative=True,
+       grad=lambda g, i, o: [unbroadcast(g * i[1], i[0].shape), unbroadcast(g * i[0], i[1].shape)])
+binary("div", _quiet(numpy.true_divide), lambda a, b: a / b, needs="float",
+       grad=lambda g, i, o: [unbroadcast(g / i[1], i[0].shape), unbroadcast(-(g * o[0]) / i[1], i[1].shape)])
+binary("pow", _quiet(numpy.power), lambda a, b: S.call("pow", a, b), grad=_pow_grad)
 binary("mod", _quiet(numpy.mod), lambda a, b: S.call("mod", a, b), differentiable=False)
-binary("maximum", numpy.maximum, lambda a, b: S.call("max", a, b), commutative=True)
-binary("minimum", numpy.minimum, lambda a, b: S.call("min", a, b), commutative=True)
+binary("maximum", numpy.maximum, lambda a, b: S.call("max", a, b), commutative=True,
+       grad=_select_grad(lambda a, b: a >= b))
+binary("minimum", numpy.minimum, lambda a, b: S.call("min", a, b), commutative=True,
+       grad=_select_grad(lambda a, b: a <= b))
 for _name, _ref in [("lt", numpy.less), ("le", numpy.less_equal), ("gt", numpy.greater),
                     ("ge", numpy.greater_equal), ("eq", numpy.equal), ("ne", numpy.not_equal)]:
     binary(_name, _ref, (lambda op: lambda a, b: S.call(op, a, b))(_name), result_dtype="bool",
@@ -126,8 +158,13 @@ def _where_infer(types):
     return TensorType(broadcast_shapes(cond.shape, a.shape, b.shape), dtype)
 
 
+def _where_grad(g, inputs, outputs):
+    cond, a, b = inputs
+    return [None, unbroadcast(where(cond, g, 0.0), a.shape), unbroadcast(where(cond, 0.0, g), b.shape)]
+
+
 register(OpDef("where", _where_infer, numpy.where, "elementwise",
-               scalar=lambda c, a, b: S.select(c, a, b)))
+               scalar=lambda c, a, b: S.select(c, a, b), grad=_where_grad))
 
 
 def _cast_infer(types, dtype):
@@ -135,5 +172,10 @@ def _cast_infer(types, dtype):
     return TensorType(t.shape, dtype_name(dtype))
 
 
+def _cast_grad(g, inputs, outputs, dtype):
+    (x,) = inputs
+    return [apply("cast", g, dtype=x.type.dtype) if is_float(x.type.dtype) and is_float(dtype) else None]
+
+
 register(OpDef("cast", _cast_infer, lambda x, dtype: x.astype(to_numpy_dtype(dtype)), "elementwise",
-               scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",)))
+               scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",), grad=_cast_grad))

@@ -11,6 +11,7 @@ from ...errors import ShapeError
 from ..registry import OpDef, register
 from ..types import INT_DTYPES, TensorType
 from .common import broadcast_shapes, check_axes, same_dtype
+from .gradkit import apply, np, unbroadcast
 
 
 def _reshape_infer(types, shape):
@@ -23,7 +24,8 @@ def _reshape_infer(types, shape):
     return TensorType(tuple(shape), t.dtype)
 
 
-register(OpDef("reshape", _reshape_infer, lambda x, shape: x.reshape(shape), "layout", attrs=("shape",)))
+register(OpDef("reshape", _reshape_infer, lambda x, shape: x.reshape(shape), "layout", attrs=("shape",),
+               grad=lambda g, i, o, shape: [apply("reshape", g, shape=i[0].shape)]))
 
 
 def _transpose_infer(types, perm):
@@ -33,8 +35,12 @@ def _transpose_infer(types, perm):
     return TensorType(tuple(t.shape[p] for p in perm), t.dtype)
 
 
+def _transpose_grad(g, inputs, outputs, perm):
+    return [apply("transpose", g, perm=tuple(int(i) for i in numpy.argsort(perm)))]
+
+
 register(OpDef("transpose", _transpose_infer, lambda x, perm: numpy.ascontiguousarray(x.transpose(perm)), "layout",
-               attrs=("perm",)))
+               attrs=("perm",), grad=_transpose_grad))
 
 
 def _broadcast_infer(types, shape):
@@ -45,7 +51,8 @@ def _broadcast_infer(types, shape):
 
 
 register(OpDef("broadcast_to", _broadcast_infer,
-               lambda x, shape: numpy.ascontiguousarray(numpy.broadcast_to(x, shape)), "layout", attrs=("shape",)))
+               lambda x, shape: numpy.ascontiguousarray(numpy.broadcast_to(x, shape)), "layout", attrs=("shape",),
+               grad=lambda g, i, o, shape: [unbroadcast(g, i[0].shape)]))
 
 
 def _slice_infer(types, begin, end, step):
@@ -60,9 +67,34 @@ def _slice_infer(types, begin, end, step):
     return TensorType(tuple(shape), t.dtype)
 
 
+def _slice_grad(g, inputs, outputs, begin, end, step):
+    """Scatter the cotangent back into zeros of the input's shape, with primitives only: every
+    strided axis is spread by padding a new unit axis to `step` and merging it, then the
+    result is padded by `begin` and cut (or padded) to the input's size."""
+    (x,) = inputs
+    if g.size == 0:
+        return [np().zeros_like(x)]
+    for axis, s in enumerate(step):
+        if s > 1:
+            n = g.shape[axis]
+            split = g.shape[:axis + 1] + (1,) + g.shape[axis + 1:]
+            pads = [0] * (2 * len(split))
+            pads[2 * (axis + 1) + 1] = s - 1
+            g = apply("pad", apply("reshape", g, shape=split), pads=tuple(pads), value=0.0)
+            g = apply("reshape", g, shape=g.shape[:axis] + (n * s,) + g.shape[axis + 2:])
+    pads, cut = [], False
+    for b, size, d in zip(begin, g.shape, x.shape):
+        pads += [b, max(0, d - b - size)]
+        cut = cut or b + size > d
+    g = apply("pad", g, pads=tuple(pads), value=0.0)
+    if cut:
+        g = apply("slice", g, begin=(0,) * g.ndim, end=tuple(x.shape), step=(1,) * g.ndim)
+    return [g]
+
+
 register(OpDef("slice", _slice_infer,
                lambda x, begin, end, step: x[tuple(slice(b, e, s) for b, e, s in zip(begin, end, step))].copy(),
-               "layout", attrs=("begin", "end", "step")))
+               "layout", attrs=("begin", "end", "step"), grad=_slice_grad))
 
 
 def _concat_infer(types, axis):
@@ -78,8 +110,19 @@ def _concat_infer(types, axis):
     return TensorType(tuple(shape), dtype)
 
 
+def _concat_grad(g, inputs, outputs, axis):
+    grads, offset = [], 0
+    for x in inputs:
+        begin = [0] * g.ndim
+        end = list(g.shape)
+        begin[axis], end[axis] = offset, offset + x.shape[axis]
+        grads.append(apply("slice", g, begin=tuple(begin), end=tuple(end), step=(1,) * g.ndim))
+        offset += x.shape[axis]
+    return grads
+
+
 register(OpDef("concat", _concat_infer, lambda *xs, axis: numpy.concatenate(xs, axis=axis), "layout",
-               attrs=("axis",)))
+               attrs=("axis",), grad=_concat_grad))
 
 
 def _pad_infer(types, pads, value):
@@ -92,7 +135,10 @@ def _pad_infer(types, pads, value):
 register(OpDef("pad", _pad_infer,
                lambda x, pads, value: numpy.pad(x, [(pads[2 * i], pads[2 * i + 1]) for i in range(x.ndim)],
                                                 constant_values=value),
-               "layout", attrs=("pads", "value")))
+               "layout", attrs=("pads", "value"),
+               grad=lambda g, i, o, pads, value: [apply("slice", g, begin=tuple(pads[0::2]),
+                                                        end=tuple(p + d for p, d in zip(pads[0::2], i[0].shape)),
+                                                        step=(1,) * g.ndim)]))
 
 
 def _take_infer(types, axis):
@@ -109,4 +155,5 @@ def _take_reference(x, idx, axis):
     return numpy.take(x, idx, axis=axis)
 
 
-register(OpDef("take", _take_infer, _take_reference, "other", attrs=("axis",)))
+register(OpDef("take", _take_infer, _take_reference, "other", attrs=("axis",),
+               grad=lambda g, i, o, axis: [apply("take_grad", g, i[1], axis=axis, size=i[0].shape[axis]), None]))

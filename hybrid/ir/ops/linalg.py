@@ -7,6 +7,7 @@ from ...errors import ShapeError
 from ..registry import OpDef, register
 from ..types import TensorType
 from .common import broadcast_shapes, same_dtype
+from .gradkit import apply, unbroadcast
 
 
 def matmul_dims(a: TensorType, b: TensorType, transpose_a: bool, transpose_b: bool):
@@ -34,4 +35,18 @@ def _matmul_reference(a, b, transpose_a=False, transpose_b=False):
     return numpy.matmul(a, b)
 
 
-register(OpDef("matmul", _matmul_infer, _matmul_reference, "matmul", attrs=("transpose_a", "transpose_b")))
+def _matmul_grad(g, inputs, outputs, transpose_a=False, transpose_b=False):
+    """C = op(A) op(B): each operand's cotangent is one matmul of g with the other operand, with
+    the transposes chosen so no explicit transpose is needed; batch broadcasting is summed."""
+    a, b = inputs
+
+    def mm(x, y, ta, tb):
+        return apply("matmul", x, y, transpose_a=ta, transpose_b=tb)
+
+    da = mm(b, g, transpose_b, True) if transpose_a else mm(g, b, False, not transpose_b)
+    db = mm(g, a, True, transpose_a) if transpose_b else mm(a, g, not transpose_a, False)
+    return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)]
+
+
+register(OpDef("matmul", _matmul_infer, _matmul_reference, "matmul", attrs=("transpose_a", "transpose_b"),
+               grad=_matmul_grad))

@@ -1,0 +1,230 @@
+"""The eager autograd tape: recording, backward and grad.
+
+While `autograd.record()` is active, `dispatch.apply` reports every eager op here; an op is
+taped when it is differentiable and one of its float inputs is tracked (attached with
+`attach_grad`, or itself produced by a taped op). Each output array points at its TapeNode.
+
+backward walks the nodes reachable from the heads in reverse topological order and applies
+each op's registry gradient rule (or, for a hybridized block's compiled call, its compiled
+backward) to the output cotangents, accumulating input cotangents by array identity. The
+same `propagate` drives graph-level autodiff (hybrid.passes.autodiff) on traced values.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy
+
+from ..errors import HybridError, ShapeError
+from ..ir.registry import get_op
+from ..ir.types import is_float
+from . import autograd, dispatch
+from .array import Array, NDArray
+
+
+class TapeNode:
+    """One recorded op: its inputs and outputs (Arrays) and how to pull cotangents back.
+    `rule(cotangents) -> input cotangents` overrides the registry rule (compiled blocks)."""
+
+    __slots__ = ("op", "attrs", "inputs", "outputs", "rule")
+
+    def __init__(self, op: str, attrs: dict, inputs: Sequence[Array], outputs: Sequence[Array],
+                 rule: Optional[Callable] = None):
+        self.op = op
+        self.attrs = attrs
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.rule = rule
+
+    def vjp(self, cotangents: list) -> list:
+        if self.rule is not None:
+            return self.rule(cotangents)
+        return registry_vjp(self.op, self.attrs, self.inputs, self.outputs, cotangents)
+
+
+def registry_vjp(op: str, attrs: dict, inputs: list, outputs: list, cotangents: list) -> list:
+    """Apply `op`'s gradient rule; checks that it returns one matching cotangent per input."""
+    opdef = get_op(op)
+    if opdef.grad is None:
+        raise HybridError(f"op {op!r} has no gradient rule, so gradients cannot flow through it; wrap its input "
+                          f"in np.stop_gradient(...) if no gradient is needed there")
+    g = cotangents[0] if len(outputs) == 1 else cotangents
+    grads = list(opdef.grad(g, inputs, outputs, **attrs))
+    if len(grads) != len(inputs):
+        raise HybridError(f"gradient rule of {op} returned {len(grads)} cotangents for {len(inputs)} inputs")
+    for i, (x, ct) in enumerate(zip(inputs, grads)):
+        if ct is not None and (tuple(ct.shape) != tuple(x.shape) or ct.type.dtype != x.type.dtype):
+            raise HybridError(f"gradient rule of {op} returned {ct.type} for input {i} of type {x.type}")
+    return grads
+
+
+def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool], keep: set) -> None:
+    """Reverse-mode sweep. `nodes` are consumers first; `cotangents` maps id(array) to its
+    cotangent and is updated in place; `needs(x)` says whether input x wants one; entries of
+    arrays not in `keep` are dropped once their producer has used them."""
+    for node in nodes:
+        cts = [cotangents.get(id(o)) for o in node.outputs]
+        if all(ct is None for ct in cts):
+            continue
+        cts = [ct if ct is not None else _zeros_like(o) for ct, o in zip(cts, node.outputs)]
+        for o in node.outputs:
+            if id(o) not in keep:
+                cotangents.pop(id(o), None)
+        for x, ct in zip(node.inputs, node.vjp(cts)):
+            if ct is None or not needs(x):
+                continue
+            previous = cotangents.get(id(x))
+            cotangents[id(x)] = ct if previous is None else previous + ct
+
+
+def _zeros_like(x: Array) -> Array:
+    from . import np
+    return np.zeros_like(x)
+
+
+# -- recording -------------------------------------------------------------------------------
+def tracked(x) -> bool:
+    """Whether gradients flow into x: a float NDArray that is attached or was recorded."""
+    return (isinstance(x, NDArray) and x.dtype.kind == "f"
+            and (x._node is not None or x._grad_req != "null"))
+
+
+def _record(op: str, inputs, attrs: dict, outputs) -> None:
+    if not autograd.is_recording() or not get_op(op).differentiable:
+        return
+    if not any(tracked(x) for x in inputs) or not any(o.dtype.kind == "f" for o in outputs):
+        return
+    node = TapeNode(op, attrs, inputs, outputs)
+    for o in outputs:
+        o._node = node
+
+
+def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArray], rule: Callable) -> None:
+    """Tape a call whose backward is `rule(output cotangents) -> input cotangents` (used by
+    hybridized blocks: their compiled forward runs now, their compiled backward later)."""
+    node = TapeNode(name, {}, inputs, outputs, rule)
+    for o in outputs:
+        if o.dtype.kind == "f":
+            o._node = node
+
+
+dispatch.recorder = _record
+
+
+# -- backward ----------------------------------------------------------------------------------
+def _topological(heads: list[NDArray]) -> list[TapeNode]:
+    """Tape nodes reachable from the heads, producers before consumers (iterative DFS)."""
+    order: list[TapeNode] = []
+    seen: set[int] = set()
+    for head in heads:
+        root = head._node
+        if root is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == len(node.inputs):
+                order.append(node)
+                continue
+            stack.append((node, i + 1))
+            x = node.inputs[i]
+            child = x._node if isinstance(x, NDArray) else None
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, 0))
+    return order
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
+    from .promote import asarray
+
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    if len(head_grads) != len(heads):
+        raise HybridError(f"{what}: {len(heads)} heads but {len(head_grads)} head gradients")
+    seeds = []
+    for i, (head, g) in enumerate(zip(heads, head_grads)):
+        if not isinstance(head, NDArray):
+            raise HybridError(f"{what}: head {i} is a {type(head).__name__}, not an eager array; call it on the "
+                              f"result of a computation recorded under autograd.record()")
+        if head._node is None and head._grad_req == "null":
+            raise HybridError(
+                f"{what}: head {i} ({head.type}) has no recorded computation. Run the forward pass inside "
+                f"`with autograd.record():` and call attach_grad() on the inputs (parameters are attached by "
+                f"initialize()) before recording; a graph is also freed by a previous backward unless "
+                f"retain_graph=True.")
+        if g is None:
+            if head.size != 1:
+                raise ShapeError(
+                    f"{what}: head {i} has shape {head.shape}, not a scalar, and no head_grad was given. Reduce "
+                    f"it first (loss.mean().backward() or loss.sum().backward()), or pass head_grad, an array "
+                    f"of shape {head.shape} holding the gradient of the objective with respect to it.")
+            seeds.append(NDArray(numpy.ones(head.shape, head.dtype)))
+            continue
+        g = asarray(g, head.dtype)
+        if tuple(g.shape) != tuple(head.shape):
+            raise ShapeError(f"{what}: head_grad {i} has shape {g.shape} but its head has shape {head.shape}")
+        seeds.append(g)
+    return seeds
+
+
+def _sweep(heads: list, seeds: list, create_graph: bool, keep_ids: set, retain_graph: bool) -> dict:
+    order = _topological(heads)
+    cotangents: dict[int, Array] = {}
+    for head, seed in zip(heads, seeds):
+        previous = cotangents.get(id(head))
+        cotangents[id(head)] = seed if previous is None else previous + seed
+    scope = autograd.record() if create_graph else autograd.pause()
+    with scope:
+        propagate(reversed(order), cotangents, tracked, keep_ids)
+    if not retain_graph:
+        for node in order:  # free the graph (and break the array <-> node reference cycles)
+            for o in node.outputs:
+                o._node = None
+            node.inputs = node.outputs = []
+    return cotangents
+
+
+def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    """Accumulate d(heads)/d(x) into `x.grad` for every attached array x the heads depend on
+    (written for grad_req='write', added for 'add')."""
+    heads = _as_list(heads)
+    seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "backward()")
+    leaves: dict[int, NDArray] = {id(h): h for h in heads if h._grad_req != "null"}
+    for node in _topological(heads):
+        for x in node.inputs:
+            if isinstance(x, NDArray) and x._grad_req != "null":
+                leaves[id(x)] = x
+    cotangents = _sweep(heads, seeds, False, set(leaves), retain_graph)
+    for key, leaf in leaves.items():
+        ct = cotangents.get(key)
+        if ct is None or leaf._grad is None:
+            continue
+        if leaf._grad_req == "add":
+            leaf._grad._data += ct._data
+        else:
+            leaf._grad._data[...] = ct._data
+
+
+def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+         train_mode: bool = True):
+    """d(heads)/d(variables), returned (x.grad is left alone). With create_graph the result is
+    itself recorded, so it can be differentiated again."""
+    single = not isinstance(variables, (list, tuple))
+    variables = _as_list(variables)
+    for i, v in enumerate(variables):
+        if not isinstance(v, NDArray) or v._grad_req == "null":
+            kind = f"{v.type}" if isinstance(v, Array) else type(v).__name__
+            raise HybridError(f"autograd.grad: variable {i} ({kind}) is not attached for gradients. Call "
+                              f"x.attach_grad() before `with autograd.record():`, then compute the heads from x.")
+    heads = _as_list(heads)
+    seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "autograd.grad()")
+    retain = create_graph if retain_graph is None else retain_graph
+    cotangents = _sweep(heads, seeds, create_graph, {id(v) for v in variables}, retain)
+    result = [cotangents.get(id(v)) if id(v) in cotangents else _zeros_like(v) for v in variables]
+    return result[0] if single else result
