@@ -7,6 +7,8 @@ from .frontend.api import hybridize, load, trace
 from .frontend.array import NDArray
 from .frontend.parameter import Parameter
 from .version import __version__
+from . import gluon
+from .gluon import Trainer
 
 __all__ = ["ir", "passes", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray",
-           "Parameter", "FormatError", "HybridError", "ShapeError", "TracingError", "__version__"]
+           "Parameter", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError", "__version__"]

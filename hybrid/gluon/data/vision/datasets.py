@@ -1,0 +1,138 @@
+"""Vision datasets: MNIST and Fashion-MNIST from their IDX files, and scikit-learn's bundled
+8x8 digits (offline). Samples are (HWC uint8 image, int32 label); `transform(image, label)`
+is applied per sample when given (Gluon's convention)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from typing import Callable, Optional
+
+import numpy
+
+from ....errors import FormatError, HybridError
+from ..dataset import Dataset
+from .idx import read_idx
+from .transforms import Resize
+
+
+class _ImageDataset(Dataset):
+    """Holds images (N, H, W, C) uint8 and labels (N,) int32."""
+
+    def __init__(self, images: numpy.ndarray, labels: numpy.ndarray, transform: Optional[Callable]):
+        if len(images) != len(labels):
+            raise FormatError(f"{type(self).__name__}: {len(images)} images but {len(labels)} labels")
+        self._images, self._labels, self._transform = images, labels.astype(numpy.int32), transform
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, idx):
+        image, label = self._images[idx], self._labels[idx]
+        return self._transform(image, label) if self._transform is not None else (image, label)
+
+    @property
+    def images(self) -> numpy.ndarray:
+        """All images, (N, H, W, C) uint8: for whole-dataset preprocessing."""
+        return self._images
+
+    @property
+    def labels(self) -> numpy.ndarray:
+        return self._labels
+
+
+class MNIST(_ImageDataset):
+    """MNIST handwritten digits, 28x28x1. Reads train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz]
+    from `root`; missing files are downloaded (MD5-checked) when `download` and a network allow."""
+
+    base_url = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    folder = "mnist"
+    md5 = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+           "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+           "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+           "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+
+    def __init__(self, root: Optional[str] = None, train: bool = True, transform: Optional[Callable] = None,
+                 download: bool = True):
+        self.root = os.path.expanduser(root or os.path.join("~", ".hybrid", "datasets", self.folder))
+        prefix = "train" if train else "t10k"
+        images = read_idx(self._locate(f"{prefix}-images-idx3-ubyte", download))
+        labels = read_idx(self._locate(f"{prefix}-labels-idx1-ubyte", download))
+        if images.ndim != 3 or labels.ndim != 1:
+            raise FormatError(f"{type(self).__name__}: expected (N, H, W) images and (N,) labels in {self.root}, "
+                              f"got {images.shape} and {labels.shape}")
+        super().__init__(images[..., None].astype(numpy.uint8), labels, transform)
+
+    def _locate(self, name: str, download: bool) -> str:
+        for candidate in (name, name + ".gz"):
+            path = os.path.join(self.root, candidate)
+            if os.path.exists(path):
+                return path
+        if not download:
+            raise FormatError(f"{type(self).__name__}: neither {name} nor {name}.gz is in {self.root}; put the "
+                              f"IDX files there or pass download=True")
+        return self._download(name + ".gz")
+
+    def _download(self, filename: str) -> str:
+        url, path = self.base_url + filename, os.path.join(self.root, filename)
+        os.makedirs(self.root, exist_ok=True)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                raw = response.read()
+        except (urllib.error.URLError, OSError) as e:
+            raise HybridError(f"{type(self).__name__}: could not download {url} ({e}); without a network, copy "
+                              f"{filename} into {self.root}") from None
+        digest = hashlib.md5(raw).hexdigest()
+        if digest != self.md5[filename]:
+            raise FormatError(f"{type(self).__name__}: {url} has MD5 {digest}, expected {self.md5[filename]}")
+        with open(path + ".part", "wb") as f:
+            f.write(raw)
+        os.replace(path + ".part", path)
+        return path
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST (same format and file names as MNIST)."""
+
+    base_url = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    folder = "fashion-mnist"
+    md5 = {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+           "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+           "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+           "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
+
+
+class Digits(_ImageDataset):
+    """scikit-learn's handwritten digits (1797 real 8x8 scans, 10 classes), installed with
+    scikit-learn, so no download. Pixel values 0..16 are scaled to 0..255 (uint8, HWC) so the
+    usual ToTensor applies; `size` resizes (bilinear) e.g. to 28 for MNIST-sized models. The
+    train/test split is stratified by class and fixed by `seed`."""
+
+    def __init__(self, train: bool = True, transform: Optional[Callable] = None, size: int = 8,
+                 test_fraction: float = 0.2, seed: int = 0):
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise HybridError("Digits needs scikit-learn: pip install 'hybrid[examples]' (or scikit-learn)") from None
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"Digits: test_fraction must be in (0, 1), got {test_fraction}")
+        bunch = load_digits()
+        images = numpy.rint(bunch.images * (255.0 / 16.0)).astype(numpy.uint8)[..., None]
+        labels = bunch.target
+        pick = self._split(labels, test_fraction, seed)[0 if train else 1]
+        images = images[pick]
+        if size != images.shape[1]:
+            images = Resize(size)(images)
+        super().__init__(images, labels[pick], transform)
+
+    @staticmethod
+    def _split(labels: numpy.ndarray, test_fraction: float, seed: int) -> tuple[numpy.ndarray, numpy.ndarray]:
+        rng = numpy.random.default_rng(seed)
+        train, test = [], []
+        for c in numpy.unique(labels):
+            members = rng.permutation(numpy.flatnonzero(labels == c))
+            n_test = int(round(len(members) * test_fraction))
+            test.append(members[:n_test])
+            train.append(members[n_test:])
+        return numpy.sort(numpy.concatenate(train)), numpy.sort(numpy.concatenate(test))

@@ -1,0 +1,116 @@
+"""Image transforms (Gluon names), applied to NumPy images in the data pipeline.
+
+Images are HWC (height, width, channels) as datasets store them, or NHWC batches; ToTensor
+turns them into CHW / NCHW float32 in [0, 1], which Normalize then expects.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import numpy
+
+from ....errors import ShapeError
+
+
+class Compose:
+    """Apply transforms in order."""
+
+    def __init__(self, transforms: Sequence[Callable]):
+        self.transforms = list(transforms)
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def __repr__(self) -> str:
+        return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+
+class Cast:
+    def __init__(self, dtype="float32"):
+        self.dtype = numpy.dtype(dtype)
+
+    def __call__(self, x):
+        return numpy.asarray(x).astype(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"Cast({self.dtype.name})"
+
+
+class ToTensor:
+    """HWC (or NHWC) image with values in [0, 255] -> CHW (NCHW) float32 in [0, 1]."""
+
+    def __call__(self, x):
+        x = numpy.asarray(x)
+        if x.ndim == 2:
+            x = x[:, :, None]
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"ToTensor expects an HWC image or an NHWC batch, got shape {x.shape}")
+        return numpy.ascontiguousarray(numpy.moveaxis(x, -1, -3), dtype=numpy.float32) * numpy.float32(1 / 255)
+
+    def __repr__(self) -> str:
+        return "ToTensor()"
+
+
+class Normalize:
+    """(x - mean[c]) / std[c] for each channel c of a CHW image or NCHW batch."""
+
+    def __init__(self, mean: Union[float, Sequence[float]] = 0.0, std: Union[float, Sequence[float]] = 1.0):
+        self.mean = numpy.asarray(mean, numpy.float32).reshape(-1)
+        self.std = numpy.asarray(std, numpy.float32).reshape(-1)
+        if numpy.any(self.std == 0):
+            raise ValueError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
+
+    def __call__(self, x):
+        x = numpy.asarray(x, numpy.float32)
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"Normalize expects a CHW image or an NCHW batch (use ToTensor first), got {x.shape}")
+        channels = x.shape[-3]
+        if self.mean.size not in (1, channels) or self.std.size not in (1, channels):
+            raise ShapeError(f"Normalize: {self.mean.size} means and {self.std.size} stds for {channels} channels")
+        return (x - self.mean.reshape(-1, 1, 1)) / self.std.reshape(-1, 1, 1)
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+
+
+def _linear_taps(n_in: int, n_out: int) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """For each output pixel: the two source pixels and the weight of the second (half-pixel centers)."""
+    src = numpy.clip((numpy.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lo = numpy.floor(src).astype(numpy.int64)
+    hi = numpy.minimum(lo + 1, n_in - 1)
+    return lo, hi, (src - lo).astype(numpy.float32)
+
+
+class Resize:
+    """Resize HWC images (or NHWC batches) to `size` = (width, height) or a square int, with
+    'bilinear' or 'nearest' interpolation. Integer images stay integer (rounded)."""
+
+    def __init__(self, size: Union[int, Sequence[int]], interpolation: str = "bilinear"):
+        width, height = (size, size) if isinstance(size, int) else tuple(size)
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(f"Resize: interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+        self.width, self.height, self.interpolation = int(width), int(height), interpolation
+
+    def __call__(self, x):
+        x = numpy.asarray(x)
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"Resize expects an HWC image or an NHWC batch, got shape {x.shape}")
+        out = x.astype(numpy.float32)
+        for axis, n_out in ((-3, self.height), (-2, self.width)):
+            lo, hi, w = _linear_taps(x.shape[axis], n_out)
+            if self.interpolation == "nearest":
+                out = numpy.take(out, numpy.where(w < 0.5, lo, hi), axis=axis)
+            else:
+                shape = [1] * out.ndim
+                shape[axis] = n_out
+                w = w.reshape(shape)
+                out = numpy.take(out, lo, axis=axis) * (1 - w) + numpy.take(out, hi, axis=axis) * w
+        if numpy.issubdtype(x.dtype, numpy.integer):
+            info = numpy.iinfo(x.dtype)
+            return numpy.clip(numpy.rint(out), info.min, info.max).astype(x.dtype)
+        return out.astype(x.dtype)
+
+    def __repr__(self) -> str:
+        return f"Resize(({self.width}, {self.height}), {self.interpolation})"

@@ -1,0 +1,55 @@
+"""Adam and AdamW with bias correction (the paper's Algorithm 1, as PyTorch writes it):
+
+    m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+    w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+Adam adds wd * w to the gradient (L2 regularization); AdamW decays the weight directly,
+w <- w (1 - lr wd), before the step (decoupled weight decay, Loshchilov & Hutter).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ...errors import HybridError
+from ...frontend import np
+from .base import Optimizer, register, zeros_state
+
+
+@register
+class Adam(Optimizer):
+    default_lr = 0.001
+    decoupled = False
+
+    def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, wd: float = 0.0, clip_gradient: Optional[float] = None, lr_scheduler=None):
+        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise HybridError(f"{type(self).__name__} {name} must be in [0, 1), got {beta}")
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def create_state(self, weight):
+        return zeros_state(weight, 2)
+
+    def update(self, weight, grad, state, lr, t):
+        grad = self.preprocess(grad)
+        if self.wd and self.decoupled:
+            weight = weight - weight * (lr * self.wd)
+        elif self.wd:
+            grad = grad + weight * self.wd
+        b1, b2 = self.beta1, self.beta2
+        mean = state[0] * b1 + grad * (1.0 - b1)
+        var = state[1] * b2 + grad * grad * (1.0 - b2)
+        # Python floats (exact) eagerly; 0-d arrays when t is a traced input (b ** Tracer -> np.power).
+        correction1 = 1.0 - b1 ** t
+        correction2 = 1.0 - b2 ** t
+        denom = np.sqrt(var / correction2) + self.epsilon
+        return weight - (mean / correction1) / denom * lr, (mean, var)
+
+
+@register
+class AdamW(Adam):
+    decoupled = True
+
+    def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, wd: float = 0.01, clip_gradient: Optional[float] = None, lr_scheduler=None):
+        super().__init__(learning_rate, beta1, beta2, epsilon, wd, clip_gradient, lr_scheduler)

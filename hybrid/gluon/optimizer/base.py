@@ -1,0 +1,107 @@
+"""The optimizer contract shared by eager training and compiled training steps.
+
+An optimizer is a pure update rule written with `hb.np` functions:
+
+    new_weight, new_state = opt.update(weight, grad, state, lr, t)
+
+- `weight`, `grad` and every array of `state` are hybrid Arrays (NDArray eagerly, Tracer when
+  a whole training step is traced by `hb.compile_step`), all of the weight's shape and dtype;
+- `state` is the tuple `opt.create_state(weight)` returned (NumPy zeros), possibly empty;
+- `lr` (this update's learning rate) and `t` (the 1-based update count, for Adam's bias
+  correction) are Python floats or 0-d float32 Arrays, so a compiled step takes them as inputs
+  and a learning-rate schedule never forces a recompile;
+- `grad` is the gradient already rescaled by the trainer (1/batch_size) and clipped;
+  `preprocess` applies the optimizer's own elementwise `clip_gradient`.
+Nothing is modified in place here: the Trainer writes the results back into the parameters.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy
+
+from ...errors import HybridError
+from ...frontend import np
+from ...frontend.array import Array
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make the optimizer creatable by its lower-case class name."""
+    _REGISTRY[cls.__name__.lower()] = cls
+    return cls
+
+
+def create(name, **kwargs) -> "Optimizer":
+    """An optimizer from its name ('sgd', 'nag', 'adam', 'adamw', 'rmsprop') and hyperparameters."""
+    if isinstance(name, Optimizer):
+        if kwargs:
+            raise HybridError("optimizer_params must be empty when an Optimizer instance is given; "
+                              f"set {sorted(kwargs)} on the instance instead")
+        return name
+    cls = _REGISTRY.get(str(name).lower())
+    if cls is None:
+        raise HybridError(f"unknown optimizer {name!r}; choose one of {', '.join(sorted(_REGISTRY))} "
+                          "or pass an Optimizer instance")
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise HybridError(f"bad optimizer_params for {cls.__name__}: {e}") from None
+
+
+class Optimizer:
+    """Base class: learning rate (or a schedule), weight decay, elementwise gradient clipping.
+
+    `learning_rate` is the rate of the next update: the schedule's value at `num_update` when
+    an `lr_scheduler` is set (its base_lr then comes from `learning_rate` if that is given).
+    """
+
+    default_lr = 0.01
+
+    def __init__(self, learning_rate: Optional[float] = None, wd: float = 0.0, clip_gradient: Optional[float] = None,
+                 lr_scheduler: Optional[Callable[[int], float]] = None):
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is not None and learning_rate is not None:
+            lr_scheduler.base_lr = float(learning_rate)
+        self.lr = float(learning_rate if learning_rate is not None else
+                        getattr(lr_scheduler, "base_lr", self.default_lr))
+        self.wd = float(wd)
+        if clip_gradient is not None and clip_gradient <= 0:
+            raise HybridError(f"clip_gradient must be positive, got {clip_gradient}")
+        self.clip_gradient = clip_gradient
+        self.num_update = 0
+
+    # -- learning rate ---------------------------------------------------------------------
+    def lr_at(self, t: int) -> float:
+        """The learning rate of update number t (1-based, as Gluon's num_update)."""
+        return float(self.lr_scheduler(t)) if self.lr_scheduler is not None else self.lr
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr_at(max(self.num_update, 1)) if self.lr_scheduler is not None else self.lr
+
+    def set_learning_rate(self, lr: float) -> None:
+        if self.lr_scheduler is not None:
+            raise HybridError("set_learning_rate: this optimizer follows an lr_scheduler; change the schedule "
+                              "(scheduler.base_lr) instead of setting a fixed rate")
+        self.lr = float(lr)
+
+    # -- the update rule ----------------------------------------------------------------
+    def create_state(self, weight: numpy.ndarray) -> tuple[numpy.ndarray, ...]:
+        """Fresh optimizer state for one weight (NumPy arrays; the trainer wraps them)."""
+        return ()
+
+    def preprocess(self, grad: Array) -> Array:
+        return grad if self.clip_gradient is None else np.clip(grad, -self.clip_gradient, self.clip_gradient)
+
+    def update(self, weight: Array, grad: Array, state: tuple, lr, t) -> tuple[Array, tuple]:
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    def __repr__(self) -> str:
+        fields = {k: v for k, v in vars(self).items() if k not in ("num_update", "lr_scheduler")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in fields.items())})"
+
+
+def zeros_state(weight: numpy.ndarray, count: int) -> tuple[numpy.ndarray, ...]:
+    return tuple(numpy.zeros_like(weight) for _ in range(count))

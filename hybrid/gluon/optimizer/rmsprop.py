@@ -1,0 +1,51 @@
+"""RMSProp (Tieleman & Hinton), with optional momentum and the centered variant (Graves):
+
+    v <- rho v + (1 - rho) g^2
+    centered: a <- rho a + (1 - rho) g;  denom = sqrt(v - a^2) + eps,  else denom = sqrt(v) + eps
+    momentum: b <- momentum b + g / denom;  w <- w - lr b,  else w <- w - lr g / denom
+eps is added outside the square root, as PyTorch does (MXNet adds it inside).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ...errors import HybridError
+from ...frontend import np
+from .base import Optimizer, register, zeros_state
+
+
+@register
+class RMSProp(Optimizer):
+    default_lr = 0.001
+
+    def __init__(self, learning_rate: Optional[float] = None, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-8, centered: bool = False, wd: float = 0.0,
+                 clip_gradient: Optional[float] = None, lr_scheduler=None):
+        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler)
+        if not 0.0 <= rho < 1.0:
+            raise HybridError(f"RMSProp rho must be in [0, 1), got {rho}")
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+
+    def create_state(self, weight):
+        # (v, [a if centered], [b if momentum])
+        return zeros_state(weight, 1 + bool(self.centered) + bool(self.momentum))
+
+    def update(self, weight, grad, state, lr, t):
+        grad = self.preprocess(grad)
+        if self.wd:
+            grad = grad + weight * self.wd
+        rho = self.rho
+        rest = list(state)
+        var = rest.pop(0) * rho + grad * grad * (1.0 - rho)
+        new_state = [var]
+        if self.centered:
+            avg = rest.pop(0) * rho + grad * (1.0 - rho)
+            new_state.append(avg)
+            denom = np.sqrt(var - avg * avg) + self.epsilon
+        else:
+            denom = np.sqrt(var) + self.epsilon
+        step = grad / denom
+        if self.momentum:
+            step = rest.pop(0) * self.momentum + step
+            new_state.append(step)
+        return weight - step * lr, tuple(new_state)

@@ -1,0 +1,177 @@
+"""`gluon.Trainer`: applies an optimizer to a set of parameters (Gluon's names and semantics).
+
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    loss.backward()
+    trainer.step(batch_size)      # gradients are scaled by 1/batch_size, as Gluon
+
+`step` runs the update eagerly and writes the new weights and optimizer state into the
+existing parameter arrays (in place). The same update is available as a pure function of
+arrays, `update_fn`, so a compiled training step (`hb.compile_step`) can trace it:
+
+    lr, t = trainer.begin_update()          # advances the update count; the rate of this update
+    new_w, new_s = trainer.update_fn(weights, grads, trainer.states(), lr, t, 1 / batch_size)
+    trainer.commit(new_w, new_s)            # in place (NumPy or NDArray results)
+
+`update_fn` rescales the gradients, clips them by global norm when `clip_global_norm` is set,
+then applies the optimizer's `update` rule to each parameter (see gluon.optimizer.base).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy
+
+from ..errors import FormatError, HybridError
+from ..frontend import autograd
+from ..frontend.array import Array, NDArray
+from ..frontend.block import load_npz
+from ..frontend.parameter import Parameter
+from .optimizer import Optimizer, create
+from .utils import clip_by_global_norm
+
+STATES_FORMAT_VERSION = 1
+
+
+def _as_parameter_list(params) -> list[tuple[str, Parameter]]:
+    items = list(params.items()) if isinstance(params, dict) else [(getattr(p, "name", str(i)), p)
+                                                                     for i, p in enumerate(params)]
+    for name, p in items:
+        if not isinstance(p, Parameter):
+            raise HybridError(f"Trainer: expected Parameters (e.g. net.collect_params()), got {type(p).__name__} "
+                              f"for {name!r}")
+    seen = set()
+    unique = []
+    for name, p in items:
+        if id(p) not in seen:  # shared parameters are updated once
+            seen.add(id(p))
+            unique.append((name, p))
+    return unique
+
+
+class Trainer:
+    """Updates `params` (a ParameterDict, dict or list of Parameters) with an optimizer given by
+    name ('sgd', 'nag', 'adam', 'adamw', 'rmsprop') and `optimizer_params`, or an Optimizer.
+    `clip_global_norm`: clip the (rescaled) gradients to this global L2 norm before the update."""
+
+    def __init__(self, params, optimizer: Union[str, Optimizer] = "sgd", optimizer_params: Optional[dict] = None,
+                 clip_global_norm: Optional[float] = None):
+        if isinstance(params, Parameter):
+            raise HybridError("Trainer takes a collection of parameters: pass net.collect_params() or a list")
+        named = _as_parameter_list(params)
+        self._params = [(name, p) for name, p in named if p.grad_req != "null"]
+        if not self._params:
+            raise HybridError("Trainer: none of the given parameters is trainable (all have grad_req='null')")
+        self._optimizer = create(optimizer, **(optimizer_params or {}))
+        if clip_global_norm is not None and clip_global_norm <= 0:
+            raise HybridError(f"Trainer: clip_global_norm must be positive, got {clip_global_norm}")
+        self.clip_global_norm = clip_global_norm
+        self._states: Optional[list[tuple[NDArray, ...]]] = None
+
+    # -- learning rate ---------------------------------------------------------------------
+    @property
+    def optimizer(self) -> Optimizer:
+        return self._optimizer
+
+    @property
+    def learning_rate(self) -> float:
+        return self._optimizer.learning_rate
+
+    def set_learning_rate(self, lr: float) -> None:
+        self._optimizer.set_learning_rate(lr)
+
+    @property
+    def trainable_params(self) -> list[Parameter]:
+        return [p for _, p in self._params]
+
+    # -- the step ---------------------------------------------------------------------------
+    def step(self, batch_size: int) -> None:
+        """One update of every trainable parameter from its gradient, scaled by 1/batch_size."""
+        if not isinstance(batch_size, (int, numpy.integer)) or batch_size <= 0:
+            raise HybridError(f"Trainer.step: batch_size must be a positive int (the number of samples the "
+                              f"loss summed over), got {batch_size!r}")
+        weights = [self._weight(name, p) for name, p in self._params]
+        grads = [self._grad(name, p) for name, p in self._params]
+        states = self.states()
+        lr, t = self.begin_update()
+        with autograd.pause():
+            new_weights, new_states = self.update_fn(weights, grads, states, lr, float(t), 1.0 / batch_size)
+        self.commit(new_weights, new_states)
+
+    def zero_grad(self) -> None:
+        """Set every trainable parameter's gradient to zero (needed with grad_req='add')."""
+        for _, p in self._params:
+            p.zero_grad()
+
+    def update_fn(self, weights: Sequence[Array], grads: Sequence[Array], states: Sequence[tuple], lr, t,
+                  rescale=1.0) -> tuple[list[Array], list[tuple]]:
+        """Pure update of all parameters: arrays in, arrays out (NDArrays or Tracers)."""
+        if not len(weights) == len(grads) == len(states) == len(self._params):
+            raise HybridError(f"Trainer.update_fn: expected {len(self._params)} weights, grads and states, got "
+                              f"{len(weights)}, {len(grads)} and {len(states)}")
+        grads = [g * rescale for g in grads]
+        if self.clip_global_norm is not None:
+            grads, _ = clip_by_global_norm(grads, self.clip_global_norm)
+        results = [self._optimizer.update(w, g, s, lr, t) for w, g, s in zip(weights, grads, states)]
+        return [w for w, _ in results], [s for _, s in results]
+
+    def begin_update(self) -> tuple[float, int]:
+        """Advance the update count; return (learning rate, 1-based update number) of this update."""
+        self._optimizer.num_update += 1
+        t = self._optimizer.num_update
+        return self._optimizer.lr_at(t), t
+
+    def states(self) -> list[tuple[NDArray, ...]]:
+        """The optimizer state of each trainable parameter (created at first use)."""
+        if self._states is None:
+            self._states = [tuple(NDArray(s) for s in self._optimizer.create_state(self._weight(name, p)._data))
+                            for name, p in self._params]
+        return self._states
+
+    def commit(self, new_weights: Sequence, new_states: Sequence[tuple]) -> None:
+        """Write updated weights and states into the existing arrays (in place)."""
+        for (name, p), w in zip(self._params, new_weights):
+            p._data_eager()._data[...] = numpy.asarray(w)
+        for old, new in zip(self.states(), new_states):
+            for o, n in zip(old, new):
+                o._data[...] = numpy.asarray(n)
+
+    def _weight(self, name: str, p: Parameter) -> NDArray:
+        if not p.is_initialized:
+            raise HybridError(f"Trainer: parameter {name!r} is not initialized (shape {p.shape}); call "
+                              "net.initialize() and run one forward pass before trainer.step()")
+        return p._data_eager()
+
+    def _grad(self, name: str, p: Parameter) -> NDArray:
+        grad = self._weight(name, p).grad
+        if grad is None:
+            raise HybridError(f"Trainer: parameter {name!r} has no gradient buffer (grad_req={p.grad_req!r}); "
+                              "its gradient was never attached")
+        return grad
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save_states(self, filename: str) -> None:
+        """Save the optimizer state and update count to an .npz file (versioned, no pickle)."""
+        arrays = {"__format_version__": numpy.array(STATES_FORMAT_VERSION),
+                  "__num_update__": numpy.array(self._optimizer.num_update)}
+        for (name, _), state in zip(self._params, self.states()):
+            for i, s in enumerate(state):
+                arrays[f"{name}/{i}"] = s._data
+        with open(filename, "wb") as f:
+            numpy.savez(f, **arrays)
+
+    def load_states(self, filename: str) -> None:
+        loaded = load_npz(filename)
+        version = loaded.get("__format_version__")
+        if version is None or int(version) != STATES_FORMAT_VERSION:
+            raise FormatError(f"{filename}: not a trainer-state file of format version {STATES_FORMAT_VERSION} "
+                              f"(found {None if version is None else int(version)})")
+        for (name, _), state in zip(self._params, self.states()):
+            for i, s in enumerate(state):
+                key = f"{name}/{i}"
+                if key not in loaded or loaded[key].shape != s.shape:
+                    raise FormatError(f"{filename}: optimizer state {key!r} is missing or has the wrong shape "
+                                      f"(expected {s.shape}); was it saved with the same model and optimizer?")
+                s._data[...] = loaded[key]
+        self._optimizer.num_update = int(loaded["__num_update__"])
