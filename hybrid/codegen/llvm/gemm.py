@@ -107,6 +107,7 @@ class _Function:
         self.fn = ir.Function(module, fnty, name)
         if internal:
             self.fn.linkage = "internal"
+            self.fn.attributes.add("noinline")   # one copy of each piece: keeps the module quick to compile
         self.args = {}
         for arg, arg_name in zip(self.fn.args, arg_names):
             arg.name = arg_name
@@ -467,6 +468,8 @@ def gemm_llvm_ir(impl: str = "auto", features: Optional[str] = None) -> str:
     an explicit LLVM feature string). impl="generated" needs no external symbol (use it for AOT libraries)."""
     impl = _resolve_impl(impl)
     module = ir.Module(name="hybrid_gemm")
+    import llvmlite.binding as llvm
+    module.triple = llvm.get_process_triple()
     _emit_entry(module, impl, host_config(features))
     return str(module)
 
