@@ -2,16 +2,24 @@
 
 Stages of `optimize`:
   1. record the traced graph as stage 00-traced
-  2. run each pass of the opt level's pipeline on a copy, verifying after each in debug mode
-  3. record each stage's text, wall time and node counts (passes.txt in the dump folder)
+  2. run each pass of the opt level's pipeline on a copy of the previous stage, verifying the
+     IR after each in debug mode (HYBRID_DEBUG=1; the tests set it) and checking the memory plan
+     once one exists
+  3. record each stage's graph, wall time and node counts before/after
+  4. dump (HYBRID_DUMP=<dir> or dump=<dir>): NN-<pass>.ir per stage, memory-plan.txt, passes.txt
+
+A pass is `fn(graph, **context) -> Graph`; it may rewrite the graph it is given (a copy). The
+context carries `frozen` (parameter name -> ndarray under freeze=True: only then do parameters
+count as constants) and whatever else the caller passes; passes ignore what they do not use.
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
+from .. import log
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.verifier import verify
@@ -19,9 +27,17 @@ from ..ir.verifier import verify
 PassFn = Callable[..., Graph]
 PASSES: dict[str, PassFn] = {}
 
+CLEANUP = ["dce", "cse", "fold_constants", "simplify", "dce"]
+PIPELINES: dict[int, list[str]] = {
+    0: [],
+    1: CLEANUP,
+    2: CLEANUP + ["fuse", "memory_plan"],
+    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "fuse", "memory_plan"],  # inference only, needs freeze=True
+}
+
 
 def register_pass(name: str):
-    """Decorator: make a Graph -> Graph function available to pipelines under `name`."""
+    """Decorator: make a `fn(graph, **context) -> Graph` available to pipelines under `name`."""
     def wrap(fn: PassFn) -> PassFn:
         PASSES[name] = fn
         return fn
@@ -29,7 +45,14 @@ def register_pass(name: str):
 
 
 def pipeline_for(opt_level: int, freeze: bool = False) -> list[str]:
-    return []
+    """The pass names run at `opt_level` (0 none, 1 cleanup, 2 + fusion and memory planning,
+    3 + inference rewrites such as BatchNorm folding, which need freeze=True)."""
+    if opt_level not in PIPELINES:
+        raise HybridError(f"opt_level must be one of {sorted(PIPELINES)}, got {opt_level!r}")
+    if opt_level == 3 and not freeze:
+        log.log("compile", "opt_level=3 rewrites need frozen parameters (freeze=True); running opt_level 2")
+        return list(PIPELINES[2])
+    return list(PIPELINES[opt_level])
 
 
 def debug_enabled() -> bool:
@@ -38,7 +61,7 @@ def debug_enabled() -> bool:
 
 @dataclass
 class Stage:
-    name: str
+    name: str            # "00-traced", "01-dce", ...
     graph: Graph
     ms: float = 0.0
     nodes_before: int = 0
@@ -49,25 +72,52 @@ class PipelineResult:
     graph: Graph
     stages: list[Stage] = field(default_factory=list)
 
-    def stage_text(self, stage: Optional[str] = None, format: str = "text") -> str:
-        graph = self.graph if stage is None else self.stage(stage).graph
+    def stage(self, name: Union[str, int, None] = None) -> Stage:
+        """A stage by number (0 = traced), full name ("03-cse"), pass name (first match),
+        "traced", or None / "final" for the optimized graph."""
+        if name is None or name == "final":
+            return self.stages[-1]
+        if isinstance(name, int):
+            if 0 <= name < len(self.stages):
+                return self.stages[name]
+        else:
+            for s in self.stages:
+                if s.name == name or s.name.split("-", 1)[-1] == name:
+                    return s
+        raise HybridError(f"no stage {name!r}; stages are {[s.name for s in self.stages]}")
+
+    def stage_text(self, stage: Union[str, int, None] = None, format: str = "text") -> str:
+        """The IR of a stage as text, or as Graphviz DOT (format="dot"; fused kernels as clusters)."""
+        graph = self.stage(stage).graph
         if format == "text":
             return str(graph)
-        raise ValueError(f"unknown IR format {format!r}; use 'text'")
+        if format == "dot":
+            from ..viz import to_dot
+            return to_dot(graph)
+        raise ValueError(f"unknown IR format {format!r}; use 'text' or 'dot'")
 
-    def stage(self, name: str) -> Stage:
+    def report(self) -> str:
+        """passes.txt: each pass's wall time and node counts, and the memory summary."""
+        lines = [f"{'stage':<22}{'ms':>9}  nodes"]
         for s in self.stages:
-            if s.name == name or s.name.split("-", 1)[-1] == name:
-                return s
-        raise HybridError(f"no stage {name!r}; stages are {[s.name for s in self.stages]}")
+            lines.append(f"{s.name:<22}{s.ms:>9.2f}  {s.nodes_before} -> {len(s.graph)}")
+        lines.append(f"{'total':<22}{sum(s.ms for s in self.stages):>9.2f}  "
+                     f"{len(self.stages[0].graph)} -> {len(self.graph)}")
+        kernels = sum(1 for n in self.graph.nodes if n.op == "fused")
+        if kernels:
+            lines.append(f"fused kernels: {kernels}")
+        if self.graph.memory_plan is not None:
+            lines.append(f"memory: {self.graph.memory_plan.summary()}")
+        return "\n".join(lines) + "\n"
 
 
 def run(graph: Graph, names: list[str], verify_each: bool = True, **context) -> Graph:
-    """Run the named passes in order on a copy of `graph` (for users and tests)."""
-    return _run_pipeline(graph, names, verify_each, **context).graph
+    """Run the named passes in order on a copy of `graph` (for users and tests):
+    `hb.passes.run(graph, ["cse", "fuse"])`."""
+    return run_pipeline(graph, names, verify_each, **context).graph
 
 
-def _run_pipeline(graph: Graph, names: list[str], verify_each: bool, **context) -> PipelineResult:
+def run_pipeline(graph: Graph, names: list[str], verify_each: bool, **context) -> PipelineResult:
     result = PipelineResult(graph, [Stage("00-traced", graph, 0.0, len(graph))])
     current = graph
     for i, name in enumerate(names, 1):
@@ -77,19 +127,34 @@ def _run_pipeline(graph: Graph, names: list[str], verify_each: bool, **context) 
             raise HybridError(f"unknown pass {name!r}; passes are {sorted(PASSES)}") from None
         start = time.perf_counter()
         before = len(current)
-        current = fn(current.copy(), **context)
+        work = current.copy()
+        if name != "memory_plan":
+            work.memory_plan = None  # any other rewrite makes an earlier plan stale
+        current = fn(work, **context)
         ms = (time.perf_counter() - start) * 1e3
         if verify_each:
-            verify(current)
+            _check(current, name)
         result.stages.append(Stage(f"{i:02d}-{name}", current, ms, before))
     result.graph = current
     return result
 
 
+def _check(graph: Graph, name: str) -> None:
+    from .memory_plan import check_memory_plan
+
+    try:
+        verify(graph)
+        if graph.memory_plan is not None:
+            check_memory_plan(graph)
+    except HybridError as e:
+        raise type(e)(f"after pass {name!r}: {e}") from None
+
+
 def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optional[str] = None,
-             frozen: Optional[dict] = None) -> PipelineResult:
+             frozen: Optional[dict] = None, **context) -> PipelineResult:
     """Optimize a traced graph with the pipeline of `opt_level`; dump stages to `dump` (or HYBRID_DUMP)."""
-    result = _run_pipeline(graph, pipeline_for(opt_level, freeze), debug_enabled(), frozen=frozen or {})
+    result = run_pipeline(graph, pipeline_for(opt_level, freeze), debug_enabled(),
+                          frozen=frozen or {}, **context)
     dump = dump or os.environ.get("HYBRID_DUMP")
     if dump:
         write_dump(result, dump)
@@ -97,11 +162,13 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
 
 
 def write_dump(result: PipelineResult, folder: str) -> None:
+    """NN-<pass>.ir for every stage, memory-plan.txt (when planned) and passes.txt."""
     os.makedirs(folder, exist_ok=True)
-    lines = [f"{'pass':<24}{'ms':>9}  nodes"]
     for stage in result.stages:
         with open(os.path.join(folder, f"{stage.name}.ir"), "w") as f:
             f.write(str(stage.graph) + "\n")
-        lines.append(f"{stage.name:<24}{stage.ms:>9.2f}  {stage.nodes_before} -> {len(stage.graph)}")
+    if result.graph.memory_plan is not None:
+        with open(os.path.join(folder, "memory-plan.txt"), "w") as f:
+            f.write(result.graph.memory_plan.table() + "\n")
     with open(os.path.join(folder, "passes.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(result.report())

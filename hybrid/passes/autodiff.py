@@ -1,0 +1,179 @@
+# Graph-level reverse-mode autodiff.
+#
+# Stages:
+#   1. replay: copy the forward graph's inputs and nodes into a fresh trace, noting the nodes
+#      whose float outputs depend on the requested inputs ("active" nodes)
+#   2. seed: one cotangent per differentiated output, either ones (a loss summed) or a new
+#      graph input `grad.<i>` (a compiled backward called with the caller's cotangents)
+#   3. sweep: the registry's gradient rules run backward over the active nodes on traced values
+#      (the same `propagate` as the eager tape), emitting the backward nodes
+#   4. outputs: the original outputs, then one gradient per requested input
+# `forward_backward` splits a joint graph into a forward graph that also returns the values the
+# backward reads ("saved"), and a backward graph of (saved values, cotangents) -> gradients.
+# The rules are written with frontend array functions, so this pass traces them (imported lazily).
+"""Graph autodiff: forward graph -> joint forward+backward graph, or a forward/backward pair."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..errors import HybridError
+from ..ir.graph import Graph, Node, Value
+from ..ir.registry import get_op
+from ..ir.types import is_float
+from .manager import register_pass
+
+
+@dataclass
+class Replayed:
+    """A forward graph copied into a trace: its Tracers by original Value and the active nodes."""
+    env: dict
+    tape: list
+    active: set      # ids of the Tracers that gradients flow into
+
+
+def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = None) -> Replayed:
+    """Emit `graph`'s nodes into the trace `ctx`. Graph inputs become new inputs of the same
+    name, unless `inputs` (name -> Tracer) supplies them."""
+    from ..frontend.array import Tracer
+    from ..frontend.tape import TapeNode
+
+    missing = [name for name in wrt if name not in {v.name for v in graph.inputs}]
+    if missing:
+        raise HybridError(f"autodiff: graph @{graph.name} has no inputs {missing}; its inputs are "
+                          f"{[v.name for v in graph.inputs]}")
+    env: dict[Value, Tracer] = {}
+    active: set[int] = set()
+    for v in graph.inputs:
+        if inputs and v.name in inputs:
+            env[v] = inputs[v.name]
+        else:
+            env[v] = Tracer(ctx, ctx.graph.add_input(v.name, v.type, param=v.name in graph.param_names))
+        if v.name in wrt and is_float(v.dtype):
+            active.add(id(env[v]))
+    tape = []
+    for node in graph.nodes:
+        if node.subgraph is not None:
+            raise HybridError(f"autodiff: node {node.op} holds a subgraph; differentiate the graph before "
+                              "fusion (autodiff runs on traced primitives)")
+        new = ctx.graph.add_node(node.op, [env[v].value for v in node.inputs], node.attrs, node.loc,
+                                 [v.type for v in node.outputs])
+        outs = [Tracer(ctx, v) for v in new.outputs]
+        env.update(zip(node.outputs, outs))
+        if get_op(node.op).differentiable and any(id(env[v]) in active for v in node.inputs):
+            active.update(id(o) for o in outs if is_float(o.type.dtype))
+            tape.append(TapeNode(node.op, node.attrs, [env[v] for v in node.inputs], outs))
+    return Replayed(env, tape, active)
+
+
+def backprop(replayed: Replayed, seeds: list[tuple], wrt_tracers: list) -> list:
+    """Gradients (Tracers) of sum(seed * output) for each of `wrt_tracers`; `seeds` pairs an
+    output Tracer with its cotangent."""
+    from ..frontend import np
+    from ..frontend.tape import propagate
+
+    cotangents: dict[int, object] = {}
+    for out, seed in seeds:
+        if id(out) in replayed.active:
+            previous = cotangents.get(id(out))
+            cotangents[id(out)] = seed if previous is None else previous + seed
+    keep = {id(t) for t in wrt_tracers}
+    propagate(reversed(replayed.tape), cotangents, lambda x: id(x) in replayed.active, keep)
+    return [cotangents[id(t)] if id(t) in cotangents else np.zeros_like(t) for t in wrt_tracers]
+
+
+def traced_ones(ctx, like):
+    """Ones of `like`'s type as a traced broadcast of a scalar constant, so the rules that read
+    it are traced too rather than folded into large constants."""
+    import numpy
+
+    from ..frontend.array import NDArray, Tracer
+    from ..frontend.dispatch import apply
+
+    one = Tracer(ctx, ctx.value_of(NDArray(numpy.ones((), like.dtype))))
+    return one if like.ndim == 0 else apply("broadcast_to", one, shape=tuple(like.shape))
+
+
+def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:
+    chosen = range(len(graph.outputs)) if outputs is None else outputs
+    return [i for i in chosen if is_float(graph.outputs[i].dtype)]
+
+
+@register_pass("autodiff")
+def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "ones",
+             outputs: Optional[Sequence[int]] = None, **_) -> Graph:
+    """The joint graph: `graph`'s outputs, then d(sum of seeded outputs)/d(input) for each input
+    named in `wrt` (default: every parameter). `seed`: "ones", or "inputs" for cotangent inputs
+    `grad.<i>` appended after the original inputs. `outputs`: which outputs to differentiate."""
+    from ..frontend.tracing import TraceContext
+
+    if seed not in ("ones", "inputs"):
+        raise HybridError(f"autodiff: seed must be 'ones' or 'inputs', got {seed!r}")
+    wrt = [v.name for v in graph.params] if wrt is None else list(wrt)
+    ctx = TraceContext(graph.name)
+    with ctx:
+        replayed = replay_into(ctx, graph, wrt)
+        seeds = []
+        for i in _differentiable_outputs(graph, outputs):
+            out = replayed.env[graph.outputs[i]]
+            cotangent = ctx.input(f"grad.{i}", out.type) if seed == "inputs" else traced_ones(ctx, out)
+            seeds.append((out, cotangent))
+        by_name = {v.name: replayed.env[v] for v in graph.inputs}
+        grads = backprop(replayed, seeds, [by_name[name] for name in wrt])
+        ctx.graph.outputs = [replayed.env[v].value for v in graph.outputs] + [ctx.value_of(g) for g in grads]
+    return ctx.graph
+
+
+@dataclass
+class ForwardBackward:
+    """A compiled-training pair. forward: original inputs -> original outputs + saved values.
+    backward: (saved values, cotangents of `differentiated` outputs) -> gradients of `wrt`."""
+    forward: Graph
+    backward: Graph
+    num_saved: int
+    differentiated: list[int]
+
+
+def forward_backward(graph: Graph, wrt: Sequence[str], outputs: Optional[Sequence[int]] = None) -> ForwardBackward:
+    """Split the joint graph so that the forward saves only the values the backward reads."""
+    joint = autodiff(graph, wrt, seed="inputs", outputs=outputs)
+    differentiated = _differentiable_outputs(graph, outputs)
+    n_out, n_fwd = len(graph.outputs), len(graph.nodes)
+    forward_nodes, backward_nodes = joint.nodes[:n_fwd], joint.nodes[n_fwd:]
+    cotangent_inputs = joint.inputs[len(graph.inputs):]
+    grads = joint.outputs[n_out:]
+    live = _live(backward_nodes, grads)
+    defined_by_backward = {v for node in live for v in node.outputs} | set(cotangent_inputs)
+    saved: list[Value] = []
+    for v in [v for node in live for v in node.inputs] + grads:
+        if v not in defined_by_backward and v not in saved:
+            saved.append(v)
+    forward = _build(graph.name + ".forward", [(v, v.name, v.name in joint.param_names) for v in
+                                               joint.inputs[:len(graph.inputs)]],
+                     forward_nodes, joint.outputs[:n_out] + saved)
+    backward = _build(graph.name + ".backward",
+                      [(v, f"saved.{i}", False) for i, v in enumerate(saved)] +
+                      [(v, v.name, False) for v in cotangent_inputs], live, grads)
+    return ForwardBackward(forward, backward, len(saved), differentiated)
+
+
+def _live(nodes: list[Node], outputs: list[Value]) -> list[Node]:
+    """The nodes some output depends on, in their original order."""
+    needed = set(outputs)
+    live = []
+    for node in reversed(nodes):
+        if any(v in needed for v in node.outputs):
+            live.append(node)
+            needed.update(node.inputs)
+    return live[::-1]
+
+
+def _build(name: str, inputs: list[tuple[Value, str, bool]], nodes: list[Node], outputs: list[Value]) -> Graph:
+    g = Graph(name)
+    mapping = {v: g.add_input(label, v.type, param) for v, label, param in inputs}
+    for node in nodes:
+        new = g.add_node(node.op, [mapping[v] for v in node.inputs], node.attrs, node.loc,
+                         [v.type for v in node.outputs])
+        mapping.update(zip(node.outputs, new.outputs))
+    g.outputs = [mapping[v] for v in outputs]
+    return g
