@@ -1,6 +1,6 @@
 """hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
-from . import ir, passes
+from . import ir, passes, viz
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
 from .frontend.api import hybridize, load, trace
@@ -10,5 +10,5 @@ from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray",
+__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray",
            "Parameter", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError", "__version__"]
