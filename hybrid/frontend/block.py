@@ -41,17 +41,20 @@ class Block:
     def collect_params(self, select: Optional[str] = None) -> ParameterDict:
         """Every parameter of this block and its children, by path; `select` is a regex filter."""
         result = ParameterDict()
-        self._collect("", result)
+        self._collect("", result, set())
         if select is not None:
             pattern = re.compile(select)
             result = ParameterDict((k, v) for k, v in result.items() if pattern.match(k))
         return result
 
-    def _collect(self, prefix: str, out: ParameterDict) -> None:
+    def _collect(self, prefix: str, out: ParameterDict, seen: set) -> None:
+        # a block or parameter reached by two paths is shared: it is listed once, by its first path
         for name, p in self._reg_params.items():
-            out.setdefault(prefix + name, p)
+            if id(p) not in seen:
+                seen.add(id(p))
+                out[prefix + name] = p
         for name, child in self._children.items():
-            child._collect(f"{prefix}{name}.", out)
+            child._collect(f"{prefix}{name}.", out, seen)
 
     def initialize(self, init=None, force_reinit: bool = False) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for

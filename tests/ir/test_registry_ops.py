@@ -1,0 +1,230 @@
+"""Every registry primitive, one node at a time: its shape rule, its text form (print -> parse ->
+print), the verifier, the interp backend and eager dispatch all agree with a NumPy (or PyTorch)
+expectation written here. A newly registered op without a case here fails test_every_op_is_covered."""
+import math
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import codegen
+from hybrid.frontend.array import NDArray
+from hybrid.frontend.dispatch import apply
+from hybrid.ir import Graph, TensorType, parse, verify
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+R = onp.random.default_rng(7)
+
+
+def f32(*shape, low=-2.0, high=2.0):
+    return R.uniform(low, high, size=shape).astype("float32")
+
+
+def i32(*shape, low=-4, high=5):
+    return R.integers(low, high, size=shape).astype("int32")
+
+
+def b(*shape):
+    return R.random(shape) < 0.5
+
+
+def torch_grad(fn, x, g):
+    """d(sum(fn(x) * g))/dx with PyTorch autograd (float64)."""
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (fn(xt) * torch.tensor(g, dtype=torch.float64)).sum().backward()
+    return xt.grad.numpy()
+
+
+def _take_grad_expected(g, idx, axis, size):
+    out_shape = list(g.shape[:axis]) + [size] + list(g.shape[axis + idx.ndim:])
+    out = onp.zeros(out_shape, g.dtype)
+    moved = onp.moveaxis(out, axis, 0)
+    gm = onp.moveaxis(g.reshape(g.shape[:axis] + (idx.size,) + g.shape[axis + idx.ndim:]), axis, 0)
+    onp.add.at(moved, idx.reshape(-1), gm)
+    return out
+
+
+X4 = f32(2, 3, 7, 7)
+W4 = f32(4, 3, 3, 3)
+G_CONV = f32(2, 4, 4, 4)  # cotangent of conv2d(X4, W4, stride 2, padding 1)
+G_POOL = f32(2, 3, 3, 3)  # cotangent of a 3x3/stride 2/padding 0 pool on 7x7
+CONV = dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1)
+POOL = dict(kernel=(3, 3), stride=(2, 2), padding=(0, 0))
+
+# op -> list of (inputs, attrs, expected(*inputs) -> array)
+CASES = {
+    "neg": [([f32(3, 4)], {}, onp.negative), ([i32(5)], {}, onp.negative)],
+    "abs": [([f32(3)], {}, onp.abs), ([i32(4)], {}, onp.abs)],
+    "exp": [([f32(2, 3)], {}, onp.exp)],
+    "log": [([f32(4, low=0.1)], {}, onp.log)],
+    "sqrt": [([f32(4, low=0.0)], {}, onp.sqrt)],
+    "rsqrt": [([f32(4, low=0.1)], {}, lambda x: 1 / onp.sqrt(x))],
+    "tanh": [([f32(6)], {}, onp.tanh)],
+    "sigmoid": [([f32(6, low=-30, high=30)], {}, lambda x: 1 / (1 + onp.exp(-x.astype("float64"))))],
+    "relu": [([f32(7)], {}, lambda x: onp.maximum(x, 0)), ([i32(7)], {}, lambda x: onp.maximum(x, 0))],
+    "erf": [([f32(7)], {}, lambda x: onp.vectorize(math.erf)(x.astype("float64")))],
+    "sin": [([f32(5)], {}, onp.sin)],
+    "cos": [([f32(5)], {}, onp.cos)],
+    "floor": [([f32(5)], {}, onp.floor)],
+    "ceil": [([f32(5)], {}, onp.ceil)],
+    "round": [([onp.array([0.5, 1.5, -2.5, 2.4], "float32")], {}, lambda x: onp.array([0, 2, -2, 2], "float32"))],
+    "sign": [([onp.array([-2.0, 0.0, 3.0], "float32")], {}, onp.sign), ([i32(6)], {}, onp.sign)],
+    "stop_gradient": [([f32(3)], {}, lambda x: x)],
+    "logical_not": [([b(4)], {}, onp.logical_not)],
+    "add": [([f32(2, 3), f32(3)], {}, onp.add), ([i32(1, 4), i32(3, 1)], {}, onp.add)],
+    "sub": [([f32(2, 1), f32(1, 5)], {}, onp.subtract)],
+    "mul": [([f32(4), f32(1)], {}, onp.multiply), ([i32(2, 2), i32(2, 2)], {}, onp.multiply)],
+    "div": [([f32(3, 2), f32(2, low=0.5)], {}, onp.divide)],
+    "pow": [([f32(3, low=0.1), f32(3)], {}, onp.power), ([i32(4), i32(4, low=0, high=4)], {}, onp.power)],
+    "mod": [([f32(5), f32(5, low=0.5)], {}, onp.mod), ([i32(5), i32(5, low=1)], {}, onp.mod)],
+    "maximum": [([f32(3, 1), f32(4)], {}, onp.maximum)],
+    "minimum": [([i32(3), i32(3)], {}, onp.minimum)],
+    "lt": [([f32(4), f32(4)], {}, onp.less)],
+    "le": [([i32(4), i32(4)], {}, onp.less_equal)],
+    "gt": [([f32(2, 2), f32(2)], {}, onp.greater)],
+    "ge": [([i32(3), i32(1)], {}, onp.greater_equal)],
+    "eq": [([i32(6, low=0, high=2), i32(6, low=0, high=2)], {}, onp.equal), ([b(3), b(3)], {}, onp.equal)],
+    "ne": [([f32(3), f32(3)], {}, onp.not_equal)],
+    "logical_and": [([b(2, 3), b(3)], {}, onp.logical_and)],
+    "logical_or": [([b(4), b(4)], {}, onp.logical_or)],
+    "where": [([b(2, 3), f32(3), f32(2, 1)], {}, onp.where), ([b(3), i32(3), i32(1)], {}, onp.where)],
+    "cast": [([f32(4), ], {"dtype": "i32"}, lambda x: x.astype("int32")),
+             ([i32(4)], {"dtype": "f32"}, lambda x: x.astype("float32")),
+             ([f32(3)], {"dtype": "bool"}, lambda x: x != 0)],
+    "reshape": [([f32(2, 6)], {"shape": (3, 4)}, lambda x: x.reshape(3, 4)),
+                ([i32(4)], {"shape": (2, 1, 2)}, lambda x: x.reshape(2, 1, 2))],
+    "transpose": [([f32(2, 3, 4)], {"perm": (2, 0, 1)}, lambda x: x.transpose(2, 0, 1))],
+    "broadcast_to": [([f32(3, 1)], {"shape": (2, 3, 4)}, lambda x: onp.broadcast_to(x, (2, 3, 4)))],
+    "slice": [([f32(5, 6)], {"begin": (1, 0), "end": (4, 6), "step": (2, 3)}, lambda x: x[1:4:2, 0:6:3])],
+    "concat": [([f32(2, 3), f32(1, 3), f32(4, 3)], {"axis": 0}, lambda *xs: onp.concatenate(xs, 0)),
+               ([i32(2, 1), i32(2, 2)], {"axis": 1}, lambda *xs: onp.concatenate(xs, 1))],
+    "pad": [([f32(2, 3)], {"pads": (1, 0, 2, 1), "value": 0.5},
+             lambda x: onp.pad(x, ((1, 0), (2, 1)), constant_values=0.5))],
+    "take": [([f32(5, 3), onp.array([4, 0, 4], "int32")], {"axis": 0}, lambda x, i: x[i]),
+             ([f32(2, 5), onp.array([[1], [3]], "int32")], {"axis": 1}, lambda x, i: onp.take(x, i, axis=1))],
+    "sum": [([f32(2, 3, 4)], {"axes": (0, 2), "keepdims": False}, lambda x: x.sum(axis=(0, 2))),
+            ([i32(3, 2)], {"axes": (1,), "keepdims": True}, lambda x: x.sum(axis=1, keepdims=True))],
+    "prod": [([f32(3, 4, low=0.5)], {"axes": (1,), "keepdims": False}, lambda x: x.prod(axis=1))],
+    "max": [([f32(3, 4)], {"axes": (0, 1), "keepdims": True}, lambda x: x.max(keepdims=True))],
+    "min": [([i32(3, 4)], {"axes": (0,), "keepdims": False}, lambda x: x.min(axis=0))],
+    "argmax": [([f32(3, 5)], {"axis": 1, "keepdims": False}, lambda x: x.argmax(axis=1).astype("int32"))],
+    "matmul": [([f32(3, 4), f32(4, 5)], {"transpose_a": False, "transpose_b": False}, onp.matmul),
+               ([f32(2, 4, 3), f32(5, 4)], {"transpose_a": True, "transpose_b": True},
+                lambda a, b: onp.swapaxes(a, -1, -2) @ b.T),
+               ([i32(2, 3), i32(3, 2)], {"transpose_a": False, "transpose_b": False}, onp.matmul)],
+    "conv2d": [([X4, W4], CONV, lambda x, w: F.conv2d(torch.tensor(x), torch.tensor(w), None, 2, 1).numpy())],
+    "max_pool2d": [([X4], POOL, lambda x: F.max_pool2d(torch.tensor(x), 3, 2, 0).numpy())],
+    "avg_pool2d": [([X4], dict(POOL, padding=(1, 1), count_include_pad=False),
+                    lambda x: F.avg_pool2d(torch.tensor(x), 3, 2, 1, count_include_pad=False).numpy())],
+    "constant": [([], {"value": f32(2, 2)}, None)],
+    "iota": [([], {"shape": (2, 3), "axis": 1, "dtype": "i32"},
+              lambda: onp.broadcast_to(onp.arange(3, dtype="int32"), (2, 3)))],
+    "random_uniform": [([onp.array([1, 2], "uint32")], {"shape": (4, 3), "dtype": "f32"}, None)],
+    "conv2d_input_grad": [([G_CONV, W4], dict(CONV, input_shape=X4.shape),
+                           lambda g, w: torch_grad(lambda x: F.conv2d(x, torch.tensor(w, dtype=torch.float64),
+                                                                      None, 2, 1), X4, g))],
+    "conv2d_weight_grad": [([X4, G_CONV], dict(CONV, weight_shape=W4.shape),
+                            lambda x, g: torch_grad(lambda w: F.conv2d(torch.tensor(x, dtype=torch.float64), w,
+                                                                       None, 2, 1), W4, g))],
+    "max_pool2d_grad": [([X4, G_POOL], POOL,
+                         lambda x, g: torch_grad(lambda t: F.max_pool2d(t, 3, 2, 0), x, g))],
+    "avg_pool2d_grad": [([G_POOL], dict(POOL, input_shape=X4.shape, count_include_pad=True),
+                         lambda g: torch_grad(lambda t: F.avg_pool2d(t, 3, 2, 0), X4, g))],
+    "take_grad": [([f32(3, 4), onp.array([1, 1, 0], "int32")], {"axis": 0, "size": 5},
+                   lambda g, i: _take_grad_expected(g, i, 0, 5)),
+                  ([f32(2, 1, 2, 3), onp.array([[2, 0]], "int32")], {"axis": 1, "size": 4},
+                   lambda g, i: _take_grad_expected(g, i, 1, 4))],
+}
+TORCH_OPS = {"conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad",
+             "avg_pool2d_grad"}
+
+
+def test_every_op_is_covered():
+    missing = sorted(set(hb.ir.all_ops()) - set(CASES))
+    assert not missing, f"registry ops without a test case in {__file__}: {missing}"
+
+
+def _cases():
+    for op, cases in sorted(CASES.items()):
+        for i, case in enumerate(cases):
+            yield pytest.param(op, *case, id=f"{op}-{i}",
+                               marks=[pytest.mark.skipif(torch is None and op in TORCH_OPS, reason="needs torch")])
+
+
+def one_node_graph(op, inputs, attrs) -> Graph:
+    g = Graph(op)
+    values = [g.add_input(f"in{i}", TensorType.of(x)) for i, x in enumerate(inputs)]
+    node = g.add_node(op, values, attrs, loc="test_registry_ops.py:1")
+    g.outputs = list(node.outputs)
+    return g
+
+
+@pytest.mark.parametrize("op, inputs, attrs, expected", list(_cases()))
+def test_op(op, inputs, attrs, expected):
+    graph = one_node_graph(op, inputs, attrs)
+    verify(graph)
+    text = str(graph)
+    parsed = parse(text)
+    assert str(parsed) == text and parsed == graph
+    verify(parsed)
+    (result,) = codegen.build(parsed, "interp")(list(inputs))
+    (direct,) = codegen.build(graph, "interp")(list(inputs))
+    out_type = graph.outputs[0].type
+    assert TensorType.of(result) == out_type, f"interp gives {TensorType.of(result)}, the shape rule {out_type}"
+    onp.testing.assert_array_equal(result, direct)
+    if op == "constant":
+        onp.testing.assert_array_equal(result, attrs["value"])
+        return
+    eager = apply(op, *[NDArray(x) for x in inputs], **attrs)
+    onp.testing.assert_array_equal(eager.asnumpy(), result)
+    if op == "random_uniform":
+        assert (result >= 0).all() and (result < 1).all() and len(onp.unique(result)) == result.size
+        return
+    want = onp.asarray(expected(*inputs))
+    if result.dtype.kind == "f":
+        onp.testing.assert_allclose(result, want, rtol=1e-5, atol=1e-5)
+    else:
+        onp.testing.assert_array_equal(result, want.astype(result.dtype))
+
+
+def test_shape_rule_errors_name_the_op_and_types():
+    cases = [
+        ("add", [f32(2, 3), f32(4)], {}, "add(f32[2,3], f32[4])"),
+        ("add", [f32(3), i32(3)], {}, "different dtypes"),
+        ("matmul", [f32(2, 3), f32(4, 5)], {"transpose_a": False, "transpose_b": False}, "contraction"),
+        ("reshape", [f32(2, 3)], {"shape": (4, 2)}, "cannot reshape"),
+        ("transpose", [f32(2, 3)], {"perm": (0, 0)}, "not a permutation"),
+        ("slice", [f32(4)], {"begin": (2,), "end": (6,), "step": (1,)}, "out of range"),
+        ("where", [f32(3), f32(3), f32(3)], {}, "condition must be bool"),
+        ("log", [i32(3)], {}, "floating-point"),
+        ("take", [f32(3), f32(2)], {"axis": 0}, "indices must be integers"),
+        ("sum", [f32(3)], {"axes": (1,), "keepdims": False}, "axis 1 is out of range"),
+        ("conv2d", [f32(1, 3, 5, 5), f32(2, 2, 3, 3)], CONV, "channels"),
+        ("random_uniform", [i32(2)], {"shape": (2,), "dtype": "f32"}, "key must be u32[2]"),
+    ]
+    for op, inputs, attrs, fragment in cases:
+        with pytest.raises(hb.ShapeError) as info:
+            one_node_graph(op, inputs, attrs)
+        assert str(info.value).startswith(f"{op}(") and fragment in str(info.value), str(info.value)
+
+
+def test_unknown_op_lists_the_registered_ones():
+    with pytest.raises(KeyError, match="unknown op 'frobnicate'.*matmul"):
+        hb.ir.get_op("frobnicate")
+
+
+def test_elementwise_ops_have_scalar_forms():
+    """The LLVM and CUDA backends render elementwise ops from their scalar expression."""
+    for name, opdef in hb.ir.all_ops().items():
+        if opdef.kind == "elementwise":
+            assert opdef.scalar is not None, name
+
+
+def test_duplicate_registration_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        hb.ir.register(hb.ir.get_op("add"))
