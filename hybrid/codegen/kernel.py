@@ -845,6 +845,20 @@ def _replace_loads(e: E, name: str, repl: E) -> E:
     return go(e)
 
 
+def _memo(lazy: Lazy) -> Lazy:
+    """Share the expression of a value read at the same index by several consumers, so
+    reuse builds a DAG (rendered once) rather than an exponentially growing tree."""
+    cache: dict[tuple, E] = {}
+
+    def read(idx):
+        k = tuple(i.key() for i in idx)
+        got = cache.get(k)
+        if got is None:
+            got = cache[k] = lazy(idx)
+        return got
+    return read
+
+
 def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     """The Kernel of a fused node (its subgraph) or of a plain primitive node."""
     name = name or node.attrs.get("name") or node.op
@@ -864,7 +878,7 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     for n in graph.nodes:
         lazies = _lower_value(lw, n, [env[v] for v in n.inputs], [v.type for v in n.inputs])
         for v, lz in zip(n.outputs, lazies):
-            env[v] = lz
+            env[v] = _memo(lz)
     # Retarget a materialized temp to the output it becomes, else compute the output.
     for v, buf in zip(graph.outputs, outs):
         lazy = env[v]

@@ -1,0 +1,109 @@
+"""The LLVM CPU backend: an optimized Graph -> one native entry point, run through ctypes.
+
+Stages of `build`:
+  1. module.build_module: kernels (codegen/kernel.py) rendered to LLVM IR, one entry point
+  2. the disk cache (cache.py) by hash of that IR + target + version; on a miss, target.compile_ir
+     (O3, vectorized, host CPU) links hybrid_sgemm (gemm.py or the fallback) and emits object code
+  3. MCJIT loads the object; runtime.Runner calls it (threads, arenas, output buffers)
+Dumps: NN-llvm.ll and NN-asm.s in the dump folder (HYBRID_DUMP or dump=).
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Optional
+
+import llvmlite.binding as llvm
+import numpy
+
+from ... import log
+from ...errors import HybridError
+from ...ir.graph import Graph
+from ...ir.types import to_numpy_dtype
+from . import cache, module, target
+from .runtime import Runner, default_threads
+
+
+def _next_dump_index(folder: str) -> int:
+    names = [n for n in os.listdir(folder) if n[:2].isdigit()] if os.path.isdir(folder) else []
+    return max((int(n[:2]) for n in names), default=-1) + 1
+
+
+def _extern_symbols() -> None:
+    try:
+        from . import gemm
+    except ImportError:
+        return
+    for name, addr in gemm.extern_symbols().items():
+        llvm.add_symbol(name, addr)
+
+
+class LLVMExecutable:
+    """Callable on a list of NumPy arrays (graph-input order); returns the outputs."""
+
+    backend = "llvm"
+
+    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int):
+        self.graph = graph
+        self.plan = plan
+        self.engine = engine
+        self.nthreads = nthreads if plan.parallel else 1
+        self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
+        out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
+        self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
+                             out_specs, plan.constants, self.input_specs, plan.output_sources, self.nthreads,
+                             keepalive=(engine,))
+
+    def _check(self, inputs: list) -> list[numpy.ndarray]:
+        if len(inputs) != len(self.input_specs):
+            raise HybridError(f"graph @{self.graph.name} takes {len(self.input_specs)} inputs, got {len(inputs)}")
+        arrays = []
+        for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
+            if not isinstance(a, numpy.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+                a = numpy.asarray(a)
+                if a.shape != shape or a.dtype != dtype:
+                    raise HybridError(f"input %{v.name} of graph @{self.graph.name} must be {dtype}{list(shape)}, "
+                                      f"got {a.dtype}{list(a.shape)}; cast or reshape it before the call")
+                a = numpy.ascontiguousarray(a)
+            arrays.append(a)
+        return arrays
+
+    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+        return self.runner(self._check(inputs))
+
+
+def compile_object(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> bytes:
+    """Object code for a module plan, through the disk cache."""
+    extra = [module.sgemm_ir()] if plan.uses_sgemm else []
+    key = cache.cache_key(plan.ir + "".join(extra), target.target_id(), "pic" if pic else "jit")
+    obj = None if dump else cache.load(key)
+    if obj is None:
+        obj, asm = target.compile_ir(plan.ir, extra, pic=pic, want_asm=bool(dump), name=name)
+        cache.store(key, obj)
+        if dump:
+            os.makedirs(dump, exist_ok=True)
+            n = _next_dump_index(dump)
+            with open(os.path.join(dump, f"{n:02d}-llvm.ll"), "w") as f:
+                f.write(plan.ir)
+            with open(os.path.join(dump, f"{n + 1:02d}-asm.s"), "w") as f:
+                f.write(asm)
+    return obj
+
+
+def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, **options) -> LLVMExecutable:
+    if options:
+        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads")
+    start = time.perf_counter()
+    triple, _, _ = target.host()
+    plan = module.build_module(graph, triple)
+    dump = dump or os.environ.get("HYBRID_DUMP") or None
+    obj = compile_object(plan, graph.name, dump)
+    _extern_symbols()
+    tm = target.target_machine(False)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads())
+    log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
+                       f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
+    return exe

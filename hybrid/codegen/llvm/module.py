@@ -1,0 +1,201 @@
+"""A whole graph as one LLVM module with one entry point.
+
+Stages of `build_module`:
+  1. lower every node (fused or plain) to a kernel.Kernel
+  2. place every buffer: graph inputs, outputs and constants in the pointer table `bufs`
+     (inputs, then outputs, then constants); intermediates and kernel scratch at fixed
+     arena offsets (graph.memory_plan when the passes supplied one, else a first-fit
+     liveness plan here), so the entry point does no allocation
+  3. render each kernel as a function, then
+       void hybrid_entry(ptr bufs, ptr arena, ptr barrier, i32 tid, i32 nthreads)
+     calls them in order with a barrier between dependent kernels; every thread runs the
+     same entry point and each kernel splits its work by tid.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy
+
+from ...ir.graph import Graph, Value
+from ..kernel import GemmStage, Kernel, Stage, lower_node
+from . import render
+from .emit import Fn
+from .mathlib import INTRINSICS, math_module
+from .support import barrier_ir, fallback_sgemm_ir, ipow_ir
+
+ALIGN = 64
+ENTRY = "hybrid_entry"
+
+
+@dataclass
+class ModulePlan:
+    ir: str
+    arena_bytes: int
+    num_inputs: int
+    num_outputs: int
+    constants: list[numpy.ndarray]
+    # per graph output: None (written by a kernel), ("input", i) or ("output", j): copy from there
+    output_sources: list[Optional[tuple[str, int]]]
+    kernels: list[Kernel] = field(default_factory=list)
+    parallel: bool = False          # whether any kernel has work worth splitting across threads
+    uses_sgemm: bool = False
+    flops: int = 0
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+class ArenaPlanner:
+    """First-fit allocation over the node order with frees at last use."""
+
+    def __init__(self):
+        self.free: list[tuple[int, int]] = []   # (offset, size), sorted by offset
+        self.top = 0
+
+    def alloc(self, nbytes: int) -> int:
+        size = _align(max(nbytes, 1))
+        for i, (off, sz) in enumerate(self.free):
+            if sz >= size:
+                if sz == size:
+                    self.free.pop(i)
+                else:
+                    self.free[i] = (off + size, sz - size)
+                return off
+        if self.free and self.free[-1][0] + self.free[-1][1] == self.top:
+            off, sz = self.free.pop()
+            self.top = off + size
+            return off
+        off = self.top
+        self.top += size
+        return off
+
+    def release(self, off: int, nbytes: int) -> None:
+        size = _align(max(nbytes, 1))
+        self.free.append((off, size))
+        self.free.sort()
+        merged: list[tuple[int, int]] = []
+        for o, s in self.free:
+            if merged and merged[-1][0] + merged[-1][1] == o:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((o, s))
+        self.free = merged
+
+
+def _work(k: Kernel) -> int:
+    total = 0
+    for s in k.stages:
+        if isinstance(s, GemmStage):
+            total += s.flops
+        else:
+            total += math.prod(k.buffers[s.out].shape) * render._cost(s.expr)
+    return total
+
+
+def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> ModulePlan:
+    n_in, n_out = len(graph.inputs), len(graph.outputs)
+    kernels = [lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}") for i, node in enumerate(graph.nodes)]
+
+    # -- placement ------------------------------------------------------------------------
+    where: dict[Value, tuple[str, int]] = {v: ("arg", i) for i, v in enumerate(graph.inputs)}
+    output_sources: list[Optional[tuple[str, int]]] = []
+    for j, v in enumerate(graph.outputs):
+        if v in where:
+            output_sources.append(("input", where[v][1]) if where[v][1] < n_in else ("output", where[v][1] - n_in))
+        else:
+            where[v] = ("arg", n_in + j)
+            output_sources.append(None)
+    last_use: dict[Value, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            last_use[v] = i
+    planner = ArenaPlanner()
+    constants: list[numpy.ndarray] = []
+    kernel_ptrs: list[list[tuple[str, int]]] = []
+    for i, (node, k) in enumerate(zip(graph.nodes, kernels)):
+        for v in node.outputs:
+            if v not in where:
+                where[v] = ("arena", planner.alloc(v.type.nbytes))
+        ptrs, temps = [], []
+        for name, buf in k.buffers.items():
+            if buf.role == "input":
+                ptrs.append(where[node.inputs[buf.index]])
+            elif buf.role == "output":
+                ptrs.append(where[node.outputs[buf.index]])
+            elif buf.role == "temp":
+                off = planner.alloc(buf.nbytes)
+                temps.append((off, buf.nbytes))
+                ptrs.append(("arena", off))
+            else:
+                ptrs.append(("const", len(constants)))
+                constants.append(k.constants[name])
+        kernel_ptrs.append(ptrs)
+        for off, nbytes in temps:
+            planner.release(off, nbytes)
+        for v in set(node.inputs):
+            if last_use.get(v) == i and where.get(v, ("arg",))[0] == "arena":
+                planner.release(where[v][1], v.type.nbytes)
+        for v in node.outputs:   # produced but never read: free at once
+            if v not in last_use and where[v][0] == "arena":
+                planner.release(where[v][1], v.type.nbytes)
+
+    # -- rendering ------------------------------------------------------------------------
+    mod = render.ModuleState()
+    entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
+    globals_: list[str] = []
+    for i, (k, ptrs) in enumerate(zip(kernels, kernel_ptrs)):
+        fname = f"kern{i}"
+        render.render_kernel(mod, k, fname)
+        args = []
+        for kind, x in ptrs:
+            if kind == "arena":
+                args.append(entry.op(f"getelementptr inbounds i8, ptr %arena, i64 {x}"))
+            elif kind == "const" and embed_constants:
+                args.append(f"@const{x}")
+            else:
+                slot = x if kind == "arg" else n_in + n_out + x
+                p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
+                args.append(entry.op(f"load ptr, ptr {p}"))
+        if i:
+            entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+        entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
+    entry.do("ret void")
+    if embed_constants:
+        for x, value in enumerate(constants):
+            data = "".join(f"\\{b:02X}" for b in numpy.ascontiguousarray(value).tobytes())
+            globals_.append(f"@const{x} = internal constant [{value.nbytes} x i8] c\"{data}\", align 64")
+
+    pieces = [INTRINSICS, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+    pieces += globals_
+    pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    pieces += mod.functions + [entry.text()]
+    return ModulePlan(_assemble(pieces, mod.declares, triple), planner.top, n_in, n_out,
+                      [] if embed_constants else constants, output_sources, kernels,
+                      parallel=any(_work(k) >= render.PARALLEL_MIN * 4 for k in kernels),
+                      uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels))
+
+
+def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
+    """Join IR pieces, declaring each external function once."""
+    decl = set(declares)
+    body = []
+    for piece in pieces:
+        for line in piece.splitlines():
+            if line.startswith("declare "):
+                decl.add(line)
+            else:
+                body.append(line)
+    return "\n".join([f'target triple = "{triple}"', ""] + sorted(decl) + [""] + body) + "\n"
+
+
+def sgemm_ir() -> str:
+    """The module defining hybrid_sgemm: gemm.py's when present, else the plain fallback."""
+    try:
+        from . import gemm
+    except ImportError:
+        return fallback_sgemm_ir()
+    return gemm.gemm_llvm_ir()

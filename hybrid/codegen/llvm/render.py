@@ -1,0 +1,529 @@
+"""Render a `kernel.Kernel` as LLVM IR functions.
+
+Stages of `render_kernel`:
+  1. one function per kernel: a pointer per buffer (noalias: the arena planner never gives
+     two live buffers of a kernel the same bytes), then (tid, nthreads, barrier)
+  2. each Stage becomes a loop nest: the leading dims are flattened into one range split
+     by thread id, the rest are nested loops, the innermost over the contiguous last dim
+     (so the loop vectorizer sees unit-stride loads and stores)
+  3. expressions render to SSA values; reductions open their own loops (sums in blocks of
+     BLOCK with a reassociable add, so they vectorize and stay accurate)
+  4. a GemmStage calls hybrid_sgemm once per batch index with a generated epilogue
+     callback (or loops for non-f32 dtypes); a barrier separates dependent stages
+"""
+from __future__ import annotations
+
+import math
+
+from ..kernel import Buffer, E, GemmStage, Kernel, Stage
+from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
+
+BLOCK = 256            # inner block of a blocked (pairwise-at-the-top) float sum
+PARALLEL_MIN = 1 << 15  # elements x cost below which a stage runs on thread 0 only
+LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
+_FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
+
+
+class ModuleState:
+    """What rendered functions need declared or defined once per module."""
+
+    def __init__(self):
+        self.declares: set[str] = set()
+        self.math: set[str] = set()
+        self.ipow: set[str] = set()
+        self.functions: list[str] = []
+        self.uses_sgemm = False
+
+    def intrinsic(self, name: str, ret: str, *args: str) -> str:
+        self.declares.add(f"declare {ret} @{name}({', '.join(args)})")
+        return f"@{name}"
+
+
+class ExprRenderer:
+    """Emits the SSA form of kernel expressions into `fn`; env maps loop var ids to i64 regs."""
+
+    def __init__(self, fn: Fn, mod: ModuleState, kernel: Kernel, ptrs: dict[str, str], env: dict):
+        self.fn, self.mod, self.kernel, self.ptrs, self.env = fn, mod, kernel, ptrs, env
+        self.memo: dict[int, str] = {}
+
+    # -- entry ---------------------------------------------------------------------------
+    def value(self, e: E) -> str:
+        got = self.memo.get(id(e))
+        if got is not None:
+            return got
+        if e.op == "reduce":
+            r = self.reduce(e)
+        else:
+            r = self.compute(e)
+        self.memo[id(e)] = r
+        return r
+
+    def compute(self, e: E) -> str:
+        fn, op, t = self.fn, e.op, e.dtype
+        if op == "const":
+            return lit(e.value, t)
+        if op == "ivar":
+            return self.env[e.value]
+        if op == "acc":
+            return self.env["acc"]
+        if op == "load":
+            return self.load(self.kernel.buffers[e.value], [self.value(a) for a in e.args])
+        args = [self.value(a) for a in e.args]
+        at = e.args[0].dtype if e.args else t
+        ty = REG[t]
+        if op == "cast":
+            return self.cast(args[0], at, t)
+        if op == "select":
+            return fn.op(f"select i1 {args[0]}, {ty} {args[1]}, {ty} {args[2]}")
+        if op in ("lt", "le", "gt", "ge", "eq", "ne"):
+            return self.compare(op, args, at)
+        if op in ("and", "or"):
+            return fn.op(f"{op} i1 {args[0]}, {args[1]}")
+        if op == "not":
+            return fn.op(f"xor i1 {args[0]}, true")
+        if op == "idiv":
+            return fn.op(f"sdiv i64 {args[0]}, {args[1]}")
+        if op == "shr":
+            return fn.op(f"lshr {ty} {args[0]}, {args[1]}")
+        if op == "threefry":
+            return self.threefry(*args)
+        if is_float(t):
+            return self.float_op(op, args, t)
+        return self.int_op(op, args, t)
+
+    # -- memory --------------------------------------------------------------------------
+    def offset(self, buf: Buffer, index: list[str]) -> str:
+        off = None
+        for reg, stride in zip(index, buf.strides()):
+            if reg == "0":
+                continue
+            term = reg if stride == 1 else self.fn.op(f"mul nsw i64 {reg}, {stride}")
+            off = term if off is None else self.fn.op(f"add nsw i64 {off}, {term}")
+        return off or "0"
+
+    def address(self, buf: Buffer, index: list[str]) -> str:
+        return self.fn.op(f"getelementptr inbounds {MEM[buf.dtype]}, ptr {self.ptrs[buf.name]}, "
+                          f"i64 {self.offset(buf, index)}")
+
+    def load(self, buf: Buffer, index: list[str]) -> str:
+        p = self.address(buf, index)
+        v = self.fn.op(f"load {MEM[buf.dtype]}, ptr {p}")
+        if buf.dtype == "bool":
+            v = self.fn.op(f"icmp ne i8 {v}, 0")
+        return v
+
+    def store(self, buf: Buffer, index: list[str], v: str) -> None:
+        p = self.address(buf, index)
+        if buf.dtype == "bool":
+            v = self.fn.op(f"zext i1 {v} to i8")
+        self.fn.do(f"store {MEM[buf.dtype]} {v}, ptr {p}")
+
+    # -- scalar ops ----------------------------------------------------------------------
+    def cast(self, v: str, src: str, dst: str) -> str:
+        fn = self.fn
+        if src == dst or REG[src] == REG[dst] and src != "bool" and dst != "bool" and not is_float(src):
+            return v
+        if dst == "bool":
+            if is_float(src):
+                return fn.op(f"fcmp une {REG[src]} {v}, {lit(0.0, src)}")
+            return fn.op(f"icmp ne {REG[src]} {v}, 0")
+        if is_float(src) and is_float(dst):
+            order = ("f16", "f32", "f64")
+            kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
+            return fn.op(f"{kind} {REG[src]} {v} to {REG[dst]}")
+        if is_float(src):
+            return fn.op(f"{'fptosi' if dst in SIGNED else 'fptoui'} {REG[src]} {v} to {REG[dst]}")
+        if is_float(dst):
+            return fn.op(f"{'sitofp' if src in SIGNED else 'uitofp'} {REG[src]} {v} to {REG[dst]}")
+        sb, db = BITS[src], BITS[dst]
+        if sb == db:
+            return v
+        if db < sb:
+            return fn.op(f"trunc {REG[src]} {v} to {REG[dst]}")
+        return fn.op(f"{'sext' if src in SIGNED else 'zext'} {REG[src]} {v} to {REG[dst]}")
+
+    def compare(self, op: str, args: list[str], t: str) -> str:
+        if is_float(t):
+            cc = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}[op]
+            return self.fn.op(f"fcmp {cc} {REG[t]} {args[0]}, {args[1]}")
+        if op in ("eq", "ne"):
+            cc = op
+        else:
+            cc = ("s" if t in SIGNED else "u") + {"lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}[op]
+        return self.fn.op(f"icmp {cc} {REG[t]} {args[0]}, {args[1]}")
+
+    def call_math(self, name: str, args: list[str], t: str) -> str:
+        fn, ty = self.fn, REG[t]
+        if t == "f32":
+            self.mod.math.add(name)
+            return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
+        if t == "f16":
+            wide = [fn.op(f"fpext half {a} to float") for a in args]
+            r = self.call_math(name, wide, "f32")
+            return fn.op(f"fptrunc float {r} to half")
+        f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
+        return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
+
+    def float_op(self, op: str, a: list[str], t: str) -> str:
+        fn, ty, sfx = self.fn, REG[t], _FSUFFIX[t]
+        simple = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
+        if op in simple:
+            return fn.op(f"{simple[op]} {ty} {a[0]}, {a[1]}")
+        if op == "neg":
+            return fn.op(f"fneg {ty} {a[0]}")
+        if op in ("max", "min"):
+            f = self.mod.intrinsic(f"llvm.{op}imum.{sfx}", ty, ty, ty)
+            return fn.op(f"call {ty} {f}({ty} {a[0]}, {ty} {a[1]})")
+        unary_intr = {"abs": "fabs", "sqrt": "sqrt", "floor": "floor", "ceil": "ceil", "round": "roundeven"}
+        if op in unary_intr:
+            f = self.mod.intrinsic(f"llvm.{unary_intr[op]}.{sfx}", ty, ty)
+            return fn.op(f"call {ty} {f}({ty} {a[0]})")
+        if op == "rsqrt":
+            f = self.mod.intrinsic(f"llvm.sqrt.{sfx}", ty, ty)
+            s = fn.op(f"call {ty} {f}({ty} {a[0]})")
+            return fn.op(f"fdiv {ty} {lit(1.0, t)}, {s}")
+        if op in ("exp", "log", "tanh", "erf", "sin", "cos", "pow"):
+            return self.call_math(op, a, t)
+        if op == "mod":   # NumPy: the result takes the divisor's sign
+            r = fn.op(f"frem {ty} {a[0]}, {a[1]}")
+            nz = fn.op(f"fcmp une {ty} {r}, {lit(0.0, t)}")
+            rneg = fn.op(f"fcmp olt {ty} {r}, {lit(0.0, t)}")
+            bneg = fn.op(f"fcmp olt {ty} {a[1]}, {lit(0.0, t)}")
+            diff = fn.op(f"xor i1 {rneg}, {bneg}")
+            fix = fn.op(f"and i1 {nz}, {diff}")
+            adj = fn.op(f"fadd {ty} {r}, {a[1]}")
+            return fn.op(f"select i1 {fix}, {ty} {adj}, {ty} {r}")
+        raise NotImplementedError(f"LLVM backend: scalar op {op!r} on {t}")
+
+    def int_op(self, op: str, a: list[str], t: str) -> str:
+        fn, ty = self.fn, REG[t]
+        signed = t in SIGNED
+        if t == "bool":
+            table = {"add": "or", "max": "or", "mul": "and", "min": "and"}
+            if op in table:
+                return fn.op(f"{table[op]} i1 {a[0]}, {a[1]}")
+            if op == "abs":
+                return a[0]
+        simple = {"add": "add", "sub": "sub", "mul": "mul"}
+        if op in simple:
+            return fn.op(f"{simple[op]} {ty} {a[0]}, {a[1]}")
+        if op == "neg":
+            return fn.op(f"sub {ty} 0, {a[0]}")
+        if op in ("max", "min"):
+            f = self.mod.intrinsic(f"llvm.{'s' if signed else 'u'}{op}.{ty}", ty, ty, ty)
+            return fn.op(f"call {ty} {f}({ty} {a[0]}, {ty} {a[1]})")
+        if op == "abs":
+            if not signed:
+                return a[0]
+            f = self.mod.intrinsic(f"llvm.abs.{ty}", ty, ty, "i1")
+            return fn.op(f"call {ty} {f}({ty} {a[0]}, i1 false)")
+        if op in ("floor", "ceil", "round"):
+            return a[0]
+        if op == "mod":   # NumPy: sign of the divisor; x % 0 == 0
+            zero = fn.op(f"icmp eq {ty} {a[1]}, 0")
+            safe = fn.op(f"select i1 {zero}, {ty} 1, {ty} {a[1]}")
+            if not signed:
+                r = fn.op(f"urem {ty} {a[0]}, {safe}")
+            else:
+                r = fn.op(f"srem {ty} {a[0]}, {safe}")
+                nz = fn.op(f"icmp ne {ty} {r}, 0")
+                rneg = fn.op(f"icmp slt {ty} {r}, 0")
+                bneg = fn.op(f"icmp slt {ty} {safe}, 0")
+                diff = fn.op(f"xor i1 {rneg}, {bneg}")
+                fix = fn.op(f"and i1 {nz}, {diff}")
+                adj = fn.op(f"add {ty} {r}, {safe}")
+                r = fn.op(f"select i1 {fix}, {ty} {adj}, {ty} {r}")
+            return fn.op(f"select i1 {zero}, {ty} 0, {ty} {r}")
+        if op == "pow":
+            self.mod.ipow.add(t)
+            return fn.op(f"call {ty} @hb_ipow_{t}({ty} {a[0]}, {ty} {a[1]})")
+        raise NotImplementedError(f"LLVM backend: scalar op {op!r} on {t}")
+
+    def threefry(self, k0: str, k1: str, ctr: str) -> str:
+        fn = self.fn
+        rot = (13, 15, 26, 6, 17, 29, 16, 24)
+        k2 = fn.op(f"xor i32 {k0}, {k1}")
+        k2 = fn.op(f"xor i32 {k2}, {0x1BD11BDA}")
+        ks = (k0, k1, k2)
+        x0 = fn.op(f"add i32 {ctr}, {k0}")
+        x1 = k1                    # the second counter word is 0
+        for block in range(5):
+            for r in range(4):
+                s = rot[(block % 2) * 4 + r]
+                x0 = fn.op(f"add i32 {x0}, {x1}")
+                hi = fn.op(f"shl i32 {x1}, {s}")
+                lo = fn.op(f"lshr i32 {x1}, {32 - s}")
+                x1 = fn.op(f"or i32 {hi}, {lo}")
+                x1 = fn.op(f"xor i32 {x1}, {x0}")
+            x0 = fn.op(f"add i32 {x0}, {ks[(block + 1) % 3]}")
+            x1 = fn.op(f"add i32 {x1}, {ks[(block + 2) % 3]}")
+            x1 = fn.op(f"add i32 {x1}, {block + 1}")
+        return x0
+
+    # -- reductions ----------------------------------------------------------------------
+    def combine(self, how: str, acc: str, v: str, t: str) -> str:
+        ty = REG[t]
+        if is_float(t) and how in ("add", "mul"):
+            return self.fn.op(f"{'fadd' if how == 'add' else 'fmul'} reassoc nsz {ty} {acc}, {v}")
+        if is_float(t):
+            return self.float_op(how, [acc, v], t)
+        return self.int_op(how, [acc, v], t)
+
+    def reduce(self, e: E) -> str:
+        red, body, t = e.value, e.args[0], e.dtype
+        saved = dict(self.memo)
+        if red.combine == "argmax":
+            result = self.argmax(red, body)
+        elif (red.combine == "add" and is_float(t) and len(red.vars) == 1 and red.extents[0] > 4 * BLOCK):
+            result = self.blocked_sum(red, body, t)
+        else:
+            result = self.nested(red, body, t, 0, lit(red.identity, t))
+        self.memo = saved
+        return result
+
+    def nested(self, red, body: E, t: str, depth: int, init: str) -> str:
+        loop = self.fn.begin_loop("0", str(red.extents[depth]), [(REG[t], init)])
+        self.env[red.vars[depth]] = loop.index
+        acc = loop.carried[0]
+        if depth + 1 < len(red.vars):
+            new = self.nested(red, body, t, depth + 1, acc)
+        else:
+            new = self.combine(red.combine, acc, self.value(body), t)
+        return self.fn.end_loop(loop, [new])[0]
+
+    def blocked_sum(self, red, body: E, t: str) -> str:
+        fn, ty, n = self.fn, REG[t], red.extents[0]
+        zero = lit(0.0, t)
+        blocks = (n + BLOCK - 1) // BLOCK
+        outer = fn.begin_loop("0", str(blocks), [(ty, zero)])
+        lo = fn.op(f"mul nsw i64 {outer.index}, {BLOCK}")
+        hi = fn.op(f"add nsw i64 {lo}, {BLOCK}")
+        hi = fn.op(f"call i64 {self.mod.intrinsic('llvm.smin.i64', 'i64', 'i64', 'i64')}(i64 {hi}, i64 {n})")
+        outer_memo = dict(self.memo)
+        inner = fn.begin_loop(lo, hi, [(ty, zero)])
+        self.env[red.vars[0]] = inner.index
+        new = self.combine("add", inner.carried[0], self.value(body), t)
+        part = fn.end_loop(inner, [new])[0]
+        self.memo = outer_memo
+        total = fn.op(f"fadd {ty} {outer.carried[0]}, {part}")
+        return fn.end_loop(outer, [total])[0]
+
+    def argmax(self, red, body: E) -> str:
+        fn, t = self.fn, body.dtype
+        ty = REG[t]
+        low = lit(-math.inf, t) if is_float(t) else lit(-(1 << (BITS[t] - 1)) if t in SIGNED else 0, t)
+        loop = fn.begin_loop("0", str(red.extents[0]), [(ty, low), ("i64", "0")])
+        self.env[red.vars[0]] = loop.index
+        v = self.value(body)
+        best, where = loop.carried
+        if is_float(t):
+            gt = fn.op(f"fcmp ogt {ty} {v}, {best}")
+            vn = fn.op(f"fcmp uno {ty} {v}, {v}")
+            bn = fn.op(f"fcmp ord {ty} {best}, {best}")
+            take_nan = fn.op(f"and i1 {vn}, {bn}")
+            take = fn.op(f"or i1 {gt}, {take_nan}")
+        else:
+            take = fn.op(f"icmp {'sgt' if t in SIGNED else 'ugt'} {ty} {v}, {best}")
+        nb = fn.op(f"select i1 {take}, {ty} {v}, {ty} {best}")
+        nw = fn.op(f"select i1 {take}, i64 {loop.index}, i64 {where}")
+        _, idx = fn.end_loop(loop, [nb, nw])
+        return fn.op(f"trunc i64 {idx} to i32")
+
+
+# -- stages ------------------------------------------------------------------------------------
+def _cost(e: E) -> int:
+    """Rough per-element work, to decide whether a stage is worth splitting across threads."""
+    from ..kernel import walk
+    total = 0
+    for n in walk(e):
+        if n.op == "reduce":
+            total += math.prod(n.value.extents)
+        else:
+            total += 1
+    return max(total, 1)
+
+
+def thread_range(fn: Fn, total: int, parallel: bool) -> tuple[str, str]:
+    """[lo, hi) of `total` owned by this thread (all of it on thread 0 when not parallel)."""
+    if not parallel:
+        first = fn.op("icmp eq i32 %tid, 0")
+        return "0", fn.op(f"select i1 {first}, i64 {total}, i64 0")
+    tid = fn.op("sext i32 %tid to i64")
+    nt = fn.op("sext i32 %nt to i64")
+    lo = fn.op(f"mul nsw i64 {tid}, {total}")
+    lo = fn.op(f"sdiv i64 {lo}, {nt}")
+    t1 = fn.op(f"add nsw i64 {tid}, 1")
+    hi = fn.op(f"mul nsw i64 {t1}, {total}")
+    hi = fn.op(f"sdiv i64 {hi}, {nt}")
+    return lo, hi
+
+
+def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str]) -> None:
+    out = k.buffers[stage.out]
+    shape = out.shape
+    total = math.prod(shape)
+    if total == 0:
+        return
+    nd = len(shape)
+    split = 1 if nd <= 1 else nd - 1          # dims flattened into the thread-split range
+    outer = math.prod(shape[:split]) if nd else 1
+    parallel = total * _cost(stage.expr) >= PARALLEL_MIN and outer > 1
+    lo, hi = thread_range(fn, outer, parallel)
+    env: dict = {}
+    loop = fn.begin_loop(lo, hi)
+    # recover the leading indices from the flat one
+    rest = loop.index
+    if nd:
+        sizes = shape[:split]
+        for d in reversed(range(split)):
+            if d == 0:
+                env[stage.vars[d]] = rest
+            else:
+                env[stage.vars[d]] = fn.op(f"srem i64 {rest}, {sizes[d]}")
+                rest = fn.op(f"sdiv i64 {rest}, {sizes[d]}")
+    loops = []
+    for d in range(split, nd):
+        inner = fn.begin_loop("0", str(shape[d]))
+        env[stage.vars[d]] = inner.index
+        loops.append(inner)
+    r = ExprRenderer(fn, mod, k, ptrs, env)
+    value = r.value(stage.expr)
+    r.store(out, [env[v] for v in stage.vars], value)
+    for inner in reversed(loops):
+        fn.end_loop(inner)
+    fn.end_loop(loop)
+
+
+def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffers: list[str]) -> None:
+    """void fname(i64 m0, i64 m1, i64 n0, i64 n1, ptr C, i64 ldc, ptr ctx): ctx holds the kernel's
+    buffer pointers then the batch indices (as i64)."""
+    fn = Fn(f"define internal void @{fname}(i64 %m0, i64 %m1, i64 %n0, i64 %n1, ptr %C, i64 %ldc, ptr %ctx) "
+            "nounwind")
+    ptrs = {}
+    for i, name in enumerate(buffers):
+        slot = fn.op(f"getelementptr i64, ptr %ctx, i64 {i}")
+        ptrs[name] = fn.op(f"load ptr, ptr {slot}")
+    env: dict = {}
+    for j, v in enumerate(g.batch_vars):
+        slot = fn.op(f"getelementptr i64, ptr %ctx, i64 {len(buffers) + j}")
+        env[v] = fn.op(f"load i64, ptr {slot}")
+    ml = fn.begin_loop("%m0", "%m1")
+    row = fn.op(f"mul nsw i64 {ml.index}, %ldc")
+    nl = fn.begin_loop("%n0", "%n1")
+    off = fn.op(f"add nsw i64 {row}, {nl.index}")
+    p = fn.op(f"getelementptr inbounds float, ptr %C, i64 {off}")
+    env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": fn.op(f"load float, ptr {p}")})
+    r = ExprRenderer(fn, mod, k, ptrs, env)
+    fn.do(f"store float {r.value(g.epilogue)}, ptr {p}")
+    fn.end_loop(nl)
+    fn.end_loop(ml)
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+
+
+def _batch_loops(fn: Fn, shape: tuple[int, ...]):
+    loops = [fn.begin_loop("0", str(d)) for d in shape]
+    return loops, [lp.index for lp in loops]
+
+
+def _strided(fn: Fn, base: str, idx: list[str], strides: tuple[int, ...], ty: str) -> str:
+    off = None
+    for i, s in zip(idx, strides):
+        if s:
+            term = fn.op(f"mul nsw i64 {i}, {s}")
+            off = term if off is None else fn.op(f"add nsw i64 {off}, {term}")
+    return base if off is None else fn.op(f"getelementptr inbounds {ty}, ptr {base}, i64 {off}")
+
+
+def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str], fname: str) -> None:
+    out = k.buffers[g.out]
+    if out.dtype != "f32":
+        return render_gemm_loops(fn, mod, k, g, ptrs)
+    mod.uses_sgemm = True
+    mod.declares.add("declare void @hybrid_sgemm(i64, i64, i64, ptr, i64, i32, ptr, i64, i32, ptr, i64, ptr, ptr, "
+                     "i32, i32)")
+    names = list(k.buffers)
+    epi, ctx = "null", "null"
+    if g.epilogue is not None:
+        render_epilogue(mod, k, g, f"{fname}_epi", names)
+        epi = f"@{fname}_epi"
+        ctx = fn.alloca("i64", len(names) + len(g.batch_vars))
+        for i, name in enumerate(names):
+            slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {i}")
+            fn.do(f"store ptr {ptrs[name]}, ptr {slot}")
+    loops, idx = _batch_loops(fn, g.batch_shape)
+    if g.epilogue is not None:
+        for j, reg in enumerate(idx):
+            slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + j}")
+            fn.do(f"store i64 {reg}, ptr {slot}")
+    a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
+    b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float")
+    c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
+    fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {g.lda}, i32 {int(g.trans_a)}, "
+          f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, "
+          f"i32 %tid, i32 %nt)")
+    for lp in reversed(loops):
+        fn.end_loop(lp)
+
+
+def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str]) -> None:
+    """Plain loops for GEMMs of dtypes other than f32 (rare: integer or f64 matmul)."""
+    t = k.buffers[g.out].dtype
+    ty = REG[t]
+    first = fn.op("icmp eq i32 %tid, 0")
+    run, skip = fn.label("gemm"), fn.label("skip")
+    fn.do(f"br i1 {first}, label %{run}, label %{skip}")
+    fn.start(run)
+    loops, idx = _batch_loops(fn, g.batch_shape)
+    a = _strided(fn, ptrs[g.a], idx, g.a_strides, ty)
+    b = _strided(fn, ptrs[g.b], idx, g.b_strides, ty)
+    c = _strided(fn, ptrs[g.out], idx, g.c_strides, ty)
+    ml = fn.begin_loop("0", str(g.M))
+    nl = fn.begin_loop("0", str(g.N))
+    kl = fn.begin_loop("0", str(g.K), [(ty, lit(0, t))])
+    r = ExprRenderer(fn, mod, k, {}, {})
+
+    def elem(base, row, col, ld, trans):
+        i, j = (col, row) if trans else (row, col)
+        o = fn.op(f"mul nsw i64 {i}, {ld}")
+        o = fn.op(f"add nsw i64 {o}, {j}")
+        p = fn.op(f"getelementptr inbounds {ty}, ptr {base}, i64 {o}")
+        return fn.op(f"load {ty}, ptr {p}")
+    av = elem(a, ml.index, kl.index, g.lda, g.trans_a)
+    bv = elem(b, kl.index, nl.index, g.ldb, g.trans_b)
+    prod = r.float_op("mul", [av, bv], t) if is_float(t) else r.int_op("mul", [av, bv], t)
+    acc = r.combine("add", kl.carried[0], prod, t)
+    total = fn.end_loop(kl, [acc])[0]
+    o = fn.op(f"mul nsw i64 {ml.index}, {g.ldc}")
+    o = fn.op(f"add nsw i64 {o}, {nl.index}")
+    p = fn.op(f"getelementptr inbounds {ty}, ptr {c}, i64 {o}")
+    if g.epilogue is not None:
+        env = dict(zip(g.batch_vars, idx))
+        env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": total})
+        total = ExprRenderer(fn, mod, k, ptrs, env).value(g.epilogue)
+    fn.do(f"store {ty} {total}, ptr {p}")
+    fn.end_loop(nl)
+    fn.end_loop(ml)
+    for lp in reversed(loops):
+        fn.end_loop(lp)
+    fn.br(skip)
+    fn.start(skip)
+
+
+def render_kernel(mod: ModuleState, k: Kernel, fname: str) -> list[str]:
+    """Define `fname`(ptr per buffer in k.buffers order, i32 tid, i32 nt, ptr barrier); returns
+    the buffer order."""
+    names = list(k.buffers)
+    params = ", ".join(f"ptr noalias %b{i}" for i in range(len(names)))
+    fn = Fn(f"define internal void @{fname}({params}, i32 %tid, i32 %nt, ptr %bar) nounwind")
+    ptrs = {name: f"%b{i}" for i, name in enumerate(names)}
+    for i, stage in enumerate(k.stages):
+        if i:
+            fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+        if isinstance(stage, Stage):
+            render_stage(fn, mod, k, stage, ptrs)
+        else:
+            render_gemm(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+    return names

@@ -1,0 +1,170 @@
+"""Calling a compiled entry point: output buffers, arenas and the thread team.
+
+- Outputs come from `OutputAllocator`: a buffer is handed out again only once every array
+  viewing it has been freed (its refcount drops back to the pool's own references), so a
+  steady loop reuses warm pages and never overwrites an array the user still holds.
+- One arena per concurrent call (a small free list), allocated once and reused.
+- `Team`: nthreads - 1 persistent Python threads plus the caller each call the entry point
+  through ctypes (which releases the GIL) with their (tid, nthreads); the generated code
+  synchronizes with its own spin barrier, so no Python runs between kernels. A call that
+  finds the team busy (another Python thread is using it) runs single-threaded instead.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import weakref
+from typing import Callable
+
+import numpy
+
+ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
+                              ctypes.c_int32)
+
+
+def default_threads() -> int:
+    env = os.environ.get("HYBRID_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class OutputAllocator:
+    """Recycles output buffers whose arrays the user has dropped."""
+
+    KEEP = 4   # buffers kept per output slot
+
+    def __init__(self, specs: list[tuple[tuple[int, ...], numpy.dtype]]):
+        self.specs = specs
+        self.pools: list[list[numpy.ndarray]] = [[] for _ in specs]
+        self.lock = threading.Lock()
+
+    def take(self) -> list[numpy.ndarray]:
+        out = []
+        with self.lock:
+            for (shape, dtype), pool in zip(self.specs, self.pools):
+                buf = None
+                for cand in pool:
+                    # references: the pool list, `cand`, getrefcount's argument
+                    if sys.getrefcount(cand) <= 3:
+                        buf = cand
+                        break
+                if buf is None:
+                    buf = numpy.empty(shape, dtype)
+                    if len(pool) < self.KEEP:
+                        pool.append(buf)
+                    else:
+                        out.append(buf)
+                        continue
+                out.append(buf.view())
+        return out
+
+
+class Team:
+    """nthreads callers of one entry point; see the module doc."""
+
+    def __init__(self, fn: Callable, nthreads: int):
+        self.fn, self.n = fn, nthreads
+        self.busy = threading.Lock()
+        self.go = [threading.Semaphore(0) for _ in range(nthreads - 1)]
+        self.done = threading.Semaphore(0)
+        self.args: tuple = ()
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._work, args=(i + 1,), daemon=True, name=f"hybrid-{i + 1}")
+                        for i in range(nthreads - 1)]
+        for t in self.threads:
+            t.start()
+
+    def _work(self, tid: int) -> None:
+        go = self.go[tid - 1]
+        while True:
+            go.acquire()
+            if self.stopping:
+                return
+            table, arena, bar = self.args
+            self.fn(table, arena, bar, tid, self.n)
+            self.done.release()
+
+    def run(self, table: int, arena: int, bar: int) -> bool:
+        """Run on all threads; False (nothing run) when another call holds the team."""
+        if not self.busy.acquire(blocking=False):
+            return False
+        try:
+            self.args = (table, arena, bar)
+            for g in self.go:
+                g.release()
+            self.fn(table, arena, bar, 0, self.n)
+            for _ in self.go:
+                self.done.acquire()
+        finally:
+            self.busy.release()
+        return True
+
+    def stop(self) -> None:
+        self.stopping = True
+        for g in self.go:
+            g.release()
+
+
+class Runner:
+    """Owns the native entry point of one compiled graph and calls it."""
+
+    def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
+                 input_specs, output_sources, nthreads: int, keepalive=()):
+        self.fn = ENTRY_TYPE(entry_address)
+        self.keepalive = keepalive
+        self.arena_bytes = arena_bytes
+        self.arenas: list[numpy.ndarray] = []
+        self.arena_lock = threading.Lock()
+        self.num_inputs = num_inputs
+        self.input_specs = input_specs
+        self.output_sources = output_sources
+        self.outputs = OutputAllocator(output_specs)
+        self.constants = constants
+        self.table_len = num_inputs + len(output_specs) + len(constants)
+        self.const_ptrs = [c.ctypes.data for c in constants]
+        self.team = Team(self.fn, nthreads) if nthreads > 1 else None
+        if self.team is not None:
+            weakref.finalize(self, self.team.stop)
+
+    def _arena(self) -> numpy.ndarray:
+        with self.arena_lock:
+            if self.arenas:
+                return self.arenas.pop()
+        return numpy.empty(max(self.arena_bytes, 64) + 64, numpy.uint8)
+
+    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+        outs = self.outputs.take()
+        table = numpy.empty(self.table_len + 2, numpy.uint64)   # + the barrier words
+        k = 0
+        for a in inputs:
+            table[k] = a.ctypes.data
+            k += 1
+        for o in outs:
+            table[k] = o.ctypes.data
+            k += 1
+        for p in self.const_ptrs:
+            table[k] = p
+            k += 1
+        table[k] = 0
+        table[k + 1] = 0
+        base = table.ctypes.data
+        bar = base + 8 * self.table_len
+        arena = self._arena()
+        addr = (arena.ctypes.data + 63) // 64 * 64
+        try:
+            if self.team is None or not self.team.run(base, addr, bar):
+                self.fn(base, addr, bar, 0, 1)
+        finally:
+            with self.arena_lock:
+                self.arenas.append(arena)
+        for j, src in enumerate(self.output_sources):
+            if src is not None:
+                kind, i = src
+                outs[j][...] = inputs[i] if kind == "input" else outs[i]
+        return outs
