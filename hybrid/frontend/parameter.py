@@ -62,7 +62,8 @@ class Parameter:
         self._deferred_init = None
 
     def _set_array(self, data: numpy.ndarray) -> None:
-        self._array = NDArray(numpy.ascontiguousarray(data, dtype=self.dtype))
+        # a copy: optimizers update parameters in place and must never write into the caller's array
+        self._array = NDArray(numpy.array(data, dtype=self.dtype, order="C"))
         self.shape = self._array.shape
         if self.grad_req != "null":
             self._array.attach_grad(self.grad_req)
