@@ -1,0 +1,1 @@
+"""The benchmark suite of the LLVM backend: `python -m bench.run [--quick]` (see bench/run.py)."""

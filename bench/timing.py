@@ -1,0 +1,74 @@
+"""Timing on a noisy shared machine: interleaved rounds over the peers, medians, a wall-clock budget."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any, Callable, Optional
+
+
+@dataclass
+class Result:
+    """One peer on one workload. Times are per call, in milliseconds; `error` is why it is n/a."""
+    peer: str
+    first_ms: Optional[float] = None
+    samples: list = field(default_factory=list)
+    output: Any = None
+    error: Optional[str] = None
+    agrees: Optional[str] = None
+
+    @property
+    def median_ms(self) -> Optional[float]:
+        return median(self.samples) if self.samples else None
+
+    @property
+    def min_ms(self) -> Optional[float]:
+        return min(self.samples) if self.samples else None
+
+
+def reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:150] if text else ''}"
+
+
+def first_call(setup: Callable[[], Callable[[], Any]], name: str) -> tuple[Result, Optional[Callable]]:
+    """Build a peer and time its first result (build + first call: tracing, compiling, exporting)."""
+    result = Result(name)
+    try:
+        start = time.perf_counter()
+        run = setup()
+        result.output = run()
+        result.first_ms = (time.perf_counter() - start) * 1e3
+        return result, run
+    except Exception as exc:  # the suite reports n/a with the reason instead of stopping
+        result.error = reason(exc)
+        return result, None
+
+
+def measure(runners: dict[str, Callable], results: dict[str, Result], rounds: int, budget_s: float,
+            min_sample_s: float = 2e-3) -> None:
+    """Round-robin over the peers, `rounds` samples each (fewer when a peer exceeds `budget_s`). A sample
+    repeats short calls until it lasts `min_sample_s`, so per-call overhead is measurable."""
+    inner, spent, failed = {}, {}, set()
+    for name, run in runners.items():
+        start = time.perf_counter()
+        run()
+        once = max(time.perf_counter() - start, 1e-7)
+        inner[name] = max(1, int(min_sample_s / once))
+        spent[name] = 0.0
+    for r in range(rounds):
+        for name, run in runners.items():
+            if name in failed or (r >= 3 and spent[name] > budget_s):
+                continue
+            try:
+                start = time.perf_counter()
+                for _ in range(inner[name]):
+                    run()
+                elapsed = time.perf_counter() - start
+            except Exception as exc:
+                results[name].error = reason(exc)
+                results[name].samples.clear()
+                failed.add(name)
+                continue
+            spent[name] += elapsed
+            results[name].samples.append(elapsed / inner[name] * 1e3)
