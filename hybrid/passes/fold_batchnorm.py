@@ -91,6 +91,8 @@ def fold_batchnorm(graph: Graph, frozen=None, **context) -> Graph:
     if not frozen:
         return graph
     users = graph.users()
+    for v in graph.outputs:  # a returned value has a reader outside the graph
+        users.setdefault(v, []).append(None)
     rw = Rewriter(graph)
     for node in rw.sweep():
         result = _fold(rw, node, users, frozen)

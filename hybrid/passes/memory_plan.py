@@ -141,17 +141,19 @@ def plan_memory(graph: Graph, **context) -> Graph:
     release: dict[int, list] = {}                    # node index -> results whose last reader it is
     for key, (_, end) in live.items():
         release.setdefault(end, []).append(key)
-    inplace: dict = {}
+    inplace: dict = {}                               # result -> the dying operand whose buffer it took
+    handed_over: set = set()
     for i, node in enumerate(graph.nodes):
-        free.update(buffer_of[key] for key in release.pop(i - 1, ()) if key in buffer_of)
+        free.update(buffer_of[key] for key in release.pop(i - 1, ()) if key not in handed_over)
         if node.op == "constant":
             continue
         donor = next((where[node.inputs[p]] for p in inplace_candidates(node)
                       if node.inputs[p] in where and live[where[node.inputs[p]]][1] == i), None)
         for k, v in enumerate(node.outputs):
             if k == 0 and donor is not None:
-                buffer_of[(i, k)] = buffer_of.pop(donor)   # the donor's buffer now holds this result
+                buffer_of[(i, k)] = buffer_of[donor]   # the donor's buffer now holds this result
                 inplace[(i, k)] = donor
+                handed_over.add(donor)
                 continue
             need = v.type.nbytes
             fitting = [b for b in free if sizes[b] >= need]

@@ -1,0 +1,49 @@
+"""Helpers for the pass tests: text in, text out (like LLVM FileCheck tests)."""
+from textwrap import dedent
+
+import numpy
+import pytest
+
+import hybrid as hb
+from hybrid.codegen.interp import run_graph
+
+
+def ir(text: str) -> hb.ir.Graph:
+    return hb.ir.parse(dedent(text))
+
+
+@pytest.fixture
+def rewrite():
+    """rewrite(passes, before, after, **context): parse `before`, run the passes, compare the
+    printed result with `after` (both dedented), and check the rewrite kept the numbers."""
+    def check(passes, before, after, **context):
+        graph = ir(before)
+        result = hb.passes.run(graph, passes, **context)
+        assert str(result) == dedent(after).strip(), "\n" + str(result)
+        same_results(graph, result, context.get("frozen"))
+        return result
+    return check
+
+
+def random_inputs(graph, seed=0):
+    rng = numpy.random.default_rng(seed)
+    arrays = []
+    for v in graph.inputs:
+        dtype = hb.ir.types.to_numpy_dtype(v.dtype)
+        if v.dtype == "bool":
+            arrays.append(rng.random(v.shape) < 0.5)
+        elif dtype.kind in "iu":
+            arrays.append(rng.integers(-5, 5, v.shape).astype(dtype))
+        else:
+            arrays.append(rng.uniform(-2, 2, v.shape).astype(dtype))
+    return arrays
+
+
+def same_results(before, after, frozen=None, rtol=1e-5, atol=1e-6):
+    """The interp backend gives the same outputs for both graphs (frozen params fed their values)."""
+    arrays = random_inputs(before)
+    for i, v in enumerate(before.inputs):
+        if frozen and v.name in frozen:
+            arrays[i] = frozen[v.name]
+    for a, b in zip(run_graph(before, arrays), run_graph(after, arrays)):
+        numpy.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True)

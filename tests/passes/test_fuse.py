@@ -1,0 +1,225 @@
+"""Fusion: text in, text out, and the interp backend gives the same numbers (the rewrite fixture)."""
+import numpy
+import pytest
+
+import hybrid as hb
+from hybrid.passes.fuse import MAX_INPUTS
+
+
+def test_elementwise_chain_with_broadcast_becomes_one_kernel(rewrite):
+    # scalar constants are copied into the body
+    rewrite(["fuse"], """
+        graph @f(%x: f32[8,128], %b: f32[128]) -> f32[8,128] {
+          %0 = add(%x, %b) : f32[8,128]
+          %1 = relu(%0) : f32[8,128]
+          %2 = constant() {value=dense<f32[]: 2.0>} : f32[]
+          %3 = mul(%1, %2) : f32[8,128]
+          return %3
+        }
+    """, """
+        graph @f(%x: f32[8,128], %b: f32[128]) -> f32[8,128] {
+          %0 = fused(%x, %b) {kind="elementwise", name="k0"} : f32[8,128] {
+            graph @k0(%i0: f32[8,128], %i1: f32[128]) -> f32[8,128] {
+              %0 = add(%i0, %i1) : f32[8,128]
+              %1 = relu(%0) : f32[8,128]
+              %2 = constant() {value=dense<f32[]: 2.0>} : f32[]
+              %3 = mul(%1, %2) : f32[8,128]
+              return %3
+            }
+          }
+          return %0
+        }
+    """)
+
+
+def test_softmax_becomes_one_reduce_kernel(rewrite):
+    rewrite(["fuse"], """
+        graph @softmax(%x: f32[4,16]) -> f32[4,16] {
+          %0 = max(%x) {axes=[1], keepdims=true} : f32[4,1]
+          %1 = stop_gradient(%0) : f32[4,1]
+          %2 = sub(%x, %1) : f32[4,16]
+          %3 = exp(%2) : f32[4,16]
+          %4 = sum(%3) {axes=[1], keepdims=true} : f32[4,1]
+          %5 = div(%3, %4) : f32[4,16]
+          return %5
+        }
+    """, """
+        graph @softmax(%x: f32[4,16]) -> f32[4,16] {
+          %0 = fused(%x) {kind="reduce", name="k0"} : f32[4,16] {
+            graph @k0(%i0: f32[4,16]) -> f32[4,16] {
+              %0 = max(%i0) {axes=[1], keepdims=true} : f32[4,1]
+              %1 = stop_gradient(%0) : f32[4,1]
+              %2 = sub(%i0, %1) : f32[4,16]
+              %3 = exp(%2) : f32[4,16]
+              %4 = sum(%3) {axes=[1], keepdims=true} : f32[4,1]
+              %5 = div(%3, %4) : f32[4,16]
+              return %5
+            }
+          }
+          return %0
+        }
+    """)
+
+
+def test_matmul_takes_bias_activation_and_residual_epilogue(rewrite):
+    rewrite(["fuse"], """
+        graph @dense(%x: f32[8,32], param %w: f32[16,32], param %b: f32[16], %r: f32[8,16]) -> f32[8,16] {
+          %0 = matmul(%x, %w) {transpose_a=false, transpose_b=true} : f32[8,16]
+          %1 = add(%0, %b) : f32[8,16]
+          %2 = relu(%1) : f32[8,16]
+          %3 = add(%2, %r) : f32[8,16]
+          return %3
+        }
+    """, """
+        graph @dense(%x: f32[8,32], param %w: f32[16,32], param %b: f32[16], %r: f32[8,16]) -> f32[8,16] {
+          %0 = fused(%x, %w, %b, %r) {kind="matmul", name="k0"} : f32[8,16] {
+            graph @k0(%i0: f32[8,32], %i1: f32[16,32], %i2: f32[16], %i3: f32[8,16]) -> f32[8,16] {
+              %0 = matmul(%i0, %i1) {transpose_a=false, transpose_b=true} : f32[8,16]
+              %1 = add(%0, %i2) : f32[8,16]
+              %2 = relu(%1) : f32[8,16]
+              %3 = add(%2, %i3) : f32[8,16]
+              return %3
+            }
+          }
+          return %0
+        }
+    """)
+
+
+def test_fusion_never_creates_a_cycle(rewrite):
+    # exp cannot join add: the transpose between them reads exp's result
+    rewrite(["fuse"], """
+        graph @f(%x: f32[4,4]) -> f32[4,4] {
+          %0 = exp(%x) : f32[4,4]
+          %1 = transpose(%0) {perm=[1, 0]} : f32[4,4]
+          %2 = add(%0, %1) : f32[4,4]
+          %3 = tanh(%2) : f32[4,4]
+          return %3
+        }
+    """, """
+        graph @f(%x: f32[4,4]) -> f32[4,4] {
+          %0 = exp(%x) : f32[4,4]
+          %1 = transpose(%0) {perm=[1, 0]} : f32[4,4]
+          %2 = fused(%0, %1) {kind="elementwise", name="k0"} : f32[4,4] {
+            graph @k0(%i0: f32[4,4], %i1: f32[4,4]) -> f32[4,4] {
+              %0 = add(%i0, %i1) : f32[4,4]
+              %1 = tanh(%0) : f32[4,4]
+              return %1
+            }
+          }
+          return %2
+        }
+    """)
+
+
+def test_reductions_over_different_axes_stay_apart(rewrite):
+    rewrite(["fuse"], """
+        graph @f(%x: f32[4,6]) -> f32[1,1] {
+          %0 = exp(%x) : f32[4,6]
+          %1 = sum(%0) {axes=[1], keepdims=true} : f32[4,1]
+          %2 = sum(%1) {axes=[0], keepdims=true} : f32[1,1]
+          return %2
+        }
+    """, """
+        graph @f(%x: f32[4,6]) -> f32[1,1] {
+          %0 = fused(%x) {kind="reduce", name="k0"} : f32[4,1] {
+            graph @k0(%i0: f32[4,6]) -> f32[4,1] {
+              %0 = exp(%i0) : f32[4,6]
+              %1 = sum(%0) {axes=[1], keepdims=true} : f32[4,1]
+              return %1
+            }
+          }
+          %1 = sum(%0) {axes=[0], keepdims=true} : f32[1,1]
+          return %1
+        }
+    """)
+
+
+def test_values_needed_outside_become_kernel_results(rewrite):
+    # %0 is returned and %1 feeds the transpose: both are kernel results
+    rewrite(["fuse"], """
+        graph @f(%x: f32[4], %y: f32[4]) -> (f32[4], f32[4]) {
+          %0 = exp(%x) : f32[4]
+          %1 = mul(%0, %y) : f32[4]
+          %2 = neg(%1) : f32[4]
+          %3 = transpose(%1) {perm=[0]} : f32[4]
+          %4 = add(%2, %3) : f32[4]
+          return %4, %0
+        }
+    """, """
+        graph @f(%x: f32[4], %y: f32[4]) -> (f32[4], f32[4]) {
+          %0, %1, %2 = fused(%x, %y) {kind="elementwise", name="k0"} : f32[4], f32[4], f32[4] {
+            graph @k0(%i0: f32[4], %i1: f32[4]) -> (f32[4], f32[4], f32[4]) {
+              %0 = exp(%i0) : f32[4]
+              %1 = mul(%0, %i1) : f32[4]
+              %2 = neg(%1) : f32[4]
+              return %0, %1, %2
+            }
+          }
+          %3 = transpose(%1) {perm=[0]} : f32[4]
+          %4 = add(%2, %3) : f32[4]
+          return %4, %0
+        }
+    """)
+
+
+def test_kernels_respect_the_operand_limit():
+    graph = hb.ir.Graph("wide")
+    acc = graph.add_input("x0", hb.ir.TensorType((4,), "f32"))
+    for i in range(1, MAX_INPUTS + 4):
+        acc = graph.add_node("add", [acc, graph.add_input(f"x{i}", acc.type)]).output
+    graph.outputs = [acc]
+    fused = hb.passes.run(graph, ["fuse"])
+    kernels = [n for n in fused.nodes if n.op == "fused"]
+    assert len(kernels) == 2
+    assert all(len(k.inputs) <= MAX_INPUTS for k in kernels)
+
+
+def test_lone_nodes_stay_plain(rewrite):
+    text = """
+        graph @f(%x: f32[4,8], %w: f32[8,2]) -> f32[8,4] {
+          %0 = matmul(%x, %w) {transpose_a=false, transpose_b=false} : f32[4,2]
+          %1 = transpose(%x) {perm=[1, 0]} : f32[8,4]
+          %2 = exp(%1) : f32[8,4]
+          return %2
+        }
+    """
+    rewrite(["fuse", "dce"], text, """
+        graph @f(%x: f32[4,8], %w: f32[8,2]) -> f32[8,4] {
+          %0 = transpose(%x) {perm=[1, 0]} : f32[8,4]
+          %1 = exp(%0) : f32[8,4]
+          return %1
+        }
+    """)
+
+
+def _kernels(fn, *shapes):
+    rng = numpy.random.default_rng(0)
+    args = [rng.standard_normal(s).astype(numpy.float32) for s in shapes]
+    graph = hb.passes.run(hb.trace(fn, *args), ["dce", "cse", "fold_constants", "simplify", "dce", "fuse"])
+    return [n for n in graph.nodes if n.op != "constant"]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: hb.npx.softmax(x, axis=-1),
+    lambda x: hb.npx.log_softmax(x, axis=-1),
+    lambda x, g, b: hb.npx.layer_norm(x, g, b),
+], ids=["softmax", "log_softmax", "layer_norm"])
+def test_normalizations_become_one_or_two_kernels(fn):
+    shapes = [(6, 32)] if fn.__code__.co_argcount == 1 else [(6, 32), (32,), (32,)]
+    nodes = _kernels(fn, *shapes)
+    assert 1 <= len(nodes) <= 2, [n.op for n in nodes]
+    assert any(n.op == "fused" and n.attrs["kind"] == "reduce" for n in nodes)
+
+
+def test_transformer_block_kernels_are_at_most_a_third_of_its_primitives():
+    from hybrid.model_zoo import ZOO
+
+    ctor, shape = ZOO["transformer"]
+    net = ctor()
+    net.initialize()
+    graph = hb.trace(net, numpy.zeros(shape, numpy.float32))
+    optimized = hb.passes.optimize(graph, 2).graph
+    primitives = [n for n in graph.nodes if n.op != "constant"]
+    kernels = [n for n in optimized.nodes if n.op != "constant"]
+    assert len(kernels) * 3 <= len(primitives), (len(kernels), len(primitives))
