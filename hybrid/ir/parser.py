@@ -47,7 +47,8 @@ class _Parser:
     # -- token helpers --------------------------------------------------------------------
     def peek(self, offset: int = 0):
         j = self.i + offset
-        return self.tokens[j] if j < len(self.tokens) else ("eof", "", -1)
+        last_line = self.tokens[-1][2] if self.tokens else 1
+        return self.tokens[j] if j < len(self.tokens) else ("eof", "", last_line)
 
     def error(self, what: str):
         kind, text, line = self.peek()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import FormatError
+from ..errors import FormatError, HybridError
 from .graph import Graph
 from .parser import parse
 from .verifier import verify
@@ -23,8 +23,13 @@ def graph_from_json(data: dict, source: str = "<json>") -> Graph:
     if version != FORMAT_VERSION:
         raise FormatError(f"{source}: IR format version {version!r} is not supported (this hybrid reads "
                           f"version {FORMAT_VERSION}); re-export the model with this version")
-    graph = parse(data["ir"])
-    verify(graph)
+    if not isinstance(data.get("ir"), str):
+        raise FormatError(f"{source}: the IR document has no \"ir\" text")
+    try:
+        graph = parse(data["ir"])
+        verify(graph)
+    except (HybridError, KeyError) as e:  # parse and verify errors (KeyError: unknown op); name the file
+        raise FormatError(f"{source}: {e}") from None
     return graph
 
 

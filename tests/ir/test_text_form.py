@@ -181,8 +181,10 @@ def test_json_serialization_round_trip_and_version():
         graph_from_json({"ir": MLP_TEXT}, "m.json")
     with pytest.raises(hb.FormatError, match="m.json: not valid JSON"):
         loads(dumps(graph)[:-10], "m.json")
-    with pytest.raises(VerifyError):
-        graph_from_json(dict(doc, ir=MLP_TEXT.replace(": f32[256,1024]  # model.py:13", ": f32[1,1]")))
+    with pytest.raises(hb.FormatError, match="m.json: node 2 \\(relu\\)"):
+        graph_from_json(dict(doc, ir=MLP_TEXT.replace(": f32[256,1024]  # model.py:13", ": f32[1,1]")), "m.json")
+    with pytest.raises(hb.FormatError, match="m.json: IR parse error at line 1"):
+        graph_from_json(dict(doc, ir="graph @g("), "m.json")
 
 
 def test_graph_names_are_printable():

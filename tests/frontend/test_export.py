@@ -1,0 +1,191 @@
+"""Export / import: the file format, functions as well as blocks, and every way a file can be
+missing, truncated, corrupt or tampered with (each error names the file; nothing is unpickled)."""
+import json
+import os
+import pickle
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import nn, np, npx
+
+from hb_check import sample
+
+
+class Net(nn.HybridBlock):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Dense(6, activation="relu", in_units=4)
+        self.fc2 = nn.Dense(3, in_units=6)
+
+    def forward(self, x):
+        return npx.softmax(self.fc2(self.fc1(x)))
+
+
+@pytest.fixture
+def exported(tmp_path):
+    np.random.seed(4)
+    net = Net()
+    net.initialize()
+    net.hybridize(backend="interp")
+    x = sample((5, 4))
+    expected = net(np.array(x)).asnumpy()
+    prefix = str(tmp_path / "net")
+    net.export(prefix)
+    return prefix, x, expected
+
+
+def test_export_file_format(exported):
+    prefix, x, _ = exported
+    with open(prefix + "-graph.json") as f:
+        doc = json.load(f)
+    assert doc["format"] == "hybrid-model" and doc["format_version"] == 1
+    assert doc["hybrid_version"] == hb.__version__
+    assert doc["inputs"] == [{"name": "x", "shape": [5, 4], "dtype": "f32"}]
+    assert [p["name"] for p in doc["params"]] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert doc["outputs"] == [{"shape": [5, 3], "dtype": "f32"}]
+    assert doc["params_file"] == "net-params.npz"
+    graph = hb.ir.parse(doc["graph"]["ir"])
+    hb.ir.verify(graph)
+    with onp.load(prefix + "-params.npz", allow_pickle=False) as data:
+        assert sorted(data.files) == sorted(p["name"] for p in doc["params"])
+
+
+def test_export_needs_a_compiled_block(tmp_path):
+    net = Net()
+    net.initialize()
+    with pytest.raises(hb.HybridError, match="hybridize"):
+        net.export(str(tmp_path / "x"))
+
+
+def test_export_of_a_hybridized_function(tmp_path):
+    @hb.hybridize(backend="interp")
+    def f(a, b):
+        return np.tanh(a @ b).sum(axis=0)
+
+    a, b = sample((3, 4)), sample((4, 2))
+    expected = f(a, b).asnumpy()
+    f.export(str(tmp_path / "f"))
+    loaded = hb.load(str(tmp_path / "f"))
+    assert loaded.collect_params() == {}
+    onp.testing.assert_allclose(loaded(np.array(a), np.array(b)).asnumpy(), expected, rtol=1e-6)
+
+
+def test_export_into_a_new_folder(tmp_path, exported):
+    prefix, x, expected = exported
+    net = hb.load(prefix, backend="interp")
+    net(np.array(x))
+    deep = str(tmp_path / "a" / "b" / "model")
+    net.export(deep)
+    onp.testing.assert_allclose(hb.load(deep)(np.array(x)).asnumpy(), expected, rtol=1e-6)
+
+
+def test_import_is_independent_of_the_working_directory(exported, monkeypatch, tmp_path):
+    prefix, x, expected = exported
+    monkeypatch.chdir(tmp_path.parent)
+    onp.testing.assert_allclose(hb.load(prefix)(np.array(x)).asnumpy(), expected, rtol=1e-6)
+
+
+def _rewrite_json(path, change):
+    with open(path) as f:
+        doc = json.load(f)
+    change(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+def _truncate(path, fraction=0.5):
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:int(len(data) * fraction)])
+
+
+DAMAGE = {
+    "graph missing": (lambda p: os.remove(p + "-graph.json"), "-graph.json does not exist"),
+    "params missing": (lambda p: os.remove(p + "-params.npz"), "-params.npz (named by"),
+    "graph truncated": (lambda p: _truncate(p + "-graph.json"), "is not valid JSON"),
+    "graph empty": (lambda p: open(p + "-graph.json", "w").close(), "is not valid JSON"),
+    "graph not an export": (lambda p: open(p + "-graph.json", "w").write("[1, 2]"), "is not a hybrid model export"),
+    "format version": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d.update(format_version=2)),
+                       "format version 2"),
+    "field removed": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d.pop("params_sha256")),
+                      "lacks the field 'params_sha256'"),
+    "ir version": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(format_version=7)),
+                   "IR format version 7"),
+    "ir tampered": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(
+        ir=d["graph"]["ir"].replace("f32[5,6]", "f32[5,7]", 1))), "graph"),
+    "ir garbage": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(ir="graph @x(")),
+                   "IR parse error"),
+    "params truncated": (lambda p: _truncate(p + "-params.npz"), "does not match the checksum"),
+    "params tampered": (lambda p: onp.savez(p + "-params.npz", **{"fc1.weight": onp.zeros((6, 4), "float32")}),
+                        "does not match the checksum"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("loader", ["SymbolBlock.imports", "hb.load"])
+def test_damaged_export_names_the_file(exported, damage, loader):
+    prefix, *_ = exported
+    apply_damage, fragment = DAMAGE[damage]
+    apply_damage(prefix)
+    with pytest.raises(hb.FormatError) as info:
+        nn.SymbolBlock.imports(prefix) if loader == "SymbolBlock.imports" else hb.load(prefix)
+    msg = str(info.value)
+    assert fragment in msg, msg
+    assert os.path.basename(prefix) + "-" in msg, f"the error must name the file: {msg}"
+
+
+class _Payload:
+    """Unpickling this would create a marker file: proof that loading executed code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _refresh_checksum(prefix):
+    from hybrid.frontend.export import _sha256
+    _rewrite_json(prefix + "-graph.json", lambda d: d.update(params_sha256=_sha256(prefix + "-params.npz")))
+
+
+def test_pickled_params_are_never_loaded(exported, tmp_path):
+    prefix, *_ = exported
+    marker = str(tmp_path / "pwned")
+    evil = onp.empty(1, dtype=object)
+    evil[0] = _Payload(marker)
+    with open(prefix + "-params.npz", "wb") as f:
+        onp.savez(f, **{"fc1.weight": evil})
+    _refresh_checksum(prefix)  # an attacker can recompute the checksum; loading must still refuse
+    with pytest.raises(hb.FormatError) as info:
+        hb.load(prefix)
+    assert "net-params.npz" in str(info.value)
+    assert not os.path.exists(marker)
+
+
+def test_plain_pickle_file_as_params_is_refused(exported, tmp_path):
+    prefix, *_ = exported
+    marker = str(tmp_path / "pwned2")
+    with open(prefix + "-params.npz", "wb") as f:
+        pickle.dump(_Payload(marker), f)
+    _refresh_checksum(prefix)
+    with pytest.raises(hb.FormatError, match="net-params.npz"):
+        hb.load(prefix)
+    assert not os.path.exists(marker)
+
+
+def test_params_with_wrong_shape_or_missing_name(exported):
+    prefix, *_ = exported
+    with onp.load(prefix + "-params.npz", allow_pickle=False) as data:
+        params = {k: data[k] for k in data.files}
+    params["fc1.weight"] = onp.zeros((2, 2), "float32")
+    onp.savez(prefix + "-params.npz", **params)
+    _refresh_checksum(prefix)
+    with pytest.raises(hb.FormatError, match=r"parameter fc1.weight has shape \(2, 2\), the graph expects \(6, 4\)"):
+        hb.load(prefix)
+    del params["fc1.weight"]
+    onp.savez(prefix + "-params.npz", **params)
+    _refresh_checksum(prefix)
+    with pytest.raises(hb.FormatError, match="lacks parameter fc1.weight"):
+        hb.load(prefix)
