@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 import numpy
 
 from . import machine, timing, warmstart, workloads
 
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
-PRESERVED = "## Graph optimizer"     # written by bench/optimizer_stats.py; kept when this file is rewritten
+PRESERVED = "## Graph optimizer"
+ALL_PEERS = {"hybrid-interp", "hybrid-llvm", "hybrid-generated", "hybrid-openblas", "numpy", "torch", "torch.compile",
+             "onnxruntime"}     # written by bench/optimizer_stats.py; kept when this file is rewritten
 
 
 def agreement(out, ref, rtol: float) -> str:
@@ -105,7 +110,7 @@ def targets(all_results: list, copy_gbs: float, start: dict) -> list[str]:
         r = by_key.get(key, (None, {}))[1].get(peer)
         return r.median_ms if r is not None and not r.error else None
 
-    for key in ("W1", "W2", "W5", "W6"):
+    for key in [k for k in ("W1", "W2", "W5", "W6") if k in by_key]:
         ours = median(key, "hybrid-llvm")
         peers = {p: median(key, p) for p in ("torch", "torch.compile", "onnxruntime")}
         peers = {p: v for p, v in peers.items() if v is not None}
@@ -139,11 +144,14 @@ def targets(all_results: list, copy_gbs: float, start: dict) -> list[str]:
                 continue
             lines.append(f"- {key} {peer}: {ours:.0f} GFLOP/s = {ours / base:.0%} of NumPy's {base:.0f} (target 90%): "
                          f"{'met' if ours >= 0.9 * base else 'MISSED'}")
-    call = median("call", "hybrid-llvm")
-    lines.append(f"- one-op call overhead <= 10 us: " + (f"{call * 1e3:.1f} us: {'met' if call <= 0.01 else 'MISSED'}"
-                                                      if call is not None else "n/a (hybrid-llvm did not run)"))
+    if "call" in by_key:
+        call = median("call", "hybrid-llvm")
+        lines.append("- one-op call overhead <= 10 us: " + (f"{call * 1e3:.1f} us: {'met' if call <= 0.01 else 'MISSED'}"
+                                                           if call is not None else "n/a (hybrid-llvm did not run)"))
     for label, key, limit in (("cold compile of W6", "cold", 5.0), ("warm start of W6 from the disk cache", "warm", 0.5)):
-        info = start.get(key, {"error": "not measured"})
+        info = start.get(key)
+        if info is None:
+            continue
         if "error" in info:
             lines.append(f"- {label} <= {limit} s: n/a ({info['error']})")
         else:
@@ -166,34 +174,84 @@ def write_results(path: str, header: list[str], body: list[str]) -> None:
             f.write("\n" + preserved)
 
 
+def child(index: int, env: workloads.Env, rounds: int, budget: float, path: str) -> None:
+    """Run one workload and write its results as JSON (the parent survives a crash of this process)."""
+    work = workloads.all_workloads(env)[index][1]()
+    print(f"{work.key}: {work.title}", file=sys.stderr, flush=True)
+    results = run_workload(work, rounds, budget)
+    record = {"key": work.key, "title": work.title, "reference": work.reference, "unit": work.unit,
+              "results": [vars(r) for r in results.values()]}
+    with open(path, "w") as f:
+        json.dump(record, f)
+
+
+def run_isolated(index: int, key: str, args) -> tuple:
+    """Run workload `index` in a subprocess; when it crashes (a native abort in a backend), mark the peer it
+    was on as n/a and run the others again."""
+    crashed = {}
+    for _ in range(4):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+            path = f.name
+        cmd = [sys.executable, "-m", "bench.run", "--child", str(index), "--child-output", path,
+               "--threads", str(args.threads)] + (["--quick"] if args.quick else [])
+        peers = args.peer_set - set(crashed) if args.peer_set is not None else None
+        if peers is not None or crashed:
+            cmd += ["--peers", ",".join(sorted(peers if peers is not None else ALL_PEERS - set(crashed)))]
+        proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        sys.stderr.write(proc.stderr)
+        if proc.returncode == 0:
+            with open(path) as f:
+                record = json.load(f)
+            os.unlink(path)
+            work = SimpleNamespace(key=record["key"], title=record["title"], reference=record["reference"],
+                                   unit=tuple(record["unit"]) if record["unit"] else None)
+            results = {r["peer"]: timing.Result(**r) for r in record["results"]}
+            for peer, why in crashed.items():
+                results[peer] = timing.Result(peer, error=why)
+            return work, results
+        os.unlink(path)
+        building = re.findall(r"^  \S+ (\S+): building$", proc.stderr, flags=re.M)
+        last = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        if not building or building[-1] in crashed:
+            break
+        crashed[building[-1]] = f"process crashed ({last[-1][:120] if last else 'signal ' + str(-proc.returncode)})"
+    work = SimpleNamespace(key=key, title=key, reference="hybrid-llvm", unit=None)
+    return work, {p: timing.Result(p, error=why) for p, why in crashed.items()} or \
+        {"all": timing.Result("all", error=f"workload process failed (exit {proc.returncode})")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples, no torch.compile")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every library")
     parser.add_argument("--workloads", help="comma-separated subset of W1,W2,W3,W4,W5,W6,call")
-    parser.add_argument("--peers", help="comma-separated subset of the peers")
+    parser.add_argument("--peers", help="comma-separated subset of: " + ",".join(sorted(ALL_PEERS)))
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-output", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     os.environ["HYBRID_NUM_THREADS"] = str(args.threads)
-    peers = set(args.peers.split(",")) if args.peers else None
-    if args.quick and peers is None:
-        peers = {"hybrid-interp", "hybrid-llvm", "hybrid-generated", "hybrid-openblas", "numpy", "torch",
-                 "onnxruntime"}
-    env = workloads.Env(args.threads, peers, args.quick)
+    args.peer_set = set(args.peers.split(",")) if args.peers else None
+    if args.quick and args.peer_set is None:
+        args.peer_set = ALL_PEERS - {"torch.compile"}
+    env = workloads.Env(args.threads, args.peer_set, args.quick)
     rounds, budget = (5, 1.0) if args.quick else (15, 4.0)
+    if args.child is not None:
+        with workloads.thread_setting(args.threads):
+            child(args.child, env, rounds, budget, args.child_output)
+        return 0
+
     selected = set(args.workloads.split(",")) if args.workloads else None
     started = datetime.datetime.now(datetime.timezone.utc)
     wall = time.perf_counter()
-
     all_results = []
+    for index, (key, _) in enumerate(workloads.all_workloads(env)):
+        if selected is None or key in selected:
+            all_results.append(run_isolated(index, key, args))
     with workloads.thread_setting(args.threads):
-        for make in workloads.all_workloads(env, selected):
-            work = make()
-            print(f"{work.key}: {work.title}", file=sys.stderr, flush=True)
-            all_results.append((work, run_workload(work, rounds, budget)))
         copy_gbs, copy_how = workloads.copy_bandwidth(args.threads, args.quick)
     start = {}
     if selected is None or "W6" in selected:

@@ -285,10 +285,11 @@ def overhead(env: Env) -> Workload:
                     unit=("us/call", 0.0))
 
 
-def all_workloads(env: Env, selected: Optional[set]) -> list[Callable[[], Workload]]:
+def all_workloads(env: Env) -> list[tuple[str, Callable[[], Workload]]]:
+    """(key, maker) of every workload, in report order."""
     makers = [("W1", lambda: w1_mlp(env)), ("W2", lambda: w2_lenet(env)), ("W3", lambda: w3_elementwise(env)),
               ("W4", lambda: w4_sgemm(env, 1)), ("W4", lambda: w4_sgemm(env, env.threads)),
               ("W5", lambda: w5_transformer(env)), ("W6", lambda: w6_resnet(env)), ("call", lambda: overhead(env))]
     if env.threads == 1:
         makers.pop(4)
-    return [make for key, make in makers if selected is None or key in selected]
+    return makers

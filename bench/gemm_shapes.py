@@ -1,0 +1,64 @@
+"""Generated GEMM vs the OpenBLAS lowering on the shapes the zoo models produce: the measurement behind
+hybrid_sgemm's impl="auto" choice (gemm._prefer_openblas).
+
+    .venv/bin/python -m bench.gemm_shapes [--threads N] [--repeats R]
+
+Both run through hybrid_sgemm with the same thread split; each shape alternates the two implementations
+`repeats` times and keeps the best time of each (the machine is shared: the minimum is the least disturbed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy
+
+# (label, M, N, K, trans_b): dense layers are x @ W^T (trans_b); convolutions as im2col GEMMs.
+SHAPES = [
+    ("sgemm 1024^3", 1024, 1024, 1024, False),
+    ("W1 fc1", 256, 1024, 784, True), ("W1 fc2", 256, 1024, 1024, True), ("W1 out", 256, 10, 1024, True),
+    ("W5 qkv", 1024, 768, 256, True), ("W5 proj", 1024, 256, 256, True), ("W5 fc1", 1024, 1024, 256, True),
+    ("W5 fc2", 1024, 256, 1024, True), ("W5 q@k^T", 128, 128, 64, True), ("W5 attn@v", 128, 64, 128, False),
+    ("W2 conv1", 50176, 6, 25, True), ("W2 conv2", 6400, 16, 150, True), ("W2 fc1", 64, 120, 400, True),
+    ("W6 stem", 32768, 64, 27, True), ("W6 stage1", 32768, 64, 576, True), ("W6 stage2", 8192, 128, 1152, True),
+    ("W6 stage3", 2048, 256, 2304, True), ("W6 stage4", 512, 512, 4608, True),
+    ("W6 stage1 (CHW)", 64, 4096, 576, False), ("W6 stage4 (CHW)", 512, 16, 4608, False),
+]
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.gemm_shapes")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    from hybrid.codegen.llvm import gemm
+    rng = numpy.random.default_rng(0)
+    print(f"threads={args.threads}; best of {args.repeats}; GFLOP/s")
+    print(f"{'shape':18} {'M':>6} {'N':>5} {'K':>5} {'generated':>10} {'openblas':>9} {'gen/blas':>9}")
+    for label, M, N, K, trans_b in SHAPES:
+        a = rng.standard_normal((M, K), dtype=numpy.float32)
+        b = rng.standard_normal((N, K) if trans_b else (K, N), dtype=numpy.float32)
+        out = numpy.empty((M, N), numpy.float32)
+        times = {impl: float("inf") for impl in ("generated", "openblas")}
+        for _ in range(args.repeats):      # alternate so both see the same background load
+            for impl in times:
+                times[impl] = min(times[impl], best_time(
+                    lambda: gemm.sgemm(a, b, trans_b=trans_b, impl=impl, threads=args.threads, out=out), 1))
+        flops = 2.0 * M * N * K
+        gen, blas = (flops / times[i] / 1e9 for i in ("generated", "openblas"))
+        print(f"{label:18} {M:6} {N:5} {K:5} {gen:10.1f} {blas:9.1f} {gen / blas:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
