@@ -339,22 +339,19 @@ def simplify(e: E, extents: dict[int, int]) -> E:
             return E(e.op, args, e.dtype, e.value) if args != e.args else e
         if e.op == "add":
             a, b = args
-            # (x // c) * c + x % c  ->  x
+            # (x // (c*k)) * k + (x // c) % k  ->  x // c   (c = 1: (x // k) * k + x % k -> x)
             for p, q in ((a, b), (b, a)):
-                if (p.op == "mul" and q.op == "mod" and _is_const(p.args[1]) and p.args[0].op == "idiv"
-                        and p.args[0].args[1].value == p.args[1].value == q.args[1].value
-                        and p.args[0].args[0].key() == q.args[0].key()):
-                    return q.args[0]
+                if p.op == "mul" and q.op == "mod" and _is_const(p.args[1]) and p.args[1].value == q.args[1].value:
+                    (xb, cx), (yb, cy) = _split_div(p.args[0]), _split_div(q.args[0])
+                    k = p.args[1].value
+                    if cx == cy * k and xb.key() == yb.key():
+                        return iconst_op("idiv", xb, cy)
             return iadd(a, b)
         if e.op == "mul":
             return imul(*args)
         if e.op in ("idiv", "mod") and _is_const(args[1]):
             c = args[1].value
-            lo, hi = bounds(args[0], extents)
-            if lo >= 0 and hi < c:
-                return const(0) if e.op == "idiv" else args[0]
-            # (x * c) // c -> x ; (x * c + y) // c -> x + y // c when 0 <= y < c
-            return iconst_op(e.op, args[0], c)
+            return _div_mod(e.op, args[0], c, extents)
         if e.op in ("min", "max"):
             (al, ah), (bl, bh) = bounds(args[0], extents), bounds(args[1], extents)
             if e.op == "min":
@@ -370,6 +367,51 @@ def simplify(e: E, extents: dict[int, int]) -> E:
         return E(e.op, args, e.dtype, e.value) if args != e.args else e
 
     return go(e)
+
+
+def _split_div(e: E) -> tuple[E, int]:
+    """e as (x, c) with e == x // c."""
+    if e.op == "idiv" and _is_const(e.args[1]):
+        return e.args[0], e.args[1].value
+    return e, 1
+
+
+def _div_mod(op: str, x: E, c: int, extents: dict[int, int]) -> E:
+    """x // c or x % c for x >= 0, folding what index arithmetic leaves behind:
+    range facts (x < c), multiples ((a*k + y) with c | k), and nested divisions."""
+    lo, hi = bounds(x, extents)
+    if lo >= 0 and hi < c:
+        return const(0) if op == "idiv" else x
+    if x.op == "mul" and _is_const(x.args[1]) and x.args[1].value % c == 0:
+        return imul(x.args[0], const(x.args[1].value // c)) if op == "idiv" else const(0)
+    if x.op == "add":
+        for a, y in ((x.args[0], x.args[1]), (x.args[1], x.args[0])):
+            if a.op == "mul" and _is_const(a.args[1]) and a.args[1].value % c == 0 and bounds(y, extents)[0] >= 0:
+                rest = _div_mod(op, y, c, extents)
+                return iadd(imul(a.args[0], const(a.args[1].value // c)), rest) if op == "idiv" else rest
+    if op == "idiv" and x.op == "add":   # (a*k + y) // c -> a // (c/k) when k | c and 0 <= y < k
+        for a, y in ((x.args[0], x.args[1]), (x.args[1], x.args[0])):
+            if a.op == "mul" and _is_const(a.args[1]) and c % a.args[1].value == 0:
+                lo, hi = bounds(y, extents)
+                if lo >= 0 and hi < a.args[1].value:
+                    return _div_mod("idiv", a.args[0], c // a.args[1].value, extents)
+    if op == "idiv" and x.op == "idiv" and _is_const(x.args[1]):
+        return _div_mod("idiv", x.args[0], c * x.args[1].value, extents)
+    if op == "mod" and x.op == "mod" and _is_const(x.args[1]) and x.args[1].value % c == 0:
+        return _div_mod("mod", x.args[0], c, extents)
+    return iconst_op(op, x, c)
+
+
+def evaluate(e: E, env: dict[int, numpy.ndarray]) -> numpy.ndarray:
+    """Evaluate an index expression on arrays of loop-variable values (for checking maps)."""
+    if e.op == "const":
+        return numpy.int64(e.value)
+    if e.op == "ivar":
+        return env[e.value]
+    a = [evaluate(x, env) for x in e.args]
+    ops = {"add": numpy.add, "sub": numpy.subtract, "mul": numpy.multiply, "idiv": numpy.floor_divide,
+           "mod": numpy.mod, "min": numpy.minimum, "max": numpy.maximum}
+    return ops[e.op](*a)
 
 
 def substitute(e: E, mapping: dict[int, E]) -> E:
@@ -641,6 +683,8 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         _lower_matmul(lw, node, args, env_types, out)
     elif op == "conv2d":
         _lower_conv(lw, node, args, env_types, out)
+    elif op in _GRAD_RULES:
+        _GRAD_RULES[op](lw, node, args, env_types, out)
     else:
         raise HybridError(f"kernel lowering has no rule for op {op!r} (kind {opdef.kind}); "
                           "add one in hybrid/codegen/kernel.py")
@@ -797,30 +841,220 @@ def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorT
                                       out_index=out_index))
 
 
+# -- the transposed (gradient) ops, as gathers: each output element sums what reaches it ----
+def _tap_source(o: E, k: E, stride: int, pad: int, dil: int, size: int) -> tuple[E, E]:
+    """The output position that kernel tap k of input position o came from:
+    (valid, clamped index) for o = i * stride - pad + k * dil."""
+    t = iadd(iadd(o, const(pad)), imul(k, const(-dil)))
+    tc = imax(t, const(0))
+    valid = E("ge", (t, const(0)), "bool")
+    if stride > 1:
+        valid = both(valid, E("eq", (iconst_op("mod", tc, stride), const(0)), "bool"))
+    i = iconst_op("idiv", tc, stride)
+    return both(valid, E("lt", (i, const(size)), "bool")), imin(i, const(size - 1))
+
+
+def _lower_conv_input_grad(lw, node, args, types, out) -> None:
+    """dx = col2im(W^T @ g): one GEMM per (n, group) into columns, then a gather over taps."""
+    tg, tw = types
+    N, C, H, W = out.shape
+    O, Cg, KH, KW = tw.shape
+    _, _, OH, OW = tg.shape
+    G = node.attrs["groups"]
+    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    P, Kc, Og = OH * OW, Cg * KH * KW, O // G
+    gbuf = lw.materialize(args[0], tg)
+    wbuf = lw.materialize(args[1], tw)
+    col = lw.buffer("t", (N, G, Kc, P), out.dtype, "temp")
+    bn, bg, m, p = lw.fresh(N), lw.fresh(G), lw.fresh(Kc), lw.fresh(P)
+    lw.kernel.stages.append(GemmStage(col.name, wbuf.name, gbuf.name, Kc, P, Og, True, False, Kc, P, P, (N, G),
+                                      (0, Og * Kc), (O * P, Og * P), (G * Kc * P, Kc * P), (bn, bg), m, p,
+                                      out_index=tuple(ivar(v) for v in (bn, bg, m, p))))
+
+    def lazy(idx):
+        n, c, h, w = idx
+        rh, rw = lw.fresh(KH), lw.fresh(KW)
+        vh, oh = _tap_source(h, ivar(rh), sh, ph, dh, OH)
+        vw, ow = _tap_source(w, ivar(rw), sw, pw, dw, OW)
+        g = iconst_op("idiv", c, Cg)
+        k = iadd(iadd(imul(iconst_op("mod", c, Cg), const(KH * KW)), imul(ivar(rh), const(KW))), ivar(rw))
+        value = load(col, (n, g, k, iadd(imul(oh, const(OW)), ow)))
+        body = select(both(vh, vw), value, const(0, out.dtype))
+        return E("reduce", (body,), out.dtype, Reduction("add", 0.0, (rh, rw), (KH, KW)))
+    lw.stage(out, lazy)
+
+
+def _lower_conv_weight_grad(lw, node, args, types, out) -> None:
+    """dw[g] = g_g (Og x N*P) @ cols_g^T: the batch sum folds into the GEMM's K dimension."""
+    tx, tg = types
+    N, C, H, W = tx.shape
+    O, Cg, KH, KW = out.shape
+    _, _, OH, OW = tg.shape
+    G = node.attrs["groups"]
+    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    P, Kc, Og = OH * OW, Cg * KH * KW, O // G
+    x, gl = args
+    gt = lw.buffer("t", (G, Og, N, P), out.dtype, "temp")
+    lw.stage(gt, lambda idx: gl((idx[2], iadd(imul(idx[0], const(Og)), idx[1]),
+                                 iconst_op("idiv", idx[3], OW), iconst_op("mod", idx[3], OW))))
+    cols = lw.buffer("t", (G, Kc, N, P), out.dtype, "temp")
+
+    def im2col(idx):
+        g, k, n, p = idx
+        c = iadd(imul(g, const(Cg)), iconst_op("idiv", k, KH * KW))
+        kh = iconst_op("mod", iconst_op("idiv", k, KW), KH)
+        kw = iconst_op("mod", k, KW)
+        ih = iadd(iadd(imul(iconst_op("idiv", p, OW), const(sh)), const(-ph)), imul(kh, const(dh)))
+        iw = iadd(iadd(imul(iconst_op("mod", p, OW), const(sw)), const(-pw)), imul(kw, const(dw)))
+        valid = both(in_range(ih, 0, H), in_range(iw, 0, W))
+        return select(valid, x((n, c, clamp(ih, H - 1), clamp(iw, W - 1))), const(0, out.dtype))
+    lw.stage(cols, im2col)
+    bg, m, n = lw.fresh(G), lw.fresh(Og), lw.fresh(Kc)
+    lw.kernel.stages.append(GemmStage(out.name, gt.name, cols.name, Og, Kc, N * P, False, True, N * P, N * P, Kc,
+                                      (G,), (Og * N * P,), (Kc * N * P,), (Og * Kc,), (bg,), m, n,
+                                      out_index=(iadd(imul(ivar(bg), const(Og)), ivar(m)),
+                                                 iconst_op("idiv", ivar(n), KH * KW),
+                                                 iconst_op("mod", iconst_op("idiv", ivar(n), KW), KH),
+                                                 iconst_op("mod", ivar(n), KW))))
+
+
+def _lower_pool_grad(lw, node, args, types, out) -> None:
+    """max: route g to the first maximum of each window (argmax per window first);
+    avg: spread g over its window. Both gather over the windows that cover an input."""
+    (kh, kw), (sh, sw), (ph, pw) = node.attrs["kernel"], node.attrs["stride"], node.attrs["padding"]
+    N, C, H, W = out.shape
+    is_max = node.op == "max_pool2d_grad"
+    tg = types[1] if is_max else types[0]
+    gl = args[1] if is_max else args[0]
+    OH, OW = tg.shape[2:]
+    if is_max:
+        x = args[0]
+        am = lw.buffer("t", tg.shape, "i32", "temp")
+
+        def window_argmax(idx):
+            n, c, oh, ow = idx
+            r = lw.fresh(kh * kw)
+            ih = iadd(iadd(imul(oh, const(sh)), const(-ph)), iconst_op("idiv", ivar(r), kw))
+            iw = iadd(iadd(imul(ow, const(sw)), const(-pw)), iconst_op("mod", ivar(r), kw))
+            valid = both(in_range(ih, 0, H), in_range(iw, 0, W))
+            body = select(valid, x((n, c, clamp(ih, H - 1), clamp(iw, W - 1))),
+                          const(_identity_of("max", out.dtype), out.dtype))
+            return E("reduce", (body,), "i32", Reduction("argmax", None, (r,), (kh * kw,)))
+        lw.stage(am, window_argmax)
+    else:
+        share = lw.buffer("t", tg.shape, out.dtype, "temp")
+        node_attrs = dict(node.attrs)
+        count_all = node_attrs["count_include_pad"]
+
+        def spread(idx):
+            n, c, oh, ow = idx
+            if count_all:
+                count = const(float(kh * kw), out.dtype)
+            else:
+                h0 = iadd(imul(oh, const(sh)), const(-ph))
+                w0 = iadd(imul(ow, const(sw)), const(-pw))
+                ch = E("sub", (imin(iadd(h0, const(kh)), const(H)), imax(h0, const(0))))
+                cw = E("sub", (imin(iadd(w0, const(kw)), const(W)), imax(w0, const(0))))
+                count = cast(imul(ch, cw), out.dtype)
+            return E("div", (gl(idx), count), out.dtype)
+        lw.stage(share, spread)
+
+    def lazy(idx):
+        n, c, h, w = idx
+        rh, rw = lw.fresh(kh), lw.fresh(kw)
+        vh, oh = _tap_source(h, ivar(rh), sh, ph, 1, OH)
+        vw, ow = _tap_source(w, ivar(rw), sw, pw, 1, OW)
+        valid = both(vh, vw)
+        if is_max:
+            hit = E("eq", (load(am, (n, c, oh, ow)), cast(iadd(imul(ivar(rh), const(kw)), ivar(rw)), "i32")), "bool")
+            valid = both(valid, hit)
+            value = gl((n, c, oh, ow))
+        else:
+            value = load(share, (n, c, oh, ow))
+        body = select(valid, value, const(0, out.dtype))
+        return E("reduce", (body,), out.dtype, Reduction("add", 0.0, (rh, rw), (kh, kw)))
+    lw.stage(out, lazy)
+
+
+def _lower_take_grad(lw, node, args, types, out) -> None:
+    """out[.., s, ..] = sum over index positions j with idx[j] == s of g[.., j, ..]."""
+    tg, ti = types
+    gl, il = args
+    axis = node.attrs["axis"]
+    k = len(ti.shape)
+
+    def lazy(idx):
+        rv = tuple(lw.fresh(d) for d in ti.shape)
+        pos = tuple(ivar(v) for v in rv)
+        hit = E("eq", (cast(il(pos), INDEX), idx[axis]), "bool")
+        value = gl(tuple(idx[:axis]) + pos + tuple(idx[axis + 1:]))
+        body = select(hit, value, const(0, out.dtype))
+        return E("reduce", (body,), out.dtype, Reduction("add", 0.0, rv, tuple(ti.shape)))
+    if k == 0:
+        lw.stage(out, lambda idx: select(E("eq", (cast(il(()), INDEX), idx[axis]), "bool"),
+                                         gl(tuple(idx[:axis]) + tuple(idx[axis + 1:])), const(0, out.dtype)))
+    else:
+        lw.stage(out, lazy)
+
+
+_GRAD_RULES = {"conv2d_input_grad": _lower_conv_input_grad, "conv2d_weight_grad": _lower_conv_weight_grad,
+               "max_pool2d_grad": _lower_pool_grad, "avg_pool2d_grad": _lower_pool_grad,
+               "take_grad": _lower_take_grad}
+
+
+def _flat_in_order(lw: _Lowering, stage: Stage, temp: Buffer, reads: list[E]) -> bool:
+    """Whether every read of `temp` in `stage` is at the element with the same flat index as the
+    element being written (a reshape chain, the identity, ...); checked by evaluating the index
+    maps on every point (or a large sample of them)."""
+    out = lw.kernel.buffers[stage.out]
+    total = out.size
+    if total != temp.size:
+        return False
+    rng = numpy.random.default_rng(0)
+    flat = numpy.arange(total, dtype=numpy.int64) if total <= 1 << 16 else numpy.concatenate(
+        [numpy.arange(64), total - 1 - numpy.arange(64), rng.integers(0, total, 4096)]).astype(numpy.int64)
+    env, rest = {}, flat
+    for v, d in zip(reversed(stage.vars), reversed(out.shape)):
+        env[v] = rest % d
+        rest = rest // d
+    strides = temp.strides()
+    for r in reads:
+        got = sum((evaluate(i, env) * st for i, st in zip(r.args, strides)), numpy.int64(0))
+        if not numpy.array_equal(numpy.broadcast_to(got, flat.shape), flat):
+            return False
+    return True
+
+
 def _fold_epilogues(lw: _Lowering) -> None:
-    """Move an elementwise stage that reads a GEMM product at its own index into the GEMM's
-    epilogue, writing the final buffer directly (the product never round-trips memory)."""
+    """Move the elementwise stage after a GEMM into the GEMM's epilogue when it reads the
+    product only at the element it writes (up to reshapes): it then writes the final buffer
+    directly, tile by tile, and the product never round-trips memory."""
     k = lw.kernel
     stages = k.stages
     for i, g in enumerate(stages):
         if not isinstance(g, GemmStage) or k.buffers[g.out].role != "temp" or i + 1 >= len(stages):
             continue
         nxt = stages[i + 1]
-        if not isinstance(nxt, Stage) or k.buffers[nxt.out].shape != k.buffers[g.out].shape:
+        temp = k.buffers[g.out]
+        if not isinstance(nxt, Stage) or k.buffers[nxt.out].dtype != temp.dtype:
             continue
-        reads = [n for n in walk(nxt.expr) if n.op == "load" and n.value == g.out]
-        if any(tuple(a.key() for a in n.args) != tuple(ivar(v).key() for v in nxt.vars) for n in reads):
-            continue
-        if any(n.op == "reduce" for n in walk(nxt.expr)):
+        nodes = list(walk(nxt.expr))
+        reads = [n for n in nodes if n.op == "load" and n.value == g.out]
+        if any(n.op == "reduce" for n in nodes) or any(n.op == "load" and n.value == nxt.out for n in nodes):
             continue
         if any(isinstance(s, Stage) and any(n.op == "load" and n.value == g.out for n in walk(s.expr))
                or isinstance(s, GemmStage) and g.out in (s.a, s.b) for s in stages[i + 2:]):
             continue
-        if any(n.op == "load" and n.value == nxt.out for n in walk(nxt.expr)):
+        if not _flat_in_order(lw, nxt, temp, reads):
             continue
-        acc = E("acc", (), k.buffers[g.out].dtype)
-        body = _replace_loads(nxt.expr, g.out, acc)
-        mapping = dict(zip(nxt.vars, g.out_index))
+        # stage index of the C element (batch, m, n): unflatten its flat index
+        flat = _linear(g.out_index, temp.shape)
+        out_shape = k.buffers[nxt.out].shape
+        mapping, rest_stride = {}, 1
+        for v, d in zip(reversed(nxt.vars), reversed(out_shape)):
+            mapping[v] = _div_mod("mod", _div_mod("idiv", flat, rest_stride, k.extents), d, k.extents)
+            rest_stride *= d
+        body = _replace_loads(nxt.expr, g.out, E("acc", (), temp.dtype))
         g.epilogue = simplify(substitute(body, mapping), k.extents)
         del k.buffers[g.out]
         g.out = nxt.out

@@ -225,21 +225,53 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     return f.fn
 
 
-def _emit_pack(module: ir.Module, name: str, R: int) -> ir.Function:
+def _transpose(b: ir.IRBuilder, rows: list, W: int) -> list:
+    """Transpose W vectors of W lanes (out[k][r] = rows[r][k]) by swapping off-diagonal blocks of halving size:
+    W * log2(W) two-input shuffles instead of W * W scalar moves."""
+    d = W // 2
+    while d >= 1:
+        lo = ir.Constant(ir.VectorType(I32, W), [l if l & d == 0 else W + l - d for l in range(W)])
+        hi = ir.Constant(ir.VectorType(I32, W), [l + d if l & d == 0 else W + l for l in range(W)])
+        out = list(rows)
+        for i in range(W):
+            if i & d == 0:
+                out[i] = b.shuffle_vector(rows[i], rows[i + d], lo)
+                out[i + d] = b.shuffle_vector(rows[i], rows[i + d], hi)
+        rows, d = out, d // 2
+    return rows
+
+
+def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     """Pack an n x kc block (element (i, k) at src[i*si + k*sk]) into panels of R rows, laid out [panel][k][R],
-    zero-padding the last panel. Versions with si == 1 or sk == 1 let LLVM vectorize the contiguous side."""
+    zero-padding the last panel. When rows are contiguous (sk == 1: A as stored, B transposed) W x W tiles are
+    loaded as vectors and transposed in registers; when columns are (si == 1) LLVM vectorizes the plain copy.
+    The transposed stores are full vectors that may run up to W floats past a panel: the buffers have slack."""
     f = _Function(module, name, ir.FunctionType(VOID, [FP, I64, I64, I64, I64, FP]),
                   ("src", "si", "sk", "n", "kc", "dst"))
     b = f.b
+    vty = ir.VectorType(F32, W)
 
-    def copy_panel(src, panel, si, sk, rows):
-        with f.loop(0, f["kc"], 1, "pk") as k:
+    def copy_panel(src, panel, si, sk, rows, k_start=_c(0)):
+        with f.loop(k_start, f["kc"], 1, "pk") as k:
             for r in range(R):
                 row = _c(r) if rows is None else f.min(_c(r), b.sub(rows, _c(1)))
                 value = b.load(b.gep(src, [b.add(b.mul(row, si), b.mul(k, sk))]))
                 if rows is not None:
                     value = b.select(b.icmp_signed("<", _c(r), rows), value, ir.Constant(F32, 0.0))
                 b.store(value, b.gep(panel, [b.add(b.mul(k, _c(R)), _c(r))]))
+
+    def transpose_panel(src, panel):
+        full = b.mul(b.sdiv(f["kc"], _c(W)), _c(W))
+        with f.loop(0, full, W, "tk") as k0:
+            for g in range(0, R, W):
+                count = min(W, R - g)
+                vecs = [b.load(b.bitcast(b.gep(src, [b.add(b.mul(_c(g + r), f["si"]), k0)]), vty.as_pointer()),
+                               align=4) for r in range(count)]
+                vecs += [ir.Constant(vty, ir.Undefined)] * (W - count)
+                for k, vec in enumerate(_transpose(b, vecs, W)):
+                    dst = b.gep(panel, [b.add(b.mul(b.add(k0, _c(k)), _c(R)), _c(g))])
+                    b.store(vec, b.bitcast(dst, vty.as_pointer()), align=4)
+        copy_panel(src, panel, f["si"], _c(1), None, full)
 
     with f.loop(0, f["n"], R, "pi") as i:
         rows = f.min(_c(R), b.sub(f["n"], i))
@@ -249,7 +281,7 @@ def _emit_pack(module: ir.Module, name: str, R: int) -> ir.Function:
             with then:
                 with b.if_else(b.icmp_signed("==", f["sk"], _c(1))) as (unit_k, other):
                     with unit_k:
-                        copy_panel(src, panel, f["si"], _c(1), None)
+                        transpose_panel(src, panel)
                     with other:
                         with b.if_else(b.icmp_signed("==", f["si"], _c(1))) as (unit_i, general):
                             with unit_i:
@@ -280,8 +312,8 @@ def _libc(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
 def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     """The blocked loops of one thread's rectangle: jc (NC) / pc (KC) / ic (MC) / column group / jr / ir."""
     ukernel = _emit_ukernel(module, cfg)
-    pack_a = _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr)
-    pack_b = _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr)
+    pack_a = _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
+    pack_b = _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
     busy, bufs = _emit_pool(module)
     malloc = _libc(module, "malloc", ir.FunctionType(I8P, [I64]))
     free = _libc(module, "free", ir.FunctionType(VOID, [I8P]))
@@ -290,7 +322,8 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                   ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64]), names)
     b = f.b
     MR, NR = cfg.mr, cfg.nr
-    nbytes = (cfg.mc * cfg.kc + cfg.kc * cfg.nc) * 4 + 64
+    a_floats = cfg.mc * cfg.kc + 2 * cfg.width        # + slack for the packers' full-vector stores
+    nbytes = (a_floats + cfg.kc * cfg.nc + 2 * cfg.width) * 4 + 64
 
     # Take this tid's pooled buffer (or a temporary one when another call holds it).
     slot = b.and_(b.zext(f["tid"], I64), _c(POOL_SLOTS - 1))
@@ -308,7 +341,7 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
             b.store(b.call(malloc, [_c(nbytes)]), raw)
     aligned = b.and_(b.add(b.ptrtoint(b.load(raw), I64), _c(63)), _c(~63))
     abuf = b.inttoptr(aligned, FP)
-    bbuf = b.gep(abuf, [_c(cfg.mc * cfg.kc)])
+    bbuf = b.gep(abuf, [_c(a_floats)])
 
     one = _c(1)
     trans_a = b.icmp_signed("!=", f["transA"], _c(0, I32))

@@ -20,7 +20,8 @@ from typing import Optional
 import numpy
 
 from ...ir.graph import Graph, Value
-from ..kernel import GemmStage, Kernel, Stage, lower_node
+from ... import log
+from ..kernel import GemmStage, Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
@@ -96,9 +97,22 @@ def _work(k: Kernel) -> int:
     return total
 
 
+def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
+    """Whether the kernel may write output `output` over input `operand`: one stage, which
+    reads that input only at the element it writes."""
+    if len(k.stages) != 1 or not isinstance(k.stages[0], Stage):
+        return False
+    stage = k.stages[0]
+    src = next(b.name for b in k.inputs if b.index == operand)
+    if stage.out != next(b.name for b in k.outputs if b.index == output):
+        return False
+    own = tuple(ivar(v).key() for v in stage.vars)
+    return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
+
+
 def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> ModulePlan:
     n_in, n_out = len(graph.inputs), len(graph.outputs)
-    kernels = [lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}") for i, node in enumerate(graph.nodes)]
+    mplan = getattr(graph, "memory_plan", None)
 
     # -- placement ------------------------------------------------------------------------
     where: dict[Value, tuple[str, int]] = {v: ("arg", i) for i, v in enumerate(graph.inputs)}
@@ -113,13 +127,37 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> Mo
     for i, node in enumerate(graph.nodes):
         for v in node.inputs:
             last_use[v] = i
+    # Values the memory plan places live in [0, plan.arena_bytes); this planner places the rest
+    # (kernel scratch, and everything when there is no plan) above it.
+    base = _align(mplan.arena_bytes) if mplan is not None else 0
     planner = ArenaPlanner()
+    mine: set[Value] = set()
     constants: list[numpy.ndarray] = []
-    kernel_ptrs: list[list[tuple[str, int]]] = []
-    for i, (node, k) in enumerate(zip(graph.nodes, kernels)):
-        for v in node.outputs:
-            if v not in where:
-                where[v] = ("arena", planner.alloc(v.type.nbytes))
+    steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
+    for i, node in enumerate(graph.nodes):
+        if node.op == "constant" and node.outputs[0] not in where:
+            where[node.outputs[0]] = ("const", len(constants))
+            constants.append(numpy.ascontiguousarray(node.attrs["value"]))
+            continue
+        k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
+        noalias = True
+        for o, v in enumerate(node.outputs):
+            if v in where:
+                continue
+            slot = mplan.slot(i, o) if mplan is not None else None
+            if slot is not None and slot.inplace_of is not None:
+                operand = next((x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", slot.offset)), None)
+                if operand is None or not _inplace_ok(k, operand, o):
+                    log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
+                                       "giving its result its own buffer")
+                    slot = None
+                else:
+                    noalias = False
+            if slot is not None:
+                where[v] = ("arena", slot.offset)
+            else:
+                where[v] = ("arena", base + planner.alloc(v.type.nbytes))
+                mine.add(v)
         ptrs, temps = [], []
         for name, buf in k.buffers.items():
             if buf.role == "input":
@@ -129,27 +167,25 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> Mo
             elif buf.role == "temp":
                 off = planner.alloc(buf.nbytes)
                 temps.append((off, buf.nbytes))
-                ptrs.append(("arena", off))
+                ptrs.append(("arena", base + off))
             else:
                 ptrs.append(("const", len(constants)))
                 constants.append(k.constants[name])
-        kernel_ptrs.append(ptrs)
+        steps.append((k, ptrs, noalias))
         for off, nbytes in temps:
             planner.release(off, nbytes)
-        for v in set(node.inputs):
-            if last_use.get(v) == i and where.get(v, ("arg",))[0] == "arena":
-                planner.release(where[v][1], v.type.nbytes)
-        for v in node.outputs:   # produced but never read: free at once
-            if v not in last_use and where[v][0] == "arena":
-                planner.release(where[v][1], v.type.nbytes)
+        for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
+            if v in mine and last_use.get(v, i) == i:
+                planner.release(where[v][1] - base, v.type.nbytes)
+                mine.discard(v)
 
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
-    for i, (k, ptrs) in enumerate(zip(kernels, kernel_ptrs)):
+    for i, (k, ptrs, noalias) in enumerate(steps):
         fname = f"kern{i}"
-        render.render_kernel(mod, k, fname)
+        render.render_kernel(mod, k, fname, noalias)
         args = []
         for kind, x in ptrs:
             if kind == "arena":
@@ -173,7 +209,8 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> Mo
     pieces += globals_
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
-    return ModulePlan(_assemble(pieces, mod.declares, triple), planner.top, n_in, n_out,
+    kernels = [k for k, _, _ in steps]
+    return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       [] if embed_constants else constants, output_sources, kernels,
                       parallel=any(_work(k) >= render.PARALLEL_MIN * 4 for k in kernels),
                       uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels))

@@ -510,11 +510,12 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
     fn.start(skip)
 
 
-def render_kernel(mod: ModuleState, k: Kernel, fname: str) -> list[str]:
+def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True) -> list[str]:
     """Define `fname`(ptr per buffer in k.buffers order, i32 tid, i32 nt, ptr barrier); returns
-    the buffer order."""
+    the buffer order. noalias=False when an output overwrites an input in place."""
     names = list(k.buffers)
-    params = ", ".join(f"ptr noalias %b{i}" for i in range(len(names)))
+    attr = "noalias " if noalias else ""
+    params = ", ".join(f"ptr {attr}%b{i}" for i in range(len(names)))
     fn = Fn(f"define internal void @{fname}({params}, i32 %tid, i32 %nt, ptr %bar) nounwind")
     ptrs = {name: f"%b{i}" for i, name in enumerate(names)}
     for i, stage in enumerate(k.stages):
