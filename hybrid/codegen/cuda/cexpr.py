@@ -1,0 +1,101 @@
+"""CUDA C for dtypes and for the scalar expressions of hybrid.ir.scalar (SCALAR_OPS).
+
+f16 values are stored as __half and computed in float registers (rounded back on store and at
+explicit casts). Math uses CUDA's accurate single-precision functions (expf, tanhf, erff, ...,
+all within 2 ulp): the kernels are memory-bound, so the fast intrinsics (__expf: error grows
+with |x|; __fdividef) would buy nothing measurable and break the tests' 1e-5 tolerance.
+"""
+from __future__ import annotations
+
+import math
+from ...errors import HybridError
+from ...ir.scalar import SCALAR_OPS
+
+# storage type in memory
+CTYPE = {"f16": "__half", "f32": "float", "f64": "double", "i8": "signed char", "i32": "int",
+         "i64": "long long", "u8": "unsigned char", "u32": "unsigned int", "bool": "bool"}
+# register type computations use
+RTYPE = {**CTYPE, "f16": "float"}
+# accumulator type of reductions (shuffles need 32/64-bit types)
+ACCTYPE = {**RTYPE, "i8": "int", "u8": "unsigned int", "bool": "int"}
+
+
+def is_float(dtype: str) -> bool:
+    return dtype in ("f16", "f32", "f64")
+
+
+def load(ptr: str, index: str, dtype: str) -> str:
+    return f"__half2float({ptr}[{index}])" if dtype == "f16" else f"{ptr}[{index}]"
+
+
+def store_value(value: str, dtype: str) -> str:
+    """The expression written to memory for a register value of `dtype`."""
+    return f"__float2half({value})" if dtype == "f16" else value
+
+
+def literal(value, dtype: str) -> str:
+    if dtype == "bool":
+        return "true" if value else "false"
+    if is_float(dtype):
+        v = float(value)
+        suffix = "" if dtype == "f64" else "f"
+        if math.isnan(v):
+            return "NAN" if suffix else "(double)NAN"
+        if math.isinf(v):
+            text = "INFINITY" if suffix else "(double)INFINITY"
+            return text if v > 0 else f"(-{text})"
+        return f"{v!r}{suffix}"
+    v = int(value)
+    if dtype in ("u32", "u8"):
+        return f"{v}u"
+    if dtype == "i64":
+        return f"{v}LL"
+    return f"({v})" if v < 0 else str(v)
+
+
+_FLOAT_FN = {"exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
+             "cos": "cos", "floor": "floor", "ceil": "ceil", "round": "rint", "abs": "fabs", "pow": "pow"}
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+          "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
+assert set(_FLOAT_FN) | set(_INFIX) | {"neg", "max", "min", "mod", "rsqrt", "not", "select", "cast"} \
+    == set(SCALAR_OPS), "cexpr must render exactly hybrid.ir.scalar.SCALAR_OPS"
+
+
+def scalar_op(op: str, args: list[str], arg_dtype: str, dtype: str, value=None, index_ctype: str = "long long") -> str:
+    """C for one SCALAR_OPS op on rendered operands. arg_dtype: dtype of the (non-condition)
+    operands; dtype: the result's; value: a cast's target dtype. Index arithmetic (dtype
+    "i64" of kernel.INDEX) renders `mod` as C's % (its operands are non-negative)."""
+    ctype = RTYPE.get(arg_dtype, index_ctype)
+    floating = is_float(arg_dtype)
+    suffix = "f" if arg_dtype in ("f16", "f32") else ""
+    if op in _INFIX:
+        return f"({args[0]} {_INFIX[op]} {args[1]})"
+    if op == "select":
+        return f"({args[0]} ? {args[1]} : {args[2]})"
+    if op == "cast":
+        if value == "bool":
+            return f"({args[0]} != 0)"
+        if value == "f16":
+            return f"hb_round_half((float)({args[0]}))"
+        return f"(({RTYPE[value]})({args[0]}))"
+    if op == "neg":
+        return f"(-{args[0]})"
+    if op == "not":
+        return f"(!{args[0]})"
+    if op in ("max", "min"):
+        return f"hb_{op}<{ctype}>({args[0]}, {args[1]})"
+    if op == "mod":
+        if not floating:
+            return f"({args[0]} % {args[1]})" if arg_dtype not in RTYPE else f"hb_imod<{ctype}>({args[0]}, {args[1]})"
+        return f"hb_fmod<{ctype}>({args[0]}, {args[1]})"
+    if not floating:
+        if op == "abs":
+            return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
+        if op == "pow":
+            return f"hb_ipow<{ctype}>({args[0]}, {args[1]})"
+        if op in ("floor", "ceil", "round"):
+            return args[0]
+        raise HybridError(f"cuda: scalar op {op} needs a floating-point operand, got {arg_dtype}")
+    if op == "rsqrt":
+        return f"rsqrtf({args[0]})" if suffix else f"(1.0 / sqrt({args[0]}))"
+    return f"{_FLOAT_FN[op]}{suffix}({', '.join(args)})"

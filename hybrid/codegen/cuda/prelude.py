@@ -1,0 +1,115 @@
+"""The CUDA C prelude every generated source starts with: NumPy-exact scalar helpers, the
+Threefry-2x32 generator of hybrid.ir.ops.source, and warp/block reductions.
+
+Helpers are `hb_`-prefixed. The same text compiles under nvcc and, with HB_EMULATE defined,
+under the host emulator's shim (emulator.py), so the emulator runs exactly these lines.
+"""
+
+PRELUDE = r"""
+#ifndef HB_EMULATE
+#include <cuda_fp16.h>
+#include <mma.h>
+#endif
+
+// NumPy maximum/minimum propagate NaN (fmaxf does not).
+template <typename T> __device__ __forceinline__ T hb_max(T a, T b) { return (a != a || a > b) ? a : b; }
+template <typename T> __device__ __forceinline__ T hb_min(T a, T b) { return (a != a || a < b) ? a : b; }
+
+// NumPy mod: the result takes the sign of the divisor; integer mod by zero is 0.
+template <typename T> __device__ __forceinline__ T hb_fmod(T a, T b) {
+  T r = fmod(a, b);
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+template <typename T> __device__ __forceinline__ T hb_imod(T a, T b) {
+  if (b == 0) return 0;
+  T r = a % b;
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+template <typename T> __device__ __forceinline__ T hb_ipow(T a, T b) {
+  T r = 1;
+  for (; b > 0; b >>= 1, a *= a)
+    if (b & 1) r *= a;
+  return r;
+}
+__device__ __forceinline__ float hb_round_half(float x) { return __half2float(__float2half(x)); }
+
+// Threefry-2x32, 20 rounds (hybrid.ir.ops.source.threefry2x32) of counter (c, 0): first word.
+__device__ __forceinline__ unsigned hb_rotl(unsigned x, int r) { return (x << r) | (x >> (32 - r)); }
+__device__ __forceinline__ unsigned hb_threefry(unsigned k0, unsigned k1, unsigned c) {
+  const unsigned ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
+  const int rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  unsigned x0 = c + ks[0], x1 = ks[1];
+#pragma unroll
+  for (int block = 0; block < 5; ++block) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      x0 += x1;
+      x1 = hb_rotl(x1, rot[(block % 2) * 4 + r]);
+      x1 ^= x0;
+    }
+    x0 += ks[(block + 1) % 3];
+    x1 += ks[(block + 2) % 3] + (unsigned)(block + 1);
+  }
+  return x0;
+}
+
+// Combiners of the reductions (registry: sum->add, prod->mul, max, min).
+struct hb_add { template <typename T> __device__ __forceinline__ static T f(T a, T b) { return a + b; } };
+struct hb_mul { template <typename T> __device__ __forceinline__ static T f(T a, T b) { return a * b; } };
+struct hb_maxop { template <typename T> __device__ __forceinline__ static T f(T a, T b) { return hb_max(a, b); } };
+struct hb_minop { template <typename T> __device__ __forceinline__ static T f(T a, T b) { return hb_min(a, b); } };
+
+// argmax: (value, flat index) pairs; the first NaN wins, else the larger value, ties to the lower index.
+template <typename T> struct hb_argpair { T v; int i; };
+template <typename T> __device__ __forceinline__ hb_argpair<T> hb_argbest(hb_argpair<T> a, hb_argpair<T> b) {
+  if (a.i < 0) return b;
+  if (b.i < 0) return a;
+  const bool an = a.v != a.v, bn = b.v != b.v;
+  if (an || bn) return (an && (!bn || a.i < b.i)) ? a : b;
+  return (a.v > b.v || (a.v == b.v && a.i < b.i)) ? a : b;
+}
+
+// Butterfly over a warp: every lane ends with the result.
+template <typename Op, typename T> __device__ __forceinline__ T hb_warp_reduce(T v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = Op::f(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+template <typename T> __device__ __forceinline__ hb_argpair<T> hb_warp_argmax(hb_argpair<T> p) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    hb_argpair<T> q;
+    q.v = __shfl_xor_sync(0xffffffffu, p.v, o);
+    q.i = __shfl_xor_sync(0xffffffffu, p.i, o);
+    p = hb_argbest(p, q);
+  }
+  return p;
+}
+
+// Reduce over `lanes` threads (32: one warp per row; blockDim.x: the whole block); every
+// thread ends with the result. Every thread of the block must call it (uniform control flow).
+template <typename Op, typename T> __device__ T hb_row_reduce(T v, int lanes, T identity) {
+  __shared__ T scratch[32];
+  v = hb_warp_reduce<Op>(v);
+  if (lanes <= 32) return v;
+  __syncthreads();  // scratch may still be read by the previous call
+  const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  if (lane == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = lane < warps ? scratch[lane] : identity;
+  return hb_warp_reduce<Op>(v);
+}
+template <typename T> __device__ hb_argpair<T> hb_row_argmax(hb_argpair<T> p, int lanes) {
+  __shared__ hb_argpair<T> scratch[32];
+  p = hb_warp_argmax(p);
+  if (lanes <= 32) return p;
+  __syncthreads();
+  const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  if (lane == 0) scratch[threadIdx.x >> 5] = p;
+  __syncthreads();
+  if (lane < warps) p = scratch[lane]; else p.i = -1;
+  return hb_warp_argmax(p);
+}
+"""

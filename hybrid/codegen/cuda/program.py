@@ -1,0 +1,105 @@
+"""A whole graph as CUDA: every node's kernel.py description planned into launches, one source.
+
+Stages of `build_program`:
+  1. each node in schedule order (fused kernels and plain primitives alike) is described by
+     hybrid.codegen.kernel.lower_node and planned into launches (launches.py); `constant`
+     nodes need no launch (the executable uploads them once)
+  2. every launch parameter is bound to where its memory lives: a graph value (input,
+     parameter, constant or arena slot), the shared scratch region (temps, laid out per
+     node; nodes run one after another so they share it), or a kernel constant
+  3. the sources are concatenated after the prelude into one translation unit, which is
+     compiled once (one cubin per graph) and dumped as NN-kernels.cu
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy
+
+from ...ir.graph import Graph, Value
+from ..kernel import lower_node
+from .launches import Launch, plan_kernel
+from .prelude import PRELUDE
+
+SCRATCH_ALIGN = 256
+
+
+@dataclass
+class Ref:
+    """Where a launch parameter points: kind "value" (a graph Value), "scratch" (byte offset in
+    the scratch region) or "const" (an array uploaded once)."""
+    kind: str
+    value: Optional[Value] = None
+    offset: int = 0
+    array: Optional[numpy.ndarray] = None
+
+
+@dataclass
+class Program:
+    graph: Graph
+    calls: list[tuple[Launch, list[Ref]]] = field(default_factory=list)
+    scratch_bytes: int = 0
+
+    @property
+    def source(self) -> str:
+        return PRELUDE + "\n" + "\n".join(launch.source for launch, _ in self.calls)
+
+    def dump_text(self) -> str:
+        """The source with every launch's configuration above its kernel."""
+        lines = [f"// graph @{self.graph.name}: {len(self.calls)} launches, scratch {self.scratch_bytes} bytes",
+                 PRELUDE]
+        for launch, _ in self.calls:
+            lines += [launch.describe(), launch.source]
+        return "\n".join(lines)
+
+    @property
+    def names(self) -> list[str]:
+        return [launch.name for launch, _ in self.calls]
+
+
+def _align(n: int, a: int = SCRATCH_ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+def build_program(graph: Graph) -> Program:
+    program = Program(graph)
+    for index, node in enumerate(graph.nodes):
+        if node.op == "constant":
+            continue
+        label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
+        kernel = lower_node(node, f"k{index}_{label}")
+        plan = plan_kernel(kernel, f"k{index}_{label}")
+        offsets, used = {}, 0
+        for name in plan.scratch:
+            offsets[name] = used
+            used = _align(used + kernel.buffers[name].nbytes)
+        program.scratch_bytes = max(program.scratch_bytes, used)
+        for launch in plan.launches:
+            if 0 in launch.grid:
+                continue  # an empty tensor: nothing to compute
+            refs = []
+            for name in launch.buffers:
+                buf = kernel.buffers[name]
+                if buf.role == "input":
+                    refs.append(Ref("value", node.inputs[buf.index]))
+                elif buf.role == "output":
+                    refs.append(Ref("value", node.outputs[buf.index]))
+                elif buf.role == "temp":
+                    refs.append(Ref("scratch", offset=offsets[name]))
+                else:
+                    refs.append(Ref("const", array=numpy.ascontiguousarray(kernel.constants[name])))
+            program.calls.append((launch, refs))
+    return program
+
+
+def write_dump(program: Program, folder: str) -> str:
+    """Write NN-kernels.cu (NN after the files already there); returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    numbers = [int(m.group(1)) for f in os.listdir(folder) if (m := re.match(r"(\d+)-", f))]
+    path = os.path.join(folder, f"{max(numbers, default=-1) + 1:02d}-kernels.cu")
+    with open(path, "w") as f:
+        f.write(program.dump_text() + "\n")
+    return path

@@ -1,0 +1,147 @@
+"""Device contexts (`hb.cpu()`, `hb.gpu(0)`) and arrays that live on a GPU.
+
+`x.as_in_context(hb.gpu(0))` copies an NDArray to the device once; passing it to a function
+hybridized with backend="cuda" then copies device->device instead of host->device, and the
+results stay on the device too (as in MXNet, outputs follow their inputs' context). Every
+eager path still works on a DeviceNDArray: reading its data (`asnumpy()`, NumPy conversion,
+eager ops) downloads a host copy.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy
+
+from ..errors import HybridError
+from ..ir.types import TensorType, dtype_name, to_numpy_dtype
+from .array import NDArray
+
+
+class Context:
+    """Where an array lives: Context("cpu", 0) or Context("gpu", i)."""
+
+    __slots__ = ("device_type", "device_id")
+
+    def __init__(self, device_type: str, device_id: int = 0):
+        if device_type not in ("cpu", "gpu"):
+            raise HybridError(f"unknown device type {device_type!r}; use hb.cpu() or hb.gpu(i)")
+        self.device_type = device_type
+        self.device_id = int(device_id)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Context) and (self.device_type, self.device_id) == (other.device_type,
+                                                                                    other.device_id)
+
+    def __hash__(self) -> int:
+        return hash((self.device_type, self.device_id))
+
+    def __repr__(self) -> str:
+        return f"{self.device_type}({self.device_id})"
+
+
+def cpu(device_id: int = 0) -> Context:
+    return Context("cpu", device_id)
+
+
+def gpu(device_id: int = 0) -> Context:
+    return Context("gpu", device_id)
+
+
+class DeviceNDArray(NDArray):
+    """An NDArray whose data is in GPU memory (owned by `_owner`, at address `device_ptr`)."""
+
+    __slots__ = ("_owner", "_ptr", "_type", "_runtime", "_device_id")
+
+    def __init__(self, type_: TensorType, runtime, device_id: int = 0):
+        # NDArray.__init__ would store host data; the device array keeps only autograd state.
+        self._grad = None
+        self._grad_req = "null"
+        self._node = None
+        self._type = type_
+        self._runtime = runtime
+        self._device_id = device_id
+        self._owner, self._ptr = runtime.malloc(type_.nbytes)
+
+    @classmethod
+    def empty(cls, type_: TensorType, runtime, device_id: int = 0) -> "DeviceNDArray":
+        return cls(type_, runtime, device_id)
+
+    @classmethod
+    def from_host(cls, data: numpy.ndarray, runtime, device_id: int = 0) -> "DeviceNDArray":
+        data = numpy.ascontiguousarray(data)
+        out = cls(TensorType(tuple(data.shape), dtype_name(data.dtype)), runtime, device_id)
+        runtime.htod(out._ptr, data)
+        runtime.synchronize()
+        return out
+
+    @property
+    def device_ptr(self) -> int:
+        return self._ptr
+
+    @property
+    def context(self) -> Context:
+        return gpu(self._device_id)
+
+    @property
+    def type(self) -> TensorType:
+        return self._type
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._type.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return to_numpy_dtype(self._type.dtype)
+
+    @property
+    def _data(self) -> numpy.ndarray:  # type: ignore[override]
+        """A host copy (what every eager path reads)."""
+        host = numpy.empty(self._type.shape, to_numpy_dtype(self._type.dtype))
+        self._runtime.dtoh(host, self._ptr)
+        self._runtime.synchronize()
+        return host
+
+    def asnumpy(self) -> numpy.ndarray:
+        return self._data
+
+    def __setitem__(self, key, value) -> None:
+        host = self._data
+        staged = NDArray(host)
+        staged[key] = value
+        self._runtime.htod(self._ptr, host)
+        self._runtime.synchronize()
+
+    def copy(self) -> "DeviceNDArray":
+        out = DeviceNDArray(self._type, self._runtime, self._device_id)
+        self._runtime.dtod(out._ptr, self._ptr, self._type.nbytes)
+        self._runtime.synchronize()
+        return out
+
+    def detach(self) -> "DeviceNDArray":
+        return self
+
+    def as_in_context(self, ctx: Context) -> NDArray:
+        if ctx == self.context:
+            return self
+        if ctx.device_type == "cpu":
+            return NDArray(self._data)
+        return to_device(NDArray(self._data), ctx)
+
+    def _exec_input(self, backend: str):
+        """What a compiled executable receives: the device array itself for the CUDA backend."""
+        return self if backend == "cuda" else self._data
+
+    def __repr__(self) -> str:
+        return f"{self._data!r} @{self.context}"
+
+
+def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) -> DeviceNDArray:
+    """Copy a host NDArray to GPU ctx.device_id (through the CUDA backend's runtime)."""
+    from ..codegen.cuda.runtime import get_runtime
+
+    rt = runtime or get_runtime(device=ctx.device_id)
+    return DeviceNDArray.from_host(array._data, rt, ctx.device_id)
+
+
+__all__ = ["Context", "cpu", "gpu", "DeviceNDArray", "to_device"]
