@@ -1,16 +1,17 @@
-"""Memory planning: one static arena per executable, buffers reused across disjoint lifetimes.
+"""Memory planning: one static arena per executable; results with disjoint lifetimes share bytes.
 
 Stages:
   1. liveness over the scheduled nodes (graph.nodes order, fused kernels as single nodes):
      a result lives from the node that writes it to the last node that reads it; graph
      outputs live to the end, so nothing overwrites them
-  2. in place: a result takes the buffer of an operand that dies at its node when the op
+  2. in place: a result takes the memory of an operand that dies at its node when the op
      allows it (OpDef.inplace: operand 0 of a plain node; any operand of a one-result
-     elementwise kernel) and the operand has the result's exact type
-  3. buffer reuse: otherwise a result takes the smallest free buffer that holds it; if none
-     does, the largest free buffer grows to fit; if none is free, a new buffer opens
-  4. buffers are laid out back to back in the arena (ALIGNMENT-byte aligned); every node gets
-     a `node.meta["plan"]` comment and the graph a `memory_plan` (MemoryPlan below)
+     elementwise kernel) and the operand has the result's exact type; such chains become one
+     block whose lifetime is the union of theirs
+  3. offsets, greedy by size (best fit): blocks are placed largest first, each at the
+     smallest gap of the arena that no placed block with an overlapping lifetime occupies
+     (or above them all); ALIGNMENT-byte aligned
+  4. every node gets a `node.meta["plan"]` comment and the graph a `memory_plan` (MemoryPlan)
 
 `check_memory_plan` re-derives liveness from the graph and proves that no two results that
 are live at the same time overlap in the arena (apart from a legal in-place pair).
@@ -23,6 +24,8 @@ arena[slot.offset : slot.offset + slot.nbytes], row-major, of the value's dtype.
 `plan.arena_bytes` once (aligned to ALIGNMENT) and reuse it for every call; copy the graph
 outputs out of the arena before returning them. A Slot with `inplace_of` set overwrites that
 operand's memory: read each element of the operand before writing the same element.
+"Buffer" b<N> names the block at one offset (an in-place chain, or results that reuse the
+bytes at that offset later); `buffer_offsets`/`buffer_sizes` give each block's extent.
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ class Slot:
     output: int               # which result of that node
     value: str                # its printed name, e.g. "%12"
     nbytes: int
-    buffer: int               # buffer id; results with disjoint lifetimes share buffers
+    buffer: int               # buffer id: results placed at the same offset share it
     offset: int               # byte offset of the buffer (so of the value) in the arena
     start: int                # node index that writes it
     end: int                  # last node index that reads it; len(graph.nodes) for graph outputs
@@ -60,17 +63,20 @@ class Slot:
 class MemoryPlan:
     arena_bytes: int                   # planned peak: the whole arena
     naive_bytes: int                   # one buffer per result, never reused
-    buffer_sizes: list[int]            # bytes of each buffer id
+    buffer_sizes: list[int]            # bytes of each buffer id (the largest block placed there)
     buffer_offsets: list[int]          # arena offset of each buffer id
     slots: list[Slot] = field(default_factory=list)
     alignment: int = ALIGNMENT
+    _by_key: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def slot(self, node: int, output: int = 0) -> Optional[Slot]:
         """The slot of result `output` of graph.nodes[node]; None for constants."""
         return self._index().get((node, output))
 
     def _index(self) -> dict:
-        return {(s.node, s.output): s for s in self.slots}
+        if len(self._by_key) != len(self.slots):
+            self._by_key = {(s.node, s.output): s for s in self.slots}
+        return self._by_key
 
     def summary(self) -> str:
         return (f"naive {format_bytes(self.naive_bytes)} -> planned {format_bytes(self.arena_bytes)} "
@@ -127,58 +133,68 @@ def inplace_candidates(node: Node) -> list[int]:
     return [k for k in positions if node.inputs[k].type == out]
 
 
+def _inplace_chains(graph: Graph, live: dict) -> dict:
+    """result key -> the key of the dying operand whose memory it takes (stage 2)."""
+    where = {graph.nodes[i].outputs[k]: (i, k) for (i, k) in live}
+    donors: dict = {}
+    for i, node in enumerate(graph.nodes):
+        for p in inplace_candidates(node):
+            key = where.get(node.inputs[p])
+            if key is not None and live[key][1] == i:
+                donors[(i, 0)] = key
+                break
+    return donors
+
+
+def _place(blocks: list) -> tuple[dict, int]:
+    """Offsets for blocks (id, start, end, bytes): largest first, best-fitting gap (stage 3)."""
+    offsets: dict = {}
+    placed: list = []                                  # (start, end, offset, size)
+    arena = 0
+    for bid, start, end, size in sorted(blocks, key=lambda b: (-b[3], b[1], b[0])):
+        busy = sorted((o, o + sz) for s, e, o, sz in placed if s <= end and start <= e)
+        best, cursor = None, 0
+        for lo, hi in busy:
+            gap = lo - cursor
+            if gap >= size and (best is None or gap < best[1]):
+                best = (cursor, gap)
+            cursor = max(cursor, hi)
+        offset = best[0] if best is not None else cursor
+        offsets[bid] = offset
+        placed.append((start, end, offset, size))
+        arena = max(arena, offset + size)
+    return offsets, arena
+
+
 @register_pass("memory_plan")
 def plan_memory(graph: Graph, **context) -> Graph:
-    """Assign every node result a buffer in one arena; see the module docstring."""
+    """Give every node result an offset in one arena; see the module docstring."""
     live = liveness(graph)
     names = value_names(graph)
-    where: dict = {}                                 # Value -> (node, output) of results in the arena
-    for (i, k) in live:
-        where[graph.nodes[i].outputs[k]] = (i, k)
-    buffer_of: dict = {}                             # (node, output) -> buffer id
-    sizes: list[int] = []
-    free: set[int] = set()
-    release: dict[int, list] = {}                    # node index -> results whose last reader it is
-    for key, (_, end) in live.items():
-        release.setdefault(end, []).append(key)
-    inplace: dict = {}                               # result -> the dying operand whose buffer it took
-    handed_over: set = set()
-    for i, node in enumerate(graph.nodes):
-        free.update(buffer_of[key] for key in release.pop(i - 1, ()) if key not in handed_over)
-        if node.op == "constant":
-            continue
-        donor = next((where[node.inputs[p]] for p in inplace_candidates(node)
-                      if node.inputs[p] in where and live[where[node.inputs[p]]][1] == i), None)
-        for k, v in enumerate(node.outputs):
-            if k == 0 and donor is not None:
-                buffer_of[(i, k)] = buffer_of[donor]   # the donor's buffer now holds this result
-                inplace[(i, k)] = donor
-                handed_over.add(donor)
-                continue
-            need = v.type.nbytes
-            fitting = [b for b in free if sizes[b] >= need]
-            if fitting:
-                b = min(fitting, key=lambda b: (sizes[b], b))
-            elif free:
-                b = max(free, key=lambda b: (sizes[b], -b))
-                sizes[b] = need
-            else:
-                b = len(sizes)
-                sizes.append(need)
-            free.discard(b)
-            buffer_of[(i, k)] = b
-    offsets, total = [], 0
-    for size in sizes:
-        offsets.append(total)
-        total += _align(size)
+    donors = _inplace_chains(graph, live)
+    block_of: dict = {}
+    for key in sorted(live):
+        block_of[key] = block_of[donors[key]] if key in donors else key
+    extent: dict = {}                                  # block -> [start, end, bytes]
+    for key, (start, end) in live.items():
+        nbytes = _align(graph.nodes[key[0]].outputs[key[1]].type.nbytes)
+        b = extent.setdefault(block_of[key], [start, end, nbytes])
+        b[0], b[1], b[2] = min(b[0], start), max(b[1], end), max(b[2], nbytes)
+    offsets, arena = _place([(bid, *e) for bid, e in extent.items()])
+    buffer_ids: dict = {}
+    for bid in sorted(extent, key=lambda b: (offsets[b], b)):
+        buffer_ids.setdefault(offsets[bid], len(buffer_ids))
+    sizes = [0] * len(buffer_ids)
+    for bid, (_, _, nbytes) in extent.items():
+        sizes[buffer_ids[offsets[bid]]] = max(sizes[buffer_ids[offsets[bid]]], nbytes)
     slots = []
     for (i, k), (start, end) in sorted(live.items()):
         v = graph.nodes[i].outputs[k]
-        b = buffer_of[(i, k)]
-        donor = inplace.get((i, k))
-        slots.append(Slot(i, k, "%" + names[v], v.type.nbytes, b, offsets[b], start, end,
+        offset = offsets[block_of[(i, k)]]
+        donor = donors.get((i, k))
+        slots.append(Slot(i, k, "%" + names[v], v.type.nbytes, buffer_ids[offset], offset, start, end,
                           "%" + names[graph.nodes[donor[0]].outputs[donor[1]]] if donor else None))
-    plan = MemoryPlan(total, sum(s.nbytes for s in slots), sizes, offsets, slots)
+    plan = MemoryPlan(arena, sum(s.nbytes for s in slots), sizes, sorted(buffer_ids), slots)
     for node in graph.nodes:
         node.meta.pop("plan", None)
     for s in slots:
