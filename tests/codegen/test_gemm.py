@@ -40,7 +40,7 @@ def impl(request):
 
 
 @pytest.mark.parametrize("M,N,K", [(1, 1, 1), (3, 17, 5), (17, 3, 33), (1, 300, 7), (300, 1, 9), (64, 48, 257),
-                                   (131, 75, 600), (200, 520, 3)])
+                                   (131, 75, 600), (200, 520, 3), (100, 700, 600)])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False), (True, True)])
 def test_shapes_and_transposes(impl, M, N, K, trans_a, trans_b):
     rng = numpy.random.default_rng(M * 1000 + N + K)
@@ -182,6 +182,22 @@ def test_micro_kernel_uses_vector_fma():
     reg = {16: "zmm", 8: "ymm"}[gemm.host_config().width]
     fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
     assert len(fmas) >= gemm.host_config().mr * gemm.host_config().nr // gemm.host_config().width
+
+
+def test_avx512_variant_compiles_to_zmm_fma():
+    """The AVX-512 blocking (14 x 32 tile) cannot run on every CI host, but it must compile to zmm FMAs."""
+    import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    features = "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2"
+    assert gemm.host_config(features).width == 16
+    tm = llvm.Target.from_default_triple().create_target_machine(cpu="skylake-avx512", features=features, opt=3)
+    mod = llvm.parse_assembly(gemm.gemm_llvm_ir("generated", features=features))
+    mod.verify()
+    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    asm = tm.emit_assembly(mod)
+    assert sum("vfmadd" in line and "zmm" in line for line in asm.splitlines()) >= 14 * 2
 
 
 def test_shape_mismatch_names_shapes():

@@ -68,6 +68,7 @@ BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
 POOL_SLOTS = 64
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
+L2_FLOATS = 1 << 16           # a quarter MiB: the packed B block when there is a single A block
 BLAS_PANEL_FLOATS = 1 << 17   # rows per OpenBLAS call: about 512 KiB of C, so the epilogue finds it in L2/L3
 
 
@@ -195,32 +196,55 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     def c_ptr(r, col):
         return b.gep(f["c"], [b.add(b.mul(_c(r), f["ldc"]), col)])
 
-    full = b.and_(b.icmp_signed("==", f["mr"], _c(MR)), b.icmp_signed("==", f["nr"], _c(NR)))
-    with b.if_else(full) as (then, otherwise):
-        with then:
-            with b.if_else(f["accum"]) as (acc_then, acc_else):
-                for accumulate, ctx in ((True, acc_then), (False, acc_else)):
-                    with ctx:
-                        for r in range(MR):
-                            for v in range(nv):
-                                p = b.bitcast(c_ptr(r, _c(v * W)), vty.as_pointer())
-                                value = b.load(accs[r][v])
-                                if accumulate:
-                                    value = b.fadd(value, b.load(p, align=4))
-                                b.store(value, p, align=4)
-        with otherwise:
-            # Edge tile: spill the registers, then copy the valid mr x nr part.
-            tile = f.alloca(ir.ArrayType(F32, MR * NR), "tile")
-            for r in range(MR):
+    # Store: full tiles with plain vector stores; edge tiles row by row (rows < mr), the columns >= nr masked off.
+    mask_ty = ir.VectorType(I1, W)
+    masked_load = ir.Function(module, ir.FunctionType(vty, [vty.as_pointer(), I32, mask_ty, vty]),
+                              f"llvm.masked.load.v{W}f32.p0")
+    masked_store = ir.Function(module, ir.FunctionType(VOID, [vty, vty.as_pointer(), I32, mask_ty]),
+                               f"llvm.masked.store.v{W}f32.p0")
+    lanes = ir.Constant(ir.VectorType(I64, W), list(range(W)))
+    zero_v = ir.Constant(vty, [0.0] * W)
+
+    def store_rows(accumulate: bool, masked: bool, edge_rows: bool):
+        masks = []
+        if masked:
+            limit = b.insert_element(ir.Constant(ir.VectorType(I64, W), ir.Undefined), f["nr"], _c(0, I32))
+            limit = b.shuffle_vector(limit, ir.Constant(ir.VectorType(I64, W), ir.Undefined), splat_mask)
+            masks = [b.icmp_signed("<", b.add(lanes, ir.Constant(ir.VectorType(I64, W), [v * W] * W)), limit)
+                     for v in range(nv)]
+        for r in range(MR):
+            def one_row():
                 for v in range(nv):
-                    p = b.bitcast(b.gep(tile, [_c(0), _c(r * NR + v * W)]), vty.as_pointer())
-                    b.store(b.load(accs[r][v]), p, align=4)
-            with f.loop(0, f["mr"], 1, "ei") as i:
-                with f.loop(0, f["nr"], 1, "ej") as j:
-                    value = b.load(b.gep(tile, [_c(0), b.add(b.mul(i, _c(NR)), j)]))
-                    dst = b.gep(f["c"], [b.add(b.mul(i, f["ldc"]), j)])
-                    old = b.select(f["accum"], b.load(dst), ir.Constant(F32, 0.0))
-                    b.store(b.fadd(value, old), dst)
+                    p = b.bitcast(c_ptr(r, _c(v * W)), vty.as_pointer())
+                    value = b.load(accs[r][v])
+                    if masked:
+                        if accumulate:
+                            value = b.fadd(value, b.call(masked_load, [p, _c(4, I32), masks[v], zero_v]))
+                        b.call(masked_store, [value, p, _c(4, I32), masks[v]])
+                    else:
+                        if accumulate:
+                            value = b.fadd(value, b.load(p, align=4))
+                        b.store(value, p, align=4)
+            if edge_rows and r > 0:
+                with b.if_then(b.icmp_signed("<", _c(r), f["mr"])):
+                    one_row()
+            else:
+                one_row()
+
+    full_cols = b.icmp_signed("==", f["nr"], _c(NR))
+    full = b.and_(b.icmp_signed("==", f["mr"], _c(MR)), full_cols)
+    with b.if_else(f["accum"]) as (acc_then, acc_else):
+        for accumulate, ctx in ((True, acc_then), (False, acc_else)):
+            with ctx:
+                with b.if_else(full) as (then, otherwise):
+                    with then:
+                        store_rows(accumulate, masked=False, edge_rows=False)
+                    with otherwise:
+                        with b.if_else(full_cols) as (cols_then, cols_else):
+                            with cols_then:
+                                store_rows(accumulate, masked=False, edge_rows=True)
+                            with cols_else:
+                                store_rows(accumulate, masked=True, edge_rows=True)
     f.finish()
     return f.fn
 
@@ -353,8 +377,12 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     kblock = f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
     has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
 
-    with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
-        nc = f.min(_c(cfg.nc), b.sub(f["n_hi"], jc))
+    # One A block (few rows): B is not reused across A blocks, so keep its packed block in L2, not L3.
+    small_l2_nc = f.max(_c(cfg.nr), b.mul(b.sdiv(b.sdiv(_c(L2_FLOATS), kblock), _c(cfg.nr)), _c(cfg.nr)))
+    one_a_block = b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(cfg.mc))
+    nc_block = b.select(one_a_block, f.min(small_l2_nc, _c(cfg.nc)), _c(cfg.nc))
+    with f.loop(f["n_lo"], f["n_hi"], nc_block, "jc") as jc:
+        nc = f.min(nc_block, b.sub(f["n_hi"], jc))
         with f.loop(0, K, kblock, "pc") as pc:
             kc = f.min(kblock, b.sub(K, pc))
             accum = b.icmp_signed(">", pc, _c(0))
