@@ -1114,15 +1114,18 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
         for v, lz in zip(n.outputs, lazies):
             env[v] = _memo(lz)
     # Retarget a materialized temp to the output it becomes, else compute the output.
+    renames = []   # applied last: lazies built earlier still name the temp
     for v, buf in zip(graph.outputs, outs):
         lazy = env[v]
         found = identity_buffer(lazy, v.shape, lw)
         target = lw.kernel.buffers.get(found[0]) if found and found[1] is None else None
         if target is not None and target.role == "temp" and sum(
                 1 for o in graph.outputs if o is v) == 1:
-            _rename(lw.kernel, target.name, buf.name)
+            renames.append((target.name, buf.name))
         else:
             lw.stage(buf, lazy)
+    for old, new in renames:
+        _rename(lw.kernel, old, new)
     _fold_epilogues(lw)
     return lw.kernel
 

@@ -99,8 +99,7 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     dump = dump or os.environ.get("HYBRID_DUMP") or None
     obj = compile_object(plan, graph.name, dump)
     _extern_symbols()
-    tm = target.target_machine(False)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads())

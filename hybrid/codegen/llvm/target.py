@@ -39,9 +39,19 @@ def target_id() -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def _target(triple: str) -> "llvm.Target":
+    return llvm.Target.from_triple(triple)
+
+
+@functools.lru_cache(maxsize=None)
 def target_machine(pic: bool = False) -> "llvm.TargetMachine":
+    """The shared target machine for compiling (never hand it to an engine: engines own theirs)."""
+    return new_target_machine(pic)
+
+
+def new_target_machine(pic: bool = False) -> "llvm.TargetMachine":
     triple, cpu, features = host()
-    target = llvm.Target.from_triple(triple)
+    target = _target(triple)
     return target.create_target_machine(cpu=cpu, features=features, opt=3,
                                         reloc="pic" if pic else "default",
                                         codemodel="default" if pic else "jitdefault")
@@ -65,7 +75,7 @@ def compile_ir(ir: str, extra: list[str] = (), pic: bool = False, want_asm: bool
     module = llvm.parse_assembly(ir)
     for text in extra:
         module.link_in(llvm.parse_assembly(text))
-    module.triple = tm.triple
+    module.triple = host()[0]
     module.data_layout = str(tm.target_data)
     module.verify()
     optimize(module, tm)

@@ -1,0 +1,215 @@
+"""Every registry op on the LLVM backend against interp (the NumPy references).
+
+Each test compiles one graph holding many ops (LLVM compiles are the slow part), on shapes
+with vector remainders (1, 3, 17, 1023), broadcast operands and transposed/strided reads.
+Tolerances: rtol 1e-5 for arithmetic; 2e-6 abs + 1e-5 rel for the inline math (see
+test_llvm_math.py for each function's measured error); reductions rtol 1e-5.
+"""
+from __future__ import annotations
+
+import numpy
+import pytest
+
+from hybrid.ir.registry import all_ops
+
+from test_llvm_util import compare, graph_of, op
+
+rng = numpy.random.default_rng(0)
+
+UNARY_SAFE = {  # op -> input transform keeping the reference finite
+    "neg": None, "abs": None, "exp": None, "tanh": None, "sigmoid": None, "relu": None, "erf": None,
+    "sin": None, "cos": None, "floor": None, "ceil": None, "round": None, "sign": None, "stop_gradient": None,
+    "log": "pos", "sqrt": "pos", "rsqrt": "pos",
+}
+BINARY = ["add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"]
+
+
+def test_every_registry_op_is_covered():
+    covered = set(UNARY_SAFE) | set(BINARY) | {
+        "logical_not", "logical_and", "logical_or", "where", "cast", "sum", "max", "min", "prod", "argmax",
+        "reshape", "transpose", "broadcast_to", "slice", "concat", "pad", "take", "constant", "iota",
+        "random_uniform", "matmul", "conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad",
+        "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad", "take_grad"}
+    missing = set(all_ops()) - covered
+    assert not missing, f"ops without an LLVM test: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("shape", [(1023,), (3, 17)])
+def test_unary_ops(shape):
+    x = rng.uniform(-6, 6, shape).astype("f4")
+    x.flat[:4] = [0.0, -0.0, 2.5, -2.5]          # round-half-even and signed zeros
+
+    def body(g, a, p):
+        return [op(g, name, p if how == "pos" else a) for name, how in UNARY_SAFE.items()]
+    graph = graph_of({"a": (shape, "f32"), "p": (shape, "f32")}, body)
+    compare(graph, [x, numpy.abs(x) + 1e-3], rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("sa,sb", [((17, 1023), (1023,)), ((3, 1, 17), (1, 5, 1)), ((1,), (3,))])
+def test_binary_ops_broadcast(sa, sb):
+    a = rng.uniform(-3, 3, sa).astype("f4")
+    b = rng.uniform(0.5, 2, sb).astype("f4") * rng.choice([-1, 1], sb).astype("f4")
+
+    def body(g, x, y):
+        return [op(g, name, x, y) for name in BINARY]
+    compare(graph_of({"x": (sa, "f32"), "y": (sb, "f32")}, body), [a, b], rtol=2e-5, atol=2e-6)
+
+
+def test_nan_semantics_of_max_min_relu():
+    a = numpy.array([numpy.nan, 1, -1, numpy.nan, numpy.inf, -numpy.inf, 0], "f4")
+    b = numpy.array([1, numpy.nan, numpy.nan, numpy.nan, 2, -3, -0.0], "f4")
+    m = numpy.array([[1, numpy.nan, 3], [4, 5, 6]], "f4")
+
+    def body(g, x, y, z):
+        return [op(g, "maximum", x, y), op(g, "minimum", x, y), op(g, "relu", x),
+                op(g, "max", z, axes=(1,), keepdims=False), op(g, "min", z, axes=(0, 1), keepdims=False),
+                op(g, "argmax", z, axis=1, keepdims=False)]
+    compare(graph_of({"x": ((7,), "f32"), "y": ((7,), "f32"), "z": ((2, 3), "f32")}, body), [a, b, m],
+            optimize=False)
+
+
+def test_integer_and_bool_ops():
+    a = rng.integers(-50, 50, (4, 17)).astype("i4")
+    b = rng.integers(1, 7, (17,)).astype("i4") * rng.choice([-1, 1], 17).astype("i4")
+    e = rng.integers(0, 5, (17,)).astype("i4")
+
+    def body(g, x, y, z):
+        lt = op(g, "lt", x, y)
+        return [op(g, "add", x, y), op(g, "sub", x, y), op(g, "mul", x, y), op(g, "mod", x, y),
+                op(g, "maximum", x, y), op(g, "minimum", x, y), op(g, "abs", x), op(g, "neg", x),
+                op(g, "pow", x, z), lt, op(g, "logical_not", lt), op(g, "logical_and", lt, op(g, "gt", x, z)),
+                op(g, "logical_or", lt, op(g, "eq", x, z)), op(g, "where", lt, x, y),
+                op(g, "cast", x, dtype="f32"), op(g, "cast", lt, dtype="f32"),
+                op(g, "cast", op(g, "cast", x, dtype="f32"), dtype="i32"), op(g, "sum", x, axes=(1,), keepdims=False),
+                op(g, "max", x, axes=(0,), keepdims=True), op(g, "argmax", x, axis=1, keepdims=False),
+                op(g, "sign", x)]
+    compare(graph_of({"x": ((4, 17), "i32"), "y": ((17,), "i32"), "z": ((17,), "i32")}, body), [a, b, e])
+
+
+@pytest.mark.parametrize("shape", [(3, 17, 1023), (1, 1, 3)])
+def test_reductions(shape):
+    x = rng.standard_normal(shape).astype("f4")
+
+    def body(g, a):
+        outs = []
+        for axes in [(2,), (0,), (1, 2), (0, 1, 2)]:
+            for name in ("sum", "max", "min"):
+                outs.append(op(g, name, a, axes=axes, keepdims=len(axes) == 1))
+        outs.append(op(g, "prod", op(g, "mul", a, op(g, "constant", value=numpy.array(0.5, "f4"))),
+                       axes=(0,), keepdims=False))
+        outs.append(op(g, "argmax", a, axis=2, keepdims=False))
+        return outs
+    compare(graph_of({"a": (shape, "f32")}, body), [x], rtol=2e-5, atol=1e-5)
+
+
+def test_long_sum_is_accurate():
+    """A blocked sum of 2^20 float32 values stays close to the float64 sum."""
+    x = rng.uniform(0, 1, (1 << 20,)).astype("f4")
+    graph = graph_of({"a": ((1 << 20,), "f32")}, lambda g, a: op(g, "sum", a, axes=(0,), keepdims=False))
+    from hybrid.codegen import build
+    got = build(graph, "llvm")([x])[0]
+    exact = x.astype("f8").sum()
+    assert abs(float(got) - exact) / exact < 1e-6
+
+
+def test_layout_ops_and_fusion_through_them():
+    x = rng.standard_normal((4, 6, 17)).astype("f4")
+    y = rng.standard_normal((17, 6)).astype("f4")
+    idx = rng.integers(0, 6, (3, 2)).astype("i4")
+
+    def body(g, a, b, i):
+        t = op(g, "transpose", a, perm=(2, 1, 0))                     # (17, 6, 4)
+        s = op(g, "slice", t, begin=(1, 0, 1), end=(17, 6, 4), step=(2, 3, 1))   # (8, 2, 3)
+        r = op(g, "reshape", a, shape=(24, 17))
+        bt = op(g, "transpose", b, perm=(1, 0))                      # (6, 17)
+        c = op(g, "concat", r, bt, axis=0)                           # (30, 17)
+        p = op(g, "pad", a, pads=(1, 0, 0, 2, 3, 1), value=1.5)
+        bb = op(g, "broadcast_to", op(g, "reshape", b, shape=(1, 17, 6)), shape=(2, 17, 6))
+        tk = op(g, "take", a, i, axis=1)                             # (4, 3, 2, 17)
+        head = op(g, "slice", c, begin=(0, 0), end=(24, 17), step=(1, 1))     # (24, 17)
+        fused = op(g, "relu", op(g, "add", op(g, "reshape", t, shape=(17, 24)), op(g, "transpose", head, perm=(1, 0))))
+        return [t, s, r, c, p, bb, tk, fused, op(g, "exp", s)]
+    compare(graph_of({"a": ((4, 6, 17), "f32"), "b": ((17, 6), "f32"), "i": ((3, 2), "i32")}, body),
+            [x, y, idx], rtol=1e-6, atol=1e-6)
+
+
+def test_sources_iota_constant_random():
+    key = numpy.array([7, 123456789], "u4")
+    const = rng.standard_normal((3, 5)).astype("f4")
+
+    def body(g, k, a):
+        return [op(g, "iota", shape=(3, 5), axis=1, dtype="f32"), op(g, "iota", shape=(4,), axis=0, dtype="i32"),
+                op(g, "add", op(g, "constant", value=const), a),
+                op(g, "random_uniform", k, shape=(17, 3), dtype="f32"),
+                op(g, "random_uniform", k, shape=(1023,), dtype="f32")]
+    compare(graph_of({"k": ((2,), "u32"), "a": ((3, 5), "f32")}, body), [key, const], rtol=0, atol=0)
+
+
+def test_matmul_variants():
+    a = rng.standard_normal((2, 17, 33)).astype("f4")
+    b = rng.standard_normal((33, 3)).astype("f4")
+    c = rng.standard_normal((2, 3, 33)).astype("f4")
+    v = rng.standard_normal((3,)).astype("f4")
+
+    def body(g, x, y, z, w):
+        return [op(g, "matmul", x, y), op(g, "matmul", x, z, transpose_b=True),
+                op(g, "matmul", y, x, transpose_a=True, transpose_b=True),
+                op(g, "relu", op(g, "add", op(g, "matmul", x, y), w)),
+                op(g, "matmul", op(g, "transpose", x, perm=(0, 2, 1)), x)]
+    compare(graph_of({"x": ((2, 17, 33), "f32"), "y": ((33, 3), "f32"), "z": ((2, 3, 33), "f32"),
+                      "w": ((3,), "f32")}, body), [a, b, c, v], rtol=1e-4, atol=1e-4)
+
+
+def test_conv_pool_and_their_gradients():
+    x = rng.standard_normal((2, 4, 9, 11)).astype("f4")
+    w = rng.standard_normal((6, 2, 3, 3)).astype("f4")
+    bias = rng.standard_normal((6,)).astype("f4")
+    conv = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+
+    def body(g, a, k, bb):
+        y = op(g, "conv2d", a, k, **conv)                                   # (2, 6, 5, 11)
+        yb = op(g, "relu", op(g, "add", y, op(g, "reshape", bb, shape=(1, 6, 1, 1))))
+        one = op(g, "conv2d", a, op(g, "slice", k, begin=(0, 0, 1, 1), end=(6, 2, 2, 2), step=(1, 1, 1, 1)),
+                 stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=2)
+        mp = op(g, "max_pool2d", a, kernel=(3, 3), stride=(2, 2), padding=(1, 1))
+        ap = op(g, "avg_pool2d", a, kernel=(2, 3), stride=(2, 2), padding=(1, 1), count_include_pad=False)
+        ap2 = op(g, "avg_pool2d", a, kernel=(2, 2), stride=(1, 1), padding=(0, 0), count_include_pad=True)
+        gx = op(g, "conv2d_input_grad", y, k, input_shape=(2, 4, 9, 11), **conv)
+        gw = op(g, "conv2d_weight_grad", a, y, weight_shape=(6, 2, 3, 3), **conv)
+        gm = op(g, "max_pool2d_grad", a, mp, kernel=(3, 3), stride=(2, 2), padding=(1, 1))
+        ga = op(g, "avg_pool2d_grad", ap, input_shape=(2, 4, 9, 11), kernel=(2, 3), stride=(2, 2),
+                padding=(1, 1), count_include_pad=False)
+        return [y, yb, one, mp, ap, ap2, gx, gw, gm, ga]
+    compare(graph_of({"a": ((2, 4, 9, 11), "f32"), "k": ((6, 2, 3, 3), "f32"), "bb": ((6,), "f32")}, body),
+            [x, w, bias], rtol=1e-4, atol=1e-4)
+
+
+def test_take_grad():
+    gr = rng.standard_normal((2, 3, 4, 5)).astype("f4")
+    idx = numpy.array([[0, 2, 2, 6], [1, 1, 0, 6], [3, 3, 3, 3]], "i4")[:, :4]
+
+    def body(g, x, i):
+        return [op(g, "take_grad", x, i, axis=1, size=7)]
+    compare(graph_of({"x": ((2, 3, 4, 5), "f32"), "i": ((3, 4), "i32")}, body), [gr, idx], rtol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_random_shapes_elementwise_reduce_sweep(seed):
+    """Property sweep: random ranks/sizes (with 1, 3, 17, 1023 favoured), random broadcasting."""
+    r = numpy.random.default_rng(seed)
+    sizes = [1, 3, 17, 1023, int(r.integers(2, 40))]
+    ndim = int(r.integers(1, 4))
+    shape = tuple(int(r.choice(sizes)) if r.random() < 0.7 else int(r.integers(1, 9)) for _ in range(ndim))
+    if numpy.prod(shape) > 200_000:
+        shape = shape[-1:]
+    bshape = tuple(1 if r.random() < 0.4 else d for d in shape[int(r.integers(0, ndim)):])
+    axis = int(r.integers(0, ndim))
+    a = r.standard_normal(shape).astype("f4")
+    b = r.standard_normal(bshape).astype("f4")
+
+    def body(g, x, y):
+        e = op(g, "tanh", op(g, "mul", op(g, "add", x, y), y))
+        s = op(g, "sum", op(g, "exp", e), axes=(axis,), keepdims=True)
+        return [e, op(g, "div", op(g, "exp", e), s), op(g, "max", e, axes=(axis,), keepdims=False)]
+    compare(graph_of({"x": (shape, "f32"), "y": (bshape, "f32")}, body), [a, b], rtol=2e-5, atol=2e-6)
