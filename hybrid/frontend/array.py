@@ -60,7 +60,10 @@ class Array:
     def __rtruediv__(self, o): return _np.divide(o, self)
     def __pow__(self, o): return _np.power(self, o)
     def __rpow__(self, o): return _np.power(o, self)
+    def __floordiv__(self, o): return _np.floor_divide(self, o)
+    def __rfloordiv__(self, o): return _np.floor_divide(o, self)
     def __mod__(self, o): return _np.mod(self, o)
+    def __rmod__(self, o): return _np.mod(o, self)
     def __matmul__(self, o): return _np.matmul(self, o)
     def __rmatmul__(self, o): return _np.matmul(o, self)
     def __neg__(self): return _np.negative(self)
@@ -68,7 +71,11 @@ class Array:
     def __abs__(self): return _np.abs(self)
     def __invert__(self): return _np.logical_not(self)
     def __and__(self, o): return _np.logical_and(self, o)
+    def __rand__(self, o): return _np.logical_and(o, self)
     def __or__(self, o): return _np.logical_or(self, o)
+    def __ror__(self, o): return _np.logical_or(o, self)
+    def __xor__(self, o): return _np.logical_xor(self, o)
+    def __rxor__(self, o): return _np.logical_xor(o, self)
     def __lt__(self, o): return _np.less(self, o)
     def __le__(self, o): return _np.less_equal(self, o)
     def __gt__(self, o): return _np.greater(self, o)
@@ -96,6 +103,10 @@ class Array:
     def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
     def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
     def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
+    def argmin(self, axis=None, keepdims=False): return _np.argmin(self, axis, keepdims=keepdims)
+    def any(self, axis=None, keepdims=False): return _np.any(self, axis, keepdims=keepdims)
+    def all(self, axis=None, keepdims=False): return _np.all(self, axis, keepdims=keepdims)
+    def ravel(self): return _np.ravel(self)
     def clip(self, a_min=None, a_max=None): return _np.clip(self, a_min, a_max)
     def exp(self): return _np.exp(self)
     def log(self): return _np.log(self)
@@ -150,7 +161,7 @@ class NDArray(Array):
         self._data[normalize_setitem_key(key)] = numpy.asarray(value, dtype=self._data.dtype)
 
     def __repr__(self) -> str:
-        return repr(self._data).replace("array(", "array(", 1)
+        return repr(self._data)
 
     def __iter__(self):
         for i in range(len(self)):

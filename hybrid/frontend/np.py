@@ -82,7 +82,7 @@ def arange(start, stop=None, step=1, dtype=None) -> NDArray:
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = "f32" if any(isinstance(v, float) for v in (start, stop, step)) else "i32"
+        dtype = "f32" if builtins.any(isinstance(v, float) for v in (start, stop, step)) else "i32"
     return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
 
 
@@ -131,6 +131,17 @@ def logical_not(a) -> Array:
     return apply("logical_not", _cast(_asarray(a), "bool"))
 
 
+def logical_xor(a, b) -> Array:
+    return apply("ne", *(_cast(x, "bool") for x in promote(a, b)))
+
+
+def floor_divide(a, b) -> Array:
+    """a // b rounded toward -inf, as NumPy (integers: exact while the quotient fits float32's 24 bits)."""
+    a, b = promote(a, b)
+    quotient = floor(divide(a, b))
+    return quotient if is_float(a.type.dtype) else _cast(quotient, a.type.dtype)
+
+
 def _unary(op: str, to_float: bool = True):
     def fn(x):
         (x,) = promote(x, to_float=to_float)
@@ -144,6 +155,46 @@ exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tan
 negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign", False)
 floor, ceil, round = (_unary(n, False) for n in ("floor", "ceil", "round"))
 absolute = abs
+
+
+def tan(x) -> Array:
+    return divide(sin(x), cos(x))
+
+
+def sinh(x) -> Array:
+    (x,) = promote(x, to_float=True)
+    return (exp(x) - exp(-x)) * 0.5
+
+
+def cosh(x) -> Array:
+    (x,) = promote(x, to_float=True)
+    return (exp(x) + exp(-x)) * 0.5
+
+
+def log2(x) -> Array:
+    return log(x) * (1.0 / math.log(2.0))
+
+
+def log10(x) -> Array:
+    return log(x) * (1.0 / math.log(10.0))
+
+
+def exp2(x) -> Array:
+    return exp(multiply(x, math.log(2.0)))
+
+
+def isnan(x) -> Array:
+    x = _asarray(x)
+    return not_equal(x, x) if is_float(x.type.dtype) else full_like(x, False, "bool")
+
+
+def isinf(x) -> Array:
+    x = _asarray(x)
+    return equal(abs(x), math.inf) if is_float(x.type.dtype) else full_like(x, False, "bool")
+
+
+def isfinite(x) -> Array:
+    return logical_not(logical_or(isnan(x), isinf(x)))
 
 
 def square(x) -> Array:
@@ -196,9 +247,11 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
 def _reduce(op: str):
     def fn(a, axis=None, keepdims: bool = False) -> Array:
         a = _asarray(a)
-        if a.type.dtype == "bool":
-            a = _cast(a, "i32")
-        return apply(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+        if a.type.dtype != "bool":
+            return apply(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+        # reductions run on numbers: booleans count as 0/1; max/min of booleans are booleans again
+        out = apply(op, _cast(a, "i32"), axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+        return _cast(out, "bool") if op in ("max", "min") else out
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
     return fn
@@ -206,6 +259,14 @@ def _reduce(op: str):
 
 sum, max, min, prod = (_reduce(n) for n in ("sum", "max", "min", "prod"))
 amax, amin = max, min
+
+
+def any(a, axis=None, keepdims: bool = False) -> Array:
+    return max(_cast(_asarray(a), "bool"), axis, keepdims)
+
+
+def all(a, axis=None, keepdims: bool = False) -> Array:
+    return min(_cast(_asarray(a), "bool"), axis, keepdims)
 
 
 def mean(a, axis=None, keepdims: bool = False) -> Array:
@@ -279,6 +340,19 @@ def reshape(a, newshape) -> Array:
         shape[shape.index(-1)] = a.size // known
     shape = tuple(shape)
     return a if shape == a.shape else apply("reshape", a, shape=shape)
+
+
+def ravel(a) -> Array:
+    return reshape(a, (-1,))
+
+
+def flip(a, axis=None) -> Array:
+    """Reverse the order of elements along `axis` (every axis when None)."""
+    a = _asarray(a)
+    key = [builtins.slice(None)] * a.ndim
+    for ax in _axes(axis, a.ndim):
+        key[ax] = builtins.slice(None, None, -1)
+    return a[tuple(key)]
 
 
 def transpose(a, axes=None) -> Array:

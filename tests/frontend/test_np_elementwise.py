@@ -37,6 +37,8 @@ BINARY = {
     "greater_equal": (np.greater_equal, onp.greater_equal, ("float32", "int32", "bool"), None),
     "logical_and": (np.logical_and, onp.logical_and, ("bool", "float32", "int32"), None),
     "logical_or": (np.logical_or, onp.logical_or, ("bool", "float32", "int32"), None),
+    "logical_xor": (np.logical_xor, onp.logical_xor, ("bool", "float32", "int32"), None),
+    "floor_divide": (np.floor_divide, onp.floor_divide, ("float32", "int32"), _nonzero),
 }
 
 
@@ -68,6 +70,8 @@ def test_operators_match_functions():
         (lambda x, y: (x > 0) & (y > 0), lambda x, y: (x > 0) & (y > 0)),
         (lambda x, y: (x > 0) | (y > 0), lambda x, y: (x > 0) | (y > 0)),
         (lambda x, y: ~(x > y), lambda x, y: ~(x > y)),
+        (lambda x, y: (x > 0) ^ (y > 0), lambda x, y: (x > 0) ^ (y > 0)),
+        (lambda x, y: x // y, onp.floor_divide),
     ]
     for fn, ref in ops:
         check(fn, ref or (lambda x, y: onp.abs(x) ** y), a, b, rtol=2e-6)
@@ -82,9 +86,19 @@ def test_operators_match_functions():
     (lambda x: onp.float32(3) * x, lambda x: 3.0 * x, "float32"),  # NumPy scalar on the left defers to us
     (lambda x: x / 2, lambda x: x / 2, "float32"),           # true division of ints gives float32
     (lambda x: (x > 0) + 1, lambda x: (x > 0) + 1, "int32"),  # bool + int scalar -> int32
+    (lambda x: 17 // _nonzero_hb(x), lambda x: 17 // _nonzero(x), "int32"),
+    (lambda x: 7 % _nonzero_hb(x), lambda x: 7 % _nonzero(x), "int32"),
+    (lambda x: x // 2, lambda x: x // 2, "int32"),
+    (lambda x: True & (x > 0), lambda x: True & (x > 0), "bool"),
+    (lambda x: False | (x > 0), lambda x: False | (x > 0), "bool"),
+    (lambda x: True ^ (x > 0), lambda x: True ^ (x > 0), "bool"),
 ])
 def test_python_scalar_promotion(expr, ref, dtype):
     check(expr, ref, sample((2, 3), "int32"), dtype=dtype)
+
+
+def _nonzero_hb(x):
+    return np.where(x == 0, 1, x)
 
 
 def test_float_scalar_keeps_float32():
@@ -115,7 +129,23 @@ UNARY = {
     "expm1": (np.expm1, onp.expm1, None, ("float32",)),
     "logical_not": (np.logical_not, onp.logical_not, None, ("bool", "float32")),
     "stop_gradient": (np.stop_gradient, lambda x: x, None, ("float32", "int32", "bool")),
+    "tan": (np.tan, onp.tan, lambda x: x / 3, ("float32",)),
+    "sinh": (np.sinh, onp.sinh, None, ("float32",)),
+    "cosh": (np.cosh, onp.cosh, None, ("float32",)),
+    "log2": (np.log2, onp.log2, lambda x: onp.abs(x) + 0.1, ("float32",)),
+    "log10": (np.log10, onp.log10, lambda x: onp.abs(x) + 0.1, ("float32",)),
+    "exp2": (np.exp2, onp.exp2, None, ("float32",)),
+    "isnan": (np.isnan, onp.isnan, lambda x: _specials(x, onp.nan, 0.0), ("float32", "int32")),
+    "isinf": (np.isinf, onp.isinf, lambda x: _specials(x, onp.inf, -onp.inf), ("float32", "int32")),
+    "isfinite": (np.isfinite, onp.isfinite, lambda x: _specials(x, onp.inf, onp.nan), ("float32", "int32")),
 }
+
+
+def _specials(x, high, low):
+    """Float data with some large values replaced by `high` and small ones by `low`."""
+    if x.dtype.kind != "f":
+        return x
+    return onp.where(x > 1, high, onp.where(x < -1, low, x))
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))

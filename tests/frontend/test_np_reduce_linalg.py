@@ -24,12 +24,14 @@ def shape_and_axis(draw):
 
 REDUCTIONS = {
     "sum": (np.sum, onp.sum, ("float32", "int32", "bool")),
-    "max": (np.max, onp.max, ("float32", "int32")),
-    "min": (np.min, onp.min, ("float32", "int32")),
+    "max": (np.max, onp.max, ("float32", "int32", "bool")),
+    "min": (np.min, onp.min, ("float32", "int32", "bool")),
     "prod": (np.prod, onp.prod, ("float32", "int32")),
     "mean": (np.mean, onp.mean, ("float32", "int32")),
     "var": (np.var, onp.var, ("float32",)),
     "std": (np.std, onp.std, ("float32",)),
+    "any": (np.any, onp.any, ("bool", "float32", "int32")),
+    "all": (np.all, onp.all, ("bool", "float32", "int32")),
 }
 
 
@@ -45,8 +47,8 @@ def test_reduction(name, case, keepdims, seed, dtype_index):
     x = sample(shape, dtype, low=low, high=high, rng=rng)
     if name == "prod" and dtype == "int32":
         x = onp.clip(x, -2, 2)
-    expected_dtype = {"sum": "int32" if dtype == "bool" else dtype}.get(name, "float32" if name in (
-        "mean", "var", "std") else dtype)
+    expected_dtype = {"sum": "int32" if dtype == "bool" else dtype, "any": "bool", "all": "bool"}.get(
+        name, "float32" if name in ("mean", "var", "std") else dtype)
 
     def reference(v):
         result = ref(v, axis=axis, keepdims=keepdims)
@@ -54,7 +56,7 @@ def test_reduction(name, case, keepdims, seed, dtype_index):
     check(lambda v: fn(v, axis=axis, keepdims=keepdims), reference, x, rtol=1e-5, atol=1e-5, dtype=expected_dtype)
 
 
-@pytest.mark.parametrize("name", ["sum", "max", "min", "prod", "mean", "var", "std"])
+@pytest.mark.parametrize("name", ["sum", "max", "min", "prod", "mean", "var", "std", "any", "all"])
 def test_reduction_methods(name):
     x = sample((3, 4, 5), low=0.5, high=1.5)
     check(lambda v: getattr(v, name)(axis=(0, 2), keepdims=True),
@@ -75,6 +77,7 @@ def test_argmax_argmin(case, keepdims, seed):
     check(lambda v: np.argmin(v, axis=axis, keepdims=keep), lambda v: onp.argmin(v, axis=axis, keepdims=keep),
           x, dtype="int32")
     check(lambda v: v.argmax(axis), lambda v: v.argmax(axis), x)
+    check(lambda v: v.argmin(axis), lambda v: v.argmin(axis), x)
 
 
 def test_var_std_ddof():
