@@ -27,12 +27,15 @@ def compute_nodes(graph) -> int:
 
 
 def optimize_ms(graph, repeats: int = 3) -> tuple[float, object]:
-    best, result = float("inf"), None
+    """The fastest of `repeats` opt_level-2 runs (ms) and its PipelineResult."""
+    best, fastest = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()
         result = hb.passes.optimize(graph, 2)
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3, result
+        elapsed = time.perf_counter() - start
+        if elapsed < best:
+            best, fastest = elapsed, result
+    return best * 1e3, fastest
 
 
 def main() -> None:
@@ -72,8 +75,9 @@ def main() -> None:
     for graph, measure, value, target, met in rows:
         print(f"| {graph} | {measure} | {value} | {target} | {'yes' if met else 'NO'} |")
     print()
-    print("transformer block passes.txt:")
-    print(hb.passes.optimize(block, 2).report())
+    print("transformer block passes.txt (the fastest of 3 runs):")
+    _, fastest = optimize_ms(block)
+    print(fastest.report())
 
 
 if __name__ == "__main__":
