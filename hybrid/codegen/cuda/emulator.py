@@ -141,7 +141,9 @@ class EmulatorRuntime:
             f'extern "C" void hb_launch_{n}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, void** a) '
             f"{{ hb_run({n}, gx, gy, gz, bx, a); }}" for n in _KERNEL.findall(source))
         full = SHIM + source + "\n" + launchers + "\n"
-        key = hashlib.sha256(full.encode()).hexdigest()[:32]
+        flags = ["-O1", "-std=c++17", "-fopenmp", "-shared", "-fPIC", "-w"]
+        flags += os.environ.get("HYBRID_EMULATOR_CFLAGS", "").split()  # e.g. -fsanitize=address
+        key = hashlib.sha256((full + " ".join(flags)).encode()).hexdigest()[:32]
         path = os.path.join(compiler.cache_dir(), f"emu-{key}.so")
         if not os.path.exists(path):
             with tempfile.TemporaryDirectory(prefix="hybrid-emu-") as tmp:
@@ -149,7 +151,7 @@ class EmulatorRuntime:
                 with open(src, "w") as f:
                     f.write(full)
                 out = os.path.join(tmp, "kernels.so")
-                proc = subprocess.run(["g++", "-O1", "-std=c++17", "-fopenmp", "-shared", "-fPIC", "-w", "-o", out, src],
+                proc = subprocess.run(["g++", *flags, "-o", out, src],
                                       capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise HybridError(f"emulator: g++ failed:\n{proc.stderr[:4000]}")

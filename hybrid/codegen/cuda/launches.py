@@ -445,13 +445,15 @@ def _tile_loads(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_na
     body.close()
 
 
-def _epilogue_store(body: Body, kernel: Kernel, g: GemmStage, product: str) -> None:
+def _epilogue_store(body: Body, kernel: Kernel, g: GemmStage, batch_names: list[str], product: str) -> None:
+    """Element (gm, gn) of the product through the epilogue into C; C's address comes from
+    c_strides/ldc, which stay valid when the epilogue was folded through a reshape."""
     body.vars[g.m_var], body.vars[g.n_var] = "gm", "gn"
     body.acc = product
     value = body.expr(g.epilogue) if g.epilogue is not None else product
     out = kernel.buffers[g.out]
-    flat = body.flat_index(g.out, g.out_index)
-    body.line(f"{body.ptrs[g.out]}[{flat}] = {cexpr.store_value(value, out.dtype)};")
+    terms = [f"{c} * {st}" for c, st in zip(batch_names, g.c_strides) if st] + [f"gm * {g.ldc} + gn"]
+    body.line(f"{body.ptrs[g.out]}[{' + '.join(terms)}] = {cexpr.store_value(value, out.dtype)};")
 
 
 def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_names: list[str], BM: int, BN: int,
@@ -491,7 +493,7 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.open(f"for (int j = 0; j < {TN}; ++j)")
     body.line("const int gm = m0 + tm + i, gn = n0 + tn + j;")
     body.open(f"if (gm < {g.M} && gn < {g.N})")
-    _epilogue_store(body, kernel, g, "acc[i][j]")
+    _epilogue_store(body, kernel, g, batch_names, "acc[i][j]")
     body.close()
     body.close()
     body.close()
@@ -529,6 +531,6 @@ def _wmma_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.open(f"for (int e = threadIdx.x; e < {BM * BN}; e += 128)")
     body.line(f"const int gm = m0 + e / {BN}, gn = n0 + e % {BN};")
     body.open(f"if (gm < {g.M} && gn < {g.N})")
-    _epilogue_store(body, kernel, g, f"Cs[e / {BN}][e % {BN}]")
+    _epilogue_store(body, kernel, g, batch_names, f"Cs[e / {BN}][e % {BN}]")
     body.close()
     body.close()

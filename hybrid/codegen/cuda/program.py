@@ -64,14 +64,16 @@ def _align(n: int, a: int = SCRATCH_ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
-def build_program(graph: Graph) -> Program:
+def build_program(graph: Graph, prefix: str = "") -> Program:
+    """`prefix` makes kernel names unique when several programs share one source file."""
     program = Program(graph)
     for index, node in enumerate(graph.nodes):
         if node.op == "constant":
             continue
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
-        kernel = lower_node(node, f"k{index}_{label}")
-        plan = plan_kernel(kernel, f"k{index}_{label}")
+        name = f"{prefix}k{index}_{label}"
+        kernel = lower_node(node, name)
+        plan = plan_kernel(kernel, name)
         offsets, used = {}, 0
         for name in plan.scratch:
             offsets[name] = used
