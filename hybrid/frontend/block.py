@@ -27,6 +27,9 @@ class Block:
         object.__setattr__(self, "_reg_params", OrderedDict())
 
     def __setattr__(self, name: str, value) -> None:
+        # re-assigning an attribute (e.g. to None) unregisters what it held before
+        self._children.pop(name, None)
+        self._reg_params.pop(name, None)
         if isinstance(value, Block):
             self._children[name] = value
         elif isinstance(value, Parameter):

@@ -383,3 +383,19 @@ def test_block_repr_and_plain_block():
     assert "(inner): Dense(3 -> 2)" in repr(net)
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Block()(np.ones(1))
+
+
+def test_reassigning_an_attribute_unregisters_the_old_child():
+    class Net(nn.HybridBlock):
+        def __init__(self, project: bool):
+            super().__init__()
+            self.body = nn.Dense(3, in_units=2)
+            self.skip = nn.Dense(3, in_units=2)
+            if not project:
+                self.skip = None  # as ResNet blocks do when no projection is needed
+            self.body = nn.Dense(4, in_units=2)
+
+    assert list(Net(True).collect_params()) == ["skip.weight", "skip.bias", "body.weight", "body.bias"]
+    net = Net(False)
+    assert list(net.collect_params()) == ["body.weight", "body.bias"]
+    assert net.collect_params()["body.weight"].shape == (4, 2)
