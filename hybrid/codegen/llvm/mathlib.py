@@ -180,8 +180,8 @@ def _sincos_body(fn: Fn, x: str, want_cos: bool) -> str:
         vb = fn.op(f"bitcast float {v} to i32")
         vb = fn.op(f"xor i32 {vb}, {sx}")
         v = fn.op(f"bitcast i32 {vb} to float")
-    inf = fn.op(f"fcmp oeq float {z}, {c(math.inf)}")
-    return _sel(fn, inf, c(math.nan), v)
+    bad = fn.op(f"fcmp ueq float {z}, {c(math.inf)}")    # inf or nan
+    return _sel(fn, bad, c(math.nan), v)
 
 
 def _sin_body(fn: Fn, x: str) -> str:
