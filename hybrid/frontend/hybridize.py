@@ -60,7 +60,7 @@ def signature_of(args, training: bool) -> tuple:
             except TypeError:
                 raise HybridError(f"argument of type {type(a).__name__} is neither an array nor hashable; "
                                   "hybridized code takes arrays and hashable Python values") from None
-            parts.append(("static", a))
+            parts.append(("static", type(a).__name__, a))  # 2 and 2.0 are equal but trace differently
     return tuple(parts) + (("training", training),)
 
 

@@ -72,6 +72,19 @@ def test_static_python_arguments_are_part_of_the_signature():
     assert traces == [2.0, 3.0]
 
 
+def test_equal_static_values_of_different_types_trace_separately():
+    scale = hb.hybridize(lambda x, k: x * k, backend="interp")
+    x = np.array([1, 2], dtype="int32")
+    assert scale(x, 2.0).dtype == onp.float32   # a float scalar promotes the int array
+    assert scale(x, 2).dtype == onp.int32       # 2 == 2.0, but it must not reuse the float graph
+    assert len(scale.compiled.cache) == 2
+
+
+def test_unhashable_static_argument_is_an_error():
+    with pytest.raises(hb.HybridError, match="neither an array nor hashable"):
+        hb.hybridize(lambda x, k: x, backend="interp")(np.ones(2), [1, 2])
+
+
 def test_tuple_and_list_outputs_keep_their_structure():
     @hb.hybridize(backend="interp")
     def f(x):
