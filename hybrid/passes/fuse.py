@@ -1,7 +1,7 @@
 """Fusion: group primitive nodes into kernels, each a `fused` node holding its subgraph.
 
 Stages:
-  1. classify each node: injective (elementwise ops, broadcast_to, reshape), reduction
+  1. classify each node: injective (elementwise ops with a scalar form, broadcast_to, reshape), reduction
      (registry reductions with a combine op: sum/max/min/prod), anchor (matmul, conv2d),
      scalar constant (copied into the kernels that read it), or opaque (never fused)
   2. greedy grouping in topological order: a node joins the group of one of its producers
@@ -62,7 +62,8 @@ def _classify(node: Node) -> str:
     if node.op == "constant":
         return "const" if node.output.type.size == 1 else "opaque"
     opdef = get_op(node.op)
-    if opdef.kind == "elementwise" or node.op in VIEWS:
+    # backends render fused elementwise ops from their scalar form: an op without one stays plain
+    if node.op in VIEWS or (opdef.kind == "elementwise" and opdef.scalar is not None):
         return "injective"
     if opdef.kind == "reduce" and "combine" in opdef.extra:
         return "reduction"

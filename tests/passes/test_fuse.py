@@ -223,3 +223,18 @@ def test_transformer_block_kernels_are_at_most_a_third_of_its_primitives():
     primitives = [n for n in graph.nodes if n.op != "constant"]
     kernels = [n for n in optimized.nodes if n.op != "constant"]
     assert len(kernels) * 3 <= len(primitives), (len(kernels), len(primitives))
+
+
+def test_a_node_that_cannot_join_logs_why(monkeypatch, caplog):
+    monkeypatch.setenv("HYBRID_LOG", "fusion")
+    graph = hb.ir.parse("""
+        graph @f(%x: f32[4,4]) -> f32[4,4] {
+          %0 = exp(%x) : f32[4,4]
+          %1 = transpose(%0) {perm=[1, 0]} : f32[4,4]
+          %2 = add(%0, %1) : f32[4,4]
+          return %2
+        }
+    """)
+    with caplog.at_level("INFO", logger="hybrid"):
+        hb.passes.run(graph, ["fuse"])
+    assert "add" in caplog.text and "cycle through transpose" in caplog.text
