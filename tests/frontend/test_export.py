@@ -189,3 +189,28 @@ def test_params_with_wrong_shape_or_missing_name(exported):
     _refresh_checksum(prefix)
     with pytest.raises(hb.FormatError, match="lacks parameter fc1.weight"):
         hb.load(prefix)
+
+
+def test_multiple_inputs_and_outputs(tmp_path):
+    class Two(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(3, in_units=4)
+
+        def forward(self, a, b):
+            h = self.fc(a) + b
+            return h, npx.relu(h).sum(axis=1)
+
+    net = Two()
+    net.initialize()
+    net.hybridize(backend="interp")
+    a, b = np.array(sample((2, 4))), np.array(sample((2, 3)))
+    expected = [r.asnumpy() for r in net(a, b)]
+    net.export(str(tmp_path / "two"))
+    with open(str(tmp_path / "two-graph.json")) as f:
+        doc = json.load(f)
+    assert [i["name"] for i in doc["inputs"]] == ["a", "b"] and len(doc["outputs"]) == 2
+    got = hb.load(str(tmp_path / "two"))(a, b)
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, e in zip(got, expected):
+        onp.testing.assert_allclose(g.asnumpy(), e, rtol=1e-6)
