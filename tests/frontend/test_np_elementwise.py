@@ -209,3 +209,14 @@ def test_incompatible_broadcast_names_op_shapes_and_line():
     msg = str(info.value)
     assert "add" in msg and "(2, 3)" in msg and "(4,)" in msg
     assert "test_np_elementwise.py" in msg and "a + b" in msg
+
+
+def test_aliases_and_primitive_wrappers():
+    x, y = sample((3, 4)), _nonzero(sample((4,)))
+    check(np.true_divide, onp.true_divide, x, y)
+    check(np.absolute, onp.absolute, x)
+    check(lambda v: np.amax(v, 1), lambda v: onp.amax(v, 1), x)
+    check(lambda v: np.amin(v, 0), lambda v: onp.amin(v, 0), x)
+    check(lambda v: np.concat([v, v], axis=1), lambda v: onp.concatenate([v, v], axis=1), x)
+    check(lambda v: np.slice(v, (1, 0), (3, 4), (1, 2)), lambda v: v[1:3, 0:4:2], x)
+    assert np.empty((2, 3)).shape == (2, 3) and np.empty_like(np.ones((2,), dtype="int32")).dtype == onp.int32

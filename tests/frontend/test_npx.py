@@ -368,3 +368,12 @@ def test_composites_trace_to_primitives_only():
         assert graph.nodes and {n.op for n in graph.nodes} <= prims
     eager, compiled = run_both(npx.softmax, onp.ones((2, 4), "float32"))
     onp.testing.assert_allclose(eager, 0.25)
+
+
+def test_more_activations():
+    x = sample((4, 5), low=-30, high=30)
+    with onp.errstate(over="ignore"):
+        check(npx.silu, lambda v: v / (1 + onp.exp(-v.astype(onp.float64))), x, rtol=1e-5, atol=1e-6)
+        check(npx.softplus, lambda v: onp.logaddexp(0, v.astype(onp.float64)), x, rtol=1e-5, atol=1e-6)
+    check(lambda v: npx.leaky_relu(v, 0.1), lambda v: onp.where(v < 0, 0.1 * v, v), x, rtol=1e-6)
+    check(npx.rsqrt, lambda v: 1 / onp.sqrt(v.astype(onp.float64)), onp.abs(x) + 0.5, rtol=1e-6)
