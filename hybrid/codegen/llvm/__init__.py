@@ -51,15 +51,14 @@ class LLVMExecutable:
         self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
-                             out_specs, plan.constants, self.input_specs, plan.output_sources, self.nthreads,
-                             keepalive=(engine,))
+                             out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,))
 
     def _check(self, inputs: list) -> list[numpy.ndarray]:
         if len(inputs) != len(self.input_specs):
             raise HybridError(f"graph @{self.graph.name} takes {len(self.input_specs)} inputs, got {len(inputs)}")
         arrays = []
         for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
-            if not isinstance(a, numpy.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            if a.__class__ is not numpy.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
                 a = numpy.asarray(a)
                 if a.shape != shape or a.dtype != dtype:
                     raise HybridError(f"input %{v.name} of graph @{self.graph.name} must be {dtype}{list(shape)}, "

@@ -34,6 +34,15 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def address(a: numpy.ndarray) -> int:
+    """The data address of a C-contiguous array (c_char.from_buffer is the fast path; it
+    needs a writable, non-empty buffer)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.ctypes.data
+
+
 class OutputAllocator:
     """Recycles output buffers whose arrays the user has dropped."""
 
@@ -42,10 +51,12 @@ class OutputAllocator:
     def __init__(self, specs: list[tuple[tuple[int, ...], numpy.dtype]]):
         self.specs = specs
         self.pools: list[list[numpy.ndarray]] = [[] for _ in specs]
+        self.addrs: dict[int, int] = {}
         self.lock = threading.Lock()
 
-    def take(self) -> list[numpy.ndarray]:
-        out = []
+    def take(self) -> tuple[list[numpy.ndarray], list[int]]:
+        """Fresh output arrays and their addresses."""
+        out, addrs = [], []
         with self.lock:
             for (shape, dtype), pool in zip(self.specs, self.pools):
                 buf = None
@@ -56,13 +67,15 @@ class OutputAllocator:
                         break
                 if buf is None:
                     buf = numpy.empty(shape, dtype)
-                    if len(pool) < self.KEEP:
-                        pool.append(buf)
-                    else:
+                    if len(pool) >= self.KEEP:
                         out.append(buf)
+                        addrs.append(buf.ctypes.data)
                         continue
+                    pool.append(buf)
+                    self.addrs[id(buf)] = buf.ctypes.data
                 out.append(buf.view())
-        return out
+                addrs.append(self.addrs[id(buf)])
+        return out, addrs
 
 
 class Team:
@@ -111,60 +124,63 @@ class Team:
             g.release()
 
 
+class _Context:
+    """Per-call state, pooled so concurrent calls never share it: the pointer table (inputs,
+    outputs, constants, then the two barrier words) and an arena."""
+
+    def __init__(self, table_len: int, arena_bytes: int, const_ptrs: list[int], first_const: int):
+        self.table = (ctypes.c_uint64 * (table_len + 2))()
+        for i, p in enumerate(const_ptrs):
+            self.table[first_const + i] = p
+        self.base = ctypes.addressof(self.table)
+        self.bar = self.base + 8 * table_len
+        self.arena = numpy.empty(max(arena_bytes, 64) + 64, numpy.uint8)
+        self.arena_addr = (self.arena.ctypes.data + 63) // 64 * 64
+
+
 class Runner:
     """Owns the native entry point of one compiled graph and calls it."""
 
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
-                 input_specs, output_sources, nthreads: int, keepalive=()):
+                 output_sources, nthreads: int, keepalive=()):
         self.fn = ENTRY_TYPE(entry_address)
         self.keepalive = keepalive
         self.arena_bytes = arena_bytes
-        self.arenas: list[numpy.ndarray] = []
-        self.arena_lock = threading.Lock()
         self.num_inputs = num_inputs
-        self.input_specs = input_specs
-        self.output_sources = output_sources
+        self.output_sources = output_sources if any(s is not None for s in output_sources) else None
         self.outputs = OutputAllocator(output_specs)
         self.constants = constants
         self.table_len = num_inputs + len(output_specs) + len(constants)
         self.const_ptrs = [c.ctypes.data for c in constants]
+        self.contexts: list[_Context] = []
         self.team = Team(self.fn, nthreads) if nthreads > 1 else None
         if self.team is not None:
             weakref.finalize(self, self.team.stop)
 
-    def _arena(self) -> numpy.ndarray:
-        with self.arena_lock:
-            if self.arenas:
-                return self.arenas.pop()
-        return numpy.empty(max(self.arena_bytes, 64) + 64, numpy.uint8)
-
     def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
-        outs = self.outputs.take()
-        table = numpy.empty(self.table_len + 2, numpy.uint64)   # + the barrier words
+        try:
+            ctx = self.contexts.pop()      # atomic under the GIL
+        except IndexError:
+            ctx = _Context(self.table_len, self.arena_bytes, self.const_ptrs, self.table_len - len(self.const_ptrs))
+        outs, out_addrs = self.outputs.take()
+        table = ctx.table
         k = 0
         for a in inputs:
-            table[k] = a.ctypes.data
+            table[k] = address(a)
             k += 1
-        for o in outs:
-            table[k] = o.ctypes.data
-            k += 1
-        for p in self.const_ptrs:
+        for p in out_addrs:
             table[k] = p
             k += 1
-        table[k] = 0
-        table[k + 1] = 0
-        base = table.ctypes.data
-        bar = base + 8 * self.table_len
-        arena = self._arena()
-        addr = (arena.ctypes.data + 63) // 64 * 64
+        table[self.table_len] = 0
+        table[self.table_len + 1] = 0
         try:
-            if self.team is None or not self.team.run(base, addr, bar):
-                self.fn(base, addr, bar, 0, 1)
+            if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
+                self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
         finally:
-            with self.arena_lock:
-                self.arenas.append(arena)
-        for j, src in enumerate(self.output_sources):
-            if src is not None:
-                kind, i = src
-                outs[j][...] = inputs[i] if kind == "input" else outs[i]
+            self.contexts.append(ctx)
+        if self.output_sources is not None:
+            for j, src in enumerate(self.output_sources):
+                if src is not None:
+                    kind, i = src
+                    outs[j][...] = inputs[i] if kind == "input" else outs[i]
         return outs
