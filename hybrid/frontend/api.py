@@ -7,7 +7,7 @@ from typing import Callable, Optional
 from ..ir.graph import Graph
 from .array import Array, NDArray
 from .block import HybridBlock, SymbolBlock
-from .hybridize import CompileOptions, CompiledFunction, argument_names
+from .hybridize import CompileOptions, CompiledFunction, argument_names, positional_args
 from .tracing import trace_function
 
 
@@ -18,8 +18,8 @@ class HybridFunction:
         functools.update_wrapper(self, fn)
         self.compiled = CompiledFunction(fn, fn.__name__, options)
 
-    def __call__(self, *args):
-        return self.compiled(*args)
+    def __call__(self, *args, **kwargs):
+        return self.compiled(*positional_args(self.compiled.fn, args, kwargs))
 
     def ir(self, stage: Optional[str] = None, format: str = "text") -> str:
         """The IR of the last compiled signature (optimized), or any stage by name."""

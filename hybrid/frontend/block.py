@@ -14,7 +14,7 @@ import numpy
 
 from ..errors import FormatError, HybridError
 from .array import NDArray
-from .hybridize import CompileOptions, CompiledFunction
+from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
 from .tracing import current_trace
 
@@ -94,8 +94,8 @@ class Block:
                 params[name].name = name
                 params[name].set_data(value)
 
-    def __call__(self, *args):
-        return self.forward(*args)
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -145,9 +145,10 @@ class HybridBlock(Block):
         object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
                                                                self.collect_params))
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if self._compiled is None or current_trace() is not None:
-            return self.forward(*args)
+            return self.forward(*args, **kwargs)
+        args = positional_args(self.forward, args, kwargs)
         self._finish_deferred_shapes(args)
         return self._compiled(*args)
 

@@ -83,6 +83,22 @@ def argument_names(fn: Callable) -> list[str]:
         return []
 
 
+def positional_args(fn: Callable, args: tuple, kwargs: dict) -> list:
+    """`args` and `kwargs` bound to `fn`'s parameters as one positional list (the signature
+    cache and the trace see arguments by position)."""
+    if not kwargs:
+        return list(args)
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{getattr(fn, '__qualname__', fn)}: {e}") from None
+    bound.apply_defaults()  # a keyword after an omitted default stays positional
+    if bound.kwargs:
+        raise HybridError(f"hybridized code takes positional-or-keyword arguments; pass "
+                          f"{', '.join(bound.kwargs)} positionally or drop the keyword-only marker")
+    return list(bound.args)
+
+
 class CompiledFunction:
     """Traces, compiles and caches `fn` per signature; `params()` lists the parameters it may read."""
 

@@ -85,6 +85,36 @@ def test_unhashable_static_argument_is_an_error():
         hb.hybridize(lambda x, k: x, backend="interp")(np.ones(2), [1, 2])
 
 
+def test_keyword_arguments():
+    @hb.hybridize(backend="interp")
+    def affine(x, scale=2.0, shift=None):
+        return x * scale + (shift if shift is not None else 0.0)
+
+    x, shift = np.ones((2,)), np.array([1.0, 2.0])
+    assert affine(x).asnumpy().tolist() == [2.0, 2.0]
+    assert affine(x, shift=shift).asnumpy().tolist() == [3.0, 4.0]
+    assert affine(x, 3.0, shift=shift).asnumpy().tolist() == [4.0, 5.0]
+    assert affine(shift=shift, x=x, scale=1.0).asnumpy().tolist() == [2.0, 3.0]
+    with pytest.raises(TypeError, match="affine.*unexpected keyword argument 'bias'"):
+        affine(x, bias=1.0)
+
+    class Scaled(nn.HybridBlock):
+        def forward(self, x, scale=1.0):
+            return x * scale
+
+    net = Scaled()
+    net.hybridize(backend="interp")
+    assert net(x, scale=4.0).asnumpy().tolist() == [4.0, 4.0]
+    assert net(x=x).asnumpy().tolist() == [1.0, 1.0]
+
+    @hb.hybridize(backend="interp")
+    def keyword_only(x, *, k=1.0):
+        return x * k
+
+    with pytest.raises(hb.HybridError, match="pass k positionally"):
+        keyword_only(x, k=2.0)
+
+
 def test_tuple_and_list_outputs_keep_their_structure():
     @hb.hybridize(backend="interp")
     def f(x):
