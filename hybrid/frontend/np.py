@@ -432,8 +432,8 @@ def split(a, indices_or_sections, axis: int = 0) -> list[Array]:
             raise ShapeError(f"split: axis {axis} of size {size} does not divide into {indices_or_sections} parts")
         step = size // indices_or_sections
         bounds = list(range(0, size + 1, step))
-    else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [size]
+    else:  # indices past the end give empty parts, as in NumPy
+        bounds = [0] + [builtins.min(int(i), size) for i in indices_or_sections] + [size]
     parts = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         begin = [0] * a.ndim

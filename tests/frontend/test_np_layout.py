@@ -77,7 +77,8 @@ def test_concatenate_shape_error():
     assert "concat" in str(info.value) and "(2, 3)" in str(info.value) and "(2, 4)" in str(info.value)
 
 
-@pytest.mark.parametrize("sections, axis", [(3, 0), (2, 1), ([1, 4], 1), ([2], 0), ([0, 3, 3], -1), (1, 1)])
+@pytest.mark.parametrize("sections, axis", [(3, 0), (2, 1), ([1, 4], 1), ([2], 0), ([0, 3, 3], -1), (1, 1),
+                                            ([4, 2], 0), ([5, 9], 1)])
 def test_split(sections, axis):
     x = sample((6, 6))
     check(lambda v: tuple(np.split(v, sections, axis=axis)), lambda v: tuple(onp.split(v, sections, axis=axis)), x)
