@@ -109,6 +109,7 @@ class CompiledFunction:
         self.options = options
         self.params = params or (lambda: {})
         self.cache: dict[tuple, CompiledEntry] = {}
+        self.training_cache: dict[tuple, Any] = {}  # (signature, differentiated inputs) -> step.TrainingEntry
         self.last: Optional[CompiledEntry] = None
         self.arg_names = argument_names(fn)
 
@@ -144,16 +145,23 @@ class CompiledFunction:
         return entry
 
     def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
-        data = [a._data for a in args if isinstance(a, NDArray)]
-        data += [p._data_eager()._data for p in entry.params]
+        """The executable's inputs in its graph's input order, by name: the trace adds `rng.key`
+        where the first random op runs, which may come between parameters."""
+        from .step import named_sources
+        named = {name: array._data for name, array in named_sources(entry, args)}
         if entry.random_ops:
-            data.append(random.take_keys(entry.random_ops))
-        return data
+            named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
+        return [named[v.name] for v in entry.pipeline.graph.inputs]
 
     def __call__(self, *args):
         args = [NDArray(numpy.asarray(a)) if isinstance(a, numpy.ndarray) else a for a in args]
         entry = self.compile(args)
         self.last = entry
+        if autograd.is_recording():
+            from .step import call_recorded
+            results = call_recorded(self, entry, args)  # compiled forward now, compiled backward on the tape
+            if results is not None:
+                return unflatten(results, entry.structure)
         outputs = entry.executable(self.input_arrays(entry, args))
         results = [NDArray(o) for o in outputs]
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):

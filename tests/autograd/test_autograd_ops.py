@@ -1,5 +1,6 @@
 """Every differentiable registry op: its gradient rule (run by the eager tape) against central
-finite differences in float64, with broadcasting, strides, groups and transposes exercised."""
+finite differences in float64, with broadcasting, strides, padding, dilation, groups and
+transposes exercised; second-order gradients through convolution and pooling."""
 from __future__ import annotations
 
 import numpy as onp
@@ -70,15 +71,19 @@ CASES = {
               ([normal(4, 6)], {"begin": (1, 2), "end": (3, 5), "step": (1, 1)})],
     "concat": [([normal(2, 3), normal(2, 1), normal(2, 4)], {"axis": 1})],
     "pad": [([normal(2, 3)], {"pads": (1, 0, 2, 3), "value": 0.5})],
-    "take": [([normal(5, 3), index(2, 4)], {"axis": 0}), ([normal(2, 5, 3), index(6)], {"axis": 1})],
+    "take": [([normal(5, 3), index(2, 4)], {"axis": 0}), ([normal(2, 5, 3), index(6)], {"axis": 1}),
+             ([normal(4, 5), index(3)], {"axis": 1})],
     "matmul": [([normal(3, 4), normal(4, 5)], {"transpose_a": False, "transpose_b": False}),
                ([normal(4, 3), normal(5, 4)], {"transpose_a": True, "transpose_b": True}),
                ([normal(2, 3, 4), normal(5, 4)], {"transpose_a": False, "transpose_b": True}),
                ([normal(4, 3), normal(2, 1, 4, 5)], {"transpose_a": True, "transpose_b": False})],
     "conv2d": [([normal(2, 4, 7, 8), normal(6, 2, 3, 2)], CONV),
+               ([normal(1, 2, 9, 6), normal(3, 2, 2, 3)], dict(stride=(3, 2), padding=(2, 0), dilation=(1, 1),
+                                                               groups=1)),
                ([normal(1, 3, 5, 5), normal(2, 3, 3, 3)], dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                                                                groups=1))],
-    "max_pool2d": [([normal(2, 3, 7, 6)], POOL)],
+    "max_pool2d": [([normal(2, 3, 7, 6)], POOL),
+                   ([normal(1, 2, 8, 8)], dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0)))],
     "avg_pool2d": [([normal(2, 3, 7, 6)], dict(POOL, count_include_pad=True)),
                    ([normal(2, 3, 7, 6)], dict(POOL, count_include_pad=False))],
     "conv2d_input_grad": [([normal(2, 6, 4, 10), normal(6, 2, 3, 2)], dict(CONV, input_shape=(2, 4, 7, 8)))],
@@ -89,7 +94,6 @@ CASES = {
 
 # Differentiable ops whose gradient rule is deliberately absent (tested to raise instead).
 NO_RULE = {"max_pool2d_grad"}
-
 
 def test_every_differentiable_op_is_checked():
     differentiable = {name for name, op in all_ops().items() if op.differentiable}
@@ -137,15 +141,6 @@ def test_integer_and_bool_inputs_get_no_gradient():
     onp.testing.assert_allclose(x.grad.asnumpy(), expected)
 
 
-def test_op_without_rule_raises():
-    x, g = NDArray(normal(1, 1, 4, 4)), NDArray(normal(1, 1, 2, 2))
-    g.attach_grad()
-    with autograd.record():
-        y = apply("max_pool2d_grad", x, g, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
-    with pytest.raises(HybridError, match="max_pool2d_grad.*no gradient rule"):
-        y.backward()
-
-
 def test_second_order_through_conv():
     """grad with create_graph=True is itself differentiable (grad-of-grad vs finite differences)."""
     x, w = NDArray(normal(1, 2, 5, 5)), NDArray(normal(3, 2, 3, 3))
@@ -163,3 +158,39 @@ def test_second_order_through_conv():
     z.backward()
     expected = numeric_grad(lambda: float(inner_grad_norm().asnumpy()), w._data)
     onp.testing.assert_allclose(w.grad.asnumpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_ties_go_to_the_first_maximum():
+    x = NDArray(onp.ones((1, 1, 4, 4)))
+    x.attach_grad()
+    with autograd.record():
+        y = apply("max_pool2d", x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
+    y.backward()
+    expected = onp.zeros((4, 4))
+    expected[::2, ::2] = 1.0
+    onp.testing.assert_array_equal(x.grad.asnumpy()[0, 0], expected)
+
+
+def test_op_without_rule_raises():
+    x, g = NDArray(normal(1, 1, 4, 4)), NDArray(normal(1, 1, 2, 2))
+    g.attach_grad()
+    with autograd.record():
+        y = apply("max_pool2d_grad", x, g, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
+    with pytest.raises(HybridError, match="max_pool2d_grad.*no gradient rule"):
+        y.backward()
+
+
+@pytest.mark.parametrize("op,attrs", [("avg_pool2d", dict(POOL, count_include_pad=False))])
+def test_second_order_through_pooling(op, attrs):
+    x = NDArray(normal(1, 2, 6, 5))
+    x.attach_grad()
+
+    def inner():
+        with autograd.record():
+            y = (apply(op, apply("sin", x), **attrs) ** 2.0).sum()
+            gx = autograd.grad(y, x, create_graph=True)
+            return (gx * x).sum()
+
+    inner().backward()
+    expected = numeric_grad(lambda: float(inner().asnumpy()), x._data)
+    onp.testing.assert_allclose(x.grad.asnumpy(), expected, rtol=1e-5, atol=1e-7)

@@ -45,3 +45,31 @@ def keep_reduced(g, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: 
 
 def where(cond, a, b):
     return np().where(cond, a, b)
+
+
+def dilate(g, axis: int, step: int):
+    """Insert step-1 zeros between neighbours along `axis` (length n -> (n-1)*step+1), with
+    primitives only: pad a new unit axis to `step`, merge it, drop the trailing zeros."""
+    if step == 1 or g.shape[axis] == 0:
+        return g
+    n = g.shape[axis]
+    split = tuple(g.shape[:axis + 1]) + (1,) + tuple(g.shape[axis + 1:])
+    pads = [0] * (2 * len(split))
+    pads[2 * (axis + 1) + 1] = step - 1
+    g = apply("pad", apply("reshape", g, shape=split), pads=tuple(pads), value=0.0)
+    g = apply("reshape", g, shape=tuple(g.shape[:axis]) + (n * step,) + tuple(g.shape[axis + 2:]))
+    end = list(g.shape)
+    end[axis] = (n - 1) * step + 1
+    return apply("slice", g, begin=(0,) * g.ndim, end=tuple(end), step=(1,) * g.ndim)
+
+
+def resize(g, before: list[int], after: list[int]):
+    """Zero-pad each axis by before/after amounts; negative amounts cut instead."""
+    if any(b > 0 for b in before) or any(a > 0 for a in after):
+        pads = tuple(v for b, a in zip(before, after) for v in (max(b, 0), max(a, 0)))
+        g = apply("pad", g, pads=pads, value=0.0)
+    if any(b < 0 for b in before) or any(a < 0 for a in after):
+        begin = tuple(max(-b, 0) for b in before)
+        end = tuple(d - max(-a, 0) for d, a in zip(g.shape, after))
+        g = apply("slice", g, begin=begin, end=end, step=(1,) * g.ndim)
+    return g

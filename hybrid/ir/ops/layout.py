@@ -11,7 +11,7 @@ from ...errors import ShapeError
 from ..registry import OpDef, register
 from ..types import INT_DTYPES, TensorType
 from .common import broadcast_shapes, check_axes, same_dtype
-from .gradkit import apply, np, unbroadcast
+from .gradkit import apply, dilate, np, resize, unbroadcast
 
 
 def _reshape_infer(types, shape):
@@ -68,28 +68,14 @@ def _slice_infer(types, begin, end, step):
 
 
 def _slice_grad(g, inputs, outputs, begin, end, step):
-    """Scatter the cotangent back into zeros of the input's shape, with primitives only: every
-    strided axis is spread by padding a new unit axis to `step` and merging it, then the
-    result is padded by `begin` and cut (or padded) to the input's size."""
+    """The cotangent spread back to every `step`-th place, then moved to `begin` in zeros of the
+    input's shape."""
     (x,) = inputs
     if g.size == 0:
         return [np().zeros_like(x)]
     for axis, s in enumerate(step):
-        if s > 1:
-            n = g.shape[axis]
-            split = g.shape[:axis + 1] + (1,) + g.shape[axis + 1:]
-            pads = [0] * (2 * len(split))
-            pads[2 * (axis + 1) + 1] = s - 1
-            g = apply("pad", apply("reshape", g, shape=split), pads=tuple(pads), value=0.0)
-            g = apply("reshape", g, shape=g.shape[:axis] + (n * s,) + g.shape[axis + 2:])
-    pads, cut = [], False
-    for b, size, d in zip(begin, g.shape, x.shape):
-        pads += [b, max(0, d - b - size)]
-        cut = cut or b + size > d
-    g = apply("pad", g, pads=tuple(pads), value=0.0)
-    if cut:
-        g = apply("slice", g, begin=(0,) * g.ndim, end=tuple(x.shape), step=(1,) * g.ndim)
-    return [g]
+        g = dilate(g, axis, s)
+    return [resize(g, list(begin), [d - b - n for d, b, n in zip(x.shape, begin, g.shape)])]
 
 
 register(OpDef("slice", _slice_infer,

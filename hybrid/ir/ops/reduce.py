@@ -52,7 +52,8 @@ _GRADS = {"sum": _sum_grad, "prod": _prod_grad, "max": _extremum_grad, "min": _e
 # identity: the value a reduction starts from, used by backends to initialize accumulators.
 for _name, _fn, _identity in [("sum", numpy.sum, 0.0), ("prod", numpy.prod, 1.0),
                               ("max", numpy.max, "-inf"), ("min", numpy.min, "inf")]:
-    register(OpDef(_name, _reduce_infer, _empty_guard(_name, _fn), "reduce", attrs=("axes", "keepdims"), grad=_GRADS[_name],
+    register(OpDef(_name, _reduce_infer, _empty_guard(_name, _fn), "reduce", attrs=("axes", "keepdims"),
+                   grad=_GRADS[_name],
                    extra={"identity": _identity, "combine": {"sum": "add", "prod": "mul"}.get(_name, _name)}))
 
 

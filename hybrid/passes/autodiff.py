@@ -1,0 +1,189 @@
+# Graph-level reverse-mode autodiff.
+#
+# Stages:
+#   1. replay: copy the forward graph's inputs and nodes into a fresh trace, noting the nodes
+#      whose float outputs depend on the requested inputs ("active" nodes)
+#   2. seed: one cotangent per differentiated output, either ones (a loss summed) or a new
+#      graph input `grad.<i>` (a compiled backward called with the caller's cotangents)
+#   3. sweep: the registry's gradient rules run backward over the active nodes on traced values
+#      (the same `propagate` as the eager tape), emitting the backward nodes
+#   4. outputs: the original outputs, then one gradient per requested input
+# `forward_backward` splits a joint graph into a forward graph that also returns the values the
+# backward reads ("saved"), and a backward graph of (saved values, cotangents) -> gradients.
+# The rules are written with frontend array functions, so this pass traces them (imported lazily).
+"""Graph autodiff: forward graph -> joint forward+backward graph, or a forward/backward pair."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..errors import HybridError
+from ..ir.graph import Graph, Node, Value
+from ..ir.registry import get_op
+from ..ir.types import is_float
+from .manager import register_pass
+
+
+@dataclass
+class Replayed:
+    """A forward graph copied into a trace: its Tracers by original Value and the active nodes."""
+    env: dict
+    tape: list
+    active: set      # ids of the Tracers that gradients flow into
+
+
+def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = None) -> Replayed:
+    """Emit `graph`'s nodes into the trace `ctx`. Graph inputs become new inputs of the same
+    name, unless `inputs` (name -> Tracer) supplies them."""
+    from ..frontend.array import Tracer
+    from ..frontend.tape import TapeNode
+
+    missing = [name for name in wrt if name not in {v.name for v in graph.inputs}]
+    if missing:
+        raise HybridError(f"autodiff: graph @{graph.name} has no inputs {missing}; its inputs are "
+                          f"{[v.name for v in graph.inputs]}")
+    env: dict[Value, Tracer] = {}
+    active: set[int] = set()
+    for v in graph.inputs:
+        if inputs and v.name in inputs:
+            env[v] = inputs[v.name]
+        else:
+            env[v] = Tracer(ctx, ctx.graph.add_input(v.name, v.type, param=v.name in graph.param_names))
+        if v.name in wrt and is_float(v.dtype):
+            active.add(id(env[v]))
+    tape = []
+    for node in graph.nodes:
+        if node.subgraph is not None:
+            raise HybridError(f"autodiff: node {node.op} holds a subgraph; differentiate the graph before "
+                              "fusion (autodiff runs on traced primitives)")
+        new = ctx.graph.add_node(node.op, [env[v].value for v in node.inputs], node.attrs, node.loc,
+                                 [v.type for v in node.outputs])
+        outs = [Tracer(ctx, v) for v in new.outputs]
+        env.update(zip(node.outputs, outs))
+        if get_op(node.op).differentiable and any(id(env[v]) in active for v in node.inputs):
+            active.update(id(o) for o in outs if is_float(o.type.dtype))
+            tape.append(TapeNode(node.op, node.attrs, [env[v] for v in node.inputs], outs))
+    return Replayed(env, tape, active)
+
+
+def backprop(replayed: Replayed, seeds: list[tuple], wrt_tracers: list) -> list:
+    """Gradients (Tracers) of sum(seed * output) for each of `wrt_tracers`; `seeds` pairs an
+    output Tracer with its cotangent."""
+    from ..frontend import np
+    from ..frontend.tape import propagate
+
+    cotangents: dict[int, object] = {}
+    for out, seed in seeds:
+        if id(out) in replayed.active:
+            previous = cotangents.get(id(out))
+            cotangents[id(out)] = seed if previous is None else previous + seed
+    keep = {id(t) for t in wrt_tracers}
+    propagate(reversed(replayed.tape), cotangents, lambda x: id(x) in replayed.active, keep)
+    return [cotangents[id(t)] if id(t) in cotangents else np.zeros_like(t) for t in wrt_tracers]
+
+
+def traced_ones(ctx, like):
+    """Ones of `like`'s type as a traced broadcast of a scalar constant, so the rules that read
+    it are traced too rather than folded into large constants."""
+    import numpy
+
+    from ..frontend.array import NDArray, Tracer
+    from ..frontend.dispatch import apply
+
+    one = Tracer(ctx, ctx.value_of(NDArray(numpy.ones((), like.dtype))))
+    return one if like.ndim == 0 else apply("broadcast_to", one, shape=tuple(like.shape))
+
+
+def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:
+    chosen = range(len(graph.outputs)) if outputs is None else outputs
+    return [i for i in chosen if is_float(graph.outputs[i].dtype)]
+
+
+@register_pass("autodiff")
+def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "ones",
+             outputs: Optional[Sequence[int]] = None, **_) -> Graph:
+    """The joint graph: `graph`'s outputs, then d(sum of seeded outputs)/d(input) for each input
+    named in `wrt` (default: every parameter). `seed`: "ones", or "inputs" for cotangent inputs
+    `grad.<i>` appended after the original inputs. `outputs`: which outputs to differentiate."""
+    from ..frontend.tracing import TraceContext
+
+    if seed not in ("ones", "inputs"):
+        raise HybridError(f"autodiff: seed must be 'ones' or 'inputs', got {seed!r}")
+    wrt = [v.name for v in graph.params] if wrt is None else list(wrt)
+    ctx = TraceContext(graph.name)
+    with ctx:
+        replayed = replay_into(ctx, graph, wrt)
+        seeds = []
+        for i in _differentiable_outputs(graph, outputs):
+            out = replayed.env[graph.outputs[i]]
+            cotangent = ctx.input(f"grad.{i}", out.type) if seed == "inputs" else traced_ones(ctx, out)
+            seeds.append((out, cotangent))
+        by_name = {v.name: replayed.env[v] for v in graph.inputs}
+        grads = backprop(replayed, seeds, [by_name[name] for name in wrt])
+        ctx.graph.outputs = [replayed.env[v].value for v in graph.outputs] + [ctx.value_of(g) for g in grads]
+    return ctx.graph
+
+
+@dataclass
+class ForwardBackward:
+    """A compiled-training pair.
+    forward:  the original inputs -> the original outputs, then the saved values
+    backward: (saved.<k> values, the forward inputs it reads, by their names, and `grad.<i>`
+              cotangents of the `differentiated` outputs) -> the gradients of `wrt`
+    `saved[k]` is the forward output position that feeds the backward input `saved.<k>`."""
+    forward: Graph
+    backward: Graph
+    saved: list[int]
+    differentiated: list[int]
+
+
+def forward_backward(graph: Graph, wrt: Sequence[str], outputs: Optional[Sequence[int]] = None) -> ForwardBackward:
+    """Split the joint graph so that the forward saves only the values the backward reads:
+    forward intermediates (an output already returned is not returned twice); the backward
+    reads forward inputs directly and rebuilds constants instead of saving them."""
+    joint = autodiff(graph, wrt, seed="inputs", outputs=outputs)
+    differentiated = _differentiable_outputs(graph, outputs)
+    n_out, n_fwd, n_in = len(graph.outputs), len(graph.nodes), len(graph.inputs)
+    forward_nodes, backward_nodes = joint.nodes[:n_fwd], joint.nodes[n_fwd:]
+    forward_inputs, cotangent_inputs = joint.inputs[:n_in], joint.inputs[n_in:]
+    grads = joint.outputs[n_out:]
+    constants = [node for node in forward_nodes if node.op == "constant"]
+    live = _live(constants + backward_nodes, grads)
+    defined = {v for node in live for v in node.outputs} | set(cotangent_inputs) | set(forward_inputs)
+    crossing: list[Value] = []
+    for v in [v for node in live for v in node.inputs] + grads:
+        if v not in defined and v not in crossing:
+            crossing.append(v)
+    returned = list(joint.outputs[:n_out])
+    extra = [v for v in crossing if v not in returned]
+    positions = {v: i for i, v in reversed(list(enumerate(returned + extra)))}  # first occurrence
+    read_inputs = [v for v in forward_inputs if any(v in node.inputs for node in live) or v in grads]
+    forward = _build(graph.name + ".forward", [(v, v.name, v.name in joint.param_names) for v in forward_inputs],
+                     forward_nodes, returned + extra)
+    backward = _build(graph.name + ".backward",
+                      [(v, f"saved.{k}", False) for k, v in enumerate(crossing)] +
+                      [(v, v.name, v.name in joint.param_names) for v in read_inputs] +
+                      [(v, v.name, False) for v in cotangent_inputs], live, grads)
+    return ForwardBackward(forward, backward, [positions[v] for v in crossing], differentiated)
+
+
+def _live(nodes: list[Node], outputs: list[Value]) -> list[Node]:
+    """The nodes some output depends on, in their original order."""
+    needed = set(outputs)
+    live = []
+    for node in reversed(nodes):
+        if any(v in needed for v in node.outputs):
+            live.append(node)
+            needed.update(node.inputs)
+    return live[::-1]
+
+
+def _build(name: str, inputs: list[tuple[Value, str, bool]], nodes: list[Node], outputs: list[Value]) -> Graph:
+    g = Graph(name)
+    mapping = {v: g.add_input(label, v.type, param) for v, label, param in inputs}
+    for node in nodes:
+        new = g.add_node(node.op, [mapping[v] for v in node.inputs], node.attrs, node.loc,
+                         [v.type for v in node.outputs])
+        mapping.update(zip(node.outputs, new.outputs))
+    g.outputs = [mapping[v] for v in outputs]
+    return g
