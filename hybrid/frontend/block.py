@@ -38,6 +38,9 @@ class Block:
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
         name = name if name is not None else str(len(self._children))
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            # the name becomes part of parameter paths, which the IR text form spells as %[A-Za-z0-9_.]+
+            raise ValueError(f"child name {name!r} must be letters, digits and underscores")
         self._children[name] = block
         return block
 

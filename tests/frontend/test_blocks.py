@@ -399,3 +399,11 @@ def test_reassigning_an_attribute_unregisters_the_old_child():
     net = Net(False)
     assert list(net.collect_params()) == ["body.weight", "body.bias"]
     assert net.collect_params()["body.weight"].shape == (4, 2)
+
+
+def test_child_names_must_be_printable_in_the_ir():
+    seq = nn.HybridSequential()
+    seq.register_child(nn.Dense(2, in_units=2), "encoder_1")
+    assert list(seq.collect_params()) == ["encoder_1.weight", "encoder_1.bias"]
+    with pytest.raises(ValueError, match="'my-block' must be letters, digits and underscores"):
+        seq.register_child(nn.Dense(2), "my-block")
