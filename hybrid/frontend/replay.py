@@ -11,14 +11,22 @@ from .dispatch import apply
 from .tracing import TraceContext, current_trace
 
 
-def _rng_base():
+def count_random_ops(graph: Graph) -> int:
+    return sum(count_random_ops(n.subgraph) if n.subgraph is not None else n.op == "random_uniform"
+               for n in graph.nodes)
+
+
+def _rng_base(count: int):
+    """The key for a replayed graph that draws `count` times: the graph adds its own offsets
+    0..count-1, so the generator (or the enclosing trace) advances by `count`, as it did when
+    the graph was traced."""
     trace = current_trace()
     if trace is not None:
         key = trace.rng_key()
-        trace.random_ops -= 1  # the replayed graph's own offsets take care of the counter
+        trace.random_ops += count - 1
         return key
     from . import random
-    return NDArray(random.take_keys(1))
+    return NDArray(random.take_keys(count))
 
 
 def replay(graph: Graph, inputs: list, params: dict) -> list:
@@ -37,7 +45,7 @@ def replay(graph: Graph, inputs: list, params: dict) -> list:
         env[value] = params[value.name]
     for value in graph.inputs:
         if value.name == TraceContext.RNG_KEY:
-            env[value] = _rng_base()
+            env[value] = _rng_base(count_random_ops(graph))
     for node in graph.nodes:
         if node.subgraph is not None:
             outs = replay(node.subgraph, [env[v] for v in node.inputs], {})

@@ -8,7 +8,7 @@ import numpy as onp
 import pytest
 
 import hybrid as hb
-from hybrid import nn, np, npx
+from hybrid import autograd, nn, np, npx
 
 from hb_check import sample
 
@@ -214,3 +214,30 @@ def test_multiple_inputs_and_outputs(tmp_path):
     assert isinstance(got, tuple) and len(got) == 2
     for g, e in zip(got, expected):
         onp.testing.assert_allclose(g.asnumpy(), e, rtol=1e-6)
+
+
+def test_random_ops_replay_like_the_original(tmp_path):
+    """An exported model with two dropout layers, loaded and run in training mode, draws the same
+    masks as the original for consecutive calls, replayed eagerly and hybridized."""
+    net = nn.HybridSequential()
+    net.add(nn.Dropout(0.5), nn.Dense(8, in_units=16), nn.Dropout(0.5))
+    net.initialize()
+    net.hybridize(backend="interp")
+    x = np.array(sample((4, 16)))
+    with autograd.train_mode():
+        net(x)
+    net.export(str(tmp_path / "drop"))
+
+    def two_calls(block):
+        np.random.seed(21)
+        with autograd.train_mode():
+            return [block(x).asnumpy() for _ in range(2)]
+
+    expected = two_calls(net)
+    assert not onp.array_equal(expected[0], expected[1])
+    loaded = hb.load(str(tmp_path / "drop"))
+    for got, want in zip(two_calls(loaded), expected):
+        onp.testing.assert_allclose(got, want, rtol=1e-6)
+    loaded.hybridize(backend="interp")
+    for got, want in zip(two_calls(loaded), expected):
+        onp.testing.assert_allclose(got, want, rtol=1e-6)
