@@ -40,7 +40,7 @@ static hb_dim3 blockIdx, blockDim, gridDim;
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(n)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 #define __syncthreads() _Pragma("omp barrier")
 typedef _Float16 __half;
 static inline float __half2float(__half x) { return (float)x; }

@@ -1,0 +1,189 @@
+"""The generated CUDA kernels executed by the host emulator (runtime="emulator": the same source,
+launch configurations, arena offsets and argument lists a GPU gets, run by g++/OpenMP with one
+thread per CUDA thread), compared with the interp backend. CASES and MODELS are shared with
+test_cuda_gpu.py, which runs them on a real GPU through PyCUDA."""
+from __future__ import annotations
+
+import shutil
+
+import numpy
+import pytest
+
+import hybrid as hb
+from hybrid import np, npx, passes
+from hybrid.codegen import build
+from hybrid.codegen.cuda.runtime import _RUNTIMES
+from hybrid.model_zoo import ZOO
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")
+
+R = numpy.random.RandomState(7)
+
+
+def _f(*shape):
+    return R.randn(*shape).astype("float32")
+
+
+def _i(lo, hi, *shape):
+    return R.randint(lo, hi, size=shape).astype("int32")
+
+
+# name -> (function, inputs, relative tolerance). Functions return several results so one
+# graph (one compile) covers many ops.
+CASES = {
+    "unary": (lambda x: (np.exp(x), np.log(np.abs(x) + 1), np.sqrt(np.abs(x)), npx.rsqrt(np.abs(x) + 0.5),
+                         np.tanh(x), npx.sigmoid(x), npx.erf(x), np.sin(x), np.cos(x), np.floor(x * 3),
+                         np.ceil(x * 3), np.round(x * 3), np.sign(x), npx.relu(x), -x, npx.gelu(x, "tanh")),
+              (_f(5, 37),), 2e-6),
+    "binary_broadcast": (lambda a, b: (a + b, a - b, a * b, a / (np.abs(b) + 1), np.maximum(a, b),
+                                        np.minimum(a, b), np.mod(a, np.abs(b) + 0.5), np.power(np.abs(a), b),
+                                        np.where(a > b, a, b * 2), (a < b) | (a >= 0)),
+                         (_f(3, 1, 20), _f(4, 20)), 2e-6),
+    "int_ops": (lambda a, b: (a + b, a * b, np.mod(a, b), np.abs(a), np.maximum(a, b), a // b,
+                              (a.astype("float32") * 0.5).astype("int32"), a == b),
+                (_i(-50, 50, 6, 33), _i(1, 9, 33)), 0),
+    "nan_inf": (lambda x: (np.maximum(x, 0.0), np.minimum(x, 0.0), x.max(axis=1), np.argmax(x, axis=1)),
+                (numpy.array([[1, numpy.nan, 3, -numpy.inf] * 10, [2, 5, numpy.inf, 0] * 10], "float32"),), 0),
+    "reduce_axes": (lambda x: (x.sum(axis=2), x.max(axis=(0, 2), keepdims=True), x.min(axis=1), x.mean(),
+                               x.prod(axis=0), np.argmax(x, axis=2), x.sum(axis=(1, 2), keepdims=True)),
+                    (_f(3, 5, 70),), 2e-5),
+    "softmax_layernorm": (lambda x, g, b: (npx.softmax(x), npx.log_softmax(x, axis=1),
+                                           npx.layer_norm(x, g, b)), (_f(6, 100), _f(100), _f(100)), 2e-5),
+    "softmax_block_rows": (lambda x: (npx.softmax(x), x.sum(axis=1)), (_f(3, 3000),), 2e-5),
+    "matmul": (lambda a, b, c, d: (a @ b, np.matmul(b.T, a.T), c @ d, npx.relu(a @ b + 1.0)),
+               (_f(37, 29), _f(29, 41), _f(2, 3, 17, 9), _f(3, 9, 13)), 2e-5),
+    "matmul_big_tile": (lambda a, b: np.tanh(a @ b), (_f(130, 40), _f(40, 140)), 2e-5),
+    "matmul_f16": (lambda a, b: (a @ b, npx.relu(a @ b)),
+                   (_f(40, 24).astype("float16"), _f(24, 33).astype("float16")), 2e-2),
+    "conv": (lambda x, w, w2, bias: (npx.convolution(x, w, bias, stride=2, padding=1),
+                                     npx.relu(npx.convolution(x, w2, None, padding=2, dilation=2, groups=2)),
+                                     npx.convolution(x, w[:, :, 1:2, 1:2], None)),
+             (_f(2, 4, 9, 11), _f(6, 4, 3, 3), _f(4, 2, 3, 3), _f(6)), 2e-5),
+    "pooling": (lambda x: (npx.pooling(x, 3, 2, 1, "max"), npx.pooling(x, 3, 2, 1, "avg"),
+                           npx.pooling(x, 2, 2, 0, "avg"), npx.pooling(x, global_pool=True, pool_type="avg")),
+                (_f(2, 3, 9, 9),), 2e-6),
+    "layout": (lambda x, i: (np.transpose(x, (0, 2, 3, 1)), x[:, 1:3, ::2, 1:8:3],
+                             np.concatenate([x, x * 2], axis=2), np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 3))),
+                             np.take(x, i, axis=1), x.reshape(6, -1) + 1),
+               (_f(2, 3, 5, 8), _i(0, 3, 2, 2)), 0),
+    "random": (lambda x: (npx.dropout(x, 0.3, training=True), np.random.uniform(size=(5, 9)) + x[:5, :9]),
+               (_f(8, 12),), 0),
+}
+MODELS = ["mlp", "lenet", "resnet_block", "inception", "transformer"]
+
+
+def run_case(fn, args, level: int, runtime: str):
+    """(cuda outputs, interp outputs) of fn traced on args at opt `level`."""
+    hb.np.random.seed(3)
+    graph = hb.trace(fn, *args)
+    optimized = passes.optimize(graph, opt_level=level).graph
+    inputs = list(args)
+    if len(optimized.inputs) > len(args):  # the counter RNG's key
+        inputs.append(numpy.array([11, 12], numpy.uint32))
+    expected = build(optimized, "interp")(inputs)
+    got = build(optimized, "cuda", runtime=runtime)(inputs)
+    return got, expected
+
+
+def model_io(name: str):
+    ctor, shape = ZOO[name]
+    net = ctor()
+    net.initialize()
+    x = numpy.random.RandomState(0).randn(*shape).astype("float32")
+    graph = hb.trace(net, x)
+    params = net.collect_params()
+    inputs = [x if v.name not in graph.param_names else params[v.name]._data_eager()._data for v in graph.inputs]
+    return graph, inputs
+
+
+def assert_close(got, expected, rtol: float, what: str):
+    assert len(got) == len(expected)
+    for k, (a, b) in enumerate(zip(got, expected)):
+        a = numpy.asarray(a)
+        assert a.shape == b.shape and a.dtype == b.dtype, f"{what} output {k}: {a.shape} {a.dtype} vs {b.shape} {b.dtype}"
+        if rtol == 0:
+            numpy.testing.assert_array_equal(a, b, err_msg=f"{what} output {k}")
+        else:
+            scale = max(1.0, float(numpy.nanmax(numpy.abs(b.astype("float64")))) if b.size else 1.0)
+            numpy.testing.assert_allclose(a.astype("float64"), b.astype("float64"), rtol=rtol, atol=rtol * scale,
+                                          err_msg=f"{what} output {k}")
+
+
+@needs_gxx
+@pytest.mark.parametrize("level", [pytest.param(0, marks=pytest.mark.slow), 2])  # opt 0: the models cover plain nodes
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ops_on_emulator(case, level):
+    fn, args, rtol = CASES[case]
+    got, expected = run_case(fn, args, level, "emulator")
+    assert_close(got, expected, rtol, f"{case} at opt {level}")
+
+
+@needs_gxx
+@pytest.mark.parametrize("name", MODELS)
+def test_models_on_emulator(name):
+    graph, inputs = model_io(name)
+    for level in (0, 2):
+        optimized = passes.optimize(graph, opt_level=level).graph
+        by_name = dict(zip([v.name for v in graph.inputs], inputs))
+        ordered = [by_name[v.name] for v in optimized.inputs]
+        expected = build(optimized, "interp")(ordered)
+        got = build(optimized, "cuda", runtime="emulator")(ordered)
+        assert_close(got, expected, 2e-5, f"{name} at opt {level}")
+
+
+@pytest.fixture
+def emulated_gpu(monkeypatch):
+    """hb.gpu(0) backed by the emulator runtime."""
+    monkeypatch.setenv("HYBRID_CUDA_RUNTIME", "emulator")
+    _RUNTIMES.clear()
+    yield
+    _RUNTIMES.clear()
+
+
+@needs_gxx
+def test_device_arrays_stay_on_device_and_params_upload_once(emulated_gpu, monkeypatch):
+    from hybrid.codegen.cuda.runtime import get_runtime
+    from hybrid.frontend.context import DeviceNDArray
+
+    net = hb.nn.Dense(16, activation="relu")
+    net.initialize()
+    net.hybridize(backend="cuda")
+    x = _f(4, 8)
+    expected = net(x).asnumpy()  # first call compiles; host arrays in, host arrays out
+    rt = get_runtime()
+    uploads = []
+    real_htod = rt.htod
+    monkeypatch.setattr(rt, "htod", lambda dst, src: (uploads.append(src.nbytes), real_htod(dst, src)))
+    xd = hb.NDArray(x).as_in_context(hb.gpu(0))
+    uploads.clear()
+    assert isinstance(xd, DeviceNDArray) and xd.context == hb.gpu(0)
+    out = net(xd)
+    assert isinstance(out, DeviceNDArray) and out.context == hb.gpu(0)
+    assert uploads == [], "nothing may go host->device: data is on the device, parameters already uploaded"
+    numpy.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-6)
+    assert isinstance(out.as_in_context(hb.cpu()), hb.NDArray)
+    # an in-place weight update is seen: the parameter is uploaded again
+    net.weight.set_data(net.weight.data().asnumpy() * 2)
+    out2 = net(xd)
+    assert len(uploads) == 1
+    numpy.testing.assert_allclose(out2.asnumpy(), numpy.maximum(x @ net.weight.data().asnumpy().T
+                                                                + net.bias.data().asnumpy(), 0), rtol=1e-5)
+
+
+@needs_gxx
+def test_dump_folder_gets_kernels_cu(tmp_path):
+    graph = hb.trace(lambda a: npx.softmax(a * 2), _f(4, 64))
+    optimized = passes.optimize(graph, opt_level=2, dump=str(tmp_path)).graph
+    build(optimized, "cuda", runtime="emulator", dump=str(tmp_path))
+    dumped = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith("-kernels.cu"))
+    assert len(dumped) == 1
+    text = (tmp_path / dumped[0]).read_text()
+    assert "a warp per row" in text and "grid=(1, 1, 1), block=(128, 1, 1)" in text
+
+
+@needs_gxx
+def test_wrong_input_shape_is_a_clear_error():
+    graph = hb.trace(lambda a: a + 1, _f(3, 4))
+    exe = build(graph, "cuda", runtime="emulator")
+    with pytest.raises(hb.HybridError, match=r"input %a is f32\[3,4\], got an array of shape \(4, 3\)"):
+        exe([_f(4, 3)])
