@@ -5,12 +5,13 @@ from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
 from .frontend.api import hybridize, load, trace
 from .frontend.array import NDArray
+from .frontend.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray",
+__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]

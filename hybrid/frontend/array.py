@@ -186,6 +186,24 @@ class NDArray(Array):
     def detach(self) -> "NDArray":
         return NDArray(self._data)
 
+    # devices (hybrid.frontend.context) -------------------------------------------------------
+    @property
+    def context(self):
+        """Where the data lives: hb.cpu(0) for NDArray (a DeviceNDArray reports its GPU)."""
+        from .context import cpu
+        return cpu(0)
+
+    def as_in_context(self, ctx) -> "NDArray":
+        """This array on `ctx`: itself for hb.cpu(); a device copy for hb.gpu(i)."""
+        if ctx.device_type == "cpu":
+            return self
+        from .context import to_device
+        return to_device(self, ctx)
+
+    def _exec_input(self, backend: str):
+        """What a compiled executable receives for this array (device arrays override it)."""
+        return self._data
+
 
 def _tracing_error(what: str, instead: str) -> TracingError:
     line = user_line()

@@ -22,7 +22,7 @@ from .array import Array, NDArray
 from . import autograd, random
 from .tracing import TraceContext, trace_function, unflatten
 
-DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "interp")
+DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 
 
 @dataclass
@@ -148,7 +148,7 @@ class CompiledFunction:
         """The executable's inputs in its graph's input order, by name: the trace adds `rng.key`
         where the first random op runs, which may come between parameters."""
         from .step import named_sources
-        named = {name: array._data for name, array in named_sources(entry, args)}
+        named = {name: array._exec_input(self.options.backend) for name, array in named_sources(entry, args)}
         if entry.random_ops:
             named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
         return [named[v.name] for v in entry.pipeline.graph.inputs]
@@ -163,7 +163,7 @@ class CompiledFunction:
             if results is not None:
                 return unflatten(results, entry.structure)
         outputs = entry.executable(self.input_arrays(entry, args))
-        results = [NDArray(o) for o in outputs]
+        results = [o if isinstance(o, NDArray) else NDArray(o) for o in outputs]  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)
