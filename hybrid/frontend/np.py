@@ -322,9 +322,15 @@ def dot(a, b) -> Array:
     a, b = _asarray(a), _asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return multiply(a, b)
-    if b.ndim > 2:
-        raise ShapeError(f"dot of a {a.ndim}-d and a {b.ndim}-d array: use matmul or tensordot-style reshapes")
-    return matmul(a, b)
+    if b.ndim <= 2:
+        return matmul(a, b)
+    # N-d . M-d: sum over a's last axis and b's second-to-last, as one 2-d matmul
+    k = b.shape[-2]
+    if a.shape[-1] != k:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} are not aligned ({a.shape[-1]} != {k})")
+    rows = reshape(a, (-1, k))
+    cols = reshape(moveaxis(b, -2, 0), (k, -1))
+    return reshape(matmul(rows, cols), a.shape[:-1] + b.shape[:-2] + b.shape[-1:])
 
 
 # -- layout ------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def test_matmul(a_shape, b_shape, dtype):
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [((3,), (3,)), ((4, 3), (3, 2)), ((4, 3), (3,)), ((3,), (3, 2)),
-                                              ((2, 5, 3), (3, 4)), ((), (2, 3)), ((2, 3), ())])
+                                              ((2, 5, 3), (3, 4)), ((), (2, 3)), ((2, 3), ()),
+                                              ((3,), (2, 3, 4)), ((2, 3), (5, 3, 2)), ((2, 1, 3), (4, 3, 5))])
 def test_dot(a_shape, b_shape):
     a, b = sample(a_shape), sample(b_shape)
     check(np.dot, onp.dot, a, b, rtol=1e-5, atol=1e-5)
@@ -130,6 +131,11 @@ def test_matmul_shape_error_names_op_and_shapes(a_shape, b_shape):
         np.matmul(np.ones(a_shape), np.ones(b_shape))
     msg = str(info.value)
     assert "matmul" in msg and "test_np_reduce_linalg.py" in msg, msg
+
+
+def test_dot_alignment_error():
+    with pytest.raises(hb.ShapeError, match=r"dot: shapes \(2, 3\) and \(4, 2, 5\) are not aligned"):
+        np.dot(np.ones((2, 3)), np.ones((4, 2, 5)))
 
 
 def test_matmul_of_scalars_is_an_error():
