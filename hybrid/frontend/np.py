@@ -449,6 +449,55 @@ def split(a, indices_or_sections, axis: int = 0) -> list[Array]:
     return parts
 
 
+def tile(a, reps) -> Array:
+    """Repeat the whole array `reps` times along each axis (broadcast, then merge axes)."""
+    a = _asarray(a)
+    reps = _shape(reps)
+    ndim = builtins.max(a.ndim, len(reps))
+    reps = (1,) * (ndim - len(reps)) + reps
+    a = reshape(a, (1,) * (ndim - a.ndim) + a.shape)
+    interleaved = [v for pair in zip((1,) * ndim, a.shape) for v in pair]
+    spread = broadcast_to(reshape(a, interleaved), [v for pair in zip(reps, a.shape) for v in pair])
+    return reshape(spread, tuple(r * d for r, d in zip(reps, a.shape)))
+
+
+def repeat(a, repeats: int, axis: Optional[int] = None) -> Array:
+    """Repeat each element `repeats` times along `axis` (the flattened array when None)."""
+    a = _asarray(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis %= a.ndim
+    expanded = expand_dims(a, axis + 1)
+    shape = list(expanded.shape)
+    shape[axis + 1] = int(repeats)
+    merged = list(a.shape)
+    merged[axis] *= int(repeats)
+    return reshape(broadcast_to(expanded, shape), merged)
+
+
+def outer(a, b) -> Array:
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def _triangle(m, k: int, lower: bool) -> Array:
+    m = _asarray(m)
+    if m.ndim < 2:
+        raise ShapeError(f"{'tril' if lower else 'triu'} needs an array of at least 2 dimensions, got {m.shape}")
+    rows, cols = m.shape[-2:]
+    keep = numpy.tri(rows, cols, k if lower else k - 1, dtype=bool)
+    return where(keep if lower else ~keep, m, zeros((), m.dtype))
+
+
+def tril(m, k: int = 0) -> Array:
+    """Zero the elements above the k-th diagonal of the last two axes (causal masks)."""
+    return _triangle(m, k, True)
+
+
+def triu(m, k: int = 0) -> Array:
+    """Zero the elements below the k-th diagonal of the last two axes."""
+    return _triangle(m, k, False)
+
+
 def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
     a = _asarray(a)
     if mode != "constant":

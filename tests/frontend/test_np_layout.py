@@ -43,6 +43,17 @@ SETTINGS = settings(max_examples=30, deadline=None)
     (lambda x: x.astype("float32"), lambda x: x.astype("float32")),
     (lambda x: x.astype(np.bool_), lambda x: x.astype(bool)),
     (lambda x: np.copy(x), lambda x: x.copy()),
+    (lambda x: np.tile(x, 2), lambda x: onp.tile(x, 2)),
+    (lambda x: np.tile(x, (3, 1, 2)), lambda x: onp.tile(x, (3, 1, 2))),
+    (lambda x: np.tile(x[0], (2, 2)), lambda x: onp.tile(x[0], (2, 2))),
+    (lambda x: np.repeat(x, 2), lambda x: onp.repeat(x, 2)),
+    (lambda x: np.repeat(x, 3, axis=1), lambda x: onp.repeat(x, 3, axis=1)),
+    (lambda x: np.repeat(x, 2, axis=-2), lambda x: onp.repeat(x, 2, axis=-2)),
+    (lambda x: np.outer(x[0], x[1, :3]), lambda x: onp.outer(x[0], x[1, :3])),
+    (lambda x: np.tril(x), lambda x: onp.tril(x)),
+    (lambda x: np.tril(x, -1), lambda x: onp.tril(x, -1)),
+    (lambda x: np.triu(x, 2), lambda x: onp.triu(x, 2)),
+    (lambda x: np.triu(x.reshape(2, 3, 4)), lambda x: onp.triu(x.reshape(2, 3, 4))),
 ])
 def test_layout(fn, ref, dtype):
     check(fn, ref, sample((4, 6), dtype))
