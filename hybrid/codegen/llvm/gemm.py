@@ -97,7 +97,7 @@ def host_config(features: Optional[str] = None) -> GemmConfig:
     if "+avx512f" in flags:
         return GemmConfig(width=16, mr=14, nr=32, kc=256, mc=140, nc=2048)
     if "+avx2" in flags and "+fma" in flags:
-        return GemmConfig(width=8, mr=6, nr=16, kc=256, mc=144, nc=2048)
+        return GemmConfig(width=8, mr=6, nr=16, kc=512, mc=144, nc=2048)
     return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
 
 
@@ -265,6 +265,18 @@ def _transpose(b: ir.IRBuilder, rows: list, W: int) -> list:
     return rows
 
 
+def _chunks(n: int, W: int) -> list[int]:
+    """n as a sum of vector widths: W, then halving powers of two (6 -> [4, 2] for W = 8)."""
+    out, width = [], W
+    while n:
+        if width <= n:
+            out.append(width)
+            n -= width
+        else:
+            width //= 2
+    return out
+
+
 def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     """Pack an n x kc block (element (i, k) at src[i*si + k*sk]) into panels of R rows, laid out [panel][k][R],
     zero-padding the last panel. When rows are contiguous (sk == 1: A as stored, B transposed) W x W tiles are
@@ -272,6 +284,8 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     The transposed stores are full vectors that may run up to W floats past a panel: the buffers have slack."""
     f = _Function(module, name, ir.FunctionType(VOID, [FP, I64, I64, I64, I64, FP]),
                   ("src", "si", "sk", "n", "kc", "dst"))
+    for arg in (f["src"], f["dst"]):
+        arg.add_attribute("noalias")
     b = f.b
     vty = ir.VectorType(F32, W)
 
@@ -297,23 +311,33 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
                     b.store(vec, b.bitcast(dst, vty.as_pointer()), align=4)
         copy_panel(src, panel, f["si"], _c(1), None, full)
 
-    with f.loop(0, f["n"], R, "pi") as i:
-        rows = f.min(_c(R), b.sub(f["n"], i))
-        src = b.gep(f["src"], [b.mul(i, f["si"])])
-        panel = b.gep(f["dst"], [b.mul(i, f["kc"])])
-        with b.if_else(b.icmp_signed("==", rows, _c(R))) as (then, otherwise):
-            with then:
-                with b.if_else(b.icmp_signed("==", f["sk"], _c(1))) as (unit_k, other):
+    full_panels = b.mul(b.sdiv(f["n"], _c(R)), _c(R))
+    with b.if_else(b.icmp_signed("==", f["si"], _c(1))) as (unit_i, other):
+        with unit_i:
+            # Rows of the source run along the panels: read each row once, sequentially, into every panel.
+            with f.loop(0, f["kc"], 1, "uk") as k:
+                row = b.gep(f["src"], [b.mul(k, f["sk"])])
+                dst_row = b.gep(f["dst"], [b.mul(k, _c(R))])
+                with f.loop(0, full_panels, R, "ui") as i:
+                    src, dst = b.gep(row, [i]), b.gep(dst_row, [b.mul(i, f["kc"])])
+                    offset = 0
+                    for width in _chunks(R, W):       # exact-size vector moves: no overread, no overlap
+                        cty = ir.VectorType(F32, width).as_pointer()
+                        value = b.load(b.bitcast(b.gep(src, [_c(offset)]), cty), align=4)
+                        b.store(value, b.bitcast(b.gep(dst, [_c(offset)]), cty), align=4)
+                        offset += width
+        with other:
+            with f.loop(0, full_panels, R, "pi") as i:
+                src = b.gep(f["src"], [b.mul(i, f["si"])])
+                panel = b.gep(f["dst"], [b.mul(i, f["kc"])])
+                with b.if_else(b.icmp_signed("==", f["sk"], _c(1))) as (unit_k, general):
                     with unit_k:
                         transpose_panel(src, panel)
-                    with other:
-                        with b.if_else(b.icmp_signed("==", f["si"], _c(1))) as (unit_i, general):
-                            with unit_i:
-                                copy_panel(src, panel, _c(1), f["sk"], None)
-                            with general:
-                                copy_panel(src, panel, f["si"], f["sk"], None)
-            with otherwise:
-                copy_panel(src, panel, f["si"], f["sk"], rows)
+                    with general:
+                        copy_panel(src, panel, f["si"], f["sk"], None)
+    with b.if_then(b.icmp_signed("<", full_panels, f["n"])):
+        copy_panel(b.gep(f["src"], [b.mul(full_panels, f["si"])]), b.gep(f["dst"], [b.mul(full_panels, f["kc"])]),
+                   f["si"], f["sk"], b.sub(f["n"], full_panels))
     f.finish()
     return f.fn
 
