@@ -82,10 +82,10 @@ class _Parser:
 
     def types(self) -> list[TensorType]:
         if self.accept("punct", "("):
-            result = [self.type()]
-            while self.accept("punct", ","):
+            result = []
+            while not self.accept("punct", ")"):  # "()" is a graph with no results
                 result.append(self.type())
-            self.take("punct", ")")
+                self.accept("punct", ",")
             return result
         return [self.type()]
 
@@ -139,10 +139,12 @@ class _Parser:
         self.take("punct", "{")
         while not self.accept("ident", "return"):
             self.node(g, scope)
-        g.outputs = [self.lookup(scope, self.take("value"))]
-        while self.accept("punct", ","):
+        g.outputs = []
+        while not self.accept("punct", "}"):
             g.outputs.append(self.lookup(scope, self.take("value")))
-        self.take("punct", "}")
+            if not self.accept("punct", ","):
+                self.take("punct", "}")
+                break
         return g
 
     def lookup(self, scope: dict[str, Value], token: str) -> Value:

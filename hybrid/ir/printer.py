@@ -89,6 +89,7 @@ def print_graph(graph: Graph, indent: str = "") -> str:
             lines.append(print_graph(node.subgraph, indent + "    "))
             lines.append(f"{indent}  }}")
     lines.append(f"{indent}  return " + ", ".join(f"%{names[v]}" for v in graph.outputs))
+    lines[-1] = lines[-1].rstrip()  # a graph with no results ends in a bare `return`
     lines.append(f"{indent}}}")
     return "\n".join(lines)
 

@@ -191,3 +191,11 @@ def test_graph_names_are_printable():
     assert Graph("<lambda>").name == "_lambda_"
     g = hb.trace(lambda x: x * 2, np.ones((2,)))
     assert parse(str(g)) == g
+
+
+def test_graph_without_results_round_trips():
+    compiled = hb.hybridize(lambda x: (), backend="interp")
+    assert compiled(np.ones((2,))) == ()
+    text = compiled.ir()
+    assert text.endswith("-> () {\n  return\n}")
+    assert str(parse(text)) == text
