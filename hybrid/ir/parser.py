@@ -132,6 +132,8 @@ class _Parser:
             param = self.accept("ident", "param")
             name = self.take("value")[1:]
             self.take("punct", ":")
+            if name in scope:
+                raise FormatError(f"IR parse error: graph @{g.name} has two inputs named %{name}")
             scope[name] = g.add_input(name, self.type(), param)
             self.accept("punct", ",")
         self.take("arrow")

@@ -122,6 +122,7 @@ def test_traced_graphs_round_trip_and_keep_source_lines():
     ("graph @g() -> f32[2] {\n  %0 = constant() {value=dense<f32[2]: [1.0]>} : f32[2]\n  return %0\n}",
      "has 1 values"),
     ("graph @g(%x: f32[2]) -> f32[2] {\n  return %x\n}\ngraph", "end of text"),
+    ("graph @g(%x: f32[2], %x: f32[2]) -> f32[2] {\n  return %x\n}", "two inputs named %x"),
 ])
 def test_parse_errors_name_the_problem(text, fragment):
     with pytest.raises(hb.FormatError) as info:
