@@ -69,7 +69,9 @@ BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, F
 POOL_SLOTS = 64
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
 L2_FLOATS = 1 << 16           # a quarter MiB: the packed B block when there is a single A block
-BLAS_PANEL_FLOATS = 1 << 17   # rows per OpenBLAS call: about 512 KiB of C, so the epilogue finds it in L2/L3
+# Rows per OpenBLAS call: about 4 MiB of C, still in L3 when the epilogue runs. Each call repacks B, so
+# smaller panels cost more than they save (512 KiB panels: 4-16% slower on the zoo shapes).
+BLAS_PANEL_FLOATS = 1 << 20
 
 
 def _c(value: int, ty=I64) -> ir.Constant:
@@ -470,15 +472,11 @@ def _emit_openblas(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _prefer_openblas(f: _Function, M, N, K):
-    """Shape classes measured on the host (bench/gemm_shapes.py): OpenBLAS wins on large problems, the
-    generated kernel on small ones where OpenBLAS's per-call setup dominates."""
-    b = f.b
-    work = b.mul(b.mul(M, N), K)
-    return b.icmp_signed(">=", work, _c(AUTO_OPENBLAS_MIN_WORK))
-
-
-AUTO_OPENBLAS_MIN_WORK = 1 << 62   # measured: see _prefer_openblas; "never" until proven otherwise
+def _prefer_openblas(f: _Function, cfg: GemmConfig, N):
+    """The shape class where OpenBLAS is faster (bench/gemm_shapes.py, CPU time, 1 and 2 threads): outputs
+    narrower than the NR-wide register tile (N = 6: 0.5x, N = 10: 0.8x), which the generated kernel pads.
+    Elsewhere the generated kernel is as fast or faster (0.96x-1.25x on the zoo's layer shapes, 1024^3 ~1.0x)."""
+    return f.b.icmp_signed("<", N, _c(cfg.nr))
 
 
 def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
@@ -527,7 +525,7 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     if generated is None or openblas is None:
         b.call(generated or openblas, args)
     else:
-        with b.if_else(_prefer_openblas(f, M, N, K)) as (then, otherwise):
+        with b.if_else(_prefer_openblas(f, cfg, N)) as (then, otherwise):
             with then:
                 b.call(openblas, args)
             with otherwise:
