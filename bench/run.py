@@ -121,7 +121,7 @@ def targets(all_results: list, copy_gbs: float, start: dict) -> list[str]:
         best_peer = min(peers, key=peers.get)
         status = "met" if ours < peers[best_peer] else \
             f"MISSED: {ours / peers[best_peer]:.2f}x the time of {best_peer}"
-        lines.append(f"- {key}: hybrid-llvm {ours:.3g} ms vs best peer {best_peer} {peers[best_peer]:.3g} ms: {status}")
+        lines.append(f"- {key}: hybrid-llvm {fmt(ours)} ms vs best peer {best_peer} {fmt(peers[best_peer])} ms: {status}")
     if "W3" in by_key:
         work, results = by_key["W3"]
         r = results.get("hybrid-llvm")
