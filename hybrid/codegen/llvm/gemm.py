@@ -37,6 +37,7 @@ Python helpers: `gemm_llvm_ir(impl)` returns the module text, `extern_symbols(im
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -548,12 +549,17 @@ def _resolve_impl(impl: str) -> str:
 
 def gemm_llvm_ir(impl: str = "auto", features: Optional[str] = None) -> str:
     """An LLVM IR module defining `hybrid_sgemm` (see the module docstring) for the host's vector width (or for
-    an explicit LLVM feature string). impl="generated" needs no external symbol (use it for AOT libraries)."""
-    impl = _resolve_impl(impl)
-    module = ir.Module(name="hybrid_gemm")
+    an explicit LLVM feature string). impl="generated" needs no external symbol (use it for AOT libraries).
+    Generated once per (impl, blocking) and process: it is part of every graph's compile-cache key."""
+    return _module_text(_resolve_impl(impl), host_config(features))
+
+
+@functools.lru_cache(maxsize=None)
+def _module_text(impl: str, cfg: GemmConfig) -> str:
     import llvmlite.binding as llvm
+    module = ir.Module(name="hybrid_gemm")
     module.triple = llvm.get_process_triple()
-    _emit_entry(module, impl, host_config(features))
+    _emit_entry(module, impl, cfg)
     return str(module)
 
 
