@@ -82,6 +82,24 @@ def test_epilogue_sees_finished_tiles_that_partition_c(impl, threads):
     numpy.testing.assert_allclose(c, numpy.maximum(ref + bias, 0), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
+def test_leading_dimensions_wider_than_rows(impl, trans_a, trans_b):
+    """lda/ldb/ldc larger than the row length: sub-matrices of wider arrays, C's padding left untouched."""
+    M, N, K = 37, 29, 70
+    rng = numpy.random.default_rng(4)
+    a_wide = rng.standard_normal((K, M + 5) if trans_a else (M, K + 3)).astype(numpy.float32)
+    b_wide = rng.standard_normal((N, K + 7) if trans_b else (K, N + 2)).astype(numpy.float32)
+    c_wide = numpy.full((M, N + 11), 7.0, numpy.float32)
+    a = a_wide[:, :M] if trans_a else a_wide[:, :K]
+    b = b_wide[:, :K] if trans_b else b_wide[:, :N]
+    fn, _, _ = gemm.compile_standalone(impl)
+    for tid in range(2):
+        fn(M, N, K, a_wide.ctypes.data, a_wide.shape[1], int(trans_a), b_wide.ctypes.data, b_wide.shape[1],
+           int(trans_b), c_wide.ctypes.data, c_wide.shape[1], gemm._EPILOGUE_CTYPE(), None, tid, 2)
+    check(c_wide[:, :N], a, b, trans_a, trans_b)
+    assert (c_wide[:, N:] == 7.0).all()
+
+
 def test_k_zero_gives_zeros_and_calls_epilogue(impl):
     calls = []
     c = gemm.sgemm(numpy.ones((5, 0), numpy.float32), numpy.ones((0, 7), numpy.float32), impl=impl, threads=2,
