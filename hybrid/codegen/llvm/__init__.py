@@ -73,7 +73,7 @@ class LLVMExecutable:
 
 def compile_object(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> bytes:
     """Object code for a module plan, through the disk cache."""
-    extra = [module.sgemm_ir()] if plan.uses_sgemm else []
+    extra = [module.sgemm_ir(plan.gemm_impl)] if plan.uses_sgemm else []
     key = cache.cache_key(plan.ir + "".join(extra), target.target_id(), "pic" if pic else "jit")
     obj = None if dump else cache.load(key)
     if obj is None:

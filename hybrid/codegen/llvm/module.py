@@ -21,6 +21,7 @@ import numpy
 
 from ...ir.graph import Graph, Value
 from ... import log
+from ...errors import HybridError
 from ..kernel import GemmStage, Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .emit import Fn
@@ -44,6 +45,7 @@ class ModulePlan:
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
     flops: int = 0
+    gemm_impl: str = "auto"
 
 
 def _align(n: int) -> int:
@@ -110,15 +112,25 @@ def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
     return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
 
 
-def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> ModulePlan:
+def build_module(graph: Graph, triple: str, embed_constants: bool = False,
+                 bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
+    """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
+    embed_constants: constants become module globals (AOT) instead of pointer-table entries."""
     n_in, n_out = len(graph.inputs), len(graph.outputs)
     mplan = getattr(graph, "memory_plan", None)
+    constants: list[numpy.ndarray] = []
 
     # -- placement ------------------------------------------------------------------------
     where: dict[Value, tuple[str, int]] = {v: ("arg", i) for i, v in enumerate(graph.inputs)}
+    for i, value in (bound_inputs or {}).items():
+        where[graph.inputs[i]] = ("const", len(constants))
+        constants.append(numpy.ascontiguousarray(value))
     output_sources: list[Optional[tuple[str, int]]] = []
     for j, v in enumerate(graph.outputs):
         if v in where:
+            if where[v][0] != "arg":
+                raise HybridError(f"graph @{graph.name} returns a bound parameter directly; "
+                                  "return a computation of it")
             output_sources.append(("input", where[v][1]) if where[v][1] < n_in else ("output", where[v][1] - n_in))
         else:
             where[v] = ("arg", n_in + j)
@@ -132,7 +144,6 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> Mo
     base = _align(mplan.arena_bytes) if mplan is not None else 0
     planner = ArenaPlanner()
     mine: set[Value] = set()
-    constants: list[numpy.ndarray] = []
     steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
     for i, node in enumerate(graph.nodes):
         if node.op == "constant" and node.outputs[0] not in where:
@@ -213,7 +224,7 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False) -> Mo
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       [] if embed_constants else constants, output_sources, kernels,
                       parallel=any(_work(k) >= render.PARALLEL_MIN * 4 for k in kernels),
-                      uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels))
+                      uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels), gemm_impl=gemm_impl)
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
@@ -229,10 +240,10 @@ def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
     return "\n".join([f'target triple = "{triple}"', ""] + sorted(decl) + [""] + body) + "\n"
 
 
-def sgemm_ir() -> str:
+def sgemm_ir(impl: str = "auto") -> str:
     """The module defining hybrid_sgemm: gemm.py's when present, else the plain fallback."""
     try:
         from . import gemm
     except ImportError:
         return fallback_sgemm_ir()
-    return gemm.gemm_llvm_ir()
+    return gemm.gemm_llvm_ir(impl)

@@ -1,0 +1,82 @@
+"""Ahead-of-time libraries: hb.compile_library -> .so + .h, loaded with ctypes (no llvmlite)
+and called from the C example program."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+import hybrid as hb
+from hybrid import init, np
+from hybrid.model_zoo import LeNet5
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on this machine: AOT linking needs one")
+
+
+@pytest.fixture(scope="module")
+def lenet_library(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("aot")
+    np.random.seed(0)
+    net = LeNet5()
+    net.initialize(init.Xavier())
+    x = numpy.random.default_rng(0).normal(size=(2, 1, 28, 28)).astype("float32")
+    expected = net(np.array(x)).asnumpy()
+    info = hb.compile_library(net, [x], str(folder / "model.so"))
+    return folder, x, expected, info
+
+
+def test_library_matches_eager_and_has_header(lenet_library):
+    folder, x, expected, info = lenet_library
+    lib = hb.load_library(str(folder / "model.so"))
+    numpy.testing.assert_allclose(lib([x])[0], expected, rtol=1e-4, atol=1e-6)
+    header = (folder / "model.h").read_text()
+    assert "int model_run(const void* const* inputs, void* const* outputs, void* workspace);" in header
+    assert f"#define MODEL_WORKSPACE_BYTES {info['workspace_bytes']}ULL" in header
+    assert "#define MODEL_INPUT0_BYTES 6272ULL" in header and "#define MODEL_OUTPUT0_BYTES 80ULL" in header
+    with pytest.raises(hb.HybridError, match=r"input 0 must be float32\[2, 1, 28, 28\]"):
+        lib([x[:1]])
+
+
+def test_loading_needs_no_llvmlite(lenet_library):
+    folder, x, expected, _ = lenet_library
+    numpy.save(folder / "x.npy", x)
+    script = (f"import sys; sys.modules['llvmlite'] = None\n"
+              f"import numpy, hybrid\n"
+              f"lib = hybrid.load_library({str(folder / 'model.so')!r})\n"
+              f"numpy.save({str(folder / 'y.npy')!r}, lib([numpy.load({str(folder / 'x.npy')!r})])[0])\n"
+              f"assert 'llvmlite.binding' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+    numpy.testing.assert_allclose(numpy.load(folder / "y.npy"), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_c_program_runs_the_library(lenet_library):
+    folder, x, expected, _ = lenet_library
+    exe = folder / "run_model"
+    subprocess.run([CC, "-O2", f"-I{folder}", os.path.join(ROOT, "examples", "c_api", "main.c"),
+                    str(folder / "model.so"), f"-Wl,-rpath,{folder}", "-o", str(exe)], check=True)
+    x.tofile(folder / "input.bin")
+    subprocess.run([str(exe), str(folder / "input.bin"), str(folder / "output.bin")], check=True)
+    got = numpy.fromfile(folder / "output.bin", dtype="float32").reshape(expected.shape)
+    numpy.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_function_library_and_wrong_name(tmp_path):
+    def f(a, b):
+        return np.tanh(a * b + 1).sum(axis=1), a + 0
+
+    a = numpy.random.default_rng(1).normal(size=(3, 17)).astype("float32")
+    b = numpy.random.default_rng(2).normal(size=(17,)).astype("float32")
+    hb.compile_library(f, [a, b], str(tmp_path / "fn.so"))
+    outs = hb.load_library(str(tmp_path / "fn.so"))([a, b])
+    numpy.testing.assert_allclose(outs[0], numpy.tanh(a * b + 1).sum(axis=1), rtol=1e-5)
+    numpy.testing.assert_array_equal(outs[1], a)
+    shutil.copy(tmp_path / "fn.so", tmp_path / "renamed.so")
+    with pytest.raises(hb.FormatError, match="pass name="):
+        hb.load_library(str(tmp_path / "renamed.so"))
+    assert hb.load_library(str(tmp_path / "renamed.so"), name="fn")([a, b])[1].shape == a.shape
