@@ -1,6 +1,7 @@
 """hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
 from . import ir, passes, viz
+from .aot import compile_library, load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
 from .frontend.api import hybridize, load, trace
@@ -13,5 +14,5 @@ from . import gluon
 from .gluon import Trainer
 
 __all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]
