@@ -62,13 +62,14 @@ def _input_grad_reference(g, w, input_shape, stride, padding, dilation, groups):
     n, c, h, wd = input_shape
     o, cg, kh, kw = w.shape
     oh, ow = g.shape[2:]
+    # one batched matmul gives every kernel tap's contribution (col2im), then one strided add per tap
+    gg = g.reshape(n, groups, o // groups, oh * ow)
+    wg = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+    taps = numpy.matmul(wg, gg).reshape(n, groups, cg, kh, kw, oh, ow)
     dx = numpy.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]), g.dtype)
-    gg = g.reshape(n, groups, o // groups, oh, ow)
-    wg = w.reshape(groups, o // groups, cg, kh, kw)
     for i in range(kh):
         for j in range(kw):
-            tap = numpy.einsum("ngohw,goc->ngchw", gg, wg[..., i, j], optimize=True)
-            dx[_spatial_window(i, j, oh, ow, stride, dilation)] += tap.reshape(n, c, oh, ow)
+            dx[_spatial_window(i, j, oh, ow, stride, dilation)] += taps[:, :, :, i, j].reshape(n, c, oh, ow)
     return _crop(dx, padding, h, wd)
 
 
