@@ -250,7 +250,8 @@ class Tracer(Array):
                              "result, or call the block without hybridize() to inspect it eagerly.")
 
     def tolist(self):
-        return self.asnumpy()
+        raise _tracing_error(".tolist() was called", "Return the value from forward and call .tolist() on the "
+                             "result, or call the block without hybridize() to inspect it eagerly.")
 
     def __array__(self, dtype=None, copy=None):
         raise _tracing_error("NumPy conversion (np.asarray / a NumPy function) was applied",

@@ -248,6 +248,10 @@ def _item_of(x):
     return x * x.max().item()  # LINE: item
 
 
+def _tolist_of(x):
+    return np.array(x.tolist())  # LINE: tolist
+
+
 def _numpy_asarray(x):
     return onp.asarray(x) + 1  # LINE: asarray
 
@@ -279,6 +283,7 @@ def _line_of(marker: str) -> int:
     (_float_of, "float", "return it from the function"),
     (_asnumpy_of, "asnumpy", "call .asnumpy() on the result"),
     (_item_of, "item", "call .item() on the result"),
+    (_tolist_of, "tolist", "call .tolist() on the result"),
     (_numpy_asarray, "asarray", "Use hybrid.np functions"),
     (_numpy_function, "numpy function", "Use hybrid.np functions"),
     (_int_index, "int", "shapes (x.shape) are static"),
