@@ -2,7 +2,6 @@
 save/load_parameters, Sequential/HybridSequential, and every nn layer eager vs hybridized vs NumPy."""
 import math
 import os
-import zipfile
 
 import numpy as onp
 import pytest
