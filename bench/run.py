@@ -246,6 +246,7 @@ def main(argv=None) -> int:
 
     selected = set(args.workloads.split(",")) if args.workloads else None
     started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = os.getloadavg()[0]
     wall = time.perf_counter()
     all_results = []
     for index, (key, _) in enumerate(workloads.all_workloads(env)):
@@ -253,6 +254,17 @@ def main(argv=None) -> int:
             all_results.append(run_isolated(index, key, args))
     with workloads.thread_setting(args.threads):
         copy_gbs, copy_how = workloads.copy_bandwidth(args.threads, args.quick)
+    shapes = []
+    if selected is None or "W4" in selected:
+        print("GEMM shape classes (subprocess)", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, "-m", "bench.gemm_shapes", "--threads", str(args.threads), "--repeats",
+                               "3" if args.quick else "5"], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        shapes = ["## GEMM by shape: generated vs OpenBLAS (the evidence for impl='auto')", "",
+                  "`python -m bench.gemm_shapes`: both through hybrid_sgemm, process CPU time (robust to the other "
+                  "jobs on this machine), best of the repeats; dense layers are x @ W^T, convolutions as im2col GEMMs.",
+                  "", "```"] + (proc.stdout.strip().splitlines() if proc.returncode == 0 else
+                                [f"n/a: {(proc.stderr.strip().splitlines() or ['failed'])[-1]}"]) + ["```", ""]
     start = {}
     if selected is None or "W6" in selected:
         print("W6 cold compile and warm start (subprocesses)", file=sys.stderr, flush=True)
@@ -277,10 +289,11 @@ def main(argv=None) -> int:
               f"{budget:.0f} s per peer; median and min per call; 'first call' = build + first run; "
               "'vs llvm' = median / hybrid-llvm median (above 1: hybrid-llvm is faster); 'output' = agreement "
               "with the interp backend (or NumPy)",
-              "- the machine is a shared 2-core VM: other jobs ran during the measurement, so single numbers vary "
-              "by 10-30% between runs; compare within one run", ""]
+              f"- load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: the machine "
+              "is shared, other jobs ran during the measurement, so single numbers vary between runs; compare within "
+              "one run", ""]
     body = ["## Results", ""] + table(all_results) + ["", "## Targets (issue 4)", ""] + \
-        targets(all_results, copy_gbs, start) + [""]
+        targets(all_results, copy_gbs, start) + [""] + shapes
     print("\n".join(header + body))
     if not args.no_write:
         write_results(args.output, header, body)
