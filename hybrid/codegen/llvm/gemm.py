@@ -568,8 +568,7 @@ _blas_cache: dict = {}
 
 
 def _openblas_function():
-    """ctypes handle of scipy-openblas32's cblas_sgemm, its library set to one thread (we split threads
-    ourselves), or None when the package is not installed."""
+    """ctypes handle of scipy-openblas32's cblas_sgemm, or None when the package is not installed."""
     with _blas_lock:
         if "fn" not in _blas_cache:
             _blas_cache["fn"] = None
@@ -581,20 +580,21 @@ def _openblas_function():
             name = next(n for n in os.listdir(lib_dir) if n.startswith("lib" + scipy_openblas32.get_library()))
             lib = ctypes.CDLL(os.path.join(lib_dir, name))
             prefix = "scipy_" if hasattr(lib, "scipy_cblas_sgemm") else ""
-            for setter in (prefix + "openblas_set_num_threads",):
-                if hasattr(lib, setter):
-                    getattr(lib, setter)(1)
             _blas_cache["fn"] = getattr(lib, prefix + "cblas_sgemm")
-            _blas_cache["lib"] = lib
+            _blas_cache["set_threads"] = getattr(lib, prefix + "openblas_set_num_threads", None)
         return _blas_cache["fn"]
 
 
 def extern_symbols(impl: str = "auto") -> dict[str, int]:
-    """Addresses the module of `gemm_llvm_ir(impl)` needs: pass each to llvmlite.binding.add_symbol."""
+    """Addresses the module of `gemm_llvm_ir(impl)` needs: pass each to llvmlite.binding.add_symbol. Also sets
+    OpenBLAS to one thread per call (hybrid splits the threads itself; more would oversubscribe the cores)."""
     impl = _resolve_impl(impl)
     if impl == "generated":
         return {}
-    return {BLAS_SYMBOL: ctypes.cast(_openblas_function(), ctypes.c_void_p).value}
+    fn = _openblas_function()
+    if _blas_cache.get("set_threads") is not None:
+        _blas_cache["set_threads"](1)
+    return {BLAS_SYMBOL: ctypes.cast(fn, ctypes.c_void_p).value}
 
 
 _EPILOGUE_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
