@@ -118,7 +118,7 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
     """Compile a block or function for `example_inputs` into the shared library `path` (and a C
     header next to it). Returns the library's signature (also in the header and <name>_info)."""
     from . import passes
-    from .codegen.llvm import compile_object, module, target
+    from .codegen.llvm import compile_objects, module, target
     from .version import __version__
 
     compiler = cc or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -139,13 +139,15 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
             "inputs": [spec(graph.inputs[i]) for i in data_inputs],
             "outputs": [dict(spec(v), name=f"output{j}") for j, v in enumerate(graph.outputs)]}
     plan.ir += _wrapper_ir(name, graph, data_inputs, plan.output_sources, json.dumps(info).encode())
-    obj = compile_object(plan, name, pic=True)
+    objects = compile_objects(plan, name, pic=True)
     out = os.path.abspath(path)
     with tempfile.TemporaryDirectory() as tmp:
-        objpath = os.path.join(tmp, f"{name}.o")
-        with open(objpath, "wb") as f:
-            f.write(obj)
-        result = subprocess.run([compiler, "-shared", "-o", out, objpath, "-lm"], capture_output=True, text=True)
+        paths = []
+        for k, obj in enumerate(objects):
+            paths.append(os.path.join(tmp, f"{name}{k}.o"))
+            with open(paths[-1], "wb") as f:
+                f.write(obj)
+        result = subprocess.run([compiler, "-shared", "-o", out] + paths + ["-lm"], capture_output=True, text=True)
         if result.returncode != 0:
             raise HybridError(f"linking {out} with {compiler} failed:\n{result.stderr}")
     with open(os.path.join(os.path.dirname(out), f"{name}.h"), "w") as f:

@@ -71,22 +71,29 @@ class LLVMExecutable:
         return self.runner(self._check(inputs))
 
 
-def compile_object(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> bytes:
-    """Object code for a module plan, through the disk cache."""
-    extra = [module.sgemm_ir(plan.gemm_impl)] if plan.uses_sgemm else []
-    key = cache.cache_key(plan.ir + "".join(extra), target.target_id(), "pic" if pic else "jit")
+def _cached_object(ir: str, name: str, pic: bool, dump: Optional[str] = None) -> bytes:
+    key = cache.cache_key(ir, target.target_id(), "pic" if pic else "jit")
     obj = None if dump else cache.load(key)
     if obj is None:
-        obj, asm = target.compile_ir(plan.ir, extra, pic=pic, want_asm=bool(dump), name=name)
+        obj, asm = target.compile_ir(ir, pic=pic, want_asm=bool(dump), name=name)
         cache.store(key, obj)
         if dump:
             os.makedirs(dump, exist_ok=True)
             n = _next_dump_index(dump)
             with open(os.path.join(dump, f"{n:02d}-llvm.ll"), "w") as f:
-                f.write(plan.ir)
+                f.write(ir)
             with open(os.path.join(dump, f"{n + 1:02d}-asm.s"), "w") as f:
                 f.write(asm)
     return obj
+
+
+def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> list[bytes]:
+    """Object code for a module plan (and the GEMM module it calls, compiled once per target
+    and implementation), through the disk cache."""
+    objects = [_cached_object(plan.ir, name, pic, dump)]
+    if plan.uses_sgemm:
+        objects.append(_cached_object(module.sgemm_ir(plan.gemm_impl), f"hybrid_sgemm[{plan.gemm_impl}]", pic))
+    return objects
 
 
 def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, **options) -> LLVMExecutable:
@@ -96,10 +103,11 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
     dump = dump or os.environ.get("HYBRID_DUMP") or None
-    obj = compile_object(plan, graph.name, dump)
+    objects = compile_objects(plan, graph.name, dump)
     _extern_symbols()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    for obj in objects:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads())
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "

@@ -66,15 +66,12 @@ def optimize(module: "llvm.ModuleRef", tm: "llvm.TargetMachine") -> None:
     pb.getModulePassManager().run(module, pb)
 
 
-def compile_ir(ir: str, extra: list[str] = (), pic: bool = False, want_asm: bool = False,
-               name: str = "graph") -> tuple[bytes, Optional[str]]:
-    """Parse, link `extra` modules, optimize and emit an object file (and assembly)."""
+def compile_ir(ir: str, pic: bool = False, want_asm: bool = False, name: str = "graph") -> tuple[bytes, Optional[str]]:
+    """Parse, optimize and emit an object file (and assembly)."""
     _init()
     start = time.perf_counter()
     tm = target_machine(pic)
     module = llvm.parse_assembly(ir)
-    for text in extra:
-        module.link_in(llvm.parse_assembly(text))
     module.triple = host()[0]
     module.data_layout = str(tm.target_data)
     module.verify()
