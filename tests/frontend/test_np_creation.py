@@ -89,7 +89,8 @@ def test_asnumpy_is_a_copy_and_array_protocol():
 
 def test_repr():
     assert repr(np.array([[1, 2], [3, 4]], dtype="float32")) == repr(onp.array([[1, 2], [3, 4]], "float32"))
-    assert "dtype=int32" in repr(np.arange(3).astype("int32")) or repr(np.arange(3)) == repr(onp.arange(3, dtype="int32"))
+    assert repr(np.arange(3)) == repr(onp.arange(3, dtype="int32")) == "array([0, 1, 2], dtype=int32)"
+    assert repr(np.array([True])) == "array([ True])"
     assert "2.5" in repr(np.array([2.5]))
 
 
