@@ -17,7 +17,6 @@ import numpy
 
 from ..errors import HybridError, ShapeError
 from ..ir.registry import get_op
-from ..ir.types import is_float
 from . import autograd, dispatch
 from .array import Array, NDArray
 

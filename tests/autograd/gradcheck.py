@@ -1,4 +1,4 @@
-"""Central finite differences (float64) for gradient checks."""
+"""Shared helpers of the autograd tests: central finite differences (float64), backends to run."""
 from __future__ import annotations
 
 from typing import Callable
@@ -20,3 +20,15 @@ def numeric_grad(f: Callable[[], float], x: numpy.ndarray, eps: float = 1e-6, en
         flat[i] = old
         out[i] = (up - down) / (2 * eps)
     return grad
+
+
+def backends() -> list:
+    """interp always; llvm as a parameter skipped (saying why) until its backend module has `build`."""
+    import importlib
+
+    import pytest
+    try:
+        ready = hasattr(importlib.import_module("hybrid.codegen.llvm"), "build")
+    except ImportError:
+        ready = False
+    return ["interp", pytest.param("llvm", marks=pytest.mark.skipif(not ready, reason="LLVM backend not built yet"))]

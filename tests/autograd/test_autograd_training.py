@@ -2,8 +2,6 @@
 `hb.compile_step` gives the same losses and parameters; dropout and BatchNorm behave the same."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as onp
 import pytest
 
@@ -12,15 +10,7 @@ from hybrid import autograd, gluon, nn, np
 from hybrid.errors import HybridError, ShapeError
 from hybrid.model_zoo import MLP, LeNet5
 
-
-def _backends() -> list:
-    """interp always; llvm once its backend module has a `build`."""
-    try:
-        llvm = importlib.import_module("hybrid.codegen.llvm")
-        ready = hasattr(llvm, "build")
-    except ImportError:
-        ready = False
-    return ["interp", pytest.param("llvm", marks=pytest.mark.skipif(not ready, reason="LLVM backend not built yet"))]
+from gradcheck import backends
 
 
 def _copy_params(src, dst) -> None:
@@ -70,7 +60,7 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize("backend", backends())
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_twenty_sgd_steps_eager_vs_hybridized(model, backend):
     ctor, shape = MODELS[model]
