@@ -109,3 +109,17 @@ def test_import_checks_input_shapes(model, tmp_path):
         loaded(np.ones((1,) + x.shape[1:] + (1,)))
     with pytest.raises(hb.HybridError, match="takes 1 inputs"):
         loaded(np.array(x), np.array(x))
+
+
+def test_resnet18_eager_equals_hybridized_and_exports(tmp_path):
+    from hybrid.model_zoo import ResNet18
+    np.random.seed(0)
+    net = ResNet18(width=16)
+    net.initialize(init.Xavier())
+    x = np.random.normal(size=(2, 3, 32, 32))
+    eager = net(x).asnumpy()
+    net.hybridize(backend="interp")
+    onp.testing.assert_allclose(net(x).asnumpy(), eager, **TOL)
+    assert str(hb.ir.parse(net.ir())) == net.ir()
+    net.export(str(tmp_path / "resnet18"))
+    onp.testing.assert_allclose(hb.load(str(tmp_path / "resnet18"))(x).asnumpy(), eager, **TOL)
