@@ -87,6 +87,7 @@ class _Fuser:
         self.cls = [_classify(n) for n in self.nodes]
         self.group_of: list[int] = []
         self.groups: dict[int, _Group] = {}
+        self.next_gid = 0                 # group ids are never reused (absorbed groups are deleted)
         self.anc: list[int] = []          # bitset of the group ids each node depends on
         self.users = graph.users()
         self.graph_outputs = set(graph.outputs)
@@ -102,7 +103,8 @@ class _Fuser:
         return {v for v in self.nodes[i].inputs if not self.is_scalar_const(v)}
 
     def new_group(self, kind: str, i: int) -> int:
-        gid = len(self.groups)
+        gid = self.next_gid
+        self.next_gid += 1
         node = self.nodes[i]
         group = _Group(kind, [i], set(node.outputs), self.reads(i))
         if kind == "reduce":
