@@ -15,6 +15,7 @@ import numpy
 from ..errors import FormatError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_from_json, graph_to_json
+from ..ir.types import to_numpy_dtype
 from ..version import __version__
 
 MODEL_FORMAT = "hybrid-model"
@@ -54,9 +55,26 @@ def export_graph(graph: Graph, params: dict[str, numpy.ndarray], prefix: str) ->
     return graph_file, params_file
 
 
-def export_compiled(compiled, prefix: str) -> tuple[str, str]:
-    """Export the traced graph of a CompiledFunction's last signature with its parameter values."""
+def _inference_entry(compiled):
+    """The compiled entry of the last signature in inference mode. An export is for deployment, so
+    a model last run in training mode (dropout masks, BatchNorm batch statistics and running-stat
+    updates) is traced again with training off, on placeholder inputs of the same types."""
+    from . import autograd
+    from .array import NDArray
+
     entry = compiled.last
+    *parts, (_, training) = entry.signature
+    if not training:
+        return entry
+    args = [NDArray(numpy.zeros(part[1], to_numpy_dtype(part[2]))) if part[0] == "array" else part[2]
+            for part in parts]
+    with autograd.pause(train_mode=False):
+        return compiled.compile(args)
+
+
+def export_compiled(compiled, prefix: str) -> tuple[str, str]:
+    """Export the inference graph of a CompiledFunction's last signature with its parameter values."""
+    entry = _inference_entry(compiled)
     names = {v.name for v in entry.traced.params}
     by_name = {name: p for name, p in compiled.params().items() if name in names}
     params = {name: p._data_eager()._data for name, p in by_name.items()}

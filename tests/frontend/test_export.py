@@ -217,27 +217,49 @@ def test_multiple_inputs_and_outputs(tmp_path):
 
 
 def test_random_ops_replay_like_the_original(tmp_path):
-    """An exported model with two dropout layers, loaded and run in training mode, draws the same
-    masks as the original for consecutive calls, replayed eagerly and hybridized."""
-    net = nn.HybridSequential()
-    net.add(nn.Dropout(0.5), nn.Dense(8, in_units=16), nn.Dropout(0.5))
+    """An exported model that samples noise twice per call, loaded and run, draws the same numbers
+    as the original for consecutive calls, replayed eagerly and hybridized."""
+    class Noisy(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(8, in_units=16)
+
+        def forward(self, x):
+            h = self.fc(x + np.random.normal(size=x.shape))
+            return h * np.random.uniform(size=h.shape)
+
+    net = Noisy()
     net.initialize()
     net.hybridize(backend="interp")
     x = np.array(sample((4, 16)))
-    with autograd.train_mode():
-        net(x)
-    net.export(str(tmp_path / "drop"))
+    net(x)
+    net.export(str(tmp_path / "noisy"))
 
     def two_calls(block):
         np.random.seed(21)
-        with autograd.train_mode():
-            return [block(x).asnumpy() for _ in range(2)]
+        return [block(x).asnumpy() for _ in range(2)]
 
     expected = two_calls(net)
     assert not onp.array_equal(expected[0], expected[1])
-    loaded = hb.load(str(tmp_path / "drop"))
+    loaded = hb.load(str(tmp_path / "noisy"))
     for got, want in zip(two_calls(loaded), expected):
         onp.testing.assert_allclose(got, want, rtol=1e-6)
     loaded.hybridize(backend="interp")
     for got, want in zip(two_calls(loaded), expected):
         onp.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_export_after_training_mode_exports_the_inference_graph(tmp_path):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(6, in_units=4), nn.BatchNorm(axis=1, in_channels=6), nn.Dropout(0.5))
+    net.initialize()
+    net.hybridize(backend="interp")
+    x = np.array(sample((5, 4)))
+    with autograd.train_mode():
+        net(x)  # the last compiled signature is a training one (batch statistics, dropout)
+    net.export(str(tmp_path / "trained"))
+    with open(str(tmp_path / "trained-graph.json")) as f:
+        doc = json.load(f)
+    assert len(doc["outputs"]) == 1 and "random_uniform" not in doc["graph"]["ir"]
+    expected = net(x).asnumpy()  # inference mode
+    onp.testing.assert_allclose(hb.load(str(tmp_path / "trained"))(x).asnumpy(), expected, rtol=1e-6, atol=1e-6)
