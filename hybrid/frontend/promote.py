@@ -1,8 +1,9 @@
 """Turning user values into Arrays and promoting dtypes (JAX-style weak Python scalars).
 
-Rules: a Python scalar takes the dtype of the array it meets (a float scalar with an integer
-array gives float32); mixing integer and float arrays gives the float dtype; with no arrays
-at all, floats are float32, ints int32. hybrid never silently widens to float64.
+Rules: a Python or NumPy scalar takes the dtype of the array it meets (a float scalar with an
+integer array gives float32); mixing integer and float arrays gives the float dtype; NumPy
+arrays and lists met in an operation count as float32/int32/bool by kind; with no arrays at
+all, floats are float32, ints int32. hybrid never silently widens to float64.
 """
 from __future__ import annotations
 
@@ -53,11 +54,9 @@ def _is_weak(v) -> bool:
 
 
 def _strong_dtype(v) -> str:
-    if isinstance(v, Array):
-        return v.type.dtype
-    if isinstance(v, numpy.ndarray):
-        return dtype_name(v.dtype)
-    return default_dtype(v)  # a nested list
+    """Arrays count with their dtype; NumPy arrays and lists met in an operation count by kind
+    (float32, int32 or bool), so NumPy's float64 default never silently widens a computation."""
+    return v.type.dtype if isinstance(v, Array) else default_dtype(v)
 
 
 def result_dtype(values) -> str:

@@ -200,6 +200,10 @@ def test_numpy_arrays_and_lists_are_strongly_typed():
           sample((3, 2), "int32"), dtype="float32")
     check(lambda v: v * [0.5, 2.0], lambda v: v * onp.float32([0.5, 2.0]), sample((2,), "int32"), dtype="float32")
     check(lambda v: v + onp.float64(0.5), lambda v: v + 0.5, sample((4,), "int32"), dtype="float32")
+    # NumPy's float64 default does not widen a float32 computation
+    check(lambda v: v * onp.ones(2), lambda v: v * onp.ones(2, "float32"), sample((3, 2)), dtype="float32")
+    check(lambda v: v + onp.arange(2), lambda v: v + onp.arange(2, dtype="int32"), sample((2,), "int32"),
+          dtype="int32")
 
 
 def test_incompatible_broadcast_names_op_shapes_and_line():
