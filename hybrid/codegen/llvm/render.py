@@ -14,6 +14,7 @@ Stages of `render_kernel`:
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from ..kernel import Buffer, E, GemmStage, Kernel, Stage
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
@@ -45,6 +46,7 @@ class ExprRenderer:
     def __init__(self, fn: Fn, mod: ModuleState, kernel: Kernel, ptrs: dict[str, str], env: dict):
         self.fn, self.mod, self.kernel, self.ptrs, self.env = fn, mod, kernel, ptrs, env
         self.memo: dict[int, str] = {}
+        self.affine: dict[int, dict] = {}   # id(load) -> linear offset (see render_stage)
 
     # -- entry ---------------------------------------------------------------------------
     def value(self, e: E) -> str:
@@ -67,6 +69,8 @@ class ExprRenderer:
         if op == "acc":
             return self.env["acc"]
         if op == "load":
+            if id(e) in self.affine:
+                return self.load_at(self.kernel.buffers[e.value], self.linear(self.affine[id(e)]))
             return self.load(self.kernel.buffers[e.value], [self.value(a) for a in e.args])
         args = [self.value(a) for a in e.args]
         at = e.args[0].dtype if e.args else t
@@ -101,19 +105,35 @@ class ExprRenderer:
             off = term if off is None else self.fn.op(f"add nsw i64 {off}, {term}")
         return off or "0"
 
-    def address(self, buf: Buffer, index: list[str]) -> str:
-        return self.fn.op(f"getelementptr inbounds {MEM[buf.dtype]}, ptr {self.ptrs[buf.name]}, "
-                          f"i64 {self.offset(buf, index)}")
+    def linear(self, lin: dict) -> str:
+        """The i64 value of {var: coefficient, None: constant} in the current environment."""
+        off = None
+        for v, c in lin.items():
+            if v is None or c == 0:
+                continue
+            reg = self.env[v]
+            term = reg if c == 1 else self.fn.op(f"mul nsw i64 {reg}, {c}")
+            off = term if off is None else self.fn.op(f"add nsw i64 {off}, {term}")
+        const = lin.get(None, 0)
+        if const:
+            off = str(const) if off is None else self.fn.op(f"add nsw i64 {off}, {const}")
+        return off or "0"
 
     def load(self, buf: Buffer, index: list[str]) -> str:
-        p = self.address(buf, index)
+        return self.load_at(buf, self.offset(buf, index))
+
+    def load_at(self, buf: Buffer, offset: str) -> str:
+        p = self.fn.op(f"getelementptr inbounds {MEM[buf.dtype]}, ptr {self.ptrs[buf.name]}, i64 {offset}")
         v = self.fn.op(f"load {MEM[buf.dtype]}, ptr {p}")
         if buf.dtype == "bool":
             v = self.fn.op(f"icmp ne i8 {v}, 0")
         return v
 
     def store(self, buf: Buffer, index: list[str], v: str) -> None:
-        p = self.address(buf, index)
+        self.store_at(buf, self.offset(buf, index), v)
+
+    def store_at(self, buf: Buffer, offset: str, v: str) -> None:
+        p = self.fn.op(f"getelementptr inbounds {MEM[buf.dtype]}, ptr {self.ptrs[buf.name]}, i64 {offset}")
         if buf.dtype == "bool":
             v = self.fn.op(f"zext i1 {v} to i8")
         self.fn.do(f"store {MEM[buf.dtype]} {v}, ptr {p}")
@@ -358,6 +378,78 @@ def thread_range(fn: Fn, total: int, parallel: bool) -> tuple[str, str]:
     return lo, hi
 
 
+def _affine(e: E) -> Optional[dict]:
+    """e as {var: coefficient, None: constant} when it is affine in the loop variables."""
+    if e.op == "const":
+        return {None: e.value}
+    if e.op == "ivar":
+        return {e.value: 1, None: 0}
+    if e.op in ("add", "sub", "mul") and e.dtype == "i64":
+        a, b = _affine(e.args[0]), _affine(e.args[1])
+        if a is None or b is None:
+            return None
+        if e.op == "mul":
+            if len(a) == 1 or len(b) == 1:
+                c, lin = (a[None], b) if len(a) == 1 else (b[None], a)
+                return {v: x * c for v, x in lin.items()}
+            return None
+        sign = -1 if e.op == "sub" else 1
+        out = dict(a)
+        for v, x in b.items():
+            out[v] = out.get(v, 0) + sign * x
+        return out
+    return None
+
+
+def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
+    """How many trailing output dims can run as one flat loop: every load must read them
+    with row-major-consistent strides (an identity read, a broadcast along them, ...) and the
+    expression must use them nowhere else. Returns (first merged dim, {id(load): linear offset})."""
+    svars = set(stage.vars)
+    blocked: set = set()
+    offsets: dict[int, dict] = {}
+    seen: set = set()
+
+    def visit(e: E) -> None:
+        if id(e) in seen:
+            return
+        seen.add(id(e))
+        if e.op == "ivar":
+            if e.value in svars:
+                blocked.add(e.value)
+            return
+        if e.op == "load":
+            buf = k.buffers[e.value]
+            total: dict = {None: 0}
+            for idx, stride in zip(e.args, buf.strides()):
+                lin = _affine(idx)
+                if lin is None:
+                    total = None
+                    break
+                for v, x in lin.items():
+                    total[v] = total.get(v, 0) + x * stride
+            if total is not None:
+                offsets[id(e)] = total
+                return
+        for a in e.args:
+            visit(a)
+
+    visit(stage.expr)
+    shape, nd = k.buffers[stage.out].shape, len(stage.vars)
+    last = stage.vars[-1] if nd else None
+    if nd < 2 or last in blocked:
+        return nd - 1 if nd else 0, offsets
+    first = nd - 1
+    span = shape[-1]
+    while first > 0:
+        v = stage.vars[first - 1]
+        if v in blocked or any(o.get(v, 0) != o.get(last, 0) * span for o in offsets.values()):
+            break
+        first -= 1
+        span *= shape[first]
+    return first, offsets
+
+
 def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str]) -> None:
     out = k.buffers[stage.out]
     shape = out.shape
@@ -365,33 +457,59 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
     if total == 0:
         return
     nd = len(shape)
-    split = 1 if nd <= 1 else nd - 1          # dims flattened into the thread-split range
-    outer = math.prod(shape[:split]) if nd else 1
+    first, offsets = _merge_inner_dims(k, stage) if nd else (0, {})
+    merged = nd >= 2 and first < nd - 1
+    if not merged:
+        offsets = {}
+    inner_len = math.prod(shape[first:]) if merged else None
+    # the thread-split range: the leading dims (or the single merged loop when it is all dims)
+    split = first if merged else min(nd, max(nd - 1, 1))
+    whole = merged and split == 0
+    outer = inner_len if whole else (math.prod(shape[:split]) if nd else 1)
     parallel = total * _cost(stage.expr) >= PARALLEL_MIN and outer > 1
     lo, hi = thread_range(fn, outer, parallel)
     env: dict = {}
     loop = fn.begin_loop(lo, hi)
-    # recover the leading indices from the flat one
-    rest = loop.index
-    if nd:
-        sizes = shape[:split]
+    loops = []
+    if whole:
+        env["flat"] = loop.index
+    else:
+        rest = loop.index
         for d in reversed(range(split)):
             if d == 0:
                 env[stage.vars[d]] = rest
             else:
-                env[stage.vars[d]] = fn.op(f"srem i64 {rest}, {sizes[d]}")
-                rest = fn.op(f"sdiv i64 {rest}, {sizes[d]}")
-    loops = []
-    for d in range(split, nd):
-        inner = fn.begin_loop("0", str(shape[d]))
-        env[stage.vars[d]] = inner.index
-        loops.append(inner)
+                env[stage.vars[d]] = fn.op(f"srem i64 {rest}, {shape[d]}")
+                rest = fn.op(f"sdiv i64 {rest}, {shape[d]}")
+        if merged:
+            inner = fn.begin_loop("0", str(inner_len))
+            env["flat"] = inner.index
+            loops.append(inner)
+        else:
+            for d in range(split, nd):
+                inner = fn.begin_loop("0", str(shape[d]))
+                env[stage.vars[d]] = inner.index
+                loops.append(inner)
     r = ExprRenderer(fn, mod, k, ptrs, env)
+    if merged:
+        r.affine = {key: _flat_offset(lin, stage.vars[first:]) for key, lin in offsets.items()}
     value = r.value(stage.expr)
-    r.store(out, [env[v] for v in stage.vars], value)
+    if merged:
+        lin = {v: s for v, s in zip(stage.vars, out.strides())}
+        lin[None] = 0
+        r.store_at(out, r.linear(_flat_offset(lin, stage.vars[first:])), value)
+    else:
+        r.store(out, [env[v] for v in stage.vars], value)
     for inner in reversed(loops):
         fn.end_loop(inner)
     fn.end_loop(loop)
+
+
+def _flat_offset(lin: dict, merged_vars: tuple) -> dict:
+    """Replace the merged dims' terms by one term of the flat inner index."""
+    out = {v: c for v, c in lin.items() if v not in merged_vars}
+    out["flat"] = lin.get(merged_vars[-1], 0)
+    return out
 
 
 def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffers: list[str]) -> None:
