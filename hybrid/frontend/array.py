@@ -255,7 +255,8 @@ class Tracer(Array):
 
     def __array__(self, dtype=None, copy=None):
         raise _tracing_error("NumPy conversion (np.asarray / a NumPy function) was applied",
-                             "Use hybrid.np functions inside hybridized code; NumPy cannot see traced values.")
+                             "Use hybrid.np functions inside hybridized code (np.stack to build an array from "
+                             "traced values); NumPy cannot see traced values.")
 
     def __iter__(self):
         for i in range(len(self)):

@@ -256,6 +256,10 @@ def _numpy_asarray(x):
     return onp.asarray(x) + 1  # LINE: asarray
 
 
+def _numpy_array_of_tracers(x):
+    return onp.array([x[0], x[1]])  # LINE: array of tracers
+
+
 def _numpy_function(x):
     return onp.exp(x)  # LINE: numpy function
 
@@ -286,6 +290,7 @@ def _line_of(marker: str) -> int:
     (_tolist_of, "tolist", "call .tolist() on the result"),
     (_numpy_asarray, "asarray", "Use hybrid.np functions"),
     (_numpy_function, "numpy function", "Use hybrid.np functions"),
+    (_numpy_array_of_tracers, "array of tracers", "np.stack"),
     (_int_index, "int", "shapes (x.shape) are static"),
     (_setitem, "setitem", "np.where(mask, new, x)"),
 ])
