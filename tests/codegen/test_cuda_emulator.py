@@ -187,3 +187,16 @@ def test_wrong_input_shape_is_a_clear_error():
     exe = build(graph, "cuda", runtime="emulator")
     with pytest.raises(hb.HybridError, match=r"input %a is f32\[3,4\], got an array of shape \(4, 3\)"):
         exe([_f(4, 3)])
+
+
+@needs_gxx
+def test_gemm_batches_beyond_the_grid_limit_loop(monkeypatch):
+    from hybrid.codegen.cuda import launches
+
+    monkeypatch.setattr(launches, "MAX_GRID_Z", 2)  # 5 batches on a grid of depth 2
+    a, b = _f(5, 7, 9), _f(5, 9, 6)
+    graph = hb.trace(lambda x, y: npx.relu(x @ y), a, b)
+    optimized = passes.optimize(graph, opt_level=2).graph
+    exe = build(optimized, "cuda", runtime="emulator")
+    assert [launch.grid[2] for launch, _ in exe.program.calls if launch.kind == "gemm"] == [2]
+    assert_close(exe([a, b]), build(optimized, "interp")([a, b]), 2e-5, "batched matmul")

@@ -25,6 +25,7 @@ from .body import COMBINE_OP, VECTOR_TYPE, Body, combine_expr, index_ctype, para
 
 THREADS = 256
 MAX_BLOCKS = 8192  # grid-stride: enough blocks to fill any current GPU many times over
+MAX_GRID_Z = 65535  # CUDA's limit on gridDim.z
 
 
 @dataclass
@@ -387,7 +388,8 @@ def _gemm(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch:
     wmma = kernel.buffers[g.a].dtype == "f16" and kernel.buffers[g.b].dtype == "f16"
     batch = math.prod(g.batch_shape)
     it = body.itype
-    body.line(f"const {it} bz = blockIdx.z;")
+    # batches beyond the grid's z limit loop (uniformly: __syncthreads stays legal inside)
+    body.open(f"for ({it} bz = blockIdx.z; bz < {batch}; bz += gridDim.z)")
     batch_names = []
     inner = 1
     for d in reversed(g.batch_shape):
@@ -407,13 +409,14 @@ def _gemm(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch:
         threads = (BM // TM) * (BN // TN)
         note = f"SIMT fp32, tile {BM}x{BN}x{BK}, {TM}x{TN} per thread"
         _simt_body(body, kernel, g, inline, batch_names, BM, BN, BK, TM, TN, threads)
+    body.close()
     if any(n in inline for n in (g.a, g.b)):
         note += ", implicit GEMM (operand computed while loading tiles)"
     if g.epilogue is not None:
         note += ", fused epilogue"
     src = (f'extern "C" __global__ void __launch_bounds__({threads}) {name}({param_list(kernel, names)}) {{\n'
            f"{body.text()}\n}}\n")
-    grid = (math.ceil(g.N / BN), math.ceil(g.M / BM), batch)
+    grid = (math.ceil(g.N / BN), math.ceil(g.M / BM), min(batch, MAX_GRID_Z))
     note = f"M={g.M} N={g.N} K={g.K} batch={batch}, " + note
     return Launch(name, src, grid, (threads, 1, 1), names, "gemm", note)
 
@@ -461,7 +464,9 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.line(f"__shared__ float As[{BK}][{BM + 4}];")
     body.line(f"__shared__ float Bs[{BK}][{BN + 4}];")
     body.line(f"const int m0 = blockIdx.y * {BM}, n0 = blockIdx.x * {BN};")
-    body.line(f"const int tm = (threadIdx.x / {BN // TN}) * {TM}, tn = (threadIdx.x % {BN // TN}) * {TN};")
+    # a thread's rows/columns are strided by the thread grid: reads of Bs and stores of C by
+    # neighbouring threads hit neighbouring addresses (no bank conflicts, coalesced stores)
+    body.line(f"const int tm = threadIdx.x / {BN // TN}, tn = threadIdx.x % {BN // TN};")
     body.line(f"float acc[{TM}][{TN}];")
     body.line("#pragma unroll")
     body.open(f"for (int i = 0; i < {TM}; ++i)")
@@ -476,9 +481,9 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.open(f"for (int kk = 0; kk < {BK}; ++kk)")
     body.line(f"float a[{TM}], b[{TN}];")
     body.line("#pragma unroll")
-    body.line(f"for (int i = 0; i < {TM}; ++i) a[i] = As[kk][tm + i];")
+    body.line(f"for (int i = 0; i < {TM}; ++i) a[i] = As[kk][tm + i * {BM // TM}];")
     body.line("#pragma unroll")
-    body.line(f"for (int j = 0; j < {TN}; ++j) b[j] = Bs[kk][tn + j];")
+    body.line(f"for (int j = 0; j < {TN}; ++j) b[j] = Bs[kk][tn + j * {BN // TN}];")
     body.line("#pragma unroll")
     body.open(f"for (int i = 0; i < {TM}; ++i)")
     body.line("#pragma unroll")
@@ -491,7 +496,7 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.open(f"for (int i = 0; i < {TM}; ++i)")
     body.line("#pragma unroll")
     body.open(f"for (int j = 0; j < {TN}; ++j)")
-    body.line("const int gm = m0 + tm + i, gn = n0 + tn + j;")
+    body.line(f"const int gm = m0 + tm + i * {BM // TM}, gn = n0 + tn + j * {BN // TN};")
     body.open(f"if (gm < {g.M} && gn < {g.N})")
     _epilogue_store(body, kernel, g, batch_names, "acc[i][j]")
     body.close()
