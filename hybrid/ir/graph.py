@@ -73,8 +73,6 @@ class Graph:
         self.outputs: list[Value] = []
         # set by the memory-planning pass (hybrid.passes.memory_plan.MemoryPlan); backends read it when present
         self.memory_plan: Optional[Any] = None
-        # set by the memory-planning pass (hybrid.passes.memory_plan.MemoryPlan); backends read it when present
-        self.memory_plan: Optional[Any] = None
 
     # -- building ---------------------------------------------------------------
     def add_input(self, name: str, type: TensorType, param: bool = False) -> Value:
@@ -143,7 +141,6 @@ class Graph:
             for a, b in zip(node.outputs, new.outputs):
                 mapping[a] = b
         g.outputs = [mapping[v] for v in self.outputs]
-        g.memory_plan = self.memory_plan  # indexed by node position, which copy() preserves
         g.memory_plan = self.memory_plan  # indexed by node position, which copy() preserves
         return g
 
