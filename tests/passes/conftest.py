@@ -47,3 +47,33 @@ def same_results(before, after, frozen=None, rtol=1e-5, atol=1e-6):
             arrays[i] = frozen[v.name]
     for a, b in zip(run_graph(before, arrays), run_graph(after, arrays)):
         numpy.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def run_in_arena(graph, inputs):
+    """Run `graph` on interp with every planned result stored in, and read back from, its bytes
+    of one arena laid out by graph.memory_plan: a wrong offset or in-place choice corrupts outputs."""
+    from hybrid.ir.registry import get_op
+
+    plan = graph.memory_plan
+    arena = numpy.zeros(plan.arena_bytes, numpy.uint8)
+    env = dict(zip(graph.inputs, inputs))
+    for i, node in enumerate(graph.nodes):
+        args = [env[v] for v in node.inputs]
+        outs = (run_graph(node.subgraph, args) if node.subgraph is not None
+                else get_op(node.op).ref(*args, **node.attrs))
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for k, (v, out) in enumerate(zip(node.outputs, outs)):
+            slot = plan.slot(i, k)
+            if slot is None:
+                env[v] = out
+                continue
+            out = numpy.asarray(out)
+            view = arena[slot.offset:slot.offset + slot.nbytes].view(out.dtype).reshape(out.shape)
+            view[...] = out
+            env[v] = view
+    return [numpy.array(env[v]) for v in graph.outputs]
+
+
+@pytest.fixture
+def arena_run():
+    return run_in_arena

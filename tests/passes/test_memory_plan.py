@@ -89,12 +89,8 @@ def test_checker_rejects_a_stale_plan():
         check_memory_plan(graph)
 
 
-def test_planned_graph_runs_the_same_on_a_real_arena():
-    """Execute the plan: every result is written into its arena bytes and read back from them,
-    so a wrong offset or a bad in-place choice would corrupt the outputs."""
+def test_planned_graph_runs_the_same_on_a_real_arena(arena_run):
     from hybrid.codegen.interp import run_graph
-    from hybrid.ir.registry import get_op
-
     from hybrid.model_zoo import ZOO
 
     ctor, shape = ZOO["transformer"]
@@ -105,22 +101,5 @@ def test_planned_graph_runs_the_same_on_a_real_arena():
     graph = hb.passes.optimize(traced, 2).graph
     params = net.collect_params()
     inputs = [x] + [params[v.name].data().asnumpy() for v in traced.params]
-    plan = graph.memory_plan
-    arena = numpy.zeros(plan.arena_bytes, numpy.uint8)
-    env = dict(zip(graph.inputs, inputs))
-    for i, node in enumerate(graph.nodes):
-        args = [env[v] for v in node.inputs]
-        outs = (run_graph(node.subgraph, args) if node.subgraph is not None
-                else get_op(node.op).ref(*args, **node.attrs))
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        for k, (v, out) in enumerate(zip(node.outputs, outs)):
-            slot = plan.slot(i, k)
-            if slot is None:
-                env[v] = out
-                continue
-            view = arena[slot.offset:slot.offset + slot.nbytes].view(out.dtype).reshape(out.shape)
-            view[...] = out
-            env[v] = view
-    expected = run_graph(traced, inputs)
-    for got, want in zip([env[v] for v in graph.outputs], expected):
+    for got, want in zip(arena_run(graph, inputs), run_graph(traced, inputs)):
         numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
