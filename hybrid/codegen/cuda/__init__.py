@@ -119,6 +119,9 @@ class CudaExecutable:
             rt.dtod(self.address[v], x.device_ptr, v.type.nbytes)
             return True
         array = numpy.ascontiguousarray(x)
+        target = to_numpy_dtype(v.dtype)
+        if array.dtype != target and array.dtype.kind == target.kind:
+            array = array.astype(target)  # e.g. a Python float (f64) for an f32 scalar input
         self._check(v, array.shape, array.dtype)
         if v.name in self.graph.param_names:
             mark = _fingerprint(array)
@@ -129,7 +132,8 @@ class CudaExecutable:
         return False
 
     def _check(self, v: Value, shape, dtype) -> None:
-        if tuple(shape) != v.shape or numpy.dtype(dtype) != to_numpy_dtype(v.dtype):
+        """Same element count (a (1,) array for a scalar input is fine) and dtype."""
+        if int(numpy.prod(shape)) != v.type.size or numpy.dtype(dtype) != to_numpy_dtype(v.dtype):
             raise HybridError(f"graph @{self.graph.name} input %{v.name} is {v.type}, got an array of shape "
                               f"{tuple(shape)} and dtype {numpy.dtype(dtype).name}")
 
