@@ -99,6 +99,20 @@ def positional_args(fn: Callable, args: tuple, kwargs: dict) -> list:
     return list(bound.args)
 
 
+class _Deferred:
+    """An executable built at its first call: a signature only ever called under
+    autograd.record() runs its compiled forward/backward pair (frontend.step) instead."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build = build
+        self.built: Any = None
+
+    def __call__(self, inputs: list) -> list:
+        if self.built is None:
+            self.built = self._build()
+        return self.built(inputs)
+
+
 class CompiledFunction:
     """Traces, compiles and caches `fn` per signature; `params()` lists the parameters it may read."""
 
@@ -136,8 +150,8 @@ class CompiledFunction:
                                    frozen={name: p._data_eager()._data for p, name in
                                            ((p, param_names.get(id(p), p.name)) for p in ctx.params_used)}
                                    if self.options.freeze else None)
-        executable = codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
-                                   **self.options.backend_options)
+        executable = _Deferred(lambda: codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
+                                                     **self.options.backend_options))
         entry = CompiledEntry(sig, graph, pipeline, executable, list(ctx.params_used), ctx.random_ops,
                               structure, len(graph.outputs) - len(ctx.side_outputs),
                               [target for target, _ in ctx.side_outputs])

@@ -28,12 +28,13 @@ from .tape import record_custom, tracked
 from .tracing import TraceContext, trace_function
 
 
-def _build(graph: Graph, options, stage: Optional[str] = None):
-    """Optimize and build one graph with a CompiledFunction's options; dumps go to `stage`, a
-    sub-folder of the dump folder, when given."""
+def _build(graph: Graph, options, stage: str):
+    """Optimize and build one graph with a CompiledFunction's options; its dumps go to the
+    sub-folder `stage` of the dump folder (dump= or HYBRID_DUMP), beside the inference ones."""
     from .. import codegen, passes
 
-    dump = os.path.join(options.dump, stage) if options.dump and stage else options.dump
+    base = options.dump or os.environ.get("HYBRID_DUMP")
+    dump = os.path.join(base, stage) if base else None
     pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
     return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, **options.backend_options)
 
@@ -44,6 +45,11 @@ def _ordered(graph: Graph, named: dict[str, numpy.ndarray]) -> list[numpy.ndarra
         return [named[v.name] for v in graph.inputs]
     except KeyError as e:
         raise HybridError(f"graph @{graph.name} reads input %{e.args[0]}, which this call does not supply") from None
+
+
+def _wrap(value) -> NDArray:
+    """An executable's output as an NDArray (device backends may return NDArrays already)."""
+    return value if isinstance(value, NDArray) else NDArray(value)
 
 
 # -- CachedOp ----------------------------------------------------------------------------------------
@@ -83,23 +89,23 @@ def call_recorded(fn, entry, args: list):
         bwd_pipeline, bwd = _build(pair.backward, fn.options, "backward")
         training = TrainingEntry(fwd_pipeline, bwd_pipeline, fwd, bwd, pair.saved, pair.differentiated)
         fn.training_cache[key] = training
-    named = {name: array._data for name, array in sources}
+    backend = fn.options.backend
+    named = {name: array._exec_input(backend) for name, array in sources}
     if entry.random_ops:
         named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
-    outputs = training.forward(_ordered(training.forward_pipeline.graph, named))
+    outputs = [_wrap(o) for o in training.forward(_ordered(training.forward_pipeline.graph, named))]
     total = len(entry.traced.outputs)
-    results = [NDArray(o) for o in outputs[:entry.num_outputs]]
+    results = outputs[:entry.num_outputs]
     for target, value in zip(entry.side_targets, outputs[entry.num_outputs:total]):
-        target(NDArray(value))
-    saved = dict(named, **{f"saved.{k}": outputs[i] for k, i in enumerate(training.saved)})
+        target(value)
+    saved = dict(named, **{f"saved.{k}": outputs[i]._exec_input(backend) for k, i in enumerate(training.saved)})
 
     def rule(cotangents: list) -> list:
         if autograd.is_recording():
             raise HybridError(f"higher-order gradients (create_graph=True) through the hybridized {fn.name} are "
                               "not supported: its backward is compiled. Call hybridize(False) on it for that.")
-        given = dict(saved, **{f"grad.{i}": cotangents[i]._data for i in training.differentiated})
-        grads = training.backward(_ordered(training.backward_pipeline.graph, given))
-        return [NDArray(g) for g in grads]
+        given = dict(saved, **{f"grad.{i}": cotangents[i]._exec_input(backend) for i in training.differentiated})
+        return [_wrap(g) for g in training.backward(_ordered(training.backward_pipeline.graph, given))]
 
     record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule)
     return results
@@ -211,7 +217,7 @@ class CompiledStep:
             results = [loss] + [replayed.env[v] for v in graph.outputs[1:]] + list(new_weights)
             results += [s for state in new_states for s in state]
             step.graph.outputs = [step.value_of(r) for r in results]
-        pipeline, executable = _build(step.graph, self.options)
+        pipeline, executable = _build(step.graph, self.options, "train_step")
         inputs = {v.name for v in step.graph.inputs}
         params = {name: p for name, p in net.collect_params().items() if name in inputs}
         return StepEntry(pipeline, executable, params, ctx.random_ops, [t for t, _ in ctx.side_outputs],

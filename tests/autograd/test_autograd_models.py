@@ -73,6 +73,7 @@ def test_hybridized_gradients_equal_eager(name):
         loss.backward()
         if hybridize:
             assert net._compiled.training_cache, "the compiled forward/backward pair was not used"
+            assert net._compiled.last.executable.built is None, "the unused inference executable was built"
         outputs.append(out.asnumpy())
         grads.append({k: p.grad().asnumpy() for k, p in net.collect_params().items() if p.grad_req != "null"})
         grads[-1]["<input>"] = x.grad.asnumpy()
