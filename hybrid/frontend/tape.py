@@ -172,8 +172,9 @@ def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
     return seeds
 
 
-def _sweep(heads: list, seeds: list, create_graph: bool, keep_ids: set, retain_graph: bool) -> dict:
-    order = _topological(heads)
+def _sweep(order: list[TapeNode], heads: list, seeds: list, create_graph: bool, keep_ids: set,
+           retain_graph: bool) -> dict:
+    """Seed the heads and propagate over `order`; returns the cotangents of `keep_ids`."""
     cotangents: dict[int, Array] = {}
     for head, seed in zip(heads, seeds):
         previous = cotangents.get(id(head))
@@ -194,12 +195,13 @@ def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: boo
     (written for grad_req='write', added for 'add')."""
     heads = _as_list(heads)
     seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "backward()")
+    order = _topological(heads)
     leaves: dict[int, NDArray] = {id(h): h for h in heads if h._grad_req != "null"}
-    for node in _topological(heads):
+    for node in order:
         for x in node.inputs:
             if isinstance(x, NDArray) and x._grad_req != "null":
                 leaves[id(x)] = x
-    cotangents = _sweep(heads, seeds, False, set(leaves), retain_graph)
+    cotangents = _sweep(order, heads, seeds, False, set(leaves), retain_graph)
     for key, leaf in leaves.items():
         ct = cotangents.get(key)
         if ct is None or leaf._grad is None:
@@ -224,6 +226,6 @@ def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None,
     heads = _as_list(heads)
     seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "autograd.grad()")
     retain = create_graph if retain_graph is None else retain_graph
-    cotangents = _sweep(heads, seeds, create_graph, {id(v) for v in variables}, retain)
+    cotangents = _sweep(_topological(heads), heads, seeds, create_graph, {id(v) for v in variables}, retain)
     result = [cotangents.get(id(v)) if id(v) in cotangents else _zeros_like(v) for v in variables]
     return result[0] if single else result
