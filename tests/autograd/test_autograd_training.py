@@ -235,3 +235,29 @@ def test_create_graph_through_hybridized_block_is_a_clear_error():
         y = (net(x) ** 2).sum()
         with pytest.raises(HybridError, match="higher-order gradients.*hybridize\\(False\\)"):
             autograd.grad(y, x, create_graph=True)
+
+
+def test_compile_step_follows_lr_schedule_and_clipping_without_recompiling():
+    batches = _batches((8, 48), 10, 5, seed=13)
+    eager, net = _pair(MODELS["mlp"][0], batches[0][0])
+
+    def trainer(params):
+        schedule = gluon.lr_scheduler.CosineScheduler(max_update=5, base_lr=0.2, warmup_steps=2)
+        return gluon.Trainer(params, "sgd", {"lr_scheduler": schedule, "momentum": 0.5}, clip_global_norm=0.3)
+
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    eager_trainer = trainer(eager.collect_params())
+    norms = []
+    for x, y in batches:
+        with autograd.record():
+            loss = loss_fn(eager(x), y)
+        loss.backward(np.ones_like(loss))
+        norms.append(onp.sqrt(sum((p.grad().asnumpy() ** 2).sum() for p in eager.collect_params().values())) / 8)
+        eager_trainer.step(x.shape[0])
+    assert min(norms) < 0.3 < max(norms), f"the test should exercise clipping (gradient norms {norms})"
+    step = hb.compile_step(net, loss_fn, trainer(net.collect_params()), backend="interp")
+    for x, y in batches:
+        step(x, y)
+    assert len(step.cache) == 1
+    for (key, a), (_, b) in zip(eager.collect_params().items(), net.collect_params().items()):
+        onp.testing.assert_allclose(b.data().asnumpy(), a.data().asnumpy(), rtol=1e-5, atol=1e-6, err_msg=key)
