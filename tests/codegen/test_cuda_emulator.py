@@ -227,3 +227,21 @@ def test_training_step_on_emulator():
     assert_close(got, expected, 1e-5, "loss")
     for name in want:
         numpy.testing.assert_allclose(have[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@needs_gxx
+@pytest.mark.parametrize("tile", [(128, 128, 8, 8, 8), (64, 64, 16, 4, 4), (32, 128, 16, 2, 8), (128, 32, 16, 8, 2),
+                                  (16, 128, 16, 1, 8)])
+def test_every_simt_tile(tile, monkeypatch):
+    """Each tile configuration (float4 and strided fragments) on ragged shapes, both operand layouts."""
+    from hybrid.codegen.cuda import launches
+
+    assert tile in launches.SIMT_TILES
+    monkeypatch.setattr(launches, "pick_tile", lambda *a, **k: tile)
+    a, b, bias = _f(37, 19), _f(70, 19), _f(70)
+    graph = hb.trace(lambda x, y, c: (np.tanh(x @ y.T + c), y @ x.T[:, :5]), a, b, bias)
+    optimized = passes.optimize(graph, opt_level=2).graph
+    exe = build(optimized, "cuda", runtime="emulator")
+    assert all(f"tile {tile[0]}x{tile[1]}x{tile[2]}" in launch.note
+               for launch, _ in exe.program.calls if launch.kind == "gemm")
+    assert_close(exe([a, b, bias]), build(optimized, "interp")([a, b, bias]), 2e-5, f"tile {tile}")
