@@ -37,6 +37,17 @@ RESHAPING = [
     lambda v: npx.layer_norm(full_shape(v)) * 0.1,
     lambda v: np.concatenate([full_shape(v)[:, :2], full_shape(v)[:, 2:]], axis=1),
     lambda v: np.sum(v),
+    lambda v: np.concatenate([full_shape(v)[:, 3:], full_shape(v)[:, :3]], axis=1),
+    lambda v: full_shape(v)[::-1],
+    lambda v: np.flip(full_shape(v), 1),
+    lambda v: full_shape(v)[onp.array([2, 0, 0], "int32")],
+    lambda v: np.pad(full_shape(v)[:, 1:], ((0, 0), (1, 0)), constant_values=0.5),
+    lambda v: np.tile(full_shape(v)[:, :2], (1, 2)),
+    lambda v: np.repeat(full_shape(v)[:, 1::2], 2, axis=1),
+    lambda v: np.tril(full_shape(v)),
+    lambda v: npx.one_hot(np.argmax(full_shape(v), 1), 4),
+    lambda v: np.swapaxes(np.expand_dims(full_shape(v), 0), 0, 1)[:, 0],
+    lambda v: np.tanh(np.matmul(np.matmul(full_shape(v), np.transpose(full_shape(v))), full_shape(v)) * 0.1),
 ]
 
 
