@@ -123,3 +123,22 @@ def test_resnet18_eager_equals_hybridized_and_exports(tmp_path):
     assert str(hb.ir.parse(net.ir())) == net.ir()
     net.export(str(tmp_path / "resnet18"))
     onp.testing.assert_allclose(hb.load(str(tmp_path / "resnet18"))(x).asnumpy(), eager, **TOL)
+
+
+def test_training_mode_with_dropout_eager_equals_hybridized():
+    """Random masks in a real model: same seed, same masks, eager and compiled."""
+    from hybrid import autograd
+    from hybrid.model_zoo import TransformerBlock
+    np.random.seed(8)
+    net = TransformerBlock(d_model=16, heads=2, mlp=32, dropout=0.3)
+    net.initialize(init.Xavier())
+    x = np.random.normal(size=(2, 5, 16))
+    with autograd.train_mode():
+        np.random.seed(99)
+        eager = [net(x).asnumpy() for _ in range(2)]
+        net.hybridize(backend="interp")
+        np.random.seed(99)
+        compiled = [net(x).asnumpy() for _ in range(2)]
+    assert not onp.allclose(eager[0], eager[1])
+    for e, c in zip(eager, compiled):
+        onp.testing.assert_allclose(c, e, **TOL)
