@@ -147,3 +147,55 @@ def test_cuda_without_pycuda_says_what_is_missing():
     f = hb.hybridize(lambda a: a * 2, backend="cuda")
     with pytest.raises(CudaUnavailable, match="PyCUDA is not installed"):
         f(np.ones(3))
+
+
+class _FakeDriver:
+    """A stand-in for pycuda.driver on a machine with PyCUDA but no working driver or GPU."""
+
+    def __init__(self, init_error=None, count=0):
+        self.init_error, self.count = init_error, count
+
+    def init(self):
+        if self.init_error:
+            raise RuntimeError(self.init_error)
+
+    @property
+    def Device(self):
+        count = self.count
+
+        class Device:
+            @staticmethod
+            def count():
+                return count
+        return Device
+
+
+@pytest.mark.parametrize("driver, message", [
+    (ImportError("libcuda.so.1: cannot open shared object file"), "NVIDIA driver library \\(libcuda.so\\) is missing"),
+    (_FakeDriver(init_error="cuInit failed: no CUDA-capable device"), "the NVIDIA driver failed to initialize"),
+    (_FakeDriver(count=0), "no GPU is visible"),
+])
+def test_cuda_unavailable_names_the_missing_piece(driver, message, monkeypatch):
+    import builtins
+    import sys
+    import types
+    from hybrid.codegen.cuda.runtime import CudaUnavailable, _RUNTIMES
+
+    _RUNTIMES.clear()
+    if isinstance(driver, ImportError):
+        real_import = builtins.__import__
+
+        def fake_import(name, *args, **kwargs):
+            if name == "pycuda.driver":
+                raise driver
+            return real_import(name, *args, **kwargs)
+        monkeypatch.setattr(builtins, "__import__", fake_import)
+    else:
+        package = types.ModuleType("pycuda")
+        package.driver = driver
+        monkeypatch.setitem(sys.modules, "pycuda", package)  # restored after the test
+        monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+    graph = hb.trace(lambda a: a + 1, numpy.ones(3, "float32"))
+    with pytest.raises(CudaUnavailable, match=message):
+        hb.codegen.build(graph, "cuda")
+    _RUNTIMES.clear()

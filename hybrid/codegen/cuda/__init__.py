@@ -12,6 +12,8 @@ raises CudaUnavailable naming what is missing (PyCUDA, the driver, or a GPU).
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Optional
 
@@ -73,6 +75,7 @@ class CudaExecutable:
             fn = rt.prepare(functions[launch.name], len(args))
             self.calls.append((fn, launch.grid, launch.block, args))
         self._params: dict[int, tuple] = {}
+        self._lock = threading.Lock()  # one call at a time: the input buffers and the arena are shared
         rt.synchronize()
 
     def _alloc(self, nbytes: int) -> int:
@@ -138,9 +141,14 @@ class CudaExecutable:
                               f"{tuple(shape)} and dtype {numpy.dtype(dtype).name}")
 
     def __call__(self, inputs: list) -> list:
-        graph, rt = self.graph, self.runtime
+        graph = self.graph
         if len(inputs) != len(graph.inputs):
             raise HybridError(f"graph @{graph.name} takes {len(graph.inputs)} inputs, got {len(inputs)}")
+        with self._lock:
+            return self._run(inputs)
+
+    def _run(self, inputs: list) -> list:
+        graph, rt = self.graph, self.runtime
         on_device = False
         for i, (v, x) in enumerate(zip(graph.inputs, inputs)):
             on_device |= self._upload(i, v, x) and v.name not in graph.param_names
@@ -170,6 +178,7 @@ def build(graph: Graph, dump: Optional[str] = None, runtime: Optional[str] = Non
         raise HybridError(f"cuda backend: unknown options {sorted(options)}; it takes runtime= and device=")
     rt = get_runtime(runtime, device)  # fails first, and clearly, where no GPU can run it
     program = build_program(graph)
+    dump = dump or os.environ.get("HYBRID_DUMP")
     if dump:
         write_dump(program, dump)
     return CudaExecutable(graph, program, rt)
