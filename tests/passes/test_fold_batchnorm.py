@@ -102,3 +102,20 @@ def test_frozen_models_lose_their_batchnorm_multiplies(name):
     for node in convs:
         epilogue = [m.op for m in (node.subgraph.nodes if node.subgraph else [])]
         assert "mul" not in epilogue, epilogue
+
+
+def test_hybridize_freeze_opt_level_3_folds_and_matches_eager(tmp_path):
+    from hybrid.model_zoo import ResNet18
+
+    net = ResNet18(classes=4, width=4)
+    net.initialize()
+    for p in net.collect_params().values():
+        p.set_data(p.data().asnumpy() * numpy.float32(0.9) + numpy.float32(0.05))
+    x = numpy.random.default_rng(2).standard_normal((2, 3, 16, 16)).astype(numpy.float32)
+    eager = net(hb.np.array(x)).asnumpy()
+    net.hybridize(backend="interp", opt_level=3, freeze=True, dump=str(tmp_path))
+    compiled = net(hb.np.array(x)).asnumpy()
+    numpy.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-5)
+    assert "fold_batchnorm" in (tmp_path / "passes.txt").read_text()
+    traced_muls = net.ir(stage="traced").count(" = mul(")
+    assert net.ir().count(" = mul(") < traced_muls // 2, net.ir()

@@ -85,7 +85,7 @@ def test_hybrid_dump_environment_variable(tmp_path, monkeypatch):
 
 
 def test_hybridize_dump_and_ir_stages(tmp_path):
-    @hb.hybridize(dump=str(tmp_path))
+    @hb.hybridize(backend="interp", dump=str(tmp_path))
     def f(a, b):
         return hb.np.tanh(a * b + 1).sum(axis=1)
 
