@@ -71,10 +71,13 @@ class LLVMExecutable:
         return self.runner(self._check(inputs))
 
 
-def _cached_object(ir: str, name: str, pic: bool, dump: Optional[str] = None) -> bytes:
-    key = cache.cache_key(ir, target.target_id(), "pic" if pic else "jit")
+def _cached_object(ir, name: str, pic: bool, dump: Optional[str] = None, key_text: Optional[str] = None) -> bytes:
+    """ir: the module text, or a function making it (only called on a cache miss; key_text
+    then stands for it in the key)."""
+    key = cache.cache_key(key_text if key_text is not None else ir, target.target_id(), "pic" if pic else "jit")
     obj = None if dump else cache.load(key)
     if obj is None:
+        ir = ir() if callable(ir) else ir
         obj, asm = target.compile_ir(ir, pic=pic, want_asm=bool(dump), name=name)
         cache.store(key, obj)
         if dump:
@@ -92,7 +95,9 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
     and implementation), through the disk cache."""
     objects = [_cached_object(plan.ir, name, pic, dump)]
     if plan.uses_sgemm:
-        objects.append(_cached_object(module.sgemm_ir(plan.gemm_impl), f"hybrid_sgemm[{plan.gemm_impl}]", pic))
+        # keyed by the generator's source, so a warm start does not regenerate the GEMM IR
+        objects.append(_cached_object(lambda: module.sgemm_ir(plan.gemm_impl), f"hybrid_sgemm[{plan.gemm_impl}]",
+                                      pic, key_text=module.sgemm_source_key(plan.gemm_impl)))
     return objects
 
 

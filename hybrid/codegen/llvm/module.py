@@ -240,6 +240,22 @@ def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
     return "\n".join([f'target triple = "{triple}"', ""] + sorted(decl) + [""] + body) + "\n"
 
 
+def sgemm_source_key(impl: str) -> str:
+    """Stands for sgemm_ir(impl) in cache keys: the generating source and the choice."""
+    import hashlib
+    import os
+
+    folder = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256(impl.encode())
+    for name in ("gemm.py", "support.py"):
+        try:
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(f.read())
+        except OSError:
+            h.update(b"absent")
+    return "hybrid_sgemm:" + h.hexdigest()
+
+
 def sgemm_ir(impl: str = "auto") -> str:
     """The module defining hybrid_sgemm: gemm.py's when present, else the plain fallback."""
     try:
