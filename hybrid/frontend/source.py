@@ -7,6 +7,8 @@ import sys
 from typing import NamedTuple, Optional
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the model zoo is model code written with the public API: its lines are the user's lines
+_MODEL_ZOO_DIR = os.path.join(_PACKAGE_DIR, "model_zoo")
 
 
 class SourceLine(NamedTuple):
@@ -32,7 +34,8 @@ def user_line() -> Optional[SourceLine]:
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+        path = os.path.abspath(filename)
+        if not path.startswith(_PACKAGE_DIR + os.sep) or path.startswith(_MODEL_ZOO_DIR + os.sep):
             return SourceLine(filename, frame.f_lineno)
         frame = frame.f_back
     return None
