@@ -238,3 +238,39 @@ def test_a_node_that_cannot_join_logs_why(monkeypatch, caplog):
     with caplog.at_level("INFO", logger="hybrid"):
         hb.passes.run(graph, ["fuse"])
     assert "add" in caplog.text and "cycle through transpose" in caplog.text
+
+
+def test_group_ids_stay_unique_after_a_producer_is_absorbed(rewrite):
+    # reshape(%b) is absorbed into exp's kernel; the transpose's new group must not take the
+    # id of neg's still-open group (regression: ids came from len(groups))
+    rewrite(["fuse"], """
+        graph @f(%x: f32[2,4], %b: f32[4], %y: f32[4,2]) -> f32[4,2] {
+          %0 = exp(%x) : f32[2,4]
+          %1 = reshape(%b) {shape=[1, 4]} : f32[1,4]
+          %2 = neg(%y) : f32[4,2]
+          %3 = add(%0, %1) : f32[2,4]
+          %4 = transpose(%3) {perm=[1, 0]} : f32[4,2]
+          %5 = add(%4, %2) : f32[4,2]
+          return %5
+        }
+    """, """
+        graph @f(%x: f32[2,4], %b: f32[4], %y: f32[4,2]) -> f32[4,2] {
+          %0 = fused(%x, %b) {kind="elementwise", name="k0"} : f32[2,4] {
+            graph @k0(%i0: f32[2,4], %i1: f32[4]) -> f32[2,4] {
+              %0 = exp(%i0) : f32[2,4]
+              %1 = reshape(%i1) {shape=[1, 4]} : f32[1,4]
+              %2 = add(%0, %1) : f32[2,4]
+              return %2
+            }
+          }
+          %1 = transpose(%0) {perm=[1, 0]} : f32[4,2]
+          %2 = fused(%y, %1) {kind="elementwise", name="k1"} : f32[4,2] {
+            graph @k1(%i0: f32[4,2], %i1: f32[4,2]) -> f32[4,2] {
+              %0 = neg(%i0) : f32[4,2]
+              %1 = add(%i1, %0) : f32[4,2]
+              return %1
+            }
+          }
+          return %2
+        }
+    """)
