@@ -111,9 +111,11 @@ class PipelineResult:
         return "\n".join(lines) + "\n"
 
 
-def run(graph: Graph, names: list[str], verify_each: bool = True, **context) -> Graph:
+def run(graph: Graph, names: Union[list[str], str], verify_each: bool = True, **context) -> Graph:
     """Run the named passes in order on a copy of `graph` (for users and tests):
-    `hb.passes.run(graph, ["cse", "fuse"])`."""
+    `hb.passes.run(graph, ["cse", "fuse"])` (a single name also works)."""
+    if isinstance(names, str):
+        names = [names]
     return run_pipeline(graph, names, verify_each, **context).graph
 
 
@@ -152,7 +154,11 @@ def _check(graph: Graph, name: str) -> None:
 
 def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optional[str] = None,
              frozen: Optional[dict] = None, **context) -> PipelineResult:
-    """Optimize a traced graph with the pipeline of `opt_level`; dump stages to `dump` (or HYBRID_DUMP)."""
+    """Optimize a traced graph with the pipeline of `opt_level`; dump stages to `dump` (or HYBRID_DUMP).
+    `frozen` (parameter name -> array) is only read with freeze=True: then parameters are constants."""
+    if frozen and not freeze:
+        raise HybridError("optimize() got frozen parameter values but freeze=False; pass freeze=True to treat "
+                          "the parameters as constants (the executable then ignores later weight changes)")
     result = run_pipeline(graph, pipeline_for(opt_level, freeze), debug_enabled(),
                           frozen=frozen or {}, **context)
     dump = dump or os.environ.get("HYBRID_DUMP")

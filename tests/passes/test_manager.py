@@ -102,3 +102,12 @@ def test_memory_plan_is_dropped_by_later_rewrites():
     graph = hb.passes.run(hb.ir.parse(SMALL), ["memory_plan"])
     assert graph.memory_plan is not None and graph.copy().memory_plan is graph.memory_plan
     assert hb.passes.run(graph, ["dce"]).memory_plan is None
+
+
+def test_frozen_values_need_freeze():
+    with pytest.raises(HybridError, match="freeze=True"):
+        hb.passes.optimize(hb.ir.parse(SMALL), 2, frozen={"x": numpy.zeros((4, 8), numpy.float32)})
+
+
+def test_run_takes_a_single_pass_name():
+    assert len(hb.passes.run(hb.ir.parse(SMALL), "cse")) == 3
