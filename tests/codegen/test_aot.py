@@ -80,3 +80,15 @@ def test_function_library_and_wrong_name(tmp_path):
     with pytest.raises(hb.FormatError, match="pass name="):
         hb.load_library(str(tmp_path / "renamed.so"))
     assert hb.load_library(str(tmp_path / "renamed.so"), name="fn")([a, b])[1].shape == a.shape
+
+
+def test_block_export_with_library(tmp_path):
+    np.random.seed(1)
+    net = LeNet5()
+    net.initialize(init.Xavier())
+    x = numpy.random.default_rng(3).normal(size=(1, 1, 28, 28)).astype("float32")
+    net.hybridize()
+    expected = net(np.array(x)).asnumpy()
+    files = net.export(str(tmp_path / "lenet"), library=True)
+    assert files[-1].endswith("lenet.so") and (tmp_path / "lenet.h").exists()
+    numpy.testing.assert_allclose(hb.load_library(files[-1])([x])[0], expected, rtol=1e-4, atol=1e-6)

@@ -155,3 +155,24 @@ def test_concurrent_calls_from_python_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_two_processes_compiling_the_same_graph(tmp_path, monkeypatch):
+    """Both finish, both get working code, and the cache holds one complete entry (written by
+    rename, never half-written)."""
+    import subprocess
+    import sys
+    script = ("import numpy, sys; sys.path.insert(0, %r)\n"
+              "from test_llvm_util import graph_of, op\n"
+              "from hybrid.codegen import build\n"
+              "g = graph_of({'x': ((33,), 'f32')}, lambda g, x: op(g, 'tanh', op(g, 'mul', x, x)), name='race')\n"
+              "x = numpy.linspace(-2, 2, 33, dtype='f4')\n"
+              "assert numpy.allclose(build(g, 'llvm')([x])[0], numpy.tanh(x * x), atol=1e-6)\n"
+              % os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, HYBRID_CACHE_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env) for _ in range(2)]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    entries = [n for n in os.listdir(tmp_path) if n.endswith(".o")]
+    assert len(entries) == 1 and not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
+    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path))
+    assert cache.load(entries[0][:-2]) is not None
