@@ -168,12 +168,21 @@ class HybridBlock(Block):
             raise HybridError(f"{type(self).__name__} is not hybridized: call net.hybridize() and run it once")
         return self._compiled.ir(stage, format)
 
-    def export(self, path: str, epoch: Optional[int] = None) -> tuple[str, str]:
-        """Write `path-graph.json` and `path-params.npz` for the last compiled signature."""
+    def export(self, path: str, epoch: Optional[int] = None, library: bool = False) -> tuple[str, ...]:
+        """Write `path-graph.json` and `path-params.npz` for the last compiled signature;
+        library=True also writes the native library `path.so` + `path.h` (hb.compile_library)."""
         from .export import export_compiled
         if self._compiled is None or self._compiled.last is None:
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
-        return export_compiled(self._compiled, path)
+        files = export_compiled(self._compiled, path)
+        if library:
+            from ..aot import compile_library
+            from ..ir.types import to_numpy_dtype
+            examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
+                        if part[0] == "array"]
+            compile_library(self, examples, f"{path}.so")
+            files = tuple(files) + (f"{path}.so",)
+        return files
 
 
 class SymbolBlock(HybridBlock):
