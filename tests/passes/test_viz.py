@@ -1,6 +1,8 @@
+import re
 import shutil
 from textwrap import dedent
 
+import numpy
 import pytest
 
 import hybrid as hb
@@ -45,3 +47,18 @@ def test_render_needs_a_picture_extension(tmp_path):
 def test_render_writes_svg(tmp_path):
     path = hb.viz.render(hb.passes.run(hb.ir.parse(GRAPH), ["fuse"]), str(tmp_path / "g.svg"))
     assert open(path).read().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_dot_edges_join_declared_nodes_and_braces_balance():
+    from hybrid.model_zoo import ZOO
+
+    ctor, shape = ZOO["transformer"]
+    net = ctor()
+    net.initialize()
+    graph = hb.passes.optimize(hb.trace(net, numpy.zeros(shape, numpy.float32)), 2).graph
+    dot = hb.viz.to_dot(graph)
+    declared = set(re.findall(r"^\s*(n\d+) \[", dot, re.M))
+    edges = re.findall(r"^\s*(n\d+) -> (n\d+);", dot, re.M)
+    assert edges and all(a in declared and b in declared for a, b in edges)
+    assert dot.count("{") == dot.count("}")
+    assert dot.count("subgraph cluster_") == sum(n.op == "fused" for n in graph.nodes)
