@@ -42,7 +42,7 @@ def fold_constants(graph: Graph, frozen=None, **context) -> Graph:
             continue
         try:
             result = get_op(node.op).ref(*args, **node.attrs)
-        except (ArithmeticError, ValueError, IndexError) as e:
+        except (ArithmeticError, ValueError, IndexError, TypeError) as e:
             log.log("compile", f"not folding {node.op} ({node.loc or 'no source line'}): {e}")
             rw.keep(node)
             continue

@@ -74,3 +74,18 @@ def test_folded_value_equals_the_reference_bit_for_bit():
     assert [n.op for n in folded.nodes] == ["constant"]
     expected = hb.ir.get_op("erf").ref(numpy.tanh(numpy.array([0.1, 0.7, 2.5], numpy.float32)))
     numpy.testing.assert_array_equal(folded.nodes[0].attrs["value"], expected)
+
+
+def test_a_reference_that_raises_is_left_to_run_time(monkeypatch, caplog):
+    monkeypatch.setenv("HYBRID_LOG", "compile")
+    text = dedent("""
+        graph @f() -> f32[1] {
+          %0 = constant() {value=dense<f32[3]: [1.0, 2.0, 3.0]>} : f32[3]
+          %1 = constant() {value=dense<i32[1]: [5]>} : i32[1]
+          %2 = take(%0, %1) {axis=0} : f32[1]
+          return %2
+        }
+    """).strip()
+    with caplog.at_level("INFO", logger="hybrid"):
+        assert str(hb.passes.run(hb.ir.parse(text), ["fold_constants"])) == text
+    assert "not folding take" in caplog.text and "out of range" in caplog.text
