@@ -93,11 +93,12 @@ def _weight_grad_infer(types, weight_shape, stride, padding, dilation, groups):
 def _weight_grad_reference(x, g, weight_shape, stride, padding, dilation, groups):
     o, cg, kh, kw = weight_shape
     n, _, oh, ow = g.shape
+    # im2col as (groups, N*OH*OW, C/groups*KH*KW), then one batched matmul per group
     cols = windows(_pad_hw(x, padding), kh, kw, stride, dilation)[:, :, :oh, :ow]
-    cols = cols.reshape(n, groups, cg, oh, ow, kh, kw)
-    gg = g.reshape(n, groups, o // groups, oh, ow)
-    dw = numpy.einsum("ngchwij,ngohw->gocij", cols, gg, optimize=True)
-    return numpy.ascontiguousarray(dw.reshape(weight_shape)).astype(g.dtype, copy=False)
+    cols = cols.reshape(n, groups, cg, oh, ow, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+    cols = cols.reshape(groups, n * oh * ow, cg * kh * kw)
+    gg = g.reshape(n, groups, o // groups, oh * ow).transpose(1, 2, 0, 3).reshape(groups, o // groups, n * oh * ow)
+    return numpy.matmul(gg, cols).reshape(weight_shape).astype(g.dtype, copy=False)
 
 
 def _weight_grad_grad(ct, inputs, outputs, weight_shape, **attrs):
