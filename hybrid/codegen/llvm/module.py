@@ -194,9 +194,10 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
+    last_parallel = None
     for i, (k, ptrs, noalias) in enumerate(steps):
         fname = f"kern{i}"
-        render.render_kernel(mod, k, fname, noalias)
+        _, last_parallel = render.render_kernel(mod, k, fname, noalias, last_parallel)
         args = []
         for kind, x in ptrs:
             if kind == "arena":
@@ -207,8 +208,6 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
                 slot = x if kind == "arg" else n_in + n_out + x
                 p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
                 args.append(entry.op(f"load ptr, ptr {p}"))
-        if i:
-            entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
         entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
     entry.do("ret void")
     if embed_constants:
@@ -223,7 +222,7 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
     kernels = [k for k, _, _ in steps]
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       [] if embed_constants else constants, output_sources, kernels,
-                      parallel=any(_work(k) >= render.PARALLEL_MIN * 4 for k in kernels),
+                      parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels), gemm_impl=gemm_impl)
 
 

@@ -20,7 +20,10 @@ from ..kernel import Buffer, E, GemmStage, Kernel, Stage
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
 BLOCK = 256            # inner block of a blocked (pairwise-at-the-top) float sum
-PARALLEL_MIN = 1 << 15  # elements x cost below which a stage runs on thread 0 only
+# Work below which a stage runs on thread 0 alone: splitting it would cost more in the barrier
+# (and, on a busy machine, in waiting for the other threads to be scheduled) than it saves.
+PARALLEL_MIN = 1 << 18      # elements x per-element cost of a loop stage
+GEMM_PARALLEL_MIN = 1 << 22  # flops of a GEMM stage
 LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
 
@@ -34,6 +37,7 @@ class ModuleState:
         self.ipow: set[str] = set()
         self.functions: list[str] = []
         self.uses_sgemm = False
+        self.any_parallel = False
 
     def intrinsic(self, name: str, ret: str, *args: str) -> str:
         self.declares.add(f"declare {ret} @{name}({', '.join(args)})")
@@ -450,6 +454,14 @@ def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
     return first, offsets
 
 
+def stage_parallel(k: Kernel, stage) -> bool:
+    """Whether a stage is split across the threads (else thread 0 runs it alone)."""
+    if isinstance(stage, GemmStage):
+        return k.buffers[stage.out].dtype == "f32" and stage.flops >= GEMM_PARALLEL_MIN
+    total = math.prod(k.buffers[stage.out].shape)
+    return total > 1 and total * _cost(stage.expr) >= PARALLEL_MIN
+
+
 def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str]) -> None:
     out = k.buffers[stage.out]
     shape = out.shape
@@ -466,8 +478,7 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
     split = first if merged else min(nd, max(nd - 1, 1))
     whole = merged and split == 0
     outer = inner_len if whole else (math.prod(shape[:split]) if nd else 1)
-    parallel = total * _cost(stage.expr) >= PARALLEL_MIN and outer > 1
-    lo, hi = thread_range(fn, outer, parallel)
+    lo, hi = thread_range(fn, outer, stage_parallel(k, stage))
     env: dict = {}
     loop = fn.begin_loop(lo, hi)
     loops = []
@@ -569,6 +580,12 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
         for i, name in enumerate(names):
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {i}")
             fn.do(f"store ptr {ptrs[name]}, ptr {slot}")
+    skip = None
+    if not stage_parallel(k, g):     # a small GEMM: thread 0 computes all of it
+        first = fn.op("icmp eq i32 %tid, 0")
+        run, skip = fn.label("gemm"), fn.label("skip")
+        fn.do(f"br i1 {first}, label %{run}, label %{skip}")
+        fn.start(run)
     loops, idx = _batch_loops(fn, g.batch_shape)
     if g.epilogue is not None:
         for j, reg in enumerate(idx):
@@ -577,11 +594,14 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
     b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float")
     c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
+    threads = "i32 %tid, i32 %nt" if stage_parallel(k, g) else "i32 0, i32 1"
     fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {g.lda}, i32 {int(g.trans_a)}, "
-          f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, "
-          f"i32 %tid, i32 %nt)")
+          f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
     for lp in reversed(loops):
         fn.end_loop(lp)
+    if skip is not None:
+        fn.br(skip)
+        fn.start(skip)
 
 
 def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str]) -> None:
@@ -628,21 +648,29 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
     fn.start(skip)
 
 
-def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True) -> list[str]:
-    """Define `fname`(ptr per buffer in k.buffers order, i32 tid, i32 nt, ptr barrier); returns
-    the buffer order. noalias=False when an output overwrites an input in place."""
+def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
+                  after_parallel: Optional[bool] = None) -> tuple[list[str], Optional[bool]]:
+    """Define `fname`(ptr per buffer in k.buffers order, i32 tid, i32 nt, ptr barrier).
+    noalias=False when an output overwrites an input in place. A barrier precedes a stage when
+    it or the stage before it (after_parallel: the previous kernel's last stage; None: none)
+    is split across threads; consecutive thread-0-only stages need none. Returns the buffer
+    order and whether the last stage is split."""
     names = list(k.buffers)
     attr = "noalias " if noalias else ""
     params = ", ".join(f"ptr {attr}%b{i}" for i in range(len(names)))
     fn = Fn(f"define internal void @{fname}({params}, i32 %tid, i32 %nt, ptr %bar) nounwind")
     ptrs = {name: f"%b{i}" for i, name in enumerate(names)}
+    prev = after_parallel
     for i, stage in enumerate(k.stages):
-        if i:
+        par = stage_parallel(k, stage)
+        if prev is not None and (prev or par):
             fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
         if isinstance(stage, Stage):
             render_stage(fn, mod, k, stage, ptrs)
         else:
             render_gemm(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
+        prev = par
+        mod.any_parallel |= par
     fn.do("ret void")
     mod.functions.append(fn.text())
-    return names
+    return names, prev
