@@ -13,11 +13,14 @@ import hybrid as hb
 from hybrid import np, npx, passes
 from hybrid.codegen import build
 from hybrid.codegen.cuda.runtime import _RUNTIMES
+from hybrid.frontend.dispatch import apply
+from hybrid.ir.registry import all_ops
 from hybrid.model_zoo import ZOO
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")
 
 R = numpy.random.RandomState(7)
+_CONV = dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1)
 
 
 def _f(*shape):
@@ -68,8 +71,42 @@ CASES = {
                (_f(2, 3, 5, 8), _i(0, 3, 2, 2)), 0),
     "random": (lambda x: (npx.dropout(x, 0.3, training=True), np.random.uniform(size=(5, 9)) + x[:5, :9]),
                (_f(8, 12),), 0),
+    "misc": (lambda a, b: (np.broadcast_to(a[:1], (4, 20)) * 2,
+                           np.logical_and(a <= b, np.logical_not(a != b)) | (a > 0)),
+             (_f(4, 20), _f(4, 20)), 0),
+    "gradient_ops": (lambda x, gc, w, gp, gt, i: (
+        apply("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
+        apply("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
+        apply("max_pool2d_grad", x, gp, kernel=(3, 3), stride=(2, 2), padding=(1, 1)),
+        apply("avg_pool2d_grad", gp, input_shape=(2, 4, 9, 11), kernel=(3, 3), stride=(2, 2), padding=(1, 1),
+              count_include_pad=False),
+        apply("take_grad", gt, i, axis=1, size=4)),
+        (_f(2, 4, 9, 11), _f(2, 6, 5, 6), _f(6, 4, 3, 3), _f(2, 4, 5, 6), _f(2, 3, 5), numpy.array([3, 0, 3], "int32")),
+        2e-5),
 }
+
 MODELS = ["mlp", "lenet", "resnet_block", "inception", "transformer"]
+
+
+def iota_graph():
+    """iota never survives tracing (no traced operand: it runs eagerly), so build it in IR."""
+    from hybrid.ir.graph import Graph
+    from hybrid.ir.types import TensorType
+
+    g = Graph("iota")
+    a = g.add_input("a", TensorType((4, 20), "f32"))
+    i = g.add_node("iota", [], {"shape": (4, 20), "axis": 1, "dtype": "f32"}).output
+    j = g.add_node("iota", [], {"shape": (4, 20), "axis": 0, "dtype": "i32"}).output
+    g.outputs = [g.add_node("add", [a, i]).output, j]
+    return g
+
+
+def test_cases_cover_every_registry_op():
+    seen = {n.op for n in iota_graph().nodes}
+    for fn, args, _ in CASES.values():
+        hb.np.random.seed(3)
+        seen |= {n.op for n in hb.trace(fn, *args).nodes}
+    assert set(all_ops()) <= seen, f"ops no CUDA test runs: {sorted(set(all_ops()) - seen)}"
 
 
 def run_case(fn, args, level: int, runtime: str):
@@ -116,6 +153,12 @@ def test_ops_on_emulator(case, level):
     fn, args, rtol = CASES[case]
     got, expected = run_case(fn, args, level, "emulator")
     assert_close(got, expected, rtol, f"{case} at opt {level}")
+
+
+@needs_gxx
+def test_iota_on_emulator():
+    graph, a = iota_graph(), _f(4, 20)
+    assert_close(build(graph, "cuda", runtime="emulator")([a]), build(graph, "interp")([a]), 0, "iota")
 
 
 @needs_gxx

@@ -12,7 +12,7 @@ from hybrid import passes
 from hybrid.codegen import build
 from hybrid.codegen.cuda.runtime import CudaUnavailable, get_runtime
 
-from test_cuda_emulator import CASES, MODELS, assert_close, model_io, run_case
+from test_cuda_emulator import CASES, MODELS, assert_close, iota_graph, model_io, run_case
 
 pytestmark = pytest.mark.gpu
 
@@ -37,6 +37,13 @@ def test_ops_on_gpu(case, level):
     fn, args, rtol = CASES[case]
     got, expected = run_case(fn, args, level, "pycuda")
     assert_close(got, expected, rtol, f"{case} at opt {level} on the GPU")
+
+
+@needs_gpu
+def test_iota_on_gpu():
+    graph = iota_graph()
+    a = numpy.random.RandomState(2).randn(4, 20).astype("float32")
+    assert_close(build(graph, "cuda")([a]), build(graph, "interp")([a]), 0, "iota on the GPU")
 
 
 @needs_gpu

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..kernel import GemmStage, Kernel, Stage, walk
+from ..kernel import E, GemmStage, Kernel, Stage, substitute, walk
 from . import cexpr
 from .body import COMBINE_OP, VECTOR_TYPE, Body, combine_expr, index_ctype, param_list, reduce_identity
 
@@ -56,7 +56,8 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
     stages = list(kernel.stages)
     readers = _readers(stages)
     inline = _implicit_operands(kernel, stages, readers)
-    stages = [s for s in stages if not (isinstance(s, Stage) and s.out in inline)]
+    skipped = set(inline) | {t for op in inline.values() for t in op.absorbed}
+    stages = [s for s in stages if not (isinstance(s, Stage) and s.out in skipped)]
     plan = Plan()
     registers: set[str] = set()
     i = 0
@@ -76,7 +77,7 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
             continue
         plan.launches.append(_elementwise(kernel, s, name, aligned))
         i += 1
-    plan.scratch = [b.name for b in kernel.temps if b.name not in inline and b.name not in registers]
+    plan.scratch = [b.name for b in kernel.temps if b.name not in skipped and b.name not in registers]
     return plan
 
 
@@ -94,25 +95,59 @@ def _readers(stages: list) -> dict[str, list[int]]:
 
 
 # -- 1. implicit GEMM operands -------------------------------------------------------------------
-def _implicit_operands(kernel: Kernel, stages: list, readers: dict) -> dict[str, Stage]:
-    """temp buffer -> the stage that computes it, for GEMM operands read in canonical layout."""
-    producers = {s.out: s for s in stages if isinstance(s, Stage)}
-    found: dict[str, Stage] = {}
+@dataclass
+class _Implicit:
+    """A GEMM operand computed while loading tiles instead of read from a buffer."""
+    stage: Stage          # the stage that would have written the operand's temp buffer
+    expr: E               # its expression, single-use temps before it substituted in (conv's padding)
+    split: int            # buffer dims after the batch dims that index the stored matrix's rows
+    absorbed: set         # those substituted temps: no stage, no memory
+
+
+def _substitute_temps(expr: E, producers: dict, readers: dict, reader: int, absorbed: set) -> E:
+    """Replace loads of temps that only `reader` reads and a reduce-free stage writes by that
+    stage's expression at the load's index (recursively)."""
+    def go(e: E) -> E:
+        if e.op == "load" and e.value in producers and readers.get(e.value) == [reader]:
+            p = producers[e.value]
+            absorbed.add(e.value)
+            inner = _substitute_temps(p.expr, producers, readers, readers[e.value][0], absorbed)
+            return substitute(inner, dict(zip(p.vars, (go(a) for a in e.args))))
+        if not e.args:
+            return e
+        args = tuple(go(a) for a in e.args)
+        return e if args == e.args else E(e.op, args, e.dtype, e.value)
+    return go(expr)
+
+
+def _implicit_operands(kernel: Kernel, stages: list, readers: dict) -> dict[str, _Implicit]:
+    """GEMM operands whose temp buffer one reduce-free stage writes for that GEMM alone, stored
+    densely as batch + rows + cols (any refinement of those dims: conv's (Cg, KH, KW) x (OH, OW))."""
+    producers = {s.out: s for s in stages if isinstance(s, Stage) and kernel.buffers[s.out].role == "temp"
+                 and not any(n.op == "reduce" for n in walk(s.expr))}
+    index = {id(s): i for i, s in enumerate(stages)}
+    found: dict[str, _Implicit] = {}
     for j, g in enumerate(stages):
         if not isinstance(g, GemmStage):
             continue
-        for name, trans, strides, rows, cols in ((g.a, g.trans_a, g.a_strides, g.M, g.K),
-                                                 (g.b, g.trans_b, g.b_strides, g.K, g.N)):
+        nb = len(g.batch_shape)
+        for name, trans, strides, ld, rows, cols in ((g.a, g.trans_a, g.a_strides, g.lda, g.M, g.K),
+                                                     (g.b, g.trans_b, g.b_strides, g.ldb, g.K, g.N)):
             s = producers.get(name)
+            if s is None or readers.get(name) != [j]:
+                continue
             buf = kernel.buffers[name]
-            if s is None or buf.role != "temp" or readers.get(name) != [j]:
+            stored_rows, stored_cols = (cols, rows) if trans else (rows, cols)
+            rest = buf.shape[nb:]
+            split = next((k for k in range(len(rest) + 1) if math.prod(rest[:k]) == stored_rows
+                          and math.prod(rest[k:]) == stored_cols), None)
+            if (split is None or buf.shape[:nb] != tuple(g.batch_shape) or ld != stored_cols
+                    or tuple(st for st, d in zip(strides, g.batch_shape) if d != 1)
+                    != tuple(st for st, d in zip(buf.strides()[:nb], g.batch_shape) if d != 1)):
                 continue
-            if any(n.op == "reduce" for n in walk(s.expr)):
-                continue
-            matrix = (cols, rows) if trans else (rows, cols)
-            if buf.shape != tuple(g.batch_shape) + matrix or tuple(strides) != buf.strides()[:len(g.batch_shape)]:
-                continue
-            found[name] = s
+            absorbed: set = set()
+            expr = _substitute_temps(s.expr, producers, readers, index[id(s)], absorbed)
+            found[name] = _Implicit(s, expr, split, absorbed)
     return found
 
 
@@ -365,12 +400,15 @@ def _operand_loader(body: Body, kernel: Kernel, g: GemmStage, which: str, inline
     name = g.a if which == "a" else g.b
     trans = g.trans_a if which == "a" else g.trans_b
     if name in inline:
-        s = inline[name]
+        op = inline[name]
         nb = len(g.batch_shape)
-        for v, c in zip(s.vars[:nb], batch_names):
+        shape = kernel.buffers[name].shape
+        for v, c in zip(op.stage.vars[:nb], batch_names):
             body.vars[v] = c
-        body.vars[s.vars[nb]], body.vars[s.vars[nb + 1]] = (col, row) if trans else (row, col)
-        return body.expr(s.expr)
+        stored_row, stored_col = (col, row) if trans else (row, col)
+        _bind_tail(body, op.stage.vars[nb:nb + op.split], shape[nb:nb + op.split], stored_row)
+        _bind_tail(body, op.stage.vars[nb + op.split:], shape[nb + op.split:], stored_col)
+        return body.expr(op.expr)
     strides = g.a_strides if which == "a" else g.b_strides
     ld = g.lda if which == "a" else g.ldb
     terms = [f"{c} * {st}" for c, st in zip(batch_names, strides) if st]
@@ -380,7 +418,7 @@ def _operand_loader(body: Body, kernel: Kernel, g: GemmStage, which: str, inline
 
 def _gemm(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch:
     extra_reads = [n for n in (g.a, g.b) if n not in inline]
-    inlined = [inline[n] for n in (g.a, g.b) if n in inline]
+    inlined = [Stage(n, inline[n].stage.vars, inline[n].expr) for n in (g.a, g.b) if n in inline]
     names = _param_names(kernel, [g] + inlined, tuple(extra_reads))
     names = [g.out] + [n for n in names if n != g.out and n not in inline]
     ptrs = {n: f"p{i}" for i, n in enumerate(names)}
