@@ -84,19 +84,20 @@ def unit_value(work: workloads.Workload, r: timing.Result):
 
 
 def table(all_results: list) -> list[str]:
-    lines = ["| workload | peer | median ms | min ms | first call ms | vs llvm | throughput | output |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| workload | peer | median ms | min ms | cpu ms | first call ms | vs llvm | throughput | output |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for work, results in all_results:
         ref = results.get(work.reference)
         ref_ms = ref.median_ms if ref is not None else None
         for r in results.values():
             if r.error:
-                lines.append(f"| {work.key} | {r.peer} | n/a | | | | | {r.error.replace('|', '/')} |")
+                lines.append(f"| {work.key} | {r.peer} | n/a | | | | | | {r.error.replace('|', '/')} |")
                 continue
             ratio = r.median_ms / ref_ms if ref_ms and r.median_ms else None
             value = unit_value(work, r)
             through = f"{fmt(value)} {work.unit[0]}" if value is not None else ""
-            lines.append(f"| {work.key} | {r.peer} | {fmt(r.median_ms)} | {fmt(r.min_ms)} | {fmt(r.first_ms, 4)} | "
+            lines.append(f"| {work.key} | {r.peer} | {fmt(r.median_ms)} | {fmt(r.min_ms)} | {fmt(r.cpu_ms)} | "
+                         f"{fmt(r.first_ms, 4)} | "
                          f"{fmt(ratio)} | {through} | {r.agrees or ''} |")
     return lines
 
@@ -287,6 +288,7 @@ def main(argv=None) -> int:
               f"- copy bandwidth (32 MiB, read + write): {copy_gbs:.3g} GB/s ({copy_how})",
               f"- samples: {'--quick: ' if args.quick else ''}{rounds} interleaved rounds per workload, at most "
               f"{budget:.0f} s per peer; median and min per call; 'first call' = build + first run; "
+              "'cpu ms' = median process CPU time per call, all threads (spinning worker threads count too); "
               "'vs llvm' = median / hybrid-llvm median (above 1: hybrid-llvm is faster); 'output' = agreement "
               "with the interp backend (or NumPy)",
               f"- load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: the machine "

@@ -13,6 +13,7 @@ class Result:
     peer: str
     first_ms: Optional[float] = None
     samples: list = field(default_factory=list)
+    cpu_samples: list = field(default_factory=list)   # process CPU time per call (all threads), ms
     output: Any = None
     error: Optional[str] = None
     agrees: Optional[str] = None
@@ -20,6 +21,10 @@ class Result:
     @property
     def median_ms(self) -> Optional[float]:
         return median(self.samples) if self.samples else None
+
+    @property
+    def cpu_ms(self) -> Optional[float]:
+        return median(self.cpu_samples) if self.cpu_samples else None
 
     @property
     def min_ms(self) -> Optional[float]:
@@ -61,14 +66,17 @@ def measure(runners: dict[str, Callable], results: dict[str, Result], rounds: in
             if name in failed or (r >= 3 and spent[name] > budget_s):
                 continue
             try:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 for _ in range(inner[name]):
                     run()
                 elapsed = time.perf_counter() - start
+                cpu = time.process_time() - cpu_start
             except Exception as exc:
                 results[name].error = reason(exc)
                 results[name].samples.clear()
+                results[name].cpu_samples.clear()
                 failed.add(name)
                 continue
             spent[name] += elapsed
             results[name].samples.append(elapsed / inner[name] * 1e3)
+            results[name].cpu_samples.append(cpu / inner[name] * 1e3)
