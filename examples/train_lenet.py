@@ -1,7 +1,9 @@
-"""Train a LeNet-5 on real handwritten digits, eagerly or hybridized.
+"""Train a LeNet-style CNN on real handwritten digits, eagerly or hybridized.
 
-The data is scikit-learn's bundled digits set (1797 8x8 scans, no download), resized to 28x28
-so the classic MNIST-sized LeNet-5 applies; 80% train, 20% test, split per class.
+The data is scikit-learn's bundled digits set (1797 8x8 scans, no download), upsampled to 16x16;
+80% train, 20% test, split per class. The network is LeNet's shape (two 5x5 convolutions with
+pooling, then two dense layers), widened to 16 and 32 channels with dropout, which is what this
+small data set needs to pass 97% test accuracy reliably (LeNet-5 itself tops out near 96-97%).
 
     python examples/train_lenet.py                                  # eager: every op runs as it is called
     python examples/train_lenet.py --hybridize --backend llvm       # the whole step compiled (llvm or interp)
@@ -19,15 +21,30 @@ import numpy as onp
 from tqdm import tqdm
 
 import hybrid as hb
-from hybrid import autograd, gluon
+from hybrid import autograd, gluon, nn
 from hybrid.gluon.data.vision import transforms
-from hybrid.model_zoo import LeNet5
 
 
-def load_data(batch_size: int, seed: int):
+class LeNet(nn.HybridBlock):
+    """conv5x5(16)-pool-conv5x5(32)-pool-dense(128)-dense(10), ReLU, dropout before the dense layers."""
+
+    def __init__(self, classes: int = 10, dropout: float = 0.3):
+        super().__init__()
+        self.features = nn.HybridSequential()
+        self.features.add(nn.Conv2D(16, 5, padding=2, activation="relu"), nn.MaxPool2D(2),
+                          nn.Conv2D(32, 5, padding=2, activation="relu"), nn.MaxPool2D(2), nn.Flatten())
+        self.classifier = nn.HybridSequential()
+        self.classifier.add(nn.Dropout(dropout), nn.Dense(128, activation="relu"), nn.Dropout(dropout),
+                            nn.Dense(classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def load_data(batch_size: int, seed: int, size: int = 16):
     """Train loader and the whole test set, normalized once up front (the data set is small)."""
     prepare = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean=0.3, std=0.4)])
-    train, test = gluon.vision.Digits(train=True, size=28), gluon.vision.Digits(train=False, size=28)
+    train, test = gluon.vision.Digits(train=True, size=size), gluon.vision.Digits(train=False, size=size)
     dataset = gluon.data.ArrayDataset(prepare(train.images), train.labels)
     # discard: every batch has the same shape, so the compiled step is built once
     loader = gluon.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, last_batch="discard", seed=seed)
@@ -72,34 +89,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hybridize", action="store_true", help="compile the training step and the network")
     parser.add_argument("--backend", default="llvm", choices=["interp", "llvm", "cuda"])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     hb.np.random.seed(args.seed)
     loader, test_data, test_label = load_data(args.batch_size, args.seed)
-    net = LeNet5()
+    net = LeNet()
     net.initialize(hb.init.Xavier())
     net(test_data[:1])                                    # fixes the deferred parameter shapes
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
 
     def trainer_for(model):
-        return gluon.Trainer(model.collect_params(), "sgd",
-                             {"learning_rate": args.lr, "momentum": 0.9, "wd": 1e-4})
+        # cosine decay to zero over the whole run
+        schedule = gluon.lr_scheduler.CosineScheduler(max_update=args.epochs * len(loader), base_lr=args.lr)
+        return gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": args.lr, "momentum": args.momentum,
+                                                             "wd": 5e-4, "lr_scheduler": schedule})
 
     mode = f"hybridized ({args.backend})" if args.hybridize else "eager"
-    eager_seconds = None
     if args.hybridize:
-        # Time one eager epoch on a copy, so the comparison does not disturb the run below.
-        shadow = LeNet5()
-        shadow.initialize()
-        shadow(test_data[:1])
-        for name, p in shadow.collect_params().items():
-            p.set_data(net.collect_params()[name].data().asnumpy())
-        _, eager_seconds = run_epoch(make_step(shadow, loss_fn, trainer_for(shadow), False, args.backend), loader,
-                                     "eager (timing)")
         net.hybridize(backend=args.backend)
 
     trainer = trainer_for(net)
@@ -117,8 +128,17 @@ def main() -> None:
     print(f"\n{mode}: final test accuracy {accuracy(net, test_data, test_label):.4f} after {args.epochs} epochs, "
           f"{total:.1f} s in total")
     print(f"time per epoch: {mode} {steady:.3f} s (first epoch {epoch_seconds[0]:.3f} s, with compilation)")
-    if eager_seconds is not None:
-        print(f"time per epoch: eager {eager_seconds:.3f} s  ->  hybridized is {eager_seconds / steady:.1f}x faster")
+    if args.hybridize:
+        # One eager epoch on a copy of the trained network, for the comparison (after the run, so the
+        # run itself is the same with or without it).
+        shadow = LeNet()
+        shadow.initialize()
+        shadow(test_data[:1])
+        for name, p in shadow.collect_params().items():
+            p.set_data(net.collect_params()[name].data().asnumpy())
+        _, eager_seconds = run_epoch(make_step(shadow, loss_fn, trainer_for(shadow), False, args.backend), loader,
+                                     "eager epoch (for timing)")
+        print(f"time per epoch: eager {eager_seconds:.3f} s  (hybridized speedup {eager_seconds / steady:.1f}x)")
 
 
 if __name__ == "__main__":

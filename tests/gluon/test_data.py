@@ -130,6 +130,25 @@ def test_resize():
     onp.testing.assert_allclose(bilinear[0, :, 0], [0, 15, 45, 60])
 
 
+def test_random_crop_is_a_seeded_translation():
+    img = onp.arange(1, 26, dtype=onp.uint8).reshape(5, 5, 1)
+    crops = [T.RandomCrop(5, pad=2, seed=3)(img) for _ in range(2)]
+    onp.testing.assert_array_equal(crops[0], crops[1])              # same seed, same crop
+    crop = T.RandomCrop(5, pad=2, seed=4)
+    padded = onp.pad(img, ((2, 2), (2, 2), (0, 0)))
+    offsets = set()
+    for _ in range(40):
+        out = crop(img)
+        assert out.shape == (5, 5, 1)
+        # every crop is a window of the padded image
+        hits = [(i, j) for i in range(5) for j in range(5) if onp.array_equal(padded[i:i + 5, j:j + 5], out)]
+        assert hits
+        offsets.add(hits[0])
+    assert len(offsets) > 5
+    with pytest.raises(hb.ShapeError, match="does not fit"):
+        T.RandomCrop(8)(img)
+
+
 def idx_bytes(array: onp.ndarray, code: int) -> bytes:
     """An IDX file written here from the format description (not with the reader's helpers)."""
     big_endian = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[code]

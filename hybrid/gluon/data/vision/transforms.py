@@ -114,3 +114,32 @@ class Resize:
 
     def __repr__(self) -> str:
         return f"Resize(({self.width}, {self.height}), {self.interpolation})"
+
+
+class RandomCrop:
+    """Pad an HWC image by `pad` pixels on each side (with `pad_value`), then cut a random
+    `size` = (width, height) window: random translation, the classic augmentation for digits.
+    `seed` makes the sequence of crops reproducible."""
+
+    def __init__(self, size: Union[int, Sequence[int]], pad: int = 0, pad_value: float = 0, seed=None):
+        width, height = (size, size) if isinstance(size, int) else tuple(size)
+        self.width, self.height, self.pad, self.pad_value = int(width), int(height), int(pad), pad_value
+        self._rng = numpy.random.default_rng(seed)
+
+    def __call__(self, x):
+        x = numpy.asarray(x)
+        if x.ndim != 3:
+            raise ShapeError(f"RandomCrop expects an HWC image, got shape {x.shape}")
+        if self.pad:
+            p = self.pad
+            x = numpy.pad(x, ((p, p), (p, p), (0, 0)), constant_values=self.pad_value)
+        h, w = x.shape[:2]
+        if h < self.height or w < self.width:
+            raise ShapeError(f"RandomCrop: a ({self.width}, {self.height}) window does not fit in a padded image "
+                             f"of {w}x{h}")
+        top = int(self._rng.integers(0, h - self.height + 1))
+        left = int(self._rng.integers(0, w - self.width + 1))
+        return x[top:top + self.height, left:left + self.width]
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(({self.width}, {self.height}), pad={self.pad})"
