@@ -33,6 +33,9 @@ class Body:
         self.regs: dict[tuple, str] = {}    # expression key -> register the template filled
         self.acc: Optional[str] = None      # the GEMM product in an epilogue
         self.lane_var: Optional[int] = None  # vector mode: the variable that takes base + lane
+        self.cache: Optional[tuple] = None   # (buffers, values per lane, line to declare at): row kernels
+        self._cached: dict[tuple, str] = {}
+        self._cache_decls: list[str] = []
         self._keys: dict[int, tuple] = {}
         self._index: dict[int, bool] = {}
         self._dep: dict[int, bool] = {}
@@ -163,6 +166,8 @@ class Body:
     def _load(self, e: E, lane: int) -> str:
         name = e.value
         ptr = self.ptrs[name]
+        if self.cache is not None and name in self.cache[0]:
+            return self._cached_load(e)
         if lane == 0 and not self.depends(e):
             return cexpr.load(ptr, self.flat_index(name, e.args), e.dtype)
         # vector mode: the template checked the last index is the lane variable (vector_loads_ok)
@@ -171,6 +176,34 @@ class Body:
         vec = self.local(vtype, f"*reinterpret_cast<const {vtype}*>({ptr} + {flat0})",
                          key=("vec", name, flat0), prefix="q")
         return f"{vec}.{'xyzw'[lane]}"
+
+    def _cached_load(self, e: E) -> str:
+        """Row kernels: the first pass keeps what it loads in a per-lane array indexed by the
+        unrolled iteration `it`; later passes with the same index read the array."""
+        key = (e.value, tuple(self._canonical(a) for a in e.args))
+        if key in self._cached:
+            return f"{self._cached[key]}[it]"
+        flat = self.flat_index(e.value, e.args)
+        array = self.fresh("cache")
+        self._cached[key] = array
+        self._cache_decls.append(f"{cexpr.RTYPE[e.dtype]} {array}[{self.cache[1]}];")
+        value = self.local(cexpr.RTYPE[e.dtype], cexpr.load(self.ptrs[e.value], flat, e.dtype))
+        self.line(f"{array}[it] = {value};")
+        return value
+
+    def _canonical(self, e: E) -> str:
+        """An index expression in terms of what its variables are bound to (equal across passes)."""
+        if e.op == "ivar":
+            return self.vars[e.value]
+        if e.op == "const":
+            return repr(e.value)
+        return f"{e.op}({', '.join(self._canonical(a) for a in e.args)})"
+
+    def finish_cache(self) -> None:
+        """Declare the cache arrays where the template asked (before the first pass)."""
+        if self.cache is not None:
+            at = self.cache[2]
+            self.lines[at:at] = ["  " + d for d in self._cache_decls]
 
     def _reduce(self, e: E, lane: int) -> str:
         """A reduction as a sequential loop in this thread (windows, short rows)."""

@@ -255,6 +255,29 @@ def _row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[La
     body.line(f"const int lane = threadIdx.x % {lanes};")
     body.line(f"const bool live = row < {rows};")
     row_names = _bind_row(body, R, nrow, "row")
+    # One pass over memory where the row fits in registers: buffers several passes read are
+    # loaded once into per-lane arrays (softmax reads x once instead of three times).
+    reads = [{n.value for n in walk(s.expr) if n.op == "load"} for s in group]
+    shared = {b for b in set().union(*reads) if sum(b in r for r in reads) > 1} - {s.out for s in group}
+    per_lane = math.ceil(lengths[0] / lanes)
+    cache = bool(shared) and len(set(lengths)) == 1 and per_lane <= 32
+    if cache:
+        body.cache = (shared, per_lane, len(body.lines))
+
+    def loop(length: int) -> None:
+        if cache:
+            body.line("#pragma unroll")
+            body.open(f"for (int it = 0; it < {per_lane}; ++it)")
+            body.line(f"const {it} j = lane + it * {lanes};")
+            body.open(f"if (live && j < {length})")
+        else:
+            body.open(f"for ({it} j = lane; live && j < {length}; j += {lanes})")
+
+    def end_loop() -> None:
+        body.close()
+        if cache:
+            body.close()
+
     for s, length in zip(group, lengths):
         for d, v in enumerate(s.vars[:nrow]):
             body.vars[v] = row_names[d]
@@ -268,14 +291,14 @@ def _row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[La
             atype = cexpr.ACCTYPE[src.dtype]
             ident = reduce_identity(red, src.dtype)
             body.line(f"hb_argpair<{atype}> {acc} = {{{ident}, -1}};" if argmax else f"{atype} {acc} = {ident};")
-            body.open(f"for ({it} j = lane; live && j < {length}; j += {lanes})")
+            loop(length)
             _bind_tail(body, red.vars, red.extents, "j")
             value = body.expr(src)
             if argmax:
                 body.line(f"{acc} = hb_argbest({acc}, hb_argpair<{atype}>{{{value}, (int)j}});")
             else:
                 body.line(f"{acc} = {combine_expr(red.combine, acc, value, atype)};")
-            body.close()
+            end_loop()
             if argmax:
                 body.line(f"{acc} = hb_row_argmax<{atype}>({acc}, {lanes});")
                 result = f"{acc}.i"
@@ -289,15 +312,18 @@ def _row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[La
                           f"{cexpr.store_value(reg, kernel.buffers[s.out].dtype)};")
         else:
             out = kernel.buffers[s.out]
-            body.open(f"for ({it} j = lane; live && j < {length}; j += {lanes})")
+            loop(length)
             _bind_tail(body, s.vars[nrow:], out.shape[nrow:], "j")
             value = body.expr(s.expr)
             body.line(f"{ptrs[s.out]}[row * {length} + j] = {cexpr.store_value(value, out.dtype)};")
-            body.close()
+            end_loop()
+    body.finish_cache()
     src = (f'extern "C" __global__ void __launch_bounds__({threads}) {name}({param_list(kernel, names)}) {{\n'
            f"{body.text()}\n}}\n")
     grid = (math.ceil(rows / per_block), 1, 1)
     note = f"{rows} rows, {'a warp' if lanes == 32 else f'{lanes} threads'} per row"
+    if cache:
+        note += f", one read of {', '.join(sorted(shared))} (row cached in registers)"
     return Launch(name, src, grid, (threads, 1, 1), names, "row", note), kept
 
 
