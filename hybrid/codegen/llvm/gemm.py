@@ -69,6 +69,7 @@ BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
 POOL_SLOTS = 64
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
+DIRECT_B_ROWS = 24            # at most this many rows per thread: B is read in place, not packed
 L2_FLOATS = 1 << 16           # a quarter MiB: the packed B block when there is a single A block
 # Rows per OpenBLAS call: about 4 MiB of C, still in L3 when the epilogue runs. Each call repacks B, so
 # smaller panels cost more than they save (512 KiB panels: 4-16% slower on the zoo shapes).
@@ -166,9 +167,10 @@ class _Function:
 
 
 def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
-    """C[mr, nr] (+)= packed A (kc x MR) @ packed B (kc x NR) with an MR x NR tile of vector accumulators."""
-    f = _Function(module, "hybrid_gemm_ukernel", ir.FunctionType(VOID, [I64, FP, FP, FP, I64, I1, I64, I64]),
-                  ("kc", "pa", "pb", "c", "ldc", "accum", "mr", "nr"))
+    """C[mr, nr] (+)= packed A (kc x MR) @ B (kc x NR, rows `ldbk` floats apart: NR when packed, ldb when read
+    in place) with an MR x NR tile of vector accumulators."""
+    f = _Function(module, "hybrid_gemm_ukernel", ir.FunctionType(VOID, [I64, FP, FP, I64, FP, I64, I1, I64, I64]),
+                  ("kc", "pa", "pb", "ldbk", "c", "ldc", "accum", "mr", "nr"))
     b, W, MR, NR = f.b, cfg.width, cfg.mr, cfg.nr
     vty = ir.VectorType(F32, W)
     fma = ir.Function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{W}f32")
@@ -179,8 +181,8 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
 
     def step(k):
         pa_k = b.gep(f["pa"], [b.mul(k, _c(MR))])
-        pb_k = b.gep(f["pb"], [b.mul(k, _c(NR))])
-        bvec = [b.load(b.bitcast(b.gep(pb_k, [_c(v * W)]), vty.as_pointer()), align=4 * W) for v in range(nv)]
+        pb_k = b.gep(f["pb"], [b.mul(k, f["ldbk"])])
+        bvec = [b.load(b.bitcast(b.gep(pb_k, [_c(v * W)]), vty.as_pointer()), align=4) for v in range(nv)]
         for r in range(MR):
             a = b.load(b.gep(pa_k, [_c(r)]))
             a = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, _c(0, I32)),
@@ -414,7 +416,15 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
             kc = f.min(kblock, b.sub(K, pc))
             accum = b.icmp_signed(">", pc, _c(0))
             last = b.icmp_signed(">=", b.add(pc, kc), K)
-            b.call(pack_b, [b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))]), cs_b, rs_b, nc, kc, bbuf])
+            # Few rows (one or a few A panels) and B as stored row-major: each B element is used by so few
+            # FMAs that packing it costs as much as the math, so full NR-wide panels are read in place and
+            # only the ragged last columns are packed.
+            direct = b.and_(b.icmp_signed("==", f["transB"], _c(0, I32)),
+                            b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(DIRECT_B_ROWS)))
+            ncf = b.select(direct, b.mul(b.sdiv(nc, _c(NR)), _c(NR)), _c(0))
+            b_block = b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))])
+            b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
+                            b.gep(bbuf, [b.mul(ncf, kc)])])
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
                 mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
                 b.call(pack_a, [b.gep(f["A"], [b.add(b.mul(ic, rs_a), b.mul(pc, cs_a))]), rs_a, cs_a, mc, kc, abuf])
@@ -422,12 +432,15 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                     jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
                     with f.loop(jg, jend, NR, "jr") as jr:
                         nr = f.min(_c(NR), b.sub(nc, jr))
-                        pb = b.gep(bbuf, [b.mul(jr, kc)])
+                        in_place = b.icmp_signed("<", jr, ncf)
+                        pb = b.select(in_place, b.gep(b_block, [jr]), b.gep(bbuf, [b.mul(jr, kc)]))
+                        ldbk = b.select(in_place, f["ldb"], _c(NR))
                         c_col = b.gep(f["C"], [b.add(jc, jr)])
                         with f.loop(0, mc, MR, "ir") as i_r:
                             mr = f.min(_c(MR), b.sub(mc, i_r))
                             c_tile = b.gep(c_col, [b.mul(b.add(ic, i_r), f["ldc"])])
-                            b.call(ukernel, [kc, b.gep(abuf, [b.mul(i_r, kc)]), pb, c_tile, f["ldc"], accum, mr, nr])
+                            b.call(ukernel, [kc, b.gep(abuf, [b.mul(i_r, kc)]), pb, ldbk, c_tile, f["ldc"], accum, mr,
+                                             nr])
                     with b.if_then(b.and_(last, has_epilogue)):
                         b.call(f["epilogue"], [ic, b.add(ic, mc), b.add(jc, jg), b.add(jc, jend), f["C"], f["ldc"],
                                                f["ctx"]])
