@@ -74,6 +74,9 @@ CASES = {
     "misc": (lambda a, b: (np.broadcast_to(a[:1], (4, 20)) * 2,
                            np.logical_and(a <= b, np.logical_not(a != b)) | (a > 0)),
              (_f(4, 20), _f(4, 20)), 0),
+    "dtypes": (lambda d, l, m: (npx.softmax(np.exp(d) * 0.5), d.sum(axis=1), l * 3 + np.mod(l, 7), l.max(axis=0),
+                                np.where(m, d, -d), m.astype("int32").sum(axis=1)),
+               (R.randn(5, 40), R.randint(-99, 99, size=(5, 40)).astype("int64"), R.rand(5, 40) > 0.5), 1e-12),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         apply("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         apply("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
