@@ -213,3 +213,28 @@ def test_random_shapes_elementwise_reduce_sweep(seed):
         s = op(g, "sum", op(g, "exp", e), axes=(axis,), keepdims=True)
         return [e, op(g, "div", op(g, "exp", e), s), op(g, "max", e, axes=(axis,), keepdims=False)]
     compare(graph_of({"x": (shape, "f32"), "y": (bshape, "f32")}, body), [a, b], rtol=2e-5, atol=2e-6)
+
+
+def test_convolution_in_batch_chunks(monkeypatch):
+    """Columns built and multiplied a few images at a time (chunking.py), with a fused epilogue
+    that reads another tensor at the output index (bias + residual + relu)."""
+    from hybrid.codegen.llvm import chunking
+    monkeypatch.setattr(chunking, "CHUNK_BYTES", 3000)
+    x = rng.standard_normal((6, 3, 7, 5)).astype("f4")
+    w = rng.standard_normal((4, 3, 3, 3)).astype("f4")
+    res = rng.standard_normal((6, 4, 7, 5)).astype("f4")
+    bias = rng.standard_normal((4,)).astype("f4")
+
+    def body(g, a, k, r, bb):
+        y = op(g, "conv2d", a, k, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
+        return [op(g, "relu", op(g, "add", op(g, "add", y, op(g, "reshape", bb, shape=(1, 4, 1, 1))), r))]
+    graph = graph_of({"a": ((6, 3, 7, 5), "f32"), "k": ((4, 3, 3, 3), "f32"), "r": ((6, 4, 7, 5), "f32"),
+                      "bb": ((4,), "f32")}, body, name="chunked")
+    from hybrid import passes
+    from hybrid.codegen.kernel import lower_node
+    fused = passes.optimize(graph).graph
+    kernels = [lower_node(n) for n in fused.nodes]
+    for k in kernels:
+        chunking.chunk_convolutions(k)
+    assert any(isinstance(s, chunking.ChunkLoop) for k in kernels for s in k.stages)
+    compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)

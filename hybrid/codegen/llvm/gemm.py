@@ -70,7 +70,6 @@ BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, F
 POOL_SLOTS = 64
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
 DIRECT_B_ROWS = 24            # at most this many rows per thread: B is read in place, not packed
-L2_FLOATS = 1 << 16           # a quarter MiB: the packed B block when there is a single A block
 # Rows per OpenBLAS call: about 4 MiB of C, still in L3 when the epilogue runs. Each call repacks B, so
 # smaller panels cost more than they save (512 KiB panels: 4-16% slower on the zoo shapes).
 BLAS_PANEL_FLOATS = 1 << 20
@@ -406,12 +405,8 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     kblock = f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
     has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
 
-    # One A block (few rows): B is not reused across A blocks, so keep its packed block in L2, not L3.
-    small_l2_nc = f.max(_c(cfg.nr), b.mul(b.sdiv(b.sdiv(_c(L2_FLOATS), kblock), _c(cfg.nr)), _c(cfg.nr)))
-    one_a_block = b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(cfg.mc))
-    nc_block = b.select(one_a_block, f.min(small_l2_nc, _c(cfg.nc)), _c(cfg.nc))
-    with f.loop(f["n_lo"], f["n_hi"], nc_block, "jc") as jc:
-        nc = f.min(nc_block, b.sub(f["n_hi"], jc))
+    with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
+        nc = f.min(_c(cfg.nc), b.sub(f["n_hi"], jc))
         with f.loop(0, K, kblock, "pc") as pc:
             kc = f.min(kblock, b.sub(K, pc))
             accum = b.icmp_signed(">", pc, _c(0))

@@ -24,6 +24,7 @@ from ... import log
 from ...errors import HybridError
 from ..kernel import GemmStage, Kernel, Stage, ivar, lower_node, walk
 from . import render
+from .chunking import ChunkLoop, chunk_convolutions
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, fallback_sgemm_ir, ipow_ir
@@ -92,7 +93,9 @@ class ArenaPlanner:
 def _work(k: Kernel) -> int:
     total = 0
     for s in k.stages:
-        if isinstance(s, GemmStage):
+        if isinstance(s, ChunkLoop):
+            total += s.count * (s.gemm.flops + math.prod(k.buffers[s.im2col.out].shape))
+        elif isinstance(s, GemmStage):
             total += s.flops
         else:
             total += math.prod(k.buffers[s.out].shape) * render._cost(s.expr)
@@ -151,6 +154,7 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
             constants.append(numpy.ascontiguousarray(node.attrs["value"]))
             continue
         k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
+        chunk_convolutions(k)
         noalias = True
         for o, v in enumerate(node.outputs):
             if v in where:
@@ -179,6 +183,8 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
                 off = planner.alloc(buf.nbytes)
                 temps.append((off, buf.nbytes))
                 ptrs.append(("arena", base + off))
+            elif buf.role == "view":     # a byte range of another buffer (chunking.py)
+                continue
             else:
                 ptrs.append(("const", len(constants)))
                 constants.append(k.constants[name])

@@ -17,6 +17,7 @@ import math
 from typing import Optional
 
 from ..kernel import Buffer, E, GemmStage, Kernel, Stage
+from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
 BLOCK = 256            # inner block of a blocked (pairwise-at-the-top) float sum
@@ -456,13 +457,16 @@ def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
 
 def stage_parallel(k: Kernel, stage) -> bool:
     """Whether a stage is split across the threads (else thread 0 runs it alone)."""
+    if isinstance(stage, ChunkLoop):
+        return True
     if isinstance(stage, GemmStage):
         return k.buffers[stage.out].dtype == "f32" and stage.flops >= GEMM_PARALLEL_MIN
     total = math.prod(k.buffers[stage.out].shape)
     return total > 1 and total * _cost(stage.expr) >= PARALLEL_MIN
 
 
-def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str]) -> None:
+def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str],
+                 env0: Optional[dict] = None) -> None:
     out = k.buffers[stage.out]
     shape = out.shape
     total = math.prod(shape)
@@ -479,7 +483,7 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
     whole = merged and split == 0
     outer = inner_len if whole else (math.prod(shape[:split]) if nd else 1)
     lo, hi = thread_range(fn, outer, stage_parallel(k, stage))
-    env: dict = {}
+    env: dict = dict(env0 or {})
     loop = fn.begin_loop(lo, hi)
     loops = []
     if whole:
@@ -523,9 +527,10 @@ def _flat_offset(lin: dict, merged_vars: tuple) -> dict:
     return out
 
 
-def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffers: list[str]) -> None:
+def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffers: list[str],
+                    extra: tuple = ()) -> None:
     """void fname(i64 m0, i64 m1, i64 n0, i64 n1, ptr C, i64 ldc, ptr ctx): ctx holds the kernel's
-    buffer pointers then the batch indices (as i64)."""
+    buffer pointers, then the batch indices, then the `extra` loop variables (as i64)."""
     fn = Fn(f"define internal void @{fname}(i64 %m0, i64 %m1, i64 %n0, i64 %n1, ptr %C, i64 %ldc, ptr %ctx) "
             "nounwind")
     ptrs = {}
@@ -533,7 +538,7 @@ def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffe
         slot = fn.op(f"getelementptr i64, ptr %ctx, i64 {i}")
         ptrs[name] = fn.op(f"load ptr, ptr {slot}")
     env: dict = {}
-    for j, v in enumerate(g.batch_vars):
+    for j, v in enumerate(tuple(g.batch_vars) + tuple(extra)):
         slot = fn.op(f"getelementptr i64, ptr %ctx, i64 {len(buffers) + j}")
         env[v] = fn.op(f"load i64, ptr {slot}")
     ml = fn.begin_loop("%m0", "%m1")
@@ -564,7 +569,10 @@ def _strided(fn: Fn, base: str, idx: list[str], strides: tuple[int, ...], ty: st
     return base if off is None else fn.op(f"getelementptr inbounds {ty}, ptr {base}, i64 {off}")
 
 
-def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str], fname: str) -> None:
+def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str], fname: str,
+                extra: Optional[dict] = None) -> None:
+    """extra: loop variables bound outside the stage (a ChunkLoop's base) -> their registers."""
+    extra = extra or {}
     out = k.buffers[g.out]
     if out.dtype != "f32":
         return render_gemm_loops(fn, mod, k, g, ptrs)
@@ -574,12 +582,15 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     names = list(k.buffers)
     epi, ctx = "null", "null"
     if g.epilogue is not None:
-        render_epilogue(mod, k, g, f"{fname}_epi", names)
+        render_epilogue(mod, k, g, f"{fname}_epi", names, tuple(extra))
         epi = f"@{fname}_epi"
-        ctx = fn.alloca("i64", len(names) + len(g.batch_vars))
+        ctx = fn.alloca("i64", len(names) + len(g.batch_vars) + len(extra))
         for i, name in enumerate(names):
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {i}")
             fn.do(f"store ptr {ptrs[name]}, ptr {slot}")
+        for j, reg in enumerate(extra.values()):
+            slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + len(g.batch_vars) + j}")
+            fn.do(f"store i64 {reg}, ptr {slot}")
     skip = None
     if not stage_parallel(k, g):     # a small GEMM: thread 0 computes all of it
         first = fn.op("icmp eq i32 %tid, 0")
@@ -648,6 +659,20 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
     fn.start(skip)
 
 
+def render_chunk_loop(fn: Fn, mod: ModuleState, k: Kernel, c: ChunkLoop, ptrs: dict[str, str], fname: str) -> None:
+    """Columns of a chunk, barrier, its GEMM, barrier (the next chunk reuses the columns)."""
+    loop = fn.begin_loop("0", str(c.count))
+    n0 = fn.op(f"mul nsw i64 {loop.index}, {c.chunk}")
+    off = fn.op(f"mul nsw i64 {n0}, {c.row_bytes}")
+    inner = dict(ptrs)
+    inner[c.out_view] = fn.op(f"getelementptr inbounds i8, ptr {ptrs[c.parent]}, i64 {off}")
+    render_stage(fn, mod, k, c.im2col, inner, {c.base_var: n0})
+    fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    render_gemm(fn, mod, k, c.gemm, inner, fname, {c.base_var: n0})
+    fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    fn.end_loop(loop)
+
+
 def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
                   after_parallel: Optional[bool] = None) -> tuple[list[str], Optional[bool]]:
     """Define `fname`(ptr per buffer in k.buffers order, i32 tid, i32 nt, ptr barrier).
@@ -655,7 +680,7 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
     it or the stage before it (after_parallel: the previous kernel's last stage; None: none)
     is split across threads; consecutive thread-0-only stages need none. Returns the buffer
     order and whether the last stage is split."""
-    names = list(k.buffers)
+    names = [n for n, b in k.buffers.items() if b.role != "view"]
     attr = "noalias " if noalias else ""
     params = ", ".join(f"ptr {attr}%b{i}" for i in range(len(names)))
     fn = Fn(f"define internal void @{fname}({params}, i32 %tid, i32 %nt, ptr %bar) nounwind")
@@ -667,6 +692,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
         if isinstance(stage, Stage):
             render_stage(fn, mod, k, stage, ptrs)
+        elif isinstance(stage, ChunkLoop):
+            render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         else:
             render_gemm(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         prev = par
