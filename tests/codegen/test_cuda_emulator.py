@@ -284,8 +284,9 @@ def test_every_simt_tile(tile, monkeypatch):
 
     assert tile in launches.SIMT_TILES
     monkeypatch.setattr(launches, "pick_tile", lambda *a, **k: tile)
-    a, b, bias = _f(37, 19), _f(70, 19), _f(70)
-    graph = hb.trace(lambda x, y, c: (np.tanh(x @ y.T + c), y @ x.T[:, :5]), a, b, bias)
+    a, b, bias = _f(37, 20), _f(72, 20), _f(72)  # K, N multiples of 4: float4 tile loads; M ragged
+    graph = hb.trace(lambda x, y, c: (np.tanh(x @ y.T + c), y @ x.T[:, :5], x[:, :19] @ y[:, :19].T,
+                                      np.matmul(x.T, x[:, :8])), a, b, bias)
     optimized = passes.optimize(graph, opt_level=2).graph
     exe = build(optimized, "cuda", runtime="emulator")
     assert all(f"tile {tile[0]}x{tile[1]}x{tile[2]}" in launch.note

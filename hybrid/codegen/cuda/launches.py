@@ -485,11 +485,57 @@ def _gemm(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch:
     return Launch(name, src, grid, (threads, 1, 1), names, "gemm", note)
 
 
+def _vector_tile(body: Body, kernel: Kernel, g: GemmStage, which: str, inline: dict, batch_names: list[str],
+                 B: int, BK: int, threads: int) -> bool:
+    """Fill tile `which` (As: BK x BM, Bs: BK x BN, in smem as [k][m|n]) with float4 loads along
+    the operand's contiguous axis, when every 4-group is aligned and wholly in or out of range."""
+    name = g.a if which == "a" else g.b
+    trans = g.trans_a if which == "a" else g.trans_b
+    ld = g.lda if which == "a" else g.ldb
+    strides = g.a_strides if which == "a" else g.b_strides
+    other = g.M if which == "a" else g.N          # the m (or n) extent
+    k_contig = trans if which == "b" else not trans  # is k the contiguous axis in memory?
+    contig_extent = g.K if k_contig else other
+    if (name in inline or kernel.buffers[name].dtype != "f32" or contig_extent % 4 or ld % 4
+            or any(st % 4 for st in strides)):
+        return False
+    tile, ptr = ("As" if which == "a" else "Bs"), body.ptrs[name]
+    span = BK if k_contig else B
+    body.open(f"for (int e = threadIdx.x; e < {B * BK // 4}; e += {threads})")
+    body.line(f"const int c = (e % {span // 4}) * 4, r = e / {span // 4};")
+    kk, mn = ("c", "r") if k_contig else ("r", "c")
+    origin = "m0" if which == "a" else "n0"
+    body.line(f"const int gk = k0 + {kk}, gx = {origin} + {mn};")
+    body.line("float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);")
+    # stored matrix: A is M x K (K x M transposed), B is K x N (N x K transposed)
+    row, col = ("gx", "gk") if (which == "a") != trans else ("gk", "gx")
+    terms = [f"{c} * {st}" for c, st in zip(batch_names, strides) if st] + [f"{row} * {ld} + {col}"]
+    body.open(f"if (gk < {g.K} && gx < {other})")
+    body.line(f"v = *reinterpret_cast<const float4*>({ptr} + {' + '.join(terms)});")
+    body.close()
+    if k_contig:
+        body.line(f"{tile}[c][r] = v.x; {tile}[c + 1][r] = v.y; {tile}[c + 2][r] = v.z; {tile}[c + 3][r] = v.w;")
+    else:
+        body.line(f"*reinterpret_cast<float4*>(&{tile}[r][c]) = v;")
+    body.close()
+    return True
+
+
 def _tile_loads(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_names: list[str], BM: int, BN: int,
-                BK: int, threads: int, store_a: str, store_b: str, zero: str) -> None:
+                BK: int, threads: int, store_a: str, store_b: str, zero: str, vector: bool = False) -> None:
     """Fill the A (BM x BK) and B (BK x BN) tiles; the fastest-varying index follows memory."""
     a_m_fast = g.trans_a
     b_n_fast = not g.trans_b or g.b in inline
+    if vector and _vector_tile(body, kernel, g, "a", inline, batch_names, BM, BK, threads):
+        pass
+    else:
+        _scalar_tile_a(body, kernel, g, inline, batch_names, BM, BK, threads, store_a, zero, a_m_fast)
+    if vector and _vector_tile(body, kernel, g, "b", inline, batch_names, BN, BK, threads):
+        return
+    _scalar_tile_b(body, kernel, g, inline, batch_names, BN, BK, threads, store_b, zero, b_n_fast)
+
+
+def _scalar_tile_a(body, kernel, g, inline, batch_names, BM, BK, threads, store_a, zero, a_m_fast) -> None:
     body.open(f"for (int e = threadIdx.x; e < {BM * BK}; e += {threads})")
     body.line(f"const int mm = e {'%' if a_m_fast else '/'} {BM if a_m_fast else BK}, "
               f"kk = e {'/' if a_m_fast else '%'} {BM if a_m_fast else BK};")
@@ -500,6 +546,9 @@ def _tile_loads(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_na
     body.close()
     body.line(store_a)
     body.close()
+
+
+def _scalar_tile_b(body, kernel, g, inline, batch_names, BN, BK, threads, store_b, zero, b_n_fast) -> None:
     body.open(f"for (int e = threadIdx.x; e < {BK * BN}; e += {threads})")
     body.line(f"const int kk = e {'/' if b_n_fast else '%'} {BN if b_n_fast else BK}, "
               f"nn = e {'%' if b_n_fast else '/'} {BN if b_n_fast else BK};")
@@ -555,7 +604,7 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.close()
     body.open(f"for (int k0 = 0; k0 < {g.K}; k0 += {BK})")
     _tile_loads(body, kernel, g, inline, batch_names, BM, BN, BK, threads,
-                "As[kk][mm] = value;", "Bs[kk][nn] = value;", "0.0f")
+                "As[kk][mm] = value;", "Bs[kk][nn] = value;", "0.0f", vector=True)
     body.line("__syncthreads();")
     body.line("#pragma unroll")
     body.open(f"for (int kk = 0; kk < {BK}; ++kk)")
