@@ -16,16 +16,17 @@ import time
 
 import numpy
 
-# (label, M, N, K, trans_b): dense layers are x @ W^T (trans_b); convolutions as im2col GEMMs.
+# (label, M, N, K, trans_b) as the LLVM backend issues them: dense layers x @ W^T (trans_b); attention per
+# (batch, head); convolutions per image as W[Cout, C*KH*KW] @ im2col[C*KH*KW, OH*OW].
 SHAPES = [
     ("sgemm 1024^3", 1024, 1024, 1024, False),
     ("W1 fc1", 256, 1024, 784, True), ("W1 fc2", 256, 1024, 1024, True), ("W1 out", 256, 10, 1024, True),
     ("W5 qkv", 1024, 768, 256, True), ("W5 proj", 1024, 256, 256, True), ("W5 fc1", 1024, 1024, 256, True),
     ("W5 fc2", 1024, 256, 1024, True), ("W5 q@k^T", 128, 128, 64, True), ("W5 attn@v", 128, 64, 128, False),
-    ("W2 conv1", 50176, 6, 25, True), ("W2 conv2", 6400, 16, 150, True), ("W2 fc1", 64, 120, 400, True),
-    ("W6 stem", 32768, 64, 27, True), ("W6 stage1", 32768, 64, 576, True), ("W6 stage2", 8192, 128, 1152, True),
-    ("W6 stage3", 2048, 256, 2304, True), ("W6 stage4", 512, 512, 4608, True),
-    ("W6 stage1 (CHW)", 64, 4096, 576, False), ("W6 stage4 (CHW)", 512, 16, 4608, False),
+    ("W2 conv1", 6, 784, 25, False), ("W2 conv2", 16, 100, 150, False), ("W2 fc1", 64, 120, 400, True),
+    ("W6 stem", 64, 4096, 27, False), ("W6 stage1", 64, 4096, 576, False), ("W6 stage2", 128, 1024, 1152, False),
+    ("W6 stage3", 256, 256, 2304, False), ("W6 stage4", 512, 64, 4608, False), ("W6 1x1 down", 256, 256, 128, False),
+    ("W2 conv1 (NHWC)", 50176, 6, 25, True), ("W6 stage1 (NHWC)", 32768, 64, 576, True),
 ]
 
 
