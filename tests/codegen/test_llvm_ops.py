@@ -238,3 +238,31 @@ def test_convolution_in_batch_chunks(monkeypatch):
         chunking.chunk_convolutions(k)
     assert any(isinstance(s, chunking.ChunkLoop) for k in kernels for s in k.stages)
     compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
+
+
+def test_memory_plan_in_place_slots():
+    """The planner's in-place slots are used (results still match); a kernel that reads its
+    operand anywhere but at the element it writes is refused in-place (module._inplace_ok)."""
+    def body(g, x, i, m):
+        t = op(g, "take", x, i, axis=0)                                    # not fused; dies next
+        e = op(g, "add", op(g, "exp", t), op(g, "constant", value=numpy.array(1, "f4")))   # in place of t
+        tt = op(g, "tanh", op(g, "transpose", op(g, "matmul", e, m), perm=(1, 0)))
+        return [op(g, "matmul", tt, m)]
+    graph = graph_of({"x": ((9, 17), "f32"), "i": ((17,), "i32"), "m": ((17, 17), "f32")}, body, name="inplace")
+    from hybrid import passes
+    plan = passes.optimize(graph).graph.memory_plan
+    assert sum(1 for s in plan.slots if s.inplace_of) >= 2
+    r = numpy.random.default_rng(5)
+    compare(graph, [r.standard_normal((9, 17)).astype("f4"), r.integers(0, 9, 17).astype("i4"),
+                    r.standard_normal((17, 17)).astype("f4") * 0.3], rtol=1e-5, atol=1e-5)
+
+    from hybrid.codegen.kernel import lower_node
+    from hybrid.codegen.llvm.module import _inplace_ok
+    from hybrid.ir.graph import Graph, Node
+    from hybrid.ir.types import TensorType
+    for perm, ok in [((0, 1), True), ((1, 0), False)]:
+        sub = graph_of({"i0": ((17, 17), "f32")}, lambda g, a: op(g, "tanh", op(g, "transpose", a, perm=perm)))
+        outer = Graph("o")
+        a = outer.add_input("a", TensorType((17, 17), "f32"))
+        node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], subgraph=sub)
+        assert _inplace_ok(lower_node(node), 0, 0) is ok
