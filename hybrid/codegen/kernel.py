@@ -1018,8 +1018,9 @@ def _flat_in_order(lw: _Lowering, stage: Stage, temp: Buffer, reads: list[E]) ->
     if total != temp.size:
         return False
     rng = numpy.random.default_rng(0)
-    flat = numpy.arange(total, dtype=numpy.int64) if total <= 1 << 16 else numpy.concatenate(
-        [numpy.arange(64), total - 1 - numpy.arange(64), rng.integers(0, total, 4096)]).astype(numpy.int64)
+    # every point up to 4M elements; beyond that, the first and last rows and 64K random points
+    flat = numpy.arange(total, dtype=numpy.int64) if total <= 1 << 22 else numpy.concatenate(
+        [numpy.arange(4096), total - 1 - numpy.arange(4096), rng.integers(0, total, 1 << 16)]).astype(numpy.int64)
     env, rest = {}, flat
     for v, d in zip(reversed(stage.vars), reversed(out.shape)):
         env[v] = rest % d
