@@ -69,7 +69,6 @@ BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
 POOL_SLOTS = 64
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
-DIRECT_B_ROWS = 24            # at most this many rows per thread: B is read in place, not packed
 # Rows per OpenBLAS call: about 4 MiB of C, still in L3 when the epilogue runs. Each call repacks B, so
 # smaller panels cost more than they save (512 KiB panels: 4-16% slower on the zoo shapes).
 BLAS_PANEL_FLOATS = 1 << 20
@@ -411,11 +410,11 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
             kc = f.min(kblock, b.sub(K, pc))
             accum = b.icmp_signed(">", pc, _c(0))
             last = b.icmp_signed(">=", b.add(pc, kc), K)
-            # Few rows (one or a few A panels) and B as stored row-major: each B element is used by so few
-            # FMAs that packing it costs as much as the math, so full NR-wide panels are read in place and
-            # only the ragged last columns are packed.
+            # One row panel (M <= MR) and B row-major: each B element is used exactly once, so packing it
+            # would cost as much as the math; full NR-wide panels are read in place, only the ragged last
+            # columns are packed. (With more row panels the strided re-reads of B cost more than packing.)
             direct = b.and_(b.icmp_signed("==", f["transB"], _c(0, I32)),
-                            b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(DIRECT_B_ROWS)))
+                            b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(MR)))
             ncf = b.select(direct, b.mul(b.sdiv(nc, _c(NR)), _c(NR)), _c(0))
             b_block = b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))])
             b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
