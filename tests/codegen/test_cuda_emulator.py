@@ -239,9 +239,9 @@ def test_wrong_input_shape_is_a_clear_error():
 
 @needs_gxx
 def test_gemm_batches_beyond_the_grid_limit_loop(monkeypatch):
-    from hybrid.codegen.cuda import launches
+    from hybrid.codegen.cuda import gemm
 
-    monkeypatch.setattr(launches, "MAX_GRID_Z", 2)  # 5 batches on a grid of depth 2
+    monkeypatch.setattr(gemm, "MAX_GRID_Z", 2)  # 5 batches on a grid of depth 2
     a, b = _f(5, 7, 9), _f(5, 9, 6)
     graph = hb.trace(lambda x, y: npx.relu(x @ y), a, b)
     optimized = passes.optimize(graph, opt_level=2).graph
@@ -280,10 +280,10 @@ def test_training_step_on_emulator():
                                   (16, 128, 16, 1, 8)])
 def test_every_simt_tile(tile, monkeypatch):
     """Each tile configuration (float4 and strided fragments) on ragged shapes, both operand layouts."""
-    from hybrid.codegen.cuda import launches
+    from hybrid.codegen.cuda import gemm
 
-    assert tile in launches.SIMT_TILES
-    monkeypatch.setattr(launches, "pick_tile", lambda *a, **k: tile)
+    assert tile in gemm.SIMT_TILES
+    monkeypatch.setattr(gemm, "pick_tile", lambda *a, **k: tile)
     a, b, bias = _f(37, 20), _f(72, 20), _f(72)  # K, N multiples of 4: float4 tile loads; M ragged
     graph = hb.trace(lambda x, y, c: (np.tanh(x @ y.T + c), y @ x.T[:, :5], x[:, :19] @ y[:, :19].T,
                                       np.matmul(x.T, x[:, :8])), a, b, bias)

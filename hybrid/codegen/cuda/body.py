@@ -10,6 +10,7 @@ does not depend on it is shared by the lanes.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from ...errors import HybridError
@@ -232,6 +233,18 @@ class Body:
         for _ in names:
             self.close()
         return f"{acc}.i" if red.combine == "argmax" else acc
+
+
+def bind_flat(body: Body, vars_: tuple, shape: tuple, j: str) -> None:
+    """Bind loop variables over `shape` to the coordinates of the flat index `j`."""
+    inner = 1
+    for v, d in reversed(list(zip(vars_, shape))):
+        c = j if inner == 1 else f"({j} / {inner})"
+        if inner * d < math.prod(shape):
+            c = f"({c} % {d})"
+        body.vars[v] = c if d != 1 else "0"
+        inner *= d
+
 
 
 def combine_expr(combine: str, a: str, b: str, ctype: str) -> str:
