@@ -21,10 +21,13 @@ Contract (stable; the LLVM backend links `gemm_llvm_ir()` into each graph's modu
   malloc), so a steady loop allocates nothing; a call that finds its slot busy uses a temporary buffer.
 
 Two implementations, chosen by `impl`:
-- "generated": A and B are packed into micro-panels (KC x MR and KC x NR, zero-padded) and an MR x NR register
-  tile of vector accumulators is updated with FMAs (MR x NR = 6 x 16 with 8-wide AVX2 vectors, 14 x 32 with
-  AVX-512), inside cache blocks KC (L1: one B micro-panel), MC (L2: the packed A block), NC (L3: the packed B
-  block). Generated for the host's vector width.
+- "generated": A and B are packed into micro-panels (KC x MR and KC x NR, zero-padded; row-major sources are
+  transposed in registers) and an MR x NR register tile of vector accumulators is updated with FMAs
+  (MR x NR = 6 x 16 with 8-wide AVX2 vectors, 14 x 32 with AVX-512), inside cache blocks KC (L1: one B
+  micro-panel), MC (L2: the packed A block), NC (L3: the packed B block). Where an operand is used by too few
+  FMAs to pay for its packing it is read in place: A (row-major) when a thread has <= 256 columns, B
+  (row-major) when it has a single row panel. Edge tiles use masked vector stores. Generated for the host's
+  vector width.
 - "openblas": calls cblas_sgemm of the `scipy-openblas32` package (looked up at run time, single-threaded per
   call since we split the threads ourselves) on row panels of the thread's rectangle, calling the epilogue on
   each panel while it is in cache.
@@ -494,11 +497,13 @@ def _emit_openblas(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _prefer_openblas(f: _Function, cfg: GemmConfig, N):
+def _prefer_openblas(f: _Function, cfg: GemmConfig, N, K):
     """The shape class where OpenBLAS is faster (bench/gemm_shapes.py, CPU time, 1 and 2 threads): outputs
-    narrower than the NR-wide register tile (N = 6: 0.5x, N = 10: 0.8x), which the generated kernel pads.
-    Elsewhere the generated kernel is as fast or faster (0.96x-1.25x on the zoo's layer shapes, 1024^3 ~1.0x)."""
-    return f.b.icmp_signed("<", N, _c(cfg.nr))
+    narrower than the NR-wide register tile with a short K (N = 6, K = 25: 0.6x; N = 8, K = 256: 0.7x), where
+    the padded tile and its masked stores dominate. Elsewhere the generated kernel is as fast or faster
+    (0.97x-1.25x on the zoo's layer shapes, 1024^3 ~1.0x; N = 10 or 6 with K = 1024: 1.1x)."""
+    b = f.b
+    return b.and_(b.icmp_signed("<", N, _c(cfg.nr)), b.icmp_signed("<=", K, _c(512)))
 
 
 def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
@@ -547,7 +552,7 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     if generated is None or openblas is None:
         b.call(generated or openblas, args)
     else:
-        with b.if_else(_prefer_openblas(f, cfg, N)) as (then, otherwise):
+        with b.if_else(_prefer_openblas(f, cfg, N, K)) as (then, otherwise):
             with then:
                 b.call(openblas, args)
             with otherwise:
