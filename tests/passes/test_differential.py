@@ -1,5 +1,6 @@
-"""Differential test: random graphs built from the registry's ops (random shapes that broadcast)
-give the same results at opt levels 1, 2 and 3 (frozen parameters) as at level 0, on interp."""
+"""Differential tests on interp: random graphs built from the registry's ops (random shapes that
+broadcast) give the same results at opt levels 1, 2 and 3 (frozen parameters) as at level 0; and
+random conv/dense + BatchNorm layers give the same results after BatchNorm folding and fusion."""
 import numpy
 import pytest
 from hypothesis import HealthCheck, given, note, settings
@@ -109,3 +110,51 @@ def test_every_opt_level_matches_level_zero(graph, seed, arena_run):
             assert got.shape == want.shape and got.dtype == want.dtype
             numpy.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True,
                                           err_msg=f"opt_level {level}\n{graph}\n{optimized}")
+
+
+@st.composite
+def conv_bn_graphs(draw):
+    """conv2d or dense, optional bias, then a per-channel scale and shift (inference BatchNorm)
+    and an activation: the pattern BatchNorm folding and epilogue fusion rewrite."""
+    g = Graph("layer")
+    channels = draw(st.integers(1, 4))
+    if draw(st.booleans()):
+        x = g.add_input("x", TensorType((draw(st.integers(1, 2)), draw(st.integers(1, 3)), 5, 5), "f32"))
+        k = draw(st.integers(1, 3))
+        w = g.add_input("w", TensorType((channels, x.shape[1], k, k), "f32"), param=True)
+        stride, pad = draw(st.integers(1, 2)), draw(st.integers(0, 1))
+        out = g.add_node("conv2d", [x, w], {"stride": (stride, stride), "padding": (pad, pad), "dilation": (1, 1),
+                                            "groups": 1}).output
+        per_channel = (1, channels, 1, 1)
+    else:
+        x = g.add_input("x", TensorType((3, 4), "f32"))
+        transpose_b = draw(st.booleans())
+        w = g.add_input("w", TensorType((channels, 4) if transpose_b else (4, channels), "f32"), param=True)
+        out = g.add_node("matmul", [x, w], {"transpose_a": False, "transpose_b": transpose_b}).output
+        per_channel = (channels,)
+    rng = numpy.random.default_rng(draw(st.integers(0, 100)))
+    if draw(st.booleans()):
+        bias = g.add_node("constant", [], {"value": rng.standard_normal(per_channel).astype(numpy.float32)}).output
+        out = g.add_node("add", [out, bias]).output
+    scale = g.add_node("constant", [], {"value": rng.standard_normal(per_channel).astype(numpy.float32)}).output
+    out = g.add_node("mul", [scale, out] if draw(st.booleans()) else [out, scale]).output
+    shift = g.add_input("shift", TensorType(per_channel, "f32"), param=True)
+    out = g.add_node("add", [out, shift]).output
+    g.outputs = [g.add_node(draw(st.sampled_from(["relu", "tanh", "neg"])), [out]).output]
+    return g
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=conv_bn_graphs(), seed=st.integers(0, 2 ** 16))
+def test_batchnorm_folding_and_epilogues_match_level_zero(graph, seed, arena_run):
+    note(str(graph))
+    rng = numpy.random.default_rng(seed)
+    inputs = [rng.uniform(-2, 2, v.shape).astype(numpy.float32) for v in graph.inputs]
+    frozen = {v.name: a for v, a in zip(graph.inputs, inputs) if v.name in graph.param_names}
+    expected = run_graph(graph, inputs)
+    result = hb.passes.optimize(graph, 3, freeze=True, frozen=frozen)
+    scaled = [n for n in result.stage("fold_batchnorm").graph.nodes
+              if n.op == "mul" and n.output.type == graph.outputs[0].type]
+    assert not scaled, "the per-channel scale was not folded into the weights"
+    for got, want in zip(arena_run(result.graph, inputs), expected):
+        numpy.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
