@@ -266,3 +266,16 @@ def test_memory_plan_in_place_slots():
         a = outer.add_input("a", TensorType((17, 17), "f32"))
         node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], subgraph=sub)
         assert _inplace_ok(lower_node(node), 0, 0) is ok
+
+
+def test_column_reductions_threaded():
+    """Reductions over leading axes run interchanged (unit stride), split across threads."""
+    x = rng.standard_normal((300, 2000)).astype("f4")
+    x[5, 7] = numpy.nan
+    y = rng.standard_normal((4, 200, 1000)).astype("f4")
+
+    def body(g, a, b):
+        return [op(g, "sum", a, axes=(0,), keepdims=False), op(g, "max", a, axes=(0,), keepdims=True),
+                op(g, "min", b, axes=(1,), keepdims=False), op(g, "sum", b, axes=(0, 1), keepdims=False)]
+    compare(graph_of({"a": ((300, 2000), "f32"), "b": ((4, 200, 1000), "f32")}, body), [x, y],
+            rtol=1e-5, atol=1e-4, num_threads=2)

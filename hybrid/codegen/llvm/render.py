@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, Stage
+from ..kernel import Buffer, E, GemmStage, Kernel, Stage, walk
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
@@ -358,7 +358,6 @@ class ExprRenderer:
 # -- stages ------------------------------------------------------------------------------------
 def _cost(e: E) -> int:
     """Rough per-element work, to decide whether a stage is worth splitting across threads."""
-    from ..kernel import walk
     total = 0
     for n in walk(e):
         if n.op == "reduce":
@@ -406,10 +405,9 @@ def _affine(e: E) -> Optional[dict]:
     return None
 
 
-def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
-    """How many trailing output dims can run as one flat loop: every load must read them
-    with row-major-consistent strides (an identity read, a broadcast along them, ...) and the
-    expression must use them nowhere else. Returns (first merged dim, {id(load): linear offset})."""
+def _analyze(k: Kernel, stage: Stage) -> tuple[dict, set]:
+    """({id(load): linear offset} for the loads with affine indices, the stage variables used
+    anywhere else)."""
     svars = set(stage.vars)
     blocked: set = set()
     offsets: dict[int, dict] = {}
@@ -440,6 +438,14 @@ def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
             visit(a)
 
     visit(stage.expr)
+    return offsets, blocked
+
+
+def _merge_inner_dims(k: Kernel, stage: Stage) -> tuple[int, dict]:
+    """How many trailing output dims can run as one flat loop: every load must read them
+    with row-major-consistent strides (an identity read, a broadcast along them, ...) and the
+    expression must use them nowhere else. Returns (first merged dim, {id(load): linear offset})."""
+    offsets, blocked = _analyze(k, stage)
     shape, nd = k.buffers[stage.out].shape, len(stage.vars)
     last = stage.vars[-1] if nd else None
     if nd < 2 or last in blocked:
@@ -465,8 +471,74 @@ def stage_parallel(k: Kernel, stage) -> bool:
     return total > 1 and total * _cost(stage.expr) >= PARALLEL_MIN
 
 
+def _column_reduction(k: Kernel, stage: Stage) -> bool:
+    """A reduction over leading axes (sum over the batch, ...): each output element would walk
+    a strided column. Such stages run with the loops interchanged: the output row is updated
+    once per reduced row, unit stride (short reductions only, so float sums stay accurate)."""
+    e = stage.expr
+    if e.op != "reduce" or e.value.combine == "argmax" or not stage.vars:
+        return False
+    if math.prod(e.value.extents) > 4 * BLOCK or k.buffers[stage.out].shape[-1] < 8:
+        return False
+    offsets, blocked = _analyze(k, stage)
+    last = stage.vars[-1]
+    loads = [n for n in walk(e.args[0]) if n.op == "load"]
+    if last in blocked or not loads or any(id(n) not in offsets for n in loads):
+        return False
+    lins = [offsets[id(n)] for n in loads]
+    return (any(lin.get(last, 0) == 1 for lin in lins) and all(lin.get(last, 0) in (0, 1) for lin in lins)
+            and all(abs(lin.get(r, 0)) != 1 for lin in lins for r in e.value.vars))
+
+
+def render_column_reduction(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str],
+                            env0: Optional[dict] = None) -> None:
+    out = k.buffers[stage.out]
+    shape, red, t = out.shape, stage.expr.value, stage.expr.dtype
+    body = stage.expr.args[0]
+    L = shape[-1]
+    outer = math.prod(shape[:-1])
+    par = stage_parallel(k, stage)
+    if outer > 1:
+        lo, hi = thread_range(fn, outer, par)
+        jlo, jhi = "0", str(L)
+    else:
+        lo, hi = "0", "1"
+        jlo, jhi = thread_range(fn, L, par)
+    env: dict = dict(env0 or {})
+    rows = fn.begin_loop(lo, hi)
+    rest = rows.index
+    for d in reversed(range(len(shape) - 1)):
+        if d == 0:
+            env[stage.vars[d]] = rest
+        else:
+            env[stage.vars[d]] = fn.op(f"srem i64 {rest}, {shape[d]}")
+            rest = fn.op(f"sdiv i64 {rest}, {shape[d]}")
+    base = fn.op(f"mul nsw i64 {rows.index}, {L}")
+    r0 = ExprRenderer(fn, mod, k, ptrs, env)
+    init = fn.begin_loop(jlo, jhi)
+    r0.store_at(out, fn.op(f"add nsw i64 {base}, {init.index}"), lit(red.identity, t))
+    fn.end_loop(init)
+    loops = []
+    for v, n in zip(red.vars, red.extents):
+        lp = fn.begin_loop("0", str(n))
+        env[v] = lp.index
+        loops.append(lp)
+    j = fn.begin_loop(jlo, jhi)
+    env[stage.vars[-1]] = j.index
+    r = ExprRenderer(fn, mod, k, ptrs, env)
+    off = fn.op(f"add nsw i64 {base}, {j.index}")
+    acc = r.load_at(out, off)
+    r.store_at(out, off, r.combine(red.combine, acc, r.value(body), t))
+    fn.end_loop(j)
+    for lp in reversed(loops):
+        fn.end_loop(lp)
+    fn.end_loop(rows)
+
+
 def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[str, str],
                  env0: Optional[dict] = None) -> None:
+    if _column_reduction(k, stage):
+        return render_column_reduction(fn, mod, k, stage, ptrs, env0)
     out = k.buffers[stage.out]
     shape = out.shape
     total = math.prod(shape)
