@@ -40,3 +40,20 @@ def test_zoo_model_optimizes_without_changing_results(name, tmp_path, arena_run)
         for stage in result.stages:
             text = open(os.path.join(dump, stage.name + ".ir")).read()
             assert str(hb.ir.parse(text)) + "\n" == text
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_training_graph_optimizes_without_changing_gradients(name, arena_run):
+    """The joint forward+backward graph (autodiff pass) through opt_level 2: same outputs and
+    gradients, run from the planned arena."""
+    ctor, shape = ZOO[name]
+    net = ctor()
+    net.initialize()
+    x = numpy.random.default_rng(1).standard_normal(shape).astype(numpy.float32)
+    joint = hb.passes.run(hb.trace(net, x), ["autodiff"])
+    params = net.collect_params()
+    inputs = [x] + [params[v.name].data().asnumpy() for v in joint.inputs[1:]]
+    optimized = hb.passes.optimize(joint, 2).graph
+    check_memory_plan(optimized)
+    for got, want in zip(arena_run(optimized, inputs), run_graph(joint, inputs)):
+        numpy.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=name)
