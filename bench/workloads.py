@@ -253,7 +253,14 @@ def w4_sgemm(env: Env, threads: int) -> Workload:
                 return lambda: gemm.sgemm(a, b, impl=impl, threads=threads, out=out)
             peers[f"hybrid-{impl}"] = setup
     if env.want("numpy"):
-        peers["numpy"] = lambda: (lambda: a @ b)
+        def numpy_setup():
+            try:
+                import threadpoolctl  # noqa: F401  (thread_setting limits NumPy's OpenBLAS through it)
+            except ImportError:
+                raise RuntimeError("threadpoolctl is not installed: NumPy's OpenBLAS thread count cannot be "
+                                   "set (pip install threadpoolctl)") from None
+            return lambda: a @ b
+        peers["numpy"] = numpy_setup
     if env.want("torch"):
         def torch_setup():
             import torch
