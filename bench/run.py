@@ -238,7 +238,7 @@ def main(argv=None) -> int:
     args.peer_set = set(args.peers.split(",")) if args.peers else None
     if args.quick and args.peer_set is None:
         args.peer_set = ALL_PEERS - {"torch.compile"}
-    env = workloads.Env(args.threads, args.peer_set, args.quick)
+    env = workloads.Env(args.threads, args.peer_set)
     rounds, budget = (5, 1.0) if args.quick else (15, 4.0)
     if args.child is not None:
         with workloads.thread_setting(args.threads):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy
@@ -26,15 +26,14 @@ class Workload:
     oracle: tuple = ("hybrid-interp", "numpy")           # outputs are checked against the first that ran
     unit: Optional[tuple[str, float]] = None             # ("GB/s", bytes per call) or ("GFLOP/s", flops per call)
     context: Callable[[], Any] = contextlib.nullcontext  # entered around setup and timing (thread settings)
-    notes: list = field(default_factory=list)
     rtol: float = 2e-3
 
 
 class Env:
-    """Run settings shared by the workloads: thread count, which peers to build, --quick."""
+    """Run settings shared by the workloads: thread count and which peers to build."""
 
-    def __init__(self, threads: int, peers: Optional[set], quick: bool):
-        self.threads, self.wanted, self.quick = threads, peers, quick
+    def __init__(self, threads: int, peers: Optional[set]):
+        self.threads, self.wanted = threads, peers
 
     def want(self, peer: str) -> bool:
         return self.wanted is None or peer in self.wanted
