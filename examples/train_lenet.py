@@ -127,7 +127,8 @@ def main() -> None:
     steady = float(onp.median(epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds))
     print(f"\n{mode}: final test accuracy {accuracy(net, test_data, test_label):.4f} after {args.epochs} epochs, "
           f"{total:.1f} s in total")
-    print(f"time per epoch: {mode} {steady:.3f} s (first epoch {epoch_seconds[0]:.3f} s, with compilation)")
+    first = f" (first epoch {epoch_seconds[0]:.3f} s, with compilation)" if args.hybridize else ""
+    print(f"time per epoch: {mode} {steady:.3f} s{first}")
     if args.hybridize:
         # One eager epoch on a copy of the trained network, for the comparison (after the run, so the
         # run itself is the same with or without it).
