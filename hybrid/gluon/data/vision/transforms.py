@@ -119,7 +119,8 @@ class Resize:
 class RandomCrop:
     """Pad an HWC image by `pad` pixels on each side (with `pad_value`), then cut a random
     `size` = (width, height) window: random translation, the classic augmentation for digits.
-    `seed` makes the sequence of crops reproducible."""
+    `seed` makes the sequence of crops reproducible (in a DataLoader without worker threads; with
+    workers the draws are safe but their order across samples varies)."""
 
     def __init__(self, size: Union[int, Sequence[int]], pad: int = 0, pad_value: float = 0, seed=None):
         width, height = (size, size) if isinstance(size, int) else tuple(size)
