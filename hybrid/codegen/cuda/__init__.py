@@ -172,10 +172,15 @@ class CudaExecutable:
 
 
 def build(graph: Graph, dump: Optional[str] = None, runtime: Optional[str] = None, device: int = 0,
-          **options) -> CudaExecutable:
-    """Compile `graph` for the GPU (runtime "pycuda", the default) or the host emulator ("emulator")."""
+          static_alloc: bool = True, **options) -> CudaExecutable:
+    """Compile `graph` for the GPU (runtime "pycuda", the default) or the host emulator ("emulator").
+    Allocation is always static (MXNet's static_alloc=True): one arena, allocated once."""
     if options:
-        raise HybridError(f"cuda backend: unknown options {sorted(options)}; it takes runtime= and device=")
+        raise HybridError(f"cuda backend: unknown options {sorted(options)}; it takes runtime=, device= and "
+                          "static_alloc=True")
+    if not static_alloc:
+        raise HybridError("cuda backend: static_alloc=False is not supported; the executable always allocates "
+                          "its arena once (drop the option)")
     rt = get_runtime(runtime, device)  # fails first, and clearly, where no GPU can run it
     program = build_program(graph)
     dump = dump or os.environ.get("HYBRID_DUMP")
