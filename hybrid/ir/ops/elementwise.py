@@ -121,7 +121,14 @@ unary("sign", numpy.sign, lambda x: S.select(x > 0, 1, S.select(x < 0, -1, x * 0
       differentiable=False)
 unary("stop_gradient", numpy.copy, lambda x: x, float_only=False, differentiable=False,
       doc="identity whose gradient is zero")
-register(OpDef("logical_not", _unary_infer(False), numpy.logical_not, "elementwise",
+def _logical_not_infer(types):
+    (t,) = types
+    if t.dtype != "bool":
+        raise ShapeError(f"needs a boolean operand, got {t.dtype}; compare first (x != 0) or use np.logical_not")
+    return t
+
+
+register(OpDef("logical_not", _logical_not_infer, numpy.logical_not, "elementwise",
                scalar=lambda x: S.call("not", x), inplace=True, differentiable=False))
 
 # -- binary -----------------------------------------------------------------------------
