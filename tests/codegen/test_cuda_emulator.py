@@ -292,3 +292,17 @@ def test_every_simt_tile(tile, monkeypatch):
     assert all(f"tile {tile[0]}x{tile[1]}x{tile[2]}" in launch.note
                for launch, _ in exe.program.calls if launch.kind == "gemm")
     assert_close(exe([a, b, bias]), build(optimized, "interp")([a, b, bias]), 2e-5, f"tile {tile}")
+
+
+@needs_gxx
+def test_gemm_with_more_row_tiles_than_grid_y_allows(monkeypatch):
+    from hybrid.codegen.cuda import gemm
+
+    monkeypatch.setattr(gemm, "MAX_GRID_Y", 2)  # 37 rows in 16-row tiles: 3 tiles, so rows go on grid x
+    monkeypatch.setattr(gemm, "pick_tile", lambda *a, **k: (16, 128, 16, 1, 8))
+    a, b = _f(37, 12), _f(12, 9)
+    graph = hb.trace(lambda x, y: x @ y + 1, a, b)
+    optimized = passes.optimize(graph, opt_level=2).graph
+    exe = build(optimized, "cuda", runtime="emulator")
+    assert [launch.grid for launch, _ in exe.program.calls if launch.kind == "gemm"] == [(3, 1, 1)]
+    assert_close(exe([a, b]), build(optimized, "interp")([a, b]), 2e-5, "matmul, m tiles on grid x")

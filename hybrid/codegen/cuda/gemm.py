@@ -10,12 +10,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ...errors import HybridError
 from ..kernel import E, GemmStage, Kernel, Stage, substitute, walk
 from . import cexpr
 from .body import Body, bind_flat, index_ctype, param_list
 from .launch import Launch, param_names
 
-MAX_GRID_Z = 65535  # CUDA's limit on gridDim.z
+MAX_GRID_Y = MAX_GRID_Z = 65535  # CUDA's limits on gridDim.y and gridDim.z
 
 
 @dataclass
@@ -133,13 +134,18 @@ def gemm_launch(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch
     batch_names.reverse()
     for v, c in zip(g.batch_vars, batch_names):
         body.vars[v] = c
+    BM, BN, BK, TM, TN = (64, 64, 32, 0, 0) if wmma else pick_tile(g.M, g.N, batch)
+    m_tiles, n_tiles = math.ceil(g.M / BM), math.ceil(g.N / BN)
+    # n tiles on grid x (unlimited) and m tiles on y (65535 at most), or the other way round
+    m_axis, n_axis = ("y", "x") if m_tiles <= MAX_GRID_Y else ("x", "y")
+    if max(m_tiles, n_tiles) > MAX_GRID_Y and min(m_tiles, n_tiles) > MAX_GRID_Y:
+        raise HybridError(f"cuda: GEMM {g.M}x{g.N} needs {m_tiles}x{n_tiles} tiles, beyond the launch grid")
+    body.line(f"const int m0 = blockIdx.{m_axis} * {BM}, n0 = blockIdx.{n_axis} * {BN};")
     if wmma:
-        BM = BN = 64
-        BK, threads = 32, 128
+        threads = 128
         note = "WMMA 16x16x16 f16 tensor cores, f32 accumulate, tile 64x64x32"
         _wmma_body(body, kernel, g, inline, batch_names)
     else:
-        BM, BN, BK, TM, TN = pick_tile(g.M, g.N, batch)
         threads = (BM // TM) * (BN // TN)
         note = f"SIMT fp32, tile {BM}x{BN}x{BK}, {TM}x{TN} per thread"
         _simt_body(body, kernel, g, inline, batch_names, BM, BN, BK, TM, TN, threads)
@@ -150,7 +156,7 @@ def gemm_launch(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch
         note += ", fused epilogue"
     src = (f'extern "C" __global__ void __launch_bounds__({threads}) {name}({param_list(kernel, names)}) {{\n'
            f"{body.text()}\n}}\n")
-    grid = (math.ceil(g.N / BN), math.ceil(g.M / BM), min(batch, MAX_GRID_Z))
+    grid = ((n_tiles, m_tiles) if m_axis == "y" else (m_tiles, n_tiles)) + (min(batch, MAX_GRID_Z),)
     note = f"M={g.M} N={g.N} K={g.K} batch={batch}, " + note
     return Launch(name, src, grid, (threads, 1, 1), names, "gemm", note)
 
@@ -262,7 +268,6 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
                BK: int, TM: int, TN: int, threads: int) -> None:
     body.line(f"__shared__ __align__(16) float As[{BK}][{BM + 4}];")
     body.line(f"__shared__ __align__(16) float Bs[{BK}][{BN + 4}];")
-    body.line(f"const int m0 = blockIdx.y * {BM}, n0 = blockIdx.x * {BN};")
     body.line(f"const int tm = threadIdx.x / {BN // TN}, tn = threadIdx.x % {BN // TN};")
     read_a, row = _fragment("As", TM, BM, "tm", "a")
     read_b, col = _fragment("Bs", TN, BN, "tn", "b")
@@ -310,7 +315,6 @@ def _wmma_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.line(f"__shared__ __align__(32) __half As[{BM}][{BK + 8}];")
     body.line(f"__shared__ __align__(32) __half Bs[{BK}][{BN + 8}];")
     body.line(f"__shared__ __align__(32) float Cs[{BM}][{BN + 4}];")
-    body.line(f"const int m0 = blockIdx.y * {BM}, n0 = blockIdx.x * {BN};")
     body.line("const int warp = threadIdx.x / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;")
     body.line("nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> fc[2][2];")
     body.line("for (int i = 0; i < 2; ++i) for (int j = 0; j < 2; ++j) nvcuda::wmma::fill_fragment(fc[i][j], 0.0f);")
