@@ -8,7 +8,9 @@ Stages of `lower_node`:
      (reshape/transpose/slice/concat/pad/broadcast_to/take) are index maps; iota and
      random_uniform (threefry2x32) are expressions of the index.
   2. materialize what must be: reductions and pooling (a `Stage` whose expression holds a
-     `reduce`), matmul/conv2d (a `GemmStage`, conv through an im2col `Stage`), and the
+     `reduce`), matmul/conv2d (a `GemmStage`; conv2d pads its input once, then an all-affine
+     im2col `Stage` fills a (N, G, Cg, KH, KW, OH, OW) column buffer that the GEMM reads as
+     (N, G) stacks of Kc x P matrices; its gradients lower to GEMMs plus gathers), and the
      kernel's outputs. Materialized values are read back through `load`.
   3. fold a GEMM's elementwise tail into its `epilogue` when it reads the product at the
      same index (bias, activation, residual), and simplify all index arithmetic.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as onp
 import pytest
 
-import hybrid as hb
 from hybrid import autograd, init, np
 from hybrid.model_zoo import ZOO, ResNet18
 

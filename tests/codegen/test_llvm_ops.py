@@ -75,6 +75,7 @@ def test_integer_and_bool_ops():
 
     def body(g, x, y, z):
         lt = op(g, "lt", x, y)
+        sq = op(g, "reshape", op(g, "slice", x, begin=(0, 0), end=(4, 4), step=(1, 1)), shape=(4, 4))
         return [op(g, "add", x, y), op(g, "sub", x, y), op(g, "mul", x, y), op(g, "mod", x, y),
                 op(g, "maximum", x, y), op(g, "minimum", x, y), op(g, "abs", x), op(g, "neg", x),
                 op(g, "pow", x, z), lt, op(g, "logical_not", lt), op(g, "logical_and", lt, op(g, "gt", x, z)),
@@ -82,7 +83,8 @@ def test_integer_and_bool_ops():
                 op(g, "cast", x, dtype="f32"), op(g, "cast", lt, dtype="f32"),
                 op(g, "cast", op(g, "cast", x, dtype="f32"), dtype="i32"), op(g, "sum", x, axes=(1,), keepdims=False),
                 op(g, "max", x, axes=(0,), keepdims=True), op(g, "argmax", x, axis=1, keepdims=False),
-                op(g, "sign", x)]
+                op(g, "sign", x), op(g, "matmul", x, op(g, "transpose", x, perm=(1, 0))),
+                op(g, "relu", op(g, "matmul", sq, sq))]
     compare(graph_of({"x": ((4, 17), "i32"), "y": ((17,), "i32"), "z": ((17,), "i32")}, body), [a, b, e])
 
 

@@ -13,7 +13,6 @@ Stages of `build_module`:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,12 +21,12 @@ import numpy
 from ...ir.graph import Graph, Value
 from ... import log
 from ...errors import HybridError
-from ..kernel import GemmStage, Kernel, Stage, ivar, lower_node, walk
+from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
-from .chunking import ChunkLoop, chunk_convolutions
+from .chunking import chunk_convolutions
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
-from .support import barrier_ir, fallback_sgemm_ir, ipow_ir
+from .support import barrier_ir, ipow_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
@@ -45,7 +44,6 @@ class ModulePlan:
     kernels: list[Kernel] = field(default_factory=list)
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
-    flops: int = 0
     gemm_impl: str = "auto"
 
 
@@ -88,18 +86,6 @@ class ArenaPlanner:
             else:
                 merged.append((o, s))
         self.free = merged
-
-
-def _work(k: Kernel) -> int:
-    total = 0
-    for s in k.stages:
-        if isinstance(s, ChunkLoop):
-            total += s.count * (s.gemm.flops + math.prod(k.buffers[s.im2col.out].shape))
-        elif isinstance(s, GemmStage):
-            total += s.flops
-        else:
-            total += math.prod(k.buffers[s.out].shape) * render._cost(s.expr)
-    return total
 
 
 def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
@@ -229,7 +215,7 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       [] if embed_constants else constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, flops=sum(_work(k) for k in kernels), gemm_impl=gemm_impl)
+                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl)
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
@@ -262,9 +248,6 @@ def sgemm_source_key(impl: str) -> str:
 
 
 def sgemm_ir(impl: str = "auto") -> str:
-    """The module defining hybrid_sgemm: gemm.py's when present, else the plain fallback."""
-    try:
-        from . import gemm
-    except ImportError:
-        return fallback_sgemm_ir()
+    """The module defining hybrid_sgemm (gemm.py: generated kernel or OpenBLAS)."""
+    from . import gemm
     return gemm.gemm_llvm_ir(impl)

@@ -5,11 +5,15 @@ Stages of `render_kernel`:
      two live buffers of a kernel the same bytes), then (tid, nthreads, barrier)
   2. each Stage becomes a loop nest: the leading dims are flattened into one range split
      by thread id, the rest are nested loops, the innermost over the contiguous last dim
-     (so the loop vectorizer sees unit-stride loads and stores)
+     (so the loop vectorizer sees unit-stride loads and stores); trailing dims that every
+     read walks row-major run as one flat loop; a reduction over leading axes runs with
+     its loops interchanged (the output row updated once per reduced row)
   3. expressions render to SSA values; reductions open their own loops (sums in blocks of
      BLOCK with a reassociable add, so they vectorize and stay accurate)
   4. a GemmStage calls hybrid_sgemm once per batch index with a generated epilogue
-     callback (or loops for non-f32 dtypes); a barrier separates dependent stages
+     callback (or loops for non-f32 dtypes); a ChunkLoop (chunking.py) alternates im2col
+     and GEMM over batch chunks; a barrier precedes any stage that is, or follows one that
+     is, split across threads (small stages run on thread 0 alone)
 """
 from __future__ import annotations
 
