@@ -88,7 +88,7 @@ class GemmConfig:
     width: int      # floats per vector register
     mr: int         # rows of the register tile
     nr: int         # columns of the register tile (a multiple of width)
-    kc: int         # depth of a packed block: a KC x NR B micro-panel stays in L1
+    kc: int         # depth of a packed block (fewer passes over C; measured best with MC x KC just under L2)
     mc: int         # rows of the packed A block (MC x KC in L2)
     nc: int         # columns of the packed B block (KC x NC in L3)
     unroll: int = 4
@@ -103,7 +103,7 @@ def host_config(features: Optional[str] = None) -> GemmConfig:
     if "+avx512f" in flags:
         return GemmConfig(width=16, mr=14, nr=32, kc=256, mc=140, nc=2048)
     if "+avx2" in flags and "+fma" in flags:
-        return GemmConfig(width=8, mr=6, nr=16, kc=512, mc=144, nc=2048)
+        return GemmConfig(width=8, mr=6, nr=16, kc=768, mc=144, nc=2048)
     return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
 
 
