@@ -3,8 +3,9 @@ hybrid_sgemm's impl="auto" choice (gemm._prefer_openblas).
 
     .venv/bin/python -m bench.gemm_shapes [--threads N] [--repeats R]
 
-Both run through hybrid_sgemm with the same thread split; each shape alternates the two implementations
-`repeats` times and keeps the best time of each. On a shared machine wall time mostly measures the other
+Both run through hybrid_sgemm with the same thread split, called natively in a loop (no Python per call, so
+small shapes measure the kernel, not the wrapper); each shape alternates the two implementations `repeats`
+times and keeps the best time of each. On a shared machine wall time mostly measures the other
 jobs, so by default the time is the process's CPU time (time.process_time: all threads' work, not the waits
 for a core); GFLOP/s are then per busy core-second times the thread count. --wall uses wall-clock time.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
 
 import numpy
@@ -30,13 +32,26 @@ SHAPES = [
 ]
 
 
-def best_time(fn, repeats: int, clock) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        best = min(best, clock() - start)
-    return best
+def native_runner(gemm, impl: str, a, b, out, trans_b: bool, threads: int, calls: int):
+    """Run hybrid_sgemm `calls` times with no Python per call: each thread loops over its own tid (the parts
+    are independent, so no barrier is needed between repetitions)."""
+    fn, _, _ = gemm.compile_standalone(impl)
+    M, N = out.shape
+    args = (M, N, a.shape[1], a.ctypes.data, a.shape[1], 0, b.ctypes.data, b.shape[1], int(trans_b),
+            out.ctypes.data, N, gemm._EPILOGUE_CTYPE(), None)
+
+    def loop(tid):
+        for _ in range(calls):
+            fn(*args, tid, threads)
+
+    def run():
+        workers = [threading.Thread(target=loop, args=(tid,)) for tid in range(1, threads)]
+        for w in workers:
+            w.start()
+        loop(0)
+        for w in workers:
+            w.join()
+    return run
 
 
 def main() -> None:
@@ -55,13 +70,17 @@ def main() -> None:
         a = rng.standard_normal((M, K), dtype=numpy.float32)
         b = rng.standard_normal((N, K) if trans_b else (K, N), dtype=numpy.float32)
         out = numpy.empty((M, N), numpy.float32)
-        times = {impl: float("inf") for impl in ("generated", "openblas")}
-        for impl in times:
-            gemm.sgemm(a, b, trans_b=trans_b, impl=impl, threads=args.threads, out=out)
+        calls = max(1, int(3e7 / (M * N * K)))      # about 60 MFLOP per sample: small shapes loop natively
+        runners = {impl: native_runner(gemm, impl, a, b, out, trans_b, args.threads, calls)
+                   for impl in ("generated", "openblas")}
+        times = {impl: float("inf") for impl in runners}
+        for run in runners.values():
+            run()
         for _ in range(args.repeats):      # alternate so both see the same background load
-            for impl in times:
-                times[impl] = min(times[impl], best_time(
-                    lambda: gemm.sgemm(a, b, trans_b=trans_b, impl=impl, threads=args.threads, out=out), 1, clock))
+            for impl, run in runners.items():
+                start = clock()
+                run()
+                times[impl] = min(times[impl], (clock() - start) / calls)
         flops = 2.0 * M * N * K * scale
         gen, blas = (flops / times[i] / 1e9 for i in ("generated", "openblas"))
         print(f"{label:18} {M:6} {N:5} {K:5} {gen:10.1f} {blas:9.1f} {gen / blas:9.2f}")
