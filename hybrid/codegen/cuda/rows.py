@@ -1,9 +1,10 @@
 """Cooperative row kernels: reductions over rows and the stages that read their results at the
 row index (softmax, log_softmax, layer_norm, plain sum/max/min/prod/argmax) as one kernel.
 
-A warp per row (rows up to 1024 long, 4 rows per block) or a block of 256/512 threads per row;
-warp shuffles + shared memory (prelude's hb_row_reduce); row results stay in registers. Where
-the row fits in registers, buffers several passes read are loaded once (a per-lane cache).
+A thread per row (rows shorter than 32), a warp per row (up to 1024, 4 rows per block) or a
+block of 256/512 threads per row; warp shuffles + shared memory (prelude's hb_row_reduce); row
+results stay in registers. Where the row fits in registers, buffers several passes read are
+loaded once (a per-lane cache).
 """
 from __future__ import annotations
 
@@ -41,8 +42,6 @@ def row_group(kernel: Kernel, stages: list, start: int, readers: dict) -> Option
     nrow = len(R)
     while nrow and R[nrow - 1] == 1:
         nrow -= 1
-    if math.prod(first.expr.value.extents) < 32:
-        return None  # short rows: a thread per row (sequential) wastes no lanes
     group, row_bufs, full_bufs = [], set(), set()
     for s in stages[start:]:
         if not isinstance(s, Stage):
@@ -94,8 +93,9 @@ def row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[Lau
     lengths = [math.prod(s.expr.value.extents) if s.expr.op == "reduce" else
                math.prod(kernel.buffers[s.out].shape[nrow:]) for s in group]
     longest = max(lengths)
-    lanes = 32 if longest <= 1024 else (512 if longest >= 8192 else 256)
-    per_block = 4 if lanes == 32 else 1
+    # short rows: a thread per row (no lanes idle); up to 1024: a warp; longer: a block
+    lanes = 1 if longest < 32 else 32 if longest <= 1024 else (512 if longest >= 8192 else 256)
+    per_block = {1: 256, 32: 4}.get(lanes, 1)
     threads = lanes * per_block
     later_reads = {n.value for s in later for n in (walk(s.expr) if isinstance(s, Stage) else ())
                    if n.op == "load"} | {x for s in later if isinstance(s, GemmStage) for x in (s.a, s.b)}
@@ -154,10 +154,12 @@ def row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[Lau
                 body.line(f"{acc} = {combine_expr(red.combine, acc, value, atype)};")
             end_loop()
             if argmax:
-                body.line(f"{acc} = hb_row_argmax<{atype}>({acc}, {lanes});")
+                if lanes > 1:
+                    body.line(f"{acc} = hb_row_argmax<{atype}>({acc}, {lanes});")
                 result = f"{acc}.i"
             else:
-                body.line(f"{acc} = hb_row_reduce<{COMBINE_OP[red.combine]}>({acc}, {lanes}, ({atype}){ident});")
+                if lanes > 1:
+                    body.line(f"{acc} = hb_row_reduce<{COMBINE_OP[red.combine]}>({acc}, {lanes}, ({atype}){ident});")
                 result = acc
             reg = body.local(cexpr.RTYPE[s.expr.dtype], f"({cexpr.RTYPE[s.expr.dtype]}){result}", prefix="row")
             _register_row_loads(body, kernel, group, s.out, nrow, reg)
@@ -175,7 +177,7 @@ def row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[Lau
     src = (f'extern "C" __global__ void __launch_bounds__({threads}) {name}({param_list(kernel, names)}) {{\n'
            f"{body.text()}\n}}\n")
     grid = (math.ceil(rows / per_block), 1, 1)
-    note = f"{rows} rows, {'a warp' if lanes == 32 else f'{lanes} threads'} per row"
+    note = f"{rows} rows, {({1: 'a thread', 32: 'a warp'}).get(lanes, f'{lanes} threads')} per row"
     if cache:
         note += f", one read of {', '.join(sorted(shared))} (row cached in registers)"
     return Launch(name, src, grid, (threads, 1, 1), names, "row", note), kept
