@@ -404,6 +404,29 @@ def _div_mod(op: str, x: E, c: int, extents: dict[int, int]) -> E:
     return iconst_op(op, x, c)
 
 
+def affine(e: E) -> Optional[dict]:
+    """e as {var: coefficient, None: constant} when it is affine in the loop variables."""
+    if e.op == "const":
+        return {None: e.value}
+    if e.op == "ivar":
+        return {e.value: 1, None: 0}
+    if e.op in ("add", "sub", "mul") and e.dtype == "i64":
+        a, b = affine(e.args[0]), affine(e.args[1])
+        if a is None or b is None:
+            return None
+        if e.op == "mul":
+            if len(a) == 1 or len(b) == 1:
+                c, lin = (a[None], b) if len(a) == 1 else (b[None], a)
+                return {v: x * c for v, x in lin.items()}
+            return None
+        sign = -1 if e.op == "sub" else 1
+        out = dict(a)
+        for v, x in b.items():
+            out[v] = out.get(v, 0) + sign * x
+        return out
+    return None
+
+
 def evaluate(e: E, env: dict[int, numpy.ndarray]) -> numpy.ndarray:
     """Evaluate an index expression on arrays of loop-variable values (for checking maps)."""
     if e.op == "const":
@@ -1019,15 +1042,30 @@ def _flat_in_order(lw: _Lowering, stage: Stage, temp: Buffer, reads: list[E]) ->
     total = out.size
     if total != temp.size:
         return False
+    strides = temp.strides()
+    own = dict(zip(stage.vars, out.strides()))
+    lins = []
+    for r in reads:    # affine reads: compare the flat offsets exactly
+        lin: Optional[dict] = {None: 0}
+        for i, st in zip(r.args, strides):
+            a = affine(i)
+            if a is None:
+                lin = None
+                break
+            for v, c in a.items():
+                lin[v] = lin.get(v, 0) + c * st
+        lins.append(lin)
+    if all(lin is not None for lin in lins):
+        return all({v: c for v, c in lin.items() if c} == {v: c for v, c in own.items() if c} for lin in lins)
     rng = numpy.random.default_rng(0)
-    # every point up to 4M elements; beyond that, the first and last rows and 64K random points
-    flat = numpy.arange(total, dtype=numpy.int64) if total <= 1 << 22 else numpy.concatenate(
+    # otherwise by evaluation: every point up to 64K elements; beyond that the first and last
+    # rows and 64K random points
+    flat = numpy.arange(total, dtype=numpy.int64) if total <= 1 << 16 else numpy.concatenate(
         [numpy.arange(4096), total - 1 - numpy.arange(4096), rng.integers(0, total, 1 << 16)]).astype(numpy.int64)
     env, rest = {}, flat
     for v, d in zip(reversed(stage.vars), reversed(out.shape)):
         env[v] = rest % d
         rest = rest // d
-    strides = temp.strides()
     for r in reads:
         got = sum((evaluate(i, env) * st for i, st in zip(r.args, strides)), numpy.int64(0))
         if not numpy.array_equal(numpy.broadcast_to(got, flat.shape), flat):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, Stage, walk
+from ..kernel import Buffer, E, GemmStage, Kernel, Stage, affine, walk
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
@@ -386,29 +386,6 @@ def thread_range(fn: Fn, total: int, parallel: bool) -> tuple[str, str]:
     return lo, hi
 
 
-def _affine(e: E) -> Optional[dict]:
-    """e as {var: coefficient, None: constant} when it is affine in the loop variables."""
-    if e.op == "const":
-        return {None: e.value}
-    if e.op == "ivar":
-        return {e.value: 1, None: 0}
-    if e.op in ("add", "sub", "mul") and e.dtype == "i64":
-        a, b = _affine(e.args[0]), _affine(e.args[1])
-        if a is None or b is None:
-            return None
-        if e.op == "mul":
-            if len(a) == 1 or len(b) == 1:
-                c, lin = (a[None], b) if len(a) == 1 else (b[None], a)
-                return {v: x * c for v, x in lin.items()}
-            return None
-        sign = -1 if e.op == "sub" else 1
-        out = dict(a)
-        for v, x in b.items():
-            out[v] = out.get(v, 0) + sign * x
-        return out
-    return None
-
-
 def _analyze(k: Kernel, stage: Stage) -> tuple[dict, set]:
     """({id(load): linear offset} for the loads with affine indices, the stage variables used
     anywhere else)."""
@@ -429,7 +406,7 @@ def _analyze(k: Kernel, stage: Stage) -> tuple[dict, set]:
             buf = k.buffers[e.value]
             total: dict = {None: 0}
             for idx, stride in zip(e.args, buf.strides()):
-                lin = _affine(idx)
+                lin = affine(idx)
                 if lin is None:
                     total = None
                     break
