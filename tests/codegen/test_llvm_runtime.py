@@ -176,3 +176,15 @@ def test_two_processes_compiling_the_same_graph(tmp_path, monkeypatch):
     assert len(entries) == 1 and not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
     monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path))
     assert cache.load(entries[0][:-2]) is not None
+
+
+def test_batched_small_products_split_by_batch():
+    """Many small GEMMs (attention-like) with an epilogue: threads take whole batch entries."""
+    rng = numpy.random.default_rng(7)
+    a = rng.standard_normal((3, 7, 40, 64)).astype("f4")
+    b = rng.standard_normal((3, 7, 40, 64)).astype("f4")
+    bias = rng.standard_normal((40,)).astype("f4")
+    graph = graph_of({"a": ((3, 7, 40, 64), "f32"), "b": ((3, 7, 40, 64), "f32"), "bias": ((40,), "f32")},
+                     lambda g, x, y, z: [op(g, "tanh", op(g, "add", op(g, "matmul", x, y, transpose_b=True), z))],
+                     name="batched")
+    compare(graph, [a, b, bias], rtol=1e-5, atol=1e-5, num_threads=3)

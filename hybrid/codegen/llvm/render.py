@@ -29,6 +29,7 @@ BLOCK = 256            # inner block of a blocked (pairwise-at-the-top) float su
 # (and, on a busy machine, in waiting for the other threads to be scheduled) than it saves.
 PARALLEL_MIN = 1 << 18      # elements x per-element cost of a loop stage
 GEMM_PARALLEL_MIN = 1 << 22  # flops of a GEMM stage
+GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
 LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
 
@@ -645,12 +646,28 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + len(g.batch_vars) + j}")
             fn.do(f"store i64 {reg}, ptr {slot}")
     skip = None
-    if not stage_parallel(k, g):     # a small GEMM: thread 0 computes all of it
+    parallel = stage_parallel(k, g)
+    batches = math.prod(g.batch_shape)
+    # Many small products (per-image convolutions, attention heads): each thread takes whole
+    # batch entries rather than splitting every small GEMM.
+    by_batch = parallel and batches >= 4 and 2 * g.M * g.N * g.K < GEMM_BATCH_SPLIT_MAX
+    if not parallel:     # a small GEMM: thread 0 computes all of it
         first = fn.op("icmp eq i32 %tid, 0")
         run, skip = fn.label("gemm"), fn.label("skip")
         fn.do(f"br i1 {first}, label %{run}, label %{skip}")
         fn.start(run)
-    loops, idx = _batch_loops(fn, g.batch_shape)
+    if by_batch:
+        lo, hi = thread_range(fn, batches, True)
+        flat = fn.begin_loop(lo, hi)
+        loops, idx, rest = [flat], [None] * len(g.batch_shape), flat.index
+        for d in reversed(range(len(g.batch_shape))):
+            if d == 0:
+                idx[d] = rest
+            else:
+                idx[d] = fn.op(f"srem i64 {rest}, {g.batch_shape[d]}")
+                rest = fn.op(f"sdiv i64 {rest}, {g.batch_shape[d]}")
+    else:
+        loops, idx = _batch_loops(fn, g.batch_shape)
     if g.epilogue is not None:
         for j, reg in enumerate(idx):
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + j}")
@@ -658,7 +675,7 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
     b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float")
     c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
-    threads = "i32 %tid, i32 %nt" if stage_parallel(k, g) else "i32 0, i32 1"
+    threads = "i32 %tid, i32 %nt" if parallel and not by_batch else "i32 0, i32 1"
     fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {g.lda}, i32 {int(g.trans_a)}, "
           f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
     for lp in reversed(loops):
