@@ -281,3 +281,14 @@ def test_column_reductions_threaded():
                 op(g, "min", b, axes=(1,), keepdims=False), op(g, "sum", b, axes=(0, 1), keepdims=False)]
     compare(graph_of({"a": ((300, 2000), "f32"), "b": ((4, 200, 1000), "f32")}, body), [x, y],
             rtol=1e-5, atol=1e-4, num_threads=2)
+
+
+@pytest.mark.parametrize("dtype,tol", [("f16", 2e-3), ("f64", 1e-12)])
+def test_half_and_double(dtype, tol):
+    """f16 computes its math in f32 and rounds; f64 math calls libm (scalar, exact to NumPy)."""
+    x = numpy.random.default_rng(0).uniform(-2, 2, (3, 17)).astype({"f16": "float16", "f64": "float64"}[dtype])
+
+    def body(g, a):
+        return [op(g, "exp", a), op(g, "tanh", op(g, "mul", a, a)), op(g, "sum", a, axes=(1,), keepdims=False),
+                op(g, "maximum", a, op(g, "neg", a)), op(g, "matmul", a, op(g, "transpose", a, perm=(1, 0)))]
+    compare(graph_of({"a": ((3, 17), dtype)}, body), [x], rtol=tol, atol=tol)
