@@ -72,8 +72,7 @@ class CudaExecutable:
                     ptr = self._alloc(ref.array.nbytes)
                     rt.htod(ptr, ref.array)
                     args.append(ptr)
-            fn = rt.prepare(functions[launch.name], len(args))
-            self.calls.append((fn, launch.grid, launch.block, args))
+            self.calls.append(rt.bind(functions[launch.name], launch.grid, launch.block, args))
         self._params: dict[int, tuple] = {}
         self._lock = threading.Lock()  # one call at a time: the input buffers and the arena are shared
         rt.synchronize()
@@ -152,8 +151,8 @@ class CudaExecutable:
         on_device = False
         for i, (v, x) in enumerate(zip(graph.inputs, inputs)):
             on_device |= self._upload(i, v, x) and v.name not in graph.param_names
-        for fn, grid, block, args in self.calls:
-            rt.launch(fn, grid, block, args)
+        for launch in self.calls:  # one stream, no synchronisation in between
+            launch()
         if on_device:
             from ...frontend.context import DeviceNDArray
             outs = []

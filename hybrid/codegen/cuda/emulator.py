@@ -166,14 +166,12 @@ class EmulatorRuntime:
             functions[name] = fn
         return functions
 
-    def prepare(self, fn, nargs: int):
-        return fn
-
-    def launch(self, fn, grid: tuple, block: tuple, args: list[int]) -> None:
+    def bind(self, fn, grid: tuple, block: tuple, args: list[int]):
+        """A no-argument callable that runs the launch (arguments packed once)."""
         if block[1] != 1 or block[2] != 1:
             raise HybridError("emulator: only 1-d thread blocks are emulated")
-        arr = (ctypes.c_void_p * max(len(args), 1))(*args)
-        fn(grid[0], grid[1], grid[2], block[0], arr)
+        packed = (ctypes.c_void_p * max(len(args), 1))(*args)
+        return lambda: fn(grid[0], grid[1], grid[2], block[0], packed)
 
     def synchronize(self) -> None:
         pass

@@ -99,12 +99,16 @@ class PyCudaRuntime:
             functions[name] = fn
         return functions
 
-    def prepare(self, fn, nargs: int):
-        fn.prepare("P" * nargs)
-        return fn
+    def bind(self, fn, grid: tuple, block: tuple, args: list[int]):
+        """A no-argument callable that launches fn on the stream. The arguments never change
+        (arena addresses are fixed), so they are packed once here, not at every call."""
+        if not hasattr(fn, "_launch_kernel"):  # an older PyCUDA: pack per call
+            fn.prepare("P" * len(args))
+            return lambda: fn.prepared_async_call(grid, block, self.stream, *args)
+        from pycuda._pvt_struct import pack
 
-    def launch(self, fn, grid: tuple, block: tuple, args: list[int]) -> None:
-        fn.prepared_async_call(grid, block, self.stream, *args)
+        packed = pack("P" * len(args), *args)
+        return lambda: fn._launch_kernel(grid, block, packed, 0, self.stream)
 
     def synchronize(self) -> None:
         self.stream.synchronize()
