@@ -147,8 +147,8 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
                 continue
             slot = mplan.slot(i, o) if mplan is not None else None
             if slot is not None and slot.inplace_of is not None:
-                operand = next((x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", slot.offset)), None)
-                if operand is None or not _inplace_ok(k, operand, o):
+                operands = [x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", slot.offset)]
+                if not operands or not all(_inplace_ok(k, x, o) for x in operands):
                     log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
                                        "giving its result its own buffer")
                     slot = None
