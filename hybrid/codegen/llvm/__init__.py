@@ -6,6 +6,10 @@ Stages of `build`:
      (O3, vectorized, host CPU) links hybrid_sgemm (gemm.py or the fallback) and emits object code
   3. MCJIT loads the object; runtime.Runner calls it (threads, arenas, output buffers)
 Dumps: NN-llvm.ll and NN-asm.s in the dump folder (HYBRID_DUMP or dump=).
+
+Knobs: HYBRID_NUM_THREADS (default: every core this process may use; the build option
+num_threads= overrides it), HYBRID_CACHE_DIR (default ~/.cache/hybrid), HYBRID_LOG=compile
+(compile times, cache hits and misses, refused in-place slots).
 """
 from __future__ import annotations
 
