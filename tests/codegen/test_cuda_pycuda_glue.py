@@ -134,6 +134,9 @@ needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not foun
 
 @pytest.fixture
 def fake_pycuda(tmp_path, monkeypatch):
+    import importlib.util
+    if importlib.util.find_spec("pycuda") is not None:
+        pytest.skip("the real PyCUDA is installed here: test_cuda_gpu.py exercises the glue for real")
     package = tmp_path / "pycuda"
     package.mkdir()
     (package / "__init__.py").write_text("")
