@@ -8,7 +8,8 @@ Stages of `compile_library`:
   1. trace the block or function on the example inputs (inference mode) and optimize the graph
      with the parameters frozen (constant folding, BatchNorm folding, fusion, memory plan)
   2. render the same LLVM module as the JIT (module.build_module) with the parameters and
-     constants embedded as read-only globals, plus a C entry point
+     constants as external read-only symbols (their bytes go in a data object assembled with
+     .incbin), plus a C entry point
          int <name>_run(const void* const* inputs, void* const* outputs, void* workspace)
      and `const char* <name>_info(void)` returning the signature as JSON (format version 1)
   3. emit a position-independent object with llvmlite and link it with the system C compiler
@@ -113,6 +114,25 @@ def _wrapper_ir(name: str, graph: Graph, data_inputs: list[int], output_sources,
         f"define ptr @{name}_info() nounwind {{", f"  ret ptr @{name}_info_text", "}", ""] + body) + "\n"
 
 
+def _constants_object(compiler: str, folder: str, name: str, constants: list[numpy.ndarray]) -> str:
+    """An object file holding the parameters and constants as read-only data, assembled from
+    their raw bytes with .incbin (fast for any size; no text encoding of the weights)."""
+    lines = ["\t.section .rodata"]
+    for x, value in enumerate(constants):
+        blob = os.path.join(folder, f"const{x}.bin")
+        numpy.ascontiguousarray(value).tofile(blob)
+        sym = f"{name}_const{x}"
+        lines += ["\t.balign 64", f"\t.globl {sym}", f"\t.hidden {sym}", f"{sym}:", f'\t.incbin "{blob}"']
+    lines.append('\t.section .note.GNU-stack,"",@progbits')
+    source, obj = os.path.join(folder, "constants.S"), os.path.join(folder, "constants.o")
+    with open(source, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    result = subprocess.run([compiler, "-c", source, "-o", obj], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HybridError(f"assembling the model's constants with {compiler} failed:\n{result.stderr}")
+    return obj
+
+
 def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Optional[str] = None,
                     opt_level: int = 3, cc: Optional[str] = None) -> dict:
     """Compile a block or function for `example_inputs` into the shared library `path` (and a C
@@ -128,10 +148,12 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
     name = name or _symbol_name(path)
     graph, params = _trace(net_or_fn, example_inputs)
     graph = passes.optimize(graph, opt_level=opt_level, freeze=True, frozen=params).graph
-    bound = {i: params[v.name] for i, v in enumerate(graph.inputs) if v.name in params}
-    data_inputs = [i for i in range(len(graph.inputs)) if i not in bound]
+    used = {v for n in graph.nodes for v in n.inputs} | set(graph.outputs)
+    # parameters folded away (e.g. BatchNorm statistics) are not embedded
+    bound = {i: params[v.name] for i, v in enumerate(graph.inputs) if v.name in params and v in used}
+    data_inputs = [i for i, v in enumerate(graph.inputs) if v.name not in params]
     triple = target.host()[0]
-    plan = module.build_module(graph, triple, embed_constants=True, bound_inputs=bound, gemm_impl="generated")
+    plan = module.build_module(graph, triple, constant_symbols=name, bound_inputs=bound, gemm_impl="generated")
     spec = lambda v: {"name": v.name or "", "shape": list(v.shape), "dtype": str(to_numpy_dtype(v.dtype)),
                       "nbytes": v.type.nbytes}
     info = {"format": "hybrid-library", "format_version": FORMAT_VERSION, "hybrid_version": __version__,
@@ -147,6 +169,8 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
             paths.append(os.path.join(tmp, f"{name}{k}.o"))
             with open(paths[-1], "wb") as f:
                 f.write(obj)
+        if plan.constants:
+            paths.append(_constants_object(compiler, tmp, name, plan.constants))
         result = subprocess.run([compiler, "-shared", "-o", out] + paths + ["-lm"], capture_output=True, text=True)
         if result.returncode != 0:
             raise HybridError(f"linking {out} with {compiler} failed:\n{result.stderr}")

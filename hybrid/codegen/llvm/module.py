@@ -101,10 +101,11 @@ def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
     return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
 
 
-def build_module(graph: Graph, triple: str, embed_constants: bool = False,
+def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = None,
                  bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
     """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
-    embed_constants: constants become module globals (AOT) instead of pointer-table entries."""
+    constant_symbols: a prefix P; constant i is then the external symbol P_const<i> (AOT: the
+    library links them from a data object) instead of a pointer-table entry."""
     n_in, n_out = len(graph.inputs), len(graph.outputs)
     mplan = getattr(graph, "memory_plan", None)
     constants: list[numpy.ndarray] = []
@@ -194,18 +195,17 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
         for kind, x in ptrs:
             if kind == "arena":
                 args.append(entry.op(f"getelementptr inbounds i8, ptr %arena, i64 {x}"))
-            elif kind == "const" and embed_constants:
-                args.append(f"@const{x}")
+            elif kind == "const" and constant_symbols:
+                args.append(f"@{constant_symbols}_const{x}")
             else:
                 slot = x if kind == "arg" else n_in + n_out + x
                 p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
                 args.append(entry.op(f"load ptr, ptr {p}"))
         entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
     entry.do("ret void")
-    if embed_constants:
+    if constant_symbols:
         for x, value in enumerate(constants):
-            data = "".join(f"\\{b:02X}" for b in numpy.ascontiguousarray(value).tobytes())
-            globals_.append(f"@const{x} = internal constant [{value.nbytes} x i8] c\"{data}\", align 64")
+            globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
     pieces = [INTRINSICS, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
     pieces += globals_
@@ -213,7 +213,7 @@ def build_module(graph: Graph, triple: str, embed_constants: bool = False,
     pieces += mod.functions + [entry.text()]
     kernels = [k for k, _, _ in steps]
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
-                      [] if embed_constants else constants, output_sources, kernels,
+                      constants, output_sources, kernels,
                       parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl)
 
