@@ -214,5 +214,6 @@ def onnx_session(module, example: numpy.ndarray, threads: int):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")   # see QUIET_POOLS in bench/run.py
     session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
     return lambda x: session.run(None, {"x": x})[0]

@@ -35,6 +35,10 @@ from . import machine, timing, warmstart, workloads
 
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
 PRESERVED = "## Graph optimizer"
+# Thread pools that keep spinning after a call steal the cores of the peer measured next in the same process
+# (OpenBLAS workers spin about 0.1 s: the next peer ran at half speed). Every pool is set to sleep at once:
+# OpenBLAS (NumPy) and OpenMP (torch) here, ONNX Runtime in models.onnx_session; hybrid's team blocks.
+QUIET_POOLS = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
 ALL_PEERS = {"hybrid-interp", "hybrid-llvm", "hybrid-generated", "hybrid-openblas", "numpy", "torch", "torch.compile",
              "onnxruntime"}     # written by bench/optimizer_stats.py; kept when this file is rewritten
 
@@ -235,6 +239,8 @@ def main(argv=None) -> int:
     command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     os.environ["HYBRID_NUM_THREADS"] = str(args.threads)
+    for name, value in QUIET_POOLS.items():     # inherited by the workload processes
+        os.environ.setdefault(name, value)
     args.peer_set = set(args.peers.split(",")) if args.peers else None
     if args.quick and args.peer_set is None:
         args.peer_set = ALL_PEERS - {"torch.compile"}
@@ -283,7 +289,9 @@ def main(argv=None) -> int:
               f"- machine: {info['cpu']} (LLVM target {info['llvm_cpu']}), {info['cores']} cores, "
               f"vector flags: {info['vector_flags']}; {info['platform']}, Python {info['python']}",
               f"- threads: {args.threads} for every library (HYBRID_NUM_THREADS, torch.set_num_threads, ONNX Runtime "
-              f"intra_op_num_threads, OpenBLAS via threadpoolctl); W4 also at 1 thread",
+              f"intra_op_num_threads, OpenBLAS via threadpoolctl); W4 also at 1 thread. Idle thread pools sleep "
+              f"instead of spinning ({', '.join(f'{k}={os.environ[k]}' for k in QUIET_POOLS)}, ONNX Runtime "
+              "allow_spinning=0), so a peer does not run against the previous peer's spinning workers",
               "- versions: " + ", ".join(f"{k} {v}" for k, v in machine.versions().items()),
               f"- copy bandwidth (32 MiB, read + write): {copy_gbs:.3g} GB/s ({copy_how})",
               f"- samples: {'--quick: ' if args.quick else ''}{rounds} interleaved rounds per workload, at most "
