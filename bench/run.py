@@ -34,7 +34,7 @@ import numpy
 from . import machine, timing, warmstart, workloads
 
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
-PRESERVED = "## Graph optimizer"
+OWN_SECTIONS = ("## Results", "## Targets (issue 4)", "## GEMM by shape")   # the rest of RESULTS.md is kept
 # Thread pools that keep spinning after a call steal the cores of the peer measured next in the same process
 # (OpenBLAS workers spin about 0.1 s: the next peer ran at half speed). Every pool is set to sleep at once:
 # OpenBLAS (NumPy) and OpenMP (torch) here, ONNX Runtime in models.onnx_session; hybrid's team blocks.
@@ -167,16 +167,19 @@ def targets(all_results: list, copy_gbs: float, start: dict) -> list[str]:
 
 
 def write_results(path: str, header: list[str], body: list[str]) -> None:
-    preserved = ""
+    """Write the header and this suite's sections; every other "## " section already in the file (written by
+    other tools: bench/optimizer_stats.py, bench/train_bench.py) is kept as it is, after ours."""
+    kept = []
     if os.path.exists(path):
         with open(path) as f:
             old = f.read()
-        match = re.search(rf"^{re.escape(PRESERVED)}.*?(?=^## |\Z)", old, flags=re.S | re.M)
-        preserved = match.group(0).rstrip() + "\n" if match else ""
+        for section in re.findall(r"^## .*?(?=^## |\Z)", old, flags=re.S | re.M):
+            if not section.startswith(OWN_SECTIONS):
+                kept.append(section.rstrip() + "\n")
     with open(path, "w") as f:
         f.write("\n".join(header + body) + "\n")
-        if preserved:
-            f.write("\n" + preserved)
+        for section in kept:
+            f.write("\n" + section)
 
 
 def child(index: int, env: workloads.Env, rounds: int, budget: float, path: str) -> None:
