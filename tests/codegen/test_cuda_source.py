@@ -199,3 +199,15 @@ def test_cuda_unavailable_names_the_missing_piece(driver, message, monkeypatch):
     with pytest.raises(CudaUnavailable, match=message):
         hb.codegen.build(graph, "cuda")
     _RUNTIMES.clear()
+
+
+def test_no_vector_access_when_the_plan_does_not_align_to_16_bytes():
+    a = numpy.ones((8, 64), "float32")
+    graph = passes.optimize(hb.trace(lambda x, y: (npx.relu(x * 2 + y), x @ y.T), a, a), opt_level=2).graph
+    assert graph.memory_plan is not None and graph.memory_plan.alignment % 16 == 0
+    aligned = build_program(graph)
+    assert any("128-bit" in launch.note for launch, _ in aligned.calls)
+    assert any("float4" in launch.source for launch, _ in aligned.calls if launch.kind == "gemm")
+    graph.memory_plan.alignment = 8
+    unaligned = build_program(graph)
+    assert not any("128-bit" in launch.note or "float4*>(p" in launch.source for launch, _ in unaligned.calls)

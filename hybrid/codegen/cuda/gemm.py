@@ -113,7 +113,8 @@ def _operand_loader(body: Body, kernel: Kernel, g: GemmStage, which: str, inline
     return cexpr.load(body.ptrs[name], " + ".join(terms), kernel.buffers[name].dtype)
 
 
-def gemm_launch(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch:
+def gemm_launch(kernel: Kernel, g: GemmStage, inline: dict, name: str, vector_loads: bool = True) -> Launch:
+    """The launch of GEMM stage g; vector_loads: its operand buffers are 16-byte aligned."""
     extra_reads = [n for n in (g.a, g.b) if n not in inline]
     inlined = [Stage(n, inline[n].stage.vars, inline[n].expr) for n in (g.a, g.b) if n in inline]
     names = param_names(kernel, [g] + inlined, tuple(extra_reads))
@@ -148,7 +149,7 @@ def gemm_launch(kernel: Kernel, g: GemmStage, inline: dict, name: str) -> Launch
     else:
         threads = (BM // TM) * (BN // TN)
         note = f"SIMT fp32, tile {BM}x{BN}x{BK}, {TM}x{TN} per thread"
-        _simt_body(body, kernel, g, inline, batch_names, BM, BN, BK, TM, TN, threads)
+        _simt_body(body, kernel, g, inline, batch_names, BM, BN, BK, TM, TN, threads, vector_loads)
     body.close()
     if any(n in inline for n in (g.a, g.b)):
         note += ", implicit GEMM (operand computed while loading tiles)"
@@ -265,7 +266,7 @@ def _fragment(tile: str, T: int, B: int, t: str, name: str) -> tuple[str, Callab
 
 
 def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_names: list[str], BM: int, BN: int,
-               BK: int, TM: int, TN: int, threads: int) -> None:
+               BK: int, TM: int, TN: int, threads: int, vector_loads: bool) -> None:
     body.line(f"__shared__ __align__(16) float As[{BK}][{BM + 4}];")
     body.line(f"__shared__ __align__(16) float Bs[{BK}][{BN + 4}];")
     body.line(f"const int tm = threadIdx.x / {BN // TN}, tn = threadIdx.x % {BN // TN};")
@@ -279,7 +280,7 @@ def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_nam
     body.close()
     body.open(f"for (int k0 = 0; k0 < {g.K}; k0 += {BK})")
     _tile_loads(body, kernel, g, inline, batch_names, BM, BN, BK, threads,
-                "As[kk][mm] = value;", "Bs[kk][nn] = value;", "0.0f", vector=True)
+                "As[kk][mm] = value;", "Bs[kk][nn] = value;", "0.0f", vector=vector_loads)
     body.line("__syncthreads();")
     body.line("#pragma unroll")
     body.open(f"for (int kk = 0; kk < {BK}; ++kk)")

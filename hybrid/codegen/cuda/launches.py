@@ -55,7 +55,7 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
         s = stages[i]
         name = f"{prefix}_{len(plan.launches)}" if len(stages) > 1 else prefix
         if isinstance(s, GemmStage):
-            plan.launches.append(gemm_launch(kernel, s, inline, name))
+            plan.launches.append(gemm_launch(kernel, s, inline, name, aligned(s.a) and aligned(s.b)))
             i += 1
             continue
         group = row_group(kernel, stages, i, readers)

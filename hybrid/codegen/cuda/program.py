@@ -67,13 +67,17 @@ def _align(n: int, a: int = SCRATCH_ALIGN) -> int:
 def build_program(graph: Graph, prefix: str = "") -> Program:
     """`prefix` makes kernel names unique when several programs share one source file."""
     program = Program(graph)
+    # 128-bit loads need 16-byte aligned buffers: inputs, constants and scratch are allocated so,
+    # arena slots are when the memory plan aligns them so
+    plan = getattr(graph, "memory_plan", None)
+    arena_aligned = plan is None or plan.alignment % 16 == 0
     for index, node in enumerate(graph.nodes):
         if node.op == "constant":
             continue
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
         kernel = lower_node(node, name)
-        plan = plan_kernel(kernel, name)
+        plan = plan_kernel(kernel, name, lambda buffer: arena_aligned)
         offsets, used = {}, 0
         for name in plan.scratch:
             offsets[name] = used
