@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from typing import Any, Optional, Sequence
 
@@ -171,7 +172,14 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
                 f.write(obj)
         if plan.constants:
             paths.append(_constants_object(compiler, tmp, name, plan.constants))
-        result = subprocess.run([compiler, "-shared", "-o", out] + paths + ["-lm"], capture_output=True, text=True)
+        flags = []
+        if sys.platform.startswith("linux"):   # export only the entry points (two libraries can coexist)
+            script = os.path.join(tmp, "exports.map")
+            with open(script, "w") as f:
+                f.write(f"{{ global: {name}_run; {name}_info; local: *; }};\n")
+            flags.append(f"-Wl,--version-script={script}")
+        result = subprocess.run([compiler, "-shared", "-o", out] + paths + flags + ["-lm"], capture_output=True,
+                                text=True)
         if result.returncode != 0:
             raise HybridError(f"linking {out} with {compiler} failed:\n{result.stderr}")
     with open(os.path.join(os.path.dirname(out), f"{name}.h"), "w") as f:
