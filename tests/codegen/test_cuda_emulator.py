@@ -42,6 +42,7 @@ CASES = {
                                         np.minimum(a, b), np.mod(a, np.abs(b) + 0.5), np.power(np.abs(a), b),
                                         np.where(a > b, a, b * 2), (a < b) | (a >= 0)),
                          (_f(3, 1, 20), _f(4, 20)), 2e-6),
+    "multi_output": (lambda x, b: (lambda y: (y, npx.relu(y) * 3, np.exp(y)))(x * 2 + b), (_f(8, 16), _f(16)), 2e-6),
     "int_ops": (lambda a, b: (a + b, a * b, np.mod(a, b), np.abs(a), np.maximum(a, b), a // b,
                               (a.astype("float32") * 0.5).astype("int32"), a == b),
                 (_i(-50, 50, 6, 33), _i(1, 9, 33)), 0),

@@ -69,7 +69,8 @@ def test_every_kernel_kind_is_generated(programs):
     notes = " ".join(launch.note for _, p in programs for launch, _ in p.calls)
     assert kinds == {"elementwise", "row", "gemm"}
     for feature in ("WMMA", "SIMT", "implicit GEMM", "fused epilogue", "128-bit vector", "window reductions",
-                    "a thread per row", "a warp per row", "256 threads per row", "row cached in registers"):
+                    "a thread per row", "a warp per row", "256 threads per row", "row cached in registers",
+                    "2 outputs"):
         assert feature in notes, f"no generated kernel uses {feature!r}"
 
 

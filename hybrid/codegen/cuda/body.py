@@ -101,6 +101,11 @@ class Body:
             self._dep[id(e)] = got
         return got
 
+    def set_lane_var(self, var: int) -> None:
+        """Vector mode over loop variable `var` (each stage of a launch has its own variables)."""
+        self.lane_var = var
+        self._dep.clear()
+
     def ctype(self, e: E) -> str:
         return self.itype if self.is_index(e) else cexpr.RTYPE[e.dtype]
 

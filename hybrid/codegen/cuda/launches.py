@@ -65,8 +65,9 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
             registers |= kept
             i += len(group)
             continue
-        plan.launches.append(_elementwise(kernel, s, name, aligned))
-        i += 1
+        group = _elementwise_group(kernel, stages, i)
+        plan.launches.append(_elementwise(kernel, group, name, aligned))
+        i += len(group)
     plan.scratch = [b.name for b in kernel.temps if b.name not in skipped and b.name not in registers]
     return plan
 
@@ -106,33 +107,52 @@ def _vector_ok(kernel: Kernel, s: Stage, aligned: Callable[[str], bool]) -> bool
     return True
 
 
-def _elementwise(kernel: Kernel, s: Stage, name: str, aligned: Callable[[str], bool]) -> Launch:
-    out = kernel.buffers[s.out]
-    total = out.size
-    names = param_names(kernel, [s])
+def _elementwise_group(kernel: Kernel, stages: list, start: int) -> list:
+    """The stage at `start` and the elementwise stages after it over the same shape that read
+    none of the group's results: one launch computes them all (a kernel's several outputs)."""
+    shape = kernel.buffers[stages[start].out].shape
+    group, written = [], set()
+    for s in stages[start:]:
+        if (not isinstance(s, Stage) or kernel.buffers[s.out].shape != shape
+                or any(n.op == "load" and n.value in written for n in walk(s.expr))
+                or (group and s.expr.op == "reduce")):
+            break
+        group.append(s)
+        written.add(s.out)
+    return group
+
+
+def _elementwise(kernel: Kernel, group: list, name: str, aligned: Callable[[str], bool]) -> Launch:
+    shape = kernel.buffers[group[0].out].shape
+    total = math.prod(shape)
+    names = param_names(kernel, group)
     ptrs = {n: f"p{i}" for i, n in enumerate(names)}
     body = Body(kernel, ptrs, index_ctype(kernel))
     it = body.itype
-    vector = _vector_ok(kernel, s, aligned)
+    vector = all(_vector_ok(kernel, s, aligned) for s in group)
     width = 4 if vector else 1
     count = total // width
     body.open(f"for ({it} t = ({it})blockIdx.x * blockDim.x + threadIdx.x; t < {count}; "
               f"t += ({it})gridDim.x * blockDim.x)")
     body.line(f"const {it} i = t{' * 4' if vector else ''};")
-    bind_flat(body, s.vars, out.shape, "i")
-    if vector:
-        body.lane_var = s.vars[-1]
-        lanes = [body.expr(s.expr, lane) for lane in range(4)]
-        vtype = VECTOR_TYPE[out.dtype]
-        body.line(f"*reinterpret_cast<{vtype}*>({ptrs[s.out]} + i) = make_{vtype}({', '.join(lanes)});")
-    else:
-        value = body.expr(s.expr)
-        body.line(f"{ptrs[s.out]}[i] = {cexpr.store_value(value, out.dtype)};")
+    for s in group:
+        out = kernel.buffers[s.out]
+        bind_flat(body, s.vars, shape, "i")
+        if vector:
+            body.set_lane_var(s.vars[-1])
+            lanes = [body.expr(s.expr, lane) for lane in range(4)]
+            vtype = VECTOR_TYPE[out.dtype]
+            body.line(f"*reinterpret_cast<{vtype}*>({ptrs[s.out]} + i) = make_{vtype}({', '.join(lanes)});")
+        else:
+            value = body.expr(s.expr)
+            body.line(f"{ptrs[s.out]}[i] = {cexpr.store_value(value, out.dtype)};")
     body.close()
     src = (f'extern "C" __global__ void __launch_bounds__({THREADS}) {name}({param_list(kernel, names)}) {{\n'
            f"{body.text()}\n}}\n")
     blocks = max(1, min(MAX_BLOCKS, math.ceil(count / THREADS)))
-    has_reduce = any(n.op == "reduce" for n in walk(s.expr))
+    has_reduce = any(n.op == "reduce" for s in group for n in walk(s.expr))
     note = ("128-bit vector loads/stores" if vector else "scalar") + (", window reductions per thread"
                                                                       if has_reduce else "")
+    if len(group) > 1:
+        note += f", {len(group)} outputs"
     return Launch(name, src, (blocks, 1, 1), (THREADS, 1, 1), names, "elementwise", f"{total} elements, {note}")
