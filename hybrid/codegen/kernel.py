@@ -75,8 +75,9 @@ class E:
 class Reduction:
     """A reduction over loop variables `vars` (extents `extents`) of the body expression.
     combine: add | mul | max | min (NaN-propagating, as NumPy) | argmax (first max or first
-    NaN, flat index over `vars`, i32). Sums accumulate in blocks (pairwise at the top) so
-    float32 sums stay accurate."""
+    NaN, flat index over `vars`, i32). Renderers accumulate long float sums in blocks (the
+    LLVM backend: blocks of 256, each summed with a reassociable, vectorized add, the block
+    sums added in order), so the error grows with n/256 + 256 rather than n."""
     combine: str
     identity: Any
     vars: tuple[int, ...]

@@ -24,7 +24,7 @@ from ..kernel import Buffer, E, GemmStage, Kernel, Stage, affine, walk
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
-BLOCK = 256            # inner block of a blocked (pairwise-at-the-top) float sum
+BLOCK = 256            # inner block of a blocked float sum (block sums added in order)
 # Work below which a stage runs on thread 0 alone: splitting it would cost more in the barrier
 # (and, on a busy machine, in waiting for the other threads to be scheduled) than it saves.
 PARALLEL_MIN = 1 << 18      # elements x per-element cost of a loop stage
