@@ -18,6 +18,7 @@ import numpy
 from .. import log
 from ..errors import HybridError
 from ..ir.graph import Graph
+from ..ir.types import TensorType, dtype_name
 from .array import Array, NDArray
 from . import autograd, random
 from .tracing import TraceContext, trace_function, unflatten
@@ -47,13 +48,34 @@ class CompiledEntry:
     structure: Any
     num_outputs: int
     side_targets: list
+    feed: list = field(default_factory=list)  # per executable input: (ARG, index) | (PARAM, Parameter) | (RNG, None)
+
+
+ARG, PARAM, RNG = 0, 1, 2
+
+
+def input_plan(entry: CompiledEntry) -> list[tuple[int, Any]]:
+    """How each executable input is filled, worked out once per signature so that a call does no
+    name lookups. Inputs go by name: the trace adds `rng.key` where the first random op runs,
+    which may come between parameters."""
+    data = [v.name for v in entry.traced.data_inputs if v.name != TraceContext.RNG_KEY]
+    params = {v.name: p for v, p in zip(entry.traced.params, entry.params)}
+    plan: list[tuple[int, Any]] = []
+    for v in entry.pipeline.graph.inputs:
+        if v.name == TraceContext.RNG_KEY:
+            plan.append((RNG, None))
+        elif v.name in params:
+            plan.append((PARAM, params[v.name]))
+        else:
+            plan.append((ARG, data.index(v.name)))
+    return plan
 
 
 def signature_of(args, training: bool) -> tuple:
     parts = []
     for a in args:
         if isinstance(a, Array):
-            parts.append(("array", a.shape, a.type.dtype))
+            parts.append(("array", a.shape, a.dtype))
         else:
             try:
                 hash(a)
@@ -71,8 +93,15 @@ def explain_change(old: tuple, new: tuple) -> str:
     for i, (a, b) in enumerate(zip(old, new)):
         if a != b:
             label = "training flag" if a[0] == "training" else f"argument {i}"
-            reasons.append(f"{label}: {a[1:]} -> {b[1:]}")
+            reasons.append(f"{label}: {_describe(a)} -> {_describe(b)}")
     return "; ".join(reasons)
+
+
+def _describe(part: tuple) -> str:
+    """One signature entry as the IR prints types: `f32[2,3]`; static values as `int 2`."""
+    if part[0] == "array":
+        return str(TensorType(part[1], dtype_name(part[2])))
+    return " ".join(str(p) for p in part[1:])
 
 
 def argument_names(fn: Callable) -> list[str]:
@@ -128,13 +157,13 @@ class CompiledFunction:
         self.arg_names = argument_names(fn)
 
     def compile(self, args: list) -> CompiledEntry:
-        from .. import codegen, passes
-
-        training = autograd.is_training()
-        sig = signature_of(args, training)
+        """The cached entry for the arguments' signature, tracing and compiling on a miss."""
+        sig = signature_of(args, autograd.is_training())
         entry = self.cache.get(sig)
-        if entry is not None:
-            return entry
+        return entry if entry is not None else self._compile_new(sig, args)
+
+    def _compile_new(self, sig: tuple, args: list) -> CompiledEntry:
+        from .. import codegen, passes
         if self.cache:
             previous = self.last.signature if self.last else next(iter(self.cache))
             reason = explain_change(previous, sig)
@@ -155,17 +184,23 @@ class CompiledFunction:
         entry = CompiledEntry(sig, graph, pipeline, executable, list(ctx.params_used), ctx.random_ops,
                               structure, len(graph.outputs) - len(ctx.side_outputs),
                               [target for target, _ in ctx.side_outputs])
+        entry.feed = input_plan(entry)
         self.cache[sig] = entry
         return entry
 
     def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
-        """The executable's inputs in its graph's input order, by name: the trace adds `rng.key`
-        where the first random op runs, which may come between parameters."""
-        from .step import named_sources
-        named = {name: array._exec_input(self.options.backend) for name, array in named_sources(entry, args)}
-        if entry.random_ops:
-            named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
-        return [named[v.name] for v in entry.pipeline.graph.inputs]
+        """The executable's inputs in its graph's input order (see input_plan)."""
+        backend = self.options.backend
+        arrays = [a for a in args if isinstance(a, NDArray)]
+        inputs = []
+        for kind, source in entry.feed:
+            if kind == ARG:
+                inputs.append(arrays[source]._exec_input(backend))
+            elif kind == PARAM:
+                inputs.append(source._data_eager()._exec_input(backend))
+            else:
+                inputs.append(random.take_keys(entry.random_ops))
+        return inputs
 
     def __call__(self, *args):
         args = [NDArray(numpy.asarray(a)) if isinstance(a, numpy.ndarray) else a for a in args]
