@@ -32,6 +32,7 @@ from .workloads import thread_setting
 
 LEARNING_RATE = 0.01
 BLOCK = 8                  # consecutive timed steps per peer per round
+WARM = 3                   # untimed steps before each block
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
 SECTION = "## Training steps"
 
@@ -119,7 +120,7 @@ def hybrid_backend() -> tuple[str, str]:
 
 def measure_blocks(runners: dict[str, Callable], results: dict[str, timing.Result], rounds: int, block: int,
                    budget_s: float) -> None:
-    """Each round runs every peer for `block` consecutive timed steps (after one untimed step). Blocks,
+    """Each round runs every peer for `block` consecutive timed steps (after WARM untimed ones). Blocks,
     not single alternating calls: worker threads of OpenMP, OpenBLAS and hybrid's pool keep spinning a
     while after a call and slow whichever library runs next, which would penalize every peer."""
     spent = dict.fromkeys(runners, 0.0)
@@ -127,7 +128,8 @@ def measure_blocks(runners: dict[str, Callable], results: dict[str, timing.Resul
         for name, run in runners.items():
             if r >= 2 and spent[name] > budget_s:
                 continue
-            run()
+            for _ in range(WARM):
+                run()
             for _ in range(block):
                 start = time.perf_counter()
                 run()
