@@ -80,6 +80,19 @@ def test_cache_key_depends_on_target_and_version():
     assert cache.cache_key("ir", "t") != cache.cache_key("ir2", "t")
 
 
+def test_gemm_cache_key_follows_the_resolved_implementation(monkeypatch):
+    """An object that calls OpenBLAS must never be reused where scipy-openblas32 is missing
+    (it would jump to an unresolved symbol): "auto" is keyed by what it resolves to."""
+    from hybrid.codegen.llvm import gemm, module
+
+    with_blas = module.sgemm_source_key("auto") if gemm.resolve_impl("auto") == "openblas" else None
+    monkeypatch.setattr(gemm, "_openblas_function", lambda: None)
+    without_blas = module.sgemm_source_key("auto")
+    assert without_blas == module.sgemm_source_key("generated")
+    if with_blas is not None:
+        assert with_blas == module.sgemm_source_key("openblas") != without_blas
+
+
 def test_outputs_are_recycled_only_after_release():
     graph = graph_of({"x": ((1024,), "f32")}, lambda g, x: op(g, "add", x, x), name="alloc")
     exe = build(graph, "llvm")

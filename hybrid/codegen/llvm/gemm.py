@@ -561,7 +561,7 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     return f.fn
 
 
-def _resolve_impl(impl: str) -> str:
+def resolve_impl(impl: str) -> str:
     if impl not in IMPLS:
         raise HybridError(f"sgemm: unknown impl {impl!r}; choose one of {', '.join(IMPLS)}")
     if impl == "generated" or _openblas_function() is not None:
@@ -577,7 +577,7 @@ def gemm_llvm_ir(impl: str = "auto", features: Optional[str] = None) -> str:
     """An LLVM IR module defining `hybrid_sgemm` (see the module docstring) for the host's vector width (or for
     an explicit LLVM feature string). impl="generated" needs no external symbol (use it for AOT libraries).
     Generated once per (impl, blocking) and process: it is part of every graph's compile-cache key."""
-    return _module_text(_resolve_impl(impl), host_config(features))
+    return _module_text(resolve_impl(impl), host_config(features))
 
 
 @functools.lru_cache(maxsize=None)
@@ -614,7 +614,7 @@ def _openblas_function():
 def extern_symbols(impl: str = "auto") -> dict[str, int]:
     """Addresses the module of `gemm_llvm_ir(impl)` needs: pass each to llvmlite.binding.add_symbol. Also sets
     OpenBLAS to one thread per call (hybrid splits the threads itself; more would oversubscribe the cores)."""
-    impl = _resolve_impl(impl)
+    impl = resolve_impl(impl)
     if impl == "generated":
         return {}
     fn = _openblas_function()
@@ -636,7 +636,7 @@ _executors: dict = {}
 
 def compile_standalone(impl: str = "auto"):
     """(ctypes function, execution engine, target machine) of hybrid_sgemm compiled alone with MCJIT; cached."""
-    impl = _resolve_impl(impl)
+    impl = resolve_impl(impl)
     with _engines_lock:
         if impl not in _engines:
             import llvmlite.binding as llvm
@@ -665,7 +665,7 @@ def compile_standalone(impl: str = "auto"):
 def gemm_asm(impl: str = "generated") -> str:
     """Host assembly of the compiled standalone module (for inspection and the vectorization test)."""
     _, _, tm = compile_standalone(impl)
-    return tm.emit_assembly(_engines[_resolve_impl(impl)][3])
+    return tm.emit_assembly(_engines[resolve_impl(impl)][3])
 
 
 def default_threads() -> int:

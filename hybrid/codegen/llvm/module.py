@@ -232,12 +232,16 @@ def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
 
 
 def sgemm_source_key(impl: str) -> str:
-    """Stands for sgemm_ir(impl) in cache keys: the generating source and the choice."""
+    """Stands for sgemm_ir(impl) in cache keys: the generating source and the resolved choice
+    ("auto" means OpenBLAS only where scipy-openblas32 is installed; an object that calls it
+    must never be loaded where it is not)."""
     import hashlib
     import os
 
+    from . import gemm
+
     folder = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256(impl.encode())
+    h = hashlib.sha256(gemm.resolve_impl(impl).encode())
     for name in ("gemm.py", "support.py"):
         try:
             with open(os.path.join(folder, name), "rb") as f:
