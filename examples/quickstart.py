@@ -26,7 +26,7 @@ class MLP(nn.HybridBlock):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="interp", choices=["interp", "llvm", "cuda"])
+    parser.add_argument("--backend", default="llvm", choices=["interp", "llvm", "cuda"])
     backend = parser.parse_args().backend
 
     np.random.seed(0)
