@@ -1,0 +1,99 @@
+"""Lowering of matmul and conv2d to `GemmStage`s (conv2d: pad once, then an all-affine im2col
+stage fills the column buffer that the GEMM reads as (N, G) stacks of Kc x P matrices)."""
+from __future__ import annotations
+
+from ...ir.graph import Node
+from ...ir.types import TensorType
+from .context import Lazy, _Lowering, identity_buffer
+from .describe import Buffer, GemmStage
+from .expr import both, clamp, const, iadd, iconst_op, imul, in_range, ivar, load, select
+
+
+def _gemm_operand(lw: _Lowering, lazy: Lazy, t: TensorType, trans: bool) -> tuple[Buffer, bool]:
+    """A buffer holding the operand row-major, reading transposed views in place."""
+    found = identity_buffer(lazy, t.shape, lw)
+    if found is not None:
+        name, perm = found
+        nd = len(t.shape)
+        if perm is None:
+            return lw.kernel.buffers[name], trans
+        if perm == tuple(range(nd - 2)) + (nd - 1, nd - 2):
+            return lw.kernel.buffers[name], not trans
+    return lw.materialize(lazy, t), trans
+
+
+def _batch_strides(shape: tuple[int, ...], batch: tuple[int, ...], matrix: int) -> tuple[int, ...]:
+    """Element strides of each output batch dim into an operand with leading dims `shape`
+    (broadcast dims get stride 0)."""
+    own = shape[len(shape) - len(batch):] if len(batch) <= len(shape) else shape
+    pad = len(batch) - len(own)
+    strides, acc = [], matrix
+    for d in reversed(own):
+        strides.append(0 if d == 1 else acc)
+        acc *= d
+    return (0,) * pad + tuple(reversed(strides))
+
+
+def _lower_matmul(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorType], out: Buffer) -> None:
+    ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
+    A, ta = _gemm_operand(lw, args[0], types[0], ta)
+    B, tb = _gemm_operand(lw, args[1], types[1], tb)
+    batch = out.shape[:-2]
+    M, N = out.shape[-2:]
+    K = types[0].shape[-2] if node.attrs.get("transpose_a", False) else types[0].shape[-1]
+    a_shape, b_shape = A.shape, B.shape
+    bvars = tuple(lw.fresh(d) for d in batch)
+    m, n = lw.fresh(M), lw.fresh(N)
+    lw.kernel.stages.append(GemmStage(
+        out.name, A.name, B.name, M, N, K, ta, tb, a_shape[-1], b_shape[-1], N, tuple(batch),
+        _batch_strides(a_shape[:-2], batch, a_shape[-1] * a_shape[-2]),
+        _batch_strides(b_shape[:-2], batch, b_shape[-1] * b_shape[-2]),
+        _batch_strides(tuple(batch), batch, M * N), bvars, m, n,
+        out_index=tuple(ivar(v) for v in bvars + (m, n))))
+
+
+def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorType], out: Buffer) -> None:
+    tx, tw = types
+    N, C, H, W = tx.shape
+    O, Cg, KH, KW = tw.shape
+    G = node.attrs["groups"]
+    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    OH, OW = out.shape[2:]
+    P, Kc, Og = OH * OW, Cg * KH * KW, O // G
+    wbuf = lw.materialize(args[1], tw)
+    direct = None
+    if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and G == 1:
+        direct = identity_buffer(args[0], tx.shape, lw)
+    if direct is not None and direct[1] is None:
+        col = lw.kernel.buffers[direct[0]]
+        col_strides = (C * H * W, 0)
+    else:
+        # Pad once (small), then im2col reads without bounds checks: every index is affine in
+        # its loop variables, so the copy runs as plain (vectorizable) strided loads. The
+        # column buffer (N, G, Cg, KH, KW, OH, OW) is the (N, G, Kc, P) matrix stack the GEMM reads.
+        src = lw.materialize(args[0], tx)
+        if ph or pw:
+            x, padded = src, lw.buffer("t", (N, C, H + 2 * ph, W + 2 * pw), tx.dtype, "temp")
+
+            def pad(idx):
+                n, c, h, w = idx
+                ih, iw = iadd(h, const(-ph)), iadd(w, const(-pw))
+                valid = both(in_range(ih, 0, H), in_range(iw, 0, W))
+                return select(valid, load(x, (n, c, clamp(ih, H - 1), clamp(iw, W - 1))), const(0, tx.dtype))
+            lw.stage(padded, pad)
+            src = padded
+        col = lw.buffer("t", (N, G, Cg, KH, KW, OH, OW), tx.dtype, "temp")
+
+        def im2col(idx):
+            n, g, c, kh, kw, oh, ow = idx
+            return load(src, (n, iadd(imul(g, const(Cg)), c), iadd(imul(oh, const(sh)), imul(kh, const(dh))),
+                              iadd(imul(ow, const(sw)), imul(kw, const(dw)))))
+        lw.stage(col, im2col)
+        col_strides = (G * Kc * P, Kc * P)
+    bn, bg = lw.fresh(N), lw.fresh(G)
+    m, p = lw.fresh(Og), lw.fresh(P)
+    out_index = (ivar(bn), iadd(imul(ivar(bg), const(Og)), ivar(m)),
+                 iconst_op("idiv", ivar(p), OW), iconst_op("mod", ivar(p), OW))
+    lw.kernel.stages.append(GemmStage(out.name, wbuf.name, col.name, Og, P, Kc, False, False, Kc, P, P, (N, G),
+                                      (0, Og * Kc), col_strides, (O * P, Og * P), (bn, bg), m, p,
+                                      out_index=out_index))
