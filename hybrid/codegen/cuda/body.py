@@ -1,4 +1,4 @@
-"""CUDA C statements for kernel.py expressions (`E`), shared by every launch template.
+"""CUDA C statements for kernel-description expressions (`E`), shared by every launch template.
 
 `Body` renders an expression into named locals, one per distinct subexpression per scope
 (structural keys, so `x - mean` used twice is computed once). Loop variables are bound to C

@@ -9,7 +9,7 @@ from ..kernel import Kernel, Stage, walk
 
 @dataclass
 class Launch:
-    """One __global__ function and how to launch it. `buffers`: kernel.py buffer names, in
+    """One __global__ function and how to launch it. `buffers`: kernel-description buffer names, in
     parameter order (p0, p1, ...)."""
     name: str
     source: str

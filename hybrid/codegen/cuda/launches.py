@@ -1,4 +1,4 @@
-"""A kernel.py `Kernel` -> CUDA launches (source + launch configuration + buffer parameters).
+"""A kernel-description `Kernel` -> CUDA launches (source + launch configuration + buffer parameters).
 
 Stages of `plan_kernel`:
   1. GEMM operands that a preceding stage only computes for the GEMM (conv's im2col, a

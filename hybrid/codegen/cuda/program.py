@@ -1,4 +1,4 @@
-"""A whole graph as CUDA: every node's kernel.py description planned into launches, one source.
+"""A whole graph as CUDA: every node's kernel description planned into launches, one source.
 
 Stages of `build_program`:
   1. each node in schedule order (fused kernels and plain primitives alike) is described by

@@ -1,7 +1,7 @@
 """The LLVM CPU backend: an optimized Graph -> one native entry point, run through ctypes.
 
 Stages of `build`:
-  1. module.build_module: kernels (codegen/kernel.py) rendered to LLVM IR, one entry point
+  1. module.build_module: kernels (codegen/kernel/) rendered to LLVM IR, one entry point
   2. the disk cache (cache.py) by hash of that IR + target + version; on a miss, target.compile_ir
      (O3, vectorized, host CPU) links hybrid_sgemm (gemm.py or the fallback) and emits object code
   3. MCJIT loads the object; runtime.Runner calls it (threads, arenas, output buffers)
