@@ -9,19 +9,21 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-_state = threading.local()
+class _State(threading.local):
+    """Per-thread flags; class attributes are each new thread's defaults (read on every call)."""
+    recording = False
+    training = False
 
 
-def _get(name: str, default: bool) -> bool:
-    return getattr(_state, name, default)
+_state = _State()
 
 
 def is_recording() -> bool:
-    return _get("recording", False)
+    return _state.recording
 
 
 def is_training() -> bool:
-    return _get("training", False)
+    return _state.training
 
 
 @contextmanager
