@@ -82,7 +82,7 @@ def _header(name: str, info: dict) -> str:
               f"   buffers; workspace: {up}_WORKSPACE_BYTES bytes, 64-byte aligned, reusable across calls",
               "   (one per concurrent caller). Returns 0. */",
               f"int {name}_run(const void* const* inputs, void* const* outputs, void* workspace);",
-              f"/* The signature as JSON (inputs, outputs, workspace size, format version). */",
+              "/* The signature as JSON (inputs, outputs, workspace size, format version). */",
               f"const char* {name}_info(void);", "", f"#endif /* {up}_H */", ""]
     return "\n".join(lines)
 

@@ -279,6 +279,11 @@ class Tracer(Array):
         return np.stop_gradient(self)
 
 
+def as_ndarray(value) -> NDArray:
+    """An executable's output as an NDArray (device backends may return NDArrays already)."""
+    return value if isinstance(value, NDArray) else NDArray(value)
+
+
 def wrap_outputs(result, cls=NDArray) -> list:
     results = result if isinstance(result, tuple) else (result,)
     return [cls(numpy.asarray(r)) for r in results]

@@ -13,7 +13,6 @@ from typing import Optional
 import numpy
 
 from ..errors import FormatError, HybridError
-from .array import NDArray
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
 from .tracing import current_trace

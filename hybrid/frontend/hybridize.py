@@ -19,7 +19,7 @@ from .. import log
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
-from .array import Array, NDArray
+from .array import Array, NDArray, as_ndarray
 from . import autograd, random
 from .tracing import TraceContext, trace_function, unflatten
 
@@ -212,7 +212,7 @@ class CompiledFunction:
             if results is not None:
                 return unflatten(results, entry.structure)
         outputs = entry.executable(self.input_arrays(entry, args))
-        results = [o if isinstance(o, NDArray) else NDArray(o) for o in outputs]  # cuda may keep them on the GPU
+        results = [as_ndarray(o) for o in outputs]  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)

@@ -23,7 +23,7 @@ from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType
 from . import autograd, random
-from .array import Array, NDArray
+from .array import Array, NDArray, as_ndarray
 from .tape import record_custom, tracked
 from .tracing import TraceContext, trace_function
 
@@ -45,11 +45,6 @@ def _ordered(graph: Graph, named: dict[str, numpy.ndarray]) -> list[numpy.ndarra
         return [named[v.name] for v in graph.inputs]
     except KeyError as e:
         raise HybridError(f"graph @{graph.name} reads input %{e.args[0]}, which this call does not supply") from None
-
-
-def _wrap(value) -> NDArray:
-    """An executable's output as an NDArray (device backends may return NDArrays already)."""
-    return value if isinstance(value, NDArray) else NDArray(value)
 
 
 # -- CachedOp ----------------------------------------------------------------------------------------
@@ -93,7 +88,7 @@ def call_recorded(fn, entry, args: list):
     named = {name: array._exec_input(backend) for name, array in sources}
     if entry.random_ops:
         named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
-    outputs = [_wrap(o) for o in training.forward(_ordered(training.forward_pipeline.graph, named))]
+    outputs = [as_ndarray(o) for o in training.forward(_ordered(training.forward_pipeline.graph, named))]
     total = len(entry.traced.outputs)
     results = outputs[:entry.num_outputs]
     for target, value in zip(entry.side_targets, outputs[entry.num_outputs:total]):
@@ -105,7 +100,7 @@ def call_recorded(fn, entry, args: list):
             raise HybridError(f"higher-order gradients (create_graph=True) through the hybridized {fn.name} are "
                               "not supported: its backward is compiled. Call hybridize(False) on it for that.")
         given = dict(saved, **{f"grad.{i}": cotangents[i]._exec_input(backend) for i in training.differentiated})
-        return [_wrap(g) for g in training.backward(_ordered(training.backward_pipeline.graph, given))]
+        return [as_ndarray(g) for g in training.backward(_ordered(training.backward_pipeline.graph, given))]
 
     record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule)
     return results

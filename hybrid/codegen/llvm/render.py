@@ -183,7 +183,7 @@ class ExprRenderer:
         return self.fn.op(f"icmp {cc} {REG[t]} {args[0]}, {args[1]}")
 
     def call_math(self, name: str, args: list[str], t: str) -> str:
-        fn, ty = self.fn, REG[t]
+        fn = self.fn
         if t == "f32":
             self.mod.math.add(name)
             return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
