@@ -5,6 +5,7 @@ calls `dispatch.apply`, so eager and traced code paths are the same Python lines
 """
 from __future__ import annotations
 
+import itertools
 from typing import Optional
 
 import numpy
@@ -39,6 +40,10 @@ class Array:
     @property
     def size(self) -> int:
         return self.type.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.type.nbytes
 
     @property
     def T(self) -> "Array":
@@ -115,16 +120,27 @@ class Array:
     def dot(self, o): return _np.dot(self, o)
 
 
+# Versions of array contents, unique across all arrays: a freed array's version never comes back.
+WRITE_CLOCK = itertools.count(1)
+
+
 class NDArray(Array):
     """An eager array on the CPU, backed by a NumPy array. Autograd state lives in the slots."""
 
-    __slots__ = ("_data", "_grad", "_grad_req", "_node", "__weakref__")
+    __slots__ = ("_data", "_grad", "_grad_req", "_node", "_version", "__weakref__")
 
     def __init__(self, data: numpy.ndarray):
         self._data = data
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
         self._node = None  # autograd: the tape entry that produced this array
+        self._version = next(WRITE_CLOCK)  # renewed by every in-place write: device copies key on it
+
+    def _assign(self, value, key=Ellipsis) -> None:
+        """Write `value` into this array in place (all of it, or `key`). Every in-place write in
+        hybrid goes through here, so the write version tells device backends when to re-upload."""
+        self._data[key] = value
+        self._version = next(WRITE_CLOCK)
 
     @property
     def type(self) -> TensorType:
@@ -158,7 +174,7 @@ class NDArray(Array):
 
     def __setitem__(self, key, value):
         from .indexing import normalize_setitem_key
-        self._data[normalize_setitem_key(key)] = numpy.asarray(value, dtype=self._data.dtype)
+        self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
     def __repr__(self) -> str:
         return repr(self._data)
@@ -201,7 +217,12 @@ class NDArray(Array):
         return to_device(self, ctx)
 
     def _exec_input(self, backend: str):
-        """What a compiled executable receives for this array (device arrays override it)."""
+        """What a compiled executable receives for this array (device arrays override it). The
+        CUDA backend gets the host data with a write token, so it uploads a parameter again
+        exactly when hybrid has written into it since the last upload."""
+        if backend == "cuda":
+            from .context import HostInput
+            return HostInput(self._data, self._version)
         return self._data
 
 

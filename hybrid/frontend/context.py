@@ -8,13 +8,13 @@ eager ops) downloads a host copy.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy
 
 from ..errors import HybridError
 from ..ir.types import TensorType, dtype_name, to_numpy_dtype
-from .array import NDArray
+from .array import WRITE_CLOCK, NDArray
 
 
 class Context:
@@ -47,6 +47,13 @@ def gpu(device_id: int = 0) -> Context:
     return Context("gpu", device_id)
 
 
+class HostInput(NamedTuple):
+    """A host array handed to a device executable with a token that changes whenever hybrid
+    writes into the array (NDArray._assign), so device copies of parameters stay current."""
+    array: numpy.ndarray
+    write_token: int
+
+
 class DeviceNDArray(NDArray):
     """An NDArray whose data is in GPU memory (owned by `_owner`, at address `device_ptr`)."""
 
@@ -57,6 +64,7 @@ class DeviceNDArray(NDArray):
         self._grad = None
         self._grad_req = "null"
         self._node = None
+        self._version = next(WRITE_CLOCK)
         self._type = type_
         self._runtime = runtime
         self._device_id = device_id

@@ -89,7 +89,7 @@ class Parameter:
         if self._array is None:
             self._set_array(data)
         else:
-            self._array._data[...] = data
+            self._array._assign(data)
 
     def grad(self) -> NDArray:
         g = self._data_eager().grad
@@ -99,7 +99,7 @@ class Parameter:
 
     def zero_grad(self) -> None:
         if self._array is not None and self._array.grad is not None:
-            self._array.grad._data[...] = 0
+            self._array.grad._assign(0)
 
 
 class ParameterDict(dict):

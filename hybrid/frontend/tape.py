@@ -209,7 +209,7 @@ def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: boo
         if leaf._grad_req == "add":
             leaf._grad._data += ct._data
         else:
-            leaf._grad._data[...] = ct._data
+            leaf._grad._assign(ct._data)
 
 
 def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None, create_graph: bool = False,

@@ -132,10 +132,10 @@ class Trainer:
     def commit(self, new_weights: Sequence, new_states: Sequence[tuple]) -> None:
         """Write updated weights and states into the existing arrays (in place)."""
         for (name, p), w in zip(self._params, new_weights):
-            p._data_eager()._data[...] = numpy.asarray(w)
+            p._data_eager()._assign(numpy.asarray(w))
         for old, new in zip(self.states(), new_states):
             for o, n in zip(old, new):
-                o._data[...] = numpy.asarray(n)
+                o._assign(numpy.asarray(n))
 
     def _weight(self, name: str, p: Parameter) -> NDArray:
         if not p.is_initialized:
@@ -173,5 +173,5 @@ class Trainer:
                 if key not in loaded or loaded[key].shape != s.shape:
                     raise FormatError(f"{filename}: optimizer state {key!r} is missing or has the wrong shape "
                                       f"(expected {s.shape}); was it saved with the same model and optimizer?")
-                s._data[...] = loaded[key]
+                s._assign(loaded[key])
         self._optimizer.num_update = int(loaded["__num_update__"])

@@ -41,7 +41,7 @@ def clip_global_norm(arrays: Sequence[NDArray], max_norm: float, check_isfinite:
     with autograd.pause():
         clipped, norm = clip_by_global_norm(arrays, max_norm)
     for a, c in zip(arrays, clipped):
-        a._data[...] = c._data
+        a._assign(c._data)
     value = float(norm)
     if check_isfinite and not math.isfinite(value):
         warnings.warn(f"clip_global_norm: the global norm is {value}; gradients are not finite", stacklevel=2)

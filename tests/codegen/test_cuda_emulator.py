@@ -216,6 +216,13 @@ def test_device_arrays_stay_on_device_and_params_upload_once(emulated_gpu, monke
     assert len(uploads) == 1
     numpy.testing.assert_allclose(out2.asnumpy(), numpy.maximum(x @ net.weight.data().asnumpy().T
                                                                 + net.bias.data().asnumpy(), 0), rtol=1e-5)
+    # so is a write to one element (a sampled fingerprint would miss it), and nothing else is
+    uploads.clear()
+    net.weight.data()[3, 5] = 7.0
+    out3 = net(xd)
+    assert uploads == [net.weight.data().nbytes]
+    numpy.testing.assert_allclose(out3.asnumpy(), numpy.maximum(x @ net.weight.data().asnumpy().T
+                                                                + net.bias.data().asnumpy(), 0), rtol=1e-5)
 
 
 @needs_gxx
