@@ -2,14 +2,12 @@
 at the element it writes (bias, activation, residual, up to reshapes)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy
 
 from .context import _linear, _Lowering
 from .describe import Buffer, GemmStage, Stage
 from .expr import E, rewrite, substitute, walk
-from .index_math import _div_mod, affine, evaluate, simplify
+from .index_math import _div_mod, evaluate, flat_affine, simplify
 
 
 def _flat_in_order(lw: _Lowering, stage: Stage, temp: Buffer, reads: list[E]) -> bool:
@@ -22,17 +20,7 @@ def _flat_in_order(lw: _Lowering, stage: Stage, temp: Buffer, reads: list[E]) ->
         return False
     strides = temp.strides()
     own = dict(zip(stage.vars, out.strides()))
-    lins = []
-    for r in reads:    # affine reads: compare the flat offsets exactly
-        lin: Optional[dict] = {None: 0}
-        for i, st in zip(r.args, strides):
-            a = affine(i)
-            if a is None:
-                lin = None
-                break
-            for v, c in a.items():
-                lin[v] = lin.get(v, 0) + c * st
-        lins.append(lin)
+    lins = [flat_affine(r.args, strides) for r in reads]  # affine reads: compare the flat offsets exactly
     if all(lin is not None for lin in lins):
         return all({v: c for v, c in lin.items() if c} == {v: c for v, c in own.items() if c} for lin in lins)
     rng = numpy.random.default_rng(0)

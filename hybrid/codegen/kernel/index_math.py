@@ -156,6 +156,19 @@ def affine(e: E) -> Optional[dict]:
     return None
 
 
+def flat_affine(indices, strides) -> Optional[dict]:
+    """The flat offset sum(index_i * stride_i) as {var: coefficient, None: constant}, or None
+    when some index is not affine in the loop variables."""
+    total: dict = {None: 0}
+    for index, stride in zip(indices, strides):
+        lin = affine(index)
+        if lin is None:
+            return None
+        for v, c in lin.items():
+            total[v] = total.get(v, 0) + c * stride
+    return total
+
+
 def evaluate(e: E, env: dict[int, numpy.ndarray]) -> numpy.ndarray:
     """Evaluate an index expression on arrays of loop-variable values (for checking maps)."""
     if e.op == "const":

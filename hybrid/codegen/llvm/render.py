@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, Stage, affine, walk
+from ..kernel import Buffer, E, GemmStage, Kernel, Stage, flat_affine, walk
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 
@@ -404,15 +404,7 @@ def _analyze(k: Kernel, stage: Stage) -> tuple[dict, set]:
                 blocked.add(e.value)
             return
         if e.op == "load":
-            buf = k.buffers[e.value]
-            total: dict = {None: 0}
-            for idx, stride in zip(e.args, buf.strides()):
-                lin = affine(idx)
-                if lin is None:
-                    total = None
-                    break
-                for v, x in lin.items():
-                    total[v] = total.get(v, 0) + x * stride
+            total = flat_affine(e.args, k.buffers[e.value].strides())
             if total is not None:
                 offsets[id(e)] = total
                 return
