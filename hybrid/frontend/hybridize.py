@@ -176,9 +176,8 @@ class CompiledFunction:
         graph, ctx, structure = trace_function(self.fn, args, self.name, param_names, self.arg_names)
         pipeline = passes.optimize(graph, opt_level=self.options.opt_level, freeze=self.options.freeze,
                                    dump=self.options.dump,
-                                   frozen={name: p._data_eager()._data for p, name in
-                                           ((p, param_names.get(id(p), p.name)) for p in ctx.params_used)}
-                                   if self.options.freeze else None)
+                                   frozen={param_names.get(id(p), p.name): p._data_eager()._data
+                                           for p in ctx.params_used} if self.options.freeze else None)
         executable = _Deferred(lambda: codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
                                                      **self.options.backend_options))
         entry = CompiledEntry(sig, graph, pipeline, executable, list(ctx.params_used), ctx.random_ops,
