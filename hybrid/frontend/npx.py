@@ -13,7 +13,13 @@ from .promote import asarray, promote
 
 
 def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+    """(h, w) from an int or a pair of ints (kernel sizes, strides, padding, dilation)."""
+    if isinstance(v, int):
+        return (v, v)
+    pair = tuple(int(x) for x in v)
+    if len(pair) != 2:
+        raise ValueError(f"expected an int or a pair of ints (height, width), got {v!r}")
+    return pair
 
 
 def relu(x) -> Array:

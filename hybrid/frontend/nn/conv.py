@@ -5,11 +5,8 @@ from typing import Optional
 
 from .. import npx
 from ..block import HybridBlock
+from ..npx import _pair
 from ..parameter import Parameter
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 class Conv2D(HybridBlock):
