@@ -145,14 +145,12 @@ class HybridBlock(Block):
         if backend is not None:
             options.backend = backend
         object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
-                                                               self.collect_params))
+                                                               self.collect_params, self._finish_deferred_shapes))
 
     def __call__(self, *args, **kwargs):
         if self._compiled is None or current_trace() is not None:
             return self.forward(*args, **kwargs)
-        args = positional_args(self.forward, args, kwargs)
-        self._finish_deferred_shapes(args)
-        return self._compiled(*args)
+        return self._compiled(*positional_args(self.forward, args, kwargs))
 
     def _finish_deferred_shapes(self, args) -> None:
         """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""

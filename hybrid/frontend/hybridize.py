@@ -146,11 +146,12 @@ class CompiledFunction:
     """Traces, compiles and caches `fn` per signature; `params()` lists the parameters it may read."""
 
     def __init__(self, fn: Callable, name: str, options: CompileOptions,
-                 params: Optional[Callable[[], dict]] = None):
+                 params: Optional[Callable[[], dict]] = None, prepare: Optional[Callable[[list], None]] = None):
         self.fn = fn
         self.name = name
         self.options = options
         self.params = params or (lambda: {})
+        self.prepare = prepare  # runs before each trace (a block's deferred parameter shapes)
         self.cache: dict[tuple, CompiledEntry] = {}
         self.training_cache: dict[tuple, Any] = {}  # (signature, differentiated inputs) -> step.TrainingEntry
         self.last: Optional[CompiledEntry] = None
@@ -172,6 +173,8 @@ class CompiledFunction:
                     f"{self.name} was compiled for {len(self.cache)} signatures, the limit (last change: {reason}). "
                     "Pad inputs to a few fixed shapes, or raise the limit with hybridize(max_signatures=N).")
             log.log("recompiles", f"recompiling {self.name} (signature {len(self.cache) + 1}): {reason}")
+        if self.prepare is not None:
+            self.prepare(args)
         param_names = {id(p): name for name, p in self.params().items()}
         graph, ctx, structure = trace_function(self.fn, args, self.name, param_names, self.arg_names)
         pipeline = passes.optimize(graph, opt_level=self.options.opt_level, freeze=self.options.freeze,
