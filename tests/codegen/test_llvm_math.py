@@ -4,7 +4,7 @@ Inputs: 2^20 random bit patterns (every magnitude, denormals, inf, nan), a dense
 [-30, 30] and hand-picked edges. Measured maximum errors (this test asserts them with a
 small margin; "ulp" is relative to the float32 spacing at the exact result):
 
-  exp      <= 1 ulp (rel 8.1e-8); overflow to inf above 88.72, exact 0 below -103.97
+  exp      <= 1 ulp (rel 8.2e-8); overflow to inf above 88.72, exact 0 below -103.97
   log      <= 0.8 ulp; log(0) = -inf, log(<0) = nan, denormal inputs exact-scaled
   tanh     <= 1.3 ulp (abs 7.4e-8)
   sigmoid  abs <= 9e-8, rel <= 1.5e-7 where the result is a normal float
@@ -14,7 +14,8 @@ small margin; "ulp" is relative to the float32 spacing at the exact result):
            beyond 2^29 the value stays in [-1, 1] but is not the correctly reduced one
   pow      rel <= 1e-5 for |b| <= 4 (exp(b log a): the error grows with |b log a|,
            ~6e-8 * |b log a|); integer exponents of negative bases keep their sign
-NaN in -> NaN out for every function (same positions as NumPy); inf/-inf map as NumPy.
+NaN in -> NaN out for every function (same positions as NumPy); inf/-inf map as NumPy,
+and a result is infinite exactly where NumPy's float32 result is.
 """
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def test_special_values_match_numpy(results, name):
         ref32 = ref.astype(numpy.float32)
     numpy.testing.assert_array_equal(numpy.isnan(got), numpy.isnan(ref32), err_msg=f"{name}: NaN positions")
     inf = numpy.isinf(ref32)
+    numpy.testing.assert_array_equal(numpy.isinf(got), inf, err_msg=f"{name}: infinity positions")
     numpy.testing.assert_array_equal(got[inf], ref32[inf], err_msg=f"{name}: infinities")
 
 
@@ -104,3 +106,18 @@ def test_sin_cos_error_by_magnitude(results, name):
     _, absd, _ = _errors(got, ref, numpy.abs(x) < 2.0 ** 28)
     assert absd <= 8e-8, f"{name}: abs {absd:.3g} for |x| < 2^28"
     assert numpy.all(numpy.abs(got[numpy.isfinite(got)]) <= 1.0)
+
+
+def test_exp_range_edges_are_exact():
+    """Either side of the overflow and underflow thresholds, around the clamp bounds and through
+    the denormal results, exp must round exactly as NumPy does (inf, FLT_MAX, 2^-149 or 0)."""
+    edges = numpy.array([88.72283172607422, 88.72283935546875, -103.97207641601562, -103.97208404541016,
+                         99.99, 100, 100.01, 1e30, -109.99, -110, -110.01, -1e30], numpy.float32)
+    denormal = numpy.linspace(-103.98, -87.3, 1 << 14, dtype=numpy.float32)
+    x = numpy.concatenate([edges, denormal])
+    got = build(graph_of({"x": ((x.size,), "f32")}, lambda g, v: [op(g, "exp", v)]), "llvm")([x])[0]
+    with numpy.errstate(over="ignore"):
+        ref = numpy.exp(x.astype(numpy.float64)).astype(numpy.float32)
+    numpy.testing.assert_array_equal(got[:edges.size], ref[:edges.size])
+    off = numpy.abs(got[edges.size:].astype(numpy.float64) - ref[edges.size:]) / numpy.spacing(TINY)
+    assert off.max() <= 1.0, f"denormal results off by {off.max()} of 2^-149"

@@ -31,39 +31,62 @@ def _poly(fn: Fn, x: str, coeffs: list[float]) -> str:
     return r
 
 
+def _poly_in_square(fn: Fn, x: str, x2: str, coeffs: list[float]) -> str:
+    """The polynomial _poly computes, evaluated as pairs (c_i * x + c_i+1) combined by Horner in x2 = x*x
+    (Estrin): as many fmas, but a dependency chain about half as long."""
+    assert len(coeffs) % 2 == 0
+    pairs = [fn.op(f"call float @llvm.fmuladd.f32(float {c(a)}, float {x}, float {c(b)})")
+             for a, b in zip(coeffs[::2], coeffs[1::2])]
+    r = pairs[0]
+    for pair in pairs[1:]:
+        r = fn.op(f"call float @llvm.fmuladd.f32(float {r}, float {x2}, float {pair})")
+    return r
+
+
 def _sel(fn: Fn, cond: str, a: str, b: str, ty: str = F) -> str:
     return fn.op(f"select i1 {cond}, {ty} {a}, {ty} {b}")
 
 
+# exp clamps x to [EXP_LO, EXP_HI], so n = round(x log2 e) lies in [-159, 144], and scales by 2^n as
+# two factors that are never denormal or infinite: only the last product rounds, which makes
+# overflow to inf (above 88.7228), denormal results and the exact 0 (below -103.972) come out
+# correctly rounded without any select.
+EXP_HI, EXP_LO = 100.0, -110.0
+# t = x log2(e) + EXP_ROUNDER rounds to an integer (the float spacing is 1 in [2^23, 2^24)) and
+# bits(t) = bits(1.5 * 2^23) + EXP_BIAS + n. The bias is the exponent bias of both factors (2 * 127).
+EXP_BIAS = 254
+EXP_ROUNDER = 1.5 * 2 ** 23 + EXP_BIAS
+
+
 def _exp_body(fn: Fn, x: str) -> str:
-    xc = fn.op(f"call float @llvm.minnum.f32(float {x}, float {c(88.8)})")
-    xc = fn.op(f"call float @llvm.maxnum.f32(float {xc}, float {c(-104.0)})")
-    t = fn.op(f"fmul float {xc}, {c(1.4426950408889634)}")
-    n = fn.op(f"call float @llvm.rint.f32(float {t})")
+    # Clamp so that NaN passes through: x86 min/max return their second operand when either is NaN,
+    # and `x > HI ? HI : x` lowers to exactly that (llvm.minnum would add NaN fix-up code).
+    hi = fn.op(f"fcmp ogt float {x}, {c(EXP_HI)}")
+    xc = _sel(fn, hi, c(EXP_HI), x)
+    lo = fn.op(f"fcmp olt float {xc}, {c(EXP_LO)}")
+    xc = _sel(fn, lo, c(EXP_LO), xc)
+    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(1.4426950408889634)}, float {c(EXP_ROUNDER)})")
+    n = fn.op(f"fsub float {t}, {c(EXP_ROUNDER)}")
     r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-0.693359375)}, float {xc})")
     r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(2.12194440e-4)}, float {r})")
     z = fn.op(f"fmul float {r}, {r}")
-    p = _poly(fn, r, [1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
-                      5.0000001201E-1])
-    y = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
-    y = fn.op(f"fadd float {y}, {c(1.0)}")
-    # 2^n in two factors so n in [-150, 128] neither overflows the exponent nor flushes early.
-    ni = fn.op(f"fptosi float {n} to i32")
-    n1 = fn.op(f"ashr i32 {ni}, 1")
-    n2 = fn.op(f"sub i32 {ni}, {n1}")
-    scales = []
-    for k in (n1, n2):
-        b = fn.op(f"add i32 {k}, 127")
-        b = fn.op(f"shl i32 {b}, 23")
-        scales.append(fn.op(f"bitcast i32 {b} to float"))
-    y = fn.op(f"fmul float {y}, {scales[0]}")
-    y = fn.op(f"fmul float {y}, {scales[1]}")
-    big = fn.op(f"fcmp ogt float {x}, {c(88.72283935546875)}")
-    y = _sel(fn, big, c(math.inf), y)
-    small = fn.op(f"fcmp olt float {x}, {c(-103.97208)}")
-    y = _sel(fn, small, c(0.0), y)
-    nan = fn.op(f"fcmp uno float {x}, {x}")
-    return _sel(fn, nan, x, y)
+    p = _poly_in_square(fn, r, z, [1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
+                                   1.6666665459E-1, 5.0000001201E-1])
+    q = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
+    # k = 254 + n lies in [95, 398]; shifting bits(t) left by 23 drops everything above k's 9 bits
+    # (bits(1.5 * 2^23) and its half end in 9 zero bits), leaving floor(k/2) and ceil(k/2) as
+    # biased exponents in [47, 199]: 2^n = 2^(floor(k/2) - 127) * 2^(ceil(k/2) - 127).
+    tb = fn.op(f"bitcast float {t} to i32")
+    half = fn.op(f"lshr i32 {tb}, 1")
+    e1 = fn.op(f"shl i32 {half}, 23")
+    e2 = fn.op(f"shl i32 {tb}, 23")
+    e2 = fn.op(f"sub i32 {e2}, {e1}")
+    s1 = fn.op(f"bitcast i32 {e1} to float")
+    s2 = fn.op(f"bitcast i32 {e2} to float")
+    # (1 + q) * s1 as one fma: s1 is an exact power of two, so this rounds exactly like 1 + q did.
+    # A NaN x makes q NaN (s1, s2 are then arbitrary), and NaN survives both products.
+    y = fn.op(f"call float @llvm.fmuladd.f32(float {q}, float {s1}, float {s1})")
+    return fn.op(f"fmul float {y}, {s2}")
 
 
 def _log_body(fn: Fn, x: str) -> str:
@@ -232,12 +255,10 @@ DEPENDS = {"tanh": ["exp"], "erf": ["exp"], "pow": ["log", "exp"]}
 
 INTRINSICS = """declare float @llvm.fmuladd.f32(float, float, float)
 declare double @llvm.fmuladd.f64(double, double, double)
-declare float @llvm.rint.f32(float)
 declare float @llvm.floor.f32(float)
 declare float @llvm.fabs.f32(float)
 declare float @llvm.copysign.f32(float, float)
 declare float @llvm.minnum.f32(float, float)
-declare float @llvm.maxnum.f32(float, float)
 """
 
 
