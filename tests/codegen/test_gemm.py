@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 pytest.importorskip("llvmlite")
 from hybrid.codegen.llvm import gemm  # noqa: E402
-from hybrid.errors import ShapeError  # noqa: E402
+from hybrid.errors import HybridError, ShapeError  # noqa: E402
 
 EPS32 = float(numpy.finfo(numpy.float32).eps)
 IMPLS = ["generated", "openblas", "auto"]
@@ -56,6 +56,28 @@ def test_random_shapes(M, N, K, trans_a, trans_b, threads, impl_index):
     impl = IMPLS[impl_index] if gemm._openblas_function() is not None else "generated"
     a, b = operands(numpy.random.default_rng(K), M, N, K, trans_a, trans_b)
     check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
+
+
+@pytest.mark.parametrize("M,K", [(1, 1), (5, 3), (6, 768), (7, 769), (64, 1537), (150, 300), (13, 2000)])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_prepacked_a(M, K, trans_a):
+    """A packed once (`hybrid_sgemm_pack_a`, threads splitting the panels) then read in place: pack_a fills
+    the buffer with NaN first, so a panel float the packer skipped or a thread overwrote would show."""
+    rng = numpy.random.default_rng(M * 7 + K)
+    for N in (1, 17, 100):
+        a, b = operands(rng, M, N, K, trans_a, False)
+        for threads in (1, 2, 3):
+            packed = gemm.pack_a(a, trans_a, threads=threads)
+            assert packed.size == gemm.packed_a_floats(M, K)
+            check(gemm.sgemm(packed, b, packed_a=(M, K), threads=threads), a, b, trans_a, False)
+
+
+def test_prepacked_a_needs_the_generated_kernel():
+    if gemm._openblas_function() is None:
+        pytest.skip("scipy-openblas32 is not installed")
+    a = numpy.ones((3, 4), numpy.float32)
+    with pytest.raises(HybridError, match="generated"):
+        gemm.sgemm(gemm.pack_a(a), a.T, packed_a=(3, 4), impl="openblas")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])

@@ -242,6 +242,38 @@ def test_convolution_in_batch_chunks(monkeypatch):
     compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 40000])
+def test_convolution_reads_prepacked_weights(monkeypatch, chunk_bytes):
+    """A convolution GEMM shared by several images packs its weights once per call (prepack.py), one packed
+    matrix per group, also inside a batch-chunk loop; results equal interp."""
+    from hybrid import passes
+    from hybrid.codegen.kernel import lower_node
+    from hybrid.codegen.llvm import chunking, prepack, render
+    if chunk_bytes:
+        monkeypatch.setattr(chunking, "CHUNK_BYTES", chunk_bytes)
+    x = rng.standard_normal((4, 8, 20, 20)).astype("f4")
+    w = rng.standard_normal((70, 4, 3, 3)).astype("f4") * 0.3
+    bias = rng.standard_normal((70,)).astype("f4")
+
+    def body(g, a, k, bb):
+        y = op(g, "conv2d", a, k, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=2)
+        return [op(g, "relu", op(g, "add", y, op(g, "reshape", bb, shape=(1, 70, 1, 1))))]
+    graph = graph_of({"a": ((4, 8, 20, 20), "f32"), "k": ((70, 4, 3, 3), "f32"), "bb": ((70,), "f32")}, body,
+                     name="prepacked")
+    packed = []
+    for node in passes.optimize(graph).graph.nodes:
+        k = lower_node(node)
+        chunking.chunk_convolutions(k)
+        prepack.prepack_weights(k, render.stage_parallel, "auto")
+        for s in k.stages:
+            g = s.gemm if isinstance(s, chunking.ChunkLoop) else s
+            if getattr(g, "packed_a", None):
+                packed.append((g, isinstance(s, chunking.ChunkLoop)))
+    assert len(packed) == 1 and prepack.matrix_count(packed[0][0]) == 2
+    assert packed[0][1] == bool(chunk_bytes)
+    compare(graph, [x, w, bias], rtol=1e-4, atol=1e-4)
+
+
 def test_memory_plan_in_place_slots():
     """The planner's in-place slots are used (results still match); a kernel that reads its
     operand anywhere but at the element it writes is refused in-place (module._inplace_ok)."""

@@ -89,6 +89,7 @@ class GemmStage:
     n_var: int
     epilogue: Optional[E] = None
     out_index: tuple = ()     # the output buffer index of element (batch_vars, m_var, n_var)
+    packed_a: Optional[str] = None   # LLVM: a temp holding A pre-packed once per call (llvm/prepack.py)
 
     @property
     def flops(self) -> int:

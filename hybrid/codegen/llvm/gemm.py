@@ -17,6 +17,10 @@ Contract (stable; the LLVM backend links `gemm_llvm_ir()` into each graph's modu
 - `epilogue` (may be null) is called once for every finished tile [m0,m1) x [n0,n1) of the thread's rectangle,
   right after the tile's last K block, while it is still in cache: that is where a fused bias/activation/residual
   runs. The tiles of all threads partition C.
+- transA = PACKED (2): A points to op(A) already packed by `hybrid_sgemm_pack_a(M, K, A, lda, transA, dst, tid,
+  nthreads)` (`packed_a_floats(M, K)` floats; every thread packs its share of the row panels, then the caller
+  waits for all of them). A convolution packs its weights so once per call instead of once per image
+  (prepack.py); the generated kernel reads the panels in place, and "auto" then never picks OpenBLAS.
 - Pack buffers come from a small lock-free pool (one slot per tid, taken with cmpxchg, allocated once with
   malloc), so a steady loop allocates nothing; a call that finds its slot busy uses a temporary buffer.
 
@@ -70,6 +74,9 @@ SGEMM_ARGS = ("M", "N", "K", "A", "lda", "transA", "B", "ldb", "transB", "C", "l
               "nthreads")
 BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_symbols() maps it
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
+TRANS, PACKED = 1, 2        # transA values besides 0: A is stored transposed / A is pre-packed (generated only)
+PACK_A_TYPE = ir.FunctionType(VOID, [I64, I64, FP, I64, I32, FP, I32, I32])
+PACK_A_ARGS = ("M", "K", "A", "lda", "transA", "dst", "tid", "nthreads")
 POOL_SLOTS = 64
 DIRECT_A_COLS = 256       # at most this many columns per thread: A is read in place, not packed
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
@@ -166,6 +173,27 @@ class _Function:
 
     def ceil_div(self, x, y):
         return self.b.sdiv(self.b.add(x, self.b.sub(y, _c(1))), y)
+
+
+def _kblock(f: _Function, K, cfg: GemmConfig):
+    """The depth of each packed block: K split evenly (e.g. 900 -> 450 + 450, not 768 + 132)."""
+    return f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
+
+
+def _packed_a_layout(f: _Function, M, K, cfg: GemmConfig):
+    """(block stride, kblock) of a pre-packed A (see `_emit_pack_a_entry`): K block j starts at j * block stride;
+    within a block of depth kc, row panel p starts at p * (kc * MR + width)."""
+    kblock = _kblock(f, K, cfg)
+    panels = f.ceil_div(M, _c(cfg.mr))
+    return f.b.mul(panels, f.b.add(f.b.mul(kblock, _c(cfg.mr)), _c(cfg.width))), kblock
+
+
+def packed_a_floats(M: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
+    """Floats of a pre-packed A for op(A) of M x K (the buffer `hybrid_sgemm_pack_a` fills)."""
+    cfg = cfg or host_config()
+    kblock = -(-K // -(-K // cfg.kc)) if K > 0 else 0
+    blocks = -(-K // kblock) if K > 0 else 0
+    return blocks * -(-M // cfg.mr) * (kblock * cfg.mr + cfg.width)
 
 
 def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
@@ -350,6 +378,35 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     return f.fn
 
 
+def _emit_pack_a_entry(module: ir.Module, cfg: GemmConfig) -> ir.Function:
+    """hybrid_sgemm_pack_a: op(A) (M x K) into the pre-packed layout `hybrid_sgemm` reads when transA = PACKED.
+    Each K block holds the row panels ([k][MR], zero-padded) one after another, each followed by `width` floats
+    of slack that the packer's full-vector stores may overrun, so threads packing neighbouring panels never write
+    each other's floats. Thread `tid` of `nthreads` packs its share of the row panels."""
+    pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
+    f = _Function(module, "hybrid_sgemm_pack_a", PACK_A_TYPE, PACK_A_ARGS, internal=False)
+    b = f.b
+    M, K, MR = f["M"], f["K"], cfg.mr
+    trans = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
+    rs, cs = b.select(trans, _c(1), f["lda"]), b.select(trans, f["lda"], _c(1))
+    block_stride, kblock = _packed_a_layout(f, M, K, cfg)
+    panels = f.ceil_div(M, _c(MR))
+    nth = f.max(b.sext(f["nthreads"], I64), _c(1))
+    tid = b.sext(f["tid"], I64)
+    p_lo = b.sdiv(b.mul(panels, tid), nth)
+    p_hi = b.sdiv(b.mul(panels, b.add(tid, _c(1))), nth)
+    with f.loop(0, K, kblock, "pc") as pc:
+        kc = f.min(kblock, b.sub(K, pc))
+        block = b.gep(f["dst"], [b.mul(b.sdiv(pc, kblock), block_stride)])
+        panel_floats = b.add(b.mul(kc, _c(MR)), _c(cfg.width))
+        with f.loop(p_lo, p_hi, 1, "p") as p:
+            row = b.mul(p, _c(MR))
+            src = b.gep(f["A"], [b.add(b.mul(row, rs), b.mul(pc, cs))])
+            b.call(pack_a, [src, rs, cs, f.min(_c(MR), b.sub(M, row)), kc, b.gep(block, [b.mul(p, panel_floats)])])
+    f.finish()
+    return f.fn
+
+
 def _emit_pool(module: ir.Module):
     busy = ir.GlobalVariable(module, ir.ArrayType(I32, POOL_SLOTS), "hybrid_gemm_pool_busy")
     busy.linkage = "internal"
@@ -368,7 +425,7 @@ def _libc(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
 def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     """The blocked loops of one thread's rectangle: jc (NC) / pc (KC) / ic (MC) / column group / jr / ir."""
     ukernel = _emit_ukernel(module, cfg)
-    pack_a = _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
+    pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
     pack_b = _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
     busy, bufs = _emit_pool(module)
     malloc = _libc(module, "malloc", ir.FunctionType(I8P, [I64]))
@@ -400,13 +457,14 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     bbuf = b.gep(abuf, [_c(a_floats)])
 
     one = _c(1)
-    trans_a = b.icmp_signed("!=", f["transA"], _c(0, I32))
+    trans_a = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
+    a_packed = b.icmp_signed("==", f["transA"], _c(PACKED, I32))
+    a_block_stride, _ = _packed_a_layout(f, f["M"], f["K"], cfg)
     trans_b = b.icmp_signed("!=", f["transB"], _c(0, I32))
     rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
     rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
     K = f["K"]
-    # Even K blocks (e.g. 300 -> 150 + 150, not 256 + 44).
-    kblock = f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
+    kblock = _kblock(f, K, cfg)
     has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
 
     with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
@@ -433,8 +491,11 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                                   b.icmp_signed("<=", b.sub(f["n_hi"], f["n_lo"]), _c(DIRECT_A_COLS)))
                 mcf = b.select(direct_a, b.mul(b.sdiv(mc, _c(MR)), _c(MR)), _c(0))
                 a_block = b.gep(f["A"], [b.add(b.mul(ic, rs_a), b.mul(pc, cs_a))])
-                b.call(pack_a, [b.gep(a_block, [b.mul(mcf, rs_a)]), rs_a, cs_a, b.sub(mc, mcf), kc,
-                                b.gep(abuf, [b.mul(mcf, kc)])])
+                with b.if_then(b.not_(a_packed)):
+                    b.call(pack_a, [b.gep(a_block, [b.mul(mcf, rs_a)]), rs_a, cs_a, b.sub(mc, mcf), kc,
+                                    b.gep(abuf, [b.mul(mcf, kc)])])
+                a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
+                a_panel = b.add(b.mul(kc, _c(MR)), _c(cfg.width))
                 with f.loop(0, nc, EPILOGUE_COLS, "jg") as jg:
                     jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
                     with f.loop(jg, jend, NR, "jr") as jr:
@@ -449,6 +510,8 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                             a_in_place = b.icmp_signed("<", i_r, mcf)
                             pa = b.select(a_in_place, b.gep(a_block, [b.mul(i_r, f["lda"])]),
                                           b.gep(abuf, [b.mul(i_r, kc)]))
+                            pa = b.select(a_packed, b.gep(a_prepacked, [b.mul(b.sdiv(b.add(ic, i_r), _c(MR)),
+                                                                              a_panel)]), pa)
                             ars = b.select(a_in_place, f["lda"], _c(1))
                             aks = b.select(a_in_place, _c(1), _c(MR))
                             b.call(ukernel, [kc, pa, ars, aks, pb, ldbk, c_tile, f["ldc"], accum, mr, nr])
@@ -509,6 +572,8 @@ def _prefer_openblas(f: _Function, cfg: GemmConfig, N, K):
 def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     """hybrid_sgemm: the thread split, the K = 0 case, and the choice of implementation."""
     generated = _emit_generated(module, cfg) if impl in ("auto", "generated") else None
+    if generated is not None:
+        _emit_pack_a_entry(module, cfg)
     openblas = _emit_openblas(module) if impl in ("auto", "openblas") else None
     f = _Function(module, "hybrid_sgemm", SGEMM_TYPE, SGEMM_ARGS, internal=False)
     b = f.b
@@ -552,7 +617,8 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     if generated is None or openblas is None:
         b.call(generated or openblas, args)
     else:
-        with b.if_else(_prefer_openblas(f, cfg, N, K)) as (then, otherwise):
+        not_packed = b.icmp_signed("!=", f["transA"], _c(PACKED, I32))
+        with b.if_else(b.and_(not_packed, _prefer_openblas(f, cfg, N, K))) as (then, otherwise):
             with then:
                 b.call(openblas, args)
             with otherwise:
@@ -629,6 +695,8 @@ _SGEMM_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_i
                                 ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32,
                                 ctypes.c_void_p, ctypes.c_int64, _EPILOGUE_CTYPE, ctypes.c_void_p, ctypes.c_int32,
                                 ctypes.c_int32)
+_PACK_A_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                                 ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
 _engines: dict = {}
 _engines_lock = threading.Lock()
 _executors: dict = {}
@@ -679,16 +747,48 @@ def _executor(threads: int) -> ThreadPoolExecutor:
         return _executors[threads]
 
 
+def _run_threads(fn, args: tuple, threads: int) -> None:
+    """fn(*args, tid, threads) for every tid, on the helper pool and the calling thread."""
+    if threads == 1:
+        fn(*args, 0, 1)
+        return
+    futures = [_executor(threads).submit(fn, *args, tid, threads) for tid in range(1, threads)]
+    fn(*args, 0, threads)
+    for fut in futures:
+        fut.result()
+
+
+def pack_a(a: numpy.ndarray, trans_a: bool = False, threads: Optional[int] = None) -> numpy.ndarray:
+    """op(a) in the pre-packed layout of `hybrid_sgemm_pack_a` (pass it to `sgemm` as `a` with `packed_a`)."""
+    a = numpy.ascontiguousarray(a, dtype=numpy.float32)
+    M, K = a.shape[::-1] if trans_a else a.shape
+    _, engine, _ = compile_standalone("generated")
+    fn = _PACK_A_CTYPE(engine.get_function_address("hybrid_sgemm_pack_a"))
+    packed = numpy.full(packed_a_floats(M, K), numpy.nan, numpy.float32)   # NaN: any unwritten float would show
+    _run_threads(fn, (M, K, a.ctypes.data, a.shape[1], TRANS if trans_a else 0, packed.ctypes.data),
+                 threads or default_threads())
+    return packed
+
+
 def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto", threads: Optional[int] = None,
-          out: Optional[numpy.ndarray] = None,
+          out: Optional[numpy.ndarray] = None, packed_a: Optional[tuple[int, int]] = None,
           epilogue: Optional[Callable[[int, int, int, int, numpy.ndarray], None]] = None) -> numpy.ndarray:
     """op(a) @ op(b) in float32 through hybrid_sgemm. `epilogue(m0, m1, n0, n1, c)` (Python, for tests) is called
-    on each finished tile of the output `c`; `threads` defaults to HYBRID_NUM_THREADS or the core count."""
+    on each finished tile of the output `c`; `threads` defaults to HYBRID_NUM_THREADS or the core count.
+    packed_a=(M, K): `a` is the output of `pack_a` for an M x K op(A)."""
     a = numpy.ascontiguousarray(a, dtype=numpy.float32)
     b = numpy.ascontiguousarray(b, dtype=numpy.float32)
-    if a.ndim != 2 or b.ndim != 2:
+    if packed_a is not None:
+        M, K = packed_a
+        if resolve_impl(impl) == "openblas":
+            raise HybridError("sgemm: a pre-packed A (packed_a) is read only by the generated kernel; "
+                              "use impl='generated' or 'auto'")
+    elif a.ndim != 2:
         raise ShapeError(f"sgemm: expected 2-D operands, got shapes {a.shape} and {b.shape}")
-    M, K = a.shape[::-1] if trans_a else a.shape
+    if b.ndim != 2:
+        raise ShapeError(f"sgemm: expected 2-D operands, got shapes {a.shape} and {b.shape}")
+    if packed_a is None:
+        M, K = a.shape[::-1] if trans_a else a.shape
     Kb, N = b.shape[::-1] if trans_b else b.shape
     if K != Kb:
         raise ShapeError(f"sgemm: op(a) is {M}x{K} but op(b) is {Kb}x{N} (trans_a={trans_a}, trans_b={trans_b}); "
@@ -702,13 +802,8 @@ def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto"
     threads = threads or default_threads()
     callback = _EPILOGUE_CTYPE(lambda m0, m1, n0, n1, c, ldc, ctx: epilogue(m0, m1, n0, n1, out)) \
         if epilogue is not None else _EPILOGUE_CTYPE()
-    args = (M, N, K, a.ctypes.data, a.shape[1], int(trans_a), b.ctypes.data, b.shape[1], int(trans_b),
-            out.ctypes.data, N, callback, None)
-    if threads == 1:
-        fn(*args, 0, 1)
-    else:
-        futures = [_executor(threads).submit(fn, *args, tid, threads) for tid in range(1, threads)]
-        fn(*args, 0, threads)
-        for fut in futures:
-            fut.result()
+    mode = PACKED if packed_a is not None else int(trans_a)
+    args = (M, N, K, a.ctypes.data, K if packed_a is not None else a.shape[1], mode, b.ctypes.data, b.shape[1],
+            int(trans_b), out.ctypes.data, N, callback, None)
+    _run_threads(fn, args, threads)
     return out

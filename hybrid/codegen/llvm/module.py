@@ -24,6 +24,7 @@ from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .chunking import chunk_convolutions
+from .prepack import prepack_weights
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
@@ -142,6 +143,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
             continue
         k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
         chunk_convolutions(k)
+        prepack_weights(k, render.stage_parallel, gemm_impl)
         noalias = True
         for o, v in enumerate(node.outputs):
             if v in where:

@@ -21,8 +21,10 @@ import math
 from typing import Optional
 
 from ..kernel import Buffer, E, GemmStage, Kernel, Stage, flat_affine, walk
+from . import gemm
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
+from .prepack import matrix_count, packed_strides
 
 BLOCK = 256            # inner block of a blocked float sum (block sums added in order)
 # Work below which a stage runs on thread 0 alone: splitting it would cost more in the barrier
@@ -664,17 +666,38 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
         for j, reg in enumerate(idx):
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + j}")
             fn.do(f"store i64 {reg}, ptr {slot}")
-    a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
+    if g.packed_a is not None:
+        a = _strided(fn, ptrs[g.packed_a], idx, packed_strides(g), "float")
+        lda, mode = g.K, gemm.PACKED
+    else:
+        a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
+        lda, mode = g.lda, int(g.trans_a)
     b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float")
     c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
     threads = "i32 %tid, i32 %nt" if parallel and not by_batch else "i32 0, i32 1"
-    fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {g.lda}, i32 {int(g.trans_a)}, "
+    fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {lda}, i32 {mode}, "
           f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
     for lp in reversed(loops):
         fn.end_loop(lp)
     if skip is not None:
         fn.br(skip)
         fn.start(skip)
+
+
+def render_pack_a(fn: Fn, mod: ModuleState, g: GemmStage, ptrs: dict[str, str]) -> None:
+    """Pack each distinct A matrix of `g` into its `packed_a` buffer, split across the threads, then wait
+    for all of them (every thread's GEMMs read every panel)."""
+    mod.declares.add("declare void @hybrid_sgemm_pack_a(i64, i64, ptr, i64, i32, ptr, i32, i32)")
+    floats = gemm.packed_a_floats(g.M, g.K)
+    loop = fn.begin_loop("0", str(matrix_count(g)))
+    src = fn.op(f"mul nsw i64 {loop.index}, {g.M * g.K}")
+    src = fn.op(f"getelementptr inbounds float, ptr {ptrs[g.a]}, i64 {src}")
+    dst = fn.op(f"mul nsw i64 {loop.index}, {floats}")
+    dst = fn.op(f"getelementptr inbounds float, ptr {ptrs[g.packed_a]}, i64 {dst}")
+    fn.do(f"call void @hybrid_sgemm_pack_a(i64 {g.M}, i64 {g.K}, ptr {src}, i64 {g.lda}, i32 {int(g.trans_a)}, "
+          f"ptr {dst}, i32 %tid, i32 %nt)")
+    fn.end_loop(loop)
+    fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
 
 
 def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str]) -> None:
@@ -752,6 +775,9 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
         par = stage_parallel(k, stage)
         if prev is not None and (prev or par):
             fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+        packed = stage.gemm if isinstance(stage, ChunkLoop) else stage
+        if isinstance(packed, GemmStage) and packed.packed_a is not None:
+            render_pack_a(fn, mod, packed, ptrs)
         if isinstance(stage, Stage):
             render_stage(fn, mod, k, stage, ptrs)
         elif isinstance(stage, ChunkLoop):

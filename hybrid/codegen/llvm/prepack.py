@@ -1,0 +1,60 @@
+"""Pre-packing a GEMM's A operand once per call (LLVM backend only).
+
+A convolution multiplies the same weights by every image's columns: one GEMM per image, each
+packing the whole weight matrix into register-tile panels again (ResNet-18's last stage: 9 MB
+of weights packed 8 times per forward). Here such a GEMM gets a scratch buffer; the renderer
+packs A into it once, split across the threads (`hybrid_sgemm_pack_a`), and every batch entry
+then reads the panels in place (transA = PACKED).
+
+Stages:
+  1. find f32 GEMMs split across threads (alone or inside a ChunkLoop) whose A is shared by
+     at least two batch entries (a batch dim with A stride 0) and is whole M x K matrices;
+  2. add a temp buffer `<A>@packed` for the distinct A matrices and record it on the GEMM.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ..kernel import Buffer, GemmStage, Kernel
+from . import gemm
+from .chunking import ChunkLoop
+
+
+def _matrix_strides(g: GemmStage) -> tuple[int, ...] | None:
+    """A's batch strides in whole matrices (None when A entries are not whole M x K matrices)."""
+    size = g.M * g.K
+    if any(s % size for s in g.a_strides):
+        return None
+    return tuple(s // size for s in g.a_strides)
+
+
+def packed_strides(g: GemmStage) -> tuple[int, ...]:
+    """Batch strides, in floats, into the packed buffer of `g`."""
+    floats = gemm.packed_a_floats(g.M, g.K)
+    return tuple(s * floats for s in _matrix_strides(g))
+
+
+def matrix_count(g: GemmStage) -> int:
+    """The distinct A matrices of `g` (packed one after another)."""
+    return 1 + sum((d - 1) * s for d, s in zip(g.batch_shape, _matrix_strides(g)))
+
+
+def _worth_packing(g: GemmStage, repeats: int) -> bool:
+    shared = repeats * math.prod(d for d, s in zip(g.batch_shape, g.a_strides) if s == 0)
+    return shared >= 2 and g.K > 0 and _matrix_strides(g) is not None
+
+
+def prepack_weights(k: Kernel, parallel, impl: str) -> None:
+    """Stages 1-2 on kernel `k`; `parallel(k, stage)` says whether a stage is split across threads."""
+    if gemm.resolve_impl(impl) == "openblas":     # only the generated kernel reads packed panels
+        return
+    for i, stage in enumerate(k.stages):
+        g, repeats = (stage.gemm, stage.count) if isinstance(stage, ChunkLoop) else (stage, 1)
+        if not isinstance(g, GemmStage) or k.buffers[g.out].dtype != "f32" or not parallel(k, stage) \
+                or not _worth_packing(g, repeats):
+            continue
+        name = f"{g.a}@packed"
+        k.buffers[name] = Buffer(name, (matrix_count(g) * gemm.packed_a_floats(g.M, g.K),), "f32", "temp")
+        packed = dataclasses.replace(g, packed_a=name)
+        k.stages[i] = dataclasses.replace(stage, gemm=packed) if isinstance(stage, ChunkLoop) else packed
