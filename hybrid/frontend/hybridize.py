@@ -214,6 +214,8 @@ class CompiledFunction:
             if results is not None:
                 return unflatten(results, entry.structure)
         outputs = entry.executable(self.input_arrays(entry, args))
+        if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case
+            return as_ndarray(outputs[0])
         results = [as_ndarray(o) for o in outputs]  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)

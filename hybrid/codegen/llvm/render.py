@@ -200,7 +200,8 @@ class ExprRenderer:
         fn, ty, sfx = self.fn, REG[t], _FSUFFIX[t]
         simple = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
         if op in simple:
-            return fn.op(f"{simple[op]} {ty} {a[0]}, {a[1]}")
+            # `contract`: a product feeding a sum may become one fma (one rounding instead of two)
+            return fn.op(f"{simple[op]} contract {ty} {a[0]}, {a[1]}")
         if op == "neg":
             return fn.op(f"fneg {ty} {a[0]}")
         if op in ("max", "min"):

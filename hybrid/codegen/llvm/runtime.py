@@ -58,23 +58,22 @@ class OutputAllocator:
         """Fresh output arrays and their addresses."""
         out, addrs = [], []
         with self.lock:
-            for (shape, dtype), pool in zip(self.specs, self.pools):
-                buf = None
+            for pool, spec in zip(self.pools, self.specs):
                 for cand in pool:
                     # references: the pool list, `cand`, getrefcount's argument
                     if sys.getrefcount(cand) <= 3:
-                        buf = cand
+                        out.append(cand.view())
+                        addrs.append(self.addrs[id(cand)])
                         break
-                if buf is None:
-                    buf = numpy.empty(shape, dtype)
+                else:
+                    buf = numpy.empty(*spec)
                     if len(pool) >= self.KEEP:
                         out.append(buf)
-                        addrs.append(buf.ctypes.data)
-                        continue
-                    pool.append(buf)
-                    self.addrs[id(buf)] = buf.ctypes.data
-                out.append(buf.view())
-                addrs.append(self.addrs[id(buf)])
+                    else:
+                        pool.append(buf)
+                        self.addrs[id(buf)] = buf.ctypes.data
+                        out.append(buf.view())
+                    addrs.append(buf.ctypes.data)
         return out, addrs
 
 
@@ -152,6 +151,7 @@ class Runner:
         self.constants = constants
         self.table_len = num_inputs + len(output_specs) + len(constants)
         self.const_ptrs = [c.ctypes.data for c in constants]
+        self.table_tail = self.const_ptrs + [0, 0]
         self.contexts: list[_Context] = []
         self.team = Team(self.fn, nthreads) if nthreads > 1 else None
         if self.team is not None:
@@ -163,16 +163,8 @@ class Runner:
         except IndexError:
             ctx = _Context(self.table_len, self.arena_bytes, self.const_ptrs, self.table_len - len(self.const_ptrs))
         outs, out_addrs = self.outputs.take()
-        table = ctx.table
-        k = 0
-        for a in inputs:
-            table[k] = address(a)
-            k += 1
-        for p in out_addrs:
-            table[k] = p
-            k += 1
-        table[self.table_len] = 0
-        table[self.table_len + 1] = 0
+        # one slice assignment: inputs, outputs, constants, then the two barrier words (zeroed)
+        ctx.table[:] = [address(a) for a in inputs] + out_addrs + self.table_tail
         try:
             if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
                 self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
