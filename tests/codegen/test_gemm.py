@@ -58,7 +58,7 @@ def test_random_shapes(M, N, K, trans_a, trans_b, threads, impl_index):
     check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
 
 
-@pytest.mark.parametrize("M,K", [(1, 1), (5, 3), (6, 768), (7, 769), (64, 1537), (150, 300), (13, 2000)])
+@pytest.mark.parametrize("M,K", [(1, 1), (5, 3), (6, 1024), (7, 1025), (64, 1537), (150, 300), (13, 3100)])
 @pytest.mark.parametrize("trans_a", [False, True])
 def test_prepacked_a(M, K, trans_a):
     """A packed once (`hybrid_sgemm_pack_a`, threads splitting the panels) then read in place: pack_a fills

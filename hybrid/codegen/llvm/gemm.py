@@ -110,7 +110,7 @@ def host_config(features: Optional[str] = None) -> GemmConfig:
     if "+avx512f" in flags:
         return GemmConfig(width=16, mr=14, nr=32, kc=256, mc=140, nc=2048)
     if "+avx2" in flags and "+fma" in flags:
-        return GemmConfig(width=8, mr=6, nr=16, kc=768, mc=144, nc=2048)
+        return GemmConfig(width=8, mr=6, nr=16, kc=1024, mc=120, nc=2048)
     return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
 
 
@@ -176,7 +176,7 @@ class _Function:
 
 
 def _kblock(f: _Function, K, cfg: GemmConfig):
-    """The depth of each packed block: K split evenly (e.g. 900 -> 450 + 450, not 768 + 132)."""
+    """The depth of each packed block: K split evenly (e.g. 1100 -> 550 + 550, not 1024 + 76)."""
     return f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
 
 
