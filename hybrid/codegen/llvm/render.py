@@ -31,6 +31,7 @@ BLOCK = 256            # inner block of a blocked float sum (block sums added in
 # (and, on a busy machine, in waiting for the other threads to be scheduled) than it saves.
 PARALLEL_MIN = 1 << 18      # elements x per-element cost of a loop stage
 GEMM_PARALLEL_MIN = 1 << 22  # flops of a GEMM stage
+SPLIT_ROWS = 256       # rows of a stage's outer loop to share out among threads (even with 16, 6% imbalance)
 GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
 LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
@@ -527,8 +528,10 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
     if not merged:
         offsets = {}
     inner_len = math.prod(shape[first:]) if merged else None
-    # the thread-split range: the leading dims (or the single merged loop when it is all dims)
-    split = first if merged else min(nd, max(nd - 1, 1))
+    # The thread-split range: the fewest leading dims with enough rows to share out (or the single merged
+    # loop when it is all dims); the dims after them run as nested loops, which index without div/mod.
+    lead = first if merged else nd - 1
+    split = _split_dims(shape, lead) if lead > 0 else (0 if merged else nd)
     whole = merged and split == 0
     outer = inner_len if whole else (math.prod(shape[:split]) if nd else 1)
     lo, hi = thread_range(fn, outer, stage_parallel(k, stage))
@@ -545,15 +548,14 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
             else:
                 env[stage.vars[d]] = fn.op(f"srem i64 {rest}, {shape[d]}")
                 rest = fn.op(f"sdiv i64 {rest}, {shape[d]}")
+        for d in range(split, first if merged else nd):
+            inner = fn.begin_loop("0", str(shape[d]))
+            env[stage.vars[d]] = inner.index
+            loops.append(inner)
         if merged:
             inner = fn.begin_loop("0", str(inner_len))
             env["flat"] = inner.index
             loops.append(inner)
-        else:
-            for d in range(split, nd):
-                inner = fn.begin_loop("0", str(shape[d]))
-                env[stage.vars[d]] = inner.index
-                loops.append(inner)
     r = ExprRenderer(fn, mod, k, ptrs, env)
     if merged:
         r.affine = {key: _flat_offset(lin, stage.vars[first:]) for key, lin in offsets.items()}
@@ -567,6 +569,16 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
     for inner in reversed(loops):
         fn.end_loop(inner)
     fn.end_loop(loop)
+
+
+def _split_dims(shape: tuple[int, ...], limit: int) -> int:
+    """The fewest leading dims (at most `limit`) holding SPLIT_ROWS rows (all `limit` when none do)."""
+    rows = 1
+    for d in range(limit):
+        rows *= shape[d]
+        if rows >= SPLIT_ROWS:
+            return d + 1
+    return limit
 
 
 def _flat_offset(lin: dict, merged_vars: tuple) -> dict:
