@@ -32,9 +32,10 @@ BLOCK = 256            # inner block of a blocked float sum (block sums added in
 PARALLEL_MIN = 1 << 18      # elements x per-element cost of a loop stage
 GEMM_PARALLEL_MIN = 1 << 22  # flops of a GEMM stage
 # Rows of at most SHORT_ROW elements get MAX_NESTED nested loops between the split dims and the innermost
-# loop, which then index without div/mod (LeNet's conv2 im2col, 8-float rows: 380 -> 175 us). Nesting
-# more, or longer rows too, made O3 compile ResNet-18 40% slower for little gain.
-SHORT_ROW = 8
+# loop, which then index without div/mod (LeNet's conv2 im2col, 8-float rows: 380 -> 175 us; LeNet-5
+# 1.29 -> 0.84 ms with its 28-float rows too). Nesting more, or the 32-64-float rows of ResNet-18 too,
+# made O3 compile ResNet-18 5.9 s instead of 3.4 s (4.1-4.4 s as set) for little gain.
+SHORT_ROW = 28
 MAX_NESTED = 1
 SPLIT_ROWS = 256       # rows of a stage's outer loop to share out among threads (even with 16, 6% imbalance)
 GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
