@@ -8,7 +8,8 @@ Stages of `build`:
 Dumps: NN-llvm.ll and NN-asm.s in the dump folder (HYBRID_DUMP or dump=).
 
 Knobs: HYBRID_NUM_THREADS (default: every core this process may use; the build option
-num_threads= overrides it), HYBRID_CACHE_DIR (default ~/.cache/hybrid), HYBRID_LOG=compile
+num_threads= overrides it), HYBRID_CACHE_DIR (default ~/.cache/hybrid), HYBRID_CACHE_MAX_MB
+(the cache's size cap, default 1024; 0 = none; least recently used entries go first), HYBRID_LOG=compile
 (compile times, cache hits and misses, refused in-place slots).
 """
 from __future__ import annotations

@@ -5,6 +5,13 @@ HYBRID_CACHE_DIR overrides the folder (default $XDG_CACHE_HOME/hybrid or ~/.cach
 Entries are written to a temporary file and renamed into place, so two processes compiling
 the same graph never see a half-written entry. Each entry carries a format line and the
 SHA-256 of its payload; a corrupt or truncated entry is reported, removed and rebuilt.
+
+HYBRID_CACHE_MAX_MB caps the folder's entries (default 1024 MiB; 0 = no cap). After each write
+the least recently used entries are removed until the rest fit; a hit bumps its entry's mtime,
+so mtime orders entries by last use (atime is unreliable under noatime/relatime). Only writes
+scan the folder, so a hit costs one utime. Eviction is safe beside other processes: an entry
+removed while another process reads it stays readable to that reader (POSIX), and an entry
+that vanishes before it is opened is a miss. HYBRID_LOG=compile names each evicted entry.
 """
 from __future__ import annotations
 
@@ -14,9 +21,11 @@ import tempfile
 from typing import Optional
 
 from ... import log
+from ...errors import HybridError
 from ...version import __version__
 
 MAGIC = b"hybrid-llvm-object 1\n"
+DEFAULT_MAX_MB = 1024
 
 
 def cache_dir() -> str:
@@ -35,8 +44,27 @@ def cache_key(ir: str, target: str, extra: str = "") -> str:
     return h.hexdigest()
 
 
+def max_bytes() -> int:
+    """The cap from HYBRID_CACHE_MAX_MB in bytes; 0 means unlimited."""
+    text = os.environ.get("HYBRID_CACHE_MAX_MB", "").strip()
+    try:
+        megabytes = float(text) if text else DEFAULT_MAX_MB
+    except ValueError:
+        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is not a number of megabytes (0 disables the cap)") from None
+    if megabytes < 0:
+        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is negative; use 0 to disable the cap")
+    return int(megabytes * (1 << 20))
+
+
 def _path(key: str) -> str:
     return os.path.join(cache_dir(), f"{key}.o")
+
+
+def _mark_used(path: str) -> None:
+    try:
+        os.utime(path)
+    except OSError:   # evicted by another process since we read it, or a read-only cache
+        pass
 
 
 def load(key: str) -> Optional[bytes]:
@@ -56,6 +84,7 @@ def load(key: str) -> Optional[bytes]:
         except OSError:
             pass
         return None
+    _mark_used(path)
     log.log("compile", f"llvm: cache hit {key[:12]}")
     return payload
 
@@ -70,3 +99,45 @@ def store(key: str, payload: bytes) -> None:
         os.replace(tmp, _path(key))
     except OSError as e:   # a read-only or full cache must not break compilation
         log.log("compile", f"llvm: could not write cache entry in {folder}: {e}")
+        return
+    evict(folder, max_bytes())
+
+
+def _entries(folder: str) -> list[tuple[float, int, str]]:
+    """(mtime, size, path) of every complete entry; in-progress .tmp- files are not entries."""
+    found = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            if not entry.name.endswith(".o") or entry.name.startswith(".tmp-"):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:   # removed by another process since the listing
+                continue
+            found.append((st.st_mtime, st.st_size, entry.path))
+    return found
+
+
+def evict(folder: str, limit: int) -> None:
+    """Remove the least recently used entries of `folder` until they total at most `limit`
+    bytes (0: no limit)."""
+    if limit <= 0:
+        return
+    try:
+        entries = sorted(_entries(folder))
+    except OSError as e:
+        log.log("compile", f"llvm: could not list the cache {folder} to enforce its size cap: {e}")
+        return
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in entries:
+        if total <= limit:
+            break
+        total -= size
+        try:
+            os.remove(path)
+        except FileNotFoundError:   # another process evicted it first
+            continue
+        except OSError as e:
+            log.log("compile", f"llvm: could not evict cache entry {path}: {e}")
+            continue
+        log.log("compile", f"llvm: cache over {limit / (1 << 20):g} MiB: evicted {os.path.basename(path)} ({size} bytes)")
