@@ -58,26 +58,35 @@ def test_random_shapes(M, N, K, trans_a, trans_b, threads, impl_index):
     check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
 
 
-@pytest.mark.parametrize("M,K", [(1, 1), (5, 3), (6, 1024), (7, 1025), (64, 1537), (150, 300), (13, 3100)])
-@pytest.mark.parametrize("trans_a", [False, True])
-def test_prepacked_a(M, K, trans_a):
-    """A packed once (`hybrid_sgemm_pack_a`, threads splitting the panels) then read in place: pack_a fills
-    the buffer with NaN first, so a panel float the packer skipped or a thread overwrote would show."""
-    rng = numpy.random.default_rng(M * 7 + K)
-    for N in (1, 17, 100):
-        a, b = operands(rng, M, N, K, trans_a, False)
+@pytest.mark.parametrize("R,K", [(1, 1), (5, 3), (6, 1024), (7, 1025), (64, 1537), (150, 300), (13, 3100)])
+@pytest.mark.parametrize("trans", [False, True])
+@pytest.mark.parametrize("operand", ["a", "b"])
+def test_prepacked_operand(R, K, trans, operand):
+    """A or B packed once (`hybrid_sgemm_pack_a/_b`, threads splitting the panels) then read in place: `pack`
+    fills the buffer with NaN first, so a panel float the packer skipped or a thread overwrote would show.
+    R is the packed operand's panel dimension (M for A, N for B)."""
+    rng = numpy.random.default_rng(R * 7 + K)
+    for other in (1, 17, 100):
+        M, N = (R, other) if operand == "a" else (other, R)
+        a, b = operands(rng, M, N, K, trans if operand == "a" else False, trans if operand == "b" else False)
         for threads in (1, 2, 3):
-            packed = gemm.pack_a(a, trans_a, threads=threads)
-            assert packed.size == gemm.packed_a_floats(M, K)
-            check(gemm.sgemm(packed, b, packed_a=(M, K), threads=threads), a, b, trans_a, False)
+            x = a if operand == "a" else b
+            packed = gemm.pack(x, operand, trans, threads=threads)
+            if operand == "a":
+                assert packed.size == gemm.packed_a_floats(M, K)
+                c = gemm.sgemm(packed, b, packed_a=(M, K), threads=threads)
+            else:
+                assert packed.size == gemm.packed_b_floats(N, K)
+                c = gemm.sgemm(a, packed, packed_b=(K, N), threads=threads)
+            check(c, a, b, trans and operand == "a", trans and operand == "b")
 
 
-def test_prepacked_a_needs_the_generated_kernel():
+def test_prepacked_operands_need_the_generated_kernel():
     if gemm._openblas_function() is None:
         pytest.skip("scipy-openblas32 is not installed")
     a = numpy.ones((3, 4), numpy.float32)
     with pytest.raises(HybridError, match="generated"):
-        gemm.sgemm(gemm.pack_a(a), a.T, packed_a=(3, 4), impl="openblas")
+        gemm.sgemm(gemm.pack(a, "a"), a.T, packed_a=(3, 4), impl="openblas")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])

@@ -17,10 +17,12 @@ Contract (stable; the LLVM backend links `gemm_llvm_ir()` into each graph's modu
 - `epilogue` (may be null) is called once for every finished tile [m0,m1) x [n0,n1) of the thread's rectangle,
   right after the tile's last K block, while it is still in cache: that is where a fused bias/activation/residual
   runs. The tiles of all threads partition C.
-- transA = PACKED (2): A points to op(A) already packed by `hybrid_sgemm_pack_a(M, K, A, lda, transA, dst, tid,
-  nthreads)` (`packed_a_floats(M, K)` floats; every thread packs its share of the row panels, then the caller
-  waits for all of them). A convolution packs its weights so once per call instead of once per image
-  (prepack.py); the generated kernel reads the panels in place, and "auto" then never picks OpenBLAS.
+- transA / transB = PACKED (2): A / B points to op(A) / op(B) already packed by
+  `hybrid_sgemm_pack_a(M, K, A, lda, transA, dst, tid, nthreads)` (`packed_a_floats(M, K)` floats) /
+  `hybrid_sgemm_pack_b(N, K, B, ldb, transB, dst, tid, nthreads)` (`packed_b_floats(N, K)`); every thread packs
+  its share of the panels, then the caller waits for all of them. A convolution packs its weights once per call
+  instead of once per image, and a dense layer its weight matrix once per change of the parameter (prepack.py);
+  the generated kernel reads the panels in place, and "auto" then never picks OpenBLAS.
 - Pack buffers come from a small lock-free pool (one slot per tid, taken with cmpxchg, allocated once with
   malloc), so a steady loop allocates nothing; a call that finds its slot busy uses a temporary buffer.
 
@@ -75,8 +77,8 @@ SGEMM_ARGS = ("M", "N", "K", "A", "lda", "transA", "B", "ldb", "transB", "C", "l
 BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_symbols() maps it
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
 TRANS, PACKED = 1, 2        # transA values besides 0: A is stored transposed / A is pre-packed (generated only)
-PACK_A_TYPE = ir.FunctionType(VOID, [I64, I64, FP, I64, I32, FP, I32, I32])
-PACK_A_ARGS = ("M", "K", "A", "lda", "transA", "dst", "tid", "nthreads")
+PACK_TYPE = ir.FunctionType(VOID, [I64, I64, FP, I64, I32, FP, I32, I32])
+PACK_ARGS = ("rows", "K", "src", "ld", "trans", "dst", "tid", "nthreads")   # rows: M for A, N for B
 POOL_SLOTS = 64
 DIRECT_A_COLS = 256       # at most this many columns per thread: A is read in place, not packed
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
@@ -180,20 +182,31 @@ def _kblock(f: _Function, K, cfg: GemmConfig):
     return f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
 
 
-def _packed_a_layout(f: _Function, M, K, cfg: GemmConfig):
-    """(block stride, kblock) of a pre-packed A (see `_emit_pack_a_entry`): K block j starts at j * block stride;
-    within a block of depth kc, row panel p starts at p * (kc * MR + width)."""
+def _packed_layout(f: _Function, rows, K, cfg: GemmConfig, R: int):
+    """(block stride, kblock) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows (M for A,
+    N for B) in panels of R: K block j starts at j * block stride; within a block of depth kc, panel p starts at
+    p * (kc * R + width)."""
     kblock = _kblock(f, K, cfg)
-    panels = f.ceil_div(M, _c(cfg.mr))
-    return f.b.mul(panels, f.b.add(f.b.mul(kblock, _c(cfg.mr)), _c(cfg.width))), kblock
+    panels = f.ceil_div(rows, _c(R))
+    return f.b.mul(panels, f.b.add(f.b.mul(kblock, _c(R)), _c(cfg.width))), kblock
+
+
+def _packed_floats(rows: int, K: int, R: int, cfg: GemmConfig) -> int:
+    kblock = -(-K // -(-K // cfg.kc)) if K > 0 else 0
+    blocks = -(-K // kblock) if K > 0 else 0
+    return blocks * -(-rows // R) * (kblock * R + cfg.width)
 
 
 def packed_a_floats(M: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
     """Floats of a pre-packed A for op(A) of M x K (the buffer `hybrid_sgemm_pack_a` fills)."""
     cfg = cfg or host_config()
-    kblock = -(-K // -(-K // cfg.kc)) if K > 0 else 0
-    blocks = -(-K // kblock) if K > 0 else 0
-    return blocks * -(-M // cfg.mr) * (kblock * cfg.mr + cfg.width)
+    return _packed_floats(M, K, cfg.mr, cfg)
+
+
+def packed_b_floats(N: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
+    """Floats of a pre-packed B for op(B) of K x N (the buffer `hybrid_sgemm_pack_b` fills)."""
+    cfg = cfg or host_config()
+    return _packed_floats(N, K, cfg.nr, cfg)
 
 
 def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
@@ -378,19 +391,25 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     return f.fn
 
 
-def _emit_pack_a_entry(module: ir.Module, cfg: GemmConfig) -> ir.Function:
-    """hybrid_sgemm_pack_a: op(A) (M x K) into the pre-packed layout `hybrid_sgemm` reads when transA = PACKED.
-    Each K block holds the row panels ([k][MR], zero-padded) one after another, each followed by `width` floats
-    of slack that the packer's full-vector stores may overrun, so threads packing neighbouring panels never write
-    each other's floats. Thread `tid` of `nthreads` packs its share of the row panels."""
-    pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
-    f = _Function(module, "hybrid_sgemm_pack_a", PACK_A_TYPE, PACK_A_ARGS, internal=False)
+def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Function:
+    """hybrid_sgemm_pack_a / _pack_b: op(A) (M x K) or op(B) (K x N) into the pre-packed layout `hybrid_sgemm`
+    reads when transA / transB = PACKED. Each K block holds the panels (MR rows of A or NR columns of B, as
+    [k][R], zero-padded) one after another, each followed by `width` floats of slack that the packer's
+    full-vector stores may overrun, so threads packing neighbouring panels never write each other's floats.
+    Thread `tid` of `nthreads` packs its share of the panels."""
+    R = cfg.mr if operand == "a" else cfg.nr
+    name = f"hybrid_gemm_pack_{operand}"
+    pack = module.globals.get(name) or _emit_pack(module, name, R, cfg.width)
+    f = _Function(module, f"hybrid_sgemm_pack_{operand}", PACK_TYPE, PACK_ARGS, internal=False)
     b = f.b
-    M, K, MR = f["M"], f["K"], cfg.mr
-    trans = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
-    rs, cs = b.select(trans, _c(1), f["lda"]), b.select(trans, f["lda"], _c(1))
-    block_stride, kblock = _packed_a_layout(f, M, K, cfg)
-    panels = f.ceil_div(M, _c(MR))
+    rows, K = f["rows"], f["K"]
+    # (stride between panel rows, stride along K) of the source: A's rows are op(A)'s rows, B's are op(B)'s columns
+    trans = b.icmp_signed("==", f["trans"], _c(TRANS, I32))
+    if operand == "b":
+        trans = b.not_(trans)
+    si, sk = b.select(trans, _c(1), f["ld"]), b.select(trans, f["ld"], _c(1))
+    block_stride, kblock = _packed_layout(f, rows, K, cfg, R)
+    panels = f.ceil_div(rows, _c(R))
     nth = f.max(b.sext(f["nthreads"], I64), _c(1))
     tid = b.sext(f["tid"], I64)
     p_lo = b.sdiv(b.mul(panels, tid), nth)
@@ -398,11 +417,11 @@ def _emit_pack_a_entry(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     with f.loop(0, K, kblock, "pc") as pc:
         kc = f.min(kblock, b.sub(K, pc))
         block = b.gep(f["dst"], [b.mul(b.sdiv(pc, kblock), block_stride)])
-        panel_floats = b.add(b.mul(kc, _c(MR)), _c(cfg.width))
+        panel_floats = b.add(b.mul(kc, _c(R)), _c(cfg.width))
         with f.loop(p_lo, p_hi, 1, "p") as p:
-            row = b.mul(p, _c(MR))
-            src = b.gep(f["A"], [b.add(b.mul(row, rs), b.mul(pc, cs))])
-            b.call(pack_a, [src, rs, cs, f.min(_c(MR), b.sub(M, row)), kc, b.gep(block, [b.mul(p, panel_floats)])])
+            row = b.mul(p, _c(R))
+            src = b.gep(f["src"], [b.add(b.mul(row, si), b.mul(pc, sk))])
+            b.call(pack, [src, si, sk, f.min(_c(R), b.sub(rows, row)), kc, b.gep(block, [b.mul(p, panel_floats)])])
     f.finish()
     return f.fn
 
@@ -426,7 +445,7 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     """The blocked loops of one thread's rectangle: jc (NC) / pc (KC) / ic (MC) / column group / jr / ir."""
     ukernel = _emit_ukernel(module, cfg)
     pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
-    pack_b = _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
+    pack_b = module.globals.get("hybrid_gemm_pack_b") or _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
     busy, bufs = _emit_pool(module)
     malloc = _libc(module, "malloc", ir.FunctionType(I8P, [I64]))
     free = _libc(module, "free", ir.FunctionType(VOID, [I8P]))
@@ -459,8 +478,10 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     one = _c(1)
     trans_a = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
     a_packed = b.icmp_signed("==", f["transA"], _c(PACKED, I32))
-    a_block_stride, _ = _packed_a_layout(f, f["M"], f["K"], cfg)
-    trans_b = b.icmp_signed("!=", f["transB"], _c(0, I32))
+    a_block_stride, _ = _packed_layout(f, f["M"], f["K"], cfg, cfg.mr)
+    b_packed = b.icmp_signed("==", f["transB"], _c(PACKED, I32))
+    b_block_stride, _ = _packed_layout(f, f["N"], f["K"], cfg, cfg.nr)
+    trans_b = b.icmp_signed("==", f["transB"], _c(TRANS, I32))
     rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
     rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
     K = f["K"]
@@ -480,8 +501,11 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                             b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(MR)))
             ncf = b.select(direct, b.mul(b.sdiv(nc, _c(NR)), _c(NR)), _c(0))
             b_block = b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))])
-            b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
-                            b.gep(bbuf, [b.mul(ncf, kc)])])
+            with b.if_then(b.not_(b_packed)):
+                b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
+                                b.gep(bbuf, [b.mul(ncf, kc)])])
+            b_prepacked = b.gep(f["B"], [b.mul(b.sdiv(pc, kblock), b_block_stride)])
+            b_panel = b.add(b.mul(kc, _c(NR)), _c(cfg.width))
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
                 mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
                 # Few columns (<= 256) and A row-major: each A element meets few B panels, so full MR-row
@@ -502,6 +526,8 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                         nr = f.min(_c(NR), b.sub(nc, jr))
                         in_place = b.icmp_signed("<", jr, ncf)
                         pb = b.select(in_place, b.gep(b_block, [jr]), b.gep(bbuf, [b.mul(jr, kc)]))
+                        pb = b.select(b_packed, b.gep(b_prepacked, [b.mul(b.sdiv(b.add(jc, jr), _c(NR)), b_panel)]),
+                                      pb)
                         ldbk = b.select(in_place, f["ldb"], _c(NR))
                         c_col = b.gep(f["C"], [b.add(jc, jr)])
                         with f.loop(0, mc, MR, "ir") as i_r:
@@ -573,7 +599,8 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     """hybrid_sgemm: the thread split, the K = 0 case, and the choice of implementation."""
     generated = _emit_generated(module, cfg) if impl in ("auto", "generated") else None
     if generated is not None:
-        _emit_pack_a_entry(module, cfg)
+        for operand in ("a", "b"):
+            _emit_pack_entry(module, cfg, operand)
     openblas = _emit_openblas(module) if impl in ("auto", "openblas") else None
     f = _Function(module, "hybrid_sgemm", SGEMM_TYPE, SGEMM_ARGS, internal=False)
     b = f.b
@@ -617,7 +644,8 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     if generated is None or openblas is None:
         b.call(generated or openblas, args)
     else:
-        not_packed = b.icmp_signed("!=", f["transA"], _c(PACKED, I32))
+        not_packed = b.and_(b.icmp_signed("!=", f["transA"], _c(PACKED, I32)),
+                            b.icmp_signed("!=", f["transB"], _c(PACKED, I32)))
         with b.if_else(b.and_(not_packed, _prefer_openblas(f, cfg, N, K))) as (then, otherwise):
             with then:
                 b.call(openblas, args)
@@ -695,7 +723,7 @@ _SGEMM_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_i
                                 ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32,
                                 ctypes.c_void_p, ctypes.c_int64, _EPILOGUE_CTYPE, ctypes.c_void_p, ctypes.c_int32,
                                 ctypes.c_int32)
-_PACK_A_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+_PACK_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
                                  ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
 _engines: dict = {}
 _engines_lock = threading.Lock()
@@ -758,38 +786,45 @@ def _run_threads(fn, args: tuple, threads: int) -> None:
         fut.result()
 
 
-def pack_a(a: numpy.ndarray, trans_a: bool = False, threads: Optional[int] = None) -> numpy.ndarray:
-    """op(a) in the pre-packed layout of `hybrid_sgemm_pack_a` (pass it to `sgemm` as `a` with `packed_a`)."""
-    a = numpy.ascontiguousarray(a, dtype=numpy.float32)
-    M, K = a.shape[::-1] if trans_a else a.shape
+def pack(x: numpy.ndarray, operand: str, trans: bool = False, threads: Optional[int] = None) -> numpy.ndarray:
+    """op(x) in the pre-packed layout of `hybrid_sgemm_pack_<operand>` ("a": op(x) is M x K, "b": K x N); pass
+    it to `sgemm` with `packed_a=(M, K)` / `packed_b=(K, N)`."""
+    x = numpy.ascontiguousarray(x, dtype=numpy.float32)
+    rows, K = x.shape[::-1] if trans else x.shape
+    if operand == "b":
+        rows, K = K, rows
     _, engine, _ = compile_standalone("generated")
-    fn = _PACK_A_CTYPE(engine.get_function_address("hybrid_sgemm_pack_a"))
-    packed = numpy.full(packed_a_floats(M, K), numpy.nan, numpy.float32)   # NaN: any unwritten float would show
-    _run_threads(fn, (M, K, a.ctypes.data, a.shape[1], TRANS if trans_a else 0, packed.ctypes.data),
+    fn = _PACK_CTYPE(engine.get_function_address(f"hybrid_sgemm_pack_{operand}"))
+    floats = packed_a_floats(rows, K) if operand == "a" else packed_b_floats(rows, K)
+    packed = numpy.full(floats, numpy.nan, numpy.float32)   # NaN: any float the GEMM reads unwritten would show
+    _run_threads(fn, (rows, K, x.ctypes.data, x.shape[1], TRANS if trans else 0, packed.ctypes.data),
                  threads or default_threads())
     return packed
 
 
+def _op_shape(x: numpy.ndarray, trans: bool, packed: Optional[tuple[int, int]], shapes: str) -> tuple[int, int]:
+    if packed is not None:
+        return packed
+    if x.ndim != 2:
+        raise ShapeError(f"sgemm: expected 2-D operands, got shapes {shapes}")
+    return x.shape[::-1] if trans else x.shape
+
+
 def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto", threads: Optional[int] = None,
           out: Optional[numpy.ndarray] = None, packed_a: Optional[tuple[int, int]] = None,
+          packed_b: Optional[tuple[int, int]] = None,
           epilogue: Optional[Callable[[int, int, int, int, numpy.ndarray], None]] = None) -> numpy.ndarray:
     """op(a) @ op(b) in float32 through hybrid_sgemm. `epilogue(m0, m1, n0, n1, c)` (Python, for tests) is called
     on each finished tile of the output `c`; `threads` defaults to HYBRID_NUM_THREADS or the core count.
-    packed_a=(M, K): `a` is the output of `pack_a` for an M x K op(A)."""
+    packed_a=(M, K) / packed_b=(K, N): that operand is the output of `pack` (read only by the generated kernel)."""
     a = numpy.ascontiguousarray(a, dtype=numpy.float32)
     b = numpy.ascontiguousarray(b, dtype=numpy.float32)
-    if packed_a is not None:
-        M, K = packed_a
-        if resolve_impl(impl) == "openblas":
-            raise HybridError("sgemm: a pre-packed A (packed_a) is read only by the generated kernel; "
-                              "use impl='generated' or 'auto'")
-    elif a.ndim != 2:
-        raise ShapeError(f"sgemm: expected 2-D operands, got shapes {a.shape} and {b.shape}")
-    if b.ndim != 2:
-        raise ShapeError(f"sgemm: expected 2-D operands, got shapes {a.shape} and {b.shape}")
-    if packed_a is None:
-        M, K = a.shape[::-1] if trans_a else a.shape
-    Kb, N = b.shape[::-1] if trans_b else b.shape
+    if (packed_a or packed_b) and resolve_impl(impl) == "openblas":
+        raise HybridError("sgemm: a pre-packed operand (packed_a/packed_b) is read only by the generated kernel; "
+                          "use impl='generated' or 'auto'")
+    shapes = f"{a.shape} and {b.shape}"
+    M, K = _op_shape(a, trans_a, packed_a, shapes)
+    Kb, N = _op_shape(b, trans_b, packed_b, shapes)
     if K != Kb:
         raise ShapeError(f"sgemm: op(a) is {M}x{K} but op(b) is {Kb}x{N} (trans_a={trans_a}, trans_b={trans_b}); "
                          "the inner dimensions must agree")
@@ -802,8 +837,8 @@ def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto"
     threads = threads or default_threads()
     callback = _EPILOGUE_CTYPE(lambda m0, m1, n0, n1, c, ldc, ctx: epilogue(m0, m1, n0, n1, out)) \
         if epilogue is not None else _EPILOGUE_CTYPE()
-    mode = PACKED if packed_a is not None else int(trans_a)
-    args = (M, N, K, a.ctypes.data, K if packed_a is not None else a.shape[1], mode, b.ctypes.data, b.shape[1],
-            int(trans_b), out.ctypes.data, N, callback, None)
+    args = (M, N, K, a.ctypes.data, K if packed_a else a.shape[1], PACKED if packed_a else int(trans_a),
+            b.ctypes.data, N if packed_b else b.shape[1], PACKED if packed_b else int(trans_b), out.ctypes.data, N,
+            callback, None)
     _run_threads(fn, args, threads)
     return out
