@@ -15,3 +15,13 @@ class ShapeError(HybridError, ValueError):
 
 class FormatError(HybridError):
     """An exported or serialized file is missing, truncated, tampered with or of an unknown version."""
+
+
+class IndexOutOfRangeError(HybridError, IndexError):
+    """A compiled take (gather, Embedding, x[idx]) met an index outside its axis, as eager
+    code would (there an IndexError)."""
+
+
+class DomainError(HybridError, ValueError):
+    """A compiled op met an input value outside its domain where eager NumPy raises a
+    ValueError (an integer raised to a negative integer power)."""

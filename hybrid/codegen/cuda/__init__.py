@@ -7,7 +7,9 @@ constants, and the scratch region. A call copies the data inputs host->device (o
 device->device for arrays kept on the GPU with `x.as_in_context(hb.gpu(0))`), uploads
 parameters only when they changed, launches every kernel on one stream with no host
 synchronisation between them, and copies the outputs back (or leaves them on the device
-when the inputs were there). PyCUDA is optional: importing this module needs nothing; build()
+when the inputs were there). Kernels with checks (take's indices, integer pow's exponents)
+write the extreme values seen to a small checks region, copied back after the launches; a
+failed check raises the error eager code raises, and the call's outputs are discarded. PyCUDA is optional: importing this module needs nothing; build()
 raises CudaUnavailable naming what is missing (PyCUDA, the driver, or a GPU).
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ... import log
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
+from ..kernel.describe import first_failure
 from .program import Program, build_program, write_dump
 from .runtime import CudaUnavailable, get_runtime
 
@@ -51,6 +54,8 @@ class CudaExecutable:
             self.address[v] = self._alloc(v.type.nbytes)
         self._place_node_values()
         scratch = self._alloc(program.scratch_bytes)
+        self.check_values = numpy.zeros(max(program.check_bytes // 8, 1), numpy.int64)
+        self.check_address = checks = self._alloc(self.check_values.nbytes)
         self.calls = []
         for launch, refs in program.calls:
             args = []
@@ -59,6 +64,8 @@ class CudaExecutable:
                     args.append(self.address[ref.value])
                 elif ref.kind == "scratch":
                     args.append(scratch + ref.offset)
+                elif ref.kind == "check":
+                    args.append(checks + ref.offset)
                 else:
                     ptr = self._alloc(ref.array.nbytes)
                     rt.htod(ptr, ref.array)
@@ -147,6 +154,12 @@ class CudaExecutable:
             on_device |= self._upload(i, v, x) and v.name not in graph.param_names
         for launch in self.calls:  # one stream, no synchronisation in between
             launch()
+        if self.program.checks:
+            self.runtime.dtoh(self.check_values, self.check_address)
+            self.runtime.synchronize()
+            error = first_failure(self.program.checks, self.check_values.ctypes.data)
+            if error is not None:
+                raise error
         if on_device:
             from ...frontend.context import DeviceNDArray
             outs = []

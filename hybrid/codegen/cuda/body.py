@@ -274,7 +274,7 @@ def param_list(kernel: Kernel, names: list[str]) -> str:
     for i, name in enumerate(names):
         buf = kernel.buffers[name]
         ctype = cexpr.CTYPE[buf.dtype]
-        const = "" if buf.role in ("output", "temp") else "const "
+        const = "" if buf.role in ("output", "temp", "check") else "const "
         parts.append(f"{const}{ctype}* p{i}")
     return ", ".join(parts)
 

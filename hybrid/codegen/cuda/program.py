@@ -6,7 +6,8 @@ Stages of `build_program`:
      nodes need no launch (the executable uploads them once)
   2. every launch parameter is bound to where its memory lives: a graph value (input,
      parameter, constant or arena slot), the shared scratch region (temps, laid out per
-     node; nodes run one after another so they share it), or a kernel constant
+     node; nodes run one after another so they share it), a kernel constant, or a slot of the
+     checks region (kernel.Check values: i64 each, read back after the call)
   3. the sources are concatenated after the prelude into one translation unit, which is
      compiled once (one cubin per graph) and dumped as NN-kernels.cu
 """
@@ -30,7 +31,8 @@ SCRATCH_ALIGN = 256
 @dataclass
 class Ref:
     """Where a launch parameter points: kind "value" (a graph Value), "scratch" (byte offset in
-    the scratch region) or "const" (an array uploaded once)."""
+    the scratch region), "check" (byte offset in the checks region) or "const" (an array
+    uploaded once)."""
     kind: str
     value: Optional[Value] = None
     offset: int = 0
@@ -42,6 +44,9 @@ class Program:
     graph: Graph
     calls: list[tuple[Launch, list[Ref]]] = field(default_factory=list)
     scratch_bytes: int = 0
+    # per kernel.Check: (check, byte offset of its low value or None, of its high value or None)
+    checks: list = field(default_factory=list)
+    check_bytes: int = 0
 
     @property
     def source(self) -> str:
@@ -83,6 +88,12 @@ def build_program(graph: Graph, prefix: str = "") -> Program:
             offsets[name] = used
             used = _align(used + kernel.buffers[name].nbytes)
         program.scratch_bytes = max(program.scratch_bytes, used)
+        check_at = {}
+        for name, buf in kernel.buffers.items():
+            if buf.role == "check":
+                check_at[name] = program.check_bytes
+                program.check_bytes += buf.nbytes
+        program.checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in kernel.checks]
         for launch in plan.launches:
             if 0 in launch.grid:
                 continue  # an empty tensor: nothing to compute
@@ -95,6 +106,8 @@ def build_program(graph: Graph, prefix: str = "") -> Program:
                     refs.append(Ref("value", node.outputs[buf.index]))
                 elif buf.role == "temp":
                     refs.append(Ref("scratch", offset=offsets[name]))
+                elif buf.role == "check":
+                    refs.append(Ref("check", offset=check_at[name]))
                 else:
                     refs.append(Ref("const", array=numpy.ascontiguousarray(kernel.constants[name])))
             program.calls.append((launch, refs))

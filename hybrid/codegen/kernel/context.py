@@ -9,11 +9,12 @@ import numpy
 
 from ...ir.registry import get_op
 from ...ir.types import TensorType, is_float, to_numpy_dtype
-from .describe import Buffer, Kernel, Stage
-from .expr import E, const, iadd, imul, ivar
+from .describe import Buffer, Check, Kernel, Reduction, Stage
+from .expr import INDEX, E, cast, const, iadd, imul, ivar
 from .index_math import simplify
 
 Lazy = Callable[[tuple], E]
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def identity_buffer(lazy: Lazy, shape: tuple[int, ...], lw: "_Lowering") -> Optional[tuple[str, Optional[tuple]]]:
@@ -51,6 +52,32 @@ class _Lowering:
         vars_ = tuple(self.fresh(d) for d in out.shape)
         expr = simplify(lazy(tuple(ivar(v) for v in vars_)), self.kernel.extents)
         self.kernel.stages.append(Stage(out.name, vars_, expr))
+
+    def check(self, node, kind: str, lazy: Lazy, shape: tuple[int, ...], low: int, high: Optional[int],
+              detail: str) -> None:
+        """Test every value of `lazy` (over `shape`) against [low, high] (high None: no upper
+        bound) after the call: one min (and max) reduction into a "check" buffer, a pass over the
+        (usually small) index or exponent array rather than a test per element of the result."""
+        if 0 in shape:
+            return
+        names = []
+        for combine, wanted in (("min", True), ("max", high is not None)):
+            if not wanted:
+                names.append(None)
+                continue
+            buf = self.buffer("chk", (), INDEX, "check")
+            self.stage(buf, lambda idx, combine=combine: self._extreme(lazy, shape, combine))
+            names.append(buf.name)
+        self.kernel.checks.append(Check(node.op, kind, low, I64_MAX if high is None else high, names[0], names[1],
+                                        node.loc, detail))
+
+    def _extreme(self, lazy: Lazy, shape: tuple[int, ...], combine: str) -> E:
+        rvars = tuple(self.fresh(d) for d in shape)
+        value = cast(lazy(tuple(ivar(v) for v in rvars)), INDEX)
+        if not rvars:
+            return value
+        identity = I64_MAX if combine == "min" else I64_MIN
+        return E("reduce", (value,), INDEX, Reduction(combine, identity, rvars, tuple(shape)))
 
     def materialize(self, lazy: Lazy, t: TensorType) -> Buffer:
         found = identity_buffer(lazy, t.shape, self)

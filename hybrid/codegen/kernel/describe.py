@@ -2,6 +2,7 @@
 elementwise `Stage`, the batched `GemmStage`, and the `Kernel` that holds them."""
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -30,7 +31,8 @@ class Reduction:
 @dataclass(frozen=True)
 class Buffer:
     """A dense row-major buffer. role: input (kernel operand i), output (result i), temp
-    (scratch owned by the kernel), const (a constant array baked into the kernel)."""
+    (scratch owned by the kernel), const (a constant array baked into the kernel), check (an
+    i64 scalar a `Check` reads after the call: placed where it outlives the kernel)."""
     name: str
     shape: tuple[int, ...]
     dtype: str
@@ -96,6 +98,55 @@ class GemmStage:
         return 2 * self.M * self.N * self.K * int(numpy.prod(self.batch_shape, dtype=numpy.int64))
 
 
+@dataclass(frozen=True)
+class Check:
+    """A test of input values that eager code makes and compiled code must make too (an index
+    inside its axis, an integer exponent not negative). The kernel's stages write the smallest
+    (`low_buf`) and the largest (`high_buf`) value seen, each an i64 buffer of shape () with role
+    "check" (None: that side needs no test); after the call the runtime passes them to `error`.
+    Computing goes on with clamped values meanwhile, so a bad value never reads out of bounds."""
+    op: str
+    kind: str                  # "index" | "exponent"
+    low: int                   # the valid values: low <= v <= high
+    high: int
+    low_buf: Optional[str]
+    high_buf: Optional[str]
+    loc: Optional[str]         # the user's source line of the node
+    detail: str                # the operands, e.g. "axis 0 of a f32[4,3] array, indices i32[2]"
+
+    def error(self, lowest: int, highest: int) -> Optional[Exception]:
+        """The exception for the values seen (None when they are valid)."""
+        from ...errors import DomainError, IndexOutOfRangeError
+
+        bad = lowest if self.low_buf is not None and lowest < self.low else None
+        if self.high_buf is not None and highest > self.high:
+            bad = highest
+        if bad is None:
+            return None
+        where = f"{self.op} at {self.loc}" if self.loc else f"{self.op} (no source line)"
+        if self.kind == "index":
+            return IndexOutOfRangeError(
+                f"{where}: index {bad} is out of range [{self.low}, {self.high + 1}) for {self.detail}; eager "
+                "hybrid raises here too (negative indices are not wrapped). Fix the indices (an Embedding's "
+                "vocabulary size must exceed every token id); the call's outputs were discarded")
+        return DomainError(
+            f"{where}: integers to negative integer powers are not allowed (exponent {bad} in {self.detail}), "
+            "as in NumPy; use a float base or non-negative exponents; the call's outputs were discarded")
+
+
+def first_failure(checks: list, base: int) -> Optional[Exception]:
+    """The error of the first failed check, or None. checks: (Check, offset of its low value or
+    None, offset of its high value or None), offsets in bytes from `base`, where the kernels
+    wrote the values seen as native i64."""
+    for check, low_at, high_at in checks:
+        lowest = ctypes.c_int64.from_address(base + low_at).value if low_at is not None else 0
+        highest = ctypes.c_int64.from_address(base + high_at).value if high_at is not None else 0
+        error = check.error(lowest, highest)
+        if error is not None:
+            return error
+    return None
+
+
 @dataclass
 class Kernel:
     name: str
@@ -103,6 +154,7 @@ class Kernel:
     stages: list = field(default_factory=list)
     extents: dict[int, int] = field(default_factory=dict)   # loop variable id -> extent
     constants: dict[str, numpy.ndarray] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
 
     def by_role(self, role: str) -> list[Buffer]:
         return sorted((b for b in self.buffers.values() if b.role == role), key=lambda b: b.index)

@@ -148,6 +148,9 @@ def _lower_take_grad(lw, node, args, types, out) -> None:
     gl, il = args
     axis = node.attrs["axis"]
     k = len(ti.shape)
+    size = out.shape[axis]
+    lw.check(node, "index", il, ti.shape, 0, size - 1,
+             f"axis {axis} (size {size}) of the array take gathered from (indices {ti})")
 
     def lazy(idx):
         rv = tuple(lw.fresh(d) for d in ti.shape)

@@ -82,6 +82,8 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
     if opdef.kind == "elementwise" and opdef.scalar is not None:
         expr = opdef.scalar(*[S.var(i) for i in range(len(args))], **attrs)
         shapes = [t.shape for t in env_types]
+        if op == "pow" and env_types[1].dtype in ("i8", "i32", "i64"):
+            lw.check(node, "exponent", args[1], shapes[1], 0, None, f"an {env_types[1]} exponent")
 
         def lazy(idx, expr=expr, args=args, shapes=shapes):
             operands = [a(_broadcast_index(idx, s)) for a, s in zip(args, shapes)]
@@ -139,6 +141,8 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         (a, ix), (ta, ti) = args, env_types
         axis = attrs["axis"]
         k = len(ti.shape)
+        lw.check(node, "index", ix, ti.shape, 0, ta.shape[axis] - 1,
+                 f"axis {axis} of a {ta} array (indices {ti})")
 
         def lazy(idx):
             pos = clamp(cast(ix(tuple(idx[axis:axis + k])), INDEX), ta.shape[axis] - 1)
@@ -256,7 +260,7 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     else:
         graph = Graph(name)
         ins = [graph.add_input(f"i{i}", v.type) for i, v in enumerate(node.inputs)]
-        inner = graph.add_node(node.op, ins, node.attrs, output_types=[v.type for v in node.outputs])
+        inner = graph.add_node(node.op, ins, node.attrs, node.loc, output_types=[v.type for v in node.outputs])
         graph.outputs = list(inner.outputs)
     env: dict[Value, Lazy] = {}
     for i, v in enumerate(graph.inputs):

@@ -56,7 +56,8 @@ class LLVMExecutable:
         self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
-                             out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,))
+                             out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
+                             checks=plan.checks)
 
     def _check(self, inputs: list) -> list[numpy.ndarray]:
         if len(inputs) != len(self.input_specs):

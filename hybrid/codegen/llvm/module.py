@@ -46,6 +46,9 @@ class ModulePlan:
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
     gemm_impl: str = "auto"
+    # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
+    # the kernels write them every call, the runtime tests them after it
+    checks: list = field(default_factory=list)
 
 
 def _align(n: int) -> int:
@@ -136,6 +139,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     planner = ArenaPlanner()
     mine: set[Value] = set()
     steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
+    checks: list = []
     for i, node in enumerate(graph.nodes):
         if node.op == "constant" and node.outputs[0] not in where:
             where[node.outputs[0]] = ("const", len(constants))
@@ -162,7 +166,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
             else:
                 where[v] = ("arena", base + planner.alloc(v.type.nbytes))
                 mine.add(v)
-        ptrs, temps = [], []
+        ptrs, temps, check_at = [], [], {}
         for name, buf in k.buffers.items():
             if buf.role == "input":
                 ptrs.append(where[node.inputs[buf.index]])
@@ -174,9 +178,13 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 ptrs.append(("arena", base + off))
             elif buf.role == "view":     # a byte range of another buffer (chunking.py)
                 continue
+            elif buf.role == "check":    # read after the call: never released
+                ptrs.append(("arena", base + planner.alloc(buf.nbytes)))
+                check_at[name] = ptrs[-1][1]
             else:
                 ptrs.append(("const", len(constants)))
                 constants.append(k.constants[name])
+        checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
         steps.append((k, ptrs, noalias))
         for off, nbytes in temps:
             planner.release(off, nbytes)
@@ -217,7 +225,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl)
+                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks)
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:

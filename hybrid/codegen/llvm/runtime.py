@@ -8,6 +8,9 @@
   through ctypes (which releases the GIL) with their (tid, nthreads); the generated code
   synchronizes with its own spin barrier, so no Python runs between kernels. A call that
   finds the team busy (another Python thread is using it) runs single-threaded instead.
+- Checks (kernel.Check: take's indices, integer pow's exponents): the kernels write the
+  extreme values seen into arena slots every call; after the call the runner tests them and
+  raises the error eager code would, discarding the call's outputs.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import weakref
 from typing import Callable
 
 import numpy
+
+from ..kernel.describe import first_failure
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                               ctypes.c_int32)
@@ -141,8 +146,9 @@ class Runner:
     """Owns the native entry point of one compiled graph and calls it."""
 
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
-                 output_sources, nthreads: int, keepalive=()):
+                 output_sources, nthreads: int, keepalive=(), checks=()):
         self.fn = ENTRY_TYPE(entry_address)
+        self.checks = list(checks)
         self.keepalive = keepalive
         self.arena_bytes = arena_bytes
         self.num_inputs = num_inputs
@@ -168,8 +174,11 @@ class Runner:
         try:
             if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
                 self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
+            error = first_failure(self.checks, ctx.arena_addr) if self.checks else None
         finally:
             self.contexts.append(ctx)
+        if error is not None:
+            raise error
         if self.output_sources is not None:
             for j, src in enumerate(self.output_sources):
                 if src is not None:
