@@ -9,13 +9,20 @@ Stages of `compile_library`:
      with the parameters frozen (constant folding, BatchNorm folding, fusion, memory plan)
   2. render the same LLVM module as the JIT (module.build_module) with the parameters and
      constants as external read-only symbols (their bytes go in a data object assembled with
-     .incbin), plus a C entry point
-         int <name>_run(const void* const* inputs, void* const* outputs, void* workspace)
+     .incbin), plus one thread's part of a run (hidden, called by stage 4)
+         int <name>_run_part(inputs, outputs, workspace, barrier, tid, nthreads)
      and `const char* <name>_info(void)` returning the signature as JSON (format version 1)
-  3. emit a position-independent object with llvmlite and link it with the system C compiler
-     (`cc -shared`); write <name>.h declaring the entry point, the buffer sizes and shapes
-The library runs single-threaded on the caller's thread; the caller owns the workspace
-(<NAME>_WORKSPACE_BYTES bytes, 64-byte aligned) and the input/output buffers (row-major).
+  3. emit a position-independent object with llvmlite
+  4. compile the C fan-out (codegen/llvm/aot_threads.py), which exports
+         int <name>_run_threads(const void* const* inputs, void* const* outputs, void* workspace,
+                                int num_threads)
+         int <name>_run(const void* const* inputs, void* const* outputs, void* workspace)
+     (the second with the default thread count: HYBRID_NUM_THREADS, else every core): each call
+     starts num_threads - 1 pthreads that run their part beside the caller, meeting at the
+     generated spin barrier; link everything with the system C compiler (`cc -shared`) and
+     write <name>.h declaring the entry points, the buffer sizes and shapes
+The caller owns the workspace (<NAME>_WORKSPACE_BYTES bytes, 64-byte aligned, one per concurrent
+call) and the input/output buffers (row-major).
 """
 from __future__ import annotations
 
@@ -78,9 +85,13 @@ def _header(name: str, info: dict) -> str:
             lines.append(f"/* {kind[:-1]} {i} '{spec['name']}': {spec['dtype']}[{','.join(map(str, spec['shape']))}] */")
             lines.append(f"#define {tag}_BYTES {spec['nbytes']}ULL")
             lines.append(f"#define {tag}_NDIM {len(spec['shape'])}")
-    lines += ["", "/* Runs the model once on the calling thread. inputs/outputs: arrays of pointers to row-major",
+    lines += ["", "/* Runs the model once on num_threads threads: the caller and num_threads - 1 threads started for",
+              "   this call (<= 0: HYBRID_NUM_THREADS, else every core the process may use; a model with no",
+              "   parallel stage runs on the caller alone). inputs/outputs: arrays of pointers to row-major",
               f"   buffers; workspace: {up}_WORKSPACE_BYTES bytes, 64-byte aligned, reusable across calls",
               "   (one per concurrent caller). Returns 0. */",
+              f"int {name}_run_threads(const void* const* inputs, void* const* outputs, void* workspace, int num_threads);",
+              f"/* {name}_run_threads with num_threads 0 (the default thread count). */",
               f"int {name}_run(const void* const* inputs, void* const* outputs, void* workspace);",
               "/* The signature as JSON (inputs, outputs, workspace size, format version). */",
               f"const char* {name}_info(void);", "", f"#endif /* {up}_H */", ""]
@@ -88,18 +99,21 @@ def _header(name: str, info: dict) -> str:
 
 
 def _wrapper_ir(name: str, graph: Graph, data_inputs: list[int], output_sources, info_json: bytes) -> str:
-    """The C entry point and the info string, in LLVM IR."""
+    """One thread's part of a run (called by the C fan-out in aot_threads.py with each tid) and
+    the info string, in LLVM IR."""
     n_in, n_out = len(graph.inputs), len(graph.outputs)
-    body = [f"define i32 @{name}_run(ptr %inputs, ptr %outputs, ptr %workspace) nounwind {{",
-            f"  %tab = alloca [{n_in + n_out + 1} x ptr], align 16", "  %bar = alloca [2 x i32], align 8",
-            "  store i64 0, ptr %bar"]
+    body = [f"define hidden i32 @{name}_run_part(ptr %inputs, ptr %outputs, ptr %workspace, ptr %bar, i32 %tid,"
+            " i32 %nt) nounwind {", f"  %tab = alloca [{n_in + n_out + 1} x ptr], align 16"]
     for k, i in enumerate(data_inputs):
         body += [f"  %ip{k} = getelementptr ptr, ptr %inputs, i64 {k}", f"  %iv{k} = load ptr, ptr %ip{k}",
                  f"  %is{k} = getelementptr ptr, ptr %tab, i64 {i}", f"  store ptr %iv{k}, ptr %is{k}"]
     for j in range(n_out):
         body += [f"  %op{j} = getelementptr ptr, ptr %outputs, i64 {j}", f"  %ov{j} = load ptr, ptr %op{j}",
                  f"  %os{j} = getelementptr ptr, ptr %tab, i64 {n_in + j}", f"  store ptr %ov{j}, ptr %os{j}"]
-    body.append("  call void @hybrid_entry(ptr %tab, ptr %workspace, ptr %bar, i32 0, i32 1)")
+    body.append("  call void @hybrid_entry(ptr %tab, ptr %workspace, ptr %bar, i32 %tid, i32 %nt)")
+    # thread 0 finishes the call once every thread has written its share: the output copies
+    body += ["  call void @hb_barrier(ptr %bar, i32 %nt)", "  %first = icmp eq i32 %tid, 0",
+             "  br i1 %first, label %finish, label %done", "finish:"]
     for j, src in enumerate(output_sources):
         if src is not None:
             kind, i = src
@@ -107,7 +121,7 @@ def _wrapper_ir(name: str, graph: Graph, data_inputs: list[int], output_sources,
             body += [f"  %cs{j} = getelementptr ptr, ptr %tab, i64 {slot}", f"  %cv{j} = load ptr, ptr %cs{j}",
                      f"  call void @llvm.memcpy.p0.p0.i64(ptr %ov{j}, ptr %cv{j}, i64 {graph.outputs[j].type.nbytes},"
                      " i1 false)"]
-    body += ["  ret i32 0", "}"]
+    body += ["  br label %done", "done:", "  ret i32 0", "}"]
     data = "".join(f"\\{b:02X}" for b in info_json + b"\0")
     return "\n".join([
         "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
@@ -139,7 +153,7 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
     """Compile a block or function for `example_inputs` into the shared library `path` (and a C
     header next to it). Returns the library's signature (also in the header and <name>_info)."""
     from . import passes
-    from .codegen.llvm import compile_objects, module, target
+    from .codegen.llvm import aot_threads, compile_objects, module, target
     from .version import __version__
 
     compiler = cc or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -172,14 +186,15 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
                 f.write(obj)
         if plan.constants:
             paths.append(_constants_object(compiler, tmp, name, plan.constants))
+        paths.append(aot_threads.thread_wrapper_object(compiler, tmp, name, plan.parallel))
         flags = []
         if sys.platform.startswith("linux"):   # export only the entry points (two libraries can coexist)
             script = os.path.join(tmp, "exports.map")
             with open(script, "w") as f:
-                f.write(f"{{ global: {name}_run; {name}_info; local: *; }};\n")
+                f.write(f"{{ global: {name}_run; {name}_run_threads; {name}_info; local: *; }};\n")
             flags.append(f"-Wl,--version-script={script}")
-        result = subprocess.run([compiler, "-shared", "-o", out] + paths + flags + ["-lm"], capture_output=True,
-                                text=True)
+        result = subprocess.run([compiler, "-shared", "-o", out] + paths + flags + ["-lm", "-pthread"],
+                                capture_output=True, text=True)
         if result.returncode != 0:
             raise HybridError(f"linking {out} with {compiler} failed:\n{result.stderr}")
     with open(os.path.join(os.path.dirname(out), f"{name}.h"), "w") as f:
@@ -189,13 +204,15 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
 
 class Library:
     """A compiled model library loaded with ctypes: call it with the input arrays (a list, in
-    the signature's order); returns the outputs. Safe to call from several threads (each
+    the signature's order); returns the outputs. Each call runs on `num_threads` threads
+    (None: HYBRID_NUM_THREADS, else every core). Safe to call from several threads (each
     call takes its own workspace from a pool)."""
 
     backend = "library"
 
-    def __init__(self, path: str, name: Optional[str] = None):
+    def __init__(self, path: str, name: Optional[str] = None, num_threads: Optional[int] = None):
         self.path = os.path.abspath(path)
+        self.num_threads = num_threads or 0   # 0: the library's default (HYBRID_NUM_THREADS or the cores)
         self.lib = ctypes.CDLL(self.path)
         self.name = name or _symbol_name(path)
         try:
@@ -214,6 +231,11 @@ class Library:
                               f"version {FORMAT_VERSION}; recompile it with hb.compile_library")
         self.run_fn.restype = ctypes.c_int
         self.run_fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        # libraries built before the thread fan-out export only <name>_run (single-threaded)
+        self.run_threads_fn = getattr(self.lib, f"{self.name}_run_threads", None)
+        if self.run_threads_fn is not None:
+            self.run_threads_fn.restype = ctypes.c_int
+            self.run_threads_fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         self.inputs = [(tuple(s["shape"]), numpy.dtype(s["dtype"])) for s in self.info["inputs"]]
         self.outputs = [(tuple(s["shape"]), numpy.dtype(s["dtype"])) for s in self.info["outputs"]]
         self.workspaces: list[numpy.ndarray] = []
@@ -236,14 +258,18 @@ class Library:
             ws = numpy.empty(self.info["workspace_bytes"] + 64, numpy.uint8)
         try:
             base = (ws.ctypes.data + 63) // 64 * 64
-            self.run_fn(ctypes.addressof(ins), ctypes.addressof(ots), base)
+            if self.run_threads_fn is not None:
+                self.run_threads_fn(ctypes.addressof(ins), ctypes.addressof(ots), base, self.num_threads)
+            else:
+                self.run_fn(ctypes.addressof(ins), ctypes.addressof(ots), base)
         finally:
             self.workspaces.append(ws)
         return outs
 
 
-def load_library(path: str, name: Optional[str] = None) -> Library:
-    """Load a library made by compile_library (ctypes only: llvmlite is not needed)."""
+def load_library(path: str, name: Optional[str] = None, num_threads: Optional[int] = None) -> Library:
+    """Load a library made by compile_library (ctypes only: llvmlite is not needed); each call
+    runs on `num_threads` threads (None: HYBRID_NUM_THREADS, else every core)."""
     if not os.path.exists(path):
         raise HybridError(f"no library at {path}")
-    return Library(path, name)
+    return Library(path, name, num_threads)

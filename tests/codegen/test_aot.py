@@ -6,13 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy
 import pytest
 
 import hybrid as hb
 from hybrid import init, np
-from hybrid.model_zoo import LeNet5
+from hybrid.model_zoo import BasicBlock, LeNet5
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -61,9 +62,11 @@ def test_c_program_runs_the_library(lenet_library):
     subprocess.run([CC, "-O2", f"-I{folder}", os.path.join(ROOT, "examples", "c_api", "main.c"),
                     str(folder / "model.so"), f"-Wl,-rpath,{folder}", "-o", str(exe)], check=True)
     x.tofile(folder / "input.bin")
-    subprocess.run([str(exe), str(folder / "input.bin"), str(folder / "output.bin")], check=True)
-    got = numpy.fromfile(folder / "output.bin", dtype="float32").reshape(expected.shape)
-    numpy.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    for threads in ("1", "2"):   # model_run's default thread count comes from HYBRID_NUM_THREADS
+        subprocess.run([str(exe), str(folder / "input.bin"), str(folder / "output.bin")], check=True,
+                       env=dict(os.environ, HYBRID_NUM_THREADS=threads))
+        got = numpy.fromfile(folder / "output.bin", dtype="float32").reshape(expected.shape)
+        numpy.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=f"{threads} threads")
 
 
 def test_function_library_and_wrong_name(tmp_path):
@@ -92,3 +95,49 @@ def test_block_export_with_library(tmp_path):
     files = net.export(str(tmp_path / "lenet"), library=True)
     assert files[-1].endswith("lenet.so") and (tmp_path / "lenet.h").exists()
     numpy.testing.assert_allclose(hb.load_library(files[-1])([x])[0], expected, rtol=1e-4, atol=1e-6)
+
+
+def _median_ms(lib, inputs, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        lib(inputs)
+        times.append((time.perf_counter() - start) * 1e3)
+    return sorted(times)[runs // 2]
+
+
+def test_library_runs_on_several_threads(tmp_path):
+    """A ResNet block (parallel conv stages) gives the eager answer on 1 and 2 threads; the
+    timing is printed, not asserted (the machine is shared)."""
+    np.random.seed(2)
+    net = BasicBlock(64, in_channels=64)
+    net.initialize(init.Xavier())
+    x = numpy.random.default_rng(4).normal(size=(2, 64, 56, 56)).astype("float32")
+    expected = net(np.array(x)).asnumpy()
+    hb.compile_library(net, [x], str(tmp_path / "block.so"))
+    header = (tmp_path / "block.h").read_text()
+    assert "int block_run_threads(const void* const* inputs, void* const* outputs, void* workspace, " \
+           "int num_threads);" in header
+    times = {}
+    for threads in (1, 2):
+        lib = hb.load_library(str(tmp_path / "block.so"), num_threads=threads)
+        numpy.testing.assert_allclose(lib([x])[0], expected, rtol=1e-4, atol=1e-4, err_msg=f"{threads} threads")
+        times[threads] = _median_ms(lib, [x])
+    print(f"ResNet basic block 2x64x56x56 from the .so: 1 thread {times[1]:.1f} ms, 2 threads {times[2]:.1f} ms")
+
+
+def test_threaded_library_copies_outputs_after_every_thread(tmp_path):
+    """Outputs that repeat another output or an input are copied by thread 0 once all threads
+    have written theirs (a barrier in the generated part)."""
+    def f(a, b):
+        y = np.maximum(np.dot(a, b), 0)
+        return y, y, a + 0
+
+    a = numpy.random.default_rng(5).normal(size=(512, 256)).astype("float32")
+    b = numpy.random.default_rng(6).normal(size=(256, 384)).astype("float32")
+    hb.compile_library(f, [a, b], str(tmp_path / "dup.so"))
+    outs = hb.load_library(str(tmp_path / "dup.so"), num_threads=3)([a, b])
+    expected = numpy.maximum(a @ b, 0)
+    for k in (0, 1):
+        numpy.testing.assert_allclose(outs[k], expected, rtol=1e-4, atol=1e-3, err_msg=f"output {k}")
+    numpy.testing.assert_array_equal(outs[2], a)
