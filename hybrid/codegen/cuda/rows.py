@@ -99,8 +99,8 @@ def row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[Lau
     threads = lanes * per_block
     later_reads = {n.value for s in later for n in (walk(s.expr) if isinstance(s, Stage) else ())
                    if n.op == "load"} | {x for s in later if isinstance(s, GemmStage) for x in (s.a, s.b)}
-    kept = {s.out for s in group if s.expr.op == "reduce" and kernel.buffers[s.out].role != "output"
-            and s.out not in later_reads}  # row results that live in registers only
+    kept = {s.out for s in group if s.expr.op == "reduce" and kernel.buffers[s.out].role not in ("output", "check")
+            and s.out not in later_reads}  # row results that live in registers only (checks are read after the call)
     names = [n for n in param_names(kernel, group) if n not in kept]
     ptrs = {n: f"p{i}" for i, n in enumerate(names)}
     body = Body(kernel, ptrs, index_ctype(kernel))
