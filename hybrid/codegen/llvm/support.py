@@ -49,8 +49,9 @@ out:
 
 
 def ipow_ir(dtype: str) -> str:
-    """Integer power by squaring; negative exponents give 0 except for bases 1 and -1 (NumPy
-    raises there; compiled code cannot, so it returns the exact value where one exists)."""
+    """Integer power by squaring. A negative exponent never reaches the caller: the kernel's
+    `Check` on the exponent makes the runtime raise as NumPy does (the value computed meanwhile,
+    0 or the exact power of 1 and -1, is discarded)."""
     ty = REG[dtype]
     signed = dtype in ("i8", "i32", "i64")
     fn = Fn(f"define internal {ty} @hb_ipow_{dtype}({ty} %a, {ty} %b) nounwind")
