@@ -192,7 +192,7 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
             script = os.path.join(tmp, "exports.map")
             with open(script, "w") as f:
                 f.write(f"{{ global: {name}_run; {name}_run_threads; {name}_info; local: *; }};\n")
-            flags.append(f"-Wl,--version-script={script}")
+            flags += [f"-Wl,--version-script={script}", "-Wl,-z,nodelete"]   # nodelete: see aot_threads.py
         result = subprocess.run([compiler, "-shared", "-o", out] + paths + flags + ["-lm", "-pthread"],
                                 capture_output=True, text=True)
         if result.returncode != 0:

@@ -141,3 +141,27 @@ def test_threaded_library_copies_outputs_after_every_thread(tmp_path):
     for k in (0, 1):
         numpy.testing.assert_allclose(outs[k], expected, rtol=1e-4, atol=1e-3, err_msg=f"output {k}")
     numpy.testing.assert_array_equal(outs[2], a)
+
+
+def test_concurrent_callers_share_the_thread_pool(tmp_path):
+    """Python threads calling one library at once: one call at a time gets the pool, the others
+    run on their own thread; every answer is right."""
+    import threading
+
+    a = numpy.random.default_rng(7).normal(size=(4, 384, 256)).astype("float32")
+    b = numpy.random.default_rng(8).normal(size=(256, 256)).astype("float32")
+    hb.compile_library(lambda x, w: np.tanh(np.dot(x, w)), [a[0], b], str(tmp_path / "mm.so"))
+    lib = hb.load_library(str(tmp_path / "mm.so"), num_threads=2)
+    errors = []
+
+    def caller(i):
+        for _ in range(10):
+            got = lib([a[i], b])[0]
+            if not numpy.allclose(got, numpy.tanh(a[i] @ b), rtol=1e-4, atol=1e-4):
+                errors.append(i)
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
