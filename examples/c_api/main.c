@@ -5,7 +5,9 @@
      ./run_model input.bin output.bin
 
    The generated header names everything after the library: model.h declares model_run(),
-   MODEL_WORKSPACE_BYTES, MODEL_INPUT0_BYTES, ...  This program handles one input and one output. */
+   MODEL_WORKSPACE_BYTES, MODEL_INPUT0_BYTES, ...  This program handles one input and one output.
+   model_run uses HYBRID_NUM_THREADS threads (default: every core); model_run_threads(..., n)
+   takes the count explicitly. */
 #include <stdio.h>
 #include <stdlib.h>
 
