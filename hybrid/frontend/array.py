@@ -218,9 +218,10 @@ class NDArray(Array):
 
     def _exec_input(self, backend: str):
         """What a compiled executable receives for this array (device arrays override it). The
-        CUDA backend gets the host data with a write token, so it uploads a parameter again
-        exactly when hybrid has written into it since the last upload."""
-        if backend == "cuda":
+        CUDA and LLVM backends get the host data with a write token, so they upload (CUDA) or
+        repack (LLVM's pre-packed weights) a parameter again exactly when hybrid has written
+        into it since."""
+        if backend in ("cuda", "llvm"):
             from .context import HostInput
             return HostInput(self._data, self._version)
         return self._data

@@ -159,6 +159,12 @@ class HybridBlock(Block):
             with pause(train_mode=False):
                 self.forward(*args)
 
+    def refresh_params(self) -> None:
+        """After writing into a parameter through a raw NumPy view, make the compiled code re-read the
+        parameters at the next call (see CompiledFunction.refresh_params); a no-op when not hybridized."""
+        if self._compiled is not None:
+            self._compiled.refresh_params()
+
     def ir(self, stage: Optional[str] = None, format: str = "text") -> str:
         """The IR of the last compiled signature: the optimized graph, or any stage by name."""
         if self._compiled is None:

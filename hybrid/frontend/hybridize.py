@@ -228,6 +228,15 @@ class CompiledFunction:
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)
 
+    def refresh_params(self) -> None:
+        """Make every compiled signature re-read its parameters at the next call (CUDA uploads them, LLVM repacks
+        its pre-packed weights). Only needed after writing into a parameter through a raw NumPy view
+        (`numpy.asarray(p.data())[...] = v`): hybrid's own writes (set_data, trainers, `x[...] = v`) are seen."""
+        for entry in self.cache.values():
+            built = entry.executable.built
+            if hasattr(built, "refresh_params"):
+                built.refresh_params()
+
     # -- inspection -------------------------------------------------------------------------
     def ir(self, stage: Optional[str] = None, format: str = "text") -> str:
         if self.last is None:

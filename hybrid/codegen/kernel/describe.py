@@ -32,7 +32,9 @@ class Reduction:
 class Buffer:
     """A dense row-major buffer. role: input (kernel operand i), output (result i), temp
     (scratch owned by the kernel), const (a constant array baked into the kernel), check (an
-    i64 scalar a `Check` reads after the call: placed where it outlives the kernel)."""
+    i64 scalar a `Check` reads after the call: placed where it outlives the kernel), view (a byte
+    range of another buffer: llvm/chunking.py), prepacked (a parameter kept in GEMM panels by the
+    LLVM runtime: llvm/prepack.py)."""
     name: str
     shape: tuple[int, ...]
     dtype: str
@@ -92,6 +94,7 @@ class GemmStage:
     epilogue: Optional[E] = None
     out_index: tuple = ()     # the output buffer index of element (batch_vars, m_var, n_var)
     packed_a: Optional[str] = None   # LLVM: a temp holding A pre-packed once per call (llvm/prepack.py)
+    packed_b: Optional[str] = None   # LLVM: a buffer the runtime keeps B (a parameter) pre-packed in
 
     @property
     def flops(self) -> int:

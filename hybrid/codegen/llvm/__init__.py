@@ -57,13 +57,19 @@ class LLVMExecutable:
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
-                             checks=plan.checks)
+                             checks=plan.checks, packs=plan.packs)
 
-    def _check(self, inputs: list) -> list[numpy.ndarray]:
+    def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
+        """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
+        input came without one: a plain array rather than the frontend's (array, token) pair)."""
         if len(inputs) != len(self.input_specs):
             raise HybridError(f"graph @{self.graph.name} takes {len(self.input_specs)} inputs, got {len(inputs)}")
-        arrays = []
+        arrays, tokens = [], []
         for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
+            token = None
+            if isinstance(a, tuple):       # frontend.context.HostInput
+                a, token = a
+            tokens.append(token)
             if a.__class__ is not numpy.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
                 a = numpy.asarray(a)
                 if a.shape != shape or a.dtype != dtype:
@@ -71,10 +77,16 @@ class LLVMExecutable:
                                       f"got {a.dtype}{list(a.shape)}; cast or reshape it before the call")
                 a = numpy.ascontiguousarray(a)
             arrays.append(a)
-        return arrays
+        return arrays, tokens
 
-    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
-        return self.runner(self._check(inputs))
+    def __call__(self, inputs: list) -> list[numpy.ndarray]:
+        arrays, tokens = self._check(inputs)
+        return self.runner(arrays, tokens)
+
+    def refresh_params(self) -> None:
+        """Repack pre-packed weights at the next call: needed only after writing into a parameter through a
+        raw NumPy view (`numpy.asarray(p.data())[...] = v`), which hybrid's write tokens cannot see."""
+        self.runner.refresh_params()
 
 
 def _cached_object(ir, name: str, pic: bool, dump: Optional[str] = None, key_text: Optional[str] = None) -> bytes:

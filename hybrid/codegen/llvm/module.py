@@ -24,7 +24,7 @@ from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .chunking import chunk_convolutions
-from .prepack import prepack_weights
+from .prepack import prepack_params, prepack_weights
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
@@ -49,6 +49,9 @@ class ModulePlan:
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
     checks: list = field(default_factory=list)
+    # parameters the runtime keeps pre-packed (prepack.py): (graph input, N, K, ldb, trans, floats); the
+    # pointer table holds after the constants one buffer pointer per entry, then one "repack now" flag each
+    packs: list = field(default_factory=list)
 
 
 def _align(n: int) -> int:
@@ -140,6 +143,14 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     mine: set[Value] = set()
     steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
     checks: list = []
+    packs: list = []
+    params = set(graph.param_names) if constant_symbols is None else set()   # AOT binds its parameters
+
+    def graph_param(v: Value) -> Optional[int]:
+        """The graph input index of `v` when it is a parameter passed by pointer."""
+        kind, index = where.get(v, ("", 0))
+        return index if kind == "arg" and index < n_in and v.name in params else None
+
     for i, node in enumerate(graph.nodes):
         if node.op == "constant" and node.outputs[0] not in where:
             where[node.outputs[0]] = ("const", len(constants))
@@ -148,6 +159,11 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
         chunk_convolutions(k)
         prepack_weights(k, render.stage_parallel, gemm_impl)
+        pack_slot = {}
+        for pack in prepack_params(k, lambda x: graph_param(node.inputs[x]) is not None, gemm_impl):
+            pack_slot[pack.buffer] = len(packs)
+            packs.append((graph_param(node.inputs[pack.input_index]), pack.N, pack.K, pack.ldb, pack.trans,
+                          k.buffers[pack.buffer].size))
         noalias = True
         for o, v in enumerate(node.outputs):
             if v in where:
@@ -178,6 +194,8 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 ptrs.append(("arena", base + off))
             elif buf.role == "view":     # a byte range of another buffer (chunking.py)
                 continue
+            elif buf.role == "prepacked":    # the runtime's buffer for a pre-packed parameter
+                ptrs.append(("prepacked", pack_slot[name]))
             elif buf.role == "check":    # read after the call: never released
                 ptrs.append(("arena", base + planner.alloc(buf.nbytes)))
                 check_at[name] = ptrs[-1][1]
@@ -198,6 +216,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
     last_parallel = None
+    _render_repacks(entry, mod, packs, n_in + n_out + len(constants))
     for i, (k, ptrs, noalias) in enumerate(steps):
         fname = f"kern{i}"
         _, last_parallel = render.render_kernel(mod, k, fname, noalias, last_parallel)
@@ -208,7 +227,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
             elif kind == "const" and constant_symbols:
                 args.append(f"@{constant_symbols}_const{x}")
             else:
-                slot = x if kind == "arg" else n_in + n_out + x
+                slot = x if kind == "arg" else n_in + n_out + x + (len(constants) if kind == "prepacked" else 0)
                 p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
                 args.append(entry.op(f"load ptr, ptr {p}"))
         entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
@@ -225,7 +244,40 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks)
+                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs)
+
+
+def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> None:
+    """At the top of the entry point: every parameter whose "repack now" flag the runtime set is packed into
+    its buffer by all threads together, then they wait for each other (all threads read the same flags)."""
+    if not packs:
+        return
+    mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
+    mod.uses_sgemm = True
+    any_dirty = "0"
+    for j, (graph_input, N, K, ldb, trans, _) in enumerate(packs):
+        flag = entry.op(f"getelementptr i64, ptr %bufs, i64 {first_slot + len(packs) + j}")
+        flag = entry.op(f"load i64, ptr {flag}")
+        dirty = entry.op(f"icmp ne i64 {flag}, 0")
+        any_dirty = entry.op(f"or i64 {any_dirty}, {flag}")
+        run, done = entry.label("repack"), entry.label("packed")
+        entry.do(f"br i1 {dirty}, label %{run}, label %{done}")
+        entry.start(run)
+        src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {graph_input}")
+        src = entry.op(f"load ptr, ptr {src}")
+        dst = entry.op(f"getelementptr ptr, ptr %bufs, i64 {first_slot + j}")
+        dst = entry.op(f"load ptr, ptr {dst}")
+        entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, i32 {int(trans)}, "
+                 f"ptr {dst}, i32 %tid, i32 %nt)")
+        entry.br(done)
+        entry.start(done)
+    dirty = entry.op(f"icmp ne i64 {any_dirty}, 0")
+    run, done = entry.label("repacked"), entry.label("ready")
+    entry.do(f"br i1 {dirty}, label %{run}, label %{done}")
+    entry.start(run)
+    entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    entry.br(done)
+    entry.start(done)
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:

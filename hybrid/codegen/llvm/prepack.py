@@ -1,20 +1,31 @@
-"""Pre-packing a GEMM's A operand once per call (LLVM backend only).
+"""Pre-packing GEMM operands into register-tile panels (LLVM backend only).
 
-A convolution multiplies the same weights by every image's columns: one GEMM per image, each
-packing the whole weight matrix into register-tile panels again (ResNet-18's last stage: 9 MB
-of weights packed 8 times per forward). Here such a GEMM gets a scratch buffer; the renderer
-packs A into it once, split across the threads (`hybrid_sgemm_pack_a`), and every batch entry
-then reads the panels in place (transA = PACKED).
+Per call, A: a convolution multiplies the same weights by every image's columns: one GEMM per
+image, each packing the whole weight matrix into panels again (ResNet-18's last stage: 9 MB of
+weights packed 8 times per forward). Such a GEMM gets a scratch buffer; the renderer packs A into
+it once, split across the threads (`hybrid_sgemm_pack_a`), and every batch entry then reads the
+panels in place (transA = PACKED).
 
-Stages:
+Across calls, B: a dense layer's weight matrix is a parameter, the same from call to call, yet
+packing it (transposed) costs a pass over memory per call (the MLP's two 1024-wide layers: ~5%
+of the forward). Such a GEMM reads B from a `prepacked` buffer that the runtime owns and fills
+with `hybrid_sgemm_pack_b` only when the parameter changed (its write token; runtime.py).
+
+Stages (prepack_weights, per call):
   1. find f32 GEMMs split across threads (alone or inside a ChunkLoop) whose A is shared by
      at least two batch entries (a batch dim with A stride 0) and is whole M x K matrices;
   2. add a temp buffer `<A>@packed` for the distinct A matrices and record it on the GEMM.
+Stages (prepack_params, across calls):
+  1. find f32 GEMMs whose B is a kernel input that is a graph parameter, one matrix for
+     every batch entry;
+  2. add a `prepacked` buffer `<B>@prepacked[KxN]` and record it on the GEMM; return what the
+     runtime needs to fill it (`ParamPack`).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable, NamedTuple
 
 from ..kernel import Buffer, GemmStage, Kernel
 from . import gemm
@@ -58,3 +69,33 @@ def prepack_weights(k: Kernel, parallel, impl: str) -> None:
         k.buffers[name] = Buffer(name, (matrix_count(g) * gemm.packed_a_floats(g.M, g.K),), "f32", "temp")
         packed = dataclasses.replace(g, packed_a=name)
         k.stages[i] = dataclasses.replace(stage, gemm=packed) if isinstance(stage, ChunkLoop) else packed
+
+
+class ParamPack(NamedTuple):
+    """A buffer the runtime keeps packed: op(B) (K x N, row stride ldb, transposed when trans) of
+    kernel input `input_index`, in `hybrid_sgemm_pack_b`'s layout, in the kernel buffer `buffer`."""
+    buffer: str
+    input_index: int
+    N: int
+    K: int
+    ldb: int
+    trans: bool
+
+
+def prepack_params(k: Kernel, is_param: Callable[[int], bool], impl: str) -> list[ParamPack]:
+    """Stages 1-2 of the across-calls packing; `is_param(i)` says whether kernel input i is a parameter."""
+    if gemm.resolve_impl(impl) == "openblas":
+        return []
+    packs = []
+    for i, g in enumerate(k.stages):
+        if not isinstance(g, GemmStage) or k.buffers[g.out].dtype != "f32" or any(g.b_strides):
+            continue
+        src = k.buffers[g.b]
+        if src.role != "input" or not is_param(src.index) or g.K == 0:
+            continue
+        name = f"{g.b}@prepacked[{g.K}x{g.N}{'T' if g.trans_b else ''}]"
+        if name not in k.buffers:
+            k.buffers[name] = Buffer(name, (gemm.packed_b_floats(g.N, g.K),), "f32", "prepacked", len(packs))
+            packs.append(ParamPack(name, src.index, g.N, g.K, g.ldb, g.trans_b))
+        k.stages[i] = dataclasses.replace(g, packed_b=name)
+    return packs

@@ -692,11 +692,14 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     else:
         a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
         lda, mode = g.lda, int(g.trans_a)
-    b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float")
+    if g.packed_b is not None:     # one B for every batch entry (prepack.prepack_params)
+        b, ldb, mode_b = ptrs[g.packed_b], g.N, gemm.PACKED
+    else:
+        b, ldb, mode_b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float"), g.ldb, int(g.trans_b)
     c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
     threads = "i32 %tid, i32 %nt" if parallel and not by_batch else "i32 0, i32 1"
     fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {lda}, i32 {mode}, "
-          f"ptr {b}, i64 {g.ldb}, i32 {int(g.trans_b)}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
+          f"ptr {b}, i64 {ldb}, i32 {mode_b}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
     for lp in reversed(loops):
         fn.end_loop(lp)
     if skip is not None:

@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy
 
@@ -142,11 +142,31 @@ class _Context:
         self.arena_addr = (self.arena.ctypes.data + 63) // 64 * 64
 
 
+class _PackedParams:
+    """The buffers of parameters kept pre-packed between calls (module.ModulePlan.packs). A parameter is
+    repacked (by the entry point, on all threads) when its address or write token differs from the last
+    call's, or when it came without a token."""
+
+    def __init__(self, specs):
+        self.specs = list(specs)
+        self.buffers = [numpy.empty(floats + 16, numpy.float32) for *_, floats in self.specs]
+        self.addrs = [(b.ctypes.data + 63) // 64 * 64 for b in self.buffers]
+        self.keys: list = [None] * len(self.specs)
+
+    def flags(self, addrs: list[int], tokens: Optional[list]) -> tuple[list, list[int]]:
+        """(this call's keys, the repack flag of each buffer)."""
+        keys = [(addrs[spec[0]], tokens[spec[0]] if tokens else None) for spec in self.specs]
+        return keys, [int(key[1] is None or key != old) for key, old in zip(keys, self.keys)]
+
+    def forget(self) -> None:
+        self.keys = [None] * len(self.specs)
+
+
 class Runner:
     """Owns the native entry point of one compiled graph and calls it."""
 
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
-                 output_sources, nthreads: int, keepalive=(), checks=()):
+                 output_sources, nthreads: int, keepalive=(), checks=(), packs=()):
         self.fn = ENTRY_TYPE(entry_address)
         self.checks = list(checks)
         self.keepalive = keepalive
@@ -155,22 +175,32 @@ class Runner:
         self.output_sources = output_sources if any(s is not None for s in output_sources) else None
         self.outputs = OutputAllocator(output_specs)
         self.constants = constants
-        self.table_len = num_inputs + len(output_specs) + len(constants)
-        self.const_ptrs = [c.ctypes.data for c in constants]
+        self.packs = _PackedParams(packs)
+        self.table_len = num_inputs + len(output_specs) + len(constants) + 2 * len(packs)
+        self.const_ptrs = [c.ctypes.data for c in constants] + self.packs.addrs
         self.table_tail = self.const_ptrs + [0, 0]
         self.contexts: list[_Context] = []
         self.team = Team(self.fn, nthreads) if nthreads > 1 else None
         if self.team is not None:
             weakref.finalize(self, self.team.stop)
 
-    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+    def refresh_params(self) -> None:
+        self.packs.forget()
+
+    def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
+        """tokens: per input, its write token (frontend.context.HostInput) or None (unknown: repack every call)."""
         try:
             ctx = self.contexts.pop()      # atomic under the GIL
         except IndexError:
             ctx = _Context(self.table_len, self.arena_bytes, self.const_ptrs, self.table_len - len(self.const_ptrs))
         outs, out_addrs = self.outputs.take()
-        # one slice assignment: inputs, outputs, constants, then the two barrier words (zeroed)
-        ctx.table[:] = [address(a) for a in inputs] + out_addrs + self.table_tail
+        addrs = [address(a) for a in inputs]
+        # one slice assignment: inputs, outputs, constants, pack buffers, repack flags, the two barrier words
+        if self.packs.specs:
+            keys, flags = self.packs.flags(addrs, tokens)
+            ctx.table[:] = addrs + out_addrs + self.const_ptrs + flags + [0, 0]
+        else:
+            ctx.table[:] = addrs + out_addrs + self.table_tail
         try:
             if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
                 self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
@@ -179,6 +209,8 @@ class Runner:
             self.contexts.append(ctx)
         if error is not None:
             raise error
+        if self.packs.specs:
+            self.packs.keys = keys
         if self.output_sources is not None:
             for j, src in enumerate(self.output_sources):
                 if src is not None:
