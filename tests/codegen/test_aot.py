@@ -1,5 +1,5 @@
 """Ahead-of-time libraries: hb.compile_library -> .so + .h, loaded with ctypes (no llvmlite)
-and called from the C example program."""
+and called from the C example program; bad input indices make a run fail as in the JIT."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,8 @@ import numpy
 import pytest
 
 import hybrid as hb
-from hybrid import init, np
+from hybrid import aot, init, nn, np
+from hybrid.errors import IndexOutOfRangeError
 from hybrid.model_zoo import BasicBlock, LeNet5
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -165,3 +166,97 @@ def test_concurrent_callers_share_the_thread_pool(tmp_path):
     for t in threads:
         t.join()
     assert not errors
+
+
+def _gather(x, idx):
+    return np.take(x, idx, axis=0)                          # the line the library's error names
+
+
+def test_library_raises_on_a_bad_index_like_the_jit(tmp_path):
+    """A bad index makes the library's run return a nonzero status; load_library raises the JIT's
+    exception and message (op, value, range, operands, line); the next good call is right."""
+    x = numpy.arange(12, dtype=numpy.float32).reshape(4, 3)
+    good = numpy.array([3, 0], numpy.int32)
+    info = hb.compile_library(_gather, [x, good], str(tmp_path / "gather.so"))
+    assert [c["check"]["op"] for c in info["checks"]] == ["take"]
+    assert "#define GATHER_STATUS_BAD_INDEX 1" in (tmp_path / "gather.h").read_text()
+    for threads in (1, 2):
+        lib = hb.load_library(str(tmp_path / "gather.so"), num_threads=threads)
+        numpy.testing.assert_array_equal(lib([x, good])[0], x[good])
+        for bad in (4, -1):
+            with pytest.raises(IndexOutOfRangeError) as raised:
+                lib([x, numpy.array([1, bad], numpy.int32)])
+            message = str(raised.value)
+            assert f"take at test_aot.py:{_gather.__code__.co_firstlineno + 1}" in message
+            assert f"index {bad} is out of range [0, 4) for axis 0 of a f32[4,3] array (indices i32[2])" in message
+            numpy.testing.assert_array_equal(lib([x, numpy.array([2, 1], numpy.int32)])[0], x[[2, 1]])
+
+
+
+def test_library_raises_on_a_negative_integer_exponent(tmp_path):
+    a, b = numpy.array([2, 3], numpy.int32), numpy.array([1, 2], numpy.int32)
+    hb.compile_library(lambda a, b: np.power(a, b), [a, b], str(tmp_path / "ipow.so"))
+    assert "#define IPOW_STATUS_BAD_EXPONENT 2" in (tmp_path / "ipow.h").read_text()
+    lib = hb.load_library(str(tmp_path / "ipow.so"))
+    with pytest.raises(hb.errors.DomainError, match="exponent -2 in an i32"):
+        lib([a, numpy.array([1, -2], numpy.int32)])
+    numpy.testing.assert_array_equal(lib([a, b])[0], a ** b)
+
+@pytest.fixture(scope="module")
+def embedding_library(tmp_path_factory):
+    """An Embedding (vocabulary 10) compiled into model.so, the name examples/c_api/main.c expects."""
+    folder = tmp_path_factory.mktemp("embedding")
+    np.random.seed(3)
+    layer = nn.Embedding(10, 4)
+    layer.initialize()
+    tokens = numpy.array([[1, 9], [0, 5]], numpy.int32)
+    hb.compile_library(layer, [tokens], str(folder / "model.so"))
+    return folder, layer.weight.data().asnumpy(), tokens
+
+
+def test_embedding_library_names_the_token(embedding_library):
+    folder, weight, tokens = embedding_library
+    lib = hb.load_library(str(folder / "model.so"))
+    numpy.testing.assert_array_equal(lib([tokens])[0], weight[tokens])
+    with pytest.raises(IndexOutOfRangeError, match=r"index 10 is out of range \[0, 10\)"):
+        lib([numpy.array([[1, 10], [0, 5]], numpy.int32)])
+    numpy.testing.assert_array_equal(lib([tokens[::-1].copy()])[0], weight[tokens[::-1]])
+
+
+def test_bad_index_error_needs_no_llvmlite(embedding_library):
+    folder, *_ = embedding_library
+    script = (f"import sys; sys.modules['llvmlite'] = None\n"
+              f"import numpy, hybrid\n"
+              f"lib = hybrid.load_library({str(folder / 'model.so')!r})\n"
+              f"try:\n"
+              f"    lib([numpy.array([[1, 2], [3, 11]], numpy.int32)])\n"
+              f"except hybrid.errors.IndexOutOfRangeError as e:\n"
+              f"    assert 'index 11 is out of range [0, 10)' in str(e), e\n"
+              f"else:\n"
+              f"    raise AssertionError('no error')\n"
+              f"assert 'llvmlite.binding' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+
+
+def test_c_program_sees_the_bad_index_status(embedding_library):
+    folder, weight, tokens = embedding_library
+    exe = folder / "run_model"
+    subprocess.run([CC, "-O2", f"-I{folder}", os.path.join(ROOT, "examples", "c_api", "main.c"),
+                    str(folder / "model.so"), f"-Wl,-rpath,{folder}", "-o", str(exe)], check=True)
+    tokens.tofile(folder / "good.bin")
+    numpy.array([[1, 2], [12, 0]], numpy.int32).tofile(folder / "bad.bin")
+    ok = subprocess.run([str(exe), str(folder / "good.bin"), str(folder / "out.bin")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    numpy.testing.assert_array_equal(numpy.fromfile(folder / "out.bin", numpy.float32).reshape(2, 2, 4), weight[tokens])
+    failed = subprocess.run([str(exe), str(folder / "bad.bin"), str(folder / "bad_out.bin")], capture_output=True,
+                            text=True)
+    assert failed.returncode == 3 and "status 1: an index is out of range" in failed.stderr, failed.stderr
+    assert not (folder / "bad_out.bin").exists()
+
+
+def test_library_of_another_format_version_is_rejected(lenet_library, monkeypatch):
+    folder, *_ = lenet_library
+    monkeypatch.setattr(aot, "FORMAT_VERSION", aot.FORMAT_VERSION + 1)
+    with pytest.raises(hb.FormatError, match=f"library format {aot.FORMAT_VERSION - 1}, this hybrid reads version "
+                                             f"{aot.FORMAT_VERSION}; recompile it"):
+        hb.load_library(str(folder / "model.so"))

@@ -6,7 +6,8 @@ thread's share of the model and meets the others at the spin barrier in the gene
     int <name>_run_threads(inputs, outputs, workspace, int num_threads)
     int <name>_run(inputs, outputs, workspace)        (= _run_threads with num_threads 0)
 num_threads <= 0 means HYBRID_NUM_THREADS, else every core the process may use; a model with
-no parallel stage always runs on the calling thread.
+no parallel stage always runs on the calling thread. Both return the first nonzero status any
+thread's part returned (thread 0's failed input check: aot.STATUS), else 0.
 
 The library keeps a pool of num_threads - 1 persistent pthreads (started by the first call
 that wants them, sleeping on a condition variable between calls); a call wakes them, runs
