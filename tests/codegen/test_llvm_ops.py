@@ -274,6 +274,35 @@ def test_convolution_reads_prepacked_weights(monkeypatch, chunk_bytes):
     compare(graph, [x, w, bias], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 300000])
+def test_im2col_writes_packed_panels(monkeypatch, chunk_bytes):
+    """Where OW is a multiple of the GEMM's NR, im2col fills the packed B panels directly (prepack.pack_im2col):
+    two groups, two K blocks the second of them one row shallower (K = 121 * 9 = 1089 = 545 + 544 with KC = 1024;
+    on AVX-512 hosts, KC = 256: five blocks), and a batch-chunk loop; results equal interp."""
+    from hybrid import passes
+    from hybrid.codegen.kernel import lower_node
+    from hybrid.codegen.llvm import chunking, gemm, prepack
+    if chunk_bytes:
+        monkeypatch.setattr(chunking, "CHUNK_BYTES", chunk_bytes)
+    ow = gemm.host_config().nr * 2
+    x = rng.standard_normal((3, 242, 5, ow)).astype("f4")
+    w = rng.standard_normal((8, 121, 3, 3)).astype("f4") * 0.1
+
+    def body(g, a, k):
+        return [op(g, "relu", op(g, "conv2d", a, k, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=2))]
+    graph = graph_of({"a": ((3, 242, 5, ow), "f32"), "k": ((8, 121, 3, 3), "f32")}, body, name="packed_cols")
+    packed, chunked = [], False
+    for node in passes.optimize(graph).graph.nodes:
+        k = lower_node(node)
+        prepack.pack_im2col(k, "auto")
+        packed += [b for b in k.buffers.values() if b.name.endswith("@packed") and len(b.shape) == 6]
+        chunking.chunk_convolutions(k)
+        chunked = any(isinstance(s, chunking.ChunkLoop) for s in k.stages) or chunked
+    assert chunked == bool(chunk_bytes)
+    assert len(packed) == 1 and packed[0].shape[2] == gemm.packed_shape(5 * ow, 1089, gemm.host_config().nr)[0] > 1
+    compare(graph, [x, w], rtol=1e-4, atol=1e-4)
+
+
 def test_memory_plan_in_place_slots():
     """The planner's in-place slots are used (results still match); a kernel that reads its
     operand anywhere but at the element it writes is refused in-place (module._inplace_ok)."""

@@ -71,12 +71,12 @@ def chunk_convolutions(k: Kernel) -> None:
         target = k.buffers[g.out]
         view = Buffer(f"{g.out}@chunk", (chunk,) + target.shape[1:], target.dtype, "view")
         k.buffers[view.name] = view
-        base = _fresh(k, n)
-        svars = tuple(_fresh(k, chunk if d == 0 else col.shape[d]) for d in range(len(s.vars)))
+        base = fresh_var(k, n)
+        svars = tuple(fresh_var(k, chunk if d == 0 else col.shape[d]) for d in range(len(s.vars)))
         mapping = {v: ivar(nv) for v, nv in zip(s.vars, svars)}
         mapping[s.vars[0]] = iadd(ivar(svars[0]), ivar(base))
         im2col = Stage(col.name, svars, simplify(substitute(s.expr, mapping), k.extents))
-        bn = _fresh(k, chunk)
+        bn = fresh_var(k, chunk)
         epilogue = g.epilogue
         if epilogue is not None:
             epilogue = simplify(substitute(epilogue, {g.batch_vars[0]: iadd(ivar(bn), ivar(base))}), k.extents)
@@ -88,7 +88,8 @@ def chunk_convolutions(k: Kernel) -> None:
     k.stages = out
 
 
-def _fresh(k: Kernel, extent: int) -> int:
+def fresh_var(k: Kernel, extent: int) -> int:
+    """A new loop variable of kernel `k` ranging over `extent`."""
     v = max(k.extents, default=0) + 1
     k.extents[v] = extent
     return v

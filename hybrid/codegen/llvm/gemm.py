@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -182,19 +183,32 @@ def _kblock(f: _Function, K, cfg: GemmConfig):
     return f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
 
 
+def slack_rows(R: int, cfg: GemmConfig) -> int:
+    """Rows of R floats after each packed panel: room for the packers' full-vector stores to overrun."""
+    return -(-cfg.width // R)
+
+
 def _packed_layout(f: _Function, rows, K, cfg: GemmConfig, R: int):
-    """(block stride, kblock) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows (M for A,
-    N for B) in panels of R: K block j starts at j * block stride; within a block of depth kc, panel p starts at
-    p * (kc * R + width)."""
+    """(block stride, kblock, panel stride) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows
+    (M for A, N for B) in panels of R: K block j starts at j * block stride, and panel p of a block at
+    p * (kblock + slack) * R, every block alike (the last, shallower one leaves rows unused), so that the layout is a
+    dense array [block][panel][kblock + slack][R] that a convolution's im2col can also fill directly."""
     kblock = _kblock(f, K, cfg)
-    panels = f.ceil_div(rows, _c(R))
-    return f.b.mul(panels, f.b.add(f.b.mul(kblock, _c(R)), _c(cfg.width))), kblock
+    panel = f.b.mul(f.b.add(kblock, _c(slack_rows(R, cfg))), _c(R))
+    return f.b.mul(f.ceil_div(rows, _c(R)), panel), kblock, panel
+
+
+def packed_shape(rows: int, K: int, R: int, cfg: Optional["GemmConfig"] = None) -> tuple[int, int, int, int]:
+    """The pre-packed layout as a dense array: (K blocks, panels, kblock + slack rows, R)."""
+    cfg = cfg or host_config()
+    if K <= 0:
+        return (0, -(-rows // R), 0, R)
+    kblock = -(-K // -(-K // cfg.kc))
+    return (-(-K // kblock), -(-rows // R), kblock + slack_rows(R, cfg), R)
 
 
 def _packed_floats(rows: int, K: int, R: int, cfg: GemmConfig) -> int:
-    kblock = -(-K // -(-K // cfg.kc)) if K > 0 else 0
-    blocks = -(-K // kblock) if K > 0 else 0
-    return blocks * -(-rows // R) * (kblock * R + cfg.width)
+    return math.prod(packed_shape(rows, K, R, cfg))
 
 
 def packed_a_floats(M: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
@@ -393,8 +407,8 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
 
 def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Function:
     """hybrid_sgemm_pack_a / _pack_b: op(A) (M x K) or op(B) (K x N) into the pre-packed layout `hybrid_sgemm`
-    reads when transA / transB = PACKED. Each K block holds the panels (MR rows of A or NR columns of B, as
-    [k][R], zero-padded) one after another, each followed by `width` floats of slack that the packer's
+    reads when transA / transB = PACKED (`_packed_layout`). Each K block holds the panels (MR rows of A or NR
+    columns of B, as [k][R], zero-padded) one after another, each followed by slack rows that the packer's
     full-vector stores may overrun, so threads packing neighbouring panels never write each other's floats.
     Thread `tid` of `nthreads` packs its share of the panels."""
     R = cfg.mr if operand == "a" else cfg.nr
@@ -408,7 +422,7 @@ def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Fun
     if operand == "b":
         trans = b.not_(trans)
     si, sk = b.select(trans, _c(1), f["ld"]), b.select(trans, f["ld"], _c(1))
-    block_stride, kblock = _packed_layout(f, rows, K, cfg, R)
+    block_stride, kblock, panel_floats = _packed_layout(f, rows, K, cfg, R)
     panels = f.ceil_div(rows, _c(R))
     nth = f.max(b.sext(f["nthreads"], I64), _c(1))
     tid = b.sext(f["tid"], I64)
@@ -417,7 +431,6 @@ def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Fun
     with f.loop(0, K, kblock, "pc") as pc:
         kc = f.min(kblock, b.sub(K, pc))
         block = b.gep(f["dst"], [b.mul(b.sdiv(pc, kblock), block_stride)])
-        panel_floats = b.add(b.mul(kc, _c(R)), _c(cfg.width))
         with f.loop(p_lo, p_hi, 1, "p") as p:
             row = b.mul(p, _c(R))
             src = b.gep(f["src"], [b.add(b.mul(row, si), b.mul(pc, sk))])
@@ -478,9 +491,9 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     one = _c(1)
     trans_a = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
     a_packed = b.icmp_signed("==", f["transA"], _c(PACKED, I32))
-    a_block_stride, _ = _packed_layout(f, f["M"], f["K"], cfg, cfg.mr)
+    a_block_stride, _, a_panel = _packed_layout(f, f["M"], f["K"], cfg, cfg.mr)
     b_packed = b.icmp_signed("==", f["transB"], _c(PACKED, I32))
-    b_block_stride, _ = _packed_layout(f, f["N"], f["K"], cfg, cfg.nr)
+    b_block_stride, _, b_panel = _packed_layout(f, f["N"], f["K"], cfg, cfg.nr)
     trans_b = b.icmp_signed("==", f["transB"], _c(TRANS, I32))
     rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
     rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
@@ -505,7 +518,6 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                 b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
                                 b.gep(bbuf, [b.mul(ncf, kc)])])
             b_prepacked = b.gep(f["B"], [b.mul(b.sdiv(pc, kblock), b_block_stride)])
-            b_panel = b.add(b.mul(kc, _c(NR)), _c(cfg.width))
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
                 mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
                 # Few columns (<= 256) and A row-major: each A element meets few B panels, so full MR-row
@@ -519,7 +531,6 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                     b.call(pack_a, [b.gep(a_block, [b.mul(mcf, rs_a)]), rs_a, cs_a, b.sub(mc, mcf), kc,
                                     b.gep(abuf, [b.mul(mcf, kc)])])
                 a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
-                a_panel = b.add(b.mul(kc, _c(MR)), _c(cfg.width))
                 with f.loop(0, nc, EPILOGUE_COLS, "jg") as jg:
                     jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
                     with f.loop(jg, jend, NR, "jr") as jr:

@@ -24,7 +24,7 @@ from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .chunking import chunk_convolutions
-from .prepack import prepack_params, prepack_weights
+from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
@@ -157,6 +157,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
             constants.append(numpy.ascontiguousarray(node.attrs["value"]))
             continue
         k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
+        pack_im2col(k, gemm_impl)
         chunk_convolutions(k)
         prepack_weights(k, render.stage_parallel, gemm_impl)
         pack_slot = {}

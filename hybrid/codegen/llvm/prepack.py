@@ -15,6 +15,15 @@ Stages (prepack_weights, per call):
   1. find f32 GEMMs split across threads (alone or inside a ChunkLoop) whose A is shared by
      at least two batch entries (a batch dim with A stride 0) and is whole M x K matrices;
   2. add a temp buffer `<A>@packed` for the distinct A matrices and record it on the GEMM.
+Per call, B of a convolution: im2col writes the column matrix that the GEMM then packs again,
+two passes over the biggest array of a convolution (ResNet-18's first stage: 9 MB per image).
+Where a panel of NR columns is a run of one output row (OW a multiple of NR), im2col writes the
+packed panels directly instead and the GEMM reads them in place (transB = PACKED).
+
+Stages (pack_im2col, per call, before chunking):
+  1. find an im2col stage (N, G, Cg, KH, KW, OH, OW) feeding a GEMM as its B, OW % NR == 0;
+  2. re-index it to fill the packed layout (N, G, K blocks, panels, kblock + slack, NR), zero
+     beyond K, and point the GEMM at it.
 Stages (prepack_params, across calls):
   1. find f32 GEMMs whose B is a kernel input that is a graph parameter, one matrix for
      every batch entry;
@@ -27,9 +36,10 @@ import dataclasses
 import math
 from typing import Callable, NamedTuple
 
-from ..kernel import Buffer, GemmStage, Kernel
+from ..kernel import (Buffer, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
+                      select, simplify, substitute, walk)
 from . import gemm
-from .chunking import ChunkLoop
+from .chunking import ChunkLoop, fresh_var
 
 
 def _matrix_strides(g: GemmStage) -> tuple[int, ...] | None:
@@ -99,3 +109,55 @@ def prepack_params(k: Kernel, is_param: Callable[[int], bool], impl: str) -> lis
             packs.append(ParamPack(name, src.index, g.N, g.K, g.ldb, g.trans_b))
         k.stages[i] = dataclasses.replace(g, packed_b=name)
     return packs
+
+
+def _im2col_pair(k: Kernel, i: int):
+    """(stage, gemm) when stage i is an im2col whose columns only the GEMM after it reads."""
+    if i + 1 >= len(k.stages):
+        return None
+    s, g = k.stages[i], k.stages[i + 1]
+    if not (isinstance(s, Stage) and isinstance(g, GemmStage) and g.b == s.out and not g.trans_b
+            and g.packed_b is None and g.K > 0):
+        return None
+    col = k.buffers[s.out]
+    if col.role != "temp" or col.dtype != "f32" or len(col.shape) != 7:
+        return None
+    n, groups, cg, kh, kw, oh, ow = col.shape
+    if g.batch_shape != (n, groups) or g.K != cg * kh * kw or g.N != oh * ow or ow % gemm.host_config().nr:
+        return None
+    later = k.stages[:i] + k.stages[i + 2:]
+    if any(isinstance(t, Stage) and any(e.op == "load" and e.value == col.name for e in walk(t.expr))
+           or isinstance(t, GemmStage) and col.name in (t.a, t.b) for t in later):
+        return None
+    return s, g
+
+
+def pack_im2col(k: Kernel, impl: str) -> None:
+    """Stages 1-2 of the im2col packing on kernel `k`."""
+    if gemm.resolve_impl(impl) == "openblas":
+        return
+    for i in range(len(k.stages)):
+        pair = _im2col_pair(k, i)
+        if pair is None:
+            continue
+        s, g = pair
+        col = k.buffers[s.out]
+        n, groups, cg, kh, kw, oh, ow = col.shape
+        blocks, panels, rows, nr = gemm.packed_shape(g.N, g.K, gemm.host_config().nr)
+        kblock = -(-g.K // blocks)
+        kb, j, kk, r = (fresh_var(k, e) for e in (blocks, panels, rows, nr))
+        depth = iadd(imul(ivar(kb), const(kblock)), ivar(kk))
+        c = clamp(depth, g.K - 1)          # rows past K read a valid element, then select 0
+        per_row = ow // nr                 # panels per output row: a panel is NR columns of one row
+        mapping = {s.vars[2]: iconst_op("idiv", c, kh * kw), s.vars[3]: iconst_op("mod", iconst_op("idiv", c, kw), kh),
+                   s.vars[4]: iconst_op("mod", c, kw), s.vars[5]: iconst_op("idiv", ivar(j), per_row),
+                   s.vars[6]: iadd(imul(iconst_op("mod", ivar(j), per_row), const(nr)), ivar(r))}
+        valid = both(in_range(ivar(kk), 0, kblock), in_range(depth, 0, g.K))
+        expr = select(valid, substitute(s.expr, mapping), const(0.0, "f32"))
+        packed = Buffer(f"{col.name}@packed", (n, groups, blocks, panels, rows, nr), "f32", "temp")
+        del k.buffers[col.name]
+        k.buffers[packed.name] = packed
+        k.stages[i] = Stage(packed.name, (s.vars[0], s.vars[1], kb, j, kk, r), simplify(expr, k.extents))
+        floats = blocks * panels * rows * nr
+        k.stages[i + 1] = dataclasses.replace(g, b=packed.name, packed_b=packed.name, ldb=g.N,
+                                              b_strides=(groups * floats, floats))

@@ -692,8 +692,8 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     else:
         a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
         lda, mode = g.lda, int(g.trans_a)
-    if g.packed_b is not None:     # one B for every batch entry (prepack.prepack_params)
-        b, ldb, mode_b = ptrs[g.packed_b], g.N, gemm.PACKED
+    if g.packed_b is not None:     # b_strides then step through the packed buffer (prepack.py)
+        b, ldb, mode_b = _strided(fn, ptrs[g.packed_b], idx, g.b_strides, "float"), g.N, gemm.PACKED
     else:
         b, ldb, mode_b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float"), g.ldb, int(g.trans_b)
     c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
