@@ -39,13 +39,24 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+_ADDRESSES: dict[int, tuple[weakref.ref, int]] = {}   # id(array) -> (weak reference, data address)
+
+
 def address(a: numpy.ndarray) -> int:
-    """The data address of a C-contiguous array (c_char.from_buffer is the fast path; it
-    needs a writable, non-empty buffer)."""
+    """The data address of a C-contiguous array. The same arrays (an input the caller reuses, the
+    parameters) come back call after call, so addresses are remembered by identity; a weak reference
+    tells a live array from a new one that reuses a dead one's id (and keeps nothing alive)."""
+    hit = _ADDRESSES.get(id(a))
+    if hit is not None and hit[0]() is a:
+        return hit[1]
     try:
-        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(a))   # fast; needs a writable, non-empty buffer
     except (TypeError, ValueError):
-        return a.ctypes.data
+        addr = a.ctypes.data
+    if len(_ADDRESSES) > 4096:
+        _ADDRESSES.clear()
+    _ADDRESSES[id(a)] = (weakref.ref(a), addr)
+    return addr
 
 
 class OutputAllocator:
