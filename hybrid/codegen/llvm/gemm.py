@@ -106,9 +106,17 @@ class GemmConfig:
 
 def host_config(features: Optional[str] = None) -> GemmConfig:
     """The blocking for the host CPU (or for an explicit LLVM feature string)."""
-    if features is None:
-        import llvmlite.binding as llvm
-        features = llvm.get_host_cpu_features().flatten()
+    return _config_for(features if features is not None else _host_features())
+
+
+@functools.lru_cache(maxsize=None)
+def _host_features() -> str:
+    import llvmlite.binding as llvm
+    return llvm.get_host_cpu_features().flatten()
+
+
+@functools.lru_cache(maxsize=None)
+def _config_for(features: str) -> GemmConfig:
     flags = set(features.split(","))
     if "+avx512f" in flags:
         return GemmConfig(width=16, mr=14, nr=32, kc=256, mc=140, nc=2048)
