@@ -1,30 +1,27 @@
-"""Pre-packing GEMM operands into register-tile panels (LLVM backend only).
+"""Pre-packing GEMM operands into register-tile panels (LLVM backend only): three rewrites of a
+kernel, each leaving a GEMM that reads its panels in place (transA / transB = PACKED in gemm.py).
 
-Per call, A: a convolution multiplies the same weights by every image's columns: one GEMM per
-image, each packing the whole weight matrix into panels again (ResNet-18's last stage: 9 MB of
-weights packed 8 times per forward). Such a GEMM gets a scratch buffer; the renderer packs A into
-it once, split across the threads (`hybrid_sgemm_pack_a`), and every batch entry then reads the
-panels in place (transA = PACKED).
-
-Across calls, B: a dense layer's weight matrix is a parameter, the same from call to call, yet
-packing it (transposed) costs a pass over memory per call (the MLP's two 1024-wide layers: ~5%
-of the forward). Such a GEMM reads B from a `prepacked` buffer that the runtime owns and fills
-with `hybrid_sgemm_pack_b` only when the parameter changed (its write token; runtime.py).
-
-Stages (prepack_weights, per call):
-  1. find f32 GEMMs split across threads (alone or inside a ChunkLoop) whose A is shared by
-     at least two batch entries (a batch dim with A stride 0) and is whole M x K matrices;
-  2. add a temp buffer `<A>@packed` for the distinct A matrices and record it on the GEMM.
-Per call, B of a convolution: im2col writes the column matrix that the GEMM then packs again,
-two passes over the biggest array of a convolution (ResNet-18's first stage: 9 MB per image).
+pack_im2col (per call, before chunking). A convolution's im2col writes the column matrix that the
+GEMM then packs again: two passes over its biggest array (ResNet-18's first stage: 9 MB per image).
 Where a panel of NR columns is a run of one output row (OW a multiple of NR), im2col writes the
-packed panels directly instead and the GEMM reads them in place (transB = PACKED).
-
-Stages (pack_im2col, per call, before chunking):
+packed panels directly instead.
   1. find an im2col stage (N, G, Cg, KH, KW, OH, OW) feeding a GEMM as its B, OW % NR == 0;
   2. re-index it to fill the packed layout (N, G, K blocks, panels, kblock + slack, NR), zero
      beyond K, and point the GEMM at it.
-Stages (prepack_params, across calls):
+
+prepack_weights (per call). A convolution multiplies the same weights by every image's columns:
+one GEMM per image, each packing the whole weight matrix again (ResNet-18's last stage: 9 MB of
+weights packed 8 times per forward). Such a GEMM gets a scratch buffer that the renderer packs A
+into once, split across the threads (`hybrid_sgemm_pack_a`).
+  1. find f32 GEMMs split across threads (alone or inside a ChunkLoop) whose A is shared by
+     at least two batch entries (a batch dim with A stride 0) and is whole M x K matrices;
+  2. add a temp buffer `<A>@packed` for the distinct A matrices and record it on the GEMM.
+
+prepack_params (across calls). A dense layer's weight matrix is a parameter, the same from call
+to call, yet packing it (transposed) costs a pass over memory per call (the MLP's two 1024-wide
+layers: ~5% of the forward). Such a GEMM reads B from a `prepacked` buffer that the runtime owns
+and the entry point refills with `hybrid_sgemm_pack_b` only when the parameter changed (its write
+token; runtime._PackedParams).
   1. find f32 GEMMs whose B is a kernel input that is a graph parameter, one matrix for
      every batch entry;
   2. add a `prepacked` buffer `<B>@prepacked[KxN]` and record it on the GEMM; return what the
