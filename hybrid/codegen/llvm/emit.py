@@ -6,6 +6,7 @@ quicker to produce than an in-memory builder.
 from __future__ import annotations
 
 import struct
+from contextlib import contextmanager
 
 import numpy
 
@@ -79,6 +80,16 @@ class Fn:
 
     def br(self, label: str) -> None:
         self.do(f"br label %{label}")
+
+    @contextmanager
+    def when(self, cond: str, hint: str = "then"):
+        """`with fn.when(c):` emits its body only on the path where i1 `c` holds; both paths meet after it."""
+        run, done = self.label(hint), self.label("end")
+        self.do(f"br i1 {cond}, label %{run}, label %{done}")
+        self.start(run)
+        yield
+        self.br(done)
+        self.start(done)
 
     def begin_loop(self, lo: str, hi: str, carried: list[tuple[str, str]] = ()) -> Loop:
         """for (i = lo; i < hi; i++) with loop-carried values (type, initial value)."""

@@ -196,14 +196,13 @@ def slack_rows(R: int, cfg: GemmConfig) -> int:
     return -(-cfg.width // R)
 
 
-def _packed_layout(f: _Function, rows, K, cfg: GemmConfig, R: int):
-    """(block stride, kblock, panel stride) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows
-    (M for A, N for B) in panels of R: K block j starts at j * block stride, and panel p of a block at
-    p * (kblock + slack) * R, every block alike (the last, shallower one leaves rows unused), so that the layout is a
-    dense array [block][panel][kblock + slack][R] that a convolution's im2col can also fill directly."""
-    kblock = _kblock(f, K, cfg)
+def _packed_layout(f: _Function, rows, kblock, cfg: GemmConfig, R: int):
+    """(block stride, panel stride) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows (M for A,
+    N for B) in panels of R, K in blocks of `kblock` (`_kblock`): K block j starts at j * block stride, and panel p of
+    a block at p * (kblock + slack) * R, every block alike (the last, shallower one leaves rows unused), so that the
+    layout is a dense array [block][panel][kblock + slack][R] that a convolution's im2col can also fill directly."""
     panel = f.b.mul(f.b.add(kblock, _c(slack_rows(R, cfg))), _c(R))
-    return f.b.mul(f.ceil_div(rows, _c(R)), panel), kblock, panel
+    return f.b.mul(f.ceil_div(rows, _c(R)), panel), panel
 
 
 def packed_shape(rows: int, K: int, R: int, cfg: Optional["GemmConfig"] = None) -> tuple[int, int, int, int]:
@@ -430,7 +429,8 @@ def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Fun
     if operand == "b":
         trans = b.not_(trans)
     si, sk = b.select(trans, _c(1), f["ld"]), b.select(trans, f["ld"], _c(1))
-    block_stride, kblock, panel_floats = _packed_layout(f, rows, K, cfg, R)
+    kblock = _kblock(f, K, cfg)
+    block_stride, panel_floats = _packed_layout(f, rows, kblock, cfg, R)
     panels = f.ceil_div(rows, _c(R))
     nth = f.max(b.sext(f["nthreads"], I64), _c(1))
     tid = b.sext(f["tid"], I64)
@@ -499,14 +499,14 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     one = _c(1)
     trans_a = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
     a_packed = b.icmp_signed("==", f["transA"], _c(PACKED, I32))
-    a_block_stride, _, a_panel = _packed_layout(f, f["M"], f["K"], cfg, cfg.mr)
     b_packed = b.icmp_signed("==", f["transB"], _c(PACKED, I32))
-    b_block_stride, _, b_panel = _packed_layout(f, f["N"], f["K"], cfg, cfg.nr)
     trans_b = b.icmp_signed("==", f["transB"], _c(TRANS, I32))
     rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
     rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
     K = f["K"]
     kblock = _kblock(f, K, cfg)
+    a_block_stride, a_panel = _packed_layout(f, f["M"], kblock, cfg, cfg.mr)
+    b_block_stride, b_panel = _packed_layout(f, f["N"], kblock, cfg, cfg.nr)
     has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
 
     with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
@@ -526,6 +526,7 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                 b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
                                 b.gep(bbuf, [b.mul(ncf, kc)])])
             b_prepacked = b.gep(f["B"], [b.mul(b.sdiv(pc, kblock), b_block_stride)])
+            a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
                 mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
                 # Few columns (<= 256) and A row-major: each A element meets few B panels, so full MR-row
@@ -538,7 +539,6 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                 with b.if_then(b.not_(a_packed)):
                     b.call(pack_a, [b.gep(a_block, [b.mul(mcf, rs_a)]), rs_a, cs_a, b.sub(mc, mcf), kc,
                                     b.gep(abuf, [b.mul(mcf, kc)])])
-                a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
                 with f.loop(0, nc, EPILOGUE_COLS, "jg") as jg:
                     jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
                     with f.loop(jg, jend, NR, "jr") as jr:

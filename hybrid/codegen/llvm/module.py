@@ -259,26 +259,16 @@ def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot:
     for j, (graph_input, N, K, ldb, trans, _) in enumerate(packs):
         flag = entry.op(f"getelementptr i64, ptr %bufs, i64 {first_slot + len(packs) + j}")
         flag = entry.op(f"load i64, ptr {flag}")
-        dirty = entry.op(f"icmp ne i64 {flag}, 0")
         any_dirty = entry.op(f"or i64 {any_dirty}, {flag}")
-        run, done = entry.label("repack"), entry.label("packed")
-        entry.do(f"br i1 {dirty}, label %{run}, label %{done}")
-        entry.start(run)
-        src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {graph_input}")
-        src = entry.op(f"load ptr, ptr {src}")
-        dst = entry.op(f"getelementptr ptr, ptr %bufs, i64 {first_slot + j}")
-        dst = entry.op(f"load ptr, ptr {dst}")
-        entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, i32 {int(trans)}, "
-                 f"ptr {dst}, i32 %tid, i32 %nt)")
-        entry.br(done)
-        entry.start(done)
-    dirty = entry.op(f"icmp ne i64 {any_dirty}, 0")
-    run, done = entry.label("repacked"), entry.label("ready")
-    entry.do(f"br i1 {dirty}, label %{run}, label %{done}")
-    entry.start(run)
-    entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
-    entry.br(done)
-    entry.start(done)
+        with entry.when(entry.op(f"icmp ne i64 {flag}, 0"), "repack"):
+            src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {graph_input}")
+            src = entry.op(f"load ptr, ptr {src}")
+            dst = entry.op(f"getelementptr ptr, ptr %bufs, i64 {first_slot + j}")
+            dst = entry.op(f"load ptr, ptr {dst}")
+            entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, i32 {int(trans)}, "
+                     f"ptr {dst}, i32 %tid, i32 %nt)")
+    with entry.when(entry.op(f"icmp ne i64 {any_dirty}, 0"), "repacked"):
+        entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:

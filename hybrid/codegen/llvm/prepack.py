@@ -140,8 +140,9 @@ def pack_im2col(k: Kernel, impl: str) -> None:
         s, g = pair
         col = k.buffers[s.out]
         n, groups, cg, kh, kw, oh, ow = col.shape
-        blocks, panels, rows, nr = gemm.packed_shape(g.N, g.K, gemm.host_config().nr)
-        kblock = -(-g.K // blocks)
+        cfg = gemm.host_config()
+        blocks, panels, rows, nr = gemm.packed_shape(g.N, g.K, cfg.nr, cfg)
+        kblock = rows - gemm.slack_rows(nr, cfg)
         kb, j, kk, r = (fresh_var(k, e) for e in (blocks, panels, rows, nr))
         depth = iadd(imul(ivar(kb), const(kblock)), ivar(kk))
         c = clamp(depth, g.K - 1)          # rows past K read a valid element, then select 0

@@ -17,6 +17,7 @@ Stages of `render_kernel`:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Optional
 
@@ -659,52 +660,46 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
         for j, reg in enumerate(extra.values()):
             slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + len(g.batch_vars) + j}")
             fn.do(f"store i64 {reg}, ptr {slot}")
-    skip = None
     parallel = stage_parallel(k, g)
     batches = math.prod(g.batch_shape)
     # Many small products (per-image convolutions, attention heads): each thread takes whole
     # batch entries rather than splitting every small GEMM.
     by_batch = parallel and batches >= 4 and 2 * g.M * g.N * g.K < GEMM_BATCH_SPLIT_MAX
-    if not parallel:     # a small GEMM: thread 0 computes all of it
-        first = fn.op("icmp eq i32 %tid, 0")
-        run, skip = fn.label("gemm"), fn.label("skip")
-        fn.do(f"br i1 {first}, label %{run}, label %{skip}")
-        fn.start(run)
-    if by_batch:
-        lo, hi = thread_range(fn, batches, True)
-        flat = fn.begin_loop(lo, hi)
-        loops, idx, rest = [flat], [None] * len(g.batch_shape), flat.index
-        for d in reversed(range(len(g.batch_shape))):
-            if d == 0:
-                idx[d] = rest
-            else:
-                idx[d] = fn.op(f"srem i64 {rest}, {g.batch_shape[d]}")
-                rest = fn.op(f"sdiv i64 {rest}, {g.batch_shape[d]}")
-    else:
-        loops, idx = _batch_loops(fn, g.batch_shape)
-    if g.epilogue is not None:
-        for j, reg in enumerate(idx):
-            slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + j}")
-            fn.do(f"store i64 {reg}, ptr {slot}")
-    if g.packed_a is not None:
-        a = _strided(fn, ptrs[g.packed_a], idx, packed_strides(g), "float")
-        lda, mode = g.K, gemm.PACKED
-    else:
-        a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
-        lda, mode = g.lda, int(g.trans_a)
-    if g.packed_b is not None:     # b_strides then step through the packed buffer (prepack.py)
-        b, ldb, mode_b = _strided(fn, ptrs[g.packed_b], idx, g.b_strides, "float"), g.N, gemm.PACKED
-    else:
-        b, ldb, mode_b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float"), g.ldb, int(g.trans_b)
-    c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
-    threads = "i32 %tid, i32 %nt" if parallel and not by_batch else "i32 0, i32 1"
-    fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {lda}, i32 {mode}, "
-          f"ptr {b}, i64 {ldb}, i32 {mode_b}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
-    for lp in reversed(loops):
-        fn.end_loop(lp)
-    if skip is not None:
-        fn.br(skip)
-        fn.start(skip)
+    # a small GEMM (not split across threads): thread 0 computes all of it
+    only_first = fn.when(fn.op("icmp eq i32 %tid, 0"), "gemm") if not parallel else contextlib.nullcontext()
+    with only_first:
+        if by_batch:
+            lo, hi = thread_range(fn, batches, True)
+            flat = fn.begin_loop(lo, hi)
+            loops, idx, rest = [flat], [None] * len(g.batch_shape), flat.index
+            for d in reversed(range(len(g.batch_shape))):
+                if d == 0:
+                    idx[d] = rest
+                else:
+                    idx[d] = fn.op(f"srem i64 {rest}, {g.batch_shape[d]}")
+                    rest = fn.op(f"sdiv i64 {rest}, {g.batch_shape[d]}")
+        else:
+            loops, idx = _batch_loops(fn, g.batch_shape)
+        if g.epilogue is not None:
+            for j, reg in enumerate(idx):
+                slot = fn.op(f"getelementptr i64, ptr {ctx}, i64 {len(names) + j}")
+                fn.do(f"store i64 {reg}, ptr {slot}")
+        if g.packed_a is not None:
+            a = _strided(fn, ptrs[g.packed_a], idx, packed_strides(g), "float")
+            lda, mode = g.K, gemm.PACKED
+        else:
+            a = _strided(fn, ptrs[g.a], idx, g.a_strides, "float")
+            lda, mode = g.lda, int(g.trans_a)
+        if g.packed_b is not None:     # b_strides then step through the packed buffer (prepack.py)
+            b, ldb, mode_b = _strided(fn, ptrs[g.packed_b], idx, g.b_strides, "float"), g.N, gemm.PACKED
+        else:
+            b, ldb, mode_b = _strided(fn, ptrs[g.b], idx, g.b_strides, "float"), g.ldb, int(g.trans_b)
+        c = _strided(fn, ptrs[g.out], idx, g.c_strides, "float")
+        threads = "i32 %tid, i32 %nt" if parallel and not by_batch else "i32 0, i32 1"
+        fn.do(f"call void @hybrid_sgemm(i64 {g.M}, i64 {g.N}, i64 {g.K}, ptr {a}, i64 {lda}, i32 {mode}, "
+              f"ptr {b}, i64 {ldb}, i32 {mode_b}, ptr {c}, i64 {g.ldc}, ptr {epi}, ptr {ctx}, {threads})")
+        for lp in reversed(loops):
+            fn.end_loop(lp)
 
 
 def render_pack_a(fn: Fn, mod: ModuleState, g: GemmStage, ptrs: dict[str, str]) -> None:
@@ -727,44 +722,39 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
     """Plain loops for GEMMs of dtypes other than f32 (rare: integer or f64 matmul)."""
     t = k.buffers[g.out].dtype
     ty = REG[t]
-    first = fn.op("icmp eq i32 %tid, 0")
-    run, skip = fn.label("gemm"), fn.label("skip")
-    fn.do(f"br i1 {first}, label %{run}, label %{skip}")
-    fn.start(run)
-    loops, idx = _batch_loops(fn, g.batch_shape)
-    a = _strided(fn, ptrs[g.a], idx, g.a_strides, ty)
-    b = _strided(fn, ptrs[g.b], idx, g.b_strides, ty)
-    c = _strided(fn, ptrs[g.out], idx, g.c_strides, ty)
-    ml = fn.begin_loop("0", str(g.M))
-    nl = fn.begin_loop("0", str(g.N))
-    kl = fn.begin_loop("0", str(g.K), [(ty, lit(0, t))])
-    r = ExprRenderer(fn, mod, k, {}, {})
+    with fn.when(fn.op("icmp eq i32 %tid, 0"), "gemm"):    # thread 0 computes all of it
+        loops, idx = _batch_loops(fn, g.batch_shape)
+        a = _strided(fn, ptrs[g.a], idx, g.a_strides, ty)
+        b = _strided(fn, ptrs[g.b], idx, g.b_strides, ty)
+        c = _strided(fn, ptrs[g.out], idx, g.c_strides, ty)
+        ml = fn.begin_loop("0", str(g.M))
+        nl = fn.begin_loop("0", str(g.N))
+        kl = fn.begin_loop("0", str(g.K), [(ty, lit(0, t))])
+        r = ExprRenderer(fn, mod, k, {}, {})
 
-    def elem(base, row, col, ld, trans):
-        i, j = (col, row) if trans else (row, col)
-        o = fn.op(f"mul nsw i64 {i}, {ld}")
-        o = fn.op(f"add nsw i64 {o}, {j}")
-        p = fn.op(f"getelementptr inbounds {ty}, ptr {base}, i64 {o}")
-        return fn.op(f"load {ty}, ptr {p}")
-    av = elem(a, ml.index, kl.index, g.lda, g.trans_a)
-    bv = elem(b, kl.index, nl.index, g.ldb, g.trans_b)
-    prod = r.float_op("mul", [av, bv], t) if is_float(t) else r.int_op("mul", [av, bv], t)
-    acc = r.combine("add", kl.carried[0], prod, t)
-    total = fn.end_loop(kl, [acc])[0]
-    o = fn.op(f"mul nsw i64 {ml.index}, {g.ldc}")
-    o = fn.op(f"add nsw i64 {o}, {nl.index}")
-    p = fn.op(f"getelementptr inbounds {ty}, ptr {c}, i64 {o}")
-    if g.epilogue is not None:
-        env = dict(zip(g.batch_vars, idx))
-        env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": total})
-        total = ExprRenderer(fn, mod, k, ptrs, env).value(g.epilogue)
-    fn.do(f"store {ty} {total}, ptr {p}")
-    fn.end_loop(nl)
-    fn.end_loop(ml)
-    for lp in reversed(loops):
-        fn.end_loop(lp)
-    fn.br(skip)
-    fn.start(skip)
+        def elem(base, row, col, ld, trans):
+            i, j = (col, row) if trans else (row, col)
+            o = fn.op(f"mul nsw i64 {i}, {ld}")
+            o = fn.op(f"add nsw i64 {o}, {j}")
+            p = fn.op(f"getelementptr inbounds {ty}, ptr {base}, i64 {o}")
+            return fn.op(f"load {ty}, ptr {p}")
+        av = elem(a, ml.index, kl.index, g.lda, g.trans_a)
+        bv = elem(b, kl.index, nl.index, g.ldb, g.trans_b)
+        prod = r.float_op("mul", [av, bv], t) if is_float(t) else r.int_op("mul", [av, bv], t)
+        acc = r.combine("add", kl.carried[0], prod, t)
+        total = fn.end_loop(kl, [acc])[0]
+        o = fn.op(f"mul nsw i64 {ml.index}, {g.ldc}")
+        o = fn.op(f"add nsw i64 {o}, {nl.index}")
+        p = fn.op(f"getelementptr inbounds {ty}, ptr {c}, i64 {o}")
+        if g.epilogue is not None:
+            env = dict(zip(g.batch_vars, idx))
+            env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": total})
+            total = ExprRenderer(fn, mod, k, ptrs, env).value(g.epilogue)
+        fn.do(f"store {ty} {total}, ptr {p}")
+        fn.end_loop(nl)
+        fn.end_loop(ml)
+        for lp in reversed(loops):
+            fn.end_loop(lp)
 
 
 def render_chunk_loop(fn: Fn, mod: ModuleState, k: Kernel, c: ChunkLoop, ptrs: dict[str, str], fname: str) -> None:
