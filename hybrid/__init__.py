@@ -4,7 +4,7 @@ from . import ir, passes, viz
 from .aot import compile_library, load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
-from .frontend.api import hybridize, load, trace
+from .frontend.api import hybridize, trace
 from .frontend.array import NDArray
 from .frontend.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
@@ -12,6 +12,24 @@ from .frontend.step import compile_step
 from .version import __version__
 from . import gluon
 from .gluon import Trainer
+
+
+def load(path: str, backend=None):
+    """Load a model without its code: `prefix` of an export (prefix-graph.json + prefix-params.npz)
+    or an ONNX file (`model.onnx`, imported through hb.onnx)."""
+    if str(path).endswith(".onnx"):
+        from .onnx import import_model
+        return import_model(path, backend=backend)
+    from .frontend.api import load as load_export
+    return load_export(path, backend=backend)
+
+
+def __getattr__(name: str):
+    # hb.onnx needs the `onnx` package (the `onnx` extra), so it loads on first use
+    if name == "onnx":
+        import importlib
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
 __all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
