@@ -80,10 +80,13 @@ def _safe_name(name: str, taken: set) -> str:
 class OnnxGraphRunner:
     """Runs an ONNX graph's nodes on hybrid arrays (eager or traced); also serves subgraphs."""
 
-    def __init__(self, opset: int):
+    def __init__(self, opset: int, statics: dict):
         self.opset = opset
+        self.statics = statics   # ONNX name -> eager value of a parameter, for ops that read it as numbers
 
-    def run(self, graph: onnx.GraphProto, env: dict, statics: dict) -> list:
+    def run(self, graph: onnx.GraphProto, env: dict) -> list:
+        """Run `graph`'s nodes over `env` (name -> array; outer-scope names stay visible to subgraphs)."""
+        statics = self.statics
         for proto in graph.node:
             inputs = [env[name] if name else None for name in proto.input]
             missing = [n for n, v in zip(proto.input, inputs) if n and v is None and n not in env]
@@ -164,7 +167,7 @@ class OnnxBlock(SymbolBlock):
         for name, dtype, x in zip(self.input_names, self.input_dtypes, inputs):
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
-        outputs = OnnxGraphRunner(self.opset).run(self.onnx_model.graph, env, statics)
+        outputs = OnnxGraphRunner(self.opset, statics).run(self.onnx_model.graph, env)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
