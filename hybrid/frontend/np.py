@@ -13,10 +13,10 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import dtype_name, is_float, to_numpy_dtype
-from .array import Array, NDArray, Tracer
-from .dispatch import apply
+from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import apply
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
-from .promote import asarray as _asarray, cast as _cast, promote
+from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
 
 ndarray = NDArray

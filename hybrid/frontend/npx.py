@@ -7,9 +7,9 @@ from typing import Optional
 
 from ..errors import ShapeError
 from . import np
-from .array import Array
-from .dispatch import apply
-from .promote import asarray, promote
+from ..core.array import Array
+from ..core.dispatch import apply
+from ..core.promote import asarray, promote
 
 
 def _pair(v) -> tuple[int, int]:
@@ -165,7 +165,7 @@ def pooling(x, kernel=2, stride=None, padding=0, pool_type: str = "max", global_
 def dropout(x, p: float = 0.5, training: Optional[bool] = None) -> Array:
     """Inverted dropout: in training mode zero each element with probability p and scale the
     rest by 1/(1-p); identity otherwise. Masks come from the counter-based generator."""
-    from .autograd import is_training
+    from ..core.autograd import is_training
     x = asarray(x)
     if not (training if training is not None else is_training()) or p == 0:
         return x

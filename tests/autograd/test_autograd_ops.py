@@ -8,8 +8,8 @@ import pytest
 
 from hybrid import autograd
 from hybrid.errors import HybridError
-from hybrid.frontend.array import NDArray
-from hybrid.frontend.dispatch import apply
+from hybrid.core.array import NDArray
+from hybrid.core.dispatch import apply
 from hybrid.ir.registry import all_ops
 
 from gradcheck import numeric_grad

@@ -13,7 +13,7 @@ import hybrid as hb
 from hybrid import np, npx, passes
 from hybrid.codegen import build
 from hybrid.codegen.cuda.runtime import _RUNTIMES
-from hybrid.frontend.dispatch import apply
+from hybrid.core.dispatch import apply
 from hybrid.ir.registry import all_ops
 from hybrid.model_zoo import ZOO
 
@@ -191,7 +191,7 @@ def emulated_gpu(monkeypatch):
 @needs_gxx
 def test_device_arrays_stay_on_device_and_params_upload_once(emulated_gpu, monkeypatch):
     from hybrid.codegen.cuda.runtime import get_runtime
-    from hybrid.frontend.context import DeviceNDArray
+    from hybrid.core.context import DeviceNDArray
 
     net = hb.nn.Dense(16, activation="relu")
     net.initialize()

@@ -8,8 +8,8 @@ import pytest
 
 import hybrid as hb
 from hybrid import codegen
-from hybrid.frontend.array import NDArray
-from hybrid.frontend.dispatch import apply
+from hybrid.core.array import NDArray
+from hybrid.core.dispatch import apply
 from hybrid.ir import Graph, TensorType, parse, verify
 
 try:

@@ -12,7 +12,7 @@ from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
 from .source import user_line
 
-# Set by hybrid.frontend.autograd: called as recorder(op, inputs, attrs, outputs) after every
+# Set by hybrid.core.autograd: called as recorder(op, inputs, attrs, outputs) after every
 # eager op while autograd is recording.
 recorder: Optional[Callable] = None
 

@@ -25,7 +25,7 @@ def _rng_base(count: int):
         key = trace.rng_key()
         trace.random_ops += count - 1
         return key
-    from . import random
+    from ..frontend import random
     return NDArray(random.take_keys(count))
 
 

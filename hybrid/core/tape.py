@@ -7,7 +7,7 @@ taped when it is differentiable and one of its float inputs is tracked (attached
 backward walks the nodes reachable from the heads in reverse topological order and applies
 each op's registry gradient rule (or, for a hybridized block's compiled call, its compiled
 backward) to the output cotangents, accumulating input cotangents by array identity. The
-same `propagate` drives graph-level autodiff (hybrid.passes.autodiff) on traced values.
+same `propagate` drives graph-level autodiff (hybrid.core.ad) on traced values.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool],
 
 
 def _zeros_like(x: Array) -> Array:
-    from . import np
+    from ..frontend import np
     return np.zeros_like(x)
 
 
