@@ -87,10 +87,10 @@ def traced_ones(ctx, like):
     import numpy
 
     from .array import NDArray, Tracer
-    from .dispatch import apply
+    from .dispatch import bind
 
     one = Tracer(ctx, ctx.value_of(NDArray(numpy.ones((), like.dtype))))
-    return one if like.ndim == 0 else apply("broadcast_to", one, shape=tuple(like.shape))
+    return one if like.ndim == 0 else bind("broadcast_to", one, shape=tuple(like.shape))
 
 
 def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:

@@ -1,7 +1,7 @@
 """Arrays: `NDArray` (eager, NumPy-backed) and `Tracer` (a value in a graph being traced).
 
 Both share one operator surface (`Array`); every operator calls an `hb.np` function, which
-calls `dispatch.apply`, so eager and traced code paths are the same Python lines.
+calls `dispatch.bind`, so eager and traced code paths are the same Python lines.
 """
 from __future__ import annotations
 

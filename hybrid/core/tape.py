@@ -1,6 +1,6 @@
 """The eager autograd tape: recording, backward and grad.
 
-While `autograd.record()` is active, `dispatch.apply` reports every eager op here; an op is
+While `autograd.record()` is active, `dispatch.bind` reports every eager op here; an op is
 taped when it is differentiable and one of its float inputs is tracked (attached with
 `attach_grad`, or itself produced by a taped op). Each output array points at its TapeNode.
 

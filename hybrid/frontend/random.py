@@ -48,8 +48,8 @@ def _shape(size) -> tuple[int, ...]:
 
 
 def _uniform01(shape, dtype):
-    from ..core.dispatch import apply
-    return apply("random_uniform", _key(), shape=_shape(shape), dtype=dtype_name(dtype))
+    from ..core.dispatch import bind
+    return bind("random_uniform", _key(), shape=_shape(shape), dtype=dtype_name(dtype))
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype="float32"):
