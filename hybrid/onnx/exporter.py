@@ -10,9 +10,9 @@ import numpy
 import onnx
 from onnx import helper, numpy_helper
 
-from ..frontend import autograd
+from ..core import autograd
 from ..frontend.api import trace
-from ..frontend.array import NDArray
+from ..core.array import NDArray
 from ..frontend.block import HybridBlock
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op

@@ -12,10 +12,10 @@ from typing import Optional, Union
 import numpy
 import onnx
 
-from ..frontend.array import NDArray
+from ..core.array import NDArray
 from ..frontend.block import HybridBlock, SymbolBlock
 from ..frontend.parameter import Parameter
-from ..frontend.promote import asarray, cast
+from ..core.promote import asarray, cast
 from .ops import CONVERTERS, OnnxImportError, OnnxNode, supported_ops
 from .ops.base import StaticInputNeeded
 from .ops.dtypes import hybrid_dtype

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy
 
 from ...errors import HybridError
-from ...frontend.array import Array, NDArray, Tracer
+from ...core.array import Array, NDArray, Tracer
 
 Converter = Callable[["OnnxNode"], Any]
 CONVERTERS: dict[str, Converter] = {}

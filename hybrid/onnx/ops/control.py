@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ...frontend import np
-from ...frontend.array import NDArray
+from ...core.array import NDArray
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 

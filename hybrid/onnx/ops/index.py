@@ -6,9 +6,9 @@ import math
 import numpy
 
 from ...frontend import np
-from ...frontend.array import NDArray
-from ...frontend.dispatch import apply
-from ...frontend.promote import cast
+from ...core.array import NDArray
+from ...core.dispatch import bind
+from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
@@ -82,12 +82,12 @@ def _gather_nd(node: OnnxNode):
 def _scatter(data, flat_index, updates, reduction: str, node: OnnxNode):
     """Scatter `updates` (one row per flat index) into the flattened `data` (rows x rest)."""
     size = data.shape[0]
-    added = apply("take_grad", updates, flat_index, axis=0, size=size)
+    added = bind("take_grad", updates, flat_index, axis=0, size=size)
     if reduction == "add":
         return data + added
     if reduction == "mul":
         raise node.fail("reduction='mul' is not supported (scatter-multiply has no hybrid primitive)")
-    hit = apply("take_grad", np.ones(updates.shape, updates.dtype), flat_index, axis=0, size=size) > 0
+    hit = bind("take_grad", np.ones(updates.shape, updates.dtype), flat_index, axis=0, size=size) > 0
     if reduction == "none":
         return np.where(hit, added, data)   # ONNX requires distinct indices here
     if reduction in ("max", "min"):

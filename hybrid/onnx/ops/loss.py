@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy
 
 from ...frontend import np, npx
-from ...frontend.promote import cast
+from ...core.promote import cast
 from .base import OnnxNode, converts
 from .shape import const_array
 

@@ -7,8 +7,8 @@ import math
 import numpy
 
 from ...frontend import np, npx
-from ...frontend.dispatch import apply
-from ...frontend.promote import cast
+from ...core.dispatch import bind
+from ...core.promote import cast
 from ...ir.types import is_float
 from .base import OnnxNode, converts
 from .dtypes import hybrid_dtype

@@ -13,7 +13,7 @@ import math
 import numpy
 
 from ...frontend import np, npx
-from ...frontend.dispatch import apply
+from ...core.dispatch import bind
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
@@ -123,7 +123,7 @@ def _conv_transpose(node: OnnxNode):
         x, w = np.expand_dims(x, 2), np.expand_dims(w, 2)
         full, pads, strides, dilations = [1] + full, [(0, 0)] + pads, [1] + strides, [1] + dilations
     c_out = w.shape[1] * groups
-    y = apply("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
+    y = bind("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
               padding=(0, 0), dilation=tuple(dilations), groups=groups)
     y = y[(slice(None), slice(None)) + tuple(slice(max(lo, 0), f - max(hi, 0)) for (lo, hi), f in zip(pads, full))]
     grow = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pads]

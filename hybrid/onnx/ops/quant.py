@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ...frontend import np
-from ...frontend.promote import cast
+from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
 from .dtypes import hybrid_dtype
 from .nn import _conv

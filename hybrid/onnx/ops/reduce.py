@@ -7,7 +7,7 @@ import string
 import numpy
 
 from ...frontend import np, npx
-from ...frontend.promote import cast
+from ...core.promote import cast
 from ...ir.types import is_float
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array

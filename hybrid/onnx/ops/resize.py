@@ -7,7 +7,7 @@ import math
 import numpy
 
 from ...frontend import np
-from ...frontend.promote import cast
+from ...core.promote import cast
 from ...ir.types import is_float
 from .base import OnnxNode, converts
 from .shape import const_array

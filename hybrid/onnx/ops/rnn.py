@@ -3,7 +3,7 @@ elementwise gate math; `sequence_lens` masks the steps past each sequence's end.
 from __future__ import annotations
 
 from ...frontend import np, npx
-from ...frontend.promote import cast
+from ...core.promote import cast
 from .base import OnnxNode, converts
 
 

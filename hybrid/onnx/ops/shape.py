@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy
 
 from ...frontend import np
-from ...frontend.array import NDArray
-from ...frontend.promote import cast
+from ...core.array import NDArray
+from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
 from .dtypes import hybrid_dtype
 from .tensors import constant_value
