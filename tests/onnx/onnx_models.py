@@ -32,3 +32,24 @@ def reference(model: onnx.ModelProto, *inputs: numpy.ndarray) -> list[numpy.ndar
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {i.name: x for i, x in zip(session.get_inputs(), inputs)}
     return session.run(None, feed)
+
+
+def zoo_model(name: str):
+    """A hybrid.model_zoo network, initialized with fixed seeds and non-trivial BatchNorm statistics,
+    and an example input."""
+    import hybrid as hb
+    from hybrid.model_zoo import ZOO
+
+    ctor, shape = ZOO[name]
+    hb.np.random.seed(123)
+    net = ctor()
+    net.initialize(hb.init.Xavier())
+    rng = numpy.random.default_rng(5)
+    x = rng.normal(size=shape).astype("float32")
+    net(hb.np.array(x))   # resolve deferred shapes
+    for pname, p in net.collect_params().items():
+        if pname.endswith("running_var"):
+            p.set_data(rng.uniform(0.5, 2.0, size=p.shape).astype("float32"))
+        elif pname.endswith(("running_mean", "beta", "bias")):
+            p.set_data(rng.normal(0, 0.3, size=p.shape).astype("float32"))
+    return net, x

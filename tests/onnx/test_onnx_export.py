@@ -10,15 +10,14 @@ from hybrid import passes
 from hybrid.model_zoo import ZOO, ResNet18
 from hybrid.onnx import OnnxExportError, export_model, graph_to_onnx, import_model
 
-from onnx_models import reference
-from test_zoo_models import build
+from onnx_models import reference, zoo_model
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_round_trips_through_onnxruntime(name, tmp_path):
-    net, x = build(name)
+    net, x = zoo_model(name)
     expected = net(hb.np.array(x)).asnumpy()
     path = str(tmp_path / f"{name}.onnx")
     model = export_model(net, [x], path)
@@ -39,14 +38,14 @@ def test_resnet18_round_trips_through_onnxruntime():
 
 @pytest.mark.parametrize("opset", [13, 17, 18])
 def test_export_opsets(opset):
-    net, x = build("transformer")
+    net, x = zoo_model("transformer")
     model = export_model(net, [x], opset=opset)
     assert model.opset_import[0].version == opset
     numpy.testing.assert_allclose(reference(model, x)[0], net(hb.np.array(x)).asnumpy(), **TOL)
 
 
 def test_fused_kernels_export_as_their_primitives():
-    net, x = build("resnet_block")
+    net, x = zoo_model("resnet_block")
     graph = hb.trace(net, x)
     optimized = passes.optimize(graph, opt_level=2).graph
     assert any(n.op == "fused" for n in optimized.nodes)
