@@ -18,6 +18,7 @@ from .dispatch import apply
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
 from .promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
+from . import views as _views
 
 ndarray = NDArray
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
@@ -99,7 +100,7 @@ def astype(x: Array, dtype) -> Array:
 
 
 def copy(x: Array) -> Array:
-    return x.copy() if isinstance(x, NDArray) else x
+    return _asarray(x).copy()
 
 
 # -- elementwise -------------------------------------------------------------------------------
@@ -345,7 +346,11 @@ def reshape(a, newshape) -> Array:
             raise ShapeError(f"reshape: cannot reshape {a.shape} ({a.size} elements) to {tuple(newshape)}")
         shape[shape.index(-1)] = a.size // known
     shape = tuple(shape)
-    return a if shape == a.shape else apply("reshape", a, shape=shape)
+    if shape == a.shape:
+        return a
+    return _views.view_of(a, apply("reshape", a, shape=shape), lambda data: data.reshape(shape),
+                          lambda base: apply("reshape", base, shape=shape),
+                          lambda base, new: apply("reshape", new, shape=base.shape))
 
 
 def ravel(a) -> Array:
@@ -364,7 +369,12 @@ def flip(a, axis=None) -> Array:
 def transpose(a, axes=None) -> Array:
     a = _asarray(a)
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(x % builtins.max(a.ndim, 1) for x in axes)
-    return a if perm == tuple(range(a.ndim)) else apply("transpose", a, perm=perm)
+    if perm == tuple(range(a.ndim)):
+        return a
+    inverse = tuple(int(i) for i in numpy.argsort(perm))
+    return _views.view_of(a, apply("transpose", a, perm=perm), lambda data: data.transpose(perm),
+                          lambda base: apply("transpose", base, perm=perm),
+                          lambda base, new: apply("transpose", new, perm=inverse))
 
 
 def swapaxes(a, axis1: int, axis2: int) -> Array:
