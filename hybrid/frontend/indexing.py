@@ -1,13 +1,13 @@
 """NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`) and integer-array
 indexing along one axis, lowered to slice / reshape / take. Basic indexing returns a view
-(hybrid.frontend.views); `x[key] = v` while tracing is a functional update (functional_setitem)."""
+(hybrid.core.views); `x[key] = v` while tracing is a functional update (functional_setitem)."""
 from __future__ import annotations
 
 import numpy
 
 from ..errors import ShapeError, TracingError
-from .array import Array, Tracer, _tracing_error
-from . import views
+from ..core.array import Array, Tracer, _tracing_error
+from ..core import views
 
 
 def _expand_key(key, ndim: int) -> list:

@@ -1,7 +1,7 @@
 """Arrays: `NDArray` (eager, NumPy-backed) and `Tracer` (a value in a graph being traced).
 
 Both share one operator surface (`Array`); every operator calls an `hb.np` function, which
-calls `dispatch.apply`, so eager and traced code paths are the same Python lines.
+calls `dispatch.bind`, so eager and traced code paths are the same Python lines.
 """
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ class NDArray(Array):
         self._grad_req = "null"
         self._node = None  # autograd: the tape entry that produced this array
         self._version = next(WRITE_CLOCK)  # renewed by every in-place write: device copies key on it
-        self._base: Optional[NDArray] = None  # the array whose memory this view shares (hybrid.frontend.views)
+        self._base: Optional[NDArray] = None  # the array whose memory this view shares (hybrid.core.views)
 
     def _assign(self, value, key=Ellipsis) -> None:
         """Write `value` into this array in place (all of it, or `key`). Every in-place write in
@@ -235,7 +235,7 @@ class NDArray(Array):
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
-        from .indexing import normalize_setitem_key
+        from ..frontend.indexing import normalize_setitem_key
         self._check_writable(value)
         self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
@@ -249,7 +249,7 @@ class NDArray(Array):
     def copy(self) -> "NDArray":
         return NDArray(self._data.copy())
 
-    # autograd (implemented in hybrid.frontend.autograd) ----------------------------------
+    # autograd (implemented in hybrid.core.autograd) ----------------------------------
     def attach_grad(self, grad_req: str = "write") -> None:
         from . import autograd
         autograd.attach_grad(self, grad_req)
@@ -265,7 +265,7 @@ class NDArray(Array):
     def detach(self) -> "NDArray":
         return NDArray(self._data)
 
-    # devices (hybrid.frontend.context) -------------------------------------------------------
+    # devices (hybrid.core.context) -------------------------------------------------------
     @property
     def context(self):
         """Where the data lives: hb.cpu(0) for NDArray (a DeviceNDArray reports its GPU)."""
@@ -311,7 +311,7 @@ class Tracer(Array):
 
     A Tracer is a mutable reference to a graph value: an in-place write (`x += 1`, `x[0] = v`)
     rebinds it to the updated value, so every alias sees the write, as eagerly. A view (basic
-    index, reshape, transpose of another Tracer) writes back into its base (hybrid.frontend.views)."""
+    index, reshape, transpose of another Tracer) writes back into its base (hybrid.core.views)."""
 
     __slots__ = ("trace", "_value", "_base", "_read", "_write", "_seen", "_writes")
 
@@ -387,7 +387,7 @@ class Tracer(Array):
             yield self[i]
 
     def __setitem__(self, key, value):
-        from .indexing import functional_setitem
+        from ..frontend.indexing import functional_setitem
         self._rebind(functional_setitem(self, key, value))
 
     def __repr__(self) -> str:
@@ -403,7 +403,7 @@ class Tracer(Array):
                              "the hybridized code.")
 
     def detach(self):
-        from . import np
+        from ..frontend import np
         return np.stop_gradient(self)
 
 
@@ -417,4 +417,4 @@ def wrap_outputs(result, cls=NDArray) -> list:
     return [cls(numpy.asarray(r)) for r in results]
 
 
-from . import np as _np  # noqa: E402  (np needs Array defined first)
+from ..frontend import np as _np  # noqa: E402  (np needs Array defined first)
