@@ -2,7 +2,7 @@
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
 from . import ir, passes, viz
 from .aot import compile_library, load_library
-from .errors import FormatError, HybridError, ShapeError, TracingError
+from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
 from .frontend.api import hybridize, load, trace
@@ -15,5 +15,5 @@ from . import gluon
 from .gluon import Trainer
 
 __all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]
