@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy
 
-from ..errors import ShapeError, TracingError
-from ..core.array import Array, Tracer, _tracing_error
+from ..errors import ShapeError
+from ..core.array import Array, Tracer, _tracing_error, normalize_setitem_key
 from ..core import views
 
 
@@ -23,13 +23,6 @@ def _expand_key(key, ndim: int) -> list:
     else:
         key += [slice(None)] * (ndim - consumed)
     return key
-
-
-def normalize_setitem_key(key):
-    """A key NumPy accepts for eager `x[key] = value` (our arrays converted to NumPy)."""
-    if isinstance(key, tuple):
-        return tuple(normalize_setitem_key(k) for k in key)
-    return numpy.asarray(key) if isinstance(key, Array) else key
 
 
 def _is_basic(key) -> bool:
