@@ -2,6 +2,7 @@
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
 from . import codegen, ir, passes, viz
 from .codegen.library import load_library
+from .config import config
 from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
@@ -15,6 +16,6 @@ from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]
