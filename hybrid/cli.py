@@ -17,14 +17,22 @@ from typing import Optional, Sequence
 
 import numpy
 
-from . import load
 from .errors import HybridError
+from .frontend.api import load as load_export
 from .frontend.export import load_exported
 from .ir.types import to_numpy_dtype
 
 
 def _is_onnx(path: str) -> bool:
     return path.endswith(".onnx")
+
+
+def load(path: str):
+    """The model as a block: an imported ONNX file or a loaded hybrid export."""
+    if _is_onnx(path):
+        from .onnx import import_model
+        return import_model(path)
+    return load_export(path)
 
 
 def _example_inputs(path: str, batch: int, seed: int = 0) -> list[numpy.ndarray]:
@@ -167,7 +175,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .aot import compile_library
+    from .frontend.aot import compile_library
     inputs = _example_inputs(args.model, args.batch)
     block = load(args.model)
     info = compile_library(block, inputs, args.library)
