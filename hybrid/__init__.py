@@ -10,9 +10,9 @@ from .frontend.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .version import __version__
-from . import gluon
+from . import gluon, profiler
 from .gluon import Trainer
 
 __all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]

@@ -25,8 +25,8 @@ from ... import log
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, module, target
-from .runtime import Runner, default_threads
+from . import cache, module, profiling, target
+from .runtime import ProfileHook, Runner, default_threads
 
 
 def _next_dump_index(folder: str) -> int:
@@ -57,7 +57,9 @@ class LLVMExecutable:
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
-                             checks=plan.checks, packs=plan.packs)
+                             checks=plan.checks, packs=plan.packs,
+                             profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
+                                                 graph.name))
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
