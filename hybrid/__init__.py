@@ -4,6 +4,7 @@ from . import ir, passes, viz
 from .aot import compile_library, load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
+from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels for large eager ops)
 from .frontend.api import hybridize, load, trace
 from .frontend.array import NDArray
 from .frontend.context import Context, cpu, gpu

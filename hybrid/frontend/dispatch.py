@@ -18,6 +18,9 @@ from .source import user_line
 # Set by hybrid.frontend.autograd: called as recorder(op, inputs, attrs, outputs) after every
 # eager op while autograd is recording.
 recorder: Optional[Callable] = None
+# Set by hybrid.frontend.eager_kernels: eager_kernels(op, datas, in_types, out_types, attrs) returns the
+# results of a compiled kernel, or None where the reference should run.
+eager_kernels: Optional[Callable] = None
 
 
 def infer_or_raise(op: str, types: list[TensorType], attrs: dict) -> list[TensorType]:
@@ -40,19 +43,29 @@ def apply(op: str, *inputs, **attrs):
     in_types = [x.type for x in inputs]
     out_types = infer_or_raise(op, in_types, attrs)
     if events.recording():
-        result = _profiled_ref(op, inputs, attrs, in_types, out_types)
+        result = _profiled_run(op, inputs, attrs, in_types, out_types)
     else:
-        result = get_op(op).ref(*[x._data for x in inputs], **attrs)
+        result = _run(op, inputs, attrs, in_types, out_types)
     outputs = wrap_outputs(result, NDArray)
     if recorder is not None:
         recorder(op, inputs, attrs, outputs)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def _profiled_ref(op: str, inputs, attrs: dict, in_types, out_types):
-    """The reference run, reported to the profiler (hybrid.events) with its FLOPs, bytes and operand types."""
+def _run(op: str, inputs, attrs: dict, in_types, out_types):
+    """A compiled kernel's results where eager_kernels has one for this op, else the reference's."""
+    datas = [x._data for x in inputs]
+    if eager_kernels is not None:
+        result = eager_kernels(op, datas, in_types, out_types, attrs)
+        if result is not None:
+            return result
+    return get_op(op).ref(*datas, **attrs)
+
+
+def _profiled_run(op: str, inputs, attrs: dict, in_types, out_types):
+    """_run, reported to the profiler (hybrid.events) with its FLOPs, bytes and operand types."""
     start = time.perf_counter_ns()
-    result = get_op(op).ref(*[x._data for x in inputs], **attrs)
+    result = _run(op, inputs, attrs, in_types, out_types)
     end = time.perf_counter_ns()
     line = user_line()
     events.emit(events.Event(op, "op", start, end - start, op_flops(op, in_types, out_types, attrs),

@@ -48,7 +48,7 @@ class LLVMExecutable:
 
     backend = "llvm"
 
-    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int):
+    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int, profile: bool = True):
         self.graph = graph
         self.plan = plan
         self.engine = engine
@@ -59,7 +59,7 @@ class LLVMExecutable:
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
                              checks=plan.checks, packs=plan.packs,
                              profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
-                                                 graph.name))
+                                                 graph.name) if profile else None)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
@@ -121,9 +121,11 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
     return objects
 
 
-def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, **options) -> LLVMExecutable:
+def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, profile: bool = True,
+          **options) -> LLVMExecutable:
+    """profile=False: calls are never reported to the profiler (an eager op's kernel: the op reports itself)."""
     if options:
-        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads")
+        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads, profile")
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
@@ -134,7 +136,7 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     for obj in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads())
+    exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads(), profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe
