@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Optional
-
-import numpy
 
 from .. import log
 from ..codegen import build
+from ..core import dispatch
 from ..ir.cost import op_flops
 from ..ir.graph import Graph
 from ..ir.registry import get_op
 from ..passes import optimize
-from . import dispatch
 
 KINDS = frozenset({"conv", "matmul", "pool", "elementwise", "reduce"})
 MIN_ELEMENTS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", 1 << 16))

@@ -7,7 +7,8 @@ import pytest
 
 import hybrid as hb
 from hybrid import autograd, np, npx
-from hybrid.frontend import dispatch, eager_kernels
+from hybrid.core import dispatch
+from hybrid.frontend import eager_kernels
 from hybrid.ir.registry import get_op
 
 rng = numpy.random.default_rng(7)
