@@ -30,6 +30,7 @@ from ..ir.registry import get_op
 from ..passes import optimize
 
 KINDS = frozenset({"conv", "matmul", "pool", "elementwise", "reduce"})
+COSTLY = frozenset({"conv", "matmul", "pool"})   # kinds whose FLOPs can be large for a small result
 MIN_ELEMENTS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", 1 << 16))
 MIN_FLOPS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_FLOPS", 1 << 22))
 COMPILE_AFTER = 2     # uses of a signature before it is compiled
@@ -45,12 +46,14 @@ class EagerKernels:
         self.enabled = os.environ.get("HYBRID_EAGER_COMPILE", "1") != "0"
 
     def qualifies(self, op: str, in_types, out_types, attrs: dict) -> bool:
-        if get_op(op).kind not in KINDS:
+        kind = get_op(op).kind
+        if kind not in KINDS:
             return False
-        if any(t.dtype != "f32" for t in in_types) or any(t.dtype != "f32" for t in out_types):
+        # small results of cheap ops leave first: this test runs on every eager op
+        if out_types[0].size < MIN_ELEMENTS and (kind not in COSTLY or op_flops(op, in_types, out_types, attrs)
+                                                 < MIN_FLOPS):
             return False
-        return (sum(t.size for t in out_types) >= MIN_ELEMENTS
-                or op_flops(op, in_types, out_types, attrs) >= MIN_FLOPS)
+        return all(t.dtype == "f32" for t in in_types) and all(t.dtype == "f32" for t in out_types)
 
     def __call__(self, op: str, datas: list, in_types, out_types, attrs: dict):
         """The op's results computed by a compiled kernel, or None: run the reference."""
