@@ -1,7 +1,7 @@
 """Eager ops on large arrays run compiled single-op kernels (LLVM) instead of the NumPy reference.
 
-An eager op qualifies when its kind is one the LLVM backend compiles well (convolution, matmul,
-pooling, elementwise, reduction), every operand and result is float32, and it is big enough for
+An eager op qualifies when its kind is one the LLVM backend runs faster than NumPy (convolution,
+pooling, elementwise, reduction: not matmul, which NumPy already hands to OpenBLAS at the same speed), every operand and result is float32, and it is big enough for
 compiled code to pay: at least MIN_ELEMENTS result elements or MIN_FLOPS floating-point operations
 (HYBRID_EAGER_COMPILE_MIN_ELEMENTS / _MIN_FLOPS). Below that, and for every other op, the
 reference runs, so small-array calls keep NumPy's overhead.
@@ -29,8 +29,8 @@ from ..ir.graph import Graph
 from ..ir.registry import get_op
 from ..passes import optimize
 
-KINDS = frozenset({"conv", "matmul", "pool", "elementwise", "reduce"})
-COSTLY = frozenset({"conv", "matmul", "pool"})   # kinds whose FLOPs can be large for a small result
+KINDS = frozenset({"conv", "pool", "elementwise", "reduce"})
+COSTLY = frozenset({"conv", "pool"})   # kinds whose FLOPs can be large for a small result
 MIN_ELEMENTS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", 1 << 16))
 MIN_FLOPS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_FLOPS", 1 << 22))
 COMPILE_AFTER = 2     # uses of a signature before it is compiled

@@ -45,11 +45,10 @@ def test_conv_compiles_on_second_call_and_matches_reference(kernels):
     numpy.testing.assert_allclose(third.asnumpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["exp", "tanh", "matmul", "sum", "max_pool2d"])
+@pytest.mark.parametrize("name", ["exp", "tanh", "sum", "max_pool2d"])
 def test_other_kinds_match_reference(kernels, name):
     x = rng.standard_normal((4, 8, 16, 16)).astype("f4")
     run = {"exp": lambda a: np.exp(a), "tanh": lambda a: np.tanh(a),
-           "matmul": lambda a: a.reshape((32, 256)) @ a.reshape((32, 256)).T,
            "sum": lambda a: np.sum(a, axis=1),
            "max_pool2d": lambda a: npx.pooling(a, kernel=2, stride=2, pool_type="max")}[name]
     results = [run(np.array(x)).asnumpy() for _ in range(3)]
