@@ -34,6 +34,7 @@ from typing import Iterator, Optional
 import numpy
 
 from . import events
+from .config import config
 
 __all__ = ["profile", "Profile", "host_peak"]
 
@@ -196,5 +197,5 @@ def _profile_whole_run(setting: str) -> None:
     atexit.register(report)
 
 
-if os.environ.get("HYBRID_PROFILE", "0") not in ("", "0"):
-    _profile_whole_run(os.environ["HYBRID_PROFILE"])
+if config.get("profile") is not None:
+    _profile_whole_run(config.get("profile"))

@@ -10,7 +10,8 @@ The kernel is the op alone as a graph (one node, operands as inputs), optimized 
 LLVM backend, and kept in memory by (op, attributes, operand types); the backend's disk cache keeps
 its object code, so a new process compiles nothing it compiled before. A signature is compiled the
 second time it is seen (the first call runs the reference): a shape met once, as in a script that
-builds its arrays step by step, never waits for LLVM. HYBRID_EAGER_COMPILE=0 turns all of it off.
+builds its arrays step by step, never waits for LLVM. HYBRID_EAGER_COMPILE=0 (or
+`hb.config(eager_compile=False)`) turns all of it off.
 
 Results equal the reference within the tolerances docs/architecture.md states (compiled float32 code
 sums in another order and uses its own exp/tanh/... : rtol 1e-4 for products and convolutions,
@@ -18,10 +19,10 @@ a few ulps for elementwise math).
 """
 from __future__ import annotations
 
-import os
 import threading
 
 from .. import log
+from ..config import config
 from ..codegen import build
 from ..core import dispatch
 from ..ir.cost import op_flops
@@ -31,8 +32,8 @@ from ..passes import optimize
 
 KINDS = frozenset({"conv", "pool", "elementwise", "reduce"})
 COSTLY = frozenset({"conv", "pool"})   # kinds whose FLOPs can be large for a small result
-MIN_ELEMENTS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", 1 << 16))
-MIN_FLOPS = int(os.environ.get("HYBRID_EAGER_COMPILE_MIN_FLOPS", 1 << 22))
+MIN_ELEMENTS = config.get("eager_compile_min_elements")
+MIN_FLOPS = config.get("eager_compile_min_flops")
 COMPILE_AFTER = 2     # uses of a signature before it is compiled
 
 
@@ -43,7 +44,6 @@ class EagerKernels:
         self.kernels: dict[tuple, object] = {}
         self.seen: dict[tuple, int] = {}
         self.lock = threading.Lock()
-        self.enabled = os.environ.get("HYBRID_EAGER_COMPILE", "1") != "0"
 
     def qualifies(self, op: str, in_types, out_types, attrs: dict) -> bool:
         kind = get_op(op).kind
@@ -57,7 +57,7 @@ class EagerKernels:
 
     def __call__(self, op: str, datas: list, in_types, out_types, attrs: dict):
         """The op's results computed by a compiled kernel, or None: run the reference."""
-        if not self.enabled or not self.qualifies(op, in_types, out_types, attrs):
+        if not self.qualifies(op, in_types, out_types, attrs) or not config.get("eager_compile"):
             return None
         try:
             key = (op, tuple(sorted(attrs.items())), tuple(in_types))
