@@ -6,6 +6,7 @@ from .config import config
 from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels for large eager ops)
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
 from .core.array import NDArray
@@ -13,7 +14,7 @@ from .core.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .version import __version__
-from . import gluon
+from . import gluon, profiler
 from .gluon import Trainer
 
 
@@ -35,5 +36,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]
