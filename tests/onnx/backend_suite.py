@@ -32,7 +32,7 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
     (r"^test_(string|strnorm|regex|tfidf)", "string ops: hybrid has no string dtype"),
     (r"^test_(gridsample|affine_grid|roialign|deform_conv|col2im|maxunpool|det|dft|stft|melweightmatrix|"
      r"image_decoder|bitcast|bitwise|linear_attention|causal_conv_with_state|flex_?attention|tensorscatter|"
-     r"swiglu|reversesequence)", "op not implemented yet (listed in docs/onnx.md)"),
+     r"swiglu)", "op not implemented yet (listed in docs/onnx.md)"),
     (r"^test_(bernoulli|random|dropout_default_mask|dropout_.*training|training_dropout)", "random sampling ops: "
      "hybrid's counter-based generator cannot reproduce ONNX Runtime's draws, and training-mode Dropout is a "
      "training op"),
