@@ -128,6 +128,10 @@ def main() -> None:
     report = run_suite(args.backend, args.include)
     print(f"hybrid backend {args.backend}")
     print(summary(report))
+    reasons = collections.Counter(expected_reason(name) for groups in report.values() for name in groups["expected"])
+    print("expected failures by reason:")
+    for reason, count in reasons.most_common():
+        print(f"  {count:4d}  {reason}")
     for kind, groups in report.items():
         for line in groups["details"]:
             print(f"unexpected [{kind}] {line}")
