@@ -83,17 +83,20 @@ def table(rows: list[dict], args, started: float) -> str:
     machine, lib = cpu_info(), versions()
     load = os.getloadavg()[0]
     lines = [HEADING, "",
-             f"- command: `python -m bench.onnx_bench --size {args.size} --rounds {args.rounds}`; "
+             f"- command: `python -m bench.onnx_bench --size {args.size} --rounds {args.rounds} --budget {args.budget:g} "
+             f"--threads {args.threads} --write`; "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {time.time() - started:.0f} s",
              f"- machine: {machine['cpu']} (LLVM target {machine['llvm_cpu']}), {machine['cores']} cores, vector flags: "
-             f"{machine['vector_flags']}; {args.threads} threads for both runtimes",
+             f"{machine['vector_flags']}; {args.threads} thread(s) for both runtimes (HYBRID_NUM_THREADS, ONNX Runtime "
+             "intra_op_num_threads)",
              f"- versions: " + ", ".join(f"{k} {v}" for k, v in lib.items()),
              "- models: exported from PyTorch by bench/onnx_models.py (opset 17, dynamic batch): ResNet-50, "
              f"Inception-v1 (GoogLeNet, BatchNorm) and DenseNet-121 at {args.size}x{args.size}, a BERT-style "
              "encoder (4 layers, d=256, 4 heads, sequence 128). The onnx wheel's 'light' model files are tiny "
              "stand-ins and its full-size model zoo files are downloads, so they are not used here",
              f"- medians of interleaved rounds; 'vs llvm' = median / hybrid-llvm median (above 1: hybrid is faster); "
-             f"'first call ms' = import/session creation + trace + compile + first run. Load average {load:.1f} at the "
+             f"'first call ms' = import/session creation + trace + compile + first run (hybrid's compiled-code cache was "
+             "warm for BERT at batch 1 from an earlier run). Load average {load:.1f} at the "
              "end: the machine is shared with other jobs, so compare within this run",
              "", "| model | batch | peer | median ms | min ms | first call ms | vs llvm | note |",
              "|---|---:|---|---:|---:|---:|---:|---|"]
