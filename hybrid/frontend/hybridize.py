@@ -19,7 +19,7 @@ from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
-from ..core.array import Array, NDArray, as_ndarray
+from ..core.array import Array, NDArray
 from ..core import autograd
 from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
@@ -34,6 +34,11 @@ class CompileOptions:
     dump: Optional[str] = None
     max_signatures: int = 8
     backend_options: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Fail at hybridize() on a backend or option the backend does not know, not at the first call."""
+        from .. import codegen
+        codegen.resolve_options(self.backend, dict(self.backend_options, dump=self.dump))
 
 
 @dataclass
@@ -151,6 +156,7 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable, name: str, options: CompileOptions,
                  params: Optional[Callable[[], dict]] = None, prepare: Optional[Callable[[list], None]] = None):
+        options.check()
         self.fn = fn
         self.name = name
         self.options = options
@@ -195,18 +201,17 @@ class CompiledFunction:
         self.cache[sig] = entry
         return entry
 
-    def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
+    def input_arrays(self, entry: CompiledEntry, args: list) -> list:
         """The executable's inputs in its graph's input order (see input_plan)."""
-        backend = self.options.backend
         arrays = [a for a in args if isinstance(a, NDArray)]
-        if entry.args_only and backend != "cuda":    # the hot case: no parameters, no random key
-            return [a._data for a in arrays]
+        if entry.args_only:    # the hot case: no parameters, no random key
+            return arrays
         inputs = []
         for kind, source in entry.feed:
             if kind == ARG:
-                inputs.append(arrays[source]._exec_input(backend))
+                inputs.append(arrays[source])
             elif kind == PARAM:
-                inputs.append(source._data_eager()._exec_input(backend))
+                inputs.append(source._data_eager())
             else:
                 inputs.append(rng.take_keys(entry.random_ops))
         return inputs
@@ -222,8 +227,8 @@ class CompiledFunction:
                 return unflatten(results, entry.structure)
         outputs = entry.executable(self.input_arrays(entry, args))
         if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case
-            return as_ndarray(outputs[0])
-        results = [as_ndarray(o) for o in outputs]  # cuda may keep them on the GPU
+            return outputs[0]
+        results = outputs  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)

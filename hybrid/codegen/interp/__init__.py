@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy
 
+from ...core.array import NDArray
+from ...core.context import host_data
 from ...ir.graph import Graph, Value
+from .. import Backend, register_backend
 from ...ir.registry import get_op
 
 
@@ -22,18 +25,21 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
 
 
 class InterpExecutable:
-    """Callable on a list of NumPy arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays."""
 
     backend = "interp"
 
     def __init__(self, graph: Graph):
         self.graph = graph
 
-    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+    def __call__(self, inputs: list) -> list[NDArray]:
         if len(inputs) != len(self.graph.inputs):
             raise ValueError(f"graph @{self.graph.name} takes {len(self.graph.inputs)} inputs, got {len(inputs)}")
-        return run_graph(self.graph, inputs)
+        return [NDArray(out) for out in run_graph(self.graph, [host_data(x)[0] for x in inputs])]
+
+    def refresh_params(self) -> None:
+        """Nothing to do: every call reads the parameters afresh."""
 
 
-def build(graph: Graph, **options) -> InterpExecutable:
-    return InterpExecutable(graph)
+register_backend(Backend("interp", lambda graph, options: InterpExecutable(graph),
+                         doc="the registry's NumPy references, node by node: the oracle"))
