@@ -58,6 +58,7 @@ class DeviceNDArray(NDArray):
         self._grad_req = "null"
         self._node = None
         self._version = next(WRITE_CLOCK)
+        self._base = None
         self._type = type_
         self._runtime = runtime
         self._device_id = device_id
@@ -141,7 +142,7 @@ def host_data(x) -> tuple[numpy.ndarray, Optional[int]]:
     if isinstance(x, DeviceNDArray):
         return x._data, None
     if isinstance(x, NDArray):
-        return x._data, x._version
+        return x._data, x._write_version()
     return numpy.asarray(x), None
 
 

@@ -28,9 +28,9 @@ from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, module, target
+from . import cache, module, profiling, target
 from .. import Backend, register_backend
-from .runtime import Runner
+from .runtime import ProfileHook, Runner
 
 
 def _next_dump_index(folder: str) -> int:
@@ -52,7 +52,7 @@ class LLVMExecutable:
 
     backend = "llvm"
 
-    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int):
+    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int, profile: bool = True):
         self.graph = graph
         self.plan = plan
         self.engine = engine
@@ -61,7 +61,9 @@ class LLVMExecutable:
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
-                             checks=plan.checks, packs=plan.packs)
+                             checks=plan.checks, packs=plan.packs,
+                             profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
+                                                 graph.name) if profile else None)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
@@ -122,8 +124,9 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
 
 
 def build(graph: Graph, options: dict) -> LLVMExecutable:
-    """options: num_threads (None: the num_threads setting), dump, and the common ones."""
-    num_threads, dump = options["num_threads"], options["dump"]
+    """options: num_threads (None: the num_threads setting), profile (False: calls are never reported
+    to the profiler; an eager op's kernel reports itself), dump, and the common ones."""
+    num_threads, dump, profile = options["num_threads"], options["dump"], options["profile"]
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
@@ -134,11 +137,12 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
     for obj in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"))
+    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
+                         profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe
 
 
-register_backend(Backend("llvm", build, {"num_threads": None},
+register_backend(Backend("llvm", build, {"num_threads": None, "profile": True},
                          doc="native code for the host CPU through llvmlite, one entry point per graph"))
