@@ -35,6 +35,7 @@ import numpy
 
 from . import events
 from .config import config
+from .core.engine import ENGINE
 
 __all__ = ["profile", "Profile", "host_peak"]
 
@@ -93,11 +94,13 @@ class Profile:
             self.events.append(event)
 
     def start(self) -> "Profile":
+        ENGINE.drain()         # work queued before the profile is not part of it
         self.started_ns = time.perf_counter_ns()
         events.open_session(self)
         return self
 
     def stop(self) -> None:
+        ENGINE.drain()         # work queued inside the profile belongs to it
         events.close_session(self)
         self.stopped_ns = time.perf_counter_ns()
 
