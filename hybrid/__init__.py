@@ -6,13 +6,37 @@ from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
 from .frontend.api import hybridize, load, trace
 from .frontend.array import NDArray
-from .frontend.context import Context, cpu, gpu
+from .frontend.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .version import __version__
 from . import gluon
 from .gluon import Trainer
+# MXNet's top-level modules (import hybrid as mx)
+from . import context, device, image, lr_scheduler, metric, optimizer, random, test_utils, util
+from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+numpy, numpy_extension, initializer = np, npx, init  # MXNet's long module names
+
+
+def _register_submodules() -> None:
+    """`import hybrid.np` (like `import mxnet.numpy`) finds the namespaces that live in frontend/."""
+    import sys
+    for name, module in (("np", np), ("npx", npx), ("numpy", np), ("numpy_extension", npx), ("init", init),
+                         ("initializer", init), ("autograd", autograd), ("nn", nn)):
+        sys.modules.setdefault(f"{__name__}.{name}", module)
+
+
+_register_submodules()
+
+
+def __getattr__(name: str):
+    if name in _LEGACY:
+        raise _legacy_api_error(name)
+    raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
+
+__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+           "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
+           "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
            "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]

@@ -216,6 +216,32 @@ class NDArray(Array):
         from .context import to_device
         return to_device(self, ctx)
 
+    @property
+    def device(self):
+        """MXNet 2's name for `context`."""
+        return self.context
+
+    ctx = device
+
+    def as_in_ctx(self, ctx) -> "NDArray":
+        return self.as_in_context(ctx)
+
+    to_device = as_in_ctx
+
+    def copyto(self, other):
+        """A copy on a device (`other` a Context), or written into the NDArray `other` (returned)."""
+        if isinstance(other, NDArray):
+            if other.shape != self.shape:
+                raise ValueError(f"copyto: target shape {other.shape} differs from source shape {self.shape}")
+            other[...] = self.asnumpy()
+            return other
+        return self.copy() if other == self.context else self.as_in_context(other)
+
+    def wait_to_read(self) -> None:
+        """Block until the value is computed (MXNet's engine); eager values here are ready."""
+
+    wait_to_write = wait_to_read
+
     def _exec_input(self, backend: str):
         """What a compiled executable receives for this array (device arrays override it). The
         CUDA and LLVM backends get the host data with a write token, so they upload (CUDA) or

@@ -61,10 +61,14 @@ class Block:
         for name, child in self._children.items():
             child._collect(f"{prefix}{name}.", out, seen)
 
-    def initialize(self, init=None, force_reinit: bool = False) -> "Block":
+    def initialize(self, init=None, ctx=None, verbose: bool = False, force_reinit: bool = False,
+                   device=None) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
-        the first forward call."""
+        the first forward call. `ctx`/`device` (MXNet's placement) must be the CPU: parameters live
+        in host memory and a CUDA-hybridized block copies them to its device."""
+        from .parameter import _check_host
         for name, p in self.collect_params().items():
+            _check_host(p, device if device is not None else ctx)
             p.name = name
             p.initialize(init, force_reinit)
         return self

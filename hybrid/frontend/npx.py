@@ -203,3 +203,42 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
         out = np.reshape(apply("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias
+
+
+# -- MXNet's environment switches and devices ---------------------------------------------------
+# hybrid arrays always have NumPy semantics, so set_np/reset_np only record the request (a
+# legacy-NDArray mode does not exist; see docs/semantics.md).
+from .context import cpu, current_context, current_device, gpu, num_gpus  # noqa: E402,F401
+
+_NP_MODE = {"shape": True, "array": True}
+
+
+def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
+    """MXNet's switch to NumPy semantics. hybrid has only those: `shape=False` or `array=False`
+    (the legacy NDArray mode) is an error that says so."""
+    if not (shape and array):
+        raise ValueError("hybrid implements only NumPy semantics: set_np(shape=False / array=False) asks for "
+                         "MXNet's legacy NDArray mode, which does not exist here; use hb.np and hb.npx")
+    _NP_MODE.update(shape=True, array=True)
+
+
+def reset_np() -> None:
+    """Accepted for MXNet scripts; arrays keep NumPy semantics."""
+
+
+def is_np_array() -> bool:
+    return _NP_MODE["array"]
+
+
+def is_np_shape() -> bool:
+    return _NP_MODE["shape"]
+
+
+def use_np(func):
+    """Decorator MXNet code puts on blocks and functions; a no-op here (always NumPy semantics)."""
+    return func
+
+
+def waitall() -> None:
+    """Wait for every pending computation (MXNet's engine). Eager results here are ready when
+    returned, so there is nothing to wait for."""

@@ -117,3 +117,6 @@ class Warmup(LRScheduler):
 
     def after_warmup(self, num_update: int) -> float:
         return self.scheduler(num_update - self.warmup_steps)
+
+
+__all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler", "Warmup"]

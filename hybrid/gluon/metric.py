@@ -133,3 +133,6 @@ def create(metric: Union[str, EvalMetric], **kwargs) -> EvalMetric:
         return _NAMES[metric.lower()](**kwargs)
     except KeyError:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(sorted(_NAMES))}") from None
+
+
+__all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "Loss", "create"]
