@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy
 
 from .errors import ShapeError
-from .frontend.array import NDArray
+from .core.array import NDArray
 from .gluon.data.vision.transforms import Resize as _NumpyResize
 
 # MXNet's interp codes -> Pillow resampling filters (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos)

@@ -8,8 +8,8 @@ from typing import Optional, Sequence
 
 import numpy
 
-from .frontend.array import NDArray
-from .frontend.context import Context, cpu
+from .core.array import NDArray
+from .core.context import Context, cpu
 
 # MXNet's default tolerances by dtype (tighter for wider floats)
 _RTOL = {numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}

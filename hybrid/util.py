@@ -1,6 +1,6 @@
 """`hb.util`: MXNet's NumPy-mode switches (always on here) and small helpers."""
 from .frontend.npx import is_np_array, is_np_shape, reset_np, set_np, use_np
-from .frontend.context import num_gpus
+from .core.context import num_gpus
 
 
 def use_np_array(func):

@@ -17,8 +17,8 @@ import numpy
 from ..errors import ShapeError
 from ..ir.ops.conv import conv_out_size
 from . import np
-from .array import Array
-from .dispatch import apply
+from ..core.array import Array
+from ..core.dispatch import bind
 
 CHANNEL_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
 CHANNEL_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
@@ -89,7 +89,7 @@ def conv(x: Array, w: Array, stride: Sequence[int], pad: Sequence[int], dilate: 
         raise ShapeError(f"convolution: a {x.ndim}-d input needs a {x.ndim}-d weight (out, in/groups, "
                          f"{rank} kernel dims), got weight shape {w.shape}")
     if rank == 2:
-        return apply("conv2d", x, w, stride=tuple(stride), padding=tuple(pad), dilation=tuple(dilate),
+        return bind("conv2d", x, w, stride=tuple(stride), padding=tuple(pad), dilation=tuple(dilate),
                      groups=int(groups))
     if rank == 1:
         out = conv(_unit_height(x), _unit_height(w), (1,) + tuple(stride), (0,) + tuple(pad),
@@ -132,7 +132,7 @@ def deconv(x: Array, w: Array, stride: Sequence[int], pad: Sequence[int], dilate
         size = tuple(deconv_size(x.shape[2 + i], w.shape[2 + i], stride[i], pad[i], dilate[i], adj[i]) for i in range(2))
         if min(size) <= 0:
             raise ShapeError(f"deconvolution: input {x.shape} with kernel {w.shape[2:]} gives an empty output {size}")
-        return apply("conv2d_input_grad", x, w, input_shape=(n, w.shape[1] * groups) + size, stride=tuple(stride),
+        return bind("conv2d_input_grad", x, w, input_shape=(n, w.shape[1] * groups) + size, stride=tuple(stride),
                      padding=tuple(pad), dilation=tuple(dilate), groups=int(groups))
     if rank == 1:
         out = deconv(_unit_height(x), _unit_height(w), (1,) + tuple(stride), (0,) + tuple(pad),
@@ -168,8 +168,8 @@ def pool(x: Array, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[i
         raise ValueError(f"pooling: pool_type must be 'max' or 'avg', got {pool_type!r}")
     if rank == 2:
         if pool_type == "max":
-            return apply("max_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(pad))
-        return apply("avg_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(pad),
+            return bind("max_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(pad))
+        return bind("avg_pool2d", x, kernel=tuple(kernel), stride=tuple(stride), padding=tuple(pad),
                      count_include_pad=bool(count_include_pad))
     if rank == 1:
         out = pool(_unit_height(x), (1,) + tuple(kernel), (1,) + tuple(stride), (0,) + tuple(pad), pool_type,

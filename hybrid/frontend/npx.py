@@ -7,9 +7,9 @@ from typing import Optional
 
 from ..errors import ShapeError
 from . import convnd, np
-from .array import Array
-from .dispatch import apply
-from .promote import asarray, promote
+from ..core.array import Array
+from ..core.dispatch import bind
+from ..core.promote import asarray, promote
 
 
 def _pair(v) -> tuple[int, int]:
@@ -23,22 +23,22 @@ def _pair(v) -> tuple[int, int]:
 
 
 def relu(x) -> Array:
-    return apply("relu", asarray(x))
+    return bind("relu", asarray(x))
 
 
 def sigmoid(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("sigmoid", x)
+    return bind("sigmoid", x)
 
 
 def erf(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("erf", x)
+    return bind("erf", x)
 
 
 def rsqrt(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("rsqrt", x)
+    return bind("rsqrt", x)
 
 
 def gelu(x, approximate: str = "erf") -> Array:
@@ -218,7 +218,7 @@ def pooling(data, kernel=None, stride=None, pad=None, pool_type: str = "max", gl
 def dropout(x, p: float = 0.5, training: Optional[bool] = None) -> Array:
     """Inverted dropout: in training mode zero each element with probability p and scale the
     rest by 1/(1-p); identity otherwise. Masks come from the counter-based generator."""
-    from .autograd import is_training
+    from ..core.autograd import is_training
     x = asarray(x)
     if not (training if training is not None else is_training()) or p == 0:
         return x
@@ -250,10 +250,10 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
     if flatten and x.ndim != 2:
         x = np.reshape(x, (x.shape[0], -1))
     if x.ndim == 2:
-        out = apply("matmul", x, weight, transpose_a=False, transpose_b=True)
+        out = bind("matmul", x, weight, transpose_a=False, transpose_b=True)
     else:
         lead = x.shape[:-1]
-        out = np.reshape(apply("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
+        out = np.reshape(bind("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias
 
@@ -261,7 +261,7 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
 # -- MXNet's environment switches and devices ---------------------------------------------------
 # hybrid arrays always have NumPy semantics, so set_np/reset_np only record the request (a
 # legacy-NDArray mode does not exist; see docs/semantics.md).
-from .context import cpu, current_context, current_device, gpu, num_gpus  # noqa: E402,F401
+from ..core.context import cpu, current_context, current_device, gpu, num_gpus  # noqa: E402,F401
 
 _NP_MODE = {"shape": True, "array": True}
 

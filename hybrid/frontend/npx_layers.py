@@ -7,8 +7,8 @@ from typing import Optional, Sequence
 
 from ..errors import ShapeError
 from . import np
-from .array import Array
-from .promote import asarray, promote
+from ..core.array import Array
+from ..core.promote import asarray, promote
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -51,7 +51,7 @@ def leaky_relu(data, gamma=None, act_type: str = "leaky", slope: float = 0.25, l
         from .npx import gelu
         return gelu(x)
     if act_type == "rrelu":
-        from .autograd import is_training
+        from ..core.autograd import is_training
         if is_training():
             slopes = np.random.uniform(lower_bound, upper_bound, size=x.shape, dtype=x.dtype)
             return np.where(x < 0, x * slopes, x)

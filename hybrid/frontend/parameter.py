@@ -7,7 +7,7 @@ import numpy
 
 from ..errors import HybridError
 from ..ir.types import dtype_name, to_numpy_dtype
-from .array import NDArray
+from ..core.array import NDArray
 from . import init as initializers
 
 
@@ -90,7 +90,7 @@ class Parameter:
         """The value: an NDArray eagerly, the parameter's graph input while tracing. `ctx`
         (MXNet's device argument) must be the CPU: parameters live in host memory."""
         _check_host(self, ctx)
-        from .tracing import current_trace
+        from ..core.tracing import current_trace
         trace = current_trace()
         return trace.param(self) if trace is not None else self._data_eager()
 
@@ -110,7 +110,7 @@ class Parameter:
         return [self.grad()]
 
     def list_ctx(self) -> list:
-        from .context import cpu
+        from ..core.context import cpu
         return [cpu(0)]
 
     def reset_ctx(self, ctx) -> None:
