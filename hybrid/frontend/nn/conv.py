@@ -53,13 +53,14 @@ class _Conv(HybridBlock):
     def forward(self, x):
         if not self.weight.is_initialized:
             self.weight._finish_deferred_init(self._weight_shape(x.shape[-1] if self.channel_last else x.shape[1]))
+        weight = self.weight.data()  # first: graph parameters are listed in order of use
         bias = self.bias.data() if self.bias is not None else None
         if self.transposed:
-            out = npx.deconvolution(x, self.weight.data(), bias, stride=self.strides, dilate=self.dilation,
+            out = npx.deconvolution(x, weight, bias, stride=self.strides, dilate=self.dilation,
                                     pad=self.padding, adj=self.output_padding, num_group=self.groups,
                                     layout=self.layout)
         else:
-            out = npx.convolution(x, self.weight.data(), bias, stride=self.strides, dilate=self.dilation,
+            out = npx.convolution(x, weight, bias, stride=self.strides, dilate=self.dilation,
                                   pad=self.padding, num_group=self.groups, layout=self.layout)
         return npx.activation(out, self.activation) if self.activation else out
 
