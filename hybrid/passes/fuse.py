@@ -88,7 +88,10 @@ class _Fuser:
         self.group_of: list[int] = []
         self.groups: dict[int, _Group] = {}
         self.next_gid = 0                 # group ids are never reused (absorbed groups are deleted)
-        self.anc: list[int] = []          # bitset of the group ids each node depends on
+        # per group, the bitset of the groups it depends on, transitively: a kernel runs as a whole,
+        # so it depends on what any of its members reads (node-level ancestry would miss a path
+        # that leaves a kernel through one member and re-enters through another)
+        self.deps: dict[int, int] = {}
         self.users = graph.users()
         self.graph_outputs = set(graph.outputs)
 
@@ -107,6 +110,7 @@ class _Fuser:
         self.next_gid += 1
         node = self.nodes[i]
         group = _Group(kind, [i], set(node.outputs), self.reads(i))
+        self.deps[gid] = self._input_deps(i, gid)
         if kind == "reduce":
             group.row, group.reduce_sig = node.inputs[0].shape, (node.attrs["axes"], node.attrs["keepdims"])
         elif kind in ("matmul", "conv"):
@@ -155,8 +159,24 @@ class _Fuser:
             return cheap and all(_broadcasts_to(self.nodes[m].outputs[0].shape, group.row) for m in h.members)
         return cheap
 
-    def _depends_on(self, i: int, gid: int) -> bool:
-        return bool((self.anc[i] >> gid) & 1)
+    def _input_deps(self, i: int, gid: int) -> int:
+        """The groups node i's inputs come from and their ancestors, without gid itself."""
+        bits = 0
+        for v in self.nodes[i].inputs:
+            p = self.producer_index(v)
+            if p is not None and self.group_of[p] != gid:
+                bits |= self.deps[self.group_of[p]] | (1 << self.group_of[p])
+        return bits
+
+    def _group_depends(self, x: int, gid: int) -> bool:
+        return bool((self.deps[x] >> gid) & 1)
+
+    def _extend_deps(self, gid: int, bits: int) -> None:
+        """Group gid now also depends on `bits`; so does every group depending on gid."""
+        self.deps[gid] |= bits
+        for z, zbits in self.deps.items():
+            if (zbits >> gid) & 1:
+                self.deps[z] = zbits | self.deps[gid]
 
     def _operands(self, group: _Group, i: int, absorbed: list[_Group]) -> set:
         produced = set(group.produced).union(*(h.produced for h in absorbed))
@@ -170,7 +190,7 @@ class _Fuser:
             return f"{group.kind} kernel cannot take {self.nodes[i].op}"
         for v in self.nodes[i].inputs:
             p = self.producer_index(v)
-            if p is not None and self.group_of[p] != gid and self._depends_on(p, gid):
+            if p is not None and self.group_of[p] != gid and self._group_depends(self.group_of[p], gid):
                 return f"fusing would create a cycle through {self.nodes[p].op}"
         if len(self._operands(group, i, [])) > MAX_INPUTS:
             return f"the kernel would read more than {MAX_INPUTS} operands"
@@ -179,12 +199,6 @@ class _Fuser:
     # -- grouping --------------------------------------------------------------------------------
     def assign(self, i: int) -> None:
         node, cls = self.nodes[i], self.cls[i]
-        anc = 0
-        for v in node.inputs:
-            p = self.producer_index(v)
-            if p is not None:
-                anc |= self.anc[p] | (1 << self.group_of[p])
-        self.anc.append(anc)
         gid = None
         if cls in ("injective", "reduction"):
             reasons = []
@@ -210,6 +224,7 @@ class _Fuser:
         else:
             self.group_of.append(gid)
             self._add(self.groups[gid], i)
+            self._extend_deps(gid, self._input_deps(i, gid))
         if cls in ("injective", "reduction"):
             self._absorb_producers(gid, i)
 
@@ -230,7 +245,10 @@ class _Fuser:
                 continue
             hid = self.group_of[p]
             h = self.groups[hid]
-            if not self._absorbable(group, h, i) or any(self._depends_on(m, gid) for m in h.members):
+            if not self._absorbable(group, h, i) or self._group_depends(hid, gid):
+                continue
+            # another kernel between h and this group would sit on a cycle after the merge
+            if any(x != hid and (self.deps[gid] >> x) & 1 and self._group_depends(x, hid) for x in self.deps):
                 continue
             operands = self._operands(group, i, [h])
             if len(operands) > MAX_INPUTS:
@@ -241,6 +259,11 @@ class _Fuser:
             for m in h.members:
                 self.group_of[m] = gid
             del self.groups[hid]
+            merged = self.deps.pop(hid) & ~(1 << gid)
+            for z, zbits in self.deps.items():  # dependents of h now depend on the merged kernel
+                if (zbits >> hid) & 1 and z != gid:
+                    self.deps[z] = zbits | (1 << gid)
+            self._extend_deps(gid, merged & ~(1 << hid))
 
     # -- emission --------------------------------------------------------------------------------
     def order(self) -> list[int]:
