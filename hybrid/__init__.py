@@ -1,10 +1,12 @@
 """hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
-from . import ir, passes, viz
-from .aot import compile_library, load_library
-from .errors import FormatError, HybridError, ShapeError, TracingError
+from . import codegen, ir, passes, viz
+from .codegen.library import load_library
+from .config import config
+from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .frontend.aot import compile_library
 from .frontend.api import hybridize, load, trace
 from .core.array import NDArray
 from .core.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
@@ -36,8 +38,8 @@ def __getattr__(name: str):
         raise _legacy_api_error(name)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
            "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

@@ -17,7 +17,7 @@ import numpy
 
 from ..errors import HybridError, ShapeError
 from ..ir.registry import get_op
-from . import autograd, dispatch
+from . import autograd, dispatch, lax
 from .array import Array, NDArray
 
 
@@ -65,7 +65,7 @@ def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool],
         cts = [cotangents.get(id(o)) for o in node.outputs]
         if all(ct is None for ct in cts):
             continue
-        cts = [ct if ct is not None else _zeros_like(o) for ct, o in zip(cts, node.outputs)]
+        cts = [ct if ct is not None else lax.zeros_like(o) for ct, o in zip(cts, node.outputs)]
         for o in node.outputs:
             if id(o) not in keep:
                 cotangents.pop(id(o), None)
@@ -74,11 +74,6 @@ def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool],
                 continue
             previous = cotangents.get(id(x))
             cotangents[id(x)] = ct if previous is None else previous + ct
-
-
-def _zeros_like(x: Array) -> Array:
-    from ..frontend import np
-    return np.zeros_like(x)
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -157,12 +152,7 @@ def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
                 f"`with autograd.record():` and call attach_grad() on the inputs (parameters are attached by "
                 f"initialize()) before recording; a graph is also freed by a previous backward unless "
                 f"retain_graph=True.")
-        if g is None:
-            if head.size != 1:
-                raise ShapeError(
-                    f"{what}: head {i} has shape {head.shape}, not a scalar, and no head_grad was given. Reduce "
-                    f"it first (loss.mean().backward() or loss.sum().backward()), or pass head_grad, an array "
-                    f"of shape {head.shape} holding the gradient of the objective with respect to it.")
+        if g is None:  # MXNet's rule: a non-scalar head gets a gradient of ones (d sum(head))
             seeds.append(NDArray(numpy.ones(head.shape, head.dtype)))
             continue
         g = asarray(g, head.dtype)
@@ -227,5 +217,5 @@ def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None,
     seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "autograd.grad()")
     retain = create_graph if retain_graph is None else retain_graph
     cotangents = _sweep(_topological(heads), heads, seeds, create_graph, {id(v) for v in variables}, retain)
-    result = [cotangents.get(id(v)) if id(v) in cotangents else _zeros_like(v) for v in variables]
+    result = [cotangents.get(id(v)) if id(v) in cotangents else lax.zeros_like(v) for v in variables]
     return result[0] if single else result
