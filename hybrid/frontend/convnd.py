@@ -202,6 +202,26 @@ def pool(x: Array, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[i
     return total * np.array((1.0 / counts).astype(x.dtype).reshape(1, 1, out_d, 1, 1))
 
 
+def ceil_mode_pad(x: Array, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[int],
+                  pool_type: str) -> Array:
+    """Extend the end of each spatial axis so floor-mode pooling gives ceil-mode ('full') output
+    sizes; a last window must still start inside the (padded) input. Max pooling only: the added
+    cells hold the dtype's lowest value, so they never win."""
+    if pool_type != "max":
+        raise ValueError("pooling: ceil_mode / pooling_convention='full' is supported for max pooling; for "
+                         "average pooling pad the input explicitly")
+    low = float(numpy.finfo(x.dtype).min) if x.dtype.kind == "f" else float(numpy.iinfo(x.dtype).min)
+    for i, (k, s, p) in enumerate(zip(kernel, stride, pad)):
+        size = x.shape[2 + i]
+        out = -(-(size + 2 * p - k) // s) + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+        extra = (out - 1) * s + k - (size + 2 * p)
+        if extra > 0:
+            x = _pad_axis(x, 2 + i, 0, extra, low)
+    return x
+
+
 def global_pool(x: Array, pool_type: str) -> Array:
     """Pool each whole feature map of a channel-first array (keeps unit spatial dims)."""
     axes = tuple(range(2, x.ndim))

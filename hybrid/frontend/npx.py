@@ -200,9 +200,9 @@ def pooling(data, kernel=None, stride=None, pad=None, pool_type: str = "max", gl
     """MXNet's Pooling: max or average over 1-3 spatial dims; `global_pool` pools each whole
     feature map; stride defaults to the kernel (a non-overlapping window)."""
     x = asarray(data)
-    if pooling_convention != "valid":
-        raise ValueError(f"pooling: pooling_convention={pooling_convention!r}: only 'valid' (floor) output sizes "
-                         "are supported; pad the input to get 'full' (ceil) sizes")
+    if pooling_convention not in ("valid", "full"):
+        raise ValueError(f"pooling: pooling_convention must be 'valid' (floor) or 'full' (ceil), got "
+                         f"{pooling_convention!r}")
     rank, channel_last = convnd.spatial_rank(layout, x.ndim, "pooling")
     if channel_last:
         x = convnd.to_channel_first(x)
@@ -211,8 +211,10 @@ def pooling(data, kernel=None, stride=None, pad=None, pool_type: str = "max", gl
     else:
         kernel = convnd.ntuple(2 if kernel is None else kernel, rank, "pooling kernel")
         stride = convnd.ntuple(kernel if stride is None else stride, rank, "pooling stride")
-        out = convnd.pool(x, kernel, stride, convnd.ntuple(0 if pad is None else pad, rank, "pooling pad"),
-                          pool_type, count_include_pad)
+        pad = convnd.ntuple(0 if pad is None else pad, rank, "pooling pad")
+        if pooling_convention == "full":
+            x = convnd.ceil_mode_pad(x, kernel, stride, pad, pool_type)
+        out = convnd.pool(x, kernel, stride, pad, pool_type, count_include_pad)
     return convnd.to_channel_last(out) if channel_last else out
 
 
@@ -300,33 +302,8 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
     return out if bias is None else out + bias
 
 
-# -- MXNet's environment switches and devices ---------------------------------------------------
-# hybrid arrays always have NumPy semantics, so set_np/reset_np only record the request (a
-# legacy-NDArray mode does not exist; see docs/semantics.md).
+# -- MXNet's devices and decorators (set_np / reset_np are above) ----------------------------------
 from ..core.context import cpu, current_context, current_device, gpu, num_gpus  # noqa: E402,F401
-
-_NP_MODE = {"shape": True, "array": True}
-
-
-def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
-    """MXNet's switch to NumPy semantics. hybrid has only those: `shape=False` or `array=False`
-    (the legacy NDArray mode) is an error that says so."""
-    if not (shape and array):
-        raise ValueError("hybrid implements only NumPy semantics: set_np(shape=False / array=False) asks for "
-                         "MXNet's legacy NDArray mode, which does not exist here; use hb.np and hb.npx")
-    _NP_MODE.update(shape=True, array=True)
-
-
-def reset_np() -> None:
-    """Accepted for MXNet scripts; arrays keep NumPy semantics."""
-
-
-def is_np_array() -> bool:
-    return _NP_MODE["array"]
-
-
-def is_np_shape() -> bool:
-    return _NP_MODE["shape"]
 
 
 def use_np(func):

@@ -92,6 +92,9 @@ def test_channel_last_layouts_equal_channel_first(rank):
 
 POOL_CASES = [
     (lambda: nn.MaxPool1D(3, 2, 1), (2, 3, 9), lambda v: F.max_pool1d(v, 3, 2, 1)),
+    (lambda: nn.MaxPool2D(3, 2, ceil_mode=True), (1, 2, 8, 7), lambda v: F.max_pool2d(v, 3, 2, ceil_mode=True)),
+    (lambda: nn.MaxPool2D(3, 2, 1, ceil_mode=True), (1, 2, 8, 6),
+     lambda v: F.max_pool2d(v, 3, 2, 1, ceil_mode=True)),
     (lambda: nn.AvgPool1D(2), (2, 3, 8), lambda v: F.avg_pool1d(v, 2)),
     (lambda: nn.MaxPool3D((2, 3, 2), (1, 2, 2), (1, 1, 0)), (1, 2, 5, 7, 6),
      lambda v: F.max_pool3d(v, (2, 3, 2), (1, 2, 2), (1, 1, 0))),
@@ -195,7 +198,7 @@ def test_layer_argument_errors():
     with pytest.raises(ValueError, match="layout"):
         nn.Conv2D(2, 3, layout="NCW")
     with pytest.raises(ValueError, match="ceil_mode"):
-        nn.MaxPool2D(ceil_mode=True)
+        nn.AvgPool2D(ceil_mode=True)
     with pytest.raises(ValueError, match="kernel_size"):
         nn.Conv3D(2, (3, 3))
     with pytest.raises(hb.ShapeError, match="output padding"):

@@ -61,7 +61,7 @@ def test_set_np_modes():
     npx.set_np()
     npx.reset_np()
     assert mx.util.is_np_array() and mx.util.is_np_shape()
-    with pytest.raises(ValueError, match="NumPy semantics"):
+    with pytest.raises(mx.HybridError, match="NumPy shape and array"):
         npx.set_np(shape=False)
     assert mx.util.use_np(len) is len
 

@@ -285,11 +285,13 @@ def test_multi_precision_keeps_a_float32_master_weight():
     w16 = W0.astype(onp.float16)
     got = run_trainer("adagrad", {"learning_rate": 0.1, "multi_precision": True}, w0=w16)
     assert got.dtype == onp.float16
-    # the float32 master weight follows the float32 rule; the float16 copy is its rounding
+    # the float32 master weight follows the float32 rule (from float16 gradients); the float16 copy is its
+    # rounding, while updating float16 weights directly accumulates rounding errors
     master = run_trainer("adagrad", {"learning_rate": 0.1}, w0=w16.astype(onp.float32))
-    onp.testing.assert_array_equal(got, master.astype(onp.float16))
     plain = run_trainer("adagrad", {"learning_rate": 0.1}, w0=w16)
-    assert not onp.array_equal(plain, got)  # without a master copy, float16 rounding accumulates
+    err_mp = onp.abs(got.astype(onp.float32) - master).max()
+    err_plain = onp.abs(plain.astype(onp.float32) - master).max()
+    assert err_mp <= 2e-3 * onp.abs(master).max() and err_mp < err_plain
 
 
 def test_lr_and_wd_multipliers():

@@ -117,8 +117,9 @@ class _Pool(HybridBlock):
                  count_include_pad: bool = True):
         super().__init__()
         name, n = type(self).__name__, self.rank
-        if ceil_mode:
-            raise ValueError(f"{name}: ceil_mode=True is not supported; pad the input so the windows fit exactly")
+        if ceil_mode and self.pool_type != "max":
+            raise ValueError(f"{name}: ceil_mode=True is supported for max pooling; pad the input instead")
+        self.ceil_mode = ceil_mode
         self.layout = layout or CHANNEL_FIRST[n]
         _check_layout(name, self.layout, n)
         self.pool_size = ntuple(pool_size, n, f"{name} pool_size")
@@ -128,7 +129,8 @@ class _Pool(HybridBlock):
 
     def forward(self, x):
         return npx.pooling(x, self.pool_size, self.strides, self.padding, self.pool_type,
-                           count_include_pad=self.count_include_pad, layout=self.layout)
+                           count_include_pad=self.count_include_pad, layout=self.layout,
+                           pooling_convention="full" if self.ceil_mode else "valid")
 
     def _extra_repr(self) -> str:
         return f"size={self.pool_size}, stride={self.strides}, padding={self.padding}"
