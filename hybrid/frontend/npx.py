@@ -8,6 +8,7 @@ from typing import Optional
 from ..errors import HybridError, IndexOutOfRangeError, ShapeError
 from . import convnd, np
 from ..core.array import Array, NDArray
+from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
 from ..core.promote import asarray, promote
@@ -312,5 +313,6 @@ def use_np(func):
 
 
 def waitall() -> None:
-    """Wait for every pending computation (MXNet's engine). Eager results here are ready when
-    returned, so there is nothing to wait for."""
+    """Wait until every queued eager op and compiled call has run (core/engine.py); raise the first error that
+    no read has raised yet (MXNet's npx.waitall)."""
+    ENGINE.waitall()

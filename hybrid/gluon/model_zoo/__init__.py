@@ -1,4 +1,4 @@
-"""`gluon.model_zoo`: pretrained-architecture networks (vision), MXNet's names."""
+"""`gluon.model_zoo`: MXNet's model zoo (`vision`), with MXNet's architectures and parameter names."""
 from . import vision
 from .vision import get_model
 

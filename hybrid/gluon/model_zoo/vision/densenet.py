@@ -2,7 +2,10 @@
 are concatenated to their inputs, with transitions halving channels and resolution."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ....frontend import nn
+from .store import finish
 
 DENSENET_SPEC = {121: (64, 32, [6, 12, 24, 16]), 161: (96, 48, [6, 12, 36, 24]), 169: (64, 32, [6, 12, 32, 32]),
                  201: (64, 32, [6, 12, 48, 32])}
@@ -60,7 +63,11 @@ def get_densenet(num_layers: int, **kwargs) -> DenseNet:
     return DenseNet(init_features, growth, config, **kwargs)
 
 
-def densenet121(**kw): return get_densenet(121, **kw)
-def densenet161(**kw): return get_densenet(161, **kw)
-def densenet169(**kw): return get_densenet(169, **kw)
-def densenet201(**kw): return get_densenet(201, **kw)
+def _named(depth: int):
+    def build(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> DenseNet:
+        return finish(get_densenet(depth, **kwargs), f"densenet{depth}", pretrained, root)
+    build.__name__ = f"densenet{depth}"
+    return build
+
+
+densenet121, densenet161, densenet169, densenet201 = (_named(d) for d in (121, 161, 169, 201))

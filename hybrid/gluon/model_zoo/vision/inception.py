@@ -1,7 +1,10 @@
 """Inception v3 (Szegedy et al. 2015) for 299x299 inputs, with MXNet's branch layout."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ....frontend import nn
+from .store import finish
 
 _SETTING_NAMES = ("channels", "kernel_size", "strides", "padding")
 
@@ -85,4 +88,5 @@ class Inception3(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def inception_v3(**kw): return Inception3(**kw)
+def inception_v3(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> Inception3:
+    return finish(Inception3(**kwargs), "inceptionv3", pretrained, root)

@@ -2,7 +2,10 @@
 expands concatenated)."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ....frontend import nn
+from .store import finish
 
 
 def _fire_conv(channels: int, kernel: int, padding: int = 0) -> nn.HybridSequential:
@@ -45,5 +48,9 @@ class SqueezeNet(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def squeezenet1_0(**kw): return SqueezeNet("1.0", **kw)
-def squeezenet1_1(**kw): return SqueezeNet("1.1", **kw)
+def squeezenet1_0(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> SqueezeNet:
+    return finish(SqueezeNet("1.0", **kwargs), "squeezenet1.0", pretrained, root)
+
+
+def squeezenet1_1(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> SqueezeNet:
+    return finish(SqueezeNet("1.1", **kwargs), "squeezenet1.1", pretrained, root)
