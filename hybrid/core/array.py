@@ -336,11 +336,6 @@ class NDArray(Array):
             return other
         return self.copy() if other == self.context else self.as_in_context(other)
 
-    def wait_to_read(self) -> None:
-        """Block until the value is computed (MXNet's engine); eager values here are ready."""
-
-    wait_to_write = wait_to_read
-
     def _exec_input(self, backend: str):
         """What a compiled executable receives for this array (device arrays override it). The
         CUDA and LLVM backends get the host data with a write token, so they upload (CUDA) or

@@ -29,7 +29,6 @@ def test_parameter_names(name):
     assert not missing, f"{name} lacks {missing}"
 
 
-@pytest.mark.slow
 def test_densenet_block_widths():
     # each dense layer adds growth_rate channels; transitions halve them (121: 64 + 6*32 = 256 -> 128 ...)
     net = vision.get_model("densenet121")
@@ -58,7 +57,6 @@ def test_eager_equals_hybridized(name, size):
     onp.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-5, atol=1e-5 * onp.abs(eager).max())
 
 
-@pytest.mark.slow
 def test_pretrained_reads_a_local_file(tmp_path):
     net = vision.get_model("squeezenet1.1", classes=4)
     net.initialize()
@@ -68,6 +66,6 @@ def test_pretrained_reads_a_local_file(tmp_path):
     net.save_parameters(str(tmp_path / "squeezenet1.1.params"))
     loaded = vision.get_model("squeezenet1.1", pretrained=True, root=str(tmp_path), classes=4)
     with autograd.pause():
-        onp.testing.assert_array_equal(loaded(x).asnumpy(), expected)
+        onp.testing.assert_allclose(loaded(x).asnumpy(), expected, rtol=1e-5, atol=1e-6 * onp.abs(expected).max())
     with pytest.raises(hb.HybridError, match="never downloads"):
         vision.get_model("densenet121", pretrained=True, root=str(tmp_path))
