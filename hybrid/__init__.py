@@ -4,6 +4,7 @@ from . import ir, passes, viz
 from .aot import compile_library, load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .frontend import autograd, init, np, npx, nn
+from .frontend import control as lax
 from .frontend.api import hybridize, load, trace
 from .frontend.array import NDArray
 from .frontend.context import Context, cpu, gpu
@@ -13,6 +14,6 @@ from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]

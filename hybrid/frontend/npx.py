@@ -203,3 +203,6 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
         out = np.reshape(apply("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias
+
+
+from .npx_control import cond, foreach, while_loop  # noqa: E402,F401  (MXNet's control-flow operators)

@@ -59,12 +59,16 @@ class TraceContext:
             self.params_used.append(parameter)
         return self.param_values[key]
 
+    def lift(self, x: Tracer) -> Tracer:
+        """`x` as a value of this trace (a region trace captures its enclosing traces' values)."""
+        if x.trace is not self:
+            raise HybridError("a traced value from another trace was used here; a tracer leaked out of "
+                              "its hybridized function (do not store traced values on self or in globals)")
+        return x
+
     def value_of(self, x) -> Value:
         if isinstance(x, Tracer):
-            if x.trace is not self:
-                raise HybridError("a traced value from another trace was used here; a tracer leaked out of "
-                                  "its hybridized function (do not store traced values on self or in globals)")
-            return x.value
+            return self.lift(x).value
         if isinstance(x, NDArray):
             return self.graph.add_node("constant", [], {"value": x._data}, loc=self._loc()).output
         raise TypeError(f"expected an array, got {type(x).__name__}")
@@ -87,10 +91,10 @@ class TraceContext:
         line = user_line()
         return line.short if line else None
 
-    def emit(self, op: str, inputs, attrs: dict):
+    def emit(self, op: str, inputs, attrs: dict, regions=()):
         values = [self.value_of(x) for x in inputs]
-        types = infer_or_raise(op, [v.type for v in values], attrs)
-        node = self.graph.add_node(op, values, attrs, loc=self._loc(), output_types=types)
+        types = infer_or_raise(op, [v.type for v in values], attrs, regions)
+        node = self.graph.add_node(op, values, attrs, loc=self._loc(), output_types=types, regions=regions)
         outs = [Tracer(self, v) for v in node.outputs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 

@@ -53,8 +53,8 @@ def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = 
             active.add(id(env[v]))
     tape = []
     for node in graph.nodes:
-        if node.subgraph is not None:
-            raise HybridError(f"autodiff: node {node.op} holds a subgraph; differentiate the graph before "
+        if node.op == "fused":
+            raise HybridError(f"autodiff: node {node.op} is a fused kernel; differentiate the graph before "
                               "fusion (autodiff runs on traced primitives)")
         new = ctx.graph.add_node(node.op, [env[v].value for v in node.inputs], node.attrs, node.loc,
                                  [v.type for v in node.outputs])

@@ -11,11 +11,12 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
     env: dict[Value, numpy.ndarray] = dict(zip(graph.inputs, inputs))
     for node in graph.nodes:
         args = [env[v] for v in node.inputs]
-        if node.subgraph is not None:
-            outs = run_graph(node.subgraph, args)
+        opdef = get_op(node.op)
+        if node.regions:   # fused kernels and control flow: the op runs its regions through run_graph
+            result = opdef.ref(run_graph, node.regions, *args, **node.attrs)
         else:
-            result = get_op(node.op).ref(*args, **node.attrs)
-            outs = result if isinstance(result, tuple) else (result,)
+            result = opdef.ref(*args, **node.attrs)
+        outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = numpy.asarray(out)
     return [env[v] for v in graph.outputs]
