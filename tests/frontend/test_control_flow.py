@@ -5,7 +5,7 @@ import pytest
 import hybrid as hb
 from hybrid import lax, np, npx
 
-BACKENDS = ["interp"]
+BACKENDS = ["interp", "llvm"]
 
 
 def run_both(fn, *args, backend="interp"):

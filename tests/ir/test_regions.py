@@ -69,12 +69,13 @@ def test_regions_print_nested_and_round_trip():
     assert str(loads(dumps(graph))) == PROGRAM
 
 
+@pytest.mark.parametrize("backend", ["interp", "llvm"])
 @pytest.mark.parametrize("bound, idx", [(0.5, 0), (40.0, 1), (1e4, 7), (-1.0, -3)])
-def test_interp_runs_regions(bound, idx):
+def test_backends_run_regions(backend, bound, idx):
     rng = onp.random.default_rng(1)
     x = rng.uniform(0.1, 1.0, 3).astype("f4")
     seq = rng.normal(size=(4, 3)).astype("f4")
-    exe = codegen.build(parse(PROGRAM), "interp")
+    exe = codegen.build(parse(PROGRAM), backend)
     got = exe([x, onp.float32(bound), onp.int32(idx), seq])
     for g, want in zip(got, reference(x, onp.float32(bound), idx, seq)):
         onp.testing.assert_allclose(g, want, rtol=1e-6)
