@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..errors import HybridError
-from . import control, np
-from .array import Array
+from ..core import control
+from . import np
+from ..core.array import Array
 
 
 def _as_list(x) -> tuple[list, bool]:

@@ -19,8 +19,9 @@ from ..errors import HybridError
 from ..ir.control import branch_index
 from ..ir.graph import Graph, Value
 from ..ir.types import TensorType
-from . import np
+from ..ir.types import to_numpy_dtype
 from .array import Array, NDArray, Tracer
+from .dispatch import bind
 from .tracing import TraceContext, current_trace, flatten, unflatten
 
 
@@ -64,7 +65,23 @@ def _is_traced() -> bool:
 def _as_array(x) -> Array:
     if isinstance(x, Array):
         return x
-    return np.array(x) if not isinstance(x, numpy.ndarray) else NDArray(x)
+    if isinstance(x, numpy.ndarray):
+        return NDArray(x)
+    return NDArray(numpy.asarray(x, numpy.float32 if isinstance(x, float) else None))
+
+
+def _zeros(t: TensorType) -> NDArray:
+    return NDArray(numpy.zeros(t.shape, to_numpy_dtype(t.dtype)))
+
+
+def _stack(arrays: list) -> Array:
+    """The arrays stacked along a new leading axis (the registry's reshape + concat)."""
+    rows = [bind("reshape", a, shape=(1,) + tuple(a.shape)) for a in arrays]
+    return rows[0] if len(rows) == 1 else bind("concat", *rows, axis=0)
+
+
+def _int32(x: Array) -> Array:
+    return x if x.type.dtype == "i32" else bind("cast", x, dtype="i32")
 
 
 def _leaves(tree, what: str) -> tuple[list[Array], Any]:
@@ -129,7 +146,7 @@ def _scalar_index(index, what: str) -> Array:
     if index.size != 1:
         raise HybridError(f"{what} must be a single value, got shape {index.shape}")
     if index.ndim:
-        index = index.reshape(())
+        index = bind("reshape", index, shape=())
     return index
 
 
@@ -155,7 +172,7 @@ def switch(index, branches: Sequence[Callable], *operands):
             raise HybridError("the branches of cond return differently nested results; return the same structure")
         traced.append((graph, captured))
     graphs, consts = close_regions(traced, len(flat))
-    outs = _emit("cond", [index.astype("int32")] + flat + consts, {}, graphs)
+    outs = _emit("cond", [_int32(index)] + flat + consts, {}, graphs)
     return unflatten(outs, results[0])
 
 
@@ -247,10 +264,10 @@ def _scan_eager(step, carry_flat, carry_structure, x_flat, x_types, length, reve
     if reverse:
         per_step.reverse()
     if length:
-        ys = [np.stack([s[k] for s in per_step]) for k in range(len(per_step[0]))]
+        ys = [_stack([s[k] for s in per_step]) for k in range(len(per_step[0]))]
     else:   # no step ran: the per-step types come from tracing the body aside
         types, _ = _step_types(step, [x.type for x in carry_flat] + list(x_types))
-        ys = [np.zeros((0,) + t.shape, dtype=t.dtype) for t in types[len(carry_flat):]]
+        ys = [_zeros(TensorType((0,) + t.shape, t.dtype)) for t in types[len(carry_flat):]]
     return (unflatten(carry, carry_structure),
             unflatten(ys, step.y_structure) if step.y_structure is not None or ys else None)
 
@@ -260,7 +277,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     """`for i in range(lower, upper): val = body_fun(i, val)` (lax.fori_loop; i is an int32
     array). Static bounds make a scan (differentiable); traced bounds a while_loop."""
     if isinstance(lower, int) and isinstance(upper, int):
-        start = np.array(lower, dtype="int32")
+        start = NDArray(numpy.array(lower, numpy.int32))
 
         def step(carry, _):
             i, val = carry
@@ -268,9 +285,9 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
 
         (_, val), _ = scan(step, (start, init_val), None, length=max(upper - lower, 0))
         return val
-    upper = _as_array(upper).astype("int32")
+    upper = _int32(_as_array(upper))
     (_, val) = while_loop(lambda c: c[0] < upper, lambda c: (c[0] + 1, body_fun(c[0], c[1])),
-                          (_as_array(lower).astype("int32"), init_val))
+                          (_int32(_as_array(lower)), init_val))
     return val
 
 
