@@ -46,7 +46,8 @@ class ControlStep:
     in_bytes: list
     out_bytes: list
     regions: list[RegionCode] = field(default_factory=list)
-    key: int = 0                # names this scan's per-step sequence pointers ("dyn", (key, k))
+    key: int = 0
+    staging: dict = field(default_factory=dict)   # carried value k -> a buffer its next value passes through                # names this scan's per-step sequence pointers ("dyn", (key, k))
 
 
 def walk_steps(steps: list) -> Iterator:
@@ -134,6 +135,19 @@ def _init_carry(fn: Fn, mod, step: ControlStep, n: int, ptrs: Pointers) -> None:
                       for dst, src, nbytes in zip(step.outputs[:n], step.inputs[:n], step.out_bytes[:n])], ptrs)
 
 
+def _carry_copies(fn: Fn, step: ControlStep, body: RegionCode, n: int, ptrs: Pointers) -> list:
+    """The copies that make the body's results the next carried state. A result that is another
+    carried value passed through (a swap) goes through its staging buffer first."""
+    staged, direct, back = [], [], []
+    for k, (dst, src, nbytes) in enumerate(zip(step.outputs[:n], body.outputs[:n], body.nbytes[:n])):
+        if k in step.staging:
+            staged.append((ptrs.get(step.staging[k]), ptrs.get(src), nbytes))
+            back.append((ptrs.get(dst), ptrs.get(step.staging[k]), nbytes))
+        elif src != dst:
+            direct.append((ptrs.get(dst), ptrs.get(src), nbytes))
+    return staged + direct + back
+
+
 def _render_while(fn: Fn, mod, step: ControlStep, ptrs: Pointers) -> None:
     n = step.attrs["num_carry"]
     cond, body = step.regions
@@ -146,8 +160,7 @@ def _render_while(fn: Fn, mod, step: ControlStep, ptrs: Pointers) -> None:
     fn.do(f"br i1 {fn.op(f'icmp ne i8 {flag}, 0')}, label %{run}, label %{done}")
     fn.start(run)
     _run_region(fn, mod, body, ptrs)
-    _copies(fn, mod, [(ptrs.get(dst), ptrs.get(src), nbytes)
-                      for dst, src, nbytes in zip(step.outputs, body.outputs, body.nbytes)], ptrs)
+    _copies(fn, mod, _carry_copies(fn, step, body, n, ptrs), ptrs)
     fn.br(head)
     fn.start(done)
 
@@ -163,10 +176,9 @@ def _render_scan(fn: Fn, mod, step: ControlStep, ptrs: Pointers) -> None:
         ptrs.dyn[(step.key, k)] = fn.op(f"getelementptr inbounds i8, ptr {ptrs.get(step.inputs[n + k])}, "
                                         f"i64 {fn.op(f'mul i64 {t}, {row}')}")
     _run_region(fn, mod, body, ptrs)
-    pairs = [(ptrs.get(dst), ptrs.get(src), nbytes)
-             for dst, src, nbytes in zip(step.outputs[:n], body.outputs[:n], body.nbytes[:n])]
+    pairs = []   # per-step rows first: they may read the carried state the carry copies overwrite
     for dst, src, nbytes in zip(step.outputs[n:], body.outputs[n:], body.nbytes[n:]):
         row = fn.op(f"getelementptr inbounds i8, ptr {ptrs.get(dst)}, i64 {fn.op(f'mul i64 {t}, {nbytes}')}")
         pairs.append((row, ptrs.get(src), nbytes))
-    _copies(fn, mod, pairs, ptrs)
+    _copies(fn, mod, pairs + _carry_copies(fn, step, body, n, ptrs), ptrs)
     fn.end_loop(loop)

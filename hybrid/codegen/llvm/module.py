@@ -180,8 +180,15 @@ class _Placer:
             regions = [self.place_region(node.regions[0], outs[:n] + steps_in + ins[n + m:])]
         else:
             raise HybridError(f"llvm: no code generation for the region op {node.op}")
-        return ControlStep(node.op, dict(node.attrs), ins, outs, [v.type.nbytes for v in node.inputs],
+        step = ControlStep(node.op, dict(node.attrs), ins, outs, [v.type.nbytes for v in node.inputs],
                            [v.type.nbytes for v in node.outputs], regions, id(node))
+        if node.op in ("while_loop", "scan"):
+            body = regions[-1]
+            carried = outs[:node.attrs["num_carry"]]
+            for k, src in enumerate(body.outputs[:len(carried)]):
+                if src in carried and src != carried[k]:
+                    step.staging[k] = self.alloc(node.outputs[k].type.nbytes)
+        return step
 
     def place_kernel(self, node: Node, i: int, mplan, origin: Optional[int]) -> KernelStep:
         where, planner, base = self.where, self.planner, self.base
