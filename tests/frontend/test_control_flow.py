@@ -5,13 +5,14 @@ import pytest
 import hybrid as hb
 from hybrid import lax, np, npx
 
-BACKENDS = ["interp", "llvm"]
+BACKENDS = ["interp", "llvm", "cuda"]
+OPTIONS = {"cuda": {"runtime": "emulator"}}   # the CUDA kernels run in the host emulator (no GPU needed)
 
 
 def run_both(fn, *args, backend="interp"):
     """fn eagerly and hybridized on `backend`; returns both results as NumPy trees."""
     eager = fn(*[np.array(a) for a in args])
-    compiled = hb.hybridize(fn, backend=backend)
+    compiled = hb.hybridize(fn, backend=backend, **OPTIONS.get(backend, {}))
     traced = compiled(*[np.array(a) for a in args])
     return _numpy(eager), _numpy(traced), compiled
 
@@ -166,7 +167,7 @@ def test_block_with_parameters_inside_bodies(backend):
     xs = np.array(onp.random.default_rng(3).normal(size=(6, 2, 4)).astype("f4"))
     for flag in (True, False):
         eager = _numpy(net(xs, np.array(flag)))
-        net.hybridize(backend=backend)
+        net.hybridize(backend=backend, **OPTIONS.get(backend, {}))
         traced = _numpy(net(xs, np.array(flag)))
         net.hybridize(active=False)
         assert_tree_close(eager, traced)
