@@ -122,21 +122,43 @@ def unflatten(leaves: list, structure):
     return kind(items)
 
 
+def has_arrays(a) -> bool:
+    """Whether `a` is a list/tuple holding arrays (at any depth)."""
+    from .array import Array
+    return isinstance(a, (list, tuple)) and any(isinstance(x, Array) or has_arrays(x) for x in a)
+
+
+def array_leaves(args) -> list:
+    """The arrays among `args`, lists and tuples entered depth first (the graph-input order)."""
+    from .array import Array
+    out = []
+    for a in args:
+        if isinstance(a, Array):
+            out.append(a)
+        elif has_arrays(a):
+            out += array_leaves(a)
+    return out
+
+
 def trace_function(fn: Callable, args: list, name: str, param_names: Optional[dict[int, str]] = None,
                    arg_names: Optional[list[str]] = None) -> tuple[Graph, TraceContext, Any]:
     """Trace `fn(*args)`; array args become graph inputs, other args are static Python values.
     Returns (graph, context, output structure)."""
     from .array import Array
 
+    def lift(a, label: str):
+        """Array args (also inside lists/tuples, as MXNet passes RNN states) become graph inputs,
+        depth first, in the order array_leaves lists them."""
+        if isinstance(a, Array):
+            return ctx.input(label, a.type)
+        if has_arrays(a):
+            return type(a)(lift(x, f"{label}_{j}") for j, x in enumerate(a))
+        return a
+
     ctx = TraceContext(name, param_names)
     with ctx:
-        traced_args = []
-        for i, a in enumerate(args):
-            if isinstance(a, Array):
-                label = arg_names[i] if arg_names and i < len(arg_names) else f"data{i}"
-                traced_args.append(ctx.input(label, a.type))
-            else:
-                traced_args.append(a)
+        traced_args = [lift(a, arg_names[i] if arg_names and i < len(arg_names) else f"data{i}")
+                       for i, a in enumerate(args)]
         result = fn(*traced_args)
         leaves, structure = flatten(result)
         for leaf in leaves:

@@ -22,7 +22,7 @@ from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray, as_ndarray
 from ..core import autograd
 from . import random
-from ..core.tracing import TraceContext, trace_function, unflatten
+from ..core.tracing import TraceContext, array_leaves, has_arrays, trace_function, unflatten
 
 DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 
@@ -81,6 +81,8 @@ def signature_of(args, training: bool) -> tuple:
             parts.append(("array", data.shape, data.dtype))
         elif isinstance(a, Array):
             parts.append(("array", a.shape, a.dtype))
+        elif has_arrays(a):   # a list of arrays (RNN states): its structure and each array's type
+            parts.append(("arrays", type(a).__name__, signature_of(a, training)[:-1]))
         else:
             try:
                 hash(a)
@@ -192,14 +194,15 @@ class CompiledFunction:
                               structure, len(graph.outputs) - len(ctx.side_outputs),
                               [target for target, _ in ctx.side_outputs])
         entry.feed = input_plan(entry)
-        entry.args_only = entry.feed == [(ARG, i) for i in range(sum(isinstance(a, NDArray) for a in args))]
+        entry.args_only = entry.feed == [(ARG, i) for i in range(sum(isinstance(a, NDArray)
+                                                                      for a in array_leaves(args)))]
         self.cache[sig] = entry
         return entry
 
     def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
         """The executable's inputs in its graph's input order (see input_plan)."""
         backend = self.options.backend
-        arrays = [a for a in args if isinstance(a, NDArray)]
+        arrays = [a for a in array_leaves(args) if isinstance(a, NDArray)]
         if entry.args_only and backend != "cuda":    # the hot case: no parameters, no random key
             return [a._data for a in arrays]
         inputs = []
