@@ -69,8 +69,8 @@ def programs():
 
 
 def test_every_kernel_kind_is_generated(programs):
-    kinds = {launch.kind for _, p in programs for launch, _ in p.calls}
-    notes = " ".join(launch.note for _, p in programs for launch, _ in p.calls)
+    kinds = {launch.kind for _, p in programs for launch in p.launches()}
+    notes = " ".join(launch.note for _, p in programs for launch in p.launches())
     assert kinds == {"elementwise", "row", "gemm"}
     for feature in ("WMMA", "SIMT", "implicit GEMM", "fused epilogue", "128-bit vector", "window reductions",
                     "a thread per row", "a warp per row", "256 threads per row", "row cached in registers",
@@ -82,7 +82,7 @@ def test_every_kernel_kind_is_generated(programs):
 def test_all_kernels_compile_for_sm80_and_sm90(programs, tmp_path):
     unique = {}  # kernels identical up to their name compile once
     for _, p in programs:
-        for launch, _ in p.calls:
+        for launch in p.launches():   # regions' kernels (control flow) included
             unique.setdefault(launch.source.replace(launch.name, "K"), launch.source)
     source = PRELUDE + "\n" + "\n".join(unique.values())
     path = tmp_path / "all.cu"
@@ -95,7 +95,7 @@ def test_all_kernels_compile_for_sm80_and_sm90(programs, tmp_path):
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(nvcc, ("sm_80", "sm_90")))
-    count = sum(len(p.calls) for _, p in programs)
+    count = sum(len(p.launches()) for _, p in programs)
     print(f"compiled the {count} kernels of {len(programs)} programs ({len(unique)} distinct) for sm_80 and sm_90")
     for arch, proc in results:
         assert proc.returncode == 0, f"nvcc {arch} failed:\n{proc.stderr[:6000]}"
