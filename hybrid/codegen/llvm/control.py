@@ -28,6 +28,7 @@ class KernelStep:
     kernel: object              # kernel.Kernel
     ptrs: list                  # one location per non-view buffer, in k.buffers order
     noalias: bool
+    node: object = None         # the graph node it runs (profiles name it)
 
 
 @dataclass
@@ -47,7 +48,8 @@ class ControlStep:
     out_bytes: list
     regions: list[RegionCode] = field(default_factory=list)
     key: int = 0
-    staging: dict = field(default_factory=dict)   # carried value k -> a buffer its next value passes through                # names this scan's per-step sequence pointers ("dyn", (key, k))
+    staging: dict = field(default_factory=dict)   # carried value k -> a buffer its next value passes through
+    node: object = None                # names this scan's per-step sequence pointers ("dyn", (key, k))
 
 
 def walk_steps(steps: list) -> Iterator:

@@ -9,7 +9,8 @@ Stages of `build_module`:
   3. render each kernel as a function, then
        void hybrid_entry(ptr bufs, ptr arena, ptr barrier, i32 tid, i32 nthreads)
      calls them in order with a barrier between dependent kernels; every thread runs the
-     same entry point and each kernel splits its work by tid.
+     same entry point and each kernel splits its work by tid. It stamps the cycle counter
+     after each kernel while a profile is recorded (profiling.py; ModulePlan.segments names them).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Optional
 
 import numpy
 
+from ...ir import cost
 from ...ir.graph import Graph, Node, Value
 from ... import log
 from ...errors import HybridError
@@ -27,11 +29,29 @@ from .chunking import chunk_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
 from .control import ControlStep, KernelStep, Pointers, RegionCode, render_steps, walk_steps
+from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A timed piece of the entry point, for the profiler: a kernel (one graph node) or the repacking of
+    pre-packed parameters."""
+    name: str            # the kernel's function name, e.g. k3_conv2d
+    label: str           # its ops, e.g. conv2d+add+relu
+    flops: int
+    bytes: int
+    shapes: str          # operand types
+    loc: Optional[str]   # the user's source line of the node
+
+    @classmethod
+    def of_node(cls, name: str, node: Node) -> "Segment":
+        return cls(name, cost.node_label(node), cost.node_flops(node), cost.node_bytes(node),
+                   cost.describe_shapes([v.type for v in node.inputs]), node.loc)
 
 
 @dataclass
@@ -53,6 +73,7 @@ class ModulePlan:
     # parameters the runtime keeps pre-packed (prepack.py): (graph input, N, K, ldb, trans, floats); the
     # pointer table holds after the constants one buffer pointer per entry, then one "repack now" flag each
     packs: list = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)   # in entry order; timestamps bound each
 
 
 def _align(n: int) -> int:
@@ -151,6 +172,7 @@ class _Placer:
                 steps.append(self.place_control(node))
             else:
                 steps.append(self.place_kernel(node, i, mplan, origin))
+            steps[-1].node = node
             if last_use is not None:
                 for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
                     if v in self.mine and last_use.get(v, i) == i:
@@ -283,35 +305,47 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     placer = _Placer(where, constants, planner, base, n_in, params, gemm_impl)
     steps = placer.place_nodes(graph, mplan, 0, last_use)
     checks, packs = placer.checks, placer.packs
+    segments = [Segment.of_node(step.kernel.name if isinstance(step, KernelStep) else f"{step.op}{i}", step.node)
+                for i, step in enumerate(steps)]
 
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
-    _render_repacks(entry, mod, packs, n_in + n_out + len(constants))
+    stamps = profiling.EntryStamps(entry)
+    mod.declares.update(profiling.DECLARES)
+    if _render_repacks(entry, mod, packs, n_in + n_out + len(constants)):
+        stamps.after_segment()
+        floats = sum(p[-1] for p in packs)
+        segments.insert(0, Segment("repack", "repack_params", 0, 8 * floats, f"{len(packs)} parameters", None))
     pointers = Pointers(entry, n_in, n_out, len(constants), constant_symbols)
-    render_steps(entry, mod, steps, pointers)
+    last_parallel = None
+    for step in steps:   # one timed segment per top-level step (a whole loop counts as one)
+        last_parallel = render_steps(entry, mod, [step], pointers, last_parallel)
+        stamps.after_segment()
     entry.do("ret void")
     if constant_symbols:
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
     pieces = [INTRINSICS, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
-    pieces += globals_
+    pieces += globals_ + [profiling.DEFINITION]
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs)
+                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs,
+                      segments=segments)
 
 
-def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> None:
+def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> bool:
     """At the top of the entry point: every parameter whose "repack now" flag the runtime set is packed into
-    its buffer by all threads together, then they wait for each other (all threads read the same flags)."""
+    its buffer by all threads together, then they wait for each other (all threads read the same flags).
+    Whether there is any."""
     if not packs:
-        return
+        return False
     mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
     mod.uses_sgemm = True
     any_dirty = "0"
@@ -328,6 +362,7 @@ def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot:
                      f"ptr {dst}, i32 %tid, i32 %nt)")
     with entry.when(entry.op(f"icmp ne i64 {any_dirty}, 0"), "repacked"):
         entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    return True
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:
