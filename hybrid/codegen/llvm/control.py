@@ -47,9 +47,9 @@ class ControlStep:
     in_bytes: list
     out_bytes: list
     regions: list[RegionCode] = field(default_factory=list)
-    key: int = 0
+    key: int = 0                # names this scan's per-step sequence pointers ("dyn", (key, k))
     staging: dict = field(default_factory=dict)   # carried value k -> a buffer its next value passes through
-    node: object = None                # names this scan's per-step sequence pointers ("dyn", (key, k))
+    node: object = None         # the graph node it runs (profiles name it)
 
 
 def walk_steps(steps: list) -> Iterator:
