@@ -73,7 +73,7 @@ def torch_peer(weights: dict, compiled: bool):
         loss = (run(torch.from_numpy(x))[0] ** 2).mean()
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
     return forward, train
 
 
