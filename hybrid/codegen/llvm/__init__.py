@@ -132,11 +132,12 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     plan = module.build_module(graph, triple)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
-    _extern_symbols()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
-    for obj in objects:
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
+    with target.LLVM_LOCK:
+        _extern_symbols()
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
+        for obj in objects:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
     exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
                          profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
