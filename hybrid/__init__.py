@@ -6,6 +6,7 @@ from .config import config
 from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .core import lax
 from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels for large eager ops)
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
@@ -53,7 +54,7 @@ def __getattr__(name: str):
         raise _legacy_api_error(name)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
            "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
            "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",

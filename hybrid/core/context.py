@@ -8,7 +8,7 @@ eager ops) downloads a host copy.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import numpy
 
@@ -67,13 +67,6 @@ def num_gpus() -> int:
         return int(driver.Device.count())
     except Exception:  # no pycuda, no driver, no device: all mean "no GPU" here
         return 0
-
-
-class HostInput(NamedTuple):
-    """A host array handed to a device executable with a token that changes whenever hybrid
-    writes into the array (NDArray._assign), so device copies of parameters stay current."""
-    array: numpy.ndarray
-    write_token: int
 
 
 class DeviceNDArray(NDArray):
@@ -160,12 +153,20 @@ class DeviceNDArray(NDArray):
             return NDArray(self._data)
         return to_device(NDArray(self._data), ctx)
 
-    def _exec_input(self, backend: str):
-        """What a compiled executable receives: the device array itself for the CUDA backend."""
-        return self if backend == "cuda" else self._data
-
     def __repr__(self) -> str:
         return f"{self._data!r} @{self.context}"
+
+
+def host_data(x) -> tuple[numpy.ndarray, Optional[int]]:
+    """What a host executable reads for input `x` (NDArray, device array or NumPy array): its data,
+    and its write token, which changes whenever hybrid writes into the array (NDArray._assign), so
+    backends re-upload or repack a parameter exactly when it changed. None where unknown (a NumPy
+    array, a device array's host copy): read it anew every call."""
+    if isinstance(x, DeviceNDArray):
+        return x._data, None
+    if isinstance(x, NDArray):
+        return x._data, x._write_version()
+    return numpy.asarray(x), None
 
 
 # device type -> runtime(device_id): how to reach a device's memory (malloc, copies). A backend
@@ -186,4 +187,5 @@ def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) ->
     return DeviceNDArray.from_host(array._data, runtime, ctx.device_id)
 
 
-__all__ = ["Context", "Device", "cpu", "gpu", "current_context", "current_device", "num_gpus", "DeviceNDArray", "to_device"]
+__all__ = ["Context", "Device", "cpu", "gpu", "current_context", "current_device", "num_gpus", "DeviceNDArray",
+           "host_data", "to_device"]
