@@ -64,6 +64,9 @@ def softplus(x) -> Array:
     return relu(x) + np.log(np.exp(-np.abs(x)) + 1.0)
 
 
+from .npx_arrays import (arange_like, batch_dot, from_dlpack, from_numpy, gamma, gammaln, load,  # noqa: E402,F401
+                         masked_log_softmax, masked_softmax, pick, reshape, save, savez, sequence_mask, slice,
+                         smooth_l1, to_dlpack_for_read, to_dlpack_for_write, topk)
 from .npx_layers import (elu, group_norm, instance_norm, leaky_relu, log_sigmoid, mish, pixel_shuffle,  # noqa: E402
                          reflection_pad, selu)
 
@@ -114,10 +117,25 @@ def _along(v, axis: int, ndim: int) -> Array:
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axis: int = 1,
-               use_batch_stats: bool = False, fix_gamma: bool = False):
-    """Batch normalization over every axis but `axis`. With `use_batch_stats` (training) it
-    normalizes with the batch's statistics and returns (out, batch_mean, batch_var)."""
+               use_batch_stats: Optional[bool] = None, fix_gamma: bool = False, momentum: float = 0.9,
+               use_global_stats: bool = False, output_mean_var: bool = False):
+    """Batch normalization over every axis but `axis`.
+
+    Explicit form (what layers use): use_batch_stats=True normalizes with the batch's statistics and
+    returns (out, batch_mean, batch_var); False uses the running statistics.
+    MXNet form (use_batch_stats left None): batch statistics in training mode unless
+    use_global_stats, and then the running statistics are updated in place, eagerly, with
+    `momentum` (running = running * momentum + batch * (1 - momentum), the variance unbiased as in
+    BatchNorm); output_mean_var also returns the batch mean and variance."""
     (x,) = promote(x, to_float=True)
+    if use_batch_stats is None:
+        from ..core.autograd import is_training
+        if not is_training() or use_global_stats:
+            out = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, False, fix_gamma)
+            return (out, asarray(running_mean), asarray(running_var)) if output_mean_var else out
+        out, mean, var = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, True, fix_gamma)
+        _update_running(running_mean, running_var, mean, var, momentum, x.size // x.shape[axis % x.ndim])
+        return (out, mean, var) if output_mean_var else out
     if use_batch_stats:
         axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
         mean = np.mean(x, axes, keepdims=True)
@@ -133,6 +151,14 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axi
         scale = scale * gamma
     shift = beta - running_mean * scale
     return x * _along(scale, axis, x.ndim) + _along(shift, axis, x.ndim)
+
+
+def _update_running(running_mean, running_var, mean, var, momentum: float, count: int) -> None:
+    if not (isinstance(running_mean, NDArray) and isinstance(running_var, NDArray)):
+        return  # traced: a hybridized BatchNorm layer returns its updates as extra outputs instead
+    unbiased = var * (count / max(count - 1, 1))
+    running_mean[...] = (running_mean * momentum + np.stop_gradient(mean) * (1 - momentum)).asnumpy()
+    running_var[...] = (running_var * momentum + np.stop_gradient(unbiased) * (1 - momentum)).asnumpy()
 
 
 def _conv_args(x, weight, op: str, kernel, stride, dilate, pad, layout):
@@ -280,18 +306,29 @@ def is_np_shape() -> bool:
     return True
 
 
-def embedding(indices, weight) -> Array:
-    """Rows of `weight` (vocab, dim) picked by integer `indices`."""
-    return np.take(weight, indices, axis=0)
+def embedding(data, weight, input_dim: Optional[int] = None, output_dim: Optional[int] = None, dtype=None,
+              sparse_grad: bool = False) -> Array:
+    """Rows of `weight` (input_dim, output_dim) picked by integer indices `data`."""
+    weight = asarray(weight)
+    if (input_dim is not None and input_dim != weight.shape[0]) or (output_dim is not None and
+                                                                    output_dim != weight.shape[1]):
+        raise ShapeError(f"npx.embedding: input_dim={input_dim}, output_dim={output_dim} do not match the weight "
+                         f"{weight.shape}")
+    return np.take(weight, data, axis=0)
 
 
 def take(a, indices, axis: int = 0) -> Array:
     return np.take(a, indices, axis)
 
 
-def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
+def fully_connected(x, weight, bias=None, num_hidden: Optional[int] = None, no_bias: bool = False,
+                    flatten: bool = True) -> Array:
     """x @ weight.T + bias (Gluon's Dense); `flatten` folds all but the first axis into features."""
     x, weight = promote(x, weight, to_float=True)
+    if num_hidden is not None and num_hidden != weight.shape[0]:
+        raise ShapeError(f"npx.fully_connected: num_hidden={num_hidden} but the weight has {weight.shape[0]} rows")
+    if no_bias:
+        bias = None
     if flatten and x.ndim != 2:
         x = np.reshape(x, (x.shape[0], -1))
     if x.ndim == 2:
