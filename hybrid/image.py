@@ -15,6 +15,8 @@ import numpy
 
 from .errors import ShapeError
 from .core.array import NDArray
+from .gluon.data.vision import color
+from .gluon.data.vision.decode import decode
 from .gluon.data.vision.transforms import Resize as _NumpyResize
 
 # MXNet's interp codes -> Pillow resampling filters (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos)
@@ -41,14 +43,9 @@ def imdecode(buf, flag: int = 1, to_rgb: bool = True) -> NDArray:
     RGB order unless to_rgb=False (then BGR, OpenCV's order, as MXNet)."""
     data = bytes(buf.asnumpy().tobytes() if isinstance(buf, NDArray) else buf)
     try:
-        img = _pil().open(io.BytesIO(data))
-        img.load()
-    except (OSError, SyntaxError) as e:
-        raise ValueError(f"imdecode: the {len(data)} bytes are not a decodable image ({e})") from None
-    if flag == 0:
-        return NDArray(numpy.asarray(img.convert("L"), numpy.uint8)[:, :, None].copy())
-    arr = numpy.asarray(img.convert("RGB"), numpy.uint8)
-    return NDArray(numpy.ascontiguousarray(arr if to_rgb else arr[:, :, ::-1]))
+        return NDArray(decode(data, flag, to_rgb))
+    except ValueError as e:
+        raise ValueError(f"imdecode: {e}") from None
 
 
 def imread(filename: str, flag: int = 1, to_rgb: bool = True) -> NDArray:
@@ -211,10 +208,6 @@ class ColorNormalizeAug(Augmenter):
         return color_normalize(src, self.mean, self.std)
 
 
-# ITU-R BT.601 luma weights, as MXNet's colour jitters use
-_GRAY = numpy.array([0.299, 0.587, 0.114], numpy.float32)
-
-
 class BrightnessJitterAug(Augmenter):
     """Scale by 1 + U(-brightness, brightness)."""
 
@@ -222,8 +215,8 @@ class BrightnessJitterAug(Augmenter):
         self.brightness = brightness
 
     def __call__(self, src):
-        alpha = 1.0 + _pyrandom.uniform(-self.brightness, self.brightness)
-        return NDArray(_hwc(src).astype(numpy.float32) * alpha)
+        return NDArray(color.brightness(_hwc(src).astype(numpy.float32),
+                                        1.0 + _pyrandom.uniform(-self.brightness, self.brightness)))
 
 
 class ContrastJitterAug(Augmenter):
@@ -233,10 +226,8 @@ class ContrastJitterAug(Augmenter):
         self.contrast = contrast
 
     def __call__(self, src):
-        a = _hwc(src).astype(numpy.float32)
-        alpha = 1.0 + _pyrandom.uniform(-self.contrast, self.contrast)
-        gray = float((a * _GRAY).sum(axis=2).mean())
-        return NDArray(a * alpha + gray * (1.0 - alpha))
+        return NDArray(color.contrast(_hwc(src).astype(numpy.float32),
+                                      1.0 + _pyrandom.uniform(-self.contrast, self.contrast)))
 
 
 class SaturationJitterAug(Augmenter):
@@ -246,10 +237,8 @@ class SaturationJitterAug(Augmenter):
         self.saturation = saturation
 
     def __call__(self, src):
-        a = _hwc(src).astype(numpy.float32)
-        alpha = 1.0 + _pyrandom.uniform(-self.saturation, self.saturation)
-        gray = (a * _GRAY).sum(axis=2, keepdims=True)
-        return NDArray(a * alpha + gray * (1.0 - alpha))
+        return NDArray(color.saturation(_hwc(src).astype(numpy.float32),
+                                        1.0 + _pyrandom.uniform(-self.saturation, self.saturation)))
 
 
 class HueJitterAug(Augmenter):
@@ -259,17 +248,10 @@ class HueJitterAug(Augmenter):
         self.hue = hue
 
     def __call__(self, src):
-        a = _hwc(src).astype(numpy.float32)
-        theta = _pyrandom.uniform(-self.hue, self.hue) * numpy.pi
-        return NDArray(a @ hue_rotation(theta).T)
+        return NDArray(color.hue(_hwc(src).astype(numpy.float32), _pyrandom.uniform(-self.hue, self.hue) * numpy.pi))
 
 
-def hue_rotation(theta: float) -> numpy.ndarray:
-    """The 3x3 RGB -> RGB matrix rotating hue by theta radians (through YIQ)."""
-    to_yiq = numpy.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]], numpy.float32)
-    c, s = numpy.cos(theta), numpy.sin(theta)
-    rot = numpy.array([[1, 0, 0], [0, c, -s], [0, s, c]], numpy.float32)
-    return numpy.linalg.inv(to_yiq) @ rot @ to_yiq
+hue_rotation = color.hue_rotation
 
 
 class RandomOrderAug(Augmenter):
