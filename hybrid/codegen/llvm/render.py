@@ -167,12 +167,14 @@ class ExprRenderer:
             if is_float(src):
                 return fn.op(f"fcmp une {REG[src]} {v}, {lit(0.0, src)}")
             return fn.op(f"icmp ne {REG[src]} {v}, 0")
+        if src == "f64" and dst == "f16":
+            return self.f64_to_f16(v)
         if is_float(src) and is_float(dst):
             order = ("f16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
             return fn.op(f"{kind} {REG[src]} {v} to {REG[dst]}")
         if is_float(src):
-            return fn.op(f"{'fptosi' if dst in SIGNED else 'fptoui'} {REG[src]} {v} to {REG[dst]}")
+            return self.float_to_int(v, src, dst)
         if is_float(dst):
             return fn.op(f"{'sitofp' if src in SIGNED else 'uitofp'} {REG[src]} {v} to {REG[dst]}")
         sb, db = BITS[src], BITS[dst]
@@ -181,6 +183,41 @@ class ExprRenderer:
         if db < sb:
             return fn.op(f"trunc {REG[src]} {v} to {REG[dst]}")
         return fn.op(f"{'sext' if src in SIGNED else 'zext'} {REG[src]} {v} to {REG[dst]}")
+
+    def f64_to_f16(self, v: str) -> str:
+        """double -> half, correctly rounded. A direct fptrunc calls a compiler-rt helper that
+        MCJIT does not link (a crash); double -> float -> half would round twice. So the float
+        step rounds to odd (truncate, then set the last bit if inexact), which the second
+        rounding then makes exact (float keeps 13 more bits than half)."""
+        fn = self.fn
+        r = fn.op(f"fptrunc double {v} to float")
+        back = fn.op(f"fpext float {r} to double")
+        inexact = fn.op(f"fcmp one double {back}, {v}")    # false for NaN and exact values
+        fabs = self.mod.intrinsic("llvm.fabs.f64", "double", "double")
+        ra, va = fn.op(f"call double {fabs}(double {back})"), fn.op(f"call double {fabs}(double {v})")
+        away = fn.op(f"fcmp ogt double {ra}, {va}")
+        bits = fn.op(f"bitcast float {r} to i32")
+        down = fn.op(f"sub i32 {bits}, {fn.op(f'zext i1 {away} to i32')}")   # toward zero when rounded away
+        odd = fn.op(f"or i32 {down}, 1")
+        fixed = fn.op(f"select i1 {inexact}, i32 {odd}, i32 {bits}")
+        return fn.op(f"fptrunc float {fn.op(f'bitcast i32 {fixed} to float')} to half")
+
+    def float_to_int(self, v: str, src: str, dst: str) -> str:
+        """NumPy's float -> int cast (hybrid.ir.ops.elementwise.float_to_int): truncate, then
+        i8/u8/i32 go through i32 and i64/u32 through i64; a value outside that range (NaN,
+        +-inf) gives its minimum (u32: 0). fptosi alone would be poison there, which let
+        fusion change values."""
+        fn = self.fn
+        if src == "f16":
+            v, src = fn.op(f"fpext half {v} to float"), "f32"
+        wide = "i64" if dst in ("i64", "u32") else "i32"
+        lo, hi = -float(1 << (BITS[wide] - 1)), float(1 << (32 if dst == "u32" else BITS[wide] - 1))
+        ge = fn.op(f"fcmp oge {REG[src]} {v}, {lit(lo, src)}")
+        lt = fn.op(f"fcmp olt {REG[src]} {v}, {lit(hi, src)}")
+        inside = fn.op(f"and i1 {ge}, {lt}")
+        t = fn.op(f"fptosi {REG[src]} {v} to {wide}")
+        out = fn.op(f"select i1 {inside}, {wide} {t}, {wide} {0 if dst == 'u32' else lit(lo, wide)}")
+        return out if BITS[dst] == BITS[wide] else fn.op(f"trunc {wide} {out} to {REG[dst]}")
 
     def compare(self, op: str, args: list[str], t: str) -> str:
         if is_float(t):
@@ -260,8 +297,10 @@ class ExprRenderer:
             return fn.op(f"call {ty} {f}({ty} {a[0]}, i1 false)")
         if op in ("floor", "ceil", "round"):
             return a[0]
-        if op == "mod":   # NumPy: sign of the divisor; x % 0 == 0
+        if op == "mod":   # NumPy: sign of the divisor; x % 0 == 0; x % -1 == 0 (srem MIN, -1 traps)
             zero = fn.op(f"icmp eq {ty} {a[1]}, 0")
+            if signed:
+                zero = fn.op(f"or i1 {zero}, {fn.op(f'icmp eq {ty} {a[1]}, -1')}")
             safe = fn.op(f"select i1 {zero}, {ty} 1, {ty} {a[1]}")
             if not signed:
                 r = fn.op(f"urem {ty} {a[0]}, {safe}")

@@ -184,5 +184,29 @@ def _cast_grad(g, inputs, outputs, dtype):
     return [apply("cast", g, dtype=x.type.dtype) if is_float(x.type.dtype) and is_float(dtype) else None]
 
 
-register(OpDef("cast", _cast_infer, lambda x, dtype: x.astype(to_numpy_dtype(dtype)), "elementwise",
+def float_to_int(x: numpy.ndarray, dtype: str) -> numpy.ndarray:
+    """Float -> integer cast, defined everywhere. Truncate toward zero; i8/u8/i32 go through int32
+    and i64/u32 through int64 (wrapping to the narrower type), as NumPy does on x86-64 (so
+    -3.7 -> uint8 is 253). Outside that range (NaN, +-inf, huge) NumPy is undefined; hybrid
+    gives the range's minimum (u32: 0). Every backend implements exactly this."""
+    dtype = dtype_name(dtype)
+    wide = numpy.int64 if dtype in ("i64", "u32") else numpy.int32
+    lo = float(numpy.iinfo(wide).min)
+    hi = 2.0 ** 32 if dtype == "u32" else -lo
+    x = x.astype(numpy.float64)
+    with numpy.errstate(invalid="ignore"):
+        inside = (x >= lo) & (x < hi)
+    t = numpy.where(inside, x, 0.0).astype(wide)
+    return numpy.where(inside, t, wide(0 if dtype == "u32" else lo)).astype(to_numpy_dtype(dtype))
+
+
+def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
+    target = to_numpy_dtype(dtype)
+    if x.dtype.kind == "f" and target.kind in "iu":
+        return float_to_int(x, dtype)
+    with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
+        return x.astype(target)
+
+
+register(OpDef("cast", _cast_infer, _cast_reference, "elementwise",
                scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",), grad=_cast_grad))
