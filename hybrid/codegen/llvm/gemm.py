@@ -787,6 +787,17 @@ def default_threads() -> int:
     return max(1, int(os.environ.get("HYBRID_NUM_THREADS", 0) or os.cpu_count() or 1))
 
 
+def _forget_executors_in_child() -> None:
+    """fork copies only the calling thread: a child would queue work to pools whose workers do not
+    exist, and may inherit a lock another thread held. The child starts with fresh ones."""
+    global _engines_lock, _blas_lock
+    _engines_lock, _blas_lock = threading.Lock(), threading.Lock()
+    _executors.clear()
+
+
+os.register_at_fork(after_in_child=_forget_executors_in_child)
+
+
 def _executor(threads: int) -> ThreadPoolExecutor:
     with _engines_lock:
         if threads not in _executors:
