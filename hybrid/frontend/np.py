@@ -167,9 +167,7 @@ def tan(x) -> Array:
     return divide(sin(x), cos(x))
 
 
-def sinh(x) -> Array:
-    (x,) = promote(x, to_float=True)
-    return (exp(x) - exp(-x)) * 0.5
+sinh, arcsinh, expm1, log1p = (_unary(n) for n in ("sinh", "arcsinh", "expm1", "log1p"))
 
 
 def cosh(x) -> Array:
@@ -210,14 +208,6 @@ def square(x) -> Array:
 
 def reciprocal(x) -> Array:
     return divide(1.0, x)
-
-
-def log1p(x) -> Array:
-    return log(add(x, 1.0))
-
-
-def expm1(x) -> Array:
-    return subtract(exp(x), 1.0)
 
 
 def stop_gradient(x) -> Array:

@@ -53,7 +53,7 @@ def literal(value, dtype: str) -> str:
     return f"({v})" if v < 0 else str(v)
 
 
-_FLOAT_FN = {"exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
+_FLOAT_FN = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
              "cos": "cos", "floor": "floor", "ceil": "ceil", "round": "rint", "abs": "fabs", "pow": "pow"}
 # float -> int helpers of the prelude (hybrid.ir.ops.elementwise.float_to_int's rule)
 _FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i32": "hb_ftoi32", "i64": "hb_ftoi64", "u32": "hb_ftou32"}
