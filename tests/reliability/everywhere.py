@@ -7,6 +7,7 @@ in rounding between NumPy and the inline kernels gets a tolerance in ulps of the
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import warnings
 from typing import Callable, Sequence
@@ -41,9 +42,10 @@ def as_list(result) -> list[onp.ndarray]:
     return [onp.asarray(result.asnumpy() if hasattr(result, "asnumpy") else result)]
 
 
-def run(fn: Callable, inputs: Sequence[onp.ndarray], config: str) -> list[onp.ndarray]:
-    """fn's outputs under one configuration; an exception propagates."""
-    with warnings.catch_warnings():
+def run(fn: Callable, inputs: Sequence[onp.ndarray], config: str, training: bool = False) -> list[onp.ndarray]:
+    """fn's outputs under one configuration (in training mode: dropout and batch statistics on);
+    an exception propagates."""
+    with warnings.catch_warnings(), (hb.autograd.train_mode() if training else contextlib.nullcontext()):
         warnings.simplefilter("ignore", RuntimeWarning)   # NumPy's overflow/invalid warnings
         hb.np.random.seed(0)
         if config == "eager":
@@ -51,12 +53,37 @@ def run(fn: Callable, inputs: Sequence[onp.ndarray], config: str) -> list[onp.nd
         return as_list(_compiled(fn, config)(*[onp.array(x) for x in inputs]))
 
 
-def run_all(fn: Callable, inputs: Sequence[onp.ndarray], configs: Sequence[str] | None = None) -> dict:
-    """config -> outputs, or config -> the exception it raised."""
+def gradients(fn: Callable, inputs: Sequence[onp.ndarray], config: str, training: bool = False) -> list[onp.ndarray]:
+    """d(sum of fn's float outputs)/d(each float input), recorded eagerly or through the compiled function."""
+    arrays = [np.array(x) for x in inputs]
+    for a in arrays:
+        if a.dtype.kind == "f":
+            a.attach_grad()
+    call = fn if config == "eager" else _compiled(fn, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hb.np.random.seed(0)
+        with hb.autograd.record(train_mode=training):
+            outs = call(*arrays)
+            outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+            loss = None
+            for o in outs:
+                if o.dtype.kind == "f":
+                    term = np.sum(o.astype("float32"))
+                    loss = term if loss is None else loss + term
+        if loss is None:
+            return []
+        loss.backward()
+    return [a.grad.asnumpy() for a in arrays if a.dtype.kind == "f"]
+
+
+def run_all(fn: Callable, inputs: Sequence[onp.ndarray], configs: Sequence[str] | None = None,
+            training: bool = False, runner: Callable = run) -> dict:
+    """config -> outputs (of `runner`: run or gradients), or config -> the exception it raised."""
     results = {}
     for config in configs or configurations():
         try:
-            results[config] = run(fn, inputs, config)
+            results[config] = runner(fn, inputs, config, training)
         except Exception as exc:   # noqa: BLE001 - the caller compares errors across configurations
             results[config] = exc
     return results
