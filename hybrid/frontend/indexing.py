@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ..errors import ShapeError
-from .array import Array
+from ..core.array import Array
 
 
 def _expand_key(key, ndim: int) -> list:
@@ -21,13 +21,6 @@ def _expand_key(key, ndim: int) -> list:
     else:
         key += [slice(None)] * (ndim - consumed)
     return key
-
-
-def normalize_setitem_key(key):
-    """A key NumPy accepts for eager `x[key] = value` (our arrays converted to NumPy)."""
-    if isinstance(key, tuple):
-        return tuple(normalize_setitem_key(k) for k in key)
-    return numpy.asarray(key) if isinstance(key, Array) else key
 
 
 def getitem(x: Array, key):

@@ -1,7 +1,7 @@
 """Arrays: `NDArray` (eager, NumPy-backed) and `Tracer` (a value in a graph being traced).
 
 Both share one operator surface (`Array`); every operator calls an `hb.np` function, which
-calls `dispatch.apply`, so eager and traced code paths are the same Python lines.
+calls `dispatch.bind`, so eager and traced code paths are the same Python lines.
 """
 from __future__ import annotations
 
@@ -173,7 +173,6 @@ class NDArray(Array):
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
-        from .indexing import normalize_setitem_key
         self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
     def __repr__(self) -> str:
@@ -186,7 +185,7 @@ class NDArray(Array):
     def copy(self) -> "NDArray":
         return NDArray(self._data.copy())
 
-    # autograd (implemented in hybrid.frontend.autograd) ----------------------------------
+    # autograd (implemented in hybrid.core.autograd) ----------------------------------
     def attach_grad(self, grad_req: str = "write") -> None:
         from . import autograd
         autograd.attach_grad(self, grad_req)
@@ -202,7 +201,7 @@ class NDArray(Array):
     def detach(self) -> "NDArray":
         return NDArray(self._data)
 
-    # devices (hybrid.frontend.context) -------------------------------------------------------
+    # devices (hybrid.core.context) -------------------------------------------------------
     @property
     def context(self):
         """Where the data lives: hb.cpu(0) for NDArray (a DeviceNDArray reports its GPU)."""
@@ -297,8 +296,8 @@ class Tracer(Array):
                              "the hybridized code.")
 
     def detach(self):
-        from . import np
-        return np.stop_gradient(self)
+        from .dispatch import bind
+        return bind("stop_gradient", self)
 
 
 def as_ndarray(value) -> NDArray:
@@ -306,9 +305,25 @@ def as_ndarray(value) -> NDArray:
     return value if isinstance(value, NDArray) else NDArray(value)
 
 
+def normalize_setitem_key(key):
+    """A key NumPy accepts for eager `x[key] = value` (our arrays converted to NumPy)."""
+    if isinstance(key, tuple):
+        return tuple(normalize_setitem_key(k) for k in key)
+    return numpy.asarray(key) if isinstance(key, Array) else key
+
+
 def wrap_outputs(result, cls=NDArray) -> list:
     results = result if isinstance(result, tuple) else (result,)
     return [cls(numpy.asarray(r)) for r in results]
 
 
-from . import np as _np  # noqa: E402  (np needs Array defined first)
+# The operators and methods are NumPy functions (promotion, broadcasting, indexing), which the
+# user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
+# as jax.numpy does for JAX's arrays.
+_np = None
+
+
+def install_numpy(namespace) -> None:
+    """Called by hybrid.frontend.np: the namespace whose functions the array operators call."""
+    global _np
+    _np = namespace
