@@ -64,7 +64,9 @@ class DeviceNDArray(NDArray):
         self._grad = None
         self._grad_req = "null"
         self._node = None
+        self._pending = None          # device arrays are never queued (core/engine.py)
         self._version = next(WRITE_CLOCK)
+        self._base = None
         self._type = type_
         self._runtime = runtime
         self._device_id = device_id

@@ -9,27 +9,29 @@ more than `max_signatures` signatures raise instead of piling up silently.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy
 
 from .. import log
+from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray, as_ndarray
+from ..core.engine import ENGINE, MIN_ELEMENTS, MIN_FLOPS, annotate
+from ..core.source import user_line
+from ..ir.cost import describe_shapes, node_flops
 from ..core import autograd
 from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
 
-DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 
 
 @dataclass
 class CompileOptions:
-    backend: str = DEFAULT_BACKEND
+    backend: str = field(default_factory=lambda: config.get("backend"))
     opt_level: int = 2
     freeze: bool = False
     dump: Optional[str] = None
@@ -51,6 +53,7 @@ class CompiledEntry:
     side_targets: list
     feed: list = field(default_factory=list)  # per executable input: (ARG, index) | (PARAM, Parameter) | (RNG, None)
     args_only: bool = False  # feed is exactly the array arguments in order
+    queued: Optional[bool] = None   # calls go to the engine (core/engine.py): one plain result, enough work
 
 
 ARG, PARAM, RNG = 0, 1, 2
@@ -198,19 +201,55 @@ class CompiledFunction:
 
     def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
         """The executable's inputs in its graph's input order (see input_plan)."""
-        backend = self.options.backend
+        return self.exec_inputs(entry, self.input_sources(entry, args))
+
+    def input_sources(self, entry: CompiledEntry, args: list) -> list:
+        """Per executable input, its NDArray (read later: it may still be queued) or its value (random keys,
+        drawn now so they follow program order)."""
         arrays = [a for a in args if isinstance(a, NDArray)]
-        if entry.args_only and backend != "cuda":    # the hot case: no parameters, no random key
-            return [a._data for a in arrays]
-        inputs = []
+        if entry.args_only:    # the hot case: no parameters, no random key
+            return arrays
+        sources = []
         for kind, source in entry.feed:
             if kind == ARG:
-                inputs.append(arrays[source]._exec_input(backend))
+                sources.append(arrays[source])
             elif kind == PARAM:
-                inputs.append(source._data_eager()._exec_input(backend))
+                sources.append(source._data_eager())
             else:
-                inputs.append(rng.take_keys(entry.random_ops))
-        return inputs
+                sources.append(rng.take_keys(entry.random_ops))
+        return sources
+
+    def exec_inputs(self, entry: CompiledEntry, sources: list) -> list:
+        backend = self.options.backend
+        if entry.args_only and backend != "cuda":
+            return [s._data for s in sources]
+        return [s._exec_input(backend) if isinstance(s, NDArray) else s for s in sources]
+
+    def _queue_worthy(self, entry: CompiledEntry) -> bool:
+        """Queue calls of this signature? One plain result on a host backend, and work enough (or a busy engine)."""
+        if entry.queued is None:
+            graph = entry.pipeline.graph
+            entry.queued = (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
+                            and (sum(v.type.size for v in graph.outputs) >= MIN_ELEMENTS
+                                 or sum(node_flops(n) for n in graph.nodes) >= MIN_FLOPS))
+        return entry.queued or (ENGINE.busy() and self.options.backend != "cuda" and entry.structure is None
+                                and not entry.side_targets)
+
+    def _queued_call(self, entry: CompiledEntry, args: list) -> NDArray:
+        """The call queued on the engine; its result is a future."""
+        sources = self.input_sources(entry, args)
+        out = NDArray._future(entry.pipeline.graph.outputs[0].type)
+        line = user_line()
+        where = line.describe() if line else None
+
+        def work(pending) -> None:
+            try:
+                out._buf = as_ndarray(entry.executable(self.exec_inputs(entry, sources))[0])._data
+            except Exception as exc:
+                shapes = describe_shapes([a.type for a in args if isinstance(a, NDArray)])
+                pending.error = annotate(exc, f"{self.name} (compiled)", shapes, where)
+        out._pending = ENGINE.submit(work)
+        return out
 
     def __call__(self, *args):
         args = [NDArray(numpy.asarray(a)) if isinstance(a, numpy.ndarray) else a for a in args]
@@ -221,6 +260,8 @@ class CompiledFunction:
             results = call_recorded(self, entry, args)  # compiled forward now, compiled backward on the tape
             if results is not None:
                 return unflatten(results, entry.structure)
+        if self._queue_worthy(entry) and ENGINE.enabled:
+            return self._queued_call(entry, args)
         outputs = entry.executable(self.input_arrays(entry, args))
         if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case
             return as_ndarray(outputs[0])

@@ -22,21 +22,13 @@ import os
 import tempfile
 from typing import Optional
 
+from ...config import config
 from ... import fileio, log
-from ...errors import FormatError, HybridError
+from ...errors import FormatError
 from ...version import __version__
 
-DEFAULT_MAX_MB = 1024
 MAX_ENTRY_BYTES = 1 << 30   # no object hybrid compiles comes near this
 OBJECT_MAGICS = (b"\x7fELF", b"\xcf\xfa\xed\xfe")   # ELF, 64-bit Mach-O
-
-
-def cache_dir() -> str:
-    base = os.environ.get("HYBRID_CACHE_DIR")
-    if base:
-        return base
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(xdg, "hybrid")
 
 
 def cache_key(ir: str, target: str, extra: str = "") -> str:
@@ -49,18 +41,11 @@ def cache_key(ir: str, target: str, extra: str = "") -> str:
 
 def max_bytes() -> int:
     """The cap from HYBRID_CACHE_MAX_MB in bytes; 0 means unlimited."""
-    text = os.environ.get("HYBRID_CACHE_MAX_MB", "").strip()
-    try:
-        megabytes = float(text) if text else DEFAULT_MAX_MB
-    except ValueError:
-        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is not a number of megabytes (0 disables the cap)") from None
-    if megabytes < 0:
-        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is negative; use 0 to disable the cap")
-    return int(megabytes * (1 << 20))
+    return int(config.get("cache_max_mb") * (1 << 20))
 
 
 def _path(key: str) -> str:
-    return os.path.join(cache_dir(), f"{key}.o")
+    return os.path.join(config.get("cache_dir"), f"{key}.o")
 
 
 def _mark_used(path: str) -> None:
@@ -99,7 +84,7 @@ def _reject(path: str, why: str) -> None:
 
 
 def store(key: str, payload: bytes) -> None:
-    folder = cache_dir()
+    folder = config.get("cache_dir")
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".o")
