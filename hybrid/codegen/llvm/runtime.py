@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 import time
