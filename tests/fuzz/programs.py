@@ -13,6 +13,7 @@ exact values, so a 1-ulp difference upstream can never turn into a different int
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class Value:
     dtype: str
     exact: bool = True
     product: bool = False     # a mul/div result: a following add may fuse it into an fma
+    diff: bool = True         # has a differentiable path from the inputs (a gradient program's outputs need one)
 
 
 @dataclass
@@ -119,6 +121,9 @@ UNARY = [
     ("np.isnan({a})", True, True, True), ("np.stop_gradient({a})", False, False, True),
     ("npx.softmax({a})", True, False, False), ("npx.log_softmax({a})", True, False, False),
 ]
+# markers of expressions with no gradient (non-differentiable ops, integer or bool results)
+NONDIFF = ("np.floor", "np.ceil", "np.round", "np.sign", "> 0)", "np.isnan", "np.stop_gradient", "np.mod",
+           "==", "np.argmax", ".astype('int", ".astype('uint", ".astype('bool")
 CASTS = ["float32", "float16", "float64", "int32", "int8", "uint8", "int64", "uint32", "bool"]
 BINARY = [
     ("{a} + {b}", False, False), ("{a} - {b}", False, False), ("{a} * {b}", False, False),
@@ -143,7 +148,7 @@ class _Builder:
     def add_input(self, array: onp.ndarray) -> Value:
         name = f"v{len(self.p.inputs)}"
         self.p.inputs.append(array)
-        v = Value(name, array.shape, array.dtype.name)
+        v = Value(name, array.shape, array.dtype.name, diff=array.dtype.kind == "f")
         self.values.append(v)
         self.env[name] = np.array(array)
         return v
@@ -163,7 +168,9 @@ class _Builder:
         if not isinstance(out, hb.NDArray) or out.size > 4096:
             return False
         self.p.lines.append(f"{name} = {expr}")
-        v = Value(name, tuple(out.shape), out.dtype.name, exact, product)
+        operands = [v for v in self.values if re.search(rf"\b{v.name}\b", expr)]
+        diff = any(v.diff for v in operands) and not any(m in expr for m in NONDIFF)
+        v = Value(name, tuple(out.shape), out.dtype.name, exact, product, diff)
         self.values.append(v)
         self.env[name] = out
         return True
@@ -301,8 +308,8 @@ def programs(draw, max_steps: int = 12, grads: bool = False) -> Program:
     for _ in range(draw(st.integers(1, max_steps))):
         step(b)
     made = [v for v in b.values if v.name.startswith("t")] or b.values
-    if grads:   # outputs must be float; the loss sums them
-        made = [v for v in made if _float(v)] or [b.values[0]]
+    if grads:   # outputs must be float and differentiable (eager raises on a loss with no recorded computation)
+        made = [v for v in made if _float(v) and v.diff] or [b.values[0]]
     count = draw(st.integers(1, min(3, len(made))))
     p.outputs = [v.name for v in made[-count:]]
     return p
