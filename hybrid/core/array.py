@@ -315,16 +315,6 @@ class NDArray(Array):
         from .context import to_device
         return to_device(self, ctx)
 
-    def _exec_input(self, backend: str):
-        """What a compiled executable receives for this array (device arrays override it). The
-        CUDA and LLVM backends get the host data with a write token, so they upload (CUDA) or
-        repack (LLVM's pre-packed weights) a parameter again exactly when hybrid has written
-        into it since."""
-        if backend in ("cuda", "llvm"):
-            from .context import HostInput
-            return HostInput(self._data, self._write_version())
-        return self._data
-
 
 def _where() -> str:
     line = user_line()
@@ -440,11 +430,6 @@ class Tracer(Array):
     def detach(self):
         from .dispatch import bind
         return bind("stop_gradient", self)
-
-
-def as_ndarray(value) -> NDArray:
-    """An executable's output as an NDArray (device backends may return NDArrays already)."""
-    return value if isinstance(value, NDArray) else NDArray(value)
 
 
 def normalize_setitem_key(key):

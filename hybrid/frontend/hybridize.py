@@ -19,7 +19,7 @@ from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
-from ..core.array import Array, NDArray, as_ndarray
+from ..core.array import Array, NDArray
 from ..core.engine import CALL_MIN_FLOPS, ENGINE, MIN_ELEMENTS, annotate
 from ..core.source import user_line
 from ..ir.cost import describe_shapes, node_flops
@@ -37,6 +37,11 @@ class CompileOptions:
     dump: Optional[str] = None
     max_signatures: int = 8
     backend_options: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Fail at hybridize() on a backend or option the backend does not know, not at the first call."""
+        from .. import codegen
+        codegen.resolve_options(self.backend, dict(self.backend_options, dump=self.dump))
 
 
 @dataclass
@@ -155,6 +160,7 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable, name: str, options: CompileOptions,
                  params: Optional[Callable[[], dict]] = None, prepare: Optional[Callable[[list], None]] = None):
+        options.check()
         self.fn = fn
         self.name = name
         self.options = options
@@ -199,31 +205,22 @@ class CompiledFunction:
         self.cache[sig] = entry
         return entry
 
-    def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
-        """The executable's inputs in its graph's input order (see input_plan)."""
-        return self.exec_inputs(entry, self.input_sources(entry, args))
-
-    def input_sources(self, entry: CompiledEntry, args: list) -> list:
-        """Per executable input, its NDArray (read later: it may still be queued) or its value (random keys,
-        drawn now so they follow program order)."""
+    def input_arrays(self, entry: CompiledEntry, args: list) -> list:
+        """The executable's inputs in its graph's input order (see input_plan): NDArrays, read by the
+        executable when it runs (a queued one may still be pending), and random keys, drawn now so they
+        follow program order."""
         arrays = [a for a in args if isinstance(a, NDArray)]
         if entry.args_only:    # the hot case: no parameters, no random key
             return arrays
-        sources = []
+        inputs = []
         for kind, source in entry.feed:
             if kind == ARG:
-                sources.append(arrays[source])
+                inputs.append(arrays[source])
             elif kind == PARAM:
-                sources.append(source._data_eager())
+                inputs.append(source._data_eager())
             else:
-                sources.append(rng.take_keys(entry.random_ops))
-        return sources
-
-    def exec_inputs(self, entry: CompiledEntry, sources: list) -> list:
-        backend = self.options.backend
-        if entry.args_only and backend != "cuda":
-            return [s._data for s in sources]
-        return [s._exec_input(backend) if isinstance(s, NDArray) else s for s in sources]
+                inputs.append(rng.take_keys(entry.random_ops))
+        return inputs
 
     def _queue_worthy(self, entry: CompiledEntry) -> bool:
         """Queue calls of this signature? One plain result on a host backend, and work enough (or a busy engine)."""
@@ -237,14 +234,14 @@ class CompiledFunction:
 
     def _queued_call(self, entry: CompiledEntry, args: list) -> NDArray:
         """The call queued on the engine; its result is a future."""
-        sources = self.input_sources(entry, args)
+        inputs = self.input_arrays(entry, args)
         out = NDArray._future(entry.pipeline.graph.outputs[0].type)
         line = user_line()
         where = line.describe() if line else None
 
         def work(pending) -> None:
             try:
-                out._buf = as_ndarray(entry.executable(self.exec_inputs(entry, sources))[0])._data
+                out._buf = entry.executable(inputs)[0]._data
             except Exception as exc:
                 shapes = describe_shapes([a.type for a in args if isinstance(a, NDArray)])
                 pending.error = annotate(exc, f"{self.name} (compiled)", shapes, where)
@@ -264,8 +261,8 @@ class CompiledFunction:
             return self._queued_call(entry, args)
         outputs = entry.executable(self.input_arrays(entry, args))
         if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case
-            return as_ndarray(outputs[0])
-        results = [as_ndarray(o) for o in outputs]  # cuda may keep them on the GPU
+            return outputs[0]
+        results = outputs  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)
