@@ -5,8 +5,8 @@ Stages:
      (registry reductions with a combine op: sum/max/min/prod), anchor (matmul, conv2d),
      scalar constant (copied into the kernels that read it), or opaque (never fused)
   2. greedy grouping in topological order: a node joins the group of one of its producers
-     when the kinds allow it (see `_fits`), no cycle appears (ancestor bitsets: the groups
-     each node depends on) and the kernel keeps at most MAX_INPUTS operands; a producer group
+     when the kinds allow it (see `_fits`), no cycle appears (group-level reachability bitsets,
+     kept closed as groups grow and merge) and the kernel keeps at most MAX_INPUTS operands; a producer group
      that only this node reads, and that is cheap to absorb, is merged in too
   3. order the groups with networkx (topological sort of the condensed graph, ties by
      first node) and verify it is acyclic
@@ -89,10 +89,11 @@ class _Fuser:
         self.group_of: list[int] = []
         self.groups: dict[int, _Group] = {}
         self.next_gid = 0                 # group ids are never reused (absorbed groups are deleted)
-        # per group, the bitset of the groups it depends on, transitively: a kernel runs as a whole,
-        # so it depends on what any of its members reads (node-level ancestry would miss a path
-        # that leaves a kernel through one member and re-enters through another)
-        self.deps: dict[int, int] = {}
+        # Group-level reachability, kept transitively closed as groups grow and merge: ids[g] is the
+        # bitset of the group ids merged into group g (its own included), reach[g] the bitset of the
+        # ids of every group g depends on through any of its members.
+        self.ids: dict[int, int] = {}
+        self.reach: dict[int, int] = {}
         self.users = graph.users()
         self.graph_outputs = set(graph.outputs)
 
@@ -111,7 +112,6 @@ class _Fuser:
         self.next_gid += 1
         node = self.nodes[i]
         group = _Group(kind, [i], set(node.outputs), self.reads(i))
-        self.deps[gid] = self._input_deps(i, gid)
         if kind == "reduce":
             group.row, group.reduce_sig = node.inputs[0].shape, (node.attrs["axes"], node.attrs["keepdims"])
         elif kind in ("matmul", "conv"):
@@ -160,24 +160,18 @@ class _Fuser:
             return cheap and all(_broadcasts_to(self.nodes[m].outputs[0].shape, group.row) for m in h.members)
         return cheap
 
-    def _input_deps(self, i: int, gid: int) -> int:
-        """The groups node i's inputs come from and their ancestors, without gid itself."""
-        bits = 0
-        for v in self.nodes[i].inputs:
-            p = self.producer_index(v)
-            if p is not None and self.group_of[p] != gid:
-                bits |= self.deps[self.group_of[p]] | (1 << self.group_of[p])
-        return bits
+    def _reaches(self, hid: int, gid: int) -> bool:
+        """Does group hid depend on group gid (through any path of data edges)?"""
+        return bool(self.reach[hid] & self.ids[gid])
 
-    def _group_depends(self, x: int, gid: int) -> bool:
-        return bool((self.deps[x] >> gid) & 1)
-
-    def _extend_deps(self, gid: int, bits: int) -> None:
-        """Group gid now also depends on `bits`; so does every group depending on gid."""
-        self.deps[gid] |= bits
-        for z, zbits in self.deps.items():
-            if (zbits >> gid) & 1:
-                self.deps[z] = zbits | self.deps[gid]
+    def _grow(self, gid: int, ancestors: int) -> None:
+        """Group gid now also depends on `ancestors` (closed bitset): so does every group depending on gid."""
+        new = ancestors & ~self.reach[gid] & ~self.ids[gid]
+        if not new:
+            return
+        for hid, r in self.reach.items():
+            if hid == gid or r & self.ids[gid]:
+                self.reach[hid] = r | new
 
     def _operands(self, group: _Group, i: int, absorbed: list[_Group]) -> set:
         produced = set(group.produced).union(*(h.produced for h in absorbed))
@@ -191,7 +185,7 @@ class _Fuser:
             return f"{group.kind} kernel cannot take {self.nodes[i].op}"
         for v in self.nodes[i].inputs:
             p = self.producer_index(v)
-            if p is not None and self.group_of[p] != gid and self._group_depends(self.group_of[p], gid):
+            if p is not None and self.group_of[p] != gid and self._reaches(self.group_of[p], gid):
                 return f"fusing would create a cycle through {self.nodes[p].op}"
         if len(self._operands(group, i, [])) > MAX_INPUTS:
             return f"the kernel would read more than {MAX_INPUTS} operands"
@@ -200,6 +194,11 @@ class _Fuser:
     # -- grouping --------------------------------------------------------------------------------
     def assign(self, i: int) -> None:
         node, cls = self.nodes[i], self.cls[i]
+        anc = 0
+        for v in node.inputs:
+            p = self.producer_index(v)
+            if p is not None:
+                anc |= self.reach[self.group_of[p]] | self.ids[self.group_of[p]]
         gid = None
         if cls in ("injective", "reduction"):
             reasons = []
@@ -222,10 +221,11 @@ class _Fuser:
                 kind = "matmul" if node.op == "matmul" else "conv"
             self.group_of.append(self.new_group(kind, i))
             gid = self.group_of[i]
+            self.ids[gid], self.reach[gid] = 1 << gid, anc
         else:
             self.group_of.append(gid)
             self._add(self.groups[gid], i)
-            self._extend_deps(gid, self._input_deps(i, gid))
+            self._grow(gid, anc)
         if cls in ("injective", "reduction"):
             self._absorb_producers(gid, i)
 
@@ -246,10 +246,7 @@ class _Fuser:
                 continue
             hid = self.group_of[p]
             h = self.groups[hid]
-            if not self._absorbable(group, h, i) or self._group_depends(hid, gid):
-                continue
-            # another kernel between h and this group would sit on a cycle after the merge
-            if any(x != hid and (self.deps[gid] >> x) & 1 and self._group_depends(x, hid) for x in self.deps):
+            if not self._absorbable(group, h, i) or self._reaches(hid, gid) or self._via_third(hid, gid):
                 continue
             operands = self._operands(group, i, [h])
             if len(operands) > MAX_INPUTS:
@@ -260,11 +257,14 @@ class _Fuser:
             for m in h.members:
                 self.group_of[m] = gid
             del self.groups[hid]
-            merged = self.deps.pop(hid) & ~(1 << gid)
-            for z, zbits in self.deps.items():  # dependents of h now depend on the merged kernel
-                if (zbits >> hid) & 1 and z != gid:
-                    self.deps[z] = zbits | (1 << gid)
-            self._extend_deps(gid, merged & ~(1 << hid))
+            self.ids[gid] |= self.ids.pop(hid)
+            self._grow(gid, self.reach.pop(hid))
+            self.reach[gid] &= ~self.ids[gid]
+
+    def _via_third(self, hid: int, gid: int) -> bool:
+        """Does a path hid -> X -> gid run through another group X (merging hid and gid would close it)?"""
+        return any(x not in (hid, gid) and self.reach[gid] & self.ids[x] and self.reach[x] & self.ids[hid]
+                   for x in self.groups)
 
     # -- emission --------------------------------------------------------------------------------
     def order(self) -> list[int]:
