@@ -67,3 +67,19 @@ def test_standalone_sgemm_after_fork():
     gemm.sgemm(a, a.T, threads=3)        # the helper pool exists in the parent
     code = _fork_and_call(lambda: bool(onp.allclose(gemm.sgemm(a, a.T, threads=3), a @ a.T)))
     assert code == 0
+
+
+def test_fork_while_eager_work_is_queued():
+    """An eager op queued on the engine's worker (held busy) when the process forks runs before the fork."""
+    from hybrid import np as hnp
+    from hybrid.core.engine import ENGINE, MIN_ELEMENTS
+    gate = threading.Event()
+    ENGINE.submit(lambda pending: gate.wait(30))
+    a = onp.random.default_rng(0).standard_normal((MIN_ELEMENTS // 64, 64)).astype("float32")
+    y = hnp.tanh(hnp.array(a) * 2)
+    threading.Timer(0.5, gate.set).start()
+    try:
+        code = _fork_and_call(lambda: bool(onp.allclose(y.asnumpy(), onp.tanh(a * 2), rtol=1e-5, atol=1e-6)))
+    finally:
+        gate.set()
+    assert code == 0
