@@ -44,7 +44,7 @@ def mismatches(results: dict, reference: str = "eager") -> list[str]:
 def check(p: Program, configs: Optional[Sequence[str]] = None) -> list[str]:
     """Mismatches of p's outputs (and, for gradient programs, of its input gradients)."""
     fn = compile_program(p)
-    configs = list(configs or configurations())
+    configs = list(configs or configurations(cuda=True))
     found = mismatches(run_all(fn, p.inputs, configs, p.training, run))
     if p.grads:
         grad_configs = [c for c in configs if c in ("eager", "interp", "llvm-O0", "llvm-O2")]

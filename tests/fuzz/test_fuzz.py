@@ -15,7 +15,7 @@ import pytest
 from .check import check
 from .programs import programs
 
-QUICK = settings(max_examples=12, deadline=None, derandomize=True, database=None, print_blob=False,
+QUICK = settings(max_examples=8, deadline=None, derandomize=True, database=None, print_blob=False,
                  suppress_health_check=list(HealthCheck))
 LONG = settings(max_examples=300, deadline=None, derandomize=False, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -28,7 +28,7 @@ def test_programs_agree_everywhere(program):
     assert check(program, FAST_CONFIGS) == []
 
 
-@settings(QUICK, max_examples=3)
+@settings(QUICK, max_examples=2)
 @given(programs(max_steps=6))
 def test_programs_agree_on_the_cuda_emulator(program):
     assert check(program, ["eager", "cuda-emu"]) == []

@@ -21,7 +21,10 @@ LLVM_LEVELS = (0, 1, 2, 3)
 HAVE_GXX = shutil.which("g++") is not None
 
 
-def configurations(cuda: bool = True) -> list[str]:
+def configurations(cuda: bool = False) -> list[str]:
+    """eager, interp, llvm at every level, and (cuda=True, where g++ exists) the CUDA emulator, whose
+    g++ compiles are slow: the regression tests gather their cases into one emulator run each
+    (test_cuda_emulator.py)."""
     names = ["eager", "interp"] + [f"llvm-O{level}" for level in LLVM_LEVELS]
     return names + (["cuda-emu"] if cuda and HAVE_GXX else [])
 
