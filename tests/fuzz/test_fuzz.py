@@ -1,5 +1,6 @@
 """The differential fuzzer (see programs.py, check.py): random programs over elementwise,
-broadcast, reduction, layout, matmul, convolution, pooling, BatchNorm and Dropout ops, on every
+broadcast, reduction, layout, matmul, convolution, pooling, BatchNorm, Dropout and control-flow ops
+(npx.cond, foreach, while_loop), on every
 dtype with size-0 and 0-d arrays and NaN/inf inputs, run eagerly, on interp, on llvm at each
 opt level and on the CUDA emulator, plus gradients. A failure prints the shrunk program as a
 pasteable script (hypothesis's falsifying example is the Program, whose repr is its source).
