@@ -1,8 +1,9 @@
 """The differential fuzzer (see programs.py, check.py): random programs over elementwise,
 broadcast, reduction, layout, matmul, convolution, pooling, BatchNorm, Dropout and control-flow
 (npx.cond, foreach, while_loop) ops, on every dtype with size-0 and 0-d arrays and NaN/inf
-inputs, run eagerly, on interp, on llvm at each opt level and on the CUDA emulator, plus gradients. A failure prints the shrunk program as a
-pasteable script (hypothesis's falsifying example is the Program, whose repr is its source).
+inputs, run eagerly, on interp, on llvm at each opt level and on the CUDA emulator, plus
+gradients. A failure prints the shrunk program as a pasteable script (hypothesis's falsifying
+example is the Program, whose repr is its source).
 
 Default tier: a fixed-seed short run. Slow tier (-m slow): a longer one. For a long run that
 counts programs and mismatches instead of stopping at the first, use `python -m tests.fuzz.run`."""
