@@ -315,6 +315,27 @@ class NDArray(Array):
         from .context import to_device
         return to_device(self, ctx)
 
+    @property
+    def device(self):
+        """MXNet 2's name for `context`."""
+        return self.context
+
+    ctx = device
+
+    def as_in_ctx(self, ctx) -> "NDArray":
+        return self.as_in_context(ctx)
+
+    to_device = as_in_ctx
+
+    def copyto(self, other):
+        """A copy on a device (`other` a Context), or written into the NDArray `other` (returned)."""
+        if isinstance(other, NDArray):
+            if other.shape != self.shape:
+                raise ValueError(f"copyto: target shape {other.shape} differs from source shape {self.shape}")
+            other[...] = self.asnumpy()
+            return other
+        return self.copy() if other == self.context else self.as_in_context(other)
+
 
 def _where() -> str:
     line = user_line()
@@ -328,8 +349,10 @@ def _tracing_error(what: str, instead: str) -> TracingError:
                         f"  {instead}")
 
 
-_CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, or decide outside the hybridized "
-                      "code (pass a Python value as an argument), or call the block without hybridize() to debug.")
+_CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, npx.cond / hb.lax.cond for a "
+                      "data-dependent branch, npx.while_loop / hb.lax.while_loop for a data-dependent loop, or decide "
+                      "outside the hybridized code (pass a Python value as an argument), or call the block without "
+                      "hybridize() to debug.")
 
 
 class Tracer(Array):
