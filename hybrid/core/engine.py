@@ -31,8 +31,13 @@ from ..config import config
 from ..ir.cost import op_flops
 from ..ir.registry import get_op
 
-MIN_ELEMENTS = 1 << 16    # result elements from which an op is queued rather than run inline
-MIN_FLOPS = 1 << 22
+# Queuing costs two thread wake-ups per op (tens of microseconds on an idle machine, milliseconds on a loaded
+# one), so only work that takes much longer goes to the worker: an eager op from MIN_ELEMENTS result elements
+# (4 MiB of float32) or MIN_FLOPS of convolution/matmul/pooling, a hybridized call from MIN_ELEMENTS outputs or
+# CALL_MIN_FLOPS of work (LeNet-5 or an MLP layer stay inline; ResNet-18 is queued).
+MIN_ELEMENTS = 1 << 20
+MIN_FLOPS = 1 << 27
+CALL_MIN_FLOPS = 1 << 30
 
 
 class Pending:
@@ -139,6 +144,9 @@ class Engine:
 
 
 ENGINE = Engine()
+# fork copies only the forking thread: work queued but not yet run would never run in the child (its
+# arrays would wait forever), and the worker may hold the queue's lock. Finish it before forking.
+os.register_at_fork(before=ENGINE.drain)
 
 
 def annotate(error: BaseException, op: str, shapes: str, line: Optional[str]) -> BaseException:
