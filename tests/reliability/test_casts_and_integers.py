@@ -114,3 +114,17 @@ def test_integer_floor_divide_matches_numpy():
     for i, got in enumerate(results["eager"]):
         with onp.errstate(all="ignore"):
             onp.testing.assert_array_equal(got, onp.floor_divide(pairs[2 * i], pairs[2 * i + 1]))
+
+
+def test_arithmetic_on_booleans_has_numpys_dtypes():
+    """bool % bool, bool ** bool and bool // bool are int8 in NumPy: the traced type used to say bool
+    while eager computed int8 (found by the fuzzer)."""
+    a = onp.array([True, False, True, False])
+    b = onp.array([True, True, False, False])
+    results = run_all(lambda a, b: (np.mod(a, b), np.power(a, b), np.floor_divide(a, b), a + b, a * b), [a, b])
+    assert_same(results)
+    with onp.errstate(all="ignore"):
+        want = [onp.mod(a, b), onp.power(a, b), onp.floor_divide(a, b), a + b, a * b]
+    for got, w in zip(results["eager"], want):
+        assert got.dtype == w.dtype
+        onp.testing.assert_array_equal(got, w)
