@@ -1,8 +1,8 @@
 """The CUDA backend: the graph's kernels (hybrid.codegen.kernel descriptions) rendered as CUDA C,
 compiled once per graph for the GPU's own architecture, launched from one device executable.
 
-The executable allocates everything once: one arena laid out by graph.memory_plan (or one
-slot per value when there is no plan), device buffers for the graph inputs, parameters and
+The executable allocates everything once: one arena laid out by graph.memory_plan (planned
+here when the graph has none), device buffers for the graph inputs, parameters and
 constants, and the scratch region. A call copies the data inputs host->device (or
 device->device for arrays kept on the GPU with `x.as_in_context(hb.gpu(0))`), uploads
 parameters only when they changed, launches every kernel on one stream with no host
@@ -28,6 +28,7 @@ from ...core.context import DeviceNDArray, host_data
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
+from ...passes.memory_plan import plan_memory
 from .. import Backend, register_backend
 from ..kernel.describe import first_failure
 from .program import Program, build_program, write_dump
@@ -35,7 +36,6 @@ from .runtime import CudaUnavailable, get_runtime
 
 __all__ = ["build", "CudaExecutable", "CudaUnavailable", "build_program"]
 
-_ALIGN = 256
 
 
 class CudaExecutable:
@@ -86,29 +86,21 @@ class CudaExecutable:
         return ptr
 
     def _place_node_values(self) -> None:
-        """Arena addresses of node results: graph.memory_plan offsets, else one slot each."""
-        plan = getattr(self.graph, "memory_plan", None)
-        nodes = self.graph.nodes
-        if plan is not None:
-            arena = self._alloc(plan.arena_bytes)
-            for i, node in enumerate(nodes):
-                for j, v in enumerate(node.outputs):
-                    slot = plan.slot(i, j)
-                    if slot is not None:
-                        self.address[v] = arena + slot.offset
-        offsets, total = {}, 0
-        for node in nodes:
-            for v in node.outputs:
-                if v not in self.address:
-                    offsets[v] = total
-                    total += (v.type.nbytes + _ALIGN - 1) // _ALIGN * _ALIGN
-        if offsets:
-            base = self._alloc(total)
-            for v, off in offsets.items():
-                self.address[v] = base + off
-        for node in nodes:
+        """Arena addresses of node results at graph.memory_plan's offsets; constants get their own buffers."""
+        plan = self.graph.memory_plan
+        arena = self._alloc(plan.arena_bytes)
+        for i, node in enumerate(self.graph.nodes):
             if node.op == "constant":
-                self.runtime.htod(self.address[node.output], numpy.ascontiguousarray(node.attrs["value"]))
+                value = numpy.ascontiguousarray(node.attrs["value"])
+                self.address[node.output] = self._alloc(value.nbytes)
+                self.runtime.htod(self.address[node.output], value)
+                continue
+            for j, v in enumerate(node.outputs):
+                slot = plan.slot(i, j)
+                if slot is None:
+                    raise HybridError(f"graph @{self.graph.name}: the memory plan has no slot for result {j} of "
+                                      f"node {i} ({node.op}); run memory planning again after changing the graph")
+                self.address[v] = arena + slot.offset
 
     def refresh_params(self) -> None:
         """Upload every parameter on the next call (after changing weights behind our back)."""
@@ -183,6 +175,8 @@ def build(graph: Graph, options: dict) -> CudaExecutable:
     """Compile `graph` for the GPU (options["runtime"] "pycuda", the default) or the host emulator
     ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
     rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
+    if graph.memory_plan is None:      # the one planner every backend places buffers by
+        graph = plan_memory(graph.copy())
     program = build_program(graph)
     dump = options["dump"] or config.get("dump")
     if dump:

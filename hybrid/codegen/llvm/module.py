@@ -3,9 +3,10 @@
 Stages of `build_module`:
   1. lower every node (fused or plain) to a kernel.Kernel
   2. place every buffer: graph inputs, outputs and constants in the pointer table `bufs`
-     (inputs, then outputs, then constants); intermediates and kernel scratch at fixed
-     arena offsets (graph.memory_plan when the passes supplied one, else a first-fit
-     liveness plan here), so the entry point does no allocation
+     (inputs, then outputs, then constants); intermediates at the arena offsets of the graph's
+     memory plan (passes/memory_plan.py; run here when the graph has none), the one plan every
+     backend places buffers by; above the plan's bytes, each kernel's scratch (reused by the next
+     kernel) and then the input checks' slots. The entry point does no allocation
   3. render each kernel as a function, then
        void hybrid_entry(ptr bufs, ptr arena, ptr barrier, i32 tid, i32 nthreads)
      calls them in order with a barrier between dependent kernels; every thread runs the
@@ -21,9 +22,9 @@ import numpy
 
 from ...ir import cost
 from ...ir.graph import Graph, Node, Value
-from ... import log
 from ...errors import HybridError
-from ..kernel import Kernel, Stage, ivar, lower_node, walk
+from ...passes.memory_plan import plan_memory
+from ..kernel import Kernel, lower_node
 from . import render
 from .chunking import chunk_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
@@ -79,63 +80,15 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-class ArenaPlanner:
-    """First-fit allocation over the node order with frees at last use."""
-
-    def __init__(self):
-        self.free: list[tuple[int, int]] = []   # (offset, size), sorted by offset
-        self.top = 0
-
-    def alloc(self, nbytes: int) -> int:
-        size = _align(max(nbytes, 1))
-        for i, (off, sz) in enumerate(self.free):
-            if sz >= size:
-                if sz == size:
-                    self.free.pop(i)
-                else:
-                    self.free[i] = (off + size, sz - size)
-                return off
-        if self.free and self.free[-1][0] + self.free[-1][1] == self.top:
-            off, sz = self.free.pop()
-            self.top = off + size
-            return off
-        off = self.top
-        self.top += size
-        return off
-
-    def release(self, off: int, nbytes: int) -> None:
-        size = _align(max(nbytes, 1))
-        self.free.append((off, size))
-        self.free.sort()
-        merged: list[tuple[int, int]] = []
-        for o, s in self.free:
-            if merged and merged[-1][0] + merged[-1][1] == o:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
-            else:
-                merged.append((o, s))
-        self.free = merged
-
-
-def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
-    """Whether the kernel may write output `output` over input `operand`: one stage, which
-    reads that input only at the element it writes."""
-    if len(k.stages) != 1 or not isinstance(k.stages[0], Stage):
-        return False
-    stage = k.stages[0]
-    src = next(b.name for b in k.inputs if b.index == operand)
-    if stage.out != next(b.name for b in k.outputs if b.index == output):
-        return False
-    own = tuple(ivar(v).key() for v in stage.vars)
-    return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
-
-
 def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = None,
                  bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
     """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
     constant_symbols: a prefix P; constant i is then the external symbol P_const<i> (AOT: the
     library links them from a data object) instead of a pointer-table entry."""
     n_in, n_out = len(graph.inputs), len(graph.outputs)
-    mplan = getattr(graph, "memory_plan", None)
+    if graph.memory_plan is None:
+        graph = plan_memory(graph.copy())
+    mplan = graph.memory_plan
     constants: list[numpy.ndarray] = []
 
     # -- placement ------------------------------------------------------------------------
@@ -153,15 +106,11 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         else:
             where[v] = ("arg", n_in + j)
             output_sources.append(None)
-    last_use: dict[Value, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for v in node.inputs:
-            last_use[v] = i
-    # Values the memory plan places live in [0, plan.arena_bytes); this planner places the rest
-    # (kernel scratch, and everything when there is no plan) above it.
-    base = _align(mplan.arena_bytes) if mplan is not None else 0
-    planner = ArenaPlanner()
-    mine: set[Value] = set()
+    # The plan's values live in [0, plan.arena_bytes); one kernel's scratch at a time above them,
+    # then the check slots, read after the call (their offsets are final once scratch is sized).
+    scratch_base = _align(mplan.arena_bytes)
+    scratch_bytes = 0
+    check_bytes = 0
     steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
     segments: list[Segment] = []
     checks: list = []
@@ -191,49 +140,43 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for o, v in enumerate(node.outputs):
             if v in where:
                 continue
-            slot = mplan.slot(i, o) if mplan is not None else None
-            if slot is not None and slot.inplace_of is not None:
-                operands = [x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", slot.offset)]
-                if not operands or not all(_inplace_ok(k, x, o) for x in operands):
-                    log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
-                                       "giving its result its own buffer")
-                    slot = None
-                else:
-                    noalias = False
-            if slot is not None:
-                where[v] = ("arena", slot.offset)
-            else:
-                where[v] = ("arena", base + planner.alloc(v.type.nbytes))
-                mine.add(v)
-        ptrs, temps, check_at = [], [], {}
+            slot = mplan.slot(i, o)
+            if slot is None:
+                raise HybridError(f"graph @{graph.name}: the memory plan has no slot for result {o} of node {i} "
+                                  f"({node.op}); run memory planning again after changing the graph")
+            if slot.inplace_of is not None:
+                # the plan only overwrites an elementwise op's same-typed operand, which the kernel
+                # reads at the element it writes; the buffers alias, so no noalias
+                noalias = False
+            where[v] = ("arena", slot.offset)
+        ptrs, check_at = [], {}
+        scratch = 0
         for name, buf in k.buffers.items():
             if buf.role == "input":
                 ptrs.append(where[node.inputs[buf.index]])
             elif buf.role == "output":
                 ptrs.append(where[node.outputs[buf.index]])
             elif buf.role == "temp":
-                off = planner.alloc(buf.nbytes)
-                temps.append((off, buf.nbytes))
-                ptrs.append(("arena", base + off))
+                ptrs.append(("arena", scratch_base + scratch))
+                scratch += _align(max(buf.nbytes, 1))
             elif buf.role == "view":     # a byte range of another buffer (chunking.py)
                 continue
             elif buf.role == "prepacked":    # the runtime's buffer for a pre-packed parameter
                 ptrs.append(("prepacked", pack_slot[name]))
-            elif buf.role == "check":    # read after the call: never released
-                ptrs.append(("arena", base + planner.alloc(buf.nbytes)))
-                check_at[name] = ptrs[-1][1]
+            elif buf.role == "check":    # read after the call: never reused
+                ptrs.append(("check", check_bytes))
+                check_at[name] = check_bytes
+                check_bytes += _align(max(buf.nbytes, 1))
             else:
                 ptrs.append(("const", len(constants)))
                 constants.append(k.constants[name])
         checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
         steps.append((k, ptrs, noalias))
         segments.append(Segment.of_node(k.name, node))
-        for off, nbytes in temps:
-            planner.release(off, nbytes)
-        for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
-            if v in mine and last_use.get(v, i) == i:
-                planner.release(where[v][1] - base, v.type.nbytes)
-                mine.discard(v)
+        scratch_bytes = max(scratch_bytes, scratch)
+    check_base = scratch_base + scratch_bytes
+    checks = [(c, None if low is None else check_base + low, None if high is None else check_base + high)
+              for c, low, high in checks]
 
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
@@ -251,8 +194,9 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         _, last_parallel = render.render_kernel(mod, k, fname, noalias, last_parallel)
         args = []
         for kind, x in ptrs:
-            if kind == "arena":
-                args.append(entry.op(f"getelementptr inbounds i8, ptr %arena, i64 {x}"))
+            if kind in ("arena", "check"):
+                offset = x if kind == "arena" else check_base + x
+                args.append(entry.op(f"getelementptr inbounds i8, ptr %arena, i64 {offset}"))
             elif kind == "const" and constant_symbols:
                 args.append(f"@{constant_symbols}_const{x}")
             else:
@@ -271,7 +215,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
     kernels = [k for k, _, _ in steps]
-    return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
+    return ModulePlan(_assemble(pieces, mod.declares, triple), check_base + check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs,
