@@ -1,6 +1,6 @@
 """The memory plan as part of the IR: where every node result lives in one arena.
 
-passes/memory_plan.py computes it; every backend places buffers by it. The printer writes each
+passes/memory_plan.py computes it; backends place buffers by it. The printer writes each
 node's slots as a trailing `| %v -> b<N> @<offset> (<size>)[ in place of %u]` comment and the
 parser rebuilds the plan from those comments, so a printed graph parses back with its plan, and
 two graphs are equal only if their plans are.

@@ -16,8 +16,7 @@ Stages:
 `check_memory_plan` re-derives liveness from the graph and proves that no two results that
 are live at the same time overlap in the arena (apart from a legal in-place pair).
 
-For backend authors: `graph.memory_plan` is the MemoryPlan every backend places buffers by (a
-backend runs this pass on a copy of a graph that has none); kernel scratch goes above it.
+For backend authors: `graph.memory_plan` is a MemoryPlan (hybrid.ir.memory_plan) or None.
 Graph inputs, parameters and `constant` results are not in the arena: they live in the
 caller's arrays and in the backend's constant storage. Every other node result has exactly
 one Slot, found with `plan.slot(node_index, output_index)`; its bytes are
@@ -38,6 +37,7 @@ from ..ir.memory_plan import ALIGNMENT, MemoryPlan, Slot, liveness, note
 from ..ir.printer import value_names
 from ..ir.registry import get_op
 from .manager import register_pass
+from .rewrite import in_regions
 
 class MemoryPlanError(HybridError):
     """Two values that are live at the same time share arena bytes (or the plan is stale)."""
@@ -53,7 +53,7 @@ def _read_in_step(body: Graph, k: int) -> bool:
     tainted = {body.inputs[k]}
     for node in body.nodes:
         if any(v in tainted for v in node.inputs):
-            if node.subgraph is not None or get_op(node.op).kind != "elementwise":
+            if node.regions or get_op(node.op).kind != "elementwise":
                 return False
             tainted.update(node.outputs)
     return True
@@ -66,9 +66,9 @@ def inplace_candidates(node: Node) -> list[int]:
     if len(node.outputs) != 1:
         return []
     out = node.output.type
-    if node.subgraph is not None:
-        positions = ([k for k in range(len(node.inputs)) if _read_in_step(node.subgraph, k)]
-                     if node.attrs.get("kind") == "elementwise" else [])
+    if node.regions:   # an elementwise kernel reads each element before writing it; control flow may not
+        positions = ([k for k in range(len(node.inputs)) if _read_in_step(node.regions[0], k)]
+                     if node.op == "fused" and node.attrs.get("kind") == "elementwise" else [])
     else:
         positions = [0] if node.inputs and get_op(node.op).inplace else []
     return [k for k in positions if node.inputs[k].type == out]
@@ -109,7 +109,9 @@ def _place(blocks: list) -> tuple[dict, int]:
 
 @register_pass("memory_plan")
 def plan_memory(graph: Graph, **context) -> Graph:
-    """Give every node result an offset in one arena; see the module docstring."""
+    """Give every node result an offset in one arena; see the module docstring. Each region gets
+    a plan of its own (its values live in an arena the backend gives the node for its run)."""
+    in_regions(graph, plan_memory)
     live = liveness(graph)
     names = value_names(graph)
     donors = _inplace_chains(graph, live)
@@ -149,6 +151,10 @@ def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None) -> None:
     """Prove the plan safe for `graph`: every result has a slot of its size inside the arena,
     in-place results only overwrite operands that die there, and no two results live at the
     same time share a byte. Raises MemoryPlanError naming the two values."""
+    if plan is None:
+        for node in graph.nodes:
+            for region in node.regions:
+                check_memory_plan(region)
     plan = plan or graph.memory_plan
     if plan is None:
         raise MemoryPlanError(f"graph @{graph.name} has no memory plan; run the memory_plan pass")

@@ -116,33 +116,3 @@ def test_the_plan_parses_back_and_is_part_of_graph_equality():
     assert unplanned.memory_plan is None and unplanned != planned
     with pytest.raises(hb.FormatError, match=r"memory-plan note '%2 -> b2 at 2048' of node 2 is not"):
         hb.ir.parse(str(planned).replace("%2 -> b2 @2048 (1.0 KB)", "%2 -> b2 at 2048"))
-
-
-@pytest.mark.parametrize("backend", ["llvm", "cuda"])
-def test_backends_place_buffers_by_the_plan_in_the_ir(backend, monkeypatch):
-    """A parsed plan is used as written (no second planner); a graph without one is planned by
-    the one memory-planning pass."""
-    import importlib
-
-    from hybrid import codegen
-    cuda = importlib.import_module("hybrid.codegen.cuda")
-    from hybrid.codegen.llvm import module
-
-    options = {"runtime": "emulator"} if backend == "cuda" else {}
-    x = numpy.random.default_rng(3).normal(size=256).astype("float32")
-    w = (numpy.random.default_rng(4).normal(size=(256, 256)) * 0.05).astype("float32")
-    expected = -(numpy.tanh(numpy.exp(x) @ w) + numpy.exp(x))
-    planned = hb.ir.parse(str(hb.passes.run(hb.ir.parse(dedent(CHAIN)), ["memory_plan"])))
-    # a plan moved by hand (b2 placed higher) is followed: the arena grows to hold it
-    moved = hb.ir.parse(str(planned).replace("%2 -> b2 @2048", "%2 -> b2 @8192"))
-    seen = []
-    monkeypatch.setattr(module, "plan_memory", lambda g: seen.append(g) or pytest.fail("re-planned"))
-    monkeypatch.setattr(cuda, "plan_memory", lambda g: seen.append(g) or pytest.fail("re-planned"))
-    exe = codegen.build(moved, backend, **options)
-    numpy.testing.assert_allclose(exe([x, w])[0].asnumpy(), expected, rtol=1e-4, atol=1e-5)
-    assert moved.memory_plan.arena_bytes == 8192 + 1024
-    if backend == "llvm":
-        assert exe.plan.arena_bytes >= 8192 + 1024
-    monkeypatch.undo()
-    exe = codegen.build(hb.ir.parse(dedent(CHAIN)), backend, **options)   # no plan: the pass plans it
-    numpy.testing.assert_allclose(exe([x, w])[0].asnumpy(), expected, rtol=1e-4, atol=1e-5)

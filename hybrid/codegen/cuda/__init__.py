@@ -1,8 +1,8 @@
 """The CUDA backend: the graph's kernels (hybrid.codegen.kernel descriptions) rendered as CUDA C,
 compiled once per graph for the GPU's own architecture, launched from one device executable.
 
-The executable allocates everything once: one arena laid out by graph.memory_plan (planned
-here when the graph has none), device buffers for the graph inputs, parameters and
+The executable allocates everything once: one arena laid out by graph.memory_plan (or one
+slot per value when there is no plan), device buffers for the graph inputs, parameters and
 constants, and the scratch region. A call copies the data inputs host->device (or
 device->device for arrays kept on the GPU with `x.as_in_context(hb.gpu(0))`), uploads
 parameters only when they changed, launches every kernel on one stream with no host
@@ -28,14 +28,15 @@ from ...core.context import DeviceNDArray, host_data
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
-from ...passes.memory_plan import plan_memory
 from .. import Backend, register_backend
 from ..kernel.describe import first_failure
-from .program import Program, build_program, write_dump
+from .control import HostControl
+from .program import Control, Program, build_program, write_dump
 from .runtime import CudaUnavailable, get_runtime
 
 __all__ = ["build", "CudaExecutable", "CudaUnavailable", "build_program"]
 
+_ALIGN = 256
 
 
 class CudaExecutable:
@@ -51,31 +52,18 @@ class CudaExecutable:
         rt = runtime
         start = time.perf_counter()
         functions = rt.load_module(program.source, program.names)
-        log.log("compile", f"cuda: {len(program.calls)} kernels of @{graph.name} loaded for {rt.describe()} "
+        log.log("compile", f"cuda: {len(program.names)} kernels of @{graph.name} loaded for {rt.describe()} "
                            f"in {time.perf_counter() - start:.2f}s")
         self._owners: list = []
         self.address: dict[Value, int] = {}
         for v in graph.inputs:
             self.address[v] = self._alloc(v.type.nbytes)
-        self._place_node_values()
-        scratch = self._alloc(program.scratch_bytes)
+        self._place_node_values(graph)
+        self._scratch = self._alloc(program.scratch_bytes)
         self.check_values = numpy.zeros(max(program.check_bytes // 8, 1), numpy.int64)
-        self.check_address = checks = self._alloc(self.check_values.nbytes)
-        self.calls = []
-        for launch, refs in program.calls:
-            args = []
-            for ref in refs:
-                if ref.kind == "value":
-                    args.append(self.address[ref.value])
-                elif ref.kind == "scratch":
-                    args.append(scratch + ref.offset)
-                elif ref.kind == "check":
-                    args.append(checks + ref.offset)
-                else:
-                    ptr = self._alloc(ref.array.nbytes)
-                    rt.htod(ptr, ref.array)
-                    args.append(ptr)
-            self.calls.append(rt.bind(functions[launch.name], launch.grid, launch.block, args))
+        self.check_address = self._alloc(self.check_values.nbytes)
+        self._functions = functions
+        self.calls = self._bind(program)
         self._params: dict[int, tuple] = {}
         self._lock = threading.Lock()  # one call at a time: the input buffers and the arena are shared
         rt.synchronize()
@@ -85,22 +73,54 @@ class CudaExecutable:
         self._owners.append(owner)
         return ptr
 
-    def _place_node_values(self) -> None:
-        """Arena addresses of node results at graph.memory_plan's offsets; constants get their own buffers."""
-        plan = self.graph.memory_plan
-        arena = self._alloc(plan.arena_bytes)
-        for i, node in enumerate(self.graph.nodes):
-            if node.op == "constant":
-                value = numpy.ascontiguousarray(node.attrs["value"])
-                self.address[node.output] = self._alloc(value.nbytes)
-                self.runtime.htod(self.address[node.output], value)
+    def _bind(self, program: Program) -> list:
+        """One no-argument callable per call of `program`: a bound launch, or a control-flow node run
+        on the host (its regions placed and bound here, recursively)."""
+        rt, calls = self.runtime, []
+        for call in program.calls:
+            if isinstance(call, Control):
+                calls.append(HostControl(self, call).run)
                 continue
-            for j, v in enumerate(node.outputs):
-                slot = plan.slot(i, j)
-                if slot is None:
-                    raise HybridError(f"graph @{self.graph.name}: the memory plan has no slot for result {j} of "
-                                      f"node {i} ({node.op}); run memory planning again after changing the graph")
-                self.address[v] = arena + slot.offset
+            launch, refs = call
+            args = []
+            for ref in refs:
+                if ref.kind == "value":
+                    args.append(self.address[ref.value])
+                elif ref.kind == "scratch":
+                    args.append(self._scratch + ref.offset)
+                elif ref.kind == "check":
+                    args.append(self.check_address + ref.offset)
+                else:
+                    ptr = self._alloc(ref.array.nbytes)
+                    rt.htod(ptr, ref.array)
+                    args.append(ptr)
+            calls.append(rt.bind(self._functions[launch.name], launch.grid, launch.block, args))
+        return calls
+
+    def _place_node_values(self, graph: Graph) -> None:
+        """Arena addresses of node results: graph.memory_plan offsets, else one slot each."""
+        plan = getattr(graph, "memory_plan", None)
+        nodes = graph.nodes
+        if plan is not None:
+            arena = self._alloc(plan.arena_bytes)
+            for i, node in enumerate(nodes):
+                for j, v in enumerate(node.outputs):
+                    slot = plan.slot(i, j)
+                    if slot is not None:
+                        self.address[v] = arena + slot.offset
+        offsets, total = {}, 0
+        for node in nodes:
+            for v in node.outputs:
+                if v not in self.address:
+                    offsets[v] = total
+                    total += (v.type.nbytes + _ALIGN - 1) // _ALIGN * _ALIGN
+        if offsets:
+            base = self._alloc(total)
+            for v, off in offsets.items():
+                self.address[v] = base + off
+        for node in nodes:
+            if node.op == "constant":
+                self.runtime.htod(self.address[node.output], numpy.ascontiguousarray(node.attrs["value"]))
 
     def refresh_params(self) -> None:
         """Upload every parameter on the next call (after changing weights behind our back)."""
@@ -175,8 +195,6 @@ def build(graph: Graph, options: dict) -> CudaExecutable:
     """Compile `graph` for the GPU (options["runtime"] "pycuda", the default) or the host emulator
     ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
     rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
-    if graph.memory_plan is None:      # the one planner every backend places buffers by
-        graph = plan_memory(graph.copy())
     program = build_program(graph)
     dump = options["dump"] or config.get("dump")
     if dump:
