@@ -74,13 +74,17 @@ class Array:
     def __neg__(self): return _np.negative(self)
     def __pos__(self): return self
     def __abs__(self): return _np.abs(self)
-    def __invert__(self): return _np.logical_not(self)
-    def __and__(self, o): return _np.logical_and(self, o)
-    def __rand__(self, o): return _np.logical_and(o, self)
-    def __or__(self, o): return _np.logical_or(self, o)
-    def __ror__(self, o): return _np.logical_or(o, self)
-    def __xor__(self, o): return _np.logical_xor(self, o)
-    def __rxor__(self, o): return _np.logical_xor(o, self)
+    def __invert__(self): return _np.invert(self)
+    def __and__(self, o): return _np.bitwise_and(self, o)
+    def __rand__(self, o): return _np.bitwise_and(o, self)
+    def __or__(self, o): return _np.bitwise_or(self, o)
+    def __ror__(self, o): return _np.bitwise_or(o, self)
+    def __xor__(self, o): return _np.bitwise_xor(self, o)
+    def __rxor__(self, o): return _np.bitwise_xor(o, self)
+    def __lshift__(self, o): return _np.left_shift(self, o)
+    def __rlshift__(self, o): return _np.left_shift(o, self)
+    def __rshift__(self, o): return _np.right_shift(self, o)
+    def __rrshift__(self, o): return _np.right_shift(o, self)
     def __lt__(self, o): return _np.less(self, o)
     def __le__(self, o): return _np.less_equal(self, o)
     def __gt__(self, o): return _np.greater(self, o)
@@ -90,6 +94,13 @@ class Array:
     __hash__ = object.__hash__
 
     def __getitem__(self, key): return _np.getitem(self, key)
+
+    # NumPy's dispatch protocols (numpy.sum(x), numpy.exp(x, out=y)): see interop.py
+    def __array_function__(self, func, types, args, kwargs):
+        return _interop.array_function(func, types, args, kwargs)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _interop.array_ufunc(ufunc, method, inputs, kwargs)
 
     # methods (NumPy names) ---------------------------------------------------------------
     def reshape(self, *shape): return _np.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -312,3 +323,4 @@ def wrap_outputs(result, cls=NDArray) -> list:
 
 
 from . import np as _np  # noqa: E402  (np needs Array defined first)
+from . import interop as _interop  # noqa: E402

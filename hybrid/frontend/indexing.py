@@ -1,10 +1,10 @@
-"""NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`) and integer-array
-indexing along one axis, lowered to slice / reshape / take."""
+"""NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`), lowered to slice /
+reshape / take; advanced indexing (arrays and masks) is advanced_indexing.py's."""
 from __future__ import annotations
 
 import numpy
 
-from ..errors import ShapeError
+from .advanced_indexing import getitem_advanced, is_advanced
 from .array import Array
 
 
@@ -33,12 +33,8 @@ def normalize_setitem_key(key):
 def getitem(x: Array, key):
     from . import np
 
-    if isinstance(key, (Array, list, numpy.ndarray)):
-        idx = np.asarray(key)
-        if idx.type.dtype == "bool":
-            raise ShapeError("boolean mask indexing gives a data-dependent shape, which hybrid cannot compile; "
-                             "use np.where(mask, x, 0) instead")
-        return np.take(x, idx, axis=0)
+    if is_advanced(key):
+        return getitem_advanced(x, key)
     key = _expand_key(key, x.ndim)
     begin, end, step, out_shape, reversed_axes = [], [], [], [], []
     axis = 0
@@ -62,9 +58,6 @@ def getitem(x: Array, key):
                 end.append(max(start, stop))
                 step.append(stride)
                 out_shape.append(max(0, (max(start, stop) - start + stride - 1) // stride))
-        elif isinstance(k, (Array, list, numpy.ndarray)):
-            raise IndexError("integer-array indexing is supported on the first axis only (x[idx]) or through "
-                             "np.take(x, idx, axis=k)")
         else:
             i = int(k)
             if not -size <= i < size:

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import numpy
 
 from ..errors import ShapeError
-from ..ir.types import dtype_name, is_float, to_numpy_dtype
+from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
 from .array import Array, NDArray, Tracer
 from .dispatch import apply
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -21,7 +21,8 @@ from . import random  # noqa: F401  (hb.np.random)
 
 ndarray = NDArray
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
-int8, int32, int64, uint8, uint32 = numpy.int8, numpy.int32, numpy.int64, numpy.uint8, numpy.uint32
+int8, int16, int32, int64 = numpy.int8, numpy.int16, numpy.int32, numpy.int64
+uint8, uint16, uint32, uint64 = numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64
 bool_ = numpy.bool_
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
@@ -119,12 +120,14 @@ equal, not_equal, less, less_equal, greater, greater_equal = (
     _binary(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 
 
-def logical_and(a, b) -> Array:
-    return apply("logical_and", *(_cast(x, "bool") for x in promote(a, b)))
+def _logical(op: str):
+    def fn(a, b) -> Array:
+        return apply(op, *(_cast(x, "bool") for x in promote(a, b)))
+    fn.__name__ = f"logical_{op.split('_')[-1]}"
+    return fn
 
 
-def logical_or(a, b) -> Array:
-    return apply("logical_or", *(_cast(x, "bool") for x in promote(a, b)))
+logical_and, logical_or = _logical("logical_and"), _logical("logical_or")
 
 
 def logical_not(a) -> Array:
@@ -135,11 +138,22 @@ def logical_xor(a, b) -> Array:
     return apply("ne", *(_cast(x, "bool") for x in promote(a, b)))
 
 
-def floor_divide(a, b) -> Array:
-    """a // b rounded toward -inf, as NumPy (integers: exact while the quotient fits float32's 24 bits)."""
-    a, b = promote(a, b)
-    quotient = floor(divide(a, b))
-    return quotient if is_float(a.type.dtype) else _cast(quotient, a.type.dtype)
+floor_divide = _binary("floor_divide")
+arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
+    _binary(n, to_float=True) for n in ("arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside"))
+fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
+remainder = mod
+bitwise_and, bitwise_or, bitwise_xor = _binary("bitwise_and"), _binary("bitwise_or"), _binary("bitwise_xor")
+bitwise_left_shift = left_shift = _binary("left_shift")
+bitwise_right_shift = right_shift = _binary("right_shift")
+
+
+def invert(x) -> Array:
+    """~x: bitwise NOT of integers, logical NOT of booleans."""
+    return apply("invert", _asarray(x))
+
+
+bitwise_not = bitwise_invert = invert
 
 
 def _unary(op: str, to_float: bool = True):
@@ -153,34 +167,12 @@ def _unary(op: str, to_float: bool = True):
 
 exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tanh", "sin", "cos"))
 negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign", False)
-floor, ceil, round = (_unary(n, False) for n in ("floor", "ceil", "round"))
+floor, ceil, round, trunc = (_unary(n, False) for n in ("floor", "ceil", "round", "trunc"))
 absolute = abs
-
-
-def tan(x) -> Array:
-    return divide(sin(x), cos(x))
-
-
-def sinh(x) -> Array:
-    (x,) = promote(x, to_float=True)
-    return (exp(x) - exp(-x)) * 0.5
-
-
-def cosh(x) -> Array:
-    (x,) = promote(x, to_float=True)
-    return (exp(x) + exp(-x)) * 0.5
-
-
-def log2(x) -> Array:
-    return log(x) * (1.0 / math.log(2.0))
-
-
-def log10(x) -> Array:
-    return log(x) * (1.0 / math.log(10.0))
-
-
-def exp2(x) -> Array:
-    return exp(multiply(x, math.log(2.0)))
+(tan, sinh, cosh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, log1p, expm1, log2, log10, exp2,
+ cbrt) = (_unary(n) for n in ("tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
+                               "arctanh", "log1p", "expm1", "log2", "log10", "exp2", "cbrt"))
+signbit = _unary("signbit")
 
 
 def isnan(x) -> Array:
@@ -204,14 +196,6 @@ def square(x) -> Array:
 
 def reciprocal(x) -> Array:
     return divide(1.0, x)
-
-
-def log1p(x) -> Array:
-    return log(add(x, 1.0))
-
-
-def expm1(x) -> Array:
-    return subtract(exp(x), 1.0)
 
 
 def stop_gradient(x) -> Array:
@@ -244,14 +228,28 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
 
 
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(numpy.prod([shape[i] for i in axes])) if axes else 1
+
+
+def _accumulator(dtype: str) -> str:
+    """NumPy sums and multiplies booleans and integers in the platform integer (64-bit here)."""
+    if dtype in ("u8", "u16", "u32", "u64"):
+        return "u64"
+    return "i64" if dtype == "bool" or dtype.startswith("i") else dtype
+
+
 def _reduce(op: str):
-    def fn(a, axis=None, keepdims: bool = False) -> Array:
+    def fn(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
         a = _asarray(a)
-        if a.type.dtype != "bool":
-            return apply(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
-        # reductions run on numbers: booleans count as 0/1; max/min of booleans are booleans again
-        out = apply(op, _cast(a, "i32"), axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
-        return _cast(out, "bool") if op in ("max", "min") else out
+        axes = _axes(axis, a.ndim)
+        if op in ("sum", "prod"):
+            a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
+        elif a.type.dtype == "bool":
+            # max/min of booleans: reduce them as 0/1 and give booleans back
+            return _cast(apply(op, _cast(a, "i8"), axes=axes, keepdims=bool(keepdims)), "bool")
+        out = apply(op, a, axes=axes, keepdims=bool(keepdims))
+        return out if dtype is None else _cast(out, dtype)
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
     return fn
@@ -261,42 +259,70 @@ sum, max, min, prod = (_reduce(n) for n in ("sum", "max", "min", "prod"))
 amax, amin = max, min
 
 
+def _truth_reduce(a, axis, keepdims: bool, empty_value: bool) -> Array:
+    """any/all: the max/min of booleans; over no elements, NumPy's identity (False/True)."""
+    a = _cast(_asarray(a), "bool")
+    axes = _axes(axis, a.ndim)
+    if _count(a.shape, axes) == 0:
+        return full(_reduced_shape(a.shape, axes, keepdims), empty_value, "bool")
+    return max(a, axes, keepdims) if not empty_value else min(a, axes, keepdims)
+
+
+def _reduced_shape(shape, axes, keepdims: bool) -> tuple[int, ...]:
+    return tuple(1 if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
+
+
 def any(a, axis=None, keepdims: bool = False) -> Array:
-    return max(_cast(_asarray(a), "bool"), axis, keepdims)
+    return _truth_reduce(a, axis, keepdims, False)
 
 
 def all(a, axis=None, keepdims: bool = False) -> Array:
-    return min(_cast(_asarray(a), "bool"), axis, keepdims)
+    return _truth_reduce(a, axis, keepdims, True)
 
 
-def mean(a, axis=None, keepdims: bool = False) -> Array:
+def mean(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
+    """The average over `axis`; NaN over no elements, as NumPy."""
     (a,) = promote(a, to_float=True)
+    if dtype is not None:
+        a = _cast(a, dtype)
     axes = _axes(axis, a.ndim)
-    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
-    return sum(a, axes, keepdims) * (1.0 / builtins.max(count, 1))
+    count = _count(a.shape, axes)
+    return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)
 
 
-def var(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
+def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
     (a,) = promote(a, to_float=True)
+    if dtype is not None:
+        a = _cast(a, dtype)
     axes = _axes(axis, a.ndim)
-    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
+    count = _count(a.shape, axes)
     centered = a - mean(a, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) * (1.0 / builtins.max(count - ddof, 1))
+    return sum(centered * centered, axes, keepdims) * (1.0 / (count - ddof) if count > ddof else math.nan)
 
 
-def std(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
-    return sqrt(var(a, axis, keepdims, ddof))
+def std(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
+    return sqrt(var(a, axis, keepdims, ddof, dtype))
 
 
 def argmax(a, axis=None, keepdims: bool = False) -> Array:
+    """Index of the first maximum (the first NaN wins, as NumPy) as int64 along `axis`, or of the
+    flattened array when None."""
     a = _asarray(a)
+    if a.type.dtype == "bool":
+        a = _cast(a, "i8")
     if axis is None:
-        return apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
-    return apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+        flat = apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
+        out = reshape(flat, (1,) * a.ndim) if keepdims else flat
+    else:
+        out = apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+    return _cast(out, "i64")
 
 
 def argmin(a, axis=None, keepdims: bool = False) -> Array:
-    return argmax(negative(a), axis, keepdims)
+    """argmax of an order-reversing map: -x for floats (NaN stays first), ~x for integers and
+    booleans (exact, no overflow)."""
+    a = _asarray(a)
+    return argmax(negative(a) if is_float(a.type.dtype) else invert(a), axis, keepdims)
 
 
 # -- linear algebra -----------------------------------------------------------------------------
@@ -414,11 +440,20 @@ def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[i
     return apply("slice", a, begin=tuple(begin), end=tuple(end), step=step)
 
 
-def concatenate(arrays, axis: int = 0) -> Array:
+def concatenate(arrays, axis: Optional[int] = 0, dtype=None) -> Array:
     arrays = promote(*arrays)
+    if dtype is not None:
+        arrays = [_cast(x, dtype) for x in arrays]
+    if axis is None:
+        arrays, axis = [reshape(x, (-1,)) for x in arrays], 0
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated; use np.stack")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"concatenate: axis {axis} is out of range for {ndim}-d arrays")
     if len(arrays) == 1:
         return arrays[0]
-    return apply("concat", *arrays, axis=axis % arrays[0].ndim)
+    return apply("concat", *arrays, axis=axis % ndim)
 
 
 concat = concatenate
@@ -508,10 +543,31 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
 
 
 def take(a, indices, axis: Optional[int] = None) -> Array:
+    """Elements of `a` at `indices` along `axis` (the flattened array when None); negative
+    indices count from the end, as in NumPy."""
     a, indices = _asarray(a), _asarray(indices)
-    if indices.type.dtype not in ("i32", "i64"):
-        if is_float(indices.type.dtype):
-            indices = _cast(indices, "i32")
+    if indices.type.dtype not in INT_DTYPES:
+        if indices.type.dtype != "bool" and not is_float(indices.type.dtype):
+            raise TypeError(f"take: indices must be integers, got {indices.dtype}")
+        indices = _cast(indices, "i64")
     if axis is None:
-        return apply("take", reshape(a, (-1,)), indices, axis=0)
-    return apply("take", a, indices, axis=axis % a.ndim)
+        a, axis = reshape(a, (-1,)), 0
+    if not -a.ndim <= axis < a.ndim:
+        raise ShapeError(f"take: axis {axis} is out of range for a {a.ndim}-d array")
+    axis %= a.ndim
+    if indices.type.dtype in ("i8", "i16"):
+        indices = _cast(indices, "i32")   # room for adding the axis size below
+    if indices.type.dtype in ("i32", "i64"):
+        # negative indices count from the end: the same rule works eagerly and traced
+        indices = where(less(indices, 0), add(indices, a.shape[axis]), indices)
+    return apply("take", a, indices, axis=axis)
+
+
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    return tuple(numpy.broadcast_shapes(*[_shape(s) for s in shapes]))
+
+
+def broadcast_arrays(*arrays) -> list[Array]:
+    arrays = [_asarray(a) for a in arrays]
+    shape = broadcast_shapes(*[a.shape for a in arrays])
+    return [broadcast_to(a, shape) for a in arrays]

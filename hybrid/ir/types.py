@@ -11,15 +11,18 @@ DTYPES: dict[str, numpy.dtype] = {
     "f32": numpy.dtype(numpy.float32),
     "f64": numpy.dtype(numpy.float64),
     "i8": numpy.dtype(numpy.int8),
+    "i16": numpy.dtype(numpy.int16),
     "i32": numpy.dtype(numpy.int32),
     "i64": numpy.dtype(numpy.int64),
     "u8": numpy.dtype(numpy.uint8),
+    "u16": numpy.dtype(numpy.uint16),
     "u32": numpy.dtype(numpy.uint32),
+    "u64": numpy.dtype(numpy.uint64),
     "bool": numpy.dtype(numpy.bool_),
 }
 _NAMES = {v: k for k, v in DTYPES.items()}
 FLOAT_DTYPES = ("f16", "f32", "f64")
-INT_DTYPES = ("i8", "i32", "i64", "u8", "u32")
+INT_DTYPES = ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64")
 
 
 def dtype_name(dtype) -> str:

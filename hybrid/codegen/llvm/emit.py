@@ -11,11 +11,11 @@ from contextlib import contextmanager
 import numpy
 
 # IR dtype -> LLVM type in registers, and in memory (bool is i1 in registers, i8 in memory).
-REG = {"f16": "half", "f32": "float", "f64": "double", "i8": "i8", "u8": "i8", "i32": "i32", "u32": "i32",
-       "i64": "i64", "bool": "i1"}
+REG = {"f16": "half", "f32": "float", "f64": "double", "i8": "i8", "u8": "i8", "i16": "i16", "u16": "i16",
+       "i32": "i32", "u32": "i32", "i64": "i64", "u64": "i64", "bool": "i1"}
 MEM = dict(REG, bool="i8")
-SIGNED = {"i8", "i32", "i64"}
-BITS = {"i8": 8, "u8": 8, "i32": 32, "u32": 32, "i64": 64, "bool": 1}
+SIGNED = {"i8", "i16", "i32", "i64"}
+BITS = {"i8": 8, "u8": 8, "i16": 16, "u16": 16, "i32": 32, "u32": 32, "i64": 64, "u64": 64, "bool": 1}
 
 
 def is_float(dtype: str) -> bool:
