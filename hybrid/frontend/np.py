@@ -247,8 +247,8 @@ def _reduce(op: str):
             a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
         elif a.type.dtype == "bool":
             # max/min of booleans: reduce them as 0/1 and give booleans back
-            return _cast(apply(op, _cast(a, "i8"), axes=axes, keepdims=bool(keepdims)), "bool")
-        out = apply(op, a, axes=axes, keepdims=bool(keepdims))
+            return _cast(apply(op, _cast(a, "i8"), axes=axes, keepdims=builtins.bool(keepdims)), "bool")
+        out = apply(op, a, axes=axes, keepdims=builtins.bool(keepdims))
         return out if dtype is None else _cast(out, dtype)
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
@@ -314,7 +314,7 @@ def argmax(a, axis=None, keepdims: bool = False) -> Array:
         flat = apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
         out = reshape(flat, (1,) * a.ndim) if keepdims else flat
     else:
-        out = apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+        out = apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=builtins.bool(keepdims))
     return _cast(out, "i64")
 
 
@@ -571,3 +571,11 @@ def broadcast_arrays(*arrays) -> list[Array]:
     arrays = [_asarray(a) for a in arrays]
     shape = broadcast_shapes(*[a.shape for a in arrays])
     return [broadcast_to(a, shape) for a in arrays]
+
+
+# -- the rest of NumPy's namespace, one module per family -----------------------------------------
+from .np_dtypes import *  # noqa: E402,F401,F403
+from .np_shape import *  # noqa: E402,F401,F403
+from .np_sort import *  # noqa: E402,F401,F403
+from .np_reduce import *  # noqa: E402,F401,F403
+from .np_logic import *  # noqa: E402,F401,F403
