@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy
 
-from .array import Array, Tracer, _tracing_error
+from ..core.array import Array, Tracer, _tracing_error
 
 _MASK_HELP = ("A boolean mask selects a data-dependent number of elements, so the result has no static shape. "
               "Use np.where(mask, x, 0) to keep the shape, or np.nonzero(mask, size=n) / "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy
 
+from ..core.array import Array
 from .advanced_indexing import getitem_advanced, is_advanced
-from .array import Array
 
 
 def _expand_key(key, ndim: int) -> list:

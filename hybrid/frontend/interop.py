@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy
 
-from .array import Array, NDArray, Tracer, _tracing_error
+from ..core.array import Array, NDArray, Tracer, _tracing_error
 
 # NumPy ufunc methods hb.np spells as functions
 _REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min", "logical_and": "all",

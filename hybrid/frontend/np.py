@@ -13,10 +13,10 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from .array import Array, NDArray, Tracer
-from .dispatch import apply
+from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
-from .promote import asarray as _asarray, cast as _cast, promote
+from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
 
 ndarray = NDArray
@@ -107,7 +107,7 @@ def copy(x: Array) -> Array:
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
         a, b = promote(a, b, to_float=to_float)
-        return apply(op, a, b)
+        return bind(op, a, b)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
     return fn
@@ -122,7 +122,7 @@ equal, not_equal, less, less_equal, greater, greater_equal = (
 
 def _logical(op: str):
     def fn(a, b) -> Array:
-        return apply(op, *(_cast(x, "bool") for x in promote(a, b)))
+        return bind(op, *(_cast(x, "bool") for x in promote(a, b)))
     fn.__name__ = f"logical_{op.split('_')[-1]}"
     return fn
 
@@ -131,11 +131,11 @@ logical_and, logical_or = _logical("logical_and"), _logical("logical_or")
 
 
 def logical_not(a) -> Array:
-    return apply("logical_not", _cast(_asarray(a), "bool"))
+    return bind("logical_not", _cast(_asarray(a), "bool"))
 
 
 def logical_xor(a, b) -> Array:
-    return apply("ne", *(_cast(x, "bool") for x in promote(a, b)))
+    return bind("ne", *(_cast(x, "bool") for x in promote(a, b)))
 
 
 floor_divide = _binary("floor_divide")
@@ -150,7 +150,7 @@ bitwise_right_shift = right_shift = _binary("right_shift")
 
 def invert(x) -> Array:
     """~x: bitwise NOT of integers, logical NOT of booleans."""
-    return apply("invert", _asarray(x))
+    return bind("invert", _asarray(x))
 
 
 bitwise_not = bitwise_invert = invert
@@ -159,7 +159,7 @@ bitwise_not = bitwise_invert = invert
 def _unary(op: str, to_float: bool = True):
     def fn(x):
         (x,) = promote(x, to_float=to_float)
-        return apply(op, x)
+        return bind(op, x)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op}."
     return fn
@@ -200,13 +200,13 @@ def reciprocal(x) -> Array:
 
 def stop_gradient(x) -> Array:
     """The same values; gradients do not flow through."""
-    return apply("stop_gradient", _asarray(x))
+    return bind("stop_gradient", _asarray(x))
 
 
 def where(condition, x, y) -> Array:
     cond = _cast(_asarray(condition), "bool")
     x, y = promote(x, y)
-    return apply("where", cond, x, y)
+    return bind("where", cond, x, y)
 
 
 def clip(a, a_min=None, a_max=None) -> Array:
@@ -247,8 +247,8 @@ def _reduce(op: str):
             a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
         elif a.type.dtype == "bool":
             # max/min of booleans: reduce them as 0/1 and give booleans back
-            return _cast(apply(op, _cast(a, "i8"), axes=axes, keepdims=builtins.bool(keepdims)), "bool")
-        out = apply(op, a, axes=axes, keepdims=builtins.bool(keepdims))
+            return _cast(bind(op, _cast(a, "i8"), axes=axes, keepdims=builtins.bool(keepdims)), "bool")
+        out = bind(op, a, axes=axes, keepdims=builtins.bool(keepdims))
         return out if dtype is None else _cast(out, dtype)
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
@@ -311,10 +311,10 @@ def argmax(a, axis=None, keepdims: bool = False) -> Array:
     if a.type.dtype == "bool":
         a = _cast(a, "i8")
     if axis is None:
-        flat = apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
+        flat = bind("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
         out = reshape(flat, (1,) * a.ndim) if keepdims else flat
     else:
-        out = apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=builtins.bool(keepdims))
+        out = bind("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=builtins.bool(keepdims))
     return _cast(out, "i64")
 
 
@@ -338,7 +338,7 @@ def matmul(a, b) -> Array:
     if b.ndim == 1:
         b = reshape(b, b.shape + (1,))
         squeeze_axes.append(-1)
-    out = apply("matmul", a, b, transpose_a=False, transpose_b=False)
+    out = bind("matmul", a, b, transpose_a=False, transpose_b=False)
     if squeeze_axes:
         out = squeeze(out, tuple(out.ndim + ax for ax in squeeze_axes))
     return out
@@ -371,7 +371,7 @@ def reshape(a, newshape) -> Array:
             raise ShapeError(f"reshape: cannot reshape {a.shape} ({a.size} elements) to {tuple(newshape)}")
         shape[shape.index(-1)] = a.size // known
     shape = tuple(shape)
-    return a if shape == a.shape else apply("reshape", a, shape=shape)
+    return a if shape == a.shape else bind("reshape", a, shape=shape)
 
 
 def ravel(a) -> Array:
@@ -390,7 +390,7 @@ def flip(a, axis=None) -> Array:
 def transpose(a, axes=None) -> Array:
     a = _asarray(a)
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(x % builtins.max(a.ndim, 1) for x in axes)
-    return a if perm == tuple(range(a.ndim)) else apply("transpose", a, perm=perm)
+    return a if perm == tuple(range(a.ndim)) else bind("transpose", a, perm=perm)
 
 
 def swapaxes(a, axis1: int, axis2: int) -> Array:
@@ -430,14 +430,14 @@ def squeeze(a, axis=None) -> Array:
 def broadcast_to(a, shape) -> Array:
     a = _asarray(a)
     shape = _shape(shape)
-    return a if a.shape == shape else apply("broadcast_to", a, shape=shape)
+    return a if a.shape == shape else bind("broadcast_to", a, shape=shape)
 
 
 def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[int]] = None) -> Array:
     """Static slice: begin/end/step for every axis (the primitive behind x[1:3, ::2])."""
     a = _asarray(a)
     step = tuple(step) if step is not None else (1,) * a.ndim
-    return apply("slice", a, begin=tuple(begin), end=tuple(end), step=step)
+    return bind("slice", a, begin=tuple(begin), end=tuple(end), step=step)
 
 
 def concatenate(arrays, axis: Optional[int] = 0, dtype=None) -> Array:
@@ -453,7 +453,7 @@ def concatenate(arrays, axis: Optional[int] = 0, dtype=None) -> Array:
         raise ShapeError(f"concatenate: axis {axis} is out of range for {ndim}-d arrays")
     if len(arrays) == 1:
         return arrays[0]
-    return apply("concat", *arrays, axis=axis % ndim)
+    return bind("concat", *arrays, axis=axis % ndim)
 
 
 concat = concatenate
@@ -539,7 +539,7 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
         raise ValueError(f"pad mode {mode!r} is not supported: only 'constant' padding is a primitive; "
                          "build reflect/edge padding from slices and np.concatenate")
     widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (a.ndim, 2))
-    return apply("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
+    return bind("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
 
 
 def take(a, indices, axis: Optional[int] = None) -> Array:
@@ -560,7 +560,7 @@ def take(a, indices, axis: Optional[int] = None) -> Array:
     if indices.type.dtype in ("i32", "i64"):
         # negative indices count from the end: the same rule works eagerly and traced
         indices = where(less(indices, 0), add(indices, a.shape[axis]), indices)
-    return apply("take", a, indices, axis=axis)
+    return bind("take", a, indices, axis=axis)
 
 
 def broadcast_shapes(*shapes) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy
 
-from .array import Array
+from ..core.array import Array
 
 bfloat16 = ml_dtypes.bfloat16
 dtype = numpy.dtype

@@ -19,8 +19,8 @@ from typing import Optional
 import numpy
 
 from ..errors import ShapeError
-from .array import Array, NDArray, Tracer
-from .dispatch import apply
+from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import bind
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
@@ -87,7 +87,7 @@ def inv(a) -> Array:
     if isinstance(a, Tracer):
         eye_b = eye(a.shape[-1], dtype=a.dtype) + zeros(a.shape, a.dtype)
         return _eliminate(a, eye_b)[2]
-    return apply("inv", a)
+    return bind("inv", a)
 
 
 def solve(a, b) -> Array:
@@ -101,7 +101,7 @@ def solve(a, b) -> Array:
         from .np import broadcast_to
         x = _eliminate(broadcast_to(a, batch + a.shape[-2:]), broadcast_to(b, batch + b.shape[-2:]))[2]
     else:
-        x = apply("solve", a, b)
+        x = bind("solve", a, b)
     return x[..., 0] if vector else x
 
 
@@ -111,7 +111,7 @@ def slogdet(a):
         # the Gauss-Jordan path (with an empty right-hand side) also gives the pivots
         sgn, logdet, _ = _eliminate(a, zeros(a.shape[:-1] + (1,), a.dtype))
         return sgn, logdet
-    return apply("slogdet", a)
+    return bind("slogdet", a)
 
 
 def det(a) -> Array:
@@ -122,24 +122,24 @@ def det(a) -> Array:
 
 def cholesky(a, upper: bool = False) -> Array:
     a = _square(a, "cholesky")
-    lower = _cholesky_traced(a) if isinstance(a, Tracer) else apply("cholesky", a)
+    lower = _cholesky_traced(a) if isinstance(a, Tracer) else bind("cholesky", a)
     return swapaxes(lower, -1, -2) if upper else lower
 
 
 def qr(a, mode: str = "reduced"):
     a = _float(a)
     if mode == "r":
-        return apply("qr", a)[1]
+        return bind("qr", a)[1]
     if mode != "reduced":
         raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced' or 'r'")
-    return apply("qr", a)
+    return bind("qr", a)
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
     """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
     orthogonal basis op; docs/semantics.md)."""
     a = _float(a)
-    u, s, vh = apply("svd", a)
+    u, s, vh = bind("svd", a)
     if not compute_uv:
         return s
     if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
@@ -156,7 +156,7 @@ def eigh(a, UPLO: str = "L"):
     a = _square(a, "eigh")
     if UPLO == "U":
         a = swapaxes(a, -1, -2)
-    return apply("eigh", a)
+    return bind("eigh", a)
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:
@@ -165,7 +165,7 @@ def eigvalsh(a, UPLO: str = "L") -> Array:
 
 def _real_eig(fn, a):
     if isinstance(a, Tracer):
-        from .array import _tracing_error
+        from ..core.array import _tracing_error
         raise _tracing_error(f"np.linalg.{fn.__name__} was called", "A general eigenproblem may have complex "
                              "results, which hybrid does not represent; use np.linalg.eigh for symmetric matrices.")
     out = fn(numpy.asarray(a))

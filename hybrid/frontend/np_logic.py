@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy
 
-from .array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer
 from .np import (_asarray, _cast, _shape, abs, all as _all, array, asarray, broadcast_shapes, broadcast_to,
                  equal, exp2, eye, full, is_float, isfinite, isinf, isnan, less_equal, linspace, log10,
                  logical_and, logical_not, logical_or, maximum, minimum, multiply, power, promote, reshape,
@@ -263,7 +263,7 @@ def fromiter(iterable, dtype, count: int = -1) -> NDArray:
 
 def copyto(dst, src, casting: str = "same_kind", where=True) -> None:
     if isinstance(dst, Tracer):
-        from .array import _tracing_error
+        from ..core.array import _tracing_error
         raise _tracing_error("np.copyto wrote into a traced array", "Use np.where(mask, src, dst) and the result.")
     dst[...] = numpy.where(numpy.asarray(where), numpy.asarray(src), numpy.asarray(dst))
 

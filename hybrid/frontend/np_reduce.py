@@ -15,8 +15,8 @@ from typing import Optional
 import numpy
 
 from ..errors import ShapeError
-from .array import Array, NDArray, Tracer
-from .dispatch import apply
+from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import bind
 from .np import (_accumulator, _asarray, _axes, _cast, _count, _reduced_shape, add, any as _any, argmax, argmin,
                  concatenate, divide, expand_dims, floor, full, is_float, isnan, logical_not, matmul, max as _max,
                  maximum, mean, min as _min, minimum, moveaxis, multiply, not_equal, prod, promote, reshape, sqrt,
@@ -51,7 +51,7 @@ def _cumulative(op: str, combine, identity):
         a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
         if isinstance(a, Tracer):
             return _scan(a, axis, combine, identity)
-        return apply(op, a, axis=axis)
+        return bind(op, a, axis=axis)
     fn.__name__ = op
     fn.__doc__ = f"Cumulative {op[3:]} along `axis` (the flattened array when None)."
     return fn

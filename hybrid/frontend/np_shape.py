@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy
 
 from ..errors import ShapeError
-from .array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer
 from .np import (_asarray, _axes, _cast, _shape, broadcast_to, concatenate, expand_dims, flip, full, moveaxis,
                  reshape, slice as _slice, split, stack, take, transpose, where, zeros)
 

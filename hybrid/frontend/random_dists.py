@@ -17,7 +17,7 @@ from typing import Optional
 import numpy
 
 from ..ir.types import dtype_name
-from .array import Array, NDArray, Tracer, _tracing_error
+from ..core.array import Array, NDArray, Tracer, _tracing_error
 
 
 def _np():
@@ -34,8 +34,8 @@ class Source:
         self.key_fn, self.tracing_fn = key_fn, tracing_fn
 
     def uniform01(self, shape, dtype="float32"):
-        from .dispatch import apply
-        return apply("random_uniform", self.key_fn(), shape=_shape(shape), dtype=dtype_name(dtype))
+        from ..core.dispatch import bind
+        return bind("random_uniform", self.key_fn(), shape=_shape(shape), dtype=dtype_name(dtype))
 
     def numpy_generator(self, what: str) -> numpy.random.Generator:
         if self.tracing_fn():

@@ -16,7 +16,7 @@ from .random_dists import Distributions, Source
 
 
 def _tracing() -> bool:
-    from .tracing import current_trace
+    from ..core.tracing import current_trace
     return current_trace() is not None
 
 
@@ -39,8 +39,8 @@ class Generator(Distributions):
         super().__init__(Source(self._key, _tracing))
 
     def _key(self):
-        from .array import NDArray
-        from .tracing import current_trace
+        from ..core.array import NDArray
+        from ..core.tracing import current_trace
         trace = current_trace()
         if trace is not None:
             return trace.rng_key()

@@ -24,8 +24,8 @@ from typing import Optional, Sequence, Union
 import numpy
 
 from ..errors import FormatError, HybridError
-from ..frontend import autograd
-from ..frontend.array import Array, NDArray
+from ..core import autograd
+from ..core.array import Array, NDArray
 from ..frontend.block import load_npz
 from ..frontend.parameter import Parameter
 from .optimizer import Optimizer, create
