@@ -579,5 +579,6 @@ from .np_shape import *  # noqa: E402,F401,F403
 from .np_sort import *  # noqa: E402,F401,F403
 from .np_reduce import *  # noqa: E402,F401,F403
 from .np_logic import *  # noqa: E402,F401,F403
+from .np_misc import *  # noqa: E402,F401,F403
 from . import np_linalg as linalg  # noqa: E402
 from .np_linalg import cross, einsum, einsum_path, inner, kron, tensordot, vdot, vecdot  # noqa: E402,F401

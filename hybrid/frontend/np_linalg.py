@@ -2,12 +2,12 @@
 
 Products (matmul, tensordot, einsum, multi_dot, kron, outer, cross, matrix_power, vecdot) are
 composed from matmul and layout primitives, so they compile everywhere and differentiate.
-Decompositions are registry ops (hybrid/ir/ops/decomp.py: LAPACK through NumPy, with gradient
-rules) on the eager path and the interp backend. Traced, inv/solve/det/slogdet/cholesky are
-composed from primitives (Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz
-recurrence, unrolled over the static size), so they compile on llvm and CUDA too; qr/svd/eigh
-in a graph run on the interp backend, and the llvm/cuda backends reject them with an error that
-names the op.
+Decompositions run eagerly as one LAPACK call through NumPy, taped with their gradient rules
+(eager_kernels.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
+(Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence, unrolled
+over the static size), so they compile on every backend and differentiate; qr/svd/eigh (and
+pinv/lstsq/matrix_rank/cond/eig, built on them) have no traced form yet and raise a
+TracingError naming the function.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer
-from ..core.dispatch import bind
+from . import eager_kernels
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
@@ -87,7 +87,7 @@ def inv(a) -> Array:
     if isinstance(a, Tracer):
         eye_b = eye(a.shape[-1], dtype=a.dtype) + zeros(a.shape, a.dtype)
         return _eliminate(a, eye_b)[2]
-    return bind("inv", a)
+    return eager_kernels.inv(a)
 
 
 def solve(a, b) -> Array:
@@ -101,7 +101,7 @@ def solve(a, b) -> Array:
         from .np import broadcast_to
         x = _eliminate(broadcast_to(a, batch + a.shape[-2:]), broadcast_to(b, batch + b.shape[-2:]))[2]
     else:
-        x = bind("solve", a, b)
+        x = eager_kernels.solve(a, b)
     return x[..., 0] if vector else x
 
 
@@ -111,7 +111,7 @@ def slogdet(a):
         # the Gauss-Jordan path (with an empty right-hand side) also gives the pivots
         sgn, logdet, _ = _eliminate(a, zeros(a.shape[:-1] + (1,), a.dtype))
         return sgn, logdet
-    return bind("slogdet", a)
+    return eager_kernels.slogdet(a)
 
 
 def det(a) -> Array:
@@ -122,24 +122,24 @@ def det(a) -> Array:
 
 def cholesky(a, upper: bool = False) -> Array:
     a = _square(a, "cholesky")
-    lower = _cholesky_traced(a) if isinstance(a, Tracer) else bind("cholesky", a)
+    lower = _cholesky_traced(a) if isinstance(a, Tracer) else eager_kernels.cholesky(a)
     return swapaxes(lower, -1, -2) if upper else lower
 
 
 def qr(a, mode: str = "reduced"):
     a = _float(a)
     if mode == "r":
-        return bind("qr", a)[1]
+        return eager_kernels.qr(a)[1]
     if mode != "reduced":
         raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced' or 'r'")
-    return bind("qr", a)
+    return eager_kernels.qr(a)
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
     """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
     orthogonal basis op; docs/semantics.md)."""
     a = _float(a)
-    u, s, vh = bind("svd", a)
+    u, s, vh = eager_kernels.svd(a)
     if not compute_uv:
         return s
     if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
@@ -156,7 +156,7 @@ def eigh(a, UPLO: str = "L"):
     a = _square(a, "eigh")
     if UPLO == "U":
         a = swapaxes(a, -1, -2)
-    return bind("eigh", a)
+    return eager_kernels.eigh(a)
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:
@@ -502,3 +502,20 @@ def inner(a, b) -> Array:
 
 def vdot(a, b) -> Array:
     return _sum(multiply(*promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))))
+
+
+def tensorinv(a, ind: int = 2) -> Array:
+    a = _asarray(a)
+    out_shape = a.shape[ind:] + a.shape[:ind]
+    rows = int(numpy.prod(a.shape[:ind]))
+    return reshape(inv(reshape(a, (rows, -1))), out_shape)
+
+
+def tensorsolve(a, b, axes=None) -> Array:
+    a, b = promote(a, b, to_float=True)
+    if axes is not None:
+        rest = [k for k in range(a.ndim) if k not in [x % a.ndim for x in axes]]
+        a = transpose(a, rest + [x % a.ndim for x in axes])
+    x_shape = a.shape[b.ndim:]
+    n = int(numpy.prod(x_shape))
+    return reshape(solve(reshape(a, (-1, n)), reshape(b, (-1,))), x_shape)

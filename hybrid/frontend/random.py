@@ -84,8 +84,8 @@ def randint(low, high=None, size=None, dtype="int32"):
 
 
 # -- the rest of NumPy's random API (random_dists.py, random_generator.py) -----------------------
-from .random_generator import (GLOBAL as _GLOBAL, BitGenerator, Generator, MT19937, PCG64, Philox,  # noqa: E402,F401
-                               RandomState, SFC64, SeedSequence, default_rng)
+from .random_generator import (GLOBAL as _GLOBAL, BitGenerator, Generator, MT19937, PCG64,  # noqa: E402,F401
+                               PCG64DXSM, Philox, RandomState, SFC64, SeedSequence, default_rng)
 
 for _name in ("random", "standard_normal", "standard_exponential", "exponential", "logistic", "gumbel", "laplace",
               "lognormal", "rayleigh", "weibull", "pareto", "power", "standard_cauchy", "triangular", "geometric",
@@ -110,3 +110,13 @@ def get_state() -> dict:
 def set_state(state: dict) -> None:
     with _lock:
         _state.update(seed=int(state["seed"]) & 0xFFFFFFFF, counter=int(state["counter"]) & 0xFFFFFFFF)
+
+
+def get_bit_generator():
+    """The global generator's bit source: hybrid's counter-based Threefry state, as a Generator view."""
+    return Generator(_state["seed"])
+
+
+def set_bit_generator(bitgen) -> None:
+    """Reseed the global generator from a Generator or an integer seed."""
+    seed(bitgen._seed if isinstance(bitgen, Generator) else int(bitgen))

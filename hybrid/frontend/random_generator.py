@@ -80,6 +80,6 @@ class RandomState(Generator):
 
 
 GLOBAL = Distributions(Source(_global_key, _tracing))
-BitGenerator, PCG64, Philox, SeedSequence, MT19937, SFC64 = (
-    numpy.random.BitGenerator, numpy.random.PCG64, numpy.random.Philox, numpy.random.SeedSequence,
-    numpy.random.MT19937, numpy.random.SFC64)
+BitGenerator, PCG64, PCG64DXSM, Philox, SeedSequence, MT19937, SFC64 = (
+    numpy.random.BitGenerator, numpy.random.PCG64, numpy.random.PCG64DXSM, numpy.random.Philox,
+    numpy.random.SeedSequence, numpy.random.MT19937, numpy.random.SFC64)

@@ -99,10 +99,6 @@ CASES = {
     **{name: [([normal(3, 4), away_from_zero(4)], {})] for name in ("arctan2", "hypot", "logaddexp", "logaddexp2",
                                                                      "fmax", "fmin")},
     "copysign": [([away_from_zero(3, 4), away_from_zero(3, 4)], {})],
-    # sorting and scans along an axis (hybrid/ir/ops/scan_sort.py)
-    "sort": [([normal(3, 5)], {"axis": 1}), ([normal(4, 2)], {"axis": 0})],
-    "cumsum": [([normal(3, 5)], {"axis": 1})],
-    "cumprod": [([away_from_zero(4, 3)], {"axis": 0})],
 }
 
 # Differentiable ops whose gradient rule is deliberately absent (tested to raise instead).
