@@ -158,11 +158,12 @@ def nanstd(a, axis=None, dtype=None, ddof: int = 0, keepdims: bool = False) -> A
 _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
 
-def _interpolate(sorted_last, pos, method: str):
-    """Values at fractional positions `pos` (array, last axis) of a sorted last axis."""
+def _interpolate(sorted_last, pos, method: str, last):
+    """Values at fractional positions `pos` (array, last axis) of a sorted last axis whose
+    valid entries end at position `last`."""
     lo = floor(pos)
     frac = pos - lo
-    hi_idx = minimum(lo + 1.0, float(sorted_last.shape[-1] - 1))
+    hi_idx = minimum(lo + 1.0, last)
     lo_v = take_along_axis(sorted_last, _cast(lo, "i64"), -1)
     hi_v = take_along_axis(sorted_last, _cast(hi_idx, "i64"), -1)
     if method == "lower":
@@ -196,10 +197,10 @@ def _quantile(a, q, axis, keepdims: bool, method: str, ignore_nan: bool):
     qflat = reshape(qs, (-1,))
     if ignore_nan:
         count = _sum(_cast(logical_not(isnan(moved)), a.type.dtype), -1, keepdims=True)    # (..., 1)
-        pos = multiply(maximum(count - 1.0, 0.0), qflat)                                    # (..., nq)
+        last = maximum(count - 1.0, 0.0)
     else:
-        pos = multiply(full(moved.shape[:-1] + (1,), float(n - 1), a.type.dtype), qflat)
-    out = _interpolate(s, pos, method)                                                       # (..., nq)
+        last = full(moved.shape[:-1] + (1,), float(n - 1), a.type.dtype)
+    out = _interpolate(s, multiply(last, qflat), method, last)                               # (..., nq)
     if ignore_nan:
         out = where(count == 0, math.nan, out)
     else:

@@ -155,8 +155,24 @@ class _Fuser:
             return cheap and all(_broadcasts_to(self.nodes[m].outputs[0].shape, group.row) for m in h.members)
         return cheap
 
-    def _depends_on(self, i: int, gid: int) -> bool:
-        return bool((self.anc[i] >> gid) & 1)
+    def _group_reaches(self, start: int, target: int) -> bool:
+        """Does group `start` (as a whole: a kernel runs after all its inputs) depend on group
+        `target`? Node ancestries are recorded when a node is placed, so a group that gained
+        members since is followed through its members' ancestries, transitively."""
+        seen, stack = 0, [start]
+        while stack:
+            mask = 0
+            for m in self.groups[stack.pop()].members:
+                mask |= self.anc[m]
+            if (mask >> target) & 1:
+                return True
+            new, seen = mask & ~seen, seen | mask
+            while new:
+                g = (new & -new).bit_length() - 1
+                new &= new - 1
+                if g in self.groups:
+                    stack.append(g)
+        return False
 
     def _operands(self, group: _Group, i: int, absorbed: list[_Group]) -> set:
         produced = set(group.produced).union(*(h.produced for h in absorbed))
@@ -170,7 +186,7 @@ class _Fuser:
             return f"{group.kind} kernel cannot take {self.nodes[i].op}"
         for v in self.nodes[i].inputs:
             p = self.producer_index(v)
-            if p is not None and self.group_of[p] != gid and self._depends_on(p, gid):
+            if p is not None and self.group_of[p] != gid and self._group_reaches(self.group_of[p], gid):
                 return f"fusing would create a cycle through {self.nodes[p].op}"
         if len(self._operands(group, i, [])) > MAX_INPUTS:
             return f"the kernel would read more than {MAX_INPUTS} operands"
@@ -230,7 +246,7 @@ class _Fuser:
                 continue
             hid = self.group_of[p]
             h = self.groups[hid]
-            if not self._absorbable(group, h, i) or any(self._depends_on(m, gid) for m in h.members):
+            if not self._absorbable(group, h, i) or self._group_reaches(hid, gid):
                 continue
             operands = self._operands(group, i, [h])
             if len(operands) > MAX_INPUTS:
@@ -241,6 +257,10 @@ class _Fuser:
             for m in h.members:
                 self.group_of[m] = gid
             del self.groups[hid]
+            # whatever depended on the absorbed group now depends on this one (keeps the cycle checks exact)
+            for j, anc in enumerate(self.anc):
+                if (anc >> hid) & 1:
+                    self.anc[j] = anc | (1 << gid)
 
     # -- emission --------------------------------------------------------------------------------
     def order(self) -> list[int]:
