@@ -49,6 +49,25 @@ class Array:
     def T(self) -> "Array":
         return _np.transpose(self)
 
+    # the Python Array API standard (2023.12): hb.np is the namespace ---------------------------
+    @property
+    def mT(self) -> "Array":
+        return _np.swapaxes(self, -1, -2)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def to_device(self, device, /, *, stream=None) -> "Array":
+        if device != "cpu":
+            raise ValueError(f"to_device: hybrid arrays of the Array API live on 'cpu', got {device!r}")
+        return self
+
+    def __array_namespace__(self, /, *, api_version=None):
+        if api_version not in (None, "2021.12", "2022.12", "2023.12"):
+            raise ValueError(f"hybrid implements Array API version 2023.12, not {api_version}")
+        return _np
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d array")
@@ -196,6 +215,13 @@ class NDArray(Array):
 
     def copy(self) -> "NDArray":
         return NDArray(self._data.copy())
+
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Zero-copy export through NumPy's DLPack support."""
+        return self._data.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
 
     # autograd (implemented in hybrid.core.autograd) ----------------------------------
     def attach_grad(self, grad_req: str = "write") -> None:

@@ -44,7 +44,7 @@ def _numpy_fallback(func, args, kwargs):
     def unwrap(v):
         if isinstance(v, Tracer):
             raise _tracing_error(f"numpy.{func.__name__} (which hybrid does not implement) was applied",
-                                 "Use a hybrid.np function, or call it outside the hybridized code.")
+                                 "Use hybrid.np functions inside hybridized code, or call it outside.")
         if isinstance(v, NDArray):
             return v._data
         if isinstance(v, (list, tuple)):

@@ -20,6 +20,7 @@ from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
 
 ndarray = NDArray
+__array_api_version__ = "2023.12"
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
 int8, int16, int32, int64 = numpy.int8, numpy.int16, numpy.int32, numpy.int64
 uint8, uint16, uint32, uint64 = numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64
@@ -203,13 +204,19 @@ def stop_gradient(x) -> Array:
     return bind("stop_gradient", _asarray(x))
 
 
-def where(condition, x, y) -> Array:
+def where(condition, x=None, y=None) -> Array:
+    if x is None and y is None:
+        return nonzero(condition)
     cond = _cast(_asarray(condition), "bool")
     x, y = promote(x, y)
     return bind("where", cond, x, y)
 
 
-def clip(a, a_min=None, a_max=None) -> Array:
+def clip(a, a_min=None, a_max=None, *, min=None, max=None) -> Array:
+    """a limited to [a_min, a_max] (the Array API's min=/max= too); the dtype of `a` is kept."""
+    a = _asarray(a)
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
@@ -558,8 +565,10 @@ def take(a, indices, axis: Optional[int] = None) -> Array:
     if indices.type.dtype in ("i8", "i16"):
         indices = _cast(indices, "i32")   # room for adding the axis size below
     if indices.type.dtype in ("i32", "i64"):
-        # negative indices count from the end: the same rule works eagerly and traced
-        indices = where(less(indices, 0), add(indices, a.shape[axis]), indices)
+        # negative indices in [-n, 0) count from the end (eagerly and traced alike); ones below -n
+        # stay as they are, so the range check reports the index the user gave
+        n = a.shape[axis]
+        indices = where(logical_and(less(indices, 0), greater_equal(indices, -n)), add(indices, n), indices)
     return bind("take", a, indices, axis=axis)
 
 

@@ -268,6 +268,11 @@ def copyto(dst, src, casting: str = "same_kind", where=True) -> None:
     dst[...] = numpy.where(numpy.asarray(where), numpy.asarray(src), numpy.asarray(dst))
 
 
+def from_dlpack(x, /, *, device=None, copy=None) -> NDArray:
+    """An array sharing the memory of any DLPack producer (PyTorch, JAX, NumPy, ...)."""
+    return NDArray(numpy.from_dlpack(x, device=device, copy=copy))
+
+
 def ndim(a) -> int:
     return _asarray(a).ndim
 

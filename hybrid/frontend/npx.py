@@ -183,8 +183,12 @@ def one_hot(indices, depth: int, on_value: float = 1.0, off_value: float = 0.0, 
 
 
 def embedding(indices, weight) -> Array:
-    """Rows of `weight` (vocab, dim) picked by integer `indices`."""
-    return np.take(weight, indices, axis=0)
+    """Rows of `weight` (vocab, dim) picked by integer `indices` (a negative token is an error, as
+    in MXNet, not a count from the end)."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind == "f":
+        indices = indices.astype("int32")
+    return bind("take", np.asarray(weight), indices, axis=0)
 
 
 def take(a, indices, axis: int = 0) -> Array:
