@@ -1,10 +1,12 @@
 """hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
-from . import ir, passes, viz
-from .aot import compile_library, load_library
+from . import codegen, ir, passes, viz
+from .codegen.library import load_library
+from .config import config
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .frontend.aot import compile_library
 from .frontend.api import hybridize, load, trace
 from .core.array import NDArray
 from .core.context import Context, cpu, gpu
@@ -14,6 +16,6 @@ from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]

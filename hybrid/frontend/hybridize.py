@@ -9,27 +9,26 @@ more than `max_signatures` signatures raise instead of piling up silently.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy
 
 from .. import log
+from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray, as_ndarray
 from ..core import autograd
-from . import random
+from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
 
-DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 
 
 @dataclass
 class CompileOptions:
-    backend: str = DEFAULT_BACKEND
+    backend: str = field(default_factory=lambda: config.get("backend"))
     opt_level: int = 2
     freeze: bool = False
     dump: Optional[str] = None
@@ -209,7 +208,7 @@ class CompiledFunction:
             elif kind == PARAM:
                 inputs.append(source._data_eager()._exec_input(backend))
             else:
-                inputs.append(random.take_keys(entry.random_ops))
+                inputs.append(rng.take_keys(entry.random_ops))
         return inputs
 
     def __call__(self, *args):

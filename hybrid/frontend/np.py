@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from typing import Optional, Sequence
 
 import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer, install_numpy
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
 from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
+
+install_numpy(sys.modules[__name__])  # the array operators and methods call these functions
 
 ndarray = NDArray
 __array_api_version__ = "2023.12"
@@ -591,3 +594,4 @@ from .np_logic import *  # noqa: E402,F401,F403
 from .np_misc import *  # noqa: E402,F401,F403
 from . import np_linalg as linalg  # noqa: E402
 from .np_linalg import cross, einsum, einsum_path, inner, kron, tensordot, vdot, vecdot  # noqa: E402,F401
+from .interop import array_function as _array_function, array_ufunc as _array_ufunc  # noqa: E402,F401

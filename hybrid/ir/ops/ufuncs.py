@@ -20,7 +20,7 @@ from ..registry import OpDef, register
 from ..types import INT_DTYPES, TensorType, is_float
 from .common import broadcast_shapes, same_dtype
 from .elementwise import binary, unary
-from .gradkit import np, unbroadcast, where
+from .gradkit import apply, lax, unbroadcast, where
 
 
 def _quiet(fn):
@@ -134,7 +134,7 @@ def _heaviside(x, h0):
 
 # -- gradients ---------------------------------------------------------------------------
 def _g1(rule):
-    """A unary gradient from d(output)/d(input) written with hb.np functions."""
+    """A unary gradient from d(output)/d(input) (x: input, y: output)."""
     return lambda g, i, o: [g * rule(i[0], o[0])]
 
 
@@ -144,12 +144,11 @@ def _hypot_grad(g, inputs, outputs):
     return [unbroadcast(g * a / safe, a.shape), unbroadcast(g * b / safe, b.shape)]
 
 
-def _logaddexp_grad(base):
+def _logaddexp_grad(scale):
+    """d/da log(e^(sa) + e^(sb)) / s = e^(s(a - y)) (s = 1, or ln 2 in base 2)."""
     def grad(g, inputs, outputs):
         (a, b), (y,) = inputs, outputs
-        n = np()
-        wa = n.exp((a - y) * base) if base == 1.0 else n.exp2(a - y)
-        wb = n.exp((b - y) * base) if base == 1.0 else n.exp2(b - y)
+        wa, wb = lax().exp((a - y) * scale), lax().exp((b - y) * scale)
         return [unbroadcast(g * wa, a.shape), unbroadcast(g * wb, b.shape)]
     return grad
 
@@ -165,8 +164,7 @@ def _select_nan_grad(pick_first):
     """fmax/fmin: the cotangent goes to the chosen operand (the non-NaN one; ties to the first)."""
     def grad(g, inputs, outputs):
         a, b = inputs
-        n = np()
-        chosen_a = n.logical_or(n.isnan(b), pick_first(a, b))
+        chosen_a = apply("logical_or", b != b, pick_first(a, b))
         return [unbroadcast(where(chosen_a, g, 0.0), a.shape), unbroadcast(where(chosen_a, 0.0, g), b.shape)]
     return grad
 
@@ -176,18 +174,18 @@ LN2, LN10 = math.log(2.0), math.log(10.0)
 # -- unary float ufuncs -----------------------------------------------------------------
 unary("arctan", numpy.arctan, _atan, grad=_g1(lambda x, y: 1.0 / (1.0 + x * x)))
 unary("arcsin", _quiet(numpy.arcsin), lambda x: _atan(x / S.call("sqrt", (1.0 - x) * (1.0 + x))),
-      grad=_g1(lambda x, y: 1.0 / np().sqrt((1.0 - x) * (1.0 + x))))
+      grad=_g1(lambda x, y: apply("rsqrt", (1.0 - x) * (1.0 + x))))
 unary("arccos", _quiet(numpy.arccos), lambda x: 2.0 * _atan(S.call("sqrt", (1.0 - x) / (1.0 + x))),
-      grad=_g1(lambda x, y: -1.0 / np().sqrt((1.0 - x) * (1.0 + x))))
-unary("arcsinh", numpy.arcsinh, _asinh, grad=_g1(lambda x, y: 1.0 / np().sqrt(x * x + 1.0)))
+      grad=_g1(lambda x, y: -apply("rsqrt", (1.0 - x) * (1.0 + x))))
+unary("arcsinh", numpy.arcsinh, _asinh, grad=_g1(lambda x, y: apply("rsqrt", x * x + 1.0)))
 unary("arccosh", _quiet(numpy.arccosh), lambda x: S.call("log", x + S.call("sqrt", (x - 1.0) * (x + 1.0))),
-      grad=_g1(lambda x, y: 1.0 / np().sqrt((x - 1.0) * (x + 1.0))))
+      grad=_g1(lambda x, y: apply("rsqrt", (x - 1.0) * (x + 1.0))))
 unary("arctanh", _quiet(numpy.arctanh), lambda x: 0.5 * _log1p(2.0 * x / (1.0 - x)),
       grad=_g1(lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x))))
 unary("tan", numpy.tan, lambda x: S.call("sin", x) / S.call("cos", x), grad=_g1(lambda x, y: 1.0 + y * y))
-unary("sinh", _quiet(numpy.sinh), _sinh, grad=_g1(lambda x, y: np().cosh(x)))
+unary("sinh", _quiet(numpy.sinh), _sinh, grad=_g1(lambda x, y: apply("cosh", x)))
 unary("cosh", _quiet(numpy.cosh), lambda x: 0.5 * (S.call("exp", x) + S.call("exp", -x)),
-      grad=_g1(lambda x, y: np().sinh(x)))
+      grad=_g1(lambda x, y: apply("sinh", x)))
 unary("log1p", _quiet(numpy.log1p), _log1p, grad=_g1(lambda x, y: 1.0 / (1.0 + x)))
 unary("expm1", _quiet(numpy.expm1), _expm1, grad=_g1(lambda x, y: y + 1.0))
 unary("log2", _quiet(numpy.log2), lambda x: S.call("log", x) * (1.0 / LN2), grad=_g1(lambda x, y: (1.0 / LN2) / x))
@@ -215,7 +213,7 @@ binary("logaddexp", _quiet(numpy.logaddexp), _logaddexp, grad=_logaddexp_grad(1.
 binary("logaddexp2", _quiet(numpy.logaddexp2), lambda a, b: _logaddexp(a, b, LN2), grad=_logaddexp_grad(LN2),
        commutative=True, needs="float")
 binary("copysign", numpy.copysign, lambda a, b: S.select(_signbit(b), -_abs(a), _abs(a)), needs="float",
-       grad=lambda g, i, o: [unbroadcast(g * np().sign(i[0]) * np().where(np().signbit(i[1]), -1.0, 1.0),
+       grad=lambda g, i, o: [unbroadcast(g * apply("sign", i[0]) * where(apply("signbit", i[1]), -1.0, 1.0),
                                          i[0].shape), None])
 binary("fmax", numpy.fmax, _fmax_fmin("max"), commutative=True, grad=_select_nan_grad(lambda a, b: a >= b))
 binary("fmin", numpy.fmin, _fmax_fmin("min"), commutative=True, grad=_select_nan_grad(lambda a, b: a <= b))
