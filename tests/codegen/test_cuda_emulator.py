@@ -88,7 +88,8 @@ CASES = {
                                     np.fmod(x * 5, np.abs(y) + 0.5), np.heaviside(x, y), (x * 5) // (np.abs(y) + 0.5)),
                      (_f(4, 33), _f(33)), 4e-6),
     "numpy_bitwise": (lambda a, b: (a & b, a | b, a ^ b, ~a, np.logical_or(a > 0, b > 5), a << (b & 7),
-                                    a >> (b & 7), a >> 40, a // b, a.astype("int16") ^ b.astype("int16"), a.astype("uint64") // 3),
+                                    a >> (b & 7), a >> 40, a // b, a.astype("int16") ^ b.astype("int16"),
+                                    a.astype("uint64") // 3),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),

@@ -169,6 +169,12 @@ def _select_nan_grad(pick_first):
     return grad
 
 
+def _copysign_grad(g, inputs, outputs):
+    a, b = inputs
+    flip = 1.0 - 2.0 * apply("cast", apply("signbit", b), dtype=a.type.dtype)   # -1 where b's sign bit is set
+    return [unbroadcast(g * apply("sign", a) * flip, a.shape), None]
+
+
 LN2, LN10 = math.log(2.0), math.log(10.0)
 
 # -- unary float ufuncs -----------------------------------------------------------------
@@ -213,8 +219,7 @@ binary("logaddexp", _quiet(numpy.logaddexp), _logaddexp, grad=_logaddexp_grad(1.
 binary("logaddexp2", _quiet(numpy.logaddexp2), lambda a, b: _logaddexp(a, b, LN2), grad=_logaddexp_grad(LN2),
        commutative=True, needs="float")
 binary("copysign", numpy.copysign, lambda a, b: S.select(_signbit(b), -_abs(a), _abs(a)), needs="float",
-       grad=lambda g, i, o: [unbroadcast(g * apply("sign", i[0]) * (1.0 - 2.0 * apply("cast", apply("signbit", i[1]), dtype=i[0].type.dtype)),
-                                         i[0].shape), None])
+       grad=_copysign_grad)
 binary("fmax", numpy.fmax, _fmax_fmin("max"), commutative=True, grad=_select_nan_grad(lambda a, b: a >= b))
 binary("fmin", numpy.fmin, _fmax_fmin("min"), commutative=True, grad=_select_nan_grad(lambda a, b: a <= b))
 binary("fmod", _quiet(numpy.fmod), _fmod, differentiable=False)
