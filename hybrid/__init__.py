@@ -3,7 +3,7 @@ hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM
 from . import codegen, ir, passes, viz
 from .codegen.library import load_library
 from .config import config
-from .errors import FormatError, HybridError, ShapeError, TracingError
+from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
 from .frontend.aot import compile_library
@@ -17,5 +17,5 @@ from . import gluon
 from .gluon import Trainer
 
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]
