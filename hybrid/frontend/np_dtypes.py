@@ -63,7 +63,37 @@ def isdtype(t, kind) -> bool:
     return numpy.isdtype(numpy.dtype(_dt(t)), kind)
 
 
-__all__ = ["bfloat16", "dtype", "bool", "generic", "number", "integer", "signedinteger", "unsignedinteger", "floating",
+class _NamespaceInfo:
+    """The Array API's inspection object (`__array_namespace_info__()`)."""
+
+    _NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
+
+    def capabilities(self) -> dict:
+        # boolean indexing works eagerly only (a TracingError when traced); no data-dependent shapes compile
+        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+
+    def default_device(self) -> str:
+        return "cpu"
+
+    def devices(self) -> list:
+        return ["cpu"]
+
+    def default_dtypes(self, *, device=None) -> dict:
+        return {"real floating": numpy.dtype(numpy.float32), "integral": numpy.dtype(numpy.int32),
+                "indexing": numpy.dtype(numpy.int64)}
+
+    def dtypes(self, *, device=None, kind=None) -> dict:
+        chosen = {n: numpy.dtype(n) for n in self._NAMES}
+        if kind is None:
+            return chosen
+        return {n: d for n, d in chosen.items() if numpy.isdtype(d, kind)}
+
+
+def __array_namespace_info__() -> _NamespaceInfo:
+    return _NamespaceInfo()
+
+
+__all__ = ["__array_namespace_info__", "bfloat16", "dtype", "bool", "generic", "number", "integer", "signedinteger", "unsignedinteger", "floating",
            "inexact", "intp", "uintp", "int_", "float_", "double", "single", "half", "short", "ushort", "intc", "uintc",
            "longlong", "ulonglong", "byte", "ubyte", "finfo", "iinfo", "result_type", "promote_types", "can_cast",
            "min_scalar_type", "issubdtype", "isdtype"]

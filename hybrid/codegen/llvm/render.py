@@ -41,7 +41,7 @@ MAX_NESTED = 1
 SPLIT_ROWS = 256       # rows of a stage's outer loop to share out among threads (even with 16, 6% imbalance)
 GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
 LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
-_FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
+_FSUFFIX = {"f16": "f16", "bf16": "bf16", "f32": "f32", "f64": "f64"}
 
 
 class ModuleState:
@@ -167,8 +167,10 @@ class ExprRenderer:
             if is_float(src):
                 return fn.op(f"fcmp une {REG[src]} {v}, {lit(0.0, src)}")
             return fn.op(f"icmp ne {REG[src]} {v}, 0")
+        if {src, dst} == {"f16", "bf16"}:   # two 16-bit formats: through float
+            return self.cast(self.cast(v, src, "f32"), "f32", dst)
         if is_float(src) and is_float(dst):
-            order = ("f16", "f32", "f64")
+            order = ("f16", "bf16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
             return fn.op(f"{kind} {REG[src]} {v} to {REG[dst]}")
         if is_float(src):
@@ -197,10 +199,10 @@ class ExprRenderer:
         if t == "f32":
             self.mod.math.add(name)
             return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
-        if t == "f16":
-            wide = [fn.op(f"fpext half {a} to float") for a in args]
+        if t in ("f16", "bf16"):
+            wide = [fn.op(f"fpext {REG[t]} {a} to float") for a in args]
             r = self.call_math(name, wide, "f32")
-            return fn.op(f"fptrunc float {r} to half")
+            return fn.op(f"fptrunc float {r} to {REG[t]}")
         f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
         return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
 
