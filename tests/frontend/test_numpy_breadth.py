@@ -172,8 +172,10 @@ def test_search_and_sets():
 
 @pytest.mark.parametrize("backend", ["interp", "llvm"])
 def test_compiled_sort_scan_quantile(backend):
+    """Small sizes: a bitonic network of n elements is log2(n)^2 / 2 stages, each a few kernels
+    (test_compiled_sort_large, slow tier, compiles 1000-element rows)."""
     rng = onp.random.default_rng(3)
-    x = rng.standard_normal((6, 37)).astype(onp.float32)
+    x = rng.standard_normal((3, 7)).astype(onp.float32)
 
     def fn(v):
         return np.sort(v, axis=-1), np.argsort(v, axis=0), np.cumsum(v, axis=1), np.median(v, axis=1), \
@@ -183,6 +185,14 @@ def test_compiled_sort_scan_quantile(backend):
             onp.searchsorted(onp.sort(x[0]), x[1]))
     for g, w in zip(got, want):
         onp.testing.assert_allclose(g.asnumpy(), w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_sort_large():
+    x = onp.random.default_rng(4).standard_normal((8, 1000)).astype(onp.float32)
+    got = hb.hybridize(lambda v: (np.sort(v), np.cumsum(v, axis=1)), backend="llvm")(np.array(x))
+    onp.testing.assert_array_equal(got[0].asnumpy(), onp.sort(x))
+    onp.testing.assert_allclose(got[1].asnumpy(), onp.cumsum(x, 1), rtol=1e-4, atol=1e-4)
 
 
 # -- shape and indexing helpers ---------------------------------------------------------------------
