@@ -31,7 +31,8 @@ def run(name: str, inputs: Sequence[NDArray], compute: Callable, vjp=None):
             raise _tracing_error(f"np.{name} was called", f"{name} has no compiled form in hybrid yet; call it "
                                  "outside the hybridized code and pass the result in.")
     result = compute(*[x._data for x in inputs])
-    outputs = [NDArray(numpy.ascontiguousarray(r)) for r in (result if isinstance(result, tuple) else (result,))]
+    results = [numpy.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
+    outputs = [NDArray(r if r.flags.c_contiguous else r.copy()) for r in results]   # 0-d stays 0-d
     if vjp is not None and autograd.is_recording() and any(tracked(x) for x in inputs):
         record_custom(name, list(inputs), outputs, lambda cts: list(vjp(cts, list(inputs), outputs)))
     return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -8,7 +8,7 @@ import math
 
 import numpy
 
-from ..core.rng import next_key, seed  # noqa: F401  (hb.np.random.seed)
+from ..core.rng import get_state, next_key, seed, set_state  # noqa: F401  (hb.np.random.seed, ...)
 from ..ir.types import dtype_name, to_numpy_dtype
 
 def _shape(size) -> tuple[int, ...]:
@@ -73,18 +73,9 @@ def random_integers(low, high=None, size=None):
     return _GLOBAL.integers(low, high, size, endpoint=True)
 
 
-def get_state() -> dict:
-    return dict(_state)
-
-
-def set_state(state: dict) -> None:
-    with _lock:
-        _state.update(seed=int(state["seed"]) & 0xFFFFFFFF, counter=int(state["counter"]) & 0xFFFFFFFF)
-
-
 def get_bit_generator():
     """The global generator's bit source: hybrid's counter-based Threefry state, as a Generator view."""
-    return Generator(_state["seed"])
+    return Generator(get_state()["seed"])
 
 
 def set_bit_generator(bitgen) -> None:

@@ -21,8 +21,8 @@ def _tracing() -> bool:
 
 
 def _global_key():
-    from .random import _key
-    return _key()
+    from ..core.rng import next_key
+    return next_key()
 
 
 class Generator(Distributions):
