@@ -556,10 +556,12 @@ def triu(m, k: int = 0) -> Array:
 
 def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
     a = _asarray(a)
-    if mode != "constant":
-        raise ValueError(f"pad mode {mode!r} is not supported: only 'constant' padding is a primitive; "
-                         "build reflect/edge padding from slices and np.concatenate")
     widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (a.ndim, 2))
+    if mode in ("reflect", "symmetric", "edge", "wrap"):
+        from .np_shape import pad_modes
+        return pad_modes(a, widths, mode)
+    if mode != "constant":
+        raise ValueError(f"pad mode {mode!r} is not supported; use constant, edge, reflect, symmetric or wrap")
     return bind("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
 
 

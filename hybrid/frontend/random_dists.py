@@ -211,6 +211,8 @@ class Distributions:
 def _eager_method(name: str, params: tuple[str, ...], dtype=None):
     """A Distributions method drawing eagerly from NumPy's Generator (see Source.numpy_generator)."""
     def method(self, *args, size=None, **kwargs):
+        if len(args) > len(params):   # size given positionally, as NumPy allows
+            args, size = args[:len(params)], args[len(params)]
         values = dict(zip(params, args))
         values.update({k: v for k, v in kwargs.items() if k in params})
         return _eager(self.src, name, size, dtype, *[values[p] for p in params if p in values])
