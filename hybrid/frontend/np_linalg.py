@@ -3,7 +3,7 @@
 Products (matmul, tensordot, einsum, multi_dot, kron, outer, cross, matrix_power, vecdot) are
 composed from matmul and layout primitives, so they compile everywhere and differentiate.
 Decompositions run eagerly as one LAPACK call through NumPy, taped with their gradient rules
-(eager_kernels.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
+(np_eager.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
 (Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence, unrolled
 over the static size), so they compile on every backend and differentiate; qr/svd/eigh (and
 pinv/lstsq/matrix_rank/cond/eig, built on them) have no traced form yet and raise a
@@ -20,7 +20,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer
-from . import eager_kernels
+from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
@@ -87,7 +87,7 @@ def inv(a) -> Array:
     if isinstance(a, Tracer):
         eye_b = eye(a.shape[-1], dtype=a.dtype) + zeros(a.shape, a.dtype)
         return _eliminate(a, eye_b)[2]
-    return eager_kernels.inv(a)
+    return np_eager.inv(a)
 
 
 def solve(a, b) -> Array:
@@ -101,7 +101,7 @@ def solve(a, b) -> Array:
         from .np import broadcast_to
         x = _eliminate(broadcast_to(a, batch + a.shape[-2:]), broadcast_to(b, batch + b.shape[-2:]))[2]
     else:
-        x = eager_kernels.solve(a, b)
+        x = np_eager.solve(a, b)
     return x[..., 0] if vector else x
 
 
@@ -111,7 +111,7 @@ def slogdet(a):
         # the Gauss-Jordan path (with an empty right-hand side) also gives the pivots
         sgn, logdet, _ = _eliminate(a, zeros(a.shape[:-1] + (1,), a.dtype))
         return sgn, logdet
-    return eager_kernels.slogdet(a)
+    return np_eager.slogdet(a)
 
 
 def det(a) -> Array:
@@ -122,24 +122,24 @@ def det(a) -> Array:
 
 def cholesky(a, upper: bool = False) -> Array:
     a = _square(a, "cholesky")
-    lower = _cholesky_traced(a) if isinstance(a, Tracer) else eager_kernels.cholesky(a)
+    lower = _cholesky_traced(a) if isinstance(a, Tracer) else np_eager.cholesky(a)
     return swapaxes(lower, -1, -2) if upper else lower
 
 
 def qr(a, mode: str = "reduced"):
     a = _float(a)
     if mode == "r":
-        return eager_kernels.qr(a)[1]
+        return np_eager.qr(a)[1]
     if mode != "reduced":
         raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced' or 'r'")
-    return eager_kernels.qr(a)
+    return np_eager.qr(a)
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
     """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
     orthogonal basis op; docs/semantics.md)."""
     a = _float(a)
-    u, s, vh = eager_kernels.svd(a)
+    u, s, vh = np_eager.svd(a)
     if not compute_uv:
         return s
     if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
@@ -156,7 +156,7 @@ def eigh(a, UPLO: str = "L"):
     a = _square(a, "eigh")
     if UPLO == "U":
         a = swapaxes(a, -1, -2)
-    return eager_kernels.eigh(a)
+    return np_eager.eigh(a)
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:

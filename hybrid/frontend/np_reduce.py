@@ -2,7 +2,7 @@
 forms), order statistics (median, percentile, quantile, their nan forms), nan-ignoring
 reductions, average, ptp, count_nonzero, diff, cov, corrcoef.
 
-cumsum/cumprod run eagerly as one NumPy call (eager_kernels.py, taped); traced
+cumsum/cumprod run eagerly as one NumPy call (np_eager.py, taped); traced
 they are a Hillis-Steele scan of log2(n) shifted adds (multiplies), so they compile
 everywhere and differentiate. Order statistics sort (np_sort.sort) and interpolate, so they
 trace too; positions that depend on the data (nanquantile) are gathers with computed indices.
@@ -16,7 +16,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer
-from . import eager_kernels
+from . import np_eager
 from .np import (_accumulator, _asarray, _axes, _cast, _count, _reduced_shape, add, any as _any, argmax, argmin,
                  concatenate, divide, expand_dims, floor, full, is_float, isnan, logical_not, matmul, max as _max,
                  maximum, mean, min as _min, minimum, moveaxis, multiply, not_equal, prod, promote, reshape, sqrt,
@@ -51,7 +51,7 @@ def _cumulative(op: str, combine, identity):
         a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
         if isinstance(a, Tracer):
             return _scan(a, axis, combine, identity)
-        return getattr(eager_kernels, op)(a, axis)
+        return getattr(np_eager, op)(a, axis)
     fn.__name__ = op
     fn.__doc__ = f"Cumulative {op[3:]} along `axis` (the flattened array when None)."
     return fn

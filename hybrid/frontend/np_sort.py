@@ -1,6 +1,6 @@
 """Sorting, searching and set functions of hb.np.
 
-sort/argsort: eagerly one NumPy call (eager_kernels.py, stable, taped); traced, a
+sort/argsort: eagerly one NumPy call (np_eager.py, stable, taped); traced, a
 bitonic sorting network over (NaN flag, value, index) keys, made of gathers and selects, so
 it compiles on every backend and differentiates (each output is one input). searchsorted and
 isin compile as broadcast comparisons. Functions whose result size depends on the data
@@ -15,7 +15,7 @@ from typing import Optional
 import numpy
 
 from ..core.array import Array, NDArray, Tracer, _tracing_error
-from . import eager_kernels
+from . import np_eager
 from .np import (_asarray, _cast, any as _any, concatenate, equal, full, isnan, less, less_equal, logical_and,
                  logical_not, logical_or, moveaxis, reshape, sum as _sum, take, where)
 
@@ -113,7 +113,7 @@ def sort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, des
         if isinstance(x, Tracer):
             values, _ = _bitonic(moveaxis(x, ax, -1), False)
             return moveaxis(values, -1, ax)
-        return eager_kernels.sort(x, ax)
+        return np_eager.sort(x, ax)
     out = _along(a, axis, go)
     return reshape(out, ()) if _asarray(a).ndim == 0 and axis is not None else out
 
@@ -129,7 +129,7 @@ def argsort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, 
         if isinstance(x, Tracer):
             _, idx = _bitonic(moveaxis(x, ax, -1), True)
             return moveaxis(idx, -1, ax)
-        return eager_kernels.argsort(x, ax)
+        return np_eager.argsort(x, ax)
     return _along(a, axis, go)
 
 

@@ -4,6 +4,7 @@ Stages:
   1. walk the nodes backwards from the graph outputs, marking the nodes whose results are read
   2. keep the marked nodes in their order (graph inputs stay: they are the signature)
 
+Regions are cleaned the same way (their inputs stay: they are the region's signature).
 Every primitive is pure (random ops are counter-based functions of their key input), so an
 unread result never has an effect.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph
 from .manager import register_pass
+from .rewrite import in_regions
 
 
 @register_pass("dce")
@@ -22,4 +24,5 @@ def dce(graph: Graph, **context) -> Graph:
             kept.append(node)
             needed.update(node.inputs)
     graph.nodes = kept[::-1]
+    in_regions(graph, dce)
     return graph

@@ -40,6 +40,7 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.ops.common import broadcast_shapes
 from ..ir.registry import get_op
 from .manager import register_pass
+from .rewrite import in_regions
 
 MAX_INPUTS = 16
 VIEWS = ("reshape", "broadcast_to")
@@ -57,7 +58,7 @@ class _Group:
 
 
 def _classify(node: Node) -> str:
-    if node.subgraph is not None:
+    if node.regions:
         return "opaque"
     if node.op == "constant":
         return "const" if node.output.type.size == 1 else "opaque"
@@ -334,7 +335,7 @@ class _Fuser:
         body.outputs = [mapping[v] for v in results]
         first = self.nodes[members[0]]
         fused = Node("fused", operands, {"kind": group.kind, "name": name}, [v.type for v in results],
-                     first.loc, body)
+                     first.loc, [body])
         subst.update(zip(results, fused.outputs))
         return fused
 
@@ -343,6 +344,7 @@ class _Fuser:
 def fuse(graph: Graph, **context) -> Graph:
     """Group elementwise chains, reductions with their producers/consumers, and matmul/conv
     with their epilogues into fused kernels (see the module docstring for the contract)."""
+    in_regions(graph, fuse)   # loop bodies and branches get kernels of their own
     fuser = _Fuser(graph)
     for i in range(len(graph.nodes)):
         fuser.assign(i)

@@ -24,7 +24,7 @@ from ..ir.ops.common import broadcast_shapes
 from ..ir.registry import get_op
 from ..ir.types import is_float, to_numpy_dtype
 from .manager import register_pass
-from .rewrite import Rewriter, splat_value
+from .rewrite import Rewriter, in_regions, splat_value
 
 MAX_ROUNDS = 8
 
@@ -82,7 +82,7 @@ def _chain(rw: Rewriter, node: Node, frozen) -> Optional[Value]:
 
 
 def _unbroadcast_operands(rw: Rewriter, node: Node, frozen) -> Optional[Value]:
-    if node.subgraph is not None or get_op(node.op).kind != "elementwise":
+    if get_op(node.op).kind != "elementwise":
         return None
     inputs = list(node.inputs)
     changed = False
@@ -134,7 +134,7 @@ def _round(graph: Graph, frozen) -> bool:
     changed = False
     for node in rw.sweep():
         result = None
-        if node.subgraph is None and len(node.outputs) == 1:
+        if not node.regions and len(node.outputs) == 1:
             for rule in RULES:
                 result = rule(rw, node, frozen)
                 if result is not None:
@@ -150,6 +150,7 @@ def _round(graph: Graph, frozen) -> bool:
 
 @register_pass("simplify")
 def simplify(graph: Graph, frozen=None, **context) -> Graph:
+    in_regions(graph, simplify)
     for _ in range(MAX_ROUNDS):
         if not _round(graph, frozen):
             break

@@ -338,7 +338,7 @@ def test_memory_plan_in_place_slots():
         sub = graph_of({"i0": ((17, 17), "f32")}, lambda g, a: op(g, "tanh", op(g, "transpose", a, perm=perm)))
         outer = Graph("o")
         a = outer.add_input("a", TensorType((17, 17), "f32"))
-        node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], subgraph=sub)
+        node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], regions=[sub])
         assert _inplace_ok(lower_node(node), 0, 0) is ok
 
 

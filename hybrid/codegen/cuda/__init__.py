@@ -23,11 +23,15 @@ import numpy
 
 from ...config import config
 from ... import log
+from ...core.array import NDArray
+from ...core.context import DeviceNDArray, host_data
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
+from .. import Backend, register_backend
 from ..kernel.describe import first_failure
-from .program import Program, build_program, write_dump
+from .control import HostControl
+from .program import Control, Program, build_program, write_dump
 from .runtime import CudaUnavailable, get_runtime
 
 __all__ = ["build", "CudaExecutable", "CudaUnavailable", "build_program"]
@@ -36,7 +40,8 @@ _ALIGN = 256
 
 
 class CudaExecutable:
-    """Callable on a list of arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays (device
+    arrays when the data inputs were on the device)."""
 
     backend = "cuda"
 
@@ -47,31 +52,18 @@ class CudaExecutable:
         rt = runtime
         start = time.perf_counter()
         functions = rt.load_module(program.source, program.names)
-        log.log("compile", f"cuda: {len(program.calls)} kernels of @{graph.name} loaded for {rt.describe()} "
+        log.log("compile", f"cuda: {len(program.names)} kernels of @{graph.name} loaded for {rt.describe()} "
                            f"in {time.perf_counter() - start:.2f}s")
         self._owners: list = []
         self.address: dict[Value, int] = {}
         for v in graph.inputs:
             self.address[v] = self._alloc(v.type.nbytes)
-        self._place_node_values()
-        scratch = self._alloc(program.scratch_bytes)
+        self._place_node_values(graph)
+        self._scratch = self._alloc(program.scratch_bytes)
         self.check_values = numpy.zeros(max(program.check_bytes // 8, 1), numpy.int64)
-        self.check_address = checks = self._alloc(self.check_values.nbytes)
-        self.calls = []
-        for launch, refs in program.calls:
-            args = []
-            for ref in refs:
-                if ref.kind == "value":
-                    args.append(self.address[ref.value])
-                elif ref.kind == "scratch":
-                    args.append(scratch + ref.offset)
-                elif ref.kind == "check":
-                    args.append(checks + ref.offset)
-                else:
-                    ptr = self._alloc(ref.array.nbytes)
-                    rt.htod(ptr, ref.array)
-                    args.append(ptr)
-            self.calls.append(rt.bind(functions[launch.name], launch.grid, launch.block, args))
+        self.check_address = self._alloc(self.check_values.nbytes)
+        self._functions = functions
+        self.calls = self._bind(program)
         self._params: dict[int, tuple] = {}
         self._lock = threading.Lock()  # one call at a time: the input buffers and the arena are shared
         rt.synchronize()
@@ -81,10 +73,34 @@ class CudaExecutable:
         self._owners.append(owner)
         return ptr
 
-    def _place_node_values(self) -> None:
+    def _bind(self, program: Program) -> list:
+        """One no-argument callable per call of `program`: a bound launch, or a control-flow node run
+        on the host (its regions placed and bound here, recursively)."""
+        rt, calls = self.runtime, []
+        for call in program.calls:
+            if isinstance(call, Control):
+                calls.append(HostControl(self, call).run)
+                continue
+            launch, refs = call
+            args = []
+            for ref in refs:
+                if ref.kind == "value":
+                    args.append(self.address[ref.value])
+                elif ref.kind == "scratch":
+                    args.append(self._scratch + ref.offset)
+                elif ref.kind == "check":
+                    args.append(self.check_address + ref.offset)
+                else:
+                    ptr = self._alloc(ref.array.nbytes)
+                    rt.htod(ptr, ref.array)
+                    args.append(ptr)
+            calls.append(rt.bind(self._functions[launch.name], launch.grid, launch.block, args))
+        return calls
+
+    def _place_node_values(self, graph: Graph) -> None:
         """Arena addresses of node results: graph.memory_plan offsets, else one slot each."""
-        plan = getattr(self.graph, "memory_plan", None)
-        nodes = self.graph.nodes
+        plan = getattr(graph, "memory_plan", None)
+        nodes = graph.nodes
         if plan is not None:
             arena = self._alloc(plan.arena_bytes)
             for i, node in enumerate(nodes):
@@ -112,18 +128,16 @@ class CudaExecutable:
 
     def _upload(self, index: int, v: Value, x) -> bool:
         """Copy input `index` to its device buffer; True when it came from the device."""
-        from ...core.context import DeviceNDArray
-
         rt = self.runtime
         if isinstance(x, DeviceNDArray):
             self._check(v, x.shape, x.dtype)
             rt.dtod(self.address[v], x.device_ptr, v.type.nbytes)
             return True
-        # A parameter that comes with a write token (frontend NDArray._exec_input) is uploaded
-        # only when the token changed: hybrid bumps it on every in-place write. A bare array
+        # A parameter that comes with a write token (core.context.host_data) is uploaded only
+        # when the token changed: hybrid renews it on every in-place write. A NumPy array
         # carries no token and is always uploaded.
-        token = getattr(x, "write_token", None)
-        array = numpy.ascontiguousarray(getattr(x, "array", x))
+        array, token = host_data(x)
+        array = numpy.ascontiguousarray(array)
         target = to_numpy_dtype(v.dtype)
         if array.dtype != target and array.dtype.kind == target.kind:
             array = array.astype(target)  # e.g. a Python float (f64) for an f32 scalar input
@@ -162,7 +176,6 @@ class CudaExecutable:
             if error is not None:
                 raise error
         if on_device:
-            from ...core.context import DeviceNDArray
             outs = []
             for v in graph.outputs:
                 out = DeviceNDArray.empty(v.type, rt)
@@ -173,7 +186,7 @@ class CudaExecutable:
             for v in graph.outputs:
                 out = numpy.empty(v.shape, to_numpy_dtype(v.dtype))
                 rt.dtoh(out, self.address[v])
-                outs.append(out)
+                outs.append(NDArray(out))
         rt.synchronize()
         return outs
 
@@ -186,20 +199,17 @@ def _check_dtypes(graph: Graph) -> None:
                           "cast to float16 or float32 for the GPU")
 
 
-def build(graph: Graph, dump: Optional[str] = None, runtime: Optional[str] = None, device: int = 0,
-          static_alloc: bool = True, **options) -> CudaExecutable:
-    """Compile `graph` for the GPU (runtime "pycuda", the default) or the host emulator ("emulator").
-    Allocation is always static (MXNet's static_alloc=True): one arena, allocated once."""
-    if options:
-        raise HybridError(f"cuda backend: unknown options {sorted(options)}; it takes runtime=, device= and "
-                          "static_alloc=True")
-    if not static_alloc:
-        raise HybridError("cuda backend: static_alloc=False is not supported; the executable always allocates "
-                          "its arena once (drop the option)")
-    rt = get_runtime(runtime, device)  # fails first, and clearly, where no GPU can run it
+def build(graph: Graph, options: dict) -> CudaExecutable:
+    """Compile `graph` for the GPU (options["runtime"] "pycuda", the default) or the host emulator
+    ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
+    rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
     _check_dtypes(graph)
     program = build_program(graph)
-    dump = dump or config.get("dump")
+    dump = options["dump"] or config.get("dump")
     if dump:
         write_dump(program, dump)
     return CudaExecutable(graph, program, rt)
+
+
+register_backend(Backend("cuda", build, {"runtime": None, "device": 0},
+                         doc="CUDA C kernels launched from one device executable (PyCUDA, or the host emulator)"))

@@ -255,8 +255,8 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     """The Kernel of a fused node (its subgraph) or of a plain primitive node."""
     name = name or node.attrs.get("name") or node.op
     lw = _Lowering(name)
-    if node.subgraph is not None:
-        graph = node.subgraph
+    if node.op == "fused":
+        graph = node.regions[0]
     else:
         graph = Graph(name)
         ins = [graph.add_input(f"i{i}", v.type) for i, v in enumerate(node.inputs)]

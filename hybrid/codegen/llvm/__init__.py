@@ -23,11 +23,14 @@ import numpy
 
 from ...config import config
 from ... import log
+from ...core.array import NDArray
+from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, module, target
-from .runtime import Runner
+from . import cache, module, profiling, target
+from .. import Backend, register_backend
+from .runtime import ProfileHook, Runner
 
 
 def _next_dump_index(folder: str) -> int:
@@ -45,11 +48,11 @@ def _extern_symbols() -> None:
 
 
 class LLVMExecutable:
-    """Callable on a list of NumPy arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays."""
 
     backend = "llvm"
 
-    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int):
+    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int, profile: bool = True):
         self.graph = graph
         self.plan = plan
         self.engine = engine
@@ -58,18 +61,18 @@ class LLVMExecutable:
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
-                             checks=plan.checks, packs=plan.packs)
+                             checks=plan.checks, packs=plan.packs,
+                             profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
+                                                 graph.name) if profile else None)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
-        input came without one: a plain array rather than the frontend's (array, token) pair)."""
+        input has none: a NumPy array; see core.context.host_data)."""
         if len(inputs) != len(self.input_specs):
             raise HybridError(f"graph @{self.graph.name} takes {len(self.input_specs)} inputs, got {len(inputs)}")
         arrays, tokens = [], []
         for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
-            token = None
-            if isinstance(a, tuple):       # core.context.HostInput
-                a, token = a
+            a, token = host_data(a)
             tokens.append(token)
             if a.__class__ is not numpy.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
                 a = numpy.asarray(a)
@@ -80,9 +83,9 @@ class LLVMExecutable:
             arrays.append(a)
         return arrays, tokens
 
-    def __call__(self, inputs: list) -> list[numpy.ndarray]:
+    def __call__(self, inputs: list) -> list[NDArray]:
         arrays, tokens = self._check(inputs)
-        return self.runner(arrays, tokens)
+        return [NDArray(out) for out in self.runner(arrays, tokens)]
 
     def refresh_params(self) -> None:
         """Repack pre-packed weights at the next call: needed only after writing into a parameter through a
@@ -120,20 +123,27 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
     return objects
 
 
-def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, **options) -> LLVMExecutable:
-    if options:
-        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads")
+def build(graph: Graph, options: dict) -> LLVMExecutable:
+    """options: num_threads (None: the num_threads setting), profile (False: calls are never reported
+    to the profiler; an eager op's kernel reports itself), dump, and the common ones."""
+    num_threads, dump, profile = options["num_threads"], options["dump"], options["profile"]
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
-    _extern_symbols()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
-    for obj in objects:
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"))
+    with target.LLVM_LOCK:
+        _extern_symbols()
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
+        for obj in objects:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
+                         profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe
+
+
+register_backend(Backend("llvm", build, {"num_threads": None, "profile": True},
+                         doc="native code for the host CPU through llvmlite, one entry point per graph"))
