@@ -20,7 +20,7 @@ from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray
-from ..core.engine import ENGINE, MIN_ELEMENTS, MIN_FLOPS, annotate
+from ..core.engine import CALL_MIN_FLOPS, ENGINE, MIN_ELEMENTS, annotate
 from ..core.source import user_line
 from ..ir.cost import describe_shapes, node_flops
 from ..core import autograd
@@ -231,7 +231,7 @@ class CompiledFunction:
             graph = entry.pipeline.graph
             entry.queued = (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
                             and (sum(v.type.size for v in graph.outputs) >= MIN_ELEMENTS
-                                 or sum(node_flops(n) for n in graph.nodes) >= MIN_FLOPS))
+                                 or sum(node_flops(n) for n in graph.nodes) >= CALL_MIN_FLOPS))
         return entry.queued or (ENGINE.busy() and self.options.backend != "cuda" and entry.structure is None
                                 and not entry.side_targets)
 

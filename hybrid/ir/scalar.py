@@ -13,7 +13,7 @@ from typing import Any
 # name -> arity. The backends implement exactly these.
 SCALAR_OPS: dict[str, int] = {
     "add": 2, "sub": 2, "mul": 2, "div": 2, "neg": 1, "max": 2, "min": 2, "pow": 2, "mod": 2,
-    "abs": 1, "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "erf": 1, "sin": 1, "cos": 1,
+    "abs": 1, "exp": 1, "expm1": 1, "log": 1, "log1p": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "erf": 1, "sin": 1, "cos": 1,
     "floor": 1, "ceil": 1, "round": 1,
     "floordiv": 2,  # NumPy floor_divide: exact for integers (x // 0 == 0), NumPy's divmod rule for floats
     # bitwise (integers and bool); shifts by >= the bit width give 0 (or -1 for negative signed >>)

@@ -52,7 +52,8 @@ def gradients(fn, values):
 
 
 # eager loops are taped step by step; compiled scans save residuals or recompute (checkpointing)
-MODES = [("eager", False), ("interp", False), ("interp", True), ("llvm", False), ("llvm", True)]
+MODES = [("eager", False), ("interp", False), ("interp", True), ("llvm", False),
+         pytest.param("llvm", True, marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("backend, checkpoint", MODES, ids=["eager", "interp", "interp-recompute", "llvm",

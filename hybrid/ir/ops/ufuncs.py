@@ -1,11 +1,12 @@
 """NumPy's remaining real-dtype ufuncs as registry entries: inverse trigonometric and hyperbolic
-functions, log1p/expm1/log2/log10/exp2/cbrt, trunc, hypot, logaddexp(2), arctan2, copysign,
+functions (sinh, arcsinh, log1p, expm1 are elementwise.py's), log2/log10/exp2/cbrt, trunc, hypot,
+logaddexp(2), arctan2, copysign,
 fmax/fmin/fmod, heaviside, floor_divide, and the bitwise operations and shifts.
 
 Each is one entry: the NumPy function as reference (eager, interp, constant folding) and a
 scalar expression composed from hybrid.ir.scalar's small op set, so the LLVM and CUDA backends
-compile it without new code. The compositions are the accurate textbook forms (Kahan's
-log1p/expm1 trick, Cephes' single-precision arctangent); in float64 the compiled arctangent
+compile it without new code. The compositions are the accurate textbook forms (log1p-based
+inverse hyperbolics, Cephes' single-precision arctangent); in float64 the compiled arctangent
 family is accurate to float32's precision (docs/semantics.md).
 """
 from __future__ import annotations
@@ -37,20 +38,6 @@ def _abs(x):
 
 def _and(a, b):
     return S.call("and", a, b)
-
-
-def _log1p(x):
-    """log(1 + x) without cancellation: log(u) * x / (u - 1) with u = 1 + x (Kahan)."""
-    u = 1.0 + x
-    return S.select(S.call("eq", u, 1.0), x, S.call("log", u) * x / (u - 1.0))
-
-
-def _expm1(x):
-    """exp(x) - 1 without cancellation: (u - 1) * x / log(u) with u = exp(x) (Kahan)."""
-    u = S.call("exp", x)
-    exact = S.call("eq", u, 1.0)
-    tiny = S.call("eq", u - 1.0, -1.0)
-    return S.select(exact, x, S.select(tiny, -1.0, (u - 1.0) * x / S.call("log", u)))
 
 
 def _atan(x):
@@ -89,19 +76,6 @@ def _cbrt(x):
     return S.select(S.call("eq", x, 0.0), x, S.select(x < 0.0, -y, y))
 
 
-def _asinh(x):
-    ax = _abs(x)
-    r = _log1p(ax + ax * ax / (1.0 + S.call("sqrt", ax * ax + 1.0)))
-    return S.select(x < 0.0, -r, r)
-
-
-def _sinh(x):
-    """sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|): exact for small x."""
-    u = _expm1(_abs(x))
-    r = 0.5 * (u + u / (u + 1.0))
-    return S.select(x < 0.0, -r, r)
-
-
 def _hypot(a, b):
     m = S.call("max", _abs(a), _abs(b))
     r = S.call("min", _abs(a), _abs(b)) / m
@@ -112,7 +86,7 @@ def _logaddexp(a, b, scale=1.0):
     """max + log1p(exp(-|a - b|)) (in base 2 with scale = ln 2); a == b (both inf too) gives a + log(2)."""
     m = S.call("max", a, b)
     d = _abs(a - b)
-    return S.select(S.call("eq", a, b), a + (math.log(2.0) / scale), m + _log1p(S.call("exp", -(d * scale))) / scale)
+    return S.select(S.call("eq", a, b), a + (math.log(2.0) / scale), m + S.call("log1p", S.call("exp", -(d * scale))) / scale)
 
 
 def _fmax_fmin(op):
@@ -183,17 +157,13 @@ unary("arcsin", _quiet(numpy.arcsin), lambda x: _atan(x / S.call("sqrt", (1.0 - 
       grad=_g1(lambda x, y: apply("rsqrt", (1.0 - x) * (1.0 + x))))
 unary("arccos", _quiet(numpy.arccos), lambda x: 2.0 * _atan(S.call("sqrt", (1.0 - x) / (1.0 + x))),
       grad=_g1(lambda x, y: -apply("rsqrt", (1.0 - x) * (1.0 + x))))
-unary("arcsinh", numpy.arcsinh, _asinh, grad=_g1(lambda x, y: apply("rsqrt", x * x + 1.0)))
 unary("arccosh", _quiet(numpy.arccosh), lambda x: S.call("log", x + S.call("sqrt", (x - 1.0) * (x + 1.0))),
       grad=_g1(lambda x, y: apply("rsqrt", (x - 1.0) * (x + 1.0))))
-unary("arctanh", _quiet(numpy.arctanh), lambda x: 0.5 * _log1p(2.0 * x / (1.0 - x)),
+unary("arctanh", _quiet(numpy.arctanh), lambda x: 0.5 * S.call("log1p", 2.0 * x / (1.0 - x)),
       grad=_g1(lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x))))
 unary("tan", numpy.tan, lambda x: S.call("sin", x) / S.call("cos", x), grad=_g1(lambda x, y: 1.0 + y * y))
-unary("sinh", _quiet(numpy.sinh), _sinh, grad=_g1(lambda x, y: apply("cosh", x)))
 unary("cosh", _quiet(numpy.cosh), lambda x: 0.5 * (S.call("exp", x) + S.call("exp", -x)),
       grad=_g1(lambda x, y: apply("sinh", x)))
-unary("log1p", _quiet(numpy.log1p), _log1p, grad=_g1(lambda x, y: 1.0 / (1.0 + x)))
-unary("expm1", _quiet(numpy.expm1), _expm1, grad=_g1(lambda x, y: y + 1.0))
 unary("log2", _quiet(numpy.log2), lambda x: S.call("log", x) * (1.0 / LN2), grad=_g1(lambda x, y: (1.0 / LN2) / x))
 unary("log10", _quiet(numpy.log10), lambda x: S.call("log", x) * (1.0 / LN10),
       grad=_g1(lambda x, y: (1.0 / LN10) / x))
