@@ -110,9 +110,14 @@ def copy(x: Array) -> Array:
 
 
 # -- elementwise -------------------------------------------------------------------------------
+_BOOL_TO_INT8 = ("mod", "pow")
+
+
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
         a, b = promote(a, b, to_float=to_float)
+        if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
+            a, b = _cast(a, "i8"), _cast(b, "i8")
         return bind(op, a, b)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
@@ -144,7 +149,14 @@ def logical_xor(a, b) -> Array:
     return bind("ne", *(_cast(x, "bool") for x in promote(a, b)))
 
 
-floor_divide = _binary("floor_divide")
+def floor_divide(a, b) -> Array:
+    """a // b rounded toward -inf, as NumPy: exact for integers (x // 0 == 0); bool // bool is int8."""
+    a, b = promote(a, b)
+    if a.type.dtype == "bool":
+        a, b = _cast(a, "i8"), _cast(b, "i8")
+    return bind("floor_divide", a, b)
+
+
 arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
     _binary(n, to_float=True) for n in ("arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside"))
 fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
