@@ -18,7 +18,7 @@ rng = numpy.random.default_rng(0)
 
 UNARY_SAFE = {  # op -> input transform keeping the reference finite
     "neg": None, "abs": None, "exp": None, "tanh": None, "sigmoid": None, "relu": None, "erf": None,
-    "sin": None, "cos": None, "floor": None, "ceil": None, "round": None, "sign": None, "stop_gradient": None,
+    "sin": None, "cos": None, "expm1": None, "sinh": None, "arcsinh": None, "log1p": "pos", "floor": None, "ceil": None, "round": None, "sign": None, "stop_gradient": None,
     "log": "pos", "sqrt": "pos", "rsqrt": "pos",
 }
 BINARY = ["add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"]
