@@ -54,19 +54,23 @@ def sequence_mask(data, sequence_length=None, use_sequence_length: bool = False,
     return np.where(keep, data, np.full((), value, data.dtype))
 
 
-def pick(data, index, axis: int = -1, mode: str = "clip", keepdims: bool = False) -> Array:
-    """data[..., index[...], ...]: one element per position along `axis`, chosen by `index`
-    ('clip' clamps out-of-range indices, 'wrap' takes them modulo the axis length)."""
+def pick(data, index, axis: int = -1, mode: str = "raise", keepdims: bool = False) -> Array:
+    """data[..., index[...], ...]: one element per position along `axis`, chosen by `index`.
+    mode 'raise' (default here; MXNet's default is 'clip', see docs/semantics.md) rejects
+    out-of-range indices, 'clip' clamps them, 'wrap' takes them modulo the axis length."""
+    from .npx import checked_indices
     data = asarray(data)
     axis = axis % data.ndim
     depth = data.shape[axis]
     index = np.astype(asarray(index), "int32")
-    if mode == "clip":
+    if mode == "raise":
+        index = checked_indices(index, depth, "npx.pick index")
+    elif mode == "clip":
         index = np.clip(index, 0, depth - 1)
     elif mode == "wrap":
         index = np.mod(index, depth)
     else:
-        raise ValueError(f"npx.pick: mode must be 'clip' or 'wrap', got {mode!r}")
+        raise ValueError(f"npx.pick: mode must be 'raise', 'clip' or 'wrap', got {mode!r}")
     expected = data.shape[:axis] + data.shape[axis + 1:]
     if index.shape == expected[:axis] + (1,) + expected[axis:]:
         index = np.squeeze(index, axis)

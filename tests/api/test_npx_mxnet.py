@@ -43,8 +43,10 @@ def test_slice_batch_dot_sequence_mask():
 def test_pick_and_topk():
     x = _x(4, 6)
     idx = onp.array([0, 5, 2, 9], onp.float32)
-    check_block(lam(lambda v, i: npx.pick(v, i, axis=1)), x, idx,
+    check_block(lam(lambda v, i: npx.pick(v, i, axis=1, mode="clip")), x, idx,
                 ref=lambda v, i: v[onp.arange(4), onp.clip(i.astype(int), 0, 5)])
+    with pytest.raises(hb.IndexOutOfRangeError, match="npx.pick"):
+        npx.pick(np.array(x), np.array(idx))
     wrapped = npx.pick(np.array(x), np.array(idx), axis=-1, mode="wrap", keepdims=True).asnumpy()
     onp.testing.assert_array_equal(wrapped, x[onp.arange(4), idx.astype(int) % 6][:, None])
     check_finite_differences(lam(lambda v: npx.pick(v, np.array(onp.array([1, 2, 3, 4], onp.int32)))), x)
