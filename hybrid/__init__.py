@@ -9,10 +9,11 @@ from .frontend.array import NDArray
 from .frontend.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
+from .distributed import kvstore as kv
 from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
 __all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "FormatError", "HybridError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "kv", "FormatError", "HybridError", "ShapeError", "TracingError",
            "__version__"]
