@@ -107,3 +107,11 @@ class Buckets:
     @property
     def pending(self) -> bool:
         return bool(self._filled)
+
+    def wait_all_started(self) -> None:
+        """Finish the messages already started and forget this step's arrays (every rank starts
+        the same buckets, so the collectives still match across ranks)."""
+        for request in self._requests:
+            if request is not None:
+                request.wait()
+        self._reset()

@@ -10,6 +10,10 @@ hybridized blocks mix freely on one tape, both ways round.
 optimizer update, into one executable: the joint graph (one pipeline run, so CSE, fusion and
 memory planning see forward and backward together) with the trainer's pure `update_fn` traced
 onto its end. Each call writes the new weights and optimizer state into the existing arrays.
+With a distributed trainer, `trainer.allreduce_traced` puts `allreduce` ops (effects, one per
+gradient bucket) between backward and the update; such a graph gets the cleanup passes whole
+(the ops survive DCE and CSE) and is then built as segments split around them
+(hybrid.codegen.segmented).
 """
 from __future__ import annotations
 
@@ -33,8 +37,14 @@ def _build(graph: Graph, options, stage: str):
     sub-folder `stage` of the dump folder (dump= or HYBRID_DUMP), beside the inference ones."""
     from .. import codegen, passes
 
+    from ..codegen import segmented
+
     base = options.dump or os.environ.get("HYBRID_DUMP")
     dump = os.path.join(base, stage) if base else None
+    if segmented.has_effects(graph):
+        pipeline = passes.optimize(graph, opt_level=min(options.opt_level, 1), dump=dump)
+        return pipeline, segmented.build(pipeline.graph, options.backend, options.opt_level, dump,
+                                         **options.backend_options)
     pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
     return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, **options.backend_options)
 
@@ -205,6 +215,7 @@ class CompiledStep:
                        for name, p in trainable]
             loss = replayed.env[graph.outputs[0]]
             grads = backprop(replayed, [(loss, traced_ones(step, loss))], weights)
+            grads = self.trainer.allreduce_traced(grads)
             scalars = [step.input(name, TensorType((), "f32")) for name in ("lr", "t", "rescale")]
             states = [tuple(step.input(f"state.{name}.{k}", s.type) for k, s in enumerate(state))
                       for (name, _), state in zip(trainable, self.trainer.states())]

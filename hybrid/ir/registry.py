@@ -11,6 +11,9 @@ An OpDef gives, once:
           which the LLVM and CUDA backends render code.
   kind    "elementwise" | "reduce" | "layout" | "matmul" | "conv" | "pool" | "source" | "other";
           fusion and the backends dispatch on it.
+  effects the op acts outside the graph (a collective exchanging data with other processes):
+          DCE keeps it, CSE never merges two of them, constant folding never runs it, and a
+          compiled program is split around it (hybrid.codegen.segmented).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class OpDef:
     inplace: bool = False                 # output may reuse the buffer of input 0 when it dies here
     num_outputs: int = 1
     differentiable: bool = True
+    effects: bool = False
     doc: str = ""
     extra: dict = field(default_factory=dict)
 

@@ -6,6 +6,8 @@ Stages:
   2. operands of commutative ops (OpDef.commutative) are sorted by definition order first, so
      add(%a, %b) and add(%b, %a) share a key
   3. a node whose key was seen before is replaced by the earlier node's results
+Ops with effects (OpDef.effects, e.g. allreduce) are never merged: each one is a message the
+other processes expect.
 """
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ def cse(graph: Graph, **context) -> Graph:
     seen: dict[tuple, Node] = {}
     rw = Rewriter(graph)
     for node in rw.sweep():
+        if node.subgraph is None and get_op(node.op).effects:
+            for v in node.outputs:
+                order[v] = len(order)
+            rw.keep(node)
+            continue
         key = node_key(node, order)
         earlier = seen.get(key)
         if earlier is not None:

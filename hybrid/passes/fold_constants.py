@@ -9,7 +9,8 @@ Stages:
      larger than every operand, e.g. broadcast_to or iota: cheaper to compute than to store),
      or when the reference raises (the error then surfaces at run time, where it belongs)
 
-Fused kernels are left alone (they hold bodies, not a reference).
+Fused kernels are left alone (they hold bodies, not a reference), and so are ops with effects
+(a collective must run when the program runs).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ FOLD_LIMIT = 1 << 16
 def fold_constants(graph: Graph, frozen=None, **context) -> Graph:
     rw = Rewriter(graph)
     for node in rw.sweep():
-        if node.op == "constant" or node.subgraph is not None:
+        if node.op == "constant" or node.subgraph is not None or get_op(node.op).effects:
             rw.keep(node)
             continue
         args = [constant_value(v, frozen) for v in node.inputs]
