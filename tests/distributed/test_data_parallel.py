@@ -135,3 +135,37 @@ def test_initial_parameters_are_broadcast_from_rank_0_and_shapes_are_checked():
     wrong.initialize()
     with pytest.raises(hb.distributed.DistributedError, match=r"ranks disagree on a parameter: rank 0 has weight:3x8"):
         hb.gluon.Trainer(wrong.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="dist_sync")
+
+
+def test_checkpoint_from_rank_0_resumes_in_one_process(tmp_path):
+    """Train 10 steps on N workers, checkpoint (rank 0 writes), train 10 more; a single process
+    resuming from the checkpoint on the whole batches ends with the same parameters."""
+    comm = world()
+    total = PER_WORKER * comm.size
+    folder = comm.broadcast(numpy.frombuffer(str(tmp_path).encode().ljust(400), numpy.uint8)).tobytes()
+    prefix = folder.decode().strip() + "/ckpt"
+    all_batches = list(batches((8,), total))
+    mine = slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER)
+
+    net, _ = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01}, kvstore="dist_sync")
+    train(net, trainer, "eager", all_batches[:10], mine, total, None)
+    hb.distributed.save_checkpoint(prefix, net, trainer)
+    got = train(net, trainer, "eager", all_batches[10:], mine, total, None)
+
+    resumed, _ = build(mlp)
+    resumed_trainer = hb.gluon.Trainer(resumed.collect_params(), "adam", {"learning_rate": 0.01})
+    if comm.rank == 0:  # rank 0 plays the single process here; the files are rank 0's anyway
+        hb.distributed.load_checkpoint(prefix, resumed, resumed_trainer)
+        expected = train(resumed, resumed_trainer, "eager", all_batches[10:], slice(None), total, None)
+        for name in got:
+            numpy.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    # and a new N-worker job (a fresh distributed trainer, other initial weights) resumes identically
+    hb.np.random.seed(1000 + comm.rank)
+    fresh, _ = mlp()
+    fresh.initialize()
+    fresh_trainer = hb.gluon.Trainer(fresh.collect_params(), "adam", {"learning_rate": 0.01}, kvstore="dist_sync")
+    hb.distributed.load_checkpoint(prefix, fresh, fresh_trainer)
+    again = train(fresh, fresh_trainer, "eager", all_batches[10:], mine, total, None)
+    for name in got:
+        numpy.testing.assert_allclose(again[name], got[name], rtol=1e-6, atol=1e-6, err_msg=name)
