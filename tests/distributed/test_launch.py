@@ -28,15 +28,15 @@ def run_job(tmp_path, body: str, n: int = 2, extra_env=None, launcher_args=()):
 
 
 def test_launcher_runs_every_rank_with_a_share_of_the_cores(tmp_path):
-    done, _ = run_job(tmp_path, """
+    done, _ = run_job(tmp_path, f"""
         import os
         from hybrid.distributed import world
         c = world()
-        print("rank", c.rank, "of", c.size, "threads", os.environ["HYBRID_NUM_THREADS"], os.environ["OMP_NUM_THREADS"])
+        with open(os.path.join({str(tmp_path)!r}, f"rank-{{c.rank}}"), "w") as f:   # ranks' stdout lines interleave
+            f.write(f"{{c.rank}} of {{c.size}} threads {{os.environ['HYBRID_NUM_THREADS']}} {{os.environ['OMP_NUM_THREADS']}}")
     """, launcher_args=("--threads", "1"))
     assert done.returncode == 0, done.stderr
-    assert sorted(line for line in done.stdout.splitlines() if line.startswith("rank")) == \
-        ["rank 0 of 2 threads 1 1", "rank 1 of 2 threads 1 1"]
+    assert sorted((tmp_path / f"rank-{r}").read_text() for r in range(2)) == ["0 of 2 threads 1 1", "1 of 2 threads 1 1"]
 
 
 def test_threads_per_process_splits_the_cores():
