@@ -3,10 +3,11 @@ hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM
 from . import ir, passes, viz
 from .aot import compile_library, load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
-from .frontend import autograd, init, np, npx, nn
+from .core import autograd
+from .frontend import init, np, npx, nn
 from .frontend.api import hybridize, load, trace
-from .frontend.array import NDArray
-from .frontend.context import Context, cpu, gpu
+from .core.array import NDArray
+from .core.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .distributed import kvstore as kv

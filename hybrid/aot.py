@@ -64,10 +64,10 @@ def _symbol_name(path: str) -> str:
 
 
 def _trace(net_or_fn, example_inputs: Sequence) -> tuple[Graph, dict[str, numpy.ndarray]]:
-    from .frontend.array import NDArray
+    from .core.array import NDArray
     from .frontend.block import HybridBlock
     from .frontend.hybridize import argument_names
-    from .frontend.tracing import trace_function
+    from .core.tracing import trace_function
 
     args = [a if isinstance(a, NDArray) else NDArray(numpy.asarray(a)) for a in example_inputs]
     if isinstance(net_or_fn, HybridBlock):

@@ -5,10 +5,10 @@ import functools
 from typing import Callable, Optional
 
 from ..ir.graph import Graph
-from .array import Array, NDArray
+from ..core.array import Array, NDArray
 from .block import HybridBlock, SymbolBlock
 from .hybridize import CompileOptions, CompiledFunction, argument_names, positional_args
-from .tracing import trace_function
+from ..core.tracing import trace_function
 
 
 class HybridFunction:

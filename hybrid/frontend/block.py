@@ -15,7 +15,7 @@ import numpy
 from ..errors import FormatError, HybridError
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
-from .tracing import current_trace
+from ..core.tracing import current_trace
 
 
 class Block:
@@ -155,7 +155,7 @@ class HybridBlock(Block):
     def _finish_deferred_shapes(self, args) -> None:
         """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""
         if any(not p.is_initialized for p in self.collect_params().values()):
-            from .autograd import pause
+            from ..core.autograd import pause
             with pause(train_mode=False):
                 self.forward(*args)
 
@@ -210,7 +210,7 @@ class SymbolBlock(HybridBlock):
         return block
 
     def forward(self, *inputs):
-        from .replay import replay
+        from ..core.replay import replay
         params = {name: p.data() for name, p in self._reg_params.items()}
         outputs = replay(self.graph, list(inputs), params)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -59,8 +59,8 @@ def _inference_entry(compiled):
     """The compiled entry of the last signature in inference mode. An export is for deployment, so
     a model last run in training mode (dropout masks, BatchNorm batch statistics and running-stat
     updates) is traced again with training off, on placeholder inputs of the same types."""
-    from . import autograd
-    from .array import NDArray
+    from ..core import autograd
+    from ..core.array import NDArray
 
     entry = compiled.last
     *parts, (_, training) = entry.signature

@@ -19,9 +19,10 @@ from .. import log
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
-from .array import Array, NDArray, as_ndarray
-from . import autograd, random
-from .tracing import TraceContext, trace_function, unflatten
+from ..core.array import Array, NDArray, as_ndarray
+from ..core import autograd
+from . import random
+from ..core.tracing import TraceContext, trace_function, unflatten
 
 DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ..errors import ShapeError
-from .array import Array
+from ..core.array import Array
 
 
 def _expand_key(key, ndim: int) -> list:

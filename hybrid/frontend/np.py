@@ -13,10 +13,10 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import dtype_name, is_float, to_numpy_dtype
-from .array import Array, NDArray, Tracer
-from .dispatch import apply
+from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
-from .promote import asarray as _asarray, cast as _cast, promote
+from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
 
 ndarray = NDArray
@@ -106,7 +106,7 @@ def copy(x: Array) -> Array:
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
         a, b = promote(a, b, to_float=to_float)
-        return apply(op, a, b)
+        return bind(op, a, b)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
     return fn
@@ -120,19 +120,19 @@ equal, not_equal, less, less_equal, greater, greater_equal = (
 
 
 def logical_and(a, b) -> Array:
-    return apply("logical_and", *(_cast(x, "bool") for x in promote(a, b)))
+    return bind("logical_and", *(_cast(x, "bool") for x in promote(a, b)))
 
 
 def logical_or(a, b) -> Array:
-    return apply("logical_or", *(_cast(x, "bool") for x in promote(a, b)))
+    return bind("logical_or", *(_cast(x, "bool") for x in promote(a, b)))
 
 
 def logical_not(a) -> Array:
-    return apply("logical_not", _cast(_asarray(a), "bool"))
+    return bind("logical_not", _cast(_asarray(a), "bool"))
 
 
 def logical_xor(a, b) -> Array:
-    return apply("ne", *(_cast(x, "bool") for x in promote(a, b)))
+    return bind("ne", *(_cast(x, "bool") for x in promote(a, b)))
 
 
 def floor_divide(a, b) -> Array:
@@ -145,7 +145,7 @@ def floor_divide(a, b) -> Array:
 def _unary(op: str, to_float: bool = True):
     def fn(x):
         (x,) = promote(x, to_float=to_float)
-        return apply(op, x)
+        return bind(op, x)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op}."
     return fn
@@ -216,13 +216,13 @@ def expm1(x) -> Array:
 
 def stop_gradient(x) -> Array:
     """The same values; gradients do not flow through."""
-    return apply("stop_gradient", _asarray(x))
+    return bind("stop_gradient", _asarray(x))
 
 
 def where(condition, x, y) -> Array:
     cond = _cast(_asarray(condition), "bool")
     x, y = promote(x, y)
-    return apply("where", cond, x, y)
+    return bind("where", cond, x, y)
 
 
 def clip(a, a_min=None, a_max=None) -> Array:
@@ -248,9 +248,9 @@ def _reduce(op: str):
     def fn(a, axis=None, keepdims: bool = False) -> Array:
         a = _asarray(a)
         if a.type.dtype != "bool":
-            return apply(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+            return bind(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
         # reductions run on numbers: booleans count as 0/1; max/min of booleans are booleans again
-        out = apply(op, _cast(a, "i32"), axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
+        out = bind(op, _cast(a, "i32"), axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
         return _cast(out, "bool") if op in ("max", "min") else out
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
@@ -291,8 +291,8 @@ def std(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
 def argmax(a, axis=None, keepdims: bool = False) -> Array:
     a = _asarray(a)
     if axis is None:
-        return apply("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
-    return apply("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+        return bind("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
+    return bind("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
 
 
 def argmin(a, axis=None, keepdims: bool = False) -> Array:
@@ -312,7 +312,7 @@ def matmul(a, b) -> Array:
     if b.ndim == 1:
         b = reshape(b, b.shape + (1,))
         squeeze_axes.append(-1)
-    out = apply("matmul", a, b, transpose_a=False, transpose_b=False)
+    out = bind("matmul", a, b, transpose_a=False, transpose_b=False)
     if squeeze_axes:
         out = squeeze(out, tuple(out.ndim + ax for ax in squeeze_axes))
     return out
@@ -345,7 +345,7 @@ def reshape(a, newshape) -> Array:
             raise ShapeError(f"reshape: cannot reshape {a.shape} ({a.size} elements) to {tuple(newshape)}")
         shape[shape.index(-1)] = a.size // known
     shape = tuple(shape)
-    return a if shape == a.shape else apply("reshape", a, shape=shape)
+    return a if shape == a.shape else bind("reshape", a, shape=shape)
 
 
 def ravel(a) -> Array:
@@ -364,7 +364,7 @@ def flip(a, axis=None) -> Array:
 def transpose(a, axes=None) -> Array:
     a = _asarray(a)
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(x % builtins.max(a.ndim, 1) for x in axes)
-    return a if perm == tuple(range(a.ndim)) else apply("transpose", a, perm=perm)
+    return a if perm == tuple(range(a.ndim)) else bind("transpose", a, perm=perm)
 
 
 def swapaxes(a, axis1: int, axis2: int) -> Array:
@@ -404,21 +404,21 @@ def squeeze(a, axis=None) -> Array:
 def broadcast_to(a, shape) -> Array:
     a = _asarray(a)
     shape = _shape(shape)
-    return a if a.shape == shape else apply("broadcast_to", a, shape=shape)
+    return a if a.shape == shape else bind("broadcast_to", a, shape=shape)
 
 
 def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[int]] = None) -> Array:
     """Static slice: begin/end/step for every axis (the primitive behind x[1:3, ::2])."""
     a = _asarray(a)
     step = tuple(step) if step is not None else (1,) * a.ndim
-    return apply("slice", a, begin=tuple(begin), end=tuple(end), step=step)
+    return bind("slice", a, begin=tuple(begin), end=tuple(end), step=step)
 
 
 def concatenate(arrays, axis: int = 0) -> Array:
     arrays = promote(*arrays)
     if len(arrays) == 1:
         return arrays[0]
-    return apply("concat", *arrays, axis=axis % arrays[0].ndim)
+    return bind("concat", *arrays, axis=axis % arrays[0].ndim)
 
 
 concat = concatenate
@@ -504,7 +504,7 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
         raise ValueError(f"pad mode {mode!r} is not supported: only 'constant' padding is a primitive; "
                          "build reflect/edge padding from slices and np.concatenate")
     widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (a.ndim, 2))
-    return apply("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
+    return bind("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
 
 
 def take(a, indices, axis: Optional[int] = None) -> Array:
@@ -513,5 +513,5 @@ def take(a, indices, axis: Optional[int] = None) -> Array:
         if is_float(indices.type.dtype):
             indices = _cast(indices, "i32")
     if axis is None:
-        return apply("take", reshape(a, (-1,)), indices, axis=0)
-    return apply("take", a, indices, axis=axis % a.ndim)
+        return bind("take", reshape(a, (-1,)), indices, axis=0)
+    return bind("take", a, indices, axis=axis % a.ndim)

@@ -7,9 +7,9 @@ from typing import Optional
 
 from ..errors import ShapeError
 from . import np
-from .array import Array
-from .dispatch import apply
-from .promote import asarray, promote
+from ..core.array import Array
+from ..core.dispatch import bind
+from ..core.promote import asarray, promote
 
 
 def _pair(v) -> tuple[int, int]:
@@ -23,22 +23,22 @@ def _pair(v) -> tuple[int, int]:
 
 
 def relu(x) -> Array:
-    return apply("relu", asarray(x))
+    return bind("relu", asarray(x))
 
 
 def sigmoid(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("sigmoid", x)
+    return bind("sigmoid", x)
 
 
 def erf(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("erf", x)
+    return bind("erf", x)
 
 
 def rsqrt(x) -> Array:
     (x,) = promote(x, to_float=True)
-    return apply("rsqrt", x)
+    return bind("rsqrt", x)
 
 
 def gelu(x, approximate: str = "erf") -> Array:
@@ -136,7 +136,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axi
 def convolution(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Array:
     """2-D convolution, NCHW input and (out, in/groups, kh, kw) weight."""
     x, weight = promote(x, weight, to_float=True)
-    out = apply("conv2d", x, weight, stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
+    out = bind("conv2d", x, weight, stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
                 groups=int(groups))
     if bias is not None:
         out = out + _along(bias, 1, 4)
@@ -155,9 +155,9 @@ def pooling(x, kernel=2, stride=None, padding=0, pool_type: str = "max", global_
     kernel = _pair(kernel)
     stride = _pair(stride) if stride is not None else kernel
     if pool_type == "max":
-        return apply("max_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding))
+        return bind("max_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding))
     if pool_type == "avg":
-        return apply("avg_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding),
+        return bind("avg_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding),
                      count_include_pad=bool(count_include_pad))
     raise ValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
 
@@ -165,7 +165,7 @@ def pooling(x, kernel=2, stride=None, padding=0, pool_type: str = "max", global_
 def dropout(x, p: float = 0.5, training: Optional[bool] = None) -> Array:
     """Inverted dropout: in training mode zero each element with probability p and scale the
     rest by 1/(1-p); identity otherwise. Masks come from the counter-based generator."""
-    from .autograd import is_training
+    from ..core.autograd import is_training
     x = asarray(x)
     if not (training if training is not None else is_training()) or p == 0:
         return x
@@ -197,9 +197,9 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
     if flatten and x.ndim != 2:
         x = np.reshape(x, (x.shape[0], -1))
     if x.ndim == 2:
-        out = apply("matmul", x, weight, transpose_a=False, transpose_b=True)
+        out = bind("matmul", x, weight, transpose_a=False, transpose_b=True)
     else:
         lead = x.shape[:-1]
-        out = np.reshape(apply("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
+        out = np.reshape(bind("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias

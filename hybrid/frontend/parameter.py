@@ -7,7 +7,7 @@ import numpy
 
 from ..errors import HybridError
 from ..ir.types import dtype_name, to_numpy_dtype
-from .array import NDArray
+from ..core.array import NDArray
 from . import init as initializers
 
 
@@ -78,7 +78,7 @@ class Parameter:
 
     def data(self):
         """The value: an NDArray eagerly, the parameter's graph input while tracing."""
-        from .tracing import current_trace
+        from ..core.tracing import current_trace
         trace = current_trace()
         return trace.param(self) if trace is not None else self._data_eager()
 

@@ -34,8 +34,8 @@ def take_keys(count: int) -> numpy.ndarray:
 
 
 def _key():
-    from .array import NDArray
-    from .tracing import current_trace
+    from ..core.array import NDArray
+    from ..core.tracing import current_trace
 
     trace = current_trace()
     return trace.rng_key() if trace is not None else NDArray(take_keys(1))
@@ -48,8 +48,8 @@ def _shape(size) -> tuple[int, ...]:
 
 
 def _uniform01(shape, dtype):
-    from .dispatch import apply
-    return apply("random_uniform", _key(), shape=_shape(shape), dtype=dtype_name(dtype))
+    from ..core.dispatch import bind
+    return bind("random_uniform", _key(), shape=_shape(shape), dtype=dtype_name(dtype))
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype="float32"):

@@ -3,7 +3,7 @@
 CachedOp (MXNet's behaviour): a hybridized block called while recording, with some input or
 parameter that wants a gradient, runs a compiled *forward* that also returns the values its
 backward reads, and tapes one node whose backward runs the compiled *backward* graph (both
-made by hybrid.passes.autodiff.forward_backward from the block's traced graph). So eager and
+made by hybrid.core.ad.forward_backward from the block's traced graph). So eager and
 hybridized blocks mix freely on one tape, both ways round.
 
 `compile_step(net, loss_fn, trainer)` compiles a whole training step, forward + backward +
@@ -26,10 +26,11 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType
-from . import autograd, random
-from .array import Array, NDArray, as_ndarray
-from .tape import record_custom, tracked
-from .tracing import TraceContext, trace_function
+from ..core import autograd
+from . import random
+from ..core.array import Array, NDArray, as_ndarray
+from ..core.tape import record_custom, tracked
+from ..core.tracing import TraceContext, trace_function
 
 
 def _build(graph: Graph, options, stage: str):
@@ -87,7 +88,7 @@ def call_recorded(fn, entry, args: list):
     key = (entry.signature, wrt)
     training = fn.training_cache.get(key)
     if training is None:
-        from ..passes.autodiff import forward_backward
+        from ..core.ad import forward_backward
 
         pair = forward_backward(entry.traced, wrt, outputs=range(entry.num_outputs))
         fwd_pipeline, fwd = _build(pair.forward, fn.options, "forward")
@@ -189,7 +190,7 @@ class CompiledStep:
         return result
 
     def _compile(self, data: NDArray, label: NDArray) -> StepEntry:
-        from ..passes.autodiff import backprop, replay_into, traced_ones
+        from ..core.ad import backprop, replay_into, traced_ones
 
         net, loss_fn = self.net, self.loss_fn
         if any(not p.is_initialized for p in net.collect_params().values()):

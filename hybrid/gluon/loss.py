@@ -9,10 +9,10 @@ from typing import Optional
 
 from ..errors import ShapeError
 from ..frontend import np, npx
-from ..frontend.array import Array
+from ..core.array import Array
 from ..frontend.block import HybridBlock
-from ..frontend.promote import asarray
-from ..frontend.source import user_line
+from ..core.promote import asarray
+from ..core.source import user_line
 
 
 def _shape_error(loss: "Loss", message: str) -> ShapeError:

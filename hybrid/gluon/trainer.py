@@ -32,8 +32,8 @@ from typing import Optional, Sequence, Union
 import numpy
 
 from ..errors import FormatError, HybridError
-from ..frontend import autograd
-from ..frontend.array import Array, NDArray
+from ..core import autograd
+from ..core.array import Array, NDArray
 from ..frontend.block import load_npz
 from ..frontend.parameter import Parameter
 from ..distributed import kvstore as kv

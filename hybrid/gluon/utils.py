@@ -9,8 +9,9 @@ from typing import Sequence
 import numpy
 
 from ..errors import HybridError
-from ..frontend import autograd, np
-from ..frontend.array import Array, NDArray
+from ..core import autograd
+from ..frontend import np
+from ..core.array import Array, NDArray
 
 _NORM_EPS = 1e-8
 

@@ -1,9 +1,13 @@
 """Graph passes and the pass manager. `hb.passes.run(graph, ["cse", "fuse"])` runs passes by name.
 
 Each pass is one module (its docstring lists its stages) registered under its name."""
-from . import autodiff, cse, dce, fold_batchnorm, fold_constants, fuse, memory_plan, simplify  # noqa: F401 (registers)
+from ..core import ad
+from . import cse, dce, fold_batchnorm, fold_constants, fuse, memory_plan, simplify  # noqa: F401 (registers)
 from .manager import PASSES, PipelineResult, optimize, pipeline_for, register_pass, run
 from .memory_plan import MemoryPlan, MemoryPlanError, Slot, check_memory_plan
+
+# graph autodiff lives in hybrid.core (the eager tape shares its gradient sweep); pipelines run it by name
+register_pass("autodiff")(ad.autodiff)
 
 __all__ = ["PASSES", "PipelineResult", "optimize", "pipeline_for", "register_pass", "run", "MemoryPlan", "Slot",
            "MemoryPlanError", "check_memory_plan"]

@@ -8,8 +8,8 @@ import pytest
 
 from hybrid import autograd
 from hybrid.errors import HybridError
-from hybrid.frontend.array import NDArray
-from hybrid.frontend.dispatch import apply
+from hybrid.core.array import NDArray
+from hybrid.core.dispatch import bind
 from hybrid.ir.registry import all_ops
 
 from gradcheck import numeric_grad
@@ -105,14 +105,14 @@ def _check(op, inputs, attrs):
     floats = [a for a in arrays if a.dtype.kind == "f"]
     for a in floats:
         a.attach_grad()
-    out = apply(op, *arrays, **attrs)
+    out = bind(op, *arrays, **attrs)
     weight = normal(*out.shape)
 
     def objective():
-        return float((apply(op, *arrays, **attrs).asnumpy() * weight).sum())
+        return float((bind(op, *arrays, **attrs).asnumpy() * weight).sum())
 
     with autograd.record():
-        loss = (apply(op, *arrays, **attrs) * NDArray(weight)).sum()
+        loss = (bind(op, *arrays, **attrs) * NDArray(weight)).sum()
     loss.backward()
     for i, a in enumerate(floats):
         expected = numeric_grad(objective, a._data)
@@ -134,7 +134,7 @@ def test_integer_and_bool_inputs_get_no_gradient():
     cond = NDArray(RNG.random((5, 3)) < 0.5)
     cond.attach_grad()
     with autograd.record():
-        y = apply("take", x, idx, axis=0).sum() + apply("where", cond, x, x).sum()
+        y = bind("take", x, idx, axis=0).sum() + bind("where", cond, x, x).sum()
     y.backward()
     assert not idx.grad.asnumpy().any() and not cond.grad.asnumpy().any()
     expected = onp.bincount(idx.asnumpy(), minlength=5)[:, None] + onp.ones((5, 3))
@@ -150,7 +150,7 @@ def test_second_order_through_conv():
 
     def inner_grad_norm():
         with autograd.record():
-            y = apply("tanh", apply("conv2d", x, w, **attrs)).sum()
+            y = bind("tanh", bind("conv2d", x, w, **attrs)).sum()
             gx = autograd.grad(y, x, create_graph=True)
             return (gx * gx).sum()
 
@@ -164,7 +164,7 @@ def test_max_pool_ties_go_to_the_first_maximum():
     x = NDArray(onp.ones((1, 1, 4, 4)))
     x.attach_grad()
     with autograd.record():
-        y = apply("max_pool2d", x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
+        y = bind("max_pool2d", x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
     y.backward()
     expected = onp.zeros((4, 4))
     expected[::2, ::2] = 1.0
@@ -175,7 +175,7 @@ def test_op_without_rule_raises():
     x, g = NDArray(normal(1, 1, 4, 4)), NDArray(normal(1, 1, 2, 2))
     g.attach_grad()
     with autograd.record():
-        y = apply("max_pool2d_grad", x, g, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
+        y = bind("max_pool2d_grad", x, g, kernel=(2, 2), stride=(2, 2), padding=(0, 0)).sum()
     with pytest.raises(HybridError, match="max_pool2d_grad.*no gradient rule"):
         y.backward()
 
@@ -187,7 +187,7 @@ def test_second_order_through_pooling(op, attrs):
 
     def inner():
         with autograd.record():
-            y = (apply(op, apply("sin", x), **attrs) ** 2.0).sum()
+            y = (bind(op, bind("sin", x), **attrs) ** 2.0).sum()
             gx = autograd.grad(y, x, create_graph=True)
             return (gx * x).sum()
 

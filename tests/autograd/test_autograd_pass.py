@@ -10,7 +10,7 @@ from hybrid import autograd, codegen, np, passes
 from hybrid.errors import HybridError
 from hybrid.ir.parser import parse
 from hybrid.model_zoo import ZOO
-from hybrid.passes.autodiff import autodiff, forward_backward
+from hybrid.core.ad import autodiff, forward_backward
 
 from gradcheck import backends
 

@@ -13,7 +13,7 @@ import hybrid as hb
 from hybrid import np, npx, passes
 from hybrid.codegen import build
 from hybrid.codegen.cuda.runtime import _RUNTIMES
-from hybrid.frontend.dispatch import apply
+from hybrid.core.dispatch import bind
 from hybrid.ir.registry import all_ops
 from hybrid.model_zoo import ZOO
 
@@ -80,12 +80,12 @@ CASES = {
                                 np.where(m, d, -d), m.astype("int32").sum(axis=1)),
                (R.randn(5, 40), R.randint(-99, 99, size=(5, 40)).astype("int64"), R.rand(5, 40) > 0.5), 1e-12),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
-        apply("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
-        apply("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
-        apply("max_pool2d_grad", x, gp, kernel=(3, 3), stride=(2, 2), padding=(1, 1)),
-        apply("avg_pool2d_grad", gp, input_shape=(2, 4, 9, 11), kernel=(3, 3), stride=(2, 2), padding=(1, 1),
+        bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
+        bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
+        bind("max_pool2d_grad", x, gp, kernel=(3, 3), stride=(2, 2), padding=(1, 1)),
+        bind("avg_pool2d_grad", gp, input_shape=(2, 4, 9, 11), kernel=(3, 3), stride=(2, 2), padding=(1, 1),
               count_include_pad=False),
-        apply("take_grad", gt, i, axis=1, size=4)),
+        bind("take_grad", gt, i, axis=1, size=4)),
         (_f(2, 4, 9, 11), _f(2, 6, 5, 6), _f(6, 4, 3, 3), _f(2, 4, 5, 6), _f(2, 3, 5), numpy.array([3, 0, 3], "int32")),
         2e-5),
 }
@@ -191,7 +191,7 @@ def emulated_gpu(monkeypatch):
 @needs_gxx
 def test_device_arrays_stay_on_device_and_params_upload_once(emulated_gpu, monkeypatch):
     from hybrid.codegen.cuda.runtime import get_runtime
-    from hybrid.frontend.context import DeviceNDArray
+    from hybrid.core.context import DeviceNDArray
 
     net = hb.nn.Dense(16, activation="relu")
     net.initialize()

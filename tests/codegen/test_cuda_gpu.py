@@ -72,7 +72,7 @@ def test_models_on_gpu(name, level):
 
 @needs_gpu
 def test_hybridized_block_with_device_arrays():
-    from hybrid.frontend.context import DeviceNDArray
+    from hybrid.core.context import DeviceNDArray
 
     net = hb.nn.Dense(64, activation="relu")
     net.initialize()

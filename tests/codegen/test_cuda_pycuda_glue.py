@@ -172,7 +172,7 @@ def test_pycuda_runtime_runs_a_graph(fake_pycuda):
 
 @needs_gxx
 def test_pycuda_device_arrays(fake_pycuda):
-    from hybrid.frontend.context import DeviceNDArray
+    from hybrid.core.context import DeviceNDArray
 
     f = hb.hybridize(lambda a: npx.relu(a * 2 - 1), backend="cuda")
     x = numpy.random.RandomState(1).randn(5, 8).astype("float32")

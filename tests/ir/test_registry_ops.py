@@ -8,8 +8,8 @@ import pytest
 
 import hybrid as hb
 from hybrid import codegen
-from hybrid.frontend.array import NDArray
-from hybrid.frontend.dispatch import apply
+from hybrid.core.array import NDArray
+from hybrid.core.dispatch import bind
 from hybrid.ir import Graph, TensorType, parse, verify
 
 try:
@@ -180,7 +180,7 @@ def test_op(op, inputs, attrs, expected):
     if op == "constant":
         onp.testing.assert_array_equal(result, attrs["value"])
         return
-    eager = apply(op, *[NDArray(x) for x in inputs], **attrs)
+    eager = bind(op, *[NDArray(x) for x in inputs], **attrs)
     onp.testing.assert_array_equal(eager.asnumpy(), result)
     if op == "random_uniform":
         assert (result >= 0).all() and (result < 1).all() and len(onp.unique(result)) == result.size

@@ -111,7 +111,7 @@ class CudaExecutable:
 
     def _upload(self, index: int, v: Value, x) -> bool:
         """Copy input `index` to its device buffer; True when it came from the device."""
-        from ...frontend.context import DeviceNDArray
+        from ...core.context import DeviceNDArray
 
         rt = self.runtime
         if isinstance(x, DeviceNDArray):
@@ -161,7 +161,7 @@ class CudaExecutable:
             if error is not None:
                 raise error
         if on_device:
-            from ...frontend.context import DeviceNDArray
+            from ...core.context import DeviceNDArray
             outs = []
             for v in graph.outputs:
                 out = DeviceNDArray.empty(v.type, rt)

@@ -25,7 +25,7 @@ import numpy
 import hybrid as hb
 from hybrid import npx, passes
 from hybrid.codegen import build
-from hybrid.frontend.context import DeviceNDArray
+from hybrid.core.context import DeviceNDArray
 
 from .runtime import get_runtime
 

@@ -67,7 +67,7 @@ class LLVMExecutable:
         arrays, tokens = [], []
         for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
             token = None
-            if isinstance(a, tuple):       # frontend.context.HostInput
+            if isinstance(a, tuple):       # core.context.HostInput
                 a, token = a
             tokens.append(token)
             if a.__class__ is not numpy.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:

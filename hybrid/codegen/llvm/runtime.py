@@ -199,7 +199,7 @@ class Runner:
         self.packs.forget()
 
     def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
-        """tokens: per input, its write token (frontend.context.HostInput) or None (unknown: repack every call)."""
+        """tokens: per input, its write token (core.context.HostInput) or None (unknown: repack every call)."""
         try:
             ctx = self.contexts.pop()      # atomic under the GIL
         except IndexError:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import np, npx
-from ..autograd import is_training
+from ...core.autograd import is_training
 from ..block import Block, HybridBlock
 from ..parameter import Parameter
-from ..tracing import current_trace
+from ...core.tracing import current_trace
 
 
 class Sequential(Block):

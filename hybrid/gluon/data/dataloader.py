@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy
 
-from ...frontend.array import NDArray
+from ...core.array import NDArray
 from .dataset import Dataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 

@@ -22,7 +22,7 @@ import numpy
 
 from ...errors import HybridError
 from ...frontend import np
-from ...frontend.array import Array
+from ...core.array import Array
 
 _REGISTRY: dict[str, type] = {}
 

@@ -18,7 +18,7 @@ def np() -> ModuleType:
 
 def apply(op: str, *inputs, **attrs):
     """Apply a registry op to Arrays (eager now, or emitted into the active trace)."""
-    from ...frontend.dispatch import apply as run
+    from ...core.dispatch import bind as run
     return run(op, *inputs, **attrs)
 
 

@@ -2,7 +2,7 @@
 
 `record()` turns on gradient recording and training mode; `pause()` turns recording off;
 `train_mode()` / `predict_mode()` set the training flag alone. The tape itself (backward,
-grad) is implemented in hybrid.frontend.tape.
+grad) is implemented in hybrid.core.tape.
 """
 from __future__ import annotations
 

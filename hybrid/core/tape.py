@@ -1,13 +1,13 @@
 """The eager autograd tape: recording, backward and grad.
 
-While `autograd.record()` is active, `dispatch.apply` reports every eager op here; an op is
+While `autograd.record()` is active, `dispatch.bind` reports every eager op here; an op is
 taped when it is differentiable and one of its float inputs is tracked (attached with
 `attach_grad`, or itself produced by a taped op). Each output array points at its TapeNode.
 
 backward walks the nodes reachable from the heads in reverse topological order and applies
 each op's registry gradient rule (or, for a hybridized block's compiled call, its compiled
 backward) to the output cotangents, accumulating input cotangents by array identity. The
-same `propagate` drives graph-level autodiff (hybrid.passes.autodiff) on traced values.
+same `propagate` drives graph-level autodiff (hybrid.core.ad) on traced values.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep:
 
 
 def _zeros_like(x: Array) -> Array:
-    from . import np
+    from ..frontend import np
     return np.zeros_like(x)
 
 

@@ -1,7 +1,7 @@
 """Arrays: `NDArray` (eager, NumPy-backed) and `Tracer` (a value in a graph being traced).
 
 Both share one operator surface (`Array`); every operator calls an `hb.np` function, which
-calls `dispatch.apply`, so eager and traced code paths are the same Python lines.
+calls `dispatch.bind`, so eager and traced code paths are the same Python lines.
 """
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ class NDArray(Array):
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
-        from .indexing import normalize_setitem_key
+        from ..frontend.indexing import normalize_setitem_key
         self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
     def __repr__(self) -> str:
@@ -186,7 +186,7 @@ class NDArray(Array):
     def copy(self) -> "NDArray":
         return NDArray(self._data.copy())
 
-    # autograd (implemented in hybrid.frontend.autograd) ----------------------------------
+    # autograd (implemented in hybrid.core.autograd) ----------------------------------
     def attach_grad(self, grad_req: str = "write") -> None:
         from . import autograd
         autograd.attach_grad(self, grad_req)
@@ -202,7 +202,7 @@ class NDArray(Array):
     def detach(self) -> "NDArray":
         return NDArray(self._data)
 
-    # devices (hybrid.frontend.context) -------------------------------------------------------
+    # devices (hybrid.core.context) -------------------------------------------------------
     @property
     def context(self):
         """Where the data lives: hb.cpu(0) for NDArray (a DeviceNDArray reports its GPU)."""
@@ -297,7 +297,7 @@ class Tracer(Array):
                              "the hybridized code.")
 
     def detach(self):
-        from . import np
+        from ..frontend import np
         return np.stop_gradient(self)
 
 
@@ -311,4 +311,4 @@ def wrap_outputs(result, cls=NDArray) -> list:
     return [cls(numpy.asarray(r)) for r in results]
 
 
-from . import np as _np  # noqa: E402  (np needs Array defined first)
+from ..frontend import np as _np  # noqa: E402  (np needs Array defined first)

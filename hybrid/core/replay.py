@@ -1,4 +1,4 @@
-"""Run a loaded graph node by node through `dispatch.apply`, so it works eagerly and when
+"""Run a loaded graph node by node through `dispatch.bind`, so it works eagerly and when
 traced again (e.g. by a hybridized SymbolBlock compiling it for another backend)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph, Value
 from .array import NDArray
-from .dispatch import apply
+from .dispatch import bind
 from .tracing import TraceContext, current_trace
 
 
@@ -25,7 +25,7 @@ def _rng_base(count: int):
         key = trace.rng_key()
         trace.random_ops += count - 1
         return key
-    from . import random
+    from ..frontend import random
     return NDArray(random.take_keys(count))
 
 
@@ -50,7 +50,7 @@ def replay(graph: Graph, inputs: list, params: dict) -> list:
         if node.subgraph is not None:
             outs = replay(node.subgraph, [env[v] for v in node.inputs], {})
         else:
-            result = apply(node.op, *[env[v] for v in node.inputs], **node.attrs)
+            result = bind(node.op, *[env[v] for v in node.inputs], **node.attrs)
             outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = out

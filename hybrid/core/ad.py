@@ -21,7 +21,6 @@ from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 from ..ir.types import is_float
-from .manager import register_pass
 
 
 @dataclass
@@ -35,8 +34,8 @@ class Replayed:
 def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = None) -> Replayed:
     """Emit `graph`'s nodes into the trace `ctx`. Graph inputs become new inputs of the same
     name, unless `inputs` (name -> Tracer) supplies them."""
-    from ..frontend.array import Tracer
-    from ..frontend.tape import TapeNode
+    from .array import Tracer
+    from .tape import TapeNode
 
     missing = [name for name in wrt if name not in {v.name for v in graph.inputs}]
     if missing:
@@ -70,7 +69,7 @@ def backprop(replayed: Replayed, seeds: list[tuple], wrt_tracers: list) -> list:
     """Gradients (Tracers) of sum(seed * output) for each of `wrt_tracers`; `seeds` pairs an
     output Tracer with its cotangent."""
     from ..frontend import np
-    from ..frontend.tape import propagate
+    from .tape import propagate
 
     cotangents: dict[int, object] = {}
     for out, seed in seeds:
@@ -87,11 +86,11 @@ def traced_ones(ctx, like):
     it are traced too rather than folded into large constants."""
     import numpy
 
-    from ..frontend.array import NDArray, Tracer
-    from ..frontend.dispatch import apply
+    from .array import NDArray, Tracer
+    from .dispatch import bind
 
     one = Tracer(ctx, ctx.value_of(NDArray(numpy.ones((), like.dtype))))
-    return one if like.ndim == 0 else apply("broadcast_to", one, shape=tuple(like.shape))
+    return one if like.ndim == 0 else bind("broadcast_to", one, shape=tuple(like.shape))
 
 
 def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:
@@ -99,13 +98,12 @@ def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> l
     return [i for i in chosen if is_float(graph.outputs[i].dtype)]
 
 
-@register_pass("autodiff")
 def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "ones",
              outputs: Optional[Sequence[int]] = None, **_) -> Graph:
     """The joint graph: `graph`'s outputs, then d(sum of seeded outputs)/d(input) for each input
     named in `wrt` (default: every parameter). `seed`: "ones", or "inputs" for cotangent inputs
     `grad.<i>` appended after the original inputs. `outputs`: which outputs to differentiate."""
-    from ..frontend.tracing import TraceContext
+    from .tracing import TraceContext
 
     if seed not in ("ones", "inputs"):
         raise HybridError(f"autodiff: seed must be 'ones' or 'inputs', got {seed!r}")

@@ -38,9 +38,9 @@ def asarray(x, dtype=None) -> Array:
 
 
 def cast(x: Array, dtype) -> Array:
-    from .dispatch import apply
+    from .dispatch import bind
     name = dtype_name(dtype)
-    return x if x.type.dtype == name else apply("cast", x, dtype=name)
+    return x if x.type.dtype == name else bind("cast", x, dtype=name)
 
 
 def _strong_result(dtypes: list[str]) -> str:

@@ -1,7 +1,7 @@
 """Apply a registry op to arrays: run it now (eager) or record it into the active trace.
 
 This is the one place where eager and traced execution part ways; every np/npx function
-and every Array operator goes through `apply`.
+and every Array operator goes through `bind`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
 from .source import user_line
 
-# Set by hybrid.frontend.autograd: called as recorder(op, inputs, attrs, outputs) after every
+# Set by hybrid.core.autograd: called as recorder(op, inputs, attrs, outputs) after every
 # eager op while autograd is recording.
 recorder: Optional[Callable] = None
 
@@ -27,7 +27,7 @@ def infer_or_raise(op: str, types: list[TensorType], attrs: dict) -> list[Tensor
         raise
 
 
-def apply(op: str, *inputs, **attrs):
+def bind(op: str, *inputs, **attrs):
     """Run `op` on Arrays (NDArray or Tracer). Returns one Array, or a tuple for multi-output ops."""
     from .array import NDArray, Tracer, wrap_outputs
 
