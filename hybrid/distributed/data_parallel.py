@@ -19,8 +19,8 @@ from typing import Optional
 
 import numpy
 
-from ..frontend.dispatch import apply
-from ..frontend.tape import add_grad_ready_hook
+from ..core.dispatch import bind
+from ..core.tape import add_grad_ready_hook
 from ..ir.ops.collective import set_communicator
 from .buckets import Buckets, default_bucket_bytes, plan_buckets
 from .comm import Communicator
@@ -106,7 +106,7 @@ class DataParallel:
         reduced: dict[int, object] = {}
         groups = plan_buckets([(g.shape, g.dtype) for g in ordered], self.bucket_bytes)
         for b, members in enumerate(groups):
-            outs = apply("allreduce", *[ordered[m] for m in members], reduce=self.reduce, bucket=b)
+            outs = bind("allreduce", *[ordered[m] for m in members], reduce=self.reduce, bucket=b)
             outs = outs if isinstance(outs, tuple) else (outs,)
             reduced.update({self.order[m]: out for m, out in zip(members, outs)})
         return [reduced[i] for i in range(len(grads))]

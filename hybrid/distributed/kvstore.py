@@ -21,7 +21,7 @@ from typing import Optional
 import numpy
 
 from ..errors import FormatError
-from ..frontend.array import NDArray
+from ..core.array import NDArray
 from ..frontend.block import load_npz
 from .comm import Communicator, world
 from .errors import DistributedError
@@ -174,7 +174,7 @@ class KVStore:
         self._optimizer = optimizer
 
     def _update(self, key, grad: numpy.ndarray) -> None:
-        from ..frontend import autograd
+        from ..core import autograd
 
         weight = self._stored(key, "push")
         if key not in self._states:
