@@ -86,6 +86,7 @@ def run_job(processes: int, *args: str) -> dict:
     from hybrid.distributed.launch import find_mpiexec
 
     env = dict(os.environ, HYBRID_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               HYBRID_DIST_BUCKET_MB="1",   # a few buckets, so the compiled step overlaps them with backward
                PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     cmd = [find_mpiexec(), "-n", str(processes), sys.executable, "-m", "bench.allreduce_bench", "--worker", *args]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=True).stdout
@@ -99,7 +100,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker is not None:
         what = args.worker[0]
-        result = allreduce_worker(args.worker[1:] == ["quick"]) if what == "allreduce" else step_worker(int(args.worker[1]))
+        if what == "allreduce":
+            result = allreduce_worker(args.worker[1:] == ["quick"])
+        else:
+            result = step_worker(int(args.worker[1]))
         from hybrid.distributed import world
         if world().rank == 0:
             print(json.dumps(result))
@@ -122,7 +126,8 @@ def report(result: dict) -> str:
     for row in result["allreduce"]["rows"]:
         size = row["bytes"]
         label = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB" if size >= 1 << 10 else f"{size} B"
-        lines.append(f"| {label} | {row['hybrid_us']:.1f} | {row['mpi_us']:.1f} | {size / row['hybrid_us'] / 1e3:.3f} |")
+        bandwidth = size / row["hybrid_us"] / 1e3
+        lines.append(f"| {label} | {row['hybrid_us']:.1f} | {row['mpi_us']:.1f} | {bandwidth:.3f} |")
     one, two = result["step"]
     efficiency = one["step_ms"] / two["step_ms"]
     lines += ["", "| processes | step (ms, median) | samples/s | weak-scaling efficiency |", "|---:|---:|---:|---:|",

@@ -88,6 +88,9 @@ class Buckets:
         self._missing[b] -= 1
         if self._missing[b] == 0:
             self._requests[b] = self.comm.iallreduce(self._buffers[b], self.op)
+        for request in self._requests:   # move the messages in flight along (see Request.test)
+            if request is not None:
+                request.test()
 
     def wait(self) -> list[numpy.ndarray]:
         """Every array reduced over all ranks (views into the buckets, valid until the next step)."""

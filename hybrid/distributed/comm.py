@@ -53,6 +53,11 @@ class Request:
         self._comm, self._request, self._result, self._what, self._scale = comm, mpi_request, result, what, scale
         self._done = False
 
+    def test(self) -> bool:
+        """Whether it has finished; also lets MPI move it along (MPICH progresses non-blocking
+        collectives only inside MPI calls, so callers poke pending ones between compute)."""
+        return self._done or bool(self._request.Test())
+
     def wait(self) -> numpy.ndarray:
         if not self._done:
             self._comm._wait(self._request, self._what)

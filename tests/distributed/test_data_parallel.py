@@ -113,8 +113,8 @@ def test_update_on_kvstore_equals_local_updates():
     net, shape = build(mlp)
     trainer = hb.gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01}, kvstore="dist_sync",
                                update_on_kvstore=True)
-    got = train(net, trainer, "eager", batches(shape, total), slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER),
-                total, None)
+    mine = slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER)
+    got = train(net, trainer, "eager", batches(shape, total), mine, total, None)
     ref_net, _ = build(mlp)
     expected = train(ref_net, hb.gluon.Trainer(ref_net.collect_params(), "adam", {"learning_rate": 0.01}), "eager",
                      batches(shape, total), slice(None), total, None)
