@@ -111,6 +111,11 @@ class Buckets:
     def pending(self) -> bool:
         return bool(self._filled)
 
+    @property
+    def started(self) -> int:
+        """How many buckets of this step have started their allreduce."""
+        return sum(r is not None for r in self._requests)
+
     def wait_all_started(self) -> None:
         """Finish the messages already started and forget this step's arrays (every rank starts
         the same buckets, so the collectives still match across ranks)."""

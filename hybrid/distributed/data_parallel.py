@@ -71,6 +71,10 @@ class DataParallel:
         return changed
 
     # -- each eager step ------------------------------------------------------------------------
+    @property
+    def buckets(self) -> Buckets:
+        return self._buckets
+
     def _grad_ready(self, array) -> None:
         slot = self._slot.get(id(array))
         if slot is None or array._grad_req != "write":   # 'add' gradients are final only at step()

@@ -169,3 +169,21 @@ def test_checkpoint_from_rank_0_resumes_in_one_process(tmp_path):
     again = train(fresh, fresh_trainer, "eager", all_batches[10:], mine, total, None)
     for name in got:
         numpy.testing.assert_allclose(again[name], got[name], rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+def test_buckets_start_their_allreduce_during_backward(monkeypatch):
+    """With one bucket per gradient, every bucket has started once backward() returns (each as
+    its gradient was finished), before trainer.step() waits for them."""
+    monkeypatch.setenv("HYBRID_DIST_BUCKET_MB", "0")
+    net, shape = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="horovod")
+    buckets = trainer._data_parallel.buckets
+    assert len(buckets.groups) == len(net.collect_params())
+    x, y = next(batches(shape, PER_WORKER))
+    with autograd.record():
+        loss = hb.gluon.loss.SoftmaxCrossEntropyLoss()(net(hb.np.array(x)), hb.np.array(y)).sum()
+    assert buckets.started == 0
+    loss.backward()
+    assert buckets.started == len(buckets.groups)
+    trainer.step(PER_WORKER)
+    assert buckets.started == 0
