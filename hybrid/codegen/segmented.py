@@ -24,10 +24,6 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 
 
-def has_effects(graph: Graph) -> bool:
-    return any(node.subgraph is None and get_op(node.op).effects for node in graph.nodes)
-
-
 def _placement(graph: Graph) -> tuple[list[Node], dict[int, int]]:
     """The effect nodes in order, and each pure node's segment (0 .. number of effect nodes)."""
     effects = [n for n in graph.nodes if n.subgraph is None and get_op(n.op).effects]

@@ -12,7 +12,7 @@ memory planning see forward and backward together) with the trainer's pure `upda
 onto its end. Each call writes the new weights and optimizer state into the existing arrays.
 With a distributed trainer, `trainer.allreduce_traced` puts `allreduce` ops (effects, one per
 gradient bucket) between backward and the update; such a graph gets the cleanup passes whole
-(the ops survive DCE and CSE) and is then built as segments split around them
+(the ops survive DCE and CSE), and codegen builds it as segments split around them
 (hybrid.codegen.segmented).
 """
 from __future__ import annotations
@@ -38,16 +38,11 @@ def _build(graph: Graph, options, stage: str):
     sub-folder `stage` of the dump folder (dump= or HYBRID_DUMP), beside the inference ones."""
     from .. import codegen, passes
 
-    from ..codegen import segmented
-
     base = options.dump or os.environ.get("HYBRID_DUMP")
     dump = os.path.join(base, stage) if base else None
-    if segmented.has_effects(graph):
-        pipeline = passes.optimize(graph, opt_level=min(options.opt_level, 1), dump=dump)
-        return pipeline, segmented.build(pipeline.graph, options.backend, options.opt_level, dump,
-                                         **options.backend_options)
     pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
-    return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, **options.backend_options)
+    return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, segment_opt_level=options.opt_level,
+                                   **options.backend_options)
 
 
 def _ordered(graph: Graph, named: dict[str, numpy.ndarray]) -> list[numpy.ndarray]:

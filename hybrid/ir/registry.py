@@ -63,6 +63,11 @@ def all_ops() -> dict[str, OpDef]:
     return dict(_REGISTRY)
 
 
+def has_effects(graph) -> bool:
+    """Whether any node of `graph` runs an op with effects (see OpDef.effects)."""
+    return any(node.subgraph is None and get_op(node.op).effects for node in graph.nodes)
+
+
 def infer_types(op: str, input_types: list[TensorType], attrs: dict, loc: Optional[str] = None) -> list[TensorType]:
     """Run an op's shape rule; errors name the op, the input types and the user's line."""
     opdef = get_op(op)

@@ -79,6 +79,9 @@ CASES = {
     "dtypes": (lambda d, l, m: (npx.softmax(np.exp(d) * 0.5), d.sum(axis=1), l * 3 + np.mod(l, 7), l.max(axis=0),
                                 np.where(m, d, -d), m.astype("int32").sum(axis=1)),
                (R.randn(5, 40), R.randint(-99, 99, size=(5, 40)).astype("int64"), R.rand(5, 40) > 0.5), 1e-12),
+    # allreduce splits the program: its neighbours run as CUDA segments (hybrid.codegen.segmented)
+    "collective": (lambda a, b: (bind("allreduce", np.tanh(a) * 2, b + 1, reduce="sum", bucket=0)[0] + 1,),
+                   (_f(4, 5), _f(4, 5)), 2e-6),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),

@@ -5,7 +5,8 @@ processes of a data-parallel job).
 
 One node reduces one bucket: its inputs (all of one dtype) travel as one message. The op
 reaches MPI through a communicator that the distributed layer installs (`set_communicator`;
-the IR never imports it): `start_allreduce` begins the non-blocking reduction and returns a
+the IR never imports it; with none installed the job is one process and reducing is the
+identity): `start_allreduce` begins the non-blocking reduction and returns a
 handle whose `wait()` gives the results, so a split executable (hybrid.codegen.segmented) can
 run more of the program while the message is in flight; the reference (interp, eager) waits
 at once.
@@ -16,7 +17,7 @@ from typing import Optional
 
 import numpy
 
-from ...errors import HybridError, ShapeError
+from ...errors import ShapeError
 from ..registry import OpDef, register
 
 REDUCTIONS = ("sum", "avg")
@@ -56,12 +57,20 @@ class PendingAllreduce:
         return tuple(out)
 
 
+class _OneProcess:
+    """The finished request of a reduction over a single process: the buffer as it is."""
+
+    def __init__(self, buffer: numpy.ndarray):
+        self.buffer = buffer
+
+    def wait(self) -> numpy.ndarray:
+        return self.buffer
+
+
 def start_allreduce(*arrays, reduce: str = "sum", bucket: int = 0) -> PendingAllreduce:
-    if _COMMUNICATOR is None:
-        raise HybridError("allreduce: no communicator is installed. The op runs inside data-parallel training: "
-                          "create the Trainer with kvstore='dist_sync' (or 'horovod') under mpiexec / hybrid-launch")
     buffer = numpy.concatenate([numpy.asarray(a).reshape(-1) for a in arrays])
-    return PendingAllreduce(_COMMUNICATOR.iallreduce(buffer, reduce), [numpy.shape(a) for a in arrays])
+    request = _COMMUNICATOR.iallreduce(buffer, reduce) if _COMMUNICATOR is not None else _OneProcess(buffer)
+    return PendingAllreduce(request, [numpy.shape(a) for a in arrays])
 
 
 def _reference(*arrays, reduce: str = "sum", bucket: int = 0):
