@@ -1,10 +1,11 @@
 """hybrid: write a model once with NumPy-like arrays and Gluon blocks; run it eagerly, or
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
-from . import ir, passes, viz
-from .aot import compile_library, load_library
+from . import codegen, ir, passes, viz
+from .codegen.library import load_library
 from .errors import FormatError, HybridError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .frontend.aot import compile_library
 from .frontend.api import hybridize, load, trace
 from .core.array import NDArray
 from .core.context import Context, cpu, gpu

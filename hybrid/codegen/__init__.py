@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..core.context import register_device_runtime
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.registry import has_effects
@@ -20,3 +21,11 @@ def build(graph: Graph, backend: str = "interp", dump=None, segment_opt_level: i
         return segmented.build(graph, backend, segment_opt_level, dump, **options)
     module = importlib.import_module(f"{__name__}.{backend}")
     return module.build(graph, dump=dump, **options)
+
+
+def _cuda_runtime(device_id: int):
+    from .cuda.runtime import get_runtime
+    return get_runtime(device=device_id)
+
+
+register_device_runtime("gpu", _cuda_runtime)   # x.as_in_context(hb.gpu(i)) copies through the CUDA runtime

@@ -1,7 +1,7 @@
 # Graph-level reverse-mode autodiff.
 #
 # Stages:
-#   1. replay: copy the forward graph's inputs and nodes into a fresh trace, noting the nodes
+#   1. emit: copy the forward graph's inputs and nodes into a trace, noting the nodes
 #      whose float outputs depend on the requested inputs ("active" nodes)
 #   2. seed: one cotangent per differentiated output, either ones (a loss summed) or a new
 #      graph input `grad.<i>` (a compiled backward called with the caller's cotangents)
@@ -10,44 +10,44 @@
 #   4. outputs: the original outputs, then one gradient per requested input
 # `forward_backward` splits a joint graph into a forward graph that also returns the values the
 # backward reads ("saved"), and a backward graph of (saved values, cotangents) -> gradients.
-# The rules are written with frontend array functions, so this pass traces them (imported lazily).
+# The rules are written with core arrays and hybrid.core.lax, so tracing them emits the backward.
 """Graph autodiff: forward graph -> joint forward+backward graph, or a forward/backward pair."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 from ..ir.types import is_float
+from . import lax
+from .array import Tracer
+from .tape import TapeNode, propagate
+from .tracing import TraceContext
 
 
 @dataclass
-class Replayed:
-    """A forward graph copied into a trace: its Tracers by original Value and the active nodes."""
-    env: dict
-    tape: list
-    active: set      # ids of the Tracers that gradients flow into
+class Emitted:
+    """A graph emitted into a trace, with gradients: its inputs' and outputs' Tracers, and one
+    gradient per requested input."""
+    inputs: dict[str, Tracer]
+    outputs: list[Tracer]
+    grads: list[Tracer]
 
 
-def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = None) -> Replayed:
-    """Emit `graph`'s nodes into the trace `ctx`. Graph inputs become new inputs of the same
-    name, unless `inputs` (name -> Tracer) supplies them."""
-    from .array import Tracer
-    from .tape import TapeNode
-
+def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs: Sequence[int],
+                    cotangent: Callable[[int, Tracer], Tracer]) -> Emitted:
+    """Emit `graph` into the trace `ctx` (its inputs become new inputs of the same names), then
+    the gradient of sum(cotangent(i, out_i) * out_i) over `outputs` for each input named in `wrt`."""
     missing = [name for name in wrt if name not in {v.name for v in graph.inputs}]
     if missing:
         raise HybridError(f"autodiff: graph @{graph.name} has no inputs {missing}; its inputs are "
                           f"{[v.name for v in graph.inputs]}")
     env: dict[Value, Tracer] = {}
-    active: set[int] = set()
+    active: set[int] = set()     # ids of the Tracers that gradients flow into
     for v in graph.inputs:
-        if inputs and v.name in inputs:
-            env[v] = inputs[v.name]
-        else:
-            env[v] = Tracer(ctx, ctx.graph.add_input(v.name, v.type, param=v.name in graph.param_names))
+        env[v] = Tracer(ctx, ctx.graph.add_input(v.name, v.type, param=v.name in graph.param_names))
         if v.name in wrt and is_float(v.dtype):
             active.add(id(env[v]))
     tape = []
@@ -62,35 +62,18 @@ def replay_into(ctx, graph: Graph, wrt: Sequence[str], inputs: Optional[dict] = 
         if get_op(node.op).differentiable and any(id(env[v]) in active for v in node.inputs):
             active.update(id(o) for o in outs if is_float(o.type.dtype))
             tape.append(TapeNode(node.op, node.attrs, [env[v] for v in node.inputs], outs))
-    return Replayed(env, tape, active)
-
-
-def backprop(replayed: Replayed, seeds: list[tuple], wrt_tracers: list) -> list:
-    """Gradients (Tracers) of sum(seed * output) for each of `wrt_tracers`; `seeds` pairs an
-    output Tracer with its cotangent."""
-    from ..frontend import np
-    from .tape import propagate
-
-    cotangents: dict[int, object] = {}
-    for out, seed in seeds:
-        if id(out) in replayed.active:
+    cotangents: dict[int, Tracer] = {}
+    for i in outputs:
+        out = env[graph.outputs[i]]
+        seed = cotangent(i, out)
+        if id(out) in active:
             previous = cotangents.get(id(out))
             cotangents[id(out)] = seed if previous is None else previous + seed
-    keep = {id(t) for t in wrt_tracers}
-    propagate(reversed(replayed.tape), cotangents, lambda x: id(x) in replayed.active, keep)
-    return [cotangents[id(t)] if id(t) in cotangents else np.zeros_like(t) for t in wrt_tracers]
-
-
-def traced_ones(ctx, like):
-    """Ones of `like`'s type as a traced broadcast of a scalar constant, so the rules that read
-    it are traced too rather than folded into large constants."""
-    import numpy
-
-    from .array import NDArray, Tracer
-    from .dispatch import bind
-
-    one = Tracer(ctx, ctx.value_of(NDArray(numpy.ones((), like.dtype))))
-    return one if like.ndim == 0 else bind("broadcast_to", one, shape=tuple(like.shape))
+    by_name = {v.name: env[v] for v in graph.inputs}
+    targets = [by_name[name] for name in wrt]
+    propagate(reversed(tape), cotangents, lambda x: id(x) in active, {id(t) for t in targets})
+    grads = [cotangents[id(t)] if id(t) in cotangents else lax.zeros_like(t) for t in targets]
+    return Emitted(by_name, [env[v] for v in graph.outputs], grads)
 
 
 def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:
@@ -103,22 +86,17 @@ def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "one
     """The joint graph: `graph`'s outputs, then d(sum of seeded outputs)/d(input) for each input
     named in `wrt` (default: every parameter). `seed`: "ones", or "inputs" for cotangent inputs
     `grad.<i>` appended after the original inputs. `outputs`: which outputs to differentiate."""
-    from .tracing import TraceContext
-
     if seed not in ("ones", "inputs"):
         raise HybridError(f"autodiff: seed must be 'ones' or 'inputs', got {seed!r}")
     wrt = [v.name for v in graph.params] if wrt is None else list(wrt)
+
+    def cotangent(i: int, out: Tracer) -> Tracer:
+        return ctx.input(f"grad.{i}", out.type) if seed == "inputs" else lax.full_like(out, 1)
+
     ctx = TraceContext(graph.name)
     with ctx:
-        replayed = replay_into(ctx, graph, wrt)
-        seeds = []
-        for i in _differentiable_outputs(graph, outputs):
-            out = replayed.env[graph.outputs[i]]
-            cotangent = ctx.input(f"grad.{i}", out.type) if seed == "inputs" else traced_ones(ctx, out)
-            seeds.append((out, cotangent))
-        by_name = {v.name: replayed.env[v] for v in graph.inputs}
-        grads = backprop(replayed, seeds, [by_name[name] for name in wrt])
-        ctx.graph.outputs = [replayed.env[v].value for v in graph.outputs] + [ctx.value_of(g) for g in grads]
+        emitted = emit_with_grads(ctx, graph, wrt, _differentiable_outputs(graph, outputs), cotangent)
+        ctx.graph.outputs = [ctx.value_of(x) for x in emitted.outputs + emitted.grads]
     return ctx.graph
 
 

@@ -173,7 +173,6 @@ class NDArray(Array):
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
-        from ..frontend.indexing import normalize_setitem_key
         self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
     def __repr__(self) -> str:
@@ -297,8 +296,8 @@ class Tracer(Array):
                              "the hybridized code.")
 
     def detach(self):
-        from ..frontend import np
-        return np.stop_gradient(self)
+        from .dispatch import bind
+        return bind("stop_gradient", self)
 
 
 def as_ndarray(value) -> NDArray:
@@ -306,9 +305,25 @@ def as_ndarray(value) -> NDArray:
     return value if isinstance(value, NDArray) else NDArray(value)
 
 
+def normalize_setitem_key(key):
+    """A key NumPy accepts for eager `x[key] = value` (our arrays converted to NumPy)."""
+    if isinstance(key, tuple):
+        return tuple(normalize_setitem_key(k) for k in key)
+    return numpy.asarray(key) if isinstance(key, Array) else key
+
+
 def wrap_outputs(result, cls=NDArray) -> list:
     results = result if isinstance(result, tuple) else (result,)
     return [cls(numpy.asarray(r)) for r in results]
 
 
-from ..frontend import np as _np  # noqa: E402  (np needs Array defined first)
+# The operators and methods are NumPy functions (promotion, broadcasting, indexing), which the
+# user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
+# as jax.numpy does for JAX's arrays.
+_np = None
+
+
+def install_numpy(namespace) -> None:
+    """Called by hybrid.frontend.np: the namespace whose functions the array operators call."""
+    global _np
+    _np = namespace

@@ -8,7 +8,7 @@ eager ops) downloads a host copy.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy
 
@@ -144,12 +144,22 @@ class DeviceNDArray(NDArray):
         return f"{self._data!r} @{self.context}"
 
 
-def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) -> DeviceNDArray:
-    """Copy a host NDArray to GPU ctx.device_id (through the CUDA backend's runtime)."""
-    from ..codegen.cuda.runtime import get_runtime
+# device type -> runtime(device_id): how to reach a device's memory (malloc, copies). A backend
+# that drives the device registers it (hybrid.codegen registers "gpu": the CUDA runtime).
+_RUNTIMES: dict[str, Callable[[int], object]] = {}
 
-    rt = runtime or get_runtime(device=ctx.device_id)
-    return DeviceNDArray.from_host(array._data, rt, ctx.device_id)
+
+def register_device_runtime(device_type: str, runtime: Callable[[int], object]) -> None:
+    _RUNTIMES[device_type] = runtime
+
+
+def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) -> DeviceNDArray:
+    """Copy a host NDArray to GPU ctx.device_id (through the runtime of the backend that drives it)."""
+    if runtime is None:
+        if ctx.device_type not in _RUNTIMES:
+            raise HybridError(f"no runtime for {ctx}: import hybrid (its CUDA backend drives GPUs)")
+        runtime = _RUNTIMES[ctx.device_type](ctx.device_id)
+    return DeviceNDArray.from_host(array._data, runtime, ctx.device_id)
 
 
 __all__ = ["Context", "cpu", "gpu", "DeviceNDArray", "to_device"]

@@ -6,6 +6,7 @@ import numpy
 
 from ..errors import HybridError
 from ..ir.graph import Graph, Value
+from . import rng
 from .array import NDArray
 from .dispatch import bind
 from .tracing import TraceContext, current_trace
@@ -25,8 +26,7 @@ def _rng_base(count: int):
         key = trace.rng_key()
         trace.random_ops += count - 1
         return key
-    from ..frontend import random
-    return NDArray(random.take_keys(count))
+    return NDArray(rng.take_keys(count))
 
 
 def replay(graph: Graph, inputs: list, params: dict) -> list:

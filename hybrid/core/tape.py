@@ -17,7 +17,7 @@ import numpy
 
 from ..errors import HybridError, ShapeError
 from ..ir.registry import get_op
-from . import autograd, dispatch
+from . import autograd, dispatch, lax
 from .array import Array, NDArray
 
 
@@ -74,7 +74,7 @@ def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep:
     cts = [cotangents.get(id(o)) for o in node.outputs]
     if all(ct is None for ct in cts):
         return
-    cts = [ct if ct is not None else _zeros_like(o) for ct, o in zip(cts, node.outputs)]
+    cts = [ct if ct is not None else lax.zeros_like(o) for ct, o in zip(cts, node.outputs)]
     for o in node.outputs:
         if id(o) not in keep:
             cotangents.pop(id(o), None)
@@ -83,11 +83,6 @@ def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep:
             continue
         previous = cotangents.get(id(x))
         cotangents[id(x)] = ct if previous is None else previous + ct
-
-
-def _zeros_like(x: Array) -> Array:
-    from ..frontend import np
-    return np.zeros_like(x)
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -278,5 +273,5 @@ def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None,
     seeds = _seeds(heads, None if head_grads is None else _as_list(head_grads), "autograd.grad()")
     retain = create_graph if retain_graph is None else retain_graph
     cotangents = _sweep(_topological(heads), heads, seeds, create_graph, {id(v) for v in variables}, retain)
-    result = [cotangents.get(id(v)) if id(v) in cotangents else _zeros_like(v) for v in variables]
+    result = [cotangents.get(id(v)) if id(v) in cotangents else lax.zeros_like(v) for v in variables]
     return result[0] if single else result

@@ -179,7 +179,7 @@ class HybridBlock(Block):
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
         files = export_compiled(self._compiled, path)
         if library:
-            from ..aot import compile_library
+            from .aot import compile_library
             from ..ir.types import to_numpy_dtype
             examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
                         if part[0] == "array"]

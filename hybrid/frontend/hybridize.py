@@ -21,7 +21,7 @@ from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray, as_ndarray
 from ..core import autograd
-from . import random
+from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
 
 DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
@@ -209,7 +209,7 @@ class CompiledFunction:
             elif kind == PARAM:
                 inputs.append(source._data_eager()._exec_input(backend))
             else:
-                inputs.append(random.take_keys(entry.random_ops))
+                inputs.append(rng.take_keys(entry.random_ops))
         return inputs
 
     def __call__(self, *args):

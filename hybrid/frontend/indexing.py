@@ -23,13 +23,6 @@ def _expand_key(key, ndim: int) -> list:
     return key
 
 
-def normalize_setitem_key(key):
-    """A key NumPy accepts for eager `x[key] = value` (our arrays converted to NumPy)."""
-    if isinstance(key, tuple):
-        return tuple(normalize_setitem_key(k) for k in key)
-    return numpy.asarray(key) if isinstance(key, Array) else key
-
-
 def getitem(x: Array, key):
     from . import np
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from typing import Optional, Sequence
 
 import numpy
 
 from ..errors import ShapeError
 from ..ir.types import dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer, install_numpy
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
 from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
+
+install_numpy(sys.modules[__name__])  # the array operators and methods call these functions
 
 ndarray = NDArray
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64

@@ -1,45 +1,15 @@
-"""`hb.np.random`: a seedable counter-based generator shared by eager and compiled code.
-
-The state is (seed, counter). Every random op draws with key (seed, counter) and advances the
-counter by one; a compiled graph with k random ops receives (seed, counter) as `%rng.key`, uses
-(seed, counter + i) for its i-th op and advances the counter by k. So a model draws the same
-numbers (e.g. dropout masks) eagerly and hybridized, given the same seed.
+"""`hb.np.random`: samplers over the counter-based generator of hybrid.core.rng, shared by
+eager and compiled code, so a model draws the same numbers (e.g. dropout masks) eagerly and
+hybridized, given the same seed.
 """
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy
 
+from ..core.rng import next_key, seed  # noqa: F401  (hb.np.random.seed)
 from ..ir.types import dtype_name, to_numpy_dtype
-
-_lock = threading.Lock()
-_state = {"seed": 0, "counter": 0}
-
-
-def seed(value: int) -> None:
-    """Reset the generator: the same seed gives the same draws, eager or compiled."""
-    with _lock:
-        _state["seed"] = int(value) & 0xFFFFFFFF
-        _state["counter"] = 0
-
-
-def take_keys(count: int) -> numpy.ndarray:
-    """The base key (seed, counter) for `count` consecutive draws; advances the counter."""
-    with _lock:
-        key = numpy.array([_state["seed"], _state["counter"]], numpy.uint32)
-        _state["counter"] = (_state["counter"] + count) & 0xFFFFFFFF
-    return key
-
-
-def _key():
-    from ..core.array import NDArray
-    from ..core.tracing import current_trace
-
-    trace = current_trace()
-    return trace.rng_key() if trace is not None else NDArray(take_keys(1))
-
 
 def _shape(size) -> tuple[int, ...]:
     if size is None:
@@ -49,7 +19,7 @@ def _shape(size) -> tuple[int, ...]:
 
 def _uniform01(shape, dtype):
     from ..core.dispatch import bind
-    return bind("random_uniform", _key(), shape=_shape(shape), dtype=dtype_name(dtype))
+    return bind("random_uniform", next_key(), shape=_shape(shape), dtype=dtype_name(dtype))
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype="float32"):

@@ -26,8 +26,8 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType
-from ..core import autograd
-from . import random
+from ..core import ad, autograd, lax
+from ..core import rng
 from ..core.array import Array, NDArray, as_ndarray
 from ..core.tape import record_custom, tracked
 from ..core.tracing import TraceContext, trace_function
@@ -83,9 +83,7 @@ def call_recorded(fn, entry, args: list):
     key = (entry.signature, wrt)
     training = fn.training_cache.get(key)
     if training is None:
-        from ..core.ad import forward_backward
-
-        pair = forward_backward(entry.traced, wrt, outputs=range(entry.num_outputs))
+        pair = ad.forward_backward(entry.traced, wrt, outputs=range(entry.num_outputs))
         fwd_pipeline, fwd = _build(pair.forward, fn.options, "forward")
         bwd_pipeline, bwd = _build(pair.backward, fn.options, "backward")
         training = TrainingEntry(fwd_pipeline, bwd_pipeline, fwd, bwd, pair.saved, pair.differentiated)
@@ -93,7 +91,7 @@ def call_recorded(fn, entry, args: list):
     backend = fn.options.backend
     named = {name: array._exec_input(backend) for name, array in sources}
     if entry.random_ops:
-        named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
+        named[TraceContext.RNG_KEY] = rng.take_keys(entry.random_ops)
     outputs = [as_ndarray(o) for o in training.forward(_ordered(training.forward_pipeline.graph, named))]
     total = len(entry.traced.outputs)
     results = outputs[:entry.num_outputs]
@@ -157,7 +155,7 @@ class CompiledStep:
         for (name, _), state in zip(self._trainable(), self.trainer.states()):
             named.update({f"state.{name}.{k}": s._data for k, s in enumerate(state)})
         if entry.random_ops:
-            named[TraceContext.RNG_KEY] = random.take_keys(entry.random_ops)
+            named[TraceContext.RNG_KEY] = rng.take_keys(entry.random_ops)
         outputs = entry.executable(_ordered(entry.pipeline.graph, named))
         loss, rest = outputs[0], outputs[1:]
         for target, value in zip(entry.side_targets, rest[:entry.num_side]):
@@ -185,8 +183,6 @@ class CompiledStep:
         return result
 
     def _compile(self, data: NDArray, label: NDArray) -> StepEntry:
-        from ..core.ad import backprop, replay_into, traced_ones
-
         net, loss_fn = self.net, self.loss_fn
         if any(not p.is_initialized for p in net.collect_params().values()):
             with autograd.pause(train_mode=False):
@@ -205,18 +201,21 @@ class CompiledStep:
         in_graph = {v.name for v in graph.inputs}
         step = TraceContext("train_step")
         with step:
-            replayed = replay_into(step, graph, [name for name, _ in trainable if name in in_graph])
-            by_name = {v.name: replayed.env[v] for v in graph.inputs}
-            weights = [by_name[name] if name in by_name else step.input(name, p._data_eager().type)
-                       for name, p in trainable]
-            loss = replayed.env[graph.outputs[0]]
-            grads = backprop(replayed, [(loss, traced_ones(step, loss))], weights)
+            wrt = [name for name, _ in trainable if name in in_graph]
+            emitted = ad.emit_with_grads(step, graph, wrt, [0], lambda i, loss: lax.full_like(loss, 1))
+            grad_of = dict(zip(wrt, emitted.grads))
+            weights, grads = [], []
+            for name, p in trainable:   # a weight the loss does not read gets a zero gradient
+                weight = emitted.inputs[name] if name in emitted.inputs else step.input(name, p._data_eager().type)
+                weights.append(weight)
+                grads.append(grad_of[name] if name in grad_of else lax.zeros_like(weight))
+            loss = emitted.outputs[0]
             grads = self.trainer.allreduce_traced(grads)
             scalars = [step.input(name, TensorType((), "f32")) for name in ("lr", "t", "rescale")]
             states = [tuple(step.input(f"state.{name}.{k}", s.type) for k, s in enumerate(state))
                       for (name, _), state in zip(trainable, self.trainer.states())]
             new_weights, new_states = self.trainer.update_fn(weights, grads, states, *scalars)
-            results = [loss] + [replayed.env[v] for v in graph.outputs[1:]] + list(new_weights)
+            results = [loss] + emitted.outputs[1:] + list(new_weights)
             results += [s for state in new_states for s in state]
             step.graph.outputs = [step.value_of(r) for r in results]
         pipeline, executable = _build(step.graph, self.options, "train_step")

@@ -12,7 +12,8 @@ import numpy
 import pytest
 
 import hybrid as hb
-from hybrid import aot, init, nn, np
+from hybrid import init, nn, np
+from hybrid.codegen import library
 from hybrid.errors import IndexOutOfRangeError
 from hybrid.model_zoo import BasicBlock, LeNet5
 
@@ -256,7 +257,7 @@ def test_c_program_sees_the_bad_index_status(embedding_library):
 
 def test_library_of_another_format_version_is_rejected(lenet_library, monkeypatch):
     folder, *_ = lenet_library
-    monkeypatch.setattr(aot, "FORMAT_VERSION", aot.FORMAT_VERSION + 1)
-    with pytest.raises(hb.FormatError, match=f"library format {aot.FORMAT_VERSION - 1}, this hybrid reads version "
-                                             f"{aot.FORMAT_VERSION}; recompile it"):
+    monkeypatch.setattr(library, "FORMAT_VERSION", library.FORMAT_VERSION + 1)
+    with pytest.raises(hb.FormatError, match=f"library format {library.FORMAT_VERSION - 1}, this hybrid reads version "
+                                             f"{library.FORMAT_VERSION}; recompile it"):
         hb.load_library(str(folder / "model.so"))

@@ -13,7 +13,7 @@ from .. import scalar as S
 from ..registry import OpDef, register
 from ..types import TensorType, dtype_name, is_float, to_numpy_dtype
 from .common import broadcast_shapes, same_dtype
-from .gradkit import apply, np, unbroadcast, where
+from .gradkit import apply, lax, unbroadcast, where
 
 
 def _unary_infer(float_only: bool):
@@ -80,7 +80,7 @@ def _quiet(fn):
 def _safe_log(a):
     """log(a) where a > 0, else 0: the pow exponent's gradient, finite for a <= 0."""
     positive = a > 0
-    return where(positive, np().log(where(positive, a, 1.0)), 0.0)
+    return where(positive, lax().log(where(positive, a, 1.0)), 0.0)
 
 
 def _pow_grad(g, inputs, outputs):
@@ -111,9 +111,9 @@ unary("sigmoid", _sigmoid_reference, lambda x: 1.0 / (1.0 + S.call("exp", -x)),
 unary("relu", _relu_reference, lambda x: S.select(x < 0.0, 0.0, x), float_only=False,
       grad=lambda g, i, o: [where(i[0] > 0, g, 0.0)])
 unary("erf", _erf_reference, lambda x: S.call("erf", x),
-      grad=lambda g, i, o: [g * np().exp(-(i[0] * i[0])) * (2.0 / math.sqrt(math.pi))])
-unary("sin", numpy.sin, lambda x: S.call("sin", x), grad=lambda g, i, o: [g * np().cos(i[0])])
-unary("cos", numpy.cos, lambda x: S.call("cos", x), grad=lambda g, i, o: [-(g * np().sin(i[0]))])
+      grad=lambda g, i, o: [g * lax().exp(-(i[0] * i[0])) * (2.0 / math.sqrt(math.pi))])
+unary("sin", numpy.sin, lambda x: S.call("sin", x), grad=lambda g, i, o: [g * lax().cos(i[0])])
+unary("cos", numpy.cos, lambda x: S.call("cos", x), grad=lambda g, i, o: [-(g * lax().sin(i[0]))])
 unary("floor", numpy.floor, lambda x: S.call("floor", x), differentiable=False)
 unary("ceil", numpy.ceil, lambda x: S.call("ceil", x), differentiable=False)
 unary("round", numpy.round, lambda x: S.call("round", x), differentiable=False)

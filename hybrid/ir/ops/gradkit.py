@@ -1,25 +1,36 @@
 """Helpers for gradient rules.
 
 A rule is `grad(cotangent, inputs, outputs, **attrs) -> [input cotangent or None, ...]`, where
-the arrays are frontend Arrays: NDArrays on the eager tape, Tracers in graph autodiff. Rules
-are written with array operators and the functions below, so one rule serves both. The
-frontend is imported on first use, keeping hybrid.ir free of import-time frontend imports.
+the arrays are core Arrays: NDArrays on the eager tape, Tracers in graph autodiff. Rules are
+written with array operators, `apply` and the primitive functions of `lax()`, so one rule serves
+both. Those functions live in hybrid.core.lax, a layer above the IR: it installs itself here when
+imported, and rules run only from core (the tape and graph autodiff).
 """
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Optional
+
+_lax: Optional[ModuleType] = None
 
 
-def np() -> ModuleType:
-    """The hb.np namespace (array functions that work eagerly and traced)."""
-    from ...frontend import np as namespace
-    return namespace
+def install_lax(module: ModuleType) -> None:
+    """Called by hybrid.core.lax on import."""
+    global _lax
+    _lax = module
+
+
+def lax() -> ModuleType:
+    """hybrid.core.lax: primitive functions on core arrays (eager now, or emitted into a trace)."""
+    if _lax is None:
+        raise RuntimeError("gradient rules run through hybrid.core (the tape or graph autodiff); import hybrid.core.lax "
+                           "before calling one directly")
+    return _lax
 
 
 def apply(op: str, *inputs, **attrs):
     """Apply a registry op to Arrays (eager now, or emitted into the active trace)."""
-    from ...core.dispatch import bind as run
-    return run(op, *inputs, **attrs)
+    return lax().bind(op, *inputs, **attrs)
 
 
 def unbroadcast(g, shape: tuple[int, ...]):
@@ -44,7 +55,7 @@ def keep_reduced(g, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: 
 
 
 def where(cond, a, b):
-    return np().where(cond, a, b)
+    return lax().where(cond, a, b)
 
 
 def dilate(g, axis: int, step: int):

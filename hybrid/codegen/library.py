@@ -1,12 +1,12 @@
-"""Ahead-of-time compilation: a model as a self-contained shared library with a C header.
+"""Ahead-of-time compilation: an optimized graph as a self-contained shared library with a C header.
 
     hb.compile_library(net_or_fn, example_inputs, "model.so")   # -> model.so + model.h
     run = hb.load_library("model.so")                           # ctypes only, no llvmlite
     outputs = run([x])
 
-Stages of `compile_library`:
-  1. trace the block or function on the example inputs (inference mode) and optimize the graph
-     with the parameters frozen (constant folding, BatchNorm folding, fusion, memory plan)
+hb.compile_library (hybrid.frontend.aot) traces the block or function on the example inputs
+(inference mode) and optimizes the graph with the parameters frozen (constant folding, BatchNorm
+folding, fusion, memory plan); then the stages of `build_library`:
   2. render the same LLVM module as the JIT (module.build_module) with the parameters and
      constants as external read-only symbols (their bytes go in a data object assembled with
      .incbin), plus one thread's part of a run (hidden, called by stage 4)
@@ -45,9 +45,9 @@ from typing import Any, Optional, Sequence
 
 import numpy
 
-from .errors import FormatError, HybridError
-from .ir.graph import Graph
-from .ir.types import to_numpy_dtype
+from ..errors import FormatError, HybridError
+from ..ir.graph import Graph
+from ..ir.types import to_numpy_dtype
 
 # 2: the info JSON lists the input checks, and a nonzero status means a failed check (STATUS)
 FORMAT_VERSION = 2
@@ -61,28 +61,6 @@ def _symbol_name(path: str) -> str:
     stem = os.path.basename(path).split(".")[0]
     name = re.sub(r"\W", "_", stem) or "model"
     return name if not name[0].isdigit() else f"m_{name}"
-
-
-def _trace(net_or_fn, example_inputs: Sequence) -> tuple[Graph, dict[str, numpy.ndarray]]:
-    from .core.array import NDArray
-    from .frontend.block import HybridBlock
-    from .frontend.hybridize import argument_names
-    from .core.tracing import trace_function
-
-    args = [a if isinstance(a, NDArray) else NDArray(numpy.asarray(a)) for a in example_inputs]
-    if isinstance(net_or_fn, HybridBlock):
-        block = net_or_fn
-        block._finish_deferred_shapes(args)
-        names = {id(p): name for name, p in block.collect_params().items()}
-        graph, ctx, _ = trace_function(block.forward, args, type(block).__name__, names,
-                                       argument_names(block.forward))
-    else:
-        fn = getattr(net_or_fn, "compiled", None)
-        fn = fn.fn if fn is not None else net_or_fn
-        graph, ctx, _ = trace_function(fn, args, getattr(fn, "__name__", "fn"), None, argument_names(fn))
-        names = {}
-    params = {names.get(id(p), p.name): numpy.ascontiguousarray(p._data_eager()._data) for p in ctx.params_used}
-    return graph, params
 
 
 def _header(name: str, info: dict) -> str:
@@ -196,21 +174,19 @@ def _constants_object(compiler: str, folder: str, name: str, constants: list[num
     return obj
 
 
-def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Optional[str] = None,
-                    opt_level: int = 3, cc: Optional[str] = None) -> dict:
-    """Compile a block or function for `example_inputs` into the shared library `path` (and a C
-    header next to it). Returns the library's signature (also in the header and <name>_info)."""
-    from . import passes
-    from .codegen.llvm import aot_threads, compile_objects, module, target
-    from .version import __version__
+def build_library(graph: Graph, params: dict[str, numpy.ndarray], path: str, name: Optional[str] = None,
+                  cc: Optional[str] = None) -> dict:
+    """Compile an optimized graph, with `params` (input name -> value) built in, into the shared
+    library `path` (and a C header next to it). Returns the library's signature (also in the
+    header and <name>_info)."""
+    from ..version import __version__
+    from .llvm import aot_threads, compile_objects, module, target
 
     compiler = cc or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if compiler is None:
         raise HybridError("compile_library needs a C compiler to link the shared library; none found "
                           "(set CC or install cc/gcc/clang)")
     name = name or _symbol_name(path)
-    graph, params = _trace(net_or_fn, example_inputs)
-    graph = passes.optimize(graph, opt_level=opt_level, freeze=True, frozen=params).graph
     used = {v for n in graph.nodes for v in n.inputs} | set(graph.outputs)
     # parameters folded away (e.g. BatchNorm statistics) are not embedded
     bound = {i: params[v.name] for i, v in enumerate(graph.inputs) if v.name in params and v in used}
@@ -315,7 +291,7 @@ class Library:
     def _failure(self, status: int, base: int) -> Exception:
         """The exception for a run that returned `status` (nonzero), read from the check slots of
         the workspace at `base` as the JIT runtime does."""
-        from .codegen.kernel.describe import first_failure
+        from .kernel.describe import first_failure
 
         error = first_failure(self.checks, base)
         return error if error is not None else HybridError(f"{self.name} failed with status {status}")
@@ -325,7 +301,7 @@ def _load_checks(records: list) -> list:
     """module.ModulePlan.checks from the info JSON: (Check, low value's offset, high value's offset)."""
     if not records:
         return []
-    from .codegen.kernel.describe import Check    # only for libraries with checks: keeps loading light
+    from .kernel.describe import Check    # only for libraries with checks: keeps loading light
 
     return [(Check(**r["check"]), r["low_at"], r["high_at"]) for r in records]
 

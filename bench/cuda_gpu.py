@@ -7,8 +7,8 @@ docs/cuda.md). One run measures every target of the CUDA issue and prints ratios
   f16 GEMM 4096^3 on tensor cores vs torch.matmul f16                   (target >= 0.40)
   W1 MLP, W5 transformer block, W6 ResNet-18 vs PyTorch eager           (target: time <= 1.5x)
 
-    python -m hybrid.codegen.cuda.bench_gpu [--quick] [--append bench/RESULTS.md]
-    python -m hybrid.codegen.cuda.bench_gpu --runtime emulator --tiny   # checks the script, no GPU
+    python -m bench.cuda_gpu [--quick] [--append bench/RESULTS.md]
+    python -m bench.cuda_gpu --runtime emulator --tiny   # checks the script, no GPU
 
 Data stays on the GPU for every peer (hybrid inputs are DeviceNDArrays); each timing is one call
 plus a stream synchronisation, median of repeated calls.
@@ -25,9 +25,8 @@ import numpy
 import hybrid as hb
 from hybrid import npx, passes
 from hybrid.codegen import build
+from hybrid.codegen.cuda.runtime import get_runtime
 from hybrid.core.context import DeviceNDArray
-
-from .runtime import get_runtime
 
 
 def median_ms(fn: Callable[[], object], sync: Callable[[], None], budget_s: float = 1.0, warmup: int = 3) -> float:
@@ -204,7 +203,7 @@ def main(argv=None) -> int:
     if args.append:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         with open(args.append, "a") as f:
-            f.write(f"\n## CUDA backend ({stamp})\n\nCommand: `python -m hybrid.codegen.cuda.bench_gpu`"
+            f.write(f"\n## CUDA backend ({stamp})\n\nCommand: `python -m bench.cuda_gpu`"
                     f"{' --quick' if args.quick else ''}\n\nRatio: reference time / hybrid time (GEMM and W3: "
                     f"throughput ratio); >= 1 means hybrid is faster.\n\n{text}\n")
     return 0
