@@ -2,7 +2,8 @@
 hybridize it into a typed SSA graph that is optimized and compiled (interp, LLVM, CUDA)."""
 from . import codegen, ir, passes, viz
 from .codegen.library import load_library
-from .errors import FormatError, HybridError, ShapeError, TracingError
+from .config import config
+from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
 from .frontend.aot import compile_library
@@ -16,6 +17,6 @@ from .version import __version__
 from . import gluon
 from .gluon import Trainer
 
-__all__ = ["ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "kv", "FormatError", "HybridError", "ShapeError", "TracingError",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

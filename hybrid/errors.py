@@ -13,6 +13,11 @@ class ShapeError(HybridError, ValueError):
     """An op was given shapes or dtypes it cannot accept."""
 
 
+class CastingError(HybridError, TypeError):
+    """An in-place write whose result NumPy's 'same_kind' rule does not let back into the array
+    (an int array `+= 1.5`), as NumPy's UFuncTypeError."""
+
+
 class FormatError(HybridError):
     """An exported or serialized file is missing, truncated, tampered with or of an unknown version."""
 

@@ -1,17 +1,18 @@
-"""Opt-in logging by category: HYBRID_LOG=recompiles,compile,fusion (or 'all').
+"""Opt-in logging by category: HYBRID_LOG=recompiles,compile,fusion (or 'all'; hb.config(log=...)).
 
 Logged events are never silent fallbacks: a recompile or an unfused op says why.
 """
 from __future__ import annotations
 
 import logging
-import os
+
+from .config import config
 
 logger = logging.getLogger("hybrid")
 
 
 def enabled(category: str) -> bool:
-    wanted = {c.strip() for c in os.environ.get("HYBRID_LOG", "").split(",") if c.strip()}
+    wanted = config.get("log")
     return "all" in wanted or category in wanted
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy
 
-from ..errors import TracingError
+from ..errors import CastingError, HybridError, ShapeError, TracingError
 from ..ir.types import TensorType, dtype_name, to_numpy_dtype
 from .source import user_line
 
@@ -91,6 +91,37 @@ class Array:
 
     def __getitem__(self, key): return _np.getitem(self, key)
 
+    # in-place operators: the result is written into this array under NumPy's casting rule ------
+    def __iadd__(self, o): return self._write_back(self + o, "+=")
+    def __isub__(self, o): return self._write_back(self - o, "-=")
+    def __imul__(self, o): return self._write_back(self * o, "*=")
+    def __itruediv__(self, o): return self._write_back(self / o, "/=")
+    def __ifloordiv__(self, o): return self._write_back(self // o, "//=")
+    def __imod__(self, o): return self._write_back(self % o, "%=")
+    def __ipow__(self, o): return self._write_back(self ** o, "**=")
+    def __imatmul__(self, o): return self._write_back(self @ o, "@=")
+    def __iand__(self, o): return self._write_back(self & o, "&=")
+    def __ior__(self, o): return self._write_back(self | o, "|=")
+    def __ixor__(self, o): return self._write_back(self ^ o, "^=")
+    def __ilshift__(self, o): return self._write_back(self << o, "<<=")
+    def __irshift__(self, o): return self._write_back(self >> o, ">>=")
+
+    def _write_back(self, result: "Array", op: str) -> "Array":
+        """`x op= y`: check that `result` fits this array as NumPy does, then store it here."""
+        if tuple(result.shape) != tuple(self.shape):
+            raise ShapeError(f"x {op} y: the result has shape {result.shape} but x has shape {self.shape}; an "
+                             f"in-place operator cannot change x's shape (NumPy: non-broadcastable output "
+                             f"operand). Write `x = x {op[:-1]} y` for a new array.{_where()}")
+        if not numpy.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise CastingError(f"x {op} y: cannot cast the {result.dtype} result back into x's {self.dtype} "
+                               f"under NumPy's 'same_kind' rule. Write `x = x {op[:-1]} y` for a new "
+                               f"{result.dtype} array, or cast y first (y.astype(x.dtype)).{_where()}")
+        self._store(result)
+        return self
+
+    def _store(self, result: "Array") -> None:
+        raise NotImplementedError  # NDArray writes its buffer; Tracer rebinds its graph value
+
     # methods (NumPy names) ---------------------------------------------------------------
     def reshape(self, *shape): return _np.reshape(self, shape[0] if len(shape) == 1 else shape)
     def transpose(self, *axes): return _np.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
@@ -127,7 +158,7 @@ WRITE_CLOCK = itertools.count(1)
 class NDArray(Array):
     """An eager array on the CPU, backed by a NumPy array. Autograd state lives in the slots."""
 
-    __slots__ = ("_data", "_grad", "_grad_req", "_node", "_version", "__weakref__")
+    __slots__ = ("_data", "_grad", "_grad_req", "_node", "_version", "_base", "__weakref__")
 
     def __init__(self, data: numpy.ndarray):
         self._data = data
@@ -135,12 +166,43 @@ class NDArray(Array):
         self._grad_req = "null"
         self._node = None  # autograd: the tape entry that produced this array
         self._version = next(WRITE_CLOCK)  # renewed by every in-place write: device copies key on it
+        self._base: Optional[NDArray] = None  # the array whose memory this view shares (hybrid.core.views)
 
     def _assign(self, value, key=Ellipsis) -> None:
         """Write `value` into this array in place (all of it, or `key`). Every in-place write in
-        hybrid goes through here, so the write version tells device backends when to re-upload."""
+        hybrid goes through here, so the write version tells device backends when to re-upload; a
+        write through a view renews its base's version too."""
         self._data[key] = value
         self._version = next(WRITE_CLOCK)
+        if self._base is not None:
+            self._base._version = self._version
+
+    def _write_version(self) -> int:
+        """The version of this array's contents: a view changes when its base is written."""
+        return self._version if self._base is None else max(self._version, self._base._version)
+
+    def _check_writable(self, value=None) -> None:
+        """Refuse an in-place write under autograd.record() where it would corrupt the recorded graph:
+        the array (or the array it views) is a gradient target or a recorded result, or the written
+        value carries a gradient the write would drop. Outside record() (optimizer updates) it is fine."""
+        from . import autograd
+        if not autograd.is_recording():
+            return
+        from .tape import tracked
+        base = self if self._base is None else self._base
+        if tracked(self) or tracked(base):
+            raise HybridError(f"in-place write to a {self.type} array that autograd is recording gradients "
+                              f"for: the recorded graph would silently use the new values. Inside "
+                              f"autograd.record() write `x = x + y` (a new array); update parameters outside "
+                              f"record() (as optimizers do).{_where()}")
+        if isinstance(value, NDArray) and tracked(value):
+            raise HybridError(f"in-place write of a value that needs a gradient into an untracked {self.type} "
+                              f"array under autograd.record(): the gradient would be lost. Build the result as "
+                              f"a new array (np.where, np.concatenate) instead.{_where()}")
+
+    def _store(self, result: Array) -> None:
+        self._check_writable(result)
+        self._assign(result._data)
 
     @property
     def type(self) -> TensorType:
@@ -173,6 +235,7 @@ class NDArray(Array):
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
+        self._check_writable(value)
         self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
 
     def __repr__(self) -> str:
@@ -222,8 +285,13 @@ class NDArray(Array):
         into it since."""
         if backend in ("cuda", "llvm"):
             from .context import HostInput
-            return HostInput(self._data, self._version)
+            return HostInput(self._data, self._write_version())
         return self._data
+
+
+def _where() -> str:
+    line = user_line()
+    return f"\n  {line.describe()}" if line else ""
 
 
 def _tracing_error(what: str, instead: str) -> TracingError:
@@ -238,13 +306,47 @@ _CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, or 
 
 
 class Tracer(Array):
-    """A value of the graph being traced. Shapes and dtypes are static; data is not known."""
+    """A value of the graph being traced. Shapes and dtypes are static; data is not known.
 
-    __slots__ = ("trace", "value")
+    A Tracer is a mutable reference to a graph value: an in-place write (`x += 1`, `x[0] = v`)
+    rebinds it to the updated value, so every alias sees the write, as eagerly. A view (basic
+    index, reshape, transpose of another Tracer) writes back into its base (hybrid.core.views)."""
+
+    __slots__ = ("trace", "_value", "_base", "_read", "_write", "_seen", "_writes")
 
     def __init__(self, trace, value):
         self.trace = trace
-        self.value = value
+        self._value = value
+        self._base: Optional[Tracer] = None  # set by views.traced_view
+        self._writes = 0  # writes into this root array (or through its views)
+
+    @property
+    def value(self):
+        """The graph value now: a view re-reads itself from its base after any write to its family."""
+        if self._base is not None:
+            writes = self._root()._writes
+            if self._seen != writes:
+                self._value = self._read(self._base).value
+                self._seen = writes
+        return self._value
+
+    def _root(self) -> "Tracer":
+        x = self
+        while x._base is not None:
+            x = x._base
+        return x
+
+    def _rebind(self, new: "Tracer") -> None:
+        """Make this array hold `new`'s value (a functional in-place write), writing views back into their base."""
+        if self._base is not None:
+            self._base._rebind(self._write(self._base, new))
+            self._seen = self._root()._writes
+        else:
+            self._writes += 1
+        self._value = new.value
+
+    def _store(self, result: Array) -> None:
+        self._rebind(result if result.dtype == self.dtype else _np.astype(result, self.dtype))
 
     @property
     def type(self) -> TensorType:
@@ -284,11 +386,14 @@ class Tracer(Array):
             yield self[i]
 
     def __setitem__(self, key, value):
-        raise _tracing_error("item assignment was used", "Arrays are immutable while tracing: build the result "
-                             "with np.where(mask, new, x) or np.concatenate instead.")
+        self._rebind(_np._functional_setitem(self, key, value))
 
     def __repr__(self) -> str:
         return f"Tracer<{self.type}>"
+
+    def copy(self) -> "Tracer":
+        """A new array of the same value: later in-place writes to either leave the other alone."""
+        return Tracer(self.trace, self.value)
 
     # autograd calls are meaningless on a traced value
     def attach_grad(self, grad_req: str = "write"):

@@ -65,6 +65,7 @@ class DeviceNDArray(NDArray):
         self._grad_req = "null"
         self._node = None
         self._version = next(WRITE_CLOCK)
+        self._base = None
         self._type = type_
         self._runtime = runtime
         self._device_id = device_id

@@ -161,12 +161,7 @@ def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
                 f"`with autograd.record():` and call attach_grad() on the inputs (parameters are attached by "
                 f"initialize()) before recording; a graph is also freed by a previous backward unless "
                 f"retain_graph=True.")
-        if g is None:
-            if head.size != 1:
-                raise ShapeError(
-                    f"{what}: head {i} has shape {head.shape}, not a scalar, and no head_grad was given. Reduce "
-                    f"it first (loss.mean().backward() or loss.sum().backward()), or pass head_grad, an array "
-                    f"of shape {head.shape} holding the gradient of the objective with respect to it.")
+        if g is None:  # MXNet's rule: a non-scalar head gets a gradient of ones (d sum(head))
             seeds.append(NDArray(numpy.ones(head.shape, head.dtype)))
             continue
         g = asarray(g, head.dtype)

@@ -9,13 +9,13 @@ more than `max_signatures` signatures raise instead of piling up silently.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy
 
 from .. import log
+from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
@@ -24,12 +24,11 @@ from ..core import autograd
 from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
 
-DEFAULT_BACKEND = os.environ.get("HYBRID_BACKEND", "llvm")
 
 
 @dataclass
 class CompileOptions:
-    backend: str = DEFAULT_BACKEND
+    backend: str = field(default_factory=lambda: config.get("backend"))
     opt_level: int = 2
     freeze: bool = False
     dump: Optional[str] = None

@@ -1,11 +1,13 @@
 """NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`) and integer-array
-indexing along one axis, lowered to slice / reshape / take."""
+indexing along one axis, lowered to slice / reshape / take. Basic indexing returns a view
+(hybrid.core.views); `x[key] = v` while tracing is a functional update (functional_setitem)."""
 from __future__ import annotations
 
 import numpy
 
 from ..errors import ShapeError
-from ..core.array import Array
+from ..core.array import Array, Tracer, _tracing_error, normalize_setitem_key
+from ..core import views
 
 
 def _expand_key(key, ndim: int) -> list:
@@ -23,7 +25,57 @@ def _expand_key(key, ndim: int) -> list:
     return key
 
 
+def _is_basic(key) -> bool:
+    """Integers, slices, None and Ellipsis only: NumPy's basic indexing, which makes views."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return not any(isinstance(k, (Array, list, numpy.ndarray, bool, numpy.bool_)) for k in parts)
+
+
 def getitem(x: Array, key):
+    result = _getitem_copy(x, key)
+    if not _is_basic(key):
+        return result  # advanced indexing copies, as in NumPy
+    return views.view_of(x, result, lambda data: data[key], lambda base: _getitem_copy(base, key),
+                         lambda base, new: functional_setitem(base, key, new))
+
+
+def functional_setitem(x: Array, key, value) -> Array:
+    """x with `x[key] = value`, as a new array: how a write is traced. The element positions a static
+    key selects are computed now with NumPy, so every key NumPy accepts works (integers, slices,
+    integer arrays, boolean masks, combined); the write is then one gather and one select. A traced
+    boolean mask becomes np.where(mask, value, x)."""
+    from . import np
+
+    value = np.asarray(value)
+    if isinstance(key, Tracer):
+        if key.dtype != numpy.bool_:
+            raise _tracing_error("x[idx] = v with a traced integer index array was used",
+                                 "Write with a boolean mask (x[mask] = v, i.e. np.where(mask, v, x)) or with "
+                                 "static (NumPy or Python) indices.")
+        return np.where(key, np.astype(value, x.dtype), x)
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, Tracer) for k in parts):
+        raise _tracing_error("x[...] = v with a traced index inside a tuple key was used",
+                             "Use static indices, or a single boolean mask of x's shape (np.where).")
+    positions = numpy.arange(x.size, dtype=numpy.int64).reshape(x.shape)[normalize_setitem_key(key)]
+    if positions.size == 0:
+        return x
+    try:
+        numpy.broadcast_shapes(tuple(value.shape), positions.shape)
+    except ValueError:
+        raise ShapeError(f"x[...] = v: could not broadcast the value's shape {value.shape} to the indexed "
+                         f"shape {positions.shape} of a {x.type} array") from None
+    flat = positions.reshape(-1)
+    source = numpy.zeros(x.size, numpy.int32 if x.size < 2 ** 31 else numpy.int64)
+    source[flat] = numpy.arange(flat.size)  # for repeated positions the last write wins, as in NumPy
+    hit = numpy.zeros(x.size, numpy.bool_)
+    hit[flat] = True
+    written = np.reshape(np.broadcast_to(np.astype(value, x.dtype), positions.shape), (-1,))
+    gathered = np.take(written, np.asarray(source.reshape(x.shape)), axis=0)
+    return gathered if hit.all() else np.where(np.asarray(hit.reshape(x.shape)), gathered, x)
+
+
+def _getitem_copy(x: Array, key):
     from . import np
 
     if isinstance(key, (Array, list, numpy.ndarray)):

@@ -17,8 +17,10 @@ from ..ir.types import dtype_name, is_float, to_numpy_dtype
 from ..core.array import Array, NDArray, Tracer, install_numpy
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
+from .indexing import functional_setitem as _functional_setitem  # noqa: F401  (used by Tracer.__setitem__)
 from ..core.promote import asarray as _asarray, cast as _cast, promote
 from . import random  # noqa: F401  (hb.np.random)
+from ..core import views as _views
 
 install_numpy(sys.modules[__name__])  # the array operators and methods call these functions
 
@@ -102,7 +104,7 @@ def astype(x: Array, dtype) -> Array:
 
 
 def copy(x: Array) -> Array:
-    return x.copy() if isinstance(x, NDArray) else x
+    return _asarray(x).copy()
 
 
 # -- elementwise -------------------------------------------------------------------------------
@@ -348,7 +350,11 @@ def reshape(a, newshape) -> Array:
             raise ShapeError(f"reshape: cannot reshape {a.shape} ({a.size} elements) to {tuple(newshape)}")
         shape[shape.index(-1)] = a.size // known
     shape = tuple(shape)
-    return a if shape == a.shape else bind("reshape", a, shape=shape)
+    if shape == a.shape:
+        return a
+    return _views.view_of(a, bind("reshape", a, shape=shape), lambda data: data.reshape(shape),
+                          lambda base: bind("reshape", base, shape=shape),
+                          lambda base, new: bind("reshape", new, shape=base.shape))
 
 
 def ravel(a) -> Array:
@@ -367,7 +373,12 @@ def flip(a, axis=None) -> Array:
 def transpose(a, axes=None) -> Array:
     a = _asarray(a)
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(x % builtins.max(a.ndim, 1) for x in axes)
-    return a if perm == tuple(range(a.ndim)) else bind("transpose", a, perm=perm)
+    if perm == tuple(range(a.ndim)):
+        return a
+    inverse = tuple(int(i) for i in numpy.argsort(perm))
+    return _views.view_of(a, bind("transpose", a, perm=perm), lambda data: data.transpose(perm),
+                          lambda base: bind("transpose", base, perm=perm),
+                          lambda base, new: bind("transpose", new, perm=inverse))
 
 
 def swapaxes(a, axis1: int, axis2: int) -> Array:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ..errors import ShapeError
+from ..errors import HybridError, IndexOutOfRangeError, ShapeError
 from . import np
-from ..core.array import Array
+from ..core.array import Array, NDArray
+from ..core.source import user_line
 from ..core.dispatch import bind
 from ..core.promote import asarray, promote
 
@@ -180,6 +181,47 @@ def one_hot(indices, depth: int, on_value: float = 1.0, off_value: float = 0.0, 
     classes = np.arange(depth, dtype=indices.dtype)
     hit = np.expand_dims(indices, -1) == classes
     return np.where(hit, np.full((), on_value, dtype), np.full((), off_value, dtype))
+
+
+def checked_indices(indices, size: int, what: str = "index") -> Array:
+    """`indices` unchanged, once every value is known to lie in [0, size): eagerly it is checked now;
+    compiled, it passes through a gather from a `size`-long row of zeros, whose run-time index check
+    raises the same IndexOutOfRangeError (so a label of 40 for 10 classes never gives a silent loss)."""
+    indices = asarray(indices)
+    if isinstance(indices, NDArray):
+        data = indices._data
+        bad = data[(data < 0) | (data >= size)]
+        if bad.size:
+            line = user_line()
+            where = f"\n  {line.describe()}" if line else ""
+            raise IndexOutOfRangeError(f"{what} {bad.flat[0].item()!r} is out of range [0, {size}) for indices "
+                                       f"{indices.type}; every value must be a valid index (for a loss: a "
+                                       f"class id below the number of classes, {size}){where}")
+        return indices
+    return indices + np.take(np.zeros((size,), indices.dtype), indices, axis=0)
+
+
+def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
+    """MXNet's switch to NumPy semantics. hybrid always has them, so this only checks the request:
+    `dtype=True` (float64 defaults) is refused, since hybrid keeps float32/int32 defaults."""
+    if not (shape and array):
+        raise HybridError("npx.set_np(shape=False/array=False): hybrid has only NumPy shape and array "
+                          "semantics (the legacy nd/sym modes are not offered)")
+    if dtype:
+        raise HybridError("npx.set_np(dtype=True): hybrid's creation defaults are float32/int32 (see "
+                          "docs/semantics.md); pass dtype= explicitly where float64 is needed")
+
+
+def reset_np() -> None:
+    """Accepted for MXNet compatibility: hybrid stays in NumPy mode."""
+
+
+def is_np_array() -> bool:
+    return True
+
+
+def is_np_shape() -> bool:
+    return True
 
 
 def embedding(indices, weight) -> Array:

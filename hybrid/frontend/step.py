@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 
 import numpy
 
+from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType
@@ -38,7 +39,7 @@ def _build(graph: Graph, options, stage: str):
     sub-folder `stage` of the dump folder (dump= or HYBRID_DUMP), beside the inference ones."""
     from .. import codegen, passes
 
-    base = options.dump or os.environ.get("HYBRID_DUMP")
+    base = options.dump or config.get("dump")
     dump = os.path.join(base, stage) if base else None
     pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
     return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, segment_opt_level=options.opt_level,

@@ -162,7 +162,8 @@ class SoftmaxCrossEntropyLoss(Loss):
             raise _shape_error(self, f"sparse label shape {label.shape} does not match prediction shape "
                                      f"{pred.shape}: expected {expected} (one class index per sample along "
                                      f"axis {self._axis}); for one-hot or soft labels pass sparse_label=False")
-        hot = npx.one_hot(np.astype(label, "int32"), pred.shape[axis], dtype=pred.dtype)
+        label = npx.checked_indices(np.astype(label, "int32"), pred.shape[axis], f"{type(self).__name__}: label")
+        hot = npx.one_hot(label, pred.shape[axis], dtype=pred.dtype)
         return np.moveaxis(hot, -1, axis) if axis != pred.ndim - 1 else hot
 
 

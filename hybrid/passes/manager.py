@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from .. import log
+from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.registry import has_effects
@@ -57,7 +58,7 @@ def pipeline_for(opt_level: int, freeze: bool = False) -> list[str]:
 
 
 def debug_enabled() -> bool:
-    return os.environ.get("HYBRID_DEBUG", "") not in ("", "0")
+    return config.get("debug")
 
 
 @dataclass
@@ -162,7 +163,7 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
                           "the parameters as constants (the executable then ignores later weight changes)")
     result = run_pipeline(graph, _whole_graph_passes(graph, pipeline_for(opt_level, freeze)), debug_enabled(),
                           frozen=frozen or {}, **context)
-    dump = dump or os.environ.get("HYBRID_DUMP")
+    dump = dump or config.get("dump")
     if dump:
         write_dump(result, dump)
     return result

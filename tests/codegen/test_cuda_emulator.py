@@ -31,6 +31,19 @@ def _i(lo, hi, *shape):
     return R.randint(lo, hi, size=shape).astype("int32")
 
 
+def _writes(a, b):
+    """In-place operators and writes through views (of views), functionalized while tracing."""
+    a = a.copy()
+    a += b[1, :1]
+    a[:, 1] -= b[0]
+    row = a[1]
+    row[2:] = row[:2]
+    col = a.T[1:]
+    col[0] *= 2.0
+    a[a > 1.0] = 0.0
+    return a, row
+
+
 # name -> (function, inputs, relative tolerance). Functions return several results so one
 # graph (one compile) covers many ops.
 CASES = {
@@ -42,6 +55,7 @@ CASES = {
                                         np.minimum(a, b), np.mod(a, np.abs(b) + 0.5), np.power(np.abs(a), b),
                                         np.where(a > b, a, b * 2), (a < b) | (a >= 0)),
                          (_f(3, 1, 20), _f(4, 20)), 2e-6),
+    "inplace_writes": (_writes, (_f(3, 4), _f(2, 3)), 2e-6),
     "multi_output": (lambda x, b: (lambda y: (y, npx.relu(y) * 3, np.exp(y)))(x * 2 + b), (_f(8, 16), _f(16)), 2e-6),
     "int_ops": (lambda a, b: (a + b, a * b, np.mod(a, b), np.abs(a), np.maximum(a, b), a // b,
                               (a.astype("float32") * 0.5).astype("int32"), a == b),

@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy
 
+from ...config import config
 from ... import log
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
@@ -189,7 +190,7 @@ def build(graph: Graph, dump: Optional[str] = None, runtime: Optional[str] = Non
                           "its arena once (drop the option)")
     rt = get_runtime(runtime, device)  # fails first, and clearly, where no GPU can run it
     program = build_program(graph)
-    dump = dump or os.environ.get("HYBRID_DUMP")
+    dump = dump or config.get("dump")
     if dump:
         write_dump(program, dump)
     return CudaExecutable(graph, program, rt)

@@ -15,6 +15,7 @@ import tempfile
 import time
 from typing import Optional
 
+from ...config import config
 from ... import log
 from ...errors import HybridError
 
@@ -43,8 +44,7 @@ def nvcc_version(nvcc: str) -> str:
 
 
 def cache_dir() -> str:
-    root = os.environ.get("HYBRID_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "hybrid")
-    path = os.path.join(root, "cuda")
+    path = os.path.join(config.get("cache_dir"), "cuda")
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -20,6 +20,7 @@ import tempfile
 
 import numpy
 
+from ...config import config
 from ...errors import HybridError
 from . import compiler
 
@@ -142,7 +143,7 @@ class EmulatorRuntime:
             f"{{ hb_run({n}, gx, gy, gz, bx, a); }}" for n in _KERNEL.findall(source))
         full = SHIM + source + "\n" + launchers + "\n"
         flags = ["-O1", "-std=c++17", "-fopenmp", "-shared", "-fPIC", "-w"]
-        flags += os.environ.get("HYBRID_EMULATOR_CFLAGS", "").split()  # e.g. -fsanitize=address
+        flags += config.get("emulator_cflags")  # e.g. -fsanitize=address
         key = hashlib.sha256((full + " ".join(flags)).encode()).hexdigest()[:32]
         path = os.path.join(compiler.cache_dir(), f"emu-{key}.so")
         if not os.path.exists(path):

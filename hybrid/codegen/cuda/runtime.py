@@ -9,11 +9,11 @@ GPU raises CudaUnavailable naming which one is missing.
 from __future__ import annotations
 
 import atexit
-import os
 from typing import Optional
 
 import numpy
 
+from ...config import config
 from ...errors import HybridError
 from . import compiler
 
@@ -119,7 +119,7 @@ _RUNTIMES: dict[tuple, object] = {}
 
 def get_runtime(name: Optional[str] = None, device: int = 0):
     """The shared runtime for `name` ("pycuda" | "emulator"; default $HYBRID_CUDA_RUNTIME or pycuda)."""
-    name = name or os.environ.get("HYBRID_CUDA_RUNTIME", "pycuda")
+    name = name or config.get("cuda_runtime")
     key = (name, device)
     if key not in _RUNTIMES:
         if name == "pycuda":

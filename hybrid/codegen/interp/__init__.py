@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy
 
+from ...errors import IndexOutOfRangeError
 from ...ir.graph import Graph, Value
 from ...ir.registry import get_op
 
@@ -14,7 +15,11 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
         if node.subgraph is not None:
             outs = run_graph(node.subgraph, args)
         else:
-            result = get_op(node.op).ref(*args, **node.attrs)
+            try:
+                result = get_op(node.op).ref(*args, **node.attrs)
+            except IndexOutOfRangeError as error:  # name the user's line, as the native backends do
+                raise IndexOutOfRangeError(f"{error} at {node.loc or 'an unknown line'}; the call's outputs "
+                                           "were discarded") from None
             outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = numpy.asarray(out)

@@ -21,12 +21,13 @@ from typing import Optional
 import llvmlite.binding as llvm
 import numpy
 
+from ...config import config
 from ... import log
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
 from . import cache, module, target
-from .runtime import Runner, default_threads
+from .runtime import Runner
 
 
 def _next_dump_index(folder: str) -> int:
@@ -125,14 +126,14 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
-    dump = dump or os.environ.get("HYBRID_DUMP") or None
+    dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
     _extern_symbols()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
     for obj in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, num_threads or default_threads())
+    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"))
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe

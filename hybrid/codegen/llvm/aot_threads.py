@@ -5,9 +5,10 @@ thread's share of the model and meets the others at the spin barrier in the gene
 (support.barrier_ir), like runtime.Team does in process. This C wrapper exports
     int <name>_run_threads(inputs, outputs, workspace, int num_threads)
     int <name>_run(inputs, outputs, workspace)        (= _run_threads with num_threads 0)
-num_threads <= 0 means HYBRID_NUM_THREADS, else every core the process may use; a model with
+num_threads <= 0 means HYBRID_NUM_THREADS (read by the library at run time, at most
+config.MAX_THREADS), else every core the process may use; a model with
 no parallel stage always runs on the calling thread. Both return the first nonzero status any
-thread's part returned (thread 0's failed input check: aot.STATUS), else 0.
+thread's part returned (thread 0's failed input check: library.STATUS), else 0.
 
 The library keeps a pool of num_threads - 1 persistent pthreads (started by the first call
 that wants them, sleeping on a condition variable between calls); a call wakes them, runs
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+from ...config import MAX_THREADS
 from ...errors import HybridError
 
 SOURCE = r"""
@@ -119,8 +121,8 @@ static void hb_pool_grow(int wanted) {
 
 static int hb_default_threads(void) {
     const char* env = getenv("HYBRID_NUM_THREADS");
-    if (env && atoi(env) > 0)
-        return atoi(env);
+    if (env && atoi(env) > 0)   /* the process's own reading of the setting: clamped, as hybrid.config refuses more */
+        return atoi(env) < HB_MAX_THREADS ? atoi(env) : HB_MAX_THREADS;
 #ifdef __linux__
     cpu_set_t cpus;
     if (sched_getaffinity(0, sizeof cpus, &cpus) == 0)
@@ -166,7 +168,7 @@ def thread_wrapper_object(compiler: str, folder: str, name: str, parallel: bool)
     with open(source, "w") as f:
         f.write(SOURCE)
     defines = [f"-DHB_PART={name}_run_part", f"-DHB_RUN={name}_run", f"-DHB_RUN_THREADS={name}_run_threads",
-               f"-DHB_PARALLEL={int(parallel)}"]
+               f"-DHB_PARALLEL={int(parallel)}", f"-DHB_MAX_THREADS={MAX_THREADS}"]
     result = subprocess.run([compiler, "-O2", "-fPIC", "-pthread", "-c", source, "-o", obj] + defines,
                             capture_output=True, text=True)
     if result.returncode != 0:

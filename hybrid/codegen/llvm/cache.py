@@ -20,20 +20,11 @@ import os
 import tempfile
 from typing import Optional
 
+from ...config import config
 from ... import log
-from ...errors import HybridError
 from ...version import __version__
 
 MAGIC = b"hybrid-llvm-object 1\n"
-DEFAULT_MAX_MB = 1024
-
-
-def cache_dir() -> str:
-    base = os.environ.get("HYBRID_CACHE_DIR")
-    if base:
-        return base
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(xdg, "hybrid")
 
 
 def cache_key(ir: str, target: str, extra: str = "") -> str:
@@ -46,18 +37,11 @@ def cache_key(ir: str, target: str, extra: str = "") -> str:
 
 def max_bytes() -> int:
     """The cap from HYBRID_CACHE_MAX_MB in bytes; 0 means unlimited."""
-    text = os.environ.get("HYBRID_CACHE_MAX_MB", "").strip()
-    try:
-        megabytes = float(text) if text else DEFAULT_MAX_MB
-    except ValueError:
-        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is not a number of megabytes (0 disables the cap)") from None
-    if megabytes < 0:
-        raise HybridError(f"HYBRID_CACHE_MAX_MB={text!r} is negative; use 0 to disable the cap")
-    return int(megabytes * (1 << 20))
+    return int(config.get("cache_max_mb") * (1 << 20))
 
 
 def _path(key: str) -> str:
-    return os.path.join(cache_dir(), f"{key}.o")
+    return os.path.join(config.get("cache_dir"), f"{key}.o")
 
 
 def _mark_used(path: str) -> None:
@@ -90,7 +74,7 @@ def load(key: str) -> Optional[bytes]:
 
 
 def store(key: str, payload: bytes) -> None:
-    folder = cache_dir()
+    folder = config.get("cache_dir")
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".o")

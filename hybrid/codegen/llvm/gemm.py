@@ -58,6 +58,7 @@ from typing import Callable, Optional
 import numpy
 from llvmlite import ir
 
+from ...config import config
 from ... import log
 from ...errors import HybridError, ShapeError
 
@@ -783,10 +784,6 @@ def gemm_asm(impl: str = "generated") -> str:
     return tm.emit_assembly(_engines[resolve_impl(impl)][3])
 
 
-def default_threads() -> int:
-    return max(1, int(os.environ.get("HYBRID_NUM_THREADS", 0) or os.cpu_count() or 1))
-
-
 def _executor(threads: int) -> ThreadPoolExecutor:
     with _engines_lock:
         if threads not in _executors:
@@ -817,7 +814,7 @@ def pack(x: numpy.ndarray, operand: str, trans: bool = False, threads: Optional[
     floats = packed_a_floats(rows, K) if operand == "a" else packed_b_floats(rows, K)
     packed = numpy.full(floats, numpy.nan, numpy.float32)   # NaN: any float the GEMM reads unwritten would show
     _run_threads(fn, (rows, K, x.ctypes.data, x.shape[1], TRANS if trans else 0, packed.ctypes.data),
-                 threads or default_threads())
+                 threads or config.get("num_threads"))
     return packed
 
 
@@ -853,7 +850,7 @@ def sgemm(a, b, trans_a: bool = False, trans_b: bool = False, impl: str = "auto"
         raise ShapeError(f"sgemm: out must be a C-contiguous float32 array of shape {(M, N)}, got "
                          f"{out.dtype} {out.shape}")
     fn, _, _ = compile_standalone(impl)
-    threads = threads or default_threads()
+    threads = threads or config.get("num_threads")
     callback = _EPILOGUE_CTYPE(lambda m0, m1, n0, n1, c, ldc, ctx: epilogue(m0, m1, n0, n1, out)) \
         if epilogue is not None else _EPILOGUE_CTYPE()
     args = (M, N, K, a.ctypes.data, K if packed_a else a.shape[1], PACKED if packed_a else int(trans_a),

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 import weakref
@@ -27,16 +26,6 @@ from ..kernel.describe import first_failure
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                               ctypes.c_int32)
-
-
-def default_threads() -> int:
-    env = os.environ.get("HYBRID_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 _ADDRESSES: dict[int, tuple[weakref.ref, int]] = {}   # id(array) -> (weak reference, data address)

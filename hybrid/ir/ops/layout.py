@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy
 
-from ...errors import ShapeError
+from ...errors import IndexOutOfRangeError, ShapeError
 from ..registry import OpDef, register
 from ..types import INT_DTYPES, TensorType
 from .common import broadcast_shapes, check_axes, same_dtype
@@ -137,7 +137,9 @@ def _take_infer(types, axis):
 
 def _take_reference(x, idx, axis):
     if idx.size and (idx.min() < 0 or idx.max() >= x.shape[axis]):
-        raise IndexError(f"take: index out of range [0, {x.shape[axis]}) along axis {axis}")
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise IndexOutOfRangeError(f"take: index {bad} is out of range [0, {x.shape[axis]}) for axis {axis} of a "
+                                   f"{x.dtype}{list(x.shape)} array (indices {idx.dtype}{list(idx.shape)})")
     return numpy.take(x, idx, axis=axis)
 
 
