@@ -14,23 +14,18 @@ buckets start communicating earlier); 0 gives one bucket per array.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy
 
+from ..config import config
 from .comm import Communicator
 from .errors import DistributedError
 
-DEFAULT_BUCKET_BYTES = 4 << 20
 
 
 def default_bucket_bytes() -> int:
-    raw = os.environ.get("HYBRID_DIST_BUCKET_MB", "")
-    try:
-        return int(float(raw) * (1 << 20)) if raw else DEFAULT_BUCKET_BYTES
-    except ValueError:
-        raise DistributedError(f"HYBRID_DIST_BUCKET_MB must be a number of MiB, got {raw!r}") from None
+    return int(config.get("dist_bucket_mb") * (1 << 20))
 
 
 def plan_buckets(specs: Sequence[tuple[tuple, numpy.dtype]], bucket_bytes: int) -> list[list[int]]:

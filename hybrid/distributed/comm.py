@@ -3,7 +3,7 @@
 mpi4py is imported lazily (it is the optional `dist` extra), so `import hybrid` never needs MPI.
 Every collective is issued non-blocking and waited on with a deadline: a peer that died or hangs
 turns into a DistributedError naming the collective and this rank after `timeout` seconds
-(HYBRID_DIST_TIMEOUT, default 120), and the job is aborted so no rank is left waiting.
+(hb.config dist_timeout / HYBRID_DIST_TIMEOUT, default 120), and the job is aborted so no rank is left waiting.
 
     comm = world()                       # the communicator of all processes (MPI.COMM_WORLD)
     total = comm.allreduce(x)            # sum over ranks (a new array); op="avg" averages
@@ -11,16 +11,15 @@ turns into a DistributedError naming the collective and this rank after `timeout
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Optional
 
 import numpy
 
+from ..config import config
 from .errors import DistributedError
 
-DEFAULT_TIMEOUT_S = 120.0
 REDUCE_OPS = ("sum", "avg")
 
 
@@ -36,14 +35,7 @@ def import_mpi():
 
 
 def default_timeout() -> float:
-    raw = os.environ.get("HYBRID_DIST_TIMEOUT", "")
-    try:
-        value = float(raw) if raw else DEFAULT_TIMEOUT_S
-    except ValueError:
-        raise DistributedError(f"HYBRID_DIST_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise DistributedError(f"HYBRID_DIST_TIMEOUT must be positive, got {value}")
-    return value
+    return config.get("dist_timeout")
 
 
 class Request:

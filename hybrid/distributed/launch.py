@@ -21,6 +21,8 @@ import subprocess
 import sys
 from typing import Optional, Sequence
 
+from ..config import config
+
 THREAD_VARS = ("HYBRID_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -126,7 +128,7 @@ def _relay(stream, sink, failed: list[str]) -> None:
 
 def record_pid(rank: int) -> None:
     """Called by each rank: note which rank this process is, for the launcher's report."""
-    folder = os.environ.get("HYBRID_LAUNCH_DIR")
+    folder = config.get("launch_dir")
     if folder and os.path.isdir(folder):
         with open(os.path.join(folder, str(os.getpid())), "w") as f:
             f.write(str(rank))
