@@ -6,17 +6,36 @@ from .config import config
 from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels for large eager ops)
 from .frontend.aot import compile_library
-from .frontend.api import hybridize, load, trace
+from .frontend.api import hybridize, trace
 from .core.array import NDArray
 from .core.context import Context, cpu, gpu
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .distributed import kvstore as kv
 from .version import __version__
-from . import gluon
+from . import gluon, profiler
 from .gluon import Trainer
 
+
+def load(path: str, backend=None):
+    """Load a model without its code: `prefix` of an export (prefix-graph.json + prefix-params.npz)
+    or an ONNX file (`model.onnx`, imported through hb.onnx)."""
+    if str(path).endswith(".onnx"):
+        from .onnx import import_model
+        return import_model(path, backend=backend)
+    from .frontend.api import load as load_export
+    return load_export(path, backend=backend)
+
+
+def __getattr__(name: str):
+    # hb.onnx needs the `onnx` package (the `onnx` extra), so it loads on first use
+    if name == "onnx":
+        import importlib
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
+
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
-           "Parameter", "compile_step", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

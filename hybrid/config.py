@@ -29,6 +29,18 @@ The settings (name: variable, meaning):
                                      0: one bucket per gradient)
   launch_dir    HYBRID_LAUNCH_DIR    set by hybrid-launch for its ranks: the folder where each rank
                                      records its process id (so a killed rank can be named)
+  profile       HYBRID_PROFILE       profile the whole run (hybrid.profiler) and print the table at
+                                     exit: 1, or a .json path to also write the Chrome trace there;
+                                     read when hybrid is imported (default off)
+  engine        HYBRID_ENGINE        threaded: large eager ops and hybridized calls are queued and
+                                     their results are futures (core/engine.py); naive: every op runs
+                                     when it is called (default threaded)
+  eager_compile HYBRID_EAGER_COMPILE eager ops on large float32 arrays run compiled LLVM kernels
+                                     (frontend/eager_kernels.py; 1/0, default on)
+  eager_compile_min_elements HYBRID_EAGER_COMPILE_MIN_ELEMENTS  result elements from which an eager op
+                                     runs compiled (default 65536; read when hybrid is imported)
+  eager_compile_min_flops HYBRID_EAGER_COMPILE_MIN_FLOPS  or FLOPs of a convolution/pooling from which it
+                                     does (default 4194304; read when hybrid is imported)
 """
 from __future__ import annotations
 
@@ -152,6 +164,26 @@ def _mebibytes(value) -> float:
     return mb
 
 
+def _profile(value) -> Optional[str]:
+    """None (off), "1" (table at exit) or a .json path (table and trace)."""
+    text = str(value).strip()
+    if text in ("", "0"):
+        return None
+    if text == "1" or text.endswith(".json"):
+        return text
+    raise ValueError("1 (print the profile table at exit), 0, or a path ending in .json (also write the trace)")
+
+
+def _count(value) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise ValueError("a whole number, 0 or more") from None
+    if n < 0:
+        raise ValueError("a whole number, 0 or more")
+    return n
+
+
 def _flags(value) -> tuple[str, ...]:
     return tuple(value.split()) if isinstance(value, str) else tuple(str(v) for v in value)
 
@@ -169,6 +201,11 @@ SETTINGS: dict[str, Setting] = {
     "dist_timeout": Setting("HYBRID_DIST_TIMEOUT", _seconds, lambda: 120.0),
     "dist_bucket_mb": Setting("HYBRID_DIST_BUCKET_MB", _mebibytes, lambda: 4.0),
     "launch_dir": Setting("HYBRID_LAUNCH_DIR", _folder, lambda: None),
+    "profile": Setting("HYBRID_PROFILE", _profile, lambda: None),
+    "engine": Setting("HYBRID_ENGINE", _choice("threaded", "naive"), lambda: "threaded"),
+    "eager_compile": Setting("HYBRID_EAGER_COMPILE", _flag, lambda: True),
+    "eager_compile_min_elements": Setting("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", _count, lambda: 1 << 16),
+    "eager_compile_min_flops": Setting("HYBRID_EAGER_COMPILE_MIN_FLOPS", _count, lambda: 1 << 22),
 }
 
 

@@ -18,12 +18,13 @@ ROOT = os.path.dirname(os.path.abspath(hybrid.__file__))
 # rank per top-level unit of hybrid (a subpackage or a top-level module)
 LAYERS = {
     "config": 0, "errors": 0, "log": 0, "version": 0,   # importable by everything
+    "events": 0,                                         # timed work reported to the profiler, from any layer
     "ir": 1, "viz": 1,                                   # viz renders ir graphs (the pass manager's dumps use it)
     "core": 2,
     "passes": 3,
     "codegen": 4,
     # the user API
-    "frontend": 5, "gluon": 5, "model_zoo": 5, "onnx": 5, "distributed": 5, "cli": 5,
+    "frontend": 5, "gluon": 5, "model_zoo": 5, "onnx": 5, "distributed": 5, "cli": 5, "profiler": 5,
     "__init__": 6,                                       # `import hybrid`: the public namespace
 }
 LAYER_NAMES = {0: "settings/errors", 1: "ir", 2: "core", 3: "passes", 4: "codegen", 5: "user API",

@@ -5,9 +5,12 @@ and every Array operator goes through `bind`.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Optional
 
+from .. import events
 from ..errors import ShapeError
+from ..ir.cost import describe_shapes, op_bytes, op_flops
 from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
 from .source import user_line
@@ -15,6 +18,9 @@ from .source import user_line
 # Set by hybrid.core.autograd: called as recorder(op, inputs, attrs, outputs) after every
 # eager op while autograd is recording.
 recorder: Optional[Callable] = None
+# Set by hybrid.frontend.eager_kernels: eager_kernels(op, datas, in_types, out_types, attrs) returns the
+# results of a compiled kernel, or None where the reference should run.
+eager_kernels: Optional[Callable] = None
 
 
 def infer_or_raise(op: str, types: list[TensorType], attrs: dict) -> list[TensorType]:
@@ -34,9 +40,35 @@ def bind(op: str, *inputs, **attrs):
     tracers = [x for x in inputs if isinstance(x, Tracer)]
     if tracers:
         return tracers[0].trace.emit(op, inputs, attrs)
-    infer_or_raise(op, [x.type for x in inputs], attrs)
-    result = get_op(op).ref(*[x._data for x in inputs], **attrs)
+    in_types = [x.type for x in inputs]
+    out_types = infer_or_raise(op, in_types, attrs)
+    if events.recording():
+        result = _profiled_run(op, inputs, attrs, in_types, out_types)
+    else:
+        result = _run(op, inputs, attrs, in_types, out_types)
     outputs = wrap_outputs(result, NDArray)
     if recorder is not None:
         recorder(op, inputs, attrs, outputs)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _run(op: str, inputs, attrs: dict, in_types, out_types):
+    """A compiled kernel's results where eager_kernels has one for this op, else the reference's."""
+    datas = [x._data for x in inputs]
+    if eager_kernels is not None:
+        result = eager_kernels(op, datas, in_types, out_types, attrs)
+        if result is not None:
+            return result
+    return get_op(op).ref(*datas, **attrs)
+
+
+def _profiled_run(op: str, inputs, attrs: dict, in_types, out_types):
+    """_run, reported to the profiler (hybrid.events) with its FLOPs, bytes and operand types."""
+    start = time.perf_counter_ns()
+    result = _run(op, inputs, attrs, in_types, out_types)
+    end = time.perf_counter_ns()
+    line = user_line()
+    events.emit(events.Event(op, "op", start, end - start, op_flops(op, in_types, out_types, attrs),
+                             op_bytes(in_types, out_types), events.current_thread(),
+                             {"shapes": describe_shapes(in_types), "line": line.describe() if line else None}))
+    return result

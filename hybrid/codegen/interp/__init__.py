@@ -1,16 +1,25 @@
-"""The interp backend: runs a graph with the registry's NumPy references. The oracle."""
+"""The interp backend: runs a graph with the registry's NumPy references. The oracle.
+While a profile is recorded (hybrid.events), each top-level node is reported as a kernel."""
 from __future__ import annotations
+
+import time
+from typing import Callable, Optional
 
 import numpy
 
+from ... import events
 from ...errors import IndexOutOfRangeError
-from ...ir.graph import Graph, Value
+from ...ir import cost
+from ...ir.graph import Graph, Node, Value
 from ...ir.registry import get_op
 
 
-def run_graph(graph: Graph, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+def run_graph(graph: Graph, inputs: list[numpy.ndarray],
+              on_node: Optional[Callable[[Node, int], None]] = None) -> list[numpy.ndarray]:
+    """on_node(node, start_ns) after each node of `graph` (not of its bodies): the profiler's hook."""
     env: dict[Value, numpy.ndarray] = dict(zip(graph.inputs, inputs))
     for node in graph.nodes:
+        start = time.perf_counter_ns() if on_node is not None else 0
         args = [env[v] for v in node.inputs]
         if node.subgraph is not None:
             outs = run_graph(node.subgraph, args)
@@ -23,6 +32,8 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
             outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = numpy.asarray(out)
+        if on_node is not None:
+            on_node(node, start)
     return [env[v] for v in graph.outputs]
 
 
@@ -33,11 +44,40 @@ class InterpExecutable:
 
     def __init__(self, graph: Graph):
         self.graph = graph
+        self._costs: Optional[dict] = None     # per node: (label, FLOPs, bytes, event args), once profiled
 
     def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
         if len(inputs) != len(self.graph.inputs):
             raise ValueError(f"graph @{self.graph.name} takes {len(self.graph.inputs)} inputs, got {len(inputs)}")
-        return run_graph(self.graph, inputs)
+        if not events.recording():
+            return run_graph(self.graph, inputs)
+        return self._run_profiled(inputs)
+
+    def _node_costs(self) -> dict:
+        if self._costs is None:
+            name = self.graph.name
+            self._costs = {id(node): (cost.node_label(node), cost.node_flops(node), cost.node_bytes(node),
+                                      {"kernel": f"n{i}", "graph": name, "backend": "interp", "line": node.loc,
+                                       "shapes": cost.describe_shapes([v.type for v in node.inputs])})
+                           for i, node in enumerate(self.graph.nodes) if node.op != "constant"}
+        return self._costs
+
+    def _run_profiled(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+        costs, thread, found = self._node_costs(), events.current_thread(), []
+
+        def report(node: Node, start: int) -> None:
+            if node.op != "constant":
+                found.append((node, start, time.perf_counter_ns() - start))
+        start = time.perf_counter_ns()
+        outputs = run_graph(self.graph, inputs, report)
+        end = time.perf_counter_ns()
+        name = self.graph.name
+        events.emit(events.Event(f"@{name}", "call", start, end - start, sum(c[1] for c in costs.values()), 0,
+                                 thread, {"graph": name, "backend": "interp"}))
+        for node, begin, duration in found:      # reported after the call: the timing stays the nodes' own
+            label, flops, nbytes, args = costs[id(node)]
+            events.emit(events.Event(label, "kernel", begin, duration, flops, nbytes, thread, dict(args)))
+        return outputs
 
 
 def build(graph: Graph, **options) -> InterpExecutable:

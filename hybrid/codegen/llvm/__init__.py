@@ -26,8 +26,8 @@ from ... import log
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, module, target
-from .runtime import Runner
+from . import cache, module, profiling, target
+from .runtime import ProfileHook, Runner
 
 
 def _next_dump_index(folder: str) -> int:
@@ -49,7 +49,7 @@ class LLVMExecutable:
 
     backend = "llvm"
 
-    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int):
+    def __init__(self, graph: Graph, plan: module.ModulePlan, engine, nthreads: int, profile: bool = True):
         self.graph = graph
         self.plan = plan
         self.engine = engine
@@ -58,7 +58,9 @@ class LLVMExecutable:
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
-                             checks=plan.checks, packs=plan.packs)
+                             checks=plan.checks, packs=plan.packs,
+                             profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
+                                                 graph.name) if profile else None)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
@@ -120,9 +122,11 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
     return objects
 
 
-def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, **options) -> LLVMExecutable:
+def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, profile: bool = True,
+          **options) -> LLVMExecutable:
+    """profile=False: calls are never reported to the profiler (an eager op's kernel: the op reports itself)."""
     if options:
-        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads")
+        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads, profile")
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
@@ -133,7 +137,8 @@ def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] =
     for obj in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"))
+    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
+                         profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe

@@ -9,7 +9,8 @@ Stages of `build_module`:
   3. render each kernel as a function, then
        void hybrid_entry(ptr bufs, ptr arena, ptr barrier, i32 tid, i32 nthreads)
      calls them in order with a barrier between dependent kernels; every thread runs the
-     same entry point and each kernel splits its work by tid.
+     same entry point and each kernel splits its work by tid. It stamps the cycle counter
+     after each kernel while a profile is recorded (profiling.py; ModulePlan.segments names them).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Optional
 
 import numpy
 
-from ...ir.graph import Graph, Value
+from ...ir import cost
+from ...ir.graph import Graph, Node, Value
 from ... import log
 from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
@@ -26,11 +28,29 @@ from . import render
 from .chunking import chunk_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
+from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A timed piece of the entry point, for the profiler: a kernel (one graph node) or the repacking of
+    pre-packed parameters."""
+    name: str            # the kernel's function name, e.g. k3_conv2d
+    label: str           # its ops, e.g. conv2d+add+relu
+    flops: int
+    bytes: int
+    shapes: str          # operand types
+    loc: Optional[str]   # the user's source line of the node
+
+    @classmethod
+    def of_node(cls, name: str, node: Node) -> "Segment":
+        return cls(name, cost.node_label(node), cost.node_flops(node), cost.node_bytes(node),
+                   cost.describe_shapes([v.type for v in node.inputs]), node.loc)
 
 
 @dataclass
@@ -52,6 +72,7 @@ class ModulePlan:
     # parameters the runtime keeps pre-packed (prepack.py): (graph input, N, K, ldb, trans, floats); the
     # pointer table holds after the constants one buffer pointer per entry, then one "repack now" flag each
     packs: list = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)   # in entry order; timestamps bound each
 
 
 def _align(n: int) -> int:
@@ -142,6 +163,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     planner = ArenaPlanner()
     mine: set[Value] = set()
     steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
+    segments: list[Segment] = []
     checks: list = []
     packs: list = []
     params = set(graph.param_names) if constant_symbols is None else set()   # AOT binds its parameters
@@ -205,6 +227,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 constants.append(k.constants[name])
         checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
         steps.append((k, ptrs, noalias))
+        segments.append(Segment.of_node(k.name, node))
         for off, nbytes in temps:
             planner.release(off, nbytes)
         for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
@@ -217,7 +240,12 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
     last_parallel = None
-    _render_repacks(entry, mod, packs, n_in + n_out + len(constants))
+    stamps = profiling.EntryStamps(entry)
+    mod.declares.update(profiling.DECLARES)
+    if _render_repacks(entry, mod, packs, n_in + n_out + len(constants)):
+        stamps.after_segment()
+        floats = sum(p[-1] for p in packs)
+        segments.insert(0, Segment("repack", "repack_params", 0, 8 * floats, f"{len(packs)} parameters", None))
     for i, (k, ptrs, noalias) in enumerate(steps):
         fname = f"kern{i}"
         _, last_parallel = render.render_kernel(mod, k, fname, noalias, last_parallel)
@@ -232,27 +260,30 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
                 args.append(entry.op(f"load ptr, ptr {p}"))
         entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
+        stamps.after_segment()
     entry.do("ret void")
     if constant_symbols:
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
     pieces = [INTRINSICS, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
-    pieces += globals_
+    pieces += globals_ + [profiling.DEFINITION]
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
     kernels = [k for k, _, _ in steps]
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs)
+                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs,
+                      segments=segments)
 
 
-def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> None:
+def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> bool:
     """At the top of the entry point: every parameter whose "repack now" flag the runtime set is packed into
-    its buffer by all threads together, then they wait for each other (all threads read the same flags)."""
+    its buffer by all threads together, then they wait for each other (all threads read the same flags).
+    Whether there is any."""
     if not packs:
-        return
+        return False
     mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
     mod.uses_sgemm = True
     any_dirty = "0"
@@ -269,6 +300,7 @@ def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot:
                      f"ptr {dst}, i32 %tid, i32 %nt)")
     with entry.when(entry.op(f"icmp ne i64 {any_dirty}, 0"), "repacked"):
         entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    return True
 
 
 def _assemble(pieces: list[str], declares: set[str], triple: str) -> str:

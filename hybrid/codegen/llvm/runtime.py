@@ -11,18 +11,24 @@
 - Checks (kernel.Check: take's indices, integer pow's exponents): the kernels write the
   extreme values seen into arena slots every call; after the call the runner tests them and
   raises the error eager code would, discarding the call's outputs.
+- Profiling (hybrid.events recording): the call points the module's `hb_profile` at a stamp
+  buffer (profiling.py), then reports the call and each kernel as events.
 """
 from __future__ import annotations
 
 import ctypes
 import sys
 import threading
+import time
 import weakref
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy
 
+from ... import events
 from ..kernel.describe import first_failure
+from . import profiling
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                               ctypes.c_int32)
@@ -162,12 +168,43 @@ class _PackedParams:
         self.keys = [None] * len(self.specs)
 
 
+@dataclass
+class ProfileHook:
+    """What a profiled call needs: the address of the module's `hb_profile` pointer and the timed segments."""
+    global_address: int
+    segments: list
+    graph: str
+    lock: threading.Lock = field(default_factory=threading.Lock)   # one profiled call at a time uses the pointer
+
+    def run(self, call: Callable[[], None]) -> None:
+        """Run `call` with the stamps on and report it and its kernels."""
+        rate = profiling.ticks_per_ns()
+        stamps = numpy.zeros(len(self.segments) + 1, numpy.uint64)
+        pointer = ctypes.c_void_p.from_address(self.global_address)
+        with self.lock:
+            pointer.value = stamps.ctypes.data
+            try:
+                start = time.perf_counter_ns()
+                call()
+                end = time.perf_counter_ns()
+            finally:
+                pointer.value = None
+        offsets = (stamps.astype(numpy.float64) - float(stamps[0])) / rate
+        thread = events.current_thread()
+        events.emit(events.Event(f"@{self.graph}", "call", start, end - start, sum(s.flops for s in self.segments),
+                                 0, thread, {"graph": self.graph, "backend": "llvm"}))
+        for e in events.kernel_events(self.graph, "llvm", self.segments, start, list(offsets), thread):
+            events.emit(e)
+
+
 class Runner:
     """Owns the native entry point of one compiled graph and calls it."""
 
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
-                 output_sources, nthreads: int, keepalive=(), checks=(), packs=()):
+                 output_sources, nthreads: int, keepalive=(), checks=(), packs=(),
+                 profile: Optional[ProfileHook] = None):
         self.fn = ENTRY_TYPE(entry_address)
+        self.profile = profile
         self.checks = list(checks)
         self.keepalive = keepalive
         self.arena_bytes = arena_bytes
@@ -187,6 +224,10 @@ class Runner:
     def refresh_params(self) -> None:
         self.packs.forget()
 
+    def _run(self, ctx: _Context) -> None:
+        if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
+            self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
+
     def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
         """tokens: per input, its write token (core.context.HostInput) or None (unknown: repack every call)."""
         try:
@@ -202,8 +243,10 @@ class Runner:
         else:
             ctx.table[:] = addrs + out_addrs + self.table_tail
         try:
-            if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
-                self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
+            if self.profile is not None and events.recording():
+                self.profile.run(lambda: self._run(ctx))
+            else:
+                self._run(ctx)
             error = first_failure(self.checks, ctx.arena_addr) if self.checks else None
         finally:
             self.contexts.append(ctx)

@@ -1,0 +1,172 @@
+"""ONNX import: an imported model equals ONNX Runtime eagerly and compiled, serves dynamic batch
+sizes, keeps initializers as trainable parameters (or constants when frozen), exports in hybrid's
+format, reads external data, and names unsupported ops clearly."""
+import os
+
+import numpy
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import hybrid as hb
+from hybrid import autograd
+from hybrid.onnx import OnnxImportError, import_model
+
+from onnx_models import mlp_model, reference
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+def test_imported_mlp_matches_onnxruntime_for_two_batch_sizes(backend):
+    model, _ = mlp_model()
+    net = import_model(model, backend=backend)
+    for batch in (4, 7):   # the symbolic batch dimension: one compiled signature per shape
+        x = numpy.random.default_rng(batch).normal(size=(batch, 6)).astype("float32")
+        numpy.testing.assert_allclose(net(x).asnumpy(), reference(model, x)[0], **TOL)
+
+
+def test_initializers_are_parameters_unless_frozen():
+    model, weights = mlp_model()
+    params = import_model(model).collect_params()
+    assert sorted(params) == sorted(name for name in weights)
+    for name, value in weights.items():
+        numpy.testing.assert_array_equal(params[name].data().asnumpy(), value)
+    assert len(import_model(model, freeze=True).collect_params()) == 0
+
+
+def test_parameter_names_are_made_ir_safe():
+    model, _ = mlp_model()
+    model.graph.initializer[0].name = "onnx::Gemm_12/weight"
+    model.graph.node[0].input[1] = "onnx::Gemm_12/weight"
+    net = import_model(model, backend="interp")
+    assert "onnx__Gemm_12_weight" in net.collect_params()
+    x = numpy.ones((2, 6), "float32")
+    numpy.testing.assert_allclose(net(x).asnumpy(), reference(model, x)[0], **TOL)
+
+
+def test_fine_tuning_an_imported_model_lowers_the_loss():
+    model, _ = mlp_model()
+    net = import_model(model, backend="llvm")
+    rng = numpy.random.default_rng(0)
+    x = hb.np.array(rng.normal(size=(16, 6)).astype("float32"))
+    target = hb.np.array(numpy.eye(3, dtype="float32")[rng.integers(0, 3, 16)])
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+    losses = []
+    for _ in range(10):
+        with autograd.record():
+            loss = -(target * hb.np.log(net(x))).sum()
+        loss.backward()
+        trainer.step(16)
+        losses.append(float(loss.asnumpy()))
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_gradients_of_an_imported_model_match_finite_differences():
+    """float64 model: d(sum(net(x) * probe)) / d fc1.w, compiled backward vs central differences."""
+    from gradcheck import numeric_grad
+    model, weights = mlp_model(dtype="float64")
+    net = import_model(model, backend="llvm")
+    x = numpy.random.default_rng(1).normal(size=(3, 6))
+    probe = hb.np.array(numpy.random.default_rng(2).normal(size=(3, 3)))
+    w = net.collect_params()["fc1.w"]
+    with autograd.record():
+        out = (net(hb.np.array(x)) * probe).sum()
+    out.backward()
+    analytic = w.grad().asnumpy().copy()
+    value = weights["fc1.w"].copy()
+
+    def loss() -> float:
+        w.set_data(value)
+        return float((net(x) * probe).sum().asnumpy())
+    numpy.testing.assert_allclose(analytic, numeric_grad(loss, value), rtol=1e-5, atol=1e-8)
+
+
+def test_imported_model_exports_in_hybrid_format_and_loads_back(tmp_path):
+    model, _ = mlp_model()
+    path = str(tmp_path / "mlp.onnx")
+    onnx.save(model, path)
+    net = hb.load(path)   # hb.load reads ONNX files too
+    net.hybridize(backend="interp")
+    x = numpy.random.default_rng(3).normal(size=(5, 6)).astype("float32")
+    expected = net(x).asnumpy()
+    net.export(str(tmp_path / "mlp"))
+    again = hb.load(str(tmp_path / "mlp"), backend="llvm")
+    numpy.testing.assert_allclose(again(x).asnumpy(), expected, **TOL)
+
+
+def test_external_data_files_load(tmp_path):
+    model, _ = mlp_model()
+    x = numpy.random.default_rng(4).normal(size=(2, 6)).astype("float32")
+    expected = reference(model, x)[0]
+    path = str(tmp_path / "external.onnx")
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
+              size_threshold=0)
+    assert os.path.exists(tmp_path / "weights.bin")
+    numpy.testing.assert_allclose(import_model(path)(x).asnumpy(), expected, **TOL)
+
+
+def test_unsupported_op_names_op_node_opset_and_supported_list():
+    node = helper.make_node("StringNormalizer", ["x"], ["y"], name="normalize_words")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.STRING, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.STRING, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+    with pytest.raises(OnnxImportError) as info:
+        import_model(model)
+    message = str(info.value)
+    assert "StringNormalizer" in message and "normalize_words" in message and "opset 10" in message
+    assert "Conv" in message and "Gemm" in message   # the list of supported ops
+
+
+def test_old_and_new_opsets_of_the_same_op_agree():
+    """Squeeze/Unsqueeze/ReduceSum/Slice/Clip moved attributes to inputs over the opsets."""
+    x = numpy.random.default_rng(5).normal(size=(2, 1, 6)).astype("float32")
+    outputs = []
+    for opset in (9, 13):
+        axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+        bounds = [numpy_helper.from_array(numpy.array(v, numpy.int64), n) for n, v in
+                  (("starts", [1]), ("ends", [5]), ("slice_axes", [1]))]
+        if opset < 13:
+            nodes = [helper.make_node("Squeeze", ["x"], ["s"], axes=[1]),
+                     helper.make_node("Slice", ["s"], ["c"], starts=[1], ends=[5], axes=[1]),
+                     helper.make_node("ReduceSum", ["c"], ["r"], axes=[1], keepdims=1),
+                     helper.make_node("Clip", ["r"], ["y"], min=-1.0, max=1.0)]
+            inits = []
+        else:
+            lo = numpy_helper.from_array(numpy.array(-1.0, numpy.float32), "lo")
+            hi = numpy_helper.from_array(numpy.array(1.0, numpy.float32), "hi")
+            nodes = [helper.make_node("Squeeze", ["x", "axes"], ["s"]),
+                     helper.make_node("Slice", ["s", "starts", "ends", "slice_axes"], ["c"]),
+                     helper.make_node("ReduceSum", ["c", "axes"], ["r"], keepdims=1),
+                     helper.make_node("Clip", ["r", "lo", "hi"], ["y"])]
+            inits = bounds + [axes, lo, hi]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 1, 6])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 1])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        outputs.append(import_model(model, backend="llvm")(x).asnumpy())
+        numpy.testing.assert_allclose(outputs[-1], reference(model, x)[0], **TOL)
+    numpy.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_data_dependent_shapes_run_eagerly_and_say_why_when_compiled():
+    node = helper.make_node("NonZero", ["x"], ["y"], name="where_nonzero")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, [2, "n"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = (numpy.random.default_rng(6).normal(size=(3, 4)) > 0).astype("float32")
+    numpy.testing.assert_array_equal(import_model(model)(x).asnumpy(), reference(model, x)[0])
+    with pytest.raises(OnnxImportError, match="depends on the input values"):
+        import_model(model, backend="interp")(x)
+
+
+def test_shape_input_becomes_part_of_the_signature():
+    """A Reshape whose target shape is a graph input: each distinct shape value compiles once."""
+    node = helper.make_node("Reshape", ["x", "shape"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6]),
+                                            helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    net = import_model(model, backend="llvm")
+    x = numpy.arange(12, dtype="float32").reshape(2, 6)
+    for shape in ([3, 4], [4, -1]):
+        numpy.testing.assert_array_equal(net(x, numpy.array(shape, numpy.int64)).asnumpy(), x.reshape(shape))
