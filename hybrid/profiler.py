@@ -35,6 +35,7 @@ import numpy
 
 from . import events
 from .config import config
+from .core.engine import ENGINE
 
 __all__ = ["profile", "Profile", "host_peak"]
 
@@ -70,6 +71,7 @@ class Row:
     name: str
     category: str
     where: str
+    shapes: str = ""
     calls: int = 0
     total_ns: int = 0
     flops: int = 0
@@ -93,11 +95,13 @@ class Profile:
             self.events.append(event)
 
     def start(self) -> "Profile":
+        ENGINE.drain()         # work queued before the profile is not part of it
         self.started_ns = time.perf_counter_ns()
         events.open_session(self)
         return self
 
     def stop(self) -> None:
+        ENGINE.drain()         # work queued inside the profile belongs to it
         events.close_session(self)
         self.stopped_ns = time.perf_counter_ns()
 
@@ -114,7 +118,7 @@ class Profile:
             key = (e.name, e.category, where, e.args.get("shapes"))
             row = rows.get(key)
             if row is None:
-                row = rows[key] = Row(e.name, e.category, where)
+                row = rows[key] = Row(e.name, e.category, where, e.args.get("shapes") or "")
             row.calls += 1
             row.total_ns += e.dur_ns
             row.flops += e.flops
@@ -132,7 +136,7 @@ class Profile:
         peak = peak or host_peak()
         total = max(self.total_ns(), 1)
         head = (f"{'kernel / op':<34} {'where':<24} {'calls':>6} {'total ms':>9} {'mean us':>9} {'%time':>6} "
-                f"{'GFLOP/s':>8} {'GB/s':>7} {'%peak':>6}")
+                f"{'GFLOP/s':>8} {'GB/s':>7} {'%peak':>6}  operands")
         lines = [head, "-" * len(head)]
         rows = self.rows()
         for r in rows[:top]:
@@ -140,7 +144,7 @@ class Profile:
             frac = max(flops_s / peak.flops_per_s, bytes_s / peak.bytes_per_s)
             lines.append(f"{r.name[:34]:<34} {r.where[-24:]:<24} {r.calls:>6} {r.total_ns / 1e6:>9.3f} "
                          f"{r.total_ns / r.calls / 1e3:>9.1f} {100 * r.total_ns / total:>5.1f}% "
-                         f"{flops_s / 1e9:>8.1f} {bytes_s / 1e9:>7.1f} {100 * frac:>5.0f}%")
+                         f"{flops_s / 1e9:>8.1f} {bytes_s / 1e9:>7.1f} {100 * frac:>5.0f}%  {r.shapes[:48]}")
         calls = [e for e in self.events if e.category == "call"]
         lines.append("-" * len(head))
         lines.append(f"{len(rows)} kernels/ops ({max(0, len(rows) - top)} not shown); {len(calls)} compiled calls "

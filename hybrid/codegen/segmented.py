@@ -20,6 +20,8 @@ from typing import Optional
 
 import numpy
 
+from ..core.array import NDArray
+from ..core.context import host_data
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 
@@ -87,12 +89,17 @@ def split(graph: Graph) -> tuple[list[Segment], list[Node]]:
 
 
 class SegmentedExecutable:
-    """Callable like any executable: inputs in graph-input order, outputs in graph-output order."""
+    """An Executable (the codegen protocol): inputs in graph-input order, NDArrays out."""
 
     def __init__(self, graph: Graph, segments: list[Segment], effects: list[Node], backend: str):
         self.graph, self.segments, self.effects, self.backend = graph, segments, effects, backend
 
-    def __call__(self, inputs: list) -> list:
+    def refresh_params(self) -> None:
+        for part in self.segments:
+            if part.executable is not None:
+                part.executable.refresh_params()
+
+    def __call__(self, inputs: list) -> list[NDArray]:
         env: dict[Value, object] = dict(zip(self.graph.inputs, inputs))
         pending: dict[Value, tuple] = {}      # effect output -> (handle, results index)
 
@@ -108,13 +115,14 @@ class SegmentedExecutable:
 
         for k, part in enumerate(self.segments):
             if part.graph.nodes:
-                outs = part.executable([numpy.asarray(read(v)) for v in part.reads])
+                outs = part.executable([read(v) for v in part.reads])
                 env.update(zip(part.writes, outs))
             if k < len(self.effects):
                 node = self.effects[k]
-                handle = get_op(node.op).extra["start"](*[numpy.asarray(read(v)) for v in node.inputs], **node.attrs)
+                arrays = [host_data(read(v))[0] for v in node.inputs]
+                handle = get_op(node.op).extra["start"](*arrays, **node.attrs)
                 pending.update({v: (handle, i) for i, v in enumerate(node.outputs)})
-        return [read(v) for v in self.graph.outputs]
+        return [v if isinstance(v, NDArray) else NDArray(numpy.asarray(v)) for v in map(read, self.graph.outputs)]
 
 
 def build(graph: Graph, backend: str, opt_level: int = 2, dump: Optional[str] = None,

@@ -12,6 +12,7 @@ import numpy
 
 from ..errors import CastingError, HybridError, ShapeError, TracingError
 from ..ir.types import TensorType, dtype_name, to_numpy_dtype
+from .engine import ENGINE, Pending
 from .source import user_line
 
 
@@ -156,22 +157,55 @@ WRITE_CLOCK = itertools.count(1)
 
 
 class NDArray(Array):
-    """An eager array on the CPU, backed by a NumPy array. Autograd state lives in the slots."""
+    """An eager array on the CPU, backed by a NumPy array. Autograd state lives in the slots.
+    While the op making it is queued (core/engine.py) it is a future: `_pending` is set, `_ptype` is its
+    type, and reading `_data` waits for the op (raising the op's error if it failed)."""
 
-    __slots__ = ("_data", "_grad", "_grad_req", "_node", "_version", "_base", "__weakref__")
+    __slots__ = ("_buf", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base", "__weakref__")
 
     def __init__(self, data: numpy.ndarray):
-        self._data = data
+        self._buf = data
+        self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
         self._node = None  # autograd: the tape entry that produced this array
         self._version = next(WRITE_CLOCK)  # renewed by every in-place write: device copies key on it
         self._base: Optional[NDArray] = None  # the array whose memory this view shares (hybrid.core.views)
 
+    @classmethod
+    def _future(cls, type_: TensorType) -> "NDArray":
+        """A result of a queued op: its type now, its data when the engine has run the op (set _pending)."""
+        out = cls(None)
+        out._ptype = type_
+        return out
+
+    @property
+    def _data(self) -> numpy.ndarray:
+        if self._pending is not None:
+            self.wait_to_read()
+        return self._buf
+
+    @_data.setter
+    def _data(self, value: numpy.ndarray) -> None:
+        self._buf = value
+
+    def wait_to_read(self) -> None:
+        """Block until the op making this array has run; raise its error if it failed."""
+        pending = self._pending
+        if pending is None:
+            return
+        ENGINE.wait(pending)
+        if pending.error is not None:
+            ENGINE.reported(pending.error)
+            raise pending.error
+        self._pending = None
+
     def _assign(self, value, key=Ellipsis) -> None:
         """Write `value` into this array in place (all of it, or `key`). Every in-place write in
         hybrid goes through here, so the write version tells device backends when to re-upload; a
-        write through a view renews its base's version too."""
+        write through a view renews its base's version too. Queued ops run first (core/engine.py):
+        none may read the array after this write."""
+        ENGINE.drain()
         self._data[key] = value
         self._version = next(WRITE_CLOCK)
         if self._base is not None:
@@ -206,21 +240,24 @@ class NDArray(Array):
 
     @property
     def type(self) -> TensorType:
-        return TensorType(self._data.shape, dtype_name(self._data.dtype))
+        if self._pending is not None:
+            return self._ptype
+        return TensorType(self._buf.shape, dtype_name(self._buf.dtype))
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+        return self._ptype.shape if self._pending is not None else self._buf.shape
 
     @property
     def dtype(self) -> numpy.dtype:
-        return self._data.dtype
+        return to_numpy_dtype(self._ptype.dtype) if self._pending is not None else self._buf.dtype
 
     def asnumpy(self) -> numpy.ndarray:
         """A NumPy copy of the data."""
         return self._data.copy()
 
     def __array__(self, dtype=None, copy=None):
+        ENGINE.drain()          # the caller may write through this view: no queued op may read it later
         return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self):
@@ -277,16 +314,6 @@ class NDArray(Array):
             return self
         from .context import to_device
         return to_device(self, ctx)
-
-    def _exec_input(self, backend: str):
-        """What a compiled executable receives for this array (device arrays override it). The
-        CUDA and LLVM backends get the host data with a write token, so they upload (CUDA) or
-        repack (LLVM's pre-packed weights) a parameter again exactly when hybrid has written
-        into it since."""
-        if backend in ("cuda", "llvm"):
-            from .context import HostInput
-            return HostInput(self._data, self._write_version())
-        return self._data
 
 
 def _where() -> str:
@@ -403,11 +430,6 @@ class Tracer(Array):
     def detach(self):
         from .dispatch import bind
         return bind("stop_gradient", self)
-
-
-def as_ndarray(value) -> NDArray:
-    """An executable's output as an NDArray (device backends may return NDArrays already)."""
-    return value if isinstance(value, NDArray) else NDArray(value)
 
 
 def normalize_setitem_key(key):

@@ -8,7 +8,7 @@ eager ops) downloads a host copy.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import numpy
 
@@ -47,13 +47,6 @@ def gpu(device_id: int = 0) -> Context:
     return Context("gpu", device_id)
 
 
-class HostInput(NamedTuple):
-    """A host array handed to a device executable with a token that changes whenever hybrid
-    writes into the array (NDArray._assign), so device copies of parameters stay current."""
-    array: numpy.ndarray
-    write_token: int
-
-
 class DeviceNDArray(NDArray):
     """An NDArray whose data is in GPU memory (owned by `_owner`, at address `device_ptr`)."""
 
@@ -64,6 +57,7 @@ class DeviceNDArray(NDArray):
         self._grad = None
         self._grad_req = "null"
         self._node = None
+        self._pending = None          # device arrays are never queued (core/engine.py)
         self._version = next(WRITE_CLOCK)
         self._base = None
         self._type = type_
@@ -137,12 +131,20 @@ class DeviceNDArray(NDArray):
             return NDArray(self._data)
         return to_device(NDArray(self._data), ctx)
 
-    def _exec_input(self, backend: str):
-        """What a compiled executable receives: the device array itself for the CUDA backend."""
-        return self if backend == "cuda" else self._data
-
     def __repr__(self) -> str:
         return f"{self._data!r} @{self.context}"
+
+
+def host_data(x) -> tuple[numpy.ndarray, Optional[int]]:
+    """What a host executable reads for input `x` (NDArray, device array or NumPy array): its data,
+    and its write token, which changes whenever hybrid writes into the array (NDArray._assign), so
+    backends re-upload or repack a parameter exactly when it changed. None where unknown (a NumPy
+    array, a device array's host copy): read it anew every call."""
+    if isinstance(x, DeviceNDArray):
+        return x._data, None
+    if isinstance(x, NDArray):
+        return x._data, x._write_version()
+    return numpy.asarray(x), None
 
 
 # device type -> runtime(device_id): how to reach a device's memory (malloc, copies). A backend
@@ -163,4 +165,4 @@ def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) ->
     return DeviceNDArray.from_host(array._data, runtime, ctx.device_id)
 
 
-__all__ = ["Context", "cpu", "gpu", "DeviceNDArray", "to_device"]
+__all__ = ["Context", "cpu", "gpu", "DeviceNDArray", "host_data", "to_device"]

@@ -8,11 +8,14 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+import numpy
+
 from .. import events
 from ..errors import ShapeError
 from ..ir.cost import describe_shapes, op_bytes, op_flops
 from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
+from .engine import ENGINE, annotate
 from .source import user_line
 
 # Set by hybrid.core.autograd: called as recorder(op, inputs, attrs, outputs) after every
@@ -42,14 +45,38 @@ def bind(op: str, *inputs, **attrs):
         return tracers[0].trace.emit(op, inputs, attrs)
     in_types = [x.type for x in inputs]
     out_types = infer_or_raise(op, in_types, attrs)
-    if events.recording():
-        result = _profiled_run(op, inputs, attrs, in_types, out_types)
+    if ENGINE.wants(op, in_types, out_types, attrs):
+        outputs = _queue(op, inputs, attrs, in_types, out_types)
     else:
-        result = _run(op, inputs, attrs, in_types, out_types)
-    outputs = wrap_outputs(result, NDArray)
+        outputs = wrap_outputs(_profiled_run(op, inputs, attrs, in_types, out_types) if events.recording()
+                               else _run(op, inputs, attrs, in_types, out_types), NDArray)
     if recorder is not None:
         recorder(op, inputs, attrs, outputs)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _queue(op: str, inputs, attrs: dict, in_types, out_types) -> list:
+    """Queue the op on the engine; its results are futures (NDArray._future) until it has run."""
+    from .array import NDArray
+
+    line = user_line()
+    where = line.describe() if line else None
+    outputs = [NDArray._future(t) for t in out_types]
+    profiled = events.recording()
+
+    def work(pending) -> None:
+        try:
+            # a failed operand raises its error here
+            result = (_profiled_run(op, inputs, attrs, in_types, out_types, where) if profiled
+                      else _run(op, inputs, attrs, in_types, out_types))
+            for o, r in zip(outputs, result if isinstance(result, tuple) else (result,)):
+                o._buf = numpy.asarray(r)
+        except Exception as exc:
+            pending.error = annotate(exc, op, describe_shapes(in_types), where)
+    pending = ENGINE.submit(work)
+    for o in outputs:
+        o._pending = pending
+    return outputs
 
 
 def _run(op: str, inputs, attrs: dict, in_types, out_types):
@@ -62,13 +89,16 @@ def _run(op: str, inputs, attrs: dict, in_types, out_types):
     return get_op(op).ref(*datas, **attrs)
 
 
-def _profiled_run(op: str, inputs, attrs: dict, in_types, out_types):
-    """_run, reported to the profiler (hybrid.events) with its FLOPs, bytes and operand types."""
+def _profiled_run(op: str, inputs, attrs: dict, in_types, out_types, where: Optional[str] = None):
+    """_run, reported to the profiler (hybrid.events) with its FLOPs, bytes, operand types and the user's line
+    (`where`, for an op the engine runs later: by then the user's stack is gone)."""
     start = time.perf_counter_ns()
     result = _run(op, inputs, attrs, in_types, out_types)
     end = time.perf_counter_ns()
-    line = user_line()
+    if where is None:
+        line = user_line()
+        where = line.describe() if line else None
     events.emit(events.Event(op, "op", start, end - start, op_flops(op, in_types, out_types, attrs),
                              op_bytes(in_types, out_types), events.current_thread(),
-                             {"shapes": describe_shapes(in_types), "line": line.describe() if line else None}))
+                             {"shapes": describe_shapes(in_types), "line": where}))
     return result

@@ -21,6 +21,7 @@ def eager_view(base: NDArray, result: NDArray, view_of: Callable[[numpy.ndarray]
     the result stays a copy."""
     data = view_of(base._data)
     if numpy.shares_memory(data, base._data):
+        result.wait_to_read()  # a queued op (core/engine.py) must not store its copy over the view later
         result._data = data
         result._base = base if base._base is None else base._base
     return result

@@ -19,7 +19,10 @@ from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
-from ..core.array import Array, NDArray, as_ndarray
+from ..core.array import Array, NDArray
+from ..core.engine import ENGINE, MIN_ELEMENTS, MIN_FLOPS, annotate
+from ..core.source import user_line
+from ..ir.cost import describe_shapes, node_flops
 from ..core import autograd
 from ..core import rng
 from ..core.tracing import TraceContext, trace_function, unflatten
@@ -34,6 +37,11 @@ class CompileOptions:
     dump: Optional[str] = None
     max_signatures: int = 8
     backend_options: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Fail at hybridize() on a backend or option the backend does not know, not at the first call."""
+        from .. import codegen
+        codegen.resolve_options(self.backend, dict(self.backend_options, dump=self.dump))
 
 
 @dataclass
@@ -50,6 +58,7 @@ class CompiledEntry:
     side_targets: list
     feed: list = field(default_factory=list)  # per executable input: (ARG, index) | (PARAM, Parameter) | (RNG, None)
     args_only: bool = False  # feed is exactly the array arguments in order
+    queued: Optional[bool] = None   # calls go to the engine (core/engine.py): one plain result, enough work
 
 
 ARG, PARAM, RNG = 0, 1, 2
@@ -151,6 +160,7 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable, name: str, options: CompileOptions,
                  params: Optional[Callable[[], dict]] = None, prepare: Optional[Callable[[list], None]] = None):
+        options.check()
         self.fn = fn
         self.name = name
         self.options = options
@@ -195,21 +205,48 @@ class CompiledFunction:
         self.cache[sig] = entry
         return entry
 
-    def input_arrays(self, entry: CompiledEntry, args: list) -> list[numpy.ndarray]:
-        """The executable's inputs in its graph's input order (see input_plan)."""
-        backend = self.options.backend
+    def input_arrays(self, entry: CompiledEntry, args: list) -> list:
+        """The executable's inputs in its graph's input order (see input_plan): NDArrays, read by the
+        executable when it runs (a queued one may still be pending), and random keys, drawn now so they
+        follow program order."""
         arrays = [a for a in args if isinstance(a, NDArray)]
-        if entry.args_only and backend != "cuda":    # the hot case: no parameters, no random key
-            return [a._data for a in arrays]
+        if entry.args_only:    # the hot case: no parameters, no random key
+            return arrays
         inputs = []
         for kind, source in entry.feed:
             if kind == ARG:
-                inputs.append(arrays[source]._exec_input(backend))
+                inputs.append(arrays[source])
             elif kind == PARAM:
-                inputs.append(source._data_eager()._exec_input(backend))
+                inputs.append(source._data_eager())
             else:
                 inputs.append(rng.take_keys(entry.random_ops))
         return inputs
+
+    def _queue_worthy(self, entry: CompiledEntry) -> bool:
+        """Queue calls of this signature? One plain result on a host backend, and work enough (or a busy engine)."""
+        if entry.queued is None:
+            graph = entry.pipeline.graph
+            entry.queued = (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
+                            and (sum(v.type.size for v in graph.outputs) >= MIN_ELEMENTS
+                                 or sum(node_flops(n) for n in graph.nodes) >= MIN_FLOPS))
+        return entry.queued or (ENGINE.busy() and self.options.backend != "cuda" and entry.structure is None
+                                and not entry.side_targets)
+
+    def _queued_call(self, entry: CompiledEntry, args: list) -> NDArray:
+        """The call queued on the engine; its result is a future."""
+        inputs = self.input_arrays(entry, args)
+        out = NDArray._future(entry.pipeline.graph.outputs[0].type)
+        line = user_line()
+        where = line.describe() if line else None
+
+        def work(pending) -> None:
+            try:
+                out._buf = entry.executable(inputs)[0]._data
+            except Exception as exc:
+                shapes = describe_shapes([a.type for a in args if isinstance(a, NDArray)])
+                pending.error = annotate(exc, f"{self.name} (compiled)", shapes, where)
+        out._pending = ENGINE.submit(work)
+        return out
 
     def __call__(self, *args):
         args = [NDArray(numpy.asarray(a)) if isinstance(a, numpy.ndarray) else a for a in args]
@@ -220,10 +257,12 @@ class CompiledFunction:
             results = call_recorded(self, entry, args)  # compiled forward now, compiled backward on the tape
             if results is not None:
                 return unflatten(results, entry.structure)
+        if self._queue_worthy(entry) and ENGINE.enabled:
+            return self._queued_call(entry, args)
         outputs = entry.executable(self.input_arrays(entry, args))
         if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case
-            return as_ndarray(outputs[0])
-        results = [as_ndarray(o) for o in outputs]  # cuda may keep them on the GPU
+            return outputs[0]
+        results = outputs  # cuda may keep them on the GPU
         for target, value in zip(entry.side_targets, results[entry.num_outputs:]):
             target(value)
         return unflatten(results[:entry.num_outputs], entry.structure)

@@ -8,6 +8,7 @@ from typing import Optional
 from ..errors import HybridError, IndexOutOfRangeError, ShapeError
 from . import np
 from ..core.array import Array, NDArray
+from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
 from ..core.promote import asarray, promote
@@ -245,3 +246,9 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
         out = np.reshape(bind("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias
+
+
+def waitall() -> None:
+    """Wait until every queued eager op and compiled call has run (core/engine.py); raise the first error that
+    no read has raised yet (MXNet's npx.waitall)."""
+    ENGINE.waitall()

@@ -29,7 +29,7 @@ from ..ir.graph import Graph
 from ..ir.types import TensorType
 from ..core import ad, autograd, lax
 from ..core import rng
-from ..core.array import Array, NDArray, as_ndarray
+from ..core.array import Array, NDArray
 from ..core.tape import record_custom, tracked
 from ..core.tracing import TraceContext, trace_function
 
@@ -89,23 +89,22 @@ def call_recorded(fn, entry, args: list):
         bwd_pipeline, bwd = _build(pair.backward, fn.options, "backward")
         training = TrainingEntry(fwd_pipeline, bwd_pipeline, fwd, bwd, pair.saved, pair.differentiated)
         fn.training_cache[key] = training
-    backend = fn.options.backend
-    named = {name: array._exec_input(backend) for name, array in sources}
+    named = dict(sources)
     if entry.random_ops:
         named[TraceContext.RNG_KEY] = rng.take_keys(entry.random_ops)
-    outputs = [as_ndarray(o) for o in training.forward(_ordered(training.forward_pipeline.graph, named))]
+    outputs = training.forward(_ordered(training.forward_pipeline.graph, named))
     total = len(entry.traced.outputs)
     results = outputs[:entry.num_outputs]
     for target, value in zip(entry.side_targets, outputs[entry.num_outputs:total]):
         target(value)
-    saved = dict(named, **{f"saved.{k}": outputs[i]._exec_input(backend) for k, i in enumerate(training.saved)})
+    saved = dict(named, **{f"saved.{k}": outputs[i] for k, i in enumerate(training.saved)})
 
     def rule(cotangents: list) -> list:
         if autograd.is_recording():
             raise HybridError(f"higher-order gradients (create_graph=True) through the hybridized {fn.name} are "
                               "not supported: its backward is compiled. Call hybridize(False) on it for that.")
-        given = dict(saved, **{f"grad.{i}": cotangents[i]._exec_input(backend) for i in training.differentiated})
-        return [as_ndarray(g) for g in training.backward(_ordered(training.backward_pipeline.graph, given))]
+        given = dict(saved, **{f"grad.{i}": cotangents[i] for i in training.differentiated})
+        return training.backward(_ordered(training.backward_pipeline.graph, given))
 
     record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule)
     return results
@@ -136,6 +135,7 @@ class CompiledStep:
         self.options = CompileOptions(opt_level=opt_level, dump=dump, backend_options=backend_options)
         if backend is not None:
             self.options.backend = backend
+        self.options.check()
         self.cache: dict[tuple, StepEntry] = {}
         self.last: Optional[StepEntry] = None
 
@@ -160,13 +160,13 @@ class CompiledStep:
         outputs = entry.executable(_ordered(entry.pipeline.graph, named))
         loss, rest = outputs[0], outputs[1:]
         for target, value in zip(entry.side_targets, rest[:entry.num_side]):
-            target(NDArray(value))
+            target(value)
         rest = rest[entry.num_side:]
         count = len(self._trainable())
         new_weights, flat_states = rest[:count], iter(rest[count:])
         new_states = [tuple(next(flat_states) for _ in state) for state in self.trainer.states()]
         self.trainer.commit(new_weights, new_states)
-        return NDArray(loss)
+        return loss
 
     def ir(self, stage: Optional[str] = None) -> str:
         if self.last is None:

@@ -1,6 +1,6 @@
 """`hb.gluon`: the training API with MXNet Gluon's names: Trainer, optimizers, learning-rate
 schedules, losses, metrics, and data loading."""
-from . import data, loss, lr_scheduler, metric, optimizer, utils
+from . import data, loss, lr_scheduler, metric, model_zoo, optimizer, utils
 from .data import vision
 from .trainer import Trainer
 

@@ -36,7 +36,7 @@ def test_executable_contract():
     assert draws.shape == (2, 4) and draws.dtype == onp.float32
     onp.testing.assert_array_equal(exe([x, w, key])[1], draws)           # same key, same draws
     assert not onp.array_equal(exe([x, w, key + 1])[1], draws)           # another key, other draws
-    assert all(isinstance(o, onp.ndarray) for o in outputs)
+    assert all(isinstance(o, hb.NDArray) for o in outputs)   # executables return core arrays
 
 
 def test_wrong_number_of_inputs():

@@ -310,3 +310,17 @@ def test_set_np_and_reset_np_are_accepted():
     assert npx.is_np_array() and npx.is_np_shape()
     with pytest.raises(HybridError, match=r"float32/int32"):
         npx.set_np(dtype=True)
+
+
+def test_views_of_queued_results_share_memory():
+    """A view of an array whose op is still queued (core/engine.py) is made once the op has run, so
+    the op's result never lands over the view."""
+    a = np.array(onp.arange(1 << 20, dtype=onp.float32).reshape(1024, 1024))
+    for _ in range(5):
+        b = a * 2.0                    # large enough to be queued
+        row = b[3]
+        row[...] = -1.0
+        col = (b + 1.0).T
+        col[0] = 7.0
+        onp.testing.assert_array_equal(b.asnumpy()[3], onp.full(1024, -1.0, onp.float32))
+        onp.testing.assert_array_equal(col.asnumpy()[0], onp.full(1024, 7.0, onp.float32))

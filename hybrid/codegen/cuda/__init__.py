@@ -23,9 +23,12 @@ import numpy
 
 from ...config import config
 from ... import log
+from ...core.array import NDArray
+from ...core.context import DeviceNDArray, host_data
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
+from .. import Backend, register_backend
 from ..kernel.describe import first_failure
 from .program import Program, build_program, write_dump
 from .runtime import CudaUnavailable, get_runtime
@@ -36,7 +39,8 @@ _ALIGN = 256
 
 
 class CudaExecutable:
-    """Callable on a list of arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays (device
+    arrays when the data inputs were on the device)."""
 
     backend = "cuda"
 
@@ -112,18 +116,16 @@ class CudaExecutable:
 
     def _upload(self, index: int, v: Value, x) -> bool:
         """Copy input `index` to its device buffer; True when it came from the device."""
-        from ...core.context import DeviceNDArray
-
         rt = self.runtime
         if isinstance(x, DeviceNDArray):
             self._check(v, x.shape, x.dtype)
             rt.dtod(self.address[v], x.device_ptr, v.type.nbytes)
             return True
-        # A parameter that comes with a write token (frontend NDArray._exec_input) is uploaded
-        # only when the token changed: hybrid bumps it on every in-place write. A bare array
+        # A parameter that comes with a write token (core.context.host_data) is uploaded only
+        # when the token changed: hybrid renews it on every in-place write. A NumPy array
         # carries no token and is always uploaded.
-        token = getattr(x, "write_token", None)
-        array = numpy.ascontiguousarray(getattr(x, "array", x))
+        array, token = host_data(x)
+        array = numpy.ascontiguousarray(array)
         target = to_numpy_dtype(v.dtype)
         if array.dtype != target and array.dtype.kind == target.kind:
             array = array.astype(target)  # e.g. a Python float (f64) for an f32 scalar input
@@ -162,7 +164,6 @@ class CudaExecutable:
             if error is not None:
                 raise error
         if on_device:
-            from ...core.context import DeviceNDArray
             outs = []
             for v in graph.outputs:
                 out = DeviceNDArray.empty(v.type, rt)
@@ -173,24 +174,21 @@ class CudaExecutable:
             for v in graph.outputs:
                 out = numpy.empty(v.shape, to_numpy_dtype(v.dtype))
                 rt.dtoh(out, self.address[v])
-                outs.append(out)
+                outs.append(NDArray(out))
         rt.synchronize()
         return outs
 
 
-def build(graph: Graph, dump: Optional[str] = None, runtime: Optional[str] = None, device: int = 0,
-          static_alloc: bool = True, **options) -> CudaExecutable:
-    """Compile `graph` for the GPU (runtime "pycuda", the default) or the host emulator ("emulator").
-    Allocation is always static (MXNet's static_alloc=True): one arena, allocated once."""
-    if options:
-        raise HybridError(f"cuda backend: unknown options {sorted(options)}; it takes runtime=, device= and "
-                          "static_alloc=True")
-    if not static_alloc:
-        raise HybridError("cuda backend: static_alloc=False is not supported; the executable always allocates "
-                          "its arena once (drop the option)")
-    rt = get_runtime(runtime, device)  # fails first, and clearly, where no GPU can run it
+def build(graph: Graph, options: dict) -> CudaExecutable:
+    """Compile `graph` for the GPU (options["runtime"] "pycuda", the default) or the host emulator
+    ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
+    rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
     program = build_program(graph)
-    dump = dump or config.get("dump")
+    dump = options["dump"] or config.get("dump")
     if dump:
         write_dump(program, dump)
     return CudaExecutable(graph, program, rt)
+
+
+register_backend(Backend("cuda", build, {"runtime": None, "device": 0},
+                         doc="CUDA C kernels launched from one device executable (PyCUDA, or the host emulator)"))

@@ -8,9 +8,12 @@ from typing import Callable, Optional
 import numpy
 
 from ... import events
+from ...core.array import NDArray
+from ...core.context import host_data
 from ...errors import IndexOutOfRangeError
 from ...ir import cost
 from ...ir.graph import Graph, Node, Value
+from .. import Backend, register_backend
 from ...ir.registry import get_op
 
 
@@ -38,7 +41,7 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray],
 
 
 class InterpExecutable:
-    """Callable on a list of NumPy arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays."""
 
     backend = "interp"
 
@@ -46,12 +49,15 @@ class InterpExecutable:
         self.graph = graph
         self._costs: Optional[dict] = None     # per node: (label, FLOPs, bytes, event args), once profiled
 
-    def __call__(self, inputs: list[numpy.ndarray]) -> list[numpy.ndarray]:
+    def __call__(self, inputs: list) -> list[NDArray]:
         if len(inputs) != len(self.graph.inputs):
             raise ValueError(f"graph @{self.graph.name} takes {len(self.graph.inputs)} inputs, got {len(inputs)}")
-        if not events.recording():
-            return run_graph(self.graph, inputs)
-        return self._run_profiled(inputs)
+        arrays = [host_data(x)[0] for x in inputs]
+        outputs = run_graph(self.graph, arrays) if not events.recording() else self._run_profiled(arrays)
+        return [NDArray(out) for out in outputs]
+
+    def refresh_params(self) -> None:
+        """Nothing to do: every call reads the parameters afresh."""
 
     def _node_costs(self) -> dict:
         if self._costs is None:
@@ -80,5 +86,5 @@ class InterpExecutable:
         return outputs
 
 
-def build(graph: Graph, **options) -> InterpExecutable:
-    return InterpExecutable(graph)
+register_backend(Backend("interp", lambda graph, options: InterpExecutable(graph),
+                         doc="the registry's NumPy references, node by node: the oracle"))

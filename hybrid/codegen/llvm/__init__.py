@@ -23,10 +23,13 @@ import numpy
 
 from ...config import config
 from ... import log
+from ...core.array import NDArray
+from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
 from . import cache, module, profiling, target
+from .. import Backend, register_backend
 from .runtime import ProfileHook, Runner
 
 
@@ -45,7 +48,7 @@ def _extern_symbols() -> None:
 
 
 class LLVMExecutable:
-    """Callable on a list of NumPy arrays (graph-input order); returns the outputs."""
+    """Callable on a list of arrays (graph-input order); returns the outputs as NDArrays."""
 
     backend = "llvm"
 
@@ -64,14 +67,12 @@ class LLVMExecutable:
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
-        input came without one: a plain array rather than the frontend's (array, token) pair)."""
+        input has none: a NumPy array; see core.context.host_data)."""
         if len(inputs) != len(self.input_specs):
             raise HybridError(f"graph @{self.graph.name} takes {len(self.input_specs)} inputs, got {len(inputs)}")
         arrays, tokens = [], []
         for v, a, (shape, dtype) in zip(self.graph.inputs, inputs, self.input_specs):
-            token = None
-            if isinstance(a, tuple):       # core.context.HostInput
-                a, token = a
+            a, token = host_data(a)
             tokens.append(token)
             if a.__class__ is not numpy.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
                 a = numpy.asarray(a)
@@ -82,9 +83,9 @@ class LLVMExecutable:
             arrays.append(a)
         return arrays, tokens
 
-    def __call__(self, inputs: list) -> list[numpy.ndarray]:
+    def __call__(self, inputs: list) -> list[NDArray]:
         arrays, tokens = self._check(inputs)
-        return self.runner(arrays, tokens)
+        return [NDArray(out) for out in self.runner(arrays, tokens)]
 
     def refresh_params(self) -> None:
         """Repack pre-packed weights at the next call: needed only after writing into a parameter through a
@@ -122,23 +123,27 @@ def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = No
     return objects
 
 
-def build(graph: Graph, dump: Optional[str] = None, num_threads: Optional[int] = None, profile: bool = True,
-          **options) -> LLVMExecutable:
-    """profile=False: calls are never reported to the profiler (an eager op's kernel: the op reports itself)."""
-    if options:
-        raise HybridError(f"unknown llvm backend options {sorted(options)}; the backend takes num_threads, profile")
+def build(graph: Graph, options: dict) -> LLVMExecutable:
+    """options: num_threads (None: the num_threads setting), profile (False: calls are never reported
+    to the profiler; an eager op's kernel reports itself), dump, and the common ones."""
+    num_threads, dump, profile = options["num_threads"], options["dump"], options["profile"]
     start = time.perf_counter()
     triple, _, _ = target.host()
     plan = module.build_module(graph, triple)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
-    _extern_symbols()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
-    for obj in objects:
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
+    with target.LLVM_LOCK:
+        _extern_symbols()
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))
+        for obj in objects:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
     exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
                          profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe
+
+
+register_backend(Backend("llvm", build, {"num_threads": None, "profile": True},
+                         doc="native code for the host CPU through llvmlite, one entry point per graph"))

@@ -52,11 +52,12 @@ def _tick_function():
     import llvmlite.binding as llvm
 
     from . import target
-    mod = llvm.parse_assembly(
-        "declare i64 @llvm.readcyclecounter()\n"
-        "define i64 @hb_ticks() {\n  %t = call i64 @llvm.readcyclecounter()\n  ret i64 %t\n}\n")
-    engine = llvm.create_mcjit_compiler(mod, target.new_target_machine(False))
-    engine.finalize_object()
+    with target.LLVM_LOCK:
+        mod = llvm.parse_assembly(
+            "declare i64 @llvm.readcyclecounter()\n"
+            "define i64 @hb_ticks() {\n  %t = call i64 @llvm.readcyclecounter()\n  ret i64 %t\n}\n")
+        engine = llvm.create_mcjit_compiler(mod, target.new_target_machine(False))
+        engine.finalize_object()
     return engine, ctypes.CFUNCTYPE(ctypes.c_uint64)(engine.get_function_address("hb_ticks"))
 
 

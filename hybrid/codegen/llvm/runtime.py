@@ -229,7 +229,7 @@ class Runner:
             self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
 
     def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
-        """tokens: per input, its write token (core.context.HostInput) or None (unknown: repack every call)."""
+        """tokens: per input, its write token (core.context.host_data) or None (unknown: repack every call)."""
         try:
             ctx = self.contexts.pop()      # atomic under the GIL
         except IndexError:

@@ -7,12 +7,17 @@ Optimization is LLVM's O3 pipeline with loop and SLP vectorization.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from typing import Optional
 
 import llvmlite.binding as llvm
 
 from ... import log
+
+# llvmlite works in LLVM's one global context, which is not thread-safe: the engine's worker thread may
+# compile an eager kernel while the user's thread compiles a hybridized graph, so every use holds this
+LLVM_LOCK = threading.RLock()
 
 
 @functools.lru_cache(maxsize=None)
@@ -70,14 +75,15 @@ def compile_ir(ir: str, pic: bool = False, want_asm: bool = False, name: str = "
     """Parse, optimize and emit an object file (and assembly)."""
     _init()
     start = time.perf_counter()
-    tm = target_machine(pic)
-    module = llvm.parse_assembly(ir)
-    module.triple = host()[0]
-    module.data_layout = str(tm.target_data)
-    module.verify()
-    optimize(module, tm)
-    obj = tm.emit_object(module)
-    asm = tm.emit_assembly(module) if want_asm else None
+    with LLVM_LOCK:
+        tm = target_machine(pic)
+        module = llvm.parse_assembly(ir)
+        module.triple = host()[0]
+        module.data_layout = str(tm.target_data)
+        module.verify()
+        optimize(module, tm)
+        obj = tm.emit_object(module)
+        asm = tm.emit_assembly(module) if want_asm else None
     log.log("compile", f"llvm: compiled {name} ({len(ir) // 1024} KiB IR) in "
                        f"{(time.perf_counter() - start) * 1e3:.0f} ms")
     return obj, asm

@@ -1,0 +1,152 @@
+"""The asynchronous engine: eager work is queued and arrays are futures (MXNet's engine, JAX's async dispatch).
+
+An eager op on large arrays, or any op issued while work is queued, goes to one worker thread and
+returns at once: its results are NDArrays with known types and no data yet (`Pending`). Reading one
+(`asnumpy`, printing, `float()`, NumPy conversion, `x.wait_to_read()`) waits for the op that makes
+it; `npx.waitall()` waits for everything. Small ops on an idle engine run inline, so the one-op
+overhead of small-array code stays what it was.
+
+Order: one FIFO worker runs the queue in program order, so an op's operands are always ready when it
+runs, and the work overlaps the Python thread issuing it (compiled kernels and NumPy's large ops run
+without the GIL; compiled kernels use every core themselves). A write into an array
+(NDArray._assign, NumPy's view of it) first lets the queue drain, so no queued op reads an array
+after a later write.
+
+Errors: a queued op that raises marks its results failed, and ops reading a failed array fail with
+the same error; it is raised at the first read of a failed array (or by waitall), with a note naming
+the op, its operand types and the user's line that queued it. Shape errors are not deferred: types
+are inferred when the op is issued.
+
+HYBRID_ENGINE=naive (or `hb.config(engine="naive")`) runs every op inline (MXNet's NaiveEngine), for
+debugging.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from typing import Callable, Optional
+
+from ..config import config
+from ..ir.cost import op_flops
+from ..ir.registry import get_op
+
+MIN_ELEMENTS = 1 << 16    # result elements from which an op is queued rather than run inline
+MIN_FLOPS = 1 << 22
+
+
+class Pending:
+    """The results of one queued op: done once the engine's done counter reaches `seq`."""
+
+    __slots__ = ("seq", "error")
+
+    def __init__(self, seq: int):
+        self.seq = seq
+        self.error: Optional[BaseException] = None
+
+
+class Engine:
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._queue: collections.deque = collections.deque()
+        self._submitted = 0
+        self._done = 0
+        self._thread: Optional[threading.Thread] = None
+        self._unreported: list[BaseException] = []
+        self._pid = os.getpid()
+
+    # -- policy -------------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return config.get("engine") == "threaded"
+
+    def wants(self, op: str, in_types, out_types, attrs: dict) -> bool:
+        """Queue this op? Always while work is queued (program order); else when it is large."""
+        if self._done != self._submitted:
+            return True      # queued work must not be overtaken (and naive mode never queues any)
+        if out_types[0].size < MIN_ELEMENTS and (get_op(op).kind not in ("conv", "matmul", "pool")
+                                                 or op_flops(op, in_types, out_types, attrs) < MIN_FLOPS):
+            return False
+        return self.enabled
+
+    def busy(self) -> bool:
+        return self._done != self._submitted
+
+    # -- queue ---------------------------------------------------------------------------------
+
+    def submit(self, work: Callable[[Pending], None]) -> Pending:
+        """Queue work(pending); it must record its failure in pending.error rather than raise."""
+        with self._cv:
+            if self._thread is None or self._pid != os.getpid():    # first use, or a forked child
+                self._start()
+            self._submitted += 1
+            pending = Pending(self._submitted)
+            self._queue.append((pending, work))
+            self._cv.notify_all()
+        return pending
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._queue.clear()
+        self._done = self._submitted
+        self._thread = threading.Thread(target=self._loop, name="hybrid-engine", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue:
+                    self._cv.wait()
+                pending, work = self._queue.popleft()
+            try:
+                work(pending)
+            except BaseException as exc:      # work records its own errors; this is a bug in the work
+                pending.error = exc
+            with self._cv:
+                if pending.error is not None:
+                    self._unreported.append(pending.error)
+                self._done = pending.seq
+                self._cv.notify_all()
+
+    def wait(self, pending: Pending) -> None:
+        """Block until `pending`'s op has run (the worker never waits for later work, so no deadlock)."""
+        if self._done >= pending.seq:
+            return
+        with self._cv:
+            while self._done < pending.seq:
+                self._cv.wait()
+
+    def drain(self) -> None:
+        """Wait for all queued work (errors stay with their arrays)."""
+        if self._done == self._submitted or threading.current_thread() is self._thread:
+            return
+        with self._cv:
+            while self._done < self._submitted:
+                self._cv.wait()
+
+    def reported(self, error: BaseException) -> None:
+        with self._cv:
+            self._unreported = [e for e in self._unreported if e is not error]
+
+    def waitall(self) -> None:
+        """Wait for all queued work; raise the first error no read has raised yet (then forget them all)."""
+        self.drain()
+        with self._cv:
+            errors, self._unreported = self._unreported, []
+        if errors:
+            raise errors[0]
+
+
+ENGINE = Engine()
+
+
+def annotate(error: BaseException, op: str, shapes: str, line: Optional[str]) -> BaseException:
+    """Name what failed, once: the queued op, its operands, the user's line that issued it."""
+    if not getattr(error, "_hybrid_queued", False):
+        error._hybrid_queued = True
+        where = f" at {line}" if line else ""
+        error.add_note(f"raised by the queued eager op {op}({shapes}){where}; hybrid runs large eager ops "
+                       "asynchronously, so the error surfaces at the first read of a result "
+                       "(HYBRID_ENGINE=naive runs each op when it is called)")
+    return error

@@ -1,0 +1,133 @@
+"""The asynchronous engine (core/engine.py): queued eager ops and compiled calls, arrays as futures, reads that
+wait, waitall, program order against in-place writes, errors that surface at the next read."""
+from __future__ import annotations
+
+import threading
+
+import numpy
+import pytest
+
+import hybrid as hb
+from hybrid import np, npx
+from hybrid.core.engine import ENGINE, MIN_ELEMENTS
+
+rng = numpy.random.default_rng(3)
+BIG = (MIN_ELEMENTS // 64, 64)          # an array large enough to be queued
+
+
+def _big(seed: int = 0):
+    return numpy.random.default_rng(seed).standard_normal(BIG).astype("f4")
+
+
+@pytest.fixture
+def held():
+    """A worker held busy until the test releases it: queued work then provably has not run yet."""
+    gate = threading.Event()
+    ENGINE.submit(lambda pending: gate.wait(30))
+    yield gate
+    gate.set()
+    ENGINE.drain()
+
+
+def test_calls_return_while_work_is_queued(held):
+    a = _big()
+    x = np.array(a)
+    y = np.tanh(x * 2)                               # queued behind the held worker: returns at once
+    assert y._pending is not None and ENGINE.busy()
+    assert y.shape == BIG and y.dtype == numpy.float32      # the type is known before the data
+    small = np.ones((3,)) + 1                         # while work is queued, small ops queue too (program order)
+    assert small._pending is not None
+    held.set()
+    numpy.testing.assert_allclose(y.asnumpy(), numpy.tanh(a * 2), rtol=1e-5, atol=1e-6)
+    assert small.asnumpy().tolist() == [2, 2, 2]
+
+
+def test_wait_to_read_and_waitall(held):
+    x = np.array(_big())
+    y = x + 1
+    held.set()
+    y.wait_to_read()
+    assert y._pending is None
+    z = y * 3
+    npx.waitall()
+    assert not ENGINE.busy()
+    numpy.testing.assert_allclose(z.asnumpy(), (_big() + 1) * 3, rtol=1e-6)
+
+
+def test_small_ops_on_an_idle_engine_run_inline():
+    ENGINE.drain()
+    y = np.ones((4,)) * 2
+    assert y._pending is None and not ENGINE.busy()
+
+
+def test_error_surfaces_at_the_next_read_with_op_shapes_and_line(held):
+    x = np.array(_big())
+    bad = np.array(numpy.array([0, 10 ** 7], "i4"))
+    picked = np.take(x.reshape((-1,)), bad)          # queued: the bad index is found when it runs
+    follow = picked + 1                               # depends on the failed op: fails the same way
+    held.set()
+    with pytest.raises(IndexError) as info:
+        picked.asnumpy()
+    note = "\n".join(getattr(info.value, "__notes__", []))
+    assert "take(" in note and f"f32[{BIG[0] * BIG[1]}]" in note and "test_engine.py" in note
+    with pytest.raises(IndexError):
+        float(follow.sum())
+    npx.waitall()                                     # already reported by the reads: nothing left to raise
+
+
+def test_waitall_raises_an_unread_error(held):
+    bad = np.array(numpy.array([10 ** 7], "i4"))
+    np.take(np.array(_big()).reshape((-1,)), bad)    # result dropped unread
+    held.set()
+    with pytest.raises(IndexError):
+        npx.waitall()
+    npx.waitall()                                     # reported once
+
+
+def test_in_place_write_waits_for_queued_readers(held):
+    a = _big()
+    x = np.array(a)
+    y = x * 2                                         # queued: reads x later
+    threading.Timer(0.2, held.set).start()
+    x[...] = 0                                        # waits for y's op to run first: must not reach y
+    numpy.testing.assert_allclose(y.asnumpy(), a * 2)
+    assert float(x.asnumpy().sum()) == 0.0
+
+
+def test_numpy_view_drains_the_queue(held):
+    a = _big()
+    x = np.array(a)
+    y = x + 1
+    threading.Timer(0.2, held.set).start()
+    view = numpy.asarray(x)                           # may be written through: the queue drains first
+    assert not ENGINE.busy()
+    view[...] = 5
+    numpy.testing.assert_allclose(y.asnumpy(), a + 1)
+
+
+@pytest.mark.parametrize("backend", ["interp", "llvm"])
+def test_hybridized_call_is_queued(held, backend):
+    f = hb.hybridize(lambda a: np.tanh(a) * 2, backend=backend)
+    a = _big(1)
+    held.set()
+    f(np.array(a)).asnumpy()                          # compiled outside the held section
+    gate = threading.Event()
+    ENGINE.submit(lambda pending: gate.wait(30))
+    out = f(np.array(a))
+    assert out._pending is not None and out.shape == BIG
+    gate.set()
+    numpy.testing.assert_allclose(out.asnumpy(), numpy.tanh(a) * 2, rtol=1e-5, atol=1e-6)
+
+
+def test_printing_and_float_wait(held):
+    x = np.array(_big())
+    s = (x * 0).sum()
+    held.set()
+    assert float(s) == 0.0 and "0." in repr(s)
+
+
+def test_naive_engine_runs_inline():
+    ENGINE.drain()
+    with hb.config(engine="naive"):
+        y = np.array(_big()) * 2
+    assert y._pending is None

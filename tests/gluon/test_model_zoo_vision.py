@@ -1,0 +1,137 @@
+"""gluon.model_zoo.vision: MXNet's architectures, parameter names and counts; eager equals hybridized
+(interp, llvm); one SGD step equal; pretrained=True reads a local file and never downloads."""
+from __future__ import annotations
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import autograd, gluon, np
+from hybrid.errors import HybridError
+from hybrid.gluon.model_zoo import vision
+
+# Trainable parameters (running BatchNorm statistics excluded) with 1000 classes at 224x224, from the
+# papers' published counts (torchvision/Keras give the same), plus MXNet's own choices where they differ:
+# BottleneckV1's 1x1 convolutions keep their bias (+channels/4 + channels per block), MobileNetV2 keeps
+# the t=1 expansion convolution (+32*32 + BN 2*32) and its classifier is a bias-free 1x1 convolution
+# (-1000), and ResNetV2's input BatchNorm holds gamma/beta that it does not use (+2*3).
+PUBLISHED = {
+    "alexnet": 61_100_840,
+    "resnet18_v1": 11_689_512, "resnet34_v1": 21_797_672,
+    "resnet50_v1": 25_557_032 + 3 * 320 + 4 * 640 + 6 * 1280 + 3 * 2560,
+    "resnet101_v1": 44_549_160 + 3 * 320 + 4 * 640 + 23 * 1280 + 3 * 2560,
+    "resnet152_v1": 60_192_808 + 3 * 320 + 8 * 640 + 36 * 1280 + 3 * 2560,
+    "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544, "vgg19": 143_667_240,
+    "mobilenet1.0": 4_231_976,
+    "mobilenetv2_1.0": 3_504_872 + 32 * 32 + 2 * 32 - 1000,
+}
+# BatchNorm after every convolution adds gamma and beta: 2 * (sum of the convolutions' channels).
+VGG_BN_CHANNELS = {11: 64 + 128 + 2 * 256 + 4 * 512, 13: 2 * (64 + 128 + 256 + 512 + 512),
+                   16: 2 * 64 + 2 * 128 + 3 * 256 + 6 * 512, 19: 2 * 64 + 2 * 128 + 4 * 256 + 8 * 512}
+for _depth, _channels in VGG_BN_CHANNELS.items():
+    PUBLISHED[f"vgg{_depth}_bn"] = PUBLISHED[f"vgg{_depth}"] + 2 * _channels
+
+
+def _trainable(net) -> int:
+    return sum(int(onp.prod(p.shape)) for name, p in net.collect_params().items()
+               if not name.endswith(("running_mean", "running_var")))
+
+
+def _built(name: str, size: int = 32, **kwargs):
+    net = vision.get_model(name, **kwargs)
+    net.initialize()
+    with autograd.pause():
+        net(np.zeros((1, 3, size, size)))
+    return net
+
+
+# the largest networks take tens of seconds to build eagerly: the slow tier checks them
+FAST_COUNTS = {"alexnet", "resnet18_v1", "resnet50_v1", "mobilenet1.0", "mobilenetv2_1.0"}
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_COUNTS else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in sorted(PUBLISHED)])
+def test_parameter_counts_match_the_published_architectures(name):
+    if name.startswith(("alexnet", "vgg")):
+        # The first dense layer sees the flattened features: 256*6*6 (AlexNet) or 512*7*7 (VGG) at
+        # 224x224; at 64x64 (AlexNet) or 32x32 (VGG) one spatial position is left.
+        size, flat = (64, 256) if name == "alexnet" else (32, 512)
+        expected = PUBLISHED[name] - 4096 * (flat * (36 if name == "alexnet" else 49) - flat)
+    else:
+        size, expected = 32, PUBLISHED[name]
+    assert _trainable(_built(name, size)) == expected
+
+
+def test_parameter_names_follow_mxnet():
+    names = list(_built("resnet18_v1").collect_params())
+    assert names[:5] == ["features.0.weight", "features.1.gamma", "features.1.beta", "features.1.running_mean",
+                         "features.1.running_var"]
+    assert "features.4.0.body.0.weight" in names and "features.5.0.downsample.0.weight" in names
+    assert "features.4.0.downsample.0.weight" not in names and names[-2:] == ["output.weight", "output.bias"]
+    v2 = list(_built("resnet50_v2").collect_params())
+    assert {"features.0.gamma", "features.5.0.bn1.gamma", "features.5.0.conv3.weight",
+            "features.5.0.downsample.weight"} <= set(v2)
+    mobile = list(_built("mobilenetv2_0.25").collect_params())
+    assert {"features.3.out.0.weight", "features.3.out.4.gamma", "output.0.weight"} <= set(mobile)
+    assert "output.0.bias" not in mobile
+
+
+def test_get_model_names_and_errors():
+    assert set(vision.MODELS) >= {"alexnet", "resnet152_v2", "vgg19_bn", "mobilenet0.25", "mobilenetv2_0.75"}
+    assert isinstance(hb.gluon.model_zoo.get_model("ResNet18_V1", classes=10), vision.ResNetV1)
+    with pytest.raises(ValueError, match=r"not in the model zoo; available: alexnet"):
+        vision.get_model("resnet19_v1")
+
+
+def test_pretrained_reads_a_local_file_and_never_downloads(tmp_path):
+    net = _built("mobilenet0.25", classes=7)
+    net.save_parameters(str(tmp_path / "mobilenet0.25.params"))
+    loaded = vision.get_model("mobilenet0.25", classes=7, pretrained=True, root=str(tmp_path))
+    x = np.array(onp.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(onp.float32))
+    onp.testing.assert_allclose(loaded(x).asnumpy(), net(x).asnumpy(), rtol=1e-6)
+    with pytest.raises(HybridError, match=r"never downloads"):
+        vision.get_model("alexnet", pretrained=True, root=str(tmp_path))
+
+
+# name, input size: one network of each family and block kind
+EQUALITY = [("resnet18_v1", 32), ("resnet50_v2", 32), ("mobilenetv2_0.25", 32), ("mobilenet0.25", 32),
+            ("vgg11_bn", 32), ("alexnet", 64)]
+# the default tier compiles two of them; the slow tier all, with a training step
+FAST_EQUALITY = {("resnet18_v1", "interp"), ("mobilenetv2_0.25", "llvm")}
+
+
+def _twins(name: str, size: int, backend: str):
+    nets = [_built(name, size, classes=10) for _ in range(2)]
+    for (_, a), (_, b) in zip(nets[0].collect_params().items(), nets[1].collect_params().items()):
+        b.set_data(a.data().asnumpy())
+    nets[1].hybridize(backend=backend)
+    return nets
+
+
+@pytest.mark.parametrize("name,size,backend", [
+    (n, s, b) if (n, b) in FAST_EQUALITY else pytest.param(n, s, b, marks=pytest.mark.slow)
+    for n, s in EQUALITY for b in ("interp", "llvm")])
+def test_eager_equals_hybridized(name, size, backend):
+    x = np.array(onp.random.default_rng(5).standard_normal((2, 3, size, size)).astype(onp.float32))
+    eager, compiled = _twins(name, size, backend)
+    onp.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["interp", "llvm"])
+@pytest.mark.parametrize("name,size", EQUALITY)
+def test_one_sgd_step_is_equal_eager_and_hybridized(name, size, backend):
+    # batch 4 at twice the size keeps BatchNorm's batch statistics well conditioned in the last stage
+    rng = onp.random.default_rng(5)
+    x = np.array(rng.standard_normal((4, 3, 2 * size, 2 * size)).astype(onp.float32))
+    label = np.array(rng.integers(0, 10, 4).astype(onp.int32))
+    nets = _twins(name, 2 * size, backend)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for net in nets:
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+        with autograd.record():
+            loss = loss_fn(net(x), label)
+        loss.backward()
+        trainer.step(4)
+    for (key, a), (_, b) in zip(nets[0].collect_params().items(), nets[1].collect_params().items()):
+        onp.testing.assert_allclose(b.data().asnumpy(), a.data().asnumpy(), rtol=1e-4, atol=1e-5, err_msg=key)
