@@ -189,10 +189,10 @@ def table(rows: list[dict], reference: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the "## Training steps" section of RESULTS.md, leaving the rest as it is."""
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or append) one section of RESULTS.md (by default "## Training steps"), leaving the rest as it is."""
     existing = open(RESULTS).read() if os.path.exists(RESULTS) else ""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     block = text.rstrip() + "\n\n"
     updated = pattern.sub(lambda _: block, existing) if pattern.search(existing) else \
         existing.rstrip() + "\n\n" + block

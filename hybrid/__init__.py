@@ -6,6 +6,7 @@ from .config import config
 from .errors import CastingError, FormatError, HybridError, IndexOutOfRangeError, ShapeError, TracingError
 from .core import autograd
 from .frontend import init, np, npx, nn
+from .core import lax
 from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels for large eager ops)
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
@@ -36,6 +37,6 @@ def __getattr__(name: str):
         return importlib.import_module(".onnx", __name__)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
            "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

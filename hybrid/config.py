@@ -35,6 +35,8 @@ The settings (name: variable, meaning):
   engine        HYBRID_ENGINE        threaded: large eager ops and hybridized calls are queued and
                                      their results are futures (core/engine.py); naive: every op runs
                                      when it is called (default threaded)
+  home          HYBRID_HOME          hybrid's data folder; pretrained model parameters are read from its
+                                     `models` subfolder (default ~/.hybrid)
   eager_compile HYBRID_EAGER_COMPILE eager ops on large float32 arrays run compiled LLVM kernels
                                      (frontend/eager_kernels.py; 1/0, default on)
   eager_compile_min_elements HYBRID_EAGER_COMPILE_MIN_ELEMENTS  result elements from which an eager op
@@ -203,6 +205,7 @@ SETTINGS: dict[str, Setting] = {
     "launch_dir": Setting("HYBRID_LAUNCH_DIR", _folder, lambda: None),
     "profile": Setting("HYBRID_PROFILE", _profile, lambda: None),
     "engine": Setting("HYBRID_ENGINE", _choice("threaded", "naive"), lambda: "threaded"),
+    "home": Setting("HYBRID_HOME", _folder, lambda: os.path.join(os.path.expanduser("~"), ".hybrid")),
     "eager_compile": Setting("HYBRID_EAGER_COMPILE", _flag, lambda: True),
     "eager_compile_min_elements": Setting("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", _count, lambda: 1 << 16),
     "eager_compile_min_flops": Setting("HYBRID_EAGER_COMPILE_MIN_FLOPS", _count, lambda: 1 << 22),

@@ -51,16 +51,27 @@ class _Dot:
         """Draw graph's nodes; `sources` maps each value to the DOT node that produces it."""
         result_ids = []
         for node in graph.nodes:
-            if node.subgraph is not None:
-                inner = dict(zip(node.subgraph.inputs, (sources[v] for v in node.inputs)))
+            if node.op == "fused":   # a kernel: its body drawn in place, wired to the operands
+                body = node.regions[0]
+                inner = dict(zip(body.inputs, (sources[v] for v in node.inputs)))
                 title = f"{node.attrs.get('name', node.op)} ({node.attrs.get('kind', node.op)})"
                 self.lines.append(f"{indent}subgraph cluster_{self.new_id()} {{")
                 self.lines.append(f"{indent}  label={_quote(title)};")
                 self.lines.append(f"{indent}  style=rounded; color=steelblue;")
-                outs = self.body(node.subgraph, inner, indent + "  ")
+                outs = self.body(body, inner, indent + "  ")
                 self.lines.append(f"{indent}}}")
                 sources.update(zip(node.outputs, outs))
                 continue
+            for k, region in enumerate(node.regions):   # control flow: each region a closed cluster
+                self.lines.append(f"{indent}subgraph cluster_{self.new_id()} {{")
+                self.lines.append(f"{indent}  label={_quote(f'{node.op} region {k}: @{region.name}')};")
+                self.lines.append(f"{indent}  style=dashed; color=gray;")
+                params = {}
+                for v in region.inputs:
+                    params[v] = self.new_id()
+                    self.lines.append(f"{indent}  {params[v]} [label={_quote('%' + v.name)}, shape=plaintext];")
+                self.body(region, params, indent + "  ")
+                self.lines.append(f"{indent}}}")
             nid = self.new_id()
             shape = "plaintext" if node.op == "constant" else "box"
             self.lines.append(f"{indent}{nid} [label={_quote(_label(node))}, shape={shape}];")

@@ -17,8 +17,7 @@ ROOT = os.path.dirname(os.path.abspath(hybrid.__file__))
 
 # rank per top-level unit of hybrid (a subpackage or a top-level module)
 LAYERS = {
-    "config": 0, "errors": 0, "events": 0, "log": 0, "version": 0,   # importable by everything
-    "events": 0,                                         # timed work reported to the profiler, from any layer
+    "config": 0, "errors": 0, "events": 0, "log": 0, "version": 0, "fileio": 0,   # importable by everything
     "ir": 1, "viz": 1,                                   # viz renders ir graphs (the pass manager's dumps use it)
     "core": 2,
     "passes": 3,

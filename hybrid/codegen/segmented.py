@@ -28,7 +28,7 @@ from ..ir.registry import get_op
 
 def _placement(graph: Graph) -> tuple[list[Node], dict[int, int]]:
     """The effect nodes in order, and each pure node's segment (0 .. number of effect nodes)."""
-    effects = [n for n in graph.nodes if n.subgraph is None and get_op(n.op).effects]
+    effects = [n for n in graph.nodes if get_op(n.op).effects]
     position = {id(n): k for k, n in enumerate(effects)}
     readers: dict[Value, list[Node]] = graph.users()
     last = len(effects)
@@ -79,7 +79,7 @@ def split(graph: Graph) -> tuple[list[Segment], list[Node]]:
                     mapping[v] = sub.add_input(name, v.type, v.name in graph.param_names)
                     reads.append(v)
             copy = Node(node.op, [mapping[v] for v in node.inputs], node.attrs, [v.type for v in node.outputs],
-                        node.loc, node.subgraph.copy() if node.subgraph is not None else None)
+                        node.loc, [r.copy() for r in node.regions])
             sub.nodes.append(copy)
             mapping.update(zip(node.outputs, copy.outputs))
         writes = [v for node in nodes for v in node.outputs if v in exported]

@@ -52,16 +52,19 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
             active.add(id(env[v]))
     tape = []
     for node in graph.nodes:
-        if node.subgraph is not None:
-            raise HybridError(f"autodiff: node {node.op} holds a subgraph; differentiate the graph before "
-                              "fusion (autodiff runs on traced primitives)")
-        new = ctx.graph.add_node(node.op, [env[v].value for v in node.inputs], node.attrs, node.loc,
-                                 [v.type for v in node.outputs])
-        outs = [Tracer(ctx, v) for v in new.outputs]
+        operands = [env[v] for v in node.inputs]
+        rule = None
+        if node.regions:   # control flow: its own forward (saving per-step residuals) and reverse rule
+            from .control_ad import emit_forward
+            outs, rule = emit_forward(ctx, node, operands)
+        else:
+            new = ctx.graph.add_node(node.op, [x.value for x in operands], node.attrs, node.loc,
+                                     [v.type for v in node.outputs])
+            outs = [Tracer(ctx, v) for v in new.outputs]
         env.update(zip(node.outputs, outs))
-        if get_op(node.op).differentiable and any(id(env[v]) in active for v in node.inputs):
+        if get_op(node.op).differentiable and any(id(x) in active for x in operands):
             active.update(id(o) for o in outs if is_float(o.type.dtype))
-            tape.append(TapeNode(node.op, node.attrs, [env[v] for v in node.inputs], outs))
+            tape.append(TapeNode(node.op, node.attrs, operands, outs, rule))
     cotangents: dict[int, Tracer] = {}
     for i in outputs:
         out = env[graph.outputs[i]]
@@ -159,7 +162,7 @@ def _build(name: str, inputs: list[tuple[Value, str, bool]], nodes: list[Node], 
     mapping = {v: g.add_input(label, v.type, param) for v, label, param in inputs}
     for node in nodes:
         new = g.add_node(node.op, [mapping[v] for v in node.inputs], node.attrs, node.loc,
-                         [v.type for v in node.outputs])
+                         [v.type for v in node.outputs], node.regions)
         mapping.update(zip(node.outputs, new.outputs))
     g.outputs = [mapping[v] for v in outputs]
     return g

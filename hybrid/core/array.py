@@ -328,8 +328,10 @@ def _tracing_error(what: str, instead: str) -> TracingError:
                         f"  {instead}")
 
 
-_CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, or decide outside the hybridized "
-                      "code (pass a Python value as an argument), or call the block without hybridize() to debug.")
+_CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, npx.cond / hb.lax.cond for a "
+                      "data-dependent branch, npx.while_loop / hb.lax.while_loop for a data-dependent loop, or decide "
+                      "outside the hybridized code (pass a Python value as an argument), or call the block without "
+                      "hybridize() to debug.")
 
 
 class Tracer(Array):

@@ -26,23 +26,25 @@ recorder: Optional[Callable] = None
 eager_kernels: Optional[Callable] = None
 
 
-def infer_or_raise(op: str, types: list[TensorType], attrs: dict) -> list[TensorType]:
+def infer_or_raise(op: str, types: list[TensorType], attrs: dict, regions=()) -> list[TensorType]:
     """The op's shape rule; on failure the error names the user's source line."""
     try:
-        return infer_types(op, types, attrs)
+        return infer_types(op, types, attrs, regions=regions)
     except ShapeError:
         line = user_line()
-        infer_types(op, types, attrs, line.describe() if line else None)
+        infer_types(op, types, attrs, line.describe() if line else None, regions)
         raise
 
 
 def bind(op: str, *inputs, **attrs):
     """Run `op` on Arrays (NDArray or Tracer). Returns one Array, or a tuple for multi-output ops."""
     from .array import NDArray, Tracer, wrap_outputs
+    from .tracing import current_trace
 
     tracers = [x for x in inputs if isinstance(x, Tracer)]
     if tracers:
-        return tracers[0].trace.emit(op, inputs, attrs)
+        # the innermost trace: inside a loop body or branch, outer values are captured into it
+        return (current_trace() or tracers[0].trace).emit(op, inputs, attrs)
     in_types = [x.type for x in inputs]
     out_types = infer_or_raise(op, in_types, attrs)
     if ENGINE.wants(op, in_types, out_types, attrs):

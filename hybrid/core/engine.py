@@ -31,8 +31,13 @@ from ..config import config
 from ..ir.cost import op_flops
 from ..ir.registry import get_op
 
-MIN_ELEMENTS = 1 << 16    # result elements from which an op is queued rather than run inline
-MIN_FLOPS = 1 << 22
+# Queuing costs two thread wake-ups per op (tens of microseconds on an idle machine, milliseconds on a loaded
+# one), so only work that takes much longer goes to the worker: an eager op from MIN_ELEMENTS result elements
+# (4 MiB of float32) or MIN_FLOPS of convolution/matmul/pooling, a hybridized call from MIN_ELEMENTS outputs or
+# CALL_MIN_FLOPS of work (LeNet-5 or an MLP layer stay inline; ResNet-18 is queued).
+MIN_ELEMENTS = 1 << 20
+MIN_FLOPS = 1 << 27
+CALL_MIN_FLOPS = 1 << 30
 
 
 class Pending:

@@ -64,3 +64,7 @@ def zeros_like(x: Array) -> Array:
 
 
 gradkit.install_lax(sys.modules[__name__])
+
+
+# structured control flow (eager Python loops, traced region ops): hb.lax.cond / switch / while_loop / scan / fori_loop
+from .control import cond, fori_loop, scan, switch, while_loop  # noqa: E402,F401

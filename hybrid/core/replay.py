@@ -13,8 +13,7 @@ from .tracing import TraceContext, current_trace
 
 
 def count_random_ops(graph: Graph) -> int:
-    return sum(count_random_ops(n.subgraph) if n.subgraph is not None else n.op == "random_uniform"
-               for n in graph.nodes)
+    return sum(node.op == "random_uniform" for _, node in graph.walk())
 
 
 def _rng_base(count: int):
@@ -27,6 +26,36 @@ def _rng_base(count: int):
         trace.random_ops += count - 1
         return key
     return NDArray(rng.take_keys(count))
+
+
+def _replay_regions(node, args: list) -> list:
+    """A node holding regions, through the control-flow layer (a kernel's body inline)."""
+    from . import control
+
+    run = lambda region, xs: replay(region, list(xs), {})  # noqa: E731
+    if node.op == "fused":
+        return run(node.regions[0], args)
+    if node.op == "cond":
+        outs = control.switch(args[0], [lambda *xs, g=g: tuple(run(g, xs)) for g in node.regions], *args[1:])
+        return list(outs)
+    n = node.attrs["num_carry"]
+    if node.op == "while_loop":
+        cond, body = node.regions
+        consts = args[n:]
+        return list(control.while_loop(lambda c: run(cond, [*c, *consts])[0],
+                                       lambda c: tuple(run(body, [*c, *consts])), tuple(args[:n])))
+    if node.op == "scan":
+        num_xs = node.attrs["num_xs"]
+        consts = args[n + num_xs:]
+
+        def step(carry, x):
+            outs = run(node.regions[0], [*carry, *x, *consts])
+            return tuple(outs[:n]), tuple(outs[n:])
+
+        carry, ys = control.scan(step, tuple(args[:n]), tuple(args[n:n + num_xs]), node.attrs["length"],
+                                 node.attrs["reverse"])
+        return list(carry) + list(ys)
+    raise HybridError(f"replay: no rule for the region op {node.op}")
 
 
 def replay(graph: Graph, inputs: list, params: dict) -> list:
@@ -47,8 +76,8 @@ def replay(graph: Graph, inputs: list, params: dict) -> list:
         if value.name == TraceContext.RNG_KEY:
             env[value] = _rng_base(count_random_ops(graph))
     for node in graph.nodes:
-        if node.subgraph is not None:
-            outs = replay(node.subgraph, [env[v] for v in node.inputs], {})
+        if node.regions:
+            outs = _replay_regions(node, [env[v] for v in node.inputs])
         else:
             result = bind(node.op, *[env[v] for v in node.inputs], **node.attrs)
             outs = result if isinstance(result, tuple) else (result,)

@@ -59,12 +59,16 @@ class TraceContext:
             self.params_used.append(parameter)
         return self.param_values[key]
 
+    def lift(self, x: Tracer) -> Tracer:
+        """`x` as a value of this trace (a region trace captures its enclosing traces' values)."""
+        if x.trace is not self:
+            raise HybridError("a traced value from another trace was used here; a tracer leaked out of "
+                              "its hybridized function (do not store traced values on self or in globals)")
+        return x
+
     def value_of(self, x) -> Value:
         if isinstance(x, Tracer):
-            if x.trace is not self:
-                raise HybridError("a traced value from another trace was used here; a tracer leaked out of "
-                                  "its hybridized function (do not store traced values on self or in globals)")
-            return x.value
+            return self.lift(x).value
         if isinstance(x, NDArray):
             return self.graph.add_node("constant", [], {"value": x._data}, loc=self._loc()).output
         raise TypeError(f"expected an array, got {type(x).__name__}")
@@ -87,10 +91,10 @@ class TraceContext:
         line = user_line()
         return line.short if line else None
 
-    def emit(self, op: str, inputs, attrs: dict):
+    def emit(self, op: str, inputs, attrs: dict, regions=()):
         values = [self.value_of(x) for x in inputs]
-        types = infer_or_raise(op, [v.type for v in values], attrs)
-        node = self.graph.add_node(op, values, attrs, loc=self._loc(), output_types=types)
+        types = infer_or_raise(op, [v.type for v in values], attrs, regions)
+        node = self.graph.add_node(op, values, attrs, loc=self._loc(), output_types=types, regions=regions)
         outs = [Tracer(self, v) for v in node.outputs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -118,21 +122,43 @@ def unflatten(leaves: list, structure):
     return kind(items)
 
 
+def has_arrays(a) -> bool:
+    """Whether `a` is a list/tuple holding arrays (at any depth)."""
+    from .array import Array
+    return isinstance(a, (list, tuple)) and any(isinstance(x, Array) or has_arrays(x) for x in a)
+
+
+def array_leaves(args) -> list:
+    """The arrays among `args`, lists and tuples entered depth first (the graph-input order)."""
+    from .array import Array
+    out = []
+    for a in args:
+        if isinstance(a, Array):
+            out.append(a)
+        elif has_arrays(a):
+            out += array_leaves(a)
+    return out
+
+
 def trace_function(fn: Callable, args: list, name: str, param_names: Optional[dict[int, str]] = None,
                    arg_names: Optional[list[str]] = None) -> tuple[Graph, TraceContext, Any]:
     """Trace `fn(*args)`; array args become graph inputs, other args are static Python values.
     Returns (graph, context, output structure)."""
     from .array import Array
 
+    def lift(a, label: str):
+        """Array args (also inside lists/tuples, as MXNet passes RNN states) become graph inputs,
+        depth first, in the order array_leaves lists them."""
+        if isinstance(a, Array):
+            return ctx.input(label, a.type)
+        if has_arrays(a):
+            return type(a)(lift(x, f"{label}_{j}") for j, x in enumerate(a))
+        return a
+
     ctx = TraceContext(name, param_names)
     with ctx:
-        traced_args = []
-        for i, a in enumerate(args):
-            if isinstance(a, Array):
-                label = arg_names[i] if arg_names and i < len(arg_names) else f"data{i}"
-                traced_args.append(ctx.input(label, a.type))
-            else:
-                traced_args.append(a)
+        traced_args = [lift(a, arg_names[i] if arg_names and i < len(arg_names) else f"data{i}")
+                       for i, a in enumerate(args)]
         result = fn(*traced_args)
         leaves, structure = flatten(result)
         for leaf in leaves:

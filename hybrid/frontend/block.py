@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy
 
+from .. import fileio
 from ..errors import FormatError, HybridError
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
@@ -113,11 +114,17 @@ class Block:
         return ""
 
 
+MAX_NPZ_BYTES = 1 << 40
+
+
 def load_npz(filename: str) -> dict[str, numpy.ndarray]:
     """Read an .npz parameter file without unpickling anything; errors name the file."""
     try:
-        with numpy.load(filename, allow_pickle=False) as data:
+        with fileio.open_regular(filename, MAX_NPZ_BYTES, "parameter file") as f, \
+                numpy.load(f, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+    except FormatError:
+        raise
     except FileNotFoundError:
         raise FormatError(f"parameter file {filename} does not exist") from None
     except (ValueError, OSError, EOFError) as e:

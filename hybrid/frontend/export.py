@@ -12,6 +12,7 @@ import os
 
 import numpy
 
+from .. import fileio
 from ..errors import FormatError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_from_json, graph_to_json
@@ -22,9 +23,13 @@ MODEL_FORMAT = "hybrid-model"
 MODEL_FORMAT_VERSION = 1
 
 
+MAX_GRAPH_BYTES = 1 << 30      # the graph file: IR text and names
+MAX_PARAMS_BYTES = 1 << 40     # the parameter file: bounded by the disk, not by a guess at model sizes
+
+
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with fileio.open_regular(path, MAX_PARAMS_BYTES, "parameter file") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -87,10 +92,11 @@ def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
 
     graph_file = f"{prefix}-graph.json"
     try:
-        with open(graph_file) as f:
-            text = f.read()
+        text = fileio.read_regular(graph_file, MAX_GRAPH_BYTES, "model graph file").decode("utf-8", "replace")
     except FileNotFoundError:
         raise FormatError(f"{graph_file} does not exist (export writes <prefix>-graph.json)") from None
+    except OSError as e:
+        raise FormatError(f"{graph_file} cannot be read ({e})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as e:
@@ -112,7 +118,11 @@ def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
     params_file = os.path.join(os.path.dirname(os.path.abspath(graph_file)), document["params_file"])
     if not os.path.exists(params_file):
         raise FormatError(f"parameter file {params_file} (named by {graph_file}) does not exist")
-    if _sha256(params_file) != document["params_sha256"]:
+    try:
+        params_digest = _sha256(params_file)
+    except OSError as e:
+        raise FormatError(f"parameter file {params_file} cannot be read ({e})") from None
+    if params_digest != document["params_sha256"]:
         raise FormatError(f"parameter file {params_file} does not match the checksum recorded in {graph_file}; "
                           "it was modified or truncated after export")
     params = load_npz(params_file)
@@ -122,4 +132,7 @@ def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
         if tuple(params[v.name].shape) != v.shape:
             raise FormatError(f"{params_file}: parameter {v.name} has shape {params[v.name].shape}, the graph "
                               f"expects {v.shape}")
+        if params[v.name].dtype != to_numpy_dtype(v.dtype):
+            raise FormatError(f"{params_file}: parameter {v.name} has dtype {params[v.name].dtype}, the graph "
+                              f"expects {to_numpy_dtype(v.dtype)}; the file was modified after export")
     return graph, params

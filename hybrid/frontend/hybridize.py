@@ -20,12 +20,12 @@ from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.types import TensorType, dtype_name
 from ..core.array import Array, NDArray
-from ..core.engine import ENGINE, MIN_ELEMENTS, MIN_FLOPS, annotate
+from ..core.engine import CALL_MIN_FLOPS, ENGINE, MIN_ELEMENTS, annotate
 from ..core.source import user_line
 from ..ir.cost import describe_shapes, node_flops
 from ..core import autograd
 from ..core import rng
-from ..core.tracing import TraceContext, trace_function, unflatten
+from ..core.tracing import TraceContext, array_leaves, has_arrays, trace_function, unflatten
 
 
 
@@ -89,6 +89,8 @@ def signature_of(args, training: bool) -> tuple:
             parts.append(("array", data.shape, data.dtype))
         elif isinstance(a, Array):
             parts.append(("array", a.shape, a.dtype))
+        elif has_arrays(a):   # a list of arrays (RNN states): its structure and each array's type
+            parts.append(("arrays", type(a).__name__, signature_of(a, training)[:-1]))
         else:
             try:
                 hash(a)
@@ -201,7 +203,8 @@ class CompiledFunction:
                               structure, len(graph.outputs) - len(ctx.side_outputs),
                               [target for target, _ in ctx.side_outputs])
         entry.feed = input_plan(entry)
-        entry.args_only = entry.feed == [(ARG, i) for i in range(sum(isinstance(a, NDArray) for a in args))]
+        entry.args_only = entry.feed == [(ARG, i) for i in range(sum(isinstance(a, NDArray)
+                                                                      for a in array_leaves(args)))]
         self.cache[sig] = entry
         return entry
 
@@ -209,7 +212,7 @@ class CompiledFunction:
         """The executable's inputs in its graph's input order (see input_plan): NDArrays, read by the
         executable when it runs (a queued one may still be pending), and random keys, drawn now so they
         follow program order."""
-        arrays = [a for a in args if isinstance(a, NDArray)]
+        arrays = [a for a in array_leaves(args) if isinstance(a, NDArray)]
         if entry.args_only:    # the hot case: no parameters, no random key
             return arrays
         inputs = []
@@ -228,7 +231,7 @@ class CompiledFunction:
             graph = entry.pipeline.graph
             entry.queued = (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
                             and (sum(v.type.size for v in graph.outputs) >= MIN_ELEMENTS
-                                 or sum(node_flops(n) for n in graph.nodes) >= MIN_FLOPS))
+                                 or sum(node_flops(n) for n in graph.nodes) >= CALL_MIN_FLOPS))
         return entry.queued or (ENGINE.busy() and self.options.backend != "cuda" and entry.structure is None
                                 and not entry.side_targets)
 

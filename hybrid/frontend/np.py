@@ -141,10 +141,16 @@ def logical_xor(a, b) -> Array:
 
 
 def floor_divide(a, b) -> Array:
-    """a // b rounded toward -inf, as NumPy (integers: exact while the quotient fits float32's 24 bits)."""
+    """a // b rounded toward -inf, as NumPy; an integer divided by 0 gives 0 (NumPy warns).
+    Integers divide in float64 (float32 for 8-bit ones): exact for every 32-bit operand pair,
+    and for 64-bit ones while they fit 53 bits."""
     a, b = promote(a, b)
-    quotient = floor(divide(a, b))
-    return quotient if is_float(a.type.dtype) else _cast(quotient, a.type.dtype)
+    dtype = a.type.dtype
+    if is_float(dtype):
+        return floor(divide(a, b))
+    wide = "float32" if to_numpy_dtype(dtype).itemsize == 1 else "float64"
+    quotient = _cast(floor(divide(_cast(a, wide), _cast(b, wide))), dtype)
+    return where(equal(b, 0), zeros_like(quotient), quotient)
 
 
 def _unary(op: str, to_float: bool = True):
@@ -166,9 +172,7 @@ def tan(x) -> Array:
     return divide(sin(x), cos(x))
 
 
-def sinh(x) -> Array:
-    (x,) = promote(x, to_float=True)
-    return (exp(x) - exp(-x)) * 0.5
+sinh, arcsinh, expm1, log1p = (_unary(n) for n in ("sinh", "arcsinh", "expm1", "log1p"))
 
 
 def cosh(x) -> Array:
@@ -209,14 +213,6 @@ def square(x) -> Array:
 
 def reciprocal(x) -> Array:
     return divide(1.0, x)
-
-
-def log1p(x) -> Array:
-    return log(add(x, 1.0))
-
-
-def expm1(x) -> Array:
-    return subtract(exp(x), 1.0)
 
 
 def stop_gradient(x) -> Array:

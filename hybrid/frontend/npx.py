@@ -252,3 +252,6 @@ def waitall() -> None:
     """Wait until every queued eager op and compiled call has run (core/engine.py); raise the first error that
     no read has raised yet (MXNet's npx.waitall)."""
     ENGINE.waitall()
+
+
+from .npx_control import cond, foreach, while_loop  # noqa: E402,F401  (MXNet's control-flow operators)

@@ -31,7 +31,7 @@ from ..core import ad, autograd, lax
 from ..core import rng
 from ..core.array import Array, NDArray
 from ..core.tape import record_custom, tracked
-from ..core.tracing import TraceContext, trace_function
+from ..core.tracing import TraceContext, array_leaves, trace_function
 
 
 def _build(graph: Graph, options, stage: str):
@@ -69,7 +69,7 @@ class TrainingEntry:
 def named_sources(entry, args: list) -> list[tuple[str, NDArray]]:
     """(graph input name, array) of a compiled call's array arguments and parameters."""
     data = [v.name for v in entry.traced.data_inputs if v.name != TraceContext.RNG_KEY]
-    arrays = [a for a in args if isinstance(a, NDArray)]
+    arrays = [a for a in array_leaves(args) if isinstance(a, NDArray)]
     params = [(v.name, p._data_eager()) for v, p in zip(entry.traced.params, entry.params)]
     return list(zip(data, arrays)) + params
 

@@ -60,8 +60,11 @@ def node_flops(node) -> int:
     """FLOPs of a graph node (constants: none)."""
     if node.op == "constant":
         return 0
+    if node.regions and node.op != "fused":   # control flow: its regions once (a scan: once per step)
+        per_run = sum(node_flops(n) for region in node.regions for n in region.nodes)
+        return per_run * node.attrs.get("length", 1)
     return op_flops(node.op, [v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs,
-                    node.subgraph)
+                    node.regions[0] if node.regions else None)
 
 
 def node_bytes(node) -> int:
@@ -70,10 +73,10 @@ def node_bytes(node) -> int:
 
 def node_label(node) -> str:
     """A short name for profiles: the op, or a fused kernel's ops joined by '+' (constants left out)."""
-    if node.subgraph is None:
+    if node.op != "fused":
         return node.op
     ops: list[str] = []
-    for n in node.subgraph.nodes:
+    for n in node.regions[0].nodes:
         if n.op != "constant" and n.op not in ops:
             ops.append(n.op)
     return "+".join(ops) or node.op

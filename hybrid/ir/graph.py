@@ -37,19 +37,21 @@ class Value:
 
 class Node:
     """One op application. `attrs` are plain immutable Python values (ints, floats, bools,
-    strings, tuples, None, or a NumPy array for `constant`). `subgraph` is set on nodes that
-    hold a body, such as fused kernels. `loc` is the user's source line ("model.py:12")."""
+    strings, tuples, None, or a NumPy array for `constant`). `regions` are the subgraphs a
+    node holds (a fused kernel's body; cond's branches; while_loop's cond and body; scan's
+    body): each takes every value it reads as an input (no implicit capture), so a region is a
+    self-contained Graph. `loc` is the user's source line ("model.py:12")."""
 
-    __slots__ = ("op", "inputs", "attrs", "outputs", "loc", "subgraph", "meta")
+    __slots__ = ("op", "inputs", "attrs", "outputs", "loc", "regions", "meta")
 
     def __init__(self, op: str, inputs: list[Value], attrs: dict[str, Any], output_types: list[TensorType],
-                 loc: Optional[str] = None, subgraph: Optional["Graph"] = None):
+                 loc: Optional[str] = None, regions: Iterable["Graph"] = ()):
         self.op = op
         self.inputs = list(inputs)
         self.attrs = dict(attrs)
         self.outputs = [Value(t, self) for t in output_types]
         self.loc = loc
-        self.subgraph = subgraph
+        self.regions: list[Graph] = list(regions)
         self.meta: dict[str, Any] = {}  # pass annotations (e.g. memory plan); printed as comments
 
     @property
@@ -85,15 +87,16 @@ class Graph:
         return value
 
     def add_node(self, op: str, inputs: Iterable[Value], attrs: Optional[dict] = None, loc: Optional[str] = None,
-                 output_types: Optional[list[TensorType]] = None, subgraph: Optional["Graph"] = None) -> Node:
+                 output_types: Optional[list[TensorType]] = None, regions: Iterable["Graph"] = ()) -> Node:
         """Append a node; its output types come from the op's shape rule unless given."""
         from .registry import infer_types
 
         inputs = list(inputs)
         attrs = dict(attrs or {})
+        regions = list(regions)
         if output_types is None:
-            output_types = infer_types(op, [v.type for v in inputs], attrs, loc)
-        node = Node(op, inputs, attrs, output_types, loc, subgraph)
+            output_types = infer_types(op, [v.type for v in inputs], attrs, loc, regions)
+        node = Node(op, inputs, attrs, output_types, loc, regions)
         self.nodes.append(node)
         return node
 
@@ -134,8 +137,7 @@ class Graph:
             mapping[v] = g.add_input(v.name, v.type, v.name in self.param_names)
         for node in self.nodes:
             new = Node(node.op, [mapping[v] for v in node.inputs], node.attrs,
-                       [v.type for v in node.outputs], node.loc,
-                       node.subgraph.copy() if node.subgraph is not None else None)
+                       [v.type for v in node.outputs], node.loc, [r.copy() for r in node.regions])
             new.meta = dict(node.meta)
             g.nodes.append(new)
             for a, b in zip(node.outputs, new.outputs):
@@ -156,3 +158,14 @@ class Graph:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def walk(self):
+        """Every node of this graph and, depth first, of the regions it holds: (graph, node) pairs."""
+        for node in self.nodes:
+            yield self, node
+            for region in node.regions:
+                yield from region.walk()
+
+    def node_count(self) -> int:
+        """Nodes here and inside every region (a loop body counts once, however often it runs)."""
+        return sum(1 for _ in self.walk())

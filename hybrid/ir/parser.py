@@ -182,13 +182,14 @@ class _Parser:
         if self.peek()[0] == "comment":
             text = self.take("comment")[1:].strip()
             loc, _, plan = (part.strip() for part in text.partition("|"))
-        subgraph = None
+        regions = []
         if has_body:
-            subgraph = self.graph()
-            self.take("punct", "}")
+            regions.append(self.graph())
+            while not self.accept("punct", "}"):
+                regions.append(self.graph())
         if len(out_types) != len(results):
             raise FormatError(f"IR parse error: {op} defines {len(results)} values but lists {len(out_types)} types")
-        node = Node(op, inputs, attrs, out_types, loc or None, subgraph)
+        node = Node(op, inputs, attrs, out_types, loc or None, regions)
         if plan:
             node.meta["plan"] = plan
         g.nodes.append(node)

@@ -5,8 +5,9 @@
     return %0
   }
 
-Graph inputs print by name; node outputs are numbered in order. A node holding a subgraph
-(a fused kernel) prints it nested, in its own scope. The trailing comment holds the user's
+Graph inputs print by name; node outputs are numbered in order. A node holding regions (a
+fused kernel's body, cond's branches, a loop's cond and body) prints them nested between braces
+after its types, each a graph in its own scope, like a jaxpr's sub-jaxprs. The trailing comment holds the user's
 source line and, after `|`, pass annotations such as the memory plan.
 """
 from __future__ import annotations
@@ -77,7 +78,7 @@ def print_graph(graph: Graph, indent: str = "") -> str:
         if attrs:
             line += f" {{{attrs}}}"
         line += " : " + ", ".join(str(v.type) for v in node.outputs)
-        if node.subgraph is not None:
+        if node.regions:
             line += " {"
         comment = node.loc or ""
         if node.meta.get("plan"):
@@ -85,8 +86,8 @@ def print_graph(graph: Graph, indent: str = "") -> str:
         if comment:
             line += f"  # {comment}"
         lines.append(line)
-        if node.subgraph is not None:
-            lines.append(print_graph(node.subgraph, indent + "    "))
+        if node.regions:
+            lines.extend(print_graph(region, indent + "    ") for region in node.regions)
             lines.append(f"{indent}  }}")
     lines.append(f"{indent}  return " + ", ".join(f"%{names[v]}" for v in graph.outputs))
     lines[-1] = lines[-1].rstrip()  # a graph with no results ends in a bare `return`

@@ -10,7 +10,10 @@ An OpDef gives, once:
   scalar  for elementwise ops: (*scalar exprs, **attrs) -> scalar expr (see scalar.py), from
           which the LLVM and CUDA backends render code.
   kind    "elementwise" | "reduce" | "layout" | "matmul" | "conv" | "pool" | "source" | "other";
-          fusion and the backends dispatch on it.
+          fusion and the backends dispatch on it. "region" marks ops that hold subgraphs
+          (fused, cond, while_loop, scan; see control.py): their `infer` also receives the
+          node's regions and checks their signatures, and their `ref` is
+          (run, regions, *arrays, **attrs), `run(graph, arrays)` evaluating a region.
   effects the op acts outside the graph (a collective exchanging data with other processes):
           DCE keeps it, CSE never merges two of them, constant folding never runs it, and a
           compiled program is split around it (hybrid.codegen.segmented).
@@ -18,7 +21,7 @@ An OpDef gives, once:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from ..errors import ShapeError
 from .types import TensorType
@@ -60,19 +63,30 @@ def get_op(name: str) -> OpDef:
 
 
 def all_ops() -> dict[str, OpDef]:
-    return dict(_REGISTRY)
+    """The primitives (ops without regions): what eager code, kernels and gradient rules are made of."""
+    return {name: op for name, op in _REGISTRY.items() if op.kind != "region"}
 
 
 def has_effects(graph) -> bool:
     """Whether any node of `graph` runs an op with effects (see OpDef.effects)."""
-    return any(node.subgraph is None and get_op(node.op).effects for node in graph.nodes)
+    return any(get_op(node.op).effects for node in graph.nodes)
 
 
-def infer_types(op: str, input_types: list[TensorType], attrs: dict, loc: Optional[str] = None) -> list[TensorType]:
+def region_ops() -> dict[str, OpDef]:
+    """The ops that hold subgraphs (control.py)."""
+    return {name: op for name, op in _REGISTRY.items() if op.kind == "region"}
+
+
+def infer_types(op: str, input_types: list[TensorType], attrs: dict, loc: Optional[str] = None,
+                regions: Sequence = ()) -> list[TensorType]:
     """Run an op's shape rule; errors name the op, the input types and the user's line."""
     opdef = get_op(op)
+    if (opdef.kind == "region") != bool(regions):
+        raise ShapeError(f"{op}: takes {'regions' if opdef.kind == 'region' else 'no regions'}, "
+                         f"got {len(regions)}")
     try:
-        result = opdef.infer(input_types, **attrs)
+        result = opdef.infer(input_types, regions, **attrs) if opdef.kind == "region" else \
+            opdef.infer(input_types, **attrs)
     except ShapeError as e:
         shapes = ", ".join(str(t) for t in input_types)
         where = f"\n  at {loc}" if loc else ""

@@ -19,22 +19,17 @@ def verify(graph: Graph) -> None:
         for v in node.inputs:
             if v not in defined:
                 raise VerifyError(f"{where} reads a value that is not defined before it: {v}")
-        if node.subgraph is not None:
-            verify(node.subgraph)
-            expected = [v.type for v in node.subgraph.outputs]
-            got = [v.type for v in node.outputs]
-            if expected != got or [v.type for v in node.subgraph.inputs] != [v.type for v in node.inputs]:
-                raise VerifyError(f"{where}: its body's signature does not match its operands/results")
-        else:
-            get_op(node.op)
-            try:
-                expected = infer_types(node.op, [v.type for v in node.inputs], node.attrs)
-            except (ShapeError, TypeError) as e:
-                raise VerifyError(f"{where}: {e}") from None
-            got = [v.type for v in node.outputs]
-            if expected != got:
-                raise VerifyError(f"{where}: result types {[str(t) for t in got]} but the shape rule gives "
-                                  f"{[str(t) for t in expected]}")
+        for region in node.regions:  # each region is closed: it sees only its own inputs
+            verify(region)
+        get_op(node.op)
+        try:
+            expected = infer_types(node.op, [v.type for v in node.inputs], node.attrs, regions=node.regions)
+        except (ShapeError, TypeError) as e:
+            raise VerifyError(f"{where}: {e}") from None
+        got = [v.type for v in node.outputs]
+        if expected != got:
+            raise VerifyError(f"{where}: result types {[str(t) for t in got]} but the shape rule gives "
+                              f"{[str(t) for t in expected]}")
         for v in node.outputs:
             if v in defined:
                 raise VerifyError(f"{where} redefines {v}")

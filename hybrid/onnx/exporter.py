@@ -213,8 +213,8 @@ def _pool(b, node, ins, out):
 
 def _export_nodes(b: _Builder, graph: Graph) -> None:
     for node in graph.nodes:
-        if node.subgraph is not None and node.op == "fused":
-            body = node.subgraph
+        if node.op == "fused":
+            body = node.regions[0]
             for inner, outer in zip(body.inputs, node.inputs):
                 b.names[id(inner)] = b.name(outer)
             _export_nodes(b, body)

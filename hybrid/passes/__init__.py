@@ -2,7 +2,8 @@
 
 Each pass is one module (its docstring lists its stages) registered under its name."""
 from ..core import ad
-from . import cse, dce, fold_batchnorm, fold_constants, fuse, memory_plan, simplify  # noqa: F401 (registers)
+from . import cse, dce, fold_batchnorm, fold_constants, fold_cond, fuse, hoist_invariants, memory_plan, prune_regions, \
+    simplify  # noqa: F401 (registers)
 from .manager import PASSES, PipelineResult, optimize, pipeline_for, register_pass, run
 from .memory_plan import MemoryPlan, MemoryPlanError, Slot, check_memory_plan
 

@@ -2,7 +2,8 @@
 
 Stages:
   1. sweep the nodes in order; a node's key is its op, its (already deduplicated) operands and
-     its attributes (constants by dtype, shape and bytes; fused kernels by their body's text)
+     its attributes (constants by dtype, shape and bytes; nodes holding regions by their
+     regions' text); each region is deduplicated on its own first (it sees no outside value)
   2. operands of commutative ops (OpDef.commutative) are sorted by definition order first, so
      add(%a, %b) and add(%b, %a) share a key
   3. a node whose key was seen before is replaced by the earlier node's results
@@ -16,7 +17,7 @@ import numpy
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 from .manager import register_pass
-from .rewrite import Rewriter
+from .rewrite import Rewriter, in_regions
 
 
 def _attr_key(value):
@@ -31,20 +32,20 @@ def _attr_key(value):
 
 def node_key(node: Node, order: dict[Value, int]) -> tuple:
     inputs = [order[v] for v in node.inputs]
-    if node.subgraph is None and get_op(node.op).commutative:
+    if get_op(node.op).commutative:
         inputs.sort()
     attrs = tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items()))
-    body = str(node.subgraph) if node.subgraph is not None else None
-    return node.op, tuple(inputs), attrs, body
+    return node.op, tuple(inputs), attrs, tuple(str(r) for r in node.regions)
 
 
 @register_pass("cse")
 def cse(graph: Graph, **context) -> Graph:
     order: dict[Value, int] = {v: i for i, v in enumerate(graph.inputs)}
     seen: dict[tuple, Node] = {}
+    in_regions(graph, cse)
     rw = Rewriter(graph)
     for node in rw.sweep():
-        if node.subgraph is None and get_op(node.op).effects:
+        if get_op(node.op).effects:
             for v in node.outputs:
                 order[v] = len(order)
             rw.keep(node)

@@ -9,8 +9,9 @@ Stages:
      larger than every operand, e.g. broadcast_to or iota: cheaper to compute than to store),
      or when the reference raises (the error then surfaces at run time, where it belongs)
 
-Fused kernels are left alone (they hold bodies, not a reference), and so are ops with effects
-(a collective must run when the program runs).
+Nodes holding regions are not evaluated here; their regions are folded on their own (a region
+sees its operands as inputs, so constants reach it only once hoisted in by another pass).
+Ops with effects are never evaluated either (a collective must run when the program runs).
 """
 from __future__ import annotations
 
@@ -21,16 +22,17 @@ from ..ir.graph import Graph
 from ..ir.registry import get_op
 from ..ir.types import to_numpy_dtype
 from .manager import register_pass
-from .rewrite import Rewriter, constant_value
+from .rewrite import Rewriter, constant_value, in_regions
 
 FOLD_LIMIT = 1 << 16
 
 
 @register_pass("fold_constants")
 def fold_constants(graph: Graph, frozen=None, **context) -> Graph:
+    in_regions(graph, fold_constants)
     rw = Rewriter(graph)
     for node in rw.sweep():
-        if node.op == "constant" or node.subgraph is not None or get_op(node.op).effects:
+        if node.op == "constant" or node.regions or get_op(node.op).effects:
             rw.keep(node)
             continue
         args = [constant_value(v, frozen) for v in node.inputs]

@@ -5,8 +5,8 @@ Stages:
      (registry reductions with a combine op: sum/max/min/prod), anchor (matmul, conv2d),
      scalar constant (copied into the kernels that read it), or opaque (never fused)
   2. greedy grouping in topological order: a node joins the group of one of its producers
-     when the kinds allow it (see `_fits`), no cycle appears (ancestor bitsets: the groups
-     each node depends on) and the kernel keeps at most MAX_INPUTS operands; a producer group
+     when the kinds allow it (see `_fits`), no cycle appears (group-level reachability bitsets,
+     kept closed as groups grow and merge) and the kernel keeps at most MAX_INPUTS operands; a producer group
      that only this node reads, and that is cheap to absorb, is merged in too
   3. order the groups with networkx (topological sort of the condensed graph, ties by
      first node) and verify it is acyclic
@@ -40,6 +40,7 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.ops.common import broadcast_shapes
 from ..ir.registry import get_op
 from .manager import register_pass
+from .rewrite import in_regions
 
 MAX_INPUTS = 16
 VIEWS = ("reshape", "broadcast_to")
@@ -57,7 +58,7 @@ class _Group:
 
 
 def _classify(node: Node) -> str:
-    if node.subgraph is not None:
+    if node.regions:
         return "opaque"
     if node.op == "constant":
         return "const" if node.output.type.size == 1 else "opaque"
@@ -88,7 +89,11 @@ class _Fuser:
         self.group_of: list[int] = []
         self.groups: dict[int, _Group] = {}
         self.next_gid = 0                 # group ids are never reused (absorbed groups are deleted)
-        self.anc: list[int] = []          # bitset of the group ids each node depends on
+        # Group-level reachability, kept transitively closed as groups grow and merge: ids[g] is the
+        # bitset of the group ids merged into group g (its own included), reach[g] the bitset of the
+        # ids of every group g depends on through any of its members.
+        self.ids: dict[int, int] = {}
+        self.reach: dict[int, int] = {}
         self.users = graph.users()
         self.graph_outputs = set(graph.outputs)
 
@@ -155,8 +160,18 @@ class _Fuser:
             return cheap and all(_broadcasts_to(self.nodes[m].outputs[0].shape, group.row) for m in h.members)
         return cheap
 
-    def _depends_on(self, i: int, gid: int) -> bool:
-        return bool((self.anc[i] >> gid) & 1)
+    def _reaches(self, hid: int, gid: int) -> bool:
+        """Does group hid depend on group gid (through any path of data edges)?"""
+        return bool(self.reach[hid] & self.ids[gid])
+
+    def _grow(self, gid: int, ancestors: int) -> None:
+        """Group gid now also depends on `ancestors` (closed bitset): so does every group depending on gid."""
+        new = ancestors & ~self.reach[gid] & ~self.ids[gid]
+        if not new:
+            return
+        for hid, r in self.reach.items():
+            if hid == gid or r & self.ids[gid]:
+                self.reach[hid] = r | new
 
     def _operands(self, group: _Group, i: int, absorbed: list[_Group]) -> set:
         produced = set(group.produced).union(*(h.produced for h in absorbed))
@@ -170,7 +185,7 @@ class _Fuser:
             return f"{group.kind} kernel cannot take {self.nodes[i].op}"
         for v in self.nodes[i].inputs:
             p = self.producer_index(v)
-            if p is not None and self.group_of[p] != gid and self._depends_on(p, gid):
+            if p is not None and self.group_of[p] != gid and self._reaches(self.group_of[p], gid):
                 return f"fusing would create a cycle through {self.nodes[p].op}"
         if len(self._operands(group, i, [])) > MAX_INPUTS:
             return f"the kernel would read more than {MAX_INPUTS} operands"
@@ -183,8 +198,7 @@ class _Fuser:
         for v in node.inputs:
             p = self.producer_index(v)
             if p is not None:
-                anc |= self.anc[p] | (1 << self.group_of[p])
-        self.anc.append(anc)
+                anc |= self.reach[self.group_of[p]] | self.ids[self.group_of[p]]
         gid = None
         if cls in ("injective", "reduction"):
             reasons = []
@@ -207,9 +221,11 @@ class _Fuser:
                 kind = "matmul" if node.op == "matmul" else "conv"
             self.group_of.append(self.new_group(kind, i))
             gid = self.group_of[i]
+            self.ids[gid], self.reach[gid] = 1 << gid, anc
         else:
             self.group_of.append(gid)
             self._add(self.groups[gid], i)
+            self._grow(gid, anc)
         if cls in ("injective", "reduction"):
             self._absorb_producers(gid, i)
 
@@ -230,7 +246,7 @@ class _Fuser:
                 continue
             hid = self.group_of[p]
             h = self.groups[hid]
-            if not self._absorbable(group, h, i) or any(self._depends_on(m, gid) for m in h.members):
+            if not self._absorbable(group, h, i) or self._reaches(hid, gid) or self._via_third(hid, gid):
                 continue
             operands = self._operands(group, i, [h])
             if len(operands) > MAX_INPUTS:
@@ -241,6 +257,14 @@ class _Fuser:
             for m in h.members:
                 self.group_of[m] = gid
             del self.groups[hid]
+            self.ids[gid] |= self.ids.pop(hid)
+            self._grow(gid, self.reach.pop(hid))
+            self.reach[gid] &= ~self.ids[gid]
+
+    def _via_third(self, hid: int, gid: int) -> bool:
+        """Does a path hid -> X -> gid run through another group X (merging hid and gid would close it)?"""
+        return any(x not in (hid, gid) and self.reach[gid] & self.ids[x] and self.reach[x] & self.ids[hid]
+                   for x in self.groups)
 
     # -- emission --------------------------------------------------------------------------------
     def order(self) -> list[int]:
@@ -314,7 +338,7 @@ class _Fuser:
         body.outputs = [mapping[v] for v in results]
         first = self.nodes[members[0]]
         fused = Node("fused", operands, {"kind": group.kind, "name": name}, [v.type for v in results],
-                     first.loc, body)
+                     first.loc, [body])
         subst.update(zip(results, fused.outputs))
         return fused
 
@@ -323,6 +347,7 @@ class _Fuser:
 def fuse(graph: Graph, **context) -> Graph:
     """Group elementwise chains, reductions with their producers/consumers, and matmul/conv
     with their epilogues into fused kernels (see the module docstring for the contract)."""
+    in_regions(graph, fuse)   # loop bodies and branches get kernels of their own
     fuser = _Fuser(graph)
     for i in range(len(graph.nodes)):
         fuser.assign(i)

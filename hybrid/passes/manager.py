@@ -29,7 +29,8 @@ from ..ir.verifier import verify
 PassFn = Callable[..., Graph]
 PASSES: dict[str, PassFn] = {}
 
-CLEANUP = ["dce", "cse", "fold_constants", "simplify", "dce"]
+# the control-flow passes (fold_cond, prune_regions, hoist_invariants) leave graphs without regions alone
+CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "prune_regions", "simplify", "dce"]
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,

@@ -37,6 +37,7 @@ from ..ir.graph import Graph, Node
 from ..ir.printer import value_names
 from ..ir.registry import get_op
 from .manager import register_pass
+from .rewrite import in_regions
 
 ALIGNMENT = 64
 
@@ -126,8 +127,8 @@ def inplace_candidates(node: Node) -> list[int]:
     if len(node.outputs) != 1:
         return []
     out = node.output.type
-    if node.subgraph is not None:
-        positions = range(len(node.inputs)) if node.attrs.get("kind") == "elementwise" else []
+    if node.regions:   # an elementwise kernel reads each element before writing it; control flow may not
+        positions = range(len(node.inputs)) if node.op == "fused" and node.attrs.get("kind") == "elementwise" else []
     else:
         positions = [0] if node.inputs and get_op(node.op).inplace else []
     return [k for k in positions if node.inputs[k].type == out]
@@ -168,7 +169,9 @@ def _place(blocks: list) -> tuple[dict, int]:
 
 @register_pass("memory_plan")
 def plan_memory(graph: Graph, **context) -> Graph:
-    """Give every node result an offset in one arena; see the module docstring."""
+    """Give every node result an offset in one arena; see the module docstring. Each region gets
+    a plan of its own (its values live in an arena the backend gives the node for its run)."""
+    in_regions(graph, plan_memory)
     live = liveness(graph)
     names = value_names(graph)
     donors = _inplace_chains(graph, live)
@@ -211,6 +214,10 @@ def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None) -> None:
     """Prove the plan safe for `graph`: every result has a slot of its size inside the arena,
     in-place results only overwrite operands that die there, and no two results live at the
     same time share a byte. Raises MemoryPlanError naming the two values."""
+    if plan is None:
+        for node in graph.nodes:
+            for region in node.regions:
+                check_memory_plan(region)
     plan = plan or graph.memory_plan
     if plan is None:
         raise MemoryPlanError(f"graph @{graph.name} has no memory plan; run the memory_plan pass")

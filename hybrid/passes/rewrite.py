@@ -61,6 +61,13 @@ class Rewriter:
         return self.graph
 
 
+def in_regions(graph: Graph, pass_fn, **context) -> None:
+    """Run a graph pass on every region the graph's nodes hold (each region is a closed graph,
+    so a pass treats it like any other; nested regions are the pass's own recursion)."""
+    for node in graph.nodes:
+        node.regions = [pass_fn(region, **context) for region in node.regions]
+
+
 def constant_value(v: Value, frozen: Optional[dict] = None) -> Optional[numpy.ndarray]:
     """The compile-time value of `v`: a `constant` node's array, or a parameter's frozen value
     (parameters count as constants only under freeze=True, when `frozen` holds them)."""

@@ -49,7 +49,8 @@ def _writes(a, b):
 CASES = {
     "unary": (lambda x: (np.exp(x), np.log(np.abs(x) + 1), np.sqrt(np.abs(x)), npx.rsqrt(np.abs(x) + 0.5),
                          np.tanh(x), npx.sigmoid(x), npx.erf(x), np.sin(x), np.cos(x), np.floor(x * 3),
-                         np.ceil(x * 3), np.round(x * 3), np.sign(x), npx.relu(x), -x, npx.gelu(x, "tanh")),
+                         np.ceil(x * 3), np.round(x * 3), np.sign(x), npx.relu(x), -x, npx.gelu(x, "tanh"),
+                         np.expm1(x), np.log1p(np.abs(x)), np.sinh(x * 4), np.arcsinh(x * 4)),
               (_f(5, 37),), 2e-6),
     "binary_broadcast": (lambda a, b: (a + b, a - b, a * b, a / (np.abs(b) + 1), np.maximum(a, b),
                                         np.minimum(a, b), np.mod(a, np.abs(b) + 0.5), np.power(np.abs(a), b),

@@ -39,6 +39,10 @@ def _extra_graphs():
         "layout": (lambda x, i: (np.concatenate([x, np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))[:, :, 1:10]], axis=1),
                                  np.transpose(x, (0, 2, 3, 1))[:, ::2], np.take(x, i, axis=1)), (x, idx)),
         "softmax_long": (lambda r: npx.softmax(np.concatenate([r] * 40, axis=1)), (rows,)),
+        # control flow: every region's kernels go into the one source
+        "control_flow": (lambda r: hb.lax.scan(lambda c, x: (hb.lax.cond(x.sum() > 0, lambda c: np.tanh(c + x),
+                                                                          lambda c: c * 0.5, c), c.max()),
+                                               r[0], r), (rows,)),
     }
 
 
@@ -65,8 +69,8 @@ def programs():
 
 
 def test_every_kernel_kind_is_generated(programs):
-    kinds = {launch.kind for _, p in programs for launch, _ in p.calls}
-    notes = " ".join(launch.note for _, p in programs for launch, _ in p.calls)
+    kinds = {launch.kind for _, p in programs for launch in p.launches()}
+    notes = " ".join(launch.note for _, p in programs for launch in p.launches())
     assert kinds == {"elementwise", "row", "gemm"}
     for feature in ("WMMA", "SIMT", "implicit GEMM", "fused epilogue", "128-bit vector", "window reductions",
                     "a thread per row", "a warp per row", "256 threads per row", "row cached in registers",
@@ -78,7 +82,7 @@ def test_every_kernel_kind_is_generated(programs):
 def test_all_kernels_compile_for_sm80_and_sm90(programs, tmp_path):
     unique = {}  # kernels identical up to their name compile once
     for _, p in programs:
-        for launch, _ in p.calls:
+        for launch in p.launches():   # regions' kernels (control flow) included
             unique.setdefault(launch.source.replace(launch.name, "K"), launch.source)
     source = PRELUDE + "\n" + "\n".join(unique.values())
     path = tmp_path / "all.cu"
@@ -91,7 +95,7 @@ def test_all_kernels_compile_for_sm80_and_sm90(programs, tmp_path):
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(nvcc, ("sm_80", "sm_90")))
-    count = sum(len(p.calls) for _, p in programs)
+    count = sum(len(p.launches()) for _, p in programs)
     print(f"compiled the {count} kernels of {len(programs)} programs ({len(unique)} distinct) for sm_80 and sm_90")
     for arch, proc in results:
         assert proc.returncode == 0, f"nvcc {arch} failed:\n{proc.stderr[:6000]}"

@@ -233,20 +233,29 @@ def test_micro_kernel_uses_vector_fma():
     assert len(fmas) >= gemm.host_config().mr * gemm.host_config().nr // gemm.host_config().width
 
 
-def test_avx512_variant_compiles_to_zmm_fma():
-    """The AVX-512 blocking (14 x 32 tile) cannot run on every CI host, but it must compile to zmm FMAs."""
+@pytest.mark.parametrize("cpu, features, width, reg", [
+    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
+    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
+def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg):
+    """Whichever kind of host runs the tests, the other kind's blocking (AVX-512: a 14 x 32 tile of zmm
+    registers; AVX2: 6 x 16 of ymm) is generated for that CPU and must compile to its vector FMAs, one per
+    accumulator register of the tile at least."""
     import llvmlite.binding as llvm
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    features = "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2"
-    assert gemm.host_config(features).width == 16
-    tm = llvm.Target.from_default_triple().create_target_machine(cpu="skylake-avx512", features=features, opt=3)
+    config = gemm.host_config(features)
+    assert config.width == width
+    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
     mod = llvm.parse_assembly(gemm.gemm_llvm_ir("generated", features=features))
     mod.verify()
     pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
     pb.getModulePassManager().run(mod, pb)
     asm = tm.emit_assembly(mod)
-    assert sum("vfmadd" in line and "zmm" in line for line in asm.splitlines()) >= 14 * 2
+    fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
+    assert len(fmas) >= config.mr * config.nr // width
+    other = {"zmm": "ymm", "ymm": "zmm"}[reg]
+    if reg == "ymm":       # AVX2 code must not use AVX-512 registers (it would fault on an AVX2 host)
+        assert not any(other in line for line in asm.splitlines())
 
 
 def test_shape_mismatch_names_shapes():

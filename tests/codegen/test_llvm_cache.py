@@ -23,9 +23,13 @@ def folder(tmp_path, monkeypatch):
 
 def _store(key: str, age_s: float) -> None:
     """Write an entry whose last use was `age_s` seconds ago (explicit mtimes: no sleeps)."""
-    cache.store(key, key.encode() * (ENTRY // len(key)))
+    cache.store(key, _payload(key))
     when = os.path.getmtime(cache._path(key)) - age_s
     os.utime(cache._path(key), (when, when))
+
+
+def _payload(key: str) -> bytes:
+    return b"\x7fELF" + key.encode() * (ENTRY // len(key))   # load() accepts only object files
 
 
 def _keys(folder) -> set[str]:
@@ -47,7 +51,7 @@ def test_cap_evicts_least_recently_written(folder, monkeypatch, caplog):
 def test_a_hit_keeps_its_entry(folder):
     for age, key in [(30, "old"), (20, "mid"), (10, "new")]:
         _store(key, age)
-    assert cache.load("old") == b"old" * (ENTRY // 3)   # the hit makes "old" the most recent
+    assert cache.load("old") == _payload("old")   # the hit makes "old" the most recent
     _store("next", 0)
     assert _keys(folder) == {"old", "new", "next"}
 

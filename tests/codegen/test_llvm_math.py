@@ -10,8 +10,8 @@ small margin; "ulp" is relative to the float32 spacing at the exact result):
   sigmoid  abs <= 9e-8, rel <= 1.5e-7 where the result is a normal float
   erf      <= 3.7 ulp (abs 2.2e-7: Abramowitz-Stegun 7.1.26 beyond |x| = 0.75)
   sqrt     0.5 ulp (the hardware instruction); rsqrt <= 1.5 ulp
-  sin/cos  abs <= 7.4e-8 for |x| < 2^28 (argument reduced in double precision);
-           beyond 2^29 the value stays in [-1, 1] but is not the correctly reduced one
+  sin/cos  abs <= 7.4e-8 for |x| < 2^28 (argument reduced in double precision); beyond,
+           Payne-Hanek reduction keeps them within 1 ulp (tests/reliability/test_math.py)
   pow      rel <= 1e-5 for |b| <= 4 (exp(b log a): the error grows with |b log a|,
            ~6e-8 * |b log a|); integer exponents of negative bases keep their sign
 NaN in -> NaN out for every function (same positions as NumPy); inf/-inf map as NumPy,

@@ -18,7 +18,7 @@ rng = numpy.random.default_rng(0)
 
 UNARY_SAFE = {  # op -> input transform keeping the reference finite
     "neg": None, "abs": None, "exp": None, "tanh": None, "sigmoid": None, "relu": None, "erf": None,
-    "sin": None, "cos": None, "floor": None, "ceil": None, "round": None, "sign": None, "stop_gradient": None,
+    "sin": None, "cos": None, "expm1": None, "sinh": None, "arcsinh": None, "log1p": "pos", "floor": None, "ceil": None, "round": None, "sign": None, "stop_gradient": None,
     "log": "pos", "sqrt": "pos", "rsqrt": "pos",
 }
 BINARY = ["add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"]
@@ -331,7 +331,7 @@ def test_memory_plan_in_place_slots():
         sub = graph_of({"i0": ((17, 17), "f32")}, lambda g, a: op(g, "tanh", op(g, "transpose", a, perm=perm)))
         outer = Graph("o")
         a = outer.add_input("a", TensorType((17, 17), "f32"))
-        node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], subgraph=sub)
+        node = Node("fused", [a], {"kind": "elementwise", "name": "k"}, [TensorType((17, 17), "f32")], regions=[sub])
         assert _inplace_ok(lower_node(node), 0, 0) is ok
 
 

@@ -11,6 +11,7 @@ import numpy
 import pytest
 
 from hybrid.codegen import build
+from hybrid import fileio
 from hybrid.codegen.llvm import cache
 from test_llvm_util import compare, graph_of, op
 
@@ -72,7 +73,7 @@ def test_disk_cache_hit_miss_and_corruption(tmp_path, monkeypatch, caplog):
         numpy.testing.assert_array_equal(build(graph, "llvm")([x])[0], first)
         assert "corrupt" in caplog.text and "compiled" in caplog.text
     payload = open(entries[0], "rb").read()
-    assert payload.startswith(cache.MAGIC)
+    assert payload.startswith(fileio.SEAL_MAGIC)
 
 
 def test_cache_key_depends_on_target_and_version():

@@ -50,7 +50,7 @@ def test_fused_subgraph_and_plan_comment_round_trip():
     fused = graph.nodes[0]
     assert fused.op == "fused" and fused.attrs == {"kind": "elementwise", "name": "k2"}
     assert fused.loc == "f.py:3" and fused.meta["plan"] == "buf0[0:4096]"
-    assert [n.op for n in fused.subgraph.nodes] == ["add", "relu"]
+    assert [n.op for n in fused.regions[0].nodes] == ["add", "relu"]
     assert len(graph.outputs) == 2
     verify(graph)
     x, b = onp.random.default_rng(0).normal(size=(8, 128)).astype("float32"), onp.ones(128, "float32")
@@ -136,7 +136,7 @@ def test_parse_errors_name_the_problem(text, fragment):
     ("graph @g(%x: f32[2]) -> f32[2] {\n  %0 = nosuchop(%x) : f32[2]\n  return %0\n}", "unknown op"),
     ("graph @g(%x: f32[2]) -> f32[2] {\n  %0 = fused(%x) {kind=\"elementwise\"} : f32[2] {\n"
      "    graph @k(%i0: f32[3]) -> f32[3] {\n      %0 = neg(%i0) : f32[3]\n      return %0\n    }\n  }\n"
-     "  return %0\n}", "body's signature"),
+     "  return %0\n}", "body's parameter list"),
 ])
 def test_verifier_rejects_ill_typed_graphs(text, fragment):
     graph = parse(text)
@@ -165,7 +165,7 @@ def test_graph_copy_is_deep_and_prints_the_same():
     graph = parse(FUSED_TEXT)
     clone = graph.copy()
     assert clone == graph and clone.nodes[0] is not graph.nodes[0]
-    assert clone.nodes[0].subgraph is not graph.nodes[0].subgraph
+    assert clone.nodes[0].regions[0] is not graph.nodes[0].regions[0]
     clone.nodes[1].attrs["keepdims"] = True
     assert graph.nodes[1].attrs["keepdims"] is False
 

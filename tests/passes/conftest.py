@@ -59,7 +59,7 @@ def run_in_arena(graph, inputs):
     env = dict(zip(graph.inputs, inputs))
     for i, node in enumerate(graph.nodes):
         args = [env[v] for v in node.inputs]
-        outs = (run_graph(node.subgraph, args) if node.subgraph is not None
+        outs = (get_op(node.op).ref(run_graph, node.regions, *args, **node.attrs) if node.regions
                 else get_op(node.op).ref(*args, **node.attrs))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         for k, (v, out) in enumerate(zip(node.outputs, outs)):

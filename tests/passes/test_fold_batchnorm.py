@@ -98,9 +98,9 @@ def test_frozen_models_lose_their_batchnorm_multiplies(name):
     for a, b in zip(run_graph(level0, inputs), run_graph(level3, inputs)):
         numpy.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     convs = [n for n in level3.nodes if n.op == "conv2d" or
-             (n.op == "fused" and n.subgraph.nodes[0].op == "conv2d")]
+             (n.op == "fused" and n.regions[0].nodes[0].op == "conv2d")]
     for node in convs:
-        epilogue = [m.op for m in (node.subgraph.nodes if node.subgraph else [])]
+        epilogue = [m.op for m in (node.regions[0].nodes if node.regions else [])]
         assert "mul" not in epilogue, epilogue
 
 

@@ -30,7 +30,8 @@ from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
 from .. import Backend, register_backend
 from ..kernel.describe import first_failure
-from .program import Program, build_program, write_dump
+from .control import HostControl
+from .program import Control, Program, build_program, write_dump
 from .runtime import CudaUnavailable, get_runtime
 
 __all__ = ["build", "CudaExecutable", "CudaUnavailable", "build_program"]
@@ -51,31 +52,18 @@ class CudaExecutable:
         rt = runtime
         start = time.perf_counter()
         functions = rt.load_module(program.source, program.names)
-        log.log("compile", f"cuda: {len(program.calls)} kernels of @{graph.name} loaded for {rt.describe()} "
+        log.log("compile", f"cuda: {len(program.names)} kernels of @{graph.name} loaded for {rt.describe()} "
                            f"in {time.perf_counter() - start:.2f}s")
         self._owners: list = []
         self.address: dict[Value, int] = {}
         for v in graph.inputs:
             self.address[v] = self._alloc(v.type.nbytes)
-        self._place_node_values()
-        scratch = self._alloc(program.scratch_bytes)
+        self._place_node_values(graph)
+        self._scratch = self._alloc(program.scratch_bytes)
         self.check_values = numpy.zeros(max(program.check_bytes // 8, 1), numpy.int64)
-        self.check_address = checks = self._alloc(self.check_values.nbytes)
-        self.calls = []
-        for launch, refs in program.calls:
-            args = []
-            for ref in refs:
-                if ref.kind == "value":
-                    args.append(self.address[ref.value])
-                elif ref.kind == "scratch":
-                    args.append(scratch + ref.offset)
-                elif ref.kind == "check":
-                    args.append(checks + ref.offset)
-                else:
-                    ptr = self._alloc(ref.array.nbytes)
-                    rt.htod(ptr, ref.array)
-                    args.append(ptr)
-            self.calls.append(rt.bind(functions[launch.name], launch.grid, launch.block, args))
+        self.check_address = self._alloc(self.check_values.nbytes)
+        self._functions = functions
+        self.calls = self._bind(program)
         self._params: dict[int, tuple] = {}
         self._lock = threading.Lock()  # one call at a time: the input buffers and the arena are shared
         rt.synchronize()
@@ -85,10 +73,34 @@ class CudaExecutable:
         self._owners.append(owner)
         return ptr
 
-    def _place_node_values(self) -> None:
+    def _bind(self, program: Program) -> list:
+        """One no-argument callable per call of `program`: a bound launch, or a control-flow node run
+        on the host (its regions placed and bound here, recursively)."""
+        rt, calls = self.runtime, []
+        for call in program.calls:
+            if isinstance(call, Control):
+                calls.append(HostControl(self, call).run)
+                continue
+            launch, refs = call
+            args = []
+            for ref in refs:
+                if ref.kind == "value":
+                    args.append(self.address[ref.value])
+                elif ref.kind == "scratch":
+                    args.append(self._scratch + ref.offset)
+                elif ref.kind == "check":
+                    args.append(self.check_address + ref.offset)
+                else:
+                    ptr = self._alloc(ref.array.nbytes)
+                    rt.htod(ptr, ref.array)
+                    args.append(ptr)
+            calls.append(rt.bind(self._functions[launch.name], launch.grid, launch.block, args))
+        return calls
+
+    def _place_node_values(self, graph: Graph) -> None:
         """Arena addresses of node results: graph.memory_plan offsets, else one slot each."""
-        plan = getattr(self.graph, "memory_plan", None)
-        nodes = self.graph.nodes
+        plan = getattr(graph, "memory_plan", None)
+        nodes = graph.nodes
         if plan is not None:
             arena = self._alloc(plan.arena_bytes)
             for i, node in enumerate(nodes):

@@ -53,8 +53,10 @@ def literal(value, dtype: str) -> str:
     return f"({v})" if v < 0 else str(v)
 
 
-_FLOAT_FN = {"exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
+_FLOAT_FN = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
              "cos": "cos", "floor": "floor", "ceil": "ceil", "round": "rint", "abs": "fabs", "pow": "pow"}
+# float -> int helpers of the prelude (hybrid.ir.ops.elementwise.float_to_int's rule)
+_FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i32": "hb_ftoi32", "i64": "hb_ftoi64", "u32": "hb_ftou32"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
 assert set(_FLOAT_FN) | set(_INFIX) | {"neg", "max", "min", "mod", "rsqrt", "not", "select", "cast"} \
@@ -76,7 +78,9 @@ def scalar_op(op: str, args: list[str], arg_dtype: str, dtype: str, value=None, 
         if value == "bool":
             return f"({args[0]} != 0)"
         if value == "f16":
-            return f"hb_round_half((float)({args[0]}))"
+            return f"hb_round_half_d({args[0]})" if arg_dtype == "f64" else f"hb_round_half((float)({args[0]}))"
+        if floating and value in _FLOAT_TO_INT:   # C leaves out-of-range casts undefined
+            return f"(({RTYPE[value]}){_FLOAT_TO_INT[value]}({args[0]}))"
         return f"(({RTYPE[value]})({args[0]}))"
     if op == "neg":
         return f"(-{args[0]})"

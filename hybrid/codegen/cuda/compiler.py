@@ -1,8 +1,9 @@
 """nvcc harness: CUDA C source -> cubin, cached on disk.
 
 Cache key: sha256 of (source, arch, nvcc version, options). Entries are written to a temporary
-name and renamed, so two processes compiling the same source never see half a file. The cache
-lives in $HYBRID_CACHE_DIR/cuda (default ~/.cache/hybrid/cuda).
+name and renamed, so two processes compiling the same source never see half a file. Entries are
+sealed with their key (hybrid.fileio): a copied, modified or non-regular entry is rebuilt. The
+cache lives in $HYBRID_CACHE_DIR/cuda (default ~/.cache/hybrid/cuda).
 """
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import time
 from typing import Optional
 
 from ...config import config
-from ... import log
-from ...errors import HybridError
+from ... import fileio, log
+from ...errors import FormatError, HybridError
 
 NVCC_FLAGS = ("-O3", "-std=c++17", "-lineinfo")
+MAX_ENTRY_BYTES = 1 << 30
 
 
 class CompileError(HybridError):
@@ -57,6 +59,25 @@ def cache_key(source: str, arch: str, toolkit: str, options: tuple[str, ...] = N
     return h.hexdigest()[:32]
 
 
+def _load(path: str, key: str) -> Optional[bytes]:
+    """A cached cubin sealed under `key`, or None; an entry that is not a regular file, is a
+    symlink, or does not unseal is logged and removed (see hybrid.fileio)."""
+    try:
+        payload, why = fileio.unseal(key, fileio.read_regular(path, MAX_ENTRY_BYTES, "cuda cache entry",
+                                                              follow_symlinks=False))
+    except FileNotFoundError:
+        return None
+    except (OSError, FormatError) as e:
+        payload, why = None, str(e)
+    if payload is None:
+        log.log("compile", f"cuda: cache entry {path} refused ({why}); rebuilding it")
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    return payload
+
+
 def compile_cubin(source: str, arch: str, nvcc: Optional[str] = None, use_cache: bool = True,
                   output: str = "cubin") -> bytes:
     """Compile `source` for `arch` ("sm_90") with nvcc; returns the cubin (or PTX) bytes.
@@ -67,10 +88,9 @@ def compile_cubin(source: str, arch: str, nvcc: Optional[str] = None, use_cache:
         raise HybridError("nvcc was not found on PATH or under $CUDA_HOME; install the CUDA toolkit")
     key = cache_key(source, arch + ":" + output, nvcc_version(nvcc))
     path = os.path.join(cache_dir(), f"{key}.{output}")
-    if use_cache and os.path.exists(path):
-        with open(path, "rb") as f:
-            data = f.read()
-        if data:
+    if use_cache:
+        data = _load(path, key)
+        if data is not None:
             log.log("compile", f"cuda cache hit {key} ({arch})")
             return data
     start = time.perf_counter()
@@ -88,7 +108,7 @@ def compile_cubin(source: str, arch: str, nvcc: Optional[str] = None, use_cache:
     if use_cache:
         fd, tmp_path = tempfile.mkstemp(dir=cache_dir(), suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(fileio.seal(key, data))
         os.replace(tmp_path, path)
     log.log("compile", f"nvcc {arch} {len(source)} chars in {time.perf_counter() - start:.2f}s -> {key}")
     return data

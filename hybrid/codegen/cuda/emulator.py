@@ -15,6 +15,7 @@ import ctypes
 import hashlib
 import os
 import re
+import stat
 import subprocess
 import tempfile
 
@@ -110,6 +111,18 @@ static void hb_run(void (*f)(P...), unsigned gx, unsigned gy, unsigned gz, unsig
 _KERNEL = re.compile(r'extern "C" __global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(')
 
 
+
+def _regular(path: str) -> bool:
+    """A cached library is loaded only when it is a regular file, not a symlink (else rebuilt)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    os.remove(path)
+    return False
+
 class EmulatorRuntime:
     name = "emulator"
     arch = "host"
@@ -146,7 +159,7 @@ class EmulatorRuntime:
         flags += config.get("emulator_cflags")  # e.g. -fsanitize=address
         key = hashlib.sha256((full + " ".join(flags)).encode()).hexdigest()[:32]
         path = os.path.join(compiler.cache_dir(), f"emu-{key}.so")
-        if not os.path.exists(path):
+        if not _regular(path):
             with tempfile.TemporaryDirectory(prefix="hybrid-emu-") as tmp:
                 src = os.path.join(tmp, "kernels.cpp")
                 with open(src, "w") as f:

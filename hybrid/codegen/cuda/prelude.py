@@ -22,7 +22,7 @@ template <typename T> __device__ __forceinline__ T hb_fmod(T a, T b) {
   return r;
 }
 template <typename T> __device__ __forceinline__ T hb_imod(T a, T b) {
-  if (b == 0) return 0;
+  if (b == 0 || ((T)-1 < (T)0 && b == (T)-1)) return 0;   // MIN % -1 overflows (SIGFPE on a CPU)
   T r = a % b;
   if (r != 0 && ((r < 0) != (b < 0))) r += b;
   return r;
@@ -34,6 +34,22 @@ template <typename T> __device__ __forceinline__ T hb_ipow(T a, T b) {
   return r;
 }
 __device__ __forceinline__ float hb_round_half(float x) { return __half2float(__float2half(x)); }
+#ifdef HB_EMULATE
+__device__ __forceinline__ float hb_round_half_d(double x) { return (float)(__half)x; }
+#else
+__device__ __forceinline__ float hb_round_half_d(double x) { return __half2float(__double2half(x)); }
+#endif
+// Float -> int as hybrid.ir.ops.elementwise.float_to_int: truncate through int32 (i8/u8/i32) or
+// int64 (i64/u32); outside that range the minimum (u32: 0). C leaves those cases undefined.
+__device__ __forceinline__ int hb_ftoi32(double x) {
+  return (x >= -2147483648.0 && x < 2147483648.0) ? (int)x : (int)(-2147483647 - 1);
+}
+__device__ __forceinline__ long long hb_ftoi64(double x) {
+  return (x >= -9223372036854775808.0 && x < 9223372036854775808.0) ? (long long)x : (-9223372036854775807LL - 1);
+}
+__device__ __forceinline__ unsigned hb_ftou32(double x) {
+  return (x >= -9223372036854775808.0 && x < 4294967296.0) ? (unsigned)(long long)x : 0u;
+}
 
 // Threefry-2x32, 20 rounds (hybrid.ir.ops.source.threefry2x32) of counter (c, 0): first word.
 __device__ __forceinline__ unsigned hb_rotl(unsigned x, int r) { return (x << r) | (x >> (32 - r)); }

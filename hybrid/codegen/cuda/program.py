@@ -10,6 +10,9 @@ Stages of `build_program`:
      checks region (kernel.Check values: i64 each, read back after the call)
   3. the sources are concatenated after the prelude into one translation unit, which is
      compiled once (one cubin per graph) and dumped as NN-kernels.cu
+A node holding control-flow regions (cond, while_loop, scan) becomes a Control entry whose
+regions are programs of their own (their kernels in the same source); the executable runs
+the loop or branch on the host and launches each region's kernels (see __init__.py).
 """
 from __future__ import annotations
 
@@ -40,44 +43,69 @@ class Ref:
 
 
 @dataclass
+class Control:
+    """A cond / while_loop / scan node: the host runs it, launching its regions' programs."""
+    node: object                      # ir Node
+    regions: list = field(default_factory=list)   # one Program per region
+
+
+@dataclass
 class Program:
     graph: Graph
-    calls: list[tuple[Launch, list[Ref]]] = field(default_factory=list)
+    calls: list = field(default_factory=list)    # (Launch, [Ref]) or Control, in order
     scratch_bytes: int = 0
     # per kernel.Check: (check, byte offset of its low value or None, of its high value or None)
     checks: list = field(default_factory=list)
     check_bytes: int = 0
 
+    def launches(self) -> list:
+        """Every launch, regions' included, in source order."""
+        result = []
+        for call in self.calls:
+            if isinstance(call, Control):
+                for region in call.regions:
+                    result += region.launches()
+            else:
+                result.append(call[0])
+        return result
+
     @property
     def source(self) -> str:
-        return PRELUDE + "\n" + "\n".join(launch.source for launch, _ in self.calls)
+        return PRELUDE + "\n" + "\n".join(launch.source for launch in self.launches())
 
     def dump_text(self) -> str:
         """The source with every launch's configuration above its kernel."""
-        lines = [f"// graph @{self.graph.name}: {len(self.calls)} launches, scratch {self.scratch_bytes} bytes",
+        launches = self.launches()
+        lines = [f"// graph @{self.graph.name}: {len(launches)} launches, scratch {self.scratch_bytes} bytes",
                  PRELUDE]
-        for launch, _ in self.calls:
+        for launch in launches:
             lines += [launch.describe(), launch.source]
         return "\n".join(lines)
 
     @property
     def names(self) -> list[str]:
-        return [launch.name for launch, _ in self.calls]
+        return [launch.name for launch in self.launches()]
 
 
 def _align(n: int, a: int = SCRATCH_ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
-def build_program(graph: Graph, prefix: str = "") -> Program:
-    """`prefix` makes kernel names unique when several programs share one source file."""
+def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None) -> Program:
+    """`prefix` makes kernel names unique when several programs share one source file. A region's
+    program shares its root's scratch and checks regions (`root`)."""
     program = Program(graph)
+    root = root or program
     # 128-bit loads need 16-byte aligned buffers: inputs, constants and scratch are allocated so,
     # arena slots are when the memory plan aligns them so
     plan = getattr(graph, "memory_plan", None)
     arena_aligned = plan is None or plan.alignment % 16 == 0
     for index, node in enumerate(graph.nodes):
         if node.op == "constant":
+            continue
+        if node.regions and node.op != "fused":
+            program.calls.append(Control(node, [build_program(region, f"{prefix}r{index}_{k}_", root)
+                                                for k, region in enumerate(node.regions)]))
             continue
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
@@ -87,13 +115,13 @@ def build_program(graph: Graph, prefix: str = "") -> Program:
         for name in plan.scratch:
             offsets[name] = used
             used = _align(used + kernel.buffers[name].nbytes)
-        program.scratch_bytes = max(program.scratch_bytes, used)
+        root.scratch_bytes = max(root.scratch_bytes, used)
         check_at = {}
         for name, buf in kernel.buffers.items():
             if buf.role == "check":
-                check_at[name] = program.check_bytes
-                program.check_bytes += buf.nbytes
-        program.checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in kernel.checks]
+                check_at[name] = root.check_bytes
+                root.check_bytes += buf.nbytes
+        root.checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in kernel.checks]
         for launch in plan.launches:
             if 0 in launch.grid:
                 continue  # an empty tensor: nothing to compute

@@ -24,15 +24,16 @@ def run_graph(graph: Graph, inputs: list[numpy.ndarray],
     for node in graph.nodes:
         start = time.perf_counter_ns() if on_node is not None else 0
         args = [env[v] for v in node.inputs]
-        if node.subgraph is not None:
-            outs = run_graph(node.subgraph, args)
+        opdef = get_op(node.op)
+        if node.regions:   # fused kernels and control flow: the op runs its regions through run_graph
+            result = opdef.ref(run_graph, node.regions, *args, **node.attrs)
         else:
             try:
-                result = get_op(node.op).ref(*args, **node.attrs)
+                result = opdef.ref(*args, **node.attrs)
             except IndexOutOfRangeError as error:  # name the user's line, as the native backends do
                 raise IndexOutOfRangeError(f"{error} at {node.loc or 'an unknown line'}; the call's outputs "
                                            "were discarded") from None
-            outs = result if isinstance(result, tuple) else (result,)
+        outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = numpy.asarray(out)
         if on_node is not None:

@@ -3,6 +3,7 @@ the package doc). The lazy forms of every value, reductions and pooling are here
 gradient ops and epilogue folding have their own modules."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy
@@ -32,6 +33,8 @@ def _reshape_index(idx: tuple, out_shape: tuple[int, ...], in_shape: tuple[int, 
     """Map an index of the reshaped array to an index of the source, group by group: dims
     are split into runs whose sizes multiply to the same product, so a reshape that only
     merges or splits neighbouring axes stays affine where it can."""
+    if math.prod(in_shape) == 0:   # an empty source is never read (every loop over it is empty)
+        return tuple(const(0) for _ in in_shape)
     result: list[E] = []
     i = j = 0
     while i < len(out_shape) or j < len(in_shape):
@@ -189,6 +192,9 @@ def _lower_reduce(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer
     keep = node.attrs["keepdims"]
     combine = "argmax" if op == "argmax" else get_op(op).extra["combine"]
     identity = _identity_of(op, t.dtype)
+    if not axes:   # a reduction over no axes (of a 0-d value) is its operand
+        lw.stage(out, lambda idx: cast(a(idx), out.dtype))
+        return
 
     def lazy(idx):
         rvars = tuple(lw.fresh(t.shape[ax]) for ax in axes)
@@ -255,8 +261,8 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     """The Kernel of a fused node (its subgraph) or of a plain primitive node."""
     name = name or node.attrs.get("name") or node.op
     lw = _Lowering(name)
-    if node.subgraph is not None:
-        graph = node.subgraph
+    if node.op == "fused":
+        graph = node.regions[0]
     else:
         graph = Graph(name)
         ins = [graph.add_input(f"i{i}", v.type) for i, v in enumerate(node.inputs)]
@@ -267,6 +273,8 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
         buf = lw.buffer("in", v.shape, v.dtype, "input", i)
         env[v] = (lambda b: lambda idx: load(b, idx))(buf)
     outs = [lw.buffer("out", v.shape, v.dtype, "output", i) for i, v in enumerate(graph.outputs)]
+    if all(math.prod(v.shape) == 0 for v in graph.outputs):   # nothing to compute (nor to index into)
+        return lw.kernel
     for n in graph.nodes:
         lazies = _lower_value(lw, n, [env[v] for v in n.inputs], [v.type for v in n.inputs])
         for v, lz in zip(n.outputs, lazies):

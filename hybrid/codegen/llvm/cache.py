@@ -3,8 +3,10 @@ CPU/features and the hybrid version.
 
 HYBRID_CACHE_DIR overrides the folder (default $XDG_CACHE_HOME/hybrid or ~/.cache/hybrid).
 Entries are written to a temporary file and renamed into place, so two processes compiling
-the same graph never see a half-written entry. Each entry carries a format line and the
-SHA-256 of its payload; a corrupt or truncated entry is reported, removed and rebuilt.
+the same graph never see a half-written entry. Each entry is sealed (hybrid.fileio.seal) with
+its own key, which hashes the IR, target and versions, and a SHA-256 over key and object: an
+entry that is corrupt, truncated, copied from another key, not a regular file or a symlink is
+logged, removed and rebuilt, never loaded.
 
 HYBRID_CACHE_MAX_MB caps the folder's entries (default 1024 MiB; 0 = no cap). After each write
 the least recently used entries are removed until the rest fit; a hit bumps its entry's mtime,
@@ -21,10 +23,12 @@ import tempfile
 from typing import Optional
 
 from ...config import config
-from ... import log
+from ... import fileio, log
+from ...errors import FormatError
 from ...version import __version__
 
-MAGIC = b"hybrid-llvm-object 1\n"
+MAX_ENTRY_BYTES = 1 << 30   # no object hybrid compiles comes near this
+OBJECT_MAGICS = (b"\x7fELF", b"\xcf\xfa\xed\xfe")   # ELF, 64-bit Mach-O
 
 
 def cache_key(ir: str, target: str, extra: str = "") -> str:
@@ -52,25 +56,31 @@ def _mark_used(path: str) -> None:
 
 
 def load(key: str) -> Optional[bytes]:
+    """The object stored under `key`, or None (a miss). An entry that is not a regular file (a
+    symlink, a FIFO, /dev/zero), is too large, or is not sealed under this very key with a
+    matching checksum is logged, removed and rebuilt: never loaded."""
     path = _path(key)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+        data = fileio.read_regular(path, MAX_ENTRY_BYTES, "llvm cache entry", follow_symlinks=False)
+    except FileNotFoundError:
         return None
-    header_len = len(MAGIC) + 65
-    payload = data[header_len:]
-    digest = data[len(MAGIC):len(MAGIC) + 64]
-    if not data.startswith(MAGIC) or hashlib.sha256(payload).hexdigest().encode() != digest:
-        log.log("compile", f"llvm: cache entry {path} is corrupt (bad header or checksum); rebuilding it")
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return None
+    except (OSError, FormatError) as e:
+        return _reject(path, str(e))
+    payload, why = fileio.unseal(key, data)
+    if payload is None or not payload.startswith(OBJECT_MAGICS):
+        return _reject(path, f"cache entry {path} is corrupt ({why or 'not an object file'})")
     _mark_used(path)
     log.log("compile", f"llvm: cache hit {key[:12]}")
     return payload
+
+
+def _reject(path: str, why: str) -> None:
+    log.log("compile", f"llvm: {why}; rebuilding it")
+    try:
+        os.remove(path)   # removes a symlink itself, never its target
+    except OSError:
+        pass
+    return None
 
 
 def store(key: str, payload: bytes) -> None:
@@ -79,7 +89,7 @@ def store(key: str, payload: bytes) -> None:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".o")
         with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+            f.write(fileio.seal(key, payload))
         os.replace(tmp, _path(key))
     except OSError as e:   # a read-only or full cache must not break compilation
         log.log("compile", f"llvm: could not write cache entry in {folder}: {e}")

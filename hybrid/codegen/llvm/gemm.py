@@ -784,6 +784,17 @@ def gemm_asm(impl: str = "generated") -> str:
     return tm.emit_assembly(_engines[resolve_impl(impl)][3])
 
 
+def _forget_executors_in_child() -> None:
+    """fork copies only the calling thread: a child would queue work to pools whose workers do not
+    exist, and may inherit a lock another thread held. The child starts with fresh ones."""
+    global _engines_lock, _blas_lock
+    _engines_lock, _blas_lock = threading.Lock(), threading.Lock()
+    _executors.clear()
+
+
+os.register_at_fork(after_in_child=_forget_executors_in_child)
+
+
 def _executor(threads: int) -> ThreadPoolExecutor:
     with _engines_lock:
         if threads not in _executors:

@@ -7,8 +7,9 @@ against NumPy are in tests/codegen/test_llvm_math.py (the docstrings there list 
 
 Special values: exp(+-inf) = inf/0, log(0) = -inf, log(<0) = nan, nan in -> nan out for all;
 denormal inputs/outputs are handled (exp scales by 2^n in two steps, log pre-scales).
-sin/cos reduce the argument in double precision with a three-part pi/4 (accurate while
-|x| <= 2^28); beyond that the result stays in [-1, 1] but is not the correctly reduced value.
+sin/cos reduce the argument in double precision with a three-part pi/4 while |x| < 2^28 and
+with the bits of 2/pi (Payne-Hanek, exact to 2^-70) beyond, so they are accurate over the whole
+float range.
 """
 from __future__ import annotations
 
@@ -165,9 +166,74 @@ def _erf_body(fn: Fn, x: str) -> str:
     return _sel(fn, use_small, small, big)
 
 
+def _two_over_pi_bits(bits: int) -> int:
+    """floor(2/pi * 2^bits), from Machin's formula in integer arithmetic (guard bits included)."""
+    one = 1 << (bits + 64)
+
+    def arctan_inv(n: int) -> int:          # arctan(1/n) * one
+        total = term = one // n
+        k, sign = 3, -1
+        while term:
+            term //= n * n
+            total += sign * (term // k)
+            k, sign = k + 2, -sign
+        return total
+    pi = 16 * arctan_inv(5) - 4 * arctan_inv(239)
+    return ((2 * one) << bits) // pi
+
+
+# Payne-Hanek reduction of a float |x| = M * 2^S (M the 24-bit significand, S = biased exponent - 150):
+# |x| * 2/pi mod 4 needs only the bits of 2/pi from 2^-(S-1) on (the earlier ones give multiples of 4).
+# PH_WINDOWS[S] holds the next 96 of them as three 32-bit words, so M * window is |x| * 2/pi mod 4 in
+# fixed point with 94 fractional bits, good to 2^-70. Used where |x| >= PH_MIN.
+PH_MIN = 2.0 ** 28
+PH_S_MAX = 104                      # FLT_MAX: biased exponent 254
+_PH_BITS = _two_over_pi_bits(PH_S_MAX + 200)
+PH_WINDOWS = [(_PH_BITS >> (PH_S_MAX + 200 - s - 94)) & ((1 << 96) - 1) for s in range(PH_S_MAX + 1)]
+
+
+def _ph_table() -> str:
+    words = [(w >> shift) & 0xFFFFFFFF for w in PH_WINDOWS for shift in (64, 32, 0)]
+    body = ", ".join(f"i32 {w - (1 << 32) if w >= 1 << 31 else w}" for w in words)
+    return f"@hb_two_over_pi = internal constant [{len(words)} x i32] [{body}]\n"
+
+
+def _payne_hanek(fn: Fn, z: str) -> tuple[str, str]:
+    """(j, r) for |x| = z >= PH_MIN: j = 2 * round(z * 2/pi) mod 8 and r = z - round(...) * pi/2 in double."""
+    bits = fn.op(f"bitcast float {z} to i32")
+    e = fn.op(f"lshr i32 {bits}, 23")
+    s = fn.op(f"sub i32 {e}, 150")
+    low = fn.op(f"icmp slt i32 {s}, 0")                           # lanes below PH_MIN are discarded
+    s = fn.op(f"select i1 {low}, i32 0, i32 {s}")
+    high = fn.op(f"icmp sgt i32 {s}, {PH_S_MAX}")                   # inf, nan: the result is nan anyway
+    s = fn.op(f"select i1 {high}, i32 {PH_S_MAX}, i32 {s}")
+    m = fn.op(f"and i32 {bits}, 8388607")
+    m = fn.op(f"or i32 {m}, 8388608")
+    m = fn.op(f"zext i32 {m} to i64")
+    base = fn.op(f"mul i32 {s}, 3")
+    words = []
+    for k in range(3):
+        idx = fn.op(f"add i32 {base}, {k}")
+        idx = fn.op(f"zext i32 {idx} to i64")
+        ptr = fn.op(f"getelementptr inbounds [{3 * (PH_S_MAX + 1)} x i32], ptr @hb_two_over_pi, i64 0, i64 {idx}")
+        w = fn.op(f"load i32, ptr {ptr}")
+        words.append(fn.op(f"zext i32 {w} to i64"))
+    p0, p1, p2 = (fn.op(f"mul i64 {m}, {w}") for w in words)
+    # bits 32..95 of p0 * 2^64 + p1 * 2^32 + p2: z * 2/pi mod 4 with 62 fractional bits
+    hi = fn.op(f"shl i64 {p0}, 32")
+    hi = fn.op(f"add i64 {hi}, {p1}")
+    hi = fn.op(f"add i64 {hi}, {fn.op(f'lshr i64 {p2}, 32')}")
+    rounded = fn.op(f"add i64 {hi}, {1 << 61}")
+    n = fn.op(f"lshr i64 {rounded}, 62")                            # round(z * 2/pi) mod 4
+    frac = fn.op(f"sub i64 {hi}, {fn.op(f'shl i64 {n}, 62')}")      # in [-2^61, 2^61): the remainder
+    fd = fn.op(f"sitofp i64 {frac} to double")
+    r = fn.op(f"fmul double {fd}, {lit(math.pi / 2 * 2.0 ** -62, 'f64')}")
+    return fn.op(f"shl i64 {n}, 1"), r
+
+
 def _sincos_body(fn: Fn, x: str, want_cos: bool) -> str:
     z = fn.op(f"call float @llvm.fabs.f32(float {x})")
-    zc = fn.op(f"call float @llvm.minnum.f32(float {z}, float {c(2.0 ** 29)})")
+    zc = fn.op(f"call float @llvm.minnum.f32(float {z}, float {c(PH_MIN)})")
     zd = fn.op(f"fpext float {zc} to double")
     j = fn.op(f"fmul double {zd}, {lit(4 / math.pi, 'f64')}")
     j = fn.op(f"fptosi double {j} to i64")
@@ -177,6 +243,11 @@ def _sincos_body(fn: Fn, x: str, want_cos: bool) -> str:
     r = zd
     for part in (7.85398125648498535156E-1, 3.77489470793079817668E-8, 2.69515142907905952645E-15):
         r = fn.op(f"call double @llvm.fmuladd.f64(double {y}, double {lit(-part, 'f64')}, double {r})")
+    # |x| >= 2^28: the three-part pi/4 runs out of bits; reduce with 2/pi's bits instead (Payne-Hanek)
+    big = fn.op(f"fcmp oge float {z}, {c(PH_MIN)}")
+    j_big, r_big = _payne_hanek(fn, z)
+    j = fn.op(f"select i1 {big}, i64 {j_big}, i64 {j}")
+    r = fn.op(f"select i1 {big}, double {r_big}, double {r}")
     r = fn.op(f"fptrunc double {r} to float")
     zz = fn.op(f"fmul float {r}, {r}")
     ps = _poly(fn, zz, [-1.9515295891E-4, 8.3321608736E-3, -1.6666654611E-1])
@@ -230,7 +301,9 @@ def _pow_body(fn: Fn, a: str, b: str) -> str:
     neg = fn.op(f"fcmp olt float {a}, {c(0.0)}")
     ny = fn.op(f"fneg float {y}")
     signed = _sel(fn, odd, ny, y)
-    negres = _sel(fn, isint, signed, c(math.nan))
+    # a negative base with a non-integer exponent is nan, except -inf: (-inf) ** 2.5 == inf (IEEE 754 pow)
+    minf = fn.op(f"fcmp oeq float {a}, {c(-math.inf)}")
+    negres = _sel(fn, isint, signed, _sel(fn, minf, y, c(math.nan)))
     r = _sel(fn, neg, negres, y)
     # a == -0 with odd b keeps the sign (NumPy: (-0.)**3 == -0., (-0.)**-1 == -inf)
     zero = fn.op(f"fcmp oeq float {a}, {c(0.0)}")
@@ -249,9 +322,42 @@ def _pow_body(fn: Fn, a: str, b: str) -> str:
     return _sel(fn, unit, c(1.0), r)
 
 
-UNARY = {"exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
+# expm1 on |x| <= 1: x + x^2 * (1/2! + x/3! + ... + x^10/12!); the first omitted term is below 2^-28 of the result
+_EXPM1_TAYLOR = [1 / math.factorial(n) for n in range(12, 1, -1)]
+
+
+def _expm1_body(fn: Fn, x: str) -> str:
+    """exp(x) - 1 without the cancellation near 0: a series on [-1, 1], exp(x) - 1 outside (where
+    exp(x) - 1 loses at most a factor e/(e - 1) of exp's error)."""
+    x2 = fn.op(f"fmul float {x}, {x}")
+    p = _poly(fn, x, _EXPM1_TAYLOR)
+    small = fn.op(f"call float @llvm.fmuladd.f32(float {x2}, float {p}, float {x})")
+    e = fn.op(f"call float @hb_exp_f32(float {x})")
+    big = fn.op(f"fsub float {e}, {c(1.0)}")
+    ax = fn.op(f"call float @llvm.fabs.f32(float {x})")
+    use_small = fn.op(f"fcmp ole float {ax}, {c(1.0)}")
+    r = _sel(fn, use_small, small, big)
+    zero = fn.op(f"fcmp oeq float {x}, {c(0.0)}")       # x + x^2 p is +0 for x = -0
+    return _sel(fn, zero, x, r)
+
+
+def _log1p_body(fn: Fn, x: str) -> str:
+    """log(1 + x) as log(u) * x / (u - 1) with u = 1 + x rounded: the quotient corrects u's
+    rounding error (Goldberg), so tiny x give x. u == 1 gives x; x == inf gives inf."""
+    u = fn.op(f"fadd float {x}, {c(1.0)}")
+    lu = fn.op(f"call float @hb_log_f32(float {u})")
+    um1 = fn.op(f"fsub float {u}, {c(1.0)}")
+    ratio = fn.op(f"fdiv float {x}, {um1}")
+    r = fn.op(f"fmul float {lu}, {ratio}")
+    one = fn.op(f"fcmp oeq float {u}, {c(1.0)}")
+    r = _sel(fn, one, x, r)
+    inf = fn.op(f"fcmp oeq float {x}, {c(math.inf)}")
+    return _sel(fn, inf, x, r)
+
+
+UNARY = {"expm1": _expm1_body, "log1p": _log1p_body, "exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
          "cos": _cos_body}
-DEPENDS = {"tanh": ["exp"], "erf": ["exp"], "pow": ["log", "exp"]}
+DEPENDS = {"tanh": ["exp"], "erf": ["exp"], "pow": ["log", "exp"], "expm1": ["exp"], "log1p": ["log"]}
 
 INTRINSICS = """declare float @llvm.fmuladd.f32(float, float, float)
 declare double @llvm.fmuladd.f64(double, double, double)
@@ -282,4 +388,5 @@ def math_module(names: set[str]) -> str:
         if n not in want:
             want.add(n)
             stack.extend(DEPENDS.get(n, []))
-    return "".join(math_function(n) for n in sorted(want))
+    table = _ph_table() if want & {"sin", "cos"} else ""
+    return table + "".join(math_function(n) for n in sorted(want))

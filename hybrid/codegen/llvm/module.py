@@ -28,6 +28,7 @@ from . import render
 from .chunking import chunk_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
+from .control import ControlStep, KernelStep, Pointers, RegionCode, render_steps, walk_steps
 from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
@@ -129,6 +130,145 @@ def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
     return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
 
 
+class _Placer:
+    """Places every node result (and each kernel's scratch) and lowers nodes to kernels; nodes
+    holding control-flow regions become ControlSteps whose regions are placed recursively, each
+    region's values in an arena block of its own memory plan's size."""
+
+    def __init__(self, where: dict, constants: list, planner: ArenaPlanner, base: int, n_in: int, params: set,
+                 gemm_impl: str):
+        self.where, self.constants, self.planner, self.base = where, constants, planner, base
+        self.n_in, self.params, self.gemm_impl = n_in, params, gemm_impl
+        self.checks: list = []
+        self.packs: list = []
+        self.mine: set[Value] = set()
+        self.count = 0
+
+    def graph_param(self, v: Value) -> Optional[int]:
+        """The graph input index of `v` when it is a parameter passed by pointer."""
+        kind, index = self.where.get(v, ("", 0))
+        return index if kind == "arg" and index < self.n_in and v.name in self.params else None
+
+    def alloc(self, nbytes: int) -> tuple[str, int]:
+        return ("arena", self.base + self.planner.alloc(nbytes))
+
+    def place_nodes(self, graph: Graph, mplan, origin: Optional[int], last_use: Optional[dict]) -> list:
+        """Steps for graph's nodes. origin: the arena offset its memory plan's offsets count from
+        (None: no plan, the planner places everything); last_use: free values after their last
+        reader (top level only: a region's values must survive every iteration)."""
+        where, steps = self.where, []
+        for i, node in enumerate(graph.nodes):
+            if node.op == "constant" and node.outputs[0] not in where:
+                where[node.outputs[0]] = ("const", len(self.constants))
+                self.constants.append(numpy.ascontiguousarray(node.attrs["value"]))
+                continue
+            if node.regions and node.op != "fused":
+                for o, v in enumerate(node.outputs):
+                    if v not in where:
+                        slot = mplan.slot(i, o) if mplan is not None else None
+                        where[v] = ("arena", origin + slot.offset) if slot is not None else self.alloc(v.type.nbytes)
+                        if slot is None:
+                            self.mine.add(v)
+                steps.append(self.place_control(node))
+            else:
+                steps.append(self.place_kernel(node, i, mplan, origin))
+            steps[-1].node = node
+            if last_use is not None:
+                for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
+                    if v in self.mine and last_use.get(v, i) == i:
+                        self.planner.release(where[v][1] - self.base, v.type.nbytes)
+                        self.mine.discard(v)
+        return steps
+
+    def place_region(self, region: Graph, input_locs: list) -> RegionCode:
+        for v, loc in zip(region.inputs, input_locs):
+            self.where[v] = loc
+        plan = region.memory_plan
+        origin = self.alloc(plan.arena_bytes)[1] if plan is not None else None
+        steps = self.place_nodes(region, plan, origin, None)
+        return RegionCode(steps, [self.where[v] for v in region.outputs], [v.type.nbytes for v in region.outputs])
+
+    def place_control(self, node: Node) -> ControlStep:
+        ins = [self.where[v] for v in node.inputs]
+        outs = [self.where[v] for v in node.outputs]
+        if node.op == "cond":
+            regions = [self.place_region(r, ins[1:]) for r in node.regions]
+        elif node.op == "while_loop":
+            n = node.attrs["num_carry"]
+            regions = [self.place_region(r, outs + ins[n:]) for r in node.regions]
+        elif node.op == "scan":
+            n, m = node.attrs["num_carry"], node.attrs["num_xs"]
+            steps_in = [("dyn", (id(node), k)) for k in range(m)]
+            regions = [self.place_region(node.regions[0], outs[:n] + steps_in + ins[n + m:])]
+        else:
+            raise HybridError(f"llvm: no code generation for the region op {node.op}")
+        step = ControlStep(node.op, dict(node.attrs), ins, outs, [v.type.nbytes for v in node.inputs],
+                           [v.type.nbytes for v in node.outputs], regions, id(node))
+        if node.op in ("while_loop", "scan"):
+            body = regions[-1]
+            carried = outs[:node.attrs["num_carry"]]
+            for k, src in enumerate(body.outputs[:len(carried)]):
+                if src in carried and src != carried[k]:
+                    step.staging[k] = self.alloc(node.outputs[k].type.nbytes)
+        return step
+
+    def place_kernel(self, node: Node, i: int, mplan, origin: Optional[int]) -> KernelStep:
+        where, planner, base = self.where, self.planner, self.base
+        gemm_impl = self.gemm_impl
+        k = lower_node(node, f"k{self.count}_{node.attrs.get('name', node.op)}")
+        self.count += 1
+        pack_im2col(k, gemm_impl)
+        chunk_convolutions(k)
+        prepack_weights(k, render.stage_parallel, gemm_impl)
+        pack_slot = {}
+        for pack in prepack_params(k, lambda x: self.graph_param(node.inputs[x]) is not None, gemm_impl):
+            pack_slot[pack.buffer] = len(self.packs)
+            self.packs.append((self.graph_param(node.inputs[pack.input_index]), pack.N, pack.K, pack.ldb, pack.trans,
+                               k.buffers[pack.buffer].size))
+        noalias = True
+        for o, v in enumerate(node.outputs):
+            if v in where:
+                continue
+            slot = mplan.slot(i, o) if mplan is not None else None
+            if slot is not None and slot.inplace_of is not None:
+                operands = [x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", origin + slot.offset)]
+                if not operands or not all(_inplace_ok(k, x, o) for x in operands):
+                    log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
+                                       "giving its result its own buffer")
+                    slot = None
+                else:
+                    noalias = False
+            if slot is not None:
+                where[v] = ("arena", origin + slot.offset)
+            else:
+                where[v] = self.alloc(v.type.nbytes)
+                self.mine.add(v)
+        ptrs, temps, check_at = [], [], {}
+        for name, buf in k.buffers.items():
+            if buf.role == "input":
+                ptrs.append(where[node.inputs[buf.index]])
+            elif buf.role == "output":
+                ptrs.append(where[node.outputs[buf.index]])
+            elif buf.role == "temp":
+                off = planner.alloc(buf.nbytes)
+                temps.append((off, buf.nbytes))
+                ptrs.append(("arena", base + off))
+            elif buf.role == "view":     # a byte range of another buffer (chunking.py)
+                continue
+            elif buf.role == "prepacked":    # the runtime's buffer for a pre-packed parameter
+                ptrs.append(("prepacked", pack_slot[name]))
+            elif buf.role == "check":    # read after the call: never released
+                ptrs.append(self.alloc(buf.nbytes))
+                check_at[name] = ptrs[-1][1]
+            else:
+                ptrs.append(("const", len(self.constants)))
+                self.constants.append(k.constants[name])
+        self.checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
+        for off, nbytes in temps:
+            planner.release(off, nbytes)
+        return KernelStep(k, ptrs, noalias)
+
+
 def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = None,
                  bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
     """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
@@ -158,108 +298,30 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for v in node.inputs:
             last_use[v] = i
     # Values the memory plan places live in [0, plan.arena_bytes); this planner places the rest
-    # (kernel scratch, and everything when there is no plan) above it.
+    # (kernel scratch, region arenas, and everything when there is no plan) above it.
     base = _align(mplan.arena_bytes) if mplan is not None else 0
     planner = ArenaPlanner()
-    mine: set[Value] = set()
-    steps: list[tuple[Kernel, list[tuple[str, int]], bool]] = []
-    segments: list[Segment] = []
-    checks: list = []
-    packs: list = []
     params = set(graph.param_names) if constant_symbols is None else set()   # AOT binds its parameters
-
-    def graph_param(v: Value) -> Optional[int]:
-        """The graph input index of `v` when it is a parameter passed by pointer."""
-        kind, index = where.get(v, ("", 0))
-        return index if kind == "arg" and index < n_in and v.name in params else None
-
-    for i, node in enumerate(graph.nodes):
-        if node.op == "constant" and node.outputs[0] not in where:
-            where[node.outputs[0]] = ("const", len(constants))
-            constants.append(numpy.ascontiguousarray(node.attrs["value"]))
-            continue
-        k = lower_node(node, f"k{i}_{node.attrs.get('name', node.op)}")
-        pack_im2col(k, gemm_impl)
-        chunk_convolutions(k)
-        prepack_weights(k, render.stage_parallel, gemm_impl)
-        pack_slot = {}
-        for pack in prepack_params(k, lambda x: graph_param(node.inputs[x]) is not None, gemm_impl):
-            pack_slot[pack.buffer] = len(packs)
-            packs.append((graph_param(node.inputs[pack.input_index]), pack.N, pack.K, pack.ldb, pack.trans,
-                          k.buffers[pack.buffer].size))
-        noalias = True
-        for o, v in enumerate(node.outputs):
-            if v in where:
-                continue
-            slot = mplan.slot(i, o) if mplan is not None else None
-            if slot is not None and slot.inplace_of is not None:
-                operands = [x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", slot.offset)]
-                if not operands or not all(_inplace_ok(k, x, o) for x in operands):
-                    log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
-                                       "giving its result its own buffer")
-                    slot = None
-                else:
-                    noalias = False
-            if slot is not None:
-                where[v] = ("arena", slot.offset)
-            else:
-                where[v] = ("arena", base + planner.alloc(v.type.nbytes))
-                mine.add(v)
-        ptrs, temps, check_at = [], [], {}
-        for name, buf in k.buffers.items():
-            if buf.role == "input":
-                ptrs.append(where[node.inputs[buf.index]])
-            elif buf.role == "output":
-                ptrs.append(where[node.outputs[buf.index]])
-            elif buf.role == "temp":
-                off = planner.alloc(buf.nbytes)
-                temps.append((off, buf.nbytes))
-                ptrs.append(("arena", base + off))
-            elif buf.role == "view":     # a byte range of another buffer (chunking.py)
-                continue
-            elif buf.role == "prepacked":    # the runtime's buffer for a pre-packed parameter
-                ptrs.append(("prepacked", pack_slot[name]))
-            elif buf.role == "check":    # read after the call: never released
-                ptrs.append(("arena", base + planner.alloc(buf.nbytes)))
-                check_at[name] = ptrs[-1][1]
-            else:
-                ptrs.append(("const", len(constants)))
-                constants.append(k.constants[name])
-        checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
-        steps.append((k, ptrs, noalias))
-        segments.append(Segment.of_node(k.name, node))
-        for off, nbytes in temps:
-            planner.release(off, nbytes)
-        for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
-            if v in mine and last_use.get(v, i) == i:
-                planner.release(where[v][1] - base, v.type.nbytes)
-                mine.discard(v)
+    placer = _Placer(where, constants, planner, base, n_in, params, gemm_impl)
+    steps = placer.place_nodes(graph, mplan, 0, last_use)
+    checks, packs = placer.checks, placer.packs
+    segments = [Segment.of_node(step.kernel.name if isinstance(step, KernelStep) else f"{step.op}{i}", step.node)
+                for i, step in enumerate(steps)]
 
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
     globals_: list[str] = []
-    last_parallel = None
     stamps = profiling.EntryStamps(entry)
     mod.declares.update(profiling.DECLARES)
     if _render_repacks(entry, mod, packs, n_in + n_out + len(constants)):
         stamps.after_segment()
         floats = sum(p[-1] for p in packs)
         segments.insert(0, Segment("repack", "repack_params", 0, 8 * floats, f"{len(packs)} parameters", None))
-    for i, (k, ptrs, noalias) in enumerate(steps):
-        fname = f"kern{i}"
-        _, last_parallel = render.render_kernel(mod, k, fname, noalias, last_parallel)
-        args = []
-        for kind, x in ptrs:
-            if kind == "arena":
-                args.append(entry.op(f"getelementptr inbounds i8, ptr %arena, i64 {x}"))
-            elif kind == "const" and constant_symbols:
-                args.append(f"@{constant_symbols}_const{x}")
-            else:
-                slot = x if kind == "arg" else n_in + n_out + x + (len(constants) if kind == "prepacked" else 0)
-                p = entry.op(f"getelementptr ptr, ptr %bufs, i64 {slot}")
-                args.append(entry.op(f"load ptr, ptr {p}"))
-        entry.do(f"call void @{fname}({', '.join('ptr ' + a for a in args)}, i32 %tid, i32 %nt, ptr %bar)")
+    pointers = Pointers(entry, n_in, n_out, len(constants), constant_symbols)
+    last_parallel = None
+    for step in steps:   # one timed segment per top-level step (a whole loop counts as one)
+        last_parallel = render_steps(entry, mod, [step], pointers, last_parallel)
         stamps.after_segment()
     entry.do("ret void")
     if constant_symbols:
@@ -270,7 +332,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     pieces += globals_ + [profiling.DEFINITION]
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
-    kernels = [k for k, _, _ in steps]
+    kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
     return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,

@@ -21,7 +21,7 @@ import contextlib
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, Stage, flat_affine, walk
+from ..kernel import Buffer, E, GemmStage, Kernel, Stage, cast, flat_affine, walk
 from . import gemm
 from .chunking import ChunkLoop
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
@@ -40,8 +40,10 @@ SHORT_ROW = 28
 MAX_NESTED = 1
 SPLIT_ROWS = 256       # rows of a stage's outer loop to share out among threads (even with 16, 6% imbalance)
 GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
-LIBM_F64 = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sin": "sin", "cos": "cos", "pow": "pow"}
+LIBM_F64 = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh", "erf": "erf", "sin": "sin",
+            "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
+ACCUMULATE = {"f16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
 
 
 class ModuleState:
@@ -167,12 +169,14 @@ class ExprRenderer:
             if is_float(src):
                 return fn.op(f"fcmp une {REG[src]} {v}, {lit(0.0, src)}")
             return fn.op(f"icmp ne {REG[src]} {v}, 0")
+        if src == "f64" and dst == "f16":
+            return self.f64_to_f16(v)
         if is_float(src) and is_float(dst):
             order = ("f16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
             return fn.op(f"{kind} {REG[src]} {v} to {REG[dst]}")
         if is_float(src):
-            return fn.op(f"{'fptosi' if dst in SIGNED else 'fptoui'} {REG[src]} {v} to {REG[dst]}")
+            return self.float_to_int(v, src, dst)
         if is_float(dst):
             return fn.op(f"{'sitofp' if src in SIGNED else 'uitofp'} {REG[src]} {v} to {REG[dst]}")
         sb, db = BITS[src], BITS[dst]
@@ -181,6 +185,41 @@ class ExprRenderer:
         if db < sb:
             return fn.op(f"trunc {REG[src]} {v} to {REG[dst]}")
         return fn.op(f"{'sext' if src in SIGNED else 'zext'} {REG[src]} {v} to {REG[dst]}")
+
+    def f64_to_f16(self, v: str) -> str:
+        """double -> half, correctly rounded. A direct fptrunc calls a compiler-rt helper that
+        MCJIT does not link (a crash); double -> float -> half would round twice. So the float
+        step rounds to odd (truncate, then set the last bit if inexact), which the second
+        rounding then makes exact (float keeps 13 more bits than half)."""
+        fn = self.fn
+        r = fn.op(f"fptrunc double {v} to float")
+        back = fn.op(f"fpext float {r} to double")
+        inexact = fn.op(f"fcmp one double {back}, {v}")    # false for NaN and exact values
+        fabs = self.mod.intrinsic("llvm.fabs.f64", "double", "double")
+        ra, va = fn.op(f"call double {fabs}(double {back})"), fn.op(f"call double {fabs}(double {v})")
+        away = fn.op(f"fcmp ogt double {ra}, {va}")
+        bits = fn.op(f"bitcast float {r} to i32")
+        down = fn.op(f"sub i32 {bits}, {fn.op(f'zext i1 {away} to i32')}")   # toward zero when rounded away
+        odd = fn.op(f"or i32 {down}, 1")
+        fixed = fn.op(f"select i1 {inexact}, i32 {odd}, i32 {bits}")
+        return fn.op(f"fptrunc float {fn.op(f'bitcast i32 {fixed} to float')} to half")
+
+    def float_to_int(self, v: str, src: str, dst: str) -> str:
+        """NumPy's float -> int cast (hybrid.ir.ops.elementwise.float_to_int): truncate, then
+        i8/u8/i32 go through i32 and i64/u32 through i64; a value outside that range (NaN,
+        +-inf) gives its minimum (u32: 0). fptosi alone would be poison there, which let
+        fusion change values."""
+        fn = self.fn
+        if src == "f16":
+            v, src = fn.op(f"fpext half {v} to float"), "f32"
+        wide = "i64" if dst in ("i64", "u32") else "i32"
+        lo, hi = -float(1 << (BITS[wide] - 1)), float(1 << (32 if dst == "u32" else BITS[wide] - 1))
+        ge = fn.op(f"fcmp oge {REG[src]} {v}, {lit(lo, src)}")
+        lt = fn.op(f"fcmp olt {REG[src]} {v}, {lit(hi, src)}")
+        inside = fn.op(f"and i1 {ge}, {lt}")
+        t = fn.op(f"fptosi {REG[src]} {v} to {wide}")
+        out = fn.op(f"select i1 {inside}, {wide} {t}, {wide} {0 if dst == 'u32' else lit(lo, wide)}")
+        return out if BITS[dst] == BITS[wide] else fn.op(f"trunc {wide} {out} to {REG[dst]}")
 
     def compare(self, op: str, args: list[str], t: str) -> str:
         if is_float(t):
@@ -223,7 +262,7 @@ class ExprRenderer:
             f = self.mod.intrinsic(f"llvm.sqrt.{sfx}", ty, ty)
             s = fn.op(f"call {ty} {f}({ty} {a[0]})")
             return fn.op(f"fdiv {ty} {lit(1.0, t)}, {s}")
-        if op in ("exp", "log", "tanh", "erf", "sin", "cos", "pow"):
+        if op in LIBM_F64:
             return self.call_math(op, a, t)
         if op == "mod":   # NumPy: the result takes the divisor's sign
             r = fn.op(f"frem {ty} {a[0]}, {a[1]}")
@@ -260,8 +299,10 @@ class ExprRenderer:
             return fn.op(f"call {ty} {f}({ty} {a[0]}, i1 false)")
         if op in ("floor", "ceil", "round"):
             return a[0]
-        if op == "mod":   # NumPy: sign of the divisor; x % 0 == 0
+        if op == "mod":   # NumPy: sign of the divisor; x % 0 == 0; x % -1 == 0 (srem MIN, -1 traps)
             zero = fn.op(f"icmp eq {ty} {a[1]}, 0")
+            if signed:
+                zero = fn.op(f"or i1 {zero}, {fn.op(f'icmp eq {ty} {a[1]}, -1')}")
             safe = fn.op(f"select i1 {zero}, {ty} 1, {ty} {a[1]}")
             if not signed:
                 r = fn.op(f"urem {ty} {a[0]}, {safe}")
@@ -312,6 +353,9 @@ class ExprRenderer:
 
     def reduce(self, e: E) -> str:
         red, body, t = e.value, e.args[0], e.dtype
+        wide = ACCUMULATE.get(t)
+        if wide is not None and red.combine in ("add", "mul"):   # f16 sums/products: f32 accumulator, one rounding
+            return self.cast(self.reduce(E("reduce", (cast(body, wide),), wide, red)), wide, t)
         saved = dict(self.memo)
         if red.combine == "argmax":
             result = self.argmax(red, body)
@@ -462,6 +506,8 @@ def _column_reduction(k: Kernel, stage: Stage) -> bool:
     once per reduced row, unit stride (short reductions only, so float sums stay accurate)."""
     e = stage.expr
     if e.op != "reduce" or e.value.combine == "argmax" or not stage.vars:
+        return False
+    if e.dtype in ACCUMULATE and e.value.combine in ("add", "mul"):   # the output buffer would be the accumulator
         return False
     if math.prod(e.value.extents) > 4 * BLOCK or k.buffers[stage.out].shape[-1] < 8:
         return False
@@ -719,9 +765,11 @@ def render_pack_a(fn: Fn, mod: ModuleState, g: GemmStage, ptrs: dict[str, str]) 
 
 
 def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str]) -> None:
-    """Plain loops for GEMMs of dtypes other than f32 (rare: integer or f64 matmul)."""
+    """Plain loops for GEMMs of dtypes other than f32 (rare: integer, f16 or f64 matmul). f16 products
+    accumulate in f32 and round once, as NumPy does (an f16 running sum overflows and loses digits)."""
     t = k.buffers[g.out].dtype
     ty = REG[t]
+    acc_t = ACCUMULATE.get(t, t)
     with fn.when(fn.op("icmp eq i32 %tid, 0"), "gemm"):    # thread 0 computes all of it
         loops, idx = _batch_loops(fn, g.batch_shape)
         a = _strided(fn, ptrs[g.a], idx, g.a_strides, ty)
@@ -729,7 +777,7 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
         c = _strided(fn, ptrs[g.out], idx, g.c_strides, ty)
         ml = fn.begin_loop("0", str(g.M))
         nl = fn.begin_loop("0", str(g.N))
-        kl = fn.begin_loop("0", str(g.K), [(ty, lit(0, t))])
+        kl = fn.begin_loop("0", str(g.K), [(REG[acc_t], lit(0, acc_t))])
         r = ExprRenderer(fn, mod, k, {}, {})
 
         def elem(base, row, col, ld, trans):
@@ -740,9 +788,10 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
             return fn.op(f"load {ty}, ptr {p}")
         av = elem(a, ml.index, kl.index, g.lda, g.trans_a)
         bv = elem(b, kl.index, nl.index, g.ldb, g.trans_b)
-        prod = r.float_op("mul", [av, bv], t) if is_float(t) else r.int_op("mul", [av, bv], t)
-        acc = r.combine("add", kl.carried[0], prod, t)
-        total = fn.end_loop(kl, [acc])[0]
+        av, bv = r.cast(av, t, acc_t), r.cast(bv, t, acc_t)
+        prod = r.float_op("mul", [av, bv], acc_t) if is_float(t) else r.int_op("mul", [av, bv], acc_t)
+        acc = r.combine("add", kl.carried[0], prod, acc_t)
+        total = r.cast(fn.end_loop(kl, [acc])[0], acc_t, t)
         o = fn.op(f"mul nsw i64 {ml.index}, {g.ldc}")
         o = fn.op(f"add nsw i64 {o}, {nl.index}")
         p = fn.op(f"getelementptr inbounds {ty}, ptr {c}, i64 {o}")

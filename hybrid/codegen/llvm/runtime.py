@@ -7,7 +7,8 @@
 - `Team`: nthreads - 1 persistent Python threads plus the caller each call the entry point
   through ctypes (which releases the GIL) with their (tid, nthreads); the generated code
   synchronizes with its own spin barrier, so no Python runs between kernels. A call that
-  finds the team busy (another Python thread is using it) runs single-threaded instead.
+  finds the team busy (another Python thread is using it) runs single-threaded instead. A
+  forked child gets fresh teams, locks and arenas (os.register_at_fork).
 - Checks (kernel.Check: take's indices, integer pow's exponents): the kernels write the
   extreme values seen into arena slots every call; after the call the runner tests them and
   raises the error eager code would, discarding the call's outputs.
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 import time
@@ -89,35 +91,46 @@ class OutputAllocator:
 
 
 class Team:
-    """nthreads callers of one entry point; see the module doc."""
+    """nthreads callers of one entry point; see the module doc. The helper threads start at the
+    first call, and again in a forked child (fork copies only the calling thread: the child's
+    team would wait forever on helpers that do not exist)."""
 
     def __init__(self, fn: Callable, nthreads: int):
         self.fn, self.n = fn, nthreads
+        self.threads: list[threading.Thread] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh synchronization state and no threads (also the after-fork state of a child)."""
         self.busy = threading.Lock()
-        self.go = [threading.Semaphore(0) for _ in range(nthreads - 1)]
+        self.go = [threading.Semaphore(0) for _ in range(self.n - 1)]
         self.done = threading.Semaphore(0)
         self.args: tuple = ()
         self.stopping = False
-        self.threads = [threading.Thread(target=self._work, args=(i + 1,), daemon=True, name=f"hybrid-{i + 1}")
-                        for i in range(nthreads - 1)]
+        self.threads = []
+
+    def _start(self) -> None:
+        self.threads = [threading.Thread(target=self._work, args=(i + 1, self.go[i], self.done), daemon=True,
+                                         name=f"hybrid-{i + 1}") for i in range(self.n - 1)]
         for t in self.threads:
             t.start()
 
-    def _work(self, tid: int) -> None:
-        go = self.go[tid - 1]
+    def _work(self, tid: int, go: threading.Semaphore, done: threading.Semaphore) -> None:
         while True:
             go.acquire()
             if self.stopping:
                 return
             table, arena, bar = self.args
             self.fn(table, arena, bar, tid, self.n)
-            self.done.release()
+            done.release()
 
     def run(self, table: int, arena: int, bar: int) -> bool:
         """Run on all threads; False (nothing run) when another call holds the team."""
         if not self.busy.acquire(blocking=False):
             return False
         try:
+            if not self.threads:
+                self._start()
             self.args = (table, arena, bar)
             for g in self.go:
                 g.release()
@@ -132,6 +145,19 @@ class Team:
         self.stopping = True
         for g in self.go:
             g.release()
+
+
+_RUNNERS: "weakref.WeakSet[Runner]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: every lock another thread held stays held
+    and every team helper is gone. Give each live runner fresh locks, contexts and team."""
+    for runner in list(_RUNNERS):
+        runner.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Context:
@@ -220,6 +246,15 @@ class Runner:
         self.team = Team(self.fn, nthreads) if nthreads > 1 else None
         if self.team is not None:
             weakref.finalize(self, self.team.stop)
+        _RUNNERS.add(self)
+
+    def after_fork(self) -> None:
+        """Fork safety (see _after_fork_in_child): a context or an output buffer may have been in use by
+        a parent thread mid-call, so the child starts with none."""
+        self.contexts = []
+        self.outputs = OutputAllocator(self.outputs.specs)
+        if self.team is not None:
+            self.team.reset()
 
     def refresh_params(self) -> None:
         self.packs.forget()

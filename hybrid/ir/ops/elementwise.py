@@ -97,6 +97,31 @@ def _select_grad(mask_fn):
     return grad
 
 
+def _sinh_scalar(x):
+    """sign(x) * (u + u / (u + 1)) / 2 with u = expm1(|x|) (no cancellation near 0); beyond |x| = 10,
+    where exp(-|x|) no longer counts, exp(|x|/2)^2 / 2 (finite up to sinh's own overflow at 89.4)."""
+    a = S.call("abs", x)
+    u = S.call("expm1", a)
+    h = S.call("exp", a * 0.5)
+    v = S.select(a > 10.0, h * (h * 0.5), (u + u / (u + 1.0)) * 0.5)
+    return _odd(x, v)
+
+
+def _odd(x, v):
+    """sign(x) * v for v = f(|x|) of an odd f: +-0 and nan pass through."""
+    return S.select(x < 0.0, -v, S.select(S.call("eq", x, 0.0), x, v))
+
+
+def _arcsinh_scalar(x):
+    """sign(x) * log1p(a + a^2 / (1 + sqrt(1 + a^2))) with a = |x|; beyond a = 2^12, where the
+    1 no longer counts, log(a) + log(2) (a^2 would overflow first). +-0 and nan pass through."""
+    a = S.call("abs", x)
+    a2 = a * a
+    small = S.call("log1p", a + a2 / (1.0 + S.call("sqrt", 1.0 + a2)))
+    big = S.call("log", a) + math.log(2.0)
+    return _odd(x, S.select(a > 4096.0, big, small))
+
+
 # -- unary ------------------------------------------------------------------------------
 unary("neg", numpy.negative, lambda x: -x, float_only=False, grad=lambda g, i, o: [-g])
 unary("abs", numpy.abs, lambda x: S.call("abs", x), float_only=False,
@@ -112,6 +137,15 @@ unary("relu", _relu_reference, lambda x: S.select(x < 0.0, 0.0, x), float_only=F
       grad=lambda g, i, o: [where(i[0] > 0, g, 0.0)])
 unary("erf", _erf_reference, lambda x: S.call("erf", x),
       grad=lambda g, i, o: [g * lax().exp(-(i[0] * i[0])) * (2.0 / math.sqrt(math.pi))])
+unary("expm1", _quiet(numpy.expm1), lambda x: S.call("expm1", x), grad=lambda g, i, o: [g * (o[0] + 1.0)],
+      doc="exp(x) - 1, accurate near 0")
+unary("log1p", _quiet(numpy.log1p), lambda x: S.call("log1p", x), grad=lambda g, i, o: [g / (i[0] + 1.0)],
+      doc="log(1 + x), accurate near 0")
+# cosh(x) = |sinh(x)| + exp(-|x|): finite wherever sinh is
+unary("sinh", _quiet(numpy.sinh), _sinh_scalar,
+      grad=lambda g, i, o: [g * (apply("abs", o[0]) + lax().exp(-apply("abs", i[0])))])
+unary("arcsinh", _quiet(numpy.arcsinh), _arcsinh_scalar,
+      grad=lambda g, i, o: [g / apply("sqrt", i[0] * i[0] + 1.0)])
 unary("sin", numpy.sin, lambda x: S.call("sin", x), grad=lambda g, i, o: [g * lax().cos(i[0])])
 unary("cos", numpy.cos, lambda x: S.call("cos", x), grad=lambda g, i, o: [-(g * lax().sin(i[0]))])
 unary("floor", numpy.floor, lambda x: S.call("floor", x), differentiable=False)
@@ -184,5 +218,29 @@ def _cast_grad(g, inputs, outputs, dtype):
     return [apply("cast", g, dtype=x.type.dtype) if is_float(x.type.dtype) and is_float(dtype) else None]
 
 
-register(OpDef("cast", _cast_infer, lambda x, dtype: x.astype(to_numpy_dtype(dtype)), "elementwise",
+def float_to_int(x: numpy.ndarray, dtype: str) -> numpy.ndarray:
+    """Float -> integer cast, defined everywhere. Truncate toward zero; i8/u8/i32 go through int32
+    and i64/u32 through int64 (wrapping to the narrower type), as NumPy does on x86-64 (so
+    -3.7 -> uint8 is 253). Outside that range (NaN, +-inf, huge) NumPy is undefined; hybrid
+    gives the range's minimum (u32: 0). Every backend implements exactly this."""
+    dtype = dtype_name(dtype)
+    wide = numpy.int64 if dtype in ("i64", "u32") else numpy.int32
+    lo = float(numpy.iinfo(wide).min)
+    hi = 2.0 ** 32 if dtype == "u32" else -lo
+    x = x.astype(numpy.float64)
+    with numpy.errstate(invalid="ignore"):
+        inside = (x >= lo) & (x < hi)
+    t = numpy.where(inside, x, 0.0).astype(wide)
+    return numpy.where(inside, t, wide(0 if dtype == "u32" else lo)).astype(to_numpy_dtype(dtype))
+
+
+def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
+    target = to_numpy_dtype(dtype)
+    if x.dtype.kind == "f" and target.kind in "iu":
+        return float_to_int(x, dtype)
+    with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
+        return x.astype(target)
+
+
+register(OpDef("cast", _cast_infer, _cast_reference, "elementwise",
                scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",), grad=_cast_grad))

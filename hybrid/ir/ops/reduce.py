@@ -16,17 +16,30 @@ def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool)
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def _reduce_infer(types, axes, keepdims):
-    (t,) = types
-    check_axes(axes, t.ndim)
-    return TensorType(reduced_shape(t.shape, axes, keepdims), t.dtype)
+def _no_empty_axis(name: str, shape: tuple[int, ...], axes: tuple[int, ...]) -> None:
+    """max/min/argmax have no identity: like NumPy, reducing an axis of length 0 is an error."""
+    empty = [a for a in axes if shape[a] == 0]
+    if empty:
+        raise ShapeError(f"{name} over axis {empty[0]} of length 0 (shape {shape}): a {name} of nothing is "
+                         "undefined; reduce a non-empty axis, or use sum/prod, which have an identity")
 
 
-def _empty_guard(name, fn):
+def _reduce_infer_of(name: str):
+    def infer(types, axes, keepdims):
+        (t,) = types
+        check_axes(axes, t.ndim)
+        if name in ("max", "min"):
+            _no_empty_axis(name, t.shape, axes)
+        return TensorType(reduced_shape(t.shape, axes, keepdims), t.dtype)
+    return infer
+
+
+def _reference(fn):
     def ref(x, axes, keepdims):
-        if x.size == 0 and name in ("max", "min"):
-            raise ShapeError(f"{name} of an empty array has no identity")
-        return numpy.asarray(fn(x, axis=axes, keepdims=keepdims)).astype(x.dtype, copy=False)
+        # float16 sums and products accumulate in float32 and round once (NumPy does so only along
+        # contiguous axes; every backend does it for all)
+        wide = {"dtype": numpy.float32} if x.dtype == numpy.float16 and fn in (numpy.sum, numpy.prod) else {}
+        return numpy.asarray(fn(x, axis=axes, keepdims=keepdims, **wide)).astype(x.dtype, copy=False)
     return ref
 
 
@@ -52,7 +65,7 @@ _GRADS = {"sum": _sum_grad, "prod": _prod_grad, "max": _extremum_grad, "min": _e
 # identity: the value a reduction starts from, used by backends to initialize accumulators.
 for _name, _fn, _identity in [("sum", numpy.sum, 0.0), ("prod", numpy.prod, 1.0),
                               ("max", numpy.max, "-inf"), ("min", numpy.min, "inf")]:
-    register(OpDef(_name, _reduce_infer, _empty_guard(_name, _fn), "reduce", attrs=("axes", "keepdims"),
+    register(OpDef(_name, _reduce_infer_of(_name), _reference(_fn), "reduce", attrs=("axes", "keepdims"),
                    grad=_GRADS[_name],
                    extra={"identity": _identity, "combine": {"sum": "add", "prod": "mul"}.get(_name, _name)}))
 
@@ -60,6 +73,7 @@ for _name, _fn, _identity in [("sum", numpy.sum, 0.0), ("prod", numpy.prod, 1.0)
 def _argmax_infer(types, axis, keepdims):
     (t,) = types
     check_axes((axis,), t.ndim)
+    _no_empty_axis("argmax", t.shape, (axis,))
     return TensorType(reduced_shape(t.shape, (axis,), keepdims), "i32")
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from ....config import config
 from ....errors import HybridError
 
 
 def model_file(name: str, root: Optional[str] = None) -> str:
-    root = root or os.path.join(os.environ.get("HYBRID_HOME", os.path.join(os.path.expanduser("~"), ".hybrid")),
-                                "models")
+    root = root or os.path.join(config.get("home"), "models")
     path = os.path.join(os.path.expanduser(root), f"{name}.params")
     if not os.path.isfile(path):
         raise HybridError(f"pretrained parameters for {name!r} not found at {path}: hybrid never downloads. Save "

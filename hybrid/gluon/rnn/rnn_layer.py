@@ -1,0 +1,142 @@
+"""Multi-layer recurrent layers with MXNet Gluon's interface: RNN, LSTM, GRU.
+
+Parameters are named as in MXNet (`l0_i2h_weight`, `l0_h2h_bias`, `r0_...` for the reverse
+direction) with MXNet's gate order, so MXNet parameter files load. Each layer and direction
+projects the whole input sequence with one matmul and runs the recurrence as one scan, so a
+hybridized layer's graph does not grow with the sequence length."""
+from __future__ import annotations
+
+
+from ...core.array import Array
+from ...errors import HybridError
+from ...frontend import np, npx
+from ...frontend.block import HybridBlock
+from ...frontend.parameter import Parameter
+from . import sequence
+from .steps import GATES, NUM_STATES, step
+
+
+class _RNNLayer(HybridBlock):
+    def __init__(self, hidden_size: int, num_layers: int, layout: str, dropout: float, bidirectional: bool,
+                 input_size: int, i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                 h2h_bias_initializer, mode: str, activation: str = "tanh", use_sequence_length: bool = False,
+                 dtype="float32"):
+        super().__init__()
+        if layout not in ("TNC", "NTC"):
+            raise HybridError(f"{type(self).__name__}: layout must be 'TNC' or 'NTC', got {layout!r}")
+        if num_layers < 1 or hidden_size < 1:
+            raise HybridError(f"{type(self).__name__}: hidden_size and num_layers must be positive")
+        self._hidden_size, self._num_layers, self._layout = hidden_size, num_layers, layout
+        self._dropout, self._dir, self._mode, self._activation = dropout, 2 if bidirectional else 1, mode, activation
+        self._use_sequence_length, self._dtype = use_sequence_length, dtype
+        gates = GATES[mode] * hidden_size
+        for i in range(num_layers):
+            for d in "lr"[:self._dir]:
+                width = input_size if i == 0 else hidden_size * self._dir
+                for kind, shape, init in (("i2h_weight", (gates, width), i2h_weight_initializer),
+                                          ("h2h_weight", (gates, hidden_size), h2h_weight_initializer),
+                                          ("i2h_bias", (gates,), i2h_bias_initializer),
+                                          ("h2h_bias", (gates,), h2h_bias_initializer)):
+                    name = f"{d}{i}_{kind}"
+                    setattr(self, name, Parameter(name, shape, dtype, init))
+
+    def state_info(self, batch_size: int = 0) -> list[dict]:
+        shape = (self._num_layers * self._dir, batch_size, self._hidden_size)
+        return [{"shape": shape, "__layout__": "LNC", "dtype": self._dtype}] * NUM_STATES[self._mode]
+
+    def begin_state(self, batch_size: int = 0, func=np.zeros, **kwargs) -> list:
+        """The initial states: `func(shape, **kwargs)` per state (zeros by default)."""
+        kwargs.setdefault("dtype", self._dtype)
+        return [func(info["shape"], **kwargs) for info in self.state_info(batch_size)]
+
+    def forward(self, inputs, states=None, sequence_length=None):
+        """inputs: (T, N, C) for layout TNC, (N, T, C) for NTC. Returns the outputs, and the final
+        states too when `states` are given (MXNet's rule)."""
+        name = type(self).__name__
+        if inputs.ndim != 3:
+            raise HybridError(f"{name}: inputs must be 3-d ({self._layout}), got shape {inputs.shape}")
+        if (sequence_length is not None) != self._use_sequence_length:
+            raise HybridError(f"{name}: pass sequence_length exactly when the layer was built with "
+                              f"use_sequence_length=True (it is {self._use_sequence_length})")
+        x = np.swapaxes(inputs, 0, 1) if self._layout == "NTC" else inputs
+        batch = x.shape[1]
+        skip_states = states is None
+        if skip_states:
+            states = self.begin_state(batch)
+        if isinstance(states, Array):
+            states = [states]
+        want = self.state_info(batch)
+        if len(states) != len(want) or any(tuple(s.shape) != w["shape"] for s, w in zip(states, want)):
+            raise HybridError(f"{name}: states must be {len(want)} arrays of shape {want[0]['shape']}, got "
+                              f"{[tuple(s.shape) for s in states]}")
+        for d in "lr"[:self._dir]:
+            weight = getattr(self, f"{d}0_i2h_weight")
+            if not weight.is_initialized:
+                weight._finish_deferred_init((weight.shape[0], x.shape[2]))
+        out, new_states = self._layers(x, list(states), sequence_length)
+        if self._layout == "NTC":
+            out = np.swapaxes(out, 0, 1)
+        return out if skip_states else (out, new_states)
+
+    def _layers(self, x, states: list, sequence_length):
+        finals = []
+        for i in range(self._num_layers):
+            outs = []
+            for k, d in enumerate("lr"[:self._dir]):
+                slot = i * self._dir + k
+                p = {kind: getattr(self, f"{d}{i}_{kind}").data()
+                     for kind in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
+                xw = npx.fully_connected(x, p["i2h_weight"], p["i2h_bias"], flatten=False)
+
+                def cell(xw_t, s, p=p):
+                    return step(self._mode, xw_t, s, p["h2h_weight"], p["h2h_bias"], self._activation)
+                ys, final = sequence.run(cell, xw, [s[slot] for s in states], sequence_length, reverse=k == 1)
+                outs.append(ys)
+                finals.append(final)
+            x = outs[0] if self._dir == 1 else np.concatenate(outs, axis=2)
+            if self._dropout and i < self._num_layers - 1:
+                x = npx.dropout(x, self._dropout)
+        new_states = [np.stack([f[j] for f in finals]) for j in range(len(states))]
+        return x, new_states
+
+    def _extra_repr(self) -> str:
+        return (f"{self._hidden_size}, {self._layout}, num_layers={self._num_layers}"
+                + (", bidirectional" if self._dir == 2 else "") + (f", dropout={self._dropout}" if self._dropout else ""))
+
+
+class RNN(_RNNLayer):
+    """Elman RNN: h_t = activation(x_t W_i^T + b_i + h_{t-1} W_h^T + b_h), activation relu or tanh."""
+
+    def __init__(self, hidden_size: int, num_layers: int = 1, activation: str = "relu", layout: str = "TNC",
+                 dropout: float = 0, bidirectional: bool = False, i2h_weight_initializer=None,
+                 h2h_weight_initializer=None, i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
+                 input_size: int = 0, use_sequence_length: bool = False, dtype="float32"):
+        if activation not in ("relu", "tanh"):
+            raise HybridError(f"RNN: activation must be 'relu' or 'tanh', got {activation!r}")
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size, i2h_weight_initializer,
+                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer, "rnn", activation,
+                         use_sequence_length, dtype)
+
+
+class LSTM(_RNNLayer):
+    """Long short-term memory; states [h, c], gates [input, forget, candidate, output]."""
+
+    def __init__(self, hidden_size: int, num_layers: int = 1, layout: str = "TNC", dropout: float = 0,
+                 bidirectional: bool = False, input_size: int = 0, i2h_weight_initializer=None,
+                 h2h_weight_initializer=None, i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
+                 use_sequence_length: bool = False, dtype="float32"):
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size, i2h_weight_initializer,
+                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer, "lstm",
+                         use_sequence_length=use_sequence_length, dtype=dtype)
+
+
+class GRU(_RNNLayer):
+    """Gated recurrent unit; gates [reset, update, new]."""
+
+    def __init__(self, hidden_size: int, num_layers: int = 1, layout: str = "TNC", dropout: float = 0,
+                 bidirectional: bool = False, input_size: int = 0, i2h_weight_initializer=None,
+                 h2h_weight_initializer=None, i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
+                 use_sequence_length: bool = False, dtype="float32"):
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size, i2h_weight_initializer,
+                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer, "gru",
+                         use_sequence_length=use_sequence_length, dtype=dtype)

@@ -1,0 +1,52 @@
+"""Run a fuzz program in every configuration and list where they disagree with eager.
+
+Floats are compared with a tolerance relative to each output's largest finite magnitude (the
+configurations round transcendental functions and sums differently; float16 chains may skip
+intermediate roundings when fused), and NaN, +-inf and integers must agree exactly. When eager
+raises, every configuration must raise too."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as onp
+
+from tests.reliability.everywhere import close, configurations, gradients, run, run_all
+
+from .programs import Program, compile_program
+
+RTOL = {"float16": 2e-2, "float32": 2e-4, "float64": 1e-9}
+
+
+def mismatches(results: dict, reference: str = "eager") -> list[str]:
+    ref = results[reference]
+    found = []
+    for config, got in results.items():
+        if config == reference:
+            continue
+        if isinstance(ref, Exception) or isinstance(got, Exception):
+            if not (isinstance(ref, Exception) and isinstance(got, Exception)):
+                found.append(f"{config}: {got!r:.300} but {reference}: {ref!r:.300}")
+            continue
+        if len(got) != len(ref):
+            found.append(f"{config}: {len(got)} outputs, {reference}: {len(ref)}")
+            continue
+        for i, (g, r) in enumerate(zip(got, ref)):
+            if g.shape != r.shape or g.dtype != r.dtype:
+                found.append(f"{config} output {i}: {g.dtype}{list(g.shape)}, {reference}: {r.dtype}{list(r.shape)}")
+                continue
+            bad = ~close(g, r, ulps=0, rtol=RTOL.get(r.dtype.name, 0))
+            if bad.any():
+                where = tuple(onp.argwhere(bad)[0]) if g.ndim else ()
+                found.append(f"{config} output {i} at {list(where)}: {g[where]!r} but {reference}: {r[where]!r}")
+    return found
+
+
+def check(p: Program, configs: Optional[Sequence[str]] = None) -> list[str]:
+    """Mismatches of p's outputs (and, for gradient programs, of its input gradients)."""
+    fn = compile_program(p)
+    configs = list(configs or configurations())
+    found = mismatches(run_all(fn, p.inputs, configs, p.training, run))
+    if p.grads:
+        grad_configs = [c for c in configs if c in ("eager", "interp", "llvm-O0", "llvm-O2")]
+        found += [f"gradient: {m}" for m in mismatches(run_all(fn, p.inputs, grad_configs, p.training, gradients))]
+    return found

@@ -1,0 +1,197 @@
+"""gluon.rnn against torch.nn.LSTM / GRU / RNN with the same weights (MXNet's gate order is PyTorch's),
+eager and hybridized; cells against the layers; one scan whatever the sequence length."""
+import numpy as onp
+import pytest
+import torch
+
+import hybrid as hb
+from hybrid import autograd, np
+from hybrid.gluon import rnn
+
+T, N, C, H = 5, 3, 4, 6
+TORCH_NAMES = {"i2h_weight": "weight_ih", "h2h_weight": "weight_hh", "i2h_bias": "bias_ih", "h2h_bias": "bias_hh"}
+LAYERS = {"lstm": (rnn.LSTM, torch.nn.LSTM, {}), "gru": (rnn.GRU, torch.nn.GRU, {}),
+          "rnn_tanh": (rnn.RNN, torch.nn.RNN, {"activation": "tanh"})}
+
+
+def torch_twin(net, torch_cls, num_layers, bidirectional, **kwargs):
+    """A torch layer holding `net`'s weights (l0_i2h_weight -> weight_ih_l0, r0_... -> ..._reverse)."""
+    ref = torch_cls(C, H, num_layers=num_layers, bidirectional=bidirectional,
+                    **({"nonlinearity": kwargs["activation"]} if "activation" in kwargs else {})).double()
+    with torch.no_grad():
+        for name, p in net.collect_params().items():
+            direction, rest = name[0], name[1:]
+            layer, kind = rest.split("_", 1)
+            target = f"{TORCH_NAMES[kind]}_l{layer}" + ("_reverse" if direction == "r" else "")
+            getattr(ref, target).copy_(torch.from_numpy(p.data().asnumpy().astype("f8")))
+    return ref
+
+
+def grads_of(net, x, states, layout):
+    xs = np.array(x)
+    xs.attach_grad()
+    with autograd.record():
+        out, new_states = net(xs, [np.array(s) for s in states])
+        loss = (out * out).sum() + sum((s * s).sum() for s in new_states)
+    loss.backward()
+    params = {k: p.grad().asnumpy() for k, p in net.collect_params().items()}
+    return out.asnumpy(), [s.asnumpy() for s in new_states], xs.grad.asnumpy(), params
+
+
+def _layer_cases():
+    """Every mode and layout eagerly; compiled (slower: LLVM builds the backward too) LSTM in TNC and
+    GRU in NTC by default, the rest under -m slow."""
+    cases = []
+    for mode in sorted(LAYERS):
+        for layout in ("TNC", "NTC"):
+            cases.append(pytest.param(mode, layout, None, id=f"{mode}-{layout}-eager"))
+            fast = (mode, layout) in (("lstm", "TNC"), ("gru", "NTC"))
+            cases.append(pytest.param(mode, layout, "llvm", id=f"{mode}-{layout}-llvm",
+                                      marks=() if fast else pytest.mark.slow))
+    return cases
+
+
+@pytest.mark.parametrize("mode, layout, backend", _layer_cases())
+def test_layers_match_torch_outputs_and_gradients(mode, layout, backend):
+    layer_cls, torch_cls, kwargs = LAYERS[mode]
+    net = layer_cls(H, num_layers=2, bidirectional=True, layout=layout, input_size=C, dtype="float64", **kwargs)
+    net.initialize()
+    if backend:
+        net.hybridize(backend=backend)
+    ref = torch_twin(net, torch_cls, 2, True, **kwargs)
+    rng = onp.random.default_rng(1)
+    x = rng.normal(size=(T, N, C) if layout == "TNC" else (N, T, C))
+    states = [rng.normal(size=(4, N, H)) for _ in net.state_info(N)]
+    out, new_states, dx, dparams = grads_of(net, x, states, layout)
+
+    tx = torch.tensor(x if layout == "TNC" else x.transpose(1, 0, 2), requires_grad=True)
+    tstates = [torch.tensor(s) for s in states]
+    tout, tnew = ref(tx, tuple(tstates) if mode == "lstm" else tstates[0])
+    tnew = list(tnew) if mode == "lstm" else [tnew]
+    tout_l = tout if layout == "TNC" else tout.transpose(0, 1)
+    ((tout * tout).sum() + sum((s * s).sum() for s in tnew)).backward()
+    onp.testing.assert_allclose(out, tout_l.detach().numpy(), rtol=1e-5, atol=1e-5)
+    for a, b in zip(new_states, tnew):
+        onp.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-5)
+    want_dx = tx.grad.numpy() if layout == "TNC" else tx.grad.numpy().transpose(1, 0, 2)
+    onp.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-5)
+    for name, g in dparams.items():
+        direction, rest = name[0], name[1:]
+        layer, kind = rest.split("_", 1)
+        target = f"{TORCH_NAMES[kind]}_l{layer}" + ("_reverse" if direction == "r" else "")
+        onp.testing.assert_allclose(g, getattr(ref, target).grad.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_mxnet_parameter_names_and_shapes():
+    net = rnn.LSTM(8, num_layers=2, bidirectional=True, input_size=5)
+    shapes = {k: p.shape for k, p in net.collect_params().items()}
+    assert shapes["l0_i2h_weight"] == (32, 5) and shapes["r0_h2h_weight"] == (32, 8)
+    assert shapes["l1_i2h_weight"] == (32, 16) and shapes["r1_h2h_bias"] == (32,)
+    assert len(shapes) == 16
+    assert set(rnn.GRUCell(3, input_size=2).collect_params()) == {"i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias"}
+
+
+def test_states_are_returned_only_when_given():
+    net = rnn.GRU(H, layout="NTC")
+    net.initialize()
+    x = np.array(onp.ones((N, T, C), "f4"))
+    out = net(x)
+    assert out.shape == (N, T, H)
+    out, states = net(x, net.begin_state(N))
+    assert out.shape == (N, T, H) and states[0].shape == (1, N, H)
+
+
+def test_hybridized_lstm_is_one_scan_whatever_the_length():
+    counts = []
+    for length in (5, 500):
+        net = rnn.LSTM(16, num_layers=2, input_size=8)
+        net.initialize()
+        graph = hb.trace(net, onp.zeros((length, 2, 8), "f4"))
+        counts.append(graph.node_count())
+        assert sum(node.op == "scan" for node in graph.nodes) == 2
+    assert counts[0] == counts[1]
+
+
+def test_valid_lengths_mask_and_do_not_recompile():
+    net = rnn.LSTM(H, input_size=C, bidirectional=True, use_sequence_length=True, dtype="float64")
+    net.initialize()
+    ref = torch_twin(net, torch.nn.LSTM, 1, True)
+    x = onp.random.default_rng(2).normal(size=(T, N, C))
+    net.hybridize(backend="llvm")
+    for lengths in ([5, 2, 3], [1, 4, 5]):
+        out, (h, c) = net(np.array(x), net.begin_state(N, dtype="float64"), np.array(onp.array(lengths, "i4")))
+        out = out.asnumpy()
+        for n, length in enumerate(lengths):   # each sequence alone, cut to its length
+            tout, (th, tc) = ref(torch.from_numpy(x[:length, n:n + 1]))
+            onp.testing.assert_allclose(out[:length, n], tout[:, 0].detach().numpy(), rtol=1e-5, atol=1e-6)
+            onp.testing.assert_allclose(out[length:, n], 0.0)
+            onp.testing.assert_allclose(h.asnumpy()[:, n], th[:, 0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert len(net._compiled.cache) == 1
+
+
+@pytest.mark.parametrize("backend", [None, "llvm"], ids=["eager", "llvm"])
+def test_cells_unroll_like_the_layers(backend):
+    layer = rnn.LSTM(H, num_layers=2, input_size=C, layout="NTC")
+    layer.initialize()
+    stack = rnn.SequentialRNNCell()
+    stack.add(rnn.LSTMCell(H, input_size=C))
+    stack.add(rnn.LSTMCell(H, input_size=H))
+    stack.initialize()
+    for k, cell in enumerate([stack[0], stack[1]]):
+        for kind in TORCH_NAMES:
+            getattr(cell, kind).set_data(getattr(layer, f"l{k}_{kind}").data())
+    x = np.array(onp.random.default_rng(3).normal(size=(N, T, C)).astype("f4"))
+
+    class Unrolled(hb.nn.HybridBlock):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x):
+            out, states = self.cell.unroll(T, x, layout="NTC", merge_outputs=True)
+            return out, states[2]
+
+    wrapped = Unrolled(stack)
+    if backend:
+        wrapped.hybridize(backend=backend)
+    out, h1 = wrapped(x)
+    want, (h, _) = layer(x, layer.begin_state(N))
+    onp.testing.assert_allclose(out.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(h1.asnumpy(), h.asnumpy()[1], rtol=1e-5, atol=1e-6)
+
+
+def test_bidirectional_residual_and_list_unroll():
+    layer = rnn.GRU(H, input_size=C, bidirectional=True)
+    layer.initialize()
+    bi = rnn.BidirectionalCell(rnn.GRUCell(H, input_size=C), rnn.GRUCell(H, input_size=C))
+    bi.initialize()
+    for cell, d in ((bi.l_cell, "l"), (bi.r_cell, "r")):
+        for kind in TORCH_NAMES:
+            getattr(cell, kind).set_data(getattr(layer, f"{d}0_{kind}").data())
+    x = onp.random.default_rng(4).normal(size=(T, N, C)).astype("f4")
+    steps, states = bi.unroll(T, [np.array(x[t]) for t in range(T)], layout="TNC")
+    assert isinstance(steps, list) and len(steps) == T and len(states) == 2
+    onp.testing.assert_allclose(onp.stack([s.asnumpy() for s in steps]), layer(np.array(x)).asnumpy(),
+                                rtol=1e-5, atol=1e-6)
+    with pytest.raises(hb.HybridError, match="unroll"):
+        bi(np.array(x[0]), bi.begin_state(N))
+    res = rnn.ResidualCell(rnn.RNNCell(C, input_size=C))
+    res.initialize()
+    out, _ = res(np.array(x[0]), res.begin_state(N))
+    inner, _ = res.base_cell(np.array(x[0]), res.begin_state(N))
+    onp.testing.assert_allclose(out.asnumpy(), inner.asnumpy() + x[0], rtol=1e-6)
+
+
+def test_dropout_and_zoneout_cells():
+    cell = rnn.SequentialRNNCell()
+    cell.add(rnn.DropoutCell(0.5))
+    cell.add(rnn.ZoneoutCell(rnn.LSTMCell(H, input_size=C), zoneout_outputs=0.3, zoneout_states=0.3))
+    cell.initialize()
+    x = np.array(onp.ones((N, T, C), "f4"))
+    plain, _ = cell.unroll(T, x, merge_outputs=True)     # inference: both are identities
+    base = cell[1].base_cell.unroll(T, x, merge_outputs=True)[0]
+    onp.testing.assert_allclose(plain.asnumpy(), base.asnumpy(), rtol=1e-6)
+    with autograd.record():
+        noisy, states = cell.unroll(T, x, merge_outputs=True)
+    assert noisy.shape == (N, T, H) and len(states) == 2
+    assert not onp.allclose(noisy.asnumpy(), plain.asnumpy())

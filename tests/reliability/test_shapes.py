@@ -1,0 +1,69 @@
+"""Shapes that used to fail deep inside codegen or fusion: reductions of 0-d values, size-0
+arrays through every kind of op, the fusion cycles, and slicing a broadcast too large for memory.
+Each runs eagerly, on interp, on llvm at every level and on the CUDA emulator, all agreeing."""
+from __future__ import annotations
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import np
+
+from .everywhere import assert_same, run, run_all
+
+Z = onp.zeros((0, 3), "float32")
+CASES = {
+    "sum_of_0d": (lambda a: (np.sum(a) + a, np.max(a), np.prod(a * 2)), [onp.array(2.5, "float32")]),
+    "prod_of_1d_matmul": (lambda x: np.prod(x @ x), [onp.arange(1, 4, dtype="float32")]),
+    "stack_empty": (lambda a: np.stack([a, a]) + 1, [Z]),
+    "repeat_empty": (lambda a: np.repeat(a, 2, axis=1) * 2, [Z]),
+    "strided_empty_slice": (lambda a: (a[::2] + 1, a[:, 3:0:2] * 2, a[2:1]), [onp.ones((4, 3), "float32")]),
+    "matmul_1d_empty": (lambda a: a @ a, [onp.zeros(0, "float32")]),
+    "matmul_k0": (lambda a, b: a @ b + 1, [onp.zeros((2, 0), "float32"), onp.zeros((0, 3), "float32")]),
+    "reductions_of_empty": (lambda a: (np.sum(a, axis=0), np.prod(a, axis=0), np.max(a, axis=1), np.sum(a)), [Z]),
+    "concat_with_empty": (lambda a, b: np.concatenate([a, b], axis=0) * 2, [Z, onp.ones((2, 3), "float32")]),
+    "reshape_empty": (lambda a: np.reshape(a, (3, 0)) + 1, [Z]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_zero_d_and_size_zero(name):
+    fn, inputs = CASES[name]
+    results = run_all(fn, inputs)
+    assert not any(isinstance(r, Exception) for r in results.values()), results
+    assert_same(results)
+
+
+def test_fusion_cycle_through_a_bool_cast():
+    def f(x):
+        b = x.astype("bool")
+        y = np.stop_gradient(x)
+        return np.where(y > 0, b, x), x, b + y
+    results = run_all(f, [onp.array([1.0, -1.0, 0.0, 2.0], "float32")])
+    assert not any(isinstance(r, Exception) for r in results.values()), results
+    assert_same(results)
+
+
+def test_fusion_never_merges_around_a_third_kernel():
+    """a -> matmul -> b, a -> b directly: merging a and b would put the matmul kernel inside a cycle."""
+    def f(x, w):
+        a = np.tanh(x)                 # elementwise group
+        m = a @ w                      # its own kernel, reads a
+        return np.sum(a * 2.0 + m, axis=1), a
+    x = onp.random.default_rng(0).standard_normal((4, 4)).astype("float32")
+    assert_same(run_all(f, [x, x.T.copy()]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_slicing_a_huge_broadcast_slices_first(level):
+    a = onp.arange(3, dtype="float32").reshape(3, 1)
+    f = hb.hybridize(lambda a: np.broadcast_to(a, (3, 2 ** 31 + 7))[:, -3:], backend="llvm", opt_level=level)
+    onp.testing.assert_array_equal(f(a).asnumpy(), onp.broadcast_to(a, (3, 2 ** 31 + 7))[:, -3:])
+    assert "broadcast_to" in f.ir() and "2147483655" not in f.ir().split("broadcast_to")[-1].split("\n")[0]
+
+
+def test_slice_of_broadcast_rewrite_keeps_values():
+    x = onp.random.default_rng(1).standard_normal((4, 1, 5)).astype("float32")
+    fn = lambda a: (np.broadcast_to(a, (2, 4, 6, 5))[1:, ::-2, 2:5, 1::2] * 3.0,   # noqa: E731
+                    np.broadcast_to(a, (4, 3, 5))[:, 1:1])
+    assert_same(run_all(fn, [x]))
