@@ -11,13 +11,29 @@ from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels fo
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
 from .core.array import NDArray
-from .core.context import Context, cpu, gpu
+from .core.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .distributed import kvstore as kv
 from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
+# MXNet's top-level modules (import hybrid as mx)
+from . import context, device, image, lr_scheduler, metric, optimizer, random, test_utils, util
+from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
+
+numpy, numpy_extension, initializer = np, npx, init  # MXNet's long module names
+
+
+def _register_submodules() -> None:
+    """`import hybrid.np` (like `import mxnet.numpy`) finds the namespaces that live in frontend/."""
+    import sys
+    for name, module in (("np", np), ("npx", npx), ("numpy", np), ("numpy_extension", npx), ("init", init),
+                         ("initializer", init), ("autograd", autograd), ("nn", nn)):
+        sys.modules.setdefault(f"{__name__}.{name}", module)
+
+
+_register_submodules()
 
 
 def load(path: str, backend=None):
@@ -35,8 +51,12 @@ def __getattr__(name: str):
     if name == "onnx":
         import importlib
         return importlib.import_module(".onnx", __name__)
+    if name in _LEGACY:
+        raise _legacy_api_error(name)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+           "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
+           "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
            "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

@@ -315,6 +315,27 @@ class NDArray(Array):
         from .context import to_device
         return to_device(self, ctx)
 
+    @property
+    def device(self):
+        """MXNet 2's name for `context`."""
+        return self.context
+
+    ctx = device
+
+    def as_in_ctx(self, ctx) -> "NDArray":
+        return self.as_in_context(ctx)
+
+    to_device = as_in_ctx
+
+    def copyto(self, other):
+        """A copy on a device (`other` a Context), or written into the NDArray `other` (returned)."""
+        if isinstance(other, NDArray):
+            if other.shape != self.shape:
+                raise ValueError(f"copyto: target shape {other.shape} differs from source shape {self.shape}")
+            other[...] = self.asnumpy()
+            return other
+        return self.copy() if other == self.context else self.as_in_context(other)
+
 
 def _where() -> str:
     line = user_line()

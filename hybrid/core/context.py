@@ -47,6 +47,28 @@ def gpu(device_id: int = 0) -> Context:
     return Context("gpu", device_id)
 
 
+Device = Context  # MXNet 2 renamed Context to Device; both names stay
+
+
+def current_context() -> Context:
+    """The default device of new arrays. Arrays are created on the CPU and moved with
+    `as_in_context`, so this is always hb.cpu(0) (see docs/semantics.md)."""
+    return cpu(0)
+
+
+current_device = current_context
+
+
+def num_gpus() -> int:
+    """How many CUDA devices PyCUDA sees (0 without PyCUDA or a driver)."""
+    try:
+        import pycuda.driver as driver
+        driver.init()
+        return int(driver.Device.count())
+    except Exception:  # no pycuda, no driver, no device: all mean "no GPU" here
+        return 0
+
+
 class DeviceNDArray(NDArray):
     """An NDArray whose data is in GPU memory (owned by `_owner`, at address `device_ptr`)."""
 
@@ -165,4 +187,5 @@ def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) ->
     return DeviceNDArray.from_host(array._data, runtime, ctx.device_id)
 
 
-__all__ = ["Context", "cpu", "gpu", "DeviceNDArray", "host_data", "to_device"]
+__all__ = ["Context", "Device", "cpu", "gpu", "current_context", "current_device", "num_gpus", "DeviceNDArray",
+           "host_data", "to_device"]

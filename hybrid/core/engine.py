@@ -144,6 +144,9 @@ class Engine:
 
 
 ENGINE = Engine()
+# fork copies only the forking thread: work queued but not yet run would never run in the child (its
+# arrays would wait forever), and the worker may hold the queue's lock. Finish it before forking.
+os.register_at_fork(before=ENGINE.drain)
 
 
 def annotate(error: BaseException, op: str, shapes: str, line: Optional[str]) -> BaseException:

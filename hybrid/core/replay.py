@@ -58,7 +58,9 @@ def _replay_regions(node, args: list) -> list:
     raise HybridError(f"replay: no rule for the region op {node.op}")
 
 
-def replay(graph: Graph, inputs: list, params: dict) -> list:
+def replay(graph: Graph, inputs: list, params: dict, on_node=None) -> list:
+    """The graph's outputs for `inputs` (data inputs in order) and `params` (by name);
+    `on_node(node, input arrays, output arrays)` sees every top-level node (Block.register_op_hook)."""
     data_inputs = [v for v in graph.data_inputs if v.name != TraceContext.RNG_KEY]
     if len(inputs) != len(data_inputs):
         names = ", ".join(f"{v.name}: {v.type}" for v in data_inputs)
@@ -83,4 +85,6 @@ def replay(graph: Graph, inputs: list, params: dict) -> list:
             outs = result if isinstance(result, tuple) else (result,)
         for value, out in zip(node.outputs, outs):
             env[value] = out
+        if on_node is not None:
+            on_node(node, [env[v] for v in node.inputs], list(outs))
     return [env[v] for v in graph.outputs]

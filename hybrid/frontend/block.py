@@ -14,13 +14,15 @@ import numpy
 
 from .. import fileio
 from ..errors import FormatError, HybridError
+from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
 from ..core.tracing import current_trace
 
 
-class Block:
-    """Base class of all layers and models. Subclasses define `forward`."""
+class Block(BlockAPI):
+    """Base class of all layers and models. Subclasses define `forward` (or, MXNet 1.x style,
+    `hybrid_forward(self, F, x, ...)`; see block_api)."""
 
     def __init__(self):
         object.__setattr__(self, "_children", OrderedDict())
@@ -62,10 +64,14 @@ class Block:
         for name, child in self._children.items():
             child._collect(f"{prefix}{name}.", out, seen)
 
-    def initialize(self, init=None, force_reinit: bool = False) -> "Block":
+    def initialize(self, init=None, ctx=None, verbose: bool = False, force_reinit: bool = False,
+                   device=None) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
-        the first forward call."""
+        the first forward call. `ctx`/`device` (MXNet's placement) must be the CPU: parameters live
+        in host memory and a CUDA-hybridized block copies them to its device."""
+        from .parameter import _check_host
         for name, p in self.collect_params().items():
+            _check_host(p, device if device is not None else ctx)
             p.name = name
             p.initialize(init, force_reinit)
         return self
@@ -83,25 +89,19 @@ class Block:
         with open(filename, "wb") as f:
             numpy.savez(f, **arrays)
 
-    def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False) -> None:
-        params = self.collect_params()
+    def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
+                        ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
         loaded = load_npz(filename)
-        missing = [k for k in params if k not in loaded]
-        extra = [k for k in loaded if k not in params]
-        if missing and not allow_missing:
-            raise HybridError(f"{filename} lacks parameters {missing}; pass allow_missing=True to keep their values")
-        if extra and not ignore_extra:
-            raise HybridError(f"{filename} has parameters this model does not: {extra}; pass ignore_extra=True")
-        for name, value in loaded.items():
-            if name in params:
-                params[name].name = name
-                params[name].set_data(value)
+        try:
+            self.load_dict(loaded, allow_missing=allow_missing, ignore_extra=ignore_extra,
+                           cast_dtype=cast_dtype, dtype_source=dtype_source)
+        except HybridError as e:
+            raise HybridError(f"{filename}: {e}") from None
 
     def __call__(self, *args, **kwargs):
+        if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
+            return self._call_with_hooks(self.forward, args, kwargs)
         return self.forward(*args, **kwargs)
-
-    def forward(self, *args):
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
@@ -155,9 +155,18 @@ class HybridBlock(Block):
                                                                self.collect_params, self._finish_deferred_shapes))
 
     def __call__(self, *args, **kwargs):
+        if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
+            return self._call_with_hooks(self._run, args, kwargs)
+        return self._run(*args, **kwargs)
+
+    def _run(self, *args, **kwargs):
         if self._compiled is None or current_trace() is not None:
             return self.forward(*args, **kwargs)
         return self._compiled(*positional_args(self.forward, args, kwargs))
+
+    def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:
+        """Hybridize for `backend` and compile for these inputs (MXNet's optimize_for)."""
+        _optimize_for(self, x, *args, backend=backend, **kwargs)
 
     def _finish_deferred_shapes(self, args) -> None:
         """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""

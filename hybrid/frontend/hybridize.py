@@ -9,6 +9,8 @@ more than `max_signatures` signatures raise instead of piling up silently.
 from __future__ import annotations
 
 import inspect
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -143,6 +145,16 @@ def positional_args(fn: Callable, args: tuple, kwargs: dict) -> list:
     return list(bound.args)
 
 
+SLOW_COMPILE_SECONDS = 1.0
+
+
+def report_compile(name: str, backend: str, seconds: float) -> None:
+    """One line on stderr when tracing, optimizing and building a signature took over a second, so a
+    long first call is explained (MXNet prints nothing; users asked what the pause was)."""
+    if seconds > SLOW_COMPILE_SECONDS:
+        print(f"[hybrid] compiled {name} for {backend} in {seconds:.1f} s (cached for later calls)", file=sys.stderr)
+
+
 class _Deferred:
     """An executable built at its first call: a signature only ever called under
     autograd.record() runs its compiled forward/backward pair (frontend.step) instead."""
@@ -191,14 +203,22 @@ class CompiledFunction:
             log.log("recompiles", f"recompiling {self.name} (signature {len(self.cache) + 1}): {reason}")
         if self.prepare is not None:
             self.prepare(args)
+        started = time.perf_counter()
         param_names = {id(p): name for name, p in self.params().items()}
         graph, ctx, structure = trace_function(self.fn, args, self.name, param_names, self.arg_names)
         pipeline = passes.optimize(graph, opt_level=self.options.opt_level, freeze=self.options.freeze,
                                    dump=self.options.dump,
                                    frozen={param_names.get(id(p), p.name): p._data_eager()._data
                                            for p in ctx.params_used} if self.options.freeze else None)
-        executable = _Deferred(lambda: codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
-                                                     **self.options.backend_options))
+        traced_in = time.perf_counter() - started
+
+        def build():
+            begin = time.perf_counter()
+            built = codegen.build(pipeline.graph, self.options.backend, dump=self.options.dump,
+                                  **self.options.backend_options)
+            report_compile(self.name, self.options.backend, traced_in + time.perf_counter() - begin)
+            return built
+        executable = _Deferred(build)
         entry = CompiledEntry(sig, graph, pipeline, executable, list(ctx.params_used), ctx.random_ops,
                               structure, len(graph.outputs) - len(ctx.side_outputs),
                               [target for target, _ in ctx.side_outputs])

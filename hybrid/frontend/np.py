@@ -108,9 +108,14 @@ def copy(x: Array) -> Array:
 
 
 # -- elementwise -------------------------------------------------------------------------------
+_BOOL_TO_INT8 = ("mod", "pow")
+
+
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
         a, b = promote(a, b, to_float=to_float)
+        if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
+            a, b = _cast(a, "i8"), _cast(b, "i8")
         return bind(op, a, b)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
@@ -145,6 +150,8 @@ def floor_divide(a, b) -> Array:
     Integers divide in float64 (float32 for 8-bit ones): exact for every 32-bit operand pair,
     and for 64-bit ones while they fit 53 bits."""
     a, b = promote(a, b)
+    if a.type.dtype == "bool":   # NumPy: bool // bool is int8
+        a, b = _cast(a, "i8"), _cast(b, "i8")
     dtype = a.type.dtype
     if is_float(dtype):
         return floor(divide(a, b))

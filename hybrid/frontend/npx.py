@@ -6,7 +6,7 @@ import math
 from typing import Optional
 
 from ..errors import HybridError, IndexOutOfRangeError, ShapeError
-from . import np
+from . import convnd, np
 from ..core.array import Array, NDArray
 from ..core.engine import ENGINE
 from ..core.source import user_line
@@ -64,11 +64,14 @@ def softplus(x) -> Array:
     return relu(x) + np.log(np.exp(-np.abs(x)) + 1.0)
 
 
-def leaky_relu(x, slope: float = 0.01) -> Array:
-    return np.where(x < 0, x * slope, x)
-
+from .npx_arrays import (arange_like, batch_dot, from_dlpack, from_numpy, gamma, gammaln, load,  # noqa: E402,F401
+                         masked_log_softmax, masked_softmax, pick, reshape, save, savez, sequence_mask, slice,
+                         smooth_l1, to_dlpack_for_read, to_dlpack_for_write, topk)
+from .npx_layers import (elu, group_norm, instance_norm, leaky_relu, log_sigmoid, mish, pixel_shuffle,  # noqa: E402
+                         reflection_pad, selu)
 
 _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": np.tanh, "softrelu": softplus, "softplus": softplus,
+                "log_sigmoid": log_sigmoid, "mish": mish, "elu": elu, "selu": selu,
                 "gelu": gelu, "silu": silu, "swish": silu, "softsign": lambda x: x / (np.abs(x) + 1.0)}
 
 
@@ -114,10 +117,25 @@ def _along(v, axis: int, ndim: int) -> Array:
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axis: int = 1,
-               use_batch_stats: bool = False, fix_gamma: bool = False):
-    """Batch normalization over every axis but `axis`. With `use_batch_stats` (training) it
-    normalizes with the batch's statistics and returns (out, batch_mean, batch_var)."""
+               use_batch_stats: Optional[bool] = None, fix_gamma: bool = False, momentum: float = 0.9,
+               use_global_stats: bool = False, output_mean_var: bool = False):
+    """Batch normalization over every axis but `axis`.
+
+    Explicit form (what layers use): use_batch_stats=True normalizes with the batch's statistics and
+    returns (out, batch_mean, batch_var); False uses the running statistics.
+    MXNet form (use_batch_stats left None): batch statistics in training mode unless
+    use_global_stats, and then the running statistics are updated in place, eagerly, with
+    `momentum` (running = running * momentum + batch * (1 - momentum), the variance unbiased as in
+    BatchNorm); output_mean_var also returns the batch mean and variance."""
     (x,) = promote(x, to_float=True)
+    if use_batch_stats is None:
+        from ..core.autograd import is_training
+        if not is_training() or use_global_stats:
+            out = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, False, fix_gamma)
+            return (out, asarray(running_mean), asarray(running_var)) if output_mean_var else out
+        out, mean, var = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, True, fix_gamma)
+        _update_running(running_mean, running_var, mean, var, momentum, x.size // x.shape[axis % x.ndim])
+        return (out, mean, var) if output_mean_var else out
     if use_batch_stats:
         axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
         mean = np.mean(x, axes, keepdims=True)
@@ -135,33 +153,96 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axi
     return x * _along(scale, axis, x.ndim) + _along(shift, axis, x.ndim)
 
 
-def convolution(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Array:
-    """2-D convolution, NCHW input and (out, in/groups, kh, kw) weight."""
-    x, weight = promote(x, weight, to_float=True)
-    out = bind("conv2d", x, weight, stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
-                groups=int(groups))
-    if bias is not None:
-        out = out + _along(bias, 1, 4)
-    return out
+def _update_running(running_mean, running_var, mean, var, momentum: float, count: int) -> None:
+    if not (isinstance(running_mean, NDArray) and isinstance(running_var, NDArray)):
+        return  # traced: a hybridized BatchNorm layer returns its updates as extra outputs instead
+    unbiased = var * (count / max(count - 1, 1))
+    running_mean[...] = (running_mean * momentum + np.stop_gradient(mean) * (1 - momentum)).asnumpy()
+    running_var[...] = (running_var * momentum + np.stop_gradient(unbiased) * (1 - momentum)).asnumpy()
 
 
-def pooling(x, kernel=2, stride=None, padding=0, pool_type: str = "max", global_pool: bool = False,
-            count_include_pad: bool = True) -> Array:
-    """2-D max or average pooling (NCHW); `global_pool` pools each whole feature map."""
-    x = asarray(x)
-    if x.ndim != 4:
-        raise ShapeError(f"pooling expects NCHW input, got shape {x.shape}")
+def _conv_args(x, weight, op: str, kernel, stride, dilate, pad, layout):
+    """Normalize MXNet's convolution/pooling arguments for an input of x.ndim dimensions."""
+    rank, channel_last = convnd.spatial_rank(layout, x.ndim, op)
+    if kernel is not None and weight is not None:
+        k_shape = tuple(weight.shape[1:-1] if channel_last else weight.shape[2:])
+        if convnd.ntuple(kernel, rank, f"{op} kernel") != k_shape:
+            raise ShapeError(f"{op}: kernel={kernel} does not match the weight's kernel dims {k_shape}")
+    return (rank, channel_last, convnd.ntuple(1 if stride is None else stride, rank, f"{op} stride"),
+            convnd.ntuple(1 if dilate is None else dilate, rank, f"{op} dilate"),
+            convnd.ntuple(0 if pad is None else pad, rank, f"{op} pad"))
+
+
+def convolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, pad=None, num_filter=None,
+                num_group: int = 1, no_bias: bool = False, layout: Optional[str] = None, *, padding=None,
+                dilation=None, groups: Optional[int] = None, **_unused) -> Array:
+    """MXNet's Convolution over 1, 2 or 3 spatial dims: data (N, C, *S) (or channel-last with
+    `layout`), weight (O, C/num_group, *K) ((O, *K, C/num_group) channel-last). `padding`,
+    `dilation` and `groups` are accepted as PyTorch-style aliases of pad, dilate and num_group."""
+    x, weight = promote(data, weight, to_float=True)
+    pad, dilate = padding if padding is not None else pad, dilation if dilation is not None else dilate
+    groups = groups if groups is not None else num_group
+    rank, channel_last, stride, dilate, pad = _conv_args(x, weight, "convolution", kernel, stride, dilate, pad,
+                                                         layout)
+    if channel_last:
+        x, weight = convnd.to_channel_first(x), convnd.to_channel_first(weight)
+    if num_filter is not None and num_filter != weight.shape[0]:
+        raise ShapeError(f"convolution: num_filter={num_filter} but the weight has {weight.shape[0]} filters")
+    out = convnd.conv(x, weight, stride, pad, dilate, groups)
+    if bias is not None and not no_bias:
+        out = out + _along(bias, 1, out.ndim)
+    return convnd.to_channel_last(out) if channel_last else out
+
+
+def deconvolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, pad=None, adj=None,
+                  target_shape=None, num_filter=None, num_group: int = 1, no_bias: bool = False,
+                  layout: Optional[str] = None, **_unused) -> Array:
+    """MXNet's Deconvolution (transposed convolution, the input gradient of convolution) over
+    1-3 spatial dims: weight (C_in, C_out/num_group, *K). `adj` adds output rows at the end;
+    `target_shape` picks adj to reach that spatial size."""
+    x, weight = promote(data, weight, to_float=True)
+    rank, channel_last, stride, dilate, pad = _conv_args(x, weight, "deconvolution", kernel, stride, dilate, pad,
+                                                         layout)
+    if channel_last:
+        x, weight = convnd.to_channel_first(x), convnd.to_channel_first(weight)
+    adj = convnd.ntuple(0 if adj is None else adj, rank, "deconvolution adj")
+    if target_shape is not None and any(target_shape):
+        target = convnd.ntuple(target_shape, rank, "deconvolution target_shape")
+        base = [convnd.deconv_size(x.shape[2 + i], weight.shape[2 + i], stride[i], pad[i], dilate[i], 0)
+                for i in range(rank)]
+        adj = tuple(t - b for t, b in zip(target, base))
+        if any(a < 0 for a in adj):
+            raise ShapeError(f"deconvolution: target_shape {target} is smaller than the natural output {tuple(base)}")
+    out = convnd.deconv(x, weight, stride, pad, dilate, num_group, adj)
+    if num_filter is not None and num_filter != out.shape[1]:
+        raise ShapeError(f"deconvolution: num_filter={num_filter} but the weight gives {out.shape[1]} channels")
+    if bias is not None and not no_bias:
+        out = out + _along(bias, 1, out.ndim)
+    return convnd.to_channel_last(out) if channel_last else out
+
+
+def pooling(data, kernel=None, stride=None, pad=None, pool_type: str = "max", global_pool: bool = False,
+            count_include_pad: bool = True, layout: Optional[str] = None, pooling_convention: str = "valid",
+            **_unused) -> Array:
+    """MXNet's Pooling: max or average over 1-3 spatial dims; `global_pool` pools each whole
+    feature map; stride defaults to the kernel (a non-overlapping window)."""
+    x = asarray(data)
+    if pooling_convention not in ("valid", "full"):
+        raise ValueError(f"pooling: pooling_convention must be 'valid' (floor) or 'full' (ceil), got "
+                         f"{pooling_convention!r}")
+    rank, channel_last = convnd.spatial_rank(layout, x.ndim, "pooling")
+    if channel_last:
+        x = convnd.to_channel_first(x)
     if global_pool:
-        reduce = np.max if pool_type == "max" else np.mean
-        return reduce(x, (2, 3), keepdims=True)
-    kernel = _pair(kernel)
-    stride = _pair(stride) if stride is not None else kernel
-    if pool_type == "max":
-        return bind("max_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding))
-    if pool_type == "avg":
-        return bind("avg_pool2d", x, kernel=kernel, stride=stride, padding=_pair(padding),
-                     count_include_pad=bool(count_include_pad))
-    raise ValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
+        out = convnd.global_pool(x, pool_type)
+    else:
+        kernel = convnd.ntuple(2 if kernel is None else kernel, rank, "pooling kernel")
+        stride = convnd.ntuple(kernel if stride is None else stride, rank, "pooling stride")
+        pad = convnd.ntuple(0 if pad is None else pad, rank, "pooling pad")
+        if pooling_convention == "full":
+            x = convnd.ceil_mode_pad(x, kernel, stride, pad, pool_type)
+        out = convnd.pool(x, kernel, stride, pad, pool_type, count_include_pad)
+    return convnd.to_channel_last(out) if channel_last else out
 
 
 def dropout(x, p: float = 0.5, training: Optional[bool] = None) -> Array:
@@ -225,18 +306,29 @@ def is_np_shape() -> bool:
     return True
 
 
-def embedding(indices, weight) -> Array:
-    """Rows of `weight` (vocab, dim) picked by integer `indices`."""
-    return np.take(weight, indices, axis=0)
+def embedding(data, weight, input_dim: Optional[int] = None, output_dim: Optional[int] = None, dtype=None,
+              sparse_grad: bool = False) -> Array:
+    """Rows of `weight` (input_dim, output_dim) picked by integer indices `data`."""
+    weight = asarray(weight)
+    if (input_dim is not None and input_dim != weight.shape[0]) or (output_dim is not None and
+                                                                    output_dim != weight.shape[1]):
+        raise ShapeError(f"npx.embedding: input_dim={input_dim}, output_dim={output_dim} do not match the weight "
+                         f"{weight.shape}")
+    return np.take(weight, data, axis=0)
 
 
 def take(a, indices, axis: int = 0) -> Array:
     return np.take(a, indices, axis)
 
 
-def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
+def fully_connected(x, weight, bias=None, num_hidden: Optional[int] = None, no_bias: bool = False,
+                    flatten: bool = True) -> Array:
     """x @ weight.T + bias (Gluon's Dense); `flatten` folds all but the first axis into features."""
     x, weight = promote(x, weight, to_float=True)
+    if num_hidden is not None and num_hidden != weight.shape[0]:
+        raise ShapeError(f"npx.fully_connected: num_hidden={num_hidden} but the weight has {weight.shape[0]} rows")
+    if no_bias:
+        bias = None
     if flatten and x.ndim != 2:
         x = np.reshape(x, (x.shape[0], -1))
     if x.ndim == 2:
@@ -246,6 +338,15 @@ def fully_connected(x, weight, bias=None, flatten: bool = True) -> Array:
         out = np.reshape(bind("matmul", np.reshape(x, (-1, x.shape[-1])), weight, transpose_a=False,
                                transpose_b=True), lead + (weight.shape[0],))
     return out if bias is None else out + bias
+
+
+# -- MXNet's devices and decorators (set_np / reset_np are above) ----------------------------------
+from ..core.context import cpu, current_context, current_device, gpu, num_gpus  # noqa: E402,F401
+
+
+def use_np(func):
+    """Decorator MXNet code puts on blocks and functions; a no-op here (always NumPy semantics)."""
+    return func
 
 
 def waitall() -> None:

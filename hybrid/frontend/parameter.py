@@ -19,8 +19,16 @@ class Parameter:
     """A model weight. `shape` may contain 0 for dimensions inferred at the first forward."""
 
     def __init__(self, name: str = "weight", shape=None, dtype="float32", init=None, grad_req: str = "write",
-                 differentiable: bool = True, allow_deferred_init: bool = True):
+                 differentiable: bool = True, allow_deferred_init: bool = True, lr_mult: float = 1.0,
+                 wd_mult: float = 1.0, grad_stype: str = "default", stype: str = "default"):
+        for what, value in (("grad_stype", grad_stype), ("stype", stype)):
+            if value != "default":
+                raise HybridError(f"Parameter {name}: {what}={value!r}: hybrid stores every array densely; "
+                                  f"use {what}='default' (sparse storage is not supported, see docs/semantics.md)")
         self.name = name
+        # the Trainer scales this parameter's learning rate and weight decay by these
+        self.lr_mult, self.wd_mult = float(lr_mult), float(wd_mult)
+        self.grad_stype, self.stype = grad_stype, stype
         self.shape = tuple(shape) if shape is not None else None
         self.dtype = to_numpy_dtype(dtype_name(dtype))
         self.init = init
@@ -43,6 +51,8 @@ class Parameter:
         if self._array is not None and not force_reinit:
             return
         chosen = initializers.create(self.init if self.init is not None else (init or initializers.Uniform()))
+        if isinstance(chosen, initializers.Mixed):
+            chosen = chosen.for_name(self.name)
         if not self._shape_known():
             self._deferred_init = chosen
             return
@@ -76,8 +86,10 @@ class Parameter:
             raise DeferredInitializationError(f"parameter {self.name} is not initialized; call net.initialize()")
         return self._array
 
-    def data(self):
-        """The value: an NDArray eagerly, the parameter's graph input while tracing."""
+    def data(self, ctx=None):
+        """The value: an NDArray eagerly, the parameter's graph input while tracing. `ctx`
+        (MXNet's device argument) must be the CPU: parameters live in host memory."""
+        _check_host(self, ctx)
         from ..core.tracing import current_trace
         trace = current_trace()
         return trace.param(self) if trace is not None else self._data_eager()
@@ -91,7 +103,31 @@ class Parameter:
         else:
             self._array._assign(data)
 
-    def grad(self) -> NDArray:
+    def list_data(self) -> list:
+        return [self.data()]
+
+    def list_grad(self) -> list:
+        return [self.grad()]
+
+    def list_ctx(self) -> list:
+        from ..core.context import cpu
+        return [cpu(0)]
+
+    def reset_ctx(self, ctx) -> None:
+        _check_host(self, ctx)
+
+    def cast(self, dtype) -> None:
+        """Convert the value (and gradient buffer) to `dtype`."""
+        self.dtype = to_numpy_dtype(dtype_name(dtype))
+        if self._array is not None:
+            self._set_array(self._array._data.astype(self.dtype))
+
+    def var(self):
+        raise HybridError(f"Parameter {self.name}.var(): symbols do not exist in hybrid; inside forward use "
+                          f"{self.name}.data(), which is the graph input while hybridized")
+
+    def grad(self, ctx=None) -> NDArray:
+        _check_host(self, ctx)
         g = self._data_eager().grad
         if g is None:
             raise HybridError(f"parameter {self.name} has no gradient (grad_req={self.grad_req!r})")
@@ -100,6 +136,25 @@ class Parameter:
     def zero_grad(self) -> None:
         if self._array is not None and self._array.grad is not None:
             self._array.grad._assign(0)
+
+
+def _check_host(param: "Parameter", ctx) -> None:
+    devices = ctx if isinstance(ctx, (list, tuple)) else [ctx]
+    for d in devices:
+        if d is not None and getattr(d, "device_type", "cpu") != "cpu":
+            raise HybridError(f"Parameter {param.name}: parameters live in host memory (hb.cpu()); hybridize with "
+                              f"backend='cuda' to run on {d} (the backend copies parameters to the device)")
+
+
+class Constant(Parameter):
+    """A parameter that is never trained (grad_req='null'), initialized to `value`."""
+
+    def __init__(self, value, name: str = "const"):
+        import numpy as _numpy
+        value = value.asnumpy() if isinstance(value, NDArray) else _numpy.asarray(value)
+        super().__init__(name, value.shape, value.dtype if value.dtype.kind == "f" else "float32",
+                         init=initializers.Constant(value), grad_req="null")
+        self._set_array(value)  # usable before initialize(), which keeps (or with force_reinit, resets) it
 
 
 class ParameterDict(dict):

@@ -5,6 +5,7 @@ Composites of hb.np/npx primitives, so they run eagerly, traced, and differentia
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Optional
 
 from ..errors import ShapeError
@@ -169,5 +170,148 @@ class SoftmaxCrossEntropyLoss(Loss):
 
 SoftmaxCELoss = SoftmaxCrossEntropyLoss
 
+def _softplus(x: Array) -> Array:
+    """log(1 + exp(x)), stable for any x."""
+    return npx.relu(x) + np.log1p(np.exp(-np.abs(x)))
+
+
+class LogisticLoss(Loss):
+    """log(1 + exp(-pred * label)) for labels in {-1, 1} (label_format='signed') or {0, 1} ('binary')."""
+
+    def __init__(self, weight: Optional[float] = None, batch_axis: int = 0, label_format: str = "signed"):
+        super().__init__(weight, batch_axis)
+        if label_format not in ("signed", "binary"):
+            raise ValueError(f"LogisticLoss: label_format must be 'signed' or 'binary', got {label_format!r}")
+        self._label_format = label_format
+
+    def forward(self, pred, label, sample_weight=None):
+        label = self._label_like(pred, label)
+        signed = label if self._label_format == "signed" else label * 2.0 - 1.0
+        return self._per_sample(_softplus(-pred * signed), sample_weight)
+
+
+class HingeLoss(Loss):
+    """max(0, margin - pred * label), labels in {-1, 1} (SVMs)."""
+
+    def __init__(self, margin: float = 1.0, weight: Optional[float] = None, batch_axis: int = 0):
+        super().__init__(weight, batch_axis)
+        self._margin = float(margin)
+
+    def _hinge(self, pred, label):
+        return npx.relu(self._margin - pred * self._label_like(pred, label))
+
+    def forward(self, pred, label, sample_weight=None):
+        return self._per_sample(self._hinge(pred, label), sample_weight)
+
+
+class SquaredHingeLoss(HingeLoss):
+    """max(0, margin - pred * label)^2."""
+
+    def forward(self, pred, label, sample_weight=None):
+        hinge = self._hinge(pred, label)
+        return self._per_sample(hinge * hinge, sample_weight)
+
+
+class KLDivLoss(Loss):
+    """label * (log(label) - log_pred): the KL divergence of pred's distribution from label's.
+    from_logits=True (default) means `pred` holds log-probabilities; otherwise log_softmax is taken
+    along `axis`."""
+
+    def __init__(self, from_logits: bool = True, axis: int = -1, weight: Optional[float] = None,
+                 batch_axis: int = 0):
+        super().__init__(weight, batch_axis)
+        self._from_logits, self._axis = from_logits, axis
+
+    def forward(self, pred, label, sample_weight=None):
+        logp = pred if self._from_logits else npx.log_softmax(pred, self._axis)
+        label = self._label_like(logp, label)
+        return self._per_sample(label * (np.log(label + 1e-12) - logp), sample_weight)
+
+
+class CosineEmbeddingLoss(Loss):
+    """1 - cos(input1, input2) for label 1; max(0, cos - margin) for label -1 (cosine along the last axis)."""
+
+    def __init__(self, weight: Optional[float] = None, batch_axis: int = 0, margin: float = 0.0):
+        super().__init__(weight, batch_axis)
+        self._margin = float(margin)
+
+    def forward(self, input1, input2, label, sample_weight=None):
+        input1 = self._label_like(input2, input1)
+        dot = np.sum(input1 * input2, axis=-1)
+        norms = np.sqrt(np.sum(input1 * input1, axis=-1) * np.sum(input2 * input2, axis=-1))
+        cos = np.reshape(dot / np.maximum(norms, 1e-12), (-1, 1))
+        label = np.reshape(asarray(label), (-1, 1))
+        loss = np.where(label == 1, 1.0 - cos, np.where(label == -1, npx.relu(cos - self._margin), 0.0))
+        return self._per_sample(loss, sample_weight)
+
+
+class PoissonNLLLoss(Loss):
+    """Poisson negative log-likelihood: exp(pred) - target * pred (from_logits: pred = log rate), or
+    pred - target * log(pred + epsilon); compute_full adds Stirling's approximation of log(target!)
+    where target > 1. Returns the mean over all elements (a scalar), as MXNet."""
+
+    def __init__(self, weight: Optional[float] = None, from_logits: bool = True, batch_axis: int = 0,
+                 compute_full: bool = False):
+        super().__init__(weight, batch_axis)
+        self._from_logits, self._compute_full = from_logits, compute_full
+
+    def forward(self, pred, target, sample_weight=None, epsilon: float = 1e-8):
+        target = self._label_like(pred, target)
+        if self._from_logits:
+            loss = np.exp(pred) - target * pred
+        else:
+            loss = pred - target * np.log(pred + epsilon)
+        if self._compute_full:
+            safe = np.maximum(target, 1.0)  # the term only counts where target > 1; keep log() finite elsewhere
+            stirling = safe * np.log(safe) - safe + 0.5 * np.log(safe * (2 * math.pi))
+            loss = loss + np.where(target > 1, stirling, 0.0)
+        if sample_weight is not None:
+            loss = loss * asarray(sample_weight)
+        if self._weight is not None:
+            loss = loss * float(self._weight)
+        return np.mean(loss)
+
+
+class TripletLoss(Loss):
+    """max(0, ||pred - positive||^2 - ||pred - negative||^2 + margin), summed over non-batch axes."""
+
+    def __init__(self, margin: float = 1.0, weight: Optional[float] = None, batch_axis: int = 0):
+        super().__init__(weight, batch_axis)
+        self._margin = float(margin)
+
+    def forward(self, pred, positive, negative, sample_weight=None):
+        positive, negative = self._label_like(pred, positive), self._label_like(pred, negative)
+        diff = (positive - pred) * (positive - pred) - (negative - pred) * (negative - pred)
+        axes = tuple(i for i in range(pred.ndim) if i != self._batch_axis % pred.ndim)
+        loss = npx.relu(np.sum(diff, axis=axes) + self._margin)
+        return self._per_sample(loss, sample_weight)
+
+
+class SDMLLoss(Loss):
+    """Smoothed deep metric learning loss for paired batches x1[i] <-> x2[i]: the KL divergence
+    between softmax(-squared distances) over all pairs and the identity with label smoothing
+    (1 - smoothing on matching pairs, smoothing / (N - 1) elsewhere), summed over the batch."""
+
+    def __init__(self, smoothing_parameter: float = 0.3, weight: Optional[float] = 1.0, batch_axis: int = 0):
+        super().__init__(weight, batch_axis)
+        self._smoothing = float(smoothing_parameter)
+        self._kl = KLDivLoss(from_logits=True)
+
+    def forward(self, x1, x2):
+        n = x1.shape[0]
+        if x2.shape != x1.shape or n < 2:
+            raise _shape_error(self, f"needs two batches of the same shape with at least 2 rows, got {x1.shape} "
+                                     f"and {x2.shape}")
+        diff = np.expand_dims(x1, 1) - np.expand_dims(x2, 0)
+        distances = np.sum(diff * diff, axis=tuple(range(2, diff.ndim)))
+        eye = np.eye(n, dtype=distances.dtype)
+        labels = eye * (1.0 - self._smoothing) + (1.0 - eye) * (self._smoothing / (n - 1))
+        loss = self._kl(npx.log_softmax(-distances, axis=1), labels) * n
+        return loss * float(self._weight) if self._weight is not None else loss
+
+
+from .ctc import CTCLoss  # noqa: E402  (CTC builds on Loss)
+
 __all__ = ["Loss", "L2Loss", "L1Loss", "HuberLoss", "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss",
-           "SoftmaxCrossEntropyLoss", "SoftmaxCELoss"]
+           "SoftmaxCrossEntropyLoss", "SoftmaxCELoss", "LogisticLoss", "HingeLoss", "SquaredHingeLoss", "KLDivLoss",
+           "CosineEmbeddingLoss", "PoissonNLLLoss", "TripletLoss", "SDMLLoss", "CTCLoss"]

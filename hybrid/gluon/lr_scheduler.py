@@ -96,6 +96,25 @@ class CosineScheduler(LRScheduler):
         return self.final_lr + (self.base_lr - self.final_lr) * (1.0 + math.cos(math.pi * phase)) / 2.0
 
 
+class PolyScheduler(LRScheduler):
+    """Polynomial decay from base_lr to final_lr over updates warmup_steps..max_update:
+    final_lr + (base_lr - final_lr) * (1 - (n - warmup_steps) / (max_update - warmup_steps)) ** pwr."""
+
+    def __init__(self, max_update: int, base_lr: float = 0.01, pwr: float = 2, final_lr: float = 0.0,
+                 warmup_steps: int = 0, warmup_begin_lr: float = 0.0, warmup_mode: str = "linear"):
+        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
+        if max_update < 1 or max_update <= warmup_steps:
+            raise HybridError(f"PolyScheduler: max_update ({max_update}) must be >= 1 and exceed warmup_steps "
+                              f"({warmup_steps})")
+        self.max_update, self.power, self.final_lr = int(max_update), float(pwr), float(final_lr)
+
+    def after_warmup(self, num_update: int) -> float:
+        if num_update >= self.max_update:
+            return self.final_lr
+        remaining = 1.0 - (num_update - self.warmup_steps) / (self.max_update - self.warmup_steps)
+        return self.final_lr + (self.base_lr - self.final_lr) * remaining ** self.power
+
+
 class Warmup(LRScheduler):
     """`warmup_steps` updates ramping up to the wrapped schedule's base_lr, then that schedule,
     counted from 0 at the end of the warmup. Setting base_lr sets the wrapped schedule's."""
@@ -117,3 +136,6 @@ class Warmup(LRScheduler):
 
     def after_warmup(self, num_update: int) -> float:
         return self.scheduler(num_update - self.warmup_steps)
+
+
+__all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler", "PolyScheduler", "Warmup"]

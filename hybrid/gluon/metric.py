@@ -25,9 +25,22 @@ def _pairs(labels, preds) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
 class EvalMetric:
     """Base class: a running sum over a number of instances."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, output_names=None, label_names=None, **config):
         self.name = name
+        self.output_names, self.label_names = output_names, label_names
+        self._config = config  # the constructor arguments get_config reports
         self.reset()
+
+    def get_config(self) -> dict:
+        """The arguments that recreate this metric with `create(**config)`."""
+        return {"metric": type(self).__name__, "name": self.name, "output_names": self.output_names,
+                "label_names": self.label_names, **self._config}
+
+    def update_dict(self, label: dict, pred: dict) -> None:
+        """update() from dicts of named outputs, picking output_names / label_names when set."""
+        preds = [pred[n] for n in self.output_names] if self.output_names is not None else list(pred.values())
+        labels = [label[n] for n in self.label_names] if self.label_names is not None else list(label.values())
+        self.update(labels, preds)
 
     def reset(self) -> None:
         self.sum_metric = 0.0
@@ -50,9 +63,9 @@ class EvalMetric:
 class Accuracy(EvalMetric):
     """Fraction of correct predictions; class scores are reduced with argmax along `axis`."""
 
-    def __init__(self, axis: int = 1, name: str = "accuracy"):
+    def __init__(self, axis: int = 1, name: str = "accuracy", output_names=None, label_names=None):
         self.axis = axis
-        super().__init__(name)
+        super().__init__(name, output_names, label_names, axis=axis)
 
     def update(self, labels, preds) -> None:
         for label, pred in _pairs(labels, preds):
@@ -68,11 +81,11 @@ class Accuracy(EvalMetric):
 class TopKAccuracy(EvalMetric):
     """Fraction of samples whose label is among the `top_k` highest-scoring classes."""
 
-    def __init__(self, top_k: int = 1, name: str = "top_k_accuracy"):
+    def __init__(self, top_k: int = 1, name: str = "top_k_accuracy", output_names=None, label_names=None):
         if top_k < 1:
             raise ValueError(f"TopKAccuracy: top_k must be >= 1, got {top_k}")
         self.top_k = top_k
-        super().__init__(f"{name}_{top_k}")
+        super().__init__(f"{name}_{top_k}", output_names, label_names, top_k=top_k)
 
     def update(self, labels, preds) -> None:
         for label, pred in _pairs(labels, preds):
@@ -88,9 +101,10 @@ class TopKAccuracy(EvalMetric):
 class CrossEntropy(EvalMetric):
     """Mean -log p(label). `preds` are probabilities, or logits when from_logits=True."""
 
-    def __init__(self, eps: float = 1e-12, from_logits: bool = False, name: str = "cross-entropy"):
+    def __init__(self, eps: float = 1e-12, from_logits: bool = False, name: str = "cross-entropy",
+                 output_names=None, label_names=None):
         self.eps, self.from_logits = eps, from_logits
-        super().__init__(name)
+        super().__init__(name, output_names, label_names, eps=eps, from_logits=from_logits)
 
     def update(self, labels, preds) -> None:
         for label, pred in _pairs(labels, preds):
@@ -111,8 +125,8 @@ class CrossEntropy(EvalMetric):
 class Loss(EvalMetric):
     """Mean of loss values (the `preds`); `labels` are ignored."""
 
-    def __init__(self, name: str = "loss"):
-        super().__init__(name)
+    def __init__(self, name: str = "loss", output_names=None, label_names=None):
+        super().__init__(name, output_names, label_names)
 
     def update(self, labels, preds) -> None:
         for pred in _as_list(preds):
@@ -121,15 +135,38 @@ class Loss(EvalMetric):
             self.num_inst += pred.size
 
 
+from .metric_more import (MAE, MCC, MSE, PCC, RMSE, BinaryAccuracy, CompositeEvalMetric,  # noqa: E402
+                          CustomMetric, F1, Fbeta, MeanCosineSimilarity, MeanPairwiseDistance,
+                          NegativeLogLikelihood, PearsonCorrelation, Perplexity, np)
+
 _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy, "top_k_acc": TopKAccuracy,
-          "ce": CrossEntropy, "cross-entropy": CrossEntropy, "loss": Loss}
+          "ce": CrossEntropy, "cross-entropy": CrossEntropy, "loss": Loss, "mae": MAE, "mse": MSE, "rmse": RMSE,
+          "f1": F1, "fbeta": Fbeta, "mcc": MCC, "pcc": PCC, "perplexity": Perplexity,
+          "pearsonr": PearsonCorrelation, "pearsoncorrelation": PearsonCorrelation, "nll_loss": NegativeLogLikelihood,
+          "binary_accuracy": BinaryAccuracy, "mpd": MeanPairwiseDistance, "cos_sim": MeanCosineSimilarity,
+          "composite": CompositeEvalMetric}
 
 
-def create(metric: Union[str, EvalMetric], **kwargs) -> EvalMetric:
-    """A metric from its name ('acc', 'top_k_accuracy', 'ce', 'loss') or an instance."""
+def create(metric, *args, **kwargs) -> EvalMetric:
+    """A metric from a name ('acc', 'f1', 'rmse', ...; a class name also works, as get_config's
+    'metric' field), an instance, a function feval(label, pred) (a CustomMetric), or a list of
+    any of these (a CompositeEvalMetric)."""
     if isinstance(metric, EvalMetric):
         return metric
-    try:
-        return _NAMES[metric.lower()](**kwargs)
-    except KeyError:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(sorted(_NAMES))}") from None
+    if callable(metric):
+        return CustomMetric(metric, *args, **kwargs)
+    if isinstance(metric, (list, tuple)):
+        composite = CompositeEvalMetric()
+        for m in metric:
+            composite.add(create(m, *args, **kwargs))
+        return composite
+    key = str(metric).lower()
+    cls = _NAMES.get(key) or next((c for c in _NAMES.values() if c.__name__.lower() == key), None)
+    if cls is None:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(sorted(_NAMES))}")
+    return cls(*args, **kwargs)
+
+
+__all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "Loss", "create", "MAE", "MSE", "RMSE", "F1",
+           "Fbeta", "MCC", "PCC", "Perplexity", "PearsonCorrelation", "BinaryAccuracy", "MeanPairwiseDistance",
+           "MeanCosineSimilarity", "NegativeLogLikelihood", "CompositeEvalMetric", "CustomMetric", "np"]

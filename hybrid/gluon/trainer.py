@@ -191,7 +191,11 @@ class Trainer:
         grads = [g * rescale for g in grads]
         if self.clip_global_norm is not None:
             grads, _ = clip_by_global_norm(grads, self.clip_global_norm)
-        results = [self._optimizer.update(w, g, s, lr, t) for w, g, s in zip(weights, grads, states)]
+        opt = self._optimizer
+        # per-parameter multipliers (Parameter.lr_mult / wd_mult); lr may be a traced 0-d array
+        results = [opt.full_update(w, g, s, lr if p.lr_mult == 1.0 else lr * p.lr_mult, t,
+                                   opt.wd * p.wd_mult, name)
+                   for (name, p), w, g, s in zip(self._params, weights, grads, states)]
         return [w for w, _ in results], [s for _, s in results]
 
     def begin_update(self) -> tuple[float, int]:
@@ -203,17 +207,19 @@ class Trainer:
     def states(self) -> list[tuple[NDArray, ...]]:
         """The optimizer state of each trainable parameter (created at first use)."""
         if self._states is None:
-            self._states = [tuple(NDArray(s) for s in self._optimizer.create_state(self._weight(name, p)._data))
+            self._states = [tuple(NDArray(s) for s in self._optimizer.create_full_state(self._weight(name, p)._data))
                             for name, p in self._params]
         return self._states
 
     def commit(self, new_weights: Sequence, new_states: Sequence[tuple]) -> None:
-        """Write updated weights and states into the existing arrays (in place)."""
+        """Write updated weights and states into the existing arrays (in place). A new state may be
+        an old weight array itself (DCASGD keeps the previous weight), so states are read first."""
+        new_states = [[numpy.asarray(n).copy() for n in new] for new in new_states]
         for (name, p), w in zip(self._params, new_weights):
             p._data_eager()._assign(numpy.asarray(w))
         for old, new in zip(self.states(), new_states):
             for o, n in zip(old, new):
-                o._assign(numpy.asarray(n))
+                o._assign(n)
 
     def _weight(self, name: str, p: Parameter) -> NDArray:
         if not p.is_initialized:

@@ -52,17 +52,20 @@ def gradients(fn, values):
 
 
 # eager loops are taped step by step; compiled scans save residuals or recompute (checkpointing)
-MODES = [("eager", False), ("interp", False), ("interp", True), ("llvm", False), ("llvm", True)]
+# (the CUDA kernels run in the host emulator: a g++ build per graph, so under -m slow)
+MODES = [("eager", False), ("interp", False), ("interp", True), ("llvm", False),
+         pytest.param("llvm", True, marks=pytest.mark.slow), pytest.param("cuda", False, marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("backend, checkpoint", MODES, ids=["eager", "interp", "interp-recompute", "llvm",
-                                                           "llvm-recompute"])
+                                                           "llvm-recompute", "cuda-emulator"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gradients_match_finite_differences(case, backend, checkpoint, monkeypatch):
     monkeypatch.setattr(control_ad, "CHECKPOINT_SCANS", checkpoint)
     fn, make = CASES[case]
     values = [v.astype("f8") if v.dtype.kind == "f" else v for v in make()]
-    target = fn if backend == "eager" else hb.hybridize(fn, backend=backend)
+    options = {"runtime": "emulator"} if backend == "cuda" else {}
+    target = fn if backend == "eager" else hb.hybridize(fn, backend=backend, **options)
     got = gradients(target, values)
     for k, v in enumerate(values):
         if got[k] is None:

@@ -5,8 +5,10 @@ import pytest
 import hybrid as hb
 from hybrid import lax, np, npx
 
-BACKENDS = ["interp", "llvm", "cuda"]
 OPTIONS = {"cuda": {"runtime": "emulator"}}   # the CUDA kernels run in the host emulator (no GPU needed)
+# every test on interp and llvm; the emulator (a g++ build per graph) on the loops' core cases by default
+BACKENDS = ["interp", "llvm", pytest.param("cuda", marks=pytest.mark.slow)]
+CORE = ["interp", "llvm", "cuda"]
 
 
 def run_both(fn, *args, backend="interp"):
@@ -33,7 +35,7 @@ def assert_tree_close(a, b, rtol=1e-5, atol=1e-6):
         onp.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", CORE)
 @pytest.mark.parametrize("x0", [0.3, 5.0, 400.0])
 def test_while_loop_data_dependent_trip_count(backend, x0):
     def f(x):
@@ -48,7 +50,7 @@ def test_while_loop_data_dependent_trip_count(backend, x0):
     assert "while_loop(" in compiled.ir()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", CORE)
 def test_scan_nested_in_scan_with_captured_values(backend):
     w = onp.random.default_rng(0).normal(size=(3, 3)).astype("f4") * 0.5
 
@@ -67,7 +69,7 @@ def test_scan_nested_in_scan_with_captured_values(backend):
     assert compiled.ir().count("scan(") == 2
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", CORE)
 @pytest.mark.parametrize("flag", [True, False])
 def test_loop_inside_cond(backend, flag):
     def f(p, x):
@@ -77,7 +79,7 @@ def test_loop_inside_cond(backend, flag):
     assert_tree_close(eager, traced)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", CORE)
 @pytest.mark.parametrize("n", [0, 1, 6])
 def test_zero_and_data_dependent_fori_loop(backend, n):
     def f(n, x):

@@ -285,8 +285,8 @@ def test_global_pooling(kind):
 
 
 def test_pooling_errors():
-    with pytest.raises(hb.ShapeError, match="NCHW"):
-        npx.pooling(np.ones((3, 4, 4)))
+    with pytest.raises(hb.ShapeError, match="1-3 spatial dimensions"):
+        npx.pooling(np.ones((3, 4)))
     with pytest.raises(ValueError, match="pool_type"):
         npx.pooling(np.ones((1, 1, 4, 4)), pool_type="sum")
 
@@ -375,5 +375,5 @@ def test_more_activations():
     with onp.errstate(over="ignore"):
         check(npx.silu, lambda v: v / (1 + onp.exp(-v.astype(onp.float64))), x, rtol=1e-5, atol=1e-6)
         check(npx.softplus, lambda v: onp.logaddexp(0, v.astype(onp.float64)), x, rtol=1e-5, atol=1e-6)
-    check(lambda v: npx.leaky_relu(v, 0.1), lambda v: onp.where(v < 0, 0.1 * v, v), x, rtol=1e-6)
+    check(lambda v: npx.leaky_relu(v, slope=0.1), lambda v: onp.where(v < 0, 0.1 * v, v), x, rtol=1e-6)
     check(npx.rsqrt, lambda v: 1 / onp.sqrt(v.astype(onp.float64)), onp.abs(x) + 0.5, rtol=1e-6)

@@ -121,6 +121,17 @@ UNARY = [
     ("np.isnan({a})", True, True, True), ("np.stop_gradient({a})", False, False, True),
     ("npx.softmax({a})", True, False, False), ("npx.log_softmax({a})", True, False, False),
 ]
+# control flow (npx.cond / foreach / while_loop); a predicate only reads exact values (max, not sum)
+CONTROL = [
+    "npx.cond(np.max({a}) > 0, lambda x: np.tanh(x) * 2.0, lambda x: x - 1.0, [{a}])",
+    "npx.cond(lambda x: np.max(x) < 1.0, lambda x: x * x, lambda x: np.sin(x), [{a}])",
+    "npx.foreach(lambda x, s: (x * 2.0 + s, s + np.tanh(x)), {a}, np.zeros_like({a}[0]))[0]",
+    "npx.foreach(lambda x, s: (x * 2.0 + s, s + np.tanh(x)), {a}, np.zeros_like({a}[0]))[1]",
+    "npx.while_loop(lambda i, x: i < 3, lambda i, x: (x, (i + 1, np.tanh(x) + 1.0)), "
+    "[np.zeros((), 'int32'), {a}], max_iterations=4)[1][1]",
+    "npx.while_loop(lambda i, x: i < 2, lambda i, x: (x * 0.5, (i + 1, x * 0.5)), "
+    "[np.zeros((), 'int32'), {a}], max_iterations=3)[0]",
+]
 # markers of expressions with no gradient (non-differentiable ops, integer or bool results)
 NONDIFF = ("np.floor", "np.ceil", "np.round", "np.sign", "> 0)", "np.isnan", "np.stop_gradient", "np.mod",
            "==", "np.argmax", ".astype('int", ".astype('uint", ".astype('bool")
@@ -209,7 +220,7 @@ def _axis(b: _Builder, v: Value):
 
 def step(b: _Builder) -> None:
     kind = b.draw(st.sampled_from(["unary", "unary", "binary", "binary", "cast", "reduce", "layout", "layout",
-                                   "matmul", "nn"]))
+                                   "matmul", "nn", "control"]))
     a = b.pick()
     if kind == "unary":
         tmpl, float_only, needs_exact, keeps = b.draw(st.sampled_from(UNARY))
@@ -244,6 +255,9 @@ def step(b: _Builder) -> None:
         k = b.draw(st.sampled_from([1, 3, 4, 0]))
         w = b.add_input(b.draw(arrays(shape=(a.shape[-1], k), dtype=a.dtype, specials=False)))
         b.try_step(f"{a.name} @ {w.name}", exact=False)
+    elif kind == "control":
+        if _float(a):
+            b.try_step(b.draw(st.sampled_from(CONTROL)).format(a=a.name), exact=False)
     else:
         _nn_step(b)
 

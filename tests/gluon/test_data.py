@@ -77,7 +77,7 @@ def test_worker_threads_keep_order_and_run_concurrently():
         return v
 
     ds = data.ArrayDataset(onp.arange(40)).transform(slow_identity)
-    loader = data.DataLoader(ds, batch_size=3, num_workers=3)
+    loader = data.DataLoader(ds, batch_size=3, num_workers=3, thread_pool=True)
     assert batches_of(loader) == batches_of(data.DataLoader(ds, batch_size=3))
     assert len(threads) > 1
     # leaving the loop early must not hang

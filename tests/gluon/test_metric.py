@@ -64,5 +64,5 @@ def test_metric_errors_and_create():
         metric.TopKAccuracy(2).update(onp.zeros(3), onp.zeros(3))
     assert isinstance(metric.create("acc"), metric.Accuracy)
     assert metric.create("top_k_accuracy", top_k=5).top_k == 5
-    with pytest.raises(ValueError, match="unknown metric 'f1'"):
-        metric.create("f1")
+    with pytest.raises(ValueError, match="unknown metric 'f2'"):
+        metric.create("f2")

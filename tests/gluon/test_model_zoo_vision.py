@@ -23,6 +23,9 @@ PUBLISHED = {
     "resnet152_v1": 60_192_808 + 3 * 320 + 8 * 640 + 36 * 1280 + 3 * 2560,
     "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544, "vgg19": 143_667_240,
     "mobilenet1.0": 4_231_976,
+    "densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480, "densenet201": 20_013_928,
+    "squeezenet1.0": 1_248_424, "squeezenet1.1": 1_235_496,
+    "inceptionv3": 23_834_568,  # without the auxiliary classifier, which MXNet's Inception3 does not have
     "mobilenetv2_1.0": 3_504_872 + 32 * 32 + 2 * 32 - 1000,
 }
 # BatchNorm after every convolution adds gamma and beta: 2 * (sum of the convolutions' channels).
@@ -52,7 +55,9 @@ FAST_COUNTS = {"alexnet", "resnet18_v1", "resnet50_v1", "mobilenet1.0", "mobilen
 @pytest.mark.parametrize("name", [n if n in FAST_COUNTS else pytest.param(n, marks=pytest.mark.slow)
                                   for n in sorted(PUBLISHED)])
 def test_parameter_counts_match_the_published_architectures(name):
-    if name.startswith(("alexnet", "vgg")):
+    if name.startswith(("densenet", "squeezenet", "inception")):
+        size, expected = 299 if name == "inceptionv3" else 224, PUBLISHED[name]  # fixed final pooling windows
+    elif name.startswith(("alexnet", "vgg")):
         # The first dense layer sees the flattened features: 256*6*6 (AlexNet) or 512*7*7 (VGG) at
         # 224x224; at 64x64 (AlexNet) or 32x32 (VGG) one spatial position is left.
         size, flat = (64, 256) if name == "alexnet" else (32, 512)
@@ -76,8 +81,20 @@ def test_parameter_names_follow_mxnet():
     assert "output.0.bias" not in mobile
 
 
+@pytest.mark.slow
+def test_concatenating_families_follow_mxnet_names():
+    dense = list(_built("densenet121", 224).collect_params())
+    assert {"features.4.0.1.2.weight", "features.5.2.weight", "output.weight"} <= set(dense)
+    squeeze = list(_built("squeezenet1.1", 224).collect_params())
+    assert {"features.3.0.0.weight", "features.3.1.0.0.weight", "features.3.1.1.0.weight",
+            "output.0.weight"} <= set(squeeze)
+    inception = list(_built("inceptionv3", 299).collect_params())
+    assert {"features.7.0.0.0.weight", "features.16.1.1.0.0.0.weight", "features.16.2.0.1.0.weight"} <= set(inception)
+
+
 def test_get_model_names_and_errors():
-    assert set(vision.MODELS) >= {"alexnet", "resnet152_v2", "vgg19_bn", "mobilenet0.25", "mobilenetv2_0.75"}
+    assert set(vision.MODELS) >= {"alexnet", "resnet152_v2", "vgg19_bn", "mobilenet0.25", "mobilenetv2_0.75",
+                                  "densenet201", "squeezenet1.0", "inceptionv3"}
     assert isinstance(hb.gluon.model_zoo.get_model("ResNet18_V1", classes=10), vision.ResNetV1)
     with pytest.raises(ValueError, match=r"not in the model zoo; available: alexnet"):
         vision.get_model("resnet19_v1")

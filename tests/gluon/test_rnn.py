@@ -113,9 +113,9 @@ def test_hybridized_lstm_is_one_scan_whatever_the_length():
 
 
 def test_valid_lengths_mask_and_do_not_recompile():
-    net = rnn.LSTM(H, input_size=C, bidirectional=True, use_sequence_length=True, dtype="float64")
+    net = rnn.LSTM(H, num_layers=2, input_size=C, bidirectional=True, use_sequence_length=True, dtype="float64")
     net.initialize()
-    ref = torch_twin(net, torch.nn.LSTM, 1, True)
+    ref = torch_twin(net, torch.nn.LSTM, 2, True)
     x = onp.random.default_rng(2).normal(size=(T, N, C))
     net.hybridize(backend="llvm")
     for lengths in ([5, 2, 3], [1, 4, 5]):

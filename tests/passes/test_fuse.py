@@ -274,3 +274,23 @@ def test_group_ids_stay_unique_after_a_producer_is_absorbed(rewrite):
           return %2
         }
     """)
+
+
+def test_no_cycle_through_a_kernel_entered_twice():
+    """Two scalar reductions whose elementwise tails cross (a LARS trust ratio): a kernel that
+    reads one kernel through one member and feeds it through another is a cycle even when no
+    single node depends on it; the grouping must see dependencies per kernel."""
+    import numpy
+    import hybrid as hb
+    from hybrid import np
+
+    def trust(w, g, lr):
+        wn, gn = np.sqrt(np.sum(w * w)), np.sqrt(np.sum(g * g))
+        scale = wn / (gn + wn * 0.01)
+        return w - g * (lr * np.where((wn > 0) & (gn > 0), scale, 1.0))
+
+    rng = numpy.random.default_rng(0)
+    w, g = rng.random((4, 3), numpy.float32), rng.random((4, 3), numpy.float32)
+    lr = numpy.array(0.1, numpy.float32)
+    got = hb.hybridize(trust, backend="interp")(w, g, lr)
+    numpy.testing.assert_allclose(got.asnumpy(), trust(np.array(w), np.array(g), 0.1).asnumpy(), rtol=1e-6)

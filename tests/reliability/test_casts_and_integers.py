@@ -48,18 +48,29 @@ def test_float64_to_float16_cast_compiles_and_rounds_once():
 INT_DTYPES = ["int8", "uint8", "int32", "uint32", "int64"]
 
 
-@pytest.mark.parametrize("src", ["float64", "float32", "float16"])
-def test_float_to_int_casts_agree_everywhere(src):
+def _special_floats():
     with onp.errstate(over="ignore"):
-        x = onp.array(SPECIAL).astype(src)
-    results = run_all(lambda a: tuple(a.astype(d) for d in INT_DTYPES) + ((a * 1.0).astype("uint8") + 1,), [x])
+        return [onp.array(SPECIAL).astype(src) for src in ("float64", "float32", "float16")]
+
+
+def cast_everything(*xs):
+    """Every float source cast to every integer type (plus a fused cast)."""
+    return tuple(x.astype(d) for x in xs for d in INT_DTYPES) + tuple((x * 1.0).astype("uint8") + 1 for x in xs)
+
+
+def test_float_to_int_casts_agree_everywhere():
+    xs = _special_floats()
+    results = run_all(cast_everything, xs)
     assert_same(results)
     # where NumPy is defined (the truncated value fits the type) hybrid is NumPy
-    for dst, got in zip(INT_DTYPES, results["eager"]):
-        with onp.errstate(invalid="ignore"):
-            t = onp.trunc(x.astype(onp.float64))
-            defined = (t >= onp.iinfo(dst).min) & (t <= onp.iinfo(dst).max)
-            onp.testing.assert_array_equal(got[defined], x[defined].astype(dst))
+    got = iter(results["eager"])
+    for x in xs:
+        for dst in INT_DTYPES:
+            out = next(got)
+            with onp.errstate(invalid="ignore"):
+                t = onp.trunc(x.astype(onp.float64))
+                defined = (t >= onp.iinfo(dst).min) & (t <= onp.iinfo(dst).max)
+                onp.testing.assert_array_equal(out[defined], x[defined].astype(dst))
 
 
 def test_negative_float_to_uint8_wraps_like_numpy_at_every_level():
@@ -103,3 +114,17 @@ def test_integer_floor_divide_matches_numpy():
     for i, got in enumerate(results["eager"]):
         with onp.errstate(all="ignore"):
             onp.testing.assert_array_equal(got, onp.floor_divide(pairs[2 * i], pairs[2 * i + 1]))
+
+
+def test_arithmetic_on_booleans_has_numpys_dtypes():
+    """bool % bool, bool ** bool and bool // bool are int8 in NumPy: the traced type used to say bool
+    while eager computed int8 (found by the fuzzer)."""
+    a = onp.array([True, False, True, False])
+    b = onp.array([True, True, False, False])
+    results = run_all(lambda a, b: (np.mod(a, b), np.power(a, b), np.floor_divide(a, b), a + b, a * b), [a, b])
+    assert_same(results)
+    with onp.errstate(all="ignore"):
+        want = [onp.mod(a, b), onp.power(a, b), onp.floor_divide(a, b), a + b, a * b]
+    for got, w in zip(results["eager"], want):
+        assert got.dtype == w.dtype
+        onp.testing.assert_array_equal(got, w)

@@ -146,7 +146,8 @@ class BatchNorm(HybridBlock):
             p._finish_deferred_init((x.shape[self.axis],))
         gamma, beta, mean, var = (p.data() for p in params)
         if not is_training():
-            return npx.batch_norm(x, gamma, beta, mean, var, self.epsilon, self.axis, fix_gamma=not self.scale)
+            return npx.batch_norm(x, gamma, beta, mean, var, self.epsilon, self.axis, use_batch_stats=False,
+                                  fix_gamma=not self.scale)
         out, batch_mean, batch_var = npx.batch_norm(x, gamma, beta, mean, var, self.epsilon, self.axis,
                                                     use_batch_stats=True, fix_gamma=not self.scale)
         m = self.momentum

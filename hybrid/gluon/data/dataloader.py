@@ -1,14 +1,16 @@
-"""`DataLoader`: batches from a Dataset, optionally shuffled and loaded by worker threads.
+"""`DataLoader`: batches from a Dataset, optionally shuffled and loaded by workers.
 
 Samples are stacked into hybrid NDArrays by `default_batchify_fn`; 64-bit NumPy data becomes
-32-bit (float32 / int32), hybrid's default dtypes. Worker threads (num_workers > 0) load up to
-`prefetch` batches ahead and yield them in order; they help when the dataset's transforms
-spend their time in NumPy (which releases the GIL).
+32-bit (float32 / int32), hybrid's default dtypes. With num_workers > 0, worker processes
+(forked, so the dataset is not pickled; MXNet's default) or, with thread_pool=True, threads load
+up to `prefetch` batches ahead and the batches arrive in order. Processes sidestep the GIL for
+Python-heavy transforms; threads suit transforms that spend their time in NumPy.
 """
 from __future__ import annotations
 
 import collections
 import itertools
+import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
@@ -38,7 +40,9 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: Optional[int] = None, shuffle: bool = False,
                  sampler: Optional[Sampler] = None, last_batch: Optional[str] = None,
                  batch_sampler: Optional[Sampler] = None, batchify_fn: Optional[Callable] = None,
-                 num_workers: int = 0, prefetch: Optional[int] = None, seed: Optional[int] = None):
+                 num_workers: int = 0, pin_memory: bool = False, pin_device_id: int = 0,
+                 prefetch: Optional[int] = None, thread_pool: bool = False, timeout: int = 120,
+                 seed: Optional[int] = None):
         self._dataset = dataset
         if batch_sampler is None:
             if batch_size is None:
@@ -58,6 +62,9 @@ class DataLoader:
         self._batchify_fn = batchify_fn or default_batchify_fn
         self._num_workers = num_workers
         self._prefetch = max(1, prefetch if prefetch is not None else 2 * num_workers)
+        # pin_memory asks MXNet for page-locked host buffers for faster GPU copies; batches here are
+        # ordinary host arrays that a CUDA-hybridized block uploads itself
+        self._thread_pool, self._timeout = thread_pool, timeout
 
     def __len__(self) -> int:
         return len(self._batch_sampler)
@@ -71,14 +78,57 @@ class DataLoader:
             for indices in batches:
                 yield self._load(indices)
             return
-        pool = ThreadPoolExecutor(self._num_workers, thread_name_prefix="hybrid-dataloader")
+        if self._thread_pool:
+            pool = ThreadPoolExecutor(self._num_workers, thread_name_prefix="hybrid-dataloader")
+            submit, result = (lambda idx: pool.submit(self._load, idx)), (lambda f: f.result(self._timeout))
+            close = lambda: pool.shutdown(wait=False, cancel_futures=True)  # noqa: E731
+        else:
+            pool = _process_pool(self._num_workers, self._dataset, self._batchify_fn)
+            submit = lambda idx: pool.apply_async(_worker_load, (idx,))  # noqa: E731
+            result = lambda f: _to_device_arrays(f.get(self._timeout))  # noqa: E731
+            close = pool.terminate
         try:
-            first = itertools.islice(batches, self._prefetch)
-            pending = collections.deque(pool.submit(self._load, idx) for idx in first)
+            pending = collections.deque(submit(idx) for idx in itertools.islice(batches, self._prefetch))
             while pending:
                 ready = pending.popleft()
                 for idx in itertools.islice(batches, 1):
-                    pending.append(pool.submit(self._load, idx))
-                yield ready.result()
+                    pending.append(submit(idx))
+                yield result(ready)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            close()
+
+
+# -- worker processes ---------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _worker_init(dataset, batchify_fn) -> None:
+    _WORKER.update(dataset=dataset, batchify_fn=batchify_fn)
+
+
+def _to_host(batch):
+    """NDArrays as NumPy arrays, for the trip back from a worker process."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_host(b) for b in batch)
+    return ("nd", batch.asnumpy()) if isinstance(batch, NDArray) else batch
+
+
+def _to_device_arrays(batch):
+    if isinstance(batch, tuple) and len(batch) == 2 and batch[0] == "nd" and isinstance(batch[1], numpy.ndarray):
+        return NDArray(batch[1])
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device_arrays(b) for b in batch)
+    return batch
+
+
+def _worker_load(indices: list):
+    dataset = _WORKER["dataset"]
+    return _to_host(_WORKER["batchify_fn"]([dataset[i] for i in indices]))
+
+
+def _process_pool(workers: int, dataset, batchify_fn):
+    """Forked workers inherit the dataset (no pickling); where fork does not exist, spawned workers
+    receive it pickled."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return context.Pool(workers, initializer=_worker_init, initargs=(dataset, batchify_fn))

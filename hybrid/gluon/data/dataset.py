@@ -1,7 +1,7 @@
 """Datasets (Gluon names): indexable collections of samples, with lazy or eager transforms."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy
 
@@ -34,6 +34,32 @@ class Dataset:
         def first(*sample):
             return (fn(sample[0]),) + sample[1:] if len(sample) > 1 else fn(sample[0])
         return self.transform(first, lazy)
+
+
+    def filter(self, fn: Callable) -> "Dataset":
+        """The samples for which fn(sample) is true."""
+        return _SubsetDataset(self, [i for i in range(len(self)) if fn(self[i])])
+
+    def take(self, count: Optional[int]) -> "Dataset":
+        """The first `count` samples (all of them for None)."""
+        if count is None or count >= len(self):
+            return self
+        return _SubsetDataset(self, list(range(max(count, 0))))
+
+    def sample(self, sampler) -> "Dataset":
+        """The samples a Sampler picks, in its order."""
+        return _SubsetDataset(self, list(sampler))
+
+
+class _SubsetDataset(Dataset):
+    def __init__(self, base: Dataset, indices: list):
+        self._base, self._indices = base, indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __getitem__(self, idx):
+        return self._base[self._indices[idx]]
 
 
 class _TransformedDataset(Dataset):

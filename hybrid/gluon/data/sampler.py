@@ -99,3 +99,32 @@ class BatchSampler(Sampler):
         if self._last_batch == "discard":
             return n // self._batch_size
         return (len(self._carry) + n) // self._batch_size
+
+
+class IntervalSampler(Sampler):
+    """0, interval, 2*interval, ..., then 1, 1+interval, ... (rollover=True), or the first pass only."""
+
+    def __init__(self, length: int, interval: int, rollover: bool = True):
+        if not 0 < interval <= length:
+            raise ValueError(f"IntervalSampler: interval must be in (0, {length}], got {interval}")
+        self._length, self._interval, self._rollover = length, interval, rollover
+
+    def __iter__(self):
+        for start in range(self._interval if self._rollover else 1):
+            yield from range(start, self._length, self._interval)
+
+    def __len__(self) -> int:
+        return self._length if self._rollover else len(range(0, self._length, self._interval))
+
+
+class FilterSampler(Sampler):
+    """The indices of the samples of `dataset` for which fn(sample) is true."""
+
+    def __init__(self, fn, dataset):
+        self._indices = [i for i in range(len(dataset)) if fn(dataset[i])]
+
+    def __iter__(self):
+        return iter(self._indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)

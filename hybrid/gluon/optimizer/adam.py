@@ -20,8 +20,8 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, wd: float = 0.0, clip_gradient: Optional[float] = None, lr_scheduler=None):
-        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler)
+                 epsilon: float = 1e-8, wd: float = 0.0, clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise HybridError(f"{type(self).__name__} {name} must be in [0, 1), got {beta}")
@@ -30,12 +30,13 @@ class Adam(Optimizer):
     def create_state(self, weight):
         return zeros_state(weight, 2)
 
-    def update(self, weight, grad, state, lr, t):
+    def update(self, weight, grad, state, lr, t, wd=None, name=None):
         grad = self.preprocess(grad)
-        if self.wd and self.decoupled:
-            weight = weight - weight * (lr * self.wd)
-        elif self.wd:
-            grad = grad + weight * self.wd
+        wd = self.decay(wd)
+        if wd and self.decoupled:
+            weight = weight - weight * (lr * wd)
+        elif wd:
+            grad = grad + weight * wd
         b1, b2 = self.beta1, self.beta2
         mean = state[0] * b1 + grad * (1.0 - b1)
         var = state[1] * b2 + grad * grad * (1.0 - b2)
@@ -51,5 +52,5 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, wd: float = 0.01, clip_gradient: Optional[float] = None, lr_scheduler=None):
-        super().__init__(learning_rate, beta1, beta2, epsilon, wd, clip_gradient, lr_scheduler)
+                 epsilon: float = 1e-8, wd: float = 0.01, clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+        super().__init__(learning_rate, beta1, beta2, epsilon, wd, clip_gradient, lr_scheduler, **options)

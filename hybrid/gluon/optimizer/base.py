@@ -2,7 +2,7 @@
 
 An optimizer is a pure update rule written with `hb.np` functions:
 
-    new_weight, new_state = opt.update(weight, grad, state, lr, t)
+    new_weight, new_state = opt.update(weight, grad, state, lr, t, wd=None, name=None)
 
 - `weight`, `grad` and every array of `state` are hybrid Arrays (NDArray eagerly, Tracer when
   a whole training step is traced by `hb.compile_step`), all of the weight's shape and dtype;
@@ -10,9 +10,14 @@ An optimizer is a pure update rule written with `hb.np` functions:
 - `lr` (this update's learning rate) and `t` (the 1-based update count, for Adam's bias
   correction) are Python floats or 0-d float32 Arrays, so a compiled step takes them as inputs
   and a learning-rate schedule never forces a recompile;
+- `wd` is this parameter's weight decay (the optimizer's `wd` times Parameter.wd_mult; None means
+  `opt.wd`), `name` its structural name (LARS skips biases and norm scales by name);
 - `grad` is the gradient already rescaled by the trainer (1/batch_size) and clipped;
   `preprocess` applies the optimizer's own elementwise `clip_gradient`.
 Nothing is modified in place here: the Trainer writes the results back into the parameters.
+
+`multi_precision=True` keeps a float32 master copy of float16/bfloat16 weights as the first
+state array; `create_full_state` / `full_update` add it around `create_state` / `update`.
 """
 from __future__ import annotations
 
@@ -60,7 +65,13 @@ class Optimizer:
     default_lr = 0.01
 
     def __init__(self, learning_rate: Optional[float] = None, wd: float = 0.0, clip_gradient: Optional[float] = None,
-                 lr_scheduler: Optional[Callable[[int], float]] = None):
+                 lr_scheduler: Optional[Callable[[int], float]] = None, multi_precision: bool = False,
+                 rescale_grad: float = 1.0, use_fused_step: Optional[bool] = None, aggregate_num: Optional[int] = None,
+                 param_idx2name: Optional[dict] = None, begin_num_update: int = 0, param_dict: Optional[dict] = None):
+        # use_fused_step / aggregate_num choose MXNet kernels; one traced update serves every case here
+        self.multi_precision = bool(multi_precision)
+        self.rescale_grad = float(rescale_grad)
+        self.idx2name = dict(param_idx2name or {})
         self.lr_scheduler = lr_scheduler
         if lr_scheduler is not None and learning_rate is not None:
             lr_scheduler.base_lr = float(learning_rate)
@@ -70,7 +81,7 @@ class Optimizer:
         if clip_gradient is not None and clip_gradient <= 0:
             raise HybridError(f"clip_gradient must be positive, got {clip_gradient}")
         self.clip_gradient = clip_gradient
-        self.num_update = 0
+        self.num_update = int(begin_num_update)
 
     # -- learning rate ---------------------------------------------------------------------
     def lr_at(self, t: int) -> float:
@@ -93,10 +104,35 @@ class Optimizer:
         return ()
 
     def preprocess(self, grad: Array) -> Array:
+        if self.rescale_grad != 1.0:
+            grad = grad * self.rescale_grad
         return grad if self.clip_gradient is None else np.clip(grad, -self.clip_gradient, self.clip_gradient)
 
-    def update(self, weight: Array, grad: Array, state: tuple, lr, t) -> tuple[Array, tuple]:
+    def decay(self, wd) -> float:
+        """This update's weight decay: the per-parameter `wd` the trainer passes, else the optimizer's."""
+        return self.wd if wd is None else wd
+
+    def update(self, weight: Array, grad: Array, state: tuple, lr, t, wd=None, name=None) -> tuple[Array, tuple]:
         raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    # -- multi-precision wrappers (what the Trainer calls) ---------------------------------------
+    def _master_copy(self, dtype) -> bool:
+        return self.multi_precision and numpy.dtype(dtype).itemsize == 2 and numpy.dtype(dtype).kind in "fV"
+
+    def create_full_state(self, weight: numpy.ndarray) -> tuple[numpy.ndarray, ...]:
+        """create_state, preceded by a float32 master weight for half-precision weights."""
+        if self._master_copy(weight.dtype):
+            master = weight.astype(numpy.float32)
+            return (master,) + tuple(self.create_state(master))
+        return tuple(self.create_state(weight))
+
+    def full_update(self, weight: Array, grad: Array, state: tuple, lr, t, wd=None, name=None):
+        """update, run on the float32 master weight for half-precision weights (multi_precision)."""
+        if self._master_copy(weight.dtype):
+            master, inner = state[0], tuple(state[1:])
+            new_master, new_inner = self.update(master, np.astype(grad, "float32"), inner, lr, t, wd, name)
+            return np.astype(new_master, weight.dtype), (new_master,) + tuple(new_inner)
+        return self.update(weight, grad, state, lr, t, wd, name)
 
     def __repr__(self) -> str:
         fields = {k: v for k, v in vars(self).items() if k not in ("num_update", "lr_scheduler")}

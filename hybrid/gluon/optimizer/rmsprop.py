@@ -20,8 +20,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, learning_rate: Optional[float] = None, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-8, centered: bool = False, wd: float = 0.0,
-                 clip_gradient: Optional[float] = None, lr_scheduler=None):
-        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler)
+                 clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler, **options)
         if not 0.0 <= rho < 1.0:
             raise HybridError(f"RMSProp rho must be in [0, 1), got {rho}")
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
@@ -30,10 +30,11 @@ class RMSProp(Optimizer):
         # (v, [a if centered], [b if momentum])
         return zeros_state(weight, 1 + bool(self.centered) + bool(self.momentum))
 
-    def update(self, weight, grad, state, lr, t):
+    def update(self, weight, grad, state, lr, t, wd=None, name=None):
         grad = self.preprocess(grad)
-        if self.wd:
-            grad = grad + weight * self.wd
+        wd = self.decay(wd)
+        if wd:
+            grad = grad + weight * wd
         rho = self.rho
         rest = list(state)
         var = rest.pop(0) * rho + grad * grad * (1.0 - rho)

@@ -17,8 +17,8 @@ from .base import Optimizer, register, zeros_state
 @register
 class SGD(Optimizer):
     def __init__(self, learning_rate: Optional[float] = None, momentum: float = 0.0, nesterov: bool = False,
-                 wd: float = 0.0, clip_gradient: Optional[float] = None, lr_scheduler=None):
-        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler)
+                 wd: float = 0.0, clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+        super().__init__(learning_rate, wd, clip_gradient, lr_scheduler, **options)
         if not 0.0 <= momentum < 1.0:
             raise HybridError(f"SGD momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0.0:
@@ -29,10 +29,11 @@ class SGD(Optimizer):
     def create_state(self, weight):
         return zeros_state(weight, 1 if self.momentum else 0)
 
-    def update(self, weight, grad, state, lr, t):
+    def update(self, weight, grad, state, lr, t, wd=None, name=None):
         grad = self.preprocess(grad)
-        if self.wd:
-            grad = grad + weight * self.wd
+        wd = self.decay(wd)
+        if wd:
+            grad = grad + weight * wd
         step = grad * lr
         if not self.momentum:
             return weight - step, ()
@@ -47,5 +48,5 @@ class NAG(SGD):
     """Nesterov accelerated gradient: SGD with nesterov=True (momentum 0.9 by default)."""
 
     def __init__(self, learning_rate: Optional[float] = None, momentum: float = 0.9, wd: float = 0.0,
-                 clip_gradient: Optional[float] = None, lr_scheduler=None):
-        super().__init__(learning_rate, momentum, True, wd, clip_gradient, lr_scheduler)
+                 clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+        super().__init__(learning_rate, momentum, True, wd, clip_gradient, lr_scheduler, **options)

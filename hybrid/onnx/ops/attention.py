@@ -87,3 +87,35 @@ def _bias(node: OnnxNode, mask, nonpad, past_k, s_q: int, s_kv: int, dtype: str)
         frontier = cast(np.where(allowed, 0.0, -math.inf), dtype)
         bias = frontier if bias is None else bias + frontier
     return bias
+
+
+@converts("RotaryEmbedding")
+def _rotary_embedding(node: OnnxNode):
+    """Rotate pairs of features by position-dependent angles (cos/sin caches, optionally indexed by
+    position ids): halves of the rotary part, or interleaved even/odd features."""
+    x, cos, sin = node.input(0), node.input(1), node.input(2)
+    positions = node.optional(3)
+    shape = x.shape
+    if x.ndim == 4:
+        x = np.transpose(x, (0, 2, 1, 3))   # (B, heads, S, H) -> (B, S, heads, H)
+    else:
+        heads = node.attr("num_heads", 0) or (shape[-1] // (2 * cos.shape[-1]))
+        x = np.reshape(x, (shape[0], shape[1], heads, -1))
+    rot = node.attr("rotary_embedding_dim", 0) or x.shape[-1]
+    if positions is not None:
+        cos, sin = np.take(cos, positions, axis=0), np.take(sin, positions, axis=0)
+    cos, sin = np.expand_dims(cos[..., :rot // 2], 2), np.expand_dims(sin[..., :rot // 2], 2)
+    rotate, keep = x[..., :rot], x[..., rot:]
+    if node.attr("interleaved", 0):
+        x1, x2 = rotate[..., 0::2], rotate[..., 1::2]
+    else:
+        x1, x2 = rotate[..., :rot // 2], rotate[..., rot // 2:]
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if node.attr("interleaved", 0):
+        rotated = np.reshape(np.stack([real, imag], -1), real.shape[:-1] + (rot,))
+    else:
+        rotated = np.concatenate([real, imag], -1)
+    out = np.concatenate([rotated, keep], -1) if keep.shape[-1] else rotated
+    if len(shape) == 4:
+        return np.transpose(out, (0, 2, 1, 3))
+    return np.reshape(out, shape)

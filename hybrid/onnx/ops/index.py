@@ -212,3 +212,20 @@ def _suppress(corners, scores, limit, iou_limit, score_limit) -> list[int]:
         if ok:
             kept.append(int(i))
     return kept
+
+
+@converts("ReverseSequence")
+def _reverse_sequence(node: OnnxNode):
+    """Reverse the first length[b] steps of every sequence: one gather along the time axis."""
+    x = node.input(0)
+    lengths = node.ints(1)
+    time_axis, batch_axis = node.attr("time_axis", 0), node.attr("batch_axis", 1)
+    steps = x.shape[time_axis]
+    order = numpy.array([[n - 1 - t if t < n else t for t in range(steps)] for n in lengths], numpy.int64)  # [b, t]
+    if time_axis < batch_axis:
+        order = order.T
+    shape = [1] * x.ndim
+    shape[batch_axis], shape[time_axis] = x.shape[batch_axis], steps
+    index = numpy.broadcast_to(order.reshape(shape), x.shape)
+    flat = _flat_index(const_array(numpy.ascontiguousarray(index)), time_axis, x.shape)
+    return np.reshape(np.take(np.reshape(x, (-1,)), flat, axis=0), x.shape)

@@ -172,7 +172,7 @@ def _cast_like(node: OnnxNode):
 # -- activations -------------------------------------------------------------------------------------------
 @converts("LeakyRelu")
 def _leaky_relu(node: OnnxNode):
-    return npx.leaky_relu(node.input(0), node.attr("alpha", 0.01))
+    return npx.leaky_relu(node.input(0), act_type="leaky", slope=node.attr("alpha", 0.01))
 
 
 @converts("PRelu")

@@ -54,7 +54,8 @@ def _conv2d(x, w, strides, dilations, pads, groups):
     symmetric = all(lo == hi for lo, hi in pads)
     if not symmetric:
         x, pads = _pad_spatial(x, pads), [(0, 0)] * 2
-    return npx.convolution(x, w, None, tuple(strides), tuple(lo for lo, _ in pads), tuple(dilations), groups)
+    return npx.convolution(x, w, None, stride=tuple(strides), pad=tuple(lo for lo, _ in pads),
+                           dilate=tuple(dilations), num_group=groups)
 
 
 def _conv3d(x, w, strides, dilations, pads, groups):
@@ -68,7 +69,8 @@ def _conv3d(x, w, strides, dilations, pads, groups):
         start = k * dilations[0]
         part = x[:, :, start:start + (out_depth - 1) * strides[0] + 1:strides[0]]
         part = np.reshape(np.transpose(part, (0, 2, 1, 3, 4)), (n * out_depth, c) + part.shape[3:])
-        y = npx.convolution(part, w[:, :, k], None, tuple(strides[1:]), 0, tuple(dilations[1:]), groups)
+        y = npx.convolution(part, w[:, :, k], None, stride=tuple(strides[1:]), pad=0, dilate=tuple(dilations[1:]),
+                            num_group=groups)
         total = y if total is None else total + y
     total = np.reshape(total, (n, out_depth) + total.shape[1:])
     return np.transpose(total, (0, 2, 1, 3, 4))

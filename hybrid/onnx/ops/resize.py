@@ -19,8 +19,9 @@ def _source_coords(out_size: int, in_size: int, scale: float, mode: str, roi=(0.
         return (x + 0.5) / scale - 0.5
     if mode == "pytorch_half_pixel":
         return (x + 0.5) / scale - 0.5 if out_size > 1 else numpy.zeros(out_size)
-    if mode == "align_corners":
-        return x * (in_size - 1) / (out_size - 1) if out_size > 1 else numpy.zeros(out_size)
+    if mode == "align_corners":   # ONNX divides by the scaled length, which need not be an integer
+        length = in_size * scale
+        return x * (in_size - 1) / (length - 1) if length > 1 else numpy.zeros(out_size)
     if mode == "asymmetric":
         return x / scale
     if mode == "tf_crop_and_resize":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from ...frontend import np
+from ...ir.types import to_numpy_dtype
 from ...core.array import NDArray
 from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
@@ -229,3 +230,18 @@ def _center_crop_pad(node: OnnxNode):
             widths[axis] = ((size - have) // 2, size - have - (size - have) // 2)
             x = np.pad(x, widths)
     return x
+
+
+def _window(node: OnnxNode, a0: float, a1: float, a2: float = 0.0):
+    """Generalized cosine windows: a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic)
+    or size - 1 (symmetric)."""
+    size = int(node.const(0).reshape(-1)[0])
+    denom = size if node.attr("periodic", 1) else size - 1
+    n = numpy.arange(size, dtype=numpy.float64)
+    w = a0 - a1 * numpy.cos(2 * numpy.pi * n / denom) + a2 * numpy.cos(4 * numpy.pi * n / denom)
+    return const_array(w.astype(to_numpy_dtype(hybrid_dtype(node.attr("output_datatype", 1), node))))
+
+
+converts("HannWindow")(lambda node: _window(node, 0.5, 0.5))
+converts("HammingWindow")(lambda node: _window(node, 25.0 / 46.0, 21.0 / 46.0))
+converts("BlackmanWindow")(lambda node: _window(node, 0.42, 0.5, 0.08))

@@ -1,6 +1,6 @@
 """`gluon.data.vision`: image datasets and transforms."""
 from . import transforms
-from .datasets import MNIST, Digits, FashionMNIST
+from .datasets import CIFAR10, CIFAR100, MNIST, Digits, FashionMNIST, ImageFolderDataset, ImageRecordDataset
 from .idx import parse_idx, read_idx
 
-__all__ = ["transforms", "MNIST", "FashionMNIST", "Digits", "read_idx", "parse_idx"]
+__all__ = ["transforms", "CIFAR10", "CIFAR100", "ImageFolderDataset", "ImageRecordDataset", "MNIST", "FashionMNIST", "Digits", "read_idx", "parse_idx"]

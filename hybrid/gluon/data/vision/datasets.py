@@ -136,3 +136,100 @@ class Digits(_ImageDataset):
             test.append(members[:n_test])
             train.append(members[n_test:])
         return numpy.sort(numpy.concatenate(train)), numpy.sort(numpy.concatenate(test))
+
+
+class _CIFAR(_ImageDataset):
+    """CIFAR from the binary distribution in `root` (never downloaded here): records of label
+    byte(s) then 3072 bytes of 32x32 R, G, B planes."""
+
+    label_bytes, label_index = 1, 0
+
+    def __init__(self, root: str, train: bool, transform: Optional[Callable]):
+        root = os.path.expanduser(root)
+        images, labels = [], []
+        for name in (self.train_files if train else self.test_files):
+            path = os.path.join(root, name)
+            if not os.path.exists(path):
+                raise FormatError(f"{type(self).__name__}: {path} is missing; put the binary version of the dataset "
+                                  f"({', '.join(self.train_files + self.test_files)}) in {root}")
+            raw = numpy.fromfile(path, numpy.uint8)
+            width = self.label_bytes + 3072
+            if raw.size % width:
+                raise FormatError(f"{path}: {raw.size} bytes is not a whole number of {width}-byte records")
+            records = raw.reshape(-1, width)
+            labels.append(records[:, self.label_index].astype(numpy.int32))
+            images.append(records[:, self.label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        super().__init__(numpy.concatenate(images), numpy.concatenate(labels), transform)
+
+
+class CIFAR10(_CIFAR):
+    train_files = [f"data_batch_{i}.bin" for i in range(1, 6)]
+    test_files = ["test_batch.bin"]
+
+    def __init__(self, root: str = "~/.hybrid/datasets/cifar10/cifar-10-batches-bin", train: bool = True,
+                 transform: Optional[Callable] = None):
+        super().__init__(root, train, transform)
+
+
+class CIFAR100(_CIFAR):
+    """fine_label=True gives the 100 fine classes (the second label byte), else the 20 coarse ones."""
+
+    train_files, test_files, label_bytes = ["train.bin"], ["test.bin"], 2
+
+    def __init__(self, root: str = "~/.hybrid/datasets/cifar100/cifar-100-binary", fine_label: bool = False,
+                 train: bool = True, transform: Optional[Callable] = None):
+        self.label_index = 1 if fine_label else 0
+        super().__init__(root, train, transform)
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm")
+
+
+class ImageFolderDataset(Dataset):
+    """root/<class>/<image>: one class per folder (sorted names; `synsets` lists them); images are
+    decoded on access (flag=1: RGB, 0: grayscale)."""
+
+    def __init__(self, root: str, flag: int = 1, transform: Optional[Callable] = None):
+        root = os.path.expanduser(root)
+        if not os.path.isdir(root):
+            raise FormatError(f"ImageFolderDataset: {root} is not a folder")
+        self._flag, self._transform = flag, transform
+        self.synsets = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+        self.items = [(os.path.join(root, d, name), label) for label, d in enumerate(self.synsets)
+                      for name in sorted(os.listdir(os.path.join(root, d)))
+                      if name.lower().endswith(IMAGE_EXTENSIONS)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, idx):
+        from .decode import decode
+        path, label = self.items[idx]
+        with open(path, "rb") as f:
+            image = decode(f.read(), self._flag)
+        return self._transform(image, label) if self._transform is not None else (image, label)
+
+
+class ImageRecordDataset(Dataset):
+    """Images and labels from an MXNet RecordIO file (`filename`.rec with its .idx next to it)."""
+
+    def __init__(self, filename: str, flag: int = 1, transform: Optional[Callable] = None):
+        from .recordio import read_index
+        self._rec = filename
+        index = os.path.splitext(filename)[0] + ".idx"
+        if not os.path.exists(filename) or not os.path.exists(index):
+            raise FormatError(f"ImageRecordDataset: needs {filename} and its index {index}")
+        self._offsets = read_index(index)
+        self._flag, self._transform = flag, transform
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, idx):
+        from .decode import decode
+        from .recordio import read_record, unpack
+        with open(self._rec, "rb") as f:
+            labels, data = unpack(read_record(f, self._offsets[idx], self._rec))
+        image = decode(data, self._flag)
+        label = labels[0] if labels.size == 1 else labels
+        return self._transform(image, label) if self._transform is not None else (image, label)

@@ -10,6 +10,7 @@ from typing import Callable, Sequence, Union
 import numpy
 
 from ....errors import ShapeError
+from . import color
 
 
 class Compose:
@@ -144,3 +145,129 @@ class RandomCrop:
 
     def __repr__(self) -> str:
         return f"RandomCrop(({self.width}, {self.height}), pad={self.pad})"
+
+
+def _image(x) -> numpy.ndarray:
+    x = numpy.asarray(x)
+    if x.ndim != 3:
+        raise ShapeError(f"expected an HWC image, got shape {x.shape}")
+    return x
+
+
+class CenterCrop:
+    """The centre `size` = (width, height) window; images smaller than that are resized up first."""
+
+    def __init__(self, size: Union[int, Sequence[int]], interpolation: str = "bilinear"):
+        self.width, self.height = (size, size) if isinstance(size, int) else tuple(size)
+        self.interpolation = interpolation
+
+    def __call__(self, x):
+        x = _image(x)
+        h, w = x.shape[:2]
+        if h < self.height or w < self.width:
+            x = Resize((max(w, self.width), max(h, self.height)), self.interpolation)(x)
+            h, w = x.shape[:2]
+        top, left = (h - self.height) // 2, (w - self.width) // 2
+        return x[top:top + self.height, left:left + self.width]
+
+    def __repr__(self) -> str:
+        return f"CenterCrop(({self.width}, {self.height}))"
+
+
+class RandomResizedCrop:
+    """A random window covering `scale` of the area with aspect ratio in `ratio` (log-uniform),
+    resized to `size` (Inception-style augmentation); the centre crop after 10 failed draws."""
+
+    def __init__(self, size: Union[int, Sequence[int]], scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                 interpolation: str = "bilinear", seed=None):
+        self.width, self.height = (size, size) if isinstance(size, int) else tuple(size)
+        self.scale, self.ratio, self.interpolation = scale, ratio, interpolation
+        self._rng = numpy.random.default_rng(seed)
+
+    def __call__(self, x):
+        x = _image(x)
+        h, w = x.shape[:2]
+        for _ in range(10):
+            area = h * w * self._rng.uniform(*self.scale)
+            aspect = numpy.exp(self._rng.uniform(numpy.log(self.ratio[0]), numpy.log(self.ratio[1])))
+            cw, ch = int(round(numpy.sqrt(area * aspect))), int(round(numpy.sqrt(area / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                top, left = int(self._rng.integers(0, h - ch + 1)), int(self._rng.integers(0, w - cw + 1))
+                return Resize((self.width, self.height), self.interpolation)(x[top:top + ch, left:left + cw])
+        return Resize((self.width, self.height), self.interpolation)(CenterCrop(min(h, w))(x))
+
+
+class _RandomFlip:
+    axis = 1
+
+    def __init__(self, p: float = 0.5, seed=None):
+        self.p, self._rng = p, numpy.random.default_rng(seed)
+
+    def __call__(self, x):
+        x = _image(x)
+        return numpy.flip(x, self.axis).copy() if self._rng.random() < self.p else x
+
+
+class RandomFlipLeftRight(_RandomFlip):
+    axis = 1
+
+
+class RandomFlipTopBottom(_RandomFlip):
+    axis = 0
+
+
+class _RandomColor:
+    """Scales a colour property by 1 + U(-amount, amount) (hue: rotates by U(-amount, amount) * pi)."""
+
+    def __init__(self, amount: float, seed=None):
+        if amount < 0:
+            raise ValueError(f"{type(self).__name__}: the jitter amount must be >= 0, got {amount}")
+        self.amount, self._rng = amount, numpy.random.default_rng(seed)
+
+    def adjust(self, img, draw):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        x = _image(x)
+        out = self.adjust(x.astype(numpy.float32), self._rng.uniform(-self.amount, self.amount))
+        if numpy.issubdtype(x.dtype, numpy.integer):
+            return numpy.clip(numpy.rint(out), 0, 255).astype(x.dtype)
+        return out.astype(x.dtype)
+
+
+class RandomBrightness(_RandomColor):
+    def adjust(self, img, draw):
+        return color.brightness(img, 1.0 + draw)
+
+
+class RandomContrast(_RandomColor):
+    def adjust(self, img, draw):
+        return color.contrast(img, 1.0 + draw)
+
+
+class RandomSaturation(_RandomColor):
+    def adjust(self, img, draw):
+        return color.saturation(img, 1.0 + draw)
+
+
+class RandomHue(_RandomColor):
+    def adjust(self, img, draw):
+        return color.hue(img, draw * numpy.pi)
+
+
+class RandomColorJitter:
+    """Brightness, contrast, saturation and hue jitters, in a random order."""
+
+    def __init__(self, brightness: float = 0, contrast: float = 0, saturation: float = 0, hue: float = 0, seed=None):
+        self._rng = numpy.random.default_rng(seed)
+        self._steps = [cls(v, seed=self._rng.integers(1 << 31)) for cls, v in
+                       ((RandomBrightness, brightness), (RandomContrast, contrast), (RandomSaturation, saturation),
+                        (RandomHue, hue)) if v > 0]
+
+    def __call__(self, x):
+        for i in self._rng.permutation(len(self._steps)):
+            x = self._steps[i](x)
+        return x
+
+
+ColorJitter = RandomColorJitter

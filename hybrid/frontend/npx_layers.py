@@ -1,0 +1,146 @@
+"""npx activations and normalizations beyond the basic set (MXNet's LeakyReLU family,
+instance/group normalization, pixel shuffle, reflection padding), composed from primitives."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from ..errors import ShapeError
+from . import np
+from ..core.array import Array
+from ..core.promote import asarray, promote
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def _per_channel(v, ndim: int) -> Array:
+    """A (C,) vector shaped to broadcast along axis 1 of an ndim array (a scalar stays 0-d)."""
+    v = asarray(v)
+    if v.ndim == 0 or v.size == 1:
+        return np.reshape(v, ())
+    return np.reshape(v, (1, v.shape[0]) + (1,) * (ndim - 2))
+
+
+def elu(x, alpha: float = 1.0) -> Array:
+    (x,) = promote(x, to_float=True)
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)) * alpha)
+
+
+def selu(x) -> Array:
+    return elu(x, SELU_ALPHA) * SELU_SCALE
+
+
+def leaky_relu(data, gamma=None, act_type: str = "leaky", slope: float = 0.25, lower_bound: float = 0.125,
+               upper_bound: float = 0.334) -> Array:
+    """MXNet's LeakyReLU operator: act_type 'leaky' (slope), 'prelu' (learned per-channel
+    `gamma`), 'elu' (slope is alpha), 'selu', 'gelu', or 'rrelu' (random slope in
+    [lower_bound, upper_bound] while training, their mean otherwise)."""
+    (x,) = promote(data, to_float=True)
+    if act_type == "leaky":
+        return np.where(x < 0, x * slope, x)
+    if act_type == "prelu":
+        if gamma is None:
+            raise ValueError("leaky_relu(act_type='prelu') needs the learned slopes `gamma`")
+        return np.where(x < 0, x * _per_channel(gamma, x.ndim), x)
+    if act_type == "elu":
+        return elu(x, slope)
+    if act_type == "selu":
+        return selu(x)
+    if act_type == "gelu":
+        from .npx import gelu
+        return gelu(x)
+    if act_type == "rrelu":
+        from ..core.autograd import is_training
+        if is_training():
+            slopes = np.random.uniform(lower_bound, upper_bound, size=x.shape, dtype=x.dtype)
+            return np.where(x < 0, x * slopes, x)
+        return np.where(x < 0, x * ((lower_bound + upper_bound) / 2), x)
+    raise ValueError(f"leaky_relu: unknown act_type {act_type!r}; use leaky, prelu, elu, selu, gelu or rrelu")
+
+
+def log_sigmoid(x) -> Array:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    (x,) = promote(x, to_float=True)
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def mish(x) -> Array:
+    """x * tanh(softplus(x))."""
+    (x,) = promote(x, to_float=True)
+    return x * np.tanh(np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
+
+
+def _normalize(x: Array, axes: tuple[int, ...], eps: float) -> Array:
+    mean = np.mean(x, axes, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axes, keepdims=True)
+    return centered / np.sqrt(var + eps)
+
+
+def instance_norm(data, gamma, beta, eps: float = 1e-3, axis: int = 1) -> Array:
+    """Normalize each sample's each channel over its spatial positions, then scale/shift per channel."""
+    (x,) = promote(data, to_float=True)
+    axis = axis % x.ndim
+    if x.ndim < 3:
+        raise ShapeError(f"instance_norm expects (N, C, *spatial) input, got shape {x.shape}")
+    out = _normalize(x, tuple(i for i in range(1, x.ndim) if i != axis), eps)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    return out * np.reshape(asarray(gamma), shape) + np.reshape(asarray(beta), shape)
+
+
+def group_norm(data, gamma, beta, num_groups: int = 1, eps: float = 1e-5) -> Array:
+    """Split the channels (axis 1) into num_groups groups; normalize each sample's group over its
+    channels and positions; scale/shift per channel."""
+    (x,) = promote(data, to_float=True)
+    n, c = x.shape[:2]
+    if c % num_groups:
+        raise ShapeError(f"group_norm: {c} channels do not split into {num_groups} groups")
+    grouped = np.reshape(x, (n, num_groups, -1))
+    out = np.reshape(_normalize(grouped, (2,), eps), x.shape)
+    return out * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+
+
+def reflection_pad(x, widths: Sequence[tuple[int, int]]) -> Array:
+    """Pad each axis by mirroring its interior (not repeating the edge), like NumPy's 'reflect'."""
+    x = asarray(x)
+    for axis, (before, after) in enumerate(widths):
+        if before == 0 and after == 0:
+            continue
+        size = x.shape[axis]
+        if before >= size or after >= size:
+            raise ShapeError(f"reflection pad of {before, after} needs more than that many elements on axis {axis}, "
+                             f"got {size} (shape {x.shape})")
+        begin, end = [0] * x.ndim, list(x.shape)
+        parts = []
+        if before:
+            begin[axis], end[axis] = 1, before + 1
+            parts.append(np.flip(np.slice(x, begin, end), axis))
+        parts.append(x)
+        if after:
+            begin[axis], end[axis] = size - after - 1, size - 1
+            parts.append(np.flip(np.slice(x, begin, end), axis))
+        x = np.concatenate(parts, axis)
+    return x
+
+
+def pixel_shuffle(x, factors: Sequence[int]) -> Array:
+    """(N, C * prod(f), *S) -> (N, C, *(S_i * f_i)): channel blocks become spatial sub-positions."""
+    x = asarray(x)
+    rank = len(factors)
+    if x.ndim != rank + 2:
+        raise ShapeError(f"pixel_shuffle with {rank} factors expects a {rank + 2}-d input, got shape {x.shape}")
+    n, c = x.shape[:2]
+    block = math.prod(factors)
+    if c % block:
+        raise ShapeError(f"pixel_shuffle: {c} channels are not a multiple of the factors' product {block}")
+    spatial = tuple(x.shape[2:])
+    y = np.reshape(x, (n, c // block) + tuple(factors) + spatial)
+    # interleave: (N, C, S_1, f_1, S_2, f_2, ...)
+    order = (0, 1) + tuple(a for i in range(rank) for a in (2 + rank + i, 2 + i))
+    return np.reshape(np.transpose(y, order), (n, c // block) + tuple(s * f for s, f in zip(spatial, factors)))
+
+
+__all__ = ["elu", "selu", "leaky_relu", "log_sigmoid", "mish", "instance_norm", "group_norm", "reflection_pad",
+           "pixel_shuffle"]

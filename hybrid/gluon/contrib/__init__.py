@@ -1,0 +1,4 @@
+"""`gluon.contrib`: MXNet's contributed Gluon tools; here the `estimator` fit loop."""
+from . import estimator
+
+__all__ = ["estimator"]

@@ -1,0 +1,96 @@
+"""The Estimator (MXNet's gluon.contrib.estimator): fit a block on a DataLoader with a loss, a
+Trainer and metrics, calling event handlers around epochs and batches."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ....core import autograd
+from ....errors import HybridError
+from ... import metric as metric_mod
+from ...trainer import Trainer
+from .event_handler import LoggingHandler, MetricHandler, StoppingHandler, ValidationHandler
+
+
+class Estimator:
+    def __init__(self, net, loss, train_metrics=None, val_metrics=None, initializer=None, trainer=None,
+                 device=None, context=None, val_net=None, val_loss=None, batch_axis: int = 0):
+        self.net, self.loss = net, loss
+        self.val_net, self.val_loss = val_net or net, val_loss or loss
+        self.batch_axis = batch_axis
+        as_list = lambda m: [metric_mod.create(x) for x in (m if isinstance(m, (list, tuple)) else [m])] if m else []  # noqa: E731
+        self.train_metrics = as_list(train_metrics)
+        self.val_metrics = as_list(val_metrics)
+        self.train_loss_metric = metric_mod.Loss("training loss")
+        self.val_loss_metric = metric_mod.Loss("validation loss")
+        try:
+            params = net.collect_params()
+            if any(not p.is_initialized and p._deferred_init is None for p in params.values()):
+                net.initialize(initializer)
+        except HybridError as e:
+            raise HybridError(f"Estimator: could not initialize the network: {e}") from None
+        self.trainer = trainer or Trainer(net.collect_params(), "sgd", {"learning_rate": 0.001})
+        self.epoch, self.last_loss = 0, float("nan")
+        self.train_data = None
+
+    def batch_size(self, batch) -> int:
+        data = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return data.shape[self.batch_axis]
+
+    def _split(self, batch):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise HybridError("Estimator: each batch must be (data, label)")
+        return batch[0], batch[1]
+
+    def evaluate(self, val_data, batch_axis: int = 0, event_handlers=None) -> list:
+        """Run val_net over val_data; update val_metrics and the validation loss; return their (name, value)."""
+        for m in self.val_metrics + [self.val_loss_metric]:
+            m.reset()
+        for batch in val_data:
+            data, label = self._split(batch)
+            pred = self.val_net(data)
+            loss = self.val_loss(pred, label)
+            for m in self.val_metrics:
+                m.update(label, pred)
+            self.val_loss_metric.update(0, loss)
+        return [m.get() for m in self.val_metrics + [self.val_loss_metric]]
+
+    def fit(self, train_data, val_data=None, epochs: Optional[int] = None, event_handlers=None,
+            batches: Optional[int] = None, batch_axis: int = 0):
+        """Train for `epochs` epochs (or `batches` batches); returns the handlers used."""
+        if epochs is None and batches is None:
+            raise HybridError("Estimator.fit: give epochs= or batches=")
+        self.train_data, self.batch_axis = train_data, batch_axis
+        handlers = list(event_handlers or [])
+        metrics = self.train_metrics + [self.train_loss_metric]
+        if not any(isinstance(h, MetricHandler) for h in handlers):
+            handlers.insert(0, MetricHandler(metrics))
+        if val_data is not None and not any(isinstance(h, ValidationHandler) for h in handlers):
+            handlers.append(ValidationHandler(val_data, self.evaluate))
+        if not any(isinstance(h, LoggingHandler) for h in handlers):
+            handlers.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
+                                                              if val_data is not None else [])))
+        handlers.append(StoppingHandler(epochs, batches))
+        call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in handlers if hasattr(h, event)]  # noqa: E731
+        call("train_begin")
+        stop = False
+        self.epoch = 0
+        while not stop:
+            call("epoch_begin")
+            for batch in train_data:
+                call("batch_begin", batch=batch)
+                data, label = self._split(batch)
+                with autograd.record():
+                    pred = self.net(data)
+                    loss = self.loss(pred, label)
+                    total = loss.sum()  # MXNet's loss.backward(): a gradient of ones for a per-sample loss
+                total.backward()
+                self.trainer.step(self.batch_size(batch))
+                self.last_loss = float(loss.asnumpy().mean())
+                if any(call("batch_end", batch=batch, pred=pred, label=label, loss=loss)):
+                    stop = True
+                    break
+            self.epoch += 1
+            if any(call("epoch_end")):
+                stop = True
+        call("train_end")
+        return handlers

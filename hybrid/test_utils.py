@@ -1,0 +1,134 @@
+"""`hb.test_utils`: MXNet's test helpers (assert_almost_equal, same, rand_ndarray, ...) for
+NDArrays, NumPy arrays and scalars alike."""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Optional, Sequence
+
+import numpy
+
+from .core.array import NDArray
+from .core.context import Context, cpu
+
+# MXNet's default tolerances by dtype (tighter for wider floats)
+_RTOL = {numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}
+_ATOL = {numpy.dtype("float16"): 1e-1, numpy.dtype("float32"): 1e-3, numpy.dtype("float64"): 1e-20}
+
+
+def _np(a) -> numpy.ndarray:
+    return a.asnumpy() if isinstance(a, NDArray) else numpy.asarray(a)
+
+
+def default_device() -> Context:
+    return cpu(0)
+
+
+default_context = default_device
+
+
+def get_rtol(rtol: Optional[float] = None, dtype=numpy.float32) -> float:
+    return _RTOL.get(numpy.dtype(dtype), 1e-5) if rtol is None else rtol
+
+
+def get_atol(atol: Optional[float] = None, dtype=numpy.float32) -> float:
+    return _ATOL.get(numpy.dtype(dtype), 1e-20) if atol is None else atol
+
+
+def _tolerances(a: numpy.ndarray, b: numpy.ndarray, rtol, atol) -> tuple[float, float]:
+    widest = max((a.dtype, b.dtype), key=lambda d: d.itemsize if d.kind == "f" else 8)
+    return get_rtol(rtol, widest), get_atol(atol, widest)
+
+
+def almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = None, equal_nan: bool = False) -> bool:
+    a, b = _np(a), _np(b)
+    rtol, atol = _tolerances(a, b, rtol, atol)
+    return bool(numpy.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def assert_almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = None,
+                        names: Sequence[str] = ("a", "b"), equal_nan: bool = False, use_broadcast: bool = True,
+                        mismatches=None) -> None:
+    """Raise AssertionError (with the worst element) unless |a - b| <= atol + rtol |b| everywhere."""
+    a, b = _np(a), _np(b)
+    if not use_broadcast and a.shape != b.shape:
+        raise AssertionError(f"shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}")
+    rtol, atol = _tolerances(a, b, rtol, atol)
+    numpy.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                                  err_msg=f"{names[0]} and {names[1]} differ")
+
+
+assert_allclose = assert_almost_equal
+
+
+def same(a, b) -> bool:
+    """Exactly equal values and shapes."""
+    return bool(numpy.array_equal(_np(a), _np(b)))
+
+
+def assert_exception(f, exception_type, *args, **kwargs) -> None:
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError(f"{getattr(f, '__name__', f)} did not raise {exception_type.__name__}")
+
+
+def rand_shape_nd(num_dim: int, dim: int = 10, allow_zero_size: bool = False) -> tuple[int, ...]:
+    low = 0 if allow_zero_size else 1
+    return tuple(int(d) for d in numpy.random.randint(low, dim + 1, size=num_dim))
+
+
+def rand_shape_2d(dim0: int = 10, dim1: int = 10, allow_zero_size: bool = False) -> tuple[int, int]:
+    low = 0 if allow_zero_size else 1
+    return int(numpy.random.randint(low, dim0 + 1)), int(numpy.random.randint(low, dim1 + 1))
+
+
+def rand_shape_3d(dim0: int = 10, dim1: int = 10, dim2: int = 10, allow_zero_size: bool = False):
+    low = 0 if allow_zero_size else 1
+    return tuple(int(numpy.random.randint(low, d + 1)) for d in (dim0, dim1, dim2))
+
+
+def random_arrays(*shapes) -> list:
+    """Standard-normal float32 NumPy arrays of the given shapes (a single array for one shape)."""
+    arrays = [numpy.random.randn(*s).astype(numpy.float32) if s else numpy.float32(numpy.random.randn())
+              for s in shapes]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def rand_ndarray(shape, stype: str = "default", density: Optional[float] = None, dtype=None,
+                 distribution: Optional[str] = None) -> NDArray:
+    """A random dense NDArray (uniform [-1, 1)); `density` zeroes the rest. Sparse storage types
+    are not part of hybrid (docs/semantics.md)."""
+    if stype != "default":
+        raise ValueError(f"rand_ndarray: stype={stype!r}: hybrid has dense arrays only; use stype='default'")
+    data = numpy.random.uniform(-1.0, 1.0, size=shape).astype(dtype or numpy.float32)
+    if density is not None:
+        data = numpy.where(numpy.random.uniform(size=shape) < density, data, 0).astype(data.dtype)
+    return NDArray(data)
+
+
+@contextlib.contextmanager
+def environment(*args):
+    """Set environment variables for the duration of a with block: environment(name, value) or
+    environment({name: value, ...}); a value of None unsets."""
+    values = args[0] if len(args) == 1 else {args[0]: args[1]}
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+__all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
+           "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
+           "random_arrays", "rand_ndarray", "environment"]

@@ -1,0 +1,163 @@
+"""npx operators added for MXNet 2 parity, against NumPy/SciPy/PyTorch: eager and hybridized
+(interp, llvm), gradients by finite differences, files and DLPack interchange."""
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import autograd, np, npx
+
+from blockcheck import check_block, check_finite_differences
+
+scipy_special = pytest.importorskip("scipy.special")
+R = onp.random.default_rng(4)
+
+
+def _x(*shape):
+    return R.standard_normal(shape).astype(onp.float32)
+
+
+def lam(fn):
+    return hb.nn.HybridLambda(fn)
+
+
+def test_slice_batch_dot_sequence_mask():
+    x = _x(4, 5, 6)
+    check_block(lam(lambda v: npx.slice(v, (1, None), (3, -1), (1, 2))), x, ref=lambda v: v[1:3, :-1:2])
+    a, b = _x(3, 2, 4), _x(3, 5, 4)
+    check_block(lam(lambda p, q: npx.batch_dot(p, q, transpose_b=True)), a, b, ref=lambda p, q: p @ q.transpose(0, 2, 1),
+                rtol=1e-5)
+    check_finite_differences(lam(lambda p, q: npx.batch_dot(p, q, transpose_b=True)), a, b)
+    seq, lengths = _x(5, 3, 2), onp.array([2, 5, 0], onp.float32)
+
+    def ref_mask(v, n):
+        out = v.copy()
+        for j, length in enumerate(n.astype(int)):
+            out[length:, j] = -1.0
+        return out
+    check_block(lam(lambda v, n: npx.sequence_mask(v, n, use_sequence_length=True, value=-1.0)), seq, lengths,
+                ref=ref_mask)
+    batch_major = npx.sequence_mask(np.array(seq.transpose(1, 0, 2)), np.array(lengths), True, -1.0, axis=1)
+    onp.testing.assert_array_equal(batch_major.asnumpy(), ref_mask(seq, lengths).transpose(1, 0, 2))
+
+
+def test_pick_and_topk():
+    x = _x(4, 6)
+    idx = onp.array([0, 5, 2, 9], onp.float32)
+    check_block(lam(lambda v, i: npx.pick(v, i, axis=1, mode="clip")), x, idx,
+                ref=lambda v, i: v[onp.arange(4), onp.clip(i.astype(int), 0, 5)])
+    with pytest.raises(hb.IndexOutOfRangeError, match="npx.pick"):
+        npx.pick(np.array(x), np.array(idx))
+    wrapped = npx.pick(np.array(x), np.array(idx), axis=-1, mode="wrap", keepdims=True).asnumpy()
+    onp.testing.assert_array_equal(wrapped, x[onp.arange(4), idx.astype(int) % 6][:, None])
+    check_finite_differences(lam(lambda v: npx.pick(v, np.array(onp.array([1, 2, 3, 4], onp.int32)))), x)
+    order = onp.argsort(-x, axis=1)[:, :3]
+    check_block(lam(lambda v: npx.topk(v, k=3)), x, ref=lambda v: order.astype(onp.float32), grad=False)
+    check_block(lam(lambda v: npx.topk(v, axis=0, k=2, ret_typ="value", is_ascend=True)), x,
+                ref=lambda v: onp.sort(v, axis=0)[:2])
+    vals, idxs = npx.topk(np.array(x), k=2, ret_typ="both", dtype="int32")
+    onp.testing.assert_array_equal(idxs.asnumpy(), order[:, :2])
+    mask = npx.topk(np.array(x), k=2, ret_typ="mask").asnumpy()
+    assert mask.sum() == 8 and onp.all(mask[onp.arange(4)[:, None], order[:, :2]] == 1)
+    check_finite_differences(lam(lambda v: npx.topk(v, k=2, ret_typ="value")), x)
+
+
+def test_arange_like_and_reshape_codes():
+    x = np.zeros((2, 3, 4))
+    onp.testing.assert_array_equal(npx.arange_like(x).asnumpy(), onp.arange(24.0).reshape(2, 3, 4))
+    onp.testing.assert_array_equal(npx.arange_like(x, start=1, step=2, axis=1).asnumpy(), [1.0, 3.0, 5.0])
+    onp.testing.assert_array_equal(npx.arange_like(np.zeros(5), repeat=2).asnumpy(), [0, 0, 1, 1, 2])
+    y = np.zeros((2, 1, 3, 4, 5))
+    cases = [((-2, -3, -5, -1), (2, 12, 5)), ((-4,), (2, 1, 3, 4, 5)), ((-2, -3, -6, 3, -1, -4), (2, 3, 1, 4, 5)),
+             ((-1, 5), (24, 5)), ((0, -1), (0, 120))]
+    for codes, shape in cases[:4]:
+        assert npx.reshape(y, codes).shape == shape, codes
+    assert npx.reshape(np.zeros((6, 4)), (-1, -2), reverse=True).shape == (6, 4)
+    assert npx.reshape(np.zeros((2, 3, 4)), (-5, -2)).shape == (6, 4)
+    with pytest.raises(hb.ShapeError, match="-3"):
+        npx.reshape(np.zeros((2, 3)), (-3, -2))
+    check_block(lam(lambda v: npx.reshape(v, (-5, -6, 2, -1))), _x(2, 3, 4), ref=lambda v: v.reshape(6, 2, 2))
+
+
+def test_masked_softmax_smooth_l1():
+    x, mask = _x(3, 5), R.random((3, 5)) < 0.6
+    mask[:, 0] = True
+
+    def ref_soft(v, m, temperature=2.0):
+        e = onp.where(m, onp.exp(v / temperature - (v / temperature).max(1, keepdims=True)), 0)
+        return e / e.sum(1, keepdims=True)
+    check_block(lam(lambda v, m: npx.masked_softmax(v, m, temperature=2.0)), x, mask, ref=ref_soft, rtol=1e-5)
+    got = npx.masked_log_softmax(np.array(x), np.array(mask)).asnumpy()
+    expected = onp.where(mask, onp.log(ref_soft(x, mask, 1.0) + (~mask)), -onp.inf)
+    onp.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    check_finite_differences(lam(lambda v: npx.masked_softmax(v, np.array(mask))), x)
+    check_block(lam(lambda v: npx.smooth_l1(v, 2.0)), x,
+                ref=lambda v: onp.where(onp.abs(v) < 0.25, 2.0 * v * v, onp.abs(v) - 0.125))
+    check_finite_differences(lam(lambda v: npx.smooth_l1(v, 2.0)), x + onp.sign(x) * 0.02)
+
+
+def test_gamma_and_gammaln():
+    x = onp.array([0.1, 0.5, 0.7, 1.0, 2.5, 7.3, 30.0, -0.3, -1.7, -2.5], onp.float64)
+    check_block(lam(npx.gammaln), x, ref=lambda v: scipy_special.gammaln(v), rtol=1e-10, atol=1e-10,
+                backends=("interp",))
+    check_block(lam(npx.gamma), x[x < 20], ref=lambda v: scipy_special.gamma(v), rtol=1e-9, backends=("interp",))
+    f32 = x.astype(onp.float32)
+    check_block(lam(npx.gammaln), f32, ref=lambda v: scipy_special.gammaln(v.astype(onp.float64)), rtol=1e-4,
+                atol=1e-5)
+    check_finite_differences(lam(npx.gammaln), onp.array([0.3, 1.5, 4.0, -0.6], onp.float32))
+
+
+def test_batch_norm_momentum_updates_running_stats():
+    x = _x(4, 3, 2, 2)
+    mean, var = np.zeros(3), np.ones(3)
+    gamma, beta = np.ones(3), np.zeros(3)
+    with autograd.train_mode():
+        out, bm, bv = npx.batch_norm(np.array(x), gamma, beta, mean, var, momentum=0.8, output_mean_var=True)
+    xm, xv = x.mean((0, 2, 3)), x.var((0, 2, 3))
+    onp.testing.assert_allclose(bm.asnumpy(), xm, rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(mean.asnumpy(), 0.2 * xm, rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(var.asnumpy(), 0.8 + 0.2 * xv * 16 / 15, rtol=1e-5)
+    inference = npx.batch_norm(np.array(x), gamma, beta, mean, var)  # not training: running statistics
+    expected = (x - mean.asnumpy().reshape(1, 3, 1, 1)) / onp.sqrt(var.asnumpy().reshape(1, 3, 1, 1) + 1e-5)
+    onp.testing.assert_allclose(inference.asnumpy(), expected, rtol=1e-5, atol=1e-5)
+    assert out.shape == x.shape
+
+
+def test_embedding_fully_connected_arguments():
+    w = _x(10, 4)
+    onp.testing.assert_array_equal(npx.embedding(np.array([[1, 3]]), np.array(w), input_dim=10, output_dim=4)
+                                   .asnumpy(), w[[[1, 3]]])
+    with pytest.raises(hb.ShapeError, match="input_dim"):
+        npx.embedding(np.array([1]), np.array(w), input_dim=9)
+    x, fw, fb = _x(2, 4), _x(3, 4), _x(3)
+    onp.testing.assert_allclose(npx.fully_connected(np.array(x), np.array(fw), np.array(fb), num_hidden=3,
+                                                    no_bias=True).asnumpy(), x @ fw.T, rtol=1e-5)
+
+
+def test_save_load_and_interchange(tmp_path):
+    a, b = _x(2, 3), _x(4)
+    npx.save(str(tmp_path / "one"), np.array(a))
+    onp.testing.assert_array_equal(npx.load(str(tmp_path / "one")).asnumpy(), a)
+    npx.save(str(tmp_path / "many"), [np.array(a), b])
+    got = npx.load(str(tmp_path / "many"))
+    assert isinstance(got, list) and onp.array_equal(got[1].asnumpy(), b)
+    npx.savez(str(tmp_path / "named"), np.array(a), bias=np.array(b))
+    got = npx.load(str(tmp_path / "named"))
+    assert set(got) == {"arr_0", "bias"} and onp.array_equal(got["bias"].asnumpy(), b)
+    evil = tmp_path / "evil.npz"
+    onp.savez(evil, x=onp.array([{"a": 1}], dtype=object))
+    with pytest.raises(hb.FormatError, match="npx.save"):
+        npx.load(str(evil))
+    plain = tmp_path / "plain.npz"
+    onp.savez(plain, x=a)
+    with pytest.raises(hb.FormatError, match="format"):
+        npx.load(str(plain))
+    host = onp.arange(6.0, dtype=onp.float32)
+    shared = npx.from_numpy(host)
+    host[0] = 42.0
+    assert shared.asnumpy()[0] == 42.0
+    back = npx.from_dlpack(npx.to_dlpack_for_read(np.array(a)))
+    onp.testing.assert_array_equal(back.asnumpy(), a)
+    torch = pytest.importorskip("torch")
+    t = torch.utils.dlpack.from_dlpack(npx.to_dlpack_for_read(np.array(a)))
+    onp.testing.assert_array_equal(t.numpy(), a)
+    onp.testing.assert_array_equal(npx.from_dlpack(torch.arange(3.0)).asnumpy(), [0.0, 1.0, 2.0])

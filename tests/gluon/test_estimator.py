@@ -1,0 +1,68 @@
+"""gluon.contrib.estimator: fit/evaluate with metrics and handlers (progress bar, checkpoints,
+early stopping, a training-curve PNG)."""
+import io
+import os
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import gluon, nn
+from hybrid.gluon.contrib.estimator import (CheckpointHandler, EarlyStoppingHandler, Estimator, LoggingHandler,
+                                            PlotHandler)
+
+
+def _problem():
+    rng = onp.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype(onp.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(onp.int32)
+    ds = gluon.data.ArrayDataset(x, y)
+    return gluon.data.DataLoader(ds, batch_size=16, shuffle=True, seed=1), gluon.data.DataLoader(ds, batch_size=32)
+
+
+def test_fit_learns_and_reports(tmp_path):
+    train, val = _problem()
+    net = nn.HybridSequential()
+    net.add(nn.Dense(16, activation="relu"), nn.Dense(2))
+    net.initialize(hb.init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.05})
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics="acc", val_metrics="acc",
+                    trainer=trainer)
+    log = io.StringIO()
+    acc = est.val_metrics[0]
+    handlers = [LoggingHandler(metrics=est.train_metrics, file=log),
+                CheckpointHandler(str(tmp_path / "ckpt"), "mlp", max_checkpoints=2),
+                PlotHandler(str(tmp_path / "curve.png"), est.train_metrics + [est.train_loss_metric])]
+    est.fit(train, val_data=val, epochs=6, event_handlers=handlers)
+    assert est.epoch == 6 and acc.get()[1] > 0.85
+    text = log.getvalue()
+    assert "[Epoch 6]" in text and "samples/s" in text and "Training finished" in text
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["mlp-epoch5.params", "mlp-epoch5.states", "mlp-epoch6.params",
+                                                    "mlp-epoch6.states"]
+    png = (tmp_path / "curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    names = [n for n, _ in est.evaluate(val)]
+    assert names == ["accuracy", "validation loss"]
+
+
+def test_batches_limit_and_early_stopping():
+    train, val = _problem()
+    net = nn.Dense(2)
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics="acc")
+    est.fit(train, batches=3, event_handlers=[LoggingHandler(file=io.StringIO(), progress=False)])
+    assert est.epoch == 1
+    stopper = EarlyStoppingHandler(est.train_loss_metric, patience=0, min_delta=10.0)
+    est.fit(train, epochs=20, event_handlers=[stopper, LoggingHandler(file=io.StringIO(), progress=False)])
+    assert stopper.stopped_epoch == 2  # no improvement of 10 after the first epoch
+    with pytest.raises(hb.HybridError, match="epochs"):
+        est.fit(train)
+
+
+def test_slow_compiles_print_one_line(capsys, monkeypatch):
+    from hybrid.frontend import hybridize as hybridize_module
+    monkeypatch.setattr(hybridize_module, "SLOW_COMPILE_SECONDS", 0.0)
+    f = hb.hybridize(lambda a: a * 2 + 1, backend="interp")
+    f(hb.np.ones(3))
+    f(hb.np.ones(3))  # cached: nothing more
+    err = capsys.readouterr().err
+    assert err.count("[hybrid] compiled") == 1 and "for interp in" in err

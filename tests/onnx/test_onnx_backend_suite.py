@@ -1,0 +1,52 @@
+"""The official ONNX backend test suite against hybrid (slow tier: the whole suite, on interp and on
+llvm), and a fast default-tier run of the on-disk PyTorch operator and simple models on interp.
+Every failure must be in tests/onnx/backend_suite.py's reviewed EXPECTED_FAILURES list."""
+import numpy
+import pytest
+
+from backend_suite import EXPECTED_FAILURES, backend_class, expected_reason, run_suite, summary
+
+
+def test_every_expected_failure_has_a_reason():
+    assert EXPECTED_FAILURES and all(reason.strip() for _, reason in EXPECTED_FAILURES)
+
+
+@pytest.mark.parametrize("kind", ["pytorch-operator", "simple"])
+def test_disk_models_on_interp(kind):
+    """The suite's stored inputs and outputs, compared as BackendTest does (rtol/atol of the case)."""
+    import onnx
+    from onnx import numpy_helper
+    from onnx.backend.test.loader import load_model_tests
+    import glob
+    import os
+
+    backend = backend_class("interp")
+    ran = 0
+    for case in load_model_tests(kind=kind):
+        if expected_reason(case.name):
+            continue
+        model = onnx.load(os.path.join(case.model_dir, "model.onnx"))
+        for folder in sorted(glob.glob(os.path.join(case.model_dir, "test_data_set*"))):
+            def read(prefix):
+                files = sorted(glob.glob(os.path.join(folder, f"{prefix}_*.pb")),
+                               key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
+                return [numpy_helper.to_array(onnx.load_tensor(f)) for f in files]
+            outputs = backend.run_model(model, read("input"))
+            for got, want in zip(outputs, read("output")):
+                assert got.dtype == want.dtype, case.name
+                numpy.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=case.name)
+            ran += 1
+    assert ran >= 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["interp", "llvm"])
+def test_backend_suite(backend):
+    report = run_suite(backend)
+    print(summary(report))
+    unexpected = [line for groups in report.values() for line in groups["details"]]
+    assert not unexpected, "failures outside EXPECTED_FAILURES:\n" + "\n".join(unexpected)
+    for kind in ("pytorch-converted", "pytorch-operator", "real (light models, local files)"):
+        assert not report[kind]["expected"], f"{kind} must pass completely: {report[kind]['expected']}"
+    node = report["node"]
+    assert len(node["passed"]) / (len(node["passed"]) + len(node["expected"])) > 0.80
