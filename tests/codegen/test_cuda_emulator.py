@@ -97,6 +97,18 @@ CASES = {
     # allreduce splits the program: its neighbours run as CUDA segments (hybrid.codegen.segmented)
     "collective": (lambda a, b: (bind("allreduce", np.tanh(a) * 2, b + 1, reduce="sum", bucket=0)[0] + 1,),
                    (_f(4, 5), _f(4, 5)), 2e-6),
+    "numpy_ufuncs": (lambda x, y: (np.arcsin(x * 0.9), np.arccos(x * 0.9), np.arctan(x * 5), np.arcsinh(x * 5),
+                                    np.arccosh(np.abs(x) * 5 + 1), np.arctanh(x * 0.9), np.tan(x), np.sinh(x),
+                                    np.cosh(x), np.log1p(np.abs(x)), np.expm1(x), np.log2(np.abs(x) + 0.1),
+                                    np.log10(np.abs(x) + 0.1), np.exp2(x * 4), np.cbrt(x * 9), np.trunc(x * 3),
+                                    np.signbit(x), np.arctan2(x, y), np.hypot(x, y), np.logaddexp(x, y),
+                                    np.logaddexp2(x, y), np.copysign(x, y), np.fmax(x, y), np.fmin(x, y),
+                                    np.fmod(x * 5, np.abs(y) + 0.5), np.heaviside(x, y), (x * 5) // (np.abs(y) + 0.5)),
+                     (_f(4, 33), _f(33)), 4e-6),
+    "numpy_bitwise": (lambda a, b: (a & b, a | b, a ^ b, ~a, np.logical_or(a > 0, b > 5), a << (b & 7),
+                                    a >> (b & 7), a >> 40, a // b, a.astype("int16") ^ b.astype("int16"),
+                                    a.astype("uint64") // 3),
+                      (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
