@@ -6,7 +6,7 @@ index arrays (broadcast together) become one flat index into it, `take` reads it
 gathered dimensions go where NumPy puts them (in place when the advanced indices are adjacent,
 first otherwise). So it works eagerly, traced and under autograd alike. A boolean mask has a
 data-dependent number of true elements: eagerly it becomes its indices (`nonzero`); traced it
-is a TracingError that names the line and the static alternatives.
+is a TracingError that names the line and the static alternative (np.where).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy
 from ..core.array import Array, Tracer, _tracing_error
 
 _MASK_HELP = ("A boolean mask selects a data-dependent number of elements, so the result has no static shape. "
-              "Use np.where(mask, x, 0) to keep the shape, or np.nonzero(mask, size=n) / "
-              "np.flatnonzero(mask, size=n) with a fixed n, or index outside the hybridized code.")
+              "Use np.where(mask, x, 0) to keep the shape (then reduce it, e.g. np.sum), or index outside the "
+              "hybridized code and pass the result in.")
 
 
 def is_advanced(key) -> bool:

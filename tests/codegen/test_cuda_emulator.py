@@ -94,6 +94,9 @@ CASES = {
     "dtypes": (lambda d, l, m: (npx.softmax(np.exp(d) * 0.5), d.sum(axis=1), l * 3 + np.mod(l, 7), l.max(axis=0),
                                 np.where(m, d, -d), m.astype("int32").sum(axis=1)),
                (R.randn(5, 40), R.randint(-99, 99, size=(5, 40)).astype("int64"), R.rand(5, 40) > 0.5), 1e-12),
+    # allreduce splits the program: its neighbours run as CUDA segments (hybrid.codegen.segmented)
+    "collective": (lambda a, b: (bind("allreduce", np.tanh(a) * 2, b + 1, reduce="sum", bucket=0)[0] + 1,),
+                   (_f(4, 5), _f(4, 5)), 2e-6),
     "numpy_ufuncs": (lambda x, y: (np.arcsin(x * 0.9), np.arccos(x * 0.9), np.arctan(x * 5), np.arcsinh(x * 5),
                                     np.arccosh(np.abs(x) * 5 + 1), np.arctanh(x * 0.9), np.tan(x), np.sinh(x),
                                     np.cosh(x), np.log1p(np.abs(x)), np.expm1(x), np.log2(np.abs(x) + 0.1),

@@ -109,6 +109,10 @@ CASES = {
                ([i32(2, 1), i32(2, 2)], {"axis": 1}, lambda *xs: onp.concatenate(xs, 1))],
     "pad": [([f32(2, 3)], {"pads": (1, 0, 2, 1), "value": 0.5},
              lambda x: onp.pad(x, ((1, 0), (2, 1)), constant_values=0.5))],
+    # one process (no communicator installed): the reduction over the job is the identity;
+    # the multi-process results are checked under mpiexec (tests/distributed)
+    "allreduce": [([f32(3, 4)], {"reduce": "sum", "bucket": 0}, lambda x: x),
+                  ([f32(5)], {"reduce": "avg", "bucket": 2}, lambda x: x)],
     "take": [([f32(5, 3), onp.array([4, 0, 4], "int32")], {"axis": 0}, lambda x, i: x[i]),
              ([f32(2, 5), onp.array([[1], [3]], "int32")], {"axis": 1}, lambda x, i: onp.take(x, i, axis=1))],
     "sum": [([f32(2, 3, 4)], {"axes": (0, 2), "keepdims": False}, lambda x: x.sum(axis=(0, 2))),
