@@ -14,6 +14,7 @@ from .core.array import NDArray
 from .core.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
+from .distributed import kvstore as kv
 from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
@@ -57,5 +58,5 @@ def __getattr__(name: str):
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
            "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
-           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
+           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

@@ -23,6 +23,12 @@ The settings (name: variable, meaning):
                                      tests without a GPU); default pycuda
   emulator_cflags HYBRID_EMULATOR_CFLAGS  extra C compiler flags of the CUDA emulator (e.g.
                                      -fsanitize=address); default none
+  dist_timeout  HYBRID_DIST_TIMEOUT  seconds one collective of distributed training may wait before
+                                     the job is aborted (default 120)
+  dist_bucket_mb HYBRID_DIST_BUCKET_MB  size of a gradient bucket (fusion buffer) in MiB (default 4;
+                                     0: one bucket per gradient)
+  launch_dir    HYBRID_LAUNCH_DIR    set by hybrid-launch for its ranks: the folder where each rank
+                                     records its process id (so a killed rank can be named)
   profile       HYBRID_PROFILE       profile the whole run (hybrid.profiler) and print the table at
                                      exit: 1, or a .json path to also write the Chrome trace there;
                                      read when hybrid is imported (default off)
@@ -140,6 +146,26 @@ def _default_cache_dir() -> str:
     return os.path.join(base, "hybrid")
 
 
+def _seconds(value) -> float:
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        raise ValueError("a positive number of seconds") from None
+    if not seconds > 0:
+        raise ValueError("a positive number of seconds")
+    return seconds
+
+
+def _mebibytes(value) -> float:
+    try:
+        mb = float(str(value).strip())
+    except ValueError:
+        raise ValueError("a number of MiB, 0 or more (0: one bucket per gradient)") from None
+    if mb < 0:
+        raise ValueError("a number of MiB, 0 or more (0: one bucket per gradient)")
+    return mb
+
+
 def _profile(value) -> Optional[str]:
     """None (off), "1" (table at exit) or a .json path (table and trace)."""
     text = str(value).strip()
@@ -174,6 +200,9 @@ SETTINGS: dict[str, Setting] = {
     "cache_max_mb": Setting("HYBRID_CACHE_MAX_MB", _megabytes, lambda: 1024.0),
     "cuda_runtime": Setting("HYBRID_CUDA_RUNTIME", _choice("pycuda", "emulator"), lambda: "pycuda"),
     "emulator_cflags": Setting("HYBRID_EMULATOR_CFLAGS", _flags, tuple),
+    "dist_timeout": Setting("HYBRID_DIST_TIMEOUT", _seconds, lambda: 120.0),
+    "dist_bucket_mb": Setting("HYBRID_DIST_BUCKET_MB", _mebibytes, lambda: 4.0),
+    "launch_dir": Setting("HYBRID_LAUNCH_DIR", _folder, lambda: None),
     "profile": Setting("HYBRID_PROFILE", _profile, lambda: None),
     "engine": Setting("HYBRID_ENGINE", _choice("threaded", "naive"), lambda: "threaded"),
     "home": Setting("HYBRID_HOME", _folder, lambda: os.path.join(os.path.expanduser("~"), ".hybrid")),

@@ -139,9 +139,11 @@ class Profile:
                 f"{'GFLOP/s':>8} {'GB/s':>7} {'%peak':>6}  operands")
         lines = [head, "-" * len(head)]
         rows = self.rows()
+        above = False
         for r in rows[:top]:
             flops_s, bytes_s = r.rates()
             frac = max(flops_s / peak.flops_per_s, bytes_s / peak.bytes_per_s)
+            above |= frac > 1.0
             lines.append(f"{r.name[:34]:<34} {r.where[-24:]:<24} {r.calls:>6} {r.total_ns / 1e6:>9.3f} "
                          f"{r.total_ns / r.calls / 1e3:>9.1f} {100 * r.total_ns / total:>5.1f}% "
                          f"{flops_s / 1e9:>8.1f} {bytes_s / 1e9:>7.1f} {100 * frac:>5.0f}%  {r.shapes[:48]}")
@@ -151,6 +153,9 @@ class Profile:
                      f"{sum(e.dur_ns for e in calls) / 1e6:.3f} ms, eager ops "
                      f"{sum(e.dur_ns for e in self.events if e.category == 'op') / 1e6:.3f} ms; host peak "
                      f"{peak.flops_per_s / 1e9:.0f} GFLOP/s, {peak.bytes_per_s / 1e9:.1f} GB/s (measured)")
+        if above:
+            lines.append("some rows exceed the measured peak: the machine was busy while the peak was measured; "
+                         "pass table(peak=Peak(flops_per_s, bytes_per_s)) or measure on a quiet machine")
         return "\n".join(lines)
 
     # -- Chrome trace -----------------------------------------------------------------------

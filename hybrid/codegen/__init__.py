@@ -18,6 +18,7 @@ from ..core.array import NDArray
 from ..core.context import register_device_runtime
 from ..errors import HybridError
 from ..ir.graph import Graph
+from ..ir.registry import has_effects
 
 
 class Executable(Protocol):
@@ -93,8 +94,13 @@ def resolve_options(backend: str, options: dict) -> dict:
     return resolved
 
 
-def build(graph: Graph, backend: str = "interp", dump: Optional[str] = None, **options) -> Executable:
-    """Compile an optimized graph with `backend`."""
+def build(graph: Graph, backend: str = "interp", dump: Optional[str] = None, segment_opt_level: int = 2,
+          **options) -> Executable:
+    """Compile an optimized graph with `backend`. A graph with ops with effects (allreduce) is
+    built as pure segments around them, each optimized at `segment_opt_level` (codegen.segmented)."""
+    if has_effects(graph):
+        from . import segmented
+        return segmented.build(graph, backend, segment_opt_level, dump, **options)
     resolved = resolve_options(backend, dict(options, dump=dump))
     return get_backend(backend).compile(graph, resolved)
 

@@ -50,6 +50,25 @@ class Array:
     def T(self) -> "Array":
         return _np.transpose(self)
 
+    # the Python Array API standard (2023.12): hb.np is the namespace ---------------------------
+    @property
+    def mT(self) -> "Array":
+        return _np.swapaxes(self, -1, -2)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def to_device(self, device, /, *, stream=None) -> "Array":
+        if device != "cpu":
+            raise ValueError(f"to_device: hybrid arrays of the Array API live on 'cpu', got {device!r}")
+        return self
+
+    def __array_namespace__(self, /, *, api_version=None):
+        if api_version not in (None, "2021.12", "2022.12", "2023.12"):
+            raise ValueError(f"hybrid implements Array API version 2023.12, not {api_version}")
+        return _np
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d array")
@@ -75,13 +94,17 @@ class Array:
     def __neg__(self): return _np.negative(self)
     def __pos__(self): return self
     def __abs__(self): return _np.abs(self)
-    def __invert__(self): return _np.logical_not(self)
-    def __and__(self, o): return _np.logical_and(self, o)
-    def __rand__(self, o): return _np.logical_and(o, self)
-    def __or__(self, o): return _np.logical_or(self, o)
-    def __ror__(self, o): return _np.logical_or(o, self)
-    def __xor__(self, o): return _np.logical_xor(self, o)
-    def __rxor__(self, o): return _np.logical_xor(o, self)
+    def __invert__(self): return _np.invert(self)
+    def __and__(self, o): return _np.bitwise_and(self, o)
+    def __rand__(self, o): return _np.bitwise_and(o, self)
+    def __or__(self, o): return _np.bitwise_or(self, o)
+    def __ror__(self, o): return _np.bitwise_or(o, self)
+    def __xor__(self, o): return _np.bitwise_xor(self, o)
+    def __rxor__(self, o): return _np.bitwise_xor(o, self)
+    def __lshift__(self, o): return _np.left_shift(self, o)
+    def __rlshift__(self, o): return _np.left_shift(o, self)
+    def __rshift__(self, o): return _np.right_shift(self, o)
+    def __rrshift__(self, o): return _np.right_shift(o, self)
     def __lt__(self, o): return _np.less(self, o)
     def __le__(self, o): return _np.less_equal(self, o)
     def __gt__(self, o): return _np.greater(self, o)
@@ -122,6 +145,13 @@ class Array:
 
     def _store(self, result: "Array") -> None:
         raise NotImplementedError  # NDArray writes its buffer; Tracer rebinds its graph value
+
+    # NumPy's dispatch protocols (numpy.sum(x), numpy.exp(x, out=y)): hybrid/frontend/interop.py
+    def __array_function__(self, func, types, args, kwargs):
+        return _np._array_function(func, types, args, kwargs)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _np._array_ufunc(ufunc, method, inputs, kwargs)
 
     # methods (NumPy names) ---------------------------------------------------------------
     def reshape(self, *shape): return _np.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -284,6 +314,13 @@ class NDArray(Array):
 
     def copy(self) -> "NDArray":
         return NDArray(self._data.copy())
+
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Zero-copy export through NumPy's DLPack support."""
+        return self._data.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
 
     # autograd (implemented in hybrid.core.autograd) ----------------------------------
     def attach_grad(self, grad_req: str = "write") -> None:

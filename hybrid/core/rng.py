@@ -24,6 +24,17 @@ def seed(value: int) -> None:
         _state["counter"] = 0
 
 
+def get_state() -> dict:
+    """The generator's (seed, counter), as NumPy's random.get_state() gives a restorable value."""
+    with _lock:
+        return dict(_state)
+
+
+def set_state(state: dict) -> None:
+    with _lock:
+        _state.update(seed=int(state["seed"]) & 0xFFFFFFFF, counter=int(state["counter"]) & 0xFFFFFFFF)
+
+
 def take_keys(count: int) -> numpy.ndarray:
     """The base key (seed, counter) for `count` consecutive draws; advances the counter."""
     with _lock:

@@ -57,23 +57,32 @@ def registry_vjp(op: str, attrs: dict, inputs: list, outputs: list, cotangents: 
     return grads
 
 
-def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool], keep: set) -> None:
+def propagate(nodes: Iterable, cotangents: dict, needs: Callable[[Array], bool], keep: set,
+              after: Optional[Callable] = None) -> None:
     """Reverse-mode sweep. `nodes` are consumers first; `cotangents` maps id(array) to its
     cotangent and is updated in place; `needs(x)` says whether input x wants one; entries of
-    arrays not in `keep` are dropped once their producer has used them."""
+    arrays not in `keep` are dropped once their producer has used them; `after(node,
+    cotangents)` runs once each node is done (or skipped)."""
     for node in nodes:
-        cts = [cotangents.get(id(o)) for o in node.outputs]
-        if all(ct is None for ct in cts):
+        _propagate_one(node, cotangents, needs, keep)
+        if after is not None:
+            after(node, cotangents)
+
+
+def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep: set) -> None:
+    """Pull one node's output cotangents back to its inputs (accumulated by array identity)."""
+    cts = [cotangents.get(id(o)) for o in node.outputs]
+    if all(ct is None for ct in cts):
+        return
+    cts = [ct if ct is not None else lax.zeros_like(o) for ct, o in zip(cts, node.outputs)]
+    for o in node.outputs:
+        if id(o) not in keep:
+            cotangents.pop(id(o), None)
+    for x, ct in zip(node.inputs, node.vjp(cts)):
+        if ct is None or not needs(x):
             continue
-        cts = [ct if ct is not None else lax.zeros_like(o) for ct, o in zip(cts, node.outputs)]
-        for o in node.outputs:
-            if id(o) not in keep:
-                cotangents.pop(id(o), None)
-        for x, ct in zip(node.inputs, node.vjp(cts)):
-            if ct is None or not needs(x):
-                continue
-            previous = cotangents.get(id(x))
-            cotangents[id(x)] = ct if previous is None else previous + ct
+        previous = cotangents.get(id(x))
+        cotangents[id(x)] = ct if previous is None else previous + ct
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -163,7 +172,7 @@ def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
 
 
 def _sweep(order: list[TapeNode], heads: list, seeds: list, create_graph: bool, keep_ids: set,
-           retain_graph: bool) -> dict:
+           retain_graph: bool, after: Optional[Callable] = None) -> dict:
     """Seed the heads and propagate over `order`; returns the cotangents of `keep_ids`."""
     cotangents: dict[int, Array] = {}
     for head, seed in zip(heads, seeds):
@@ -171,7 +180,7 @@ def _sweep(order: list[TapeNode], heads: list, seeds: list, create_graph: bool, 
         cotangents[id(head)] = seed if previous is None else previous + seed
     scope = autograd.record() if create_graph else autograd.pause()
     with scope:
-        propagate(reversed(order), cotangents, tracked, keep_ids)
+        propagate(reversed(order), cotangents, tracked, keep_ids, after)
     if not retain_graph:
         for node in order:  # free the graph (and break the array <-> node reference cycles)
             for o in node.outputs:
@@ -191,15 +200,57 @@ def backward(heads, head_grads=None, retain_graph: bool = False, train_mode: boo
         for x in node.inputs:
             if isinstance(x, NDArray) and x._grad_req != "null":
                 leaves[id(x)] = x
-    cotangents = _sweep(order, heads, seeds, False, set(leaves), retain_graph)
-    for key, leaf in leaves.items():
-        ct = cotangents.get(key)
+    # a leaf's gradient is final once the last node reading it is done: write it then and tell
+    # the grad-ready hooks, so e.g. its allreduce starts while backward goes on
+    readers: dict[int, int] = {}
+    for node in order:
+        for key in {id(x) for x in node.inputs if id(x) in leaves}:
+            readers[key] = readers.get(key, 0) + 1
+    written: set[int] = set()
+
+    def write(key: int, cotangents: dict) -> None:
+        written.add(key)
+        leaf, ct = leaves[key], cotangents.get(key)
         if ct is None or leaf._grad is None:
-            continue
+            return
         if leaf._grad_req == "add":
             leaf._grad._data += ct._data
         else:
             leaf._grad._assign(ct._data)
+        for hook in list(_GRAD_READY_HOOKS):
+            hook(leaf)
+
+    def after(node: TapeNode, cotangents: dict) -> None:
+        for key in {id(x) for x in node.inputs if id(x) in readers}:
+            readers[key] -= 1
+            if readers[key] == 0:
+                write(key, cotangents)
+
+    cotangents = _sweep(order, heads, seeds, False, set(leaves), retain_graph, after)
+    for key in leaves:
+        if key not in written:
+            write(key, cotangents)
+
+
+_GRAD_READY_HOOKS: list[Callable[[NDArray], None]] = []
+
+
+class HookHandle:
+    """Returned by `add_grad_ready_hook`; `remove()` unregisters the hook."""
+
+    def __init__(self, hook: Callable):
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in _GRAD_READY_HOOKS:
+            _GRAD_READY_HOOKS.remove(self._hook)
+
+
+def add_grad_ready_hook(hook: Callable[[NDArray], None]) -> HookHandle:
+    """Call `hook(array)` during backward() as soon as `array.grad` holds its final gradient
+    (used by data-parallel training to start each gradient's allreduce early)."""
+    _GRAD_READY_HOOKS.append(hook)
+    return HookHandle(hook)
 
 
 def grad(heads, variables, head_grads=None, retain_graph: Optional[bool] = None, create_graph: bool = False,

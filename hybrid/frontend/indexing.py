@@ -1,6 +1,7 @@
-"""NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`) and integer-array
-indexing along one axis, lowered to slice / reshape / take. Basic indexing returns a view
-(hybrid.core.views); `x[key] = v` while tracing is a functional update (functional_setitem)."""
+"""NumPy basic indexing (`x[1:3, ::2]`, `x[:, None]`, `x[..., 0]`, `x[-1]`), lowered to slice /
+reshape / take; advanced indexing (arrays and masks) is advanced_indexing.py's. Basic indexing
+returns a view (hybrid.core.views); `x[key] = v` while tracing is a functional update
+(functional_setitem)."""
 from __future__ import annotations
 
 import numpy
@@ -8,6 +9,7 @@ import numpy
 from ..errors import ShapeError
 from ..core.array import Array, Tracer, _tracing_error, normalize_setitem_key
 from ..core import views
+from .advanced_indexing import getitem_advanced, is_advanced
 
 
 def _expand_key(key, ndim: int) -> list:
@@ -25,15 +27,9 @@ def _expand_key(key, ndim: int) -> list:
     return key
 
 
-def _is_basic(key) -> bool:
-    """Integers, slices, None and Ellipsis only: NumPy's basic indexing, which makes views."""
-    parts = key if isinstance(key, tuple) else (key,)
-    return not any(isinstance(k, (Array, list, numpy.ndarray, bool, numpy.bool_)) for k in parts)
-
-
 def getitem(x: Array, key):
     result = _getitem_copy(x, key)
-    if not _is_basic(key):
+    if is_advanced(key):
         return result  # advanced indexing copies, as in NumPy
     return views.view_of(x, result, lambda data: data[key], lambda base: _getitem_copy(base, key),
                          lambda base, new: functional_setitem(base, key, new))
@@ -78,12 +74,8 @@ def functional_setitem(x: Array, key, value) -> Array:
 def _getitem_copy(x: Array, key):
     from . import np
 
-    if isinstance(key, (Array, list, numpy.ndarray)):
-        idx = np.asarray(key)
-        if idx.type.dtype == "bool":
-            raise ShapeError("boolean mask indexing gives a data-dependent shape, which hybrid cannot compile; "
-                             "use np.where(mask, x, 0) instead")
-        return np.take(x, idx, axis=0)
+    if is_advanced(key):
+        return getitem_advanced(x, key)
     key = _expand_key(key, x.ndim)
     begin, end, step, out_shape, reversed_axes = [], [], [], [], []
     axis = 0
@@ -107,9 +99,6 @@ def _getitem_copy(x: Array, key):
                 end.append(max(start, stop))
                 step.append(stride)
                 out_shape.append(max(0, (max(start, stop) - start + stride - 1) // stride))
-        elif isinstance(k, (Array, list, numpy.ndarray)):
-            raise IndexError("integer-array indexing is supported on the first axis only (x[idx]) or through "
-                             "np.take(x, idx, axis=k)")
         else:
             i = int(k)
             if not -size <= i < size:

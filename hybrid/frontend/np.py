@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy
 
 from ..errors import ShapeError
-from ..ir.types import dtype_name, is_float, to_numpy_dtype
+from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
 from ..core.array import Array, NDArray, Tracer, install_numpy
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -25,8 +25,10 @@ from ..core import views as _views
 install_numpy(sys.modules[__name__])  # the array operators and methods call these functions
 
 ndarray = NDArray
+__array_api_version__ = "2023.12"
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
-int8, int32, int64, uint8, uint32 = numpy.int8, numpy.int32, numpy.int64, numpy.uint8, numpy.uint32
+int8, int16, int32, int64 = numpy.int8, numpy.int16, numpy.int32, numpy.int64
+uint8, uint16, uint32, uint64 = numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64
 bool_ = numpy.bool_
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
@@ -129,12 +131,14 @@ equal, not_equal, less, less_equal, greater, greater_equal = (
     _binary(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 
 
-def logical_and(a, b) -> Array:
-    return bind("logical_and", *(_cast(x, "bool") for x in promote(a, b)))
+def _logical(op: str):
+    def fn(a, b) -> Array:
+        return bind(op, *(_cast(x, "bool") for x in promote(a, b)))
+    fn.__name__ = f"logical_{op.split('_')[-1]}"
+    return fn
 
 
-def logical_or(a, b) -> Array:
-    return bind("logical_or", *(_cast(x, "bool") for x in promote(a, b)))
+logical_and, logical_or = _logical("logical_and"), _logical("logical_or")
 
 
 def logical_not(a) -> Array:
@@ -146,18 +150,28 @@ def logical_xor(a, b) -> Array:
 
 
 def floor_divide(a, b) -> Array:
-    """a // b rounded toward -inf, as NumPy; an integer divided by 0 gives 0 (NumPy warns).
-    Integers divide in float64 (float32 for 8-bit ones): exact for every 32-bit operand pair,
-    and for 64-bit ones while they fit 53 bits."""
+    """a // b rounded toward -inf, as NumPy: exact for integers (x // 0 == 0); bool // bool is int8."""
     a, b = promote(a, b)
-    if a.type.dtype == "bool":   # NumPy: bool // bool is int8
+    if a.type.dtype == "bool":
         a, b = _cast(a, "i8"), _cast(b, "i8")
-    dtype = a.type.dtype
-    if is_float(dtype):
-        return floor(divide(a, b))
-    wide = "float32" if to_numpy_dtype(dtype).itemsize == 1 else "float64"
-    quotient = _cast(floor(divide(_cast(a, wide), _cast(b, wide))), dtype)
-    return where(equal(b, 0), zeros_like(quotient), quotient)
+    return bind("floor_divide", a, b)
+
+
+arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
+    _binary(n, to_float=True) for n in ("arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside"))
+fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
+remainder = mod
+bitwise_and, bitwise_or, bitwise_xor = _binary("bitwise_and"), _binary("bitwise_or"), _binary("bitwise_xor")
+bitwise_left_shift = left_shift = _binary("left_shift")
+bitwise_right_shift = right_shift = _binary("right_shift")
+
+
+def invert(x) -> Array:
+    """~x: bitwise NOT of integers, logical NOT of booleans."""
+    return bind("invert", _asarray(x))
+
+
+bitwise_not = bitwise_invert = invert
 
 
 def _unary(op: str, to_float: bool = True):
@@ -171,32 +185,12 @@ def _unary(op: str, to_float: bool = True):
 
 exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tanh", "sin", "cos"))
 negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign", False)
-floor, ceil, round = (_unary(n, False) for n in ("floor", "ceil", "round"))
+floor, ceil, round, trunc = (_unary(n, False) for n in ("floor", "ceil", "round", "trunc"))
 absolute = abs
-
-
-def tan(x) -> Array:
-    return divide(sin(x), cos(x))
-
-
-sinh, arcsinh, expm1, log1p = (_unary(n) for n in ("sinh", "arcsinh", "expm1", "log1p"))
-
-
-def cosh(x) -> Array:
-    (x,) = promote(x, to_float=True)
-    return (exp(x) + exp(-x)) * 0.5
-
-
-def log2(x) -> Array:
-    return log(x) * (1.0 / math.log(2.0))
-
-
-def log10(x) -> Array:
-    return log(x) * (1.0 / math.log(10.0))
-
-
-def exp2(x) -> Array:
-    return exp(multiply(x, math.log(2.0)))
+(tan, sinh, cosh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, log1p, expm1, log2, log10, exp2,
+ cbrt) = (_unary(n) for n in ("tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
+                               "arctanh", "log1p", "expm1", "log2", "log10", "exp2", "cbrt"))
+signbit = _unary("signbit")
 
 
 def isnan(x) -> Array:
@@ -227,13 +221,19 @@ def stop_gradient(x) -> Array:
     return bind("stop_gradient", _asarray(x))
 
 
-def where(condition, x, y) -> Array:
+def where(condition, x=None, y=None) -> Array:
+    if x is None and y is None:
+        return nonzero(condition)
     cond = _cast(_asarray(condition), "bool")
     x, y = promote(x, y)
     return bind("where", cond, x, y)
 
 
-def clip(a, a_min=None, a_max=None) -> Array:
+def clip(a, a_min=None, a_max=None, *, min=None, max=None) -> Array:
+    """a limited to [a_min, a_max] (the Array API's min=/max= too); the dtype of `a` is kept."""
+    a = _asarray(a)
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
@@ -252,14 +252,28 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
 
 
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(numpy.prod([shape[i] for i in axes])) if axes else 1
+
+
+def _accumulator(dtype: str) -> str:
+    """NumPy sums and multiplies booleans and integers in the platform integer (64-bit here)."""
+    if dtype in ("u8", "u16", "u32", "u64"):
+        return "u64"
+    return "i64" if dtype == "bool" or dtype.startswith("i") else dtype
+
+
 def _reduce(op: str):
-    def fn(a, axis=None, keepdims: bool = False) -> Array:
+    def fn(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
         a = _asarray(a)
-        if a.type.dtype != "bool":
-            return bind(op, a, axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
-        # reductions run on numbers: booleans count as 0/1; max/min of booleans are booleans again
-        out = bind(op, _cast(a, "i32"), axes=_axes(axis, a.ndim), keepdims=bool(keepdims))
-        return _cast(out, "bool") if op in ("max", "min") else out
+        axes = _axes(axis, a.ndim)
+        if op in ("sum", "prod"):
+            a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
+        elif a.type.dtype == "bool":
+            # max/min of booleans: reduce them as 0/1 and give booleans back
+            return _cast(bind(op, _cast(a, "i8"), axes=axes, keepdims=builtins.bool(keepdims)), "bool")
+        out = bind(op, a, axes=axes, keepdims=builtins.bool(keepdims))
+        return out if dtype is None else _cast(out, dtype)
     fn.__name__ = op
     fn.__doc__ = f"{op} over `axis` (all axes when None)."
     return fn
@@ -269,42 +283,70 @@ sum, max, min, prod = (_reduce(n) for n in ("sum", "max", "min", "prod"))
 amax, amin = max, min
 
 
+def _truth_reduce(a, axis, keepdims: bool, empty_value: bool) -> Array:
+    """any/all: the max/min of booleans; over no elements, NumPy's identity (False/True)."""
+    a = _cast(_asarray(a), "bool")
+    axes = _axes(axis, a.ndim)
+    if _count(a.shape, axes) == 0:
+        return full(_reduced_shape(a.shape, axes, keepdims), empty_value, "bool")
+    return max(a, axes, keepdims) if not empty_value else min(a, axes, keepdims)
+
+
+def _reduced_shape(shape, axes, keepdims: bool) -> tuple[int, ...]:
+    return tuple(1 if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
+
+
 def any(a, axis=None, keepdims: bool = False) -> Array:
-    return max(_cast(_asarray(a), "bool"), axis, keepdims)
+    return _truth_reduce(a, axis, keepdims, False)
 
 
 def all(a, axis=None, keepdims: bool = False) -> Array:
-    return min(_cast(_asarray(a), "bool"), axis, keepdims)
+    return _truth_reduce(a, axis, keepdims, True)
 
 
-def mean(a, axis=None, keepdims: bool = False) -> Array:
+def mean(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
+    """The average over `axis`; NaN over no elements, as NumPy."""
     (a,) = promote(a, to_float=True)
+    if dtype is not None:
+        a = _cast(a, dtype)
     axes = _axes(axis, a.ndim)
-    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
-    return sum(a, axes, keepdims) * (1.0 / builtins.max(count, 1))
+    count = _count(a.shape, axes)
+    return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)
 
 
-def var(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
+def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
     (a,) = promote(a, to_float=True)
+    if dtype is not None:
+        a = _cast(a, dtype)
     axes = _axes(axis, a.ndim)
-    count = int(numpy.prod([a.shape[i] for i in axes])) if axes else 1
+    count = _count(a.shape, axes)
     centered = a - mean(a, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) * (1.0 / builtins.max(count - ddof, 1))
+    return sum(centered * centered, axes, keepdims) * (1.0 / (count - ddof) if count > ddof else math.nan)
 
 
-def std(a, axis=None, keepdims: bool = False, ddof: int = 0) -> Array:
-    return sqrt(var(a, axis, keepdims, ddof))
+def std(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
+    return sqrt(var(a, axis, keepdims, ddof, dtype))
 
 
 def argmax(a, axis=None, keepdims: bool = False) -> Array:
+    """Index of the first maximum (the first NaN wins, as NumPy) as int64 along `axis`, or of the
+    flattened array when None."""
     a = _asarray(a)
+    if a.type.dtype == "bool":
+        a = _cast(a, "i8")
     if axis is None:
-        return bind("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
-    return bind("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=bool(keepdims))
+        flat = bind("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
+        out = reshape(flat, (1,) * a.ndim) if keepdims else flat
+    else:
+        out = bind("argmax", a, axis=_axes(axis, a.ndim)[0], keepdims=builtins.bool(keepdims))
+    return _cast(out, "i64")
 
 
 def argmin(a, axis=None, keepdims: bool = False) -> Array:
-    return argmax(negative(a), axis, keepdims)
+    """argmax of an order-reversing map: -x for floats (NaN stays first), ~x for integers and
+    booleans (exact, no overflow)."""
+    a = _asarray(a)
+    return argmax(negative(a) if is_float(a.type.dtype) else invert(a), axis, keepdims)
 
 
 # -- linear algebra -----------------------------------------------------------------------------
@@ -431,11 +473,20 @@ def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[i
     return bind("slice", a, begin=tuple(begin), end=tuple(end), step=step)
 
 
-def concatenate(arrays, axis: int = 0) -> Array:
+def concatenate(arrays, axis: Optional[int] = 0, dtype=None) -> Array:
     arrays = promote(*arrays)
+    if dtype is not None:
+        arrays = [_cast(x, dtype) for x in arrays]
+    if axis is None:
+        arrays, axis = [reshape(x, (-1,)) for x in arrays], 0
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated; use np.stack")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"concatenate: axis {axis} is out of range for {ndim}-d arrays")
     if len(arrays) == 1:
         return arrays[0]
-    return bind("concat", *arrays, axis=axis % arrays[0].ndim)
+    return bind("concat", *arrays, axis=axis % ndim)
 
 
 concat = concatenate
@@ -517,18 +568,55 @@ def triu(m, k: int = 0) -> Array:
 
 def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Array:
     a = _asarray(a)
-    if mode != "constant":
-        raise ValueError(f"pad mode {mode!r} is not supported: only 'constant' padding is a primitive; "
-                         "build reflect/edge padding from slices and np.concatenate")
     widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (a.ndim, 2))
+    if mode in ("reflect", "symmetric", "edge", "wrap"):
+        from .np_shape import pad_modes
+        return pad_modes(a, widths, mode)
+    if mode != "constant":
+        raise ValueError(f"pad mode {mode!r} is not supported; use constant, edge, reflect, symmetric or wrap")
     return bind("pad", a, pads=tuple(int(v) for v in widths.reshape(-1)), value=float(constant_values))
 
 
 def take(a, indices, axis: Optional[int] = None) -> Array:
+    """Elements of `a` at `indices` along `axis` (the flattened array when None); negative
+    indices count from the end, as in NumPy."""
     a, indices = _asarray(a), _asarray(indices)
-    if indices.type.dtype not in ("i32", "i64"):
-        if is_float(indices.type.dtype):
-            indices = _cast(indices, "i32")
+    if indices.type.dtype not in INT_DTYPES:
+        if indices.type.dtype != "bool" and not is_float(indices.type.dtype):
+            raise TypeError(f"take: indices must be integers, got {indices.dtype}")
+        indices = _cast(indices, "i64")
     if axis is None:
-        return bind("take", reshape(a, (-1,)), indices, axis=0)
-    return bind("take", a, indices, axis=axis % a.ndim)
+        a, axis = reshape(a, (-1,)), 0
+    if not -a.ndim <= axis < a.ndim:
+        raise ShapeError(f"take: axis {axis} is out of range for a {a.ndim}-d array")
+    axis %= a.ndim
+    if indices.type.dtype in ("i8", "i16"):
+        indices = _cast(indices, "i32")   # room for adding the axis size below
+    if indices.type.dtype in ("i32", "i64"):
+        # negative indices in [-n, 0) count from the end (eagerly and traced alike); ones below -n
+        # stay as they are, so the range check reports the index the user gave
+        n = a.shape[axis]
+        indices = where(logical_and(less(indices, 0), greater_equal(indices, -n)), add(indices, n), indices)
+    return bind("take", a, indices, axis=axis)
+
+
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    return tuple(numpy.broadcast_shapes(*[_shape(s) for s in shapes]))
+
+
+def broadcast_arrays(*arrays) -> list[Array]:
+    arrays = [_asarray(a) for a in arrays]
+    shape = broadcast_shapes(*[a.shape for a in arrays])
+    return [broadcast_to(a, shape) for a in arrays]
+
+
+# -- the rest of NumPy's namespace, one module per family -----------------------------------------
+from .np_dtypes import *  # noqa: E402,F401,F403
+from .np_shape import *  # noqa: E402,F401,F403
+from .np_sort import *  # noqa: E402,F401,F403
+from .np_reduce import *  # noqa: E402,F401,F403
+from .np_logic import *  # noqa: E402,F401,F403
+from .np_misc import *  # noqa: E402,F401,F403
+from . import np_linalg as linalg  # noqa: E402
+from .np_linalg import cross, einsum, einsum_path, inner, kron, tensordot, vdot, vecdot  # noqa: E402,F401
+from .interop import array_function as _array_function, array_ufunc as _array_ufunc  # noqa: E402,F401

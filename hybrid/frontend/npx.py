@@ -280,7 +280,8 @@ def checked_indices(indices, size: int, what: str = "index") -> Array:
                                        f"{indices.type}; every value must be a valid index (for a loss: a "
                                        f"class id below the number of classes, {size}){where}")
         return indices
-    return indices + np.take(np.zeros((size,), indices.dtype), indices, axis=0)
+    # the primitive take (np.take would count negative indices from the end)
+    return indices + bind("take", np.zeros((size,), indices.dtype), indices, axis=0)
 
 
 def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
@@ -308,13 +309,17 @@ def is_np_shape() -> bool:
 
 def embedding(data, weight, input_dim: Optional[int] = None, output_dim: Optional[int] = None, dtype=None,
               sparse_grad: bool = False) -> Array:
-    """Rows of `weight` (input_dim, output_dim) picked by integer indices `data`."""
+    """Rows of `weight` (input_dim, output_dim) picked by integer indices `data` (a negative index is an
+    error, as in MXNet, not a count from the end)."""
     weight = asarray(weight)
     if (input_dim is not None and input_dim != weight.shape[0]) or (output_dim is not None and
                                                                     output_dim != weight.shape[1]):
         raise ShapeError(f"npx.embedding: input_dim={input_dim}, output_dim={output_dim} do not match the weight "
                          f"{weight.shape}")
-    return np.take(weight, data, axis=0)
+    data = np.asarray(data)
+    if data.dtype.kind == "f":
+        data = data.astype("int32")
+    return bind("take", weight, data, axis=0)   # the primitive: np.take would count negatives from the end
 
 
 def take(a, indices, axis: int = 0) -> Array:

@@ -8,7 +8,7 @@ import math
 
 import numpy
 
-from ..core.rng import next_key, seed  # noqa: F401  (hb.np.random.seed)
+from ..core.rng import get_state, next_key, seed, set_state  # noqa: F401  (hb.np.random.seed, ...)
 from ..ir.types import dtype_name, to_numpy_dtype
 
 def _shape(size) -> tuple[int, ...]:
@@ -51,3 +51,33 @@ def randint(low, high=None, size=None, dtype="int32"):
         low, high = 0, low
     draws = np.floor(_uniform01(size, "float64") * float(high - low)) + float(low)
     return np.astype(draws, to_numpy_dtype(dtype_name(dtype)))
+
+
+# -- the rest of NumPy's random API (random_dists.py, random_generator.py) -----------------------
+from .random_generator import (GLOBAL as _GLOBAL, BitGenerator, Generator, MT19937, PCG64,  # noqa: E402,F401
+                               PCG64DXSM, Philox, RandomState, SFC64, SeedSequence, default_rng)
+
+for _name in ("random", "standard_normal", "standard_exponential", "exponential", "logistic", "gumbel", "laplace",
+              "lognormal", "rayleigh", "weibull", "pareto", "power", "standard_cauchy", "triangular", "geometric",
+              "choice", "permutation", "shuffle", "multivariate_normal", "bytes", "gamma", "standard_gamma", "beta",
+              "binomial", "poisson", "multinomial", "dirichlet", "chisquare", "standard_t", "f", "negative_binomial",
+              "hypergeometric", "vonmises", "wald", "zipf", "logseries", "noncentral_chisquare", "noncentral_f"):
+    globals()[_name] = getattr(_GLOBAL, _name)
+random_sample = ranf = sample = random
+
+
+def random_integers(low, high=None, size=None):
+    """Integers in [low, high] (NumPy's deprecated inclusive form)."""
+    if high is None:
+        low, high = 1, low
+    return _GLOBAL.integers(low, high, size, endpoint=True)
+
+
+def get_bit_generator():
+    """The global generator's bit source: hybrid's counter-based Threefry state, as a Generator view."""
+    return Generator(get_state()["seed"])
+
+
+def set_bit_generator(bitgen) -> None:
+    """Reseed the global generator from a Generator or an integer seed."""
+    seed(bitgen._seed if isinstance(bitgen, Generator) else int(bitgen))

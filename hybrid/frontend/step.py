@@ -10,6 +10,10 @@ hybridized blocks mix freely on one tape, both ways round.
 optimizer update, into one executable: the joint graph (one pipeline run, so CSE, fusion and
 memory planning see forward and backward together) with the trainer's pure `update_fn` traced
 onto its end. Each call writes the new weights and optimizer state into the existing arrays.
+With a distributed trainer, `trainer.allreduce_traced` puts `allreduce` ops (effects, one per
+gradient bucket) between backward and the update; such a graph gets the cleanup passes whole
+(the ops survive DCE and CSE), and codegen builds it as segments split around them
+(hybrid.codegen.segmented).
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ def _build(graph: Graph, options, stage: str):
     base = options.dump or config.get("dump")
     dump = os.path.join(base, stage) if base else None
     pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
-    return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, **options.backend_options)
+    return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, segment_opt_level=options.opt_level,
+                                   **options.backend_options)
 
 
 def _ordered(graph: Graph, named: dict[str, numpy.ndarray]) -> list[numpy.ndarray]:
@@ -206,6 +211,7 @@ class CompiledStep:
                 weights.append(weight)
                 grads.append(grad_of[name] if name in grad_of else lax.zeros_like(weight))
             loss = emitted.outputs[0]
+            grads = self.trainer.allreduce_traced(grads)
             scalars = [step.input(name, TensorType((), "f32")) for name in ("lr", "t", "rescale")]
             states = [tuple(step.input(f"state.{name}.{k}", s.type) for k, s in enumerate(state))
                       for (name, _), state in zip(trainable, self.trainer.states())]

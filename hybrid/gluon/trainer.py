@@ -16,6 +16,14 @@ arrays, `update_fn`, so a compiled training step (`hb.compile_step`) can trace i
 
 `update_fn` rescales the gradients, clips them by global norm when `clip_global_norm` is set,
 then applies the optimizer's `update` rule to each parameter (see gluon.optimizer.base).
+
+Data-parallel training (`kvstore="dist_sync" | "dist_device_sync" | "horovod"`, a KVStore, under
+mpiexec / hybrid-launch; docs/distributed.md): the parameters are checked and broadcast from rank
+0 once they exist; gradients are allreduced in buckets overlapped with backward, then every rank
+applies the same update. "dist_sync" sums the gradients over workers (MXNet: pass the global
+batch size to step), "horovod" averages them (Horovod's DistributedTrainer: pass the per-worker
+batch size). `update_on_kvstore=True` applies the optimizer on the store instead (kv.set_optimizer:
+push gradients, pull weights). "local" / "device" (one process) leave the gradients as they are.
 """
 from __future__ import annotations
 
@@ -28,6 +36,8 @@ from ..core import autograd
 from ..core.array import Array, NDArray
 from ..frontend.block import load_npz
 from ..frontend.parameter import Parameter
+from ..distributed import kvstore as kv
+from ..distributed.data_parallel import DataParallel
 from .optimizer import Optimizer, create
 from .utils import clip_by_global_norm
 
@@ -56,7 +66,8 @@ class Trainer:
     `clip_global_norm`: clip the (rescaled) gradients to this global L2 norm before the update."""
 
     def __init__(self, params, optimizer: Union[str, Optimizer] = "sgd", optimizer_params: Optional[dict] = None,
-                 clip_global_norm: Optional[float] = None):
+                 clip_global_norm: Optional[float] = None, kvstore: Union[None, str, kv.KVStore] = None,
+                 update_on_kvstore: Optional[bool] = None):
         if isinstance(params, Parameter):
             raise HybridError("Trainer takes a collection of parameters: pass net.collect_params() or a list")
         named = _as_parameter_list(params)
@@ -68,6 +79,18 @@ class Trainer:
             raise HybridError(f"Trainer: clip_global_norm must be positive, got {clip_global_norm}")
         self.clip_global_norm = clip_global_norm
         self._states: Optional[list[tuple[NDArray, ...]]] = None
+        self._kvstore = kv.create(kvstore) if isinstance(kvstore, str) else kvstore
+        distributed = self._kvstore is not None and self._kvstore.comm is not None
+        self._update_on_kvstore = bool(update_on_kvstore) and self._kvstore is not None
+        if self._update_on_kvstore and clip_global_norm is not None:
+            raise HybridError("Trainer: clip_global_norm needs the gradients of every parameter in one place; it "
+                              "cannot be combined with update_on_kvstore=True")
+        self._data_parallel = (DataParallel(self._kvstore.comm, self._params,
+                                            "avg" if self._kvstore.type == "horovod" else "sum")
+                               if distributed and not self._update_on_kvstore else None)
+        self._kv_ready = False
+        if all(p.is_initialized for _, p in self._params):
+            self._init_kvstore(first_step=False)
 
     # -- learning rate ---------------------------------------------------------------------
     @property
@@ -91,6 +114,20 @@ class Trainer:
         if not isinstance(batch_size, (int, numpy.integer)) or batch_size <= 0:
             raise HybridError(f"Trainer.step: batch_size must be a positive int (the number of samples the "
                               f"loss summed over), got {batch_size!r}")
+        self.allreduce_grads()
+        self.update(batch_size)
+
+    def allreduce_grads(self) -> None:
+        """Reduce the gradients over the workers (a no-op without a distributed kvstore)."""
+        self._init_kvstore(first_step=True)
+        if self._data_parallel is not None:
+            self._data_parallel.reduce_gradients()
+
+    def update(self, batch_size: int) -> None:
+        """Apply the optimizer to the (already reduced) gradients, scaled by 1/batch_size."""
+        if self._update_on_kvstore:
+            self._update_on_store(batch_size)
+            return
         weights = [self._weight(name, p) for name, p in self._params]
         grads = [self._grad(name, p) for name, p in self._params]
         states = self.states()
@@ -98,6 +135,47 @@ class Trainer:
         with autograd.pause():
             new_weights, new_states = self.update_fn(weights, grads, states, lr, float(t), 1.0 / batch_size)
         self.commit(new_weights, new_states)
+
+    # -- the kvstore ------------------------------------------------------------------------------
+    @property
+    def kvstore(self) -> Optional[kv.KVStore]:
+        return self._kvstore
+
+    def _init_kvstore(self, first_step: bool) -> None:
+        """Once the parameters exist: make every replica rank 0's (or load them into the store)."""
+        if self._kv_ready or self._kvstore is None:
+            return
+        self._kv_ready = True
+        if self._update_on_kvstore:
+            self._kvstore.set_optimizer(self._optimizer)
+            self._kvstore.init(list(range(len(self._params))), [self._weight(n, p) for n, p in self._params])
+            self._kvstore.pull(list(range(len(self._params))), [self._weight(n, p) for n, p in self._params])
+            return
+        if self._data_parallel is not None and self._data_parallel.synchronize_parameters() and first_step:
+            from ..distributed import DistributedError
+            raise DistributedError(
+                "Trainer: the parameters differed across ranks until this first step, so its gradients were computed "
+                "from different weights. Create the Trainer after the parameters exist (give layers their input "
+                "sizes, e.g. nn.Dense(64, in_units=32), or run one forward pass first): it then broadcasts rank 0's "
+                "values before training starts")
+
+    def _update_on_store(self, batch_size: int) -> None:
+        keys = list(range(len(self._params)))
+        with autograd.pause():
+            grads = [self._grad(name, p) * (1.0 / batch_size) for name, p in self._params]
+        self._kvstore.push(keys, grads)
+        self._kvstore.pull(keys, [self._weight(name, p) for name, p in self._params])
+
+    def allreduce_traced(self, grads: Sequence[Array]) -> list[Array]:
+        """For a compiled step: the gradients after this trainer's allreduce ops (one per bucket),
+        or the gradients themselves without a distributed kvstore."""
+        if self._update_on_kvstore and self._kvstore.comm is not None:
+            raise HybridError("compile_step: update_on_kvstore=True updates on the store, outside the compiled "
+                              "step; use update_on_kvstore=False (the default) to compile the whole step")
+        self._init_kvstore(first_step=False)
+        if self._data_parallel is None:
+            return list(grads)
+        return self._data_parallel.traced_allreduce(list(grads))
 
     def zero_grad(self) -> None:
         """Set every trainable parameter's gradient to zero (needed with grad_req='add')."""

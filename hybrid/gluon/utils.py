@@ -1,9 +1,12 @@
-"""Gradient utilities (Gluon's gluon.utils): global-norm clipping, functional and in place."""
+"""Gluon's gluon.utils: global-norm clipping (functional and in place), and splitting a batch
+across devices (split_data, split_and_load)."""
 from __future__ import annotations
 
 import math
 import warnings
 from typing import Sequence
+
+import numpy
 
 from ..errors import HybridError
 from ..core import autograd
@@ -48,3 +51,35 @@ def clip_global_norm(arrays: Sequence[NDArray], max_norm: float, check_isfinite:
         warnings.warn(f"clip_global_norm: the global norm is {value}; gradients are not finite", stacklevel=2)
     return value
 
+
+
+def split_data(data, num_slice: int, batch_axis: int = 0, even_split: bool = True) -> list:
+    """`data` cut into `num_slice` slices along `batch_axis` (Gluon's rule: with even_split=False
+    the last slice takes the remainder; fewer slices when there are fewer samples than slices)."""
+    array = data if isinstance(data, NDArray) else NDArray(numpy.asarray(data))
+    size = array.shape[batch_axis]
+    if num_slice < 1:
+        raise HybridError(f"split_data: num_slice must be >= 1, got {num_slice}")
+    if even_split and size % num_slice:
+        raise HybridError(f"split_data: data of shape {array.shape} cannot be split evenly into {num_slice} slices "
+                          f"along axis {batch_axis}; use a batch size that is a multiple of {num_slice} or "
+                          "even_split=False")
+    if size < num_slice:
+        num_slice = size
+    step = size // num_slice
+    bounds = [(i * step, (i + 1) * step if i < num_slice - 1 else size) for i in range(num_slice)]
+    index = [slice(None)] * array.ndim
+    slices = []
+    for begin, end in bounds:
+        index[batch_axis] = slice(begin, end)
+        slices.append(NDArray(numpy.ascontiguousarray(array._data[tuple(index)])))
+    return slices
+
+
+def split_and_load(data, ctx_list: Sequence, batch_axis: int = 0, even_split: bool = True) -> list:
+    """Split a batch along `batch_axis` and put slice i on `ctx_list[i]` (hb.cpu(i) or hb.gpu(i))."""
+    ctx_list = list(ctx_list)
+    if not ctx_list:
+        raise HybridError("split_and_load: ctx_list is empty; give the devices, e.g. [hb.cpu(0), hb.cpu(1)]")
+    slices = split_data(data, len(ctx_list), batch_axis, even_split)
+    return [s.as_in_context(ctx) for s, ctx in zip(slices, ctx_list)]

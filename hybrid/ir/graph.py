@@ -73,7 +73,8 @@ class Graph:
         self.param_names: set[str] = set()
         self.nodes: list[Node] = []
         self.outputs: list[Value] = []
-        # set by the memory-planning pass (hybrid.passes.memory_plan.MemoryPlan); backends read it when present
+        # a hybrid.ir.memory_plan.MemoryPlan: set by the memory-planning pass (or parsed from the text form);
+        # backends place buffers by it
         self.memory_plan: Optional[Any] = None
 
     # -- building ---------------------------------------------------------------

@@ -10,6 +10,7 @@ import numpy
 
 from ..errors import FormatError
 from .graph import Graph, Node, Value
+from .memory_plan import plan_from_notes
 from .types import DTYPES, TensorType, to_numpy_dtype
 
 _TOKEN = re.compile(r"""
@@ -147,6 +148,7 @@ class _Parser:
             if not self.accept("punct", ","):
                 self.take("punct", "}")
                 break
+        g.memory_plan = plan_from_notes(g)
         return g
 
     def lookup(self, scope: dict[str, Value], token: str) -> Value:

@@ -14,6 +14,9 @@ An OpDef gives, once:
           (fused, cond, while_loop, scan; see control.py): their `infer` also receives the
           node's regions and checks their signatures, and their `ref` is
           (run, regions, *arrays, **attrs), `run(graph, arrays)` evaluating a region.
+  effects the op acts outside the graph (a collective exchanging data with other processes):
+          DCE keeps it, CSE never merges two of them, constant folding never runs it, and a
+          compiled program is split around it (hybrid.codegen.segmented).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class OpDef:
     inplace: bool = False                 # output may reuse the buffer of input 0 when it dies here
     num_outputs: int = 1
     differentiable: bool = True
+    effects: bool = False
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -61,6 +65,11 @@ def get_op(name: str) -> OpDef:
 def all_ops() -> dict[str, OpDef]:
     """The primitives (ops without regions): what eager code, kernels and gradient rules are made of."""
     return {name: op for name, op in _REGISTRY.items() if op.kind != "region"}
+
+
+def has_effects(graph) -> bool:
+    """Whether any node of `graph` runs an op with effects (see OpDef.effects)."""
+    return any(get_op(node.op).effects for node in graph.nodes)
 
 
 def region_ops() -> dict[str, OpDef]:

@@ -15,6 +15,9 @@ SCALAR_OPS: dict[str, int] = {
     "add": 2, "sub": 2, "mul": 2, "div": 2, "neg": 1, "max": 2, "min": 2, "pow": 2, "mod": 2,
     "abs": 1, "exp": 1, "expm1": 1, "log": 1, "log1p": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "erf": 1, "sin": 1, "cos": 1,
     "floor": 1, "ceil": 1, "round": 1,
+    "floordiv": 2,  # NumPy floor_divide: exact for integers (x // 0 == 0), NumPy's divmod rule for floats
+    # bitwise (integers and bool); shifts by >= the bit width give 0 (or -1 for negative signed >>)
+    "bitand": 2, "bitor": 2, "bitxor": 2, "bitnot": 1, "lshift": 2, "rshift": 2,
     "lt": 2, "le": 2, "gt": 2, "ge": 2, "eq": 2, "ne": 2, "and": 2, "or": 2, "not": 1,
     "select": 3,   # select(cond, a, b)
     "cast": 1,     # attrs: dtype

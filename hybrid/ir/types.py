@@ -3,23 +3,28 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import ml_dtypes
 import numpy
 
 # IR dtype name -> NumPy dtype. The short names are what the text form prints.
 DTYPES: dict[str, numpy.dtype] = {
     "f16": numpy.dtype(numpy.float16),
+    "bf16": numpy.dtype(ml_dtypes.bfloat16),
     "f32": numpy.dtype(numpy.float32),
     "f64": numpy.dtype(numpy.float64),
     "i8": numpy.dtype(numpy.int8),
+    "i16": numpy.dtype(numpy.int16),
     "i32": numpy.dtype(numpy.int32),
     "i64": numpy.dtype(numpy.int64),
     "u8": numpy.dtype(numpy.uint8),
+    "u16": numpy.dtype(numpy.uint16),
     "u32": numpy.dtype(numpy.uint32),
+    "u64": numpy.dtype(numpy.uint64),
     "bool": numpy.dtype(numpy.bool_),
 }
 _NAMES = {v: k for k, v in DTYPES.items()}
-FLOAT_DTYPES = ("f16", "f32", "f64")
-INT_DTYPES = ("i8", "i32", "i64", "u8", "u32")
+FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
+INT_DTYPES = ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64")
 
 
 def dtype_name(dtype) -> str:

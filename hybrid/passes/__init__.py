@@ -5,7 +5,8 @@ from ..core import ad
 from . import cse, dce, fold_batchnorm, fold_constants, fold_cond, fuse, hoist_invariants, memory_plan, prune_regions, \
     simplify  # noqa: F401 (registers)
 from .manager import PASSES, PipelineResult, optimize, pipeline_for, register_pass, run
-from .memory_plan import MemoryPlan, MemoryPlanError, Slot, check_memory_plan
+from ..ir.memory_plan import MemoryPlan, Slot
+from .memory_plan import MemoryPlanError, check_memory_plan
 
 # graph autodiff lives in hybrid.core (the eager tape shares its gradient sweep); pipelines run it by name
 register_pass("autodiff")(ad.autodiff)

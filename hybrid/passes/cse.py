@@ -7,6 +7,8 @@ Stages:
   2. operands of commutative ops (OpDef.commutative) are sorted by definition order first, so
      add(%a, %b) and add(%b, %a) share a key
   3. a node whose key was seen before is replaced by the earlier node's results
+Ops with effects (OpDef.effects, e.g. allreduce) are never merged: each one is a message the
+other processes expect.
 """
 from __future__ import annotations
 
@@ -43,6 +45,11 @@ def cse(graph: Graph, **context) -> Graph:
     in_regions(graph, cse)
     rw = Rewriter(graph)
     for node in rw.sweep():
+        if get_op(node.op).effects:
+            for v in node.outputs:
+                order[v] = len(order)
+            rw.keep(node)
+            continue
         key = node_key(node, order)
         earlier = seen.get(key)
         if earlier is not None:

@@ -5,12 +5,14 @@ Stages:
   2. keep the marked nodes in their order (graph inputs stay: they are the signature)
 
 Regions are cleaned the same way (their inputs stay: they are the region's signature).
-Every primitive is pure (random ops are counter-based functions of their key input), so an
-unread result never has an effect.
+Primitives are pure (random ops are counter-based functions of their key input), so an
+unread result has no effect; the exception is an op with effects (OpDef.effects: a collective
+that other processes wait for), which is kept even when nothing reads its results.
 """
 from __future__ import annotations
 
 from ..ir.graph import Graph
+from ..ir.registry import get_op
 from .manager import register_pass
 from .rewrite import in_regions
 
@@ -20,7 +22,7 @@ def dce(graph: Graph, **context) -> Graph:
     needed = set(graph.outputs)
     kept = []
     for node in reversed(graph.nodes):
-        if any(v in needed for v in node.outputs):
+        if any(v in needed for v in node.outputs) or get_op(node.op).effects:
             kept.append(node)
             needed.update(node.inputs)
     graph.nodes = kept[::-1]

@@ -11,6 +11,7 @@ Stages:
 
 Nodes holding regions are not evaluated here; their regions are folded on their own (a region
 sees its operands as inputs, so constants reach it only once hoisted in by another pass).
+Ops with effects are never evaluated either (a collective must run when the program runs).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def fold_constants(graph: Graph, frozen=None, **context) -> Graph:
     in_regions(graph, fold_constants)
     rw = Rewriter(graph)
     for node in rw.sweep():
-        if node.op == "constant" or node.regions:
+        if node.op == "constant" or node.regions or get_op(node.op).effects:
             rw.keep(node)
             continue
         args = [constant_value(v, frozen) for v in node.inputs]

@@ -23,6 +23,7 @@ from .. import log
 from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
+from ..ir.registry import has_effects
 from ..ir.verifier import verify
 
 PassFn = Callable[..., Graph]
@@ -161,12 +162,24 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
     if frozen and not freeze:
         raise HybridError("optimize() got frozen parameter values but freeze=False; pass freeze=True to treat "
                           "the parameters as constants (the executable then ignores later weight changes)")
-    result = run_pipeline(graph, pipeline_for(opt_level, freeze), debug_enabled(),
+    result = run_pipeline(graph, _whole_graph_passes(graph, pipeline_for(opt_level, freeze)), debug_enabled(),
                           frozen=frozen or {}, **context)
     dump = dump or config.get("dump")
     if dump:
         write_dump(result, dump)
     return result
+
+
+# Passes that a graph with effects (e.g. allreduce) gets per segment instead: codegen builds it
+# as pure segments split around those ops (hybrid.codegen.segmented), each fused and planned.
+PER_SEGMENT = ("fuse", "memory_plan")
+
+
+def _whole_graph_passes(graph: Graph, names: list[str]) -> list[str]:
+    if not has_effects(graph):
+        return names
+    log.log("compile", f"@{graph.name} has ops with effects: {', '.join(PER_SEGMENT)} run per segment at build")
+    return [name for name in names if name not in PER_SEGMENT]
 
 
 def write_dump(result: PipelineResult, folder: str) -> None:

@@ -5,9 +5,9 @@ Stages:
      a result lives from the node that writes it to the last node that reads it; graph
      outputs live to the end, so nothing overwrites them
   2. in place: a result takes the memory of an operand that dies at its node when the op
-     allows it (OpDef.inplace: operand 0 of a plain node; any operand of a one-result
-     elementwise kernel) and the operand has the result's exact type; such chains become one
-     block whose lifetime is the union of theirs
+     allows it (OpDef.inplace: operand 0 of a plain node; an operand of a one-result
+     elementwise kernel that only elementwise ops of its body read) and the operand has the
+     result's exact type; such chains become one block whose lifetime is the union of theirs
   3. offsets, greedy by size (best fit): blocks are placed largest first, each at the
      smallest gap of the arena that no placed block with an overlapping lifetime occupies
      (or above them all); ALIGNMENT-byte aligned
@@ -16,7 +16,7 @@ Stages:
 `check_memory_plan` re-derives liveness from the graph and proves that no two results that
 are live at the same time overlap in the arena (apart from a legal in-place pair).
 
-For backend authors: `graph.memory_plan` is a MemoryPlan or None (then allocate as you like).
+For backend authors: `graph.memory_plan` is a MemoryPlan (hybrid.ir.memory_plan) or None.
 Graph inputs, parameters and `constant` results are not in the arena: they live in the
 caller's arrays and in the backend's constant storage. Every other node result has exactly
 one Slot, found with `plan.slot(node_index, output_index)`; its bytes are
@@ -29,106 +29,46 @@ bytes at that offset later); `buffer_offsets`/`buffer_sizes` give each block's e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import HybridError
 from ..ir.graph import Graph, Node
+from ..ir.memory_plan import ALIGNMENT, MemoryPlan, Slot, liveness, note
 from ..ir.printer import value_names
 from ..ir.registry import get_op
 from .manager import register_pass
 from .rewrite import in_regions
 
-ALIGNMENT = 64
-
-
 class MemoryPlanError(HybridError):
     """Two values that are live at the same time share arena bytes (or the plan is stale)."""
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one node result lives."""
-    node: int                 # index of the producing node in graph.nodes
-    output: int               # which result of that node
-    value: str                # its printed name, e.g. "%12"
-    nbytes: int
-    buffer: int               # buffer id: results placed at the same offset share it
-    offset: int               # byte offset of the buffer (so of the value) in the arena
-    start: int                # node index that writes it
-    end: int                  # last node index that reads it; len(graph.nodes) for graph outputs
-    inplace_of: Optional[str] = None   # printed name of the dying operand it overwrites
-
-
-@dataclass
-class MemoryPlan:
-    arena_bytes: int                   # planned peak: the whole arena
-    naive_bytes: int                   # one buffer per result, never reused
-    buffer_sizes: list[int]            # bytes of each buffer id (the largest block placed there)
-    buffer_offsets: list[int]          # arena offset of each buffer id
-    slots: list[Slot] = field(default_factory=list)
-    alignment: int = ALIGNMENT
-    _by_key: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def slot(self, node: int, output: int = 0) -> Optional[Slot]:
-        """The slot of result `output` of graph.nodes[node]; None for constants."""
-        return self._index().get((node, output))
-
-    def _index(self) -> dict:
-        if len(self._by_key) != len(self.slots):
-            self._by_key = {(s.node, s.output): s for s in self.slots}
-        return self._by_key
-
-    def summary(self) -> str:
-        return (f"naive {format_bytes(self.naive_bytes)} -> planned {format_bytes(self.arena_bytes)} "
-                f"({len(self.slots)} -> {len(self.buffer_sizes)} buffers)")
-
-    def table(self) -> str:
-        lines = [self.summary(), "", f"{'value':<8}{'node':>6}{'live':>12}{'buffer':>8}{'offset':>12}{'bytes':>12}  "
-                 "in place of"]
-        for s in self.slots:
-            lines.append(f"{s.value:<8}{s.node:>6}{f'{s.start}..{s.end}':>12}{'b' + str(s.buffer):>8}{s.offset:>12}"
-                         f"{s.nbytes:>12}  {s.inplace_of or ''}")
-        return "\n".join(lines)
-
-
-def format_bytes(n: int) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} MB"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} KB"
-    return f"{n} B"
 
 
 def _align(n: int) -> int:
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def liveness(graph: Graph) -> dict:
-    """(node index, output index) -> (start, end) for every non-constant node result."""
-    position = {}
-    for i, node in enumerate(graph.nodes):
-        if node.op != "constant":
-            for k, v in enumerate(node.outputs):
-                position[v] = (i, k)
-    ends = {v: i for v, (i, _) in position.items()}
-    for i, node in enumerate(graph.nodes):
-        for v in node.inputs:
-            if v in ends:
-                ends[v] = max(ends[v], i)
-    for v in graph.outputs:
-        if v in ends:
-            ends[v] = len(graph.nodes)
-    return {position[v]: (position[v][0], end) for v, end in ends.items()}
+def _read_in_step(body: Graph, k: int) -> bool:
+    """Whether only elementwise ops read body input k (directly or through other ops), so the
+    kernel reads that operand only at the element it writes (a fused transpose would not)."""
+    tainted = {body.inputs[k]}
+    for node in body.nodes:
+        if any(v in tainted for v in node.inputs):
+            if node.regions or get_op(node.op).kind != "elementwise":
+                return False
+            tainted.update(node.outputs)
+    return True
 
 
 def inplace_candidates(node: Node) -> list[int]:
-    """Operand positions whose buffer the node's single result may overwrite."""
+    """Operand positions whose buffer the node's single result may overwrite: every backend runs
+    the node in place there (the plan is authoritative), so only where each output element reads
+    the operand at its own position."""
     if len(node.outputs) != 1:
         return []
     out = node.output.type
     if node.regions:   # an elementwise kernel reads each element before writing it; control flow may not
-        positions = range(len(node.inputs)) if node.op == "fused" and node.attrs.get("kind") == "elementwise" else []
+        positions = ([k for k in range(len(node.inputs)) if _read_in_step(node.regions[0], k)]
+                     if node.op == "fused" and node.attrs.get("kind") == "elementwise" else [])
     else:
         positions = [0] if node.inputs and get_op(node.op).inplace else []
     return [k for k in positions if node.inputs[k].type == out]
@@ -202,10 +142,7 @@ def plan_memory(graph: Graph, **context) -> Graph:
         node.meta.pop("plan", None)
     for s in slots:
         node = graph.nodes[s.node]
-        note = f"{s.value} -> b{s.buffer} @{s.offset} ({format_bytes(s.nbytes)})"
-        if s.inplace_of:
-            note += f" in place of {s.inplace_of}"
-        node.meta["plan"] = f"{node.meta['plan']}; {note}" if "plan" in node.meta else note
+        node.meta["plan"] = f"{node.meta['plan']}; {note(s)}" if "plan" in node.meta else note(s)
     graph.memory_plan = plan
     return graph
 

@@ -94,6 +94,15 @@ CASES = {
     "conv2d_weight_grad": [([normal(2, 4, 7, 8), normal(2, 6, 4, 10)], dict(CONV, weight_shape=(6, 2, 3, 2)))],
     "avg_pool2d_grad": [([normal(2, 3, 4, 4)], dict(POOL, count_include_pad=False, input_shape=(2, 3, 7, 6)))],
     "take_grad": [([normal(2, 4, 3), index(2, 4)], {"axis": 0, "size": 5})],
+    # NumPy's further ufuncs (hybrid/ir/ops/ufuncs.py)
+    **{name: [([normal(3, 4)], {})] for name in ("arctan", "arcsinh", "tan", "sinh", "cosh", "expm1", "exp2")},
+    **{name: [([RNG.uniform(-0.9, 0.9, (3, 4))], {})] for name in ("arcsin", "arccos", "arctanh", "log1p")},
+    **{name: [([positive(3, 4)], {})] for name in ("log2", "log10")},
+    "arccosh": [([RNG.uniform(1.2, 3.0, (3, 4))], {})],
+    "cbrt": [([away_from_zero(3, 4)], {})],
+    **{name: [([normal(3, 4), away_from_zero(4)], {})] for name in ("arctan2", "hypot", "logaddexp", "logaddexp2",
+                                                                     "fmax", "fmin")},
+    "copysign": [([away_from_zero(3, 4), away_from_zero(3, 4)], {})],
 }
 
 # Differentiable ops whose gradient rule is deliberately absent (tested to raise instead).

@@ -24,12 +24,21 @@ UNARY_SAFE = {  # op -> input transform keeping the reference finite
 BINARY = ["add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"]
 
 
+# NumPy's further ufuncs: compiled by llvm against NumPy in tests/frontend/test_numpy_breadth.py
+# (test_ufuncs_compile_on_llvm) and tests/frontend/test_numpy_regressions.py (bitwise, shifts, //).
+NUMPY_UFUNCS = {"arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "tan", "sinh", "cosh", "log1p",
+                "expm1", "log2", "log10", "exp2", "cbrt", "trunc", "signbit", "arctan2", "hypot", "logaddexp",
+                "logaddexp2", "copysign", "fmax", "fmin", "fmod", "heaviside", "floor_divide", "bitwise_and",
+                "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift"}
+
+
 def test_every_registry_op_is_covered():
     covered = set(UNARY_SAFE) | set(BINARY) | {
         "logical_not", "logical_and", "logical_or", "where", "cast", "sum", "max", "min", "prod", "argmax",
         "reshape", "transpose", "broadcast_to", "slice", "concat", "pad", "take", "constant", "iota",
         "random_uniform", "matmul", "conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad",
-        "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad", "take_grad"}
+        "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad", "take_grad",
+        "allreduce"} | NUMPY_UFUNCS  # allreduce: tests/codegen/test_segmented.py
     missing = set(all_ops()) - covered
     assert not missing, f"ops without an LLVM test: {sorted(missing)}"
 

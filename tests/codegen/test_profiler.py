@@ -115,7 +115,8 @@ def test_table_lists_top_kernels():
     rows = lines[2:5]
     totals = [float(r.split()[3]) for r in rows]      # name, where, calls, total ms, ...
     assert totals == sorted(totals, reverse=True)
-    assert "not shown" in lines[-1] and "1 compiled calls" in lines[-1]
+    footer = next(line for line in lines[5:] if "not shown" in line)     # (a warning line may follow it)
+    assert "1 compiled calls" in footer
     top = p.rows()[0]
     assert top.name in rows[0]
 
@@ -141,7 +142,9 @@ def test_chrome_trace_structure(tmp_path):
     call = next(e for e in complete if e["cat"] == "call")
     for k in (e for e in complete if e["cat"] == "kernel"):
         # a kernel nests inside its call on the same lane (how the viewers draw it)
-        assert k["tid"] == call["tid"] and call["ts"] <= k["ts"] and k["ts"] + k["dur"] <= call["ts"] + call["dur"] + 1
+        # (ticks become microseconds by a rate calibrated over 20 ms: allow 2% of the call for its error)
+        slack = 1 + 0.02 * call["dur"]
+        assert k["tid"] == call["tid"] and call["ts"] - slack <= k["ts"] and k["ts"] + k["dur"] <= call["ts"] + call["dur"] + slack
 
 
 def test_host_peak_is_measured():

@@ -260,7 +260,7 @@ def _numpy_array_of_tracers(x):
 
 
 def _numpy_function(x):
-    return onp.exp(x)  # LINE: numpy function
+    return onp.packbits(x > 0)  # LINE: numpy function
 
 
 def _int_index(x):

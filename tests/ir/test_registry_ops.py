@@ -109,6 +109,10 @@ CASES = {
                ([i32(2, 1), i32(2, 2)], {"axis": 1}, lambda *xs: onp.concatenate(xs, 1))],
     "pad": [([f32(2, 3)], {"pads": (1, 0, 2, 1), "value": 0.5},
              lambda x: onp.pad(x, ((1, 0), (2, 1)), constant_values=0.5))],
+    # one process (no communicator installed): the reduction over the job is the identity;
+    # the multi-process results are checked under mpiexec (tests/distributed)
+    "allreduce": [([f32(3, 4)], {"reduce": "sum", "bucket": 0}, lambda x: x),
+                  ([f32(5)], {"reduce": "avg", "bucket": 2}, lambda x: x)],
     "take": [([f32(5, 3), onp.array([4, 0, 4], "int32")], {"axis": 0}, lambda x, i: x[i]),
              ([f32(2, 5), onp.array([[1], [3]], "int32")], {"axis": 1}, lambda x, i: onp.take(x, i, axis=1))],
     "sum": [([f32(2, 3, 4)], {"axes": (0, 2), "keepdims": False}, lambda x: x.sum(axis=(0, 2))),
@@ -143,6 +147,19 @@ CASES = {
                    lambda g, i: _take_grad_expected(g, i, 0, 5)),
                   ([f32(2, 1, 2, 3), onp.array([[2, 0]], "int32")], {"axis": 1, "size": 4},
                    lambda g, i: _take_grad_expected(g, i, 1, 4))],
+    # NumPy's further ufuncs (hybrid/ir/ops/ufuncs.py)
+    **{name: [([f32(6, low=lo, high=hi)], {}, getattr(onp, name))] for name, lo, hi in [
+        ("arcsin", -0.99, 0.99), ("arccos", -0.99, 0.99), ("arctan", -9, 9), ("arcsinh", -9, 9), ("arccosh", 1, 9),
+        ("arctanh", -0.99, 0.99), ("tan", -1.4, 1.4), ("sinh", -3, 3), ("cosh", -3, 3), ("log1p", -0.9, 3),
+        ("expm1", -3, 3), ("log2", 0.1, 9), ("log10", 0.1, 9), ("exp2", -9, 9), ("cbrt", -9, 9), ("trunc", -3, 3),
+        ("signbit", -3, 3)]},
+    **{name: [([f32(2, 3), f32(3, low=0.5)], {}, getattr(onp, name))] for name in (
+        "arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "fmax", "fmin", "fmod", "heaviside",
+        "floor_divide")},
+    **{name: [([i32(2, 3), i32(3)], {}, getattr(onp, name))] for name in ("bitwise_and", "bitwise_or", "bitwise_xor")},
+    "invert": [([i32(5)], {}, onp.invert), ([b(4)], {}, onp.invert)],
+    "left_shift": [([i32(5), i32(5, low=0, high=4)], {}, onp.left_shift)],
+    "right_shift": [([i32(5), i32(5, low=0, high=4)], {}, onp.right_shift)],
 }
 TORCH_OPS = {"conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad",
              "avg_pool2d_grad"}

@@ -20,14 +20,14 @@ MLP_TEXT = """graph @mlp(%x: f32[256,784], param %fc1.weight: f32[1024,784], par
 }"""
 
 FUSED_TEXT = """graph @f(%x: f32[8,128], %b: f32[128]) -> f32[8,128] {
-  %0 = fused(%x, %b) {kind="elementwise", name="k2"} : f32[8,128] {  # f.py:3 | buf0[0:4096]
+  %0 = fused(%x, %b) {kind="elementwise", name="k2"} : f32[8,128] {  # f.py:3 | %0 -> b0 @0 (4.1 KB)
     graph @k2(%i0: f32[8,128], %i1: f32[128]) -> f32[8,128] {
       %0 = add(%i0, %i1) : f32[8,128]
       %1 = relu(%0) : f32[8,128]
       return %1
     }
   }
-  %1 = sum(%0) {axes=[1], keepdims=false} : f32[8]
+  %1 = sum(%0) {axes=[1], keepdims=false} : f32[8]  #  | %1 -> b1 @4096 (32 B)
   return %0, %1
 }"""
 
@@ -43,13 +43,13 @@ def test_design_doc_example_round_trips():
 
 
 def test_fused_subgraph_and_plan_comment_round_trip():
-    graph = parse(FUSED_TEXT.replace("%1 = sum(%0) {axes=[1], keepdims=false} : f32[8]",
-                                     "%1 = sum(%0) {axes=[1], keepdims=false} : f32[8]  # f.py:4"))
+    graph = parse(FUSED_TEXT.replace("#  | %1 -> b1", "# f.py:4 | %1 -> b1"))
     text = str(graph)
     assert parse(text) == graph and str(parse(text)) == text
     fused = graph.nodes[0]
     assert fused.op == "fused" and fused.attrs == {"kind": "elementwise", "name": "k2"}
-    assert fused.loc == "f.py:3" and fused.meta["plan"] == "buf0[0:4096]"
+    assert fused.loc == "f.py:3" and fused.meta["plan"] == "%0 -> b0 @0 (4.1 KB)"
+    assert [(s.value, s.offset) for s in graph.memory_plan.slots] == [("%0", 0), ("%1", 4096)]
     assert [n.op for n in fused.regions[0].nodes] == ["add", "relu"]
     assert len(graph.outputs) == 2
     verify(graph)

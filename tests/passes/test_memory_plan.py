@@ -103,3 +103,16 @@ def test_planned_graph_runs_the_same_on_a_real_arena(arena_run):
     inputs = [x] + [params[v.name].data().asnumpy() for v in traced.params]
     for got, want in zip(arena_run(graph, inputs), run_graph(traced, inputs)):
         numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_plan_parses_back_and_is_part_of_graph_equality():
+    planned = hb.passes.run(hb.ir.parse(dedent(CHAIN)), ["memory_plan"])
+    parsed = hb.ir.parse(str(planned))
+    assert parsed.memory_plan == planned.memory_plan          # every slot: offset, buffer, lifetime, in place
+    check_memory_plan(parsed)
+    moved = hb.ir.parse(str(planned).replace("%2 -> b2 @2048", "%2 -> b2 @3072"))
+    assert moved != planned and moved.memory_plan.slot(2).offset == 3072
+    unplanned = hb.ir.parse(dedent(CHAIN))
+    assert unplanned.memory_plan is None and unplanned != planned
+    with pytest.raises(hb.FormatError, match=r"memory-plan note '%2 -> b2 at 2048' of node 2 is not"):
+        hb.ir.parse(str(planned).replace("%2 -> b2 @2048 (1.0 KB)", "%2 -> b2 at 2048"))

@@ -34,6 +34,9 @@ def _cases() -> list:
         ("pow_special", lambda a, b: np.power(a, b), [pow_a, pow_b], 0, 0),
         ("math", lambda *xs: tuple(getattr(np, n)(x) for n, x in zip(names, xs)),
          [math_cases.BOUNDS[n][3](300) for n in names], 2, 0),
+        ("float64_and_integer_matmul", lambda a, b, c, d: (a @ b, c @ d),   # the SIMT GEMM computed these in float
+         [rng.standard_normal((5, 4, 7)) * 6e4, rng.standard_normal((7, 3)),
+          rng.integers(0, 1000, (4, 7)).astype("int32"), rng.integers(0, 40000, (7, 3)).astype("int32")], 0, 1e-12),
         ("float16_accumulation", lambda a, b: (a @ b, a.sum(axis=1)),
          [onp.array([[60000, 60000, -60000]], "float16"), onp.ones((3, 1), "float16")], 0, 0),
     ]

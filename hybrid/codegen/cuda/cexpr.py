@@ -12,12 +12,13 @@ from ...errors import HybridError
 from ...ir.scalar import SCALAR_OPS
 
 # storage type in memory
-CTYPE = {"f16": "__half", "f32": "float", "f64": "double", "i8": "signed char", "i32": "int",
-         "i64": "long long", "u8": "unsigned char", "u32": "unsigned int", "bool": "bool"}
+CTYPE = {"f16": "__half", "f32": "float", "f64": "double", "i8": "signed char", "i16": "short", "i32": "int",
+         "i64": "long long", "u8": "unsigned char", "u16": "unsigned short", "u32": "unsigned int",
+         "u64": "unsigned long long", "bool": "bool"}
 # register type computations use
 RTYPE = {**CTYPE, "f16": "float"}
 # accumulator type of reductions (shuffles need 32/64-bit types)
-ACCTYPE = {**RTYPE, "i8": "int", "u8": "unsigned int", "bool": "int"}
+ACCTYPE = {**RTYPE, "i8": "int", "u8": "unsigned int", "i16": "int", "u16": "unsigned int", "bool": "int"}
 
 
 def is_float(dtype: str) -> bool:
@@ -46,8 +47,10 @@ def literal(value, dtype: str) -> str:
             return text if v > 0 else f"(-{text})"
         return f"{v!r}{suffix}"
     v = int(value)
-    if dtype in ("u32", "u8"):
+    if dtype in ("u32", "u16", "u8"):
         return f"{v}u"
+    if dtype == "u64":
+        return f"{v}ULL"
     if dtype == "i64":
         return f"{v}LL"
     return f"({v})" if v < 0 else str(v)
@@ -58,8 +61,10 @@ _FLOAT_FN = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sq
 # float -> int helpers of the prelude (hybrid.ir.ops.elementwise.float_to_int's rule)
 _FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i32": "hb_ftoi32", "i64": "hb_ftoi64", "u32": "hb_ftou32"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
-assert set(_FLOAT_FN) | set(_INFIX) | {"neg", "max", "min", "mod", "rsqrt", "not", "select", "cast"} \
+          "eq": "==", "ne": "!=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|", "bitxor": "^"}
+_HELPER = {"floordiv": "hb_floordiv", "lshift": "hb_shl", "rshift": "hb_shr"}
+assert set(_FLOAT_FN) | set(_INFIX) | set(_HELPER) | {"neg", "max", "min", "mod", "rsqrt", "not", "bitnot", "select",
+                                                      "cast"} \
     == set(SCALAR_OPS), "cexpr must render exactly hybrid.ir.scalar.SCALAR_OPS"
 
 
@@ -71,7 +76,13 @@ def scalar_op(op: str, args: list[str], arg_dtype: str, dtype: str, value=None, 
     floating = is_float(arg_dtype)
     suffix = "f" if arg_dtype in ("f16", "f32") else ""
     if op in _INFIX:
+        if op.startswith("bit"):   # C promotes narrow operands to int: cast back to the operands' type
+            return f"(({ctype})({args[0]} {_INFIX[op]} {args[1]}))"
         return f"({args[0]} {_INFIX[op]} {args[1]})"
+    if op in _HELPER:
+        return f"{_HELPER[op]}<{ctype}>({args[0]}, {args[1]})"
+    if op == "bitnot":
+        return f"(!{args[0]})" if arg_dtype == "bool" else f"(({ctype})~{args[0]})"
     if op == "select":
         return f"({args[0]} ? {args[1]} : {args[2]})"
     if op == "cast":

@@ -217,7 +217,7 @@ def _scalar_tile_a(body, kernel, g, inline, batch_names, BM, BK, threads, store_
     body.line(f"const int mm = e {'%' if a_m_fast else '/'} {BM if a_m_fast else BK}, "
               f"kk = e {'/' if a_m_fast else '%'} {BM if a_m_fast else BK};")
     body.line("const int gm = m0 + mm, gk = k0 + kk;")
-    body.line(f"float value = {zero};")
+    body.line(f"auto value = {zero};")
     body.open(f"if (gm < {g.M} && gk < {g.K})")
     body.line(f"value = {_operand_loader(body, kernel, g, 'a', inline, batch_names, 'gm', 'gk')};")
     body.close()
@@ -230,7 +230,7 @@ def _scalar_tile_b(body, kernel, g, inline, batch_names, BN, BK, threads, store_
     body.line(f"const int kk = e {'/' if b_n_fast else '%'} {BN if b_n_fast else BK}, "
               f"nn = e {'%' if b_n_fast else '/'} {BN if b_n_fast else BK};")
     body.line("const int gk = k0 + kk, gn = n0 + nn;")
-    body.line(f"float value = {zero};")
+    body.line(f"auto value = {zero};")
     body.open(f"if (gk < {g.K} && gn < {g.N})")
     body.line(f"value = {_operand_loader(body, kernel, g, 'b', inline, batch_names, 'gk', 'gn')};")
     body.close()
@@ -249,13 +249,13 @@ def _epilogue_store(body: Body, kernel: Kernel, g: GemmStage, batch_names: list[
     body.line(f"{body.ptrs[g.out]}[{' + '.join(terms)}] = {cexpr.store_value(value, out.dtype)};")
 
 
-def _fragment(tile: str, T: int, B: int, t: str, name: str) -> tuple[str, Callable[[str], str]]:
+def _fragment(tile: str, T: int, B: int, t: str, name: str, float4: bool = True) -> tuple[str, Callable[[str], str]]:
     """Reads of one thread's T values of a shared tile row (kk) and the tile offset of value i.
 
     T a multiple of 4: groups of 4 adjacent values, read as float4 (8 threads of a quarter
     warp read 128 contiguous bytes: no bank conflicts), the groups B*4/T apart. Otherwise the
     values are strided by the thread grid (neighbouring threads, neighbouring addresses)."""
-    if T % 4 == 0:
+    if float4 and T % 4 == 0:
         gap = B * 4 // T
         return (f"for (int g = 0; g < {T // 4}; ++g) {{ const float4 v = *reinterpret_cast<const float4*>("
                 f"&{tile}[kk][g * {gap} + {t} * 4]); {name}[g * 4] = v.x; {name}[g * 4 + 1] = v.y; "
@@ -265,33 +265,40 @@ def _fragment(tile: str, T: int, B: int, t: str, name: str) -> tuple[str, Callab
             lambda i: f"{t} + {i} * {B // T}")
 
 
+COMPUTE_TYPE = {"f64": "double", "i64": "long long", "i32": "int", "u32": "unsigned int", "i8": "int",
+                "u8": "unsigned int"}
+
+
 def _simt_body(body: Body, kernel: Kernel, g: GemmStage, inline: dict, batch_names: list[str], BM: int, BN: int,
                BK: int, TM: int, TN: int, threads: int, vector_loads: bool) -> None:
-    body.line(f"__shared__ __align__(16) float As[{BK}][{BM + 4}];")
-    body.line(f"__shared__ __align__(16) float Bs[{BK}][{BN + 4}];")
+    # f32 and f16 compute in float; f64 and integer products in their own type (float would round them)
+    ct = COMPUTE_TYPE.get(kernel.buffers[g.out].dtype, "float")
+    body.line(f"__shared__ __align__(16) {ct} As[{BK}][{BM + 4}];")
+    body.line(f"__shared__ __align__(16) {ct} Bs[{BK}][{BN + 4}];")
     body.line(f"const int tm = threadIdx.x / {BN // TN}, tn = threadIdx.x % {BN // TN};")
-    read_a, row = _fragment("As", TM, BM, "tm", "a")
-    read_b, col = _fragment("Bs", TN, BN, "tn", "b")
-    body.line(f"float acc[{TM}][{TN}];")
+    read_a, row = _fragment("As", TM, BM, "tm", "a", float4=ct == "float")
+    read_b, col = _fragment("Bs", TN, BN, "tn", "b", float4=ct == "float")
+    body.line(f"{ct} acc[{TM}][{TN}];")
     body.line("#pragma unroll")
     body.open(f"for (int i = 0; i < {TM}; ++i)")
     body.line("#pragma unroll")
-    body.line(f"for (int j = 0; j < {TN}; ++j) acc[i][j] = 0.0f;")
+    body.line(f"for (int j = 0; j < {TN}; ++j) acc[i][j] = 0;")
     body.close()
     body.open(f"for (int k0 = 0; k0 < {g.K}; k0 += {BK})")
     _tile_loads(body, kernel, g, inline, batch_names, BM, BN, BK, threads,
-                "As[kk][mm] = value;", "Bs[kk][nn] = value;", "0.0f", vector=vector_loads)
+                "As[kk][mm] = value;", "Bs[kk][nn] = value;", f"({ct})0", vector=vector_loads and ct == "float")
     body.line("__syncthreads();")
     body.line("#pragma unroll")
     body.open(f"for (int kk = 0; kk < {BK}; ++kk)")
-    body.line(f"float a[{TM}], b[{TN}];")
+    body.line(f"{ct} a[{TM}], b[{TN}];")
     for text in (read_a, read_b):
         body.line("#pragma unroll")
         body.line(text)
     body.line("#pragma unroll")
     body.open(f"for (int i = 0; i < {TM}; ++i)")
     body.line("#pragma unroll")
-    body.line(f"for (int j = 0; j < {TN}; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);")
+    madd = "fmaf(a[i], b[j], acc[i][j])" if ct == "float" else "acc[i][j] + a[i] * b[j]"
+    body.line(f"for (int j = 0; j < {TN}; ++j) acc[i][j] = {madd};")
     body.close()
     body.close()
     body.line("__syncthreads();")

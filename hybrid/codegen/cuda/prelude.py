@@ -27,6 +27,29 @@ template <typename T> __device__ __forceinline__ T hb_imod(T a, T b) {
   if (r != 0 && ((r < 0) != (b < 0))) r += b;
   return r;
 }
+// NumPy floor_divide: integers exactly (x // 0 == 0, MIN // -1 wraps); floats by NumPy's divmod rule.
+template <typename T> __device__ __forceinline__ T hb_floordiv(T a, T b) {
+  if (b == 0) return 0;
+  if ((T)-1 < 0 && b == (T)-1) return (T)(0 - a);
+  T q = a / b, r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? (T)(q - 1) : q;
+}
+template <typename T> __device__ __forceinline__ T hb_floordiv_f(T a, T b) {
+  if (b == 0) return a / b;
+  T m = fmod(a, b), d = (a - m) / b;
+  if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
+  T f = floor(d);
+  return (d - f > (T)0.5) ? f + 1 : f;
+}
+template <> __device__ __forceinline__ float hb_floordiv<float>(float a, float b) { return hb_floordiv_f(a, b); }
+template <> __device__ __forceinline__ double hb_floordiv<double>(double a, double b) { return hb_floordiv_f(a, b); }
+// NumPy shifts: an amount outside [0, bits) gives 0 (-1 for a negative signed value shifted right).
+template <typename T> __device__ __forceinline__ T hb_shl(T a, T b) {
+  return (unsigned long long)b < sizeof(T) * 8 ? (T)(a << b) : (T)0;
+}
+template <typename T> __device__ __forceinline__ T hb_shr(T a, T b) {
+  return (unsigned long long)b < sizeof(T) * 8 ? (T)(a >> b) : (a < 0 ? (T)-1 : (T)0);
+}
 template <typename T> __device__ __forceinline__ T hb_ipow(T a, T b) {
   T r = 1;
   for (; b > 0; b >>= 1, a *= a)

@@ -98,7 +98,7 @@ def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None
     root = root or program
     # 128-bit loads need 16-byte aligned buffers: inputs, constants and scratch are allocated so,
     # arena slots are when the memory plan aligns them so
-    plan = getattr(graph, "memory_plan", None)
+    plan = graph.memory_plan
     arena_aligned = plan is None or plan.alignment % 16 == 0
     for index, node in enumerate(graph.nodes):
         if node.op == "constant":

@@ -8,18 +8,19 @@ from __future__ import annotations
 import struct
 from contextlib import contextmanager
 
+import ml_dtypes
 import numpy
 
 # IR dtype -> LLVM type in registers, and in memory (bool is i1 in registers, i8 in memory).
-REG = {"f16": "half", "f32": "float", "f64": "double", "i8": "i8", "u8": "i8", "i32": "i32", "u32": "i32",
-       "i64": "i64", "bool": "i1"}
+REG = {"f16": "half", "bf16": "bfloat", "f32": "float", "f64": "double", "i8": "i8", "u8": "i8", "i16": "i16", "u16": "i16",
+       "i32": "i32", "u32": "i32", "i64": "i64", "u64": "i64", "bool": "i1"}
 MEM = dict(REG, bool="i8")
-SIGNED = {"i8", "i32", "i64"}
-BITS = {"i8": 8, "u8": 8, "i32": 32, "u32": 32, "i64": 64, "bool": 1}
+SIGNED = {"i8", "i16", "i32", "i64"}
+BITS = {"i8": 8, "u8": 8, "i16": 16, "u16": 16, "i32": 32, "u32": 32, "i64": 64, "u64": 64, "bool": 1}
 
 
 def is_float(dtype: str) -> bool:
-    return dtype in ("f16", "f32", "f64")
+    return dtype in ("f16", "bf16", "f32", "f64")
 
 
 def lit(value, dtype: str) -> str:
@@ -31,6 +32,8 @@ def lit(value, dtype: str) -> str:
         return "0x%016X" % struct.unpack("<Q", struct.pack("<d", v))[0]
     if dtype == "f16":
         return "0xH%04X" % struct.unpack("<H", numpy.float16(value).tobytes())[0]
+    if dtype == "bf16":
+        return "0xR%04X" % struct.unpack("<H", numpy.asarray(value, ml_dtypes.bfloat16).tobytes())[0]
     bits = BITS[dtype]
     v = int(value) & ((1 << bits) - 1)
     return str(v - (1 << bits) if v >= 1 << (bits - 1) else v)

@@ -42,7 +42,7 @@ SPLIT_ROWS = 256       # rows of a stage's outer loop to share out among threads
 GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a batch, not each product
 LIBM_F64 = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh", "erf": "erf", "sin": "sin",
             "cos": "cos", "pow": "pow"}
-_FSUFFIX = {"f16": "f16", "f32": "f32", "f64": "f64"}
+_FSUFFIX = {"f16": "f16", "bf16": "bf16", "f32": "f32", "f64": "f64"}
 ACCUMULATE = {"f16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
 
 
@@ -169,10 +169,12 @@ class ExprRenderer:
             if is_float(src):
                 return fn.op(f"fcmp une {REG[src]} {v}, {lit(0.0, src)}")
             return fn.op(f"icmp ne {REG[src]} {v}, 0")
+        if {src, dst} == {"f16", "bf16"}:   # two 16-bit formats: through float
+            return self.cast(self.cast(v, src, "f32"), "f32", dst)
         if src == "f64" and dst == "f16":
             return self.f64_to_f16(v)
         if is_float(src) and is_float(dst):
-            order = ("f16", "f32", "f64")
+            order = ("f16", "bf16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
             return fn.op(f"{kind} {REG[src]} {v} to {REG[dst]}")
         if is_float(src):
@@ -236,10 +238,10 @@ class ExprRenderer:
         if t == "f32":
             self.mod.math.add(name)
             return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
-        if t == "f16":
-            wide = [fn.op(f"fpext half {a} to float") for a in args]
+        if t in ("f16", "bf16"):
+            wide = [fn.op(f"fpext {REG[t]} {a} to float") for a in args]
             r = self.call_math(name, wide, "f32")
-            return fn.op(f"fptrunc float {r} to half")
+            return fn.op(f"fptrunc float {r} to {REG[t]}")
         f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
         return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
 
@@ -264,6 +266,8 @@ class ExprRenderer:
             return fn.op(f"fdiv {ty} {lit(1.0, t)}, {s}")
         if op in LIBM_F64:
             return self.call_math(op, a, t)
+        if op == "floordiv":
+            return self.float_floordiv(a, t)
         if op == "mod":   # NumPy: the result takes the divisor's sign
             r = fn.op(f"frem {ty} {a[0]}, {a[1]}")
             nz = fn.op(f"fcmp une {ty} {r}, {lit(0.0, t)}")
@@ -275,9 +279,64 @@ class ExprRenderer:
             return fn.op(f"select i1 {fix}, {ty} {adj}, {ty} {r}")
         raise NotImplementedError(f"LLVM backend: scalar op {op!r} on {t}")
 
+    def float_floordiv(self, a: list[str], t: str) -> str:
+        """NumPy's floor_divide for floats: (a - fmod(a, b)) / b, moved down one where the remainder's
+        sign differs from b's, then rounded to the nearest integer; a / b where b == 0."""
+        fn, ty = self.fn, REG[t]
+        zero, one = lit(0.0, t), lit(1.0, t)
+        m = fn.op(f"frem {ty} {a[0]}, {a[1]}")
+        d = fn.op(f"fdiv {ty} {fn.op(f'fsub {ty} {a[0]}, {m}')}, {a[1]}")
+        mneg = fn.op(f"fcmp olt {ty} {m}, {zero}")
+        bneg = fn.op(f"fcmp olt {ty} {a[1]}, {zero}")
+        fix = fn.op(f"and i1 {fn.op(f'fcmp une {ty} {m}, {zero}')}, {fn.op(f'xor i1 {mneg}, {bneg}')}")
+        d = fn.op(f"select i1 {fix}, {ty} {fn.op(f'fsub {ty} {d}, {one}')}, {ty} {d}")
+        f = fn.op(f"call {ty} {self.mod.intrinsic(f'llvm.floor.{_FSUFFIX[t]}', ty, ty)}({ty} {d})")
+        up = fn.op(f"fcmp ogt {ty} {fn.op(f'fsub {ty} {d}, {f}')}, {lit(0.5, t)}")
+        f = fn.op(f"select i1 {up}, {ty} {fn.op(f'fadd {ty} {f}, {one}')}, {ty} {f}")
+        bzero = fn.op(f"fcmp oeq {ty} {a[1]}, {zero}")
+        return fn.op(f"select i1 {bzero}, {ty} {fn.op(f'fdiv {ty} {a[0]}, {a[1]}')}, {ty} {f}")
+
+    def int_floordiv(self, a: list[str], t: str) -> str:
+        """NumPy's integer floor_divide: exact, x // 0 == 0, MIN // -1 wraps (sdiv would trap)."""
+        fn, ty = self.fn, REG[t]
+        zero = fn.op(f"icmp eq {ty} {a[1]}, 0")
+        if t not in SIGNED:
+            q = fn.op(f"udiv {ty} {a[0]}, {fn.op(f'select i1 {zero}, {ty} 1, {ty} {a[1]}')}")
+            return fn.op(f"select i1 {zero}, {ty} 0, {ty} {q}")
+        minus1 = fn.op(f"icmp eq {ty} {a[1]}, -1")
+        safe = fn.op(f"select i1 {fn.op(f'or i1 {zero}, {minus1}')}, {ty} 1, {ty} {a[1]}")
+        q = fn.op(f"sdiv {ty} {a[0]}, {safe}")
+        r = fn.op(f"srem {ty} {a[0]}, {safe}")
+        rneg = fn.op(f"icmp slt {ty} {r}, 0")
+        bneg = fn.op(f"icmp slt {ty} {safe}, 0")
+        fix = fn.op(f"and i1 {fn.op(f'icmp ne {ty} {r}, 0')}, {fn.op(f'xor i1 {rneg}, {bneg}')}")
+        q = fn.op(f"select i1 {fix}, {ty} {fn.op(f'sub {ty} {q}, 1')}, {ty} {q}")
+        q = fn.op(f"select i1 {minus1}, {ty} {fn.op(f'sub {ty} 0, {a[0]}')}, {ty} {q}")
+        return fn.op(f"select i1 {zero}, {ty} 0, {ty} {q}")
+
+    def shift(self, op: str, a: list[str], t: str) -> str:
+        """NumPy shifts: an amount outside [0, bits) gives 0 (-1 for a negative signed value >>)."""
+        fn, ty, bits = self.fn, REG[t], BITS[t]
+        inside = fn.op(f"icmp ult {ty} {a[1]}, {bits}")
+        if op == "lshift":
+            return fn.op(f"select i1 {inside}, {ty} {fn.op(f'shl {ty} {a[0]}, {a[1]}')}, {ty} 0")
+        if t in SIGNED:
+            return fn.op(f"select i1 {inside}, {ty} {fn.op(f'ashr {ty} {a[0]}, {a[1]}')}, "
+                         f"{ty} {fn.op(f'ashr {ty} {a[0]}, {bits - 1}')}")
+        return fn.op(f"select i1 {inside}, {ty} {fn.op(f'lshr {ty} {a[0]}, {a[1]}')}, {ty} 0")
+
     def int_op(self, op: str, a: list[str], t: str) -> str:
         fn, ty = self.fn, REG[t]
         signed = t in SIGNED
+        bitwise = {"bitand": "and", "bitor": "or", "bitxor": "xor"}
+        if op in bitwise:
+            return fn.op(f"{bitwise[op]} {ty} {a[0]}, {a[1]}")
+        if op == "bitnot":
+            return fn.op(f"xor {ty} {a[0]}, {'true' if t == 'bool' else -1}")
+        if op in ("lshift", "rshift"):
+            return self.shift(op, a, t)
+        if op == "floordiv":
+            return self.int_floordiv(a, t)
         if t == "bool":
             table = {"add": "or", "max": "or", "mul": "and", "min": "and"}
             if op in table:

@@ -22,6 +22,13 @@ class Dataset:
         dataset = _TransformedDataset(self, fn)
         return SimpleDataset([dataset[i] for i in range(len(dataset))]) if not lazy else dataset
 
+    def shard(self, num_shards: int, index: int) -> "Dataset":
+        """Shard `index` of `num_shards` contiguous shards (the first len % num_shards shards hold
+        one more sample), e.g. dataset.shard(kv.num_workers, kv.rank) for data-parallel training."""
+        from .sampler import part_range
+
+        return _SubsetDataset(self, part_range(len(self), num_shards, index))
+
     def transform_first(self, fn: Callable, lazy: bool = True) -> "Dataset":
         """Apply fn to the first element of each sample only (the data, not the label)."""
         def first(*sample):
@@ -65,6 +72,17 @@ class _TransformedDataset(Dataset):
     def __getitem__(self, idx):
         sample = self._base[idx]
         return self._fn(*sample) if isinstance(sample, tuple) else self._fn(sample)
+
+
+class _SubsetDataset(Dataset):
+    def __init__(self, base: Dataset, positions: range):
+        self._base, self._positions = base, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, idx):
+        return self._base[self._positions[idx]]
 
 
 class SimpleDataset(Dataset):

@@ -1,4 +1,11 @@
-"""Samplers (Gluon names): which sample indices, in which order, grouped into batches."""
+"""Samplers (Gluon names): which sample indices, in which order, grouped into batches.
+
+For data-parallel training each worker reads its own part: `num_parts` / `part_index` (e.g.
+kv.num_workers / kv.rank) give a sampler only its share, split as `Dataset.shard` splits (parts
+are contiguous, the first `length % num_parts` of them one sample longer). A RandomSampler
+split into parts shuffles the whole range the same way on every worker (so it needs a seed
+shared by all of them) and then takes its part, so the parts never overlap.
+"""
 from __future__ import annotations
 
 from typing import Iterator, Optional
@@ -16,32 +23,48 @@ class Sampler:
         raise NotImplementedError(f"{type(self).__name__} must define __len__")
 
 
-class SequentialSampler(Sampler):
-    """start, start+1, ..., start+length-1."""
+def part_range(length: int, num_parts: int, part_index: int) -> range:
+    """Positions [start, stop) of part `part_index` of `num_parts` over `length` items."""
+    if num_parts < 1 or not 0 <= part_index < num_parts:
+        raise ValueError(f"part_index must be in [0, num_parts) and num_parts >= 1, got part_index={part_index}, "
+                         f"num_parts={num_parts}")
+    size, rest = divmod(length, num_parts)
+    start = size * part_index + min(part_index, rest)
+    return range(start, start + size + (part_index < rest))
 
-    def __init__(self, length: int, start: int = 0):
-        self._length, self._start = length, start
+
+class SequentialSampler(Sampler):
+    """start, start+1, ..., start+length-1 (only part `part_index` of `num_parts` of them)."""
+
+    def __init__(self, length: int, start: int = 0, num_parts: int = 1, part_index: int = 0):
+        self._positions = part_range(length, num_parts, part_index)
+        self._start = start
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(self._start, self._start + self._length))
+        return iter(range(self._start + self._positions.start, self._start + self._positions.stop))
 
     def __len__(self) -> int:
-        return self._length
+        return len(self._positions)
 
 
 class RandomSampler(Sampler):
     """A new random permutation of range(length) each epoch. With a seed the sequence of
     epochs is reproducible (a fresh sampler with the same seed replays it)."""
 
-    def __init__(self, length: int, seed: Optional[int] = None):
+    def __init__(self, length: int, seed: Optional[int] = None, num_parts: int = 1, part_index: int = 0):
+        if num_parts > 1 and seed is None:
+            raise ValueError("RandomSampler with num_parts > 1 needs a seed, the same on every part: each part "
+                             "takes its share of one shared shuffle, so the parts do not overlap")
         self._length = length
+        self._positions = part_range(length, num_parts, part_index)
         self._rng = numpy.random.default_rng(seed)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._rng.permutation(self._length).tolist())
+        order = self._rng.permutation(self._length)
+        return iter(order[self._positions.start:self._positions.stop].tolist())
 
     def __len__(self) -> int:
-        return self._length
+        return len(self._positions)
 
 
 class BatchSampler(Sampler):

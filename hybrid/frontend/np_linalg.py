@@ -1,0 +1,521 @@
+"""`hb.np.linalg`: NumPy's linear algebra.
+
+Products (matmul, tensordot, einsum, multi_dot, kron, outer, cross, matrix_power, vecdot) are
+composed from matmul and layout primitives, so they compile everywhere and differentiate.
+Decompositions run eagerly as one LAPACK call through NumPy, taped with their gradient rules
+(np_eager.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
+(Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence, unrolled
+over the static size), so they compile on every backend and differentiate; qr/svd/eigh (and
+pinv/lstsq/matrix_rank/cond/eig, built on them) have no traced form yet and raise a
+TracingError naming the function.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import string
+from typing import Optional
+
+import numpy
+
+from ..errors import ShapeError
+from ..core.array import Array, NDArray, Tracer
+from . import np_eager
+from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
+                 matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
+                 sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
+from .np_shape import diagonal as _diagonal, take_along_axis, trace as _trace
+
+LinAlgError = numpy.linalg.LinAlgError
+
+
+def _float(a) -> Array:
+    (a,) = promote(a, to_float=True)
+    return a
+
+
+def _square(a, what: str) -> Array:
+    a = _float(a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise LinAlgError(f"{what}: last 2 dimensions of the array must be square, got {a.shape}")
+    return a
+
+
+# -- elimination (traced path) -------------------------------------------------------------------
+def _eliminate(a: Array, rhs: Array):
+    """Gauss-Jordan with partial pivoting over the static size: (sign, log|det|, A^-1 rhs)."""
+    from .np import prod
+    n = a.shape[-1]
+    m = concatenate([a, rhs], axis=-1)
+    rows = NDArray(numpy.arange(n).reshape(n, 1))
+    pivots, swaps = [], []
+    for k in range(n):
+        col = where(NDArray(numpy.arange(n) >= k), abs(m[..., :, k]), -1.0)
+        p = argmax(col, axis=-1)                                               # (...,) int64
+        p_idx = expand_dims(expand_dims(p, -1), -1)
+        row_p = take_along_axis(m, p_idx + zeros(m.shape[:-2] + (1, m.shape[-1]), "i64"), axis=-2)
+        row_k = m[..., k:k + 1, :]
+        m = where(equal(rows, k), row_p, where(equal(rows, p_idx), row_k, m))
+        swaps.append(equal(p, k))
+        pivot = m[..., k, k]
+        pivots.append(pivot)
+        new_k = m[..., k:k + 1, :] / expand_dims(expand_dims(pivot, -1), -1)
+        m = where(equal(rows, k), new_k, m - m[..., :, k:k + 1] * new_k)
+    pivots = stack(pivots, axis=-1)
+    logdet = _sum(log(abs(pivots)), axis=-1)
+    parity = prod(where(stack(swaps, axis=-1), 1.0, -1.0) * sign(pivots), axis=-1)
+    return parity, logdet, m[..., :, n:]
+
+
+def _cholesky_traced(a: Array) -> Array:
+    n = a.shape[-1]
+    cols = []
+    for j in range(n):
+        prev = stack(cols, axis=-1) if cols else None                         # (..., n, j)
+        s = a[..., :, j]
+        if prev is not None:
+            s = s - _sum(prev * expand_dims(prev[..., j, :], -2), axis=-1)
+        d = sqrt(s[..., j:j + 1])
+        col = where(NDArray(numpy.arange(n) >= j), s / d, 0.0)
+        cols.append(col)
+    return stack(cols, axis=-1)
+
+
+# -- decompositions and solves ---------------------------------------------------------------------
+def inv(a) -> Array:
+    a = _square(a, "inv")
+    if isinstance(a, Tracer):
+        eye_b = eye(a.shape[-1], dtype=a.dtype) + zeros(a.shape, a.dtype)
+        return _eliminate(a, eye_b)[2]
+    return np_eager.inv(a)
+
+
+def solve(a, b) -> Array:
+    a, b = promote(a, b, to_float=True)
+    a = _square(a, "solve")
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    if vector:
+        b = expand_dims(b, -1)
+    if isinstance(a, Tracer) or isinstance(b, Tracer):
+        batch = tuple(numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        from .np import broadcast_to
+        x = _eliminate(broadcast_to(a, batch + a.shape[-2:]), broadcast_to(b, batch + b.shape[-2:]))[2]
+    else:
+        x = np_eager.solve(a, b)
+    return x[..., 0] if vector else x
+
+
+def slogdet(a):
+    a = _square(a, "slogdet")
+    if isinstance(a, Tracer):
+        # the Gauss-Jordan path (with an empty right-hand side) also gives the pivots
+        sgn, logdet, _ = _eliminate(a, zeros(a.shape[:-1] + (1,), a.dtype))
+        return sgn, logdet
+    return np_eager.slogdet(a)
+
+
+def det(a) -> Array:
+    from .np import exp
+    sgn, logdet = slogdet(a)
+    return sgn * exp(logdet)
+
+
+def cholesky(a, upper: bool = False) -> Array:
+    a = _square(a, "cholesky")
+    lower = _cholesky_traced(a) if isinstance(a, Tracer) else np_eager.cholesky(a)
+    return swapaxes(lower, -1, -2) if upper else lower
+
+
+def qr(a, mode: str = "reduced"):
+    a = _float(a)
+    if mode == "r":
+        return np_eager.qr(a)[1]
+    if mode != "reduced":
+        raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced' or 'r'")
+    return np_eager.qr(a)
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+    """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
+    orthogonal basis op; docs/semantics.md)."""
+    a = _float(a)
+    u, s, vh = np_eager.svd(a)
+    if not compute_uv:
+        return s
+    if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
+        uf, sf, vhf = numpy.linalg.svd(numpy.asarray(a), full_matrices=True)
+        return NDArray(uf.astype(a.dtype)), s, NDArray(vhf.astype(a.dtype))
+    return u, s, vh
+
+
+def svdvals(x) -> Array:
+    return svd(x, compute_uv=False)
+
+
+def eigh(a, UPLO: str = "L"):
+    a = _square(a, "eigh")
+    if UPLO == "U":
+        a = swapaxes(a, -1, -2)
+    return np_eager.eigh(a)
+
+
+def eigvalsh(a, UPLO: str = "L") -> Array:
+    return eigh(a, UPLO)[0]
+
+
+def _real_eig(fn, a):
+    if isinstance(a, Tracer):
+        from ..core.array import _tracing_error
+        raise _tracing_error(f"np.linalg.{fn.__name__} was called", "A general eigenproblem may have complex "
+                             "results, which hybrid does not represent; use np.linalg.eigh for symmetric matrices.")
+    out = fn(numpy.asarray(a))
+    parts = out if isinstance(out, tuple) else (out,)
+    if any(numpy.iscomplexobj(p) and numpy.any(numpy.imag(p) != 0) for p in parts):
+        raise TypeError(f"np.linalg.{fn.__name__}: the eigenvalues are complex, which hybrid does not represent")
+    real = tuple(NDArray(numpy.real(p).astype(numpy.asarray(a).dtype)) for p in parts)
+    return real if isinstance(out, tuple) else real[0]
+
+
+def eig(a):
+    return _real_eig(numpy.linalg.eig, _square(a, "eig"))
+
+
+def eigvals(a):
+    return _real_eig(numpy.linalg.eigvals, _square(a, "eigvals"))
+
+
+def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None) -> Array:
+    a = _float(a)
+    u, s, vh = svd(a, full_matrices=False)
+    cutoff = rtol if rtol is not None else (rcond if rcond is not None else
+                                            builtins.max(a.shape[-2:]) * numpy.finfo(a.dtype).eps)
+    big = s > expand_dims(_max(s, axis=-1), -1) * cutoff
+    inv_s = where(big, 1.0 / where(big, s, 1.0), 0.0)
+    return matmul(swapaxes(vh, -1, -2) * expand_dims(inv_s, -2), swapaxes(u, -1, -2))
+
+
+def lstsq(a, b, rcond=None):
+    """Least squares through the pseudo-inverse: (x, residuals, rank, singular values)."""
+    a, b = promote(a, b, to_float=True)
+    x = matmul(pinv(a, rcond if rcond is not None else None), b)
+    s = svdvals(a)
+    rank = matrix_rank(a)
+    m, n = a.shape
+    if isinstance(a, Tracer) or int(numpy.asarray(rank)) < n or m <= n:
+        residuals = zeros((0,), a.dtype)
+    else:
+        r = matmul(a, x) - b
+        residuals = _sum(r * r, axis=0)
+        residuals = reshape(residuals, (1,)) if b.ndim == 1 else residuals
+    return x, residuals, rank, s
+
+
+def matrix_rank(A, tol=None, hermitian: bool = False, *, rtol=None) -> Array:
+    A = _float(A)
+    if A.ndim < 2:
+        return _cast(_max(abs(A)) != 0, "i64")
+    s = svdvals(A)
+    if tol is None:
+        tol = expand_dims(_max(s, axis=-1), -1) * (rtol if rtol is not None else
+                                                   builtins.max(A.shape[-2:]) * numpy.finfo(A.dtype).eps)
+    return _sum(s > tol, axis=-1)
+
+
+def cond(x, p=None) -> Array:
+    if p is None or p == 2 or p == -2:
+        s = svdvals(x)
+        ratio = _max(s, axis=-1) / _min(s, axis=-1)
+        return ratio if p != -2 else 1.0 / ratio
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+# -- products ---------------------------------------------------------------------------------------
+def matrix_power(a, n: int) -> Array:
+    a = _asarray(a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise LinAlgError(f"matrix_power: last 2 dimensions of the array must be square, got {a.shape}")
+    if n == 0:
+        return eye(a.shape[-1], dtype=a.dtype) + zeros(a.shape, a.dtype)
+    if n < 0:
+        a, n = inv(a), -n
+    result, base = None, a
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+def multi_dot(arrays, *, out=None) -> Array:
+    arrays = [_asarray(a) for a in arrays]
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = matmul(result, a)
+    return result
+
+
+def tensordot(a, b, axes=2) -> Array:
+    a, b = promote(a, b)
+    if isinstance(axes, int):
+        ax_a, ax_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
+                      [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+    ax_a = [x % a.ndim for x in ax_a]
+    ax_b = [x % b.ndim for x in ax_b]
+    for i, j in zip(ax_a, ax_b):
+        if a.shape[i] != b.shape[j]:
+            raise ShapeError(f"tensordot: shape-mismatch for sum: {a.shape} axis {i} vs {b.shape} axis {j}")
+    free_a = [i for i in range(a.ndim) if i not in ax_a]
+    free_b = [j for j in range(b.ndim) if j not in ax_b]
+    k = int(numpy.prod([a.shape[i] for i in ax_a])) if ax_a else 1
+    left = reshape(transpose(a, free_a + ax_a), (-1, k)) if a.size else zeros((int(numpy.prod(
+        [a.shape[i] for i in free_a])), k), a.dtype)
+    right = reshape(transpose(b, ax_b + free_b), (k, -1)) if b.size else zeros((k, int(numpy.prod(
+        [b.shape[j] for j in free_b]))), b.dtype)
+    out = matmul(left, right) if is_float(a.type.dtype) else _sum(expand_dims(left, -1) * expand_dims(right, 0), 1)
+    return reshape(out, tuple(a.shape[i] for i in free_a) + tuple(b.shape[j] for j in free_b))
+
+
+def outer(x1, x2) -> Array:
+    return _outer(x1, x2)
+
+
+def kron(a, b) -> Array:
+    a, b = promote(a, b)
+    nd = builtins.max(a.ndim, b.ndim)
+    a = reshape(a, (1,) * (nd - a.ndim) + a.shape)
+    b = reshape(b, (1,) * (nd - b.ndim) + b.shape)
+    inter_a = [v for d in a.shape for v in (d, 1)]
+    inter_b = [v for d in b.shape for v in (1, d)]
+    prod = multiply(reshape(a, inter_a), reshape(b, inter_b))
+    return reshape(prod, tuple(x * y for x, y in zip(a.shape, b.shape)))
+
+
+def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Optional[int] = None) -> Array:
+    a, b = promote(a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError(f"cross: incompatible vector dimensions {a.shape[-1]} and {b.shape[-1]} (need 2 or 3)")
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+    def comp(v, i):
+        return v[..., i] if i < v.shape[-1] else zeros(v.shape[:-1], v.dtype)
+    c = stack([comp(a, 1) * comp(b, 2) - comp(a, 2) * comp(b, 1),
+               comp(a, 2) * comp(b, 0) - comp(a, 0) * comp(b, 2),
+               comp(a, 0) * comp(b, 1) - comp(a, 1) * comp(b, 0)], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
+def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
+    x1, x2 = promote(x1, x2)
+    return _sum(x1 * x2, axis=axis)
+
+
+def diagonal(x, /, *, offset: int = 0) -> Array:
+    return _diagonal(x, offset, -2, -1)
+
+
+def trace(x, /, *, offset: int = 0, dtype=None) -> Array:
+    return _trace(x, offset, -2, -1, dtype)
+
+
+def matrix_transpose(x) -> Array:
+    return swapaxes(_asarray(x), -1, -2)
+
+
+# -- einsum -------------------------------------------------------------------------------------------
+def _einsum_spec(subscripts: str, operands) -> tuple[list[str], str]:
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        lhs, out = subscripts.split("->")
+    else:
+        lhs, out = subscripts, None
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum: {len(terms)} subscripts for {len(operands)} operands")
+    used = set(subscripts) - set(".,->")
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_dims = builtins.max([op.ndim - len(t.replace("...", "")) for t, op in zip(terms, operands) if "..." in t],
+                            default=0)
+    ell = "".join(spare[:ell_dims])
+    fixed = []
+    for t, op in zip(terms, operands):
+        if "..." in t:
+            k = op.ndim - len(t.replace("...", ""))
+            t = t.replace("...", ell[ell_dims - k:])
+        if len(t) != op.ndim:
+            raise ValueError(f"einsum: subscripts {t!r} do not match an operand of {op.ndim} dimensions")
+        fixed.append(t)
+    if out is None:
+        counts = {}
+        for t in fixed:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return fixed, out
+
+
+def _take_diagonals(x: Array, letters: str) -> tuple[Array, str]:
+    """Repeated letters in one operand ('ii') read the diagonal."""
+    while len(set(letters)) < len(letters):
+        c = next(ch for ch in letters if letters.count(ch) > 1)
+        i = letters.index(c)
+        j = letters.index(c, i + 1)
+        x = _diagonal(x, 0, i, j)                                  # the diagonal goes last
+        letters = "".join(ch for k, ch in enumerate(letters) if k not in (i, j)) + c
+    return x, letters
+
+
+def einsum(subscripts: str, *operands, out=None, dtype=None, optimize=False, casting="safe", order="K") -> Array:
+    """Einstein summation, contracted pairwise left to right with matmul (batch, free, summed)."""
+    operands = list(promote(*operands))
+    terms, output = _einsum_spec(subscripts, operands)
+    items = [_take_diagonals(x, t) for x, t in zip(operands, terms)]
+    sizes = {}
+    for x, t in items:
+        for c, d in zip(t, x.shape):
+            if sizes.setdefault(c, d) != d and d != 1 and sizes[c] != 1:
+                raise ShapeError(f"einsum: letter {c!r} has sizes {sizes[c]} and {d}")
+            sizes[c] = builtins.max(sizes[c], d)
+
+    def needed_after(k):
+        return set(output).union(*[set(t) for _, t in items[k + 1:]])
+
+    def sum_unneeded(x, t, keep):
+        drop = [i for i, c in enumerate(t) if c not in keep]
+        if drop:
+            x = _sum(x, axis=tuple(drop))
+            t = "".join(c for i, c in enumerate(t) if i not in drop)
+        return x, t
+
+    x, t = items[0]
+    x, t = sum_unneeded(x, t, needed_after(0) | set(items[1][1] if len(items) > 1 else ""))
+    for k in range(1, len(items)):
+        y, u = items[k]
+        later = needed_after(k)
+        y, u = sum_unneeded(y, u, later | set(t))
+        batch = [c for c in t if c in u and c in later]
+        summed = [c for c in t if c in u and c not in later]
+        free_x = [c for c in t if c not in u]
+        free_y = [c for c in u if c not in t]
+        from .np import broadcast_to
+        xs = transpose(x, [t.index(c) for c in batch + free_x + summed])
+        ys = transpose(y, [u.index(c) for c in batch + summed + free_y])
+        bshape = tuple(sizes[c] for c in batch)
+        xs = broadcast_to(xs, bshape + xs.shape[len(batch):])
+        ys = broadcast_to(ys, bshape + ys.shape[len(batch):])
+        fx = int(numpy.prod([sizes[c] for c in free_x]))
+        fy = int(numpy.prod([sizes[c] for c in free_y]))
+        ks = int(numpy.prod([sizes[c] for c in summed]))
+        left = reshape(xs, bshape + (fx, ks))
+        right = reshape(ys, bshape + (ks, fy))
+        if is_float(left.type.dtype):
+            prod = matmul(left, right)
+        else:
+            prod = _sum(expand_dims(left, -1) * expand_dims(right, -3), axis=-2)
+        x = reshape(prod, bshape + tuple(sizes[c] for c in free_x) + tuple(sizes[c] for c in free_y))
+        t = "".join(batch + free_x + free_y)
+    x, t = sum_unneeded(x, t, set(output))
+    result = transpose(x, [t.index(c) for c in output]) if t != output else x
+    return _cast(result, dtype) if dtype is not None else result
+
+
+def einsum_path(subscripts: str, *operands, optimize="greedy"):
+    return numpy.einsum_path(subscripts, *[numpy.asarray(o) for o in operands], optimize=optimize)
+
+
+# -- norms --------------------------------------------------------------------------------------------
+def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2) -> Array:
+    x = _float(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+        flat_keep = keepdims
+        keepdims = False
+    else:
+        flat_keep = False
+    ax = abs(x)
+    if ord == 2:
+        out = sqrt(_sum(x * x, axis=axis, keepdims=keepdims))
+    elif ord == math.inf:
+        out = _max(ax, axis=axis, keepdims=keepdims)
+    elif ord == -math.inf:
+        out = _min(ax, axis=axis, keepdims=keepdims)
+    elif ord == 0:
+        out = _sum(_cast(x != 0, x.type.dtype), axis=axis, keepdims=keepdims)
+    elif ord == 1:
+        out = _sum(ax, axis=axis, keepdims=keepdims)
+    else:
+        out = power(_sum(power(ax, float(ord)), axis=axis, keepdims=keepdims), 1.0 / ord)
+    return reshape(out, (1,) * x.ndim) if flat_keep else out
+
+
+def matrix_norm(x, /, *, keepdims: bool = False, ord="fro") -> Array:
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def norm(x, ord=None, axis=None, keepdims: bool = False) -> Array:
+    x = _float(x)
+    if axis is None and ord is None:
+        out = sqrt(_sum(x * x))
+        return reshape(out, (1,) * x.ndim) if keepdims else out
+    if axis is None:
+        axis = tuple(range(x.ndim))
+    if isinstance(axis, int) or len(axis) == 1:
+        return vector_norm(x, axis=axis if isinstance(axis, int) else axis[0], keepdims=keepdims,
+                           ord=2 if ord is None else ord)
+    r, c = (a % x.ndim for a in axis)
+    if ord in (None, "fro"):
+        return sqrt(_sum(x * x, axis=(r, c), keepdims=keepdims))
+    if ord == "nuc" or ord in (2, -2):
+        m = transpose(x, [i for i in range(x.ndim) if i not in (r, c)] + [r, c])
+        s = svdvals(m)
+        out = _sum(s, axis=-1) if ord == "nuc" else (_max(s, axis=-1) if ord == 2 else _min(s, axis=-1))
+        if keepdims:
+            out = expand_dims(expand_dims(out, r if r < c else c), r if r > c else c)
+        return out
+    ax = abs(x)
+    if ord in (1, -1):
+        col = _sum(ax, axis=r, keepdims=True)
+        out = _max(col, axis=c, keepdims=True) if ord == 1 else _min(col, axis=c, keepdims=True)
+    elif ord in (math.inf, -math.inf):
+        row = _sum(ax, axis=c, keepdims=True)
+        out = _max(row, axis=r, keepdims=True) if ord == math.inf else _min(row, axis=r, keepdims=True)
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    return out if keepdims else reshape(out, tuple(d for i, d in enumerate(out.shape) if i not in (r, c)))
+
+
+def inner(a, b) -> Array:
+    a, b = promote(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def vdot(a, b) -> Array:
+    return _sum(multiply(*promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))))
+
+
+def tensorinv(a, ind: int = 2) -> Array:
+    a = _asarray(a)
+    out_shape = a.shape[ind:] + a.shape[:ind]
+    rows = int(numpy.prod(a.shape[:ind]))
+    return reshape(inv(reshape(a, (rows, -1))), out_shape)
+
+
+def tensorsolve(a, b, axes=None) -> Array:
+    a, b = promote(a, b, to_float=True)
+    if axes is not None:
+        rest = [k for k in range(a.ndim) if k not in [x % a.ndim for x in axes]]
+        a = transpose(a, rest + [x % a.ndim for x in axes])
+    x_shape = a.shape[b.ndim:]
+    n = int(numpy.prod(x_shape))
+    return reshape(solve(reshape(a, (-1, n)), reshape(b, (-1,))), x_shape)

@@ -1,0 +1,194 @@
+"""Sorting, searching and set functions of hb.np.
+
+sort/argsort: eagerly one NumPy call (np_eager.py, stable, taped); traced, a
+bitonic sorting network over (NaN flag, value, index) keys, made of gathers and selects, so
+it compiles on every backend and differentiates (each output is one input). searchsorted and
+isin compile as broadcast comparisons. Functions whose result size depends on the data
+(unique, nonzero, set operations) run eagerly and are a TracingError when traced.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Optional
+
+import numpy
+
+from ..core.array import Array, NDArray, Tracer, _tracing_error
+from . import np_eager
+from .np import (_asarray, _cast, any as _any, concatenate, equal, full, isnan, less, less_equal, logical_and,
+                 logical_not, logical_or, moveaxis, reshape, sum as _sum, take, where)
+
+_DYNAMIC_HELP = ("Its result's size depends on the data, so it has no static shape in a compiled graph. Call it "
+                 "outside the hybridized code, or use a fixed-size alternative (np.where(mask, x, fill), "
+                 "np.sort, np.isin).")
+
+
+def eager_only(fn):
+    """A NumPy function whose result's shape depends on the data: run on NumPy data eagerly
+    (array results come back as hybrid arrays); a traced argument is a clear TracingError."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        def unwrap(v):
+            if isinstance(v, Tracer):
+                raise _tracing_error(f"np.{fn.__name__} was called", _DYNAMIC_HELP)
+            if isinstance(v, Array):
+                return numpy.asarray(v)
+            if isinstance(v, (list, tuple)) and any(isinstance(x, Array) for x in v):
+                return type(v)(unwrap(x) for x in v)
+            return v
+
+        def wrap(v):
+            if isinstance(v, numpy.ndarray):
+                return NDArray(v.astype(numpy.int64) if v.dtype == numpy.intp else v)
+            if isinstance(v, tuple):
+                return type(v)(*map(wrap, v)) if hasattr(v, "_fields") else tuple(wrap(x) for x in v)
+            if isinstance(v, list):
+                return [wrap(x) for x in v]
+            return v
+
+        return wrap(fn(*[unwrap(a) for a in args], **{k: unwrap(v) for k, v in kwargs.items()}))
+    wrapper.__module__ = __name__
+    return wrapper
+
+
+# -- sorting --------------------------------------------------------------------------------
+def _bitonic(x: Array, want_indices: bool):
+    """Sort the last axis with a bitonic network; returns (values, int64 indices). Ties keep the
+    input order (stable) and NaNs go last, as NumPy."""
+    n = x.shape[-1]
+    size = 1 << max(0, math.ceil(math.log2(max(n, 1))))
+    lead = x.shape[:-1]
+    idx = full(x.shape, 0, "i64") + NDArray(numpy.arange(n, dtype=numpy.int64))
+    flag = _cast(isnan(x), "i8")
+    if size > n:   # pad with entries that sort after everything (flag 2)
+        pad_shape = lead + (size - n,)
+        x = concatenate([x, full(pad_shape, 0, x.type.dtype)], axis=-1)
+        idx = concatenate([idx, full(pad_shape, 0, "i64") + NDArray(numpy.arange(n, size, dtype=numpy.int64))], -1)
+        flag = concatenate([flag, full(pad_shape, 2, "i8")], axis=-1)
+    positions = numpy.arange(size)
+    k = 2
+    while k <= size:
+        j = k // 2
+        while j >= 1:
+            partner = positions ^ j
+            perm = NDArray(partner.astype(numpy.int64))
+            px, pi, pf = take(x, perm, axis=-1), take(idx, perm, axis=-1), take(flag, perm, axis=-1)
+            # the lower position of a pair keeps the smaller key in ascending blocks, the larger otherwise
+            keep_min = NDArray(((positions < partner) == ((positions & k) == 0)))
+            self_less = _key_less(flag, x, idx, pf, px, pi)
+            keep_self = equal(self_less, keep_min)
+            x, idx, flag = where(keep_self, x, px), where(keep_self, idx, pi), where(keep_self, flag, pf)
+            j //= 2
+        k *= 2
+    if size > n:
+        x = x[..., :n]
+        idx = idx[..., :n]
+    return x, (idx if want_indices else None)
+
+
+def _key_less(fa, a, ia, fb, b, ib):
+    """(flag, value, index) of a < that of b, lexicographically (NaNs compare equal by value)."""
+    value_less = less(a, b)
+    value_equal = logical_not(logical_or(value_less, less(b, a)))
+    return logical_or(less(fa, fb), logical_and(equal(fa, fb), logical_or(
+        value_less, logical_and(value_equal, less(ia, ib)))))
+
+
+def _along(a, axis, fn):
+    a = _asarray(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    if a.ndim == 0:
+        return fn(reshape(a, (1,)), 0)
+    return fn(a, axis % a.ndim)
+
+
+def sort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, descending: bool = False) -> Array:
+    """Sorted copy along `axis` (NaNs last; flattened when axis is None)."""
+    def go(x, ax):
+        if descending:
+            from .np import flip
+            return flip(sort(x, ax), ax)
+        if isinstance(x, Tracer):
+            values, _ = _bitonic(moveaxis(x, ax, -1), False)
+            return moveaxis(values, -1, ax)
+        return np_eager.sort(x, ax)
+    out = _along(a, axis, go)
+    return reshape(out, ()) if _asarray(a).ndim == 0 and axis is not None else out
+
+
+def argsort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, descending: bool = False) -> Array:
+    """Indices that sort `a` along `axis` (stable, int64)."""
+    def go(x, ax):
+        if descending:
+            from .np import flip
+            n = x.shape[ax]
+            rev = argsort(flip(x, ax), ax)
+            return flip((n - 1) - rev, ax)
+        if isinstance(x, Tracer):
+            _, idx = _bitonic(moveaxis(x, ax, -1), True)
+            return moveaxis(idx, -1, ax)
+        return np_eager.argsort(x, ax)
+    return _along(a, axis, go)
+
+
+def partition(a, kth, axis: int = -1, kind=None, order=None) -> Array:
+    """A sorted copy satisfies NumPy's partition contract (every kth element in place)."""
+    return sort(a, axis)
+
+
+def argpartition(a, kth, axis: int = -1, kind=None, order=None) -> Array:
+    return argsort(a, axis)
+
+
+def msort(a) -> Array:
+    return sort(a, 0)
+
+
+def searchsorted(a, v, side: str = "left", sorter=None) -> Array:
+    """Insertion points of v into the sorted 1-d a: the count of elements before each (int64)."""
+    a, v = _asarray(a), _asarray(v)
+    if sorter is not None:
+        a = take(a, sorter)
+    if not isinstance(a, Tracer) and not isinstance(v, Tracer):
+        return NDArray(numpy.searchsorted(numpy.asarray(a), numpy.asarray(v), side=side).astype(numpy.int64))
+    before = less(a, reshape(v, v.shape + (1,))) if side == "left" else less_equal(a, reshape(v, v.shape + (1,)))
+    return _sum(before, axis=-1)
+
+
+def digitize(x, bins, right: bool = False) -> Array:
+    bins_np = numpy.asarray(bins) if not isinstance(bins, Tracer) else None
+    if bins_np is not None and bins_np.size > 1 and bins_np[0] > bins_np[-1]:
+        from .np import flip
+        n = bins_np.size
+        return n - searchsorted(flip(_asarray(bins)), x, side="left" if right else "right")
+    return searchsorted(bins, x, side="left" if right else "right")
+
+
+def isin(element, test_elements, assume_unique: bool = False, invert: bool = False, *, kind=None) -> Array:
+    element, test = _asarray(element), reshape(_asarray(test_elements), (-1,))
+    hit = _any(equal(reshape(element, element.shape + (1,)), test), axis=-1) if test.size else \
+        full(element.shape, False, "bool")
+    return logical_not(hit) if invert else hit
+
+
+def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False) -> Array:
+    return isin(reshape(_asarray(ar1), (-1,)), ar2, invert=invert)
+
+
+# -- data-dependent sizes: eager only -------------------------------------------------------------
+@eager_only
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
+           sorted=True):
+    return numpy.unique(ar, return_index, return_inverse, return_counts, axis, equal_nan=equal_nan)
+
+
+for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values", "nonzero", "flatnonzero",
+              "argwhere", "extract", "compress", "intersect1d", "union1d", "setdiff1d", "setxor1d", "trim_zeros",
+              "bincount", "histogram", "histogram2d", "histogramdd", "histogram_bin_edges"):
+    globals()[_name] = eager_only(getattr(numpy, _name))
+
+
+__all__ = [_n for _n, _v in list(globals().items())
+           if not _n.startswith("_") and getattr(_v, "__module__", None) == __name__ and _n != "eager_only"]
