@@ -11,8 +11,9 @@ def test_every_expected_failure_has_a_reason():
     assert EXPECTED_FAILURES and all(reason.strip() for _, reason in EXPECTED_FAILURES)
 
 
-@pytest.mark.parametrize("kind", ["pytorch-operator", "simple"])
-def test_disk_models_on_interp(kind):
+@pytest.mark.parametrize("backend,kind", [("interp", "pytorch-operator"), ("interp", "simple"),
+                                          pytest.param("llvm", "pytorch-operator", marks=pytest.mark.slow)])
+def test_disk_models(backend, kind):
     """The suite's stored inputs and outputs, compared as BackendTest does (rtol/atol of the case)."""
     import onnx
     from onnx import numpy_helper
@@ -20,7 +21,7 @@ def test_disk_models_on_interp(kind):
     import glob
     import os
 
-    backend = backend_class("interp")
+    runner = backend_class(backend)
     ran = 0
     for case in load_model_tests(kind=kind):
         if expected_reason(case.name):
@@ -31,7 +32,7 @@ def test_disk_models_on_interp(kind):
                 files = sorted(glob.glob(os.path.join(folder, f"{prefix}_*.pb")),
                                key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
                 return [numpy_helper.to_array(onnx.load_tensor(f)) for f in files]
-            outputs = backend.run_model(model, read("input"))
+            outputs = runner.run_model(model, read("input"))
             for got, want in zip(outputs, read("output")):
                 assert got.dtype == want.dtype, case.name
                 numpy.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=case.name)
