@@ -116,30 +116,31 @@ class Array:
     def __getitem__(self, key): return _np.getitem(self, key)
 
     # in-place operators: the result is written into this array under NumPy's casting rule ------
-    def __iadd__(self, o): return self._write_back(self + o, "+=")
-    def __isub__(self, o): return self._write_back(self - o, "-=")
-    def __imul__(self, o): return self._write_back(self * o, "*=")
-    def __itruediv__(self, o): return self._write_back(self / o, "/=")
-    def __ifloordiv__(self, o): return self._write_back(self // o, "//=")
-    def __imod__(self, o): return self._write_back(self % o, "%=")
-    def __ipow__(self, o): return self._write_back(self ** o, "**=")
-    def __imatmul__(self, o): return self._write_back(self @ o, "@=")
-    def __iand__(self, o): return self._write_back(self & o, "&=")
-    def __ior__(self, o): return self._write_back(self | o, "|=")
-    def __ixor__(self, o): return self._write_back(self ^ o, "^=")
-    def __ilshift__(self, o): return self._write_back(self << o, "<<=")
-    def __irshift__(self, o): return self._write_back(self >> o, ">>=")
+    def __iadd__(self, o): return self._write_back(self + o, "x += y")
+    def __isub__(self, o): return self._write_back(self - o, "x -= y")
+    def __imul__(self, o): return self._write_back(self * o, "x *= y")
+    def __itruediv__(self, o): return self._write_back(self / o, "x /= y")
+    def __ifloordiv__(self, o): return self._write_back(self // o, "x //= y")
+    def __imod__(self, o): return self._write_back(self % o, "x %= y")
+    def __ipow__(self, o): return self._write_back(self ** o, "x **= y")
+    def __imatmul__(self, o): return self._write_back(self @ o, "x @= y")
+    def __iand__(self, o): return self._write_back(self & o, "x &= y")
+    def __ior__(self, o): return self._write_back(self | o, "x |= y")
+    def __ixor__(self, o): return self._write_back(self ^ o, "x ^= y")
+    def __ilshift__(self, o): return self._write_back(self << o, "x <<= y")
+    def __irshift__(self, o): return self._write_back(self >> o, "x >>= y")
 
-    def _write_back(self, result: "Array", op: str) -> "Array":
-        """`x op= y`: check that `result` fits this array as NumPy does, then store it here."""
+    def _write_back(self, result: "Array", what: str) -> "Array":
+        """Store `result` here (`what`: the write, e.g. "x += y" or "out="), after checking that it fits
+        as NumPy does: the same shape, and a dtype NumPy's 'same_kind' rule lets in."""
         if tuple(result.shape) != tuple(self.shape):
-            raise ShapeError(f"x {op} y: the result has shape {result.shape} but x has shape {self.shape}; an "
-                             f"in-place operator cannot change x's shape (NumPy: non-broadcastable output "
-                             f"operand). Write `x = x {op[:-1]} y` for a new array.{_where()}")
+            raise ShapeError(f"{what}: the result has shape {result.shape} but the array written into has shape "
+                             f"{self.shape}; an in-place write cannot change the shape (NumPy: non-broadcastable "
+                             f"output operand). Assign the result to a new name instead.{_where()}")
         if not numpy.can_cast(result.dtype, self.dtype, "same_kind"):
-            raise CastingError(f"x {op} y: cannot cast the {result.dtype} result back into x's {self.dtype} "
-                               f"under NumPy's 'same_kind' rule. Write `x = x {op[:-1]} y` for a new "
-                               f"{result.dtype} array, or cast y first (y.astype(x.dtype)).{_where()}")
+            raise CastingError(f"{what}: cannot cast the {result.dtype} result into the {self.dtype} array under "
+                               f"NumPy's 'same_kind' rule. Assign the result to a new name for a {result.dtype} "
+                               f"array, or cast the operand first (y.astype(x.dtype)).{_where()}")
         self._store(result)
         return self
 
@@ -490,6 +491,24 @@ class Tracer(Array):
     def detach(self):
         from .dispatch import bind
         return bind("stop_gradient", self)
+
+
+def write_out(out, result):
+    """NumPy's `out=`: `result` (one array, or a tuple) written into `out`, which is returned. Hybrid arrays
+    follow the in-place rule (the same shape, 'same_kind' casting; a traced `out` is updated functionally);
+    NumPy arrays are assigned."""
+    if out is None:
+        return result
+    outs = out if isinstance(out, tuple) else (out,)
+    results = result if isinstance(result, tuple) else (result,)
+    if len(outs) != len(results):
+        raise ValueError(f"out= holds {len(outs)} arrays for {len(results)} results")
+    for o, r in zip(outs, results):
+        if isinstance(o, Array):
+            o._write_back(r if isinstance(r, Array) else NDArray(numpy.asarray(r)), "out=")
+        else:
+            o[...] = numpy.asarray(r)
+    return out if len(outs) > 1 else outs[0]
 
 
 def normalize_setitem_key(key):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..core.array import Array, NDArray, Tracer, _tracing_error
+from ..core.array import Array, NDArray, Tracer, _tracing_error, write_out
 
 # NumPy ufunc methods hb.np spells as functions
 _REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min", "logical_and": "all",
@@ -23,20 +23,6 @@ def _namespace_for(func):
         if module.endswith(sub) and hasattr(np, sub):
             return getattr(np, sub)
     return np
-
-
-def _write_out(result, out):
-    """NumPy's out=: write the result into the given array(s) and return them."""
-    outs = out if isinstance(out, tuple) else (out,)
-    results = result if isinstance(result, tuple) else (result,)
-    for o, r in zip(outs, results):
-        if isinstance(o, Tracer):
-            raise _tracing_error("out= was given a traced array", "Use the returned value instead of out=.")
-        if isinstance(o, NDArray):
-            o._assign(numpy.asarray(r).astype(o.dtype, copy=False))
-        else:
-            o[...] = numpy.asarray(r)
-    return out if isinstance(out, tuple) and len(out) > 1 else outs[0]
 
 
 def _numpy_fallback(func, args, kwargs):
@@ -76,7 +62,7 @@ def array_function(func, types, args, kwargs):
         result = _numpy_fallback(func, args, kwargs)
     else:
         result = impl(*args, **kwargs)
-    return result if out is None else _write_out(result, out)
+    return write_out(out, result)
 
 
 def array_ufunc(ufunc, method: str, inputs, kwargs):
@@ -102,4 +88,4 @@ def array_ufunc(ufunc, method: str, inputs, kwargs):
     result = impl(*inputs, **kwargs)
     if dtype is not None:
         result = tuple(np.astype(r, dtype) for r in result) if isinstance(result, tuple) else np.astype(result, dtype)
-    return result if out is None else _write_out(result, out)
+    return write_out(out, result)

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy
 
 from ..errors import ShapeError
-from ..core.array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer, write_out
 from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
@@ -253,7 +253,7 @@ def multi_dot(arrays, *, out=None) -> Array:
     result = arrays[0]
     for a in arrays[1:]:
         result = matmul(result, a)
-    return result
+    return write_out(out, result)
 
 
 def tensordot(a, b, axes=2) -> Array:
@@ -425,7 +425,7 @@ def einsum(subscripts: str, *operands, out=None, dtype=None, optimize=False, cas
         t = "".join(batch + free_x + free_y)
     x, t = sum_unneeded(x, t, set(output))
     result = transpose(x, [t.index(c) for c in output]) if t != output else x
-    return _cast(result, dtype) if dtype is not None else result
+    return write_out(out, _cast(result, dtype) if dtype is not None else result)
 
 
 def einsum_path(subscripts: str, *operands, optimize="greedy"):

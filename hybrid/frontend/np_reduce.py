@@ -15,7 +15,7 @@ from typing import Optional
 import numpy
 
 from ..errors import ShapeError
-from ..core.array import Array, NDArray, Tracer
+from ..core.array import Array, NDArray, Tracer, write_out
 from . import np_eager
 from .np import (_accumulator, _asarray, _axes, _cast, _count, _reduced_shape, add, any as _any, argmax, argmin,
                  concatenate, divide, expand_dims, floor, full, is_float, isnan, logical_not, matmul, max as _max,
@@ -50,8 +50,8 @@ def _cumulative(op: str, combine, identity):
         axis = _axes(axis, a.ndim)[0]
         a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
         if isinstance(a, Tracer):
-            return _scan(a, axis, combine, identity)
-        return getattr(np_eager, op)(a, axis)
+            return write_out(out, _scan(a, axis, combine, identity))
+        return write_out(out, getattr(np_eager, op)(a, axis))
     fn.__name__ = op
     fn.__doc__ = f"Cumulative {op[3:]} along `axis` (the flattened array when None)."
     return fn
@@ -212,32 +212,32 @@ def _quantile(a, q, axis, keepdims: bool, method: str, ignore_nan: bool):
 
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method: str = "linear", keepdims: bool = False,
              *, weights=None, interpolation=None) -> Array:
-    return _quantile(a, q, axis, keepdims, interpolation or method, False)
+    return write_out(out, _quantile(a, q, axis, keepdims, interpolation or method, False))
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method: str = "linear", keepdims: bool = False,
                *, weights=None, interpolation=None) -> Array:
     q = _asarray(q) / 100.0 if isinstance(q, Tracer) else numpy.asarray(q, numpy.float64) / 100.0
-    return _quantile(a, q, axis, keepdims, interpolation or method, False)
+    return write_out(out, _quantile(a, q, axis, keepdims, interpolation or method, False))
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims: bool = False) -> Array:
-    return _quantile(a, 0.5, axis, keepdims, "linear", False)
+    return write_out(out, _quantile(a, 0.5, axis, keepdims, "linear", False))
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method: str = "linear", keepdims: bool = False,
                 *, weights=None, interpolation=None) -> Array:
-    return _quantile(a, q, axis, keepdims, interpolation or method, True)
+    return write_out(out, _quantile(a, q, axis, keepdims, interpolation or method, True))
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method: str = "linear", keepdims: bool = False,
                   *, weights=None, interpolation=None) -> Array:
     q = _asarray(q) / 100.0 if isinstance(q, Tracer) else numpy.asarray(q, numpy.float64) / 100.0
-    return _quantile(a, q, axis, keepdims, interpolation or method, True)
+    return write_out(out, _quantile(a, q, axis, keepdims, interpolation or method, True))
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims: bool = False) -> Array:
-    return _quantile(a, 0.5, axis, keepdims, "linear", True)
+    return write_out(out, _quantile(a, 0.5, axis, keepdims, "linear", True))
 
 
 # -- others -----------------------------------------------------------------------------------------

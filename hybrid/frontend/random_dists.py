@@ -17,7 +17,7 @@ from typing import Optional
 import numpy
 
 from ..ir.types import dtype_name
-from ..core.array import Array, NDArray, Tracer, _tracing_error
+from ..core.array import Array, NDArray, Tracer, _tracing_error, write_out
 
 
 def _np():
@@ -52,6 +52,11 @@ def _shape(size) -> tuple[int, ...]:
     return (int(size),) if isinstance(size, (int, numpy.integer)) else tuple(int(d) for d in size)
 
 
+def _fill_size(size, out):
+    """Generator methods with out=: the array to fill gives the size when none is passed."""
+    return tuple(out.shape) if size is None and out is not None else size
+
+
 def _out_shape(size, *params) -> tuple[int, ...]:
     if size is not None:
         return _shape(size)
@@ -81,7 +86,7 @@ class Distributions:
 
     # -- closed forms (traceable) -----------------------------------------------------------
     def random(self, size=None, dtype="float32", out=None):
-        return self.src.uniform01(size, dtype)
+        return write_out(out, self.src.uniform01(_fill_size(size, out), dtype))
 
     def uniform(self, low=0.0, high=1.0, size=None, dtype="float32"):
         u = self.src.uniform01(_out_shape(size, low, high), dtype)
@@ -90,14 +95,15 @@ class Distributions:
 
     def standard_normal(self, size=None, dtype="float32", out=None):
         np = _np()
+        size = _fill_size(size, out)
         u1, u2 = self.src.uniform01(size, dtype), self.src.uniform01(size, dtype)
-        return np.sqrt(np.log(1.0 - u1) * -2.0) * np.cos(u2 * (2 * math.pi))
+        return write_out(out, np.sqrt(np.log(1.0 - u1) * -2.0) * np.cos(u2 * (2 * math.pi)))
 
     def normal(self, loc=0.0, scale=1.0, size=None, dtype="float32"):
         return self.standard_normal(_out_shape(size, loc, scale), dtype) * scale + loc
 
     def standard_exponential(self, size=None, dtype="float32", method="inv", out=None):
-        return -_np().log1p(-self.src.uniform01(size, dtype))
+        return write_out(out, -_np().log1p(-self.src.uniform01(_fill_size(size, out), dtype)))
 
     def exponential(self, scale=1.0, size=None, dtype="float32"):
         return self.standard_exponential(_out_shape(size, scale), dtype) * scale
@@ -184,8 +190,8 @@ class Distributions:
         np = _np()
         x = np.asarray(x)
         if axis is None:
-            return np.reshape(self.permutation(np.ravel(x)), x.shape)
-        return np.take_along_axis(x, np.argsort(self.src.uniform01(x.shape), axis=axis), axis=axis)
+            return write_out(out, np.reshape(self.permutation(np.ravel(x)), x.shape))
+        return write_out(out, np.take_along_axis(x, np.argsort(self.src.uniform01(x.shape), axis=axis), axis=axis))
 
     def shuffle(self, x, axis: int = 0) -> None:
         """Shuffle an eager array in place along `axis`."""
