@@ -12,7 +12,15 @@ def _conv3x3(channels: int, stride: int, in_channels: int) -> nn.Conv2D:
     return nn.Conv2D(channels, 3, strides=stride, padding=1, use_bias=False, in_channels=in_channels)
 
 
-class BasicBlockV1(nn.HybridBlock):
+class _ResidualV1(nn.HybridBlock):
+    """A v1 block: relu(body(x) + shortcut), the shortcut projected where the shape changes."""
+
+    def forward(self, x):
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return npx.relu(self.body(x) + shortcut)
+
+
+class BasicBlockV1(_ResidualV1):
     """Two 3x3 convolutions with BatchNorm, the shortcut added before the last ReLU (ResNet-18/34)."""
 
     def __init__(self, channels: int, stride: int, downsample: bool = False, in_channels: int = 0):
@@ -22,12 +30,8 @@ class BasicBlockV1(nn.HybridBlock):
                       _conv3x3(channels, 1, channels), nn.BatchNorm())
         self.downsample = _projection(channels, stride, in_channels) if downsample else None
 
-    def forward(self, x):
-        shortcut = self.downsample(x) if self.downsample is not None else x
-        return npx.relu(self.body(x) + shortcut)
 
-
-class BottleneckV1(nn.HybridBlock):
+class BottleneckV1(_ResidualV1):
     """1x1 (strided, with bias as in MXNet) -> 3x3 -> 1x1 convolutions with BatchNorm (ResNet-50/101/152)."""
 
     def __init__(self, channels: int, stride: int, downsample: bool = False, in_channels: int = 0):
@@ -38,16 +42,17 @@ class BottleneckV1(nn.HybridBlock):
                       nn.Conv2D(channels, 1), nn.BatchNorm())
         self.downsample = _projection(channels, stride, in_channels) if downsample else None
 
-    def forward(self, x):
-        shortcut = self.downsample(x) if self.downsample is not None else x
-        return npx.relu(self.body(x) + shortcut)
-
 
 def _projection(channels: int, stride: int, in_channels: int) -> nn.HybridSequential:
     """The v1 shortcut where the shape changes: a strided 1x1 convolution and BatchNorm."""
     out = nn.HybridSequential()
     out.add(nn.Conv2D(channels, 1, strides=stride, use_bias=False, in_channels=in_channels), nn.BatchNorm())
     return out
+
+
+def _projection_v2(channels: int, stride: int, in_channels: int) -> nn.Conv2D:
+    """The v2 shortcut where the shape changes: a strided 1x1 convolution of the activated input."""
+    return nn.Conv2D(channels, 1, strides=stride, use_bias=False, in_channels=in_channels)
 
 
 class BasicBlockV2(nn.HybridBlock):
@@ -59,8 +64,7 @@ class BasicBlockV2(nn.HybridBlock):
         self.conv1 = _conv3x3(channels, stride, in_channels)
         self.bn2 = nn.BatchNorm()
         self.conv2 = _conv3x3(channels, 1, channels)
-        self.downsample = (nn.Conv2D(channels, 1, strides=stride, use_bias=False, in_channels=in_channels)
-                           if downsample else None)
+        self.downsample = _projection_v2(channels, stride, in_channels) if downsample else None
 
     def forward(self, x):
         shortcut = x
@@ -82,8 +86,7 @@ class BottleneckV2(nn.HybridBlock):
         self.conv2 = _conv3x3(channels // 4, stride, channels // 4)
         self.bn3 = nn.BatchNorm()
         self.conv3 = nn.Conv2D(channels, 1, use_bias=False)
-        self.downsample = (nn.Conv2D(channels, 1, strides=stride, use_bias=False, in_channels=in_channels)
-                           if downsample else None)
+        self.downsample = _projection_v2(channels, stride, in_channels) if downsample else None
 
     def forward(self, x):
         shortcut = x
