@@ -11,6 +11,7 @@ import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 from .importer import OnnxBlock
+from .ops.narrow import NARROW, from_carrier
 
 
 class HybridRep(BackendRep):
@@ -26,7 +27,9 @@ class HybridRep(BackendRep):
             inputs = [inputs]
         outputs = self.block(*[numpy.asarray(x) for x in inputs])
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return tuple(numpy.asarray(y) for y in outputs)
+        # float8 / 4-bit outputs leave hybrid in their carrier dtype; ONNX callers get the ONNX type
+        return tuple(from_carrier(y, t) if t in NARROW else numpy.asarray(y)
+                     for y, t in zip(outputs, self.block.output_types))
 
 
 class HybridBackend(Backend):
