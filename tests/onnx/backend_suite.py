@@ -21,8 +21,7 @@ KINDS = {"NodeModel": "node", "SimpleModel": "simple", "PyTorchConvertedModel": 
          "PyTorchOperatorModel": "pytorch-operator", "RealModel": "real (light models, local files)"}
 
 # ops hybrid does not implement; their *_expanded variants (the op's function body) pass
-_MISSING_OPS = (r"gridsample|affine_grid|roialign|deform_conv|col2im|maxunpool|det|dft|stft|melweightmatrix|"
-                r"image_decoder|bitcast|linear_attention|causal_conv_with_state|flexattention|tensorscatter|swiglu")
+_MISSING_OPS = r"roialign|deform_conv|col2im|maxunpool|det|melweightmatrix|image_decoder|bitcast|flexattention"
 EXPECTED_FAILURES: list[tuple[str, str]] = [
     (r"(?i)string|^test_(strnorm|regex|tfidf)", "strings: hybrid has no string dtype"),
     (r"(?<!reverse)sequence|^test_(if|loop\d*)_(opt|seq)|^test_identity_opt|^test_optional|^test_split_to_sequence|"
@@ -43,6 +42,8 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
      "max/min/mul reduction and repeated indices (hybrid scatters through a scatter-add primitive)"),
     (r"^test_range_float.*_expanded", "Range expanded into a Loop whose trip count is computed from float inputs; "
      "hybrid unrolls loops, so trip counts must be known when the model is built"),
+    (r"^test_dft_inverse", "the expected values come from NumPy's float32 FFT, whose rounding (1.9e-7 where the "
+     "exact value is 0) exceeds the case's atol of 1e-7; hybrid's transform sums in float64 and is exact there"),
     (r"^test_scan_sum$", "Scan-8 (opset 8's batch axis and sequence_lens); Scan from opset 9 is supported"),
 ]
 
