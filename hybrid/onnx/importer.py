@@ -100,7 +100,7 @@ class OnnxGraphRunner:
                             statics=[statics.get(name) for name in proto.input], runner=self, env=env,
                             input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input])
             outputs = CONVERTERS[proto.op_type](node)
-            outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)   # a list is one sequence value
             self.narrow.update({proto.output[k]: t for k, t in node.output_types.items()})
             if proto.op_type == "Constant":   # its attribute tensor's type was read into a carrier array
                 types = [a.t.data_type for a in proto.attribute if a.type == onnx.AttributeProto.TENSOR]
@@ -154,7 +154,7 @@ class OnnxBlock(SymbolBlock):
 
     def __call__(self, *inputs):
         """Inputs found to set shapes (StaticInputNeeded) join the compiled signature by value."""
-        inputs = [to_carrier(x) for x in inputs]
+        inputs = [_boundary_value(x) for x in inputs]
         while True:
             args = [StaticTensor(x) if name in self.static_inputs else x for name, x in zip(self.input_names, inputs)]
             try:
@@ -179,10 +179,21 @@ class OnnxBlock(SymbolBlock):
             env[name] = p.data()
             statics[name] = p._data_eager()
         for name, dtype, x in zip(self.input_names, self.input_dtypes, inputs):
+            if isinstance(x, (list, tuple)) or x is None:   # a sequence, or an empty optional
+                env[name] = None if x is None else [asarray(e) for e in x]
+                continue
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
         outputs = OnnxGraphRunner(self.opset, statics, self._narrow).run(self.onnx_model.graph, env)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _boundary_value(x):
+    """An input as the compiled signature takes it: narrow types in their carrier; a sequence (list)
+    as a list of arrays, or an empty tuple when empty (a hashable signature part)."""
+    if isinstance(x, (list, tuple)):
+        return [NDArray(numpy.asarray(to_carrier(numpy.asarray(e)))) for e in x] or ()
+    return to_carrier(x)
 
 
 class StaticTensor:

@@ -24,8 +24,9 @@ KINDS = {"NodeModel": "node", "SimpleModel": "simple", "PyTorchConvertedModel": 
 _MISSING_OPS = r"roialign|deform_conv|col2im|maxunpool|det|melweightmatrix|image_decoder|bitcast|flexattention"
 EXPECTED_FAILURES: list[tuple[str, str]] = [
     (r"(?i)string|^test_(strnorm|regex|tfidf)", "strings: hybrid has no string dtype"),
-    (r"(?<!reverse)sequence|^test_(if|loop\d*)_(opt|seq)|^test_identity_opt|^test_optional|^test_split_to_sequence|"
-     r"^test_concat_from_sequence", "sequence and optional types: hybrid arrays are tensors only"),
+    (r"^test_loop16_seq_none$", "the ONNX runner cannot compare a sequence that holds a 0-d tensor (its "
+     "assert_similar_outputs recurses into the tensor and calls len() on it); hybrid's output equals the expected "
+     "one (tests/onnx/test_onnx_import.py::test_sequence_outputs_match_the_reference)"),
     (rf"^test_(basic_|)({_MISSING_OPS})(?!.*_expanded)", "op not implemented yet (listed in docs/onnx.md)"),
     (r"^test_(bernoulli|random|dropout_.*training|training_dropout)", "random sampling ops: hybrid's "
      "counter-based generator cannot reproduce ONNX Runtime's draws, and training-mode Dropout is a training op"),
