@@ -184,7 +184,11 @@ class OnnxBlock(SymbolBlock):
                 continue
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
-        outputs = OnnxGraphRunner(self.opset, statics, self._narrow).run(self.onnx_model.graph, env)
+        runner = OnnxGraphRunner(self.opset, statics, self._narrow)
+        outputs = runner.run(self.onnx_model.graph, env)
+        # undeclared output types: narrow ones are known once the graph has been built
+        object.__setattr__(self, "output_types", [t or runner.narrow.get(name, 0)
+                                                  for t, name in zip(self.output_types, self.output_names)])
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 

@@ -8,6 +8,7 @@ import numpy
 
 from ...frontend import np, npx
 from ...core.promote import cast
+from ...ir.types import to_numpy_dtype
 from .base import OnnxNode, converts
 from .shape import const_array
 
@@ -125,7 +126,7 @@ def _rotary_embedding(node: OnnxNode):
 def _linear_attention(node: OnnxNode):
     """Recurrent linear attention, unrolled over the sequence: a (d_k x d_v) state per KV head decays
     (gated rules), is corrected toward the value the key retrieves (delta rules) and accumulates k v^T;
-    each query reads it. Computed in float32 as ONNX specifies."""
+    each query reads it. Computed in float32 as ONNX specifies (float64 inputs stay float64)."""
     q, k, v = node.input(0), node.input(1), node.input(2)
     past, decay, beta = node.optional(3), node.optional(4), node.optional(5)
     rule = node.attr("update_rule", "gated_delta")
@@ -137,16 +138,17 @@ def _linear_attention(node: OnnxNode):
                         f"{'a' if delta else 'no'} beta input")
     heads_q, heads_kv = node.attr("q_num_heads"), node.attr("kv_num_heads")
     out_dtype = q.type.dtype
+    wide = "f64" if out_dtype == "f64" else "f32"
     b, t = q.shape[0], q.shape[1]
     d_k, d_v = q.shape[-1] // heads_q, v.shape[-1] // heads_kv
-    q4, k4, v4 = (cast(_heads(x, h), "f32") for x, h in ((q, heads_q), (k, heads_kv), (v, heads_kv)))
+    q4, k4, v4 = (cast(_heads(x, h), wide) for x, h in ((q, heads_q), (k, heads_kv), (v, heads_kv)))
     if decay is not None:   # per head (last dim H_kv) or per key feature (H_kv * d_k)
         per_feature = decay.shape[-1] == heads_kv * d_k
         decay4 = cast(_heads(decay, heads_kv) if per_feature else
-                      np.transpose(np.reshape(decay, (b, t, heads_kv, 1)), (0, 2, 1, 3)), "f32")
+                      np.transpose(np.reshape(decay, (b, t, heads_kv, 1)), (0, 2, 1, 3)), wide)
     if beta is not None:
-        beta4 = cast(np.transpose(np.reshape(beta, (b, t, beta.shape[-1], 1)), (0, 2, 1, 3)), "f32")
-    state = cast(past, "f32") if past is not None else np.zeros((b, heads_kv, d_k, d_v), "float32")
+        beta4 = cast(np.transpose(np.reshape(beta, (b, t, beta.shape[-1], 1)), (0, 2, 1, 3)), wide)
+    state = cast(past, wide) if past is not None else np.zeros((b, heads_kv, d_k, d_v), to_numpy_dtype(wide))
     scale = node.attr("scale", 0.0) or 1.0 / math.sqrt(d_k)
     group = heads_q // heads_kv
     outputs = []

@@ -57,12 +57,16 @@ def from_carrier(value: numpy.ndarray, elem_type: int) -> numpy.ndarray:
 def round_to(x, elem_type: int, saturate: bool = True, round_mode: str = "up"):
     """x (a hybrid array) rounded onto the value grid of the narrow type, in the carrier dtype, as
     ONNX's Cast does: round to nearest even; out-of-range floats saturate to the largest finite value
-    or, without saturation, become inf or NaN as the format defines; out-of-range integers become 0
-    (the reference's ml_dtypes conversion)."""
+    or, without saturation, become inf or NaN as the format defines. Integer targets follow the
+    reference's ml_dtypes conversion: integers wrap to the low bits, floats truncate and become 0
+    when out of range."""
     narrow = NARROW[elem_type]
     if narrow.carrier != "f32":
         info = ml_dtypes.iinfo(narrow.numpy)
-        t = np.trunc(cast(x, "f32")) if x.type.dtype[0] in "fb" else cast(x, "f32")
+        if x.type.dtype[0] in "iub":   # two's-complement wrap-around to the low bits
+            span = int(info.max) - int(info.min) + 1
+            return cast(np.mod(cast(x, "i64") - int(info.min), span) + int(info.min), narrow.carrier)
+        t = np.trunc(cast(x, "f32"))
         inside = np.logical_and(t >= float(info.min), t <= float(info.max))
         return cast(np.where(inside, t, 0.0), narrow.carrier)
     x = cast(x, "f32")
