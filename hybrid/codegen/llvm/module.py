@@ -54,7 +54,7 @@ class Segment:
         label = cost.node_label(node)
         kinds = conv_kinds(kernel) if kernel is not None else ""
         if kinds:
-            label += f" [{kinds}]"      # which convolution kernel was chosen
+            label += f"[{kinds}]"      # which convolution kernel was chosen (no space: tables split on it)
         return cls(name, label, cost.node_flops(node), cost.node_bytes(node),
                    cost.describe_shapes([v.type for v in node.inputs]), node.loc)
 
