@@ -55,6 +55,7 @@ class ModuleState:
         self.math: set[str] = set()
         self.ipow: set[str] = set()
         self.functions: list[str] = []
+        self.defined: set[str] = set()     # names of helper functions already in `functions`
         self.uses_sgemm = False
         self.any_parallel = False
 
@@ -907,7 +908,7 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
         elif isinstance(stage, ChunkLoop):
             render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         elif isinstance(stage, DirectConv):
-            render_direct(fn, mod.intrinsic, stage, ptrs, *thread_range(fn, stage.tile.items, par))
+            render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
         else:
             render_gemm(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         prev = par
