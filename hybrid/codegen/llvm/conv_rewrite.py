@@ -52,11 +52,20 @@ class WeightPack(NamedTuple):
     source: str
 
 
+class ConvWeightPack(NamedTuple):
+    """Weights kept in the direct layout between calls: `kernel` (one stage; buffers: the weights, then the
+    packed copy) fills kernel buffer `buffer` (role "prepacked") from kernel input `input_index`."""
+    buffer: str
+    input_index: int
+    kernel: Kernel
+
+
 class ParamWeightPack(NamedTuple):
-    """A parameter the runtime keeps in the direct layout (module.ModulePlan.packs): `kernel` (one stage,
-    buffers: the parameter, then the packed copy) refills it when the parameter changed."""
+    """A ConvWeightPack placed in a module (module.ModulePlan.packs): the graph input it packs and the name
+    of the function rendered from its kernel."""
     graph_input: int
     kernel: Kernel
+    function: str
     floats: int
 
 
@@ -73,16 +82,16 @@ def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
         packs.append(_rewrite(k, i, width))
 
 
-def keep_packed(k: Kernel, pack: WeightPack, graph_input: int, slot: int) -> ParamWeightPack:
-    """Take `pack`'s stage out of `k`: its output becomes a "prepacked" buffer (runtime slot `slot`) that the
-    returned kernel fills from graph input `graph_input`."""
+def keep_packed(k: Kernel, pack: WeightPack) -> ConvWeightPack:
+    """Take `pack`'s stage out of `k`: its output becomes a "prepacked" buffer, which the runtime keeps and
+    the returned kernel refills when the weights (a parameter) change."""
     k.stages.remove(pack.stage)
     src, packed = k.buffers[pack.source], k.buffers[pack.stage.out]
-    k.buffers[packed.name] = Buffer(packed.name, packed.shape, "f32", "prepacked", slot)
-    repack = Kernel(f"repack{slot}", {src.name: Buffer(src.name, src.shape, src.dtype, "input", 0),
-                                      packed.name: Buffer(packed.name, packed.shape, "f32", "output", 0)},
+    k.buffers[packed.name] = Buffer(packed.name, packed.shape, "f32", "prepacked")
+    repack = Kernel(f"repack_{packed.name}", {src.name: Buffer(src.name, src.shape, src.dtype, "input", 0),
+                                              packed.name: Buffer(packed.name, packed.shape, "f32", "output", 0)},
                     [pack.stage], dict(k.extents))
-    return ParamWeightPack(graph_input, repack, packed.size)
+    return ConvWeightPack(packed.name, src.index, repack)
 
 
 def conv_kinds(k: Kernel) -> str:
