@@ -15,6 +15,7 @@ from ..errors import ShapeError
 from ..ir.cost import describe_shapes, op_bytes, op_flops
 from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
+from .array import NDArray, Tracer, wrap_outputs
 from .engine import ENGINE, annotate
 from .source import user_line
 
@@ -36,17 +37,36 @@ def infer_or_raise(op: str, types: list[TensorType], attrs: dict, regions=()) ->
         raise
 
 
+# Eager code repeats a few signatures (the same layer on the same batch shape), so the shape rules'
+# answers are remembered: (op, operand types, attributes) -> result types.
+_EAGER_TYPES: dict[tuple, tuple] = {}
+_EAGER_TYPES_MAX = 8192
+
+
+def eager_result_types(op: str, in_types: list[TensorType], attrs: dict) -> list[TensorType]:
+    """infer_or_raise, remembered per signature (attributes that cannot be hashed skip the memo)."""
+    try:
+        key = (op, tuple(in_types), tuple(attrs.items()))
+        known = _EAGER_TYPES.get(key)
+    except TypeError:
+        return infer_or_raise(op, in_types, attrs)
+    if known is None:
+        known = tuple(infer_or_raise(op, in_types, attrs))
+        if len(_EAGER_TYPES) >= _EAGER_TYPES_MAX:
+            _EAGER_TYPES.clear()
+        _EAGER_TYPES[key] = known
+    return list(known)
+
+
 def bind(op: str, *inputs, **attrs):
     """Run `op` on Arrays (NDArray or Tracer). Returns one Array, or a tuple for multi-output ops."""
-    from .array import NDArray, Tracer, wrap_outputs
-    from .tracing import current_trace
-
-    tracers = [x for x in inputs if isinstance(x, Tracer)]
-    if tracers:
-        # the innermost trace: inside a loop body or branch, outer values are captured into it
-        return (current_trace() or tracers[0].trace).emit(op, inputs, attrs)
+    for x in inputs:
+        if isinstance(x, Tracer):
+            from .tracing import current_trace
+            # the innermost trace: inside a loop body or branch, outer values are captured into it
+            return (current_trace() or x.trace).emit(op, inputs, attrs)
     in_types = [x.type for x in inputs]
-    out_types = infer_or_raise(op, in_types, attrs)
+    out_types = eager_result_types(op, in_types, attrs)
     if ENGINE.wants(op, in_types, out_types, attrs):
         outputs = _queue(op, inputs, attrs, in_types, out_types)
     else:
