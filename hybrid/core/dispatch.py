@@ -67,8 +67,9 @@ def bind(op: str, *inputs, **attrs):
             return (current_trace() or x.trace).emit(op, inputs, attrs)
     in_types = [x.type for x in inputs]
     out_types = eager_result_types(op, in_types, attrs)
-    if ENGINE.wants(op, in_types, out_types, attrs):
-        outputs = _queue(op, inputs, attrs, in_types, out_types)
+    deps = [x._pending for x in inputs if x._pending is not None and not x._pending.done]
+    if ENGINE.wants(op, in_types, out_types, attrs, bool(deps)):
+        outputs = _queue(op, inputs, attrs, in_types, out_types, deps)
     else:
         outputs = wrap_outputs(_profiled_run(op, inputs, attrs, in_types, out_types) if events.recording()
                                else _run(op, inputs, attrs, in_types, out_types), NDArray)
@@ -77,8 +78,9 @@ def bind(op: str, *inputs, **attrs):
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def _queue(op: str, inputs, attrs: dict, in_types, out_types) -> list:
-    """Queue the op on the engine; its results are futures (NDArray._future) until it has run."""
+def _queue(op: str, inputs, attrs: dict, in_types, out_types, deps: list) -> list:
+    """Queue the op on the engine after `deps` (the queued ops making its operands); its results are
+    futures (NDArray._future) until it has run."""
     from .array import NDArray
 
     line = user_line()
@@ -95,7 +97,7 @@ def _queue(op: str, inputs, attrs: dict, in_types, out_types) -> list:
                 o._buf = numpy.asarray(r)
         except Exception as exc:
             pending.error = annotate(exc, op, describe_shapes(in_types), where)
-    pending = ENGINE.submit(work)
+    pending = ENGINE.submit(work, deps, effects=get_op(op).effects)
     for o in outputs:
         o._pending = pending
     return outputs
