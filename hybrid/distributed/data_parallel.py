@@ -50,14 +50,16 @@ class DataParallel:
                              "Trainer(kvstore=...)")
         changed = False
         for _, p in self.params:
-            weight = p._data_eager()
+            weight = _first_replica(p)
             value = self.comm.broadcast(weight._data)
             changed |= not numpy.array_equal(value, weight._data)
-            weight._assign(value)
+            p.set_data(value)   # every device replica of this rank
         changed = bool(self.comm.allreduce(numpy.array(int(changed)))[()])
-        weights = [self.params[i][1]._data_eager() for i in self.order]
+        weights = [_first_replica(self.params[i][1]) for i in self.order]
         self._buckets = Buckets(self.comm, [(w.shape, w.dtype) for w in weights], self.bucket_bytes, self.reduce)
-        self._slot = {id(w): slot for slot, w in enumerate(weights)}
+        # a parameter with replicas on several devices is final only once the Trainer has summed them
+        self._slot = {id(w): slot for slot, w in enumerate(weights)
+                      if len(self.params[self.order[slot]][1].list_ctx()) == 1}
         self_ref = weakref.ref(self)
 
         def on_ready(array) -> None:  # a weak reference: the tape must not keep old trainers alive
@@ -87,7 +89,7 @@ class DataParallel:
 
     def reduce_gradients(self) -> None:
         """Finish every bucket's allreduce and write the results into the parameters' .grad."""
-        weights = [self.params[i][1]._data_eager() for i in self.order]
+        weights = [_first_replica(self.params[i][1]) for i in self.order]
         if self._stale:  # the early messages hold an older gradient: drain them, send the current ones
             if self._buckets.pending:
                 self._buckets.wait_all_started()
@@ -114,3 +116,8 @@ class DataParallel:
             outs = outs if isinstance(outs, tuple) else (outs,)
             reduced.update({self.order[m]: out for m, out in zip(members, outs)})
         return [reduced[i] for i in range(len(grads))]
+
+
+def _first_replica(param):
+    """The parameter's value on its first device (the one the Trainer updates)."""
+    return param._data_eager(param.list_ctx()[0])

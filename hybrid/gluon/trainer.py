@@ -24,6 +24,12 @@ applies the same update. "dist_sync" sums the gradients over workers (MXNet: pas
 batch size to step), "horovod" averages them (Horovod's DistributedTrainer: pass the per-worker
 batch size). `update_on_kvstore=True` applies the optimizer on the store instead (kv.set_optimizer:
 push gradients, pull weights). "local" / "device" (one process) leave the gradients as they are.
+
+Several devices in one process (`net.initialize(ctx=[hb.cpu(0), hb.cpu(1)])`, a batch cut with
+gluon.utils.split_and_load, one forward/backward per slice): each parameter has one replica per
+device. `step` first sums the replicas' gradients and writes the sum into every replica's gradient
+(MXNet's 'device'/'local' kvstore, also hybrid's default kvstore=None), then reduces over workers,
+updates the first replica and copies it into the others, so the replicas stay identical.
 """
 from __future__ import annotations
 
@@ -118,10 +124,29 @@ class Trainer:
         self.update(batch_size)
 
     def allreduce_grads(self) -> None:
-        """Reduce the gradients over the workers (a no-op without a distributed kvstore)."""
+        """Sum the gradients over the devices of this process, then reduce them over the workers
+        (with a distributed kvstore)."""
         self._init_kvstore(first_step=True)
+        if self._update_on_kvstore:
+            return        # the store's push sums the devices' and workers' gradients
+        self._reduce_replicas()
         if self._data_parallel is not None:
             self._data_parallel.reduce_gradients()
+            for _, p in self._params:   # the workers' sum, into every device's gradient
+                grads = p.list_grad()
+                for g in grads[1:]:
+                    g._assign(grads[0]._data)
+
+    def _reduce_replicas(self) -> None:
+        """Every replica's gradient becomes the sum over the replicas (kvstore 'device' semantics)."""
+        for _, p in self._params:
+            if len(p.list_ctx()) > 1:
+                grads = p.list_grad()
+                total = numpy.array(grads[0]._data)
+                for g in grads[1:]:
+                    total += g._data
+                for g in grads:
+                    g._assign(total)
 
     def update(self, batch_size: int) -> None:
         """Apply the optimizer to the (already reduced) gradients, scaled by 1/batch_size."""
@@ -161,10 +186,11 @@ class Trainer:
 
     def _update_on_store(self, batch_size: int) -> None:
         keys = list(range(len(self._params)))
-        with autograd.pause():
-            grads = [self._grad(name, p) * (1.0 / batch_size) for name, p in self._params]
+        self._weights_exist()
+        with autograd.pause():   # one gradient per device: the store sums them
+            grads = [[g * (1.0 / batch_size) for g in p.list_grad()] for _, p in self._params]
         self._kvstore.push(keys, grads)
-        self._kvstore.pull(keys, [self._weight(name, p) for name, p in self._params])
+        self._kvstore.pull(keys, [p.list_data() for _, p in self._params])
 
     def allreduce_traced(self, grads: Sequence[Array]) -> list[Array]:
         """For a compiled step: the gradients after this trainer's allreduce ops (one per bucket),
@@ -172,6 +198,12 @@ class Trainer:
         if self._update_on_kvstore and self._kvstore.comm is not None:
             raise HybridError("compile_step: update_on_kvstore=True updates on the store, outside the compiled "
                               "step; use update_on_kvstore=False (the default) to compile the whole step")
+        several = [(name, p.list_ctx()) for name, p in self._params if len(p.list_ctx()) > 1]
+        if several:
+            raise HybridError(f"compile_step: parameter {several[0][0]!r} has replicas on {several[0][1]}; a compiled "
+                              "step runs on one device. Train several devices with the eager or hybridized step "
+                              "(forward/backward per slice, then trainer.step), or one device per process with a "
+                              "distributed kvstore")
         self._init_kvstore(first_step=False)
         if self._data_parallel is None:
             return list(grads)
@@ -216,16 +248,22 @@ class Trainer:
         an old weight array itself (DCASGD keeps the previous weight), so states are read first."""
         new_states = [[numpy.asarray(n).copy() for n in new] for new in new_states]
         for (name, p), w in zip(self._params, new_weights):
-            p._data_eager()._assign(numpy.asarray(w))
+            self._weight(name, p)._assign(numpy.asarray(w))
+            p._sync_replicas()
         for old, new in zip(self.states(), new_states):
             for o, n in zip(old, new):
                 o._assign(n)
 
+    def _weights_exist(self) -> None:
+        for name, p in self._params:
+            self._weight(name, p)
+
     def _weight(self, name: str, p: Parameter) -> NDArray:
+        """The parameter's value on its first device (the replica the optimizer updates)."""
         if not p.is_initialized:
             raise HybridError(f"Trainer: parameter {name!r} is not initialized (shape {p.shape}); call "
                               "net.initialize() and run one forward pass before trainer.step()")
-        return p._data_eager()
+        return p._data_eager(p.list_ctx()[0])
 
     def _grad(self, name: str, p: Parameter) -> NDArray:
         grad = self._weight(name, p).grad
