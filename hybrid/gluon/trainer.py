@@ -24,6 +24,8 @@ applies the same update. "dist_sync" sums the gradients over workers (MXNet: pas
 batch size to step), "horovod" averages them (Horovod's DistributedTrainer: pass the per-worker
 batch size). `update_on_kvstore=True` applies the optimizer on the store instead (kv.set_optimizer:
 push gradients, pull weights). "local" / "device" (one process) leave the gradients as they are.
+`compression_params={'type': 'fp16' | 'bf16'}` (MXNet's argument) makes the gradients travel and be
+summed in 16 bits, over devices and workers (hybrid.distributed.compression).
 
 Several devices in one process (`net.initialize(ctx=[hb.cpu(0), hb.cpu(1)])`, a batch cut with
 gluon.utils.split_and_load, one forward/backward per slice): each parameter has one replica per
@@ -43,6 +45,7 @@ from ..core.array import Array, NDArray
 from ..frontend.block import load_npz
 from ..frontend.parameter import Parameter
 from ..distributed import kvstore as kv
+from ..distributed.compression import GradientCompression
 from ..distributed.data_parallel import DataParallel
 from .optimizer import Optimizer, create
 from .utils import clip_by_global_norm
@@ -73,7 +76,7 @@ class Trainer:
 
     def __init__(self, params, optimizer: Union[str, Optimizer] = "sgd", optimizer_params: Optional[dict] = None,
                  clip_global_norm: Optional[float] = None, kvstore: Union[None, str, kv.KVStore] = None,
-                 update_on_kvstore: Optional[bool] = None):
+                 update_on_kvstore: Optional[bool] = None, compression_params: Optional[dict] = None):
         if isinstance(params, Parameter):
             raise HybridError("Trainer takes a collection of parameters: pass net.collect_params() or a list")
         named = _as_parameter_list(params)
@@ -86,13 +89,17 @@ class Trainer:
         self.clip_global_norm = clip_global_norm
         self._states: Optional[list[tuple[NDArray, ...]]] = None
         self._kvstore = kv.create(kvstore) if isinstance(kvstore, str) else kvstore
+        self._compression = GradientCompression(compression_params)
+        if self._kvstore is not None and compression_params is not None:
+            self._kvstore.set_gradient_compression(compression_params)
         distributed = self._kvstore is not None and self._kvstore.comm is not None
         self._update_on_kvstore = bool(update_on_kvstore) and self._kvstore is not None
         if self._update_on_kvstore and clip_global_norm is not None:
             raise HybridError("Trainer: clip_global_norm needs the gradients of every parameter in one place; it "
                               "cannot be combined with update_on_kvstore=True")
         self._data_parallel = (DataParallel(self._kvstore.comm, self._params,
-                                            "avg" if self._kvstore.type == "horovod" else "sum")
+                                            "avg" if self._kvstore.type == "horovod" else "sum",
+                                            compression=self._compression)
                                if distributed and not self._update_on_kvstore else None)
         self._kv_ready = False
         if all(p.is_initialized for _, p in self._params):
@@ -142,9 +149,7 @@ class Trainer:
         for _, p in self._params:
             if len(p.list_ctx()) > 1:
                 grads = p.list_grad()
-                total = numpy.array(grads[0]._data)
-                for g in grads[1:]:
-                    total += g._data
+                total = self._compression.sum_local([g._data for g in grads])
                 for g in grads:
                     g._assign(total)
 

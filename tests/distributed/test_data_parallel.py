@@ -216,3 +216,35 @@ def test_two_devices_per_worker_train_like_one_process(optimizer, kind):
     for name, p in net.collect_params().items():
         for replica in p.list_data():
             numpy.testing.assert_allclose(replica.asnumpy(), expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("mode,kind,backend,tol", [("eager", "fp16", None, 2e-4),
+                                                   ("compile_step", "bf16", "interp", 2e-3)])
+def test_compressed_gradients_track_full_precision_training(mode, kind, backend, tol):
+    """compression_params={'type': 'fp16' | 'bf16'}: the allreduce carries 16-bit gradients; 20 SGD
+    steps stay within `tol` of full-precision training (and differ from it: they were rounded)."""
+    comm = world()
+    total = PER_WORKER * comm.size
+    net, shape = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="dist_sync",
+                               compression_params={"type": kind})
+    mine = slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER)
+    got = train(net, trainer, mode, batches(shape, total), mine, total, backend)
+    ref_net, _ = build(mlp)
+    expected = train(ref_net, hb.gluon.Trainer(ref_net.collect_params(), "sgd", {"learning_rate": 0.1}), "eager",
+                     batches(shape, total), slice(None), total, None)
+    for name in got:
+        numpy.testing.assert_allclose(got[name], expected[name], rtol=tol, atol=tol, err_msg=name)
+    assert max(float(numpy.abs(got[n] - expected[n]).max()) for n in got) > 0
+    numpy.testing.assert_array_equal(comm.broadcast(got[name]), got[name])
+
+
+def test_compiled_step_allreduces_16_bit_buckets():
+    net, shape = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="dist_sync",
+                               compression_params={"type": "fp16"})
+    step = hb.compile_step(net, hb.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, backend="interp")
+    x, y = next(batches(shape, PER_WORKER))
+    step(hb.np.array(x), hb.np.array(y))
+    allreduces = [line for line in step.ir().splitlines() if "= allreduce(" in line]
+    assert allreduces and all("f16[" in line and "f32[" not in line for line in allreduces)

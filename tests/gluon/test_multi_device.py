@@ -171,3 +171,60 @@ def test_as_in_context_places_host_copies():
     assert y.context == hb.cpu(3) and y is not x and numpy.array_equal(y.asnumpy(), x.asnumpy())
     assert y.as_in_context(hb.cpu(3)) is y and x.as_in_context(hb.cpu(0)) is x
     assert y.as_in_context(hb.cpu(0)).context == hb.cpu(0)
+
+
+# -- gradient compression (compression_params={'type': 'fp16' | 'bf16'}) ----------------------
+HALF = {"fp16": (numpy.float16, 2.0 ** -11), "bf16": (None, 2.0 ** -8)}
+
+
+def half_dtype(kind):
+    import ml_dtypes
+    return numpy.dtype(numpy.float16) if kind == "fp16" else numpy.dtype(ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("kind", ["fp16", "bf16"])
+def test_device_kvstore_sums_pushed_values_in_16_bits(kind):
+    rng = numpy.random.default_rng(0)
+    values = [rng.standard_normal((5, 7)).astype(numpy.float32) for _ in range(3)]
+    store = hb.kv.create("device")
+    store.set_gradient_compression({"type": kind})
+    store.init("g", numpy.zeros((5, 7), numpy.float32))
+    out = numpy.empty((5, 7), numpy.float32)
+    store.pushpull("g", [hb.np.array(v) for v in values], out=out)
+    # NumPy: round each to the 16-bit type, add left to right in it, widen
+    low = half_dtype(kind)
+    expected = ((values[0].astype(low) + values[1].astype(low)) + values[2].astype(low)).astype(numpy.float32)
+    numpy.testing.assert_array_equal(out, expected)
+    exact = sum(v.astype(numpy.float64) for v in values)
+    unit = HALF[kind][1]
+    bound = 2 * len(values) * unit * sum(numpy.abs(v) for v in values)   # one rounding per value and per add
+    assert numpy.all(numpy.abs(out - exact) <= bound)
+    assert not numpy.array_equal(out, exact.astype(numpy.float32))    # it did round
+
+
+@pytest.mark.parametrize("kind,tol", [("fp16", 2e-4), ("bf16", 2e-3)])
+def test_compressed_k_device_training_stays_within_the_16_bit_precision(kind, tol):
+    """8 SGD steps with gradients summed in 16 bits track full-precision training within `tol`
+    (the update error is lr * (rounding error of the gradient sum) per step)."""
+    net, shape = build(mlp, cpus(2))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="device",
+                            compression_params={"type": kind})
+    train(net, trainer, cpus(2), shape, 8)
+    ref, _ = build(mlp)
+    train(ref, gluon.Trainer(ref.collect_params(), "sgd", {"learning_rate": 0.1}), None, shape, 8)
+    largest = 0.0
+    for name, p in net.collect_params().items():
+        want = ref.collect_params()[name].data().asnumpy()
+        for replica in p.list_data():
+            numpy.testing.assert_allclose(replica.asnumpy(), want, rtol=tol, atol=tol, err_msg=name)
+        largest = max(largest, float(numpy.abs(p.data().asnumpy() - want).max()))
+    assert largest > 0     # the gradients really were rounded
+
+
+def test_compression_params_are_checked():
+    from hybrid.distributed import DistributedError
+    net, _ = build(mlp)
+    for bad, message in [({"type": "2bit", "threshold": 0.5}, "not offered"), ({"type": "fp8"}, "must be"),
+                         ({"type": "fp16", "threshold": 1}, "unknown keys")]:
+        with pytest.raises(DistributedError, match=message):
+            gluon.Trainer(net.collect_params(), "sgd", kvstore="device", compression_params=bad)
