@@ -19,7 +19,7 @@ from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
-from . import context, device, image, io, lr_scheduler, metric, optimizer, random, test_utils, util
+from . import base, context, device, image, io, lr_scheduler, metric, optimizer, random, test_utils, util
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer = np, npx, init  # MXNet's long module names
