@@ -41,7 +41,8 @@ def _build(graph: Graph, options, stage: str):
 
     base = options.dump or config.get("dump")
     dump = os.path.join(base, stage) if base else None
-    pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
+    pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump,
+                               workspace_rule=codegen.workspace_rule(options.backend))
     return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, segment_opt_level=options.opt_level,
                                    **options.backend_options)
 
@@ -106,7 +107,9 @@ def call_recorded(fn, entry, args: list):
         given = dict(saved, **{f"grad.{i}": cotangents[i] for i in training.differentiated})
         return training.backward(_ordered(training.backward_pipeline.graph, given))
 
-    record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule)
+    live = ad.active_values(entry.traced, wrt)
+    connected = [v in live for v in entry.traced.outputs[:entry.num_outputs]]
+    record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule, connected)
     return results
 
 
