@@ -61,13 +61,16 @@ def _normalize(key, shape: tuple[int, ...], np) -> list:
         elif isinstance(k, slice):
             entries.append(("slice", k, axis))
             axis += 1
-        elif isinstance(k, (bool, numpy.bool_)):
-            entries.append(("adv", np.asarray(numpy.zeros(int(k), numpy.int64)), None))
+        elif isinstance(k, (bool, numpy.bool_)) or (isinstance(k, Array) and k.ndim == 0 and k.dtype == numpy.bool_):
+            if isinstance(k, Tracer):
+                raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP)
+            entries.append(("adv", np.asarray(numpy.zeros(int(bool(k)), numpy.int64)), None))
         else:
             arr = k if isinstance(k, Array) else np.asarray(numpy.asarray(k) if not isinstance(k, int) else
                                                             numpy.int64(k))
             if arr.dtype == numpy.bool_:
-                if tuple(arr.shape) != tuple(shape[axis:axis + arr.ndim]):
+                # NumPy lets an empty mask index any axes (it selects nothing)
+                if arr.size and tuple(arr.shape) != tuple(shape[axis:axis + arr.ndim]):
                     raise IndexError(f"boolean index of shape {tuple(arr.shape)} does not match the indexed "
                                      f"array's axes {axis}..{axis + arr.ndim - 1} of shape {tuple(shape)}")
                 for idx in _mask_indices(arr, np):
