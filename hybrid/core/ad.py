@@ -44,12 +44,10 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
     if missing:
         raise HybridError(f"autodiff: graph @{graph.name} has no inputs {missing}; its inputs are "
                           f"{[v.name for v in graph.inputs]}")
+    live = active_values(graph, wrt)
     env: dict[Value, Tracer] = {}
-    active: set[int] = set()     # ids of the Tracers that gradients flow into
     for v in graph.inputs:
         env[v] = Tracer(ctx, ctx.graph.add_input(v.name, v.type, param=v.name in graph.param_names))
-        if v.name in wrt and is_float(v.dtype):
-            active.add(id(env[v]))
     tape = []
     for node in graph.nodes:
         operands = [env[v] for v in node.inputs]
@@ -62,9 +60,9 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
                                      [v.type for v in node.outputs])
             outs = [Tracer(ctx, v) for v in new.outputs]
         env.update(zip(node.outputs, outs))
-        if get_op(node.op).differentiable and any(id(x) in active for x in operands):
-            active.update(id(o) for o in outs if is_float(o.type.dtype))
+        if any(v in live for v in node.outputs):
             tape.append(TapeNode(node.op, node.attrs, operands, outs, rule))
+    active = {id(env[v]) for v in live}     # the Tracers that gradients flow into
     cotangents: dict[int, Tracer] = {}
     for i in outputs:
         out = env[graph.outputs[i]]
@@ -77,6 +75,16 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
     propagate(reversed(tape), cotangents, lambda x: id(x) in active, {id(t) for t in targets})
     grads = [cotangents[id(t)] if id(t) in cotangents else lax.zeros_like(t) for t in targets]
     return Emitted(by_name, [env[v] for v in graph.outputs], grads)
+
+
+def active_values(graph: Graph, wrt: Sequence[str]) -> set[Value]:
+    """The float values of `graph` that depend on the inputs named in `wrt` through differentiable
+    ops: the only ones a gradient flows into (stop_gradient, comparisons and integer math cut it)."""
+    active = {v for v in graph.inputs if v.name in wrt and is_float(v.dtype)}
+    for node in graph.nodes:
+        if get_op(node.op).differentiable and any(v in active for v in node.inputs):
+            active.update(o for o in node.outputs if is_float(o.dtype))
+    return active
 
 
 def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:

@@ -249,7 +249,12 @@ class NDArray(Array):
     def _check_writable(self, value=None) -> None:
         """Refuse an in-place write under autograd.record() where it would corrupt the recorded graph:
         the array (or the array it views) is a gradient target or a recorded result, or the written
-        value carries a gradient the write would drop. Outside record() (optimizer updates) it is fine."""
+        value carries a gradient the write would drop. Outside record() (optimizer updates) it is fine.
+        A read-only array (np.broadcast_to's view, as NumPy) refuses every write."""
+        if not self._data.flags.writeable:
+            raise ValueError(f"assignment destination is read-only: this {self.type} array is a read-only view "
+                             f"(np.broadcast_to returns one, as in NumPy, so a write cannot change every element "
+                             f"that shares its memory). Write into a copy instead: `x = x.copy()`.{_where()}")
         from . import autograd
         if not autograd.is_recording():
             return

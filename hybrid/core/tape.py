@@ -102,12 +102,15 @@ def _record(op: str, inputs, attrs: dict, outputs) -> None:
         o._node = node
 
 
-def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArray], rule: Callable) -> None:
+def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArray], rule: Callable,
+                  connected: Optional[Sequence[bool]] = None) -> None:
     """Tape a call whose backward is `rule(output cotangents) -> input cotangents` (used by
-    hybridized blocks: their compiled forward runs now, their compiled backward later)."""
+    hybridized blocks: their compiled forward runs now, their compiled backward later).
+    `connected[i]`: whether output i depends differentiably on the inputs; the others are not
+    taped, so backward() from them raises as it does eagerly instead of giving zeros."""
     node = TapeNode(name, {}, inputs, outputs, rule)
-    for o in outputs:
-        if o.dtype.kind == "f":
+    for i, o in enumerate(outputs):
+        if o.dtype.kind == "f" and (connected is None or connected[i]):
             o._node = node
 
 
@@ -157,10 +160,11 @@ def _seeds(heads: list, head_grads: Optional[list], what: str) -> list[NDArray]:
                               f"result of a computation recorded under autograd.record()")
         if head._node is None and head._grad_req == "null":
             raise HybridError(
-                f"{what}: head {i} ({head.type}) has no recorded computation. Run the forward pass inside "
-                f"`with autograd.record():` and call attach_grad() on the inputs (parameters are attached by "
-                f"initialize()) before recording; a graph is also freed by a previous backward unless "
-                f"retain_graph=True.")
+                f"{what}: head {i} ({head.type}) has no recorded computation that depends on an array with a "
+                f"gradient. Run the forward pass inside `with autograd.record():` and call attach_grad() on "
+                f"the inputs (parameters are attached by initialize()) before recording; stop_gradient, "
+                f"comparisons and integer results cut the path; a graph is also freed by a previous backward "
+                f"unless retain_graph=True.")
         if g is None:  # MXNet's rule: a non-scalar head gets a gradient of ones (d sum(head))
             seeds.append(NDArray(numpy.ones(head.shape, head.dtype)))
             continue

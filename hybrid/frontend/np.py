@@ -149,6 +149,12 @@ def copy(x: Array) -> Array:
     return _asarray(x).copy()
 
 
+def _writable(x: Array) -> Array:
+    """`x`, copied if it is an eager read-only view (of a broadcast): functions NumPy documents as
+    returning new arrays (tile, repeat, meshgrid) must give arrays the caller can write into."""
+    return x.copy() if isinstance(x, NDArray) and not x._data.flags.writeable else x
+
+
 # -- elementwise -------------------------------------------------------------------------------
 _BOOL_TO_INT8 = ("mod", "pow")
 
@@ -603,7 +609,7 @@ def tile(a, reps) -> Array:
     a = reshape(a, (1,) * (ndim - a.ndim) + a.shape)
     interleaved = [v for pair in zip((1,) * ndim, a.shape) for v in pair]
     spread = broadcast_to(reshape(a, interleaved), [v for pair in zip(reps, a.shape) for v in pair])
-    return reshape(spread, tuple(r * d for r, d in zip(reps, a.shape)))
+    return _writable(reshape(spread, tuple(r * d for r, d in zip(reps, a.shape))))
 
 
 def repeat(a, repeats, axis: Optional[int] = None) -> Array:
@@ -629,7 +635,7 @@ def repeat(a, repeats, axis: Optional[int] = None) -> Array:
     shape[axis + 1] = repeats
     merged = list(a.shape)
     merged[axis] *= repeats
-    return reshape(broadcast_to(expanded, shape), merged)
+    return _writable(reshape(broadcast_to(expanded, shape), merged))
 
 
 def outer(a, b) -> Array:

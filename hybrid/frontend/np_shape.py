@@ -11,7 +11,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer
-from .np import (_asarray, _axes, _cast, _shape, broadcast_to, concatenate, expand_dims, flip, full, moveaxis,
+from .np import (_asarray, _axes, _cast, _shape, _writable, broadcast_to, concatenate, expand_dims, flip, full, moveaxis,
                  reshape, slice as _slice, split, stack, take, transpose, where, zeros)
 
 
@@ -306,7 +306,8 @@ def meshgrid(*xi, indexing: str = "xy", sparse: bool = False, copy: bool = True)
     if sparse:
         return out
     full_shape = tuple(builtins.max(s[k] for s in shapes) for k in range(n))
-    return [broadcast_to(o, full_shape) for o in out]
+    views = [broadcast_to(o, full_shape) for o in out]
+    return [_writable(v) for v in views] if copy else views
 
 
 def pad_modes(a, widths, mode: str) -> Array:

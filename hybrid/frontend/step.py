@@ -106,7 +106,9 @@ def call_recorded(fn, entry, args: list):
         given = dict(saved, **{f"grad.{i}": cotangents[i] for i in training.differentiated})
         return training.backward(_ordered(training.backward_pipeline.graph, given))
 
-    record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule)
+    live = ad.active_values(entry.traced, wrt)
+    connected = [v in live for v in entry.traced.outputs[:entry.num_outputs]]
+    record_custom(fn.name, [array for name, array in sources if name in wrt], results, rule, connected)
     return results
 
 

@@ -62,6 +62,31 @@ def test_slicing_a_huge_broadcast_slices_first(level):
     assert "broadcast_to" in f.ir() and "2147483655" not in f.ir().split("broadcast_to")[-1].split("\n")[0]
 
 
+def test_eager_broadcast_is_a_read_only_view_as_in_numpy():
+    a = np.arange(3, dtype="float32").reshape(3, 1)
+    huge = np.broadcast_to(a, (3, 2 ** 31 + 7))          # 24 GiB if materialized
+    onp.testing.assert_array_equal(huge[:, -3:].asnumpy(), onp.broadcast_to(a.asnumpy(), (3, 3)))
+    small = np.broadcast_to(a, (3, 2))
+    with pytest.raises(ValueError, match="read-only.*x.copy"):
+        small += 1
+    with pytest.raises(ValueError, match="read-only"):
+        small[0] = 5
+    writable = small.copy()
+    writable += 1
+    onp.testing.assert_array_equal(writable.asnumpy(), onp.broadcast_to(a.asnumpy(), (3, 2)) + 1)
+    assert (a.asnumpy() == onp.arange(3).reshape(3, 1)).all()
+
+
+@pytest.mark.parametrize("make", [lambda m: m.tile(m.arange(3.0), (2, 1)),
+                                  lambda m: m.repeat(m.arange(3.0)[:, None], 2, axis=1),
+                                  lambda m: m.meshgrid(m.arange(3.0), m.arange(2.0))[1]])
+def test_functions_numpy_documents_as_new_arrays_stay_writable(make):
+    ours, numpys = make(np), make(onp)
+    ours[0] = 7
+    numpys[0] = 7
+    onp.testing.assert_array_equal(ours.asnumpy(), numpys)
+
+
 def test_slice_of_broadcast_rewrite_keeps_values():
     x = onp.random.default_rng(1).standard_normal((4, 1, 5)).astype("float32")
     fn = lambda a: (np.broadcast_to(a, (2, 4, 6, 5))[1:, ::-2, 2:5, 1::2] * 3.0,   # noqa: E731

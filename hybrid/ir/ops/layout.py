@@ -51,7 +51,8 @@ def _broadcast_infer(types, shape):
 
 
 register(OpDef("broadcast_to", _broadcast_infer,
-               lambda x, shape: numpy.ascontiguousarray(numpy.broadcast_to(x, shape)), "layout", attrs=("shape",),
+               # NumPy's read-only view: nothing is materialized (a huge broadcast sliced afterwards stays cheap)
+               lambda x, shape: numpy.broadcast_to(x, shape), "layout", attrs=("shape",),
                grad=lambda g, i, o, shape: [unbroadcast(g, i[0].shape)]))
 
 
