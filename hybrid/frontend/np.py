@@ -709,6 +709,7 @@ def broadcast_arrays(*arrays) -> list[Array]:
 from .np_dtypes import *  # noqa: E402,F401,F403
 from .np_shape import *  # noqa: E402,F401,F403
 from .np_sort import *  # noqa: E402,F401,F403
+from .np_static_size import *  # noqa: E402,F401,F403
 from .np_reduce import *  # noqa: E402,F401,F403
 from .np_logic import *  # noqa: E402,F401,F403
 from .np_misc import *  # noqa: E402,F401,F403
