@@ -714,5 +714,6 @@ from .np_reduce import *  # noqa: E402,F401,F403
 from .np_logic import *  # noqa: E402,F401,F403
 from .np_misc import *  # noqa: E402,F401,F403
 from . import np_linalg as linalg  # noqa: E402
+from . import np_fft as fft  # noqa: E402,F401
 from .np_linalg import cross, einsum, einsum_path, inner, kron, tensordot, vdot, vecdot  # noqa: E402,F401
 from .interop import array_function as _array_function, array_ufunc as _array_ufunc  # noqa: E402,F401
