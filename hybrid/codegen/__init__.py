@@ -55,6 +55,9 @@ class Backend:
     compile: Callable[[Graph, dict], Executable]   # options: every option, validated, defaults filled in
     options: dict[str, Any] = field(default_factory=dict)   # the backend's own options -> defaults
     doc: str = ""
+    # the backend's workspace rule for the memory planner (passes/memory_plan.py): top graph ->
+    # ((graph, node) -> scratch bytes the node needs); None: regions' layout only, no kernel scratch
+    workspace: Optional[Callable[[Graph], Callable]] = None
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -92,6 +95,12 @@ def resolve_options(backend: str, options: dict) -> dict:
     resolved = {**COMMON_OPTIONS, **spec.options, **options}
     _check_common(resolved)
     return resolved
+
+
+def workspace_rule(name: str) -> Optional[Callable[[Graph], Callable]]:
+    """The backend's workspace rule, for passes.optimize(workspace_rule=...): the memory plan is
+    then made for exactly the buffers that backend's kernels need, and the backend places by it."""
+    return get_backend(name).workspace
 
 
 def build(graph: Graph, backend: str = "interp", dump: Optional[str] = None, segment_opt_level: int = 2,

@@ -135,6 +135,7 @@ def build(graph: Graph, backend: str, opt_level: int = 2, dump: Optional[str] = 
         if not part.graph.nodes:
             continue
         where = os.path.join(dump, f"part{k}") if dump else None
-        pipeline = passes.optimize(part.graph, opt_level=opt_level, dump=where)
+        pipeline = passes.optimize(part.graph, opt_level=opt_level, dump=where,
+                                   workspace_rule=codegen.workspace_rule(backend))
         part.executable = codegen.build(pipeline.graph, backend, dump=where, **options)
     return SegmentedExecutable(graph, segments, effects, backend)

@@ -192,10 +192,12 @@ class NDArray(Array):
     While the op making it is queued (core/engine.py) it is a future: `_pending` is set, `_ptype` is its
     type, and reading `_data` waits for the op (raising the op's error if it failed)."""
 
-    __slots__ = ("_buf", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base", "__weakref__")
+    __slots__ = ("_buf", "_type", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base",
+                 "__weakref__")
 
     def __init__(self, data: numpy.ndarray):
         self._buf = data
+        self._type: Optional[TensorType] = None    # made on first use: an array's shape and dtype never change
         self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
@@ -219,6 +221,7 @@ class NDArray(Array):
     @_data.setter
     def _data(self, value: numpy.ndarray) -> None:
         self._buf = value
+        self._type = None
 
     def wait_to_read(self) -> None:
         """Block until the op making this array has run; raise its error if it failed."""
@@ -276,9 +279,12 @@ class NDArray(Array):
 
     @property
     def type(self) -> TensorType:
-        if self._pending is not None:
-            return self._ptype
-        return TensorType(self._buf.shape, dtype_name(self._buf.dtype))
+        known = self._type
+        if known is None:
+            if self._pending is not None:
+                return self._ptype
+            known = self._type = TensorType(self._buf.shape, dtype_name(self._buf.dtype))
+        return known
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy
 
@@ -18,6 +18,10 @@ from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
 from ..core.tracing import current_trace
+
+
+# Set by hybrid.frontend.aot (which builds on blocks, so blocks cannot import it): compile_library.
+library_compiler: Optional[Callable] = None
 
 
 class Block(BlockAPI):
@@ -195,11 +199,10 @@ class HybridBlock(Block):
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
         files = export_compiled(self._compiled, path)
         if library:
-            from .aot import compile_library
             from ..ir.types import to_numpy_dtype
             examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
                         if part[0] == "array"]
-            compile_library(self, examples, f"{path}.so")
+            library_compiler(self, examples, f"{path}.so")
             files = tuple(files) + (f"{path}.so",)
         return files
 

@@ -23,7 +23,7 @@ import threading
 
 from .. import log
 from ..config import config
-from ..codegen import build
+from ..codegen import build, workspace_rule
 from ..core import dispatch
 from ..ir.cost import op_flops
 from ..ir.graph import Graph
@@ -96,7 +96,7 @@ def compile_op(op: str, in_types, attrs: dict):
     graph = Graph(f"eager_{op}")
     inputs = [graph.add_input(f"x{i}", t) for i, t in enumerate(in_types)]
     graph.outputs = list(graph.add_node(op, inputs, attrs).outputs)
-    exe = build(optimize(graph).graph, "llvm", profile=False)   # the eager op's own event covers the call
+    exe = build(optimize(graph, workspace_rule=workspace_rule("llvm")).graph, "llvm", profile=False)   # the eager op's own event covers the call
     log.log("compile", f"eager: compiled {op}({', '.join(str(t) for t in in_types)})")
     return exe
 

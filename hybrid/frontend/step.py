@@ -41,7 +41,8 @@ def _build(graph: Graph, options, stage: str):
 
     base = options.dump or config.get("dump")
     dump = os.path.join(base, stage) if base else None
-    pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump)
+    pipeline = passes.optimize(graph, opt_level=options.opt_level, dump=dump,
+                               workspace_rule=codegen.workspace_rule(options.backend))
     return pipeline, codegen.build(pipeline.graph, options.backend, dump=dump, segment_opt_level=options.opt_level,
                                    **options.backend_options)
 

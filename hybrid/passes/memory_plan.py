@@ -7,11 +7,18 @@ Stages:
   2. in place: a result takes the memory of an operand that dies at its node when the op
      allows it (OpDef.inplace: operand 0 of a plain node; an operand of a one-result
      elementwise kernel that only elementwise ops of its body read) and the operand has the
-     result's exact type; such chains become one block whose lifetime is the union of theirs
-  3. offsets, greedy by size (best fit): blocks are placed largest first, each at the
+     result's exact type; such chains become one block whose lifetime is the union of theirs.
+     In a loop body, a result that becomes carried state k is written straight into the
+     carried buffer k (`carry_aliases`: no copy back after each iteration) when the body reads
+     the old state no later than that result's node; otherwise it gets its own buffer and the
+     backend copies it back (double buffering)
+  3. workspace: each node gets a scratch block live only while it runs, of the size the
+     backend asks for (`workspace(graph, node)`: im2col and packing buffers of a kernel; a
+     control-flow node's region arenas and staging buffers, `ir.memory_plan.region_layout`)
+  4. offsets, greedy by size (best fit): blocks are placed largest first, each at the
      smallest gap of the arena that no placed block with an overlapping lifetime occupies
      (or above them all); ALIGNMENT-byte aligned
-  4. every node gets a `node.meta["plan"]` comment and the graph a `memory_plan` (MemoryPlan)
+  5. every node gets a `node.meta["plan"]` comment and the graph a `memory_plan` (MemoryPlan)
 
 `check_memory_plan` re-derives liveness from the graph and proves that no two results that
 are live at the same time overlap in the arena (apart from a legal in-place pair).
@@ -23,17 +30,23 @@ one Slot, found with `plan.slot(node_index, output_index)`; its bytes are
 arena[slot.offset : slot.offset + slot.nbytes], row-major, of the value's dtype. Allocate
 `plan.arena_bytes` once (aligned to ALIGNMENT) and reuse it for every call; copy the graph
 outputs out of the arena before returning them. A Slot with `inplace_of` set overwrites that
-operand's memory: read each element of the operand before writing the same element.
+operand's memory: read each element of the operand before writing the same element. A Slot
+with `carry` set lives in the buffer of that carried region input (the loop node's result).
+`plan.scratch(node_index)` is the node's workspace (a kernel lays its temporaries out in it one
+after another; a control-flow node by `region_layout`). Checks and pre-packed parameters are
+the backend's own (they outlive the call), not arena values. A backend that needs other
+workspace sizes than the graph was planned with calls `plan_for(graph, its_workspace)`.
 "Buffer" b<N> names the block at one offset (an in-place chain, or results that reuse the
 bytes at that offset later); `buffer_offsets`/`buffer_sizes` give each block's extent.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
+from .. import log
 from ..errors import HybridError
 from ..ir.graph import Graph, Node
-from ..ir.memory_plan import ALIGNMENT, MemoryPlan, Slot, liveness, note
+from ..ir.memory_plan import ALIGNMENT, SCRATCH, MemoryPlan, Slot, carried_inputs, liveness, note, region_layout
 from ..ir.printer import value_names
 from ..ir.registry import get_op
 from .manager import register_pass
@@ -107,22 +120,80 @@ def _place(blocks: list) -> tuple[dict, int]:
     return offsets, arena
 
 
+Workspace = Callable[[Graph, Node], int]
+
+
+def default_workspace(graph: Graph, node: Node) -> int:
+    """Without a backend's word: a control-flow node needs its regions' layout, a kernel nothing."""
+    return region_layout(node)[0] if node.regions and node.op != "fused" else 0
+
+
+def carry_aliases(region: Graph, carried: int) -> dict:
+    """result key (node, output) -> carried input k, for each loop-body result that may be written
+    straight into the buffer of the carried state it replaces (no copy back after the body):
+    it is the body's result k and no other carried result, the old value (input k) is not a
+    result itself (it must survive to be copied), and nothing reads the old value after the
+    result's node, which may read it only where it could run in place over it."""
+    where = {v: (i, k) for i, node in enumerate(region.nodes) for k, v in enumerate(node.outputs)
+             if node.op != "constant"}
+    last_read = {v: -1 for v in region.inputs[:carried]}
+    for i, node in enumerate(region.nodes):
+        for v in node.inputs:
+            if v in last_read:
+                last_read[v] = i
+    aliases = {}
+    for k, v in enumerate(region.outputs[:carried]):
+        old = region.inputs[k]
+        if v not in where or region.outputs[:carried].count(v) != 1 or old in region.outputs:
+            continue
+        i, _ = where[v]
+        node = region.nodes[i]
+        if last_read[old] > i:
+            continue
+        if last_read[old] == i:
+            positions = {p for p, u in enumerate(node.inputs) if u is old}
+            if node.regions and node.op != "fused" or not positions <= set(inplace_candidates(node)):
+                continue
+        aliases[where[v]] = k
+    return aliases
+
+
 @register_pass("memory_plan")
-def plan_memory(graph: Graph, **context) -> Graph:
+def plan_memory(graph: Graph, workspace: Optional[Workspace] = None, carried: int = 0,
+                workspace_rule: Optional[Callable[[Graph], Workspace]] = None, **context) -> Graph:
     """Give every node result an offset in one arena; see the module docstring. Each region gets
-    a plan of its own (its values live in an arena the backend gives the node for its run)."""
-    in_regions(graph, plan_memory)
+    a plan of its own (its values live in the node's workspace while the region runs); a fused
+    kernel's body is planned without the backend's workspace (no backend runs it as a graph).
+    workspace(graph, node) -> bytes: the backend's scratch need per node (default_workspace when
+    None), or workspace_rule(top graph) -> workspace (codegen.workspace_rule(backend), given to
+    passes.optimize); carried: the graph is a loop body whose first `carried` inputs are the loop state."""
+    if workspace is None and workspace_rule is not None:
+        workspace = workspace_rule(graph)
+    for node in graph.nodes:
+        node.regions = [plan_memory(region, None if node.op == "fused" else workspace, carried_inputs(node, r))
+                        for r, region in enumerate(node.regions)]
     live = liveness(graph)
     names = value_names(graph)
-    donors = _inplace_chains(graph, live)
+    aliases = carry_aliases(graph, carried) if carried else {}
+    donors = {key: donor for key, donor in _inplace_chains(graph, live).items()
+              if key not in aliases and donor not in aliases}
     block_of: dict = {}
     for key in sorted(live):
-        block_of[key] = block_of[donors[key]] if key in donors else key
+        if key not in aliases:
+            block_of[key] = block_of[donors[key]] if key in donors else key
     extent: dict = {}                                  # block -> [start, end, bytes]
     for key, (start, end) in live.items():
+        if key in aliases:
+            continue
         nbytes = _align(graph.nodes[key[0]].outputs[key[1]].type.nbytes)
         b = extent.setdefault(block_of[key], [start, end, nbytes])
         b[0], b[1], b[2] = min(b[0], start), max(b[1], end), max(b[2], nbytes)
+    scratch = {}
+    for i, node in enumerate(graph.nodes):
+        nbytes = (workspace or default_workspace)(graph, node) if node.op != "constant" else 0
+        if nbytes:
+            scratch[(i, SCRATCH)] = nbytes
+            extent[(i, SCRATCH)] = [i, i, _align(nbytes)]
     offsets, arena = _place([(bid, *e) for bid, e in extent.items()])
     buffer_ids: dict = {}
     for bid in sorted(extent, key=lambda b: (offsets[b], b)):
@@ -133,44 +204,89 @@ def plan_memory(graph: Graph, **context) -> Graph:
     slots = []
     for (i, k), (start, end) in sorted(live.items()):
         v = graph.nodes[i].outputs[k]
+        if (i, k) in aliases:
+            slots.append(Slot(i, k, "%" + names[v], v.type.nbytes, -1, -1, start, end, carry=aliases[(i, k)]))
+            continue
         offset = offsets[block_of[(i, k)]]
         donor = donors.get((i, k))
         slots.append(Slot(i, k, "%" + names[v], v.type.nbytes, buffer_ids[offset], offset, start, end,
                           "%" + names[graph.nodes[donor[0]].outputs[donor[1]]] if donor else None))
+    for (i, _), nbytes in sorted(scratch.items()):
+        offset = offsets[(i, SCRATCH)]
+        slots.append(Slot(i, SCRATCH, "scratch", nbytes, buffer_ids[offset], offset, i, i))
+    slots.sort(key=lambda s: (s.node, s.output == SCRATCH, s.output))
     plan = MemoryPlan(arena, sum(s.nbytes for s in slots), sizes, sorted(buffer_ids), slots)
     for node in graph.nodes:
         node.meta.pop("plan", None)
     for s in slots:
         node = graph.nodes[s.node]
-        node.meta["plan"] = f"{node.meta['plan']}; {note(s)}" if "plan" in node.meta else note(s)
+        text = note(s, "%" + names[graph.inputs[s.carry]] if s.carry is not None else "")
+        node.meta["plan"] = f"{node.meta['plan']}; {text}" if "plan" in node.meta else text
     graph.memory_plan = plan
     return graph
 
 
-def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None) -> None:
+def plan_matches(graph: Graph, workspace: Workspace) -> bool:
+    """Whether graph's plan (and every region's) gives each node exactly the workspace that
+    `workspace` asks for: a backend then places by it as it is, else it plans again with its
+    own workspace rule (plan_for)."""
+    plan = graph.memory_plan
+    if plan is None:
+        return False
+    for i, node in enumerate(graph.nodes):
+        if node.op != "fused" and not all(plan_matches(r, workspace) for r in node.regions):
+            return False
+        slot = plan.scratch(i)
+        if (slot.nbytes if slot is not None else 0) != (workspace(graph, node) if node.op != "constant" else 0):
+            return False
+    return True
+
+
+def plan_for(graph: Graph, workspace: Workspace) -> Graph:
+    """`graph` when its plan fits a backend's workspace rule, else a copy planned with that rule:
+    the one planner every backend places buffers by."""
+    if plan_matches(graph, workspace):
+        return graph
+    log.log("compile", f"memory plan of @{graph.name} (re)made for the backend's workspace needs")
+    return plan_memory(graph.copy(), workspace)
+
+
+def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None, carried: int = 0) -> None:
     """Prove the plan safe for `graph`: every result has a slot of its size inside the arena,
-    in-place results only overwrite operands that die there, and no two results live at the
-    same time share a byte. Raises MemoryPlanError naming the two values."""
+    in-place results only overwrite operands that die there, results kept in a carried buffer
+    are legal there (carry_aliases), each workspace lies inside the arena, and no two results
+    (or workspaces) live at the same time share a byte. Raises MemoryPlanError naming the two."""
     if plan is None:
         for node in graph.nodes:
-            for region in node.regions:
-                check_memory_plan(region)
+            for r, region in enumerate(node.regions):
+                check_memory_plan(region, carried=carried_inputs(node, r))
     plan = plan or graph.memory_plan
     if plan is None:
         raise MemoryPlanError(f"graph @{graph.name} has no memory plan; run the memory_plan pass")
     live = liveness(graph)
-    slots = plan._index()
+    slots = {key: s for key, s in plan._index().items() if key[1] != SCRATCH}
     if set(slots) != set(live):
         raise MemoryPlanError(f"the plan covers results {sorted(set(slots) ^ set(live))} that the graph "
                               "does not have (or misses them): it is stale; re-run the memory_plan pass")
     names = value_names(graph)
+    legal_carry = carry_aliases(graph, carried) if carried else {}
     intervals = []
     for key, (start, end) in live.items():
         s = slots[key]
         v = graph.nodes[key[0]].outputs[key[1]]
+        if s.carry is not None:
+            if legal_carry.get(key) != s.carry or s.nbytes != v.type.nbytes:
+                raise MemoryPlanError(f"%{names[v]} may not be kept in the buffer of carried input {s.carry}: "
+                                      "the loop body still reads the old value after writing it")
+            continue
         if s.nbytes != v.type.nbytes or s.offset + s.nbytes > plan.arena_bytes or s.offset % plan.alignment:
             raise MemoryPlanError(f"%{names[v]} needs {v.type.nbytes} bytes but its slot is {s}")
         intervals.append((start, end, s.offset, s.offset + s.nbytes, "%" + names[v], s))
+    for s in plan.slots:
+        if s.output == SCRATCH:
+            if s.offset + s.nbytes > plan.arena_bytes or s.offset % plan.alignment:
+                raise MemoryPlanError(f"the workspace of node {s.node} lies outside the arena: {s}")
+            intervals.append((s.start, s.end, s.offset, s.offset + s.nbytes, f"scratch of node {s.node}", s))
     intervals.sort()
     active: list = []
     for interval in intervals:

@@ -1,9 +1,10 @@
 """The CUDA backend: the graph's kernels (hybrid.codegen.kernel descriptions) rendered as CUDA C,
 compiled once per graph for the GPU's own architecture, launched from one device executable.
 
-The executable allocates everything once: one arena laid out by graph.memory_plan (or one
-slot per value when there is no plan), device buffers for the graph inputs, parameters and
-constants, and the scratch region. A call copies the data inputs host->device (or
+The executable allocates everything once: one arena laid out exactly by graph.memory_plan
+(made with this backend's workspace rule, program.workspace: kernels' temporaries and control
+flow's region arenas live in their nodes' scratch slots), device buffers for the graph inputs,
+parameters and constants, and the checks region. A call copies the data inputs host->device (or
 device->device for arrays kept on the GPU with `x.as_in_context(hb.gpu(0))`), uploads
 parameters only when they changed, launches every kernel on one stream with no host
 synchronisation between them, and copies the outputs back (or leaves them on the device
@@ -31,12 +32,11 @@ from ...ir.types import to_numpy_dtype
 from .. import Backend, register_backend
 from ..kernel.describe import first_failure
 from .control import HostControl
-from .program import Control, Program, build_program, write_dump
+from .program import Control, Program, build_program, workspace, write_dump
 from .runtime import CudaUnavailable, get_runtime
 
 __all__ = ["build", "CudaExecutable", "CudaUnavailable", "build_program"]
 
-_ALIGN = 256
 
 
 class CudaExecutable:
@@ -56,10 +56,10 @@ class CudaExecutable:
                            f"in {time.perf_counter() - start:.2f}s")
         self._owners: list = []
         self.address: dict[Value, int] = {}
+        self.scratch_of: dict[int, int] = {}    # id(node) -> address of its scratch slot
         for v in graph.inputs:
             self.address[v] = self._alloc(v.type.nbytes)
-        self._place_node_values(graph)
-        self._scratch = self._alloc(program.scratch_bytes)
+        self._place_node_values(graph, self._alloc(graph.memory_plan.arena_bytes))
         self.check_values = numpy.zeros(max(program.check_bytes // 8, 1), numpy.int64)
         self.check_address = self._alloc(self.check_values.nbytes)
         self._functions = functions
@@ -87,7 +87,7 @@ class CudaExecutable:
                 if ref.kind == "value":
                     args.append(self.address[ref.value])
                 elif ref.kind == "scratch":
-                    args.append(self._scratch + ref.offset)
+                    args.append(self.scratch_of[id(ref.node)] + ref.offset)
                 elif ref.kind == "check":
                     args.append(self.check_address + ref.offset)
                 else:
@@ -97,30 +97,22 @@ class CudaExecutable:
             calls.append(rt.bind(self._functions[launch.name], launch.grid, launch.block, args))
         return calls
 
-    def _place_node_values(self, graph: Graph) -> None:
-        """Arena addresses of node results: graph.memory_plan offsets, else one slot each."""
-        plan = getattr(graph, "memory_plan", None)
-        nodes = graph.nodes
-        if plan is not None:
-            arena = self._alloc(plan.arena_bytes)
-            for i, node in enumerate(nodes):
-                for j, v in enumerate(node.outputs):
-                    slot = plan.slot(i, j)
-                    if slot is not None:
-                        self.address[v] = arena + slot.offset
-        offsets, total = {}, 0
-        for node in nodes:
-            for v in node.outputs:
-                if v not in self.address:
-                    offsets[v] = total
-                    total += (v.type.nbytes + _ALIGN - 1) // _ALIGN * _ALIGN
-        if offsets:
-            base = self._alloc(total)
-            for v, off in offsets.items():
-                self.address[v] = base + off
-        for node in nodes:
+    def _place_node_values(self, graph: Graph, arena: int) -> None:
+        """Addresses of node results and workspaces: exactly graph.memory_plan's offsets from `arena`
+        (a loop body's result kept in a carried buffer: that buffer); constants get buffers of their own."""
+        plan = graph.memory_plan
+        for i, node in enumerate(graph.nodes):
             if node.op == "constant":
+                self.address[node.output] = self._alloc(node.output.type.nbytes)
                 self.runtime.htod(self.address[node.output], numpy.ascontiguousarray(node.attrs["value"]))
+                continue
+            for j, v in enumerate(node.outputs):
+                slot = plan.slot(i, j)
+                self.address[v] = self.address[graph.inputs[slot.carry]] if slot.carry is not None else \
+                    arena + slot.offset
+            scratch = plan.scratch(i)
+            if scratch is not None:
+                self.scratch_of[id(node)] = arena + scratch.offset
 
     def refresh_params(self) -> None:
         """Upload every parameter on the next call (after changing weights behind our back)."""
@@ -204,12 +196,13 @@ def build(graph: Graph, options: dict) -> CudaExecutable:
     ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
     rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
     _check_dtypes(graph)
-    program = build_program(graph)
+    program = build_program(graph)   # planned by the memory planner for this backend's workspace rule
     dump = options["dump"] or config.get("dump")
     if dump:
         write_dump(program, dump)
-    return CudaExecutable(graph, program, rt)
+    return CudaExecutable(program.graph, program, rt)
 
 
 register_backend(Backend("cuda", build, {"runtime": None, "device": 0},
-                         doc="CUDA C kernels launched from one device executable (PyCUDA, or the host emulator)"))
+                         doc="CUDA C kernels launched from one device executable (PyCUDA, or the host emulator)",
+                         workspace=lambda top: workspace))

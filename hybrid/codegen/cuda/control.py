@@ -5,15 +5,19 @@ A scan needs no synchronisation (its trip count is static): per step, the sequen
 copied device-to-device into the body's input buffers, and the body's per-step results into
 row t of the stacked results. A cond reads its index back, and a while_loop its condition once
 per iteration: the only waits, and only what a data-dependent decision needs. Loop-carried
-state lives in the node's result buffers; the body writes new values to its own buffers, which
-are copied back after it (values that swap places go through a staging buffer).
+state lives in the node's result buffers; the body writes a new value straight there when the
+memory plan says so (the body reads the old one no later), else to its own buffer, copied
+back after it (values that swap places go through a staging buffer). Region arenas, staging
+and row buffers lie in the node's scratch slot of the memory plan.
 """
 from __future__ import annotations
 
 import numpy
 
 from ...ir.control import branch_index
+from ...ir.memory_plan import region_layout
 from ...ir.types import to_numpy_dtype
+from .program import row_buffers
 
 
 class HostControl:
@@ -25,16 +29,18 @@ class HostControl:
         self.sizes = [v.type.nbytes for v in node.outputs]
         n = node.attrs.get("num_carry", 0)
         self.rows = []
+        # region arenas, staging, scan rows: the node's scratch slot (none when they take no bytes)
+        scratch = exe.scratch_of.get(id(node), 0)
         if node.op == "cond":
             region_inputs = [ins[1:]] * len(node.regions)
             self.index = numpy.zeros((), to_numpy_dtype(node.inputs[0].dtype))
         elif node.op == "while_loop":
             region_inputs = [self.outs + ins[n:]] * 2
             self.flag = numpy.zeros((), numpy.bool_)
-        else:
+        elif node.op == "scan":
             m = node.attrs["num_xs"]
             body = node.regions[0]
-            stage = [exe._alloc(v.type.nbytes) for v in body.inputs[n:n + m]]
+            stage = [scratch + offset for offset in row_buffers(node)]
             self.rows = [(buffer, ins[n + k], body.inputs[n + k].type.nbytes) for k, buffer in enumerate(stage)]
             region_inputs = [self.outs[:n] + stage + ins[n + m:]]
         self.inits = list(zip(self.outs[:n], ins[:n], self.sizes[:n]))
@@ -42,11 +48,9 @@ class HostControl:
         for region, program, inputs in zip(node.regions, call.regions, region_inputs):
             for v, a in zip(region.inputs, inputs):
                 address[v] = a
-            exe._place_node_values(region)
+            exe._place_node_values(region, scratch)
             self.regions.append((exe._bind(program), [address[v] for v in region.outputs]))
-        body_outputs = self.regions[-1][1]
-        self.staging = {k: exe._alloc(self.sizes[k]) for k, src in enumerate(body_outputs[:n])
-                        if src in self.outs[:n] and src != self.outs[k]}
+        self.staging = {k: scratch + offset for k, offset in region_layout(node)[1].items()}
 
     def copy(self, dst: int, src: int, nbytes: int) -> None:
         if nbytes and dst != src:

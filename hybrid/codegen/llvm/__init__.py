@@ -146,4 +146,5 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
 
 
 register_backend(Backend("llvm", build, {"num_threads": None, "profile": True},
-                         doc="native code for the host CPU through llvmlite, one entry point per graph"))
+                         doc="native code for the host CPU through llvmlite, one entry point per graph",
+                         workspace=module.workspace_rule))

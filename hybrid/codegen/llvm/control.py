@@ -5,10 +5,11 @@ function; a ControlStep (cond, while_loop, scan) holds its regions' steps. `rend
 writes them into the entry point, which every thread of the team runs:
   - a decision (branch index, loop condition) is read by all threads after a barrier, so they
     all take the same path; kernels inside keep splitting their work by thread id
-  - loop-carried state lives in the node's result buffers: the body reads them and writes its
-    results to buffers of its own (double buffering), which thread 0 copies back after a
-    barrier; a scan's step t reads its sequences at row t in place and its per-step results
-    are copied into row t of the stacked results
+  - loop-carried state lives in the node's result buffers: the body reads them and writes a
+    new value straight there when the memory plan keeps it in the carried buffer (the body
+    reads the old value no later), else to a buffer of its own (double buffering), which
+    thread 0 copies back after a barrier; a scan's step t reads its sequences at row t in
+    place and its per-step results are copied into row t of the stacked results
   - the trip count is whatever the data says (no unrolling); zero-trip loops return the
     initial state
 """
@@ -105,14 +106,15 @@ def _barrier(fn: Fn) -> None:
 
 
 def _copies(fn: Fn, mod: render.ModuleState, pairs: list, ptrs: Pointers) -> None:
-    """Thread 0 copies each (destination pointer, source pointer, bytes); then all wait."""
+    """Thread 0 copies each (destination pointer, source pointer, bytes); then all wait. No copies,
+    no wait: every caller comes right after a barrier (a region's end, or the control step's start)."""
     mod.declares.add(MEMMOVE)
     pairs = [(d, s, n) for d, s, n in pairs if n]
     if pairs:
         with fn.when(fn.op("icmp eq i32 %tid, 0"), "copy"):
             for dst, src, nbytes in pairs:
                 fn.do(f"call void @llvm.memmove.p0.p0.i64(ptr {dst}, ptr {src}, i64 {nbytes}, i1 false)")
-    _barrier(fn)
+        _barrier(fn)
 
 
 def _run_region(fn: Fn, mod, region: RegionCode, ptrs: Pointers) -> None:

@@ -3,9 +3,10 @@
 Stages of `build_module`:
   1. lower every node (fused or plain) to a kernel.Kernel
   2. place every buffer: graph inputs, outputs and constants in the pointer table `bufs`
-     (inputs, then outputs, then constants); intermediates and kernel scratch at fixed
-     arena offsets (graph.memory_plan when the passes supplied one, else a first-fit
-     liveness plan here), so the entry point does no allocation
+     (inputs, then outputs, then constants); intermediates and kernel scratch exactly where
+     graph.memory_plan says (the one planner: passes/memory_plan.py; a graph planned for other
+     workspace sizes is planned again by it with this backend's rule), kernel checks after the
+     plan's arena, so the entry point does no allocation
   3. render each kernel as a function, then
        void hybrid_entry(ptr bufs, ptr arena, ptr barrier, i32 tid, i32 nthreads)
      calls them in order with a barrier between dependent kernels; every thread runs the
@@ -26,9 +27,12 @@ from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .chunking import chunk_convolutions
+from .conv_rewrite import ConvWeightPack, ParamWeightPack, conv_kinds, keep_packed, use_direct_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
 from .control import ControlStep, KernelStep, Pointers, RegionCode, render_steps, walk_steps
+from ...ir.memory_plan import region_layout
+from ...passes.memory_plan import plan_matches, plan_memory
 from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .support import barrier_ir, ipow_ir
@@ -49,8 +53,12 @@ class Segment:
     loc: Optional[str]   # the user's source line of the node
 
     @classmethod
-    def of_node(cls, name: str, node: Node) -> "Segment":
-        return cls(name, cost.node_label(node), cost.node_flops(node), cost.node_bytes(node),
+    def of_node(cls, name: str, node: Node, kernel: Optional[Kernel] = None) -> "Segment":
+        label = cost.node_label(node)
+        kinds = conv_kinds(kernel) if kernel is not None else ""
+        if kinds:
+            label += f"[{kinds}]"      # which convolution kernel was chosen (no space: tables split on it)
+        return cls(name, label, cost.node_flops(node), cost.node_bytes(node),
                    cost.describe_shapes([v.type for v in node.inputs]), node.loc)
 
 
@@ -70,51 +78,20 @@ class ModulePlan:
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
     checks: list = field(default_factory=list)
-    # parameters the runtime keeps pre-packed (prepack.py): (graph input, N, K, ldb, trans, floats); the
-    # pointer table holds after the constants one buffer pointer per entry, then one "repack now" flag each
+    # parameters the runtime keeps pre-packed: (graph input, N, K, ldb, trans, floats) for GEMM panels
+    # (prepack.py), conv_rewrite.ParamWeightPack for direct convolutions; the pointer table holds after the
+    # constants one buffer pointer per entry, then one "repack now" flag each
     packs: list = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)   # in entry order; timestamps bound each
+    # what was placed, for inspection: the planned graph compiled (a re-planned copy when the given
+    # one was planned for other workspace sizes), each value's location, the steps of the entry point
+    graph: Optional[Graph] = None
+    where: dict = field(default_factory=dict)
+    steps: list = field(default_factory=list)
 
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
-
-
-class ArenaPlanner:
-    """First-fit allocation over the node order with frees at last use."""
-
-    def __init__(self):
-        self.free: list[tuple[int, int]] = []   # (offset, size), sorted by offset
-        self.top = 0
-
-    def alloc(self, nbytes: int) -> int:
-        size = _align(max(nbytes, 1))
-        for i, (off, sz) in enumerate(self.free):
-            if sz >= size:
-                if sz == size:
-                    self.free.pop(i)
-                else:
-                    self.free[i] = (off + size, sz - size)
-                return off
-        if self.free and self.free[-1][0] + self.free[-1][1] == self.top:
-            off, sz = self.free.pop()
-            self.top = off + size
-            return off
-        off = self.top
-        self.top += size
-        return off
-
-    def release(self, off: int, nbytes: int) -> None:
-        size = _align(max(nbytes, 1))
-        self.free.append((off, size))
-        self.free.sort()
-        merged: list[tuple[int, int]] = []
-        for o, s in self.free:
-            if merged and merged[-1][0] + merged[-1][1] == o:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
-            else:
-                merged.append((o, s))
-        self.free = merged
 
 
 def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
@@ -127,159 +104,184 @@ def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
     if stage.out != next(b.name for b in k.outputs if b.index == output):
         return False
     own = tuple(ivar(v).key() for v in stage.vars)
-    return all(tuple(a.key() for a in n.args) == own for n in walk(stage.expr) if n.op == "load" and n.value == src)
+    shape = k.buffers[src].shape   # along a dimension of extent 1 every index is 0, however written
+    return all(len(n.args) == len(own) and all(a.key() == o or extent == 1 for a, o, extent in zip(n.args, own, shape))
+               for n in walk(stage.expr) if n.op == "load" and n.value == src)
 
 
 class _Placer:
-    """Places every node result (and each kernel's scratch) and lowers nodes to kernels; nodes
-    holding control-flow regions become ControlSteps whose regions are placed recursively, each
-    region's values in an arena block of its own memory plan's size."""
+    """Lowers nodes to kernels and places every buffer exactly where the graph's memory plan
+    says: node results at their slots (or in the carried buffer a loop-body result replaces),
+    a kernel's temporaries one after another in its node's scratch slot, a control-flow node's
+    regions and staging buffers by `region_layout` inside its scratch slot. Only the kernels'
+    check values, which the runtime reads after the call, lie outside the plan: after its arena,
+    one after another. Nodes holding control-flow regions become ControlSteps."""
 
-    def __init__(self, where: dict, constants: list, planner: ArenaPlanner, base: int, n_in: int, params: set,
-                 gemm_impl: str):
-        self.where, self.constants, self.planner, self.base = where, constants, planner, base
-        self.n_in, self.params, self.gemm_impl = n_in, params, gemm_impl
+    def __init__(self, where: dict, constants: list, n_in: int, params: set, bound: set, gemm_impl: str):
+        self.where, self.constants = where, constants
+        self.n_in, self.params, self.bound, self.gemm_impl = n_in, params, bound, gemm_impl
+        self.top: Optional[Graph] = None
         self.checks: list = []
+        self.check_base = 0          # the checks lie from here (the plan's arena size) on
+        self.check_bytes = 0
         self.packs: list = []
-        self.mine: set[Value] = set()
+        self.lowered: dict = {}      # id(node) -> (node, kernel, pre-packed parameters)
         self.count = 0
 
-    def graph_param(self, v: Value) -> Optional[int]:
-        """The graph input index of `v` when it is a parameter passed by pointer."""
-        kind, index = self.where.get(v, ("", 0))
-        return index if kind == "arg" and index < self.n_in and v.name in self.params else None
+    def is_param(self, graph: Graph, v: Value) -> bool:
+        """Whether `v` is a parameter of the top graph passed by pointer (so kept pre-packed)."""
+        return (graph is self.top and v.name in self.params and v in graph.inputs
+                and graph.inputs.index(v) not in self.bound)
 
-    def alloc(self, nbytes: int) -> tuple[str, int]:
-        return ("arena", self.base + self.planner.alloc(nbytes))
+    def lower(self, graph: Graph, node: Node) -> tuple:
+        """The node's kernel after the CPU rewrites, and the parameters it keeps pre-packed."""
+        if id(node) not in self.lowered:
+            k = lower_node(node, node.attrs.get("name", node.op))
+            conv_packs = [keep_packed(k, wpack) for wpack in use_direct_convolutions(k)
+                          if k.buffers[wpack.source].role == "input"
+                          and self.is_param(graph, node.inputs[k.buffers[wpack.source].index])]
+            pack_im2col(k, self.gemm_impl)
+            chunk_convolutions(k)
+            prepack_weights(k, render.stage_parallel, self.gemm_impl)
+            packs = conv_packs + prepack_params(k, lambda x: self.is_param(graph, node.inputs[x]), self.gemm_impl)
+            self.lowered[id(node)] = (node, k, packs)
+        return self.lowered[id(node)][1:]
 
-    def place_nodes(self, graph: Graph, mplan, origin: Optional[int], last_use: Optional[dict]) -> list:
-        """Steps for graph's nodes. origin: the arena offset its memory plan's offsets count from
-        (None: no plan, the planner places everything); last_use: free values after their last
-        reader (top level only: a region's values must survive every iteration)."""
-        where, steps = self.where, []
+    def workspace(self, graph: Graph, node: Node) -> int:
+        """The scratch bytes the node needs while it runs (the memory plan's workspace rule)."""
+        if node.regions and node.op != "fused":
+            return region_layout(node)[0]
+        k, _ = self.lower(graph, node)
+        return sum(_align(b.nbytes) for b in k.buffers.values() if b.role == "temp")
+
+    def check_slot(self, nbytes: int) -> tuple[str, int]:
+        offset = self.check_base + self.check_bytes
+        self.check_bytes += _align(nbytes)
+        return ("arena", offset)
+
+    def place_nodes(self, graph: Graph, origin: int) -> list:
+        """Steps for graph's nodes, its memory plan's offsets counted from arena offset `origin`."""
+        where, steps, mplan = self.where, [], graph.memory_plan
         for i, node in enumerate(graph.nodes):
             if node.op == "constant" and node.outputs[0] not in where:
                 where[node.outputs[0]] = ("const", len(self.constants))
                 self.constants.append(numpy.ascontiguousarray(node.attrs["value"]))
-                continue
+                continue   # (a returned constant is a kernel that writes it into the caller's buffer)
+            for o, v in enumerate(node.outputs):
+                if v not in where:   # a graph output already has its caller's buffer
+                    slot = mplan.slot(i, o)
+                    where[v] = where[graph.inputs[slot.carry]] if slot.carry is not None else \
+                        ("arena", origin + slot.offset)
+            scratch = mplan.scratch(i)
+            scratch_at = origin + scratch.offset if scratch is not None else origin   # (no bytes needed)
             if node.regions and node.op != "fused":
-                for o, v in enumerate(node.outputs):
-                    if v not in where:
-                        slot = mplan.slot(i, o) if mplan is not None else None
-                        where[v] = ("arena", origin + slot.offset) if slot is not None else self.alloc(v.type.nbytes)
-                        if slot is None:
-                            self.mine.add(v)
-                steps.append(self.place_control(node))
+                steps.append(self.place_control(node, scratch_at))
             else:
-                steps.append(self.place_kernel(node, i, mplan, origin))
+                steps.append(self.place_kernel(graph, node, i, scratch_at))
             steps[-1].node = node
-            if last_use is not None:
-                for v in set(node.inputs) | {v for v in node.outputs if v not in last_use}:
-                    if v in self.mine and last_use.get(v, i) == i:
-                        self.planner.release(where[v][1] - self.base, v.type.nbytes)
-                        self.mine.discard(v)
         return steps
 
-    def place_region(self, region: Graph, input_locs: list) -> RegionCode:
+    def place_region(self, region: Graph, input_locs: list, origin: int) -> RegionCode:
         for v, loc in zip(region.inputs, input_locs):
             self.where[v] = loc
-        plan = region.memory_plan
-        origin = self.alloc(plan.arena_bytes)[1] if plan is not None else None
-        steps = self.place_nodes(region, plan, origin, None)
+        steps = self.place_nodes(region, origin)
         return RegionCode(steps, [self.where[v] for v in region.outputs], [v.type.nbytes for v in region.outputs])
 
-    def place_control(self, node: Node) -> ControlStep:
+    def place_control(self, node: Node, scratch_at: int) -> ControlStep:
         ins = [self.where[v] for v in node.inputs]
         outs = [self.where[v] for v in node.outputs]
         if node.op == "cond":
-            regions = [self.place_region(r, ins[1:]) for r in node.regions]
+            region_inputs = [ins[1:]] * len(node.regions)
         elif node.op == "while_loop":
             n = node.attrs["num_carry"]
-            regions = [self.place_region(r, outs + ins[n:]) for r in node.regions]
+            region_inputs = [outs + ins[n:]] * 2
         elif node.op == "scan":
             n, m = node.attrs["num_carry"], node.attrs["num_xs"]
-            steps_in = [("dyn", (id(node), k)) for k in range(m)]
-            regions = [self.place_region(node.regions[0], outs[:n] + steps_in + ins[n + m:])]
+            region_inputs = [outs[:n] + [("dyn", (id(node), k)) for k in range(m)] + ins[n + m:]]
         else:
             raise HybridError(f"llvm: no code generation for the region op {node.op}")
+        regions = [self.place_region(r, locs, scratch_at) for r, locs in zip(node.regions, region_inputs)]
         step = ControlStep(node.op, dict(node.attrs), ins, outs, [v.type.nbytes for v in node.inputs],
                            [v.type.nbytes for v in node.outputs], regions, id(node))
-        if node.op in ("while_loop", "scan"):
-            body = regions[-1]
-            carried = outs[:node.attrs["num_carry"]]
-            for k, src in enumerate(body.outputs[:len(carried)]):
-                if src in carried and src != carried[k]:
-                    step.staging[k] = self.alloc(node.outputs[k].type.nbytes)
+        step.staging = {k: ("arena", scratch_at + offset) for k, offset in region_layout(node)[1].items()}
         return step
 
-    def place_kernel(self, node: Node, i: int, mplan, origin: Optional[int]) -> KernelStep:
-        where, planner, base = self.where, self.planner, self.base
-        gemm_impl = self.gemm_impl
-        k = lower_node(node, f"k{self.count}_{node.attrs.get('name', node.op)}")
+    def place_kernel(self, graph: Graph, node: Node, i: int, scratch_at: int) -> KernelStep:
+        where = self.where
+        k, packs = self.lower(graph, node)
+        k.name = f"k{self.count}_{k.name}"
         self.count += 1
-        pack_im2col(k, gemm_impl)
-        chunk_convolutions(k)
-        prepack_weights(k, render.stage_parallel, gemm_impl)
         pack_slot = {}
-        for pack in prepack_params(k, lambda x: self.graph_param(node.inputs[x]) is not None, gemm_impl):
+        for pack in packs:
             pack_slot[pack.buffer] = len(self.packs)
-            self.packs.append((self.graph_param(node.inputs[pack.input_index]), pack.N, pack.K, pack.ldb, pack.trans,
-                               k.buffers[pack.buffer].size))
+            graph_input = graph.inputs.index(node.inputs[pack.input_index])
+            if isinstance(pack, ConvWeightPack):
+                self.packs.append(ParamWeightPack(graph_input, pack.kernel, f"repack{len(self.packs)}",
+                                                  k.buffers[pack.buffer].size))
+            else:
+                self.packs.append((graph_input, pack.N, pack.K, pack.ldb, pack.trans, k.buffers[pack.buffer].size))
         noalias = True
         for o, v in enumerate(node.outputs):
-            if v in where:
-                continue
-            slot = mplan.slot(i, o) if mplan is not None else None
-            if slot is not None and slot.inplace_of is not None:
-                operands = [x for x, u in enumerate(node.inputs) if where.get(u) == ("arena", origin + slot.offset)]
-                if not operands or not all(_inplace_ok(k, x, o) for x in operands):
-                    log.log("compile", f"llvm: node {i} ({node.op}) cannot run in place over {slot.inplace_of}; "
-                                       "giving its result its own buffer")
-                    slot = None
-                else:
-                    noalias = False
-            if slot is not None:
-                where[v] = ("arena", origin + slot.offset)
-            else:
-                where[v] = self.alloc(v.type.nbytes)
-                self.mine.add(v)
-        ptrs, temps, check_at = [], [], {}
+            operands = [x for x, u in enumerate(node.inputs) if where.get(u) == where[v] and u.type.nbytes and v.type.nbytes]
+            if operands:
+                if not all(_inplace_ok(k, x, o) for x in operands):
+                    raise HybridError(f"llvm: the memory plan runs node {i} ({node.op}) in place over its operand "
+                                      f"{operands[0]}, which its kernel reads at other elements than it writes: "
+                                      "the plan's in-place rule (passes/memory_plan.inplace_candidates) is wrong here")
+                noalias = False
+        ptrs, check_at, temp_at = [], {}, scratch_at
         for name, buf in k.buffers.items():
             if buf.role == "input":
                 ptrs.append(where[node.inputs[buf.index]])
             elif buf.role == "output":
                 ptrs.append(where[node.outputs[buf.index]])
             elif buf.role == "temp":
-                off = planner.alloc(buf.nbytes)
-                temps.append((off, buf.nbytes))
-                ptrs.append(("arena", base + off))
+                ptrs.append(("arena", temp_at))
+                temp_at += _align(buf.nbytes)
             elif buf.role == "view":     # a byte range of another buffer (chunking.py)
                 continue
             elif buf.role == "prepacked":    # the runtime's buffer for a pre-packed parameter
                 ptrs.append(("prepacked", pack_slot[name]))
-            elif buf.role == "check":    # read after the call: never released
-                ptrs.append(self.alloc(buf.nbytes))
+            elif buf.role == "check":    # read after the call
+                ptrs.append(self.check_slot(buf.nbytes))
                 check_at[name] = ptrs[-1][1]
             else:
                 ptrs.append(("const", len(self.constants)))
                 self.constants.append(k.constants[name])
         self.checks += [(c, check_at.get(c.low_buf), check_at.get(c.high_buf)) for c in k.checks]
-        for off, nbytes in temps:
-            planner.release(off, nbytes)
         return KernelStep(k, ptrs, noalias)
+
+
+def workspace_rule(top: Graph):
+    """This backend's workspace rule for the memory planner (codegen.Backend.workspace): what
+    build_module(top, ...) will ask the plan for, so a graph planned with it is placed as it is."""
+    placer = _Placer({}, [], len(top.inputs), set(top.param_names), set(), "auto")
+    placer.top = top
+    return placer.workspace
 
 
 def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = None,
                  bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
     """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
     constant_symbols: a prefix P; constant i is then the external symbol P_const<i> (AOT: the
-    library links them from a data object) instead of a pointer-table entry."""
+    library links them from a data object) instead of a pointer-table entry. A graph without a
+    memory plan, or planned for other workspace sizes than this module's kernels need, is planned
+    (a copy) by the memory_plan pass with this backend's workspace rule."""
     n_in, n_out = len(graph.inputs), len(graph.outputs)
-    mplan = getattr(graph, "memory_plan", None)
     constants: list[numpy.ndarray] = []
+    params = set(graph.param_names) if constant_symbols is None else set()   # AOT binds its parameters
+    placer = _Placer({}, constants, n_in, params, set(bound_inputs or {}), gemm_impl)
+    placer.top = graph
+    if not plan_matches(graph, placer.workspace):
+        log.log("compile", f"llvm: planning the memory of @{graph.name} for its kernels' workspace")
+        graph = graph.copy()
+        placer.top = graph
+        plan_memory(graph, placer.workspace)
+    mplan = graph.memory_plan
 
-    # -- placement ------------------------------------------------------------------------
-    where: dict[Value, tuple[str, int]] = {v: ("arg", i) for i, v in enumerate(graph.inputs)}
+    # -- placement: every buffer where the memory plan says ----------------------------------
+    where = placer.where
+    where.update({v: ("arg", i) for i, v in enumerate(graph.inputs)})
     for i, value in (bound_inputs or {}).items():
         where[graph.inputs[i]] = ("const", len(constants))
         constants.append(numpy.ascontiguousarray(value))
@@ -293,21 +295,11 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         else:
             where[v] = ("arg", n_in + j)
             output_sources.append(None)
-    last_use: dict[Value, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for v in node.inputs:
-            last_use[v] = i
-    # Values the memory plan places live in [0, plan.arena_bytes); this planner places the rest
-    # (kernel scratch, region arenas, and everything when there is no plan) above it.
-    base = _align(mplan.arena_bytes) if mplan is not None else 0
-    planner = ArenaPlanner()
-    params = set(graph.param_names) if constant_symbols is None else set()   # AOT binds its parameters
-    placer = _Placer(where, constants, planner, base, n_in, params, gemm_impl)
-    steps = placer.place_nodes(graph, mplan, 0, last_use)
+    placer.check_base = _align(mplan.arena_bytes)
+    steps = placer.place_nodes(graph, 0)
     checks, packs = placer.checks, placer.packs
-    segments = [Segment.of_node(step.kernel.name if isinstance(step, KernelStep) else f"{step.op}{i}", step.node)
-                for i, step in enumerate(steps)]
-
+    segments = [Segment.of_node(step.kernel.name, step.node, step.kernel) if isinstance(step, KernelStep)
+                else Segment.of_node(f"{step.op}{i}", step.node) for i, step in enumerate(steps)]
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
@@ -333,11 +325,11 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     pieces += mod.functions + [entry.text()]
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
-    return ModulePlan(_assemble(pieces, mod.declares, triple), base + planner.top, n_in, n_out,
+    return ModulePlan(_assemble(pieces, mod.declares, triple), placer.check_base + placer.check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs,
-                      segments=segments)
+                      segments=segments, graph=graph, where=where, steps=steps)
 
 
 def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> bool:
@@ -346,20 +338,25 @@ def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot:
     Whether there is any."""
     if not packs:
         return False
-    mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
-    mod.uses_sgemm = True
     any_dirty = "0"
-    for j, (graph_input, N, K, ldb, trans, _) in enumerate(packs):
+    for j, pack in enumerate(packs):
         flag = entry.op(f"getelementptr i64, ptr %bufs, i64 {first_slot + len(packs) + j}")
         flag = entry.op(f"load i64, ptr {flag}")
         any_dirty = entry.op(f"or i64 {any_dirty}, {flag}")
         with entry.when(entry.op(f"icmp ne i64 {flag}, 0"), "repack"):
-            src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {graph_input}")
+            src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {pack[0]}")
             src = entry.op(f"load ptr, ptr {src}")
             dst = entry.op(f"getelementptr ptr, ptr %bufs, i64 {first_slot + j}")
             dst = entry.op(f"load ptr, ptr {dst}")
-            entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, i32 {int(trans)}, "
-                     f"ptr {dst}, i32 %tid, i32 %nt)")
+            if isinstance(pack, ParamWeightPack):
+                render.render_kernel(mod, pack.kernel, pack.function)
+                entry.do(f"call void @{pack.function}(ptr {src}, ptr {dst}, i32 %tid, i32 %nt, ptr %bar)")
+            else:
+                _, N, K, ldb, trans, _ = pack
+                mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
+                mod.uses_sgemm = True
+                entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, "
+                         f"i32 {int(trans)}, ptr {dst}, i32 %tid, i32 %nt)")
     with entry.when(entry.op(f"icmp ne i64 {any_dirty}, 0"), "repacked"):
         entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
     return True
