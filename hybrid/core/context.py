@@ -127,7 +127,7 @@ def on_host_device(array: NDArray, ctx: Context) -> NDArray:
 class DeviceNDArray(NDArray):
     """An NDArray whose data is in GPU memory (owned by `_owner`, at address `device_ptr`)."""
 
-    __slots__ = ("_owner", "_ptr", "_type", "_runtime", "_device_id")
+    __slots__ = ("_owner", "_ptr", "_runtime", "_device_id")
 
     def __init__(self, type_: TensorType, runtime, device_id: int = 0):
         # NDArray.__init__ would store host data; the device array keeps only autograd state.

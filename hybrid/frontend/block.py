@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy
 
@@ -22,6 +22,10 @@ from ..core.context import Context, cpu
 from ..core.tracing import current_trace
 
 DEFAULT_DEVICE = cpu(0)
+
+
+# Set by hybrid.frontend.aot (which builds on blocks, so blocks cannot import it): compile_library.
+library_compiler: Optional[Callable] = None
 
 
 class Block(BlockAPI):
@@ -216,11 +220,10 @@ class HybridBlock(Block):
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
         files = export_compiled(self._compiled, path)
         if library:
-            from .aot import compile_library
             from ..ir.types import to_numpy_dtype
             examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
                         if part[0] == "array"]
-            compile_library(self, examples, f"{path}.so")
+            library_compiler(self, examples, f"{path}.so")
             files = tuple(files) + (f"{path}.so",)
         return files
 
