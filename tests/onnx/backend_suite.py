@@ -49,8 +49,16 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 ]
 
 
-def expected_reason(name: str):
-    for pattern, reason in EXPECTED_FAILURES:
+# failures of the llvm backend only (codegen bugs, reported to the llvm owner)
+LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = [
+    (r"^test_div_uint64$", "llvm codegen: Div of uint64 tensors emits an invalid i32 -> i64 cast opcode "
+     "(LLVM IR parse error); interp and eager pass"),
+]
+
+
+def expected_reason(name: str, hybrid_backend: str = "interp"):
+    extra = LLVM_EXPECTED_FAILURES if hybrid_backend == "llvm" else []
+    for pattern, reason in EXPECTED_FAILURES + extra:
         if re.search(pattern, name):
             return reason
     return None
@@ -80,7 +88,7 @@ def run_suite(hybrid_backend: str, include: str | None = None) -> dict:
             continue
         cls, name = test_id.split(".")[-2], test_id.split(".")[-1].removesuffix("_cpu")
         kind = KINDS.get(cls.removeprefix("OnnxBackend").removesuffix("Test"), cls)
-        reason = expected_reason(name)
+        reason = expected_reason(name, hybrid_backend)
         if test_id in failed:
             report[kind]["expected" if reason else "unexpected"].append(name)
             report[kind]["messages"].append(f"{name}: {_last_line(failed[test_id])}")
@@ -128,7 +136,8 @@ def main() -> None:
             f.writelines(f"[{kind}] {line}\n" for kind, groups in report.items() for line in groups["messages"])
     print(f"hybrid backend {args.backend}")
     print(summary(report))
-    reasons = collections.Counter(expected_reason(name) for groups in report.values() for name in groups["expected"])
+    reasons = collections.Counter(expected_reason(name, args.backend) for groups in report.values()
+                                  for name in groups["expected"])
     print("expected failures by reason:")
     for reason, count in reasons.most_common():
         print(f"  {count:4d}  {reason}")
