@@ -35,10 +35,15 @@ The settings (name: variable, meaning):
   engine        HYBRID_ENGINE        threaded: large eager ops and hybridized calls are queued and
                                      their results are futures (core/engine.py); naive: every op runs
                                      when it is called (default threaded)
+  engine_workers HYBRID_ENGINE_WORKERS threads running queued work; ops on independent arrays run
+                                     concurrently on different workers (default 2)
   home          HYBRID_HOME          hybrid's data folder; pretrained model parameters are read from its
                                      `models` subfolder (default ~/.hybrid)
   eager_compile HYBRID_EAGER_COMPILE eager ops on large float32 arrays run compiled LLVM kernels
                                      (frontend/eager_kernels.py; 1/0, default on)
+  conv_impl     HYBRID_CONV_IMPL     kernel of float32 convolutions on the LLVM backend: auto (chosen
+                                     per shape class, codegen/llvm/conv_choice.py), direct (the direct
+                                     NCHW[x]c kernel) or im2col (im2col + GEMM); default auto
   eager_compile_min_elements HYBRID_EAGER_COMPILE_MIN_ELEMENTS  result elements from which an eager op
                                      runs compiled (default 65536; read when hybrid is imported)
   eager_compile_min_flops HYBRID_EAGER_COMPILE_MIN_FLOPS  or FLOPs of a convolution/pooling from which it
@@ -205,8 +210,10 @@ SETTINGS: dict[str, Setting] = {
     "launch_dir": Setting("HYBRID_LAUNCH_DIR", _folder, lambda: None),
     "profile": Setting("HYBRID_PROFILE", _profile, lambda: None),
     "engine": Setting("HYBRID_ENGINE", _choice("threaded", "naive"), lambda: "threaded"),
+    "engine_workers": Setting("HYBRID_ENGINE_WORKERS", _threads, lambda: 2),
     "home": Setting("HYBRID_HOME", _folder, lambda: os.path.join(os.path.expanduser("~"), ".hybrid")),
     "eager_compile": Setting("HYBRID_EAGER_COMPILE", _flag, lambda: True),
+    "conv_impl": Setting("HYBRID_CONV_IMPL", _choice("auto", "direct", "im2col"), lambda: "auto"),
     "eager_compile_min_elements": Setting("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", _count, lambda: 1 << 16),
     "eager_compile_min_flops": Setting("HYBRID_EAGER_COMPILE_MIN_FLOPS", _count, lambda: 1 << 22),
 }

@@ -15,6 +15,7 @@ from ..errors import ShapeError
 from ..ir.cost import describe_shapes, op_bytes, op_flops
 from ..ir.registry import get_op, infer_types
 from ..ir.types import TensorType
+from .array import NDArray, Tracer, wrap_outputs
 from .engine import ENGINE, annotate
 from .source import user_line
 
@@ -36,19 +37,39 @@ def infer_or_raise(op: str, types: list[TensorType], attrs: dict, regions=()) ->
         raise
 
 
+# Eager code repeats a few signatures (the same layer on the same batch shape), so the shape rules'
+# answers are remembered: (op, operand types, attributes) -> result types.
+_EAGER_TYPES: dict[tuple, tuple] = {}
+_EAGER_TYPES_MAX = 8192
+
+
+def eager_result_types(op: str, in_types: list[TensorType], attrs: dict) -> list[TensorType]:
+    """infer_or_raise, remembered per signature (attributes that cannot be hashed skip the memo)."""
+    try:
+        key = (op, tuple(in_types), tuple(attrs.items()))
+        known = _EAGER_TYPES.get(key)
+    except TypeError:
+        return infer_or_raise(op, in_types, attrs)
+    if known is None:
+        known = tuple(infer_or_raise(op, in_types, attrs))
+        if len(_EAGER_TYPES) >= _EAGER_TYPES_MAX:
+            _EAGER_TYPES.clear()
+        _EAGER_TYPES[key] = known
+    return list(known)
+
+
 def bind(op: str, *inputs, **attrs):
     """Run `op` on Arrays (NDArray or Tracer). Returns one Array, or a tuple for multi-output ops."""
-    from .array import NDArray, Tracer, wrap_outputs
-    from .tracing import current_trace
-
-    tracers = [x for x in inputs if isinstance(x, Tracer)]
-    if tracers:
-        # the innermost trace: inside a loop body or branch, outer values are captured into it
-        return (current_trace() or tracers[0].trace).emit(op, inputs, attrs)
+    for x in inputs:
+        if isinstance(x, Tracer):
+            from .tracing import current_trace
+            # the innermost trace: inside a loop body or branch, outer values are captured into it
+            return (current_trace() or x.trace).emit(op, inputs, attrs)
     in_types = [x.type for x in inputs]
-    out_types = infer_or_raise(op, in_types, attrs)
-    if ENGINE.wants(op, in_types, out_types, attrs):
-        outputs = _queue(op, inputs, attrs, in_types, out_types)
+    out_types = eager_result_types(op, in_types, attrs)
+    deps = [x._pending for x in inputs if x._pending is not None and not x._pending.done]
+    if ENGINE.wants(op, in_types, out_types, attrs, bool(deps)):
+        outputs = _queue(op, inputs, attrs, in_types, out_types, deps)
     else:
         outputs = wrap_outputs(_profiled_run(op, inputs, attrs, in_types, out_types) if events.recording()
                                else _run(op, inputs, attrs, in_types, out_types), NDArray)
@@ -57,8 +78,9 @@ def bind(op: str, *inputs, **attrs):
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def _queue(op: str, inputs, attrs: dict, in_types, out_types) -> list:
-    """Queue the op on the engine; its results are futures (NDArray._future) until it has run."""
+def _queue(op: str, inputs, attrs: dict, in_types, out_types, deps: list) -> list:
+    """Queue the op on the engine after `deps` (the queued ops making its operands); its results are
+    futures (NDArray._future) until it has run."""
     from .array import NDArray
 
     line = user_line()
@@ -75,7 +97,7 @@ def _queue(op: str, inputs, attrs: dict, in_types, out_types) -> list:
                 o._buf = numpy.asarray(r)
         except Exception as exc:
             pending.error = annotate(exc, op, describe_shapes(in_types), where)
-    pending = ENGINE.submit(work)
+    pending = ENGINE.submit(work, deps, effects=get_op(op).effects)
     for o in outputs:
         o._pending = pending
     return outputs

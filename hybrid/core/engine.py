@@ -1,16 +1,18 @@
 """The asynchronous engine: eager work is queued and arrays are futures (MXNet's engine, JAX's async dispatch).
 
-An eager op on large arrays, or any op issued while work is queued, goes to one worker thread and
-returns at once: its results are NDArrays with known types and no data yet (`Pending`). Reading one
-(`asnumpy`, printing, `float()`, NumPy conversion, `x.wait_to_read()`) waits for the op that makes
-it; `npx.waitall()` waits for everything. Small ops on an idle engine run inline, so the one-op
-overhead of small-array code stays what it was.
+An eager op on large arrays, or one that reads a queued op's result, goes to a pool of worker
+threads and returns at once: its results are NDArrays with known types and no data yet (`Pending`).
+Reading one (`asnumpy`, printing, `float()`, NumPy conversion, `x.wait_to_read()`) waits for the op
+that makes it; `npx.waitall()` waits for everything. Small ops on arrays that are ready run inline,
+so the one-op overhead of small-array code stays what it was.
 
-Order: one FIFO worker runs the queue in program order, so an op's operands are always ready when it
-runs, and the work overlaps the Python thread issuing it (compiled kernels and NumPy's large ops run
-without the GIL; compiled kernels use every core themselves). A write into an array
-(NDArray._assign, NumPy's view of it) first lets the queue drain, so no queued op reads an array
-after a later write.
+Order (MXNet's dependency engine): each queued op lists the queued ops making its operands, and a
+worker starts the oldest op whose dependencies are done, so ops on independent arrays run
+concurrently (`engine_workers` threads, default 2) while dependent ones keep program order. Ops with
+effects (collectives: every rank must issue them in the same order) wait for all earlier work. The
+work overlaps the Python thread issuing it (compiled kernels and NumPy's large ops run without the
+GIL). A write into an array (NDArray._assign, NumPy's view of it) first lets the queue drain, so no
+queued op reads an array after a later write.
 
 Errors: a queued op that raises marks its results failed, and ops reading a failed array fail with
 the same error; it is raised at the first read of a failed array (or by waitall), with a note naming
@@ -41,22 +43,30 @@ CALL_MIN_FLOPS = 1 << 30
 
 
 class Pending:
-    """The results of one queued op: done once the engine's done counter reaches `seq`."""
+    """The results of one queued op: `done` once a worker has run it; it may start once every
+    Pending in `deps` is done."""
 
-    __slots__ = ("seq", "error")
+    __slots__ = ("seq", "error", "deps", "work", "done")
 
-    def __init__(self, seq: int):
+    def __init__(self, seq: int, deps: tuple, work: Callable[["Pending"], None]):
         self.seq = seq
         self.error: Optional[BaseException] = None
+        self.deps = deps
+        self.work = work
+        self.done = False
+
+    def ready(self) -> bool:
+        return all(d.done for d in self.deps)
 
 
 class Engine:
     def __init__(self):
         self._cv = threading.Condition()
-        self._queue: collections.deque = collections.deque()
+        self._waiting: list[Pending] = []     # queued, not started, oldest first
+        self._live: list[Pending] = []        # queued or running: what an op with effects waits for
         self._submitted = 0
-        self._done = 0
-        self._thread: Optional[threading.Thread] = None
+        self._finished = 0
+        self._threads: list[threading.Thread] = []
         self._unreported: list[BaseException] = []
         self._pid = os.getpid()
 
@@ -66,68 +76,85 @@ class Engine:
     def enabled(self) -> bool:
         return config.get("engine") == "threaded"
 
-    def wants(self, op: str, in_types, out_types, attrs: dict) -> bool:
-        """Queue this op? Always while work is queued (program order); else when it is large."""
-        if self._done != self._submitted:
-            return True      # queued work must not be overtaken (and naive mode never queues any)
+    def wants(self, op: str, in_types, out_types, attrs: dict, operands_pending: bool = False) -> bool:
+        """Queue this op? When it reads a queued result (so the call returns at once) or when it is large."""
+        if operands_pending:
+            return True      # naive mode never queues, so nothing is pending there
         if out_types[0].size < MIN_ELEMENTS and (get_op(op).kind not in ("conv", "matmul", "pool")
                                                  or op_flops(op, in_types, out_types, attrs) < MIN_FLOPS):
             return False
         return self.enabled
 
     def busy(self) -> bool:
-        return self._done != self._submitted
+        return self._finished != self._submitted
 
     # -- queue ---------------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[Pending], None]) -> Pending:
-        """Queue work(pending); it must record its failure in pending.error rather than raise."""
+    def submit(self, work: Callable[[Pending], None], deps=(), effects: bool = False) -> Pending:
+        """Queue work(pending), to start once the Pendings in `deps` are done (`effects`: once all earlier
+        work is). work must record its failure in pending.error rather than raise."""
         with self._cv:
-            if self._thread is None or self._pid != os.getpid():    # first use, or a forked child
+            if not self._threads or self._pid != os.getpid():    # first use, or a forked child
                 self._start()
             self._submitted += 1
-            pending = Pending(self._submitted)
-            self._queue.append((pending, work))
+            after = self._live if effects else deps
+            pending = Pending(self._submitted, tuple(d for d in after if not d.done), work)
+            self._waiting.append(pending)
+            self._live.append(pending)
             self._cv.notify_all()
         return pending
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        self._queue.clear()
-        self._done = self._submitted
-        self._thread = threading.Thread(target=self._loop, name="hybrid-engine", daemon=True)
-        self._thread.start()
+        self._waiting.clear()
+        self._live.clear()
+        self._finished = self._submitted
+        self._threads = [threading.Thread(target=self._loop, name=f"hybrid-engine-{i}", daemon=True)
+                         for i in range(config.get("engine_workers"))]
+        for t in self._threads:
+            t.start()
+
+    def _take(self) -> Optional[Pending]:
+        """The oldest waiting op whose dependencies are done (called holding the lock)."""
+        for i, pending in enumerate(self._waiting):
+            if pending.ready():
+                del self._waiting[i]
+                return pending
+        return None
 
     def _loop(self) -> None:
         while True:
             with self._cv:
-                while not self._queue:
+                pending = self._take()
+                while pending is None:
                     self._cv.wait()
-                pending, work = self._queue.popleft()
+                    pending = self._take()
             try:
-                work(pending)
+                pending.work(pending)
             except BaseException as exc:      # work records its own errors; this is a bug in the work
                 pending.error = exc
             with self._cv:
                 if pending.error is not None:
                     self._unreported.append(pending.error)
-                self._done = pending.seq
+                pending.done, pending.deps, pending.work = True, (), None   # keep no operands alive
+                self._live.remove(pending)
+                self._finished += 1
                 self._cv.notify_all()
 
     def wait(self, pending: Pending) -> None:
-        """Block until `pending`'s op has run (the worker never waits for later work, so no deadlock)."""
-        if self._done >= pending.seq:
+        """Block until `pending`'s op has run (workers only wait for earlier work, so no deadlock)."""
+        if pending.done:
             return
         with self._cv:
-            while self._done < pending.seq:
+            while not pending.done:
                 self._cv.wait()
 
     def drain(self) -> None:
         """Wait for all queued work (errors stay with their arrays)."""
-        if self._done == self._submitted or threading.current_thread() is self._thread:
+        if self._finished == self._submitted or threading.current_thread() in self._threads:
             return
         with self._cv:
-            while self._done < self._submitted:
+            while self._finished < self._submitted:
                 self._cv.wait()
 
     def reported(self, error: BaseException) -> None:

@@ -59,7 +59,29 @@ def _strong_dtype(v) -> str:
     return v.type.dtype if isinstance(v, Array) else default_dtype(v)
 
 
+# result_dtype's answers by operand signature: an array's dtype, or a Python scalar's type.
+_PROMOTIONS: dict[tuple, str] = {}
+_PYTHON_SCALARS = (bool, int, float)
+
+
+def _signature(v):
+    if isinstance(v, Array):
+        return v.type.dtype
+    return type(v) if type(v) in _PYTHON_SCALARS else None
+
+
 def result_dtype(values) -> str:
+    """The common dtype of arrays and scalars under the rules above (memoized per signature)."""
+    key = tuple(map(_signature, values))
+    if None in key:
+        return _result_dtype(values)
+    known = _PROMOTIONS.get(key)
+    if known is None:
+        known = _PROMOTIONS[key] = _result_dtype(values)
+    return known
+
+
+def _result_dtype(values) -> str:
     strong = [_strong_dtype(v) for v in values if not _is_weak(v)]
     weak = [v for v in values if _is_weak(v)]
     if strong:

@@ -245,15 +245,16 @@ class CompiledFunction:
                 inputs.append(rng.take_keys(entry.random_ops))
         return inputs
 
-    def _queue_worthy(self, entry: CompiledEntry) -> bool:
-        """Queue calls of this signature? One plain result on a host backend, and work enough (or a busy engine)."""
+    def _queue_worthy(self, entry: CompiledEntry, args: list) -> bool:
+        """Queue this call? One plain result on a host backend, and work enough (or an argument that is a
+        queued op's result: the call then returns at once too)."""
         if entry.queued is None:
             graph = entry.pipeline.graph
             entry.queued = (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
                             and (sum(v.type.size for v in graph.outputs) >= MIN_ELEMENTS
                                  or sum(node_flops(n) for n in graph.nodes) >= CALL_MIN_FLOPS))
-        return entry.queued or (ENGINE.busy() and self.options.backend != "cuda" and entry.structure is None
-                                and not entry.side_targets)
+        return entry.queued or (self.options.backend != "cuda" and entry.structure is None and not entry.side_targets
+                                and any(isinstance(a, NDArray) and a._pending is not None for a in args))
 
     def _queued_call(self, entry: CompiledEntry, args: list) -> NDArray:
         """The call queued on the engine; its result is a future."""
@@ -268,7 +269,8 @@ class CompiledFunction:
             except Exception as exc:
                 shapes = describe_shapes([a.type for a in args if isinstance(a, NDArray)])
                 pending.error = annotate(exc, f"{self.name} (compiled)", shapes, where)
-        out._pending = ENGINE.submit(work)
+        deps = [a._pending for a in inputs if isinstance(a, NDArray) and a._pending is not None and not a._pending.done]
+        out._pending = ENGINE.submit(work, deps)
         return out
 
     def __call__(self, *args):
@@ -280,7 +282,7 @@ class CompiledFunction:
             results = call_recorded(self, entry, args)  # compiled forward now, compiled backward on the tape
             if results is not None:
                 return unflatten(results, entry.structure)
-        if self._queue_worthy(entry) and ENGINE.enabled:
+        if self._queue_worthy(entry, args) and ENGINE.enabled:
             return self._queued_call(entry, args)
         outputs = entry.executable(self.input_arrays(entry, args))
         if entry.structure is None and not entry.side_targets:   # one plain result: the common, hot case

@@ -31,6 +31,8 @@ def dtype_name(dtype) -> str:
     """The IR name ('f32', 'i32', ...) of a NumPy dtype or dtype-like ('float32', numpy.int32, 'f32')."""
     if isinstance(dtype, str) and dtype in DTYPES:
         return dtype
+    if isinstance(dtype, numpy.dtype) and dtype in _NAMES:    # an array's own dtype: the eager hot path
+        return _NAMES[dtype]
     try:
         return _NAMES[numpy.dtype(dtype)]
     except (KeyError, TypeError):

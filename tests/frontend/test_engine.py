@@ -20,11 +20,18 @@ def _big(seed: int = 0):
     return numpy.random.default_rng(seed).standard_normal(BIG).astype("f4")
 
 
+def _hold_workers(count: int) -> threading.Event:
+    """`count` workers held busy until the event is set (the oldest ready work starts first, so these do)."""
+    gate = threading.Event()
+    for _ in range(count):
+        ENGINE.submit(lambda pending: gate.wait(30))
+    return gate
+
+
 @pytest.fixture
 def held():
-    """A worker held busy until the test releases it: queued work then provably has not run yet."""
-    gate = threading.Event()
-    ENGINE.submit(lambda pending: gate.wait(30))
+    """Every worker held busy until the test releases them: queued work then provably has not run yet."""
+    gate = _hold_workers(hb.config.get("engine_workers"))
     yield gate
     gate.set()
     ENGINE.drain()
@@ -36,11 +43,13 @@ def test_calls_return_while_work_is_queued(held):
     y = np.tanh(x * 2)                               # queued behind the held worker: returns at once
     assert y._pending is not None and ENGINE.busy()
     assert y.shape == BIG and y.dtype == numpy.float32      # the type is known before the data
-    small = np.ones((3,)) + 1                         # while work is queued, small ops queue too (program order)
-    assert small._pending is not None
+    small = np.ones((3,)) + 1                         # independent of the queued work: runs now, inline
+    assert small._pending is None and small.asnumpy().tolist() == [2, 2, 2]
+    reader = np.max(y)                                # small, but reads a queued result: queued behind it
+    assert reader._pending is not None
     held.set()
     numpy.testing.assert_allclose(y.asnumpy(), numpy.tanh(a * 2), rtol=1e-5, atol=1e-6)
-    assert small.asnumpy().tolist() == [2, 2, 2]
+    numpy.testing.assert_allclose(reader.asnumpy(), numpy.tanh(a * 2).max(), rtol=1e-5)
 
 
 def test_wait_to_read_and_waitall(held):
@@ -124,8 +133,7 @@ def test_hybridized_call_is_queued(held, backend):
     a = _big(1)
     held.set()
     f(np.array(a)).asnumpy()                          # compiled outside the held section
-    gate = threading.Event()
-    ENGINE.submit(lambda pending: gate.wait(30))
+    gate = _hold_workers(hb.config.get("engine_workers"))
     out = f(np.array(a))
     assert out._pending is not None and out.shape == BIG
     gate.set()
@@ -144,3 +152,56 @@ def test_naive_engine_runs_inline():
     with hb.config(engine="naive"):
         y = np.array(_big()) * 2
     assert y._pending is None
+
+
+def _finishes(array, seconds: float = 20.0) -> bool:
+    """Whether reading `array` returns within `seconds` (read on a helper thread, so a hang fails the test)."""
+    reader = threading.Thread(target=array.wait_to_read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return not reader.is_alive()
+
+
+def test_independent_ops_run_while_another_is_held():
+    """MXNet's dependency engine: an op that does not read the held op's results runs on another worker."""
+    assert hb.config.get("engine_workers") >= 2
+    ENGINE.drain()
+    gate = _hold_workers(1)
+    try:
+        a = _big(4)
+        independent = np.tanh(np.array(a))           # large: queued, and free to start on the idle worker
+        assert _finishes(independent)
+        assert ENGINE.busy()                          # the held op still has not finished
+        numpy.testing.assert_allclose(independent.asnumpy(), numpy.tanh(a), rtol=1e-5, atol=1e-6)
+    finally:
+        gate.set()
+        ENGINE.drain()
+
+
+def test_dependent_op_waits_for_the_op_making_its_operand():
+    ENGINE.drain()
+    gate = threading.Event()
+    ran = []
+    first = ENGINE.submit(lambda pending: (gate.wait(30), ran.append("first")))
+    second = ENGINE.submit(lambda pending: ran.append("second"), deps=[first])
+    independent = ENGINE.submit(lambda pending: ran.append("independent"))
+    ENGINE.wait(independent)
+    assert ran == ["independent"] and not second.done
+    gate.set()
+    ENGINE.drain()
+    assert ran == ["independent", "first", "second"]
+
+
+def test_work_with_effects_waits_for_all_earlier_work():
+    """Collectives must run in the order every rank issued them: an op with effects starts after all earlier work."""
+    ENGINE.drain()
+    gate = threading.Event()
+    ran = []
+    ENGINE.submit(lambda pending: (gate.wait(30), ran.append("earlier")))
+    collective = ENGINE.submit(lambda pending: ran.append("collective"), effects=True)
+    later = ENGINE.submit(lambda pending: ran.append("later"))
+    ENGINE.wait(later)
+    assert ran == ["later"] and not collective.done
+    gate.set()
+    ENGINE.drain()
+    assert ran == ["later", "earlier", "collective"]

@@ -66,6 +66,24 @@ class Stage:
     expr: E
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """What a convolution's GemmStage computes, for backends with their own convolution kernels
+    (llvm/conv_direct.py): `x` is the unpadded NCHW input buffer (N, C, H, W), `w` the weights
+    (O, C/groups, KH, KW) read row-major, `cols` the im2col buffer (None: the GEMM reads `x` in place)
+    and `padded` the padded copy of `x` that only the im2col reads (None: no padding)."""
+    x: str
+    w: str
+    cols: Optional[str]
+    padded: Optional[str]
+    in_shape: tuple[int, int, int, int]
+    w_shape: tuple[int, int, int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
 @dataclass
 class GemmStage:
     """For each batch index b (over batch_shape, vars batch_vars):
@@ -95,6 +113,7 @@ class GemmStage:
     out_index: tuple = ()     # the output buffer index of element (batch_vars, m_var, n_var)
     packed_a: Optional[str] = None   # LLVM: a temp holding A pre-packed once per call (llvm/prepack.py)
     packed_b: Optional[str] = None   # LLVM: a buffer the runtime keeps B (a parameter) pre-packed in
+    conv: Optional[ConvGeometry] = None   # set when the GEMM is a convolution (lowered by im2col)
 
     @property
     def flops(self) -> int:
@@ -181,7 +200,9 @@ class Kernel:
         for s in self.stages:
             if isinstance(s, Stage):
                 lines.append(f"  {s.out}[{', '.join(f'v{v}' for v in s.vars)}] = {s.expr!r}")
-            else:
+            elif isinstance(s, GemmStage):
                 lines.append(f"  {s.out} = gemm(M={s.M}, N={s.N}, K={s.K}, {s.a}{'^T' if s.trans_a else ''}, "
                              f"{s.b}{'^T' if s.trans_b else ''}, batch={s.batch_shape}) epilogue {s.epilogue!r}")
+            else:       # a backend's own stage kind (llvm: ChunkLoop, DirectConv)
+                lines.append(f"  {s}")
         return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...ir.graph import Node
 from ...ir.types import TensorType
 from .context import Lazy, _Lowering, identity_buffer
-from .describe import Buffer, GemmStage
+from .describe import Buffer, ConvGeometry, GemmStage
 from .expr import both, clamp, const, iadd, iconst_op, imul, in_range, ivar, load, select
 
 
@@ -61,19 +61,20 @@ def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorT
     OH, OW = out.shape[2:]
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
     wbuf = lw.materialize(args[1], tw)
-    direct = None
+    direct, padded = None, None
     if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and G == 1:
         direct = identity_buffer(args[0], tx.shape, lw)
     if direct is not None and direct[1] is None:
         col = lw.kernel.buffers[direct[0]]
         col_strides = (C * H * W, 0)
+        x, cols = col, None
     else:
         # Pad once (small), then im2col reads without bounds checks: every index is affine in
         # its loop variables, so the copy runs as plain (vectorizable) strided loads. The
         # column buffer (N, G, Cg, KH, KW, OH, OW) is the (N, G, Kc, P) matrix stack the GEMM reads.
-        src = lw.materialize(args[0], tx)
+        src = x = lw.materialize(args[0], tx)
         if ph or pw:
-            x, padded = src, lw.buffer("t", (N, C, H + 2 * ph, W + 2 * pw), tx.dtype, "temp")
+            padded = lw.buffer("t", (N, C, H + 2 * ph, W + 2 * pw), tx.dtype, "temp")
 
             def pad(idx):
                 n, c, h, w = idx
@@ -82,7 +83,7 @@ def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorT
                 return select(valid, load(x, (n, c, clamp(ih, H - 1), clamp(iw, W - 1))), const(0, tx.dtype))
             lw.stage(padded, pad)
             src = padded
-        col = lw.buffer("t", (N, G, Cg, KH, KW, OH, OW), tx.dtype, "temp")
+        cols = col = lw.buffer("t", (N, G, Cg, KH, KW, OH, OW), tx.dtype, "temp")
 
         def im2col(idx):
             n, g, c, kh, kw, oh, ow = idx
@@ -94,6 +95,8 @@ def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorT
     m, p = lw.fresh(Og), lw.fresh(P)
     out_index = (ivar(bn), iadd(imul(ivar(bg), const(Og)), ivar(m)),
                  iconst_op("idiv", ivar(p), OW), iconst_op("mod", ivar(p), OW))
+    geometry = ConvGeometry(x.name, wbuf.name, cols and cols.name, padded and padded.name, tuple(tx.shape),
+                            tuple(tw.shape), (sh, sw), (ph, pw), (dh, dw), G)
     lw.kernel.stages.append(GemmStage(out.name, wbuf.name, col.name, Og, P, Kc, False, False, Kc, P, P, (N, G),
                                       (0, Og * Kc), col_strides, (O * P, Og * P), (bn, bg), m, p,
-                                      out_index=out_index))
+                                      out_index=out_index, conv=geometry))

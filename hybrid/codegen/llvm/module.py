@@ -27,6 +27,7 @@ from ...errors import HybridError
 from ..kernel import Kernel, Stage, ivar, lower_node, walk
 from . import render
 from .chunking import chunk_convolutions
+from .conv_rewrite import ConvWeightPack, ParamWeightPack, conv_kinds, keep_packed, use_direct_convolutions
 from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
 from .control import ControlStep, KernelStep, Pointers, RegionCode, render_steps, walk_steps
@@ -52,8 +53,12 @@ class Segment:
     loc: Optional[str]   # the user's source line of the node
 
     @classmethod
-    def of_node(cls, name: str, node: Node) -> "Segment":
-        return cls(name, cost.node_label(node), cost.node_flops(node), cost.node_bytes(node),
+    def of_node(cls, name: str, node: Node, kernel: Optional[Kernel] = None) -> "Segment":
+        label = cost.node_label(node)
+        kinds = conv_kinds(kernel) if kernel is not None else ""
+        if kinds:
+            label += f"[{kinds}]"      # which convolution kernel was chosen (no space: tables split on it)
+        return cls(name, label, cost.node_flops(node), cost.node_bytes(node),
                    cost.describe_shapes([v.type for v in node.inputs]), node.loc)
 
 
@@ -73,8 +78,9 @@ class ModulePlan:
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
     checks: list = field(default_factory=list)
-    # parameters the runtime keeps pre-packed (prepack.py): (graph input, N, K, ldb, trans, floats); the
-    # pointer table holds after the constants one buffer pointer per entry, then one "repack now" flag each
+    # parameters the runtime keeps pre-packed: (graph input, N, K, ldb, trans, floats) for GEMM panels
+    # (prepack.py), conv_rewrite.ParamWeightPack for direct convolutions; the pointer table holds after the
+    # constants one buffer pointer per entry, then one "repack now" flag each
     packs: list = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)   # in entry order; timestamps bound each
     # what was placed, for inspection: the planned graph compiled (a re-planned copy when the given
@@ -133,10 +139,13 @@ class _Placer:
         """The node's kernel after the CPU rewrites, and the parameters it keeps pre-packed."""
         if id(node) not in self.lowered:
             k = lower_node(node, node.attrs.get("name", node.op))
+            conv_packs = [keep_packed(k, wpack) for wpack in use_direct_convolutions(k)
+                          if k.buffers[wpack.source].role == "input"
+                          and self.is_param(graph, node.inputs[k.buffers[wpack.source].index])]
             pack_im2col(k, self.gemm_impl)
             chunk_convolutions(k)
             prepack_weights(k, render.stage_parallel, self.gemm_impl)
-            packs = prepack_params(k, lambda x: self.is_param(graph, node.inputs[x]), self.gemm_impl)
+            packs = conv_packs + prepack_params(k, lambda x: self.is_param(graph, node.inputs[x]), self.gemm_impl)
             self.lowered[id(node)] = (node, k, packs)
         return self.lowered[id(node)][1:]
 
@@ -207,8 +216,12 @@ class _Placer:
         pack_slot = {}
         for pack in packs:
             pack_slot[pack.buffer] = len(self.packs)
-            self.packs.append((graph.inputs.index(node.inputs[pack.input_index]), pack.N, pack.K, pack.ldb,
-                               pack.trans, k.buffers[pack.buffer].size))
+            graph_input = graph.inputs.index(node.inputs[pack.input_index])
+            if isinstance(pack, ConvWeightPack):
+                self.packs.append(ParamWeightPack(graph_input, pack.kernel, f"repack{len(self.packs)}",
+                                                  k.buffers[pack.buffer].size))
+            else:
+                self.packs.append((graph_input, pack.N, pack.K, pack.ldb, pack.trans, k.buffers[pack.buffer].size))
         noalias = True
         for o, v in enumerate(node.outputs):
             operands = [x for x, u in enumerate(node.inputs) if where.get(u) == where[v] and u.type.nbytes and v.type.nbytes]
@@ -287,8 +300,8 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     placer.check_base = _align(mplan.arena_bytes)
     steps = placer.place_nodes(graph, 0)
     checks, packs = placer.checks, placer.packs
-    segments = [Segment.of_node(step.kernel.name if isinstance(step, KernelStep) else f"{step.op}{i}", step.node)
-                for i, step in enumerate(steps)]
+    segments = [Segment.of_node(step.kernel.name, step.node, step.kernel) if isinstance(step, KernelStep)
+                else Segment.of_node(f"{step.op}{i}", step.node) for i, step in enumerate(steps)]
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
     entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
@@ -327,20 +340,25 @@ def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot:
     Whether there is any."""
     if not packs:
         return False
-    mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
-    mod.uses_sgemm = True
     any_dirty = "0"
-    for j, (graph_input, N, K, ldb, trans, _) in enumerate(packs):
+    for j, pack in enumerate(packs):
         flag = entry.op(f"getelementptr i64, ptr %bufs, i64 {first_slot + len(packs) + j}")
         flag = entry.op(f"load i64, ptr {flag}")
         any_dirty = entry.op(f"or i64 {any_dirty}, {flag}")
         with entry.when(entry.op(f"icmp ne i64 {flag}, 0"), "repack"):
-            src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {graph_input}")
+            src = entry.op(f"getelementptr ptr, ptr %bufs, i64 {pack[0]}")
             src = entry.op(f"load ptr, ptr {src}")
             dst = entry.op(f"getelementptr ptr, ptr %bufs, i64 {first_slot + j}")
             dst = entry.op(f"load ptr, ptr {dst}")
-            entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, i32 {int(trans)}, "
-                     f"ptr {dst}, i32 %tid, i32 %nt)")
+            if isinstance(pack, ParamWeightPack):
+                render.render_kernel(mod, pack.kernel, pack.function)
+                entry.do(f"call void @{pack.function}(ptr {src}, ptr {dst}, i32 %tid, i32 %nt, ptr %bar)")
+            else:
+                _, N, K, ldb, trans, _ = pack
+                mod.declares.add("declare void @hybrid_sgemm_pack_b(i64, i64, ptr, i64, i32, ptr, i32, i32)")
+                mod.uses_sgemm = True
+                entry.do(f"call void @hybrid_sgemm_pack_b(i64 {N}, i64 {K}, ptr {src}, i64 {ldb}, "
+                         f"i32 {int(trans)}, ptr {dst}, i32 %tid, i32 %nt)")
     with entry.when(entry.op(f"icmp ne i64 {any_dirty}, 0"), "repacked"):
         entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
     return True

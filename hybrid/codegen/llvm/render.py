@@ -24,6 +24,7 @@ from typing import Optional
 from ..kernel import Buffer, E, GemmStage, Kernel, Stage, cast, flat_affine, walk
 from . import gemm
 from .chunking import ChunkLoop
+from .conv_direct import DirectConv, render_direct
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
 
@@ -54,6 +55,7 @@ class ModuleState:
         self.math: set[str] = set()
         self.ipow: set[str] = set()
         self.functions: list[str] = []
+        self.defined: set[str] = set()     # names of helper functions already in `functions`
         self.uses_sgemm = False
         self.any_parallel = False
 
@@ -553,6 +555,8 @@ def stage_parallel(k: Kernel, stage) -> bool:
     """Whether a stage is split across the threads (else thread 0 runs it alone)."""
     if isinstance(stage, ChunkLoop):
         return True
+    if isinstance(stage, DirectConv):
+        return stage.flops >= GEMM_PARALLEL_MIN
     if isinstance(stage, GemmStage):
         return k.buffers[stage.out].dtype == "f32" and stage.flops >= GEMM_PARALLEL_MIN
     total = math.prod(k.buffers[stage.out].shape)
@@ -903,6 +907,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             render_stage(fn, mod, k, stage, ptrs)
         elif isinstance(stage, ChunkLoop):
             render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
+        elif isinstance(stage, DirectConv):
+            render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
         else:
             render_gemm(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         prev = par

@@ -1,0 +1,29 @@
+"""Which kernel runs a float32 convolution on the LLVM backend: the direct convolution
+(conv_direct.py) or im2col + the packed GEMM.
+
+`choose_kind` decides per shape class from measurements on the host (bench/conv_shapes.py: every W6 and
+W2 convolution with a folded-BatchNorm epilogue, process CPU time, interleaved with ONNX Runtime; AVX-512,
+see bench/RESULTS.md "Convolution kernels"). The direct kernel wins where each output pixel does enough
+work to pay for re-laying the input and the result out (the NCHW[x]c transforms at its edges):
+  - a spatial kernel (3x3, 5x5) over at least 4 input channels and output rows of more than half a vector:
+    0.58-0.93x of im2col's time (ResNet-18's 3x3 layers at 64-256 channels, LeNet's conv2);
+  - not 1x1 convolutions (1.2-1.9x: the im2col of a 1x1 is no copy at all, and the GEMM is as fast),
+    the RGB/grey stems (C <= 3: 1.2-1.3x, most of the work is the layout change), nor 8-pixel rows on a
+    16-lane target (ResNet-18's last stage: 1.0-1.2x, a row reuses each weight vector too few times).
+The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
+supports (benchmarks and tests)."""
+from __future__ import annotations
+
+from ...config import config
+from ..kernel.describe import ConvGeometry
+
+
+def choose_kind(geo: ConvGeometry, width: int) -> str:
+    """"direct" or "im2col" for the convolution `geo` on a target with `width` floats per vector."""
+    forced = config.get("conv_impl")
+    if forced != "auto":
+        return forced
+    _, c, h, w = geo.in_shape
+    _, _, kh, kw = geo.w_shape
+    ow = (w + 2 * geo.padding[1] - geo.dilation[1] * (kw - 1) - 1) // geo.stride[1] + 1
+    return "direct" if kh * kw > 1 and c >= 4 and 2 * ow > width else "im2col"

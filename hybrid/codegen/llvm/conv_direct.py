@@ -1,0 +1,247 @@
+"""Direct convolution on a channel-blocked layout (LLVM backend, float32).
+
+The im2col lowering copies every input pixel KH*KW times into a column matrix and then packs it
+again for the GEMM: for ResNet-18's 3x3 layers that is two passes over an array 9x the input. A direct
+convolution reads the input in place. Layouts (V = floats per vector register of the target):
+
+    input   NCHW[CI]c, padded:  (N, CB, H + 2ph, W + 2pw, CI)   CI = V, or C when C < V (no waste)
+    weights (OG, CB, KH, KW, CI, RO, V): for each group of RO output-channel vectors, the RO weight
+            vectors one input channel multiplies are adjacent, so a step reads one short run
+    output  NCHW[V]c:            (N, OB, OH, OW, V)              OB = OG * RO blocks of V channels
+
+The micro-kernel keeps an RO x RW tile of vector accumulators (RO blocks of V output channels times
+RW output pixels of one row) and, for each input channel of each (channel block, kh, kw), broadcasts
+the input scalar of each of the RW pixels and multiplies it into the RO weight vectors: RO * RW FMAs
+for RO vector loads and RW scalar broadcasts. Work items (image, output-channel group, output row)
+are shared out among the threads; a thread's consecutive items share their weights (in L2).
+
+Stages of `render_direct` (one DirectConv of a kernel): the item loop, then per row the full tiles and
+the tail tile (OW % RW pixels), each a call of a tile function shared by every convolution of the module
+with the same register tile (`_tile_function`: loops over the channel blocks, kh and kw carrying the
+accumulators, the CI input channels unrolled inside).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .emit import Fn
+
+
+@dataclass(frozen=True)
+class ConvTile:
+    """The shape constants of one direct convolution (see the module docstring for the layouts)."""
+    width: int                  # V: floats per vector
+    n: int
+    cb: int                     # input channel blocks
+    ci: int                     # channels per input block
+    hp: int                     # padded input height and width
+    wp: int
+    og: int                     # groups of RO output blocks
+    ro: int                     # output blocks (vectors of V channels) per register tile
+    rw: int                     # output pixels per register tile
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    groups_outer: bool          # items ordered (group, image, row), else (image, group, row): see item_order
+
+    @property
+    def ob(self) -> int:
+        return self.og * self.ro
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.n * self.ob * self.width * self.oh * self.ow * self.cb * self.ci * self.kh * self.kw
+
+    @property
+    def items(self) -> int:
+        """Work items shared among the threads: (image, output-channel group, output row)."""
+        return self.n * self.og * self.oh
+
+
+@dataclass
+class DirectConv:
+    """A kernel stage (like GemmStage): out = conv(x, w), all three buffers in the layouts above."""
+    out: str
+    x: str
+    w: str
+    tile: ConvTile
+
+    @property
+    def flops(self) -> int:
+        return self.tile.flops
+
+    def __str__(self) -> str:
+        t = self.tile
+        return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
+                f"kernel {t.kh}x{t.kw}, stride {t.stride})")
+
+
+def vector_registers(width: int) -> int:
+    """Vector registers of the target: 32 with AVX-512, 16 with AVX/AVX2 and SSE."""
+    return 32 if width >= 16 else 16
+
+
+def _row_cycles(ro: int, rw: int, ow: int) -> float:
+    """Estimated cycles per input channel step for one row of RO output blocks: a tile of r pixels issues ro * r
+    FMAs and ro + r loads (about one of each per cycle), needs about 8 independent accumulators to hide the
+    FMA latency, and its loads compete with the FMAs for issue slots (counted at half weight)."""
+    def tile(r: int) -> float:
+        return max(ro * r, ro + r, 8.0) + (ro + r) / 2
+    full, tail = divmod(ow, rw)
+    return full * tile(rw) + (tile(tail) if tail else 0.0)
+
+
+def choose_tile(ob: int, ow: int, width: int) -> tuple[int, int]:
+    """(RO, RW): the register tile with the fewest estimated cycles per output channel (RO divides the
+    output blocks; RO * RW accumulators, RO weight vectors and a broadcast fit the registers). A tile whose
+    width divides the row is preferred when within 10% of the best: it needs no second (tail) tile function,
+    and each tile function costs compile time (ResNet-18: 4x4 and 4x6 tiles measured the same speed)."""
+    regs = vector_registers(width)
+    tiles = []
+    for ro in (4, 3, 2, 1):
+        if ob % ro:
+            continue
+        for rw in range(1, min(ow, 28) + 1):
+            if ro * rw + ro + 1 > regs:
+                break
+            tiles.append((_row_cycles(ro, rw, ow) / ro, ro, rw))
+    best = min(tiles, key=lambda c: (c[0], -c[1]))
+    whole = [c for c in tiles if ow % c[2] == 0 and c[0] <= 1.1 * best[0]]
+    chosen = min(whole, key=lambda c: (c[0], -c[1])) if whole else best
+    return chosen[1], chosen[2]
+
+
+def groups_outer(weight_floats_per_group: int, input_floats_per_image: int) -> bool:
+    """Whether a thread's consecutive items should run through the images with one output-channel group's
+    weights (kept in L2) rather than through the groups with one image: when a group's weights are the
+    bigger array to keep re-reading (ResNet-18's last stage: 590 KB per group against 205 KB per image)."""
+    return weight_floats_per_group > input_floats_per_image
+
+
+def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi: str) -> None:
+    """Emit the loops of `s` for items [lo, hi) into `fn`. mod: the module being built (render.ModuleState:
+    `intrinsic` declares, `functions` and `defined` hold the tile functions, each defined once per module)."""
+    t = s.tile
+    V = t.width
+    fn.do(f"; direct convolution NCHW{V}c, register tile {t.ro}x{t.rw} ({t.kh}x{t.kw}, stride {t.stride})")
+    item = fn.begin_loop(lo, hi)
+    oh = fn.op(f"urem i64 {item.index}, {t.oh}")
+    rest = fn.op(f"udiv i64 {item.index}, {t.oh}")
+    inner = t.n if t.groups_outer else t.og
+    second = fn.op(f"urem i64 {rest}, {inner}")
+    first = fn.op(f"udiv i64 {rest}, {inner}")
+    og, n = (first, second) if t.groups_outer else (second, first)
+    sh, sw = t.stride
+    # offsets (floats) of the row's first input pixel, the group's weights, and output block 0's row
+    xrow = fn.op(f"mul nsw i64 {n}, {t.cb * t.hp}")
+    xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {oh}, {sh}')}")
+    xrow = fn.op(f"mul nsw i64 {xrow}, {t.wp * t.ci}")
+    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
+               f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
+    yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
+    yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
+    yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow * V}")
+    full, tail = divmod(t.ow, t.rw)
+    for rw, count, first_pixel in ((t.rw, full, 0), (tail, 1, full * t.rw)):
+        if not rw or not count:
+            continue
+        tiles = fn.begin_loop("0", str(count))
+        ow0 = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {tiles.index}, {rw}')}, {first_pixel}")
+        xo = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {ow0}, {sw * t.ci}')}")
+        yo = fn.op(f"add nsw i64 {yrow}, {fn.op(f'mul nsw i64 {ow0}, {V}')}")
+        xp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {xo}")
+        yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
+        dh, dw = t.dilation
+        fn.do(f"call void @{_tile_function(mod, t, rw)}(ptr {xp}, ptr {wp}, ptr {yp}, i64 {t.cb}, i64 {t.kh}, "
+              f"i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, i64 {dw * t.ci}, "
+              f"i64 {sw * t.ci}, i64 {t.oh * t.ow * V})")
+        fn.end_loop(tiles)
+    fn.end_loop(item)
+
+
+def _tile_function(mod, t: ConvTile, rw: int) -> str:
+    """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
+    (RO, rw, CI, V): the shape's other numbers are arguments, so the ResNet-18 graph's sixteen 3x3
+    convolutions share one or two of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
+
+    void f(ptr x, ptr w, ptr y, i64 cb, i64 kh, i64 kw, i64 x_cb, i64 x_kh, i64 x_kw, i64 x_pixel, i64 y_block):
+    x: the tile's first input pixel (channel block 0, tap 0,0); input block/row/column/pixel steps;
+    w: the group's weights (CB x KH x KW steps of CI x RO x V floats); y: output block 0 at the tile's first
+    pixel, block r at r * y_block."""
+    V, vt = t.width, f"<{t.width} x float>"
+    name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}"
+    if name in mod.defined:
+        return name
+    mod.defined.add(name)
+    fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
+    fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr noalias %y, i64 %cb, i64 %kh, "
+            "i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %yblock) noinline nounwind")
+    n = t.ro * rw
+    step = t.ci * t.ro * V                       # weight floats per (block, tap)
+    loops, acc = [], ["zeroinitializer"] * n
+    offsets = []
+    for count, stride in (("%cb", "%xcb"), ("%kh", "%xkh"), ("%kw", "%xkw")):
+        lp = fn.begin_loop("0", count, [(vt, a) for a in acc])
+        loops.append(lp)
+        acc = list(lp.carried)
+        offsets.append(fn.op(f"mul nsw i64 {lp.index}, {stride}"))
+    xo = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {offsets[0]}, {offsets[1]}')}, {offsets[2]}")
+    xp = fn.op(f"getelementptr inbounds float, ptr %x, i64 {xo}")
+    pixels = [fn.op(f"getelementptr inbounds float, ptr {xp}, i64 {fn.op(f'mul nsw i64 %xpixel, {j}')}")
+              for j in range(rw)]
+    tap = fn.op(f"mul nsw i64 {loops[0].index}, %kh")
+    tap = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {tap}, {loops[1].index}')}, %kw")
+    tap = fn.op(f"add nsw i64 {tap}, {loops[2].index}")
+    wp = fn.op(f"getelementptr inbounds float, ptr %w, i64 {fn.op(f'mul nsw i64 {tap}, {step}')}")
+    for ci in range(t.ci):
+        wv = []
+        for r in range(t.ro):
+            p = fn.op(f"getelementptr inbounds float, ptr {wp}, i64 {(ci * t.ro + r) * V}")
+            wv.append(fn.op(f"load {vt}, ptr {p}, align 4"))
+        for j in range(rw):
+            p = fn.op(f"getelementptr inbounds float, ptr {pixels[j]}, i64 {ci}")
+            x = fn.op(f"load float, ptr {p}, align 4")
+            x = fn.op(f"insertelement {vt} poison, float {x}, i64 0")
+            x = fn.op(f"shufflevector {vt} {x}, {vt} poison, <{V} x i32> zeroinitializer")
+            for r in range(t.ro):
+                k = r * rw + j
+                acc[k] = fn.op(f"call {vt} {fma}({vt} {x}, {vt} {wv[r]}, {vt} {acc[k]})")
+    for lp in reversed(loops):
+        acc = fn.end_loop(lp, acc)
+    for r in range(t.ro):
+        yp = fn.op(f"getelementptr inbounds float, ptr %y, i64 {fn.op(f'mul nsw i64 %yblock, {r}')}")
+        for j in range(rw):
+            p = fn.op(f"getelementptr inbounds float, ptr {yp}, i64 {j * V}")
+            fn.do(f"store {vt} {acc[r * rw + j]}, ptr {p}, align 4")
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+    return name
+
+
+def direct_shape(o: int, c: int, width: int) -> tuple[int, int, int]:
+    """(input channel blocks, channels per block, output blocks) for C input and O output channels."""
+    ci = width if c >= width else c
+    return math.ceil(c / ci), ci, math.ceil(o / width)
+
+
+def standalone_ir(tile: ConvTile, triple: str) -> str:
+    """A module defining `void hybrid_conv_direct(ptr x, ptr w, ptr y, i64 lo, i64 hi)`: items [lo, hi) of a
+    direct convolution of `tile` (for inspecting the code generated for any vector width)."""
+    class Module:
+        def __init__(self):
+            self.declares: set[str] = set()
+            self.defined: set[str] = set()
+            self.functions: list[str] = []
+
+        def intrinsic(self, name: str, ret: str, *args: str) -> str:
+            self.declares.add(f"declare {ret} @{name}({', '.join(args)})")
+            return f"@{name}"
+    mod = Module()
+    fn = Fn("define void @hybrid_conv_direct(ptr noalias %x, ptr noalias %w, ptr noalias %y, i64 %lo, i64 %hi)")
+    render_direct(fn, mod, DirectConv("y", "x", "w", tile), {"x": "%x", "w": "%w", "y": "%y"}, "%lo", "%hi")
+    fn.do("ret void")
+    return "\n".join([f'target triple = "{triple}"'] + sorted(mod.declares) + mod.functions + [fn.text()])

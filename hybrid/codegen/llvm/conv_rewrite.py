@@ -1,0 +1,173 @@
+"""Turning a convolution's im2col + GEMM into a direct convolution (LLVM backend only; conv_direct.py).
+
+Stages of `use_direct_convolutions` on one kernel, for each f32 convolution GemmStage that
+conv_choice.py assigns to the direct kernel:
+  1. drop the stages that only fed the GEMM (the padded copy of the input, the im2col columns);
+  2. a stage packing the input into the padded NCHW[CI]c layout (zeros at the borders and past C),
+     and one packing the weights into (OG, CB, KH, KW, CI, RO, V) (zeros past O and C);
+  3. the DirectConv stage writing an NCHW[V]c temp;
+  4. a stage writing the convolution's result (or, when an elementwise tail was folded into the
+     GEMM's epilogue, the tail's result) in NCHW, reading the blocked temp: the layout change back
+     and the epilogue (bias, folded BatchNorm, residual, activation) in one pass.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
+                      load, rewrite, select, simplify, substitute, walk)
+from . import gemm
+from .chunking import fresh_var
+from .conv_choice import choose_kind
+from .conv_direct import ConvTile, DirectConv, choose_tile, direct_shape, groups_outer
+
+
+def _reads(stage, name: str) -> bool:
+    if isinstance(stage, GemmStage):
+        return name in (stage.a, stage.b) or stage.epilogue is not None and any(
+            e.op == "load" and e.value == name for e in walk(stage.epilogue))
+    if isinstance(stage, Stage):
+        return any(e.op == "load" and e.value == name for e in walk(stage.expr))
+    return False
+
+
+def _stage(k: Kernel, out: Buffer, body) -> Stage:
+    """A stage over `out` whose value at index vars is body(tuple of ivar E)."""
+    vars_ = tuple(fresh_var(k, d) for d in out.shape)
+    return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
+
+
+def _eligible(k: Kernel, i: int) -> bool:
+    g = k.stages[i]
+    if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or g.conv.groups != 1:
+        return False
+    fed = {n for n in (g.conv.padded, g.conv.cols) if n is not None}
+    others = [s for j, s in enumerate(k.stages) if j != i and not (isinstance(s, Stage) and s.out in fed)]
+    return all(k.buffers[n].role == "temp" and not any(_reads(s, n) for s in others) for n in fed)
+
+
+class WeightPack(NamedTuple):
+    """A stage of a kernel that packs the weights (kernel buffer `source`) into the direct layout."""
+    stage: Stage
+    source: str
+
+
+class ConvWeightPack(NamedTuple):
+    """Weights kept in the direct layout between calls: `kernel` (one stage; buffers: the weights, then the
+    packed copy) fills kernel buffer `buffer` (role "prepacked") from kernel input `input_index`."""
+    buffer: str
+    input_index: int
+    kernel: Kernel
+
+
+class ParamWeightPack(NamedTuple):
+    """A ConvWeightPack placed in a module (module.ModulePlan.packs): the graph input it packs and the name
+    of the function rendered from its kernel."""
+    graph_input: int
+    kernel: Kernel
+    function: str
+    floats: int
+
+
+def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
+    """Stages 1-4 on kernel `k` (see the module docstring); returns the weight-packing stages, which the
+    caller may move out of the kernel when the weights are a parameter (packed once, not per call)."""
+    width = gemm.host_config().width
+    packs = []
+    while True:     # each rewrite removes stages before the GEMM: look again from the start
+        i = next((i for i in range(len(k.stages))
+                  if _eligible(k, i) and choose_kind(k.stages[i].conv, width) == "direct"), None)
+        if i is None:
+            return packs
+        packs.append(_rewrite(k, i, width))
+
+
+def keep_packed(k: Kernel, pack: WeightPack) -> ConvWeightPack:
+    """Take `pack`'s stage out of `k`: its output becomes a "prepacked" buffer, which the runtime keeps and
+    the returned kernel refills when the weights (a parameter) change."""
+    k.stages.remove(pack.stage)
+    src, packed = k.buffers[pack.source], k.buffers[pack.stage.out]
+    k.buffers[packed.name] = Buffer(packed.name, packed.shape, "f32", "prepacked")
+    repack = Kernel(f"repack_{packed.name}", {src.name: Buffer(src.name, src.shape, src.dtype, "input", 0),
+                                              packed.name: Buffer(packed.name, packed.shape, "f32", "output", 0)},
+                    [pack.stage], dict(k.extents))
+    return ConvWeightPack(packed.name, src.index, repack)
+
+
+def conv_kinds(k: Kernel) -> str:
+    """The convolution kernels of `k`, for profiler labels: "direct", "im2col", both, or "" (none)."""
+    kinds = {"direct" if isinstance(s, DirectConv) else "im2col" for s in k.stages
+             if isinstance(s, DirectConv) or isinstance(getattr(s, "gemm", s), GemmStage)
+             and getattr(s, "gemm", s).conv is not None}
+    return "+".join(sorted(kinds))
+
+
+def _rewrite(k: Kernel, i: int, width: int) -> None:
+    g: GemmStage = k.stages[i]
+    geo = g.conv
+    N, C, H, W = geo.in_shape
+    O, _, KH, KW = geo.w_shape
+    (ph, pw), (sh, sw), (dh, dw) = geo.padding, geo.stride, geo.dilation
+    OH, OW = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1, (W + 2 * pw - dw * (KW - 1) - 1) // sw + 1
+    CB, CI, OB = direct_shape(O, C, width)
+    RO, RW = choose_tile(OB, OW, width)
+    hp, wp = H + 2 * ph, W + 2 * pw
+    outer = groups_outer(RO * width * CB * CI * KH * KW, CB * CI * hp * wp)
+    tile = ConvTile(width, N, CB, CI, hp, wp, OB // RO, RO, RW, OH, OW, KH, KW, (sh, sw), (dh, dw), outer)
+    fed = {n for n in (geo.padded, geo.cols) if n is not None}
+    before = [s for s in k.stages[:i] if not (isinstance(s, Stage) and s.out in fed)]
+    for name in fed:                                                        # 1
+        del k.buffers[name]
+    x, w = k.buffers[geo.x], k.buffers[geo.w]
+    xp = _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
+    wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
+    y = _buffer(k, f"{g.out}@nchw{width}c", (N, OB, OH, OW, width))
+
+    def pack_input(idx):                                                    # 2
+        n, cb, h, w_, ci = idx
+        c, ih, iw = iadd(imul(cb, const(CI)), ci), iadd(h, const(-ph)), iadd(w_, const(-pw))
+        valid = both(both(in_range(c, 0, C), in_range(ih, 0, H)), in_range(iw, 0, W))
+        return select(valid, load(x, (n, clamp(c, C - 1), clamp(ih, H - 1), clamp(iw, W - 1))), const(0.0, "f32"))
+
+    def pack_weights(idx):
+        og, cb, kh, kw, ci, r, lane = idx
+        o = iadd(imul(iadd(imul(og, const(RO)), r), const(width)), lane)
+        c = iadd(imul(cb, const(CI)), ci)
+        valid = both(in_range(o, 0, O), in_range(c, 0, C))
+        return select(valid, load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw)), const(0.0, "f32"))
+
+    out = k.buffers[g.out]
+    weights = _stage(k, wp, pack_weights)
+    k.stages[:i + 1] = before + [_stage(k, xp, pack_input), weights,
+                                 DirectConv(y.name, xp.name, wp.name, tile),   # 3
+                                 _stage(k, out, lambda idx: _unblock(k, g, y, idx, (O, OH, OW), width))]  # 4
+    return WeightPack(weights, w.name)
+
+
+def _buffer(k: Kernel, name: str, shape: tuple[int, ...]) -> Buffer:
+    k.buffers[name] = Buffer(name, shape, "f32", "temp")
+    return k.buffers[name]
+
+
+def _unblock(k: Kernel, g: GemmStage, y: Buffer, idx: tuple, chw: tuple[int, int, int], width: int) -> E:
+    """The value of the GEMM's output element at `idx` of its output buffer: the epilogue (or the plain
+    product) with the product read from the blocked temp `y`."""
+    out = k.buffers[g.out]
+    O, OH, OW = chw
+    if len(out.shape) == 4 and out.shape[1:] == (O, OH, OW):
+        n, o, h, w = idx
+    else:       # the epilogue writes a reshaped result: the same elements in the same order
+        flat = None
+        for v, stride in zip(idx, out.strides()):
+            term = imul(v, const(stride))
+            flat = term if flat is None else iadd(flat, term)
+        n = iconst_op("idiv", flat, O * OH * OW)
+        o = iconst_op("mod", iconst_op("idiv", flat, OH * OW), O)
+        h = iconst_op("mod", iconst_op("idiv", flat, OW), OH)
+        w = iconst_op("mod", flat, OW)
+    product = load(y, (n, iconst_op("idiv", o, width), h, w, iconst_op("mod", o, width)))
+    if g.epilogue is None:
+        return product
+    mapping = {g.batch_vars[0]: n, g.batch_vars[1]: const(0), g.m_var: o, g.n_var: iadd(imul(h, const(OW)), w)}
+    return substitute(rewrite(g.epilogue, lambda e: product if e.op == "acc" else None), mapping)
+

@@ -1,0 +1,159 @@
+"""The direct convolution (codegen/llvm/conv_direct.py, conv_rewrite.py, conv_choice.py) against the interp
+backend (NumPy references) on every shape class it takes, and its generated code for both host kinds.
+
+Tolerances: rtol 1e-4 / atol 1e-4 (float32 sums of up to a few hundred products, in a different order
+than NumPy's). The direct kernel is forced with the conv_impl setting; which kernel `auto` picks is
+tested separately, so no assertion depends on the vector width of the host running the tests."""
+from __future__ import annotations
+
+import numpy
+import pytest
+
+from hybrid import config, passes
+from hybrid.codegen import build
+from hybrid.codegen.llvm import conv_choice, conv_direct
+from hybrid.codegen.llvm.conv_direct import ConvTile, choose_tile, vector_registers
+from hybrid.codegen.kernel.describe import ConvGeometry
+
+from test_llvm_util import compare, graph_of, op
+
+rng = numpy.random.default_rng(0)
+
+# (N, C, H, W, O, KH, KW, stride, padding, dilation)
+SHAPES = [
+    (2, 3, 9, 11, 6, 3, 3, (1, 1), (1, 1), (1, 1)),       # RGB-like stem, odd sizes, O < block
+    (1, 20, 9, 11, 40, 3, 3, (2, 2), (1, 1), (1, 1)),      # stride 2, C and O not multiples of any block
+    (2, 16, 8, 8, 32, 1, 1, (1, 1), (0, 0), (1, 1)),       # 1x1, read in place by im2col
+    (2, 17, 9, 9, 24, 1, 1, (2, 2), (0, 0), (1, 1)),       # 1x1 stride 2
+    (3, 5, 7, 30, 17, 5, 5, (1, 1), (2, 2), (1, 1)),       # 5x5, wide rows (full tiles and a tail)
+    (1, 8, 10, 13, 16, 3, 3, (1, 2), (0, 1), (2, 1)),      # unequal strides and padding, dilation
+]
+
+
+def _conv_graph(shape, residual: bool):
+    N, C, H, W, O, KH, KW, s, p, d = shape
+    OH = (H + 2 * p[0] - d[0] * (KH - 1) - 1) // s[0] + 1
+    OW = (W + 2 * p[1] - d[1] * (KW - 1) - 1) // s[1] + 1
+
+    def body(g, a, k, scale, shift, r):
+        y = op(g, "conv2d", a, k, stride=s, padding=p, dilation=d, groups=1)
+        z = op(g, "add", op(g, "mul", y, scale), shift)            # folded BatchNorm
+        if residual:
+            z = op(g, "add", z, r)
+        return [op(g, "relu", z), y]
+    types = {"a": ((N, C, H, W), "f32"), "k": ((O, C, KH, KW), "f32"), "scale": ((1, O, 1, 1), "f32"),
+             "shift": ((1, O, 1, 1), "f32"), "r": ((N, O, OH, OW), "f32")}
+    graph = graph_of(types, body)
+    graph.param_names.add("k")      # weights kept packed between calls, as a model's are
+    return graph, [rng.standard_normal(s_).astype("f4") for s_, _ in types.values()]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_direct_convolution_equals_interp(shape):
+    """Convolution + folded BatchNorm + residual + ReLU, and the bare convolution, through the direct kernel."""
+    graph, args = _conv_graph(shape, residual=shape[0] != 1)
+    with config(conv_impl="direct"):
+        compare(graph, args, rtol=1e-4, atol=1e-4)
+
+
+def test_packed_parameter_follows_new_weights():
+    """Weights kept in the direct layout between calls are repacked when the parameter changes."""
+    graph, args = _conv_graph(SHAPES[1], residual=False)
+    with config(conv_impl="direct"):
+        exe = build(passes.optimize(graph).graph, "llvm")
+    reference = build(graph, "interp")
+    for _ in range(2):
+        numpy.testing.assert_allclose(exe(args)[0], reference(args)[0], rtol=1e-4, atol=1e-4)
+        args[1] = rng.standard_normal(args[1].shape).astype("f4")
+
+
+def test_chosen_kernel_is_visible_in_the_dumps(tmp_path):
+    graph, args = _conv_graph(SHAPES[0], residual=False)
+    with config(conv_impl="direct", dump=str(tmp_path)):
+        build(passes.optimize(graph).graph, "llvm")(args)
+    ir = next(tmp_path.glob("*-llvm.ll")).read_text()
+    assert "; direct convolution NCHW" in ir
+    with config(conv_impl="im2col", dump=str(tmp_path / "im2col")):
+        build(passes.optimize(graph).graph, "llvm")(args)
+    assert "direct convolution" not in next((tmp_path / "im2col").glob("*-llvm.ll")).read_text()
+
+
+@pytest.mark.parametrize("width", [4, 8, 16])
+def test_register_tile_fits_the_registers(width):
+    for ob in (1, 2, 3, 4, 8, 32):
+        for ow in (1, 5, 8, 10, 24, 28, 64):
+            ro, rw = choose_tile(ob, ow, width)
+            assert ob % ro == 0 and 1 <= rw <= ow
+            assert ro * rw + ro + 1 <= vector_registers(width)
+
+
+def test_auto_choice_by_shape_class():
+    """auto: direct for spatial kernels over enough channels, im2col for 1x1 and thin stems (conv_choice.py)."""
+    def geo(c, k, w, stride=1):
+        return ConvGeometry("x", "w", None, None, (8, c, w, w), (64, c, k, k), (stride, stride), (k // 2, k // 2),
+                            (1, 1), 1)
+    for width in (8, 16):
+        assert conv_choice.choose_kind(geo(64, 3, 64), width) == "direct"
+        assert conv_choice.choose_kind(geo(64, 1, 64), width) == "im2col"
+        assert conv_choice.choose_kind(geo(3, 3, 64), width) == "im2col"
+    with config(conv_impl="im2col"):
+        assert conv_choice.choose_kind(geo(64, 3, 64), 16) == "im2col"
+
+
+@pytest.mark.parametrize("cpu, features, width, reg", [
+    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
+    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
+def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg):
+    """Whichever host runs the tests, the micro-kernel for the other kind (AVX-512: 16-float zmm vectors,
+    AVX2: 8-float ymm) is generated for that CPU and compiles to its vector FMAs, one per accumulator of the
+    register tile at least; AVX2 code uses no zmm register."""
+    import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    ro, rw = choose_tile(8, 32, width)
+    tile = ConvTile(width, 2, 4, width, 34, 34, 8 // ro, ro, rw, 32, 32, 3, 3, (1, 1), (1, 1), False)
+    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
+    mod = llvm.parse_assembly(conv_direct.standalone_ir(tile, llvm.get_default_triple()))
+    mod.verify()
+    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    asm = tm.emit_assembly(mod)
+    fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
+    assert len(fmas) >= ro * rw
+    if reg == "ymm":
+        assert not any("zmm" in line for line in asm.splitlines())
+
+
+def test_residual_block_eager_and_hybridized_on_llvm():
+    """A ResNet basic block (3x3 convs + BatchNorm + ReLU + identity shortcut, inference): eager (NumPy
+    references) and hybridized on llvm with the direct kernel agree; the weights are parameters, so the
+    compiled graph keeps them packed, and a second call after an update sees the new weights."""
+    import hybrid as hb
+    from hybrid import autograd, np
+    from hybrid.gluon import nn
+
+    class Block(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2D(24, 3, padding=1, in_channels=24), nn.BatchNorm(in_channels=24)
+            self.c2, self.b2 = nn.Conv2D(24, 3, padding=1, in_channels=24), nn.BatchNorm(in_channels=24)
+
+        def forward(self, x):
+            y = hb.npx.relu(self.b1(self.c1(x)))
+            return hb.npx.relu(self.b2(self.c2(y)) + x)
+
+    net = Block()
+    net.initialize()
+    x = np.array(rng.standard_normal((2, 24, 10, 12)).astype("f4"))
+    with config(eager_compile=False), autograd.predict_mode():
+        eager = net(x).asnumpy()
+    net.hybridize(backend="llvm")
+    with config(conv_impl="direct"), autograd.predict_mode():
+        numpy.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-4, atol=1e-4)
+        w = net.c1.weight
+        w.set_data(w.data() * -0.5)
+        compiled = net(x).asnumpy()
+        net.hybridize(active=False)
+        with config(eager_compile=False):
+            eager = net(x).asnumpy()
+        numpy.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
