@@ -162,7 +162,7 @@ class Array:
     def squeeze(self, axis=None): return _np.squeeze(self, axis)
     def expand_dims(self, axis): return _np.expand_dims(self, axis)
     def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
-    def astype(self, dtype, copy=True): return _np.astype(self, dtype)
+    def astype(self, dtype, copy=True): return _np.astype(self, dtype, copy=copy)
     def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
@@ -192,10 +192,12 @@ class NDArray(Array):
     While the op making it is queued (core/engine.py) it is a future: `_pending` is set, `_ptype` is its
     type, and reading `_data` waits for the op (raising the op's error if it failed)."""
 
-    __slots__ = ("_buf", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base", "__weakref__")
+    __slots__ = ("_buf", "_type", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base",
+                 "__weakref__")
 
     def __init__(self, data: numpy.ndarray):
         self._buf = data
+        self._type: Optional[TensorType] = None    # made on first use: an array's shape and dtype never change
         self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
@@ -219,6 +221,7 @@ class NDArray(Array):
     @_data.setter
     def _data(self, value: numpy.ndarray) -> None:
         self._buf = value
+        self._type = None
 
     def wait_to_read(self) -> None:
         """Block until the op making this array has run; raise its error if it failed."""
@@ -276,9 +279,12 @@ class NDArray(Array):
 
     @property
     def type(self) -> TensorType:
-        if self._pending is not None:
-            return self._ptype
-        return TensorType(self._buf.shape, dtype_name(self._buf.dtype))
+        known = self._type
+        if known is None:
+            if self._pending is not None:
+                return self._ptype
+            known = self._type = TensorType(self._buf.shape, dtype_name(self._buf.dtype))
+        return known
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -303,6 +309,7 @@ class NDArray(Array):
         return self._data.tolist()
 
     def __float__(self): return float(self._data)
+    def __complex__(self): return complex(self._data)
     def __int__(self): return int(self._data)
     def __index__(self): return int(self._data)
     def __bool__(self): return bool(self._data)
@@ -352,11 +359,12 @@ class NDArray(Array):
         return cpu(0)
 
     def as_in_context(self, ctx) -> "NDArray":
-        """This array on `ctx`: itself for hb.cpu(); a device copy for hb.gpu(i)."""
-        if ctx.device_type == "cpu":
+        """This array on `ctx`: itself where it already is; a copy placed on CPU device cpu(i)
+        (host memory, see core/context.HostDeviceArray); a device copy for hb.gpu(i)."""
+        if ctx == self.context:
             return self
-        from .context import to_device
-        return to_device(self, ctx)
+        from .context import on_host_device, to_device
+        return on_host_device(self, ctx) if ctx.device_type == "cpu" else to_device(self, ctx)
 
     @property
     def device(self):
@@ -368,7 +376,13 @@ class NDArray(Array):
     def as_in_ctx(self, ctx) -> "NDArray":
         return self.as_in_context(ctx)
 
-    to_device = as_in_ctx
+    def to_device(self, device, /, *, stream=None) -> "NDArray":
+        """The Array API's move: 'cpu' (or hb.cpu()) keeps this array; a Context moves it there."""
+        if device == "cpu":
+            return self
+        if stream is not None:
+            raise ValueError("to_device: hybrid's devices take no stream argument")
+        return self.as_in_context(device)
 
     def copyto(self, other):
         """A copy on a device (`other` a Context), or written into the NDArray `other` (returned)."""
@@ -457,6 +471,10 @@ class Tracer(Array):
                              "and may be used in Python freely.")
 
     __index__ = __int__
+
+    def __complex__(self):
+        raise _tracing_error("complex() was called", "Keep the value as an array (it is a graph value here); "
+                             "return it from the function and convert the result after the call.")
 
     def item(self):
         raise _tracing_error(".item() was called", "Return the value from forward and call .item() on the result.")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy
 
-from ..core.array import Array, Tracer, _tracing_error
+from ..core.array import Array, NDArray, Tracer, _tracing_error
+from . import np_eager
 
 _MASK_HELP = ("A boolean mask selects a data-dependent number of elements, so the result has no static shape. "
               "Use np.where(mask, x, 0) to keep the shape (then reduce it, e.g. np.sum), or index outside the "
@@ -61,13 +62,16 @@ def _normalize(key, shape: tuple[int, ...], np) -> list:
         elif isinstance(k, slice):
             entries.append(("slice", k, axis))
             axis += 1
-        elif isinstance(k, (bool, numpy.bool_)):
-            entries.append(("adv", np.asarray(numpy.zeros(int(k), numpy.int64)), None))
+        elif isinstance(k, (bool, numpy.bool_)) or (isinstance(k, Array) and k.ndim == 0 and k.dtype == numpy.bool_):
+            if isinstance(k, Tracer):
+                raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP)
+            entries.append(("adv", np.asarray(numpy.zeros(int(bool(k)), numpy.int64)), None))
         else:
             arr = k if isinstance(k, Array) else np.asarray(numpy.asarray(k) if not isinstance(k, int) else
                                                             numpy.int64(k))
             if arr.dtype == numpy.bool_:
-                if tuple(arr.shape) != tuple(shape[axis:axis + arr.ndim]):
+                # NumPy lets an empty mask index any axes (it selects nothing)
+                if arr.size and tuple(arr.shape) != tuple(shape[axis:axis + arr.ndim]):
                     raise IndexError(f"boolean index of shape {tuple(arr.shape)} does not match the indexed "
                                      f"array's axes {axis}..{axis + arr.ndim - 1} of shape {tuple(shape)}")
                 for idx in _mask_indices(arr, np):
@@ -88,9 +92,26 @@ def _group_is_adjacent(entries) -> bool:
     return positions == list(range(positions[0], positions[-1] + 1))
 
 
+def _numpy_getitem(x: Array, key):
+    """x[key] by NumPy itself, for an eager array with no gradient to tape (NumPy's advanced
+    indexing copies too); None where it must go through the gather (traced, taped, or an index
+    NumPy rejects: the gather path then raises hybrid's error)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if not isinstance(x, NDArray) or not np_eager.untaped(x, *parts):
+        return None
+    raw = tuple(p._data if isinstance(p, NDArray) else p for p in parts)
+    try:
+        return NDArray(numpy.ascontiguousarray(x._data[raw if isinstance(key, tuple) else raw[0]]))
+    except IndexError:
+        return None
+
+
 def getitem_advanced(x: Array, key):
     from . import np
 
+    fast = _numpy_getitem(x, key)
+    if fast is not None:
+        return fast
     entries = _normalize(key, tuple(x.shape), np)
     # 1. the slices, as one basic index (advanced axes kept whole)
     basic = tuple(e[1] if e[0] == "slice" else slice(None) for e in entries if e[0] != "new" and e[2] is not None)

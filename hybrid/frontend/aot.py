@@ -11,6 +11,7 @@ from ..codegen.library import build_library
 from ..core.array import NDArray
 from ..core.tracing import trace_function
 from ..ir.graph import Graph
+from . import block
 from .block import HybridBlock
 from .hybridize import argument_names
 
@@ -40,3 +41,6 @@ def compile_library(net_or_fn, example_inputs: Sequence, path: str, name: Option
     graph, params = _trace(net_or_fn, example_inputs)
     graph = passes.optimize(graph, opt_level=opt_level, freeze=True, frozen=params).graph
     return build_library(graph, params, path, name, cc)
+
+
+block.library_compiler = compile_library

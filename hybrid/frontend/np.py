@@ -35,57 +35,92 @@ newaxis = None
 
 
 # -- creation -------------------------------------------------------------------------------
-def array(obj, dtype=None) -> Array:
+def _on_cpu(device, op: str) -> None:
+    """The Array API's `device=`: hybrid's eager arrays live on the CPU (hb.gpu(i) is MXNet's API)."""
+    if device is not None and device != "cpu" and getattr(device, "device_type", None) != "cpu":
+        raise ValueError(f"np.{op}: hybrid's arrays live on 'cpu', got device={device!r}; "
+                         "use x.as_in_context(hb.gpu(i)) to move one to a GPU")
+
+
+def array(obj, dtype=None, *, copy: bool = True, device=None) -> Array:
     """A new array from a list, NumPy array or scalar. Python floats give float32, ints int32."""
+    _on_cpu(device, "array")
     if isinstance(obj, Array):
-        return _cast(obj, dtype) if dtype is not None else obj
+        out = _cast(obj, dtype) if dtype is not None else obj
+        return out.copy() if copy and out is obj and isinstance(obj, NDArray) else out
     return _asarray(numpy.array(obj) if isinstance(obj, numpy.ndarray) else obj, dtype)
 
 
-def asarray(obj, dtype=None) -> Array:
-    return _asarray(obj, dtype)
+def asarray(obj, /, dtype=None, *, device=None, copy=None) -> Array:
+    """NumPy's/the Array API's asarray: copy=True always copies, copy=False never does (a
+    ValueError when a copy would be needed, e.g. for a dtype change or a list)."""
+    _on_cpu(device, "asarray")
+    if copy is False:
+        if isinstance(obj, Array) and (dtype is None or obj.type.dtype == dtype_name(dtype)):
+            return obj
+        if isinstance(obj, numpy.ndarray) and obj.flags.c_contiguous and (dtype is None or obj.dtype == dtype):
+            return NDArray(obj)
+        raise ValueError(f"np.asarray(copy=False): a {type(obj).__name__} of dtype "
+                         f"{getattr(obj, 'dtype', None)} cannot be used as a hybrid array of dtype {dtype} "
+                         "without a copy; pass copy=None or copy=True")
+    out = _asarray(obj, dtype)
+    return out.copy() if copy and out is obj and isinstance(obj, NDArray) else out
 
 
 def _shape(shape) -> tuple[int, ...]:
     return (int(shape),) if isinstance(shape, (int, numpy.integer)) else tuple(int(d) for d in shape)
 
 
-def full(shape, fill_value, dtype=None) -> NDArray:
-    name = dtype_name(dtype) if dtype is not None else ("f32" if isinstance(fill_value, float) else
-                                                        "bool" if isinstance(fill_value, bool) else "i32")
+def _fill_dtype(fill_value) -> str:
+    """NumPy's kind of a fill value, with hybrid's float32/int32 defaults for Python numbers."""
+    if isinstance(fill_value, (builtins.bool, numpy.bool_)):
+        return "bool"
+    if isinstance(fill_value, numpy.generic):
+        return dtype_name(fill_value.dtype)
+    return "f32" if isinstance(fill_value, float) else "i32"
+
+
+def full(shape, fill_value, dtype=None, *, device=None) -> NDArray:
+    _on_cpu(device, "full")
+    name = dtype_name(dtype) if dtype is not None else _fill_dtype(fill_value)
     return NDArray(numpy.full(_shape(shape), fill_value, to_numpy_dtype(name)))
 
 
-def zeros(shape, dtype="float32") -> NDArray:
-    return full(shape, 0, dtype)
+def _filled(name: str, value):
+    def fn(shape, dtype=None, *, device=None) -> NDArray:
+        _on_cpu(device, name)
+        return full(shape, value, "float32" if dtype is None else dtype)
+    fn.__name__ = name
+    fn.__doc__ = f"An array of {value}s (float32 unless `dtype` is given)."
+    return fn
 
 
-def ones(shape, dtype="float32") -> NDArray:
-    return full(shape, 1, dtype)
+zeros, ones, empty = _filled("zeros", 0), _filled("ones", 1), _filled("empty", 0)
 
 
-empty = zeros
-
-
-def full_like(a: Array, fill_value, dtype=None) -> Array:
+def full_like(a: Array, fill_value, dtype=None, *, device=None) -> Array:
+    _on_cpu(device, "full_like")
     dtype = dtype_name(dtype) if dtype is not None else a.type.dtype
     if isinstance(a, Tracer):
         return broadcast_to(full((), fill_value, dtype), a.shape)
     return full(a.shape, fill_value, dtype)
 
 
-def zeros_like(a: Array, dtype=None) -> Array:
-    return full_like(a, 0, dtype)
+def _filled_like(name: str, value):
+    def fn(a: Array, dtype=None, *, device=None) -> Array:
+        _on_cpu(device, name)
+        return full_like(a, value, dtype)
+    fn.__name__ = name
+    fn.__doc__ = f"An array of {value}s shaped as `a` (its dtype unless `dtype` is given)."
+    return fn
 
 
-def ones_like(a: Array, dtype=None) -> Array:
-    return full_like(a, 1, dtype)
+zeros_like, ones_like, empty_like = _filled_like("zeros_like", 0), _filled_like("ones_like", 1), _filled_like(
+    "empty_like", 0)
 
 
-empty_like = zeros_like
-
-
-def arange(start, stop=None, step=1, dtype=None) -> NDArray:
+def arange(start, stop=None, step=1, dtype=None, *, device=None) -> NDArray:
+    _on_cpu(device, "arange")
     if stop is None:
         start, stop = 0, start
     if dtype is None:
@@ -93,16 +128,21 @@ def arange(start, stop=None, step=1, dtype=None) -> NDArray:
     return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype="float32") -> NDArray:
-    return NDArray(numpy.linspace(start, stop, num, endpoint=endpoint).astype(to_numpy_dtype(dtype_name(dtype))))
+def linspace(start, stop, num=50, endpoint=True, dtype=None, *, device=None) -> NDArray:
+    _on_cpu(device, "linspace")
+    out = numpy.linspace(start, stop, num, endpoint=endpoint)
+    return NDArray(out.astype(to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
 
 
-def eye(N, M=None, k=0, dtype="float32") -> NDArray:
-    return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name(dtype))))
+def eye(N, M=None, k=0, dtype=None, *, device=None) -> NDArray:
+    _on_cpu(device, "eye")
+    return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
 
 
-def astype(x: Array, dtype) -> Array:
-    return _cast(x, dtype)
+def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
+    _on_cpu(device, "astype")
+    out = _cast(_asarray(x), dtype)
+    return out.copy() if copy and out is x and isinstance(x, NDArray) else out
 
 
 def copy(x: Array) -> Array:
@@ -191,7 +231,32 @@ def _unary(op: str, to_float: bool = True):
 
 exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tanh", "sin", "cos"))
 negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign", False)
-floor, ceil, round, trunc = (_unary(n, False) for n in ("floor", "ceil", "round", "trunc"))
+
+
+def _rounding(op: str):
+    """floor/ceil/trunc/round: integers are already integral, so they come back unchanged (NumPy 2)."""
+    on_float = _unary(op, False)
+
+    def fn(x):
+        x = _asarray(x)
+        if x.type.dtype in INT_DTYPES:
+            return x.copy() if isinstance(x, NDArray) else x
+        return on_float(x)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op}; integer inputs are returned unchanged."
+    return fn
+
+
+floor, ceil, trunc, _round_half_even = (_rounding(n) for n in ("floor", "ceil", "trunc", "round"))
+
+
+def round(x, decimals: int = 0) -> Array:
+    """Round half to even (to `decimals` places, as np.around)."""
+    if decimals:
+        from .np_logic import around
+        return around(x, decimals)
+    return _round_half_even(x)
+
 absolute = abs
 (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, log1p, expm1, log2, log10, exp2,
  cbrt) = (_unary(n) for n in ("tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
@@ -235,8 +300,8 @@ def where(condition, x=None, y=None) -> Array:
     return bind("where", cond, x, y)
 
 
-def clip(a, a_min=None, a_max=None, *, min=None, max=None) -> Array:
-    """a limited to [a_min, a_max] (the Array API's min=/max= too); the dtype of `a` is kept."""
+def clip(a, /, min=None, max=None, *, a_min=None, a_max=None) -> Array:
+    """a limited to [min, max] (NumPy's a_min=/a_max= too); the dtype of `a` is kept."""
     a = _asarray(a)
     a_min = min if a_min is None else a_min
     a_max = max if a_max is None else a_max
@@ -320,7 +385,9 @@ def mean(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
     return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)
 
 
-def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
+def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None, *, correction=None) -> Array:
+    """Variance; `correction` is the Array API's name for `ddof`."""
+    ddof = ddof if correction is None else correction
     (a,) = promote(a, to_float=True)
     if dtype is not None:
         a = _cast(a, dtype)
@@ -330,8 +397,8 @@ def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Arra
     return sum(centered * centered, axes, keepdims) * (1.0 / (count - ddof) if count > ddof else math.nan)
 
 
-def std(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None) -> Array:
-    return sqrt(var(a, axis, keepdims, ddof, dtype))
+def std(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None, *, correction=None) -> Array:
+    return sqrt(var(a, axis, keepdims, ddof, dtype, correction=correction))
 
 
 def argmax(a, axis=None, keepdims: bool = False) -> Array:
@@ -390,8 +457,18 @@ def dot(a, b) -> Array:
 
 
 # -- layout ------------------------------------------------------------------------------------
-def reshape(a, newshape) -> Array:
+def reshape(a, shape=None, order: str = "C", *, newshape=None, copy=None) -> Array:
+    """NumPy 2's reshape (`newshape=` is its older spelling); only C order."""
+    if order != "C":
+        raise ValueError(f"np.reshape: only order='C' is supported, got {order!r}")
     a = _asarray(a)
+    if copy is False and isinstance(a, NDArray) and not a._data.flags.c_contiguous:
+        raise ValueError("np.reshape(copy=False): this view is not contiguous, so the result needs a copy")
+    out = _reshape(a, shape if newshape is None else newshape)
+    return out.copy() if copy and isinstance(out, NDArray) else out
+
+
+def _reshape(a: Array, newshape) -> Array:
     shape = list(_shape(newshape))
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: only one -1 allowed in {tuple(shape)}")
@@ -535,17 +612,29 @@ def tile(a, reps) -> Array:
     return _writable(reshape(spread, tuple(r * d for r, d in zip(reps, a.shape))))
 
 
-def repeat(a, repeats: int, axis: Optional[int] = None) -> Array:
-    """Repeat each element `repeats` times along `axis` (the flattened array when None)."""
+def repeat(a, repeats, axis: Optional[int] = None) -> Array:
+    """Repeat each element `repeats` times along `axis` (the flattened array when None); per-element
+    counts (a list or concrete array) gather the elements, so the result differentiates."""
     a = _asarray(a)
     if axis is None:
         a, axis = reshape(a, (-1,)), 0
     axis %= a.ndim
+    if isinstance(repeats, Tracer):
+        from ..core.array import _tracing_error
+        raise _tracing_error("np.repeat got traced per-element counts",
+                             "The output length depends on their values; pass them as a list or a NumPy array.")
+    if numpy.ndim(repeats) == 1:
+        counts = numpy.asarray(repeats)
+        if counts.size != a.shape[axis] and counts.size != 1:
+            raise ShapeError(f"np.repeat: {counts.size} counts for axis {axis} of length {a.shape[axis]}")
+        index = numpy.repeat(numpy.arange(a.shape[axis]), numpy.broadcast_to(counts, (a.shape[axis],)))
+        return take(a, NDArray(index.astype(numpy.int64)), axis=axis)
+    repeats = int(repeats)
     expanded = expand_dims(a, axis + 1)
     shape = list(expanded.shape)
-    shape[axis + 1] = int(repeats)
+    shape[axis + 1] = repeats
     merged = list(a.shape)
-    merged[axis] *= int(repeats)
+    merged[axis] *= repeats
     return _writable(reshape(broadcast_to(expanded, shape), merged))
 
 
@@ -620,9 +709,11 @@ def broadcast_arrays(*arrays) -> list[Array]:
 from .np_dtypes import *  # noqa: E402,F401,F403
 from .np_shape import *  # noqa: E402,F401,F403
 from .np_sort import *  # noqa: E402,F401,F403
+from .np_static_size import *  # noqa: E402,F401,F403
 from .np_reduce import *  # noqa: E402,F401,F403
 from .np_logic import *  # noqa: E402,F401,F403
 from .np_misc import *  # noqa: E402,F401,F403
 from . import np_linalg as linalg  # noqa: E402
+from . import np_fft as fft  # noqa: E402,F401
 from .np_linalg import cross, einsum, einsum_path, inner, kron, tensordot, vdot, vecdot  # noqa: E402,F401
 from .interop import array_function as _array_function, array_ufunc as _array_ufunc  # noqa: E402,F401

@@ -28,10 +28,24 @@ def _dt(x):
     return x.dtype if isinstance(x, Array) else x
 
 
-def finfo(t) -> numpy.finfo:
-    """Machine limits of a float dtype (bfloat16 included)."""
-    t = numpy.dtype(_dt(t))
-    return ml_dtypes.finfo(t) if t == numpy.dtype(bfloat16) else numpy.finfo(t)
+class finfo:  # noqa: N801  (NumPy's name)
+    """Machine limits of a float dtype (bfloat16 included): NumPy's finfo, whose limits are Python
+    floats as the Array API asks (NumPy gives float32 scalars for float32)."""
+
+    _FLOATS = ("eps", "epsneg", "max", "min", "tiny", "smallest_normal", "smallest_subnormal", "resolution")
+
+    def __init__(self, t):
+        t = numpy.dtype(_dt(t))
+        self._info = ml_dtypes.finfo(t) if t == numpy.dtype(bfloat16) else numpy.finfo(t)
+        self.dtype, self.bits = self._info.dtype, int(self._info.bits)
+        for name in self._FLOATS:
+            setattr(self, name, float(getattr(self._info, name)))
+
+    def __getattr__(self, name):      # the rest of NumPy's fields (nmant, iexp, precision, ...)
+        return getattr(self._info, name)
+
+    def __repr__(self) -> str:
+        return repr(self._info)
 
 
 def iinfo(t) -> numpy.iinfo:
@@ -58,9 +72,9 @@ def issubdtype(arg1, arg2) -> bool:
     return numpy.issubdtype(_dt(arg1), _dt(arg2))
 
 
-def isdtype(t, kind) -> bool:
+def isdtype(dtype, kind) -> bool:  # noqa: F811  (the Array API's parameter name)
     """The Array API's dtype-kind test ('bool', 'signed integer', 'integral', 'real floating', ...)."""
-    return numpy.isdtype(numpy.dtype(_dt(t)), kind)
+    return numpy.isdtype(numpy.dtype(_dt(dtype)), kind)
 
 
 class _NamespaceInfo:

@@ -1,6 +1,7 @@
 """Eager fast paths of hb.np functions that, when traced, are composed from primitives: sort,
 argsort, cumsum, cumprod, and the linear-algebra decompositions (inv, solve, slogdet,
-cholesky, qr, svd, eigh).
+cholesky, qr, svd, eigh); `untaped` says when a function may call NumPy outright (quantiles,
+nansum, roll, isclose, advanced indexing).
 
 Eagerly each is one NumPy/LAPACK call (as fast as NumPy), taped with its gradient rule (the
 standard matrix-calculus results, written with hb.np functions). They are not registry ops:
@@ -22,6 +23,15 @@ from ..core.tape import record_custom, tracked
 def _np():
     from . import np
     return np
+
+
+def untaped(*values) -> bool:
+    """Whether a NumPy call may compute a function of `values` outright: nothing is traced and no
+    gradient is being recorded for them (NumPy's result then needs no tape entry). The composite
+    from primitives stays the path for tracing and for autograd."""
+    if any(isinstance(v, Tracer) for v in values):
+        return False
+    return not (autograd.is_recording() and any(tracked(v) for v in values))
 
 
 def run(name: str, inputs: Sequence[NDArray], compute: Callable, vjp=None):

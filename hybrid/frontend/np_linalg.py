@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import math
 import string
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy
 
@@ -27,6 +27,33 @@ from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand
 from .np_shape import diagonal as _diagonal, take_along_axis, trace as _trace
 
 LinAlgError = numpy.linalg.LinAlgError
+
+
+# NumPy's (and the Array API's) named results of the decompositions
+class SlogdetResult(NamedTuple):
+    sign: Array
+    logabsdet: Array
+
+
+class QRResult(NamedTuple):
+    Q: Array
+    R: Array
+
+
+class SVDResult(NamedTuple):
+    U: Array
+    S: Array
+    Vh: Array
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+class EigResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
 
 
 def _float(a) -> Array:
@@ -110,8 +137,8 @@ def slogdet(a):
     if isinstance(a, Tracer):
         # the Gauss-Jordan path (with an empty right-hand side) also gives the pivots
         sgn, logdet, _ = _eliminate(a, zeros(a.shape[:-1] + (1,), a.dtype))
-        return sgn, logdet
-    return np_eager.slogdet(a)
+        return SlogdetResult(sgn, logdet)
+    return SlogdetResult(*np_eager.slogdet(a))
 
 
 def det(a) -> Array:
@@ -130,9 +157,13 @@ def qr(a, mode: str = "reduced"):
     a = _float(a)
     if mode == "r":
         return np_eager.qr(a)[1]
-    if mode != "reduced":
-        raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced' or 'r'")
-    return np_eager.qr(a)
+    if mode == "complete" and a.shape[-2] > a.shape[-1]:
+        # the extra columns of Q are any orthonormal completion: no gradient is defined through them
+        return QRResult(*np_eager.run("linalg.qr", [a], lambda x: tuple(
+            r.astype(x.dtype) for r in numpy.linalg.qr(x, mode="complete"))))
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced', 'complete' or 'r'")
+    return QRResult(*np_eager.qr(a))
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
@@ -144,8 +175,8 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
         return s
     if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
         uf, sf, vhf = numpy.linalg.svd(numpy.asarray(a), full_matrices=True)
-        return NDArray(uf.astype(a.dtype)), s, NDArray(vhf.astype(a.dtype))
-    return u, s, vh
+        return SVDResult(NDArray(uf.astype(a.dtype)), s, NDArray(vhf.astype(a.dtype)))
+    return SVDResult(u, s, vh)
 
 
 def svdvals(x) -> Array:
@@ -156,7 +187,7 @@ def eigh(a, UPLO: str = "L"):
     a = _square(a, "eigh")
     if UPLO == "U":
         a = swapaxes(a, -1, -2)
-    return np_eager.eigh(a)
+    return EighResult(*np_eager.eigh(a))
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:
@@ -177,7 +208,7 @@ def _real_eig(fn, a):
 
 
 def eig(a):
-    return _real_eig(numpy.linalg.eig, _square(a, "eig"))
+    return EigResult(*_real_eig(numpy.linalg.eig, _square(a, "eig")))
 
 
 def eigvals(a):
@@ -186,9 +217,13 @@ def eigvals(a):
 
 def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None) -> Array:
     a = _float(a)
+    if 0 in a.shape[-2:]:      # no singular values: the pseudo-inverse of an empty map is empty
+        return zeros(a.shape[:-2] + (a.shape[-1], a.shape[-2]), a.dtype)
     u, s, vh = svd(a, full_matrices=False)
     cutoff = rtol if rtol is not None else (rcond if rcond is not None else
                                             builtins.max(a.shape[-2:]) * numpy.finfo(a.dtype).eps)
+    if numpy.ndim(cutoff):      # one tolerance per matrix of the stack
+        cutoff = expand_dims(_asarray(cutoff), -1)
     big = s > expand_dims(_max(s, axis=-1), -1) * cutoff
     inv_s = where(big, 1.0 / where(big, s, 1.0), 0.0)
     return matmul(swapaxes(vh, -1, -2) * expand_dims(inv_s, -2), swapaxes(u, -1, -2))
@@ -313,8 +348,16 @@ def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Optiona
 
 
 def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
+    """sum(x1 * x2, axis) in the inputs' dtype; the two vectors must have the same length (no broadcast)."""
     x1, x2 = promote(x1, x2)
-    return _sum(x1 * x2, axis=axis)
+    ndim = builtins.max(x1.ndim, x2.ndim)
+    if not -ndim <= axis < ndim or builtins.min(x1.ndim, x2.ndim) < 1:
+        raise ShapeError(f"vecdot: axis {axis} is out of range for shapes {x1.shape} and {x2.shape}")
+    lengths = [x.shape[axis] if -x.ndim <= axis < x.ndim else None for x in (x1, x2)]
+    if lengths[0] != lengths[1]:
+        raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length ({x1.shape} and {x2.shape}); "
+                         "vecdot contracts without broadcasting that axis")
+    return _sum(x1 * x2, axis=axis, dtype=x1.dtype)
 
 
 def diagonal(x, /, *, offset: int = 0) -> Array:

@@ -18,6 +18,9 @@ from .np import (_asarray, _cast, _shape, abs, all as _all, array, asarray, broa
 def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Array:
     """|a - b| <= atol + rtol * |b|, infinities equal only to themselves (NumPy's rule)."""
     a, b = promote(a, b, to_float=True)
+    if isinstance(a, NDArray) and isinstance(b, NDArray) and a.type.dtype != "bf16":
+        # a boolean result (no gradient to tape): one NumPy pass instead of seven ops
+        return NDArray(numpy.isclose(a._data, b._data, rtol, atol, equal_nan))
     close = less_equal(abs(a - b), atol + rtol * abs(b))
     finite = logical_and(isfinite(a), isfinite(b))
     result = where(finite, close, equal(a, b))

@@ -10,6 +10,7 @@ trace too; positions that depend on the data (nanquantile) are gathers with comp
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional
 
 import numpy
@@ -96,7 +97,13 @@ def _fill_nan(a, value):
     return where(isnan(a), value, a) if is_float(a.type.dtype) else a
 
 
+_NUMPY_FLOATS = ("f16", "f32", "f64")    # float dtypes NumPy's own loops take (not bfloat16)
+
+
 def nansum(a, axis=None, dtype=None, keepdims: bool = False) -> Array:
+    a = _asarray(a)
+    if a.type.dtype in _NUMPY_FLOATS and dtype is None and np_eager.untaped(a):   # one pass, not three
+        return NDArray(numpy.asarray(numpy.nansum(a._data, axis=_axes(axis, a.ndim), keepdims=keepdims)))
     return _sum(_fill_nan(a, 0.0), axis, keepdims, dtype=dtype)
 
 
@@ -192,6 +199,13 @@ def _quantile(a, q, axis, keepdims: bool, method: str, ignore_nan: bool):
     n = moved.shape[-1]
     if n == 0:
         raise ShapeError("quantile of an empty array has no value")
+    if q_np is not None and a.type.dtype in _NUMPY_FLOATS and np_eager.untaped(a):
+        # NumPy partitions instead of sorting; same definition of every method
+        fn = numpy.nanquantile if ignore_nan else numpy.quantile
+        with warnings.catch_warnings():      # an all-NaN slice gives NaN, as the composite does, unannounced
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn(a._data, q_np.astype(a._data.dtype), axis=axes, method=method, keepdims=keepdims)
+        return NDArray(numpy.asarray(out, dtype=a._data.dtype))
     s = sort(moved, -1)
     qs = _asarray(q_np.astype(a.dtype) if q_np is not None else q, a.type.dtype)
     qflat = reshape(qs, (-1,))

@@ -11,6 +11,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer
+from . import np_eager
 from .np import (_asarray, _axes, _cast, _shape, _writable, broadcast_to, concatenate, expand_dims, flip, full, moveaxis,
                  reshape, slice as _slice, split, stack, take, transpose, where, zeros)
 
@@ -92,6 +93,8 @@ def dsplit(a, indices_or_sections) -> list:
 def roll(a, shift, axis=None) -> Array:
     """Elements shifted along `axis` (the flattened array when None), wrapping around."""
     a = _asarray(a)
+    if np_eager.untaped(a, shift):       # one NumPy copy instead of split + concatenate
+        return NDArray(numpy.roll(a._data, shift, axis))
     if axis is None:
         return reshape(roll(reshape(a, (-1,)), shift, 0), a.shape)
     shifts = numpy.broadcast_arrays(numpy.asarray(shift), numpy.asarray(axis))

@@ -4,7 +4,8 @@ sort/argsort: eagerly one NumPy call (np_eager.py, stable, taped); traced, a
 bitonic sorting network over (NaN flag, value, index) keys, made of gathers and selects, so
 it compiles on every backend and differentiates (each output is one input). searchsorted and
 isin compile as broadcast comparisons. Functions whose result size depends on the data
-(unique, nonzero, set operations) run eagerly and are a TracingError when traced.
+(unique, nonzero, set operations) run eagerly and are a TracingError when traced (np_static_size:
+the size= forms of nonzero/unique that compile).
 """
 from __future__ import annotations
 
@@ -178,14 +179,8 @@ def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False) -> Array:
 
 
 # -- data-dependent sizes: eager only -------------------------------------------------------------
-@eager_only
-def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
-           sorted=True):
-    return numpy.unique(ar, return_index, return_inverse, return_counts, axis, equal_nan=equal_nan)
-
-
-for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values", "nonzero", "flatnonzero",
-              "argwhere", "extract", "compress", "intersect1d", "union1d", "setdiff1d", "setxor1d", "trim_zeros",
+# nonzero, flatnonzero, argwhere and unique (which take JAX's size=) are np_static_size's
+for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values", "extract", "compress", "intersect1d", "union1d", "setdiff1d", "setxor1d", "trim_zeros",
               "bincount", "histogram", "histogram2d", "histogramdd", "histogram_bin_edges"):
     globals()[_name] = eager_only(getattr(numpy, _name))
 

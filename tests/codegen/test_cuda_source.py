@@ -39,6 +39,9 @@ def _extra_graphs():
         "layout": (lambda x, i: (np.concatenate([x, np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))[:, :, 1:10]], axis=1),
                                  np.transpose(x, (0, 2, 3, 1))[:, ::2], np.take(x, i, axis=1)), (x, idx)),
         "softmax_long": (lambda r: npx.softmax(np.concatenate([r] * 40, axis=1)), (rows,)),
+        # JAX's static-size nonzero/unique (cumsum scan, (size, n) comparison, bitonic sort)
+        "static_size": (lambda r: np.nonzero(r > 0.5, size=9) + np.unique(r[0], size=6, return_counts=True),
+                        (rows,)),
         # control flow: every region's kernels go into the one source
         "control_flow": (lambda r: hb.lax.scan(lambda c, x: (hb.lax.cond(x.sum() > 0, lambda c: np.tanh(c + x),
                                                                           lambda c: c * 0.5, c), c.max()),

@@ -1,15 +1,17 @@
 """The Python Array API standard's own test suite (data-apis/array-api-tests) against hb.np.
 
-Slow tier, and only where a checkout is given: CI installs from PyPI and cannot clone the
-suite. Run it with
+Slow tier, and only where a checkout is given: CI installs from PyPI only, and the suite is not
+published there (checked: `pip download array-api-tests` finds no distribution), so CI skips it.
+Run it with
 
     git clone https://github.com/data-apis/array-api-tests /tmp/aat && cd /tmp/aat
     git checkout 2026.02.26 && git submodule update --init     # the pinned release tag
-    pip install ndindex pytest-json-report
+    pip install -e ".[test]"                                    # hypothesis, ndindex
     HYBRID_ARRAY_API_TESTS=/tmp/aat python -m pytest -m slow tests/frontend/test_array_api_suite.py
 
 It runs with a fixed hypothesis seed and 10 examples per test, complex dtypes skipped (hybrid
-has none), the fft extension disabled, and asserts the pass rate stays at or above PASS_RATE.
+has none; SKIPS lists the special cases that build complex inputs regardless), the fft extension
+disabled, and asserts the pass rate (passed / (passed + failed)) stays at or above PASS_RATE.
 """
 import os
 import re
@@ -19,6 +21,7 @@ import sys
 import pytest
 
 PASS_RATE = 0.95
+SKIPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "array_api_skips.txt")
 CHECKOUT = os.environ.get("HYBRID_ARRAY_API_TESTS")
 
 
@@ -31,8 +34,9 @@ def test_array_api_suite_pass_rate():
                PYTHONPATH=os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
     run = subprocess.run([sys.executable, "-m", "pytest", "array_api_tests", "-q", "-p", "no:cacheprovider",
                           "--max-examples=10", "--hypothesis-seed=0", "--disable-deadline",
+                          "--skips-file", SKIPS, "-n", "2",
                           "--disable-extension", "fft", "-o", "addopts="],
-                         cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=3600)
+                         cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=5400)
     summary = run.stdout.strip().splitlines()[-1]
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error|errors)", summary)}
     passed = counts.get("passed", 0)

@@ -5,11 +5,11 @@
 W2 convolution with a folded-BatchNorm epilogue, process CPU time, interleaved with ONNX Runtime; AVX-512,
 see bench/RESULTS.md "Convolution kernels"). The direct kernel wins where each output pixel does enough
 work to pay for re-laying the input and the result out (the NCHW[x]c transforms at its edges):
-  - a spatial kernel (3x3, 5x5) over at least 4 input channels and output rows of more than half a vector:
-    0.58-0.93x of im2col's time (ResNet-18's 3x3 layers at 64-256 channels, LeNet's conv2);
-  - not 1x1 convolutions (1.2-1.9x: the im2col of a 1x1 is no copy at all, and the GEMM is as fast),
-    the RGB/grey stems (C <= 3: 1.2-1.3x, most of the work is the layout change), nor 8-pixel rows on a
-    16-lane target (ResNet-18's last stage: 1.0-1.2x, a row reuses each weight vector too few times).
+  - a spatial kernel (3x3, 5x5) over at least 4 input channels and output rows of at least half a vector:
+    0.34-1.0x of im2col's time (ResNet-18's 3x3 layers: 0.68-0.78x at 64-256 channels, 0.9-1.0x on the
+    8-pixel rows of its last stage; LeNet's conv2: 0.34-0.48x);
+  - not 1x1 convolutions (1.4-2.2x: the im2col of a 1x1 is no copy at all, and the GEMM is as fast), nor
+    the RGB/grey stems (C <= 3: 1.0-1.5x, most of the work is the layout change).
 The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
 supports (benchmarks and tests)."""
 from __future__ import annotations
@@ -26,4 +26,4 @@ def choose_kind(geo: ConvGeometry, width: int) -> str:
     _, c, h, w = geo.in_shape
     _, _, kh, kw = geo.w_shape
     ow = (w + 2 * geo.padding[1] - geo.dilation[1] * (kw - 1) - 1) // geo.stride[1] + 1
-    return "direct" if kh * kw > 1 and c >= 4 and 2 * ow > width else "im2col"
+    return "direct" if kh * kw > 1 and c >= 4 and 2 * ow >= width else "im2col"

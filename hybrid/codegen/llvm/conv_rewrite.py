@@ -5,10 +5,10 @@ conv_choice.py assigns to the direct kernel:
   1. drop the stages that only fed the GEMM (the padded copy of the input, the im2col columns);
   2. a stage packing the input into the padded NCHW[CI]c layout (zeros at the borders and past C),
      and one packing the weights into (OG, CB, KH, KW, CI, RO, V) (zeros past O and C);
-  3. the DirectConv stage writing an NCHW[V]c temp;
-  4. a stage writing the convolution's result (or, when an elementwise tail was folded into the
-     GEMM's epilogue, the tail's result) in NCHW, reading the blocked temp: the layout change back
-     and the epilogue (bias, folded BatchNorm, residual, activation) in one pass.
+  3. the DirectConv stage, writing the result in NCHW (output channels padded to whole vectors);
+  4. unless that is the final result already, a stage writing the convolution's result (or, when
+     an elementwise tail was folded into the GEMM's epilogue, the tail's result): the epilogue (bias,
+     folded BatchNorm, residual, activation) as one vectorized pass.
 """
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     x, w = k.buffers[geo.x], k.buffers[geo.w]
     xp = _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
     wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
-    y = _buffer(k, f"{g.out}@nchw{width}c", (N, OB, OH, OW, width))
+    out = k.buffers[g.out]
+    in_place = g.epilogue is None and OB * width == O and out.shape == (N, O, OH, OW)
+    y = out if in_place else _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
 
     def pack_input(idx):                                                    # 2
         n, cb, h, w_, ci = idx
@@ -136,11 +138,9 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
         valid = both(in_range(o, 0, O), in_range(c, 0, C))
         return select(valid, load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw)), const(0.0, "f32"))
 
-    out = k.buffers[g.out]
     weights = _stage(k, wp, pack_weights)
-    k.stages[:i + 1] = before + [_stage(k, xp, pack_input), weights,
-                                 DirectConv(y.name, xp.name, wp.name, tile),   # 3
-                                 _stage(k, out, lambda idx: _unblock(k, g, y, idx, (O, OH, OW), width))]  # 4
+    tail = [] if in_place else [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]   # 4
+    k.stages[:i + 1] = before + [_stage(k, xp, pack_input), weights, DirectConv(y.name, xp.name, wp.name, tile)] + tail
     return WeightPack(weights, w.name)
 
 
@@ -149,9 +149,10 @@ def _buffer(k: Kernel, name: str, shape: tuple[int, ...]) -> Buffer:
     return k.buffers[name]
 
 
-def _unblock(k: Kernel, g: GemmStage, y: Buffer, idx: tuple, chw: tuple[int, int, int], width: int) -> E:
+def _epilogue(k: Kernel, g: GemmStage, y: Buffer, idx: tuple, chw: tuple[int, int, int]) -> E:
     """The value of the GEMM's output element at `idx` of its output buffer: the epilogue (or the plain
-    product) with the product read from the blocked temp `y`."""
+    product) with the product read from the direct convolution's NCHW result `y` (channels padded to
+    whole vectors)."""
     out = k.buffers[g.out]
     O, OH, OW = chw
     if len(out.shape) == 4 and out.shape[1:] == (O, OH, OW):
@@ -165,7 +166,7 @@ def _unblock(k: Kernel, g: GemmStage, y: Buffer, idx: tuple, chw: tuple[int, int
         o = iconst_op("mod", iconst_op("idiv", flat, OH * OW), O)
         h = iconst_op("mod", iconst_op("idiv", flat, OW), OH)
         w = iconst_op("mod", flat, OW)
-    product = load(y, (n, iconst_op("idiv", o, width), h, w, iconst_op("mod", o, width)))
+    product = load(y, (n, o, h, w))
     if g.epilogue is None:
         return product
     mapping = {g.batch_vars[0]: n, g.batch_vars[1]: const(0), g.m_var: o, g.n_var: iadd(imul(h, const(OW)), w)}
