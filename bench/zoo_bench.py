@@ -3,6 +3,7 @@ inference and one SGD training step, hybrid-llvm against PyTorch eager and torch
 
     .venv/bin/python -m bench.zoo_bench              # prints the table
     .venv/bin/python -m bench.zoo_bench --write      # and replaces the "## Model zoo" section of RESULTS.md
+    .venv/bin/python -m bench.zoo_bench --quick --batch 2 --size 112   # smaller, for a busy shared host
 
 PyTorch runs the same architecture with the same weights: `torch_twin` rebuilds the hybrid network
 layer by layer as torch modules (MXNet's variants included: BottleneckV1's biased 1x1 convolutions,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import sys
 from typing import Callable
 
 import numpy
@@ -176,13 +178,18 @@ def _with_outputs(setup: Callable) -> Callable:
 
 
 def main() -> None:
+    global BATCH, SIZE   # the workload shape every peer builds (module constants, overridable by --batch/--size)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--budget", type=float, default=30.0, help="seconds of timing per peer and workload")
     parser.add_argument("--quick", action="store_true", help="2 rounds, no torch.compile")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"batch size (default {BATCH})")
+    parser.add_argument("--size", type=int, default=SIZE, help=f"image height and width (default {SIZE})")
+    parser.add_argument("--section", default=SECTION, help=f"RESULTS.md heading to write under (default {SECTION!r})")
     args = parser.parse_args()
+    BATCH, SIZE = args.batch, args.size
     rounds = 2 if args.quick else args.rounds
     backend, note = hybrid_backend()
     x, y = _batch()
@@ -195,17 +202,18 @@ def main() -> None:
                                  args.budget)
     info = machine.cpu_info()
     text = "\n".join([
-        SECTION, "",
+        args.section, "",
         f"gluon.model_zoo.vision networks at batch {BATCH}x3x{SIZE}x{SIZE} (1000 classes): inference and one SGD "
         f"step (lr {LEARNING_RATE}), written by `.venv/bin/python -m bench.zoo_bench --write`; medians over rounds "
         f"of blocks of consecutive calls; \"vs hybrid\" = peer time / hybrid-{backend} time (above 1: hybrid is "
         "faster); \"agrees\" compares outputs (inference) or trainable weights after one step with PyTorch eager.",
         f"Machine: {info['cpu']}, {info['cores']} cores, {args.threads} threads for every library, load average "
-        f"{os.getloadavg()[0]:.1f} at the end of the run (a shared machine)" + (f"; {note}" if note else "") + ".", "",
+        f"{os.getloadavg()[0]:.1f} at the end of the run (a shared machine)" + (f"; {note}" if note else "") + ".",
+        f"Command: `python -m bench.zoo_bench {' '.join(sys.argv[1:])}`.", "",
         table(rows, f"hybrid-{backend}")])
     print(text)
     if args.write:
-        write_section(text, SECTION)
+        write_section(text, args.section)
 
 
 if __name__ == "__main__":

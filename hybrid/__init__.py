@@ -19,7 +19,7 @@ from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
-from . import context, device, image, lr_scheduler, metric, optimizer, random, test_utils, util
+from . import base, context, device, image, io, lr_scheduler, metric, optimizer, random, test_utils, util
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer = np, npx, init  # MXNet's long module names
@@ -56,7 +56,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
-           "current_context", "current_device", "num_gpus", "context", "device", "image", "initializer",
+           "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
            "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
            "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

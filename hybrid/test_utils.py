@@ -10,6 +10,7 @@ import numpy
 
 from .core.array import NDArray
 from .core.context import Context, cpu
+from .frontend.npx import use_np
 
 # MXNet's default tolerances by dtype (tighter for wider floats)
 _RTOL = {numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}
@@ -129,6 +130,41 @@ def environment(*args):
                 os.environ[k] = v
 
 
+def check_gluon_hybridize_consistency(net_builder, data_l: Sequence, numpy_func=None, test_grad: bool = True,
+                                      rtol: float = 1e-4, atol: float = 1e-4) -> None:
+    """A block built by `net_builder()` gives the same outputs (and, with test_grad, input gradients of
+    out.backward(out)) eager and hybridized, from the same initial parameters; and equals
+    numpy_func(*inputs) when given."""
+    from .core import autograd
+    results, params = [], None
+    for hybridize in (False, True):
+        net = net_builder()
+        if params is None:
+            net.initialize()
+        else:
+            net.load_dict(params)
+        if hybridize:
+            net.hybridize()
+        inputs = [a.copy() for a in data_l]
+        if test_grad:
+            for a in inputs:
+                a.attach_grad()
+            with autograd.record():
+                out = net(*inputs)
+            out.backward(out)
+        else:
+            out = net(*inputs)
+        if params is None:   # deferred shapes are known after the first call
+            params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+        results.append((out.asnumpy(), [a.grad.asnumpy() for a in inputs] if test_grad else []))
+    (out0, grads0), (out1, grads1) = results
+    assert_almost_equal(out1, out0, rtol=rtol, atol=atol)
+    for g1, g0 in zip(grads1, grads0):
+        assert_almost_equal(g1, g0, rtol=rtol, atol=atol)
+    if numpy_func is not None:
+        assert_almost_equal(out0, numpy_func(*[_np(a) for a in data_l]), rtol=rtol, atol=atol)
+
+
 __all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
            "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
-           "random_arrays", "rand_ndarray", "environment"]
+           "random_arrays", "rand_ndarray", "environment", "use_np", "check_gluon_hybridize_consistency"]

@@ -1,4 +1,6 @@
 """`hb.util`: MXNet's NumPy-mode switches (always on here) and small helpers."""
+from tempfile import TemporaryDirectory  # mx.util.TemporaryDirectory: the standard one
+
 from .frontend.npx import is_np_array, is_np_shape, reset_np, set_np, use_np
 from .core.context import num_gpus
 
@@ -26,4 +28,4 @@ def setenv(name: str, value) -> None:
 
 
 __all__ = ["is_np_array", "is_np_shape", "reset_np", "set_np", "use_np", "use_np_array", "use_np_shape",
-           "num_gpus", "getenv", "setenv"]
+           "num_gpus", "getenv", "setenv", "TemporaryDirectory"]

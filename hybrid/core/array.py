@@ -359,11 +359,12 @@ class NDArray(Array):
         return cpu(0)
 
     def as_in_context(self, ctx) -> "NDArray":
-        """This array on `ctx`: itself for hb.cpu(); a device copy for hb.gpu(i)."""
-        if ctx.device_type == "cpu":
+        """This array on `ctx`: itself where it already is; a copy placed on CPU device cpu(i)
+        (host memory, see core/context.HostDeviceArray); a device copy for hb.gpu(i)."""
+        if ctx == self.context:
             return self
-        from .context import to_device
-        return to_device(self, ctx)
+        from .context import on_host_device, to_device
+        return on_host_device(self, ctx) if ctx.device_type == "cpu" else to_device(self, ctx)
 
     @property
     def device(self):

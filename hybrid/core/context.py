@@ -8,6 +8,7 @@ eager ops) downloads a host copy.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Optional
 
 import numpy
@@ -38,6 +39,31 @@ class Context:
     def __repr__(self) -> str:
         return f"{self.device_type}({self.device_id})"
 
+    # `with hb.cpu(1):` makes this the current device (MXNet's `with ctx:`): a parameter kept on several
+    # devices (net.initialize(ctx=[...])) reads its replica for the current device; a block called on an
+    # array placed on a device enters that device for the call.
+    def __enter__(self) -> "Context":
+        _scope_stack().append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _scope_stack().pop()
+
+
+_SCOPE = threading.local()
+
+
+def _scope_stack() -> list:
+    if not hasattr(_SCOPE, "stack"):
+        _SCOPE.stack = []
+    return _SCOPE.stack
+
+
+def device_scope() -> Optional[Context]:
+    """The device of the innermost `with ctx:` block of this thread, None outside any."""
+    stack = _scope_stack()
+    return stack[-1] if stack else None
+
 
 def cpu(device_id: int = 0) -> Context:
     return Context("cpu", device_id)
@@ -51,9 +77,10 @@ Device = Context  # MXNet 2 renamed Context to Device; both names stay
 
 
 def current_context() -> Context:
-    """The default device of new arrays. Arrays are created on the CPU and moved with
-    `as_in_context`, so this is always hb.cpu(0) (see docs/semantics.md)."""
-    return cpu(0)
+    """The device of the innermost `with ctx:` block, else hb.cpu(0). New arrays are still
+    created in host memory and moved with `as_in_context` (see docs/semantics.md)."""
+    scope = device_scope()
+    return scope if scope is not None else cpu(0)
 
 
 current_device = current_context
@@ -67,6 +94,34 @@ def num_gpus() -> int:
         return int(driver.Device.count())
     except Exception:  # no pycuda, no driver, no device: all mean "no GPU" here
         return 0
+
+
+class HostDeviceArray(NDArray):
+    """An NDArray in host memory placed on CPU device `cpu(i)`, i > 0: several CPU "devices" in one
+    process, for data parallelism over device replicas (tested like GPUs, run on the host). Eager ops
+    on it give plain NDArrays (cpu(0)); a block called on it runs on its device's parameter replicas."""
+
+    __slots__ = ("_device_id",)
+
+    def __init__(self, data: numpy.ndarray, device_id: int):
+        super().__init__(data)
+        self._device_id = device_id
+
+    @property
+    def context(self) -> Context:
+        return cpu(self._device_id)
+
+    def detach(self) -> "HostDeviceArray":
+        return HostDeviceArray(self._data, self._device_id)
+
+    def __repr__(self) -> str:
+        return f"{self._data!r} @{self.context}"
+
+
+def on_host_device(array: NDArray, ctx: Context) -> NDArray:
+    """A copy of `array` placed on CPU device `ctx` (a plain NDArray for cpu(0))."""
+    data = numpy.array(array._data, copy=True)
+    return NDArray(data) if ctx.device_id == 0 else HostDeviceArray(data, ctx.device_id)
 
 
 class DeviceNDArray(NDArray):
@@ -150,7 +205,7 @@ class DeviceNDArray(NDArray):
         if ctx == self.context:
             return self
         if ctx.device_type == "cpu":
-            return NDArray(self._data)
+            return NDArray(self._data) if ctx.device_id == 0 else HostDeviceArray(self._data, ctx.device_id)
         return to_device(NDArray(self._data), ctx)
 
     def __repr__(self) -> str:
@@ -187,5 +242,5 @@ def to_device(array: NDArray, ctx: Context, runtime: Optional[object] = None) ->
     return DeviceNDArray.from_host(array._data, runtime, ctx.device_id)
 
 
-__all__ = ["Context", "Device", "cpu", "gpu", "current_context", "current_device", "num_gpus", "DeviceNDArray",
-           "host_data", "to_device"]
+__all__ = ["Context", "Device", "cpu", "gpu", "current_context", "current_device", "device_scope", "num_gpus",
+           "DeviceNDArray", "HostDeviceArray", "host_data", "on_host_device", "to_device"]

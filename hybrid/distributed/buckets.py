@@ -9,6 +9,10 @@ late layers' gradients overlaps the rest of backward; `wait()` collects every re
     buckets.ready(i, grad_i)       # any order; starts a bucket's allreduce when it is full
     reduced = buckets.wait()       # list of arrays, in the order of the specs
 
+With gradient compression (hybrid.distributed.compression) a bucket of float32/float64 arrays
+holds them as float16/bfloat16: they are rounded when handed in, reduced in the 16-bit type and
+widened back by `wait()`.
+
 Bucket size: HYBRID_DIST_BUCKET_MB (default 4 MiB here: CPU training steps are short, so smaller
 buckets start communicating earlier); 0 gives one bucket per array.
 """
@@ -20,6 +24,7 @@ import numpy
 
 from ..config import config
 from .comm import Communicator
+from .compression import GradientCompression
 from .errors import DistributedError
 
 
@@ -49,8 +54,10 @@ class Buckets:
     """Fusion buffers for a fixed list of (shape, dtype) arrays; reusable step after step."""
 
     def __init__(self, comm: Communicator, specs: Sequence[tuple[tuple, numpy.dtype]],
-                 bucket_bytes: Optional[int] = None, op: str = "sum"):
+                 bucket_bytes: Optional[int] = None, op: str = "sum",
+                 compression: Optional[GradientCompression] = None):
         self.comm, self.op = comm, op
+        compression = compression if compression is not None else GradientCompression(None)
         self.specs = [(tuple(shape), numpy.dtype(dtype)) for shape, dtype in specs]
         self.groups = plan_buckets(self.specs, default_bucket_bytes() if bucket_bytes is None else bucket_bytes)
         self._where: dict[int, tuple[int, slice]] = {}
@@ -61,7 +68,7 @@ class Buckets:
                 size = int(numpy.prod(self.specs[i][0], dtype=numpy.int64))
                 self._where[i] = (b, slice(offset, offset + size))
                 offset += size
-            self._buffers.append(numpy.empty(offset, self.specs[members[0]][1]))
+            self._buffers.append(numpy.empty(offset, compression.wire_dtype(self.specs[members[0]][1])))
         self._reset()
 
     def _reset(self) -> None:
@@ -96,9 +103,10 @@ class Buckets:
         for request in self._requests:
             request.wait()
         out = []
-        for i, (shape, _) in enumerate(self.specs):
+        for i, (shape, dtype) in enumerate(self.specs):
             b, where = self._where[i]
-            out.append(self._buffers[b][where].reshape(shape))
+            reduced = self._buffers[b][where].reshape(shape)
+            out.append(reduced if reduced.dtype == dtype else reduced.astype(dtype))
         self._reset()
         return out
 

@@ -38,8 +38,8 @@ def load_checkpoint(prefix: str, net, trainer) -> None:
         trainer.load_states(f"{prefix}.states")
     if comm is None:
         return
-    arrays = [p._data_eager() for p in net.collect_params().values()]
-    arrays += [s for state in trainer.states() for s in state]
-    for array in arrays:
+    for p in net.collect_params().values():
+        p.set_data(comm.broadcast(p.list_data()[0]._data))   # every device replica of this rank
+    for array in [s for state in trainer.states() for s in state]:
         array._assign(comm.broadcast(array._data))
     trainer.optimizer.num_update = int(comm.broadcast(numpy.array(trainer.optimizer.num_update)))

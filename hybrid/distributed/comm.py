@@ -15,12 +15,17 @@ import sys
 import time
 from typing import Optional
 
+import ml_dtypes
 import numpy
 
 from ..config import config
 from .errors import DistributedError
 
 REDUCE_OPS = ("sum", "avg")
+
+
+# 16-bit floats, reduced by hybrid's own MPI op (gradient compression, hybrid.distributed.compression)
+HALF_DTYPES = (numpy.dtype(numpy.float16), numpy.dtype(ml_dtypes.bfloat16))
 
 
 def import_mpi():
@@ -82,9 +87,23 @@ class Communicator:
         """Start reducing `buffer` across ranks in place (op "sum" or "avg")."""
         _check_op(op)
         buffer = _contiguous(buffer, "iallreduce")
-        request = self._comm.Iallreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
+        if buffer.dtype in HALF_DTYPES:   # fp16 / bf16: MPI has no such type
+            message = [_words(buffer), self.MPI.UINT16_T]
+            request = self._comm.Iallreduce(self.MPI.IN_PLACE, message, op=self._half_sum(buffer.dtype))
+        else:
+            request = self._comm.Iallreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
         return Request(self, request, buffer, f"allreduce of {buffer.size} x {buffer.dtype}",
                        1.0 / self.size if op == "avg" else None)
+
+    def _half_sum(self, dtype: numpy.dtype):
+        """An MPI reduction op adding 16-bit floats (sent as uint16 words) in that type."""
+        ops = self.__dict__.setdefault("_half_ops", {})
+        if dtype not in ops:
+            def add(inbuf, inoutbuf, datatype, dtype=dtype):
+                into = numpy.frombuffer(inoutbuf, dtype)
+                into += numpy.frombuffer(inbuf, dtype)
+            ops[dtype] = self.MPI.Op.Create(add, commute=True)
+        return ops[dtype]
 
     def allreduce(self, array, op: str = "sum") -> numpy.ndarray:
         """The sum (or average) of `array` over all ranks, as a new array."""
@@ -93,14 +112,14 @@ class Communicator:
     def broadcast(self, array, root: int = 0) -> numpy.ndarray:
         """Rank `root`'s `array` on every rank (a new array; shapes and dtypes must agree)."""
         buffer = numpy.array(array, order="C")
-        self._wait(self._comm.Ibcast(buffer, root=root), f"broadcast of {buffer.shape} {buffer.dtype}")
+        self._wait(self._comm.Ibcast(_words(buffer), root=root), f"broadcast of {buffer.shape} {buffer.dtype}")
         return buffer
 
     def allgather(self, array) -> numpy.ndarray:
         """Every rank's `array` stacked along a new first axis (equal shapes on all ranks)."""
         local = numpy.ascontiguousarray(array)
         out = numpy.empty((self.size,) + local.shape, local.dtype)
-        self._wait(self._comm.Iallgather(local, out), f"allgather of {local.shape} {local.dtype}")
+        self._wait(self._comm.Iallgather(_words(local), _words(out)), f"allgather of {local.shape} {local.dtype}")
         return out
 
     def allgather_text(self, text: str) -> list[str]:
@@ -138,6 +157,11 @@ class Communicator:
                            f"died, raised, or is not taking part in the same collective")
                 self.abort(message)
                 raise DistributedError(f"rank {self.rank}: {message}")
+
+
+def _words(buffer: numpy.ndarray) -> numpy.ndarray:
+    """16-bit floats as uint16 words for copying collectives (mpi4py knows no fp16/bf16 type)."""
+    return buffer.view(numpy.uint16) if buffer.dtype in HALF_DTYPES else buffer
 
 
 def _check_op(op: str) -> None:

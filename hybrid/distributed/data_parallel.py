@@ -10,7 +10,8 @@
   bucket between backward and the update; the executable is split around them
   (hybrid.codegen.segmented), starting each bucket's message before the rest of backward runs.
 
-Buckets follow reverse parameter order, the order backward produces gradients in.
+Buckets follow reverse parameter order, the order backward produces gradients in. With gradient
+compression the buckets (eager) and the allreduce ops (compiled) carry float16/bfloat16 values.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..core.tape import add_grad_ready_hook
 from ..ir.ops.collective import set_communicator
 from .buckets import Buckets, default_bucket_bytes, plan_buckets
 from .comm import Communicator
+from .compression import GradientCompression
 from .errors import DistributedError
 from .kvstore import check_same_signature
 
@@ -31,8 +33,10 @@ from .kvstore import check_same_signature
 class DataParallel:
     """Gradient synchronization of one Trainer's parameters over `comm` (op "sum" or "avg")."""
 
-    def __init__(self, comm: Communicator, params: list, reduce: str, bucket_bytes: Optional[int] = None):
+    def __init__(self, comm: Communicator, params: list, reduce: str, bucket_bytes: Optional[int] = None,
+                 compression: Optional[GradientCompression] = None):
         self.comm, self.reduce = comm, reduce
+        self.compression = compression if compression is not None else GradientCompression(None)
         self.params = params                                    # [(name, Parameter)] in model order
         self.bucket_bytes = default_bucket_bytes() if bucket_bytes is None else bucket_bytes
         self.order = list(range(len(params)))[::-1]             # bucket order: as backward makes them
@@ -50,14 +54,17 @@ class DataParallel:
                              "Trainer(kvstore=...)")
         changed = False
         for _, p in self.params:
-            weight = p._data_eager()
+            weight = _first_replica(p)
             value = self.comm.broadcast(weight._data)
             changed |= not numpy.array_equal(value, weight._data)
-            weight._assign(value)
+            p.set_data(value)   # every device replica of this rank
         changed = bool(self.comm.allreduce(numpy.array(int(changed)))[()])
-        weights = [self.params[i][1]._data_eager() for i in self.order]
-        self._buckets = Buckets(self.comm, [(w.shape, w.dtype) for w in weights], self.bucket_bytes, self.reduce)
-        self._slot = {id(w): slot for slot, w in enumerate(weights)}
+        weights = [_first_replica(self.params[i][1]) for i in self.order]
+        self._buckets = Buckets(self.comm, [(w.shape, w.dtype) for w in weights], self.bucket_bytes, self.reduce,
+                                self.compression)
+        # a parameter with replicas on several devices is final only once the Trainer has summed them
+        self._slot = {id(w): slot for slot, w in enumerate(weights)
+                      if len(self.params[self.order[slot]][1].list_ctx()) == 1}
         self_ref = weakref.ref(self)
 
         def on_ready(array) -> None:  # a weak reference: the tape must not keep old trainers alive
@@ -87,7 +94,7 @@ class DataParallel:
 
     def reduce_gradients(self) -> None:
         """Finish every bucket's allreduce and write the results into the parameters' .grad."""
-        weights = [self.params[i][1]._data_eager() for i in self.order]
+        weights = [_first_replica(self.params[i][1]) for i in self.order]
         if self._stale:  # the early messages hold an older gradient: drain them, send the current ones
             if self._buckets.pending:
                 self._buckets.wait_all_started()
@@ -106,11 +113,21 @@ class DataParallel:
     # -- compiled steps -------------------------------------------------------------------------
     def traced_allreduce(self, grads: list) -> list:
         """One allreduce op per bucket on traced gradients (model order in, model order out)."""
-        ordered = [grads[i] for i in self.order]
+        wide = {i: g.dtype for i, g in enumerate(grads)}
+        ordered = [_cast(grads[i], self.compression.wire_dtype(grads[i].dtype)) for i in self.order]
         reduced: dict[int, object] = {}
         groups = plan_buckets([(g.shape, g.dtype) for g in ordered], self.bucket_bytes)
         for b, members in enumerate(groups):
             outs = bind("allreduce", *[ordered[m] for m in members], reduce=self.reduce, bucket=b)
             outs = outs if isinstance(outs, tuple) else (outs,)
             reduced.update({self.order[m]: out for m, out in zip(members, outs)})
-        return [reduced[i] for i in range(len(grads))]
+        return [_cast(reduced[i], wide[i]) for i in range(len(grads))]
+
+
+def _cast(value, dtype):
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _first_replica(param):
+    """The parameter's value on its first device (the one the Trainer updates)."""
+    return param._data_eager(param.list_ctx()[0])

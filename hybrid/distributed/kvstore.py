@@ -13,6 +13,8 @@ checking that every rank declares the same shapes); `push` reduces and, with an 
 (`set_optimizer`, "update on the store"), applies it to the stored weight, else overwrites
 the stored value; `pull` copies the stored value out; `pushpull` is push then pull (into the
 pushed arrays when no `out` is given); `broadcast` is init then pull.
+`set_gradient_compression({'type': 'fp16' | 'bf16'})` makes pushed values travel and be summed
+in 16 bits (hybrid.distributed.compression).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..errors import FormatError
 from ..core.array import NDArray
 from ..frontend.block import load_npz
 from .comm import Communicator, world
+from .compression import GradientCompression
 from .errors import DistributedError
 
 KINDS = ("local", "device", "dist_sync", "dist_device_sync", "horovod")
@@ -79,6 +82,7 @@ class KVStore:
         self._optimizer = None
         self._states: dict = {}
         self._counts: dict = {}
+        self._compression = GradientCompression(None)
 
     @property
     def rank(self) -> int:
@@ -91,6 +95,14 @@ class KVStore:
     @property
     def comm(self) -> Optional[Communicator]:
         return self._comm
+
+    def set_gradient_compression(self, compression_params: dict) -> None:
+        """Reduce pushed values in float16 or bfloat16: {'type': 'fp16' | 'bf16' | 'none'}."""
+        self._compression = GradientCompression(compression_params)
+
+    @property
+    def gradient_compression(self) -> GradientCompression:
+        return self._compression
 
     # -- init / push / pull ----------------------------------------------------------------------
     def init(self, key, value) -> None:
@@ -152,15 +164,12 @@ class KVStore:
             for a in arrays:
                 if a.shape != stored.shape:
                     raise DistributedError(f"kvstore.push: key {k!r} holds shape {stored.shape}, pushed {a.shape}")
-            total = numpy.array(arrays[0], dtype=stored.dtype)
-            for a in arrays[1:]:
-                total += a
-            local.append(total)
+            local.append(self._compression.sum_local([a.astype(stored.dtype, copy=False) for a in arrays]))
         if self._comm is None:
             return local
         from .buckets import Buckets
 
-        buckets = Buckets(self._comm, [(a.shape, a.dtype) for a in local])
+        buckets = Buckets(self._comm, [(a.shape, a.dtype) for a in local], compression=self._compression)
         for i, a in enumerate(local):
             buckets.ready(i, a)
         return [numpy.array(r) for r in buckets.wait()]

@@ -17,7 +17,11 @@ from ..errors import FormatError, HybridError
 from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
+from ..core.array import NDArray
+from ..core.context import Context, cpu
 from ..core.tracing import current_trace
+
+DEFAULT_DEVICE = cpu(0)
 
 
 # Set by hybrid.frontend.aot (which builds on blocks, so blocks cannot import it): compile_library.
@@ -71,13 +75,13 @@ class Block(BlockAPI):
     def initialize(self, init=None, ctx=None, verbose: bool = False, force_reinit: bool = False,
                    device=None) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
-        the first forward call. `ctx`/`device` (MXNet's placement) must be the CPU: parameters live
-        in host memory and a CUDA-hybridized block copies them to its device."""
-        from .parameter import _check_host
+        the first forward call. `ctx`/`device`: one CPU device or a list of them, one replica of
+        each parameter per device (data parallelism in one process: gluon.utils.split_and_load, a
+        Trainer sums the replicas' gradients). Parameters live in host memory; a CUDA-hybridized
+        block copies them to its GPU."""
         for name, p in self.collect_params().items():
-            _check_host(p, device if device is not None else ctx)
             p.name = name
-            p.initialize(init, force_reinit)
+            p.initialize(init, force_reinit, ctx=device if device is not None else ctx)
         return self
 
     def zero_grad(self) -> None:
@@ -103,6 +107,13 @@ class Block(BlockAPI):
             raise HybridError(f"{filename}: {e}") from None
 
     def __call__(self, *args, **kwargs):
+        device = placed_device(args)
+        if device is not None:
+            with device:   # parameters kept on several devices read this device's replica
+                return self._call(*args, **kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
             return self._call_with_hooks(self.forward, args, kwargs)
         return self.forward(*args, **kwargs)
@@ -116,6 +127,16 @@ class Block(BlockAPI):
 
     def _extra_repr(self) -> str:
         return ""
+
+
+def placed_device(args) -> Optional[Context]:
+    """The device of the first array argument placed off the default device (x.as_in_context(hb.cpu(1)),
+    a GPU array), as MXNet runs a block under its input's context; None for host arrays on cpu(0), so a
+    block called inside another keeps the device its caller entered."""
+    for a in args:
+        if isinstance(a, NDArray):
+            return a.context if a.context != DEFAULT_DEVICE else None
+    return None
 
 
 MAX_NPZ_BYTES = 1 << 40
@@ -158,7 +179,7 @@ class HybridBlock(Block):
         object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
                                                                self.collect_params, self._finish_deferred_shapes))
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
             return self._call_with_hooks(self._run, args, kwargs)
         return self._run(*args, **kwargs)

@@ -8,6 +8,7 @@ import numpy
 from ..errors import HybridError
 from ..ir.types import dtype_name, to_numpy_dtype
 from ..core.array import NDArray
+from ..core.context import Context, cpu, device_scope, on_host_device
 from . import init as initializers
 
 
@@ -33,7 +34,9 @@ class Parameter:
         self.dtype = to_numpy_dtype(dtype_name(dtype))
         self.init = init
         self.grad_req = grad_req if differentiable else "null"
-        self._array: Optional[NDArray] = None
+        self._array: Optional[NDArray] = None          # the value on the first device of _ctx_list
+        self._replicas: dict[Context, NDArray] = {}     # device -> its copy of the value (all of _ctx_list)
+        self._ctx_list: list[Context] = [cpu(0)]
         self._deferred_init: Optional[initializers.Initializer] = None
         self.allow_deferred_init = allow_deferred_init
 
@@ -47,9 +50,12 @@ class Parameter:
     def _shape_known(self) -> bool:
         return self.shape is not None and all(d > 0 for d in self.shape)
 
-    def initialize(self, init=None, force_reinit: bool = False) -> None:
+    def initialize(self, init=None, force_reinit: bool = False, ctx=None, device=None) -> None:
+        """Set the value from `init` (or this parameter's own initializer), on every device of
+        `ctx`/`device` (one Context or a list; default hb.cpu(0)): one replica per device, all equal."""
         if self._array is not None and not force_reinit:
             return
+        self._ctx_list = _device_list(self, device if device is not None else ctx)
         chosen = initializers.create(self.init if self.init is not None else (init or initializers.Uniform()))
         if isinstance(chosen, initializers.Mixed):
             chosen = chosen.for_name(self.name)
@@ -72,27 +78,41 @@ class Parameter:
         self._deferred_init = None
 
     def _set_array(self, data: numpy.ndarray) -> None:
-        # a copy: optimizers update parameters in place and must never write into the caller's array
-        self._array = NDArray(numpy.array(data, dtype=self.dtype, order="C"))
+        # a copy per device: optimizers update parameters in place and must never write into the caller's array
+        value = NDArray(numpy.array(data, dtype=self.dtype, order="C"))
+        self._replicas = {ctx: on_host_device(value, ctx) for ctx in self._ctx_list}
+        self._array = self._replicas[self._ctx_list[0]]
         self.shape = self._array.shape
         if self.grad_req != "null":
-            self._array.attach_grad(self.grad_req)
+            for replica in self._replicas.values():
+                replica.attach_grad(self.grad_req)
 
-    def _data_eager(self) -> NDArray:
+    def _data_eager(self, ctx: Optional[Context] = None) -> NDArray:
+        """The value on `ctx`; by default on the current device (`with ctx:`, which a block call on a
+        placed array enters), or the first device outside any `with` block."""
         if self._array is None:
             if self._deferred_init is not None:
                 raise DeferredInitializationError(
                     f"parameter {self.name} has unknown shape {self.shape}; it is set by the first forward call")
             raise DeferredInitializationError(f"parameter {self.name} is not initialized; call net.initialize()")
-        return self._array
+        if len(self._replicas) == 1 and ctx is None:
+            return self._array
+        ctx = ctx if ctx is not None else device_scope()
+        if ctx is None:
+            return self._array
+        replica = self._replicas.get(ctx)
+        if replica is None:
+            raise HybridError(f"Parameter {self.name} was initialized on {self._ctx_list} but is used on {ctx}; "
+                              f"initialize it there too (net.initialize(ctx=[...]) or param.reset_ctx([...]))")
+        return replica
 
     def data(self, ctx=None):
-        """The value: an NDArray eagerly, the parameter's graph input while tracing. `ctx`
-        (MXNet's device argument) must be the CPU: parameters live in host memory."""
+        """The value on `ctx` (default: the current device): an NDArray eagerly, the parameter's graph
+        input while tracing (the compiled code is then fed the replica of the device it is called on)."""
         _check_host(self, ctx)
         from ..core.tracing import current_trace
         trace = current_trace()
-        return trace.param(self) if trace is not None else self._data_eager()
+        return trace.param(self) if trace is not None else self._data_eager(ctx)
 
     def set_data(self, data) -> None:
         data = numpy.asarray(data, dtype=self.dtype)
@@ -101,20 +121,37 @@ class Parameter:
         if self._array is None:
             self._set_array(data)
         else:
-            self._array._assign(data)
+            for replica in self._replicas.values():
+                replica._assign(data)
 
     def list_data(self) -> list:
-        return [self.data()]
+        """The value on each device of list_ctx(), in that order."""
+        self._data_eager()
+        return [self._replicas[c] for c in self._ctx_list]
 
     def list_grad(self) -> list:
-        return [self.grad()]
+        """The gradient on each device of list_ctx(), in that order."""
+        return [self.grad(c) for c in self._ctx_list]
 
     def list_ctx(self) -> list:
-        from ..core.context import cpu
-        return [cpu(0)]
+        """The devices this parameter has a replica on (hb.cpu(0) unless initialized with ctx=[...])."""
+        return list(self._ctx_list)
 
     def reset_ctx(self, ctx) -> None:
-        _check_host(self, ctx)
+        """Move the parameter to `ctx` (one device or a list): every new replica gets the current value
+        (that of the first device), gradients start at zero."""
+        devices = _device_list(self, ctx)
+        if self._array is None:
+            self._ctx_list = devices
+            return
+        value = self._array._data
+        self._ctx_list = devices
+        self._set_array(value)
+
+    def _sync_replicas(self) -> None:
+        """Copy the first device's value into the other replicas (after the Trainer updated it)."""
+        for ctx in self._ctx_list[1:]:
+            self._replicas[ctx]._assign(self._array._data)
 
     def cast(self, dtype) -> None:
         """Convert the value (and gradient buffer) to `dtype`."""
@@ -127,23 +164,41 @@ class Parameter:
                           f"{self.name}.data(), which is the graph input while hybridized")
 
     def grad(self, ctx=None) -> NDArray:
+        """The gradient on `ctx` (default: the current device)."""
         _check_host(self, ctx)
-        g = self._data_eager().grad
+        g = self._data_eager(ctx).grad
         if g is None:
             raise HybridError(f"parameter {self.name} has no gradient (grad_req={self.grad_req!r})")
         return g
 
     def zero_grad(self) -> None:
-        if self._array is not None and self._array.grad is not None:
-            self._array.grad._assign(0)
+        for replica in self._replicas.values():
+            if replica.grad is not None:
+                replica.grad._assign(0)
 
 
 def _check_host(param: "Parameter", ctx) -> None:
     devices = ctx if isinstance(ctx, (list, tuple)) else [ctx]
     for d in devices:
         if d is not None and getattr(d, "device_type", "cpu") != "cpu":
-            raise HybridError(f"Parameter {param.name}: parameters live in host memory (hb.cpu()); hybridize with "
+            raise HybridError(f"Parameter {param.name}: parameters live in host memory (hb.cpu(i)); hybridize with "
                               f"backend='cuda' to run on {d} (the backend copies parameters to the device)")
+
+
+def _device_list(param: "Parameter", ctx) -> list[Context]:
+    """`ctx` (None, a Context or a list of them) as a list of distinct CPU devices (default [cpu(0)])."""
+    if ctx is None:
+        return [cpu(0)]
+    devices = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    if not devices:
+        raise HybridError(f"Parameter {param.name}: the device list is empty; give e.g. [hb.cpu(0), hb.cpu(1)]")
+    for d in devices:
+        if not isinstance(d, Context):
+            raise HybridError(f"Parameter {param.name}: expected devices (hb.cpu(i)), got {type(d).__name__}")
+    _check_host(param, devices)
+    if len(set(devices)) != len(devices):
+        raise HybridError(f"Parameter {param.name}: device list {devices} names a device twice")
+    return devices
 
 
 class Constant(Parameter):
@@ -160,9 +215,13 @@ class Constant(Parameter):
 class ParameterDict(dict):
     """Parameters by their path in the block tree ("fc1.weight")."""
 
-    def initialize(self, init=None, force_reinit: bool = False) -> None:
+    def initialize(self, init=None, force_reinit: bool = False, ctx=None, device=None, verbose: bool = False) -> None:
         for p in self.values():
-            p.initialize(init, force_reinit)
+            p.initialize(init, force_reinit, ctx=ctx, device=device)
+
+    def reset_ctx(self, ctx) -> None:
+        for p in self.values():
+            p.reset_ctx(ctx)
 
     def zero_grad(self) -> None:
         for p in self.values():

@@ -24,6 +24,14 @@ applies the same update. "dist_sync" sums the gradients over workers (MXNet: pas
 batch size to step), "horovod" averages them (Horovod's DistributedTrainer: pass the per-worker
 batch size). `update_on_kvstore=True` applies the optimizer on the store instead (kv.set_optimizer:
 push gradients, pull weights). "local" / "device" (one process) leave the gradients as they are.
+`compression_params={'type': 'fp16' | 'bf16'}` (MXNet's argument) makes the gradients travel and be
+summed in 16 bits, over devices and workers (hybrid.distributed.compression).
+
+Several devices in one process (`net.initialize(ctx=[hb.cpu(0), hb.cpu(1)])`, a batch cut with
+gluon.utils.split_and_load, one forward/backward per slice): each parameter has one replica per
+device. `step` first sums the replicas' gradients and writes the sum into every replica's gradient
+(MXNet's 'device'/'local' kvstore, also hybrid's default kvstore=None), then reduces over workers,
+updates the first replica and copies it into the others, so the replicas stay identical.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ from ..core.array import Array, NDArray
 from ..frontend.block import load_npz
 from ..frontend.parameter import Parameter
 from ..distributed import kvstore as kv
+from ..distributed.compression import GradientCompression
 from ..distributed.data_parallel import DataParallel
 from .optimizer import Optimizer, create
 from .utils import clip_by_global_norm
@@ -67,7 +76,7 @@ class Trainer:
 
     def __init__(self, params, optimizer: Union[str, Optimizer] = "sgd", optimizer_params: Optional[dict] = None,
                  clip_global_norm: Optional[float] = None, kvstore: Union[None, str, kv.KVStore] = None,
-                 update_on_kvstore: Optional[bool] = None):
+                 update_on_kvstore: Optional[bool] = None, compression_params: Optional[dict] = None):
         if isinstance(params, Parameter):
             raise HybridError("Trainer takes a collection of parameters: pass net.collect_params() or a list")
         named = _as_parameter_list(params)
@@ -80,13 +89,17 @@ class Trainer:
         self.clip_global_norm = clip_global_norm
         self._states: Optional[list[tuple[NDArray, ...]]] = None
         self._kvstore = kv.create(kvstore) if isinstance(kvstore, str) else kvstore
+        self._compression = GradientCompression(compression_params)
+        if self._kvstore is not None and compression_params is not None:
+            self._kvstore.set_gradient_compression(compression_params)
         distributed = self._kvstore is not None and self._kvstore.comm is not None
         self._update_on_kvstore = bool(update_on_kvstore) and self._kvstore is not None
         if self._update_on_kvstore and clip_global_norm is not None:
             raise HybridError("Trainer: clip_global_norm needs the gradients of every parameter in one place; it "
                               "cannot be combined with update_on_kvstore=True")
         self._data_parallel = (DataParallel(self._kvstore.comm, self._params,
-                                            "avg" if self._kvstore.type == "horovod" else "sum")
+                                            "avg" if self._kvstore.type == "horovod" else "sum",
+                                            compression=self._compression)
                                if distributed and not self._update_on_kvstore else None)
         self._kv_ready = False
         if all(p.is_initialized for _, p in self._params):
@@ -118,10 +131,27 @@ class Trainer:
         self.update(batch_size)
 
     def allreduce_grads(self) -> None:
-        """Reduce the gradients over the workers (a no-op without a distributed kvstore)."""
+        """Sum the gradients over the devices of this process, then reduce them over the workers
+        (with a distributed kvstore)."""
         self._init_kvstore(first_step=True)
+        if self._update_on_kvstore:
+            return        # the store's push sums the devices' and workers' gradients
+        self._reduce_replicas()
         if self._data_parallel is not None:
             self._data_parallel.reduce_gradients()
+            for _, p in self._params:   # the workers' sum, into every device's gradient
+                grads = p.list_grad()
+                for g in grads[1:]:
+                    g._assign(grads[0]._data)
+
+    def _reduce_replicas(self) -> None:
+        """Every replica's gradient becomes the sum over the replicas (kvstore 'device' semantics)."""
+        for _, p in self._params:
+            if len(p.list_ctx()) > 1:
+                grads = p.list_grad()
+                total = self._compression.sum_local([g._data for g in grads])
+                for g in grads:
+                    g._assign(total)
 
     def update(self, batch_size: int) -> None:
         """Apply the optimizer to the (already reduced) gradients, scaled by 1/batch_size."""
@@ -161,10 +191,11 @@ class Trainer:
 
     def _update_on_store(self, batch_size: int) -> None:
         keys = list(range(len(self._params)))
-        with autograd.pause():
-            grads = [self._grad(name, p) * (1.0 / batch_size) for name, p in self._params]
+        self._weights_exist()
+        with autograd.pause():   # one gradient per device: the store sums them
+            grads = [[g * (1.0 / batch_size) for g in p.list_grad()] for _, p in self._params]
         self._kvstore.push(keys, grads)
-        self._kvstore.pull(keys, [self._weight(name, p) for name, p in self._params])
+        self._kvstore.pull(keys, [p.list_data() for _, p in self._params])
 
     def allreduce_traced(self, grads: Sequence[Array]) -> list[Array]:
         """For a compiled step: the gradients after this trainer's allreduce ops (one per bucket),
@@ -172,6 +203,12 @@ class Trainer:
         if self._update_on_kvstore and self._kvstore.comm is not None:
             raise HybridError("compile_step: update_on_kvstore=True updates on the store, outside the compiled "
                               "step; use update_on_kvstore=False (the default) to compile the whole step")
+        several = [(name, p.list_ctx()) for name, p in self._params if len(p.list_ctx()) > 1]
+        if several:
+            raise HybridError(f"compile_step: parameter {several[0][0]!r} has replicas on {several[0][1]}; a compiled "
+                              "step runs on one device. Train several devices with the eager or hybridized step "
+                              "(forward/backward per slice, then trainer.step), or one device per process with a "
+                              "distributed kvstore")
         self._init_kvstore(first_step=False)
         if self._data_parallel is None:
             return list(grads)
@@ -216,16 +253,22 @@ class Trainer:
         an old weight array itself (DCASGD keeps the previous weight), so states are read first."""
         new_states = [[numpy.asarray(n).copy() for n in new] for new in new_states]
         for (name, p), w in zip(self._params, new_weights):
-            p._data_eager()._assign(numpy.asarray(w))
+            self._weight(name, p)._assign(numpy.asarray(w))
+            p._sync_replicas()
         for old, new in zip(self.states(), new_states):
             for o, n in zip(old, new):
                 o._assign(n)
 
+    def _weights_exist(self) -> None:
+        for name, p in self._params:
+            self._weight(name, p)
+
     def _weight(self, name: str, p: Parameter) -> NDArray:
+        """The parameter's value on its first device (the replica the optimizer updates)."""
         if not p.is_initialized:
             raise HybridError(f"Trainer: parameter {name!r} is not initialized (shape {p.shape}); call "
                               "net.initialize() and run one forward pass before trainer.step()")
-        return p._data_eager()
+        return p._data_eager(p.list_ctx()[0])
 
     def _grad(self, name: str, p: Parameter) -> NDArray:
         grad = self._weight(name, p).grad

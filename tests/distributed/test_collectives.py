@@ -19,6 +19,23 @@ def test_allreduce_sum_and_average_equal_numpy_over_ranks(comm):
                                   rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["fp16", "bf16"])
+def test_allreduce_of_16_bit_floats_adds_in_16_bits(comm, kind):
+    """fp16/bf16 buffers (gradient compression) are summed in their own type by hybrid's MPI op:
+    every partial sum is rounded, so the error is at most (ranks - 1) roundings of the running sum."""
+    from hybrid.distributed.compression import TYPES, UNIT_ROUNDOFF
+    low = TYPES[kind]
+    everyone = [rank_data(r, (50,)).astype(low) for r in range(comm.size)]
+    got = comm.allreduce(everyone[comm.rank])
+    assert got.dtype == low
+    exact = sum(e.astype(numpy.float64) for e in everyone)
+    bound = comm.size * UNIT_ROUNDOFF[kind] * sum(numpy.abs(e.astype(numpy.float64)) for e in everyone)
+    assert numpy.all(numpy.abs(got.astype(numpy.float64) - exact) <= bound)
+    if comm.size == 2:   # one addition: exactly NumPy's 16-bit sum
+        numpy.testing.assert_array_equal(got, everyone[0] + everyone[1])
+    numpy.testing.assert_array_equal(comm.broadcast(got), got)   # every rank holds the same bits
+
+
 def test_broadcast_allgather_barrier(comm):
     numpy.testing.assert_array_equal(comm.broadcast(rank_data(comm.rank)), rank_data(0))
     gathered = comm.allgather(numpy.array([comm.rank, 10 * comm.rank]))

@@ -187,3 +187,64 @@ def test_buckets_start_their_allreduce_during_backward(monkeypatch):
     assert buckets.started == len(buckets.groups)
     trainer.step(PER_WORKER)
     assert buckets.started == 0
+
+
+@pytest.mark.parametrize("optimizer,kind", [("sgd", "dist_sync"), ("adam", "horovod")])
+def test_two_devices_per_worker_train_like_one_process(optimizer, kind):
+    """MPI workers x devices in one process: each rank cuts its shard over hb.cpu(0), hb.cpu(1);
+    the Trainer sums the device replicas' gradients, then allreduces over the ranks."""
+    comm = world()
+    total = PER_WORKER * comm.size
+    devices = [hb.cpu(0), hb.cpu(1)]
+    hb.np.random.seed(42)
+    net, shape = mlp()
+    net.initialize(hb.init.Xavier(), ctx=devices)
+    trainer = hb.gluon.Trainer(net.collect_params(), optimizer, dict(OPTIMIZERS[optimizer]), kvstore=kind)
+    loss_fn = hb.gluon.loss.SoftmaxCrossEntropyLoss()
+    mine = slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER)
+    for x, y in batches(shape, total):
+        xs = hb.gluon.utils.split_and_load(x[mine], devices)
+        ys = hb.gluon.utils.split_and_load(y[mine], devices)
+        with autograd.record():
+            losses = [loss_fn(net(a), b) for a, b in zip(xs, ys)]
+        for loss in losses:
+            loss.backward()
+        trainer.step(total if kind == "dist_sync" else PER_WORKER)
+    ref_net, _ = build(mlp)
+    expected = train(ref_net, hb.gluon.Trainer(ref_net.collect_params(), optimizer, dict(OPTIMIZERS[optimizer])),
+                     "eager", batches(shape, total), slice(None), total, None)
+    for name, p in net.collect_params().items():
+        for replica in p.list_data():
+            numpy.testing.assert_allclose(replica.asnumpy(), expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("mode,kind,backend,tol", [("eager", "fp16", None, 2e-4),
+                                                   ("compile_step", "bf16", "interp", 2e-3)])
+def test_compressed_gradients_track_full_precision_training(mode, kind, backend, tol):
+    """compression_params={'type': 'fp16' | 'bf16'}: the allreduce carries 16-bit gradients; 20 SGD
+    steps stay within `tol` of full-precision training (and differ from it: they were rounded)."""
+    comm = world()
+    total = PER_WORKER * comm.size
+    net, shape = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="dist_sync",
+                               compression_params={"type": kind})
+    mine = slice(comm.rank * PER_WORKER, (comm.rank + 1) * PER_WORKER)
+    got = train(net, trainer, mode, batches(shape, total), mine, total, backend)
+    ref_net, _ = build(mlp)
+    expected = train(ref_net, hb.gluon.Trainer(ref_net.collect_params(), "sgd", {"learning_rate": 0.1}), "eager",
+                     batches(shape, total), slice(None), total, None)
+    for name in got:
+        numpy.testing.assert_allclose(got[name], expected[name], rtol=tol, atol=tol, err_msg=name)
+    assert max(float(numpy.abs(got[n] - expected[n]).max()) for n in got) > 0
+    numpy.testing.assert_array_equal(comm.broadcast(got[name]), got[name])
+
+
+def test_compiled_step_allreduces_16_bit_buckets():
+    net, shape = build(mlp)
+    trainer = hb.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvstore="dist_sync",
+                               compression_params={"type": "fp16"})
+    step = hb.compile_step(net, hb.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, backend="interp")
+    x, y = next(batches(shape, PER_WORKER))
+    step(hb.np.array(x), hb.np.array(y))
+    allreduces = [line for line in step.ir().splitlines() if "= allreduce(" in line]
+    assert allreduces and all("f16[" in line and "f32[" not in line for line in allreduces)

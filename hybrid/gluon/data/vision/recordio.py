@@ -19,14 +19,39 @@ _HEADER = struct.Struct("<IfQQ")
 
 
 def read_index(path: str) -> list[int]:
-    offsets = []
+    """The record offsets of an .idx file, in its order."""
+    return list(read_keyed_index(path).values())
+
+
+def read_keyed_index(path: str) -> dict[int, int]:
+    """{record key: offset} of an .idx file ("key<TAB>offset" lines), in file order."""
+    index: dict[int, int] = {}
     with open(path) as f:
         for number, line in enumerate(f, 1):
             parts = line.split()
-            if len(parts) != 2:
+            if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
                 raise FormatError(f"{path}:{number}: expected 'key<TAB>offset', got {line!r}")
-            offsets.append(int(parts[1]))
-    return offsets
+            index[int(parts[0])] = int(parts[1])
+    return index
+
+
+def scan_offsets(path: str) -> list[int]:
+    """The offsets of every record of a .rec file without an index, found by walking the headers."""
+    offsets, offset = [], 0
+    with open(path, "rb") as f:
+        while True:
+            f.seek(offset)
+            head = f.read(8)
+            if not head:
+                return offsets
+            if len(head) != 8:
+                raise FormatError(f"{path}: truncated record header at offset {offset}")
+            magic, lrecord = struct.unpack("<II", head)
+            if magic != MAGIC:
+                raise FormatError(f"{path}: bad magic {magic:#x} at offset {offset} (not a RecordIO file)")
+            length = lrecord & ((1 << 29) - 1)
+            offsets.append(offset)
+            offset += 8 + length + (-length % 4)
 
 
 def read_record(f, offset: int, path: str) -> bytes:

@@ -13,11 +13,11 @@ from typing import Optional, Sequence
 
 import numpy
 
-from .errors import ShapeError
-from .core.array import NDArray
-from .gluon.data.vision import color
-from .gluon.data.vision.decode import decode
-from .gluon.data.vision.transforms import Resize as _NumpyResize
+from ..errors import ShapeError
+from ..core.array import NDArray
+from ..gluon.data.vision import color
+from ..gluon.data.vision.decode import decode
+from ..gluon.data.vision.transforms import Resize as _NumpyResize
 
 # MXNet's interp codes -> Pillow resampling filters (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos)
 _PIL_FILTERS = {0: "NEAREST", 1: "BILINEAR", 2: "BICUBIC", 3: "BOX", 4: "LANCZOS"}
@@ -54,9 +54,26 @@ def imread(filename: str, flag: int = 1, to_rgb: bool = True) -> NDArray:
         return imdecode(f.read(), flag, to_rgb)
 
 
+def _interp_method(interp: int, src_size: tuple, dst_size: tuple) -> int:
+    """MXNet's two automatic codes: 9 picks bicubic to enlarge, area to shrink, else bilinear;
+    10 picks one of 0-4 at random."""
+    if interp == 9:
+        (sh, sw), (dh, dw) = src_size, dst_size
+        if dh > sh and dw > sw:
+            return 2
+        if dh < sh and dw < sw:
+            return 3
+        return 1
+    if interp == 10:
+        return _pyrandom.randint(0, 4)
+    return interp
+
+
 def imresize(src, w: int, h: int, interp: int = 1) -> NDArray:
-    """Resize to width w, height h."""
+    """Resize to width w, height h (interp: 0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos,
+    9 automatic, 10 random)."""
     a = _hwc(src)
+    interp = _interp_method(interp, a.shape[:2], (h, w))
     try:
         Image = _pil()
     except ImportError:
@@ -126,6 +143,23 @@ def random_crop(src, size: Sequence[int], interp: int = 2):
     return fixed_crop(a, x0, y0, w, h, size, interp), (x0, y0, w, h)
 
 
+def random_size_crop(src, size: Sequence[int], area, ratio: Sequence[float], interp: int = 2):
+    """Crop a random window of random area (a fraction in `area` = (min, max), or (area, 1)) and
+    aspect ratio (log-uniform in `ratio`), resized to `size` = (width, height); after 10 windows
+    that do not fit, the centre crop. Returns (image, (x0, y0, w, h))."""
+    a = _hwc(src)
+    h, w = a.shape[:2]
+    low, high = (area, 1.0) if isinstance(area, (int, float)) else area
+    for _ in range(10):
+        target = _pyrandom.uniform(low, high) * h * w
+        aspect = numpy.exp(_pyrandom.uniform(numpy.log(ratio[0]), numpy.log(ratio[1])))
+        new_w, new_h = int(round(numpy.sqrt(target * aspect))), int(round(numpy.sqrt(target / aspect)))
+        if new_w <= w and new_h <= h:
+            x0, y0 = _pyrandom.randint(0, w - new_w), _pyrandom.randint(0, h - new_h)
+            return fixed_crop(a, x0, y0, new_w, new_h, size, interp), (x0, y0, new_w, new_h)
+    return center_crop(a, size, interp)
+
+
 def color_normalize(src, mean, std=None) -> NDArray:
     """(src - mean) / std, per channel (last axis)."""
     out = _hwc(src).astype(numpy.float32) - numpy.asarray(mean, numpy.float32)
@@ -143,6 +177,18 @@ class Augmenter:
 
     def dumps(self) -> str:
         return f"{type(self).__name__.lower()}"
+
+
+class SequentialAug(Augmenter):
+    """Apply the augmenters in order."""
+
+    def __init__(self, ts: Sequence[Augmenter]):
+        self.ts = list(ts)
+
+    def __call__(self, src):
+        for t in self.ts:
+            src = t(src)
+        return src
 
 
 class ResizeAug(Augmenter):
@@ -173,6 +219,16 @@ class RandomCropAug(Augmenter):
         return random_crop(src, self.size, self.interp)[0]
 
 
+class RandomSizedCropAug(Augmenter):
+    """random_size_crop: random area fraction and aspect ratio, resized to `size` = (width, height)."""
+
+    def __init__(self, size: Sequence[int], area, ratio: Sequence[float], interp: int = 2):
+        self.size, self.area, self.ratio, self.interp = tuple(size), area, tuple(ratio), interp
+
+    def __call__(self, src):
+        return random_size_crop(src, self.size, self.area, self.ratio, self.interp)[0]
+
+
 class CenterCropAug(Augmenter):
     def __init__(self, size: Sequence[int], interp: int = 2):
         self.size, self.interp = tuple(size), interp
@@ -190,6 +246,34 @@ class HorizontalFlipAug(Augmenter):
     def __call__(self, src):
         a = _hwc(src)
         return NDArray(numpy.ascontiguousarray(a[:, ::-1])) if _pyrandom.random() < self.p else NDArray(a)
+
+
+class RandomGrayAug(Augmenter):
+    """With probability p, replace every channel by the gray level 0.21 R + 0.72 G + 0.07 B
+    (three channels kept)."""
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def __call__(self, src):
+        a = _hwc(src)
+        if _pyrandom.random() >= self.p:
+            return NDArray(a)
+        gray = a.astype(numpy.float32) @ numpy.array([0.21, 0.72, 0.07], numpy.float32)
+        return NDArray(numpy.repeat(gray[:, :, None], a.shape[2], axis=2).astype(numpy.float32))
+
+
+class LightingAug(Augmenter):
+    """AlexNet's PCA lighting noise: add eigvec @ (alpha * eigval) to every pixel, alpha ~ N(0, alphastd)
+    per component (NumPy's global generator)."""
+
+    def __init__(self, alphastd: float, eigval, eigvec):
+        self.alphastd = alphastd
+        self.eigval, self.eigvec = numpy.asarray(eigval, numpy.float32), numpy.asarray(eigvec, numpy.float32)
+
+    def __call__(self, src):
+        alpha = numpy.random.normal(0, self.alphastd, size=(3,)).astype(numpy.float32)
+        return NDArray(_hwc(src).astype(numpy.float32) + (self.eigvec * alpha) @ self.eigval)
 
 
 class CastAug(Augmenter):
@@ -273,15 +357,28 @@ class ColorJitterAug(RandomOrderAug):
         super().__init__(ts)
 
 
-def CreateAugmenter(data_shape: Sequence[int], resize: int = 0, rand_crop: bool = False, rand_mirror: bool = False,
-                    mean=None, std=None, brightness: float = 0, contrast: float = 0, saturation: float = 0,
-                    hue: float = 0, inter_method: int = 2) -> list:
-    """MXNet's standard augmenter list for a (C, H, W) data_shape."""
+# ImageNet's RGB PCA (AlexNet), MXNet's CreateAugmenter constants for pca_noise
+_PCA_EIGVAL = [55.46, 4.794, 1.148]
+_PCA_EIGVEC = [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
+
+
+def CreateAugmenter(data_shape: Sequence[int], resize: int = 0, rand_crop: bool = False, rand_resize: bool = False,
+                    rand_mirror: bool = False, mean=None, std=None, brightness: float = 0, contrast: float = 0,
+                    saturation: float = 0, hue: float = 0, pca_noise: float = 0, rand_gray: float = 0,
+                    inter_method: int = 2) -> list:
+    """MXNet's standard augmenter list for a (C, H, W) data_shape: resize the short edge, crop
+    (random-sized with rand_resize, random, or centre), mirror, cast to float32, colour jitter, hue,
+    PCA noise, random gray, normalize (mean/std True = ImageNet's values)."""
+    if rand_resize and not rand_crop:
+        raise ValueError("CreateAugmenter: rand_resize=True needs rand_crop=True (it is a kind of random crop)")
     augs: list = []
     if resize > 0:
         augs.append(ResizeAug(resize, inter_method))
     crop = (data_shape[2], data_shape[1])
-    augs.append(RandomCropAug(crop, inter_method) if rand_crop else CenterCropAug(crop, inter_method))
+    if rand_resize:
+        augs.append(RandomSizedCropAug(crop, 0.08, (3.0 / 4.0, 4.0 / 3.0), inter_method))
+    else:
+        augs.append(RandomCropAug(crop, inter_method) if rand_crop else CenterCropAug(crop, inter_method))
     if rand_mirror:
         augs.append(HorizontalFlipAug(0.5))
     augs.append(CastAug())
@@ -289,17 +386,22 @@ def CreateAugmenter(data_shape: Sequence[int], resize: int = 0, rand_crop: bool 
         augs.append(ColorJitterAug(brightness, contrast, saturation))
     if hue:
         augs.append(HueJitterAug(hue))
+    if pca_noise > 0:
+        augs.append(LightingAug(pca_noise, _PCA_EIGVAL, _PCA_EIGVEC))
+    if rand_gray > 0:
+        augs.append(RandomGrayAug(rand_gray))
     if mean is True:
         mean = numpy.array([123.68, 116.28, 103.53])
     if std is True:
         std = numpy.array([58.395, 57.12, 57.375])
-    if mean is not None:
-        augs.append(ColorNormalizeAug(mean, std))
+    if mean is not None or std is not None:
+        augs.append(ColorNormalizeAug(0.0 if mean is None else mean, std))
     return augs
 
 
 __all__ = ["imdecode", "imread", "imresize", "resize_short", "fixed_crop", "center_crop", "random_crop",
-           "color_normalize", "Augmenter", "ResizeAug", "ForceResizeAug", "RandomCropAug", "CenterCropAug",
+           "random_size_crop", "color_normalize", "Augmenter", "SequentialAug", "RandomSizedCropAug",
+           "RandomGrayAug", "LightingAug", "ResizeAug", "ForceResizeAug", "RandomCropAug", "CenterCropAug",
            "HorizontalFlipAug", "CastAug", "ColorNormalizeAug", "BrightnessJitterAug", "ContrastJitterAug",
            "SaturationJitterAug", "HueJitterAug", "RandomOrderAug", "ColorJitterAug", "CreateAugmenter",
            "hue_rotation"]
