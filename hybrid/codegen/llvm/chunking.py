@@ -23,8 +23,8 @@ def _reads(stage, name: str) -> bool:
     if isinstance(stage, GemmStage):
         return name in (stage.a, stage.b) or (stage.epilogue is not None and any(
             n.op == "load" and n.value == name for n in walk(stage.epilogue)))
-    if not isinstance(stage, Stage):      # a DirectConv (conv_direct.py)
-        return name in (stage.x, stage.w)
+    if not isinstance(stage, Stage):      # a DirectConv or PackInput (conv_direct.py)
+        return name in (getattr(stage, "x", None), getattr(stage, "w", None))
     return any(n.op == "load" and n.value == name for n in walk(stage.expr))
 
 

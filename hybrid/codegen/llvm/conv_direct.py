@@ -84,6 +84,68 @@ class DirectConv:
                 f"kernel {t.kh}x{t.kw}, stride {t.stride})")
 
 
+@dataclass
+class PackInput:
+    """A kernel stage: `out` (N, CB, H + 2ph, W + 2pw, CI) = the NCHW input `x` (N, C, H, W) packed into
+    channel blocks, zeros at the borders and past C. Rendered as plain row loops (`render_pack`): reads
+    run along W, and no per-element bounds test or index division (the generic stage for the same copy
+    took about 10% of a 64-channel 3x3 layer)."""
+    out: str
+    x: str
+    in_shape: tuple[int, int, int, int]
+    cb: int
+    ci: int
+    padding: tuple[int, int]
+
+    @property
+    def rows(self) -> int:
+        """Packed rows (image, channel block, padded row) shared among the threads."""
+        n, _, h, _ = self.in_shape
+        return n * self.cb * (h + 2 * self.padding[0])
+
+    @property
+    def floats(self) -> int:
+        n, _, h, w = self.in_shape
+        return self.rows * (w + 2 * self.padding[1]) * self.ci
+
+    def __str__(self) -> str:
+        return f"{self.out} = pack_nchw{self.ci}c({self.x}, padding {self.padding})"
+
+
+def render_pack(fn: Fn, s: PackInput, ptrs: dict[str, str], lo: str, hi: str) -> None:
+    """Emit the rows [lo, hi) of `s` into `fn`: each padded row is zeroed, then (inside the image) each
+    channel's row is copied to every CI-th float."""
+    n_, c_, h_, w_ = s.in_shape
+    ph, pw = s.padding
+    hp, wp, ci = h_ + 2 * ph, w_ + 2 * pw, s.ci
+    row = fn.begin_loop(lo, hi)
+    dst = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {fn.op(f'mul nsw i64 {row.index}, {wp * ci}')}")
+    fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {dst}, i8 0, i64 {wp * ci * 4}, i1 false)")
+    h = fn.op(f"urem i64 {row.index}, {hp}")
+    rest = fn.op(f"udiv i64 {row.index}, {hp}")
+    cb = fn.op(f"urem i64 {rest}, {s.cb}")
+    n = fn.op(f"udiv i64 {rest}, {s.cb}")
+    ih = fn.op(f"sub nsw i64 {h}, {ph}")
+    inside = fn.op(f"icmp ult i64 {ih}, {h_}")          # unsigned: a negative row is out too
+    with fn.when(inside, "image_row"):
+        first = fn.op(f"mul nsw i64 {cb}, {ci}")
+        count = fn.op(f"select i1 {fn.op(f'icmp slt i64 {first}, {c_ - ci}')}, i64 {ci}, i64 "
+                      f"{fn.op(f'sub nsw i64 {c_}, {first}')}")      # channels of this block inside C
+        channels = fn.begin_loop("0", count)
+        c = fn.op(f"add nsw i64 {first}, {channels.index}")
+        src = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {c_}')}, {c}")
+        src = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {src}, {h_}')}, {ih}")
+        src = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {fn.op(f'mul nsw i64 {src}, {w_}')}")
+        out = fn.op(f"getelementptr inbounds float, ptr {dst}, i64 {fn.op(f'add nsw i64 {channels.index}, {pw * ci}')}")
+        cols = fn.begin_loop("0", str(w_))
+        v = fn.op(f"load float, ptr {fn.op(f'getelementptr inbounds float, ptr {src}, i64 {cols.index}')}, align 4")
+        at = fn.op(f"getelementptr inbounds float, ptr {out}, i64 {fn.op(f'mul nsw i64 {cols.index}, {ci}')}")
+        fn.do(f"store float {v}, ptr {at}, align 4")
+        fn.end_loop(cols)
+        fn.end_loop(channels)
+    fn.end_loop(row)
+
+
 def vector_registers(width: int) -> int:
     """Vector registers of the target: 32 with AVX-512, 16 with AVX/AVX2 and SSE."""
     return 32 if width >= 16 else 16

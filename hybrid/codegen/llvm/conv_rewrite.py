@@ -3,8 +3,8 @@
 Stages of `use_direct_convolutions` on one kernel, for each f32 convolution GemmStage that
 conv_choice.py assigns to the direct kernel:
   1. drop the stages that only fed the GEMM (the padded copy of the input, the im2col columns);
-  2. a stage packing the input into the padded NCHW[CI]c layout (zeros at the borders and past C),
-     and one packing the weights into (OG, CB, KH, KW, CI, RO, V) (zeros past O and C);
+  2. a PackInput stage packing the input into the padded NCHW[CI]c layout (zeros at the borders and
+     past C), and a stage packing the weights into (OG, CB, KH, KW, CI, RO, V) (zeros past O and C);
   3. the DirectConv stage, writing the result in NCHW (output channels padded to whole vectors);
   4. unless that is the final result already, a stage writing the convolution's result (or, when
      an elementwise tail was folded into the GEMM's epilogue, the tail's result): the epilogue (bias,
@@ -19,7 +19,7 @@ from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, i
 from . import gemm
 from .chunking import fresh_var
 from .conv_choice import choose_kind
-from .conv_direct import ConvTile, DirectConv, choose_tile, direct_shape, groups_outer
+from .conv_direct import ConvTile, DirectConv, PackInput, choose_tile, direct_shape, groups_outer
 
 
 def _reads(stage, name: str) -> bool:
@@ -28,7 +28,7 @@ def _reads(stage, name: str) -> bool:
             e.op == "load" and e.value == name for e in walk(stage.epilogue))
     if isinstance(stage, Stage):
         return any(e.op == "load" and e.value == name for e in walk(stage.expr))
-    return False
+    return name in (getattr(stage, "x", None), getattr(stage, "w", None))     # DirectConv, PackInput
 
 
 def _stage(k: Kernel, out: Buffer, body) -> Stage:
@@ -125,12 +125,6 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     in_place = g.epilogue is None and OB * width == O and out.shape == (N, O, OH, OW)
     y = out if in_place else _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
 
-    def pack_input(idx):                                                    # 2
-        n, cb, h, w_, ci = idx
-        c, ih, iw = iadd(imul(cb, const(CI)), ci), iadd(h, const(-ph)), iadd(w_, const(-pw))
-        valid = both(both(in_range(c, 0, C), in_range(ih, 0, H)), in_range(iw, 0, W))
-        return select(valid, load(x, (n, clamp(c, C - 1), clamp(ih, H - 1), clamp(iw, W - 1))), const(0.0, "f32"))
-
     def pack_weights(idx):
         og, cb, kh, kw, ci, r, lane = idx
         o = iadd(imul(iadd(imul(og, const(RO)), r), const(width)), lane)
@@ -140,7 +134,8 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
 
     weights = _stage(k, wp, pack_weights)
     tail = [] if in_place else [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]   # 4
-    k.stages[:i + 1] = before + [_stage(k, xp, pack_input), weights, DirectConv(y.name, xp.name, wp.name, tile)] + tail
+    pack = PackInput(xp.name, x.name, (N, C, H, W), CB, CI, (ph, pw))                       # 2
+    k.stages[:i + 1] = before + [pack, weights, DirectConv(y.name, xp.name, wp.name, tile)] + tail
     return WeightPack(weights, w.name)
 
 
