@@ -120,7 +120,7 @@ def unflatten(leaves: list, structure):
     for count, shape in shapes:
         items.append(unflatten(leaves[i:i + count], shape))
         i += count
-    return kind(items)
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)    # a namedtuple takes its fields
 
 
 def has_arrays(a) -> bool:
