@@ -376,6 +376,10 @@ class NDArray(Array):
     def as_in_ctx(self, ctx) -> "NDArray":
         return self.as_in_context(ctx)
 
+    def as_np_ndarray(self) -> "NDArray":
+        """MXNet 2's conversion to its NumPy-style array: hybrid has only that kind, so the array itself."""
+        return self
+
     def to_device(self, device, /, *, stream=None) -> "NDArray":
         """The Array API's move: 'cpu' (or hb.cpu()) keeps this array; a Context moves it there."""
         if device == "cpu":

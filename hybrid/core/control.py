@@ -27,12 +27,16 @@ from .tracing import TraceContext, current_trace, flatten, unflatten
 
 class RegionTrace(TraceContext):
     """The trace of one region. Values of enclosing traces it reads become region inputs
-    (`captured` lists the enclosing tracers, in input order, after the explicit inputs)."""
+    (`captured` lists the enclosing tracers, in input order, after the explicit inputs).
+    Random keys (`random`): "outer" takes them from the enclosing trace (a branch runs once),
+    "carried" from a key input of its own that the loop carries (a loop body: its k-th random op
+    draws with that key + (0, k), and the loop passes key + (0, random_ops) to the next
+    iteration), "none" refuses them (a while loop's condition)."""
 
-    def __init__(self, parent: TraceContext, name: str, random_ok: bool):
+    def __init__(self, parent: TraceContext, name: str, random: str):
         super().__init__(name, parent.param_names)
         self.parent = parent
-        self.random_ok = random_ok
+        self.random = random
         self.captured: list[Tracer] = []
         self._capture_of: dict[Value, Tracer] = {}
 
@@ -50,12 +54,13 @@ class RegionTrace(TraceContext):
     def param(self, parameter) -> Tracer:
         return self.lift(self.parent.param(parameter))
 
-    def rng_key(self) -> Tracer:
-        if not self.random_ok:
-            raise HybridError("a random op (dropout, random.*) runs inside a hybridized loop body; every iteration "
-                              "would draw the same numbers. Draw the random values before the loop and pass them "
-                              "in as a sequence (scan's xs), or run the block without hybridize().")
-        return self.lift(self.parent.rng_key())
+    def rng_key(self, count: int = 1) -> Tracer:
+        if self.random == "carried":
+            return super().rng_key(count)
+        if self.random == "none":
+            raise HybridError("a random op (dropout, random.*) runs in a hybridized while_loop's condition; draw "
+                              "it in the body (carried in the loop variables) instead")
+        return self.lift(self.parent.rng_key(count))
 
 
 def _is_traced() -> bool:
@@ -92,11 +97,16 @@ def _leaves(tree, what: str) -> tuple[list[Array], Any]:
     return [_as_array(x) for x in leaves], structure
 
 
-def trace_region(name: str, fn: Callable, types: Sequence[TensorType], random_ok: bool = False
+def trace_region(name: str, fn: Callable, types: Sequence[TensorType], random: str = "outer"
                  ) -> tuple[Graph, list[Tracer], Any]:
     """Trace `fn(*inputs)` (inputs of `types`) into a closed region graph under the current trace.
     Returns (graph, captured enclosing tracers, result structure)."""
-    ctx = RegionTrace(current_trace(), name, random_ok)
+    graph, captured, structure, _ = _trace(name, fn, types, random)
+    return graph, captured, structure
+
+
+def _trace(name: str, fn: Callable, types: Sequence[TensorType], random: str):
+    ctx = RegionTrace(current_trace(), name, random)
     with ctx:
         inputs = [ctx.input(f"a{i}", t) for i, t in enumerate(types)]
         leaves, structure = _leaves(fn(*inputs), f"the results of {name}")
@@ -104,7 +114,48 @@ def trace_region(name: str, fn: Callable, types: Sequence[TensorType], random_ok
     if ctx.side_outputs:
         raise HybridError(f"{name} updates state (e.g. BatchNorm running statistics) inside a hybridized "
                           "loop body or branch; keep such layers outside the control flow")
-    return ctx.graph, ctx.captured, structure
+    return ctx.graph, ctx.captured, structure, ctx.random_ops
+
+
+KEY_TYPE = TensorType((2,), "u32")
+
+
+def _trace_loop_body(name: str, fn: Callable, types: Sequence[TensorType], num_carry: int):
+    """Trace a loop body whose random ops draw from a carried key. Returns (graph, captured,
+    structure, draws per iteration); with draws, the graph's input and result `num_carry` are the
+    key (the loop's carried state grows by it) and each iteration passes key + (0, draws) on."""
+    graph, captured, structure, draws = _trace(name, fn, types, "carried")
+    if draws:
+        key = graph.input(TraceContext.RNG_KEY)
+        key.name = "rng"   # carried state, not the generator's key of a top-level graph (replay tells them apart)
+        graph.inputs.remove(key)
+        graph.inputs.insert(num_carry, key)
+        step = graph.add_node("constant", [], {"value": numpy.array([0, draws], numpy.uint32)}).output
+        graph.outputs.insert(num_carry, graph.add_node("add", [key, step]).output)
+    return graph, captured, structure, draws
+
+
+def _mix32(h: Array) -> Array:
+    """MurmurHash3's 32-bit finalizer: every input bit changes each output bit with probability 1/2."""
+    for shift, factor in ((16, 0x85EBCA6B), (13, 0xC2B2AE35), (16, None)):
+        h = bind("bitwise_xor", h, bind("right_shift", h, _u32(shift)))
+        if factor is not None:
+            h = bind("mul", h, _u32(factor))
+    return h
+
+
+def _u32(x: int) -> NDArray:
+    return NDArray(numpy.array(x, numpy.uint32))
+
+
+def _new_stream(key: Array) -> Array:
+    """(seed, counter) -> (hash(seed, counter), 0): the first key of a stream of draws that no other
+    draw of the generator uses (but for 32-bit hash collisions), for a loop whose trip count, so
+    the count of keys it draws, is unknown when traced (JAX splits its keys so)."""
+    seed = bind("slice", key, begin=(0,), end=(1,), step=(1,))
+    counter = bind("slice", key, begin=(1,), end=(2,), step=(1,))
+    mixed = _mix32(bind("bitwise_xor", seed, _mix32(bind("add", counter, _u32(0x9E3779B9)))))
+    return bind("concat", mixed, NDArray(numpy.zeros(1, numpy.uint32)), axis=0)
 
 
 def close_regions(regions: list[tuple[Graph, list[Tracer]]], explicit: int) -> tuple[list[Graph], list[Tracer]]:
@@ -163,7 +214,7 @@ def switch(index, branches: Sequence[Callable], *operands):
     traced, results = [], None
     for k, branch in enumerate(branches):
         graph, captured, out = trace_region(f"branch{k}", lambda *xs: branch(*unflatten(xs, structure)),
-                                            [x.type for x in flat], random_ok=True)
+                                            [x.type for x in flat])
         types = [v.type for v in graph.outputs]
         if results is None:
             results = (out, types)
@@ -197,23 +248,30 @@ def while_loop(cond_fn: Callable, body_fn: Callable, init_val):
     def cond_region(*xs):
         return _scalar_index(cond_fn(unflatten(xs, structure)), "while_loop's condition") != 0
 
-    cond_graph, cond_captured, _ = trace_region("cond", cond_region, types)
-    body_graph, body_captured, out = trace_region("body", lambda *xs: body_fn(unflatten(xs, structure)), types)
-    _check_same("while_loop's body returns", [v.type for v in body_graph.outputs], types)
+    n = len(flat)
+    cond_graph, cond_captured, _ = trace_region("cond", cond_region, types, random="none")
+    body_graph, body_captured, out, draws = _trace_loop_body("body", lambda *xs: body_fn(unflatten(xs, structure)),
+                                                             types, n)
+    carried = list(flat)
+    if draws:   # the key is carried state too; its first value starts a stream of its own
+        carried.append(_new_stream(current_trace().rng_key()))
+        cond_graph.inputs.insert(n, Value(KEY_TYPE, None, "rng"))
+    _check_same("while_loop's body returns", [v.type for v in body_graph.outputs], [x.type for x in carried])
     if out != structure:
         raise HybridError("while_loop's body must return its loop variables in the structure it received")
-    graphs, consts = close_regions([(cond_graph, cond_captured), (body_graph, body_captured)], len(flat))
-    return unflatten(_emit("while_loop", flat + consts, {"num_carry": len(flat)}, graphs), structure)
+    graphs, consts = close_regions([(cond_graph, cond_captured), (body_graph, body_captured)], len(carried))
+    outs = _emit("while_loop", carried + consts, {"num_carry": len(carried)}, graphs)
+    return unflatten(outs[:n], structure)
 
 
 # -- scan -------------------------------------------------------------------------------------------
 def _step_types(fn: Callable, types: Sequence[TensorType]) -> tuple[list[TensorType], Any]:
     """The result types of `fn` on inputs of `types`, by tracing it aside (nothing is emitted)."""
     if _is_traced():
-        graph, _, structure = trace_region("shape", fn, types, random_ok=True)
+        graph, _, structure = trace_region("shape", fn, types)
     else:
         with TraceContext("shape"):
-            graph, _, structure = trace_region("shape", fn, types, random_ok=True)
+            graph, _, structure = trace_region("shape", fn, types)
     return [v.type for v in graph.outputs], structure
 
 
@@ -247,10 +305,14 @@ def scan(f: Callable, init, xs=None, length: Optional[int] = None, reverse: bool
 
     if not _is_traced():
         return _scan_eager(step, carry_flat, carry_structure, x_flat, x_types, length, reverse)
-    graph, captured, _ = trace_region("body", step, carry_types + x_types)
-    outs = _emit("scan", carry_flat + x_flat + captured,
-                 {"num_carry": n_carry, "num_xs": len(x_flat), "length": length, "reverse": reverse}, [graph])
-    ys = outs[n_carry:]
+    graph, captured, _, draws = _trace_loop_body("body", step, carry_types + x_types, n_carry)
+    # a body drawing `draws` times per step takes length * draws consecutive keys of the enclosing
+    # trace, in the order eager steps draw them: compiled and eager loops draw the same numbers
+    key = [current_trace().rng_key(length * draws)] if draws else []
+    outs = _emit("scan", carry_flat + key + x_flat + captured,
+                 {"num_carry": n_carry + len(key), "num_xs": len(x_flat), "length": length, "reverse": reverse},
+                 [graph])
+    ys = outs[n_carry + len(key):]
     return (unflatten(outs[:n_carry], carry_structure),
             unflatten(ys, step.y_structure) if step.y_structure is not None or ys else None)
 

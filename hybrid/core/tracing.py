@@ -73,15 +73,16 @@ class TraceContext:
             return self.graph.add_node("constant", [], {"value": x._data}, loc=self._loc()).output
         raise TypeError(f"expected an array, got {type(x).__name__}")
 
-    def rng_key(self) -> Tracer:
+    def rng_key(self, count: int = 1) -> Tracer:
         """The key for the next random op: (seed, counter + k) for the k-th random op of this graph,
-        the same sequence eager execution draws."""
+        the same sequence eager execution draws. count > 1 reserves that many consecutive keys
+        (a loop drawing them one after another) and returns the first."""
         try:
             base = self.graph.input(self.RNG_KEY)
         except KeyError:
             base = self.graph.add_input(self.RNG_KEY, TensorType((2,), "u32"))
         offset = numpy.array([0, self.random_ops], numpy.uint32)
-        self.random_ops += 1
+        self.random_ops += count
         step = self.graph.add_node("constant", [], {"value": offset}).output
         return Tracer(self, self.graph.add_node("add", [base, step], loc=self._loc()).output)
 
@@ -119,7 +120,7 @@ def unflatten(leaves: list, structure):
     for count, shape in shapes:
         items.append(unflatten(leaves[i:i + count], shape))
         i += count
-    return kind(items)
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)    # a namedtuple takes its fields
 
 
 def has_arrays(a) -> bool:

@@ -108,6 +108,33 @@ def _cholesky_traced(a: Array) -> Array:
     return stack(cols, axis=-1)
 
 
+def _householder_qr(a: Array):
+    """(Q, R) of a traced (..., m, n) matrix, complete (Q is m x m), by Householder reflections
+    unrolled over the min(m, n) static columns. The reflector of column j sends it to
+    beta * e_j with beta = -sign(a_jj) * |column| (LAPACK's dlarfg convention, so the signs of R's
+    diagonal match numpy.linalg.qr). Differentiates by graph autodiff (columns of full rank)."""
+    m, n = a.shape[-2], a.shape[-1]
+    r = a
+    q = eye(m, dtype=a.dtype) + zeros(a.shape[:-2] + (m, m), a.dtype)
+    for j in range(builtins.min(m - 1, n)):      # a last 1-element column is left as is (LAPACK's tau = 0)
+        x = r[..., j:, j]                                                        # (..., m - j)
+        tail = _sum(x[..., 1:] * x[..., 1:], axis=-1, keepdims=True)
+        norm = sqrt(x[..., :1] * x[..., :1] + tail)
+        beta = where(x[..., :1] < 0, norm, -norm)
+        first = NDArray((numpy.arange(m - j) == 0).astype(a.dtype))
+        v = x - beta * first
+        v_norm = sqrt(_sum(v * v, axis=-1, keepdims=True))
+        # a column already zero below the diagonal is not reflected (LAPACK's tau = 0 again)
+        v = where(tail > 0, v / where(v_norm > 0, v_norm, 1.0), 0.0)
+        below = r[..., j:, :]
+        below = below - 2.0 * expand_dims(v, -1) * expand_dims(matmul(expand_dims(v, -2), below)[..., 0, :], -2)
+        r = concatenate([r[..., :j, :], below], axis=-2) if j else below
+        right = q[..., :, j:]
+        right = right - 2.0 * expand_dims(matmul(right, expand_dims(v, -1))[..., 0], -1) * expand_dims(v, -2)
+        q = concatenate([q[..., :, :j], right], axis=-1) if j else right
+    return q, r
+
+
 # -- decompositions and solves ---------------------------------------------------------------------
 def inv(a) -> Array:
     a = _square(a, "inv")
@@ -155,14 +182,20 @@ def cholesky(a, upper: bool = False) -> Array:
 
 def qr(a, mode: str = "reduced"):
     a = _float(a)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced', 'complete' or 'r'")
+    if isinstance(a, Tracer):
+        q, r = _householder_qr(a)
+        k = builtins.min(a.shape[-2:])
+        if mode == "r":
+            return r[..., :k, :]
+        return QRResult(q, r) if mode == "complete" else QRResult(q[..., :, :k], r[..., :k, :])
     if mode == "r":
         return np_eager.qr(a)[1]
     if mode == "complete" and a.shape[-2] > a.shape[-1]:
         # the extra columns of Q are any orthonormal completion: no gradient is defined through them
         return QRResult(*np_eager.run("linalg.qr", [a], lambda x: tuple(
             r.astype(x.dtype) for r in numpy.linalg.qr(x, mode="complete"))))
-    if mode not in ("reduced", "complete"):
-        raise ValueError(f"qr mode {mode!r} is not supported; use 'reduced', 'complete' or 'r'")
     return QRResult(*np_eager.qr(a))
 
 

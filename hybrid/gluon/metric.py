@@ -149,7 +149,7 @@ _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,
 
 def create(metric, *args, **kwargs) -> EvalMetric:
     """A metric from a name ('acc', 'f1', 'rmse', ...; a class name also works, as get_config's
-    'metric' field), an instance, a function feval(label, pred) (a CustomMetric), or a list of
+    'metric' field), a get_config() dict as a JSON string, an instance, a function feval(label, pred) (a CustomMetric), or a list of
     any of these (a CompositeEvalMetric)."""
     if isinstance(metric, EvalMetric):
         return metric
@@ -160,6 +160,13 @@ def create(metric, *args, **kwargs) -> EvalMetric:
         for m in metric:
             composite.add(create(m, *args, **kwargs))
         return composite
+    if isinstance(metric, dict) or isinstance(metric, str) and metric.lstrip().startswith("{"):
+        import json   # a get_config() dict, or it as JSON (MXNet's registry)
+        config = dict(metric) if isinstance(metric, dict) else json.loads(metric)
+        if not isinstance(config, dict) or "metric" not in config:
+            raise ValueError(f"metric config {metric!r} must be a JSON object with a 'metric' field")
+        name = config.pop("metric")
+        return create(name, *args, **{**config, **kwargs})
     key = str(metric).lower()
     cls = _NAMES.get(key) or next((c for c in _NAMES.values() if c.__name__.lower() == key), None)
     if cls is None:

@@ -56,9 +56,10 @@ class RMSE(MSE):
 
 
 def _binary_predictions(pred: numpy.ndarray, threshold: float) -> numpy.ndarray:
-    """0/1 predictions from (N, 2) scores (argmax) or (N,) / (N, 1) probabilities (> threshold)."""
+    """0/1 predictions (MXNet 2's rule): the positive-class score > threshold, from (N, 2) scores
+    (column 1) or (N,) / (N, 1) probabilities."""
     if pred.ndim == 2 and pred.shape[1] == 2:
-        return pred.argmax(axis=1)
+        pred = pred[:, 1]
     return (pred.reshape(-1) > threshold).astype(numpy.int64)
 
 
@@ -108,19 +109,74 @@ class _BinaryCounts(EvalMetric):
         return self.name, self.score(*self.counts)
 
 
-class Fbeta(_BinaryCounts):
-    """(1 + beta^2) P R / (beta^2 P + R) of the positive class (0 when undefined)."""
+class Fbeta(EvalMetric):
+    """(1 + beta^2) P R / (beta^2 P + R), from true/false positive/negative counts over everything seen
+    (MXNet 2). class_type 'binary': the positive class (0/1 labels; (N, 2) scores use column 1, or
+    (N,) probabilities; > threshold); 'multiclass': every class (argmax of (N, K) scores against class
+    labels); 'multilabel': every class of (N, K) 0/1 labels (scores > threshold). average 'micro'
+    scores the counts summed over classes, 'macro' averages the classes' scores. num_inst counts samples."""
 
     def __init__(self, name: str = "fbeta", output_names=None, label_names=None, class_type: str = "binary",
                  beta: float = 1.0, threshold: float = 0.5, average: str = "micro"):
-        self.beta = beta
-        super().__init__(name, output_names, label_names, class_type, threshold, average, beta=beta)
+        if class_type not in ("binary", "multiclass", "multilabel"):
+            raise ValueError(f"{type(self).__name__}: class_type must be 'binary', 'multiclass' or 'multilabel', "
+                             f"got {class_type!r}")
+        if average not in ("micro", "macro"):
+            raise ValueError(f"{type(self).__name__}: average must be 'micro' or 'macro', got {average!r}")
+        self.class_type, self.beta, self.threshold, self.average = class_type, beta, threshold, average
+        super().__init__(name, output_names, label_names, class_type=class_type, beta=beta, threshold=threshold,
+                         average=average)
 
-    def score(self, tp, fp, fn, tn):
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
+    def reset(self) -> None:
+        super().reset()
+        self.counts: Optional[numpy.ndarray] = None   # (4, classes): tp, fp, fn per class, and samples
+
+    def _indicators(self, label: numpy.ndarray, pred: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """(label, prediction) as (samples, classes) 0/1 matrices."""
+        what = type(self).__name__
+        if self.class_type == "binary":
+            guess, label = _binary_predictions(pred, self.threshold), label.reshape(-1).astype(numpy.int64)
+            if numpy.any((label != 0) & (label != 1)):
+                raise ValueError(f"{what}: binary labels must be 0 or 1 (use class_type='multiclass')")
+            if label.shape != guess.shape:
+                raise ShapeError(f"{what}: {label.size} labels for {guess.size} predictions")
+            return label[:, None], guess[:, None]
+        classes = pred.shape[-1]
+        if self.class_type == "multiclass":
+            label = label.reshape(-1).astype(numpy.int64)
+            if label.size and (label.min() < 0 or label.max() >= classes):
+                raise ValueError(f"{what}: labels must be class indices below {classes} (the scores' last axis)")
+            eye = numpy.eye(classes, dtype=numpy.int64)
+            return eye[label], eye[pred.reshape(-1, classes).argmax(axis=1)]
+        if label.shape != pred.shape:
+            raise ShapeError(f"{what}: multilabel labels {label.shape} and predictions {pred.shape} must match")
+        return label.reshape(-1, classes).astype(numpy.int64), (pred.reshape(-1, classes) > self.threshold).astype(
+            numpy.int64)
+
+    def update(self, labels, preds) -> None:
+        for label, pred in _pairs(labels, preds):
+            truth, guess = self._indicators(label, pred)
+            batch = numpy.stack([(guess & truth).sum(0), (guess & (1 - truth)).sum(0), ((1 - guess) & truth).sum(0)])
+            if self.counts is not None and self.counts.shape[1] != batch.shape[1]:
+                raise ShapeError(f"{type(self).__name__}: the number of classes changed from {self.counts.shape[1]} "
+                                 f"to {batch.shape[1]}")
+            self.counts = batch.astype(float) if self.counts is None else self.counts + batch
+            self.num_inst += truth.shape[0]
+
+    def score(self, tp, fp, fn):
+        precision = numpy.where(tp + fp > 0, tp / numpy.maximum(tp + fp, 1e-300), 0.0)
+        recall = numpy.where(tp + fn > 0, tp / numpy.maximum(tp + fn, 1e-300), 0.0)
         b2 = self.beta ** 2
-        return (1 + b2) * precision * recall / (b2 * precision + recall) if precision + recall else 0.0
+        denominator = b2 * precision + recall
+        return numpy.where(denominator > 0, (1 + b2) * precision * recall / numpy.maximum(denominator, 1e-300), 0.0)
+
+    def get(self):
+        if not self.num_inst:
+            return self.name, math.nan
+        tp, fp, fn = self.counts
+        if self.average == "micro":
+            return self.name, float(self.score(tp.sum(), fp.sum(), fn.sum()))
+        return self.name, float(self.score(tp, fp, fn).mean())
 
 
 class F1(Fbeta):
@@ -216,10 +272,10 @@ class Perplexity(EvalMetric):
 
 
 class PearsonCorrelation(EvalMetric):
-    """Pearson's r between labels and predictions: 'macro' averages per-update coefficients,
-    'micro' computes one coefficient over everything seen."""
+    """Pearson's r between labels and predictions: 'micro' (the default, MXNet 2's only mode) computes
+    one coefficient over everything seen, 'macro' averages per-update coefficients (MXNet 1.x)."""
 
-    def __init__(self, name: str = "pearsonr", output_names=None, label_names=None, average: str = "macro"):
+    def __init__(self, name: str = "pearsonr", output_names=None, label_names=None, average: str = "micro"):
         if average not in ("micro", "macro"):
             raise ValueError(f"PearsonCorrelation: average must be 'micro' or 'macro', got {average!r}")
         self.average = average

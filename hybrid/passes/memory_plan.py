@@ -72,16 +72,36 @@ def _read_in_step(body: Graph, k: int) -> bool:
     return True
 
 
-def inplace_candidates(node: Node) -> list[int]:
-    """Operand positions whose buffer the node's single result may overwrite: every backend runs
+def _depends_on(body: Graph, value, k: int) -> bool:
+    """Whether `value` of `body` is computed from body input k."""
+    source = body.inputs[k]
+    seen, stack = set(), [value]
+    while stack:
+        v = stack.pop()
+        if v is source:
+            return True
+        if v in seen or v.producer is None:
+            continue
+        seen.add(v)
+        stack.extend(v.producer.inputs)
+    return False
+
+
+def inplace_candidates(node: Node, output: int = 0) -> list[int]:
+    """Operand positions whose buffer the node's result `output` may overwrite: every backend runs
     the node in place there (the plan is authoritative), so only where each output element reads
-    the operand at its own position."""
-    if len(node.outputs) != 1:
-        return []
-    out = node.output.type
+    the operand at its own position. An elementwise kernel with several results computes them
+    one after another (in result order, each from the operands): result k may overwrite an
+    operand that no later result is computed from."""
+    out = node.outputs[output].type
     if node.regions:   # an elementwise kernel reads each element before writing it; control flow may not
-        positions = ([k for k in range(len(node.inputs)) if _read_in_step(node.regions[0], k)]
-                     if node.op == "fused" and node.attrs.get("kind") == "elementwise" else [])
+        if node.op != "fused" or node.attrs.get("kind") != "elementwise":
+            return []
+        body = node.regions[0]
+        positions = [k for k in range(len(node.inputs)) if _read_in_step(body, k)
+                     and not any(_depends_on(body, v, k) for v in body.outputs[output + 1:])]
+    elif len(node.outputs) != 1:
+        return []
     else:
         positions = [0] if node.inputs and get_op(node.op).inplace else []
     return [k for k in positions if node.inputs[k].type == out]
@@ -92,11 +112,14 @@ def _inplace_chains(graph: Graph, live: dict) -> dict:
     where = {graph.nodes[i].outputs[k]: (i, k) for (i, k) in live}
     donors: dict = {}
     for i, node in enumerate(graph.nodes):
-        for p in inplace_candidates(node):
-            key = where.get(node.inputs[p])
-            if key is not None and live[key][1] == i:
-                donors[(i, 0)] = key
-                break
+        taken = set()
+        for o in range(len(node.outputs)):
+            for p in inplace_candidates(node, o):
+                key = where.get(node.inputs[p])
+                if key is not None and live[key][1] == i and key not in taken:
+                    donors[(i, o)] = key
+                    taken.add(key)
+                    break
     return donors
 
 
@@ -152,7 +175,7 @@ def carry_aliases(region: Graph, carried: int) -> dict:
             continue
         if last_read[old] == i:
             positions = {p for p, u in enumerate(node.inputs) if u is old}
-            if node.regions and node.op != "fused" or not positions <= set(inplace_candidates(node)):
+            if node.regions and node.op != "fused" or not positions <= set(inplace_candidates(node, where[v][1])):
                 continue
         aliases[where[v]] = k
     return aliases
@@ -304,4 +327,4 @@ def _legal_inplace(graph: Graph, names: dict, slot: Slot, other: str, other_end:
     if slot.inplace_of != other or other_end != slot.start:
         return False
     node = graph.nodes[slot.node]
-    return any("%" + names[node.inputs[p]] == other for p in inplace_candidates(node))
+    return any("%" + names[node.inputs[p]] == other for p in inplace_candidates(node, slot.output))

@@ -200,3 +200,33 @@ def test_automatic_interpolation_codes():
     picked = mx.image.imresize(img, 5, 5, interp=10).asnumpy()
     random.seed(7)
     numpy.testing.assert_array_equal(picked, mx.image.imresize(img, 5, 5, interp=random.randint(0, 4)).asnumpy())
+
+
+def test_ndarray_iter_batches_pads_discards_and_rolls_over():
+    x = numpy.arange(10 * 2, dtype=numpy.float32).reshape(10, 2)
+    y = numpy.arange(10)
+    it = mx.io.NDArrayIter(x, y, batch_size=4)
+    assert it.provide_data == [("data", (4, 2))] and it.provide_label == [("softmax_label", (4,))]
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 2]
+    numpy.testing.assert_array_equal(batches[2].label[0].asnumpy(), [8, 9, 0, 1])    # padded from the start
+    numpy.testing.assert_array_equal(batches[1].data[0].asnumpy(), x[4:8])
+    assert list(it) == []
+    it.reset()
+    assert len(list(it)) == 3
+    assert len(list(mx.io.NDArrayIter(x, y, 4, last_batch_handle="discard"))) == 2
+    rolling = mx.io.NDArrayIter(x, y, 4, last_batch_handle="roll_over")
+    assert [b.label[0].asnumpy().tolist() for b in rolling] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    rolling.reset()
+    assert [b.label[0].asnumpy().tolist() for b in rolling][0] == [8, 9, 0, 1]
+    named = mx.io.NDArrayIter({"pos": x + 1, "data": x}, batch_size=5)   # dict names, sorted
+    first = next(iter(named))
+    assert [n for n, _ in named.provide_data] == ["data", "pos"] and first.label is None
+    numpy.testing.assert_array_equal(first.data[1].asnumpy(), x[:5] + 1)
+    numpy.random.seed(0)
+    shuffled = [b.label[0].asnumpy() for b in mx.io.NDArrayIter(x, y, 5, shuffle=True)]
+    numpy.random.seed(0)
+    numpy.testing.assert_array_equal(numpy.concatenate(shuffled), numpy.random.permutation(10))
+    assert first.data[0].as_np_ndarray() is first.data[0]
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        mx.io.NDArrayIter(x, y[:5])

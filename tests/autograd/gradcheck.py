@@ -32,3 +32,19 @@ def backends() -> list:
     except ImportError:
         ready = False
     return ["interp", pytest.param("llvm", marks=pytest.mark.skipif(not ready, reason="LLVM backend not built yet"))]
+
+
+def assert_scalar_grad(fn: Callable, data: numpy.ndarray, mode: str, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """The gradient of the scalar `fn(x)` at float64 `data`, taped eagerly (mode "eager") or through
+    hb.hybridize(fn, backend=mode), equals central differences of `fn`."""
+    import hybrid as hb
+    from hybrid import autograd, np
+
+    run = fn if mode == "eager" else hb.hybridize(fn, backend=mode)
+    x = np.array(data)
+    x.attach_grad()
+    with autograd.record():
+        loss = run(x)
+    loss.backward()
+    want = numeric_grad(lambda: float(fn(np.array(data))), data)
+    numpy.testing.assert_allclose(x.grad.asnumpy(), want, rtol=rtol, atol=atol)

@@ -42,6 +42,8 @@ def _extra_graphs():
         # JAX's static-size nonzero/unique (cumsum scan, (size, n) comparison, bitonic sort)
         "static_size": (lambda r: np.nonzero(r > 0.5, size=9) + np.unique(r[0], size=6, return_counts=True),
                         (rows,)),
+        # traced QR: Householder reflections unrolled over the columns
+        "qr": (lambda r: np.linalg.qr(r[:, :5]), (rows,)),
         # control flow: every region's kernels go into the one source
         "control_flow": (lambda r: hb.lax.scan(lambda c, x: (hb.lax.cond(x.sum() > 0, lambda c: np.tanh(c + x),
                                                                           lambda c: c * 0.5, c), c.max()),

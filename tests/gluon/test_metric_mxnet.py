@@ -30,18 +30,20 @@ def test_regression_metrics():
 
 @pytest.mark.parametrize("average", ["micro", "macro"])
 def test_f1_and_mcc(average):
-    guesses = [s.argmax(1) for s in SCORES]
+    guesses = [(s[:, 1] > 0.5).astype(int) for s in SCORES]   # MXNet 2: the positive column > threshold
+    y, g = onp.concatenate(LABELS), onp.concatenate(guesses)
+    # F1/Fbeta count over everything seen; a binary problem has one class, so macro == micro
+    f1, fb = sklearn_metrics.f1_score(y, g), sklearn_metrics.fbeta_score(y, g, beta=2)
     if average == "micro":
-        y, g = onp.concatenate(LABELS), onp.concatenate(guesses)
-        f1, mcc = sklearn_metrics.f1_score(y, g), sklearn_metrics.matthews_corrcoef(y, g)
-        fb = sklearn_metrics.fbeta_score(y, g, beta=2)
+        mcc = sklearn_metrics.matthews_corrcoef(y, g)
     else:
-        f1 = onp.mean([sklearn_metrics.f1_score(y, g) for y, g in zip(LABELS, guesses)])
         mcc = onp.mean([sklearn_metrics.matthews_corrcoef(y, g) for y, g in zip(LABELS, guesses)])
-        fb = onp.mean([sklearn_metrics.fbeta_score(y, g, beta=2) for y, g in zip(LABELS, guesses)])
     assert math.isclose(_feed(metric.F1(average=average), LABELS, SCORES), f1, rel_tol=1e-9)
     assert math.isclose(_feed(metric.MCC(average=average), LABELS, SCORES), mcc, rel_tol=1e-9)
     assert math.isclose(_feed(metric.Fbeta(beta=2, average=average), LABELS, SCORES), fb, rel_tol=1e-9)
+    m = metric.F1()
+    _feed(m, LABELS, SCORES)
+    assert m.num_inst == sum(len(lb) for lb in LABELS)      # samples, as MXNet 2
     # (N,) probabilities with a threshold
     probs = [s[:, 1] for s in SCORES]
     f1_t = _feed(metric.F1(threshold=0.3), LABELS, probs)
@@ -62,9 +64,9 @@ def test_pcc_perplexity_pearson():
     assert math.isclose(_feed(metric.Perplexity(ignore_label=0), labels, probs), expected, rel_tol=1e-9)
     xs, ys = [R.standard_normal(10) for _ in range(2)], [R.standard_normal(10) for _ in range(2)]
     macro = onp.mean([onp.corrcoef(a, b)[0, 1] for a, b in zip(xs, ys)])
-    assert math.isclose(_feed(metric.PearsonCorrelation(), xs, ys), macro, rel_tol=1e-9)
+    assert math.isclose(_feed(metric.PearsonCorrelation(average="macro"), xs, ys), macro, rel_tol=1e-9)
     micro = onp.corrcoef(onp.concatenate(xs), onp.concatenate(ys))[0, 1]
-    assert math.isclose(_feed(metric.PearsonCorrelation(average="micro"), xs, ys), micro, rel_tol=1e-9)
+    assert math.isclose(_feed(metric.PearsonCorrelation(), xs, ys), micro, rel_tol=1e-9)   # MXNet 2: all seen
 
 
 def test_composite_create_config_custom():
@@ -100,3 +102,26 @@ def test_distances_and_binary_accuracy():
     probs = R.random(10)
     y = R.integers(0, 2, size=10)
     assert math.isclose(_feed(metric.BinaryAccuracy(threshold=0.4), [y], [probs]), ((probs > 0.4) == y).mean())
+
+
+@pytest.mark.parametrize("average", ["micro", "macro"])
+def test_f1_multiclass_and_multilabel_match_sklearn(average):
+    labels = [R.integers(0, 4, size=15) for _ in range(2)]
+    scores = [R.random((15, 4)).astype(onp.float32) for _ in range(2)]
+    y, g = onp.concatenate(labels), onp.concatenate([s.argmax(1) for s in scores])
+    want = sklearn_metrics.f1_score(y, g, average=average, labels=range(4))
+    assert math.isclose(_feed(metric.F1(class_type="multiclass", average=average), labels, scores), want,
+                        rel_tol=1e-9)
+    tags = [R.integers(0, 2, size=(10, 3)) for _ in range(2)]
+    probs = [R.random((10, 3)).astype(onp.float32) for _ in range(2)]
+    want = sklearn_metrics.fbeta_score(onp.concatenate(tags), onp.concatenate(probs) > 0.4, beta=0.5, average=average)
+    got = _feed(metric.Fbeta(class_type="multilabel", beta=0.5, threshold=0.4, average=average), tags, probs)
+    assert math.isclose(got, want, rel_tol=1e-9)
+
+
+def test_create_from_a_json_config():
+    import json
+    m = metric.create(json.dumps(metric.F1(average="macro", threshold=0.3).get_config()))
+    assert isinstance(m, metric.F1) and m.average == "macro" and m.threshold == 0.3
+    with pytest.raises(ValueError, match="'metric' field"):
+        metric.create('{"average": "macro"}')

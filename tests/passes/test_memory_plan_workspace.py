@@ -227,3 +227,47 @@ def test_cuda_places_every_value_where_the_plan_says():
         assert exe.scratch_of[id(node)] == base + offset
     for got, want in zip(exe([x, w, h]), _conv_and_loop(hb.np.array(x), hb.np.array(w), hb.np.array(h))):
         numpy.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-4, atol=1e-4)
+
+
+TWO_RESULTS = """
+    graph @m(%x: f32[64], %y: f32[64]) -> f32[64] {
+      %0 = exp(%x) : f32[64]
+      %1 = neg(%y) : f32[64]
+      %2, %3 = fused(%0, %1) {kind="elementwise", name="k0"} : f32[64], f32[64] {
+        graph @k0(%i0: f32[64], %i1: f32[64]) -> (f32[64], f32[64]) {
+          %0 = add(%i0, %i1) : f32[64]
+          %1 = tanh(%i1) : f32[64]
+          return %0, %1
+        }
+      }
+      %4 = mul(%2, %3) : f32[64]
+      return %4
+    }
+"""
+
+
+@pytest.mark.parametrize("backend", ["llvm", "cuda"])
+def test_a_kernel_with_two_results_overwrites_operands_no_later_result_reads(rewrite, backend):
+    # the kernel computes %2 then %3: %2 may take %0 (only it reads %0) but not %1, which %3
+    # still reads afterwards; %3 takes %1
+    graph = rewrite(["memory_plan"], TWO_RESULTS, """
+        graph @m(%x: f32[64], %y: f32[64]) -> f32[64] {
+          %0 = exp(%x) : f32[64]  #  | %0 -> b0 @0 (256 B)
+          %1 = neg(%y) : f32[64]  #  | %1 -> b1 @256 (256 B)
+          %2, %3 = fused(%0, %1) {kind="elementwise", name="k0"} : f32[64], f32[64] {  #  | %2 -> b0 @0 (256 B) in place of %0; %3 -> b1 @256 (256 B) in place of %1
+            graph @k0(%i0: f32[64], %i1: f32[64]) -> (f32[64], f32[64]) {
+              %0 = add(%i0, %i1) : f32[64]  #  | %0 -> b0 @0 (256 B)
+              %1 = tanh(%i1) : f32[64]  #  | %1 -> b1 @256 (256 B)
+              return %0, %1
+            }
+          }
+          %4 = mul(%2, %3) : f32[64]  #  | %4 -> b0 @0 (256 B) in place of %2
+          return %4
+        }
+    """)
+    check_memory_plan(graph)
+    rng = numpy.random.default_rng(2)
+    x, y = rng.standard_normal((2, 64)).astype("float32")
+    options = {"runtime": "emulator"} if backend == "cuda" else {}
+    got = hb.codegen.build(graph, backend, **options)([x, y])[0].asnumpy()
+    numpy.testing.assert_allclose(got, (numpy.exp(x) - y) * numpy.tanh(-y), rtol=1e-5, atol=1e-6)

@@ -20,14 +20,17 @@ def _tap_source(o: E, k: E, stride: int, pad: int, dil: int, size: int) -> tuple
     return both(valid, E("lt", (i, const(size)), "bool")), imin(i, const(size - 1))
 
 
+def _conv_sizes(node, x, w, g) -> tuple:
+    """What both convolution-gradient lowerings unpack: the input's N, C, H, W, the weight's O, C/G, KH,
+    KW, the output gradient's OH, OW, the groups, and the (h, w) stride, padding and dilation pairs."""
+    return (*x.shape, *w.shape, *g.shape[2:], node.attrs["groups"], node.attrs["stride"], node.attrs["padding"],
+            node.attrs["dilation"])
+
+
 def _lower_conv_input_grad(lw, node, args, types, out) -> None:
     """dx = col2im(W^T @ g): one GEMM per (n, group) into columns, then a gather over taps."""
     tg, tw = types
-    N, C, H, W = out.shape
-    O, Cg, KH, KW = tw.shape
-    _, _, OH, OW = tg.shape
-    G = node.attrs["groups"]
-    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, out, tw, tg)
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
     gbuf = lw.materialize(args[0], tg)
     wbuf = lw.materialize(args[1], tw)
@@ -53,11 +56,7 @@ def _lower_conv_input_grad(lw, node, args, types, out) -> None:
 def _lower_conv_weight_grad(lw, node, args, types, out) -> None:
     """dw[g] = g_g (Og x N*P) @ cols_g^T: the batch sum folds into the GEMM's K dimension."""
     tx, tg = types
-    N, C, H, W = tx.shape
-    O, Cg, KH, KW = out.shape
-    _, _, OH, OW = tg.shape
-    G = node.attrs["groups"]
-    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, tx, out, tg)
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
     x, gl = args
     gt = lw.buffer("t", (G, Og, N, P), out.dtype, "temp")

@@ -95,13 +95,15 @@ def _align(n: int) -> int:
 
 
 def _inplace_ok(k: Kernel, operand: int, output: int) -> bool:
-    """Whether the kernel may write output `output` over input `operand`: one stage, which
-    reads that input only at the element it writes."""
-    if len(k.stages) != 1 or not isinstance(k.stages[0], Stage):
-        return False
-    stage = k.stages[0]
+    """Whether the kernel may write output `output` over input `operand`: the loop-nest stage
+    writing it reads that input only at the element it writes, and no later stage reads it."""
     src = next(b.name for b in k.inputs if b.index == operand)
-    if stage.out != next(b.name for b in k.outputs if b.index == output):
+    dst = next(b.name for b in k.outputs if b.index == output)
+    at = [i for i, s in enumerate(k.stages) if isinstance(s, Stage) and s.out == dst]
+    if len(at) != 1 or not all(isinstance(s, Stage) for s in k.stages[at[0]:]):
+        return False
+    stage = k.stages[at[0]]
+    if any(n.op == "load" and n.value == src for s in k.stages[at[0] + 1:] for n in walk(s.expr)):
         return False
     own = tuple(ivar(v).key() for v in stage.vars)
     shape = k.buffers[src].shape   # along a dimension of extent 1 every index is 0, however written
