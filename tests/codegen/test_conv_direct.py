@@ -27,6 +27,7 @@ SHAPES = [
     (2, 17, 9, 9, 24, 1, 1, (2, 2), (0, 0), (1, 1)),       # 1x1 stride 2
     (3, 5, 7, 30, 17, 5, 5, (1, 1), (2, 2), (1, 1)),       # 5x5, wide rows (full tiles and a tail)
     (1, 8, 10, 13, 16, 3, 3, (1, 2), (0, 1), (2, 1)),      # unequal strides and padding, dilation
+    (2, 17, 5, 37, 20, 3, 3, (1, 1), (1, 1), (1, 1)),      # rows of several vectors, a partial channel block
 ]
 
 
