@@ -200,6 +200,7 @@ def main() -> None:
             rows += run_workload(f"{title} inference b{BATCH}", inference, rounds, args.budget)
             rows += run_workload(f"{title} SGD step b{BATCH}", _peers(name, x, y, backend, True, args.quick), rounds,
                                  args.budget)
+            print(table(rows, f"hybrid-{backend}"), flush=True)   # so far: a run cut short still reports
     info = machine.cpu_info()
     text = "\n".join([
         args.section, "",

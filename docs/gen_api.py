@@ -25,6 +25,8 @@ SECTIONS = [
     ("gluon.data.vision.transforms", "hybrid.gluon.data.vision.transforms"),
     ("gluon.model_zoo.vision: image classification networks", "hybrid.gluon.model_zoo.vision"),
     ("gluon.contrib.estimator: the fit loop", "hybrid.gluon.contrib.estimator"),
+    ("image: image functions, augmenters, ImageIter", "hybrid.image"),
+    ("io: data iterators", "hybrid.io"),
 ]
 
 

@@ -48,11 +48,10 @@ def run_file(clone: str, name: str, workdir: str, timeout: float) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, workdir, os.environ.get("PYTHONPATH", "")]),
                MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "bench.mxnet_tests.shim", "-p", "no:cacheprovider",
-           "-p", "no:xdist", "-o", "addopts=", "--timeout-method=thread" if _has_timeout() else "",
-           f"--junitxml={report}", "--rootdir", workdir, name]
+           "-p", "no:xdist", "-o", "addopts=", f"--junitxml={report}", "--rootdir", workdir, name]
     started = time.monotonic()
     try:
-        subprocess.run([c for c in cmd if c], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+        subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
         timed_out = False
     except subprocess.TimeoutExpired:
         timed_out = True
@@ -79,11 +78,6 @@ def run_file(clone: str, name: str, workdir: str, timeout: float) -> dict:
         result["reasons"][_reason(outcome[0])] += 1
     result.update(run=run, passed=passed, skipped=skipped)
     return result
-
-
-def _has_timeout() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("pytest_timeout") is not None
 
 
 def _reason(element) -> str:
