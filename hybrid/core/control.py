@@ -127,6 +127,7 @@ def _trace_loop_body(name: str, fn: Callable, types: Sequence[TensorType], num_c
     graph, captured, structure, draws = _trace(name, fn, types, "carried")
     if draws:
         key = graph.input(TraceContext.RNG_KEY)
+        key.name = "rng"   # carried state, not the generator's key of a top-level graph (replay tells them apart)
         graph.inputs.remove(key)
         graph.inputs.insert(num_carry, key)
         step = graph.add_node("constant", [], {"value": numpy.array([0, draws], numpy.uint32)}).output

@@ -13,7 +13,20 @@ from .tracing import TraceContext, current_trace
 
 
 def count_random_ops(graph: Graph) -> int:
-    return sum(node.op == "random_uniform" for _, node in graph.walk())
+    """The keys one run of `graph` takes from the generator, as many as its trace reserved: one per
+    random op; a scan's body draws `length` times what one step draws (its carried key walks
+    through them, core/control.py); a while loop whose body draws takes one (it seeds a stream)."""
+    count = 0
+    for node in graph.nodes:
+        if node.op == "random_uniform":
+            count += 1
+        elif node.op == "scan":
+            count += node.attrs["length"] * count_random_ops(node.regions[0])
+        elif node.op == "while_loop":
+            count += 1 if count_random_ops(node.regions[1]) else 0
+        else:   # a branch's or a fused kernel's random ops take keys of the enclosing graph
+            count += sum(count_random_ops(region) for region in node.regions)
+    return count
 
 
 def _rng_base(count: int):
@@ -22,9 +35,7 @@ def _rng_base(count: int):
     the graph was traced."""
     trace = current_trace()
     if trace is not None:
-        key = trace.rng_key()
-        trace.random_ops += count - 1
-        return key
+        return trace.rng_key(count)
     return NDArray(rng.take_keys(count))
 
 

@@ -11,6 +11,7 @@ import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 from .importer import OnnxBlock
+from .ops.narrow import NARROW, from_carrier
 
 
 class HybridRep(BackendRep):
@@ -24,9 +25,21 @@ class HybridRep(BackendRep):
             inputs = [inputs[name] for name in self.block.input_names]
         elif isinstance(inputs, numpy.ndarray):
             inputs = [inputs]
-        outputs = self.block(*[numpy.asarray(x) for x in inputs])
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return tuple(numpy.asarray(y) for y in outputs)
+        outputs = self.block(*[_value(x) for x in inputs])
+        if len(self.block.output_names) == 1:
+            outputs = (outputs,)
+        # float8 / 4-bit outputs leave hybrid in their carrier dtype; ONNX callers get the ONNX type
+        return tuple(from_carrier(y, t) if t in NARROW else _value(y)
+                     for y, t in zip(outputs, self.block.output_types))
+
+
+def _value(x):
+    """A tensor as a NumPy array, a sequence as a list of them, an empty optional as None."""
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return [numpy.asarray(e) for e in x]
+    return numpy.asarray(x)
 
 
 class HybridBackend(Backend):

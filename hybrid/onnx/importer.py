@@ -19,6 +19,7 @@ from ..core.promote import asarray, cast
 from .ops import CONVERTERS, OnnxImportError, OnnxNode, supported_ops
 from .ops.base import StaticInputNeeded
 from .ops.dtypes import hybrid_dtype
+from .ops.narrow import NARROW, to_carrier
 from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -80,9 +81,10 @@ def _safe_name(name: str, taken: set) -> str:
 class OnnxGraphRunner:
     """Runs an ONNX graph's nodes on hybrid arrays (eager or traced); also serves subgraphs."""
 
-    def __init__(self, opset: int, statics: dict):
+    def __init__(self, opset: int, statics: dict, narrow: dict):
         self.opset = opset
         self.statics = statics   # ONNX name -> eager value of a parameter, for ops that read it as numbers
+        self.narrow = dict(narrow)   # ONNX name -> element type, for values carried in a wider dtype
 
     def run(self, graph: onnx.GraphProto, env: dict) -> list:
         """Run `graph`'s nodes over `env` (name -> array; outer-scope names stay visible to subgraphs)."""
@@ -96,9 +98,14 @@ class OnnxGraphRunner:
             node = OnnxNode(proto.op_type, proto.name, self.opset,
                             {a.name: attribute_value(a) for a in proto.attribute}, inputs, len(proto.output),
                             statics=[statics.get(name) for name in proto.input], runner=self, env=env,
-                            input_names=list(proto.input))
+                            input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input])
             outputs = CONVERTERS[proto.op_type](node)
-            outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)   # a list is one sequence value
+            self.narrow.update({proto.output[k]: t for k, t in node.output_types.items()})
+            if proto.op_type == "Constant":   # its attribute tensor's type was read into a carrier array
+                types = [a.t.data_type for a in proto.attribute if a.type == onnx.AttributeProto.TENSOR]
+                if types and types[0] in NARROW:
+                    self.narrow[proto.output[0]] = types[0]
             for name, value in zip(proto.output, outputs):
                 if name:
                     env[name] = value
@@ -115,6 +122,9 @@ class OnnxBlock(SymbolBlock):
         graph = model.graph
         taken: set = set()
         constants, params = {}, {}
+        narrow = {v.name: v.type.tensor_type.elem_type for v in graph.input
+                  if v.type.tensor_type.elem_type in NARROW}
+        narrow.update({init.name: init.data_type for init in graph.initializer if init.data_type in NARROW})
         for init in graph.initializer:
             value = tensor_value(init, base_dir)
             if value.dtype.kind == "f" and not freeze:
@@ -135,12 +145,16 @@ class OnnxBlock(SymbolBlock):
         object.__setattr__(self, "input_names", [v.name for v in inputs])
         object.__setattr__(self, "input_dtypes", [_declared_dtype(v) for v in inputs])
         object.__setattr__(self, "output_names", [v.name for v in graph.output])
+        # the outputs' ONNX element types (0 where undeclared): narrow ones leave the block in their carrier
+        object.__setattr__(self, "output_types", [v.type.tensor_type.elem_type for v in graph.output])
+        object.__setattr__(self, "_narrow", narrow)
         object.__setattr__(self, "_constants", constants)
         object.__setattr__(self, "_params_by_onnx_name", params)
         object.__setattr__(self, "static_inputs", set())
 
     def __call__(self, *inputs):
         """Inputs found to set shapes (StaticInputNeeded) join the compiled signature by value."""
+        inputs = [_boundary_value(x) for x in inputs]
         while True:
             args = [StaticTensor(x) if name in self.static_inputs else x for name, x in zip(self.input_names, inputs)]
             try:
@@ -165,10 +179,25 @@ class OnnxBlock(SymbolBlock):
             env[name] = p.data()
             statics[name] = p._data_eager()
         for name, dtype, x in zip(self.input_names, self.input_dtypes, inputs):
+            if isinstance(x, (list, tuple)) or x is None:   # a sequence, or an empty optional
+                env[name] = None if x is None else [asarray(e) for e in x]
+                continue
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
-        outputs = OnnxGraphRunner(self.opset, statics).run(self.onnx_model.graph, env)
+        runner = OnnxGraphRunner(self.opset, statics, self._narrow)
+        outputs = runner.run(self.onnx_model.graph, env)
+        # undeclared output types: narrow ones are known once the graph has been built
+        object.__setattr__(self, "output_types", [t or runner.narrow.get(name, 0)
+                                                  for t, name in zip(self.output_types, self.output_names)])
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _boundary_value(x):
+    """An input as the compiled signature takes it: narrow types in their carrier; a sequence (list)
+    as a list of arrays, or an empty tuple when empty (a hashable signature part)."""
+    if isinstance(x, (list, tuple)):
+        return [NDArray(numpy.asarray(to_carrier(numpy.asarray(e)))) for e in x] or ()
+    return to_carrier(x)
 
 
 class StaticTensor:
@@ -191,7 +220,7 @@ class StaticTensor:
 def _declared_dtype(value_info) -> Optional[str]:
     t = value_info.type
     if t.HasField("tensor_type") and t.tensor_type.elem_type:
-        return hybrid_dtype(t.tensor_type.elem_type)
+        return hybrid_dtype(t.tensor_type.elem_type, narrow=True)
     return None
 
 

@@ -111,3 +111,23 @@ def test_gradients_through_dropout_in_a_scan_match_finite_differences(backend):
     for k, v in enumerate(values):
         onp.testing.assert_allclose(arrays[k].grad.asnumpy(), numeric_grad(objective, v), rtol=1e-5, atol=1e-6,
                                     err_msg=f"input {k}")
+
+
+def test_a_replayed_graph_takes_as_many_keys_as_its_trace():
+    # a loaded graph runs without the model code (core.replay): it must advance the generator as the
+    # traced call did (a scan drawing 4 times per step, normal() takes two, over 6 steps, plus one before it)
+    from hybrid.core.replay import count_random_ops, replay
+
+    def fn(h, xs):
+        carry, ys = noisy_scan(h + np.random.uniform(size=h.shape), xs)
+        return carry, ys
+    rng = onp.random.default_rng(4)
+    h, xs = rng.normal(size=4).astype("f4"), rng.normal(size=(6, 4)).astype("f4")
+    graph = hb.trace(fn, h, xs)
+    assert count_random_ops(graph) == 1 + 6 * 4
+    (want, want_ys), want_after = run(fn, "eager", h, xs)
+    hb.random.seed(11)
+    got, got_ys = replay(graph, [np.array(h), np.array(xs)], {})
+    onp.testing.assert_array_equal(got.asnumpy(), want)
+    onp.testing.assert_array_equal(got_ys.asnumpy(), want_ys)
+    onp.testing.assert_array_equal(hb.np.random.uniform(size=3).asnumpy(), want_after)

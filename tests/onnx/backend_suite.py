@@ -20,23 +20,20 @@ import unittest
 KINDS = {"NodeModel": "node", "SimpleModel": "simple", "PyTorchConvertedModel": "pytorch-converted",
          "PyTorchOperatorModel": "pytorch-operator", "RealModel": "real (light models, local files)"}
 
-_DTYPES = r"bfloat16|bf16|uint16|int16|uint64|float8|e4m3|e5m2|fnuz|int4|uint4|int2|uint2|float4|e2m1|e8m0|string"
 # ops hybrid does not implement; their *_expanded variants (the op's function body) pass
-_MISSING_OPS = (r"gridsample|affine_grid|roialign|deform_conv|col2im|maxunpool|det|dft|stft|melweightmatrix|"
-                r"image_decoder|bitcast|bitwise|linear_attention|causal_conv_with_state|flexattention|tensorscatter|swiglu")
+_MISSING_OPS = r"roialign|deform_conv|col2im|maxunpool|det|melweightmatrix|image_decoder|bitcast|flexattention"
 EXPECTED_FAILURES: list[tuple[str, str]] = [
-    (rf"(?i)({_DTYPES})", "element type hybrid has no dtype for (bfloat16, 16-bit and unsigned 64-bit integers, "
-                          "float8/float4, 2- and 4-bit integers, strings); hybrid's dtypes are f16/f32/f64, i8/i32/i64, "
-                          "u8/u32 and bool"),
-    (r"^test_quantizelinear_blocked_symmetric$", "quantizes to int16 (see the element types above)"),
-    (r"(?<!reverse)sequence|^test_(if|loop\d*)_(opt|seq)|^test_identity_opt|^test_optional|^test_split_to_sequence|"
-     r"^test_concat_from_sequence", "sequence and optional types: hybrid arrays are tensors only"),
-    (r"^test_(strnorm|regex|tfidf)", "string ops: hybrid has no string dtype"),
+    (r"(?i)string|^test_(strnorm|regex|tfidf)", "strings: hybrid has no string dtype"),
+    (r"^test_loop16_seq_none$", "the ONNX runner cannot compare a sequence that holds a 0-d tensor (its "
+     "assert_similar_outputs recurses into the tensor and calls len() on it); hybrid's output equals the expected "
+     "one (tests/onnx/test_onnx_import.py::test_sequence_outputs_match_the_reference)"),
     (rf"^test_(basic_|)({_MISSING_OPS})(?!.*_expanded)", "op not implemented yet (listed in docs/onnx.md)"),
     (r"^test_(bernoulli|random|dropout_.*training|training_dropout)", "random sampling ops: hybrid's "
      "counter-based generator cannot reproduce ONNX Runtime's draws, and training-mode Dropout is a training op"),
-    (r"^test_(adagrad|adam|momentum|nesterov|gradient|ai_onnx_ml|batchnorm_.*training_mode)",
+    (r"^test_(adagrad|adam|momentum|nesterov|gradient|batchnorm_.*training_mode)",
      "training-only ops (ai.onnx.preview.training) and training-mode BatchNormalization"),
+    (r"^test_ai_onnx_ml_", "ops of the ai.onnx.ml domain (classical ML: label encoders, tree ensembles) are "
+     "outside the standard domain hybrid imports"),
     (r"^test_(nonmaxsuppression|unique|compress|nonzero)", "data-dependent output shapes: these ops run eagerly "
      "and raise a clear error when compiled (the suite compiles every model)"),
     (r"^test_maxpool_with_argmax", "MaxPool's Indices output"),
@@ -44,18 +41,24 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
     (r"^test_resize_.*antialias", "Resize antialias=1 (the stretched interpolation kernel)"),
     (r"^test_(scatter_elements_with_reduction_(max|min|mul)|scatternd_(max|min|multiply))$", "scatter with "
      "max/min/mul reduction and repeated indices (hybrid scatters through a scatter-add primitive)"),
-    (r"^test_bitshift_.*(negative_shift|right_.*shift_ge_width)", "BitShift by negative amounts, or right by the "
-     "full width (hybrid shifts by multiplying or dividing by powers of two)"),
     (r"^test_range_float.*_expanded", "Range expanded into a Loop whose trip count is computed from float inputs; "
      "hybrid unrolls loops, so trip counts must be known when the model is built"),
+    (r"^test_dft_inverse", "the expected values come from NumPy's float32 FFT, whose rounding (1.9e-7 where the "
+     "exact value is 0) exceeds the case's atol of 1e-7; hybrid's transform sums in float64 and is exact there"),
     (r"^test_scan_sum$", "Scan-8 (opset 8's batch axis and sequence_lens); Scan from opset 9 is supported"),
-    (r"^test_rotary_embedding", "hybrid's fusion pass reports a cycle on this graph (a fusion bug, reported "
-     "to its owner); the converter itself matches the reference eagerly"),
 ]
 
 
-def expected_reason(name: str):
-    for pattern, reason in EXPECTED_FAILURES:
+# failures of the llvm backend only (codegen bugs, reported to the llvm owner)
+LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = [
+    (r"^test_div_uint64$", "llvm codegen: Div of uint64 tensors emits an invalid i32 -> i64 cast opcode "
+     "(LLVM IR parse error); interp and eager pass"),
+]
+
+
+def expected_reason(name: str, hybrid_backend: str = "interp"):
+    extra = LLVM_EXPECTED_FAILURES if hybrid_backend == "llvm" else []
+    for pattern, reason in EXPECTED_FAILURES + extra:
         if re.search(pattern, name):
             return reason
     return None
@@ -85,9 +88,10 @@ def run_suite(hybrid_backend: str, include: str | None = None) -> dict:
             continue
         cls, name = test_id.split(".")[-2], test_id.split(".")[-1].removesuffix("_cpu")
         kind = KINDS.get(cls.removeprefix("OnnxBackend").removesuffix("Test"), cls)
-        reason = expected_reason(name)
+        reason = expected_reason(name, hybrid_backend)
         if test_id in failed:
             report[kind]["expected" if reason else "unexpected"].append(name)
+            report[kind]["messages"].append(f"{name}: {_last_line(failed[test_id])}")
             if not reason:
                 report[kind]["details"].append(f"{name}: {_last_line(failed[test_id])}")
         else:
@@ -124,11 +128,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", default="llvm", choices=["interp", "llvm"])
     parser.add_argument("--include", default=None, help="regex of test names to run (default: all)")
+    parser.add_argument("--messages", default=None, help="write every failure's last error line to this file")
     args = parser.parse_args()
     report = run_suite(args.backend, args.include)
+    if args.messages:
+        with open(args.messages, "w") as f:
+            f.writelines(f"[{kind}] {line}\n" for kind, groups in report.items() for line in groups["messages"])
     print(f"hybrid backend {args.backend}")
     print(summary(report))
-    reasons = collections.Counter(expected_reason(name) for groups in report.values() for name in groups["expected"])
+    reasons = collections.Counter(expected_reason(name, args.backend) for groups in report.values()
+                                  for name in groups["expected"])
     print("expected failures by reason:")
     for reason, count in reasons.most_common():
         print(f"  {count:4d}  {reason}")

@@ -294,3 +294,57 @@ def test_no_cycle_through_a_kernel_entered_twice():
     lr = numpy.array(0.1, numpy.float32)
     got = hb.hybridize(trust, backend="interp")(w, g, lr)
     numpy.testing.assert_allclose(got.asnumpy(), trust(np.array(w), np.array(g), 0.1).asnumpy(), rtol=1e-6)
+
+
+def test_rotary_embedding_crossing_products_fuse_without_a_cycle(rewrite):
+    """The rotary-embedding graph (ONNX RotaryEmbedding): two tables each multiply both halves of x,
+    and each half is read by both the difference and the sum. The pass once checked cycles with
+    per-node ancestor bitsets fixed when each node was placed, which missed the dependencies a kernel
+    gains when it later grows or absorbs a producer, and emitted a cycle between kernels here ("fusion
+    produced a cycle", seen importing ONNX RotaryEmbedding); group-level reachability kept closed as
+    kernels grow and merge orders them."""
+    rewrite(["fuse"], """
+        graph @rotary(%x: f32[2,3,4,8], %cos: f32[2,3,4], %sin: f32[2,3,4]) -> f32[2,3,4,8] {
+          %0 = exp(%cos) : f32[2,3,4]
+          %1 = exp(%sin) : f32[2,3,4]
+          %2 = reshape(%0) {shape=[2, 3, 1, 4]} : f32[2,3,1,4]
+          %3 = reshape(%1) {shape=[2, 3, 1, 4]} : f32[2,3,1,4]
+          %4 = slice(%x) {begin=[0, 0, 0, 0], end=[2, 3, 4, 4], step=[1, 1, 1, 1]} : f32[2,3,4,4]
+          %5 = slice(%x) {begin=[0, 0, 0, 4], end=[2, 3, 4, 8], step=[1, 1, 1, 1]} : f32[2,3,4,4]
+          %6 = mul(%2, %4) : f32[2,3,4,4]
+          %7 = mul(%3, %5) : f32[2,3,4,4]
+          %8 = sub(%6, %7) : f32[2,3,4,4]
+          %9 = mul(%3, %4) : f32[2,3,4,4]
+          %10 = mul(%2, %5) : f32[2,3,4,4]
+          %11 = add(%9, %10) : f32[2,3,4,4]
+          %12 = concat(%8, %11) {axis=3} : f32[2,3,4,8]
+          return %12
+        }
+    """, """
+        graph @rotary(%x: f32[2,3,4,8], %cos: f32[2,3,4], %sin: f32[2,3,4]) -> f32[2,3,4,8] {
+          %0 = slice(%x) {begin=[0, 0, 0, 0], end=[2, 3, 4, 4], step=[1, 1, 1, 1]} : f32[2,3,4,4]
+          %1 = slice(%x) {begin=[0, 0, 0, 4], end=[2, 3, 4, 8], step=[1, 1, 1, 1]} : f32[2,3,4,4]
+          %2, %3 = fused(%sin, %1, %0) {kind="elementwise", name="k0"} : f32[2,3,4,4], f32[2,3,4,4] {
+            graph @k0(%i0: f32[2,3,4], %i1: f32[2,3,4,4], %i2: f32[2,3,4,4]) -> (f32[2,3,4,4], f32[2,3,4,4]) {
+              %0 = exp(%i0) : f32[2,3,4]
+              %1 = reshape(%0) {shape=[2, 3, 1, 4]} : f32[2,3,1,4]
+              %2 = mul(%1, %i1) : f32[2,3,4,4]
+              %3 = mul(%1, %i2) : f32[2,3,4,4]
+              return %2, %3
+            }
+          }
+          %4, %5 = fused(%cos, %0, %2, %1, %3) {kind="elementwise", name="k1"} : f32[2,3,4,4], f32[2,3,4,4] {
+            graph @k1(%i0: f32[2,3,4], %i1: f32[2,3,4,4], %i2: f32[2,3,4,4], %i3: f32[2,3,4,4], %i4: f32[2,3,4,4]) -> (f32[2,3,4,4], f32[2,3,4,4]) {
+              %0 = exp(%i0) : f32[2,3,4]
+              %1 = reshape(%0) {shape=[2, 3, 1, 4]} : f32[2,3,1,4]
+              %2 = mul(%1, %i1) : f32[2,3,4,4]
+              %3 = sub(%2, %i2) : f32[2,3,4,4]
+              %4 = mul(%1, %i3) : f32[2,3,4,4]
+              %5 = add(%i4, %4) : f32[2,3,4,4]
+              return %3, %5
+            }
+          }
+          %6 = concat(%4, %5) {axis=3} : f32[2,3,4,8]
+          return %6
+        }
+    """)

@@ -32,7 +32,8 @@ def _matmul_reference(a, b, transpose_a=False, transpose_b=False):
         a = numpy.swapaxes(a, -1, -2)
     if transpose_b:
         b = numpy.swapaxes(b, -1, -2)
-    return numpy.matmul(a, b)
+    # NumPy returns bfloat16 products as float32; the op's type (and every backend) keeps the operand dtype
+    return numpy.matmul(a, b).astype(numpy.result_type(a.dtype, b.dtype), copy=False)
 
 
 def _matmul_grad(g, inputs, outputs, transpose_a=False, transpose_b=False):

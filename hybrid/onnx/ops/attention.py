@@ -8,6 +8,7 @@ import numpy
 
 from ...frontend import np, npx
 from ...core.promote import cast
+from ...ir.types import to_numpy_dtype
 from .base import OnnxNode, converts
 from .shape import const_array
 
@@ -119,3 +120,73 @@ def _rotary_embedding(node: OnnxNode):
     if len(shape) == 4:
         return np.transpose(out, (0, 2, 1, 3))
     return np.reshape(out, shape)
+
+
+@converts("LinearAttention")
+def _linear_attention(node: OnnxNode):
+    """Recurrent linear attention, unrolled over the sequence: a (d_k x d_v) state per KV head decays
+    (gated rules), is corrected toward the value the key retrieves (delta rules) and accumulates k v^T;
+    each query reads it. Computed in float32 as ONNX specifies (float64 inputs stay float64)."""
+    q, k, v = node.input(0), node.input(1), node.input(2)
+    past, decay, beta = node.optional(3), node.optional(4), node.optional(5)
+    rule = node.attr("update_rule", "gated_delta")
+    if rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise node.fail(f"update_rule {rule!r} is not one of linear, gated, delta, gated_delta")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    if gating != (decay is not None) or delta != (beta is not None):
+        raise node.fail(f"update_rule {rule!r} needs {'a' if gating else 'no'} decay input and "
+                        f"{'a' if delta else 'no'} beta input")
+    heads_q, heads_kv = node.attr("q_num_heads"), node.attr("kv_num_heads")
+    out_dtype = q.type.dtype
+    wide = "f64" if out_dtype == "f64" else "f32"
+    b, t = q.shape[0], q.shape[1]
+    d_k, d_v = q.shape[-1] // heads_q, v.shape[-1] // heads_kv
+    q4, k4, v4 = (cast(_heads(x, h), wide) for x, h in ((q, heads_q), (k, heads_kv), (v, heads_kv)))
+    if decay is not None:   # per head (last dim H_kv) or per key feature (H_kv * d_k)
+        per_feature = decay.shape[-1] == heads_kv * d_k
+        decay4 = cast(_heads(decay, heads_kv) if per_feature else
+                      np.transpose(np.reshape(decay, (b, t, heads_kv, 1)), (0, 2, 1, 3)), wide)
+    if beta is not None:
+        beta4 = cast(np.transpose(np.reshape(beta, (b, t, beta.shape[-1], 1)), (0, 2, 1, 3)), wide)
+    state = cast(past, wide) if past is not None else np.zeros((b, heads_kv, d_k, d_v), to_numpy_dtype(wide))
+    scale = node.attr("scale", 0.0) or 1.0 / math.sqrt(d_k)
+    group = heads_q // heads_kv
+    outputs = []
+    for i in range(t):
+        k_t, v_t = k4[:, :, i, :], v4[:, :, i, :]
+        if gating:
+            state = state * np.expand_dims(np.exp(decay4[:, :, i, :]), -1)
+        if delta:
+            retrieved = np.sum(state * np.expand_dims(k_t, -1), axis=-2)        # (B, H, d_v)
+            v_t = beta4[:, :, i, :] * (v_t - retrieved)
+        state = state + np.expand_dims(k_t, -1) * np.expand_dims(v_t, -2)
+        read = np.repeat(state, group, axis=1) if group > 1 else state
+        outputs.append(np.sum(np.expand_dims(q4[:, :, i, :], -1) * read, axis=-2) * scale)   # (B, H_q, d_v)
+    out = np.reshape(np.transpose(np.stack(outputs, 2), (0, 2, 1, 3)), (b, t, heads_q * d_v))
+    present = cast(state, past.type.dtype if past is not None else out_dtype)
+    return cast(out, out_dtype), present
+
+
+@converts("TensorScatter")
+def _tensor_scatter(node: OnnxNode):
+    """Write `update` into the cache along `axis` at each batch row's write index (wrapping around in
+    circular mode): a comparison mask of cache positions against written positions."""
+    past, update = node.input(0), node.input(1)
+    indices = node.optional(2)
+    axis = node.attr("axis", -2) % past.ndim
+    if axis == 0:
+        raise node.fail("axis 0 is the batch axis; the cache is written along a later axis")
+    length, count = past.shape[axis], update.shape[axis]
+    if indices is None:
+        indices = np.zeros((past.shape[0],), "int64")
+    target = np.reshape(cast(indices, "i64"), (-1, 1)) + const_array(numpy.arange(count, dtype=numpy.int64))
+    if node.attr("mode", "linear") == "circular":
+        target = np.mod(target, length)
+    positions = const_array(numpy.arange(length, dtype=numpy.int64).reshape(1, -1, 1))
+    hit = np.equal(positions, np.expand_dims(target, 1))                 # (B, L, S)
+    lead = (1,) * (past.ndim - 2)
+    hit = np.reshape(hit, (hit.shape[0],) + lead + (length, count))
+    moved = np.moveaxis(update, axis, -1)                                # (B, ..., S)
+    written = np.sum(cast(hit, moved.type.dtype) * np.expand_dims(moved, -2), axis=-1)   # (B, ..., L)
+    cache = np.moveaxis(past, axis, -1)
+    return np.moveaxis(np.where(np.any(hit, axis=-1), written, cache), -1, axis)

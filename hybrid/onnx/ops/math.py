@@ -12,6 +12,7 @@ from ...core.promote import cast
 from ...ir.types import is_float
 from .base import OnnxNode, converts
 from .dtypes import hybrid_dtype
+from .narrow import NARROW, round_to
 
 
 def _unary(fn):
@@ -111,11 +112,15 @@ def _trunc(q):
 
 @converts("BitShift")
 def _bitshift(node: OnnxNode):
-    x, y = node.input(0), node.input(1)
-    factor = np.power(np.full((), 2, x.dtype), y)
-    if node.attr("direction") == "LEFT":
-        return x * factor
-    return np.floor_divide(x, factor)   # an arithmetic shift rounds toward -inf
+    # the registry's shifts give ONNX's results for amounts outside [0, bits): 0, or -1 for negative >>
+    shift = np.left_shift if node.attr("direction") == "LEFT" else np.right_shift
+    return shift(node.input(0), node.input(1))
+
+
+converts("BitwiseAnd")(lambda node: np.bitwise_and(node.input(0), node.input(1)))
+converts("BitwiseOr")(lambda node: np.bitwise_or(node.input(0), node.input(1)))
+converts("BitwiseXor")(lambda node: np.bitwise_xor(node.input(0), node.input(1)))
+converts("BitwiseNot")(lambda node: np.bitwise_not(node.input(0)))
 
 
 def _variadic(fn):
@@ -159,14 +164,23 @@ def _clip(node: OnnxNode):
     return x
 
 
+def _cast_to(node: OnnxNode, x, to: int):
+    """Cast to an ONNX element type; narrow types (float8, 4-bit, ...) round onto their grid in a carrier."""
+    if to in NARROW:
+        node.output_types[0] = to
+        return round_to(x, to, saturate=bool(node.attr("saturate", 1)), round_mode=node.attr("round_mode", "up"))
+    return cast(x, hybrid_dtype(to, node))
+
+
 @converts("Cast")
 def _cast(node: OnnxNode):
-    return cast(node.input(0), hybrid_dtype(node.attr("to"), node))
+    return _cast_to(node, node.input(0), node.attr("to"))
 
 
 @converts("CastLike")
 def _cast_like(node: OnnxNode):
-    return cast(node.input(0), node.input(1).type.dtype)
+    target = node.input_types[1]
+    return _cast_to(node, node.input(0), target) if target else cast(node.input(0), node.input(1).type.dtype)
 
 
 # -- activations -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ slices, one per kernel offset.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -14,6 +15,7 @@ import numpy
 
 from ...frontend import np, npx
 from ...core.dispatch import bind
+from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
@@ -343,3 +345,36 @@ def _rms_norm(node: OnnxNode):
     axis = normalize_axis(node.attr("axis", -1), x.ndim, node)
     axes = tuple(range(axis, x.ndim))
     return x * npx.rsqrt(np.mean(x * x, axes, keepdims=True) + node.attr("epsilon", 1e-5)) * scale
+
+
+@converts("SwiGLU")
+def _swiglu(node: OnnxNode):
+    a, b = node.input(0), node.input(1)
+    if a.shape != b.shape:
+        raise node.fail(f"inputs A {a.shape} and B {b.shape} must have the same shape (no broadcasting)")
+    return a * npx.sigmoid(a * node.attr("alpha", 1.0)) * b
+
+
+@converts("CausalConvWithState")
+def _causal_conv_with_state(node: OnnxNode):
+    """Depthwise causal 1-d convolution (B, C, T) over the past state (B, C, k-1) and the input; returns
+    the output (optionally SiLU-activated) and the last k-1 padded steps as the next state."""
+    x, w = node.input(0), node.input(1)
+    bias, past = node.optional(2), node.optional(3)
+    activation = node.attr("activation", "none")
+    if activation not in ("none", "silu", "swish"):
+        raise node.fail(f"activation {activation!r} is not one of none, silu, swish")
+    batch, channels, steps = x.shape
+    k = w.shape[2]
+    if past is None:
+        past = np.zeros((batch, channels, k - 1), x.dtype)
+    padded = np.concatenate([past, x], axis=2) if k > 1 else x
+    # half-precision inputs accumulate and activate in float32 and round once, as the reference does
+    dtype = "f32" if x.type.dtype in ("f16", "bf16") else x.type.dtype
+    signal, taps = cast(padded, dtype), cast(np.reshape(w, (1, channels, k)), dtype)
+    out = functools.reduce(np.add, [signal[:, :, j:j + steps] * taps[:, :, j:j + 1] for j in range(k)])
+    if bias is not None:
+        out = out + cast(np.reshape(bias, (1, channels, 1)), dtype)
+    if activation != "none":
+        out = out * npx.sigmoid(out)
+    return cast(out, x.type.dtype), padded[:, :, padded.shape[2] - (k - 1):]

@@ -1,13 +1,17 @@
-"""Linear quantization ops for 8-bit integers: (De)QuantizeLinear, DynamicQuantizeLinear and the
-integer / QLinear matmul and convolution, computed in float and rounded back as ONNX specifies."""
+"""Linear quantization ops (8-, 16-, 4- and 2-bit integers, float8, float4): (De)QuantizeLinear,
+DynamicQuantizeLinear and the integer / QLinear matmul and convolution, computed in float and rounded
+back as ONNX specifies."""
 from __future__ import annotations
 
+import ml_dtypes
 import numpy
 
 from ...frontend import np
 from ...core.promote import cast
+from ...ir.types import to_numpy_dtype
 from .base import OnnxNode, converts, normalize_axis
 from .dtypes import hybrid_dtype
+from .narrow import NARROW, round_to
 from .nn import _conv
 
 
@@ -23,7 +27,7 @@ def _along(node: OnnxNode, v, x, axis_default: int = 1):
 
 
 def _saturate(v, dtype: str):
-    info = numpy.iinfo(numpy.dtype({"u8": "uint8", "i8": "int8", "i32": "int32", "u32": "uint32"}[dtype]))
+    info = numpy.iinfo(to_numpy_dtype(dtype))
     return cast(np.clip(np.round(v), float(info.min), float(info.max)), dtype)
 
 
@@ -44,18 +48,29 @@ def _dequantize(node: OnnxNode):
 def _quantize(node: OnnxNode):
     x, scale = node.input(0), node.input(1)
     zero = node.optional(2)
+    narrow = node.input_types[2] if zero is not None else node.attr("output_dtype", 0) or None
     if zero is not None:
         dtype = zero.type.dtype
     elif node.attr("output_dtype", 0):
-        dtype = hybrid_dtype(node.attr("output_dtype"), node)
+        dtype = hybrid_dtype(node.attr("output_dtype"), node, narrow=True)
     else:
         dtype = "u8"
-    if dtype not in ("u8", "i8"):
-        raise node.fail(f"quantizing to {dtype} is not supported (8-bit integers are)")
     values = cast(x, scale.type.dtype) / _along(node, scale, x)
+    if narrow in NARROW and NARROW[narrow].carrier == "f32":   # float8 / float4: a saturating cast
+        if zero is not None:
+            values = values + cast(_along(node, zero, x), values.type.dtype)
+        node.output_types[0] = narrow
+        return round_to(values, narrow, saturate=bool(node.attr("saturate", 1)))
+    if dtype not in ("u8", "i8", "u16", "i16"):
+        raise node.fail(f"quantizing to {dtype} is not supported (8- and 16-bit integers, float8 and 4- and "
+                        "2-bit integers are)")
     values = np.round(values)   # round half to even, as ONNX
     if zero is not None:
         values = values + cast(_along(node, zero, x), values.type.dtype)
+    if narrow in NARROW:   # 4- / 2-bit integers: saturate to their range in the 8-bit carrier
+        node.output_types[0] = narrow
+        info = ml_dtypes.iinfo(NARROW[narrow].numpy)
+        return cast(np.clip(values, float(info.min), float(info.max)), dtype)
     return _saturate(values, dtype)
 
 

@@ -5,6 +5,7 @@ import numpy
 from onnx import AttributeProto, numpy_helper
 
 from .base import OnnxNode
+from .narrow import to_carrier
 
 
 def tensor_value(proto, base_dir: str | None = None) -> numpy.ndarray:
@@ -13,7 +14,7 @@ def tensor_value(proto, base_dir: str | None = None) -> numpy.ndarray:
 
     if uses_external_data(proto):
         load_external_data_for_tensor(proto, base_dir or ".")
-    return numpy.array(numpy_helper.to_array(proto))
+    return to_carrier(numpy.array(numpy_helper.to_array(proto)))
 
 
 def attribute_value(attr):
