@@ -1,8 +1,8 @@
 """Sorting, searching and set functions of hb.np.
 
-sort/argsort: eagerly one NumPy call (np_eager.py, stable, taped); traced, a
-bitonic sorting network over (NaN flag, value, index) keys, made of gathers and selects, so
-it compiles on every backend and differentiates (each output is one input). searchsorted and
+sort/argsort: eagerly one NumPy call (np_eager.py, stable, taped); traced, the registry's
+argsort op (a per-row merge sort kernel), and sort gathers through it, so it differentiates as
+the gather (each output is one input). searchsorted and
 isin compile as broadcast comparisons. Functions whose result size depends on the data
 (unique, nonzero, set operations) run eagerly and are a TracingError when traced (np_static_size:
 the size= forms of nonzero/unique that compile).
@@ -10,15 +10,14 @@ the size= forms of nonzero/unique that compile).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Optional
 
 import numpy
 
 from ..core.array import Array, NDArray, Tracer, _tracing_error
 from . import np_eager
-from .np import (_asarray, _cast, any as _any, concatenate, equal, full, isnan, less, less_equal, logical_and,
-                 logical_not, logical_or, moveaxis, reshape, sum as _sum, take, where)
+from .np import (_asarray, any as _any, equal, full, less, less_equal, logical_not, moveaxis, reshape, sum as _sum,
+                 take)
 
 _DYNAMIC_HELP = ("Its result's size depends on the data, so it has no static shape in a compiled graph. Call it "
                  "outside the hybridized code, or use a fixed-size alternative (np.where(mask, x, fill), "
@@ -54,46 +53,11 @@ def eager_only(fn):
 
 
 # -- sorting --------------------------------------------------------------------------------
-def _bitonic(x: Array, want_indices: bool):
-    """Sort the last axis with a bitonic network; returns (values, int64 indices). Ties keep the
-    input order (stable) and NaNs go last, as NumPy."""
-    n = x.shape[-1]
-    size = 1 << max(0, math.ceil(math.log2(max(n, 1))))
-    lead = x.shape[:-1]
-    idx = full(x.shape, 0, "i64") + NDArray(numpy.arange(n, dtype=numpy.int64))
-    flag = _cast(isnan(x), "i8")
-    if size > n:   # pad with entries that sort after everything (flag 2)
-        pad_shape = lead + (size - n,)
-        x = concatenate([x, full(pad_shape, 0, x.type.dtype)], axis=-1)
-        idx = concatenate([idx, full(pad_shape, 0, "i64") + NDArray(numpy.arange(n, size, dtype=numpy.int64))], -1)
-        flag = concatenate([flag, full(pad_shape, 2, "i8")], axis=-1)
-    positions = numpy.arange(size)
-    k = 2
-    while k <= size:
-        j = k // 2
-        while j >= 1:
-            partner = positions ^ j
-            perm = NDArray(partner.astype(numpy.int64))
-            px, pi, pf = take(x, perm, axis=-1), take(idx, perm, axis=-1), take(flag, perm, axis=-1)
-            # the lower position of a pair keeps the smaller key in ascending blocks, the larger otherwise
-            keep_min = NDArray(((positions < partner) == ((positions & k) == 0)))
-            self_less = _key_less(flag, x, idx, pf, px, pi)
-            keep_self = equal(self_less, keep_min)
-            x, idx, flag = where(keep_self, x, px), where(keep_self, idx, pi), where(keep_self, flag, pf)
-            j //= 2
-        k *= 2
-    if size > n:
-        x = x[..., :n]
-        idx = idx[..., :n]
-    return x, (idx if want_indices else None)
-
-
-def _key_less(fa, a, ia, fb, b, ib):
-    """(flag, value, index) of a < that of b, lexicographically (NaNs compare equal by value)."""
-    value_less = less(a, b)
-    value_equal = logical_not(logical_or(value_less, less(b, a)))
-    return logical_or(less(fa, fb), logical_and(equal(fa, fb), logical_or(
-        value_less, logical_and(value_equal, less(ia, ib)))))
+def _traced_argsort(x: Array) -> Array:
+    """The registry's argsort of the last axis: a per-row stable merge sort in compiled code
+    (NaNs last, ties in index order, as NumPy's kind="stable")."""
+    from ..core import lax
+    return lax.bind("argsort", x)
 
 
 def _along(a, axis, fn):
@@ -108,12 +72,13 @@ def _along(a, axis, fn):
 def sort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, descending: bool = False) -> Array:
     """Sorted copy along `axis` (NaNs last; flattened when axis is None)."""
     def go(x, ax):
-        if descending:
+        if descending:   # stable: equal values (-0.0, +0.0) keep their order, as argsort(descending=True)
             from .np import flip
-            return flip(sort(x, ax), ax)
+            return flip(sort(flip(x, ax), ax), ax)
         if isinstance(x, Tracer):
-            values, _ = _bitonic(moveaxis(x, ax, -1), False)
-            return moveaxis(values, -1, ax)
+            from .np_shape import take_along_axis
+            moved = moveaxis(x, ax, -1)
+            return moveaxis(take_along_axis(moved, _traced_argsort(moved), -1), -1, ax)
         return np_eager.sort(x, ax)
     out = _along(a, axis, go)
     return reshape(out, ()) if _asarray(a).ndim == 0 and axis is not None else out
@@ -128,8 +93,7 @@ def argsort(a, axis: Optional[int] = -1, kind=None, order=None, *, stable=None, 
             rev = argsort(flip(x, ax), ax)
             return flip((n - 1) - rev, ax)
         if isinstance(x, Tracer):
-            _, idx = _bitonic(moveaxis(x, ax, -1), True)
-            return moveaxis(idx, -1, ax)
+            return moveaxis(_traced_argsort(moveaxis(x, ax, -1)), -1, ax)
         return np_eager.argsort(x, ax)
     return _along(a, axis, go)
 

@@ -5,7 +5,7 @@ Without `size` they are NumPy's data-dependent functions (eager only; a TracingE
 whose message names `size=`). With it, the first `size` hits are kept (in NumPy's order) and the
 rest of the slots hold `fill_value`. Written once from primitives: slot j of the output takes the
 element whose running count of hits (a cumsum) is j + 1, found by a (size, n) comparison, so the
-cost is O(size * n) elements; unique sorts first (np.sort: the bitonic network when traced).
+cost is O(size * n) elements; unique sorts first (np.sort: the argsort kernel when traced).
 """
 from __future__ import annotations
 

@@ -84,8 +84,9 @@ def pick(data, index, axis: int = -1, mode: str = "raise", keepdims: bool = Fals
 
 def topk(data, axis: int = -1, k: int = 1, ret_typ: str = "indices", is_ascend: bool = False, dtype="float32"):
     """The k largest (smallest with is_ascend) entries along `axis`, in order: their indices (as
-    `dtype`, MXNet's default float32), values, both, or a 0/1 mask. k passes of max + mask out,
-    so the values differentiate like max."""
+    `dtype`, MXNet's default float32), values, both, or a 0/1 mask. The first k of a stable
+    argsort (descending unless is_ascend: ties in index order, NaN counted largest), so the values
+    differentiate as a gather."""
     data = asarray(data)
     axis = axis % data.ndim
     depth = data.shape[axis]
@@ -93,26 +94,17 @@ def topk(data, axis: int = -1, k: int = 1, ret_typ: str = "indices", is_ascend: 
         raise ValueError(f"npx.topk: k must be in [1, {depth}] for axis {axis} of shape {data.shape}, got {k}")
     if ret_typ not in ("indices", "value", "both", "mask"):
         raise ValueError(f"npx.topk: ret_typ must be 'indices', 'value', 'both' or 'mask', got {ret_typ!r}")
-    work = -data if is_ascend else data
-    low = float(numpy.finfo(work.dtype).min) if work.dtype.kind == "f" else float(numpy.iinfo(work.dtype).min)
-    positions = np.reshape(np.arange(depth, dtype="int32"), (depth,) + (1,) * (data.ndim - axis - 1))
-    values, indices, chosen = [], [], None
-    for _ in range(k):
-        idx = np.argmax(work, axis=axis, keepdims=True)
-        hit = positions == idx
-        values.append(np.max(work, axis=axis, keepdims=True))
-        indices.append(idx)
-        chosen = hit if chosen is None else chosen | hit
-        work = np.where(hit, np.full((), low, work.dtype), work)
-    vals = np.concatenate(values, axis=axis)
-    vals = -vals if is_ascend else vals
-    idxs = np.astype(np.concatenate(indices, axis=axis), dtype)
+    order = np.argsort(data, axis=axis, descending=not is_ascend)
+    top = np.moveaxis(np.moveaxis(order, axis, -1)[..., :k], -1, axis)
+    vals = np.take_along_axis(data, top, axis=axis)
+    idxs = np.astype(top, dtype)
     if ret_typ == "indices":
         return idxs
     if ret_typ == "value":
         return vals
     if ret_typ == "mask":
-        return np.astype(chosen, data.dtype)
+        rank = np.argsort(order, axis=axis)    # each element's place in the order
+        return np.astype(rank < k, data.dtype)
     return vals, idxs
 
 

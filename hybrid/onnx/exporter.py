@@ -141,6 +141,13 @@ def _argmax(b, node, ins, out):
     b.add("Cast", [index], [out], to=HYBRID_TO_ONNX[node.outputs[0].dtype])
 
 
+@emits("argsort")
+def _argsort(b, node, ins, out):
+    """TopK of the whole last axis, smallest first: ONNX orders equal values by index, as argsort."""
+    n = node.inputs[0].shape[-1]
+    b.add("TopK", [ins[0], b.ints([n])], [b.fresh("sorted"), out], axis=-1, largest=0, sorted=1)
+
+
 @emits("reshape")
 def _reshape(b, node, ins, out):
     b.add("Reshape", [ins[0], b.ints(node.attrs["shape"])], [out])

@@ -27,6 +27,7 @@ SHAPES = [
     (2, 17, 9, 9, 24, 1, 1, (2, 2), (0, 0), (1, 1)),       # 1x1 stride 2
     (3, 5, 7, 30, 17, 5, 5, (1, 1), (2, 2), (1, 1)),       # 5x5, wide rows (full tiles and a tail)
     (1, 8, 10, 13, 16, 3, 3, (1, 2), (0, 1), (2, 1)),      # unequal strides and padding, dilation
+    (2, 17, 5, 37, 20, 3, 3, (1, 1), (1, 1), (1, 1)),      # rows of several vectors, a partial channel block
 ]
 
 
@@ -157,3 +158,65 @@ def test_residual_block_eager_and_hybridized_on_llvm():
         with config(eager_compile=False):
             eager = net(x).asnumpy()
         numpy.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
+
+
+# (name, body of the epilogue on the convolution y): each kind of operand the register tile applies
+EPILOGUES = {
+    "none": lambda g, y, scale, shift, r: y,
+    "bias": lambda g, y, scale, shift, r: op(g, "add", y, shift),
+    "scale_shift": lambda g, y, scale, shift, r: op(g, "add", op(g, "mul", y, scale), shift),
+    "residual": lambda g, y, scale, shift, r: op(g, "add", y, r),
+    "relu": lambda g, y, scale, shift, r: op(g, "relu", y),
+    "all": lambda g, y, scale, shift, r: op(g, "relu", op(g, "add", op(g, "add", op(g, "mul", y, scale), shift), r)),
+    "unfused": lambda g, y, scale, shift, r: op(g, "sigmoid", op(g, "add", y, shift)),
+}
+
+
+def _epilogue_graph(name: str, stride: int):
+    """One convolution (19 -> 37 channels: neither a multiple of any vector block) and epilogue `name`."""
+    N, C, H, W, O = 2, 19, 9, 12, 37
+    OH, OW = (H + 2 - 3) // stride + 1, (W + 2 - 3) // stride + 1
+
+    def body(g, a, k, scale, shift, r):
+        y = op(g, "conv2d", a, k, stride=(stride, stride), padding=(1, 1), dilation=(1, 1), groups=1)
+        return [EPILOGUES[name](g, y, scale, shift, r)]
+    types = {"a": ((N, C, H, W), "f32"), "k": ((O, C, 3, 3), "f32"), "scale": ((1, O, 1, 1), "f32"),
+             "shift": ((1, O, 1, 1), "f32"), "r": ((N, O, OH, OW), "f32")}
+    graph = graph_of(types, body)
+    graph.param_names.add("k")
+    return graph, [rng.standard_normal(s_).astype("f4") for s_, _ in types.values()]
+
+
+def _direct_conv_stages(graph):
+    """The kernel stages of the graph's convolution after the direct-convolution rewrite."""
+    from hybrid.codegen.kernel import lower_node
+    from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
+    node = next(n for n in passes.optimize(graph).graph.nodes if n.op != "param")
+    k = lower_node(node, "conv")
+    with config(conv_impl="direct"):
+        use_direct_convolutions(k)
+    return k
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("name", sorted(EPILOGUES))
+def test_epilogue_in_the_register_tile_equals_interp(name, stride, monkeypatch, caplog):
+    """Each epilogue the tile applies (none, bias, folded-BatchNorm scale/shift, residual, ReLU, all of them)
+    is applied before the one store into the final result: the convolution is the kernel's last stage and
+    writes the output buffer. An epilogue with another op (sigmoid) runs as a separate pass, and says why
+    in the "fusion" log (its exp). Both agree with interp."""
+    import logging
+    graph, args = _epilogue_graph(name, stride)
+    monkeypatch.setenv("HYBRID_LOG", "fusion")
+    with caplog.at_level(logging.INFO, logger="hybrid"):
+        k = _direct_conv_stages(graph)
+    conv = next(s for s in k.stages if isinstance(s, conv_direct.DirectConv))
+    unfused = [r.getMessage() for r in caplog.records if "separate pass" in r.getMessage()]
+    if name == "unfused":
+        assert k.stages[-1] is not conv and conv.out != "out0" and unfused and "exp" in unfused[0]
+    else:
+        assert k.stages[-1] is conv and conv.out == "out0" and not unfused
+        assert (conv.epilogue.expr == ("acc",)) == (name == "none")
+        assert len(conv.epilogue.residuals) == (name in ("residual", "all"))
+    with config(conv_impl="direct"):
+        compare(graph, args, rtol=1e-4, atol=1e-4)

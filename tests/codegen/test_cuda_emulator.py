@@ -109,6 +109,7 @@ CASES = {
                                     a >> (b & 7), a >> 40, a // b, a.astype("int16") ^ b.astype("int16"),
                                     a.astype("uint64") // 3),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
+    "argsort": (lambda x: (np.argsort(x), np.sort(x, axis=0)), (_f(5, 37),), 0),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),

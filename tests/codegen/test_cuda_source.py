@@ -1,6 +1,6 @@
 """CUDA source generation, compiled with nvcc (no GPU needed): every kernel of every model-zoo
 model, plain (opt 0) and fused (opt 2), plus graphs that exercise the remaining kernel kinds
-(f16 tensor-core GEMM, pooling, argmax, random, layout ops), for sm_80 and sm_90. All programs
+(f16 tensor-core GEMM, pooling, argmax, random, layout ops, sort), for sm_80 and sm_90. All programs
 go into one .cu per architecture; the two architectures compile in parallel."""
 from __future__ import annotations
 
@@ -39,9 +39,12 @@ def _extra_graphs():
         "layout": (lambda x, i: (np.concatenate([x, np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))[:, :, 1:10]], axis=1),
                                  np.transpose(x, (0, 2, 3, 1))[:, ::2], np.take(x, i, axis=1)), (x, idx)),
         "softmax_long": (lambda r: npx.softmax(np.concatenate([r] * 40, axis=1)), (rows,)),
-        # JAX's static-size nonzero/unique (cumsum scan, (size, n) comparison, bitonic sort)
+        # JAX's static-size nonzero/unique (cumsum scan, (size, n) comparison, sort)
         "static_size": (lambda r: np.nonzero(r > 0.5, size=9) + np.unique(r[0], size=6, return_counts=True),
                         (rows,)),
+        # the argsort kernel (one thread per row), sort/top-k as gathers through it, f16 and int keys
+        "sort": (lambda r: (np.sort(r), np.argsort(r, axis=0), npx.topk(r, k=3, ret_typ="both"),
+                            np.sort(r.astype("float16")), np.argsort(r.astype("int32"))), (rows,)),
         # traced QR: Householder reflections unrolled over the columns
         "qr": (lambda r: np.linalg.qr(r[:, :5]), (rows,)),
         # control flow: every region's kernels go into the one source
@@ -76,7 +79,7 @@ def programs():
 def test_every_kernel_kind_is_generated(programs):
     kinds = {launch.kind for _, p in programs for launch in p.launches()}
     notes = " ".join(launch.note for _, p in programs for launch in p.launches())
-    assert kinds == {"elementwise", "row", "gemm"}
+    assert kinds == {"elementwise", "row", "gemm", "sort"}
     for feature in ("WMMA", "SIMT", "implicit GEMM", "fused epilogue", "128-bit vector", "window reductions",
                     "a thread per row", "a warp per row", "256 threads per row", "row cached in registers",
                     "2 outputs"):

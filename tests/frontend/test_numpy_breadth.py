@@ -172,8 +172,8 @@ def test_search_and_sets():
 
 @pytest.mark.parametrize("backend", ["interp", "llvm"])
 def test_compiled_sort_scan_quantile(backend):
-    """Small sizes: a bitonic network of n elements is log2(n)^2 / 2 stages, each a few kernels
-    (test_compiled_sort_large, slow tier, compiles 1000-element rows)."""
+    """Small sizes (the argsort kernel's cases: tests/frontend/test_sort_kernel.py; test_compiled_sort_large,
+    slow tier, sorts 1000-element rows)."""
     rng = onp.random.default_rng(3)
     x = rng.standard_normal((3, 7)).astype(onp.float32)
 

@@ -55,6 +55,15 @@ def test_fused_kernels_export_as_their_primitives():
     numpy.testing.assert_allclose(reference(model, x)[0], net(hb.np.array(x)).asnumpy(), **TOL)
 
 
+def test_sort_exports_as_topk():
+    """argsort (and sort, a gather through it) as TopK; ties keep index order in onnxruntime too."""
+    x = numpy.random.default_rng(0).integers(-3, 4, (5, 19)).astype("float32")
+    model = graph_to_onnx(hb.trace(lambda v: (hb.np.sort(v), hb.np.argsort(v, axis=0)), x), {})
+    got = reference(model, x)
+    numpy.testing.assert_array_equal(got[0], numpy.sort(x, kind="stable"))
+    numpy.testing.assert_array_equal(got[1], numpy.argsort(x, axis=0, kind="stable"))
+
+
 def test_an_op_without_onnx_form_is_named():
     @hb.hybridize
     def noisy(x):

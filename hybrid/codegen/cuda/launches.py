@@ -19,12 +19,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..kernel import GemmStage, Kernel, Stage, walk
+from ..kernel import GemmStage, Kernel, SortStage, Stage, walk
 from . import cexpr
 from .body import VECTOR_TYPE, Body, bind_flat, index_ctype, param_list
 from .gemm import gemm_launch, implicit_operands
 from .launch import Launch, param_names
 from .rows import row_group, row_kernel
+from .sort import sort_launch
 
 
 THREADS = 256
@@ -54,6 +55,10 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
     while i < len(stages):
         s = stages[i]
         name = f"{prefix}_{len(plan.launches)}" if len(stages) > 1 else prefix
+        if isinstance(s, SortStage):
+            plan.launches.append(sort_launch(kernel, s, name))
+            i += 1
+            continue
         if isinstance(s, GemmStage):
             plan.launches.append(gemm_launch(kernel, s, inline, name, aligned(s.a) and aligned(s.b)))
             i += 1
@@ -76,7 +81,9 @@ def _readers(stages: list) -> dict[str, list[int]]:
     """buffer name -> indices of the stages that read it."""
     out: dict[str, list[int]] = {}
     for i, s in enumerate(stages):
-        if isinstance(s, GemmStage):
+        if isinstance(s, SortStage):
+            names = {s.src}
+        elif isinstance(s, GemmStage):
             names = {s.a, s.b} | ({n.value for n in walk(s.epilogue) if n.op == "load"} if s.epilogue else set())
         else:
             names = {n.value for n in walk(s.expr) if n.op == "load"}

@@ -120,6 +120,22 @@ class GemmStage:
         return 2 * self.M * self.N * self.K * int(numpy.prod(self.batch_shape, dtype=numpy.int64))
 
 
+@dataclass
+class SortStage:
+    """out[r, :] = the stable sorting permutation (i64) of src[r, :] for each of `rows` rows of
+    length n: NaNs last, ties in index order (NumPy's kind="stable"). `scratch` is an i64 buffer
+    as large as `out` that the merge passes ping-pong through."""
+    out: str
+    src: str
+    scratch: str
+    rows: int
+    n: int
+    dtype: str
+
+    def __str__(self) -> str:
+        return f"{self.out} = argsort rows({self.src}: {self.rows} x {self.n} {self.dtype}) scratch {self.scratch}"
+
+
 @dataclass(frozen=True)
 class Check:
     """A test of input values that eager code makes and compiled code must make too (an index

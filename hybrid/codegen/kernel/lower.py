@@ -14,7 +14,7 @@ from ...ir.graph import Graph, Node, Value
 from ...ir.registry import get_op
 from ...ir.types import TensorType
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
-from .describe import Buffer, Kernel, Reduction, Stage
+from .describe import Buffer, Kernel, Reduction, SortStage, Stage
 from .epilogue import _fold_epilogues
 from .expr import (INDEX, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar, load,
                    select)
@@ -178,6 +178,11 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         _lower_matmul(lw, node, args, env_types, out)
     elif op == "conv2d":
         _lower_conv(lw, node, args, env_types, out)
+    elif op == "argsort":
+        (t,) = env_types
+        src = lw.materialize(args[0], t)
+        scratch = lw.buffer("t", out_t.shape, "i64", "temp")
+        lw.kernel.stages.append(SortStage(out.name, src.name, scratch.name, math.prod(t.shape[:-1]), t.shape[-1], t.dtype))
     elif op in _GRAD_RULES:
         _GRAD_RULES[op](lw, node, args, env_types, out)
     else:
@@ -303,6 +308,10 @@ def _rename(k: Kernel, old: str, new: str) -> None:
             if s.out == old:
                 s.out = new
             s.expr = _rename_loads(s.expr, old, new)
+        elif isinstance(s, SortStage):
+            for f in ("out", "src", "scratch"):
+                if getattr(s, f) == old:
+                    setattr(s, f, new)
         else:
             for f in ("out", "a", "b"):
                 if getattr(s, f) == old:

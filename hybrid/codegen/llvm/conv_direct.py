@@ -26,10 +26,12 @@ accumulators, the CI input channels unrolled inside).
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from .emit import Fn
+from .emit import Fn, lit
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,40 @@ class ConvTile:
         return self.n * self.og * self.oh
 
 
+@dataclass(frozen=True)
+class TileEpilogue:
+    """The elementwise tail applied to the register tile before its store (see `_tile_function`).
+
+    expr: a tree of tuples (op, *args) over the leaves ("acc",) (the convolution's value), ("chan", i)
+    (per-output-channel value i), ("res", i) (residual i at the element's own NCHW position) and
+    ("const", value); ops: add sub mul div max min neg, lt le gt ge eq ne, select.
+    chans: buffers of OB * V floats (one value per output channel, zeros past O);
+    residuals: buffers of the output's shape (N, channels, OH, OW).
+    """
+    expr: tuple = ("acc",)
+    chans: tuple[str, ...] = ()
+    residuals: tuple[str, ...] = ()
+
+    def signature(self) -> str:
+        """A short name for the tile function's variant (functions differ only by this tree's shape)."""
+        return hashlib.sha1(repr(self.expr).encode()).hexdigest()[:8]
+
+
 @dataclass
 class DirectConv:
-    """A kernel stage (like GemmStage): out = conv(x, w), all three buffers in the layouts above."""
+    """A kernel stage (like GemmStage): out = epilogue(conv(x, w)), x and w in the layouts above, out in
+    NCHW with `channels` channels (O when the result is written in place: the tile stores only the channels
+    below it; OB * V for a padded temp)."""
     out: str
     x: str
     w: str
     tile: ConvTile
+    channels: int = 0
+    epilogue: TileEpilogue = TileEpilogue()
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels or self.tile.ob * self.tile.width
 
     @property
     def flops(self) -> int:
@@ -80,8 +109,15 @@ class DirectConv:
 
     def __str__(self) -> str:
         t = self.tile
+        fused = "" if self.epilogue.expr == ("acc",) else f", epilogue {_expr_text(self.epilogue.expr)}"
         return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
-                f"kernel {t.kh}x{t.kw}, stride {t.stride})")
+                f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused})")
+
+
+def _expr_text(e: tuple) -> str:
+    if e[0] in ("acc", "chan", "res", "const"):
+        return "".join(map(str, e))
+    return f"{e[0]}({', '.join(_expr_text(a) for a in e[1:])})"
 
 
 @dataclass
@@ -208,9 +244,13 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     xrow = fn.op(f"mul nsw i64 {xrow}, {t.wp * t.ci}")
     wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
                f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
-    yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob * V}')}, {fn.op(f'mul nsw i64 {og}, {t.ro * V}')}")
+    first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
+    yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
     yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
     yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
+    left = fn.op(f"sub nsw i64 {s.out_channels}, {first_channel}")          # the group's channels inside
+    valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
+    chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
     full, tail = divmod(t.ow, t.rw)
     for rw, count, first_pixel in ((t.rw, full, 0), (tail, 1, full * t.rw)):
         if not rw or not count:
@@ -221,31 +261,43 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
         yo = fn.op(f"add nsw i64 {yrow}, {ow0}")
         xp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {xo}")
         yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
+        res = [fn.op(f"getelementptr inbounds float, ptr {ptrs[r]}, i64 {yo}") for r in s.epilogue.residuals]
+        extra = "".join(f", ptr {p}" for p in chans + res)
         dh, dw = t.dilation
-        fn.do(f"call void @{_tile_function(mod, t, rw)}(ptr {xp}, ptr {wp}, ptr {yp}, i64 {t.cb}, i64 {t.kh}, "
-              f"i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, i64 {dw * t.ci}, "
-              f"i64 {sw * t.ci}, i64 {t.oh * t.ow})")
+        masked = s.out_channels % (t.ro * V) != 0
+        fn.do(f"call void @{_tile_function(mod, t, rw, s.epilogue, masked)}(ptr {xp}, ptr {wp}, ptr {yp}, "
+              f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
+              f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {t.oh * t.ow}, i64 {valid}{extra})")
         fn.end_loop(tiles)
     fn.end_loop(item)
 
 
-def _tile_function(mod, t: ConvTile, rw: int) -> str:
+def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
+                   masked: bool = False) -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
-    (RO, rw, CI, V): the shape's other numbers are arguments, so the ResNet-18 graph's sixteen 3x3
-    convolutions share one or two of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
+    (RO, rw, CI, V, epilogue tree, masking): the shape's other numbers are arguments, so the ResNet-18 graph's
+    sixteen 3x3 convolutions share a few of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
 
-    void f(ptr x, ptr w, ptr y, i64 cb, i64 kh, i64 kw, i64 x_cb, i64 x_kh, i64 x_kw, i64 x_pixel, i64 y_chan):
+    void f(ptr x, ptr w, ptr y, i64 cb, i64 kh, i64 kw, i64 x_cb, i64 x_kh, i64 x_kw, i64 x_pixel, i64 y_chan,
+           i64 valid, ptr chan..., ptr residual...):
     x: the tile's first input pixel (channel block 0, tap 0,0); input block/row/column/pixel steps;
     w: the group's weights (CB x KH x KW steps of CI x RO x V floats); y: the NCHW result at the group's
-    first channel and the tile's first pixel, channels y_chan floats apart."""
+    first channel and the tile's first pixel, channels y_chan floats apart; valid: the group's channels
+    that exist in y (`masked` variant only: the others are neither computed nor stored); chan: the
+    epilogue's per-channel values from the group's first channel; residual: like y."""
     V, vt = t.width, f"<{t.width} x float>"
-    name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}"
+    plain = epilogue == TileEpilogue()
+    name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
+        ("m" if masked else "")
     if name in mod.defined:
         return name
     mod.defined.add(name)
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
-    fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr noalias %y, i64 %cb, i64 %kh, "
-            "i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan) noinline nounwind")
+    extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
+        "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
+    # y and a residual may be one array (a result computed in place): neither is noalias
+    fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
+            f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
     n = t.ro * rw
     step = t.ci * t.ro * V                       # weight floats per (block, tap)
     loops, acc = [], ["zeroinitializer"] * n
@@ -281,11 +333,57 @@ def _tile_function(mod, t: ConvTile, rw: int) -> str:
     for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
         rows = _transpose(fn, acc[r * rw:(r + 1) * rw], V)
         for lane, row in enumerate(rows):
-            p = fn.op(f"getelementptr inbounds float, ptr %y, i64 {fn.op(f'mul nsw i64 %ychan, {r * V + lane}')}")
-            fn.do(f"store <{rw} x float> {row}, ptr {p}, align 4")
+            c = r * V + lane
+            with fn.when(fn.op(f"icmp slt i64 {c}, %valid"), "channel") if masked else nullcontext():
+                at = fn.op(f"mul nsw i64 %ychan, {c}")
+                value = _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
+                fn.do(f"store <{rw} x float> {value}, ptr "
+                      f"{fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
     fn.do("ret void")
     mod.functions.append(fn.text())
     return name
+
+
+_VECTOR_OPS = {"add": "fadd contract", "sub": "fsub contract", "mul": "fmul contract", "div": "fdiv"}
+_COMPARES = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
+TILE_EPILOGUE_OPS = set(_VECTOR_OPS) | set(_COMPARES) | {"max", "min", "neg", "select"}
+
+
+def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict) -> str:
+    """The value of epilogue tree `e` for one output channel's rw pixels (`row`: the convolution's values;
+    `at`: the row's offset from y, the same in each residual)."""
+    if e in memo:
+        return memo[e]
+    vt = f"<{rw} x float>"
+    op = e[0]
+    if op == "acc":
+        out = row
+    elif op in ("const", "chan"):
+        if op == "const":
+            scalar = lit(e[1], "f32")
+        else:
+            p = fn.op(f"getelementptr inbounds float, ptr %ch{e[1]}, i64 {channel}")
+            scalar = fn.op(f"load float, ptr {p}, align 4")
+        one = fn.op(f"insertelement {vt} poison, float {scalar}, i64 0")
+        out = fn.op(f"shufflevector {vt} {one}, {vt} poison, <{rw} x i32> zeroinitializer")
+    elif op == "res":
+        p = fn.op(f"getelementptr inbounds float, ptr %res{e[1]}, i64 {at}")
+        out = fn.op(f"load {vt}, ptr {p}, align 4")
+    else:
+        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo) for a in e[1:]]
+        if op in _VECTOR_OPS:
+            out = fn.op(f"{_VECTOR_OPS[op]} {vt} {args[0]}, {args[1]}")
+        elif op in _COMPARES:
+            out = fn.op(f"fcmp {_COMPARES[op]} {vt} {args[0]}, {args[1]}")
+        elif op == "neg":
+            out = fn.op(f"fneg {vt} {args[0]}")
+        elif op in ("max", "min"):
+            f = mod.intrinsic(f"llvm.{op}imum.v{rw}f32", vt, vt, vt)
+            out = fn.op(f"call {vt} {f}({vt} {args[0]}, {vt} {args[1]})")
+        else:
+            out = fn.op(f"select <{rw} x i1> {args[0]}, {vt} {args[1]}, {vt} {args[2]}")
+    memo[e] = out
+    return out
 
 
 def _transpose(fn: Fn, vectors: list[str], width: int) -> list[str]:

@@ -5,21 +5,26 @@ conv_choice.py assigns to the direct kernel:
   1. drop the stages that only fed the GEMM (the padded copy of the input, the im2col columns);
   2. a PackInput stage packing the input into the padded NCHW[CI]c layout (zeros at the borders and
      past C), and a stage packing the weights into (OG, CB, KH, KW, CI, RO, V) (zeros past O and C);
-  3. the DirectConv stage, writing the result in NCHW (output channels padded to whole vectors);
-  4. unless that is the final result already, a stage writing the convolution's result (or, when
-     an elementwise tail was folded into the GEMM's epilogue, the tail's result): the epilogue (bias,
-     folded BatchNorm, residual, activation) as one vectorized pass.
+  3. the DirectConv stage, writing the NCHW result. When the GEMM's epilogue (bias, folded BatchNorm,
+     residual, activation) is elementwise arithmetic on the product, per-output-channel values and
+     operands read at the result's own position (`_tile_epilogue`), the register tile applies it before
+     its one store into the final buffer; the per-channel values are computed first into small vectors
+     (stages of OB * V floats, zeros past O);
+  4. otherwise (logged under "fusion" with the reason), the kernel writes the product into a temp with
+     whole vectors of channels and a stage writes the result: the epilogue as one vectorized pass.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
+from ... import log
 from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
                       load, rewrite, select, simplify, substitute, walk)
 from . import gemm
 from .chunking import fresh_var
 from .conv_choice import choose_kind
-from .conv_direct import ConvTile, DirectConv, PackInput, choose_tile, direct_shape, groups_outer
+from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, TileEpilogue, choose_tile, direct_shape,
+                          groups_outer)
 
 
 def _reads(stage, name: str) -> bool:
@@ -28,7 +33,9 @@ def _reads(stage, name: str) -> bool:
             e.op == "load" and e.value == name for e in walk(stage.epilogue))
     if isinstance(stage, Stage):
         return any(e.op == "load" and e.value == name for e in walk(stage.expr))
-    return name in (getattr(stage, "x", None), getattr(stage, "w", None))     # DirectConv, PackInput
+    if isinstance(stage, DirectConv):
+        return name in (stage.x, stage.w) + stage.epilogue.chans + stage.epilogue.residuals
+    return name == stage.x                                                               # PackInput
 
 
 def _stage(k: Kernel, out: Buffer, body) -> Stage:
@@ -122,8 +129,6 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     xp = _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
     wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
     out = k.buffers[g.out]
-    in_place = g.epilogue is None and OB * width == O and out.shape == (N, O, OH, OW)
-    y = out if in_place else _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
 
     def pack_weights(idx):
         og, cb, kh, kw, ci, r, lane = idx
@@ -133,15 +138,77 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
         return select(valid, load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw)), const(0.0, "f32"))
 
     weights = _stage(k, wp, pack_weights)
-    tail = [] if in_place else [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]   # 4
     pack = PackInput(xp.name, x.name, (N, C, H, W), CB, CI, (ph, pw))                       # 2
-    k.stages[:i + 1] = before + [pack, weights, DirectConv(y.name, xp.name, wp.name, tile)] + tail
+    fused = _tile_epilogue(k, g, (N, O, OH, OW), OB * width)
+    if isinstance(fused, str):                                                                  # 4
+        log.log("fusion", f"conv2d {x.name} -> {out.name}: the direct convolution's epilogue runs as a separate "
+                          f"pass over the result ({fused})")
+        y = _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
+        conv = DirectConv(y.name, xp.name, wp.name, tile)
+        after = [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]
+    else:                                                                                       # 3
+        epilogue, channel_stages = fused
+        conv = DirectConv(out.name, xp.name, wp.name, tile, O, epilogue)
+        before, after = before + channel_stages, []
+    k.stages[:i + 1] = before + [pack, weights, conv] + after
     return WeightPack(weights, w.name)
 
 
 def _buffer(k: Kernel, name: str, shape: tuple[int, ...]) -> Buffer:
     k.buffers[name] = Buffer(name, shape, "f32", "temp")
     return k.buffers[name]
+
+
+class _Unfused(Exception):
+    """An epilogue the register tile cannot apply (the message says why)."""
+
+
+def _tile_epilogue(k: Kernel, g: GemmStage, nchw: tuple[int, int, int, int],
+                   padded: int) -> Union[str, tuple[TileEpilogue, list[Stage]]]:
+    """The GEMM's epilogue as a TileEpilogue and the stages computing its per-channel vectors (`padded`
+    floats each), or the reason the tile cannot apply it: the result is reshaped, or the epilogue uses an op
+    other than TILE_EPILOGUE_OPS on the product, or reads an operand other than per-channel values and
+    arrays of the result's shape at the result's own element."""
+    N, O, OH, OW = nchw
+    out = k.buffers[g.out]
+    if out.shape != nchw:
+        return f"the result {out.shape} is a reshape of {nchw}"
+    if g.epilogue is None:
+        return TileEpilogue(), []
+    pos = tuple(fresh_var(k, d) for d in nchw)
+    n, o, h, w = (ivar(v) for v in pos)
+    mapping = {g.batch_vars[0]: n, g.batch_vars[1]: const(0), g.m_var: o, g.n_var: iadd(imul(h, const(OW)), w)}
+    body = simplify(substitute(g.epilogue, mapping), k.extents)
+    chans: dict = {}            # E.key() -> (index, E)
+    residuals: dict = {}        # buffer name -> index
+    at_own_element = [ivar(v).key() for v in pos]
+
+    def convert(e: E) -> tuple:
+        if e.op == "acc":
+            return ("acc",)
+        if e.op == "const" and e.dtype == "f32":
+            return ("const", e.value)
+        if e.dtype == "f32" and not any(a.op == "acc" for a in walk(e)):
+            used = {a.value for a in walk(e) if a.op == "ivar"}
+            if used <= {pos[1]}:
+                return ("chan", chans.setdefault(e.key(), (len(chans), e))[0])
+            if e.op == "load" and k.buffers[e.value].shape == nchw and [a.key() for a in e.args] == at_own_element:
+                return ("res", residuals.setdefault(e.value, len(residuals)))
+            raise _Unfused(f"the epilogue reads {e!r}, neither a per-channel value nor an operand at the "
+                           "result's own element")
+        if e.op not in TILE_EPILOGUE_OPS or any(a.dtype not in ("f32", "bool") for a in e.args):
+            raise _Unfused(f"the epilogue applies {e.op}:{e.dtype} to the product")
+        return (e.op,) + tuple(convert(a) for a in e.args)
+    try:
+        expr = convert(body)
+    except _Unfused as why:
+        return str(why)
+    stages = []
+    for index, value in sorted(chans.values(), key=lambda c: c[0]):
+        buf = _buffer(k, f"{g.out}@chan{index}", (padded,))
+        stages.append(_stage(k, buf, lambda idx, value=value: select(
+            in_range(idx[0], 0, O), substitute(value, {pos[1]: clamp(idx[0], O - 1)}), const(0.0, "f32"))))
+    return TileEpilogue(expr, tuple(s.out for s in stages), tuple(sorted(residuals, key=residuals.get))), stages
 
 
 def _epilogue(k: Kernel, g: GemmStage, y: Buffer, idx: tuple, chw: tuple[int, int, int]) -> E:

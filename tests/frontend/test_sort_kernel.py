@@ -1,0 +1,105 @@
+"""The argsort kernel (registry op argsort; llvm/sort.py, cuda/sort.py): np.sort / np.argsort /
+npx.topk hybridized on interp, llvm and the CUDA emulator equal NumPy's stable order exactly:
+ties by index, NaN last (first in descending top-k), -0.0 and +0.0 equal, empty and 1-element
+rows, odd row lengths; int, unsigned, bool and float dtypes; gradients of sort and top-k values by
+finite differences."""
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import np, npx
+from tests.autograd.gradcheck import assert_scalar_grad
+
+BACKENDS = ["interp", "llvm", pytest.param("cuda", marks=pytest.mark.slow)]
+OPTIONS = {"cuda": {"runtime": "emulator"}}
+
+
+def _data(shape, dtype, seed=0):
+    """Values drawn from few levels (ties); floats also get NaNs, -0.0 and +0.0."""
+    rng = onp.random.default_rng(seed)
+    x = rng.integers(-3, 4, shape)
+    if onp.dtype(dtype).kind == "u":
+        x = x + 3
+    x = x.astype(dtype)
+    if x.dtype.kind == "f" and x.size:
+        flat = x.reshape(-1)
+        picks = rng.choice(flat.size, size=min(flat.size, 1 + flat.size // 4), replace=False)
+        flat[picks[0::3]] = onp.nan
+        flat[picks[1::3]] = -0.0
+        flat[picks[2::3]] = 0.0
+    return x
+
+
+def _run(fn, backend, *args):
+    f = hb.hybridize(fn, backend=backend, **OPTIONS.get(backend, {}))
+    out = f(*[np.array(a) for a in args])
+    return [o.asnumpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def _same(got, want):
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.dtype, got.shape, want.dtype, want.shape)
+    onp.testing.assert_array_equal(got, want)   # NaNs compare equal here; -0.0 vs +0.0 checked by signbit
+    if got.dtype.kind == "f":
+        onp.testing.assert_array_equal(onp.signbit(got), onp.signbit(want))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "int8", "uint8", "int64", "bool"])
+def test_sort_and_argsort_equal_numpy(backend, dtype):
+    x = _data((6, 37), dtype)
+    got = _run(lambda v: (np.sort(v), np.argsort(v), np.sort(v, axis=0), np.argsort(v, axis=0)), backend, x)
+    want = [onp.sort(x, kind="stable"), onp.argsort(x, kind="stable"), onp.sort(x, axis=0, kind="stable"),
+            onp.argsort(x, axis=0, kind="stable")]
+    for g, w in zip(got, want):
+        _same(g, w.astype(onp.int64) if w.dtype == onp.intp else w)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(0,), (4, 0), (1,), (5, 1), (3, 1, 17), (130,), (2, 255), (1, 1000)])
+def test_row_lengths(backend, shape):
+    x = _data(shape, "float32", seed=len(shape))
+    got = _run(lambda v: (np.sort(v), np.argsort(v), np.argsort(v, axis=None)), backend, x)
+    want = [onp.sort(x, kind="stable"), onp.argsort(x, kind="stable"), onp.argsort(x, axis=None, kind="stable")]
+    for g, w in zip(got, want):
+        _same(g, w.astype(onp.int64) if w.dtype == onp.intp else w)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_descending_and_topk(backend):
+    x = _data((4, 23), "float32", seed=3)
+    got = _run(lambda v: (np.sort(v, descending=True), np.argsort(v, descending=True),
+                          npx.topk(v, k=5, ret_typ="indices", dtype="int64"), npx.topk(v, k=4, ret_typ="value"),
+                          npx.topk(v, axis=0, k=2, ret_typ="value", is_ascend=True),
+                          npx.topk(v, k=3, ret_typ="mask")), backend, x)
+    # NumPy's descending stable order: NaN first, ties in index order
+    order = onp.stack([onp.array(sorted(range(x.shape[1]), key=lambda i: (not onp.isnan(r[i]), -r[i] if r[i] == r[i]
+                                                                           else 0, i))) for r in x])
+    flipped = x[:, ::-1]
+    want_desc = onp.flip(onp.sort(flipped, kind="stable"), -1)
+    _same(got[0], want_desc)
+    _same(got[1], order.astype(onp.int64))
+    _same(got[2], order[:, :5].astype(onp.int64))
+    _same(got[3], onp.take_along_axis(x, order[:, :4], -1))
+    _same(got[4], onp.sort(x, axis=0, kind="stable")[:2])
+    mask = onp.zeros_like(x)
+    onp.put_along_axis(mask, order[:, :3], 1, -1)
+    _same(got[5], mask)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+def test_gradients_by_finite_differences(mode):
+    data = onp.random.default_rng(5).permutation(24).reshape(3, 8).astype("float64") * 0.37
+    weights = onp.arange(1, 9, dtype="float64")
+    assert_scalar_grad(lambda v: np.sum(np.sort(v) * np.array(weights)), data, mode)
+    assert_scalar_grad(lambda v: np.sum(np.sort(v, axis=0) ** 2 * np.array(weights)), data, mode)
+    assert_scalar_grad(lambda v: np.sum(npx.topk(v, k=3, ret_typ="value") * np.array(weights[:3])), data, mode)
+
+
+def test_compiled_sort_is_one_kernel_call():
+    """The llvm module holds the merge sort function once, however many sorts the graph has."""
+    from hybrid.codegen.llvm.module import build_module
+    from hybrid.codegen.llvm.target import host
+    graph = hb.passes.optimize(hb.trace(lambda v: (np.sort(v), np.argsort(v * 2)), onp.zeros((4, 300), "float32"))).graph
+    text = build_module(graph, host()[0]).ir
+    assert text.count("define internal void @hb_argsort_f32(") == 1
+    assert text.count("call void @hb_argsort_f32(") == 2
