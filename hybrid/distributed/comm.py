@@ -20,6 +20,7 @@ import numpy
 
 from ..config import config
 from .errors import DistributedError
+from .launch import record_error
 
 REDUCE_OPS = ("sum", "avg")
 
@@ -137,8 +138,10 @@ class Communicator:
 
     def abort(self, message: str, code: int = 1) -> None:
         """Print `message` and end every rank of the job (MPI_Abort)."""
-        sys.stderr.write(f"hybrid.distributed: rank {self.rank} of {self.size}: {message}\n")
+        line = f"hybrid.distributed: rank {self.rank} of {self.size}: {message}\n"
+        sys.stderr.write(line)
         sys.stderr.flush()
+        record_error(line)   # MPI_Abort may tear the job down before mpiexec forwards that output
         self._comm.Abort(code)
 
     # -- waiting with a deadline ----------------------------------------------------------------

@@ -99,13 +99,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, lambda number, _frame: job.send_signal(number))
         failed: list[str] = []
-        relays = [threading.Thread(target=_relay, args=(stream, sink, failed), daemon=True)
+        relayed: list[str] = []
+        relays = [threading.Thread(target=_relay, args=(stream, sink, failed, relayed), daemon=True)
                   for stream, sink in ((job.stdout, sys.stdout), (job.stderr, sys.stderr))]
         for relay in relays:
             relay.start()
         code = job.wait()
         for relay in relays:
             relay.join(timeout=5)
+        for line in recorded_errors(pids):
+            if line not in relayed:    # lost when MPI_Abort tore the job down before mpiexec forwarded it
+                sys.stderr.write(line)
         for pid in failed:
             rank = rank_of_pid(pids, pid)
             sys.stderr.write(f"hybrid-launch: rank {rank} (pid {pid}) ended abnormally (exit status {code}); "
@@ -116,14 +120,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 _BAD_PID = re.compile(r"PID (\d+) RUNNING AT")   # MPICH's report of a rank that died
 
 
-def _relay(stream, sink, failed: list[str]) -> None:
-    """Copy the job's output through, noting the pids mpiexec reports as dead."""
+def _relay(stream, sink, failed: list[str], relayed: list[str]) -> None:
+    """Copy the job's output through, noting the pids mpiexec reports as dead and the lines seen."""
     for raw in iter(stream.readline, b""):
         sink.buffer.write(raw)
         sink.flush()
-        match = _BAD_PID.search(raw.decode(errors="replace"))
+        text = raw.decode(errors="replace")
+        relayed.append(text)
+        match = _BAD_PID.search(text)
         if match:
             failed.append(match.group(1))
+
+
+def record_error(line: str) -> None:
+    """Called by a rank about to abort the job: keep its message where the launcher will find it."""
+    folder = config.get("launch_dir")
+    if folder and os.path.isdir(folder):
+        with open(os.path.join(folder, f"{os.getpid()}.error"), "w") as f:
+            f.write(line)
+
+
+def recorded_errors(folder: str) -> list[str]:
+    """The messages of ranks that aborted the job (record_error), in pid order."""
+    names = sorted((n for n in os.listdir(folder) if n.endswith(".error")), key=lambda n: int(n.split(".")[0]))
+    lines = []
+    for name in names:
+        with open(os.path.join(folder, name)) as f:
+            lines.append(f.read())
+    return lines
 
 
 def record_pid(rank: int) -> None:

@@ -85,6 +85,23 @@ def test_a_rank_that_never_joins_times_out_with_a_clear_error(tmp_path):
     assert "rank 1 of 2: allreduce of 2 x float64 did not finish within 2 s" in done.stderr
 
 
+def test_an_aborting_ranks_message_reaches_the_launcher_even_if_mpiexec_drops_it(tmp_path):
+    """MPI_Abort can tear the job down before mpiexec forwards the rank's last output: the message the rank
+    recorded in the launch folder is printed by the launcher then (here the rank prints nothing at all)."""
+    done, _ = run_job(tmp_path, """
+        import os
+        from hybrid.distributed import world
+        from hybrid.distributed.launch import record_error
+        c = world()
+        if c.rank == 1:
+            record_error("hybrid.distributed: rank 1 of 2: gave up quietly\\n")
+            os._exit(3)
+        c.barrier()
+    """, extra_env={"HYBRID_DIST_TIMEOUT": "5"})
+    assert done.returncode != 0
+    assert done.stderr.count("rank 1 of 2: gave up quietly") == 1
+
+
 def test_missing_mpi4py_says_how_to_install_it(monkeypatch):
     from hybrid.distributed import comm
     monkeypatch.setitem(sys.modules, "mpi4py", None)
