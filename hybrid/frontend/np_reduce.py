@@ -62,33 +62,27 @@ cumsum = _cumulative("cumsum", add, 0)
 cumprod = _cumulative("cumprod", multiply, 1)
 
 
-def cumulative_sum(x, *, axis: Optional[int] = None, dtype=None, include_initial: bool = False) -> Array:
-    """The Array API's cumsum: axis may be omitted only for 1-d input; include_initial prepends 0."""
-    x = _asarray(x)
-    if axis is None:
-        if x.ndim != 1:
-            raise ShapeError(f"cumulative_sum: axis is required for a {x.ndim}-d array")
-        axis = 0
-    out = cumsum(x, axis, dtype)
-    if include_initial:
-        shape = list(out.shape)
-        shape[axis % x.ndim] = 1
-        out = concatenate([full(tuple(shape), 0, out.type.dtype), out], axis=axis)
-    return out
+def _cumulative_array_api(name: str, scan, identity: int):
+    """The Array API's form of `scan` (cumsum/cumprod): axis may be omitted only for 1-d input;
+    include_initial prepends the identity."""
+    def cumulative(x, *, axis: Optional[int] = None, dtype=None, include_initial: bool = False) -> Array:
+        x = _asarray(x)
+        if axis is None:
+            if x.ndim != 1:
+                raise ShapeError(f"{name}: axis is required for a {x.ndim}-d array")
+            axis = 0
+        out = scan(x, axis, dtype)
+        if include_initial:
+            shape = list(out.shape)
+            shape[axis % x.ndim] = 1
+            out = concatenate([full(tuple(shape), identity, out.type.dtype), out], axis=axis)
+        return out
+    cumulative.__name__ = cumulative.__qualname__ = name
+    return cumulative
 
 
-def cumulative_prod(x, *, axis: Optional[int] = None, dtype=None, include_initial: bool = False) -> Array:
-    x = _asarray(x)
-    if axis is None:
-        if x.ndim != 1:
-            raise ShapeError(f"cumulative_prod: axis is required for a {x.ndim}-d array")
-        axis = 0
-    out = cumprod(x, axis, dtype)
-    if include_initial:
-        shape = list(out.shape)
-        shape[axis % x.ndim] = 1
-        out = concatenate([full(tuple(shape), 1, out.type.dtype), out], axis=axis)
-    return out
+cumulative_sum = _cumulative_array_api("cumulative_sum", cumsum, 0)
+cumulative_prod = _cumulative_array_api("cumulative_prod", cumprod, 1)
 
 
 # -- nan-ignoring reductions -----------------------------------------------------------------------
