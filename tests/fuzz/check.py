@@ -17,7 +17,9 @@ from .programs import Program, compile_program
 RTOL = {"float16": 2e-2, "float32": 2e-4, "float64": 1e-9}
 
 
-def mismatches(results: dict, reference: str = "eager", floor: float = 0) -> list[str]:
+def mismatches(results: dict, reference: str = "eager", floor: float = 0, rounding: Sequence[str] = ()) -> list[str]:
+    """`rounding[i]`: the coarsest float type output i was rounded to on its way (its tolerance
+    is that type's, not the output's: a float32 result cast to float64 carries float32's error)."""
     ref = results[reference]
     found = []
     for config, got in results.items():
@@ -34,7 +36,8 @@ def mismatches(results: dict, reference: str = "eager", floor: float = 0) -> lis
             if g.shape != r.shape or g.dtype != r.dtype:
                 found.append(f"{config} output {i}: {g.dtype}{list(g.shape)}, {reference}: {r.dtype}{list(r.shape)}")
                 continue
-            bad = ~close(g, r, ulps=0, rtol=RTOL.get(r.dtype.name, 0), floor=floor)
+            rtol = max(RTOL.get(r.dtype.name, 0), RTOL.get(rounding[i], 0) if i < len(rounding) and r.dtype.kind == "f" else 0)
+            bad = ~close(g, r, ulps=0, rtol=rtol, floor=floor)
             if bad.any():
                 where = tuple(onp.argwhere(bad)[0]) if g.ndim else ()
                 found.append(f"{config} output {i} at {list(where)}: {g[where]!r} but {reference}: {r[where]!r}")
@@ -45,7 +48,7 @@ def check(p: Program, configs: Optional[Sequence[str]] = None) -> list[str]:
     """Mismatches of p's outputs (and, for gradient programs, of its input gradients)."""
     fn = compile_program(p)
     configs = list(configs or configurations(cuda=True))
-    found = mismatches(run_all(fn, p.inputs, configs, p.training, run))
+    found = mismatches(run_all(fn, p.inputs, configs, p.training, run), rounding=p.rounding)
     if p.grads:
         grad_configs = [c for c in configs if c in ("eager", "interp", "llvm-O0", "llvm-O2")]
         grads = run_all(fn, p.inputs, grad_configs, p.training, gradients)

@@ -36,6 +36,7 @@ class Value:
     exact: bool = True
     product: bool = False     # a mul/div result: a following add may fuse it into an fma
     diff: bool = True         # has a differentiable path from the inputs (a gradient program's outputs need one)
+    rounding: str = ""        # the coarsest float type an inexact result on its path was rounded to
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Program:
     outputs: list = field(default_factory=list)    # value names
     training: bool = False                         # dropout / batch statistics active
     grads: bool = False                            # also compare gradients
+    rounding: list = field(default_factory=list)   # per output: Value.rounding (a float32 result
+                                                   # cast to float64 is compared at float32's tolerance)
 
     def __repr__(self) -> str:                     # what hypothesis prints for a failing example
         return "\n" + program_source(self)
@@ -72,6 +75,7 @@ def program_source(p: Program) -> str:
             f"def program({args}):\n{body}\n    return ({', '.join(p.outputs)},)\n\n"
             f"inputs = [\n    {inputs},\n]\n"
             f"TRAINING = {p.training}   # run under autograd.train_mode()\n"
+            f"ROUNDING = {p.rounding!r}   # per output: the coarsest float type it was rounded to\n"
             "# compare: python -m tests.fuzz.run --repro <this file>\n")
 
 
@@ -146,6 +150,11 @@ BINARY = [
 ]
 
 
+def coarsest(float_types: list) -> str:
+    """The float type with the fewest mantissa bits among `float_types` ("" for none)."""
+    return max(float_types, key=lambda t: -onp.finfo(t).nmant if t else -1000, default="")
+
+
 def _float(v: Value) -> bool:
     return v.dtype.startswith("float")
 
@@ -181,7 +190,8 @@ class _Builder:
         self.p.lines.append(f"{name} = {expr}")
         operands = [v for v in self.values if re.search(rf"\b{v.name}\b", expr)]
         diff = any(v.diff for v in operands) and not any(m in expr for m in NONDIFF)
-        v = Value(name, tuple(out.shape), out.dtype.name, exact, product, diff)
+        rounded = [v.rounding for v in operands] + ([out.dtype.name] if out.dtype.kind == "f" and not exact else [])
+        v = Value(name, tuple(out.shape), out.dtype.name, exact, product, diff, coarsest(rounded))
         self.values.append(v)
         self.env[name] = out
         return True
@@ -326,4 +336,5 @@ def programs(draw, max_steps: int = 12, grads: bool = False) -> Program:
         made = [v for v in made if _float(v) and v.diff] or [b.values[0]]
     count = draw(st.integers(1, min(3, len(made))))
     p.outputs = [v.name for v in made[-count:]]
+    p.rounding = [v.rounding for v in made[-count:]]
     return p

@@ -36,9 +36,11 @@ def main() -> int:
     configs = configurations(cuda=not args.no_cuda)
     if args.repro:
         scope = runpy.run_path(args.repro)
-        program = Program(inputs=scope["inputs"], training=scope.get("TRAINING", False))
+        program = Program(inputs=scope["inputs"], training=scope.get("TRAINING", False),
+                          rounding=scope.get("ROUNDING", []))
         from tests.reliability.everywhere import run_all
-        found = mismatches(run_all(scope["program"], program.inputs, configs, program.training))
+        found = mismatches(run_all(scope["program"], program.inputs, configs, program.training),
+                           rounding=program.rounding)
         print("\n".join(found) or "no mismatch")
         return 1 if found else 0
     counts = {"programs": 0, "failing": 0, "mismatches": 0}

@@ -5,8 +5,10 @@ inputs, run eagerly, on interp, on llvm at each opt level and on the CUDA emulat
 gradients. A failure prints the shrunk program as a pasteable script (hypothesis's falsifying
 example is the Program, whose repr is its source).
 
-Default tier: a fixed-seed short run. Slow tier (-m slow): a longer one. For a long run that
-counts programs and mismatches instead of stopping at the first, use `python -m tests.fuzz.run`."""
+Default tier: a fixed-seed short run. Slow tier (-m slow): a longer one, also with fixed seeds,
+so CI is a reproducible gate (a failure there is the same program on every rerun). Exploring new
+programs is the job of the long run, which counts programs and mismatches instead of stopping at
+the first: `python -m tests.fuzz.run --seed N` with a new N each time."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,7 @@ from .programs import programs
 
 QUICK = settings(max_examples=8, deadline=None, derandomize=True, database=None, print_blob=False,
                  suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=300, deadline=None, derandomize=False, database=None,
+LONG = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 FAST_CONFIGS = ["eager", "interp", "llvm-O0", "llvm-O1", "llvm-O2", "llvm-O3"]
 
