@@ -2,12 +2,13 @@
 
 Products (matmul, tensordot, einsum, multi_dot, kron, outer, cross, matrix_power, vecdot) are
 composed from matmul and layout primitives, so they compile everywhere and differentiate.
-Decompositions run eagerly as one LAPACK call through NumPy, taped with their gradient rules
-(np_eager.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
-(Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence, unrolled
-over the static size), so they compile on every backend and differentiate; qr/svd/eigh (and
-pinv/lstsq/matrix_rank/cond/eig, built on them) have no traced form yet and raise a
-TracingError naming the function.
+svd and eigh are registry ops (ir/ops/decomp.py: NumPy's LAPACK eagerly and on interp, LAPACK
+called from the generated code on llvm), so pinv/lstsq/matrix_rank/cond/norms built on them compile
+too. The other decompositions run eagerly as one LAPACK call through NumPy, taped with their
+gradient rules (np_eager.py); traced, inv/solve/det/slogdet/cholesky/qr are composed from
+primitives (Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence,
+Householder reflections, unrolled over the static size), so they compile on every backend and
+differentiate. eig/eigvals (complex in general) raise a TracingError.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer, write_out
+from ..core import lax
+from ..ir.ops.decomp import svd_sizes
 from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
@@ -199,16 +202,27 @@ def qr(a, mode: str = "reduced"):
     return QRResult(*np_eager.qr(a))
 
 
+def _lapack_operand(a: Array) -> Array:
+    """The matrix in a dtype LAPACK computes in (f16/bf16 go through f32; results are cast back)."""
+    return a if a.dtype in (numpy.float32, numpy.float64) else _cast(a, "float32")
+
+
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
-    """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
-    orthogonal basis op; docs/semantics.md)."""
+    """One registry op (LAPACK ?gesdd; hybrid/ir/ops/decomp.py) eagerly and compiled; its factors
+    come packed in one array, sliced apart here."""
     a = _float(a)
-    u, s, vh = np_eager.svd(a)
+    if a.ndim < 2:
+        raise LinAlgError(f"svd: {a.ndim}-dimensional array given; array must be at least two-dimensional")
+    full = bool(full_matrices and compute_uv)
+    m, n = a.shape[-2:]
+    k, mu, nv = svd_sizes(m, n, full)
+    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full), a.dtype)
+    batch = a.shape[:-2]
+    s = packed[..., m * mu:m * mu + k]
     if not compute_uv:
         return s
-    if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
-        uf, sf, vhf = numpy.linalg.svd(numpy.asarray(a), full_matrices=True)
-        return SVDResult(NDArray(uf.astype(a.dtype)), s, NDArray(vhf.astype(a.dtype)))
+    u = reshape(packed[..., :m * mu], batch + (m, mu))
+    vh = reshape(packed[..., m * mu + k:], batch + (nv, n))
     return SVDResult(u, s, vh)
 
 
@@ -217,10 +231,13 @@ def svdvals(x) -> Array:
 
 
 def eigh(a, UPLO: str = "L"):
+    """One registry op (LAPACK ?syevd on the triangle UPLO), eagerly and compiled."""
     a = _square(a, "eigh")
-    if UPLO == "U":
-        a = swapaxes(a, -1, -2)
-    return EighResult(*np_eager.eigh(a))
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    n = a.shape[-1]
+    packed = _cast(lax.bind("eigh", _lapack_operand(a), uplo=UPLO), a.dtype)
+    return EighResult(packed[..., :n], reshape(packed[..., n:], a.shape))
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:

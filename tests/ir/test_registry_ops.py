@@ -123,6 +123,13 @@ CASES = {
     "argsort": [([onp.array([[2, 1, 2, onp.nan, -0.0, 0.0, 1]], "float32")], {},
                  lambda x: onp.argsort(x, -1, kind="stable").astype("int64")),
                 ([i32(3, 5)], {}, lambda x: onp.argsort(x, -1, kind="stable").astype("int64"))],
+    # the factors packed along the last axis: U, s, Vh (svd) and w, V (eigh); NumPy's LAPACK routines
+    "svd": [([f32(4, 3)], {"full_matrices": False}, lambda x: onp.concatenate(
+                [p.reshape(-1) for p in onp.linalg.svd(x, full_matrices=False)])),
+            ([f32(2, 2, 3)], {"full_matrices": True}, lambda x: onp.concatenate(
+                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1))],
+    "eigh": [([f32(3, 3)], {"uplo": "L"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x)])),
+             ([f32(3, 3)], {"uplo": "U"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x, "U")]))],
     "argmax": [([f32(3, 5)], {"axis": 1, "keepdims": False}, lambda x: x.argmax(axis=1).astype("int32"))],
     "matmul": [([f32(3, 4), f32(4, 5)], {"transpose_a": False, "transpose_b": False}, onp.matmul),
                ([f32(2, 4, 3), f32(5, 4)], {"transpose_a": True, "transpose_b": True},

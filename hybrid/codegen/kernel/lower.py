@@ -11,10 +11,12 @@ import numpy
 from ...errors import HybridError
 from ...ir import scalar as S
 from ...ir.graph import Graph, Node, Value
+from ...ir.ops.decomp import svd_sizes
 from ...ir.registry import get_op
 from ...ir.types import TensorType
+from .. import lapack
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
-from .describe import Buffer, Kernel, Reduction, SortStage, Stage
+from .describe import Buffer, Kernel, LapackStage, Reduction, SortStage, Stage
 from .epilogue import _fold_epilogues
 from .expr import (INDEX, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar, load,
                    select)
@@ -183,12 +185,31 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         src = lw.materialize(args[0], t)
         scratch = lw.buffer("t", out_t.shape, "i64", "temp")
         lw.kernel.stages.append(SortStage(out.name, src.name, scratch.name, math.prod(t.shape[:-1]), t.shape[-1], t.dtype))
+    elif op in ("svd", "eigh"):
+        _lower_lapack(lw, node, args[0], env_types[0], out)
     elif op in _GRAD_RULES:
         _GRAD_RULES[op](lw, node, args, env_types, out)
     else:
         raise HybridError(f"kernel lowering has no rule for op {op!r} (kind {opdef.kind}); "
                           "add one in hybrid/codegen/kernel/")
     return [lambda idx, out=out: load(out, idx)]
+
+
+def _lower_lapack(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:
+    """svd/eigh: the operand materialized, LAPACK's scratch arrays as temps (codegen/lapack.py)."""
+    m, n = t.shape[-2:]
+    full = bool(node.attrs.get("full_matrices", False))
+    src = lw.materialize(a, t)
+    ws = lapack.workspace(node.op, t.dtype, m, n, full)
+    u = vt = None
+    if node.op == "svd":
+        _, mu, nv = svd_sizes(m, n, full)
+        u = lw.buffer("t", (max(1, m * mu),), t.dtype, "temp").name
+        vt = lw.buffer("t", (max(1, nv * n),), t.dtype, "temp").name
+    lw.kernel.stages.append(LapackStage(
+        node.op, out.name, src.name, lw.buffer("t", (max(1, m * n),), t.dtype, "temp").name, u, vt,
+        lw.buffer("t", (ws.lwork,), t.dtype, "temp").name, lw.buffer("t", (ws.liwork,), "i32", "temp").name,
+        math.prod(t.shape[:-2]), m, n, t.dtype, ws.lwork, ws.liwork, full, node.attrs.get("uplo", "L")))
 
 
 def _lower_reduce(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:
@@ -308,8 +329,8 @@ def _rename(k: Kernel, old: str, new: str) -> None:
             if s.out == old:
                 s.out = new
             s.expr = _rename_loads(s.expr, old, new)
-        elif isinstance(s, SortStage):
-            for f in ("out", "src", "scratch"):
+        elif isinstance(s, (SortStage, LapackStage)):
+            for f in ("out", "src", "scratch") if isinstance(s, SortStage) else ("out", "src"):
                 if getattr(s, f) == old:
                     setattr(s, f, new)
         else:
