@@ -30,7 +30,8 @@ PassFn = Callable[..., Graph]
 PASSES: dict[str, PassFn] = {}
 
 # the control-flow passes (fold_cond, prune_regions, hoist_invariants) leave graphs without regions alone
-CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "prune_regions", "simplify", "dce"]
+# lower_complex first: every later pass and every backend sees complex values only as (re, im) pairs
+CLEANUP = ["lower_complex", "dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "prune_regions", "simplify", "dce"]
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,

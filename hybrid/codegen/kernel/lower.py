@@ -13,7 +13,7 @@ from ...ir import scalar as S
 from ...ir.graph import Graph, Node, Value
 from ...ir.ops.decomp import svd_sizes
 from ...ir.registry import get_op
-from ...ir.types import TensorType
+from ...ir.types import COMPLEX_PART, TensorType
 from .. import lapack
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
 from .describe import Buffer, Kernel, LapackStage, Reduction, SortStage, Stage
@@ -95,6 +95,8 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
             return from_scalar(expr, operands, out_t.dtype)
         return [lazy]
 
+    if op in ("view_real", "view_complex"):    # a complex value is stored as its (re, im) pairs: the same loads
+        return [args[0]]
     if op == "broadcast_to":
         (a,), (t,) = args, env_types
         return [lambda idx: a(_broadcast_index(idx, t.shape))]
@@ -283,6 +285,25 @@ def _memo(lazy: Lazy) -> Lazy:
     return read
 
 
+def _storage(t: TensorType) -> tuple[tuple[int, ...], str]:
+    """How a value's buffer is indexed: complex values (only ever read by view_real or written by
+    view_complex: passes/lower_complex.py) as (re, im) pairs along an extra last axis."""
+    if t.dtype in COMPLEX_PART:
+        return t.shape + (2,), COMPLEX_PART[t.dtype]
+    return t.shape, t.dtype
+
+
+def _refuse_complex(n: Node) -> None:
+    """Kernels compute complex values only as (re, im) pairs, after passes/lower_complex.py."""
+    if n.op in ("view_real", "view_complex"):
+        return
+    for v in list(n.inputs) + list(n.outputs):
+        if v.dtype in COMPLEX_PART:
+            where = f" at {n.loc}" if n.loc else ""
+            raise HybridError(f"{n.op} on {v.dtype}{where}: compiled code computes complex values after the "
+                              "lower_complex pass, which runs at opt_level >= 1; compile with opt_level >= 1")
+
+
 def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     """The Kernel of a fused node (its subgraph) or of a plain primitive node."""
     name = name or node.attrs.get("name") or node.op
@@ -296,12 +317,13 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
         graph.outputs = list(inner.outputs)
     env: dict[Value, Lazy] = {}
     for i, v in enumerate(graph.inputs):
-        buf = lw.buffer("in", v.shape, v.dtype, "input", i)
+        buf = lw.buffer("in", *_storage(v.type), "input", i)
         env[v] = (lambda b: lambda idx: load(b, idx))(buf)
-    outs = [lw.buffer("out", v.shape, v.dtype, "output", i) for i, v in enumerate(graph.outputs)]
+    outs = [lw.buffer("out", *_storage(v.type), "output", i) for i, v in enumerate(graph.outputs)]
     if all(math.prod(v.shape) == 0 for v in graph.outputs):   # nothing to compute (nor to index into)
         return lw.kernel
     for n in graph.nodes:
+        _refuse_complex(n)
         lazies = _lower_value(lw, n, [env[v] for v in n.inputs], [v.type for v in n.inputs])
         for v, lz in zip(n.outputs, lazies):
             env[v] = _memo(lz)
@@ -309,7 +331,7 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     renames = []   # applied last: lazies built earlier still name the temp
     for v, buf in zip(graph.outputs, outs):
         lazy = env[v]
-        found = identity_buffer(lazy, v.shape, lw)
+        found = identity_buffer(lazy, _storage(v.type)[0], lw)
         target = lw.kernel.buffers.get(found[0]) if found and found[1] is None else None
         if target is not None and target.role == "temp" and sum(
                 1 for o in graph.outputs if o is v) == 1:

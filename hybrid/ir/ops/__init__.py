@@ -1,3 +1,3 @@
 """Primitive op definitions. Importing this package registers every op."""
-from . import collective, conv, decomp, elementwise, layout, linalg, reduce, sort, source, ufuncs  # noqa: F401
+from . import collective, complex, conv, decomp, elementwise, layout, linalg, reduce, sort, source, ufuncs  # noqa: F401
 from . import grad_ops  # noqa: F401  (after conv and layout: it reuses their helpers)
