@@ -6,12 +6,13 @@ axis: the bytes of a complex array, so graph inputs and outputs need no copy): c
 read through `view_real`, complex outputs written through `view_complex`, complex constants
 become pair constants. Each op is rewritten once, here, from registry primitives:
   add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, div (Smith's
-  algorithm, as NumPy), abs (hypot), exp, eq/ne, where, cast, real/imag/complex on the parts;
+  algorithm, as NumPy), abs (hypot), exp, eq/ne, where, cast, real/imag on the parts;
   sum over the same axes; layout ops (reshape, transpose, broadcast_to, slice, concat, pad, take)
   with the pair axis appended; matmul as four real products; fft/rfft/irfft as products with the
   DFT's cosine and sine matrices (O(n^2) per transform, float64-computed constants).
 Any other op on a complex value is an error naming it, its dtype and the line. Regions (control
-flow, fused kernels) holding complex values are refused the same way.
+flow, fused kernels) holding complex values are refused the same way. The pass manager runs it
+first, at every opt level, on graphs that hold complex values (manager.holds_complex).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.types import COMPLEX_PART, TensorType, is_complex, to_numpy_dtype
-from .manager import register_pass
+from .manager import holds_complex, register_pass
 
 ELEMENTWISE_PAIRS = ("add", "sub", "neg", "stop_gradient")   # the same op on (re, im) pairs
 
@@ -32,9 +33,6 @@ def _has_complex(types) -> bool:
     return any(is_complex(t.dtype) for t in types)
 
 
-def _region_complex(g: Graph) -> bool:
-    return _has_complex([v.type for v in g.inputs]) or any(
-        _has_complex([o.type for o in n.outputs]) or any(_region_complex(r) for r in n.regions) for n in g.nodes)
 
 
 class _Lowering:
@@ -85,7 +83,7 @@ class _Lowering:
         for node in self.old.nodes:
             self.loc = node.loc
             types = [v.type for v in node.inputs] + [o.type for o in node.outputs]
-            if node.regions and (_has_complex(types) or any(_region_complex(r) for r in node.regions)):
+            if node.regions and (_has_complex(types) or any(holds_complex(r) for r in node.regions)):
                 raise self._error(node, "inside control flow (cond/while_loop/scan) or an already fused kernel")
             if not _has_complex(types):
                 new = self.g.add_node(node.op, [self.map[v] for v in node.inputs], node.attrs, node.loc,
@@ -116,8 +114,9 @@ class _Lowering:
         R = [self.map.get(v) for v in ins]                # the real operands
         out_t = node.outputs[0].type
         if op == "constant":
-            value = numpy.ascontiguousarray(attrs["value"])
-            return self.const(value.view(value.real.dtype).reshape(value.shape + (2,)), COMPLEX_PART[out_t.dtype])
+            value = numpy.array(attrs["value"])      # a C-ordered copy (0-d stays 0-d)
+            return self.const(value.reshape(-1).view(value.real.dtype).reshape(value.shape + (2,)),
+                              COMPLEX_PART[out_t.dtype])
         if op in ELEMENTWISE_PAIRS:
             return self.op(op, *P)
         if op == "conj":
@@ -126,8 +125,6 @@ class _Lowering:
             return self.re(P[0])
         if op == "imag":
             return self.im(P[0])
-        if op == "complex":
-            return self.make(R[0], R[1])
         if op == "view_real":
             return P[0]
         if op == "view_complex":
@@ -275,7 +272,7 @@ class _Lowering:
 def lower_complex(graph: Graph, **_) -> Graph:
     """Complex values as (re, im) pairs of reals (see the module doc); graphs without complex values
     are returned as they are."""
-    if not _region_complex(graph) and not _has_complex([v.type for v in graph.outputs]):
+    if not holds_complex(graph):
         return graph
     return _Lowering(graph).run()
 

@@ -24,14 +24,14 @@ from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.registry import has_effects
+from ..ir.types import is_complex
 from ..ir.verifier import verify
 
 PassFn = Callable[..., Graph]
 PASSES: dict[str, PassFn] = {}
 
 # the control-flow passes (fold_cond, prune_regions, hoist_invariants) leave graphs without regions alone
-# lower_complex first: every later pass and every backend sees complex values only as (re, im) pairs
-CLEANUP = ["lower_complex", "dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "prune_regions", "simplify", "dce"]
+CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "prune_regions", "simplify", "dce"]
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
@@ -163,8 +163,10 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
     if frozen and not freeze:
         raise HybridError("optimize() got frozen parameter values but freeze=False; pass freeze=True to treat "
                           "the parameters as constants (the executable then ignores later weight changes)")
-    result = run_pipeline(graph, _whole_graph_passes(graph, pipeline_for(opt_level, freeze)), debug_enabled(),
-                          frozen=frozen or {}, **context)
+    names = _whole_graph_passes(graph, pipeline_for(opt_level, freeze))
+    if holds_complex(graph):    # a lowering, at every level: backends compute complex values as real pairs
+        names = ["lower_complex"] + names
+    result = run_pipeline(graph, names, debug_enabled(), frozen=frozen or {}, **context)
     dump = dump or config.get("dump")
     if dump:
         write_dump(result, dump)
@@ -174,6 +176,12 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
 # Passes that a graph with effects (e.g. allreduce) gets per segment instead: codegen builds it
 # as pure segments split around those ops (hybrid.codegen.segmented), each fused and planned.
 PER_SEGMENT = ("fuse", "memory_plan")
+
+
+def holds_complex(graph: Graph) -> bool:
+    """Whether any value of `graph` (or of its regions) is complex."""
+    return any(is_complex(v.dtype) for v in graph.inputs) or any(
+        any(is_complex(o.dtype) for o in n.outputs) or any(holds_complex(r) for r in n.regions) for n in graph.nodes)
 
 
 def _whole_graph_passes(graph: Graph, names: list[str]) -> list[str]:

@@ -111,6 +111,10 @@ CASES = {
                                     a.astype("uint64") // 3),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "argsort": (lambda x: (np.argsort(x), np.sort(x, axis=0)), (_f(5, 37),), 0),
+    # complex values as (re, im) pairs after passes/lower_complex.py (its view_real/view_complex boundary)
+    "complex": (lambda x: (lambda z, f: (np.real(f), np.imag(f), np.real(np.fft.ifft(z) * np.conj(z)), np.imag(z / f),
+                                         np.fft.irfft(np.fft.rfft(x)), np.abs(np.fft.rfft(x))))(
+                    x + 1j * x[::-1], np.fft.fft(x + 1j * x[::-1])), (_f(4, 16),), 2e-5),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),
@@ -140,7 +144,8 @@ def iota_graph():
 
 def test_cases_cover_every_registry_op():
     # the LAPACK decompositions are refused with a clear error (tests/frontend/test_lapack_compiled.py)
-    seen = {n.op for n in iota_graph().nodes} | set(HOST_LAPACK_OPS)
+    # view_real/view_complex are what lower_complex makes of the "complex" case (not in traced graphs)
+    seen = {n.op for n in iota_graph().nodes} | set(HOST_LAPACK_OPS) | {"view_real", "view_complex"}
     for fn, args, _ in CASES.values():
         hb.np.random.seed(3)
         seen |= {n.op for n in hb.trace(fn, *args).nodes}

@@ -300,8 +300,9 @@ def _refuse_complex(n: Node) -> None:
     for v in list(n.inputs) + list(n.outputs):
         if v.dtype in COMPLEX_PART:
             where = f" at {n.loc}" if n.loc else ""
-            raise HybridError(f"{n.op} on {v.dtype}{where}: compiled code computes complex values after the "
-                              "lower_complex pass, which runs at opt_level >= 1; compile with opt_level >= 1")
+            raise HybridError(f"{n.op} on {v.dtype}{where}: compiled code computes complex values only after the "
+                              "lower_complex pass (every pass pipeline runs it first); run hybrid.passes.optimize "
+                              "on this graph before compiling it")
 
 
 def lower_node(node: Node, name: Optional[str] = None) -> Kernel:

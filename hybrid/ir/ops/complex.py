@@ -2,7 +2,6 @@
 
   real, imag   c64 -> f32, c128 -> f64 (numpy.real / numpy.imag)
   conj         complex -> same dtype
-  complex      (re, im) floats of one dtype (f32 or f64) -> c64 / c128, broadcast
   fft          complex -> complex along the last axis, unnormalized forward or (inverse) 1/n-scaled
                backward transform (numpy.fft.fft / ifft with norm="backward")
   rfft         f32/f64 (..., n) -> complex (..., n//2 + 1)                    (numpy.fft.rfft)
@@ -21,7 +20,6 @@ import numpy
 from ...errors import ShapeError
 from ..registry import OpDef, register
 from ..types import COMPLEX_OF, COMPLEX_PART, TensorType, is_complex
-from .common import broadcast_shapes
 
 
 def _complex_input(t: TensorType, op: str) -> None:
@@ -43,13 +41,6 @@ def _conj_infer(types):
     return t
 
 
-def _complex_infer(types):
-    re, im = types
-    if re.dtype != im.dtype or re.dtype not in ("f32", "f64"):
-        raise ShapeError(f"complex takes two f32 or two f64 arrays, got {re.dtype} and {im.dtype}")
-    return TensorType(broadcast_shapes(re.shape, im.shape), COMPLEX_OF[re.dtype])
-
-
 def _view_real_infer(types):
     (t,) = types
     _complex_input(t, "view_real")
@@ -61,12 +52,6 @@ def _view_complex_infer(types):
     if t.dtype not in ("f32", "f64") or not t.shape or t.shape[-1] != 2:
         raise ShapeError(f"view_complex takes (re, im) pairs: an f32/f64 array whose last axis is 2, got {t}")
     return TensorType(t.shape[:-1], COMPLEX_OF[t.dtype])
-
-
-def _make_complex(re, im):
-    out = numpy.empty(numpy.broadcast_shapes(re.shape, im.shape), numpy.result_type(re.dtype, numpy.complex64))
-    out.real, out.imag = re, im
-    return out
 
 
 def _last_axis(t: TensorType, op: str) -> None:
@@ -102,12 +87,11 @@ def _irfft_infer(types, n):
     return TensorType(t.shape[:-1] + (n,), COMPLEX_PART[t.dtype])
 
 
-register(OpDef("real", _part_infer("real"), lambda x: numpy.ascontiguousarray(x.real), "other",
+register(OpDef("real", _part_infer("real"), lambda x: x.real.copy(), "other",
                doc="real part of a complex array"))
-register(OpDef("imag", _part_infer("imag"), lambda x: numpy.ascontiguousarray(x.imag), "other",
+register(OpDef("imag", _part_infer("imag"), lambda x: x.imag.copy(), "other",
                doc="imaginary part of a complex array"))
 register(OpDef("conj", _conj_infer, numpy.conjugate, "other", doc="complex conjugate"))
-register(OpDef("complex", _complex_infer, _make_complex, "other", doc="re + 1j * im"))
 register(OpDef("fft", _fft_infer, _fft_reference, "other", attrs=("inverse",),
                doc="discrete Fourier transform of the last axis (inverse: scaled by 1/n)"))
 register(OpDef("rfft", _rfft_infer, lambda x: numpy.fft.rfft(x, axis=-1).astype(numpy.result_type(x.dtype, numpy.complex64)), "other",
@@ -115,8 +99,8 @@ register(OpDef("rfft", _rfft_infer, lambda x: numpy.fft.rfft(x, axis=-1).astype(
 register(OpDef("irfft", _irfft_infer, lambda x, n: numpy.fft.irfft(x, n=n, axis=-1).astype(x.real.dtype), "other",
                attrs=("n",), doc="inverse of rfft: n real samples from n//2 + 1 frequencies"))
 register(OpDef("view_real", _view_real_infer,
-               lambda x: numpy.ascontiguousarray(x).view(x.real.dtype).reshape(x.shape + (2,)), "layout",
+               lambda x: numpy.array(x).reshape(-1).view(x.real.dtype).reshape(x.shape + (2,)), "layout",
                doc="a complex array's bytes as (re, im) pairs along a new last axis"))
 register(OpDef("view_complex", _view_complex_infer,
-               lambda x: numpy.ascontiguousarray(x).view(numpy.result_type(x.dtype, numpy.complex64)).reshape(
+               lambda x: numpy.array(x).reshape(-1).view(numpy.result_type(x.dtype, numpy.complex64)).reshape(
                    x.shape[:-1]), "layout", doc="(re, im) pairs along the last axis as a complex array"))
