@@ -8,7 +8,7 @@ too. The other decompositions run eagerly as one LAPACK call through NumPy, tape
 gradient rules (np_eager.py); traced, inv/solve/det/slogdet/cholesky/qr are composed from
 primitives (Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence,
 Householder reflections, unrolled over the static size), so they compile on every backend and
-differentiate. eig/eigvals (complex in general) raise a TracingError.
+differentiate. eig/eigvals (real or complex depending on the values) are eager-only.
 """
 from __future__ import annotations
 
@@ -244,25 +244,28 @@ def eigvalsh(a, UPLO: str = "L") -> Array:
     return eigh(a, UPLO)[0]
 
 
-def _real_eig(fn, a):
+def _general_eig(fn, a):
+    """NumPy's eig/eigvals eagerly: real arrays when every eigenvalue is real, else complex (the
+    matrix's precision); under tracing the result dtype would depend on the values."""
     if isinstance(a, Tracer):
         from ..core.array import _tracing_error
-        raise _tracing_error(f"np.linalg.{fn.__name__} was called", "A general eigenproblem may have complex "
-                             "results, which hybrid does not represent; use np.linalg.eigh for symmetric matrices.")
-    out = fn(numpy.asarray(a))
+        raise _tracing_error(f"np.linalg.{fn.__name__} was called", "Whether its result is real or complex depends "
+                             "on the values; call it outside the hybridized code, or use np.linalg.eigh for "
+                             "symmetric matrices.")
+    x = numpy.asarray(a)
+    out = fn(x)
     parts = out if isinstance(out, tuple) else (out,)
-    if any(numpy.iscomplexobj(p) and numpy.any(numpy.imag(p) != 0) for p in parts):
-        raise TypeError(f"np.linalg.{fn.__name__}: the eigenvalues are complex, which hybrid does not represent")
-    real = tuple(NDArray(numpy.real(p).astype(numpy.asarray(a).dtype)) for p in parts)
-    return real if isinstance(out, tuple) else real[0]
+    dtype = numpy.result_type(x.dtype, numpy.complex64) if any(numpy.iscomplexobj(p) for p in parts) else x.dtype
+    typed = tuple(NDArray(p.astype(dtype)) for p in parts)
+    return typed if isinstance(out, tuple) else typed[0]
 
 
 def eig(a):
-    return EigResult(*_real_eig(numpy.linalg.eig, _square(a, "eig")))
+    return EigResult(*_general_eig(numpy.linalg.eig, _square(a, "eig")))
 
 
 def eigvals(a):
-    return _real_eig(numpy.linalg.eigvals, _square(a, "eigvals"))
+    return _general_eig(numpy.linalg.eigvals, _square(a, "eigvals"))
 
 
 def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None) -> Array:

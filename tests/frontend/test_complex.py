@@ -148,3 +148,15 @@ def test_gradient_through_complex_values_is_refused():
     with pytest.raises(hb.HybridError, match=r"through a complex value"):
         with autograd.record():
             run(x).backward()
+
+
+def test_eig_gives_numpy_dtypes_eagerly_and_refuses_tracing():
+    rotation = onp.array([[0, -1], [1, 0]], "float32")          # eigenvalues +-i
+    for a in (rotation, onp.diag([1.0, 2.0]), rotation.astype("float64")):
+        got, want = np.linalg.eig(np.array(a)), onp.linalg.eig(a)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            onp.testing.assert_allclose(g.asnumpy(), w, atol=1e-6)
+        assert np.linalg.eigvals(np.array(a)).dtype == onp.linalg.eigvals(a).dtype
+    with pytest.raises(hb.TracingError, match="depends on the values"):
+        hb.hybridize(lambda m: np.linalg.eigvals(m), backend="interp")(np.array(rotation))
