@@ -27,6 +27,7 @@ from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
+from .np_logic import conj
 from .np_shape import diagonal as _diagonal, take_along_axis, trace as _trace
 
 LinAlgError = numpy.linalg.LinAlgError
@@ -401,7 +402,7 @@ def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Optiona
 
 
 def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
-    """sum(x1 * x2, axis) in the inputs' dtype; the two vectors must have the same length (no broadcast)."""
+    """sum(conj(x1) * x2, axis) in the inputs' dtype; the two vectors must have the same length (no broadcast)."""
     x1, x2 = promote(x1, x2)
     ndim = builtins.max(x1.ndim, x2.ndim)
     if not -ndim <= axis < ndim or builtins.min(x1.ndim, x2.ndim) < 1:
@@ -410,7 +411,7 @@ def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
     if lengths[0] != lengths[1]:
         raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length ({x1.shape} and {x2.shape}); "
                          "vecdot contracts without broadcasting that axis")
-    return _sum(x1 * x2, axis=axis, dtype=x1.dtype)
+    return _sum(conj(x1) * x2, axis=axis, dtype=x1.dtype)
 
 
 def diagonal(x, /, *, offset: int = 0) -> Array:
@@ -597,7 +598,9 @@ def inner(a, b) -> Array:
 
 
 def vdot(a, b) -> Array:
-    return _sum(multiply(*promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))))
+    """sum(conj(a) * b) over the flattened arrays (NumPy conjugates the first)."""
+    a, b = promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))
+    return _sum(multiply(conj(a), b))
 
 
 def tensorinv(a, ind: int = 2) -> Array:

@@ -14,6 +14,8 @@ arbitrary, so no gradient flows through them.
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from ...errors import ShapeError
@@ -50,7 +52,9 @@ def _svd_infer(types, full_matrices=False):
 def _svd_reference(a, full_matrices=False):
     batch = a.shape[:-2]
     parts = numpy.linalg.svd(a, full_matrices=full_matrices)
-    return numpy.concatenate([p.reshape(batch + (-1,)).astype(a.dtype) for p in parts], axis=-1)
+    # explicit sizes: a -1 cannot be solved for when the batch is empty
+    return numpy.concatenate([p.reshape(batch + (math.prod(p.shape[len(batch):]),)).astype(a.dtype) for p in parts],
+                             axis=-1)
 
 
 def _eigh_infer(types, uplo="L"):
