@@ -34,8 +34,8 @@ CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "pru
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
-    2: CLEANUP + ["fuse", "memory_plan"],
-    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "fuse", "memory_plan"],  # inference only, needs freeze=True
+    2: CLEANUP + ["conv_layout", "fuse", "memory_plan"],
+    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "conv_layout", "fuse", "memory_plan"],  # inference only, needs freeze=True
 }
 
 
