@@ -198,12 +198,13 @@ def _tile_epilogue(k: Kernel, g: GemmStage, nchw: tuple[int, int, int, int],
     if g.epilogue is None:
         return TileEpilogue(), []
     pos = tuple(fresh_var(k, d) for d in nchw)
-    n, o, h, w = (ivar(v) for v in pos)
+    own = [const(0) if d == 1 else ivar(v) for v, d in zip(pos, nchw)]     # as simplified reads index them
+    n, o, h, w = own
     mapping = {g.batch_vars[0]: n, g.batch_vars[1]: const(0), g.m_var: o, g.n_var: iadd(imul(h, const(OW)), w)}
     body = simplify(substitute(g.epilogue, mapping), k.extents)
     chans: dict = {}            # E.key() -> (index, E)
     residuals: dict = {}        # buffer name -> index
-    at_own_element = [ivar(v).key() for v in pos]
+    at_own_element = [e.key() for e in own]
 
     def convert(e: E) -> tuple:
         if e.op == "acc":
