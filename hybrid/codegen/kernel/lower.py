@@ -299,6 +299,8 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
         lazy = env[v]
         found = identity_buffer(lazy, v.shape, lw)
         target = lw.kernel.buffers.get(found[0]) if found and found[1] is None else None
+        if target is None and lazy in lw.materialized:      # computed into a temp already (for a GEMM, ...)
+            target = lw.kernel.buffers[lw.materialized[lazy]]
         if target is not None and target.role == "temp" and sum(
                 1 for o in graph.outputs if o is v) == 1:
             renames.append((target.name, buf.name))
