@@ -337,7 +337,10 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     epilogue's per-channel values from the group's first channel; residual: like y.
     stores: "nchw" (y as above), "blocked" (y is the blocked image at the tile's first pixel of the group's
     first block, y_chan floats per block: `_store_blocked`), or "both": NCHW into y and, after `valid`, the
-    arguments `ptr yb, i64 yb_block` of the blocked image, the NCHW rows transposed back to pixel vectors."""
+    arguments `ptr yb, i64 yb_block` of the blocked image (pixel vectors).
+    An epilogue without residuals runs on the accumulators (whole vectors of channels, per-channel values
+    loaded as vectors) before the transpose; one with residuals (NCHW rows) on the transposed rows, and for
+    the "both" stores the rows are transposed back to pixel vectors."""
     V, vt = t.width, f"<{t.width} x float>"
     plain = epilogue == TileEpilogue()
     name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
@@ -388,24 +391,29 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     if stores == "blocked":
         _store_blocked(fn, mod, t, rw, epilogue, masked, acc)
         return name
+    early = not epilogue.residuals    # no NCHW operand: the epilogue runs on whole vectors of channels
     for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
-        rows = _transpose(fn, acc[r * rw:(r + 1) * rw], V)
+        pixels = acc[r * rw:(r + 1) * rw]
+        if early:
+            vectors: dict = {}
+            pixels = [_render_epilogue(fn, mod, epilogue.expr, a, V, r * V, "", {}, vectors) for a in pixels]
         values = []
-        for lane, row in enumerate(rows):
+        for lane, row in enumerate(_transpose(fn, pixels, V)):
             c = r * V + lane
-            if stores == "both":    # every channel's value (for the image): residuals read inside the result
+            if stores == "both" and not early:  # every channel's value for the image: residuals read in bounds
                 read = fn.op(f"select i1 {fn.op(f'icmp slt i64 {c}, %valid')}, i64 {c}, i64 "
                              f"{fn.op('sub nsw i64 %valid, 1')}") if masked else str(c)
                 values.append(_render_epilogue(fn, mod, epilogue.expr, row, rw, c,
                                                fn.op(f"mul nsw i64 %ychan, {read}"), {}))
             with fn.when(fn.op(f"icmp slt i64 {c}, %valid"), "channel") if masked else nullcontext():
                 at = fn.op(f"mul nsw i64 %ychan, {c}")
-                value = values[-1] if values else _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
+                value = row if early else values[-1] if values else \
+                    _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
                 fn.do(f"store <{rw} x float> {value}, ptr "
                       f"{fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
-        if values:
+        if stores == "both":
             keep = _valid_lanes(fn, V, r) if masked else None
-            for j, pixel in enumerate(_transpose(fn, values, rw)):
+            for j, pixel in enumerate(pixels if early else _transpose(fn, values, rw)):
                 if keep is not None:
                     pixel = fn.op(f"select <{V} x i1> {keep}, {vt} {pixel}, {vt} zeroinitializer")
                 at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ybblock, {r}')}, {j * V}")

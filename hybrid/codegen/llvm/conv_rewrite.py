@@ -97,7 +97,7 @@ def _store_blocked(k: Kernel) -> None:
     """A direct convolution whose result a to_blocked copy reads (ir/ops/blocked.py: the next convolution's
     input) stores the blocked image itself, from its register tile, and the copy goes. When nothing else
     reads the result and the epilogue has no residual (read in NCHW), only the image is stored: from the
-    accumulators, without the transpose to NCHW; otherwise the NCHW rows too, transposed back to pixels."""
+    accumulators, without the transpose to NCHW; otherwise the NCHW rows too."""
     for conv in [s for s in k.stages if isinstance(s, DirectConv)]:
         copies = [s for s in k.stages if isinstance(s, Stage) and blocked_copy_source(k, s) == conv.out]
         if len(copies) != 1 or conv.out_channels != k.buffers[conv.out].shape[1]:
