@@ -49,11 +49,8 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 ]
 
 
-# failures of the llvm backend only (codegen bugs, reported to the llvm owner)
-LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = [
-    (r"^test_div_uint64$", "llvm codegen: Div of uint64 tensors emits an invalid i32 -> i64 cast opcode "
-     "(LLVM IR parse error); interp and eager pass"),
-]
+# failures of the llvm backend only (codegen bugs, reported to the llvm owner); none known
+LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = []
 
 
 def expected_reason(name: str, hybrid_backend: str = "interp"):

@@ -59,7 +59,8 @@ def literal(value, dtype: str) -> str:
 _FLOAT_FN = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
              "cos": "cos", "floor": "floor", "ceil": "ceil", "round": "rint", "abs": "fabs", "pow": "pow"}
 # float -> int helpers of the prelude (hybrid.ir.ops.elementwise.float_to_int's rule)
-_FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i32": "hb_ftoi32", "i64": "hb_ftoi64", "u32": "hb_ftou32"}
+_FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i16": "hb_ftoi32", "u16": "hb_ftoi32", "i32": "hb_ftoi32",
+                 "i64": "hb_ftoi64", "u32": "hb_ftou32", "u64": "hb_ftou64"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|", "bitxor": "^"}
 _HELPER = {"floordiv": "hb_floordiv", "lshift": "hb_shl", "rshift": "hb_shr"}

@@ -73,9 +73,14 @@ converts("Atanh")(_unary(lambda x: np.log((1.0 + x) / (1.0 - x)) * 0.5))
 
 
 def _int_divide(a, b):
-    """ONNX integer Div truncates toward zero (C semantics)."""
-    q = np.divide(a, b)
-    return cast(np.where(q < 0, np.ceil(q), np.floor(q)), a.type.dtype)
+    """ONNX integer Div truncates toward zero (C semantics). Integer floor division, corrected by one
+    where the signs differ and the division is inexact, so 64-bit values stay exact (a detour through
+    float would round them)."""
+    q = np.floor_divide(a, b)
+    if a.type.dtype.startswith("u"):
+        return q
+    inexact = np.logical_and(a - q * b != 0, np.not_equal(a < 0, b < 0))
+    return q + cast(inexact, a.type.dtype)
 
 
 def _div(node: OnnxNode):
