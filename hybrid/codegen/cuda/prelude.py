@@ -79,6 +79,14 @@ __device__ __forceinline__ unsigned long long hb_ftou64(double x) {
   return (x >= 9223372036854775808.0 && x < 18446744073709551616.0) ? (unsigned long long)x : 9223372036854775808ULL;
 }
 
+// The bits of one value as another type of the same size (BitCast).
+template <typename To, typename From> __device__ __forceinline__ To hb_bitcast(From x) {
+  static_assert(sizeof(To) == sizeof(From), "hb_bitcast needs types of one size");
+  To y;
+  memcpy(&y, &x, sizeof(To));
+  return y;
+}
+
 // Threefry-2x32, 20 rounds (hybrid.ir.ops.source.threefry2x32) of counter (c, 0): first word.
 __device__ __forceinline__ unsigned hb_rotl(unsigned x, int r) { return (x << r) | (x >> (32 - r)); }
 __device__ __forceinline__ unsigned hb_threefry(unsigned k0, unsigned k1, unsigned c) {

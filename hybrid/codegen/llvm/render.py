@@ -102,6 +102,8 @@ class ExprRenderer:
         ty = REG[t]
         if op == "cast":
             return self.cast(args[0], at, t)
+        if op == "bitcast":
+            return self.bitcast(args[0], at, t)
         if op == "select":
             return fn.op(f"select i1 {args[0]}, {ty} {args[1]}, {ty} {args[2]}")
         if op in ("lt", "le", "gt", "ge", "eq", "ne"):
@@ -190,6 +192,14 @@ class ExprRenderer:
         if db < sb:
             return fn.op(f"trunc {REG[src]} {v} to {REG[dst]}")
         return fn.op(f"{'sext' if src in SIGNED else 'zext'} {REG[src]} {v} to {REG[dst]}")
+
+    def bitcast(self, v: str, src: str, dst: str) -> str:
+        """The same bits as another dtype of their width; bool is one byte holding 0 or 1."""
+        if src == "bool":
+            return self.fn.op(f"zext i1 {v} to {REG[dst]}")
+        if dst == "bool":
+            return self.fn.op(f"icmp ne {REG[src]} {v}, 0")
+        return v if REG[src] == REG[dst] else self.fn.op(f"bitcast {REG[src]} {v} to {REG[dst]}")
 
     def f64_to_f16(self, v: str) -> str:
         """double -> half, correctly rounded. A direct fptrunc calls a compiler-rt helper that

@@ -257,3 +257,25 @@ def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
 
 register(OpDef("cast", _cast_infer, _cast_reference, "elementwise",
                scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",), grad=_cast_grad))
+
+
+def _bitcast_infer(types, dtype):
+    (t,) = types
+    dtype = dtype_name(dtype)
+    if to_numpy_dtype(t.dtype).itemsize != to_numpy_dtype(dtype).itemsize:
+        raise ShapeError(f"bitcast reinterprets bits in place, so both dtypes need one width: {t.dtype} is "
+                         f"{8 * to_numpy_dtype(t.dtype).itemsize} bits, {dtype} is {8 * to_numpy_dtype(dtype).itemsize}; "
+                         "use astype to convert values instead")
+    return TensorType(t.shape, dtype)
+
+
+def _bitcast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
+    """The same bytes read as `dtype` (NumPy's view); a bool is one byte holding 0 or 1."""
+    target = to_numpy_dtype(dtype)
+    if x.dtype == numpy.bool_ or target == numpy.bool_:
+        return x.astype(target)
+    return numpy.ascontiguousarray(x).view(target)
+
+
+register(OpDef("bitcast", _bitcast_infer, _bitcast_reference, "elementwise",
+               scalar=lambda x, dtype: S.bitcast(x, dtype), attrs=("dtype",), differentiable=False))

@@ -188,6 +188,15 @@ def _cast_like(node: OnnxNode):
     return _cast_to(node, node.input(0), target) if target else cast(node.input(0), node.input(1).type.dtype)
 
 
+@converts("BitCast")
+def _bitcast(node: OnnxNode):
+    to = node.attr("to")
+    if to in NARROW or node.input_types[0] in NARROW:
+        raise node.fail("BitCast from or to a type narrower than 8 bits (float8, float4, int4, ...) is not supported: "
+                        "hybrid carries those values in a wider dtype, whose bits differ")
+    return npx.bitcast(node.input(0), hybrid_dtype(to, node))
+
+
 # -- activations -------------------------------------------------------------------------------------------
 @converts("LeakyRelu")
 def _leaky_relu(node: OnnxNode):
