@@ -197,6 +197,12 @@ def _bitcast(node: OnnxNode):
     return npx.bitcast(node.input(0), hybrid_dtype(to, node))
 
 
+@converts("Det")
+def _det(node: OnnxNode):
+    """Gauss-Jordan with partial pivoting when compiled (hybrid.np.linalg.det), LAPACK eagerly."""
+    return np.linalg.det(node.input(0))
+
+
 # -- activations -------------------------------------------------------------------------------------------
 @converts("LeakyRelu")
 def _leaky_relu(node: OnnxNode):
