@@ -59,14 +59,25 @@ def _walk(graph: onnx.GraphProto):
                 yield from _walk(g)
 
 
+_STRINGS = ("hybrid has no string dtype: its IR types are fixed-width numbers that every backend (interp, llvm, "
+            "CUDA) keeps in flat buffers, so text must be turned into numbers (token ids) before the model")
+# why the standard-domain ops hybrid refuses are refused (docs/onnx.md lists them all)
+UNSUPPORTED_BECAUSE = {
+    **{op: _STRINGS for op in ("StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer")},
+    **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
+           "gluon.Trainer)" for op in ("Gradient", "Adagrad", "Adam", "Momentum")},
+}
+
+
 def check_supported(model: onnx.ModelProto, opset: int) -> None:
     for node in _walk(model.graph):
         domain = node.domain or ""
         known = node.op_type in PREVIEW_OPS.get(domain, ()) or domain in STANDARD_DOMAINS
         if not known or node.op_type not in CONVERTERS:
             where = f" from domain {domain!r}" if domain not in STANDARD_DOMAINS else ""
+            because = f" ({UNSUPPORTED_BECAUSE[node.op_type]})" if node.op_type in UNSUPPORTED_BECAUSE else ""
             raise OnnxImportError(f"ONNX op {node.op_type}{where} (node {node.name!r}, opset {opset}) is not supported "
-                                  f"by hybrid. Supported ops: {', '.join(supported_ops())}")
+                                  f"by hybrid{because}. Supported ops: {', '.join(supported_ops())}")
 
 
 def _safe_name(name: str, taken: set) -> str:

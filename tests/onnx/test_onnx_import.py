@@ -116,6 +116,7 @@ def test_unsupported_op_names_op_node_opset_and_supported_list():
     message = str(info.value)
     assert "StringNormalizer" in message and "normalize_words" in message and "opset 10" in message
     assert "Conv" in message and "Gemm" in message   # the list of supported ops
+    assert "no string dtype" in message              # and why this one is refused
 
 
 def test_old_and_new_opsets_of_the_same_op_agree():
