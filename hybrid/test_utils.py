@@ -109,6 +109,62 @@ def rand_ndarray(shape, stype: str = "default", density: Optional[float] = None,
     return NDArray(data)
 
 
+def compare_ndarray_tuple(t1, t2, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
+    """Assert that two arrays, or two (nested) tuples of arrays, agree within tolerance; a None on
+    either side (an optimizer without state) matches anything."""
+    if t1 is None or t2 is None:
+        return
+    if isinstance(t1, (tuple, list)):
+        for a, b in zip(t1, t2):   # pairwise, as MXNet's helper
+            compare_ndarray_tuple(a, b, rtol, atol)
+        return
+    assert_almost_equal(t1, t2, rtol=rtol, atol=atol)
+
+
+def _pair_of_arrays(shape, dtype, stype: str):
+    """The same random array twice (uniform [0, 1)): one for each optimizer."""
+    from .ndarray import random
+    if stype != "default":
+        rand_ndarray(shape, stype)   # raises: sparse storage types are not offered
+    first = random.uniform(shape=shape, dtype=dtype)
+    return first, first.copy()
+
+
+def compare_optimizer(opt1, opt2, shapes: Sequence, dtype, w_stype: str = "default", g_stype: str = "default",
+                      rtol: float = 1e-4, atol: float = 1e-5, compare_states: bool = True,
+                      noise_seed: Optional[int] = None) -> None:
+    """Run one update of each optimizer (MXNet's index-based API: create_state_multi_precision,
+    update_multi_precision) from the same random weights and gradients of the given shapes, and
+    assert that their states and updated weights agree. `noise_seed` reseeds the generator before
+    each update, so noisy rules (SGLD) draw the same noise."""
+    from .ndarray import random
+    weights, grads, states = ([], []), ([], []), ([], [])
+    for index, shape in enumerate(shapes):
+        for pair, stype in ((weights, w_stype), (grads, g_stype)):
+            a, b = _pair_of_arrays(shape, dtype, stype)
+            pair[0].append(a)
+            pair[1].append(b)
+        states[0].append(opt1.create_state_multi_precision(index, weights[0][-1]))
+        states[1].append(opt2.create_state_multi_precision(index, weights[1][-1]))
+        if compare_states:
+            compare_ndarray_tuple(states[0][-1], states[1][-1])
+    indices = list(range(len(shapes)))
+    for k, opt in enumerate((opt1, opt2)):
+        if noise_seed is not None:
+            random.seed(noise_seed)
+        opt.update_multi_precision(indices, weights[k], grads[k], states[k])
+    if compare_states:
+        compare_ndarray_tuple(tuple(states[0]), tuple(states[1]), rtol=rtol, atol=atol)
+    compare_ndarray_tuple(tuple(weights[0]), tuple(weights[1]), rtol=rtol, atol=atol)
+
+
+def compare_optimizer_noise_seeded(opt1, opt2, shapes: Sequence, dtype, noise_seed: int, w_stype: str = "default",
+                                   g_stype: str = "default", rtol: float = 1e-4, atol: float = 1e-5,
+                                   compare_states: bool = True) -> None:
+    """compare_optimizer with the generator reseeded to `noise_seed` before each update."""
+    compare_optimizer(opt1, opt2, shapes, dtype, w_stype, g_stype, rtol, atol, compare_states, noise_seed)
+
+
 @contextlib.contextmanager
 def environment(*args):
     """Set environment variables for the duration of a with block: environment(name, value) or
@@ -167,4 +223,5 @@ def check_gluon_hybridize_consistency(net_builder, data_l: Sequence, numpy_func=
 
 __all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
            "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
-           "random_arrays", "rand_ndarray", "environment", "use_np", "check_gluon_hybridize_consistency"]
+           "random_arrays", "rand_ndarray", "environment", "compare_ndarray_tuple", "compare_optimizer",
+           "compare_optimizer_noise_seeded", "use_np", "check_gluon_hybridize_consistency"]
