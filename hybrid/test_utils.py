@@ -50,10 +50,16 @@ def almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = Non
 def assert_almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = None,
                         names: Sequence[str] = ("a", "b"), equal_nan: bool = False, use_broadcast: bool = True,
                         mismatches=None) -> None:
-    """Raise AssertionError (with the worst element) unless |a - b| <= atol + rtol |b| everywhere."""
+    """Raise AssertionError (with the worst element) unless |a - b| <= atol + rtol |b| everywhere;
+    with use_broadcast (MXNet's default) shapes that broadcast together, e.g. (1, 3, 2) and (3, 2), compare."""
     a, b = _np(a), _np(b)
-    if not use_broadcast and a.shape != b.shape:
-        raise AssertionError(f"shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}")
+    if a.shape != b.shape:
+        if not use_broadcast:
+            raise AssertionError(f"shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}")
+        try:
+            a, b = numpy.broadcast_arrays(a, b)
+        except ValueError:
+            raise AssertionError(f"shapes do not broadcast: {names[0]} {a.shape}, {names[1]} {b.shape}") from None
     rtol, atol = _tolerances(a, b, rtol, atol)
     numpy.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan,
                                   err_msg=f"{names[0]} and {names[1]} differ")

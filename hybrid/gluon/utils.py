@@ -53,25 +53,27 @@ def clip_global_norm(arrays: Sequence[NDArray], max_norm: float, check_isfinite:
 
 
 
+class UnevenSplitError(HybridError, ValueError):
+    """split_data(even_split=True) of a batch the slice count does not divide (a ValueError, as MXNet's)."""
+
+
 def split_data(data, num_slice: int, batch_axis: int = 0, even_split: bool = True) -> list:
-    """`data` cut into `num_slice` slices along `batch_axis` (Gluon's rule: with even_split=False
-    the last slice takes the remainder; fewer slices when there are fewer samples than slices)."""
+    """`data` cut into `num_slice` slices along `batch_axis` (MXNet 2's rule, NumPy's array_split:
+    with even_split=False the first size % num_slice slices take one extra sample)."""
     array = data if isinstance(data, NDArray) else NDArray(numpy.asarray(data))
     size = array.shape[batch_axis]
     if num_slice < 1:
         raise HybridError(f"split_data: num_slice must be >= 1, got {num_slice}")
     if even_split and size % num_slice:
-        raise HybridError(f"split_data: data of shape {array.shape} cannot be split evenly into {num_slice} slices "
-                          f"along axis {batch_axis}; use a batch size that is a multiple of {num_slice} or "
-                          "even_split=False")
-    if size < num_slice:
-        num_slice = size
-    step = size // num_slice
-    bounds = [(i * step, (i + 1) * step if i < num_slice - 1 else size) for i in range(num_slice)]
+        raise UnevenSplitError(f"split_data: data of shape {array.shape} cannot be split evenly into {num_slice} "
+                               f"slices along axis {batch_axis}; use a batch size that is a multiple of {num_slice} "
+                               "or even_split=False")
+    step, extras = divmod(size, num_slice)
+    ends = numpy.cumsum([0] + [step + 1] * extras + [step] * (num_slice - extras))
     index = [slice(None)] * array.ndim
     slices = []
-    for begin, end in bounds:
-        index[batch_axis] = slice(begin, end)
+    for begin, end in zip(ends[:-1], ends[1:]):
+        index[batch_axis] = slice(int(begin), int(end))
         slices.append(NDArray(numpy.ascontiguousarray(array._data[tuple(index)])))
     return slices
 

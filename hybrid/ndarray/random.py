@@ -15,27 +15,16 @@ def _size(shape, size):
     return (chosen,) if isinstance(chosen, int) else chosen
 
 
-def _placed(result, ctx: Optional[Context], out):
-    if ctx is not None and getattr(ctx, "device_type", "cpu") != "cpu":
-        result = result.as_in_context(ctx)
-    if out is None:
-        return result
-    out[...] = result
-    return out
-
-
 def uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx: Optional[Context] = None, out=None, size=None,
             device: Optional[Context] = None, **kwargs):
     """Samples from [low, high) (float32 unless dtype says otherwise)."""
-    result = _np_random.uniform(low, high, _size(shape, size), dtype or "float32")
-    return _placed(result, ctx or device, out)
+    return _np_random.uniform(low, high, _size(shape, size), dtype, ctx or device, out)
 
 
 def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx: Optional[Context] = None, out=None, size=None,
            device: Optional[Context] = None, **kwargs):
     """Gaussian samples with mean `loc` and standard deviation `scale`."""
-    result = _np_random.normal(loc, scale, _size(shape, size), dtype or "float32")
-    return _placed(result, ctx or device, out)
+    return _np_random.normal(loc, scale, _size(shape, size), dtype, ctx or device, out)
 
 
 def randn(*shape, loc=0.0, scale=1.0, dtype=None, ctx: Optional[Context] = None, **kwargs):
@@ -49,8 +38,7 @@ def rand(*shape, dtype=None, ctx: Optional[Context] = None):
 def randint(low, high=None, shape=None, dtype=None, ctx: Optional[Context] = None, out=None, size=None,
             device: Optional[Context] = None, **kwargs):
     """Integers in [low, high) (int32 unless dtype says otherwise)."""
-    result = _np_random.randint(low, high, _size(shape, size), dtype or "int32")
-    return _placed(result, ctx or device, out)
+    return _np_random.randint(low, high, _size(shape, size), dtype, ctx or device, out)
 
 
 __all__ = ["seed", "uniform", "normal", "randn", "rand", "randint"]

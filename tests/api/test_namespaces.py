@@ -76,6 +76,11 @@ def test_test_utils():
     tu = mx.test_utils
     a = np.array([1.0, 2.0, 3.0])
     tu.assert_almost_equal(a, onp.array([1.0, 2.0, 3.00001]))
+    tu.assert_almost_equal(a.reshape((1, 3)), onp.array([1.0, 2.0, 3.0]))          # shapes broadcast (MXNet)
+    with pytest.raises(AssertionError, match="shapes differ"):
+        tu.assert_almost_equal(a.reshape((1, 3)), onp.array([1.0, 2.0, 3.0]), use_broadcast=False)
+    with pytest.raises(AssertionError, match="broadcast"):
+        tu.assert_almost_equal(a, onp.array([1.0, 2.0]))
     with pytest.raises(AssertionError):
         tu.assert_almost_equal(a, onp.array([1.0, 2.0, 3.1]))
     assert tu.almost_equal(a, a.asnumpy()) and tu.same(a, onp.array([1.0, 2.0, 3.0]))
