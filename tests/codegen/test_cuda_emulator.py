@@ -107,7 +107,9 @@ CASES = {
                      (_f(4, 33), _f(33)), 4e-6),
     "numpy_bitwise": (lambda a, b: (a & b, a | b, a ^ b, ~a, np.logical_or(a > 0, b > 5), a << (b & 7),
                                     a >> (b & 7), a >> 40, a // b, a.astype("int16") ^ b.astype("int16"),
-                                    a.astype("uint64") // 3),
+                                    a.astype("uint64") // 3, npx.bitcast(a, "float32") * 1,
+                                    npx.bitcast(npx.bitcast(a.astype("float16"), "int16"), "float16"),
+                                    npx.bitcast(a > 0, "uint8")),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "argsort": (lambda x: (np.argsort(x), np.sort(x, axis=0)), (_f(5, 37),), 0),
     # the channel-blocked layout (passes/conv_layout.py's output): at opt 2 the to_blocked ends the first
