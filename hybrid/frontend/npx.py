@@ -12,6 +12,7 @@ from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
 from ..core.promote import asarray, promote
+from ..ir.types import dtype_name
 
 
 def _pair(v) -> tuple[int, int]:
@@ -62,6 +63,12 @@ def softplus(x) -> Array:
     """log(1 + exp(x)), stable for large |x|."""
     (x,) = promote(x, to_float=True)
     return relu(x) + np.log(np.exp(-np.abs(x)) + 1.0)
+
+
+def bitcast(x, dtype) -> Array:
+    """x's bits read as `dtype` of the same width (NumPy's `x.view(dtype)`, JAX's
+    lax.bitcast_convert_type); a bool is one byte holding 0 or 1. Not differentiable."""
+    return bind("bitcast", asarray(x), dtype=dtype_name(dtype))
 
 
 from .npx_arrays import (arange_like, batch_dot, from_dlpack, from_numpy, gamma, gammaln, load,  # noqa: E402,F401

@@ -30,6 +30,7 @@ import hashlib
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Optional
 
 from .emit import Fn, lit
 
@@ -98,6 +99,13 @@ class DirectConv:
     tile: ConvTile
     channels: int = 0
     epilogue: TileEpilogue = TileEpilogue()
+    out_pad: Optional[tuple[int, int]] = None   # set: a blocked image (N, OB, OH+2ph, OW+2pw, V) is stored...
+    copy: Optional[str] = None                  # ...into this buffer, out (NCHW) as well; None: out is the image
+
+    @property
+    def blocked_out(self) -> bool:
+        """Whether `out` is the blocked image (and no NCHW result is stored)."""
+        return self.out_pad is not None and self.copy is None
 
     @property
     def out_channels(self) -> int:
@@ -110,8 +118,10 @@ class DirectConv:
     def __str__(self) -> str:
         t = self.tile
         fused = "" if self.epilogue.expr == ("acc",) else f", epilogue {_expr_text(self.epilogue.expr)}"
+        stored = "" if self.out_pad is None else \
+            f", stored NCHW{t.width}c padded {self.out_pad}" + (f" into {self.copy} too" if self.copy else "")
         return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
-                f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused})")
+                f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused}{stored})")
 
 
 def _expr_text(e: tuple) -> str:
@@ -245,9 +255,16 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
                f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
     first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
-    yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
-    yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
-    yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
+    copy_row = None
+    if s.copy is not None:
+        copy_row, _, copy_block = _blocked_row(fn, s, n, og, oh, ptrs[s.copy])
+    if s.blocked_out:
+        yrow, pixel, ychan = _blocked_row(fn, s, n, og, oh, ptrs[s.out])
+    else:
+        yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
+        yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
+        yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
+        pixel, ychan = 1, t.oh * t.ow
     left = fn.op(f"sub nsw i64 {s.out_channels}, {first_channel}")          # the group's channels inside
     valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
     chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
@@ -258,22 +275,55 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
         tiles = fn.begin_loop("0", str(count))
         ow0 = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {tiles.index}, {rw}')}, {first_pixel}")
         xo = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {ow0}, {sw * t.ci}')}")
-        yo = fn.op(f"add nsw i64 {yrow}, {ow0}")
+        yo = fn.op(f"add nsw i64 {yrow}, {fn.op(f'mul nsw i64 {ow0}, {pixel}')}")
         xp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {xo}")
         yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
         res = [fn.op(f"getelementptr inbounds float, ptr {ptrs[r]}, i64 {yo}") for r in s.epilogue.residuals]
         extra = "".join(f", ptr {p}" for p in chans + res)
+        if copy_row is not None:
+            at = fn.op(f"add nsw i64 {copy_row}, {fn.op(f'mul nsw i64 {ow0}, {V}')}")
+            extra = f", ptr {fn.op(f'getelementptr inbounds float, ptr {ptrs[s.copy]}, i64 {at}')}, " \
+                    f"i64 {copy_block}" + extra
         dh, dw = t.dilation
         masked = s.out_channels % (t.ro * V) != 0
-        fn.do(f"call void @{_tile_function(mod, t, rw, s.epilogue, masked)}(ptr {xp}, ptr {wp}, ptr {yp}, "
+        function = _tile_function(mod, t, rw, s.epilogue, masked, "blocked" if s.blocked_out else
+                                  "both" if s.copy is not None else "nchw")
+        fn.do(f"call void @{function}(ptr {xp}, ptr {wp}, ptr {yp}, "
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
-              f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {t.oh * t.ow}, i64 {valid}{extra})")
+              f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
         fn.end_loop(tiles)
     fn.end_loop(item)
 
 
+def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tuple[str, int, int]:
+    """For a DirectConv storing the blocked image: zero the border of the item's row (the left and right
+    padding of its RO blocks; the top (bottom) padding rows too when it is the first (last) row), and return
+    (offset of the row's first output pixel in block og * RO, floats per pixel, floats per block)."""
+    t, (ph, pw) = s.tile, s.out_pad
+    V, hp, wp = t.width, t.oh + 2 * ph, t.ow + 2 * pw
+    block = hp * wp * V
+    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
+    first = fn.op(f"mul nsw i64 {blocks}, {block}")          # block og * RO of image n
+
+    def zero(offset: str, floats: int) -> None:
+        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
+        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    row = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {oh}, {ph}')}, {wp * V}")
+    for r in range(t.ro):
+        start = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {r * block}")
+        if pw:
+            zero(start, pw * V)
+            zero(fn.op(f"add nsw i64 {start}, {(pw + t.ow) * V}"), pw * V)
+        if ph:
+            with fn.when(fn.op(f"icmp eq i64 {oh}, 0"), "top_border"):
+                zero(fn.op(f"add nsw i64 {first}, {r * block}"), ph * wp * V)
+            with fn.when(fn.op(f"icmp eq i64 {oh}, {t.oh - 1}"), "bottom_border"):
+                zero(fn.op(f"add nsw i64 {first}, {r * block + (ph + t.oh) * wp * V}"), ph * wp * V)
+    return fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {pw * V}"), V, block
+
+
 def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
-                   masked: bool = False) -> str:
+                   masked: bool = False, stores: str = "nchw") -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
     (RO, rw, CI, V, epilogue tree, masking): the shape's other numbers are arguments, so the ResNet-18 graph's
     sixteen 3x3 convolutions share a few of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
@@ -284,17 +334,25 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     w: the group's weights (CB x KH x KW steps of CI x RO x V floats); y: the NCHW result at the group's
     first channel and the tile's first pixel, channels y_chan floats apart; valid: the group's channels
     that exist in y (`masked` variant only: the others are neither computed nor stored); chan: the
-    epilogue's per-channel values from the group's first channel; residual: like y."""
+    epilogue's per-channel values from the group's first channel; residual: like y.
+    stores: "nchw" (y as above), "blocked" (y is the blocked image at the tile's first pixel of the group's
+    first block, y_chan floats per block: `_store_blocked`), or "both": NCHW into y and, after `valid`, the
+    arguments `ptr yb, i64 yb_block` of the blocked image (pixel vectors).
+    An epilogue without residuals runs on the accumulators (whole vectors of channels, per-channel values
+    loaded as vectors) before the transpose; one with residuals (NCHW rows) on the transposed rows, and for
+    the "both" stores the rows are transposed back to pixel vectors."""
     V, vt = t.width, f"<{t.width} x float>"
     plain = epilogue == TileEpilogue()
     name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "")
+        ("m" if masked else "") + {"nchw": "", "blocked": "b", "both": "d"}[stores]
     if name in mod.defined:
         return name
     mod.defined.add(name)
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
     extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
         "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
+    if stores == "both":
+        extra = ", ptr noalias %yb, i64 %ybblock" + extra
     # y and a residual may be one array (a result computed in place): neither is noalias
     fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
             f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
@@ -330,18 +388,65 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
                 acc[k] = fn.op(f"call {vt} {fma}({vt} {x}, {vt} {wv[r]}, {vt} {acc[k]})")
     for lp in reversed(loops):
         acc = fn.end_loop(lp, acc)
+    if stores == "blocked":
+        _store_blocked(fn, mod, t, rw, epilogue, masked, acc)
+        return name
+    early = not epilogue.residuals    # no NCHW operand: the epilogue runs on whole vectors of channels
     for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
-        rows = _transpose(fn, acc[r * rw:(r + 1) * rw], V)
-        for lane, row in enumerate(rows):
+        pixels = acc[r * rw:(r + 1) * rw]
+        if early:
+            vectors: dict = {}
+            pixels = [_render_epilogue(fn, mod, epilogue.expr, a, V, r * V, "", {}, vectors) for a in pixels]
+        values = []
+        for lane, row in enumerate(_transpose(fn, pixels, V)):
             c = r * V + lane
+            if stores == "both" and not early:  # every channel's value for the image: residuals read in bounds
+                read = fn.op(f"select i1 {fn.op(f'icmp slt i64 {c}, %valid')}, i64 {c}, i64 "
+                             f"{fn.op('sub nsw i64 %valid, 1')}") if masked else str(c)
+                values.append(_render_epilogue(fn, mod, epilogue.expr, row, rw, c,
+                                               fn.op(f"mul nsw i64 %ychan, {read}"), {}))
             with fn.when(fn.op(f"icmp slt i64 {c}, %valid"), "channel") if masked else nullcontext():
                 at = fn.op(f"mul nsw i64 %ychan, {c}")
-                value = _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
+                value = row if early else values[-1] if values else \
+                    _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
                 fn.do(f"store <{rw} x float> {value}, ptr "
                       f"{fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
+        if stores == "both":
+            keep = _valid_lanes(fn, V, r) if masked else None
+            for j, pixel in enumerate(pixels if early else _transpose(fn, values, rw)):
+                if keep is not None:
+                    pixel = fn.op(f"select <{V} x i1> {keep}, {vt} {pixel}, {vt} zeroinitializer")
+                at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ybblock, {r}')}, {j * V}")
+                fn.do(f"store {vt} {pixel}, ptr {fn.op(f'getelementptr inbounds float, ptr %yb, i64 {at}')}, align 4")
     fn.do("ret void")
     mod.functions.append(fn.text())
     return name
+
+
+def _store_blocked(fn: Fn, mod, t: ConvTile, rw: int, epilogue: TileEpilogue, masked: bool, acc: list) -> None:
+    """The blocked tile's stores: each accumulator is one pixel's V channels of one block, stored as is (no
+    transpose) after the epilogue on whole vectors (per-channel values loaded as vectors); the lanes of
+    channels at or past %valid are stored as zeros (the layout's channel padding)."""
+    V, vt = t.width, f"<{t.width} x float>"
+    for r in range(t.ro):
+        keep = _valid_lanes(fn, V, r) if masked else None
+        memo: dict = {}
+        for j in range(rw):
+            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ychan, {r}')}, {j * V}")
+            value = _render_epilogue(fn, mod, epilogue.expr, acc[r * rw + j], V, r * V, at, {}, memo)
+            if keep is not None:
+                value = fn.op(f"select <{V} x i1> {keep}, {vt} {value}, {vt} zeroinitializer")
+            fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+
+
+def _valid_lanes(fn: Fn, width: int, block: int) -> str:
+    """<width x i1>: which lanes of the group's block `block` hold channels below %valid."""
+    lanes = ", ".join(f"i64 {block * width + lane}" for lane in range(width))
+    limit = fn.op(f"insertelement <{width} x i64> poison, i64 %valid, i64 0")
+    limit = fn.op(f"shufflevector <{width} x i64> {limit}, <{width} x i64> poison, <{width} x i32> zeroinitializer")
+    return fn.op(f"icmp slt <{width} x i64> <{lanes}>, {limit}")
 
 
 _VECTOR_OPS = {"add": "fadd contract", "sub": "fsub contract", "mul": "fmul contract", "div": "fdiv"}
@@ -349,15 +454,23 @@ _COMPARES = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "n
 TILE_EPILOGUE_OPS = set(_VECTOR_OPS) | set(_COMPARES) | {"max", "min", "neg", "select"}
 
 
-def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict) -> str:
+def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict,
+                     channel_vectors: Optional[dict] = None) -> str:
     """The value of epilogue tree `e` for one output channel's rw pixels (`row`: the convolution's values;
-    `at`: the row's offset from y, the same in each residual)."""
+    `at`: the row's offset from y, the same in each residual). With `channel_vectors` (a memo shared by a
+    block's pixels), `row` is one pixel's rw channels from `channel` on instead: per-channel values are
+    loaded as vectors."""
     if e in memo:
         return memo[e]
     vt = f"<{rw} x float>"
     op = e[0]
     if op == "acc":
         out = row
+    elif op == "chan" and channel_vectors is not None:
+        if e not in channel_vectors:
+            p = fn.op(f"getelementptr inbounds float, ptr %ch{e[1]}, i64 {channel}")
+            channel_vectors[e] = fn.op(f"load {vt}, ptr {p}, align 4")
+        out = channel_vectors[e]
     elif op in ("const", "chan"):
         if op == "const":
             scalar = lit(e[1], "f32")
@@ -370,7 +483,7 @@ def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at:
         p = fn.op(f"getelementptr inbounds float, ptr %res{e[1]}, i64 {at}")
         out = fn.op(f"load {vt}, ptr {p}, align 4")
     else:
-        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo) for a in e[1:]]
+        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo, channel_vectors) for a in e[1:]]
         if op in _VECTOR_OPS:
             out = fn.op(f"{_VECTOR_OPS[op]} {vt} {args[0]}, {args[1]}")
         elif op in _COMPARES:
