@@ -75,6 +75,7 @@ def program_source(p: Program) -> str:
             f"def program({args}):\n{body}\n    return ({', '.join(p.outputs)},)\n\n"
             f"inputs = [\n    {inputs},\n]\n"
             f"TRAINING = {p.training}   # run under autograd.train_mode()\n"
+            f"GRADS = {p.grads}   # also compare the inputs' gradients\n"
             f"ROUNDING = {p.rounding!r}   # per output: the coarsest float type it was rounded to\n"
             "# compare: python -m tests.fuzz.run --repro <this file>\n")
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.reliability.everywhere import configurations
 
-from .check import check, mismatches
+from .check import check
 from .programs import Program, program_source, programs
 
 
@@ -37,10 +37,8 @@ def main() -> int:
     if args.repro:
         scope = runpy.run_path(args.repro)
         program = Program(inputs=scope["inputs"], training=scope.get("TRAINING", False),
-                          rounding=scope.get("ROUNDING", []))
-        from tests.reliability.everywhere import run_all
-        found = mismatches(run_all(scope["program"], program.inputs, configs, program.training),
-                           rounding=program.rounding)
+                          grads=scope.get("GRADS", False), rounding=scope.get("ROUNDING", []))
+        found = check(program, configs, fn=scope["program"])
         print("\n".join(found) or "no mismatch")
         return 1 if found else 0
     counts = {"programs": 0, "failing": 0, "mismatches": 0}
