@@ -6,7 +6,8 @@ Every program runs in every configuration; each program with a mismatch is writt
 as a pasteable script with the mismatches in a comment. Prints programs run, configurations,
 mismatching programs and the time taken.
 
-    python -m tests.fuzz.run --repro FILE     # rerun a saved (or pasted) program
+    python -m tests.fuzz.run --repro FILE     # rerun a saved (or pasted) program (its gradients too
+                                              # when the file says GRADS = True)
 """
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ def main() -> int:
             with open(path, "w") as f:
                 f.write(program_source(program) + "".join(f"# {m}\n" for m in found))
             print(f"mismatch in program {counts['programs']} -> {path}: {found[0]}", flush=True)
+        if counts["programs"] % 100 == 0:
+            print(f"{counts['programs']} programs, {counts['failing']} with mismatches, "
+                  f"{time.time() - start:.0f} s", flush=True)
 
     import hypothesis
     hypothesis.seed(args.seed)(one)()
