@@ -19,17 +19,17 @@ from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
-from . import base, context, device, image, io, lr_scheduler, metric, optimizer, random, test_utils, util
+from . import base, context, device, image, io, lr_scheduler, metric, ndarray, optimizer, random, test_utils, util
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
-numpy, numpy_extension, initializer = np, npx, init  # MXNet's long module names
+numpy, numpy_extension, initializer, nd = np, npx, init, ndarray  # MXNet's long module names
 
 
 def _register_submodules() -> None:
     """`import hybrid.np` (like `import mxnet.numpy`) finds the namespaces that live in frontend/."""
     import sys
     for name, module in (("np", np), ("npx", npx), ("numpy", np), ("numpy_extension", npx), ("init", init),
-                         ("initializer", init), ("autograd", autograd), ("nn", nn)):
+                         ("initializer", init), ("autograd", autograd), ("nn", nn), ("nd", ndarray)):
         sys.modules.setdefault(f"{__name__}.{name}", module)
 
 
@@ -57,6 +57,6 @@ def __getattr__(name: str):
 
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
-           "lr_scheduler", "metric", "optimizer", "random", "test_utils", "util",
+           "lr_scheduler", "metric", "nd", "ndarray", "optimizer", "random", "test_utils", "util",
            "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

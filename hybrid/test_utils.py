@@ -50,10 +50,16 @@ def almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = Non
 def assert_almost_equal(a, b, rtol: Optional[float] = None, atol: Optional[float] = None,
                         names: Sequence[str] = ("a", "b"), equal_nan: bool = False, use_broadcast: bool = True,
                         mismatches=None) -> None:
-    """Raise AssertionError (with the worst element) unless |a - b| <= atol + rtol |b| everywhere."""
+    """Raise AssertionError (with the worst element) unless |a - b| <= atol + rtol |b| everywhere;
+    with use_broadcast (MXNet's default) shapes that broadcast together, e.g. (1, 3, 2) and (3, 2), compare."""
     a, b = _np(a), _np(b)
-    if not use_broadcast and a.shape != b.shape:
-        raise AssertionError(f"shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}")
+    if a.shape != b.shape:
+        if not use_broadcast:
+            raise AssertionError(f"shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}")
+        try:
+            a, b = numpy.broadcast_arrays(a, b)
+        except ValueError:
+            raise AssertionError(f"shapes do not broadcast: {names[0]} {a.shape}, {names[1]} {b.shape}") from None
     rtol, atol = _tolerances(a, b, rtol, atol)
     numpy.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan,
                                   err_msg=f"{names[0]} and {names[1]} differ")
@@ -107,6 +113,62 @@ def rand_ndarray(shape, stype: str = "default", density: Optional[float] = None,
     if density is not None:
         data = numpy.where(numpy.random.uniform(size=shape) < density, data, 0).astype(data.dtype)
     return NDArray(data)
+
+
+def compare_ndarray_tuple(t1, t2, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
+    """Assert that two arrays, or two (nested) tuples of arrays, agree within tolerance; a None on
+    either side (an optimizer without state) matches anything."""
+    if t1 is None or t2 is None:
+        return
+    if isinstance(t1, (tuple, list)):
+        for a, b in zip(t1, t2):   # pairwise, as MXNet's helper
+            compare_ndarray_tuple(a, b, rtol, atol)
+        return
+    assert_almost_equal(t1, t2, rtol=rtol, atol=atol)
+
+
+def _pair_of_arrays(shape, dtype, stype: str):
+    """The same random array twice (uniform [0, 1)): one for each optimizer."""
+    from .ndarray import random
+    if stype != "default":
+        rand_ndarray(shape, stype)   # raises: sparse storage types are not offered
+    first = random.uniform(shape=shape, dtype=dtype)
+    return first, first.copy()
+
+
+def compare_optimizer(opt1, opt2, shapes: Sequence, dtype, w_stype: str = "default", g_stype: str = "default",
+                      rtol: float = 1e-4, atol: float = 1e-5, compare_states: bool = True,
+                      noise_seed: Optional[int] = None) -> None:
+    """Run one update of each optimizer (MXNet's index-based API: create_state_multi_precision,
+    update_multi_precision) from the same random weights and gradients of the given shapes, and
+    assert that their states and updated weights agree. `noise_seed` reseeds the generator before
+    each update, so noisy rules (SGLD) draw the same noise."""
+    from .ndarray import random
+    weights, grads, states = ([], []), ([], []), ([], [])
+    for index, shape in enumerate(shapes):
+        for pair, stype in ((weights, w_stype), (grads, g_stype)):
+            a, b = _pair_of_arrays(shape, dtype, stype)
+            pair[0].append(a)
+            pair[1].append(b)
+        states[0].append(opt1.create_state_multi_precision(index, weights[0][-1]))
+        states[1].append(opt2.create_state_multi_precision(index, weights[1][-1]))
+        if compare_states:
+            compare_ndarray_tuple(states[0][-1], states[1][-1])
+    indices = list(range(len(shapes)))
+    for k, opt in enumerate((opt1, opt2)):
+        if noise_seed is not None:
+            random.seed(noise_seed)
+        opt.update_multi_precision(indices, weights[k], grads[k], states[k])
+    if compare_states:
+        compare_ndarray_tuple(tuple(states[0]), tuple(states[1]), rtol=rtol, atol=atol)
+    compare_ndarray_tuple(tuple(weights[0]), tuple(weights[1]), rtol=rtol, atol=atol)
+
+
+def compare_optimizer_noise_seeded(opt1, opt2, shapes: Sequence, dtype, noise_seed: int, w_stype: str = "default",
+                                   g_stype: str = "default", rtol: float = 1e-4, atol: float = 1e-5,
+                                   compare_states: bool = True) -> None:
+    """compare_optimizer with the generator reseeded to `noise_seed` before each update."""
+    compare_optimizer(opt1, opt2, shapes, dtype, w_stype, g_stype, rtol, atol, compare_states, noise_seed)
 
 
 @contextlib.contextmanager
@@ -167,4 +229,5 @@ def check_gluon_hybridize_consistency(net_builder, data_l: Sequence, numpy_func=
 
 __all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
            "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
-           "random_arrays", "rand_ndarray", "environment", "use_np", "check_gluon_hybridize_consistency"]
+           "random_arrays", "rand_ndarray", "environment", "compare_ndarray_tuple", "compare_optimizer",
+           "compare_optimizer_noise_seeded", "use_np", "check_gluon_hybridize_consistency"]

@@ -25,7 +25,7 @@ LAYERS = {
     # the user API
     "frontend": 5, "gluon": 5, "model_zoo": 5, "onnx": 5, "distributed": 5, "cli": 5, "profiler": 5,
     # MXNet's top-level module names (import hybrid as mx), thin views of frontend/gluon
-    "context": 5, "device": 5, "image": 5, "io": 5, "base": 5, "legacy": 5, "lr_scheduler": 5, "metric": 5, "nd": 5, "optimizer": 5,
+    "context": 5, "device": 5, "image": 5, "io": 5, "base": 5, "legacy": 5, "lr_scheduler": 5, "metric": 5, "ndarray": 5, "optimizer": 5,
     "random": 5, "sym": 5, "test_utils": 5, "util": 5,
     "__init__": 6,                                       # `import hybrid`: the public namespace
 }

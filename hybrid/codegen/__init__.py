@@ -58,6 +58,9 @@ class Backend:
     # the backend's workspace rule for the memory planner (passes/memory_plan.py): top graph ->
     # ((graph, node) -> scratch bytes the node needs); None: regions' layout only, no kernel scratch
     workspace: Optional[Callable[[Graph], Callable]] = None
+    # the backend's rule for the channel-blocked layout pass (passes/conv_layout.py): a conv2d node -> the
+    # channel block its kernel reads its input in, or None; None: the backend's convolutions read NCHW
+    conv_layout: Optional[Callable] = None
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -101,6 +104,11 @@ def workspace_rule(name: str) -> Optional[Callable[[Graph], Callable]]:
     """The backend's workspace rule, for passes.optimize(workspace_rule=...): the memory plan is
     then made for exactly the buffers that backend's kernels need, and the backend places by it."""
     return get_backend(name).workspace
+
+
+def conv_layout_rule(name: str) -> Optional[Callable]:
+    """The backend's rule for passes.optimize(conv_layout=...): which convolutions read a blocked input."""
+    return get_backend(name).conv_layout
 
 
 def build(graph: Graph, backend: str = "interp", dump: Optional[str] = None, segment_opt_level: int = 2,

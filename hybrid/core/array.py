@@ -388,6 +388,20 @@ class NDArray(Array):
         """MXNet 2's conversion to its NumPy-style array: hybrid has only that kind, so the array itself."""
         return self
 
+    as_nd_ndarray = as_np_ndarray   # and to the legacy one (the same type here)
+
+    @property
+    def stype(self) -> str:
+        """MXNet's storage type: every hybrid array is dense ('default'); sparse storage is not offered."""
+        return "default"
+
+    def tostype(self, stype: str) -> "NDArray":
+        """A dense copy for 'default'; sparse storage types are refused (hybrid's arrays are dense)."""
+        if stype != "default":
+            raise ValueError(f"tostype({stype!r}): hybrid has dense arrays only (docs/semantics.md); "
+                             "keep stype='default'")
+        return self.copy()
+
     def to_device(self, device, /, *, stream=None) -> "NDArray":
         """The Array API's move: 'cpu' (or hb.cpu()) keeps this array; a Context moves it there."""
         if device == "cpu":

@@ -179,6 +179,16 @@ class HybridBlock(Block):
         object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
                                                                self.collect_params, self._finish_deferred_shapes))
 
+    def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
+        """A new child changes what forward computes: compiled signatures of this block are dropped
+        (recompiled with the same options at the next call)."""
+        child = super().register_child(block, name)
+        if self.__dict__.get("_compiled") is not None:
+            old = self._compiled
+            object.__setattr__(self, "_compiled", CompiledFunction(self.forward, old.name, old.options,
+                                                                   self.collect_params, self._finish_deferred_shapes))
+        return child
+
     def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
             return self._call_with_hooks(self._run, args, kwargs)

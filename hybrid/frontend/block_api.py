@@ -112,6 +112,11 @@ class BlockAPI:
         for name, child in self._children.items():
             child._share(f"{prefix}{name}.", shared)
 
+    def setattr(self, name: str, value) -> None:
+        """Set attribute `name` (e.g. 'grad_req', 'lr_mult') of every parameter of this block and its children."""
+        for p in self.collect_params().values():
+            setattr(p, name, value)
+
     def apply(self, fn: Callable) -> "BlockAPI":
         """fn(block) on every child (recursively), then on this block."""
         for child in self._children.values():

@@ -208,6 +208,7 @@ class CompiledFunction:
         graph, ctx, structure = trace_function(self.fn, args, self.name, param_names, self.arg_names)
         pipeline = passes.optimize(graph, opt_level=self.options.opt_level, freeze=self.options.freeze,
                                    dump=self.options.dump, workspace_rule=codegen.workspace_rule(self.options.backend),
+                                   conv_layout=codegen.conv_layout_rule(self.options.backend),
                                    frozen={param_names.get(id(p), p.name): p._data_eager()._data
                                            for p in ctx.params_used} if self.options.freeze else None)
         traced_in = time.perf_counter() - started

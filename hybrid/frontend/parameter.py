@@ -137,6 +137,8 @@ class Parameter:
         """The devices this parameter has a replica on (hb.cpu(0) unless initialized with ctx=[...])."""
         return list(self._ctx_list)
 
+    list_device = list_ctx   # MXNet 2's name
+
     def reset_ctx(self, ctx) -> None:
         """Move the parameter to `ctx` (one device or a list): every new replica gets the current value
         (that of the first device), gradients start at zero."""
@@ -147,6 +149,10 @@ class Parameter:
         value = self._array._data
         self._ctx_list = devices
         self._set_array(value)
+
+    def reset_device(self, device) -> None:
+        """MXNet 2's name for reset_ctx."""
+        self.reset_ctx(device)
 
     def _sync_replicas(self) -> None:
         """Copy the first device's value into the other replicas (after the Trainer updated it)."""
@@ -222,6 +228,8 @@ class ParameterDict(dict):
     def reset_ctx(self, ctx) -> None:
         for p in self.values():
             p.reset_ctx(ctx)
+
+    reset_device = reset_ctx
 
     def zero_grad(self) -> None:
         for p in self.values():

@@ -22,35 +22,47 @@ def _uniform01(shape, dtype):
     return bind("random_uniform", next_key(), shape=_shape(shape), dtype=dtype_name(dtype))
 
 
-def uniform(low=0.0, high=1.0, size=None, dtype="float32"):
-    """Samples from [low, high)."""
-    return _uniform01(size, dtype) * (high - low) + low
+def _placed(result, device, out):
+    """MXNet's device=/ctx= and out= of the samplers: draws are made where arrays live by default
+    (host memory) and moved to another device only when one is asked for."""
+    if device is not None and device != "cpu" and device != result.context:
+        result = result.as_in_context(device)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
+    """Samples from [low, high) (float32 unless dtype says otherwise)."""
+    return _placed(_uniform01(size, dtype or "float32") * (high - low) + low, device or ctx, out)
 
 
 def rand(*shape):
     return uniform(size=shape)
 
 
-def normal(loc=0.0, scale=1.0, size=None, dtype="float32"):
+def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
     """Gaussian samples (Box-Muller on two uniform draws)."""
     from . import np
+    dtype = dtype or "float32"
     u1 = _uniform01(size, dtype)
     u2 = _uniform01(size, dtype)
     radius = np.sqrt(np.log(1.0 - u1) * -2.0)
-    return radius * np.cos(u2 * (2 * math.pi)) * scale + loc
+    return _placed(radius * np.cos(u2 * (2 * math.pi)) * scale + loc, device or ctx, out)
 
 
 def randn(*shape):
     return normal(size=shape)
 
 
-def randint(low, high=None, size=None, dtype="int32"):
+def randint(low, high=None, size=None, dtype=None, device=None, out=None, ctx=None):
     """Integers in [low, high)."""
     from . import np
     if high is None:
         low, high = 0, low
     draws = np.floor(_uniform01(size, "float64") * float(high - low)) + float(low)
-    return np.astype(draws, to_numpy_dtype(dtype_name(dtype)))
+    return _placed(np.astype(draws, to_numpy_dtype(dtype_name(dtype or "int32"))), device or ctx, out)
 
 
 # -- the rest of NumPy's random API (random_dists.py, random_generator.py) -----------------------

@@ -35,6 +35,7 @@ updates the first replica and copies it into the others, so the replicas stay id
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy
@@ -82,7 +83,9 @@ class Trainer:
         named = _as_parameter_list(params)
         self._params = [(name, p) for name, p in named if p.grad_req != "null"]
         if not self._params:
-            raise HybridError("Trainer: none of the given parameters is trainable (all have grad_req='null')")
+            # MXNet accepts this (a block holding only Constants); step() then changes nothing
+            warnings.warn("Trainer: none of the given parameters is trainable (all have grad_req='null'); "
+                          "step() will not change anything", stacklevel=2)
         self._optimizer = create(optimizer, **(optimizer_params or {}))
         if clip_global_norm is not None and clip_global_norm <= 0:
             raise HybridError(f"Trainer: clip_global_norm must be positive, got {clip_global_norm}")

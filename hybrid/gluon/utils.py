@@ -53,25 +53,27 @@ def clip_global_norm(arrays: Sequence[NDArray], max_norm: float, check_isfinite:
 
 
 
+class UnevenSplitError(HybridError, ValueError):
+    """split_data(even_split=True) of a batch the slice count does not divide (a ValueError, as MXNet's)."""
+
+
 def split_data(data, num_slice: int, batch_axis: int = 0, even_split: bool = True) -> list:
-    """`data` cut into `num_slice` slices along `batch_axis` (Gluon's rule: with even_split=False
-    the last slice takes the remainder; fewer slices when there are fewer samples than slices)."""
+    """`data` cut into `num_slice` slices along `batch_axis` (MXNet 2's rule, NumPy's array_split:
+    with even_split=False the first size % num_slice slices take one extra sample)."""
     array = data if isinstance(data, NDArray) else NDArray(numpy.asarray(data))
     size = array.shape[batch_axis]
     if num_slice < 1:
         raise HybridError(f"split_data: num_slice must be >= 1, got {num_slice}")
     if even_split and size % num_slice:
-        raise HybridError(f"split_data: data of shape {array.shape} cannot be split evenly into {num_slice} slices "
-                          f"along axis {batch_axis}; use a batch size that is a multiple of {num_slice} or "
-                          "even_split=False")
-    if size < num_slice:
-        num_slice = size
-    step = size // num_slice
-    bounds = [(i * step, (i + 1) * step if i < num_slice - 1 else size) for i in range(num_slice)]
+        raise UnevenSplitError(f"split_data: data of shape {array.shape} cannot be split evenly into {num_slice} "
+                               f"slices along axis {batch_axis}; use a batch size that is a multiple of {num_slice} "
+                               "or even_split=False")
+    step, extras = divmod(size, num_slice)
+    ends = numpy.cumsum([0] + [step + 1] * extras + [step] * (num_slice - extras))
     index = [slice(None)] * array.ndim
     slices = []
-    for begin, end in bounds:
-        index[batch_axis] = slice(begin, end)
+    for begin, end in zip(ends[:-1], ends[1:]):
+        index[batch_axis] = slice(int(begin), int(end))
         slices.append(NDArray(numpy.ascontiguousarray(array._data[tuple(index)])))
     return slices
 
@@ -83,3 +85,48 @@ def split_and_load(data, ctx_list: Sequence, batch_axis: int = 0, even_split: bo
         raise HybridError("split_and_load: ctx_list is empty; give the devices, e.g. [hb.cpu(0), hb.cpu(1)]")
     slices = split_data(data, len(ctx_list), batch_axis, even_split)
     return [s.as_in_context(ctx) for s, ctx in zip(slices, ctx_list)]
+
+
+_RNN_GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
+
+
+def _rnn_param_layout(mode: str, num_layers: int, input_size: int, hidden_size: int, bidirectional: bool,
+                      projection_size) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of each piece of MXNet 2's fused RNN parameter vector, in storage order: every
+    weight (layer by layer, direction l then r, i2h then h2h [then h2r]), then every bias likewise."""
+    if mode not in _RNN_GATES:
+        raise HybridError(f"split_rnn_params: mode must be one of {sorted(_RNN_GATES)}, got {mode!r}")
+    rows, dirs = _RNN_GATES[mode] * hidden_size, "lr"[:2 if bidirectional else 1]
+    state = projection_size or hidden_size            # what h2h multiplies and each layer emits
+    pieces = []
+    for kind in ("weight", "bias"):
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else state * len(dirs)
+            for d in dirs:
+                prefix = f"{d}{layer}"
+                if kind == "bias":
+                    pieces += [(f"{prefix}_i2h_bias", (rows,)), (f"{prefix}_h2h_bias", (rows,))]
+                    continue
+                pieces += [(f"{prefix}_i2h_weight", (rows, width)), (f"{prefix}_h2h_weight", (rows, state))]
+                if projection_size:
+                    pieces.append((f"{prefix}_h2r_weight", (projection_size, hidden_size)))
+    return pieces
+
+
+def split_rnn_params(param, mode: str, num_layers: int, input_size: int, hidden_size: int,
+                     bidirectional: bool = False, projection_size=None) -> dict:
+    """MXNet 2's fused RNN parameter vector split into named weights and biases
+    ({'l0_i2h_weight': (gates*hidden, input_size) array, ..., 'r1_h2h_bias': ...}); mode is
+    'rnn_relu', 'rnn_tanh', 'lstm' or 'gru'."""
+    pieces = _rnn_param_layout(mode, num_layers, input_size, hidden_size, bidirectional, projection_size)
+    total = sum(math.prod(shape) for _, shape in pieces)
+    if param.ndim != 1 or param.shape[0] != total:
+        raise HybridError(f"split_rnn_params: a {mode} of {num_layers} layer(s), input {input_size}, hidden "
+                          f"{hidden_size}{', bidirectional' if bidirectional else ''} has {total} parameters; got "
+                          f"an array of shape {tuple(param.shape)}")
+    out, begin = {}, 0
+    for name, shape in pieces:
+        size = math.prod(shape)
+        out[name] = param[begin:begin + size].reshape(shape)
+        begin += size
+    return out

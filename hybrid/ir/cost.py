@@ -19,7 +19,7 @@ def _macs_conv(op: str, inputs: Sequence[TensorType], output: TensorType) -> int
     """Multiply-adds of conv2d and its two gradients: each pairs every element of the convolution's
     result y (output of conv2d, operand 0 of the input gradient, operand 1 of the weight gradient)
     with one input channel group's kh * kw window of weights."""
-    if op == "conv2d":
+    if op in ("conv2d", "conv2d_blocked"):
         y, w = output, inputs[1]
     elif op == "conv2d_input_grad":
         y, w = inputs[0], inputs[1]

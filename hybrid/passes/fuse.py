@@ -23,9 +23,10 @@ The fused-kernel contract (what the LLVM and CUDA backends consume):
   * kind "reduce": one or more reductions over the same input shape ("row" shape), axes and
     keepdims, plus elementwise nodes whose shapes broadcast to that input shape; values after
     a reduction are only used row-wise (keepdims=true), so one pass per row computes it
-  * kind "matmul" / "conv": the first body node is the matmul / conv2d; every other node is an
-    elementwise epilogue whose result has as many elements as the anchor's result (reshape
-    allowed), plus reshape/broadcast_to views of operands
+  * kind "matmul" / "conv": the first body node is the matmul / conv2d (conv2d_blocked); every other
+    node is an elementwise epilogue whose result has as many elements as the anchor's result (reshape
+    allowed), plus reshape/broadcast_to views of operands; a conv kernel may end with one to_blocked
+    of its result (stored in the layout the next convolution reads, ir/ops/blocked.py)
 """
 from __future__ import annotations
 
@@ -68,8 +69,10 @@ def _classify(node: Node) -> str:
         return "injective"
     if opdef.kind == "reduce" and "combine" in opdef.extra:
         return "reduction"
-    if node.op in ("matmul", "conv2d"):
+    if node.op in ("matmul", "conv2d", "conv2d_blocked"):
         return "anchor"
+    if node.op == "to_blocked":     # a convolution kernel may store its result in the blocked layout
+        return "layout_tail"
     return "opaque"
 
 
@@ -133,6 +136,8 @@ class _Fuser:
             if group.kind in ("matmul", "conv"):
                 return node.output.type.size == group.size
             return False
+        if cls == "layout_tail":
+            return group.kind == "conv" and not any(self.cls[m] == "layout_tail" for m in group.members)
         if cls == "reduction":
             sig = (node.attrs["axes"], node.attrs["keepdims"])
             row = node.inputs[0].shape
@@ -200,7 +205,7 @@ class _Fuser:
             if p is not None:
                 anc |= self.reach[self.group_of[p]] | self.ids[self.group_of[p]]
         gid = None
-        if cls in ("injective", "reduction"):
+        if cls in ("injective", "reduction", "layout_tail"):
             reasons = []
             for v in node.inputs:
                 p = self.producer_index(v)
@@ -216,7 +221,8 @@ class _Fuser:
                 log.log("fusion", f"{node.op} ({node.loc or 'no source line'}) starts a new kernel: "
                                   + "; ".join(reasons))
         if gid is None:
-            kind = {"injective": "elementwise", "reduction": "reduce", "const": "const"}.get(cls, cls)
+            kind = {"injective": "elementwise", "reduction": "reduce", "const": "const",
+                    "layout_tail": "opaque"}.get(cls, cls)
             if cls == "anchor":
                 kind = "matmul" if node.op == "matmul" else "conv"
             self.group_of.append(self.new_group(kind, i))

@@ -34,8 +34,8 @@ CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "pru
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
-    2: CLEANUP + ["fuse", "memory_plan"],
-    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "fuse", "memory_plan"],  # inference only, needs freeze=True
+    2: CLEANUP + ["conv_layout", "fuse", "memory_plan"],
+    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "conv_layout", "fuse", "memory_plan"],  # inference only, needs freeze=True
 }
 
 
@@ -162,8 +162,10 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
     if frozen and not freeze:
         raise HybridError("optimize() got frozen parameter values but freeze=False; pass freeze=True to treat "
                           "the parameters as constants (the executable then ignores later weight changes)")
-    result = run_pipeline(graph, _whole_graph_passes(graph, pipeline_for(opt_level, freeze)), debug_enabled(),
-                          frozen=frozen or {}, **context)
+    names = _whole_graph_passes(graph, pipeline_for(opt_level, freeze))
+    if context.get("conv_layout") is None:      # the backend's convolutions read NCHW: no stage to record
+        names = [name for name in names if name != "conv_layout"]
+    result = run_pipeline(graph, names, debug_enabled(), frozen=frozen or {}, **context)
     dump = dump or config.get("dump")
     if dump:
         write_dump(result, dump)

@@ -110,6 +110,14 @@ CASES = {
                                     a.astype("uint64") // 3),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "argsort": (lambda x: (np.argsort(x), np.sort(x, axis=0)), (_f(5, 37),), 0),
+    # the channel-blocked layout (passes/conv_layout.py's output): at opt 2 the to_blocked ends the first
+    # convolution's kernel; 6 channels in blocks of 4, padding (1, 2), a stride-2 consumer
+    "blocked_layout": (lambda x, w1, w2: (
+        bind("conv2d_blocked", bind("to_blocked", npx.relu(bind("conv2d", x, w1, stride=(1, 1), padding=(1, 1),
+                                                                 dilation=(1, 1), groups=1)), block=4, pad=(1, 2)),
+             w2, stride=(2, 1), dilation=(1, 1)),
+        bind("from_blocked", bind("to_blocked", x, block=4, pad=(0, 1)), channels=5, pad=(0, 1))),
+        (_f(2, 5, 7, 9), _f(6, 5, 3, 3), _f(3, 6, 3, 3)), 2e-5),
     "gradient_ops": (lambda x, gc, w, gp, gt, i: (
         bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **_CONV),
         bind("conv2d_weight_grad", x, gc, weight_shape=(6, 4, 3, 3), **_CONV),

@@ -46,8 +46,9 @@ def test_every_registry_op_is_covered():
         "reshape", "transpose", "broadcast_to", "slice", "concat", "pad", "take", "constant", "iota",
         "random_uniform", "matmul", "conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad",
         "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad", "take_grad",
-        "allreduce"} | NUMPY_UFUNCS | {"argsort"}  # allreduce: tests/codegen/test_segmented.py; argsort:
-    # tests/frontend/test_sort_kernel.py
+        "allreduce"} | NUMPY_UFUNCS | {"argsort"} | {"to_blocked", "from_blocked", "conv2d_blocked"}
+    # allreduce: tests/codegen/test_segmented.py; argsort: tests/frontend/test_sort_kernel.py; the blocked layout:
+    # tests/codegen/test_conv_blocked.py
     missing = set(all_ops()) - covered
     assert not missing, f"ops without an LLVM test: {sorted(missing)}"
 

@@ -44,6 +44,8 @@ def test_split_and_load_cuts_the_batch_axis_like_gluon():
     for i, p in enumerate(parts):
         numpy.testing.assert_array_equal(p.asnumpy(), x[:, 4 * i:4 * i + 4])
     uneven = split_data(numpy.arange(7), 3, even_split=False)
-    assert [u.asnumpy().tolist() for u in uneven] == [[0, 1], [2, 3], [4, 5, 6]]
+    assert [u.asnumpy().tolist() for u in uneven] == [[0, 1, 2], [3, 4], [5, 6]]   # NumPy's array_split
     with pytest.raises(HybridError, match="cannot be split evenly into 3 slices"):
+        split_data(numpy.arange(7), 3)
+    with pytest.raises(ValueError):     # MXNet's exception type
         split_data(numpy.arange(7), 3)

@@ -91,6 +91,29 @@ def test_mxnet_parameter_names_and_shapes():
     assert set(rnn.GRUCell(3, input_size=2).collect_params()) == {"i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias"}
 
 
+@pytest.mark.parametrize("layer, mode", [(rnn.LSTM, "lstm"), (rnn.GRU, "gru"), (rnn.RNN, "rnn_relu")])
+def test_split_rnn_params_inverts_mxnet2_fused_layout(layer, mode):
+    # MXNet 2 stores a layer's weights as one vector: all weights (layer, direction, i2h then h2h),
+    # then all biases in the same order; split_rnn_params names the pieces as hybrid's parameters
+    from hybrid.gluon.utils import split_rnn_params
+    net = layer(6, num_layers=2, bidirectional=True, input_size=5)
+    net.initialize(hb.init.Uniform(1.0))
+    params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+    order = [f"{d}{i}_{g}_{kind}" for kind in ("weight", "bias") for i in range(2) for d in "lr" for g in ("i2h", "h2h")]
+    fused = np.array(onp.concatenate([params[name].ravel() for name in order]))
+    pieces = split_rnn_params(fused, mode, 2, 5, 6, bidirectional=True)
+    assert list(pieces) == order
+    for name in order:
+        onp.testing.assert_array_equal(pieces[name].asnumpy(), params[name])
+    with pytest.raises(hb.HybridError, match="parameters"):
+        split_rnn_params(fused[:-1], mode, 2, 5, 6, bidirectional=True)
+    projected = split_rnn_params(np.zeros(4 * 6 * 5 + 4 * 6 * 3 + 3 * 6 + 2 * 4 * 6), "lstm", 1, 5, 6,
+                                 projection_size=3)
+    assert {k: v.shape for k, v in projected.items()} == {
+        "l0_i2h_weight": (24, 5), "l0_h2h_weight": (24, 3), "l0_h2r_weight": (3, 6), "l0_i2h_bias": (24,),
+        "l0_h2h_bias": (24,)}
+
+
 def test_states_are_returned_only_when_given():
     net = rnn.GRU(H, layout="NTC")
     net.initialize()

@@ -120,8 +120,11 @@ def test_trainer_errors():
         gluon.Trainer(make_param([1.0]), "sgd")
     with pytest.raises(hb.HybridError, match="expected Parameters.*got ndarray"):
         gluon.Trainer([onp.zeros(3)], "sgd")
-    with pytest.raises(hb.HybridError, match="none of the given parameters is trainable"):
-        gluon.Trainer([make_param([1.0], grad_req="null")], "sgd")
+    frozen = make_param([1.0], grad_req="null")
+    with pytest.warns(UserWarning, match="none of the given parameters is trainable"):
+        idle = gluon.Trainer([frozen], "sgd")     # MXNet accepts it (a block of Constants); step changes nothing
+    idle.step(1)
+    assert frozen.data().asnumpy().tolist() == [1.0]
     with pytest.raises(hb.HybridError, match="unknown optimizer 'sdg'"):
         gluon.Trainer([make_param([1.0])], "sdg")
     with pytest.raises(hb.HybridError, match="clip_global_norm must be positive"):

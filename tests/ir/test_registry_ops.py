@@ -56,8 +56,34 @@ G_POOL = f32(2, 3, 3, 3)  # cotangent of a 3x3/stride 2/padding 0 pool on 7x7
 CONV = dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1)
 POOL = dict(kernel=(3, 3), stride=(2, 2), padding=(0, 0))
 
+def _blocked_expected(x, block, pad):
+    """to_blocked written element by element: channel c of pixel (h, w) at [c // block, h + ph, w + pw, c % block]."""
+    n, c, h, w = x.shape
+    out = onp.zeros((n, -(-c // block), h + 2 * pad[0], w + 2 * pad[1], block), x.dtype)
+    for ch in range(c):
+        out[:, ch // block, pad[0]:pad[0] + h, pad[1]:pad[1] + w, ch % block] = x[:, ch]
+    return out
+
+
+def _unblocked_expected(xb, channels, pad):
+    n, cb, hp, wp, block = xb.shape
+    out = onp.empty((n, channels, hp - 2 * pad[0], wp - 2 * pad[1]), xb.dtype)
+    for ch in range(channels):
+        out[:, ch] = xb[:, ch // block, pad[0]:hp - pad[0], pad[1]:wp - pad[1], ch % block]
+    return out
+
+
+XB = f32(2, 2, 6, 9, 4)     # a blocked image of 5 channels (block 4), 6x9 with its padding
+W5 = f32(3, 5, 3, 2)
+
 # op -> list of (inputs, attrs, expected(*inputs) -> array)
 CASES = {
+    "to_blocked": [([f32(2, 5, 3, 4)], {"block": 4, "pad": (1, 2)}, lambda x: _blocked_expected(x, 4, (1, 2))),
+                   ([f32(1, 8, 2, 3)], {"block": 8, "pad": (0, 0)}, lambda x: _blocked_expected(x, 8, (0, 0)))],
+    "from_blocked": [([XB], {"channels": 5, "pad": (1, 2)}, lambda xb: _unblocked_expected(xb, 5, (1, 2)))],
+    "conv2d_blocked": [([XB, W5], {"stride": (2, 1), "dilation": (1, 2)},
+                        lambda xb, w: F.conv2d(torch.tensor(_unblocked_expected(xb, 5, (0, 0))), torch.tensor(w), None,
+                                               (2, 1), 0, (1, 2)).numpy())],
     "neg": [([f32(3, 4)], {}, onp.negative), ([i32(5)], {}, onp.negative)],
     "abs": [([f32(3)], {}, onp.abs), ([i32(4)], {}, onp.abs)],
     "exp": [([f32(2, 3)], {}, onp.exp)],
@@ -164,7 +190,7 @@ CASES = {
     "left_shift": [([i32(5), i32(5, low=0, high=4)], {}, onp.left_shift)],
     "right_shift": [([i32(5), i32(5, low=0, high=4)], {}, onp.right_shift)],
 }
-TORCH_OPS = {"conv2d", "max_pool2d", "avg_pool2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad",
+TORCH_OPS = {"conv2d", "conv2d_blocked", "max_pool2d", "avg_pool2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad",
              "avg_pool2d_grad"}
 
 

@@ -24,7 +24,7 @@ def test_pipelines_per_opt_level():
     assert hb.passes.pipeline_for(0) == []
     assert hb.passes.pipeline_for(1) == ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants",
                                          "prune_regions", "simplify", "dce"]
-    assert hb.passes.pipeline_for(2) == hb.passes.pipeline_for(1) + ["fuse", "memory_plan"]
+    assert hb.passes.pipeline_for(2) == hb.passes.pipeline_for(1) + ["conv_layout", "fuse", "memory_plan"]
     assert "fold_batchnorm" in hb.passes.pipeline_for(3, freeze=True)
     assert hb.passes.pipeline_for(3) == hb.passes.pipeline_for(2)  # BatchNorm folding needs freeze=True
     with pytest.raises(HybridError, match="opt_level"):

@@ -70,7 +70,7 @@ class Stage:
 class ConvGeometry:
     """What a convolution's GemmStage computes, for backends with their own convolution kernels
     (llvm/conv_direct.py): `x` is the unpadded NCHW input buffer (N, C, H, W), `w` the weights
-    (O, C/groups, KH, KW) read row-major, `cols` the im2col buffer (None: the GEMM reads `x` in place)
+    (O, C/groups, KH, KW) read row-major (or a blocked image: `block`), `cols` the im2col buffer (None: the GEMM reads `x` in place)
     and `padded` the padded copy of `x` that only the im2col reads (None: no padding)."""
     x: str
     w: str
@@ -82,6 +82,7 @@ class ConvGeometry:
     padding: tuple[int, int]
     dilation: tuple[int, int]
     groups: int
+    block: int = 0      # conv2d_blocked: `x` is (N, C/block, H, W, block), padded already (in_shape: N, C, H, W)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """Lowering of matmul and conv2d to `GemmStage`s (conv2d: pad once, then an all-affine im2col
-stage fills the column buffer that the GEMM reads as (N, G) stacks of Kc x P matrices)."""
+stage fills the column buffer that the GEMM reads as (N, G) stacks of Kc x P matrices; conv2d_blocked's
+im2col reads its padded NCHW[b]c input in place)."""
 from __future__ import annotations
 
 from ...ir.graph import Node
 from ...ir.types import TensorType
+from .blocked import from_blocked_map
 from .context import Lazy, _Lowering, identity_buffer
 from .describe import Buffer, ConvGeometry, GemmStage
 from .expr import both, clamp, const, iadd, iconst_op, imul, in_range, ivar, load, select
@@ -53,18 +55,30 @@ def _lower_matmul(lw: _Lowering, node: Node, args: list[Lazy], types: list[Tenso
 
 
 def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorType], out: Buffer) -> None:
+    """conv2d, or conv2d_blocked: its blocked input (padded already) is read in place by the im2col."""
     tx, tw = types
-    N, C, H, W = tx.shape
     O, Cg, KH, KW = tw.shape
-    G = node.attrs["groups"]
-    (sh, sw), (ph, pw), (dh, dw) = node.attrs["stride"], node.attrs["padding"], node.attrs["dilation"]
+    blocked = node.op == "conv2d_blocked"
+    if blocked:
+        N, _, H, W, block = tx.shape
+        C, G, (ph, pw) = Cg, 1, (0, 0)
+    else:
+        (N, C, H, W), block = tx.shape, 0
+        G, (ph, pw) = node.attrs["groups"], node.attrs["padding"]
+    (sh, sw), (dh, dw) = node.attrs["stride"], node.attrs["dilation"]
     OH, OW = out.shape[2:]
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
     wbuf = lw.materialize(args[1], tw)
     direct, padded = None, None
-    if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and G == 1:
+    if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and G == 1 and not blocked:
         direct = identity_buffer(args[0], tx.shape, lw)
-    if direct is not None and direct[1] is None:
+    if blocked:
+        x = lw.materialize(args[0], tx)
+        cols = col = lw.buffer("t", (N, G, Cg, KH, KW, OH, OW), tx.dtype, "temp")
+        read = from_blocked_map(lambda idx: load(x, idx), block, (0, 0))
+        lw.stage(col, lambda idx: read(_window(idx, Cg, (sh, sw), (dh, dw))))
+        col_strides = (G * Kc * P, Kc * P)
+    elif direct is not None and direct[1] is None:
         col = lw.kernel.buffers[direct[0]]
         col_strides = (C * H * W, 0)
         x, cols = col, None
@@ -85,18 +99,21 @@ def _lower_conv(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorT
             src = padded
         cols = col = lw.buffer("t", (N, G, Cg, KH, KW, OH, OW), tx.dtype, "temp")
 
-        def im2col(idx):
-            n, g, c, kh, kw, oh, ow = idx
-            return load(src, (n, iadd(imul(g, const(Cg)), c), iadd(imul(oh, const(sh)), imul(kh, const(dh))),
-                              iadd(imul(ow, const(sw)), imul(kw, const(dw)))))
-        lw.stage(col, im2col)
+        lw.stage(col, lambda idx: load(src, _window(idx, Cg, (sh, sw), (dh, dw))))
         col_strides = (G * Kc * P, Kc * P)
     bn, bg = lw.fresh(N), lw.fresh(G)
     m, p = lw.fresh(Og), lw.fresh(P)
     out_index = (ivar(bn), iadd(imul(ivar(bg), const(Og)), ivar(m)),
                  iconst_op("idiv", ivar(p), OW), iconst_op("mod", ivar(p), OW))
-    geometry = ConvGeometry(x.name, wbuf.name, cols and cols.name, padded and padded.name, tuple(tx.shape),
-                            tuple(tw.shape), (sh, sw), (ph, pw), (dh, dw), G)
+    geometry = ConvGeometry(x.name, wbuf.name, cols and cols.name, padded and padded.name, (N, C, H, W),
+                            tuple(tw.shape), (sh, sw), (ph, pw), (dh, dw), G, block)
     lw.kernel.stages.append(GemmStage(out.name, wbuf.name, col.name, Og, P, Kc, False, False, Kc, P, P, (N, G),
                                       (0, Og * Kc), col_strides, (O * P, Og * P), (bn, bg), m, p,
                                       out_index=out_index, conv=geometry))
+
+
+def _window(idx: tuple, cg: int, stride: tuple[int, int], dilation: tuple[int, int]) -> tuple:
+    """The (padded) NCHW input element of im2col column element (n, g, c, kh, kw, oh, ow)."""
+    n, g, c, kh, kw, oh, ow = idx
+    return (n, iadd(imul(g, const(cg)), c), iadd(imul(oh, const(stride[0])), imul(kh, const(dilation[0]))),
+            iadd(imul(ow, const(stride[1])), imul(kw, const(dilation[1]))))

@@ -18,6 +18,7 @@ from .describe import Buffer, Kernel, Reduction, SortStage, Stage
 from .epilogue import _fold_epilogues
 from .expr import (INDEX, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar, load,
                    select)
+from .blocked import from_blocked_map, to_blocked_map
 from .gemm import _lower_conv, _lower_matmul
 from .grads import _GRAD_RULES
 from .scalar import from_scalar
@@ -125,6 +126,14 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
             inner = a(tuple(src))
             return inner if cond is None else select(cond, inner, const(value, out_t.dtype))
         return [lazy]
+    if op == "from_blocked":
+        return [from_blocked_map(args[0], env_types[0].shape[4], attrs["pad"])]
+    if op == "to_blocked":      # materialized: the copy is a stage of its own (llvm/conv_rewrite.py)
+        (a,), (t,) = args, env_types
+        copy = lw.buffer("t", out_t.shape, out_t.dtype, "temp")
+        src = lw.materialize(a, t)
+        lw.stage(copy, to_blocked_map(lambda idx: load(src, idx), t.shape, attrs["block"], attrs["pad"], t.dtype))
+        return [lambda idx: load(copy, idx)]
     if op == "concat":
         axis = attrs["axis"]
         offsets = numpy.cumsum([0] + [t.shape[axis] for t in env_types])
@@ -176,7 +185,7 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         _lower_pool(lw, node, args[0], env_types[0], out)
     elif op == "matmul":
         _lower_matmul(lw, node, args, env_types, out)
-    elif op == "conv2d":
+    elif op in ("conv2d", "conv2d_blocked"):
         _lower_conv(lw, node, args, env_types, out)
     elif op == "argsort":
         (t,) = env_types

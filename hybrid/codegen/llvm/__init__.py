@@ -28,7 +28,7 @@ from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, module, profiling, target
+from . import cache, conv_choice, module, profiling, target
 from .. import Backend, register_backend
 from .runtime import ProfileHook, Runner
 
@@ -147,4 +147,4 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
 
 register_backend(Backend("llvm", build, {"num_threads": None, "profile": True},
                          doc="native code for the host CPU through llvmlite, one entry point per graph",
-                         workspace=module.workspace_rule))
+                         workspace=module.workspace_rule, conv_layout=conv_choice.blocked_input))

@@ -14,8 +14,12 @@ The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution
 supports (benchmarks and tests)."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ...config import config
+from ...ir.graph import Node
 from ..kernel.describe import ConvGeometry
+from . import gemm
 
 
 def choose_kind(geo: ConvGeometry, width: int) -> str:
@@ -27,3 +31,24 @@ def choose_kind(geo: ConvGeometry, width: int) -> str:
     _, _, kh, kw = geo.w_shape
     ow = (w + 2 * geo.padding[1] - geo.dilation[1] * (kw - 1) - 1) // geo.stride[1] + 1
     return "direct" if kh * kw > 1 and c >= 4 and 2 * ow >= width else "im2col"
+
+
+def blocked_input(node: Node) -> Optional[int]:
+    """The LLVM backend's rule for the channel-blocked layout pass (passes/conv_layout.py): the block (one
+    vector of channels of the target) when `node` (conv2d or conv2d_blocked) runs the direct kernel, which
+    reads a blocked input of at least one block of channels in place and can store its result blocked;
+    None otherwise."""
+    width = gemm.host_config().width
+    x, w = node.inputs
+    if x.dtype != "f32" or node.attrs.get("groups", 1) != 1:
+        return None
+    if node.op == "conv2d_blocked":
+        n, cb, h, wd, block = x.shape
+        geo_in, padding = (n, w.shape[1], h, wd), (0, 0)
+        if block != width:
+            return None
+    else:
+        geo_in, padding = x.shape, tuple(node.attrs["padding"])
+    geo = ConvGeometry("x", "w", None, None, tuple(geo_in), tuple(w.shape), tuple(node.attrs["stride"]), padding,
+                       tuple(node.attrs["dilation"]), 1)
+    return width if choose_kind(geo, width) == "direct" else None

@@ -30,6 +30,7 @@ import hashlib
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Optional
 
 from .emit import Fn, lit
 
@@ -98,6 +99,11 @@ class DirectConv:
     tile: ConvTile
     channels: int = 0
     epilogue: TileEpilogue = TileEpilogue()
+    out_pad: Optional[tuple[int, int]] = None   # set: out is the blocked image (N, OB, OH+2ph, OW+2pw, V)
+
+    @property
+    def blocked_out(self) -> bool:
+        return self.out_pad is not None
 
     @property
     def out_channels(self) -> int:
@@ -110,8 +116,9 @@ class DirectConv:
     def __str__(self) -> str:
         t = self.tile
         fused = "" if self.epilogue.expr == ("acc",) else f", epilogue {_expr_text(self.epilogue.expr)}"
+        stored = f", stored NCHW{t.width}c padded {self.out_pad}" if self.blocked_out else ""
         return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
-                f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused})")
+                f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused}{stored})")
 
 
 def _expr_text(e: tuple) -> str:
@@ -245,9 +252,13 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
                f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
     first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
-    yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
-    yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
-    yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
+    if s.blocked_out:
+        yrow, pixel, ychan = _blocked_row(fn, s, n, og, oh, ptrs[s.out])
+    else:
+        yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
+        yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
+        yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
+        pixel, ychan = 1, t.oh * t.ow
     left = fn.op(f"sub nsw i64 {s.out_channels}, {first_channel}")          # the group's channels inside
     valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
     chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
@@ -258,22 +269,50 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
         tiles = fn.begin_loop("0", str(count))
         ow0 = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {tiles.index}, {rw}')}, {first_pixel}")
         xo = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {ow0}, {sw * t.ci}')}")
-        yo = fn.op(f"add nsw i64 {yrow}, {ow0}")
+        yo = fn.op(f"add nsw i64 {yrow}, {fn.op(f'mul nsw i64 {ow0}, {pixel}')}")
         xp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {xo}")
         yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
         res = [fn.op(f"getelementptr inbounds float, ptr {ptrs[r]}, i64 {yo}") for r in s.epilogue.residuals]
         extra = "".join(f", ptr {p}" for p in chans + res)
         dh, dw = t.dilation
         masked = s.out_channels % (t.ro * V) != 0
-        fn.do(f"call void @{_tile_function(mod, t, rw, s.epilogue, masked)}(ptr {xp}, ptr {wp}, ptr {yp}, "
+        function = _tile_function(mod, t, rw, s.epilogue, masked, s.blocked_out)
+        fn.do(f"call void @{function}(ptr {xp}, ptr {wp}, ptr {yp}, "
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
-              f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {t.oh * t.ow}, i64 {valid}{extra})")
+              f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
         fn.end_loop(tiles)
     fn.end_loop(item)
 
 
+def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tuple[str, int, int]:
+    """For a DirectConv storing the blocked image: zero the border of the item's row (the left and right
+    padding of its RO blocks; the top (bottom) padding rows too when it is the first (last) row), and return
+    (offset of the row's first output pixel in block og * RO, floats per pixel, floats per block)."""
+    t, (ph, pw) = s.tile, s.out_pad
+    V, hp, wp = t.width, t.oh + 2 * ph, t.ow + 2 * pw
+    block = hp * wp * V
+    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
+    first = fn.op(f"mul nsw i64 {blocks}, {block}")          # block og * RO of image n
+
+    def zero(offset: str, floats: int) -> None:
+        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
+        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    row = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {oh}, {ph}')}, {wp * V}")
+    for r in range(t.ro):
+        start = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {r * block}")
+        if pw:
+            zero(start, pw * V)
+            zero(fn.op(f"add nsw i64 {start}, {(pw + t.ow) * V}"), pw * V)
+        if ph:
+            with fn.when(fn.op(f"icmp eq i64 {oh}, 0"), "top_border"):
+                zero(fn.op(f"add nsw i64 {first}, {r * block}"), ph * wp * V)
+            with fn.when(fn.op(f"icmp eq i64 {oh}, {t.oh - 1}"), "bottom_border"):
+                zero(fn.op(f"add nsw i64 {first}, {r * block + (ph + t.oh) * wp * V}"), ph * wp * V)
+    return fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {pw * V}"), V, block
+
+
 def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
-                   masked: bool = False) -> str:
+                   masked: bool = False, blocked: bool = False) -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
     (RO, rw, CI, V, epilogue tree, masking): the shape's other numbers are arguments, so the ResNet-18 graph's
     sixteen 3x3 convolutions share a few of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
@@ -288,7 +327,7 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     V, vt = t.width, f"<{t.width} x float>"
     plain = epilogue == TileEpilogue()
     name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "")
+        ("m" if masked else "") + ("b" if blocked else "")
     if name in mod.defined:
         return name
     mod.defined.add(name)
@@ -330,6 +369,9 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
                 acc[k] = fn.op(f"call {vt} {fma}({vt} {x}, {vt} {wv[r]}, {vt} {acc[k]})")
     for lp in reversed(loops):
         acc = fn.end_loop(lp, acc)
+    if blocked:
+        _store_blocked(fn, mod, t, rw, epilogue, masked, acc)
+        return name
     for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
         rows = _transpose(fn, acc[r * rw:(r + 1) * rw], V)
         for lane, row in enumerate(rows):
@@ -344,20 +386,51 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     return name
 
 
+def _store_blocked(fn: Fn, mod, t: ConvTile, rw: int, epilogue: TileEpilogue, masked: bool, acc: list) -> None:
+    """The blocked tile's stores: each accumulator is one pixel's V channels of one block, stored as is (no
+    transpose) after the epilogue on whole vectors (per-channel values loaded as vectors); the lanes of
+    channels at or past %valid are stored as zeros (the layout's channel padding)."""
+    V, vt = t.width, f"<{t.width} x float>"
+    for r in range(t.ro):
+        keep = None
+        if masked:
+            lanes = ", ".join(f"i64 {r * V + lane}" for lane in range(V))
+            limit = fn.op(f"insertelement <{V} x i64> poison, i64 %valid, i64 0")
+            limit = fn.op(f"shufflevector <{V} x i64> {limit}, <{V} x i64> poison, <{V} x i32> zeroinitializer")
+            keep = fn.op(f"icmp slt <{V} x i64> <{lanes}>, {limit}")
+        memo: dict = {}
+        for j in range(rw):
+            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ychan, {r}')}, {j * V}")
+            value = _render_epilogue(fn, mod, epilogue.expr, acc[r * rw + j], V, r * V, at, {}, memo)
+            if keep is not None:
+                value = fn.op(f"select <{V} x i1> {keep}, {vt} {value}, {vt} zeroinitializer")
+            fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+
+
 _VECTOR_OPS = {"add": "fadd contract", "sub": "fsub contract", "mul": "fmul contract", "div": "fdiv"}
 _COMPARES = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
 TILE_EPILOGUE_OPS = set(_VECTOR_OPS) | set(_COMPARES) | {"max", "min", "neg", "select"}
 
 
-def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict) -> str:
+def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict,
+                     channel_vectors: Optional[dict] = None) -> str:
     """The value of epilogue tree `e` for one output channel's rw pixels (`row`: the convolution's values;
-    `at`: the row's offset from y, the same in each residual)."""
+    `at`: the row's offset from y, the same in each residual). With `channel_vectors` (a memo shared by a
+    block's pixels), `row` is one pixel's rw channels from `channel` on instead: per-channel values are
+    loaded as vectors."""
     if e in memo:
         return memo[e]
     vt = f"<{rw} x float>"
     op = e[0]
     if op == "acc":
         out = row
+    elif op == "chan" and channel_vectors is not None:
+        if e not in channel_vectors:
+            p = fn.op(f"getelementptr inbounds float, ptr %ch{e[1]}, i64 {channel}")
+            channel_vectors[e] = fn.op(f"load {vt}, ptr {p}, align 4")
+        out = channel_vectors[e]
     elif op in ("const", "chan"):
         if op == "const":
             scalar = lit(e[1], "f32")
@@ -370,7 +443,7 @@ def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at:
         p = fn.op(f"getelementptr inbounds float, ptr %res{e[1]}, i64 {at}")
         out = fn.op(f"load {vt}, ptr {p}, align 4")
     else:
-        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo) for a in e[1:]]
+        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo, channel_vectors) for a in e[1:]]
         if op in _VECTOR_OPS:
             out = fn.op(f"{_VECTOR_OPS[op]} {vt} {args[0]}, {args[1]}")
         elif op in _COMPARES:

@@ -20,6 +20,7 @@ from typing import NamedTuple, Union
 from ... import log
 from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
                       load, rewrite, select, simplify, substitute, walk)
+from ..kernel.blocked import blocked_copy_source
 from . import gemm
 from .chunking import fresh_var
 from .conv_choice import choose_kind
@@ -44,10 +45,12 @@ def _stage(k: Kernel, out: Buffer, body) -> Stage:
     return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
 
 
-def _eligible(k: Kernel, i: int) -> bool:
+def _eligible(k: Kernel, i: int, width: int) -> bool:
     g = k.stages[i]
     if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or g.conv.groups != 1:
         return False
+    if g.conv.block and (g.conv.block != width or g.conv.in_shape[1] < width):
+        return False        # a blocked input the tile cannot read in place (blocked for another target)
     fed = {n for n in (g.conv.padded, g.conv.cols) if n is not None}
     others = [s for j, s in enumerate(k.stages) if j != i and not (isinstance(s, Stage) and s.out in fed)]
     return all(k.buffers[n].role == "temp" and not any(_reads(s, n) for s in others) for n in fed)
@@ -83,10 +86,29 @@ def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
     packs = []
     while True:     # each rewrite removes stages before the GEMM: look again from the start
         i = next((i for i in range(len(k.stages))
-                  if _eligible(k, i) and choose_kind(k.stages[i].conv, width) == "direct"), None)
+                  if _eligible(k, i, width) and choose_kind(k.stages[i].conv, width) == "direct"), None)
         if i is None:
+            _store_blocked(k)
             return packs
         packs.append(_rewrite(k, i, width))
+
+
+def _store_blocked(k: Kernel) -> None:
+    """A direct convolution whose result only a to_blocked copy reads (ir/ops/blocked.py: the next
+    convolution's input) stores the blocked image itself: from the accumulators, without the transpose to
+    NCHW, and the copy goes. Not with a residual in the epilogue (read in NCHW) or another vector width."""
+    for conv in [s for s in k.stages if isinstance(s, DirectConv)]:
+        copies = [s for s in k.stages if isinstance(s, Stage) and blocked_copy_source(k, s) == conv.out]
+        readers = [s for s in k.stages if s is not conv and _reads(s, conv.out)]
+        if len(copies) != 1 or readers != copies or k.buffers[conv.out].role != "temp" or conv.epilogue.residuals:
+            continue
+        copy = copies[0]
+        shape = k.buffers[copy.out].shape
+        if shape[4] != conv.tile.width or conv.out_channels != k.buffers[conv.out].shape[1]:
+            continue
+        del k.buffers[conv.out]
+        conv.out, conv.out_pad = copy.out, ((shape[2] - conv.tile.oh) // 2, (shape[3] - conv.tile.ow) // 2)
+        k.stages.remove(copy)
 
 
 def keep_packed(k: Kernel, pack: WeightPack) -> ConvWeightPack:
@@ -118,7 +140,7 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     OH, OW = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1, (W + 2 * pw - dw * (KW - 1) - 1) // sw + 1
     CB, CI, OB = direct_shape(O, C, width)
     RO, RW = choose_tile(OB, OW, width)
-    hp, wp = H + 2 * ph, W + 2 * pw
+    hp, wp = H + 2 * ph, W + 2 * pw      # conv2d_blocked: H, W are the blocked input's, padded already
     outer = groups_outer(RO * width * CB * CI * KH * KW, CB * CI * hp * wp)
     tile = ConvTile(width, N, CB, CI, hp, wp, OB // RO, RO, RW, OH, OW, KH, KW, (sh, sw), (dh, dw), outer)
     fed = {n for n in (geo.padded, geo.cols) if n is not None}
@@ -126,7 +148,7 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     for name in fed:                                                        # 1
         del k.buffers[name]
     x, w = k.buffers[geo.x], k.buffers[geo.w]
-    xp = _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
+    xp = x if geo.block else _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
     wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
     out = k.buffers[g.out]
 
@@ -150,7 +172,7 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
         epilogue, channel_stages = fused
         conv = DirectConv(out.name, xp.name, wp.name, tile, O, epilogue)
         before, after = before + channel_stages, []
-    k.stages[:i + 1] = before + [pack, weights, conv] + after
+    k.stages[:i + 1] = before + ([] if geo.block else [pack]) + [weights, conv] + after
     return WeightPack(weights, w.name)
 
 
@@ -176,12 +198,13 @@ def _tile_epilogue(k: Kernel, g: GemmStage, nchw: tuple[int, int, int, int],
     if g.epilogue is None:
         return TileEpilogue(), []
     pos = tuple(fresh_var(k, d) for d in nchw)
-    n, o, h, w = (ivar(v) for v in pos)
+    own = [const(0) if d == 1 else ivar(v) for v, d in zip(pos, nchw)]     # as simplified reads index them
+    n, o, h, w = own
     mapping = {g.batch_vars[0]: n, g.batch_vars[1]: const(0), g.m_var: o, g.n_var: iadd(imul(h, const(OW)), w)}
     body = simplify(substitute(g.epilogue, mapping), k.extents)
     chans: dict = {}            # E.key() -> (index, E)
     residuals: dict = {}        # buffer name -> index
-    at_own_element = [ivar(v).key() for v in pos]
+    at_own_element = [e.key() for e in own]
 
     def convert(e: E) -> tuple:
         if e.op == "acc":

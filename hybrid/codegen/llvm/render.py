@@ -913,6 +913,7 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
         elif isinstance(stage, ChunkLoop):
             render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         elif isinstance(stage, DirectConv):
+            mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
             render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
         elif isinstance(stage, SortStage):
             render_sort(fn, mod, k, stage, ptrs, *thread_range(fn, stage.rows, par))

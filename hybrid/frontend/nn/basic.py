@@ -25,7 +25,11 @@ class Sequential(Block):
         return x
 
     def __getitem__(self, i):
-        return list(self._children.values())[i]
+        """A child by position; a slice gives a new container of the same kind holding those children."""
+        children = list(self._children.values())[i]
+        if isinstance(i, slice):
+            return type(self)().add(*children)
+        return children
 
     def __len__(self) -> int:
         return len(self._children)

@@ -28,6 +28,7 @@ import numpy
 from ...errors import HybridError
 from ...frontend import np
 from ...core.array import Array
+from .indexed import IndexedOptimizerAPI
 
 _REGISTRY: dict[str, type] = {}
 
@@ -55,8 +56,14 @@ def create(name, **kwargs) -> "Optimizer":
         raise HybridError(f"bad optimizer_params for {cls.__name__}: {e}") from None
 
 
-class Optimizer:
-    """Base class: learning rate (or a schedule), weight decay, elementwise gradient clipping.
+class ScheduleConflict(HybridError, UserWarning):
+    """set_learning_rate on an optimizer that follows a schedule (MXNet raises a UserWarning)."""
+
+
+class Optimizer(IndexedOptimizerAPI):
+    """Base class: learning rate (or a schedule), weight decay, elementwise gradient clipping;
+    MXNet's index-based API (create_state_multi_precision, update_multi_precision) comes from
+    IndexedOptimizerAPI.
 
     `learning_rate` is the rate of the next update: the schedule's value at `num_update` when
     an `lr_scheduler` is set (its base_lr then comes from `learning_rate` if that is given).
@@ -67,8 +74,11 @@ class Optimizer:
     def __init__(self, learning_rate: Optional[float] = None, wd: float = 0.0, clip_gradient: Optional[float] = None,
                  lr_scheduler: Optional[Callable[[int], float]] = None, multi_precision: bool = False,
                  rescale_grad: float = 1.0, use_fused_step: Optional[bool] = None, aggregate_num: Optional[int] = None,
-                 param_idx2name: Optional[dict] = None, begin_num_update: int = 0, param_dict: Optional[dict] = None):
-        # use_fused_step / aggregate_num choose MXNet kernels; one traced update serves every case here
+                 param_idx2name: Optional[dict] = None, begin_num_update: int = 0, param_dict: Optional[dict] = None,
+                 lazy_update: bool = False):
+        # use_fused_step / aggregate_num choose MXNet kernels and lazy_update its row-sparse path; one
+        # traced update serves every case here (arrays are dense), so they are kept only to be reported
+        self.use_fused_step, self.aggregate_num, self.lazy_update = bool(use_fused_step), aggregate_num, lazy_update
         self.multi_precision = bool(multi_precision)
         self.rescale_grad = float(rescale_grad)
         self.idx2name = dict(param_idx2name or {})
@@ -82,6 +92,7 @@ class Optimizer:
             raise HybridError(f"clip_gradient must be positive, got {clip_gradient}")
         self.clip_gradient = clip_gradient
         self.num_update = int(begin_num_update)
+        self._init_indexed(param_dict, begin_num_update)
 
     # -- learning rate ---------------------------------------------------------------------
     def lr_at(self, t: int) -> float:
@@ -94,7 +105,7 @@ class Optimizer:
 
     def set_learning_rate(self, lr: float) -> None:
         if self.lr_scheduler is not None:
-            raise HybridError("set_learning_rate: this optimizer follows an lr_scheduler; change the schedule "
+            raise ScheduleConflict("set_learning_rate: this optimizer follows an lr_scheduler; change the schedule "
                               "(scheduler.base_lr) instead of setting a fixed rate")
         self.lr = float(lr)
 

@@ -27,5 +27,5 @@ class AlexNet(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def alexnet(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> AlexNet:
-    return finish(AlexNet(**kwargs), "alexnet", pretrained, root)
+def alexnet(pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> AlexNet:
+    return finish(AlexNet(**kwargs), "alexnet", pretrained, root, device)

@@ -64,8 +64,8 @@ def get_densenet(num_layers: int, **kwargs) -> DenseNet:
 
 
 def _named(depth: int):
-    def build(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> DenseNet:
-        return finish(get_densenet(depth, **kwargs), f"densenet{depth}", pretrained, root)
+    def build(pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> DenseNet:
+        return finish(get_densenet(depth, **kwargs), f"densenet{depth}", pretrained, root, device)
     build.__name__ = f"densenet{depth}"
     return build
 

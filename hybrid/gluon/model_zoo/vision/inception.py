@@ -88,5 +88,5 @@ class Inception3(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def inception_v3(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> Inception3:
-    return finish(Inception3(**kwargs), "inceptionv3", pretrained, root)
+def inception_v3(pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> Inception3:
+    return finish(Inception3(**kwargs), "inceptionv3", pretrained, root, device)

@@ -86,13 +86,13 @@ def _suffix(multiplier: float) -> str:
     return text[:-1] if text in ("1.00", "0.50") else text
 
 
-def get_mobilenet(multiplier: float, pretrained: bool = False, root: Optional[str] = None, **kwargs) -> MobileNet:
-    return finish(MobileNet(multiplier, **kwargs), f"mobilenet{_suffix(multiplier)}", pretrained, root)
+def get_mobilenet(multiplier: float, pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> MobileNet:
+    return finish(MobileNet(multiplier, **kwargs), f"mobilenet{_suffix(multiplier)}", pretrained, root, device)
 
 
-def get_mobilenet_v2(multiplier: float, pretrained: bool = False, root: Optional[str] = None,
+def get_mobilenet_v2(multiplier: float, pretrained: bool = False, root: Optional[str] = None, device=None,
                      **kwargs) -> MobileNetV2:
-    return finish(MobileNetV2(multiplier, **kwargs), f"mobilenetv2_{_suffix(multiplier)}", pretrained, root)
+    return finish(MobileNetV2(multiplier, **kwargs), f"mobilenetv2_{_suffix(multiplier)}", pretrained, root, device)
 
 
 def mobilenet1_0(**kwargs): return get_mobilenet(1.0, **kwargs)

@@ -158,12 +158,12 @@ _BLOCKS = {1: {"basic": BasicBlockV1, "bottleneck": BottleneckV1}, 2: {"basic": 
 _NETS = {1: ResNetV1, 2: ResNetV2}
 
 
-def get_resnet(version: int, num_layers: int, pretrained: bool = False, root: Optional[str] = None, **kwargs):
+def get_resnet(version: int, num_layers: int, pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs):
     if num_layers not in RESNET_SPEC or version not in _NETS:
         raise ValueError(f"ResNet v{version}-{num_layers} is not offered: versions 1 and 2, depths {sorted(RESNET_SPEC)}")
     kind, layers, channels = RESNET_SPEC[num_layers]
     net = _NETS[version](_BLOCKS[version][kind], layers, channels, **kwargs)
-    return finish(net, f"resnet{num_layers}_v{version}", pretrained, root)
+    return finish(net, f"resnet{num_layers}_v{version}", pretrained, root, device)
 
 
 def resnet18_v1(**kwargs): return get_resnet(1, 18, **kwargs)

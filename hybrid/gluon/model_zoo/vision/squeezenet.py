@@ -48,9 +48,9 @@ class SqueezeNet(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def squeezenet1_0(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> SqueezeNet:
-    return finish(SqueezeNet("1.0", **kwargs), "squeezenet1.0", pretrained, root)
+def squeezenet1_0(pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> SqueezeNet:
+    return finish(SqueezeNet("1.0", **kwargs), "squeezenet1.0", pretrained, root, device)
 
 
-def squeezenet1_1(pretrained: bool = False, root: Optional[str] = None, **kwargs) -> SqueezeNet:
-    return finish(SqueezeNet("1.1", **kwargs), "squeezenet1.1", pretrained, root)
+def squeezenet1_1(pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> SqueezeNet:
+    return finish(SqueezeNet("1.1", **kwargs), "squeezenet1.1", pretrained, root, device)

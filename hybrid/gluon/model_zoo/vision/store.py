@@ -22,8 +22,9 @@ def model_file(name: str, root: Optional[str] = None) -> str:
     return path
 
 
-def finish(net, name: str, pretrained: bool, root: Optional[str]):
-    """`net`, with its parameters loaded from the local file when `pretrained`."""
+def finish(net, name: str, pretrained: bool, root: Optional[str], device=None):
+    """`net`, with its parameters loaded from the local file onto `device` when `pretrained`
+    (MXNet's `device=`; without pretrained weights the network is returned uninitialized)."""
     if pretrained:
-        net.load_parameters(model_file(name, root))
+        net.load_parameters(model_file(name, root), device=device)
     return net

@@ -37,12 +37,12 @@ class VGG(nn.HybridBlock):
         return self.output(self.features(x))
 
 
-def get_vgg(num_layers: int, pretrained: bool = False, root: Optional[str] = None, **kwargs) -> VGG:
+def get_vgg(num_layers: int, pretrained: bool = False, root: Optional[str] = None, device=None, **kwargs) -> VGG:
     if num_layers not in VGG_SPEC:
         raise ValueError(f"VGG depth {num_layers} is not offered; choose one of {sorted(VGG_SPEC)}")
     layers, filters = VGG_SPEC[num_layers]
     suffix = "_bn" if kwargs.get("batch_norm") else ""
-    return finish(VGG(layers, filters, **kwargs), f"vgg{num_layers}{suffix}", pretrained, root)
+    return finish(VGG(layers, filters, **kwargs), f"vgg{num_layers}{suffix}", pretrained, root, device)
 
 
 def vgg11(**kwargs) -> VGG: return get_vgg(11, **kwargs)
