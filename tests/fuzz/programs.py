@@ -100,7 +100,7 @@ def arrays(draw, shape=None, dtype=None, specials=True):
         a = rng.random(size) < 0.5
     elif d.kind in "iu":
         lo = 0 if d.kind == "u" else -6
-        a = rng.integers(lo, 7, size)
+        a = rng.integers(lo, 7, size).astype(d)   # in d before its extremes go in (uint64's max is no int64)
         if draw(st.booleans()) and size:        # the type's extremes
             a[rng.integers(0, size)] = onp.iinfo(d).min
             a[rng.integers(0, size)] = onp.iinfo(d).max
