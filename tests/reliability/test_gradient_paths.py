@@ -86,6 +86,7 @@ def test_gradient_through_a_size0_array_is_an_empty_gradient(mode):
         onp.testing.assert_array_equal(a.grad.asnumpy(), t.grad.numpy())
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NumPy's invalid-value warnings on the -inf/NaN statistics
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("special", [-onp.inf, onp.nan, None])
 def test_batch_norm_batch_statistics_gradients_match_pytorch_with_nonfinite_input(mode, special):
