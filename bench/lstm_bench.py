@@ -37,7 +37,8 @@ def hybrid_peer():
     net.initialize()
     net.hybridize(backend="llvm")
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
-    weights = {k: p.data().asnumpy() for k, p in net.collect_params().items()}
+    weights = {k: v.asnumpy() for k, v in gluon.utils.split_rnn_params(net.rnn_param.data(), "lstm", LAYERS, C,
+                                                                         H).items()}
 
     def forward(x):
         return net(np.array(x)).asnumpy()

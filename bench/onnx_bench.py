@@ -62,8 +62,9 @@ def run(args) -> list[dict]:
                    if ours.output is not None and theirs.output is not None else None)
             for peer, r in results.items():
                 rows.append({"model": name, "batch": batch, "peer": peer, "median": r.median_ms, "min": r.min_ms,
-                             "first": r.first_ms, "error": r.error,
+                             "first": r.first_ms, "error": r.error, "cpu": r.cpu_ms,
                              "ratio": (r.median_ms / ours.median_ms) if r.median_ms and ours.median_ms else None,
+                             "cpu_ratio": (r.cpu_ms / ours.cpu_ms) if r.cpu_ms and ours.cpu_ms else None,
                              "agreement": err})
                 print(format_row(rows[-1]), flush=True)
     return rows
@@ -76,7 +77,7 @@ def _num(v, digits: int = 3) -> str:
 def format_row(row: dict) -> str:
     note = row["error"] or (f"max rel. diff {row['agreement']:.1e}" if row["agreement"] is not None else "")
     return (f"| {row['model']} | {row['batch']} | {row['peer']} | {_num(row['median'])} | {_num(row['min'])} | "
-            f"{_num(row['first'], 4)} | {_num(row['ratio'])} | {note} |")
+            f"{_num(row.get('cpu'))} | {_num(row['first'], 4)} | {_num(row['ratio'])} | {_num(row.get('cpu_ratio'))} | {note} |")
 
 
 def table(rows: list[dict], args, started: float) -> str:
@@ -95,11 +96,13 @@ def table(rows: list[dict], args, started: float) -> str:
              "encoder (4 layers, d=256, 4 heads, sequence 128). The onnx wheel's 'light' model files are tiny "
              "stand-ins and its full-size model zoo files are downloads, so they are not used here",
              f"- medians of interleaved rounds; 'vs llvm' = median / hybrid-llvm median (above 1: hybrid is faster); "
+             "'cpu ms' = median process CPU time per call (all threads), steadier than wall time on a shared host, "
+             "and 'cpu vs llvm' its ratio; "
              f"'first call ms' = import/session creation + trace + compile + first run (hybrid's compiled-code cache was "
              "warm for BERT at batch 1 from an earlier run). Load average {load:.1f} at the "
              "end: the machine is shared with other jobs, so compare within this run",
-             "", "| model | batch | peer | median ms | min ms | first call ms | vs llvm | note |",
-             "|---|---:|---|---:|---:|---:|---:|---|"]
+             "", "| model | batch | peer | median ms | min ms | cpu ms | first call ms | vs llvm | cpu vs llvm | note |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     return "\n".join(lines + [format_row(r) for r in rows]) + "\n"
 
 

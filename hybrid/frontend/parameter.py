@@ -64,6 +64,16 @@ class Parameter:
             return
         self._set_array(chosen(self.shape, self.dtype))
 
+    def _infer_shape(self, shape) -> None:
+        """Shape inference ahead of the first forward (MXNet's infer_shape): finish a pending deferred
+        initialization, or only record the shape when initialize() has not been called yet."""
+        if self._array is not None:
+            return
+        if self._deferred_init is not None:
+            self._finish_deferred_init(shape)
+        else:
+            self.shape = tuple(shape)
+
     def _finish_deferred_init(self, shape) -> None:
         """Called by a layer in its first forward, once the input fixes the unknown dimensions."""
         if self._array is not None:

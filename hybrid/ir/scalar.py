@@ -21,6 +21,7 @@ SCALAR_OPS: dict[str, int] = {
     "lt": 2, "le": 2, "gt": 2, "ge": 2, "eq": 2, "ne": 2, "and": 2, "or": 2, "not": 1,
     "select": 3,   # select(cond, a, b)
     "cast": 1,     # attrs: dtype
+    "bitcast": 1,  # attrs: dtype of the same bit width (bool <-> 8-bit integers: 0/1)
 }
 
 
@@ -56,8 +57,8 @@ class Expr:
             return f"${self.value}"
         if self.op == "const":
             return repr(self.value)
-        if self.op == "cast":
-            return f"cast<{self.value}>({self.args[0]!r})"
+        if self.op in ("cast", "bitcast"):
+            return f"{self.op}<{self.value}>({self.args[0]!r})"
         return f"{self.op}({', '.join(repr(a) for a in self.args)})"
 
 
@@ -76,6 +77,10 @@ def call(op: str, *args) -> Expr:
 
 def cast(x: Expr, dtype: str) -> Expr:
     return Expr("cast", (lift(x),), dtype)
+
+
+def bitcast(x: Expr, dtype: str) -> Expr:
+    return Expr("bitcast", (lift(x),), dtype)
 
 
 def select(cond, a, b) -> Expr:

@@ -118,6 +118,14 @@ def _cast(b, node, ins, out):
     b.add("Cast", ins, [out], to=HYBRID_TO_ONNX[node.attrs["dtype"]])
 
 
+@emits("bitcast")
+def _bitcast(b, node, ins, out):
+    if b.opset < 26:
+        raise OnnxExportError(f"hybrid's bitcast (at {node.loc or 'unknown line'}) is ONNX BitCast, new in opset 26; "
+                              f"export with opset=26 or later (asked for {b.opset})")
+    b.add("BitCast", ins, [out], to=HYBRID_TO_ONNX[node.attrs["dtype"]])
+
+
 def _reduce_with_axes(b: _Builder, op_type: str, axes, keepdims: bool, ins, out, axes_input_since: int) -> None:
     if b.opset >= axes_input_since:
         b.add(op_type, [ins[0], b.ints(axes)], [out], keepdims=int(keepdims))

@@ -23,6 +23,8 @@ from .ops.narrow import NARROW, to_carrier
 from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
+# ops of the ai.onnx.preview domain hybrid imports (the preview *training* domain stays unsupported)
+PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}}
 
 
 def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple[onnx.ModelProto, Optional[str]]:
@@ -57,13 +59,25 @@ def _walk(graph: onnx.GraphProto):
                 yield from _walk(g)
 
 
+_STRINGS = ("hybrid has no string dtype: its IR types are fixed-width numbers that every backend (interp, llvm, "
+            "CUDA) keeps in flat buffers, so text must be turned into numbers (token ids) before the model")
+# why the standard-domain ops hybrid refuses are refused (docs/onnx.md lists them all)
+UNSUPPORTED_BECAUSE = {
+    **{op: _STRINGS for op in ("StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer")},
+    **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
+           "gluon.Trainer)" for op in ("Gradient", "Adagrad", "Adam", "Momentum")},
+}
+
+
 def check_supported(model: onnx.ModelProto, opset: int) -> None:
     for node in _walk(model.graph):
         domain = node.domain or ""
-        if domain not in STANDARD_DOMAINS or node.op_type not in CONVERTERS:
+        known = node.op_type in PREVIEW_OPS.get(domain, ()) or domain in STANDARD_DOMAINS
+        if not known or node.op_type not in CONVERTERS:
             where = f" from domain {domain!r}" if domain not in STANDARD_DOMAINS else ""
+            because = f" ({UNSUPPORTED_BECAUSE[node.op_type]})" if node.op_type in UNSUPPORTED_BECAUSE else ""
             raise OnnxImportError(f"ONNX op {node.op_type}{where} (node {node.name!r}, opset {opset}) is not supported "
-                                  f"by hybrid. Supported ops: {', '.join(supported_ops())}")
+                                  f"by hybrid{because}. Supported ops: {', '.join(supported_ops())}")
 
 
 def _safe_name(name: str, taken: set) -> str:
@@ -89,6 +103,8 @@ class OnnxGraphRunner:
     def run(self, graph: onnx.GraphProto, env: dict) -> list:
         """Run `graph`'s nodes over `env` (name -> array; outer-scope names stay visible to subgraphs)."""
         statics = self.statics
+        for init in graph.initializer:   # a subgraph's own constants (the top graph's are already in env)
+            env.setdefault(init.name, NDArray(numpy.array(tensor_value(init, None))))
         for proto in graph.node:
             inputs = [env[name] if name else None for name in proto.input]
             missing = [n for n, v in zip(proto.input, inputs) if n and v is None and n not in env]

@@ -3,8 +3,8 @@
 A backend whose convolution kernel reads its input in a channel-blocked, padded layout (the LLVM
 backend's direct convolution: blocks of one vector of channels) re-lays each input out on every call
 (for ResNet-18's 64-channel layers about 8% of the convolution). When a convolution's input is the
-(epilogue of the) result of another such convolution and nothing else reads it, the producer can
-store its result in that layout directly. This pass makes that explicit in the graph:
+(epilogue of the) result of another such convolution, the producer can store its result in that layout
+directly (too). This pass makes that explicit in the graph:
 
     %h = relu(add(mul(conv2d(%x, %w1), ...)))             %h  = relu(add(mul(conv2d(%x, %w1), ...)))
     %y = conv2d(%h, %w2) {padding=[1, 1], ...}     ->     %hb = to_blocked(%h) {block=16, pad=[1, 1]}
@@ -18,10 +18,12 @@ Values are unchanged: to_blocked puts every element in a place of its own and ze
 Stages:
   1. ask the backend's rule (context `conv_layout`: a conv2d node -> its block, or None when its kernel
      does not read a blocked input) for each ungrouped conv2d;
-  2. keep those whose input has no other reader (not a graph output either), is at least one block of
-     channels, and comes from a convolution the rule also blocks with the same block, through elementwise
-     ops of the result's shape (the epilogue fusion puts in the producer's kernel);
-  3. rewrite each as above. Without a rule (interp, CUDA) the graph is returned unchanged.
+  2. keep those whose input is at least one block of channels and comes from a convolution the rule also
+     blocks with the same block, through elementwise ops of the result's shape (the epilogue fusion puts in
+     the producer's kernel). Other readers of the input (a residual add, pooling, a 1x1 convolution on
+     im2col, the graph's outputs) keep reading it in NCHW: the producer then stores both layouts;
+  3. rewrite each as above, with one to_blocked per value (the convolutions reading it with another
+     padding keep NCHW). Without a rule (interp, CUDA) the graph is returned unchanged.
 """
 from __future__ import annotations
 
@@ -49,12 +51,12 @@ def _from_convolution(v: Value, block: int, rule: Callable, depth: int = EPILOGU
     return any(u.shape == v.shape and _from_convolution(u, block, rule, depth - 1) for u in p.inputs)
 
 
-def _blockable(node: Node, users: dict, outputs: set, rule: Callable) -> Optional[int]:
+def _blockable(node: Node, rule: Callable) -> Optional[int]:
     if node.op != "conv2d" or node.attrs["groups"] != 1:
         return None
     block = rule(node)
     x = node.inputs[0]
-    if not block or x in outputs or users.get(x) != [node] or node.inputs[1] is x or x.shape[1] < block:
+    if not block or node.inputs[1] is x or x.shape[1] < block:
         return None
     return block if _from_convolution(x, block, rule) else None
 
@@ -65,17 +67,23 @@ def blocked_layout(graph: Graph, conv_layout: Optional[Callable[[Node], Optional
     if conv_layout is None:
         return graph
     in_regions(graph, blocked_layout, conv_layout=conv_layout)
-    users, outputs = graph.users(), set(graph.outputs)
-    chosen = {node: _blockable(node, users, outputs, conv_layout) for node in graph.nodes}
+    layout: dict[Value, tuple] = {}        # input value -> (block, padding) of its one blocked copy
+    chosen: dict[Node, Value] = {}          # rewritten node -> its input (before the rewrite)
+    for node in graph.nodes:
+        block = _blockable(node, conv_layout)
+        want = (block, tuple(node.attrs["padding"])) if block else None
+        if want and layout.setdefault(node.inputs[0], want) == want:
+            chosen[node] = node.inputs[0]
+    copies: dict[Value, Value] = {}
     rw = Rewriter(graph)
     for node in rw.sweep():
-        block = chosen.get(node)
-        if not block:
+        if node not in chosen:
             rw.keep(node)
             continue
-        x, w = node.inputs
-        xb = rw.emit("to_blocked", [x], {"block": block, "pad": tuple(node.attrs["padding"])}, like=node)
-        rw.replace(node.output, rw.emit("conv2d_blocked", [xb, w], {"stride": tuple(node.attrs["stride"]),
-                                                                      "dilation": tuple(node.attrs["dilation"])},
-                                        like=node))
+        source = chosen[node]
+        if source not in copies:
+            block, pad = layout[source]
+            copies[source] = rw.emit("to_blocked", [node.inputs[0]], {"block": block, "pad": pad}, like=node)
+        attrs = {"stride": tuple(node.attrs["stride"]), "dilation": tuple(node.attrs["dilation"])}
+        rw.replace(node.output, rw.emit("conv2d_blocked", [copies[source], node.inputs[1]], attrs, like=node))
     return rw.finish()

@@ -85,16 +85,23 @@ def test_blocked_chain_equals_interp(chain):
     numpy.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-4)
 
 
-def test_residual_epilogue_keeps_the_copy():
-    """A producer whose epilogue adds a residual (read in NCHW) does not store blocked: the kernel keeps the
-    to_blocked copy after its convolution, and the numbers still agree."""
-    graph, args = _chain(2, 5, 6, 19, 18, 7, dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1)), residual=True)
+@pytest.mark.parametrize("residual", [False, True])
+def test_value_read_elsewhere_is_stored_in_both_layouts(residual):
+    """The intermediate value is also returned (and, with `residual`, its epilogue adds a residual read in
+    NCHW): the producer's direct convolution stores the NCHW result and the blocked image, transposed back
+    from the NCHW rows, with no copy stage; both outputs equal interp's."""
+    graph, args = _chain(2, 5, 6, 19, 18, 7, dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1)), residual=residual)
+    conv2 = graph.outputs[0].producer
+    graph.outputs.append(conv2.inputs[0])
     optimized = _optimized(graph)
     first = _kernels(optimized)[0]
-    assert not next(s for s in first.stages if isinstance(s, DirectConv)).blocked_out
+    store = next(s for s in first.stages if isinstance(s, DirectConv))
+    assert store.copy is not None and store.out_pad == (1, 1) and first.stages[-1] is store
+    assert len(store.epilogue.residuals) == residual
     with config(conv_impl="direct"):
         got = build(optimized, "llvm")(args)
-    numpy.testing.assert_allclose(got[0], build(graph, "interp")(args)[0], rtol=1e-4, atol=1e-4)
+    for a, b in zip(got, build(graph, "interp")(args)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("impl", ["im2col", "direct"])

@@ -7,6 +7,7 @@ import torch
 import hybrid as hb
 from hybrid import autograd, np
 from hybrid.gluon import rnn
+from hybrid.gluon.utils import split_rnn_params
 
 T, N, C, H = 5, 3, 4, 6
 TORCH_NAMES = {"i2h_weight": "weight_ih", "h2h_weight": "weight_hh", "i2h_bias": "bias_ih", "h2h_bias": "bias_hh"}
@@ -14,16 +15,26 @@ LAYERS = {"lstm": (rnn.LSTM, torch.nn.LSTM, {}), "gru": (rnn.GRU, torch.nn.GRU, 
           "rnn_tanh": (rnn.RNN, torch.nn.RNN, {"activation": "tanh"})}
 
 
+def pieces(net, fused):
+    """A layer's fused rnn_param (or its gradient) as named pieces: {'l0_i2h_weight': ..., ...}."""
+    mode = net._fused_mode
+    return {k: v.asnumpy() for k, v in split_rnn_params(fused, mode, net._num_layers, C, H, net._dir == 2).items()}
+
+
+def torch_name(name):
+    """l0_i2h_weight -> weight_ih_l0, r1_h2h_bias -> bias_hh_l1_reverse."""
+    direction, rest = name[0], name[1:]
+    layer, kind = rest.split("_", 1)
+    return f"{TORCH_NAMES[kind]}_l{layer}" + ("_reverse" if direction == "r" else "")
+
+
 def torch_twin(net, torch_cls, num_layers, bidirectional, **kwargs):
-    """A torch layer holding `net`'s weights (l0_i2h_weight -> weight_ih_l0, r0_... -> ..._reverse)."""
+    """A torch layer holding `net`'s weights."""
     ref = torch_cls(C, H, num_layers=num_layers, bidirectional=bidirectional,
                     **({"nonlinearity": kwargs["activation"]} if "activation" in kwargs else {})).double()
     with torch.no_grad():
-        for name, p in net.collect_params().items():
-            direction, rest = name[0], name[1:]
-            layer, kind = rest.split("_", 1)
-            target = f"{TORCH_NAMES[kind]}_l{layer}" + ("_reverse" if direction == "r" else "")
-            getattr(ref, target).copy_(torch.from_numpy(p.data().asnumpy().astype("f8")))
+        for name, value in pieces(net, net.rnn_param.data()).items():
+            getattr(ref, torch_name(name)).copy_(torch.from_numpy(value.astype("f8")))
     return ref
 
 
@@ -34,7 +45,7 @@ def grads_of(net, x, states, layout):
         out, new_states = net(xs, [np.array(s) for s in states])
         loss = (out * out).sum() + sum((s * s).sum() for s in new_states)
     loss.backward()
-    params = {k: p.grad().asnumpy() for k, p in net.collect_params().items()}
+    params = pieces(net, net.rnn_param.grad())
     return out.asnumpy(), [s.asnumpy() for s in new_states], xs.grad.asnumpy(), params
 
 
@@ -75,16 +86,18 @@ def test_layers_match_torch_outputs_and_gradients(mode, layout, backend):
         onp.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-5)
     want_dx = tx.grad.numpy() if layout == "TNC" else tx.grad.numpy().transpose(1, 0, 2)
     onp.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-5)
+    assert len(dparams) == 16
     for name, g in dparams.items():
-        direction, rest = name[0], name[1:]
-        layer, kind = rest.split("_", 1)
-        target = f"{TORCH_NAMES[kind]}_l{layer}" + ("_reverse" if direction == "r" else "")
-        onp.testing.assert_allclose(g, getattr(ref, target).grad.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+        onp.testing.assert_allclose(g, getattr(ref, torch_name(name)).grad.numpy(), rtol=1e-5, atol=1e-5,
+                                    err_msg=name)
 
 
 def test_mxnet_parameter_names_and_shapes():
     net = rnn.LSTM(8, num_layers=2, bidirectional=True, input_size=5)
-    shapes = {k: p.shape for k, p in net.collect_params().items()}
+    assert list(net.collect_params()) == ["rnn_param"]               # MXNet 2: one fused vector
+    assert net.rnn_param.shape == (2 * 32 * 5 + 2 * 32 * 8 + 2 * 32 * 16 + 2 * 32 * 8 + 8 * 32,)
+    net.initialize()
+    shapes = {k: v.shape for k, v in split_rnn_params(net.rnn_param.data(), "lstm", 2, 5, 8, True).items()}
     assert shapes["l0_i2h_weight"] == (32, 5) and shapes["r0_h2h_weight"] == (32, 8)
     assert shapes["l1_i2h_weight"] == (32, 16) and shapes["r1_h2h_bias"] == (32,)
     assert len(shapes) == 16
@@ -92,19 +105,26 @@ def test_mxnet_parameter_names_and_shapes():
 
 
 @pytest.mark.parametrize("layer, mode", [(rnn.LSTM, "lstm"), (rnn.GRU, "gru"), (rnn.RNN, "rnn_relu")])
-def test_split_rnn_params_inverts_mxnet2_fused_layout(layer, mode):
+def test_split_rnn_params_follows_mxnet2_fused_layout(layer, mode):
     # MXNet 2 stores a layer's weights as one vector: all weights (layer, direction, i2h then h2h),
-    # then all biases in the same order; split_rnn_params names the pieces as hybrid's parameters
-    from hybrid.gluon.utils import split_rnn_params
-    net = layer(6, num_layers=2, bidirectional=True, input_size=5)
+    # then all biases in the same order; the pieces get their own initializers
+    net = layer(6, num_layers=2, bidirectional=True, input_size=5, i2h_bias_initializer="ones",
+                h2h_weight_initializer=hb.init.Constant(0.5))
     net.initialize(hb.init.Uniform(1.0))
-    params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+    fused = net.rnn_param.data()
+    split = split_rnn_params(fused, mode, 2, 5, 6, bidirectional=True)
     order = [f"{d}{i}_{g}_{kind}" for kind in ("weight", "bias") for i in range(2) for d in "lr" for g in ("i2h", "h2h")]
-    fused = np.array(onp.concatenate([params[name].ravel() for name in order]))
-    pieces = split_rnn_params(fused, mode, 2, 5, 6, bidirectional=True)
-    assert list(pieces) == order
-    for name in order:
-        onp.testing.assert_array_equal(pieces[name].asnumpy(), params[name])
+    assert list(split) == order
+    onp.testing.assert_array_equal(onp.concatenate([split[n].asnumpy().ravel() for n in order]), fused.asnumpy())
+    for name, value in split.items():
+        kind = name.split("_", 1)[1]
+        expected = {"i2h_bias": 1.0, "h2h_bias": 0.0, "h2h_weight": 0.5}.get(kind)
+        if expected is None:        # i2h weights: Gluon's default Uniform(0.07), not the global Uniform(1.0)
+            assert 0 < onp.abs(value.asnumpy()).max() <= 0.07, name
+        else:
+            assert (value.asnumpy() == expected).all(), name
+    gates = {"lstm": 4, "gru": 3, "rnn_relu": 1}[mode] * 6
+    assert split["l1_i2h_weight"].shape == (gates, 12) and split["r0_h2h_weight"].shape == (gates, 6)
     with pytest.raises(hb.HybridError, match="parameters"):
         split_rnn_params(fused[:-1], mode, 2, 5, 6, bidirectional=True)
     projected = split_rnn_params(np.zeros(4 * 6 * 5 + 4 * 6 * 3 + 3 * 6 + 2 * 4 * 6), "lstm", 1, 5, 6,
@@ -160,9 +180,10 @@ def test_cells_unroll_like_the_layers(backend):
     stack.add(rnn.LSTMCell(H, input_size=C))
     stack.add(rnn.LSTMCell(H, input_size=H))
     stack.initialize()
+    weights = pieces(layer, layer.rnn_param.data())
     for k, cell in enumerate([stack[0], stack[1]]):
         for kind in TORCH_NAMES:
-            getattr(cell, kind).set_data(getattr(layer, f"l{k}_{kind}").data())
+            getattr(cell, kind).set_data(weights[f"l{k}_{kind}"])
     x = np.array(onp.random.default_rng(3).normal(size=(N, T, C)).astype("f4"))
 
     class Unrolled(hb.nn.HybridBlock):
@@ -188,9 +209,10 @@ def test_bidirectional_residual_and_list_unroll():
     layer.initialize()
     bi = rnn.BidirectionalCell(rnn.GRUCell(H, input_size=C), rnn.GRUCell(H, input_size=C))
     bi.initialize()
+    weights = pieces(layer, layer.rnn_param.data())
     for cell, d in ((bi.l_cell, "l"), (bi.r_cell, "r")):
         for kind in TORCH_NAMES:
-            getattr(cell, kind).set_data(getattr(layer, f"{d}0_{kind}").data())
+            getattr(cell, kind).set_data(weights[f"{d}0_{kind}"])
     x = onp.random.default_rng(4).normal(size=(T, N, C)).astype("f4")
     steps, states = bi.unroll(T, [np.array(x[t]) for t in range(T)], layout="TNC")
     assert isinstance(steps, list) and len(steps) == T and len(states) == 2
@@ -218,3 +240,30 @@ def test_dropout_and_zoneout_cells():
         noisy, states = cell.unroll(T, x, merge_outputs=True)
     assert noisy.shape == (N, T, H) and len(states) == 2
     assert not onp.allclose(noisy.asnumpy(), plain.asnumpy())
+
+
+def test_stack_of_bidirectional_cells_matches_the_fused_layer_after_infer_shape():
+    # MXNet 2's recipe: infer shapes, copy the fused layer's pieces into a stack of cells, unroll
+    layer = rnn.GRU(H, num_layers=2, bidirectional=True)
+    x = np.array(onp.random.default_rng(5).normal(size=(T, N, C)).astype("f4"))
+    layer.infer_shape(x, layer.begin_state(N))           # before initialize: only the shape is set
+    assert layer.rnn_param.shape[0] > 0 and not layer.rnn_param.is_initialized
+    layer.initialize()
+    stack = rnn.HybridSequentialRNNCell()
+    for _ in range(2):
+        stack.add(rnn.BidirectionalCell(rnn.GRUCell(H), rnn.GRUCell(H)))
+    stack.infer_shape(0, x, False)
+    assert stack[1].l_cell.i2h_weight.shape == (3 * H, 2 * H) and stack[0].r_cell.i2h_weight.shape == (3 * H, C)
+    stack.initialize()
+    weights = pieces(layer, layer.rnn_param.data())
+    for name, value in weights.items():
+        d, rest = name[0], name[1:]
+        index, kind = rest.split("_", 1)
+        cell = getattr(stack[int(index)], f"{d}_cell")
+        getattr(cell, kind).set_data(value)
+    want, want_states = layer(x, layer.begin_state(N))
+    got, got_states = stack.unroll(T, x, layout="TNC", merge_outputs=True)
+    onp.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-6)
+    # the stack's states are [l0, r0, l1, r1]; the layer's are stacked in the same order
+    onp.testing.assert_allclose(onp.stack([s.asnumpy() for s in got_states]), want_states[0].asnumpy(),
+                                rtol=1e-5, atol=1e-6)

@@ -20,14 +20,11 @@ import unittest
 KINDS = {"NodeModel": "node", "SimpleModel": "simple", "PyTorchConvertedModel": "pytorch-converted",
          "PyTorchOperatorModel": "pytorch-operator", "RealModel": "real (light models, local files)"}
 
-# ops hybrid does not implement; their *_expanded variants (the op's function body) pass
-_MISSING_OPS = r"roialign|deform_conv|col2im|maxunpool|det|melweightmatrix|image_decoder|bitcast|flexattention"
 EXPECTED_FAILURES: list[tuple[str, str]] = [
     (r"(?i)string|^test_(strnorm|regex|tfidf)", "strings: hybrid has no string dtype"),
     (r"^test_loop16_seq_none$", "the ONNX runner cannot compare a sequence that holds a 0-d tensor (its "
      "assert_similar_outputs recurses into the tensor and calls len() on it); hybrid's output equals the expected "
      "one (tests/onnx/test_onnx_import.py::test_sequence_outputs_match_the_reference)"),
-    (rf"^test_(basic_|)({_MISSING_OPS})(?!.*_expanded)", "op not implemented yet (listed in docs/onnx.md)"),
     (r"^test_(bernoulli|random|dropout_.*training|training_dropout)", "random sampling ops: hybrid's "
      "counter-based generator cannot reproduce ONNX Runtime's draws, and training-mode Dropout is a training op"),
     (r"^test_(adagrad|adam|momentum|nesterov|gradient|batchnorm_.*training_mode)",
@@ -49,11 +46,8 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 ]
 
 
-# failures of the llvm backend only (codegen bugs, reported to the llvm owner)
-LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = [
-    (r"^test_div_uint64$", "llvm codegen: Div of uint64 tensors emits an invalid i32 -> i64 cast opcode "
-     "(LLVM IR parse error); interp and eager pass"),
-]
+# failures of the llvm backend only (codegen bugs, reported to the llvm owner); none known
+LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = []
 
 
 def expected_reason(name: str, hybrid_backend: str = "interp"):

@@ -116,6 +116,7 @@ def test_unsupported_op_names_op_node_opset_and_supported_list():
     message = str(info.value)
     assert "StringNormalizer" in message and "normalize_words" in message and "opset 10" in message
     assert "Conv" in message and "Gemm" in message   # the list of supported ops
+    assert "no string dtype" in message              # and why this one is refused
 
 
 def test_old_and_new_opsets_of_the_same_op_agree():
@@ -186,3 +187,21 @@ def test_sequence_outputs_match_the_reference(backend):
     for g, e in zip(got, expected[0]):
         assert g.dtype == e.dtype
         numpy.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+def test_integer_div_truncates_and_stays_exact_for_64_bit_values(backend):
+    # truncation toward zero for every sign combination; values beyond 2**53 would round through float
+    a = numpy.array([7, -7, 7, -7, 2 ** 62 + 1, -(2 ** 62) - 3, 5], "int64")
+    b = numpy.array([2, 2, -2, -2, 3, 7, 9], "int64")
+    for dtype in ("int64", "uint64", "int32"):
+        x, y = (a, b) if dtype == "int64" else (abs(a).astype(dtype), abs(b).astype(dtype))
+        elem = helper.np_dtype_to_tensor_dtype(numpy.dtype(dtype))
+        graph = helper.make_graph([helper.make_node("Div", ["a", "b"], ["q"])], "div",
+                                  [helper.make_tensor_value_info(n, elem, [7]) for n in "ab"],
+                                  [helper.make_tensor_value_info("q", elem, [7])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        got = import_model(model, backend=backend)(x, y).asnumpy()
+        want = reference(model, x, y)[0]
+        assert got.dtype == want.dtype
+        numpy.testing.assert_array_equal(got, want)

@@ -61,23 +61,52 @@ def test_chains_of_convolutions_stay_blocked(rewrite):
     """, conv_layout=every_conv)
 
 
-UNCHANGED = {
-    "read elsewhere (a residual)": f"""
-        {HEAD} -> (f32[2,4,6,7], f32[2,5,6,7]) {{
+def test_other_readers_keep_the_nchw_value(rewrite):
+    """The value is also read by an elementwise op and returned: those keep reading the NCHW value (the
+    producer's kernel will store both layouts)."""
+    rewrite(["conv_layout"], f"""
+        {HEAD} -> (f32[2,4,6,7], f32[2,5,6,7], f32[2,5,6,7]) {{
           {CONV1}
           %1 = relu(%0) : f32[2,5,6,7]
           %2 = conv2d(%1, %w2) {{stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1}} : f32[2,4,6,7]
           %3 = add(%1, %b) : f32[2,5,6,7]
-          return %2, %3
+          return %2, %3, %1
         }}
-    """,
-    "a graph output": f"""
-        {HEAD} -> (f32[2,4,6,7], f32[2,5,6,7]) {{
+    """, f"""
+        {HEAD} -> (f32[2,4,6,7], f32[2,5,6,7], f32[2,5,6,7]) {{
+          {CONV1}
+          %1 = relu(%0) : f32[2,5,6,7]
+          %2 = to_blocked(%1) {{block=4, pad=[1, 1]}} : f32[2,2,8,9,4]
+          %3 = conv2d_blocked(%2, %w2) {{stride=[1, 1], dilation=[1, 1]}} : f32[2,4,6,7]
+          %4 = add(%1, %b) : f32[2,5,6,7]
+          return %3, %4, %1
+        }}
+    """, conv_layout=every_conv)
+
+
+def test_one_blocked_copy_per_value(rewrite):
+    """Two convolutions with the same padding share one blocked copy; one with another padding reads NCHW."""
+    rewrite(["conv_layout"], f"""
+        {HEAD} -> (f32[2,4,6,7], f32[2,4,6,7], f32[2,4,4,5]) {{
           {CONV1}
           %1 = conv2d(%0, %w2) {{stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1}} : f32[2,4,6,7]
-          return %1, %0
+          %2 = conv2d(%0, %w2) {{stride=[2, 1], padding=[1, 1], dilation=[1, 1], groups=1}} : f32[2,4,3,7]
+          %3 = conv2d(%0, %w2) {{stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1}} : f32[2,4,4,5]
+          return %1, %2, %3
         }}
-    """,
+    """.replace("f32[2,4,6,7], f32[2,4,6,7], f32", "f32[2,4,6,7], f32[2,4,3,7], f32"), f"""
+        {HEAD} -> (f32[2,4,6,7], f32[2,4,3,7], f32[2,4,4,5]) {{
+          {CONV1}
+          %1 = to_blocked(%0) {{block=4, pad=[1, 1]}} : f32[2,2,8,9,4]
+          %2 = conv2d_blocked(%1, %w2) {{stride=[1, 1], dilation=[1, 1]}} : f32[2,4,6,7]
+          %3 = conv2d_blocked(%1, %w2) {{stride=[2, 1], dilation=[1, 1]}} : f32[2,4,3,7]
+          %4 = conv2d(%0, %w2) {{stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1}} : f32[2,4,4,5]
+          return %2, %3, %4
+        }}
+    """, conv_layout=every_conv)
+
+
+UNCHANGED = {
     "not from a convolution": f"""
         {HEAD} -> f32[2,4,3,3] {{
           {CONV1}
@@ -103,7 +132,7 @@ UNCHANGED = {
 }
 
 
-def test_values_other_readers_or_producers_keep_nchw(rewrite):
+def test_values_from_other_producers_keep_nchw(rewrite):
     for name, text in UNCHANGED.items():
         try:
             rewrite(["conv_layout"], text, text, conv_layout=every_conv)

@@ -59,12 +59,13 @@ def literal(value, dtype: str) -> str:
 _FLOAT_FN = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sin": "sin",
              "cos": "cos", "floor": "floor", "ceil": "ceil", "round": "rint", "abs": "fabs", "pow": "pow"}
 # float -> int helpers of the prelude (hybrid.ir.ops.elementwise.float_to_int's rule)
-_FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i32": "hb_ftoi32", "i64": "hb_ftoi64", "u32": "hb_ftou32"}
+_FLOAT_TO_INT = {"i8": "hb_ftoi32", "u8": "hb_ftoi32", "i16": "hb_ftoi32", "u16": "hb_ftoi32", "i32": "hb_ftoi32",
+                 "i64": "hb_ftoi64", "u32": "hb_ftou32", "u64": "hb_ftou64"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|", "bitxor": "^"}
 _HELPER = {"floordiv": "hb_floordiv", "lshift": "hb_shl", "rshift": "hb_shr"}
 assert set(_FLOAT_FN) | set(_INFIX) | set(_HELPER) | {"neg", "max", "min", "mod", "rsqrt", "not", "bitnot", "select",
-                                                      "cast"} \
+                                                      "cast", "bitcast"} \
     == set(SCALAR_OPS), "cexpr must render exactly hybrid.ir.scalar.SCALAR_OPS"
 
 
@@ -85,6 +86,8 @@ def scalar_op(op: str, args: list[str], arg_dtype: str, dtype: str, value=None, 
         return f"(!{args[0]})" if arg_dtype == "bool" else f"(({ctype})~{args[0]})"
     if op == "select":
         return f"({args[0]} ? {args[1]} : {args[2]})"
+    if op == "bitcast":
+        return _bitcast(args[0], arg_dtype, dtype)
     if op == "cast":
         if value == "bool":
             return f"({args[0]} != 0)"
@@ -114,3 +117,16 @@ def scalar_op(op: str, args: list[str], arg_dtype: str, dtype: str, value=None, 
     if op == "rsqrt":
         return f"rsqrtf({args[0]})" if suffix else f"(1.0 / sqrt({args[0]}))"
     return f"{_FLOAT_FN[op]}{suffix}({', '.join(args)})"
+
+
+def _bitcast(v: str, src: str, dst: str) -> str:
+    """The same bits as another dtype of their width (f16 lives in a float register, so it is
+    rounded to its __half storage first); bool is one byte holding 0 or 1."""
+    if src == "bool":
+        return f"(({RTYPE[dst]}){v})"
+    if dst == "bool":
+        return f"({v} != 0)"
+    if src == "f16":
+        v = f"__float2half({v})"
+    bits = f"hb_bitcast<{CTYPE[dst]}>(({CTYPE[src]})({v}))"
+    return f"__half2float({bits})" if dst == "f16" else bits

@@ -62,8 +62,9 @@ __device__ __forceinline__ float hb_round_half_d(double x) { return (float)(__ha
 #else
 __device__ __forceinline__ float hb_round_half_d(double x) { return __half2float(__double2half(x)); }
 #endif
-// Float -> int as hybrid.ir.ops.elementwise.float_to_int: truncate through int32 (i8/u8/i32) or
-// int64 (i64/u32); outside that range the minimum (u32: 0). C leaves those cases undefined.
+// Float -> int as hybrid.ir.ops.elementwise.float_to_int: truncate through int32 (i8/u8/i16/u16/i32)
+// or int64 (i64/u32; u64 below 2**63, exact above); outside that range the minimum (u32: 0; u64:
+// 2**63). C leaves those cases undefined.
 __device__ __forceinline__ int hb_ftoi32(double x) {
   return (x >= -2147483648.0 && x < 2147483648.0) ? (int)x : (int)(-2147483647 - 1);
 }
@@ -72,6 +73,18 @@ __device__ __forceinline__ long long hb_ftoi64(double x) {
 }
 __device__ __forceinline__ unsigned hb_ftou32(double x) {
   return (x >= -9223372036854775808.0 && x < 4294967296.0) ? (unsigned)(long long)x : 0u;
+}
+__device__ __forceinline__ unsigned long long hb_ftou64(double x) {
+  if (x >= -9223372036854775808.0 && x < 9223372036854775808.0) return (unsigned long long)(long long)x;
+  return (x >= 9223372036854775808.0 && x < 18446744073709551616.0) ? (unsigned long long)x : 9223372036854775808ULL;
+}
+
+// The bits of one value as another type of the same size (BitCast).
+template <typename To, typename From> __device__ __forceinline__ To hb_bitcast(From x) {
+  static_assert(sizeof(To) == sizeof(From), "hb_bitcast needs types of one size");
+  To y;
+  memcpy(&y, &x, sizeof(To));
+  return y;
 }
 
 // Threefry-2x32, 20 rounds (hybrid.ir.ops.source.threefry2x32) of counter (c, 0): first word.

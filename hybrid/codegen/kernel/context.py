@@ -36,6 +36,7 @@ class _Lowering:
     def __init__(self, name: str):
         self.kernel = Kernel(name, {})
         self.counter = 0
+        self.materialized: dict[Lazy, str] = {}     # a value's lazy form -> the temp it was computed into
 
     def fresh(self, extent: int) -> int:
         self.counter += 1
@@ -85,6 +86,7 @@ class _Lowering:
             return self.kernel.buffers[found[0]]
         buf = self.buffer("t", t.shape, t.dtype, "temp")
         self.stage(buf, lazy)
+        self.materialized[lazy] = buf.name
         return buf
 
 

@@ -55,7 +55,7 @@ def simplify(e: E, extents: dict[int, int]) -> E:
         return out
 
     def rebuild(e: E, args: tuple) -> E:
-        if e.dtype != INDEX or e.op in ("load", "reduce", "cast"):
+        if e.dtype != INDEX or e.op in ("load", "reduce", "cast", "bitcast"):
             if e.op == "and" and _is_const(args[0], True):
                 return args[1]
             if e.op == "and" and _is_const(args[1], True):

@@ -19,6 +19,9 @@ def from_scalar(expr: S.Expr, operands: list[E], out_dtype: str) -> E:
         if x.op == "cast":
             inner = go(x.args[0], hint)
             return cast(inner, x.value if x.value in ("bool",) else _dtype(x.value))
+        if x.op == "bitcast":
+            inner = go(x.args[0], hint)
+            return E("bitcast", (inner,), _dtype(x.value), _dtype(x.value))
         typed = [None if a.op == "const" else go(a, hint) for a in x.args]
         if x.op == "select":
             branch = next((t.dtype for t in typed[1:] if t is not None), hint)

@@ -99,11 +99,13 @@ class DirectConv:
     tile: ConvTile
     channels: int = 0
     epilogue: TileEpilogue = TileEpilogue()
-    out_pad: Optional[tuple[int, int]] = None   # set: out is the blocked image (N, OB, OH+2ph, OW+2pw, V)
+    out_pad: Optional[tuple[int, int]] = None   # set: a blocked image (N, OB, OH+2ph, OW+2pw, V) is stored...
+    copy: Optional[str] = None                  # ...into this buffer, out (NCHW) as well; None: out is the image
 
     @property
     def blocked_out(self) -> bool:
-        return self.out_pad is not None
+        """Whether `out` is the blocked image (and no NCHW result is stored)."""
+        return self.out_pad is not None and self.copy is None
 
     @property
     def out_channels(self) -> int:
@@ -116,7 +118,8 @@ class DirectConv:
     def __str__(self) -> str:
         t = self.tile
         fused = "" if self.epilogue.expr == ("acc",) else f", epilogue {_expr_text(self.epilogue.expr)}"
-        stored = f", stored NCHW{t.width}c padded {self.out_pad}" if self.blocked_out else ""
+        stored = "" if self.out_pad is None else \
+            f", stored NCHW{t.width}c padded {self.out_pad}" + (f" into {self.copy} too" if self.copy else "")
         return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
                 f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused}{stored})")
 
@@ -252,6 +255,9 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
                f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
     first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
+    copy_row = None
+    if s.copy is not None:
+        copy_row, _, copy_block = _blocked_row(fn, s, n, og, oh, ptrs[s.copy])
     if s.blocked_out:
         yrow, pixel, ychan = _blocked_row(fn, s, n, og, oh, ptrs[s.out])
     else:
@@ -274,9 +280,14 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
         yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
         res = [fn.op(f"getelementptr inbounds float, ptr {ptrs[r]}, i64 {yo}") for r in s.epilogue.residuals]
         extra = "".join(f", ptr {p}" for p in chans + res)
+        if copy_row is not None:
+            at = fn.op(f"add nsw i64 {copy_row}, {fn.op(f'mul nsw i64 {ow0}, {V}')}")
+            extra = f", ptr {fn.op(f'getelementptr inbounds float, ptr {ptrs[s.copy]}, i64 {at}')}, " \
+                    f"i64 {copy_block}" + extra
         dh, dw = t.dilation
         masked = s.out_channels % (t.ro * V) != 0
-        function = _tile_function(mod, t, rw, s.epilogue, masked, s.blocked_out)
+        function = _tile_function(mod, t, rw, s.epilogue, masked, "blocked" if s.blocked_out else
+                                  "both" if s.copy is not None else "nchw")
         fn.do(f"call void @{function}(ptr {xp}, ptr {wp}, ptr {yp}, "
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
               f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
@@ -312,7 +323,7 @@ def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tup
 
 
 def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
-                   masked: bool = False, blocked: bool = False) -> str:
+                   masked: bool = False, stores: str = "nchw") -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
     (RO, rw, CI, V, epilogue tree, masking): the shape's other numbers are arguments, so the ResNet-18 graph's
     sixteen 3x3 convolutions share a few of them (each unrolls CI x (RO + rw) loads and CI x RO x rw FMAs).
@@ -323,17 +334,25 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     w: the group's weights (CB x KH x KW steps of CI x RO x V floats); y: the NCHW result at the group's
     first channel and the tile's first pixel, channels y_chan floats apart; valid: the group's channels
     that exist in y (`masked` variant only: the others are neither computed nor stored); chan: the
-    epilogue's per-channel values from the group's first channel; residual: like y."""
+    epilogue's per-channel values from the group's first channel; residual: like y.
+    stores: "nchw" (y as above), "blocked" (y is the blocked image at the tile's first pixel of the group's
+    first block, y_chan floats per block: `_store_blocked`), or "both": NCHW into y and, after `valid`, the
+    arguments `ptr yb, i64 yb_block` of the blocked image (pixel vectors).
+    An epilogue without residuals runs on the accumulators (whole vectors of channels, per-channel values
+    loaded as vectors) before the transpose; one with residuals (NCHW rows) on the transposed rows, and for
+    the "both" stores the rows are transposed back to pixel vectors."""
     V, vt = t.width, f"<{t.width} x float>"
     plain = epilogue == TileEpilogue()
     name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "") + ("b" if blocked else "")
+        ("m" if masked else "") + {"nchw": "", "blocked": "b", "both": "d"}[stores]
     if name in mod.defined:
         return name
     mod.defined.add(name)
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
     extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
         "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
+    if stores == "both":
+        extra = ", ptr noalias %yb, i64 %ybblock" + extra
     # y and a residual may be one array (a result computed in place): neither is noalias
     fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
             f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
@@ -369,18 +388,36 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
                 acc[k] = fn.op(f"call {vt} {fma}({vt} {x}, {vt} {wv[r]}, {vt} {acc[k]})")
     for lp in reversed(loops):
         acc = fn.end_loop(lp, acc)
-    if blocked:
+    if stores == "blocked":
         _store_blocked(fn, mod, t, rw, epilogue, masked, acc)
         return name
+    early = not epilogue.residuals    # no NCHW operand: the epilogue runs on whole vectors of channels
     for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
-        rows = _transpose(fn, acc[r * rw:(r + 1) * rw], V)
-        for lane, row in enumerate(rows):
+        pixels = acc[r * rw:(r + 1) * rw]
+        if early:
+            vectors: dict = {}
+            pixels = [_render_epilogue(fn, mod, epilogue.expr, a, V, r * V, "", {}, vectors) for a in pixels]
+        values = []
+        for lane, row in enumerate(_transpose(fn, pixels, V)):
             c = r * V + lane
+            if stores == "both" and not early:  # every channel's value for the image: residuals read in bounds
+                read = fn.op(f"select i1 {fn.op(f'icmp slt i64 {c}, %valid')}, i64 {c}, i64 "
+                             f"{fn.op('sub nsw i64 %valid, 1')}") if masked else str(c)
+                values.append(_render_epilogue(fn, mod, epilogue.expr, row, rw, c,
+                                               fn.op(f"mul nsw i64 %ychan, {read}"), {}))
             with fn.when(fn.op(f"icmp slt i64 {c}, %valid"), "channel") if masked else nullcontext():
                 at = fn.op(f"mul nsw i64 %ychan, {c}")
-                value = _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
+                value = row if early else values[-1] if values else \
+                    _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
                 fn.do(f"store <{rw} x float> {value}, ptr "
                       f"{fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
+        if stores == "both":
+            keep = _valid_lanes(fn, V, r) if masked else None
+            for j, pixel in enumerate(pixels if early else _transpose(fn, values, rw)):
+                if keep is not None:
+                    pixel = fn.op(f"select <{V} x i1> {keep}, {vt} {pixel}, {vt} zeroinitializer")
+                at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ybblock, {r}')}, {j * V}")
+                fn.do(f"store {vt} {pixel}, ptr {fn.op(f'getelementptr inbounds float, ptr %yb, i64 {at}')}, align 4")
     fn.do("ret void")
     mod.functions.append(fn.text())
     return name
@@ -392,12 +429,7 @@ def _store_blocked(fn: Fn, mod, t: ConvTile, rw: int, epilogue: TileEpilogue, ma
     channels at or past %valid are stored as zeros (the layout's channel padding)."""
     V, vt = t.width, f"<{t.width} x float>"
     for r in range(t.ro):
-        keep = None
-        if masked:
-            lanes = ", ".join(f"i64 {r * V + lane}" for lane in range(V))
-            limit = fn.op(f"insertelement <{V} x i64> poison, i64 %valid, i64 0")
-            limit = fn.op(f"shufflevector <{V} x i64> {limit}, <{V} x i64> poison, <{V} x i32> zeroinitializer")
-            keep = fn.op(f"icmp slt <{V} x i64> <{lanes}>, {limit}")
+        keep = _valid_lanes(fn, V, r) if masked else None
         memo: dict = {}
         for j in range(rw):
             at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ychan, {r}')}, {j * V}")
@@ -407,6 +439,14 @@ def _store_blocked(fn: Fn, mod, t: ConvTile, rw: int, epilogue: TileEpilogue, ma
             fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
     fn.do("ret void")
     mod.functions.append(fn.text())
+
+
+def _valid_lanes(fn: Fn, width: int, block: int) -> str:
+    """<width x i1>: which lanes of the group's block `block` hold channels below %valid."""
+    lanes = ", ".join(f"i64 {block * width + lane}" for lane in range(width))
+    limit = fn.op(f"insertelement <{width} x i64> poison, i64 %valid, i64 0")
+    limit = fn.op(f"shufflevector <{width} x i64> {limit}, <{width} x i64> poison, <{width} x i32> zeroinitializer")
+    return fn.op(f"icmp slt <{width} x i64> <{lanes}>, {limit}")
 
 
 _VECTOR_OPS = {"add": "fadd contract", "sub": "fsub contract", "mul": "fmul contract", "div": "fdiv"}

@@ -94,20 +94,25 @@ def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
 
 
 def _store_blocked(k: Kernel) -> None:
-    """A direct convolution whose result only a to_blocked copy reads (ir/ops/blocked.py: the next
-    convolution's input) stores the blocked image itself: from the accumulators, without the transpose to
-    NCHW, and the copy goes. Not with a residual in the epilogue (read in NCHW) or another vector width."""
+    """A direct convolution whose result a to_blocked copy reads (ir/ops/blocked.py: the next convolution's
+    input) stores the blocked image itself, from its register tile, and the copy goes. When nothing else
+    reads the result and the epilogue has no residual (read in NCHW), only the image is stored: from the
+    accumulators, without the transpose to NCHW; otherwise the NCHW rows too."""
     for conv in [s for s in k.stages if isinstance(s, DirectConv)]:
         copies = [s for s in k.stages if isinstance(s, Stage) and blocked_copy_source(k, s) == conv.out]
-        readers = [s for s in k.stages if s is not conv and _reads(s, conv.out)]
-        if len(copies) != 1 or readers != copies or k.buffers[conv.out].role != "temp" or conv.epilogue.residuals:
+        if len(copies) != 1 or conv.out_channels != k.buffers[conv.out].shape[1]:
             continue
         copy = copies[0]
         shape = k.buffers[copy.out].shape
-        if shape[4] != conv.tile.width or conv.out_channels != k.buffers[conv.out].shape[1]:
+        if shape[4] != conv.tile.width:
             continue
-        del k.buffers[conv.out]
-        conv.out, conv.out_pad = copy.out, ((shape[2] - conv.tile.oh) // 2, (shape[3] - conv.tile.ow) // 2)
+        conv.out_pad = ((shape[2] - conv.tile.oh) // 2, (shape[3] - conv.tile.ow) // 2)
+        readers = [s for s in k.stages if s is not conv and s is not copy and _reads(s, conv.out)]
+        if readers or k.buffers[conv.out].role != "temp" or conv.epilogue.residuals:
+            conv.copy = copy.out
+        else:
+            del k.buffers[conv.out]
+            conv.out = copy.out
         k.stages.remove(copy)
 
 

@@ -21,12 +21,13 @@ import contextlib
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, SortStage, Stage, cast, flat_affine, walk
+from ..kernel import Buffer, E, GemmStage, Kernel, LapackStage, SortStage, Stage, cast, flat_affine, walk
 from . import gemm
 from .chunking import ChunkLoop
 from .conv_direct import DirectConv, PackInput, render_direct, render_pack
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
+from .lapack import render_lapack
 from .sort import render_sort, sort_parallel
 
 BLOCK = 256            # inner block of a blocked float sum (block sums added in order)
@@ -58,6 +59,7 @@ class ModuleState:
         self.functions: list[str] = []
         self.defined: set[str] = set()     # names of helper functions already in `functions`
         self.uses_sgemm = False
+        self.uses_lapack = False         # calls LAPACK routines of scipy-openblas32 (lapack.py)
         self.any_parallel = False
 
     def intrinsic(self, name: str, ret: str, *args: str) -> str:
@@ -102,6 +104,8 @@ class ExprRenderer:
         ty = REG[t]
         if op == "cast":
             return self.cast(args[0], at, t)
+        if op == "bitcast":
+            return self.bitcast(args[0], at, t)
         if op == "select":
             return fn.op(f"select i1 {args[0]}, {ty} {args[1]}, {ty} {args[2]}")
         if op in ("lt", "le", "gt", "ge", "eq", "ne"):
@@ -191,6 +195,14 @@ class ExprRenderer:
             return fn.op(f"trunc {REG[src]} {v} to {REG[dst]}")
         return fn.op(f"{'sext' if src in SIGNED else 'zext'} {REG[src]} {v} to {REG[dst]}")
 
+    def bitcast(self, v: str, src: str, dst: str) -> str:
+        """The same bits as another dtype of their width; bool is one byte holding 0 or 1."""
+        if src == "bool":
+            return self.fn.op(f"zext i1 {v} to {REG[dst]}")
+        if dst == "bool":
+            return self.fn.op(f"icmp ne {REG[src]} {v}, 0")
+        return v if REG[src] == REG[dst] else self.fn.op(f"bitcast {REG[src]} {v} to {REG[dst]}")
+
     def f64_to_f16(self, v: str) -> str:
         """double -> half, correctly rounded. A direct fptrunc calls a compiler-rt helper that
         MCJIT does not link (a crash); double -> float -> half would round twice. So the float
@@ -211,19 +223,25 @@ class ExprRenderer:
 
     def float_to_int(self, v: str, src: str, dst: str) -> str:
         """NumPy's float -> int cast (hybrid.ir.ops.elementwise.float_to_int): truncate, then
-        i8/u8/i32 go through i32 and i64/u32 through i64; a value outside that range (NaN,
-        +-inf) gives its minimum (u32: 0). fptosi alone would be poison there, which let
-        fusion change values."""
+        i8/u8/i16/u16/i32 go through i32 and i64/u32 through i64; a value outside that range (NaN,
+        +-inf) gives its minimum (u32: 0). u64: through i64 below 2**63, fptoui in [2**63, 2**64),
+        else 2**63. fptosi alone would be poison out of range, which let fusion change values; a
+        select of the in-range result never yields the poison of the other operand."""
         fn = self.fn
         if src == "f16":
             v, src = fn.op(f"fpext half {v} to float"), "f32"
-        wide = "i64" if dst in ("i64", "u32") else "i32"
+        wide = "i64" if dst in ("i64", "u32", "u64") else "i32"
         lo, hi = -float(1 << (BITS[wide] - 1)), float(1 << (32 if dst == "u32" else BITS[wide] - 1))
         ge = fn.op(f"fcmp oge {REG[src]} {v}, {lit(lo, src)}")
         lt = fn.op(f"fcmp olt {REG[src]} {v}, {lit(hi, src)}")
         inside = fn.op(f"and i1 {ge}, {lt}")
         t = fn.op(f"fptosi {REG[src]} {v} to {wide}")
-        out = fn.op(f"select i1 {inside}, {wide} {t}, {wide} {0 if dst == 'u32' else lit(lo, wide)}")
+        outside = 0 if dst == "u32" else lit(lo, wide)
+        if dst == "u64":
+            upper = fn.op(f"and i1 {fn.op(f'fcmp oge {REG[src]} {v}, {lit(hi, src)}')}, "
+                          f"{fn.op(f'fcmp olt {REG[src]} {v}, {lit(2.0 ** 64, src)}')}")
+            outside = fn.op(f"select i1 {upper}, i64 {fn.op(f'fptoui {REG[src]} {v} to i64')}, i64 {lit(lo, wide)}")
+        out = fn.op(f"select i1 {inside}, {wide} {t}, {wide} {outside}")
         return out if BITS[dst] == BITS[wide] else fn.op(f"trunc {wide} {out} to {REG[dst]}")
 
     def compare(self, op: str, args: list[str], t: str) -> str:
@@ -562,6 +580,8 @@ def stage_parallel(k: Kernel, stage) -> bool:
         return stage.floats >= PARALLEL_MIN
     if isinstance(stage, SortStage):
         return sort_parallel(stage)
+    if isinstance(stage, LapackStage):
+        return False
     if isinstance(stage, GemmStage):
         return k.buffers[stage.out].dtype == "f32" and stage.flops >= GEMM_PARALLEL_MIN
     total = math.prod(k.buffers[stage.out].shape)
@@ -917,6 +937,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
         elif isinstance(stage, SortStage):
             render_sort(fn, mod, k, stage, ptrs, *thread_range(fn, stage.rows, par))
+        elif isinstance(stage, LapackStage):
+            render_lapack(fn, mod, stage, ptrs)
         elif isinstance(stage, PackInput):
             mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
             render_pack(fn, stage, ptrs, *thread_range(fn, stage.rows, par))

@@ -1,5 +1,5 @@
-"""`hb.gluon.rnn`: recurrent layers (RNN, LSTM, GRU) and cells with MXNet Gluon's names, parameter
-names (l0_i2h_weight, ...) and gate order. Hybridized, a layer's time loop is one `scan` node."""
+"""`hb.gluon.rnn`: recurrent layers (RNN, LSTM, GRU; one fused `rnn_param` each, as MXNet 2) and
+cells with MXNet Gluon's names, parameter names (i2h_weight, ...) and gate order. Hybridized, a layer's time loop is one `scan` node."""
 from .rnn_cell import (BidirectionalCell, DropoutCell, GRUCell, HybridRecurrentCell, HybridSequentialRNNCell,
                        LSTMCell, ModifierCell, RecurrentCell, ResidualCell, RNNCell, SequentialRNNCell, ZoneoutCell)
 from .rnn_layer import GRU, LSTM, RNN

@@ -34,6 +34,13 @@ class RecurrentCell(Block):
     def _draws_per_step(self) -> bool:
         return any(isinstance(c, RecurrentCell) and c._draws_per_step() for c in self._children.values())
 
+    def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
+        """MXNet 2's shape inference for cell `i` of a stack: the first cell reads x's features, a later
+        one its predecessor's outputs (twice the hidden size after a bidirectional layer). Containers
+        and modifier cells pass it on to the cells they hold."""
+        for child in self._children.values():
+            child.infer_shape(i, x, is_bidirect)
+
     def unroll(self, length: int, inputs, begin_state=None, layout: str = "NTC", merge_outputs: Optional[bool] = None,
                valid_length=None):
         """Run the cell over `length` steps of `inputs` (an array in `layout`, or a list of (N, C)
@@ -92,6 +99,10 @@ class _GatedCell(HybridRecurrentCell):
         self.i2h_bias = Parameter("i2h_bias", (gates,), dtype, i2h_bias_initializer)
         self.h2h_bias = Parameter("h2h_bias", (gates,), dtype, h2h_bias_initializer)
 
+    def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
+        width = x.shape[-1] if i == 0 else self._hidden_size * (2 if is_bidirect else 1)
+        self.i2h_weight._infer_shape((self.i2h_weight.shape[0], width))
+
     def state_info(self, batch_size: int = 0) -> list[dict]:
         n = 2 if self._mode == "lstm" else 1
         return [{"shape": (batch_size, self._hidden_size), "__layout__": "NC"}] * n
@@ -149,11 +160,23 @@ class SequentialRNNCell(RecurrentCell):
     def state_info(self, batch_size: int = 0) -> list[dict]:
         return [info for cell in self._children.values() for info in cell.state_info(batch_size)]
 
+    def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
+        for k, cell in enumerate(self._children.values()):   # cell k of the stack
+            cell.infer_shape(k, x, is_bidirect)
+
     def forward(self, inputs, states):
+        return self._each_cell(inputs, states, lambda cell, x, s: cell(x, s))
+
+    def _unroll_time_major(self, xs, states: list, valid_length):
+        """Layer by layer, as MXNet unrolls a stack: each cell runs over the whole sequence before the
+        next one starts, so a BidirectionalCell can sit in the stack."""
+        return self._each_cell(xs, states, lambda cell, x, s: cell._unroll_time_major(x, s, valid_length))
+
+    def _each_cell(self, inputs, states, run):
         new_states, k = [], 0
         for cell in self._children.values():
             n = len(cell.state_info())
-            inputs, state = cell(inputs, list(states[k:k + n]))
+            inputs, state = run(cell, inputs, list(states[k:k + n]))
             new_states += list(state)
             k += n
         return inputs, new_states
@@ -173,6 +196,10 @@ class BidirectionalCell(HybridRecurrentCell):
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
         return self.l_cell.state_info(batch_size) + self.r_cell.state_info(batch_size)
+
+    def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
+        self.l_cell.infer_shape(i, x, True)
+        self.r_cell.infer_shape(i, x, True)
 
     def forward(self, inputs, states):
         raise HybridError("BidirectionalCell cannot be stepped (its backward half needs the future); call "

@@ -1,19 +1,41 @@
 """Multi-layer recurrent layers with MXNet Gluon's interface: RNN, LSTM, GRU.
 
-Parameters are named as in MXNet (`l0_i2h_weight`, `l0_h2h_bias`, `r0_...` for the reverse
-direction) with MXNet's gate order, so MXNet parameter files load. Each layer and direction
-projects the whole input sequence with one matmul and runs the recurrence as one scan, so a
-hybridized layer's graph does not grow with the sequence length."""
+As in MXNet 2, a layer holds one parameter, `rnn_param`: every weight and bias in one vector, in
+MXNet's storage order and gate order (`gluon.utils.split_rnn_params` names its pieces
+`l0_i2h_weight`, `l0_h2h_bias`, `r0_...` for the reverse direction), so MXNet 2 parameter files
+load. Each layer and direction projects the whole input sequence with one matmul and runs the
+recurrence as one scan, so a hybridized layer's graph does not grow with the sequence length."""
 from __future__ import annotations
 
+import math
+
+import numpy
 
 from ...core.array import Array
 from ...errors import HybridError
-from ...frontend import np, npx
+from ...frontend import init as initializers, np, npx
 from ...frontend.block import HybridBlock
 from ...frontend.parameter import Parameter
+from ..utils import _rnn_param_layout, split_rnn_params
 from . import sequence
 from .steps import GATES, NUM_STATES, step
+
+
+class FusedRNNInit(initializers.Initializer):
+    """Initializes `rnn_param` piece by piece: each weight and bias with its own initializer
+    (i2h_weight_initializer, ...; None means Gluon's default Uniform), on the piece's shape."""
+
+    def __init__(self, layer: "_RNNLayer", piece_inits: dict):
+        self.layer, self.piece_inits = layer, piece_inits
+
+    def __call__(self, shape, dtype):
+        pieces = self.layer._pieces(self.layer._input_size_of(shape[0]))
+        parts = []
+        for name, piece_shape in pieces:
+            chosen = self.piece_inits[name.split("_", 1)[1]]
+            parts.append(initializers.create(chosen if chosen is not None else initializers.Uniform())(
+                piece_shape, dtype).ravel())
+        return numpy.concatenate(parts).astype(dtype)
 
 
 class _RNNLayer(HybridBlock):
@@ -29,16 +51,31 @@ class _RNNLayer(HybridBlock):
         self._hidden_size, self._num_layers, self._layout = hidden_size, num_layers, layout
         self._dropout, self._dir, self._mode, self._activation = dropout, 2 if bidirectional else 1, mode, activation
         self._use_sequence_length, self._dtype = use_sequence_length, dtype
-        gates = GATES[mode] * hidden_size
-        for i in range(num_layers):
-            for d in "lr"[:self._dir]:
-                width = input_size if i == 0 else hidden_size * self._dir
-                for kind, shape, init in (("i2h_weight", (gates, width), i2h_weight_initializer),
-                                          ("h2h_weight", (gates, hidden_size), h2h_weight_initializer),
-                                          ("i2h_bias", (gates,), i2h_bias_initializer),
-                                          ("h2h_bias", (gates,), h2h_bias_initializer)):
-                    name = f"{d}{i}_{kind}"
-                    setattr(self, name, Parameter(name, shape, dtype, init))
+        init = FusedRNNInit(self, {"i2h_weight": i2h_weight_initializer, "h2h_weight": h2h_weight_initializer,
+                                   "i2h_bias": i2h_bias_initializer, "h2h_bias": h2h_bias_initializer})
+        size = self._param_size(input_size) if input_size else 0
+        self.rnn_param = Parameter("rnn_param", (size,), dtype, init)
+
+    @property
+    def _fused_mode(self) -> str:
+        """The mode name of MXNet's fused layout ('rnn_relu', 'rnn_tanh', 'lstm', 'gru')."""
+        return f"rnn_{self._activation}" if self._mode == "rnn" else self._mode
+
+    def _pieces(self, input_size: int) -> list:
+        return _rnn_param_layout(self._fused_mode, self._num_layers, input_size, self._hidden_size, self._dir == 2,
+                                 None)
+
+    def _param_size(self, input_size: int) -> int:
+        return sum(math.prod(shape) for _, shape in self._pieces(input_size))
+
+    def _input_size_of(self, size: int) -> int:
+        """The input width a fused vector of `size` entries implies (the size is linear in it)."""
+        per_feature = self._dir * GATES[self._mode] * self._hidden_size
+        return (size - self._param_size(0)) // per_feature
+
+    def infer_shape(self, inputs, *args) -> None:
+        """Fix rnn_param's size from the inputs' feature width (MXNet's deferred shape inference)."""
+        self.rnn_param._infer_shape((self._param_size(inputs.shape[2]),))
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
         shape = (self._num_layers * self._dir, batch_size, self._hidden_size)
@@ -69,10 +106,11 @@ class _RNNLayer(HybridBlock):
         if len(states) != len(want) or any(tuple(s.shape) != w["shape"] for s, w in zip(states, want)):
             raise HybridError(f"{name}: states must be {len(want)} arrays of shape {want[0]['shape']}, got "
                               f"{[tuple(s.shape) for s in states]}")
-        for d in "lr"[:self._dir]:
-            weight = getattr(self, f"{d}0_i2h_weight")
-            if not weight.is_initialized:
-                weight._finish_deferred_init((weight.shape[0], x.shape[2]))
+        if not self.rnn_param.is_initialized:
+            self.rnn_param._finish_deferred_init((self._param_size(x.shape[2]),))
+        elif self._input_size_of(self.rnn_param.shape[0]) != x.shape[2]:
+            raise HybridError(f"{name}: inputs have {x.shape[2]} features, but rnn_param was made for "
+                              f"{self._input_size_of(self.rnn_param.shape[0])}")
         out, new_states = self._layers(x, list(states), sequence_length)
         if self._layout == "NTC":
             out = np.swapaxes(out, 0, 1)
@@ -80,12 +118,13 @@ class _RNNLayer(HybridBlock):
 
     def _layers(self, x, states: list, sequence_length):
         finals = []
+        pieces = split_rnn_params(self.rnn_param.data(), self._fused_mode, self._num_layers, x.shape[2],
+                                  self._hidden_size, self._dir == 2)
         for i in range(self._num_layers):
             outs = []
             for k, d in enumerate("lr"[:self._dir]):
                 slot = i * self._dir + k
-                p = {kind: getattr(self, f"{d}{i}_{kind}").data()
-                     for kind in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
+                p = {kind: pieces[f"{d}{i}_{kind}"] for kind in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
                 xw = npx.fully_connected(x, p["i2h_weight"], p["i2h_bias"], flatten=False)
 
                 def cell(xw_t, s, p=p):

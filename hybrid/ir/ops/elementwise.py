@@ -11,25 +11,39 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import TensorType, dtype_name, is_float, to_numpy_dtype
+from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, to_numpy_dtype
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, lax, unbroadcast, where
 
 
-def _unary_infer(float_only: bool):
+# NumPy ufuncs defined for complex numbers too (their references compute them; codegen lowers the
+# complex arithmetic it supports in passes/lower_complex.py and names the others)
+COMPLEX_UNARY = frozenset({"neg", "abs", "exp", "log", "sqrt", "tanh", "expm1", "log1p", "sinh", "arcsinh", "sin",
+                           "cos", "tan", "cosh", "log2", "log10", "exp2", "arctan", "arcsin", "arccos", "arccosh",
+                           "arctanh", "sign", "stop_gradient"})
+
+
+def _unary_infer(float_only: bool, name: str):
     def infer(types):
         (t,) = types
+        if is_complex(t.dtype):
+            if name not in COMPLEX_UNARY:
+                raise ShapeError(f"is not defined for complex numbers (got {t.dtype}); apply it to np.real/np.imag")
+            return TensorType(t.shape, COMPLEX_PART[t.dtype]) if name == "abs" else t
         if float_only and not is_float(t.dtype):
             raise ShapeError(f"needs a floating-point input, got {t.dtype}; cast with astype('float32')")
         return t
     return infer
 
 
-def _binary_infer(result_dtype=None, needs=None):
+COMPLEX_BINARY = frozenset({"div", "pow"})   # of the float-only binary ops, those NumPy defines for complex too
+
+
+def _binary_infer(result_dtype=None, needs=None, name=""):
     def infer(types):
         a, b = types
         dtype = same_dtype(types)
-        if needs == "float" and not is_float(dtype):
+        if needs == "float" and not is_float(dtype) and not (is_complex(dtype) and name in COMPLEX_BINARY):
             raise ShapeError(f"needs floating-point operands, got {dtype}")
         if needs == "bool" and dtype != "bool":
             raise ShapeError(f"needs boolean operands, got {dtype}")
@@ -38,12 +52,12 @@ def _binary_infer(result_dtype=None, needs=None):
 
 
 def unary(name, ref, scalar, grad=None, float_only=True, differentiable=True, doc=""):
-    return register(OpDef(name, _unary_infer(float_only), ref, "elementwise", grad=grad, scalar=scalar,
+    return register(OpDef(name, _unary_infer(float_only, name), ref, "elementwise", grad=grad, scalar=scalar,
                           inplace=True, differentiable=differentiable, doc=doc))
 
 
 def binary(name, ref, scalar, grad=None, commutative=False, result_dtype=None, needs=None, differentiable=True):
-    return register(OpDef(name, _binary_infer(result_dtype, needs), ref, "elementwise", grad=grad, scalar=scalar,
+    return register(OpDef(name, _binary_infer(result_dtype, needs, name), ref, "elementwise", grad=grad, scalar=scalar,
                           commutative=commutative, inplace=result_dtype is None, differentiable=differentiable))
 
 
@@ -219,23 +233,38 @@ def _cast_grad(g, inputs, outputs, dtype):
 
 
 def float_to_int(x: numpy.ndarray, dtype: str) -> numpy.ndarray:
-    """Float -> integer cast, defined everywhere. Truncate toward zero; i8/u8/i32 go through int32
-    and i64/u32 through int64 (wrapping to the narrower type), as NumPy does on x86-64 (so
-    -3.7 -> uint8 is 253). Outside that range (NaN, +-inf, huge) NumPy is undefined; hybrid
-    gives the range's minimum (u32: 0). Every backend implements exactly this."""
+    """Float -> integer cast, defined everywhere. Truncate toward zero; i8/u8/i16/u16/i32 go through
+    int32 and i64/u32 through int64 (wrapping to the narrower type), as NumPy does on x86-64 (so
+    -3.7 -> uint8 is 253). u64 goes through int64 below 2**63 (so -3.7 wraps as for the others) and
+    is exact in [2**63, 2**64). Outside that range (NaN, +-inf, huge) NumPy is undefined; hybrid
+    gives the range's minimum (u32: 0; u64: 2**63, int64's minimum reinterpreted, as NumPy gives
+    for NaN). Every backend implements exactly this."""
     dtype = dtype_name(dtype)
+    x = x.astype(numpy.float64)
+    if dtype == "u64":
+        return _float_to_u64(x)
     wide = numpy.int64 if dtype in ("i64", "u32") else numpy.int32
     lo = float(numpy.iinfo(wide).min)
     hi = 2.0 ** 32 if dtype == "u32" else -lo
-    x = x.astype(numpy.float64)
     with numpy.errstate(invalid="ignore"):
         inside = (x >= lo) & (x < hi)
     t = numpy.where(inside, x, 0.0).astype(wide)
     return numpy.where(inside, t, wide(0 if dtype == "u32" else lo)).astype(to_numpy_dtype(dtype))
 
 
+def _float_to_u64(x: numpy.ndarray) -> numpy.ndarray:
+    with numpy.errstate(invalid="ignore"):
+        signed = (x >= -2.0 ** 63) & (x < 2.0 ** 63)
+        upper = (x >= 2.0 ** 63) & (x < 2.0 ** 64)
+    low = numpy.where(signed, x, 0.0).astype(numpy.int64).astype(numpy.uint64)
+    high = numpy.where(upper, x, 0.0).astype(numpy.uint64)
+    return numpy.where(signed, low, numpy.where(upper, high, numpy.uint64(2 ** 63)))
+
+
 def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
+    if x.dtype.kind == "c" and target.kind not in "cb":   # NumPy keeps the real part (without its warning)
+        x = x.real
     if x.dtype.kind == "f" and target.kind in "iu":
         return float_to_int(x, dtype)
     with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
@@ -244,3 +273,25 @@ def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
 
 register(OpDef("cast", _cast_infer, _cast_reference, "elementwise",
                scalar=lambda x, dtype: S.cast(x, dtype), attrs=("dtype",), grad=_cast_grad))
+
+
+def _bitcast_infer(types, dtype):
+    (t,) = types
+    dtype = dtype_name(dtype)
+    if to_numpy_dtype(t.dtype).itemsize != to_numpy_dtype(dtype).itemsize:
+        raise ShapeError(f"bitcast reinterprets bits in place, so both dtypes need one width: {t.dtype} is "
+                         f"{8 * to_numpy_dtype(t.dtype).itemsize} bits, {dtype} is {8 * to_numpy_dtype(dtype).itemsize}; "
+                         "use astype to convert values instead")
+    return TensorType(t.shape, dtype)
+
+
+def _bitcast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
+    """The same bytes read as `dtype` (NumPy's view); a bool is one byte holding 0 or 1."""
+    target = to_numpy_dtype(dtype)
+    if x.dtype == numpy.bool_ or target == numpy.bool_:
+        return x.astype(target)
+    return numpy.ascontiguousarray(x).view(target)
+
+
+register(OpDef("bitcast", _bitcast_infer, _bitcast_reference, "elementwise",
+               scalar=lambda x, dtype: S.bitcast(x, dtype), attrs=("dtype",), differentiable=False))

@@ -10,6 +10,8 @@ from ...frontend import np, npx
 from ...core.promote import cast
 from ...ir.types import to_numpy_dtype
 from .base import OnnxNode, converts
+from .control import run_body
+from .dtypes import hybrid_dtype
 from .shape import const_array
 
 
@@ -190,3 +192,32 @@ def _tensor_scatter(node: OnnxNode):
     written = np.sum(cast(hit, moved.type.dtype) * np.expand_dims(moved, -2), axis=-1)   # (B, ..., L)
     cache = np.moveaxis(past, axis, -1)
     return np.moveaxis(np.where(np.any(hit, axis=-1), written, cache), -1, axis)
+
+
+@converts("FlexAttention")
+def _flex_attention(node: OnnxNode):
+    """ai.onnx.preview FlexAttention: scores = (Q sqrt(s)) (K sqrt(s))^T in the input dtype, then
+    score_mod, softmax, prob_mod and the product with V in the softmax precision (float32 for half
+    inputs), cast back to V's dtype. The modifier subgraphs run like If/Loop bodies."""
+    q, k, v = node.input(0), node.input(1), node.input(2)
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise node.fail(f"Q, K and V must be rank-4 (batch, heads, sequence, head size); got {q.shape}, "
+                        f"{k.shape}, {v.shape}")
+    if q.shape[1] != k.shape[1]:
+        if q.shape[1] % k.shape[1]:
+            raise node.fail(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} key/value heads")
+        group = q.shape[1] // k.shape[1]
+        k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+    dtype = q.type.dtype
+    precision = node.attr("softmax_precision", None)
+    compute = hybrid_dtype(precision, node) if precision is not None else ("f32" if dtype in ("f16", "bf16") else dtype)
+    # the reference rounds sqrt(scale) to float32, then to the input dtype
+    root = numpy.sqrt(numpy.float32(node.attr("scale", 1.0 / math.sqrt(q.shape[-1]))))
+    root = const_array(numpy.asarray(root).astype(to_numpy_dtype(dtype)))
+    scores = cast(np.matmul(q * root, np.swapaxes(k * root, -1, -2)), compute)
+    if "score_mod" in node.attrs:
+        scores = cast(run_body(node, node.attr("score_mod"), [scores])[0], compute)
+    probs = npx.softmax(scores, axis=-1)
+    if "prob_mod" in node.attrs:
+        probs = cast(run_body(node, node.attr("prob_mod"), [probs])[0], compute)
+    return cast(np.matmul(probs, cast(v, compute)), v.type.dtype)

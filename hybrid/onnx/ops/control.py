@@ -10,7 +10,7 @@ from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
 
-def _run_body(node: OnnxNode, body, values: list) -> list:
+def run_body(node: OnnxNode, body, values: list) -> list:
     env = dict(node.env)
     for value_info, value in zip(body.input, values):
         env[value_info.name] = value
@@ -20,7 +20,7 @@ def _run_body(node: OnnxNode, body, values: list) -> list:
 @converts("If")
 def _if(node: OnnxNode):
     take_then = bool(node.const(0).reshape(-1)[0])
-    outputs = _run_body(node, node.attr("then_branch" if take_then else "else_branch"), [])
+    outputs = run_body(node, node.attr("then_branch" if take_then else "else_branch"), [])
     return tuple(outputs)
 
 
@@ -43,7 +43,7 @@ def _loop(node: OnnxNode):
     i = 0
     while cond and (trip is None or i < trip):
         iteration = const_array(numpy.array(i, numpy.int64))
-        outs = _run_body(node, body, [iteration, const_array(numpy.array(cond))] + carried)
+        outs = run_body(node, body, [iteration, const_array(numpy.array(cond))] + carried)
         cond = _known_bool(node, outs[0])
         carried = outs[1:1 + len(carried)]
         scans.append(outs[1 + len(carried):])
@@ -73,7 +73,7 @@ def _scan(node: OnnxNode):
             key = [slice(None)] * x.ndim
             key[axis] = index
             slices.append(x[tuple(key)])
-        outs = _run_body(node, body, states + slices)
+        outs = run_body(node, body, states + slices)
         states = outs[:len(states)]
         outputs.append(outs[len(states):])
     n_out = len(body.output) - len(states)

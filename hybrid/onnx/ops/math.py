@@ -73,9 +73,14 @@ converts("Atanh")(_unary(lambda x: np.log((1.0 + x) / (1.0 - x)) * 0.5))
 
 
 def _int_divide(a, b):
-    """ONNX integer Div truncates toward zero (C semantics)."""
-    q = np.divide(a, b)
-    return cast(np.where(q < 0, np.ceil(q), np.floor(q)), a.type.dtype)
+    """ONNX integer Div truncates toward zero (C semantics). Integer floor division, corrected by one
+    where the signs differ and the division is inexact, so 64-bit values stay exact (a detour through
+    float would round them)."""
+    q = np.floor_divide(a, b)
+    if a.type.dtype.startswith("u"):
+        return q
+    inexact = np.logical_and(a - q * b != 0, np.not_equal(a < 0, b < 0))
+    return q + cast(inexact, a.type.dtype)
 
 
 def _div(node: OnnxNode):
@@ -181,6 +186,21 @@ def _cast(node: OnnxNode):
 def _cast_like(node: OnnxNode):
     target = node.input_types[1]
     return _cast_to(node, node.input(0), target) if target else cast(node.input(0), node.input(1).type.dtype)
+
+
+@converts("BitCast")
+def _bitcast(node: OnnxNode):
+    to = node.attr("to")
+    if to in NARROW or node.input_types[0] in NARROW:
+        raise node.fail("BitCast from or to a type narrower than 8 bits (float8, float4, int4, ...) is not supported: "
+                        "hybrid carries those values in a wider dtype, whose bits differ")
+    return npx.bitcast(node.input(0), hybrid_dtype(to, node))
+
+
+@converts("Det")
+def _det(node: OnnxNode):
+    """Gauss-Jordan with partial pivoting when compiled (hybrid.np.linalg.det), LAPACK eagerly."""
+    return np.linalg.det(node.input(0))
 
 
 # -- activations -------------------------------------------------------------------------------------------

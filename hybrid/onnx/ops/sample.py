@@ -132,3 +132,60 @@ def _affine_grid(node: OnnxNode):
     base = cast(const_array(homo), theta.type.dtype)             # (P, k + 1): (x, y[, z], 1)
     grid = np.matmul(base, np.swapaxes(theta, -1, -2))           # (N, P, k)
     return np.reshape(grid, (size[0],) + tuple(spatial) + (len(spatial),))
+
+
+@converts("DeformConv")
+def _deform_conv(node: OnnxNode):
+    """Convolution whose taps sit at learned offsets: every (kernel position, output position) samples
+    the input bilinearly (zero outside, GridSample's linear taps) at its grid point plus its offset,
+    optionally scaled by a mask; the samples form im2col columns, multiplied by the weights per group.
+    Differentiable in the input, weights, offsets, mask and bias."""
+    x, w, offset = node.input(0), node.input(1), node.input(2)
+    bias, mask = node.optional(3), node.optional(4)
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    dims = len(spatial)
+    kernel = node.attr("kernel_shape", list(w.shape[2:]))
+    strides = node.attr("strides", [1] * dims)
+    dilations = node.attr("dilations", [1] * dims)
+    pads = node.attr("pads", [0] * 2 * dims)
+    groups, offset_groups = node.attr("group", 1), node.attr("offset_group", 1)
+    out_spatial = offset.shape[2:]
+    k, p = int(numpy.prod(kernel)), int(numpy.prod(out_spatial))
+    if c != w.shape[1] * groups or w.shape[0] % groups or c % offset_groups or \
+            offset.shape[1] != offset_groups * k * dims:
+        raise node.fail(f"inconsistent shapes: X {x.shape}, W {w.shape}, offset {offset.shape} with group {groups} "
+                        f"and offset_group {offset_groups}")
+    dtype = x.type.dtype
+    # (N, G, K, D, P): offsets per offset group, kernel position, axis and output position
+    offset = np.reshape(cast(offset, dtype), (n, offset_groups, k, dims, p))
+    taps_per_axis = []
+    for d in range(dims):
+        kernel_pos = numpy.array(list(itertools.product(*[range(s) for s in kernel])))[:, d] * dilations[d]
+        out_pos = numpy.array(list(itertools.product(*[range(s) for s in out_spatial])))[:, d] * strides[d]
+        grid = cast(const_array((kernel_pos[:, None] + out_pos[None, :] - pads[d]).astype(numpy.float64)), dtype)
+        taps_per_axis.append(_taps(grid + offset[:, :, :, d, :], spatial[d], "linear", "zeros", 0.0, 0.0))
+    pixels = int(numpy.prod(spatial))
+    per_group = c // offset_groups
+    # rows of (batch, offset group, pixel) holding that group's channels
+    rows = np.reshape(np.moveaxis(np.reshape(x, (n, offset_groups, per_group, pixels)), 2, -1),
+                      (n * offset_groups * pixels, per_group))
+    base = const_array((numpy.arange(n * offset_groups) * pixels).reshape(n, offset_groups, 1, 1))
+    strides_flat = [int(numpy.prod(spatial[a + 1:])) for a in range(dims)]
+    sampled = None
+    for combo in itertools.product(*taps_per_axis):
+        flat, weight = base, None
+        for (index, wt), stride in zip(combo, strides_flat):
+            flat = flat + index * stride
+            weight = wt if weight is None else weight * wt
+        values = np.reshape(np.take(rows, np.reshape(flat, (-1,)), axis=0), (n, offset_groups, k, p, per_group))
+        term = values * np.expand_dims(weight, -1)
+        sampled = term if sampled is None else sampled + term
+    if mask is not None:
+        sampled = sampled * np.expand_dims(np.reshape(cast(mask, dtype), (n, offset_groups, k, p)), -1)
+    # im2col columns (N, C, K, P) -> per convolution group (N, groups, C/groups * K, P)
+    cols = np.reshape(np.moveaxis(sampled, -1, 2), (n, groups, (c // groups) * k, p))
+    weights = np.reshape(cast(w, dtype), (groups, w.shape[0] // groups, (c // groups) * k))
+    out = np.reshape(np.matmul(weights, cols), (n, w.shape[0]) + tuple(out_spatial))
+    if bias is not None:
+        out = out + np.reshape(cast(bias, dtype), (1, -1) + (1,) * dims)
+    return out

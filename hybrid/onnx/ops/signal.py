@@ -8,10 +8,12 @@ primitive would be the step for long signals).
 from __future__ import annotations
 
 import numpy
+from onnx import TensorProto
 
 from ...core.promote import cast
 from ...frontend import np
 from .base import OnnxNode, converts, normalize_axis
+from .dtypes import hybrid_dtype
 from .shape import const_array
 
 
@@ -91,3 +93,30 @@ def _stft(node: OnnxNode):
     if window is not None:
         stacked = stacked * np.reshape(cast(window, x.type.dtype), (1, 1, -1, 1))
     return dft(stacked, length, 2, onesided=bool(node.attr("onesided", 1)))
+
+
+def mel_weights(num_mel_bins: int, dft_length: int, sample_rate: int, low_hz: float, high_hz: float) -> numpy.ndarray:
+    """(dft_length // 2 + 1, num_mel_bins) triangular filters with peak 1. The band edges are spaced
+    evenly on the mel scale (mel = 2595 log10(1 + f / 700)) in steps of the range over
+    num_mel_bins + 2, as the ONNX reference does, and floored onto DFT bins."""
+    to_mel = lambda f: 2595.0 * numpy.log1p(f / 700.0) / numpy.log(10.0)   # noqa: E731
+    low, high = to_mel(low_hz), to_mel(high_hz)
+    mels = numpy.arange(num_mel_bins + 2) * ((high - low) / (num_mel_bins + 2)) + low
+    hertz = 700.0 * numpy.expm1(mels / 2595.0 * numpy.log(10.0))
+    edges = (((dft_length + 1) * hertz) // sample_rate).astype(numpy.int64)
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]
+    j = numpy.arange(dft_length // 2 + 1)[:, None]
+    rise = numpy.where(center > left, (j - left) / numpy.maximum(center - left, 1), (j == center) * 1.0)
+    rise = numpy.where((j >= left) & (j <= center), rise, 0.0)
+    fall = (right - j) / numpy.maximum(right - center, 1)
+    return numpy.where((j >= center) & (j < right), fall, rise)
+
+
+@converts("MelWeightMatrix")
+def _mel_weight_matrix(node: OnnxNode):
+    """Its inputs set the output's shape, so they are known when the model is built (initializers,
+    constants, or graph inputs that then become part of the compiled signature)."""
+    num_mel_bins, dft_length, sample_rate = (int(node.const(i).reshape(())) for i in range(3))
+    low, high = (float(node.const(i).reshape(())) for i in (3, 4))
+    dtype = hybrid_dtype(node.attr("output_datatype", TensorProto.FLOAT), node)
+    return _matrix(mel_weights(num_mel_bins, dft_length, sample_rate, low, high), dtype)
