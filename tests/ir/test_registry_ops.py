@@ -132,6 +132,7 @@ CASES = {
              ([f32(3)], {"dtype": "bool"}, lambda x: x != 0)],
     "bitcast": [([f32(4)], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([i32(2, 3)], {"dtype": "u32"}, lambda x: x.view("uint32")),
+                ([f32()], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([b(3)], {"dtype": "u8"}, lambda x: x.astype("uint8"))],
     "reshape": [([f32(2, 6)], {"shape": (3, 4)}, lambda x: x.reshape(3, 4)),
                 ([i32(4)], {"shape": (2, 1, 2)}, lambda x: x.reshape(2, 1, 2))],
