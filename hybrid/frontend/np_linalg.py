@@ -203,8 +203,11 @@ def qr(a, mode: str = "reduced"):
     return QRResult(*np_eager.qr(a))
 
 
-def _lapack_operand(a: Array) -> Array:
+def _lapack_operand(a: Array, name: str) -> Array:
     """The matrix in a dtype LAPACK computes in (f16/bf16 go through f32; results are cast back)."""
+    if a.dtype.kind == "c":
+        raise TypeError(f"np.linalg.{name}: complex matrices are not supported by hybrid's {name} yet (real "
+                        "float16/32/64 are); decompose np.real/np.imag parts or call numpy.linalg on the data")
     return a if a.dtype in (numpy.float32, numpy.float64) else _cast(a, "float32")
 
 
@@ -215,11 +218,11 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     if a.ndim < 2:
         raise LinAlgError(f"svd: {a.ndim}-dimensional array given; array must be at least two-dimensional")
     if not compute_uv:       # LAPACK computes no vectors
-        return _cast(lax.bind("svd", _lapack_operand(a), full_matrices=False, compute_uv=False), a.dtype)
+        return _cast(lax.bind("svd", _lapack_operand(a, "svd"), full_matrices=False, compute_uv=False), a.dtype)
     full = bool(full_matrices)
     m, n = a.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full)
-    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full, compute_uv=True), a.dtype)
+    packed = _cast(lax.bind("svd", _lapack_operand(a, "svd"), full_matrices=full, compute_uv=True), a.dtype)
     batch = a.shape[:-2]
     s = packed[..., m * mu:m * mu + k]
     u = reshape(packed[..., :m * mu], batch + (m, mu))
@@ -237,7 +240,7 @@ def eigh(a, UPLO: str = "L"):
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     n = a.shape[-1]
-    packed = _cast(lax.bind("eigh", _lapack_operand(a), uplo=UPLO), a.dtype)
+    packed = _cast(lax.bind("eigh", _lapack_operand(a, "eigh"), uplo=UPLO), a.dtype)
     return EighResult(packed[..., :n], reshape(packed[..., n:], a.shape))
 
 

@@ -160,3 +160,10 @@ def test_eig_gives_numpy_dtypes_eagerly_and_refuses_tracing():
         assert np.linalg.eigvals(np.array(a)).dtype == onp.linalg.eigvals(a).dtype
     with pytest.raises(hb.TracingError, match="depends on the values"):
         hb.hybridize(lambda m: np.linalg.eigvals(m), backend="interp")(np.array(rotation))
+
+
+def test_complex_matrices_are_refused_by_svd_and_eigh():
+    z = np.array(_data("complex64", (3, 3), 7)[0])
+    for fn in (np.linalg.svd, np.linalg.eigh, np.linalg.svdvals):
+        with pytest.raises(TypeError, match="complex matrices are not supported"):
+            fn(z)
