@@ -1,10 +1,10 @@
 """Speed of hb.np's NumPy breadth, measured against NumPy and PyTorch in the same run.
 
-    python -m bench.numpy_speed [--repeat N] [--quick]
+    python -m bench.numpy_speed [--repeat N] [--quick] [--compiled-only]
 
 1. Eager: new functions on 1M-element float32 inputs, hb.np vs NumPy (target: within 2x).
-2. Compiled (llvm): sort, argsort, top-k, cumsum and einsum as hybridized functions vs NumPy and
-   PyTorch eager, with the first call's time (trace + compile, unless the compiled-code cache has it).
+2. Compiled (llvm): sort, argsort, top-k, cumsum, einsum, svd/eigh (LAPACK from the compiled code)
+   and FFTs (complex, as DFT products) as hybridized functions vs NumPy and PyTorch eager, with the first call's time (trace + compile, unless the compiled-code cache has it).
 
 Medians of --repeat timed calls after a warm-up; ratios are hybrid / peer (below 1: hybrid is
 faster). The machine may be shared: the figures are noisy, and the ratios (measured
@@ -75,7 +75,20 @@ def compiled_rows(repeat: int):
     rng = numpy.random.default_rng(1)
     rows = rng.standard_normal((512, 256)).astype(numpy.float32)
     mats = rng.standard_normal((64, 64, 64)).astype(numpy.float32)
+    sym = mats[:16] + numpy.swapaxes(mats[:16], -1, -2)
+    signal = (rows + 1j * rows[::-1]).astype(numpy.complex64)
     cases = [
+        # LAPACK (?gesdd / ?syevd of scipy-openblas32) called from the compiled code; NumPy: its own OpenBLAS
+        ("svdvals 16x64x64", lambda v: np.linalg.svdvals(v), mats[:16], lambda v: numpy.linalg.svd(v, compute_uv=False),
+         (lambda t: torch.linalg.svdvals(t)) if torch else None),
+        ("eigh 16x64x64 (values)", lambda v: np.linalg.eigvalsh(v), sym, lambda v: numpy.linalg.eigvalsh(v),
+         (lambda t: torch.linalg.eigvalsh(t)) if torch else None),
+        # compiled FFTs are DFT products (O(n^2)); NumPy's pocketfft is O(n log n)
+        ("|fft| rows 512x256 c64", lambda v: np.abs(np.fft.fft(v)), signal, lambda v: numpy.abs(numpy.fft.fft(v)),
+         (lambda t: torch.fft.fft(t).abs()) if torch else None),
+        ("irfft(rfft) rows 512x256", lambda v: np.fft.irfft(np.fft.rfft(v), n=256), rows,
+         lambda v: numpy.fft.irfft(numpy.fft.rfft(v), n=256), (lambda t: torch.fft.irfft(torch.fft.rfft(t), n=256))
+         if torch else None),
         ("sort rows 512x256", lambda v: np.sort(v, axis=-1), rows, lambda v: numpy.sort(v, axis=-1),
          (lambda t: torch.sort(t, dim=-1).values) if torch else None),
         ("argsort rows 512x256", lambda v: np.argsort(v, axis=-1), rows,
@@ -94,7 +107,7 @@ def compiled_rows(repeat: int):
         start = time.perf_counter()
         out = compiled(arg)     # the first call traces and compiles (or loads the compiled-code cache)
         first_s = time.perf_counter() - start
-        numpy.testing.assert_allclose(out.asnumpy(), ref(data), rtol=1e-3, atol=1e-3)
+        numpy.testing.assert_allclose(out.asnumpy(), ref(data), rtol=1e-3, atol=2e-3)
         ours = median_ms(lambda: compiled(arg).asnumpy(), repeat)
         theirs = median_ms(lambda: ref(data), repeat)
         tt = torch.from_numpy(data) if torch else None
@@ -106,12 +119,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="100k elements, 5 repeats")
+    parser.add_argument("--compiled-only", action="store_true", help="only the compiled (llvm) rows")
     args = parser.parse_args()
     n, repeat = (100_000, 5) if args.quick else (1_000_000, args.repeat)
-    print(f"eager, {n} float32 elements: median ms (hybrid / NumPy)")
-    print(f"{'function':<22} {'hybrid':>9} {'NumPy':>9} {'ratio':>7}")
-    for name, a, b in eager_rows(repeat, n):
-        print(f"{name:<22} {a:>9.2f} {b:>9.2f} {a / b:>7.2f}")
+    if not args.compiled_only:
+        print(f"eager, {n} float32 elements: median ms (hybrid / NumPy)")
+        print(f"{'function':<22} {'hybrid':>9} {'NumPy':>9} {'ratio':>7}")
+        for name, a, b in eager_rows(repeat, n):
+            print(f"{name:<22} {a:>9.2f} {b:>9.2f} {a / b:>7.2f}")
     print("\ncompiled (llvm) vs NumPy and PyTorch eager: median ms")
     print(f"{'workload':<28} {'hybrid':>9} {'NumPy':>9} {'torch':>9} {'/NumPy':>7} {'/torch':>7} {'1st call s':>10}")
     for name, ours, theirs, pt, first_s in compiled_rows(repeat):

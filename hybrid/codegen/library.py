@@ -46,6 +46,7 @@ from typing import Any, Optional, Sequence
 import numpy
 
 from ..errors import FormatError, HybridError
+from . import lapack
 from ..ir.graph import Graph
 from ..ir.types import to_numpy_dtype
 
@@ -219,6 +220,8 @@ def build_library(graph: Graph, params: dict[str, numpy.ndarray], path: str, nam
             with open(script, "w") as f:
                 f.write(f"{{ global: {name}_run; {name}_run_threads; {name}_info; local: *; }};\n")
             flags += [f"-Wl,--version-script={script}", "-Wl,-z,nodelete"]   # nodelete: see aot_threads.py
+        if plan.uses_lapack:
+            flags += lapack.link_flags()
         result = subprocess.run([compiler, "-shared", "-o", out] + paths + flags + ["-lm", "-pthread"],
                                 capture_output=True, text=True)
         if result.returncode != 0:

@@ -20,10 +20,10 @@ from typing import Callable, Optional, Sequence
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
-from ..ir.types import is_float
+from ..ir.types import is_complex, is_float
 from . import lax
 from .array import Tracer
-from .tape import TapeNode, propagate
+from .tape import TapeNode, complex_gradient_error, propagate
 from .tracing import TraceContext
 
 
@@ -83,6 +83,9 @@ def active_values(graph: Graph, wrt: Sequence[str]) -> set[Value]:
     active = {v for v in graph.inputs if v.name in wrt and is_float(v.dtype)}
     for node in graph.nodes:
         if get_op(node.op).differentiable and any(v in active for v in node.inputs):
+            complex_out = next((o for o in node.outputs if is_complex(o.dtype)), None)
+            if complex_out is not None:
+                raise complex_gradient_error(node.op + (f" at {node.loc}" if node.loc else ""), complex_out.dtype)
             active.update(o for o in node.outputs if is_float(o.dtype))
     return active
 

@@ -181,6 +181,7 @@ class Array:
     def sqrt(self): return _np.sqrt(self)
     def tanh(self): return _np.tanh(self)
     def dot(self, o): return _np.dot(self, o)
+    def take(self, indices, axis=None): return _np.take(self, indices, axis)
 
 
 # Versions of array contents, unique across all arrays: a freed array's version never comes back.
@@ -326,6 +327,14 @@ class NDArray(Array):
             yield self[i]
 
     def copy(self) -> "NDArray":
+        """A new array with the same contents. Under autograd.record() a copy of a tracked array is
+        recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
+        copy, or `astype` to the same dtype, must not cut the gradient path."""
+        from . import autograd
+        from .tape import tracked
+        if autograd.is_recording() and tracked(self):
+            from .dispatch import bind
+            return bind("cast", self, dtype=self.type.dtype)
         return NDArray(self._data.copy())
 
     def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
@@ -344,9 +353,11 @@ class NDArray(Array):
     def grad(self) -> Optional["NDArray"]:
         return self._grad
 
-    def backward(self, head_grad=None, retain_graph: bool = False) -> None:
+    def backward(self, head_grad=None, retain_graph: bool = False, *, out_grad=None) -> None:
+        """Gradients of this array with respect to the recorded inputs; `out_grad` is MXNet's name
+        for `head_grad`."""
         from . import autograd
-        autograd.backward([self], [head_grad], retain_graph=retain_graph)
+        autograd.backward([self], [head_grad if out_grad is None else out_grad], retain_graph=retain_graph)
 
     def detach(self) -> "NDArray":
         return NDArray(self._data)

@@ -1,9 +1,11 @@
 """Turning user values into Arrays and promoting dtypes (JAX-style weak Python scalars).
 
 Rules: a Python or NumPy scalar takes the dtype of the array it meets (a float scalar with an
-integer array gives float32); mixing integer and float arrays gives the float dtype; NumPy
-arrays and lists met in an operation count as float32/int32/bool by kind; with no arrays at
-all, floats are float32, ints int32. hybrid never silently widens to float64.
+integer array gives float32, a complex scalar complex64 or, with float64, complex128); mixing
+integer and float arrays gives the float dtype, float and complex the complex one; NumPy arrays
+and lists met in an operation count as float32/int32/bool/complex64 by kind; with no arrays at
+all, floats are float32, ints int32, complex numbers complex64. hybrid never silently widens to
+float64.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numbers
 
 import numpy
 
-from ..ir.types import dtype_name, is_float, to_numpy_dtype
+from ..ir.types import COMPLEX_OF, dtype_name, is_complex, is_float, is_inexact, to_numpy_dtype
 from .array import Array, NDArray
 
 
@@ -24,6 +26,8 @@ def default_dtype(values) -> str:
         return "i32"
     if arr.dtype.kind == "b":
         return "bool"
+    if arr.dtype.kind == "c":
+        return "c64"
     return dtype_name(arr.dtype)
 
 
@@ -44,8 +48,8 @@ def cast(x: Array, dtype) -> Array:
 
 
 def _strong_result(dtypes: list[str]) -> str:
-    floats = [d for d in dtypes if is_float(d)]
-    return dtype_name(numpy.result_type(*[to_numpy_dtype(d) for d in floats or dtypes]))
+    inexact = [d for d in dtypes if is_inexact(d)]
+    return dtype_name(numpy.result_type(*[to_numpy_dtype(d) for d in inexact or dtypes]))
 
 
 def _is_weak(v) -> bool:
@@ -87,7 +91,9 @@ def _result_dtype(values) -> str:
     if strong:
         dtype = _strong_result(strong)
         is_bool = lambda w: isinstance(w, (bool, numpy.bool_))  # noqa: E731
-        if any(not is_bool(w) and not isinstance(w, numbers.Integral) for w in weak) and not is_float(dtype):
+        if any(isinstance(w, (complex, numpy.complexfloating)) for w in weak) and not is_complex(dtype):
+            return COMPLEX_OF.get(dtype, "c64")
+        if any(not is_bool(w) and not isinstance(w, numbers.Integral) for w in weak) and not is_inexact(dtype):
             return "f32"
         if any(not is_bool(w) for w in weak) and dtype == "bool":
             return "i32"
@@ -98,6 +104,6 @@ def _result_dtype(values) -> str:
 def promote(*values, to_float: bool = False) -> list[Array]:
     """Arrays of one common dtype (float32 at least when `to_float`)."""
     dtype = result_dtype(values)
-    if to_float and not is_float(dtype):
+    if to_float and not is_inexact(dtype):
         dtype = "f32"
     return [asarray(v, dtype) for v in values]

@@ -92,10 +92,22 @@ def tracked(x) -> bool:
             and (x._node is not None or x._grad_req != "null"))
 
 
+def complex_gradient_error(op: str, dtype: str) -> HybridError:
+    """Gradients do not flow through complex values (no complex differentiation convention yet)."""
+    return HybridError(f"{op}: a gradient was asked to flow through a complex value ({dtype}); hybrid does not "
+                       "differentiate complex arithmetic. Compute this part outside autograd.record() / with the "
+                       "input detached (stop_gradient), or write it with real arithmetic")
+
+
 def _record(op: str, inputs, attrs: dict, outputs) -> None:
     if not autograd.is_recording() or not get_op(op).differentiable:
         return
-    if not any(tracked(x) for x in inputs) or not any(o.dtype.kind == "f" for o in outputs):
+    if not any(tracked(x) for x in inputs):
+        return
+    for o in outputs:
+        if o.dtype.kind == "c":
+            raise complex_gradient_error(op, str(o.dtype))
+    if not any(o.dtype.kind == "f" for o in outputs):
         return
     node = TapeNode(op, attrs, inputs, outputs)
     for o in outputs:

@@ -27,6 +27,7 @@ install_numpy(sys.modules[__name__])  # the array operators and methods call the
 ndarray = NDArray
 __array_api_version__ = "2023.12"
 float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
+complex64, complex128 = numpy.complex64, numpy.complex128
 int8, int16, int32, int64 = numpy.int8, numpy.int16, numpy.int32, numpy.int64
 uint8, uint16, uint32, uint64 = numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64
 bool_ = numpy.bool_

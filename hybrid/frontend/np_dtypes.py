@@ -1,5 +1,5 @@
 """Dtype utilities of hb.np: finfo, iinfo, result_type, promote_types, can_cast, isdtype,
-issubdtype, and the dtype objects (every NumPy integer width, float16/32/64, bfloat16).
+issubdtype, and the dtype objects (every NumPy integer width, float16/32/64, bfloat16, complex64/128).
 
 They answer NumPy's questions with NumPy's answers; hybrid arrays count by their dtype and
 Python scalars are weak (NEP 50), as in NumPy 2.
@@ -14,9 +14,10 @@ from ..core.array import Array
 bfloat16 = ml_dtypes.bfloat16
 dtype = numpy.dtype
 bool = numpy.bool_  # noqa: A001  (NumPy's and the Array API's name)
-generic, number, integer, signedinteger, unsignedinteger, floating, inexact = (
+generic, number, integer, signedinteger, unsignedinteger, floating, inexact, complexfloating = (
     numpy.generic, numpy.number, numpy.integer, numpy.signedinteger, numpy.unsignedinteger, numpy.floating,
-    numpy.inexact)
+    numpy.inexact, numpy.complexfloating)
+csingle, cdouble = numpy.complex64, numpy.complex128
 intp, uintp, int_, float_, double, single, half = (numpy.intp, numpy.uintp, numpy.int_, numpy.float64,
                                                    numpy.float64, numpy.float32, numpy.float16)
 short, ushort, intc, uintc, longlong, ulonglong, byte, ubyte = (
@@ -80,7 +81,8 @@ def isdtype(dtype, kind) -> bool:  # noqa: F811  (the Array API's parameter name
 class _NamespaceInfo:
     """The Array API's inspection object (`__array_namespace_info__()`)."""
 
-    _NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
+    _NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+              "complex64", "complex128")
 
     def capabilities(self) -> dict:
         # boolean indexing works eagerly only (a TracingError when traced); no data-dependent shapes compile
@@ -93,8 +95,8 @@ class _NamespaceInfo:
         return ["cpu"]
 
     def default_dtypes(self, *, device=None) -> dict:
-        return {"real floating": numpy.dtype(numpy.float32), "integral": numpy.dtype(numpy.int32),
-                "indexing": numpy.dtype(numpy.int64)}
+        return {"real floating": numpy.dtype(numpy.float32), "complex floating": numpy.dtype(numpy.complex64),
+                "integral": numpy.dtype(numpy.int32), "indexing": numpy.dtype(numpy.int64)}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
         chosen = {n: numpy.dtype(n) for n in self._NAMES}
@@ -108,6 +110,6 @@ def __array_namespace_info__() -> _NamespaceInfo:
 
 
 __all__ = ["__array_namespace_info__", "bfloat16", "dtype", "bool", "generic", "number", "integer", "signedinteger", "unsignedinteger", "floating",
-           "inexact", "intp", "uintp", "int_", "float_", "double", "single", "half", "short", "ushort", "intc", "uintc",
+           "inexact", "complexfloating", "csingle", "cdouble", "intp", "uintp", "int_", "float_", "double", "single", "half", "short", "ushort", "intc", "uintc",
            "longlong", "ulonglong", "byte", "ubyte", "finfo", "iinfo", "result_type", "promote_types", "can_cast",
            "min_scalar_type", "issubdtype", "isdtype"]

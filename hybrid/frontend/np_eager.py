@@ -1,13 +1,13 @@
 """Eager fast paths of hb.np functions that, when traced, are composed from primitives: sort,
 argsort, cumsum, cumprod, and the linear-algebra decompositions (inv, solve, slogdet,
-cholesky, qr, svd, eigh); `untaped` says when a function may call NumPy outright (quantiles,
+cholesky, qr); `untaped` says when a function may call NumPy outright (quantiles,
 nansum, roll, isclose, advanced indexing).
 
 Eagerly each is one NumPy/LAPACK call (as fast as NumPy), taped with its gradient rule (the
 standard matrix-calculus results, written with hb.np functions). They are not registry ops:
 a compiled graph never holds them, because the traced path (np_sort, np_reduce, np_linalg)
 builds them from primitives that every backend compiles, and the decompositions that have
-no traced form (qr, svd, eigh) say so with a TracingError.
+no traced form say so with a TracingError (svd and eigh are registry ops: ir/ops/decomp.py).
 """
 from __future__ import annotations
 
@@ -164,43 +164,3 @@ def qr(a: NDArray):
     return run("linalg.qr", [a], _typed(lambda x: tuple(numpy.linalg.qr(x, mode="reduced"))), vjp)
 
 
-def _pair_factor(w, square: bool):
-    """F_ij = 1 / (w_j - w_i) (of squares when `square`) off the diagonal, 0 on it."""
-    n = _np()
-    v = w * w if square else w
-    diff = n.expand_dims(v, -2) - n.expand_dims(v, -1)
-    off = n.eye(w.shape[-1], dtype=w.dtype) == 0
-    return n.where(off, 1.0 / n.where(off, diff, 1.0), 0.0)
-
-
-def svd(a: NDArray):
-    def vjp(cts, inputs, outputs):
-        """Townsend (2016), reduced A = U diag(s) Vh with distinct singular values."""
-        n = _np()
-        (u, s, vh), (gu, gs, gvh) = outputs, cts
-        v, gv = _mT(vh), _mT(gvh)
-        k = s.shape[-1]
-        eye = n.eye(k, dtype=s.dtype)
-        f = _pair_factor(s, True)
-        sm = n.expand_dims(s, -1) * eye
-        ut_gu, vt_gv = _mm(_mT(u), gu), _mm(_mT(v), gv)
-        inner = _mm(f * (ut_gu - _mT(ut_gu)), sm) + n.expand_dims(gs, -1) * eye + _mm(sm, f * (vt_gv - _mT(vt_gv)))
-        out = _mm(u, _mm(inner, vh))
-        inv_s = 1.0 / n.expand_dims(s, -2)
-        if u.shape[-2] > k:
-            out = out + _mm((gu - _mm(u, ut_gu)) * inv_s, vh)
-        if v.shape[-2] > k:
-            out = out + _mm(u * inv_s, _mT(gv - _mm(v, vt_gv)))
-        return [out]
-    return run("linalg.svd", [a], _typed(lambda x: tuple(numpy.linalg.svd(x, full_matrices=False))), vjp)
-
-
-def eigh(a: NDArray):
-    def vjp(cts, inputs, outputs):
-        """gA = V (diag(gw) + F o (V^T gV)) V^T for distinct eigenvalues, read from the lower triangle."""
-        n = _np()
-        (w, v), (gw, gv) = outputs, cts
-        inner = _pair_factor(w, False) * _mm(_mT(v), gv) + n.expand_dims(gw, -1) * n.eye(w.shape[-1], dtype=w.dtype)
-        full = _mm(v, _mm(inner, _mT(v)))
-        return [_lower_read(0.5 * (full + _mT(full)))]
-    return run("linalg.eigh", [a], _typed(lambda x: tuple(numpy.linalg.eigh(x))), vjp)

@@ -2,12 +2,13 @@
 
 Products (matmul, tensordot, einsum, multi_dot, kron, outer, cross, matrix_power, vecdot) are
 composed from matmul and layout primitives, so they compile everywhere and differentiate.
-Decompositions run eagerly as one LAPACK call through NumPy, taped with their gradient rules
-(np_eager.py). Traced, inv/solve/det/slogdet/cholesky are composed from primitives
-(Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence, unrolled
-over the static size), so they compile on every backend and differentiate; qr/svd/eigh (and
-pinv/lstsq/matrix_rank/cond/eig, built on them) have no traced form yet and raise a
-TracingError naming the function.
+svd and eigh are registry ops (ir/ops/decomp.py: NumPy's LAPACK eagerly and on interp, LAPACK
+called from the generated code on llvm), so pinv/lstsq/matrix_rank/cond/norms built on them compile
+too. The other decompositions run eagerly as one LAPACK call through NumPy, taped with their
+gradient rules (np_eager.py); traced, inv/solve/det/slogdet/cholesky/qr are composed from
+primitives (Gauss-Jordan elimination with partial pivoting, the Cholesky-Banachiewicz recurrence,
+Householder reflections, unrolled over the static size), so they compile on every backend and
+differentiate. eig/eigvals (real or complex depending on the values) are eager-only.
 """
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ import numpy
 
 from ..errors import ShapeError
 from ..core.array import Array, NDArray, Tracer, write_out
+from ..core import lax
+from ..ir.ops.decomp import svd_sizes
 from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
+from .np_logic import conj
 from .np_shape import diagonal as _diagonal, take_along_axis, trace as _trace
 
 LinAlgError = numpy.linalg.LinAlgError
@@ -199,16 +203,27 @@ def qr(a, mode: str = "reduced"):
     return QRResult(*np_eager.qr(a))
 
 
+def _lapack_operand(a: Array) -> Array:
+    """The matrix in a dtype LAPACK computes in (f16/bf16 go through f32; results are cast back)."""
+    return a if a.dtype in (numpy.float32, numpy.float64) else _cast(a, "float32")
+
+
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
-    """Reduced SVD (full_matrices=True gives the reduced factors too: hybrid has no complete
-    orthogonal basis op; docs/semantics.md)."""
+    """One registry op (LAPACK ?gesdd; hybrid/ir/ops/decomp.py) eagerly and compiled; its factors
+    come packed in one array, sliced apart here."""
     a = _float(a)
-    u, s, vh = np_eager.svd(a)
-    if not compute_uv:
-        return s
-    if full_matrices and not isinstance(a, Tracer) and a.shape[-1] != a.shape[-2]:
-        uf, sf, vhf = numpy.linalg.svd(numpy.asarray(a), full_matrices=True)
-        return SVDResult(NDArray(uf.astype(a.dtype)), s, NDArray(vhf.astype(a.dtype)))
+    if a.ndim < 2:
+        raise LinAlgError(f"svd: {a.ndim}-dimensional array given; array must be at least two-dimensional")
+    if not compute_uv:       # LAPACK computes no vectors
+        return _cast(lax.bind("svd", _lapack_operand(a), full_matrices=False, compute_uv=False), a.dtype)
+    full = bool(full_matrices)
+    m, n = a.shape[-2:]
+    k, mu, nv = svd_sizes(m, n, full)
+    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full, compute_uv=True), a.dtype)
+    batch = a.shape[:-2]
+    s = packed[..., m * mu:m * mu + k]
+    u = reshape(packed[..., :m * mu], batch + (m, mu))
+    vh = reshape(packed[..., m * mu + k:], batch + (nv, n))
     return SVDResult(u, s, vh)
 
 
@@ -217,35 +232,41 @@ def svdvals(x) -> Array:
 
 
 def eigh(a, UPLO: str = "L"):
+    """One registry op (LAPACK ?syevd on the triangle UPLO), eagerly and compiled."""
     a = _square(a, "eigh")
-    if UPLO == "U":
-        a = swapaxes(a, -1, -2)
-    return EighResult(*np_eager.eigh(a))
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    n = a.shape[-1]
+    packed = _cast(lax.bind("eigh", _lapack_operand(a), uplo=UPLO), a.dtype)
+    return EighResult(packed[..., :n], reshape(packed[..., n:], a.shape))
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:
     return eigh(a, UPLO)[0]
 
 
-def _real_eig(fn, a):
+def _general_eig(fn, a):
+    """NumPy's eig/eigvals eagerly: real arrays when every eigenvalue is real, else complex (the
+    matrix's precision); under tracing the result dtype would depend on the values."""
     if isinstance(a, Tracer):
         from ..core.array import _tracing_error
-        raise _tracing_error(f"np.linalg.{fn.__name__} was called", "A general eigenproblem may have complex "
-                             "results, which hybrid does not represent; use np.linalg.eigh for symmetric matrices.")
-    out = fn(numpy.asarray(a))
+        raise _tracing_error(f"np.linalg.{fn.__name__} was called", "Whether its result is real or complex depends "
+                             "on the values; call it outside the hybridized code, or use np.linalg.eigh for "
+                             "symmetric matrices.")
+    x = numpy.asarray(a)
+    out = fn(x)
     parts = out if isinstance(out, tuple) else (out,)
-    if any(numpy.iscomplexobj(p) and numpy.any(numpy.imag(p) != 0) for p in parts):
-        raise TypeError(f"np.linalg.{fn.__name__}: the eigenvalues are complex, which hybrid does not represent")
-    real = tuple(NDArray(numpy.real(p).astype(numpy.asarray(a).dtype)) for p in parts)
-    return real if isinstance(out, tuple) else real[0]
+    dtype = numpy.result_type(x.dtype, numpy.complex64) if any(numpy.iscomplexobj(p) for p in parts) else x.dtype
+    typed = tuple(NDArray(p.astype(dtype)) for p in parts)
+    return typed if isinstance(out, tuple) else typed[0]
 
 
 def eig(a):
-    return EigResult(*_real_eig(numpy.linalg.eig, _square(a, "eig")))
+    return EigResult(*_general_eig(numpy.linalg.eig, _square(a, "eig")))
 
 
 def eigvals(a):
-    return _real_eig(numpy.linalg.eigvals, _square(a, "eigvals"))
+    return _general_eig(numpy.linalg.eigvals, _square(a, "eigvals"))
 
 
 def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None) -> Array:
@@ -381,7 +402,7 @@ def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Optiona
 
 
 def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
-    """sum(x1 * x2, axis) in the inputs' dtype; the two vectors must have the same length (no broadcast)."""
+    """sum(conj(x1) * x2, axis) in the inputs' dtype; the two vectors must have the same length (no broadcast)."""
     x1, x2 = promote(x1, x2)
     ndim = builtins.max(x1.ndim, x2.ndim)
     if not -ndim <= axis < ndim or builtins.min(x1.ndim, x2.ndim) < 1:
@@ -390,7 +411,7 @@ def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
     if lengths[0] != lengths[1]:
         raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length ({x1.shape} and {x2.shape}); "
                          "vecdot contracts without broadcasting that axis")
-    return _sum(x1 * x2, axis=axis, dtype=x1.dtype)
+    return _sum(conj(x1) * x2, axis=axis, dtype=x1.dtype)
 
 
 def diagonal(x, /, *, offset: int = 0) -> Array:
@@ -577,7 +598,9 @@ def inner(a, b) -> Array:
 
 
 def vdot(a, b) -> Array:
-    return _sum(multiply(*promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))))
+    """sum(conj(a) * b) over the flattened arrays (NumPy conjugates the first)."""
+    a, b = promote(reshape(_asarray(a), (-1,)), reshape(_asarray(b), (-1,)))
+    return _sum(multiply(conj(a), b))
 
 
 def tensorinv(a, ind: int = 2) -> Array:

@@ -9,9 +9,12 @@ from typing import Optional
 import numpy
 
 from ..core.array import Array, NDArray, Tracer
+from ..core.dispatch import bind
+from ..ir.types import is_complex
 from .np import (_asarray, _cast, _shape, abs, all as _all, array, asarray, broadcast_shapes, broadcast_to,
                  equal, exp2, eye, full, is_float, isfinite, isinf, isnan, less_equal, linspace, log10,
-                 logical_and, logical_not, logical_or, maximum, minimum, multiply, power, promote, reshape,
+                 logical_and, logical_not, logical_or, maximum, minimum, multiply, not_equal, power, promote,
+                 reshape,
                  signbit, stack, where)
 
 
@@ -62,20 +65,26 @@ def isneginf(x) -> Array:
     return logical_and(isinf(x), signbit(x)) if is_float(x.type.dtype) else isinf(x)
 
 
+def _cplx(x) -> bool:
+    return is_complex(x.type.dtype)
+
+
 def isreal(x) -> Array:
-    return full(_asarray(x).shape, True, "bool")
+    x = _asarray(x)
+    return equal(imag(x), 0) if _cplx(x) else full(x.shape, True, "bool")
 
 
 def iscomplex(x) -> Array:
-    return full(_asarray(x).shape, False, "bool")
+    x = _asarray(x)
+    return not_equal(imag(x), 0) if _cplx(x) else full(x.shape, False, "bool")
 
 
 def isrealobj(x) -> bool:
-    return True
+    return not _cplx(_asarray(x))
 
 
 def iscomplexobj(x) -> bool:
-    return False
+    return _cplx(_asarray(x))
 
 
 def isscalar(element) -> bool:
@@ -83,19 +92,31 @@ def isscalar(element) -> bool:
 
 
 def real(val) -> Array:
-    return _asarray(val)
+    val = _asarray(val)
+    return bind("real", val) if _cplx(val) else val
 
 
 def imag(val) -> Array:
     val = _asarray(val)
+    if _cplx(val):
+        return bind("imag", val)
     return full(val.shape, 0, val.type.dtype) if not isinstance(val, Tracer) else val * 0
 
 
 def conj(x) -> Array:
-    return _asarray(x)
+    x = _asarray(x)
+    return bind("conj", x) if _cplx(x) else x
 
 
 conjugate = conj
+
+
+def angle(z, deg: bool = False) -> Array:
+    """The argument of complex z (arctan2(imag, real)); of real z, 0 or pi."""
+    from .np import arctan2, degrees
+    (z,) = promote(_asarray(z), to_float=True)
+    a = arctan2(imag(z), real(z)) if _cplx(z) else arctan2(full(z.shape, 0, z.type.dtype), z)
+    return degrees(a) if deg else a
 
 
 def real_if_close(a, tol: float = 100) -> Array:

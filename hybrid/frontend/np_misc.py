@@ -343,7 +343,7 @@ def put_along_axis(arr, indices, values, axis: Optional[int]) -> None:
 
 # -- eager-only (result sizes depend on the data, or on complex arithmetic) ---------------------------------
 for _name in ("lexsort", "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint", "polymul", "polysub", "roots",
-              "sort_complex", "nextafter", "spacing", "angle"):
+              "sort_complex", "nextafter", "spacing"):
     globals()[_name] = eager_only(getattr(numpy, _name))
 
 
@@ -351,5 +351,5 @@ __all__ = [_n for _n, _v in list(globals().items())
            if not _n.startswith("_") and (getattr(_v, "__module__", None) == __name__ or _n in (
                "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "pow", "fabs", "long", "ulong", "uint",
                "iterable", "common_type", "lexsort", "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint",
-               "polymul", "polysub", "roots", "sort_complex", "nextafter", "spacing", "angle"))
+               "polymul", "polysub", "roots", "sort_complex", "nextafter", "spacing"))
            and _n not in ("sinc_window", "eager_only")]

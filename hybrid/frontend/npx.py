@@ -252,16 +252,19 @@ def pooling(data, kernel=None, stride=None, pad=None, pool_type: str = "max", gl
     return convnd.to_channel_last(out) if channel_last else out
 
 
-def dropout(x, p: float = 0.5, training: Optional[bool] = None) -> Array:
+def dropout(x, p: float = 0.5, training: Optional[bool] = None, axes=()) -> Array:
     """Inverted dropout: in training mode zero each element with probability p and scale the
-    rest by 1/(1-p); identity otherwise. Masks come from the counter-based generator."""
+    rest by 1/(1-p); identity otherwise. `axes` (MXNet's variational dropout) share one mask
+    value along those axes. Masks come from the counter-based generator."""
     from ..core.autograd import is_training
     x = asarray(x)
     if not (training if training is not None else is_training()) or p == 0:
         return x
     if not 0 <= p < 1:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    keep = np.random.uniform(size=x.shape, dtype=x.dtype) >= p
+    shared = {a % x.ndim for a in ((axes,) if isinstance(axes, int) else tuple(axes))}
+    mask_shape = tuple(1 if i in shared else d for i, d in enumerate(x.shape))
+    keep = np.random.uniform(size=mask_shape, dtype=x.dtype) >= p
     return np.where(keep, x * (1.0 / (1.0 - p)), 0.0)
 
 

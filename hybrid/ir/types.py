@@ -21,10 +21,16 @@ DTYPES: dict[str, numpy.dtype] = {
     "u32": numpy.dtype(numpy.uint32),
     "u64": numpy.dtype(numpy.uint64),
     "bool": numpy.dtype(numpy.bool_),
+    "c64": numpy.dtype(numpy.complex64),
+    "c128": numpy.dtype(numpy.complex128),
 }
 _NAMES = {v: k for k, v in DTYPES.items()}
 FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
 INT_DTYPES = ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64")
+COMPLEX_DTYPES = ("c64", "c128")
+# a complex dtype's real and imaginary parts, and the complex dtype holding a real one exactly
+COMPLEX_PART = {"c64": "f32", "c128": "f64"}
+COMPLEX_OF = {"f16": "c64", "bf16": "c64", "f32": "c64", "f64": "c128", "c64": "c64", "c128": "c128"}
 
 
 def dtype_name(dtype) -> str:
@@ -45,6 +51,15 @@ def to_numpy_dtype(name: str) -> numpy.dtype:
 
 def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
+
+
+def is_complex(dtype: str) -> bool:
+    return dtype in COMPLEX_DTYPES
+
+
+def is_inexact(dtype: str) -> bool:
+    """float or complex (NumPy's `inexact`)."""
+    return dtype in FLOAT_DTYPES or dtype in COMPLEX_DTYPES
 
 
 class TensorType(NamedTuple):

@@ -24,6 +24,7 @@ from ..config import config
 from ..errors import HybridError
 from ..ir.graph import Graph
 from ..ir.registry import has_effects
+from ..ir.types import is_complex
 from ..ir.verifier import verify
 
 PassFn = Callable[..., Graph]
@@ -165,6 +166,8 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
     names = _whole_graph_passes(graph, pipeline_for(opt_level, freeze))
     if context.get("conv_layout") is None:      # the backend's convolutions read NCHW: no stage to record
         names = [name for name in names if name != "conv_layout"]
+    if holds_complex(graph):    # a lowering, at every level: backends compute complex values as real pairs
+        names = ["lower_complex"] + names
     result = run_pipeline(graph, names, debug_enabled(), frozen=frozen or {}, **context)
     dump = dump or config.get("dump")
     if dump:
@@ -175,6 +178,12 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
 # Passes that a graph with effects (e.g. allreduce) gets per segment instead: codegen builds it
 # as pure segments split around those ops (hybrid.codegen.segmented), each fused and planned.
 PER_SEGMENT = ("fuse", "memory_plan")
+
+
+def holds_complex(graph: Graph) -> bool:
+    """Whether any value of `graph` (or of its regions) is complex."""
+    return any(is_complex(v.dtype) for v in graph.inputs) or any(
+        any(is_complex(o.dtype) for o in n.outputs) or any(holds_complex(r) for r in n.regions) for n in graph.nodes)
 
 
 def _whole_graph_passes(graph: Graph, names: list[str]) -> list[str]:

@@ -104,3 +104,14 @@ def test_elementwise_out_argument():
     y = nd.zeros((2, 2))
     nd.broadcast_mul(x, nd.array([2.0, 1.0]), out=y)
     onp.testing.assert_array_equal(y.asnumpy(), [[2.0, -2.0], [18.0, 16.0]])
+
+
+def test_array_take_method_and_backward_out_grad():
+    a = mx.np.arange(4.0)
+    a.attach_grad()
+    f = mx.hybridize(lambda x, i: x.take(i), backend="interp")
+    with mx.autograd.record():
+        y = f(a, mx.np.array([2, 0]))
+    onp.testing.assert_array_equal(y.asnumpy(), [2.0, 0.0])
+    y.backward(out_grad=mx.np.array([5.0, 7.0]))      # MXNet's name for the head gradient
+    onp.testing.assert_array_equal(a.grad.asnumpy(), [7.0, 0.0, 5.0, 0.0])

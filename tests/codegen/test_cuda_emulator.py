@@ -12,6 +12,7 @@ import pytest
 import hybrid as hb
 from hybrid import np, npx, passes
 from hybrid.codegen import build
+from hybrid.codegen.cuda.program import HOST_LAPACK_OPS
 from hybrid.codegen.cuda.runtime import _RUNTIMES
 from hybrid.core.dispatch import bind
 from hybrid.ir.registry import all_ops
@@ -112,6 +113,10 @@ CASES = {
                                     npx.bitcast(a > 0, "uint8")),
                       (_i(-500, 500, 6, 33), _i(1, 99, 33)), 0),
     "argsort": (lambda x: (np.argsort(x), np.sort(x, axis=0)), (_f(5, 37),), 0),
+    # complex values as (re, im) pairs after passes/lower_complex.py (its view_real/view_complex boundary)
+    "complex": (lambda x: (lambda z, f: (np.real(f), np.imag(f), np.real(np.fft.ifft(z) * np.conj(z)), np.imag(z / f),
+                                         np.fft.irfft(np.fft.rfft(x)), np.abs(np.fft.rfft(x))))(
+                    x + 1j * x[::-1], np.fft.fft(x + 1j * x[::-1])), (_f(4, 16),), 2e-5),
     # the channel-blocked layout (passes/conv_layout.py's output): at opt 2 the to_blocked ends the first
     # convolution's kernel; 6 channels in blocks of 4, padding (1, 2), a stride-2 consumer
     "blocked_layout": (lambda x, w1, w2: (
@@ -148,7 +153,9 @@ def iota_graph():
 
 
 def test_cases_cover_every_registry_op():
-    seen = {n.op for n in iota_graph().nodes}
+    # the LAPACK decompositions are refused with a clear error (tests/frontend/test_lapack_compiled.py)
+    # view_real/view_complex are what lower_complex makes of the "complex" case (not in traced graphs)
+    seen = {n.op for n in iota_graph().nodes} | set(HOST_LAPACK_OPS) | {"view_real", "view_complex"}
     for fn, args, _ in CASES.values():
         hb.np.random.seed(3)
         seen |= {n.op for n in hb.trace(fn, *args).nodes}

@@ -2,6 +2,7 @@
 save/load_parameters, Sequential/HybridSequential, and every nn layer eager vs hybridized vs NumPy."""
 import math
 import os
+import shutil
 
 import numpy as onp
 import pytest
@@ -339,6 +340,32 @@ def test_dropout_layer_training_eager_equals_hybridized():
     onp.testing.assert_array_equal(compiled, eager)
     assert (eager == 0).any() and onp.allclose(eager[eager != 0], 1 / 0.6)
     onp.testing.assert_array_equal(layer(np.array(x)).asnumpy(), x)  # not training: identity
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm", "cuda"])
+def test_dropout_axes_share_the_mask_eager_and_hybridized(backend):
+    # MXNet's variational dropout: one mask value along the given axes; the gradient is that mask / (1 - p)
+    if backend == "cuda" and shutil.which("g++") is None:
+        pytest.skip("g++ not found: the CUDA emulator needs it")
+    x = sample((4, 5, 6))
+    results = []
+    for b in (None, backend):
+        layer = nn.Dropout(0.5, axes=(0, 2))
+        if b:
+            layer.hybridize(backend=b, **({"runtime": "emulator"} if b == "cuda" else {}))
+        xs = np.array(x)
+        xs.attach_grad()
+        np.random.seed(3)
+        with autograd.record():
+            y = layer(xs)
+        y.backward()
+        results.append((y.asnumpy(), xs.grad.asnumpy()))
+    (y, g), (y_b, g_b) = results
+    onp.testing.assert_allclose(y_b, y, rtol=1e-6)
+    onp.testing.assert_allclose(g_b, g, rtol=1e-6)
+    mask = g[:1, :, :1]
+    assert (g == mask).all() and set(onp.unique(mask)) == {0.0, 2.0}
+    onp.testing.assert_allclose(y, x * g, rtol=1e-6)
 
 
 def test_batchnorm_training_updates_running_stats_eager_and_hybridized():

@@ -267,3 +267,52 @@ def test_stack_of_bidirectional_cells_matches_the_fused_layer_after_infer_shape(
     # the stack's states are [l0, r0, l1, r1]; the layer's are stacked in the same order
     onp.testing.assert_allclose(onp.stack([s.asnumpy() for s in got_states]), want_states[0].asnumpy(),
                                 rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm", "cuda"])
+def test_cell_activations_match_numpy(backend):
+    # MXNet 2's activation (candidate / new gate, cell output) and recurrent_activation (the gates)
+    import shutil
+    if backend == "cuda" and shutil.which("g++") is None:
+        pytest.skip("g++ not found: the CUDA emulator needs it")
+    rng = onp.random.default_rng(7)
+    x, h0, c0 = rng.normal(size=(N, C)).astype("f4"), rng.normal(size=(N, H)).astype("f4"), \
+        rng.normal(size=(N, H)).astype("f4")
+    relu = lambda v: onp.maximum(v, 0)   # noqa: E731
+    for cls, states in ((rnn.LSTMCell, [h0, c0]), (rnn.GRUCell, [h0])):
+        cell = cls(H, input_size=C, activation="relu", recurrent_activation="tanh")
+        cell.initialize(hb.init.Uniform(0.5))
+        w = {k: p.data().asnumpy() for k, p in cell.collect_params().items()}
+        xw = x @ w["i2h_weight"].T + w["i2h_bias"]
+        hw = h0 @ w["h2h_weight"].T + w["h2h_bias"]
+        if cls is rnn.LSTMCell:
+            i, f, g, o = onp.split(xw + hw, 4, axis=1)
+            c = onp.tanh(f) * c0 + onp.tanh(i) * relu(g)
+            want = onp.tanh(o) * relu(c)
+        else:
+            (xr, xz, xn), (hr, hz, hn) = onp.split(xw, 3, axis=1), onp.split(hw, 3, axis=1)
+            r, z = onp.tanh(xr + hr), onp.tanh(xz + hz)
+            want = (1 - z) * relu(xn + r * hn) + z * h0
+        if backend:
+            cell.hybridize(backend=backend, **({"runtime": "emulator"} if backend == "cuda" else {}))
+        xs = np.array(x)
+        xs.attach_grad()
+        with autograd.record():
+            out, _ = cell(xs, [np.array(s) for s in states])
+        out.backward()
+        onp.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5, atol=1e-5)
+        # the input gradient of sum(out) against central differences of the NumPy step
+        eps, probe = 1e-3, (1, 2)
+        bumped = []
+        for sign in (1, -1):
+            xp = x.astype("f8").copy()
+            xp[probe] += sign * eps
+            xwp = xp @ w["i2h_weight"].T + w["i2h_bias"]
+            if cls is rnn.LSTMCell:
+                i, f, g, o = onp.split(xwp + hw, 4, axis=1)
+                bumped.append((onp.tanh(o) * relu(onp.tanh(f) * c0 + onp.tanh(i) * relu(g))).sum())
+            else:
+                (xr, xz, xn), (hr, hz, hn) = onp.split(xwp, 3, axis=1), onp.split(hw, 3, axis=1)
+                r, z = onp.tanh(xr + hr), onp.tanh(xz + hz)
+                bumped.append(((1 - z) * relu(xn + r * hn) + z * h0).sum())
+        onp.testing.assert_allclose(xs.grad.asnumpy()[probe], (bumped[0] - bumped[1]) / (2 * eps), rtol=1e-2, atol=1e-3)

@@ -25,6 +25,10 @@ def f32(*shape, low=-2.0, high=2.0):
     return R.uniform(low, high, size=shape).astype("float32")
 
 
+def c64(*shape):
+    return (R.uniform(-2, 2, size=shape) + 1j * R.uniform(-2, 2, size=shape)).astype("complex64")
+
+
 def i32(*shape, low=-4, high=5):
     return R.integers(low, high, size=shape).astype("int32")
 
@@ -128,6 +132,7 @@ CASES = {
              ([f32(3)], {"dtype": "bool"}, lambda x: x != 0)],
     "bitcast": [([f32(4)], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([i32(2, 3)], {"dtype": "u32"}, lambda x: x.view("uint32")),
+                ([f32()], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([b(3)], {"dtype": "u8"}, lambda x: x.astype("uint8"))],
     "reshape": [([f32(2, 6)], {"shape": (3, 4)}, lambda x: x.reshape(3, 4)),
                 ([i32(4)], {"shape": (2, 1, 2)}, lambda x: x.reshape(2, 1, 2))],
@@ -152,6 +157,22 @@ CASES = {
     "argsort": [([onp.array([[2, 1, 2, onp.nan, -0.0, 0.0, 1]], "float32")], {},
                  lambda x: onp.argsort(x, -1, kind="stable").astype("int64")),
                 ([i32(3, 5)], {}, lambda x: onp.argsort(x, -1, kind="stable").astype("int64"))],
+    # the factors packed along the last axis: U, s, Vh (svd) and w, V (eigh); NumPy's LAPACK routines
+    "svd": [([f32(4, 3)], {"full_matrices": False}, lambda x: onp.concatenate(
+                [p.reshape(-1) for p in onp.linalg.svd(x, full_matrices=False)])),
+            ([f32(2, 2, 3)], {"full_matrices": True}, lambda x: onp.concatenate(
+                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1)),
+            ([f32(2, 4, 3)], {"full_matrices": False, "compute_uv": False}, lambda x: onp.linalg.svd(x, compute_uv=False))],
+    "eigh": [([f32(3, 3)], {"uplo": "L"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x)])),
+             ([f32(3, 3)], {"uplo": "U"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x, "U")]))],
+    # complex numbers (NumPy's own functions give the expected values)
+    "real": [([c64(2, 3)], {}, onp.real)], "imag": [([c64(4)], {}, onp.imag)], "conj": [([c64(3)], {}, onp.conj)],
+    "fft": [([c64(2, 8)], {"inverse": False}, lambda x: onp.fft.fft(x).astype("complex64")),
+            ([c64(5)], {"inverse": True}, lambda x: onp.fft.ifft(x).astype("complex64"))],
+    "rfft": [([f32(3, 7)], {}, lambda x: onp.fft.rfft(x).astype("complex64"))],
+    "irfft": [([c64(2, 5)], {"n": 8}, lambda x: onp.fft.irfft(x, 8).astype("float32"))],
+    "view_real": [([c64(2, 3)], {}, lambda x: onp.stack([x.real, x.imag], axis=-1))],
+    "view_complex": [([f32(3, 2)], {}, lambda x: (x[:, 0] + 1j * x[:, 1]).astype("complex64"))],
     "argmax": [([f32(3, 5)], {"axis": 1, "keepdims": False}, lambda x: x.argmax(axis=1).astype("int32"))],
     "matmul": [([f32(3, 4), f32(4, 5)], {"transpose_a": False, "transpose_b": False}, onp.matmul),
                ([f32(2, 4, 3), f32(5, 4)], {"transpose_a": True, "transpose_b": True},

@@ -137,6 +137,41 @@ class SortStage:
         return f"{self.out} = argsort rows({self.src}: {self.rows} x {self.n} {self.dtype}) scratch {self.scratch}"
 
 
+@dataclass
+class LapackStage:
+    """out[b, :] = the packed factors (hybrid/ir/ops/decomp.py) of the (m, n) matrix src[b] for
+    each of `batch` matrices, computed by a LAPACK routine (hybrid/codegen/lapack.py): op "svd"
+    (?gesdd, `full_matrices`) or "eigh" (?syevd, reading the triangle `uplo`). LAPACK works in column-major
+    order and overwrites its input, so `a` (m*n) takes a transposed copy of each matrix and `u`,
+    `vt` (svd only: U and Vh in column-major, m*mu and nv*n) receive the factors before they are
+    transposed into `out`; `work` (lwork elements of dtype) and `iwork` (liwork i32) are the
+    routine's workspaces, sized for this m, n by LAPACK's query. Runs the matrices one after
+    another on one thread. A matrix LAPACK fails on (no convergence) gets NaN factors."""
+    op: str
+    out: str
+    src: str
+    a: str
+    u: Optional[str]
+    vt: Optional[str]
+    work: str
+    iwork: str
+    batch: int
+    m: int
+    n: int
+    dtype: str
+    lwork: int
+    liwork: int
+    full_matrices: bool = False
+    uplo: str = "L"
+    compute_uv: bool = True          # svd: False computes (and packs) the singular values only
+
+    def __str__(self) -> str:
+        full = " full_matrices" if self.full_matrices else (f" uplo={self.uplo}" if self.op == "eigh" else "")
+        full += "" if self.compute_uv else " values_only"
+        return (f"{self.out} = lapack {self.op}{full}({self.src}: {self.batch} x {self.m}x{self.n} {self.dtype}) "
+                f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]")
+
+
 @dataclass(frozen=True)
 class Check:
     """A test of input values that eager code makes and compiled code must make too (an index

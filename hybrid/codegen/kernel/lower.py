@@ -11,10 +11,12 @@ import numpy
 from ...errors import HybridError
 from ...ir import scalar as S
 from ...ir.graph import Graph, Node, Value
+from ...ir.ops.decomp import svd_sizes
 from ...ir.registry import get_op
-from ...ir.types import TensorType
+from ...ir.types import COMPLEX_PART, TensorType
+from .. import lapack
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
-from .describe import Buffer, Kernel, Reduction, SortStage, Stage
+from .describe import Buffer, Kernel, LapackStage, Reduction, SortStage, Stage
 from .epilogue import _fold_epilogues
 from .expr import (INDEX, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar, load,
                    select)
@@ -94,6 +96,8 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
             return from_scalar(expr, operands, out_t.dtype)
         return [lazy]
 
+    if op in ("view_real", "view_complex"):    # a complex value is stored as its (re, im) pairs: the same loads
+        return [args[0]]
     if op == "broadcast_to":
         (a,), (t,) = args, env_types
         return [lambda idx: a(_broadcast_index(idx, t.shape))]
@@ -192,12 +196,32 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
         src = lw.materialize(args[0], t)
         scratch = lw.buffer("t", out_t.shape, "i64", "temp")
         lw.kernel.stages.append(SortStage(out.name, src.name, scratch.name, math.prod(t.shape[:-1]), t.shape[-1], t.dtype))
+    elif op in ("svd", "eigh"):
+        _lower_lapack(lw, node, args[0], env_types[0], out)
     elif op in _GRAD_RULES:
         _GRAD_RULES[op](lw, node, args, env_types, out)
     else:
         raise HybridError(f"kernel lowering has no rule for op {op!r} (kind {opdef.kind}); "
                           "add one in hybrid/codegen/kernel/")
     return [lambda idx, out=out: load(out, idx)]
+
+
+def _lower_lapack(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:
+    """svd/eigh: the operand materialized, LAPACK's scratch arrays as temps (codegen/lapack.py)."""
+    m, n = t.shape[-2:]
+    full = bool(node.attrs.get("full_matrices", False))
+    vectors = bool(node.attrs.get("compute_uv", True))
+    src = lw.materialize(a, t)
+    ws = lapack.workspace(node.op, t.dtype, m, n, full, vectors)
+    u = vt = None
+    if node.op == "svd" and vectors:
+        _, mu, nv = svd_sizes(m, n, full)
+        u = lw.buffer("t", (max(1, m * mu),), t.dtype, "temp").name
+        vt = lw.buffer("t", (max(1, nv * n),), t.dtype, "temp").name
+    lw.kernel.stages.append(LapackStage(
+        node.op, out.name, src.name, lw.buffer("t", (max(1, m * n),), t.dtype, "temp").name, u, vt,
+        lw.buffer("t", (ws.lwork,), t.dtype, "temp").name, lw.buffer("t", (ws.liwork,), "i32", "temp").name,
+        math.prod(t.shape[:-2]), m, n, t.dtype, ws.lwork, ws.liwork, full, node.attrs.get("uplo", "L"), vectors))
 
 
 def _lower_reduce(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:
@@ -271,6 +295,26 @@ def _memo(lazy: Lazy) -> Lazy:
     return read
 
 
+def _storage(t: TensorType) -> tuple[tuple[int, ...], str]:
+    """How a value's buffer is indexed: complex values (only ever read by view_real or written by
+    view_complex: passes/lower_complex.py) as (re, im) pairs along an extra last axis."""
+    if t.dtype in COMPLEX_PART:
+        return t.shape + (2,), COMPLEX_PART[t.dtype]
+    return t.shape, t.dtype
+
+
+def _refuse_complex(n: Node) -> None:
+    """Kernels compute complex values only as (re, im) pairs, after passes/lower_complex.py."""
+    if n.op in ("view_real", "view_complex"):
+        return
+    for v in list(n.inputs) + list(n.outputs):
+        if v.dtype in COMPLEX_PART:
+            where = f" at {n.loc}" if n.loc else ""
+            raise HybridError(f"{n.op} on {v.dtype}{where}: compiled code computes complex values only after the "
+                              "lower_complex pass (every pass pipeline runs it first); run hybrid.passes.optimize "
+                              "on this graph before compiling it")
+
+
 def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     """The Kernel of a fused node (its subgraph) or of a plain primitive node."""
     name = name or node.attrs.get("name") or node.op
@@ -284,12 +328,13 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
         graph.outputs = list(inner.outputs)
     env: dict[Value, Lazy] = {}
     for i, v in enumerate(graph.inputs):
-        buf = lw.buffer("in", v.shape, v.dtype, "input", i)
+        buf = lw.buffer("in", *_storage(v.type), "input", i)
         env[v] = (lambda b: lambda idx: load(b, idx))(buf)
-    outs = [lw.buffer("out", v.shape, v.dtype, "output", i) for i, v in enumerate(graph.outputs)]
+    outs = [lw.buffer("out", *_storage(v.type), "output", i) for i, v in enumerate(graph.outputs)]
     if all(math.prod(v.shape) == 0 for v in graph.outputs):   # nothing to compute (nor to index into)
         return lw.kernel
     for n in graph.nodes:
+        _refuse_complex(n)
         lazies = _lower_value(lw, n, [env[v] for v in n.inputs], [v.type for v in n.inputs])
         for v, lz in zip(n.outputs, lazies):
             env[v] = _memo(lz)
@@ -297,7 +342,7 @@ def lower_node(node: Node, name: Optional[str] = None) -> Kernel:
     renames = []   # applied last: lazies built earlier still name the temp
     for v, buf in zip(graph.outputs, outs):
         lazy = env[v]
-        found = identity_buffer(lazy, v.shape, lw)
+        found = identity_buffer(lazy, _storage(v.type)[0], lw)
         target = lw.kernel.buffers.get(found[0]) if found and found[1] is None else None
         if target is None and lazy in lw.materialized:      # computed into a temp already (for a GEMM, ...)
             target = lw.kernel.buffers[lw.materialized[lazy]]
@@ -319,8 +364,8 @@ def _rename(k: Kernel, old: str, new: str) -> None:
             if s.out == old:
                 s.out = new
             s.expr = _rename_loads(s.expr, old, new)
-        elif isinstance(s, SortStage):
-            for f in ("out", "src", "scratch"):
+        elif isinstance(s, (SortStage, LapackStage)):
+            for f in ("out", "src", "scratch") if isinstance(s, SortStage) else ("out", "src"):
                 if getattr(s, f) == old:
                     setattr(s, f, new)
         else:

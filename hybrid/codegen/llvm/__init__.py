@@ -29,7 +29,7 @@ from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
 from . import cache, conv_choice, module, profiling, target
-from .. import Backend, register_backend
+from .. import Backend, lapack, register_backend
 from .runtime import ProfileHook, Runner
 
 
@@ -132,6 +132,8 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
     plan = module.build_module(graph, triple)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
+    if plan.uses_lapack:
+        lapack.load()
     with target.LLVM_LOCK:
         _extern_symbols()
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.new_target_machine(False))

@@ -74,6 +74,7 @@ class ModulePlan:
     kernels: list[Kernel] = field(default_factory=list)
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
+    uses_lapack: bool = False       # its code calls LAPACK (codegen/lapack.py): the library must be loaded/linked
     gemm_impl: str = "auto"
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
@@ -330,7 +331,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     return ModulePlan(_assemble(pieces, mod.declares, triple), placer.check_base + placer.check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
-                      uses_sgemm=mod.uses_sgemm, gemm_impl=gemm_impl, checks=checks, packs=packs,
+                      uses_sgemm=mod.uses_sgemm, uses_lapack=mod.uses_lapack, gemm_impl=gemm_impl, checks=checks, packs=packs,
                       segments=segments, graph=graph, where=where, steps=steps)
 
 

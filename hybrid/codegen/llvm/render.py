@@ -21,12 +21,13 @@ import contextlib
 import math
 from typing import Optional
 
-from ..kernel import Buffer, E, GemmStage, Kernel, SortStage, Stage, cast, flat_affine, walk
+from ..kernel import Buffer, E, GemmStage, Kernel, LapackStage, SortStage, Stage, cast, flat_affine, walk
 from . import gemm
 from .chunking import ChunkLoop
 from .conv_direct import DirectConv, PackInput, render_direct, render_pack
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
+from .lapack import render_lapack
 from .sort import render_sort, sort_parallel
 
 BLOCK = 256            # inner block of a blocked float sum (block sums added in order)
@@ -58,6 +59,7 @@ class ModuleState:
         self.functions: list[str] = []
         self.defined: set[str] = set()     # names of helper functions already in `functions`
         self.uses_sgemm = False
+        self.uses_lapack = False         # calls LAPACK routines of scipy-openblas32 (lapack.py)
         self.any_parallel = False
 
     def intrinsic(self, name: str, ret: str, *args: str) -> str:
@@ -578,6 +580,8 @@ def stage_parallel(k: Kernel, stage) -> bool:
         return stage.floats >= PARALLEL_MIN
     if isinstance(stage, SortStage):
         return sort_parallel(stage)
+    if isinstance(stage, LapackStage):
+        return False
     if isinstance(stage, GemmStage):
         return k.buffers[stage.out].dtype == "f32" and stage.flops >= GEMM_PARALLEL_MIN
     total = math.prod(k.buffers[stage.out].shape)
@@ -933,6 +937,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
         elif isinstance(stage, SortStage):
             render_sort(fn, mod, k, stage, ptrs, *thread_range(fn, stage.rows, par))
+        elif isinstance(stage, LapackStage):
+            render_lapack(fn, mod, stage, ptrs)
         elif isinstance(stage, PackInput):
             mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
             render_pack(fn, stage, ptrs, *thread_range(fn, stage.rows, par))

@@ -80,14 +80,15 @@ class Activation(HybridBlock):
 
 
 class Dropout(HybridBlock):
-    """Zeroes elements with probability `rate` in training mode (autograd.record / train_mode)."""
+    """Zeroes elements with probability `rate` in training mode (autograd.record / train_mode);
+    `axes`: one mask value shared along these axes (variational dropout)."""
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, axes=()):
         super().__init__()
-        self.rate = rate
+        self.rate, self.axes = rate, tuple(axes) if not isinstance(axes, int) else (axes,)
 
     def forward(self, x):
-        return npx.dropout(x, self.rate)
+        return npx.dropout(x, self.rate, axes=self.axes)
 
     def _extra_repr(self) -> str:
         return f"p={self.rate}"

@@ -90,9 +90,11 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
 
 class _GatedCell(HybridRecurrentCell):
     def __init__(self, mode: str, hidden_size: int, input_size: int, i2h_weight_initializer, h2h_weight_initializer,
-                 i2h_bias_initializer, h2h_bias_initializer, activation: str = "tanh", dtype="float32"):
+                 i2h_bias_initializer, h2h_bias_initializer, activation: str = "tanh", dtype="float32",
+                 recurrent_activation: str = "sigmoid"):
         super().__init__()
         self._mode, self._hidden_size, self._activation = mode, hidden_size, activation
+        self._recurrent_activation = recurrent_activation
         gates = GATES[mode] * hidden_size
         self.i2h_weight = Parameter("i2h_weight", (gates, input_size), dtype, i2h_weight_initializer)
         self.h2h_weight = Parameter("h2h_weight", (gates, hidden_size), dtype, h2h_weight_initializer)
@@ -113,7 +115,8 @@ class _GatedCell(HybridRecurrentCell):
         if not self.i2h_weight.is_initialized:
             self.i2h_weight._finish_deferred_init((self.i2h_weight.shape[0], inputs.shape[-1]))
         xw = npx.fully_connected(inputs, self.i2h_weight.data(), self.i2h_bias.data(), flatten=False)
-        return step(self._mode, xw, list(states), self.h2h_weight.data(), self.h2h_bias.data(), self._activation)
+        return step(self._mode, xw, list(states), self.h2h_weight.data(), self.h2h_bias.data(), self._activation,
+                    self._recurrent_activation)
 
 
 class RNNCell(_GatedCell):
@@ -127,21 +130,25 @@ class RNNCell(_GatedCell):
 
 
 class LSTMCell(_GatedCell):
-    """LSTM step; states [h, c]; gates [input, forget, candidate, output]."""
+    """LSTM step; states [h, c]; gates [input, forget, candidate, output]; `activation` (tanh) for the
+    candidate and the cell output, `recurrent_activation` (sigmoid) for the gates, as MXNet 2."""
 
     def __init__(self, hidden_size: int, i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size: int = 0, dtype="float32"):
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size: int = 0, dtype="float32",
+                 activation: str = "tanh", recurrent_activation: str = "sigmoid"):
         super().__init__("lstm", hidden_size, input_size, i2h_weight_initializer, h2h_weight_initializer,
-                         i2h_bias_initializer, h2h_bias_initializer, dtype=dtype)
+                         i2h_bias_initializer, h2h_bias_initializer, activation, dtype, recurrent_activation)
 
 
 class GRUCell(_GatedCell):
-    """GRU step; gates [reset, update, new]."""
+    """GRU step; gates [reset, update, new]; `activation` (tanh) for the new gate,
+    `recurrent_activation` (sigmoid) for reset and update, as MXNet 2."""
 
     def __init__(self, hidden_size: int, i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size: int = 0, dtype="float32"):
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size: int = 0, dtype="float32",
+                 activation: str = "tanh", recurrent_activation: str = "sigmoid"):
         super().__init__("gru", hidden_size, input_size, i2h_weight_initializer, h2h_weight_initializer,
-                         i2h_bias_initializer, h2h_bias_initializer, dtype=dtype)
+                         i2h_bias_initializer, h2h_bias_initializer, activation, dtype, recurrent_activation)
 
 
 class SequentialRNNCell(RecurrentCell):

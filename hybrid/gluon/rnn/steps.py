@@ -16,20 +16,23 @@ def _split(z, parts: int) -> list:
     return np.split(z, parts, axis=-1)
 
 
-def step(mode: str, xw, states: list, h2h_weight, h2h_bias, activation: str = "tanh") -> tuple:
-    """(output, new states) of one step (`activation`: the plain RNN's)."""
+def step(mode: str, xw, states: list, h2h_weight, h2h_bias, activation: str = "tanh",
+         recurrent_activation: str = "sigmoid") -> tuple:
+    """(output, new states) of one step. `activation`: the plain RNN's, or the LSTM's candidate and
+    cell output / the GRU's new gate (tanh by default); `recurrent_activation`: the gates' (sigmoid)."""
     h = states[0]
     hw = npx.fully_connected(h, h2h_weight, h2h_bias, flatten=False)
     if mode == "lstm":
-        i, f, g, o = _split(xw + hw, 4)
-        c = npx.sigmoid(f) * states[1] + npx.sigmoid(i) * np.tanh(g)
-        h = npx.sigmoid(o) * np.tanh(c)
+        i, f, g, o = (npx.activation(v, recurrent_activation if k != 2 else activation)
+                      for k, v in enumerate(_split(xw + hw, 4)))
+        c = f * states[1] + i * g
+        h = o * npx.activation(c, activation)
         return h, [h, c]
     if mode == "gru":
         xr, xz, xn = _split(xw, 3)
         hr, hz, hn = _split(hw, 3)
-        r, z = npx.sigmoid(xr + hr), npx.sigmoid(xz + hz)
-        n = np.tanh(xn + r * hn)
+        r, z = npx.activation(xr + hr, recurrent_activation), npx.activation(xz + hz, recurrent_activation)
+        n = npx.activation(xn + r * hn, activation)
         h = (1.0 - z) * n + z * h
         return h, [h]
     h = npx.activation(xw + hw, activation)

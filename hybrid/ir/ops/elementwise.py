@@ -11,25 +11,39 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import TensorType, dtype_name, is_float, to_numpy_dtype
+from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, to_numpy_dtype
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, lax, unbroadcast, where
 
 
-def _unary_infer(float_only: bool):
+# NumPy ufuncs defined for complex numbers too (their references compute them; codegen lowers the
+# complex arithmetic it supports in passes/lower_complex.py and names the others)
+COMPLEX_UNARY = frozenset({"neg", "abs", "exp", "log", "sqrt", "tanh", "expm1", "log1p", "sinh", "arcsinh", "sin",
+                           "cos", "tan", "cosh", "log2", "log10", "exp2", "arctan", "arcsin", "arccos", "arccosh",
+                           "arctanh", "sign", "stop_gradient"})
+
+
+def _unary_infer(float_only: bool, name: str):
     def infer(types):
         (t,) = types
+        if is_complex(t.dtype):
+            if name not in COMPLEX_UNARY:
+                raise ShapeError(f"is not defined for complex numbers (got {t.dtype}); apply it to np.real/np.imag")
+            return TensorType(t.shape, COMPLEX_PART[t.dtype]) if name == "abs" else t
         if float_only and not is_float(t.dtype):
             raise ShapeError(f"needs a floating-point input, got {t.dtype}; cast with astype('float32')")
         return t
     return infer
 
 
-def _binary_infer(result_dtype=None, needs=None):
+COMPLEX_BINARY = frozenset({"div", "pow"})   # of the float-only binary ops, those NumPy defines for complex too
+
+
+def _binary_infer(result_dtype=None, needs=None, name=""):
     def infer(types):
         a, b = types
         dtype = same_dtype(types)
-        if needs == "float" and not is_float(dtype):
+        if needs == "float" and not is_float(dtype) and not (is_complex(dtype) and name in COMPLEX_BINARY):
             raise ShapeError(f"needs floating-point operands, got {dtype}")
         if needs == "bool" and dtype != "bool":
             raise ShapeError(f"needs boolean operands, got {dtype}")
@@ -38,12 +52,12 @@ def _binary_infer(result_dtype=None, needs=None):
 
 
 def unary(name, ref, scalar, grad=None, float_only=True, differentiable=True, doc=""):
-    return register(OpDef(name, _unary_infer(float_only), ref, "elementwise", grad=grad, scalar=scalar,
+    return register(OpDef(name, _unary_infer(float_only, name), ref, "elementwise", grad=grad, scalar=scalar,
                           inplace=True, differentiable=differentiable, doc=doc))
 
 
 def binary(name, ref, scalar, grad=None, commutative=False, result_dtype=None, needs=None, differentiable=True):
-    return register(OpDef(name, _binary_infer(result_dtype, needs), ref, "elementwise", grad=grad, scalar=scalar,
+    return register(OpDef(name, _binary_infer(result_dtype, needs, name), ref, "elementwise", grad=grad, scalar=scalar,
                           commutative=commutative, inplace=result_dtype is None, differentiable=differentiable))
 
 
@@ -249,6 +263,8 @@ def _float_to_u64(x: numpy.ndarray) -> numpy.ndarray:
 
 def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
+    if x.dtype.kind == "c" and target.kind not in "cb":   # NumPy keeps the real part (without its warning)
+        x = x.real
     if x.dtype.kind == "f" and target.kind in "iu":
         return float_to_int(x, dtype)
     with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
@@ -274,7 +290,7 @@ def _bitcast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
     if x.dtype == numpy.bool_ or target == numpy.bool_:
         return x.astype(target)
-    return numpy.ascontiguousarray(x).view(target)
+    return (x if x.flags.c_contiguous else x.copy(order="C")).view(target)   # (ascontiguousarray makes 0-d 1-d)
 
 
 register(OpDef("bitcast", _bitcast_infer, _bitcast_reference, "elementwise",

@@ -1,0 +1,162 @@
+"""complex64/complex128: creation, promotion, arithmetic, parts, matmul and np.fft against NumPy,
+eagerly and hybridized on interp, llvm and (slow tier) the CUDA emulator, where the lower_complex
+pass turns them into real (re, im) arithmetic; and the clear errors where hybrid stops.
+
+Tolerances: complex64 within 2e-5 (absolute and relative; FFTs compiled as DFT products 1e-4
+relative to the largest magnitude), complex128 within 1e-12."""
+import itertools
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import autograd, np
+
+DTYPES = ["complex64", "complex128"]
+
+
+def _cases(*extra):
+    """(extra..., dtype, backend) parameters; compiling is what costs, so the default tier compiles
+    complex64 with the first of each `extra` choice on llvm, the slow tier the rest (and CUDA)."""
+    cases = []
+    for combo in itertools.product(*extra, DTYPES, ["eager", "interp", "llvm", "cuda"]):
+        *rest, dtype, backend = combo
+        first = all(r == choices[0] for r, choices in zip(rest, extra))
+        slow = backend == "cuda" or (backend == "llvm" and not (dtype == "complex64" and first))
+        cases.append(pytest.param(*combo, marks=pytest.mark.slow) if slow else combo)
+    return cases
+TOL = {"complex64": 2e-5, "float32": 2e-5, "complex128": 1e-12, "float64": 1e-12, "bool": 0}
+
+
+def _data(dtype, shape, seed):
+    rng = onp.random.default_rng(seed)
+    real = "float32" if dtype == "complex64" else "float64"
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype), \
+        rng.standard_normal(shape).astype(real)
+
+
+def _run(fn, backend, *args):
+    if backend == "eager":
+        out = fn(*[np.array(a) for a in args])
+    else:
+        options = {"runtime": "emulator"} if backend == "cuda" else {}
+        out = hb.hybridize(fn, backend=backend, **options)(*[np.array(a) for a in args])
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _check(fn, ref, backend, args, scale_tol=False, loose=None):
+    """loose: output index -> its tolerance where compiled code is documented to be less exact."""
+    got = _run(fn, backend, *args)
+    want = ref(*args)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        w = onp.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape, (k, g.dtype, w.dtype, g.shape, w.shape)
+        tol = max(TOL[str(w.dtype)], (loose or {}).get(k, 0) if backend not in ("eager", "interp") else 0)
+        atol = tol * max(1.0, float(onp.abs(w).max(initial=0))) if scale_tol else tol
+        onp.testing.assert_allclose(g.asnumpy(), w, rtol=tol, atol=atol, err_msg=f"output {k} on {backend}")
+
+
+def test_creation_and_promotion():
+    z = np.array([1 + 2j, 3 - 1j])
+    assert z.dtype == onp.complex64 and np.zeros(3, dtype="complex128").dtype == onp.complex128
+    f32, f64 = np.array([1.0], dtype="float32"), np.array([1.0], dtype="float64")
+    assert (z + f32).dtype == onp.complex64 and (z + f64).dtype == onp.complex128       # NumPy's table
+    assert (f32 * 1j).dtype == onp.complex64 and (f64 * 1j).dtype == onp.complex128     # weak Python complex
+    assert (z.astype("complex128") * 2.0).dtype == onp.complex128
+    assert (np.array([1, 2]) + 1j).dtype == onp.complex64        # hybrid's default (NumPy: complex128)
+    assert np.iscomplexobj(z) and not np.iscomplexobj(f32) and complex(np.array(1 + 1j)) == 1 + 1j
+    onp.testing.assert_array_equal(np.iscomplex(np.array([1 + 0j, 1j])).asnumpy(), [False, True])
+    onp.testing.assert_array_equal(np.isreal(np.array([1 + 0j, 1j])).asnumpy(), [True, False])
+
+
+@pytest.mark.parametrize("shape, dtype, backend", _cases([(3, 5), (), (1,), (2, 1, 4)]))
+def test_arithmetic_and_parts(shape, dtype, backend):
+    z, r = _data(dtype, shape, 1)
+    w = _data(dtype, shape[-1:] or (), 2)[0] + 0.5       # broadcast against z
+
+    def fn(a, b, x):
+        return (a + b, a - b, a * b, a / b, -a, np.conj(a), a == b, a != a, np.real(a), np.imag(a), np.abs(a),
+                np.angle(a), np.exp(a * 0.5), a * x, a + 2j, np.where(x > 0, a, b))
+
+    def ref(a, b, x):
+        return (a + b, a - b, a * b, a / b, -a, onp.conj(a), a == b, a != a, onp.real(a), onp.imag(a), onp.abs(a),
+                onp.angle(a), onp.exp(a * 0.5), a * x, (a + 2j).astype(a.dtype), onp.where(x > 0, a, b))
+    # angle: compiled arctan2 is a single-precision polynomial in float64 code too (docs/semantics.md)
+    _check(fn, ref, backend, (z, w, r), loose={11: 1e-7})
+
+
+@pytest.mark.parametrize("dtype, backend", _cases())
+def test_reductions_layout_matmul_casts(dtype, backend):
+    z, r = _data(dtype, (4, 6), 3)
+    m = _data(dtype, (6, 3), 4)[0]
+    other = "complex128" if dtype == "complex64" else "complex64"
+
+    def fn(a, b, x):
+        return (a @ b, a.sum(axis=1), np.sum(a), a.T, a[1:3, ::2], a.reshape(3, 8), np.concatenate([a, a * 2]),
+                np.broadcast_to(a[:1], (3, 6)), x.astype(dtype), a.astype(other), np.pad(a, 1),
+                np.take(a, np.array([2, 0]), axis=1), np.matmul(a.T, a))
+
+    def ref(a, b, x):
+        return (a @ b, a.sum(axis=1), onp.sum(a), a.T, a[1:3, ::2], a.reshape(3, 8), onp.concatenate([a, a * 2]),
+                onp.broadcast_to(a[:1], (3, 6)), x.astype(dtype), a.astype(other), onp.pad(a, 1),
+                onp.take(a, [2, 0], axis=1), onp.matmul(a.T, a))
+    _check(fn, ref, backend, (z, m, r), scale_tol=True)
+
+
+FFTS = {
+    "fft": lambda f, z, x: (f.fft(z), f.fft(z, n=9), f.fft(z, axis=0, norm="ortho"), f.ifft(z, norm="forward")),
+    "rfft": lambda f, z, x: (f.rfft(x), f.rfft(x, n=7, axis=0), f.irfft(z), f.irfft(z, n=9, norm="ortho")),
+    "nd": lambda f, z, x: (f.fft2(z), f.ifftn(z), f.rfftn(x), f.irfft2(z, s=(4, 6)), f.fftn(z, s=(2, 3), axes=(0, 1))),
+    "hermitian": lambda f, z, x: (f.hfft(z[:, :4]), f.ihfft(x)),
+}
+
+
+@pytest.mark.parametrize("family, dtype, backend", _cases(sorted(FFTS)))
+def test_fft_matches_numpy(family, dtype, backend):
+    z, x = _data(dtype, (4, 8), 5)
+    _check(lambda a, b: FFTS[family](np.fft, a, b), lambda a, b: FFTS[family](onp.fft, a, b), backend, (z, x),
+           scale_tol=True)
+
+
+def test_fft_of_real_and_integer_input_dtypes():
+    x = onp.arange(6, dtype="float32")
+    assert np.fft.fft(np.array(x)).dtype == onp.complex64 and np.fft.fft(np.array(x.astype("float64"))).dtype == \
+        onp.complex128
+    got = np.fft.fft(np.array(onp.arange(6)))            # integers are transformed as float32 (hybrid's default)
+    assert got.dtype == onp.complex64
+    onp.testing.assert_allclose(got.asnumpy(), onp.fft.fft(onp.arange(6)), atol=1e-5)
+    with pytest.raises(TypeError, match="rfft transforms real input"):
+        np.fft.rfft(np.array([1j, 2]))
+
+
+def test_unsupported_compiled_complex_op_names_the_op_and_dtype():
+    z = np.array(_data("complex64", (3,), 6)[0])
+    with pytest.raises(hb.HybridError, match=r"sqrt on c64 at .*test_complex.py"):
+        hb.hybridize(lambda a: np.sqrt(a), backend="llvm")(z)
+    onp.testing.assert_allclose(np.sqrt(z).asnumpy(), onp.sqrt(z.asnumpy()), rtol=1e-6)   # eagerly: NumPy's
+
+
+def test_gradient_through_complex_values_is_refused():
+    x = np.array(onp.arange(4, dtype="float32"))
+    x.attach_grad()
+    with pytest.raises(hb.HybridError, match="through a complex value"):
+        with autograd.record():
+            np.abs(np.fft.fft(x)).sum()
+    run = hb.hybridize(lambda v: np.abs(np.fft.rfft(v)).sum(), backend="llvm")    # graph autodiff
+    with pytest.raises(hb.HybridError, match=r"through a complex value"):
+        with autograd.record():
+            run(x).backward()
+
+
+def test_eig_gives_numpy_dtypes_eagerly_and_refuses_tracing():
+    rotation = onp.array([[0, -1], [1, 0]], "float32")          # eigenvalues +-i
+    for a in (rotation, onp.diag([1.0, 2.0]), rotation.astype("float64")):
+        got, want = np.linalg.eig(np.array(a)), onp.linalg.eig(a)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            onp.testing.assert_allclose(g.asnumpy(), w, atol=1e-6)
+        assert np.linalg.eigvals(np.array(a)).dtype == onp.linalg.eigvals(a).dtype
+    with pytest.raises(hb.TracingError, match="depends on the values"):
+        hb.hybridize(lambda m: np.linalg.eigvals(m), backend="interp")(np.array(rotation))

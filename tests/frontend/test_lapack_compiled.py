@@ -1,0 +1,156 @@
+"""np.linalg.svd and eigh as registry ops (hybrid/ir/ops/decomp.py): eagerly and on interp NumPy's
+LAPACK, compiled on llvm the generated code calls ?gesdd/?syevd of scipy-openblas32 (no Python
+callback). Against numpy.linalg (both copy the matrix to column-major order and call the same
+routine), every composite built on them (pinv, lstsq, matrix_rank, cond, 2-/nuclear norms,
+svdvals, eigvalsh), gradients by finite differences, the AOT library, and the CUDA backend's
+refusal.
+
+Tolerances: float32 within 2e-5 + 2e-4 relative of NumPy's, float64 within 1e-10 (+ relative);
+on llvm, vectors up to sign (see _close_factors)."""
+import sys
+from pathlib import Path
+
+import numpy as onp
+import pytest
+
+import hybrid as hb
+from hybrid import np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograd"))
+from gradcheck import assert_scalar_grad  # noqa: E402
+
+TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-10)}
+MODES = ["eager", "interp", "llvm"]
+
+
+def _run(fn, mode, *args):
+    run = fn if mode == "eager" else hb.hybridize(fn, backend=mode)
+    return run(*[np.array(a) for a in args])
+
+
+def _signs(got, want, axis: int):
+    """+-1 per vector (columns: axis -2 summed; rows: axis -1) making `got`'s vectors point as `want`'s."""
+    return onp.where(onp.sum(got * want, axis=axis, keepdims=True) < 0, -1.0, 1.0)
+
+
+def _close_factors(got, want, dtype, mode, vectors=(), k=0):
+    """Outputs equal NumPy's within TOL[dtype]. `vectors`: (output, axis) of the singular/eigen
+    vectors (axis -2: columns, -1: rows), compared up to one sign per vector on llvm: NumPy's bundled
+    OpenBLAS and scipy-openblas32 are different builds, and a float32 rounding difference can flip a
+    vector (eager and interp run NumPy itself: their signs must be NumPy's). Vectors after the first
+    k (full_matrices' completion of U or Vh) may be any orthonormal completion: every vector set is
+    checked orthonormal, and the first k compared."""
+    got, want = [g.asnumpy() for g in got], list(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, w.dtype, g.shape, w.shape)
+    for out, axis in vectors:
+        g, w = got[out], want[out]
+        gram = onp.swapaxes(g, -1, -2) @ g if axis == -2 else g @ onp.swapaxes(g, -1, -2)
+        onp.testing.assert_allclose(gram, onp.broadcast_to(onp.eye(gram.shape[-1]), gram.shape), atol=1e-5)
+        head = (Ellipsis, slice(None), slice(0, k)) if axis == -2 else (Ellipsis, slice(0, k), slice(None))
+        flip = _signs(g[head], w[head], axis)
+        assert mode == "llvm" or (flip > 0).all(), "NumPy's own LAPACK must give NumPy's signs"
+        got[out], want[out] = g[head] * flip, w[head]
+    for g, w in zip(got, want):
+        onp.testing.assert_allclose(g, w, **TOL[dtype])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 3, 4, 2), (1, 1), (0, 3), (3, 0)])
+def test_svd_matches_numpy(shape, dtype, mode):
+    data = onp.random.default_rng(sum(shape)).standard_normal(shape).astype(dtype)
+    for full in (False, True):
+        got = _run(lambda x: tuple(np.linalg.svd(x, full_matrices=full)), mode, data)
+        _close_factors(got, onp.linalg.svd(data, full_matrices=full), dtype, mode, [(0, -2), (2, -1)], min(shape[-2:]))
+    s = _run(lambda x: np.linalg.svdvals(x), mode, data)
+    _close_factors([s], [onp.linalg.svd(data, compute_uv=False)], dtype, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5, 5), (1, 1), (0, 0)])
+def test_eigh_matches_numpy(shape, dtype, mode):
+    data = onp.random.default_rng(sum(shape) + 1).standard_normal(shape).astype(dtype)
+    for uplo in ("L", "U"):      # each reads one triangle only: the other holds noise
+        got = _run(lambda x: tuple(np.linalg.eigh(x, UPLO=uplo)), mode, data)
+        _close_factors(got, onp.linalg.eigh(data, UPLO=uplo), dtype, mode, [(1, -2)], shape[-1])
+    w = _run(lambda x: np.linalg.eigvalsh(x), mode, data)
+    _close_factors([w], [onp.linalg.eigvalsh(data)], dtype, mode)
+
+
+@pytest.mark.parametrize("mode", ["interp", "llvm"])
+def test_composites_compile(mode):
+    rng = onp.random.default_rng(4)
+    a = rng.standard_normal((6, 4))
+    b = rng.standard_normal((6, 2))
+    low_rank = rng.standard_normal((5, 2)) @ rng.standard_normal((2, 4))
+    fn = lambda x, y, r: (np.linalg.pinv(x), np.linalg.lstsq(x, y)[0], np.linalg.matrix_rank(r),
+                          np.linalg.cond(x), np.linalg.norm(x, 2), np.linalg.norm(x, "nuc"),
+                          np.linalg.matrix_norm(x, ord=-2))
+    want = (onp.linalg.pinv(a), onp.linalg.lstsq(a, b, rcond=None)[0], onp.linalg.matrix_rank(low_rank),
+            onp.linalg.cond(a), onp.linalg.norm(a, 2), onp.linalg.norm(a, "nuc"), onp.linalg.matrix_norm(a, ord=-2))
+    got = _run(fn, mode, a, b, low_rank)
+    for g, w in zip(got, want):
+        onp.testing.assert_allclose(g.asnumpy(), w, rtol=1e-9, atol=1e-10)
+
+
+def test_llvm_code_calls_lapack(tmp_path):
+    """The compiled module itself calls the LAPACK routines: no Python in between."""
+    data = onp.random.default_rng(0).standard_normal((4, 3)).astype("float32")
+    with hb.config(dump=str(tmp_path)):
+        hb.hybridize(lambda x: (np.linalg.svdvals(x), np.linalg.eigh(x[:3])[0]), backend="llvm")(np.array(data))
+    ir = "".join(p.read_text() for p in tmp_path.glob("*-llvm.ll"))
+    assert "call void @scipy_sgesdd_(" in ir and "call void @scipy_ssyevd_(" in ir
+    assert "@hb_svd_f32_4x3n(" in ir        # svd(...)[1] alone would compute vectors; svdvals computes none
+
+
+def _grad_loss(case: str, shape: tuple):
+    """A scalar function of the factors that does not depend on their signs (singular vectors and
+    eigenvectors are defined up to sign): weighted sums of U diag(s) Vh, u_1 v_1^T, w, v_1 v_1^T."""
+    rng = onp.random.default_rng(12)
+    w1, w2 = (np.array(rng.standard_normal(shape)) for _ in range(2))
+    w3 = np.array(rng.standard_normal(min(shape)))
+
+    def loss(x):
+        if case == "eigh":
+            w, v = np.linalg.eigh(x)
+            return np.sum(w * w3) + np.sum(np.matmul(v[:, :1], v[:, :1].T) * w2)
+        if case == "pinv":
+            return np.sum(np.linalg.pinv(x) * w1.T)
+        if case == "svdvals":
+            return np.sum(np.linalg.svdvals(x) * w3)
+        u, s, vh = np.linalg.svd(x, full_matrices=case == "svd-full")
+        k = s.shape[0]
+        u, vh = u[:, :k], vh[:k, :]      # svd-full: the completing columns are arbitrary, not read
+        return np.sum(np.matmul(u * s[None, :], vh) * w1) + np.sum(np.matmul(u[:, :1], vh[:1, :]) * w2)
+    return loss
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("case", ["svd-tall", "svd-wide", "svd-full", "svdvals", "eigh", "pinv"])
+def test_gradients_by_finite_differences(case, mode):
+    shape = {"svd-wide": (3, 5), "eigh": (4, 4)}.get(case, (5, 3))
+    data = onp.random.default_rng(11).standard_normal(shape)
+    if case == "eigh":
+        data = data + data.T
+    assert_scalar_grad(_grad_loss(case, shape), data, mode, rtol=1e-5, atol=1e-7)
+
+
+def test_aot_library_calls_lapack(tmp_path):
+    data = onp.random.default_rng(2).standard_normal((3, 5, 4)).astype("float32")
+    sym = onp.random.default_rng(3).standard_normal((4, 4)).astype("float64")
+    fn = lambda x, s: tuple(np.linalg.svd(x, full_matrices=False)) + tuple(np.linalg.eigh(s))
+    hb.compile_library(fn, [data, sym], str(tmp_path / "lapack.so"))
+    got = hb.load_library(str(tmp_path / "lapack.so"))([data, sym])
+    want = tuple(onp.linalg.svd(data, full_matrices=False)) + tuple(onp.linalg.eigh(sym))
+    for g, w in zip(got, want):
+        onp.testing.assert_allclose(g, w, **TOL[str(w.dtype)])
+
+
+@pytest.mark.parametrize("fn", [lambda x: np.linalg.svd(x)[1], lambda x: np.linalg.eigh(x)[0] * 2.0])
+def test_cuda_refuses_with_a_clear_error(fn):
+    x = np.array(onp.eye(3, dtype="float32"))
+    with pytest.raises(hb.HybridError, match=r"CUDA backend has no kernel.*backend='llvm'") as info:
+        hb.hybridize(fn, backend="cuda", runtime="emulator")(x)
+    assert "test_lapack_compiled.py" in str(info.value)
