@@ -161,7 +161,8 @@ CASES = {
     "svd": [([f32(4, 3)], {"full_matrices": False}, lambda x: onp.concatenate(
                 [p.reshape(-1) for p in onp.linalg.svd(x, full_matrices=False)])),
             ([f32(2, 2, 3)], {"full_matrices": True}, lambda x: onp.concatenate(
-                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1))],
+                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1)),
+            ([f32(2, 4, 3)], {"full_matrices": False, "compute_uv": False}, lambda x: onp.linalg.svd(x, compute_uv=False))],
     "eigh": [([f32(3, 3)], {"uplo": "L"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x)])),
              ([f32(3, 3)], {"uplo": "U"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x, "U")]))],
     # complex numbers (NumPy's own functions give the expected values)
