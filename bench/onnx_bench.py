@@ -98,8 +98,8 @@ def table(rows: list[dict], args, started: float) -> str:
              f"- medians of interleaved rounds; 'vs llvm' = median / hybrid-llvm median (above 1: hybrid is faster); "
              "'cpu ms' = median process CPU time per call (all threads), steadier than wall time on a shared host, "
              "and 'cpu vs llvm' its ratio; "
-             f"'first call ms' = import/session creation + trace + compile + first run (hybrid's compiled-code cache was "
-             "warm for BERT at batch 1 from an earlier run). Load average {load:.1f} at the "
+             "'first call ms' = import/session creation + trace + compile + first run (with whatever hybrid's "
+             f"compiled-code cache held: HYBRID_CACHE_DIR). Load average {load:.1f} at the "
              "end: the machine is shared with other jobs, so compare within this run",
              "", "| model | batch | peer | median ms | min ms | cpu ms | first call ms | vs llvm | cpu vs llvm | note |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]

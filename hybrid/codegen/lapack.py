@@ -64,12 +64,13 @@ class Workspace:
     liwork: int
 
 
-def svd_job(full_matrices: bool) -> str:
-    return "A" if full_matrices else "S"
+def svd_job(full_matrices: bool, compute_uv: bool = True) -> str:
+    """?gesdd's JOBZ: all vectors, the min(m, n) leading ones, or none."""
+    return ("A" if full_matrices else "S") if compute_uv else "N"
 
 
 @functools.lru_cache(maxsize=None)
-def workspace(op: str, dtype: str, m: int, n: int, full_matrices: bool = False) -> Workspace:
+def workspace(op: str, dtype: str, m: int, n: int, full_matrices: bool = False, compute_uv: bool = True) -> Workspace:
     """LAPACK's optimal workspace for one (m, n) matrix (n x n for eigh), by its workspace query."""
     path, _ = _library()
     lib = ctypes.CDLL(path)
@@ -81,7 +82,7 @@ def workspace(op: str, dtype: str, m: int, n: int, full_matrices: bool = False) 
     if op == "svd":
         k = min(m, n)
         iwork = (i32 * max(1, 8 * k))()
-        fn(ctypes.c_char_p(svd_job(full_matrices).encode()), ctypes.byref(i32(m)), ctypes.byref(i32(n)), dummy,
+        fn(ctypes.c_char_p(svd_job(full_matrices, compute_uv).encode()), ctypes.byref(i32(m)), ctypes.byref(i32(n)), dummy,
            ctypes.byref(i32(max(1, m))), dummy, dummy, ctypes.byref(i32(max(1, m))), dummy,
            ctypes.byref(i32(max(1, n if full_matrices else k))), ctypes.byref(query), ctypes.byref(i32(-1)), iwork,
            ctypes.byref(info), ctypes.c_size_t(1))

@@ -327,6 +327,14 @@ class NDArray(Array):
             yield self[i]
 
     def copy(self) -> "NDArray":
+        """A new array with the same contents. Under autograd.record() a copy of a tracked array is
+        recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
+        copy, or `astype` to the same dtype, must not cut the gradient path."""
+        from . import autograd
+        from .tape import tracked
+        if autograd.is_recording() and tracked(self):
+            from .dispatch import bind
+            return bind("cast", self, dtype=self.type.dtype)
         return NDArray(self._data.copy())
 
     def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):

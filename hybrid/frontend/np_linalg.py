@@ -214,14 +214,14 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     a = _float(a)
     if a.ndim < 2:
         raise LinAlgError(f"svd: {a.ndim}-dimensional array given; array must be at least two-dimensional")
-    full = bool(full_matrices and compute_uv)
+    if not compute_uv:       # LAPACK computes no vectors
+        return _cast(lax.bind("svd", _lapack_operand(a), full_matrices=False, compute_uv=False), a.dtype)
+    full = bool(full_matrices)
     m, n = a.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full)
-    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full), a.dtype)
+    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full, compute_uv=True), a.dtype)
     batch = a.shape[:-2]
     s = packed[..., m * mu:m * mu + k]
-    if not compute_uv:
-        return s
     u = reshape(packed[..., :m * mu], batch + (m, mu))
     vh = reshape(packed[..., m * mu + k:], batch + (nv, n))
     return SVDResult(u, s, vh)

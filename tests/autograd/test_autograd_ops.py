@@ -80,7 +80,7 @@ CASES = {
     # every factor of the packed output is weighted (signs are locally constant); eigh reads one triangle.
     # full_matrices only on a square matrix: the completing columns of a non-square one get no gradient
     "svd": [([normal(5, 3)], {"full_matrices": False}), ([normal(2, 3, 4)], {"full_matrices": False}),
-            ([normal(3, 3)], {"full_matrices": True})],
+            ([normal(3, 3)], {"full_matrices": True}), ([normal(4, 3)], {"full_matrices": False, "compute_uv": False})],
     "eigh": [([normal(4, 4)], {"uplo": "L"}), ([normal(2, 3, 3)], {"uplo": "U"})],
     "matmul": [([normal(3, 4), normal(4, 5)], {"transpose_a": False, "transpose_b": False}),
                ([normal(4, 3), normal(5, 4)], {"transpose_a": True, "transpose_b": True}),

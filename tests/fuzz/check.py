@@ -6,7 +6,7 @@ intermediate roundings when fused), and NaN, +-inf and integers must agree exact
 raises, every configuration must raise too."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as onp
 
@@ -15,6 +15,13 @@ from tests.reliability.everywhere import close, configurations, gradients, run, 
 from .programs import Program, compile_program
 
 RTOL = {"float16": 2e-2, "float32": 2e-4, "float64": 1e-9}
+
+
+def _describe(result) -> str:
+    """One line for a configuration's result (a saved repro keeps its mismatches in # comments)."""
+    if isinstance(result, Exception):
+        return " ".join(f"{result!r:.300}".split())
+    return "outputs " + ", ".join(f"{a.dtype}{list(a.shape)}" for a in result)
 
 
 def mismatches(results: dict, reference: str = "eager", floor: float = 0, rounding: Sequence[str] = ()) -> list[str]:
@@ -27,7 +34,7 @@ def mismatches(results: dict, reference: str = "eager", floor: float = 0, roundi
             continue
         if isinstance(ref, Exception) or isinstance(got, Exception):
             if not (isinstance(ref, Exception) and isinstance(got, Exception)):
-                found.append(f"{config}: {got!r:.300} but {reference}: {ref!r:.300}")
+                found.append(f"{config}: {_describe(got)} but {reference}: {_describe(ref)}")
             continue
         if len(got) != len(ref):
             found.append(f"{config}: {len(got)} outputs, {reference}: {len(ref)}")
@@ -40,17 +47,21 @@ def mismatches(results: dict, reference: str = "eager", floor: float = 0, roundi
             bad = ~close(g, r, ulps=0, rtol=rtol, floor=floor)
             if bad.any():
                 where = tuple(onp.argwhere(bad)[0]) if g.ndim else ()
-                found.append(f"{config} output {i} at {list(where)}: {g[where]!r} but {reference}: {r[where]!r}")
+                found.append(f"{config} output {i} at {[int(w) for w in where]}: {g[where]!r} but "
+                             f"{reference}: {r[where]!r}")
     return found
 
 
-def check(p: Program, configs: Optional[Sequence[str]] = None) -> list[str]:
-    """Mismatches of p's outputs (and, for gradient programs, of its input gradients)."""
-    fn = compile_program(p)
+def check(p: Program, configs: Optional[Sequence[str]] = None, fn: Optional[Callable] = None) -> list[str]:
+    """Mismatches of p's outputs (and, for gradient programs, of its input gradients); `fn` is
+    the program's function when it comes from a saved script (--repro) instead of p's lines."""
+    fn = fn or compile_program(p)
     configs = list(configs or configurations(cuda=True))
     found = mismatches(run_all(fn, p.inputs, configs, p.training, run), rounding=p.rounding)
     if p.grads:
         grad_configs = [c for c in configs if c in ("eager", "interp", "llvm-O0", "llvm-O2")]
         grads = run_all(fn, p.inputs, grad_configs, p.training, gradients)
+        if isinstance(grads["eager"], Exception):   # the generator gives every output a differentiable path
+            found.append(f"gradient: eager raised {_describe(grads['eager'])}")
         found += [f"gradient: {m}" for m in mismatches(grads, floor=1.0)]
     return found

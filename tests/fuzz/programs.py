@@ -75,6 +75,7 @@ def program_source(p: Program) -> str:
             f"def program({args}):\n{body}\n    return ({', '.join(p.outputs)},)\n\n"
             f"inputs = [\n    {inputs},\n]\n"
             f"TRAINING = {p.training}   # run under autograd.train_mode()\n"
+            f"GRADS = {p.grads}   # also compare the inputs' gradients\n"
             f"ROUNDING = {p.rounding!r}   # per output: the coarsest float type it was rounded to\n"
             "# compare: python -m tests.fuzz.run --repro <this file>\n")
 
@@ -99,7 +100,7 @@ def arrays(draw, shape=None, dtype=None, specials=True):
         a = rng.random(size) < 0.5
     elif d.kind in "iu":
         lo = 0 if d.kind == "u" else -6
-        a = rng.integers(lo, 7, size)
+        a = rng.integers(lo, 7, size).astype(d)   # in d before its extremes go in (uint64's max is no int64)
         if draw(st.booleans()) and size:        # the type's extremes
             a[rng.integers(0, size)] = onp.iinfo(d).min
             a[rng.integers(0, size)] = onp.iinfo(d).max

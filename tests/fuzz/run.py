@@ -6,7 +6,8 @@ Every program runs in every configuration; each program with a mismatch is writt
 as a pasteable script with the mismatches in a comment. Prints programs run, configurations,
 mismatching programs and the time taken.
 
-    python -m tests.fuzz.run --repro FILE     # rerun a saved (or pasted) program
+    python -m tests.fuzz.run --repro FILE     # rerun a saved (or pasted) program (its gradients too
+                                              # when the file says GRADS = True)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.reliability.everywhere import configurations
 
-from .check import check, mismatches
+from .check import check
 from .programs import Program, program_source, programs
 
 
@@ -37,10 +38,8 @@ def main() -> int:
     if args.repro:
         scope = runpy.run_path(args.repro)
         program = Program(inputs=scope["inputs"], training=scope.get("TRAINING", False),
-                          rounding=scope.get("ROUNDING", []))
-        from tests.reliability.everywhere import run_all
-        found = mismatches(run_all(scope["program"], program.inputs, configs, program.training),
-                           rounding=program.rounding)
+                          grads=scope.get("GRADS", False), rounding=scope.get("ROUNDING", []))
+        found = check(program, configs, fn=scope["program"])
         print("\n".join(found) or "no mismatch")
         return 1 if found else 0
     counts = {"programs": 0, "failing": 0, "mismatches": 0}
@@ -62,6 +61,9 @@ def main() -> int:
             with open(path, "w") as f:
                 f.write(program_source(program) + "".join(f"# {m}\n" for m in found))
             print(f"mismatch in program {counts['programs']} -> {path}: {found[0]}", flush=True)
+        if counts["programs"] % 100 == 0:
+            print(f"{counts['programs']} programs, {counts['failing']} with mismatches, "
+                  f"{time.time() - start:.0f} s", flush=True)
 
     import hypothesis
     hypothesis.seed(args.seed)(one)()

@@ -132,6 +132,7 @@ CASES = {
              ([f32(3)], {"dtype": "bool"}, lambda x: x != 0)],
     "bitcast": [([f32(4)], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([i32(2, 3)], {"dtype": "u32"}, lambda x: x.view("uint32")),
+                ([f32()], {"dtype": "i32"}, lambda x: x.view("int32")),
                 ([b(3)], {"dtype": "u8"}, lambda x: x.astype("uint8"))],
     "reshape": [([f32(2, 6)], {"shape": (3, 4)}, lambda x: x.reshape(3, 4)),
                 ([i32(4)], {"shape": (2, 1, 2)}, lambda x: x.reshape(2, 1, 2))],
@@ -160,7 +161,8 @@ CASES = {
     "svd": [([f32(4, 3)], {"full_matrices": False}, lambda x: onp.concatenate(
                 [p.reshape(-1) for p in onp.linalg.svd(x, full_matrices=False)])),
             ([f32(2, 2, 3)], {"full_matrices": True}, lambda x: onp.concatenate(
-                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1))],
+                [p.reshape(2, -1) for p in onp.linalg.svd(x, full_matrices=True)], axis=-1)),
+            ([f32(2, 4, 3)], {"full_matrices": False, "compute_uv": False}, lambda x: onp.linalg.svd(x, compute_uv=False))],
     "eigh": [([f32(3, 3)], {"uplo": "L"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x)])),
              ([f32(3, 3)], {"uplo": "U"}, lambda x: onp.concatenate([p.reshape(-1) for p in onp.linalg.eigh(x, "U")]))],
     # complex numbers (NumPy's own functions give the expected values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import sys
 import unittest
@@ -63,16 +64,18 @@ def backend_class(hybrid_backend: str):
     return type(f"HybridBackend_{hybrid_backend}", (HybridBackend,), {"default_backend": hybrid_backend})
 
 
-def run_suite(hybrid_backend: str, include: str | None = None) -> dict:
+def run_suite(hybrid_backend: str, include: str | None = None, progress: str | None = None) -> dict:
     """Run BackendTest on CPU; returns {kind: {"passed": [...], "expected": [...], "unexpected": [...],
-    "stale": [...]}} (test names without the _cpu suffix)."""
+    "stale": [...]}} (test names without the _cpu suffix). `progress`: a file that gets one line per case
+    (name ... ok / FAIL / ERROR) as it finishes, so a run stopped early still tells what it measured."""
     import onnx.backend.test
 
     suite = onnx.backend.test.BackendTest(backend_class(hybrid_backend), __name__)
     suite.exclude(r"_cuda$")
     if include:
         suite.include(include)
-    result = unittest.TextTestRunner(stream=open("/dev/null", "w"), verbosity=0).run(suite.test_suite)
+    with open(progress or os.devnull, "w", buffering=1) as stream:
+        result = unittest.TextTestRunner(stream=stream, verbosity=2 if progress else 0).run(suite.test_suite)
     failed = {t.id(): tb for t, tb in result.failures + result.errors}
     skipped = {t.id() for t, _ in result.skipped}
     report: dict = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -123,8 +126,9 @@ def main() -> None:
     parser.add_argument("--backend", default="llvm", choices=["interp", "llvm"])
     parser.add_argument("--include", default=None, help="regex of test names to run (default: all)")
     parser.add_argument("--messages", default=None, help="write every failure's last error line to this file")
+    parser.add_argument("--progress", default=None, help="write one line per case to this file as it finishes")
     args = parser.parse_args()
-    report = run_suite(args.backend, args.include)
+    report = run_suite(args.backend, args.include, args.progress)
     if args.messages:
         with open(args.messages, "w") as f:
             f.writelines(f"[{kind}] {line}\n" for kind, groups in report.items() for line in groups["messages"])

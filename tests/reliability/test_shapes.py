@@ -9,7 +9,7 @@ import pytest
 import hybrid as hb
 from hybrid import np
 
-from .everywhere import assert_same, run, run_all
+from .everywhere import assert_same, configurations, gradients, run, run_all
 
 Z = onp.zeros((0, 3), "float32")
 CASES = {
@@ -42,6 +42,21 @@ def test_fusion_cycle_through_a_bool_cast():
     results = run_all(f, [onp.array([1.0, -1.0, 0.0, 2.0], "float32")])
     assert not any(isinstance(r, Exception) for r in results.values()), results
     assert_same(results)
+
+
+@pytest.mark.parametrize("shapes", [[(3, 4), (3, 4)], [(1, 4), (1, 4)], [(2, 1, 4), (2, 1, 4)], [(3, 4), (1, 4)]])
+def test_fusion_cycle_under_autograd(shapes):
+    """The issue's second cycle repro: a mean broadcast back beside its operand, recorded under
+    autograd, so the backward graph reads both (outputs and input gradients agree everywhere)."""
+    def f(v0, v1):
+        m = np.minimum(v1, v0)
+        return np.broadcast_to(np.mean(m, 0, keepdims=True), (3, 1, 4)), m
+    rng = onp.random.default_rng(16)
+    inputs = [rng.standard_normal(shape).astype("float32") for shape in shapes]
+    outputs, grads = run_all(f, inputs), run_all(f, inputs, configurations(), runner=gradients)
+    assert not any(isinstance(r, Exception) for r in [*outputs.values(), *grads.values()]), (outputs, grads)
+    assert_same(outputs, rtol=1e-6)
+    assert_same(grads, rtol=1e-6)
 
 
 def test_fusion_never_merges_around_a_third_kernel():

@@ -163,9 +163,11 @@ class LapackStage:
     liwork: int
     full_matrices: bool = False
     uplo: str = "L"
+    compute_uv: bool = True          # svd: False computes (and packs) the singular values only
 
     def __str__(self) -> str:
         full = " full_matrices" if self.full_matrices else (f" uplo={self.uplo}" if self.op == "eigh" else "")
+        full += "" if self.compute_uv else " values_only"
         return (f"{self.out} = lapack {self.op}{full}({self.src}: {self.batch} x {self.m}x{self.n} {self.dtype}) "
                 f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]")
 

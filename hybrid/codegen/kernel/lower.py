@@ -210,17 +210,18 @@ def _lower_lapack(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer
     """svd/eigh: the operand materialized, LAPACK's scratch arrays as temps (codegen/lapack.py)."""
     m, n = t.shape[-2:]
     full = bool(node.attrs.get("full_matrices", False))
+    vectors = bool(node.attrs.get("compute_uv", True))
     src = lw.materialize(a, t)
-    ws = lapack.workspace(node.op, t.dtype, m, n, full)
+    ws = lapack.workspace(node.op, t.dtype, m, n, full, vectors)
     u = vt = None
-    if node.op == "svd":
+    if node.op == "svd" and vectors:
         _, mu, nv = svd_sizes(m, n, full)
         u = lw.buffer("t", (max(1, m * mu),), t.dtype, "temp").name
         vt = lw.buffer("t", (max(1, nv * n),), t.dtype, "temp").name
     lw.kernel.stages.append(LapackStage(
         node.op, out.name, src.name, lw.buffer("t", (max(1, m * n),), t.dtype, "temp").name, u, vt,
         lw.buffer("t", (ws.lwork,), t.dtype, "temp").name, lw.buffer("t", (ws.liwork,), "i32", "temp").name,
-        math.prod(t.shape[:-2]), m, n, t.dtype, ws.lwork, ws.liwork, full, node.attrs.get("uplo", "L")))
+        math.prod(t.shape[:-2]), m, n, t.dtype, ws.lwork, ws.liwork, full, node.attrs.get("uplo", "L"), vectors))
 
 
 def _lower_reduce(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:

@@ -56,7 +56,7 @@ def _identity(fn: Fn, ty: str, dst: str, rows: int, cols: int, dtype: str) -> No
 
 def lapack_function(mod, s: LapackStage) -> str:
     """Define the stage's function in `mod` (once) and return its name."""
-    full = "a" if s.full_matrices else "s"
+    full = lapack.svd_job(s.full_matrices, s.compute_uv).lower()
     name = f"hb_{s.op}_{s.dtype}_{s.m}x{s.n}{full if s.op == 'svd' else s.uplo.lower()}"
     if name in mod.defined:
         return name
@@ -73,12 +73,12 @@ def lapack_function(mod, s: LapackStage) -> str:
         fn.do(f"store i32 {value}, ptr {ints[key]}")
     info = fn.alloca(_I32)
     chars = {}
-    for c in "VLUSA":
+    for c in "VLUSAN":
         chars[c] = fn.alloca("i8")
         fn.do(f"store i8 {ord(c)}, ptr {chars[c]}")
     if s.op == "svd":
         k, mu, nv = svd_sizes(m, n, s.full_matrices)
-        size = m * mu + k + nv * n
+        size = m * mu + k + nv * n if s.compute_uv else k
         mod.declares.add(f"declare void @{routine}(ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, "
                          "ptr, i64)")
         ldu, ldvt = fn.alloca(_I32), fn.alloca(_I32)
@@ -93,11 +93,11 @@ def lapack_function(mod, s: LapackStage) -> str:
     out = fn.op(f"getelementptr inbounds {ty}, ptr %out, i64 {fn.op(f'mul nsw i64 {loop.index}, {size}')}")
     _copy_transposed(fn, ty, src, "0", "%a", m, n, src_cm=False)
     if s.op == "svd":
-        if k == 0:
+        if k == 0 and s.compute_uv:
             _identity(fn, ty, "%u", m, mu, s.dtype)
             _identity(fn, ty, "%vt", nv, n, s.dtype)
-        sv = fn.op(f"getelementptr inbounds {ty}, ptr {out}, i64 {m * mu}")
-        job = chars["A" if s.full_matrices else "S"]
+        sv = fn.op(f"getelementptr inbounds {ty}, ptr {out}, i64 {m * mu if s.compute_uv else 0}")
+        job = chars[lapack.svd_job(s.full_matrices, s.compute_uv)]
         fn.do(f"call void @{routine}(ptr {job}, ptr {ints['m']}, ptr {ints['n']}, ptr %a, ptr {ints['lda']}, "
               f"ptr {sv}, ptr %u, ptr {ldu}, ptr %vt, ptr {ldvt}, ptr %work, ptr {ints['lwork']}, ptr %iwork, "
               f"ptr {info}, i64 1)")
@@ -106,10 +106,10 @@ def lapack_function(mod, s: LapackStage) -> str:
               f"ptr {ints['lda']}, ptr {out}, ptr %work, ptr {ints['lwork']}, ptr %iwork, ptr {ints['liwork']}, "
               f"ptr {info}, i64 1, i64 1)")
     failed = fn.op(f"icmp ne i32 {fn.op(f'load i32, ptr {info}')}, 0")
-    if s.op == "svd":
+    if s.op == "svd" and s.compute_uv:
         _copy_transposed(fn, ty, out, "0", "%u", m, mu, src_cm=True)
         _copy_transposed(fn, ty, out, str(m * mu + k), "%vt", nv, n, src_cm=True)
-    else:
+    elif s.op == "eigh":
         _copy_transposed(fn, ty, out, str(n), "%a", n, n, src_cm=True)
     with fn.when(failed, "failed"):
         _fill(fn, ty, out, size, lit(float("nan"), s.dtype))

@@ -3,7 +3,8 @@
 Each op has one output, the factors packed along a last axis (the lowering keeps one result
 buffer per node), row-major, in NumPy's order; the frontend slices them apart:
   svd  (..., m, n) -> (..., m*mu + k + nv*n): U (m, mu), s (k,), Vh (nv, n); k = min(m, n),
-       mu = m and nv = n with full_matrices, else k (numpy.linalg.svd, LAPACK ?gesdd)
+       mu = m and nv = n with full_matrices, else k (numpy.linalg.svd, LAPACK ?gesdd);
+       with compute_uv=False only s (..., k), and LAPACK computes no vectors
   eigh (..., n, n) -> (..., n + n*n): w (n,) ascending, V (n, n) with the eigenvectors as
        columns, reading the triangle `uplo` ("L" or "U": numpy.linalg.eigh's UPLO, LAPACK ?syevd)
 The references are NumPy's (the same LAPACK routines), so interp and eager agree with it; the
@@ -41,16 +42,18 @@ def _matrix(t: TensorType, op: str, square: bool) -> None:
         raise ShapeError(f"{op}: the last 2 dimensions must be square, got {t.shape[-2:]}")
 
 
-def _svd_infer(types, full_matrices=False):
+def _svd_infer(types, full_matrices=False, compute_uv=True):
     (t,) = types
     _matrix(t, "svd", False)
     m, n = t.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full_matrices)
-    return TensorType(t.shape[:-2] + (m * mu + k + nv * n,), t.dtype)
+    return TensorType(t.shape[:-2] + ((m * mu + k + nv * n) if compute_uv else k,), t.dtype)
 
 
-def _svd_reference(a, full_matrices=False):
+def _svd_reference(a, full_matrices=False, compute_uv=True):
     batch = a.shape[:-2]
+    if not compute_uv:
+        return numpy.linalg.svd(a, compute_uv=False).astype(a.dtype)
     parts = numpy.linalg.svd(a, full_matrices=full_matrices)
     # explicit sizes: a -1 cannot be solved for when the batch is empty
     return numpy.concatenate([p.reshape(batch + (math.prod(p.shape[len(batch):]),)).astype(a.dtype) for p in parts],
@@ -138,11 +141,16 @@ def _triangle_read(g, uplo: str):
     return where(apply("gt" if uplo == "L" else "lt", rows, cols), sym, where(apply("eq", rows, cols), g, lax().zeros_like(g)))
 
 
-def _svd_grad(g, inputs, outputs, full_matrices=False):
-    """Townsend (2016) for A = U diag(s) Vh, reduced factors, distinct non-zero singular values."""
+def _svd_grad(g, inputs, outputs, full_matrices=False, compute_uv=True):
+    """Townsend (2016) for A = U diag(s) Vh, reduced factors, distinct non-zero singular values;
+    of the singular values alone, U diag(gs) Vh (with the vectors computed for it)."""
     (a,) = inputs
     m, n = a.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full_matrices)
+    if not compute_uv:
+        out = apply("svd", a, full_matrices=False, compute_uv=True)
+        u, vh = _part(out, 0, (m, k)), _part(out, m * k + k, (k, n))
+        return [_mm(_mm(u, _diag(g, k)), vh)]
     out = outputs[0]
     u, s, vh = _cols(_part(out, 0, (m, mu)), k), _part(out, m * mu, (k,)), _rows(_part(out, m * mu + k, (nv, n)), k)
     gu, gs, gvh = _cols(_part(g, 0, (m, mu)), k), _part(g, m * mu, (k,)), _rows(_part(g, m * mu + k, (nv, n)), k)
@@ -175,7 +183,7 @@ def _eigh_grad(g, inputs, outputs, uplo="L"):
     return [_triangle_read((full + _mT(full)) * 0.5, uplo)]
 
 
-register(OpDef("svd", _svd_infer, _svd_reference, "other", attrs=("full_matrices",), grad=_svd_grad,
+register(OpDef("svd", _svd_infer, _svd_reference, "other", attrs=("full_matrices", "compute_uv"), grad=_svd_grad,
                doc="singular value decomposition, factors packed: U, s, Vh (LAPACK ?gesdd)"))
 register(OpDef("eigh", _eigh_infer, _eigh_reference, "other", attrs=("uplo",), grad=_eigh_grad,
                doc="symmetric eigendecomposition of one triangle, packed: w, V (LAPACK ?syevd)"))

@@ -290,7 +290,7 @@ def _bitcast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
     if x.dtype == numpy.bool_ or target == numpy.bool_:
         return x.astype(target)
-    return numpy.ascontiguousarray(x).view(target)
+    return (x if x.flags.c_contiguous else x.copy(order="C")).view(target)   # (ascontiguousarray makes 0-d 1-d)
 
 
 register(OpDef("bitcast", _bitcast_infer, _bitcast_reference, "elementwise",
