@@ -527,9 +527,10 @@ def direct_shape(o: int, c: int, width: int) -> tuple[int, int, int]:
     return math.ceil(c / ci), ci, math.ceil(o / width)
 
 
-def standalone_ir(tile: ConvTile, triple: str) -> str:
-    """A module defining `void hybrid_conv_direct(ptr x, ptr w, ptr y, i64 lo, i64 hi)`: items [lo, hi) of a
-    direct convolution of `tile` (for inspecting the code generated for any vector width)."""
+def standalone_ir(tile: ConvTile, triple: str, stores: str = "nchw") -> str:
+    """A module defining `void hybrid_conv_direct(ptr x, ptr w, ptr y, ptr yb, i64 lo, i64 hi)`: items [lo, hi)
+    of a direct convolution of `tile` storing y in NCHW, the blocked image (padding 1) in y, or both (the image
+    in yb), as `stores` says (for inspecting the code generated for any vector width)."""
     class Module:
         def __init__(self):
             self.declares: set[str] = set()
@@ -540,7 +541,11 @@ def standalone_ir(tile: ConvTile, triple: str) -> str:
             self.declares.add(f"declare {ret} @{name}({', '.join(args)})")
             return f"@{name}"
     mod = Module()
-    fn = Fn("define void @hybrid_conv_direct(ptr noalias %x, ptr noalias %w, ptr noalias %y, i64 %lo, i64 %hi)")
-    render_direct(fn, mod, DirectConv("y", "x", "w", tile), {"x": "%x", "w": "%w", "y": "%y"}, "%lo", "%hi")
+    fn = Fn("define void @hybrid_conv_direct(ptr noalias %x, ptr noalias %w, ptr noalias %y, ptr noalias %yb, "
+            "i64 %lo, i64 %hi)")
+    conv = DirectConv("y", "x", "w", tile, out_pad=None if stores == "nchw" else (1, 1),
+                      copy="yb" if stores == "both" else None)
+    mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
+    render_direct(fn, mod, conv, {"x": "%x", "w": "%w", "y": "%y", "yb": "%yb"}, "%lo", "%hi")
     fn.do("ret void")
     return "\n".join([f'target triple = "{triple}"'] + sorted(mod.declares) + mod.functions + [fn.text()])
