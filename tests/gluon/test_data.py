@@ -1,7 +1,12 @@
 """Datasets, samplers and the DataLoader (Gluon semantics), transforms, the IDX reader on
 files built here byte by byte, MNIST from a local folder, and the bundled digits."""
 import gzip
+import os
+import signal
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 
 import numpy as onp
@@ -240,3 +245,31 @@ def test_digits_split_and_resize():
     onp.testing.assert_array_equal(big.labels, train.labels)
     onp.testing.assert_array_equal(vision.Digits(size=28).images, big.images)      # deterministic
     assert not onp.array_equal(vision.Digits(seed=1).labels, train.labels)
+
+
+def test_worker_processes_left_early_with_large_batches_end_without_hanging():
+    """An iterator dropped after one batch while large batches are still in flight (MXNet's
+    test_multi_worker_dataloader_release_pool). CPython's Pool.terminate used to hang writing into a
+    results pipe full of unread batches; run in a child so a hang fails the test instead of the suite."""
+    script = (
+        "import numpy as onp\n"
+        "from hybrid.gluon import data\n"
+        "for i in range(10):\n"
+        "    loader = data.DataLoader(onp.random.rand(999, 2000), batch_size=8, num_workers=8)\n"
+        "    it = iter(loader)\n"
+        "    first = next(it)\n"
+        "    assert first.shape == (8, 2000)\n"
+        "    del it, loader\n"
+        "print('done')\n")
+    with tempfile.TemporaryFile("w+") as out:
+        # its own process group, so a hang's forked workers are killed with it (they hold no pipe of ours)
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = "a hang (killed after 240 s)"
+        out.seek(0)
+        printed = out.read()
+    assert code == 0 and printed.strip().endswith("done"), f"{code}: {printed[-2000:]}"

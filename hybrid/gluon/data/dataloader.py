@@ -86,9 +86,10 @@ class DataLoader:
             pool = _process_pool(self._num_workers, self._dataset, self._batchify_fn)
             submit = lambda idx: pool.apply_async(_worker_load, (idx,))  # noqa: E731
             result = lambda f: _to_device_arrays(f.get(self._timeout))  # noqa: E731
-            close = pool.terminate
+            close = lambda: _terminate(pool, pending, self._timeout)  # noqa: E731
+        pending: collections.deque = collections.deque()
         try:
-            pending = collections.deque(submit(idx) for idx in itertools.islice(batches, self._prefetch))
+            pending.extend(submit(idx) for idx in itertools.islice(batches, self._prefetch))
             while pending:
                 ready = pending.popleft()
                 for idx in itertools.islice(batches, 1):
@@ -124,6 +125,15 @@ def _to_device_arrays(batch):
 def _worker_load(indices: list):
     dataset = _WORKER["dataset"]
     return _to_host(_WORKER["batchify_fn"]([dataset[i] for i in indices]))
+
+
+def _terminate(pool, pending, timeout) -> None:
+    """Stop the workers of an iterator left early. The batches still in flight are received first:
+    CPython's Pool.terminate stops its result thread and then writes a sentinel into the results
+    pipe, which hangs forever when unread batches fill that pipe (large batches, many workers)."""
+    for batch in pending:
+        batch.wait(timeout)
+    pool.terminate()
 
 
 def _process_pool(workers: int, dataset, batchify_fn):
