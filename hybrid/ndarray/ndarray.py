@@ -131,46 +131,37 @@ def stack(*data, axis: int = 0, out=None, **kwargs) -> Array:
     return _into(out, np.stack(list(data), axis=axis))
 
 
-def _legacy_shape(shape: Sequence[int], target: Sequence[int]) -> tuple:
-    """Resolve the legacy reshape codes against the input shape: 0 copies a dimension, -1 is
-    inferred, -2 copies all remaining dimensions, -3 merges two, -4 splits one into the next two."""
-    out, i, codes = [], 0, list(target)
-    k = 0
-    while k < len(codes):
-        code = codes[k]
-        if code == 0:
-            out.append(shape[i]); i += 1
-        elif code == -1:
-            out.append(-1); i += 1
-        elif code == -2:
-            out.extend(shape[i:]); i = len(shape)
-        elif code == -3:
-            out.append(shape[i] * shape[i + 1]); i += 2
-        elif code == -4:
-            a, b = codes[k + 1], codes[k + 2]
-            a = shape[i] // b if a == -1 else a
-            b = shape[i] // a if b == -1 else b
-            if a * b != shape[i]:
-                raise ShapeError(f"nd.reshape: -4 splits dimension {shape[i]} into {codes[k + 1]} x {codes[k + 2]}, "
-                                 "whose product differs")
-            out.extend([a, b]); i += 1; k += 2
-        elif code > 0:
-            out.append(code); i += 1
+# legacy reshape code -> npx.reshape's: 0 copies a dimension, -1 is inferred, -2 copies all remaining
+# dimensions, -3 merges two, -4 splits one into the two values that follow it
+_NPX_CODE = {0: -2, -1: -1, -2: -4, -3: -5, -4: -6}
+
+
+def _npx_codes(target: Sequence[int]) -> list:
+    """The legacy codes of `target` as npx.reshape's (the two values after a split stay as they are)."""
+    codes, rest = [], [int(c) for c in target]
+    while rest:
+        code = rest.pop(0)
+        if code > 0:
+            codes.append(code)
+        elif code in _NPX_CODE:
+            codes.append(_NPX_CODE[code])
         else:
             raise ValueError(f"nd.reshape: unknown shape code {code} in {tuple(target)} (legacy codes: 0, -1, -2, "
                              "-3, -4)")
-        k += 1
-    return tuple(out)
+        if code == -4:
+            codes += rest[:2]
+            del rest[:2]
+    return codes
 
 
 def reshape(data, shape, reverse: bool = False, out=None, **kwargs) -> Array:
     """Reshape with the legacy special codes; `reverse` matches codes to dimensions right to left."""
-    source = tuple(data.shape)
-    if reverse:
-        resolved = _legacy_shape(source[::-1], list(shape)[::-1])[::-1]
-    else:
-        resolved = _legacy_shape(source, shape)
-    return _into(out, np.reshape(data, resolved))
+    target = [shape] if isinstance(shape, (int, numpy.integer)) else list(shape)
+    codes = _npx_codes(target)
+    try:
+        return _into(out, npx.reshape(data, codes, reverse=reverse))
+    except ShapeError as e:
+        raise ShapeError(f"nd.reshape{tuple(target)} (legacy codes; as npx.reshape codes {tuple(codes)}): {e}") from None
 
 
 def flatten(data, **kwargs) -> Array:
