@@ -46,6 +46,12 @@ GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a 
 LIBM_F64 = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh", "erf": "erf", "sin": "sin",
             "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "bf16": "bf16", "f32": "f32", "f64": "f64"}
+# Float reductions add with `reassoc` so the loop vectorizer keeps partial sums. A short loop is
+# unrolled instead, and reassoc then lets LLVM factor its terms: x0/b + x1/b became (x0 + x1)/b,
+# which is 0 where the terms are inf and -inf (NaN), or overflows where none does. So the terms of
+# loops up to this length (LLVM unrolled up to 65 in tests; vectorizing them buys little) pass
+# through llvm.arithmetic.fence, which forbids that; longer loops vectorize (the fence would stop it).
+FENCED_EXTENT = 128
 ACCUMULATE = {"f16": "f32", "bf16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
 
 
@@ -469,9 +475,12 @@ class ExprRenderer:
         return x0
 
     # -- reductions ----------------------------------------------------------------------
-    def combine(self, how: str, acc: str, v: str, t: str) -> str:
+    def combine(self, how: str, acc: str, v: str, t: str, fence: bool = False) -> str:
         ty = REG[t]
         if is_float(t) and how in ("add", "mul"):
+            if fence:   # see FENCED_EXTENT
+                f = self.mod.intrinsic(f"llvm.arithmetic.fence.{_FSUFFIX[t]}", ty, ty)
+                v = self.fn.op(f"call {ty} {f}({ty} {v})")
             return self.fn.op(f"{'fadd' if how == 'add' else 'fmul'} reassoc nsz {ty} {acc}, {v}")
         if is_float(t):
             return self.float_op(how, [acc, v], t)
@@ -499,7 +508,7 @@ class ExprRenderer:
         if depth + 1 < len(red.vars):
             new = self.nested(red, body, t, depth + 1, acc)
         else:
-            new = self.combine(red.combine, acc, self.value(body), t)
+            new = self.combine(red.combine, acc, self.value(body), t, fence=red.extents[depth] <= FENCED_EXTENT)
         return self.fn.end_loop(loop, [new])[0]
 
     def blocked_sum(self, red, body: E, t: str) -> str:
