@@ -1,9 +1,10 @@
 """Every convolution shape of W6 (ResNet-18, batch 8, 3x64x64) and W2 (LeNet-5, batch 64): hybrid's direct
-convolution vs im2col + GEMM vs ONNX Runtime's Conv, each as conv + per-channel scale and shift + ReLU
+convolution vs im2col + GEMM vs Winograd F(2x2,3x3) / F(4x4,3x3) (3x3 stride-1 shapes) vs ONNX Runtime's Conv,
+each as conv + per-channel scale and shift + ReLU
 (a convolution with folded BatchNorm; ONNX Runtime gets Conv with bias + Relu, which it fuses). The measurement
 behind codegen/llvm/conv_choice.py.
 
-    .venv/bin/python -m bench.conv_shapes [--threads 1,2] [--rounds 7] [--only W6]
+    .venv/bin/python -m bench.conv_shapes [--threads 1,2] [--rounds 7] [--only W6] [--impls direct,im2col,...]
 
 Peers are interleaved round by round; times are medians of the process CPU time per call (all threads' work,
 not the waits for a core: the machine is shared), also wall time. Ratios: peer / ONNX Runtime (below 1: faster).
@@ -77,15 +78,17 @@ def ort_runner(shape, threads: int):
     return lambda args: session.run(None, {"x": args[0], "w": args[1], "b": args[3].reshape(-1)})[0]
 
 
-def measure_shape(shape, threads: int, rounds: int) -> dict[str, timing.Result]:
+def measure_shape(shape, threads: int, rounds: int, impls: list[str]) -> dict[str, timing.Result]:
+    """impls: hybrid's conv_impl settings to time (a Winograd one only on 3x3 stride-1 shapes)."""
     _, N, C, H, W, O, K, s, p = shape
     rng = numpy.random.default_rng(0)
     args = [rng.standard_normal((N, C, H, W)).astype("f4"), rng.standard_normal((O, C, K, K)).astype("f4"),
             numpy.ones((1, O, 1, 1), "f4"), rng.standard_normal((1, O, 1, 1)).astype("f4")]
-    runs = {"direct": hybrid_runner(shape, "direct", threads), "im2col": hybrid_runner(shape, "im2col", threads),
-            "onnxruntime": ort_runner(shape, threads)}
+    runs = {impl: hybrid_runner(shape, impl, threads) for impl in impls
+            if not impl.startswith("winograd") or (K, s) == (3, 1)}
+    runs["onnxruntime"] = ort_runner(shape, threads)
     ref = runs["onnxruntime"](args)
-    for name in ("direct", "im2col"):
+    for name in runs:
         numpy.testing.assert_allclose(runs[name](args), ref, rtol=1e-3, atol=1e-3 * float(numpy.abs(ref).max()))
     results = {name: timing.Result(name) for name in runs}
     timing.measure({name: (lambda f=f: f(args)) for name, f in runs.items()}, results, rounds, budget_s=20.0)
@@ -97,20 +100,23 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", default="", help="a label prefix, e.g. W6 or 'W6 s4'")
+    parser.add_argument("--impls", default="direct,im2col,winograd2,winograd4")
     args = parser.parse_args()
+    impls = args.impls.split(",")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     print(f"load average {os.getloadavg()[0]:.1f}; times: median process CPU ms per call (wall ms)")
-    print(f"{'shape':16} {'thr':>3} {'direct':>16} {'im2col':>16} {'onnxruntime':>16} "
-          f"{'direct/ORT':>10} {'im2col/ORT':>10}")
+    print(f"{'shape':16} {'thr':>3} " + " ".join(f"{n:>16}" for n in impls + ["onnxruntime"]) + " "
+          + " ".join(f"{n + '/ORT':>13}" for n in impls))
     for threads in (int(t) for t in args.threads.split(",")):
         for shape in SHAPES:
             if not shape[0].startswith(args.only):
                 continue
-            r = measure_shape(shape, threads, args.rounds)
-            cell = {n: f"{r[n].cpu_ms:7.2f} ({r[n].median_ms:6.2f})" for n in r}
+            r = measure_shape(shape, threads, args.rounds, impls)
             ort = r["onnxruntime"].cpu_ms
-            print(f"{shape[0]:16} {threads:3d} {cell['direct']:>16} {cell['im2col']:>16} {cell['onnxruntime']:>16} "
-                  f"{r['direct'].cpu_ms / ort:10.2f} {r['im2col'].cpu_ms / ort:10.2f}", flush=True)
+            cells = [f"{r[n].cpu_ms:7.2f} ({r[n].median_ms:6.2f})" if n in r else "-" for n in impls + ["onnxruntime"]]
+            ratios = [f"{r[n].cpu_ms / ort:.2f}" if n in r else "-" for n in impls]
+            print(f"{shape[0]:16} {threads:3d} " + " ".join(f"{c:>16}" for c in cells) + " "
+                  + " ".join(f"{c:>13}" for c in ratios), flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 
