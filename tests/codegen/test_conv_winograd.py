@@ -1,7 +1,8 @@
-"""Winograd F(2x2,3x3) and F(4x4,3x3) (codegen/llvm/conv_winograd.py, chosen in conv_choice.py) against the
-interp backend (NumPy references): plain and with each kind of fused epilogue, partial tiles and channel
-blocks, the blocked layout between convolutions, eager single-op kernels and a hybridized gluon block; its
-code for both host kinds.
+"""Winograd F(2x2,3x3) and F(4x4,3x3) against the interp backend (NumPy references). LLVM
+(codegen/llvm/conv_winograd.py, chosen in conv_choice.py): plain and with each kind of fused epilogue, partial
+tiles and channel blocks, the blocked layout between convolutions, eager single-op kernels and a hybridized
+gluon block; its code for both host kinds. CUDA (kernel/winograd.py's stages, with conv_impl=winograd<m>):
+the emulator and an nvcc compile.
 
 Tolerance: Winograd's transforms lose float32 accuracy (F(4x4)'s coefficients go up to 8 and 1/24), so
 results are compared with an absolute error bound relative to the largest output magnitude: 1e-5 of it for
@@ -11,18 +12,22 @@ host's vector width."""
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 
 import numpy
 import pytest
 
 from hybrid import config, passes
 from hybrid.codegen import build, conv_layout_rule
+from hybrid.codegen.cuda import compiler
 from hybrid.codegen.kernel import lower_node
 from hybrid.codegen.kernel.describe import ConvGeometry
 from hybrid.codegen.llvm import conv_choice, conv_winograd
 from hybrid.codegen.llvm.conv_direct import ConvTile, DirectConv, choose_tile
 from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
-from hybrid.codegen.llvm.conv_winograd import TRANSFORMS, WinogradConv
+from hybrid.codegen.kernel.winograd import TRANSFORMS
+from hybrid.codegen.llvm.conv_winograd import WinogradConv
 
 from test_llvm_util import graph_of, op
 
@@ -251,3 +256,40 @@ def test_residual_block_hybridized_equals_eager(impl):
     net.hybridize(backend="llvm")
     with config(conv_impl=impl), autograd.predict_mode():
         _close([net(x).asnumpy()], [eager], 4)
+
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")
+
+
+@needs_gxx
+@pytest.mark.parametrize("m", [2, 4])
+def test_kernel_stages_on_cuda_emulator(m):
+    """conv_impl=winograd<m> on CUDA: the convolution (with its folded BatchNorm + residual + ReLU epilogue)
+    becomes the four Winograd kernel stages (kernel/winograd.py), which the emulator runs to interp's numbers."""
+    from hybrid.codegen.cuda.program import lower
+    graph, args = _conv_graph(*SHAPES[0], "all")
+    optimized = passes.optimize(graph).graph
+    with config(conv_impl=f"winograd{m}"):
+        kernels = [lower(n) for n in optimized.nodes if n.op in ("fused", "conv2d")]
+        got = build(optimized, "cuda", runtime="emulator")(args)
+    assert all(any(name.endswith("@wino_v") for name in k.buffers) for k in kernels) and kernels
+    _close(got, build(graph, "interp")(args), m)
+
+
+@pytest.mark.skipif(compiler.find_nvcc() is None, reason="nvcc not found (install the CUDA toolkit)")
+def test_kernel_stages_compile_with_nvcc(tmp_path):
+    """The Winograd stages' CUDA source (both tile sizes) compiles for sm_80."""
+    from hybrid.codegen.cuda.prelude import PRELUDE
+    from hybrid.codegen.cuda.program import build_program
+    graph, _ = _conv_graph(*SHAPES[2], "all")
+    optimized = passes.optimize(graph).graph
+    sources = []
+    for m in (2, 4):
+        with config(conv_impl=f"winograd{m}"):
+            program = build_program(optimized, prefix=f"w{m}_")
+        sources += [launch.source for launch in program.launches()]
+    path = tmp_path / "winograd.cu"
+    path.write_text(PRELUDE + "\n" + "\n".join(sources))
+    proc = subprocess.run([compiler.find_nvcc(), "-cubin", "-arch=sm_80", *compiler.NVCC_FLAGS, "-o",
+                           str(tmp_path / "w.cubin"), str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[:6000]

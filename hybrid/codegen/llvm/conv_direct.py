@@ -300,19 +300,26 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     fn.end_loop(item)
 
 
+def image_origin(fn: Fn, s: DirectConv, n: str, og: str, y: str):
+    """For a stage storing the blocked image y (N, OB, OH + 2ph, OW + 2pw, V): (offset of block og * RO of image n,
+    floats per block, zero(offset, floats): emits a memset of y's floats from offset on)."""
+    t, (ph, pw) = s.tile, s.out_pad
+    block = (t.oh + 2 * ph) * (t.ow + 2 * pw) * t.width
+    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
+
+    def zero(offset: str, floats: int) -> None:
+        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
+        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    return fn.op(f"mul nsw i64 {blocks}, {block}"), block, zero
+
+
 def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tuple[str, int, int]:
     """For a DirectConv storing the blocked image: zero the border of the item's row (the left and right
     padding of its RO blocks; the top (bottom) padding rows too when it is the first (last) row), and return
     (offset of the row's first output pixel in block og * RO, floats per pixel, floats per block)."""
     t, (ph, pw) = s.tile, s.out_pad
-    V, hp, wp = t.width, t.oh + 2 * ph, t.ow + 2 * pw
-    block = hp * wp * V
-    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
-    first = fn.op(f"mul nsw i64 {blocks}, {block}")          # block og * RO of image n
-
-    def zero(offset: str, floats: int) -> None:
-        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
-        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    V, wp = t.width, t.ow + 2 * pw
+    first, block, zero = image_origin(fn, s, n, og, y)
     row = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {oh}, {ph}')}, {wp * V}")
     for r in range(t.ro):
         start = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {r * block}")
@@ -325,6 +332,17 @@ def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tup
             with fn.when(fn.op(f"icmp eq i64 {oh}, {t.oh - 1}"), "bottom_border"):
                 zero(fn.op(f"add nsw i64 {first}, {r * block + (ph + t.oh) * wp * V}"), ph * wp * V)
     return fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {pw * V}"), V, block
+
+
+def variant(mod, base: str, epilogue: TileEpilogue, masked: bool, stores: str) -> tuple[str, bool]:
+    """The name of a tile function's variant (epilogue tree, masking, stores) and whether the module defines it
+    already (if not, it is now marked defined: the caller emits it)."""
+    name = base + ("" if epilogue == TileEpilogue() else f"e{epilogue.signature()}") + ("m" if masked else "") + \
+        {"nchw": "", "blocked": "b", "both": "d"}[stores]
+    if name in mod.defined:
+        return name, True
+    mod.defined.add(name)
+    return name, False
 
 
 def tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
@@ -347,12 +365,9 @@ def tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilog
     loaded as vectors) before the transpose; one with residuals (NCHW rows) on the transposed rows, and for
     the "both" stores the rows are transposed back to pixel vectors."""
     V, vt = t.width, f"<{t.width} x float>"
-    plain = epilogue == TileEpilogue()
-    name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "") + {"nchw": "", "blocked": "b", "both": "d"}[stores]
-    if name in mod.defined:
+    name, defined = variant(mod, f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}", epilogue, masked, stores)
+    if defined:
         return name
-    mod.defined.add(name)
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
     extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
         "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))

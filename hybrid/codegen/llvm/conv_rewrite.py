@@ -21,31 +21,23 @@ from typing import NamedTuple, Union
 
 from ... import log
 from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
-                      load, rewrite, select, simplify, substitute, walk)
+                      load, rewrite, select, simplify, stage_over, stage_reads, substitute, temp_buffer, walk)
 from ..kernel.blocked import blocked_copy_source
 from . import gemm
 from .chunking import fresh_var
 from .conv_choice import choose_kind
 from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, TileEpilogue, choose_tile, direct_shape,
                           groups_outer)
-from .conv_winograd import WinogradConv, chunk_tiles, weight_expr
+from ..kernel.winograd import weight_expr
+from .conv_winograd import WinogradConv, chunk_tiles
 
 
 def _reads(stage, name: str) -> bool:
-    if isinstance(stage, GemmStage):
-        return name in (stage.a, stage.b) or stage.epilogue is not None and any(
-            e.op == "load" and e.value == name for e in walk(stage.epilogue))
-    if isinstance(stage, Stage):
-        return any(e.op == "load" and e.value == name for e in walk(stage.expr))
+    if isinstance(stage, (GemmStage, Stage)):
+        return stage_reads(stage, name)
     if isinstance(stage, DirectConv):
         return name in (stage.x, stage.w) + stage.epilogue.chans + stage.epilogue.residuals
     return name == stage.x                                                               # PackInput
-
-
-def _stage(k: Kernel, out: Buffer, body) -> Stage:
-    """A stage over `out` whose value at index vars is body(tuple of ivar E)."""
-    vars_ = tuple(fresh_var(k, d) for d in out.shape)
-    return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
 
 
 def _eligible(k: Kernel, i: int, width: int) -> bool:
@@ -161,7 +153,7 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
     for name in fed:                                                        # 1
         del k.buffers[name]
     x, w = k.buffers[geo.x], k.buffers[geo.w]
-    xp = x if geo.block else _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
+    xp = x if geo.block else temp_buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
     out = k.buffers[g.out]
 
     def packed(og, r, lane, cb, ci, value):
@@ -175,16 +167,16 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
 
     if m:
         a = m + 2
-        wp = _buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
-        weights = _stage(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
+        wp = temp_buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
+        weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
             m, idx[1], idx[2], lambda i, j: tap(const(i), const(j)))))           # (og, xi, nu, cb, ci, r, lane)
         chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, width)
 
         def stage(*args, **kw) -> DirectConv:
             return WinogradConv(*args, **kw, m=m, chunk=chunk)
     else:
-        wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
-        weights = _stage(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[1], idx[4],
+        wp = temp_buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
+        weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[1], idx[4],
                                                    lambda tap: tap(idx[2], idx[3])))  # (og, cb, kh, kw, ci, r, lane)
         stage = DirectConv
     pack = PackInput(xp.name, x.name, (N, C, H, W), CB, CI, (ph, pw))                       # 2
@@ -192,20 +184,15 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
     if isinstance(fused, str):                                                                  # 4
         log.log("fusion", f"conv2d {x.name} -> {out.name}: the direct convolution's epilogue runs as a separate "
                           f"pass over the result ({fused})")
-        y = _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
+        y = temp_buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
         conv = stage(y.name, xp.name, wp.name, tile)
-        after = [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]
+        after = [stage_over(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]
     else:                                                                                       # 3
         epilogue, channel_stages = fused
         conv = stage(out.name, xp.name, wp.name, tile, O, epilogue)
         before, after = before + channel_stages, []
     k.stages[:i + 1] = before + ([] if geo.block else [pack]) + [weights, conv] + after
     return WeightPack(weights, w.name)
-
-
-def _buffer(k: Kernel, name: str, shape: tuple[int, ...]) -> Buffer:
-    k.buffers[name] = Buffer(name, shape, "f32", "temp")
-    return k.buffers[name]
 
 
 class _Unfused(Exception):
@@ -255,8 +242,8 @@ def _tile_epilogue(k: Kernel, g: GemmStage, nchw: tuple[int, int, int, int],
         return str(why)
     stages = []
     for index, value in sorted(chans.values(), key=lambda c: c[0]):
-        buf = _buffer(k, f"{g.out}@chan{index}", (padded,))
-        stages.append(_stage(k, buf, lambda idx, value=value: select(
+        buf = temp_buffer(k, f"{g.out}@chan{index}", (padded,))
+        stages.append(stage_over(k, buf, lambda idx, value=value: select(
             in_range(idx[0], 0, O), substitute(value, {pos[1]: clamp(idx[0], O - 1)}), const(0.0, "f32"))))
     return TileEpilogue(expr, tuple(s.out for s in stages), tuple(sorted(residuals, key=residuals.get))), stages
 

@@ -11,7 +11,8 @@ GEMMs, run by the direct convolution's register tile (conv_direct.py) as 1x1 con
 
 Layouts (V = floats per vector, CI, CB, RO, OG as in conv_direct.py):
     input    the direct kernel's padded NCHW[CI]c (N, CB, HP, WP, CI), read in place
-    weights  U = G g G^T packed (OG, a, a, CB, CI, RO, V): a (prepacked) kernel Stage (`weight_expr`)
+    weights  U = G g G^T packed (OG, a, a, CB, CI, RO, V): a (prepacked) kernel Stage
+             (kernel/winograd.py's weight_expr, which also holds the transform matrices)
     scratch  per work item, on the stack: V[cb][f][tile][ci] (the transformed inputs of a chunk of tiles)
              and M[f][r][tile][V] (the GEMM results of one output-channel group)
     output   as the direct kernel's: NCHW, the blocked image, or both, with the same fused epilogue.
@@ -26,23 +27,12 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
-from fractions import Fraction as F
 
-from ..kernel import E, const, in_range, select
-from .conv_direct import ConvTile, DirectConv, TileEpilogue, TileRefs, tile_function, standalone_module, store_tile
+from ..kernel.winograd import TRANSFORMS
+from .conv_direct import (ConvTile, DirectConv, TileEpilogue, TileRefs, image_origin, standalone_module, store_tile,
+                          tile_function, variant)
 from .emit import Fn, lit
 
-# (B^T, G, A^T) per output tile size m (Lavin & Gray; F(4x4) with the interpolation points 0, +-1, +-2)
-TRANSFORMS = {
-    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
-        [[1, 0, 0], [F(1, 2), F(1, 2), F(1, 2)], [F(1, 2), F(-1, 2), F(1, 2)], [0, 0, 1]],
-        [[1, 1, 1, 0], [0, 1, -1, -1]]),
-    4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
-         [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
-        [[F(1, 4), 0, 0], [F(-1, 6), F(-1, 6), F(-1, 6)], [F(-1, 6), F(1, 6), F(-1, 6)],
-         [F(1, 24), F(1, 12), F(1, 6)], [F(1, 24), F(-1, 12), F(1, 6)], [0, 0, 1]],
-        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
-}
 SCRATCH_FLOATS = 1 << 15        # per work item, on the thread's stack (128 KB; 512 KB measured no faster)
 
 
@@ -78,24 +68,6 @@ class WinogradConv(DirectConv):
 
     def __str__(self) -> str:
         return super().__str__().replace("direct_conv(", f"winograd_conv(F({self.m}x{self.m},3x3), ", 1)
-
-
-def weight_expr(m: int, xi: E, nu: E, tap) -> E:
-    """U[xi, nu] = sum_ij G[xi, i] G[nu, j] g[i, j] for the frequency index expressions (xi, nu); tap(i, j): the
-    weight g[i, j] (an E) of the output and input channel being packed."""
-    g = TRANSFORMS[m][1]
-
-    def coef(f: E, k: int) -> E:      # G[f, k] for an index expression f: a chain of selects
-        value = const(float(g[-1][k]), "f32")
-        for row in range(len(g) - 2, -1, -1):
-            value = select(in_range(f, row, row + 1), const(float(g[row][k]), "f32"), value)
-        return value
-    total = None
-    for i in range(3):
-        for j in range(3):
-            term = E("mul", (E("mul", (coef(xi, i), coef(nu, j)), "f32"), tap(i, j)), "f32")
-            total = term if total is None else E("add", (total, term), "f32")
-    return total
 
 
 def _splat(value: float, n: int) -> str:
@@ -175,12 +147,9 @@ def _output_function(mod, m: int, cols: int, ro: int, width: int, epilogue: Tile
     tile (conv_direct.store_tile): y (and the residuals) at the tile's first pixel, output rows yrow floats
     apart; "both" stores: the blocked image at yb, rows ybrow floats apart."""
     V, vt = width, f"<{width} x float>"
-    plain = epilogue == TileEpilogue()
-    name = f"hb_wino_out_m{m}w{cols}r{ro}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "") + {"nchw": "", "blocked": "b", "both": "d"}[stores]
-    if name in mod.defined:
+    name, defined = variant(mod, f"hb_wino_out_m{m}w{cols}r{ro}v{V}", epilogue, masked, stores)
+    if defined:
         return name
-    mod.defined.add(name)
     a, at_ = m + 2, TRANSFORMS[m][2]
     refs = TileRefs.parameters(epilogue)
     extra = "".join(f", ptr noalias {c}" for c in refs.chans) + "".join(f", ptr {r}" for r in refs.residuals)
@@ -300,15 +269,9 @@ def _blocked_tile(fn: Fn, s: WinogradConv, y: str, n: str, og: str, th: str, tw:
     of its row; the top/bottom padding rows with the first tile of the first/last row), and return (offset of
     the tile's first pixel in block og * RO, floats per block, floats per image row)."""
     t, (ph, pw) = s.tile, s.out_pad
-    V, hp, wp = t.width, t.oh + 2 * ph, t.ow + 2 * pw
-    block, line = hp * wp * V, wp * V
+    V, line = t.width, (t.ow + 2 * pw) * t.width
     rows_n, cols_n = s.tiles
-    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
-    first = fn.op(f"mul nsw i64 {blocks}, {block}")          # block og * RO of image n
-
-    def zero(offset: str, floats: int) -> None:
-        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
-        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    first, block, zero = image_origin(fn, s, n, og, y)
     top = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {oh0}, {ph}')}, {line}")
     column = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {ow0}, {pw}')}, {V}")
     at = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {top}')}, {column}")
