@@ -1,4 +1,5 @@
-"""Every convolution shape of W6 (ResNet-18, batch 8, 3x64x64) and W2 (LeNet-5, batch 64): hybrid's direct
+"""Every convolution shape of W6 (ResNet-18, batch 8, 3x64x64) and W2 (LeNet-5, batch 64), and MobileNet-v2's
+depthwise shapes: hybrid's direct
 convolution vs im2col + GEMM vs Winograd F(2x2,3x3) / F(4x4,3x3) (3x3 stride-1 shapes) vs ONNX Runtime's Conv,
 each as conv + per-channel scale and shift + ReLU
 (a convolution with folded BatchNorm; ONNX Runtime gets Conv with bias + Relu, which it fuses). The measurement
@@ -34,7 +35,17 @@ SHAPES = [
     ("W6 s4 1x1/2", 8, 256, 16, 16, 512, 1, 2, 0),
     ("W2 conv1 5x5", 64, 1, 28, 28, 6, 5, 1, 2),
     ("W2 conv2 5x5", 64, 6, 14, 14, 16, 5, 1, 0),
+    # depthwise (groups = channels, the last field): MobileNet-v2 at 224x224, batch 8
+    ("DW 3x3 112", 8, 96, 112, 112, 96, 3, 2, 1, 96),
+    ("DW 3x3 56", 8, 144, 56, 56, 144, 3, 1, 1, 144),
+    ("DW 3x3 28", 8, 192, 28, 28, 192, 3, 1, 1, 192),
+    ("DW 3x3 14", 8, 576, 14, 14, 576, 3, 1, 1, 576),
+    ("DW 3x3 7", 8, 960, 7, 7, 960, 3, 1, 1, 960),
 ]
+
+
+def _groups(shape) -> int:
+    return shape[9] if len(shape) > 9 else 1
 
 
 def hybrid_runner(shape, impl: str, threads: int):
@@ -43,13 +54,14 @@ def hybrid_runner(shape, impl: str, threads: int):
     from hybrid import passes
     from hybrid.ir.graph import Graph
     from hybrid.ir.types import TensorType
-    _, N, C, H, W, O, K, s, p = shape
+    _, N, C, H, W, O, K, s, p = shape[:9]
+    groups = _groups(shape)
     g = Graph(f"conv_{impl}")
     x = g.add_input("x", TensorType((N, C, H, W), "f32"))
-    w = g.add_input("w", TensorType((O, C, K, K), "f32"), param=True)   # kept packed between calls
+    w = g.add_input("w", TensorType((O, C // groups, K, K), "f32"), param=True)   # kept packed between calls
     scale = g.add_input("scale", TensorType((1, O, 1, 1), "f32"))
     shift = g.add_input("shift", TensorType((1, O, 1, 1), "f32"))
-    y = g.add_node("conv2d", [x, w], dict(stride=(s, s), padding=(p, p), dilation=(1, 1), groups=1)).outputs[0]
+    y = g.add_node("conv2d", [x, w], dict(stride=(s, s), padding=(p, p), dilation=(1, 1), groups=groups)).outputs[0]
     y = g.add_node("add", [g.add_node("mul", [y, scale], {}).outputs[0], shift], {}).outputs[0]
     g.outputs = [g.add_node("relu", [y], {}).outputs[0]]
     with config(conv_impl=impl):
@@ -61,12 +73,15 @@ def ort_runner(shape, threads: int):
     import onnx
     import onnxruntime
     from onnx import TensorProto, helper
-    _, N, C, H, W, O, K, s, p = shape
+    _, N, C, H, W, O, K, s, p = shape[:9]
+    groups = _groups(shape)
     OH, OW = (H + 2 * p - K) // s + 1, (W + 2 * p - K) // s + 1
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[K, K], strides=[s, s], pads=[p] * 4),
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[K, K], strides=[s, s], pads=[p] * 4,
+                              group=groups),
              helper.make_node("Relu", ["c"], ["y"])]
     graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [N, C, H, W]),
-                                              helper.make_tensor_value_info("w", TensorProto.FLOAT, [O, C, K, K]),
+                                              helper.make_tensor_value_info("w", TensorProto.FLOAT,
+                                                                            [O, C // groups, K, K]),
                                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [O])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [N, O, OH, OW])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -80,12 +95,12 @@ def ort_runner(shape, threads: int):
 
 def measure_shape(shape, threads: int, rounds: int, impls: list[str]) -> dict[str, timing.Result]:
     """impls: hybrid's conv_impl settings to time (a Winograd one only on 3x3 stride-1 shapes)."""
-    _, N, C, H, W, O, K, s, p = shape
+    _, N, C, H, W, O, K, s, p = shape[:9]
     rng = numpy.random.default_rng(0)
-    args = [rng.standard_normal((N, C, H, W)).astype("f4"), rng.standard_normal((O, C, K, K)).astype("f4"),
+    args = [rng.standard_normal((N, C, H, W)).astype("f4"), rng.standard_normal((O, C // _groups(shape), K, K)).astype("f4"),
             numpy.ones((1, O, 1, 1), "f4"), rng.standard_normal((1, O, 1, 1)).astype("f4")]
     runs = {impl: hybrid_runner(shape, impl, threads) for impl in impls
-            if not impl.startswith("winograd") or (K, s) == (3, 1)}
+            if not impl.startswith("winograd") or (K, s, _groups(shape)) == (3, 1, 1)}
     runs["onnxruntime"] = ort_runner(shape, threads)
     ref = runs["onnxruntime"](args)
     for name in runs:
@@ -100,7 +115,8 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", default="", help="a label prefix, e.g. W6 or 'W6 s4'")
-    parser.add_argument("--impls", default="direct,im2col,winograd2,winograd4")
+    parser.add_argument("--impls", default="direct,im2col,winograd2,winograd4",
+                        help="conv_impl settings (direct: the depthwise kernel on depthwise shapes)")
     args = parser.parse_args()
     impls = args.impls.split(",")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -16,6 +16,8 @@ its images are large enough (bench/conv_shapes.py, one thread, against ONNX Runt
 F(2x2) 0.59-0.69x), F(2x2,3x3) from 16x16 (256 channels: 0.67-0.71x; F(4x4) the same or slower, and less
 accurate). Not on 8x8 outputs: 512 channels there make the transformed weights (16/9 or 36/9 of the
 weights) the data to stream, and Winograd took 1.5-2.3x ONNX Runtime's time.
+Depthwise convolutions with a spatial kernel run conv_depthwise.py (a vector of channels per FMA, no GEMM
+to feed); other grouped convolutions take im2col.
 The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
 supports (benchmarks and tests)."""
 from __future__ import annotations
@@ -34,10 +36,18 @@ def winograd_fits(geo: ConvGeometry) -> bool:
         and geo.groups == 1
 
 
+def depthwise(geo: ConvGeometry) -> bool:
+    """Whether `geo` is a depthwise convolution (groups = input channels = output channels) on an NCHW input."""
+    return 1 < geo.groups == geo.in_shape[1] == geo.w_shape[0] and not geo.block
+
+
 def choose_kind(geo: ConvGeometry, width: int) -> str:
-    """"direct", "winograd2", "winograd4" or "im2col" for the convolution `geo` on a target with `width`
-    floats per vector."""
+    """"direct", "winograd2", "winograd4", "depthwise" or "im2col" for the convolution `geo` on a target with
+    `width` floats per vector (other grouped convolutions: "im2col")."""
     forced = config.get("conv_impl")
+    if geo.groups != 1:
+        spatial = geo.w_shape[2] * geo.w_shape[3] > 1
+        return "depthwise" if depthwise(geo) and spatial and forced != "im2col" else "im2col"
     if forced.startswith("winograd") and winograd_fits(geo):
         return forced
     if forced not in ("auto", "winograd2", "winograd4"):

@@ -117,6 +117,22 @@ class DirectConv:
         return self.tile.items
 
     @property
+    def group_weights(self) -> int:
+        """Floats of packed weights per output-channel group."""
+        t = self.tile
+        return t.cb * t.kh * t.kw * t.ci * t.ro * t.width
+
+    @property
+    def group_input_rows(self) -> int:
+        """Padded input rows between the first rows that consecutive groups read (0: every group reads all
+        the input channel blocks)."""
+        return 0
+
+    def tile_function(self, mod, rw: int, masked: bool, stores: str) -> str:
+        """The tile function `render_direct` calls (its arguments: `tile_function`'s)."""
+        return tile_function(mod, self.tile, rw, self.epilogue, masked, stores)
+
+    @property
     def flops(self) -> int:
         return self.tile.flops
 
@@ -255,10 +271,11 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     sh, sw = t.stride
     # offsets (floats) of the row's first input pixel, the group's weights, and output block 0's row
     xrow = fn.op(f"mul nsw i64 {n}, {t.cb * t.hp}")
+    if s.group_input_rows:
+        xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {og}, {s.group_input_rows}')}")
     xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {oh}, {sh}')}")
     xrow = fn.op(f"mul nsw i64 {xrow}, {t.wp * t.ci}")
-    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
-               f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
+    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {og}, {s.group_weights}')}")
     first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
     copy_row = None
     if s.copy is not None:
@@ -291,8 +308,8 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
                     f"i64 {copy_block}" + extra
         dh, dw = t.dilation
         masked = s.out_channels % (t.ro * V) != 0
-        function = tile_function(mod, t, rw, s.epilogue, masked, "blocked" if s.blocked_out else
-                                  "both" if s.copy is not None else "nchw")
+        function = s.tile_function(mod, rw, masked, "blocked" if s.blocked_out else
+                                   "both" if s.copy is not None else "nchw")
         fn.do(f"call void @{function}(ptr {xp}, ptr {wp}, ptr {yp}, "
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
               f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
@@ -345,6 +362,17 @@ def variant(mod, base: str, epilogue: TileEpilogue, masked: bool, stores: str) -
     return name, False
 
 
+def tile_header(name: str, epilogue: TileEpilogue, stores: str) -> Fn:
+    """The function `name` with `tile_function`'s arguments (for this epilogue and stores)."""
+    extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
+        "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
+    if stores == "both":
+        extra = ", ptr noalias %yb, i64 %ybblock" + extra
+    # y and a residual may be one array (a result computed in place): neither is noalias
+    return Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
+              f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
+
+
 def tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
                    masked: bool = False, stores: str = "nchw") -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
@@ -369,13 +397,7 @@ def tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilog
     if defined:
         return name
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
-    extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
-        "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
-    if stores == "both":
-        extra = ", ptr noalias %yb, i64 %ybblock" + extra
-    # y and a residual may be one array (a result computed in place): neither is noalias
-    fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
-            f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
+    fn = tile_header(name, epilogue, stores)
     n = t.ro * rw
     step = t.ci * t.ro * V                       # weight floats per (block, tap)
     loops, acc = [], ["zeroinitializer"] * n

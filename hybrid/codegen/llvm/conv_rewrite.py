@@ -13,7 +13,8 @@ conv_choice.py assigns to the direct kernel:
   4. otherwise (logged under "fusion" with the reason), the kernel writes the product into a temp with
      whole vectors of channels and a stage writes the result: the epilogue as one vectorized pass.
 A 3x3 stride-1 convolution that conv_choice assigns to Winograd F(m x m, 3x3) (conv_winograd.py) goes the same
-way with a WinogradConv stage (a DirectConv with another loop nest) and its weights packed transformed.
+way with a WinogradConv stage (a DirectConv with another loop nest) and its weights packed transformed; a
+depthwise one with a DepthwiseConv (conv_depthwise.py: a group per channel block, weights (CB, KH, KW, V)).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, i
 from ..kernel.blocked import blocked_copy_source
 from . import gemm
 from .chunking import fresh_var
-from .conv_choice import choose_kind
+from .conv_choice import choose_kind, depthwise
+from .conv_depthwise import DepthwiseConv, depthwise_tile
 from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, TileEpilogue, choose_tile, direct_shape,
                           groups_outer)
 from ..kernel.winograd import weight_expr
@@ -42,7 +44,8 @@ def _reads(stage, name: str) -> bool:
 
 def _eligible(k: Kernel, i: int, width: int) -> bool:
     g = k.stages[i]
-    if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or g.conv.groups != 1:
+    if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or \
+            g.conv.groups != 1 and not depthwise(g.conv):
         return False
     if g.conv.block and (g.conv.block != width or g.conv.in_shape[1] < width):
         return False        # a blocked input the tile cannot read in place (blocked for another target)
@@ -124,17 +127,18 @@ def keep_packed(k: Kernel, pack: WeightPack) -> ConvWeightPack:
 
 
 def conv_kinds(k: Kernel) -> str:
-    """The convolution kernels of `k`, for profiler labels: "direct", "winograd", "im2col", several joined by
-    "+", or "" (none)."""
-    kinds = {("winograd" if isinstance(s, WinogradConv) else "direct") if isinstance(s, DirectConv) else "im2col"
-             for s in k.stages
+    """The convolution kernels of `k`, for profiler labels: "direct", "winograd", "depthwise", "im2col", several
+    joined by "+", or "" (none)."""
+    kinds = {("winograd" if isinstance(s, WinogradConv) else "depthwise" if isinstance(s, DepthwiseConv) else "direct")
+             if isinstance(s, DirectConv) else "im2col" for s in k.stages
              if isinstance(s, DirectConv) or isinstance(getattr(s, "gemm", s), GemmStage)
              and getattr(s, "gemm", s).conv is not None}
     return "+".join(sorted(kinds))
 
 
 def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
-    """Stages 1-4 for the GemmStage k.stages[i]; kind: "direct" or "winograd<m>" (conv_choice.choose_kind)."""
+    """Stages 1-4 for the GemmStage k.stages[i]; kind: "direct", "winograd<m>" or "depthwise"
+    (conv_choice.choose_kind)."""
     g: GemmStage = k.stages[i]
     geo = g.conv
     N, C, H, W = geo.in_shape
@@ -145,6 +149,9 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
     m = int(kind[len("winograd"):]) if kind.startswith("winograd") else 0
     tiles = -(-OH // m) * -(-OW // m) if m else OW          # Winograd: the GEMM's "pixels" are output tiles
     RO, RW = choose_tile(OB, tiles, width)
+    if kind == "depthwise":      # a group per channel block, reading its own input block
+        CI, CB = width, OB
+        RO, RW = 1, depthwise_tile(OW, width)
     hp, wp = H + 2 * ph, W + 2 * pw      # conv2d_blocked: H, W are the blocked input's, padded already
     outer = groups_outer(RO * width * CB * CI * KH * KW, CB * CI * hp * wp) and not m
     tile = ConvTile(width, N, CB, CI, hp, wp, OB // RO, RO, RW, OH, OW, KH, KW, (sh, sw), (dh, dw), outer)
@@ -165,7 +172,16 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
         return select(valid, value(lambda kh, kw: load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw))),
                       const(0.0, "f32"))
 
-    if m:
+    if kind == "depthwise":
+        wp = temp_buffer(k, f"{w.name}@depthwise{width}", (CB, KH, KW, width))
+
+        def depthwise_weights(idx):
+            cb, kh, kw, lane = idx
+            c = iadd(imul(cb, const(width)), lane)
+            return select(in_range(c, 0, C), load(w, (clamp(c, C - 1), const(0), kh, kw)), const(0.0, "f32"))
+        weights = stage_over(k, wp, depthwise_weights)
+        stage = DepthwiseConv
+    elif m:
         a = m + 2
         wp = temp_buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
