@@ -8,7 +8,6 @@ import numpy
 import pytest
 
 from hybrid import config, passes
-from hybrid.codegen import build
 from hybrid.codegen.kernel import lower_node
 from hybrid.codegen.kernel.describe import ConvGeometry
 from hybrid.codegen.llvm import conv_choice
@@ -16,7 +15,7 @@ from hybrid.codegen.llvm.conv_depthwise import DepthwiseConv, depthwise_tile
 from hybrid.codegen.llvm.conv_direct import ConvTile, render_direct, standalone_module, vector_registers
 from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
 
-from test_llvm_util import compare, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, compare, eager_convolution, graph_of, op
 
 rng = numpy.random.default_rng(3)
 
@@ -93,43 +92,24 @@ def test_register_tile_fits(width):
 
 
 @pytest.mark.parametrize("stores", ["nchw", "blocked", "both"])
-@pytest.mark.parametrize("cpu, features, width, reg", [
-    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
-    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
+@pytest.mark.parametrize("cpu, features, width, reg", HOST_KINDS)
 def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg, stores):
     """The depthwise tile for the other host kind compiles to that kind's vector FMAs, one per pixel of the
     register tile at least, with no broadcast; AVX2 code uses no zmm register."""
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
     rw = depthwise_tile(28, width)
     tile = ConvTile(width, 2, 64 // width, width, 30, 30, 64 // width, 1, rw, 28, 28, 3, 3, (1, 1), (1, 1), False)
-    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
-    ir = standalone_module(DepthwiseConv("y", "x", "w", tile), render_direct, llvm.get_default_triple(), stores)
-    mod = llvm.parse_assembly(ir)
-    mod.verify()
-    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    pb.getModulePassManager().run(mod, pb)
-    asm = tm.emit_assembly(mod).splitlines()
+    asm = assembly(lambda triple: standalone_module(DepthwiseConv("y", "x", "w", tile), render_direct, triple,
+                                                    stores), cpu, features)
     assert sum(1 for line in asm if "vfmadd" in line and reg in line) >= rw
     if reg == "ymm":
         assert not any("zmm" in line for line in asm)
 
 
 def test_eager_depthwise_runs_the_kernel(monkeypatch, tmp_path):
-    from hybrid import np, npx
-    from hybrid.core import dispatch
-    from hybrid.frontend import eager_kernels
-    from hybrid.ir.registry import get_op
-    monkeypatch.setattr(dispatch, "eager_kernels", eager_kernels.EagerKernels())
-    monkeypatch.setattr(eager_kernels, "MIN_ELEMENTS", 512)
-    x = rng.standard_normal((2, 24, 12, 12)).astype("f4")
-    w = rng.standard_normal((24, 1, 3, 3)).astype("f4")
-    expected = get_op("conv2d").ref(x, w, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=24)
-    with config(eager_compile=True, dump=str(tmp_path)):
-        for _ in range(eager_kernels.COMPILE_AFTER):
-            got = npx.convolution(np.array(x), np.array(w), padding=1, num_group=24).asnumpy()
-    assert any("hb_dw_tile" in f.read_text() for f in tmp_path.rglob("*-llvm.ll"))
+    """An eager depthwise convolution large enough for a compiled kernel runs the depthwise kernel."""
+    got, expected, ir = eager_convolution(monkeypatch, tmp_path, rng.standard_normal((2, 24, 12, 12)).astype("f4"),
+                                          rng.standard_normal((24, 1, 3, 3)).astype("f4"), groups=24)
+    assert "hb_dw_tile" in ir
     numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 

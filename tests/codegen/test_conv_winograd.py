@@ -29,7 +29,7 @@ from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
 from hybrid.codegen.kernel.winograd import TRANSFORMS
 from hybrid.codegen.llvm.conv_winograd import WinogradConv
 
-from test_llvm_util import graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, eager_convolution, graph_of, op
 
 rng = numpy.random.default_rng(11)
 TOLERANCE = {2: 1e-5, 4: 5e-5}
@@ -185,26 +185,16 @@ def test_blocked_layout_between_winograd_convolutions(m, residual):
     _close(got, expected, m)
 
 
-@pytest.mark.parametrize("cpu, features, width, reg", [
-    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
-    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
+@pytest.mark.parametrize("cpu, features, width, reg", HOST_KINDS)
 @pytest.mark.parametrize("m, stores", list(itertools.product([2, 4], ["nchw", "blocked", "both"])))
 def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg, m, stores):
     """Whichever host runs the tests, Winograd's code for the other kind is generated and compiles to that
     kind's vector FMAs (the GEMM's register tile) and whole-vector transforms; AVX2 code uses no zmm."""
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
     tiles = (32 // m) ** 2
     ro, rw = choose_tile(64 // width, tiles, width)
     tile = ConvTile(width, 2, 64 // width, width, 34, 34, 64 // width // ro, ro, rw, 32, 32, 3, 3, (1, 1), (1, 1),
                     False)
-    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
-    mod = llvm.parse_assembly(conv_winograd.standalone_ir(tile, m, llvm.get_default_triple(), stores))
-    mod.verify()
-    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    pb.getModulePassManager().run(mod, pb)
-    asm = tm.emit_assembly(mod).splitlines()
+    asm = assembly(lambda triple: conv_winograd.standalone_ir(tile, m, triple, stores), cpu, features)
     assert sum(1 for line in asm if "vfmadd" in line and reg in line) >= ro * rw
     assert sum(1 for line in asm if ("vaddps" in line or "vsubps" in line) and reg in line) >= (m + 2) ** 2
     if reg == "ymm":
@@ -214,19 +204,9 @@ def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg, m
 def test_eager_convolution_runs_winograd(monkeypatch, tmp_path):
     """An eager 3x3 convolution large enough for a compiled kernel runs Winograd where auto picks it (16x16
     outputs over 16 channels: F(2x2) on targets of up to 16 floats per vector) and equals the reference."""
-    from hybrid import np, npx
-    from hybrid.core import dispatch
-    from hybrid.frontend import eager_kernels
-    from hybrid.ir.registry import get_op
-    monkeypatch.setattr(dispatch, "eager_kernels", eager_kernels.EagerKernels())
-    monkeypatch.setattr(eager_kernels, "MIN_ELEMENTS", 512)
-    x = rng.standard_normal((2, 16, 16, 16)).astype("f4")
-    w = rng.standard_normal((24, 16, 3, 3)).astype("f4")
-    expected = get_op("conv2d").ref(x, w, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
-    with config(eager_compile=True, dump=str(tmp_path)):
-        for _ in range(eager_kernels.COMPILE_AFTER):
-            got = npx.convolution(np.array(x), np.array(w), padding=1).asnumpy()
-    assert any("winograd convolution F(2x2,3x3)" in f.read_text() for f in tmp_path.rglob("*-llvm.ll"))
+    got, expected, ir = eager_convolution(monkeypatch, tmp_path, rng.standard_normal((2, 16, 16, 16)).astype("f4"),
+                                          rng.standard_normal((24, 16, 3, 3)).astype("f4"))
+    assert "winograd convolution F(2x2,3x3)" in ir
     _close([got], [expected], 2)
 
 
