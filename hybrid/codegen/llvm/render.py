@@ -25,6 +25,7 @@ from ..kernel import Buffer, E, GemmStage, Kernel, LapackStage, SortStage, Stage
 from . import gemm
 from .chunking import ChunkLoop
 from .conv_direct import DirectConv, PackInput, render_direct, render_pack
+from .conv_winograd import WinogradConv, render_winograd
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
 from .lapack import render_lapack
@@ -989,7 +990,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         elif isinstance(stage, DirectConv):
             mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
-            render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
+            conv = render_winograd if isinstance(stage, WinogradConv) else render_direct
+            conv(fn, mod, stage, ptrs, *thread_range(fn, stage.items, par))
         elif isinstance(stage, SortStage):
             render_sort(fn, mod, k, stage, ptrs, *thread_range(fn, stage.rows, par))
         elif isinstance(stage, LapackStage):
