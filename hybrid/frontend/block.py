@@ -95,7 +95,7 @@ class Block(BlockAPI):
         """Save parameter values to an .npz file (no pickle)."""
         arrays = {name: p._data_eager()._data for name, p in self.collect_params().items()}
         with open(filename, "wb") as f:
-            numpy.savez(f, **arrays)
+            fileio.save_npz(f, arrays)
 
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
                         ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
@@ -147,7 +147,7 @@ def load_npz(filename: str) -> dict[str, numpy.ndarray]:
     try:
         with fileio.open_regular(filename, MAX_NPZ_BYTES, "parameter file") as f, \
                 numpy.load(f, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            return fileio.npz_contents(data)
     except FormatError:
         raise
     except FileNotFoundError:
