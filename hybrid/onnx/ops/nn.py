@@ -2,8 +2,9 @@
 
 2-d cases with symmetric padding map to hybrid's conv2d / pooling primitives directly; 1-d runs
 as 2-d with a unit height; 3-d convolution is a sum over kernel depth of 2-d convolutions;
-pooling shapes the primitives cannot express (dilation, 3-d, ceil mode counts) reduce strided
-slices, one per kernel offset.
+pooling pads explicitly (asymmetric pads, ceil mode), subsamples axes whose stride is a multiple of
+their dilation, and pools with the primitive; other dilated windows reduce strided slices one axis at
+a time.
 """
 from __future__ import annotations
 
@@ -161,17 +162,33 @@ def _window_slices(kernel, strides, dilations, out):
 
 
 def _window_reduce(x, kernel, strides, dilations, out, kind: str):
-    """max or sum over every window of an already padded array."""
-    if x.ndim == 4 and dilations == [1, 1]:
-        if kind == "max":
-            return npx.pooling(x, tuple(kernel), tuple(strides), 0, "max")
-        return npx.pooling(x, tuple(kernel), tuple(strides), 0, "avg") * float(math.prod(kernel))
+    """max or sum over every window of an already padded array (N, C, *spatial).
+
+    An axis whose stride is a multiple of its dilation only ever reads every d-th element (each window
+    starts on that grid), so it is subsampled first and pooled undilated. With no dilation left the
+    pooling primitive does the work; otherwise the window is reduced one axis at a time (max and sum
+    are separable), sum(kernel) strided slices rather than prod(kernel), which keeps the fused kernel
+    small for large dilated windows."""
+    strides, dilations = list(strides), list(dilations)
+    key = [slice(None)] * x.ndim
+    for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
+        if d > 1 and s % d == 0:
+            key[2 + axis] = slice(0, (n - 1) * s + (k - 1) * d + 1, d)
+            strides[axis], dilations[axis] = s // d, 1
+    x = x[tuple(key)]
+    if all(d == 1 for d in dilations):
+        pooled = npx.pooling(x, tuple(kernel), tuple(strides), 0, "max" if kind == "max" else "avg")
+        return pooled if kind == "max" else pooled * float(math.prod(kernel))
     combine = np.maximum if kind == "max" else np.add
-    total = None
-    for key in _window_slices(kernel, strides, dilations, out):
-        part = x[key]
-        total = part if total is None else combine(total, part)
-    return total
+    for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
+        total = None
+        for offset in range(k):
+            key = [slice(None)] * x.ndim
+            key[2 + axis] = slice(offset * d, offset * d + (n - 1) * s + 1, s)
+            part = x[tuple(key)]
+            total = part if total is None else combine(total, part)
+        x = total
+    return x
 
 
 def _count_windows(shape, pads, extra, kernel, strides, dilations, out, include_pad: bool) -> numpy.ndarray:
