@@ -2,15 +2,16 @@
 
 2-d cases with symmetric padding map to hybrid's conv2d / pooling primitives directly; 1-d runs
 as 2-d with a unit height; 3-d convolution is a sum over kernel depth of 2-d convolutions;
-pooling pads explicitly (asymmetric pads, ceil mode), subsamples axes whose stride is a multiple of
-their dilation, and pools with the primitive; other dilated windows reduce strided slices one axis at
-a time.
+pooling passes symmetric padding to the pooling primitive (no padding kernel), else pads explicitly
+(asymmetric pads, ceil mode), subsamples axes whose stride is a multiple of their dilation and pools
+with the primitive; other dilated windows reduce strided slices one axis at a time.
 """
 from __future__ import annotations
 
 import functools
 import itertools
 import math
+from typing import Optional
 
 import numpy
 
@@ -161,14 +162,29 @@ def _window_slices(kernel, strides, dilations, out):
                                                  for o, d, n, s in zip(offsets, dilations, out, strides))
 
 
-def _window_reduce(x, kernel, strides, dilations, out, kind: str):
-    """max or sum over every window of an already padded array (N, C, *spatial).
+def _primitive_padding(x, kernel, dilations, pads) -> Optional[tuple]:
+    """The pooling primitive's padding when it pools this window as given: 2-d or 3-d, undilated,
+    padding symmetric and at most half the kernel (the padding then never needs a kernel of its own)."""
+    if x.ndim in (4, 5) and all(d == 1 for d in dilations) and \
+            all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(pads, kernel)):
+        return tuple(lo for lo, _ in pads)
+    return None
+
+
+def _window_reduce(x, pads, kernel, strides, dilations, out, kind: str):
+    """max or sum over every window of x (N, C, *spatial) padded by `pads` (lowest value or zeros).
 
     An axis whose stride is a multiple of its dilation only ever reads every d-th element (each window
     starts on that grid), so it is subsampled first and pooled undilated. With no dilation left the
     pooling primitive does the work; otherwise the window is reduced one axis at a time (max and sum
     are separable), sum(kernel) strided slices rather than prod(kernel), which keeps the fused kernel
     small for large dilated windows."""
+    mode = "max" if kind == "max" else "avg"
+    padding = _primitive_padding(x, kernel, dilations, pads)
+    if padding is None:
+        lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
+        x = _pad_spatial(x, pads, lowest if kind == "max" else 0.0)
+        padding = (0,) * len(kernel)
     strides, dilations = list(strides), list(dilations)
     key = [slice(None)] * x.ndim
     for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
@@ -177,7 +193,7 @@ def _window_reduce(x, kernel, strides, dilations, out, kind: str):
             strides[axis], dilations[axis] = s // d, 1
     x = x[tuple(key)]
     if all(d == 1 for d in dilations):
-        pooled = npx.pooling(x, tuple(kernel), tuple(strides), 0, "max" if kind == "max" else "avg")
+        pooled = npx.pooling(x, tuple(kernel), tuple(strides), padding, mode, count_include_pad=True)
         return pooled if kind == "max" else pooled * float(math.prod(kernel))
     combine = np.maximum if kind == "max" else np.add
     for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
@@ -213,17 +229,19 @@ def _pool(node: OnnxNode, kind: str):
         kernel, strides, dilations, out = [1] + kernel, [1] + strides, [1] + dilations, [1] + out
         pads, extra = [(0, 0)] + pads, [0] + extra
     full_pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+    include = bool(node.attr("count_include_pad", 0))
+    padding = _primitive_padding(x, kernel, dilations, full_pads)
     if kind == "max":
-        lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
-        y = _window_reduce(_pad_spatial(x, full_pads, lowest), kernel, strides, dilations, out, "max")
+        y = _window_reduce(x, full_pads, kernel, strides, dilations, out, "max")
+    elif kind == "avg" and padding is not None:   # the primitive divides by the right count itself
+        y = npx.pooling(x, tuple(kernel), tuple(strides), padding, "avg", count_include_pad=include)
     else:
         p = node.attr("p", 2) if kind == "lp" else 1
         base = np.power(np.abs(x), float(p)) if kind == "lp" else x
-        sums = _window_reduce(_pad_spatial(base, full_pads), kernel, strides, dilations, out, "sum")
+        sums = _window_reduce(base, full_pads, kernel, strides, dilations, out, "sum")
         if kind == "lp":
             y = np.power(sums, 1.0 / p)
         else:
-            include = bool(node.attr("count_include_pad", 0))
             counts = _count_windows(x.shape[2:], pads, extra, kernel, strides, dilations, out, include)
             y = sums / const_array(counts.astype(x.dtype))
     return np.squeeze(y, 2) if squeeze else y
