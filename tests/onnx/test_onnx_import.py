@@ -214,7 +214,7 @@ def _pool_model(op: str, shape, opset: int = 19, **attrs):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
-DILATED_POOLS = [   # (op, input shape, attributes): strides multiples of the dilations, not, and mixed
+POOLS = [   # (op, input shape, attributes): strides multiples of the dilations, not, and mixed; symmetric padding
     ("MaxPool", (1, 2, 40, 44), dict(kernel_shape=[6, 8], dilations=[3, 3], strides=[3, 6], pads=[3, 4, 3, 4])),
     ("MaxPool", (2, 1, 9, 10), dict(kernel_shape=[3, 3], dilations=[2, 2], strides=[1, 1])),
     ("MaxPool", (1, 2, 13, 11), dict(kernel_shape=[3, 2], dilations=[2, 3], strides=[4, 2], ceil_mode=1)),
@@ -224,13 +224,18 @@ DILATED_POOLS = [   # (op, input shape, attributes): strides multiples of the di
     ("AveragePool", (1, 2, 15, 16), dict(kernel_shape=[3, 3], dilations=[2, 3], strides=[1, 3], pads=[2, 2, 2, 2],
                                          count_include_pad=1, ceil_mode=1)),
     ("LpPool", (1, 2, 12, 12), dict(kernel_shape=[2, 3], dilations=[3, 2], strides=[3, 1], p=3)),
+    ("MaxPool", (1, 3, 11, 12), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ("AveragePool", (2, 3, 11, 12), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 1, 1, 1])),
+    ("AveragePool", (2, 3, 11, 12), dict(kernel_shape=[3, 3], strides=[1, 2], pads=[1, 1, 1, 1], count_include_pad=1)),
+    ("AveragePool", (1, 2, 7, 8, 9), dict(kernel_shape=[3, 2, 3], strides=[2, 1, 2], pads=[1, 1, 1, 1, 1, 1])),
+    ("LpPool", (1, 2, 9, 9), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], p=2)),
 ]
 
 
 @pytest.mark.parametrize("backend", [None, "interp", "llvm"])
-@pytest.mark.parametrize("case", range(len(DILATED_POOLS)))
-def test_dilated_pooling_matches_onnxruntime(backend, case):
-    op, shape, attrs = DILATED_POOLS[case]
+@pytest.mark.parametrize("case", range(len(POOLS)))
+def test_pooling_matches_onnxruntime(backend, case):
+    op, shape, attrs = POOLS[case]
     model = _pool_model(op, shape, **attrs)
     x = numpy.random.default_rng(case).normal(size=shape).astype("float32")
     numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
@@ -248,3 +253,10 @@ def test_large_dilated_max_pool_compiles_to_the_pooling_primitive():
     numpy.testing.assert_array_equal(net(x).asnumpy(), reference(model, x)[0])
     text = net.ir()
     assert text.count("max_pool2d(") == 1 and text.count("slice(") <= 1, text
+
+
+def test_symmetric_pooling_pads_need_no_padding_kernel():
+    model = _pool_model("MaxPool", (1, 4, 12, 12), kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    net = import_model(model, backend="interp")
+    net(numpy.zeros((1, 4, 12, 12), "float32"))
+    assert " pad(" not in net.ir() and "padding=[1, 1]" in net.ir(), net.ir()
