@@ -260,3 +260,29 @@ def test_symmetric_pooling_pads_need_no_padding_kernel():
     net = import_model(model, backend="interp")
     net(numpy.zeros((1, 4, 12, 12), "float32"))
     assert " pad(" not in net.ir() and "padding=[1, 1]" in net.ir(), net.ir()
+
+
+ARGMAX_POOLS = [   # (input shape, attributes), ties included (small integer values): the first maximum wins
+    ((2, 3, 9, 10), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ((2, 3, 9, 10), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], storage_order=1)),
+    ((1, 2, 11, 12), dict(kernel_shape=[2, 3], strides=[3, 2], dilations=[2, 2], ceil_mode=1)),
+    ((2, 2, 13), dict(kernel_shape=[4], strides=[3], pads=[2, 1])),
+    ((1, 2, 5, 6, 7), dict(kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[1, 1, 0, 0, 1, 1])),
+]
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
+def test_max_pool_indices_match_onnxruntime(backend, case):
+    shape, attrs = ARGMAX_POOLS[case]
+    graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("i", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    x = numpy.random.default_rng(case).integers(-3, 4, size=shape).astype("float32")
+    y, i = import_model(model, backend=backend)(x)
+    want_y, want_i = reference(model, x)
+    numpy.testing.assert_array_equal(y.asnumpy(), want_y)
+    assert i.asnumpy().dtype == numpy.int64
+    numpy.testing.assert_array_equal(i.asnumpy(), want_i)

@@ -217,12 +217,38 @@ def _count_windows(shape, pads, extra, kernel, strides, dilations, out, include_
     return counts[0, 0]
 
 
+def _max_with_indices(node: OnnxNode, x, kernel, strides, dilations, pads, out, extra):
+    """MaxPool with its Indices output: the flat index (over N, C and the spatial axes, row-major, or with
+    the spatial axes column-major when storage_order=1) of each window's first maximum, padding excluded."""
+    sizes = x.shape[2:]
+    lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
+    padded = _pad_spatial(x, [(lo, hi + e) for (lo, hi), e in zip(pads, extra)], lowest)
+    order = "F" if node.attr("storage_order", 0) else "C"
+    steps = numpy.cumprod((1,) + sizes[:-1]) if order == "F" else numpy.cumprod((1,) + sizes[::-1][:-1])[::-1]
+    best = index = None
+    for key in _window_slices(kernel, strides, dilations, out):
+        part = padded[key]
+        # where this offset reads in the unpadded input, per output position (padding never wins: -inf)
+        rows = [numpy.arange(k.start, k.stop, k.step) - lo for k, (lo, _) in zip(key[2:], pads)]
+        flat = sum(numpy.clip(r, 0, size - 1).reshape((-1,) + (1,) * (len(rows) - i - 1)) * step
+                   for i, (r, size, step) in enumerate(zip(rows, sizes, steps)))
+        flat = const_array(numpy.asarray(flat, numpy.int64))
+        if best is None:
+            best, index = part, np.broadcast_to(flat, part.shape)
+        else:
+            take = part > best           # strictly greater: the first maximum in window order stays
+            best, index = np.where(take, part, best), np.where(take, flat, index)
+    n, c = x.shape[:2]
+    base = const_array((numpy.arange(n * c, dtype=numpy.int64) * math.prod(sizes)).reshape((n, c) + (1,) * len(sizes)))
+    return best, index + base
+
+
 def _pool(node: OnnxNode, kind: str):
     x = node.input(0)
-    if node.num_outputs > 1:
-        raise node.fail("the Indices output of MaxPool is not supported")
     kernel = list(node.attr("kernel_shape"))
     strides, dilations, pads, out, extra = _pool_geometry(node, x, kernel)
+    if node.num_outputs > 1:
+        return _max_with_indices(node, x, kernel, strides, dilations, pads, out, extra)
     squeeze = x.ndim == 3
     if squeeze:
         x = np.expand_dims(x, 2)
