@@ -18,6 +18,7 @@ import numpy
 from ...frontend import np, npx
 from ...core.dispatch import bind
 from ...core.promote import cast
+from ...ir.types import is_float_dtype
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
@@ -182,7 +183,7 @@ def _window_reduce(x, pads, kernel, strides, dilations, out, kind: str):
     mode = "max" if kind == "max" else "avg"
     padding = _primitive_padding(x, kernel, dilations, pads)
     if padding is None:
-        lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
+        lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
         x = _pad_spatial(x, pads, lowest if kind == "max" else 0.0)
         padding = (0,) * len(kernel)
     strides, dilations = list(strides), list(dilations)
@@ -221,7 +222,7 @@ def _max_with_indices(node: OnnxNode, x, kernel, strides, dilations, pads, out, 
     """MaxPool with its Indices output: the flat index (over N, C and the spatial axes, row-major, or with
     the spatial axes column-major when storage_order=1) of each window's first maximum, padding excluded."""
     sizes = x.shape[2:]
-    lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
+    lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
     padded = _pad_spatial(x, [(lo, hi + e) for (lo, hi), e in zip(pads, extra)], lowest)
     order = "F" if node.attr("storage_order", 0) else "C"
     steps = numpy.cumprod((1,) + sizes[:-1]) if order == "F" else numpy.cumprod((1,) + sizes[::-1][:-1])[::-1]
