@@ -8,7 +8,8 @@ become pair constants. Each op is rewritten once, here, from registry primitives
   add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, div (Smith's
   algorithm, as NumPy), abs (hypot), exp, eq/ne, where, cast, real/imag on the parts;
   sum over the same axes; layout ops (reshape, transpose, broadcast_to, slice, concat, pad, take)
-  with the pair axis appended; matmul as four real products; fft/rfft/irfft as products with the
+  with the pair axis appended; matmul as four real products; svd and eigh as the same ops on
+  pairs (LAPACK's c/z routines take complex arrays as such pairs); fft/rfft/irfft as products with the
   DFT's cosine and sine matrices (O(n^2) per transform, float64-computed constants).
 Any other op on a complex value is an error naming it, its dtype and the line. Regions (control
 flow, fused kernels) holding complex values are refused the same way. The pass manager runs it
@@ -177,6 +178,8 @@ class _Lowering:
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             mm = lambda x, y: self.op("matmul", x, y, transpose_a=ta, transpose_b=tb)  # noqa: E731
             return self.make(self.op("sub", mm(ar, br), mm(ai, bi)), self.op("add", mm(ar, bi), mm(ai, br)))
+        if op in ("svd", "eigh"):       # LAPACK's complex routines read and write the pairs as they are
+            return self.op(op, P[0], **attrs, pairs=True)
         if op == "fft":
             return self._fft(P[0], attrs.get("inverse", False))
         if op == "rfft":
