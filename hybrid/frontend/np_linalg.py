@@ -369,7 +369,9 @@ def tensordot(a, b, axes=2) -> Array:
         [a.shape[i] for i in free_a])), k), a.dtype)
     right = reshape(transpose(b, ax_b + free_b), (k, -1)) if b.size else zeros((k, int(numpy.prod(
         [b.shape[j] for j in free_b]))), b.dtype)
-    out = matmul(left, right) if is_float(a.type.dtype) else _sum(expand_dims(left, -1) * expand_dims(right, 0), 1)
+    # integers: summed in the operand dtype (NumPy's dot wraps there; a sum would widen to 64 bits)
+    out = matmul(left, right) if is_float(a.type.dtype) else _sum(
+        expand_dims(left, -1) * expand_dims(right, 0), 1, dtype=a.dtype)
     return reshape(out, tuple(a.shape[i] for i in free_a) + tuple(b.shape[j] for j in free_b))
 
 

@@ -236,6 +236,10 @@ def test_shape_helpers_match_numpy():
     ]
     for fn, ref in cases:
         check(fn, ref, x, rtol=1e-5, atol=1e-5)
+    # integer tensordot keeps the operand dtype (and wraps there), as NumPy's dot does
+    u8 = (onp.arange(24, dtype=onp.uint8).reshape(2, 3, 4) * 37)
+    check(lambda a: (np.tensordot(a, a, axes=([1, 2], [1, 2])), np.tensordot(a[0, 0], a[1, 1], axes=((), ()))),
+          lambda a: (onp.tensordot(a, a, axes=([1, 2], [1, 2])), onp.tensordot(a[0, 0], a[1, 1], axes=((), ()))), u8)
     check(lambda a: (np.convolve(a, a[:3]), np.correlate(a, a[1:4], "same"), np.interp(a * 0.7, a, a * a),
                      np.polyval(a[:3], a), np.vander(a, 3), np.trapezoid(a)),
           lambda a: (onp.convolve(a, a[:3]), onp.correlate(a, a[1:4], "same"), onp.interp(a * 0.7, a, a * a),
