@@ -239,7 +239,8 @@ def test_shape_helpers_match_numpy():
     # integer tensordot keeps the operand dtype (and wraps there), as NumPy's dot does
     u8 = (onp.arange(24, dtype=onp.uint8).reshape(2, 3, 4) * 37)
     check(lambda a: (np.tensordot(a, a, axes=([1, 2], [1, 2])), np.tensordot(a[0, 0], a[1, 1], axes=((), ()))),
-          lambda a: (onp.tensordot(a, a, axes=([1, 2], [1, 2])), onp.tensordot(a[0, 0], a[1, 1], axes=((), ()))), u8)
+          lambda a: (onp.tensordot(a, a, axes=([1, 2], [1, 2])), onp.tensordot(a[0, 0], a[1, 1], axes=((), ()))), u8,
+          dtype="uint8")
     check(lambda a: (np.convolve(a, a[:3]), np.correlate(a, a[1:4], "same"), np.interp(a * 0.7, a, a * a),
                      np.polyval(a[:3], a), np.vander(a, 3), np.trapezoid(a)),
           lambda a: (onp.convolve(a, a[:3]), onp.correlate(a, a[1:4], "same"), onp.interp(a * 0.7, a, a * a),
