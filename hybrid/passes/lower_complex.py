@@ -5,8 +5,10 @@ A complex value of shape S becomes a real value of shape S + (2,) (its re and im
 axis: the bytes of a complex array, so graph inputs and outputs need no copy): complex inputs are
 read through `view_real`, complex outputs written through `view_complex`, complex constants
 become pair constants. Each op is rewritten once, here, from registry primitives:
-  add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, div (Smith's
-  algorithm, as NumPy), abs (hypot), exp, eq/ne, where, cast, real/imag on the parts;
+  add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, abs (hypot),
+  eq/ne, where, cast, real/imag on the parts; div (Smith's algorithm, as NumPy), pow, exp, log,
+  sqrt, the trigonometric and hyperbolic functions and their inverses, expm1, log1p, log2, log10,
+  exp2 and sign from their real and imaginary parts (passes/complex_math.py);
   sum over the same axes; layout ops (reshape, transpose, broadcast_to, slice, concat, pad, take)
   with the pair axis appended; matmul as four real products; svd and eigh as the same ops on
   pairs (LAPACK's c/z routines take complex arrays as such pairs); fft/rfft/irfft as products with the
@@ -25,6 +27,7 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.types import COMPLEX_PART, TensorType, is_complex, to_numpy_dtype
+from . import complex_math
 from .manager import holds_complex, register_pass
 
 ELEMENTWISE_PAIRS = ("add", "sub", "neg", "stop_gradient")   # the same op on (re, im) pairs
@@ -43,6 +46,7 @@ class _Lowering:
         self.map: dict[Value, Value] = {}      # real values: old -> new
         self.pair: dict[Value, Value] = {}     # complex values: old -> new (re, im) pairs
         self.loc: Optional[str] = None
+        self.math = complex_math.ComplexMath(self.op, self.const)
 
     # -- emitting ------------------------------------------------------------------------------
     def op(self, name: str, *inputs: Value, **attrs) -> Value:
@@ -105,7 +109,8 @@ class _Lowering:
         where = f" at {node.loc}" if node.loc else ""
         return HybridError(
             f"{node.op} on {dtype}{where}: compiled code computes complex numbers for arithmetic, abs/real/imag/"
-            f"conj/angle, exp, sums, layout ops, matmul and the FFTs, not {why}. Run it eagerly (outside the "
+            f"conj/angle, the elementary functions (exp, log, sqrt, pow, trigonometric, hyperbolic), sums, layout "
+            f"ops, matmul, svd/eigh and the FFTs, not {why}. Run it eagerly (outside the "
             "hybridized function), or write it with np.real/np.imag")
 
     def lower(self, node: Node) -> Value:
@@ -134,14 +139,12 @@ class _Lowering:
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             return self.make(self.op("sub", self.op("mul", ar, br), self.op("mul", ai, bi)),
                              self.op("add", self.op("mul", ar, bi), self.op("mul", ai, br)))
-        if op == "div":
-            return self._div(P[0], P[1])
+        if op in ("div", "pow"):
+            return self.make(*getattr(self.math, op)(self._parts(P[0]), self._parts(P[1])))
         if op == "abs":
             return self.op("hypot", *self._parts(P[0]))
-        if op == "exp":
-            re, im = self._parts(P[0])
-            scale = self.op("exp", re)
-            return self.make(self.op("mul", scale, self.op("cos", im)), self.op("mul", scale, self.op("sin", im)))
+        if op in complex_math.UNARY:
+            return self.make(*getattr(self.math, op)(self._parts(P[0])))
         if op in ("eq", "ne"):
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             join = "logical_and" if op == "eq" else "logical_or"
@@ -190,23 +193,6 @@ class _Lowering:
 
     def _parts(self, p: Value) -> tuple[Value, Value]:
         return self.re(p), self.im(p)
-
-    def _div(self, a: Value, b: Value) -> Value:
-        """Smith's algorithm: scale by the larger part of the divisor (no overflow in |b|^2)."""
-        (ar, ai), (br, bi) = self._parts(a), self._parts(b)
-        o = self.op
-        big_re = o("ge", o("abs", br), o("abs", bi))
-        # where |br| >= |bi|: r = bi / br, d = br + bi r, (ar + ai r, ai - ar r) / d; else with the roles swapped
-        p, q = o("where", big_re, br, bi), o("where", big_re, bi, br)
-        r = o("div", q, p)
-        d = o("add", p, o("mul", q, r))
-        x = o("where", big_re, ar, ai)          # the numerator parts in the chosen order
-        y = o("where", big_re, ai, ar)
-        re = o("div", o("add", x, o("mul", y, r)), d)
-        im_big = o("sub", ai, o("mul", ar, r))
-        im_small = o("sub", o("mul", ai, r), ar)
-        im = o("div", o("where", big_re, im_big, im_small), d)
-        return self.make(re, im)
 
     def _cast(self, node: Node, p: Optional[Value], x: Optional[Value], src: TensorType, dtype: str) -> Value:
         if p is not None and is_complex(dtype):           # c64 <-> c128

@@ -247,6 +247,19 @@ def test_shape_helpers_match_numpy():
                      onp.polyval(a[:3], a), onp.vander(a, 3), onp.trapezoid(a)), v, rtol=1e-5, atol=1e-5)
 
 
+def test_array_api_suite_regressions():
+    """Cases the Array API suite found: moveaxis with axis sequences (empty too), full with a complex
+    fill value (the default complex dtype), meshgrid of empty vectors."""
+    x = onp.arange(120, dtype=onp.float32).reshape(2, 3, 4, 5)
+    for src, dst in [((), ()), ((0, 1), (-1, -2)), ((3, 0), (0, 2)), ([1], [3])]:
+        check(lambda a: np.moveaxis(a, src, dst), lambda a: onp.moveaxis(a, src, dst), x)
+    assert np.full((), 0j).dtype == onp.complex64 and np.full((2,), 1.5 + 1j).asnumpy().tolist() == [1.5 + 1j] * 2
+    empty, three = onp.zeros(0, onp.uint8), onp.arange(3, dtype=onp.uint8)
+    for indexing in ("xy", "ij"):
+        check(lambda a, b: np.meshgrid(a, b, indexing=indexing), lambda a, b: onp.meshgrid(a, b, indexing=indexing),
+              empty, three, dtype="uint8")
+
+
 def test_in_place_writers_and_their_tracing_error():
     a = np.zeros((3, 3))
     np.fill_diagonal(a, 2.0)
