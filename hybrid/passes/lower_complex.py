@@ -10,7 +10,7 @@ become pair constants. Each op is rewritten once, here, from registry primitives
   sqrt, the trigonometric and hyperbolic functions and their inverses, expm1, log1p, log2, log10,
   exp2 and sign from their real and imaginary parts (passes/complex_math.py);
   sum over the same axes; layout ops (reshape, transpose, broadcast_to, slice, concat, pad, take)
-  with the pair axis appended; matmul as four real products; svd and eigh as the same ops on
+  with the pair axis appended (take_grad too); matmul as four real products; svd and eigh as the same ops on
   pairs (LAPACK's c/z routines take complex arrays as such pairs); fft/rfft/irfft as products with the
   DFT's cosine and sine matrices (O(n^2) per transform, float64-computed constants).
 Any other op on a complex value is an error naming it, its dtype and the line. Regions (control
@@ -169,8 +169,8 @@ class _Lowering:
                            step=tuple(attrs["step"]) + (1,))
         if op == "concat":
             return self.op("concat", *P, axis=attrs["axis"])
-        if op == "take":
-            return self.op("take", P[0], R[1], axis=attrs["axis"])
+        if op in ("take", "take_grad"):
+            return self.op(op, P[0], R[1], **attrs)
         if op == "pad":
             value = complex(attrs["value"])
             parts = [self.op("pad", part, pads=tuple(attrs["pads"]), value=v)

@@ -18,7 +18,7 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import INT_DTYPES, TensorType, is_float
+from ..types import INT_DTYPES, TensorType, is_complex, is_float
 from .common import broadcast_shapes, same_dtype
 from .elementwise import binary, unary
 from .gradkit import apply, lax, unbroadcast, where
@@ -160,12 +160,20 @@ LN2, LN10 = math.log(2.0), math.log(10.0)
 
 # -- unary float ufuncs -----------------------------------------------------------------
 unary("arctan", numpy.arctan, _atan, grad=_g1(lambda x, y: 1.0 / (1.0 + x * x)))
+def _rsqrt_product(a, b):
+    """1 / sqrt(a b); for complex values 1 / (sqrt(a) sqrt(b)), the principal branches the
+    inverse functions' derivatives take (sqrt(a b) may be the other root)."""
+    if is_complex(a.type.dtype):
+        return 1.0 / (apply("sqrt", a) * apply("sqrt", b))
+    return apply("rsqrt", a * b)
+
+
 unary("arcsin", _quiet(numpy.arcsin), lambda x: _atan(x / S.call("sqrt", (1.0 - x) * (1.0 + x))),
-      grad=_g1(lambda x, y: apply("rsqrt", (1.0 - x) * (1.0 + x))))
+      grad=_g1(lambda x, y: _rsqrt_product(1.0 - x, 1.0 + x)))
 unary("arccos", _quiet(numpy.arccos), lambda x: 2.0 * _atan(S.call("sqrt", (1.0 - x) / (1.0 + x))),
-      grad=_g1(lambda x, y: -apply("rsqrt", (1.0 - x) * (1.0 + x))))
+      grad=_g1(lambda x, y: -_rsqrt_product(1.0 - x, 1.0 + x)))
 unary("arccosh", _quiet(numpy.arccosh), lambda x: S.call("log", x + S.call("sqrt", (x - 1.0) * (x + 1.0))),
-      grad=_g1(lambda x, y: apply("rsqrt", (x - 1.0) * (x + 1.0))))
+      grad=_g1(lambda x, y: _rsqrt_product(x - 1.0, x + 1.0)))
 unary("arctanh", _quiet(numpy.arctanh), lambda x: 0.5 * S.call("log1p", 2.0 * x / (1.0 - x)),
       grad=_g1(lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x))))
 unary("tan", numpy.tan, lambda x: S.call("sin", x) / S.call("cos", x), grad=_g1(lambda x, y: 1.0 + y * y))
