@@ -135,6 +135,7 @@ class BlockAPI:
         With cast_dtype, dtype_source='current' keeps each parameter's dtype, 'saved' adopts the file's."""
         params = self.collect_params()
         loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v for k, v in param_dict.items()}
+        loaded = self._translate_saved_names(loaded, "")
         missing = [k for k in params if k not in loaded]
         extra = [k for k in loaded if k not in params]
         if missing and not allow_missing:
@@ -155,6 +156,17 @@ class BlockAPI:
                 p.cast(value.dtype)
             p.name = name
             p.set_data(value)
+
+    def _translate_saved_names(self, loaded: dict, prefix: str) -> dict:
+        """Let each block (children first) rewrite the entries under its structural `prefix` that an
+        older layout of its parameters saved (e.g. an RNN layer's per-layer weights), before matching."""
+        for name, child in self._children.items():
+            loaded = child._translate_saved_names(loaded, f"{prefix}{name}.")
+        return self._translate_own_saved_names(loaded, prefix)
+
+    def _translate_own_saved_names(self, loaded: dict, prefix: str) -> dict:
+        """Overridden by blocks whose parameter layout changed; the default keeps the names."""
+        return loaded
 
     # -- hooks -----------------------------------------------------------------------------------
     def _hooks(self, kind: str) -> "OrderedDict":

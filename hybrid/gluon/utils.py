@@ -130,3 +130,21 @@ def split_rnn_params(param, mode: str, num_layers: int, input_size: int, hidden_
         out[name] = param[begin:begin + size].reshape(shape)
         begin += size
     return out
+
+
+def join_rnn_params(pieces: dict, mode: str, num_layers: int, input_size: int, hidden_size: int,
+                    bidirectional: bool = False, projection_size=None):
+    """The inverse of `split_rnn_params`: named weights and biases ({'l0_i2h_weight': ..., ...}, as
+    MXNet 1.x's per-layer parameters) joined into MXNet 2's fused vector, as a NumPy array."""
+    layout = _rnn_param_layout(mode, num_layers, input_size, hidden_size, bidirectional, projection_size)
+    missing = [name for name, _ in layout if name not in pieces]
+    if missing:
+        raise HybridError(f"join_rnn_params: a {mode} of {num_layers} layer(s) needs {missing} too")
+    parts = []
+    for name, shape in layout:
+        value = pieces[name].asnumpy() if hasattr(pieces[name], "asnumpy") else numpy.asarray(pieces[name])
+        if tuple(value.shape) != shape:
+            raise HybridError(f"join_rnn_params: {name} must have shape {shape} (a {mode} with input "
+                              f"{input_size}, hidden {hidden_size}), got {tuple(value.shape)}")
+        parts.append(value.ravel())
+    return numpy.concatenate(parts)

@@ -316,3 +316,58 @@ def test_cell_activations_match_numpy(backend):
                 r, z = onp.tanh(xr + hr), onp.tanh(xz + hz)
                 bumped.append(((1 - z) * relu(xn + r * hn) + z * h0).sum())
         onp.testing.assert_allclose(xs.grad.asnumpy()[probe], (bumped[0] - bumped[1]) / (2 * eps), rtol=1e-2, atol=1e-3)
+
+
+def mxnet1_name(torch_param_name):
+    """weight_ih_l0 -> l0_i2h_weight, bias_hh_l1_reverse -> r1_h2h_bias (MXNet 1.x's per-layer names)."""
+    kind = {v: k for k, v in TORCH_NAMES.items()}
+    reverse = torch_param_name.endswith("_reverse")
+    base = torch_param_name.removesuffix("_reverse")
+    stem, layer = base.rsplit("_l", 1)
+    return f"{'r' if reverse else 'l'}{layer}_{kind[stem]}"
+
+
+@pytest.mark.parametrize("mode", sorted(LAYERS))
+def test_per_layer_parameter_files_load_into_the_fused_layer(tmp_path, mode):
+    """A file with MXNet 1.x's per-layer names (l0_i2h_weight, ...; also hybrid's earlier layers), nested
+    under a child's prefix, loads into a model whose layer has not seen an input yet; the joined
+    rnn_param gives torch's outputs for the same weights."""
+    layer_cls, torch_cls, kwargs = LAYERS[mode]
+    rng = onp.random.default_rng(3)
+    ref = torch_cls(C, H, num_layers=2, bidirectional=True,
+                    **({"nonlinearity": kwargs["activation"]} if "activation" in kwargs else {})).double()
+    saved = {f"enc.{mxnet1_name(name)}": p.detach().numpy() for name, p in ref.named_parameters()}
+    saved["out.weight"], saved["out.bias"] = rng.normal(size=(2, 2 * H)), rng.normal(size=2)
+    path = tmp_path / "legacy.params"
+    with open(path, "wb") as f:
+        onp.savez(f, **saved)
+
+    class Model(hb.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.enc = layer_cls(H, num_layers=2, bidirectional=True, dtype="float64", **kwargs)
+            self.out = hb.gluon.nn.Dense(2, flatten=False, dtype="float64")
+
+        def forward(self, x):
+            return self.out(self.enc(x))
+
+    net = Model()
+    net.load_parameters(str(path))
+    assert list(net.collect_params()) == ["enc.rnn_param", "out.weight", "out.bias"]
+    x = rng.normal(size=(T, N, C))
+    want = ref(torch.from_numpy(x))[0].detach().numpy() @ saved["out.weight"].T + saved["out.bias"]
+    onp.testing.assert_allclose(net(np.array(x)).asnumpy(), want, rtol=1e-6, atol=1e-6)
+    for name, value in pieces(net.enc, net.enc.rnn_param.data()).items():
+        onp.testing.assert_array_equal(value, saved[f"enc.{name}"], err_msg=name)
+
+
+def test_per_layer_file_missing_a_piece_names_it(tmp_path):
+    saved = {name: p.detach().numpy() for name, p in
+             ((mxnet1_name(n), p) for n, p in torch.nn.GRU(C, H).double().named_parameters())}
+    del saved["l0_h2h_bias"]
+    path = tmp_path / "partial.params"
+    with open(path, "wb") as f:
+        onp.savez(f, **saved)
+    net = rnn.GRU(H, dtype="float64")
+    with pytest.raises(hb.HybridError, match="l0_h2h_bias"):
+        net.load_parameters(str(path))

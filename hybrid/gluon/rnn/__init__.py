@@ -1,5 +1,7 @@
 """`hb.gluon.rnn`: recurrent layers (RNN, LSTM, GRU; one fused `rnn_param` each, as MXNet 2) and
-cells with MXNet Gluon's names, parameter names (i2h_weight, ...) and gate order. Hybridized, a layer's time loop is one `scan` node."""
+cells with MXNet Gluon's names, parameter names (i2h_weight, ...) and gate order. Hybridized, a layer's time loop is one `scan` node.
+Parameter files of either layout load into a layer: MXNet 2's `rnn_param`, or MXNet 1.x's per-layer
+`l0_i2h_weight`, ... (joined by `gluon.utils.join_rnn_params`, the inverse of `split_rnn_params`)."""
 from .rnn_cell import (BidirectionalCell, DropoutCell, GRUCell, HybridRecurrentCell, HybridSequentialRNNCell,
                        LSTMCell, ModifierCell, RecurrentCell, ResidualCell, RNNCell, SequentialRNNCell, ZoneoutCell)
 from .rnn_layer import GRU, LSTM, RNN

@@ -16,7 +16,7 @@ from ...errors import HybridError
 from ...frontend import init as initializers, np, npx
 from ...frontend.block import HybridBlock
 from ...frontend.parameter import Parameter
-from ..utils import _rnn_param_layout, split_rnn_params
+from ..utils import _rnn_param_layout, join_rnn_params, split_rnn_params
 from . import sequence
 from .steps import GATES, NUM_STATES, step
 
@@ -72,6 +72,21 @@ class _RNNLayer(HybridBlock):
         """The input width a fused vector of `size` entries implies (the size is linear in it)."""
         per_feature = self._dir * GATES[self._mode] * self._hidden_size
         return (size - self._param_size(0)) // per_feature
+
+    def _translate_own_saved_names(self, loaded: dict, prefix: str) -> dict:
+        """Files from MXNet 1.x layers (and hybrid's before the fused layout) hold one entry per
+        layer, direction and kind (`l0_i2h_weight`, ...): join them into `rnn_param`."""
+        first = f"{prefix}l0_i2h_weight"
+        if f"{prefix}rnn_param" in loaded or first not in loaded:
+            return loaded
+        names = [name for name, _ in self._pieces(0)]
+        pieces = {name: loaded[prefix + name] for name in names if prefix + name in loaded}
+        input_size = numpy.shape(loaded[first])[1]
+        joined = join_rnn_params(pieces, self._fused_mode, self._num_layers, input_size, self._hidden_size,
+                                 self._dir == 2)
+        rest = {k: v for k, v in loaded.items() if not (k.startswith(prefix) and k[len(prefix):] in pieces)}
+        rest[f"{prefix}rnn_param"] = joined
+        return rest
 
     def infer_shape(self, inputs, *args) -> None:
         """Fix rnn_param's size from the inputs' feature width (MXNet's deferred shape inference)."""
