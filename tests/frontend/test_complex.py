@@ -124,6 +124,19 @@ def test_fft_matches_numpy(family, dtype, backend):
            scale_tol=True)
 
 
+@pytest.mark.parametrize("dtype, backend", _cases())
+def test_fft_of_long_axes_by_cooley_tukey_steps(dtype, backend):
+    """Lengths past passes/fourier.DIRECT_MAX compile as Cooley-Tukey steps (radix 16 down to 2,
+    a prime factor by its DFT product): powers of two, mixed radices, 2 * prime, a prime."""
+    for n in (256, 96, 250, 194, 97):
+        z, x = _data(dtype, (2, n), n)
+        _check(lambda a, b: (np.fft.fft(a), np.fft.ifft(a), np.fft.rfft(b), np.fft.irfft(a, n=n),
+                             np.fft.irfft(a[:, :n // 2 + 1], n=n + 1)),
+               lambda a, b: (onp.fft.fft(a), onp.fft.ifft(a), onp.fft.rfft(b).astype(dtype),
+                             onp.fft.irfft(a, n=n).astype(b.dtype), onp.fft.irfft(a[:, :n // 2 + 1], n=n + 1).astype(
+                                 b.dtype)), backend, (z, x), scale_tol=True)
+
+
 def test_fft_of_real_and_integer_input_dtypes():
     x = onp.arange(6, dtype="float32")
     assert np.fft.fft(np.array(x)).dtype == onp.complex64 and np.fft.fft(np.array(x.astype("float64"))).dtype == \
