@@ -18,6 +18,7 @@ import numpy
 from ..errors import HybridError, ShapeError
 from ..ir.ops.complex import DIRECT_COMPLEX_GRAD, HOLOMORPHIC_GRAD
 from ..ir.registry import get_op
+from ..ir.types import is_float_dtype
 from . import autograd, dispatch, lax
 from .array import Array, NDArray
 
@@ -111,9 +112,14 @@ def _holomorphic_vjp(op: str, opdef, attrs: dict, inputs: list, outputs: list, c
 
 
 # -- recording -------------------------------------------------------------------------------
+def _inexact(dtype) -> bool:
+    """A NumPy dtype gradients flow through: float (bfloat16 included) or complex."""
+    return is_float_dtype(dtype) or dtype.kind == "c"
+
+
 def tracked(x) -> bool:
     """Whether gradients flow into x: a float or complex NDArray that is attached or was recorded."""
-    return (isinstance(x, NDArray) and x.dtype.kind in "fc"
+    return (isinstance(x, NDArray) and _inexact(x.dtype)
             and (x._node is not None or x._grad_req != "null"))
 
 
@@ -130,7 +136,7 @@ def _record(op: str, inputs, attrs: dict, outputs) -> None:
         return
     if not any(tracked(x) for x in inputs):
         return
-    if not any(o.dtype.kind in "fc" for o in outputs):
+    if not any(_inexact(o.dtype) for o in outputs):
         return
     node = TapeNode(op, attrs, inputs, outputs)
     for o in outputs:
@@ -145,7 +151,7 @@ def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArra
     taped, so backward() from them raises as it does eagerly instead of giving zeros."""
     node = TapeNode(name, {}, inputs, outputs, rule)
     for i, o in enumerate(outputs):
-        if o.dtype.kind in "fc" and (connected is None or connected[i]):
+        if _inexact(o.dtype) and (connected is None or connected[i]):
             o._node = node
 
 

@@ -9,7 +9,8 @@ from typing import Any, Optional
 import numpy
 
 from ...ir.types import TensorType
-from .expr import E
+from .expr import E, ivar, walk
+from .index_math import simplify
 
 
 @dataclass(frozen=True)
@@ -265,3 +266,30 @@ class Kernel:
             else:       # a backend's own stage kind (llvm: ChunkLoop, DirectConv)
                 lines.append(f"  {s}")
         return "\n".join(lines)
+
+
+def fresh_var(k: Kernel, extent: int) -> int:
+    """A new loop variable of kernel `k` ranging over `extent`."""
+    v = max(k.extents, default=0) + 1
+    k.extents[v] = extent
+    return v
+
+
+def temp_buffer(k: Kernel, name: str, shape: tuple[int, ...], dtype: str = "f32") -> Buffer:
+    """A new temp buffer of kernel `k`."""
+    k.buffers[name] = Buffer(name, shape, dtype, "temp")
+    return k.buffers[name]
+
+
+def stage_over(k: Kernel, out: Buffer, body) -> Stage:
+    """A stage over `out` whose value at fresh index vars is body(tuple of ivar E), simplified."""
+    vars_ = tuple(fresh_var(k, d) for d in out.shape)
+    return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
+
+
+def stage_reads(stage, name: str) -> bool:
+    """Whether a GemmStage (operands, epilogue) or a Stage loads buffer `name` (False for other stage kinds)."""
+    if isinstance(stage, GemmStage):
+        return name in (stage.a, stage.b) or stage.epilogue is not None and any(
+            e.op == "load" and e.value == name for e in walk(stage.epilogue))
+    return isinstance(stage, Stage) and any(e.op == "load" and e.value == name for e in walk(stage.expr))
