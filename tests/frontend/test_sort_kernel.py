@@ -96,13 +96,16 @@ def test_gradients_by_finite_differences(mode):
 
 
 def test_compiled_sort_is_one_kernel_call():
-    """The llvm module holds the merge sort function once, however many sorts the graph has."""
+    """The llvm module holds each sort function once, however many sorts the graph has: the radix
+    sort for rows of 32+ elements (f32 keys packed with their index), the merge sort below."""
     from hybrid.codegen.llvm.module import build_module
     from hybrid.codegen.llvm.target import host
-    graph = hb.passes.optimize(hb.trace(lambda v: (np.sort(v), np.argsort(v * 2)), onp.zeros((4, 300), "float32"))).graph
+    fn = lambda v: (np.sort(v), np.argsort(v * 2), np.sort(v[:, :31]), np.argsort(v[:, 1:32] * 3))  # noqa: E731
+    graph = hb.passes.optimize(hb.trace(fn, onp.zeros((4, 300), "float32"))).graph
     text = build_module(graph, host()[0]).ir
-    assert text.count("define internal void @hb_argsort_f32(") == 1
-    assert text.count("call void @hb_argsort_f32(") == 2
+    for name in ("hb_radix_f32_packed", "hb_argsort_f32"):
+        assert text.count(f"define internal void @{name}(") == 1
+        assert text.count(f"call void @{name}(") == 2
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "uint16",
