@@ -17,6 +17,7 @@ import numpy
 
 from ..errors import HybridError, ShapeError
 from ..ir.registry import get_op
+from ..ir.types import is_float_dtype
 from . import autograd, dispatch, lax
 from .array import Array, NDArray
 
@@ -88,7 +89,7 @@ def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep:
 # -- recording -------------------------------------------------------------------------------
 def tracked(x) -> bool:
     """Whether gradients flow into x: a float NDArray that is attached or was recorded."""
-    return (isinstance(x, NDArray) and x.dtype.kind == "f"
+    return (isinstance(x, NDArray) and is_float_dtype(x.dtype)
             and (x._node is not None or x._grad_req != "null"))
 
 
@@ -107,7 +108,7 @@ def _record(op: str, inputs, attrs: dict, outputs) -> None:
     for o in outputs:
         if o.dtype.kind == "c":
             raise complex_gradient_error(op, str(o.dtype))
-    if not any(o.dtype.kind == "f" for o in outputs):
+    if not any(is_float_dtype(o.dtype) for o in outputs):
         return
     node = TapeNode(op, attrs, inputs, outputs)
     for o in outputs:
@@ -122,7 +123,7 @@ def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArra
     taped, so backward() from them raises as it does eagerly instead of giving zeros."""
     node = TapeNode(name, {}, inputs, outputs, rule)
     for i, o in enumerate(outputs):
-        if o.dtype.kind == "f" and (connected is None or connected[i]):
+        if is_float_dtype(o.dtype) and (connected is None or connected[i]):
             o._node = node
 
 

@@ -11,7 +11,7 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, to_numpy_dtype
+from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, to_numpy_dtype, is_float_dtype
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, lax, unbroadcast, where
 
@@ -265,7 +265,7 @@ def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
     if x.dtype.kind == "c" and target.kind not in "cb":   # NumPy keeps the real part (without its warning)
         x = x.real
-    if x.dtype.kind == "f" and target.kind in "iu":
+    if is_float_dtype(x.dtype) and target.kind in "iu":
         return float_to_int(x, dtype)
     with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
         return x.astype(target)

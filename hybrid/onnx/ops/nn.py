@@ -16,6 +16,7 @@ import numpy
 from ...frontend import np, npx
 from ...core.dispatch import bind
 from ...core.promote import cast
+from ...ir.types import is_float_dtype
 from .base import OnnxNode, converts, normalize_axis
 from .shape import const_array
 
@@ -197,7 +198,7 @@ def _pool(node: OnnxNode, kind: str):
         pads, extra = [(0, 0)] + pads, [0] + extra
     full_pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
     if kind == "max":
-        lowest = -math.inf if x.dtype.kind == "f" else int(numpy.iinfo(x.dtype).min)
+        lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
         y = _window_reduce(_pad_spatial(x, full_pads, lowest), kernel, strides, dilations, out, "max")
     else:
         p = node.attr("p", 2) if kind == "lp" else 1
