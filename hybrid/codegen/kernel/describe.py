@@ -146,7 +146,10 @@ class LapackStage:
     order and overwrites its input, so `a` (m*n) takes a transposed copy of each matrix and `u`,
     `vt` (svd only: U and Vh in column-major, m*mu and nv*n) receive the factors before they are
     transposed into `out`; `work` (lwork elements of dtype) and `iwork` (liwork i32) are the
-    routine's workspaces, sized for this m, n by LAPACK's query. Runs the matrices one after
+    routine's workspaces, sized for this m, n by LAPACK's query. A complex `dtype` (c64, c128)
+    means the buffers hold (re, im) pairs of reals (sizes count complex elements) and the routine
+    also gets `rwork` (lrwork reals) and writes its real singular values / eigenvalues to `values`
+    first (the packed output stores them with a zero imaginary part). Runs the matrices one after
     another on one thread. A matrix LAPACK fails on (no convergence) gets NaN factors."""
     op: str
     out: str
@@ -165,12 +168,16 @@ class LapackStage:
     full_matrices: bool = False
     uplo: str = "L"
     compute_uv: bool = True          # svd: False computes (and packs) the singular values only
+    rwork: Optional[str] = None      # complex dtypes only
+    lrwork: int = 0
+    values: Optional[str] = None     # complex dtypes only, when the output packs complex factors
 
     def __str__(self) -> str:
         full = " full_matrices" if self.full_matrices else (f" uplo={self.uplo}" if self.op == "eigh" else "")
         full += "" if self.compute_uv else " values_only"
         return (f"{self.out} = lapack {self.op}{full}({self.src}: {self.batch} x {self.m}x{self.n} {self.dtype}) "
-                f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]")
+                f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]"
+                + (f" rwork {self.rwork}[{self.lrwork}] values {self.values}" if self.rwork else ""))
 
 
 @dataclass(frozen=True)
