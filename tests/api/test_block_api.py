@@ -5,6 +5,7 @@ import pytest
 
 import hybrid as mx
 from hybrid import autograd, gluon, nn, np, npx
+from hybrid.errors import HybridError
 
 
 class OldStyle(gluon.HybridBlock):
@@ -135,3 +136,8 @@ def test_summary_and_optimize_for(capsys):
     net.optimize_for(x, backend="llvm")
     assert "matmul" in net.ir() or "conv2d" in net.ir()
     onp.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-5)
+    net.optimize_for(x, backend="ONEDNN")      # MXNet's CPU partitioner: compiled by llvm
+    assert net._compiled.options.backend == "llvm"
+    onp.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-5)
+    with pytest.raises(HybridError, match="quantization is not offered"):
+        net.optimize_for(x, backend="ONEDNN_QUANTIZE")
