@@ -72,6 +72,14 @@ class Block(BlockAPI):
         for name, child in self._children.items():
             child._collect(f"{prefix}{name}.", out, seen)
 
+    def _param_paths(self, prefix: str = "") -> list:
+        """(structural name, parameter) along every path: a shared parameter once per path that
+        reaches it (collect_params lists it once, by its first path)."""
+        out = [(prefix + name, p) for name, p in self._reg_params.items()]
+        for name, child in self._children.items():
+            out += child._param_paths(f"{prefix}{name}.")
+        return out
+
     def initialize(self, init=None, ctx=None, verbose: bool = False, force_reinit: bool = False,
                    device=None) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
@@ -91,9 +99,12 @@ class Block(BlockAPI):
         for child in self._children.values():
             child.hybridize(active, **options)
 
-    def save_parameters(self, filename: str) -> None:
-        """Save parameter values to an .npz file (no pickle)."""
-        arrays = {name: p._data_eager()._data for name, p in self.collect_params().items()}
+    def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
+        """Save parameter values to an .npz file (no pickle), by structural name. A parameter shared
+        by several blocks is written under each name that reaches it (MXNet's default), or once, by
+        its first name, with deduplicate=True; load_parameters reads either file."""
+        paths = self.collect_params().items() if deduplicate else self._param_paths()
+        arrays = {name: p._data_eager()._data for name, p in paths}
         with open(filename, "wb") as f:
             numpy.savez(f, **arrays)
 

@@ -136,6 +136,11 @@ class BlockAPI:
         params = self.collect_params()
         loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v for k, v in param_dict.items()}
         loaded = self._translate_saved_names(loaded, "")
+        paths, first = self._param_paths(), {}
+        for path, p in paths:   # a shared parameter saved under each of its names: read as its first name
+            first.setdefault(id(p), path)
+        alias = {path: first[id(p)] for path, p in paths}
+        loaded = {alias.get(k, k): v for k, v in loaded.items()}
         missing = [k for k in params if k not in loaded]
         extra = [k for k in loaded if k not in params]
         if missing and not allow_missing:

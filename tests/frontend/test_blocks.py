@@ -196,6 +196,31 @@ def test_load_parameters_checks_names_and_shapes(tmp_path):
     onp.testing.assert_array_equal(partial.weight.data().asnumpy(), net.weight.data().asnumpy())
 
 
+def test_save_parameters_shared_names_and_deduplicate(tmp_path):
+    """A parameter shared by two blocks is saved under both names (MXNet's default) or, with
+    deduplicate=True, once; either file loads into a model that shares it the same way."""
+    def model():
+        dense = nn.Dense(2, in_units=3)
+        seq = nn.HybridSequential()
+        twin = nn.Dense(2, in_units=3).share_parameters(dense.collect_params())
+        seq.add(dense, nn.Dense(3, in_units=2), twin)
+        return seq
+    hb.random.seed(3)
+    net = model()
+    net.initialize(init.Xavier())
+    x = np.array(sample((4, 3)))
+    for deduplicate, names in ((False, ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"]),
+                               (True, ["0.weight", "0.bias", "1.weight", "1.bias"])):
+        path = str(tmp_path / f"shared-{deduplicate}.npz")
+        net.save_parameters(path, deduplicate=deduplicate)
+        with onp.load(path, allow_pickle=False) as data:
+            assert sorted(data.files) == sorted(names)
+            onp.testing.assert_array_equal(data["0.weight"], net[0].weight.data().asnumpy())
+        other = model()
+        other.load_parameters(path)
+        onp.testing.assert_array_equal(other(x).asnumpy(), net(x).asnumpy())
+
+
 def test_load_parameters_never_unpickles(tmp_path):
     path = str(tmp_path / "evil.npz")
     onp.savez(path, weight=onp.array([{"payload": 1}], dtype=object), bias=onp.zeros(3, "float32"))
