@@ -43,8 +43,10 @@ class _Batchify:
 
 
 class Stack(_Batchify):
+    """Samples of one shape stacked along a new batch axis."""
+
     def __init__(self, dtype=None, use_shared_mem: bool = False):
-        self._dtype = dtype   # use_shared_mem: batches are always host arrays any worker process can send
+        self._dtype = dtype   # use_shared_mem: batches are host arrays any worker process can send anyway
 
     def __call__(self, data: list) -> NDArray:
         arrays = [_host(d) for d in data]
@@ -55,6 +57,10 @@ class Stack(_Batchify):
 
 
 class Pad(_Batchify):
+    """Samples padded with `val` (alias `pad_val`) to a common shape, then stacked: every axis to the
+    largest sample's size (MXNet 2), or only `axis`; round_to rounds padded sizes up to a multiple;
+    ret_length also returns each sample's length along `axis` (axis 0 when every axis is padded)."""
+
     def __init__(self, val=None, dtype=None, round_to: Optional[int] = None, use_shared_mem: bool = False, *,
                  axis: Optional[int] = None, pad_val=None, ret_length: bool = False):
         if val is not None and pad_val is not None and val != pad_val:
@@ -88,6 +94,8 @@ class Pad(_Batchify):
 
 
 class Append(_Batchify):
+    """The samples as a list of arrays, each with a batch axis of 1 at `batch_axis` (expand=True)."""
+
     def __init__(self, expand: bool = True, batch_axis: int = 0, use_shared_mem: bool = False):
         self._expand, self._batch_axis = expand, batch_axis
 
@@ -100,6 +108,8 @@ class Append(_Batchify):
 
 
 class Group(_Batchify):
+    """Tuple samples: field i batchified by the i-th function."""
+
     def __init__(self, fn: Callable, *fns: Callable):
         self._fns = list(fn) if isinstance(fn, (list, tuple)) and not fns else [fn, *fns]
 

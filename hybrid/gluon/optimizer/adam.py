@@ -50,6 +50,9 @@ class Adam(Optimizer):
 
 @register
 class AdamW(Adam):
+    """Adam with decoupled weight decay, MXNet 2's rule (module docstring); correct_bias=False keeps
+    the plain rate (as BERT's TensorFlow code)."""
+
     def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-6, correct_bias: bool = True, wd: float = 0.0,
                  clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
