@@ -14,6 +14,7 @@ import numpy
 
 from .. import fileio
 from ..errors import FormatError, HybridError
+from . import npx_arrays
 from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
 from .parameter import Parameter, ParameterDict
@@ -38,13 +39,17 @@ class Block(BlockAPI):
 
     def __setattr__(self, name: str, value) -> None:
         # re-assigning an attribute (e.g. to None) unregisters what it held before
-        self._children.pop(name, None)
-        self._reg_params.pop(name, None)
+        held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
             self._children[name] = value
         elif isinstance(value, Parameter):
             self._reg_params[name] = value
         object.__setattr__(self, name, value)
+        if held or isinstance(value, (Block, Parameter)):
+            self._structure_changed()
+
+    def _structure_changed(self) -> None:
+        """A child or parameter was added, replaced or removed (HybridBlock drops its compiled code)."""
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
         name = name if name is not None else str(len(self._children))
@@ -100,13 +105,12 @@ class Block(BlockAPI):
             child.hybridize(active, **options)
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
-        """Save parameter values to an .npz file (no pickle), by structural name. A parameter shared
+        """Save parameter values by structural name in npx.save's format (a versioned .npz, no pickle;
+        npx.load reads it as a dict, as MXNet 2's does). A parameter shared
         by several blocks is written under each name that reaches it (MXNet's default), or once, by
         its first name, with deduplicate=True; load_parameters reads either file."""
         paths = self.collect_params().items() if deduplicate else self._param_paths()
-        arrays = {name: p._data_eager()._data for name, p in paths}
-        with open(filename, "wb") as f:
-            numpy.savez(f, **arrays)
+        npx_arrays.save(filename, {name: p._data_eager()._data for name, p in paths})
 
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
                         ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
@@ -154,11 +158,19 @@ MAX_NPZ_BYTES = 1 << 40
 
 
 def load_npz(filename: str) -> dict[str, numpy.ndarray]:
-    """Read an .npz parameter file without unpickling anything; errors name the file."""
+    """Read a parameter file without unpickling anything: a dict written by npx.save / save_parameters
+    (format checked), or a plain .npz of named arrays (older files, Trainer states, exports); errors
+    name the file."""
     try:
         with fileio.open_regular(filename, MAX_NPZ_BYTES, "parameter file") as f, \
                 numpy.load(f, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            contents = {k: data[k] for k in data.files}
+        if "__format__" not in contents:
+            return contents
+        kind, arrays = npx_arrays.unpack(contents, filename)
+        if kind != "dict":
+            raise FormatError(f"parameter file {filename} holds a {kind} of arrays, not named parameters")
+        return arrays
     except FormatError:
         raise
     except FileNotFoundError:
@@ -191,14 +203,17 @@ class HybridBlock(Block):
                                                                self.collect_params, self._finish_deferred_shapes))
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
-        """A new child changes what forward computes: compiled signatures of this block are dropped
-        (recompiled with the same options at the next call)."""
         child = super().register_child(block, name)
+        self._structure_changed()
+        return child
+
+    def _structure_changed(self) -> None:
+        """A new or replaced child or parameter changes what forward computes: compiled signatures
+        of this block are dropped (recompiled with the same options at the next call)."""
         if self.__dict__.get("_compiled") is not None:
             old = self._compiled
             object.__setattr__(self, "_compiled", CompiledFunction(self.forward, old.name, old.options,
                                                                    self.collect_params, self._finish_deferred_shapes))
-        return child
 
     def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):

@@ -120,8 +120,8 @@ class _RNNLayer(HybridBlock):
         x = np.swapaxes(inputs, 0, 1) if self._layout == "NTC" else inputs
         batch = x.shape[1]
         skip_states = states is None
-        if skip_states:
-            states = self.begin_state(batch)
+        if skip_states:   # zeros of the dtype the recurrence computes in (MXNet: the inputs' dtype)
+            states = self.begin_state(batch, dtype=numpy.result_type(x.dtype, numpy.dtype(self.rnn_param.dtype)))
         if isinstance(states, Array):
             states = [states]
         want = self.state_info(batch)
