@@ -217,6 +217,7 @@ def main() -> None:
             name = NETWORKS[title]
             inference = {k: _with_outputs(v) for k, v in _peers(name, x, y, backend, False, args.quick).items()}
             rows += run_workload(f"{title} inference b{BATCH}", inference, rounds, args.budget)
+            print(table(rows, f"hybrid-{backend}"), flush=True)
             rows += run_workload(f"{title} SGD step b{BATCH}", _peers(name, x, y, backend, True, args.quick), rounds,
                                  args.budget, exact=torch_exact_step(name, x, y))
             print(table(rows, f"hybrid-{backend}"), flush=True)   # so far: a run cut short still reports
