@@ -17,7 +17,7 @@ from ..errors import FormatError, HybridError
 from . import npx_arrays
 from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
-from .parameter import Parameter, ParameterDict
+from .parameter import DeferredInitializationError, Parameter, ParameterDict
 from ..core.array import NDArray
 from ..core.context import Context, cpu
 from ..core.tracing import current_trace
@@ -222,16 +222,47 @@ class HybridBlock(Block):
 
     def _run(self, *args, **kwargs):
         if self._compiled is None or current_trace() is not None:
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except DeferredInitializationError:
+                if not self._infer_from_hook(args):   # MXNet 2: infer_shape(*inputs), then forward again
+                    raise
+                return self.forward(*args, **kwargs)
         return self._compiled(*positional_args(self.forward, args, kwargs))
 
     def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:
         """Hybridize for `backend` and compile for these inputs (MXNet's optimize_for)."""
         _optimize_for(self, x, *args, backend=backend, **kwargs)
 
+    # RecurrentCell.infer_shape(i, x, is_bidirect) is MXNet's other protocol (a stack's cell i), not this one
+    _infer_shape_from_inputs = True
+
+    def infer_shape(self, *args) -> None:
+        """MXNet 2's hook for deferred shapes: set the unknown dimensions of parameters from the call's
+        inputs (`self.w.shape = (x.shape[-1], 100)`). Override it where forward reads a parameter of
+        unknown shape itself; built-in layers fix theirs in their first forward, so the default does nothing."""
+
+    def _infer_from_hook(self, args) -> bool:
+        """Run infer_shape(*args) and finish the deferred initialization of every parameter whose
+        shape it made known; whether any was."""
+        if not self._infer_shape_from_inputs:
+            return False
+        self.infer_shape(*args)
+        done = False
+        for p in self.collect_params().values():
+            if not p.is_initialized and p._shape_known():
+                p._infer_shape(p.shape)
+                done = done or p.is_initialized
+        return done
+
     def _finish_deferred_shapes(self, args) -> None:
-        """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""
-        if any(not p.is_initialized for p in self.collect_params().values()):
+        """Gluon's deferred init: a parameter of unknown shape gets it from infer_shape(*inputs), or else
+        from one eager forward."""
+        params = self.collect_params().values()
+        if all(p.is_initialized for p in params):
+            return
+        self._infer_from_hook(args)
+        if any(not p.is_initialized for p in params):
             from ..core.autograd import pause
             with pause(train_mode=False):
                 self.forward(*args)

@@ -19,6 +19,8 @@ from .steps import GATES, step
 class RecurrentCell(Block):
     """The base of cells: `state_info`, `begin_state`, `unroll`; subclasses define forward(x, states)."""
 
+    _infer_shape_from_inputs = False   # a cell's infer_shape(i, x, is_bidirect) is MXNet's stack protocol
+
     def state_info(self, batch_size: int = 0) -> list[dict]:
         return []
 
