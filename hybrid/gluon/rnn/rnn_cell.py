@@ -316,7 +316,7 @@ class VariationalDropoutCell(ModifierCell):
         mask = self._masks.get(kind)
         if mask is None:
             mask = npx.dropout(np.ones(like.shape, dtype=like.dtype), getattr(self, kind))
-            if current_trace() is None:   # a traced mask must not outlive its trace
+            if current_trace() is None and is_training():   # a traced mask must not outlive its trace
                 self._masks[kind] = mask
         return mask
 
