@@ -20,7 +20,7 @@ import numpy
 from .errors import HybridError
 from .frontend.api import load as load_export
 from .frontend.export import load_exported
-from .ir.types import to_numpy_dtype
+from .ir.types import is_float_dtype, to_numpy_dtype
 
 
 def _is_onnx(path: str) -> bool:
@@ -52,7 +52,7 @@ def _example_inputs(path: str, batch: int, seed: int = 0) -> list[numpy.ndarray]
     out = []
     for shape, dtype in specs:
         np_dtype = to_numpy_dtype(dtype)
-        if np_dtype.kind == "f":
+        if is_float_dtype(np_dtype):
             out.append(rng.standard_normal(shape).astype(np_dtype))
         else:
             out.append(rng.integers(0, 2, size=shape).astype(np_dtype))

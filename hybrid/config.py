@@ -43,7 +43,9 @@ The settings (name: variable, meaning):
                                      (frontend/eager_kernels.py; 1/0, default on)
   conv_impl     HYBRID_CONV_IMPL     kernel of float32 convolutions on the LLVM backend: auto (chosen
                                      per shape class, codegen/llvm/conv_choice.py), direct (the direct
-                                     NCHW[x]c kernel) or im2col (im2col + GEMM); default auto
+                                     NCHW[x]c kernel), im2col (im2col + GEMM), winograd2 / winograd4
+                                     (Winograd F(2x2,3x3) / F(4x4,3x3) for the 3x3 stride-1 convolutions,
+                                     the others as auto); default auto
   eager_compile_min_elements HYBRID_EAGER_COMPILE_MIN_ELEMENTS  result elements from which an eager op
                                      runs compiled (default 65536; read when hybrid is imported)
   eager_compile_min_flops HYBRID_EAGER_COMPILE_MIN_FLOPS  or FLOPs of a convolution/pooling from which it
@@ -213,7 +215,7 @@ SETTINGS: dict[str, Setting] = {
     "engine_workers": Setting("HYBRID_ENGINE_WORKERS", _threads, lambda: 2),
     "home": Setting("HYBRID_HOME", _folder, lambda: os.path.join(os.path.expanduser("~"), ".hybrid")),
     "eager_compile": Setting("HYBRID_EAGER_COMPILE", _flag, lambda: True),
-    "conv_impl": Setting("HYBRID_CONV_IMPL", _choice("auto", "direct", "im2col"), lambda: "auto"),
+    "conv_impl": Setting("HYBRID_CONV_IMPL", _choice("auto", "direct", "im2col", "winograd2", "winograd4"), lambda: "auto"),
     "eager_compile_min_elements": Setting("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", _count, lambda: 1 << 16),
     "eager_compile_min_flops": Setting("HYBRID_EAGER_COMPILE_MIN_FLOPS", _count, lambda: 1 << 22),
 }

@@ -6,15 +6,17 @@ import contextlib
 import os
 from typing import Optional, Sequence
 
+import ml_dtypes
 import numpy
 
 from .core.array import NDArray
 from .core.context import Context, cpu
 from .frontend.npx import use_np
+from .ir.types import is_float_dtype
 
 # MXNet's default tolerances by dtype (tighter for wider floats)
-_RTOL = {numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}
-_ATOL = {numpy.dtype("float16"): 1e-1, numpy.dtype("float32"): 1e-3, numpy.dtype("float64"): 1e-20}
+_RTOL = {numpy.dtype(ml_dtypes.bfloat16): 2e-2, numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}
+_ATOL = {numpy.dtype(ml_dtypes.bfloat16): 1e-1, numpy.dtype("float16"): 1e-1, numpy.dtype("float32"): 1e-3, numpy.dtype("float64"): 1e-20}
 
 
 def _np(a) -> numpy.ndarray:
@@ -37,7 +39,7 @@ def get_atol(atol: Optional[float] = None, dtype=numpy.float32) -> float:
 
 
 def _tolerances(a: numpy.ndarray, b: numpy.ndarray, rtol, atol) -> tuple[float, float]:
-    widest = max((a.dtype, b.dtype), key=lambda d: d.itemsize if d.kind == "f" else 8)
+    widest = max((a.dtype, b.dtype), key=lambda d: d.itemsize if is_float_dtype(d) else 8)
     return get_rtol(rtol, widest), get_atol(atol, widest)
 
 

@@ -20,7 +20,8 @@ from typing import Callable, Optional, Sequence
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
-from ..ir.types import is_complex, is_float
+from ..ir.ops.complex import DIRECT_COMPLEX_GRAD, HOLOMORPHIC_GRAD
+from ..ir.types import is_complex, is_float, is_inexact
 from . import lax
 from .array import Tracer
 from .tape import TapeNode, complex_gradient_error, propagate
@@ -78,15 +79,16 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
 
 
 def active_values(graph: Graph, wrt: Sequence[str]) -> set[Value]:
-    """The float values of `graph` that depend on the inputs named in `wrt` through differentiable
-    ops: the only ones a gradient flows into (stop_gradient, comparisons and integer math cut it)."""
-    active = {v for v in graph.inputs if v.name in wrt and is_float(v.dtype)}
+    """The float and complex values of `graph` that depend on the inputs named in `wrt` through
+    differentiable ops: the only ones a gradient flows into (stop_gradient, comparisons and integer
+    math cut it)."""
+    active = {v for v in graph.inputs if v.name in wrt and is_inexact(v.dtype)}
     for node in graph.nodes:
         if get_op(node.op).differentiable and any(v in active for v in node.inputs):
-            complex_out = next((o for o in node.outputs if is_complex(o.dtype)), None)
-            if complex_out is not None:
-                raise complex_gradient_error(node.op + (f" at {node.loc}" if node.loc else ""), complex_out.dtype)
-            active.update(o for o in node.outputs if is_float(o.dtype))
+            complex_value = next((v for v in list(node.inputs) + list(node.outputs) if is_complex(v.dtype)), None)
+            if complex_value is not None and node.op not in HOLOMORPHIC_GRAD | DIRECT_COMPLEX_GRAD:
+                raise complex_gradient_error(node.op + (f" at {node.loc}" if node.loc else ""), complex_value.dtype)
+            active.update(o for o in node.outputs if is_inexact(o.dtype))
     return active
 
 

@@ -16,7 +16,9 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy
 
 from ..errors import HybridError, ShapeError
+from ..ir.ops.complex import DIRECT_COMPLEX_GRAD, HOLOMORPHIC_GRAD
 from ..ir.registry import get_op
+from ..ir.types import is_float_dtype
 from . import autograd, dispatch, lax
 from .array import Array, NDArray
 
@@ -47,8 +49,12 @@ def registry_vjp(op: str, attrs: dict, inputs: list, outputs: list, cotangents: 
     if opdef.grad is None:
         raise HybridError(f"op {op!r} has no gradient rule, so gradients cannot flow through it; wrap its input "
                           f"in np.stop_gradient(...) if no gradient is needed there")
-    g = cotangents[0] if len(outputs) == 1 else cotangents
-    grads = list(opdef.grad(g, inputs, outputs, **attrs))
+    complex_value = next((v for v in list(inputs) + list(outputs) if v.dtype.kind == "c"), None)
+    if complex_value is not None and op not in DIRECT_COMPLEX_GRAD:
+        grads = _holomorphic_vjp(op, opdef, attrs, inputs, outputs, cotangents, str(complex_value.dtype))
+    else:
+        g = cotangents[0] if len(outputs) == 1 else cotangents
+        grads = list(opdef.grad(g, inputs, outputs, **attrs))
     if len(grads) != len(inputs):
         raise HybridError(f"gradient rule of {op} returned {len(grads)} cotangents for {len(inputs)} inputs")
     for i, (x, ct) in enumerate(zip(inputs, grads)):
@@ -85,18 +91,44 @@ def _propagate_one(node, cotangents: dict, needs: Callable[[Array], bool], keep:
         cotangents[id(x)] = ct if previous is None else previous + ct
 
 
+def _conj(x):
+    return lax.bind("conj", x) if x is not None and x.dtype.kind == "c" else x
+
+
+def _holomorphic_vjp(op: str, opdef, attrs: dict, inputs: list, outputs: list, cotangents: list, dtype: str) -> list:
+    """The complex cotangents (hybrid/ir/ops/complex.py's convention) of an op holomorphic in its
+    complex operands: its real rule applied to conj(g), conjugated; a real operand keeps the real part."""
+    if op not in HOLOMORPHIC_GRAD:
+        raise complex_gradient_error(op, dtype)
+    conj = [_conj(c) for c in cotangents]
+    grads = list(opdef.grad(conj[0] if len(outputs) == 1 else conj, inputs, outputs, **attrs))
+    out = []
+    for x, ct in zip(inputs, grads):
+        ct = _conj(ct)
+        if ct is not None and ct.dtype.kind == "c" and x.dtype.kind != "c":
+            ct = lax.bind("real", ct)
+        out.append(ct)
+    return out + grads[len(inputs):]
+
+
 # -- recording -------------------------------------------------------------------------------
+def _inexact(dtype) -> bool:
+    """A NumPy dtype gradients flow through: float (bfloat16 included) or complex."""
+    return is_float_dtype(dtype) or dtype.kind == "c"
+
+
 def tracked(x) -> bool:
-    """Whether gradients flow into x: a float NDArray that is attached or was recorded."""
-    return (isinstance(x, NDArray) and x.dtype.kind == "f"
+    """Whether gradients flow into x: a float or complex NDArray that is attached or was recorded."""
+    return (isinstance(x, NDArray) and _inexact(x.dtype)
             and (x._node is not None or x._grad_req != "null"))
 
 
 def complex_gradient_error(op: str, dtype: str) -> HybridError:
-    """Gradients do not flow through complex values (no complex differentiation convention yet)."""
-    return HybridError(f"{op}: a gradient was asked to flow through a complex value ({dtype}); hybrid does not "
-                       "differentiate complex arithmetic. Compute this part outside autograd.record() / with the "
-                       "input detached (stop_gradient), or write it with real arithmetic")
+    """An op on complex values without a complex gradient rule (hybrid/ir/ops/complex.py)."""
+    return HybridError(f"{op}: a gradient was asked to flow through a complex value ({dtype}), and {op} has no "
+                       "gradient rule for complex values (the elementwise functions, sums, layout ops, matmul, "
+                       "real/imag/conj/abs and the FFTs have). Compute this part outside autograd.record() / with "
+                       "the input detached (stop_gradient), or write it with real arithmetic")
 
 
 def _record(op: str, inputs, attrs: dict, outputs) -> None:
@@ -104,10 +136,7 @@ def _record(op: str, inputs, attrs: dict, outputs) -> None:
         return
     if not any(tracked(x) for x in inputs):
         return
-    for o in outputs:
-        if o.dtype.kind == "c":
-            raise complex_gradient_error(op, str(o.dtype))
-    if not any(o.dtype.kind == "f" for o in outputs):
+    if not any(_inexact(o.dtype) for o in outputs):
         return
     node = TapeNode(op, attrs, inputs, outputs)
     for o in outputs:
@@ -122,7 +151,7 @@ def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArra
     taped, so backward() from them raises as it does eagerly instead of giving zeros."""
     node = TapeNode(name, {}, inputs, outputs, rule)
     for i, o in enumerate(outputs):
-        if o.dtype.kind == "f" and (connected is None or connected[i]):
+        if _inexact(o.dtype) and (connected is None or connected[i]):
             o._node = node
 
 

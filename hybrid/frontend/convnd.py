@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import ml_dtypes
 import numpy
 
 from ..errors import ShapeError
 from ..ir.ops.conv import conv_out_size
+from ..ir.types import is_float_dtype
 from . import np
 from ..core.array import Array
 from ..core.dispatch import bind
@@ -182,7 +184,7 @@ def pool(x: Array, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[i
     out_d = conv_out_size(d, kd, sd, pd)
     if out_d <= 0:
         raise ShapeError(f"pooling: window depth {kd} does not fit input depth {d}")
-    low = float(numpy.finfo(x.dtype).min) if x.dtype.kind == "f" else float(numpy.iinfo(x.dtype).min)
+    low = float(ml_dtypes.finfo(x.dtype).min) if is_float_dtype(x.dtype) else float(numpy.iinfo(x.dtype).min)
     xp = _pad_axis(x, 2, pd, pd, low if pool_type == "max" else 0.0)
     planes = pool(np.reshape(np.transpose(xp, (0, 2, 1, 3, 4)), (-1, c) + tuple(x.shape[3:])), kernel[1:],
                   stride[1:], pad[1:], pool_type, count_include_pad)
@@ -210,7 +212,7 @@ def ceil_mode_pad(x: Array, kernel: Sequence[int], stride: Sequence[int], pad: S
     if pool_type != "max":
         raise ValueError("pooling: ceil_mode / pooling_convention='full' is supported for max pooling; for "
                          "average pooling pad the input explicitly")
-    low = float(numpy.finfo(x.dtype).min) if x.dtype.kind == "f" else float(numpy.iinfo(x.dtype).min)
+    low = float(ml_dtypes.finfo(x.dtype).min) if is_float_dtype(x.dtype) else float(numpy.iinfo(x.dtype).min)
     for i, (k, s, p) in enumerate(zip(kernel, stride, pad)):
         size = x.shape[2 + i]
         out = -(-(size + 2 * p - k) // s) + 1

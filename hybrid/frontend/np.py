@@ -78,6 +78,8 @@ def _fill_dtype(fill_value) -> str:
         return "bool"
     if isinstance(fill_value, numpy.generic):
         return dtype_name(fill_value.dtype)
+    if isinstance(fill_value, complex):
+        return "c64"
     return "f32" if isinstance(fill_value, float) else "i32"
 
 
@@ -517,10 +519,19 @@ def swapaxes(a, axis1: int, axis2: int) -> Array:
     return transpose(a, perm)
 
 
-def moveaxis(a, source: int, destination: int) -> Array:
+def moveaxis(a, source, destination) -> Array:
+    """Axes `source` (an int or a sequence) moved to `destination`, the others kept in order."""
     a = _asarray(a)
-    perm = [i for i in range(a.ndim) if i != source % a.ndim]
-    perm.insert(destination % a.ndim, source % a.ndim)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise ShapeError(f"moveaxis: source {source} and destination {destination} must have the same number of "
+                         "elements")
+    src = [_axes(s, a.ndim)[0] for s in src]
+    dst = [_axes(d, a.ndim)[0] for d in dst]
+    perm = [i for i in range(a.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
     return transpose(a, perm)
 
 

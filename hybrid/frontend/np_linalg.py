@@ -27,7 +27,7 @@ from . import np_eager
 from .np import (_asarray, _axes, _cast, abs, argmax, concatenate, equal, expand_dims, eye, full, is_float, log,
                  matmul, max as _max, min as _min, moveaxis, multiply, outer as _outer, power, promote, reshape,
                  sign, sqrt, stack, sum as _sum, swapaxes, transpose, where, zeros)
-from .np_logic import conj
+from .np_logic import conj, real
 from .np_shape import diagonal as _diagonal, take_along_axis, trace as _trace
 
 LinAlgError = numpy.linalg.LinAlgError
@@ -203,12 +203,14 @@ def qr(a, mode: str = "reduced"):
     return QRResult(*np_eager.qr(a))
 
 
-def _lapack_operand(a: Array, name: str) -> Array:
+def _lapack_operand(a: Array) -> Array:
     """The matrix in a dtype LAPACK computes in (f16/bf16 go through f32; results are cast back)."""
-    if a.dtype.kind == "c":
-        raise TypeError(f"np.linalg.{name}: complex matrices are not supported by hybrid's {name} yet (real "
-                        "float16/32/64 are); decompose np.real/np.imag parts or call numpy.linalg on the data")
-    return a if a.dtype in (numpy.float32, numpy.float64) else _cast(a, "float32")
+    return a if a.dtype in (numpy.float32, numpy.float64, numpy.complex64, numpy.complex128) else _cast(a, "float32")
+
+
+def _real_dtype(a: Array) -> numpy.dtype:
+    """The dtype of singular values / eigenvalues: real, of the matrix's precision."""
+    return numpy.empty(0, a.dtype).real.dtype
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
@@ -218,13 +220,13 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     if a.ndim < 2:
         raise LinAlgError(f"svd: {a.ndim}-dimensional array given; array must be at least two-dimensional")
     if not compute_uv:       # LAPACK computes no vectors
-        return _cast(lax.bind("svd", _lapack_operand(a, "svd"), full_matrices=False, compute_uv=False), a.dtype)
+        return _cast(lax.bind("svd", _lapack_operand(a), full_matrices=False, compute_uv=False), _real_dtype(a))
     full = bool(full_matrices)
     m, n = a.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full)
-    packed = _cast(lax.bind("svd", _lapack_operand(a, "svd"), full_matrices=full, compute_uv=True), a.dtype)
+    packed = _cast(lax.bind("svd", _lapack_operand(a), full_matrices=full, compute_uv=True), a.dtype)
     batch = a.shape[:-2]
-    s = packed[..., m * mu:m * mu + k]
+    s = real(packed[..., m * mu:m * mu + k])     # complex matrices pack s with a zero imaginary part
     u = reshape(packed[..., :m * mu], batch + (m, mu))
     vh = reshape(packed[..., m * mu + k:], batch + (nv, n))
     return SVDResult(u, s, vh)
@@ -240,8 +242,8 @@ def eigh(a, UPLO: str = "L"):
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     n = a.shape[-1]
-    packed = _cast(lax.bind("eigh", _lapack_operand(a, "eigh"), uplo=UPLO), a.dtype)
-    return EighResult(packed[..., :n], reshape(packed[..., n:], a.shape))
+    packed = _cast(lax.bind("eigh", _lapack_operand(a), uplo=UPLO), a.dtype)
+    return EighResult(real(packed[..., :n]), reshape(packed[..., n:], a.shape))
 
 
 def eigvalsh(a, UPLO: str = "L") -> Array:
@@ -367,7 +369,9 @@ def tensordot(a, b, axes=2) -> Array:
         [a.shape[i] for i in free_a])), k), a.dtype)
     right = reshape(transpose(b, ax_b + free_b), (k, -1)) if b.size else zeros((k, int(numpy.prod(
         [b.shape[j] for j in free_b]))), b.dtype)
-    out = matmul(left, right) if is_float(a.type.dtype) else _sum(expand_dims(left, -1) * expand_dims(right, 0), 1)
+    # integers: summed in the operand dtype (NumPy's dot wraps there; a sum would widen to 64 bits)
+    out = matmul(left, right) if is_float(a.type.dtype) else _sum(
+        expand_dims(left, -1) * expand_dims(right, 0), 1, dtype=a.dtype)
     return reshape(out, tuple(a.shape[i] for i in free_a) + tuple(b.shape[j] for j in free_b))
 
 

@@ -308,7 +308,7 @@ def meshgrid(*xi, indexing: str = "xy", sparse: bool = False, copy: bool = True)
     out = [reshape(a, s) for a, s in zip(arrays, shapes)]
     if sparse:
         return out
-    full_shape = tuple(builtins.max(s[k] for s in shapes) for k in range(n))
+    full_shape = tuple(numpy.broadcast_shapes(*shapes))
     views = [broadcast_to(o, full_shape) for o in out]
     return [_writable(v) for v in views] if copy else views
 

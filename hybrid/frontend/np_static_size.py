@@ -18,6 +18,7 @@ from ..core.array import Array, NDArray, Tracer, _tracing_error
 from .np import (_asarray, _cast, any as _any, concatenate, equal, expand_dims, logical_and, logical_not, not_equal,
                  reshape, stack, sum as _sum, take, where)
 from .np_logic import isnan
+from ..ir.types import is_float_dtype
 from .np_reduce import cumsum
 from .np_sort import argsort, eager_only
 
@@ -113,7 +114,7 @@ def unique(ar, return_index: bool = False, return_inverse: bool = False, return_
     order = argsort(flat)
     values = take(flat, order)
     new = not_equal(values[1:], values[:-1])
-    if equal_nan and values.dtype.kind == "f":
+    if equal_nan and is_float_dtype(values.dtype):
         new = logical_and(new, logical_not(logical_and(isnan(values[1:]), isnan(values[:-1]))))
     starts = concatenate([NDArray(numpy.ones(1, bool)), new])      # True at the first of each run
     # one slot more than asked: where the last kept run ends (the next run's start, or n)

@@ -12,7 +12,7 @@ from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
 from ..core.promote import asarray, promote
-from ..ir.types import dtype_name
+from ..ir.types import dtype_name, is_float_dtype
 
 
 def _pair(v) -> tuple[int, int]:
@@ -327,7 +327,7 @@ def embedding(data, weight, input_dim: Optional[int] = None, output_dim: Optiona
         raise ShapeError(f"npx.embedding: input_dim={input_dim}, output_dim={output_dim} do not match the weight "
                          f"{weight.shape}")
     data = np.asarray(data)
-    if data.dtype.kind == "f":
+    if is_float_dtype(data.dtype):
         data = data.astype("int32")
     return bind("take", weight, data, axis=0)   # the primitive: np.take would count negatives from the end
 

@@ -6,7 +6,7 @@ from typing import Optional
 import numpy
 
 from ..errors import HybridError
-from ..ir.types import dtype_name, to_numpy_dtype
+from ..ir.types import dtype_name, is_float_dtype, to_numpy_dtype
 from ..core.array import NDArray
 from ..core.context import Context, cpu, device_scope, on_host_device
 from . import init as initializers
@@ -223,7 +223,7 @@ class Constant(Parameter):
     def __init__(self, value, name: str = "const"):
         import numpy as _numpy
         value = value.asnumpy() if isinstance(value, NDArray) else _numpy.asarray(value)
-        super().__init__(name, value.shape, value.dtype if value.dtype.kind == "f" else "float32",
+        super().__init__(name, value.shape, value.dtype if is_float_dtype(value.dtype) else "float32",
                          init=initializers.Constant(value), grad_req="null")
         self._set_array(value)  # usable before initialize(), which keeps (or with force_reinit, resets) it
 

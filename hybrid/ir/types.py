@@ -53,6 +53,12 @@ def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
 
 
+def is_float_dtype(dtype) -> bool:
+    """Whether a NumPy dtype holds floats: kind 'f', or bfloat16 (whose NumPy kind, from ml_dtypes, is 'V')."""
+    dtype = numpy.dtype(dtype)
+    return dtype.kind == "f" or dtype == DTYPES["bf16"]
+
+
 def is_complex(dtype: str) -> bool:
     return dtype in COMPLEX_DTYPES
 

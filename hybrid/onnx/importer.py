@@ -16,6 +16,7 @@ from ..core.array import NDArray
 from ..frontend.block import HybridBlock, SymbolBlock
 from ..frontend.parameter import Parameter
 from ..core.promote import asarray, cast
+from ..ir.types import is_float_dtype
 from .ops import CONVERTERS, OnnxImportError, OnnxNode, supported_ops
 from .ops.base import StaticInputNeeded
 from .ops.dtypes import hybrid_dtype
@@ -143,7 +144,7 @@ class OnnxBlock(SymbolBlock):
         narrow.update({init.name: init.data_type for init in graph.initializer if init.data_type in NARROW})
         for init in graph.initializer:
             value = tensor_value(init, base_dir)
-            if value.dtype.kind == "f" and not freeze:
+            if is_float_dtype(value.dtype) and not freeze:
                 safe = _safe_name(init.name, taken)
                 p = Parameter(safe, value.shape, value.dtype, grad_req="write")
                 p.set_data(value)

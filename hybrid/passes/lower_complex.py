@@ -5,18 +5,20 @@ A complex value of shape S becomes a real value of shape S + (2,) (its re and im
 axis: the bytes of a complex array, so graph inputs and outputs need no copy): complex inputs are
 read through `view_real`, complex outputs written through `view_complex`, complex constants
 become pair constants. Each op is rewritten once, here, from registry primitives:
-  add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, div (Smith's
-  algorithm, as NumPy), abs (hypot), exp, eq/ne, where, cast, real/imag on the parts;
+  add/sub/neg/stop_gradient on the pairs directly; conj multiplies by (1, -1); mul, abs (hypot),
+  eq/ne, where, cast, real/imag on the parts; div (Smith's algorithm, as NumPy), pow, exp, log,
+  sqrt, the trigonometric and hyperbolic functions and their inverses, expm1, log1p, log2, log10,
+  exp2 and sign from their real and imaginary parts (passes/complex_math.py);
   sum over the same axes; layout ops (reshape, transpose, broadcast_to, slice, concat, pad, take)
-  with the pair axis appended; matmul as four real products; fft/rfft/irfft as products with the
-  DFT's cosine and sine matrices (O(n^2) per transform, float64-computed constants).
+  with the pair axis appended (take_grad too); matmul as four real products; svd and eigh as the same ops on
+  pairs (LAPACK's c/z routines take complex arrays as such pairs); fft/rfft/irfft by Cooley-Tukey steps of
+  small DFT products (passes/fourier.py: O(n log n) for smooth lengths).
 Any other op on a complex value is an error naming it, its dtype and the line. Regions (control
 flow, fused kernels) holding complex values are refused the same way. The pass manager runs it
 first, at every opt level, on graphs that hold complex values (manager.holds_complex).
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy
@@ -24,6 +26,7 @@ import numpy
 from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.types import COMPLEX_PART, TensorType, is_complex, to_numpy_dtype
+from . import complex_math, fourier
 from .manager import holds_complex, register_pass
 
 ELEMENTWISE_PAIRS = ("add", "sub", "neg", "stop_gradient")   # the same op on (re, im) pairs
@@ -42,6 +45,8 @@ class _Lowering:
         self.map: dict[Value, Value] = {}      # real values: old -> new
         self.pair: dict[Value, Value] = {}     # complex values: old -> new (re, im) pairs
         self.loc: Optional[str] = None
+        self.math = complex_math.ComplexMath(self.op, self.const)
+        self.fourier = fourier.Fourier(self.op, self.const)
 
     # -- emitting ------------------------------------------------------------------------------
     def op(self, name: str, *inputs: Value, **attrs) -> Value:
@@ -104,7 +109,8 @@ class _Lowering:
         where = f" at {node.loc}" if node.loc else ""
         return HybridError(
             f"{node.op} on {dtype}{where}: compiled code computes complex numbers for arithmetic, abs/real/imag/"
-            f"conj/angle, exp, sums, layout ops, matmul and the FFTs, not {why}. Run it eagerly (outside the "
+            f"conj/angle, the elementary functions (exp, log, sqrt, pow, trigonometric, hyperbolic), sums, layout "
+            f"ops, matmul, svd/eigh and the FFTs, not {why}. Run it eagerly (outside the "
             "hybridized function), or write it with np.real/np.imag")
 
     def lower(self, node: Node) -> Value:
@@ -133,14 +139,12 @@ class _Lowering:
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             return self.make(self.op("sub", self.op("mul", ar, br), self.op("mul", ai, bi)),
                              self.op("add", self.op("mul", ar, bi), self.op("mul", ai, br)))
-        if op == "div":
-            return self._div(P[0], P[1])
+        if op in ("div", "pow"):
+            return self.make(*getattr(self.math, op)(self._parts(P[0]), self._parts(P[1])))
         if op == "abs":
             return self.op("hypot", *self._parts(P[0]))
-        if op == "exp":
-            re, im = self._parts(P[0])
-            scale = self.op("exp", re)
-            return self.make(self.op("mul", scale, self.op("cos", im)), self.op("mul", scale, self.op("sin", im)))
+        if op in complex_math.UNARY:
+            return self.make(*getattr(self.math, op)(self._parts(P[0])))
         if op in ("eq", "ne"):
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             join = "logical_and" if op == "eq" else "logical_or"
@@ -165,8 +169,8 @@ class _Lowering:
                            step=tuple(attrs["step"]) + (1,))
         if op == "concat":
             return self.op("concat", *P, axis=attrs["axis"])
-        if op == "take":
-            return self.op("take", P[0], R[1], axis=attrs["axis"])
+        if op in ("take", "take_grad"):
+            return self.op(op, P[0], R[1], **attrs)
         if op == "pad":
             value = complex(attrs["value"])
             parts = [self.op("pad", part, pads=tuple(attrs["pads"]), value=v)
@@ -177,33 +181,20 @@ class _Lowering:
             (ar, ai), (br, bi) = self._parts(P[0]), self._parts(P[1])
             mm = lambda x, y: self.op("matmul", x, y, transpose_a=ta, transpose_b=tb)  # noqa: E731
             return self.make(self.op("sub", mm(ar, br), mm(ai, bi)), self.op("add", mm(ar, bi), mm(ai, br)))
+        if op in ("svd", "eigh"):       # LAPACK's complex routines read and write the pairs as they are
+            return self.op(op, P[0], **attrs, pairs=True)
         if op == "fft":
-            return self._fft(P[0], attrs.get("inverse", False))
+            if P[0].type.shape[-2] == 0:
+                return P[0]
+            return self.make(*self.fourier.fft(self._parts(P[0]), attrs.get("inverse", False)))
         if op == "rfft":
-            return self._rfft(R[0])
+            return self.make(*self.fourier.rfft(R[0]))
         if op == "irfft":
-            return self._irfft(P[0], attrs["n"])
+            return self.fourier.irfft(self._parts(P[0]), attrs["n"])
         raise self._error(node)
 
     def _parts(self, p: Value) -> tuple[Value, Value]:
         return self.re(p), self.im(p)
-
-    def _div(self, a: Value, b: Value) -> Value:
-        """Smith's algorithm: scale by the larger part of the divisor (no overflow in |b|^2)."""
-        (ar, ai), (br, bi) = self._parts(a), self._parts(b)
-        o = self.op
-        big_re = o("ge", o("abs", br), o("abs", bi))
-        # where |br| >= |bi|: r = bi / br, d = br + bi r, (ar + ai r, ai - ar r) / d; else with the roles swapped
-        p, q = o("where", big_re, br, bi), o("where", big_re, bi, br)
-        r = o("div", q, p)
-        d = o("add", p, o("mul", q, r))
-        x = o("where", big_re, ar, ai)          # the numerator parts in the chosen order
-        y = o("where", big_re, ai, ar)
-        re = o("div", o("add", x, o("mul", y, r)), d)
-        im_big = o("sub", ai, o("mul", ar, r))
-        im_small = o("sub", o("mul", ai, r), ar)
-        im = o("div", o("where", big_re, im_big, im_small), d)
-        return self.make(re, im)
 
     def _cast(self, node: Node, p: Optional[Value], x: Optional[Value], src: TensorType, dtype: str) -> Value:
         if p is not None and is_complex(dtype):           # c64 <-> c128
@@ -218,54 +209,6 @@ class _Lowering:
         re = x if src.dtype == part else self.op("cast", x, dtype=part)
         zero = self.op("broadcast_to", self.const(0, part), shape=src.shape) if src.shape else self.const(0, part)
         return self.make(re, zero)
-
-    # -- Fourier transforms as products with the DFT matrix ------------------------------------
-    def _rows(self, x: Value) -> tuple[Value, tuple[int, ...]]:
-        """x (..., n) as a 2-d (rows, n) value for a matmul, and the leading shape to restore."""
-        lead = x.type.shape[:-1]
-        return self.op("reshape", x, shape=(math.prod(lead), x.type.shape[-1])), lead
-
-    def _product(self, x: Value, matrix: numpy.ndarray) -> Value:
-        rows, lead = self._rows(x)
-        y = self.op("matmul", rows, self.const(matrix, x.type.dtype), transpose_a=False, transpose_b=False)
-        return self.op("reshape", y, shape=lead + (matrix.shape[1],))
-
-    @staticmethod
-    def _angles(n_in: int, n_out: int, n: int) -> numpy.ndarray:
-        j = numpy.arange(n_in).reshape(-1, 1)
-        k = numpy.arange(n_out).reshape(1, -1)
-        return 2 * numpy.pi * ((j * k) % n) / n       # reduced mod n first: exact angles for large j * k
-
-    def _fft(self, p: Value, inverse: bool) -> Value:
-        n = p.type.shape[-2]
-        if n == 0:
-            return p
-        angle = self._angles(n, n, n)
-        cos, sin = numpy.cos(angle), numpy.sin(angle)
-        re, im = self._parts(p)
-        sign, scale = (1.0, 1.0 / n) if inverse else (-1.0, 1.0)
-        # (re + i im)(cos + i sign sin) summed: re cos - sign im sin, im cos + sign re sin
-        out_re = self.op("add", self._product(re, cos * scale), self._product(im, -sign * sin * scale))
-        out_im = self.op("add", self._product(im, cos * scale), self._product(re, sign * sin * scale))
-        return self.make(out_re, out_im)
-
-    def _rfft(self, x: Value) -> Value:
-        n = x.type.shape[-1]
-        angle = self._angles(n, n // 2 + 1, n)
-        return self.make(self._product(x, numpy.cos(angle)), self._product(x, -numpy.sin(angle)))
-
-    def _irfft(self, p: Value, n: int) -> Value:
-        """NumPy's irfft: the Hermitian extension of the first n//2 + 1 terms (the imaginary parts of
-        the zero and, for even n, Nyquist terms ignored), scaled by 1/n."""
-        m = p.type.shape[-2]
-        angle = self._angles(m, n, n)
-        weight = numpy.full((m, 1), 2.0)
-        weight[0] = 1.0
-        if n % 2 == 0 and m > n // 2:
-            weight[n // 2] = 1.0
-        re, im = self._parts(p)
-        return self.op("add", self._product(re, weight * numpy.cos(angle) / n),
-                       self._product(im, -weight * numpy.sin(angle) / n))
 
 
 @register_pass("lower_complex")

@@ -168,6 +168,8 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
         names = [name for name in names if name != "conv_layout"]
     if holds_complex(graph):    # a lowering, at every level: backends compute complex values as real pairs
         names = ["lower_complex"] + names
+    if slices_a_broadcast(graph):   # at every level: never materialize a broadcast only to slice it
+        names = ["slice_broadcasts"] + names
     result = run_pipeline(graph, names, debug_enabled(), frozen=frozen or {}, **context)
     dump = dump or config.get("dump")
     if dump:
@@ -184,6 +186,12 @@ def holds_complex(graph: Graph) -> bool:
     """Whether any value of `graph` (or of its regions) is complex."""
     return any(is_complex(v.dtype) for v in graph.inputs) or any(
         any(is_complex(o.dtype) for o in n.outputs) or any(holds_complex(r) for r in n.regions) for n in graph.nodes)
+
+
+def slices_a_broadcast(graph: Graph) -> bool:
+    """Whether a node of `graph` (or of its regions) slices the result of a broadcast_to."""
+    return any((n.op == "slice" and n.inputs[0].producer is not None and n.inputs[0].producer.op == "broadcast_to")
+               or any(slices_a_broadcast(r) for r in n.regions) for n in graph.nodes)
 
 
 def _whole_graph_passes(graph: Graph, names: list[str]) -> list[str]:

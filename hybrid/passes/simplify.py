@@ -10,7 +10,7 @@ Stages (one forward sweep per round, repeated until nothing changes):
      broadcasting gives the same result shape (scalars need no materialized broadcast)
   5. matmul(transpose(a), b) with a transpose of the last two axes -> matmul(a, b) with
      transpose_a flipped (same for b and transpose_b)
-  6. slice(broadcast_to(x)) -> broadcast_to(slice(x)): the broadcast is never materialized
+  6. slice(broadcast_to(x)) -> broadcast_to(slice(x)) (slice_broadcasts.py, which also runs at O0)
 Dead producers left behind are removed by the dce pass that follows in the pipelines.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..ir.registry import get_op
 from ..ir.types import is_float, to_numpy_dtype
 from .manager import register_pass
 from .rewrite import Rewriter, in_regions, splat_value
+from .slice_broadcasts import slice_of_broadcast
 
 MAX_ROUNDS = 8
 
@@ -127,27 +128,7 @@ def _matmul_transpose(rw: Rewriter, node: Node, frozen) -> Optional[Value]:
     return rw.emit("matmul", [a, b], {"transpose_a": ta, "transpose_b": tb}, like=node)
 
 
-def _slice_of_broadcast(rw: Rewriter, node: Node, frozen) -> Optional[Value]:
-    """slice(broadcast_to(x)) -> broadcast_to(slice(x)): slice the small source, not the broadcast
-    (which may be far larger than memory: broadcast_to(a, (3, 2**31 + 7))[:, -3:])."""
-    if node.op != "slice" or node.inputs[0].producer is None or node.inputs[0].producer.op != "broadcast_to":
-        return None
-    x = node.inputs[0].producer.inputs[0]
-    offset = node.output.type.ndim - x.type.ndim
-    begin, end, step = [], [], []
-    for d, size in enumerate(x.shape):
-        if size == 1:     # a broadcast axis: every output element reads the one source element
-            begin.append(0), end.append(1), step.append(1)
-        else:
-            k = d + offset
-            begin.append(node.attrs["begin"][k]), end.append(node.attrs["end"][k]), step.append(node.attrs["step"][k])
-    src = x
-    if (tuple(begin), tuple(end), tuple(step)) != ((0,) * x.type.ndim, tuple(x.shape), (1,) * x.type.ndim):
-        src = rw.emit("slice", [x], {"begin": tuple(begin), "end": tuple(end), "step": tuple(step)}, like=node)
-    return rw.emit("broadcast_to", [src], {"shape": node.output.shape}, like=node)
-
-
-RULES = (_identity, _noop, _chain, _unbroadcast_operands, _matmul_transpose, _slice_of_broadcast)
+RULES = (_identity, _noop, _chain, _unbroadcast_operands, _matmul_transpose, slice_of_broadcast)
 
 
 def _round(graph: Graph, frozen) -> bool:

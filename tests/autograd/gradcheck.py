@@ -8,17 +8,21 @@ import numpy
 
 def numeric_grad(f: Callable[[], float], x: numpy.ndarray, eps: float = 1e-6, entries=None) -> numpy.ndarray:
     """d f / d x by central differences, perturbing `x` in place (all entries, or the flat
-    indices in `entries`; the others are left NaN)."""
-    grad = numpy.full(x.shape, numpy.nan)
+    indices in `entries`; the others are left NaN). For complex x: d f / d re + i d f / d im
+    (hybrid's convention for complex gradients, PyTorch's)."""
+    directions = (1.0, 1j) if numpy.iscomplexobj(x) else (1.0,)
+    grad = numpy.full(x.shape, numpy.nan, dtype=complex if len(directions) == 2 else float)
     flat, out = x.reshape(-1), grad.reshape(-1)
     for i in (range(flat.size) if entries is None else entries):
         old = flat[i]
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        out[i] = (up - down) / (2 * eps)
+        out[i] = 0
+        for d in directions:
+            flat[i] = old + eps * d
+            up = f()
+            flat[i] = old - eps * d
+            down = f()
+            flat[i] = old
+            out[i] += d * (up - down) / (2 * eps)
     return grad
 
 

@@ -25,6 +25,10 @@ def positive(*shape):
     return RNG.uniform(0.5, 2.0, shape)
 
 
+def cnormal(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
 def away_from_zero(*shape):
     return RNG.uniform(0.3, 1.5, shape) * RNG.choice([-1.0, 1.0], shape)
 
@@ -111,11 +115,43 @@ CASES = {
     **{name: [([normal(3, 4), away_from_zero(4)], {})] for name in ("arctan2", "hypot", "logaddexp", "logaddexp2",
                                                                      "fmax", "fmin")},
     "copysign": [([away_from_zero(3, 4), away_from_zero(3, 4)], {})],
+    # complex numbers (hybrid/ir/ops/complex.py): cotangents d/d re + i d/d im
+    "real": [([cnormal(3, 4)], {})],
+    "imag": [([cnormal(3, 4)], {})],
+    "conj": [([cnormal(3, 4)], {})],
+    "fft": [([cnormal(3, 8)], {"inverse": False}), ([cnormal(2, 5)], {"inverse": True})],
+    "rfft": [([normal(3, 8)], {}), ([normal(2, 7)], {})],
+    "irfft": [([cnormal(3, 5)], {"n": 8}), ([cnormal(2, 5)], {"n": 9}), ([cnormal(2, 5)], {"n": 6})],
+    "view_real": [([cnormal(3, 4)], {})],
+    "view_complex": [([normal(3, 4, 2)], {})],
+}
+
+# Ops holomorphic in complex operands: the tape conjugates around their real rules (core/tape.py).
+UNARY_HOLOMORPHIC = ["exp", "log", "sqrt", "tanh", "expm1", "log1p", "sinh", "arcsinh", "sin", "cos", "tan", "cosh",
+                     "log2", "log10", "exp2", "arctan", "arcsin", "arccos", "arccosh", "arctanh", "neg"]
+COMPLEX_CASES = {
+    **{name: [([cnormal(3, 4)], {})] for name in UNARY_HOLOMORPHIC},
+    "abs": [([cnormal(3, 4)], {})],
+    "add": [([cnormal(3, 4), cnormal(4)], {})],
+    "sub": [([cnormal(3, 1), cnormal(1, 4)], {})],
+    "mul": [([cnormal(2, 3, 4), cnormal(3, 1)], {})],
+    "div": [([cnormal(3, 4), cnormal(4) + 2], {})],
+    "pow": [([cnormal(3, 4) + 2, cnormal(4)], {})],
+    "matmul": [([cnormal(3, 4), cnormal(5, 4)], {"transpose_a": False, "transpose_b": True})],
+    "sum": [([cnormal(2, 3, 4)], {"axes": (0, 2), "keepdims": False})],
+    "cast": [([cnormal(3, 4)], {"dtype": "f64"}), ([normal(3, 4)], {"dtype": "c128"})],
+    "where": [([RNG.random((3, 4)) < 0.5, cnormal(3, 4), cnormal(4)], {})],
+    "slice": [([cnormal(7, 5)], {"begin": (1, 0), "end": (7, 5), "step": (3, 2)})],
+    "pad": [([cnormal(2, 3)], {"pads": (1, 0, 2, 3), "value": 0.5})],
+    "concat": [([cnormal(2, 3), cnormal(2, 1)], {"axis": 1})],
+    "take": [([cnormal(5, 3), index(2, 4)], {"axis": 0})],
+    "transpose": [([cnormal(2, 3, 4)], {"perm": (2, 0, 1)})],
+    "reshape": [([cnormal(2, 3, 4)], {"shape": (6, 4)})],
+    "broadcast_to": [([cnormal(3, 1)], {"shape": (2, 3, 4)})],
 }
 
 # Differentiable ops whose gradient rule is deliberately absent (tested to raise instead).
-# complex ops: a gradient asked through a complex value raises (tests/frontend/test_complex.py)
-NO_RULE = {"max_pool2d_grad", "real", "imag", "conj", "fft", "rfft", "irfft", "view_real", "view_complex"}
+NO_RULE = {"max_pool2d_grad"}
 
 def test_every_differentiable_op_is_checked():
     differentiable = {name for name, op in all_ops().items() if op.differentiable}
@@ -124,17 +160,19 @@ def test_every_differentiable_op_is_checked():
 
 def _check(op, inputs, attrs):
     arrays = [NDArray(onp.array(x)) for x in inputs]
-    floats = [a for a in arrays if a.dtype.kind == "f"]
+    floats = [a for a in arrays if a.dtype.kind in "fc"]
     for a in floats:
         a.attach_grad()
     out = bind(op, *arrays, **attrs)
-    weight = normal(*out.shape)
+    weight = (cnormal if out.dtype.kind == "c" else normal)(*out.shape)
 
-    def objective():
-        return float((bind(op, *arrays, **attrs).asnumpy() * weight).sum())
+    def objective():     # real: the real part of a complex weighted sum
+        return float((bind(op, *arrays, **attrs).asnumpy() * weight).sum().real)
 
     with autograd.record():
         loss = (bind(op, *arrays, **attrs) * NDArray(weight)).sum()
+        if loss.dtype.kind == "c":
+            loss = bind("real", loss)
     loss.backward()
     for i, a in enumerate(floats):
         expected = numeric_grad(objective, a._data)
@@ -145,6 +183,12 @@ def _check(op, inputs, attrs):
 @pytest.mark.parametrize("op,index", [(op, i) for op, cases in CASES.items() for i in range(len(cases))])
 def test_gradient_matches_finite_differences(op, index):
     inputs, attrs = CASES[op][index]
+    _check(op, inputs, attrs)
+
+
+@pytest.mark.parametrize("op,index", [(op, i) for op, cases in COMPLEX_CASES.items() for i in range(len(cases))])
+def test_complex_gradient_matches_finite_differences(op, index):
+    inputs, attrs = COMPLEX_CASES[op][index]
     _check(op, inputs, attrs)
 
 

@@ -15,7 +15,7 @@ from hybrid.codegen.llvm import conv_choice, conv_direct
 from hybrid.codegen.llvm.conv_direct import ConvTile, choose_tile, vector_registers
 from hybrid.codegen.kernel.describe import ConvGeometry
 
-from test_llvm_util import compare, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, compare, graph_of, op
 
 rng = numpy.random.default_rng(0)
 
@@ -89,12 +89,14 @@ def test_register_tile_fits_the_registers(width):
 
 
 def test_auto_choice_by_shape_class():
-    """auto: direct for spatial kernels over enough channels, im2col for 1x1 and thin stems (conv_choice.py)."""
+    """auto: direct for spatial kernels over enough channels, im2col for 1x1 and thin stems (conv_choice.py;
+    Winograd takes the large 3x3 stride-1 shapes: test_conv_winograd.py)."""
     def geo(c, k, w, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, w, w), (64, c, k, k), (stride, stride), (k // 2, k // 2),
                             (1, 1), 1)
     for width in (8, 16):
-        assert conv_choice.choose_kind(geo(64, 3, 64), width) == "direct"
+        assert conv_choice.choose_kind(geo(64, 3, 64, stride=2), width) == "direct"
+        assert conv_choice.choose_kind(geo(64, 5, 64), width) == "direct"
         assert conv_choice.choose_kind(geo(64, 1, 64), width) == "im2col"
         assert conv_choice.choose_kind(geo(3, 3, 64), width) == "im2col"
     with config(conv_impl="im2col"):
@@ -102,32 +104,22 @@ def test_auto_choice_by_shape_class():
 
 
 @pytest.mark.parametrize("stores", ["nchw", "blocked", "both"])
-@pytest.mark.parametrize("cpu, features, width, reg", [
-    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
-    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
+@pytest.mark.parametrize("cpu, features, width, reg", HOST_KINDS)
 def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg, stores):
     """Whichever host runs the tests, the micro-kernel for the other kind (AVX-512: 16-float zmm vectors,
     AVX2: 8-float ymm) is generated for that CPU and compiles to its vector FMAs, one per accumulator of the
     register tile at least; AVX2 code uses no zmm register. Also for the tiles storing the blocked image
     (conv_layout pass), alone or with the NCHW result: those store whole vectors of that register kind."""
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
     ro, rw = choose_tile(8, 32, width)
     tile = ConvTile(width, 2, 4, width, 34, 34, 8 // ro, ro, rw, 32, 32, 3, 3, (1, 1), (1, 1), False)
-    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
-    mod = llvm.parse_assembly(conv_direct.standalone_ir(tile, llvm.get_default_triple(), stores))
-    mod.verify()
-    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    pb.getModulePassManager().run(mod, pb)
-    asm = tm.emit_assembly(mod)
-    fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
+    asm = assembly(lambda triple: conv_direct.standalone_ir(tile, triple, stores), cpu, features)
+    fmas = [line for line in asm if "vfmadd" in line and reg in line]
     assert len(fmas) >= ro * rw
     if stores != "nchw":     # the image's pixels: one whole-vector store per accumulator at least
-        assert sum(1 for line in asm.splitlines() if "vmovups" in line and f"%{reg}" in line.split(",")[0]
+        assert sum(1 for line in asm if "vmovups" in line and f"%{reg}" in line.split(",")[0]
                    and "(" in line) >= ro * rw
     if reg == "ymm":
-        assert not any("zmm" in line for line in asm.splitlines())
+        assert not any("zmm" in line for line in asm)
 
 
 def test_residual_block_eager_and_hybridized_on_llvm():

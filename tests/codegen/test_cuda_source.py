@@ -8,6 +8,7 @@ import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import ml_dtypes
 import numpy
 import pytest
 
@@ -33,6 +34,12 @@ def _extra_graphs():
     idx = numpy.array([[0, 2], [1, 1]], dtype="int32")
     return {
         "f16_gemm": (lambda a, b: npx.relu(a @ b + 1), (a16, b16)),
+        # bfloat16 (__nv_bfloat16): GEMM with epilogue, row reductions, sort, casts from every width
+        "bf16": (lambda a, b, r: (npx.relu(a @ b + 1), np.sum(a, axis=1), npx.softmax(a), np.sort(a),
+                                  r.astype("int64").astype("bfloat16"), r.astype("float64").astype("bfloat16"),
+                                  r.astype("uint64").astype("bfloat16"), r.astype("int32").astype("bfloat16"),
+                                  a.astype("int8"), a.astype("float16"), npx.bitcast(a, "int16"), npx.bitcast(r.astype("int16"), "bfloat16")),
+                 (a16.astype(ml_dtypes.bfloat16), b16.astype(ml_dtypes.bfloat16), rows)),
         "pool": (lambda x: (npx.pooling(x, 3, 2, 1, "max"), npx.pooling(x, 2, 2, 0, "avg")), (x,)),
         "argmax": (lambda r: (np.argmax(r, axis=1), r.max(axis=0), np.sum(r)), (rows,)),
         "random": (lambda r: npx.dropout(r, 0.5, training=True), (rows,)),

@@ -37,3 +37,38 @@ def compare(graph: Graph, inputs: list[numpy.ndarray], rtol: float = 1e-5, atol:
         else:
             numpy.testing.assert_array_equal(a, b, err_msg=f"output {i}")
     return got
+
+
+# the two host kinds whose kernels every host checks (LLVM CPU name, features, floats per vector, register)
+HOST_KINDS = [
+    ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
+    ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")]
+
+
+def assembly(make_ir, cpu: str, features: str) -> list[str]:
+    """The assembly lines of make_ir(triple) (an LLVM IR module) optimized and compiled for `cpu`."""
+    import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    tm = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
+    mod = llvm.parse_assembly(make_ir(llvm.get_default_triple()))
+    mod.verify()
+    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    return tm.emit_assembly(mod).splitlines()
+
+
+def eager_convolution(monkeypatch, folder, x: numpy.ndarray, w: numpy.ndarray, groups: int = 1):
+    """(the eager 3x3 convolution (padding 1) of x by w run through a compiled single-op kernel, its NumPy
+    reference, the text of the LLVM IR dumped into `folder`): the kernel cache fresh and its threshold low."""
+    from hybrid import config, np, npx
+    from hybrid.core import dispatch
+    from hybrid.frontend import eager_kernels
+    from hybrid.ir.registry import get_op
+    monkeypatch.setattr(dispatch, "eager_kernels", eager_kernels.EagerKernels())
+    monkeypatch.setattr(eager_kernels, "MIN_ELEMENTS", 512)
+    expected = get_op("conv2d").ref(x, w, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=groups)
+    with config(eager_compile=True, dump=str(folder)):
+        for _ in range(eager_kernels.COMPILE_AFTER):
+            got = npx.convolution(np.array(x), np.array(w), padding=1, num_group=groups).asnumpy()
+    return got, expected, "\n".join(f.read_text() for f in folder.rglob("*-llvm.ll"))

@@ -5,8 +5,10 @@ routine), every composite built on them (pinv, lstsq, matrix_rank, cond, 2-/nucl
 svdvals, eigvalsh), gradients by finite differences, the AOT library, and the CUDA backend's
 refusal.
 
-Tolerances: float32 within 2e-5 + 2e-4 relative of NumPy's, float64 within 1e-10 (+ relative);
-on llvm, vectors up to sign (see _close_factors)."""
+Complex matrices (complex64/complex128: LAPACK's c/z gesdd and heevd) the same way.
+
+Tolerances: float32/complex64 within 2e-5 + 2e-4 relative of NumPy's, float64/complex128 within
+1e-10 (+ relative); on llvm, vectors up to sign (complex: a unit phase; see _close_factors)."""
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograd"))
 from gradcheck import assert_scalar_grad  # noqa: E402
 
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-10)}
+TOL.update(complex64=TOL["float32"], complex128=TOL["float64"])
 MODES = ["eager", "interp", "llvm"]
 
 
@@ -28,16 +31,30 @@ def _run(fn, mode, *args):
     return run(*[np.array(a) for a in args])
 
 
-def _signs(got, want, axis: int):
-    """+-1 per vector (columns: axis -2 summed; rows: axis -1) making `got`'s vectors point as `want`'s."""
-    return onp.where(onp.sum(got * want, axis=axis, keepdims=True) < 0, -1.0, 1.0)
+def _sample(shape, dtype, seed):
+    rng = onp.random.default_rng(seed)
+    data = rng.standard_normal(shape)
+    if dtype.startswith("complex"):
+        data = data + 1j * rng.standard_normal(shape)
+    return data.astype(dtype)
+
+
+def _phases(got, want, axis: int):
+    """The unit factor per vector (columns: axis -2 summed; rows: axis -1) making `got`'s vectors
+    point as `want`'s: +-1 for real vectors, e^(i theta) for complex ones."""
+    dot = onp.sum(onp.conj(got) * want, axis=axis, keepdims=True)
+    if not onp.iscomplexobj(dot):
+        return onp.where(dot < 0, -1.0, 1.0)
+    size = onp.abs(dot)
+    return onp.where(size > 0, dot / onp.where(size > 0, size, 1), 1)
 
 
 def _close_factors(got, want, dtype, mode, vectors=(), k=0):
     """Outputs equal NumPy's within TOL[dtype]. `vectors`: (output, axis) of the singular/eigen
     vectors (axis -2: columns, -1: rows), compared up to one sign per vector on llvm: NumPy's bundled
     OpenBLAS and scipy-openblas32 are different builds, and a float32 rounding difference can flip a
-    vector (eager and interp run NumPy itself: their signs must be NumPy's). Vectors after the first
+    vector, or turn a complex one by a phase (eager and interp run NumPy itself: their signs must be
+    NumPy's). Vectors after the first
     k (full_matrices' completion of U or Vh) may be any orthonormal completion: every vector set is
     checked orthonormal, and the first k compared."""
     got, want = [g.asnumpy() for g in got], list(want)
@@ -45,21 +62,27 @@ def _close_factors(got, want, dtype, mode, vectors=(), k=0):
         assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, w.dtype, g.shape, w.shape)
     for out, axis in vectors:
         g, w = got[out], want[out]
-        gram = onp.swapaxes(g, -1, -2) @ g if axis == -2 else g @ onp.swapaxes(g, -1, -2)
+        gh = onp.conj(onp.swapaxes(g, -1, -2))
+        gram = gh @ g if axis == -2 else g @ gh
         onp.testing.assert_allclose(gram, onp.broadcast_to(onp.eye(gram.shape[-1]), gram.shape), atol=1e-5)
         head = (Ellipsis, slice(None), slice(0, k)) if axis == -2 else (Ellipsis, slice(0, k), slice(None))
-        flip = _signs(g[head], w[head], axis)
-        assert mode == "llvm" or (flip > 0).all(), "NumPy's own LAPACK must give NumPy's signs"
+        flip = _phases(g[head], w[head], axis)
+        assert mode == "llvm" or (abs(flip - 1) < 1e-3).all(), "NumPy's own LAPACK must give NumPy's signs"
         got[out], want[out] = g[head] * flip, w[head]
     for g, w in zip(got, want):
         onp.testing.assert_allclose(g, w, **TOL[dtype])
 
 
+SVD_CASES = [(shape, dtype) for dtype in ("float32", "float64")
+             for shape in [(5, 3), (3, 5), (4, 4), (2, 3, 4, 2), (1, 1), (0, 3), (3, 0)]]
+SVD_CASES += [(shape, dtype) for dtype in ("complex64", "complex128") for shape in [(5, 3), (2, 3, 4, 2), (0, 3)]]
+SVD_CASES += [((3, 5), "complex64")]
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 3, 4, 2), (1, 1), (0, 3), (3, 0)])
+@pytest.mark.parametrize("shape,dtype", SVD_CASES)
 def test_svd_matches_numpy(shape, dtype, mode):
-    data = onp.random.default_rng(sum(shape)).standard_normal(shape).astype(dtype)
+    data = _sample(shape, dtype, sum(shape))
     for full in (False, True):
         got = _run(lambda x: tuple(np.linalg.svd(x, full_matrices=full)), mode, data)
         _close_factors(got, onp.linalg.svd(data, full_matrices=full), dtype, mode, [(0, -2), (2, -1)], min(shape[-2:]))
@@ -67,11 +90,14 @@ def test_svd_matches_numpy(shape, dtype, mode):
     _close_factors([s], [onp.linalg.svd(data, compute_uv=False)], dtype, mode)
 
 
+EIGH_CASES = [(shape, dtype) for dtype in ("float32", "float64") for shape in [(4, 4), (3, 5, 5), (1, 1), (0, 0)]]
+EIGH_CASES += [((4, 4), "complex64"), ((3, 5, 5), "complex128"), ((0, 0), "complex64")]
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(4, 4), (3, 5, 5), (1, 1), (0, 0)])
+@pytest.mark.parametrize("shape,dtype", EIGH_CASES)
 def test_eigh_matches_numpy(shape, dtype, mode):
-    data = onp.random.default_rng(sum(shape) + 1).standard_normal(shape).astype(dtype)
+    data = _sample(shape, dtype, sum(shape) + 1)
     for uplo in ("L", "U"):      # each reads one triangle only: the other holds noise
         got = _run(lambda x: tuple(np.linalg.eigh(x, UPLO=uplo)), mode, data)
         _close_factors(got, onp.linalg.eigh(data, UPLO=uplo), dtype, mode, [(1, -2)], shape[-1])
@@ -103,6 +129,18 @@ def test_llvm_code_calls_lapack(tmp_path):
     ir = "".join(p.read_text() for p in tmp_path.glob("*-llvm.ll"))
     assert "call void @scipy_sgesdd_(" in ir and "call void @scipy_ssyevd_(" in ir
     assert "@hb_svd_f32_4x3n(" in ir        # svd(...)[1] alone would compute vectors; svdvals computes none
+
+
+def test_llvm_code_calls_complex_lapack(tmp_path):
+    """Complex matrices go to LAPACK's c/z routines as (re, im) pairs (eigh: ?heevd)."""
+    c64, c128 = _sample((4, 3), "complex64", 0), _sample((3, 3), "complex128", 1)
+    with hb.config(dump=str(tmp_path)):
+        got = hb.hybridize(lambda x, y: (np.linalg.svdvals(x), np.linalg.eigh(y)[0]), backend="llvm")(
+            np.array(c64), np.array(c128))
+    ir = "".join(p.read_text() for p in tmp_path.glob("*-llvm.ll"))
+    assert "call void @scipy_cgesdd_(" in ir and "call void @scipy_zheevd_(" in ir
+    onp.testing.assert_allclose(got[0].asnumpy(), onp.linalg.svd(c64, compute_uv=False), **TOL["complex64"])
+    onp.testing.assert_allclose(got[1].asnumpy(), onp.linalg.eigvalsh(c128), **TOL["complex128"])
 
 
 def _grad_loss(case: str, shape: tuple):

@@ -236,10 +236,28 @@ def test_shape_helpers_match_numpy():
     ]
     for fn, ref in cases:
         check(fn, ref, x, rtol=1e-5, atol=1e-5)
+    # integer tensordot keeps the operand dtype (and wraps there), as NumPy's dot does
+    u8 = (onp.arange(24, dtype=onp.uint8).reshape(2, 3, 4) * 37)
+    check(lambda a: (np.tensordot(a, a, axes=([1, 2], [1, 2])), np.tensordot(a[0, 0], a[1, 1], axes=((), ()))),
+          lambda a: (onp.tensordot(a, a, axes=([1, 2], [1, 2])), onp.tensordot(a[0, 0], a[1, 1], axes=((), ()))), u8,
+          dtype="uint8")
     check(lambda a: (np.convolve(a, a[:3]), np.correlate(a, a[1:4], "same"), np.interp(a * 0.7, a, a * a),
                      np.polyval(a[:3], a), np.vander(a, 3), np.trapezoid(a)),
           lambda a: (onp.convolve(a, a[:3]), onp.correlate(a, a[1:4], "same"), onp.interp(a * 0.7, a, a * a),
                      onp.polyval(a[:3], a), onp.vander(a, 3), onp.trapezoid(a)), v, rtol=1e-5, atol=1e-5)
+
+
+def test_array_api_suite_regressions():
+    """Cases the Array API suite found: moveaxis with axis sequences (empty too), full with a complex
+    fill value (the default complex dtype), meshgrid of empty vectors."""
+    x = onp.arange(120, dtype=onp.float32).reshape(2, 3, 4, 5)
+    for src, dst in [((), ()), ((0, 1), (-1, -2)), ((3, 0), (0, 2)), ([1], [3])]:
+        check(lambda a: np.moveaxis(a, src, dst), lambda a: onp.moveaxis(a, src, dst), x)
+    assert np.full((), 0j).dtype == onp.complex64 and np.full((2,), 1.5 + 1j).asnumpy().tolist() == [1.5 + 1j] * 2
+    empty, three = onp.zeros(0, onp.uint8), onp.arange(3, dtype=onp.uint8)
+    for indexing in ("xy", "ij"):
+        check(lambda a, b: np.meshgrid(a, b, indexing=indexing), lambda a, b: onp.meshgrid(a, b, indexing=indexing),
+              empty, three, dtype="uint8")
 
 
 def test_in_place_writers_and_their_tracing_error():

@@ -96,10 +96,42 @@ def test_gradients_by_finite_differences(mode):
 
 
 def test_compiled_sort_is_one_kernel_call():
-    """The llvm module holds the merge sort function once, however many sorts the graph has."""
+    """The llvm module holds each sort function once, however many sorts the graph has: the radix
+    sort for rows of 32+ elements (f32 keys packed with their index), the merge sort below."""
     from hybrid.codegen.llvm.module import build_module
     from hybrid.codegen.llvm.target import host
-    graph = hb.passes.optimize(hb.trace(lambda v: (np.sort(v), np.argsort(v * 2)), onp.zeros((4, 300), "float32"))).graph
+    fn = lambda v: (np.sort(v), np.argsort(v * 2), np.sort(v[:, :31]), np.argsort(v[:, 1:32] * 3))  # noqa: E731
+    graph = hb.passes.optimize(hb.trace(fn, onp.zeros((4, 300), "float32"))).graph
     text = build_module(graph, host()[0]).ir
-    assert text.count("define internal void @hb_argsort_f32(") == 1
-    assert text.count("call void @hb_argsort_f32(") == 2
+    for name in ("hb_radix_f32_packed", "hb_argsort_f32"):
+        assert text.count(f"define internal void @{name}(") == 1
+        assert text.count(f"call void @{name}(") == 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "uint16",
+                                   "int32", "uint32", "int64", "uint64", "bool"])
+def test_radix_sort_keys_over_the_full_range(dtype):
+    """Rows of llvm/sort.RADIX_MIN elements or more sort by the keys' bytes: values over the whole
+    range of the dtype (every byte varies; sign bits), +-inf, NaNs of either sign, -0.0 / +0.0,
+    repeated values (stability)."""
+    import ml_dtypes
+
+    rng = onp.random.default_rng(5)
+    shape = (3, 300)
+    if dtype == "bool":
+        x = rng.random(shape) < 0.5
+    elif dtype in ("float32", "float64", "float16", "bfloat16"):
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(onp.float32)
+        flat = x.reshape(-1)
+        flat[::5] = onp.round(flat[::5])
+        for step, value in [(7, onp.nan), (11, -0.0), (13, 0.0), (17, onp.inf), (19, -onp.inf), (23, -onp.nan)]:
+            flat[3::step] = value
+        x = x.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
+    else:
+        info = onp.iinfo(dtype)
+        x = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+        x.reshape(-1)[::3] = x.reshape(-1)[1]
+    got = _run(lambda v: (np.argsort(v), np.sort(v)), "llvm", x)
+    want = onp.argsort(x.astype(onp.float32) if dtype == "bfloat16" else x, kind="stable").astype(onp.int64)
+    _same(got[0], want)
+    _same(got[1], onp.take_along_axis(x, want, axis=-1))

@@ -10,11 +10,13 @@ from typing import Callable, Optional, Sequence
 
 import numpy as onp
 
+from hybrid.ir.types import is_float_dtype
+
 from tests.reliability.everywhere import close, configurations, gradients, run, run_all
 
 from .programs import Program, compile_program
 
-RTOL = {"float16": 2e-2, "float32": 2e-4, "float64": 1e-9}
+RTOL = {"bfloat16": 1.6e-1, "float16": 2e-2, "float32": 2e-4, "float64": 1e-9}
 
 
 def _describe(result) -> str:
@@ -43,7 +45,7 @@ def mismatches(results: dict, reference: str = "eager", floor: float = 0, roundi
             if g.shape != r.shape or g.dtype != r.dtype:
                 found.append(f"{config} output {i}: {g.dtype}{list(g.shape)}, {reference}: {r.dtype}{list(r.shape)}")
                 continue
-            rtol = max(RTOL.get(r.dtype.name, 0), RTOL.get(rounding[i], 0) if i < len(rounding) and r.dtype.kind == "f" else 0)
+            rtol = max(RTOL.get(r.dtype.name, 0), RTOL.get(rounding[i], 0) if i < len(rounding) and is_float_dtype(r.dtype) else 0)
             bad = ~close(g, r, ulps=0, rtol=rtol, floor=floor)
             if bad.any():
                 where = tuple(onp.argwhere(bad)[0]) if g.ndim else ()

@@ -205,3 +205,84 @@ def test_integer_div_truncates_and_stays_exact_for_64_bit_values(backend):
         want = reference(model, x, y)[0]
         assert got.dtype == want.dtype
         numpy.testing.assert_array_equal(got, want)
+
+
+def _pool_model(op: str, shape, opset: int = 19, **attrs):
+    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"], **attrs)], "pool",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+POOLS = [   # (op, input shape, attributes): strides multiples of the dilations, not, and mixed; symmetric padding
+    ("MaxPool", (1, 2, 40, 44), dict(kernel_shape=[6, 8], dilations=[3, 3], strides=[3, 6], pads=[3, 4, 3, 4])),
+    ("MaxPool", (2, 1, 9, 10), dict(kernel_shape=[3, 3], dilations=[2, 2], strides=[1, 1])),
+    ("MaxPool", (1, 2, 13, 11), dict(kernel_shape=[3, 2], dilations=[2, 3], strides=[4, 2], ceil_mode=1)),
+    ("MaxPool", (1, 3, 17), dict(kernel_shape=[3], dilations=[2], strides=[2], pads=[1, 2])),
+    ("MaxPool", (1, 1, 7, 8, 9), dict(kernel_shape=[2, 2, 3], dilations=[2, 2, 2], strides=[2, 4, 2])),
+    ("AveragePool", (1, 2, 15, 16), dict(kernel_shape=[3, 4], dilations=[2, 2], strides=[2, 2], pads=[1, 2, 2, 1])),
+    ("AveragePool", (1, 2, 15, 16), dict(kernel_shape=[3, 3], dilations=[2, 3], strides=[1, 3], pads=[2, 2, 2, 2],
+                                         count_include_pad=1, ceil_mode=1)),
+    ("LpPool", (1, 2, 12, 12), dict(kernel_shape=[2, 3], dilations=[3, 2], strides=[3, 1], p=3)),
+    ("MaxPool", (1, 3, 11, 12), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ("AveragePool", (2, 3, 11, 12), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 1, 1, 1])),
+    ("AveragePool", (2, 3, 11, 12), dict(kernel_shape=[3, 3], strides=[1, 2], pads=[1, 1, 1, 1], count_include_pad=1)),
+    ("AveragePool", (1, 2, 7, 8, 9), dict(kernel_shape=[3, 2, 3], strides=[2, 1, 2], pads=[1, 1, 1, 1, 1, 1])),
+    ("LpPool", (1, 2, 9, 9), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], p=2)),
+]
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(POOLS)))
+def test_pooling_matches_onnxruntime(backend, case):
+    op, shape, attrs = POOLS[case]
+    model = _pool_model(op, shape, **attrs)
+    x = numpy.random.default_rng(case).normal(size=shape).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
+                                  rtol=1e-5, atol=1e-5)
+
+
+def test_large_dilated_max_pool_compiles_to_the_pooling_primitive():
+    # PyTorch's MaxPool2d_stride_padding_dilation case: a 60x80 window, dilation and stride 10. Pooling the
+    # image subsampled by the dilation keeps one pooling node, where a slice per window offset made 4,800
+    # nodes that took llvm over 17 minutes to compile.
+    model = _pool_model("MaxPool", (1, 1, 1000, 1000), opset=12, kernel_shape=[60, 80], dilations=[10, 10],
+                        strides=[10, 10], pads=[10, 20, 10, 20])
+    x = numpy.random.default_rng(0).normal(size=(1, 1, 1000, 1000)).astype("float32")
+    net = import_model(model, backend="llvm")
+    numpy.testing.assert_array_equal(net(x).asnumpy(), reference(model, x)[0])
+    text = net.ir()
+    assert text.count("max_pool2d(") == 1 and text.count("slice(") <= 1, text
+
+
+def test_symmetric_pooling_pads_need_no_padding_kernel():
+    model = _pool_model("MaxPool", (1, 4, 12, 12), kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    net = import_model(model, backend="interp")
+    net(numpy.zeros((1, 4, 12, 12), "float32"))
+    assert " pad(" not in net.ir() and "padding=[1, 1]" in net.ir(), net.ir()
+
+
+ARGMAX_POOLS = [   # (input shape, attributes), ties included (small integer values): the first maximum wins
+    ((2, 3, 9, 10), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ((2, 3, 9, 10), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], storage_order=1)),
+    ((1, 2, 11, 12), dict(kernel_shape=[2, 3], strides=[3, 2], dilations=[2, 2], ceil_mode=1)),
+    ((2, 2, 13), dict(kernel_shape=[4], strides=[3], pads=[2, 1])),
+    ((1, 2, 5, 6, 7), dict(kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[1, 1, 0, 0, 1, 1])),
+]
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
+def test_max_pool_indices_match_onnxruntime(backend, case):
+    shape, attrs = ARGMAX_POOLS[case]
+    graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("i", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    x = numpy.random.default_rng(case).integers(-3, 4, size=shape).astype("float32")
+    y, i = import_model(model, backend=backend)(x)
+    want_y, want_i = reference(model, x)
+    numpy.testing.assert_array_equal(y.asnumpy(), want_y)
+    assert i.asnumpy().dtype == numpy.int64
+    numpy.testing.assert_array_equal(i.asnumpy(), want_i)

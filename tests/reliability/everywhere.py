@@ -16,6 +16,7 @@ import numpy as onp
 
 import hybrid as hb
 from hybrid import np
+from hybrid.ir.types import is_float_dtype
 
 LLVM_LEVELS = (0, 1, 2, 3)
 HAVE_GXX = shutil.which("g++") is not None
@@ -60,7 +61,7 @@ def gradients(fn: Callable, inputs: Sequence[onp.ndarray], config: str, training
     """d(sum of fn's float outputs)/d(each float input), recorded eagerly or through the compiled function."""
     arrays = [np.array(x) for x in inputs]
     for a in arrays:
-        if a.dtype.kind == "f":
+        if is_float_dtype(a.dtype):
             a.attach_grad()
     call = fn if config == "eager" else _compiled(fn, config)
     with warnings.catch_warnings():
@@ -71,13 +72,13 @@ def gradients(fn: Callable, inputs: Sequence[onp.ndarray], config: str, training
             outs = outs if isinstance(outs, (tuple, list)) else (outs,)
             loss = None
             for o in outs:
-                if o.dtype.kind == "f":
+                if is_float_dtype(o.dtype):
                     term = np.sum(o.astype("float32"))
                     loss = term if loss is None else loss + term
         if loss is None:
             return []
         loss.backward()
-    return [a.grad.asnumpy() for a in arrays if a.dtype.kind == "f"]
+    return [a.grad.asnumpy() for a in arrays if is_float_dtype(a.dtype)]
 
 
 def run_all(fn: Callable, inputs: Sequence[onp.ndarray], configs: Sequence[str] | None = None,
@@ -95,7 +96,7 @@ def run_all(fn: Callable, inputs: Sequence[onp.ndarray], configs: Sequence[str] 
 def ulp_distance(a: onp.ndarray, b: onp.ndarray) -> onp.ndarray:
     """|a - b| in units in the last place of a's dtype (NaN == NaN, inf == inf: 0)."""
     a, b = onp.asarray(a), onp.asarray(b)
-    if a.dtype.kind != "f":
+    if not is_float_dtype(a.dtype):
         return onp.where(a == b, 0, onp.inf)
     ints = {2: onp.int16, 4: onp.int32, 8: onp.int64}[a.dtype.itemsize]
 
@@ -113,7 +114,7 @@ def close(got: onp.ndarray, ref: onp.ndarray, ulps: float = 0, rtol: float = 0, 
     or of `floor` if larger (sums and products round differently in each configuration; a gradient
     that cancels to 0 is rounding noise on terms of order 1); NaN, inf and their signs must agree."""
     ok = ulp_distance(got, ref) <= ulps
-    if rtol and ref.dtype.kind == "f":
+    if rtol and is_float_dtype(ref.dtype):
         finite = onp.isfinite(ref) & onp.isfinite(got)
         scale = max(onp.abs(ref[finite]).max(initial=0) if finite.any() else 0, floor)
         with onp.errstate(all="ignore"):

@@ -9,6 +9,7 @@ import pytest
 
 from hybrid import np
 
+from . import test_bfloat16 as half
 from . import test_casts_and_integers as casts
 from . import test_math as math_cases
 from . import test_shapes as shapes
@@ -40,6 +41,12 @@ def _cases() -> list:
         ("float16_accumulation", lambda a, b: (a @ b, a.sum(axis=1)),
          [onp.array([[60000, 60000, -60000]], "float16"), onp.ones((3, 1), "float16")], 0, 0),
     ]
+    inputs, targets = half.cast_cases()
+    cases.append(("bfloat16_casts", half.cast_program(targets), inputs, 0, 0))
+    for dtype in (half.BF16, onp.dtype("float16")):   # a fused 16-bit chain rounds every step
+        cases += [(f"{dtype.name}_elementwise_exact", half.elementwise_exact, half.elementwise_inputs(dtype), 0, 0),
+                  (f"{dtype.name}_elementwise_math", half.elementwise_math, half.elementwise_inputs(dtype), 1, 0),
+                  (f"{dtype.name}_float32_accumulation", half.accumulations, half.accumulation_inputs(dtype), 1, 0)]
     for name in sorted(shapes.CASES):
         fn, inputs = shapes.CASES[name]
         cases.append((name, fn, inputs, 0, 1e-6))

@@ -10,7 +10,7 @@ import pytest
 import hybrid as hb
 from hybrid import np
 
-from .everywhere import assert_same, run, run_all, ulp_distance
+from .everywhere import assert_same, gradients, run, run_all, ulp_distance
 
 RNG = onp.random.default_rng(0)
 
@@ -116,3 +116,28 @@ def test_max_of_an_empty_axis_raises_everywhere(name):
         assert isinstance(got, hb.ShapeError) and "length 0" in str(got), (config, got)
     # an empty output of a non-empty axis is fine, as in NumPy
     assert_same(run_all(lambda a: fn(a, axis=1), [onp.zeros((0, 3), "float32")]))
+
+
+@pytest.mark.parametrize("n", [3, 8, 64, 100, 300])
+def test_compiled_sums_never_factor_their_terms(n):
+    """A sum of x/b (or x*c) is the sum of the quotients: with terms inf and -inf it is NaN, with
+    terms that overflow it overflows. LLVM factored short unrolled sums into (x0 + x1)/b under
+    the reduction's reassoc flag (0 instead of NaN; found by the fuzzer, seed 61, as a gradient
+    of v1/v2 with a broadcast v2)."""
+    x = onp.zeros((3, n), "float32")
+    x[0, -2:] = [2e38, -2e38]
+    x[1, :2] = [2e38, -2e38]
+    x[2, 0], x[2, 1:] = -onp.inf, 1e30
+    b = onp.array([1e-30], "float32")
+    results = run_all(lambda x, b: (np.sum(x / b, axis=1), np.sum(x * (1 / b), axis=1), np.sum(x / b)), [x, b])
+    assert_same(results)
+    assert onp.isnan(results["eager"][0]).all()
+
+
+def test_gradient_of_a_quotient_by_a_broadcast_tiny_divisor():
+    """The fuzzer's case: d/dv2 sum(v1 / v2) over a broadcast v2 sums +inf and -inf terms: NaN."""
+    v1 = onp.array([-onp.inf, 0.5156610608100891, 1.9430207014083862], "float32").reshape(1, 3, 1)
+    v2 = onp.array([1e-30], "float32")
+    results = run_all(lambda a, b: a / b, [v1, v2], runner=gradients)
+    assert_same(results)
+    assert onp.isnan(results["eager"][1]).all()

@@ -7,7 +7,7 @@ import numpy as onp
 import pytest
 
 import hybrid as hb
-from hybrid import np
+from hybrid import np, npx, passes
 
 from .everywhere import assert_same, configurations, gradients, run, run_all
 
@@ -67,6 +67,38 @@ def test_fusion_never_merges_around_a_third_kernel():
         return np.sum(a * 2.0 + m, axis=1), a
     x = onp.random.default_rng(0).standard_normal((4, 4)).astype("float32")
     assert_same(run_all(f, [x, x.T.copy()]), rtol=1e-6)
+
+
+def _huge_broadcast_slices(a, b):
+    """The issue's case, a slice of a slice, and one inside a control-flow region."""
+    first = np.broadcast_to(a, (3, 2 ** 31 + 7))[:, -3:]
+    second = np.broadcast_to(b, (2, 5, 2 ** 31 + 7))[1:, ::2][..., 2 ** 31:]
+    third = npx.cond(np.max(a) > 0, lambda x: np.broadcast_to(x, (3, 2 ** 31 + 7))[:, :2] * 2.0,
+                     lambda x: np.broadcast_to(x, (3, 2 ** 31 + 7))[:, 5:7], [a])
+    return first, second, third
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_no_opt_level_materializes_a_broadcast_it_slices(level):
+    """Checked on the optimized graph first (before anything runs: a regression would ask for 24 GiB)."""
+    a = onp.arange(3, dtype="float32").reshape(3, 1)
+    b = onp.arange(5, dtype="float32").reshape(5, 1)
+    graph = hb.trace(_huge_broadcast_slices, a, b)
+
+    def values(g):
+        for n in g.nodes:
+            yield from n.outputs
+            for r in n.regions:
+                yield from values(r)
+    optimized = passes.optimize(graph, opt_level=level, freeze=True).graph
+    biggest = max(v.type.nbytes for v in values(optimized))
+    assert biggest < 1024, f"opt level {level} still computes a {biggest}-byte value:\n{optimized}"
+    f = hb.hybridize(_huge_broadcast_slices, backend="llvm", opt_level=level)
+    n = 2 ** 31 + 7
+    wants = (onp.broadcast_to(a, (3, n))[:, -3:], onp.broadcast_to(b, (2, 5, n))[1:, ::2][..., 2 ** 31:],
+             onp.broadcast_to(a, (3, n))[:, :2] * 2.0)
+    for got, want in zip(f(a, b), wants):
+        onp.testing.assert_array_equal(got.asnumpy(), want)
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])

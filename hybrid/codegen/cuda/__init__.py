@@ -183,19 +183,10 @@ class CudaExecutable:
         return outs
 
 
-def _check_dtypes(graph: Graph) -> None:
-    """bfloat16 has no CUDA rendering yet: say so instead of failing inside code generation."""
-    values = list(graph.inputs) + [o for n in graph.nodes for o in n.outputs]
-    if any(v.type.dtype == "bf16" for v in values):
-        raise HybridError("cuda backend: bfloat16 values are not supported yet (eager, interp and llvm run them); "
-                          "cast to float16 or float32 for the GPU")
-
-
 def build(graph: Graph, options: dict) -> CudaExecutable:
     """Compile `graph` for the GPU (options["runtime"] "pycuda", the default) or the host emulator
     ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
     rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
-    _check_dtypes(graph)
     program = build_program(graph)   # planned by the memory planner for this backend's workspace rule
     dump = options["dump"] or config.get("dump")
     if dump:

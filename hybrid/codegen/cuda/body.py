@@ -155,7 +155,7 @@ class Body:
         if op == "acc":
             if self.acc is None:
                 raise HybridError("cuda: `acc` outside a GEMM epilogue")
-            return self.acc
+            return cexpr.rounded(self.acc, e.dtype)   # a 16-bit product, as the epilogue reads it
         args = [self.expr(a, lane) for a in e.args]
         if op == "idiv":
             return f"({args[0]} / {args[1]})"
@@ -237,7 +237,7 @@ class Body:
             self.line(f"{acc} = {combine_expr(red.combine, acc, value, cexpr.ACCTYPE[e.dtype])};")
         for _ in names:
             self.close()
-        return f"{acc}.i" if red.combine == "argmax" else acc
+        return f"{acc}.i" if red.combine == "argmax" else self.local(cexpr.RTYPE[e.dtype], cexpr.rounded(acc, e.dtype))
 
 
 def bind_flat(body: Body, vars_: tuple, shape: tuple, j: str) -> None:

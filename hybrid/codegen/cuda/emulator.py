@@ -47,6 +47,16 @@ static hb_dim3 blockIdx, blockDim, gridDim;
 typedef _Float16 __half;
 static inline float __half2float(__half x) { return (float)x; }
 static inline __half __float2half(float x) { return (__half)x; }
+// cuda_bf16.h's storage type and its two conversions (round to nearest even, NaN kept quiet)
+struct __nv_bfloat16 { unsigned short bits; };
+static inline float __bfloat162float(__nv_bfloat16 h) {
+  const unsigned u = (unsigned)h.bits << 16; float f; std::memcpy(&f, &u, 4); return f;
+}
+static inline __nv_bfloat16 __float2bfloat16(float f) {
+  unsigned u; std::memcpy(&u, &f, 4);
+  u = (f != f) ? (u | 0x400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+  return __nv_bfloat16{(unsigned short)(u >> 16)};
+}
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) int4 { int x, y, z, w; };

@@ -8,6 +8,7 @@ under the host emulator's shim (emulator.py), so the emulator runs exactly these
 PRELUDE = r"""
 #ifndef HB_EMULATE
 #include <cuda_fp16.h>
+#include <cuda_bf16.h>
 #include <mma.h>
 #endif
 
@@ -85,6 +86,36 @@ template <typename To, typename From> __device__ __forceinline__ To hb_bitcast(F
   To y;
   memcpy(&y, &x, sizeof(To));
   return y;
+}
+
+// bfloat16 as ml_dtypes rounds it: once, to nearest even, from any dtype. Integer arithmetic on the
+// float's bits (a NaN stays a quiet NaN of its sign). Wider sources are first rounded to odd
+// (truncated, last bit set if inexact), which keeps enough bits for the final rounding to be exact.
+__device__ __forceinline__ float hb_round_bf16(float x) {
+  unsigned u = hb_bitcast<unsigned>(x);
+  u = (x != x) ? (u | 0x400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+  return hb_bitcast<float>(u & 0xffff0000u);
+}
+__device__ __forceinline__ float hb_round_bf16_d(double x) {
+  float f = (float)x;
+  if ((double)f != x && x == x) {
+    const unsigned u = hb_bitcast<unsigned>(f) - (fabs((double)f) > fabs(x) ? 1u : 0u);
+    f = hb_bitcast<float>(u | 1u);
+  }
+  return hb_round_bf16(f);
+}
+// An unsigned 64-bit integer as a double rounded to odd: the two 32-bit halves are exact doubles,
+// and their rounded sum's exact error (Fast2Sum) says whether and which way the sum rounded.
+__device__ __forceinline__ double hb_u64_to_odd(unsigned long long m) {
+  const double hi = (double)(unsigned)(m >> 32) * 4294967296.0, lo = (double)(unsigned)(m & 0xffffffffu);
+  const double s = hi + lo, err = lo - (s - hi);
+  if (err == 0) return s;
+  return hb_bitcast<double>((hb_bitcast<unsigned long long>(s) - (err < 0 ? 1ull : 0ull)) | 1ull);
+}
+__device__ __forceinline__ float hb_round_bf16_ull(unsigned long long x) { return hb_round_bf16_d(hb_u64_to_odd(x)); }
+__device__ __forceinline__ float hb_round_bf16_ll(long long x) {
+  const double m = hb_u64_to_odd(x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x);
+  return hb_round_bf16_d(x < 0 ? -m : m);
 }
 
 // Threefry-2x32, 20 rounds (hybrid.ir.ops.source.threefry2x32) of counter (c, 0): first word.

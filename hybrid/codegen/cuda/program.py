@@ -29,7 +29,9 @@ import numpy
 from ...errors import HybridError
 from ...ir.graph import Graph, Node, Value
 from ...ir.memory_plan import ALIGNMENT, region_layout
-from ..kernel import lower_node
+from ...config import config
+from ..kernel import Kernel, lower_node
+from ..kernel.winograd import use_winograd
 from ...passes.memory_plan import plan_for
 from .launches import Launch, plan_kernel
 from .prelude import PRELUDE
@@ -140,8 +142,19 @@ def workspace(graph: Graph, node: Node) -> int:
             n, m = node.attrs["num_carry"], node.attrs["num_xs"]
             rows = sum(_align(v.type.nbytes, ALIGNMENT) for v in node.regions[0].inputs[n:n + m])
         return _align(region_layout(node)[0], ALIGNMENT) + rows
-    kernel = lower_node(node)
+    kernel = lower(node)
     return _temps(kernel, plan_kernel(kernel, kernel.name, _aligner(ALIGNMENT)))[1]
+
+
+def lower(node: Node, name: Optional[str] = None) -> Kernel:
+    """The node's kernel description; with conv_impl winograd2/winograd4 its 3x3 stride-1 convolutions run
+    Winograd F(m x m, 3x3) as kernel stages (kernel/winograd.py) instead of the implicit GEMM. (auto keeps the
+    implicit GEMM: where Winograd wins on a GPU has not been measured.)"""
+    kernel = lower_node(node, name)
+    impl = config.get("conv_impl")
+    if impl.startswith("winograd"):
+        use_winograd(kernel, int(impl[len("winograd"):]))
+    return kernel
 
 
 def row_buffers(node: Node) -> list[int]:
@@ -172,7 +185,7 @@ def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None
         refuse_host_only(node)
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
-        kernel = lower_node(node, name)
+        kernel = lower(node, name)
         plan = plan_kernel(kernel, name, _aligner(graph.memory_plan.alignment))
         offsets, _ = _temps(kernel, plan)
         check_at = {}

@@ -161,7 +161,8 @@ def row_kernel(kernel: Kernel, group: list, later: list, name: str) -> tuple[Lau
                 if lanes > 1:
                     body.line(f"{acc} = hb_row_reduce<{COMBINE_OP[red.combine]}>({acc}, {lanes}, ({atype}){ident});")
                 result = acc
-            reg = body.local(cexpr.RTYPE[s.expr.dtype], f"({cexpr.RTYPE[s.expr.dtype]}){result}", prefix="row")
+            reg = body.local(cexpr.RTYPE[s.expr.dtype], cexpr.rounded(f"({cexpr.RTYPE[s.expr.dtype]}){result}", s.expr.dtype),
+                             prefix="row")
             _register_row_loads(body, kernel, group, s.out, nrow, reg)
             if s.out not in kept:
                 body.line(f"if (live && lane == 0) {ptrs[s.out]}[row] = "

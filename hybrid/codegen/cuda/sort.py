@@ -39,7 +39,7 @@ def sort_launch(kernel: Kernel, s: SortStage, name: str) -> Launch:
         for (long long k = lo; k < hi; ++k) {{
           bool right = i >= mid;
           if (!right && j < hi) {{
-            const {vtype} a = ({vtype})x[from[i]], b = ({vtype})x[from[j]];
+            const {vtype} a = {cexpr.load("x", "from[i]", s.dtype)}, b = {cexpr.load("x", "from[j]", s.dtype)};
             right = {_less(s.dtype)};
           }}
           to[k] = right ? from[j++] : from[i++];

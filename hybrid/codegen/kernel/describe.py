@@ -9,7 +9,8 @@ from typing import Any, Optional
 import numpy
 
 from ...ir.types import TensorType
-from .expr import E
+from .expr import E, ivar, walk
+from .index_math import simplify
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,10 @@ class LapackStage:
     order and overwrites its input, so `a` (m*n) takes a transposed copy of each matrix and `u`,
     `vt` (svd only: U and Vh in column-major, m*mu and nv*n) receive the factors before they are
     transposed into `out`; `work` (lwork elements of dtype) and `iwork` (liwork i32) are the
-    routine's workspaces, sized for this m, n by LAPACK's query. Runs the matrices one after
+    routine's workspaces, sized for this m, n by LAPACK's query. A complex `dtype` (c64, c128)
+    means the buffers hold (re, im) pairs of reals (sizes count complex elements) and the routine
+    also gets `rwork` (lrwork reals) and writes its real singular values / eigenvalues to `values`
+    first (the packed output stores them with a zero imaginary part). Runs the matrices one after
     another on one thread. A matrix LAPACK fails on (no convergence) gets NaN factors."""
     op: str
     out: str
@@ -164,12 +168,16 @@ class LapackStage:
     full_matrices: bool = False
     uplo: str = "L"
     compute_uv: bool = True          # svd: False computes (and packs) the singular values only
+    rwork: Optional[str] = None      # complex dtypes only
+    lrwork: int = 0
+    values: Optional[str] = None     # complex dtypes only, when the output packs complex factors
 
     def __str__(self) -> str:
         full = " full_matrices" if self.full_matrices else (f" uplo={self.uplo}" if self.op == "eigh" else "")
         full += "" if self.compute_uv else " values_only"
         return (f"{self.out} = lapack {self.op}{full}({self.src}: {self.batch} x {self.m}x{self.n} {self.dtype}) "
-                f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]")
+                f"scratch {self.a} {self.u} {self.vt} work {self.work}[{self.lwork}] iwork {self.iwork}[{self.liwork}]"
+                + (f" rwork {self.rwork}[{self.lrwork}] values {self.values}" if self.rwork else ""))
 
 
 @dataclass(frozen=True)
@@ -258,3 +266,30 @@ class Kernel:
             else:       # a backend's own stage kind (llvm: ChunkLoop, DirectConv)
                 lines.append(f"  {s}")
         return "\n".join(lines)
+
+
+def fresh_var(k: Kernel, extent: int) -> int:
+    """A new loop variable of kernel `k` ranging over `extent`."""
+    v = max(k.extents, default=0) + 1
+    k.extents[v] = extent
+    return v
+
+
+def temp_buffer(k: Kernel, name: str, shape: tuple[int, ...], dtype: str = "f32") -> Buffer:
+    """A new temp buffer of kernel `k`."""
+    k.buffers[name] = Buffer(name, shape, dtype, "temp")
+    return k.buffers[name]
+
+
+def stage_over(k: Kernel, out: Buffer, body) -> Stage:
+    """A stage over `out` whose value at fresh index vars is body(tuple of ivar E), simplified."""
+    vars_ = tuple(fresh_var(k, d) for d in out.shape)
+    return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
+
+
+def stage_reads(stage, name: str) -> bool:
+    """Whether a GemmStage (operands, epilogue) or a Stage loads buffer `name` (False for other stage kinds)."""
+    if isinstance(stage, GemmStage):
+        return name in (stage.a, stage.b) or stage.epilogue is not None and any(
+            e.op == "load" and e.value == name for e in walk(stage.epilogue))
+    return isinstance(stage, Stage) and any(e.op == "load" and e.value == name for e in walk(stage.expr))

@@ -13,7 +13,7 @@ from ...ir import scalar as S
 from ...ir.graph import Graph, Node, Value
 from ...ir.ops.decomp import svd_sizes
 from ...ir.registry import get_op
-from ...ir.types import COMPLEX_PART, TensorType
+from ...ir.types import COMPLEX_OF, COMPLEX_PART, TensorType
 from .. import lapack
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
 from .describe import Buffer, Kernel, LapackStage, Reduction, SortStage, Stage
@@ -207,21 +207,32 @@ def _lower_value(lw: _Lowering, node: Node, args: list[Lazy], env_types: list[Te
 
 
 def _lower_lapack(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:
-    """svd/eigh: the operand materialized, LAPACK's scratch arrays as temps (codegen/lapack.py)."""
-    m, n = t.shape[-2:]
+    """svd/eigh: the operand materialized, LAPACK's scratch arrays as temps (codegen/lapack.py); a
+    complex matrix (pairs=True) keeps its (re, im) pairs in real buffers of twice the size."""
+    pairs = bool(node.attrs.get("pairs", False))
+    part = t.dtype
+    dtype = COMPLEX_OF[part] if pairs else part
+    m, n = t.shape[-3:-1] if pairs else t.shape[-2:]
+    width = 2 if pairs else 1
     full = bool(node.attrs.get("full_matrices", False))
     vectors = bool(node.attrs.get("compute_uv", True))
     src = lw.materialize(a, t)
-    ws = lapack.workspace(node.op, t.dtype, m, n, full, vectors)
-    u = vt = None
+    ws = lapack.workspace(node.op, dtype, m, n, full, vectors)
+
+    def temp(count: int, of: str = part) -> str:
+        return lw.buffer("t", (max(1, count),), of, "temp").name
+    u = vt = rwork = values = None
     if node.op == "svd" and vectors:
         _, mu, nv = svd_sizes(m, n, full)
-        u = lw.buffer("t", (max(1, m * mu),), t.dtype, "temp").name
-        vt = lw.buffer("t", (max(1, nv * n),), t.dtype, "temp").name
+        u, vt = temp(m * mu * width), temp(nv * n * width)
+    if pairs:
+        rwork = temp(ws.lrwork)
+        if node.op == "eigh" or vectors:
+            values = temp(min(m, n))
     lw.kernel.stages.append(LapackStage(
-        node.op, out.name, src.name, lw.buffer("t", (max(1, m * n),), t.dtype, "temp").name, u, vt,
-        lw.buffer("t", (ws.lwork,), t.dtype, "temp").name, lw.buffer("t", (ws.liwork,), "i32", "temp").name,
-        math.prod(t.shape[:-2]), m, n, t.dtype, ws.lwork, ws.liwork, full, node.attrs.get("uplo", "L"), vectors))
+        node.op, out.name, src.name, temp(m * n * width), u, vt, temp(ws.lwork * width), temp(ws.liwork, "i32"),
+        math.prod(t.shape[:-3] if pairs else t.shape[:-2]), m, n, dtype, ws.lwork, ws.liwork, full,
+        node.attrs.get("uplo", "L"), vectors, rwork, ws.lrwork, values))
 
 
 def _lower_reduce(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) -> None:

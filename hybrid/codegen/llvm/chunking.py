@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..kernel import Buffer, GemmStage, Kernel, Stage, iadd, ivar, simplify, substitute, walk
+from ..kernel import Buffer, GemmStage, Kernel, Stage, fresh_var, iadd, ivar, simplify, substitute, walk
 
 CHUNK_BYTES = 1 << 22
 
@@ -90,8 +90,3 @@ def chunk_convolutions(k: Kernel) -> None:
     k.stages = out
 
 
-def fresh_var(k: Kernel, extent: int) -> int:
-    """A new loop variable of kernel `k` ranging over `extent`."""
-    v = max(k.extents, default=0) + 1
-    k.extents[v] = extent
-    return v

@@ -10,6 +10,14 @@ work to pay for re-laying the input and the result out (the NCHW[x]c transforms 
     8-pixel rows of its last stage; LeNet's conv2: 0.34-0.48x);
   - not 1x1 convolutions (1.4-2.2x: the im2col of a 1x1 is no copy at all, and the GEMM is as fast), nor
     the RGB/grey stems (C <= 3: 1.0-1.5x, most of the work is the layout change).
+A 3x3 stride-1 convolution over at least one vector of input channels runs Winograd (conv_winograd.py) where
+its images are large enough (bench/conv_shapes.py, one thread, against ONNX Runtime; the direct kernel
+0.91-1.02x there): F(4x4,3x3) from 32x32 outputs (ResNet-18 at 64x64, 64 and 128 channels: 0.44-0.52x,
+F(2x2) 0.59-0.69x), F(2x2,3x3) from 16x16 (256 channels: 0.67-0.71x; F(4x4) the same or slower, and less
+accurate). Not on 8x8 outputs: 512 channels there make the transformed weights (16/9 or 36/9 of the
+weights) the data to stream, and Winograd took 1.5-2.3x ONNX Runtime's time.
+Depthwise convolutions with a spatial kernel run conv_depthwise.py (a vector of channels per FMA, no GEMM
+to feed); other grouped convolutions take im2col.
 The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
 supports (benchmarks and tests)."""
 from __future__ import annotations
@@ -22,20 +30,41 @@ from ..kernel.describe import ConvGeometry
 from . import gemm
 
 
+def winograd_fits(geo: ConvGeometry) -> bool:
+    """Whether Winograd F(m x m, 3x3) computes `geo`: an ungrouped 3x3 convolution, stride 1, no dilation."""
+    return geo.w_shape[2:] == (3, 3) and tuple(geo.stride) == (1, 1) and tuple(geo.dilation) == (1, 1) \
+        and geo.groups == 1
+
+
+def depthwise(geo: ConvGeometry) -> bool:
+    """Whether `geo` is a depthwise convolution (groups = input channels = output channels) on an NCHW input."""
+    return 1 < geo.groups == geo.in_shape[1] == geo.w_shape[0] and not geo.block
+
+
 def choose_kind(geo: ConvGeometry, width: int) -> str:
-    """"direct" or "im2col" for the convolution `geo` on a target with `width` floats per vector."""
+    """"direct", "winograd2", "winograd4", "depthwise" or "im2col" for the convolution `geo` on a target with
+    `width` floats per vector (other grouped convolutions: "im2col")."""
     forced = config.get("conv_impl")
-    if forced != "auto":
+    if geo.groups != 1:
+        spatial = geo.w_shape[2] * geo.w_shape[3] > 1
+        return "depthwise" if depthwise(geo) and spatial and forced != "im2col" else "im2col"
+    if forced.startswith("winograd") and winograd_fits(geo):
+        return forced
+    if forced not in ("auto", "winograd2", "winograd4"):
         return forced
     _, c, h, w = geo.in_shape
     _, _, kh, kw = geo.w_shape
+    oh = (h + 2 * geo.padding[0] - geo.dilation[0] * (kh - 1) - 1) // geo.stride[0] + 1
     ow = (w + 2 * geo.padding[1] - geo.dilation[1] * (kw - 1) - 1) // geo.stride[1] + 1
+    if forced == "auto" and winograd_fits(geo) and c >= width and min(oh, ow) >= 16:
+        return "winograd4" if min(oh, ow) >= 32 else "winograd2"
     return "direct" if kh * kw > 1 and c >= 4 and 2 * ow >= width else "im2col"
 
 
 def blocked_input(node: Node) -> Optional[int]:
     """The LLVM backend's rule for the channel-blocked layout pass (passes/conv_layout.py): the block (one
-    vector of channels of the target) when `node` (conv2d or conv2d_blocked) runs the direct kernel, which
+    vector of channels of the target) when `node` (conv2d or conv2d_blocked) runs the direct kernel (or
+    Winograd, which reads and stores the same layouts), which
     reads a blocked input of at least one block of channels in place and can store its result blocked;
     None otherwise."""
     width = gemm.host_config().width
@@ -51,4 +80,4 @@ def blocked_input(node: Node) -> Optional[int]:
         geo_in, padding = x.shape, tuple(node.attrs["padding"])
     geo = ConvGeometry("x", "w", None, None, tuple(geo_in), tuple(w.shape), tuple(node.attrs["stride"]), padding,
                        tuple(node.attrs["dilation"]), 1)
-    return width if choose_kind(geo, width) == "direct" else None
+    return width if choose_kind(geo, width) != "im2col" else None

@@ -21,7 +21,7 @@ their weights (in L2).
 
 Stages of `render_direct` (one DirectConv of a kernel): the item loop, then per row the full tiles and
 the tail tile (OW % RW pixels), each a call of a tile function shared by every convolution of the module
-with the same register tile (`_tile_function`: loops over the channel blocks, kh and kw carrying the
+with the same register tile (`tile_function`: loops over the channel blocks, kh and kw carrying the
 accumulators, the CI input channels unrolled inside).
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ class ConvTile:
 
 @dataclass(frozen=True)
 class TileEpilogue:
-    """The elementwise tail applied to the register tile before its store (see `_tile_function`).
+    """The elementwise tail applied to the register tile before its store (see `tile_function`).
 
     expr: a tree of tuples (op, *args) over the leaves ("acc",) (the convolution's value), ("chan", i)
     (per-output-channel value i), ("res", i) (residual i at the element's own NCHW position) and
@@ -110,6 +110,27 @@ class DirectConv:
     @property
     def out_channels(self) -> int:
         return self.channels or self.tile.ob * self.tile.width
+
+    @property
+    def items(self) -> int:
+        """Work items shared among the threads."""
+        return self.tile.items
+
+    @property
+    def group_weights(self) -> int:
+        """Floats of packed weights per output-channel group."""
+        t = self.tile
+        return t.cb * t.kh * t.kw * t.ci * t.ro * t.width
+
+    @property
+    def group_input_rows(self) -> int:
+        """Padded input rows between the first rows that consecutive groups read (0: every group reads all
+        the input channel blocks)."""
+        return 0
+
+    def tile_function(self, mod, rw: int, masked: bool, stores: str) -> str:
+        """The tile function `render_direct` calls (its arguments: `tile_function`'s)."""
+        return tile_function(mod, self.tile, rw, self.epilogue, masked, stores)
 
     @property
     def flops(self) -> int:
@@ -250,10 +271,11 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     sh, sw = t.stride
     # offsets (floats) of the row's first input pixel, the group's weights, and output block 0's row
     xrow = fn.op(f"mul nsw i64 {n}, {t.cb * t.hp}")
+    if s.group_input_rows:
+        xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {og}, {s.group_input_rows}')}")
     xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {oh}, {sh}')}")
     xrow = fn.op(f"mul nsw i64 {xrow}, {t.wp * t.ci}")
-    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 "
-               f"{fn.op(f'mul nsw i64 {og}, {t.cb * t.kh * t.kw * t.ci * t.ro * V}')}")
+    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {og}, {s.group_weights}')}")
     first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
     copy_row = None
     if s.copy is not None:
@@ -286,8 +308,8 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
                     f"i64 {copy_block}" + extra
         dh, dw = t.dilation
         masked = s.out_channels % (t.ro * V) != 0
-        function = _tile_function(mod, t, rw, s.epilogue, masked, "blocked" if s.blocked_out else
-                                  "both" if s.copy is not None else "nchw")
+        function = s.tile_function(mod, rw, masked, "blocked" if s.blocked_out else
+                                   "both" if s.copy is not None else "nchw")
         fn.do(f"call void @{function}(ptr {xp}, ptr {wp}, ptr {yp}, "
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
               f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
@@ -295,19 +317,26 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     fn.end_loop(item)
 
 
+def image_origin(fn: Fn, s: DirectConv, n: str, og: str, y: str):
+    """For a stage storing the blocked image y (N, OB, OH + 2ph, OW + 2pw, V): (offset of block og * RO of image n,
+    floats per block, zero(offset, floats): emits a memset of y's floats from offset on)."""
+    t, (ph, pw) = s.tile, s.out_pad
+    block = (t.oh + 2 * ph) * (t.ow + 2 * pw) * t.width
+    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
+
+    def zero(offset: str, floats: int) -> None:
+        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
+        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    return fn.op(f"mul nsw i64 {blocks}, {block}"), block, zero
+
+
 def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tuple[str, int, int]:
     """For a DirectConv storing the blocked image: zero the border of the item's row (the left and right
     padding of its RO blocks; the top (bottom) padding rows too when it is the first (last) row), and return
     (offset of the row's first output pixel in block og * RO, floats per pixel, floats per block)."""
     t, (ph, pw) = s.tile, s.out_pad
-    V, hp, wp = t.width, t.oh + 2 * ph, t.ow + 2 * pw
-    block = hp * wp * V
-    blocks = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {t.ob}')}, {fn.op(f'mul nsw i64 {og}, {t.ro}')}")
-    first = fn.op(f"mul nsw i64 {blocks}, {block}")          # block og * RO of image n
-
-    def zero(offset: str, floats: int) -> None:
-        p = fn.op(f"getelementptr inbounds float, ptr {y}, i64 {offset}")
-        fn.do(f"call void @llvm.memset.p0.i64(ptr align 4 {p}, i8 0, i64 {floats * 4}, i1 false)")
+    V, wp = t.width, t.ow + 2 * pw
+    first, block, zero = image_origin(fn, s, n, og, y)
     row = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {oh}, {ph}')}, {wp * V}")
     for r in range(t.ro):
         start = fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {r * block}")
@@ -322,7 +351,29 @@ def _blocked_row(fn: Fn, s: DirectConv, n: str, og: str, oh: str, y: str) -> tup
     return fn.op(f"add nsw i64 {fn.op(f'add nsw i64 {first}, {row}')}, {pw * V}"), V, block
 
 
-def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
+def variant(mod, base: str, epilogue: TileEpilogue, masked: bool, stores: str) -> tuple[str, bool]:
+    """The name of a tile function's variant (epilogue tree, masking, stores) and whether the module defines it
+    already (if not, it is now marked defined: the caller emits it)."""
+    name = base + ("" if epilogue == TileEpilogue() else f"e{epilogue.signature()}") + ("m" if masked else "") + \
+        {"nchw": "", "blocked": "b", "both": "d"}[stores]
+    if name in mod.defined:
+        return name, True
+    mod.defined.add(name)
+    return name, False
+
+
+def tile_header(name: str, epilogue: TileEpilogue, stores: str) -> Fn:
+    """The function `name` with `tile_function`'s arguments (for this epilogue and stores)."""
+    extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
+        "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
+    if stores == "both":
+        extra = ", ptr noalias %yb, i64 %ybblock" + extra
+    # y and a residual may be one array (a result computed in place): neither is noalias
+    return Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
+              f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
+
+
+def tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilogue(),
                    masked: bool = False, stores: str = "nchw") -> str:
     """The function computing one register tile (RO blocks x rw pixels), defined once per module for each
     (RO, rw, CI, V, epilogue tree, masking): the shape's other numbers are arguments, so the ResNet-18 graph's
@@ -342,20 +393,11 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
     loaded as vectors) before the transpose; one with residuals (NCHW rows) on the transposed rows, and for
     the "both" stores the rows are transposed back to pixel vectors."""
     V, vt = t.width, f"<{t.width} x float>"
-    plain = epilogue == TileEpilogue()
-    name = f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}" + ("" if plain else f"e{epilogue.signature()}") + \
-        ("m" if masked else "") + {"nchw": "", "blocked": "b", "both": "d"}[stores]
-    if name in mod.defined:
+    name, defined = variant(mod, f"hb_conv_tile_r{t.ro}w{rw}c{t.ci}v{V}", epilogue, masked, stores)
+    if defined:
         return name
-    mod.defined.add(name)
     fma = mod.intrinsic(f"llvm.fma.v{V}f32", vt, vt, vt, vt)
-    extra = "".join(f", ptr noalias %ch{i}" for i in range(len(epilogue.chans))) + \
-        "".join(f", ptr %res{i}" for i in range(len(epilogue.residuals)))
-    if stores == "both":
-        extra = ", ptr noalias %yb, i64 %ybblock" + extra
-    # y and a residual may be one array (a result computed in place): neither is noalias
-    fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %w, ptr %y, i64 %cb, i64 %kh, "
-            f"i64 %kw, i64 %xcb, i64 %xkh, i64 %xkw, i64 %xpixel, i64 %ychan, i64 %valid{extra}) noinline nounwind")
+    fn = tile_header(name, epilogue, stores)
     n = t.ro * rw
     step = t.ci * t.ro * V                       # weight floats per (block, tap)
     loops, acc = [], ["zeroinitializer"] * n
@@ -388,15 +430,52 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
                 acc[k] = fn.op(f"call {vt} {fma}({vt} {x}, {vt} {wv[r]}, {vt} {acc[k]})")
     for lp in reversed(loops):
         acc = fn.end_loop(lp, acc)
-    if stores == "blocked":
-        _store_blocked(fn, mod, t, rw, epilogue, masked, acc)
-        return name
+    store_tile(fn, mod, V, epilogue, masked, stores, {r: acc[r * rw:(r + 1) * rw] for r in range(t.ro)},
+               TileRefs.parameters(epilogue))
+    fn.do("ret void")
+    mod.functions.append(fn.text())
+    return name
+
+
+@dataclass(frozen=True)
+class TileRefs:
+    """The LLVM values a tile's stores address (see `tile_function`'s arguments): y, the blocked image yb
+    ("both" stores) and the epilogue's per-channel values and residuals."""
+    y: str
+    yb: str
+    chans: tuple[str, ...]
+    residuals: tuple[str, ...]
+
+    @staticmethod
+    def parameters(epilogue: TileEpilogue) -> "TileRefs":
+        return TileRefs("%y", "%yb", tuple(f"%ch{i}" for i in range(len(epilogue.chans))),
+                        tuple(f"%res{i}" for i in range(len(epilogue.residuals))))
+
+
+def store_tile(fn: Fn, mod, V: int, epilogue: TileEpilogue, masked: bool, stores: str, blocks: dict[int, list[str]],
+               refs: TileRefs) -> None:
+    """Apply `epilogue` to a register tile and store it as `stores` says (see `tile_function`): blocks[r] holds
+    the V-channel vectors of block r's pixels (one output row, left to right). Uses %ychan, %valid and, for
+    "both", %ybblock of the function being emitted."""
+    vt = f"<{V} x float>"
+    if stores == "blocked":      # each vector is stored as is after the epilogue on whole vectors
+        for r, pixels in blocks.items():
+            keep = _valid_lanes(fn, V, r) if masked else None
+            memo: dict = {}
+            for j, pixel in enumerate(pixels):
+                at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ychan, {r}')}, {j * V}")
+                value = _render_epilogue(fn, mod, epilogue.expr, pixel, V, r * V, at, {}, refs, memo)
+                if keep is not None:
+                    value = fn.op(f"select <{V} x i1> {keep}, {vt} {value}, {vt} zeroinitializer")
+                fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr {refs.y}, i64 {at}')}, "
+                      "align 4")
+        return
     early = not epilogue.residuals    # no NCHW operand: the epilogue runs on whole vectors of channels
-    for r in range(t.ro):           # channel r * V + lane: lane `lane` of block r's rw accumulators
-        pixels = acc[r * rw:(r + 1) * rw]
+    for r, pixels in blocks.items():  # channel r * V + lane: lane `lane` of block r's pixel vectors
+        rw = len(pixels)
         if early:
             vectors: dict = {}
-            pixels = [_render_epilogue(fn, mod, epilogue.expr, a, V, r * V, "", {}, vectors) for a in pixels]
+            pixels = [_render_epilogue(fn, mod, epilogue.expr, a, V, r * V, "", {}, refs, vectors) for a in pixels]
         values = []
         for lane, row in enumerate(_transpose(fn, pixels, V)):
             c = r * V + lane
@@ -404,41 +483,21 @@ def _tile_function(mod, t: ConvTile, rw: int, epilogue: TileEpilogue = TileEpilo
                 read = fn.op(f"select i1 {fn.op(f'icmp slt i64 {c}, %valid')}, i64 {c}, i64 "
                              f"{fn.op('sub nsw i64 %valid, 1')}") if masked else str(c)
                 values.append(_render_epilogue(fn, mod, epilogue.expr, row, rw, c,
-                                               fn.op(f"mul nsw i64 %ychan, {read}"), {}))
+                                               fn.op(f"mul nsw i64 %ychan, {read}"), {}, refs))
             with fn.when(fn.op(f"icmp slt i64 {c}, %valid"), "channel") if masked else nullcontext():
                 at = fn.op(f"mul nsw i64 %ychan, {c}")
                 value = row if early else values[-1] if values else \
-                    _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {})
+                    _render_epilogue(fn, mod, epilogue.expr, row, rw, c, at, {}, refs)
                 fn.do(f"store <{rw} x float> {value}, ptr "
-                      f"{fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
+                      f"{fn.op(f'getelementptr inbounds float, ptr {refs.y}, i64 {at}')}, align 4")
         if stores == "both":
             keep = _valid_lanes(fn, V, r) if masked else None
             for j, pixel in enumerate(pixels if early else _transpose(fn, values, rw)):
                 if keep is not None:
                     pixel = fn.op(f"select <{V} x i1> {keep}, {vt} {pixel}, {vt} zeroinitializer")
                 at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ybblock, {r}')}, {j * V}")
-                fn.do(f"store {vt} {pixel}, ptr {fn.op(f'getelementptr inbounds float, ptr %yb, i64 {at}')}, align 4")
-    fn.do("ret void")
-    mod.functions.append(fn.text())
-    return name
-
-
-def _store_blocked(fn: Fn, mod, t: ConvTile, rw: int, epilogue: TileEpilogue, masked: bool, acc: list) -> None:
-    """The blocked tile's stores: each accumulator is one pixel's V channels of one block, stored as is (no
-    transpose) after the epilogue on whole vectors (per-channel values loaded as vectors); the lanes of
-    channels at or past %valid are stored as zeros (the layout's channel padding)."""
-    V, vt = t.width, f"<{t.width} x float>"
-    for r in range(t.ro):
-        keep = _valid_lanes(fn, V, r) if masked else None
-        memo: dict = {}
-        for j in range(rw):
-            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %ychan, {r}')}, {j * V}")
-            value = _render_epilogue(fn, mod, epilogue.expr, acc[r * rw + j], V, r * V, at, {}, memo)
-            if keep is not None:
-                value = fn.op(f"select <{V} x i1> {keep}, {vt} {value}, {vt} zeroinitializer")
-            fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr %y, i64 {at}')}, align 4")
-    fn.do("ret void")
-    mod.functions.append(fn.text())
+                fn.do(f"store {vt} {pixel}, ptr {fn.op(f'getelementptr inbounds float, ptr {refs.yb}, i64 {at}')}, "
+                      "align 4")
 
 
 def _valid_lanes(fn: Fn, width: int, block: int) -> str:
@@ -455,9 +514,9 @@ TILE_EPILOGUE_OPS = set(_VECTOR_OPS) | set(_COMPARES) | {"max", "min", "neg", "s
 
 
 def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at: str, memo: dict,
-                     channel_vectors: Optional[dict] = None) -> str:
+                     refs: TileRefs, channel_vectors: Optional[dict] = None) -> str:
     """The value of epilogue tree `e` for one output channel's rw pixels (`row`: the convolution's values;
-    `at`: the row's offset from y, the same in each residual). With `channel_vectors` (a memo shared by a
+    `at`: the row's offset from y, the same in each residual; refs: where the operands are). With `channel_vectors` (a memo shared by a
     block's pixels), `row` is one pixel's rw channels from `channel` on instead: per-channel values are
     loaded as vectors."""
     if e in memo:
@@ -468,22 +527,22 @@ def _render_epilogue(fn: Fn, mod, e: tuple, row: str, rw: int, channel: int, at:
         out = row
     elif op == "chan" and channel_vectors is not None:
         if e not in channel_vectors:
-            p = fn.op(f"getelementptr inbounds float, ptr %ch{e[1]}, i64 {channel}")
+            p = fn.op(f"getelementptr inbounds float, ptr {refs.chans[e[1]]}, i64 {channel}")
             channel_vectors[e] = fn.op(f"load {vt}, ptr {p}, align 4")
         out = channel_vectors[e]
     elif op in ("const", "chan"):
         if op == "const":
             scalar = lit(e[1], "f32")
         else:
-            p = fn.op(f"getelementptr inbounds float, ptr %ch{e[1]}, i64 {channel}")
+            p = fn.op(f"getelementptr inbounds float, ptr {refs.chans[e[1]]}, i64 {channel}")
             scalar = fn.op(f"load float, ptr {p}, align 4")
         one = fn.op(f"insertelement {vt} poison, float {scalar}, i64 0")
         out = fn.op(f"shufflevector {vt} {one}, {vt} poison, <{rw} x i32> zeroinitializer")
     elif op == "res":
-        p = fn.op(f"getelementptr inbounds float, ptr %res{e[1]}, i64 {at}")
+        p = fn.op(f"getelementptr inbounds float, ptr {refs.residuals[e[1]]}, i64 {at}")
         out = fn.op(f"load {vt}, ptr {p}, align 4")
     else:
-        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo, channel_vectors) for a in e[1:]]
+        args = [_render_epilogue(fn, mod, a, row, rw, channel, at, memo, refs, channel_vectors) for a in e[1:]]
         if op in _VECTOR_OPS:
             out = fn.op(f"{_VECTOR_OPS[op]} {vt} {args[0]}, {args[1]}")
         elif op in _COMPARES:
@@ -531,6 +590,12 @@ def standalone_ir(tile: ConvTile, triple: str, stores: str = "nchw") -> str:
     """A module defining `void hybrid_conv_direct(ptr x, ptr w, ptr y, ptr yb, i64 lo, i64 hi)`: items [lo, hi)
     of a direct convolution of `tile` storing y in NCHW, the blocked image (padding 1) in y, or both (the image
     in yb), as `stores` says (for inspecting the code generated for any vector width)."""
+    return standalone_module(DirectConv("y", "x", "w", tile), render_direct, triple, stores)
+
+
+def standalone_module(conv: DirectConv, render, triple: str, stores: str) -> str:
+    """The module of `standalone_ir` for the stage `conv` (stores set here), emitted by `render` (render_direct or
+    conv_winograd.render_winograd)."""
     class Module:
         def __init__(self):
             self.declares: set[str] = set()
@@ -543,9 +608,9 @@ def standalone_ir(tile: ConvTile, triple: str, stores: str = "nchw") -> str:
     mod = Module()
     fn = Fn("define void @hybrid_conv_direct(ptr noalias %x, ptr noalias %w, ptr noalias %y, ptr noalias %yb, "
             "i64 %lo, i64 %hi)")
-    conv = DirectConv("y", "x", "w", tile, out_pad=None if stores == "nchw" else (1, 1),
-                      copy="yb" if stores == "both" else None)
+    conv.out_pad = None if stores == "nchw" else (1, 1)
+    conv.copy = "yb" if stores == "both" else None
     mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
-    render_direct(fn, mod, conv, {"x": "%x", "w": "%w", "y": "%y", "yb": "%yb"}, "%lo", "%hi")
+    render(fn, mod, conv, {"x": "%x", "w": "%w", "y": "%y", "yb": "%yb"}, "%lo", "%hi")
     fn.do("ret void")
     return "\n".join([f'target triple = "{triple}"'] + sorted(mod.declares) + mod.functions + [fn.text()])

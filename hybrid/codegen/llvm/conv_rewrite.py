@@ -12,6 +12,9 @@ conv_choice.py assigns to the direct kernel:
      (stages of OB * V floats, zeros past O);
   4. otherwise (logged under "fusion" with the reason), the kernel writes the product into a temp with
      whole vectors of channels and a stage writes the result: the epilogue as one vectorized pass.
+A 3x3 stride-1 convolution that conv_choice assigns to Winograd F(m x m, 3x3) (conv_winograd.py) goes the same
+way with a WinogradConv stage (a DirectConv with another loop nest) and its weights packed transformed; a
+depthwise one with a DepthwiseConv (conv_depthwise.py: a group per channel block, weights (CB, KH, KW, V)).
 """
 from __future__ import annotations
 
@@ -19,35 +22,30 @@ from typing import NamedTuple, Union
 
 from ... import log
 from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
-                      load, rewrite, select, simplify, substitute, walk)
+                      load, rewrite, select, simplify, stage_over, stage_reads, substitute, temp_buffer, walk)
 from ..kernel.blocked import blocked_copy_source
 from . import gemm
 from .chunking import fresh_var
-from .conv_choice import choose_kind
+from .conv_choice import choose_kind, depthwise
+from .conv_depthwise import DepthwiseConv, depthwise_tile
 from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, TileEpilogue, choose_tile, direct_shape,
                           groups_outer)
+from ..kernel.winograd import weight_expr
+from .conv_winograd import WinogradConv, chunk_tiles
 
 
 def _reads(stage, name: str) -> bool:
-    if isinstance(stage, GemmStage):
-        return name in (stage.a, stage.b) or stage.epilogue is not None and any(
-            e.op == "load" and e.value == name for e in walk(stage.epilogue))
-    if isinstance(stage, Stage):
-        return any(e.op == "load" and e.value == name for e in walk(stage.expr))
+    if isinstance(stage, (GemmStage, Stage)):
+        return stage_reads(stage, name)
     if isinstance(stage, DirectConv):
         return name in (stage.x, stage.w) + stage.epilogue.chans + stage.epilogue.residuals
     return name == stage.x                                                               # PackInput
 
 
-def _stage(k: Kernel, out: Buffer, body) -> Stage:
-    """A stage over `out` whose value at index vars is body(tuple of ivar E)."""
-    vars_ = tuple(fresh_var(k, d) for d in out.shape)
-    return Stage(out.name, vars_, simplify(body(tuple(ivar(v) for v in vars_)), k.extents))
-
-
 def _eligible(k: Kernel, i: int, width: int) -> bool:
     g = k.stages[i]
-    if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or g.conv.groups != 1:
+    if not isinstance(g, GemmStage) or g.conv is None or k.buffers[g.out].dtype != "f32" or \
+            g.conv.groups != 1 and not depthwise(g.conv):
         return False
     if g.conv.block and (g.conv.block != width or g.conv.in_shape[1] < width):
         return False        # a blocked input the tile cannot read in place (blocked for another target)
@@ -86,11 +84,11 @@ def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
     packs = []
     while True:     # each rewrite removes stages before the GEMM: look again from the start
         i = next((i for i in range(len(k.stages))
-                  if _eligible(k, i, width) and choose_kind(k.stages[i].conv, width) == "direct"), None)
+                  if _eligible(k, i, width) and choose_kind(k.stages[i].conv, width) != "im2col"), None)
         if i is None:
             _store_blocked(k)
             return packs
-        packs.append(_rewrite(k, i, width))
+        packs.append(_rewrite(k, i, width, choose_kind(k.stages[i].conv, width)))
 
 
 def _store_blocked(k: Kernel) -> None:
@@ -129,14 +127,18 @@ def keep_packed(k: Kernel, pack: WeightPack) -> ConvWeightPack:
 
 
 def conv_kinds(k: Kernel) -> str:
-    """The convolution kernels of `k`, for profiler labels: "direct", "im2col", both, or "" (none)."""
-    kinds = {"direct" if isinstance(s, DirectConv) else "im2col" for s in k.stages
+    """The convolution kernels of `k`, for profiler labels: "direct", "winograd", "depthwise", "im2col", several
+    joined by "+", or "" (none)."""
+    kinds = {("winograd" if isinstance(s, WinogradConv) else "depthwise" if isinstance(s, DepthwiseConv) else "direct")
+             if isinstance(s, DirectConv) else "im2col" for s in k.stages
              if isinstance(s, DirectConv) or isinstance(getattr(s, "gemm", s), GemmStage)
              and getattr(s, "gemm", s).conv is not None}
     return "+".join(sorted(kinds))
 
 
-def _rewrite(k: Kernel, i: int, width: int) -> None:
+def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
+    """Stages 1-4 for the GemmStage k.stages[i]; kind: "direct", "winograd<m>" or "depthwise"
+    (conv_choice.choose_kind)."""
     g: GemmStage = k.stages[i]
     geo = g.conv
     N, C, H, W = geo.in_shape
@@ -144,46 +146,69 @@ def _rewrite(k: Kernel, i: int, width: int) -> None:
     (ph, pw), (sh, sw), (dh, dw) = geo.padding, geo.stride, geo.dilation
     OH, OW = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1, (W + 2 * pw - dw * (KW - 1) - 1) // sw + 1
     CB, CI, OB = direct_shape(O, C, width)
-    RO, RW = choose_tile(OB, OW, width)
+    m = int(kind[len("winograd"):]) if kind.startswith("winograd") else 0
+    tiles = -(-OH // m) * -(-OW // m) if m else OW          # Winograd: the GEMM's "pixels" are output tiles
+    RO, RW = choose_tile(OB, tiles, width)
+    if kind == "depthwise":      # a group per channel block, reading its own input block
+        CI, CB = width, OB
+        RO, RW = 1, depthwise_tile(OW, width)
     hp, wp = H + 2 * ph, W + 2 * pw      # conv2d_blocked: H, W are the blocked input's, padded already
-    outer = groups_outer(RO * width * CB * CI * KH * KW, CB * CI * hp * wp)
+    outer = groups_outer(RO * width * CB * CI * KH * KW, CB * CI * hp * wp) and not m
     tile = ConvTile(width, N, CB, CI, hp, wp, OB // RO, RO, RW, OH, OW, KH, KW, (sh, sw), (dh, dw), outer)
     fed = {n for n in (geo.padded, geo.cols) if n is not None}
     before = [s for s in k.stages[:i] if not (isinstance(s, Stage) and s.out in fed)]
     for name in fed:                                                        # 1
         del k.buffers[name]
     x, w = k.buffers[geo.x], k.buffers[geo.w]
-    xp = x if geo.block else _buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
-    wp = _buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
+    xp = x if geo.block else temp_buffer(k, f"{x.name}@nchw{CI}c", (N, CB, tile.hp, tile.wp, CI))
     out = k.buffers[g.out]
 
-    def pack_weights(idx):
-        og, cb, kh, kw, ci, r, lane = idx
+    def packed(og, r, lane, cb, ci, value):
+        """value(tap) at output channel (og * RO + r) * V + lane and input channel cb * CI + ci (zeros past O, C);
+        tap(kh, kw): the weight there."""
         o = iadd(imul(iadd(imul(og, const(RO)), r), const(width)), lane)
         c = iadd(imul(cb, const(CI)), ci)
         valid = both(in_range(o, 0, O), in_range(c, 0, C))
-        return select(valid, load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw)), const(0.0, "f32"))
+        return select(valid, value(lambda kh, kw: load(w, (clamp(o, O - 1), clamp(c, C - 1), kh, kw))),
+                      const(0.0, "f32"))
 
-    weights = _stage(k, wp, pack_weights)
+    if kind == "depthwise":
+        wp = temp_buffer(k, f"{w.name}@depthwise{width}", (CB, KH, KW, width))
+
+        def depthwise_weights(idx):
+            cb, kh, kw, lane = idx
+            c = iadd(imul(cb, const(width)), lane)
+            return select(in_range(c, 0, C), load(w, (clamp(c, C - 1), const(0), kh, kw)), const(0.0, "f32"))
+        weights = stage_over(k, wp, depthwise_weights)
+        stage = DepthwiseConv
+    elif m:
+        a = m + 2
+        wp = temp_buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
+        weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
+            m, idx[1], idx[2], lambda i, j: tap(const(i), const(j)))))           # (og, xi, nu, cb, ci, r, lane)
+        chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, width)
+
+        def stage(*args, **kw) -> DirectConv:
+            return WinogradConv(*args, **kw, m=m, chunk=chunk)
+    else:
+        wp = temp_buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
+        weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[1], idx[4],
+                                                   lambda tap: tap(idx[2], idx[3])))  # (og, cb, kh, kw, ci, r, lane)
+        stage = DirectConv
     pack = PackInput(xp.name, x.name, (N, C, H, W), CB, CI, (ph, pw))                       # 2
     fused = _tile_epilogue(k, g, (N, O, OH, OW), OB * width)
     if isinstance(fused, str):                                                                  # 4
         log.log("fusion", f"conv2d {x.name} -> {out.name}: the direct convolution's epilogue runs as a separate "
                           f"pass over the result ({fused})")
-        y = _buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
-        conv = DirectConv(y.name, xp.name, wp.name, tile)
-        after = [_stage(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]
+        y = temp_buffer(k, f"{g.out}@direct", (N, OB * width, OH, OW))
+        conv = stage(y.name, xp.name, wp.name, tile)
+        after = [stage_over(k, out, lambda idx: _epilogue(k, g, y, idx, (O, OH, OW)))]
     else:                                                                                       # 3
         epilogue, channel_stages = fused
-        conv = DirectConv(out.name, xp.name, wp.name, tile, O, epilogue)
+        conv = stage(out.name, xp.name, wp.name, tile, O, epilogue)
         before, after = before + channel_stages, []
     k.stages[:i + 1] = before + ([] if geo.block else [pack]) + [weights, conv] + after
     return WeightPack(weights, w.name)
-
-
-def _buffer(k: Kernel, name: str, shape: tuple[int, ...]) -> Buffer:
-    k.buffers[name] = Buffer(name, shape, "f32", "temp")
-    return k.buffers[name]
 
 
 class _Unfused(Exception):
@@ -233,8 +258,8 @@ def _tile_epilogue(k: Kernel, g: GemmStage, nchw: tuple[int, int, int, int],
         return str(why)
     stages = []
     for index, value in sorted(chans.values(), key=lambda c: c[0]):
-        buf = _buffer(k, f"{g.out}@chan{index}", (padded,))
-        stages.append(_stage(k, buf, lambda idx, value=value: select(
+        buf = temp_buffer(k, f"{g.out}@chan{index}", (padded,))
+        stages.append(stage_over(k, buf, lambda idx, value=value: select(
             in_range(idx[0], 0, O), substitute(value, {pos[1]: clamp(idx[0], O - 1)}), const(0.0, "f32"))))
     return TileEpilogue(expr, tuple(s.out for s in stages), tuple(sorted(residuals, key=residuals.get))), stages
 

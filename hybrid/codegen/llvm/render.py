@@ -25,6 +25,7 @@ from ..kernel import Buffer, E, GemmStage, Kernel, LapackStage, SortStage, Stage
 from . import gemm
 from .chunking import ChunkLoop
 from .conv_direct import DirectConv, PackInput, render_direct, render_pack
+from .conv_winograd import WinogradConv, render_winograd
 from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
 from .lapack import render_lapack
@@ -46,7 +47,13 @@ GEMM_BATCH_SPLIT_MAX = 1 << 24  # flops per product below which threads split a 
 LIBM_F64 = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh", "erf": "erf", "sin": "sin",
             "cos": "cos", "pow": "pow"}
 _FSUFFIX = {"f16": "f16", "bf16": "bf16", "f32": "f32", "f64": "f64"}
-ACCUMULATE = {"f16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
+# Float reductions add with `reassoc` so the loop vectorizer keeps partial sums. A short loop is
+# unrolled instead, and reassoc then lets LLVM factor its terms: x0/b + x1/b became (x0 + x1)/b,
+# which is 0 where the terms are inf and -inf (NaN), or overflows where none does. So the terms of
+# loops up to this length (LLVM unrolled up to 65 in tests; vectorizing them buys little) pass
+# through llvm.arithmetic.fence, which forbids that; longer loops vectorize (the fence would stop it).
+FENCED_EXTENT = 128
+ACCUMULATE = {"f16": "f32", "bf16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
 
 
 class ModuleState:
@@ -178,8 +185,10 @@ class ExprRenderer:
             return fn.op(f"icmp ne {REG[src]} {v}, 0")
         if {src, dst} == {"f16", "bf16"}:   # two 16-bit formats: through float
             return self.cast(self.cast(v, src, "f32"), "f32", dst)
+        if dst == "bf16":
+            return self.to_bf16(v, src)
         if src == "f64" and dst == "f16":
-            return self.f64_to_f16(v)
+            return fn.op(f"fptrunc float {self.f64_to_f32_odd(v)} to half")
         if is_float(src) and is_float(dst):
             order = ("f16", "bf16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
@@ -203,11 +212,11 @@ class ExprRenderer:
             return self.fn.op(f"icmp ne {REG[src]} {v}, 0")
         return v if REG[src] == REG[dst] else self.fn.op(f"bitcast {REG[src]} {v} to {REG[dst]}")
 
-    def f64_to_f16(self, v: str) -> str:
-        """double -> half, correctly rounded. A direct fptrunc calls a compiler-rt helper that
-        MCJIT does not link (a crash); double -> float -> half would round twice. So the float
-        step rounds to odd (truncate, then set the last bit if inexact), which the second
-        rounding then makes exact (float keeps 13 more bits than half)."""
+    def f64_to_f32_odd(self, v: str) -> str:
+        """double -> float rounded to odd (truncate, then set the last bit if inexact), so that a
+        second rounding to half or bfloat16 is exact (float keeps 13 and 16 more bits than they
+        do); double -> float -> half by two nearest roundings would round twice. A direct fptrunc
+        to half or bfloat calls a compiler-rt helper that MCJIT does not link (a crash)."""
         fn = self.fn
         r = fn.op(f"fptrunc double {v} to float")
         back = fn.op(f"fpext float {r} to double")
@@ -218,8 +227,50 @@ class ExprRenderer:
         bits = fn.op(f"bitcast float {r} to i32")
         down = fn.op(f"sub i32 {bits}, {fn.op(f'zext i1 {away} to i32')}")   # toward zero when rounded away
         odd = fn.op(f"or i32 {down}, 1")
-        fixed = fn.op(f"select i1 {inexact}, i32 {odd}, i32 {bits}")
-        return fn.op(f"fptrunc float {fn.op(f'bitcast i32 {fixed} to float')} to half")
+        return fn.op(f"bitcast i32 {fn.op(f'select i1 {inexact}, i32 {odd}, i32 {bits}')} to float")
+
+    def u64_to_f64_odd(self, m: str) -> str:
+        """An unsigned 64-bit integer -> double rounded to odd: its two 32-bit halves are exact
+        doubles; their rounded sum and its exact error (Fast2Sum: the high half is the larger)
+        say whether, and which way, the sum was rounded."""
+        fn = self.fn
+        top = fn.op(f"uitofp i64 {fn.op(f'lshr i64 {m}, 32')} to double")
+        hi = fn.op(f"fmul double {top}, {lit(2.0 ** 32, 'f64')}")
+        lo = fn.op(f"uitofp i64 {fn.op(f'and i64 {m}, 4294967295')} to double")
+        s = fn.op(f"fadd double {hi}, {lo}")
+        err = fn.op(f"fsub double {lo}, {fn.op(f'fsub double {s}, {hi}')}")
+        bits = fn.op(f"bitcast double {s} to i64")
+        above = fn.op(f"fcmp olt double {err}, 0.0")          # the sum was rounded up
+        down = fn.op(f"sub i64 {bits}, {fn.op(f'zext i1 {above} to i64')}")
+        odd = fn.op(f"or i64 {down}, 1")
+        inexact = fn.op(f"fcmp one double {err}, 0.0")
+        return fn.op(f"bitcast i64 {fn.op(f'select i1 {inexact}, i64 {odd}, i64 {bits}')} to double")
+
+    def to_bf16(self, v: str, src: str) -> str:
+        """Any dtype -> bfloat16, rounded once to nearest even as ml_dtypes does. The last step is
+        integer arithmetic on the float's bits: LLVM's own float -> bfloat is a libcall on some
+        hosts and flushes subnormals to zero with AVX512-BF16 on others."""
+        fn = self.fn
+        if src == "bool":
+            v, src = fn.op(f"uitofp i1 {v} to float"), "f32"
+        elif src in ("i64", "u64"):
+            neg = fn.op(f"icmp slt i64 {v}, 0") if src == "i64" else "false"
+            mag = fn.op(f"select i1 {neg}, i64 {fn.op(f'sub i64 0, {v}')}, i64 {v}")
+            d = self.u64_to_f64_odd(mag)
+            v, src = fn.op(f"select i1 {neg}, double {fn.op(f'fneg double {d}')}, double {d}"), "f64"
+        elif not is_float(src):     # at most 32 bits: exact in double
+            v, src = fn.op(f"{'sitofp' if src in SIGNED else 'uitofp'} {REG[src]} {v} to double"), "f64"
+        if src == "f64":
+            v = self.f64_to_f32_odd(v)
+        elif src == "f16":
+            v = fn.op(f"fpext half {v} to float")
+        bits = fn.op(f"bitcast float {v} to i32")
+        lsb = fn.op(f"and i32 {fn.op(f'lshr i32 {bits}, 16')}, 1")
+        rounded = fn.op(f"add i32 {bits}, {fn.op(f'add i32 {lsb}, 32767')}")
+        quiet = fn.op(f"or i32 {bits}, 4194304")       # a NaN stays a (quiet) NaN of its sign
+        nan = fn.op(f"fcmp uno float {v}, 0.0")
+        top = fn.op(f"lshr i32 {fn.op(f'select i1 {nan}, i32 {quiet}, i32 {rounded}')}, 16")
+        return fn.op(f"bitcast i16 {fn.op(f'trunc i32 {top} to i16')} to bfloat")
 
     def float_to_int(self, v: str, src: str, dst: str) -> str:
         """NumPy's float -> int cast (hybrid.ir.ops.elementwise.float_to_int): truncate, then
@@ -228,8 +279,8 @@ class ExprRenderer:
         else 2**63. fptosi alone would be poison out of range, which let fusion change values; a
         select of the in-range result never yields the poison of the other operand."""
         fn = self.fn
-        if src == "f16":
-            v, src = fn.op(f"fpext half {v} to float"), "f32"
+        if src in ("f16", "bf16"):
+            v, src = fn.op(f"fpext {REG[src]} {v} to float"), "f32"
         wide = "i64" if dst in ("i64", "u32", "u64") else "i32"
         lo, hi = -float(1 << (BITS[wide] - 1)), float(1 << (32 if dst == "u32" else BITS[wide] - 1))
         ge = fn.op(f"fcmp oge {REG[src]} {v}, {lit(lo, src)}")
@@ -261,13 +312,15 @@ class ExprRenderer:
             return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
         if t in ("f16", "bf16"):
             wide = [fn.op(f"fpext {REG[t]} {a} to float") for a in args]
-            r = self.call_math(name, wide, "f32")
-            return fn.op(f"fptrunc float {r} to {REG[t]}")
+            return self.cast(self.call_math(name, wide, "f32"), "f32", t)
         f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
         return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
 
     def float_op(self, op: str, a: list[str], t: str) -> str:
         fn, ty, sfx = self.fn, REG[t], _FSUFFIX[t]
+        if t == "bf16":   # computed in float and rounded once (ml_dtypes), never by LLVM's bfloat lowering
+            wide = [fn.op(f"fpext bfloat {x} to float") for x in a]
+            return self.cast(self.float_op(op, wide, "f32"), "f32", "bf16")
         simple = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
         if op in simple:
             # `contract`: a product feeding a sum may become one fma (one rounding instead of two)
@@ -423,9 +476,12 @@ class ExprRenderer:
         return x0
 
     # -- reductions ----------------------------------------------------------------------
-    def combine(self, how: str, acc: str, v: str, t: str) -> str:
+    def combine(self, how: str, acc: str, v: str, t: str, fence: bool = False) -> str:
         ty = REG[t]
         if is_float(t) and how in ("add", "mul"):
+            if fence:   # see FENCED_EXTENT
+                f = self.mod.intrinsic(f"llvm.arithmetic.fence.{_FSUFFIX[t]}", ty, ty)
+                v = self.fn.op(f"call {ty} {f}({ty} {v})")
             return self.fn.op(f"{'fadd' if how == 'add' else 'fmul'} reassoc nsz {ty} {acc}, {v}")
         if is_float(t):
             return self.float_op(how, [acc, v], t)
@@ -453,7 +509,7 @@ class ExprRenderer:
         if depth + 1 < len(red.vars):
             new = self.nested(red, body, t, depth + 1, acc)
         else:
-            new = self.combine(red.combine, acc, self.value(body), t)
+            new = self.combine(red.combine, acc, self.value(body), t, fence=red.extents[depth] <= FENCED_EXTENT)
         return self.fn.end_loop(loop, [new])[0]
 
     def blocked_sum(self, red, body: E, t: str) -> str:
@@ -936,7 +992,8 @@ def render_kernel(mod: ModuleState, k: Kernel, fname: str, noalias: bool = True,
             render_chunk_loop(fn, mod, k, stage, ptrs, f"{fname}_s{i}")
         elif isinstance(stage, DirectConv):
             mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
-            render_direct(fn, mod, stage, ptrs, *thread_range(fn, stage.tile.items, par))
+            conv = render_winograd if isinstance(stage, WinogradConv) else render_direct
+            conv(fn, mod, stage, ptrs, *thread_range(fn, stage.items, par))
         elif isinstance(stage, SortStage):
             render_sort(fn, mod, k, stage, ptrs, *thread_range(fn, stage.rows, par))
         elif isinstance(stage, LapackStage):

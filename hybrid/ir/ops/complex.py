@@ -9,9 +9,16 @@
   view_real    c64[S] -> f32[S + (2,)]: the same bytes seen as (re, im) pairs; view_complex the reverse
                (the boundary of compiled code, which stores complex values as such pairs)
 They are kind "other": compiled code never sees a complex value (passes/lower_complex.py rewrites
-them into real arithmetic first). The frontend (np_fft) builds every other transform, axis, length and norm from these. Gradients
-through complex values are not defined in hybrid (core/tape.py says so when one is asked for), so
-these ops carry no gradient rule.
+them into real arithmetic first). The frontend (np_fft) builds every other transform, axis, length
+and norm from these.
+
+Gradients through complex values follow PyTorch's convention (JAX's is its conjugate): the
+cotangent of z = x + iy is dL/dx + i dL/dy for a real loss L, so z - lr * grad descends. For an op
+that is holomorphic in its complex operands, whose real rule computes J^T g (no conjugation), the
+cotangent of its input is conj(J^T conj(g)) = g * conj(f'(z)): the tape (core/tape.py) applies the
+rules of the ops in HOLOMORPHIC_GRAD that way, and keeps the real part for a real operand. The ops
+in DIRECT_COMPLEX_GRAD (not holomorphic: parts, conjugate, abs, irfft's Hermitian extension) give
+complex cotangents from their own rules; any other op on complex values refuses a gradient.
 """
 from __future__ import annotations
 
@@ -19,7 +26,15 @@ import numpy
 
 from ...errors import ShapeError
 from ..registry import OpDef, register
-from ..types import COMPLEX_OF, COMPLEX_PART, TensorType, is_complex
+from ..types import COMPLEX_OF, COMPLEX_PART, TensorType, is_complex, to_numpy_dtype
+from .gradkit import apply
+
+HOLOMORPHIC_GRAD = frozenset({
+    "add", "sub", "neg", "mul", "div", "pow", "exp", "log", "sqrt", "tanh", "expm1", "log1p", "sinh", "arcsinh", "sin",
+    "cos", "tan", "cosh", "log2", "log10", "exp2", "arctan", "arcsin", "arccos", "arccosh", "arctanh", "sum",
+    "reshape", "transpose", "broadcast_to", "slice", "concat", "pad", "take", "take_grad", "matmul", "where", "cast",
+    "fft", "rfft"})
+DIRECT_COMPLEX_GRAD = frozenset({"real", "imag", "conj", "abs", "irfft", "view_real", "view_complex"})
 
 
 def _complex_input(t: TensorType, op: str) -> None:
@@ -87,20 +102,53 @@ def _irfft_infer(types, n):
     return TensorType(t.shape[:-1] + (n,), COMPLEX_PART[t.dtype])
 
 
+def _pad_last(x, length: int):
+    """x zero-padded (or cut) along its last axis to `length`."""
+    n = x.shape[-1]
+    nd = x.ndim
+    if n > length:
+        return apply("slice", x, begin=(0,) * nd, end=tuple(x.shape[:-1]) + (length,), step=(1,) * nd)
+    return apply("pad", x, pads=(0, 0) * (nd - 1) + (0, length - n), value=0.0) if n < length else x
+
+
+def _rfft_grad(g, inputs, outputs):
+    """J^T g of rfft = P F (F symmetric, P keeps the first n//2 + 1 terms): fft of g padded to n."""
+    return [apply("fft", _pad_last(g, inputs[0].shape[-1]), inverse=False)]
+
+
+def _irfft_grad(g, inputs, outputs, n):
+    """irfft(c)[t] = sum_k w_k (Re c_k cos - Im c_k sin)(2 pi k t / n) / n, with w_k = 2 but for
+    the zero (and, n even, the Nyquist) term: dL/dRe c_k + i dL/dIm c_k = w_k rfft(g)_k / n."""
+    (c,) = inputs
+    m = c.shape[-1]
+    weight = numpy.full(m, 2.0 / n)
+    weight[0] = 1.0 / n
+    if n % 2 == 0 and m > n // 2:
+        weight[n // 2] = 1.0 / n
+    weight[n // 2 + 1:] = 0.0       # terms beyond n//2 are not read
+    scale = apply("constant", value=weight.astype(to_numpy_dtype(COMPLEX_PART[c.type.dtype])))
+    return [_pad_last(apply("rfft", g), m) * scale]
+
+
 register(OpDef("real", _part_infer("real"), lambda x: x.real.copy(), "other",
-               doc="real part of a complex array"))
+               grad=lambda g, i, o: [apply("cast", g, dtype=i[0].type.dtype)], doc="real part of a complex array"))
 register(OpDef("imag", _part_infer("imag"), lambda x: x.imag.copy(), "other",
+               grad=lambda g, i, o: [apply("cast", g, dtype=i[0].type.dtype) * 1j],
                doc="imaginary part of a complex array"))
-register(OpDef("conj", _conj_infer, numpy.conjugate, "other", doc="complex conjugate"))
+register(OpDef("conj", _conj_infer, numpy.conjugate, "other", grad=lambda g, i, o: [apply("conj", g)],
+               doc="complex conjugate"))
 register(OpDef("fft", _fft_infer, _fft_reference, "other", attrs=("inverse",),
+               grad=lambda g, i, o, inverse=False: [apply("fft", g, inverse=inverse)],   # F is symmetric
                doc="discrete Fourier transform of the last axis (inverse: scaled by 1/n)"))
 register(OpDef("rfft", _rfft_infer, lambda x: numpy.fft.rfft(x, axis=-1).astype(numpy.result_type(x.dtype, numpy.complex64)), "other",
-               doc="Fourier transform of a real last axis: the n//2 + 1 non-negative frequencies"))
+               grad=_rfft_grad, doc="Fourier transform of a real last axis: the n//2 + 1 non-negative frequencies"))
 register(OpDef("irfft", _irfft_infer, lambda x, n: numpy.fft.irfft(x, n=n, axis=-1).astype(x.real.dtype), "other",
-               attrs=("n",), doc="inverse of rfft: n real samples from n//2 + 1 frequencies"))
+               attrs=("n",), grad=_irfft_grad, doc="inverse of rfft: n real samples from n//2 + 1 frequencies"))
 register(OpDef("view_real", _view_real_infer,
                lambda x: numpy.array(x).reshape(-1).view(x.real.dtype).reshape(x.shape + (2,)), "layout",
+               grad=lambda g, i, o: [apply("view_complex", g)],
                doc="a complex array's bytes as (re, im) pairs along a new last axis"))
 register(OpDef("view_complex", _view_complex_infer,
                lambda x: numpy.array(x).reshape(-1).view(numpy.result_type(x.dtype, numpy.complex64)).reshape(
-                   x.shape[:-1]), "layout", doc="(re, im) pairs along the last axis as a complex array"))
+                   x.shape[:-1]), "layout", grad=lambda g, i, o: [apply("view_real", g)],
+               doc="(re, im) pairs along the last axis as a complex array"))

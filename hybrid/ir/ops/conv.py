@@ -5,7 +5,7 @@ import numpy
 
 from ...errors import ShapeError
 from ..registry import OpDef, register
-from ..types import TensorType
+from ..types import TensorType, is_float_dtype
 from .common import expect_ndim, same_dtype
 from .gradkit import apply
 
@@ -82,7 +82,7 @@ def _pool_infer(types, kernel, stride, padding, **_):
 
 
 def _max_pool_reference(x, kernel, stride, padding):
-    low = -numpy.inf if x.dtype.kind == "f" else numpy.iinfo(x.dtype).min
+    low = -numpy.inf if is_float_dtype(x.dtype) else numpy.iinfo(x.dtype).min
     cols = windows(_pad_hw(x, padding, low), kernel[0], kernel[1], stride, (1, 1))
     return cols.max(axis=(4, 5))
 

@@ -7,8 +7,12 @@ buffer per node), row-major, in NumPy's order; the frontend slices them apart:
        with compute_uv=False only s (..., k), and LAPACK computes no vectors
   eigh (..., n, n) -> (..., n + n*n): w (n,) ascending, V (n, n) with the eigenvectors as
        columns, reading the triangle `uplo` ("L" or "U": numpy.linalg.eigh's UPLO, LAPACK ?syevd)
-The references are NumPy's (the same LAPACK routines), so interp and eager agree with it; the
-LLVM backend calls the routines of scipy-openblas32 (codegen/lapack.py). Gradients are the
+Complex matrices (c64, c128) pack complex factors, the real singular values / eigenvalues stored
+with a zero imaginary part (s alone, with compute_uv=False, is real). With `pairs` the complex
+matrix arrives as (re, im) pairs along a last axis of 2 and the factors leave the same way: the
+form passes/lower_complex.py gives compiled code. The references are NumPy's (the same LAPACK
+routines: ?gesdd and ?syevd / ?heevd), so interp and eager agree with it; the LLVM backend calls
+the routines of scipy-openblas32 (codegen/lapack.py). Gradients are the
 standard matrix-calculus results for distinct singular values / eigenvalues (Townsend 2016;
 Giles 2008); the columns that only complete U or V to a square basis (full_matrices) are
 arbitrary, so no gradient flows through them.
@@ -21,10 +25,10 @@ import numpy
 
 from ...errors import ShapeError
 from ..registry import OpDef, register
-from ..types import TensorType
+from ..types import COMPLEX_OF, COMPLEX_PART, TensorType, is_complex
 from .gradkit import apply, lax, where
 
-LAPACK_DTYPES = ("f32", "f64")
+LAPACK_DTYPES = ("f32", "f64", "c64", "c128")
 
 
 def svd_sizes(m: int, n: int, full_matrices: bool) -> tuple[int, int, int]:
@@ -33,40 +37,68 @@ def svd_sizes(m: int, n: int, full_matrices: bool) -> tuple[int, int, int]:
     return (k, m, n) if full_matrices else (k, k, k)
 
 
-def _matrix(t: TensorType, op: str, square: bool) -> None:
+def _matrix(t: TensorType, op: str, square: bool, pairs: bool) -> TensorType:
+    """The matrix type (complex for (re, im) pairs), checked."""
+    if pairs:
+        if t.dtype not in COMPLEX_OF or t.dtype in COMPLEX_PART or not t.shape or t.shape[-1] != 2:
+            raise ShapeError(f"{op} with pairs=True reads a complex matrix as f32/f64 (re, im) pairs along a last "
+                             f"axis of 2, got {t}")
+        t = TensorType(t.shape[:-1], COMPLEX_OF[t.dtype])
     if t.dtype not in LAPACK_DTYPES:
-        raise ShapeError(f"{op} computes in f32 or f64, got {t.dtype}; cast the matrix with astype('float32') first")
+        raise ShapeError(f"{op} computes in f32, f64, c64 or c128, got {t.dtype}; cast the matrix with "
+                         "astype('float32') first")
     if t.ndim < 2:
         raise ShapeError(f"{op} needs a matrix (or a stack of them), got {t.ndim}-d")
     if square and t.shape[-1] != t.shape[-2]:
         raise ShapeError(f"{op}: the last 2 dimensions must be square, got {t.shape[-2:]}")
+    return t
 
 
-def _svd_infer(types, full_matrices=False, compute_uv=True):
-    (t,) = types
-    _matrix(t, "svd", False)
+def _packed(t: TensorType, batch: tuple[int, ...], size: int, pairs: bool, real: bool = False) -> TensorType:
+    """The packed result type; the (re, im) pair axis of a complex result with `pairs`."""
+    dtype = COMPLEX_PART[t.dtype] if real and is_complex(t.dtype) else t.dtype
+    if pairs and is_complex(dtype):
+        return TensorType(batch + (size, 2), COMPLEX_PART[dtype])
+    return TensorType(batch + (size,), dtype)
+
+
+def _svd_infer(types, full_matrices=False, compute_uv=True, pairs=False):
+    t = _matrix(types[0], "svd", False, pairs)
     m, n = t.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full_matrices)
-    return TensorType(t.shape[:-2] + ((m * mu + k + nv * n) if compute_uv else k,), t.dtype)
+    return _packed(t, t.shape[:-2], (m * mu + k + nv * n) if compute_uv else k, pairs, real=not compute_uv)
+
+
+def _pairs_in(reference):
+    """A reference of complex matrices run on (re, im) pairs: read as complex, written as pairs."""
+    def run(a, pairs=False, **attrs):
+        if not pairs:
+            return reference(a, **attrs)
+        out = numpy.ascontiguousarray(reference(numpy.ascontiguousarray(a).view(COMPLEX_DTYPES[a.dtype])[..., 0],
+                                                **attrs))
+        return out.view(a.dtype).reshape(out.shape + (2,)) if out.dtype.kind == "c" else out
+    return run
+
+
+COMPLEX_DTYPES = {numpy.dtype(numpy.float32): numpy.complex64, numpy.dtype(numpy.float64): numpy.complex128}
 
 
 def _svd_reference(a, full_matrices=False, compute_uv=True):
     batch = a.shape[:-2]
     if not compute_uv:
-        return numpy.linalg.svd(a, compute_uv=False).astype(a.dtype)
+        return numpy.linalg.svd(a, compute_uv=False).astype(a.real.dtype)
     parts = numpy.linalg.svd(a, full_matrices=full_matrices)
     # explicit sizes: a -1 cannot be solved for when the batch is empty
     return numpy.concatenate([p.reshape(batch + (math.prod(p.shape[len(batch):]),)).astype(a.dtype) for p in parts],
                              axis=-1)
 
 
-def _eigh_infer(types, uplo="L"):
-    (t,) = types
+def _eigh_infer(types, uplo="L", pairs=False):
     if uplo not in ("L", "U"):
         raise ShapeError(f"eigh: uplo must be 'L' or 'U', got {uplo!r}")
-    _matrix(t, "eigh", True)
+    t = _matrix(types[0], "eigh", True, pairs)
     n = t.shape[-1]
-    return TensorType(t.shape[:-2] + (n + n * n,), t.dtype)
+    return _packed(t, t.shape[:-2], n + n * n, pairs)
 
 
 def _eigh_reference(a, uplo="L"):
@@ -183,7 +215,8 @@ def _eigh_grad(g, inputs, outputs, uplo="L"):
     return [_triangle_read((full + _mT(full)) * 0.5, uplo)]
 
 
-register(OpDef("svd", _svd_infer, _svd_reference, "other", attrs=("full_matrices", "compute_uv"), grad=_svd_grad,
+register(OpDef("svd", _svd_infer, _pairs_in(_svd_reference), "other", attrs=("full_matrices", "compute_uv", "pairs"),
+               grad=_svd_grad,
                doc="singular value decomposition, factors packed: U, s, Vh (LAPACK ?gesdd)"))
-register(OpDef("eigh", _eigh_infer, _eigh_reference, "other", attrs=("uplo",), grad=_eigh_grad,
+register(OpDef("eigh", _eigh_infer, _pairs_in(_eigh_reference), "other", attrs=("uplo", "pairs"), grad=_eigh_grad,
                doc="symmetric eigendecomposition of one triangle, packed: w, V (LAPACK ?syevd)"))

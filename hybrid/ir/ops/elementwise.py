@@ -11,7 +11,7 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, to_numpy_dtype
+from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, is_float_dtype, is_inexact, to_numpy_dtype
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, lax, unbroadcast, where
 
@@ -92,8 +92,8 @@ def _quiet(fn):
 
 # -- gradient rules (g: output cotangent; x/a/b: inputs; y: output) ---------------------
 def _safe_log(a):
-    """log(a) where a > 0, else 0: the pow exponent's gradient, finite for a <= 0."""
-    positive = a > 0
+    """log(a) where a > 0 (complex a: a != 0), else 0: the pow exponent's gradient, finite elsewhere."""
+    positive = (a != 0) if is_complex(a.type.dtype) else (a > 0)
     return where(positive, lax().log(where(positive, a, 1.0)), 0.0)
 
 
@@ -157,7 +157,8 @@ unary("log1p", _quiet(numpy.log1p), lambda x: S.call("log1p", x), grad=lambda g,
       doc="log(1 + x), accurate near 0")
 # cosh(x) = |sinh(x)| + exp(-|x|): finite wherever sinh is
 unary("sinh", _quiet(numpy.sinh), _sinh_scalar,
-      grad=lambda g, i, o: [g * (apply("abs", o[0]) + lax().exp(-apply("abs", i[0])))])
+      grad=lambda g, i, o: [g * (apply("cosh", i[0]) if is_complex(i[0].type.dtype)
+                                 else apply("abs", o[0]) + lax().exp(-apply("abs", i[0])))])
 unary("arcsinh", _quiet(numpy.arcsinh), _arcsinh_scalar,
       grad=lambda g, i, o: [g / apply("sqrt", i[0] * i[0] + 1.0)])
 unary("sin", numpy.sin, lambda x: S.call("sin", x), grad=lambda g, i, o: [g * lax().cos(i[0])])
@@ -229,7 +230,7 @@ def _cast_infer(types, dtype):
 
 def _cast_grad(g, inputs, outputs, dtype):
     (x,) = inputs
-    return [apply("cast", g, dtype=x.type.dtype) if is_float(x.type.dtype) and is_float(dtype) else None]
+    return [apply("cast", g, dtype=x.type.dtype) if is_inexact(x.type.dtype) and is_inexact(dtype) else None]
 
 
 def float_to_int(x: numpy.ndarray, dtype: str) -> numpy.ndarray:
@@ -265,7 +266,7 @@ def _cast_reference(x: numpy.ndarray, dtype) -> numpy.ndarray:
     target = to_numpy_dtype(dtype)
     if x.dtype.kind == "c" and target.kind not in "cb":   # NumPy keeps the real part (without its warning)
         x = x.real
-    if x.dtype.kind == "f" and target.kind in "iu":
+    if is_float_dtype(x.dtype) and target.kind in "iu":
         return float_to_int(x, dtype)
     with numpy.errstate(over="ignore"):   # f64 -> f16/f32 overflow is inf, as in IEEE
         return x.astype(target)

@@ -5,7 +5,7 @@ import numpy
 
 from ...errors import ShapeError
 from ..registry import OpDef, register
-from ..types import TensorType
+from ..types import TensorType, is_float_dtype
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, unbroadcast
 
@@ -32,8 +32,12 @@ def _matmul_reference(a, b, transpose_a=False, transpose_b=False):
         a = numpy.swapaxes(a, -1, -2)
     if transpose_b:
         b = numpy.swapaxes(b, -1, -2)
-    # NumPy returns bfloat16 products as float32; the op's type (and every backend) keeps the operand dtype
-    return numpy.matmul(a, b).astype(numpy.result_type(a.dtype, b.dtype), copy=False)
+    # 16-bit floats multiply and accumulate in float32 and round once (NumPy's float16 loop does; ml_dtypes
+    # returns bfloat16 products as float32); the op's type (and every backend) keeps the operand dtype
+    dtype = numpy.result_type(a.dtype, b.dtype)
+    if dtype.itemsize == 2 and is_float_dtype(dtype):
+        a, b = a.astype(numpy.float32), b.astype(numpy.float32)
+    return numpy.matmul(a, b).astype(dtype, copy=False)
 
 
 def _matmul_grad(g, inputs, outputs, transpose_a=False, transpose_b=False):

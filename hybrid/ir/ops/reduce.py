@@ -5,7 +5,7 @@ import numpy
 
 from ...errors import ShapeError
 from ..registry import OpDef, register
-from ..types import TensorType
+from ..types import TensorType, is_float_dtype
 from .common import check_axes
 from .gradkit import apply, keep_reduced
 
@@ -36,9 +36,10 @@ def _reduce_infer_of(name: str):
 
 def _reference(fn):
     def ref(x, axes, keepdims):
-        # float16 sums and products accumulate in float32 and round once (NumPy does so only along
-        # contiguous axes; every backend does it for all)
-        wide = {"dtype": numpy.float32} if x.dtype == numpy.float16 and fn in (numpy.sum, numpy.prod) else {}
+        # float16 and bfloat16 sums and products accumulate in float32 and round once (NumPy does so
+        # for float16 only along contiguous axes, ml_dtypes not at all; every backend does it for all)
+        wide = {"dtype": numpy.float32} if x.dtype.itemsize == 2 and is_float_dtype(x.dtype) \
+            and fn in (numpy.sum, numpy.prod) else {}
         return numpy.asarray(fn(x, axis=axes, keepdims=keepdims, **wide)).astype(x.dtype, copy=False)
     return ref
 

@@ -18,7 +18,7 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import INT_DTYPES, TensorType, is_float
+from ..types import INT_DTYPES, TensorType, is_complex, is_float
 from .common import broadcast_shapes, same_dtype
 from .elementwise import binary, unary
 from .gradkit import apply, lax, unbroadcast, where
@@ -41,23 +41,30 @@ def _and(a, b):
 
 
 def _atan(x):
-    """Cephes' atanf: reduce |x| to [0, tan(pi/8)], then a degree-9 odd polynomial."""
+    """Cephes' atan: reduce |x| to [0, 0.66], then its rational approximation, accurate to float64
+    (a float32 polynomial would leave float64 results 1e-8 off; complex log reads atan2 too)."""
     ax = _abs(x)
     big = ax > 2.414213562373095
-    mid = ax > 0.4142135623730950
+    mid = ax > 0.66
     xr = S.select(big, -1.0 / ax, S.select(mid, (ax - 1.0) / (ax + 1.0), ax))
     base = S.select(big, math.pi / 2, S.select(mid, math.pi / 4, 0.0))
     z = xr * xr
-    poly = (((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z - 3.33329491539e-1) * z * xr + xr
-    r = base + poly
-    return S.select(x < 0.0, -r, r)
+    p = (((-8.750608600031904122785e-1 * z - 1.615753718733365076637e1) * z - 7.500855792314704667340e1) * z
+         - 1.228866684490136173410e2) * z - 6.485021904942025371773e1
+    q = ((((z + 2.485846490142306297962e1) * z + 1.650270098316988542046e2) * z + 4.328810604912902668951e2) * z
+         + 4.853903996359136964868e2) * z + 1.945506571482613964425e2
+    r = base + (xr * z * p / q + xr)
+    return S.select(_signbit(x), -r, r)       # atan(-0) = -0
 
 
 def _atan2(y, x):
-    a = _atan(y / x)
-    quadrant = S.select(x < 0.0, S.select(y < 0.0, a - math.pi, a + math.pi), a)
-    return S.select(_and(S.call("eq", x, 0.0), S.call("eq", y, 0.0)), S.select(x < 0.0, math.pi, 0.0) * 1.0,
-                    quadrant)
+    """C99's atan2, signed zeros included (the side of a branch cut complex log and its inverse
+    functions take depends on them): atan2(-0, x < 0) = -pi, atan2(+-0, -0) = +-pi."""
+    y_neg = _signbit(y)
+    a = S.select(S.call("eq", x, 0.0), S.select(y_neg, -math.pi / 2, math.pi / 2) * 1.0, _atan(y / x))
+    quadrant = S.select(x < 0.0, S.select(y_neg, a - math.pi, a + math.pi), a)
+    on_axis = S.select(_signbit(x), math.pi, 0.0) * 1.0
+    return S.select(_and(S.call("eq", x, 0.0), S.call("eq", y, 0.0)), S.select(y_neg, -on_axis, on_axis), quadrant)
 
 
 def _signbit(x):
@@ -153,12 +160,20 @@ LN2, LN10 = math.log(2.0), math.log(10.0)
 
 # -- unary float ufuncs -----------------------------------------------------------------
 unary("arctan", numpy.arctan, _atan, grad=_g1(lambda x, y: 1.0 / (1.0 + x * x)))
+def _rsqrt_product(a, b):
+    """1 / sqrt(a b); for complex values 1 / (sqrt(a) sqrt(b)), the principal branches the
+    inverse functions' derivatives take (sqrt(a b) may be the other root)."""
+    if is_complex(a.type.dtype):
+        return 1.0 / (apply("sqrt", a) * apply("sqrt", b))
+    return apply("rsqrt", a * b)
+
+
 unary("arcsin", _quiet(numpy.arcsin), lambda x: _atan(x / S.call("sqrt", (1.0 - x) * (1.0 + x))),
-      grad=_g1(lambda x, y: apply("rsqrt", (1.0 - x) * (1.0 + x))))
+      grad=_g1(lambda x, y: _rsqrt_product(1.0 - x, 1.0 + x)))
 unary("arccos", _quiet(numpy.arccos), lambda x: 2.0 * _atan(S.call("sqrt", (1.0 - x) / (1.0 + x))),
-      grad=_g1(lambda x, y: -apply("rsqrt", (1.0 - x) * (1.0 + x))))
+      grad=_g1(lambda x, y: -_rsqrt_product(1.0 - x, 1.0 + x)))
 unary("arccosh", _quiet(numpy.arccosh), lambda x: S.call("log", x + S.call("sqrt", (x - 1.0) * (x + 1.0))),
-      grad=_g1(lambda x, y: apply("rsqrt", (x - 1.0) * (x + 1.0))))
+      grad=_g1(lambda x, y: _rsqrt_product(x - 1.0, x + 1.0)))
 unary("arctanh", _quiet(numpy.arctanh), lambda x: 0.5 * S.call("log1p", 2.0 * x / (1.0 - x)),
       grad=_g1(lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x))))
 unary("tan", numpy.tan, lambda x: S.call("sin", x) / S.call("cos", x), grad=_g1(lambda x, y: 1.0 + y * y))
