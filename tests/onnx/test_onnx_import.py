@@ -286,3 +286,51 @@ def test_max_pool_indices_match_onnxruntime(backend, case):
     numpy.testing.assert_array_equal(y.asnumpy(), want_y)
     assert i.asnumpy().dtype == numpy.int64
     numpy.testing.assert_array_equal(i.asnumpy(), want_i)
+
+
+def _conv_transpose_3d_model(dtype=TensorProto.FLOAT):
+    """3-d ConvTranspose: depth stride 2 and dilation 2, output padding, asymmetric pads, two groups, bias."""
+    rng = numpy.random.default_rng(7)
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    w = rng.normal(size=(4, 3, 3, 2, 3)).astype(np_dtype)       # (C_in, C_out / groups, kD, kH, kW)
+    b = rng.normal(size=6).astype(np_dtype)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 1, 2], dilations=[2, 1, 1],
+                            output_padding=[1, 0, 1], pads=[1, 0, 2, 0, 1, 1], group=2)
+    graph = helper.make_graph([node], "convtranspose3d", [helper.make_tensor_value_info("x", dtype, [2, 4, 3, 4, 5])],
+                              [helper.make_tensor_value_info("y", dtype, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+def test_conv_transpose_3d_matches_onnxruntime(backend):
+    model = _conv_transpose_3d_model()
+    x = numpy.random.default_rng(8).normal(size=(2, 4, 3, 4, 5)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
+                                  rtol=1e-5, atol=1e-5)
+
+
+def test_conv_transpose_3d_gradients_match_finite_differences():
+    """float64, compiled on llvm: d(sum(y * probe)) / d(x, w) vs central differences."""
+    from gradcheck import numeric_grad
+    model = _conv_transpose_3d_model(TensorProto.DOUBLE)
+    net = import_model(model, backend="llvm")
+    rng = numpy.random.default_rng(9)
+    x = rng.normal(size=(2, 4, 3, 4, 5))
+    probe = hb.np.array(rng.normal(size=net(x).shape))
+    w = net.collect_params()["w"]
+    xa = hb.np.array(x)
+    xa.attach_grad()
+    with autograd.record():
+        out = (net(xa) * probe).sum()
+    out.backward()
+    wv = w.data().asnumpy().copy()
+
+    def loss() -> float:
+        w.set_data(wv)
+        return float((net(hb.np.array(x)) * probe).sum().asnumpy())
+    entries = list(range(0, x.size, 17))
+    numeric_x = numeric_grad(loss, x, entries=entries)
+    numpy.testing.assert_allclose(xa.grad.asnumpy().reshape(-1)[entries], numeric_x.reshape(-1)[entries], rtol=1e-6, atol=1e-8)
+    numeric_w = numeric_grad(loss, wv, entries=list(range(0, wv.size, 7)))
+    numpy.testing.assert_allclose(w.grad().asnumpy().reshape(-1)[::7], numeric_w.reshape(-1)[::7], rtol=1e-6, atol=1e-8)
