@@ -334,3 +334,25 @@ def test_conv_transpose_3d_gradients_match_finite_differences():
     numpy.testing.assert_allclose(xa.grad.asnumpy().reshape(-1)[entries], numeric_x.reshape(-1)[entries], rtol=1e-6, atol=1e-8)
     numeric_w = numeric_grad(loss, wv, entries=list(range(0, wv.size, 7)))
     numpy.testing.assert_allclose(w.grad().asnumpy().reshape(-1)[::7], numeric_w.reshape(-1)[::7], rtol=1e-6, atol=1e-8)
+
+
+ANTIALIAS_RESIZES = [   # (mode, output sizes of (1, 2, 13, 17), extra attributes): downscaling strongly, mildly, up
+    ("linear", [1, 2, 4, 6], {}),
+    ("cubic", [1, 2, 5, 11], {}),
+    ("cubic", [1, 2, 4, 9], dict(exclude_outside=1, cubic_coeff_a=-0.5)),
+    ("linear", [1, 2, 20, 9], dict(coordinate_transformation_mode="align_corners")),
+]
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ANTIALIAS_RESIZES)))
+def test_antialiased_resize_matches_onnxruntime(backend, case):
+    mode, sizes, attrs = ANTIALIAS_RESIZES[case]
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1, **attrs)
+    graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 13, 17])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(numpy.array(sizes, numpy.int64), "sizes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = numpy.random.default_rng(case).normal(size=(1, 2, 13, 17)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
+                                  rtol=1e-5, atol=1e-5)
