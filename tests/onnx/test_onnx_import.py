@@ -356,3 +356,50 @@ def test_antialiased_resize_matches_onnxruntime(backend, case):
     x = numpy.random.default_rng(case).normal(size=(1, 2, 13, 17)).astype("float32")
     numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
                                   rtol=1e-5, atol=1e-5)
+
+
+def _scatter_model(op: str, reduction: str, data_shape, index, update_shape, dtype=TensorProto.FLOAT, **attrs):
+    graph = helper.make_graph([helper.make_node(op, ["data", "index", "updates"], ["y"], reduction=reduction, **attrs)],
+                              "scatter", [helper.make_tensor_value_info("data", dtype, list(data_shape)),
+                                          helper.make_tensor_value_info("updates", dtype, list(update_shape))],
+                              [helper.make_tensor_value_info("y", dtype, None)],
+                              [numpy_helper.from_array(numpy.asarray(index, numpy.int64), "index")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("reduction", ["max", "min", "mul"])
+def test_scatter_reductions_with_repeated_indices_match_onnxruntime(backend, reduction):
+    rng = numpy.random.default_rng(3)
+    # ScatterElements along axis 1: each row names a few columns up to 5 times, some from the end
+    index = rng.integers(-6, 6, size=(3, 11))
+    for dtype, np_dtype in ((TensorProto.FLOAT, "float32"), (TensorProto.INT32, "int32")):
+        model = _scatter_model("ScatterElements", reduction, (3, 6), index, (3, 11), dtype, axis=1)
+        data = rng.integers(-4, 5, size=(3, 6)).astype(np_dtype)
+        updates = rng.integers(-3, 4, size=(3, 11)).astype(np_dtype)
+        got = import_model(model, backend=backend)(data, updates).asnumpy()
+        numpy.testing.assert_array_equal(got, reference(model, data, updates)[0])
+    # ScatterND: whole rows of a (5, 4) matrix, row 2 named three times, row 0 twice
+    model = _scatter_model("ScatterND", reduction, (5, 4), [[2], [0], [2], [4], [0], [2]], (6, 4))
+    data, updates = rng.normal(size=(5, 4)).astype("float32"), rng.normal(size=(6, 4)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(data, updates).asnumpy(),
+                                  reference(model, data, updates)[0], rtol=1e-6)
+
+
+def test_scatter_mul_gradients_match_finite_differences():
+    from gradcheck import numeric_grad
+    model = _scatter_model("ScatterND", "mul", (5, 3), [[2], [0], [2], [4], [2]], (5, 3), TensorProto.DOUBLE)
+    net = import_model(model, backend="llvm")
+    rng = numpy.random.default_rng(4)
+    data, updates, probe = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), hb.np.array(rng.normal(size=(5, 3)))
+    d, u = hb.np.array(data), hb.np.array(updates)
+    d.attach_grad()
+    u.attach_grad()
+    with autograd.record():
+        out = (net(d, u) * probe).sum()
+    out.backward()
+
+    def loss() -> float:
+        return float((net(hb.np.array(data), hb.np.array(updates)) * probe).sum().asnumpy())
+    numpy.testing.assert_allclose(d.grad.asnumpy(), numeric_grad(loss, data), rtol=1e-6, atol=1e-9)
+    numpy.testing.assert_allclose(u.grad.asnumpy(), numeric_grad(loss, updates), rtol=1e-6, atol=1e-9)
