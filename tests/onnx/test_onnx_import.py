@@ -403,3 +403,45 @@ def test_scatter_mul_gradients_match_finite_differences():
         return float((net(hb.np.array(data), hb.np.array(updates)) * probe).sum().asnumpy())
     numpy.testing.assert_allclose(d.grad.asnumpy(), numeric_grad(loss, data), rtol=1e-6, atol=1e-9)
     numpy.testing.assert_allclose(u.grad.asnumpy(), numeric_grad(loss, updates), rtol=1e-6, atol=1e-9)
+
+
+def _this_sessions_models():
+    """(name, model, inputs) of the pooling, MaxPool Indices, 3-d ConvTranspose, antialiased Resize and
+    scatter-reduction cases above, for the CUDA emulator."""
+    rng = numpy.random.default_rng(11)
+    for i in (0, 2, 3, 4, 5, 7, 9):
+        op, shape, attrs = POOLS[i]
+        yield f"pool{i}", _pool_model(op, shape, **attrs), [rng.normal(size=shape).astype("float32")]
+    for i, (shape, attrs) in enumerate(ARGMAX_POOLS):
+        graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                                   helper.make_tensor_value_info("i", TensorProto.INT64, None)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+        yield f"argmax{i}", model, [rng.integers(-3, 4, size=shape).astype("float32")]
+    yield "convtranspose3d", _conv_transpose_3d_model(), [rng.normal(size=(2, 4, 3, 4, 5)).astype("float32")]
+    for i, (mode, sizes, attrs) in enumerate(ANTIALIAS_RESIZES[:3]):
+        node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1, **attrs)
+        graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 13, 17])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                                  [numpy_helper.from_array(numpy.array(sizes, numpy.int64), "sizes")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        yield f"resize{i}", model, [rng.normal(size=(1, 2, 13, 17)).astype("float32")]
+    for reduction in ("max", "mul"):
+        model = _scatter_model("ScatterElements", reduction, (3, 6), rng.integers(-6, 6, size=(3, 11)), (3, 11), axis=1)
+        yield f"scatter_{reduction}", model, [rng.normal(size=(3, 6)).astype("float32"),
+                                             rng.normal(size=(3, 11)).astype("float32")]
+
+
+@pytest.mark.slow
+def test_this_sessions_ops_on_the_cuda_emulator():
+    import shutil
+    if shutil.which("g++") is None:
+        pytest.skip("the CUDA emulator compiles with g++")
+    for name, model, inputs in _this_sessions_models():
+        net = import_model(model)
+        net.hybridize(backend="cuda", runtime="emulator")
+        got = net(*inputs)
+        got = got if isinstance(got, tuple) else (got,)
+        for g, want in zip(got, reference(model, *inputs)):
+            numpy.testing.assert_allclose(g.asnumpy(), want, rtol=1e-5, atol=1e-5, err_msg=name)
