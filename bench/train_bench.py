@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy
 
@@ -138,7 +138,13 @@ def measure_blocks(runners: dict[str, Callable], results: dict[str, timing.Resul
                 results[name].samples.append(elapsed * 1e3)
 
 
-def run_workload(title: str, peers: dict[str, Callable], rounds: int, budget_s: float) -> list[dict]:
+def run_workload(title: str, peers: dict[str, Callable], rounds: int, budget_s: float,
+                 exact: Optional[Callable] = None) -> list[dict]:
+    """Time each peer; "agrees" compares its snapshot with PyTorch eager's (error <= 1e-4), or, with
+    `exact` (a float64 snapshot of the same computation), measures every peer against that and accepts
+    an error up to twice PyTorch eager's own float32 error (at least 1e-4): an ill-conditioned step
+    (a few SGD steps of a tiny-batch BatchNorm net) moves float32 results far from each other while
+    both are equally close to the exact one."""
     results, runners, snapshots = {}, {}, {}
     for name, setup in peers.items():
         print(f"  {title} {name}: building", file=sys.stderr, flush=True)
@@ -155,13 +161,17 @@ def run_workload(title: str, peers: dict[str, Callable], rounds: int, budget_s: 
         else:
             print(f"  {title} {name}: n/a ({results[name].error})", file=sys.stderr, flush=True)
     measure_blocks(runners, results, rounds, BLOCK, budget_s)
-    oracle = snapshots.get("torch")
+    oracle = exact() if exact is not None else snapshots.get("torch")
+    tolerance = 1e-4
+    if exact is not None and "torch" in snapshots:
+        tolerance = max(tolerance, 2 * relative_error(snapshots["torch"], oracle))
     rows = []
     for name, r in results.items():
         agrees = "n/a"
         if name in snapshots and oracle is not None:
             err = relative_error(snapshots[name], oracle)
-            agrees = "oracle" if name == "torch" else ("ok" if err <= 1e-4 else "MISMATCH") + f" ({err:.1e})"
+            verdict = ("ok" if err <= tolerance else "MISMATCH") + f" ({err:.1e})"
+            agrees = "oracle" if name == "torch" and exact is None else verdict
         rows.append({"workload": title, "peer": name, "first_ms": r.first_ms, "median_ms": r.median_ms,
                      "min_ms": r.min_ms, "n": len(r.samples), "agrees": agrees, "error": r.error})
     return rows

@@ -14,9 +14,10 @@ import numpy
 
 from .. import fileio
 from ..errors import FormatError, HybridError
+from . import npx_arrays
 from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
-from .parameter import Parameter, ParameterDict
+from .parameter import DeferredInitializationError, Parameter, ParameterDict
 from ..core.array import NDArray
 from ..core.context import Context, cpu
 from ..core.tracing import current_trace
@@ -38,13 +39,17 @@ class Block(BlockAPI):
 
     def __setattr__(self, name: str, value) -> None:
         # re-assigning an attribute (e.g. to None) unregisters what it held before
-        self._children.pop(name, None)
-        self._reg_params.pop(name, None)
+        held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
             self._children[name] = value
         elif isinstance(value, Parameter):
             self._reg_params[name] = value
         object.__setattr__(self, name, value)
+        if held or isinstance(value, (Block, Parameter)):
+            self._structure_changed()
+
+    def _structure_changed(self) -> None:
+        """A child or parameter was added, replaced or removed (HybridBlock drops its compiled code)."""
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
         name = name if name is not None else str(len(self._children))
@@ -72,6 +77,14 @@ class Block(BlockAPI):
         for name, child in self._children.items():
             child._collect(f"{prefix}{name}.", out, seen)
 
+    def _param_paths(self, prefix: str = "") -> list:
+        """(structural name, parameter) along every path: a shared parameter once per path that
+        reaches it (collect_params lists it once, by its first path)."""
+        out = [(prefix + name, p) for name, p in self._reg_params.items()]
+        for name, child in self._children.items():
+            out += child._param_paths(f"{prefix}{name}.")
+        return out
+
     def initialize(self, init=None, ctx=None, verbose: bool = False, force_reinit: bool = False,
                    device=None) -> "Block":
         """Initialize every parameter (default: Uniform(0.07), as Gluon). Unknown shapes wait for
@@ -91,11 +104,13 @@ class Block(BlockAPI):
         for child in self._children.values():
             child.hybridize(active, **options)
 
-    def save_parameters(self, filename: str) -> None:
-        """Save parameter values to an .npz file (no pickle)."""
-        arrays = {name: p._data_eager()._data for name, p in self.collect_params().items()}
-        with open(filename, "wb") as f:
-            numpy.savez(f, **arrays)
+    def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
+        """Save parameter values by structural name in npx.save's format (a versioned .npz, no pickle;
+        npx.load reads it as a dict, as MXNet 2's does). A parameter shared
+        by several blocks is written under each name that reaches it (MXNet's default), or once, by
+        its first name, with deduplicate=True; load_parameters reads either file."""
+        paths = self.collect_params().items() if deduplicate else self._param_paths()
+        npx_arrays.save(filename, {name: p._data_eager()._data for name, p in paths})
 
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
                         ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
@@ -143,11 +158,19 @@ MAX_NPZ_BYTES = 1 << 40
 
 
 def load_npz(filename: str) -> dict[str, numpy.ndarray]:
-    """Read an .npz parameter file without unpickling anything; errors name the file."""
+    """Read a parameter file without unpickling anything: a dict written by npx.save / save_parameters
+    (format checked), or a plain .npz of named arrays (older files, Trainer states, exports); errors
+    name the file."""
     try:
         with fileio.open_regular(filename, MAX_NPZ_BYTES, "parameter file") as f, \
                 numpy.load(f, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            contents = {k: data[k] for k in data.files}
+        if "__format__" not in contents:
+            return contents
+        kind, arrays = npx_arrays.unpack(contents, filename)
+        if kind != "dict":
+            raise FormatError(f"parameter file {filename} holds a {kind} of arrays, not named parameters")
+        return arrays
     except FormatError:
         raise
     except FileNotFoundError:
@@ -180,14 +203,17 @@ class HybridBlock(Block):
                                                                self.collect_params, self._finish_deferred_shapes))
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
-        """A new child changes what forward computes: compiled signatures of this block are dropped
-        (recompiled with the same options at the next call)."""
         child = super().register_child(block, name)
+        self._structure_changed()
+        return child
+
+    def _structure_changed(self) -> None:
+        """A new or replaced child or parameter changes what forward computes: compiled signatures
+        of this block are dropped (recompiled with the same options at the next call)."""
         if self.__dict__.get("_compiled") is not None:
             old = self._compiled
             object.__setattr__(self, "_compiled", CompiledFunction(self.forward, old.name, old.options,
                                                                    self.collect_params, self._finish_deferred_shapes))
-        return child
 
     def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
@@ -196,16 +222,47 @@ class HybridBlock(Block):
 
     def _run(self, *args, **kwargs):
         if self._compiled is None or current_trace() is not None:
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except DeferredInitializationError:
+                if not self._infer_from_hook(args):   # MXNet 2: infer_shape(*inputs), then forward again
+                    raise
+                return self.forward(*args, **kwargs)
         return self._compiled(*positional_args(self.forward, args, kwargs))
 
     def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:
         """Hybridize for `backend` and compile for these inputs (MXNet's optimize_for)."""
         _optimize_for(self, x, *args, backend=backend, **kwargs)
 
+    # RecurrentCell.infer_shape(i, x, is_bidirect) is MXNet's other protocol (a stack's cell i), not this one
+    _infer_shape_from_inputs = True
+
+    def infer_shape(self, *args) -> None:
+        """MXNet 2's hook for deferred shapes: set the unknown dimensions of parameters from the call's
+        inputs (`self.w.shape = (x.shape[-1], 100)`). Override it where forward reads a parameter of
+        unknown shape itself; built-in layers fix theirs in their first forward, so the default does nothing."""
+
+    def _infer_from_hook(self, args) -> bool:
+        """Run infer_shape(*args) and finish the deferred initialization of every parameter whose
+        shape it made known; whether any was."""
+        if not self._infer_shape_from_inputs:
+            return False
+        self.infer_shape(*args)
+        done = False
+        for p in self.collect_params().values():
+            if not p.is_initialized and p._shape_known():
+                p._infer_shape(p.shape)
+                done = done or p.is_initialized
+        return done
+
     def _finish_deferred_shapes(self, args) -> None:
-        """Gluon's deferred init: if a parameter shape is unknown, one eager forward fixes it."""
-        if any(not p.is_initialized for p in self.collect_params().values()):
+        """Gluon's deferred init: a parameter of unknown shape gets it from infer_shape(*inputs), or else
+        from one eager forward."""
+        params = self.collect_params().values()
+        if all(p.is_initialized for p in params):
+            return
+        self._infer_from_hook(args)
+        if any(not p.is_initialized for p in params):
             from ..core.autograd import pause
             with pause(train_mode=False):
                 self.forward(*args)

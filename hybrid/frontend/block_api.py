@@ -136,6 +136,11 @@ class BlockAPI:
         params = self.collect_params()
         loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v for k, v in param_dict.items()}
         loaded = self._translate_saved_names(loaded, "")
+        paths, first = self._param_paths(), {}
+        for path, p in paths:   # a shared parameter saved under each of its names: read as its first name
+            first.setdefault(id(p), path)
+        alias = {path: first[id(p)] for path, p in paths}
+        loaded = {alias.get(k, k): v for k, v in loaded.items()}
         missing = [k for k in params if k not in loaded]
         extra = [k for k in loaded if k not in params]
         if missing and not allow_missing:
@@ -276,10 +281,34 @@ class BlockAPI:
         return hybrid_forward(_namespace(), *args, **kwargs, **own)
 
 
-def optimize_for(block, x, *args, backend: Optional[str] = None, clear: bool = False, **kwargs) -> None:
-    """MXNet's optimize_for: hybridize for `backend` ('interp', 'llvm', 'cuda') and compile on x.
-    Partitioning backends of MXNet (TensorRT, oneDNN) have no counterpart here."""
-    options = {k: v for k, v in kwargs.items() if k not in ("backend_opts",)}
-    options.update(kwargs.get("backend_opts") or {})
-    block.hybridize(True, backend=backend, **options)
+# MXNet's graph-partitioning backends and the backend that compiles such a graph here: oneDNN (named
+# MKLDNN before MXNet 2) fuses operators for the CPU, as llvm does; TensorRT does so for NVIDIA GPUs,
+# as cuda does. Their int8 quantizing variants change the numbers and have no counterpart.
+MXNET_BACKENDS = {"onednn": "llvm", "mkldnn": "llvm", "tensorrt": "cuda"}
+_QUANTIZING = ("onednn_quantize", "mkldnn_quantize")
+
+
+def backend_for(name: Optional[str]) -> Optional[str]:
+    """A backend name as optimize_for takes it: hybrid's own ('interp', 'llvm', 'cuda') unchanged, or
+    one of MXNet's partitioning backends (any case) mapped to hybrid's backend for the same device."""
+    if name is None:
+        return None
+    key = name.lower()
+    if key in _QUANTIZING:
+        raise HybridError(f"optimize_for(backend={name!r}): int8 quantization is not offered; "
+                          f"backend='{MXNET_BACKENDS[key.split('_')[0]]}' compiles the float graph for the same device")
+    return MXNET_BACKENDS.get(key, name)
+
+
+def optimize_for(block, x, *args, backend: Optional[str] = None, clear: bool = False, backend_opts=None,
+                 partition_if_dynamic: bool = True, **kwargs) -> None:
+    """MXNet's optimize_for: hybridize for `backend` and compile on (x, *args). `backend` is one of
+    hybrid's ('interp', 'llvm', 'cuda') or an MXNet partitioning backend: 'ONEDNN' / 'MKLDNN' compile
+    with llvm (fused CPU kernels), 'TensorRT' with cuda; the quantizing ones raise. `backend_opts` and
+    other keywords are the chosen backend's options (an unknown one is an error naming the valid
+    ones). `clear` and `partition_if_dynamic` change nothing: each call compiles afresh, and every
+    compiled graph has static shapes."""
+    options = dict(kwargs)
+    options.update(backend_opts or {})
+    block.hybridize(True, backend=backend_for(backend), **options)
     block(x, *args)

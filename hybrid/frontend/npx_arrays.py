@@ -273,14 +273,24 @@ def load(file: str):
     except Exception as e:  # corrupt zip, object arrays (pickles) and the like
         raise FormatError(f"npx.load: {file} is not an array file written by npx.save ({type(e).__name__}: {e})") \
             from None
+    kind, arrays = unpack(contents, file)
+    if kind == "single":
+        return NDArray(arrays["0"])
+    if kind == "list":
+        return [NDArray(arrays[str(i)]) for i in range(len(arrays))]
+    return {k: NDArray(v) for k, v in arrays.items()}
+
+
+def unpack(contents: dict, file: str) -> tuple[str, dict]:
+    """The kind ('single', 'list' or 'dict') and the arrays by key (name, or position as a string) of
+    an archive npx.save wrote, read as {entry: NumPy array}; its format version is checked."""
+    contents = dict(contents)
     if str(contents.pop("__format__", "")) != NPX_FORMAT:
         raise FormatError(f"npx.load: {file} is not in format {NPX_FORMAT!r} (written by npx.save/savez)")
-    kind = str(contents.pop("__kind__"))
-    if kind == "single":
-        return NDArray(contents["s:0"])
-    if kind == "list":
-        return [NDArray(contents[f"l:{i}"]) for i in range(len(contents))]
-    return {k[2:]: NDArray(v) for k, v in contents.items()}
+    kind = str(contents.pop("__kind__", ""))
+    if kind not in ("single", "list", "dict"):
+        raise FormatError(f"npx.load: {file} holds an unknown kind {kind!r} of contents")
+    return kind, {k[2:]: v for k, v in contents.items()}
 
 
 def from_numpy(ndarray: numpy.ndarray, zero_copy: bool = True) -> NDArray:

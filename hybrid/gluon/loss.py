@@ -248,7 +248,8 @@ class CosineEmbeddingLoss(Loss):
 class PoissonNLLLoss(Loss):
     """Poisson negative log-likelihood: exp(pred) - target * pred (from_logits: pred = log rate), or
     pred - target * log(pred + epsilon); compute_full adds Stirling's approximation of log(target!)
-    where target > 1. Returns the mean over all elements (a scalar), as MXNet."""
+    where target > 1. Returns the mean over the non-batch axes (one loss per sample), as MXNet 2
+    (MXNet 1.x returned the mean over all elements)."""
 
     def __init__(self, weight: Optional[float] = None, from_logits: bool = True, batch_axis: int = 0,
                  compute_full: bool = False):
@@ -265,11 +266,7 @@ class PoissonNLLLoss(Loss):
             safe = np.maximum(target, 1.0)  # the term only counts where target > 1; keep log() finite elsewhere
             stirling = safe * np.log(safe) - safe + 0.5 * np.log(safe * (2 * math.pi))
             loss = loss + np.where(target > 1, stirling, 0.0)
-        if sample_weight is not None:
-            loss = loss * asarray(sample_weight)
-        if self._weight is not None:
-            loss = loss * float(self._weight)
-        return np.mean(loss)
+        return self._per_sample(loss, sample_weight)
 
 
 class TripletLoss(Loss):

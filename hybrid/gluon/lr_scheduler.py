@@ -59,7 +59,17 @@ class FactorScheduler(LRScheduler):
 
     def after_warmup(self, num_update: int) -> float:
         decays = max(0, (num_update - 1) // self.step)
-        return max(self.base_lr * self.factor ** decays, min(self.stop_factor_lr, self.base_lr))
+        floor = min(self.stop_factor_lr, self.base_lr)
+        # MXNet multiplies the rate by factor once per decay (so its floats are base*f*f*..., not
+        # base*f**n); the rate stops at the floor, so the loop is short. The last result is kept
+        # to continue from, as rates are asked for in increasing update order.
+        key = (self.base_lr, self.factor)
+        memo = self.__dict__.get("_decayed")
+        done, lr = memo[1:] if memo is not None and memo[0] == key and memo[1] <= decays else (0, self.base_lr)
+        while done < decays and lr > floor and self.factor < 1.0:
+            lr, done = lr * self.factor, done + 1
+        self._decayed = (key, done, lr)
+        return max(lr, floor)
 
 
 class MultiFactorScheduler(LRScheduler):

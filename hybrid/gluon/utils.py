@@ -1,5 +1,6 @@
-"""Gluon's gluon.utils: global-norm clipping (functional and in place), and splitting a batch
-across devices (split_data, split_and_load)."""
+"""Gluon's gluon.utils: global-norm clipping (functional and in place), splitting a batch
+across devices (split_data, split_and_load), MXNet 2's fused RNN parameter layout
+(split_rnn_params, join_rnn_params), and download / check_sha1 (gluon/download.py)."""
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ from ..errors import HybridError
 from ..core import autograd
 from ..frontend import np
 from ..core.array import Array, NDArray
+from .download import check_sha1, download  # noqa: F401  (MXNet's gluon.utils names)
 
 _NORM_EPS = 1e-8
 

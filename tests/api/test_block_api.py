@@ -5,6 +5,7 @@ import pytest
 
 import hybrid as mx
 from hybrid import autograd, gluon, nn, np, npx
+from hybrid.errors import HybridError
 
 
 class OldStyle(gluon.HybridBlock):
@@ -135,3 +136,34 @@ def test_summary_and_optimize_for(capsys):
     net.optimize_for(x, backend="llvm")
     assert "matmul" in net.ir() or "conv2d" in net.ir()
     onp.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-5)
+    net.optimize_for(x, backend="ONEDNN")      # MXNet's CPU partitioner: compiled by llvm
+    assert net._compiled.options.backend == "llvm"
+    onp.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-5)
+    with pytest.raises(HybridError, match="quantization is not offered"):
+        net.optimize_for(x, backend="ONEDNN_QUANTIZE")
+
+
+class _Regression(gluon.HybridBlock):
+    """forward reads a parameter of unknown shape itself; infer_shape fixes it from the input (MXNet 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = gluon.Parameter("w", shape=(0, 3), allow_deferred_init=True)
+
+    def forward(self, x):
+        return npx.relu(np.dot(x, self.w.data()))
+
+    def infer_shape(self, x, *args):
+        self.w.shape = (x.shape[-1], self.w.shape[1])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+def test_infer_shape_hook_sets_deferred_shapes(backend):
+    net = _Regression()
+    net.initialize(mx.init.Uniform(0.5))
+    if backend:
+        net.hybridize(backend=backend)
+    x = onp.random.default_rng(3).normal(size=(4, 5)).astype("f4")
+    out = net(np.array(x)).asnumpy()
+    assert net.w.shape == (5, 3)
+    onp.testing.assert_allclose(out, onp.maximum(x @ net.w.data().asnumpy(), 0), rtol=1e-5, atol=1e-6)

@@ -246,21 +246,24 @@ def test_random_shapes_elementwise_reduce_sweep(seed):
     compare(graph_of({"x": (shape, "f32"), "y": (bshape, "f32")}, body), [a, b], rtol=2e-5, atol=2e-6)
 
 
-def test_convolution_in_batch_chunks(monkeypatch):
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+def test_convolution_in_batch_chunks(monkeypatch, dtype):
     """Columns built and multiplied a few images at a time (chunking.py), with a fused epilogue
-    that reads another tensor at the output index (bias + residual + relu)."""
+    that reads another tensor at the output index (bias + residual + relu). f64 takes the plain-loop
+    GEMM, whose epilogue must see the chunk's base index too."""
     from hybrid.codegen.llvm import chunking
     monkeypatch.setattr(chunking, "CHUNK_BYTES", 3000)
-    x = rng.standard_normal((6, 3, 7, 5)).astype("f4")
-    w = rng.standard_normal((4, 3, 3, 3)).astype("f4")
-    res = rng.standard_normal((6, 4, 7, 5)).astype("f4")
-    bias = rng.standard_normal((4,)).astype("f4")
+    x = rng.standard_normal((6, 3, 7, 5)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    res = rng.standard_normal((6, 4, 7, 5)).astype(dtype)
+    bias = rng.standard_normal((4,)).astype(dtype)
 
     def body(g, a, k, r, bb):
         y = op(g, "conv2d", a, k, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
         return [op(g, "relu", op(g, "add", op(g, "add", y, op(g, "reshape", bb, shape=(1, 4, 1, 1))), r))]
-    graph = graph_of({"a": ((6, 3, 7, 5), "f32"), "k": ((4, 3, 3, 3), "f32"), "r": ((6, 4, 7, 5), "f32"),
-                      "bb": ((4,), "f32")}, body, name="chunked")
+    t = {"f4": "f32", "f8": "f64"}[dtype]
+    graph = graph_of({"a": ((6, 3, 7, 5), t), "k": ((4, 3, 3, 3), t), "r": ((6, 4, 7, 5), t),
+                      "bb": ((4,), t)}, body, name="chunked")
     from hybrid import passes
     from hybrid.codegen.kernel import lower_node
     fused = passes.optimize(graph).graph

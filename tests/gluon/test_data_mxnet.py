@@ -32,6 +32,28 @@ def test_batchify():
     assert x.shape == (2, 4) and y.asnumpy().tolist() == [0, 1]
 
 
+
+def test_batchify_pad_every_axis():
+    """MXNet 2's Pad(val=): every axis padded to the largest sample (round_to on each), then stacked;
+    the handle is the function itself."""
+    samples = [R.integers(0, 9, size=shape) for shape in ((2, 4), (1, 3), (3, 2))]
+    want = onp.full((3, 3, 4), -1)
+    for i, s in enumerate(samples):
+        want[i, :s.shape[0], :s.shape[1]] = s
+    pad = batchify.Pad(val=-1)
+    onp.testing.assert_array_equal(pad(samples).asnumpy(), want)
+    onp.testing.assert_array_equal(pad.__mx_handle__()(samples).asnumpy(), want)
+    assert batchify.Pad(round_to=4)(samples).shape == (3, 4, 4)
+    assert batchify.Pad(val=-1, ret_length=True)(samples)[1].asnumpy().tolist() == [2, 1, 3]
+    with pytest.raises(Exception, match="differ off the padded axis"):
+        batchify.Pad(axis=1)(samples)
+    with pytest.raises(ValueError, match="disagree"):
+        batchify.Pad(val=1, pad_val=2)
+    group = batchify.Group(batchify.Stack(), batchify.Pad(val=-1)).__mx_handle__()
+    x, y = group([(onp.ones(2), s) for s in samples])
+    assert x.shape == (3, 2) and onp.array_equal(y.asnumpy(), want)
+
+
 def test_samplers_and_dataset_views():
     assert list(data.IntervalSampler(7, 3)) == [0, 3, 6, 1, 4, 2, 5]
     assert list(data.IntervalSampler(7, 3, rollover=False)) == [0, 3, 6] and len(data.IntervalSampler(7, 3)) == 7

@@ -15,6 +15,21 @@ def test_factor():
     assert [s(t) for t in range(1, 11)] == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
 
 
+def test_factor_multiplies_as_mxnet_in_any_order():
+    """MXNet multiplies the rate by factor once per decay: base*0.1*0.1*... (1.0000000000000003e-4
+    after four decays, where base*0.1**4 gives 1.0000000000000002e-4), whatever order rates are asked in."""
+    s = lrs.FactorScheduler(step=2, factor=0.1, base_lr=1.0)
+    want, lr = [], 1.0
+    for t in range(1, 11):
+        want.append(lr)
+        if t % 2 == 0:
+            lr *= 0.1
+    assert [s(t) for t in range(1, 11)] == want
+    assert [s(t) for t in (9, 3, 10, 1)] == [want[8], want[2], want[9], want[0]]
+    s.base_lr = 2.0
+    assert s(5) == 2.0 * 0.1 * 0.1
+
+
 def test_factor_floor():
     s = lrs.FactorScheduler(step=1, factor=0.1, base_lr=1.0, stop_factor_lr=1e-3)
     assert s(50) == pytest.approx(1e-3)

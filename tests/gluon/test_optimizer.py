@@ -27,17 +27,26 @@ def ref_sgd(lr, momentum=0.0, nesterov=False, wd=0.0):
     return w
 
 
-def ref_adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, decoupled=False):
+def ref_adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
     w, m, v = W0.astype(onp.float64), onp.zeros(W0.shape), onp.zeros(W0.shape)
     for t, g in enumerate(GRADS, start=1):
-        g = g / BATCH
-        if decoupled:
-            w = w * (1 - lr * wd)
-        else:
-            g = g + wd * w
+        g = g / BATCH + wd * w
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         w = w - lr * (m / (1 - b1 ** t)) / (onp.sqrt(v / (1 - b2 ** t)) + eps)
+    return w
+
+
+def ref_adamw(lr, b1=0.9, b2=0.999, eps=1e-6, wd=0.0, correct_bias=True):
+    """MXNet 2's AdamW.step: the rate bias-corrected, eps on sqrt(v), the decay after the step."""
+    w, m, v = W0.astype(onp.float64), onp.zeros(W0.shape), onp.zeros(W0.shape)
+    for t, g in enumerate(GRADS, start=1):
+        g = g / BATCH
+        lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) if correct_bias else lr
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr_t * m / (onp.sqrt(v) + eps)
+        w = w - lr_t * wd * w
     return w
 
 
@@ -70,7 +79,9 @@ CASES = [
     ("adam", {"learning_rate": 0.01}, lambda: ref_adam(0.01)),
     ("adam", {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.99, "wd": 0.1},
      lambda: ref_adam(0.01, 0.8, 0.99, wd=0.1)),
-    ("adamw", {"learning_rate": 0.01, "wd": 0.1}, lambda: ref_adam(0.01, wd=0.1, decoupled=True)),
+    ("adamw", {"learning_rate": 0.01, "wd": 0.1}, lambda: ref_adamw(0.01, wd=0.1)),
+    ("adamw", {"learning_rate": 0.01, "wd": 0.1, "beta1": 0.8, "correct_bias": False, "epsilon": 1e-8},
+     lambda: ref_adamw(0.01, b1=0.8, eps=1e-8, wd=0.1, correct_bias=False)),
     ("rmsprop", {"learning_rate": 0.01}, lambda: ref_rmsprop(0.01)),
     ("rmsprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True, "wd": 0.01},
      lambda: ref_rmsprop(0.01, momentum=0.9, centered=True, wd=0.01)),
@@ -98,7 +109,6 @@ TORCH_CASES = [
     ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}, "SGD",
      {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
     ("adam", {"learning_rate": 0.01, "wd": 0.01}, "Adam", {"lr": 0.01, "weight_decay": 0.01}),
-    ("adamw", {"learning_rate": 0.01, "wd": 0.05}, "AdamW", {"lr": 0.01, "weight_decay": 0.05}),
     ("rmsprop", {"learning_rate": 0.01, "rho": 0.95, "momentum": 0.5, "centered": True}, "RMSprop",
      {"lr": 0.01, "alpha": 0.95, "momentum": 0.5, "centered": True}),
 ]

@@ -4,7 +4,7 @@
 pass. `run_suite` runs the suite for one hybrid backend and sorts the outcome into passed,
 expected failures, unexpected failures and stale entries (listed, but passing).
 
-    python tests/onnx/backend_suite.py --backend llvm [--kinds node simple ...]
+    python tests/onnx/backend_suite.py --backend llvm [--kinds pytorch-converted simple ...] [--include REGEX]
 
 prints the pass rate per kind (the numbers in docs/onnx.md and bench/RESULTS.md).
 """
@@ -34,11 +34,6 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
      "outside the standard domain hybrid imports"),
     (r"^test_(nonmaxsuppression|unique|compress|nonzero)", "data-dependent output shapes: these ops run eagerly "
      "and raise a clear error when compiled (the suite compiles every model)"),
-    (r"^test_maxpool_with_argmax", "MaxPool's Indices output"),
-    (r"^test_convtranspose_3d", "3-d ConvTranspose (1-d and 2-d are supported)"),
-    (r"^test_resize_.*antialias", "Resize antialias=1 (the stretched interpolation kernel)"),
-    (r"^test_(scatter_elements_with_reduction_(max|min|mul)|scatternd_(max|min|multiply))$", "scatter with "
-     "max/min/mul reduction and repeated indices (hybrid scatters through a scatter-add primitive)"),
     (r"^test_range_float.*_expanded", "Range expanded into a Loop whose trip count is computed from float inputs; "
      "hybrid unrolls loops, so trip counts must be known when the model is built"),
     (r"^test_dft_inverse", "the expected values come from NumPy's float32 FFT, whose rounding (1.9e-7 where the "
@@ -64,27 +59,36 @@ def backend_class(hybrid_backend: str):
     return type(f"HybridBackend_{hybrid_backend}", (HybridBackend,), {"default_backend": hybrid_backend})
 
 
-def run_suite(hybrid_backend: str, include: str | None = None, progress: str | None = None) -> dict:
+def _kind(case) -> str:
+    cls = case.id().split(".")[-2]
+    return KINDS.get(cls.removeprefix("OnnxBackend").removesuffix("Test"), cls)
+
+
+def run_suite(hybrid_backend: str, include: str | None = None, progress: str | None = None,
+              kinds: list[str] | None = None) -> dict:
     """Run BackendTest on CPU; returns {kind: {"passed": [...], "expected": [...], "unexpected": [...],
-    "stale": [...]}} (test names without the _cpu suffix). `progress`: a file that gets one line per case
-    (name ... ok / FAIL / ERROR) as it finishes, so a run stopped early still tells what it measured."""
+    "stale": [...]}} (test names without the _cpu suffix). `kinds`: only these report kinds (all when
+    None). `progress`: a file that gets one line per case (name ... ok / FAIL / ERROR) as it finishes,
+    so a run stopped early still tells what it measured."""
     import onnx.backend.test
 
     suite = onnx.backend.test.BackendTest(backend_class(hybrid_backend), __name__)
     suite.exclude(r"_cuda$")
     if include:
         suite.include(include)
+    # the list keeps the cases: a TestSuite drops its references to the tests it has run
+    cases = [case for case in _iter_tests(suite.test_suite) if not kinds or _kind(case).split(" ")[0] in kinds]
     with open(progress or os.devnull, "w", buffering=1) as stream:
-        result = unittest.TextTestRunner(stream=stream, verbosity=2 if progress else 0).run(suite.test_suite)
+        runner = unittest.TextTestRunner(stream=stream, verbosity=2 if progress else 0)
+        result = runner.run(unittest.TestSuite(cases))
     failed = {t.id(): tb for t, tb in result.failures + result.errors}
     skipped = {t.id() for t, _ in result.skipped}
     report: dict = collections.defaultdict(lambda: collections.defaultdict(list))
-    for case in _iter_tests(suite.test_suite):
+    for case in cases:
         test_id = case.id()
         if test_id in skipped:
             continue
-        cls, name = test_id.split(".")[-2], test_id.split(".")[-1].removesuffix("_cpu")
-        kind = KINDS.get(cls.removeprefix("OnnxBackend").removesuffix("Test"), cls)
+        name, kind = test_id.split(".")[-1].removesuffix("_cpu"), _kind(case)
         reason = expected_reason(name, hybrid_backend)
         if test_id in failed:
             report[kind]["expected" if reason else "unexpected"].append(name)
@@ -127,8 +131,10 @@ def main() -> None:
     parser.add_argument("--include", default=None, help="regex of test names to run (default: all)")
     parser.add_argument("--messages", default=None, help="write every failure's last error line to this file")
     parser.add_argument("--progress", default=None, help="write one line per case to this file as it finishes")
+    parser.add_argument("--kinds", nargs="+", default=None, choices=sorted(k.split(" ")[0] for k in KINDS.values()),
+                        help="run only these kinds of cases (default: all)")
     args = parser.parse_args()
-    report = run_suite(args.backend, args.include, args.progress)
+    report = run_suite(args.backend, args.include, args.progress, args.kinds)
     if args.messages:
         with open(args.messages, "w") as f:
             f.writelines(f"[{kind}] {line}\n" for kind, groups in report.items() for line in groups["messages"])

@@ -834,7 +834,7 @@ def render_gemm(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[st
     extra = extra or {}
     out = k.buffers[g.out]
     if out.dtype != "f32":
-        return render_gemm_loops(fn, mod, k, g, ptrs)
+        return render_gemm_loops(fn, mod, k, g, ptrs, extra)
     mod.uses_sgemm = True
     mod.declares.add("declare void @hybrid_sgemm(i64, i64, i64, ptr, i64, i32, ptr, i64, i32, ptr, i64, ptr, ptr, "
                      "i32, i32)")
@@ -908,9 +908,11 @@ def render_pack_a(fn: Fn, mod: ModuleState, g: GemmStage, ptrs: dict[str, str]) 
     fn.do("call void @hb_barrier(ptr %bar, i32 %nt)")
 
 
-def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str]) -> None:
+def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: dict[str, str],
+                      extra: dict) -> None:
     """Plain loops for GEMMs of dtypes other than f32 (rare: integer, f16 or f64 matmul). f16 products
-    accumulate in f32 and round once, as NumPy does (an f16 running sum overflows and loses digits)."""
+    accumulate in f32 and round once, as NumPy does (an f16 running sum overflows and loses digits).
+    extra: loop variables bound outside (a ChunkLoop's base), which the epilogue may index with."""
     t = k.buffers[g.out].dtype
     ty = REG[t]
     acc_t = ACCUMULATE.get(t, t)
@@ -940,7 +942,7 @@ def render_gemm_loops(fn: Fn, mod: ModuleState, k: Kernel, g: GemmStage, ptrs: d
         o = fn.op(f"add nsw i64 {o}, {nl.index}")
         p = fn.op(f"getelementptr inbounds {ty}, ptr {c}, i64 {o}")
         if g.epilogue is not None:
-            env = dict(zip(g.batch_vars, idx))
+            env = {**extra, **dict(zip(g.batch_vars, idx))}
             env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": total})
             total = ExprRenderer(fn, mod, k, ptrs, env).value(g.epilogue)
         fn.do(f"store {ty} {total}, ptr {p}")

@@ -35,7 +35,6 @@ class Dataset:
             return (fn(sample[0]),) + sample[1:] if len(sample) > 1 else fn(sample[0])
         return self.transform(first, lazy)
 
-
     def filter(self, fn: Callable) -> "Dataset":
         """The samples for which fn(sample) is true."""
         return _SubsetDataset(self, [i for i in range(len(self)) if fn(self[i])])
@@ -50,9 +49,14 @@ class Dataset:
         """The samples a Sampler picks, in its order."""
         return _SubsetDataset(self, list(sampler))
 
+    def __mx_handle__(self) -> "Dataset":
+        """MXNet's C++ dataset handle (for its no-Python DataLoader path); hybrid has one data
+        pipeline, so the handle is the dataset itself."""
+        return self
+
 
 class _SubsetDataset(Dataset):
-    def __init__(self, base: Dataset, indices: list):
+    def __init__(self, base: Dataset, indices):   # a list or a range of positions in base
         self._base, self._indices = base, indices
 
     def __len__(self) -> int:
@@ -72,17 +76,6 @@ class _TransformedDataset(Dataset):
     def __getitem__(self, idx):
         sample = self._base[idx]
         return self._fn(*sample) if isinstance(sample, tuple) else self._fn(sample)
-
-
-class _SubsetDataset(Dataset):
-    def __init__(self, base: Dataset, positions: range):
-        self._base, self._positions = base, positions
-
-    def __len__(self) -> int:
-        return len(self._positions)
-
-    def __getitem__(self, idx):
-        return self._base[self._positions[idx]]
 
 
 class SimpleDataset(Dataset):

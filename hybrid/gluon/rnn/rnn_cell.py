@@ -7,6 +7,7 @@ from typing import Optional
 
 from ...core.array import Array
 from ...core.autograd import is_training
+from ...core.tracing import current_trace
 from ...errors import HybridError
 from ...frontend import np, npx
 from ...frontend.block import Block, HybridBlock
@@ -17,6 +18,8 @@ from .steps import GATES, step
 
 class RecurrentCell(Block):
     """The base of cells: `state_info`, `begin_state`, `unroll`; subclasses define forward(x, states)."""
+
+    _infer_shape_from_inputs = False   # a cell's infer_shape(i, x, is_bidirect) is MXNet's stack protocol
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
         return []
@@ -67,14 +70,20 @@ class RecurrentCell(Block):
         return outputs, states
 
     def _unroll_time_major(self, xs, states: list, valid_length):
-        if self._draws_per_step() and is_training():
-            return self._unroll_steps(xs, states, valid_length)
-        return sequence.run(lambda x, s: self(x, s), xs, states, valid_length)
+        return self._loop(lambda x, s: self(x, s), xs, states, valid_length)
 
-    def _unroll_steps(self, xs, states: list, valid_length):
+    def _loop(self, step_fn, xs, states: list, valid_length):
+        """`step_fn(x_t, states)` (a step of this cell) over time-major xs: one scan, or step by step
+        while this cell draws random numbers per step."""
+        if self._draws_per_step() and is_training():
+            return self._unroll_steps(step_fn, xs, states, valid_length)
+        return sequence.run(step_fn, xs, states, valid_length)
+
+    @staticmethod
+    def _unroll_steps(step_fn, xs, states: list, valid_length):
         outs = []
         for t in range(xs.shape[0]):
-            out, new = self(xs[t], states)
+            out, new = step_fn(xs[t], states)
             if valid_length is not None:
                 keep = (t < valid_length).reshape((-1,) + (1,) * (out.ndim - 1))
                 new = [np.where(keep, a, b) for a, b in zip(new, states)]
@@ -91,23 +100,27 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
 class _GatedCell(HybridRecurrentCell):
     def __init__(self, mode: str, hidden_size: int, input_size: int, i2h_weight_initializer, h2h_weight_initializer,
                  i2h_bias_initializer, h2h_bias_initializer, activation: str = "tanh", dtype="float32",
-                 recurrent_activation: str = "sigmoid"):
+                 recurrent_activation: str = "sigmoid", state_size: int = 0):
         super().__init__()
         self._mode, self._hidden_size, self._activation = mode, hidden_size, activation
         self._recurrent_activation = recurrent_activation
+        self._state_size = state_size or hidden_size   # the carried (and emitted) h: projection_size for LSTMP
         gates = GATES[mode] * hidden_size
         self.i2h_weight = Parameter("i2h_weight", (gates, input_size), dtype, i2h_weight_initializer)
-        self.h2h_weight = Parameter("h2h_weight", (gates, hidden_size), dtype, h2h_weight_initializer)
+        self.h2h_weight = Parameter("h2h_weight", (gates, self._state_size), dtype, h2h_weight_initializer)
         self.i2h_bias = Parameter("i2h_bias", (gates,), dtype, i2h_bias_initializer)
         self.h2h_bias = Parameter("h2h_bias", (gates,), dtype, h2h_bias_initializer)
 
     def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
-        width = x.shape[-1] if i == 0 else self._hidden_size * (2 if is_bidirect else 1)
+        width = x.shape[-1] if i == 0 else self._state_size * (2 if is_bidirect else 1)
         self.i2h_weight._infer_shape((self.i2h_weight.shape[0], width))
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
-        n = 2 if self._mode == "lstm" else 1
-        return [{"shape": (batch_size, self._hidden_size), "__layout__": "NC"}] * n
+        widths = [self._state_size, self._hidden_size][:2 if self._mode == "lstm" else 1]
+        return [{"shape": (batch_size, w), "__layout__": "NC"} for w in widths]
+
+    def _h2r_weight(self):
+        return None
 
     def forward(self, inputs, states):
         if isinstance(states, Array):
@@ -116,7 +129,7 @@ class _GatedCell(HybridRecurrentCell):
             self.i2h_weight._finish_deferred_init((self.i2h_weight.shape[0], inputs.shape[-1]))
         xw = npx.fully_connected(inputs, self.i2h_weight.data(), self.i2h_bias.data(), flatten=False)
         return step(self._mode, xw, list(states), self.h2h_weight.data(), self.h2h_bias.data(), self._activation,
-                    self._recurrent_activation)
+                    self._recurrent_activation, self._h2r_weight())
 
 
 class RNNCell(_GatedCell):
@@ -138,6 +151,26 @@ class LSTMCell(_GatedCell):
                  activation: str = "tanh", recurrent_activation: str = "sigmoid"):
         super().__init__("lstm", hidden_size, input_size, i2h_weight_initializer, h2h_weight_initializer,
                          i2h_bias_initializer, h2h_bias_initializer, activation, dtype, recurrent_activation)
+
+
+class LSTMPCell(_GatedCell):
+    """LSTM step with a projection (LSTMP, Sak et al. 2014, as MXNet 2): states [r, c] with r
+    (batch, projection_size) and c (batch, hidden_size); the gates read r through h2h_weight
+    (4*hidden_size, projection_size), and the step emits r' = (o * tanh(c')) @ h2r_weight.T."""
+
+    def __init__(self, hidden_size: int, projection_size: int, i2h_weight_initializer=None,
+                 h2h_weight_initializer=None, h2r_weight_initializer=None, i2h_bias_initializer="zeros",
+                 h2h_bias_initializer="zeros", input_size: int = 0, dtype="float32", activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid"):
+        if not isinstance(projection_size, int) or projection_size < 1:
+            raise HybridError(f"LSTMPCell: projection_size must be a positive int, got {projection_size!r}")
+        super().__init__("lstm", hidden_size, input_size, i2h_weight_initializer, h2h_weight_initializer,
+                         i2h_bias_initializer, h2h_bias_initializer, activation, dtype, recurrent_activation,
+                         state_size=projection_size)
+        self.h2r_weight = Parameter("h2r_weight", (projection_size, hidden_size), dtype, h2r_weight_initializer)
+
+    def _h2r_weight(self):
+        return self.h2r_weight.data()
 
 
 class GRUCell(_GatedCell):
@@ -253,6 +286,67 @@ class ModifierCell(HybridRecurrentCell):
         return self.base_cell.state_info(batch_size)
 
 
+class VariationalDropoutCell(ModifierCell):
+    """Variational dropout (Gal and Ghahramani 2016, as MXNet 2): while training, one dropout mask per
+    sequence, the same at every step, on the step's inputs (rate drop_inputs), on the first state
+    the base cell receives (drop_states) and on its outputs (drop_outputs). `unroll` draws the masks
+    once per call, in every mode; stepping the cell yourself keeps the masks of the first step until
+    `reset()` (eagerly; a hybridized step draws new masks each call, since a compiled step keeps no
+    arrays between calls)."""
+
+    def __init__(self, base_cell: RecurrentCell, drop_inputs: float = 0.0, drop_states: float = 0.0,
+                 drop_outputs: float = 0.0):
+        for name, rate in (("drop_inputs", drop_inputs), ("drop_states", drop_states), ("drop_outputs", drop_outputs)):
+            if not 0 <= rate < 1:
+                raise HybridError(f"VariationalDropoutCell: {name} must be in [0, 1), got {rate}")
+        if drop_states and isinstance(base_cell, BidirectionalCell):
+            raise HybridError("VariationalDropoutCell: drop_states needs a base cell that can be stepped; a "
+                              "BidirectionalCell cannot (wrap its l_cell and r_cell instead)")
+        super().__init__(base_cell)
+        self.drop_inputs, self.drop_states, self.drop_outputs = drop_inputs, drop_states, drop_outputs
+        self._masks: dict = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self._masks = {}
+
+    def _mask(self, kind: str, like):
+        """The sequence's mask for `kind` (a fresh one when none is kept): ones scaled by 1/(1-p)
+        with zeros at rate p; all ones outside training."""
+        mask = self._masks.get(kind)
+        if mask is None:
+            mask = npx.dropout(np.ones(like.shape, dtype=like.dtype), getattr(self, kind))
+            if current_trace() is None and is_training():   # a traced mask must not outlive its trace
+                self._masks[kind] = mask
+        return mask
+
+    def forward(self, inputs, states):
+        states = [states] if isinstance(states, Array) else list(states)
+        if self.drop_inputs:
+            inputs = inputs * self._mask("drop_inputs", inputs)
+        if self.drop_states:
+            states[0] = states[0] * self._mask("drop_states", states[0])
+        out, new_states = self.base_cell(inputs, states)
+        if self.drop_outputs:
+            out = out * self._mask("drop_outputs", out)
+        return out, new_states
+
+    def _unroll_time_major(self, xs, states: list, valid_length):
+        """The input and output masks cover the whole sequence at once (shared along time); the state
+        mask is drawn here and applied inside each step of the base cell."""
+        if self.drop_inputs:
+            xs = npx.dropout(xs, self.drop_inputs, axes=(0,))
+        if self.drop_states:
+            mask = npx.dropout(np.ones(states[0].shape, dtype=states[0].dtype), self.drop_states)
+            ys, states = self.base_cell._loop(lambda x, s: self.base_cell(x, [s[0] * mask] + list(s[1:])), xs,
+                                             states, valid_length)
+        else:
+            ys, states = self.base_cell._unroll_time_major(xs, states, valid_length)
+        if self.drop_outputs:
+            ys = npx.dropout(ys, self.drop_outputs, axes=(0,))
+        return ys, states
+
+
 class ResidualCell(ModifierCell):
     """output = base_cell(x) + x."""
 
@@ -291,3 +385,28 @@ class ZoneoutCell(ModifierCell):
         if is_training():
             self._prev_output = out
         return out, new_states
+
+
+def dynamic_unroll(cell: RecurrentCell, inputs, begin_state=None, drop_inputs: float = 0.0, drop_outputs: float = 0.0,
+                   layout: str = "TNC", valid_length=None) -> tuple:
+    """MXNet 2's `rnn_cell.dynamic_unroll`: run `cell` over the whole of `inputs` (an array in `layout`)
+    as one loop (one `scan` node when traced, so a hybridized graph does not grow with the length).
+    Returns (outputs in `layout`, final states). drop_inputs / drop_outputs: dropout on the inputs and
+    outputs with one mask shared along time (training only). With valid_length, outputs past each
+    sequence's length are zero and its states are those of its last valid step."""
+    if layout not in ("TNC", "NTC"):
+        raise HybridError(f"dynamic_unroll: layout must be 'TNC' or 'NTC', got {layout!r}")
+    if not isinstance(inputs, Array) or inputs.ndim < 2:
+        raise HybridError(f"dynamic_unroll: inputs must be one array in layout {layout}, got "
+                          f"{type(inputs).__name__}{getattr(inputs, 'shape', '')}")
+    axis = layout.find("T")
+    xs = np.moveaxis(inputs, axis, 0)
+    if begin_state is None:
+        begin_state = cell.begin_state(xs.shape[1], dtype=xs.dtype)
+    states = [begin_state] if isinstance(begin_state, Array) else list(begin_state)
+    if drop_inputs:
+        xs = npx.dropout(xs, drop_inputs, axes=(0,))
+    ys, states = cell._unroll_time_major(xs, states, valid_length)
+    if drop_outputs:
+        ys = npx.dropout(ys, drop_outputs, axes=(0,))
+    return np.moveaxis(ys, 0, axis), states

@@ -42,7 +42,7 @@ class _RNNLayer(HybridBlock):
     def __init__(self, hidden_size: int, num_layers: int, layout: str, dropout: float, bidirectional: bool,
                  input_size: int, i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
                  h2h_bias_initializer, mode: str, activation: str = "tanh", use_sequence_length: bool = False,
-                 dtype="float32"):
+                 dtype="float32", projection_size=None, h2r_weight_initializer=None):
         super().__init__()
         if layout not in ("TNC", "NTC"):
             raise HybridError(f"{type(self).__name__}: layout must be 'TNC' or 'NTC', got {layout!r}")
@@ -51,8 +51,13 @@ class _RNNLayer(HybridBlock):
         self._hidden_size, self._num_layers, self._layout = hidden_size, num_layers, layout
         self._dropout, self._dir, self._mode, self._activation = dropout, 2 if bidirectional else 1, mode, activation
         self._use_sequence_length, self._dtype = use_sequence_length, dtype
+        if projection_size is not None and not 0 < projection_size:
+            raise HybridError(f"{type(self).__name__}: projection_size must be a positive int or None, got "
+                              f"{projection_size!r}")
+        self._projection_size = projection_size or None
         init = FusedRNNInit(self, {"i2h_weight": i2h_weight_initializer, "h2h_weight": h2h_weight_initializer,
-                                   "i2h_bias": i2h_bias_initializer, "h2h_bias": h2h_bias_initializer})
+                                   "i2h_bias": i2h_bias_initializer, "h2h_bias": h2h_bias_initializer,
+                                   "h2r_weight": h2r_weight_initializer})
         size = self._param_size(input_size) if input_size else 0
         self.rnn_param = Parameter("rnn_param", (size,), dtype, init)
 
@@ -63,7 +68,7 @@ class _RNNLayer(HybridBlock):
 
     def _pieces(self, input_size: int) -> list:
         return _rnn_param_layout(self._fused_mode, self._num_layers, input_size, self._hidden_size, self._dir == 2,
-                                 None)
+                                 self._projection_size)
 
     def _param_size(self, input_size: int) -> int:
         return sum(math.prod(shape) for _, shape in self._pieces(input_size))
@@ -83,7 +88,7 @@ class _RNNLayer(HybridBlock):
         pieces = {name: loaded[prefix + name] for name in names if prefix + name in loaded}
         input_size = numpy.shape(loaded[first])[1]
         joined = join_rnn_params(pieces, self._fused_mode, self._num_layers, input_size, self._hidden_size,
-                                 self._dir == 2)
+                                 self._dir == 2, self._projection_size)
         rest = {k: v for k, v in loaded.items() if not (k.startswith(prefix) and k[len(prefix):] in pieces)}
         rest[f"{prefix}rnn_param"] = joined
         return rest
@@ -93,8 +98,10 @@ class _RNNLayer(HybridBlock):
         self.rnn_param._infer_shape((self._param_size(inputs.shape[2]),))
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
-        shape = (self._num_layers * self._dir, batch_size, self._hidden_size)
-        return [{"shape": shape, "__layout__": "LNC", "dtype": self._dtype}] * NUM_STATES[self._mode]
+        """h (projection_size wide under a projection), then the LSTM's c (hidden_size wide)."""
+        widths = [self._projection_size or self._hidden_size, self._hidden_size][:NUM_STATES[self._mode]]
+        return [{"shape": (self._num_layers * self._dir, batch_size, w), "__layout__": "LNC", "dtype": self._dtype}
+                for w in widths]
 
     def begin_state(self, batch_size: int = 0, func=np.zeros, **kwargs) -> list:
         """The initial states: `func(shape, **kwargs)` per state (zeros by default)."""
@@ -113,13 +120,13 @@ class _RNNLayer(HybridBlock):
         x = np.swapaxes(inputs, 0, 1) if self._layout == "NTC" else inputs
         batch = x.shape[1]
         skip_states = states is None
-        if skip_states:
-            states = self.begin_state(batch)
+        if skip_states:   # zeros of the dtype the recurrence computes in (MXNet: the inputs' dtype)
+            states = self.begin_state(batch, dtype=numpy.result_type(x.dtype, numpy.dtype(self.rnn_param.dtype)))
         if isinstance(states, Array):
             states = [states]
         want = self.state_info(batch)
         if len(states) != len(want) or any(tuple(s.shape) != w["shape"] for s, w in zip(states, want)):
-            raise HybridError(f"{name}: states must be {len(want)} arrays of shape {want[0]['shape']}, got "
+            raise HybridError(f"{name}: states must be {len(want)} arrays of shapes {[w['shape'] for w in want]}, got "
                               f"{[tuple(s.shape) for s in states]}")
         if not self.rnn_param.is_initialized:
             self.rnn_param._finish_deferred_init((self._param_size(x.shape[2]),))
@@ -134,7 +141,7 @@ class _RNNLayer(HybridBlock):
     def _layers(self, x, states: list, sequence_length):
         finals = []
         pieces = split_rnn_params(self.rnn_param.data(), self._fused_mode, self._num_layers, x.shape[2],
-                                  self._hidden_size, self._dir == 2)
+                                  self._hidden_size, self._dir == 2, self._projection_size)
         for i in range(self._num_layers):
             outs = []
             for k, d in enumerate("lr"[:self._dir]):
@@ -142,8 +149,8 @@ class _RNNLayer(HybridBlock):
                 p = {kind: pieces[f"{d}{i}_{kind}"] for kind in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
                 xw = npx.fully_connected(x, p["i2h_weight"], p["i2h_bias"], flatten=False)
 
-                def cell(xw_t, s, p=p):
-                    return step(self._mode, xw_t, s, p["h2h_weight"], p["h2h_bias"], self._activation)
+                def cell(xw_t, s, p=p, h2r=pieces.get(f"{d}{i}_h2r_weight")):
+                    return step(self._mode, xw_t, s, p["h2h_weight"], p["h2h_bias"], self._activation, h2r_weight=h2r)
                 ys, final = sequence.run(cell, xw, [s[slot] for s in states], sequence_length, reverse=k == 1)
                 outs.append(ys)
                 finals.append(final)
@@ -173,15 +180,20 @@ class RNN(_RNNLayer):
 
 
 class LSTM(_RNNLayer):
-    """Long short-term memory; states [h, c], gates [input, forget, candidate, output]."""
+    """Long short-term memory; states [h, c], gates [input, forget, candidate, output]. With
+    `projection_size` (LSTMP, as MXNet 2), each layer and direction also holds h2r_weight
+    (projection_size, hidden_size) and emits and carries r = h @ h2r_weight.T: outputs and the h
+    state are projection_size wide, the c state hidden_size wide."""
 
     def __init__(self, hidden_size: int, num_layers: int = 1, layout: str = "TNC", dropout: float = 0,
                  bidirectional: bool = False, input_size: int = 0, i2h_weight_initializer=None,
                  h2h_weight_initializer=None, i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
-                 use_sequence_length: bool = False, dtype="float32"):
+                 projection_size=None, h2r_weight_initializer=None, use_sequence_length: bool = False,
+                 dtype="float32"):
         super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size, i2h_weight_initializer,
                          h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer, "lstm",
-                         use_sequence_length=use_sequence_length, dtype=dtype)
+                         use_sequence_length=use_sequence_length, dtype=dtype, projection_size=projection_size,
+                         h2r_weight_initializer=h2r_weight_initializer)
 
 
 class GRU(_RNNLayer):

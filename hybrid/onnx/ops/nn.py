@@ -1,15 +1,17 @@
 """Convolution, pooling and normalization ONNX ops (1-, 2- and 3-d spatial).
 
 2-d cases with symmetric padding map to hybrid's conv2d / pooling primitives directly; 1-d runs
-as 2-d with a unit height; 3-d convolution is a sum over kernel depth of 2-d convolutions;
-pooling shapes the primitives cannot express (dilation, 3-d, ceil mode counts) reduce strided
-slices, one per kernel offset.
+as 2-d with a unit height; 3-d convolution and transposed convolution are sums over kernel depth of
+2-d ones; pooling passes symmetric padding to the pooling primitive (no padding kernel), else pads explicitly
+(asymmetric pads, ceil mode), subsamples axes whose stride is a multiple of their dilation and pools
+with the primitive; other dilated windows reduce strided slices one axis at a time.
 """
 from __future__ import annotations
 
 import functools
 import itertools
 import math
+from typing import Optional
 
 import numpy
 
@@ -97,12 +99,36 @@ def _conv(node: OnnxNode):
     return y
 
 
+def _conv_transpose2d(x, w, full, strides, dilations, groups):
+    c_out = w.shape[1] * groups
+    return bind("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
+                padding=(0, 0), dilation=tuple(dilations), groups=groups)
+
+
+def _conv_transpose3d(x, w, full, strides, dilations, groups):
+    """Sum over kernel depth of 2-d transposed convolutions of every input depth slice (batch and depth
+    folded together), input depth i landing at output depth i * stride + tap * dilation."""
+    n, c, depth = x.shape[:3]
+    planes = np.reshape(np.transpose(x, (0, 2, 1, 3, 4)), (n * depth, c) + x.shape[3:])
+    total = None
+    for tap in range(w.shape[2]):
+        y = _conv_transpose2d(planes, w[:, :, tap], full[1:], strides[1:], dilations[1:], groups)
+        y = np.reshape(y, (n, depth) + y.shape[1:])
+        if strides[0] > 1:   # stride - 1 zero planes after each input depth
+            y = np.pad(np.expand_dims(y, 2), [(0, 0), (0, 0), (0, strides[0] - 1)] + [(0, 0)] * 3)
+            y = np.reshape(y, (n, depth * strides[0]) + y.shape[3:])[:, :(depth - 1) * strides[0] + 1]
+        start = tap * dilations[0]
+        y = np.pad(y, [(0, 0), (start, full[0] - start - y.shape[1])] + [(0, 0)] * 3)
+        total = y if total is None else total + y
+    return np.transpose(total, (0, 2, 1, 3, 4))
+
+
 @converts("ConvTranspose")
 def _conv_transpose(node: OnnxNode):
     """The input-gradient of a convolution: run unpadded at full size, then crop the pads."""
     x, w, bias = node.input(0), node.input(1), node.optional(2)
-    if x.ndim not in (3, 4):
-        raise node.fail(f"ConvTranspose supports 1-d and 2-d inputs, got {x.shape}")
+    if x.ndim not in (3, 4, 5):
+        raise node.fail(f"ConvTranspose supports 1-, 2- and 3-d inputs, got {x.shape}")
     n_sp = x.ndim - 2
     kernel = list(node.attr("kernel_shape", list(w.shape[2:])))
     strides = list(node.attr("strides", [1] * n_sp))
@@ -127,9 +153,8 @@ def _conv_transpose(node: OnnxNode):
     if n_sp == 1:
         x, w = np.expand_dims(x, 2), np.expand_dims(w, 2)
         full, pads, strides, dilations = [1] + full, [(0, 0)] + pads, [1] + strides, [1] + dilations
-    c_out = w.shape[1] * groups
-    y = bind("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
-              padding=(0, 0), dilation=tuple(dilations), groups=groups)
+    convolve = _conv_transpose3d if n_sp == 3 else _conv_transpose2d
+    y = convolve(x, w, full, strides, dilations, groups)
     y = y[(slice(None), slice(None)) + tuple(slice(max(lo, 0), f - max(hi, 0)) for (lo, hi), f in zip(pads, full))]
     grow = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pads]
     y = _pad_spatial(y, grow)
@@ -161,18 +186,49 @@ def _window_slices(kernel, strides, dilations, out):
                                                  for o, d, n, s in zip(offsets, dilations, out, strides))
 
 
-def _window_reduce(x, kernel, strides, dilations, out, kind: str):
-    """max or sum over every window of an already padded array."""
-    if x.ndim == 4 and dilations == [1, 1]:
-        if kind == "max":
-            return npx.pooling(x, tuple(kernel), tuple(strides), 0, "max")
-        return npx.pooling(x, tuple(kernel), tuple(strides), 0, "avg") * float(math.prod(kernel))
+def _primitive_padding(x, kernel, dilations, pads) -> Optional[tuple]:
+    """The pooling primitive's padding when it pools this window as given: 2-d or 3-d, undilated,
+    padding symmetric and at most half the kernel (the padding then never needs a kernel of its own)."""
+    if x.ndim in (4, 5) and all(d == 1 for d in dilations) and \
+            all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(pads, kernel)):
+        return tuple(lo for lo, _ in pads)
+    return None
+
+
+def _window_reduce(x, pads, kernel, strides, dilations, out, kind: str):
+    """max or sum over every window of x (N, C, *spatial) padded by `pads` (lowest value or zeros).
+
+    An axis whose stride is a multiple of its dilation only ever reads every d-th element (each window
+    starts on that grid), so it is subsampled first and pooled undilated. With no dilation left the
+    pooling primitive does the work; otherwise the window is reduced one axis at a time (max and sum
+    are separable), sum(kernel) strided slices rather than prod(kernel), which keeps the fused kernel
+    small for large dilated windows."""
+    mode = "max" if kind == "max" else "avg"
+    padding = _primitive_padding(x, kernel, dilations, pads)
+    if padding is None:
+        lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
+        x = _pad_spatial(x, pads, lowest if kind == "max" else 0.0)
+        padding = (0,) * len(kernel)
+    strides, dilations = list(strides), list(dilations)
+    key = [slice(None)] * x.ndim
+    for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
+        if d > 1 and s % d == 0:
+            key[2 + axis] = slice(0, (n - 1) * s + (k - 1) * d + 1, d)
+            strides[axis], dilations[axis] = s // d, 1
+    x = x[tuple(key)]
+    if all(d == 1 for d in dilations):
+        pooled = npx.pooling(x, tuple(kernel), tuple(strides), padding, mode, count_include_pad=True)
+        return pooled if kind == "max" else pooled * float(math.prod(kernel))
     combine = np.maximum if kind == "max" else np.add
-    total = None
-    for key in _window_slices(kernel, strides, dilations, out):
-        part = x[key]
-        total = part if total is None else combine(total, part)
-    return total
+    for axis, (k, s, d, n) in enumerate(zip(kernel, strides, dilations, out)):
+        total = None
+        for offset in range(k):
+            key = [slice(None)] * x.ndim
+            key[2 + axis] = slice(offset * d, offset * d + (n - 1) * s + 1, s)
+            part = x[tuple(key)]
+            total = part if total is None else combine(total, part)
+        x = total
+    return x
 
 
 def _count_windows(shape, pads, extra, kernel, strides, dilations, out, include_pad: bool) -> numpy.ndarray:
@@ -185,29 +241,57 @@ def _count_windows(shape, pads, extra, kernel, strides, dilations, out, include_
     return counts[0, 0]
 
 
+def _max_with_indices(node: OnnxNode, x, kernel, strides, dilations, pads, out, extra):
+    """MaxPool with its Indices output: the flat index (over N, C and the spatial axes, row-major, or with
+    the spatial axes column-major when storage_order=1) of each window's first maximum, padding excluded."""
+    sizes = x.shape[2:]
+    lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
+    padded = _pad_spatial(x, [(lo, hi + e) for (lo, hi), e in zip(pads, extra)], lowest)
+    order = "F" if node.attr("storage_order", 0) else "C"
+    steps = numpy.cumprod((1,) + sizes[:-1]) if order == "F" else numpy.cumprod((1,) + sizes[::-1][:-1])[::-1]
+    best = index = None
+    for key in _window_slices(kernel, strides, dilations, out):
+        part = padded[key]
+        # where this offset reads in the unpadded input, per output position (padding never wins: -inf)
+        rows = [numpy.arange(k.start, k.stop, k.step) - lo for k, (lo, _) in zip(key[2:], pads)]
+        flat = sum(numpy.clip(r, 0, size - 1).reshape((-1,) + (1,) * (len(rows) - i - 1)) * step
+                   for i, (r, size, step) in enumerate(zip(rows, sizes, steps)))
+        flat = const_array(numpy.asarray(flat, numpy.int64))
+        if best is None:
+            best, index = part, np.broadcast_to(flat, part.shape)
+        else:
+            take = part > best           # strictly greater: the first maximum in window order stays
+            best, index = np.where(take, part, best), np.where(take, flat, index)
+    n, c = x.shape[:2]
+    base = const_array((numpy.arange(n * c, dtype=numpy.int64) * math.prod(sizes)).reshape((n, c) + (1,) * len(sizes)))
+    return best, index + base
+
+
 def _pool(node: OnnxNode, kind: str):
     x = node.input(0)
-    if node.num_outputs > 1:
-        raise node.fail("the Indices output of MaxPool is not supported")
     kernel = list(node.attr("kernel_shape"))
     strides, dilations, pads, out, extra = _pool_geometry(node, x, kernel)
+    if node.num_outputs > 1:
+        return _max_with_indices(node, x, kernel, strides, dilations, pads, out, extra)
     squeeze = x.ndim == 3
     if squeeze:
         x = np.expand_dims(x, 2)
         kernel, strides, dilations, out = [1] + kernel, [1] + strides, [1] + dilations, [1] + out
         pads, extra = [(0, 0)] + pads, [0] + extra
     full_pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+    include = bool(node.attr("count_include_pad", 0))
+    padding = _primitive_padding(x, kernel, dilations, full_pads)
     if kind == "max":
-        lowest = -math.inf if is_float_dtype(x.dtype) else int(numpy.iinfo(x.dtype).min)
-        y = _window_reduce(_pad_spatial(x, full_pads, lowest), kernel, strides, dilations, out, "max")
+        y = _window_reduce(x, full_pads, kernel, strides, dilations, out, "max")
+    elif kind == "avg" and padding is not None:   # the primitive divides by the right count itself
+        y = npx.pooling(x, tuple(kernel), tuple(strides), padding, "avg", count_include_pad=include)
     else:
         p = node.attr("p", 2) if kind == "lp" else 1
         base = np.power(np.abs(x), float(p)) if kind == "lp" else x
-        sums = _window_reduce(_pad_spatial(base, full_pads), kernel, strides, dilations, out, "sum")
+        sums = _window_reduce(base, full_pads, kernel, strides, dilations, out, "sum")
         if kind == "lp":
             y = np.power(sums, 1.0 / p)
         else:
-            include = bool(node.attr("count_include_pad", 0))
             counts = _count_windows(x.shape[2:], pads, extra, kernel, strides, dilations, out, include)
             y = sums / const_array(counts.astype(x.dtype))
     return np.squeeze(y, 2) if squeeze else y
