@@ -23,9 +23,10 @@ The fused-kernel contract (what the LLVM and CUDA backends consume):
   * kind "reduce": one or more reductions over the same input shape ("row" shape), axes and
     keepdims, plus elementwise nodes whose shapes broadcast to that input shape; values after
     a reduction are only used row-wise (keepdims=true), so one pass per row computes it
-  * kind "matmul" / "conv": the first body node is the matmul / conv2d (conv2d_blocked); every other
-    node is an elementwise epilogue whose result has as many elements as the anchor's result (reshape
-    allowed), plus reshape/broadcast_to views of operands; a conv kernel may end with one to_blocked
+  * kind "matmul" / "conv": one matmul / conv2d (conv2d_blocked), the anchor; every other node is an
+    elementwise epilogue whose result has as many elements as the anchor's result (reshape allowed), or a
+    reshape/broadcast_to view of an operand (of the anchor too, e.g. a flatten before a dense layer: read
+    in place, no copy kernel); a conv kernel may end with one to_blocked
     of its result (stored in the layout the next convolution reads, ir/ops/blocked.py)
 """
 from __future__ import annotations
@@ -232,7 +233,7 @@ class _Fuser:
             self.group_of.append(gid)
             self._add(self.groups[gid], i)
             self._grow(gid, anc)
-        if cls in ("injective", "reduction"):
+        if cls in ("injective", "reduction", "anchor"):     # an anchor takes reshape/broadcast views of operands
             self._absorb_producers(gid, i)
 
     def _add(self, group: _Group, i: int) -> None:

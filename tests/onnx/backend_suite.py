@@ -34,10 +34,6 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
      "outside the standard domain hybrid imports"),
     (r"^test_(nonmaxsuppression|unique|compress|nonzero)", "data-dependent output shapes: these ops run eagerly "
      "and raise a clear error when compiled (the suite compiles every model)"),
-    (r"^test_convtranspose_3d", "3-d ConvTranspose (1-d and 2-d are supported)"),
-    (r"^test_resize_.*antialias", "Resize antialias=1 (the stretched interpolation kernel)"),
-    (r"^test_(scatter_elements_with_reduction_(max|min|mul)|scatternd_(max|min|multiply))$", "scatter with "
-     "max/min/mul reduction and repeated indices (hybrid scatters through a scatter-add primitive)"),
     (r"^test_range_float.*_expanded", "Range expanded into a Loop whose trip count is computed from float inputs; "
      "hybrid unrolls loops, so trip counts must be known when the model is built"),
     (r"^test_dft_inverse", "the expected values come from NumPy's float32 FFT, whose rounding (1.9e-7 where the "

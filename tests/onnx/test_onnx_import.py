@@ -271,18 +271,175 @@ ARGMAX_POOLS = [   # (input shape, attributes), ties included (small integer val
 ]
 
 
-@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
-@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
-def test_max_pool_indices_match_onnxruntime(backend, case):
-    shape, attrs = ARGMAX_POOLS[case]
+def _argmax_pool_model(shape, attrs):
     graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
                                helper.make_tensor_value_info("i", TensorProto.INT64, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
+def test_max_pool_indices_match_onnxruntime(backend, case):
+    shape, attrs = ARGMAX_POOLS[case]
+    model = _argmax_pool_model(shape, attrs)
     x = numpy.random.default_rng(case).integers(-3, 4, size=shape).astype("float32")
     y, i = import_model(model, backend=backend)(x)
     want_y, want_i = reference(model, x)
     numpy.testing.assert_array_equal(y.asnumpy(), want_y)
     assert i.asnumpy().dtype == numpy.int64
     numpy.testing.assert_array_equal(i.asnumpy(), want_i)
+
+
+def _conv_transpose_3d_model(dtype=TensorProto.FLOAT):
+    """3-d ConvTranspose: depth stride 2 and dilation 2, output padding, asymmetric pads, two groups, bias."""
+    rng = numpy.random.default_rng(7)
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    w = rng.normal(size=(4, 3, 3, 2, 3)).astype(np_dtype)       # (C_in, C_out / groups, kD, kH, kW)
+    b = rng.normal(size=6).astype(np_dtype)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 1, 2], dilations=[2, 1, 1],
+                            output_padding=[1, 0, 1], pads=[1, 0, 2, 0, 1, 1], group=2)
+    graph = helper.make_graph([node], "convtranspose3d", [helper.make_tensor_value_info("x", dtype, [2, 4, 3, 4, 5])],
+                              [helper.make_tensor_value_info("y", dtype, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+def test_conv_transpose_3d_matches_onnxruntime(backend):
+    model = _conv_transpose_3d_model()
+    x = numpy.random.default_rng(8).normal(size=(2, 4, 3, 4, 5)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
+                                  rtol=1e-5, atol=1e-5)
+
+
+def test_conv_transpose_3d_gradients_match_finite_differences():
+    """float64, compiled on llvm: d(sum(y * probe)) / d(x, w) vs central differences."""
+    from gradcheck import numeric_grad
+    model = _conv_transpose_3d_model(TensorProto.DOUBLE)
+    net = import_model(model, backend="llvm")
+    rng = numpy.random.default_rng(9)
+    x = rng.normal(size=(2, 4, 3, 4, 5))
+    probe = hb.np.array(rng.normal(size=net(x).shape))
+    w = net.collect_params()["w"]
+    xa = hb.np.array(x)
+    xa.attach_grad()
+    with autograd.record():
+        out = (net(xa) * probe).sum()
+    out.backward()
+    wv = w.data().asnumpy().copy()
+
+    def loss() -> float:
+        w.set_data(wv)
+        return float((net(hb.np.array(x)) * probe).sum().asnumpy())
+    entries = list(range(0, x.size, 17))
+    numeric_x = numeric_grad(loss, x, entries=entries)
+    numpy.testing.assert_allclose(xa.grad.asnumpy().reshape(-1)[entries], numeric_x.reshape(-1)[entries], rtol=1e-6, atol=1e-8)
+    numeric_w = numeric_grad(loss, wv, entries=list(range(0, wv.size, 7)))
+    numpy.testing.assert_allclose(w.grad().asnumpy().reshape(-1)[::7], numeric_w.reshape(-1)[::7], rtol=1e-6, atol=1e-8)
+
+
+ANTIALIAS_RESIZES = [   # (mode, output sizes of (1, 2, 13, 17), extra attributes): downscaling strongly, mildly, up
+    ("linear", [1, 2, 4, 6], {}),
+    ("cubic", [1, 2, 5, 11], {}),
+    ("cubic", [1, 2, 4, 9], dict(exclude_outside=1, cubic_coeff_a=-0.5)),
+    ("linear", [1, 2, 20, 9], dict(coordinate_transformation_mode="align_corners")),
+]
+
+
+def _antialias_resize_model(mode, sizes, attrs):
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1, **attrs)
+    graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 13, 17])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(numpy.array(sizes, numpy.int64), "sizes")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ANTIALIAS_RESIZES)))
+def test_antialiased_resize_matches_onnxruntime(backend, case):
+    mode, sizes, attrs = ANTIALIAS_RESIZES[case]
+    model = _antialias_resize_model(mode, sizes, attrs)
+    x = numpy.random.default_rng(case).normal(size=(1, 2, 13, 17)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
+                                  rtol=1e-5, atol=1e-5)
+
+
+def _scatter_model(op: str, reduction: str, data_shape, index, update_shape, dtype=TensorProto.FLOAT, **attrs):
+    graph = helper.make_graph([helper.make_node(op, ["data", "index", "updates"], ["y"], reduction=reduction, **attrs)],
+                              "scatter", [helper.make_tensor_value_info("data", dtype, list(data_shape)),
+                                          helper.make_tensor_value_info("updates", dtype, list(update_shape))],
+                              [helper.make_tensor_value_info("y", dtype, None)],
+                              [numpy_helper.from_array(numpy.asarray(index, numpy.int64), "index")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("reduction", ["max", "min", "mul"])
+def test_scatter_reductions_with_repeated_indices_match_onnxruntime(backend, reduction):
+    rng = numpy.random.default_rng(3)
+    # ScatterElements along axis 1: each row names a few columns up to 5 times, some from the end
+    index = rng.integers(-6, 6, size=(3, 11))
+    for dtype, np_dtype in ((TensorProto.FLOAT, "float32"), (TensorProto.INT32, "int32")):
+        model = _scatter_model("ScatterElements", reduction, (3, 6), index, (3, 11), dtype, axis=1)
+        data = rng.integers(-4, 5, size=(3, 6)).astype(np_dtype)
+        updates = rng.integers(-3, 4, size=(3, 11)).astype(np_dtype)
+        got = import_model(model, backend=backend)(data, updates).asnumpy()
+        numpy.testing.assert_array_equal(got, reference(model, data, updates)[0])
+    # ScatterND: whole rows of a (5, 4) matrix, row 2 named three times, row 0 twice
+    model = _scatter_model("ScatterND", reduction, (5, 4), [[2], [0], [2], [4], [0], [2]], (6, 4))
+    data, updates = rng.normal(size=(5, 4)).astype("float32"), rng.normal(size=(6, 4)).astype("float32")
+    numpy.testing.assert_allclose(import_model(model, backend=backend)(data, updates).asnumpy(),
+                                  reference(model, data, updates)[0], rtol=1e-6)
+
+
+def test_scatter_mul_gradients_match_finite_differences():
+    from gradcheck import numeric_grad
+    model = _scatter_model("ScatterND", "mul", (5, 3), [[2], [0], [2], [4], [2]], (5, 3), TensorProto.DOUBLE)
+    net = import_model(model, backend="llvm")
+    rng = numpy.random.default_rng(4)
+    data, updates, probe = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), hb.np.array(rng.normal(size=(5, 3)))
+    d, u = hb.np.array(data), hb.np.array(updates)
+    d.attach_grad()
+    u.attach_grad()
+    with autograd.record():
+        out = (net(d, u) * probe).sum()
+    out.backward()
+
+    def loss() -> float:
+        return float((net(hb.np.array(data), hb.np.array(updates)) * probe).sum().asnumpy())
+    numpy.testing.assert_allclose(d.grad.asnumpy(), numeric_grad(loss, data), rtol=1e-6, atol=1e-9)
+    numpy.testing.assert_allclose(u.grad.asnumpy(), numeric_grad(loss, updates), rtol=1e-6, atol=1e-9)
+
+
+def _this_sessions_models():
+    """(name, model, inputs) of the pooling, MaxPool Indices, 3-d ConvTranspose, antialiased Resize and
+    scatter-reduction cases above, for the CUDA emulator."""
+    rng = numpy.random.default_rng(11)
+    for i in (0, 2, 3, 4, 5, 7, 9):
+        op, shape, attrs = POOLS[i]
+        yield f"pool{i}", _pool_model(op, shape, **attrs), [rng.normal(size=shape).astype("float32")]
+    for i, (shape, attrs) in enumerate(ARGMAX_POOLS):
+        yield f"argmax{i}", _argmax_pool_model(shape, attrs), [rng.integers(-3, 4, size=shape).astype("float32")]
+    yield "convtranspose3d", _conv_transpose_3d_model(), [rng.normal(size=(2, 4, 3, 4, 5)).astype("float32")]
+    for i, (mode, sizes, attrs) in enumerate(ANTIALIAS_RESIZES[:3]):
+        yield f"resize{i}", _antialias_resize_model(mode, sizes, attrs), [rng.normal(size=(1, 2, 13, 17)).astype("float32")]
+    for reduction in ("max", "mul"):
+        model = _scatter_model("ScatterElements", reduction, (3, 6), rng.integers(-6, 6, size=(3, 11)), (3, 11), axis=1)
+        yield f"scatter_{reduction}", model, [rng.normal(size=(3, 6)).astype("float32"),
+                                             rng.normal(size=(3, 11)).astype("float32")]
+
+
+@pytest.mark.slow
+def test_this_sessions_ops_on_the_cuda_emulator():
+    import shutil
+    if shutil.which("g++") is None:
+        pytest.skip("the CUDA emulator compiles with g++")
+    for name, model, inputs in _this_sessions_models():
+        net = import_model(model)
+        net.hybridize(backend="cuda", runtime="emulator")
+        got = net(*inputs)
+        got = got if isinstance(got, tuple) else (got,)
+        for g, want in zip(got, reference(model, *inputs)):
+            numpy.testing.assert_allclose(g.asnumpy(), want, rtol=1e-5, atol=1e-5, err_msg=name)

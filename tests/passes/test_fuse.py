@@ -348,3 +348,30 @@ def test_rotary_embedding_crossing_products_fuse_without_a_cycle(rewrite):
           return %6
         }
     """)
+
+
+def test_matmul_reads_a_reshaped_operand_in_place(rewrite):
+    # LeNet's flatten between pooling and the first dense layer: the reshape view joins the matmul kernel
+    # (no copy kernel of its own)
+    rewrite(["fuse"], """
+        graph @head(%x: f32[2,4,6,6], %w: f32[5,36], %b: f32[5]) -> f32[2,5] {
+          %0 = max_pool2d(%x) {kernel=[2, 2], stride=[2, 2], padding=[0, 0]} : f32[2,4,3,3]
+          %1 = reshape(%0) {shape=[2, 36]} : f32[2,36]
+          %2 = matmul(%1, %w) {transpose_b=true} : f32[2,5]
+          %3 = add(%2, %b) : f32[2,5]
+          return %3
+        }
+    """, """
+        graph @head(%x: f32[2,4,6,6], %w: f32[5,36], %b: f32[5]) -> f32[2,5] {
+          %0 = max_pool2d(%x) {kernel=[2, 2], stride=[2, 2], padding=[0, 0]} : f32[2,4,3,3]
+          %1 = fused(%0, %w, %b) {kind="matmul", name="k0"} : f32[2,5] {
+            graph @k0(%i0: f32[2,4,3,3], %i1: f32[5,36], %i2: f32[5]) -> f32[2,5] {
+              %0 = reshape(%i0) {shape=[2, 36]} : f32[2,36]
+              %1 = matmul(%0, %i1) {transpose_b=true} : f32[2,5]
+              %2 = add(%1, %i2) : f32[2,5]
+              return %2
+            }
+          }
+          return %1
+        }
+    """)

@@ -79,21 +79,42 @@ def _gather_nd(node: OnnxNode):
     return np.reshape(picked, tuple(idx.shape[:-1]) + rest)
 
 
+def _combine_repeats(flat_index, updates, combine):
+    """Updates that name the same row combined into one: sorted by index (stably), an inclusive scan within
+    each run of equal indices (log2(n) shifted combines), and the run's last element, which holds its total.
+    Returns (indices, totals, last-of-run mask); every backend runs it compiled, as a scatter-add cannot max."""
+    order = np.argsort(flat_index)
+    idx, vals = np.take(flat_index, order, axis=0), np.take(updates, order, axis=0)
+    n, rest = idx.shape[0], [(0, 0)] * (updates.ndim - 1)
+    step = 1
+    while step < n:
+        same = np.pad(idx[:-step], [(step, 0)], constant_values=-1) == idx
+        earlier = np.pad(vals[:-step], [(step, 0)] + rest)
+        vals = np.where(np.reshape(same, (n,) + (1,) * len(rest)), combine(vals, earlier), vals)
+        step *= 2
+    last = np.pad(idx[1:] != idx[:-1], [(0, 1)], constant_values=True)
+    return idx, vals, last
+
+
 def _scatter(data, flat_index, updates, reduction: str, node: OnnxNode):
     """Scatter `updates` (one row per flat index) into the flattened `data` (rows x rest)."""
     size = data.shape[0]
-    added = bind("take_grad", updates, flat_index, axis=0, size=size)
-    if reduction == "add":
-        return data + added
-    if reduction == "mul":
-        raise node.fail("reduction='mul' is not supported (scatter-multiply has no hybrid primitive)")
-    hit = bind("take_grad", np.ones(updates.shape, updates.dtype), flat_index, axis=0, size=size) > 0
-    if reduction == "none":
+    if reduction in ("add", "none"):
+        added = bind("take_grad", updates, flat_index, axis=0, size=size)
+        if reduction == "add":
+            return data + added
+        hit = bind("take_grad", np.ones(updates.shape, updates.dtype), flat_index, axis=0, size=size) > 0
         return np.where(hit, added, data)   # ONNX requires distinct indices here
-    if reduction in ("max", "min"):
-        pick = np.maximum if reduction == "max" else np.minimum
-        return np.where(hit, pick(data, added), data)
-    raise node.fail(f"unknown reduction {reduction!r}")
+    combine = {"max": np.maximum, "min": np.minimum, "mul": np.multiply}.get(reduction)
+    if combine is None:
+        raise node.fail(f"unknown reduction {reduction!r}; use none, add, mul, max or min")
+    if flat_index.shape[0] == 0:
+        return data
+    idx, totals, last = _combine_repeats(flat_index, updates, combine)
+    keep = np.reshape(last, last.shape + (1,) * (updates.ndim - 1))
+    placed = bind("take_grad", np.where(keep, totals, np.zeros_like(totals)), idx, axis=0, size=size)
+    hit = bind("take_grad", np.broadcast_to(keep, totals.shape).astype(updates.dtype), idx, axis=0, size=size) > 0
+    return np.where(hit, combine(data, placed), data)
 
 
 @converts("ScatterElements", "Scatter")

@@ -1,8 +1,8 @@
 """Convolution, pooling and normalization ONNX ops (1-, 2- and 3-d spatial).
 
 2-d cases with symmetric padding map to hybrid's conv2d / pooling primitives directly; 1-d runs
-as 2-d with a unit height; 3-d convolution is a sum over kernel depth of 2-d convolutions;
-pooling passes symmetric padding to the pooling primitive (no padding kernel), else pads explicitly
+as 2-d with a unit height; 3-d convolution and transposed convolution are sums over kernel depth of
+2-d ones; pooling passes symmetric padding to the pooling primitive (no padding kernel), else pads explicitly
 (asymmetric pads, ceil mode), subsamples axes whose stride is a multiple of their dilation and pools
 with the primitive; other dilated windows reduce strided slices one axis at a time.
 """
@@ -99,12 +99,36 @@ def _conv(node: OnnxNode):
     return y
 
 
+def _conv_transpose2d(x, w, full, strides, dilations, groups):
+    c_out = w.shape[1] * groups
+    return bind("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
+                padding=(0, 0), dilation=tuple(dilations), groups=groups)
+
+
+def _conv_transpose3d(x, w, full, strides, dilations, groups):
+    """Sum over kernel depth of 2-d transposed convolutions of every input depth slice (batch and depth
+    folded together), input depth i landing at output depth i * stride + tap * dilation."""
+    n, c, depth = x.shape[:3]
+    planes = np.reshape(np.transpose(x, (0, 2, 1, 3, 4)), (n * depth, c) + x.shape[3:])
+    total = None
+    for tap in range(w.shape[2]):
+        y = _conv_transpose2d(planes, w[:, :, tap], full[1:], strides[1:], dilations[1:], groups)
+        y = np.reshape(y, (n, depth) + y.shape[1:])
+        if strides[0] > 1:   # stride - 1 zero planes after each input depth
+            y = np.pad(np.expand_dims(y, 2), [(0, 0), (0, 0), (0, strides[0] - 1)] + [(0, 0)] * 3)
+            y = np.reshape(y, (n, depth * strides[0]) + y.shape[3:])[:, :(depth - 1) * strides[0] + 1]
+        start = tap * dilations[0]
+        y = np.pad(y, [(0, 0), (start, full[0] - start - y.shape[1])] + [(0, 0)] * 3)
+        total = y if total is None else total + y
+    return np.transpose(total, (0, 2, 1, 3, 4))
+
+
 @converts("ConvTranspose")
 def _conv_transpose(node: OnnxNode):
     """The input-gradient of a convolution: run unpadded at full size, then crop the pads."""
     x, w, bias = node.input(0), node.input(1), node.optional(2)
-    if x.ndim not in (3, 4):
-        raise node.fail(f"ConvTranspose supports 1-d and 2-d inputs, got {x.shape}")
+    if x.ndim not in (3, 4, 5):
+        raise node.fail(f"ConvTranspose supports 1-, 2- and 3-d inputs, got {x.shape}")
     n_sp = x.ndim - 2
     kernel = list(node.attr("kernel_shape", list(w.shape[2:])))
     strides = list(node.attr("strides", [1] * n_sp))
@@ -129,9 +153,8 @@ def _conv_transpose(node: OnnxNode):
     if n_sp == 1:
         x, w = np.expand_dims(x, 2), np.expand_dims(w, 2)
         full, pads, strides, dilations = [1] + full, [(0, 0)] + pads, [1] + strides, [1] + dilations
-    c_out = w.shape[1] * groups
-    y = bind("conv2d_input_grad", x, w, input_shape=(x.shape[0], c_out) + tuple(full), stride=tuple(strides),
-              padding=(0, 0), dilation=tuple(dilations), groups=groups)
+    convolve = _conv_transpose3d if n_sp == 3 else _conv_transpose2d
+    y = convolve(x, w, full, strides, dilations, groups)
     y = y[(slice(None), slice(None)) + tuple(slice(max(lo, 0), f - max(hi, 0)) for (lo, hi), f in zip(pads, full))]
     grow = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pads]
     y = _pad_spatial(y, grow)

@@ -1,5 +1,6 @@
 """Resize and Upsample: separable per axis, each axis one gather (nearest) or a weighted sum of
-gathers (linear: 2 taps, cubic: 4 taps) with indices and weights computed at build time."""
+gathers (linear: 2 taps, cubic: 4 taps; antialiased downscaling: the kernel stretched by 1/scale) with
+indices and weights computed at build time."""
 from __future__ import annotations
 
 import math
@@ -49,13 +50,34 @@ def _nearest(coords: numpy.ndarray, mode: str) -> numpy.ndarray:
     raise ValueError(mode)
 
 
+def _keys_cubic(d: numpy.ndarray, a: float) -> numpy.ndarray:
+    """Keys' cubic convolution kernel at distance d."""
+    d = numpy.abs(d)
+    return numpy.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1,
+                       numpy.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0))
+
+
 def _cubic_weights(t: numpy.ndarray, a: float) -> numpy.ndarray:
     """Keys' cubic convolution weights of the 4 taps at offsets -1, 0, 1, 2 around floor(coord)."""
-    def kernel(d):
-        d = numpy.abs(d)
-        return numpy.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1,
-                           numpy.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0))
-    return numpy.stack([kernel(t + 1), kernel(t), kernel(1 - t), kernel(2 - t)], -1)
+    return numpy.stack([_keys_cubic(t + 1, a), _keys_cubic(t, a), _keys_cubic(1 - t, a), _keys_cubic(2 - t, a)], -1)
+
+
+def _antialias_taps(coords: numpy.ndarray, mode: str, scale: float, a: float) -> tuple:
+    """Taps and weights of the antialiased (downscaling) filter: the linear or cubic kernel stretched by
+    1 / scale, so each output averages every input it covers; the taps are the n inputs nearest to the
+    coordinate (an exact integer coordinate takes the window to its left), weights normalized to sum 1."""
+    s = min(scale, 1.0)
+    reach = 1.0 if mode != "cubic" else 2.0          # the kernel's support is [-reach, reach] before stretching
+    start = int(math.floor(-reach / s)) + 1
+    offsets = numpy.arange(start, 1 - start + 1)      # an even count, 2 - 2 * start, around the coordinate
+    base = numpy.floor(coords)
+    exact = coords == base
+    base = numpy.where(exact, base - 1, base)
+    t = coords - base                                 # in (0, 1]
+    d = (offsets[None, :] - t[:, None]) * s
+    weights = numpy.clip(1 - numpy.abs(d), 0, 1) if mode != "cubic" else _keys_cubic(d, a)
+    weights = weights / weights.sum(-1, keepdims=True)
+    return base[:, None].astype(numpy.int64) + offsets, weights
 
 
 def _resize_axis(x, axis: int, out_size: int, scale: float, node: OnnxNode, roi):
@@ -67,7 +89,15 @@ def _resize_axis(x, axis: int, out_size: int, scale: float, node: OnnxNode, roi)
     coords = _source_coords(out_size, in_size, scale, transform, roi)
     extrapolation = node.attr("extrapolation_value", 0.0)
     outside = (coords < 0) | (coords > in_size - 1) if transform == "tf_crop_and_resize" else None
-    if mode == "nearest":
+    antialias = bool(node.attr("antialias", 0)) and mode in ("linear", "bilinear", "cubic")
+    if antialias:
+        taps, weights = _antialias_taps(coords, mode, scale, node.attr("cubic_coeff_a", -0.75))
+        if node.attr("exclude_outside", 0):
+            weights = numpy.where((taps >= 0) & (taps < in_size), weights, 0.0)
+            total = weights.sum(-1, keepdims=True)
+            weights = weights / numpy.where(total == 0, 1.0, total)
+        taps = numpy.clip(taps, 0, in_size - 1)
+    elif mode == "nearest":
         near = node.attr("nearest_mode", "round_prefer_floor") if node.opset >= 11 else "floor"
         idx = numpy.clip(_nearest(coords, near), 0, in_size - 1).astype(numpy.int64)
         taps, weights = idx[:, None], numpy.ones((out_size, 1))
