@@ -87,7 +87,7 @@ def active_values(graph: Graph, wrt: Sequence[str]) -> set[Value]:
         if get_op(node.op).differentiable and any(v in active for v in node.inputs):
             complex_value = next((v for v in list(node.inputs) + list(node.outputs) if is_complex(v.dtype)), None)
             if complex_value is not None and node.op not in HOLOMORPHIC_GRAD | DIRECT_COMPLEX_GRAD:
-                raise complex_gradient_error(node.op + (f" at {node.loc}" if node.loc else ""), complex_value.dtype)
+                raise complex_gradient_error(node.op, complex_value.dtype, node.loc)
             active.update(o for o in node.outputs if is_inexact(o.dtype))
     return active
 

@@ -123,11 +123,12 @@ def tracked(x) -> bool:
             and (x._node is not None or x._grad_req != "null"))
 
 
-def complex_gradient_error(op: str, dtype: str) -> HybridError:
+def complex_gradient_error(op: str, dtype: str, loc: Optional[str] = None) -> HybridError:
     """An op on complex values without a complex gradient rule (hybrid/ir/ops/complex.py)."""
-    return HybridError(f"{op}: a gradient was asked to flow through a complex value ({dtype}), and {op} has no "
-                       "gradient rule for complex values (the elementwise functions, sums, layout ops, matmul, "
-                       "real/imag/conj/abs and the FFTs have). Compute this part outside autograd.record() / with "
+    where = f" at {loc}" if loc else ""
+    return HybridError(f"{op}{where}: a gradient was asked to flow through a complex value ({dtype}), and {op} has "
+                       "no gradient rule for complex values (the elementwise functions, sums, layout ops, matmul, "
+                       "real/imag/conj/abs, svd/eigh and the FFTs have). Compute this part outside autograd.record() / with "
                        "the input detached (stop_gradient), or write it with real arithmetic")
 
 

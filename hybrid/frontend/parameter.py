@@ -229,7 +229,8 @@ class Constant(Parameter):
 
 
 class ParameterDict(dict):
-    """Parameters by their path in the block tree ("fc1.weight")."""
+    """Parameters by their path in the block tree ("fc1.weight"); printed as the dict MXNet 2's
+    collect_params returns."""
 
     def initialize(self, init=None, force_reinit: bool = False, ctx=None, device=None, verbose: bool = False) -> None:
         for p in self.values():
@@ -244,6 +245,3 @@ class ParameterDict(dict):
     def zero_grad(self) -> None:
         for p in self.values():
             p.zero_grad()
-
-    def __repr__(self) -> str:
-        return "ParameterDict(\n" + "".join(f"  {k}: {v}\n" for k, v in self.items()) + ")"

@@ -52,9 +52,12 @@ def _extra_graphs():
         # the argsort kernel (one thread per row), sort/top-k as gathers through it, f16 and int keys
         "sort": (lambda r: (np.sort(r), np.argsort(r, axis=0), npx.topk(r, k=3, ret_typ="both"),
                             np.sort(r.astype("float16")), np.argsort(r.astype("int32"))), (rows,)),
-        # complex arithmetic, matmul and FFTs as real (re, im) pairs (passes/lower_complex.py)
+        # complex arithmetic, matmul, elementary functions (passes/complex_math.py) and FFTs (short:
+        # DFT products; 64: Cooley-Tukey steps, passes/fourier.py) as real (re, im) pairs
         "complex": (lambda r: (lambda z: (np.fft.fft(z), np.abs(z @ z.T), np.fft.irfft(z / (z + 1.0)),
-                                          np.fft.rfft(r)))(r[:, :8] + 1j * r[:, 8:16]), (rows,)),
+                                          np.fft.rfft(r), np.fft.fft(r[:, :64] * (1 + 2j)), np.sqrt(z),
+                                          np.log(z), np.tanh(z), np.arcsinh(z), np.arccos(z), z ** (z * 0.5)))(
+            r[:, :8] + 1j * r[:, 8:16]), (rows,)),
         # traced QR: Householder reflections unrolled over the columns
         "qr": (lambda r: np.linalg.qr(r[:, :5]), (rows,)),
         # control flow: every region's kernels go into the one source

@@ -143,25 +143,29 @@ def test_llvm_code_calls_complex_lapack(tmp_path):
     onp.testing.assert_allclose(got[1].asnumpy(), onp.linalg.eigvalsh(c128), **TOL["complex128"])
 
 
-def _grad_loss(case: str, shape: tuple):
+def _grad_loss(case: str, shape: tuple, complex_: bool = False):
     """A scalar function of the factors that does not depend on their signs (singular vectors and
-    eigenvectors are defined up to sign): weighted sums of U diag(s) Vh, u_1 v_1^T, w, v_1 v_1^T."""
+    eigenvectors are defined up to sign; complex ones up to a phase): weighted sums of
+    U diag(s) Vh, |u_1 v_1^H|, w, |v_1 v_1^H| (real parts of complex weighted sums)."""
     rng = onp.random.default_rng(12)
     w1, w2 = (np.array(rng.standard_normal(shape)) for _ in range(2))
     w3 = np.array(rng.standard_normal(min(shape)))
+    if complex_:
+        w1 = w1 + 1j * np.array(rng.standard_normal(shape))
+    mag = np.abs if complex_ else (lambda t: t)
 
     def loss(x):
         if case == "eigh":
             w, v = np.linalg.eigh(x)
-            return np.sum(w * w3) + np.sum(np.matmul(v[:, :1], v[:, :1].T) * w2)
+            return np.sum(w * w3) + np.sum(mag(np.matmul(v[:, :1], np.conj(v[:, :1]).T)) * w2)
         if case == "pinv":
-            return np.sum(np.linalg.pinv(x) * w1.T)
+            return np.sum(np.real(np.linalg.pinv(x) * w1.T))
         if case == "svdvals":
             return np.sum(np.linalg.svdvals(x) * w3)
         u, s, vh = np.linalg.svd(x, full_matrices=case == "svd-full")
         k = s.shape[0]
         u, vh = u[:, :k], vh[:k, :]      # svd-full: the completing columns are arbitrary, not read
-        return np.sum(np.matmul(u * s[None, :], vh) * w1) + np.sum(np.matmul(u[:, :1], vh[:1, :]) * w2)
+        return np.sum(np.real(np.matmul(u * s[None, :], vh) * w1)) + np.sum(mag(np.matmul(u[:, :1], vh[:1, :])) * w2)
     return loss
 
 
@@ -173,6 +177,19 @@ def test_gradients_by_finite_differences(case, mode):
     if case == "eigh":
         data = data + data.T
     assert_scalar_grad(_grad_loss(case, shape), data, mode, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("case", ["svd-tall", "svd-wide", "svd-full", "svdvals", "eigh", "pinv"])
+def test_complex_gradients_by_finite_differences(case, mode):
+    """Complex matrices: gradients dL/d re + i dL/d im (hybrid/ir/ops/complex.py) of losses
+    invariant to the vectors' phases, against central differences."""
+    shape = {"svd-wide": (3, 5), "eigh": (4, 4)}.get(case, (5, 3))
+    rng = onp.random.default_rng(13)
+    data = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    if case == "eigh":
+        data = data + data.conj().T
+    assert_scalar_grad(_grad_loss(case, shape, complex_=True), data, mode, rtol=1e-5, atol=1e-7)
 
 
 def test_aot_library_calls_lapack(tmp_path):

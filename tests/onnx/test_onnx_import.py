@@ -271,15 +271,19 @@ ARGMAX_POOLS = [   # (input shape, attributes), ties included (small integer val
 ]
 
 
-@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
-@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
-def test_max_pool_indices_match_onnxruntime(backend, case):
-    shape, attrs = ARGMAX_POOLS[case]
+def _argmax_pool_model(shape, attrs):
     graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
                                helper.make_tensor_value_info("i", TensorProto.INT64, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ARGMAX_POOLS)))
+def test_max_pool_indices_match_onnxruntime(backend, case):
+    shape, attrs = ARGMAX_POOLS[case]
+    model = _argmax_pool_model(shape, attrs)
     x = numpy.random.default_rng(case).integers(-3, 4, size=shape).astype("float32")
     y, i = import_model(model, backend=backend)(x)
     want_y, want_i = reference(model, x)
@@ -344,15 +348,19 @@ ANTIALIAS_RESIZES = [   # (mode, output sizes of (1, 2, 13, 17), extra attribute
 ]
 
 
-@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
-@pytest.mark.parametrize("case", range(len(ANTIALIAS_RESIZES)))
-def test_antialiased_resize_matches_onnxruntime(backend, case):
-    mode, sizes, attrs = ANTIALIAS_RESIZES[case]
+def _antialias_resize_model(mode, sizes, attrs):
     node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1, **attrs)
     graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 13, 17])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                               [numpy_helper.from_array(numpy.array(sizes, numpy.int64), "sizes")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("backend", [None, "interp", "llvm"])
+@pytest.mark.parametrize("case", range(len(ANTIALIAS_RESIZES)))
+def test_antialiased_resize_matches_onnxruntime(backend, case):
+    mode, sizes, attrs = ANTIALIAS_RESIZES[case]
+    model = _antialias_resize_model(mode, sizes, attrs)
     x = numpy.random.default_rng(case).normal(size=(1, 2, 13, 17)).astype("float32")
     numpy.testing.assert_allclose(import_model(model, backend=backend)(x).asnumpy(), reference(model, x)[0],
                                   rtol=1e-5, atol=1e-5)
@@ -413,20 +421,10 @@ def _this_sessions_models():
         op, shape, attrs = POOLS[i]
         yield f"pool{i}", _pool_model(op, shape, **attrs), [rng.normal(size=shape).astype("float32")]
     for i, (shape, attrs) in enumerate(ARGMAX_POOLS):
-        graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)], "argmax",
-                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-                                   helper.make_tensor_value_info("i", TensorProto.INT64, None)])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
-        yield f"argmax{i}", model, [rng.integers(-3, 4, size=shape).astype("float32")]
+        yield f"argmax{i}", _argmax_pool_model(shape, attrs), [rng.integers(-3, 4, size=shape).astype("float32")]
     yield "convtranspose3d", _conv_transpose_3d_model(), [rng.normal(size=(2, 4, 3, 4, 5)).astype("float32")]
     for i, (mode, sizes, attrs) in enumerate(ANTIALIAS_RESIZES[:3]):
-        node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1, **attrs)
-        graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 13, 17])],
-                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                                  [numpy_helper.from_array(numpy.array(sizes, numpy.int64), "sizes")])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-        yield f"resize{i}", model, [rng.normal(size=(1, 2, 13, 17)).astype("float32")]
+        yield f"resize{i}", _antialias_resize_model(mode, sizes, attrs), [rng.normal(size=(1, 2, 13, 17)).astype("float32")]
     for reduction in ("max", "mul"):
         model = _scatter_model("ScatterElements", reduction, (3, 6), rng.integers(-6, 6, size=(3, 11)), (3, 11), axis=1)
         yield f"scatter_{reduction}", model, [rng.normal(size=(3, 6)).astype("float32"),

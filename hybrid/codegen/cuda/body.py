@@ -37,7 +37,8 @@ class Body:
         self.cache: Optional[tuple] = None   # (buffers, values per lane, line to declare at): row kernels
         self._cached: dict[tuple, str] = {}
         self._cache_decls: list[str] = []
-        self._keys: dict[int, tuple] = {}
+        self._keys: dict[int, int] = {}
+        self._interned: dict[tuple, int] = {}
         self._index: dict[int, bool] = {}
         self._dep: dict[int, bool] = {}
 
@@ -73,13 +74,17 @@ class Body:
         return "\n".join(self.lines)
 
     # -- expression facts ----------------------------------------------------------------------
-    def key(self, e: E) -> tuple:
+    def key(self, e: E) -> int:
+        """e's structure as a number: equal expressions get equal keys. Interned one node at a time
+        (a nested tuple would hash its whole tree, exponential in the depth of a DAG that reuses
+        subexpressions, as complex functions' selects do)."""
         k = self._keys.get(id(e))
         if k is None:
             value = e.value
             if isinstance(value, float) and value != value:
                 value = "nan"
-            k = (e.op, e.dtype, value, tuple(self.key(a) for a in e.args))
+            node = (e.op, e.dtype, value, tuple(self.key(a) for a in e.args))
+            k = self._interned.setdefault(node, len(self._interned))
             self._keys[id(e)] = k
         return k
 

@@ -17,7 +17,8 @@ cotangent of z = x + iy is dL/dx + i dL/dy for a real loss L, so z - lr * grad d
 that is holomorphic in its complex operands, whose real rule computes J^T g (no conjugation), the
 cotangent of its input is conj(J^T conj(g)) = g * conj(f'(z)): the tape (core/tape.py) applies the
 rules of the ops in HOLOMORPHIC_GRAD that way, and keeps the real part for a real operand. The ops
-in DIRECT_COMPLEX_GRAD (not holomorphic: parts, conjugate, abs, irfft's Hermitian extension) give
+in DIRECT_COMPLEX_GRAD (not holomorphic: parts, conjugate, abs, irfft's Hermitian extension, the
+decompositions with their conjugate transposes: decomp.py) give
 complex cotangents from their own rules; any other op on complex values refuses a gradient.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ HOLOMORPHIC_GRAD = frozenset({
     "cos", "tan", "cosh", "log2", "log10", "exp2", "arctan", "arcsin", "arccos", "arccosh", "arctanh", "sum",
     "reshape", "transpose", "broadcast_to", "slice", "concat", "pad", "take", "take_grad", "matmul", "where", "cast",
     "fft", "rfft"})
-DIRECT_COMPLEX_GRAD = frozenset({"real", "imag", "conj", "abs", "irfft", "view_real", "view_complex"})
+DIRECT_COMPLEX_GRAD = frozenset({"real", "imag", "conj", "abs", "irfft", "view_real", "view_complex", "svd", "eigh"})
 
 
 def _complex_input(t: TensorType, op: str) -> None:

@@ -14,7 +14,8 @@ form passes/lower_complex.py gives compiled code. The references are NumPy's (th
 routines: ?gesdd and ?syevd / ?heevd), so interp and eager agree with it; the LLVM backend calls
 the routines of scipy-openblas32 (codegen/lapack.py). Gradients are the
 standard matrix-calculus results for distinct singular values / eigenvalues (Townsend 2016;
-Giles 2008); the columns that only complete U or V to a square basis (full_matrices) are
+Giles 2008; for complex matrices with conjugate transposes, as PyTorch's, for losses invariant to
+the vectors' phases); the columns that only complete U or V to a square basis (full_matrices) are
 arbitrary, so no gradient flows through them.
 """
 from __future__ import annotations
@@ -122,6 +123,25 @@ def _mT(x):
     return apply("transpose", x, perm=perm)
 
 
+def _mH(x):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return _mT(apply("conj", x) if is_complex(x.type.dtype) else x)
+
+
+def _like(x, ref):
+    """Real x in ref's dtype (complex with a zero imaginary part), so matrix products agree."""
+    return apply("cast", x, dtype=ref.type.dtype) if x.type.dtype != ref.type.dtype else x
+
+
+def _real(x):
+    return apply("real", x) if is_complex(x.type.dtype) else x
+
+
+def _diagonal(x, k: int):
+    """The diagonals (..., k) of a stack of (k, k) matrices."""
+    return apply("sum", where(_eye_mask(k), x, lax().zeros_like(x)), axes=(x.ndim - 1,), keepdims=False)
+
+
 def _mm(a, b, ta=False, tb=False):
     return apply("matmul", a, b, transpose_a=ta, transpose_b=tb)
 
@@ -164,33 +184,41 @@ def _pair_factor(w, k: int, square: bool):
 
 
 def _triangle_read(g, uplo: str):
-    """Cotangent of a function that reads a symmetric matrix from one triangle, from the cotangent
-    G of the same function of the full matrix: tril(G + G^T, -1) + diag(G) for "L"."""
+    """Cotangent of a function that reads a symmetric (Hermitian) matrix from one triangle, from the
+    cotangent G of the same function of the full matrix: tril(G + G^H, -1) + Re diag(G) for "L"
+    (the imaginary parts of a Hermitian matrix's diagonal are not read)."""
     n = g.shape[-1]
     rows = apply("iota", shape=(n, n), axis=0, dtype="i32")
     cols = apply("iota", shape=(n, n), axis=1, dtype="i32")
-    sym = g + _mT(g)
-    return where(apply("gt" if uplo == "L" else "lt", rows, cols), sym, where(apply("eq", rows, cols), g, lax().zeros_like(g)))
+    sym = g + _mH(g)
+    diag = (g + apply("conj", g)) * 0.5 if is_complex(g.type.dtype) else g
+    return where(apply("gt" if uplo == "L" else "lt", rows, cols), sym,
+                 where(apply("eq", rows, cols), diag, lax().zeros_like(g)))
 
 
 def _svd_grad(g, inputs, outputs, full_matrices=False, compute_uv=True):
     """Townsend (2016) for A = U diag(s) Vh, reduced factors, distinct non-zero singular values;
-    of the singular values alone, U diag(gs) Vh (with the vectors computed for it)."""
+    of the singular values alone, U diag(gs) Vh (with the vectors computed for it). Complex
+    matrices (cotangents dL/d re + i dL/d im: hybrid/ir/ops/complex.py) take conjugate transposes
+    and the diagonal term i Im(diag(U^H gU)) / s of a loss invariant to the vectors' phases."""
     (a,) = inputs
     m, n = a.shape[-2:]
     k, mu, nv = svd_sizes(m, n, full_matrices)
     if not compute_uv:
         out = apply("svd", a, full_matrices=False, compute_uv=True)
         u, vh = _part(out, 0, (m, k)), _part(out, m * k + k, (k, n))
-        return [_mm(_mm(u, _diag(g, k)), vh)]
+        return [_mm(_mm(u, _like(_diag(g, k), u)), vh)]
     out = outputs[0]
     u, s, vh = _cols(_part(out, 0, (m, mu)), k), _part(out, m * mu, (k,)), _rows(_part(out, m * mu + k, (nv, n)), k)
     gu, gs, gvh = _cols(_part(g, 0, (m, mu)), k), _part(g, m * mu, (k,)), _rows(_part(g, m * mu + k, (nv, n)), k)
-    f = _pair_factor(s, k, True)
+    f = _like(_pair_factor(_real(s), k, True), s)
     sm = _diag(s, k)
-    ut_gu = _mm(u, gu, ta=True)                     # U^T gU
-    vt_gv = _mm(vh, gvh, tb=True)                   # V^T gV = Vh gVh^T
-    inner = _mm(f * (ut_gu - _mT(ut_gu)), sm) + _diag(gs, k) + _mm(sm, f * (vt_gv - _mT(vt_gv)))
+    ut_gu = _mm(_mH(u), gu)                         # U^H gU
+    vt_gv = _mm(vh, _mH(gvh))                       # V^H gV = Vh gVh^H
+    inner = _mm(f * (ut_gu - _mH(ut_gu)), sm) + _diag(gs, k) + _mm(sm, f * (vt_gv - _mH(vt_gv)))
+    if is_complex(a.type.dtype):
+        d = _diagonal(ut_gu, k)
+        inner = inner + _diag((d - apply("conj", d)) / (s * 2.0), k)
     grad = _mm(u, _mm(inner, vh))
     batch = tuple(s.shape[:-1])
     inv_s = lax().full_like(s, 1) / s
@@ -199,20 +227,21 @@ def _svd_grad(g, inputs, outputs, full_matrices=False, compute_uv=True):
         grad = grad + _mm((gu - _mm(u, ut_gu)) * scale, vh)
     if n > k:
         scale = apply("broadcast_to", apply("reshape", inv_s, shape=batch + (1, k)), shape=batch + (m, k))
-        gv_rest = gvh - _mm(vt_gv, vh, ta=True)      # (gV - V V^T gV)^T
+        gv_rest = gvh - _mm(_mH(vt_gv), vh)         # (gV - V V^H gV)^H
         grad = grad + _mm(u * scale, gv_rest)
     return [grad]
 
 
 def _eigh_grad(g, inputs, outputs, uplo="L"):
-    """gA = V (diag(gw) + F o (V^T gV)) V^T for distinct eigenvalues, read from the triangle `uplo`."""
+    """gA = V (diag(gw) + F o (V^H gV)) V^H for distinct eigenvalues, made Hermitian and read from
+    the triangle `uplo`."""
     (a,) = inputs
     n = a.shape[-1]
     w, v = _part(outputs[0], 0, (n,)), _part(outputs[0], n, (n, n))
     gw, gv = _part(g, 0, (n,)), _part(g, n, (n, n))
-    inner = _pair_factor(w, n, False) * _mm(v, gv, ta=True) + _diag(gw, n)
-    full = _mm(v, _mm(inner, v, tb=True))
-    return [_triangle_read((full + _mT(full)) * 0.5, uplo)]
+    inner = _like(_pair_factor(_real(w), n, False), v) * _mm(_mH(v), gv) + _diag(gw, n)
+    full = _mm(v, _mm(inner, _mH(v)))
+    return [_triangle_read((full + _mH(full)) * 0.5, uplo)]
 
 
 register(OpDef("svd", _svd_infer, _pairs_in(_svd_reference), "other", attrs=("full_matrices", "compute_uv", "pairs"),
