@@ -13,6 +13,9 @@ import os
 import stat
 from typing import BinaryIO, Optional
 
+import ml_dtypes
+import numpy
+
 from .errors import FormatError
 
 SEAL_MAGIC = b"hybrid-sealed 1\n"
@@ -90,3 +93,27 @@ def unseal(key: str, data: bytes) -> tuple[Optional[bytes], str]:
     if digest != _digest(key, payload):
         return None, "checksum mismatch (truncated or modified)"
     return payload, ""
+
+
+# .npz stores no ml_dtypes dtype (a bfloat16 array would load as raw 2-byte void), so a bfloat16 array
+# is written as its uint16 bits under its name plus this tag, and read back as bfloat16.
+BFLOAT16_TAG = "::bfloat16"
+
+
+def save_npz(file: BinaryIO, arrays: dict) -> None:
+    """numpy.savez of `arrays`, bfloat16 included (no pickle; numpy.load(allow_pickle=False) reads it)."""
+    bf16 = numpy.dtype(ml_dtypes.bfloat16)
+    numpy.savez(file, **{(k + BFLOAT16_TAG if numpy.asarray(a).dtype == bf16 else k):
+                         (numpy.asarray(a).view(numpy.uint16) if numpy.asarray(a).dtype == bf16 else a)
+                         for k, a in arrays.items()})
+
+
+def npz_contents(data) -> dict:
+    """The arrays of an open numpy.load(.npz) archive, bfloat16 ones (save_npz's tag) restored."""
+    out = {}
+    for k in data.files:
+        if k.endswith(BFLOAT16_TAG):
+            out[k[:-len(BFLOAT16_TAG)]] = data[k].view(ml_dtypes.bfloat16)
+        else:
+            out[k] = data[k]
+    return out

@@ -164,7 +164,7 @@ def load_npz(filename: str) -> dict[str, numpy.ndarray]:
     try:
         with fileio.open_regular(filename, MAX_NPZ_BYTES, "parameter file") as f, \
                 numpy.load(f, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
+            contents = fileio.npz_contents(data)
         if "__format__" not in contents:
             return contents
         kind, arrays = npx_arrays.unpack(contents, filename)

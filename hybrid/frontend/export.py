@@ -43,7 +43,7 @@ def export_graph(graph: Graph, params: dict[str, numpy.ndarray], prefix: str) ->
     graph_file, params_file = f"{prefix}-graph.json", f"{prefix}-params.npz"
     os.makedirs(os.path.dirname(os.path.abspath(graph_file)), exist_ok=True)
     with open(params_file, "wb") as f:
-        numpy.savez(f, **{v.name: params[v.name] for v in graph.params})
+        fileio.save_npz(f, {v.name: params[v.name] for v in graph.params})
     document = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,

@@ -11,6 +11,7 @@ import numpy
 
 from ..core.array import Array, NDArray
 from ..core.promote import asarray, promote
+from .. import fileio
 from ..errors import FormatError, ShapeError
 from . import np
 
@@ -251,7 +252,7 @@ def save(file: str, arr) -> None:
     else:
         kind, arrays = "single", {"s:0": _host(arr)}
     with open(file, "wb") as f:
-        numpy.savez(f, __format__=numpy.array(NPX_FORMAT), __kind__=numpy.array(kind), **arrays)
+        fileio.save_npz(f, {"__format__": numpy.array(NPX_FORMAT), "__kind__": numpy.array(kind), **arrays})
 
 
 def savez(file: str, *args, **kwds) -> None:
@@ -267,7 +268,7 @@ def load(file: str):
     """What save/savez wrote: an NDArray, a list, or a dict of NDArrays."""
     try:
         with numpy.load(file, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
+            contents = fileio.npz_contents(data)
     except FileNotFoundError:
         raise FormatError(f"npx.load: {file} does not exist") from None
     except Exception as e:  # corrupt zip, object arrays (pickles) and the like

@@ -40,6 +40,7 @@ from typing import Optional, Sequence, Union
 
 import numpy
 
+from .. import fileio
 from ..errors import FormatError, HybridError
 from ..core import autograd
 from ..core.array import Array, NDArray
@@ -289,7 +290,7 @@ class Trainer:
             for i, s in enumerate(state):
                 arrays[f"{name}/{i}"] = s._data
         with open(filename, "wb") as f:
-            numpy.savez(f, **arrays)
+            fileio.save_npz(f, arrays)
 
     def load_states(self, filename: str) -> None:
         loaded = load_npz(filename)

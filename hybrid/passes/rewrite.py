@@ -61,6 +61,27 @@ class Rewriter:
         return self.graph
 
 
+def rewrite_round(graph: Graph, rules, frozen=None) -> bool:
+    """One sweep over graph's single-output, region-free nodes, each replaced by the first of
+    `rules` (rule(rw, node, frozen) -> new value or None) that applies; whether any did."""
+    rw = Rewriter(graph)
+    changed = False
+    for node in rw.sweep():
+        result = None
+        if not node.regions and len(node.outputs) == 1:
+            for rule in rules:
+                result = rule(rw, node, frozen)
+                if result is not None:
+                    break
+        if result is None:
+            rw.keep(node)
+        else:
+            rw.replace(node.output, result)
+            changed = True
+    rw.finish()
+    return changed
+
+
 def in_regions(graph: Graph, pass_fn, **context) -> None:
     """Run a graph pass on every region the graph's nodes hold (each region is a closed graph,
     so a pass treats it like any other; nested regions are the pass's own recursion)."""

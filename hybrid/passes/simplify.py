@@ -25,7 +25,7 @@ from ..ir.ops.common import broadcast_shapes
 from ..ir.registry import get_op
 from ..ir.types import is_float, to_numpy_dtype
 from .manager import register_pass
-from .rewrite import Rewriter, in_regions, splat_value
+from .rewrite import Rewriter, in_regions, rewrite_round, splat_value
 from .slice_broadcasts import slice_of_broadcast
 
 MAX_ROUNDS = 8
@@ -131,29 +131,10 @@ def _matmul_transpose(rw: Rewriter, node: Node, frozen) -> Optional[Value]:
 RULES = (_identity, _noop, _chain, _unbroadcast_operands, _matmul_transpose, slice_of_broadcast)
 
 
-def _round(graph: Graph, frozen) -> bool:
-    rw = Rewriter(graph)
-    changed = False
-    for node in rw.sweep():
-        result = None
-        if not node.regions and len(node.outputs) == 1:
-            for rule in RULES:
-                result = rule(rw, node, frozen)
-                if result is not None:
-                    break
-        if result is None:
-            rw.keep(node)
-        else:
-            rw.replace(node.output, result)
-            changed = True
-    rw.finish()
-    return changed
-
-
 @register_pass("simplify")
 def simplify(graph: Graph, frozen=None, **context) -> Graph:
     in_regions(graph, simplify)
     for _ in range(MAX_ROUNDS):
-        if not _round(graph, frozen):
+        if not rewrite_round(graph, RULES, frozen):
             break
     return graph

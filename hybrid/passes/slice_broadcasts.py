@@ -17,7 +17,7 @@ from typing import Optional
 
 from ..ir.graph import Graph, Node, Value
 from .manager import register_pass
-from .rewrite import Rewriter, in_regions
+from .rewrite import Rewriter, in_regions, rewrite_round
 
 MAX_ROUNDS = 8
 
@@ -41,20 +41,6 @@ def slice_of_broadcast(rw: Rewriter, node: Node, frozen=None) -> Optional[Value]
     return rw.emit("broadcast_to", [src], {"shape": node.output.shape}, like=node)
 
 
-def _round(graph: Graph) -> bool:
-    rw = Rewriter(graph)
-    changed = False
-    for node in rw.sweep():
-        result = slice_of_broadcast(rw, node) if not node.regions and len(node.outputs) == 1 else None
-        if result is None:
-            rw.keep(node)
-        else:
-            rw.replace(node.output, result)
-            changed = True
-    rw.finish()
-    return changed
-
-
 def _drop_unread_broadcasts(graph: Graph) -> None:
     read = set(graph.outputs)
     kept = []
@@ -70,7 +56,7 @@ def slice_broadcasts(graph: Graph, **context) -> Graph:
     in_regions(graph, slice_broadcasts)
     changed = False
     for _ in range(MAX_ROUNDS):
-        if not _round(graph):
+        if not rewrite_round(graph, (slice_of_broadcast,)):
             break
         changed = True
     if changed:

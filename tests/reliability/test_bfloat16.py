@@ -184,3 +184,31 @@ def test_bfloat16_gradients_eagerly_and_compiled():
         for g, ref in zip(got, want):
             ok = onp.abs(g.astype(onp.float32) - ref) <= 0.03 * (onp.abs(ref) + 1)
             assert ok.all(), f"{config}: {g[~ok]} but float32 {ref[~ok]}"
+
+
+def test_bfloat16_parameters_and_arrays_survive_files(tmp_path):
+    """.npz keeps no ml_dtypes dtype (a bfloat16 array came back as raw void and failed export's
+    dtype check); exports, save/load_parameters and npx.save/load keep bfloat16."""
+    from hybrid import nn
+    import hybrid as hb
+    net = nn.Dense(3, in_units=4)
+    net.initialize()
+    net.cast("bfloat16")
+    x = np.array(onp.linspace(-1, 1, 8).reshape(2, 4), dtype="bfloat16")
+    net.hybridize(backend="llvm")
+    want = net(x).asnumpy()
+    net.export(str(tmp_path / "net"))
+    loaded = nn.SymbolBlock.imports(str(tmp_path / "net"))
+    got = loaded(x).asnumpy()
+    assert got.dtype == BF16 and (got == want).all()
+    net.save_parameters(str(tmp_path / "net.params"))
+    other = nn.Dense(3, in_units=4)
+    other.initialize()
+    other.cast("bfloat16")
+    other.load_parameters(str(tmp_path / "net.params"))
+    assert other.weight.data().dtype == BF16 and (other.weight.data().asnumpy() == net.weight.data().asnumpy()).all()
+    npx.savez(str(tmp_path / "arrays.npz"), a=x, b=np.ones(2))
+    arrays = npx.load(str(tmp_path / "arrays.npz"))
+    assert arrays["a"].dtype == BF16 and (arrays["a"].asnumpy() == x.asnumpy()).all()
+    assert arrays["b"].dtype == onp.float32
+    assert hb.load(str(tmp_path / "net"))(x).asnumpy().dtype == BF16
