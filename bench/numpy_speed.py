@@ -13,7 +13,6 @@ back to back) are the part to read.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy
@@ -21,20 +20,12 @@ import numpy
 import hybrid as hb
 from hybrid import np
 
+from .timing import median_ms
+
 try:
     import torch
 except ImportError:
     torch = None
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def eager_rows(repeat: int, n: int):

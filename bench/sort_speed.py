@@ -11,27 +11,18 @@ compile, or a cache hit) is not timed. Wall-clock on a shared machine: expect no
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy
 
 import hybrid as hb
 from hybrid import np
 
+from .timing import median_ms
+
 try:
     import torch
 except ImportError:      # the PyTorch column is optional
     torch = None
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(numpy.median(times))
 
 
 def cases():

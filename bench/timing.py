@@ -31,6 +31,17 @@ class Result:
         return min(self.samples) if self.samples else None
 
 
+def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall time of `repeat` calls of fn, in milliseconds, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return median(times)
+
+
 def reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:150] if text else ''}"

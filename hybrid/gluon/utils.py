@@ -144,7 +144,7 @@ def join_rnn_params(pieces: dict, mode: str, num_layers: int, input_size: int, h
         raise HybridError(f"join_rnn_params: a {mode} of {num_layers} layer(s) needs {missing} too")
     parts = []
     for name, shape in layout:
-        value = pieces[name].asnumpy() if hasattr(pieces[name], "asnumpy") else numpy.asarray(pieces[name])
+        value = numpy.asarray(pieces[name])     # NumPy arrays and hybrid arrays (via __array__)
         if tuple(value.shape) != shape:
             raise HybridError(f"join_rnn_params: {name} must have shape {shape} (a {mode} with input "
                               f"{input_size}, hidden {hidden_size}), got {tuple(value.shape)}")

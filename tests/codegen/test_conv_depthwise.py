@@ -15,7 +15,7 @@ from hybrid.codegen.llvm.conv_depthwise import DepthwiseConv, depthwise_tile
 from hybrid.codegen.llvm.conv_direct import ConvTile, render_direct, standalone_module, vector_registers
 from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
 
-from test_llvm_util import HOST_KINDS, assembly, compare, eager_convolution, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, compare, eager_convolution, graph_of, hybridized_and_eager, op
 
 rng = numpy.random.default_rng(3)
 
@@ -117,7 +117,7 @@ def test_mobilenet_block_hybridized_equals_eager():
     """A MobileNet-v2 inverted residual (1x1 expand, depthwise 3x3 + BatchNorm + ReLU6, 1x1 project, residual)
     hybridized on llvm equals eager."""
     import hybrid as hb
-    from hybrid import autograd, np
+    from hybrid import np
     from hybrid.gluon import nn
 
     class Block(nn.HybridBlock):
@@ -135,8 +135,5 @@ def test_mobilenet_block_hybridized_equals_eager():
     net = Block()
     net.initialize()
     x = np.array(rng.standard_normal((2, 8, 14, 14)).astype("f4"))
-    with config(eager_compile=False), autograd.predict_mode():
-        eager = net(x).asnumpy()
-    net.hybridize(backend="llvm")
-    with autograd.predict_mode():
-        numpy.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-4, atol=1e-4)
+    compiled, eager = hybridized_and_eager(net, x)
+    numpy.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)

@@ -15,7 +15,7 @@ from hybrid.codegen.llvm import conv_choice, conv_direct
 from hybrid.codegen.llvm.conv_direct import ConvTile, choose_tile, vector_registers
 from hybrid.codegen.kernel.describe import ConvGeometry
 
-from test_llvm_util import HOST_KINDS, assembly, compare, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, compare, graph_of, hybridized_and_eager, op, residual_block
 
 rng = numpy.random.default_rng(0)
 
@@ -126,28 +126,12 @@ def test_residual_block_eager_and_hybridized_on_llvm():
     """A ResNet basic block (3x3 convs + BatchNorm + ReLU + identity shortcut, inference): eager (NumPy
     references) and hybridized on llvm with the direct kernel agree; the weights are parameters, so the
     compiled graph keeps them packed, and a second call after an update sees the new weights."""
-    import hybrid as hb
     from hybrid import autograd, np
-    from hybrid.gluon import nn
-
-    class Block(nn.HybridBlock):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2D(24, 3, padding=1, in_channels=24), nn.BatchNorm(in_channels=24)
-            self.c2, self.b2 = nn.Conv2D(24, 3, padding=1, in_channels=24), nn.BatchNorm(in_channels=24)
-
-        def forward(self, x):
-            y = hb.npx.relu(self.b1(self.c1(x)))
-            return hb.npx.relu(self.b2(self.c2(y)) + x)
-
-    net = Block()
-    net.initialize()
+    net = residual_block(24)
     x = np.array(rng.standard_normal((2, 24, 10, 12)).astype("f4"))
-    with config(eager_compile=False), autograd.predict_mode():
-        eager = net(x).asnumpy()
-    net.hybridize(backend="llvm")
+    compiled, eager = hybridized_and_eager(net, x, conv_impl="direct")
+    numpy.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
     with config(conv_impl="direct"), autograd.predict_mode():
-        numpy.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-4, atol=1e-4)
         w = net.c1.weight
         w.set_data(w.data() * -0.5)
         compiled = net(x).asnumpy()

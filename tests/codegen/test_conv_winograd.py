@@ -29,7 +29,7 @@ from hybrid.codegen.llvm.conv_rewrite import use_direct_convolutions
 from hybrid.codegen.kernel.winograd import TRANSFORMS
 from hybrid.codegen.llvm.conv_winograd import WinogradConv
 
-from test_llvm_util import HOST_KINDS, assembly, eager_convolution, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, eager_convolution, graph_of, hybridized_and_eager, op, residual_block
 
 rng = numpy.random.default_rng(11)
 TOLERANCE = {2: 1e-5, 4: 5e-5}
@@ -214,28 +214,11 @@ def test_eager_convolution_runs_winograd(monkeypatch, tmp_path):
 def test_residual_block_hybridized_equals_eager(impl):
     """A ResNet basic block (inference) hybridized on llvm, its 3x3 convolutions through Winograd, equals
     eager (NumPy references)."""
-    import hybrid as hb
-    from hybrid import autograd, np
-    from hybrid.gluon import nn
-
-    class Block(nn.HybridBlock):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2D(16, 3, padding=1, in_channels=16), nn.BatchNorm(in_channels=16)
-            self.c2, self.b2 = nn.Conv2D(16, 3, padding=1, in_channels=16), nn.BatchNorm(in_channels=16)
-
-        def forward(self, x):
-            y = hb.npx.relu(self.b1(self.c1(x)))
-            return hb.npx.relu(self.b2(self.c2(y)) + x)
-
-    net = Block()
-    net.initialize()
+    from hybrid import np
+    net = residual_block(16)
     x = np.array(rng.standard_normal((2, 16, 16, 18)).astype("f4"))
-    with config(eager_compile=False), autograd.predict_mode():
-        eager = net(x).asnumpy()
-    net.hybridize(backend="llvm")
-    with config(conv_impl=impl), autograd.predict_mode():
-        _close([net(x).asnumpy()], [eager], 4)
+    compiled, eager = hybridized_and_eager(net, x, conv_impl=impl)
+    _close([compiled], [eager], 4)
 
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")

@@ -72,3 +72,37 @@ def eager_convolution(monkeypatch, folder, x: numpy.ndarray, w: numpy.ndarray, g
         for _ in range(eager_kernels.COMPILE_AFTER):
             got = npx.convolution(np.array(x), np.array(w), padding=1, num_group=groups).asnumpy()
     return got, expected, "\n".join(f.read_text() for f in folder.rglob("*-llvm.ll"))
+
+
+def residual_block(channels: int):
+    """An initialized ResNet basic block: 3x3 convolution + BatchNorm + ReLU twice, identity shortcut."""
+    from hybrid import npx
+    from hybrid.gluon import nn
+
+    def conv():
+        return nn.Conv2D(channels, 3, padding=1, in_channels=channels)
+
+    class Block(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = conv(), nn.BatchNorm(in_channels=channels)
+            self.c2, self.b2 = conv(), nn.BatchNorm(in_channels=channels)
+
+        def forward(self, x):
+            y = npx.relu(self.b1(self.c1(x)))
+            return npx.relu(self.b2(self.c2(y)) + x)
+
+    net = Block()
+    net.initialize()
+    return net
+
+
+def hybridized_and_eager(net, x, **compiled_config) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """(net(x) hybridized on llvm under config(**compiled_config), net(x) eagerly with NumPy references),
+    both in predict mode."""
+    from hybrid import autograd, config
+    with config(eager_compile=False), autograd.predict_mode():
+        eager = net(x).asnumpy()
+    net.hybridize(backend="llvm")
+    with config(**compiled_config), autograd.predict_mode():
+        return net(x).asnumpy(), eager
