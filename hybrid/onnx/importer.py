@@ -24,8 +24,8 @@ from .ops.narrow import NARROW, to_carrier
 from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
-# ops of the ai.onnx.preview domain hybrid imports (the preview *training* domain stays unsupported)
-PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}}
+# ops of the ai.onnx.preview domains hybrid imports
+PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}, "ai.onnx.preview.training": {"Gradient"}}
 
 
 def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple[onnx.ModelProto, Optional[str]]:
@@ -66,7 +66,7 @@ _STRINGS = ("hybrid has no string dtype: its IR types are fixed-width numbers th
 UNSUPPORTED_BECAUSE = {
     **{op: _STRINGS for op in ("StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer")},
     **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
-           "gluon.Trainer)" for op in ("Gradient", "Adagrad", "Adam", "Momentum")},
+           "gluon.Trainer)" for op in ("Adagrad", "Adam", "Momentum")},
 }
 
 
@@ -101,6 +101,10 @@ class OnnxGraphRunner:
         self.statics = statics   # ONNX name -> eager value of a parameter, for ops that read it as numbers
         self.narrow = dict(narrow)   # ONNX name -> element type, for values carried in a wider dtype
 
+    def fork(self) -> "OnnxGraphRunner":
+        """A runner for a part of the graph run again on other values (Gradient's sub-graph)."""
+        return OnnxGraphRunner(self.opset, self.statics, self.narrow)
+
     def run(self, graph: onnx.GraphProto, env: dict) -> list:
         """Run `graph`'s nodes over `env` (name -> array; outer-scope names stay visible to subgraphs)."""
         statics = self.statics
@@ -115,7 +119,8 @@ class OnnxGraphRunner:
             node = OnnxNode(proto.op_type, proto.name, self.opset,
                             {a.name: attribute_value(a) for a in proto.attribute}, inputs, len(proto.output),
                             statics=[statics.get(name) for name in proto.input], runner=self, env=env,
-                            input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input])
+                            input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input],
+                            graph=graph)
             outputs = CONVERTERS[proto.op_type](node)
             outputs = outputs if isinstance(outputs, tuple) else (outputs,)   # a list is one sequence value
             self.narrow.update({proto.output[k]: t for k, t in node.output_types.items()})
