@@ -21,6 +21,7 @@ from .ops import CONVERTERS, OnnxImportError, OnnxNode, supported_ops
 from .ops.base import StaticInputNeeded
 from .ops.dtypes import hybrid_dtype
 from .ops.narrow import NARROW, to_carrier
+from .ops.strings import as_strings, holds_strings
 from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -60,11 +61,9 @@ def _walk(graph: onnx.GraphProto):
                 yield from _walk(g)
 
 
-_STRINGS = ("hybrid has no string dtype: its IR types are fixed-width numbers that every backend (interp, llvm, "
-            "CUDA) keeps in flat buffers, so text must be turned into numbers (token ids) before the model")
 # why the standard-domain ops hybrid refuses are refused (docs/onnx.md lists them all)
 UNSUPPORTED_BECAUSE = {
-    **{op: _STRINGS for op in ("StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer")},
+    "TfIdfVectorizer": "its n-gram pooling over token ids is not implemented",
     **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
            "gluon.Trainer)" for op in ("Adagrad", "Adam", "Momentum")},
 }
@@ -149,7 +148,9 @@ class OnnxBlock(SymbolBlock):
         narrow.update({init.name: init.data_type for init in graph.initializer if init.data_type in NARROW})
         for init in graph.initializer:
             value = tensor_value(init, base_dir)
-            if is_float_dtype(value.dtype) and not freeze:
+            if init.data_type == onnx.TensorProto.STRING:
+                constants[init.name] = as_strings(value)
+            elif is_float_dtype(value.dtype) and not freeze:
                 safe = _safe_name(init.name, taken)
                 p = Parameter(safe, value.shape, value.dtype, grad_req="write")
                 p.set_data(value)
@@ -173,6 +174,16 @@ class OnnxBlock(SymbolBlock):
         object.__setattr__(self, "_constants", constants)
         object.__setattr__(self, "_params_by_onnx_name", params)
         object.__setattr__(self, "static_inputs", set())
+        # where the model holds string tensors: it then runs eagerly only (ops/strings.py)
+        object.__setattr__(self, "strings", holds_strings(model))
+
+    def hybridize(self, active: bool = True, **options) -> None:
+        if active and self.strings:
+            raise OnnxImportError(f"this ONNX model holds string tensors ({', '.join(self.strings[:3])}"
+                                  f"{', ...' if len(self.strings) > 3 else ''}), which hybrid runs eagerly with NumPy: "
+                                  "its compiled IR has no string dtype. Call the block without hybridize(), or turn "
+                                  "the text into numbers (token ids) before the model")
+        super().hybridize(active, **options)
 
     def __call__(self, *inputs):
         """Inputs found to set shapes (StaticInputNeeded) join the compiled signature by value."""
@@ -203,6 +214,9 @@ class OnnxBlock(SymbolBlock):
         for name, dtype, x in zip(self.input_names, self.input_dtypes, inputs):
             if isinstance(x, (list, tuple)) or x is None:   # a sequence, or an empty optional
                 env[name] = None if x is None else [asarray(e) for e in x]
+                continue
+            if dtype == "string":
+                env[name] = as_strings(x)
                 continue
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
@@ -241,6 +255,8 @@ class StaticTensor:
 
 def _declared_dtype(value_info) -> Optional[str]:
     t = value_info.type
+    if t.HasField("tensor_type") and t.tensor_type.elem_type == onnx.TensorProto.STRING:
+        return "string"
     if t.HasField("tensor_type") and t.tensor_type.elem_type:
         return hybrid_dtype(t.tensor_type.elem_type, narrow=True)
     return None
