@@ -13,8 +13,9 @@ Layouts (V = floats per vector, CI, CB, RO, OG as in conv_direct.py):
     input    the direct kernel's padded NCHW[CI]c (N, CB, HP, WP, CI), read in place
     weights  U = G g G^T packed (OG, a, a, CB, CI, RO, V): a (prepacked) kernel Stage
              (kernel/winograd.py's weight_expr, which also holds the transform matrices)
-    scratch  per work item, on the stack: V[cb][f][tile][ci] (the transformed inputs of a chunk of tiles)
-             and M[f][r][tile][V] (the GEMM results of one output-channel group)
+    scratch  per work item, on the stack: V[f][cb][tile][ci] (the transformed inputs of a chunk of tiles; a
+             frequency's channel blocks adjacent, so each GEMM reads one run) and M[f][r][tile][V] (the
+             GEMM results of one output-channel group)
     output   as the direct kernel's: NCHW, the blocked image, or both, with the same fused epilogue.
 
 A work item is (image, chunk of `chunk` tiles, tiles numbered row by row over the image): transform the
@@ -94,7 +95,7 @@ def _input_function(mod, m: int, ci: int) -> str:
     """void f(ptr x, ptr v, i64 p0, i64 tiles, i64 tw, i64 cb, i64 hp, i64 wp, i64 xcb): for each channel block
     and the tiles p0 .. p0+tiles-1 of the image at x (blocked, padded: cb blocks of hp x wp pixels of ci
     channels, xcb floats apart; tw tiles per row), the a x a transformed pixels B^T d B, stored at
-    v[cb][f][tile][ci]. Pixels past the padded image read as zeros (the last row and column of tiles)."""
+    v[f][cb][tile][ci]. Pixels past the padded image read as zeros (the last row and column of tiles)."""
     name = f"hb_wino_in_m{m}c{ci}"
     if name in mod.defined:
         return name
@@ -105,8 +106,9 @@ def _input_function(mod, m: int, ci: int) -> str:
             "i64 %hp, i64 %wp, i64 %xcb) noinline nounwind")
     block = fn.begin_loop("0", "%cb")
     xb = fn.op(f"getelementptr inbounds float, ptr %x, i64 {fn.op(f'mul nsw i64 {block.index}, %xcb')}")
-    vcb = fn.op(f"mul nsw i64 %tiles, {a * a * ci}")
+    vcb = fn.op(f"mul nsw i64 %tiles, {ci}")
     vb = fn.op(f"getelementptr inbounds float, ptr %v, i64 {fn.op(f'mul nsw i64 {block.index}, {vcb}')}")
+    vf = fn.op(f"mul nsw i64 %tiles, %cb")                    # tiles of all blocks per frequency
     tile = fn.begin_loop("0", "%tiles")
     p = fn.op(f"add nsw i64 %p0, {tile.index}")
     row0 = fn.op(f"mul nsw i64 {fn.op(f'udiv i64 {p}, %tw')}, {m}")
@@ -129,7 +131,7 @@ def _input_function(mod, m: int, ci: int) -> str:
     for xi in range(a):
         for nu in range(a):
             value = _combine(fn, bt[nu], cols_t[xi], ci)
-            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %tiles, {xi * a + nu}')}, {tile.index}")
+            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {vf}, {xi * a + nu}')}, {tile.index}")
             at = fn.op(f"mul nsw i64 {at}, {ci}")
             fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr {vb}, i64 {at}')}, align 4")
     fn.end_loop(tile)
@@ -208,12 +210,12 @@ def render_winograd(fn: Fn, mod, s: WinogradConv, ptrs: dict[str, str], lo: str,
     wg = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {group.index}, {a2 * weights}')}")
     freq = fn.begin_loop("0", str(a2))
     wf = fn.op(f"getelementptr inbounds float, ptr {wg}, i64 {fn.op(f'mul nsw i64 {freq.index}, {weights}')}")
-    xf = fn.op(f"getelementptr inbounds float, ptr {vs}, i64 {fn.op(f'mul nsw i64 {freq.index}, {chunk * t.ci}')}")
+    xf = fn.op(f"getelementptr inbounds float, ptr {vs}, i64 {fn.op(f'mul nsw i64 {freq.index}, {t.cb * chunk * t.ci}')}")
     yf = fn.op(f"getelementptr inbounds float, ptr {ms}, i64 {fn.op(f'mul nsw i64 {freq.index}, {t.ro * chunk * V}')}")
     tiles = fn.begin_loop("0", str(chunk // t.rw))
     xj = fn.op(f"getelementptr inbounds float, ptr {xf}, i64 {fn.op(f'mul nsw i64 {tiles.index}, {t.rw * t.ci}')}")
     yj = fn.op(f"getelementptr inbounds float, ptr {yf}, i64 {fn.op(f'mul nsw i64 {tiles.index}, {t.rw * V}')}")
-    fn.do(f"call void @{gemm}(ptr {xj}, ptr {wf}, ptr {yj}, i64 {t.cb}, i64 1, i64 1, i64 {a2 * chunk * t.ci}, i64 0, "
+    fn.do(f"call void @{gemm}(ptr {xj}, ptr {wf}, ptr {yj}, i64 {t.cb}, i64 1, i64 1, i64 {chunk * t.ci}, i64 0, "
           f"i64 0, i64 {t.ci}, i64 {chunk * V}, i64 {t.ro * V})")
     fn.end_loop(tiles)
     fn.end_loop(freq)
