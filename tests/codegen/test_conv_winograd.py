@@ -112,6 +112,16 @@ def test_winograd_equals_interp(shape, epilogue, m):
     _close(*_run(graph, args, f"winograd{m}"), m)
 
 
+@pytest.mark.parametrize("m", [2, 4])
+def test_one_image_shares_its_output_channel_groups_out(m):
+    """Batch 1 at 7x7 is one chunk of tiles: its output-channel groups are split into work items
+    (conv_winograd.group_parts; 100 channels: an uneven split on 8- and 16-float vectors); results equal interp."""
+    graph, args = _conv_graph(1, 24, 7, 7, 100, (1, 1), "all")
+    stages = _stages(graph, f"winograd{m}")
+    assert stages and all(s.parts > 1 and s.items == s.chunks * s.parts for s in stages)
+    _close(*_run(graph, args, f"winograd{m}"), m)
+
+
 def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
     """conv_impl=winograd<m> applies to 3x3 stride-1 convolutions only; stride 2 stays direct."""
     def geo(k, stride, dilation=1):
