@@ -274,6 +274,31 @@ def test_convolution_in_batch_chunks(monkeypatch, dtype):
     compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
 
 
+def test_gemm_epilogue_reads_residual_without_division():
+    """A 1x1 convolution's GEMM epilogue reads the residual (NCHW) at pixel p of its output row as
+    (p // W, p % W); the rendered epilogue indexes it by p itself (index_math._unsplit), so its loop has no
+    division and vectorizes. Results equal interp."""
+    import re
+
+    from hybrid import config, passes
+    from hybrid.codegen.llvm import module, target
+    x = rng.standard_normal((2, 16, 9, 7)).astype("f4")
+    w = rng.standard_normal((24, 16, 1, 1)).astype("f4")
+    res = rng.standard_normal((2, 24, 9, 7)).astype("f4")
+    bias = rng.standard_normal((24,)).astype("f4")
+
+    def body(g, a, k, r, bb):
+        y = op(g, "conv2d", a, k, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)
+        return [op(g, "relu", op(g, "add", op(g, "add", y, op(g, "reshape", bb, shape=(1, 24, 1, 1))), r))]
+    graph = graph_of({"a": ((2, 16, 9, 7), "f32"), "k": ((24, 16, 1, 1), "f32"), "r": ((2, 24, 9, 7), "f32"),
+                      "bb": ((24,), "f32")}, body, name="residual")
+    with config(conv_impl="im2col"):
+        compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
+        text = module.build_module(passes.optimize(graph).graph, target.host()[0]).ir
+    epilogues = re.findall(r"define internal void @\S+_epi\(.*?\n}", text, re.S)
+    assert epilogues and not any(re.search(r"\b[su](div|rem) i64", e) for e in epilogues)
+
+
 @pytest.mark.parametrize("chunk_bytes", [None, 40000])
 def test_convolution_reads_prepacked_weights(monkeypatch, chunk_bytes):
     """A convolution GEMM shared by several images packs its weights once per call (prepack.py), one packed

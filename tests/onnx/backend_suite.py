@@ -28,8 +28,7 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
      "one (tests/onnx/test_onnx_import.py::test_sequence_outputs_match_the_reference)"),
     (r"^test_(bernoulli|random|dropout_.*training|training_dropout)", "random sampling ops: hybrid's "
      "counter-based generator cannot reproduce ONNX Runtime's draws, and training-mode Dropout is a training op"),
-    (r"^test_(adagrad|adam|momentum|nesterov|batchnorm_.*training_mode)",
-     "optimizer ops of ai.onnx.preview.training (Adagrad, Adam, Momentum) and training-mode BatchNormalization"),
+    (r"^test_batchnorm_.*training_mode", "training-mode BatchNormalization"),
     (r"^test_ai_onnx_ml_", "ops of the ai.onnx.ml domain (classical ML: label encoders, tree ensembles) are "
      "outside the standard domain hybrid imports"),
     (r"^test_(nonmaxsuppression|unique|compress|nonzero)", "data-dependent output shapes: these ops run eagerly "

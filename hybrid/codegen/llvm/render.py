@@ -835,6 +835,10 @@ def render_epilogue(mod: ModuleState, k: Kernel, g: GemmStage, fname: str, buffe
     p = fn.op(f"getelementptr inbounds float, ptr %C, i64 {off}")
     env.update({g.m_var: ml.index, g.n_var: nl.index, "acc": fn.op(f"load float, ptr {p}")})
     r = ExprRenderer(fn, mod, k, ptrs, env)
+    # affine reads index without div/mod (a residual read at pixel n as (n // W, n % W)): the loop vectorizes
+    r.affine = {id(e): lin for e in walk(g.epilogue) if e.op == "load"
+                and (lin := flat_affine(e.args, k.buffers[e.value].strides())) is not None
+                and all(v is None or v in env for v in lin)}
     fn.do(f"store float {r.value(g.epilogue)}, ptr {p}")
     fn.end_loop(nl)
     fn.end_loop(ml)
