@@ -230,18 +230,22 @@ class Constant(Parameter):
 
 class ParameterDict(dict):
     """Parameters by their path in the block tree ("fc1.weight"); printed as the dict MXNet 2's
-    collect_params returns."""
+    collect_params returns. A shared parameter may be listed under several paths; the methods
+    below act on it once."""
+
+    def _distinct(self) -> list:
+        return list({id(p): p for p in self.values()}.values())
 
     def initialize(self, init=None, force_reinit: bool = False, ctx=None, device=None, verbose: bool = False) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.initialize(init, force_reinit, ctx=ctx, device=device)
 
     def reset_ctx(self, ctx) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.reset_ctx(ctx)
 
     reset_device = reset_ctx
 
     def zero_grad(self) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.zero_grad()

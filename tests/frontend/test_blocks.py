@@ -60,11 +60,14 @@ def test_collect_params_select_regex():
     assert list(net.collect_params("nothing")) == []
 
 
-def test_shared_child_collects_its_parameters_once():
+def test_shared_child_lists_its_parameters_under_each_path():
+    # MXNet 2: one entry per structural path; initializing and training see each parameter once
     dense = nn.Dense(2, in_units=2)
     seq = nn.HybridSequential()
     seq.add(dense, dense)
-    assert list(seq.collect_params()) == ["0.weight", "0.bias"]
+    params = seq.collect_params()
+    assert list(params) == ["0.weight", "0.bias", "1.weight", "1.bias"] and params["1.weight"] is dense.weight
+    assert list(seq._unique_params()) == ["0.weight", "0.bias"]
 
 
 @pytest.mark.parametrize("initializer, check", [
@@ -221,6 +224,48 @@ def test_save_parameters_shared_names_and_deduplicate(tmp_path):
         other = model()
         other.load_parameters(path)
         onp.testing.assert_array_equal(other(x).asnumpy(), net(x).asnumpy())
+
+
+def test_collect_params_lists_a_shared_parameter_under_each_path():
+    """MXNet 2's collect_params maps every structural path to its Parameter, so a parameter shared by
+    two blocks appears under both names (the same object); initializing, hybridizing and a Trainer
+    still treat it as one parameter: one SGD step moves it once, by the sum of both uses' gradients."""
+    hb.random.seed(5)
+    first = nn.Dense(2, in_units=3, use_bias=False)
+    twin = nn.Dense(2, in_units=3, use_bias=False).share_parameters(first.collect_params())
+    net = nn.HybridSequential()
+    net.add(first, twin)
+    params = net.collect_params()
+    assert list(params) == ["0.weight", "1.weight"] and params["0.weight"] is params["1.weight"]
+    assert list(net.collect_params(".*1.weight")) == ["1.weight"]
+    net.initialize(init.Constant(0.5))
+    params.initialize(init.Constant(0.5))   # a second initialize of the same parameter is the usual no-op
+    w0 = first.weight.data().asnumpy().copy()
+    x = np.array(sample((4, 3)))
+    trainer = hb.gluon.Trainer(params, "sgd", {"learning_rate": 0.1})
+    assert len(trainer.trainable_params) == 1
+
+    def loss(block):
+        return block(x).sum() if block is not net else (first(x) + twin(x)).sum()
+    net.hybridize()
+    with autograd.record():
+        out = loss(net)
+    out.backward()
+    trainer.step(1)
+    # d/dW sum(x W^T) = ones(2, 1) @ colsum(x) for each of the two uses
+    expected = w0 - 0.1 * 2 * onp.outer(onp.ones(2), x.asnumpy().sum(0))
+    onp.testing.assert_allclose(first.weight.data().asnumpy(), expected, rtol=1e-6)
+    assert twin.weight is first.weight
+
+
+def test_initializers_compare_by_settings():
+    """MXNet compares initializers by class and settings (a fresh block's initializer equals the one
+    of a block whose parameters were shared)."""
+    assert init.Constant(-10.0) == init.Constant(-10.0) and init.Constant(1.0) != init.Constant(2.0)
+    assert init.Xavier(magnitude=2) == init.Xavier(magnitude=2) != init.Xavier(magnitude=3)
+    assert init.Constant(onp.ones(3)) == init.Constant(onp.ones(3)) != init.Constant(onp.zeros(3))
+    assert init.Zero() != init.One() and init.Normal(0.01) != init.Uniform(0.01)
+    assert len({init.Constant(1.0), init.Constant(1.0)}) == 1
 
 
 def test_load_parameters_never_unpickles(tmp_path):
