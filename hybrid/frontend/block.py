@@ -7,6 +7,7 @@ then go through a CompiledFunction that traces `forward` once per input signatur
 from __future__ import annotations
 
 import re
+import warnings
 from collections import OrderedDict
 from typing import Callable, Optional
 
@@ -38,7 +39,13 @@ class Block(BlockAPI):
         object.__setattr__(self, "_reg_params", OrderedDict())
 
     def __setattr__(self, name: str, value) -> None:
-        # re-assigning an attribute (e.g. to None) unregisters what it held before
+        # re-assigning an attribute (e.g. to None) unregisters what it held before; as in MXNet, a child
+        # or parameter may be replaced by one of its kind only (a tuple there would silently drop it)
+        existing = self._children.get(name, self._reg_params.get(name))
+        if existing is not None and value is not None and not isinstance(value, type(existing)):
+            raise TypeError(f"{type(self).__name__}.{name} holds a {type(existing).__name__}; assigning a "
+                            f"{type(value).__name__} to it is not allowed (a child or parameter attribute keeps "
+                            f"its type). Assign None first to remove it, or use another attribute name")
         held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
             self._children[name] = value
@@ -63,11 +70,31 @@ class Block(BlockAPI):
         """Every parameter of this block and its children, by path; `select` is a regex filter. A
         parameter shared by several blocks (share_parameters) is listed under each path that reaches
         it, as MXNet 2 lists it; `_unique_params` lists it once."""
+        self._warn_unregistered_blocks()
         result = ParameterDict(self._param_paths())
         if select is not None:
             pattern = re.compile(select)
             result = ParameterDict((k, v) for k, v in result.items() if pattern.match(k))
         return result
+
+    def _warn_unregistered_blocks(self) -> None:
+        """Blocks kept in a list, tuple or dict attribute are not children: their parameters are missed by
+        collect_params, initialize and save_parameters. Say so (MXNet warns the same way)."""
+        for block in [self, *self._descendants()]:
+            for attr, value in vars(block).items():
+                if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
+                    continue
+                if any(b not in block._children.values() for b in _blocks_inside(value)):
+                    warnings.warn(f"{type(block).__name__}.{attr} is a {type(value).__name__} holding Blocks, which "
+                                  "are not registered as children (their parameters are not collected, initialized "
+                                  "or saved); use nn.Sequential / nn.HybridSequential or register_child()",
+                                  stacklevel=3)
+
+    def _descendants(self) -> list:
+        out = []
+        for child in self._children.values():
+            out += [child, *child._descendants()]
+        return out
 
     def _unique_params(self) -> ParameterDict:
         """Each parameter once, by its first path: the name it has in traced graphs, in a Trainer and in
@@ -150,6 +177,14 @@ class Block(BlockAPI):
 
     def _extra_repr(self) -> str:
         return ""
+
+
+def _blocks_inside(value) -> list:
+    """The Blocks in a nested list / tuple / dict."""
+    if isinstance(value, Block):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [b for item in items for b in _blocks_inside(item)]
 
 
 def placed_device(args) -> Optional[Context]:

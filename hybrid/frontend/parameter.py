@@ -33,9 +33,9 @@ class Parameter:
         self.shape = tuple(shape) if shape is not None else None
         self.dtype = to_numpy_dtype(dtype_name(dtype))
         self.init = init
-        self.grad_req = grad_req if differentiable else "null"
         self._array: Optional[NDArray] = None          # the value on the first device of _ctx_list
         self._replicas: dict[Context, NDArray] = {}     # device -> its copy of the value (all of _ctx_list)
+        self.grad_req = grad_req if differentiable else "null"
         self._ctx_list: list[Context] = [cpu(0)]
         self._deferred_init: Optional[initializers.Initializer] = None
         self.allow_deferred_init = allow_deferred_init
@@ -46,6 +46,30 @@ class Parameter:
     @property
     def is_initialized(self) -> bool:
         return self._array is not None
+
+    @property
+    def grad_req(self) -> str:
+        return self._grad_req
+
+    @grad_req.setter
+    def grad_req(self, req: str) -> None:
+        """'write', 'add' or 'null'. Changing it on an initialized parameter gives every replica a fresh
+        zero gradient buffer, or none for 'null' (MXNet's rule: block.setattr('grad_req', 'null') frees them)."""
+        if req not in ("write", "add", "null"):
+            raise ValueError(f"Parameter {self.name}: grad_req must be 'write', 'add' or 'null', got {req!r}")
+        changed = req != self.__dict__.get("_grad_req")
+        self._grad_req = req
+        if changed:
+            for replica in self._replicas.values():
+                replica.attach_grad(req)
+
+    @property
+    def _grad(self) -> Optional[list]:
+        """The gradient buffer of each replica, None without them (grad_req='null' or not initialized):
+        MXNet's internal attribute, which code written against MXNet reads."""
+        if self.grad_req == "null" or not self._replicas:
+            return None
+        return [self._replicas[c].grad for c in self._ctx_list]
 
     def _shape_known(self) -> bool:
         return self.shape is not None and all(d > 0 for d in self.shape)

@@ -505,3 +505,73 @@ def test_child_names_must_be_printable_in_the_ir():
     assert list(seq.collect_params()) == ["encoder_1.weight", "encoder_1.bias"]
     with pytest.raises(ValueError, match="'my-block' must be letters, digits and underscores"):
         seq.register_child(nn.Dense(2), "my-block")
+
+
+def test_child_and_parameter_attributes_keep_their_type():
+    """MXNet: an attribute holding a child block or a parameter can be replaced by one of its kind only;
+    assigning anything else raises TypeError (hybrid also lets None remove it)."""
+    block = nn.HybridSequential()
+    block.head = nn.Dense(2)
+    block.head = nn.Dense(3)                       # same kind: replaced and re-registered
+    assert block.head.units == 3 and list(block._children) == ["head"]
+    with pytest.raises(TypeError, match="head holds a Dense"):
+        block.head = (2,)
+    block.w = hb.gluon.Parameter("w", shape=(2,))
+    with pytest.raises(TypeError, match="w holds a Parameter"):
+        block.w = nn.Dense(2)
+    block.head = None                              # removal
+    assert "head" not in block._children
+    block.other = 1
+    block.other = "anything"                       # plain attributes are unrestricted
+
+
+def test_blocks_in_a_list_attribute_are_reported_unregistered():
+    class Listed(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Dense(4), nn.Dense(2)]
+            self.settings = {"a": "4", "b": 123}
+
+    class Registered(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.HybridSequential()
+            self.layers.add(nn.Dense(4), nn.Dense(2))
+
+    with pytest.warns(UserWarning, match="Listed.layers is a list holding Blocks"):
+        assert Listed().collect_params() == {}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Registered().collect_params()) == 4
+
+
+def test_sequential_of_hybrid_blocks_suggests_hybrid_sequential():
+    seq = nn.Sequential()
+    seq.add(nn.Dense(2))
+    with pytest.warns(UserWarning, match="use HybridSequential"):
+        seq.hybridize()
+
+
+def test_grad_req_switch_frees_and_reallocates_gradients():
+    """MXNet: block.setattr('grad_req', 'null') drops the gradient buffers; back to 'write' gives zeroed
+    ones; gradients are then computed again."""
+    dense = nn.Dense(2, in_units=3)
+    dense.initialize()
+    x = np.array(sample((4, 3)))
+    dense.setattr("grad_req", "null")
+    assert dense.weight._grad is None and dense.weight.data().grad is None
+    dense.setattr("grad_req", "write")
+    assert [g.asnumpy().tolist() for g in dense.weight._grad] == [onp.zeros((2, 3)).tolist()]
+    with autograd.record():
+        y = dense(x).sum()
+    y.backward()
+    onp.testing.assert_allclose(dense.weight.grad().asnumpy(), onp.tile(x.asnumpy().sum(0), (2, 1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="grad_req must be"):
+        dense.weight.grad_req = "sometimes"
+
+
+def test_embedding_sparse_grad_is_refused_with_the_reason():
+    assert nn.Embedding(5, 3, sparse_grad=False).weight.grad_stype == "default"
+    with pytest.raises(hb.HybridError, match="row_sparse.*densely"):
+        nn.Embedding(5, 3, sparse_grad=True)
