@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy
 
-from ..errors import HybridError
+from ..errors import HybridError, ShapeError
 from ..ir.types import dtype_name, is_float_dtype, to_numpy_dtype
 from ..core.array import NDArray
 from ..core.context import Context, cpu, device_scope, on_host_device
@@ -14,6 +14,11 @@ from . import init as initializers
 
 class DeferredInitializationError(HybridError):
     """A parameter's shape is not known yet: call the block on data first."""
+
+
+class ParameterShapeError(ShapeError, AssertionError):
+    """A layer's input does not fit the shape its parameter was given (e.g. in_channels=10 for 11
+    channels). An AssertionError too, which is what MXNet raises here."""
 
 
 class Parameter:
@@ -99,7 +104,12 @@ class Parameter:
             self.shape = tuple(shape)
 
     def _finish_deferred_init(self, shape) -> None:
-        """Called by a layer in its first forward, once the input fixes the unknown dimensions."""
+        """Called by a layer in each forward with the shape its input implies (0: not implied): fixes the
+        unknown dimensions at the first call, and checks the known ones."""
+        if self.shape is not None and any(s > 0 and d > 0 and s != d for s, d in zip(self.shape, shape)):
+            raise ParameterShapeError(f"parameter {self.name} has shape {tuple(self.shape)}, but this input needs "
+                                      f"{tuple(shape)} (0: any); check the layer's in_units / in_channels against "
+                                      "the input's shape")
         if self._array is not None:
             return
         if self.shape is not None:

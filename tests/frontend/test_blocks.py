@@ -575,3 +575,19 @@ def test_embedding_sparse_grad_is_refused_with_the_reason():
     assert nn.Embedding(5, 3, sparse_grad=False).weight.grad_stype == "default"
     with pytest.raises(hb.HybridError, match="row_sparse.*densely"):
         nn.Embedding(5, 3, sparse_grad=True)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_input_that_does_not_fit_a_given_in_channels_names_the_parameter(hybridize):
+    """LayerNorm(in_channels=10) on 11 features: an error naming the parameter and both shapes (an
+    AssertionError as well, which is what MXNet raises), eager and hybridized, before and after the
+    parameter exists."""
+    layer = nn.LayerNorm(in_channels=10)
+    layer.initialize()
+    if hybridize:
+        layer.hybridize()
+    with pytest.raises(AssertionError, match=r"gamma has shape \(10,\), but this input needs \(11,\)"):
+        layer(np.ones((2, 11)))
+    assert layer(np.ones((2, 10))).shape == (2, 10)
+    with pytest.raises(hb.ShapeError, match="in_units / in_channels"):
+        layer(np.ones((2, 11)))
