@@ -167,8 +167,22 @@ def w3_elementwise(env: Env) -> Workload:
                 peers[name] = _torch(mirror, x, compile_, env.threads)
         if env.want("onnxruntime"):
             peers["onnxruntime"] = _onnx(mirror, x, env.threads)
+    peers[COPY_PEER] = _copy(x)
     return Workload("W3", "relu(x*1.5+0.25)*sigmoid(x)+0.5*x, 8M floats", peers, unit=("GB/s", 2 * x.nbytes),
                     oracle=("numpy",))
+
+
+COPY_PEER = "copy (yardstick)"
+
+
+def _copy(x: numpy.ndarray):
+    """W3's yardstick, timed in the same interleaved rounds as its peers (so under the same load): a copy of
+    the input into a reused array by numpy.copyto (the C library's memcpy: streaming stores for large arrays,
+    one thread). It returns nothing, so no output is compared."""
+    def setup():
+        dst = numpy.empty_like(x)
+        return lambda: numpy.copyto(dst, x)
+    return setup
 
 
 def copy_bandwidth(threads: int, quick: bool) -> tuple[float, str]:

@@ -166,7 +166,7 @@ _BOOL_TO_INT8 = ("mod", "pow")
 
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
-        a, b = promote(a, b, to_float=to_float)
+        a, b = promote(a, b, to_float=to_float, operands=True)
         if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
             a, b = _cast(a, "i8"), _cast(b, "i8")
         return bind(op, a, b)

@@ -10,6 +10,7 @@ import numpy
 import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
+from .. import log
 from .importer import OnnxBlock
 from .ops.narrow import NARROW, from_carrier
 
@@ -52,7 +53,10 @@ class HybridBackend(Backend):
         super().prepare(model, device, **kwargs)
         block = OnnxBlock(model)
         backend = kwargs.get("backend", cls.default_backend)
-        if backend != "eager":
+        if backend != "eager" and block.strings:
+            log.log("onnx", f"model {model.graph.name!r} runs eagerly, not on {backend}: it holds string tensors "
+                            f"({', '.join(block.strings[:3])}), which hybrid keeps as NumPy arrays outside its IR")
+        elif backend != "eager":
             block.hybridize(backend=backend)
         return HybridRep(block)
 

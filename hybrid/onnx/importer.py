@@ -21,11 +21,12 @@ from .ops import CONVERTERS, OnnxImportError, OnnxNode, supported_ops
 from .ops.base import StaticInputNeeded
 from .ops.dtypes import hybrid_dtype
 from .ops.narrow import NARROW, to_carrier
+from .ops.strings import as_strings, holds_strings
 from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
-# ops of the ai.onnx.preview domain hybrid imports (the preview *training* domain stays unsupported)
-PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}}
+# ops of the ai.onnx.preview domains hybrid imports
+PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}, "ai.onnx.preview.training": {"Gradient", "Adagrad", "Momentum", "Adam"}}
 
 
 def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple[onnx.ModelProto, Optional[str]]:
@@ -43,10 +44,12 @@ def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple
 
 
 def model_opset(model: onnx.ModelProto) -> int:
+    """The standard domain's opset the model imports; a model that imports only other domains (a graph of
+    ai.onnx.preview.training optimizer ops) has no standard-domain nodes, and gets the latest opset."""
     versions = [imp.version for imp in model.opset_import if imp.domain in STANDARD_DOMAINS]
-    if not versions:
-        raise OnnxImportError("the model imports no version of the standard ONNX domain")
-    return versions[0]
+    if not versions and not model.opset_import:
+        raise OnnxImportError("the model imports no opset (ModelProto.opset_import is empty)")
+    return versions[0] if versions else onnx.defs.onnx_opset_version()
 
 
 def _walk(graph: onnx.GraphProto):
@@ -60,13 +63,9 @@ def _walk(graph: onnx.GraphProto):
                 yield from _walk(g)
 
 
-_STRINGS = ("hybrid has no string dtype: its IR types are fixed-width numbers that every backend (interp, llvm, "
-            "CUDA) keeps in flat buffers, so text must be turned into numbers (token ids) before the model")
 # why the standard-domain ops hybrid refuses are refused (docs/onnx.md lists them all)
 UNSUPPORTED_BECAUSE = {
-    **{op: _STRINGS for op in ("StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer")},
-    **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
-           "gluon.Trainer)" for op in ("Gradient", "Adagrad", "Adam", "Momentum")},
+    "TfIdfVectorizer": "its n-gram pooling over token ids is not implemented",
 }
 
 
@@ -101,6 +100,10 @@ class OnnxGraphRunner:
         self.statics = statics   # ONNX name -> eager value of a parameter, for ops that read it as numbers
         self.narrow = dict(narrow)   # ONNX name -> element type, for values carried in a wider dtype
 
+    def fork(self) -> "OnnxGraphRunner":
+        """A runner for a part of the graph run again on other values (Gradient's sub-graph)."""
+        return OnnxGraphRunner(self.opset, self.statics, self.narrow)
+
     def run(self, graph: onnx.GraphProto, env: dict) -> list:
         """Run `graph`'s nodes over `env` (name -> array; outer-scope names stay visible to subgraphs)."""
         statics = self.statics
@@ -115,7 +118,8 @@ class OnnxGraphRunner:
             node = OnnxNode(proto.op_type, proto.name, self.opset,
                             {a.name: attribute_value(a) for a in proto.attribute}, inputs, len(proto.output),
                             statics=[statics.get(name) for name in proto.input], runner=self, env=env,
-                            input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input])
+                            input_names=list(proto.input), input_types=[self.narrow.get(n) for n in proto.input],
+                            graph=graph)
             outputs = CONVERTERS[proto.op_type](node)
             outputs = outputs if isinstance(outputs, tuple) else (outputs,)   # a list is one sequence value
             self.narrow.update({proto.output[k]: t for k, t in node.output_types.items()})
@@ -144,7 +148,9 @@ class OnnxBlock(SymbolBlock):
         narrow.update({init.name: init.data_type for init in graph.initializer if init.data_type in NARROW})
         for init in graph.initializer:
             value = tensor_value(init, base_dir)
-            if is_float_dtype(value.dtype) and not freeze:
+            if init.data_type == onnx.TensorProto.STRING:
+                constants[init.name] = as_strings(value)
+            elif is_float_dtype(value.dtype) and not freeze:
                 safe = _safe_name(init.name, taken)
                 p = Parameter(safe, value.shape, value.dtype, grad_req="write")
                 p.set_data(value)
@@ -168,6 +174,16 @@ class OnnxBlock(SymbolBlock):
         object.__setattr__(self, "_constants", constants)
         object.__setattr__(self, "_params_by_onnx_name", params)
         object.__setattr__(self, "static_inputs", set())
+        # where the model holds string tensors: it then runs eagerly only (ops/strings.py)
+        object.__setattr__(self, "strings", holds_strings(model))
+
+    def hybridize(self, active: bool = True, **options) -> None:
+        if active and self.strings:
+            raise OnnxImportError(f"this ONNX model holds string tensors ({', '.join(self.strings[:3])}"
+                                  f"{', ...' if len(self.strings) > 3 else ''}), which hybrid runs eagerly with NumPy: "
+                                  "its compiled IR has no string dtype. Call the block without hybridize(), or turn "
+                                  "the text into numbers (token ids) before the model")
+        super().hybridize(active, **options)
 
     def __call__(self, *inputs):
         """Inputs found to set shapes (StaticInputNeeded) join the compiled signature by value."""
@@ -198,6 +214,9 @@ class OnnxBlock(SymbolBlock):
         for name, dtype, x in zip(self.input_names, self.input_dtypes, inputs):
             if isinstance(x, (list, tuple)) or x is None:   # a sequence, or an empty optional
                 env[name] = None if x is None else [asarray(e) for e in x]
+                continue
+            if dtype == "string":
+                env[name] = as_strings(x)
                 continue
             x = NDArray(x.value) if isinstance(x, StaticTensor) else asarray(x)
             env[name] = cast(x, dtype) if dtype is not None else x
@@ -236,6 +255,8 @@ class StaticTensor:
 
 def _declared_dtype(value_info) -> Optional[str]:
     t = value_info.type
+    if t.HasField("tensor_type") and t.tensor_type.elem_type == onnx.TensorProto.STRING:
+        return "string"
     if t.HasField("tensor_type") and t.tensor_type.elem_type:
         return hybrid_dtype(t.tensor_type.elem_type, narrow=True)
     return None

@@ -27,7 +27,8 @@ The fused-kernel contract (what the LLVM and CUDA backends consume):
     elementwise epilogue whose result has as many elements as the anchor's result (reshape allowed), or a
     reshape/broadcast_to view of an operand (of the anchor too, e.g. a flatten before a dense layer: read
     in place, no copy kernel); a conv kernel may end with one to_blocked
-    of its result (stored in the layout the next convolution reads, ir/ops/blocked.py)
+    of its result (stored in the layout the next convolution reads, ir/ops/blocked.py), or with one
+    max/avg pooling of it (the LLVM backend pools inside the convolution's output loop: llvm/conv_rewrite.py)
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def _classify(node: Node) -> str:
         return "anchor"
     if node.op == "to_blocked":     # a convolution kernel may store its result in the blocked layout
         return "layout_tail"
+    if node.op in ("max_pool2d", "avg_pool2d"):   # ... or pool it (conv -> activation -> pooling)
+        return "pool_tail"
     return "opaque"
 
 
@@ -137,8 +140,8 @@ class _Fuser:
             if group.kind in ("matmul", "conv"):
                 return node.output.type.size == group.size
             return False
-        if cls == "layout_tail":
-            return group.kind == "conv" and not any(self.cls[m] == "layout_tail" for m in group.members)
+        if cls in ("layout_tail", "pool_tail"):     # one tail per convolution kernel
+            return group.kind == "conv" and not any(self.cls[m] in ("layout_tail", "pool_tail") for m in group.members)
         if cls == "reduction":
             sig = (node.attrs["axes"], node.attrs["keepdims"])
             row = node.inputs[0].shape
@@ -206,7 +209,7 @@ class _Fuser:
             if p is not None:
                 anc |= self.reach[self.group_of[p]] | self.ids[self.group_of[p]]
         gid = None
-        if cls in ("injective", "reduction", "layout_tail"):
+        if cls in ("injective", "reduction", "layout_tail", "pool_tail"):
             reasons = []
             for v in node.inputs:
                 p = self.producer_index(v)
@@ -223,7 +226,7 @@ class _Fuser:
                                   + "; ".join(reasons))
         if gid is None:
             kind = {"injective": "elementwise", "reduction": "reduce", "const": "const",
-                    "layout_tail": "opaque"}.get(cls, cls)
+                    "layout_tail": "opaque", "pool_tail": "opaque"}.get(cls, cls)
             if cls == "anchor":
                 kind = "matmul" if node.op == "matmul" else "conv"
             self.group_of.append(self.new_group(kind, i))

@@ -89,16 +89,22 @@ def test_register_tile_fits_the_registers(width):
 
 
 def test_auto_choice_by_shape_class():
-    """auto: direct for spatial kernels over enough channels, im2col for 1x1 and thin stems (conv_choice.py;
-    Winograd takes the large 3x3 stride-1 shapes: test_conv_winograd.py)."""
+    """auto: direct for spatial kernels over enough channels and for the 7x7 RGB stem, im2col for 1x1 on images
+    from 14x14 up and thin 3x3 stems; 1x1 on 7x7 images direct where half a vector fits the row (conv_choice.py;
+    Winograd takes the 3x3 stride-1 shapes: test_conv_winograd.py)."""
     def geo(c, k, w, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, w, w), (64, c, k, k), (stride, stride), (k // 2, k // 2),
                             (1, 1), 1)
     for width in (8, 16):
         assert conv_choice.choose_kind(geo(64, 3, 64, stride=2), width) == "direct"
         assert conv_choice.choose_kind(geo(64, 5, 64), width) == "direct"
+        assert conv_choice.choose_kind(geo(3, 7, 224, stride=2), width) == "direct"
         assert conv_choice.choose_kind(geo(64, 1, 64), width) == "im2col"
+        assert conv_choice.choose_kind(geo(512, 1, 14), width) == "im2col"
+        assert conv_choice.choose_kind(geo(1024, 1, 14, stride=2), 8) == "direct"       # 7x7 output
         assert conv_choice.choose_kind(geo(3, 3, 64), width) == "im2col"
+    assert conv_choice.choose_kind(geo(512, 1, 7), 8) == "direct"
+    assert conv_choice.choose_kind(geo(512, 1, 7), 16) == "im2col"          # 7 pixels: under half a vector
     with config(conv_impl="im2col"):
         assert conv_choice.choose_kind(geo(64, 3, 64), 16) == "im2col"
 
@@ -201,3 +207,79 @@ def test_epilogue_in_the_register_tile_equals_interp(name, stride, monkeypatch, 
         assert len(conv.epilogue.residuals) == (name in ("residual", "all"))
     with config(conv_impl="direct"):
         compare(graph, args, rtol=1e-4, atol=1e-4)
+
+
+# (N, C, H, W, O, K, stride, padding, pool kernel): LeNet's two layers, then odd sizes whose last result row and
+# column no window covers (floor), partial channel blocks (O not a multiple of any vector) and row tails
+POOLED = [
+    (3, 1, 28, 28, 6, 5, 1, 2, 2),
+    (3, 6, 14, 14, 16, 5, 1, 0, 2),
+    (2, 5, 13, 17, 11, 3, 1, 1, 2),
+    (2, 8, 17, 19, 20, 3, 2, 1, 3),
+]
+
+
+def _pooled_graph(shape, pool: str, result_too: bool = False):
+    N, C, H, W, O, K, s, p, q = shape
+
+    def body(g, a, k, b):
+        y = op(g, "relu", op(g, "add", op(g, "conv2d", a, k, stride=(s, s), padding=(p, p), dilation=(1, 1),
+                                          groups=1), b))
+        attrs = {"count_include_pad": True} if pool == "avg_pool2d" else {}
+        pooled = op(g, pool, y, kernel=(q, q), stride=(q, q), padding=(0, 0), **attrs)
+        return [pooled, y] if result_too else [pooled]
+    types = {"a": ((N, C, H, W), "f32"), "k": ((O, C, K, K), "f32"), "b": ((1, O, 1, 1), "f32")}
+    graph = graph_of(types, body)
+    graph.param_names.add("k")
+    return graph, [rng.standard_normal(s_).astype("f4") for s_, _ in types.values()]
+
+
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("shape", POOLED)
+def test_pooling_in_the_output_loop_equals_interp(shape, pool):
+    """conv + bias + ReLU + non-overlapping pooling is one kernel whose direct convolution pools in its output
+    loop: its last stage, writing the pooled output; the full result is no buffer of the kernel. Equal to
+    interp (max exactly up to the convolution's rounding; average within float32 rounding)."""
+    graph, args = _pooled_graph(shape, pool)
+    k = _direct_conv_stages(graph)
+    conv = k.stages[-1]
+    assert isinstance(conv, conv_direct.DirectConv) and conv.pool is not None and conv.out == "out0"
+    assert conv.pool.op == pool[:3] and (conv.pool.kh, conv.pool.kw) == (shape[-1], shape[-1])
+    assert not any(b.role == "temp" and len(b.shape) == 4 and b.shape[2:] == (conv.tile.oh, conv.tile.ow)
+                   for b in k.buffers.values())
+    with config(conv_impl="direct"):
+        compare(graph, args, rtol=1e-4, atol=1e-4)
+
+
+def test_pooling_of_a_result_read_elsewhere_stays_a_stage():
+    """When the convolution's result is an output too, it is stored whole and pooled by a separate stage."""
+    graph, args = _pooled_graph(POOLED[2], "max_pool2d", result_too=True)
+    k = _direct_conv_stages(graph)
+    conv = next(s for s in k.stages if isinstance(s, conv_direct.DirectConv))
+    assert conv.pool is None and k.stages[-1] is not conv
+    with config(conv_impl="direct"):
+        compare(graph, args, rtol=1e-4, atol=1e-4)
+
+
+def test_thin_pooled_convolution_takes_the_direct_kernel_where_its_channels_fill_half_a_vector():
+    """LeNet's conv1 (1 -> 6 channels, pooled): direct with 8-float vectors (6 of 8 lanes), im2col with 16;
+    without a fused pooling, im2col on both (conv_choice.py)."""
+    geo = ConvGeometry("x", "w", None, None, (64, 1, 28, 28), (6, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1)
+    assert conv_choice.choose_kind(geo, 8, pooled=True) == "direct"
+    assert conv_choice.choose_kind(geo, 16, pooled=True) == "im2col"
+    assert conv_choice.choose_kind(geo, 8) == conv_choice.choose_kind(geo, 16) == "im2col"
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+@pytest.mark.parametrize("cpu, features, width, reg", HOST_KINDS)
+def test_each_host_kind_pools_with_its_vectors(cpu, features, width, reg, pool):
+    """The pooling in the output loop, generated for the other host kind too: its maxima (or sums) of window
+    rows compile to that kind's packed vector instructions."""
+    tile = ConvTile(width, 2, 1, 6, 14, 14, 2, 1, 5, 10, 10, 5, 5, (1, 1), (1, 1), False)
+    conv = conv_direct.DirectConv("y", "x", "w", tile, 16, pool=conv_direct.PoolTail(pool, 2, 2, 5, 5))
+    asm = assembly(lambda triple: conv_direct.standalone_module(conv, conv_direct.render_direct, triple, "nchw"),
+                   cpu, features)
+    combine = "vmaxps" if pool == "max" else "vaddps"
+    assert any(combine in line and ("xmm" in line or "ymm" in line or "zmm" in line) for line in asm)
+    if reg == "ymm":
+        assert not any("zmm" in line for line in asm)

@@ -112,6 +112,16 @@ def test_winograd_equals_interp(shape, epilogue, m):
     _close(*_run(graph, args, f"winograd{m}"), m)
 
 
+@pytest.mark.parametrize("m", [2, 4])
+def test_one_image_shares_its_output_channel_groups_out(m):
+    """Batch 1 at 7x7 is one chunk of tiles: its output-channel groups are split into work items
+    (conv_winograd.group_parts; 100 channels: an uneven split on 8- and 16-float vectors); results equal interp."""
+    graph, args = _conv_graph(1, 24, 7, 7, 100, (1, 1), "all")
+    stages = _stages(graph, f"winograd{m}")
+    assert stages and all(s.parts > 1 and s.items == s.chunks * s.parts for s in stages)
+    _close(*_run(graph, args, f"winograd{m}"), m)
+
+
 def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
     """conv_impl=winograd<m> applies to 3x3 stride-1 convolutions only; stride 2 stays direct."""
     def geo(k, stride, dilation=1):
@@ -125,16 +135,21 @@ def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
 
 
 def test_auto_choice_by_shape_class():
-    """auto: F(4x4) from 32x32 outputs, F(2x2) from 16x16, the direct kernel below (weights dominate) and for
-    fewer input channels than a vector; never for stride 2 (conv_choice.py)."""
+    """auto: F(4x4) from 28x28 outputs, F(2x2) from 14x14 to 27, F(4x4) from 7x7 to 13 (a few 4x4 tiles cover
+    the image), the direct kernel below and for fewer input channels than a vector; never for stride 2
+    (conv_choice.py)."""
     def geo(c, size, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, size, size), (c, c, 3, 3), (stride, stride), (1, 1),
                             (1, 1), 1)
     for width in (8, 16):
         assert conv_choice.choose_kind(geo(64, 64), width) == "winograd4"
         assert conv_choice.choose_kind(geo(128, 32), width) == "winograd4"
+        assert conv_choice.choose_kind(geo(128, 28), width) == "winograd4"
         assert conv_choice.choose_kind(geo(256, 16), width) == "winograd2"
-        assert conv_choice.choose_kind(geo(512, 8), width) == "direct"
+        assert conv_choice.choose_kind(geo(256, 14), width) == "winograd2"
+        assert conv_choice.choose_kind(geo(512, 8), width) == "winograd4"
+        assert conv_choice.choose_kind(geo(512, 7), width) == "winograd4"
+        assert not conv_choice.choose_kind(geo(512, 6), width).startswith("winograd")
         assert conv_choice.choose_kind(geo(64, 64, 2), width) == "direct"
         assert conv_choice.choose_kind(geo(width - 1, 64), width) == "direct"
     with config(conv_impl="direct"):

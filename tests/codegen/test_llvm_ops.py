@@ -274,6 +274,31 @@ def test_convolution_in_batch_chunks(monkeypatch, dtype):
     compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
 
 
+def test_gemm_epilogue_reads_residual_without_division():
+    """A 1x1 convolution's GEMM epilogue reads the residual (NCHW) at pixel p of its output row as
+    (p // W, p % W); the rendered epilogue indexes it by p itself (index_math._unsplit), so its loop has no
+    division and vectorizes. Results equal interp."""
+    import re
+
+    from hybrid import config, passes
+    from hybrid.codegen.llvm import module, target
+    x = rng.standard_normal((2, 16, 9, 7)).astype("f4")
+    w = rng.standard_normal((24, 16, 1, 1)).astype("f4")
+    res = rng.standard_normal((2, 24, 9, 7)).astype("f4")
+    bias = rng.standard_normal((24,)).astype("f4")
+
+    def body(g, a, k, r, bb):
+        y = op(g, "conv2d", a, k, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)
+        return [op(g, "relu", op(g, "add", op(g, "add", y, op(g, "reshape", bb, shape=(1, 24, 1, 1))), r))]
+    graph = graph_of({"a": ((2, 16, 9, 7), "f32"), "k": ((24, 16, 1, 1), "f32"), "r": ((2, 24, 9, 7), "f32"),
+                      "bb": ((24,), "f32")}, body, name="residual")
+    with config(conv_impl="im2col"):
+        compare(graph, [x, w, res, bias], rtol=1e-4, atol=1e-5)
+        text = module.build_module(passes.optimize(graph).graph, target.host()[0]).ir
+    epilogues = re.findall(r"define internal void @\S+_epi\(.*?\n}", text, re.S)
+    assert epilogues and not any(re.search(r"\b[su](div|rem) i64", e) for e in epilogues)
+
+
 @pytest.mark.parametrize("chunk_bytes", [None, 40000])
 def test_convolution_reads_prepacked_weights(monkeypatch, chunk_bytes):
     """A convolution GEMM shared by several images packs its weights once per call (prepack.py), one packed
@@ -388,3 +413,38 @@ def test_half_and_double(dtype, tol):
         return [op(g, "exp", a), op(g, "tanh", op(g, "mul", a, a)), op(g, "sum", a, axes=(1,), keepdims=False),
                 op(g, "maximum", a, op(g, "neg", a)), op(g, "matmul", a, op(g, "transpose", a, perm=(1, 0)))]
     compare(graph_of({"a": ((3, 17), dtype)}, body), [x], rtol=tol, atol=tol)
+
+
+def test_softmax_rows_vectorize_and_split_across_threads(tmp_path):
+    """A softmax over 128-wide rows: the sum of exp terms carries no arithmetic fence (an exp shares no
+    factor with the other terms, so reassociation cannot change the sum's value; the fence would keep the
+    loop scalar), while a sum of quotients still does; the cost model counts a reduction's body times its
+    extent (an exp as several operations), so the sum of exp is split across threads like the normalizing
+    stage (before, only the latter was). Results equal interp."""
+    import glob
+    import os
+
+    from hybrid import passes
+    from hybrid.codegen import build
+    from hybrid.codegen.kernel import lower_node
+    from hybrid.codegen.llvm import render
+
+    def body(g, x, b):
+        m = op(g, "max", x, axes=(1,), keepdims=True)
+        e = op(g, "exp", op(g, "sub", x, m))
+        soft = op(g, "div", e, op(g, "sum", e, axes=(1,), keepdims=True))
+        quotients = op(g, "sum", op(g, "div", x, b), axes=(1,), keepdims=False)
+        return [soft, quotients]
+    graph = graph_of({"x": ((512, 128), "f32"), "b": ((1, 128), "f32")}, body, name="softmax_rows")
+    optimized = passes.optimize(graph).graph
+    kernels = [lower_node(node) for node in optimized.nodes]
+    softmax = next(k for k in kernels if len(k.stages) == 3)
+    assert [render.stage_parallel(softmax, s) for s in softmax.stages[1:]] == [True, True], softmax.stages
+    folder = str(tmp_path)
+    build(optimized, "llvm", dump=folder)
+    text = open(glob.glob(os.path.join(folder, "*-llvm.ll"))[0]).read()
+    fenced = [line for line in text.splitlines() if "llvm.arithmetic.fence" in line and "call" in line]
+    assert len(fenced) == 1, fenced    # the quotients' sum only
+    x = rng.standard_normal((512, 128)).astype("f4") * 4
+    b = rng.uniform(0.5, 2.0, (1, 128)).astype("f4")
+    compare(graph, [x, b], rtol=1e-5, atol=1e-4)   # the quotient sums cancel: float32 rounding of ~100

@@ -55,7 +55,7 @@ def test_kernel_times_add_up_to_the_call(backend):
     calls, kernels = _calls_and_kernels(p)
     assert len(calls) == 4
     per_call = len(kernels) // 4
-    assert per_call >= 3 and len(kernels) == 4 * per_call
+    assert per_call >= 2 and len(kernels) == 4 * per_call     # conv + ReLU + pooling (one kernel), dense
     shares = []
     for i, call in enumerate(calls):
         mine = [k for k in kernels if call.start_ns <= k.start_ns <= call.start_ns + call.dur_ns]
@@ -77,7 +77,9 @@ def test_conv_kernel_flops_and_bytes():
     conv = next(k for k in p.events if k.category == "kernel" and "conv2d" in k.name)
     assert conv.flops >= 2 * 16 * 8 * 32 * 32 * 3 * 3 * 3          # the conv's multiply-adds (+ its epilogue)
     assert conv.flops < 2 * 16 * 8 * 32 * 32 * 3 * 3 * 3 + 4 * 16 * 8 * 32 * 32
-    assert conv.bytes >= X.nbytes + 16 * 8 * 32 * 32 * 4 + 8 * 3 * 3 * 3 * 4
+    # the kernel pools its result (2x2): it reads the input and weights and writes the pooled result
+    assert "max_pool2d" in conv.name
+    assert conv.bytes >= X.nbytes + 16 * 8 * 16 * 16 * 4 + 8 * 3 * 3 * 3 * 4
     assert conv.args["backend"] == "llvm" and "f32[16,3,32,32]" in conv.args["shapes"]
 
 

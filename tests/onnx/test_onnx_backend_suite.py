@@ -35,9 +35,12 @@ def test_disk_models(backend, kind):
             outputs = runner.run_model(model, read("input"))
             for got, want in zip(outputs, read("output")):
                 assert got.dtype == want.dtype, case.name
-                numpy.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=case.name)
+                if want.dtype == object:   # strings (StringNormalizer's models): equal, as BackendTest compares them
+                    assert got.tolist() == want.tolist(), case.name
+                else:
+                    numpy.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=case.name)
             ran += 1
-    assert ran >= 5
+    assert ran >= (23 if kind == "simple" else 5)
 
 
 # The whole suite on interp (about 2 minutes on an idle 2-core host), and on llvm the shard of cases named

@@ -107,16 +107,17 @@ def test_external_data_files_load(tmp_path):
 
 
 def test_unsupported_op_names_op_node_opset_and_supported_list():
-    node = helper.make_node("StringNormalizer", ["x"], ["y"], name="normalize_words")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.STRING, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.STRING, [2])])
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], name="normalize_words", mode="TF", min_gram_length=1,
+                            max_gram_length=1, max_skip_count=0, ngram_counts=[0], ngram_indexes=[0], pool_int64s=[2])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
     with pytest.raises(OnnxImportError) as info:
         import_model(model)
     message = str(info.value)
-    assert "StringNormalizer" in message and "normalize_words" in message and "opset 10" in message
+    assert "TfIdfVectorizer" in message and "normalize_words" in message and "opset 10" in message
     assert "Conv" in message and "Gemm" in message   # the list of supported ops
-    assert "no string dtype" in message              # and why this one is refused
+    assert "n-gram pooling" in message               # and why this one is refused
 
 
 def test_old_and_new_opsets_of_the_same_op_agree():

@@ -375,3 +375,32 @@ def test_matmul_reads_a_reshaped_operand_in_place(rewrite):
           return %1
         }
     """)
+
+
+def test_pooling_ends_a_convolution_kernel(rewrite):
+    """conv -> bias -> ReLU -> pooling is one kernel (the LLVM backend pools in the convolution's output loop:
+    tests/codegen/test_conv_direct.py); the pooled value's consumer starts the next one."""
+    rewrite(["fuse"], """
+        graph @f(%x: f32[2,3,8,8], param %w: f32[4,3,3,3], param %b: f32[1,4,1,1]) -> f32[2,4,4,4] {
+          %0 = conv2d(%x, %w) {stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1} : f32[2,4,8,8]
+          %1 = add(%0, %b) : f32[2,4,8,8]
+          %2 = relu(%1) : f32[2,4,8,8]
+          %3 = max_pool2d(%2) {kernel=[2, 2], stride=[2, 2], padding=[0, 0]} : f32[2,4,4,4]
+          %4 = tanh(%3) : f32[2,4,4,4]
+          return %4
+        }
+    """, """
+        graph @f(%x: f32[2,3,8,8], param %w: f32[4,3,3,3], param %b: f32[1,4,1,1]) -> f32[2,4,4,4] {
+          %0 = fused(%x, %w, %b) {kind="conv", name="k0"} : f32[2,4,4,4] {
+            graph @k0(%i0: f32[2,3,8,8], %i1: f32[4,3,3,3], %i2: f32[1,4,1,1]) -> f32[2,4,4,4] {
+              %0 = conv2d(%i0, %i1) {stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1} : f32[2,4,8,8]
+              %1 = add(%0, %i2) : f32[2,4,8,8]
+              %2 = relu(%1) : f32[2,4,8,8]
+              %3 = max_pool2d(%2) {kernel=[2, 2], stride=[2, 2], padding=[0, 0]} : f32[2,4,4,4]
+              return %3
+            }
+          }
+          %1 = tanh(%0) : f32[2,4,4,4]
+          return %1
+        }
+    """)

@@ -114,28 +114,24 @@ def _aligner(alignment: int):
     return lambda buffer: alignment % 16 == 0
 
 
-# registry ops computed by LAPACK on the CPU backends (hybrid/ir/ops/decomp.py)
-HOST_LAPACK_OPS = ("svd", "eigh")
-
-
-def refuse_host_only(node: Node) -> None:
-    """A clear error for an op this backend has no kernel for: the LAPACK decompositions."""
+def refuse_complex_decompositions(node: Node) -> None:
+    """A clear error for svd/eigh of a complex matrix: the Jacobi kernel (jacobi.py) is real only."""
     body = node.regions[0].nodes if node.op == "fused" else [node]
     for n in body:
-        if n.op in HOST_LAPACK_OPS:
+        if n.op in ("svd", "eigh") and n.attrs.get("pairs"):
             where = f" at {n.loc}" if n.loc else ""
             shapes = ", ".join(str(v.type) for v in n.inputs)
             raise HybridError(
-                f"np.linalg.{n.op} (op {n.op}({shapes})){where}: the CUDA backend has no kernel for it. The "
-                "decompositions run on the CPU: backend='llvm' calls LAPACK (scipy-openblas32), 'interp' NumPy; "
-                "cuSOLVER is not wired in. Hybridize this function for llvm, or compute the decomposition outside "
-                "the CUDA-compiled code and pass the factors in.")
+                f"np.linalg.{n.op} of a complex matrix (op {n.op}({shapes}), (re, im) pairs){where}: the CUDA "
+                "backend's Jacobi kernel (hybrid/codegen/cuda/jacobi.py) is real only (float32/float64). Hybridize "
+                "this function for backend='llvm' (LAPACK's complex routines) or 'interp', or decompose the real "
+                "embedding [[re, -im], [im, re]] of the matrix instead.")
 
 
 def workspace(graph: Graph, node: Node) -> int:
     """This backend's workspace rule for the memory planner: a kernel's temporaries; a
     control-flow node's region layout plus, for a scan, the row buffers of its sequences."""
-    refuse_host_only(node)
+    refuse_complex_decompositions(node)
     if node.regions and node.op != "fused":
         rows = 0
         if node.op == "scan":
@@ -182,7 +178,7 @@ def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None
             program.calls.append(Control(node, [build_program(region, f"{prefix}r{index}_{k}_", root)
                                                 for k, region in enumerate(node.regions)]))
             continue
-        refuse_host_only(node)
+        refuse_complex_decompositions(node)
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
         kernel = lower(node, name)

@@ -30,15 +30,16 @@ lowering's state), lower (lower_node, lazy values, reductions, pooling), gemm (m
 grads (the gradient ops), epilogue (GEMM epilogue folding).
 """
 from .context import Lazy, identity_buffer
-from .describe import (Buffer, GemmStage, Kernel, LapackStage, Reduction, SortStage, Stage, fresh_var, stage_over,
-                       stage_reads, temp_buffer)
+from .describe import (Buffer, GemmStage, Kernel, LapackStage, PoolGeometry, Reduction, SortStage, Stage, fresh_var,
+                       stage_over, stage_reads, temp_buffer)
 from .expr import (INDEX, KERNEL_OPS, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar,
                    load, rewrite, select, substitute, walk)
 from .index_math import affine, bounds, evaluate, flat_affine, simplify
 from .lower import lower_node
 from .scalar import from_scalar
 
-__all__ = ["INDEX", "KERNEL_OPS", "E", "Buffer", "GemmStage", "Kernel", "LapackStage", "Lazy", "Reduction", "SortStage", "Stage", "affine", "flat_affine",
+__all__ = ["INDEX", "KERNEL_OPS", "E", "Buffer", "GemmStage", "Kernel", "LapackStage", "Lazy", "PoolGeometry", "Reduction",
+           "SortStage", "Stage", "affine", "flat_affine",
            "both", "bounds", "cast", "clamp", "const", "evaluate", "fresh_var", "from_scalar", "iadd", "iconst_op",
            "identity_buffer", "imax", "imin", "imul", "in_range", "ivar", "load", "lower_node", "rewrite", "select",
            "simplify", "stage_over", "stage_reads", "substitute", "temp_buffer", "walk"]

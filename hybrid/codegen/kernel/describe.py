@@ -59,12 +59,27 @@ class Buffer:
         return tuple(reversed(out))
 
 
+@dataclass(frozen=True)
+class PoolGeometry:
+    """What a pooling Stage computes, for backends that pool inside a convolution's output loop
+    (llvm/conv_rewrite.py): max or average (`op`: max_pool2d | avg_pool2d) over `kernel` windows of its one
+    NCHW operand, `stride` apart, `padding` zeros around (average: divided by the window's element count, or
+    by the whole window with count_include_pad)."""
+    op: str
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    count_include_pad: bool = True
+
+
 @dataclass
 class Stage:
-    """out[vars] = expr for every index of `out` (vars[d] ranges over out.shape[d])."""
+    """out[vars] = expr for every index of `out` (vars[d] ranges over out.shape[d]). `pool`: set on the
+    Stage of a max/avg pooling (its expr says the same; a backend may render it its own way)."""
     out: str
     vars: tuple[int, ...]
     expr: E
+    pool: Optional[PoolGeometry] = None
 
 
 @dataclass(frozen=True)

@@ -156,11 +156,32 @@ def affine(e: E) -> Optional[dict]:
     return None
 
 
+def _unsplit(indices: list, strides: list) -> tuple[list, list]:
+    """The indices with each adjacent pair (e // c, e % c) over dims whose strides are (c * s, s) (a flat
+    index split into rows and columns: a GEMM epilogue reading an NCHW operand at pixel p as
+    (p // W, p % W)) merged into the one index e of stride s: e // c * c * s + e % c * s = e * s exactly."""
+    out_i, out_s, d = [], [], 0
+    while d < len(indices):
+        e, f = indices[d], indices[d + 1] if d + 1 < len(indices) else None
+        if f is not None and e.op == "idiv" and f.op == "mod" and _is_const(e.args[1]) and _is_const(f.args[1]) \
+                and e.args[1].value == f.args[1].value and e.args[0].key() == f.args[0].key() \
+                and strides[d] == e.args[1].value * strides[d + 1]:
+            out_i.append(e.args[0])
+            out_s.append(strides[d + 1])
+            d += 2
+        else:
+            out_i.append(e)
+            out_s.append(strides[d])
+            d += 1
+    return out_i, out_s
+
+
 def flat_affine(indices, strides) -> Optional[dict]:
     """The flat offset sum(index_i * stride_i) as {var: coefficient, None: constant}, or None
-    when some index is not affine in the loop variables."""
+    when some index is not affine in the loop variables (a row/column split of one affine index counts as
+    that index: `_unsplit`)."""
     total: dict = {None: 0}
-    for index, stride in zip(indices, strides):
+    for index, stride in zip(*_unsplit(list(indices), list(strides))):
         lin = affine(index)
         if lin is None:
             return None

@@ -16,7 +16,7 @@ from ...ir.registry import get_op
 from ...ir.types import COMPLEX_OF, COMPLEX_PART, TensorType
 from .. import lapack
 from .context import Lazy, _identity_of, _linear, _Lowering, identity_buffer
-from .describe import Buffer, Kernel, LapackStage, Reduction, SortStage, Stage
+from .describe import Buffer, Kernel, LapackStage, PoolGeometry, Reduction, SortStage, Stage
 from .epilogue import _fold_epilogues
 from .expr import (INDEX, E, both, cast, clamp, const, iadd, iconst_op, imax, imin, imul, in_range, ivar, load,
                    select)
@@ -266,6 +266,10 @@ def _lower_pool(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) 
     H, W = t.shape[2:]
     is_max = node.op == "max_pool2d"
     dtype = t.dtype
+    # the operand computed once into a buffer (no copy of a kernel input): in a convolution's kernel
+    # (fuse.py) its activation then folds into the convolution's epilogue, and the pooling reads the result
+    src = lw.materialize(a, t)
+    a = lambda idx: load(src, idx)   # noqa: E731
 
     def lazy(idx):
         n, c, oh, ow = idx
@@ -290,6 +294,8 @@ def _lower_pool(lw: _Lowering, node: Node, a: Lazy, t: TensorType, out: Buffer) 
             count = cast(imul(ch, cw), dtype)
         return E("div", (total, count), dtype)
     lw.stage(out, lazy)
+    lw.kernel.stages[-1].pool = PoolGeometry(node.op, (kh, kw), (sh, sw), (ph, pw),
+                                             bool(node.attrs.get("count_include_pad", True)))
 
 
 def _memo(lazy: Lazy) -> Lazy:

@@ -1,21 +1,29 @@
 """Which kernel runs a float32 convolution on the LLVM backend: the direct convolution
 (conv_direct.py) or im2col + the packed GEMM.
 
-`choose_kind` decides per shape class from measurements on the host (bench/conv_shapes.py: every W6 and
-W2 convolution with a folded-BatchNorm epilogue, process CPU time, interleaved with ONNX Runtime; AVX-512,
-see bench/RESULTS.md "Convolution kernels"). The direct kernel wins where each output pixel does enough
-work to pay for re-laying the input and the result out (the NCHW[x]c transforms at its edges):
-  - a spatial kernel (3x3, 5x5) over at least 4 input channels and output rows of at least half a vector:
-    0.34-1.0x of im2col's time (ResNet-18's 3x3 layers: 0.68-0.78x at 64-256 channels, 0.9-1.0x on the
-    8-pixel rows of its last stage; LeNet's conv2: 0.34-0.48x);
-  - not 1x1 convolutions (1.4-2.2x: the im2col of a 1x1 is no copy at all, and the GEMM is as fast), nor
-    the RGB/grey stems (C <= 3: 1.0-1.5x, most of the work is the layout change).
-A 3x3 stride-1 convolution over at least one vector of input channels runs Winograd (conv_winograd.py) where
-its images are large enough (bench/conv_shapes.py, one thread, against ONNX Runtime; the direct kernel
-0.91-1.02x there): F(4x4,3x3) from 32x32 outputs (ResNet-18 at 64x64, 64 and 128 channels: 0.44-0.52x,
-F(2x2) 0.59-0.69x), F(2x2,3x3) from 16x16 (256 channels: 0.67-0.71x; F(4x4) the same or slower, and less
-accurate). Not on 8x8 outputs: 512 channels there make the transformed weights (16/9 or 36/9 of the
-weights) the data to stream, and Winograd took 1.5-2.3x ONNX Runtime's time.
+`choose_kind` decides per shape class from measurements on the host (bench/conv_shapes.py and
+bench/onnx_conv_breakdown.py: each convolution with a folded-BatchNorm epilogue, weights kept packed between
+calls as a model's parameters are, process CPU time, interleaved with ONNX Runtime; see bench/RESULTS.md
+"Convolution kernels" and "conv5"). Numbers below: AVX2 (znver1, 8 floats), one thread, batch 1 and 8, the
+W6 shapes and every convolution of the ONNX ResNet-50, Inception-v1 and DenseNet-121 files. The direct kernel
+wins where each output pixel does enough work to pay for re-laying the input and the result out (the
+NCHW[x]c transforms at its edges):
+  - a spatial kernel (3x3, 5x5) over at least 4 input channels and output rows of at least half a vector
+    (ResNet-18's 3x3 layers 0.68-0.78x of im2col's time on AVX-512; Inception's 5x5: 0.7-0.9x on AVX2);
+  - a 7x7 stem over RGB (C < 4: 49 taps per packed input float; ResNet-50's 3->64 7x7/2 at 224: 0.80-0.87x
+    of im2col at batch 1 and 8), but not the 3x3 RGB stems (W6: 1.5x) nor other thin inputs, unless pooled
+    (below);
+  - 1x1 convolutions only on small images (output rows under 14 pixels: the GEMM's columns are the 49 pixels
+    of a 7x7 image, too few for its panels; ResNet-50's and DenseNet-121's 7x7 1x1s 0.80-0.92x of im2col,
+    batch 1 and 8). From 14x14 up im2col is as fast or faster (the im2col of a 1x1 is no copy at all).
+A 3x3 stride-1 convolution over at least one vector of input channels runs Winograd (conv_winograd.py) from
+7x7 outputs up: F(4x4,3x3) from 28x28 (ResNet-18 at 64x64 and 32x32: 0.31-0.35x ONNX Runtime's time;
+ResNet-50's 64 and 128 channels at 56x56 and 28x28 0.34-0.36x; F(2x2) 0.5-0.57x), F(2x2,3x3) from 14x14 to 27
+(W6's 256 channels at 16x16: 0.55x, F(4x4) 0.69x; ResNet-50's 256 at 14x14: 0.46-0.47x at batch 1 and 8,
+F(4x4) 0.78-0.89x, direct 1.0x), F(4x4,3x3) again below 14 (at 7x7 and 8x8 four 4x4 tiles cover the image
+with little waste, where F(2x2)'s sixteen 2x2 tiles of 16 frequencies re-read 16/9 of the weights per 4
+pixels: W6's 512 channels at 8x8 0.70x against F(2x2) 1.5x; ResNet-50's 512 at 7x7 0.76-0.78x, direct
+0.83-0.86x).
 Depthwise convolutions with a spatial kernel run conv_depthwise.py (a vector of channels per FMA, no GEMM
 to feed); other grouped convolutions take im2col.
 The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
@@ -41,9 +49,13 @@ def depthwise(geo: ConvGeometry) -> bool:
     return 1 < geo.groups == geo.in_shape[1] == geo.w_shape[0] and not geo.block
 
 
-def choose_kind(geo: ConvGeometry, width: int) -> str:
+def choose_kind(geo: ConvGeometry, width: int, pooled: bool = False) -> str:
     """"direct", "winograd2", "winograd4", "depthwise" or "im2col" for the convolution `geo` on a target with
-    `width` floats per vector (other grouped convolutions: "im2col")."""
+    `width` floats per vector (other grouped convolutions: "im2col"). pooled: a pooling of the result would run
+    in the direct kernel's output loop (conv_rewrite._pool_in_output_loop), so the result never reaches memory:
+    then a thin input (C < 4) takes the direct kernel too when its output channels fill at least half a
+    vector (LeNet-5's conv1, 1 -> 6 channels then 2x2 max pooling, AVX2: W2 0.80x ONNX Runtime's CPU time
+    against 0.92x with im2col and a separate pooling pass; on AVX-512 its 6 of 16 lanes keep im2col)."""
     forced = config.get("conv_impl")
     if geo.groups != 1:
         spatial = geo.w_shape[2] * geo.w_shape[3] > 1
@@ -56,9 +68,11 @@ def choose_kind(geo: ConvGeometry, width: int) -> str:
     _, _, kh, kw = geo.w_shape
     oh = (h + 2 * geo.padding[0] - geo.dilation[0] * (kh - 1) - 1) // geo.stride[0] + 1
     ow = (w + 2 * geo.padding[1] - geo.dilation[1] * (kw - 1) - 1) // geo.stride[1] + 1
-    if forced == "auto" and winograd_fits(geo) and c >= width and min(oh, ow) >= 16:
-        return "winograd4" if min(oh, ow) >= 32 else "winograd2"
-    return "direct" if kh * kw > 1 and c >= 4 and 2 * ow >= width else "im2col"
+    if forced == "auto" and winograd_fits(geo) and c >= width and min(oh, ow) >= 7:
+        return "winograd2" if 14 <= min(oh, ow) < 28 else "winograd4"
+    thin_pooled = pooled and 2 * min(geo.w_shape[0], width) >= width
+    enough_work = c >= 4 or thin_pooled or kh * kw >= 49       # per packed input float (the 7x7 RGB stem)
+    return "direct" if (kh * kw > 1 or ow < 14) and enough_work and 2 * ow >= width else "im2col"
 
 
 def blocked_input(node: Node) -> Optional[int]:

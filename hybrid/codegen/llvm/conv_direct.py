@@ -88,6 +88,17 @@ class TileEpilogue:
         return hashlib.sha1(repr(self.expr).encode()).hexdigest()[:8]
 
 
+@dataclass(frozen=True)
+class PoolTail:
+    """A max or average pooling over non-overlapping KH x KW windows (stride = window, no padding) of the
+    convolution's result, applied in its output loop (`render_direct`): the result is never stored whole."""
+    op: str                     # "max" | "avg"
+    kh: int
+    kw: int
+    ph: int                     # pooled rows and columns (floor: trailing rows/columns of the result unused)
+    pw: int
+
+
 @dataclass
 class DirectConv:
     """A kernel stage (like GemmStage): out = epilogue(conv(x, w)), x and w in the layouts above, out in
@@ -101,6 +112,7 @@ class DirectConv:
     epilogue: TileEpilogue = TileEpilogue()
     out_pad: Optional[tuple[int, int]] = None   # set: a blocked image (N, OB, OH+2ph, OW+2pw, V) is stored...
     copy: Optional[str] = None                  # ...into this buffer, out (NCHW) as well; None: out is the image
+    pool: Optional[PoolTail] = None             # set: out is the pooled result (N, channels, PH, PW) in NCHW
 
     @property
     def blocked_out(self) -> bool:
@@ -113,8 +125,8 @@ class DirectConv:
 
     @property
     def items(self) -> int:
-        """Work items shared among the threads."""
-        return self.tile.items
+        """Work items shared among the threads (with a pooling tail: one per pooled row, not output row)."""
+        return self.tile.items if self.pool is None else self.tile.items // self.tile.oh * self.pool.ph
 
     @property
     def group_weights(self) -> int:
@@ -141,6 +153,8 @@ class DirectConv:
         fused = "" if self.epilogue.expr == ("acc",) else f", epilogue {_expr_text(self.epilogue.expr)}"
         stored = "" if self.out_pad is None else \
             f", stored NCHW{t.width}c padded {self.out_pad}" + (f" into {self.copy} too" if self.copy else "")
+        if self.pool is not None:
+            stored += f", {self.pool.op}-pooled {self.pool.kh}x{self.pool.kw} in the output loop"
         return (f"{self.out} = direct_conv(NCHW{t.width}c, {self.x}, {self.w}, tile {t.ro}x{t.rw}, "
                 f"kernel {t.kh}x{t.kw}, stride {t.stride}{fused}{stored})")
 
@@ -261,35 +275,43 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
     t = s.tile
     V = t.width
     fn.do(f"; direct convolution NCHW{V}c, register tile {t.ro}x{t.rw} ({t.kh}x{t.kw}, stride {t.stride})")
+    rows = t.oh if s.pool is None else s.pool.ph
+    scratch = None if s.pool is None else fn.alloca("float", t.ro * V * s.pool.kh * t.ow)
     item = fn.begin_loop(lo, hi)
-    oh = fn.op(f"urem i64 {item.index}, {t.oh}")
-    rest = fn.op(f"udiv i64 {item.index}, {t.oh}")
+    oh = fn.op(f"urem i64 {item.index}, {rows}")
+    rest = fn.op(f"udiv i64 {item.index}, {rows}")
     inner = t.n if t.groups_outer else t.og
     second = fn.op(f"urem i64 {rest}, {inner}")
     first = fn.op(f"udiv i64 {rest}, {inner}")
     og, n = (first, second) if t.groups_outer else (second, first)
     sh, sw = t.stride
-    # offsets (floats) of the row's first input pixel, the group's weights, and output block 0's row
+    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {og}, {s.group_weights}')}")
+    first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
+    left = fn.op(f"sub nsw i64 {s.out_channels}, {first_channel}")          # the group's channels inside
+    valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
+    chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
+    if s.pool is not None:       # the item's pooled row: its KH result rows into the scratch, then pool them
+        pooled_row = oh
+        sub = fn.begin_loop("0", str(s.pool.kh))
+        oh = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {pooled_row}, {s.pool.kh}')}, {sub.index}")
+    # offsets (floats) of the row's first input pixel and of output block 0's row
     xrow = fn.op(f"mul nsw i64 {n}, {t.cb * t.hp}")
     if s.group_input_rows:
         xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {og}, {s.group_input_rows}')}")
     xrow = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {oh}, {sh}')}")
     xrow = fn.op(f"mul nsw i64 {xrow}, {t.wp * t.ci}")
-    wp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {og}, {s.group_weights}')}")
-    first_channel = fn.op(f"mul nsw i64 {og}, {t.ro * V}")
     copy_row = None
     if s.copy is not None:
         copy_row, _, copy_block = _blocked_row(fn, s, n, og, oh, ptrs[s.copy])
-    if s.blocked_out:
+    if s.pool is not None:       # scratch: (RO * V channels, KH rows, OW pixels)
+        yrow, pixel, ychan = fn.op(f"mul nsw i64 {sub.index}, {t.ow}"), 1, s.pool.kh * t.ow
+    elif s.blocked_out:
         yrow, pixel, ychan = _blocked_row(fn, s, n, og, oh, ptrs[s.out])
     else:
         yrow = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
         yrow = fn.op(f"mul nsw i64 {yrow}, {t.oh}")
         yrow = fn.op(f"mul nsw i64 {fn.op(f'add nsw i64 {yrow}, {oh}')}, {t.ow}")
         pixel, ychan = 1, t.oh * t.ow
-    left = fn.op(f"sub nsw i64 {s.out_channels}, {first_channel}")          # the group's channels inside
-    valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
-    chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
     full, tail = divmod(t.ow, t.rw)
     for rw, count, first_pixel in ((t.rw, full, 0), (tail, 1, full * t.rw)):
         if not rw or not count:
@@ -299,7 +321,7 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
         xo = fn.op(f"add nsw i64 {xrow}, {fn.op(f'mul nsw i64 {ow0}, {sw * t.ci}')}")
         yo = fn.op(f"add nsw i64 {yrow}, {fn.op(f'mul nsw i64 {ow0}, {pixel}')}")
         xp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {xo}")
-        yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {yo}")
+        yp = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out] if scratch is None else scratch}, i64 {yo}")
         res = [fn.op(f"getelementptr inbounds float, ptr {ptrs[r]}, i64 {yo}") for r in s.epilogue.residuals]
         extra = "".join(f", ptr {p}" for p in chans + res)
         if copy_row is not None:
@@ -314,7 +336,54 @@ def render_direct(fn: Fn, mod, s: DirectConv, ptrs: dict[str, str], lo: str, hi:
               f"i64 {t.cb}, i64 {t.kh}, i64 {t.kw}, i64 {t.hp * t.wp * t.ci}, i64 {dh * t.wp * t.ci}, "
               f"i64 {dw * t.ci}, i64 {sw * t.ci}, i64 {ychan}, i64 {valid}{extra})")
         fn.end_loop(tiles)
+    if s.pool is not None:
+        fn.end_loop(sub)
+        out = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
+        out = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {out}, {s.pool.ph}')}, {pooled_row}")
+        out = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.out]}, i64 {fn.op(f'mul nsw i64 {out}, {s.pool.pw}')}")
+        render_pool_rows(fn, mod, s.pool, scratch, t.ow, out, valid, V)
     fn.end_loop(item)
+
+
+def render_pool_rows(fn: Fn, mod, pool: PoolTail, scratch: str, ow: int, out: str, channels: str, width: int) -> None:
+    """Pool the scratch rows of a pooled row (`channels` channels, each KH rows of `ow` floats) into `out`
+    (channel c's pooled row at c * PH * PW floats): per chunk of up to `width` pooled columns, the KH rows'
+    KW * chunk floats are combined as vectors, then the KW columns of each window by lane shuffles."""
+    kh, kw = pool.kh, pool.kw
+    channel = fn.begin_loop("0", channels)
+    src = fn.op(f"getelementptr inbounds float, ptr {scratch}, i64 {fn.op(f'mul nsw i64 {channel.index}, {kh * ow}')}")
+    dst = fn.op(f"getelementptr inbounds float, ptr {out}, i64 "
+                f"{fn.op(f'mul nsw i64 {channel.index}, {pool.ph * pool.pw}')}")
+    for first in range(0, pool.pw, width):
+        count = min(width, pool.pw - first)
+        wide, vt = f"<{kw * count} x float>", f"<{count} x float>"
+        combine_wide = _pool_combine(fn, mod, pool.op, wide)
+        combine = _pool_combine(fn, mod, pool.op, vt)
+        rows = None
+        for r in range(kh):
+            p = fn.op(f"getelementptr inbounds float, ptr {src}, i64 {r * ow + first * kw}")
+            row = fn.op(f"load {wide}, ptr {p}, align 4")
+            rows = row if rows is None else combine_wide(rows, row)
+        value = None
+        for c in range(kw):
+            mask = ", ".join(f"i32 {j * kw + c}" for j in range(count))
+            column = fn.op(f"shufflevector {wide} {rows}, {wide} poison, <{count} x i32> <{mask}>")
+            value = column if value is None else combine(value, column)
+        if pool.op == "avg":
+            div = ", ".join([f"float {lit(float(kh * kw), 'f32')}"] * count)
+            value = fn.op(f"fdiv {vt} {value}, <{div}>")
+        fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr {dst}, i64 {first}')}, align 4")
+    fn.end_loop(channel)
+
+
+def _pool_combine(fn: Fn, mod, op: str, vt: str):
+    """(a, b) -> the pooling's combination of two vectors of type `vt`: NaN-propagating max (as the
+    reference's max reduction), or a sum."""
+    if op == "avg":
+        return lambda a, b: fn.op(f"fadd {vt} {a}, {b}")
+    lanes = vt[1:].split(" x ")[0]
+    f = mod.intrinsic(f"llvm.maximum.v{lanes}f32", vt, vt, vt)
+    return lambda a, b: fn.op(f"call {vt} {f}({vt} {a}, {vt} {b})")
 
 
 def image_origin(fn: Fn, s: DirectConv, n: str, og: str, y: str):

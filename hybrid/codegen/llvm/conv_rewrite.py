@@ -18,7 +18,7 @@ depthwise one with a DepthwiseConv (conv_depthwise.py: a group per channel block
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple, Optional, Union
 
 from ... import log
 from ..kernel import (Buffer, E, GemmStage, Kernel, Stage, both, clamp, const, iadd, iconst_op, imul, in_range, ivar,
@@ -28,10 +28,10 @@ from . import gemm
 from .chunking import fresh_var
 from .conv_choice import choose_kind, depthwise
 from .conv_depthwise import DepthwiseConv, depthwise_tile
-from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, TileEpilogue, choose_tile, direct_shape,
-                          groups_outer)
+from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, PoolTail, TileEpilogue, choose_tile,
+                          direct_shape, groups_outer)
 from ..kernel.winograd import weight_expr
-from .conv_winograd import WinogradConv, chunk_tiles
+from .conv_winograd import WinogradConv, chunk_tiles, group_parts
 
 
 def _reads(stage, name: str) -> bool:
@@ -84,11 +84,53 @@ def use_direct_convolutions(k: Kernel) -> list[WeightPack]:
     packs = []
     while True:     # each rewrite removes stages before the GEMM: look again from the start
         i = next((i for i in range(len(k.stages))
-                  if _eligible(k, i, width) and choose_kind(k.stages[i].conv, width) != "im2col"), None)
+                  if _eligible(k, i, width) and choose_kind(k.stages[i].conv, width, _pooled(k, i)) != "im2col"), None)
         if i is None:
+            _pool_in_output_loop(k)
             _store_blocked(k)
             return packs
-        packs.append(_rewrite(k, i, width, choose_kind(k.stages[i].conv, width)))
+        packs.append(_rewrite(k, i, width, choose_kind(k.stages[i].conv, width, _pooled(k, i))))
+
+
+def _pooling_reader(k: Kernel, stage) -> Optional[Stage]:
+    """The pooling stage that is the only reader of `stage`'s result (a temp), over non-overlapping windows
+    without padding (what a direct convolution can pool in its output loop), or None."""
+    if stage.out not in k.buffers or k.buffers[stage.out].role != "temp":
+        return None
+    readers = [s for s in k.stages if s is not stage and _reads(s, stage.out)]
+    if len(readers) != 1 or not isinstance(readers[0], Stage) or readers[0].pool is None:
+        return None
+    g = readers[0].pool
+    if g.stride != g.kernel or g.padding != (0, 0) or \
+            {e.value for e in walk(readers[0].expr) if e.op == "load"} != {stage.out}:
+        return None
+    return readers[0]
+
+
+def _pooled(k: Kernel, i: int) -> bool:
+    """Whether the convolution GemmStage k.stages[i], run by the direct kernel, would pool in its output loop
+    (its epilogue without residuals: `_pool_in_output_loop`)."""
+    g = k.stages[i]
+    return _pooling_reader(k, g) is not None and (g.epilogue is None or not any(
+        e.op == "load" and k.buffers[e.value].shape == k.buffers[g.out].shape for e in walk(g.epilogue)))
+
+
+def _pool_in_output_loop(k: Kernel) -> None:
+    """A direct convolution (not Winograd or depthwise) whose result, a temp, only a pooling stage reads, over
+    non-overlapping windows without padding (LeNet's conv -> ReLU -> pool; fuse.py puts the pooling in the
+    convolution's kernel), pools in its output loop and stores only the pooled result: the whole result never
+    reaches memory (conv_direct.PoolTail). Not with a residual in the epilogue (read at the result's
+    positions) or a blocked store."""
+    for conv in [s for s in k.stages if type(s) is DirectConv]:
+        pool = _pooling_reader(k, conv)
+        if pool is None or conv.epilogue.residuals or conv.out_pad is not None or \
+                conv.out_channels != k.buffers[conv.out].shape[1]:
+            continue
+        result, g, pooled = k.buffers[conv.out], pool.pool, k.buffers[pool.out].shape
+        conv.pool = PoolTail("max" if g.op == "max_pool2d" else "avg", g.kernel[0], g.kernel[1], pooled[2], pooled[3])
+        conv.out = pool.out
+        del k.buffers[result.name]
+        k.stages.remove(pool)
 
 
 def _store_blocked(k: Kernel) -> None:
@@ -187,9 +229,10 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
             m, idx[1], idx[2], lambda i, j: tap(const(i), const(j)))))           # (og, xi, nu, cb, ci, r, lane)
         chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, width)
+        parts = group_parts(N * -(-tiles // chunk), tile.og)
 
         def stage(*args, **kw) -> DirectConv:
-            return WinogradConv(*args, **kw, m=m, chunk=chunk)
+            return WinogradConv(*args, **kw, m=m, chunk=chunk, parts=parts)
     else:
         wp = temp_buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[1], idx[4],

@@ -13,11 +13,13 @@ Layouts (V = floats per vector, CI, CB, RO, OG as in conv_direct.py):
     input    the direct kernel's padded NCHW[CI]c (N, CB, HP, WP, CI), read in place
     weights  U = G g G^T packed (OG, a, a, CB, CI, RO, V): a (prepacked) kernel Stage
              (kernel/winograd.py's weight_expr, which also holds the transform matrices)
-    scratch  per work item, on the stack: V[cb][f][tile][ci] (the transformed inputs of a chunk of tiles)
-             and M[f][r][tile][V] (the GEMM results of one output-channel group)
+    scratch  per work item, on the stack: V[f][cb][tile][ci] (the transformed inputs of a chunk of tiles; a
+             frequency's channel blocks adjacent, so each GEMM reads one run) and M[f][r][tile][V] (the
+             GEMM results of one output-channel group)
     output   as the direct kernel's: NCHW, the blocked image, or both, with the same fused epilogue.
 
-A work item is (image, chunk of `chunk` tiles, tiles numbered row by row over the image): transform the
+A work item is (image, chunk of `chunk` tiles, tiles numbered row by row over the image, range of output-channel
+groups: all of them unless the images have too few chunks to share out, `group_parts`): transform the
 chunk's inputs (`_input_function`: vector adds over whole pixels of CI channels), then per output-channel
 group the a*a GEMMs (the register tile's "blocked" variant storing into M) and the output transform of
 each tile (`_output_function`, which also applies the epilogue and stores, through conv_direct.store_tile).
@@ -34,6 +36,7 @@ from .conv_direct import (ConvTile, DirectConv, TileEpilogue, TileRefs, image_or
 from .emit import Fn, lit
 
 SCRATCH_FLOATS = 1 << 15        # per work item, on the thread's stack (128 KB; 512 KB measured no faster)
+SHARED_ITEMS = 4                # work items wanted per convolution, for the threads to share out (group_parts)
 
 
 def chunk_tiles(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, width: int) -> int:
@@ -45,12 +48,20 @@ def chunk_tiles(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, width: i
     return rw * min(most, math.ceil(tiles / rw))
 
 
+def group_parts(chunks: int, og: int) -> int:
+    """Into how many ranges a work item's output-channel groups are split when the images have fewer than
+    SHARED_ITEMS chunks of tiles in all (batch 1 at 7x7: one chunk): each range is an item of its own, which
+    transforms the chunk's inputs again (a few percent of its GEMMs), so that every thread gets work."""
+    return max(1, min(og, -(-SHARED_ITEMS // chunks)))
+
+
 @dataclass
 class WinogradConv(DirectConv):
     """A kernel stage: out = epilogue(conv(x, w)) through F(m x m, 3 x 3); x and the stores as DirectConv's
     (tile: its shape constants, with tile.rw the tiles per GEMM register tile), w packed by `weight_expr`."""
     m: int = 2
     chunk: int = 1
+    parts: int = 1              # work items per chunk, each running a range of the output-channel groups
 
     @property
     def tiles(self) -> tuple[int, int]:
@@ -64,7 +75,7 @@ class WinogradConv(DirectConv):
 
     @property
     def items(self) -> int:
-        return self.tile.n * self.chunks
+        return self.tile.n * self.chunks * self.parts
 
     def __str__(self) -> str:
         return super().__str__().replace("direct_conv(", f"winograd_conv(F({self.m}x{self.m},3x3), ", 1)
@@ -94,7 +105,7 @@ def _input_function(mod, m: int, ci: int) -> str:
     """void f(ptr x, ptr v, i64 p0, i64 tiles, i64 tw, i64 cb, i64 hp, i64 wp, i64 xcb): for each channel block
     and the tiles p0 .. p0+tiles-1 of the image at x (blocked, padded: cb blocks of hp x wp pixels of ci
     channels, xcb floats apart; tw tiles per row), the a x a transformed pixels B^T d B, stored at
-    v[cb][f][tile][ci]. Pixels past the padded image read as zeros (the last row and column of tiles)."""
+    v[f][cb][tile][ci]. Pixels past the padded image read as zeros (the last row and column of tiles)."""
     name = f"hb_wino_in_m{m}c{ci}"
     if name in mod.defined:
         return name
@@ -105,8 +116,9 @@ def _input_function(mod, m: int, ci: int) -> str:
             "i64 %hp, i64 %wp, i64 %xcb) noinline nounwind")
     block = fn.begin_loop("0", "%cb")
     xb = fn.op(f"getelementptr inbounds float, ptr %x, i64 {fn.op(f'mul nsw i64 {block.index}, %xcb')}")
-    vcb = fn.op(f"mul nsw i64 %tiles, {a * a * ci}")
+    vcb = fn.op(f"mul nsw i64 %tiles, {ci}")
     vb = fn.op(f"getelementptr inbounds float, ptr %v, i64 {fn.op(f'mul nsw i64 {block.index}, {vcb}')}")
+    vf = fn.op(f"mul nsw i64 %tiles, %cb")                    # tiles of all blocks per frequency
     tile = fn.begin_loop("0", "%tiles")
     p = fn.op(f"add nsw i64 %p0, {tile.index}")
     row0 = fn.op(f"mul nsw i64 {fn.op(f'udiv i64 {p}, %tw')}, {m}")
@@ -129,7 +141,7 @@ def _input_function(mod, m: int, ci: int) -> str:
     for xi in range(a):
         for nu in range(a):
             value = _combine(fn, bt[nu], cols_t[xi], ci)
-            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 %tiles, {xi * a + nu}')}, {tile.index}")
+            at = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {vf}, {xi * a + nu}')}, {tile.index}")
             at = fn.op(f"mul nsw i64 {at}, {ci}")
             fn.do(f"store {vt} {value}, ptr {fn.op(f'getelementptr inbounds float, ptr {vb}, i64 {at}')}, align 4")
     fn.end_loop(tile)
@@ -195,25 +207,31 @@ def render_winograd(fn: Fn, mod, s: WinogradConv, ptrs: dict[str, str], lo: str,
     tail = t.ow % m
     outputs = {cols: _output_function(mod, m, cols, t.ro, V, s.epilogue, masked, stores) for cols in {m, tail} if cols}
     item = fn.begin_loop(lo, hi)
-    n = fn.op(f"udiv i64 {item.index}, {s.chunks}")
-    p0 = fn.op(f"mul nsw i64 {fn.op(f'urem i64 {item.index}, {s.chunks}')}, {chunk}")
+    per_part = -(-t.og // s.parts)                            # groups per item
+    part = fn.op(f"urem i64 {item.index}, {s.parts}")
+    rest = fn.op(f"udiv i64 {item.index}, {s.parts}")
+    first_group = fn.op(f"mul nsw i64 {part}, {per_part}")
+    end_group = fn.op(f"add nsw i64 {first_group}, {per_part}")
+    end_group = fn.op(f"select i1 {fn.op(f'icmp slt i64 {end_group}, {t.og}')}, i64 {end_group}, i64 {t.og}")
+    n = fn.op(f"udiv i64 {rest}, {s.chunks}")
+    p0 = fn.op(f"mul nsw i64 {fn.op(f'urem i64 {rest}, {s.chunks}')}, {chunk}")
     left = fn.op(f"sub nsw i64 {per_image}, {p0}")
     count = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {chunk}')}, i64 {left}, i64 {chunk}")
     image = t.cb * t.hp * t.wp * t.ci
     xn = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {fn.op(f'mul nsw i64 {n}, {image}')}")
     fn.do(f"call void @{transform}(ptr {xn}, ptr {vs}, i64 {p0}, i64 {chunk}, i64 {cols_n}, i64 {t.cb}, i64 {t.hp}, "
           f"i64 {t.wp}, i64 {t.hp * t.wp * t.ci})")
-    group = fn.begin_loop("0", str(t.og))
+    group = fn.begin_loop(first_group, end_group)
     weights = t.cb * t.ci * t.ro * V                         # floats per (group, frequency)
     wg = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {group.index}, {a2 * weights}')}")
     freq = fn.begin_loop("0", str(a2))
     wf = fn.op(f"getelementptr inbounds float, ptr {wg}, i64 {fn.op(f'mul nsw i64 {freq.index}, {weights}')}")
-    xf = fn.op(f"getelementptr inbounds float, ptr {vs}, i64 {fn.op(f'mul nsw i64 {freq.index}, {chunk * t.ci}')}")
+    xf = fn.op(f"getelementptr inbounds float, ptr {vs}, i64 {fn.op(f'mul nsw i64 {freq.index}, {t.cb * chunk * t.ci}')}")
     yf = fn.op(f"getelementptr inbounds float, ptr {ms}, i64 {fn.op(f'mul nsw i64 {freq.index}, {t.ro * chunk * V}')}")
     tiles = fn.begin_loop("0", str(chunk // t.rw))
     xj = fn.op(f"getelementptr inbounds float, ptr {xf}, i64 {fn.op(f'mul nsw i64 {tiles.index}, {t.rw * t.ci}')}")
     yj = fn.op(f"getelementptr inbounds float, ptr {yf}, i64 {fn.op(f'mul nsw i64 {tiles.index}, {t.rw * V}')}")
-    fn.do(f"call void @{gemm}(ptr {xj}, ptr {wf}, ptr {yj}, i64 {t.cb}, i64 1, i64 1, i64 {a2 * chunk * t.ci}, i64 0, "
+    fn.do(f"call void @{gemm}(ptr {xj}, ptr {wf}, ptr {yj}, i64 {t.cb}, i64 1, i64 1, i64 {chunk * t.ci}, i64 0, "
           f"i64 0, i64 {t.ci}, i64 {chunk * V}, i64 {t.ro * V})")
     fn.end_loop(tiles)
     fn.end_loop(freq)

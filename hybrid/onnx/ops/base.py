@@ -55,12 +55,13 @@ class OnnxNode:
     def __init__(self, op_type: str, name: str, opset: int, attrs: dict[str, Any],
                  inputs: Sequence[Optional[Array]], num_outputs: int, statics: Sequence[Optional[NDArray]] = (),
                  runner: Any = None, env: Optional[dict] = None, input_names: Sequence[str] = (),
-                 input_types: Sequence[Optional[int]] = ()):
+                 input_types: Sequence[Optional[int]] = (), graph: Any = None):
         self.op_type, self.name, self.opset = op_type, name, opset
         self.attrs, self.inputs, self.num_outputs = attrs, list(inputs), num_outputs
         # eager values of inputs that are parameters: read when an op needs them as numbers (Resize scales)
         self.statics = list(statics) + [None] * (len(self.inputs) - len(statics))
         self.runner, self.env = runner, env   # for ops with subgraphs (If, Loop)
+        self.graph = graph   # the ONNX GraphProto holding the node (Gradient reads its sub-graph)
         self.input_names = list(input_names)
         # ONNX element types of inputs carried in a wider dtype (see narrow.py), None for the others;
         # a converter producing such a value records its type in output_types[k]

@@ -13,6 +13,7 @@ from ...ir.types import is_float
 from .base import OnnxNode, converts
 from .dtypes import hybrid_dtype
 from .narrow import NARROW, round_to
+from .strings import is_strings, strings_equal
 
 
 def _unary(fn):
@@ -89,7 +90,14 @@ def _div(node: OnnxNode):
 
 
 converts("Div")(_div)
-for _op, _fn in {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Equal": np.equal, "Less": np.less,
+@converts("Equal")
+def _equal(node: OnnxNode):
+    if is_strings(node.input(0)) or is_strings(node.input(1)):
+        return strings_equal(node)
+    return np.equal(node.input(0), node.input(1))
+
+
+for _op, _fn in {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Less": np.less,
                  "LessOrEqual": np.less_equal, "Greater": np.greater, "GreaterOrEqual": np.greater_equal,
                  "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}.items():
     converts(_op)(lambda node, fn=_fn: fn(node.input(0), node.input(1)))

@@ -9,6 +9,7 @@ from ...core.array import NDArray
 from ...core.promote import cast
 from .base import OnnxNode, converts, normalize_axis
 from .dtypes import hybrid_dtype
+from .strings import as_strings, is_strings
 from .tensors import constant_value
 
 
@@ -30,7 +31,10 @@ def _size(node: OnnxNode):
 
 @converts("Constant")
 def _constant(node: OnnxNode):
-    return const_array(constant_value(node))
+    if "value_string" in node.attrs or "value_strings" in node.attrs:
+        return as_strings(numpy.array(node.attrs.get("value_string", node.attrs.get("value_strings")), object))
+    value = constant_value(node)
+    return as_strings(value) if is_strings(value) else const_array(value)
 
 
 @converts("ConstantOfShape")

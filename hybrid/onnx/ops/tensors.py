@@ -65,4 +65,4 @@ def constant_value(node: OnnxNode) -> numpy.ndarray:
     for name, dtype in _CONSTANT_ATTRS.items():
         if name in node.attrs:
             return numpy.array(node.attrs[name], dtype)
-    raise node.fail("Constant holds no numeric value (string constants are not supported)")
+    raise node.fail("Constant holds no value (none of value, sparse_value, value_float(s), value_int(s), value_string(s))")
