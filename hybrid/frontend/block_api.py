@@ -114,7 +114,7 @@ class BlockAPI:
 
     def setattr(self, name: str, value) -> None:
         """Set attribute `name` (e.g. 'grad_req', 'lr_mult') of every parameter of this block and its children."""
-        for p in self.collect_params().values():
+        for p in self._unique_params().values():
             setattr(p, name, value)
 
     def apply(self, fn: Callable) -> "BlockAPI":
@@ -126,14 +126,14 @@ class BlockAPI:
 
     def cast(self, dtype) -> None:
         """Convert every parameter to `dtype` (e.g. 'float16' for inference)."""
-        for p in self.collect_params().values():
+        for p in self._unique_params().values():
             p.cast(dtype)
 
     def load_dict(self, param_dict: dict, device=None, allow_missing: bool = False, ignore_extra: bool = False,
                   cast_dtype: bool = False, dtype_source: str = "current") -> None:
         """Set parameters from {structural name: array}; names may carry MXNet's 'arg:'/'aux:' prefixes.
         With cast_dtype, dtype_source='current' keeps each parameter's dtype, 'saved' adopts the file's."""
-        params = self.collect_params()
+        params = self._unique_params()
         loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v for k, v in param_dict.items()}
         loaded = self._translate_saved_names(loaded, "")
         paths, first = self._param_paths(), {}
@@ -220,7 +220,7 @@ class BlockAPI:
         from .hybridize import positional_args
         with pause():
             graph = trace(self, *positional_args(self.forward, args, kwargs))
-            params = {name: p.data() for name, p in self.collect_params().items()}
+            params = {name: p.data() for name, p in self._unique_params().items()}
             inputs = [a for a in args if hasattr(a, "shape")]
             for callback, monitor_all in list(self._op_hooks.values()):
                 def on_node(node, ins, outs, callback=callback, monitor_all=monitor_all):
@@ -257,7 +257,7 @@ class BlockAPI:
         finally:
             for h in handles:
                 h.detach()
-        params = self.collect_params()
+        params = self._unique_params()
         total = sum(int(numpy.prod(p.shape)) for p in params.values())
         trainable = sum(int(numpy.prod(p.shape)) for p in params.values() if p.grad_req != "null")
         lines = ["-" * 80, f"{'Layer (type)':>30}{'Output Shape':>32}{'Param #':>16}", "=" * 80,
