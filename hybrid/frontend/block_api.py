@@ -106,9 +106,9 @@ class BlockAPI:
 
     def _share(self, prefix: str, shared: dict) -> None:
         for name in list(self._reg_params):
-            param = shared.get(prefix + name)
-            if param is not None:
-                setattr(self, name, param)
+            # a membership test, not shared.get: a block's `params` (OwnParams) creates what get() asks for
+            if prefix + name in shared:
+                setattr(self, name, shared[prefix + name])
         for name, child in self._children.items():
             child._share(f"{prefix}{name}.", shared)
 
