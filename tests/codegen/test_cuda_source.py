@@ -58,10 +58,12 @@ def _extra_graphs():
                                           np.fft.rfft(r), np.fft.fft(r[:, :64] * (1 + 2j)), np.sqrt(z),
                                           np.log(z), np.tanh(z), np.arcsinh(z), np.arccos(z), z ** (z * 0.5)))(
             r[:, :8] + 1j * r[:, 8:16]), (rows,)),
-        # svd/eigh: Jacobi rotations, a thread per matrix (cuda/jacobi.py), f32 and f64, all packings
+        # svd/eigh: Jacobi rotations, a thread per matrix (cuda/jacobi.py), f32, f64 and c64, all packings
         "linalg": (lambda r: (np.linalg.svd(r[:, :5]), np.linalg.svd(r[:4, :9].astype("float64"), full_matrices=False),
                               np.linalg.svdvals(r[:3]), np.linalg.eigh(r[:, :6], UPLO="U"),
-                              np.linalg.eigvalsh(r[:5, :5].astype("float64")), np.linalg.pinv(r[:, :4])), (rows,)),
+                              np.linalg.eigvalsh(r[:5, :5].astype("float64")), np.linalg.pinv(r[:, :4]),
+                              np.linalg.svd(r[:3, :5] + 1j * r[3:, :5]), np.linalg.svdvals(r[:, :3] * 1j),
+                              np.linalg.eigh(r[:4, :4] + 1j * r[:4, 4:8], UPLO="U")), (rows,)),
         # traced QR: Householder reflections unrolled over the columns
         "qr": (lambda r: np.linalg.qr(r[:, :5]), (rows,)),
         # control flow: every region's kernels go into the one source

@@ -3,8 +3,7 @@ LAPACK, compiled on llvm the generated code calls ?gesdd/?syevd of scipy-openbla
 callback). Against numpy.linalg (both copy the matrix to column-major order and call the same
 routine), every composite built on them (pinv, lstsq, matrix_rank, cond, 2-/nuclear norms,
 svdvals, eigvalsh), gradients by finite differences, the AOT library. On the CUDA backend
-(emulator) the generated Jacobi kernels (hybrid/codegen/cuda/jacobi.py) for float32/float64, and
-the clear refusal of complex matrices there.
+(emulator) the generated Jacobi kernels (hybrid/codegen/cuda/jacobi.py), real and complex.
 
 Complex matrices (complex64/complex128: LAPACK's c/z gesdd and heevd) the same way.
 
@@ -84,9 +83,9 @@ SVD_CASES += [((3, 5), "complex64")]
 
 
 def _on_backends(cases: list) -> list:
-    """(shape, dtype, mode) for every mode; on the CUDA emulator (slow) real matrices only."""
+    """(shape, dtype, mode) for every mode, the CUDA emulator in the slow tier."""
     return ([(s, d, m) for s, d in cases for m in MODES]
-            + [pytest.param(s, d, "cuda", marks=pytest.mark.slow) for s, d in cases if not d.startswith("complex")])
+            + [pytest.param(s, d, "cuda", marks=pytest.mark.slow) for s, d in cases])
 
 
 @pytest.mark.parametrize("shape,dtype,mode", _on_backends(SVD_CASES))
@@ -189,7 +188,7 @@ def test_gradients_by_finite_differences(case, mode):
         assert_scalar_grad(_grad_loss(case, shape), data, mode, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm", CUDA])
 @pytest.mark.parametrize("case", ["svd-tall", "svd-wide", "svd-full", "svdvals", "eigh", "pinv"])
 def test_complex_gradients_by_finite_differences(case, mode):
     """Complex matrices: gradients dL/d re + i dL/d im (hybrid/ir/ops/complex.py) of losses
@@ -199,7 +198,8 @@ def test_complex_gradients_by_finite_differences(case, mode):
     data = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
     if case == "eigh":
         data = data + data.conj().T
-    assert_scalar_grad(_grad_loss(case, shape, complex_=True), data, mode, rtol=1e-5, atol=1e-7)
+    with hb.config(cuda_runtime="emulator"):
+        assert_scalar_grad(_grad_loss(case, shape, complex_=True), data, mode, rtol=1e-5, atol=1e-7)
 
 
 def test_aot_library_calls_lapack(tmp_path):
@@ -214,30 +214,35 @@ def test_aot_library_calls_lapack(tmp_path):
 
 
 def test_cuda_kernels_match_numpy():
-    """Default tier: one CUDA emulator program with both Jacobi kernels, batched, f32 and f64,
+    """Default tier: one CUDA emulator program with the Jacobi kernels, batched, f32, f64 and c128,
     tall and wide, full and reduced, values only (the slow tier runs every case above)."""
     rng = onp.random.default_rng(21)
     tall, wide = rng.standard_normal((3, 6, 4)), rng.standard_normal((2, 3, 5)).astype("float32")
     sym = rng.standard_normal((4, 5, 5)).astype("float32")
-    fn = lambda t, w, h: (tuple(np.linalg.svd(t)) + tuple(np.linalg.svd(w, full_matrices=False))  # noqa: E731
-                          + (np.linalg.svdvals(w),) + tuple(np.linalg.eigh(h, UPLO="U")))
-    got = _run(fn, "cuda", tall, wide, sym)
+    cwide, cherm = _sample((2, 3, 4), "complex128", 1), _sample((4, 4), "complex128", 2)
+    fn = lambda t, w, h, cw, ch: (tuple(np.linalg.svd(t)) + tuple(np.linalg.svd(w, full_matrices=False))  # noqa: E731
+                                  + (np.linalg.svdvals(w),) + tuple(np.linalg.eigh(h, UPLO="U"))
+                                  + tuple(np.linalg.svd(cw)) + tuple(np.linalg.eigh(ch)))
+    got = _run(fn, "cuda", tall, wide, sym, cwide, cherm)
     _close_factors(got[:3], onp.linalg.svd(tall), "float64", "cuda", [(0, -2), (2, -1)], 4)
     _close_factors(got[3:6], onp.linalg.svd(wide, full_matrices=False), "float32", "cuda", [(0, -2), (2, -1)], 3)
     _close_factors(got[6:7], [onp.linalg.svd(wide, compute_uv=False)], "float32", "cuda")
-    _close_factors(got[7:], onp.linalg.eigh(sym, UPLO="U"), "float32", "cuda", [(1, -2)], 5)
+    _close_factors(got[7:9], onp.linalg.eigh(sym, UPLO="U"), "float32", "cuda", [(1, -2)], 5)
+    _close_factors(got[9:12], onp.linalg.svd(cwide), "complex128", "cuda", [(0, -2), (2, -1)], 3)
+    _close_factors(got[12:], onp.linalg.eigh(cherm), "complex128", "cuda", [(1, -2)], 4)
 
 
-@pytest.mark.parametrize("matrix", ["zero", "rank-one", "repeated"])
+@pytest.mark.parametrize("matrix", ["zero", "rank-one", "complex-rank-one", "repeated"])
 def test_cuda_degenerate_matrices(matrix):
     """Zero singular values get orthonormal completions; repeated eigenvalues orthonormal vectors."""
     rng = onp.random.default_rng(22)
     data = {"zero": onp.zeros((4, 3)), "rank-one": onp.outer(rng.standard_normal(5), rng.standard_normal(3)),
+            "complex-rank-one": onp.outer(_sample(4, "complex128", 1), _sample(6, "complex128", 2)),
             "repeated": onp.diag([2.0, 2.0, -1.0, 2.0])}[matrix]
     u, s, vh = (t.asnumpy() for t in _run(lambda x: tuple(np.linalg.svd(x)), "cuda", data))
     onp.testing.assert_allclose(s, onp.linalg.svd(data, compute_uv=False), atol=1e-12)
     for q in (u, vh):
-        onp.testing.assert_allclose(q @ q.T, onp.eye(q.shape[0]), atol=1e-12)
+        onp.testing.assert_allclose(q @ q.conj().T, onp.eye(q.shape[0]), atol=1e-12)
     k = s.shape[0]
     onp.testing.assert_allclose((u[:, :k] * s) @ vh[:k], data, atol=1e-12)
     if matrix == "repeated":
@@ -245,11 +250,3 @@ def test_cuda_degenerate_matrices(matrix):
         onp.testing.assert_allclose(w, onp.linalg.eigvalsh(data), atol=1e-12)
         onp.testing.assert_allclose(v @ v.T, onp.eye(4), atol=1e-12)
         onp.testing.assert_allclose((v * w) @ v.T, data, atol=1e-12)
-
-
-@pytest.mark.parametrize("fn", [lambda x: np.linalg.svd(x)[1], lambda x: np.linalg.eigh(x)[0] * 2.0])
-def test_cuda_refuses_complex_with_a_clear_error(fn):
-    x = np.array(onp.eye(3, dtype="complex64"))
-    with pytest.raises(hb.HybridError, match=r"complex matrix.*real only.*backend='llvm'") as info:
-        hb.hybridize(fn, backend="cuda", runtime="emulator")(x)
-    assert "test_lapack_compiled.py" in str(info.value)

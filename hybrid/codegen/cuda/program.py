@@ -26,7 +26,6 @@ from typing import Optional
 
 import numpy
 
-from ...errors import HybridError
 from ...ir.graph import Graph, Node, Value
 from ...ir.memory_plan import ALIGNMENT, region_layout
 from ...config import config
@@ -114,24 +113,9 @@ def _aligner(alignment: int):
     return lambda buffer: alignment % 16 == 0
 
 
-def refuse_complex_decompositions(node: Node) -> None:
-    """A clear error for svd/eigh of a complex matrix: the Jacobi kernel (jacobi.py) is real only."""
-    body = node.regions[0].nodes if node.op == "fused" else [node]
-    for n in body:
-        if n.op in ("svd", "eigh") and n.attrs.get("pairs"):
-            where = f" at {n.loc}" if n.loc else ""
-            shapes = ", ".join(str(v.type) for v in n.inputs)
-            raise HybridError(
-                f"np.linalg.{n.op} of a complex matrix (op {n.op}({shapes}), (re, im) pairs){where}: the CUDA "
-                "backend's Jacobi kernel (hybrid/codegen/cuda/jacobi.py) is real only (float32/float64). Hybridize "
-                "this function for backend='llvm' (LAPACK's complex routines) or 'interp', or decompose the real "
-                "embedding [[re, -im], [im, re]] of the matrix instead.")
-
-
 def workspace(graph: Graph, node: Node) -> int:
     """This backend's workspace rule for the memory planner: a kernel's temporaries; a
     control-flow node's region layout plus, for a scan, the row buffers of its sequences."""
-    refuse_complex_decompositions(node)
     if node.regions and node.op != "fused":
         rows = 0
         if node.op == "scan":
@@ -178,7 +162,6 @@ def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None
             program.calls.append(Control(node, [build_program(region, f"{prefix}r{index}_{k}_", root)
                                                 for k, region in enumerate(node.regions)]))
             continue
-        refuse_complex_decompositions(node)
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
         kernel = lower(node, name)
