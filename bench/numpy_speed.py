@@ -4,7 +4,7 @@
 
 1. Eager: new functions on 1M-element float32 inputs, hb.np vs NumPy (target: within 2x).
 2. Compiled (llvm): sort, argsort, top-k, cumsum, einsum, svd/eigh (LAPACK from the compiled code)
-   and FFTs (complex, as DFT products) as hybridized functions vs NumPy and PyTorch eager, with the first call's time (trace + compile, unless the compiled-code cache has it).
+   and FFTs (complex: DFT products, Cooley-Tukey steps, chirp-z) as hybridized functions vs NumPy and PyTorch eager, with the first call's time (trace + compile, unless the compiled-code cache has it).
 
 Medians of --repeat timed calls after a warm-up; ratios are hybrid / peer (below 1: hybrid is
 faster). The machine may be shared: the figures are noisy, and the ratios (measured
@@ -74,7 +74,7 @@ def compiled_rows(repeat: int):
          (lambda t: torch.linalg.svdvals(t)) if torch else None),
         ("eigh 16x64x64 (values)", lambda v: np.linalg.eigvalsh(v), sym, lambda v: numpy.linalg.eigvalsh(v),
          (lambda t: torch.linalg.eigvalsh(t)) if torch else None),
-        # compiled FFTs are DFT products (O(n^2)); NumPy's pocketfft is O(n log n)
+        # compiled FFTs: Cooley-Tukey steps of DFT products (256 = 16 x 16); NumPy: pocketfft
         ("|fft| rows 512x256 c64", lambda v: np.abs(np.fft.fft(v)), signal, lambda v: numpy.abs(numpy.fft.fft(v)),
          (lambda t: torch.fft.fft(t).abs()) if torch else None),
         ("irfft(rfft) rows 512x256", lambda v: np.fft.irfft(np.fft.rfft(v), n=256), rows,

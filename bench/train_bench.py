@@ -131,11 +131,12 @@ def measure_blocks(runners: dict[str, Callable], results: dict[str, timing.Resul
             for _ in range(WARM):
                 run()
             for _ in range(block):
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 run()
                 elapsed = time.perf_counter() - start
                 spent[name] += elapsed
                 results[name].samples.append(elapsed * 1e3)
+                results[name].cpu_samples.append((time.process_time() - cpu_start) * 1e3)
 
 
 def run_workload(title: str, peers: dict[str, Callable], rounds: int, budget_s: float,
@@ -173,7 +174,7 @@ def run_workload(title: str, peers: dict[str, Callable], rounds: int, budget_s: 
             verdict = ("ok" if err <= tolerance else "MISMATCH") + f" ({err:.1e})"
             agrees = "oracle" if name == "torch" and exact is None else verdict
         rows.append({"workload": title, "peer": name, "first_ms": r.first_ms, "median_ms": r.median_ms,
-                     "min_ms": r.min_ms, "n": len(r.samples), "agrees": agrees, "error": r.error})
+                     "min_ms": r.min_ms, "cpu_ms": r.cpu_ms, "n": len(r.samples), "agrees": agrees, "error": r.error})
     return rows
 
 
@@ -182,9 +183,9 @@ def fmt(value) -> str:
 
 
 def table(rows: list[dict], reference: str) -> str:
-    lines = ["| workload | peer | first call (ms) | median step (ms) | min (ms) | samples | vs hybrid (median) "
-             "| vs hybrid (min) | agrees |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| workload | peer | first call (ms) | median step (ms) | min (ms) | median CPU (ms) | samples "
+             "| vs hybrid (median) | vs hybrid (min) | vs hybrid (CPU) | agrees |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for workload in dict.fromkeys(r["workload"] for r in rows):
         group = [r for r in rows if r["workload"] == workload]
         ref = next((r for r in group if r["peer"] == reference), None)
@@ -194,8 +195,8 @@ def table(rows: list[dict], reference: str) -> str:
         for r in group:
             agrees = r["agrees"] if r["error"] is None else f"n/a: {r['error']}"
             lines.append(f"| {workload} | {r['peer']} | {fmt(r['first_ms'])} | {fmt(r['median_ms'])} | "
-                         f"{fmt(r['min_ms'])} | {r['n']} | {fmt(ratio(r, 'median_ms'))} | {fmt(ratio(r, 'min_ms'))} "
-                         f"| {agrees} |")
+                         f"{fmt(r['min_ms'])} | {fmt(r.get('cpu_ms'))} | {r['n']} | {fmt(ratio(r, 'median_ms'))} | "
+                         f"{fmt(ratio(r, 'min_ms'))} | {fmt(ratio(r, 'cpu_ms'))} | {agrees} |")
     return "\n".join(lines)
 
 

@@ -101,9 +101,33 @@ def _result_dtype(values) -> str:
     return _strong_result([default_dtype(w) for w in weak])
 
 
-def promote(*values, to_float: bool = False) -> list[Array]:
-    """Arrays of one common dtype (float32 at least when `to_float`)."""
+def promote(*values, to_float: bool = False, operands: bool = False) -> list[Array]:
+    """Arrays of one common dtype (float32 at least when `to_float`). operands: the caller only passes the
+    results to an op (never to the user), so a Python scalar may become a shared read-only 0-d array."""
     dtype = result_dtype(values)
     if to_float and not is_inexact(dtype):
         dtype = "f32"
+    if operands:
+        return [_scalar(v, dtype) if type(v) in _PYTHON_SCALARS else asarray(v, dtype) for v in values]
     return [asarray(v, dtype) for v in values]
+
+
+# The 0-d arrays of the Python scalars that operators meet (`x + 1`, `0.5 * x`: promote(operands=True)), by
+# (type, value, dtype): each is read-only and only ever an op's operand, so one serves every such call (an eager
+# op's overhead is mostly this kind of bookkeeping). A float zero is not kept: -0.0 == 0.0 would share an entry.
+_SCALARS: dict[tuple, NDArray] = {}
+_SCALARS_MAX = 1024
+
+
+def _scalar(x, name: str) -> NDArray:
+    key = (type(x), x, name)
+    known = _SCALARS.get(key)
+    if known is None:
+        data = numpy.array(x, dtype=to_numpy_dtype(name))
+        data.flags.writeable = False
+        known = NDArray(data)
+        if x or type(x) is not float:
+            if len(_SCALARS) >= _SCALARS_MAX:
+                _SCALARS.clear()
+            _SCALARS[key] = known
+    return known

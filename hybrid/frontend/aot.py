@@ -21,7 +21,7 @@ def _trace(net_or_fn, example_inputs: Sequence) -> tuple[Graph, dict[str, numpy.
     if isinstance(net_or_fn, HybridBlock):
         block = net_or_fn
         block._finish_deferred_shapes(args)
-        names = {id(p): name for name, p in block.collect_params().items()}
+        names = {id(p): name for name, p in block._unique_params().items()}
         graph, ctx, _ = trace_function(block.forward, args, type(block).__name__, names,
                                        argument_names(block.forward))
     else:

@@ -50,7 +50,7 @@ def trace(fn, *example_args) -> Graph:
     if isinstance(fn, HybridBlock):
         block = fn
         block._finish_deferred_shapes(args)
-        names = {id(p): name for name, p in block.collect_params().items()}
+        names = {id(p): name for name, p in block._unique_params().items()}
         graph, _, _ = trace_function(block.forward, args, type(block).__name__, names, argument_names(block.forward))
         return graph
     target = fn.compiled.fn if isinstance(fn, HybridFunction) else fn

@@ -7,6 +7,7 @@ then go through a CompiledFunction that traces `forward` once per input signatur
 from __future__ import annotations
 
 import re
+import warnings
 from collections import OrderedDict
 from typing import Callable, Optional
 
@@ -38,7 +39,13 @@ class Block(BlockAPI):
         object.__setattr__(self, "_reg_params", OrderedDict())
 
     def __setattr__(self, name: str, value) -> None:
-        # re-assigning an attribute (e.g. to None) unregisters what it held before
+        # re-assigning an attribute (e.g. to None) unregisters what it held before; as in MXNet, a child
+        # or parameter may be replaced by one of its kind only (a tuple there would silently drop it)
+        existing = self._children.get(name, self._reg_params.get(name))
+        if existing is not None and value is not None and not isinstance(value, type(existing)):
+            raise TypeError(f"{type(self).__name__}.{name} holds a {type(existing).__name__}; assigning a "
+                            f"{type(value).__name__} to it is not allowed (a child or parameter attribute keeps "
+                            f"its type). Assign None first to remove it, or use another attribute name")
         held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
             self._children[name] = value
@@ -60,12 +67,40 @@ class Block(BlockAPI):
         return block
 
     def collect_params(self, select: Optional[str] = None) -> ParameterDict:
-        """Every parameter of this block and its children, by path; `select` is a regex filter."""
-        result = ParameterDict()
-        self._collect("", result, set())
+        """Every parameter of this block and its children, by path; `select` is a regex filter. A
+        parameter shared by several blocks (share_parameters) is listed under each path that reaches
+        it, as MXNet 2 lists it; `_unique_params` lists it once."""
+        self._warn_unregistered_blocks()
+        result = ParameterDict(self._param_paths())
         if select is not None:
             pattern = re.compile(select)
             result = ParameterDict((k, v) for k, v in result.items() if pattern.match(k))
+        return result
+
+    def _warn_unregistered_blocks(self) -> None:
+        """Blocks kept in a list, tuple or dict attribute are not children: their parameters are missed by
+        collect_params, initialize and save_parameters. Say so (MXNet warns the same way)."""
+        for block in [self, *self._descendants()]:
+            for attr, value in vars(block).items():
+                if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
+                    continue
+                if any(b not in block._children.values() for b in _blocks_inside(value)):
+                    warnings.warn(f"{type(block).__name__}.{attr} is a {type(value).__name__} holding Blocks, which "
+                                  "are not registered as children (their parameters are not collected, initialized "
+                                  "or saved); use nn.Sequential / nn.HybridSequential or register_child()",
+                                  stacklevel=3)
+
+    def _descendants(self) -> list:
+        out = []
+        for child in self._children.values():
+            out += [child, *child._descendants()]
+        return out
+
+    def _unique_params(self) -> ParameterDict:
+        """Each parameter once, by its first path: the name it has in traced graphs, in a Trainer and in
+        deduplicated checkpoints (what initializing, casting and compiling walk over)."""
+        result = ParameterDict()
+        self._collect("", result, set())
         return result
 
     def _collect(self, prefix: str, out: ParameterDict, seen: set) -> None:
@@ -79,7 +114,7 @@ class Block(BlockAPI):
 
     def _param_paths(self, prefix: str = "") -> list:
         """(structural name, parameter) along every path: a shared parameter once per path that
-        reaches it (collect_params lists it once, by its first path)."""
+        reaches it (_unique_params lists it once, by its first path)."""
         out = [(prefix + name, p) for name, p in self._reg_params.items()]
         for name, child in self._children.items():
             out += child._param_paths(f"{prefix}{name}.")
@@ -92,13 +127,13 @@ class Block(BlockAPI):
         each parameter per device (data parallelism in one process: gluon.utils.split_and_load, a
         Trainer sums the replicas' gradients). Parameters live in host memory; a CUDA-hybridized
         block copies them to its GPU."""
-        for name, p in self.collect_params().items():
+        for name, p in self._unique_params().items():
             p.name = name
             p.initialize(init, force_reinit, ctx=device if device is not None else ctx)
         return self
 
     def zero_grad(self) -> None:
-        self.collect_params().zero_grad()
+        self._unique_params().zero_grad()
 
     def hybridize(self, active: bool = True, **options) -> None:
         for child in self._children.values():
@@ -109,7 +144,7 @@ class Block(BlockAPI):
         npx.load reads it as a dict, as MXNet 2's does). A parameter shared
         by several blocks is written under each name that reaches it (MXNet's default), or once, by
         its first name, with deduplicate=True; load_parameters reads either file."""
-        paths = self.collect_params().items() if deduplicate else self._param_paths()
+        paths = self._unique_params().items() if deduplicate else self._param_paths()
         npx_arrays.save(filename, {name: p._data_eager()._data for name, p in paths})
 
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
@@ -142,6 +177,14 @@ class Block(BlockAPI):
 
     def _extra_repr(self) -> str:
         return ""
+
+
+def _blocks_inside(value) -> list:
+    """The Blocks in a nested list / tuple / dict."""
+    if isinstance(value, Block):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [b for item in items for b in _blocks_inside(item)]
 
 
 def placed_device(args) -> Optional[Context]:
@@ -200,7 +243,7 @@ class HybridBlock(Block):
         if backend is not None:
             options.backend = backend
         object.__setattr__(self, "_compiled", CompiledFunction(self.forward, type(self).__name__, options,
-                                                               self.collect_params, self._finish_deferred_shapes))
+                                                               self._unique_params, self._finish_deferred_shapes))
 
     def register_child(self, block: "Block", name: Optional[str] = None) -> "Block":
         child = super().register_child(block, name)
@@ -213,7 +256,7 @@ class HybridBlock(Block):
         if self.__dict__.get("_compiled") is not None:
             old = self._compiled
             object.__setattr__(self, "_compiled", CompiledFunction(self.forward, old.name, old.options,
-                                                                   self.collect_params, self._finish_deferred_shapes))
+                                                                   self._unique_params, self._finish_deferred_shapes))
 
     def _call(self, *args, **kwargs):
         if self.__dict__.get("_pre_hooks") or self.__dict__.get("_post_hooks") or self.__dict__.get("_op_hooks"):
@@ -249,7 +292,7 @@ class HybridBlock(Block):
             return False
         self.infer_shape(*args)
         done = False
-        for p in self.collect_params().values():
+        for p in self._unique_params().values():
             if not p.is_initialized and p._shape_known():
                 p._infer_shape(p.shape)
                 done = done or p.is_initialized
@@ -258,7 +301,7 @@ class HybridBlock(Block):
     def _finish_deferred_shapes(self, args) -> None:
         """Gluon's deferred init: a parameter of unknown shape gets it from infer_shape(*inputs), or else
         from one eager forward."""
-        params = self.collect_params().values()
+        params = self._unique_params().values()
         if all(p.is_initialized for p in params):
             return
         self._infer_from_hook(args)

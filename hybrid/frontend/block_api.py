@@ -34,6 +34,17 @@ class HookHandle:
         self.detach()
 
 
+class SummaryAfterHybridizeError(HybridError, AssertionError):
+    """summary() of a hybridized block (an AssertionError too, as MXNet raises)."""
+
+
+def _shapes(values) -> str:
+    """The shapes of the arrays in a (nested) list or tuple of call arguments or results."""
+    if isinstance(values, (list, tuple)):
+        return ", ".join(s for s in (_shapes(v) for v in values) if s)
+    return str(tuple(values.shape)) if hasattr(values, "shape") else ""
+
+
 class OwnParams(OrderedDict):
     """A block's own parameters (Gluon 1.x `self.params`): `get(name, **kwargs)` returns the
     parameter `name`, creating and registering it with the given shape/init/... on first use."""
@@ -106,15 +117,15 @@ class BlockAPI:
 
     def _share(self, prefix: str, shared: dict) -> None:
         for name in list(self._reg_params):
-            param = shared.get(prefix + name)
-            if param is not None:
-                setattr(self, name, param)
+            # a membership test, not shared.get: a block's `params` (OwnParams) creates what get() asks for
+            if prefix + name in shared:
+                setattr(self, name, shared[prefix + name])
         for name, child in self._children.items():
             child._share(f"{prefix}{name}.", shared)
 
     def setattr(self, name: str, value) -> None:
         """Set attribute `name` (e.g. 'grad_req', 'lr_mult') of every parameter of this block and its children."""
-        for p in self.collect_params().values():
+        for p in self._unique_params().values():
             setattr(p, name, value)
 
     def apply(self, fn: Callable) -> "BlockAPI":
@@ -126,14 +137,14 @@ class BlockAPI:
 
     def cast(self, dtype) -> None:
         """Convert every parameter to `dtype` (e.g. 'float16' for inference)."""
-        for p in self.collect_params().values():
+        for p in self._unique_params().values():
             p.cast(dtype)
 
     def load_dict(self, param_dict: dict, device=None, allow_missing: bool = False, ignore_extra: bool = False,
                   cast_dtype: bool = False, dtype_source: str = "current") -> None:
         """Set parameters from {structural name: array}; names may carry MXNet's 'arg:'/'aux:' prefixes.
         With cast_dtype, dtype_source='current' keeps each parameter's dtype, 'saved' adopts the file's."""
-        params = self.collect_params()
+        params = self._unique_params()
         loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v for k, v in param_dict.items()}
         loaded = self._translate_saved_names(loaded, "")
         paths, first = self._param_paths(), {}
@@ -220,7 +231,7 @@ class BlockAPI:
         from .hybridize import positional_args
         with pause():
             graph = trace(self, *positional_args(self.forward, args, kwargs))
-            params = {name: p.data() for name, p in self.collect_params().items()}
+            params = {name: p.data() for name, p in self._unique_params().items()}
             inputs = [a for a in args if hasattr(a, "shape")]
             for callback, monitor_all in list(self._op_hooks.values()):
                 def on_node(node, ins, outs, callback=callback, monitor_all=monitor_all):
@@ -236,12 +247,15 @@ class BlockAPI:
         """Print (and return) a table of every layer's output shape and parameter count for a call on
         `inputs`, with totals, like Gluon's Block.summary."""
         from ..core.autograd import pause
+        if self.__dict__.get("_compiled") is not None:
+            raise SummaryAfterHybridizeError(
+                f"{type(self).__name__}.summary() times each layer's own call, which a hybridized block makes once "
+                "inside its compiled graph: call summary() before hybridize(), or after hybridize(False)")
         rows: list = []
         handles = []
 
         def record(block, _inputs, outputs, depth):
-            outs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
-            shapes = ", ".join(str(tuple(o.shape)) for o in outs if hasattr(o, "shape"))
+            shapes = _shapes(outputs)
             count = sum(int(numpy.prod(p.shape)) for p in block._reg_params.values() if p.shape)
             rows.append((depth, f"{type(block).__name__}-{len(rows) + 1}", shapes, count))
 
@@ -257,11 +271,11 @@ class BlockAPI:
         finally:
             for h in handles:
                 h.detach()
-        params = self.collect_params()
+        params = self._unique_params()
         total = sum(int(numpy.prod(p.shape)) for p in params.values())
         trainable = sum(int(numpy.prod(p.shape)) for p in params.values() if p.grad_req != "null")
         lines = ["-" * 80, f"{'Layer (type)':>30}{'Output Shape':>32}{'Param #':>16}", "=" * 80,
-                 f"{'Input':>30}{', '.join(str(tuple(x.shape)) for x in inputs):>32}{0:>16}"]
+                 f"{'Input':>30}{_shapes(inputs):>32}{0:>16}"]
         # hooks fire innermost first; the table lists blocks in call order, outermost last (as Gluon does)
         for depth, label, shapes, count in rows:
             lines.append(f"{'  ' * depth + label:>30}{shapes:>32}{count:>16}")

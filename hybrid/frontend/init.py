@@ -13,6 +13,23 @@ class Initializer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def __eq__(self, other) -> bool:
+        """Equal when of the same class with the same settings (MXNet compares initializers so, e.g. a
+        shared parameter's against a fresh block's)."""
+        if not isinstance(other, Initializer):
+            return NotImplemented
+        mine, theirs = vars(self), vars(other)
+        return type(self) is type(other) and mine.keys() == theirs.keys() and all(
+            numpy.array_equal(numpy.asarray(mine[k]), numpy.asarray(theirs[k])) if _is_array(mine[k])
+            else mine[k] == theirs[k] for k in mine)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+def _is_array(value) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
 
 def _generator() -> numpy.random.Generator:
     """A NumPy generator keyed by the next draw of hb's counter-based generator: hb.random.seed

@@ -36,16 +36,18 @@ newaxis = None
 
 
 # -- creation -------------------------------------------------------------------------------
-def _on_cpu(device, op: str) -> None:
-    """The Array API's `device=`: hybrid's eager arrays live on the CPU (hb.gpu(i) is MXNet's API)."""
+def _on_cpu(device, op: str, ctx=None) -> None:
+    """The Array API's `device=` (MXNet 2 also takes its older name, `ctx=`): hybrid's eager arrays live
+    on the CPU (hb.gpu(i) is MXNet's API)."""
+    device = device if device is not None else ctx
     if device is not None and device != "cpu" and getattr(device, "device_type", None) != "cpu":
         raise ValueError(f"np.{op}: hybrid's arrays live on 'cpu', got device={device!r}; "
                          "use x.as_in_context(hb.gpu(i)) to move one to a GPU")
 
 
-def array(obj, dtype=None, *, copy: bool = True, device=None) -> Array:
+def array(obj, dtype=None, *, copy: bool = True, device=None, ctx=None) -> Array:
     """A new array from a list, NumPy array or scalar. Python floats give float32, ints int32."""
-    _on_cpu(device, "array")
+    _on_cpu(device, "array", ctx)
     if isinstance(obj, Array):
         out = _cast(obj, dtype) if dtype is not None else obj
         return out.copy() if copy and out is obj and isinstance(obj, NDArray) else out
@@ -83,15 +85,15 @@ def _fill_dtype(fill_value) -> str:
     return "f32" if isinstance(fill_value, float) else "i32"
 
 
-def full(shape, fill_value, dtype=None, *, device=None) -> NDArray:
-    _on_cpu(device, "full")
+def full(shape, fill_value, dtype=None, *, device=None, ctx=None) -> NDArray:
+    _on_cpu(device, "full", ctx)
     name = dtype_name(dtype) if dtype is not None else _fill_dtype(fill_value)
     return NDArray(numpy.full(_shape(shape), fill_value, to_numpy_dtype(name)))
 
 
 def _filled(name: str, value):
-    def fn(shape, dtype=None, *, device=None) -> NDArray:
-        _on_cpu(device, name)
+    def fn(shape, dtype=None, *, device=None, ctx=None) -> NDArray:
+        _on_cpu(device, name, ctx)
         return full(shape, value, "float32" if dtype is None else dtype)
     fn.__name__ = name
     fn.__doc__ = f"An array of {value}s (float32 unless `dtype` is given)."
@@ -101,8 +103,8 @@ def _filled(name: str, value):
 zeros, ones, empty = _filled("zeros", 0), _filled("ones", 1), _filled("empty", 0)
 
 
-def full_like(a: Array, fill_value, dtype=None, *, device=None) -> Array:
-    _on_cpu(device, "full_like")
+def full_like(a: Array, fill_value, dtype=None, *, device=None, ctx=None) -> Array:
+    _on_cpu(device, "full_like", ctx)
     dtype = dtype_name(dtype) if dtype is not None else a.type.dtype
     if isinstance(a, Tracer):
         return broadcast_to(full((), fill_value, dtype), a.shape)
@@ -110,8 +112,8 @@ def full_like(a: Array, fill_value, dtype=None, *, device=None) -> Array:
 
 
 def _filled_like(name: str, value):
-    def fn(a: Array, dtype=None, *, device=None) -> Array:
-        _on_cpu(device, name)
+    def fn(a: Array, dtype=None, *, device=None, ctx=None) -> Array:
+        _on_cpu(device, name, ctx)
         return full_like(a, value, dtype)
     fn.__name__ = name
     fn.__doc__ = f"An array of {value}s shaped as `a` (its dtype unless `dtype` is given)."
@@ -122,8 +124,8 @@ zeros_like, ones_like, empty_like = _filled_like("zeros_like", 0), _filled_like(
     "empty_like", 0)
 
 
-def arange(start, stop=None, step=1, dtype=None, *, device=None) -> NDArray:
-    _on_cpu(device, "arange")
+def arange(start, stop=None, step=1, dtype=None, *, device=None, ctx=None) -> NDArray:
+    _on_cpu(device, "arange", ctx)
     if stop is None:
         start, stop = 0, start
     if dtype is None:
@@ -131,14 +133,14 @@ def arange(start, stop=None, step=1, dtype=None, *, device=None) -> NDArray:
     return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None, *, device=None) -> NDArray:
-    _on_cpu(device, "linspace")
+def linspace(start, stop, num=50, endpoint=True, dtype=None, *, device=None, ctx=None) -> NDArray:
+    _on_cpu(device, "linspace", ctx)
     out = numpy.linspace(start, stop, num, endpoint=endpoint)
     return NDArray(out.astype(to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
 
 
-def eye(N, M=None, k=0, dtype=None, *, device=None) -> NDArray:
-    _on_cpu(device, "eye")
+def eye(N, M=None, k=0, dtype=None, *, device=None, ctx=None) -> NDArray:
+    _on_cpu(device, "eye", ctx)
     return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
 
 
@@ -164,7 +166,7 @@ _BOOL_TO_INT8 = ("mod", "pow")
 
 def _binary(op: str, to_float: bool = False):
     def fn(a, b):
-        a, b = promote(a, b, to_float=to_float)
+        a, b = promote(a, b, to_float=to_float, operands=True)
         if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
             a, b = _cast(a, "i8"), _cast(b, "i8")
         return bind(op, a, b)

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy
 
-from ..errors import HybridError
+from ..errors import HybridError, ShapeError
 from ..ir.types import dtype_name, is_float_dtype, to_numpy_dtype
 from ..core.array import NDArray
 from ..core.context import Context, cpu, device_scope, on_host_device
@@ -14,6 +14,11 @@ from . import init as initializers
 
 class DeferredInitializationError(HybridError):
     """A parameter's shape is not known yet: call the block on data first."""
+
+
+class ParameterShapeError(ShapeError, AssertionError):
+    """A layer's input does not fit the shape its parameter was given (e.g. in_channels=10 for 11
+    channels). An AssertionError too, which is what MXNet raises here."""
 
 
 class Parameter:
@@ -33,9 +38,9 @@ class Parameter:
         self.shape = tuple(shape) if shape is not None else None
         self.dtype = to_numpy_dtype(dtype_name(dtype))
         self.init = init
-        self.grad_req = grad_req if differentiable else "null"
         self._array: Optional[NDArray] = None          # the value on the first device of _ctx_list
         self._replicas: dict[Context, NDArray] = {}     # device -> its copy of the value (all of _ctx_list)
+        self.grad_req = grad_req if differentiable else "null"
         self._ctx_list: list[Context] = [cpu(0)]
         self._deferred_init: Optional[initializers.Initializer] = None
         self.allow_deferred_init = allow_deferred_init
@@ -46,6 +51,30 @@ class Parameter:
     @property
     def is_initialized(self) -> bool:
         return self._array is not None
+
+    @property
+    def grad_req(self) -> str:
+        return self._grad_req
+
+    @grad_req.setter
+    def grad_req(self, req: str) -> None:
+        """'write', 'add' or 'null'. Changing it on an initialized parameter gives every replica a fresh
+        zero gradient buffer, or none for 'null' (MXNet's rule: block.setattr('grad_req', 'null') frees them)."""
+        if req not in ("write", "add", "null"):
+            raise ValueError(f"Parameter {self.name}: grad_req must be 'write', 'add' or 'null', got {req!r}")
+        changed = req != self.__dict__.get("_grad_req")
+        self._grad_req = req
+        if changed:
+            for replica in self._replicas.values():
+                replica.attach_grad(req)
+
+    @property
+    def _grad(self) -> Optional[list]:
+        """The gradient buffer of each replica, None without them (grad_req='null' or not initialized):
+        MXNet's internal attribute, which code written against MXNet reads."""
+        if self.grad_req == "null" or not self._replicas:
+            return None
+        return [self._replicas[c].grad for c in self._ctx_list]
 
     def _shape_known(self) -> bool:
         return self.shape is not None and all(d > 0 for d in self.shape)
@@ -75,7 +104,12 @@ class Parameter:
             self.shape = tuple(shape)
 
     def _finish_deferred_init(self, shape) -> None:
-        """Called by a layer in its first forward, once the input fixes the unknown dimensions."""
+        """Called by a layer in each forward with the shape its input implies (0: not implied): fixes the
+        unknown dimensions at the first call, and checks the known ones."""
+        if self.shape is not None and any(s > 0 and d > 0 and s != d for s, d in zip(self.shape, shape)):
+            raise ParameterShapeError(f"parameter {self.name} has shape {tuple(self.shape)}, but this input needs "
+                                      f"{tuple(shape)} (0: any); check the layer's in_units / in_channels against "
+                                      "the input's shape")
         if self._array is not None:
             return
         if self.shape is not None:
@@ -230,18 +264,22 @@ class Constant(Parameter):
 
 class ParameterDict(dict):
     """Parameters by their path in the block tree ("fc1.weight"); printed as the dict MXNet 2's
-    collect_params returns."""
+    collect_params returns. A shared parameter may be listed under several paths; the methods
+    below act on it once."""
+
+    def _distinct(self) -> list:
+        return list({id(p): p for p in self.values()}.values())
 
     def initialize(self, init=None, force_reinit: bool = False, ctx=None, device=None, verbose: bool = False) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.initialize(init, force_reinit, ctx=ctx, device=device)
 
     def reset_ctx(self, ctx) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.reset_ctx(ctx)
 
     reset_device = reset_ctx
 
     def zero_grad(self) -> None:
-        for p in self.values():
+        for p in self._distinct():
             p.zero_grad()

@@ -177,7 +177,7 @@ class CompiledStep:
         return self.last.pipeline.stage_text(stage)
 
     def _trainable(self) -> list[tuple[str, Any]]:
-        names = {id(p): name for name, p in self.net.collect_params().items()}
+        names = {id(p): name for name, p in self.net._unique_params().items()}
         result = []
         for p in self.trainer.trainable_params:
             if id(p) not in names:
@@ -188,10 +188,10 @@ class CompiledStep:
 
     def _compile(self, data: NDArray, label: NDArray) -> StepEntry:
         net, loss_fn = self.net, self.loss_fn
-        if any(not p.is_initialized for p in net.collect_params().values()):
+        if any(not p.is_initialized for p in net._unique_params().values()):
             with autograd.pause(train_mode=False):
                 net(data)  # deferred shapes: one eager forward fixes them
-        names = {id(p): name for name, p in net.collect_params().items()}
+        names = {id(p): name for name, p in net._unique_params().items()}
 
         def forward(data, label):
             with autograd.train_mode():
@@ -224,7 +224,7 @@ class CompiledStep:
             step.graph.outputs = [step.value_of(r) for r in results]
         pipeline, executable = _build(step.graph, self.options, "train_step")
         inputs = {v.name for v in step.graph.inputs}
-        params = {name: p for name, p in net.collect_params().items() if name in inputs}
+        params = {name: p for name, p in net._unique_params().items() if name in inputs}
         return StepEntry(pipeline, executable, params, ctx.random_ops, [t for t, _ in ctx.side_outputs],
                          len(ctx.side_outputs))
 

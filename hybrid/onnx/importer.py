@@ -26,7 +26,7 @@ from .ops.tensors import attribute_value, tensor_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
 # ops of the ai.onnx.preview domains hybrid imports
-PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}, "ai.onnx.preview.training": {"Gradient"}}
+PREVIEW_OPS = {"ai.onnx.preview": {"FlexAttention"}, "ai.onnx.preview.training": {"Gradient", "Adagrad", "Momentum", "Adam"}}
 
 
 def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple[onnx.ModelProto, Optional[str]]:
@@ -44,10 +44,12 @@ def load_proto(path_or_proto: Union[str, os.PathLike, onnx.ModelProto]) -> tuple
 
 
 def model_opset(model: onnx.ModelProto) -> int:
+    """The standard domain's opset the model imports; a model that imports only other domains (a graph of
+    ai.onnx.preview.training optimizer ops) has no standard-domain nodes, and gets the latest opset."""
     versions = [imp.version for imp in model.opset_import if imp.domain in STANDARD_DOMAINS]
-    if not versions:
-        raise OnnxImportError("the model imports no version of the standard ONNX domain")
-    return versions[0]
+    if not versions and not model.opset_import:
+        raise OnnxImportError("the model imports no opset (ModelProto.opset_import is empty)")
+    return versions[0] if versions else onnx.defs.onnx_opset_version()
 
 
 def _walk(graph: onnx.GraphProto):
@@ -64,8 +66,6 @@ def _walk(graph: onnx.GraphProto):
 # why the standard-domain ops hybrid refuses are refused (docs/onnx.md lists them all)
 UNSUPPORTED_BECAUSE = {
     "TfIdfVectorizer": "its n-gram pooling over token ids is not implemented",
-    **{op: "it is a training-graph op; hybrid differentiates and trains imported models itself (autograd.record, "
-           "gluon.Trainer)" for op in ("Adagrad", "Adam", "Momentum")},
 }
 
 

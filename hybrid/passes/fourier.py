@@ -1,7 +1,13 @@
 """Discrete Fourier transforms written with real registry ops, for passes/lower_complex.py.
 
 A transform of length n along the last axis is a product with the DFT matrix (n^2 work) when n
-is at most DIRECT_MAX or has no factor up to RADIX_MAX. Otherwise it is one Cooley-Tukey step
+is at most DIRECT_MAX, or has no factor up to RADIX_MAX and is at most CHIRP_MIN. A longer n
+without such a factor (a large prime, or a product of primes above RADIX_MAX) is Bluestein's
+chirp-z transform: with jk = (j^2 + k^2 - (k - j)^2) / 2 and h_m = exp(sign pi i m^2 / n),
+  X[k] = h_k sum_j (x_j h_j) conj(h_(k-j)),
+a convolution done as a product of spectra of length M, the power of two >= 2n - 1 (two
+transforms of that smooth length; the chirp's spectrum is a constant), so every length is
+O(n log n). Otherwise it is one Cooley-Tukey step
 n = a * b, a the largest such factor: with j = b j1 + j2 and k = k1 + a k2,
   X[k1 + a k2] = sum_j2 W_b^(j2 k2) W_n^(j2 k1) sum_j1 W_a^(j1 k1) x[b j1 + j2],
 i.e. a length-a DFT of each of the b columns (one matmul with the a x a matrix), a twiddle
@@ -24,13 +30,27 @@ from ..ir.graph import Value
 Parts = tuple[Value, Value]
 DIRECT_MAX = 32     # up to this length the DFT product is as cheap as the steps
 RADIX_MAX = 16      # the largest factor one step splits off (an a x a matmul per step)
+# lengths without a small factor up to this take the DFT product: 4 n^2 multiply-adds against
+# Bluestein's two transforms of length 2n..4n (~ 2 * 4 * 16 M log16(M)), cheaper only past ~ 200
+CHIRP_MIN = 128
 
 
 def radix(n: int) -> Optional[int]:
-    """The factor a Cooley-Tukey step splits off n, or None for a direct DFT."""
+    """The factor a Cooley-Tukey step splits off n, or None for a direct DFT or a chirp-z transform."""
     if n <= DIRECT_MAX:
         return None
     return next((a for a in range(RADIX_MAX, 1, -1) if n % a == 0), None)
+
+
+def direct(n: int) -> bool:
+    """Is the length-n transform a product with the DFT matrix?"""
+    return radix(n) is None and n <= CHIRP_MIN
+
+
+def chirp(n: int, sign: float) -> numpy.ndarray:
+    """h_m = exp(sign pi i m^2 / n) for m < n (complex128), m^2 reduced mod 2n first (the period)."""
+    m = numpy.arange(n, dtype=numpy.int64)
+    return numpy.exp(sign * 1j * numpy.pi * ((m * m) % (2 * n)) / n)
 
 
 def angles(n_in: int, n_out: int, n: int) -> numpy.ndarray:
@@ -71,10 +91,12 @@ class Fourier:
         re, _ = z
         shape = re.type.shape
         n = shape[-1]
-        a = radix(n)
-        if a is None:
+        if direct(n):
             angle = angles(n, n, n)
             return self.complex_product(z, numpy.cos(angle), sign * numpy.sin(angle))
+        a = radix(n)
+        if a is None:
+            return self.bluestein(z, sign)
         b = n // a
         rows = math.prod(shape[:-1])
         o = self.o
@@ -82,13 +104,31 @@ class Fourier:
         cols = tuple(self.swap_last(v, (rows, a, b)) for v in z)
         angle = angles(a, a, a)
         y = self.complex_product(cols, numpy.cos(angle), sign * numpy.sin(angle))     # (rows, b, a): [j2, k1]
-        twiddle = angles(b, a, n)                                                      # W_n^(j2 k1)
-        tc, ts = (self.const(f(twiddle), re.type.dtype) for f in (numpy.cos, lambda t: sign * numpy.sin(t)))
-        y = (o("sub", o("mul", y[0], tc), o("mul", y[1], ts)), o("add", o("mul", y[0], ts), o("mul", y[1], tc)))
+        y = self.scale(y, numpy.exp(1j * sign * angles(b, a, n)))                      # W_n^(j2 k1)
         # rows k1 transformed over j2: (rows, a, b) -> recursive b-point transforms
         zz = self.dft(tuple(o("transpose", v, perm=(0, 2, 1)) for v in y), sign)       # (rows, a, b): [k1, k2]
         # X[k1 + a k2]: read (k2, k1)
         return tuple(o("reshape", o("transpose", v, perm=(0, 2, 1)), shape=shape) for v in zz)
+
+    def scale(self, z: Parts, factor: numpy.ndarray) -> Parts:
+        """z times the complex constant `factor` (broadcast along the last axis)."""
+        o, dtype = self.o, z[0].type.dtype
+        fr, fi = self.const(factor.real.copy(), dtype), self.const(factor.imag.copy(), dtype)
+        return (o("sub", o("mul", z[0], fr), o("mul", z[1], fi)), o("add", o("mul", z[0], fi), o("mul", z[1], fr)))
+
+    def bluestein(self, z: Parts, sign: float) -> Parts:
+        """The chirp-z transform (module docstring): x h padded to M, times the spectrum of the
+        circular chirp conj(h_m) (m = -(n-1)..n-1), transformed back, the first n terms times h."""
+        n = z[0].type.shape[-1]
+        size = 1 << (2 * n - 2).bit_length()        # the power of two >= 2n - 1
+        h = chirp(n, sign)
+        kernel = numpy.zeros(size, numpy.complex128)
+        kernel[:n] = numpy.conj(h)
+        kernel[size - n + 1:] = numpy.conj(h[1:])[::-1]
+        padded = tuple(self.first(v, size) for v in self.scale(z, h))
+        spectrum = self.dft(padded, -1.0)
+        conv = self.dft(self.scale(spectrum, numpy.fft.fft(kernel) / size), 1.0)
+        return self.scale(tuple(self.first(v, n) for v in conv), h)
 
     def fft(self, z: Parts, inverse: bool) -> Parts:
         n = z[0].type.shape[-1]
@@ -100,7 +140,7 @@ class Fourier:
 
     def rfft(self, x: Value) -> Parts:
         n = x.type.shape[-1]
-        if radix(n) is None:
+        if direct(n):
             angle = angles(n, n // 2 + 1, n)
             return self.product(x, numpy.cos(angle)), self.product(x, -numpy.sin(angle))
         zero = self.o("broadcast_to", self.const(numpy.asarray(0.0), x.type.dtype), shape=x.type.shape)
@@ -111,7 +151,7 @@ class Fourier:
         the zero and, for even n, Nyquist terms ignored), scaled by 1/n."""
         re, im = z
         m = re.type.shape[-1]
-        if radix(n) is None:
+        if direct(n):
             angle = angles(m, n, n)
             weight = numpy.full((m, 1), 2.0)
             weight[0] = 1.0

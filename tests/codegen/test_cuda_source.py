@@ -1,6 +1,6 @@
 """CUDA source generation, compiled with nvcc (no GPU needed): every kernel of every model-zoo
 model, plain (opt 0) and fused (opt 2), plus graphs that exercise the remaining kernel kinds
-(f16 tensor-core GEMM, pooling, argmax, random, layout ops, sort), for sm_80 and sm_90. All programs
+(f16 tensor-core GEMM, pooling, argmax, random, layout ops, sort, svd/eigh), for sm_80 and sm_90. All programs
 go into one .cu per architecture; the two architectures compile in parallel."""
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def _extra_graphs():
                                           np.fft.rfft(r), np.fft.fft(r[:, :64] * (1 + 2j)), np.sqrt(z),
                                           np.log(z), np.tanh(z), np.arcsinh(z), np.arccos(z), z ** (z * 0.5)))(
             r[:, :8] + 1j * r[:, 8:16]), (rows,)),
+        # svd/eigh: Jacobi rotations, a thread per matrix (cuda/jacobi.py), f32, f64 and c64, all packings
+        "linalg": (lambda r: (np.linalg.svd(r[:, :5]), np.linalg.svd(r[:4, :9].astype("float64"), full_matrices=False),
+                              np.linalg.svdvals(r[:3]), np.linalg.eigh(r[:, :6], UPLO="U"),
+                              np.linalg.eigvalsh(r[:5, :5].astype("float64")), np.linalg.pinv(r[:, :4]),
+                              np.linalg.svd(r[:3, :5] + 1j * r[3:, :5]), np.linalg.svdvals(r[:, :3] * 1j),
+                              np.linalg.eigh(r[:4, :4] + 1j * r[:4, 4:8], UPLO="U")), (rows,)),
         # traced QR: Householder reflections unrolled over the columns
         "qr": (lambda r: np.linalg.qr(r[:, :5]), (rows,)),
         # control flow: every region's kernels go into the one source
@@ -92,10 +98,10 @@ def programs():
 def test_every_kernel_kind_is_generated(programs):
     kinds = {launch.kind for _, p in programs for launch in p.launches()}
     notes = " ".join(launch.note for _, p in programs for launch in p.launches())
-    assert kinds == {"elementwise", "row", "gemm", "sort"}
+    assert kinds == {"elementwise", "row", "gemm", "sort", "jacobi"}
     for feature in ("WMMA", "SIMT", "implicit GEMM", "fused epilogue", "128-bit vector", "window reductions",
                     "a thread per row", "a warp per row", "256 threads per row", "row cached in registers",
-                    "2 outputs"):
+                    "2 outputs", "one-sided Jacobi svd", "(values only)", "cyclic Jacobi eigh"):
         assert feature in notes, f"no generated kernel uses {feature!r}"
 
 

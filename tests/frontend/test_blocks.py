@@ -60,11 +60,14 @@ def test_collect_params_select_regex():
     assert list(net.collect_params("nothing")) == []
 
 
-def test_shared_child_collects_its_parameters_once():
+def test_shared_child_lists_its_parameters_under_each_path():
+    # MXNet 2: one entry per structural path; initializing and training see each parameter once
     dense = nn.Dense(2, in_units=2)
     seq = nn.HybridSequential()
     seq.add(dense, dense)
-    assert list(seq.collect_params()) == ["0.weight", "0.bias"]
+    params = seq.collect_params()
+    assert list(params) == ["0.weight", "0.bias", "1.weight", "1.bias"] and params["1.weight"] is dense.weight
+    assert list(seq._unique_params()) == ["0.weight", "0.bias"]
 
 
 @pytest.mark.parametrize("initializer, check", [
@@ -221,6 +224,48 @@ def test_save_parameters_shared_names_and_deduplicate(tmp_path):
         other = model()
         other.load_parameters(path)
         onp.testing.assert_array_equal(other(x).asnumpy(), net(x).asnumpy())
+
+
+def test_collect_params_lists_a_shared_parameter_under_each_path():
+    """MXNet 2's collect_params maps every structural path to its Parameter, so a parameter shared by
+    two blocks appears under both names (the same object); initializing, hybridizing and a Trainer
+    still treat it as one parameter: one SGD step moves it once, by the sum of both uses' gradients."""
+    hb.random.seed(5)
+    first = nn.Dense(2, in_units=3, use_bias=False)
+    twin = nn.Dense(2, in_units=3, use_bias=False).share_parameters(first.collect_params())
+    net = nn.HybridSequential()
+    net.add(first, twin)
+    params = net.collect_params()
+    assert list(params) == ["0.weight", "1.weight"] and params["0.weight"] is params["1.weight"]
+    assert list(net.collect_params(".*1.weight")) == ["1.weight"]
+    net.initialize(init.Constant(0.5))
+    params.initialize(init.Constant(0.5))   # a second initialize of the same parameter is the usual no-op
+    w0 = first.weight.data().asnumpy().copy()
+    x = np.array(sample((4, 3)))
+    trainer = hb.gluon.Trainer(params, "sgd", {"learning_rate": 0.1})
+    assert len(trainer.trainable_params) == 1
+
+    def loss(block):
+        return block(x).sum() if block is not net else (first(x) + twin(x)).sum()
+    net.hybridize()
+    with autograd.record():
+        out = loss(net)
+    out.backward()
+    trainer.step(1)
+    # d/dW sum(x W^T) = ones(2, 1) @ colsum(x) for each of the two uses
+    expected = w0 - 0.1 * 2 * onp.outer(onp.ones(2), x.asnumpy().sum(0))
+    onp.testing.assert_allclose(first.weight.data().asnumpy(), expected, rtol=1e-6)
+    assert twin.weight is first.weight
+
+
+def test_initializers_compare_by_settings():
+    """MXNet compares initializers by class and settings (a fresh block's initializer equals the one
+    of a block whose parameters were shared)."""
+    assert init.Constant(-10.0) == init.Constant(-10.0) and init.Constant(1.0) != init.Constant(2.0)
+    assert init.Xavier(magnitude=2) == init.Xavier(magnitude=2) != init.Xavier(magnitude=3)
+    assert init.Constant(onp.ones(3)) == init.Constant(onp.ones(3)) != init.Constant(onp.zeros(3))
+    assert init.Zero() != init.One() and init.Normal(0.01) != init.Uniform(0.01)
+    assert len({init.Constant(1.0), init.Constant(1.0)}) == 1
 
 
 def test_load_parameters_never_unpickles(tmp_path):
@@ -460,3 +505,99 @@ def test_child_names_must_be_printable_in_the_ir():
     assert list(seq.collect_params()) == ["encoder_1.weight", "encoder_1.bias"]
     with pytest.raises(ValueError, match="'my-block' must be letters, digits and underscores"):
         seq.register_child(nn.Dense(2), "my-block")
+
+
+def test_child_and_parameter_attributes_keep_their_type():
+    """MXNet: an attribute holding a child block or a parameter can be replaced by one of its kind only;
+    assigning anything else raises TypeError (hybrid also lets None remove it)."""
+    block = nn.HybridSequential()
+    block.head = nn.Dense(2)
+    block.head = nn.Dense(3)                       # same kind: replaced and re-registered
+    assert block.head.units == 3 and list(block._children) == ["head"]
+    with pytest.raises(TypeError, match="head holds a Dense"):
+        block.head = (2,)
+    block.w = hb.gluon.Parameter("w", shape=(2,))
+    with pytest.raises(TypeError, match="w holds a Parameter"):
+        block.w = nn.Dense(2)
+    block.head = None                              # removal
+    assert "head" not in block._children
+    block.other = 1
+    block.other = "anything"                       # plain attributes are unrestricted
+
+
+def test_blocks_in_a_list_attribute_are_reported_unregistered():
+    class Listed(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Dense(4), nn.Dense(2)]
+            self.settings = {"a": "4", "b": 123}
+
+    class Registered(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.HybridSequential()
+            self.layers.add(nn.Dense(4), nn.Dense(2))
+
+    with pytest.warns(UserWarning, match="Listed.layers is a list holding Blocks"):
+        assert Listed().collect_params() == {}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Registered().collect_params()) == 4
+
+
+def test_sequential_of_hybrid_blocks_suggests_hybrid_sequential():
+    seq = nn.Sequential()
+    seq.add(nn.Dense(2))
+    with pytest.warns(UserWarning, match="use HybridSequential"):
+        seq.hybridize()
+
+
+def test_grad_req_switch_frees_and_reallocates_gradients():
+    """MXNet: block.setattr('grad_req', 'null') drops the gradient buffers; back to 'write' gives zeroed
+    ones; gradients are then computed again."""
+    dense = nn.Dense(2, in_units=3)
+    dense.initialize()
+    x = np.array(sample((4, 3)))
+    dense.setattr("grad_req", "null")
+    assert dense.weight._grad is None and dense.weight.data().grad is None
+    dense.setattr("grad_req", "write")
+    assert [g.asnumpy().tolist() for g in dense.weight._grad] == [onp.zeros((2, 3)).tolist()]
+    with autograd.record():
+        y = dense(x).sum()
+    y.backward()
+    onp.testing.assert_allclose(dense.weight.grad().asnumpy(), onp.tile(x.asnumpy().sum(0), (2, 1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="grad_req must be"):
+        dense.weight.grad_req = "sometimes"
+
+
+def test_embedding_sparse_grad_is_refused_with_the_reason():
+    assert nn.Embedding(5, 3, sparse_grad=False).weight.grad_stype == "default"
+    with pytest.raises(hb.HybridError, match="row_sparse.*densely"):
+        nn.Embedding(5, 3, sparse_grad=True)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_input_that_does_not_fit_a_given_in_channels_names_the_parameter(hybridize):
+    """LayerNorm(in_channels=10) on 11 features: an error naming the parameter and both shapes (an
+    AssertionError as well, which is what MXNet raises), eager and hybridized, before and after the
+    parameter exists."""
+    layer = nn.LayerNorm(in_channels=10)
+    layer.initialize()
+    if hybridize:
+        layer.hybridize()
+    with pytest.raises(AssertionError, match=r"gamma has shape \(10,\), but this input needs \(11,\)"):
+        layer(np.ones((2, 11)))
+    assert layer(np.ones((2, 10))).shape == (2, 10)
+    with pytest.raises(hb.ShapeError, match="in_units / in_channels"):
+        layer(np.ones((2, 11)))
+
+
+def test_share_parameters_from_another_blocks_own_params():
+    """share_parameters(other.params) takes what `other` has and leaves the rest: sharing an
+    Embedding's weight with a Dense output layer keeps the Dense's own bias (and adds nothing to the
+    Embedding)."""
+    embedding = nn.Embedding(40, 30)
+    dense = nn.Dense(40, flatten=False).share_parameters(embedding.params)
+    assert dense.weight is embedding.weight and dense.bias.shape == (40,)
+    assert list(embedding.collect_params()) == ["weight"]

@@ -2,13 +2,14 @@
 LAPACK, compiled on llvm the generated code calls ?gesdd/?syevd of scipy-openblas32 (no Python
 callback). Against numpy.linalg (both copy the matrix to column-major order and call the same
 routine), every composite built on them (pinv, lstsq, matrix_rank, cond, 2-/nuclear norms,
-svdvals, eigvalsh), gradients by finite differences, the AOT library, and the CUDA backend's
-refusal.
+svdvals, eigvalsh), gradients by finite differences, the AOT library. On the CUDA backend
+(emulator) the generated Jacobi kernels (hybrid/codegen/cuda/jacobi.py), real and complex.
 
 Complex matrices (complex64/complex128: LAPACK's c/z gesdd and heevd) the same way.
 
 Tolerances: float32/complex64 within 2e-5 + 2e-4 relative of NumPy's, float64/complex128 within
-1e-10 (+ relative); on llvm, vectors up to sign (complex: a unit phase; see _close_factors)."""
+1e-10 (+ relative); on llvm and cuda, vectors up to sign (complex: a unit phase; see _close_factors),
+every vector set checked orthonormal within 1e-5."""
 import sys
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from gradcheck import assert_scalar_grad  # noqa: E402
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-10)}
 TOL.update(complex64=TOL["float32"], complex128=TOL["float64"])
 MODES = ["eager", "interp", "llvm"]
+CUDA = pytest.param("cuda", marks=pytest.mark.slow)    # the emulator: g++ per case
+OPTIONS = {"cuda": {"runtime": "emulator"}}
 
 
 def _run(fn, mode, *args):
-    run = fn if mode == "eager" else hb.hybridize(fn, backend=mode)
+    run = fn if mode == "eager" else hb.hybridize(fn, backend=mode, **OPTIONS.get(mode, {}))
     return run(*[np.array(a) for a in args])
 
 
@@ -53,8 +56,8 @@ def _close_factors(got, want, dtype, mode, vectors=(), k=0):
     """Outputs equal NumPy's within TOL[dtype]. `vectors`: (output, axis) of the singular/eigen
     vectors (axis -2: columns, -1: rows), compared up to one sign per vector on llvm: NumPy's bundled
     OpenBLAS and scipy-openblas32 are different builds, and a float32 rounding difference can flip a
-    vector, or turn a complex one by a phase (eager and interp run NumPy itself: their signs must be
-    NumPy's). Vectors after the first
+    vector, or turn a complex one by a phase; cuda's Jacobi rotations choose their own signs (eager
+    and interp run NumPy itself: their signs must be NumPy's). Vectors after the first
     k (full_matrices' completion of U or Vh) may be any orthonormal completion: every vector set is
     checked orthonormal, and the first k compared."""
     got, want = [g.asnumpy() for g in got], list(want)
@@ -67,7 +70,7 @@ def _close_factors(got, want, dtype, mode, vectors=(), k=0):
         onp.testing.assert_allclose(gram, onp.broadcast_to(onp.eye(gram.shape[-1]), gram.shape), atol=1e-5)
         head = (Ellipsis, slice(None), slice(0, k)) if axis == -2 else (Ellipsis, slice(0, k), slice(None))
         flip = _phases(g[head], w[head], axis)
-        assert mode == "llvm" or (abs(flip - 1) < 1e-3).all(), "NumPy's own LAPACK must give NumPy's signs"
+        assert mode in ("llvm", "cuda") or (abs(flip - 1) < 1e-3).all(), "NumPy's own LAPACK must give NumPy's signs"
         got[out], want[out] = g[head] * flip, w[head]
     for g, w in zip(got, want):
         onp.testing.assert_allclose(g, w, **TOL[dtype])
@@ -79,8 +82,13 @@ SVD_CASES += [(shape, dtype) for dtype in ("complex64", "complex128") for shape 
 SVD_CASES += [((3, 5), "complex64")]
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape,dtype", SVD_CASES)
+def _on_backends(cases: list) -> list:
+    """(shape, dtype, mode) for every mode, the CUDA emulator in the slow tier."""
+    return ([(s, d, m) for s, d in cases for m in MODES]
+            + [pytest.param(s, d, "cuda", marks=pytest.mark.slow) for s, d in cases])
+
+
+@pytest.mark.parametrize("shape,dtype,mode", _on_backends(SVD_CASES))
 def test_svd_matches_numpy(shape, dtype, mode):
     data = _sample(shape, dtype, sum(shape))
     for full in (False, True):
@@ -94,8 +102,7 @@ EIGH_CASES = [(shape, dtype) for dtype in ("float32", "float64") for shape in [(
 EIGH_CASES += [((4, 4), "complex64"), ((3, 5, 5), "complex128"), ((0, 0), "complex64")]
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape,dtype", EIGH_CASES)
+@pytest.mark.parametrize("shape,dtype,mode", _on_backends(EIGH_CASES))
 def test_eigh_matches_numpy(shape, dtype, mode):
     data = _sample(shape, dtype, sum(shape) + 1)
     for uplo in ("L", "U"):      # each reads one triangle only: the other holds noise
@@ -105,7 +112,7 @@ def test_eigh_matches_numpy(shape, dtype, mode):
     _close_factors([w], [onp.linalg.eigvalsh(data)], dtype, mode)
 
 
-@pytest.mark.parametrize("mode", ["interp", "llvm"])
+@pytest.mark.parametrize("mode", ["interp", "llvm", "cuda"])
 def test_composites_compile(mode):
     rng = onp.random.default_rng(4)
     a = rng.standard_normal((6, 4))
@@ -169,17 +176,19 @@ def _grad_loss(case: str, shape: tuple, complex_: bool = False):
     return loss
 
 
-@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm", CUDA])
 @pytest.mark.parametrize("case", ["svd-tall", "svd-wide", "svd-full", "svdvals", "eigh", "pinv"])
 def test_gradients_by_finite_differences(case, mode):
+    """On cuda the forward factors come from the Jacobi kernels, the backward from the same rules."""
     shape = {"svd-wide": (3, 5), "eigh": (4, 4)}.get(case, (5, 3))
     data = onp.random.default_rng(11).standard_normal(shape)
     if case == "eigh":
         data = data + data.T
-    assert_scalar_grad(_grad_loss(case, shape), data, mode, rtol=1e-5, atol=1e-7)
+    with hb.config(cuda_runtime="emulator"):
+        assert_scalar_grad(_grad_loss(case, shape), data, mode, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm", CUDA])
 @pytest.mark.parametrize("case", ["svd-tall", "svd-wide", "svd-full", "svdvals", "eigh", "pinv"])
 def test_complex_gradients_by_finite_differences(case, mode):
     """Complex matrices: gradients dL/d re + i dL/d im (hybrid/ir/ops/complex.py) of losses
@@ -189,7 +198,8 @@ def test_complex_gradients_by_finite_differences(case, mode):
     data = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
     if case == "eigh":
         data = data + data.conj().T
-    assert_scalar_grad(_grad_loss(case, shape, complex_=True), data, mode, rtol=1e-5, atol=1e-7)
+    with hb.config(cuda_runtime="emulator"):
+        assert_scalar_grad(_grad_loss(case, shape, complex_=True), data, mode, rtol=1e-5, atol=1e-7)
 
 
 def test_aot_library_calls_lapack(tmp_path):
@@ -203,9 +213,40 @@ def test_aot_library_calls_lapack(tmp_path):
         onp.testing.assert_allclose(g, w, **TOL[str(w.dtype)])
 
 
-@pytest.mark.parametrize("fn", [lambda x: np.linalg.svd(x)[1], lambda x: np.linalg.eigh(x)[0] * 2.0])
-def test_cuda_refuses_with_a_clear_error(fn):
-    x = np.array(onp.eye(3, dtype="float32"))
-    with pytest.raises(hb.HybridError, match=r"CUDA backend has no kernel.*backend='llvm'") as info:
-        hb.hybridize(fn, backend="cuda", runtime="emulator")(x)
-    assert "test_lapack_compiled.py" in str(info.value)
+def test_cuda_kernels_match_numpy():
+    """Default tier: one CUDA emulator program with the Jacobi kernels, batched, f32, f64 and c128,
+    tall and wide, full and reduced, values only (the slow tier runs every case above)."""
+    rng = onp.random.default_rng(21)
+    tall, wide = rng.standard_normal((3, 6, 4)), rng.standard_normal((2, 3, 5)).astype("float32")
+    sym = rng.standard_normal((4, 5, 5)).astype("float32")
+    cwide, cherm = _sample((2, 3, 4), "complex128", 1), _sample((4, 4), "complex128", 2)
+    fn = lambda t, w, h, cw, ch: (tuple(np.linalg.svd(t)) + tuple(np.linalg.svd(w, full_matrices=False))  # noqa: E731
+                                  + (np.linalg.svdvals(w),) + tuple(np.linalg.eigh(h, UPLO="U"))
+                                  + tuple(np.linalg.svd(cw)) + tuple(np.linalg.eigh(ch)))
+    got = _run(fn, "cuda", tall, wide, sym, cwide, cherm)
+    _close_factors(got[:3], onp.linalg.svd(tall), "float64", "cuda", [(0, -2), (2, -1)], 4)
+    _close_factors(got[3:6], onp.linalg.svd(wide, full_matrices=False), "float32", "cuda", [(0, -2), (2, -1)], 3)
+    _close_factors(got[6:7], [onp.linalg.svd(wide, compute_uv=False)], "float32", "cuda")
+    _close_factors(got[7:9], onp.linalg.eigh(sym, UPLO="U"), "float32", "cuda", [(1, -2)], 5)
+    _close_factors(got[9:12], onp.linalg.svd(cwide), "complex128", "cuda", [(0, -2), (2, -1)], 3)
+    _close_factors(got[12:], onp.linalg.eigh(cherm), "complex128", "cuda", [(1, -2)], 4)
+
+
+@pytest.mark.parametrize("matrix", ["zero", "rank-one", "complex-rank-one", "repeated"])
+def test_cuda_degenerate_matrices(matrix):
+    """Zero singular values get orthonormal completions; repeated eigenvalues orthonormal vectors."""
+    rng = onp.random.default_rng(22)
+    data = {"zero": onp.zeros((4, 3)), "rank-one": onp.outer(rng.standard_normal(5), rng.standard_normal(3)),
+            "complex-rank-one": onp.outer(_sample(4, "complex128", 1), _sample(6, "complex128", 2)),
+            "repeated": onp.diag([2.0, 2.0, -1.0, 2.0])}[matrix]
+    u, s, vh = (t.asnumpy() for t in _run(lambda x: tuple(np.linalg.svd(x)), "cuda", data))
+    onp.testing.assert_allclose(s, onp.linalg.svd(data, compute_uv=False), atol=1e-12)
+    for q in (u, vh):
+        onp.testing.assert_allclose(q @ q.conj().T, onp.eye(q.shape[0]), atol=1e-12)
+    k = s.shape[0]
+    onp.testing.assert_allclose((u[:, :k] * s) @ vh[:k], data, atol=1e-12)
+    if matrix == "repeated":
+        w, v = (t.asnumpy() for t in _run(lambda x: tuple(np.linalg.eigh(x)), "cuda", data))
+        onp.testing.assert_allclose(w, onp.linalg.eigvalsh(data), atol=1e-12)
+        onp.testing.assert_allclose(v @ v.T, onp.eye(4), atol=1e-12)
+        onp.testing.assert_allclose((v * w) @ v.T, data, atol=1e-12)

@@ -153,3 +153,16 @@ def test_random_traced_graph_has_key_input():
     graph = hb.trace(lambda x: x + np.random.uniform(size=(2,)), np.zeros((2,)))
     assert "%rng.key: u32[2]" in str(graph)
     assert "random_uniform" in str(graph)
+
+
+def test_creation_takes_mxnet_ctx_alias_of_device():
+    # MXNet 2 renamed ctx= to device= and still accepts ctx= (rnn begin_state and older scripts pass it)
+    import hybrid as hb
+    for make in (lambda **kw: hb.np.ones((2, 3), **kw), lambda **kw: hb.np.zeros((2,), **kw),
+                 lambda **kw: hb.np.full((2,), 7.0, **kw), lambda **kw: hb.np.arange(4, **kw),
+                 lambda **kw: hb.np.eye(3, **kw), lambda **kw: hb.np.linspace(0, 1, 5, **kw),
+                 lambda **kw: hb.np.array([1.0, 2.0], **kw),
+                 lambda **kw: hb.np.zeros_like(hb.np.ones(3), **kw)):
+        onp.testing.assert_array_equal(make(ctx=hb.cpu()).asnumpy(), make().asnumpy())
+    with pytest.raises(ValueError, match="live on 'cpu'"):
+        hb.np.ones((2,), ctx="gpu")

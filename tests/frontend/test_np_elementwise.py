@@ -224,3 +224,18 @@ def test_aliases_and_primitive_wrappers():
     check(lambda v: np.concat([v, v], axis=1), lambda v: onp.concatenate([v, v], axis=1), x)
     check(lambda v: np.slice(v, (1, 0), (3, 4), (1, 2)), lambda v: v[1:3, 0:4:2], x)
     assert np.empty((2, 3)).shape == (2, 3) and np.empty_like(np.ones((2,), dtype="int32")).dtype == onp.int32
+
+
+def test_python_scalar_operands_are_shared_but_never_reach_the_user():
+    """An operator's Python scalar becomes one shared read-only 0-d operand per (type, value, dtype)
+    (core/promote.py): results stay fresh writable arrays, -0.0 keeps its sign, and bool/int/float scalars of
+    equal value stay apart."""
+    x = np.array(onp.array([1.0, -2.0], "float32"))
+    first = x + 1
+    first[0] = 7.0                                   # a result is the caller's own array
+    onp.testing.assert_array_equal((x + 1).asnumpy(), [2.0, -1.0])
+    onp.testing.assert_array_equal(onp.signbit((x * -0.0).asnumpy()), onp.signbit(onp.float32([1, -2]) * -0.0))
+    onp.testing.assert_array_equal(onp.signbit((x * 0.0).asnumpy()), [False, True])
+    i = np.array(onp.array([1, 2], "int32"))
+    assert (i + True).dtype == onp.int32 and (i + 1.0).dtype == onp.float32 and (i + 1).dtype == onp.int32
+    assert np.array(1.0).asnumpy().flags.writeable   # np.array of a scalar is not a shared operand

@@ -100,3 +100,48 @@ def test_pytorch_model_imports_equal_to_pytorch(tmp_path):
         with torch.no_grad():
             expected = model(xb).numpy()
         numpy.testing.assert_allclose(net(xb.numpy()).asnumpy(), expected, **TOL)
+
+
+def test_pytorch_transformer_encoder_imports_equal_to_pytorch(tmp_path):
+    """A BERT-style encoder (embeddings, multi-head attention with a padding mask, erf GELU, post-norm
+    LayerNorm) exported by torch.onnx.export: hybrid-llvm equals PyTorch at two batch sizes."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+
+    class Encoder(nn.Module):
+        def __init__(self, vocab=50, d=32, heads=4, seq=12):
+            super().__init__()
+            self.heads = heads
+            self.tokens, self.positions = nn.Embedding(vocab, d), nn.Embedding(seq, d)
+            self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.norm0, self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+            self.ffn = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+        def forward(self, ids, mask):
+            b, s = ids.shape
+            x = self.norm0(self.tokens(ids) + self.positions(torch.arange(s).unsqueeze(0)))
+            d = x.shape[-1]
+            q, k, v = self.qkv(x).reshape(b, s, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            bias = (1.0 - mask[:, None, None, :].float()) * -10000.0
+            scores = q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5 + bias
+            attn = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
+            x = self.norm1(x + self.out(attn))
+            return self.norm2(x + self.ffn(x))
+
+    def inputs(batch):
+        ids = torch.randint(0, 50, (batch, 12))
+        mask = torch.ones(batch, 12, dtype=torch.int64)
+        mask[:, 9:] = 0
+        return ids, mask
+
+    model = Encoder().eval()
+    path = str(tmp_path / "encoder.onnx")
+    torch.onnx.export(model, inputs(1), path, input_names=["ids", "mask"], opset_version=17,
+                      dynamic_axes={"ids": {0: "batch"}, "mask": {0: "batch"}}, dynamo=False)
+    net = import_model(path, backend="llvm")
+    for batch in (1, 3):
+        ids, mask = inputs(batch)
+        with torch.no_grad():
+            expected = model(ids, mask).numpy()
+        numpy.testing.assert_allclose(net(ids.numpy(), mask.numpy()).asnumpy(), expected, **TOL)

@@ -11,7 +11,9 @@ Stages of `plan_kernel`:
   3. Every other stage: a grid-stride elementwise kernel, 128-bit loads/stores where the
      innermost axis allows; small reductions inside (pooling windows) run sequentially per
      thread. GEMM stages: a shared-memory tiled fp32 SIMT kernel, or WMMA tensor cores for
-     f16 operands, the epilogue applied to the tile in registers.
+     f16 operands, the epilogue applied to the tile in registers. Sort stages: a merge sort per
+     row (sort.py); svd/eigh (LapackStage): Jacobi rotations per matrix (jacobi.py), LAPACK's
+     scratch buffers dropped.
 """
 from __future__ import annotations
 
@@ -19,10 +21,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..kernel import GemmStage, Kernel, SortStage, Stage, walk
+from ..kernel import GemmStage, Kernel, LapackStage, SortStage, Stage, walk
 from . import cexpr
 from .body import VECTOR_TYPE, Body, bind_flat, index_ctype, param_list
 from .gemm import gemm_launch, implicit_operands
+from .jacobi import jacobi_launch
 from .launch import Launch, param_names
 from .rows import row_group, row_kernel
 from .sort import sort_launch
@@ -59,6 +62,11 @@ def plan_kernel(kernel: Kernel, prefix: str, aligned: Callable[[str], bool] = la
             plan.launches.append(sort_launch(kernel, s, name))
             i += 1
             continue
+        if isinstance(s, LapackStage):
+            plan.launches.append(jacobi_launch(kernel, s, name))
+            skipped |= {b for b in (s.a, s.u, s.vt, s.work, s.iwork, s.rwork, s.values) if b}
+            i += 1
+            continue
         if isinstance(s, GemmStage):
             plan.launches.append(gemm_launch(kernel, s, inline, name, aligned(s.a) and aligned(s.b)))
             i += 1
@@ -81,7 +89,7 @@ def _readers(stages: list) -> dict[str, list[int]]:
     """buffer name -> indices of the stages that read it."""
     out: dict[str, list[int]] = {}
     for i, s in enumerate(stages):
-        if isinstance(s, SortStage):
+        if isinstance(s, (SortStage, LapackStage)):
             names = {s.src}
         elif isinstance(s, GemmStage):
             names = {s.a, s.b} | ({n.value for n in walk(s.epilogue) if n.op == "load"} if s.epilogue else set())

@@ -26,7 +26,6 @@ from typing import Optional
 
 import numpy
 
-from ...errors import HybridError
 from ...ir.graph import Graph, Node, Value
 from ...ir.memory_plan import ALIGNMENT, region_layout
 from ...config import config
@@ -114,28 +113,9 @@ def _aligner(alignment: int):
     return lambda buffer: alignment % 16 == 0
 
 
-# registry ops computed by LAPACK on the CPU backends (hybrid/ir/ops/decomp.py)
-HOST_LAPACK_OPS = ("svd", "eigh")
-
-
-def refuse_host_only(node: Node) -> None:
-    """A clear error for an op this backend has no kernel for: the LAPACK decompositions."""
-    body = node.regions[0].nodes if node.op == "fused" else [node]
-    for n in body:
-        if n.op in HOST_LAPACK_OPS:
-            where = f" at {n.loc}" if n.loc else ""
-            shapes = ", ".join(str(v.type) for v in n.inputs)
-            raise HybridError(
-                f"np.linalg.{n.op} (op {n.op}({shapes})){where}: the CUDA backend has no kernel for it. The "
-                "decompositions run on the CPU: backend='llvm' calls LAPACK (scipy-openblas32), 'interp' NumPy; "
-                "cuSOLVER is not wired in. Hybridize this function for llvm, or compute the decomposition outside "
-                "the CUDA-compiled code and pass the factors in.")
-
-
 def workspace(graph: Graph, node: Node) -> int:
     """This backend's workspace rule for the memory planner: a kernel's temporaries; a
     control-flow node's region layout plus, for a scan, the row buffers of its sequences."""
-    refuse_host_only(node)
     if node.regions and node.op != "fused":
         rows = 0
         if node.op == "scan":
@@ -182,7 +162,6 @@ def build_program(graph: Graph, prefix: str = "", root: Optional[Program] = None
             program.calls.append(Control(node, [build_program(region, f"{prefix}r{index}_{k}_", root)
                                                 for k, region in enumerate(node.regions)]))
             continue
-        refuse_host_only(node)
         label = re.sub(r"\W", "_", str(node.attrs.get("name") or node.op))
         name = f"{prefix}k{index}_{label}"
         kernel = lower(node, name)

@@ -135,14 +135,20 @@ exit:
 
 
 # -- LSD radix sort (rows of RADIX_MIN elements or more) -----------------------------------------
-# A stable sort by the keys' bits, one byte per pass: no data-dependent branch (the merge's
-# mispredicted comparison is what costs). Each element is first mapped to an unsigned key with
-# NumPy's order (floats: sign-magnitude to two's order, -0.0 as +0.0, every NaN to the largest
-# key so NaNs come last and keep their index order). Keys of up to 32 bits travel packed with
-# their index in one i64 (key << 32 | index), so a pass streams one array; 64-bit keys are read
-# again through the index (x[index]) each pass. One counting pass makes every byte's histogram;
-# a pass whose byte is the same for all elements is skipped.
+# A stable sort by the keys' bits: no data-dependent branch (the merge's mispredicted comparison is
+# what costs). Each element is first mapped to an unsigned key with NumPy's order (floats:
+# sign-magnitude to two's order, -0.0 as +0.0, every NaN to the largest key so NaNs come last and
+# keep their index order). The sort streams i64 elements (32-bit key half << 32 | index): a 32-bit
+# key sorts in 4 passes of 8-bit digits, or in rows of WIDE_MIN elements or more in 3 passes of
+# 11-bit digits (2048 buckets, 16 KiB of counts: L1; each pass also sums its buckets, which short
+# rows cannot repay), 16- and 8-bit keys in passes of 8 bits. A 64-bit key sorts by its low half, then each element is repacked with the
+# high half of its key (one gather x[index]) and sorted by that: 6 streaming passes, no per-pass
+# gather. One counting pass makes every digit's histogram (counts do not depend on the order); a
+# pass whose digit is the same for all elements is skipped.
 RADIX_MIN = 32
+PACKED_MAX = 1 << 32     # the index fits the low half of an element below this row length
+# 3 passes over 2048 buckets cost 6144 + 3n, 4 over 256 cost 1024 + 4n: equal at n = 5120
+WIDE_MIN = 1 << 13
 
 
 def _key_bits(dtype: str) -> int:
@@ -150,8 +156,12 @@ def _key_bits(dtype: str) -> int:
     return 64 if dtype in ("f64", "i64", "u64") else 32
 
 
-def _passes(dtype: str) -> int:
-    return {"bool": 1, "i8": 1, "u8": 1, "i16": 2, "u16": 2}.get(dtype, _key_bits(dtype) // 8)
+def _digits(dtype: str, wide: bool) -> list[tuple[int, int, int]]:
+    """The passes in order, each (half of the key, bit offset in that half, digit width); `wide`:
+    11-bit digits for 32-bit halves."""
+    bits = {"bool": 8, "i8": 8, "u8": 8, "i16": 16, "u16": 16}.get(dtype, 32)
+    half = [(0, 11), (11, 11), (22, 10)] if bits == 32 and wide else [(off, 8) for off in range(0, bits, 8)]
+    return [(h, off, width) for h in range(_key_bits(dtype) // 32) for off, width in half]
 
 
 def _key_ir(dtype: str, v: str, key: str, s: str) -> str:
@@ -186,96 +196,111 @@ def _key_ir(dtype: str, v: str, key: str, s: str) -> str:
     return lines + f"  %{key} = zext {it} %{src} to {kt}\n"
 
 
-def _digit_ir(dtype: str, packed: bool, e: str, p: int, d: str, s: str) -> str:
-    """IR computing %{d} (i64), byte p of the key of element %{e} (a packed element or an index)."""
-    if packed:
-        return (f"  %{d}_sh{s} = lshr i64 %{e}, {32 + 8 * p}\n"
-                f"  %{d} = and i64 %{d}_sh{s}, 255\n")
-    ty = MEM[dtype]
-    kt = f"i{_key_bits(dtype)}"
-    return (f"  %{d}_px{s} = getelementptr inbounds {ty}, ptr %x, i64 %{e}\n"
-            f"  %{d}_v{s} = load {ty}, ptr %{d}_px{s}\n"
-            + _key_ir(dtype, f"{d}_v{s}", f"{d}_k{s}", f"{d}{s}") +
-            f"  %{d}_sh{s} = lshr {kt} %{d}_k{s}, {8 * p}\n"
-            f"  %{d}_b{s} = and {kt} %{d}_sh{s}, 255\n"
-            + (f"  %{d} = zext {kt} %{d}_b{s} to i64\n" if kt != "i64" else f"  %{d} = add i64 %{d}_b{s}, 0\n"))
+def _packed_ir(key: str, kt: str, half: int, index: str, out: str, s: str) -> str:
+    """IR computing %{out} = (half `half` of the key %{key}) << 32 | %{index}."""
+    if kt == "i32":
+        top = f"  %{s}_w = zext i32 %{key} to i64\n"
+    elif half == 0:
+        top = f"  %{s}_t = trunc i64 %{key} to i32\n  %{s}_w = zext i32 %{s}_t to i64\n"
+    else:
+        top = f"  %{s}_w = lshr i64 %{key}, 32\n"
+    return top + f"  %{s}_h = shl i64 %{s}_w, 32\n  %{out} = or i64 %{s}_h, %{index}\n"
 
 
-def radix_function(mod, dtype: str, packed: bool) -> str:
-    """Define @hb_radix_<dtype>[_packed](x row, out row, scratch row, n >= 1) once; return its name."""
-    name = f"hb_radix_{dtype}{'_packed' if packed else ''}"
+def _digit_ir(e: str, off: int, width: int, d: str) -> str:
+    """IR computing %{d} (i64), the digit at bit `off` (width `width`) of the key half packed in %{e}."""
+    return f"  %{d}_sh = lshr i64 %{e}, {32 + off}\n  %{d} = and i64 %{d}_sh, {(1 << width) - 1}\n"
+
+
+def radix_function(mod, dtype: str, wide: bool) -> str:
+    """Define @hb_radix_<dtype>[_wide](x row, out row, scratch row, 1 <= n < PACKED_MAX) once (`wide`:
+    11-bit digits); return its name."""
+    name = f"hb_radix_{dtype}{'_wide' if wide else ''}"
     if name in mod.defined:
         return name
     mod.defined.add(name)
     mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
-    mod.declares.add("declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)")
     ty = MEM[dtype]
-    passes = _passes(dtype)
+    digits = _digits(dtype, wide)
     kt = f"i{_key_bits(dtype)}"
-    h = f"[{passes} x [256 x i64]]"
+    buckets = 1 << max(width for _, _, width in digits)
+    h = f"[{len(digits)} x [{buckets} x i64]]"
     body = [f"""define internal void @{name}(ptr noalias %x, ptr noalias %out, ptr noalias %tmp, i64 %n) nounwind {{
 entry:
   %hist = alloca {h}, align 64
-  call void @llvm.memset.p0.i64(ptr %hist, i8 0, i64 {passes * 2048}, i1 false)
+  call void @llvm.memset.p0.i64(ptr %hist, i8 0, i64 {len(digits) * buckets * 8}, i1 false)
   br label %count
 count:
   %i = phi i64 [ 0, %entry ], [ %i_next, %count ]
   %px = getelementptr inbounds {ty}, ptr %x, i64 %i
   %v = load {ty}, ptr %px
-""" + _key_ir(dtype, "v", "key", "")]
-    if packed:
-        body.append(f"  %kw = zext {kt} %key to i64\n  %kh = shl i64 %kw, 32\n  %e = or i64 %kh, %i\n")
-    else:
-        body.append("  %e = add i64 %i, 0\n")
-    body.append("  %pe = getelementptr inbounds i64, ptr %out, i64 %i\n  store i64 %e, ptr %pe\n")
-    for p in range(passes):
-        body.append(f"  %c{p}_sh = lshr {kt} %key, {8 * p}\n  %c{p}_b = and {kt} %c{p}_sh, 255\n"
-                    + (f"  %c{p}_d = zext {kt} %c{p}_b to i64\n" if kt != "i64" else f"  %c{p}_d = add i64 %c{p}_b, 0\n")
-                    + f"  %c{p}_p = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {p}, i64 %c{p}_d\n"
-                    f"  %c{p}_v = load i64, ptr %c{p}_p\n  %c{p}_n = add nuw nsw i64 %c{p}_v, 1\n"
-                    f"  store i64 %c{p}_n, ptr %c{p}_p\n")
+""" + _key_ir(dtype, "v", "key", "") + _packed_ir("key", kt, 0, "i", "e", "pk")
+        + "  %pe = getelementptr inbounds i64, ptr %out, i64 %i\n  store i64 %e, ptr %pe\n"]
+    for g, (half, off, width) in enumerate(digits):
+        body.append(f"  %c{g}_sh = lshr {kt} %key, {32 * half + off}\n  %c{g}_b = and {kt} %c{g}_sh, {(1 << width) - 1}\n"
+                    + (f"  %c{g}_d = zext {kt} %c{g}_b to i64\n" if kt != "i64" else f"  %c{g}_d = add i64 %c{g}_b, 0\n")
+                    + f"  %c{g}_p = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {g}, i64 %c{g}_d\n"
+                    f"  %c{g}_v = load i64, ptr %c{g}_p\n  %c{g}_n = add nuw nsw i64 %c{g}_v, 1\n"
+                    f"  store i64 %c{g}_n, ptr %c{g}_p\n")
     body.append("  %i_next = add nuw nsw i64 %i, 1\n  %more = icmp slt i64 %i_next, %n\n"
                 "  br i1 %more, label %count, label %pass0\n")
-    src, dst = "%out", "%tmp"
-    for p in range(passes):
-        body.append(f"""pass{p}:
-  %f{p}_e = load i64, ptr {src}
-""" + _digit_ir(dtype, packed, f"f{p}_e", p, f"f{p}_d", f".f{p}") + f"""  %f{p}_p = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {p}, i64 %f{p}_d
-  %f{p}_c = load i64, ptr %f{p}_p
-  %same{p} = icmp eq i64 %f{p}_c, %n
-  br i1 %same{p}, label %next{p}, label %prefix{p}
-prefix{p}:
-  %b{p} = phi i64 [ 0, %pass{p} ], [ %b{p}_next, %prefix{p} ]
-  %sum{p} = phi i64 [ 0, %pass{p} ], [ %sum{p}_next, %prefix{p} ]
-  %hp{p} = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {p}, i64 %b{p}
-  %hv{p} = load i64, ptr %hp{p}
-  store i64 %sum{p}, ptr %hp{p}
-  %sum{p}_next = add nuw nsw i64 %sum{p}, %hv{p}
-  %b{p}_next = add nuw nsw i64 %b{p}, 1
-  %b{p}_more = icmp slt i64 %b{p}_next, 256
-  br i1 %b{p}_more, label %prefix{p}, label %scatter{p}
-scatter{p}:
-  %j{p} = phi i64 [ 0, %prefix{p} ], [ %j{p}_next, %scatter{p} ]
-  %sp{p} = getelementptr inbounds i64, ptr {src}, i64 %j{p}
-  %se{p} = load i64, ptr %sp{p}
-""" + _digit_ir(dtype, packed, f"se{p}", p, f"sd{p}", f".s{p}") + f"""  %sh{p} = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {p}, i64 %sd{p}
-  %pos{p} = load i64, ptr %sh{p}
-  %pos{p}_next = add nuw nsw i64 %pos{p}, 1
-  store i64 %pos{p}_next, ptr %sh{p}
-  %dp{p} = getelementptr inbounds i64, ptr {dst}, i64 %pos{p}
-  store i64 %se{p}, ptr %dp{p}
-  %j{p}_next = add nuw nsw i64 %j{p}, 1
-  %j{p}_more = icmp slt i64 %j{p}_next, %n
-  br i1 %j{p}_more, label %scatter{p}, label %next{p}
-next{p}:
-  %src{p} = phi ptr [ {src}, %pass{p} ], [ {dst}, %scatter{p} ]
-  %dst{p} = phi ptr [ {dst}, %pass{p} ], [ {src}, %scatter{p} ]
-  br label %{"pass" + str(p + 1) if p + 1 < passes else "finish"}
+    src, dst, came = "%out", "%tmp", "count"
+    for g, (half, off, width) in enumerate(digits):
+        if half and not off:      # the low half is sorted: repack with the high half of the key
+            body.append(f"""pass{g}:
+  br label %repack
+repack:
+  %r = phi i64 [ 0, %pass{g} ], [ %r_next, %repack ]
+  %rp = getelementptr inbounds i64, ptr {src}, i64 %r
+  %re = load i64, ptr %rp
+  %ri = and i64 %re, 4294967295
+  %rx = getelementptr inbounds {ty}, ptr %x, i64 %ri
+  %rv = load {ty}, ptr %rx
+""" + _key_ir(dtype, "rv", "rkey", ".r") + _packed_ir("rkey", kt, 1, "ri", "rn", "rk") + f"""  store i64 %rn, ptr %rp
+  %r_next = add nuw nsw i64 %r, 1
+  %r_more = icmp slt i64 %r_next, %n
+  br i1 %r_more, label %repack, label %digit{g}
 """)
-        src, dst = f"%src{p}", f"%dst{p}"
-    if packed:        # the indices are the low halves: written into out (in place when src is out)
-        body.append(f"""finish:
-  %o = phi i64 [ 0, %next{passes - 1} ], [ %o_next, %finish ]
+        else:
+            body.append(f"pass{g}:\n  br label %digit{g}\n")
+        body.append(f"""digit{g}:
+  %f{g}_e = load i64, ptr {src}
+""" + _digit_ir(f"f{g}_e", off, width, f"f{g}_d") + f"""  %f{g}_p = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {g}, i64 %f{g}_d
+  %f{g}_c = load i64, ptr %f{g}_p
+  %same{g} = icmp eq i64 %f{g}_c, %n
+  br i1 %same{g}, label %next{g}, label %prefix{g}
+prefix{g}:
+  %b{g} = phi i64 [ 0, %digit{g} ], [ %b{g}_next, %prefix{g} ]
+  %sum{g} = phi i64 [ 0, %digit{g} ], [ %sum{g}_next, %prefix{g} ]
+  %hp{g} = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {g}, i64 %b{g}
+  %hv{g} = load i64, ptr %hp{g}
+  store i64 %sum{g}, ptr %hp{g}
+  %sum{g}_next = add nuw nsw i64 %sum{g}, %hv{g}
+  %b{g}_next = add nuw nsw i64 %b{g}, 1
+  %b{g}_more = icmp slt i64 %b{g}_next, {1 << width}
+  br i1 %b{g}_more, label %prefix{g}, label %scatter{g}
+scatter{g}:
+  %j{g} = phi i64 [ 0, %prefix{g} ], [ %j{g}_next, %scatter{g} ]
+  %sp{g} = getelementptr inbounds i64, ptr {src}, i64 %j{g}
+  %se{g} = load i64, ptr %sp{g}
+""" + _digit_ir(f"se{g}", off, width, f"sd{g}") + f"""  %sh{g} = getelementptr inbounds {h}, ptr %hist, i64 0, i64 {g}, i64 %sd{g}
+  %pos{g} = load i64, ptr %sh{g}
+  %pos{g}_next = add nuw nsw i64 %pos{g}, 1
+  store i64 %pos{g}_next, ptr %sh{g}
+  %dp{g} = getelementptr inbounds i64, ptr {dst}, i64 %pos{g}
+  store i64 %se{g}, ptr %dp{g}
+  %j{g}_next = add nuw nsw i64 %j{g}, 1
+  %j{g}_more = icmp slt i64 %j{g}_next, %n
+  br i1 %j{g}_more, label %scatter{g}, label %next{g}
+next{g}:
+  %src{g} = phi ptr [ {src}, %digit{g} ], [ {dst}, %scatter{g} ]
+  %dst{g} = phi ptr [ {dst}, %digit{g} ], [ {src}, %scatter{g} ]
+  br label %{"pass" + str(g + 1) if g + 1 < len(digits) else "finish"}
+""")
+        src, dst = f"%src{g}", f"%dst{g}"
+    # the indices are the low halves: written into out (in place when src is out)
+    body.append(f"""finish:
+  %o = phi i64 [ 0, %next{len(digits) - 1} ], [ %o_next, %finish ]
   %op = getelementptr inbounds i64, ptr {src}, i64 %o
   %oe = load i64, ptr %op
   %oi = and i64 %oe, 4294967295
@@ -284,26 +309,19 @@ next{p}:
   %o_next = add nuw nsw i64 %o, 1
   %o_more = icmp slt i64 %o_next, %n
   br i1 %o_more, label %finish, label %exit
+exit:
+  ret void
+}}
 """)
-    else:
-        body.append(f"""finish:
-  %in_out = icmp eq ptr {src}, %out
-  br i1 %in_out, label %exit, label %copy
-copy:
-  %bytes = shl nuw nsw i64 %n, 3
-  call void @llvm.memcpy.p0.p0.i64(ptr %out, ptr {src}, i64 %bytes, i1 false)
-  br label %exit
-""")
-    body.append("exit:\n  ret void\n}\n")
     mod.functions.append("".join(body))
     return name
 
 
 def render_sort(fn: Fn, mod, k: Kernel, stage: SortStage, ptrs: dict[str, str], lo: str, hi: str) -> None:
     """Call the dtype's argsort function on rows [lo, hi) of the stage: a radix sort for rows of
-    RADIX_MIN elements or more, else the merge sort."""
-    if stage.n >= RADIX_MIN:
-        name = radix_function(mod, stage.dtype, packed=_key_bits(stage.dtype) == 32 and stage.n < (1 << 32))
+    RADIX_MIN up to PACKED_MAX elements, else the merge sort."""
+    if RADIX_MIN <= stage.n < PACKED_MAX:
+        name = radix_function(mod, stage.dtype, stage.n >= WIDE_MIN)
     else:
         name = argsort_function(mod, stage.dtype)
     ty = MEM[stage.dtype]

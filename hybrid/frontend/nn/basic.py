@@ -2,6 +2,7 @@
 BatchNorm, Sequential and HybridSequential."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 from .. import np, npx
@@ -33,6 +34,12 @@ class Sequential(Block):
 
     def __len__(self) -> int:
         return len(self._children)
+
+    def hybridize(self, active: bool = True, **options) -> None:
+        if active and self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
+            warnings.warn(f"every child of this Sequential is a HybridBlock: use HybridSequential to compile the "
+                          "whole chain as one graph (a Sequential compiles each child on its own)", stacklevel=2)
+        super().hybridize(active, **options)
 
 
 class HybridSequential(HybridBlock):
@@ -100,9 +107,12 @@ class Flatten(HybridBlock):
 
 
 class Embedding(HybridBlock):
-    def __init__(self, input_dim: int, output_dim: int, dtype="float32", weight_initializer=None):
+    def __init__(self, input_dim: int, output_dim: int, dtype="float32", weight_initializer=None,
+                 sparse_grad: bool = False):
         super().__init__()
-        self.weight = Parameter("weight", (input_dim, output_dim), dtype, weight_initializer)
+        # sparse_grad=True asks for a row_sparse gradient, which Parameter refuses with the reason
+        self.weight = Parameter("weight", (input_dim, output_dim), dtype, weight_initializer,
+                                grad_stype="row_sparse" if sparse_grad else "default")
 
     def forward(self, x):
         return npx.embedding(x, self.weight.data())

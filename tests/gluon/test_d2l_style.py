@@ -1,0 +1,244 @@
+"""The API uses of the "Dive into Deep Learning" (MXNet edition) programs, each as a small program of
+the book's shape written against `import hybrid as mx` (issue 17: those programs should run with only
+the import line changed). Tiny synthetic data instead of the book's downloads; results are checked
+against NumPy (closed-form or step-by-step), never against stored numbers."""
+import inspect
+import math
+
+import numpy as onp
+import pytest
+
+from hybrid import autograd, gluon, init, np, npx
+from hybrid.gluon import nn, rnn
+from hybrid.gluon.data.vision import transforms
+
+npx.set_np()
+
+
+class Model(nn.Block):
+    """The book's base class: a Block whose training code finds its parameters either in
+    collect_params() or, for from-scratch models, in array attributes (found through dir())."""
+
+    def parameters(self):
+        params = self.collect_params()
+        if isinstance(params, gluon.parameter.ParameterDict) and len(params.keys()):
+            return params
+        return [getattr(self, a) for a in dir(self) if isinstance(getattr(self, a), np.ndarray)]
+
+
+def synthetic(w, b, n, seed):
+    rng = onp.random.default_rng(seed)
+    X = rng.normal(size=(n, len(w))).astype(onp.float32)
+    y = X @ onp.asarray(w, onp.float32).reshape(-1, 1) + b + 0.01 * rng.normal(size=(n, 1)).astype(onp.float32)
+    return np.array(X), np.array(y)
+
+
+def loader(arrays, batch_size, shuffle=True):
+    return gluon.data.DataLoader(gluon.data.ArrayDataset(*arrays), batch_size, shuffle=shuffle)
+
+
+def test_linear_regression_from_scratch():
+    """Array attributes with attach_grad, `param -= lr * param.grad` in place, a shuffled DataLoader."""
+    class LinearRegressionScratch(Model):
+        def __init__(self, num_inputs, sigma=0.01):
+            super().__init__()
+            self.w = np.random.normal(0, sigma, (num_inputs, 1))
+            self.b = np.zeros(1)
+            self.w.attach_grad()
+            self.b.attach_grad()
+
+        def forward(self, X):
+            return np.dot(X, self.w) + self.b
+
+    true_w, true_b = [2.0, -3.4], 4.2
+    model = LinearRegressionScratch(2)
+    params = model.parameters()
+    assert isinstance(params, list) and len(params) == 2      # dir() found w and b; no property raised
+    for _ in range(3):
+        for X, y in loader(synthetic(true_w, true_b, 1000, 0), 32):
+            with autograd.record():
+                loss = (((model(X) - y) ** 2) / 2).mean()
+            loss.backward()
+            for p in params:
+                p -= 0.1 * p.grad
+    onp.testing.assert_allclose(model.w.asnumpy().ravel(), true_w, atol=0.02)
+    onp.testing.assert_allclose(model.b.asnumpy(), [true_b], atol=0.02)
+
+
+def test_linear_regression_concise_matches_numpy_sgd():
+    """nn.Dense + init.Normal + gluon.loss.L2Loss + Trainer('sgd'): each step equals NumPy's."""
+    X, y = synthetic([2.0, -3.4], 4.2, 64, 1)
+    net = nn.Dense(1)
+    net.initialize(init.Normal(sigma=0.01))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.03})
+    loss_fn = gluon.loss.L2Loss()
+    net(X[:1])
+    w, b = net.weight.data().asnumpy().copy(), net.bias.data().asnumpy().copy()
+    Xn, yn = X.asnumpy(), y.asnumpy()
+    for i in range(0, 64, 16):
+        with autograd.record():
+            loss = loss_fn(net(X[i:i + 16]), y[i:i + 16]).mean()
+        loss.backward()
+        trainer.step(1)
+        err = Xn[i:i + 16] @ w.T + b - yn[i:i + 16]          # L2Loss = err^2 / 2, mean over the batch
+        w, b = w - 0.03 * (err.T @ Xn[i:i + 16]) / 16, b - 0.03 * err.sum(0) / 16
+    onp.testing.assert_allclose(net.weight.data().asnumpy(), w, rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(net.bias.data().asnumpy(), b, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_classifier_on_image_dataset_with_transforms():
+    """Fashion-MNIST's pipeline on synthetic 28x28 uint8 images: transform_first(Compose([Resize,
+    ToTensor])), the classifier's accuracy (argmax, astype to the label dtype, ==, mean) and
+    SoftmaxCrossEntropyLoss, checked against NumPy."""
+    rng = onp.random.default_rng(2)
+    images = rng.integers(0, 256, size=(40, 28, 28, 1)).astype(onp.uint8)
+    labels = rng.integers(0, 10, size=40).astype(onp.int32)
+    dataset = gluon.data.ArrayDataset(images, labels)
+    trans = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
+    batches = list(gluon.data.DataLoader(dataset.transform_first(trans), 20, shuffle=False))
+    X, Y = batches[0]
+    assert X.shape == (20, 1, 32, 32) and X.dtype == onp.float32 and float(X.max()) <= 1.0
+    net = nn.Dense(10)
+    net.initialize()
+    Y_hat = net(X)
+    preds = Y_hat.argmax(axis=1).astype(Y.dtype)
+    acc = (preds == Y.reshape(-1)).astype(np.float32).mean()
+    logits = Y_hat.asnumpy()
+    onp.testing.assert_allclose(float(acc), (logits.argmax(1) == Y.asnumpy()).mean(), rtol=1e-6)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y).mean()
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - onp.log(onp.exp(shifted).sum(1, keepdims=True))
+    onp.testing.assert_allclose(float(loss), -log_p[onp.arange(20), Y.asnumpy()].mean(), rtol=1e-5)
+
+
+def test_lenet_layer_summary_and_hybridized_training_step():
+    """The book's LeNet: iterate `for layer in net` for output shapes, then a hybridized step that
+    equals the eager one."""
+    def lenet():
+        net = nn.HybridSequential()
+        net.add(nn.Conv2D(6, kernel_size=5, padding=2, activation="sigmoid"), nn.AvgPool2D(pool_size=2, strides=2),
+                nn.Conv2D(16, kernel_size=5, activation="sigmoid"), nn.AvgPool2D(pool_size=2, strides=2),
+                nn.Dense(120, activation="sigmoid"), nn.Dense(84, activation="sigmoid"), nn.Dense(10))
+        net.initialize(init.Xavier())
+        return net
+    X = np.random.normal(size=(4, 1, 28, 28))
+    Y = np.array([1, 3, 5, 7])
+    net = lenet()
+    shapes, h = [], X
+    for layer in net:
+        h = layer(h)
+        shapes.append(h.shape)
+    assert shapes == [(4, 6, 28, 28), (4, 6, 14, 14), (4, 16, 10, 10), (4, 16, 5, 5), (4, 120), (4, 84), (4, 10)]
+    twin = lenet()
+    twin.load_dict({k: p.data() for k, p in net.collect_params().items()})
+    twin.hybridize()
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for model in (net, twin):
+        trainer = gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": 0.9})
+        with autograd.record():
+            loss = loss_fn(model(X), Y).mean()
+        loss.backward()
+        trainer.step(1)
+    for (name, p), q in zip(net.collect_params().items(), twin.collect_params().values()):
+        onp.testing.assert_allclose(q.data().asnumpy(), p.data().asnumpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_gradient_clipping_by_global_norm_in_place():
+    """The book's clip_gradients: a Python sum of per-parameter squared norms under math.sqrt, then
+    `p.grad[:] *= c / norm` on each parameter's array."""
+    net = nn.Dense(3, in_units=4)
+    net.initialize()
+    with autograd.record():
+        loss = (net(np.random.normal(size=(8, 4))) ** 2).sum() * 100
+    loss.backward()
+    params = [p.data() for p in net.collect_params().values()]
+    before = [p.grad.asnumpy().copy() for p in params]
+    norm = math.sqrt(sum((p.grad ** 2).sum() for p in params))
+    onp.testing.assert_allclose(norm, math.sqrt(sum((g ** 2).sum() for g in before)), rtol=1e-5)
+    assert norm > 1
+    for p in params:
+        p.grad[:] *= 1.0 / norm
+    for p, g in zip(params, before):
+        onp.testing.assert_allclose(p.grad.asnumpy(), g / norm, rtol=1e-6)
+
+
+def test_rnn_language_model_step_shapes_and_state():
+    """The concise RNN LM: one-hot inputs (npx.one_hot of X.T), rnn.RNN with begin_state(batch_size=,
+    ctx=), a Dense output over the flattened time steps."""
+    vocab, hiddens, batch, steps = 12, 16, 3, 5
+    layer = rnn.RNN(hiddens)
+    layer.initialize()
+    out_layer = nn.Dense(vocab)
+    out_layer.initialize()
+    X = np.array(onp.random.default_rng(3).integers(0, vocab, size=(batch, steps)))
+    inputs = npx.one_hot(X.T, vocab)
+    assert inputs.shape == (steps, batch, vocab)
+    state = layer.begin_state(batch_size=batch, ctx=npx.cpu())
+    out, new_state = layer(inputs, state)
+    assert out.shape == (steps, batch, hiddens) and new_state[0].shape == (1, batch, hiddens)
+    logits = out_layer(out.reshape(-1, out.shape[-1]))
+    assert logits.shape == (steps * batch, vocab)
+    onp.testing.assert_allclose(new_state[0].asnumpy()[0], out.asnumpy()[-1], rtol=1e-6)
+
+
+def test_masked_softmax_attention():
+    """The attention chapter's masked_softmax (npx.sequence_mask with value=-1e6 along axis 1) and
+    npx.batch_dot(transpose_b=True)."""
+    rng = onp.random.default_rng(4)
+    scores = rng.normal(size=(2, 2, 4)).astype(onp.float32)
+    valid = onp.array([2, 3], onp.float32)
+    lens = onp.repeat(valid, 2)
+    masked = npx.sequence_mask(np.array(scores).reshape(-1, 4), np.array(lens), True, value=-1e6, axis=1)
+    weights = npx.softmax(masked).reshape(2, 2, 4).asnumpy()
+    expected = onp.where(onp.arange(4)[None, :] < lens[:, None], onp.exp(scores.reshape(-1, 4)), 0)
+    onp.testing.assert_allclose(weights, (expected / expected.sum(1, keepdims=True)).reshape(2, 2, 4), rtol=1e-5)
+    q, k = rng.normal(size=(2, 3, 5)).astype(onp.float32), rng.normal(size=(2, 4, 5)).astype(onp.float32)
+    onp.testing.assert_allclose(npx.batch_dot(np.array(q), np.array(k), transpose_b=True).asnumpy(),
+                                q @ k.transpose(0, 2, 1), rtol=1e-5)
+
+
+def test_devices_and_hyperparameter_introspection():
+    """try_gpu / try_all_gpus fall back to the CPU; placing arrays and parameters on it; the book's
+    save_hyperparameters reads the caller's frame (inspect), which a Block must allow."""
+    def try_gpu(i=0):
+        return npx.gpu(i) if npx.num_gpus() >= i + 1 else npx.cpu()
+    device = try_gpu()
+    assert device == npx.cpu() and [npx.gpu(i) for i in range(npx.num_gpus())] == []
+    x = np.ones((2, 3)).as_in_ctx(device)
+    assert x.ctx == device
+    net = nn.Dense(2, in_units=3)
+    net.initialize(device=device)
+    net.collect_params().reset_ctx(device)
+    assert net(x).shape == (2, 2)
+
+    class WithHyper(nn.Block):
+        def __init__(self, lr, num_hiddens):
+            super().__init__()
+            frame = inspect.currentframe()
+            _, _, _, local_vars = inspect.getargvalues(frame)
+            for k, v in local_vars.items():
+                if k not in ("self", "frame") and not k.startswith("_"):
+                    setattr(self, k, v)
+    block = WithHyper(0.1, 32)
+    assert block.lr == 0.1 and block.num_hiddens == 32
+
+
+@pytest.mark.parametrize("optimizer, params", [("adam", {"learning_rate": 0.1}),
+                                               ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 1e-4})])
+def test_concise_optimizers_train_a_regression(optimizer, params):
+    """The optimization chapter's train_concise_ch11: Trainer by name with hyperparameters; the loss
+    falls by at least half over a few epochs."""
+    X, y = synthetic([1.0, -2.0, 0.5, 3.0, 0.0], 1.0, 256, 5)
+    net = nn.Sequential()
+    net.add(nn.Dense(1))
+    net.initialize(init.Normal(sigma=0.01))
+    trainer = gluon.Trainer(net.collect_params(), optimizer, params)
+    loss_fn = gluon.loss.L2Loss()
+    first = float(loss_fn(net(X), y).mean())
+    for _ in range(4):
+        for Xb, yb in loader((X, y), 16):
+            with autograd.record():
+                loss = loss_fn(net(Xb), yb)
+            loss.backward()
+            trainer.step(Xb.shape[0])
+    assert float(loss_fn(net(X), y).mean()) < first / 2
