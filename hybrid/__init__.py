@@ -23,6 +23,7 @@ from . import base, context, device, image, io, lr_scheduler, metric, ndarray, o
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer, nd = np, npx, init, ndarray  # MXNet's long module names
+from .util import np_array, np_shape, use_np  # MXNet's top-level NumPy-mode scopes (no-ops here)
 
 
 def _register_submodules() -> None:
@@ -58,5 +59,5 @@ def __getattr__(name: str):
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
            "lr_scheduler", "metric", "nd", "ndarray", "optimizer", "random", "test_utils", "util",
-           "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
+           "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

@@ -144,7 +144,7 @@ class Profile:
             flops_s, bytes_s = r.rates()
             frac = max(flops_s / peak.flops_per_s, bytes_s / peak.bytes_per_s)
             above |= frac > 1.0
-            lines.append(f"{r.name[:34]:<34} {r.where[-24:]:<24} {r.calls:>6} {r.total_ns / 1e6:>9.3f} "
+            lines.append(f"{_clip(r.name, 34):<34} {r.where[-24:]:<24} {r.calls:>6} {r.total_ns / 1e6:>9.3f} "
                          f"{r.total_ns / r.calls / 1e3:>9.1f} {100 * r.total_ns / total:>5.1f}% "
                          f"{flops_s / 1e9:>8.1f} {bytes_s / 1e9:>7.1f} {100 * frac:>5.0f}%  {r.shapes[:48]}")
         calls = [e for e in self.events if e.category == "call"]
@@ -208,3 +208,13 @@ def _profile_whole_run(setting: str) -> None:
 
 if config.get("profile") is not None:
     _profile_whole_run(config.get("profile"))
+
+
+def _clip(name: str, width: int) -> str:
+    """`name` in at most `width` characters: a long fused-kernel name loses the middle of its op chain, never
+    the convolution kind in brackets at its end ("conv2d+mul+add+relu+...[winograd]")."""
+    if len(name) <= width:
+        return name
+    cut = name.rfind("[")
+    tail = name[cut:] if cut > 0 and len(name) - cut < width // 2 else ""
+    return name[:width - len(tail) - 3] + "..." + tail

@@ -1,4 +1,5 @@
 """`hb.util`: MXNet's NumPy-mode switches (always on here) and small helpers."""
+import contextlib
 from tempfile import TemporaryDirectory  # mx.util.TemporaryDirectory: the standard one
 
 from .frontend.npx import is_np_array, is_np_shape, reset_np, set_np, use_np
@@ -10,6 +11,16 @@ def use_np_array(func):
 
 
 use_np_shape = use_np_array
+
+
+@contextlib.contextmanager
+def np_shape(active: bool = True):
+    """MXNet's scope for NumPy shape semantics (0-d and zero-size arrays). hybrid always has them,
+    so the scope changes nothing, like npx.set_np / reset_np (docs/semantics.md)."""
+    yield
+
+
+np_array = np_shape   # MXNet's scope for the NumPy array type: the only one hybrid has
 
 
 def getenv(name: str):
@@ -28,4 +39,4 @@ def setenv(name: str, value) -> None:
 
 
 __all__ = ["is_np_array", "is_np_shape", "reset_np", "set_np", "use_np", "use_np_array", "use_np_shape",
-           "num_gpus", "getenv", "setenv", "TemporaryDirectory"]
+           "np_shape", "np_array", "num_gpus", "getenv", "setenv", "TemporaryDirectory"]

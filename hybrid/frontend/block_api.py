@@ -34,6 +34,17 @@ class HookHandle:
         self.detach()
 
 
+class SummaryAfterHybridizeError(HybridError, AssertionError):
+    """summary() of a hybridized block (an AssertionError too, as MXNet raises)."""
+
+
+def _shapes(values) -> str:
+    """The shapes of the arrays in a (nested) list or tuple of call arguments or results."""
+    if isinstance(values, (list, tuple)):
+        return ", ".join(s for s in (_shapes(v) for v in values) if s)
+    return str(tuple(values.shape)) if hasattr(values, "shape") else ""
+
+
 class OwnParams(OrderedDict):
     """A block's own parameters (Gluon 1.x `self.params`): `get(name, **kwargs)` returns the
     parameter `name`, creating and registering it with the given shape/init/... on first use."""
@@ -106,9 +117,9 @@ class BlockAPI:
 
     def _share(self, prefix: str, shared: dict) -> None:
         for name in list(self._reg_params):
-            param = shared.get(prefix + name)
-            if param is not None:
-                setattr(self, name, param)
+            # a membership test, not shared.get: a block's `params` (OwnParams) creates what get() asks for
+            if prefix + name in shared:
+                setattr(self, name, shared[prefix + name])
         for name, child in self._children.items():
             child._share(f"{prefix}{name}.", shared)
 
@@ -236,12 +247,15 @@ class BlockAPI:
         """Print (and return) a table of every layer's output shape and parameter count for a call on
         `inputs`, with totals, like Gluon's Block.summary."""
         from ..core.autograd import pause
+        if self.__dict__.get("_compiled") is not None:
+            raise SummaryAfterHybridizeError(
+                f"{type(self).__name__}.summary() times each layer's own call, which a hybridized block makes once "
+                "inside its compiled graph: call summary() before hybridize(), or after hybridize(False)")
         rows: list = []
         handles = []
 
         def record(block, _inputs, outputs, depth):
-            outs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
-            shapes = ", ".join(str(tuple(o.shape)) for o in outs if hasattr(o, "shape"))
+            shapes = _shapes(outputs)
             count = sum(int(numpy.prod(p.shape)) for p in block._reg_params.values() if p.shape)
             rows.append((depth, f"{type(block).__name__}-{len(rows) + 1}", shapes, count))
 
@@ -261,7 +275,7 @@ class BlockAPI:
         total = sum(int(numpy.prod(p.shape)) for p in params.values())
         trainable = sum(int(numpy.prod(p.shape)) for p in params.values() if p.grad_req != "null")
         lines = ["-" * 80, f"{'Layer (type)':>30}{'Output Shape':>32}{'Param #':>16}", "=" * 80,
-                 f"{'Input':>30}{', '.join(str(tuple(x.shape)) for x in inputs):>32}{0:>16}"]
+                 f"{'Input':>30}{_shapes(inputs):>32}{0:>16}"]
         # hooks fire innermost first; the table lists blocks in call order, outermost last (as Gluon does)
         for depth, label, shapes, count in rows:
             lines.append(f"{'  ' * depth + label:>30}{shapes:>32}{count:>16}")

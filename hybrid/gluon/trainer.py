@@ -82,8 +82,8 @@ class Trainer:
         if isinstance(params, Parameter):
             raise HybridError("Trainer takes a collection of parameters: pass net.collect_params() or a list")
         named = _as_parameter_list(params)
-        self._params = [(name, p) for name, p in named if p.grad_req != "null"]
-        if not self._params:
+        self._named = [(name, p) for name, p in named if p.grad_req != "null"]
+        if not self._named:
             # MXNet accepts this (a block holding only Constants); step() then changes nothing
             warnings.warn("Trainer: none of the given parameters is trainable (all have grad_req='null'); "
                           "step() will not change anything", stacklevel=2)
@@ -101,12 +101,12 @@ class Trainer:
         if self._update_on_kvstore and clip_global_norm is not None:
             raise HybridError("Trainer: clip_global_norm needs the gradients of every parameter in one place; it "
                               "cannot be combined with update_on_kvstore=True")
-        self._data_parallel = (DataParallel(self._kvstore.comm, self._params,
+        self._data_parallel = (DataParallel(self._kvstore.comm, self._named,
                                             "avg" if self._kvstore.type == "horovod" else "sum",
                                             compression=self._compression)
                                if distributed and not self._update_on_kvstore else None)
         self._kv_ready = False
-        if all(p.is_initialized for _, p in self._params):
+        if all(p.is_initialized for _, p in self._named):
             self._init_kvstore(first_step=False)
 
     # -- learning rate ---------------------------------------------------------------------
@@ -123,7 +123,13 @@ class Trainer:
 
     @property
     def trainable_params(self) -> list[Parameter]:
-        return [p for _, p in self._params]
+        return [p for _, p in self._named]
+
+    @property
+    def _params(self) -> list[Parameter]:
+        """The trainable parameters in update order (MXNet's attribute name, which code written
+        against MXNet reads); `_named` pairs each with its name."""
+        return self.trainable_params
 
     # -- the step ---------------------------------------------------------------------------
     def step(self, batch_size: int) -> None:
@@ -143,14 +149,14 @@ class Trainer:
         self._reduce_replicas()
         if self._data_parallel is not None:
             self._data_parallel.reduce_gradients()
-            for _, p in self._params:   # the workers' sum, into every device's gradient
+            for _, p in self._named:   # the workers' sum, into every device's gradient
                 grads = p.list_grad()
                 for g in grads[1:]:
                     g._assign(grads[0]._data)
 
     def _reduce_replicas(self) -> None:
         """Every replica's gradient becomes the sum over the replicas (kvstore 'device' semantics)."""
-        for _, p in self._params:
+        for _, p in self._named:
             if len(p.list_ctx()) > 1:
                 grads = p.list_grad()
                 total = self._compression.sum_local([g._data for g in grads])
@@ -162,8 +168,8 @@ class Trainer:
         if self._update_on_kvstore:
             self._update_on_store(batch_size)
             return
-        weights = [self._weight(name, p) for name, p in self._params]
-        grads = [self._grad(name, p) for name, p in self._params]
+        weights = [self._weight(name, p) for name, p in self._named]
+        grads = [self._grad(name, p) for name, p in self._named]
         states = self.states()
         lr, t = self.begin_update()
         with autograd.pause():
@@ -182,8 +188,8 @@ class Trainer:
         self._kv_ready = True
         if self._update_on_kvstore:
             self._kvstore.set_optimizer(self._optimizer)
-            self._kvstore.init(list(range(len(self._params))), [self._weight(n, p) for n, p in self._params])
-            self._kvstore.pull(list(range(len(self._params))), [self._weight(n, p) for n, p in self._params])
+            self._kvstore.init(list(range(len(self._named))), [self._weight(n, p) for n, p in self._named])
+            self._kvstore.pull(list(range(len(self._named))), [self._weight(n, p) for n, p in self._named])
             return
         if self._data_parallel is not None and self._data_parallel.synchronize_parameters() and first_step:
             from ..distributed import DistributedError
@@ -194,12 +200,12 @@ class Trainer:
                 "values before training starts")
 
     def _update_on_store(self, batch_size: int) -> None:
-        keys = list(range(len(self._params)))
+        keys = list(range(len(self._named)))
         self._weights_exist()
         with autograd.pause():   # one gradient per device: the store sums them
-            grads = [[g * (1.0 / batch_size) for g in p.list_grad()] for _, p in self._params]
+            grads = [[g * (1.0 / batch_size) for g in p.list_grad()] for _, p in self._named]
         self._kvstore.push(keys, grads)
-        self._kvstore.pull(keys, [p.list_data() for _, p in self._params])
+        self._kvstore.pull(keys, [p.list_data() for _, p in self._named])
 
     def allreduce_traced(self, grads: Sequence[Array]) -> list[Array]:
         """For a compiled step: the gradients after this trainer's allreduce ops (one per bucket),
@@ -207,7 +213,7 @@ class Trainer:
         if self._update_on_kvstore and self._kvstore.comm is not None:
             raise HybridError("compile_step: update_on_kvstore=True updates on the store, outside the compiled "
                               "step; use update_on_kvstore=False (the default) to compile the whole step")
-        several = [(name, p.list_ctx()) for name, p in self._params if len(p.list_ctx()) > 1]
+        several = [(name, p.list_ctx()) for name, p in self._named if len(p.list_ctx()) > 1]
         if several:
             raise HybridError(f"compile_step: parameter {several[0][0]!r} has replicas on {several[0][1]}; a compiled "
                               "step runs on one device. Train several devices with the eager or hybridized step "
@@ -220,14 +226,14 @@ class Trainer:
 
     def zero_grad(self) -> None:
         """Set every trainable parameter's gradient to zero (needed with grad_req='add')."""
-        for _, p in self._params:
+        for _, p in self._named:
             p.zero_grad()
 
     def update_fn(self, weights: Sequence[Array], grads: Sequence[Array], states: Sequence[tuple], lr, t,
                   rescale=1.0) -> tuple[list[Array], list[tuple]]:
         """Pure update of all parameters: arrays in, arrays out (NDArrays or Tracers)."""
-        if not len(weights) == len(grads) == len(states) == len(self._params):
-            raise HybridError(f"Trainer.update_fn: expected {len(self._params)} weights, grads and states, got "
+        if not len(weights) == len(grads) == len(states) == len(self._named):
+            raise HybridError(f"Trainer.update_fn: expected {len(self._named)} weights, grads and states, got "
                               f"{len(weights)}, {len(grads)} and {len(states)}")
         grads = [g * rescale for g in grads]
         if self.clip_global_norm is not None:
@@ -236,7 +242,7 @@ class Trainer:
         # per-parameter multipliers (Parameter.lr_mult / wd_mult); lr may be a traced 0-d array
         results = [opt.full_update(w, g, s, lr if p.lr_mult == 1.0 else lr * p.lr_mult, t,
                                    opt.wd * p.wd_mult, name)
-                   for (name, p), w, g, s in zip(self._params, weights, grads, states)]
+                   for (name, p), w, g, s in zip(self._named, weights, grads, states)]
         return [w for w, _ in results], [s for _, s in results]
 
     def begin_update(self) -> tuple[float, int]:
@@ -249,14 +255,14 @@ class Trainer:
         """The optimizer state of each trainable parameter (created at first use)."""
         if self._states is None:
             self._states = [tuple(NDArray(s) for s in self._optimizer.create_full_state(self._weight(name, p)._data))
-                            for name, p in self._params]
+                            for name, p in self._named]
         return self._states
 
     def commit(self, new_weights: Sequence, new_states: Sequence[tuple]) -> None:
         """Write updated weights and states into the existing arrays (in place). A new state may be
         an old weight array itself (DCASGD keeps the previous weight), so states are read first."""
         new_states = [[numpy.asarray(n).copy() for n in new] for new in new_states]
-        for (name, p), w in zip(self._params, new_weights):
+        for (name, p), w in zip(self._named, new_weights):
             self._weight(name, p)._assign(numpy.asarray(w))
             p._sync_replicas()
         for old, new in zip(self.states(), new_states):
@@ -264,7 +270,7 @@ class Trainer:
                 o._assign(n)
 
     def _weights_exist(self) -> None:
-        for name, p in self._params:
+        for name, p in self._named:
             self._weight(name, p)
 
     def _weight(self, name: str, p: Parameter) -> NDArray:
@@ -286,7 +292,7 @@ class Trainer:
         """Save the optimizer state and update count to an .npz file (versioned, no pickle)."""
         arrays = {"__format_version__": numpy.array(STATES_FORMAT_VERSION),
                   "__num_update__": numpy.array(self._optimizer.num_update)}
-        for (name, _), state in zip(self._params, self.states()):
+        for (name, _), state in zip(self._named, self.states()):
             for i, s in enumerate(state):
                 arrays[f"{name}/{i}"] = s._data
         with open(filename, "wb") as f:
@@ -298,7 +304,7 @@ class Trainer:
         if version is None or int(version) != STATES_FORMAT_VERSION:
             raise FormatError(f"{filename}: not a trainer-state file of format version {STATES_FORMAT_VERSION} "
                               f"(found {None if version is None else int(version)})")
-        for (name, _), state in zip(self._params, self.states()):
+        for (name, _), state in zip(self._named, self.states()):
             for i, s in enumerate(state):
                 key = f"{name}/{i}"
                 if key not in loaded or loaded[key].shape != s.shape:

@@ -167,3 +167,21 @@ def test_infer_shape_hook_sets_deferred_shapes(backend):
     out = net(np.array(x)).asnumpy()
     assert net.w.shape == (5, 3)
     onp.testing.assert_allclose(out, onp.maximum(x @ net.w.data().asnumpy(), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_summary_takes_state_lists_and_refuses_hybridized_blocks():
+    """MXNet's summary(x, begin_state) of an RNN layer (a list argument), and its AssertionError for a
+    hybridized block, whose layers run inside one compiled graph."""
+    lstm = gluon.rnn.LSTM(6)
+    lstm.initialize()
+    state = lstm.begin_state(4)
+    text = lstm.summary(np.ones((5, 4, 3)), state)
+    assert "(5, 4, 3), (1, 4, 6), (1, 4, 6)" in text and "(5, 4, 6)" in text
+    net = nn.HybridSequential()
+    net.add(nn.Dense(2, in_units=3))
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(AssertionError, match="before hybridize"):
+        net.summary(np.ones((1, 3)))
+    net.hybridize(False)
+    assert "Dense" in net.summary(np.ones((1, 3)))

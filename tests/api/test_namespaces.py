@@ -133,3 +133,11 @@ def test_parameter_options():
     p.initialize()
     p.cast("float64")
     assert p.data().dtype == onp.float64 and p.list_ctx() == [mx.cpu()]
+
+
+def test_util_np_mode_scopes_are_no_ops():
+    # MXNet's np_shape / np_array scopes: hybrid is always in NumPy mode, so they change nothing
+    assert mx.np_shape is mx.util.np_shape and mx.np_array is mx.util.np_array and mx.use_np is mx.util.use_np
+    with mx.util.np_shape(True), mx.util.np_array(True):
+        assert np.ones((0, 2)).shape == (0, 2) and np.ones(()).shape == ()
+    assert mx.util.is_np_shape() and mx.util.is_np_array()

@@ -12,7 +12,7 @@ import pytest
 
 from hybrid.ir.registry import all_ops
 
-from test_llvm_util import compare, graph_of, op
+from test_llvm_util import HOST_KINDS, assembly, compare, graph_of, op
 
 rng = numpy.random.default_rng(0)
 
@@ -448,3 +448,25 @@ def test_softmax_rows_vectorize_and_split_across_threads(tmp_path):
     x = rng.standard_normal((512, 128)).astype("f4") * 4
     b = rng.uniform(0.5, 2.0, (1, 128)).astype("f4")
     compare(graph, [x, b], rtol=1e-5, atol=1e-4)   # the quotient sums cancel: float32 rounding of ~100
+
+
+# the two host kinds every host checks (LLVM CPU name, features), and one with AVX512-BF16
+BF16_HOST_KINDS = [kind[:2] for kind in HOST_KINDS] + [
+    ("cooperlake", "+avx512bf16,+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2")]
+
+
+@pytest.mark.parametrize("cpu,features", BF16_HOST_KINDS, ids=[k[0] for k in BF16_HOST_KINDS])
+def test_bfloat16_kernels_need_no_compiler_rt_helper_and_keep_subnormals(cpu, features):
+    """Exact float ops on widened bfloat16 (max, min, abs: a softmax's row max) must stay float ops:
+    narrowed back to bfloat arithmetic, LLVM rounds the result with __truncsfbf2 where the host
+    lacks AVX512-BF16 (MCJIT does not link it: the process crashed on AVX2 hosts) and with
+    vcvtneps2bf16, which flushes subnormals to zero, where it has it."""
+    from hybrid import passes
+    from hybrid.codegen.llvm import module
+    graph = graph_of({"x": ((4, 6), "bf16"), "y": ((4, 6), "bf16")}, lambda g, x, y: [
+        op(g, "max", x, axes=[1], keepdims=True), op(g, "min", x, axes=[0], keepdims=False),
+        op(g, "maximum", x, y), op(g, "abs", op(g, "minimum", x, y))])
+    optimized = passes.optimize(graph).graph
+    asm = assembly(lambda triple: module.build_module(optimized, triple).ir, cpu, features)
+    calls = [line for line in asm if "__trunc" in line or "__extend" in line or "vcvtneps2bf16" in line]
+    assert not calls, calls[:4]

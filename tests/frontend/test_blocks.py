@@ -591,3 +591,13 @@ def test_input_that_does_not_fit_a_given_in_channels_names_the_parameter(hybridi
     assert layer(np.ones((2, 10))).shape == (2, 10)
     with pytest.raises(hb.ShapeError, match="in_units / in_channels"):
         layer(np.ones((2, 11)))
+
+
+def test_share_parameters_from_another_blocks_own_params():
+    """share_parameters(other.params) takes what `other` has and leaves the rest: sharing an
+    Embedding's weight with a Dense output layer keeps the Dense's own bias (and adds nothing to the
+    Embedding)."""
+    embedding = nn.Embedding(40, 30)
+    dense = nn.Dense(40, flatten=False).share_parameters(embedding.params)
+    assert dense.weight is embedding.weight and dense.bias.shape == (40,)
+    assert list(embedding.collect_params()) == ["weight"]

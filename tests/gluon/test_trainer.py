@@ -144,3 +144,15 @@ def test_uninitialized_parameter_error_names_it():
     net(hb.np.ones((2, 4)))     # deferred initialization happens here; the trainer then works
     trainer.step(2)
     assert trainer.optimizer.num_update == 1
+
+
+def test_trainer_params_in_collect_params_order():
+    # MXNet's Trainer._params: the trainable Parameters in the order given (every worker must agree)
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+    net.initialize()
+    params = net.collect_params()
+    params["0.bias"].grad_req = "null"
+    trainer = gluon.Trainer(params, "sgd")
+    assert trainer._params == [params["0.weight"], params["1.weight"], params["1.bias"]]
+    assert trainer._params == trainer.trainable_params

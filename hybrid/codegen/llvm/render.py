@@ -191,8 +191,12 @@ class ExprRenderer:
             return self.cast(self.cast(v, src, "f32"), "f32", dst)
         if dst == "bf16":
             return self.to_bf16(v, src)
+        if src == "bf16" and dst != "f32":
+            return self.cast(self.widen(v, src), "f32", dst)
         if src == "f64" and dst == "f16":
             return fn.op(f"fptrunc float {self.f64_to_f32_odd(v)} to half")
+        if dst == "f32" and src in ("f16", "bf16"):
+            return self.widen(v, src)
         if is_float(src) and is_float(dst):
             order = ("f16", "bf16", "f32", "f64")
             kind = "fpext" if order.index(dst) > order.index(src) else "fptrunc"
@@ -250,6 +254,18 @@ class ExprRenderer:
         inexact = fn.op(f"fcmp one double {err}, 0.0")
         return fn.op(f"bitcast i64 {fn.op(f'select i1 {inexact}, i64 {odd}, i64 {bits}')} to double")
 
+    def widen(self, v: str, src: str) -> str:
+        """A half or bfloat16 value as the float it equals. bfloat16 widens by integer ops on its
+        bits: from an `fpext bfloat`, LLVM narrows exact float ops (max, min, fabs) back into
+        bfloat arithmetic, which it lowers through a compiler-rt helper that MCJIT does not link
+        on hosts without AVX512-BF16 (a crash) and through instructions that flush subnormals on
+        hosts with it."""
+        fn = self.fn
+        if src == "f16":
+            return fn.op(f"fpext half {v} to float")
+        bits = fn.op(f"zext i16 {fn.op(f'bitcast bfloat {v} to i16')} to i32")
+        return fn.op(f"bitcast i32 {fn.op(f'shl i32 {bits}, 16')} to float")
+
     def to_bf16(self, v: str, src: str) -> str:
         """Any dtype -> bfloat16, rounded once to nearest even as ml_dtypes does. The last step is
         integer arithmetic on the float's bits: LLVM's own float -> bfloat is a libcall on some
@@ -267,7 +283,7 @@ class ExprRenderer:
         if src == "f64":
             v = self.f64_to_f32_odd(v)
         elif src == "f16":
-            v = fn.op(f"fpext half {v} to float")
+            v = self.widen(v, src)
         bits = fn.op(f"bitcast float {v} to i32")
         lsb = fn.op(f"and i32 {fn.op(f'lshr i32 {bits}, 16')}, 1")
         rounded = fn.op(f"add i32 {bits}, {fn.op(f'add i32 {lsb}, 32767')}")
@@ -284,7 +300,7 @@ class ExprRenderer:
         select of the in-range result never yields the poison of the other operand."""
         fn = self.fn
         if src in ("f16", "bf16"):
-            v, src = fn.op(f"fpext {REG[src]} {v} to float"), "f32"
+            v, src = self.widen(v, src), "f32"
         wide = "i64" if dst in ("i64", "u32", "u64") else "i32"
         lo, hi = -float(1 << (BITS[wide] - 1)), float(1 << (32 if dst == "u32" else BITS[wide] - 1))
         ge = fn.op(f"fcmp oge {REG[src]} {v}, {lit(lo, src)}")
@@ -315,7 +331,7 @@ class ExprRenderer:
             self.mod.math.add(name)
             return fn.op(f"call float @hb_{name}_f32({', '.join('float ' + a for a in args)})")
         if t in ("f16", "bf16"):
-            wide = [fn.op(f"fpext {REG[t]} {a} to float") for a in args]
+            wide = [self.widen(a, t) for a in args]
             return self.cast(self.call_math(name, wide, "f32"), "f32", t)
         f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
         return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
@@ -323,7 +339,7 @@ class ExprRenderer:
     def float_op(self, op: str, a: list[str], t: str) -> str:
         fn, ty, sfx = self.fn, REG[t], _FSUFFIX[t]
         if t == "bf16":   # computed in float and rounded once (ml_dtypes), never by LLVM's bfloat lowering
-            wide = [fn.op(f"fpext bfloat {x} to float") for x in a]
+            wide = [self.widen(x, t) for x in a]
             return self.cast(self.float_op(op, wide, "f32"), "f32", "bf16")
         simple = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
         if op in simple:
