@@ -90,8 +90,8 @@ def test_register_tile_fits_the_registers(width):
 
 def test_auto_choice_by_shape_class():
     """auto: direct for spatial kernels over enough channels and for the 7x7 RGB stem, im2col for 1x1 on images
-    from 14x14 up and thin 3x3 stems; 1x1 on 7x7 images direct where half a vector fits the row (conv_choice.py;
-    Winograd takes the 3x3 stride-1 shapes: test_conv_winograd.py)."""
+    from 14x14 up or with stride 2 and thin 3x3 stems; stride-1 1x1 on 7x7 images direct where half a vector
+    fits the row (conv_choice.py; Winograd takes the 3x3 stride-1 shapes: test_conv_winograd.py)."""
     def geo(c, k, w, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, w, w), (64, c, k, k), (stride, stride), (k // 2, k // 2),
                             (1, 1), 1)
@@ -101,7 +101,7 @@ def test_auto_choice_by_shape_class():
         assert conv_choice.choose_kind(geo(3, 7, 224, stride=2), width) == "direct"
         assert conv_choice.choose_kind(geo(64, 1, 64), width) == "im2col"
         assert conv_choice.choose_kind(geo(512, 1, 14), width) == "im2col"
-        assert conv_choice.choose_kind(geo(1024, 1, 14, stride=2), 8) == "direct"       # 7x7 output
+        assert conv_choice.choose_kind(geo(1024, 1, 14, stride=2), width) == "im2col"   # 7x7 output
         assert conv_choice.choose_kind(geo(3, 3, 64), width) == "im2col"
     assert conv_choice.choose_kind(geo(512, 1, 7), 8) == "direct"
     assert conv_choice.choose_kind(geo(512, 1, 7), 16) == "im2col"          # 7 pixels: under half a vector

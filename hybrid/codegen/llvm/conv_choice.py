@@ -13,9 +13,11 @@ NCHW[x]c transforms at its edges):
   - a 7x7 stem over RGB (C < 4: 49 taps per packed input float; ResNet-50's 3->64 7x7/2 at 224: 0.80-0.87x
     of im2col at batch 1 and 8), but not the 3x3 RGB stems (W6: 1.5x) nor other thin inputs, unless pooled
     (below);
-  - 1x1 convolutions only on small images (output rows under 14 pixels: the GEMM's columns are the 49 pixels
-    of a 7x7 image, too few for its panels; ResNet-50's and DenseNet-121's 7x7 1x1s 0.80-0.92x of im2col,
-    batch 1 and 8). From 14x14 up im2col is as fast or faster (the im2col of a 1x1 is no copy at all).
+  - 1x1 stride-1 convolutions only on small images (output rows under 14 pixels: the GEMM's columns are the
+    49 pixels of a 7x7 image, too few for its panels; ResNet-50's and DenseNet-121's 7x7 1x1s 0.80-0.92x of
+    im2col, batch 1 and 8). From 14x14 up im2col is as fast or faster (the im2col of a 1x1 is no copy at
+    all); so it is for stride 2, where the direct kernel would pack 4x the pixels it reads (W6's 256->512
+    1x1/2 to 8x8: 1.2x of im2col's time, ResNet-50's 1024->2048 to 7x7: 1.0x).
 A 3x3 stride-1 convolution over at least one vector of input channels runs Winograd (conv_winograd.py) from
 7x7 outputs up: F(4x4,3x3) from 28x28 (ResNet-18 at 64x64 and 32x32: 0.31-0.35x ONNX Runtime's time;
 ResNet-50's 64 and 128 channels at 56x56 and 28x28 0.34-0.36x; F(2x2) 0.5-0.57x), F(2x2,3x3) from 14x14 to 27
@@ -72,7 +74,8 @@ def choose_kind(geo: ConvGeometry, width: int, pooled: bool = False) -> str:
         return "winograd2" if 14 <= min(oh, ow) < 28 else "winograd4"
     thin_pooled = pooled and 2 * min(geo.w_shape[0], width) >= width
     enough_work = c >= 4 or thin_pooled or kh * kw >= 49       # per packed input float (the 7x7 RGB stem)
-    return "direct" if (kh * kw > 1 or ow < 14) and enough_work and 2 * ow >= width else "im2col"
+    small_1x1 = ow < 14 and tuple(geo.stride) == (1, 1)
+    return "direct" if (kh * kw > 1 or small_1x1) and enough_work and 2 * ow >= width else "im2col"
 
 
 def blocked_input(node: Node) -> Optional[int]:

@@ -35,6 +35,7 @@ from ...ir.memory_plan import region_layout
 from ...passes.memory_plan import plan_matches, plan_memory
 from . import profiling
 from .mathlib import INTRINSICS, math_module
+from .dedup import merge_identical
 from .support import barrier_ir, ipow_ir
 
 ALIGN = 64
@@ -326,7 +327,8 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
     pieces = [INTRINSICS, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
     pieces += globals_ + [profiling.DEFINITION]
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
-    pieces += mod.functions + [entry.text()]
+    functions, (entry_text,) = merge_identical(mod.functions, [entry.text()])
+    pieces += functions + [entry_text]
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
     return ModulePlan(_assemble(pieces, mod.declares, triple), placer.check_base + placer.check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
