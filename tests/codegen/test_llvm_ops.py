@@ -468,5 +468,7 @@ def test_bfloat16_kernels_need_no_compiler_rt_helper_and_keep_subnormals(cpu, fe
         op(g, "maximum", x, y), op(g, "abs", op(g, "minimum", x, y))])
     optimized = passes.optimize(graph).graph
     asm = assembly(lambda triple: module.build_module(optimized, triple).ir, cpu, features)
-    calls = [line for line in asm if "__trunc" in line or "__extend" in line or "vcvtneps2bf16" in line]
+    # the module defines __truncsfbf2 for the cases LLVM still rounds through it; these kernels must not
+    calls = [line for line in asm if ("__trunc" in line or "__extend" in line) and ("call" in line or "$" in line)
+             or "vcvtneps2bf16" in line]
     assert not calls, calls[:4]

@@ -41,15 +41,8 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 ]
 
 
-# failures of the llvm backend only (codegen bugs, reported to the llvm owner)
-LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = [
-    (r"^test_attention_.*bf16", "bfloat16 Attention crashes the process on an AVX2 host (segmentation fault: a call "
-     "through a null pointer in the compiled entry point, at 1 and 2 threads), also on main before onnx5's changes "
-     "(97b98e1); found 2026-12-02 by onnx5, reported to the llvm owner. Not run (it would end the suite), counted "
-     "as failed"),
-]
-# cases that end the process instead of failing: not run, reported as failed with their reason
-CRASHES = {"llvm": [r"^test_attention_.*bf16"]}
+# failures of the llvm backend only (codegen bugs, reported to the llvm owner); none known
+LLVM_EXPECTED_FAILURES: list[tuple[str, str]] = []
 
 
 def expected_reason(name: str, hybrid_backend: str = "interp"):
@@ -84,19 +77,12 @@ def run_suite(hybrid_backend: str, include: str | None = None, progress: str | N
         suite.include(include)
     # the list keeps the cases: a TestSuite drops its references to the tests it has run
     cases = [case for case in _iter_tests(suite.test_suite) if not kinds or _kind(case).split(" ")[0] in kinds]
-    crashing = [c for c in cases if any(re.search(p, c.id().split(".")[-1].removesuffix("_cpu"))
-                                        for p in CRASHES.get(hybrid_backend, []))]
-    cases = [c for c in cases if c not in crashing]
     with open(progress or os.devnull, "w", buffering=1) as stream:
         runner = unittest.TextTestRunner(stream=stream, verbosity=2 if progress else 0)
         result = runner.run(unittest.TestSuite(cases))
     failed = {t.id(): tb for t, tb in result.failures + result.errors}
     skipped = {t.id() for t, _ in result.skipped}
     report: dict = collections.defaultdict(lambda: collections.defaultdict(list))
-    for case in crashing:
-        name = case.id().split(".")[-1].removesuffix("_cpu")
-        report[_kind(case)]["expected"].append(name)
-        report[_kind(case)]["messages"].append(f"{name}: not run: {expected_reason(name, hybrid_backend)}")
     for case in cases:
         test_id = case.id()
         if test_id in skipped:

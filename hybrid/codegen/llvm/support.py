@@ -1,4 +1,5 @@
-"""Runtime support functions emitted into every module: the thread barrier and integer pow."""
+"""Runtime support functions emitted into every module: the thread barrier, integer pow and the
+float -> bfloat16 rounding LLVM may call."""
 from __future__ import annotations
 
 from .emit import REG, Fn
@@ -89,3 +90,25 @@ def ipow_ir(dtype: str) -> str:
         res = r
     fn.do(f"ret {ty} {res}")
     return fn.text()
+
+
+# LLVM legalizes some bfloat operations on hosts without AVX512-BF16 (a compare or select of a
+# loaded value, after its own combines) by rounding through compiler-rt's __truncsfbf2, which
+# MCJIT does not link: every module defines it (weak: a linker keeps one), rounding once to
+# nearest even as ml_dtypes does and keeping NaNs quiet NaNs of their sign.
+TRUNCSFBF2 = """define weak hidden bfloat @__truncsfbf2(float %x) nounwind {
+entry:
+  %bits = bitcast float %x to i32
+  %lsb = and i32 %bits, 65536
+  %half = lshr i32 %lsb, 16
+  %bias = add i32 %half, 32767
+  %rounded = add i32 %bits, %bias
+  %quiet = or i32 %bits, 4194304
+  %nan = fcmp uno float %x, 0.0
+  %chosen = select i1 %nan, i32 %quiet, i32 %rounded
+  %top = lshr i32 %chosen, 16
+  %short = trunc i32 %top to i16
+  %y = bitcast i16 %short to bfloat
+  ret bfloat %y
+}
+"""
