@@ -131,7 +131,11 @@ def _twins(name: str, size: int, backend: str):
 def test_eager_equals_hybridized(name, size, backend):
     x = np.array(onp.random.default_rng(5).standard_normal((2, 3, size, size)).astype(onp.float32))
     eager, compiled = _twins(name, size, backend)
-    onp.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy(), rtol=1e-5, atol=1e-5)
+    want = eager(x).asnumpy()
+    # 1e-5 relative to the output's scale: a logit near 0 is a cancellation of terms of the largest
+    # magnitude, and convolutions summed in another order (Winograd, blocked kernels: docs/architecture.md)
+    # move it by float32 rounding of that magnitude
+    onp.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5 * onp.abs(want).max())
 
 
 # ResNet-50 v2 is left out here: at this size its last stage normalizes 16 values per channel, which amplifies
