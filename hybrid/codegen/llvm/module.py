@@ -36,7 +36,7 @@ from ...passes.memory_plan import plan_matches, plan_memory
 from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .dedup import merge_identical
-from .support import TRUNCSFBF2, barrier_ir, ipow_ir
+from .support import barrier_ir, ipow_ir, truncsfbf2_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
@@ -324,7 +324,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
-    pieces = [INTRINSICS, TRUNCSFBF2, barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+    pieces = [INTRINSICS, truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
     pieces += globals_ + [profiling.DEFINITION]
     pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     functions, (entry_text,) = merge_identical(mod.functions, [entry.text()])

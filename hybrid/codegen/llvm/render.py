@@ -30,6 +30,7 @@ from .emit import BITS, MEM, REG, SIGNED, Fn, is_float, lit
 from .prepack import matrix_count, packed_strides
 from .lapack import render_lapack
 from .sort import render_sort, sort_parallel
+from .support import round_to_bf16
 
 BLOCK = 256            # inner block of a blocked float sum (block sums added in order)
 # Work below which a stage runs on thread 0 alone: splitting it would cost more in the barrier
@@ -267,9 +268,8 @@ class ExprRenderer:
         return fn.op(f"bitcast i32 {fn.op(f'shl i32 {bits}, 16')} to float")
 
     def to_bf16(self, v: str, src: str) -> str:
-        """Any dtype -> bfloat16, rounded once to nearest even as ml_dtypes does. The last step is
-        integer arithmetic on the float's bits: LLVM's own float -> bfloat is a libcall on some
-        hosts and flushes subnormals to zero with AVX512-BF16 on others."""
+        """Any dtype -> bfloat16, rounded once to nearest even as ml_dtypes does: exactly to float
+        (doubles rounded to odd), then support.round_to_bf16."""
         fn = self.fn
         if src == "bool":
             v, src = fn.op(f"uitofp i1 {v} to float"), "f32"
@@ -284,13 +284,7 @@ class ExprRenderer:
             v = self.f64_to_f32_odd(v)
         elif src == "f16":
             v = self.widen(v, src)
-        bits = fn.op(f"bitcast float {v} to i32")
-        lsb = fn.op(f"and i32 {fn.op(f'lshr i32 {bits}, 16')}, 1")
-        rounded = fn.op(f"add i32 {bits}, {fn.op(f'add i32 {lsb}, 32767')}")
-        quiet = fn.op(f"or i32 {bits}, 4194304")       # a NaN stays a (quiet) NaN of its sign
-        nan = fn.op(f"fcmp uno float {v}, 0.0")
-        top = fn.op(f"lshr i32 {fn.op(f'select i1 {nan}, i32 {quiet}, i32 {rounded}')}, 16")
-        return fn.op(f"bitcast i16 {fn.op(f'trunc i32 {top} to i16')} to bfloat")
+        return round_to_bf16(fn, v)
 
     def float_to_int(self, v: str, src: str, dst: str) -> str:
         """NumPy's float -> int cast (hybrid.ir.ops.elementwise.float_to_int): truncate, then

@@ -92,23 +92,23 @@ def ipow_ir(dtype: str) -> str:
     return fn.text()
 
 
-# LLVM legalizes some bfloat operations on hosts without AVX512-BF16 (a compare or select of a
-# loaded value, after its own combines) by rounding through compiler-rt's __truncsfbf2, which
-# MCJIT does not link: every module defines it (weak: a linker keeps one), rounding once to
-# nearest even as ml_dtypes does and keeping NaNs quiet NaNs of their sign.
-TRUNCSFBF2 = """define weak hidden bfloat @__truncsfbf2(float %x) nounwind {
-entry:
-  %bits = bitcast float %x to i32
-  %lsb = and i32 %bits, 65536
-  %half = lshr i32 %lsb, 16
-  %bias = add i32 %half, 32767
-  %rounded = add i32 %bits, %bias
-  %quiet = or i32 %bits, 4194304
-  %nan = fcmp uno float %x, 0.0
-  %chosen = select i1 %nan, i32 %quiet, i32 %rounded
-  %top = lshr i32 %chosen, 16
-  %short = trunc i32 %top to i16
-  %y = bitcast i16 %short to bfloat
-  ret bfloat %y
-}
-"""
+def round_to_bf16(fn: Fn, v: str) -> str:
+    """A float -> bfloat16 rounded once to nearest even as ml_dtypes does, by integer arithmetic on
+    its bits (LLVM's own float -> bfloat is a libcall on some hosts and flushes subnormals to zero
+    with AVX512-BF16 on others); a NaN stays a (quiet) NaN of its sign."""
+    bits = fn.op(f"bitcast float {v} to i32")
+    lsb = fn.op(f"and i32 {fn.op(f'lshr i32 {bits}, 16')}, 1")
+    rounded = fn.op(f"add i32 {bits}, {fn.op(f'add i32 {lsb}, 32767')}")
+    quiet = fn.op(f"or i32 {bits}, 4194304")
+    nan = fn.op(f"fcmp uno float {v}, 0.0")
+    top = fn.op(f"lshr i32 {fn.op(f'select i1 {nan}, i32 {quiet}, i32 {rounded}')}, 16")
+    return fn.op(f"bitcast i16 {fn.op(f'trunc i32 {top} to i16')} to bfloat")
+
+
+def truncsfbf2_ir() -> str:
+    """LLVM legalizes some bfloat operations on hosts without AVX512-BF16 (a compare or select of a
+    loaded value, after its own combines) by rounding through compiler-rt's __truncsfbf2, which
+    MCJIT does not link: every module defines it (weak: a linker keeps one) with hybrid's rounding."""
+    fn = Fn("define weak hidden bfloat @__truncsfbf2(float %x) nounwind")
+    fn.do(f"ret bfloat {round_to_bf16(fn, '%x')}")
+    return fn.text()
