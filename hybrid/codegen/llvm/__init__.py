@@ -57,7 +57,8 @@ class LLVMExecutable:
         self.graph = graph
         self.plan = plan
         self.engine = engine
-        self.nthreads = nthreads if plan.parallel else 1
+        # a graph with nothing to split across threads still uses them for its concurrent groups
+        self.nthreads = nthreads if plan.parallel or plan.concurrent_regions else 1
         self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
@@ -66,7 +67,8 @@ class LLVMExecutable:
                              profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
                                                  graph.name) if profile else None,
                              teams=plan.teams if self.nthreads == plan.teams else 0,
-                             schedule=ScheduleChoice(graph.name, "llvm", plan.concurrent_regions, self.nthreads))
+                             schedule=ScheduleChoice(graph.name, "llvm", plan.concurrent_regions, self.nthreads),
+                             parallel=plan.parallel)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an

@@ -242,8 +242,9 @@ class Runner:
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
                  output_sources, nthreads: int, keepalive=(), checks=(), packs=(),
                  profile: Optional[ProfileHook] = None, teams: int = 0,
-                 schedule: Optional[ScheduleChoice] = None):
+                 schedule: Optional[ScheduleChoice] = None, parallel: bool = True):
         self.fn = ENTRY_TYPE(entry_address)
+        self.parallel = parallel
         self.schedule = schedule if teams and schedule is not None else None
         words = barrier_words(teams if self.schedule is not None else 0)
         self.barrier_tails = {c: [0, int(c)] + [0] * (words - 2) for c in (False, True)}
@@ -277,10 +278,14 @@ class Runner:
         self.packs.forget()
 
     def _run(self, ctx: _Context, concurrent: bool = False) -> None:
+        """On the team, or alone: when the team is busy, or when nothing is split across threads and the
+        concurrent regions are not run side by side (the team only for its groups)."""
         start = time.perf_counter()
-        if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
+        on_team = self.team is not None and (concurrent or self.parallel) and \
+            self.team.run(ctx.base, ctx.arena_addr, ctx.bar)
+        if not on_team:
             self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
-        elif self.schedule is not None:
+        if self.schedule is not None and (on_team or not concurrent):
             self.schedule.record(concurrent, time.perf_counter() - start)
 
     def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
