@@ -44,7 +44,7 @@ class ScheduleChoice:
 
     def _decide(self, concurrent: bool, why: str) -> None:
         self.decided = concurrent
-        self.reason = f"{'concurrent' if concurrent else 'in order'} ({why})"
+        self.reason = f"{'side by side' if concurrent else 'in order'} ({why})"
         if self.regions:
             log.log("compile", f"{self.backend}: @{self.graph} runs its {self.regions} concurrent region(s) "
                                f"{self.reason}")
