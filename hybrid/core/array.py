@@ -303,17 +303,28 @@ class NDArray(Array):
         ENGINE.drain()          # the caller may write through this view: no queued op may read it later
         return self._data if dtype is None else self._data.astype(dtype)
 
-    def item(self):
-        return self._data.item()
+    def item(self, *args):
+        """A Python scalar: the only element, or the one at a flat index or an index tuple (NumPy's item)."""
+        return self._data.item(*args)
 
     def tolist(self):
         return self._data.tolist()
 
-    def __float__(self): return float(self._data)
-    def __complex__(self): return complex(self._data)
-    def __int__(self): return int(self._data)
+    def _scalar(self, convert: type):
+        """MXNet's rule for int()/float()/complex()/bool(): any size-1 array converts, whatever its
+        rank (the d2l book's `int(argmax(Y).reshape(1))`); NumPy 2 accepts only 0-d arrays."""
+        if self.size != 1:
+            if convert is bool:          # NumPy's message for empty or many elements
+                return bool(self._data)
+            raise TypeError(f"{convert.__name__}() of an array of shape {self.shape}: only size-1 arrays can be "
+                            f"converted to Python scalars; index one element or call .item(i) instead")
+        return convert(self._data.item())
+
+    def __float__(self): return self._scalar(float)
+    def __complex__(self): return self._scalar(complex)
+    def __int__(self): return self._scalar(int)
     def __index__(self): return int(self._data)
-    def __bool__(self): return bool(self._data)
+    def __bool__(self): return self._scalar(bool)
 
     def __setitem__(self, key, value):
         self._check_writable(value)

@@ -242,3 +242,18 @@ def test_concise_optimizers_train_a_regression(optimizer, params):
             loss.backward()
             trainer.step(Xb.shape[0])
     assert float(loss_fn(net(X), y).mean()) < first / 2
+
+
+def test_size_one_arrays_convert_to_python_scalars():
+    """MXNet's int()/float()/bool() accept any size-1 array, whatever its rank (the RNN chapters'
+    `int(d2l.reshape(d2l.argmax(Y, axis=2), 1))`); more than one element is a TypeError; item()
+    takes NumPy's flat index or index tuple."""
+    logits = onp.random.default_rng(6).normal(size=(1, 1, 7)).astype(onp.float32)
+    Y = np.array(logits)
+    assert int(Y.argmax(axis=2).reshape(1)) == int(logits.argmax())
+    assert float(np.array([[2.5]])) == 2.5 and bool(np.array([0.0])) is False and bool(np.array([[3]])) is True
+    with pytest.raises(TypeError, match=r"shape \(2,\).*size-1"):
+        int(np.array([1, 2]))
+    with pytest.raises(ValueError):
+        bool(np.array([1, 2]))
+    assert np.array(logits).item(3) == logits.item(3) and np.array(logits).item((0, 0, 5)) == logits[0, 0, 5]
