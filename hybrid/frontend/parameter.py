@@ -280,6 +280,15 @@ class ParameterDict(dict):
 
     reset_device = reset_ctx
 
+    def setattr(self, name: str, value) -> None:
+        """Set one attribute on every parameter (MXNet 1.x's ParameterDict.setattr, e.g.
+        `collect_params('.*bias').setattr('wd_mult', 0)` or `.setattr('grad_req', 'null')`)."""
+        for p in self._distinct():
+            if not hasattr(p, name):
+                raise AttributeError(f"ParameterDict.setattr: parameter {p.name!r} has no attribute {name!r} "
+                                     f"(settable: lr_mult, wd_mult, grad_req, ...)")
+            setattr(p, name, value)
+
     def zero_grad(self) -> None:
         for p in self._distinct():
             p.zero_grad()

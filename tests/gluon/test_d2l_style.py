@@ -257,3 +257,26 @@ def test_size_one_arrays_convert_to_python_scalars():
     with pytest.raises(ValueError):
         bool(np.array([1, 2]))
     assert np.array(logits).item(3) == logits.item(3) and np.array(logits).item((0, 0, 5)) == logits[0, 0, 5]
+
+
+def test_parameter_dict_setattr_excludes_bias_from_weight_decay():
+    """The weight-decay chapter: `collect_params('.*bias').setattr('wd_mult', 0)`, then SGD with wd
+    decays the weight only (MXNet's update w -= lr * (grad + wd * wd_mult * w)), checked in NumPy."""
+    net = nn.Dense(1, in_units=3)
+    net.initialize(init.Normal(sigma=0.5))
+    net.collect_params(".*bias").setattr("wd_mult", 0)
+    assert net.bias.wd_mult == 0 and net.weight.wd_mult == 1
+    w, b = net.weight.data().asnumpy().copy(), net.bias.data().asnumpy().copy()
+    X = np.random.normal(size=(8, 3))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "wd": 0.5})
+    with autograd.record():
+        loss = net(X).sum()
+    loss.backward()
+    trainer.step(1)
+    gw, gb = X.asnumpy().sum(0, keepdims=True), onp.array([8.0], onp.float32)
+    onp.testing.assert_allclose(net.weight.data().asnumpy(), w - 0.1 * (gw + 0.5 * w), rtol=1e-5)
+    onp.testing.assert_allclose(net.bias.data().asnumpy(), b - 0.1 * gb, rtol=1e-5)
+    net.collect_params().setattr("grad_req", "null")
+    assert all(p.grad_req == "null" for p in net.collect_params().values())
+    with pytest.raises(AttributeError, match="no attribute 'lr_multiplier'"):
+        net.collect_params().setattr("lr_multiplier", 2)
