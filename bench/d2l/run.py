@@ -55,6 +55,28 @@ EXTRA = {
     "lstm": "chapter_recurrent-modern/lstm.md",
     "gru": "chapter_recurrent-modern/gru.md",
     "deep-rnn": "chapter_recurrent-modern/deep-rnn.md",
+    "ndarray": "chapter_preliminaries/ndarray.md",
+    "autograd": "chapter_preliminaries/autograd.md",
+    "linear-algebra": "chapter_preliminaries/linear-algebra.md",
+    "calculus": "chapter_preliminaries/calculus.md",
+    "probability": "chapter_preliminaries/probability.md",
+    "pandas": "chapter_preliminaries/pandas.md",
+    "model-construction": "chapter_builders-guide/model-construction.md",
+    "parameters": "chapter_builders-guide/parameters.md",
+    "init-param": "chapter_builders-guide/init-param.md",
+    "lazy-init": "chapter_builders-guide/lazy-init.md",
+    "custom-layer": "chapter_builders-guide/custom-layer.md",
+    "read-write": "chapter_builders-guide/read-write.md",
+    "use-gpu": "chapter_builders-guide/use-gpu.md",
+    "conv-layer": "chapter_convolutional-neural-networks/conv-layer.md",
+    "padding-and-strides": "chapter_convolutional-neural-networks/padding-and-strides.md",
+    "channels": "chapter_convolutional-neural-networks/channels.md",
+    "pooling": "chapter_convolutional-neural-networks/pooling.md",
+    "attention-scoring": "chapter_attention-mechanisms-and-transformers/attention-scoring-functions.md",
+    "multihead-attention": "chapter_attention-mechanisms-and-transformers/multihead-attention.md",
+    "positional-encoding": "chapter_attention-mechanisms-and-transformers/self-attention-and-positional-encoding.md",
+    "hybridize": "chapter_computational-performance/hybridize.md",
+    "async-computation": "chapter_computational-performance/async-computation.md",
 }
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
@@ -147,7 +169,7 @@ def first_error(stderr: str, program: str, origin: list) -> str:
 
 def run_program(clone: str, name: str, chapter: str, workdir: str, env: dict, args) -> dict:
     source, origin = build_program(clone, chapter, args.epochs, args.max_resize)
-    program = os.path.join(workdir, "programs", name + ".py")
+    program = os.path.join(workdir, "programs", f"d2l-{name}.py")   # never importable: no shadowing (pandas)
     os.makedirs(os.path.dirname(program), exist_ok=True)
     with open(program, "w") as f:
         f.write(source)

@@ -91,7 +91,7 @@ class Parameter:
         if not self._shape_known():
             self._deferred_init = chosen
             return
-        self._set_array(chosen(self.shape, self.dtype))
+        self._set_array(chosen.for_parameter(self.name, self.shape, self.dtype))
 
     def _infer_shape(self, shape) -> None:
         """Shape inference ahead of the first forward (MXNet's infer_shape): finish a pending deferred
@@ -118,7 +118,7 @@ class Parameter:
         if self._deferred_init is None:
             raise DeferredInitializationError(f"parameter {self.name} was used before initialize(); call "
                                               f"net.initialize() first")
-        self._set_array(self._deferred_init(self.shape, self.dtype))
+        self._set_array(self._deferred_init.for_parameter(self.name, self.shape, self.dtype))
         self._deferred_init = None
 
     def _set_array(self, data: numpy.ndarray) -> None:

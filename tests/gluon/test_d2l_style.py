@@ -280,3 +280,66 @@ def test_parameter_dict_setattr_excludes_bias_from_weight_decay():
     assert all(p.grad_req == "null" for p in net.collect_params().values())
     with pytest.raises(AttributeError, match="no attribute 'lr_multiplier'"):
         net.collect_params().setattr("lr_multiplier", 2)
+
+
+def test_array_methods_of_the_preliminaries_chapters():
+    """MXNet ndarray methods the book calls (cumsum, repeat through d2l.repeat, tile, sort/argsort
+    returning copies, diagonal, nonzero, round) equal NumPy's functions; f-string formats of a 0-d
+    array format its value (calculus: f'{h:.5f}'); round()/math.floor of an array give arrays."""
+    x = onp.random.default_rng(7).normal(size=(3, 4)).astype(onp.float32)
+    a = np.array(x)
+    onp.testing.assert_allclose(a.cumsum().asnumpy(), x.cumsum(), rtol=1e-6)
+    onp.testing.assert_allclose(a.cumsum(axis=0).asnumpy(), x.cumsum(axis=0), rtol=1e-6)
+    onp.testing.assert_array_equal(a.repeat(2, axis=1).asnumpy(), x.repeat(2, axis=1))
+    onp.testing.assert_array_equal(a.tile((2, 1)).asnumpy(), onp.tile(x, (2, 1)))
+    onp.testing.assert_array_equal(a.sort(axis=1).asnumpy(), onp.sort(x, axis=1))
+    onp.testing.assert_array_equal(a.argsort(axis=0).asnumpy(), onp.argsort(x, axis=0, kind="stable"))
+    onp.testing.assert_array_equal(a.asnumpy(), x)                      # sort() left the array as it was
+    onp.testing.assert_array_equal(a.diagonal(1).asnumpy(), x.diagonal(1))
+    for got, want in zip((a > 0).nonzero(), (x > 0).nonzero()):
+        onp.testing.assert_array_equal(got.asnumpy(), want)
+    onp.testing.assert_array_equal(a.round(1).asnumpy(), x.round(1))
+    h = np.array(1e-3)
+    assert f"h={h:.5f}, {np.array(2.5):>6.2f}" == f"h={1e-3:.5f}, {2.5:>6.2f}"
+    assert f"{a}" == str(a)
+    with pytest.raises(TypeError, match=r"0-d arrays only.*\(3, 4\)"):
+        f"{a:.3f}"
+    assert isinstance(round(np.array(2.6)), np.ndarray) and float(round(np.array(2.6))) == 3.0
+    assert float(math.floor(np.array(2.6))) == 2.0 and float(math.ceil(np.array(2.1))) == 3.0
+
+
+def test_initializer_subclass_with_mxnet_init_weight():
+    """The parameters chapter's MyInit: an init.Initializer subclass that only defines MXNet's
+    _init_weight(name, arr), filling an hb array in place; net.initialize(MyInit(), force_reinit=True)
+    calls it for each weight (biases keep their own 'zeros'), as MXNet's Initializer dispatches."""
+    seen = []
+
+    class MyInit(init.Initializer):
+        def _init_weight(self, name, data):
+            seen.append((name, data.shape))
+            data[:] = np.arange(data.size).reshape(data.shape) - 10.0
+            data *= np.abs(data) >= 5
+
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), nn.Dense(3))
+    net.initialize()
+    net(np.ones((2, 4)))
+    net.initialize(MyInit(), force_reinit=True)
+    assert [shape for _, shape in seen] == [(8, 4), (3, 8)] and all(n.endswith("weight") for n, _ in seen)
+    expected = onp.arange(32, dtype=onp.float32).reshape(8, 4) - 10
+    onp.testing.assert_array_equal(net[0].weight.data().asnumpy(), expected * (onp.abs(expected) >= 5))
+    onp.testing.assert_array_equal(net[0].bias.data().asnumpy(), onp.zeros(8, onp.float32))
+    layer = rnn.LSTM(4, input_size=3, i2h_weight_initializer=MyInit())
+    layer.initialize()                          # the fused RNN parameter: each piece by its own name
+    assert any(name.endswith("i2h_weight") for name, _ in seen)
+
+
+def test_numpy_submodules_import_as_in_mxnet():
+    """`from mxnet.numpy.random import multinomial` (probability chapter) under `import hybrid as mx`."""
+    import importlib
+    from hybrid.numpy.random import multinomial
+    from hybrid.np.linalg import norm
+    assert importlib.import_module("hybrid.numpy.fft") is np.fft and multinomial == np.random.multinomial
+    counts = multinomial(100, [0.25, 0.75], size=3)
+    assert counts.shape == (3, 2) and (counts.sum(axis=1) == 100).all()
+    assert float(norm(np.array([3.0, 4.0]))) == 5.0
