@@ -38,7 +38,7 @@ _register_submodules()
 
 
 def load(path: str, backend=None):
-    """Load a model without its code: `prefix` of an export (prefix-graph.json + prefix-params.npz)
+    """Load a model without its code: `prefix` of an export (prefix-symbol.json + prefix-0000.params)
     or an ONNX file (`model.onnx`, imported through hb.onnx)."""
     if str(path).endswith(".onnx"):
         from .onnx import import_model

@@ -322,13 +322,14 @@ class HybridBlock(Block):
             raise HybridError(f"{type(self).__name__} is not hybridized: call net.hybridize() and run it once")
         return self._compiled.ir(stage, format)
 
-    def export(self, path: str, epoch: Optional[int] = None, library: bool = False) -> tuple[str, ...]:
-        """Write `path-graph.json` and `path-params.npz` for the last compiled signature;
-        library=True also writes the native library `path.so` + `path.h` (hb.compile_library)."""
+    def export(self, path: str, epoch: int = 0, library: bool = False) -> tuple[str, ...]:
+        """Write `path-symbol.json` and `path-EPOCH.params` (MXNet's names; hybrid's checked format,
+        frontend/export.py) for the last compiled signature and return their names; library=True also
+        writes the native library `path.so` + `path.h` (hb.compile_library)."""
         from .export import export_compiled
         if self._compiled is None or self._compiled.last is None:
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
-        files = export_compiled(self._compiled, path)
+        files = export_compiled(self._compiled, path, epoch)
         if library:
             from ..ir.types import to_numpy_dtype
             examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
@@ -350,14 +351,31 @@ class SymbolBlock(HybridBlock):
             self._reg_params[value.name] = p
 
     @staticmethod
-    def imports(prefix: str, backend: Optional[str] = None) -> "SymbolBlock":
-        """Load `prefix-graph.json` + `prefix-params.npz` (written by export)."""
+    def imports(symbol_file: str, input_names=None, param_file: Optional[str] = None, device=None,
+                allow_missing: bool = False, ignore_extra: bool = False,
+                backend: Optional[str] = None) -> "SymbolBlock":
+        """Load an export: `imports('net-symbol.json', ['data'], 'net-0000.params')` as in MXNet, or
+        `imports('net')` (the prefix; its parameter file is the one the graph file names).
+        input_names, when given, must be one name per input of the exported graph."""
         from .export import load_exported
-        graph, params = load_exported(prefix)
+        graph, params = load_exported(symbol_file, param_file)
+        if input_names is not None:
+            names = [input_names] if isinstance(input_names, str) else list(input_names)
+            if len(names) != len(graph.data_inputs):
+                raise ValueError(f"SymbolBlock.imports({symbol_file!r}): input_names {names} has {len(names)} names; "
+                                 f"the exported graph has {len(graph.data_inputs)} inputs "
+                                 f"({', '.join(v.name for v in graph.data_inputs)})")
         block = SymbolBlock(graph, params)
+        if device is not None:
+            block.reset_device(device)
         if backend is not None:
             block.hybridize(backend=backend)
         return block
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(f"{v.name}: {v.type}" for v in self.graph.data_inputs)
+        outputs = ", ".join(str(v.type) for v in self.graph.outputs)
+        return f"SymbolBlock(\n  ({inputs}) -> ({outputs})\n)"
 
     def forward(self, *inputs):
         from ..core.replay import replay

@@ -140,6 +140,13 @@ class BlockAPI:
         for p in self._unique_params().values():
             p.cast(dtype)
 
+    def reset_device(self, device) -> None:
+        """Move every parameter to `device` (one device or a list; Parameter.reset_device)."""
+        for p in self._unique_params().values():
+            p.reset_device(device)
+
+    reset_ctx = reset_device   # MXNet 1.x's name
+
     def load_dict(self, param_dict: dict, device=None, allow_missing: bool = False, ignore_extra: bool = False,
                   cast_dtype: bool = False, dtype_source: str = "current") -> None:
         """Set parameters from {structural name: array}; names may carry MXNet's 'arg:'/'aux:' prefixes.
