@@ -11,7 +11,7 @@ from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels fo
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
 from .core.array import NDArray
-from .core.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
+from .core.context import Context, Device, cpu, cpu_pinned, cpu_shared, current_context, current_device, gpu, num_gpus
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .distributed import kvstore as kv
@@ -56,7 +56,7 @@ def __getattr__(name: str):
         raise _legacy_api_error(name)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu", "cpu_pinned", "cpu_shared",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
            "lr_scheduler", "metric", "nd", "ndarray", "optimizer", "random", "test_utils", "util",
            "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",

@@ -30,6 +30,23 @@ DEFAULT_DEVICE = cpu(0)
 library_compiler: Optional[Callable] = None
 
 
+class ChildRef:
+    """What `Block._children` maps a child's name to: calling it gives the child block. MXNet 2 keeps
+    `weakref.ref(child)` there and code written for it calls the entries; this reference is strong,
+    because register_child's caller need not keep the child anywhere else."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: "Block"):
+        self.block = block
+
+    def __call__(self) -> "Block":
+        return self.block
+
+    def __repr__(self) -> str:
+        return f"ChildRef({type(self.block).__name__})"
+
+
 class Block(BlockAPI):
     """Base class of all layers and models. Subclasses define `forward` (or, MXNet 1.x style,
     `hybrid_forward(self, F, x, ...)`; see block_api)."""
@@ -41,14 +58,15 @@ class Block(BlockAPI):
     def __setattr__(self, name: str, value) -> None:
         # re-assigning an attribute (e.g. to None) unregisters what it held before; as in MXNet, a child
         # or parameter may be replaced by one of its kind only (a tuple there would silently drop it)
-        existing = self._children.get(name, self._reg_params.get(name))
+        child = self._children.get(name)
+        existing = child() if child is not None else self._reg_params.get(name)
         if existing is not None and value is not None and not isinstance(value, type(existing)):
             raise TypeError(f"{type(self).__name__}.{name} holds a {type(existing).__name__}; assigning a "
                             f"{type(value).__name__} to it is not allowed (a child or parameter attribute keeps "
                             f"its type). Assign None first to remove it, or use another attribute name")
         held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
-            self._children[name] = value
+            self._children[name] = ChildRef(value)
         elif isinstance(value, Parameter):
             self._reg_params[name] = value
         object.__setattr__(self, name, value)
@@ -63,8 +81,15 @@ class Block(BlockAPI):
         if not re.fullmatch(r"[A-Za-z0-9_]+", name):
             # the name becomes part of parameter paths, which the IR text form spells as %[A-Za-z0-9_.]+
             raise ValueError(f"child name {name!r} must be letters, digits and underscores")
-        self._children[name] = block
+        self._children[name] = ChildRef(block)
         return block
+
+    def _child_items(self) -> list[tuple[str, "Block"]]:
+        """(name, child block) in registration order (`_children` holds ChildRefs, as MXNet's weakrefs)."""
+        return [(name, ref()) for name, ref in self._children.items()]
+
+    def _child_blocks(self) -> list["Block"]:
+        return [ref() for ref in self._children.values()]
 
     def collect_params(self, select: Optional[str] = None) -> ParameterDict:
         """Every parameter of this block and its children, by path; `select` is a regex filter. A
@@ -84,7 +109,7 @@ class Block(BlockAPI):
             for attr, value in vars(block).items():
                 if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
                     continue
-                if any(b not in block._children.values() for b in _blocks_inside(value)):
+                if any(b not in block._child_blocks() for b in _blocks_inside(value)):
                     warnings.warn(f"{type(block).__name__}.{attr} is a {type(value).__name__} holding Blocks, which "
                                   "are not registered as children (their parameters are not collected, initialized "
                                   "or saved); use nn.Sequential / nn.HybridSequential or register_child()",
@@ -92,7 +117,7 @@ class Block(BlockAPI):
 
     def _descendants(self) -> list:
         out = []
-        for child in self._children.values():
+        for child in self._child_blocks():
             out += [child, *child._descendants()]
         return out
 
@@ -109,14 +134,14 @@ class Block(BlockAPI):
             if id(p) not in seen:
                 seen.add(id(p))
                 out[prefix + name] = p
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             child._collect(f"{prefix}{name}.", out, seen)
 
     def _param_paths(self, prefix: str = "") -> list:
         """(structural name, parameter) along every path: a shared parameter once per path that
         reaches it (_unique_params lists it once, by its first path)."""
         out = [(prefix + name, p) for name, p in self._reg_params.items()]
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             out += child._param_paths(f"{prefix}{name}.")
         return out
 
@@ -136,7 +161,7 @@ class Block(BlockAPI):
         self._unique_params().zero_grad()
 
     def hybridize(self, active: bool = True, **options) -> None:
-        for child in self._children.values():
+        for child in self._child_blocks():
             child.hybridize(active, **options)
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
@@ -170,7 +195,7 @@ class Block(BlockAPI):
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             lines.append("  (" + name + "): " + repr(child).replace("\n", "\n  "))
         lines.append(")")
         return "\n".join(lines) if self._children else f"{type(self).__name__}({self._extra_repr()})"
@@ -193,7 +218,10 @@ def placed_device(args) -> Optional[Context]:
     block called inside another keeps the device its caller entered."""
     for a in args:
         if isinstance(a, NDArray):
-            return a.context if a.context != DEFAULT_DEVICE else None
+            ctx = a.context
+            if ctx.device_type in ("cpu_pinned", "cpu_shared"):   # host memory that any cpu(i) reads
+                return None
+            return ctx if ctx != DEFAULT_DEVICE else None
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy
 
 from ..core.array import Array, NDArray  # noqa: F401  (mx.nd.NDArray)
-from ..core.context import Context
+from ..core.context import Context, is_host_device
 from ..errors import ShapeError
 from ..frontend import np, npx
 
@@ -21,7 +21,7 @@ _STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
 
 def _on_host(ctx: Optional[Context], what: str) -> None:
     """Legacy creation takes ctx=; a hybrid eager array lives in host memory (as_in_context moves it)."""
-    if ctx is not None and getattr(ctx, "device_type", "cpu") != "cpu":
+    if not is_host_device(ctx):
         raise ValueError(f"nd.{what}: eager arrays are created in host memory, got ctx={ctx!r}; create it "
                          f"on the CPU and call .as_in_context({ctx!r})")
 

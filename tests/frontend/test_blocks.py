@@ -525,6 +525,33 @@ def test_child_and_parameter_attributes_keep_their_type():
     block.other = "anything"                       # plain attributes are unrestricted
 
 
+def test_children_entries_are_called_to_get_the_child():
+    """MXNet 2 keeps weakref.ref(child) in Block._children and its code calls the entries; hybrid's
+    entries are called the same way (and hold the child strongly)."""
+    class Chain(nn.Block):
+        def __init__(self):
+            super().__init__()
+            self.register_child(nn.Dense(3, in_units=4))   # kept nowhere else
+            self.register_child(nn.Dense(2, in_units=3))
+
+        def forward(self, x):
+            for ref in self._children.values():
+                x = ref()(x)
+            return x
+
+    net = Chain()
+    net.initialize()
+    x = np.array(onp.arange(8, dtype="float32").reshape(2, 4))
+    first, second = [ref() for ref in net._children.values()]
+    expected = second(first(x)).asnumpy()
+    onp.testing.assert_allclose(net(x).asnumpy(), expected, rtol=1e-6)
+    block = nn.Block()
+    block.c = nn.Block()
+    replacement = nn.Block()
+    block.c = replacement
+    assert block.c is replacement and list(block._children.values())[0]() is replacement
+
+
 def test_blocks_in_a_list_attribute_are_reported_unregistered():
     class Listed(nn.HybridBlock):
         def __init__(self):
