@@ -19,7 +19,7 @@ from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
-from . import base, context, device, image, io, lr_scheduler, metric, ndarray, optimizer, random, test_utils, util
+from . import base, context, device, image, io, lr_scheduler, metric, ndarray, operator, optimizer, random, test_utils, util
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer, nd = np, npx, init, ndarray  # MXNet's long module names
@@ -58,6 +58,6 @@ def __getattr__(name: str):
 
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu", "cpu_pinned", "cpu_shared",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
-           "lr_scheduler", "metric", "nd", "ndarray", "optimizer", "random", "test_utils", "util",
+           "lr_scheduler", "metric", "nd", "ndarray", "operator", "optimizer", "random", "test_utils", "util",
            "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

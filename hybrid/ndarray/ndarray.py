@@ -265,7 +265,8 @@ for _legacy, _numpy in (("add", "add"), ("sub", "subtract"), ("mul", "multiply")
                         ("maximum", "maximum"), ("minimum", "minimum"), ("power", "power")):
     globals()[f"broadcast_{_legacy}"] = globals()[f"elemwise_{_legacy}"] = _with_out(getattr(np, _numpy))
 del _name, _legacy, _numpy
+py_slice = builtins.slice   # MXNet's name for Python's slice (its nd.slice operator shadows the builtin)
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and callable(value) and name not in
-                 ("Array", "Context", "Optional", "Sequence", "ShapeError", "annotations"))
+                 ("Array", "Context", "Optional", "Sequence", "ShapeError", "annotations", "py_slice", "is_host_device"))
