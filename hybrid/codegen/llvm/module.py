@@ -12,6 +12,7 @@ Stages of `build_module`:
      calls them in order with a barrier between dependent kernels; every thread runs the
      same entry point and each kernel splits its work by tid. It stamps the cycle counter
      after each kernel while a profile is recorded (profiling.py; ModulePlan.segments names them).
+  4. a large module is also split into parts compiled on several cores (partition.py; ModulePlan.parts)
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from ...passes.memory_plan import plan_matches, plan_memory
 from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .dedup import merge_identical
+from .partition import split
 from .support import barrier_ir, ipow_ir, truncsfbf2_ir
 
 ALIGN = 64
@@ -90,6 +92,9 @@ class ModulePlan:
     graph: Optional[Graph] = None
     where: dict = field(default_factory=dict)
     steps: list = field(default_factory=list)
+    # the module split to compile on several cores (partition.py): (IR text, estimated cost) per part, the
+    # entry point's first; empty when `ir` is compiled whole
+    parts: list = field(default_factory=list)
 
 
 def _align(n: int) -> int:
@@ -324,17 +329,20 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
-    pieces = [INTRINSICS, truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
-    pieces += globals_ + [profiling.DEFINITION]
-    pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    helpers = [INTRINSICS, truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+    helpers += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    data = globals_ + [profiling.DEFINITION]
     functions, (entry_text,) = merge_identical(mod.functions, [entry.text()])
-    pieces += functions + [entry_text]
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
-    return ModulePlan(_assemble(pieces, mod.declares, triple), placer.check_base + placer.check_bytes, n_in, n_out,
+    # an AOT library links several graphs' objects: their functions must stay internal, so it is never split
+    parts = [] if constant_symbols else split(helpers, data, functions, entry_text)
+    return ModulePlan(_assemble(helpers + data + functions + [entry_text], mod.declares, triple),
+                      placer.check_base + placer.check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, uses_lapack=mod.uses_lapack, gemm_impl=gemm_impl, checks=checks, packs=packs,
-                      segments=segments, graph=graph, where=where, steps=steps)
+                      segments=segments, graph=graph, where=where, steps=steps,
+                      parts=[(_assemble(p.pieces, mod.declares, triple), p.cost) for p in parts] if len(parts) > 1 else [])
 
 
 def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> bool:
