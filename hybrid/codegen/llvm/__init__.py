@@ -32,6 +32,7 @@ from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
 from . import cache, conv_choice, module, profiling, target, workers
 from .. import Backend, lapack, register_backend
+from ..schedule_choice import ScheduleChoice
 from .runtime import ProfileHook, Runner
 
 
@@ -58,14 +59,18 @@ class LLVMExecutable:
         self.graph = graph
         self.plan = plan
         self.engine = engine
-        self.nthreads = nthreads if plan.parallel else 1
+        # a graph with nothing to split across threads still uses them for its concurrent groups
+        self.nthreads = nthreads if plan.parallel or plan.concurrent_regions else 1
         self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
                              checks=plan.checks, packs=plan.packs,
                              profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
-                                                 graph.name) if profile else None)
+                                                 graph.name) if profile else None,
+                             teams=plan.teams if self.nthreads == plan.teams else 0,
+                             schedule=ScheduleChoice(graph.name, "llvm", plan.concurrent_regions, self.nthreads),
+                             parallel=plan.parallel)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
@@ -177,7 +182,9 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
     start = time.perf_counter()
     triple, _, _ = target.host()
     _start_sgemm(graph)
-    plan = module.build_module(graph, triple)
+    nthreads = config.check("num_threads", num_threads) if num_threads else config.get("num_threads")
+    side_by_side = nthreads > 1 and config.get("concurrent_groups") != "off"
+    plan = module.build_module(graph, triple, teams=nthreads if side_by_side else 0)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
     if plan.uses_lapack:
@@ -188,8 +195,7 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
         for obj in objects:
             engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
-                         profile)
+    exe = LLVMExecutable(graph, plan, engine, nthreads, profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe
