@@ -172,6 +172,18 @@ class Block(BlockAPI):
         paths = self._unique_params().items() if deduplicate else self._param_paths()
         npx_arrays.save(filename, {name: p._data_eager()._data for name, p in paths})
 
+    def save(self, prefix: str) -> tuple[str, str]:
+        """MXNet 2's model save: parameters (`prefix-model.params`) and structure (`prefix-model.json`)
+        for `load` on a model built again by the same code (frontend/block_save.py)."""
+        from . import block_save
+        return block_save.save(self, prefix)
+
+    def load(self, prefix: str) -> None:
+        """Load what `save(prefix)` wrote into this model (same structure, checked); the blocks that
+        were hybridized are hybridized again."""
+        from . import block_save
+        block_save.load(self, prefix)
+
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
                         ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
         loaded = load_npz(filename)
@@ -223,6 +235,25 @@ def placed_device(args) -> Optional[Context]:
                 return None
             return ctx if ctx != DEFAULT_DEVICE else None
     return None
+
+
+def _arrays_in(value):
+    if isinstance(value, NDArray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays_in(item)
+
+
+def _check_one_device(name: str, args) -> None:
+    """A hybridized block runs on one device: its array inputs must all be there (as in MXNet; host
+    memory placed on cpu_pinned / cpu_shared mixes with any cpu device)."""
+    if all(a.__class__ is NDArray or not isinstance(a, (NDArray, list, tuple)) for a in args):
+        return   # the common case: plain host arrays on cpu(0) and static values
+    devices = {a.context for a in _arrays_in(args) if a.context.device_type not in ("cpu_pinned", "cpu_shared")}
+    if len(devices) > 1:
+        raise ValueError(f"{name}: a hybridized block takes its inputs on one device, got arrays on "
+                         f"{', '.join(sorted(map(repr, devices)))}; move them with x.as_in_context(device)")
 
 
 MAX_NPZ_BYTES = 1 << 40
@@ -299,6 +330,7 @@ class HybridBlock(Block):
                 if not self._infer_from_hook(args):   # MXNet 2: infer_shape(*inputs), then forward again
                     raise
                 return self.forward(*args, **kwargs)
+        _check_one_device(type(self).__name__, args)
         return self._compiled(*positional_args(self.forward, args, kwargs))
 
     def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:

@@ -198,6 +198,22 @@ def test_pinned_and_shared_host_devices(kind):
         hb.context.Context("tpu", 0)
 
 
+def test_hybridized_block_takes_inputs_on_one_device():
+    """MXNet: a hybridized block refuses inputs on several devices (pinned host memory mixes with cpu)."""
+    class Add(nn.HybridBlock):
+        def forward(self, a, b):
+            return a + b
+
+    net = Add()
+    net.hybridize(backend="interp")
+    a, b = hb.np.ones((3,)), hb.np.arange(3.0)
+    with pytest.raises(ValueError, match=r"Add: a hybridized block takes its inputs on one device, got arrays on "
+                                         r"cpu\(1\), cpu\(2\)"):
+        net(a.as_in_context(hb.cpu(1)), b.as_in_context(hb.cpu(2)))
+    for x, y in [(a, b.as_in_context(hb.cpu_pinned(0))), (a.as_in_context(hb.cpu(1)), b.as_in_context(hb.cpu(1)))]:
+        numpy.testing.assert_allclose(net(x, y).asnumpy(), [1.0, 2.0, 3.0])
+
+
 # -- gradient compression (compression_params={'type': 'fp16' | 'bf16'}) ----------------------
 HALF = {"fp16": (numpy.float16, 2.0 ** -11), "bf16": (None, 2.0 ** -8)}
 
