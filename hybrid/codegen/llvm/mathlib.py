@@ -97,6 +97,41 @@ def _exp_body(fn: Fn, x: str) -> str:
     return fn.op(f"fmul float {y}, {s2}")
 
 
+# sigmoid(x) = 1 / (1 + exp(-x)) needs exp(-x) only where it moves 1 + exp(-x): not below the normal range
+# (1 + e == 1 there) and not above FLT_MAX (the result is 0). So x is clamped to [SIGMOID_LO, SIGMOID_HI],
+# where n = round(-x log2 e) lies in [-126, 128], and exp(-x) = (1 + q) 2^n scales by one factor 2^n built
+# from the bits of t (n = 128 gives 2^n = inf, so the result is 0 where exp(-x) overflows or nearly does:
+# x < -88.38, where the exact result is below 4.2e-39). Every other step is exp's with -x for x, the sign
+# folded into the constants (fma negates exactly), so elsewhere 1 + exp(-x) is bit for bit what exp gives.
+SIGMOID_LO, SIGMOID_HI = -89.0, 87.5
+SIGMOID_ROUNDER = 1.5 * 2 ** 23 + 127
+
+
+def _sigmoid_body(fn: Fn, x: str) -> str:
+    hi = fn.op(f"fcmp ogt float {x}, {c(SIGMOID_HI)}")      # NaN passes both clamps (see _exp_body)
+    xc = _sel(fn, hi, c(SIGMOID_HI), x)
+    lo = fn.op(f"fcmp olt float {xc}, {c(SIGMOID_LO)}")
+    xc = _sel(fn, lo, c(SIGMOID_LO), xc)
+    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(-1.4426950408889634)}, float {c(SIGMOID_ROUNDER)})")
+    n = fn.op(f"fsub float {t}, {c(SIGMOID_ROUNDER)}")
+    # m = -r, r = -x - n ln2 the reduced argument of exp(-x)
+    m = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(0.693359375)}, float {xc})")
+    m = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-2.12194440e-4)}, float {m})")
+    z = fn.op(f"fmul float {m}, {m}")
+    # P(r) = P(-m): the coefficients of odd powers change sign (EXP_POLY is highest power first)
+    p = _poly_in_square(fn, m, z, [-k if (len(EXP_POLY) - 1 - i) % 2 else k for i, k in enumerate(EXP_POLY)])
+    nm = fn.op(f"fneg float {m}")
+    q = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {nm})")
+    tb = fn.op(f"bitcast float {t} to i32")
+    sb = fn.op(f"shl i32 {tb}, 23")
+    scale = fn.op(f"bitcast i32 {sb} to float")
+    # (1 + q) * 2^n rounds as exp's fma (q, s1, s1) does; as a product it is inf, never NaN, for n = 128
+    e = fn.op(f"fadd float {q}, {c(1.0)}")
+    e = fn.op(f"fmul float {e}, {scale}")
+    d = fn.op(f"fadd float {e}, {c(1.0)}")
+    return fn.op(f"fdiv float {c(1.0)}, {d}")
+
+
 def _log_body(fn: Fn, x: str) -> str:
     tiny = fn.op(f"fcmp olt float {x}, {c(1.17549435e-38)}")
     scaled = fn.op(f"fmul float {x}, {c(8388608.0)}")
@@ -362,7 +397,7 @@ def _log1p_body(fn: Fn, x: str) -> str:
     return _sel(fn, inf, x, r)
 
 
-UNARY = {"expm1": _expm1_body, "log1p": _log1p_body, "exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
+UNARY = {"sigmoid": _sigmoid_body, "expm1": _expm1_body, "log1p": _log1p_body, "exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
          "cos": _cos_body}
 DEPENDS = {"tanh": ["exp"], "erf": ["exp"], "pow": ["log", "exp"], "expm1": ["exp"], "log1p": ["log"]}
 
