@@ -67,20 +67,30 @@ EXP_POLY = [1.3893402857621607e-3, 8.370262673405978e-3, 4.166709015838434e-2, 1
             4.999999813118675e-1]
 
 
-def _exp_body(fn: Fn, x: str) -> str:
+def _exp_reduced(fn: Fn, x: str, sign: int, lo: float, hi: float, rounder: float) -> tuple[str, str]:
+    """(t, q) for exp(sign * x) = (1 + q) 2^n, x clamped to [lo, hi]: n = round(sign * x log2 e) sits in the
+    low bits of t = sign * x log2 e + rounder, q = exp(r) - 1 for the Cody-Waite remainder r. With sign -1
+    every step negates exactly (fma), so q is bit for bit exp's q at -x."""
     # Clamp so that NaN passes through: x86 min/max return their second operand when either is NaN,
     # and `x > HI ? HI : x` lowers to exactly that (llvm.minnum would add NaN fix-up code).
-    hi = fn.op(f"fcmp ogt float {x}, {c(EXP_HI)}")
-    xc = _sel(fn, hi, c(EXP_HI), x)
-    lo = fn.op(f"fcmp olt float {xc}, {c(EXP_LO)}")
-    xc = _sel(fn, lo, c(EXP_LO), xc)
-    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(1.4426950408889634)}, float {c(EXP_ROUNDER)})")
-    n = fn.op(f"fsub float {t}, {c(EXP_ROUNDER)}")
-    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-0.693359375)}, float {xc})")
-    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(2.12194440e-4)}, float {r})")
+    above = fn.op(f"fcmp ogt float {x}, {c(hi)}")
+    xc = _sel(fn, above, c(hi), x)
+    below = fn.op(f"fcmp olt float {xc}, {c(lo)}")
+    xc = _sel(fn, below, c(lo), xc)
+    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(sign * 1.4426950408889634)}, float {c(rounder)})")
+    n = fn.op(f"fsub float {t}, {c(rounder)}")
+    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-sign * 0.693359375)}, float {xc})")
+    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(sign * 2.12194440e-4)}, float {r})")
     z = fn.op(f"fmul float {r}, {r}")
-    p = _poly_in_square(fn, r, z, EXP_POLY)
-    q = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
+    # with sign -1, r holds -r: P(r) = P(-(-r)) flips the coefficients of odd powers (highest power first)
+    p = _poly_in_square(fn, r, z, [sign * k if (len(EXP_POLY) - 1 - i) % 2 else k for i, k in enumerate(EXP_POLY)])
+    if sign < 0:
+        r = fn.op(f"fneg float {r}")
+    return t, fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
+
+
+def _exp_body(fn: Fn, x: str) -> str:
+    t, q = _exp_reduced(fn, x, 1, EXP_LO, EXP_HI, EXP_ROUNDER)
     # k = 254 + n lies in [95, 398]; shifting bits(t) left by 23 drops everything above k's 9 bits
     # (bits(1.5 * 2^23) and its half end in 9 zero bits), leaving floor(k/2) and ceil(k/2) as
     # biased exponents in [47, 199]: 2^n = 2^(floor(k/2) - 127) * 2^(ceil(k/2) - 127).
@@ -108,20 +118,7 @@ SIGMOID_ROUNDER = 1.5 * 2 ** 23 + 127
 
 
 def _sigmoid_body(fn: Fn, x: str) -> str:
-    hi = fn.op(f"fcmp ogt float {x}, {c(SIGMOID_HI)}")      # NaN passes both clamps (see _exp_body)
-    xc = _sel(fn, hi, c(SIGMOID_HI), x)
-    lo = fn.op(f"fcmp olt float {xc}, {c(SIGMOID_LO)}")
-    xc = _sel(fn, lo, c(SIGMOID_LO), xc)
-    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(-1.4426950408889634)}, float {c(SIGMOID_ROUNDER)})")
-    n = fn.op(f"fsub float {t}, {c(SIGMOID_ROUNDER)}")
-    # m = -r, r = -x - n ln2 the reduced argument of exp(-x)
-    m = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(0.693359375)}, float {xc})")
-    m = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-2.12194440e-4)}, float {m})")
-    z = fn.op(f"fmul float {m}, {m}")
-    # P(r) = P(-m): the coefficients of odd powers change sign (EXP_POLY is highest power first)
-    p = _poly_in_square(fn, m, z, [-k if (len(EXP_POLY) - 1 - i) % 2 else k for i, k in enumerate(EXP_POLY)])
-    nm = fn.op(f"fneg float {m}")
-    q = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {nm})")
+    t, q = _exp_reduced(fn, x, -1, SIGMOID_LO, SIGMOID_HI, SIGMOID_ROUNDER)    # exp(-x) = (1 + q) 2^n
     tb = fn.op(f"bitcast float {t} to i32")
     sb = fn.op(f"shl i32 {tb}, 23")
     scale = fn.op(f"bitcast i32 {sb} to float")
