@@ -4,8 +4,11 @@ Inputs: 2^20 random bit patterns (every magnitude, denormals, inf, nan), a dense
 [-30, 30] and hand-picked edges. Measured maximum errors (this test asserts them with a
 small margin; "ulp" is relative to the float32 spacing at the exact result):
 
-  exp      <= 1.03 ulp (rel 8.4e-8): a degree-6 minimax polynomial (4.3e-9 relative before
-           rounding) after Cody-Waite reduction; overflow to inf above 88.72, exact 0 below -103.97
+  exp      <= 1.06 ulp: a degree-6 minimax polynomial (4.3e-9 relative before rounding) after
+           Cody-Waite reduction; every float32 in [-104, 89] checked once (max 1.0586 ulp at
+           x = 26.71; the inputs here reach 1.03 ulp, rel 8.4e-8; the degree-7 polynomial before
+           measured 0.99 here, never checked exhaustively); overflow to inf above 88.72, exact 0
+           below -103.97
   log      <= 0.8 ulp; log(0) = -inf, log(<0) = nan, denormal inputs exact-scaled
   tanh     <= 1.3 ulp (abs 7.4e-8)
   sigmoid  abs <= 9e-8, rel <= 1.5e-7 where the result is a normal float (mathlib's fused sigmoid:
@@ -74,7 +77,7 @@ def _errors(got, ref, where=None):
 
 
 BOUNDS = {  # name -> (max ulp, max abs, max rel) with a small margin over the measured values
-    "exp": (1.05, None, 9e-8), "log": (0.85, None, 8e-8), "tanh": (1.4, 8e-8, None),
+    "exp": (1.06, None, 9e-8), "log": (0.85, None, 8e-8), "tanh": (1.4, 8e-8, None),
     "sigmoid": (None, 1e-7, 1.6e-7), "erf": (4.0, 2.5e-7, None), "sqrt": (0.5, None, None),
     "rsqrt": (1.6, None, None), "pow": (None, None, 1e-5),
 }
