@@ -133,6 +133,9 @@ class ExprRenderer:
             if id(e) in self.affine:
                 return self.load_at(self.kernel.buffers[e.value], self.linear(self.affine[id(e)]))
             return self.load(self.kernel.buffers[e.value], [self.value(a) for a in e.args])
+        x = _sigmoid_operand(e) if t in ("f32", "f16", "bf16") else None
+        if x is not None:
+            return self.call_math("sigmoid", [self.value(x)], t)
         args = [self.value(a) for a in e.args]
         at = e.args[0].dtype if e.args else t
         ty = REG[t]
@@ -586,6 +589,22 @@ class ExprRenderer:
         nw = fn.op(f"select i1 {take}, i64 {loop.index}, i64 {where}")
         _, idx = fn.end_loop(loop, [nb, nw])
         return fn.op(f"trunc i64 {idx} to i32")
+
+
+def _is_one(e: E) -> bool:
+    return e.op == "const" and e.value == 1
+
+
+def _sigmoid_operand(e: E) -> Optional[E]:
+    """x where e is 1 / (1 + exp(-x)) (the registry's sigmoid, or a user's): rendered as mathlib's fused
+    sigmoid, which scales exp(-x) by one power of two instead of exp's two (see mathlib.SIGMOID_LO)."""
+    if e.op != "div" or not _is_one(e.args[0]) or e.args[1].op != "add":
+        return None
+    a, b = e.args[1].args
+    ex = b if _is_one(a) else a if _is_one(b) else None
+    if ex is None or ex.op != "exp" or ex.args[0].op != "neg":
+        return None
+    return ex.args[0].args[0]
 
 
 def _unwrap_casts(e: E) -> E:

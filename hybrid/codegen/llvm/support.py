@@ -1,17 +1,20 @@
-"""Runtime support functions emitted into every module: the thread barrier, integer pow and the
-float -> bfloat16 rounding LLVM may call."""
+"""Runtime support functions: the thread barrier, integer pow and the float -> bfloat16 rounding LLVM may
+call. Integer pow is emitted into the modules that use it; the barrier and the rounding into every AOT
+library's module, while the JIT compiles them once (runtime_ir, its own small module, cached) and links that
+object beside each graph's: in every tiny module they had cost LLVM about 40% of its compile time."""
 from __future__ import annotations
 
 from .emit import REG, Fn
 
 
+BARRIER_DECLARATION = "declare void @hb_barrier(ptr, i32)"
 SPINS = 256        # pauses before a waiting thread starts yielding its core
 YIELDS = 32        # yields before it sleeps on a futex (the releaser wakes sleepers only when there are any)
 BARRIER_BYTES = 24  # {arrived i32, generation i32, (8 bytes the caller may use), sleepers i32, pad}
 _FUTEX = {"x86_64": 202, "aarch64": 98}   # SYS_futex; elsewhere waiters keep yielding
 
 
-def barrier_ir(triple: str) -> str:
+def barrier_ir(triple: str, linkage: str = "internal") -> str:
     """hb_barrier(ptr bar, i32 nt): sense-by-generation barrier; bar = {arrived, generation} and the
     number of sleepers at byte 16. A waiter spins SPINS times with `pause`, then yields its core YIELDS
     times, then sleeps on a futex on the generation word (Linux), so a thread kept waiting while
@@ -48,7 +51,7 @@ wake:
   %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 129, i32 2147483647)
   br label %out"""
     return decl + f"""declare i32 @sched_yield()
-define internal void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
+define {linkage} void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
 entry:
   %one = icmp sle i32 %nt, 1
   br i1 %one, label %out, label %go
@@ -150,7 +153,14 @@ def round_to_bf16(fn: Fn, v: str) -> str:
 def truncsfbf2_ir() -> str:
     """LLVM legalizes some bfloat operations on hosts without AVX512-BF16 (a compare or select of a
     loaded value, after its own combines) by rounding through compiler-rt's __truncsfbf2, which
-    MCJIT does not link: every module defines it (weak: a linker keeps one) with hybrid's rounding."""
+    MCJIT does not link: every AOT module and the JIT's runtime module define it (weak: a linker keeps
+    one) with hybrid's rounding."""
     fn = Fn("define weak hidden bfloat @__truncsfbf2(float %x) nounwind")
     fn.do(f"ret bfloat {round_to_bf16(fn, '%x')}")
     return fn.text()
+
+
+def runtime_ir(triple: str) -> str:
+    """The module of the JIT's shared runtime helpers: hb_barrier (hidden: the engine links the graph's
+    calls to it) and __truncsfbf2."""
+    return f'target triple = "{triple}"\n\n' + barrier_ir(triple, "hidden") + "\n" + truncsfbf2_ir() + "\n"
