@@ -27,6 +27,7 @@ def main(argv=None) -> None:
     ap.add_argument("--calls", type=int, default=3)
     args = ap.parse_args(argv)
     import hybrid as hb
+    from hybrid.codegen import llvm as llvm_backend
     from hybrid.codegen.llvm import support
     from hybrid.model_zoo import LeNet5, ResNet18
     rng = numpy.random.default_rng(0)
@@ -45,10 +46,12 @@ def main(argv=None) -> None:
         yields = support.YIELDS
         for kind, n in (("futex", yields), ("spin", 1 << 30)):
             support.YIELDS = n
+            llvm_backend._runtime_object.cache_clear()   # the JIT links the barrier from this shared object
             try:
                 runs[kind], _ = _build(hb, ctor, params, x, "off", args.threads)
             finally:
                 support.YIELDS = yields
+                llvm_backend._runtime_object.cache_clear()
         samples: dict = {"spin": [], "futex": []}
         for r in range(args.rounds):
             for kind in (("spin", "futex") if r % 2 == 0 else ("futex", "spin")):
