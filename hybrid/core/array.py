@@ -196,9 +196,11 @@ class NDArray(Array):
     __slots__ = ("_buf", "_type", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base",
                  "__weakref__")
 
-    def __init__(self, data: numpy.ndarray):
+    def __init__(self, data: numpy.ndarray, type_: Optional[TensorType] = None):
         self._buf = data
-        self._type: Optional[TensorType] = None    # made on first use: an array's shape and dtype never change
+        # type_: the data's type where the caller knows it (an eager op's result), else made on first use: an
+        # array's shape and dtype never change
+        self._type = type_
         self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
@@ -568,11 +570,6 @@ def normalize_setitem_key(key):
     if isinstance(key, tuple):
         return tuple(normalize_setitem_key(k) for k in key)
     return numpy.asarray(key) if isinstance(key, Array) else key
-
-
-def wrap_outputs(result, cls=NDArray) -> list:
-    results = result if isinstance(result, tuple) else (result,)
-    return [cls(numpy.asarray(r)) for r in results]
 
 
 # The operators and methods are NumPy functions (promotion, broadcasting, indexing), which the

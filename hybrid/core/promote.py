@@ -63,25 +63,31 @@ def _strong_dtype(v) -> str:
     return v.type.dtype if isinstance(v, Array) else default_dtype(v)
 
 
-# result_dtype's answers by operand signature: an array's dtype, or a Python scalar's type.
+# result_dtype's answers by operand kinds: an array's dtype name, or a Python scalar's type.
 _PROMOTIONS: dict[tuple, str] = {}
 _PYTHON_SCALARS = (bool, int, float)
 
 
-def _signature(v):
-    if isinstance(v, Array):
-        return v.type.dtype
-    return type(v) if type(v) in _PYTHON_SCALARS else None
+def _kinds(values) -> tuple:
+    """Each value's dtype name if it is an array, else its type (a loop: cheaper than a comprehension for the
+    two or three values of an operator)."""
+    kinds = []
+    for v in values:
+        kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
+    return tuple(kinds)
 
 
 def result_dtype(values) -> str:
-    """The common dtype of arrays and scalars under the rules above (memoized per signature)."""
-    key = tuple(map(_signature, values))
-    if None in key:
-        return _result_dtype(values)
-    known = _PROMOTIONS.get(key)
+    """The common dtype of arrays and scalars under the rules above (memoized per operand kinds)."""
+    return _result_dtype_of(_kinds(values), values)
+
+
+def _result_dtype_of(kinds: tuple, values) -> str:
+    known = _PROMOTIONS.get(kinds)
     if known is None:
-        known = _PROMOTIONS[key] = _result_dtype(values)
+        known = _result_dtype(values)
+        if all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):    # not NumPy arrays, lists: by kind
+            _PROMOTIONS[kinds] = known
     return known
 
 
@@ -104,12 +110,22 @@ def _result_dtype(values) -> str:
 def promote(*values, to_float: bool = False, operands: bool = False) -> list[Array]:
     """Arrays of one common dtype (float32 at least when `to_float`). operands: the caller only passes the
     results to an op (never to the user), so a Python scalar may become a shared read-only 0-d array."""
-    dtype = result_dtype(values)
+    kinds = _kinds(values)
+    dtype = _PROMOTIONS.get(kinds) or _result_dtype_of(kinds, values)
     if to_float and not is_inexact(dtype):
         dtype = "f32"
-    if operands:
-        return [_scalar(v, dtype) if type(v) in _PYTHON_SCALARS else asarray(v, dtype) for v in values]
-    return [asarray(v, dtype) for v in values]
+    # every eager operator passes here: plain loops, and an array already of the dtype (its kind is the
+    # dtype's name) is itself
+    out = []
+    for v, kind in zip(values, kinds):
+        if kind == dtype:
+            out.append(v)
+        elif operands and kind in _PYTHON_SCALARS:
+            known = _SCALARS.get((kind, v, dtype))
+            out.append(_scalar(v, dtype) if known is None else known)
+        else:
+            out.append(asarray(v, dtype))
+    return out
 
 
 # The 0-d arrays of the Python scalars that operators meet (`x + 1`, `0.5 * x`: promote(operands=True)), by
