@@ -16,7 +16,7 @@ from ..ir.cost import describe_shapes, op_bytes, op_flops
 from ..ir.registry import get_op, infer_types
 from ..ir.types import DTYPES, TensorType
 from .array import NDArray, Tracer
-from .autograd import is_recording
+from .autograd import _state as _autograd     # the per-thread recording flag: read on every op
 from .engine import ENGINE, annotate
 from .source import user_line
 
@@ -45,7 +45,7 @@ class Signature:
     shape), so an eager op's own bookkeeping is one dictionary look-up (see bind)."""
 
     __slots__ = ("op", "in_types", "attrs", "out_types", "ref", "kind", "size", "flops", "effects", "taped",
-                 "result_types")
+                 "result_types", "result_type")
 
     def __init__(self, op: str, in_types: tuple, attrs: dict):
         opdef = get_op(op)
@@ -59,6 +59,7 @@ class Signature:
         # the types handed to the result arrays: out_types once a result's data was seen to match them (NumPy's
         # result types depend on the operands' types alone), None (the array works its type out) before
         self.result_types = (None,) * len(self.out_types)
+        self.result_type = None     # a single result's type, once checked: bind's shortcut
 
     def wrap(self, result) -> list[NDArray]:
         """The arrays holding a kernel's or the reference's result (one array, or a tuple of them)."""
@@ -73,6 +74,7 @@ class Signature:
         if all(numpy.asarray(d).dtype == DTYPES[t.dtype] and numpy.shape(d) == t.shape
                for d, t in zip(datas, self.out_types)):
             self.result_types = self.out_types
+            self.result_type = self.out_types[0] if len(self.out_types) == 1 else None
         return self.result_types
 
 
@@ -84,7 +86,7 @@ def signature(op: str, in_types: tuple, attrs: dict) -> Signature:
     """The Signature of an eager call, remembered (attributes that cannot be hashed are worked out each time;
     an attribute's type counts, so 1 and 1.0 or True are different signatures)."""
     try:
-        key = (op, in_types, tuple([(k, type(v), v) for k, v in attrs.items()]) if attrs else ())
+        key = (op, in_types, tuple([(k, type(v), v) for k, v in attrs.items()])) if attrs else (op, in_types)
         known = _SIGNATURES.get(key)
     except TypeError:
         return Signature(op, in_types, attrs)
@@ -112,12 +114,17 @@ def bind(op: str, *inputs, **attrs):
             return (current_trace() or x.trace).emit(op, inputs, attrs)
         types.append(x.type)         # a queued op's result, a device array: bind's other cases
         ready = False
-    sig = signature(op, tuple(types), attrs)
-    if ready and not ENGINE.wants(sig) and not events.recording():
-        outputs = sig.wrap(_run(sig, datas, attrs))      # small-array code's path
+    types = tuple(types)
+    sig = None if attrs else _SIGNATURES.get((op, types))     # signature()'s look-up, inline for the plain case
+    if sig is None:
+        sig = signature(op, types, attrs)
+    if ready and not ENGINE.wants(sig) and not events.recording():     # small-array code's path
+        result = _run(sig, datas, attrs)
+        known = sig.result_type
+        outputs = [NDArray(result, known)] if known is not None and type(result) is numpy.ndarray else sig.wrap(result)
     else:
         outputs = _bind_slow(sig, inputs, attrs)
-    if recorder is not None and sig.taped and is_recording():
+    if recorder is not None and sig.taped and _autograd.recording:
         recorder(op, inputs, attrs, outputs)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 

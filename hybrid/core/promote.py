@@ -63,35 +63,21 @@ def _strong_dtype(v) -> str:
     return v.type.dtype if isinstance(v, Array) else default_dtype(v)
 
 
-# result_dtype's answers by operand kinds: an array's dtype name, or a Python scalar's type.
+# The common dtype by operand kinds: an array's dtype name, or a Python scalar's type.
 _PROMOTIONS: dict[tuple, str] = {}
 _PYTHON_SCALARS = (bool, int, float)
 
 
-def _kinds(values) -> tuple:
-    """Each value's dtype name if it is an array, else its type (a loop: cheaper than a comprehension for the
-    two or three values of an operator)."""
-    kinds = []
-    for v in values:
-        kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
-    return tuple(kinds)
-
-
-def result_dtype(values) -> str:
-    """The common dtype of arrays and scalars under the rules above (memoized per operand kinds)."""
-    return _result_dtype_of(_kinds(values), values)
-
-
-def _result_dtype_of(kinds: tuple, values) -> str:
-    known = _PROMOTIONS.get(kinds)
-    if known is None:
-        known = _result_dtype(values)
-        if all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):    # not NumPy arrays, lists: by kind
-            _PROMOTIONS[kinds] = known
+def _promotion(kinds: tuple, values) -> str:
+    """The common dtype of `values` (whose kinds are `kinds`), remembered where the kinds decide it."""
+    known = _result_dtype(values)
+    if all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):    # not NumPy arrays, lists: by kind
+        _PROMOTIONS[kinds] = known
     return known
 
 
 def _result_dtype(values) -> str:
+    """The common dtype of arrays and scalars under the rules above."""
     strong = [_strong_dtype(v) for v in values if not _is_weak(v)]
     weak = [v for v in values if _is_weak(v)]
     if strong:
@@ -110,12 +96,15 @@ def _result_dtype(values) -> str:
 def promote(*values, to_float: bool = False, operands: bool = False) -> list[Array]:
     """Arrays of one common dtype (float32 at least when `to_float`). operands: the caller only passes the
     results to an op (never to the user), so a Python scalar may become a shared read-only 0-d array."""
-    kinds = _kinds(values)
-    dtype = _PROMOTIONS.get(kinds) or _result_dtype_of(kinds, values)
+    # every eager operator passes here: plain loops (cheaper than comprehensions for an operator's two or three
+    # values), and an array already of the dtype (its kind is the dtype's name) is itself
+    kinds = []
+    for v in values:
+        kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
+    kinds = tuple(kinds)
+    dtype = _PROMOTIONS.get(kinds) or _promotion(kinds, values)
     if to_float and not is_inexact(dtype):
         dtype = "f32"
-    # every eager operator passes here: plain loops, and an array already of the dtype (its kind is the
-    # dtype's name) is itself
     out = []
     for v, kind in zip(values, kinds):
         if kind == dtype:
