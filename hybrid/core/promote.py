@@ -100,7 +100,10 @@ def promote(*values, to_float: bool = False, operands: bool = False) -> list[Arr
     # values), and an array already of the dtype (its kind is the dtype's name) is itself
     kinds = []
     for v in values:
-        kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
+        if type(v) is NDArray and v._type is not None:      # an eager array whose type is known: no property call
+            kinds.append(v._type.dtype)
+        else:
+            kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
     kinds = tuple(kinds)
     dtype = _PROMOTIONS.get(kinds) or _promotion(kinds, values)
     if to_float and not is_inexact(dtype):
