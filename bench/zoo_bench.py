@@ -28,6 +28,7 @@ from .workloads import thread_setting
 SECTION = "## Model zoo"
 BATCH, SIZE = 8, 224
 NETWORKS = {"ResNet-50 v1": "resnet50_v1", "MobileNet v2 1.0": "mobilenetv2_1.0"}
+WORKLOADS = ("inference", "step")
 
 
 def _hybrid_net(name: str, seed: int = 0):
@@ -57,7 +58,7 @@ def torch_twin(block, tensors: list):
         return t
 
     kind = type(block).__name__
-    children = list(block._children.values())
+    children = block._child_blocks()
     if kind in ("HybridSequential", "ResNetV1", "MobileNetV2"):
         return tnn.Sequential(*[torch_twin(c, tensors) for c in children])
     if kind in ("BottleneckV1", "BasicBlockV1", "LinearBottleneck"):
@@ -205,6 +206,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=SIZE, help=f"image height and width (default {SIZE})")
     parser.add_argument("--networks", nargs="*", default=list(NETWORKS), choices=list(NETWORKS),
                         help="which networks (default: all)")
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS),
+                        help="inference, the SGD step, or both (default)")
     parser.add_argument("--section", default=SECTION, help=f"RESULTS.md heading to write under (default {SECTION!r})")
     args = parser.parse_args()
     BATCH, SIZE = args.batch, args.size
@@ -215,12 +218,14 @@ def main() -> None:
     with thread_setting(args.threads):
         for title in args.networks:
             name = NETWORKS[title]
-            inference = {k: _with_outputs(v) for k, v in _peers(name, x, y, backend, False, args.quick).items()}
-            rows += run_workload(f"{title} inference b{BATCH}", inference, rounds, args.budget)
-            print(table(rows, f"hybrid-{backend}"), flush=True)
-            rows += run_workload(f"{title} SGD step b{BATCH}", _peers(name, x, y, backend, True, args.quick), rounds,
-                                 args.budget, exact=torch_exact_step(name, x, y))
-            print(table(rows, f"hybrid-{backend}"), flush=True)   # so far: a run cut short still reports
+            if "inference" in args.workloads:
+                inference = {k: _with_outputs(v) for k, v in _peers(name, x, y, backend, False, args.quick).items()}
+                rows += run_workload(f"{title} inference b{BATCH}", inference, rounds, args.budget)
+                print(table(rows, f"hybrid-{backend}"), flush=True)
+            if "step" in args.workloads:
+                rows += run_workload(f"{title} SGD step b{BATCH}", _peers(name, x, y, backend, True, args.quick),
+                                     rounds, args.budget, exact=torch_exact_step(name, x, y))
+                print(table(rows, f"hybrid-{backend}"), flush=True)   # so far: a run cut short still reports
     info = machine.cpu_info()
     text = "\n".join([
         args.section, "",

@@ -46,6 +46,14 @@ The settings (name: variable, meaning):
                                      NCHW[x]c kernel), im2col (im2col + GEMM), winograd2 / winograd4
                                      (Winograd F(2x2,3x3) / F(4x4,3x3) for the 3x3 stride-1 convolutions,
                                      the others as auto); default auto
+  compile_workers HYBRID_COMPILE_WORKERS  processes compiling the parts of a large LLVM module beside the
+                                     calling thread, and the GEMM module beside the front end (codegen/llvm/
+                                     workers.py; default: the cores this process may use less one, at most 7;
+                                     0: compile in this process only)
+  concurrent_groups HYBRID_CONCURRENT_GROUPS  independent kernel groups of one compiled graph
+                                     (passes/concurrent_groups.py) on separate thread teams: auto (each
+                                     graph's first calls measure both schedules and keep the faster,
+                                     codegen/schedule_choice.py), on, off (always in order); default auto
   eager_compile_min_elements HYBRID_EAGER_COMPILE_MIN_ELEMENTS  result elements from which an eager op
                                      runs compiled (default 65536; read when hybrid is imported)
   eager_compile_min_flops HYBRID_EAGER_COMPILE_MIN_FLOPS  or FLOPs of a convolution/pooling from which it
@@ -215,8 +223,10 @@ SETTINGS: dict[str, Setting] = {
     "engine_workers": Setting("HYBRID_ENGINE_WORKERS", _threads, lambda: 2),
     "home": Setting("HYBRID_HOME", _folder, lambda: os.path.join(os.path.expanduser("~"), ".hybrid")),
     "eager_compile": Setting("HYBRID_EAGER_COMPILE", _flag, lambda: True),
+    "concurrent_groups": Setting("HYBRID_CONCURRENT_GROUPS", _choice("auto", "on", "off"), lambda: "auto"),
     "conv_impl": Setting("HYBRID_CONV_IMPL", _choice("auto", "direct", "im2col", "winograd2", "winograd4"), lambda: "auto"),
     "eager_compile_min_elements": Setting("HYBRID_EAGER_COMPILE_MIN_ELEMENTS", _count, lambda: 1 << 16),
+    "compile_workers": Setting("HYBRID_COMPILE_WORKERS", _count, lambda: min(_cores() - 1, 7)),
     "eager_compile_min_flops": Setting("HYBRID_EAGER_COMPILE_MIN_FLOPS", _count, lambda: 1 << 22),
 }
 

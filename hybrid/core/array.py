@@ -167,6 +167,34 @@ class Array:
     def tanh(self): return _np.tanh(self)
     def dot(self, o): return _np.dot(self, o)
     def take(self, indices, axis=None): return _np.take(self, indices, axis)
+    def cumsum(self, axis=None, dtype=None): return _np.cumsum(self, axis, dtype)
+    def repeat(self, repeats, axis=None): return _np.repeat(self, repeats, axis)
+    def tile(self, reps): return _np.tile(self, reps)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
+    def nonzero(self): return _np.nonzero(self)
+    def round(self, decimals=0): return _np.round(self, decimals)
+
+    def sort(self, axis=-1, descending=False, stable=True):
+        """A sorted copy (MXNet's method: NumPy's `a.sort()` sorts in place and returns None)."""
+        return _np.sort(self, axis, stable=stable, descending=descending)
+
+    def argsort(self, axis=-1, descending=False, stable=True):
+        return _np.argsort(self, axis, stable=stable, descending=descending)
+
+    # Python's round()/math.floor/ceil/trunc give arrays, as MXNet's ndarray does
+    def __round__(self, n=0): return _np.round(self, n)
+    def __floor__(self): return _np.floor(self)
+    def __ceil__(self): return _np.ceil(self)
+    def __trunc__(self): return _np.trunc(self)
+
+    def __format__(self, spec: str) -> str:
+        """f"{x:.5f}" formats a 0-d array's value (MXNet and NumPy); an empty spec is str(x)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format spec {spec!r} applies to 0-d arrays only, this one has shape {self.shape}; "
+                        f"format its elements (x.item(i)) or x.tolist() instead")
 
 
 # Versions of array contents, unique across all arrays: a freed array's version never comes back.
@@ -290,17 +318,28 @@ class NDArray(Array):
         ENGINE.drain()          # the caller may write through this view: no queued op may read it later
         return self._data if dtype is None else self._data.astype(dtype)
 
-    def item(self):
-        return self._data.item()
+    def item(self, *args):
+        """A Python scalar: the only element, or the one at a flat index or an index tuple (NumPy's item)."""
+        return self._data.item(*args)
 
     def tolist(self):
         return self._data.tolist()
 
-    def __float__(self): return float(self._data)
-    def __complex__(self): return complex(self._data)
-    def __int__(self): return int(self._data)
+    def _scalar(self, convert: type):
+        """MXNet's rule for int()/float()/complex()/bool(): any size-1 array converts, whatever its
+        rank (the d2l book's `int(argmax(Y).reshape(1))`); NumPy 2 accepts only 0-d arrays."""
+        if self.size != 1:
+            if convert is bool:          # NumPy's message for empty or many elements
+                return bool(self._data)
+            raise TypeError(f"{convert.__name__}() of an array of shape {self.shape}: only size-1 arrays can be "
+                            f"converted to Python scalars; index one element or call .item(i) instead")
+        return convert(self._data.item())
+
+    def __float__(self): return self._scalar(float)
+    def __complex__(self): return self._scalar(complex)
+    def __int__(self): return self._scalar(int)
     def __index__(self): return int(self._data)
-    def __bool__(self): return bool(self._data)
+    def __bool__(self): return self._scalar(bool)
 
     def __setitem__(self, key, value):
         self._check_writable(value)
@@ -358,11 +397,12 @@ class NDArray(Array):
 
     def as_in_context(self, ctx) -> "NDArray":
         """This array on `ctx`: itself where it already is; a copy placed on CPU device cpu(i)
-        (host memory, see core/context.HostDeviceArray); a device copy for hb.gpu(i)."""
+        or cpu_pinned(i) / cpu_shared(i) (host memory, see core/context.HostDeviceArray); a device copy
+        for hb.gpu(i)."""
         if ctx == self.context:
             return self
         from .context import on_host_device, to_device
-        return on_host_device(self, ctx) if ctx.device_type == "cpu" else to_device(self, ctx)
+        return on_host_device(self, ctx) if ctx.is_host else to_device(self, ctx)
 
     @property
     def device(self):

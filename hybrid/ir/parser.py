@@ -180,10 +180,12 @@ class _Parser:
         while self.accept("punct", ","):
             out_types.append(self.type())
         has_body = self.accept("punct", "{")
-        loc, plan = None, None
-        if self.peek()[0] == "comment":
+        loc, plan, group = None, None, None
+        if self.peek()[0] == "comment":   # "<loc> | group <mark> | <plan>", each part optional but loc
             text = self.take("comment")[1:].strip()
             loc, _, plan = (part.strip() for part in text.partition("|"))
+            if plan.startswith("group "):
+                group, _, plan = (part.strip() for part in plan[len("group "):].partition("|"))
         regions = []
         if has_body:
             regions.append(self.graph())
@@ -194,6 +196,8 @@ class _Parser:
         node = Node(op, inputs, attrs, out_types, loc or None, regions)
         if plan:
             node.meta["plan"] = plan
+        if group:
+            node.meta["group"] = group
         g.nodes.append(node)
         for name, v in zip(results, node.outputs):
             if name in scope:

@@ -81,6 +81,8 @@ def print_graph(graph: Graph, indent: str = "") -> str:
         if node.regions:
             line += " {"
         comment = node.loc or ""
+        if node.meta.get("group"):
+            comment += f" | group {node.meta['group']}"
         if node.meta.get("plan"):
             comment += f" | {node.meta['plan']}"
         if comment:

@@ -2,7 +2,7 @@
 
 Each pass is one module (its docstring lists its stages) registered under its name."""
 from ..core import ad
-from . import conv_layout, cse, dce, fold_batchnorm, fold_constants, fold_cond, fuse, hoist_invariants, \
+from . import concurrent_groups, conv_layout, cse, dce, fold_batchnorm, fold_constants, fold_cond, fuse, hoist_invariants, \
     lower_complex, memory_plan, prune_regions, simplify, slice_broadcasts  # noqa: F401 (registers)
 from .manager import PASSES, PipelineResult, optimize, pipeline_for, register_pass, run
 from ..ir.memory_plan import MemoryPlan, Slot

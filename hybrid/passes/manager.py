@@ -35,8 +35,8 @@ CLEANUP = ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants", "pru
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
-    2: CLEANUP + ["conv_layout", "fuse", "memory_plan"],
-    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "conv_layout", "fuse", "memory_plan"],  # inference only, needs freeze=True
+    2: CLEANUP + ["conv_layout", "fuse", "concurrent_groups", "memory_plan"],
+    3: CLEANUP[:-1] + ["fold_batchnorm", "dce", "conv_layout", "fuse", "concurrent_groups", "memory_plan"],  # inference only, needs freeze=True
 }
 
 
@@ -179,7 +179,7 @@ def optimize(graph: Graph, opt_level: int = 2, freeze: bool = False, dump: Optio
 
 # Passes that a graph with effects (e.g. allreduce) gets per segment instead: codegen builds it
 # as pure segments split around those ops (hybrid.codegen.segmented), each fused and planned.
-PER_SEGMENT = ("fuse", "memory_plan")
+PER_SEGMENT = ("fuse", "concurrent_groups", "memory_plan")
 
 
 def holds_complex(graph: Graph) -> bool:

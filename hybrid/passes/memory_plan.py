@@ -15,13 +15,19 @@ Stages:
   3. workspace: each node gets a scratch block live only while it runs, of the size the
      backend asks for (`workspace(graph, node)`: im2col and packing buffers of a kernel; a
      control-flow node's region arenas and staging buffers, `ir.memory_plan.region_layout`)
+  1b. concurrent groups (passes/concurrent_groups.py): the groups of one region may run at the
+     same time, in any order, so a result used only inside one group keeps its lifetime but is
+     tagged with its group (two tagged blocks of different groups of one region conflict whatever
+     their lifetimes), and any other result a region's node writes or reads lives across the
+     whole region (`concurrent_liveness`); a plan made so is also safe for the plain order
   4. offsets, greedy by size (best fit): blocks are placed largest first, each at the
-     smallest gap of the arena that no placed block with an overlapping lifetime occupies
-     (or above them all); ALIGNMENT-byte aligned
+     smallest gap of the arena that no placed block with an overlapping lifetime (or of another
+     group of the same region) occupies (or above them all); ALIGNMENT-byte aligned
   5. every node gets a `node.meta["plan"]` comment and the graph a `memory_plan` (MemoryPlan)
 
-`check_memory_plan` re-derives liveness from the graph and proves that no two results that
-are live at the same time overlap in the arena (apart from a legal in-place pair).
+`check_memory_plan` re-derives liveness from the graph (with stage 1b) and proves that no two results
+that are live at the same time, or belong to different groups of one concurrent region, overlap in
+the arena (apart from a legal in-place pair).
 
 For backend authors: `graph.memory_plan` is a MemoryPlan (hybrid.ir.memory_plan) or None.
 Graph inputs, parameters and `constant` results are not in the arena: they live in the
@@ -50,6 +56,7 @@ from ..ir.memory_plan import ALIGNMENT, SCRATCH, MemoryPlan, Slot, carried_input
 from ..ir.printer import value_names
 from ..ir.registry import get_op
 from .manager import register_pass
+from .concurrent_groups import group_mark
 from .rewrite import in_regions
 
 class MemoryPlanError(HybridError):
@@ -123,13 +130,47 @@ def _inplace_chains(graph: Graph, live: dict) -> dict:
     return donors
 
 
+def concurrent_liveness(graph: Graph, live: dict) -> tuple[dict, dict]:
+    """Stage 1b: (live with each result a region shares extended over the region, result key -> its
+    group (region, group) when only that group writes and reads it)."""
+    marks = [group_mark(node) for node in graph.nodes]
+    span: dict = {}
+    for i, mark in enumerate(marks):
+        if mark is not None:
+            lo, hi = span.get(mark.region, (i, i))
+            span[mark.region] = (min(lo, i), max(hi, i))
+    if not span:
+        return live, {}
+    readers: dict = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            readers.setdefault(v, set()).add(i)
+    extended, private = {}, {}
+    for (i, k), (start, end) in live.items():
+        users = {i} | readers.get(graph.nodes[i].outputs[k], set())
+        groups = {(marks[u].region, marks[u].group) if marks[u] is not None else None for u in users}
+        if len(groups) == 1 and None not in groups and end < len(graph.nodes):
+            private[(i, k)] = groups.pop()
+        else:
+            for r in {g[0] for g in groups if g is not None}:
+                start, end = min(start, span[r][0]), max(end, span[r][1])
+        extended[(i, k)] = (start, end)
+    return extended, private
+
+
+def _apart(tag, other) -> bool:
+    """Whether two blocks' groups may run at the same time: different groups of one region."""
+    return tag is not None and other is not None and tag[0] == other[0] and tag[1] != other[1]
+
+
 def _place(blocks: list) -> tuple[dict, int]:
-    """Offsets for blocks (id, start, end, bytes): largest first, best-fitting gap (stage 3)."""
+    """Offsets for blocks (id, start, end, bytes, group tag or None): largest first, best-fitting gap
+    (stage 4)."""
     offsets: dict = {}
-    placed: list = []                                  # (start, end, offset, size)
+    placed: list = []                                  # (start, end, offset, size, tag)
     arena = 0
-    for bid, start, end, size in sorted(blocks, key=lambda b: (-b[3], b[1], b[0])):
-        busy = sorted((o, o + sz) for s, e, o, sz in placed if s <= end and start <= e)
+    for bid, start, end, size, tag in sorted(blocks, key=lambda b: (-b[3], b[1], b[0])):
+        busy = sorted((o, o + sz) for s, e, o, sz, t in placed if s <= end and start <= e or _apart(tag, t))
         best, cursor = None, 0
         for lo, hi in busy:
             gap = lo - cursor
@@ -138,7 +179,7 @@ def _place(blocks: list) -> tuple[dict, int]:
             cursor = max(cursor, hi)
         offset = best[0] if best is not None else cursor
         offsets[bid] = offset
-        placed.append((start, end, offset, size))
+        placed.append((start, end, offset, size, tag))
         arena = max(arena, offset + size)
     return offsets, arena
 
@@ -195,7 +236,7 @@ def plan_memory(graph: Graph, workspace: Optional[Workspace] = None, carried: in
     for node in graph.nodes:
         node.regions = [plan_memory(region, None if node.op == "fused" else workspace, carried_inputs(node, r))
                         for r, region in enumerate(node.regions)]
-    live = liveness(graph)
+    live, private = concurrent_liveness(graph, liveness(graph))
     names = value_names(graph)
     aliases = carry_aliases(graph, carried) if carried else {}
     donors = {key: donor for key, donor in _inplace_chains(graph, live).items()
@@ -211,13 +252,18 @@ def plan_memory(graph: Graph, workspace: Optional[Workspace] = None, carried: in
         nbytes = _align(graph.nodes[key[0]].outputs[key[1]].type.nbytes)
         b = extent.setdefault(block_of[key], [start, end, nbytes])
         b[0], b[1], b[2] = min(b[0], start), max(b[1], end), max(b[2], nbytes)
+    tags: dict = {}                                    # block -> its group, while every result in it has that one
+    for key, bid in block_of.items():
+        tags[bid] = private.get(key) if tags.get(bid, private.get(key)) == private.get(key) else None
     scratch = {}
     for i, node in enumerate(graph.nodes):
         nbytes = (workspace or default_workspace)(graph, node) if node.op != "constant" else 0
         if nbytes:
             scratch[(i, SCRATCH)] = nbytes
             extent[(i, SCRATCH)] = [i, i, _align(nbytes)]
-    offsets, arena = _place([(bid, *e) for bid, e in extent.items()])
+            mark = group_mark(node)
+            tags[(i, SCRATCH)] = (mark.region, mark.group) if mark is not None else None
+    offsets, arena = _place([(bid, *e, tags.get(bid)) for bid, e in extent.items()])
     buffer_ids: dict = {}
     for bid in sorted(extent, key=lambda b: (offsets[b], b)):
         buffer_ids.setdefault(offsets[bid], len(buffer_ids))
@@ -286,14 +332,14 @@ def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None, carried: 
     plan = plan or graph.memory_plan
     if plan is None:
         raise MemoryPlanError(f"graph @{graph.name} has no memory plan; run the memory_plan pass")
-    live = liveness(graph)
+    live, private = concurrent_liveness(graph, liveness(graph))
     slots = {key: s for key, s in plan._index().items() if key[1] != SCRATCH}
     if set(slots) != set(live):
         raise MemoryPlanError(f"the plan covers results {sorted(set(slots) ^ set(live))} that the graph "
                               "does not have (or misses them): it is stale; re-run the memory_plan pass")
     names = value_names(graph)
     legal_carry = carry_aliases(graph, carried) if carried else {}
-    intervals = []
+    intervals, grouped = [], []
     for key, (start, end) in live.items():
         s = slots[key]
         v = graph.nodes[key[0]].outputs[key[1]]
@@ -305,18 +351,30 @@ def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None, carried: 
         if s.nbytes != v.type.nbytes or s.offset + s.nbytes > plan.arena_bytes or s.offset % plan.alignment:
             raise MemoryPlanError(f"%{names[v]} needs {v.type.nbytes} bytes but its slot is {s}")
         intervals.append((start, end, s.offset, s.offset + s.nbytes, "%" + names[v], s))
+        if key in private:
+            grouped.append((private[key], s.offset, s.offset + s.nbytes, "%" + names[v]))
     for s in plan.slots:
         if s.output == SCRATCH:
             if s.offset + s.nbytes > plan.arena_bytes or s.offset % plan.alignment:
                 raise MemoryPlanError(f"the workspace of node {s.node} lies outside the arena: {s}")
             intervals.append((s.start, s.end, s.offset, s.offset + s.nbytes, f"scratch of node {s.node}", s))
+            mark = group_mark(graph.nodes[s.node])
+            if mark is not None:
+                grouped.append(((mark.region, mark.group), s.offset, s.offset + s.nbytes, f"scratch of node {s.node}"))
+    for a, (tag, lo, hi, name) in enumerate(grouped):
+        for other, o_lo, o_hi, o_name in grouped[a + 1:]:
+            if _apart(tag, other) and lo < o_hi and o_lo < hi:
+                raise MemoryPlanError(f"{name} (group {tag[1]} of concurrent region {tag[0]}, bytes {lo}..{hi}) "
+                                      f"overlaps {o_name} (group {other[1]}, bytes {o_lo}..{o_hi}); the groups "
+                                      "may run at the same time")
     intervals.sort()
     active: list = []
     for interval in intervals:
         start, end, lo, hi, name, slot = interval
         active = [a for a in active if a[1] >= start]
-        for a_start, a_end, a_lo, a_hi, a_name, _ in active:
-            if lo < a_hi and a_lo < hi and not _legal_inplace(graph, names, slot, a_name, a_end):
+        for a_start, a_end, a_lo, a_hi, a_name, a_slot in active:   # (an extended result may come first)
+            if lo < a_hi and a_lo < hi and not _legal_inplace(graph, names, slot, a_name, a_end) \
+                    and not _legal_inplace(graph, names, a_slot, name, end):
                 raise MemoryPlanError(f"{name} (live {start}..{end}, bytes {lo}..{hi}) overlaps {a_name} "
                                       f"(live {a_start}..{a_end}, bytes {a_lo}..{a_hi})")
         active.append(interval)
@@ -324,7 +382,7 @@ def check_memory_plan(graph: Graph, plan: Optional[MemoryPlan] = None, carried: 
 
 def _legal_inplace(graph: Graph, names: dict, slot: Slot, other: str, other_end: int) -> bool:
     """Is `slot` an in-place overwrite of `other`, which dies at slot's node and is its operand?"""
-    if slot.inplace_of != other or other_end != slot.start:
+    if slot.inplace_of != other or other_end != slot.node:
         return False
     node = graph.nodes[slot.node]
     return any("%" + names[node.inputs[p]] == other for p in inplace_candidates(node, slot.output))

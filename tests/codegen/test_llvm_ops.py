@@ -472,3 +472,26 @@ def test_bfloat16_kernels_need_no_compiler_rt_helper_and_keep_subnormals(cpu, fe
     calls = [line for line in asm if ("__trunc" in line or "__extend" in line) and ("call" in line or "$" in line)
              or "vcvtneps2bf16" in line]
     assert not calls, calls[:4]
+
+
+def test_matmul_reads_unit_led_operands_in_place():
+    """Attention's q = qkv[0] reaches the batched matmul as a [1, B, H, S, D] buffer reshaped to [B, H, S, D]:
+    the GEMM reads it in place (no copy stage; kernel/gemm._unit_lead_buffer), also as a transposed B, and
+    for a [1, 1, S, D] operand broadcast over the batch; results equal interp."""
+    from hybrid import passes
+    from hybrid.codegen.kernel import GemmStage, lower_node
+    qkv = rng.standard_normal((3, 2, 3, 8, 5)).astype("f4")
+    w = rng.standard_normal((1, 1, 5, 8)).astype("f4")
+
+    def body(g, t, ww):
+        q, k, v = (op(g, "reshape", op(g, "slice", t, begin=(i, 0, 0, 0, 0), end=(i + 1, 2, 3, 8, 5),
+                                       step=(1, 1, 1, 1, 1)), shape=(2, 3, 8, 5)) for i in range(3))
+        scores = op(g, "matmul", q, k, transpose_a=False, transpose_b=True)
+        return [op(g, "matmul", scores, v, transpose_a=False, transpose_b=False),
+                op(g, "matmul", v, op(g, "reshape", ww, shape=(5, 8)), transpose_a=False, transpose_b=False)]
+    graph = graph_of({"t": ((3, 2, 3, 8, 5), "f32"), "ww": ((1, 1, 5, 8), "f32")}, body, name="attention")
+    matmuls = [lower_node(n) for n in passes.optimize(graph).graph.nodes
+               if any(isinstance(s, GemmStage) for s in lower_node(n).stages)]
+    assert matmuls and all(isinstance(s, GemmStage) for k in matmuls for s in k.stages), \
+        [[type(s).__name__ for s in k.stages] for k in matmuls]
+    compare(graph, [qkv, w], rtol=1e-4, atol=1e-5)

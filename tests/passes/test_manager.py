@@ -24,7 +24,8 @@ def test_pipelines_per_opt_level():
     assert hb.passes.pipeline_for(0) == []
     assert hb.passes.pipeline_for(1) == ["dce", "cse", "fold_constants", "fold_cond", "hoist_invariants",
                                          "prune_regions", "simplify", "dce"]
-    assert hb.passes.pipeline_for(2) == hb.passes.pipeline_for(1) + ["conv_layout", "fuse", "memory_plan"]
+    assert hb.passes.pipeline_for(2) == hb.passes.pipeline_for(1) + ["conv_layout", "fuse", "concurrent_groups",
+                                                                         "memory_plan"]
     assert "fold_batchnorm" in hb.passes.pipeline_for(3, freeze=True)
     assert hb.passes.pipeline_for(3) == hb.passes.pipeline_for(2)  # BatchNorm folding needs freeze=True
     with pytest.raises(HybridError, match="opt_level"):
@@ -53,7 +54,8 @@ def test_stages_timings_and_text(tmp_path):
     result = hb.passes.optimize(hb.ir.parse(SMALL), 2, dump=str(tmp_path))
     names = [s.name for s in result.stages]
     assert names == ["00-traced", "01-dce", "02-cse", "03-fold_constants", "04-fold_cond", "05-hoist_invariants",
-                     "06-prune_regions", "07-simplify", "08-dce", "09-fuse", "10-memory_plan"]
+                     "06-prune_regions", "07-simplify", "08-dce", "09-fuse", "10-concurrent_groups",
+                     "11-memory_plan"]
     assert result.stage("cse").nodes_before == 4 and len(result.stage("cse").graph) == 3
     assert result.stage_text("traced") == str(hb.ir.parse(SMALL))
     assert result.stage_text(9) == result.stage_text("fuse") == result.stage_text("09-fuse")

@@ -7,7 +7,8 @@ flow's region arenas live in their nodes' scratch slots), device buffers for the
 parameters and constants, and the checks region. A call copies the data inputs host->device (or
 device->device for arrays kept on the GPU with `x.as_in_context(hb.gpu(0))`), uploads
 parameters only when they changed, launches every kernel on one stream with no host
-synchronisation between them, and copies the outputs back (or leaves them on the device
+synchronisation between them (concurrent groups, passes/concurrent_groups.py, too: a decision, logged
+at build: one kernel fills the GPU, and streams could not be measured without one), and copies the outputs back (or leaves them on the device
 when the inputs were there). Kernels with checks (take's indices, integer pow's exponents)
 write the extreme values seen to a small checks region, copied back after the launches; a
 failed check raises the error eager code raises, and the call's outputs are discarded. PyCUDA is optional: importing this module needs nothing; build()
@@ -29,6 +30,7 @@ from ...core.context import DeviceNDArray, host_data
 from ...errors import HybridError
 from ...ir.graph import Graph, Value
 from ...ir.types import to_numpy_dtype
+from ...passes.concurrent_groups import regions
 from .. import Backend, register_backend
 from ..kernel.describe import first_failure
 from .control import HostControl
@@ -188,6 +190,11 @@ def build(graph: Graph, options: dict) -> CudaExecutable:
     ("emulator") on device options["device"]. Allocation is always static: one arena, allocated once."""
     rt = get_runtime(options["runtime"], options["device"])  # fails first, and clearly, where no GPU can run it
     program = build_program(graph)   # planned by the memory planner for this backend's workspace rule
+    concurrent = regions(program.graph)
+    if concurrent:
+        log.log("compile", f"cuda: @{graph.name}'s {len(concurrent)} concurrent region(s) run in order on one "
+                           "stream: each kernel already fills the GPU, the launches are asynchronous already, "
+                           "and streams could not be measured here (no GPU; the emulator runs one kernel at a time)")
     dump = options["dump"] or config.get("dump")
     if dump:
         write_dump(program, dump)

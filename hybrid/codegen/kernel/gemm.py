@@ -9,10 +9,12 @@ from .blocked import from_blocked_map
 from .context import Lazy, _Lowering, identity_buffer
 from .describe import Buffer, ConvGeometry, GemmStage
 from .expr import both, clamp, const, iadd, iconst_op, imul, in_range, ivar, load, select
+from .index_math import simplify
 
 
 def _gemm_operand(lw: _Lowering, lazy: Lazy, t: TensorType, trans: bool) -> tuple[Buffer, bool]:
-    """A buffer holding the operand row-major, reading transposed views in place."""
+    """A buffer holding the operand row-major, reading transposed views and buffers with extra leading
+    unit dims (a slice qkv[0] reshaped to drop its 1: the batch strides only see trailing dims) in place."""
     found = identity_buffer(lazy, t.shape, lw)
     if found is not None:
         name, perm = found
@@ -21,7 +23,26 @@ def _gemm_operand(lw: _Lowering, lazy: Lazy, t: TensorType, trans: bool) -> tupl
             return lw.kernel.buffers[name], trans
         if perm == tuple(range(nd - 2)) + (nd - 1, nd - 2):
             return lw.kernel.buffers[name], not trans
+    unit = _unit_lead_buffer(lw, lazy, t.shape)
+    if unit is not None:
+        return unit, trans
     return lw.materialize(lazy, t), trans
+
+
+def _unit_lead_buffer(lw: _Lowering, lazy: Lazy, shape: tuple[int, ...]) -> Buffer | None:
+    """The buffer `lazy` reads as it is when its shape is `shape` with leading 1s (read at index 0)."""
+    vars_ = tuple(lw.fresh(d) for d in shape)
+    e = simplify(lazy(tuple(ivar(v) for v in vars_)), lw.kernel.extents)
+    if e.op != "load":
+        return None
+    buf = lw.kernel.buffers[e.value]
+    lead = len(buf.shape) - len(shape)
+    if lead <= 0 or buf.shape[lead:] != tuple(shape) or any(d != 1 for d in buf.shape[:lead]):
+        return None
+    head, tail = e.args[:lead], e.args[lead:]
+    if any(a.op != "const" or a.value != 0 for a in head) or tuple(a.op == "ivar" and a.value for a in tail) != vars_:
+        return None
+    return buf
 
 
 def _batch_strides(shape: tuple[int, ...], batch: tuple[int, ...], matrix: int) -> tuple[int, ...]:

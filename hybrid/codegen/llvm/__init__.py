@@ -3,17 +3,20 @@
 Stages of `build`:
   1. module.build_module: kernels (codegen/kernel/) rendered to LLVM IR, one entry point
   2. the disk cache (cache.py) by hash of that IR + target + version; on a miss, target.compile_ir
-     (O3, vectorized, host CPU) links hybrid_sgemm (gemm.py or the fallback) and emits object code
+     (O3, vectorized, host CPU) emits object code; a large module is compiled in parts on several cores
+     (partition.py, workers.py). hybrid_sgemm (gemm.py or OpenBLAS) is a module of its own, compiled
+     once per target (beside the graph's Python work when the graph has a matmul or convolution)
   3. MCJIT loads the object; runtime.Runner calls it (threads, arenas, output buffers)
 Dumps: NN-llvm.ll and NN-asm.s in the dump folder (HYBRID_DUMP or dump=).
 
-Knobs: HYBRID_NUM_THREADS (default: every core this process may use; the build option
+Knobs: HYBRID_COMPILE_WORKERS (compile worker processes, workers.py), HYBRID_NUM_THREADS (default: every core this process may use; the build option
 num_threads= overrides it), HYBRID_CACHE_DIR (default ~/.cache/hybrid), HYBRID_CACHE_MAX_MB
 (the cache's size cap, default 1024; 0 = none; least recently used entries go first), HYBRID_LOG=compile
 (compile times, cache hits and misses, refused in-place slots).
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Optional
@@ -28,8 +31,9 @@ from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, conv_choice, module, profiling, target
+from . import cache, conv_choice, module, profiling, support, target, workers
 from .. import Backend, lapack, register_backend
+from ..schedule_choice import ScheduleChoice
 from .runtime import ProfileHook, Runner
 
 
@@ -56,14 +60,18 @@ class LLVMExecutable:
         self.graph = graph
         self.plan = plan
         self.engine = engine
-        self.nthreads = nthreads if plan.parallel else 1
+        # a graph with nothing to split across threads still uses them for its concurrent groups
+        self.nthreads = nthreads if plan.parallel or plan.concurrent_regions else 1
         self.input_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.inputs]
         out_specs = [(v.shape, to_numpy_dtype(v.dtype)) for v in graph.outputs]
         self.runner = Runner(engine.get_function_address(module.ENTRY), plan.arena_bytes, len(graph.inputs),
                              out_specs, plan.constants, plan.output_sources, self.nthreads, keepalive=(engine,),
                              checks=plan.checks, packs=plan.packs,
                              profile=ProfileHook(engine.get_global_value_address(profiling.GLOBAL), plan.segments,
-                                                 graph.name) if profile else None)
+                                                 graph.name) if profile else None,
+                             teams=plan.teams if self.nthreads == plan.teams else 0,
+                             schedule=ScheduleChoice(graph.name, "llvm", plan.concurrent_regions, self.nthreads),
+                             parallel=plan.parallel)
 
     def _check(self, inputs: list) -> tuple[list[numpy.ndarray], list]:
         """The inputs as C-contiguous arrays of the graph's types, and their write tokens (None where an
@@ -112,14 +120,68 @@ def _cached_object(ir, name: str, pic: bool, dump: Optional[str] = None, key_tex
     return obj
 
 
+def _part_objects(plan: module.ModulePlan, name: str, pic: bool) -> list[bytes]:
+    """Object code of each part of a split module (module.ModulePlan.parts), each cached under its own key;
+    the parts not cached are compiled together on this thread and the compile workers (workers.py)."""
+    keys = [cache.cache_key(ir, target.target_id(), "pic" if pic else "jit") for ir, _ in plan.parts]
+    objects = [cache.load(key) for key in keys]
+    missing = [i for i, obj in enumerate(objects) if obj is None]
+    if missing:
+        start = time.perf_counter()
+        jobs = [workers.Job(plan.parts[i][0], f"{name} part {i}", plan.parts[i][1], pic) for i in missing]
+        for i, obj in zip(missing, workers.compile_all(jobs)):
+            cache.store(keys[i], obj)
+            objects[i] = obj
+        log.log("compile", f"llvm: compiled {name} in {len(plan.parts)} parts ({len(missing)} not cached) in "
+                           f"{(time.perf_counter() - start) * 1e3:.0f} ms")
+    return objects
+
+
+def _sgemm_key(impl: str, pic: bool) -> str:
+    return cache.cache_key(module.sgemm_source_key(impl), target.target_id(), "pic" if pic else "jit")
+
+
+_SGEMM_PENDING: dict[str, workers.Background] = {}   # cache key -> its compile under way
+
+
+def _start_sgemm(graph: Graph) -> None:
+    """When the graph will likely call hybrid_sgemm (a float32 matmul or convolution; a wrong guess costs only
+    time) and its object is not cached, compile it now, beside the Python work of building the module."""
+    if not any(node.op == "matmul" or node.op.startswith("conv") for _, node in graph.walk()):
+        return
+    key = _sgemm_key("auto", False)
+    if key in _SGEMM_PENDING or cache.contains(key):
+        return
+    log.log("compile", "llvm: compiling hybrid_sgemm[auto] beside the graph's module")
+    _SGEMM_PENDING[key] = workers.background(workers.Job(module.sgemm_ir("auto"), "hybrid_sgemm[auto]"),
+                                             lambda obj: cache.store(key, obj))
+
+
+def _sgemm_object(impl: str, pic: bool) -> bytes:
+    key = _sgemm_key(impl, pic)
+    pending = _SGEMM_PENDING.pop(key, None)
+    if pending is not None:
+        return pending.result()
+    # keyed by the generator's source, so a warm start does not regenerate the GEMM IR
+    return _cached_object(lambda: module.sgemm_ir(impl), f"hybrid_sgemm[{impl}]", pic,
+                          key_text=module.sgemm_source_key(impl))
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime_object() -> bytes:
+    """The JIT's runtime helpers, compiled once per process (a few milliseconds: not worth a cache entry)."""
+    return target.compile_ir(support.runtime_ir(target.host()[0]), name="hybrid_runtime")[0]
+
+
 def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> list[bytes]:
-    """Object code for a module plan (and the GEMM module it calls, compiled once per target
-    and implementation), through the disk cache."""
-    objects = [_cached_object(plan.ir, name, pic, dump)]
+    """Object code for a module plan (its parts, when it is split and nothing is dumped) and the GEMM module
+    it calls (compiled once per target and implementation), through the disk cache, and the JIT's runtime
+    helpers (support.runtime_ir, once per process)."""
+    objects = _part_objects(plan, name, pic) if plan.parts and not dump else [_cached_object(plan.ir, name, pic, dump)]
     if plan.uses_sgemm:
-        # keyed by the generator's source, so a warm start does not regenerate the GEMM IR
-        objects.append(_cached_object(lambda: module.sgemm_ir(plan.gemm_impl), f"hybrid_sgemm[{plan.gemm_impl}]",
-                                      pic, key_text=module.sgemm_source_key(plan.gemm_impl)))
+        objects.append(_sgemm_object(plan.gemm_impl, pic))
+    if plan.links_runtime:
+        objects.append(_runtime_object())
     return objects
 
 
@@ -129,7 +191,10 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
     num_threads, dump, profile = options["num_threads"], options["dump"], options["profile"]
     start = time.perf_counter()
     triple, _, _ = target.host()
-    plan = module.build_module(graph, triple)
+    _start_sgemm(graph)
+    nthreads = config.check("num_threads", num_threads) if num_threads else config.get("num_threads")
+    side_by_side = nthreads > 1 and config.get("concurrent_groups") != "off"
+    plan = module.build_module(graph, triple, teams=nthreads if side_by_side else 0)
     dump = dump or config.get("dump")
     objects = compile_objects(plan, graph.name, dump)
     if plan.uses_lapack:
@@ -140,8 +205,7 @@ def build(graph: Graph, options: dict) -> LLVMExecutable:
         for obj in objects:
             engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-    exe = LLVMExecutable(graph, plan, engine, config.check("num_threads", num_threads) if num_threads else config.get("num_threads"),
-                         profile)
+    exe = LLVMExecutable(graph, plan, engine, nthreads, profile)
     log.log("compile", f"llvm: built @{graph.name} ({len(graph.nodes)} kernels, arena {plan.arena_bytes} B, "
                        f"{exe.nthreads} threads) in {(time.perf_counter() - start) * 1e3:.0f} ms")
     return exe

@@ -74,6 +74,11 @@ def load(key: str) -> Optional[bytes]:
     return payload
 
 
+def contains(key: str) -> bool:
+    """Whether an entry is stored under `key` (not whether it is sound: load() checks that)."""
+    return os.path.isfile(_path(key))
+
+
 def _reject(path: str, why: str) -> None:
     log.log("compile", f"llvm: {why}; rebuilding it")
     try:

@@ -30,6 +30,11 @@ class KernelStep:
     ptrs: list                  # one location per non-view buffer, in k.buffers order
     noalias: bool
     node: object = None         # the graph node it runs (profiles name it)
+    function: Optional[str] = None       # its function, once rendered (a second call site reuses it)
+    ends_parallel: Optional[bool] = None  # whether the function's last stage is split across threads
+
+
+WHOLE_TEAM = ("%tid", "%nt", "%bar")     # (thread id, threads, barrier) registers of the entry point
 
 
 @dataclass
@@ -85,15 +90,22 @@ class Pointers:
 
 
 def render_steps(fn: Fn, mod: render.ModuleState, steps: list, ptrs: Pointers,
-                 last_parallel: Optional[bool] = None) -> Optional[bool]:
-    """Emit `steps` into fn; returns whether the last kernel's last stage was split across threads."""
+                 last_parallel: Optional[bool] = None, team: tuple[str, str, str] = WHOLE_TEAM) -> Optional[bool]:
+    """Emit `steps` into fn, run by `team` (thread id, threads, barrier: a sub-team of a concurrent region
+    runs its kernels with its own); returns whether the last kernel's last stage was split across threads.
+    A kernel's function is rendered at its first call site (its leading barrier decided by the step before
+    it there: the in-order schedule) and called again at a second one."""
     for step in steps:
         if isinstance(step, KernelStep):
-            fname = f"kern{ptrs.kernels}"
-            ptrs.kernels += 1
-            _, last_parallel = render.render_kernel(mod, step.kernel, fname, step.noalias, last_parallel)
+            if step.function is None:
+                step.function = f"kern{ptrs.kernels}"
+                ptrs.kernels += 1
+                _, step.ends_parallel = render.render_kernel(mod, step.kernel, step.function, step.noalias,
+                                                             last_parallel)
+            last_parallel = step.ends_parallel
             args = ", ".join("ptr " + ptrs.get(loc) for loc in step.ptrs)
-            fn.do(f"call void @{fname}({args}, i32 %tid, i32 %nt, ptr %bar)")
+            tid, nt, bar = team
+            fn.do(f"call void @{step.function}({args}, i32 {tid}, i32 {nt}, ptr {bar})")
         else:
             _barrier(fn)
             {"cond": _render_cond, "while_loop": _render_while, "scan": _render_scan}[step.op](fn, mod, step, ptrs)

@@ -9,7 +9,7 @@ import re
 _DEFINE = re.compile(r"^define [^@\n]*@([\w.$]+)\(", re.M)
 
 
-def _own_name(text: str) -> str | None:
+def own_name(text: str) -> str | None:
     """The name a piece defines, when it defines exactly one function."""
     names = _DEFINE.findall(text)
     return names[0] if len(names) == 1 else None
@@ -24,7 +24,7 @@ def merge_identical(functions: list[str], callers: list[str]) -> tuple[list[str]
         first: dict[str, str] = {}
         alias: dict[str, str] = {}
         for text in functions:
-            name = _own_name(text)
+            name = own_name(text)
             if name is None:
                 continue
             key = text.replace(f"@{name}(", "@(", 1)
@@ -39,5 +39,5 @@ def merge_identical(functions: list[str], callers: list[str]) -> tuple[list[str]
         def rename(text: str) -> str:
             return uses.sub(lambda m: "@" + alias[m.group(1)], text)
 
-        functions = [rename(t) for t in functions if _own_name(t) not in alias]
+        functions = [rename(t) for t in functions if own_name(t) not in alias]
         callers = [rename(t) for t in callers]

@@ -107,12 +107,14 @@ class Fn:
         self.lines.append("")
         return Loop(index, regs, body, exit, pre, lo, hi, slot, [t for t, _ in carried], [v for _, v in carried])
 
-    def end_loop(self, loop: Loop, updated: list[str] = ()) -> list[str]:
-        """Close the loop; returns the carried values after it."""
+    def end_loop(self, loop: Loop, updated: list[str] = (), loop_id: str = "") -> list[str]:
+        """Close the loop; returns the carried values after it. loop_id: a metadata node (`!N`) of hints
+        for LLVM's loop passes, attached to the back edge."""
         latch = self.block
         nxt = self.op(f"add nuw nsw i64 {loop.index}, 1")
         c = self.op(f"icmp slt i64 {nxt}, {loop.hi}")
-        self.do(f"br i1 {c}, label %{loop.body}, label %{loop.exit}")
+        hints = f", !llvm.loop {loop_id}" if loop_id else ""
+        self.do(f"br i1 {c}, label %{loop.body}, label %{loop.exit}{hints}")
         phis = [f"  {loop.index} = phi i64 [ {loop.lo}, %{loop.pre} ], [ {nxt}, %{latch} ]"]
         for reg, ty, init, new in zip(loop.carried, loop.types, loop.inits, updated):
             phis.append(f"  {reg} = phi {ty} [ {init}, %{loop.pre} ], [ {new}, %{latch} ]")

@@ -34,12 +34,13 @@ def _poly(fn: Fn, x: str, coeffs: list[float]) -> str:
 
 def _poly_in_square(fn: Fn, x: str, x2: str, coeffs: list[float]) -> str:
     """The polynomial _poly computes, evaluated as pairs (c_i * x + c_i+1) combined by Horner in x2 = x*x
-    (Estrin): as many fmas, but a dependency chain about half as long."""
-    assert len(coeffs) % 2 == 0
+    (Estrin): as many fmas, but a dependency chain about half as long. An odd count leads with the
+    single highest coefficient."""
+    lead = len(coeffs) % 2
     pairs = [fn.op(f"call float @llvm.fmuladd.f32(float {c(a)}, float {x}, float {c(b)})")
-             for a, b in zip(coeffs[::2], coeffs[1::2])]
-    r = pairs[0]
-    for pair in pairs[1:]:
+             for a, b in zip(coeffs[lead::2], coeffs[lead + 1::2])]
+    r = c(coeffs[0]) if lead else pairs.pop(0)
+    for pair in pairs:
         r = fn.op(f"call float @llvm.fmuladd.f32(float {r}, float {x2}, float {pair})")
     return r
 
@@ -59,21 +60,38 @@ EXP_BIAS = 254
 EXP_ROUNDER = 1.5 * 2 ** 23 + EXP_BIAS
 
 
-def _exp_body(fn: Fn, x: str) -> str:
+# exp(r) = 1 + r + r^2 P(r) on |r| <= ln(2)/2: P of degree 4, minimax for the relative error of the
+# whole (Remez exchange in 40-digit arithmetic): 4.3e-9 = 0.07 ulp of 1 before float32 rounding; with
+# the roundings, exp is within 1.06 ulp for every float32 input (tests/codegen/test_llvm_math.py). One
+# multiply-add fewer than the degree-7 polynomial (<= 0.99 ulp on the test inputs). Highest coefficient first.
+EXP_POLY = [1.3893402857621607e-3, 8.370262673405978e-3, 4.166709015838434e-2, 1.6666506067331865e-1,
+            4.999999813118675e-1]
+
+
+def _exp_reduced(fn: Fn, x: str, sign: int, lo: float, hi: float, rounder: float) -> tuple[str, str]:
+    """(t, q) for exp(sign * x) = (1 + q) 2^n, x clamped to [lo, hi]: n = round(sign * x log2 e) sits in the
+    low bits of t = sign * x log2 e + rounder, q = exp(r) - 1 for the Cody-Waite remainder r. With sign -1
+    every step negates exactly (fma), so q is bit for bit exp's q at -x."""
     # Clamp so that NaN passes through: x86 min/max return their second operand when either is NaN,
     # and `x > HI ? HI : x` lowers to exactly that (llvm.minnum would add NaN fix-up code).
-    hi = fn.op(f"fcmp ogt float {x}, {c(EXP_HI)}")
-    xc = _sel(fn, hi, c(EXP_HI), x)
-    lo = fn.op(f"fcmp olt float {xc}, {c(EXP_LO)}")
-    xc = _sel(fn, lo, c(EXP_LO), xc)
-    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(1.4426950408889634)}, float {c(EXP_ROUNDER)})")
-    n = fn.op(f"fsub float {t}, {c(EXP_ROUNDER)}")
-    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-0.693359375)}, float {xc})")
-    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(2.12194440e-4)}, float {r})")
+    above = fn.op(f"fcmp ogt float {x}, {c(hi)}")
+    xc = _sel(fn, above, c(hi), x)
+    below = fn.op(f"fcmp olt float {xc}, {c(lo)}")
+    xc = _sel(fn, below, c(lo), xc)
+    t = fn.op(f"call float @llvm.fmuladd.f32(float {xc}, float {c(sign * 1.4426950408889634)}, float {c(rounder)})")
+    n = fn.op(f"fsub float {t}, {c(rounder)}")
+    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(-sign * 0.693359375)}, float {xc})")
+    r = fn.op(f"call float @llvm.fmuladd.f32(float {n}, float {c(sign * 2.12194440e-4)}, float {r})")
     z = fn.op(f"fmul float {r}, {r}")
-    p = _poly_in_square(fn, r, z, [1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
-                                   1.6666665459E-1, 5.0000001201E-1])
-    q = fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
+    # with sign -1, r holds -r: P(r) = P(-(-r)) flips the coefficients of odd powers (highest power first)
+    p = _poly_in_square(fn, r, z, [sign * k if (len(EXP_POLY) - 1 - i) % 2 else k for i, k in enumerate(EXP_POLY)])
+    if sign < 0:
+        r = fn.op(f"fneg float {r}")
+    return t, fn.op(f"call float @llvm.fmuladd.f32(float {p}, float {z}, float {r})")
+
+
+def _exp_body(fn: Fn, x: str) -> str:
+    t, q = _exp_reduced(fn, x, 1, EXP_LO, EXP_HI, EXP_ROUNDER)
     # k = 254 + n lies in [95, 398]; shifting bits(t) left by 23 drops everything above k's 9 bits
     # (bits(1.5 * 2^23) and its half end in 9 zero bits), leaving floor(k/2) and ceil(k/2) as
     # biased exponents in [47, 199]: 2^n = 2^(floor(k/2) - 127) * 2^(ceil(k/2) - 127).
@@ -88,6 +106,28 @@ def _exp_body(fn: Fn, x: str) -> str:
     # A NaN x makes q NaN (s1, s2 are then arbitrary), and NaN survives both products.
     y = fn.op(f"call float @llvm.fmuladd.f32(float {q}, float {s1}, float {s1})")
     return fn.op(f"fmul float {y}, {s2}")
+
+
+# sigmoid(x) = 1 / (1 + exp(-x)) needs exp(-x) only where it moves 1 + exp(-x): not below the normal range
+# (1 + e == 1 there) and not above FLT_MAX (the result is 0). So x is clamped to [SIGMOID_LO, SIGMOID_HI],
+# where n = round(-x log2 e) lies in [-126, 128], and exp(-x) = (1 + q) 2^n scales by one factor 2^n built
+# from the bits of t (n = 128 gives 2^n = inf, so the result is 0 where exp(-x) overflows or nearly does:
+# x < -88.38, where the exact result is below 4.2e-39). Every other step is exp's with -x for x, the sign
+# folded into the constants (fma negates exactly), so elsewhere 1 + exp(-x) is bit for bit what exp gives.
+SIGMOID_LO, SIGMOID_HI = -89.0, 87.5
+SIGMOID_ROUNDER = 1.5 * 2 ** 23 + 127
+
+
+def _sigmoid_body(fn: Fn, x: str) -> str:
+    t, q = _exp_reduced(fn, x, -1, SIGMOID_LO, SIGMOID_HI, SIGMOID_ROUNDER)    # exp(-x) = (1 + q) 2^n
+    tb = fn.op(f"bitcast float {t} to i32")
+    sb = fn.op(f"shl i32 {tb}, 23")
+    scale = fn.op(f"bitcast i32 {sb} to float")
+    # (1 + q) * 2^n rounds as exp's fma (q, s1, s1) does; as a product it is inf, never NaN, for n = 128
+    e = fn.op(f"fadd float {q}, {c(1.0)}")
+    e = fn.op(f"fmul float {e}, {scale}")
+    d = fn.op(f"fadd float {e}, {c(1.0)}")
+    return fn.op(f"fdiv float {c(1.0)}, {d}")
 
 
 def _log_body(fn: Fn, x: str) -> str:
@@ -355,7 +395,7 @@ def _log1p_body(fn: Fn, x: str) -> str:
     return _sel(fn, inf, x, r)
 
 
-UNARY = {"expm1": _expm1_body, "log1p": _log1p_body, "exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
+UNARY = {"sigmoid": _sigmoid_body, "expm1": _expm1_body, "log1p": _log1p_body, "exp": _exp_body, "log": _log_body, "tanh": _tanh_body, "erf": _erf_body, "sin": _sin_body,
          "cos": _cos_body}
 DEPENDS = {"tanh": ["exp"], "erf": ["exp"], "pow": ["log", "exp"], "expm1": ["exp"], "log1p": ["log"]}
 

@@ -12,6 +12,17 @@ Stages of `build_module`:
      calls them in order with a barrier between dependent kernels; every thread runs the
      same entry point and each kernel splits its work by tid. It stamps the cycle counter
      after each kernel while a profile is recorded (profiling.py; ModulePlan.segments names them).
+  4. concurrent regions (passes/concurrent_groups.py), when built for a team of `teams` > 1 threads:
+     each region is emitted twice, in order (as above) and side by side: after a barrier of the
+     whole team, the threads split into sub-teams (concurrent_groups.team_split over the groups'
+     FLOPs + bytes), each running its groups' kernels with its own thread ids, thread count and
+     barrier, then the whole team meets again. The side-by-side path runs when the call's schedule
+     word says so (the runtime's measured choice, codegen/schedule_choice.py), the call runs on
+     exactly `teams` threads (a call that found the team busy runs alone) and no profile is recorded
+     (kernel stamps need the order); the memory plan keeps the groups' buffers apart either way.
+     The barrier block the runtime passes as %bar: the team's barrier (8 bytes), the schedule word
+     (i64 at +8), then sub-team t's barrier at +64 * (t + 1) (a cache line each).
+  5. a large module is also split into parts compiled on several cores (partition.py; ModulePlan.parts)
 """
 from __future__ import annotations
 
@@ -32,11 +43,13 @@ from .prepack import pack_im2col, prepack_params, prepack_weights
 from .emit import Fn
 from .control import ControlStep, KernelStep, Pointers, RegionCode, render_steps, walk_steps
 from ...ir.memory_plan import region_layout
+from ...passes.concurrent_groups import group_weight, regions, team_split
 from ...passes.memory_plan import plan_matches, plan_memory
 from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .dedup import merge_identical
-from .support import barrier_ir, ipow_ir, truncsfbf2_ir
+from .partition import split
+from .support import BARRIER_DECLARATION, barrier_ir, ipow_ir, truncsfbf2_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
@@ -76,6 +89,7 @@ class ModulePlan:
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
     uses_lapack: bool = False       # its code calls LAPACK (codegen/lapack.py): the library must be loaded/linked
+    links_runtime: bool = False     # its helpers are support.runtime_ir's module (JIT), not its own (AOT)
     gemm_impl: str = "auto"
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
@@ -85,11 +99,17 @@ class ModulePlan:
     # constants one buffer pointer per entry, then one "repack now" flag each
     packs: list = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)   # in entry order; timestamps bound each
+    # concurrent regions the entry point can run side by side, and the team size it was built for (0: none)
+    concurrent_regions: int = 0
+    teams: int = 0
     # what was placed, for inspection: the planned graph compiled (a re-planned copy when the given
     # one was planned for other workspace sizes), each value's location, the steps of the entry point
     graph: Optional[Graph] = None
     where: dict = field(default_factory=dict)
     steps: list = field(default_factory=list)
+    # the module split to compile on several cores (partition.py): (IR text, estimated cost) per part, the
+    # entry point's first; empty when `ir` is compiled whole
+    parts: list = field(default_factory=list)
 
 
 def _align(n: int) -> int:
@@ -265,8 +285,11 @@ def workspace_rule(top: Graph):
 
 
 def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = None,
-                 bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto") -> ModulePlan:
-    """bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
+                 bound_inputs: Optional[dict[int, numpy.ndarray]] = None, gemm_impl: str = "auto",
+                 teams: int = 0) -> ModulePlan:
+    """teams: the thread count whose split into sub-teams the concurrent regions are built for (stage 4;
+    0 or 1: in order only, as an AOT library runs them).
+    bound_inputs: graph inputs whose values are fixed (AOT parameters): stored like constants.
     constant_symbols: a prefix P; constant i is then the external symbol P_const<i> (AOT: the
     library links them from a data object) instead of a pointer-table entry. A graph without a
     memory plan, or planned for other workspace sizes than this module's kernels need, is planned
@@ -306,7 +329,9 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 else Segment.of_node(f"{step.op}{i}", step.node) for i, step in enumerate(steps)]
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
-    entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
+    # optnone: the entry point only loads pointers, calls kernels and meets barriers, so LLVM's O3 gains nothing
+    # on it, yet on a large graph's entry (ResNet-50's training step: 15.7k lines) costs more than all kernels
+    entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) noinline optnone nounwind")
     globals_: list[str] = []
     stamps = profiling.EntryStamps(entry)
     mod.declares.update(profiling.DECLARES)
@@ -315,26 +340,91 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         floats = sum(p[-1] for p in packs)
         segments.insert(0, Segment("repack", "repack_params", 0, 8 * floats, f"{len(packs)} parameters", None))
     pointers = Pointers(entry, n_in, n_out, len(constants), constant_symbols)
-    last_parallel = None
-    for step in steps:   # one timed segment per top-level step (a whole loop counts as one)
-        last_parallel = render_steps(entry, mod, [step], pointers, last_parallel)
-        stamps.after_segment()
+    concurrent = _concurrent_groups(graph, steps) if teams > 1 else []
+    side_by_side = _side_by_side_flag(entry, stamps, teams) if concurrent else None
+    starts = {region[0][0]: region for region in concurrent}
+    last_parallel, i = None, 0
+    while i < len(steps):   # one timed segment per top-level step (a whole loop counts as one)
+        region = starts.get(i)
+        members = [steps[s] for group in region for s in group] if region else [steps[i]]
+        if region:
+            with entry.when(entry.op(f"xor i1 {side_by_side}, true"), "in_order"):
+                last_parallel = _render_in_order(entry, mod, members, pointers, last_parallel, stamps)
+            with entry.when(side_by_side, "side_by_side"):
+                _render_side_by_side(entry, mod, [[steps[s] for s in group] for group in region], pointers, teams)
+        else:
+            last_parallel = _render_in_order(entry, mod, members, pointers, last_parallel, stamps)
+        i += len(members)
     entry.do("ret void")
     if constant_symbols:
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
-    pieces = [INTRINSICS, truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
-    pieces += globals_ + [profiling.DEFINITION]
-    pieces += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    helpers = [INTRINSICS, math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    if constant_symbols:   # an AOT library holds its own runtime helpers; the JIT links support.runtime_ir's
+        helpers += [truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+    else:
+        helpers.append(BARRIER_DECLARATION)
+    data = globals_ + [profiling.DEFINITION]
     functions, (entry_text,) = merge_identical(mod.functions, [entry.text()])
-    pieces += functions + [entry_text]
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
-    return ModulePlan(_assemble(pieces, mod.declares, triple), placer.check_base + placer.check_bytes, n_in, n_out,
+    # an AOT library links several graphs' objects: their functions must stay internal, so it is never split
+    parts = [] if constant_symbols else split(helpers, data, functions, entry_text)
+    return ModulePlan(_assemble(helpers + data + functions + [entry_text], mod.declares, triple),
+                      placer.check_base + placer.check_bytes, n_in, n_out,
                       constants, output_sources, kernels,
                       parallel=mod.any_parallel,
                       uses_sgemm=mod.uses_sgemm, uses_lapack=mod.uses_lapack, gemm_impl=gemm_impl, checks=checks, packs=packs,
-                      segments=segments, graph=graph, where=where, steps=steps)
+                      segments=segments, graph=graph, where=where, steps=steps,
+                      concurrent_regions=len(concurrent), teams=teams if concurrent else 0,
+                      links_runtime=not constant_symbols,
+                      parts=[(_assemble(p.pieces, mod.declares, triple), p.cost) for p in parts] if len(parts) > 1 else [])
+
+
+def _concurrent_groups(graph: Graph, steps: list) -> list[list[list[int]]]:
+    """Per concurrent region, per group, the positions in `steps` of its kernels (consecutive: the pass
+    scheduled each region as one block)."""
+    position = {id(step.node): i for i, step in enumerate(steps)}
+    found = []
+    for groups in regions(graph):
+        found.append([[position[id(graph.nodes[n])] for n in group] for group in groups])
+        flat = [i for group in found[-1] for i in group]
+        if flat != list(range(flat[0], flat[0] + len(flat))):
+            raise HybridError(f"llvm: concurrent region {len(found) - 1} of @{graph.name} is not one block of "
+                              "consecutive kernels; run the concurrent_groups pass after any reordering")
+    return found
+
+
+def _side_by_side_flag(entry: Fn, stamps: profiling.EntryStamps, teams: int) -> str:
+    """i1: this call runs the concurrent regions side by side (stage 4's three conditions)."""
+    word = entry.op(f"load i64, ptr {entry.op('getelementptr inbounds i8, ptr %bar, i64 8')}")
+    wanted = entry.op(f"and i1 {entry.op(f'icmp ne i64 {word}, 0')}, {entry.op(f'icmp eq i32 %nt, {teams}')}")
+    return entry.op(f"and i1 {wanted}, {entry.op(f'xor i1 {stamps.on}, true')}")
+
+
+def _render_in_order(entry: Fn, mod: render.ModuleState, steps: list, pointers: Pointers,
+                     last_parallel: Optional[bool], stamps: profiling.EntryStamps) -> Optional[bool]:
+    for step in steps:
+        last_parallel = render_steps(entry, mod, [step], pointers, last_parallel)
+        stamps.after_segment()
+    return last_parallel
+
+
+def _render_side_by_side(entry: Fn, mod: render.ModuleState, groups: list, pointers: Pointers, teams: int) -> None:
+    """Stage 4: the whole team meets, each sub-team runs its groups with its own ids and barrier, all meet."""
+    team_of, sizes = team_split([group_weight([step.node for step in group]) for group in groups], teams)
+    entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
+    base = 0
+    for t, size in enumerate(sizes):
+        inside = entry.op(f"and i1 {entry.op(f'icmp sge i32 %tid, {base}')}, {entry.op(f'icmp slt i32 %tid, {base + size}')}")
+        with entry.when(inside, f"team{t}_"):
+            sub = (entry.op(f"sub i32 %tid, {base}"), str(size),
+                   entry.op(f"getelementptr inbounds i8, ptr %bar, i64 {64 * (t + 1)}"))
+            for g, group in enumerate(groups):
+                if team_of[g] == t:
+                    render_steps(entry, mod, group, pointers, None, sub)
+        base += size
+    entry.do("call void @hb_barrier(ptr %bar, i32 %nt)")
 
 
 def _render_repacks(entry: Fn, mod: render.ModuleState, packs: list, first_slot: int) -> bool:

@@ -61,6 +61,21 @@ UNFACTORABLE_TERMS = frozenset({"load", "exp", "expm1", "log", "log1p", "tanh", 
 ACCUMULATE = {"f16": "f32", "bf16": "f32"}   # accumulator dtype of sums, products and GEMMs, where wider than the data
 
 
+# An elementwise loop over an exp/log/tanh/... expression is a long dependency chain per vector (range
+# reduction, polynomial, scaling: ~50 cycles of latency for exp on znver1) that LLVM's cost model leaves at
+# one vector per iteration; the out-of-order window then holds too few iterations to overlap them. Four
+# interleaved vectors per iteration fill it: W3's chain over 8M floats 14 -> 11 ms of CPU, exp alone
+# 10.5 -> 8.1 ms (znver1, bench/RESULTS.md "kern7"). Loops shorter than INTERLEAVE_MIN elements keep
+# LLVM's choice (the interleaved body would leave most of a short row to the scalar remainder).
+INTERLEAVE = 4
+INTERLEAVE_MIN = 1024
+# The loop-ID node those loops share (LLVM gives a loop it transforms a fresh ID, so sharing is safe);
+# numbered far above anything else a module defines.
+INTERLEAVE_ID = "!9000"
+INTERLEAVE_MD = f'{INTERLEAVE_ID} = distinct !{{{INTERLEAVE_ID}, !9001}}\n' \
+                f'!9001 = !{{!"llvm.loop.interleave.count", i32 {INTERLEAVE}}}\n'
+
+
 class ModuleState:
     """What rendered functions need declared or defined once per module."""
 
@@ -77,6 +92,13 @@ class ModuleState:
     def intrinsic(self, name: str, ret: str, *args: str) -> str:
         self.declares.add(f"declare {ret} @{name}({', '.join(args)})")
         return f"@{name}"
+
+    def interleave_id(self) -> str:
+        """The loop-ID node asking for INTERLEAVE vectors per iteration (defined once per module)."""
+        if INTERLEAVE_ID not in self.defined:
+            self.defined.add(INTERLEAVE_ID)
+            self.functions.append(INTERLEAVE_MD)
+        return INTERLEAVE_ID
 
 
 class ExprRenderer:
@@ -111,6 +133,9 @@ class ExprRenderer:
             if id(e) in self.affine:
                 return self.load_at(self.kernel.buffers[e.value], self.linear(self.affine[id(e)]))
             return self.load(self.kernel.buffers[e.value], [self.value(a) for a in e.args])
+        x = _sigmoid_operand(e) if t in ("f32", "f16", "bf16") else None
+        if x is not None:
+            return self.call_math("sigmoid", [self.value(x)], t)
         args = [self.value(a) for a in e.args]
         at = e.args[0].dtype if e.args else t
         ty = REG[t]
@@ -566,6 +591,22 @@ class ExprRenderer:
         return fn.op(f"trunc i64 {idx} to i32")
 
 
+def _is_one(e: E) -> bool:
+    return e.op == "const" and e.value == 1
+
+
+def _sigmoid_operand(e: E) -> Optional[E]:
+    """x where e is 1 / (1 + exp(-x)) (the registry's sigmoid, or a user's): rendered as mathlib's fused
+    sigmoid, which scales exp(-x) by one power of two instead of exp's two (see mathlib.SIGMOID_LO)."""
+    if e.op != "div" or not _is_one(e.args[0]) or e.args[1].op != "add":
+        return None
+    a, b = e.args[1].args
+    ex = b if _is_one(a) else a if _is_one(b) else None
+    if ex is None or ex.op != "exp" or ex.args[0].op != "neg":
+        return None
+    return ex.args[0].args[0]
+
+
 def _unwrap_casts(e: E) -> E:
     while e.op == "cast":
         e = e.args[0]
@@ -802,9 +843,27 @@ def render_stage(fn: Fn, mod: ModuleState, k: Kernel, stage: Stage, ptrs: dict[s
         r.store_at(out, r.linear(_flat_offset(lin, stage.vars[first:])), value)
     else:
         r.store(out, [env[v] for v in stage.vars], value)
+    innermost, length = (loops[-1], inner_len if merged else shape[-1]) if loops else (loop, outer)
+    hints = _hints(mod, stage, length)
     for inner in reversed(loops):
-        fn.end_loop(inner)
-    fn.end_loop(loop)
+        fn.end_loop(inner, loop_id=hints if inner is innermost else "")
+    fn.end_loop(loop, loop_id=hints if loop is innermost else "")
+
+
+def _hints(mod: ModuleState, stage: Stage, length: int) -> str:
+    """The loop ID for a stage's innermost loop of `length` elements (all threads' shares): interleaved where
+    it computes a transcendental function per element, outside any reduction (see INTERLEAVE)."""
+    if length < INTERLEAVE_MIN:
+        return ""
+    stack, seen = [stage.expr], set()
+    while stack:
+        e = stack.pop()
+        if e.op in LIBM_F64:
+            return mod.interleave_id()
+        if e.op != "reduce" and id(e) not in seen:
+            seen.add(id(e))
+            stack.extend(e.args)
+    return ""
 
 
 def _split_dims(shape: tuple[int, ...], limit: int) -> int:

@@ -9,6 +9,10 @@
   synchronizes with its own spin barrier, so no Python runs between kernels. A call that
   finds the team busy (another Python thread is using it) runs single-threaded instead. A
   forked child gets fresh teams, locks and arenas (os.register_at_fork).
+- Concurrent regions (module.py stage 4): the barrier block after the pointer table holds the
+  team's barrier, the call's schedule word and one barrier per sub-team; the schedule word is what
+  the graph's ScheduleChoice (codegen/schedule_choice.py) picks for the call: the first calls
+  measure both schedules (wall time of calls run on the whole team), then the faster one stays.
 - Checks (kernel.Check: take's indices, integer pow's exponents): the kernels write the
   extreme values seen into arena slots every call; after the call the runner tests them and
   raises the error eager code would, discarding the call's outputs.
@@ -30,6 +34,7 @@ import numpy
 
 from ... import events
 from ..kernel.describe import first_failure
+from ..schedule_choice import ScheduleChoice
 from . import profiling
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
@@ -160,12 +165,18 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def barrier_words(teams: int) -> int:
+    """u64 words of the barrier block: the team's barrier and the schedule word, then with sub-teams a
+    cache line per sub-team after the first line (module.py stage 4)."""
+    return 8 * (teams + 1) if teams else 2
+
+
 class _Context:
     """Per-call state, pooled so concurrent calls never share it: the pointer table (inputs,
-    outputs, constants, then the two barrier words) and an arena."""
+    outputs, constants, then the barrier block) and an arena."""
 
-    def __init__(self, table_len: int, arena_bytes: int, const_ptrs: list[int], first_const: int):
-        self.table = (ctypes.c_uint64 * (table_len + 2))()
+    def __init__(self, table_len: int, arena_bytes: int, const_ptrs: list[int], first_const: int, words: int):
+        self.table = (ctypes.c_uint64 * (table_len + words))()
         for i, p in enumerate(const_ptrs):
             self.table[first_const + i] = p
         self.base = ctypes.addressof(self.table)
@@ -202,8 +213,9 @@ class ProfileHook:
     graph: str
     lock: threading.Lock = field(default_factory=threading.Lock)   # one profiled call at a time uses the pointer
 
-    def run(self, call: Callable[[], None]) -> None:
-        """Run `call` with the stamps on and report it and its kernels."""
+    def run(self, call: Callable[[], None], schedule: str = "") -> None:
+        """Run `call` with the stamps on and report it and its kernels (schedule: the graph's choice of
+        schedule for its concurrent groups, shown on the call event)."""
         rate = profiling.ticks_per_ns()
         stamps = numpy.zeros(len(self.segments) + 1, numpy.uint64)
         pointer = ctypes.c_void_p.from_address(self.global_address)
@@ -218,7 +230,8 @@ class ProfileHook:
         offsets = (stamps.astype(numpy.float64) - float(stamps[0])) / rate
         thread = events.current_thread()
         events.emit(events.Event(f"@{self.graph}", "call", start, end - start, sum(s.flops for s in self.segments),
-                                 0, thread, {"graph": self.graph, "backend": "llvm"}))
+                                 0, thread, {"graph": self.graph, "backend": "llvm",
+                                             **({"schedule": schedule} if schedule else {})}))
         for e in events.kernel_events(self.graph, "llvm", self.segments, start, list(offsets), thread):
             events.emit(e)
 
@@ -228,8 +241,13 @@ class Runner:
 
     def __init__(self, entry_address: int, arena_bytes: int, num_inputs: int, output_specs, constants,
                  output_sources, nthreads: int, keepalive=(), checks=(), packs=(),
-                 profile: Optional[ProfileHook] = None):
+                 profile: Optional[ProfileHook] = None, teams: int = 0,
+                 schedule: Optional[ScheduleChoice] = None, parallel: bool = True):
         self.fn = ENTRY_TYPE(entry_address)
+        self.parallel = parallel
+        self.schedule = schedule if teams and schedule is not None else None
+        words = barrier_words(teams if self.schedule is not None else 0)
+        self.barrier_tails = {c: [0, int(c)] + [0] * (words - 2) for c in (False, True)}
         self.profile = profile
         self.checks = list(checks)
         self.keepalive = keepalive
@@ -241,7 +259,7 @@ class Runner:
         self.packs = _PackedParams(packs)
         self.table_len = num_inputs + len(output_specs) + len(constants) + 2 * len(packs)
         self.const_ptrs = [c.ctypes.data for c in constants] + self.packs.addrs
-        self.table_tail = self.const_ptrs + [0, 0]
+        self.table_tails = {c: self.const_ptrs + tail for c, tail in self.barrier_tails.items()}
         self.contexts: list[_Context] = []
         self.team = Team(self.fn, nthreads) if nthreads > 1 else None
         if self.team is not None:
@@ -259,29 +277,40 @@ class Runner:
     def refresh_params(self) -> None:
         self.packs.forget()
 
-    def _run(self, ctx: _Context) -> None:
-        if self.team is None or not self.team.run(ctx.base, ctx.arena_addr, ctx.bar):
+    def _run(self, ctx: _Context, concurrent: bool = False) -> None:
+        """On the team, or alone: when the team is busy, or when nothing is split across threads and the
+        concurrent regions are not run side by side (the team only for its groups)."""
+        start = time.perf_counter()
+        on_team = self.team is not None and (concurrent or self.parallel) and \
+            self.team.run(ctx.base, ctx.arena_addr, ctx.bar)
+        if not on_team:
             self.fn(ctx.base, ctx.arena_addr, ctx.bar, 0, 1)
+        if self.schedule is not None and (on_team or not concurrent):
+            self.schedule.record(concurrent, time.perf_counter() - start)
 
     def __call__(self, inputs: list[numpy.ndarray], tokens: Optional[list] = None) -> list[numpy.ndarray]:
         """tokens: per input, its write token (core.context.host_data) or None (unknown: repack every call)."""
         try:
             ctx = self.contexts.pop()      # atomic under the GIL
         except IndexError:
-            ctx = _Context(self.table_len, self.arena_bytes, self.const_ptrs, self.table_len - len(self.const_ptrs))
+            ctx = _Context(self.table_len, self.arena_bytes, self.const_ptrs, self.table_len - len(self.const_ptrs),
+                           len(self.barrier_tails[False]))
         outs, out_addrs = self.outputs.take()
         addrs = [address(a) for a in inputs]
-        # one slice assignment: inputs, outputs, constants, pack buffers, repack flags, the two barrier words
+        profiled = self.profile is not None and events.recording()
+        # a profiled call runs in order (its kernel stamps need it; the entry point checks that too)
+        concurrent = self.schedule is not None and not profiled and self.schedule.next()
+        # one slice assignment: inputs, outputs, constants, pack buffers, repack flags, the barrier block
         if self.packs.specs:
             keys, flags = self.packs.flags(addrs, tokens)
-            ctx.table[:] = addrs + out_addrs + self.const_ptrs + flags + [0, 0]
+            ctx.table[:] = addrs + out_addrs + self.const_ptrs + flags + self.barrier_tails[concurrent]
         else:
-            ctx.table[:] = addrs + out_addrs + self.table_tail
+            ctx.table[:] = addrs + out_addrs + self.table_tails[concurrent]
         try:
-            if self.profile is not None and events.recording():
-                self.profile.run(lambda: self._run(ctx))
+            if profiled:
+                self.profile.run(lambda: self._run(ctx), self.schedule.reason if self.schedule else "")
             else:
-                self._run(ctx)
+                self._run(ctx, concurrent)
             error = first_failure(self.checks, ctx.arena_addr) if self.checks else None
         finally:
             self.contexts.append(ctx)
