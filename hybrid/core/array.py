@@ -74,20 +74,14 @@ class Array:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
 
-    # arithmetic ------------------------------------------------------------------------
-    def __add__(self, o): return _np.add(self, o)
+    # arithmetic (the forward operators of FORWARD_OPERATORS are installed below) ------------
     def __radd__(self, o): return _np.add(o, self)
-    def __sub__(self, o): return _np.subtract(self, o)
     def __rsub__(self, o): return _np.subtract(o, self)
-    def __mul__(self, o): return _np.multiply(self, o)
     def __rmul__(self, o): return _np.multiply(o, self)
-    def __truediv__(self, o): return _np.divide(self, o)
     def __rtruediv__(self, o): return _np.divide(o, self)
-    def __pow__(self, o): return _np.power(self, o)
     def __rpow__(self, o): return _np.power(o, self)
     def __floordiv__(self, o): return _np.floor_divide(self, o)
     def __rfloordiv__(self, o): return _np.floor_divide(o, self)
-    def __mod__(self, o): return _np.mod(self, o)
     def __rmod__(self, o): return _np.mod(o, self)
     def __matmul__(self, o): return _np.matmul(self, o)
     def __rmatmul__(self, o): return _np.matmul(o, self)
@@ -95,23 +89,14 @@ class Array:
     def __pos__(self): return self
     def __abs__(self): return _np.abs(self)
     def __invert__(self): return _np.invert(self)
-    def __and__(self, o): return _np.bitwise_and(self, o)
     def __rand__(self, o): return _np.bitwise_and(o, self)
-    def __or__(self, o): return _np.bitwise_or(self, o)
     def __ror__(self, o): return _np.bitwise_or(o, self)
-    def __xor__(self, o): return _np.bitwise_xor(self, o)
     def __rxor__(self, o): return _np.bitwise_xor(o, self)
     def __lshift__(self, o): return _np.left_shift(self, o)
     def __rlshift__(self, o): return _np.left_shift(o, self)
     def __rshift__(self, o): return _np.right_shift(self, o)
     def __rrshift__(self, o): return _np.right_shift(o, self)
-    def __lt__(self, o): return _np.less(self, o)
-    def __le__(self, o): return _np.less_equal(self, o)
-    def __gt__(self, o): return _np.greater(self, o)
-    def __ge__(self, o): return _np.greater_equal(self, o)
-    def __eq__(self, o): return _np.equal(self, o)  # type: ignore[override]
-    def __ne__(self, o): return _np.not_equal(self, o)  # type: ignore[override]
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__       # kept: installing __eq__ below does not reset it
 
     def __getitem__(self, key): return _np.getitem(self, key)
 
@@ -224,9 +209,11 @@ class NDArray(Array):
     __slots__ = ("_buf", "_type", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base",
                  "__weakref__")
 
-    def __init__(self, data: numpy.ndarray):
+    def __init__(self, data: numpy.ndarray, type_: Optional[TensorType] = None):
         self._buf = data
-        self._type: Optional[TensorType] = None    # made on first use: an array's shape and dtype never change
+        # type_: the data's type where the caller knows it (an eager op's result), else made on first use: an
+        # array's shape and dtype never change
+        self._type = type_
         self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
@@ -610,11 +597,6 @@ def normalize_setitem_key(key):
     return numpy.asarray(key) if isinstance(key, Array) else key
 
 
-def wrap_outputs(result, cls=NDArray) -> list:
-    results = result if isinstance(result, tuple) else (result,)
-    return [cls(numpy.asarray(r)) for r in results]
-
-
 # The operators and methods are NumPy functions (promotion, broadcasting, indexing), which the
 # user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
 # as jax.numpy does for JAX's arrays.
@@ -625,3 +607,17 @@ def install_numpy(namespace) -> None:
     """Called by hybrid.frontend.np: the namespace whose functions the array operators call."""
     global _np
     _np = namespace
+
+
+# The forward binary operators are the namespace's functions themselves: `x + y` calls np.add(x, y) with no
+# method in between (eager code's one-op overhead is counted in Python calls).
+FORWARD_OPERATORS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply", "__truediv__": "divide",
+                     "__pow__": "power", "__mod__": "mod", "__lt__": "less", "__le__": "less_equal",
+                     "__gt__": "greater", "__ge__": "greater_equal", "__eq__": "equal", "__ne__": "not_equal",
+                     "__and__": "bitwise_and", "__or__": "bitwise_or", "__xor__": "bitwise_xor"}
+
+
+def install_operators(namespace) -> None:
+    """Called by hybrid.frontend.np once it has defined the functions of FORWARD_OPERATORS."""
+    for method, name in FORWARD_OPERATORS.items():
+        setattr(Array, method, getattr(namespace, name))
