@@ -371,11 +371,12 @@ class NDArray(Array):
 
     def as_in_context(self, ctx) -> "NDArray":
         """This array on `ctx`: itself where it already is; a copy placed on CPU device cpu(i)
-        (host memory, see core/context.HostDeviceArray); a device copy for hb.gpu(i)."""
+        or cpu_pinned(i) / cpu_shared(i) (host memory, see core/context.HostDeviceArray); a device copy
+        for hb.gpu(i)."""
         if ctx == self.context:
             return self
         from .context import on_host_device, to_device
-        return on_host_device(self, ctx) if ctx.device_type == "cpu" else to_device(self, ctx)
+        return on_host_device(self, ctx) if ctx.is_host else to_device(self, ctx)
 
     @property
     def device(self):

@@ -15,6 +15,7 @@ import numpy
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
 from ..core.array import Array, NDArray, Tracer, install_numpy
+from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
 from .indexing import functional_setitem as _functional_setitem  # noqa: F401  (used by Tracer.__setitem__)
@@ -40,7 +41,7 @@ def _on_cpu(device, op: str, ctx=None) -> None:
     """The Array API's `device=` (MXNet 2 also takes its older name, `ctx=`): hybrid's eager arrays live
     on the CPU (hb.gpu(i) is MXNet's API)."""
     device = device if device is not None else ctx
-    if device is not None and device != "cpu" and getattr(device, "device_type", None) != "cpu":
+    if not is_host_device(device):
         raise ValueError(f"np.{op}: hybrid's arrays live on 'cpu', got device={device!r}; "
                          "use x.as_in_context(hb.gpu(i)) to move one to a GPU")
 

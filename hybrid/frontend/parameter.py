@@ -8,7 +8,7 @@ import numpy
 from ..errors import HybridError, ShapeError
 from ..ir.types import dtype_name, is_float_dtype, to_numpy_dtype
 from ..core.array import NDArray
-from ..core.context import Context, cpu, device_scope, on_host_device
+from ..core.context import Context, cpu, device_scope, is_host_device, on_host_device
 from . import init as initializers
 
 
@@ -230,7 +230,7 @@ class Parameter:
 def _check_host(param: "Parameter", ctx) -> None:
     devices = ctx if isinstance(ctx, (list, tuple)) else [ctx]
     for d in devices:
-        if d is not None and getattr(d, "device_type", "cpu") != "cpu":
+        if not is_host_device(d):
             raise HybridError(f"Parameter {param.name}: parameters live in host memory (hb.cpu(i)); hybridize with "
                               f"backend='cuda' to run on {d} (the backend copies parameters to the device)")
 

@@ -16,6 +16,7 @@ num_threads= overrides it), HYBRID_CACHE_DIR (default ~/.cache/hybrid), HYBRID_C
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Optional
@@ -30,7 +31,7 @@ from ...core.context import host_data
 from ...errors import HybridError
 from ...ir.graph import Graph
 from ...ir.types import to_numpy_dtype
-from . import cache, conv_choice, module, profiling, target, workers
+from . import cache, conv_choice, module, profiling, support, target, workers
 from .. import Backend, lapack, register_backend
 from ..schedule_choice import ScheduleChoice
 from .runtime import ProfileHook, Runner
@@ -166,12 +167,21 @@ def _sgemm_object(impl: str, pic: bool) -> bytes:
                           key_text=module.sgemm_source_key(impl))
 
 
+@functools.lru_cache(maxsize=None)
+def _runtime_object() -> bytes:
+    """The JIT's runtime helpers, compiled once per process (a few milliseconds: not worth a cache entry)."""
+    return target.compile_ir(support.runtime_ir(target.host()[0]), name="hybrid_runtime")[0]
+
+
 def compile_objects(plan: module.ModulePlan, name: str, dump: Optional[str] = None, pic: bool = False) -> list[bytes]:
     """Object code for a module plan (its parts, when it is split and nothing is dumped) and the GEMM module
-    it calls (compiled once per target and implementation), through the disk cache."""
+    it calls (compiled once per target and implementation), through the disk cache, and the JIT's runtime
+    helpers (support.runtime_ir, once per process)."""
     objects = _part_objects(plan, name, pic) if plan.parts and not dump else [_cached_object(plan.ir, name, pic, dump)]
     if plan.uses_sgemm:
         objects.append(_sgemm_object(plan.gemm_impl, pic))
+    if plan.links_runtime:
+        objects.append(_runtime_object())
     return objects
 
 

@@ -49,7 +49,7 @@ from . import profiling
 from .mathlib import INTRINSICS, math_module
 from .dedup import merge_identical
 from .partition import split
-from .support import barrier_ir, ipow_ir, truncsfbf2_ir
+from .support import BARRIER_DECLARATION, barrier_ir, ipow_ir, truncsfbf2_ir
 
 ALIGN = 64
 ENTRY = "hybrid_entry"
@@ -89,6 +89,7 @@ class ModulePlan:
     parallel: bool = False          # whether any kernel has work worth splitting across threads
     uses_sgemm: bool = False
     uses_lapack: bool = False       # its code calls LAPACK (codegen/lapack.py): the library must be loaded/linked
+    links_runtime: bool = False     # its helpers are support.runtime_ir's module (JIT), not its own (AOT)
     gemm_impl: str = "auto"
     # per kernel.Check: (check, arena offset of its low value or None, of its high value or None);
     # the kernels write them every call, the runtime tests them after it
@@ -328,7 +329,9 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                 else Segment.of_node(f"{step.op}{i}", step.node) for i, step in enumerate(steps)]
     # -- rendering ------------------------------------------------------------------------
     mod = render.ModuleState()
-    entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) nounwind")
+    # optnone: the entry point only loads pointers, calls kernels and meets barriers, so LLVM's O3 gains nothing
+    # on it, yet on a large graph's entry (ResNet-50's training step: 15.7k lines) costs more than all kernels
+    entry = Fn(f"define void @{ENTRY}(ptr %bufs, ptr %arena, ptr %bar, i32 %tid, i32 %nt) noinline optnone nounwind")
     globals_: list[str] = []
     stamps = profiling.EntryStamps(entry)
     mod.declares.update(profiling.DECLARES)
@@ -357,8 +360,11 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
-    helpers = [INTRINSICS, truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
-    helpers += [math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    helpers = [INTRINSICS, math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    if constant_symbols:   # an AOT library holds its own runtime helpers; the JIT links support.runtime_ir's
+        helpers += [truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+    else:
+        helpers.append(BARRIER_DECLARATION)
     data = globals_ + [profiling.DEFINITION]
     functions, (entry_text,) = merge_identical(mod.functions, [entry.text()])
     kernels = [step.kernel for step in walk_steps(steps) if isinstance(step, KernelStep)]
@@ -371,6 +377,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
                       uses_sgemm=mod.uses_sgemm, uses_lapack=mod.uses_lapack, gemm_impl=gemm_impl, checks=checks, packs=packs,
                       segments=segments, graph=graph, where=where, steps=steps,
                       concurrent_regions=len(concurrent), teams=teams if concurrent else 0,
+                      links_runtime=not constant_symbols,
                       parts=[(_assemble(p.pieces, mod.declares, triple), p.cost) for p in parts] if len(parts) > 1 else [])
 
 

@@ -1,17 +1,22 @@
-"""Runtime support functions emitted into every module: the thread barrier, integer pow and the
-float -> bfloat16 rounding LLVM may call."""
+"""Runtime support functions: the thread barrier, integer pow and the float -> bfloat16 rounding LLVM may
+call. Integer pow is emitted into the modules that use it; the barrier and the rounding into every AOT
+library's module, while the JIT compiles them once (runtime_ir, its own small module, cached) and links that
+object beside each graph's: in every tiny module they had cost LLVM about 40% of its compile time."""
 from __future__ import annotations
 
 from .emit import REG, Fn
 
 
-def barrier_ir(x86: bool) -> str:
+BARRIER_DECLARATION = "declare void @hb_barrier(ptr, i32)"
+
+
+def barrier_ir(x86: bool, linkage: str = "internal") -> str:
     """hb_barrier(ptr bar, i32 nt): sense-by-generation spin barrier; bar = {count, generation}.
     Spins with `pause`, then yields the core, so an oversubscribed machine still progresses."""
     pause = "call void @llvm.x86.sse2.pause()" if x86 else "fence seq_cst"
     decl = "declare void @llvm.x86.sse2.pause()\n" if x86 else ""
     return decl + f"""declare i32 @sched_yield()
-define internal void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
+define {linkage} void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
 entry:
   %one = icmp sle i32 %nt, 1
   br i1 %one, label %out, label %go
@@ -108,7 +113,15 @@ def round_to_bf16(fn: Fn, v: str) -> str:
 def truncsfbf2_ir() -> str:
     """LLVM legalizes some bfloat operations on hosts without AVX512-BF16 (a compare or select of a
     loaded value, after its own combines) by rounding through compiler-rt's __truncsfbf2, which
-    MCJIT does not link: every module defines it (weak: a linker keeps one) with hybrid's rounding."""
+    MCJIT does not link: every AOT module and the JIT's runtime module define it (weak: a linker keeps
+    one) with hybrid's rounding."""
     fn = Fn("define weak hidden bfloat @__truncsfbf2(float %x) nounwind")
     fn.do(f"ret bfloat {round_to_bf16(fn, '%x')}")
     return fn.text()
+
+
+def runtime_ir(triple: str) -> str:
+    """The module of the JIT's shared runtime helpers: hb_barrier (hidden: the engine links the graph's
+    calls to it) and __truncsfbf2."""
+    x86 = triple.startswith(("x86_64", "i686", "i386"))
+    return f'target triple = "{triple}"\n\n' + barrier_ir(x86, "hidden") + "\n" + truncsfbf2_ir() + "\n"
