@@ -64,7 +64,7 @@ class Array:
             raise ValueError(f"to_device: hybrid arrays of the Array API live on 'cpu', got {device!r}")
         return self
 
-    def __array_namespace__(self, /, *, api_version=None):
+    def __array_namespace__(self, api_version=None):   # the standard's keyword, MXNet passes it by position
         if api_version not in (None, "2021.12", "2022.12", "2023.12"):
             raise ValueError(f"hybrid implements Array API version 2023.12, not {api_version}")
         return _np
@@ -163,6 +163,7 @@ class Array:
     def expand_dims(self, axis): return _np.expand_dims(self, axis)
     def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
     def astype(self, dtype, copy=True): return _np.astype(self, dtype, copy=copy)
+    def abs(self): return _np.abs(self)   # MXNet's NDArray method
     def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
@@ -312,7 +313,18 @@ class NDArray(Array):
     def __float__(self): return float(self._data)
     def __complex__(self): return complex(self._data)
     def __int__(self): return int(self._data)
-    def __index__(self): return int(self._data)
+    def __index__(self):
+        if not numpy.issubdtype(self._data.dtype, numpy.integer):   # NumPy's rule: floats and bools are no index
+            raise TypeError(f"only integer arrays can be used as an index, not a {self._data.dtype} array")
+        return int(self._data)
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d array formats as its scalar ('{:.3g}'); others only without a spec (as NumPy)."""
+        if self.ndim == 0:
+            return format(self._data[()], spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a {self.ndim}-d array; format its elements")
+        return str(self)
     def __bool__(self): return bool(self._data)
 
     def __setitem__(self, key, value):
@@ -326,10 +338,11 @@ class NDArray(Array):
         for i in range(len(self)):
             yield self[i]
 
-    def copy(self) -> "NDArray":
-        """A new array with the same contents. Under autograd.record() a copy of a tracked array is
+    def copy(self, order: str = "C") -> "NDArray":
+        """A new array with the same contents (row-major, the only layout hybrid arrays have). Under autograd.record() a copy of a tracked array is
         recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
         copy, or `astype` to the same dtype, must not cut the gradient path."""
+        check_order(order, "copy")
         from . import autograd
         from .tape import tracked
         if autograd.is_recording() and tracked(self):
@@ -532,8 +545,9 @@ class Tracer(Array):
     def __repr__(self) -> str:
         return f"Tracer<{self.type}>"
 
-    def copy(self) -> "Tracer":
+    def copy(self, order: str = "C") -> "Tracer":
         """A new array of the same value: later in-place writes to either leave the other alone."""
+        check_order(order, "copy")
         return Tracer(self.trace, self.value)
 
     # autograd calls are meaningless on a traced value
@@ -580,6 +594,13 @@ def wrap_outputs(result, cls=NDArray) -> list:
 # user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
 # as jax.numpy does for JAX's arrays.
 _np = None
+
+
+def check_order(order: str, what: str) -> None:
+    """NumPy's memory-layout argument: hybrid arrays are row-major, so 'C' (and 'K'/'A', which keep or
+    pick the layout a C-ordered array already has); Fortran order is not offered."""
+    if order not in ("C", "K", "A"):
+        raise NotImplementedError(f"{what}(order={order!r}): hybrid arrays are row-major only; use order='C'")
 
 
 def install_numpy(namespace) -> None:

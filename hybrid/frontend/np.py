@@ -14,7 +14,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer, install_numpy
+from ..core.array import Array, NDArray, Tracer, check_order, install_numpy
 from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -93,8 +93,9 @@ def full(shape, fill_value, dtype=None, *, device=None, ctx=None) -> NDArray:
 
 
 def _filled(name: str, value):
-    def fn(shape, dtype=None, *, device=None, ctx=None) -> NDArray:
+    def fn(shape, dtype=None, order: str = "C", *, device=None, ctx=None) -> NDArray:
         _on_cpu(device, name, ctx)
+        check_order(order, f"np.{name}")
         return full(shape, value, "float32" if dtype is None else dtype)
     fn.__name__ = name
     fn.__doc__ = f"An array of {value}s (float32 unless `dtype` is given)."

@@ -66,3 +66,24 @@ def test_slow_compiles_print_one_line(capsys, monkeypatch):
     f(hb.np.ones(3))  # cached: nothing more
     err = capsys.readouterr().err
     assert err.count("[hybrid] compiled") == 1 and "for interp in" in err
+
+
+def test_handlers_are_sorted_by_the_events_they_take():
+    """MXNet's Estimator._categorize_handlers: one list per event, in the order train_begin,
+    epoch_begin, batch_begin, batch_end, epoch_end, train_end; share_parameters(None) shares nothing."""
+    from hybrid.gluon.contrib.estimator.event_handler import BatchBegin, BatchEnd, EpochBegin, TrainBegin, TrainEnd
+
+    class Start(TrainBegin):
+        pass
+
+    class Many(EpochBegin, BatchBegin, BatchEnd, TrainEnd):
+        pass
+
+    net = gluon.nn.Sequential()
+    net.add(gluon.nn.Dense(2, in_units=3))
+    assert net.share_parameters(None) is net
+    est = Estimator(net, loss=gluon.loss.L2Loss())
+    start, many = Start(), Many()
+    groups = est._categorize_handlers([start, many])
+    assert [len(g) for g in groups] == [1, 1, 1, 1, 0, 1]
+    assert groups[0] == [start] and groups[3] == [many]

@@ -11,6 +11,9 @@ from ...trainer import Trainer
 from .event_handler import LoggingHandler, MetricHandler, StoppingHandler, ValidationHandler
 
 
+EVENTS = ("train_begin", "epoch_begin", "batch_begin", "batch_end", "epoch_end", "train_end")
+
+
 class Estimator:
     def __init__(self, net, loss, train_metrics=None, val_metrics=None, initializer=None, trainer=None,
                  device=None, context=None, val_net=None, val_loss=None, batch_axis: int = 0):
@@ -31,6 +34,13 @@ class Estimator:
         self.trainer = trainer or Trainer(net.collect_params(), "sgd", {"learning_rate": 0.001})
         self.epoch, self.last_loss = 0, float("nan")
         self.train_data = None
+
+    @staticmethod
+    def _categorize_handlers(handlers) -> tuple[list, ...]:
+        """The handlers that take each event, in EVENTS order (train_begin, epoch_begin, batch_begin,
+        batch_end, epoch_end, train_end): those with a method of the event's name (the event classes
+        TrainBegin, ... provide one)."""
+        return tuple([h for h in handlers if callable(getattr(h, event, None))] for event in EVENTS)
 
     def batch_size(self, batch) -> int:
         data = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -70,7 +80,8 @@ class Estimator:
             handlers.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
                                                               if val_data is not None else [])))
         handlers.append(StoppingHandler(epochs, batches))
-        call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in handlers if hasattr(h, event)]  # noqa: E731
+        by_event = dict(zip(EVENTS, self._categorize_handlers(handlers)))
+        call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in by_event[event]]  # noqa: E731
         call("train_begin")
         stop = False
         self.epoch = 0
