@@ -164,11 +164,18 @@ class Array:
     def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
     def astype(self, dtype, copy=True): return _np.astype(self, dtype, copy=copy)
     def abs(self): return _np.abs(self)   # MXNet's NDArray method
-    def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
+    # sum / mean / prod take NumPy's (and MXNet's) argument order: axis, dtype, out, keepdims
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.sum(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.mean(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return _np.prod(self, axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.prod(self, axis, keepdims=keepdims, dtype=dtype))
     def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
     def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
     def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
@@ -594,6 +601,14 @@ def wrap_outputs(result, cls=NDArray) -> list:
 # user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
 # as jax.numpy does for JAX's arrays.
 _np = None
+
+
+def _reduced_into(out, result):
+    """A reduction method's `out=`: the result written into `out` (returned), else the result."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def check_order(order: str, what: str) -> None:

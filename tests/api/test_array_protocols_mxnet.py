@@ -6,6 +6,7 @@ import operator
 import numpy as onp
 import pytest
 
+import hybrid as hb
 from hybrid import np, npx
 
 
@@ -45,3 +46,35 @@ def test_dlpack_for_write_shares_writable_memory():
     onp.testing.assert_array_equal(a.asnumpy(), (onp.arange(6.0).reshape(2, 3) + 1) * 2)
     read = npx.from_dlpack(npx.to_dlpack_for_read(a))
     onp.testing.assert_array_equal(read.asnumpy(), a.asnumpy())
+
+
+def test_reduction_methods_take_numpys_argument_order_and_diagonal():
+    """ndarray.sum/mean/prod(axis, dtype, out, keepdims) as NumPy's (and MXNet's), eager and traced."""
+    data = onp.arange(24).reshape(2, 3, 4).astype("int8")
+    x = np.array(data)
+    assert x.sum(1, "int32").dtype == onp.int32
+    onp.testing.assert_array_equal(x.sum(axis=1, dtype="int32").asnumpy(), data.sum(axis=1, dtype="int32"))
+    onp.testing.assert_allclose(x.mean(0, "float64").asnumpy(), data.mean(0, dtype="float64"))
+    onp.testing.assert_array_equal(x.prod(axis=(0, 2), keepdims=True).asnumpy(),
+                                   data.prod(axis=(0, 2), keepdims=True))
+    out = np.zeros((3, 4), dtype="int8")
+    assert x.sum(0, out=out) is out
+    onp.testing.assert_array_equal(out.asnumpy(), data.sum(0).astype("int8"))
+    onp.testing.assert_array_equal(x.diagonal(1, 1, 2).asnumpy(), onp.diagonal(data, 1, 1, 2))
+
+    @hb.hybridize(backend="interp")
+    def f(a):
+        return a.sum(axis=0, dtype="float32") + a.diagonal(0, 1, 2).sum()
+
+    onp.testing.assert_allclose(f(x).asnumpy(), data.sum(0, dtype="float32") + onp.diagonal(data, 0, 1, 2).sum())
+
+
+def test_linspace_retstep_and_ufunc_where():
+    values, step = np.linspace(0.0, 2.0, 5, retstep=True)
+    want, want_step = onp.linspace(0.0, 2.0, 5, retstep=True)
+    onp.testing.assert_allclose(values.asnumpy(), want)
+    assert step == want_step
+    onp.testing.assert_allclose(np.cos(np.ones(3), where=True).asnumpy(), onp.cos(onp.ones(3, "float32")))
+    for fn in (np.cos, np.ceil):
+        with pytest.raises(NotImplementedError, match="only where=True"):
+            fn(np.ones(3), where=False)
