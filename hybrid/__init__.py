@@ -32,6 +32,12 @@ def _register_submodules() -> None:
     for name, module in (("np", np), ("npx", npx), ("numpy", np), ("numpy_extension", npx), ("init", init),
                          ("initializer", init), ("autograd", autograd), ("nn", nn), ("nd", ndarray)):
         sys.modules.setdefault(f"{__name__}.{name}", module)
+        # `from mxnet.numpy.random import multinomial` (the d2l book): the namespace's own submodules
+        children = [c for c in ("random", "linalg", "fft") if hasattr(module, c)]
+        for child in children:
+            sys.modules.setdefault(f"{__name__}.{name}.{child}", getattr(module, child))
+        if children and not hasattr(module, "__path__"):
+            module.__path__ = []     # a package to the import system, its submodules all registered above
 
 
 _register_submodules()

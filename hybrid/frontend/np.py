@@ -14,7 +14,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer, check_order, install_numpy
+from ..core.array import Array, NDArray, Tracer, check_order, install_numpy, install_operators
 from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -218,6 +218,7 @@ arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
 fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
 remainder = mod
 bitwise_and, bitwise_or, bitwise_xor = _binary("bitwise_and"), _binary("bitwise_or"), _binary("bitwise_xor")
+install_operators(sys.modules[__name__])   # x + y is add(x, y), ...: core.array.FORWARD_OPERATORS
 bitwise_left_shift = left_shift = _binary("left_shift")
 bitwise_right_shift = right_shift = _binary("right_shift")
 
