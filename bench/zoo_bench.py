@@ -58,7 +58,7 @@ def torch_twin(block, tensors: list):
         return t
 
     kind = type(block).__name__
-    children = list(block._children.values())
+    children = block._child_blocks()
     if kind in ("HybridSequential", "ResNetV1", "MobileNetV2"):
         return tnn.Sequential(*[torch_twin(c, tensors) for c in children])
     if kind in ("BottleneckV1", "BasicBlockV1", "LinearBottleneck"):

@@ -41,7 +41,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         prefix = os.path.join(folder, "mlp")
-        net.export(prefix)              # 4. mlp-graph.json + mlp-params.npz
+        net.export(prefix)              # 4. mlp-symbol.json + mlp-0000.params
         loaded = hb.load(prefix, backend=backend)   # 5. no MLP class needed
         reloaded = loaded(x)
 

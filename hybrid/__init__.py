@@ -11,7 +11,7 @@ from .frontend import eager_kernels  # noqa: F401  (installs compiled kernels fo
 from .frontend.aot import compile_library
 from .frontend.api import hybridize, trace
 from .core.array import NDArray
-from .core.context import Context, Device, cpu, current_context, current_device, gpu, num_gpus
+from .core.context import Context, Device, cpu, cpu_pinned, cpu_shared, current_context, current_device, gpu, num_gpus
 from .frontend.parameter import Parameter
 from .frontend.step import compile_step
 from .distributed import kvstore as kv
@@ -19,7 +19,7 @@ from .version import __version__
 from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
-from . import base, context, device, image, io, lr_scheduler, metric, ndarray, optimizer, random, test_utils, util
+from . import base, context, device, image, io, lr_scheduler, metric, ndarray, operator, optimizer, random, test_utils, util
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer, nd = np, npx, init, ndarray  # MXNet's long module names
@@ -32,13 +32,19 @@ def _register_submodules() -> None:
     for name, module in (("np", np), ("npx", npx), ("numpy", np), ("numpy_extension", npx), ("init", init),
                          ("initializer", init), ("autograd", autograd), ("nn", nn), ("nd", ndarray)):
         sys.modules.setdefault(f"{__name__}.{name}", module)
+        # `from mxnet.numpy.random import multinomial` (the d2l book): the namespace's own submodules
+        children = [c for c in ("random", "linalg", "fft") if hasattr(module, c)]
+        for child in children:
+            sys.modules.setdefault(f"{__name__}.{name}.{child}", getattr(module, child))
+        if children and not hasattr(module, "__path__"):
+            module.__path__ = []     # a package to the import system, its submodules all registered above
 
 
 _register_submodules()
 
 
 def load(path: str, backend=None):
-    """Load a model without its code: `prefix` of an export (prefix-graph.json + prefix-params.npz)
+    """Load a model without its code: `prefix` of an export (prefix-symbol.json + prefix-0000.params)
     or an ONNX file (`model.onnx`, imported through hb.onnx)."""
     if str(path).endswith(".onnx"):
         from .onnx import import_model
@@ -56,8 +62,8 @@ def __getattr__(name: str):
         raise _legacy_api_error(name)
     raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
 
-__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu",
+__all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu", "cpu_pinned", "cpu_shared",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
-           "lr_scheduler", "metric", "nd", "ndarray", "optimizer", "random", "test_utils", "util",
+           "lr_scheduler", "metric", "nd", "ndarray", "operator", "optimizer", "random", "test_utils", "util",
            "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

@@ -1,7 +1,7 @@
 """The `hybrid` command: inspect, dump, convert, bench and compile models.
 
-A MODEL is an ONNX file (`model.onnx`) or the prefix of a hybrid export (`prefix-graph.json` +
-`prefix-params.npz`). Example inputs are built from the model's input shapes, with every
+A MODEL is an ONNX file (`model.onnx`) or the prefix of a hybrid export (`prefix-symbol.json` +
+`prefix-0000.params`). Example inputs are built from the model's input shapes, with every
 symbolic (dynamic) dimension set to --batch.
 """
 from __future__ import annotations

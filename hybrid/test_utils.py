@@ -13,6 +13,8 @@ from .core.array import NDArray
 from .core.context import Context, cpu
 from .frontend.npx import use_np
 from .ir.types import is_float_dtype
+from . import test_helpers as _helpers
+from .test_helpers import *  # noqa: F401,F403  (MXNet's test_utils has them all in one module)
 
 # MXNet's default tolerances by dtype (tighter for wider floats)
 _RTOL = {numpy.dtype(ml_dtypes.bfloat16): 2e-2, numpy.dtype("float16"): 1e-2, numpy.dtype("float32"): 1e-4, numpy.dtype("float64"): 1e-5}
@@ -232,4 +234,4 @@ def check_gluon_hybridize_consistency(net_builder, data_l: Sequence, numpy_func=
 __all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
            "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
            "random_arrays", "rand_ndarray", "environment", "compare_ndarray_tuple", "compare_optimizer",
-           "compare_optimizer_noise_seeded", "use_np", "check_gluon_hybridize_consistency"]
+           "compare_optimizer_noise_seeded", "use_np", "check_gluon_hybridize_consistency", *_helpers.__all__]

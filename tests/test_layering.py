@@ -26,7 +26,8 @@ LAYERS = {
     "frontend": 5, "gluon": 5, "model_zoo": 5, "onnx": 5, "distributed": 5, "cli": 5, "profiler": 5,
     # MXNet's top-level module names (import hybrid as mx), thin views of frontend/gluon
     "context": 5, "device": 5, "image": 5, "io": 5, "base": 5, "legacy": 5, "lr_scheduler": 5, "metric": 5, "ndarray": 5, "optimizer": 5,
-    "random": 5, "sym": 5, "test_utils": 5, "util": 5,
+    "random": 5, "sym": 5, "test_utils": 5, "test_helpers": 5, "util": 5, "operator": 5, "numpy_op_signature": 5,
+    "numpy_dispatch_protocol": 5,
     "__init__": 6,                                       # `import hybrid`: the public namespace
 }
 LAYER_NAMES = {0: "settings/errors", 1: "ir", 2: "core", 3: "passes", 4: "codegen", 5: "user API",

@@ -4,37 +4,15 @@ MXNet 2.0's own unit tests run against hybrid unchanged (bench/mxnet_tests/run.p
 test that needs something hybrid lacks fails, which is what the measurement counts."""
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
 import os
 import signal
 import sys
 
 import pytest
 
-PREFIX, TARGET = "mxnet", "hybrid"
+from bench.mxnet_alias import install
 
-
-class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """`mxnet.a.b` -> the module `hybrid.a.b` itself (the same object, under both names)."""
-
-    def find_spec(self, name, path, target=None):
-        if name != PREFIX and not name.startswith(PREFIX + "."):
-            return None
-        if importlib.util.find_spec(TARGET + name[len(PREFIX):]) is None:
-            return None
-        return importlib.util.spec_from_loader(name, self)
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module) -> None:
-        # the import system returns whatever sys.modules holds for the name after this call
-        sys.modules[module.__name__] = importlib.import_module(TARGET + module.__name__[len(PREFIX):])
-
-
-sys.meta_path.insert(0, _AliasFinder())
+install()
 
 # MXNET_SHIM_PRIVATE_STUBS=1: give `mxnet.ndarray.ndarray` just the private storage-type table that
 # test_gluon.py imports at its top (a module-level import of the legacy NDArray package hybrid leaves

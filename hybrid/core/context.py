@@ -18,16 +18,29 @@ from ..ir.types import TensorType, dtype_name, to_numpy_dtype
 from .array import WRITE_CLOCK, NDArray
 
 
+# MXNet's host memory kinds: plain, page-locked for fast GPU copies ("cpu_pinned"), and shared
+# between processes ("cpu_shared"). hybrid's host arrays are all ordinary NumPy memory; the pinned and
+# shared kinds are kept as names so code placing data on them runs and reads its placement back.
+HOST_DEVICE_TYPES = ("cpu", "cpu_pinned", "cpu_shared")
+
+
 class Context:
-    """Where an array lives: Context("cpu", 0) or Context("gpu", i)."""
+    """Where an array lives: Context("cpu", 0), Context("gpu", i), or MXNet's host-memory variants
+    Context("cpu_pinned", i) / Context("cpu_shared", i) (host memory here, see HOST_DEVICE_TYPES)."""
 
     __slots__ = ("device_type", "device_id")
 
     def __init__(self, device_type: str, device_id: int = 0):
-        if device_type not in ("cpu", "gpu"):
-            raise HybridError(f"unknown device type {device_type!r}; use hb.cpu() or hb.gpu(i)")
+        if device_type not in HOST_DEVICE_TYPES + ("gpu",):
+            raise HybridError(f"unknown device type {device_type!r}; use hb.cpu(), hb.gpu(i), hb.cpu_pinned(i) "
+                              "or hb.cpu_shared(i)")
         self.device_type = device_type
         self.device_id = int(device_id)
+
+    @property
+    def is_host(self) -> bool:
+        """Whether arrays on this device live in host memory (cpu, cpu_pinned, cpu_shared)."""
+        return self.device_type in HOST_DEVICE_TYPES
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Context) and (self.device_type, self.device_id) == (other.device_type,
@@ -73,6 +86,22 @@ def gpu(device_id: int = 0) -> Context:
     return Context("gpu", device_id)
 
 
+def cpu_pinned(device_id: int = 0) -> Context:
+    """MXNet's page-locked host memory (for GPU `device_id`); ordinary host memory here."""
+    return Context("cpu_pinned", device_id)
+
+
+def cpu_shared(device_id: int = 0) -> Context:
+    """MXNet's host memory shared between processes; ordinary host memory here (DataLoader workers
+    send batches through pickled NumPy buffers)."""
+    return Context("cpu_shared", device_id)
+
+
+def is_host_device(device) -> bool:
+    """Whether `device` (a Context, 'cpu' or None) names host memory."""
+    return device is None or device == "cpu" or bool(getattr(device, "is_host", False))
+
+
 Device = Context  # MXNet 2 renamed Context to Device; both names stay
 
 
@@ -97,31 +126,32 @@ def num_gpus() -> int:
 
 
 class HostDeviceArray(NDArray):
-    """An NDArray in host memory placed on CPU device `cpu(i)`, i > 0: several CPU "devices" in one
-    process, for data parallelism over device replicas (tested like GPUs, run on the host). Eager ops
-    on it give plain NDArrays (cpu(0)); a block called on it runs on its device's parameter replicas."""
+    """An NDArray in host memory placed on a host device other than cpu(0): CPU device `cpu(i)`, i > 0
+    (several CPU "devices" in one process, for data parallelism over device replicas, tested like
+    GPUs, run on the host), or cpu_pinned(i) / cpu_shared(i). Eager ops on it give plain NDArrays
+    (cpu(0)); a block called on a cpu(i) array runs on that device's parameter replicas."""
 
-    __slots__ = ("_device_id",)
+    __slots__ = ("_ctx",)
 
-    def __init__(self, data: numpy.ndarray, device_id: int):
+    def __init__(self, data: numpy.ndarray, ctx: Context):
         super().__init__(data)
-        self._device_id = device_id
+        self._ctx = ctx
 
     @property
     def context(self) -> Context:
-        return cpu(self._device_id)
+        return self._ctx
 
     def detach(self) -> "HostDeviceArray":
-        return HostDeviceArray(self._data, self._device_id)
+        return HostDeviceArray(self._data, self._ctx)
 
     def __repr__(self) -> str:
         return f"{self._data!r} @{self.context}"
 
 
 def on_host_device(array: NDArray, ctx: Context) -> NDArray:
-    """A copy of `array` placed on CPU device `ctx` (a plain NDArray for cpu(0))."""
+    """A copy of `array` placed on host device `ctx` (a plain NDArray for cpu(0))."""
     data = numpy.array(array._data, copy=True)
-    return NDArray(data) if ctx.device_id == 0 else HostDeviceArray(data, ctx.device_id)
+    return NDArray(data) if ctx == cpu(0) else HostDeviceArray(data, ctx)
 
 
 class DeviceNDArray(NDArray):

@@ -60,7 +60,7 @@ def trace(fn, *example_args) -> Graph:
 
 
 def load(prefix: str, backend: Optional[str] = None) -> SymbolBlock:
-    """Load an exported model (`prefix-graph.json` + `prefix-params.npz`); no model code needed."""
+    """Load an exported model (`prefix-symbol.json` + `prefix-0000.params`); no model code needed."""
     return SymbolBlock.imports(prefix, backend=backend)
 
 

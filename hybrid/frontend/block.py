@@ -30,6 +30,23 @@ DEFAULT_DEVICE = cpu(0)
 library_compiler: Optional[Callable] = None
 
 
+class ChildRef:
+    """What `Block._children` maps a child's name to: calling it gives the child block. MXNet 2 keeps
+    `weakref.ref(child)` there and code written for it calls the entries; this reference is strong,
+    because register_child's caller need not keep the child anywhere else."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: "Block"):
+        self.block = block
+
+    def __call__(self) -> "Block":
+        return self.block
+
+    def __repr__(self) -> str:
+        return f"ChildRef({type(self.block).__name__})"
+
+
 class Block(BlockAPI):
     """Base class of all layers and models. Subclasses define `forward` (or, MXNet 1.x style,
     `hybrid_forward(self, F, x, ...)`; see block_api)."""
@@ -41,14 +58,15 @@ class Block(BlockAPI):
     def __setattr__(self, name: str, value) -> None:
         # re-assigning an attribute (e.g. to None) unregisters what it held before; as in MXNet, a child
         # or parameter may be replaced by one of its kind only (a tuple there would silently drop it)
-        existing = self._children.get(name, self._reg_params.get(name))
+        child = self._children.get(name)
+        existing = child() if child is not None else self._reg_params.get(name)
         if existing is not None and value is not None and not isinstance(value, type(existing)):
             raise TypeError(f"{type(self).__name__}.{name} holds a {type(existing).__name__}; assigning a "
                             f"{type(value).__name__} to it is not allowed (a child or parameter attribute keeps "
                             f"its type). Assign None first to remove it, or use another attribute name")
         held = self._children.pop(name, None) is not None or self._reg_params.pop(name, None) is not None
         if isinstance(value, Block):
-            self._children[name] = value
+            self._children[name] = ChildRef(value)
         elif isinstance(value, Parameter):
             self._reg_params[name] = value
         object.__setattr__(self, name, value)
@@ -63,8 +81,15 @@ class Block(BlockAPI):
         if not re.fullmatch(r"[A-Za-z0-9_]+", name):
             # the name becomes part of parameter paths, which the IR text form spells as %[A-Za-z0-9_.]+
             raise ValueError(f"child name {name!r} must be letters, digits and underscores")
-        self._children[name] = block
+        self._children[name] = ChildRef(block)
         return block
+
+    def _child_items(self) -> list[tuple[str, "Block"]]:
+        """(name, child block) in registration order (`_children` holds ChildRefs, as MXNet's weakrefs)."""
+        return [(name, ref()) for name, ref in self._children.items()]
+
+    def _child_blocks(self) -> list["Block"]:
+        return [ref() for ref in self._children.values()]
 
     def collect_params(self, select: Optional[str] = None) -> ParameterDict:
         """Every parameter of this block and its children, by path; `select` is a regex filter. A
@@ -84,7 +109,7 @@ class Block(BlockAPI):
             for attr, value in vars(block).items():
                 if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
                     continue
-                if any(b not in block._children.values() for b in _blocks_inside(value)):
+                if any(b not in block._child_blocks() for b in _blocks_inside(value)):
                     warnings.warn(f"{type(block).__name__}.{attr} is a {type(value).__name__} holding Blocks, which "
                                   "are not registered as children (their parameters are not collected, initialized "
                                   "or saved); use nn.Sequential / nn.HybridSequential or register_child()",
@@ -92,7 +117,7 @@ class Block(BlockAPI):
 
     def _descendants(self) -> list:
         out = []
-        for child in self._children.values():
+        for child in self._child_blocks():
             out += [child, *child._descendants()]
         return out
 
@@ -109,14 +134,14 @@ class Block(BlockAPI):
             if id(p) not in seen:
                 seen.add(id(p))
                 out[prefix + name] = p
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             child._collect(f"{prefix}{name}.", out, seen)
 
     def _param_paths(self, prefix: str = "") -> list:
         """(structural name, parameter) along every path: a shared parameter once per path that
         reaches it (_unique_params lists it once, by its first path)."""
         out = [(prefix + name, p) for name, p in self._reg_params.items()]
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             out += child._param_paths(f"{prefix}{name}.")
         return out
 
@@ -136,7 +161,7 @@ class Block(BlockAPI):
         self._unique_params().zero_grad()
 
     def hybridize(self, active: bool = True, **options) -> None:
-        for child in self._children.values():
+        for child in self._child_blocks():
             child.hybridize(active, **options)
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
@@ -146,6 +171,18 @@ class Block(BlockAPI):
         its first name, with deduplicate=True; load_parameters reads either file."""
         paths = self._unique_params().items() if deduplicate else self._param_paths()
         npx_arrays.save(filename, {name: p._data_eager()._data for name, p in paths})
+
+    def save(self, prefix: str) -> tuple[str, str]:
+        """MXNet 2's model save: parameters (`prefix-model.params`) and structure (`prefix-model.json`)
+        for `load` on a model built again by the same code (frontend/block_save.py)."""
+        from . import block_save
+        return block_save.save(self, prefix)
+
+    def load(self, prefix: str) -> None:
+        """Load what `save(prefix)` wrote into this model (same structure, checked); the blocks that
+        were hybridized are hybridized again."""
+        from . import block_save
+        block_save.load(self, prefix)
 
     def load_parameters(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
                         ctx=None, cast_dtype: bool = False, dtype_source: str = "current", device=None) -> None:
@@ -170,7 +207,7 @@ class Block(BlockAPI):
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             lines.append("  (" + name + "): " + repr(child).replace("\n", "\n  "))
         lines.append(")")
         return "\n".join(lines) if self._children else f"{type(self).__name__}({self._extra_repr()})"
@@ -193,8 +230,30 @@ def placed_device(args) -> Optional[Context]:
     block called inside another keeps the device its caller entered."""
     for a in args:
         if isinstance(a, NDArray):
-            return a.context if a.context != DEFAULT_DEVICE else None
+            ctx = a.context
+            if ctx.device_type in ("cpu_pinned", "cpu_shared"):   # host memory that any cpu(i) reads
+                return None
+            return ctx if ctx != DEFAULT_DEVICE else None
     return None
+
+
+def _arrays_in(value):
+    if isinstance(value, NDArray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays_in(item)
+
+
+def _check_one_device(name: str, args) -> None:
+    """A hybridized block runs on one device: its array inputs must all be there (as in MXNet; host
+    memory placed on cpu_pinned / cpu_shared mixes with any cpu device)."""
+    if all(a.__class__ is NDArray or not isinstance(a, (NDArray, list, tuple)) for a in args):
+        return   # the common case: plain host arrays on cpu(0) and static values
+    devices = {a.context for a in _arrays_in(args) if a.context.device_type not in ("cpu_pinned", "cpu_shared")}
+    if len(devices) > 1:
+        raise ValueError(f"{name}: a hybridized block takes its inputs on one device, got arrays on "
+                         f"{', '.join(sorted(map(repr, devices)))}; move them with x.as_in_context(device)")
 
 
 MAX_NPZ_BYTES = 1 << 40
@@ -271,6 +330,7 @@ class HybridBlock(Block):
                 if not self._infer_from_hook(args):   # MXNet 2: infer_shape(*inputs), then forward again
                     raise
                 return self.forward(*args, **kwargs)
+        _check_one_device(type(self).__name__, args)
         return self._compiled(*positional_args(self.forward, args, kwargs))
 
     def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:
@@ -322,13 +382,14 @@ class HybridBlock(Block):
             raise HybridError(f"{type(self).__name__} is not hybridized: call net.hybridize() and run it once")
         return self._compiled.ir(stage, format)
 
-    def export(self, path: str, epoch: Optional[int] = None, library: bool = False) -> tuple[str, ...]:
-        """Write `path-graph.json` and `path-params.npz` for the last compiled signature;
-        library=True also writes the native library `path.so` + `path.h` (hb.compile_library)."""
+    def export(self, path: str, epoch: int = 0, library: bool = False) -> tuple[str, ...]:
+        """Write `path-symbol.json` and `path-EPOCH.params` (MXNet's names; hybrid's checked format,
+        frontend/export.py) for the last compiled signature and return their names; library=True also
+        writes the native library `path.so` + `path.h` (hb.compile_library)."""
         from .export import export_compiled
         if self._compiled is None or self._compiled.last is None:
             raise HybridError("export needs a hybridized block that has run once: call net.hybridize(), then net(x)")
-        files = export_compiled(self._compiled, path)
+        files = export_compiled(self._compiled, path, epoch)
         if library:
             from ..ir.types import to_numpy_dtype
             examples = [numpy.zeros(part[1], to_numpy_dtype(part[2])) for part in self._compiled.last.signature
@@ -350,14 +411,31 @@ class SymbolBlock(HybridBlock):
             self._reg_params[value.name] = p
 
     @staticmethod
-    def imports(prefix: str, backend: Optional[str] = None) -> "SymbolBlock":
-        """Load `prefix-graph.json` + `prefix-params.npz` (written by export)."""
+    def imports(symbol_file: str, input_names=None, param_file: Optional[str] = None, device=None,
+                allow_missing: bool = False, ignore_extra: bool = False,
+                backend: Optional[str] = None) -> "SymbolBlock":
+        """Load an export: `imports('net-symbol.json', ['data'], 'net-0000.params')` as in MXNet, or
+        `imports('net')` (the prefix; its parameter file is the one the graph file names).
+        input_names, when given, must be one name per input of the exported graph."""
         from .export import load_exported
-        graph, params = load_exported(prefix)
+        graph, params = load_exported(symbol_file, param_file)
+        if input_names is not None:
+            names = [input_names] if isinstance(input_names, str) else list(input_names)
+            if len(names) != len(graph.data_inputs):
+                raise ValueError(f"SymbolBlock.imports({symbol_file!r}): input_names {names} has {len(names)} names; "
+                                 f"the exported graph has {len(graph.data_inputs)} inputs "
+                                 f"({', '.join(v.name for v in graph.data_inputs)})")
         block = SymbolBlock(graph, params)
+        if device is not None:
+            block.reset_device(device)
         if backend is not None:
             block.hybridize(backend=backend)
         return block
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(f"{v.name}: {v.type}" for v in self.graph.data_inputs)
+        outputs = ", ".join(str(v.type) for v in self.graph.outputs)
+        return f"SymbolBlock(\n  ({inputs}) -> ({outputs})\n)"
 
     def forward(self, *inputs):
         from ..core.replay import replay

@@ -109,7 +109,9 @@ class BlockAPI:
 
     def share_parameters(self, shared: dict) -> "BlockAPI":
         """Use the Parameters in `shared` (structural names, as collect_params gives them) instead of
-        this block's own ones of the same name; other parameters are kept."""
+        this block's own ones of the same name; other parameters are kept. None shares nothing (MXNet)."""
+        if shared is None:
+            return self
         if not isinstance(shared, dict):
             raise HybridError("share_parameters takes a dict of Parameters, e.g. other.collect_params()")
         self._share("", shared)
@@ -120,7 +122,7 @@ class BlockAPI:
             # a membership test, not shared.get: a block's `params` (OwnParams) creates what get() asks for
             if prefix + name in shared:
                 setattr(self, name, shared[prefix + name])
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             child._share(f"{prefix}{name}.", shared)
 
     def setattr(self, name: str, value) -> None:
@@ -130,7 +132,7 @@ class BlockAPI:
 
     def apply(self, fn: Callable) -> "BlockAPI":
         """fn(block) on every child (recursively), then on this block."""
-        for child in self._children.values():
+        for child in self._child_blocks():
             child.apply(fn)
         fn(self)
         return self
@@ -139,6 +141,13 @@ class BlockAPI:
         """Convert every parameter to `dtype` (e.g. 'float16' for inference)."""
         for p in self._unique_params().values():
             p.cast(dtype)
+
+    def reset_device(self, device) -> None:
+        """Move every parameter to `device` (one device or a list; Parameter.reset_device)."""
+        for p in self._unique_params().values():
+            p.reset_device(device)
+
+    reset_ctx = reset_device   # MXNet 1.x's name
 
     def load_dict(self, param_dict: dict, device=None, allow_missing: bool = False, ignore_extra: bool = False,
                   cast_dtype: bool = False, dtype_source: str = "current") -> None:
@@ -176,7 +185,7 @@ class BlockAPI:
     def _translate_saved_names(self, loaded: dict, prefix: str) -> dict:
         """Let each block (children first) rewrite the entries under its structural `prefix` that an
         older layout of its parameters saved (e.g. an RNN layer's per-layer weights), before matching."""
-        for name, child in self._children.items():
+        for name, child in self._child_items():
             loaded = child._translate_saved_names(loaded, f"{prefix}{name}.")
         return self._translate_own_saved_names(loaded, prefix)
 
@@ -260,7 +269,7 @@ class BlockAPI:
             rows.append((depth, f"{type(block).__name__}-{len(rows) + 1}", shapes, count))
 
         def attach(block, depth):
-            for child in block._children.values():
+            for child in block._child_blocks():
                 attach(child, depth + 1)
             handles.append(block.register_forward_hook(lambda b, i, o, d=depth: record(b, i, o, d)))
 

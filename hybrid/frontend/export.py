@@ -1,14 +1,19 @@
 """Export a compiled block to files and load it back, with no model code and no pickle.
 
-`prefix-graph.json`: format name and version, hybrid version, the traced graph (IR text),
+The files carry MXNet's names, so programs written for `HybridBlock.export` /
+`SymbolBlock.imports` find them; their contents are hybrid's own checked format:
+`prefix-symbol.json`: format name and version, hybrid version, the traced graph (IR text),
 input/parameter/output names with shapes and dtypes, and the SHA-256 of the parameter file.
-`prefix-params.npz`: parameter values, read with allow_pickle=False.
+`prefix-EPOCH.params` (epoch as four digits, 0000 by default): parameter values as an .npz archive,
+read with allow_pickle=False. Exports of earlier hybrid versions (`prefix-graph.json` +
+`prefix-params.npz`) load the same way.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from typing import Optional
 
 import numpy
 
@@ -39,8 +44,18 @@ def _describe(values) -> list[dict]:
     return [{"name": v.name, "shape": list(v.shape), "dtype": v.dtype} for v in values]
 
 
-def export_graph(graph: Graph, params: dict[str, numpy.ndarray], prefix: str) -> tuple[str, str]:
-    graph_file, params_file = f"{prefix}-graph.json", f"{prefix}-params.npz"
+GRAPH_SUFFIXES = ("-symbol.json", "-graph.json")   # MXNet's name (written), earlier hybrid exports' name
+
+
+def export_file_names(prefix: str, epoch: int = 0) -> tuple[str, str]:
+    """MXNet's names for an export: `prefix-symbol.json` and `prefix-0000.params` (epoch 0)."""
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 9999:
+        raise ValueError(f"export: epoch must be an int in 0..9999 (it names prefix-EPOCH.params), got {epoch!r}")
+    return f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params"
+
+
+def export_graph(graph: Graph, params: dict[str, numpy.ndarray], prefix: str, epoch: int = 0) -> tuple[str, str]:
+    graph_file, params_file = export_file_names(prefix, epoch)
     os.makedirs(os.path.dirname(os.path.abspath(graph_file)), exist_ok=True)
     with open(params_file, "wb") as f:
         fileio.save_npz(f, {v.name: params[v.name] for v in graph.params})
@@ -77,24 +92,37 @@ def _inference_entry(compiled):
         return compiled.compile(args)
 
 
-def export_compiled(compiled, prefix: str) -> tuple[str, str]:
+def export_compiled(compiled, prefix: str, epoch: int = 0) -> tuple[str, str]:
     """Export the inference graph of a CompiledFunction's last signature with its parameter values."""
     entry = _inference_entry(compiled)
     names = {v.name for v in entry.traced.params}
     by_name = {name: p for name, p in compiled.params().items() if name in names}
     params = {name: p._data_eager()._data for name, p in by_name.items()}
-    return export_graph(entry.traced, params, prefix)
+    return export_graph(entry.traced, params, prefix, epoch)
 
 
-def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
-    """Read and check an export; every problem raises FormatError naming the file."""
+def _graph_file(path: str) -> str:
+    """The graph file an import names: a `.json` path itself, or a prefix's `-symbol.json` (else its
+    `-graph.json`, the name earlier hybrid versions wrote)."""
+    if path.endswith(".json"):
+        return path
+    for suffix in GRAPH_SUFFIXES:
+        if os.path.exists(path + suffix):
+            return path + suffix
+    raise FormatError(f"{path}{GRAPH_SUFFIXES[0]} does not exist (export writes <prefix>{GRAPH_SUFFIXES[0]} and "
+                      f"<prefix>-0000.params; earlier hybrid versions wrote <prefix>{GRAPH_SUFFIXES[1]})")
+
+
+def load_exported(path: str, params_file: Optional[str] = None) -> tuple[Graph, dict[str, numpy.ndarray]]:
+    """Read and check an export: `path` is the prefix or the graph (symbol) file; the parameter file is
+    `params_file`, else the one the graph file names. Every problem raises FormatError naming the file."""
     from .block import load_npz
 
-    graph_file = f"{prefix}-graph.json"
+    graph_file = _graph_file(path)
     try:
         text = fileio.read_regular(graph_file, MAX_GRAPH_BYTES, "model graph file").decode("utf-8", "replace")
     except FileNotFoundError:
-        raise FormatError(f"{graph_file} does not exist (export writes <prefix>-graph.json)") from None
+        raise FormatError(f"{graph_file} does not exist (export writes <prefix>{GRAPH_SUFFIXES[0]})") from None
     except OSError as e:
         raise FormatError(f"{graph_file} cannot be read ({e})") from None
     try:
@@ -115,7 +143,8 @@ def load_exported(prefix: str) -> tuple[Graph, dict[str, numpy.ndarray]]:
         raise
     except Exception as e:
         raise FormatError(f"{graph_file}: the graph does not verify ({e})") from None
-    params_file = os.path.join(os.path.dirname(os.path.abspath(graph_file)), document["params_file"])
+    if params_file is None:
+        params_file = os.path.join(os.path.dirname(os.path.abspath(graph_file)), document["params_file"])
     if not os.path.exists(params_file):
         raise FormatError(f"parameter file {params_file} (named by {graph_file}) does not exist")
     try:

@@ -7,8 +7,43 @@ import numpy
 
 
 class Initializer:
+    """An initializer gives a parameter's first value. Hybrid's own define `__call__(shape, dtype)`;
+    subclasses written against MXNet instead define `_init_weight(name, arr)` (and optionally
+    `_init_bias`, `_init_gamma`, `_init_beta`), which fill an hb array in place, chosen by the
+    parameter name's suffix as MXNet's Initializer does (e.g. the d2l book's MyInit)."""
+
     def __call__(self, shape: tuple[int, ...], dtype) -> numpy.ndarray:
-        raise NotImplementedError
+        return self._fill("weight", shape, dtype)
+
+    def for_parameter(self, name: str, shape: tuple[int, ...], dtype) -> numpy.ndarray:
+        """The value for the parameter called `name`."""
+        if type(self).__call__ is not Initializer.__call__:
+            return self(shape, dtype)
+        return self._fill(name, shape, dtype)
+
+    def _fill(self, name: str, shape, dtype) -> numpy.ndarray:
+        from ..core.array import NDArray
+        arr = NDArray(numpy.zeros(shape, dtype))
+        for suffix, method in (("weight", self._init_weight), ("bias", self._init_bias),
+                               ("gamma", self._init_gamma), ("beta", self._init_beta)):
+            if name.endswith(suffix):
+                method(name, arr)
+                return arr.asnumpy()
+        raise ValueError(f"{type(self).__name__}: no rule for the parameter {name!r}; MXNet-style initializers "
+                         f"fill names ending in weight, bias, gamma or beta (give the parameter its own init=)")
+
+    def _init_weight(self, name: str, arr) -> None:
+        raise TypeError(f"{type(self).__name__} defines neither __call__(shape, dtype) nor MXNet's "
+                        f"_init_weight(name, arr); define one of them to initialize {name!r}")
+
+    def _init_bias(self, name: str, arr) -> None:
+        arr[:] = 0.0
+
+    def _init_gamma(self, name: str, arr) -> None:
+        arr[:] = 1.0
+
+    def _init_beta(self, name: str, arr) -> None:
+        arr[:] = 0.0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

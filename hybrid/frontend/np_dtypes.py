@@ -105,6 +105,14 @@ class _NamespaceInfo:
         return {n: d for n, d in chosen.items() if numpy.isdtype(d, kind)}
 
 
+# MXNet's dtype groups (mxnet.numpy.integer_dtypes, ...): the dtypes of each kind its operators take
+integer_dtypes = [numpy.int8, numpy.int16, numpy.int32, numpy.int64, numpy.uint8, numpy.uint16, numpy.uint32,
+                  numpy.uint64]
+floating_dtypes = [numpy.float16, numpy.float32, numpy.float64]
+numeric_dtypes = [*integer_dtypes, *floating_dtypes]
+boolean_dtypes = [numpy.bool_]
+
+
 def __array_namespace_info__() -> _NamespaceInfo:
     return _NamespaceInfo()
 
@@ -112,4 +120,5 @@ def __array_namespace_info__() -> _NamespaceInfo:
 __all__ = ["__array_namespace_info__", "bfloat16", "dtype", "bool", "generic", "number", "integer", "signedinteger", "unsignedinteger", "floating",
            "inexact", "complexfloating", "csingle", "cdouble", "intp", "uintp", "int_", "float_", "double", "single", "half", "short", "ushort", "intc", "uintc",
            "longlong", "ulonglong", "byte", "ubyte", "finfo", "iinfo", "result_type", "promote_types", "can_cast",
-           "min_scalar_type", "issubdtype", "isdtype"]
+           "min_scalar_type", "issubdtype", "isdtype", "integer_dtypes", "floating_dtypes", "numeric_dtypes",
+           "boolean_dtypes"]

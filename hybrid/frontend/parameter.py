@@ -8,7 +8,7 @@ import numpy
 from ..errors import HybridError, ShapeError
 from ..ir.types import dtype_name, is_float_dtype, to_numpy_dtype
 from ..core.array import NDArray
-from ..core.context import Context, cpu, device_scope, on_host_device
+from ..core.context import Context, cpu, device_scope, is_host_device, on_host_device
 from . import init as initializers
 
 
@@ -91,7 +91,7 @@ class Parameter:
         if not self._shape_known():
             self._deferred_init = chosen
             return
-        self._set_array(chosen(self.shape, self.dtype))
+        self._set_array(chosen.for_parameter(self.name, self.shape, self.dtype))
 
     def _infer_shape(self, shape) -> None:
         """Shape inference ahead of the first forward (MXNet's infer_shape): finish a pending deferred
@@ -118,7 +118,7 @@ class Parameter:
         if self._deferred_init is None:
             raise DeferredInitializationError(f"parameter {self.name} was used before initialize(); call "
                                               f"net.initialize() first")
-        self._set_array(self._deferred_init(self.shape, self.dtype))
+        self._set_array(self._deferred_init.for_parameter(self.name, self.shape, self.dtype))
         self._deferred_init = None
 
     def _set_array(self, data: numpy.ndarray) -> None:
@@ -230,7 +230,7 @@ class Parameter:
 def _check_host(param: "Parameter", ctx) -> None:
     devices = ctx if isinstance(ctx, (list, tuple)) else [ctx]
     for d in devices:
-        if d is not None and getattr(d, "device_type", "cpu") != "cpu":
+        if not is_host_device(d):
             raise HybridError(f"Parameter {param.name}: parameters live in host memory (hb.cpu(i)); hybridize with "
                               f"backend='cuda' to run on {d} (the backend copies parameters to the device)")
 
@@ -279,6 +279,15 @@ class ParameterDict(dict):
             p.reset_ctx(ctx)
 
     reset_device = reset_ctx
+
+    def setattr(self, name: str, value) -> None:
+        """Set one attribute on every parameter (MXNet 1.x's ParameterDict.setattr, e.g.
+        `collect_params('.*bias').setattr('wd_mult', 0)` or `.setattr('grad_req', 'null')`)."""
+        for p in self._distinct():
+            if not hasattr(p, name):
+                raise AttributeError(f"ParameterDict.setattr: parameter {p.name!r} has no attribute {name!r} "
+                                     f"(settable: lr_mult, wd_mult, grad_req, ...)")
+            setattr(p, name, value)
 
     def zero_grad(self) -> None:
         for p in self._distinct():

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy
 
 from ..core.array import Array, NDArray  # noqa: F401  (mx.nd.NDArray)
-from ..core.context import Context
+from ..core.context import Context, is_host_device
 from ..errors import ShapeError
 from ..frontend import np, npx
 
@@ -21,7 +21,7 @@ _STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
 
 def _on_host(ctx: Optional[Context], what: str) -> None:
     """Legacy creation takes ctx=; a hybrid eager array lives in host memory (as_in_context moves it)."""
-    if ctx is not None and getattr(ctx, "device_type", "cpu") != "cpu":
+    if not is_host_device(ctx):
         raise ValueError(f"nd.{what}: eager arrays are created in host memory, got ctx={ctx!r}; create it "
                          f"on the CPU and call .as_in_context({ctx!r})")
 
@@ -265,7 +265,8 @@ for _legacy, _numpy in (("add", "add"), ("sub", "subtract"), ("mul", "multiply")
                         ("maximum", "maximum"), ("minimum", "minimum"), ("power", "power")):
     globals()[f"broadcast_{_legacy}"] = globals()[f"elemwise_{_legacy}"] = _with_out(getattr(np, _numpy))
 del _name, _legacy, _numpy
+py_slice = builtins.slice   # MXNet's name for Python's slice (its nd.slice operator shadows the builtin)
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and callable(value) and name not in
-                 ("Array", "Context", "Optional", "Sequence", "ShapeError", "annotations"))
+                 ("Array", "Context", "Optional", "Sequence", "ShapeError", "annotations", "py_slice", "is_host_device"))

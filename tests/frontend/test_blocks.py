@@ -525,6 +525,73 @@ def test_child_and_parameter_attributes_keep_their_type():
     block.other = "anything"                       # plain attributes are unrestricted
 
 
+def test_children_entries_are_called_to_get_the_child():
+    """MXNet 2 keeps weakref.ref(child) in Block._children and its code calls the entries; hybrid's
+    entries are called the same way (and hold the child strongly)."""
+    class Chain(nn.Block):
+        def __init__(self):
+            super().__init__()
+            self.register_child(nn.Dense(3, in_units=4))   # kept nowhere else
+            self.register_child(nn.Dense(2, in_units=3))
+
+        def forward(self, x):
+            for ref in self._children.values():
+                x = ref()(x)
+            return x
+
+    net = Chain()
+    net.initialize()
+    x = np.array(onp.arange(8, dtype="float32").reshape(2, 4))
+    first, second = [ref() for ref in net._children.values()]
+    expected = second(first(x)).asnumpy()
+    onp.testing.assert_allclose(net(x).asnumpy(), expected, rtol=1e-6)
+    block = nn.Block()
+    block.c = nn.Block()
+    replacement = nn.Block()
+    block.c = replacement
+    assert block.c is replacement and list(block._children.values())[0]() is replacement
+
+
+def test_save_and_load_a_model_built_again(tmp_path):
+    """MXNet 2's Block.save(prefix) / load(prefix): parameters plus structure; a model built again by the
+    same code loads them without a forward pass first and comes back hybridized where it was."""
+    class Chain(nn.Block):
+        def add(self, block):
+            self.register_child(block)
+
+        def forward(self, x):
+            for ref in self._children.values():
+                x = ref()(x)
+            return x
+
+    def build():
+        inner = Chain()
+        inner.add(nn.Dense(5))
+        net = Chain()
+        net.add(inner)
+        net.add(nn.Dense(3))
+        return net
+
+    net = build()
+    net.initialize()
+    net.hybridize(backend="interp")
+    x = np.array(sample((2, 4)))
+    expected = net(x).asnumpy()
+    prefix = str(tmp_path / "model")
+    assert net.save(prefix) == (prefix + "-model.json", prefix + "-model.params")
+    again = build()
+    again.load(prefix)
+    assert again._child_blocks()[1]._compiled is not None
+    onp.testing.assert_allclose(again(x).asnumpy(), expected, rtol=1e-6)
+    other = Chain()
+    other.add(nn.Dense(3))
+    with pytest.raises(hb.FormatError, match=r"model-model.json: block \(root\) had children \['0', '1'\] when "
+                                             r"saved, this model has \['0'\]"):
+        other.load(prefix)
+    with pytest.raises(hb.FormatError, match="does not exist"):
+        build().load(str(tmp_path / "missing"))
+
+
 def test_blocks_in_a_list_attribute_are_reported_unregistered():
     class Listed(nn.HybridBlock):
         def __init__(self):

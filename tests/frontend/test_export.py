@@ -13,6 +13,12 @@ from hybrid import autograd, nn, np, npx
 from hb_check import sample
 
 
+def _save_params(path, **arrays):
+    """np.savez into an exact path (savez given a name appends .npz unless it ends so)."""
+    with open(path, "wb") as f:
+        onp.savez(f, **arrays)
+
+
 class Net(nn.HybridBlock):
     def __init__(self):
         super().__init__()
@@ -38,18 +44,48 @@ def exported(tmp_path):
 
 def test_export_file_format(exported):
     prefix, x, _ = exported
-    with open(prefix + "-graph.json") as f:
+    with open(prefix + "-symbol.json") as f:
         doc = json.load(f)
     assert doc["format"] == "hybrid-model" and doc["format_version"] == 1
     assert doc["hybrid_version"] == hb.__version__
     assert doc["inputs"] == [{"name": "x", "shape": [5, 4], "dtype": "f32"}]
     assert [p["name"] for p in doc["params"]] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     assert doc["outputs"] == [{"shape": [5, 3], "dtype": "f32"}]
-    assert doc["params_file"] == "net-params.npz"
+    assert doc["params_file"] == "net-0000.params"
     graph = hb.ir.parse(doc["graph"]["ir"])
     hb.ir.verify(graph)
-    with onp.load(prefix + "-params.npz", allow_pickle=False) as data:
+    with onp.load(prefix + "-0000.params", allow_pickle=False) as data:
         assert sorted(data.files) == sorted(p["name"] for p in doc["params"])
+
+
+def test_export_uses_mxnets_file_names_and_imports_signature(exported, tmp_path):
+    """MXNet 2's HybridBlock.export(path, epoch) returns (path-symbol.json, path-EPOCH.params) and
+    SymbolBlock.imports(symbol_file, input_names, param_file, device) loads them."""
+    prefix, x, expected = exported
+    net = hb.load(prefix, backend="interp")
+    net(np.array(x))
+    other = str(tmp_path / "epoch")
+    assert net.export(other, epoch=7) == (other + "-symbol.json", other + "-0007.params")
+    loaded = nn.SymbolBlock.imports(other + "-symbol.json", ["data"], other + "-0007.params", hb.cpu())
+    onp.testing.assert_allclose(loaded(np.array(x)).asnumpy(), expected, rtol=1e-6)
+    assert nn.SymbolBlock.imports(other + "-symbol.json", "data").collect_params().keys() == \
+        loaded.collect_params().keys()   # no param_file: the one the graph file names
+    lines = repr(loaded).splitlines()
+    assert lines[0] == "SymbolBlock(" and ": f32[5,4]) -> (f32[5,3])" in lines[1] and lines[2] == ")"
+    with pytest.raises(ValueError, match=r"input_names \['a', 'b'\] has 2 names; the exported graph has 1"):
+        nn.SymbolBlock.imports(other + "-symbol.json", ["a", "b"])
+    with pytest.raises(ValueError, match="epoch must be an int"):
+        net.export(other, epoch=-1)
+
+
+def test_exports_of_earlier_versions_still_load(exported):
+    """Earlier hybrid versions wrote prefix-graph.json + prefix-params.npz: a prefix finds them."""
+    prefix, x, expected = exported
+    _rewrite_json(prefix + "-symbol.json", lambda d: d.update(params_file="net-params.npz"))
+    os.rename(prefix + "-symbol.json", prefix + "-graph.json")
+    os.rename(prefix + "-0000.params", prefix + "-params.npz")
+    for loader in (hb.load, nn.SymbolBlock.imports):
+        onp.testing.assert_allclose(loader(prefix)(np.array(x)).asnumpy(), expected, rtol=1e-6)
 
 
 def test_export_needs_a_compiled_block(tmp_path):
@@ -101,23 +137,23 @@ def _truncate(path, fraction=0.5):
 
 
 DAMAGE = {
-    "graph missing": (lambda p: os.remove(p + "-graph.json"), "-graph.json does not exist"),
-    "params missing": (lambda p: os.remove(p + "-params.npz"), "-params.npz (named by"),
-    "graph truncated": (lambda p: _truncate(p + "-graph.json"), "is not valid JSON"),
-    "graph empty": (lambda p: open(p + "-graph.json", "w").close(), "is not valid JSON"),
-    "graph not an export": (lambda p: open(p + "-graph.json", "w").write("[1, 2]"), "is not a hybrid model export"),
-    "format version": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d.update(format_version=2)),
+    "graph missing": (lambda p: os.remove(p + "-symbol.json"), "-symbol.json does not exist"),
+    "params missing": (lambda p: os.remove(p + "-0000.params"), "-0000.params (named by"),
+    "graph truncated": (lambda p: _truncate(p + "-symbol.json"), "is not valid JSON"),
+    "graph empty": (lambda p: open(p + "-symbol.json", "w").close(), "is not valid JSON"),
+    "graph not an export": (lambda p: open(p + "-symbol.json", "w").write("[1, 2]"), "is not a hybrid model export"),
+    "format version": (lambda p: _rewrite_json(p + "-symbol.json", lambda d: d.update(format_version=2)),
                        "format version 2"),
-    "field removed": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d.pop("params_sha256")),
+    "field removed": (lambda p: _rewrite_json(p + "-symbol.json", lambda d: d.pop("params_sha256")),
                       "lacks the field 'params_sha256'"),
-    "ir version": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(format_version=7)),
+    "ir version": (lambda p: _rewrite_json(p + "-symbol.json", lambda d: d["graph"].update(format_version=7)),
                    "IR format version 7"),
-    "ir tampered": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(
+    "ir tampered": (lambda p: _rewrite_json(p + "-symbol.json", lambda d: d["graph"].update(
         ir=d["graph"]["ir"].replace("f32[5,6]", "f32[5,7]", 1))), "graph"),
-    "ir garbage": (lambda p: _rewrite_json(p + "-graph.json", lambda d: d["graph"].update(ir="graph @x(")),
+    "ir garbage": (lambda p: _rewrite_json(p + "-symbol.json", lambda d: d["graph"].update(ir="graph @x(")),
                    "IR parse error"),
-    "params truncated": (lambda p: _truncate(p + "-params.npz"), "does not match the checksum"),
-    "params tampered": (lambda p: onp.savez(p + "-params.npz", **{"fc1.weight": onp.zeros((6, 4), "float32")}),
+    "params truncated": (lambda p: _truncate(p + "-0000.params"), "does not match the checksum"),
+    "params tampered": (lambda p: _save_params(p + "-0000.params", **{"fc1.weight": onp.zeros((6, 4), "float32")}),
                         "does not match the checksum"),
 }
 
@@ -147,7 +183,7 @@ class _Payload:
 
 def _refresh_checksum(prefix):
     from hybrid.frontend.export import _sha256
-    _rewrite_json(prefix + "-graph.json", lambda d: d.update(params_sha256=_sha256(prefix + "-params.npz")))
+    _rewrite_json(prefix + "-symbol.json", lambda d: d.update(params_sha256=_sha256(prefix + "-0000.params")))
 
 
 def test_pickled_params_are_never_loaded(exported, tmp_path):
@@ -155,37 +191,37 @@ def test_pickled_params_are_never_loaded(exported, tmp_path):
     marker = str(tmp_path / "pwned")
     evil = onp.empty(1, dtype=object)
     evil[0] = _Payload(marker)
-    with open(prefix + "-params.npz", "wb") as f:
+    with open(prefix + "-0000.params", "wb") as f:
         onp.savez(f, **{"fc1.weight": evil})
     _refresh_checksum(prefix)  # an attacker can recompute the checksum; loading must still refuse
     with pytest.raises(hb.FormatError) as info:
         hb.load(prefix)
-    assert "net-params.npz" in str(info.value)
+    assert "net-0000.params" in str(info.value)
     assert not os.path.exists(marker)
 
 
 def test_plain_pickle_file_as_params_is_refused(exported, tmp_path):
     prefix, *_ = exported
     marker = str(tmp_path / "pwned2")
-    with open(prefix + "-params.npz", "wb") as f:
+    with open(prefix + "-0000.params", "wb") as f:
         pickle.dump(_Payload(marker), f)
     _refresh_checksum(prefix)
-    with pytest.raises(hb.FormatError, match="net-params.npz"):
+    with pytest.raises(hb.FormatError, match="net-0000.params"):
         hb.load(prefix)
     assert not os.path.exists(marker)
 
 
 def test_params_with_wrong_shape_or_missing_name(exported):
     prefix, *_ = exported
-    with onp.load(prefix + "-params.npz", allow_pickle=False) as data:
+    with onp.load(prefix + "-0000.params", allow_pickle=False) as data:
         params = {k: data[k] for k in data.files}
     params["fc1.weight"] = onp.zeros((2, 2), "float32")
-    onp.savez(prefix + "-params.npz", **params)
+    _save_params(prefix + "-0000.params", **params)
     _refresh_checksum(prefix)
     with pytest.raises(hb.FormatError, match=r"parameter fc1.weight has shape \(2, 2\), the graph expects \(6, 4\)"):
         hb.load(prefix)
     del params["fc1.weight"]
-    onp.savez(prefix + "-params.npz", **params)
+    _save_params(prefix + "-0000.params", **params)
     _refresh_checksum(prefix)
     with pytest.raises(hb.FormatError, match="lacks parameter fc1.weight"):
         hb.load(prefix)
@@ -207,7 +243,7 @@ def test_multiple_inputs_and_outputs(tmp_path):
     a, b = np.array(sample((2, 4))), np.array(sample((2, 3)))
     expected = [r.asnumpy() for r in net(a, b)]
     net.export(str(tmp_path / "two"))
-    with open(str(tmp_path / "two-graph.json")) as f:
+    with open(str(tmp_path / "two-symbol.json")) as f:
         doc = json.load(f)
     assert [i["name"] for i in doc["inputs"]] == ["a", "b"] and len(doc["outputs"]) == 2
     got = hb.load(str(tmp_path / "two"))(a, b)
@@ -258,7 +294,7 @@ def test_export_after_training_mode_exports_the_inference_graph(tmp_path):
     with autograd.train_mode():
         net(x)  # the last compiled signature is a training one (batch statistics, dropout)
     net.export(str(tmp_path / "trained"))
-    with open(str(tmp_path / "trained-graph.json")) as f:
+    with open(str(tmp_path / "trained-symbol.json")) as f:
         doc = json.load(f)
     assert len(doc["outputs"]) == 1 and "random_uniform" not in doc["graph"]["ir"]
     expected = net(x).asnumpy()  # inference mode

@@ -242,3 +242,104 @@ def test_concise_optimizers_train_a_regression(optimizer, params):
             loss.backward()
             trainer.step(Xb.shape[0])
     assert float(loss_fn(net(X), y).mean()) < first / 2
+
+
+def test_size_one_arrays_convert_to_python_scalars():
+    """MXNet's int()/float()/bool() accept any size-1 array, whatever its rank (the RNN chapters'
+    `int(d2l.reshape(d2l.argmax(Y, axis=2), 1))`); more than one element is a TypeError; item()
+    takes NumPy's flat index or index tuple."""
+    logits = onp.random.default_rng(6).normal(size=(1, 1, 7)).astype(onp.float32)
+    Y = np.array(logits)
+    assert int(Y.argmax(axis=2).reshape(1)) == int(logits.argmax())
+    assert float(np.array([[2.5]])) == 2.5 and bool(np.array([0.0])) is False and bool(np.array([[3]])) is True
+    with pytest.raises(TypeError, match=r"shape \(2,\).*size-1"):
+        int(np.array([1, 2]))
+    with pytest.raises(ValueError):
+        bool(np.array([1, 2]))
+    assert np.array(logits).item(3) == logits.item(3) and np.array(logits).item((0, 0, 5)) == logits[0, 0, 5]
+
+
+def test_parameter_dict_setattr_excludes_bias_from_weight_decay():
+    """The weight-decay chapter: `collect_params('.*bias').setattr('wd_mult', 0)`, then SGD with wd
+    decays the weight only (MXNet's update w -= lr * (grad + wd * wd_mult * w)), checked in NumPy."""
+    net = nn.Dense(1, in_units=3)
+    net.initialize(init.Normal(sigma=0.5))
+    net.collect_params(".*bias").setattr("wd_mult", 0)
+    assert net.bias.wd_mult == 0 and net.weight.wd_mult == 1
+    w, b = net.weight.data().asnumpy().copy(), net.bias.data().asnumpy().copy()
+    X = np.random.normal(size=(8, 3))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "wd": 0.5})
+    with autograd.record():
+        loss = net(X).sum()
+    loss.backward()
+    trainer.step(1)
+    gw, gb = X.asnumpy().sum(0, keepdims=True), onp.array([8.0], onp.float32)
+    onp.testing.assert_allclose(net.weight.data().asnumpy(), w - 0.1 * (gw + 0.5 * w), rtol=1e-5)
+    onp.testing.assert_allclose(net.bias.data().asnumpy(), b - 0.1 * gb, rtol=1e-5)
+    net.collect_params().setattr("grad_req", "null")
+    assert all(p.grad_req == "null" for p in net.collect_params().values())
+    with pytest.raises(AttributeError, match="no attribute 'lr_multiplier'"):
+        net.collect_params().setattr("lr_multiplier", 2)
+
+
+def test_array_methods_of_the_preliminaries_chapters():
+    """MXNet ndarray methods the book calls (cumsum, repeat through d2l.repeat, tile, sort/argsort
+    returning copies, diagonal, nonzero, round) equal NumPy's functions; f-string formats of a 0-d
+    array format its value (calculus: f'{h:.5f}'); round()/math.floor of an array give arrays."""
+    x = onp.random.default_rng(7).normal(size=(3, 4)).astype(onp.float32)
+    a = np.array(x)
+    onp.testing.assert_allclose(a.cumsum().asnumpy(), x.cumsum(), rtol=1e-6)
+    onp.testing.assert_allclose(a.cumsum(axis=0).asnumpy(), x.cumsum(axis=0), rtol=1e-6)
+    onp.testing.assert_array_equal(a.repeat(2, axis=1).asnumpy(), x.repeat(2, axis=1))
+    onp.testing.assert_array_equal(a.tile((2, 1)).asnumpy(), onp.tile(x, (2, 1)))
+    onp.testing.assert_array_equal(a.sort(axis=1).asnumpy(), onp.sort(x, axis=1))
+    onp.testing.assert_array_equal(a.argsort(axis=0).asnumpy(), onp.argsort(x, axis=0, kind="stable"))
+    onp.testing.assert_array_equal(a.asnumpy(), x)                      # sort() left the array as it was
+    onp.testing.assert_array_equal(a.diagonal(1).asnumpy(), x.diagonal(1))
+    for got, want in zip((a > 0).nonzero(), (x > 0).nonzero()):
+        onp.testing.assert_array_equal(got.asnumpy(), want)
+    onp.testing.assert_array_equal(a.round(1).asnumpy(), x.round(1))
+    h = np.array(1e-3)
+    assert f"h={h:.5f}, {np.array(2.5):>6.2f}" == f"h={1e-3:.5f}, {2.5:>6.2f}"
+    assert f"{a}" == str(a)
+    with pytest.raises(TypeError, match=r"0-d arrays only.*\(3, 4\)"):
+        f"{a:.3f}"
+    assert isinstance(round(np.array(2.6)), np.ndarray) and float(round(np.array(2.6))) == 3.0
+    assert float(math.floor(np.array(2.6))) == 2.0 and float(math.ceil(np.array(2.1))) == 3.0
+
+
+def test_initializer_subclass_with_mxnet_init_weight():
+    """The parameters chapter's MyInit: an init.Initializer subclass that only defines MXNet's
+    _init_weight(name, arr), filling an hb array in place; net.initialize(MyInit(), force_reinit=True)
+    calls it for each weight (biases keep their own 'zeros'), as MXNet's Initializer dispatches."""
+    seen = []
+
+    class MyInit(init.Initializer):
+        def _init_weight(self, name, data):
+            seen.append((name, data.shape))
+            data[:] = np.arange(data.size).reshape(data.shape) - 10.0
+            data *= np.abs(data) >= 5
+
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), nn.Dense(3))
+    net.initialize()
+    net(np.ones((2, 4)))
+    net.initialize(MyInit(), force_reinit=True)
+    assert [shape for _, shape in seen] == [(8, 4), (3, 8)] and all(n.endswith("weight") for n, _ in seen)
+    expected = onp.arange(32, dtype=onp.float32).reshape(8, 4) - 10
+    onp.testing.assert_array_equal(net[0].weight.data().asnumpy(), expected * (onp.abs(expected) >= 5))
+    onp.testing.assert_array_equal(net[0].bias.data().asnumpy(), onp.zeros(8, onp.float32))
+    layer = rnn.LSTM(4, input_size=3, i2h_weight_initializer=MyInit())
+    layer.initialize()                          # the fused RNN parameter: each piece by its own name
+    assert any(name.endswith("i2h_weight") for name, _ in seen)
+
+
+def test_numpy_submodules_import_as_in_mxnet():
+    """`from mxnet.numpy.random import multinomial` (probability chapter) under `import hybrid as mx`."""
+    import importlib
+    from hybrid.numpy.random import multinomial
+    from hybrid.np.linalg import norm
+    assert importlib.import_module("hybrid.numpy.fft") is np.fft and multinomial == np.random.multinomial
+    counts = multinomial(100, [0.25, 0.75], size=3)
+    assert counts.shape == (3, 2) and (counts.sum(axis=1) == 100).all()
+    assert float(norm(np.array([3.0, 4.0]))) == 5.0

@@ -173,6 +173,47 @@ def test_as_in_context_places_host_copies():
     assert y.as_in_context(hb.cpu(0)).context == hb.cpu(0)
 
 
+@pytest.mark.parametrize("kind", ["cpu_pinned", "cpu_shared"])
+def test_pinned_and_shared_host_devices(kind):
+    """MXNet's page-locked / shared host memory: ordinary host memory here, placement kept; a block
+    reads arrays on them like cpu arrays (MXNet allows mixing cpu_pinned and cpu), eagerly and
+    hybridized; a DataLoader with pin_memory=True yields batches on cpu_pinned(pin_device_id)."""
+    device = getattr(hb, kind)(1)
+    assert device == hb.context.Context(kind, 1) and device.is_host and repr(device) == f"{kind}(1)"
+    x = hb.np.arange(12.0).reshape(3, 4)
+    y = x.as_in_context(device)
+    assert y.context == device and y.device == device and numpy.array_equal(y.asnumpy(), x.asnumpy())
+    assert hb.np.ones((2,), device=device).shape == (2,) and hb.nd.array([1, 2], ctx=device).shape == (2,)
+    net = nn.Dense(2, in_units=4)
+    net.initialize()
+    expected = x.asnumpy() @ net.weight.data().asnumpy().T + net.bias.data().asnumpy()
+    numpy.testing.assert_allclose(net(y).asnumpy(), expected, rtol=1e-6)
+    net.hybridize(backend="interp")
+    numpy.testing.assert_allclose(net(y).asnumpy(), expected, rtol=1e-6)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(x.asnumpy(), numpy.arange(3.0)), 2, pin_memory=True,
+                                   pin_device_id=1)
+    for data, label in loader:
+        assert data.context == hb.cpu_pinned(1) and label.context == hb.cpu_pinned(1)
+    with pytest.raises(HybridError, match="unknown device type 'tpu'"):
+        hb.context.Context("tpu", 0)
+
+
+def test_hybridized_block_takes_inputs_on_one_device():
+    """MXNet: a hybridized block refuses inputs on several devices (pinned host memory mixes with cpu)."""
+    class Add(nn.HybridBlock):
+        def forward(self, a, b):
+            return a + b
+
+    net = Add()
+    net.hybridize(backend="interp")
+    a, b = hb.np.ones((3,)), hb.np.arange(3.0)
+    with pytest.raises(ValueError, match=r"Add: a hybridized block takes its inputs on one device, got arrays on "
+                                         r"cpu\(1\), cpu\(2\)"):
+        net(a.as_in_context(hb.cpu(1)), b.as_in_context(hb.cpu(2)))
+    for x, y in [(a, b.as_in_context(hb.cpu_pinned(0))), (a.as_in_context(hb.cpu(1)), b.as_in_context(hb.cpu(1)))]:
+        numpy.testing.assert_allclose(net(x, y).asnumpy(), [1.0, 2.0, 3.0])
+
+
 # -- gradient compression (compression_params={'type': 'fp16' | 'bf16'}) ----------------------
 HALF = {"fp16": (numpy.float16, 2.0 ** -11), "bf16": (None, 2.0 ** -8)}
 

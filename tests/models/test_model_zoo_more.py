@@ -37,7 +37,7 @@ def test_densenet_block_widths():
     with autograd.pause():
         y = x
         widths = []
-        for block in list(net.features._children.values())[:-4]:
+        for block in net.features._child_blocks()[:-4]:
             y = block(y)
             widths.append(y.shape[1])
     assert widths[4:] == [256, 128, 512, 256, 1024, 512, 1024]

@@ -18,6 +18,12 @@ from hybrid import fileio, nn, np
 from hybrid.codegen.llvm import cache
 
 
+def _save_params(path, **arrays):
+    """np.savez into an exact path (savez given a name appends .npz unless it ends so)."""
+    with open(path, "wb") as f:
+        onp.savez(f, **arrays)
+
+
 def _two_graphs():
     return (hb.hybridize(lambda x: np.exp(-x) * 3.0, backend="llvm"),
             hb.hybridize(lambda x: np.tanh(x) + 1.0, backend="llvm"))
@@ -116,17 +122,17 @@ def exported(tmp_path):
 
 
 def _refresh_checksum(prefix):
-    with open(prefix + "-graph.json") as f:
+    with open(prefix + "-symbol.json") as f:
         document = json.load(f)
-    document["params_sha256"] = hb.frontend.export._sha256(prefix + "-params.npz")
-    with open(prefix + "-graph.json", "w") as f:
+    document["params_sha256"] = hb.frontend.export._sha256(prefix + "-0000.params")
+    with open(prefix + "-symbol.json", "w") as f:
         json.dump(document, f)
 
 
 @pytest.mark.parametrize("which", ["params", "graph"])
 @pytest.mark.parametrize("kind", ["/dev/zero", "fifo"])
 def test_load_refuses_special_files_without_hanging(exported, which, kind):
-    path = exported + ("-params.npz" if which == "params" else "-graph.json")
+    path = exported + ("-0000.params" if which == "params" else "-symbol.json")
     os.remove(path)
     if kind == "fifo":
         os.mkfifo(path)
@@ -147,10 +153,10 @@ def test_load_parameters_refuses_a_fifo(tmp_path):
 
 
 def test_exported_parameter_dtypes_are_checked(exported):
-    with onp.load(exported + "-params.npz", allow_pickle=False) as data:
+    with onp.load(exported + "-0000.params", allow_pickle=False) as data:
         params = {k: data[k] for k in data.files}
     params["fc.weight"] = params["fc.weight"].astype("float64")
-    onp.savez(exported + "-params.npz", **params)
+    _save_params(exported + "-0000.params", **params)
     _refresh_checksum(exported)
     with pytest.raises(hb.FormatError, match="fc.weight has dtype float64, the graph expects float32"):
         hb.load(exported)

@@ -21,13 +21,13 @@ class Sequential(Block):
         return self
 
     def forward(self, x):
-        for child in self._children.values():
+        for child in self._child_blocks():
             x = child(x)
         return x
 
     def __getitem__(self, i):
         """A child by position; a slice gives a new container of the same kind holding those children."""
-        children = list(self._children.values())[i]
+        children = self._child_blocks()[i]
         if isinstance(i, slice):
             return type(self)().add(*children)
         return children
@@ -36,7 +36,7 @@ class Sequential(Block):
         return len(self._children)
 
     def hybridize(self, active: bool = True, **options) -> None:
-        if active and self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
+        if active and self._children and all(isinstance(c, HybridBlock) for c in self._child_blocks()):
             warnings.warn(f"every child of this Sequential is a HybridBlock: use HybridSequential to compile the "
                           "whole chain as one graph (a Sequential compiles each child on its own)", stacklevel=2)
         super().hybridize(active, **options)

@@ -25,7 +25,7 @@ class Concatenate(Sequential):
         self.axis = axis
 
     def forward(self, x):
-        return np.concatenate([child(x) for child in self._children.values()], axis=self.axis)
+        return np.concatenate([child(x) for child in self._child_blocks()], axis=self.axis)
 
 
 class HybridConcatenate(HybridBlock):

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy
 
 from ...core.array import NDArray
+from ...core.context import cpu_pinned
 from .dataset import Dataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -63,7 +64,8 @@ class DataLoader:
         self._num_workers = num_workers
         self._prefetch = max(1, prefetch if prefetch is not None else 2 * num_workers)
         # pin_memory asks MXNet for page-locked host buffers for faster GPU copies; batches here are
-        # ordinary host arrays that a CUDA-hybridized block uploads itself
+        # ordinary host arrays (that a CUDA-hybridized block uploads itself) placed on cpu_pinned(id)
+        self._pinned = cpu_pinned(pin_device_id) if pin_memory else None
         self._thread_pool, self._timeout = thread_pool, timeout
 
     def __len__(self) -> int:
@@ -73,6 +75,10 @@ class DataLoader:
         return self._batchify_fn([self._dataset[i] for i in indices])
 
     def __iter__(self):
+        for batch in self._batches():
+            yield batch if self._pinned is None else _placed(batch, self._pinned)
+
+    def _batches(self):
         batches = iter(self._batch_sampler)
         if not self._num_workers:
             for indices in batches:
@@ -112,6 +118,13 @@ def _to_host(batch):
     if isinstance(batch, (tuple, list)):
         return type(batch)(_to_host(b) for b in batch)
     return ("nd", batch.asnumpy()) if isinstance(batch, NDArray) else batch
+
+
+def _placed(batch, ctx):
+    """The NDArrays of a (nested) batch moved to `ctx`."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_placed(b, ctx) for b in batch)
+    return batch.as_in_context(ctx) if isinstance(batch, NDArray) else batch
 
 
 def _to_device_arrays(batch):

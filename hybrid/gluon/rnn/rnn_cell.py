@@ -30,18 +30,18 @@ class RecurrentCell(Block):
 
     def reset(self) -> None:
         """Forget per-sequence memory (ZoneoutCell's previous output) before a new sequence."""
-        for child in self._children.values():
+        for child in self._child_blocks():
             if isinstance(child, RecurrentCell):
                 child.reset()
 
     def _draws_per_step(self) -> bool:
-        return any(isinstance(c, RecurrentCell) and c._draws_per_step() for c in self._children.values())
+        return any(isinstance(c, RecurrentCell) and c._draws_per_step() for c in self._child_blocks())
 
     def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
         """MXNet 2's shape inference for cell `i` of a stack: the first cell reads x's features, a later
         one its predecessor's outputs (twice the hidden size after a bidirectional layer). Containers
         and modifier cells pass it on to the cells they hold."""
-        for child in self._children.values():
+        for child in self._child_blocks():
             child.infer_shape(i, x, is_bidirect)
 
     def unroll(self, length: int, inputs, begin_state=None, layout: str = "NTC", merge_outputs: Optional[bool] = None,
@@ -195,13 +195,13 @@ class SequentialRNNCell(RecurrentCell):
         return len(self._children)
 
     def __getitem__(self, i):
-        return list(self._children.values())[i]
+        return self._child_blocks()[i]
 
     def state_info(self, batch_size: int = 0) -> list[dict]:
-        return [info for cell in self._children.values() for info in cell.state_info(batch_size)]
+        return [info for cell in self._child_blocks() for info in cell.state_info(batch_size)]
 
     def infer_shape(self, i: int, x, is_bidirect: bool) -> None:
-        for k, cell in enumerate(self._children.values()):   # cell k of the stack
+        for k, cell in enumerate(self._child_blocks()):   # cell k of the stack
             cell.infer_shape(k, x, is_bidirect)
 
     def forward(self, inputs, states):
@@ -214,7 +214,7 @@ class SequentialRNNCell(RecurrentCell):
 
     def _each_cell(self, inputs, states, run):
         new_states, k = [], 0
-        for cell in self._children.values():
+        for cell in self._child_blocks():
             n = len(cell.state_info())
             inputs, state = run(cell, inputs, list(states[k:k + n]))
             new_states += list(state)

@@ -33,8 +33,8 @@ class FusedRNNInit(initializers.Initializer):
         parts = []
         for name, piece_shape in pieces:
             chosen = self.piece_inits[name.split("_", 1)[1]]
-            parts.append(initializers.create(chosen if chosen is not None else initializers.Uniform())(
-                piece_shape, dtype).ravel())
+            parts.append(initializers.create(chosen if chosen is not None else initializers.Uniform()).for_parameter(
+                name, piece_shape, dtype).ravel())
         return numpy.concatenate(parts).astype(dtype)
 
 
