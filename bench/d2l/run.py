@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from bench.d2l import data
+from bench.mxnet_tests.run import _git_dir, git_show   # reading a (bare) clone's HEAD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTION = "## d2l book programs against hybrid (held-out, issue 17)"
@@ -81,12 +82,6 @@ EXTRA = {
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
 PRELUDE = "from bench.d2l.book_env import tab  # the measurement's line: mxnet -> hybrid, offline files\n"
-
-
-def git_show(clone: str, path: str) -> str:
-    git_dir = os.path.join(clone, ".git") if os.path.isdir(os.path.join(clone, ".git")) else clone
-    return subprocess.run(["git", "--git-dir", git_dir, "show", f"HEAD:{path}"], check=True,
-                          capture_output=True, text=True).stdout
 
 
 def mxnet_cells(markdown: str) -> list:
@@ -214,9 +209,8 @@ def main() -> None:
     unknown = [n for n in names if n not in everything]
     if unknown:
         parser.error(f"unknown programs {unknown}; known: {sorted(everything)}")
-    commit = subprocess.run(["git", "--git-dir", os.path.join(args.book, ".git") if os.path.isdir(
-        os.path.join(args.book, ".git")) else args.book, "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "--git-dir", _git_dir(args.book), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.keep or scratch
         env = prepare(workdir, args.book, args)
