@@ -13,7 +13,8 @@ answered for mxnet). Each runs in its own process with a time limit, on syntheti
 book's on-disk formats (bench/d2l/data.py) so nothing is downloaded. Patched numbers, to fit a
 2-core CI-sized host: `max_epochs=` in the chapters becomes --epochs, image `resize=` sides above
 --max-resize become --max-resize, and the datasets are --train-images/--val-images images and
---text-chars characters long (the book trains on 60000 images and 170k characters).
+--text-chars characters long (the book trains on 60000 images and 170k characters); fra-eng.zip
+has 800 synthetic sentence pairs and airfoil_self_noise.dat 1500 synthetic rows.
 """
 from __future__ import annotations
 
@@ -78,6 +79,15 @@ EXTRA = {
     "positional-encoding": "chapter_attention-mechanisms-and-transformers/self-attention-and-positional-encoding.md",
     "hybridize": "chapter_computational-performance/hybridize.md",
     "async-computation": "chapter_computational-performance/async-computation.md",
+    "seq2seq": "chapter_recurrent-modern/seq2seq.md",
+    "bahdanau-attention": "chapter_attention-mechanisms-and-transformers/bahdanau-attention.md",
+    "transformer": "chapter_attention-mechanisms-and-transformers/transformer.md",
+    "minibatch-sgd": "chapter_optimization/minibatch-sgd.md",
+    "momentum": "chapter_optimization/momentum.md",
+    "adagrad": "chapter_optimization/adagrad.md",
+    "rmsprop": "chapter_optimization/rmsprop.md",
+    "adadelta": "chapter_optimization/adadelta.md",
+    "adam": "chapter_optimization/adam.md",
 }
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
@@ -139,6 +149,8 @@ def prepare(workdir: str, clone: str, args) -> dict:
     offline = os.path.join(workdir, "offline")
     os.makedirs(offline)
     data.time_machine(os.path.join(offline, "timemachine.txt"), args.text_chars)
+    data.fra_eng(os.path.join(offline, "fra-eng.zip"), 800)
+    data.airfoil(os.path.join(offline, "airfoil_self_noise.dat"), 1500)
     os.makedirs(os.path.join(workdir, "run"))
     return dict(os.environ, HOME=home, MPLBACKEND="Agg", D2L_OFFLINE_FILES=offline, PYTHONUNBUFFERED="1",
                 PYTHONPATH=os.pathsep.join([ROOT, workdir, os.environ.get("PYTHONPATH", "")]))
