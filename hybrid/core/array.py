@@ -64,7 +64,7 @@ class Array:
             raise ValueError(f"to_device: hybrid arrays of the Array API live on 'cpu', got {device!r}")
         return self
 
-    def __array_namespace__(self, /, *, api_version=None):
+    def __array_namespace__(self, api_version=None):   # the standard's keyword, MXNet passes it by position
         if api_version not in (None, "2021.12", "2022.12", "2023.12"):
             raise ValueError(f"hybrid implements Array API version 2023.12, not {api_version}")
         return _np
@@ -74,20 +74,14 @@ class Array:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
 
-    # arithmetic ------------------------------------------------------------------------
-    def __add__(self, o): return _np.add(self, o)
+    # arithmetic (the forward operators of FORWARD_OPERATORS are installed below) ------------
     def __radd__(self, o): return _np.add(o, self)
-    def __sub__(self, o): return _np.subtract(self, o)
     def __rsub__(self, o): return _np.subtract(o, self)
-    def __mul__(self, o): return _np.multiply(self, o)
     def __rmul__(self, o): return _np.multiply(o, self)
-    def __truediv__(self, o): return _np.divide(self, o)
     def __rtruediv__(self, o): return _np.divide(o, self)
-    def __pow__(self, o): return _np.power(self, o)
     def __rpow__(self, o): return _np.power(o, self)
     def __floordiv__(self, o): return _np.floor_divide(self, o)
     def __rfloordiv__(self, o): return _np.floor_divide(o, self)
-    def __mod__(self, o): return _np.mod(self, o)
     def __rmod__(self, o): return _np.mod(o, self)
     def __matmul__(self, o): return _np.matmul(self, o)
     def __rmatmul__(self, o): return _np.matmul(o, self)
@@ -95,23 +89,14 @@ class Array:
     def __pos__(self): return self
     def __abs__(self): return _np.abs(self)
     def __invert__(self): return _np.invert(self)
-    def __and__(self, o): return _np.bitwise_and(self, o)
     def __rand__(self, o): return _np.bitwise_and(o, self)
-    def __or__(self, o): return _np.bitwise_or(self, o)
     def __ror__(self, o): return _np.bitwise_or(o, self)
-    def __xor__(self, o): return _np.bitwise_xor(self, o)
     def __rxor__(self, o): return _np.bitwise_xor(o, self)
     def __lshift__(self, o): return _np.left_shift(self, o)
     def __rlshift__(self, o): return _np.left_shift(o, self)
     def __rshift__(self, o): return _np.right_shift(self, o)
     def __rrshift__(self, o): return _np.right_shift(o, self)
-    def __lt__(self, o): return _np.less(self, o)
-    def __le__(self, o): return _np.less_equal(self, o)
-    def __gt__(self, o): return _np.greater(self, o)
-    def __ge__(self, o): return _np.greater_equal(self, o)
-    def __eq__(self, o): return _np.equal(self, o)  # type: ignore[override]
-    def __ne__(self, o): return _np.not_equal(self, o)  # type: ignore[override]
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__       # kept: installing __eq__ below does not reset it
 
     def __getitem__(self, key): return _np.getitem(self, key)
 
@@ -163,11 +148,19 @@ class Array:
     def expand_dims(self, axis): return _np.expand_dims(self, axis)
     def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
     def astype(self, dtype, copy=True): return _np.astype(self, dtype, copy=copy)
-    def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
+    def abs(self): return _np.abs(self)   # MXNet's NDArray method
+    # sum / mean / prod take NumPy's (and MXNet's) argument order: axis, dtype, out, keepdims
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.sum(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.mean(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return _np.prod(self, axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.prod(self, axis, keepdims=keepdims, dtype=dtype))
     def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
     def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
     def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
@@ -224,9 +217,11 @@ class NDArray(Array):
     __slots__ = ("_buf", "_type", "_pending", "_ptype", "_grad", "_grad_req", "_node", "_version", "_base",
                  "__weakref__")
 
-    def __init__(self, data: numpy.ndarray):
+    def __init__(self, data: numpy.ndarray, type_: Optional[TensorType] = None):
         self._buf = data
-        self._type: Optional[TensorType] = None    # made on first use: an array's shape and dtype never change
+        # type_: the data's type where the caller knows it (an eager op's result), else made on first use: an
+        # array's shape and dtype never change
+        self._type = type_
         self._pending: Optional[Pending] = None
         self._grad: Optional[NDArray] = None
         self._grad_req = "null"
@@ -351,8 +346,20 @@ class NDArray(Array):
     def __float__(self): return self._scalar(float)
     def __complex__(self): return self._scalar(complex)
     def __int__(self): return self._scalar(int)
-    def __index__(self): return int(self._data)
     def __bool__(self): return self._scalar(bool)
+
+    def __index__(self):
+        if not numpy.issubdtype(self._data.dtype, numpy.integer):   # NumPy's rule: floats and bools are no index
+            raise TypeError(f"only integer arrays can be used as an index, not a {self._data.dtype} array")
+        return int(self._data)
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d array formats as its scalar ('{:.3g}'); others only without a spec (as NumPy)."""
+        if self.ndim == 0:
+            return format(self._data[()], spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a {self.ndim}-d array; format its elements")
+        return str(self)
 
     def __setitem__(self, key, value):
         self._check_writable(value)
@@ -365,10 +372,11 @@ class NDArray(Array):
         for i in range(len(self)):
             yield self[i]
 
-    def copy(self) -> "NDArray":
-        """A new array with the same contents. Under autograd.record() a copy of a tracked array is
+    def copy(self, order: str = "C") -> "NDArray":
+        """A new array with the same contents (row-major, the only layout hybrid arrays have). Under autograd.record() a copy of a tracked array is
         recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
         copy, or `astype` to the same dtype, must not cut the gradient path."""
+        check_order(order, "copy")
         from . import autograd
         from .tape import tracked
         if autograd.is_recording() and tracked(self):
@@ -571,8 +579,9 @@ class Tracer(Array):
     def __repr__(self) -> str:
         return f"Tracer<{self.type}>"
 
-    def copy(self) -> "Tracer":
+    def copy(self, order: str = "C") -> "Tracer":
         """A new array of the same value: later in-place writes to either leave the other alone."""
+        check_order(order, "copy")
         return Tracer(self.trace, self.value)
 
     # autograd calls are meaningless on a traced value
@@ -610,18 +619,42 @@ def normalize_setitem_key(key):
     return numpy.asarray(key) if isinstance(key, Array) else key
 
 
-def wrap_outputs(result, cls=NDArray) -> list:
-    results = result if isinstance(result, tuple) else (result,)
-    return [cls(numpy.asarray(r)) for r in results]
-
-
 # The operators and methods are NumPy functions (promotion, broadcasting, indexing), which the
 # user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
 # as jax.numpy does for JAX's arrays.
 _np = None
 
 
+def _reduced_into(out, result):
+    """A reduction method's `out=`: the result written into `out` (returned), else the result."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def check_order(order: str, what: str) -> None:
+    """NumPy's memory-layout argument: hybrid arrays are row-major, so 'C' (and 'K'/'A', which keep or
+    pick the layout a C-ordered array already has); Fortran order is not offered."""
+    if order not in ("C", "K", "A"):
+        raise NotImplementedError(f"{what}(order={order!r}): hybrid arrays are row-major only; use order='C'")
+
+
 def install_numpy(namespace) -> None:
     """Called by hybrid.frontend.np: the namespace whose functions the array operators call."""
     global _np
     _np = namespace
+
+
+# The forward binary operators are the namespace's functions themselves: `x + y` calls np.add(x, y) with no
+# method in between (eager code's one-op overhead is counted in Python calls).
+FORWARD_OPERATORS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply", "__truediv__": "divide",
+                     "__pow__": "power", "__mod__": "mod", "__lt__": "less", "__le__": "less_equal",
+                     "__gt__": "greater", "__ge__": "greater_equal", "__eq__": "equal", "__ne__": "not_equal",
+                     "__and__": "bitwise_and", "__or__": "bitwise_or", "__xor__": "bitwise_xor"}
+
+
+def install_operators(namespace) -> None:
+    """Called by hybrid.frontend.np once it has defined the functions of FORWARD_OPERATORS."""
+    for method, name in FORWARD_OPERATORS.items():
+        setattr(Array, method, getattr(namespace, name))

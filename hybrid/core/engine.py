@@ -24,14 +24,11 @@ debugging.
 """
 from __future__ import annotations
 
-import collections
 import os
 import threading
 from typing import Callable, Optional
 
 from ..config import config
-from ..ir.cost import op_flops
-from ..ir.registry import get_op
 
 # Queuing costs two thread wake-ups per op (tens of microseconds on an idle machine, milliseconds on a loaded
 # one), so only work that takes much longer goes to the worker: an eager op from MIN_ELEMENTS result elements
@@ -76,12 +73,12 @@ class Engine:
     def enabled(self) -> bool:
         return config.get("engine") == "threaded"
 
-    def wants(self, op: str, in_types, out_types, attrs: dict, operands_pending: bool = False) -> bool:
-        """Queue this op? When it reads a queued result (so the call returns at once) or when it is large."""
+    def wants(self, sig, operands_pending: bool = False) -> bool:
+        """Queue this op (`sig`: its core.dispatch.Signature)? When it reads a queued result (so the call returns
+        at once) or when it is large."""
         if operands_pending:
             return True      # naive mode never queues, so nothing is pending there
-        if out_types[0].size < MIN_ELEMENTS and (get_op(op).kind not in ("conv", "matmul", "pool")
-                                                 or op_flops(op, in_types, out_types, attrs) < MIN_FLOPS):
+        if sig.size < MIN_ELEMENTS and sig.flops < MIN_FLOPS:     # flops: 0 but for conv, matmul, pool
             return False
         return self.enabled
 

@@ -63,29 +63,21 @@ def _strong_dtype(v) -> str:
     return v.type.dtype if isinstance(v, Array) else default_dtype(v)
 
 
-# result_dtype's answers by operand signature: an array's dtype, or a Python scalar's type.
+# The common dtype by operand kinds: an array's dtype name, or a Python scalar's type.
 _PROMOTIONS: dict[tuple, str] = {}
 _PYTHON_SCALARS = (bool, int, float)
 
 
-def _signature(v):
-    if isinstance(v, Array):
-        return v.type.dtype
-    return type(v) if type(v) in _PYTHON_SCALARS else None
-
-
-def result_dtype(values) -> str:
-    """The common dtype of arrays and scalars under the rules above (memoized per signature)."""
-    key = tuple(map(_signature, values))
-    if None in key:
-        return _result_dtype(values)
-    known = _PROMOTIONS.get(key)
-    if known is None:
-        known = _PROMOTIONS[key] = _result_dtype(values)
+def _promotion(kinds: tuple, values) -> str:
+    """The common dtype of `values` (whose kinds are `kinds`), remembered where the kinds decide it."""
+    known = _result_dtype(values)
+    if all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):    # not NumPy arrays, lists: by kind
+        _PROMOTIONS[kinds] = known
     return known
 
 
 def _result_dtype(values) -> str:
+    """The common dtype of arrays and scalars under the rules above."""
     strong = [_strong_dtype(v) for v in values if not _is_weak(v)]
     weak = [v for v in values if _is_weak(v)]
     if strong:
@@ -104,12 +96,28 @@ def _result_dtype(values) -> str:
 def promote(*values, to_float: bool = False, operands: bool = False) -> list[Array]:
     """Arrays of one common dtype (float32 at least when `to_float`). operands: the caller only passes the
     results to an op (never to the user), so a Python scalar may become a shared read-only 0-d array."""
-    dtype = result_dtype(values)
+    # every eager operator passes here: plain loops (cheaper than comprehensions for an operator's two or three
+    # values), and an array already of the dtype (its kind is the dtype's name) is itself
+    kinds = []
+    for v in values:
+        if type(v) is NDArray and v._type is not None:      # an eager array whose type is known: no property call
+            kinds.append(v._type.dtype)
+        else:
+            kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
+    kinds = tuple(kinds)
+    dtype = _PROMOTIONS.get(kinds) or _promotion(kinds, values)
     if to_float and not is_inexact(dtype):
         dtype = "f32"
-    if operands:
-        return [_scalar(v, dtype) if type(v) in _PYTHON_SCALARS else asarray(v, dtype) for v in values]
-    return [asarray(v, dtype) for v in values]
+    out = []
+    for v, kind in zip(values, kinds):
+        if kind == dtype:
+            out.append(v)
+        elif operands and kind in _PYTHON_SCALARS:
+            known = _SCALARS.get((kind, v, dtype))
+            out.append(_scalar(v, dtype) if known is None else known)
+        else:
+            out.append(asarray(v, dtype))
+    return out
 
 
 # The 0-d arrays of the Python scalars that operators meet (`x + 1`, `0.5 * x`: promote(operands=True)), by

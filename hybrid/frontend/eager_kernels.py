@@ -26,9 +26,7 @@ from .. import log
 from ..config import config
 from ..codegen import build, workspace_rule
 from ..core import dispatch
-from ..ir.cost import op_flops
 from ..ir.graph import Graph
-from ..ir.registry import get_op
 from ..passes import optimize
 
 KINDS = frozenset({"conv", "pool", "elementwise", "reduce"})
@@ -49,31 +47,34 @@ class EagerKernels:
         self.seen: dict[tuple, int] = {}
         self.lock = threading.Lock()
 
-    def qualifies(self, op: str, in_types, out_types, attrs: dict) -> bool:
-        kind = get_op(op).kind
-        if kind not in KINDS or op in REFERENCE_FASTER:
+    def qualifies(self, sig) -> bool:
+        """Whether the eager op of `sig` (a core.dispatch.Signature) is of a kind and dtype compiled code runs
+        faster than the reference (its size aside)."""
+        if sig.kind not in KINDS or sig.op in REFERENCE_FASTER:
             return False
-        # small results of cheap ops leave first: this test runs on every eager op
-        if out_types[0].size < MIN_ELEMENTS and (kind not in COSTLY or op_flops(op, in_types, out_types, attrs)
-                                                 < MIN_FLOPS):
-            return False
-        return all(t.dtype == "f32" for t in in_types) and all(t.dtype == "f32" for t in out_types)
+        return all(t.dtype == "f32" for t in sig.in_types) and all(t.dtype == "f32" for t in sig.out_types)
 
-    def __call__(self, op: str, datas: list, in_types, out_types, attrs: dict):
+    def run(self, sig, datas: list):
         """The op's results computed by a compiled kernel, or None: run the reference."""
-        if not self.qualifies(op, in_types, out_types, attrs) or not config.get("eager_compile"):
+        # small results of cheap ops leave first: this runs on every eager op (sig.flops: 0 but for conv,
+        # matmul, pool; matmul does not qualify)
+        if sig.size < MIN_ELEMENTS and sig.flops < MIN_FLOPS:
+            return None
+        if not self.qualifies(sig) or not config.get("eager_compile"):
             return None
         try:
-            key = (op, tuple(sorted(attrs.items())), tuple(in_types))
+            key = (sig.op, tuple(sorted(sig.attrs.items())), sig.in_types)
             exe = self.kernels.get(key)
         except TypeError:          # an unhashable attribute: no cache key
             return None
         if exe is None:
-            exe = self._compile_when_due(key, op, in_types, attrs)
+            exe = self._compile_when_due(key, sig.op, sig.in_types, sig.attrs)
             if exe is None:
                 return None
         outs = exe(datas)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    __call__ = run
 
     def _compile_when_due(self, key: tuple, op: str, in_types, attrs: dict):
         with self.lock:
@@ -103,4 +104,4 @@ def compile_op(op: str, in_types, attrs: dict):
 
 
 KERNELS = EagerKernels()
-dispatch.eager_kernels = KERNELS
+dispatch.eager_kernels = KERNELS.run     # the bound method: a cheaper call than the instance's __call__

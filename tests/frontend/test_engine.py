@@ -77,8 +77,8 @@ class Overflowed(FloatingPointError):
 @pytest.fixture
 def failing_tanh(monkeypatch):
     """tanh fails when it runs (not when it is issued): the kernel hook of core/dispatch raises for it."""
-    def hook(op, datas, in_types, out_types, attrs):
-        if op == "tanh":
+    def hook(sig, datas):
+        if sig.op == "tanh":
             raise Overflowed("tanh overflowed")
         return None
     monkeypatch.setattr(dispatch, "eager_kernels", hook)
