@@ -64,7 +64,7 @@ class Array:
             raise ValueError(f"to_device: hybrid arrays of the Array API live on 'cpu', got {device!r}")
         return self
 
-    def __array_namespace__(self, /, *, api_version=None):
+    def __array_namespace__(self, api_version=None):   # the standard's keyword, MXNet passes it by position
         if api_version not in (None, "2021.12", "2022.12", "2023.12"):
             raise ValueError(f"hybrid implements Array API version 2023.12, not {api_version}")
         return _np
@@ -148,11 +148,19 @@ class Array:
     def expand_dims(self, axis): return _np.expand_dims(self, axis)
     def broadcast_to(self, shape): return _np.broadcast_to(self, shape)
     def astype(self, dtype, copy=True): return _np.astype(self, dtype, copy=copy)
-    def sum(self, axis=None, keepdims=False): return _np.sum(self, axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return _np.mean(self, axis, keepdims=keepdims)
+    def abs(self): return _np.abs(self)   # MXNet's NDArray method
+    # sum / mean / prod take NumPy's (and MXNet's) argument order: axis, dtype, out, keepdims
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.sum(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.mean(self, axis, keepdims=keepdims, dtype=dtype))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return _np.prod(self, axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _reduced_into(out, _np.prod(self, axis, keepdims=keepdims, dtype=dtype))
     def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
     def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
     def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
@@ -338,8 +346,20 @@ class NDArray(Array):
     def __float__(self): return self._scalar(float)
     def __complex__(self): return self._scalar(complex)
     def __int__(self): return self._scalar(int)
-    def __index__(self): return int(self._data)
     def __bool__(self): return self._scalar(bool)
+
+    def __index__(self):
+        if not numpy.issubdtype(self._data.dtype, numpy.integer):   # NumPy's rule: floats and bools are no index
+            raise TypeError(f"only integer arrays can be used as an index, not a {self._data.dtype} array")
+        return int(self._data)
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d array formats as its scalar ('{:.3g}'); others only without a spec (as NumPy)."""
+        if self.ndim == 0:
+            return format(self._data[()], spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a {self.ndim}-d array; format its elements")
+        return str(self)
 
     def __setitem__(self, key, value):
         self._check_writable(value)
@@ -352,10 +372,11 @@ class NDArray(Array):
         for i in range(len(self)):
             yield self[i]
 
-    def copy(self) -> "NDArray":
-        """A new array with the same contents. Under autograd.record() a copy of a tracked array is
+    def copy(self, order: str = "C") -> "NDArray":
+        """A new array with the same contents (row-major, the only layout hybrid arrays have). Under autograd.record() a copy of a tracked array is
         recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
         copy, or `astype` to the same dtype, must not cut the gradient path."""
+        check_order(order, "copy")
         from . import autograd
         from .tape import tracked
         if autograd.is_recording() and tracked(self):
@@ -558,8 +579,9 @@ class Tracer(Array):
     def __repr__(self) -> str:
         return f"Tracer<{self.type}>"
 
-    def copy(self) -> "Tracer":
+    def copy(self, order: str = "C") -> "Tracer":
         """A new array of the same value: later in-place writes to either leave the other alone."""
+        check_order(order, "copy")
         return Tracer(self.trace, self.value)
 
     # autograd calls are meaningless on a traced value
@@ -601,6 +623,21 @@ def normalize_setitem_key(key):
 # user layer (hybrid.frontend.np) defines on top of this one; it installs itself here on import,
 # as jax.numpy does for JAX's arrays.
 _np = None
+
+
+def _reduced_into(out, result):
+    """A reduction method's `out=`: the result written into `out` (returned), else the result."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def check_order(order: str, what: str) -> None:
+    """NumPy's memory-layout argument: hybrid arrays are row-major, so 'C' (and 'K'/'A', which keep or
+    pick the layout a C-ordered array already has); Fortran order is not offered."""
+    if order not in ("C", "K", "A"):
+        raise NotImplementedError(f"{what}(order={order!r}): hybrid arrays are row-major only; use order='C'")
 
 
 def install_numpy(namespace) -> None:

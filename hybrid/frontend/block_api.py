@@ -109,7 +109,9 @@ class BlockAPI:
 
     def share_parameters(self, shared: dict) -> "BlockAPI":
         """Use the Parameters in `shared` (structural names, as collect_params gives them) instead of
-        this block's own ones of the same name; other parameters are kept."""
+        this block's own ones of the same name; other parameters are kept. None shares nothing (MXNet)."""
+        if shared is None:
+            return self
         if not isinstance(shared, dict):
             raise HybridError("share_parameters takes a dict of Parameters, e.g. other.collect_params()")
         self._share("", shared)

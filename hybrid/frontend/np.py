@@ -14,7 +14,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer, install_numpy, install_operators
+from ..core.array import Array, NDArray, Tracer, check_order, install_numpy, install_operators
 from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -93,8 +93,9 @@ def full(shape, fill_value, dtype=None, *, device=None, ctx=None) -> NDArray:
 
 
 def _filled(name: str, value):
-    def fn(shape, dtype=None, *, device=None, ctx=None) -> NDArray:
+    def fn(shape, dtype=None, order: str = "C", *, device=None, ctx=None) -> NDArray:
         _on_cpu(device, name, ctx)
+        check_order(order, f"np.{name}")
         return full(shape, value, "float32" if dtype is None else dtype)
     fn.__name__ = name
     fn.__doc__ = f"An array of {value}s (float32 unless `dtype` is given)."
@@ -134,10 +135,13 @@ def arange(start, stop=None, step=1, dtype=None, *, device=None, ctx=None) -> ND
     return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None, *, device=None, ctx=None) -> NDArray:
+def linspace(start, stop, num=50, endpoint=True, retstep: bool = False, dtype=None, axis: int = 0, *, device=None,
+             ctx=None):
+    """`num` evenly spaced values (float32 unless `dtype`); retstep=True also returns the spacing."""
     _on_cpu(device, "linspace", ctx)
-    out = numpy.linspace(start, stop, num, endpoint=endpoint)
-    return NDArray(out.astype(to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
+    out, step = numpy.linspace(start, stop, num, endpoint=endpoint, retstep=True, axis=axis)
+    result = NDArray(out.astype(to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
+    return (result, step) if retstep else result
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None, ctx=None) -> NDArray:
@@ -227,8 +231,17 @@ def invert(x) -> Array:
 bitwise_not = bitwise_invert = invert
 
 
+def _all_elements(where, op: str) -> None:
+    """NumPy ufuncs' `where=`: hybrid computes every element (where=True); a mask would leave the other
+    elements of a new result uninitialised in NumPy, so it is refused with the spelling that says what to keep."""
+    if where is not True:
+        raise NotImplementedError(f"np.{op}(where=...): only where=True is offered; write "
+                                  f"np.where(mask, np.{op}(x), other) to choose the other elements")
+
+
 def _unary(op: str, to_float: bool = True):
-    def fn(x):
+    def fn(x, *, where=True):
+        _all_elements(where, op)
         (x,) = promote(x, to_float=to_float)
         return bind(op, x)
     fn.__name__ = op
@@ -244,7 +257,8 @@ def _rounding(op: str):
     """floor/ceil/trunc/round: integers are already integral, so they come back unchanged (NumPy 2)."""
     on_float = _unary(op, False)
 
-    def fn(x):
+    def fn(x, *, where=True):
+        _all_elements(where, op)
         x = _asarray(x)
         if x.type.dtype in INT_DTYPES:
             return x.copy() if isinstance(x, NDArray) else x

@@ -307,7 +307,10 @@ def to_dlpack_for_read(data):
     return _host(data).__dlpack__() if not isinstance(data, NDArray) else data._data.__dlpack__()
 
 
-to_dlpack_for_write = to_dlpack_for_read
+def to_dlpack_for_write(data):
+    """A DLPack capsule over the array's memory that consumers may write through (a versioned DLPack
+    1.0 capsule without the read-only flag; NumPy marks arrays from unversioned capsules read-only)."""
+    return (data._data if isinstance(data, NDArray) else _host(data)).__dlpack__(max_version=(1, 0))
 
 
 class _Capsule:

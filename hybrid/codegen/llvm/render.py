@@ -133,9 +133,15 @@ class ExprRenderer:
             if id(e) in self.affine:
                 return self.load_at(self.kernel.buffers[e.value], self.linear(self.affine[id(e)]))
             return self.load(self.kernel.buffers[e.value], [self.value(a) for a in e.args])
-        x = _sigmoid_operand(e) if t in ("f32", "f16", "bf16") else None
-        if x is not None:
-            return self.call_math("sigmoid", [self.value(x)], t)
+        if t in ("f32", "f16", "bf16"):
+            x = _sigmoid_operand(e)
+            if x is not None:
+                return self.call_math("sigmoid", [self.value(x)], t)
+            u = _one_plus_tanh_operand(e)
+            if u is not None:   # 1 + tanh(u) = 2 sigmoid(2u): no cancellation for u << 0, and cheaper
+                two = lit(2.0, t)
+                s = self.call_math("sigmoid", [self.float_op("mul", [self.value(u), two], t)], t)
+                return self.float_op("mul", [s, two], t)
         args = [self.value(a) for a in e.args]
         at = e.args[0].dtype if e.args else t
         ty = REG[t]
@@ -605,6 +611,16 @@ def _sigmoid_operand(e: E) -> Optional[E]:
     if ex is None or ex.op != "exp" or ex.args[0].op != "neg":
         return None
     return ex.args[0].args[0]
+
+
+def _one_plus_tanh_operand(e: E) -> Optional[E]:
+    """u where e is 1 + tanh(u) (GELU's tanh form): rendered as 2 sigmoid(2u), which keeps the relative
+    accuracy where tanh(u) is near -1 (1 + tanh(-5) from a tanh within 1 ulp of 1 is off by ~1e-3 of itself)."""
+    if e.op != "add":
+        return None
+    a, b = e.args
+    th = b if _is_one(a) else a if _is_one(b) else None
+    return th.args[0] if th is not None and th.op == "tanh" else None
 
 
 def _unwrap_casts(e: E) -> E:

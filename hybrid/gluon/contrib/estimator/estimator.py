@@ -2,24 +2,58 @@
 Trainer and metrics, calling event handlers around epochs and batches."""
 from __future__ import annotations
 
+import copy
+import warnings
 from typing import Optional
 
 from ....core import autograd
+from ....core.context import Context, cpu, num_gpus
 from ....errors import HybridError
 from ... import metric as metric_mod
+from ...data import DataLoader
+from ...loss import Loss, SoftmaxCrossEntropyLoss
 from ...trainer import Trainer
 from .event_handler import LoggingHandler, MetricHandler, StoppingHandler, ValidationHandler
+
+
+EVENTS = ("train_begin", "epoch_begin", "batch_begin", "batch_end", "epoch_end", "train_end")
+
+
+def _metrics(metrics, what: str) -> list:
+    listed = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics] if metrics is not None else []
+    for m in listed:
+        if not isinstance(m, metric_mod.EvalMetric):
+            raise ValueError(f"Estimator: {what} must be gluon.metric.EvalMetric objects, got {m!r}; "
+                             "gluon.metric.create(name) makes one from a name")
+    return listed
+
+
+def _devices(device) -> list:
+    listed = list(device) if isinstance(device, (list, tuple)) else [device] if device is not None else [cpu()]
+    for d in listed:
+        if not isinstance(d, Context):
+            raise ValueError(f"Estimator: device must be a device (hb.cpu(), hb.gpu(i)) or a list of them, got {d!r}")
+        if d.device_type == "gpu":
+            assert d.device_id < num_gpus(), f"Estimator: {d} does not exist ({num_gpus()} GPUs)"
+    return listed
 
 
 class Estimator:
     def __init__(self, net, loss, train_metrics=None, val_metrics=None, initializer=None, trainer=None,
                  device=None, context=None, val_net=None, val_loss=None, batch_axis: int = 0):
+        """As MXNet's: `loss` a gluon.loss.Loss, metrics EvalMetric objects (or lists of them; the default
+        for SoftmaxCrossEntropyLoss is Accuracy), `trainer` a gluon.Trainer (default: SGD, learning rate
+        0.001, with a warning), `device` a device or a list of them. Anything else is a ValueError."""
+        if not isinstance(loss, Loss):
+            raise ValueError(f"Estimator: loss must be a gluon.loss.Loss, got {loss!r} ({type(loss).__name__})")
         self.net, self.loss = net, loss
         self.val_net, self.val_loss = val_net or net, val_loss or loss
         self.batch_axis = batch_axis
-        as_list = lambda m: [metric_mod.create(x) for x in (m if isinstance(m, (list, tuple)) else [m])] if m else []  # noqa: E731
-        self.train_metrics = as_list(train_metrics)
-        self.val_metrics = as_list(val_metrics)
+        self.devices = _devices(device if device is not None else context)
+        self.train_metrics = _metrics(train_metrics, "train_metrics")
+        if not self.train_metrics and isinstance(loss, SoftmaxCrossEntropyLoss):
+            self.train_metrics = [metric_mod.Accuracy()]
+        self.val_metrics = _metrics(val_metrics, "val_metrics") or copy.deepcopy(self.train_metrics)
         self.train_loss_metric = metric_mod.Loss("training loss")
         self.val_loss_metric = metric_mod.Loss("validation loss")
         try:
@@ -28,9 +62,21 @@ class Estimator:
                 net.initialize(initializer)
         except HybridError as e:
             raise HybridError(f"Estimator: could not initialize the network: {e}") from None
-        self.trainer = trainer or Trainer(net.collect_params(), "sgd", {"learning_rate": 0.001})
+        if trainer is None:
+            warnings.warn("No trainer specified: the Estimator uses SGD with learning rate 0.001", stacklevel=2)
+            trainer = Trainer(net.collect_params(), "sgd", {"learning_rate": 0.001})
+        elif not isinstance(trainer, Trainer):
+            raise ValueError(f"Estimator: trainer must be a gluon.Trainer, got {trainer!r}")
+        self.trainer = trainer
         self.epoch, self.last_loss = 0, float("nan")
         self.train_data = None
+
+    @staticmethod
+    def _categorize_handlers(handlers) -> tuple[list, ...]:
+        """The handlers that take each event, in EVENTS order (train_begin, epoch_begin, batch_begin,
+        batch_end, epoch_end, train_end): those with a method of the event's name (the event classes
+        TrainBegin, ... provide one)."""
+        return tuple([h for h in handlers if callable(getattr(h, event, None))] for event in EVENTS)
 
     def batch_size(self, batch) -> int:
         data = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -59,6 +105,10 @@ class Estimator:
         """Train for `epochs` epochs (or `batches` batches); returns the handlers used."""
         if epochs is None and batches is None:
             raise HybridError("Estimator.fit: give epochs= or batches=")
+        for name, data in (("train_data", train_data), ("val_data", val_data)):
+            if data is not None and not isinstance(data, DataLoader):
+                raise ValueError(f"Estimator.fit: {name} must be a gluon.data.DataLoader (of (data, label) batches), "
+                                 f"got a {type(data).__name__}; wrap arrays in gluon.data.ArrayDataset and a DataLoader")
         self.train_data, self.batch_axis = train_data, batch_axis
         handlers = list(event_handlers or [])
         metrics = self.train_metrics + [self.train_loss_metric]
@@ -70,7 +120,8 @@ class Estimator:
             handlers.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
                                                               if val_data is not None else [])))
         handlers.append(StoppingHandler(epochs, batches))
-        call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in handlers if hasattr(h, event)]  # noqa: E731
+        by_event = dict(zip(EVENTS, self._categorize_handlers(handlers)))
+        call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in by_event[event]]  # noqa: E731
         call("train_begin")
         stop = False
         self.epoch = 0
