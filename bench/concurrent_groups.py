@@ -73,6 +73,7 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default="", help="comma-separated workload name prefixes")
     args = ap.parse_args(argv)
     import hybrid as hb
+    from hybrid.codegen import schedule_choice
     decisions = _Decisions()
     logging.getLogger("hybrid").addHandler(decisions)
     logging.getLogger("hybrid").setLevel(logging.DEBUG)
@@ -93,7 +94,7 @@ def main(argv=None) -> None:
         for mode in ("off", "on", "auto"):
             decisions.lines.clear()
             runs[mode], outs[mode] = _build(hb, ctor, params, x, mode, args.threads)
-        for _ in range(12):                      # auto's measuring calls
+        for _ in range(2 * schedule_choice.TRIALS + 4):   # auto's measuring calls
             runs["auto"]()
         auto = decisions.lines[-1].split(" region(s) ")[-1] if decisions.lines else "no concurrent regions"
         regions = decisions.lines[-1].split(" runs its ")[-1].split(" ")[0] if decisions.lines else "0"

@@ -153,6 +153,9 @@ class Profile:
                      f"{sum(e.dur_ns for e in calls) / 1e6:.3f} ms, eager ops "
                      f"{sum(e.dur_ns for e in self.events if e.category == 'op') / 1e6:.3f} ms; host peak "
                      f"{peak.flops_per_s / 1e9:.0f} GFLOP/s, {peak.bytes_per_s / 1e9:.1f} GB/s (measured)")
+        schedules = {e.args["graph"]: e.args["schedule"] for e in calls if e.args.get("schedule")}
+        for graph, schedule in sorted(schedules.items()):   # codegen/schedule_choice.py's choice per graph
+            lines.append(f"@{graph}: concurrent kernel groups run {schedule}")
         if above:
             lines.append("some rows exceed the measured peak: the machine was busy while the peak was measured; "
                          "pass table(peak=Peak(flops_per_s, bytes_per_s)) or measure on a quiet machine")

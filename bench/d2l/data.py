@@ -48,3 +48,24 @@ def time_machine(path: str, chars: int, seed: int = 0) -> None:
         size += len(sentence) + 1
     with open(path, "w") as f:
         f.write("\n".join(pieces) + "\n")
+
+
+def fra_eng(path: str, pairs: int, seed: int = 0) -> None:
+    """fra-eng.zip as the book's MTFraEng extracts it: fra-eng/fra.txt, 'english<TAB>french' lines
+    (the 'French' side is the English words reversed with a suffix: a learnable mapping)."""
+    import zipfile
+    rng = numpy.random.default_rng(seed)
+    lines = []
+    for _ in range(pairs):
+        words = [WORDS[i] for i in rng.integers(0, len(WORDS), size=rng.integers(2, 6))]
+        lines.append(" ".join(words).capitalize() + ".\t" + " ".join(w + "e" for w in reversed(words)).capitalize() + " !")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("fra-eng/fra.txt", "\n".join(lines) + "\n")
+
+
+def airfoil(path: str, rows: int, seed: int = 0) -> None:
+    """airfoil_self_noise.dat: tab-separated rows of five features and a target (a noisy linear function)."""
+    rng = numpy.random.default_rng(seed)
+    features = rng.normal(size=(rows, 5))
+    target = features @ numpy.array([0.5, -1.0, 0.25, 2.0, -0.5]) + 0.1 * rng.normal(size=rows)
+    numpy.savetxt(path, numpy.column_stack([features, target]), delimiter="\t", fmt="%.6f")

@@ -13,7 +13,8 @@ answered for mxnet). Each runs in its own process with a time limit, on syntheti
 book's on-disk formats (bench/d2l/data.py) so nothing is downloaded. Patched numbers, to fit a
 2-core CI-sized host: `max_epochs=` in the chapters becomes --epochs, image `resize=` sides above
 --max-resize become --max-resize, and the datasets are --train-images/--val-images images and
---text-chars characters long (the book trains on 60000 images and 170k characters).
+--text-chars characters long (the book trains on 60000 images and 170k characters); fra-eng.zip
+has 800 synthetic sentence pairs and airfoil_self_noise.dat 1500 synthetic rows.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import tempfile
 import time
 
 from bench.d2l import data
+from bench.mxnet_tests.run import _git_dir, git_show   # reading a (bare) clone's HEAD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTION = "## d2l book programs against hybrid (held-out, issue 17)"
@@ -77,16 +79,19 @@ EXTRA = {
     "positional-encoding": "chapter_attention-mechanisms-and-transformers/self-attention-and-positional-encoding.md",
     "hybridize": "chapter_computational-performance/hybridize.md",
     "async-computation": "chapter_computational-performance/async-computation.md",
+    "seq2seq": "chapter_recurrent-modern/seq2seq.md",
+    "bahdanau-attention": "chapter_attention-mechanisms-and-transformers/bahdanau-attention.md",
+    "transformer": "chapter_attention-mechanisms-and-transformers/transformer.md",
+    "minibatch-sgd": "chapter_optimization/minibatch-sgd.md",
+    "momentum": "chapter_optimization/momentum.md",
+    "adagrad": "chapter_optimization/adagrad.md",
+    "rmsprop": "chapter_optimization/rmsprop.md",
+    "adadelta": "chapter_optimization/adadelta.md",
+    "adam": "chapter_optimization/adam.md",
 }
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
 PRELUDE = "from bench.d2l.book_env import tab  # the measurement's line: mxnet -> hybrid, offline files\n"
-
-
-def git_show(clone: str, path: str) -> str:
-    git_dir = os.path.join(clone, ".git") if os.path.isdir(os.path.join(clone, ".git")) else clone
-    return subprocess.run(["git", "--git-dir", git_dir, "show", f"HEAD:{path}"], check=True,
-                          capture_output=True, text=True).stdout
 
 
 def mxnet_cells(markdown: str) -> list:
@@ -144,6 +149,8 @@ def prepare(workdir: str, clone: str, args) -> dict:
     offline = os.path.join(workdir, "offline")
     os.makedirs(offline)
     data.time_machine(os.path.join(offline, "timemachine.txt"), args.text_chars)
+    data.fra_eng(os.path.join(offline, "fra-eng.zip"), 800)
+    data.airfoil(os.path.join(offline, "airfoil_self_noise.dat"), 1500)
     os.makedirs(os.path.join(workdir, "run"))
     return dict(os.environ, HOME=home, MPLBACKEND="Agg", D2L_OFFLINE_FILES=offline, PYTHONUNBUFFERED="1",
                 PYTHONPATH=os.pathsep.join([ROOT, workdir, os.environ.get("PYTHONPATH", "")]))
@@ -214,9 +221,8 @@ def main() -> None:
     unknown = [n for n in names if n not in everything]
     if unknown:
         parser.error(f"unknown programs {unknown}; known: {sorted(everything)}")
-    commit = subprocess.run(["git", "--git-dir", os.path.join(args.book, ".git") if os.path.isdir(
-        os.path.join(args.book, ".git")) else args.book, "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "--git-dir", _git_dir(args.book), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.keep or scratch
         env = prepare(workdir, args.book, args)

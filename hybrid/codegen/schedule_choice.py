@@ -4,13 +4,14 @@ Which is faster depends on the host (cores, their load) and on the graph (how sm
 a kernel too small to keep every thread busy wastes the team at its barriers; two such kernels on
 half the team each waste less), so it is measured, like the GEMM's and convolutions' choices are
 by bench/: the graph's first calls alternate the two schedules (one unmeasured warm-up call each,
-then TRIALS measured calls each, wall time), and from then on the graph runs the faster one by the
-best of its calls (other processes only ever add time to a call, so the minimum is what the schedule
-itself costs; on a shared machine a median mostly measures the neighbours). The concurrent schedule
-must win by MARGIN (ties keep the order: it leaves threads free for other work).
-The choice and the two times are logged (HYBRID_LOG=compile) and kept in `reason`, which the
-profiler's call events carry. The setting concurrent_groups (HYBRID_CONCURRENT_GROUPS) forces
-"on" or "off" instead of "auto". Both schedules run the same kernels on the same memory plan,
+then TRIALS measured calls each, wall time), and from then on the graph runs the side-by-side schedule
+only if it was at least 1 - MARGIN faster than the in-order call next to it in nearly every pair
+(TRIALS - 1 of TRIALS): a sign test over adjacent pairs, which share the host's load of the moment,
+so a loaded machine's noise (calls taking several times their CPU time while waiting for a core)
+keeps the order rather than picking at random. Ties keep the order too: it leaves threads free for
+other work. The choice and its evidence are logged (HYBRID_LOG=compile) and kept in `reason`, which
+the profiler's call events and table carry. The setting concurrent_groups (HYBRID_CONCURRENT_GROUPS)
+forces "on" or "off" instead of "auto". Both schedules run the same kernels on the same memory plan,
 so the results are the same bit for bit, whichever runs.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Optional
 from .. import log
 from ..config import config
 
-TRIALS = 5
-MARGIN = 0.95     # the concurrent schedule's best call must be below MARGIN x the in-order one
+TRIALS = 7
+MARGIN = 0.95     # a side-by-side call wins its pair when it takes below MARGIN x the in-order call's time
 
 
 class ScheduleChoice:
@@ -44,7 +45,7 @@ class ScheduleChoice:
 
     def _decide(self, concurrent: bool, why: str) -> None:
         self.decided = concurrent
-        self.reason = f"{'concurrent' if concurrent else 'in order'} ({why})"
+        self.reason = f"{'side by side' if concurrent else 'in order'} ({why})"
         if self.regions:
             log.log("compile", f"{self.backend}: @{self.graph} runs its {self.regions} concurrent region(s) "
                                f"{self.reason}")
@@ -68,7 +69,9 @@ class ScheduleChoice:
             else:
                 self.times[concurrent].append(seconds)
             if self.decided is None and all(len(t) >= TRIALS for t in self.times.values()):
-                ordered, side = (min(self.times[c]) for c in (False, True))
-                self._decide(side < MARGIN * ordered,
-                             f"measured {side * 1e3:.3f} ms concurrent vs {ordered * 1e3:.3f} ms in order, "
-                             f"best of {TRIALS} calls each on {self.threads} threads")
+                pairs = list(zip(self.times[True], self.times[False]))[:TRIALS]
+                wins = sum(side < MARGIN * ordered for side, ordered in pairs)
+                ratio = sorted(side / ordered for side, ordered in pairs)[TRIALS // 2]
+                self._decide(wins >= TRIALS - 1,
+                             f"side by side {1 / MARGIN:.2f}x faster in {wins} of {TRIALS} paired calls, median "
+                             f"time ratio {ratio:.2f}, on {self.threads} threads")

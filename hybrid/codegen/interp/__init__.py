@@ -128,7 +128,8 @@ class InterpExecutable:
         end = time.perf_counter_ns()
         name = self.graph.name
         events.emit(events.Event(f"@{name}", "call", start, end - start, sum(c[1] for c in costs.values()), 0,
-                                 thread, {"graph": name, "backend": "interp"}))
+                                 thread, {"graph": name, "backend": "interp",
+                                          **({"schedule": self.schedule.reason} if self._starts else {})}))
         for node, begin, duration in found:      # reported after the call: the timing stays the nodes' own
             label, flops, nbytes, args = costs[id(node)]
             events.emit(events.Event(label, "kernel", begin, duration, flops, nbytes, thread, dict(args)))

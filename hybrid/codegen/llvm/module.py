@@ -20,8 +20,9 @@ Stages of `build_module`:
      word says so (the runtime's measured choice, codegen/schedule_choice.py), the call runs on
      exactly `teams` threads (a call that found the team busy runs alone) and no profile is recorded
      (kernel stamps need the order); the memory plan keeps the groups' buffers apart either way.
-     The barrier block the runtime passes as %bar: the team's barrier (8 bytes), the schedule word
-     (i64 at +8), then sub-team t's barrier at +64 * (t + 1) (a cache line each).
+     The barrier block the runtime passes as %bar: the team's barrier (support.BARRIER_BYTES, its
+     bytes 8-15 holding the schedule word, an i64), then sub-team t's barrier at +64 * (t + 1) (a
+     cache line each).
   5. a large module is also split into parts compiled on several cores (partition.py; ModulePlan.parts)
 """
 from __future__ import annotations
@@ -362,7 +363,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
 
     helpers = [INTRINSICS, math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
     if constant_symbols:   # an AOT library holds its own runtime helpers; the JIT links support.runtime_ir's
-        helpers += [truncsfbf2_ir(), barrier_ir(triple.startswith(("x86_64", "i686", "i386")))]
+        helpers += [truncsfbf2_ir(), barrier_ir(triple)]
     else:
         helpers.append(BARRIER_DECLARATION)
     data = globals_ + [profiling.DEFINITION]

@@ -36,6 +36,7 @@ from ... import events
 from ..kernel.describe import first_failure
 from ..schedule_choice import ScheduleChoice
 from . import profiling
+from .support import BARRIER_BYTES
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                               ctypes.c_int32)
@@ -166,9 +167,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def barrier_words(teams: int) -> int:
-    """u64 words of the barrier block: the team's barrier and the schedule word, then with sub-teams a
-    cache line per sub-team after the first line (module.py stage 4)."""
-    return 8 * (teams + 1) if teams else 2
+    """u64 words of the barrier block: the team's barrier (support.BARRIER_BYTES; its bytes 8-15 are the
+    schedule word), then with sub-teams a cache line per sub-team after the first line (module.py stage 4)."""
+    return 8 * (teams + 1) if teams else BARRIER_BYTES // 8
 
 
 class _Context:

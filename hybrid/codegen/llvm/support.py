@@ -8,13 +8,48 @@ from .emit import REG, Fn
 
 
 BARRIER_DECLARATION = "declare void @hb_barrier(ptr, i32)"
+SPINS = 256        # pauses before a waiting thread starts yielding its core
+YIELDS = 32        # yields before it sleeps on a futex (the releaser wakes sleepers only when there are any)
+BARRIER_BYTES = 24  # {arrived i32, generation i32, (8 bytes the caller may use), sleepers i32, pad}
+_FUTEX = {"x86_64": 202, "aarch64": 98}   # SYS_futex; elsewhere waiters keep yielding
 
 
-def barrier_ir(x86: bool, linkage: str = "internal") -> str:
-    """hb_barrier(ptr bar, i32 nt): sense-by-generation spin barrier; bar = {count, generation}.
-    Spins with `pause`, then yields the core, so an oversubscribed machine still progresses."""
+def barrier_ir(triple: str, linkage: str = "internal") -> str:
+    """hb_barrier(ptr bar, i32 nt): sense-by-generation barrier; bar = {arrived, generation} and the
+    number of sleepers at byte 16. A waiter spins SPINS times with `pause`, then yields its core YIELDS
+    times, then sleeps on a futex on the generation word (Linux), so a thread kept waiting while
+    another runs a long single-threaded stage, or while the host is oversubscribed, stops using a
+    core. The last thread to arrive bumps the generation and wakes the sleepers, if any: the sleeper
+    counts itself before it rereads the generation and the releaser bumps it before it reads the
+    count (both sequentially consistent), so one of them sees the other."""
+    arch = triple.split("-")[0]
+    x86 = arch in ("x86_64", "i686", "i386")
     pause = "call void @llvm.x86.sse2.pause()" if x86 else "fence seq_cst"
     decl = "declare void @llvm.x86.sse2.pause()\n" if x86 else ""
+    futex = _FUTEX.get(arch)
+    if futex is None:
+        sleep = "  br label %yield"
+        wake = "  br label %out"
+    else:
+        decl += "declare i64 @syscall(i64, ...)\n"
+        sleep = f"""  %sleepers = getelementptr i8, ptr %bar, i64 16
+  %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
+  %g2 = load atomic i32, ptr %genp seq_cst, align 4
+  %same = icmp eq i32 %g2, %gen
+  br i1 %same, label %futex, label %woke
+futex:
+  %w = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 128, i32 %gen, ptr null)
+  br label %woke
+woke:
+  %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
+  br label %cont"""
+        wake = f"""  %sleepersr = getelementptr i8, ptr %bar, i64 16
+  %asleep = load atomic i32, ptr %sleepersr seq_cst, align 4
+  %any = icmp ne i32 %asleep, 0
+  br i1 %any, label %wake, label %out
+wake:
+  %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 129, i32 2147483647)
+  br label %out"""
     return decl + f"""declare i32 @sched_yield()
 define {linkage} void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
 entry:
@@ -29,8 +64,8 @@ go:
   br i1 %last, label %release, label %spin
 release:
   store atomic i32 0, ptr %bar monotonic, align 4
-  %ignored = atomicrmw add ptr %genp, i32 1 release
-  br label %out
+  %ignored = atomicrmw add ptr %genp, i32 1 seq_cst
+{wake}
 spin:
   %k = phi i32 [ 0, %go ], [ %k1, %cont ]
   %g = load atomic i32, ptr %genp acquire, align 4
@@ -38,11 +73,16 @@ spin:
   br i1 %moved, label %out, label %wait
 wait:
   %k1 = add i32 %k, 1
-  %long = icmp ugt i32 %k1, 256
-  br i1 %long, label %yield, label %pause
+  %long = icmp ugt i32 %k1, {SPINS}
+  br i1 %long, label %patient, label %pause
 pause:
   {pause}
   br label %cont
+patient:
+  %longer = icmp ugt i32 %k1, {SPINS + YIELDS}
+  br i1 %longer, label %sleep, label %yield
+sleep:
+{sleep}
 yield:
   %y = call i32 @sched_yield()
   br label %cont
@@ -123,5 +163,4 @@ def truncsfbf2_ir() -> str:
 def runtime_ir(triple: str) -> str:
     """The module of the JIT's shared runtime helpers: hb_barrier (hidden: the engine links the graph's
     calls to it) and __truncsfbf2."""
-    x86 = triple.startswith(("x86_64", "i686", "i386"))
-    return f'target triple = "{triple}"\n\n' + barrier_ir(x86, "hidden") + "\n" + truncsfbf2_ir() + "\n"
+    return f'target triple = "{triple}"\n\n' + barrier_ir(triple, "hidden") + "\n" + truncsfbf2_ir() + "\n"
