@@ -171,3 +171,20 @@ def test_worker_returns_the_compile_error():
         assert worker.compile(good)[:4] in (b"\x7fELF", b"\xcf\xfa\xed\xfe")   # an object file
     finally:
         workers._give_back(worker)
+
+
+def test_forked_child_forgets_the_compiles_under_way():
+    """A child forked while the GEMM module compiles in a thread of the parent must not wait on that thread
+    (it does not exist in the child): it compiles the module again if it needs it."""
+    import os
+    import hybrid.codegen.llvm as backend
+    backend._SGEMM_PENDING["stand-in key"] = None
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if not backend._SGEMM_PENDING else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert "stand-in key" in backend._SGEMM_PENDING   # the parent's own entry stays
+    finally:
+        backend._SGEMM_PENDING.pop("stand-in key", None)

@@ -80,7 +80,7 @@ def test_export_import_round_trip(model, loader, tmp_path):
     name, net, x, eager, _ = model
     prefix = str(tmp_path / name)
     graph_file, params_file = net.export(prefix)
-    assert graph_file == prefix + "-graph.json" and params_file == prefix + "-params.npz"
+    assert graph_file == prefix + "-symbol.json" and params_file == prefix + "-0000.params"  # MXNet 2's names
     loaded = nn.SymbolBlock.imports(prefix) if loader == "SymbolBlock.imports" else hb.load(prefix)
     assert isinstance(loaded, nn.SymbolBlock)
     # parameter names are stable across export and import

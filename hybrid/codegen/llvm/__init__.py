@@ -142,6 +142,7 @@ def _sgemm_key(impl: str, pic: bool) -> str:
 
 
 _SGEMM_PENDING: dict[str, workers.Background] = {}   # cache key -> its compile under way
+os.register_at_fork(after_in_child=_SGEMM_PENDING.clear)   # a forked child has not the threads compiling them
 
 
 def _start_sgemm(graph: Graph) -> None:
