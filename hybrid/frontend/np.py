@@ -338,10 +338,11 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    bound = builtins.max(ndim, 1)   # a 0-d array takes axis 0 or -1 (NumPy)
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -bound <= a < bound:
             raise ShapeError(f"axis {a} is out of range for a {ndim}-d array")
-    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+    return tuple(sorted(a % bound for a in axes)) if ndim else ()   # reducing a 0-d array reduces nothing
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -428,7 +429,7 @@ def argmax(a, axis=None, keepdims: bool = False) -> Array:
     a = _asarray(a)
     if a.type.dtype == "bool":
         a = _cast(a, "i8")
-    if axis is None:
+    if axis is None or not _axes(axis, a.ndim):   # a 0-d array (axis 0 or -1) is its own flattening
         flat = bind("argmax", reshape(a, (-1,)), axis=0, keepdims=False)
         out = reshape(flat, (1,) * a.ndim) if keepdims else flat
     else:

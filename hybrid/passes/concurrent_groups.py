@@ -10,7 +10,9 @@ Stages:
      of p_m) and their union is convex (no path leaves it and comes back), so the union can run as
      one block with the groups side by side. A region needs two or more non-empty groups, none
      holding control flow, and no node claimed by an earlier region (joins
-     are visited in schedule order, so an Inception block inside a larger fork stays its own region)
+     are visited in schedule order, so an Inception block inside a larger fork stays its own region),
+     and that can be one block together with the regions found before it (two regions can each
+     depend on the other through different groups: then the later one is dropped)
   3. schedule: a stable topological order of the graph with each region contracted to one node,
      each region then expanded group after group (each group's nodes in their old order), so a
      backend running the graph in order still runs exactly the old kernels in a legal order
@@ -142,13 +144,17 @@ def _find_regions(graph: Graph) -> list[list[list[int]]]:
         members = [i for i in range(len(graph.nodes)) if union >> i & 1]
         if len(groups) < 2 or union & claimed or any(_runs_alone(graph.nodes[i]) for i in members):
             continue
+        candidate = [[i for i in range(len(graph.nodes)) if bits >> i & 1] for bits in groups]
+        if _schedule(graph, found + [candidate]) is None:
+            continue   # as one block it would have to come both before and after an earlier region
         claimed |= union
-        found.append([[i for i in range(len(graph.nodes)) if bits >> i & 1] for bits in groups])
+        found.append(candidate)
     return found
 
 
-def _schedule(graph: Graph, found: list[list[list[int]]]) -> list[int]:
-    """Stage 3: the new order of node positions."""
+def _schedule(graph: Graph, found: list[list[list[int]]]) -> Optional[list[int]]:
+    """Stage 3: the new order of node positions; None when no order keeps every region one block (two
+    regions, each convex, can still depend on each other both ways through different groups)."""
     unit = {}                                   # node position -> its unit (a region's number, or ("n", i))
     for r, groups in enumerate(found):
         for group in groups:
@@ -178,7 +184,7 @@ def _schedule(graph: Graph, found: list[list[list[int]]]) -> list[int]:
             indeg[s] -= 1
             if indeg[s] == 0:
                 heapq.heappush(ready, (members[s][0], tiebreak[s], s))
-    return order
+    return order if len(order) == len(graph.nodes) else None
 
 
 @register_pass("concurrent_groups")

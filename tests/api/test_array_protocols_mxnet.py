@@ -78,3 +78,16 @@ def test_linspace_retstep_and_ufunc_where():
     for fn in (np.cos, np.ceil):
         with pytest.raises(NotImplementedError, match="only where=True"):
             fn(np.ones(3), where=False)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin", "max", "min", "sum", "prod"])
+def test_reductions_of_0d_arrays_take_axis_0_and_minus_1(name):
+    """NumPy reduces a 0-d array along axis 0 or -1 (to itself); MXNet's tests rely on it."""
+    x = np.array(5.0)
+    for axis in (0, -1, None):
+        for keepdims in (False, True):
+            got = getattr(np, name)(x, axis=axis, keepdims=keepdims)
+            want = getattr(onp, name)(onp.array(5.0, "float32"), axis=axis, keepdims=keepdims)
+            assert got.shape == onp.shape(want) and float(got) == float(want)
+    with pytest.raises(hb.ShapeError, match="axis 1 is out of range for a 0-d array"):
+        getattr(np, name)(x, axis=1)

@@ -109,3 +109,18 @@ def test_estimator_checks_its_arguments_as_mxnet():
     est = Estimator(net, loss, trainer=trainer, device=[hb.cpu()])
     with pytest.raises(ValueError, match="train_data must be a gluon.data.DataLoader"):
         est.fit([np.ones((4, 3))], epochs=1)
+
+
+def test_handlers_must_read_updated_metrics_and_initializer_warning():
+    """MXNet: a handler reading a metric nothing updates is a ValueError; an initializer given for a
+    fully initialized network is skipped with a warning."""
+    train, _ = _problem()
+    net = nn.Dense(2)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    with pytest.warns(UserWarning, match="Network already fully initialized"):
+        est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), initializer=hb.init.Xavier(), trainer=trainer)
+    est.fit(train, epochs=1, event_handlers=[LoggingHandler(metrics=est.train_metrics, file=io.StringIO())])
+    stray = gluon.metric.RMSE("stray")
+    with pytest.raises(ValueError, match="LoggingHandler reads metric 'stray', which no MetricHandler"):
+        est.fit(train, epochs=1, event_handlers=[LoggingHandler(metrics=[stray], file=io.StringIO())])

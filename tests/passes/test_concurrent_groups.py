@@ -183,3 +183,31 @@ def test_compiled_graphs_keep_their_results_with_groups(rewrite):
     assert len(regions(graph)) == 1
     check_memory_plan(graph)
     assert dedent(str(graph)).count("group c0.") == 2
+
+
+def test_a_region_that_would_have_to_come_before_and_after_another_is_dropped(rewrite):
+    # the first join makes {exp} and {cos} a region; the second would make {neg} and {sin} one, but neg reads
+    # exp and cos reads sin: as two blocks each would have to run before the other (it once lost nodes)
+    rewrite(["concurrent_groups"], """
+        graph @f(%x: f32[16]) -> f32[48] {
+          %0 = exp(%x) : f32[16]
+          %1 = sin(%x) : f32[16]
+          %2 = neg(%0) : f32[16]
+          %3 = cos(%1) : f32[16]
+          %4 = concat(%0, %3, %1) {axis=0} : f32[48]
+          %5 = concat(%2, %1, %0) {axis=0} : f32[48]
+          %6 = add(%4, %5) : f32[48]
+          return %6
+        }
+    """, """
+        graph @f(%x: f32[16]) -> f32[48] {
+          %0 = sin(%x) : f32[16]
+          %1 = exp(%x) : f32[16]  #  | group c0.0/2
+          %2 = cos(%0) : f32[16]  #  | group c0.1/2
+          %3 = neg(%1) : f32[16]
+          %4 = concat(%1, %2, %0) {axis=0} : f32[48]
+          %5 = concat(%3, %0, %1) {axis=0} : f32[48]
+          %6 = add(%4, %5) : f32[48]
+          return %6
+        }
+    """)

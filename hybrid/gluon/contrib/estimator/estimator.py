@@ -38,6 +38,21 @@ def _devices(device) -> list:
     return listed
 
 
+def _check_metrics_are_updated(handlers, validation: list) -> None:
+    """Every metric a handler reads must be one that a MetricHandler (training) or validation updates;
+    another would report its initial value forever (MXNet raises the same ValueError)."""
+    updated = {id(m) for h in handlers if isinstance(h, MetricHandler) for m in h.metrics}
+    updated |= {id(m) for m in validation}
+    for h in handlers:
+        if isinstance(h, MetricHandler):
+            continue
+        for m in getattr(h, "metrics", None) or []:
+            if id(m) not in updated:
+                raise ValueError(f"{type(h).__name__} reads metric {m.name!r}, which no MetricHandler or validation "
+                                 "updates; pass the estimator's metrics (est.train_metrics / est.val_metrics) or "
+                                 "add a MetricHandler for it")
+
+
 class Estimator:
     def __init__(self, net, loss, train_metrics=None, val_metrics=None, initializer=None, trainer=None,
                  device=None, context=None, val_net=None, val_loss=None, batch_axis: int = 0):
@@ -60,6 +75,9 @@ class Estimator:
             params = net.collect_params()
             if any(not p.is_initialized and p._deferred_init is None for p in params.values()):
                 net.initialize(initializer)
+            elif initializer is not None:
+                warnings.warn("Network already fully initialized, skipping initialization: the Estimator's "
+                              "initializer is not used (pass none for an initialized network)", stacklevel=2)
         except HybridError as e:
             raise HybridError(f"Estimator: could not initialize the network: {e}") from None
         if trainer is None:
@@ -120,6 +138,7 @@ class Estimator:
             handlers.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
                                                               if val_data is not None else [])))
         handlers.append(StoppingHandler(epochs, batches))
+        _check_metrics_are_updated(handlers, self.val_metrics + [self.val_loss_metric] if val_data is not None else [])
         by_event = dict(zip(EVENTS, self._categorize_handlers(handlers)))
         call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in by_event[event]]  # noqa: E731
         call("train_begin")
