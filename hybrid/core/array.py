@@ -175,6 +175,7 @@ class Array:
     def dot(self, o): return _np.dot(self, o)
     def take(self, indices, axis=None): return _np.take(self, indices, axis)
     def cumsum(self, axis=None, dtype=None): return _np.cumsum(self, axis, dtype)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def repeat(self, repeats, axis=None): return _np.repeat(self, repeats, axis)
     def tile(self, reps): return _np.tile(self, reps)
     def nonzero(self): return _np.nonzero(self)
@@ -192,6 +193,15 @@ class Array:
     def __floor__(self): return _np.floor(self)
     def __ceil__(self): return _np.ceil(self)
     def __trunc__(self): return _np.trunc(self)
+
+    def __format__(self, spec: str) -> str:
+        """f"{x:.5f}" formats a 0-d array's value (MXNet and NumPy); an empty spec is str(x)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format spec {spec!r} applies to 0-d arrays only, this one has shape {self.shape}; "
+                        f"format its elements (x.item(i)) or x.tolist() instead")
 
 
 # Versions of array contents, unique across all arrays: a freed array's version never comes back.
