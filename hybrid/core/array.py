@@ -156,7 +156,6 @@ class Array:
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
         return _reduced_into(out, _np.mean(self, axis, keepdims=keepdims, dtype=dtype))
 
-    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def max(self, axis=None, keepdims=False): return _np.max(self, axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
     def prod(self, axis=None, dtype=None, out=None, keepdims=False):
@@ -176,9 +175,9 @@ class Array:
     def dot(self, o): return _np.dot(self, o)
     def take(self, indices, axis=None): return _np.take(self, indices, axis)
     def cumsum(self, axis=None, dtype=None): return _np.cumsum(self, axis, dtype)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def repeat(self, repeats, axis=None): return _np.repeat(self, repeats, axis)
     def tile(self, reps): return _np.tile(self, reps)
-    def diagonal(self, offset=0, axis1=0, axis2=1): return _np.diagonal(self, offset, axis1, axis2)
     def nonzero(self): return _np.nonzero(self)
     def round(self, decimals=0): return _np.round(self, decimals)
 
@@ -352,14 +351,6 @@ class NDArray(Array):
         if not numpy.issubdtype(self._data.dtype, numpy.integer):   # NumPy's rule: floats and bools are no index
             raise TypeError(f"only integer arrays can be used as an index, not a {self._data.dtype} array")
         return int(self._data)
-
-    def __format__(self, spec: str) -> str:
-        """A 0-d array formats as its scalar ('{:.3g}'); others only without a spec (as NumPy)."""
-        if self.ndim == 0:
-            return format(self._data[()], spec)
-        if spec:
-            raise TypeError(f"unsupported format string {spec!r} for a {self.ndim}-d array; format its elements")
-        return str(self)
 
     def __setitem__(self, key, value):
         self._check_writable(value)

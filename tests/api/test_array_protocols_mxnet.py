@@ -14,7 +14,7 @@ def test_format_and_index_follow_numpy():
     a = np.array(onp.pi)
     assert f"{a:0.3g}" == f"{onp.array(onp.pi, dtype='float32'):0.3g}" == "3.14"
     assert "{}".format(np.array([1.5, 2.0])) == str(np.array([1.5, 2.0]))
-    with pytest.raises(TypeError, match="1-d array"):
+    with pytest.raises(TypeError, match="0-d arrays only"):
         "{:10}".format(np.array([1.0]))
     assert operator.index(np.array(3, dtype="int32")) == 3
     for dtype in ("float32", "bool"):
