@@ -188,3 +188,21 @@ def test_forked_child_forgets_the_compiles_under_way():
         assert "stand-in key" in backend._SGEMM_PENDING   # the parent's own entry stays
     finally:
         backend._SGEMM_PENDING.pop("stand-in key", None)
+
+
+def test_every_part_gets_the_loop_metadata_its_kernels_use(tmp_path, monkeypatch):
+    """Long exp loops carry the module's interleave loop-ID node (render.INTERLEAVE_MD): kernels of every part
+    use it, so every part must define it (ONNX's AlexNet failed to parse: undefined metadata '!9000')."""
+    monkeypatch.setattr(partition, "PART_COST", 1)
+    x = rng.standard_normal((64, 64)).astype("f4")
+
+    def body(g, a):
+        return [op(g, "exp", op(g, "mul", a, a)), op(g, "tanh", op(g, "matmul", op(g, "exp", a), a))]
+    graph = graph_of({"a": ((64, 64), "f32")}, body, name="md")
+    plan = module.build_module(passes.optimize(graph).graph, target.host()[0])
+    users = [text for text, _ in plan.parts if "!llvm.loop !9000" in text]
+    assert len(plan.parts) > 1 and len(users) > 1, len(plan.parts)
+    for text, _ in plan.parts:
+        llvm.parse_assembly(text).verify()
+    with config(cache_dir=str(tmp_path), compile_workers=1):
+        compare(graph, [x], rtol=1e-5, atol=1e-5)

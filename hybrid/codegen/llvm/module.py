@@ -361,7 +361,7 @@ def build_module(graph: Graph, triple: str, constant_symbols: Optional[str] = No
         for x, value in enumerate(constants):
             globals_.append(f"@{constant_symbols}_const{x} = external hidden constant [{value.nbytes} x i8], align 64")
 
-    helpers = [INTRINSICS, math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)]
+    helpers = [INTRINSICS, math_module(mod.math)] + [ipow_ir(t) for t in sorted(mod.ipow)] + mod.metadata
     if constant_symbols:   # an AOT library holds its own runtime helpers; the JIT links support.runtime_ir's
         helpers += [truncsfbf2_ir(), barrier_ir(triple)]
     else:

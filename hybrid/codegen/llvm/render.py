@@ -85,6 +85,7 @@ class ModuleState:
         self.ipow: set[str] = set()
         self.functions: list[str] = []
         self.defined: set[str] = set()     # names of helper functions already in `functions`
+        self.metadata: list[str] = []      # module-level metadata (loop IDs): every part of a split module needs it
         self.uses_sgemm = False
         self.uses_lapack = False         # calls LAPACK routines of scipy-openblas32 (lapack.py)
         self.any_parallel = False
@@ -95,9 +96,8 @@ class ModuleState:
 
     def interleave_id(self) -> str:
         """The loop-ID node asking for INTERLEAVE vectors per iteration (defined once per module)."""
-        if INTERLEAVE_ID not in self.defined:
-            self.defined.add(INTERLEAVE_ID)
-            self.functions.append(INTERLEAVE_MD)
+        if INTERLEAVE_MD not in self.metadata:
+            self.metadata.append(INTERLEAVE_MD)
         return INTERLEAVE_ID
 
 
