@@ -398,13 +398,20 @@ def all(a, axis=None, keepdims: bool = False) -> Array:
 
 
 def mean(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
-    """The average over `axis`; NaN over no elements, as NumPy."""
+    """The average over `axis`; NaN over no elements, as NumPy. Integers are summed in float64, as NumPy
+    does, and the mean rounded once to the result's float type: a float32 sum of large integers of both
+    signs would depend on the order of its additions (which differs between backends)."""
+    a = _asarray(a)
+    ints = a if dtype is None and dtype_name(a.dtype) in INT_DTYPES else None
     (a,) = promote(a, to_float=True)
     if dtype is not None:
         a = _cast(a, dtype)
     axes = _axes(axis, a.ndim)
     count = _count(a.shape, axes)
-    return sum(a, axes, keepdims) * (1.0 / count if count else math.nan)
+    scale = 1.0 / count if count else math.nan
+    if ints is not None:
+        return _cast(sum(_cast(ints, "float64"), axes, keepdims) * scale, a.dtype)
+    return sum(a, axes, keepdims) * scale
 
 
 def var(a, axis=None, keepdims: bool = False, ddof: int = 0, dtype=None, *, correction=None) -> Array:

@@ -77,6 +77,16 @@ def test_integer_sum_accumulates_in_the_platform_integer(backend, dtype):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_mean_is_summed_in_float64(backend):
+    """Large integers of both signs: a float32 sum gives 0 or -0.75 depending on the order of its additions
+    (llvm and eager differed); summed in float64 as NumPy does, every backend gives NumPy's mean, rounded."""
+    a = onp.array([2**31 - 1, -2**31, 0, -3], onp.int32)
+    want = onp.float32(onp.mean(a))
+    for got in _both(lambda x: np.mean(x), a, backend=backend):
+        _same(got, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_argmax_argmin_keepdims_and_bool(backend):
     x = onp.array([[3, 9, 1], [9, 0, 4]], onp.float32)
     for got in _both(lambda v: (np.argmax(v, keepdims=True), np.argmin(v, axis=-1, keepdims=True)), x,
