@@ -682,4 +682,4 @@ def standalone_module(conv: DirectConv, render, triple: str, stores: str) -> str
     mod.declares.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
     render(fn, mod, conv, {"x": "%x", "w": "%w", "y": "%y", "yb": "%yb"}, "%lo", "%hi")
     fn.do("ret void")
-    return "\n".join([f'target triple = "{triple}"'] + sorted(mod.declares) + mod.metadata + mod.functions + [fn.text()])
+    return "\n".join([f'target triple = "{triple}"'] + sorted(mod.declares) + mod.functions + [fn.text()])
