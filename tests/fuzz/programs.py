@@ -263,6 +263,9 @@ def step(b: _Builder) -> None:
         fn = b.draw(st.sampled_from(["sum", "prod", "mean", "max", "min", "argmax"]))
         if fn == "argmax" and not a.exact:
             return
+        if fn == "mean" and not _float(a) and onp.dtype(a.dtype).itemsize == 8:
+            return   # a float64 sum of 64-bit integers rounds at each addition: the mean of [max, min, 0, -3]
+            #          depends on the order of additions, which NumPy leaves unspecified too (pairwise)
         keep = b.draw(st.booleans())
         exact = a.exact and (fn in ("max", "min", "argmax") or not _float(a))
         b.try_step(f"np.{fn}({a.name}, axis={_axis(b, a)}" + (f", keepdims={keep})" if fn != "argmax" else ")"), exact)
