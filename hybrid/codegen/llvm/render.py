@@ -361,15 +361,18 @@ class ExprRenderer:
         f = self.mod.intrinsic(LIBM_F64[name], "double", *["double"] * len(args))
         return fn.op(f"call double {f}({', '.join('double ' + a for a in args)})")
 
-    def float_op(self, op: str, a: list[str], t: str) -> str:
+    def float_op(self, op: str, a: list[str], t: str, contract: bool = True) -> str:
         fn, ty, sfx = self.fn, REG[t], _FSUFFIX[t]
-        if t == "bf16":   # computed in float and rounded once (ml_dtypes), never by LLVM's bfloat lowering
+        if t in ("bf16", "f16"):
+            # computed in float and rounded after every operation (ml_dtypes, NumPy's half loops); never by
+            # LLVM's bfloat lowering (a helper MCJIT lacks). Not `contract`: LLVM narrows a widened half op
+            # back to native half arithmetic (avx512fp16) and would then fuse x*y + z, skipping a rounding
             wide = [self.widen(x, t) for x in a]
-            return self.cast(self.float_op(op, wide, "f32"), "f32", "bf16")
+            return self.cast(self.float_op(op, wide, "f32", contract=False), "f32", t)
         simple = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
         if op in simple:
             # `contract`: a product feeding a sum may become one fma (one rounding instead of two)
-            return fn.op(f"{simple[op]} contract {ty} {a[0]}, {a[1]}")
+            return fn.op(f"{simple[op]}{' contract' if contract else ''} {ty} {a[0]}, {a[1]}")
         if op == "neg":
             return fn.op(f"fneg {ty} {a[0]}")
         if op in ("max", "min"):
