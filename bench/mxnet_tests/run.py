@@ -4,6 +4,7 @@ apache/mxnet at run time and never stored in this repository.
 
     python -m bench.mxnet_tests.run --mxnet /path/to/mxnet-clone            # prints the table
     python -m bench.mxnet_tests.run --mxnet ... --files test_loss.py --write  # and writes RESULTS.md
+    python -m bench.mxnet_tests.run --mxnet ... --files test_numpy_op.py --sample-every 100  # 1-in-100 items
 
 Per file: tests passed / run (pytest's count of collected test items, parametrizations included;
 a file that fails to import counts its `def test_` functions as failed), and the most common
@@ -15,6 +16,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,15 +41,17 @@ def _git_dir(clone: str) -> str:
     return os.path.join(clone, ".git") if os.path.isdir(os.path.join(clone, ".git")) else clone
 
 
-def run_file(clone: str, name: str, workdir: str, timeout: float) -> dict:
-    """Run one test file under the shim; its counts and failure reasons."""
+def run_file(clone: str, name: str, workdir: str, timeout: float, sample_every: int = 1) -> dict:
+    """Run one test file under the shim (every `sample_every`th collected item only, when above 1:
+    bench/mxnet_tests/sample.py); its counts and failure reasons."""
     source = git_show(clone, f"{UNITTEST}/{name}")
     with open(os.path.join(workdir, name), "w") as f:
         f.write(source)
     report = os.path.join(workdir, name + ".xml")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, workdir, os.environ.get("PYTHONPATH", "")]),
-               MPLBACKEND="Agg")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "bench.mxnet_tests.shim", "-p", "no:cacheprovider",
+               MPLBACKEND="Agg", MXNET_SHIM_SAMPLE_EVERY=str(sample_every))
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "bench.mxnet_tests.shim", "-p", "bench.mxnet_tests.sample",
+           "-p", "no:cacheprovider",
            "-p", "no:xdist", "-o", "addopts=", f"--junitxml={report}", "--rootdir", workdir, name]
     started = time.monotonic()
     try:
@@ -110,6 +114,9 @@ def main() -> None:
     parser.add_argument("--files", nargs="*", default=DEFAULT_FILES, help=f"files of {UNITTEST}")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per file")
     parser.add_argument("--top", type=int, default=12, help="how many failure reasons to list")
+    parser.add_argument("--sample-every", type=int, default=1,
+                        help="run every Nth collected item of each file only (a reproducible systematic sample)")
+    parser.add_argument("--reports", help="keep each file's JUnit XML report (every item's outcome) in this folder")
     parser.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = parser.parse_args()
     commit = subprocess.run(["git", "--git-dir", _git_dir(args.mxnet), "rev-parse", "--short", "HEAD"],
@@ -120,8 +127,11 @@ def main() -> None:
             with open(os.path.join(workdir, os.path.basename(helper)), "w") as f:
                 f.write(git_show(args.mxnet, helper))
         for name in args.files:
-            results.append(run_file(args.mxnet, name, workdir, args.timeout))
+            results.append(run_file(args.mxnet, name, workdir, args.timeout, args.sample_every))
             r = results[-1]
+            if args.reports and os.path.exists(os.path.join(workdir, name + ".xml")):
+                os.makedirs(args.reports, exist_ok=True)
+                shutil.copy(os.path.join(workdir, name + ".xml"), args.reports)
             print(f"{name}: {r['passed']}/{r['run']} passed in {r['seconds']:.0f} s", flush=True)
     reasons = collections.Counter()
     for r in results:
