@@ -11,7 +11,7 @@ import numpy
 from ..core.array import Array, NDArray, Tracer
 from ..core.dispatch import bind
 from ..ir.types import is_complex
-from .np import (_asarray, _cast, _shape, abs, all as _all, array, asarray, broadcast_shapes, broadcast_to,
+from .np import (_asarray, _cast, _on_cpu, _shape, abs, all as _all, array, asarray, broadcast_shapes, broadcast_to,
                  equal, exp2, eye, full, is_float, isfinite, isinf, isnan, less_equal, linspace, log10,
                  logical_and, logical_not, logical_or, maximum, minimum, multiply, not_equal, power, promote,
                  reshape,
@@ -283,6 +283,28 @@ def frombuffer(buffer, dtype=float, count: int = -1, offset: int = 0) -> NDArray
 
 def fromiter(iterable, dtype, count: int = -1) -> NDArray:
     return NDArray(numpy.fromiter(iterable, dtype, count))
+
+
+def genfromtxt(fname, *args, device=None, ctx=None, **kwargs) -> NDArray:
+    """NumPy's text-table reader (missing values, comments, named columns: NumPy's arguments), as
+    MXNet's np.genfromtxt: the table becomes an array of the dtype NumPy read (float64 unless
+    dtype= says otherwise); structured results (dtype=None with mixed columns) are refused."""
+    _on_cpu(device, "genfromtxt", ctx)
+    return _table_array(numpy.genfromtxt(fname, *args, **kwargs), "genfromtxt")
+
+
+def loadtxt(fname, *args, device=None, ctx=None, **kwargs) -> NDArray:
+    """NumPy's loadtxt (a table with no missing values) as an array; see genfromtxt."""
+    _on_cpu(device, "loadtxt", ctx)
+    return _table_array(numpy.loadtxt(fname, *args, **kwargs), "loadtxt")
+
+
+def _table_array(table: numpy.ndarray, what: str) -> NDArray:
+    if table.dtype.names is not None:
+        raise TypeError(f"np.{what}: the file read as a structured table with columns {table.dtype.names}; "
+                        "arrays hold one dtype: pass dtype= (e.g. dtype='float32') or usecols= to read "
+                        "numeric columns only")
+    return NDArray(numpy.ascontiguousarray(table))
 
 
 def copyto(dst, src, casting: str = "same_kind", where=True) -> None:

@@ -166,3 +166,29 @@ def test_creation_takes_mxnet_ctx_alias_of_device():
         onp.testing.assert_array_equal(make(ctx=hb.cpu()).asnumpy(), make().asnumpy())
     with pytest.raises(ValueError, match="live on 'cpu'"):
         hb.np.ones((2,), ctx="gpu")
+
+
+@pytest.mark.parametrize("reader", ["genfromtxt", "loadtxt"])
+def test_text_table_readers_give_arrays_like_numpy(reader, tmp_path):
+    # MXNet's np.genfromtxt wraps NumPy's and keeps the dtype NumPy read (d2l's get_data_ch11 reads the
+    # tab-separated airfoil table with dtype=np.float32, then takes column means and standard deviations)
+    path = tmp_path / "table.tsv"
+    path.write_text("800\t0\t0.3048\t71.3\n1000\t1.5\t0.2286\t39.6\n# a comment\n1250\t3\t0.1524\t31.7\n")
+    for kwargs in ({"dtype": np.float32, "delimiter": "\t"}, {"delimiter": "\t"}):
+        got = getattr(np, reader)(str(path), **kwargs)
+        expected = getattr(onp, reader)(str(path), **kwargs)
+        assert isinstance(got, hb.NDArray) and got.dtype == expected.dtype
+        onp.testing.assert_array_equal(got.asnumpy(), expected)
+        onp.testing.assert_allclose(((got - got.mean(axis=0)) / got.std(axis=0)).asnumpy(),
+                                    (expected - expected.mean(axis=0)) / expected.std(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_genfromtxt_fills_missing_values_and_refuses_mixed_columns(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("1,2\n3,\n")
+    onp.testing.assert_array_equal(np.genfromtxt(str(path), delimiter=",").asnumpy(), [[1, 2], [3, onp.nan]])
+    path.write_text("a,1\nb,2\n")
+    with pytest.raises(TypeError, match="genfromtxt.*structured.*dtype="):
+        np.genfromtxt(str(path), delimiter=",", dtype=None, encoding="utf-8")
+    with pytest.raises(ValueError, match="live on 'cpu'"):
+        np.genfromtxt(str(path), delimiter=",", usecols=1, device="gpu")
