@@ -32,6 +32,12 @@ class Initializer:
         raise ValueError(f"{type(self).__name__}: no rule for the parameter {name!r}; MXNet-style initializers "
                          f"fill names ending in weight, bias, gamma or beta (give the parameter its own init=)")
 
+    def given_global(self, init) -> "Initializer":
+        """This parameter's own initializer once `initialize(init)` names the global one (None: none
+        given): itself, except for a composite whose parts default to the global initializer (a fused
+        RNN layer's weights)."""
+        return self
+
     def _init_weight(self, name: str, arr) -> None:
         raise TypeError(f"{type(self).__name__} defines neither __call__(shape, dtype) nor MXNet's "
                         f"_init_weight(name, arr); define one of them to initialize {name!r}")

@@ -85,7 +85,10 @@ class Parameter:
         if self._array is not None and not force_reinit:
             return
         self._ctx_list = _device_list(self, device if device is not None else ctx)
-        chosen = initializers.create(self.init if self.init is not None else (init or initializers.Uniform()))
+        if self.init is not None:
+            chosen = initializers.create(self.init).given_global(init)
+        else:
+            chosen = initializers.create(init or initializers.Uniform())
         if isinstance(chosen, initializers.Mixed):
             chosen = chosen.for_name(self.name)
         if not self._shape_known():

@@ -119,8 +119,8 @@ def test_split_rnn_params_follows_mxnet2_fused_layout(layer, mode):
     for name, value in split.items():
         kind = name.split("_", 1)[1]
         expected = {"i2h_bias": 1.0, "h2h_bias": 0.0, "h2h_weight": 0.5}.get(kind)
-        if expected is None:        # i2h weights: Gluon's default Uniform(0.07), not the global Uniform(1.0)
-            assert 0 < onp.abs(value.asnumpy()).max() <= 0.07, name
+        if expected is None:        # i2h weights: no initializer of their own, so the global Uniform(1.0), as MXNet
+            assert 0.07 < onp.abs(value.asnumpy()).max() <= 1.0, name
         else:
             assert (value.asnumpy() == expected).all(), name
     gates = {"lstm": 4, "gru": 3, "rnn_relu": 1}[mode] * 6
@@ -371,3 +371,35 @@ def test_per_layer_file_missing_a_piece_names_it(tmp_path):
     net = rnn.GRU(H, dtype="float64")
     with pytest.raises(hb.HybridError, match="l0_h2h_bias"):
         net.load_parameters(str(path))
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("input_size", [C, 0], ids=["known-input", "deferred"])
+def test_rnn_weights_default_to_the_global_initializer(mode, input_size):
+    """MXNet's rnn layers and cells initialize i2h/h2h weights without an initializer of their own with the
+    one passed to initialize() (RNNFused.set_initializer; a cell's Parameter(init=None)); their biases keep
+    'zeros'; without a global one, Gluon's Uniform(0.07). A Mixed global is resolved by each piece's name."""
+    layer_cls, _, kwargs = LAYERS[mode]
+    x = np.array(onp.random.default_rng(0).standard_normal((T, N, C)).astype("f4"))
+    net = layer_cls(H, num_layers=2, bidirectional=True, input_size=input_size,
+                    h2h_weight_initializer=hb.init.Constant(-0.25), **kwargs)
+    net.initialize(hb.init.Constant(0.5))
+    net(x)
+    for name, value in pieces(net, net.rnn_param.data()).items():
+        expected = {"i2h_weight": 0.5, "h2h_weight": -0.25}.get(name.split("_", 1)[1], 0.0)
+        assert (value == expected).all(), name
+    cell = {"lstm": rnn.LSTMCell, "gru": rnn.GRUCell, "rnn_tanh": rnn.RNNCell}[mode](H, input_size=input_size)
+    cell.initialize(hb.init.Constant(0.5))
+    cell(x[0], cell.begin_state(N))
+    params = {k: v.data().asnumpy() for k, v in cell.collect_params().items()}
+    assert (params["i2h_weight"] == 0.5).all() and (params["h2h_weight"] == 0.5).all()
+    assert (params["i2h_bias"] == 0).all() and (params["h2h_bias"] == 0).all()
+    mixed = layer_cls(H, input_size=C, **kwargs)
+    mixed.initialize(hb.init.Mixed([".*h2h_weight", ".*"], [hb.init.Constant(2.0), hb.init.Constant(3.0)]))
+    split = pieces(mixed, mixed.rnn_param.data())
+    assert (split["l0_h2h_weight"] == 2.0).all() and (split["l0_i2h_weight"] == 3.0).all()
+    assert (split["l0_i2h_bias"] == 0).all()
+    plain = layer_cls(H, input_size=C, **kwargs)
+    plain.initialize()
+    weight = pieces(plain, plain.rnn_param.data())["l0_i2h_weight"]
+    assert 0 < onp.abs(weight).max() <= 0.07

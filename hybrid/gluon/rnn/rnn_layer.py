@@ -23,18 +23,26 @@ from .steps import GATES, NUM_STATES, step
 
 class FusedRNNInit(initializers.Initializer):
     """Initializes `rnn_param` piece by piece: each weight and bias with its own initializer
-    (i2h_weight_initializer, ...; None means Gluon's default Uniform), on the piece's shape."""
+    (i2h_weight_initializer, ...), on the piece's shape. A piece without one takes the global initializer
+    passed to `initialize()` (MXNet's RNNFused.set_initializer), else Gluon's default Uniform."""
 
-    def __init__(self, layer: "_RNNLayer", piece_inits: dict):
-        self.layer, self.piece_inits = layer, piece_inits
+    def __init__(self, layer: "_RNNLayer", piece_inits: dict, global_init=None):
+        self.layer, self.piece_inits, self.global_init = layer, piece_inits, global_init
+
+    def given_global(self, init) -> "FusedRNNInit":
+        return FusedRNNInit(self.layer, self.piece_inits, init)
+
+    def _default_for(self, piece: str) -> initializers.Initializer:
+        chosen = initializers.create(self.global_init if self.global_init is not None else initializers.Uniform())
+        return chosen.for_name(piece) if isinstance(chosen, initializers.Mixed) else chosen
 
     def __call__(self, shape, dtype):
         pieces = self.layer._pieces(self.layer._input_size_of(shape[0]))
         parts = []
         for name, piece_shape in pieces:
             chosen = self.piece_inits[name.split("_", 1)[1]]
-            parts.append(initializers.create(chosen if chosen is not None else initializers.Uniform()).for_parameter(
-                name, piece_shape, dtype).ravel())
+            init = initializers.create(chosen) if chosen is not None else self._default_for(name)
+            parts.append(init.for_parameter(name, piece_shape, dtype).ravel())
         return numpy.concatenate(parts).astype(dtype)
 
 
