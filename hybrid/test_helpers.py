@@ -158,6 +158,23 @@ def check_numeric_gradient(fn: Callable, location, numeric_eps: Optional[float] 
                                       err_msg=f"autograd and numeric gradients of input {i} differ")
 
 
-__all__ = ["gen_buckets_probs_with_ppf", "verify_generator", "collapse_sum_like", "effective_dtype", "is_op_runnable",
+def _legacy_symbol_check(name: str) -> Callable:
+    def check(*_args, **_kwargs):
+        raise NotImplementedError(
+            f"test_utils.{name} checks a legacy MXNet Symbol, which hybrid does not offer (docs/semantics.md): "
+            "compute the result eagerly (or with a hybridized block) and compare it with assert_almost_equal; for "
+            "gradients, record with hb.autograd.record(), call .backward() and compare each input's .grad "
+            "(check_numeric_gradient checks a function against finite differences)")
+    check.__name__ = check.__qualname__ = name
+    check.__doc__ = f"MXNet's {name} takes a legacy Symbol; here it raises NotImplementedError saying what to use."
+    return check
+
+
+# Importable so that test files naming them load; calling one says how to check with autograd instead.
+check_symbolic_forward = _legacy_symbol_check("check_symbolic_forward")
+check_symbolic_backward = _legacy_symbol_check("check_symbolic_backward")
+
+
+__all__ = ["gen_buckets_probs_with_ppf", "check_symbolic_forward", "check_symbolic_backward", "verify_generator", "collapse_sum_like", "effective_dtype", "is_op_runnable",
            "has_tvm_ops", "new_matrix_with_real_eigvals_nd", "new_sym_matrix_with_real_eigvals_nd",
            "check_numeric_gradient"]

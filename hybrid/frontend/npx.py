@@ -371,3 +371,4 @@ def waitall() -> None:
 
 
 from .npx_control import cond, foreach, while_loop  # noqa: E402,F401  (MXNet's control-flow operators)
+from . import npx_image as image  # noqa: E402,F401  (npx.image: MXNet image operators, eager NumPy)

@@ -7,7 +7,6 @@ Functions return NDArrays, as MXNet's do; random augmenters draw from NumPy's gl
 """
 from __future__ import annotations
 
-import io
 import random as _pyrandom
 from typing import Optional, Sequence
 
@@ -17,18 +16,7 @@ from ..errors import ShapeError
 from ..core.array import NDArray
 from ..gluon.data.vision import color
 from ..gluon.data.vision.decode import decode
-from ..gluon.data.vision.transforms import Resize as _NumpyResize
-
-# MXNet's interp codes -> Pillow resampling filters (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos)
-_PIL_FILTERS = {0: "NEAREST", 1: "BILINEAR", 2: "BICUBIC", 3: "BOX", 4: "LANCZOS"}
-
-
-def _pil():
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("hb.image needs Pillow to decode images: pip install 'hybrid[image]' (or pillow)") from None
-    return Image
+from ..frontend.npx_image import resize_array
 
 
 def _hwc(src) -> numpy.ndarray:
@@ -54,42 +42,10 @@ def imread(filename: str, flag: int = 1, to_rgb: bool = True) -> NDArray:
         return imdecode(f.read(), flag, to_rgb)
 
 
-def _interp_method(interp: int, src_size: tuple, dst_size: tuple) -> int:
-    """MXNet's two automatic codes: 9 picks bicubic to enlarge, area to shrink, else bilinear;
-    10 picks one of 0-4 at random."""
-    if interp == 9:
-        (sh, sw), (dh, dw) = src_size, dst_size
-        if dh > sh and dw > sw:
-            return 2
-        if dh < sh and dw < sw:
-            return 3
-        return 1
-    if interp == 10:
-        return _pyrandom.randint(0, 4)
-    return interp
-
-
 def imresize(src, w: int, h: int, interp: int = 1) -> NDArray:
     """Resize to width w, height h (interp: 0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 lanczos,
-    9 automatic, 10 random)."""
-    a = _hwc(src)
-    interp = _interp_method(interp, a.shape[:2], (h, w))
-    try:
-        Image = _pil()
-    except ImportError:
-        if interp not in (0, 1):
-            raise ValueError(f"imresize: interp={interp} needs Pillow; without it only 0 (nearest) and "
-                             "1 (bilinear) are available") from None
-        return NDArray(_NumpyResize((w, h), "nearest" if interp == 0 else "bilinear")(a))
-    if interp not in _PIL_FILTERS:
-        raise ValueError(f"imresize: interp must be one of {sorted(_PIL_FILTERS)}, got {interp}")
-    resample = getattr(Image.Resampling, _PIL_FILTERS[interp])
-    if a.dtype == numpy.uint8:
-        planes = [numpy.asarray(Image.fromarray(a[:, :, c]).resize((w, h), resample)) for c in range(a.shape[2])]
-    else:  # float images: Pillow's 32-bit float mode, one channel at a time
-        planes = [numpy.asarray(Image.fromarray(a[:, :, c].astype(numpy.float32), "F").resize((w, h), resample))
-                  .astype(a.dtype) for c in range(a.shape[2])]
-    return NDArray(numpy.ascontiguousarray(numpy.stack(planes, axis=-1)))
+    9 automatic, 10 random); npx.image.resize and vision.transforms.Resize resample the same way."""
+    return NDArray(resize_array(_hwc(src), w, h, interp))
 
 
 def resize_short(src, size: int, interp: int = 2) -> NDArray:

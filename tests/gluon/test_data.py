@@ -127,7 +127,7 @@ def test_to_tensor_normalize_compose():
 
 def test_resize():
     img = onp.arange(4, dtype=onp.uint8).reshape(2, 2, 1) * 60
-    nearest = T.Resize(4, "nearest")(img)
+    nearest = T.Resize(4, interpolation="nearest")(img)
     onp.testing.assert_array_equal(nearest[..., 0], onp.kron(img[..., 0], onp.ones((2, 2), onp.uint8)))
     bilinear = T.Resize((4, 2))(img.astype(onp.float32))          # (width, height), as Gluon
     assert bilinear.shape == (2, 4, 1)

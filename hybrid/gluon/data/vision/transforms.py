@@ -1,60 +1,81 @@
-"""Image transforms (Gluon names), applied to NumPy images in the data pipeline.
+"""Image transforms (Gluon names), applied in the data pipeline.
 
 Images are HWC (height, width, channels) as datasets store them, or NHWC batches; ToTensor
-turns them into CHW / NCHW float32 in [0, 1], which Normalize then expects.
+turns them into CHW / NCHW float32 in [0, 1], which Normalize, Rotate and RandomRotation expect.
+Each transform takes a NumPy array (and returns one) or an NDArray (and returns an NDArray, as
+MXNet's transform blocks do). They run eagerly in NumPy on the host: `hybridize()` leaves them
+eager and logs why (data-pipeline steps are not traced; docs/semantics.md).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+import logging
+from typing import Callable, Optional, Sequence, Union
 
 import numpy
 
+from ....core.array import NDArray
 from ....errors import ShapeError
+from ....frontend import npx_image
 from . import color
 
+_log = logging.getLogger(__name__)
 
-class Compose:
-    """Apply transforms in order."""
+
+class Transform:
+    """A transform of one image (or batch): subclasses define `apply` on NumPy arrays."""
+
+    def apply(self, x: numpy.ndarray):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        if isinstance(x, NDArray):
+            return NDArray(numpy.ascontiguousarray(self.apply(x.asnumpy())))
+        return self.apply(numpy.asarray(x))
+
+    def hybridize(self, active: bool = True, **_options) -> None:
+        """Transforms stay eager: they are NumPy steps of the data pipeline, not traced ops."""
+        if active:
+            _log.info("%s.hybridize(): image transforms run eagerly in NumPy on the host (data-pipeline steps "
+                      "are not traced); nothing changes", type(self).__name__)
+
+
+class Compose(Transform):
+    """Apply transforms (or functions of a NumPy image) in order."""
 
     def __init__(self, transforms: Sequence[Callable]):
         self.transforms = list(transforms)
 
-    def __call__(self, x):
+    def apply(self, x):
         for t in self.transforms:
-            x = t(x)
+            x = numpy.asarray(t(x))
         return x
 
     def __repr__(self) -> str:
         return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
 
 
-class Cast:
+class Cast(Transform):
     def __init__(self, dtype="float32"):
         self.dtype = numpy.dtype(dtype)
 
-    def __call__(self, x):
-        return numpy.asarray(x).astype(self.dtype)
+    def apply(self, x):
+        return x.astype(self.dtype)
 
     def __repr__(self) -> str:
         return f"Cast({self.dtype.name})"
 
 
-class ToTensor:
+class ToTensor(Transform):
     """HWC (or NHWC) image with values in [0, 255] -> CHW (NCHW) float32 in [0, 1]."""
 
-    def __call__(self, x):
-        x = numpy.asarray(x)
-        if x.ndim == 2:
-            x = x[:, :, None]
-        if x.ndim not in (3, 4):
-            raise ShapeError(f"ToTensor expects an HWC image or an NHWC batch, got shape {x.shape}")
-        return numpy.ascontiguousarray(numpy.moveaxis(x, -1, -3), dtype=numpy.float32) * numpy.float32(1 / 255)
+    def apply(self, x):
+        return npx_image.to_tensor_array(x)
 
     def __repr__(self) -> str:
         return "ToTensor()"
 
 
-class Normalize:
+class Normalize(Transform):
     """(x - mean[c]) / std[c] for each channel c of a CHW image or NCHW batch."""
 
     def __init__(self, mean: Union[float, Sequence[float]] = 0.0, std: Union[float, Sequence[float]] = 1.0):
@@ -63,75 +84,64 @@ class Normalize:
         if numpy.any(self.std == 0):
             raise ValueError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
 
-    def __call__(self, x):
-        x = numpy.asarray(x, numpy.float32)
-        if x.ndim not in (3, 4):
-            raise ShapeError(f"Normalize expects a CHW image or an NCHW batch (use ToTensor first), got {x.shape}")
-        channels = x.shape[-3]
-        if self.mean.size not in (1, channels) or self.std.size not in (1, channels):
-            raise ShapeError(f"Normalize: {self.mean.size} means and {self.std.size} stds for {channels} channels")
-        return (x - self.mean.reshape(-1, 1, 1)) / self.std.reshape(-1, 1, 1)
+    def apply(self, x):
+        return npx_image.normalize_array(x, self.mean, self.std)
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
 
 
-def _linear_taps(n_in: int, n_out: int) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """For each output pixel: the two source pixels and the weight of the second (half-pixel centers)."""
-    src = numpy.clip((numpy.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
-    lo = numpy.floor(src).astype(numpy.int64)
-    hi = numpy.minimum(lo + 1, n_in - 1)
-    return lo, hi, (src - lo).astype(numpy.float32)
+class Resize(Transform):
+    """Resize HWC images (or NHWC batches) to `size` = (width, height), or an int: a square, or with
+    `keep_ratio` the shorter edge (the aspect ratio kept). `interpolation`: MXNet's codes (0 nearest,
+    1 bilinear, 2 bicubic, 3 area, 4 lanczos, 9 automatic, 10 random) or 'nearest' / 'bilinear'.
+    As MXNet's, a bad size is reported when the transform is applied. Resamples as hb.image.imresize."""
 
+    def __init__(self, size: Union[int, Sequence[int]], keep_ratio: bool = False,
+                 interpolation: Union[int, str] = 1):
+        if not isinstance(keep_ratio, (bool, numpy.bool_)):
+            raise TypeError(f"Resize: keep_ratio must be True or False, got {keep_ratio!r}; the interpolation is "
+                            f"the third argument (Resize(size, interpolation={keep_ratio!r}))")
+        self.size, self.keep_ratio, self.interpolation = size, keep_ratio, interpolation
 
-class Resize:
-    """Resize HWC images (or NHWC batches) to `size` = (width, height) or a square int, with
-    'bilinear' or 'nearest' interpolation. Integer images stay integer (rounded)."""
-
-    def __init__(self, size: Union[int, Sequence[int]], interpolation: str = "bilinear"):
-        width, height = (size, size) if isinstance(size, int) else tuple(size)
-        if interpolation not in ("bilinear", "nearest"):
-            raise ValueError(f"Resize: interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
-        self.width, self.height, self.interpolation = int(width), int(height), interpolation
-
-    def __call__(self, x):
-        x = numpy.asarray(x)
-        if x.ndim not in (3, 4):
-            raise ShapeError(f"Resize expects an HWC image or an NHWC batch, got shape {x.shape}")
-        out = x.astype(numpy.float32)
-        for axis, n_out in ((-3, self.height), (-2, self.width)):
-            lo, hi, w = _linear_taps(x.shape[axis], n_out)
-            if self.interpolation == "nearest":
-                out = numpy.take(out, numpy.where(w < 0.5, lo, hi), axis=axis)
-            else:
-                shape = [1] * out.ndim
-                shape[axis] = n_out
-                w = w.reshape(shape)
-                out = numpy.take(out, lo, axis=axis) * (1 - w) + numpy.take(out, hi, axis=axis) * w
-        if numpy.issubdtype(x.dtype, numpy.integer):
-            info = numpy.iinfo(x.dtype)
-            return numpy.clip(numpy.rint(out), info.min, info.max).astype(x.dtype)
-        return out.astype(x.dtype)
+    def apply(self, x):
+        width, height = npx_image.resize_target(x, self.size, self.keep_ratio)
+        return npx_image.resize_array(x, width, height, self.interpolation)
 
     def __repr__(self) -> str:
-        return f"Resize(({self.width}, {self.height}), {self.interpolation})"
+        return f"Resize({self.size}, keep_ratio={self.keep_ratio}, interpolation={self.interpolation!r})"
 
 
-class RandomCrop:
+class CropResize(Transform):
+    """The `width` x `height` window at column x, row y of an HWC image (or NHWC batch), resized to
+    `size` = (width, height) or a square int when given."""
+
+    def __init__(self, x: int, y: int, width: int, height: int, size: Optional[Union[int, Sequence[int]]] = None,
+                 interpolation: Union[int, str] = 1):
+        self.x, self.y, self.width, self.height = x, y, width, height
+        self.size, self.interpolation = size, interpolation
+
+    def apply(self, x):
+        out = npx_image.crop_array(x, self.x, self.y, self.width, self.height)
+        if self.size is None:
+            return out
+        width, height = npx_image.resize_target(out, self.size, keep_ratio=False)
+        return npx_image.resize_array(out, width, height, self.interpolation)
+
+
+class RandomCrop(Transform):
     """Pad an HWC image by `pad` pixels on each side (with `pad_value`), then cut a random
     `size` = (width, height) window: random translation, the classic augmentation for digits.
     `seed` makes the sequence of crops reproducible (in a DataLoader without worker threads; with
     workers the draws are safe but their order across samples varies)."""
 
-    def __init__(self, size: Union[int, Sequence[int]], pad: int = 0, pad_value: float = 0, seed=None):
+    def __init__(self, size: Union[int, Sequence[int]], pad: Optional[int] = 0, pad_value: float = 0, seed=None):
         width, height = (size, size) if isinstance(size, int) else tuple(size)
-        self.width, self.height, self.pad, self.pad_value = int(width), int(height), int(pad), pad_value
+        self.width, self.height, self.pad, self.pad_value = int(width), int(height), int(pad or 0), pad_value
         self._rng = numpy.random.default_rng(seed)
 
-    def __call__(self, x):
-        x = numpy.asarray(x)
-        if x.ndim != 3:
-            raise ShapeError(f"RandomCrop expects an HWC image, got shape {x.shape}")
+    def apply(self, x):
+        x = _image(x)
         if self.pad:
             p = self.pad
             x = numpy.pad(x, ((p, p), (p, p), (0, 0)), constant_values=self.pad_value)
@@ -147,25 +157,33 @@ class RandomCrop:
         return f"RandomCrop(({self.width}, {self.height}), pad={self.pad})"
 
 
-def _image(x) -> numpy.ndarray:
-    x = numpy.asarray(x)
+def _image(x: numpy.ndarray) -> numpy.ndarray:
     if x.ndim != 3:
         raise ShapeError(f"expected an HWC image, got shape {x.shape}")
     return x
 
 
-class CenterCrop:
+def _chw_float(x: numpy.ndarray, who: str) -> numpy.ndarray:
+    if not numpy.issubdtype(x.dtype, numpy.floating):
+        raise TypeError(f"{who} rotates float CHW images or NCHW batches (ToTensor's output), got {x.dtype}; "
+                        "apply ToTensor (or Cast('float32')) first")
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{who} expects a CHW image or an NCHW batch, got shape {x.shape}")
+    return x
+
+
+class CenterCrop(Transform):
     """The centre `size` = (width, height) window; images smaller than that are resized up first."""
 
-    def __init__(self, size: Union[int, Sequence[int]], interpolation: str = "bilinear"):
+    def __init__(self, size: Union[int, Sequence[int]], interpolation: Union[int, str] = 1):
         self.width, self.height = (size, size) if isinstance(size, int) else tuple(size)
         self.interpolation = interpolation
 
-    def __call__(self, x):
+    def apply(self, x):
         x = _image(x)
         h, w = x.shape[:2]
         if h < self.height or w < self.width:
-            x = Resize((max(w, self.width), max(h, self.height)), self.interpolation)(x)
+            x = npx_image.resize_array(x, max(w, self.width), max(h, self.height), self.interpolation)
             h, w = x.shape[:2]
         top, left = (h - self.height) // 2, (w - self.width) // 2
         return x[top:top + self.height, left:left + self.width]
@@ -174,36 +192,29 @@ class CenterCrop:
         return f"CenterCrop(({self.width}, {self.height}))"
 
 
-class RandomResizedCrop:
+class RandomResizedCrop(Transform):
     """A random window covering `scale` of the area with aspect ratio in `ratio` (log-uniform),
-    resized to `size` (Inception-style augmentation); the centre crop after 10 failed draws."""
+    resized to `size` (Inception-style augmentation); the centre square after 10 failed draws."""
 
     def __init__(self, size: Union[int, Sequence[int]], scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                 interpolation: str = "bilinear", seed=None):
+                 interpolation: Union[int, str] = 1, seed=None):
         self.width, self.height = (size, size) if isinstance(size, int) else tuple(size)
         self.scale, self.ratio, self.interpolation = scale, ratio, interpolation
         self._rng = numpy.random.default_rng(seed)
 
-    def __call__(self, x):
+    def apply(self, x):
         x = _image(x)
-        h, w = x.shape[:2]
-        for _ in range(10):
-            area = h * w * self._rng.uniform(*self.scale)
-            aspect = numpy.exp(self._rng.uniform(numpy.log(self.ratio[0]), numpy.log(self.ratio[1])))
-            cw, ch = int(round(numpy.sqrt(area * aspect))), int(round(numpy.sqrt(area / aspect)))
-            if 0 < cw <= w and 0 < ch <= h:
-                top, left = int(self._rng.integers(0, h - ch + 1)), int(self._rng.integers(0, w - cw + 1))
-                return Resize((self.width, self.height), self.interpolation)(x[top:top + ch, left:left + cw])
-        return Resize((self.width, self.height), self.interpolation)(CenterCrop(min(h, w))(x))
+        left, top, cw, ch = npx_image.random_window(x.shape[0], x.shape[1], self.scale, self.ratio, self._rng)
+        return npx_image.resize_array(x[top:top + ch, left:left + cw], self.width, self.height, self.interpolation)
 
 
-class _RandomFlip:
+class _RandomFlip(Transform):
     axis = 1
 
     def __init__(self, p: float = 0.5, seed=None):
         self.p, self._rng = p, numpy.random.default_rng(seed)
 
-    def __call__(self, x):
+    def apply(self, x):
         x = _image(x)
         return numpy.flip(x, self.axis).copy() if self._rng.random() < self.p else x
 
@@ -216,7 +227,14 @@ class RandomFlipTopBottom(_RandomFlip):
     axis = 0
 
 
-class _RandomColor:
+def _back_to(out: numpy.ndarray, like: numpy.ndarray) -> numpy.ndarray:
+    """A float result in the input's dtype: integer images are rounded and clipped to [0, 255]."""
+    if numpy.issubdtype(like.dtype, numpy.integer):
+        return numpy.clip(numpy.rint(out), 0, 255).astype(like.dtype)
+    return out.astype(like.dtype)
+
+
+class _RandomColor(Transform):
     """Scales a colour property by 1 + U(-amount, amount) (hue: rotates by U(-amount, amount) * pi)."""
 
     def __init__(self, amount: float, seed=None):
@@ -227,12 +245,9 @@ class _RandomColor:
     def adjust(self, img, draw):
         raise NotImplementedError
 
-    def __call__(self, x):
+    def apply(self, x):
         x = _image(x)
-        out = self.adjust(x.astype(numpy.float32), self._rng.uniform(-self.amount, self.amount))
-        if numpy.issubdtype(x.dtype, numpy.integer):
-            return numpy.clip(numpy.rint(out), 0, 255).astype(x.dtype)
-        return out.astype(x.dtype)
+        return _back_to(self.adjust(x.astype(numpy.float32), self._rng.uniform(-self.amount, self.amount)), x)
 
 
 class RandomBrightness(_RandomColor):
@@ -255,7 +270,7 @@ class RandomHue(_RandomColor):
         return color.hue(img, draw * numpy.pi)
 
 
-class RandomColorJitter:
+class RandomColorJitter(Transform):
     """Brightness, contrast, saturation and hue jitters, in a random order."""
 
     def __init__(self, brightness: float = 0, contrast: float = 0, saturation: float = 0, hue: float = 0, seed=None):
@@ -264,10 +279,117 @@ class RandomColorJitter:
                        ((RandomBrightness, brightness), (RandomContrast, contrast), (RandomSaturation, saturation),
                         (RandomHue, hue)) if v > 0]
 
-    def __call__(self, x):
+    def apply(self, x):
         for i in self._rng.permutation(len(self._steps)):
-            x = self._steps[i](x)
+            x = self._steps[i].apply(x)
         return x
 
 
 ColorJitter = RandomColorJitter
+
+
+class RandomLighting(Transform):
+    """AlexNet's PCA lighting noise on an HWC RGB image: adds eigvec @ (a * eigval) to every pixel,
+    a ~ N(0, alpha) per principal component (ImageNet's RGB eigenvalues / eigenvectors, on the
+    0-255 scale)."""
+
+    EIGVAL = numpy.array([55.46, 4.794, 1.148], numpy.float32)
+    EIGVEC = numpy.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]],
+                         numpy.float32)
+
+    def __init__(self, alpha: float, seed=None):
+        if alpha < 0:
+            raise ValueError(f"RandomLighting: alpha must be >= 0, got {alpha}")
+        self.alpha, self._rng = alpha, numpy.random.default_rng(seed)
+
+    def apply(self, x):
+        x = _image(x)
+        weights = self._rng.normal(0.0, self.alpha, size=3).astype(numpy.float32)
+        return _back_to(x.astype(numpy.float32) + self.EIGVEC @ (weights * self.EIGVAL), x)
+
+
+class RandomGray(Transform):
+    """With probability p, every channel of an HWC RGB image becomes its luma (ITU-R BT.601)."""
+
+    def __init__(self, p: float = 0.5, seed=None):
+        self.p, self._rng = p, numpy.random.default_rng(seed)
+
+    def apply(self, x):
+        x = _image(x)
+        if self._rng.random() >= self.p:
+            return x
+        gray = (x.astype(numpy.float32) * color.GRAY).sum(axis=-1, keepdims=True)
+        return _back_to(numpy.repeat(gray, x.shape[-1], axis=-1), x)
+
+
+class RandomApply(Transform):
+    """Apply `transforms` (one transform, a function, or a list applied in order) with probability p."""
+
+    def __init__(self, transforms, p: float = 0.5, seed=None):
+        self.transforms = Compose(transforms) if isinstance(transforms, (list, tuple)) else transforms
+        self.p, self._rng = p, numpy.random.default_rng(seed)
+
+    def apply(self, x):
+        return numpy.asarray(self.transforms(x)) if self._rng.random() < self.p else x
+
+
+def rotate_array(x: numpy.ndarray, degrees: float) -> numpy.ndarray:
+    """Rotate CHW images (or NCHW batches) counter-clockwise by `degrees` about the centre, bilinear,
+    zero outside: each output pixel samples the input at its position rotated back by -degrees."""
+    h, w = x.shape[-2:]
+    theta = numpy.deg2rad(degrees)
+    cos, sin = numpy.cos(theta), numpy.sin(theta)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    ys, xs = numpy.meshgrid(numpy.arange(h) - cy, numpy.arange(w) - cx, indexing="ij")
+    # in (x, up) coordinates (up = -row), the source is the output point rotated by -theta
+    src_x = cos * xs - sin * ys + cx
+    src_y = sin * xs + cos * ys + cy
+    x0, y0 = numpy.floor(src_x).astype(numpy.int64), numpy.floor(src_y).astype(numpy.int64)
+    fx, fy = (src_x - x0).astype(x.dtype), (src_y - y0).astype(x.dtype)
+    out = numpy.zeros_like(x)
+    for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yy, xx = y0 + dy, x0 + dx
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        out += numpy.where(inside, x[..., numpy.clip(yy, 0, h - 1), numpy.clip(xx, 0, w - 1)] * weight, 0)
+    return out
+
+
+def _no_zoom(zoom_in: bool, zoom_out: bool, who: str) -> None:
+    if zoom_in or zoom_out:
+        raise NotImplementedError(f"{who}: zoom_in / zoom_out are not offered; rotate, then crop or resize with "
+                                  "CenterCrop / Resize")
+
+
+class Rotate(Transform):
+    """Rotate float CHW images (or NCHW batches) counter-clockwise by `rotation_degrees`."""
+
+    def __init__(self, rotation_degrees: float, zoom_in: bool = False, zoom_out: bool = False):
+        _no_zoom(zoom_in, zoom_out, "Rotate")
+        self.degrees = float(rotation_degrees)
+
+    def apply(self, x):
+        return rotate_array(_chw_float(x, "Rotate"), self.degrees)
+
+
+class RandomRotation(Transform):
+    """With probability `rotate_with_proba`, rotate float CHW images (NCHW batches) by an angle drawn
+    uniformly from `angle_limits` = (low, high) degrees."""
+
+    def __init__(self, angle_limits: Sequence[float], zoom_in: bool = False, zoom_out: bool = False,
+                 rotate_with_proba: float = 1.0, seed=None):
+        _no_zoom(zoom_in, zoom_out, "RandomRotation")
+        if not 0.0 <= rotate_with_proba <= 1.0:
+            raise ValueError(f"RandomRotation: rotate_with_proba must be in [0, 1], got {rotate_with_proba}")
+        low, high = angle_limits
+        self.low, self.high, self.p = float(low), float(high), rotate_with_proba
+        self._rng = numpy.random.default_rng(seed)
+
+    def apply(self, x):
+        x = _chw_float(x, "RandomRotation")
+        if self._rng.random() >= self.p:
+            return x
+        return rotate_array(x, self._rng.uniform(self.low, self.high))
+
+
+HybridCompose = Compose
+HybridRandomApply = RandomApply
