@@ -354,7 +354,10 @@ class NDArray(Array):
 
     def __setitem__(self, key, value):
         self._check_writable(value)
-        self._assign(numpy.asarray(value, dtype=self._data.dtype), normalize_setitem_key(key))
+        key, value = normalize_setitem_key(key), numpy.asarray(value, dtype=self._data.dtype)
+        if value.ndim and value.shape[0] == 1:
+            value = value.reshape(setitem_value_shape(value.shape, self._data[key].ndim))
+        self._assign(value, key)
 
     def __repr__(self) -> str:
         return repr(self._data)
@@ -601,6 +604,16 @@ def write_out(out, result):
         else:
             o[...] = numpy.asarray(r)
     return out if len(outs) > 1 else outs[0]
+
+
+def setitem_value_shape(value_shape: tuple, region_ndim: int) -> tuple:
+    """MXNet's (and PyTorch's) rule for `x[key] = value`: leading size-1 axes of a value of higher rank
+    than the indexed region are dropped before it broadcasts. NumPy does so too, except into a single
+    element, where NumPy 2 refuses a (1, 1) value: the d2l book's `preds[i] = net(x.reshape(1, -1))`."""
+    drop = 0
+    while drop < len(value_shape) - region_ndim and value_shape[drop] == 1:
+        drop += 1
+    return tuple(value_shape[drop:])
 
 
 def normalize_setitem_key(key):

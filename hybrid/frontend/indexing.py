@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy
 
 from ..errors import ShapeError
-from ..core.array import Array, Tracer, _tracing_error, normalize_setitem_key
+from ..core.array import Array, Tracer, _tracing_error, normalize_setitem_key, setitem_value_shape
 from ..core import views
 from .advanced_indexing import getitem_advanced, is_advanced
 
@@ -56,6 +56,9 @@ def functional_setitem(x: Array, key, value) -> Array:
     positions = numpy.arange(x.size, dtype=numpy.int64).reshape(x.shape)[normalize_setitem_key(key)]
     if positions.size == 0:
         return x
+    trimmed = setitem_value_shape(tuple(value.shape), positions.ndim)
+    if trimmed != tuple(value.shape):
+        value = np.reshape(value, trimmed)
     try:
         numpy.broadcast_shapes(tuple(value.shape), positions.shape)
     except ValueError:

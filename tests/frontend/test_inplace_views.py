@@ -355,3 +355,31 @@ def test_out_arguments_write_into_the_given_array(traced):
         np.median(np.array(data), axis=0, out=np.array(onp.zeros(3, onp.float32)))
     filled = np.array(onp.zeros((2, 2), onp.float32))
     assert np.random.default_rng(0).random(out=filled) is filled and float(filled.asnumpy().std()) > 0
+
+
+def _write_higher_rank_values(x, v):
+    """MXNet's setitem rule: a value's leading size-1 axes beyond the indexed region's rank are dropped
+    (NumPy 2 refuses a (1, 1) value for a single element: d2l's `preds[i] = net(X.reshape(1, -1))`)."""
+    x[1, 2] = v                                  # (1, 1) into one element
+    x[0] = np.broadcast_to(v, (1, 1, 4)) * 2.0   # (1, 1, 4) into a row
+    x[2, 1:3] = np.reshape(v, (1, 1, 1)) - 1.0   # (1, 1, 1) into a (2,) slice
+    return x
+
+
+@pytest.mark.parametrize("backend", [None] + BACKENDS)
+def test_setitem_drops_a_values_leading_unit_axes_like_mxnet(backend):
+    x0, v0 = onp.arange(12, dtype=onp.float32).reshape(3, 4), onp.array([[7.5]], onp.float32)
+    expected = x0.copy()
+    expected[1, 2], expected[0], expected[2, 1:3] = 7.5, 15.0, 6.5
+    fn = _write_higher_rank_values if backend is None else hb.hybridize(_write_higher_rank_values, backend=backend)
+    onp.testing.assert_array_equal(fn(np.array(x0), np.array(v0)).asnumpy(), expected)
+
+
+def test_setitem_still_refuses_values_that_do_not_fit():
+    x = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="broadcast"):
+        x[0] = np.ones((2, 4))                   # a leading axis of size 2 is data, never dropped
+    with pytest.raises(ValueError):
+        x[1, 1] = np.ones((1, 2))                # two values for one element
+    with pytest.raises(ShapeError, match="broadcast"):
+        hb.hybridize(lambda a: (a.__setitem__((1, 1), np.ones((1, 2))), a)[1], backend="interp")(np.zeros((3, 4)))
