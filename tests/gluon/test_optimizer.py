@@ -8,6 +8,7 @@ import pytest
 
 import hybrid as hb
 from hybrid import gluon
+from hybrid.errors import HybridError
 from hybrid.gluon import optimizer as opt
 
 STEPS = 6
@@ -85,6 +86,10 @@ CASES = [
     ("rmsprop", {"learning_rate": 0.01}, lambda: ref_rmsprop(0.01)),
     ("rmsprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True, "wd": 0.01},
      lambda: ref_rmsprop(0.01, momentum=0.9, centered=True, wd=0.01)),
+    # MXNet 1.x's names (the d2l book's RMSProp chapter): gamma1 is rho, gamma2 the centered variant's momentum
+    ("rmsprop", {"learning_rate": 0.01, "gamma1": 0.8}, lambda: ref_rmsprop(0.01, rho=0.8)),
+    ("rmsprop", {"learning_rate": 0.01, "gamma1": 0.95, "gamma2": 0.5, "centered": True},
+     lambda: ref_rmsprop(0.01, rho=0.95, momentum=0.5, centered=True)),
 ]
 
 
@@ -172,3 +177,12 @@ def test_default_learning_rates():
     assert opt.SGD().learning_rate == 0.01
     assert opt.Adam().learning_rate == 0.001
     assert math.isclose(opt.create("rmsprop", learning_rate=0.3).learning_rate, 0.3)
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"rho": 0.5, "gamma1": 0.8}, "rho=0.5 and gamma1=0.8"),
+    ({"gamma2": 0.9}, "gamma2.*centered=True"),
+])
+def test_rmsprop_mxnet1_names_refuse_conflicts(params, message):
+    with pytest.raises(HybridError, match=message):
+        opt.create("rmsprop", learning_rate=0.01, **params)

@@ -20,8 +20,10 @@ class RMSProp(Optimizer):
 
     def __init__(self, learning_rate: Optional[float] = None, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-8, centered: bool = False, wd: float = 0.0,
-                 clip_gradient: Optional[float] = None, lr_scheduler=None, **options):
+                 clip_gradient: Optional[float] = None, lr_scheduler=None, gamma1: Optional[float] = None,
+                 gamma2: Optional[float] = None, **options):
         super().__init__(learning_rate, wd, clip_gradient, lr_scheduler, **options)
+        rho, momentum = _mxnet1_names(rho, momentum, gamma1, gamma2, centered)
         if not 0.0 <= rho < 1.0:
             raise HybridError(f"RMSProp rho must be in [0, 1), got {rho}")
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
@@ -50,3 +52,20 @@ class RMSProp(Optimizer):
             step = rest.pop(0) * self.momentum + step
             new_state.append(step)
         return weight - step * lr, tuple(new_state)
+
+
+def _mxnet1_names(rho: float, momentum: float, gamma1: Optional[float], gamma2: Optional[float],
+                  centered: bool) -> tuple:
+    """MXNet 1.x spelled rho `gamma1` and the centered variant's momentum `gamma2` (the d2l book's RMSProp
+    chapter trains with {'gamma1': 0.9}); MXNet 2 renamed them and refuses the old names."""
+    if gamma1 is not None:
+        if rho != 0.9 and rho != gamma1:
+            raise HybridError(f"RMSProp got rho={rho} and gamma1={gamma1}, MXNet 1.x's name for rho: pass one")
+        rho = gamma1
+    if gamma2 is not None:
+        if not centered:
+            raise HybridError(f"RMSProp(gamma2={gamma2}) without centered=True: MXNet 1.x reads gamma2 (the "
+                              "momentum) only in the centered variant and ignores it otherwise; drop it, or pass "
+                              "momentum= for heavy-ball momentum")
+        momentum = gamma2
+    return rho, momentum
