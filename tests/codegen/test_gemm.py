@@ -237,9 +237,9 @@ def test_micro_kernel_uses_vector_fma():
     ("skylake-avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+avx2,+avx,+fma,+sse4.2", 16, "zmm"),
     ("haswell", "+avx2,+avx,+fma,+sse4.2,-avx512f", 8, "ymm")])
 def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg):
-    """Whichever kind of host runs the tests, the other kind's blocking (AVX-512: a 14 x 32 tile of zmm
+    """Whichever kind of host runs the tests, the other kind's blocking (AVX-512: a 6 x 64 tile of zmm
     registers; AVX2: 6 x 16 of ymm) is generated for that CPU and must compile to its vector FMAs, one per
-    accumulator register of the tile at least."""
+    accumulator register of the tile at least, with no accumulator spilled to the stack."""
     import llvmlite.binding as llvm
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
@@ -253,6 +253,12 @@ def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg):
     asm = tm.emit_assembly(mod)
     fmas = [line for line in asm.splitlines() if "vfmadd" in line and reg in line]
     assert len(fmas) >= config.mr * config.nr // width
+    # the tile's accumulators stay in registers: no vector spill or reload among the micro-kernel's FMAs
+    lines = asm.splitlines()
+    start = lines.index("hybrid_gemm_ukernel:")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith(".Lfunc_end"))
+    fma_lines = [i for i in range(start, end) if "vfmadd" in lines[i]]
+    assert not [line for line in lines[fma_lines[0]:fma_lines[-1]] if "rsp" in line and reg in line]
     other = {"zmm": "ymm", "ymm": "zmm"}[reg]
     if reg == "ymm":       # AVX2 code must not use AVX-512 registers (it would fault on an AVX2 host)
         assert not any(other in line for line in asm.splitlines())
