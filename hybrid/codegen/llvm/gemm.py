@@ -233,16 +233,30 @@ def packed_b_floats(N: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
     return _packed_floats(N, K, cfg.nr, cfg)
 
 
-def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
+def _intrinsic(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    existing = module.globals.get(name)
+    return existing if existing is not None else ir.Function(module, fnty, name)
+
+
+def _ukernel_widths(cfg: GemmConfig) -> list[int]:
+    """The micro-kernel variants, in vectors per row: every power of two below NR / W, then NR / W. A tile whose
+    columns fit fewer vectors (N = 10 on a 64-wide tile, a ragged last panel) runs the narrowest that covers
+    them instead of multiplying zero padding."""
+    full = cfg.nr // cfg.width
+    return [v for v in (1 << i for i in range(full.bit_length())) if v < full] + [full]
+
+
+def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     """C[mr, nr] (+)= packed A (kc x MR) @ B (kc x NR, rows `ldbk` floats apart: NR when packed, ldb when read
-    in place) with an MR x NR tile of vector accumulators."""
-    f = _Function(module, "hybrid_gemm_ukernel",
+    in place) with an MR x (nv vectors) tile of vector accumulators, nr <= nv * W."""
+    name = "hybrid_gemm_ukernel" if nv * cfg.width == cfg.nr else f"hybrid_gemm_ukernel_v{nv}"
+    f = _Function(module, name,
                   ir.FunctionType(VOID, [I64, FP, I64, I64, FP, I64, FP, I64, I1, I64, I64]),
                   ("kc", "pa", "ars", "aks", "pb", "ldbk", "c", "ldc", "accum", "mr", "nr"))
-    b, W, MR, NR = f.b, cfg.width, cfg.mr, cfg.nr
+    b, W, MR = f.b, cfg.width, cfg.mr
+    NR = nv * W       # the columns this variant computes
     vty = ir.VectorType(F32, W)
-    fma = ir.Function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{W}f32")
-    nv = NR // W
+    fma = _intrinsic(module, f"llvm.fma.v{W}f32", ir.FunctionType(vty, [vty] * 3))
     zero = ir.Constant(vty, [0.0] * W)
     accs = [[f.var(zero, f"acc{r}_{v}") for v in range(nv)] for r in range(MR)]
     splat_mask = ir.Constant(ir.VectorType(I32, W), [0] * W)
@@ -281,10 +295,10 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig) -> ir.Function:
 
     # Store: full tiles with plain vector stores; edge tiles row by row (rows < mr), the columns >= nr masked off.
     mask_ty = ir.VectorType(I1, W)
-    masked_load = ir.Function(module, ir.FunctionType(vty, [vty.as_pointer(), I32, mask_ty, vty]),
-                              f"llvm.masked.load.v{W}f32.p0")
-    masked_store = ir.Function(module, ir.FunctionType(VOID, [vty, vty.as_pointer(), I32, mask_ty]),
-                               f"llvm.masked.store.v{W}f32.p0")
+    masked_load = _intrinsic(module, f"llvm.masked.load.v{W}f32.p0",
+                             ir.FunctionType(vty, [vty.as_pointer(), I32, mask_ty, vty]))
+    masked_store = _intrinsic(module, f"llvm.masked.store.v{W}f32.p0",
+                              ir.FunctionType(VOID, [vty, vty.as_pointer(), I32, mask_ty]))
     lanes = ir.Constant(ir.VectorType(I64, W), list(range(W)))
     zero_v = ir.Constant(vty, [0.0] * W)
 
@@ -475,9 +489,25 @@ def _libc(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
     return existing if existing is not None else ir.Function(module, fnty, name)
 
 
+def _call_ukernel(f: _Function, ukernels: list, cfg: GemmConfig, args: list) -> None:
+    """Call the narrowest micro-kernel variant whose vectors cover the tile's nr columns (the last argument)."""
+    b = f.b
+    vectors = f.ceil_div(args[-1], _c(cfg.width))
+    *narrow, (_, full) = ukernels
+    if not narrow:
+        b.call(full, args)
+        return
+    nv, kernel = narrow[0]
+    with b.if_else(b.icmp_signed("<=", vectors, _c(nv))) as (then, otherwise):
+        with then:
+            b.call(kernel, args)
+        with otherwise:
+            _call_ukernel(f, ukernels[1:], cfg, args)
+
+
 def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     """The blocked loops of one thread's rectangle: jc (NC) / pc (KC) / ic (MC) / column group / jr / ir."""
-    ukernel = _emit_ukernel(module, cfg)
+    ukernels = [(nv, _emit_ukernel(module, cfg, nv)) for nv in _ukernel_widths(cfg)]
     pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
     pack_b = module.globals.get("hybrid_gemm_pack_b") or _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
     busy, bufs = _emit_pool(module)
@@ -572,7 +602,8 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
                                                                               a_panel)]), pa)
                             ars = b.select(a_in_place, f["lda"], _c(1))
                             aks = b.select(a_in_place, _c(1), _c(MR))
-                            b.call(ukernel, [kc, pa, ars, aks, pb, ldbk, c_tile, f["ldc"], accum, mr, nr])
+                            _call_ukernel(f, ukernels, cfg, [kc, pa, ars, aks, pb, ldbk, c_tile, f["ldc"], accum,
+                                                             mr, nr])
                     with b.if_then(b.and_(last, has_epilogue)):
                         b.call(f["epilogue"], [ic, b.add(ic, mc), b.add(jc, jg), b.add(jc, jend), f["C"], f["ldc"],
                                                f["ctx"]])
