@@ -74,6 +74,14 @@ class Array:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
 
+    def __iter__(self):
+        """The rows along the first axis. A 0-d array is no iterable: as in NumPy, iter() itself raises, so
+        `numpy.iterable(x)` is False and matplotlib takes a 0-d mean as the scalar it is (d2l's
+        `plt.axvline(x=np.mean(xs))`)."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
     # arithmetic (the forward operators of FORWARD_OPERATORS are installed below) ------------
     def __radd__(self, o): return _np.add(o, self)
     def __rsub__(self, o): return _np.subtract(o, self)
@@ -160,8 +168,12 @@ class Array:
     def min(self, axis=None, keepdims=False): return _np.min(self, axis, keepdims=keepdims)
     def prod(self, axis=None, dtype=None, out=None, keepdims=False):
         return _reduced_into(out, _np.prod(self, axis, keepdims=keepdims, dtype=dtype))
-    def var(self, axis=None, keepdims=False): return _np.var(self, axis, keepdims=keepdims)
-    def std(self, axis=None, keepdims=False): return _np.std(self, axis, keepdims=keepdims)
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
+        return _reduced_into(out, _np.var(self, axis, keepdims=keepdims, ddof=ddof, dtype=dtype, correction=correction))
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
+        return _reduced_into(out, _np.std(self, axis, keepdims=keepdims, ddof=ddof, dtype=dtype, correction=correction))
+
     def argmax(self, axis=None, keepdims=False): return _np.argmax(self, axis, keepdims=keepdims)
     def argmin(self, axis=None, keepdims=False): return _np.argmin(self, axis, keepdims=keepdims)
     def any(self, axis=None, keepdims=False): return _np.any(self, axis, keepdims=keepdims)
@@ -329,6 +341,14 @@ class NDArray(Array):
         """A Python scalar: the only element, or the one at a flat index or an index tuple (NumPy's item)."""
         return self._data.item(*args)
 
+    def asscalar(self):
+        """MXNet's legacy NDArray.asscalar: the one element as a NumPy scalar of the array's dtype (MXNet
+        asks for shape (1,); any one-element array is taken here, as int() and float() take them)."""
+        if self.size != 1:
+            raise ValueError(f"asscalar() of an array of shape {self.shape}: only a one-element array is a "
+                             f"scalar; index one element first or call .item(i)")
+        return self._data.reshape(-1)[0]
+
     def tolist(self):
         return self._data.tolist()
 
@@ -361,10 +381,6 @@ class NDArray(Array):
 
     def __repr__(self) -> str:
         return repr(self._data)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
     def copy(self, order: str = "C") -> "NDArray":
         """A new array with the same contents (row-major, the only layout hybrid arrays have). Under autograd.record() a copy of a tracked array is
@@ -562,10 +578,6 @@ class Tracer(Array):
         raise _tracing_error("NumPy conversion (np.asarray / a NumPy function) was applied",
                              "Use hybrid.np functions inside hybridized code (np.stack to build an array from "
                              "traced values); NumPy cannot see traced values.")
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
     def __setitem__(self, key, value):
         self._rebind(_np._functional_setitem(self, key, value))

@@ -102,7 +102,8 @@ def _full_reduce(fn):
     return reduce
 
 
-sum, mean, max, min, prod = (_full_reduce(f) for f in (np.sum, np.mean, np.max, np.min, np.prod))
+sum, mean, max, min, prod, nansum, nanprod = (_full_reduce(f) for f in (np.sum, np.mean, np.max, np.min, np.prod,
+                                                                     np.nansum, np.nanprod))
 
 
 def norm(data, ord: int = 2, axis=None, keepdims: bool = False, out=None) -> Array:

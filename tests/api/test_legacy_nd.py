@@ -30,6 +30,11 @@ def test_reductions_keep_a_dimension():
         onp.testing.assert_allclose(whole.asnumpy(), [ref(x)], rtol=1e-6)
         onp.testing.assert_allclose(fn(a, axis=1).asnumpy(), ref(x, axis=1), rtol=1e-6)
         onp.testing.assert_allclose(fn(a, axis=1, exclude=True).asnumpy(), ref(x, axis=(0, 2)), rtol=1e-6)
+    with_nan = onp.where(x % 5 == 0, onp.nan, x / 10).astype(onp.float32)
+    for fn, ref in ((nd.nansum, onp.nansum), (nd.nanprod, onp.nanprod)):   # NaN counts as 0 (sum) / 1 (prod)
+        assert fn(nd.array(with_nan)).shape == (1,)
+        onp.testing.assert_allclose(fn(nd.array(with_nan)).asnumpy(), [ref(with_nan)], rtol=1e-5)
+        onp.testing.assert_allclose(fn(nd.array(with_nan), axis=2).asnumpy(), ref(with_nan, axis=2), rtol=1e-5)
     onp.testing.assert_allclose(nd.norm(a).asnumpy(), [onp.linalg.norm(x)], rtol=1e-6)
     onp.testing.assert_allclose(nd.norm(a, ord=1, axis=2).asnumpy(), onp.abs(x).sum(2), rtol=1e-6)
 
@@ -115,3 +120,12 @@ def test_array_take_method_and_backward_out_grad():
     onp.testing.assert_array_equal(y.asnumpy(), [2.0, 0.0])
     y.backward(out_grad=mx.np.array([5.0, 7.0]))      # MXNet's name for the head gradient
     onp.testing.assert_array_equal(a.grad.asnumpy(), [7.0, 0.0, 5.0, 0.0])
+
+
+def test_asscalar_gives_the_one_element():
+    # the legacy NDArray.asscalar (d2l's information-theory chapter: nansum(x.as_nd_ndarray()).abs().asscalar())
+    value = nd.nansum(nd.array([0.5, onp.nan, -2.0])).abs().asscalar()
+    assert isinstance(value, onp.float32) and value == 1.5
+    assert mx.np.array([7], dtype="int32").asscalar() == 7
+    with pytest.raises(ValueError, match=r"asscalar\(\) of an array of shape \(2,\)"):
+        nd.array([1.0, 2.0]).asscalar()

@@ -192,3 +192,22 @@ def test_genfromtxt_fills_missing_values_and_refuses_mixed_columns(tmp_path):
         np.genfromtxt(str(path), delimiter=",", dtype=None, encoding="utf-8")
     with pytest.raises(ValueError, match="live on 'cpu'"):
         np.genfromtxt(str(path), delimiter=",", usecols=1, device="gpu")
+
+
+def test_zero_d_arrays_are_not_iterable_like_numpy():
+    # NumPy raises from iter() itself, so numpy.iterable() (which matplotlib asks of `axvline(x=np.mean(xs))`)
+    # is False for a 0-d array; n-d arrays iterate over their first axis
+    scalar, ref = np.mean(np.array([1.0, 2.0, 4.0])), onp.mean(onp.array([1.0, 2.0, 4.0]))
+    assert onp.iterable(scalar) is onp.iterable(onp.asarray(ref)) is False
+    with pytest.raises(TypeError, match="0-d"):
+        iter(scalar)
+    rows = onp.arange(6, dtype="float32").reshape(3, 2)
+    assert onp.iterable(np.array(rows))
+    for got, want in zip(np.array(rows), rows, strict=True):
+        onp.testing.assert_array_equal(got.asnumpy(), want)
+
+    def traced(x):
+        with pytest.raises(TypeError, match="0-d"):
+            iter(np.sum(x))
+        return np.stack([row * 2.0 for row in x])
+    onp.testing.assert_array_equal(hb.hybridize(traced, backend="interp")(np.array(rows)).asnumpy(), rows * 2)

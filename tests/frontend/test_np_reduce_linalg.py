@@ -86,6 +86,13 @@ def test_var_std_ddof():
     x = sample((4, 6))
     check(lambda v: np.var(v, axis=1, ddof=1), lambda v: onp.var(v, axis=1, ddof=1), x, rtol=1e-5)
     check(lambda v: np.std(v, axis=0, ddof=1), lambda v: onp.std(v, axis=0, ddof=1), x, rtol=1e-5)
+    # the methods take NumPy's (and MXNet's) arguments too: d2l's statistics chapter calls samples.std(ddof=1)
+    check(lambda v: v.std(ddof=1), lambda v: v.std(ddof=1), x, rtol=1e-5)
+    check(lambda v: v.var(1, None, None, 1, True), lambda v: v.var(1, None, None, 1, True), x, rtol=1e-5)
+    check(lambda v: v.std(axis=0, correction=2), lambda v: v.std(axis=0, ddof=2), x, rtol=1e-5)
+    out = np.zeros((6,))
+    assert np.array(x).var(axis=0, out=out) is out
+    onp.testing.assert_allclose(out.asnumpy(), x.var(axis=0), rtol=1e-5)
 
 
 def test_reduction_axis_out_of_range():
