@@ -122,6 +122,33 @@ def test_one_image_shares_its_output_channel_groups_out(m):
     _close(*_run(graph, args, f"winograd{m}"), m)
 
 
+def test_chunks_split_an_image_evenly_and_grow_where_the_weights_outgrow_l2():
+    """conv_winograd.chunk_tiles: an image's tiles are split into chunks of about equal size (49 tiles, 7 per
+    register tile, room for 6 register tiles: 28 + 21, not 42 + 7); with 16-float vectors, transformed weights
+    above CACHED_WEIGHT_FLOATS give the scratch DEEP_SCRATCH_FLOATS (longer chunks), with 8 floats they do not."""
+    a2, scratch = 36, conv_winograd.SCRATCH_FLOATS
+    per_tile = a2 * (3 * 4 + 1 * 8)                          # 3 blocks of 4 input channels, 1 block of 8 out
+    assert scratch // (per_tile * 7) == 6
+    assert conv_winograd.chunk_tiles(4, 49, 7, 3, 4, 1, 1, 8) == 28
+    assert conv_winograd.chunk_tiles(4, 49, 7, 1, 1, 1, 1, 8) == 49          # room for all: one chunk
+    assert conv_winograd.chunk_tiles(4, 50, 7, 1, 1, 1, 1, 8) == 56          # whole register tiles
+    deep = dict(m=4, tiles=64, rw=4, cb=32, ci=16, ro=4, og=8)               # 512 channels, F(4x4), 8x8 tiles
+    assert a2 * 32 * 16 * 4 * 8 * 16 > conv_winograd.CACHED_WEIGHT_FLOATS
+    assert conv_winograd.chunk_tiles(**deep, width=16) > conv_winograd.chunk_tiles(**deep, width=8) == 4
+    shallow = dict(deep, cb=4, og=1)                                         # 64 -> 64 channels: in L2
+    assert conv_winograd.chunk_tiles(**shallow, width=16) == 4 < conv_winograd.chunk_tiles(**deep, width=16)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_deep_layer_with_long_chunks_equals_interp(m):
+    """128 -> 144 channels (transformed weights above CACHED_WEIGHT_FLOATS: on 16-float hosts the long-chunk
+    scratch), 2 images of 16x16 outputs: equal to interp."""
+    graph, args = _conv_graph(2, 128, 16, 16, 144, (1, 1), "all")
+    stages = _stages(graph, f"winograd{m}")
+    assert stages and all(isinstance(s, WinogradConv) and s.m == m for s in stages)
+    _close(*_run(graph, args, f"winograd{m}"), m)
+
+
 def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
     """conv_impl=winograd<m> applies to 3x3 stride-1 convolutions only; stride 2 stays direct."""
     def geo(k, stride, dilation=1):
@@ -135,20 +162,18 @@ def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
 
 
 def test_auto_choice_by_shape_class():
-    """auto: F(4x4) from 28x28 outputs, F(2x2) from 14x14 to 27, F(4x4) from 7x7 to 13 (a few 4x4 tiles cover
-    the image), the direct kernel below and for fewer input channels than a vector; never for stride 2
-    (conv_choice.py)."""
+    """auto, 8-float vectors: F(4x4) from 28x28 outputs, F(2x2) from 14x14 to 27, F(4x4) from 7x7 to 13 (a few
+    4x4 tiles cover the image); 16-float vectors: F(4x4) from 16x16, F(2x2) at 14 and 15, the direct kernel
+    below (even for rows shorter than half a vector); the direct kernel below 7x7 and for fewer input channels
+    than a vector; never for stride 2 (conv_choice.py)."""
     def geo(c, size, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, size, size), (c, c, 3, 3), (stride, stride), (1, 1),
                             (1, 1), 1)
-    for width in (8, 16):
-        assert conv_choice.choose_kind(geo(64, 64), width) == "winograd4"
-        assert conv_choice.choose_kind(geo(128, 32), width) == "winograd4"
-        assert conv_choice.choose_kind(geo(128, 28), width) == "winograd4"
-        assert conv_choice.choose_kind(geo(256, 16), width) == "winograd2"
-        assert conv_choice.choose_kind(geo(256, 14), width) == "winograd2"
-        assert conv_choice.choose_kind(geo(512, 8), width) == "winograd4"
-        assert conv_choice.choose_kind(geo(512, 7), width) == "winograd4"
+    expected = {8: ["winograd4", "winograd4", "winograd4", "winograd2", "winograd2", "winograd4", "winograd4"],
+                16: ["winograd4", "winograd4", "winograd4", "winograd4", "winograd2", "direct", "direct"]}
+    for width, kinds in expected.items():
+        shapes = [geo(64, 64), geo(128, 32), geo(128, 28), geo(256, 16), geo(256, 14), geo(512, 8), geo(512, 7)]
+        assert [conv_choice.choose_kind(g, width) for g in shapes] == kinds
         assert not conv_choice.choose_kind(geo(512, 6), width).startswith("winograd")
         assert conv_choice.choose_kind(geo(64, 64, 2), width) == "direct"
         assert conv_choice.choose_kind(geo(width - 1, 64), width) == "direct"
@@ -217,9 +242,9 @@ def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg, m
 
 
 def test_eager_convolution_runs_winograd(monkeypatch, tmp_path):
-    """An eager 3x3 convolution large enough for a compiled kernel runs Winograd where auto picks it (16x16
+    """An eager 3x3 convolution large enough for a compiled kernel runs Winograd where auto picks it (14x15
     outputs over 16 channels: F(2x2) on targets of up to 16 floats per vector) and equals the reference."""
-    got, expected, ir = eager_convolution(monkeypatch, tmp_path, rng.standard_normal((2, 16, 16, 16)).astype("f4"),
+    got, expected, ir = eager_convolution(monkeypatch, tmp_path, rng.standard_normal((2, 16, 14, 15)).astype("f4"),
                                           rng.standard_normal((24, 16, 3, 3)).astype("f4"))
     assert "winograd convolution F(2x2,3x3)" in ir
     _close([got], [expected], 2)

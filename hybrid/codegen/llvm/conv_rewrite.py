@@ -228,7 +228,7 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
         wp = temp_buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
             m, idx[1], idx[2], lambda i, j: tap(const(i), const(j)))))           # (og, xi, nu, cb, ci, r, lane)
-        chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, width)
+        chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, tile.og, width)
         parts = group_parts(N * -(-tiles // chunk), tile.og)
 
         def stage(*args, **kw) -> DirectConv:
