@@ -36,13 +36,14 @@ def test_fit_learns_and_reports(tmp_path):
     est.fit(train, val_data=val, epochs=6, event_handlers=handlers)
     assert est.epoch == 6 and acc.get()[1] > 0.85
     text = log.getvalue()
-    assert "[Epoch 6]" in text and "samples/s" in text and "Training finished" in text
-    assert sorted(os.listdir(tmp_path / "ckpt")) == ["mlp-epoch5.params", "mlp-epoch5.states", "mlp-epoch6.params",
-                                                    "mlp-epoch6.states"]
+    assert "[Epoch 5]" in text and "samples/s" in text and "Training finished" in text   # epochs count from 0
+    # MXNet's names: 0-based epoch, batches trained (4 per epoch); the newest two kept
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["mlp-epoch4batch20.params", "mlp-epoch4batch20.states",
+                                                    "mlp-epoch5batch24.params", "mlp-epoch5batch24.states"]
     png = (tmp_path / "curve.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
     names = [n for n, _ in est.evaluate(val)]
-    assert names == ["accuracy", "validation loss"]
+    assert names == ["validation accuracy", "validation loss"]
 
 
 def test_batches_limit_and_early_stopping():
@@ -53,7 +54,7 @@ def test_batches_limit_and_early_stopping():
     assert est.epoch == 1
     stopper = EarlyStoppingHandler(est.train_loss_metric, patience=0, min_delta=10.0)
     est.fit(train, epochs=20, event_handlers=[stopper, LoggingHandler(file=io.StringIO(), progress=False)])
-    assert stopper.stopped_epoch == 2  # no improvement of 10 after the first epoch
+    assert stopper.stopped_epoch == 1  # 0-based: no improvement of 10 in the second epoch
     with pytest.raises(hb.HybridError, match="epochs"):
         est.fit(train)
 
@@ -124,3 +125,71 @@ def test_handlers_must_read_updated_metrics_and_initializer_warning():
     stray = gluon.metric.RMSE("stray")
     with pytest.raises(ValueError, match="LoggingHandler reads metric 'stray', which no MetricHandler"):
         est.fit(train, epochs=1, event_handlers=[LoggingHandler(metrics=[stray], file=io.StringIO())])
+
+
+def _ones_problem(n: int = 32):
+    ds = gluon.data.ArrayDataset(onp.ones((n, 5), onp.float32), onp.zeros(n, onp.int32))
+    return gluon.data.DataLoader(ds, batch_size=8)
+
+
+def test_batch_checkpoints_graph_and_resume(tmp_path):
+    """Checkpoints every 2 batches keep the newest 2; a hybridized net's graph is exported once; a
+    resumed run loads the newest epoch checkpoint and trains only the epochs left."""
+    data = _ones_problem()
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3))
+    net.initialize()
+    net.hybridize(backend="interp")
+    frozen = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.0})   # weights stay as loaded
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer=frozen)
+    ckpt = CheckpointHandler(str(tmp_path), "b", epoch_period=None, batch_period=2, max_checkpoints=2)
+    est.fit(data, event_handlers=[ckpt], batches=6)
+    assert (ckpt.current_epoch, ckpt.current_batch) == (2, 6)        # batches 4-5 ran in a second epoch
+    names = sorted(os.listdir(tmp_path))
+    assert [n for n in names if "epoch" in n] == ["b-epoch0batch3.params", "b-epoch0batch3.states",
+                                                   "b-epoch1batch5.params", "b-epoch1batch5.states"]
+    assert "b-symbol.json" in names
+
+    ckpt = CheckpointHandler(str(tmp_path), "e", max_checkpoints=1)
+    est.fit(data, event_handlers=[ckpt], epochs=2)
+    weights = net[0].weight.data().asnumpy().copy()
+    net[0].weight.set_data(hb.np.zeros((3, 5)))
+    resumed = CheckpointHandler(str(tmp_path), "e", max_checkpoints=1, resume_from_checkpoint=True)
+    est.fit(data, event_handlers=[resumed], epochs=3)
+    assert est.max_epoch == 1 and resumed.current_epoch == 1
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("e-epoch")) == ["e-epoch2batch12.params",
+                                                                                  "e-epoch2batch12.states"]
+    onp.testing.assert_array_equal(net[0].weight.data().asnumpy(), weights)   # the checkpoint was loaded
+
+
+def test_logging_interval_lines_and_validation_handlers(capsys):
+    data = _ones_problem(20)                                           # 3 batches: 8, 8, 4
+    net = nn.Dense(2)
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=gluon.metric.Accuracy())
+    assert est.train_metrics[0].name == "training accuracy" and est.val_metrics[0].name == "validation accuracy"
+    seen = []
+
+    class Probe(gluon.contrib.estimator.EpochEnd):
+        def epoch_end(self, estimator, *args, **kwargs):
+            seen.append(estimator.val_metrics[0].get()[1])
+
+    log = LoggingHandler(log_interval=2, metrics=est.train_metrics, progress=False)
+    validate = gluon.contrib.estimator.ValidationHandler(data, est.evaluate, event_handlers=[Probe()])
+    est.fit(data, val_data=data, epochs=2, event_handlers=[log, validate])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "][Batch " in line]
+    assert [line.split("]")[1] for line in lines] == ["[Batch 0", "[Batch 2", "[Batch 0", "[Batch 2"]
+    assert "[Samples 20]" in lines[1] and "training accuracy: " in lines[1]
+    assert len(seen) == 2                                               # evaluation's epoch_end, once per epoch
+    assert (log.current_epoch, log.batch_index) == (2, 0)
+
+
+def test_default_handler_order_and_early_stopping_modes():
+    est = Estimator(nn.Dense(2), gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=gluon.metric.Accuracy())
+    stopper = EarlyStoppingHandler(est.train_metrics[0])               # 'auto' on an accuracy: higher is better
+    assert stopper.mode == "max"
+    assert EarlyStoppingHandler(est.train_loss_metric).mode == "min"
+    kinds = [type(h).__name__ for h in est._prepare_default_handlers(None, [stopper])]
+    assert kinds[:2] == ["GradientUpdateHandler", "MetricHandler"] and kinds[-1] == "LoggingHandler"
+    assert sorted(kinds[2:4]) == ["EarlyStoppingHandler", "StoppingHandler"]
+    est.fit(_ones_problem(), event_handlers=[stopper], epochs=5)       # accuracy stays 1.0: stops after patience 0
+    assert (stopper.stopped_epoch, stopper.current_epoch) == (1, 2)

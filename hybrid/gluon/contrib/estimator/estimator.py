@@ -3,6 +3,9 @@ Trainer and metrics, calling event handlers around epochs and batches."""
 from __future__ import annotations
 
 import copy
+import logging
+import math
+import sys
 import warnings
 from typing import Optional
 
@@ -13,7 +16,8 @@ from ... import metric as metric_mod
 from ...data import DataLoader
 from ...loss import Loss, SoftmaxCrossEntropyLoss
 from ...trainer import Trainer
-from .event_handler import LoggingHandler, MetricHandler, StoppingHandler, ValidationHandler
+from .event_handler import (GradientUpdateHandler, LoggingHandler, MetricHandler, StoppingHandler,
+                            ValidationHandler)
 
 
 EVENTS = ("train_begin", "epoch_begin", "batch_begin", "batch_end", "epoch_end", "train_end")
@@ -36,6 +40,17 @@ def _devices(device) -> list:
         if d.device_type == "gpu":
             assert d.device_id < num_gpus(), f"Estimator: {d} does not exist ({num_gpus()} GPUs)"
     return listed
+
+
+def _prefixed(metrics: list, prefix: str) -> list:
+    """MXNet's rule: the estimator's training metrics are named 'training NAME', validation ones
+    'validation NAME' (a copied training metric's prefix is replaced), so handlers tell them apart."""
+    for m in metrics:
+        if m.name.startswith("training ") and prefix == "validation":
+            m.name = "validation " + m.name[len("training "):]
+        elif not m.name.startswith(prefix + " "):
+            m.name = f"{prefix} {m.name}"
+    return metrics
 
 
 def _check_metrics_are_updated(handlers, validation: list) -> None:
@@ -69,6 +84,11 @@ class Estimator:
         if not self.train_metrics and isinstance(loss, SoftmaxCrossEntropyLoss):
             self.train_metrics = [metric_mod.Accuracy()]
         self.val_metrics = _metrics(val_metrics, "val_metrics") or copy.deepcopy(self.train_metrics)
+        _prefixed(self.train_metrics, "training")
+        _prefixed(self.val_metrics, "validation")
+        # MXNet's: a logger of its own (not the root's) that prints to the stdout of construction time
+        self.logger = logging.Logger(name="Estimator", level=logging.INFO)
+        self.logger.addHandler(logging.StreamHandler(sys.stdout))
         self.train_loss_metric = metric_mod.Loss("training loss")
         self.val_loss_metric = metric_mod.Loss("validation loss")
         try:
@@ -88,6 +108,8 @@ class Estimator:
         self.trainer = trainer
         self.epoch, self.last_loss = 0, float("nan")
         self.train_data = None
+        self.max_epoch: Optional[int] = None
+        self.max_batch: Optional[int] = None
 
     @staticmethod
     def _categorize_handlers(handlers) -> tuple[list, ...]:
@@ -106,17 +128,54 @@ class Estimator:
         return batch[0], batch[1]
 
     def evaluate(self, val_data, batch_axis: int = 0, event_handlers=None) -> list:
-        """Run val_net over val_data; update val_metrics and the validation loss; return their (name, value)."""
+        """Run val_net over val_data; update val_metrics and the validation loss; return their (name, value).
+        `event_handlers` (e.g. from ValidationHandler(event_handlers=)) get epoch_begin, batch_begin,
+        batch_end and epoch_end of this evaluation pass."""
+        handlers = event_handlers if isinstance(event_handlers, (list, tuple)) else \
+            [event_handlers] if event_handlers is not None else []
+        _, epoch_begin, batch_begin, batch_end, epoch_end, _ = self._categorize_handlers(handlers)
         for m in self.val_metrics + [self.val_loss_metric]:
             m.reset()
+        for h in epoch_begin:
+            h.epoch_begin(self)
         for batch in val_data:
+            for h in batch_begin:
+                h.batch_begin(self, batch=batch)
             data, label = self._split(batch)
             pred = self.val_net(data)
             loss = self.val_loss(pred, label)
             for m in self.val_metrics:
                 m.update(label, pred)
             self.val_loss_metric.update(0, loss)
+            for h in batch_end:
+                h.batch_end(self, batch=batch, pred=pred, label=label, loss=loss)
+        for h in epoch_end:
+            h.epoch_end(self)
         return [m.get() for m in self.val_metrics + [self.val_loss_metric]]
+
+    def _prepare_default_handlers(self, val_data, event_handlers) -> list:
+        """The user's handlers plus the defaults they lack (GradientUpdateHandler, MetricHandler,
+        ValidationHandler when val_data is given, LoggingHandler, StoppingHandler), in the order they are
+        called: by `priority` (lower first, 0 when absent), the user's before defaults of equal priority."""
+        handlers = list(event_handlers) if isinstance(event_handlers, (list, tuple)) else \
+            [event_handlers] if event_handlers is not None else []
+        have = lambda kind: any(isinstance(h, kind) for h in handlers)  # noqa: E731
+        metrics = self.train_metrics + [self.train_loss_metric]
+        defaults = []
+        if not have(GradientUpdateHandler):
+            defaults.append(GradientUpdateHandler())
+        if not have(MetricHandler):
+            defaults.append(MetricHandler(metrics))
+        if val_data is not None and not have(ValidationHandler):
+            defaults.append(ValidationHandler(val_data, self.evaluate))
+        if not have(LoggingHandler):
+            defaults.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
+                                                              if val_data is not None else [])))
+        if not have(StoppingHandler):
+            defaults.append(StoppingHandler(self.max_epoch, self.max_batch))
+        ordered = sorted(handlers + defaults, key=lambda h: getattr(h, "priority", 0))
+        _check_metrics_are_updated(ordered, self.val_metrics + [self.val_loss_metric] if val_data is not None else [])
+        return ordered
 
     def fit(self, train_data, val_data=None, epochs: Optional[int] = None, event_handlers=None,
             batches: Optional[int] = None, batch_axis: int = 0):
@@ -128,17 +187,8 @@ class Estimator:
                 raise ValueError(f"Estimator.fit: {name} must be a gluon.data.DataLoader (of (data, label) batches), "
                                  f"got a {type(data).__name__}; wrap arrays in gluon.data.ArrayDataset and a DataLoader")
         self.train_data, self.batch_axis = train_data, batch_axis
-        handlers = list(event_handlers or [])
-        metrics = self.train_metrics + [self.train_loss_metric]
-        if not any(isinstance(h, MetricHandler) for h in handlers):
-            handlers.insert(0, MetricHandler(metrics))
-        if val_data is not None and not any(isinstance(h, ValidationHandler) for h in handlers):
-            handlers.append(ValidationHandler(val_data, self.evaluate))
-        if not any(isinstance(h, LoggingHandler) for h in handlers):
-            handlers.append(LoggingHandler(metrics=metrics + (self.val_metrics + [self.val_loss_metric]
-                                                              if val_data is not None else [])))
-        handlers.append(StoppingHandler(epochs, batches))
-        _check_metrics_are_updated(handlers, self.val_metrics + [self.val_loss_metric] if val_data is not None else [])
+        self.max_epoch, self.max_batch = epochs, batches
+        handlers = self._prepare_default_handlers(val_data, event_handlers)
         by_event = dict(zip(EVENTS, self._categorize_handlers(handlers)))
         call = lambda event, **kw: [getattr(h, event)(self, **kw) for h in by_event[event]]  # noqa: E731
         call("train_begin")
@@ -153,8 +203,7 @@ class Estimator:
                     pred = self.net(data)
                     loss = self.loss(pred, label)
                     total = loss.sum()  # MXNet's loss.backward(): a gradient of ones for a per-sample loss
-                total.backward()
-                self.trainer.step(self.batch_size(batch))
+                total.backward()   # GradientUpdateHandler applies it at batch_end
                 self.last_loss = float(loss.asnumpy().mean())
                 if any(call("batch_end", batch=batch, pred=pred, label=label, loss=loss)):
                     stop = True
