@@ -1,5 +1,6 @@
 """npx activations and normalizations beyond the basic set (MXNet's LeakyReLU family,
-instance/group normalization, pixel shuffle, reflection padding), composed from primitives."""
+instance/group normalization, pixel shuffle, reflection padding) and Fast R-CNN's region-of-interest
+pooling, composed from primitives."""
 from __future__ import annotations
 
 import math
@@ -144,3 +145,48 @@ def pixel_shuffle(x, factors: Sequence[int]) -> Array:
 
 __all__ = ["elu", "selu", "leaky_relu", "log_sigmoid", "mish", "instance_norm", "group_norm", "reflection_pad",
            "pixel_shuffle"]
+
+
+def _round_half_away(x: Array) -> Array:
+    """C's round(): halves go away from zero (np.round rounds them to even)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _bin_edges(start: Array, end: Array, bins: int, limit: int) -> tuple[Array, Array]:
+    """(R, bins) first and one-past-last feature rows (or columns) of each bin of each region: the region
+    [start, end] (inclusive, at least one cell) is cut into `bins` equal real-valued parts whose edges are
+    floored / ceiled, then clipped to [0, limit]."""
+    size = np.maximum(end - start + 1.0, 1.0)
+    step = np.reshape(size / float(bins), (-1, 1))
+    k = np.reshape(np.arange(bins, dtype="float32"), (1, -1))
+    first = np.floor(k * step) + np.reshape(start, (-1, 1))
+    last = np.ceil((k + 1.0) * step) + np.reshape(start, (-1, 1))
+    return np.clip(first, 0.0, float(limit)), np.clip(last, 0.0, float(limit))
+
+
+def roi_pooling(data, rois, pooled_size, spatial_scale: float) -> Array:
+    """MXNet's ROIPooling (Fast R-CNN): region r = rois[r] = [batch index, x1, y1, x2, y2] in input-image
+    coordinates is scaled by `spatial_scale` onto the (N, C, H, W) feature map and rounded, cut into
+    pooled_size (ph, pw) bins, and each bin gives its maximum (0 for a bin that covers no cell).
+    Returns (R, C, ph, pw). Bins are rectangles, so the maximum is taken over columns, then rows, which
+    keeps the intermediate at (R, C, H, pw) instead of one mask per bin and cell."""
+    data, rois = asarray(data), asarray(rois)
+    if data.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
+        raise ShapeError(f"roi_pooling: data must be (N, C, H, W) and rois (R, 5) rows of [batch index, x1, y1, "
+                         f"x2, y2], got data {data.shape} and rois {rois.shape}")
+    ph, pw = (pooled_size, pooled_size) if isinstance(pooled_size, int) else tuple(int(s) for s in pooled_size)
+    n, _, height, width = data.shape
+    from .npx import checked_indices
+    batch = checked_indices(np.astype(rois[:, 0], "int32"), n, "roi_pooling batch index")
+    corners = _round_half_away(np.astype(rois[:, 1:], "float32") * float(spatial_scale))
+    row_first, row_last = _bin_edges(corners[:, 1], corners[:, 3], ph, height)     # (R, ph)
+    col_first, col_last = _bin_edges(corners[:, 0], corners[:, 2], pw, width)      # (R, pw)
+    rows, cols = np.arange(height, dtype="float32"), np.arange(width, dtype="float32")
+    in_rows = (rows >= row_first[:, :, None]) & (rows < row_last[:, :, None])      # (R, ph, H)
+    in_cols = (cols >= col_first[:, :, None]) & (cols < col_last[:, :, None])      # (R, pw, W)
+    features = np.take(data, batch, axis=0)                                        # (R, C, H, W)
+    lowest = -np.inf if np.issubdtype(features.dtype, np.floating) else np.iinfo(features.dtype).min
+    over_cols = np.max(np.where(in_cols[:, None, None], features[:, :, :, None, :], lowest), axis=-1)   # (R,C,H,pw)
+    over_rows = np.max(np.where(in_rows[:, None, :, :, None], over_cols[:, :, None], lowest), axis=3)   # (R,C,ph,pw)
+    empty = (row_last <= row_first)[:, :, None] | (col_last <= col_first)[:, None, :]                   # (R,ph,pw)
+    return np.where(empty[:, None], np.zeros((), features.dtype), over_rows)

@@ -1,5 +1,8 @@
 """npx operators added for MXNet 2 parity, against NumPy/SciPy/PyTorch: eager and hybridized
 (interp, llvm), gradients by finite differences, files and DLPack interchange."""
+import math
+import shutil
+
 import numpy as onp
 import pytest
 
@@ -161,3 +164,49 @@ def test_save_load_and_interchange(tmp_path):
     t = torch.utils.dlpack.from_dlpack(npx.to_dlpack_for_read(np.array(a)))
     onp.testing.assert_array_equal(t.numpy(), a)
     onp.testing.assert_array_equal(npx.from_dlpack(torch.arange(3.0)).asnumpy(), [0.0, 1.0, 2.0])
+
+
+def _roi_pooling_reference(data, rois, pooled, scale):
+    """MXNet's documented ROIPooling, loop by loop: corners scaled and rounded half away from zero, the
+    region (at least one cell) cut into equal real-valued bins with floored starts and ceiled ends clipped
+    to the map, each bin's maximum, 0 for an empty bin."""
+    ph, pw = pooled
+    out = onp.zeros((len(rois), data.shape[1], ph, pw), data.dtype)
+    for r, (b, *corners) in enumerate(rois):
+        x1, y1, x2, y2 = (math.floor(abs(v * scale) + 0.5) * (1 if v >= 0 else -1) for v in corners)
+        bin_h, bin_w = max(y2 - y1 + 1, 1) / ph, max(x2 - x1 + 1, 1) / pw
+        for i in range(ph):
+            for j in range(pw):
+                top = min(max(math.floor(i * bin_h) + y1, 0), data.shape[2])
+                bottom = min(max(math.ceil((i + 1) * bin_h) + y1, 0), data.shape[2])
+                left = min(max(math.floor(j * bin_w) + x1, 0), data.shape[3])
+                right = min(max(math.ceil((j + 1) * bin_w) + x1, 0), data.shape[3])
+                if bottom > top and right > left:
+                    out[r, :, i, j] = data[int(b), :, top:bottom, left:right].max(axis=(1, 2))
+    return out
+
+
+def test_roi_pooling_matches_mxnets_rule():
+    # d2l's Fast R-CNN section: the 4x4 map 0..15, two regions at spatial_scale 0.1
+    book = npx.roi_pooling(np.arange(16.0).reshape(1, 1, 4, 4), np.array([[0, 0, 0, 20, 20], [0, 0, 10, 30, 30]]),
+                           pooled_size=(2, 2), spatial_scale=0.1)
+    onp.testing.assert_array_equal(book.asnumpy(), [[[[5, 6], [9, 10]]], [[[9, 11], [13, 15]]]])
+    data = _x(2, 3, 7, 9)
+    # whole map, a region partly outside, one wholly outside (empty bins: 0), a one-cell region, more bins than cells
+    rois = onp.array([[1, 0, 0, 16, 12], [0, -6, 4, 9, 30], [1, 40, 40, 60, 50], [0, 6, 6, 6, 6], [1, 2, 2, 7, 5]],
+                     onp.int32)
+    for pooled in ((2, 3), (4, 4)):
+        check_block(lam(lambda v, r: npx.roi_pooling(v, r, pooled, 0.5)), data, rois,
+                    ref=lambda v, r: _roi_pooling_reference(v, r, pooled, 0.5))
+    check_finite_differences(lam(lambda v, r: npx.roi_pooling(v, r, (2, 3), 0.5)), data, rois)
+    with pytest.raises(hb.ShapeError, match=r"rois \(R, 5\)"):
+        npx.roi_pooling(np.array(data), np.array(rois[:, :4]), (2, 2), 1.0)
+    with pytest.raises(hb.IndexOutOfRangeError, match="roi_pooling batch index 2"):
+        npx.roi_pooling(np.array(data), np.array([[2, 0, 0, 1, 1]]), (2, 2), 1.0)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")
+def test_roi_pooling_cuda_emulator():
+    rois = onp.array([[1, 0, 0, 16, 12], [0, -6, 4, 9, 30], [1, 40, 40, 60, 50]], onp.int32)
+    check_block(lam(lambda v, r: npx.roi_pooling(v, r, (2, 3), 0.5)), _x(2, 3, 7, 9), rois, backends=("cuda",),
+                ref=lambda v, r: _roi_pooling_reference(v, r, (2, 3), 0.5), runtime="emulator")
