@@ -69,3 +69,34 @@ def airfoil(path: str, rows: int, seed: int = 0) -> None:
     features = rng.normal(size=(rows, 5))
     target = features @ numpy.array([0.5, -1.0, 0.25, 2.0, -0.5]) + 0.1 * rng.normal(size=rows)
     numpy.savetxt(path, numpy.column_stack([features, target]), delimiter="\t", fmt="%.6f")
+
+
+def kaggle_house(train_path: str, test_path: str, rows: int, seed: int = 0) -> None:
+    """kaggle_house_pred_train.csv / _test.csv: an Id, numeric columns (one with gaps), text categories
+    with gaps, and SalePrice (train only) growing with the numeric ones, as the book's pandas code expects."""
+    import csv
+    rng = numpy.random.default_rng(seed)
+    zones, streets = ("RL", "RM", "FV", "C (all)"), ("Pave", "Grvl")
+    for path, first_id, labelled in ((train_path, 1, True), (test_path, rows + 1, False)):
+        with open(path, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["Id", "MSSubClass", "MSZoning", "LotFrontage", "LotArea", "Street", "YrSold",
+                          "SaleType"] + (["SalePrice"] if labelled else []))
+            for i in range(rows):
+                area, frontage = int(rng.integers(2000, 20000)), rng.integers(20, 120)
+                row = [first_id + i, int(rng.choice([20, 60, 120])), zones[rng.integers(len(zones))],
+                       "" if rng.random() < 0.15 else int(frontage), area, streets[rng.integers(2)],
+                       int(rng.integers(2006, 2011)), "" if rng.random() < 0.1 else "WD"]
+                out.writerow(row + ([int(50000 + 12 * area + rng.normal(0, 20000))] if labelled else []))
+
+
+def photo(path: str, width: int, height: int, seed: int = 0) -> None:
+    """A JPEG (the book's img/catdog.jpg is 728x561): smooth colour gradients and two bright boxes."""
+    from PIL import Image
+    rng = numpy.random.default_rng(seed)
+    y, x = numpy.mgrid[0:height, 0:width]
+    pixels = numpy.stack([x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)], -1)
+    pixels[height // 10:height * 9 // 10, width // 12:width // 2] += 60
+    pixels[height // 5:height * 4 // 5, width * 11 // 20:width * 9 // 10] += 90
+    pixels = numpy.clip(pixels + rng.integers(0, 20, pixels.shape), 0, 255).astype(numpy.uint8)
+    Image.fromarray(pixels).save(path, quality=90)

@@ -14,7 +14,8 @@ book's on-disk formats (bench/d2l/data.py) so nothing is downloaded. Patched num
 2-core CI-sized host: `max_epochs=` in the chapters becomes --epochs, image `resize=` sides above
 --max-resize become --max-resize, and the datasets are --train-images/--val-images images and
 --text-chars characters long (the book trains on 60000 images and 170k characters); fra-eng.zip
-has 800 synthetic sentence pairs and airfoil_self_noise.dat 1500 synthetic rows.
+has 800 synthetic sentence pairs, airfoil_self_noise.dat 1500 synthetic rows, the Kaggle house-price
+CSVs 300 rows each, MNIST is the synthetic Fashion-MNIST, and img/catdog.jpg a synthetic 728x561 photo.
 """
 from __future__ import annotations
 
@@ -122,6 +123,15 @@ EXTRA = {
     "distributions": "chapter_appendix-mathematics-for-deep-learning/distributions.md",
     "statistics": "chapter_appendix-mathematics-for-deep-learning/statistics.md",
     "information-theory": "chapter_appendix-mathematics-for-deep-learning/information-theory.md",
+    "naive-bayes": "chapter_appendix-mathematics-for-deep-learning/naive-bayes.md",
+    "kaggle-house-price": "chapter_multilayer-perceptrons/kaggle-house-price.md",
+    "utils": "chapter_appendix-tools-for-deep-learning/utils.md",
+    "multiple-gpus": "chapter_computational-performance/multiple-gpus.md",
+    "multiple-gpus-concise": "chapter_computational-performance/multiple-gpus-concise.md",
+    "bounding-box": "chapter_computer-vision/bounding-box.md",
+    "anchor": "chapter_computer-vision/anchor.md",
+    "multiscale-object-detection": "chapter_computer-vision/multiscale-object-detection.md",
+    "rcnn": "chapter_computer-vision/rcnn.md",
 }
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
@@ -177,14 +187,18 @@ def prepare(workdir: str, clone: str, args) -> dict:
             f.write(git_show(clone, name))
     home = os.path.join(workdir, "home")
     # gluon.data.vision.FashionMNIST's default root (hybrid's, and MXNet's under MXNET_HOME's default)
-    for root in (".hybrid", ".mxnet"):
-        data.fashion_mnist(os.path.join(home, root, "datasets", "fashion-mnist"), args.train_images,
-                           args.val_images)
+    for root in (".hybrid", ".mxnet"):     # MNIST (naive Bayes) in the same format and sizes
+        for folder in ("fashion-mnist", "mnist"):
+            data.fashion_mnist(os.path.join(home, root, "datasets", folder), args.train_images, args.val_images)
     offline = os.path.join(workdir, "offline")
     os.makedirs(offline)
     data.time_machine(os.path.join(offline, "timemachine.txt"), args.text_chars)
     data.fra_eng(os.path.join(offline, "fra-eng.zip"), 800)
     data.airfoil(os.path.join(offline, "airfoil_self_noise.dat"), 1500)
+    data.kaggle_house(os.path.join(offline, "kaggle_house_pred_train.csv"),
+                      os.path.join(offline, "kaggle_house_pred_test.csv"), 300)
+    os.makedirs(os.path.join(workdir, "img"))   # the computer-vision chapters open ../img/catdog.jpg
+    data.photo(os.path.join(workdir, "img", "catdog.jpg"), 728, 561)
     os.makedirs(os.path.join(workdir, "run"))
     return dict(os.environ, HOME=home, MPLBACKEND="Agg", D2L_OFFLINE_FILES=offline, PYTHONUNBUFFERED="1",
                 PYTHONPATH=os.pathsep.join([ROOT, workdir, os.environ.get("PYTHONPATH", "")]))
