@@ -476,7 +476,7 @@ def test_bfloat16_kernels_need_no_compiler_rt_helper_and_keep_subnormals(cpu, fe
 
 def test_matmul_reads_unit_led_operands_in_place():
     """Attention's q = qkv[0] reaches the batched matmul as a [1, B, H, S, D] buffer reshaped to [B, H, S, D]:
-    the GEMM reads it in place (no copy stage; kernel/gemm._unit_lead_buffer), also as a transposed B, and
+    the GEMM reads it in place (no copy stage; kernel/gemm._reshaped_buffer), also as a transposed B, and
     for a [1, 1, S, D] operand broadcast over the batch; results equal interp."""
     from hybrid import passes
     from hybrid.codegen.kernel import GemmStage, lower_node
@@ -495,3 +495,20 @@ def test_matmul_reads_unit_led_operands_in_place():
     assert matmuls and all(isinstance(s, GemmStage) for k in matmuls for s in k.stages), \
         [[type(s).__name__ for s in k.stages] for k in matmuls]
     compare(graph, [qkv, w], rtol=1e-4, atol=1e-5)
+
+
+def test_matmul_reads_reshaped_operands_in_place():
+    """A dense layer on [B, S, D] reaches the GEMM as the input reshaped to [B * S, D] (and the weight as [D, N] from
+    [D, 2, N / 2]): both are read in place, no copy stage. Results equal interp."""
+    from hybrid import passes
+    from hybrid.codegen.kernel import GemmStage, lower_node
+    x = rng.standard_normal((4, 6, 16)).astype("f4")
+    w = rng.standard_normal((16, 2, 5)).astype("f4")
+
+    def dense(g, xx, ww):
+        return op(g, "matmul", op(g, "reshape", xx, shape=(24, 16)), op(g, "reshape", ww, shape=(16, 10)),
+                  transpose_a=False, transpose_b=False)
+    graph = graph_of({"x": ((4, 6, 16), "f32"), "w": ((16, 2, 5), "f32")}, dense, name="dense")
+    kernels = [lower_node(n) for n in passes.optimize(graph).graph.nodes]
+    assert [[type(s).__name__ for s in k.stages] for k in kernels if k.stages] == [["GemmStage"]]
+    compare(graph, [x, w], rtol=1e-4, atol=1e-5)

@@ -3,46 +3,56 @@ stage fills the column buffer that the GEMM reads as (N, G) stacks of Kc x P mat
 im2col reads its padded NCHW[b]c input in place)."""
 from __future__ import annotations
 
+import math
+
 from ...ir.graph import Node
 from ...ir.types import TensorType
 from .blocked import from_blocked_map
 from .context import Lazy, _Lowering, identity_buffer
 from .describe import Buffer, ConvGeometry, GemmStage
 from .expr import both, clamp, const, iadd, iconst_op, imul, in_range, ivar, load, select
-from .index_math import simplify
+from .index_math import flat_affine, simplify
 
 
-def _gemm_operand(lw: _Lowering, lazy: Lazy, t: TensorType, trans: bool) -> tuple[Buffer, bool]:
-    """A buffer holding the operand row-major, reading transposed views and buffers with extra leading
-    unit dims (a slice qkv[0] reshaped to drop its 1: the batch strides only see trailing dims) in place."""
+def _gemm_operand(lw: _Lowering, lazy: Lazy, t: TensorType, trans: bool) -> tuple[Buffer, bool, tuple[int, ...]]:
+    """(buffer, trans, shape): a buffer holding the operand row-major and the shape to read it as. Transposed
+    views and reshapes of a whole buffer (x[8,128,256] as [1024,256]; a slice qkv[0] reshaped to drop its
+    leading 1) are read in place; anything else is computed into a temp first."""
     found = identity_buffer(lazy, t.shape, lw)
     if found is not None:
         name, perm = found
         nd = len(t.shape)
+        buf = lw.kernel.buffers[name]
         if perm is None:
-            return lw.kernel.buffers[name], trans
+            return buf, trans, buf.shape
         if perm == tuple(range(nd - 2)) + (nd - 1, nd - 2):
-            return lw.kernel.buffers[name], not trans
-    unit = _unit_lead_buffer(lw, lazy, t.shape)
-    if unit is not None:
-        return unit, trans
-    return lw.materialize(lazy, t), trans
+            return buf, not trans, buf.shape
+    reshaped = _reshaped_buffer(lw, lazy, t.shape)
+    if reshaped is not None:
+        return reshaped, trans, tuple(t.shape)
+    buf = lw.materialize(lazy, t)
+    return buf, trans, buf.shape
 
 
-def _unit_lead_buffer(lw: _Lowering, lazy: Lazy, shape: tuple[int, ...]) -> Buffer | None:
-    """The buffer `lazy` reads as it is when its shape is `shape` with leading 1s (read at index 0)."""
+def _reshaped_buffer(lw: _Lowering, lazy: Lazy, shape: tuple[int, ...]) -> Buffer | None:
+    """The buffer `lazy` reads element for element in row-major order when viewed as `shape` (a reshape of the
+    whole buffer: every element's flat offset is its flat index in `shape`)."""
     vars_ = tuple(lw.fresh(d) for d in shape)
     e = simplify(lazy(tuple(ivar(v) for v in vars_)), lw.kernel.extents)
     if e.op != "load":
         return None
     buf = lw.kernel.buffers[e.value]
-    lead = len(buf.shape) - len(shape)
-    if lead <= 0 or buf.shape[lead:] != tuple(shape) or any(d != 1 for d in buf.shape[:lead]):
+    if buf.size != math.prod(shape):
         return None
-    head, tail = e.args[:lead], e.args[lead:]
-    if any(a.op != "const" or a.value != 0 for a in head) or tuple(a.op == "ivar" and a.value for a in tail) != vars_:
+    lin = flat_affine(e.args, buf.strides())
+    if lin is None or lin.get(None, 0) != 0:
         return None
-    return buf
+    own, stride = {}, 1
+    for v, d in zip(reversed(vars_), reversed(shape)):
+        if d != 1:          # a variable of extent 1 is always 0 (simplify drops it from reads)
+            own[v] = stride
+        stride *= d
+    return buf if {v: c for v, c in lin.items() if v is not None and c} == own else None
 
 
 def _batch_strides(shape: tuple[int, ...], batch: tuple[int, ...], matrix: int) -> tuple[int, ...]:
@@ -59,12 +69,11 @@ def _batch_strides(shape: tuple[int, ...], batch: tuple[int, ...], matrix: int) 
 
 def _lower_matmul(lw: _Lowering, node: Node, args: list[Lazy], types: list[TensorType], out: Buffer) -> None:
     ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
-    A, ta = _gemm_operand(lw, args[0], types[0], ta)
-    B, tb = _gemm_operand(lw, args[1], types[1], tb)
+    A, ta, a_shape = _gemm_operand(lw, args[0], types[0], ta)
+    B, tb, b_shape = _gemm_operand(lw, args[1], types[1], tb)
     batch = out.shape[:-2]
     M, N = out.shape[-2:]
     K = types[0].shape[-2] if node.attrs.get("transpose_a", False) else types[0].shape[-1]
-    a_shape, b_shape = A.shape, B.shape
     bvars = tuple(lw.fresh(d) for d in batch)
     m, n = lw.fresh(M), lw.fresh(N)
     lw.kernel.stages.append(GemmStage(
