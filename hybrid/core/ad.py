@@ -21,7 +21,7 @@ from ..errors import HybridError
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import get_op
 from ..ir.ops.complex import DIRECT_COMPLEX_GRAD, HOLOMORPHIC_GRAD
-from ..ir.types import is_complex, is_float, is_inexact
+from ..ir.types import is_complex, is_float, is_inexact, is_integer
 from . import lax
 from .array import Tracer
 from .tape import TapeNode, complex_gradient_error, propagate
@@ -79,22 +79,27 @@ def emit_with_grads(ctx: TraceContext, graph: Graph, wrt: Sequence[str], outputs
 
 
 def active_values(graph: Graph, wrt: Sequence[str]) -> set[Value]:
-    """The float and complex values of `graph` that depend on the inputs named in `wrt` through
-    differentiable ops: the only ones a gradient flows into (stop_gradient, comparisons and integer
-    math cut it)."""
-    active = {v for v in graph.inputs if v.name in wrt and is_inexact(v.dtype)}
+    """The values of `graph` that depend on the inputs named in `wrt` through differentiable ops:
+    the only ones a gradient flows into (stop_gradient and comparisons cut it). Float and complex
+    values; integer ones only on a path from an integer input in `wrt` (the eager tape's rule,
+    hybrid.core.tape.carries_gradient: integer math on float values cuts the path)."""
+    active = {v for v in graph.inputs if v.name in wrt and (is_inexact(v.dtype) or is_integer(v.dtype))}
     for node in graph.nodes:
         if get_op(node.op).differentiable and any(v in active for v in node.inputs):
             complex_value = next((v for v in list(node.inputs) + list(node.outputs) if is_complex(v.dtype)), None)
             if complex_value is not None and node.op not in HOLOMORPHIC_GRAD | DIRECT_COMPLEX_GRAD:
                 raise complex_gradient_error(node.op, complex_value.dtype, node.loc)
-            active.update(o for o in node.outputs if is_inexact(o.dtype))
+            integer_path = any(v in active and is_integer(v.dtype) for v in node.inputs)
+            active.update(o for o in node.outputs if is_inexact(o.dtype) or (integer_path and is_integer(o.dtype)))
     return active
 
 
-def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]]) -> list[int]:
+def _differentiable_outputs(graph: Graph, outputs: Optional[Sequence[int]], live: frozenset = frozenset()) -> list[int]:
+    """The outputs a cotangent is seeded for: float ones, and integer ones in `live` (on an integer
+    gradient path: active_values)."""
     chosen = range(len(graph.outputs)) if outputs is None else outputs
-    return [i for i in chosen if is_float(graph.outputs[i].dtype)]
+    return [i for i in chosen if is_float(graph.outputs[i].dtype)
+            or (is_integer(graph.outputs[i].dtype) and graph.outputs[i] in live)]
 
 
 def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "ones",
@@ -111,7 +116,8 @@ def autodiff(graph: Graph, wrt: Optional[Sequence[str]] = None, seed: str = "one
 
     ctx = TraceContext(graph.name)
     with ctx:
-        emitted = emit_with_grads(ctx, graph, wrt, _differentiable_outputs(graph, outputs), cotangent)
+        emitted = emit_with_grads(ctx, graph, wrt, _differentiable_outputs(graph, outputs, active_values(graph, wrt)),
+                                  cotangent)
         ctx.graph.outputs = [ctx.value_of(x) for x in emitted.outputs + emitted.grads]
     return ctx.graph
 
@@ -134,7 +140,7 @@ def forward_backward(graph: Graph, wrt: Sequence[str], outputs: Optional[Sequenc
     forward intermediates (an output already returned is not returned twice); the backward
     reads forward inputs directly and rebuilds constants instead of saving them."""
     joint = autodiff(graph, wrt, seed="inputs", outputs=outputs)
-    differentiated = _differentiable_outputs(graph, outputs)
+    differentiated = _differentiable_outputs(graph, outputs, active_values(graph, wrt))
     n_out, n_fwd, n_in = len(graph.outputs), len(graph.nodes), len(graph.inputs)
     forward_nodes, backward_nodes = joint.nodes[:n_fwd], joint.nodes[n_fwd:]
     forward_inputs, cotangent_inputs = joint.inputs[:n_in], joint.inputs[n_in:]

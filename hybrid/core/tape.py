@@ -58,6 +58,9 @@ def registry_vjp(op: str, attrs: dict, inputs: list, outputs: list, cotangents: 
     if len(grads) != len(inputs):
         raise HybridError(f"gradient rule of {op} returned {len(grads)} cotangents for {len(inputs)} inputs")
     for i, (x, ct) in enumerate(zip(inputs, grads)):
+        if ct is not None and x.dtype.kind in "iu" and ct.type.dtype != x.type.dtype:
+            # an attached integer array's gradient has its dtype (MXNet's rule); the rules compute in float
+            grads[i] = ct = lax.bind("cast", ct, dtype=x.type.dtype)
         if ct is not None and (tuple(ct.shape) != tuple(x.shape) or ct.type.dtype != x.type.dtype):
             raise HybridError(f"gradient rule of {op} returned {ct.type} for input {i} of type {x.type}")
     return grads
@@ -117,10 +120,23 @@ def _inexact(dtype) -> bool:
     return is_float_dtype(dtype) or dtype.kind == "c"
 
 
+def _integer(dtype) -> bool:
+    return dtype.kind in "iu"
+
+
 def tracked(x) -> bool:
-    """Whether gradients flow into x: a float or complex NDArray that is attached or was recorded."""
-    return (isinstance(x, NDArray) and _inexact(x.dtype)
+    """Whether gradients flow into x: a float, complex or integer NDArray that is attached or was
+    recorded. Integer arrays carry gradients only on a path from an integer array the user attached
+    (MXNet's rule: its gradient has its own dtype); an integer result of float math cuts the path."""
+    return (isinstance(x, NDArray) and (_inexact(x.dtype) or _integer(x.dtype))
             and (x._node is not None or x._grad_req != "null"))
+
+
+def carries_gradient(output_dtype, inputs) -> bool:
+    """Whether an output of a differentiable op on `inputs` (some tracked) is recorded: a float or
+    complex output always; an integer one when a tracked input is itself an integer array."""
+    return _inexact(output_dtype) or (_integer(output_dtype)
+                                      and any(tracked(x) and _integer(x.dtype) for x in inputs))
 
 
 def complex_gradient_error(op: str, dtype: str, loc: Optional[str] = None) -> HybridError:
@@ -137,11 +153,13 @@ def _record(op: str, inputs, attrs: dict, outputs) -> None:
         return
     if not any(tracked(x) for x in inputs):
         return
-    if not any(_inexact(o.dtype) for o in outputs):
+    carried = [carries_gradient(o.dtype, inputs) for o in outputs]
+    if not any(carried):
         return
     node = TapeNode(op, attrs, inputs, outputs)
-    for o in outputs:
-        o._node = node
+    for o, carry in zip(outputs, carried):
+        if carry:
+            o._node = node
 
 
 def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArray], rule: Callable,
@@ -152,7 +170,7 @@ def record_custom(name: str, inputs: Sequence[NDArray], outputs: Sequence[NDArra
     taped, so backward() from them raises as it does eagerly instead of giving zeros."""
     node = TapeNode(name, {}, inputs, outputs, rule)
     for i, o in enumerate(outputs):
-        if _inexact(o.dtype) and (connected is None or connected[i]):
+        if carries_gradient(o.dtype, inputs) and (connected is None or connected[i]):
             o._node = node
 
 

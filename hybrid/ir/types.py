@@ -63,6 +63,10 @@ def is_complex(dtype: str) -> bool:
     return dtype in COMPLEX_DTYPES
 
 
+def is_integer(dtype: str) -> bool:
+    return dtype in INT_DTYPES
+
+
 def is_inexact(dtype: str) -> bool:
     """float or complex (NumPy's `inexact`)."""
     return dtype in FLOAT_DTYPES or dtype in COMPLEX_DTYPES

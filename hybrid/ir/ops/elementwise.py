@@ -11,7 +11,8 @@ import numpy
 from ...errors import ShapeError
 from .. import scalar as S
 from ..registry import OpDef, register
-from ..types import COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, is_float_dtype, is_inexact, to_numpy_dtype
+from ..types import (COMPLEX_PART, TensorType, dtype_name, is_complex, is_float, is_float_dtype, is_inexact, is_integer,
+                     to_numpy_dtype)
 from .common import broadcast_shapes, same_dtype
 from .gradkit import apply, lax, unbroadcast, where
 
@@ -228,9 +229,15 @@ def _cast_infer(types, dtype):
     return TensorType(t.shape, dtype_name(dtype))
 
 
+def _numeric(dtype: str) -> bool:
+    return is_inexact(dtype) or is_integer(dtype)
+
+
 def _cast_grad(g, inputs, outputs, dtype):
+    """The cotangent cast back; integers take part only on a path from an attached integer array
+    (hybrid.core.tape.carries_gradient): a float -> int cast of a float path is never differentiated."""
     (x,) = inputs
-    return [apply("cast", g, dtype=x.type.dtype) if is_inexact(x.type.dtype) and is_inexact(dtype) else None]
+    return [apply("cast", g, dtype=x.type.dtype) if _numeric(x.type.dtype) and _numeric(dtype_name(dtype)) else None]
 
 
 def float_to_int(x: numpy.ndarray, dtype: str) -> numpy.ndarray:
