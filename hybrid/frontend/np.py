@@ -14,7 +14,7 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer, check_order, install_numpy, install_operators
+from ..core.array import Array, NDArray, Tracer, check_order, install_numpy, install_operators, write_out
 from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -239,13 +239,43 @@ def _all_elements(where, op: str) -> None:
                                   f"np.where(mask, np.{op}(x), other) to choose the other elements")
 
 
+# NumPy ufuncs' keywords besides out=: hybrid offers their defaults only (as MXNet's np ufuncs do);
+# another value raises NotImplementedError saying what to write instead, a value NumPy rejects TypeError
+_UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype": None, "subok": True}
+_UFUNC_INSTEAD = {"casting": "cast explicitly with .astype(dtype) first",
+                  "order": "hybrid arrays are always row-major (C order), as order='K' gives here",
+                  "dtype": "cast the input or the result with .astype(dtype)",
+                  "subok": "hybrid has one array type; call .asnumpy() on the result for a numpy.ndarray"}
+_CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def _ufunc_keywords(op: str, keywords: dict) -> None:
+    """Check a ufunc's keywords (where=, casting=, order=, dtype=, subok=) against what hybrid offers."""
+    for key, value in keywords.items():
+        if key not in _UFUNC_DEFAULTS:
+            raise TypeError(f"np.{op}() got an unexpected keyword argument {key!r}")
+        if key == "where":
+            _all_elements(value, op)
+            continue
+        if key == "casting" and value not in _CASTINGS:
+            raise TypeError(f"np.{op}(casting={value!r}): casting must be one of {_CASTINGS}")
+        if key == "dtype" and value is not None:
+            try:
+                numpy.dtype(value)
+            except TypeError:
+                raise TypeError(f"np.{op}(dtype={value!r}): not a data type") from None
+        if value is not _UFUNC_DEFAULTS[key] and value != _UFUNC_DEFAULTS[key]:
+            raise NotImplementedError(f"np.{op}({key}={value!r}): only {key}={_UFUNC_DEFAULTS[key]!r} is offered; "
+                                      f"{_UFUNC_INSTEAD[key]}")
+
+
 def _unary(op: str, to_float: bool = True):
-    def fn(x, *, where=True):
-        _all_elements(where, op)
+    def fn(x, out=None, **keywords):
+        _ufunc_keywords(op, keywords)
         (x,) = promote(x, to_float=to_float)
-        return bind(op, x)
+        return write_out(out, bind(op, x))
     fn.__name__ = op
-    fn.__doc__ = f"Elementwise {op}."
+    fn.__doc__ = f"Elementwise {op}; `out=` as NumPy's, the other ufunc keywords at their defaults only."
     return fn
 
 
@@ -257,12 +287,12 @@ def _rounding(op: str):
     """floor/ceil/trunc/round: integers are already integral, so they come back unchanged (NumPy 2)."""
     on_float = _unary(op, False)
 
-    def fn(x, *, where=True):
-        _all_elements(where, op)
+    def fn(x, out=None, **keywords):
+        _ufunc_keywords(op, keywords)
         x = _asarray(x)
         if x.type.dtype in INT_DTYPES:
-            return x.copy() if isinstance(x, NDArray) else x
-        return on_float(x)
+            return write_out(out, x.copy() if isinstance(x, NDArray) else x)
+        return on_float(x, out)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op}; integer inputs are returned unchanged."
     return fn

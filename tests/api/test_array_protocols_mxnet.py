@@ -80,6 +80,32 @@ def test_linspace_retstep_and_ufunc_where():
             fn(np.ones(3), where=False)
 
 
+@pytest.mark.parametrize("name", ["sin", "log2", "arccosh", "ceil", "trunc", "abs"])
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+def test_unary_ufunc_keywords_at_their_defaults_and_out(name, mode):
+    """NumPy's ufunc keywords: their defaults are accepted (MXNet's tests pass subok=True, order='K'),
+    `out=` is written and returned, other values raise NotImplementedError naming the op and what
+    to write instead, and values NumPy itself rejects raise TypeError (as MXNet's np ufuncs)."""
+    values = onp.array([1.25, 2.5, 3.75], "float32")
+    fn = getattr(np, name)
+    defaults = dict(where=True, casting="same_kind", order="K", dtype=None, subok=True)
+    f = (lambda a, o: fn(a, out=o, **defaults)) if mode == "eager" else hb.hybridize(
+        lambda a, o: fn(a, out=o, **defaults), backend=mode)
+    out = np.zeros(3)
+    got = f(np.array(values), out)
+    onp.testing.assert_allclose(got.asnumpy(), getattr(onp, name)(values), rtol=1e-6)
+    if mode == "eager":
+        assert got is out
+        onp.testing.assert_allclose(out.asnumpy(), getattr(onp, name)(values), rtol=1e-6)
+    x = np.array(values)
+    for keyword, value in [("subok", False), ("dtype", onp.int8), ("casting", "safe"), ("order", "C")]:
+        with pytest.raises(NotImplementedError, match=rf"np\.{name}\({keyword}=.*only {keyword}="):
+            fn(x, **{keyword: value})
+    for keyword, value in [("dtype", "abcdefg"), ("casting", "mxnet"), ("subokay", True)]:
+        with pytest.raises(TypeError, match=name):
+            fn(x, **{keyword: value})
+
+
 @pytest.mark.parametrize("name", ["argmax", "argmin", "max", "min", "sum", "prod"])
 def test_reductions_of_0d_arrays_take_axis_0_and_minus_1(name):
     """NumPy reduces a 0-d array along axis 0 or -1 (to itself); MXNet's tests rely on it."""
