@@ -537,14 +537,23 @@ def einsum_path(subscripts: str, *operands, optimize="greedy"):
 
 
 # -- norms --------------------------------------------------------------------------------------------
+def _norm_order(ord):
+    """MXNet also spells the infinite orders as the strings 'inf' and '-inf'."""
+    return {"inf": math.inf, "-inf": -math.inf}.get(ord, ord) if isinstance(ord, str) else ord
+
+
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2) -> Array:
+    """The array API's vector norm: over every element (axis=None), one axis, or several axes at once
+    (a tuple: the elements of those axes as one vector). ord=None is 2, as in np.linalg.norm."""
     x = _float(x)
+    ord = 2 if ord is None else _norm_order(ord)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
         flat_keep = keepdims
         keepdims = False
     else:
         flat_keep = False
+        axis = tuple(a % x.ndim for a in axis) if isinstance(axis, (tuple, list)) else axis
     ax = abs(x)
     if ord == 2:
         out = sqrt(_sum(x * x, axis=axis, keepdims=keepdims))
@@ -561,12 +570,18 @@ def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2) -> Array:
     return reshape(out, (1,) * x.ndim) if flat_keep else out
 
 
-def matrix_norm(x, /, *, keepdims: bool = False, ord="fro") -> Array:
-    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+def matrix_norm(x, /, ord="fro", axis=(-2, -1), keepdims: bool = False) -> Array:
+    """The array API's matrix norm of the matrices in the last two axes, or in the two axes `axis`
+    names (MXNet's extra argument, and its argument order). ord=None is 'fro'."""
+    if not (isinstance(axis, (tuple, list)) and len(axis) == 2):
+        raise ValueError(f"linalg.matrix_norm: axis must be a pair of axes (rows, columns), got {axis!r}; "
+                         f"use linalg.vector_norm for a norm over one axis")
+    return norm(x, "fro" if ord is None else _norm_order(ord), axis=tuple(axis), keepdims=keepdims)
 
 
 def norm(x, ord=None, axis=None, keepdims: bool = False) -> Array:
     x = _float(x)
+    ord = _norm_order(ord)
     if axis is None and ord is None:
         out = sqrt(_sum(x * x))
         return reshape(out, (1,) * x.ndim) if keepdims else out

@@ -150,3 +150,49 @@ def test_dot_alignment_error():
 def test_matmul_of_scalars_is_an_error():
     with pytest.raises(hb.ShapeError, match="matmul.*scalar"):
         np.matmul(np.ones(()), np.ones((2, 2)))
+
+
+def _norm_compiled(fn, mode):
+    return fn if mode == "eager" else hb.hybridize(fn, backend=mode)
+
+
+def _vector_norm_reference(a: onp.ndarray, axis: tuple, ord) -> onp.ndarray:
+    """The norm of the elements of `axis` taken as one vector: those axes moved last and merged."""
+    rest = [i for i in range(a.ndim) if i not in axis]
+    merged = onp.transpose(a, rest + list(axis)).reshape([a.shape[i] for i in rest] + [-1])
+    return onp.linalg.norm(merged, ord=ord, axis=-1)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("ord", [None, 2, 1, "inf", "-inf", 3.5])
+def test_vector_norm_over_several_axes(mode, ord):
+    """The array API's vector_norm over a tuple of axes; ord=None is 2 and MXNet's 'inf'/'-inf' strings
+    are the infinite orders."""
+    data = sample((2, 3, 4, 5), "float64")
+    numpy_ord = {"inf": onp.inf, "-inf": -onp.inf, None: 2}.get(ord, ord)
+    for axis in [(1, 3), (0, -1, 2)]:
+        f = _norm_compiled(lambda x: np.linalg.vector_norm(x, axis=axis, ord=ord), mode)
+        want = _vector_norm_reference(data, tuple(a % 4 for a in axis), numpy_ord)
+        onp.testing.assert_allclose(f(np.array(data)).asnumpy(), want, rtol=1e-10)
+    keep = _norm_compiled(lambda x: np.linalg.vector_norm(x, axis=(1, 3), keepdims=True, ord=ord), mode)
+    assert keep(np.array(data)).shape == (2, 1, 4, 1)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, "inf", "-inf", "nuc", 2])
+def test_matrix_norm_over_chosen_axes(mode, ord):
+    """MXNet's matrix_norm(x, ord, axis, keepdims): the matrices lie in the two axes `axis` names."""
+    data = sample((3, 4, 5), "float64")
+    numpy_ord = {"inf": onp.inf, "-inf": -onp.inf, None: "fro"}.get(ord, ord)
+    for axis, keepdims in [((0, 2), False), ((2, 1), True), ((-2, -1), False)]:
+        f = _norm_compiled(lambda x: np.linalg.matrix_norm(x, ord, axis, keepdims), mode)
+        want = onp.linalg.norm(data, ord=numpy_ord, axis=axis, keepdims=keepdims)
+        onp.testing.assert_allclose(f(np.array(data)).asnumpy(), want, rtol=1e-8)
+    onp.testing.assert_allclose(np.linalg.matrix_norm(np.array(data), ord=ord).asnumpy(),
+                                onp.linalg.norm(data, ord=numpy_ord, axis=(-2, -1)), rtol=1e-8)
+
+
+@pytest.mark.parametrize("axis", [1, (1,), (0, 1, 2), None])
+def test_matrix_norm_needs_a_pair_of_axes(axis):
+    with pytest.raises(ValueError, match=r"matrix_norm: axis must be a pair of axes.*vector_norm"):
+        np.linalg.matrix_norm(np.ones((2, 3, 4)), "fro", axis)
