@@ -25,6 +25,8 @@ fabs = abs
 long, ulong, uint = numpy.int64, numpy.uint64, numpy.uint64
 iterable = numpy.iterable
 common_type = numpy.common_type
+# hybrid arrays print through NumPy, so NumPy's print options are theirs (MXNet's np.set_printoptions too)
+set_printoptions, get_printoptions, printoptions = numpy.set_printoptions, numpy.get_printoptions, numpy.printoptions
 
 
 def bitwise_count(x) -> Array:
@@ -350,6 +352,6 @@ for _name in ("lexsort", "poly", "polyadd", "polyder", "polydiv", "polyfit", "po
 __all__ = [_n for _n, _v in list(globals().items())
            if not _n.startswith("_") and (getattr(_v, "__module__", None) == __name__ or _n in (
                "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "pow", "fabs", "long", "ulong", "uint",
-               "iterable", "common_type", "lexsort", "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint",
+               "iterable", "common_type", "set_printoptions", "get_printoptions", "printoptions", "lexsort", "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint",
                "polymul", "polysub", "roots", "sort_complex", "nextafter", "spacing"))
            and _n not in ("sinc_window", "eager_only")]

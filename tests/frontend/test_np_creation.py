@@ -211,3 +211,17 @@ def test_zero_d_arrays_are_not_iterable_like_numpy():
             iter(np.sum(x))
         return np.stack([row * 2.0 for row in x])
     onp.testing.assert_array_equal(hb.hybridize(traced, backend="interp")(np.array(rows)).asnumpy(), rows * 2)
+
+
+def test_print_options_shape_array_reprs_like_numpy():
+    # MXNet's np.set_printoptions (d2l's anchor chapter: np.set_printoptions(2)) sets NumPy's, which print our arrays
+    values = onp.array([1.23456, 2.5], onp.float32)
+    with np.printoptions(precision=2):
+        assert repr(np.array(values)) == repr(values) and "1.23" in repr(np.array(values))
+        assert np.get_printoptions()["precision"] == 2
+    before = np.get_printoptions()
+    try:
+        np.set_printoptions(3)
+        assert repr(np.array(values)) == repr(values) and "1.235" in repr(np.array(values))
+    finally:
+        np.set_printoptions(**before)
