@@ -75,7 +75,7 @@ from .npx_arrays import (arange_like, batch_dot, from_dlpack, from_numpy, gamma,
                          masked_log_softmax, masked_softmax, pick, reshape, save, savez, sequence_mask, slice,
                          smooth_l1, to_dlpack_for_read, to_dlpack_for_write, topk)
 from .npx_layers import (elu, group_norm, instance_norm, leaky_relu, log_sigmoid, mish, pixel_shuffle,  # noqa: E402
-                         reflection_pad, roi_pooling, selu)
+                         multibox_prior, reflection_pad, roi_pooling, selu)
 
 _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": np.tanh, "softrelu": softplus, "softplus": softplus,
                 "log_sigmoid": log_sigmoid, "mish": mish, "elu": elu, "selu": selu,

@@ -1,10 +1,12 @@
 """npx activations and normalizations beyond the basic set (MXNet's LeakyReLU family,
-instance/group normalization, pixel shuffle, reflection padding) and Fast R-CNN's region-of-interest
-pooling, composed from primitives."""
+instance/group normalization, pixel shuffle, reflection padding) and the detection ops (SSD anchor
+boxes, region-of-interest pooling), composed from primitives."""
 from __future__ import annotations
 
 import math
 from typing import Optional, Sequence
+
+import numpy
 
 from ..errors import ShapeError
 from . import np
@@ -190,3 +192,33 @@ def roi_pooling(data, rois, pooled_size, spatial_scale: float) -> Array:
     over_rows = np.max(np.where(in_rows[:, None, :, :, None], over_cols[:, :, None], lowest), axis=3)   # (R,C,ph,pw)
     empty = (row_last <= row_first)[:, :, None] | (col_last <= col_first)[:, None, :]                   # (R,ph,pw)
     return np.where(empty[:, None], np.zeros((), features.dtype), over_rows)
+
+
+def multibox_prior(data, sizes=(1.0,), ratios=(1.0,), clip: bool = False, steps=(-1.0, -1.0),
+                   offsets=(0.5, 0.5)) -> Array:
+    """MXNet's MultiBoxPrior (SSD anchor boxes) for an (N, C, H, W) feature map: at each cell centre
+    ((row + offsets[0]) * steps[0], (col + offsets[1]) * steps[1]) in [0, 1] image coordinates (steps of
+    -1 mean 1/H and 1/W), one box per size with the first ratio, then one per further ratio with the first
+    size; a box of size s and ratio r is s * sqrt(r) * H / W wide and s / sqrt(r) high. Returns
+    (1, H * W * (len(sizes) + len(ratios) - 1), 4) corners (xmin, ymin, xmax, ymax), clipped to [0, 1]
+    when `clip`. Only the map's shape matters, so the result is a constant of the data's float dtype."""
+    data = asarray(data)
+    if data.ndim != 4:
+        raise ShapeError(f"multibox_prior: data must be an (N, C, H, W) feature map, got shape {data.shape}")
+    sizes, ratios = [float(s) for s in numpy.atleast_1d(sizes)], [float(r) for r in numpy.atleast_1d(ratios)]
+    if not sizes or not ratios or min(sizes) <= 0 or min(ratios) <= 0:
+        raise ValueError(f"multibox_prior: sizes and ratios must be non-empty and positive, got sizes={sizes}, "
+                         f"ratios={ratios}")
+    height, width = data.shape[2:]
+    step_y, step_x = (1.0 / height if steps[0] <= 0 else steps[0]), (1.0 / width if steps[1] <= 0 else steps[1])
+    shapes = [(s, ratios[0]) for s in sizes] + [(sizes[0], r) for r in ratios[1:]]
+    half_w = numpy.array([s * math.sqrt(r) * height / width / 2 for s, r in shapes], numpy.float32)
+    half_h = numpy.array([s / math.sqrt(r) / 2 for s, r in shapes], numpy.float32)
+    cy = ((numpy.arange(height, dtype=numpy.float32) + offsets[0]) * step_y)[:, None, None]
+    cx = ((numpy.arange(width, dtype=numpy.float32) + offsets[1]) * step_x)[None, :, None]
+    cy, cx = numpy.broadcast_arrays(cy, cx, half_w[None, None, :])[:2]
+    boxes = numpy.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=-1).reshape(1, -1, 4)
+    if clip:
+        boxes = numpy.clip(boxes, 0.0, 1.0)
+    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else numpy.float32
+    return np.array(boxes, dtype=dtype)

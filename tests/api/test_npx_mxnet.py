@@ -206,7 +206,42 @@ def test_roi_pooling_matches_mxnets_rule():
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found: the CUDA emulator needs it")
-def test_roi_pooling_cuda_emulator():
+def test_detection_ops_cuda_emulator():
     rois = onp.array([[1, 0, 0, 16, 12], [0, -6, 4, 9, 30], [1, 40, 40, 60, 50]], onp.int32)
     check_block(lam(lambda v, r: npx.roi_pooling(v, r, (2, 3), 0.5)), _x(2, 3, 7, 9), rois, backends=("cuda",),
                 ref=lambda v, r: _roi_pooling_reference(v, r, (2, 3), 0.5), runtime="emulator")
+    check_block(lam(lambda v: np.sum(v) * 0.0 + npx.multibox_prior(v, sizes=[0.3, 0.5], ratios=[1, 2])), _x(1, 1, 2, 3),
+                backends=("cuda",), ref=lambda v: _multibox_prior_reference(2, 3, [0.3, 0.5], [1, 2]),
+                runtime="emulator", grad=False)
+
+
+def _multibox_prior_reference(height, width, sizes, ratios, steps=(-1, -1), offsets=(0.5, 0.5), clip=False):
+    """MXNet's MultiBoxPrior, cell by cell: sizes with the first ratio, then the other ratios with the first size."""
+    step_y = 1 / height if steps[0] <= 0 else steps[0]
+    step_x = 1 / width if steps[1] <= 0 else steps[1]
+    boxes = []
+    for row in range(height):
+        for col in range(width):
+            cy, cx = (row + offsets[0]) * step_y, (col + offsets[1]) * step_x
+            for size, ratio in [(s, ratios[0]) for s in sizes] + [(sizes[0], r) for r in ratios[1:]]:
+                half_w, half_h = size * math.sqrt(ratio) * height / width / 2, size / math.sqrt(ratio) / 2
+                boxes.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
+    boxes = onp.array(boxes)[None]
+    return onp.clip(boxes, 0, 1) if clip else boxes
+
+
+def test_multibox_prior_matches_mxnets_rule():
+    # d2l's anchor-box section: a 561x728 image, anchors centred on pixel (250, 250)
+    book = npx.multibox_prior(np.zeros((1, 3, 561, 728)), sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
+    assert book.shape == (1, 561 * 728 * 5, 4) and book.dtype == onp.float32
+    onp.testing.assert_allclose(book.reshape(561, 728, 5, 4)[250, 250, 0].asnumpy(), [0.06, 0.07, 0.63, 0.82],
+                                atol=6e-3)
+    for kwargs in ({"sizes": [0.4], "ratios": [1, 2, 0.5]}, {"sizes": (0.2, 0.6), "ratios": (2,), "clip": True},
+                   {"sizes": [0.3, 0.5], "ratios": [1, 3], "steps": (0.25, 0.2), "offsets": (0.0, 0.5)}):
+        ref = _multibox_prior_reference(3, 5, **kwargs)
+        check_block(lam(lambda v: npx.multibox_prior(v, **kwargs)), _x(2, 4, 3, 5), ref=lambda v: ref, grad=False,
+                    rtol=1e-6, atol=1e-6)
+    with pytest.raises(hb.ShapeError, match=r"\(N, C, H, W\)"):
+        npx.multibox_prior(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="positive"):
+        npx.multibox_prior(np.zeros((1, 1, 2, 2)), sizes=[0.5, -1.0])
