@@ -125,7 +125,8 @@ def test_one_image_shares_its_output_channel_groups_out(m):
 def test_chunks_split_an_image_evenly_and_grow_where_the_weights_outgrow_l2():
     """conv_winograd.chunk_tiles: an image's tiles are split into chunks of about equal size (49 tiles, 7 per
     register tile, room for 6 register tiles: 28 + 21, not 42 + 7); with 16-float vectors, transformed weights
-    above CACHED_WEIGHT_FLOATS give the scratch DEEP_SCRATCH_FLOATS (longer chunks), with 8 floats they do not."""
+    above CACHED_WEIGHT_FLOATS give the scratch DEEP_SCRATCH_FLOATS (longer chunks), with 8 floats they do not;
+    conv_winograd.chunking: there a chunk holds several whole images of few tiles."""
     a2, scratch = 36, conv_winograd.SCRATCH_FLOATS
     per_tile = a2 * (3 * 4 + 1 * 8)                          # 3 blocks of 4 input channels, 1 block of 8 out
     assert scratch // (per_tile * 7) == 6
@@ -137,15 +138,23 @@ def test_chunks_split_an_image_evenly_and_grow_where_the_weights_outgrow_l2():
     assert conv_winograd.chunk_tiles(**deep, width=16) > conv_winograd.chunk_tiles(**deep, width=8) == 4
     shallow = dict(deep, cb=4, og=1)                                         # 64 -> 64 channels: in L2
     assert conv_winograd.chunk_tiles(**shallow, width=16) == 4 < conv_winograd.chunk_tiles(**deep, width=16)
+    # 8 images of 4 tiles (512 channels at 8x8): whole images per chunk where the weights are deep, 3 + 3 + 2
+    eight = dict(m=4, tiles=4, rw=4, cb=32, ci=16, ro=4, og=8, images=8)
+    assert conv_winograd.chunking(**eight, width=16) == (12, 3)
+    assert conv_winograd.chunking(**eight, width=8) == (4, 1)
+    assert conv_winograd.chunking(**dict(eight, cb=1, og=1), width=16) == (4, 1)
 
 
 @pytest.mark.parametrize("m", [2, 4])
 def test_deep_layer_with_long_chunks_equals_interp(m):
     """128 -> 144 channels (transformed weights above CACHED_WEIGHT_FLOATS: on 16-float hosts the long-chunk
-    scratch), 2 images of 16x16 outputs: equal to interp."""
-    graph, args = _conv_graph(2, 128, 16, 16, 144, (1, 1), "all")
+    scratch), 3 images of 16x16 outputs: equal to interp. F(4x4) on 16-float hosts: 16 tiles per image, chunks
+    of 2 whole images (the last holding one)."""
+    graph, args = _conv_graph(3, 128, 16, 16, 144, (1, 1), "all")
     stages = _stages(graph, f"winograd{m}")
     assert stages and all(isinstance(s, WinogradConv) and s.m == m for s in stages)
+    if m == 4 and stages[0].tile.width == 16:
+        assert [(s.images, s.chunk, s.items) for s in stages] == [(2, 32, 2 * stages[0].parts)] * len(stages)
     _close(*_run(graph, args, f"winograd{m}"), m)
 
 
@@ -163,14 +172,14 @@ def test_other_shapes_keep_their_kernel_when_winograd_is_forced():
 
 def test_auto_choice_by_shape_class():
     """auto, 8-float vectors: F(4x4) from 28x28 outputs, F(2x2) from 14x14 to 27, F(4x4) from 7x7 to 13 (a few
-    4x4 tiles cover the image); 16-float vectors: F(4x4) from 16x16, F(2x2) at 14 and 15, the direct kernel
-    below (even for rows shorter than half a vector); the direct kernel below 7x7 and for fewer input channels
-    than a vector; never for stride 2 (conv_choice.py)."""
+    4x4 tiles cover the image); 16-float vectors: F(4x4) from 16x16, F(2x2) at 14 and 15, F(4x4) from 8 to 13,
+    the direct kernel at 7 (even for rows shorter than half a vector); the direct kernel below 7x7 and for fewer
+    input channels than a vector; never for stride 2 (conv_choice.py)."""
     def geo(c, size, stride=1):
         return ConvGeometry("x", "w", None, None, (8, c, size, size), (c, c, 3, 3), (stride, stride), (1, 1),
                             (1, 1), 1)
     expected = {8: ["winograd4", "winograd4", "winograd4", "winograd2", "winograd2", "winograd4", "winograd4"],
-                16: ["winograd4", "winograd4", "winograd4", "winograd4", "winograd2", "direct", "direct"]}
+                16: ["winograd4", "winograd4", "winograd4", "winograd4", "winograd2", "winograd4", "direct"]}
     for width, kinds in expected.items():
         shapes = [geo(64, 64), geo(128, 32), geo(128, 28), geo(256, 16), geo(256, 14), geo(512, 8), geo(512, 7)]
         assert [conv_choice.choose_kind(g, width) for g in shapes] == kinds

@@ -27,12 +27,12 @@ with little waste, where F(2x2)'s sixteen 2x2 tiles of 16 frequencies re-read 16
 pixels: W6's 512 channels at 8x8 0.70x against F(2x2) 1.5x; ResNet-50's 512 at 7x7 0.76-0.78x, direct
 0.83-0.86x).
 With 16-float vectors (AVX-512, measured on Sapphire Rapids: one thread, batch 8, CPU time against ONNX
-Runtime's, with conv_winograd.chunk_tiles' longer chunks for deep layers) F(4x4,3x3) from 16x16 outputs
+Runtime's, with conv_winograd.chunking's longer chunks for deep layers) F(4x4,3x3) from 16x16 outputs
 (ResNet-18's 64 channels at 64x64 0.43x, 128 at 32x32 0.46x, 256 at 16x16 0.47x; F(2x2) 0.64-0.81x), F(2x2,3x3)
-at 14 and 15 (256 channels at 14x14: 0.60x, F(4x4) 0.71x), and below 14 the direct kernel, whatever the row
-length (512 channels at 8x8: direct 0.84-1.05x, F(2x2) 1.17-1.30x, F(4x4) 1.21-1.32x; at 7x7 direct 0.72x,
-F(4x4) 1.32x, im2col 1.41x): there an image has 4 or 16 tiles, too few to reuse each transformed weight
-(16-38 MB for 512 channels) read from L3.
+at 14 and 15 (256 channels at 14x14: 0.51-0.60x, F(4x4) 0.58-0.71x), F(4x4) again from 8 to 13, its chunks
+holding several whole images (512 channels at 8x8: F(4x4) 0.77-0.83x, F(2x2) 0.79-0.80x, direct 0.93-0.97x),
+and at 7x7 the direct kernel, whatever the row length (512 channels: direct 0.70-0.75x, F(4x4) 0.78-0.82x,
+F(2x2) 0.77-0.87x, im2col 1.41x).
 Depthwise convolutions with a spatial kernel run conv_depthwise.py (a vector of channels per FMA, no GEMM
 to feed); other grouped convolutions take im2col.
 The `conv_impl` setting (HYBRID_CONV_IMPL) forces one kind for every convolution that the direct kernel
@@ -81,8 +81,8 @@ def choose_kind(geo: ConvGeometry, width: int, pooled: bool = False) -> str:
     if forced == "auto" and winograd_fits(geo) and c >= width and min(oh, ow) >= 7:
         if width < 16:
             return "winograd2" if 14 <= min(oh, ow) < 28 else "winograd4"
-        if min(oh, ow) >= 14:
-            return "winograd2" if min(oh, ow) < 16 else "winograd4"
+        if min(oh, ow) >= 8:
+            return "winograd2" if 14 <= min(oh, ow) < 16 else "winograd4"
         return "direct"
     thin_pooled = pooled and 4 * min(geo.w_shape[0], width) >= width
     enough_work = c >= 4 or thin_pooled or kh * kw >= 49       # per packed input float (the 7x7 RGB stem)

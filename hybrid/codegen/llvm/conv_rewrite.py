@@ -31,7 +31,7 @@ from .conv_depthwise import DepthwiseConv, depthwise_tile
 from .conv_direct import (TILE_EPILOGUE_OPS, ConvTile, DirectConv, PackInput, PoolTail, TileEpilogue, choose_tile,
                           direct_shape, groups_outer)
 from ..kernel.winograd import weight_expr
-from .conv_winograd import WinogradConv, chunk_tiles, group_parts
+from .conv_winograd import WinogradConv, chunking, group_parts
 
 
 def _reads(stage, name: str) -> bool:
@@ -228,11 +228,11 @@ def _rewrite(k: Kernel, i: int, width: int, kind: str) -> WeightPack:
         wp = temp_buffer(k, f"{w.name}@winograd{m}x{RO}x{width}", (tile.og, a, a, CB, CI, RO, width))
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[3], idx[4], lambda tap: weight_expr(
             m, idx[1], idx[2], lambda i, j: tap(const(i), const(j)))))           # (og, xi, nu, cb, ci, r, lane)
-        chunk = chunk_tiles(m, tiles, RW, CB, CI, RO, tile.og, width)
-        parts = group_parts(N * -(-tiles // chunk), tile.og)
+        chunk, images = chunking(m, tiles, RW, CB, CI, RO, tile.og, width, N)
+        parts = group_parts(-(-N // images) * -(-tiles // chunk), tile.og)
 
         def stage(*args, **kw) -> DirectConv:
-            return WinogradConv(*args, **kw, m=m, chunk=chunk, parts=parts)
+            return WinogradConv(*args, **kw, m=m, chunk=chunk, parts=parts, images=images)
     else:
         wp = temp_buffer(k, f"{w.name}@direct{RO}x{width}", (tile.og, CB, KH, KW, CI, RO, width))
         weights = stage_over(k, wp, lambda idx: packed(idx[0], idx[5], idx[6], idx[1], idx[4],

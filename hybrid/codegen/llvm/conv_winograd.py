@@ -51,13 +51,35 @@ def chunk_tiles(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, og: int,
     DEEP_SCRATCH_FLOATS to make the chunks longer (Sapphire Rapids, one thread, CPU ms, batch 8: ResNet-18's
     256 channels at 16x16 F(4x4) 14.1 -> 7.8 ms, 128 at 32x32 12.4 -> 8.3; the 64-channel layers, whose
     weights stay in L2, measured no faster). AVX2 keeps SCRATCH_FLOATS (znver1's L2 is 512 KB)."""
-    a2 = (m + 2) ** 2
-    per_tile = a2 * (cb * ci + ro * width)
-    deep = width >= 16 and a2 * cb * ci * og * ro * width > CACHED_WEIGHT_FLOATS
-    budget = DEEP_SCRATCH_FLOATS if deep else SCRATCH_FLOATS
-    most = max(1, budget // (per_tile * rw))                # register tiles per chunk
+    most = _register_tiles(m, rw, cb, ci, ro, og, width)
     steps = math.ceil(tiles / rw)                           # register tiles per image
     return rw * math.ceil(steps / math.ceil(steps / most))
+
+
+def _register_tiles(m: int, rw: int, cb: int, ci: int, ro: int, og: int, width: int) -> int:
+    """Register tiles (of rw tiles) the scratch of a work item holds (see chunk_tiles)."""
+    per_tile = (m + 2) ** 2 * (cb * ci + ro * width)
+    budget = DEEP_SCRATCH_FLOATS if _deep(m, cb, ci, ro, og, width) else SCRATCH_FLOATS
+    return max(1, budget // (per_tile * rw))
+
+
+def _deep(m: int, cb: int, ci: int, ro: int, og: int, width: int) -> bool:
+    """Whether the transformed weights outgrow L2 on a 16-float host (see chunk_tiles)."""
+    return width >= 16 and (m + 2) ** 2 * cb * ci * og * ro * width > CACHED_WEIGHT_FLOATS
+
+
+def chunking(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, og: int, width: int,
+             images: int) -> tuple[int, int]:
+    """(tiles per work item, whole images per work item) for `images` images of `tiles` tiles each: when the
+    transformed weights outgrow L2 and the scratch holds the tiles of at least two images (ResNet-18's 512
+    channels at 8x8 have 4 tiles per image), a chunk covers whole images, about equally many per chunk, so
+    their tiles share each weight read (F(4x4) there: 21.1 -> 13.8 ms, one thread); otherwise
+    (chunk_tiles(...), 1)."""
+    fit = _register_tiles(m, rw, cb, ci, ro, og, width) * rw // tiles
+    if fit < 2 or images < 2 or not _deep(m, cb, ci, ro, og, width):
+        return chunk_tiles(m, tiles, rw, cb, ci, ro, og, width), 1
+    per_chunk = math.ceil(images / math.ceil(images / min(fit, images)))
+    return rw * math.ceil(per_chunk * tiles / rw), per_chunk
 
 
 def group_parts(chunks: int, og: int) -> int:
@@ -74,6 +96,7 @@ class WinogradConv(DirectConv):
     m: int = 2
     chunk: int = 1
     parts: int = 1              # work items per chunk, each running a range of the output-channel groups
+    images: int = 1             # whole images per chunk (chunking); above 1, a chunk holds them all
 
     @property
     def tiles(self) -> tuple[int, int]:
@@ -82,12 +105,13 @@ class WinogradConv(DirectConv):
 
     @property
     def chunks(self) -> int:
+        """Chunks per group of `images` images."""
         th, tw = self.tiles
-        return math.ceil(th * tw / self.chunk)
+        return 1 if self.images > 1 else math.ceil(th * tw / self.chunk)
 
     @property
     def items(self) -> int:
-        return self.tile.n * self.chunks * self.parts
+        return math.ceil(self.tile.n / self.images) * self.chunks * self.parts
 
     def __str__(self) -> str:
         return super().__str__().replace("direct_conv(", f"winograd_conv(F({self.m}x{self.m},3x3), ", 1)
@@ -114,10 +138,11 @@ def _combine(fn: Fn, coefs: list, vectors: list[str], n: int) -> str:
 
 
 def _input_function(mod, m: int, ci: int) -> str:
-    """void f(ptr x, ptr v, i64 p0, i64 tiles, i64 tw, i64 cb, i64 hp, i64 wp, i64 xcb): for each channel block
-    and the tiles p0 .. p0+tiles-1 of the image at x (blocked, padded: cb blocks of hp x wp pixels of ci
-    channels, xcb floats apart; tw tiles per row), the a x a transformed pixels B^T d B, stored at
-    v[f][cb][tile][ci]. Pixels past the padded image read as zeros (the last row and column of tiles)."""
+    """void f(ptr x, ptr v, i64 p0, i64 tiles, i64 tw, i64 cb, i64 hp, i64 wp, i64 xcb, i64 run): for each
+    channel block and the tiles p0 .. p0+tiles-1 of the image at x (blocked, padded: cb blocks of hp x wp pixels
+    of ci channels, xcb floats apart; tw tiles per row), the a x a transformed pixels B^T d B, stored at
+    v[f][cb][tile][ci] with `run` tiles per (f, cb). Pixels past the padded image read as zeros (the last row
+    and column of tiles)."""
     name = f"hb_wino_in_m{m}c{ci}"
     if name in mod.defined:
         return name
@@ -125,12 +150,12 @@ def _input_function(mod, m: int, ci: int) -> str:
     a, bt = m + 2, TRANSFORMS[m][0]
     vt = f"<{ci} x float>"
     fn = Fn(f"define internal void @{name}(ptr noalias %x, ptr noalias %v, i64 %p0, i64 %tiles, i64 %tw, i64 %cb, "
-            "i64 %hp, i64 %wp, i64 %xcb) noinline nounwind")
+            "i64 %hp, i64 %wp, i64 %xcb, i64 %run) noinline nounwind")
     block = fn.begin_loop("0", "%cb")
     xb = fn.op(f"getelementptr inbounds float, ptr %x, i64 {fn.op(f'mul nsw i64 {block.index}, %xcb')}")
-    vcb = fn.op(f"mul nsw i64 %tiles, {ci}")
+    vcb = fn.op(f"mul nsw i64 %run, {ci}")
     vb = fn.op(f"getelementptr inbounds float, ptr %v, i64 {fn.op(f'mul nsw i64 {block.index}, {vcb}')}")
-    vf = fn.op(f"mul nsw i64 %tiles, %cb")                    # tiles of all blocks per frequency
+    vf = fn.op(f"mul nsw i64 %run, %cb")                      # tiles of all blocks per frequency
     tile = fn.begin_loop("0", "%tiles")
     p = fn.op(f"add nsw i64 %p0, {tile.index}")
     row0 = fn.op(f"mul nsw i64 {fn.op(f'udiv i64 {p}, %tw')}, {m}")
@@ -225,14 +250,27 @@ def render_winograd(fn: Fn, mod, s: WinogradConv, ptrs: dict[str, str], lo: str,
     first_group = fn.op(f"mul nsw i64 {part}, {per_part}")
     end_group = fn.op(f"add nsw i64 {first_group}, {per_part}")
     end_group = fn.op(f"select i1 {fn.op(f'icmp slt i64 {end_group}, {t.og}')}, i64 {end_group}, i64 {t.og}")
-    n = fn.op(f"udiv i64 {rest}, {s.chunks}")
+    n = fn.op(f"mul nsw i64 {fn.op(f'udiv i64 {rest}, {s.chunks}')}, {s.images}")     # the chunk's first image
     p0 = fn.op(f"mul nsw i64 {fn.op(f'urem i64 {rest}, {s.chunks}')}, {chunk}")
-    left = fn.op(f"sub nsw i64 {per_image}, {p0}")
-    count = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {chunk}')}, i64 {left}, i64 {chunk}")
     image = t.cb * t.hp * t.wp * t.ci
-    xn = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {fn.op(f'mul nsw i64 {n}, {image}')}")
-    fn.do(f"call void @{transform}(ptr {xn}, ptr {vs}, i64 {p0}, i64 {chunk}, i64 {cols_n}, i64 {t.cb}, i64 {t.hp}, "
-          f"i64 {t.wp}, i64 {t.hp * t.wp * t.ci})")
+
+    def transform_tiles(first_image: str, at: str, p: str, tiles: str) -> None:
+        xn = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.x]}, i64 {fn.op(f'mul nsw i64 {first_image}, {image}')}")
+        v = fn.op(f"getelementptr inbounds float, ptr {vs}, i64 {fn.op(f'mul nsw i64 {at}, {t.ci}')}")
+        fn.do(f"call void @{transform}(ptr {xn}, ptr {v}, i64 {p}, i64 {tiles}, i64 {cols_n}, i64 {t.cb}, "
+              f"i64 {t.hp}, i64 {t.wp}, i64 {t.hp * t.wp * t.ci}, i64 {chunk})")
+    if s.images == 1:
+        left = fn.op(f"sub nsw i64 {per_image}, {p0}")
+        count = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {chunk}')}, i64 {left}, i64 {chunk}")
+        transform_tiles(n, "0", p0, str(chunk))
+    else:                       # the chunk's images (fewer in the last chunk), each image's tiles after the last's
+        left = fn.op(f"sub nsw i64 {t.n}, {n}")
+        present = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {s.images}')}, i64 {left}, i64 {s.images}")
+        count = fn.op(f"mul nsw i64 {present}, {per_image}")
+        each_image = fn.begin_loop("0", present)
+        transform_tiles(fn.op(f"add nsw i64 {n}, {each_image.index}"),
+                        fn.op(f"mul nsw i64 {each_image.index}, {per_image}"), "0", str(per_image))
+        fn.end_loop(each_image)
     group = fn.begin_loop(first_group, end_group)
     weights = t.cb * t.ci * t.ro * V                         # floats per (group, frequency)
     wg = fn.op(f"getelementptr inbounds float, ptr {ptrs[s.w]}, i64 {fn.op(f'mul nsw i64 {group.index}, {a2 * weights}')}")
@@ -252,19 +290,24 @@ def render_winograd(fn: Fn, mod, s: WinogradConv, ptrs: dict[str, str], lo: str,
     valid = fn.op(f"select i1 {fn.op(f'icmp slt i64 {left}, {t.ro * V}')}, i64 {left}, i64 {t.ro * V}")
     chans = [fn.op(f"getelementptr inbounds float, ptr {ptrs[c]}, i64 {first_channel}") for c in s.epilogue.chans]
     each = fn.begin_loop("0", count)
-    p = fn.op(f"add nsw i64 {p0}, {each.index}")
+    if s.images == 1:
+        p = fn.op(f"add nsw i64 {p0}, {each.index}")
+        n_each = n
+    else:
+        p = fn.op(f"urem i64 {each.index}, {per_image}")
+        n_each = fn.op(f"add nsw i64 {n}, {fn.op(f'udiv i64 {each.index}, {per_image}')}")
     th, tw = fn.op(f"udiv i64 {p}, {cols_n}"), fn.op(f"urem i64 {p}, {cols_n}")
     oh0, ow0 = fn.op(f"mul nsw i64 {th}, {m}"), fn.op(f"mul nsw i64 {tw}, {m}")
     below = fn.op(f"sub nsw i64 {t.oh}, {oh0}")
     rows = fn.op(f"select i1 {fn.op(f'icmp slt i64 {below}, {m}')}, i64 {below}, i64 {m}")
     mt = fn.op(f"getelementptr inbounds float, ptr {ms}, i64 {fn.op(f'mul nsw i64 {each.index}, {V}')}")
-    nchw = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n}, {s.out_channels}')}, {first_channel}")
+    nchw = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {n_each}, {s.out_channels}')}, {first_channel}")
     nchw = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {nchw}, {t.oh}')}, {oh0}")
     nchw = fn.op(f"add nsw i64 {fn.op(f'mul nsw i64 {nchw}, {t.ow}')}, {ow0}")
     image_args = ""
     if s.out_pad is not None:
         target = ptrs[s.out] if s.blocked_out else ptrs[s.copy]
-        at, block, row = _blocked_tile(fn, s, target, n, group.index, th, tw, oh0, ow0, rows)
+        at, block, row = _blocked_tile(fn, s, target, n_each, group.index, th, tw, oh0, ow0, rows)
         yb = fn.op(f"getelementptr inbounds float, ptr {target}, i64 {at}")
         image_args = f", ptr {yb}, i64 {block}, i64 {row}"
     if s.blocked_out:
@@ -326,6 +369,7 @@ def _blocked_tile(fn: Fn, s: WinogradConv, y: str, n: str, og: str, th: str, tw:
 def standalone_ir(tile: ConvTile, m: int, triple: str, stores: str = "nchw") -> str:
     """conv_direct.standalone_ir for Winograd F(m x m, 3x3) on `tile` (a 3x3 stride-1 shape; tile.rw: tiles per
     GEMM register tile)."""
-    chunk = chunk_tiles(m, math.ceil(tile.oh / m) * math.ceil(tile.ow / m), tile.rw, tile.cb, tile.ci, tile.ro,
-                        tile.og, tile.width)
-    return standalone_module(WinogradConv("y", "x", "w", tile, m=m, chunk=chunk), render_winograd, triple, stores)
+    chunk, images = chunking(m, math.ceil(tile.oh / m) * math.ceil(tile.ow / m), tile.rw, tile.cb, tile.ci, tile.ro,
+                             tile.og, tile.width, tile.n)
+    return standalone_module(WinogradConv("y", "x", "w", tile, m=m, chunk=chunk, images=images), render_winograd,
+                             triple, stores)
