@@ -136,6 +136,11 @@ CASES = {
         bind("take_grad", gt, i, axis=1, size=4)),
         (_f(2, 4, 9, 11), _f(2, 6, 5, 6), _f(6, 4, 3, 3), _f(2, 4, 5, 6), _f(2, 3, 5), numpy.array([3, 0, 3], "int32")),
         2e-5),
+    # a depthwise convolution's gradients (kernel/grads.py: a gather over taps, one sum per weight)
+    "depthwise_gradient_ops": (lambda x, gc, w: (
+        bind("conv2d_input_grad", gc, w, input_shape=(2, 4, 9, 11), **dict(_CONV, groups=4)),
+        bind("conv2d_weight_grad", x, gc, weight_shape=(4, 1, 3, 3), **dict(_CONV, groups=4))),
+        (_f(2, 4, 9, 11), _f(2, 4, 5, 6), _f(4, 1, 3, 3)), 2e-5),
 }
 
 MODELS = ["mlp", "lenet", "resnet_block", "inception", "transformer"]

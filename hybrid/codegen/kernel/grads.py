@@ -32,6 +32,9 @@ def _lower_conv_input_grad(lw, node, args, types, out) -> None:
     tg, tw = types
     N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, out, tw, tg)
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
+    if Cg == 1 and Og == 1:
+        _lower_depthwise_input_grad(lw, node, args, types, out)
+        return
     gbuf = lw.materialize(args[0], tg)
     wbuf = lw.materialize(args[1], tw)
     col = lw.buffer("t", (N, G, Kc, P), out.dtype, "temp")
@@ -53,12 +56,34 @@ def _lower_conv_input_grad(lw, node, args, types, out) -> None:
     lw.stage(out, lazy)
 
 
+def _lower_depthwise_input_grad(lw, node, args, types, out) -> None:
+    """A depthwise convolution's input gradient as a gather: each input element sums the KH*KW output-gradient
+    elements its taps reached, times the channel's weights. The GEMM form wrote a KH*KW-times larger column
+    buffer (outer products of a 9-row weight column with one gradient row) and then gathered from it."""
+    tg, tw = types
+    N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, out, tw, tg)
+    gl, wl = args
+
+    def lazy(idx):
+        n, c, h, w = idx
+        rh, rw = lw.fresh(KH), lw.fresh(KW)
+        vh, oh = _tap_source(h, ivar(rh), sh, ph, dh, OH)
+        vw, ow = _tap_source(w, ivar(rw), sw, pw, dw, OW)
+        product = E("mul", (gl((n, c, oh, ow)), wl((c, const(0), ivar(rh), ivar(rw)))), out.dtype)
+        body = select(both(vh, vw), product, const(0, out.dtype))
+        return E("reduce", (body,), out.dtype, Reduction("add", 0.0, (rh, rw), (KH, KW)))
+    lw.stage(out, lazy)
+
+
 def _lower_conv_weight_grad(lw, node, args, types, out) -> None:
     """dw[g] = g_g (Og x N*P) @ cols_g^T: the batch sum folds into the GEMM's K dimension."""
     tx, tg = types
     N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, tx, out, tg)
     P, Kc, Og = OH * OW, Cg * KH * KW, O // G
     x, gl = args
+    if Cg == 1 and Og == 1:
+        _lower_depthwise_weight_grad(lw, node, args, types, out)
+        return
     gt = lw.buffer("t", (G, Og, N, P), out.dtype, "temp")
     lw.stage(gt, lambda idx: gl((idx[2], iadd(imul(idx[0], const(Og)), idx[1]),
                                  iconst_op("idiv", idx[3], OW), iconst_op("mod", idx[3], OW))))
@@ -81,6 +106,28 @@ def _lower_conv_weight_grad(lw, node, args, types, out) -> None:
                                                  iconst_op("idiv", ivar(n), KH * KW),
                                                  iconst_op("mod", iconst_op("idiv", ivar(n), KW), KH),
                                                  iconst_op("mod", ivar(n), KW))))
+
+
+def _lower_depthwise_weight_grad(lw, node, args, types, out) -> None:
+    """A depthwise convolution's (one input channel per output channel) weight gradient as one sum per
+    weight, dw[c, 0, kh, kw] = sum over (n, oh, ow) of g[n, c, oh, ow] * x[n, c, ih, iw] (a leveled float sum,
+    render.py): the GEMM form built an im2col copy KH*KW times the input (MobileNet v2's first expansion at
+    batch 8 x 112 x 112: 350 MB) for products of one row by nine columns, and summed N*OH*OW terms in
+    kc-long blocks added into the output in order (further from the float64 step than PyTorch's)."""
+    tx, tg = types
+    N, C, H, W, O, Cg, KH, KW, OH, OW, G, (sh, sw), (ph, pw), (dh, dw) = _conv_sizes(node, tx, out, tg)
+    x, gl = args
+
+    def lazy(idx):
+        c, _, kh, kw = idx
+        rn, rh, rw = lw.fresh(N), lw.fresh(OH), lw.fresh(OW)
+        n, oh, ow = ivar(rn), ivar(rh), ivar(rw)
+        ih = iadd(iadd(imul(oh, const(sh)), const(-ph)), imul(kh, const(dh)))
+        iw = iadd(iadd(imul(ow, const(sw)), const(-pw)), imul(kw, const(dw)))
+        product = E("mul", (gl((n, c, oh, ow)), x((n, c, clamp(ih, H - 1), clamp(iw, W - 1)))), out.dtype)
+        body = select(both(in_range(ih, 0, H), in_range(iw, 0, W)), product, const(0, out.dtype))
+        return E("reduce", (body,), out.dtype, Reduction("add", 0.0, (rn, rh, rw), (N, OH, OW)))
+    lw.stage(out, lazy)
 
 
 def _lower_pool_grad(lw, node, args, types, out) -> None:
