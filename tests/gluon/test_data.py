@@ -273,3 +273,20 @@ def test_worker_processes_left_early_with_large_batches_end_without_hanging():
         out.seek(0)
         printed = out.read()
     assert code == 0 and printed.strip().endswith("done"), f"{code}: {printed[-2000:]}"
+
+
+def test_vision_samples_are_hybrid_arrays_like_mxnets_numpy_mode(tmp_path):
+    # MXNet (npx.set_np()) serves MNIST samples as mx.np arrays: d2l's naive Bayes section takes
+    # `X, Y = mnist_train[:]` and calls X.asnumpy(), Y.asnumpy(), int(label)
+    rng = onp.random.default_rng(6)
+    images, labels = rng.integers(0, 256, (5, 28, 28)).astype(onp.uint8), onp.array([3, 1, 4, 1, 5], onp.uint8)
+    write_mnist(tmp_path, "train", images, labels, compress=True)
+    train = vision.MNIST(root=str(tmp_path), download=False)
+    image, label = train[2]
+    assert isinstance(image, hb.NDArray) and image.shape == (28, 28, 1) and image.dtype == onp.uint8
+    assert isinstance(label, hb.NDArray) and label.shape == () and label.dtype == onp.int32 and int(label) == 4
+    X, Y = train[:]
+    onp.testing.assert_array_equal(X.asnumpy()[..., 0], images)
+    onp.testing.assert_array_equal(Y.asnumpy(), labels)
+    image[...] = 0                       # a sample is a copy: the dataset keeps its pixels
+    onp.testing.assert_array_equal(train[2][0].asnumpy()[..., 0], images[2])

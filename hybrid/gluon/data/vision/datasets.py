@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import numpy
 
+from ....core.array import NDArray
 from ....errors import FormatError, HybridError
 from ..dataset import Dataset
 from .idx import read_idx
@@ -29,7 +30,9 @@ class _ImageDataset(Dataset):
         return len(self._labels)
 
     def __getitem__(self, idx):
-        image, label = self._images[idx], self._labels[idx]
+        # hybrid arrays, as MXNet's datasets serve in its NumPy mode (hybrid's only mode): the d2l book calls
+        # .asnumpy() on `images, labels = mnist_train[:]`; copies, so writing into a sample leaves the dataset alone
+        image, label = NDArray(numpy.array(self._images[idx])), NDArray(numpy.array(self._labels[idx]))
         return self._transform(image, label) if self._transform is not None else (image, label)
 
     @property
