@@ -179,7 +179,8 @@ class Array:
     def any(self, axis=None, keepdims=False): return _np.any(self, axis, keepdims=keepdims)
     def all(self, axis=None, keepdims=False): return _np.all(self, axis, keepdims=keepdims)
     def ravel(self): return _np.ravel(self)
-    def clip(self, a_min=None, a_max=None): return _np.clip(self, a_min, a_max)
+    def clip(self, min=None, max=None, out=None, *, a_min=None, a_max=None):   # NumPy's/MXNet's names
+        return _reduced_into(out, _np.clip(self, min, max, a_min=a_min, a_max=a_max))
     def exp(self): return _np.exp(self)
     def log(self): return _np.log(self)
     def sqrt(self): return _np.sqrt(self)

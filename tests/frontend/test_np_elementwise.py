@@ -181,6 +181,12 @@ def test_where_with_scalars_and_non_bool_condition():
 def test_clip(lo, hi):
     check(lambda v: np.clip(v, lo, hi), lambda v: onp.clip(v, lo, hi), sample((3, 7)), dtype="float32")
     check(lambda v: v.clip(lo, hi), lambda v: onp.clip(v, lo, hi), sample((5,)))
+    # the method's keywords are NumPy's and MXNet's min=/max= (d2l's box_iou: `.clip(min=0)`), a_min=/a_max= too
+    check(lambda v: v.clip(min=lo, max=hi), lambda v: v.clip(min=lo, max=hi), sample((5,)))
+    check(lambda v: v.clip(a_min=lo, a_max=hi), lambda v: onp.clip(v, lo, hi), sample((5,)))
+    x, out = sample((4,)), np.zeros((4,))
+    assert np.array(x).clip(lo, hi, out) is out
+    onp.testing.assert_array_equal(out.asnumpy(), onp.clip(x, lo, hi))
 
 
 def test_clip_int():
