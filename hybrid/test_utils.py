@@ -12,6 +12,7 @@ import numpy
 from .core.array import NDArray
 from .core.context import Context, cpu
 from .frontend.npx import use_np
+from .util import use_np_default_dtype
 from .ir.types import is_float_dtype
 from . import test_helpers as _helpers
 from .test_helpers import *  # noqa: F401,F403  (MXNet's test_utils has them all in one module)
@@ -234,4 +235,4 @@ def check_gluon_hybridize_consistency(net_builder, data_l: Sequence, numpy_func=
 __all__ = ["almost_equal", "assert_almost_equal", "assert_allclose", "same", "assert_exception", "default_device",
            "default_context", "get_rtol", "get_atol", "rand_shape_nd", "rand_shape_2d", "rand_shape_3d",
            "random_arrays", "rand_ndarray", "environment", "compare_ndarray_tuple", "compare_optimizer",
-           "compare_optimizer_noise_seeded", "use_np", "check_gluon_hybridize_consistency", *_helpers.__all__]
+           "compare_optimizer_noise_seeded", "use_np", "use_np_default_dtype", "check_gluon_hybridize_consistency", *_helpers.__all__]

@@ -6,9 +6,14 @@ integer and float arrays gives the float dtype, float and complex the complex on
 and lists met in an operation count as float32/int32/bool/complex64 by kind; with no arrays at
 all, floats are float32, ints int32, complex numbers complex64. hybrid never silently widens to
 float64.
+
+Inside `numpy_default_dtypes()` (MXNet's `use_np_default_dtype` / `np_default_dtype()` /
+`npx.set_np(dtype=True)`) the defaults are NumPy's instead: Python floats and float creation give
+float64, ints int64, complex numbers complex128.
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy
@@ -17,17 +22,52 @@ from ..ir.types import COMPLEX_OF, dtype_name, is_complex, is_float, is_inexact,
 from .array import Array, NDArray
 
 
+class _Defaults:
+    """Which creation defaults are in force: hybrid's 32-bit ones, or NumPy's 64-bit ones. One
+    process-wide setting (MXNet's is per thread): a data-loader thread sees the caller's mode."""
+    numpy = False
+
+
+def numpy_defaults_active() -> bool:
+    return _Defaults.numpy
+
+
+def set_numpy_default_dtypes(active: bool) -> bool:
+    """Switch NumPy's float64/int64 creation defaults on or off; returns the previous setting."""
+    previous, _Defaults.numpy = _Defaults.numpy, bool(active)
+    return previous
+
+
+@contextlib.contextmanager
+def numpy_default_dtypes(active: bool = True):
+    """NumPy's float64/int64 creation defaults inside the `with` block (the previous setting after)."""
+    previous = set_numpy_default_dtypes(active)
+    try:
+        yield
+    finally:
+        set_numpy_default_dtypes(previous)
+
+
+def float_default() -> str:
+    """The float dtype of creation without a dtype: float32, or float64 under NumPy's defaults."""
+    return "f64" if _Defaults.numpy else "f32"
+
+
+def int_default() -> str:
+    return "i64" if _Defaults.numpy else "i32"
+
+
 def default_dtype(values) -> str:
     """dtype of a Python scalar or nested list when the user gave none."""
     arr = numpy.asarray(values)
     if arr.dtype.kind == "f":
-        return "f32"
+        return float_default()
     if arr.dtype.kind in "iu":
-        return "i32"
+        return int_default()
     if arr.dtype.kind == "b":
         return "bool"
     if arr.dtype.kind == "c":
-        return "c64"
+        return "c128" if _Defaults.numpy else "c64"
     return dtype_name(arr.dtype)
 
 
@@ -71,7 +111,7 @@ _PYTHON_SCALARS = (bool, int, float)
 def _promotion(kinds: tuple, values) -> str:
     """The common dtype of `values` (whose kinds are `kinds`), remembered where the kinds decide it."""
     known = _result_dtype(values)
-    if all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):    # not NumPy arrays, lists: by kind
+    if not _Defaults.numpy and all(type(k) is str or k in _PYTHON_SCALARS for k in kinds):   # by kind
         _PROMOTIONS[kinds] = known
     return known
 
@@ -86,7 +126,7 @@ def _result_dtype(values) -> str:
         if any(isinstance(w, (complex, numpy.complexfloating)) for w in weak) and not is_complex(dtype):
             return COMPLEX_OF.get(dtype, "c64")
         if any(not is_bool(w) and not isinstance(w, numbers.Integral) for w in weak) and not is_inexact(dtype):
-            return "f32"
+            return float_default()
         if any(not is_bool(w) for w in weak) and dtype == "bool":
             return "i32"
         return dtype
@@ -105,9 +145,9 @@ def promote(*values, to_float: bool = False, operands: bool = False) -> list[Arr
         else:
             kinds.append(v.type.dtype if isinstance(v, Array) else type(v))
     kinds = tuple(kinds)
-    dtype = _PROMOTIONS.get(kinds) or _promotion(kinds, values)
+    dtype = (None if _Defaults.numpy else _PROMOTIONS.get(kinds)) or _promotion(kinds, values)
     if to_float and not is_inexact(dtype):
-        dtype = "f32"
+        dtype = float_default()
     out = []
     for v, kind in zip(values, kinds):
         if kind == dtype:

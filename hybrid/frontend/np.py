@@ -19,7 +19,7 @@ from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
 from .indexing import functional_setitem as _functional_setitem  # noqa: F401  (used by Tracer.__setitem__)
-from ..core.promote import asarray as _asarray, cast as _cast, promote
+from ..core.promote import asarray as _asarray, cast as _cast, default_dtype, float_default, int_default, promote
 from . import random  # noqa: F401  (hb.np.random)
 from ..core import views as _views
 
@@ -81,9 +81,7 @@ def _fill_dtype(fill_value) -> str:
         return "bool"
     if isinstance(fill_value, numpy.generic):
         return dtype_name(fill_value.dtype)
-    if isinstance(fill_value, complex):
-        return "c64"
-    return "f32" if isinstance(fill_value, float) else "i32"
+    return default_dtype(fill_value)
 
 
 def full(shape, fill_value, dtype=None, *, device=None, ctx=None) -> NDArray:
@@ -96,9 +94,9 @@ def _filled(name: str, value):
     def fn(shape, dtype=None, order: str = "C", *, device=None, ctx=None) -> NDArray:
         _on_cpu(device, name, ctx)
         check_order(order, f"np.{name}")
-        return full(shape, value, "float32" if dtype is None else dtype)
+        return full(shape, value, float_default() if dtype is None else dtype)
     fn.__name__ = name
-    fn.__doc__ = f"An array of {value}s (float32 unless `dtype` is given)."
+    fn.__doc__ = f"An array of {value}s (float32, or NumPy's float64 under its defaults, unless `dtype` is given)."
     return fn
 
 
@@ -131,7 +129,7 @@ def arange(start, stop=None, step=1, dtype=None, *, device=None, ctx=None) -> ND
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = "f32" if builtins.any(isinstance(v, float) for v in (start, stop, step)) else "i32"
+        dtype = float_default() if builtins.any(isinstance(v, float) for v in (start, stop, step)) else int_default()
     return NDArray(numpy.arange(start, stop, step).astype(to_numpy_dtype(dtype_name(dtype))))
 
 
@@ -140,13 +138,13 @@ def linspace(start, stop, num=50, endpoint=True, retstep: bool = False, dtype=No
     """`num` evenly spaced values (float32 unless `dtype`); retstep=True also returns the spacing."""
     _on_cpu(device, "linspace", ctx)
     out, step = numpy.linspace(start, stop, num, endpoint=endpoint, retstep=True, axis=axis)
-    result = NDArray(out.astype(to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
+    result = NDArray(out.astype(to_numpy_dtype(dtype_name(float_default() if dtype is None else dtype))))
     return (result, step) if retstep else result
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None, ctx=None) -> NDArray:
     _on_cpu(device, "eye", ctx)
-    return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name("float32" if dtype is None else dtype))))
+    return NDArray(numpy.eye(N, M, k, dtype=to_numpy_dtype(dtype_name(float_default() if dtype is None else dtype))))
 
 
 def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:

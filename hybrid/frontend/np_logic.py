@@ -10,6 +10,7 @@ import numpy
 
 from ..core.array import Array, NDArray, Tracer
 from ..core.dispatch import bind
+from ..core.promote import float_default
 from ..ir.types import is_complex
 from .np import (_asarray, _cast, _on_cpu, _shape, abs, all as _all, array, asarray, broadcast_shapes, broadcast_to,
                  equal, exp2, eye, full, is_float, isfinite, isinf, isnan, less_equal, linspace, log10,
@@ -250,17 +251,17 @@ def choose(a, choices) -> Array:
 
 
 # -- creation ---------------------------------------------------------------------------------------
-def identity(n: int, dtype="float32") -> NDArray:
+def identity(n: int, dtype=None) -> NDArray:
     return eye(n, dtype=dtype)
 
 
-def logspace(start, stop, num: int = 50, endpoint: bool = True, base: float = 10.0, dtype="float32",
+def logspace(start, stop, num: int = 50, endpoint: bool = True, base: float = 10.0, dtype=None,
              axis: int = 0) -> NDArray:
-    return array(numpy.logspace(start, stop, num, endpoint, base, axis=axis), dtype=dtype)
+    return array(numpy.logspace(start, stop, num, endpoint, base, axis=axis), dtype=dtype or float_default())
 
 
-def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype="float32", axis: int = 0) -> NDArray:
-    return array(numpy.geomspace(start, stop, num, endpoint, axis=axis), dtype=dtype)
+def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> NDArray:
+    return array(numpy.geomspace(start, stop, num, endpoint, axis=axis), dtype=dtype or float_default())
 
 
 def fromfunction(function, shape, *, dtype="float32", **kwargs):

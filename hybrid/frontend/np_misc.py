@@ -14,6 +14,8 @@ from typing import Optional
 import numpy
 
 from ..core.array import Array, NDArray, Tracer, _tracing_error
+from ..core.promote import float_default
+from ..ir.types import to_numpy_dtype
 from .np import (_asarray, _cast, abs, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, bitwise_and,
                  concatenate, cumsum, expand_dims, floor_divide, full, mod, moveaxis, power, promote, reshape,
                  right_shift, searchsorted, stack, sum as _sum, take, where, zeros)
@@ -225,7 +227,7 @@ def i0(x) -> Array:
 
 
 def sinc_window(kind: str, m: int, *args) -> NDArray:
-    return NDArray(getattr(numpy, kind)(m, *args).astype(numpy.float32))
+    return NDArray(getattr(numpy, kind)(m, *args).astype(to_numpy_dtype(float_default())))
 
 
 def bartlett(M: int) -> NDArray:

@@ -11,7 +11,7 @@ from ..core.array import Array, NDArray
 from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
-from ..core.promote import asarray, promote
+from ..core.promote import asarray, numpy_defaults_active, promote, set_numpy_default_dtypes
 from ..ir.types import dtype_name, is_float_dtype
 
 
@@ -295,18 +295,23 @@ def checked_indices(indices, size: int, what: str = "index") -> Array:
 
 
 def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
-    """MXNet's switch to NumPy semantics. hybrid always has them, so this only checks the request:
-    `dtype=True` (float64 defaults) is refused, since hybrid keeps float32/int32 defaults."""
+    """MXNet's switch to NumPy semantics. hybrid always has NumPy shape and array semantics;
+    `dtype=True` turns on NumPy's float64/int64 creation defaults (hybrid's are float32/int32), and
+    `dtype=False` (the default) turns them off, as in MXNet."""
     if not (shape and array):
         raise HybridError("npx.set_np(shape=False/array=False): hybrid has only NumPy shape and array "
                           "semantics (the legacy nd/sym modes are not offered)")
-    if dtype:
-        raise HybridError("npx.set_np(dtype=True): hybrid's creation defaults are float32/int32 (see "
-                          "docs/semantics.md); pass dtype= explicitly where float64 is needed")
+    set_numpy_default_dtypes(dtype)
 
 
 def reset_np() -> None:
-    """Accepted for MXNet compatibility: hybrid stays in NumPy mode."""
+    """MXNet's switch back: hybrid stays in NumPy mode; NumPy's float64 defaults are turned off."""
+    set_numpy_default_dtypes(False)
+
+
+def is_np_default_dtype() -> bool:
+    """Whether NumPy's float64/int64 creation defaults are on (set_np(dtype=True), np_default_dtype())."""
+    return numpy_defaults_active()
 
 
 def is_np_array() -> bool:

@@ -8,6 +8,7 @@ import math
 
 import numpy
 
+from ..core.promote import float_default
 from ..core.rng import get_state, next_key, seed, set_state  # noqa: F401  (hb.np.random.seed, ...)
 from ..ir.types import dtype_name, to_numpy_dtype
 
@@ -35,7 +36,7 @@ def _placed(result, device, out):
 
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
     """Samples from [low, high) (float32 unless dtype says otherwise)."""
-    return _placed(_uniform01(size, dtype or "float32") * (high - low) + low, device or ctx, out)
+    return _placed(_uniform01(size, dtype or float_default()) * (high - low) + low, device or ctx, out)
 
 
 def rand(*shape):
@@ -45,7 +46,7 @@ def rand(*shape):
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
     """Gaussian samples (Box-Muller on two uniform draws)."""
     from . import np
-    dtype = dtype or "float32"
+    dtype = dtype or float_default()
     u1 = _uniform01(size, dtype)
     u2 = _uniform01(size, dtype)
     radius = np.sqrt(np.log(1.0 - u1) * -2.0)

@@ -18,6 +18,7 @@ import numpy
 
 from ..ir.types import dtype_name
 from ..core.array import Array, NDArray, Tracer, _tracing_error, write_out
+from ..core.promote import float_default
 
 
 def _np():
@@ -71,7 +72,7 @@ def _eager(src: Source, name: str, size, dtype, *params, **kw):
     out = numpy.asarray(out)
     if dtype is not None:
         out = out.astype(dtype)
-    elif out.dtype == numpy.float64:
+    elif out.dtype == numpy.float64 and float_default() == "f32":
         out = out.astype(numpy.float32)
     elif out.dtype.kind == "i":
         out = out.astype(numpy.int64)

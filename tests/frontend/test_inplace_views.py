@@ -313,8 +313,10 @@ def test_set_np_and_reset_np_are_accepted():
     npx.reset_np()
     npx.set_np(shape=True, array=True)
     assert npx.is_np_array() and npx.is_np_shape()
-    with pytest.raises(HybridError, match=r"float32/int32"):
-        npx.set_np(dtype=True)
+    npx.set_np(dtype=True)              # NumPy's float64 defaults until set_np() / reset_np()
+    assert npx.is_np_default_dtype()
+    npx.set_np()
+    assert not npx.is_np_default_dtype()
 
 
 def test_views_of_queued_results_share_memory():
