@@ -1,13 +1,15 @@
 """Generated GEMM vs the OpenBLAS lowering on the shapes the zoo models produce: the measurement behind
 hybrid_sgemm's impl="auto" choice (gemm._prefer_openblas).
 
-    .venv/bin/python -m bench.gemm_shapes [--threads N] [--repeats R]
+    .venv/bin/python -m bench.gemm_shapes [--threads N] [--repeats R] [--narrow]
 
 Both run through hybrid_sgemm with the same thread split, called natively in a loop (no Python per call, so
 small shapes measure the kernel, not the wrapper); each shape alternates the two implementations `repeats`
 times and keeps the best time of each. On a shared machine wall time mostly measures the other
 jobs, so by default the time is the process's CPU time (time.process_time: all threads' work, not the waits
 for a core); GFLOP/s are then per busy core-second times the thread count. --wall uses wall-clock time.
+--narrow runs the outputs narrower than the register tile instead (M x N x K = rows x 6-48 x 25-1024, B
+transposed as a dense layer's weight): the shape class where `gemm._prefer_openblas` picks OpenBLAS.
 """
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ SHAPES = [
     ("W6 stage3", 256, 256, 2304, False), ("W6 stage4", 512, 64, 4608, False), ("W6 1x1 down", 256, 256, 128, False),
     ("W2 conv1 (NHWC)", 50176, 6, 25, True), ("W6 stage1 (NHWC)", 32768, 64, 576, True),
 ]
+
+
+# x @ W^T with N below the AVX-512 tile's 64 columns (and AVX2's 16)
+NARROW = [(f"narrow M={M} N={N}", M, N, K, True) for M in (64, 128, 256, 512) for N in (6, 10, 32, 48)
+          for K in (25, 256, 1024)]
 
 
 def native_runner(gemm, impl: str, a, b, out, trans_b: bool, threads: int, calls: int):
@@ -59,14 +66,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
+    parser.add_argument("--narrow", action="store_true", help="the narrow-output shapes instead of the zoo's")
     args = parser.parse_args()
     clock = time.perf_counter if args.wall else time.process_time
     scale = 1 if args.wall else args.threads
     from hybrid.codegen.llvm import gemm
     rng = numpy.random.default_rng(0)
     print(f"threads={args.threads}; best of {args.repeats}; GFLOP/s from {'wall' if args.wall else 'CPU'} time")
-    print(f"{'shape':18} {'M':>6} {'N':>5} {'K':>5} {'generated':>10} {'openblas':>9} {'gen/blas':>9}")
-    for label, M, N, K, trans_b in SHAPES:
+    print(f"{'shape':22} {'M':>6} {'N':>5} {'K':>5} {'generated':>10} {'openblas':>9} {'gen/blas':>9}")
+    for label, M, N, K, trans_b in (NARROW if args.narrow else SHAPES):
         a = rng.standard_normal((M, K), dtype=numpy.float32)
         b = rng.standard_normal((N, K) if trans_b else (K, N), dtype=numpy.float32)
         out = numpy.empty((M, N), numpy.float32)
@@ -83,7 +91,7 @@ def main() -> None:
                 times[impl] = min(times[impl], (clock() - start) / calls)
         flops = 2.0 * M * N * K * scale
         gen, blas = (flops / times[i] / 1e9 for i in ("generated", "openblas"))
-        print(f"{label:18} {M:6} {N:5} {K:5} {gen:10.1f} {blas:9.1f} {gen / blas:9.2f}")
+        print(f"{label:22} {M:6} {N:5} {K:5} {gen:10.1f} {blas:9.1f} {gen / blas:9.2f}")
 
 
 if __name__ == "__main__":

@@ -649,13 +649,22 @@ def _emit_openblas(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _prefer_openblas(f: _Function, cfg: GemmConfig, N, K):
-    """The shape class where OpenBLAS is faster (bench/gemm_shapes.py, CPU time, 1 and 2 threads): outputs
-    narrower than the NR-wide register tile with a short K (N = 6, K = 25: 0.6x; N = 8, K = 256: 0.7x), where
-    the padded tile and its masked stores dominate. Elsewhere the generated kernel is as fast or faster
-    (0.97x-1.25x on the zoo's layer shapes, 1024^3 ~1.0x; N = 10 or 6 with K = 1024: 1.1x)."""
+def _prefer_openblas(f: _Function, cfg: GemmConfig, rows, N, K):
+    """The shape class where OpenBLAS is faster (bench/gemm_shapes.py, CPU time; `rows`: the height of each thread's
+    rectangle, the same for all, so every thread picks alike):
+    outputs narrower than the NR-wide register tile, where the generated kernel packs B zero-padded to NR columns
+    for every call and runs its padded edge tile.
+    AVX2 (6 x 16, znver1): N < 16 with K <= 512 (N = 6, K = 25: 0.6x; N = 8, K = 256: 0.7x); elsewhere the generated
+    kernel is as fast or faster (0.97x-1.25x on the zoo's layer shapes, 1024^3 ~1.0x; N = 10 or 6 with K = 1024: 1.1x).
+    AVX-512 (6 x 64, Sapphire Rapids; generated / OpenBLAS speed, one thread, K = 25-1024): up to 128 rows the
+    padded B panel dominates (N = 6: 0.2-0.9x, N = 10-48: 0.2-0.99x); from 256 rows the generated kernel wins up to
+    N = 32 (N = 6: 1.0-1.35x, N = 10: 1.0-1.4x, N = 32: 1.0-1.3x) but not at N = 48 (0.85-1.05x)."""
     b = f.b
-    return b.and_(b.icmp_signed("<", N, _c(cfg.nr)), b.icmp_signed("<=", K, _c(512)))
+    narrow = b.icmp_signed("<", N, _c(cfg.nr))
+    if cfg.width < 16:
+        return b.and_(narrow, b.icmp_signed("<=", K, _c(512)))
+    few_rows = b.icmp_signed("<", rows, _c(256))
+    return b.and_(narrow, b.or_(few_rows, b.icmp_signed(">", N, _c(cfg.nr // 2))))
 
 
 def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
@@ -709,7 +718,7 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
     else:
         not_packed = b.and_(b.icmp_signed("!=", f["transA"], _c(PACKED, I32)),
                             b.icmp_signed("!=", f["transB"], _c(PACKED, I32)))
-        with b.if_else(b.and_(not_packed, _prefer_openblas(f, cfg, N, K))) as (then, otherwise):
+        with b.if_else(b.and_(not_packed, _prefer_openblas(f, cfg, mt, N, K))) as (then, otherwise):
             with then:
                 b.call(openblas, args)
             with otherwise:
