@@ -30,7 +30,7 @@ def fashion_mnist(root: str, train_images: int, val_images: int, seed: int = 0) 
     rng = numpy.random.default_rng(seed)
     os.makedirs(root, exist_ok=True)
     for prefix, count in (("train", train_images), ("t10k", val_images)):
-        labels = rng.integers(0, 10, size=count).astype(numpy.uint8)
+        labels = rng.permutation(numpy.arange(count) % 10).astype(numpy.uint8)   # balanced, as the real sets
         images = rng.integers(0, 60, size=(count, 28, 28)).astype(numpy.uint8)
         for i, label in enumerate(labels):
             images[i, 2 * label + 4:2 * label + 8, 4:24] = 200
