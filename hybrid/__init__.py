@@ -20,6 +20,7 @@ from . import gluon, profiler
 from .gluon import Trainer
 # MXNet's top-level modules (import hybrid as mx)
 from . import base, context, device, image, io, lr_scheduler, metric, ndarray, operator, optimizer, random, test_utils, util
+from .base import MXNetError  # noqa: E402  (mx.MXNetError: HybridError, the base of hybrid's input errors)
 from .legacy import ALIASES as _LEGACY, legacy_api_error as _legacy_api_error
 
 numpy, numpy_extension, initializer, nd = np, npx, init, ndarray  # MXNet's long module names
@@ -65,5 +66,5 @@ def __getattr__(name: str):
 __all__ = ["config", "ir", "passes", "viz", "autograd", "init", "np", "npx", "nn", "lax", "hybridize", "load", "trace", "NDArray", "Context", "Device", "cpu", "gpu", "cpu_pinned", "cpu_shared",
            "current_context", "current_device", "num_gpus", "context", "device", "image", "io", "initializer",
            "lr_scheduler", "metric", "nd", "ndarray", "operator", "optimizer", "random", "test_utils", "util",
-           "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "IndexOutOfRangeError", "ShapeError", "TracingError",
+           "np_array", "np_shape", "use_np", "Parameter", "compile_step", "profiler", "compile_library", "load_library", "gluon", "Trainer", "kv", "CastingError", "FormatError", "HybridError", "MXNetError", "IndexOutOfRangeError", "ShapeError", "TracingError",
            "__version__"]

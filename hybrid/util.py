@@ -54,6 +54,17 @@ def use_np_default_dtype(func):
     return with_numpy_defaults
 
 
+def set_flush_denorms(value: bool) -> bool:
+    """MXNet's switch for flushing subnormal floats to zero on the CPU; returns the previous setting.
+    hybrid's kernels keep IEEE subnormals (as NumPy does), so the setting is always off: False is
+    accepted, True raises."""
+    if value:
+        from .errors import HybridError
+        raise HybridError("util.set_flush_denorms(True): hybrid keeps IEEE subnormal floats as NumPy does (its "
+                          "kernels never set the CPU's flush-to-zero mode); there is nothing to switch on")
+    return False
+
+
 def getenv(name: str):
     """An environment variable's value (None when unset), as mx.util.getenv."""
     import os
@@ -70,5 +81,5 @@ def setenv(name: str, value) -> None:
 
 
 __all__ = ["is_np_array", "is_np_shape", "is_np_default_dtype", "np_default_dtype", "set_np_default_dtype",
-           "use_np_default_dtype", "reset_np", "set_np", "use_np", "use_np_array", "use_np_shape",
+           "use_np_default_dtype", "set_flush_denorms", "reset_np", "set_np", "use_np", "use_np_array", "use_np_shape",
            "np_shape", "np_array", "num_gpus", "getenv", "setenv", "TemporaryDirectory"]

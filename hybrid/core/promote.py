@@ -63,6 +63,8 @@ def default_dtype(values) -> str:
     if arr.dtype.kind == "f":
         return float_default()
     if arr.dtype.kind in "iu":
+        if arr.size and int_default() == "i32" and (arr.min() < -2 ** 31 or arr.max() >= 2 ** 31):
+            return dtype_name(arr.dtype)   # ints beyond int32 keep NumPy's 64-bit type rather than overflow
         return int_default()
     if arr.dtype.kind == "b":
         return "bool"

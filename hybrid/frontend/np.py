@@ -34,6 +34,8 @@ uint8, uint16, uint32, uint64 = numpy.uint8, numpy.uint16, numpy.uint32, numpy.u
 bool_ = numpy.bool_
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
+PZERO, NZERO, PINF, NINF = 0.0, -0.0, math.inf, -math.inf   # MXNet np (and NumPy 1.x) names
+euler_gamma = 0.5772156649015329
 
 
 # -- creation -------------------------------------------------------------------------------

@@ -78,16 +78,25 @@ def array_split(a, indices_or_sections, axis: int = 0) -> list:
     return split(a, indices_or_sections, axis)
 
 
+def _at_least(a, ndim: int, name: str):
+    a = _asarray(a)
+    if a.ndim < ndim:
+        raise ShapeError(f"np.{name} needs an array of at least {ndim} dimensions (as NumPy), got shape {a.shape}; "
+                         f"use np.split(a, n, axis=...) instead")
+    return a
+
+
 def hsplit(a, indices_or_sections) -> list:
-    return split(a, indices_or_sections, axis=0 if _asarray(a).ndim == 1 else 1)
+    a = _at_least(a, 1, "hsplit")
+    return split(a, indices_or_sections, axis=0 if a.ndim == 1 else 1)
 
 
 def vsplit(a, indices_or_sections) -> list:
-    return split(a, indices_or_sections, axis=0)
+    return split(_at_least(a, 2, "vsplit"), indices_or_sections, axis=0)
 
 
 def dsplit(a, indices_or_sections) -> list:
-    return split(a, indices_or_sections, axis=2)
+    return split(_at_least(a, 3, "dsplit"), indices_or_sections, axis=2)
 
 
 def roll(a, shift, axis=None) -> Array:

@@ -1,0 +1,39 @@
+"""Small MXNet 2 names and NumPy rules met by MXNet's interoperability tests: Python ints beyond
+int32 keep a 64-bit type (NumPy's) instead of overflowing, vsplit/dsplit/hsplit refuse arrays of too
+few dimensions as NumPy does, mx.MXNetError, np.PZERO/NZERO/PINF/NINF, util.set_flush_denorms."""
+import math
+
+import numpy as onp
+import pytest
+
+import hybrid as mx
+from hybrid import np
+
+
+def test_big_python_ints_widen_like_numpy():
+    big = 4607998452777363968
+    assert np.array(big).dtype == onp.int64 and int(np.array(big)) == big
+    assert np.array([1, -2 ** 40]).dtype == onp.int64
+    assert np.array([1, 2]).dtype == onp.int32                    # hybrid's default where the values fit
+    assert np.array(2 ** 31 - 1).dtype == onp.int32
+    assert np.array(2 ** 63).dtype == onp.uint64                   # NumPy's type for it
+
+
+@pytest.mark.parametrize("name,ndim", [("vsplit", 2), ("dsplit", 3), ("hsplit", 1)])
+def test_directional_splits_need_enough_dimensions(name, ndim):
+    too_few = np.ones((4,) * (ndim - 1))
+    with pytest.raises(ValueError, match=f"at least {ndim} dimensions"):
+        getattr(np, name)(too_few, 2)
+    enough = onp.arange(4 ** ndim).reshape((4,) * ndim)
+    for got, want in zip(getattr(np, name)(np.array(enough), 2), getattr(onp, name)(enough, 2)):
+        onp.testing.assert_array_equal(got.asnumpy(), want)
+
+
+def test_mxnet_error_constants_and_denormals():
+    assert mx.MXNetError is mx.HybridError and issubclass(mx.ShapeError, mx.MXNetError)
+    assert math.copysign(1.0, np.NZERO) == -1.0 and np.PZERO == 0.0 and np.PINF == math.inf and np.NINF == -math.inf
+    assert mx.util.set_flush_denorms(False) is False
+    with pytest.raises(mx.HybridError, match="subnormal"):
+        mx.util.set_flush_denorms(True)
+    tiny = np.array([1e-40], dtype="float32")                      # a float32 subnormal survives arithmetic
+    assert float((tiny * 2).asnumpy()[0]) == pytest.approx(2e-40, rel=1e-3)
