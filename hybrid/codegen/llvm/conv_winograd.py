@@ -36,7 +36,7 @@ from .conv_direct import (ConvTile, DirectConv, TileEpilogue, TileRefs, image_or
 from .emit import Fn, lit
 
 SCRATCH_FLOATS = 1 << 15        # per work item, on the thread's stack (128 KB; 512 KB measured no faster on AVX2)
-DEEP_SCRATCH_FLOATS = 1 << 18   # the same when the transformed weights outgrow the L2 cache (1 MB: see chunk_tiles)
+DEEP_SCRATCH_FLOATS = 1 << 19   # the same when the transformed weights outgrow the L2 cache (2 MB: see chunk_tiles)
 CACHED_WEIGHT_FLOATS = 1 << 18  # transformed weights up to this (1 MB) stay in a core's L2 between work items
 SHARED_ITEMS = 4                # work items wanted per convolution, for the threads to share out (group_parts)
 
@@ -49,7 +49,9 @@ def chunk_tiles(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, og: int,
     chunk's tiles are the reuse of each weight read: once the weights outgrow L2 (256 channels and up)
     they come from L3 at every item, and on AVX-512 hosts (L2 of 1-2 MB) the scratch may take
     DEEP_SCRATCH_FLOATS to make the chunks longer (Sapphire Rapids, one thread, CPU ms, batch 8: ResNet-18's
-    256 channels at 16x16 F(4x4) 14.1 -> 7.8 ms, 128 at 32x32 12.4 -> 8.3; the 64-channel layers, whose
+    256 channels at 16x16 F(4x4) 14.1 -> 8.2 ms with a 1 MB scratch, 7.4-7.7 with 2 MB, 7.2 with 4 MB; 128 at
+    32x32 12.4 -> 8.3 (1 MB), 8.0 (2 MB). 2 MB: this host's L2, a quarter of the usual 8 MB thread stack that
+    holds it; the 64-channel layers, whose
     weights stay in L2, measured no faster). AVX2 keeps SCRATCH_FLOATS (znver1's L2 is 512 KB)."""
     most = _register_tiles(m, rw, cb, ci, ro, og, width)
     steps = math.ceil(tiles / rw)                           # register tiles per image
@@ -73,7 +75,8 @@ def chunking(m: int, tiles: int, rw: int, cb: int, ci: int, ro: int, og: int, wi
     """(tiles per work item, whole images per work item) for `images` images of `tiles` tiles each: when the
     transformed weights outgrow L2 and the scratch holds the tiles of at least two images (ResNet-18's 512
     channels at 8x8 have 4 tiles per image), a chunk covers whole images, about equally many per chunk, so
-    their tiles share each weight read (F(4x4) there: 21.1 -> 13.8 ms, one thread); otherwise
+    their tiles share each weight read (F(4x4) there, one thread: 21.1 ms with 4-tile chunks, 13.8-14.0 with
+    3 images per chunk (1 MB scratch), 10.5-10.7 with 4 (2 MB), 8.1 with all 8 (4 MB)); otherwise
     (chunk_tiles(...), 1)."""
     fit = _register_tiles(m, rw, cb, ci, ro, og, width) * rw // tiles
     if fit < 2 or images < 2 or not _deep(m, cb, ci, ro, og, width):
