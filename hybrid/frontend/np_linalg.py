@@ -100,6 +100,8 @@ def _eliminate(a: Array, rhs: Array):
 
 def _cholesky_traced(a: Array) -> Array:
     n = a.shape[-1]
+    if n == 0:   # 0x0 matrices: the factor is empty too
+        return a
     cols = []
     for j in range(n):
         prev = stack(cols, axis=-1) if cols else None                         # (..., n, j)

@@ -81,7 +81,7 @@ def ravel_multi_index(multi_index, dims, mode: str = "raise", order: str = "C") 
 
 def unravel_index(indices, shape, order: str = "C") -> tuple:
     idx = _cast(_asarray(indices), "i64")
-    shape = tuple(int(d) for d in shape)
+    shape = (int(shape),) if isinstance(shape, (int, numpy.integer)) else tuple(int(d) for d in shape)
     out = [None] * len(shape)
     axes = range(len(shape) - 1, -1, -1) if order == "C" else range(len(shape))
     for k in axes:

@@ -171,24 +171,28 @@ def reshape(a, newshape, reverse: bool = False, order: str = "C") -> Array:
     return np.reshape(a, tuple(shape))
 
 
-def masked_softmax(data, mask, axis: int = -1, temperature: float = 1.0, normalize: bool = True) -> Array:
-    """softmax(data / temperature) over the unmasked entries (mask true); masked entries are 0."""
+def _masked_shifted(data, mask, axis: int, temperature: float):
+    """(x, keep, data / temperature less its largest unmasked entry along `axis`): the masked
+    softmaxes' common start. An empty axis has nothing to shift (and no max)."""
     (x,) = promote(data, to_float=True)
     keep = np.astype(asarray(mask), "bool")
     low = np.full((), float(numpy.finfo(x.dtype).min), x.dtype)
     scaled = np.where(keep, x * (1.0 / temperature), low)
-    shifted = scaled - np.stop_gradient(np.max(scaled, axis, keepdims=True))
+    if scaled.shape[axis] == 0:
+        return x, keep, scaled
+    return x, keep, scaled - np.stop_gradient(np.max(scaled, axis, keepdims=True))
+
+
+def masked_softmax(data, mask, axis: int = -1, temperature: float = 1.0, normalize: bool = True) -> Array:
+    """softmax(data / temperature) over the unmasked entries (mask true); masked entries are 0."""
+    x, keep, shifted = _masked_shifted(data, mask, axis, temperature)
     e = np.where(keep, np.exp(shifted), np.zeros((), x.dtype))
     return e / np.maximum(np.sum(e, axis, keepdims=True), 1e-30) if normalize else e
 
 
 def masked_log_softmax(data, mask, axis: int = -1, temperature: float = 1.0, normalize: bool = True) -> Array:
     """log_softmax(data / temperature) over the unmasked entries; masked entries are -inf."""
-    (x,) = promote(data, to_float=True)
-    keep = np.astype(asarray(mask), "bool")
-    low = np.full((), float(numpy.finfo(x.dtype).min), x.dtype)
-    scaled = np.where(keep, x * (1.0 / temperature), low)
-    shifted = scaled - np.stop_gradient(np.max(scaled, axis, keepdims=True))
+    x, keep, shifted = _masked_shifted(data, mask, axis, temperature)
     total = np.sum(np.where(keep, np.exp(shifted), np.zeros((), x.dtype)), axis, keepdims=True)
     out = shifted - np.log(total) if normalize else shifted
     return np.where(keep, out, np.full((), -math.inf, x.dtype))

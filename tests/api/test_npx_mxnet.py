@@ -81,6 +81,15 @@ def test_arange_like_and_reshape_codes():
     check_block(lam(lambda v: npx.reshape(v, (-5, -6, 2, -1))), _x(2, 3, 4), ref=lambda v: v.reshape(6, 2, 2))
 
 
+@pytest.mark.parametrize("fn", [npx.masked_softmax, npx.masked_log_softmax])
+def test_masked_softmaxes_over_an_empty_axis_are_empty(fn):
+    """An empty softmax axis gives an empty result of the input's shape (there is no max to shift by)."""
+    x, mask = _x(3, 0, 4), onp.ones((3, 0, 4), bool)
+    out = check_block(lam(lambda v, m: fn(v, m, axis=1)), x, mask, grad=False,
+                      ref=lambda v, m: onp.zeros((3, 0, 4), "float32"))
+    assert out[0].shape == (3, 0, 4)
+
+
 def test_masked_softmax_smooth_l1():
     x, mask = _x(3, 5), R.random((3, 5)) < 0.6
     mask[:, 0] = True

@@ -405,3 +405,25 @@ def test_dtype_utilities():
     assert np.isdtype(np.zeros((1,)).dtype, "real floating") and np.issubdtype(np.int16, np.integer)
     b = np.array([1.5, 2.25], dtype=np.bfloat16)
     onp.testing.assert_array_equal((b + b).asnumpy().astype(onp.float32), [3.0, 4.5])
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("shape", [10, (15,), (3, 4), (2, 3, 4)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_unravel_index_takes_a_shape_or_one_int(mode, shape, order):
+    """NumPy's unravel_index accepts one int as the shape of a 1-d array (MXNet's tests pass 10)."""
+    flat = onp.array([[0, 7], [9, 3]], "int32")
+    fn = lambda i: np.unravel_index(i, shape, order)
+    got = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(np.array(flat))
+    want = onp.unravel_index(flat, shape, order)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        onp.testing.assert_array_equal(g.asnumpy(), w)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("shape", [(0, 0), (1, 0, 0), (2, 3, 0, 0)])
+def test_cholesky_of_empty_matrices_is_empty(mode, shape):
+    fn = lambda a: np.linalg.cholesky(a)
+    got = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(np.zeros(shape))
+    assert got.shape == onp.linalg.cholesky(onp.zeros(shape, "float32")).shape
