@@ -24,14 +24,15 @@ _DYNAMIC_HELP = ("Its result's size depends on the data, so it has no static sha
                  "np.sort, np.isin).")
 
 
-def eager_only(fn):
+def eager_only(fn, instead: str = _DYNAMIC_HELP):
     """A NumPy function whose result's shape depends on the data: run on NumPy data eagerly
-    (array results come back as hybrid arrays); a traced argument is a clear TracingError."""
+    (array results come back as hybrid arrays); a traced argument is a clear TracingError that
+    says `instead`."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         def unwrap(v):
             if isinstance(v, Tracer):
-                raise _tracing_error(f"np.{fn.__name__} was called", _DYNAMIC_HELP)
+                raise _tracing_error(f"np.{fn.__name__} was called", instead)
             if isinstance(v, Array):
                 return numpy.asarray(v)
             if isinstance(v, (list, tuple)) and any(isinstance(x, Array) for x in v):
@@ -144,9 +145,15 @@ def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False) -> Array:
 
 # -- data-dependent sizes: eager only -------------------------------------------------------------
 # nonzero, flatnonzero, argwhere and unique (which take JAX's size=) are np_static_size's
-for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values", "extract", "compress", "intersect1d", "union1d", "setdiff1d", "setxor1d", "trim_zeros",
+for _name in ("extract", "compress", "intersect1d", "union1d", "setdiff1d", "setxor1d", "trim_zeros",
               "bincount", "histogram", "histogram2d", "histogramdd", "histogram_bin_edges"):
     globals()[_name] = eager_only(getattr(numpy, _name))
+_UNIQUE_HELP = ("Its result's size depends on the data, so it has no static shape in a compiled graph (hybrid "
+                "compiles static shapes; MXNet's CachedOp ran such ops imperatively). In hybridized code call "
+                "np.unique(x, size=N, fill_value=v, return_index=, return_inverse=, return_counts=): the first N "
+                "unique values, padded, as JAX's; or call it outside the hybridized code.")
+for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values"):
+    globals()[_name] = eager_only(getattr(numpy, _name), _UNIQUE_HELP)
 
 
 __all__ = [_n for _n, _v in list(globals().items())

@@ -80,5 +80,9 @@ def test_without_size_traced_is_a_tracing_error_naming_size():
     g = hb.hybridize(lambda x: np.unique(x), backend="interp")
     with pytest.raises(hb.TracingError, match="size="):
         g(np.array(onp.ones(3, "float32")))
+    for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values"):   # the array API's spellings
+        h = hb.hybridize(lambda x: getattr(np, name)(x), backend="interp")
+        with pytest.raises(hb.TracingError, match=rf"np\.{name} was called(.|\n)*np\.unique\(x, size=N"):
+            h(np.array(onp.ones(3, "float32")))
     with pytest.raises(ValueError, match="size must be a non-negative"):
         np.nonzero(np.array(onp.ones(3)), size=-1)
