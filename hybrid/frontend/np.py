@@ -169,68 +169,6 @@ def _writable(x: Array) -> Array:
 _BOOL_TO_INT8 = ("mod", "pow")
 
 
-def _binary(op: str, to_float: bool = False):
-    def fn(a, b):
-        a, b = promote(a, b, to_float=to_float, operands=True)
-        if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
-            a, b = _cast(a, "i8"), _cast(b, "i8")
-        return bind(op, a, b)
-    fn.__name__ = op
-    fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
-    return fn
-
-
-add, subtract, multiply, power, mod = (_binary(n) for n in ("add", "sub", "mul", "pow", "mod"))
-divide = true_divide = _binary("div", to_float=True)
-maximum, minimum = _binary("maximum"), _binary("minimum")
-equal, not_equal, less, less_equal, greater, greater_equal = (
-    _binary(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
-
-
-def _logical(op: str):
-    def fn(a, b) -> Array:
-        return bind(op, *(_cast(x, "bool") for x in promote(a, b)))
-    fn.__name__ = f"logical_{op.split('_')[-1]}"
-    return fn
-
-
-logical_and, logical_or = _logical("logical_and"), _logical("logical_or")
-
-
-def logical_not(a) -> Array:
-    return bind("logical_not", _cast(_asarray(a), "bool"))
-
-
-def logical_xor(a, b) -> Array:
-    return bind("ne", *(_cast(x, "bool") for x in promote(a, b)))
-
-
-def floor_divide(a, b) -> Array:
-    """a // b rounded toward -inf, as NumPy: exact for integers (x // 0 == 0); bool // bool is int8."""
-    a, b = promote(a, b)
-    if a.type.dtype == "bool":
-        a, b = _cast(a, "i8"), _cast(b, "i8")
-    return bind("floor_divide", a, b)
-
-
-arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
-    _binary(n, to_float=True) for n in ("arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside"))
-fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
-remainder = mod
-bitwise_and, bitwise_or, bitwise_xor = _binary("bitwise_and"), _binary("bitwise_or"), _binary("bitwise_xor")
-install_operators(sys.modules[__name__])   # x + y is add(x, y), ...: core.array.FORWARD_OPERATORS
-bitwise_left_shift = left_shift = _binary("left_shift")
-bitwise_right_shift = right_shift = _binary("right_shift")
-
-
-def invert(x) -> Array:
-    """~x: bitwise NOT of integers, logical NOT of booleans."""
-    return bind("invert", _asarray(x))
-
-
-bitwise_not = bitwise_invert = invert
-
-
 def _all_elements(where, op: str) -> None:
     """NumPy ufuncs' `where=`: hybrid computes every element (where=True); a mask would leave the other
     elements of a new result uninitialised in NumPy, so it is refused with the spelling that says what to keep."""
@@ -269,6 +207,81 @@ def _ufunc_keywords(op: str, keywords: dict) -> None:
                                       f"{_UFUNC_INSTEAD[key]}")
 
 
+def takes_ufunc_keywords(fn):
+    """Give a one-argument elementwise function NumPy's ufunc signature: `out=`, and the other ufunc
+    keywords at their defaults (_ufunc_keywords)."""
+    def wrapper(x, out=None, **keywords):
+        _ufunc_keywords(fn.__name__, keywords)
+        return write_out(out, fn(x))
+    wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    wrapper.__module__ = fn.__module__
+    return wrapper
+
+
+def _binary(op: str, to_float: bool = False):
+    def fn(a, b):
+        a, b = promote(a, b, to_float=to_float, operands=True)
+        if op in _BOOL_TO_INT8 and a.type.dtype == "bool":   # NumPy: bool % bool and bool ** bool are int8
+            a, b = _cast(a, "i8"), _cast(b, "i8")
+        return bind(op, a, b)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op} with NumPy broadcasting."
+    return fn
+
+
+add, subtract, multiply, power, mod = (_binary(n) for n in ("add", "sub", "mul", "pow", "mod"))
+divide = true_divide = _binary("div", to_float=True)
+maximum, minimum = _binary("maximum"), _binary("minimum")
+equal, not_equal, less, less_equal, greater, greater_equal = (
+    _binary(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+
+
+def _logical(op: str):
+    def fn(a, b) -> Array:
+        return bind(op, *(_cast(x, "bool") for x in promote(a, b)))
+    fn.__name__ = f"logical_{op.split('_')[-1]}"
+    return fn
+
+
+logical_and, logical_or = _logical("logical_and"), _logical("logical_or")
+
+
+@takes_ufunc_keywords
+def logical_not(a) -> Array:
+    return bind("logical_not", _cast(_asarray(a), "bool"))
+
+
+def logical_xor(a, b) -> Array:
+    return bind("ne", *(_cast(x, "bool") for x in promote(a, b)))
+
+
+def floor_divide(a, b) -> Array:
+    """a // b rounded toward -inf, as NumPy: exact for integers (x // 0 == 0); bool // bool is int8."""
+    a, b = promote(a, b)
+    if a.type.dtype == "bool":
+        a, b = _cast(a, "i8"), _cast(b, "i8")
+    return bind("floor_divide", a, b)
+
+
+arctan2, hypot, logaddexp, logaddexp2, copysign, heaviside = (
+    _binary(n, to_float=True) for n in ("arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside"))
+fmax, fmin, fmod = _binary("fmax"), _binary("fmin"), _binary("fmod")
+remainder = mod
+bitwise_and, bitwise_or, bitwise_xor = _binary("bitwise_and"), _binary("bitwise_or"), _binary("bitwise_xor")
+install_operators(sys.modules[__name__])   # x + y is add(x, y), ...: core.array.FORWARD_OPERATORS
+bitwise_left_shift = left_shift = _binary("left_shift")
+bitwise_right_shift = right_shift = _binary("right_shift")
+
+
+@takes_ufunc_keywords
+def invert(x) -> Array:
+    """~x: bitwise NOT of integers, logical NOT of booleans."""
+    return bind("invert", _asarray(x))
+
+
+bitwise_not = bitwise_invert = invert
+
+
 def _unary(op: str, to_float: bool = True):
     def fn(x, out=None, **keywords):
         _ufunc_keywords(op, keywords)
@@ -284,13 +297,13 @@ negative, abs, sign = _unary("neg", False), _unary("abs", False), _unary("sign",
 
 
 def _rounding(op: str):
-    """floor/ceil/trunc/round: integers are already integral, so they come back unchanged (NumPy 2)."""
+    """floor/ceil/trunc/round: integers and booleans are already integral, so they come back unchanged (NumPy 2)."""
     on_float = _unary(op, False)
 
     def fn(x, out=None, **keywords):
         _ufunc_keywords(op, keywords)
         x = _asarray(x)
-        if x.type.dtype in INT_DTYPES:
+        if x.type.dtype in INT_DTYPES or x.type.dtype == "bool":
             return write_out(out, x.copy() if isinstance(x, NDArray) else x)
         return on_float(x, out)
     fn.__name__ = op
@@ -329,6 +342,7 @@ def isfinite(x) -> Array:
     return logical_not(logical_or(isnan(x), isinf(x)))
 
 
+@takes_ufunc_keywords
 def square(x) -> Array:
     x = _asarray(x)
     return x * x

@@ -16,7 +16,7 @@ from .np import (_asarray, _cast, _on_cpu, _shape, abs, all as _all, array, asar
                  equal, exp2, eye, full, is_float, isfinite, isinf, isnan, less_equal, linspace, log10,
                  logical_and, logical_not, logical_or, maximum, minimum, multiply, not_equal, power, promote,
                  reshape,
-                 signbit, stack, where)
+                 signbit, stack, takes_ufunc_keywords, where)
 
 
 def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Array:
@@ -135,15 +135,18 @@ def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf: Optional[float] =
     return where(logical_and(isinf(x), x < 0), info.min if neginf is None else neginf, x)
 
 
+@takes_ufunc_keywords
 def fix(x) -> Array:
     from .np import trunc
     return trunc(x)
 
 
+@takes_ufunc_keywords
 def positive(x) -> Array:
     return _asarray(x) + 0
 
 
+@takes_ufunc_keywords
 def rint(x) -> Array:
     from .np import round
     return round(x)
@@ -158,11 +161,13 @@ def around(a, decimals: int = 0) -> Array:
     return round(a * scale) / scale
 
 
+@takes_ufunc_keywords
 def deg2rad(x) -> Array:
     (x,) = promote(x, to_float=True)
     return x * (math.pi / 180.0)
 
 
+@takes_ufunc_keywords
 def rad2deg(x) -> Array:
     (x,) = promote(x, to_float=True)
     return x * (180.0 / math.pi)

@@ -80,7 +80,8 @@ def test_linspace_retstep_and_ufunc_where():
             fn(np.ones(3), where=False)
 
 
-@pytest.mark.parametrize("name", ["sin", "log2", "arccosh", "ceil", "trunc", "abs"])
+@pytest.mark.parametrize("name", ["sin", "log2", "arccosh", "ceil", "trunc", "abs", "rint", "fix", "degrees",
+                                  "radians", "square", "positive"])
 @pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
 def test_unary_ufunc_keywords_at_their_defaults_and_out(name, mode):
     """NumPy's ufunc keywords: their defaults are accepted (MXNet's tests pass subok=True, order='K'),
@@ -99,11 +100,21 @@ def test_unary_ufunc_keywords_at_their_defaults_and_out(name, mode):
         onp.testing.assert_allclose(out.asnumpy(), getattr(onp, name)(values), rtol=1e-6)
     x = np.array(values)
     for keyword, value in [("subok", False), ("dtype", onp.int8), ("casting", "safe"), ("order", "C")]:
-        with pytest.raises(NotImplementedError, match=rf"np\.{name}\({keyword}=.*only {keyword}="):
+        with pytest.raises(NotImplementedError, match=rf"np\.{fn.__name__}\({keyword}=.*only {keyword}="):
             fn(x, **{keyword: value})
     for keyword, value in [("dtype", "abcdefg"), ("casting", "mxnet"), ("subokay", True)]:
-        with pytest.raises(TypeError, match=name):
+        with pytest.raises(TypeError, match=fn.__name__):
             fn(x, **{keyword: value})
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "fix"])
+def test_rounding_booleans_and_integers_returns_them_unchanged(name):
+    """NumPy 2: floor/ceil/trunc of integers and booleans keep the values and the dtype."""
+    for values in (onp.array([True, False]), onp.array([-3, 7], "int8")):
+        got = getattr(np, name)(np.array(values))
+        want = getattr(onp, name)(values)
+        assert got.dtype == want.dtype
+        onp.testing.assert_array_equal(got.asnumpy(), want)
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin", "max", "min", "sum", "prod"])
