@@ -383,6 +383,10 @@ class NDArray(Array):
     def __repr__(self) -> str:
         return repr(self._data)
 
+    def __str__(self) -> str:
+        """NumPy's str: the values without array(...) or the dtype (print(x), f"{x}"), as MXNet's np arrays."""
+        return str(self._data)
+
     def copy(self, order: str = "C") -> "NDArray":
         """A new array with the same contents (row-major, the only layout hybrid arrays have). Under autograd.record() a copy of a tracked array is
         recorded, with the identity as its gradient (as MXNet's copy() and PyTorch's clone()): a
@@ -650,11 +654,17 @@ def _reduced_into(out, result):
     return out
 
 
-def check_order(order: str, what: str) -> None:
-    """NumPy's memory-layout argument: hybrid arrays are row-major, so 'C' (and 'K'/'A', which keep or
-    pick the layout a C-ordered array already has); Fortran order is not offered."""
-    if order not in ("C", "K", "A"):
-        raise NotImplementedError(f"{what}(order={order!r}): hybrid arrays are row-major only; use order='C'")
+class UnsupportedOrderError(ValueError, NotImplementedError):
+    """A layout order hybrid does not offer: NotImplementedError (MXNet's type) and, for creation
+    functions given an order NumPy itself refuses there, ValueError (NumPy's type)."""
+
+
+def check_order(order: str, what: str, creation: bool = False) -> None:
+    """NumPy's memory-layout argument: hybrid arrays are row-major, so 'C' (and, for copies, 'K'/'A',
+    which keep or pick the layout a C-ordered array already has; creation functions take 'C' or 'F'
+    only, as NumPy); Fortran order is not offered."""
+    if order not in (("C",) if creation else ("C", "K", "A")):
+        raise UnsupportedOrderError(f"{what}(order={order!r}): hybrid arrays are row-major only; use order='C'")
 
 
 def install_numpy(namespace) -> None:

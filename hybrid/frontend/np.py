@@ -95,7 +95,7 @@ def full(shape, fill_value, dtype=None, *, device=None, ctx=None) -> NDArray:
 def _filled(name: str, value):
     def fn(shape, dtype=None, order: str = "C", *, device=None, ctx=None) -> NDArray:
         _on_cpu(device, name, ctx)
-        check_order(order, f"np.{name}")
+        check_order(order, f"np.{name}", creation=True)
         return full(shape, value, float_default() if dtype is None else dtype)
     fn.__name__ = name
     fn.__doc__ = f"An array of {value}s (float32, or NumPy's float64 under its defaults, unless `dtype` is given)."

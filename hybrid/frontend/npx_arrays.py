@@ -299,11 +299,18 @@ def unpack(contents: dict, file: str) -> tuple[str, dict]:
 
 
 def from_numpy(ndarray: numpy.ndarray, zero_copy: bool = True) -> NDArray:
-    """An NDArray over the NumPy array's memory (zero_copy, C-contiguous input), else over a copy."""
+    """An NDArray over the NumPy array's memory (zero_copy), else over a copy. As MXNet documents, a
+    zero-copy array takes the memory over: the NumPy array becomes read-only (writes raise ValueError;
+    the NDArray's writes show through it), and it must be C-contiguous."""
     ndarray = numpy.asarray(ndarray)
-    if zero_copy and ndarray.flags.c_contiguous:
-        return NDArray(ndarray)
-    return NDArray(numpy.ascontiguousarray(ndarray).copy())
+    if not zero_copy:
+        return NDArray(numpy.ascontiguousarray(ndarray).copy())
+    if not ndarray.flags.c_contiguous:
+        raise ValueError(f"npx.from_numpy(zero_copy=True) needs a C-contiguous array (got strides {ndarray.strides} "
+                         f"for shape {ndarray.shape}); pass zero_copy=False or numpy.ascontiguousarray(a)")
+    owned = ndarray.view()           # the NDArray's writable view; the caller's array is frozen
+    ndarray.flags.writeable = False
+    return NDArray(owned)
 
 
 def to_dlpack_for_read(data):

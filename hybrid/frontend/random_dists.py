@@ -65,9 +65,21 @@ def _out_shape(size, *params) -> tuple[int, ...]:
     return tuple(numpy.broadcast_shapes(*shapes)) if shapes else ()
 
 
+def _probabilities(pvals):
+    """Multinomial probabilities in float64. Single-precision ones that sum to 1 in float32 can exceed 1
+    by a rounding error once widened (NumPy then refuses them): those are rescaled to sum to 1."""
+    p = numpy.asarray(pvals.asnumpy() if isinstance(pvals, Array) else pvals, dtype=numpy.float64)
+    total = p.sum()
+    if p.size and total > 1.0 and total - 1.0 <= 8 * p.size * numpy.finfo(numpy.float32).eps:
+        p = p / total
+    return p
+
+
 def _eager(src: Source, name: str, size, dtype, *params, **kw):
     gen = src.numpy_generator(name)
     args = [numpy.asarray(p) if isinstance(p, Array) else p for p in params]
+    if name == "multinomial":
+        args[1] = _probabilities(params[1])
     out = getattr(gen, name)(*args, size=size, **kw)
     out = numpy.asarray(out)
     if dtype is not None:

@@ -13,6 +13,7 @@ from ..core.array import Array, NDArray  # noqa: F401  (mx.nd.NDArray)
 from ..core.context import Context, is_host_device
 from ..errors import ShapeError
 from ..frontend import np, npx
+from ..frontend.npx_arrays import from_numpy  # noqa: F401  (mx.nd.from_numpy, the same function)
 
 # storage-type ids of MXNet's C API; hybrid's arrays are all dense ('default')
 _STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}

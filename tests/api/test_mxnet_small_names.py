@@ -37,3 +37,29 @@ def test_mxnet_error_constants_and_denormals():
         mx.util.set_flush_denorms(True)
     tiny = np.array([1e-40], dtype="float32")                      # a float32 subnormal survives arithmetic
     assert float((tiny * 2).asnumpy()[0]) == pytest.approx(2e-40, rel=1e-3)
+
+
+def test_str_is_numpys_str():
+    values = onp.array([[onp.pi, 1.0]], dtype=onp.float32)
+    assert str(np.array(values)) == str(values) and "{}".format(np.array(values)) == str(values)
+    assert repr(np.array(values)) == repr(values)
+
+
+@pytest.mark.parametrize("order", ["F", "A", "K"])
+def test_creation_orders(order):
+    # NumPy refuses 'A'/'K' for creation (ValueError); MXNet says NotImplementedError for all but 'C'
+    with pytest.raises(ValueError, match="row-major"):
+        np.empty((2, 2), order=order)
+    with pytest.raises(NotImplementedError, match="row-major"):
+        np.zeros(3, order=order)
+    assert np.ones(2, order="C").shape == (2,)
+
+
+def test_multinomial_takes_single_precision_probabilities():
+    pvals = np.array([0.4, 0.3, 0.2, 0.1, 0.0])              # float32: sums past 1 once widened to float64
+    assert float(onp.asarray(pvals.asnumpy(), onp.float64)[:-1].sum()) > 1.0
+    counts = np.random.multinomial(20000, pvals, size=(2,)).asnumpy()
+    assert counts.shape == (2, 5) and (counts.sum(axis=1) == 20000).all() and (counts[:, -1] == 0).all()
+    onp.testing.assert_allclose(counts.mean(axis=0) / 20000, [0.4, 0.3, 0.2, 0.1, 0.0], atol=0.02)
+    with pytest.raises(ValueError):
+        np.random.multinomial(10, [0.6, 0.6, 0.0])             # a real excess is still an error

@@ -164,9 +164,17 @@ def test_save_load_and_interchange(tmp_path):
     with pytest.raises(hb.FormatError, match="format"):
         npx.load(str(plain))
     host = onp.arange(6.0, dtype=onp.float32)
-    shared = npx.from_numpy(host)
-    host[0] = 42.0
-    assert shared.asnumpy()[0] == 42.0
+    shared = npx.from_numpy(host)                       # zero copy: the NDArray takes the memory over
+    shared[0] = 42.0
+    assert host[0] == 42.0
+    with pytest.raises(ValueError):                     # MXNet's rule: the NumPy array is read-only now
+        host[1] = 7.0
+    with pytest.raises(ValueError, match="C-contiguous"):
+        npx.from_numpy(onp.ones((2, 3)).T)
+    copied_from = onp.ones(3)
+    npx.from_numpy(copied_from, zero_copy=False)[0] = 5.0
+    copied_from[1] = 2.0                                # a copy leaves the source alone
+    assert copied_from.tolist() == [1.0, 2.0, 1.0]
     back = npx.from_dlpack(npx.to_dlpack_for_read(np.array(a)))
     onp.testing.assert_array_equal(back.asnumpy(), a)
     torch = pytest.importorskip("torch")
