@@ -261,14 +261,18 @@ def test_pooling_of_a_result_read_elsewhere_stays_a_stage():
         compare(graph, args, rtol=1e-4, atol=1e-4)
 
 
-def test_thin_pooled_convolution_takes_the_direct_kernel_where_its_channels_fill_a_quarter_vector():
+def test_thin_pooled_convolution_takes_the_direct_kernel_from_four_output_channels():
     """LeNet's conv1 (1 -> 6 channels, pooled): direct with 8-float (6 of 8 lanes) and 16-float vectors (6 of
-    16); 3 output channels of 16 lanes keep im2col; without a fused pooling, im2col (conv_choice.py)."""
+    16); 3 output channels keep im2col on both (2 take direct on 4-float vectors); without a fused pooling,
+    im2col (conv_choice.py)."""
     def geo(o):
         return ConvGeometry("x", "w", None, None, (64, 1, 28, 28), (o, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1)
     assert conv_choice.choose_kind(geo(6), 8, pooled=True) == conv_choice.choose_kind(geo(6), 16, pooled=True) \
         == "direct"
-    assert conv_choice.choose_kind(geo(3), 16, pooled=True) == "im2col"
+    assert conv_choice.choose_kind(geo(3), 16, pooled=True) == conv_choice.choose_kind(geo(3), 8, pooled=True) \
+        == "im2col"
+    assert conv_choice.choose_kind(geo(4), 16, pooled=True) == conv_choice.choose_kind(geo(2), 4, pooled=True) \
+        == "direct"
     assert conv_choice.choose_kind(geo(6), 8) == conv_choice.choose_kind(geo(6), 16) == "im2col"
 
 

@@ -62,8 +62,8 @@ def choose_kind(geo: ConvGeometry, width: int, pooled: bool = False) -> str:
     """"direct", "winograd2", "winograd4", "depthwise" or "im2col" for the convolution `geo` on a target with
     `width` floats per vector (other grouped convolutions: "im2col"). pooled: a pooling of the result would run
     in the direct kernel's output loop (conv_rewrite._pool_in_output_loop), so the result never reaches memory:
-    then a thin input (C < 4) takes the direct kernel too when its output channels fill at least a quarter
-    of a vector (LeNet-5's conv1, 1 -> 6 channels then 2x2 max pooling, AVX2: W2 0.80x ONNX Runtime's CPU
+    then a thin input (C < 4) takes the direct kernel too when it has at least 4 output channels (half an AVX2
+    vector, a quarter of an AVX-512 one; with 4-float vectors 2) (LeNet-5's conv1, 1 -> 6 channels then 2x2 max pooling, AVX2: W2 0.80x ONNX Runtime's CPU
     time against 0.92x with im2col and a separate pooling pass; AVX-512 (Sapphire Rapids), 6 of 16 lanes,
     one thread: 0.35 ms CPU against 0.60 ms for im2col with its pooling)."""
     forced = config.get("conv_impl")
@@ -84,7 +84,7 @@ def choose_kind(geo: ConvGeometry, width: int, pooled: bool = False) -> str:
         if min(oh, ow) >= 8:
             return "winograd2" if 14 <= min(oh, ow) < 16 else "winograd4"
         return "direct"
-    thin_pooled = pooled and 4 * min(geo.w_shape[0], width) >= width
+    thin_pooled = pooled and min(geo.w_shape[0], width) >= min(4, width // 2)
     enough_work = c >= 4 or thin_pooled or kh * kw >= 49       # per packed input float (the 7x7 RGB stem)
     small_1x1 = ow < 14 and tuple(geo.stride) == (1, 1)
     return "direct" if (kh * kw > 1 or small_1x1) and enough_work and 2 * ow >= width else "im2col"
