@@ -100,3 +100,26 @@ def photo(path: str, width: int, height: int, seed: int = 0) -> None:
     pixels[height // 5:height * 4 // 5, width * 11 // 20:width * 9 // 10] += 90
     pixels = numpy.clip(pixels + rng.integers(0, 20, pixels.shape), 0, 255).astype(numpy.uint8)
     Image.fromarray(pixels).save(path, quality=90)
+
+
+def ptb(path: str, lines: int, seed: int = 0) -> None:
+    """ptb.zip as the book's read_ptb extracts it: ptb/ptb.train.txt, one sentence of WORDS per line."""
+    import zipfile
+    rng = numpy.random.default_rng(seed)
+    text = "\n".join(" ".join(WORDS[i] for i in rng.integers(0, len(WORDS), size=rng.integers(4, 20)))
+                     for _ in range(lines))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ptb/ptb.train.txt", text + "\n")
+
+
+def movielens(path: str, users: int, items: int, ratings: int, seed: int = 0) -> None:
+    """ml-100k.zip: ml-100k/u.data, tab-separated 1-based user id, item id, rating 1-5, timestamp."""
+    import zipfile
+    rng = numpy.random.default_rng(seed)
+    rows = [f"{u}\t{i}\t{r}\t{t}" for u, i, r, t in zip(
+        rng.integers(1, users + 1, ratings), rng.integers(1, items + 1, ratings), rng.integers(1, 6, ratings),
+        rng.integers(874724710, 893286638, ratings))]
+    rows[:users] = [f"{u}\t{u % items + 1}\t3\t874724710" for u in range(1, users + 1)]   # every user and
+    rows[users:users + items] = [f"{i % users + 1}\t{i}\t4\t874724711" for i in range(1, items + 1)]  # item occurs
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ml-100k/u.data", "\n".join(rows) + "\n")

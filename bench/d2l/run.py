@@ -15,7 +15,8 @@ book's on-disk formats (bench/d2l/data.py) so nothing is downloaded. Patched num
 --max-resize become --max-resize, and the datasets are --train-images/--val-images images and
 --text-chars characters long (the book trains on 60000 images and 170k characters); fra-eng.zip
 has 800 synthetic sentence pairs, airfoil_self_noise.dat 1500 synthetic rows, the Kaggle house-price
-CSVs 300 rows each, MNIST is the synthetic Fashion-MNIST, and img/catdog.jpg a synthetic 728x561 photo.
+CSVs 300 rows each, ptb.zip 10000 sentences, ml-100k.zip 3000 ratings (100 users, 200 items), MNIST is the
+synthetic Fashion-MNIST, and img/catdog.jpg a synthetic 728x561 photo.
 """
 from __future__ import annotations
 
@@ -132,6 +133,12 @@ EXTRA = {
     "anchor": "chapter_computer-vision/anchor.md",
     "multiscale-object-detection": "chapter_computer-vision/multiscale-object-detection.md",
     "rcnn": "chapter_computer-vision/rcnn.md",
+    "subword-embedding": "chapter_natural-language-processing-pretraining/subword-embedding.md",
+    "bert": "chapter_natural-language-processing-pretraining/bert.md",
+    "word-embedding-dataset": "chapter_natural-language-processing-pretraining/word-embedding-dataset.md",
+    "word2vec-pretraining": "chapter_natural-language-processing-pretraining/word2vec-pretraining.md",
+    "movielens": "chapter_recommender-systems/movielens.md",
+    "ranking": "chapter_recommender-systems/ranking.md",
 }
 _CELL = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```", re.S | re.M)
 _TAB = re.compile(r"^\s*(?:%%tab|#\s*@tab)\s+(.*)$")
@@ -197,6 +204,8 @@ def prepare(workdir: str, clone: str, args) -> dict:
     data.airfoil(os.path.join(offline, "airfoil_self_noise.dat"), 1500)
     data.kaggle_house(os.path.join(offline, "kaggle_house_pred_train.csv"),
                       os.path.join(offline, "kaggle_house_pred_test.csv"), 300)
+    data.ptb(os.path.join(offline, "ptb.zip"), 10000)
+    data.movielens(os.path.join(offline, "ml-100k.zip"), 100, 200, 3000)
     os.makedirs(os.path.join(workdir, "img"))   # the computer-vision chapters open ../img/catdog.jpg
     data.photo(os.path.join(workdir, "img", "catdog.jpg"), 728, 561)
     os.makedirs(os.path.join(workdir, "run"))
