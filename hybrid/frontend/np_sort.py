@@ -152,8 +152,18 @@ _UNIQUE_HELP = ("Its result's size depends on the data, so it has no static shap
                 "compiles static shapes; MXNet's CachedOp ran such ops imperatively). In hybridized code call "
                 "np.unique(x, size=N, fill_value=v, return_index=, return_inverse=, return_counts=): the first N "
                 "unique values, padded, as JAX's; or call it outside the hybridized code.")
-for _name in ("unique_all", "unique_counts", "unique_inverse", "unique_values"):
+for _name in ("unique_all", "unique_counts", "unique_inverse"):
     globals()[_name] = eager_only(getattr(numpy, _name), _UNIQUE_HELP)
+
+
+def _sorted_unique_values(x):
+    """The array API's unique_values, sorted as np.unique and MXNet's (NumPy >= 2.3 hashes integers and
+    returns them in an order that depends on the data); NaNs stay distinct, as the standard asks."""
+    return numpy.unique(x, equal_nan=False)
+
+
+_sorted_unique_values.__name__ = "unique_values"
+unique_values = eager_only(_sorted_unique_values, _UNIQUE_HELP)
 
 
 __all__ = [_n for _n, _v in list(globals().items())

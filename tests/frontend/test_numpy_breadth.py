@@ -427,3 +427,14 @@ def test_cholesky_of_empty_matrices_is_empty(mode, shape):
     fn = lambda a: np.linalg.cholesky(a)
     got = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(np.zeros(shape))
     assert got.shape == onp.linalg.cholesky(onp.zeros(shape, "float32")).shape
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "float32"])
+def test_unique_values_are_sorted(dtype):
+    """unique_values sorts as np.unique does (MXNet's tests compare with np.unique; NumPy >= 2.3's
+    own unique_values returns hashed integers in a data-dependent order); NaNs stay distinct."""
+    values = onp.random.default_rng(3).integers(0, 100, size=(5, 7)).astype(dtype)
+    onp.testing.assert_array_equal(np.unique_values(np.array(values)).asnumpy(), onp.unique(values))
+    if dtype == "float32":
+        got = np.unique_values(np.array(onp.array([onp.nan, 2.0, onp.nan, 1.0], dtype))).asnumpy()
+        onp.testing.assert_array_equal(got, onp.array([1.0, 2.0, onp.nan, onp.nan], dtype))
