@@ -9,6 +9,11 @@ class TracingError(HybridError):
     """Python tried to read a concrete value out of a traced array (control flow, float(), asnumpy())."""
 
 
+class DataDependentShapeError(TracingError):
+    """A traced op whose result's shape depends on the data (np.unique, x[mask], np.nonzero without
+    size=): a compiled graph has static shapes. A hybridized block runs such a forward eagerly."""
+
+
 class ShapeError(HybridError, ValueError):
     """An op was given shapes or dtypes it cannot accept."""
 

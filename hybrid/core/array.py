@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy
 
-from ..errors import CastingError, HybridError, ShapeError, TracingError
+from ..errors import CastingError, DataDependentShapeError, HybridError, ShapeError, TracingError
 from ..ir.types import TensorType, dtype_name, to_numpy_dtype
 from .engine import ENGINE, Pending
 from .source import user_line
@@ -491,11 +491,13 @@ def _where() -> str:
     return f"\n  {line.describe()}" if line else ""
 
 
-def _tracing_error(what: str, instead: str) -> TracingError:
+def _tracing_error(what: str, instead: str, data_dependent_shape: bool = False) -> TracingError:
+    """The error for reading data while tracing; `data_dependent_shape`: the op's result shape depends
+    on the data (a DataDependentShapeError, which hybridized blocks answer by running eagerly)."""
     line = user_line()
     where = line.describe() if line else "in traced code"
-    return TracingError(f"{what} on a traced value: the value is not known while tracing.\n  {where}\n"
-                        f"  {instead}")
+    kind = DataDependentShapeError if data_dependent_shape else TracingError
+    return kind(f"{what} on a traced value: the value is not known while tracing.\n  {where}\n  {instead}")
 
 
 _CONTROL_FLOW_HELP = ("Use np.where(cond, a, b) for a data-dependent choice, npx.cond / hb.lax.cond for a "

@@ -29,7 +29,7 @@ def is_advanced(key) -> bool:
 def _mask_indices(mask, np) -> list:
     """The integer index arrays that NumPy reads a boolean mask as (one per masked axis)."""
     if isinstance(mask, Tracer):
-        raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP)
+        raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP, data_dependent_shape=True)
     data = numpy.asarray(mask)
     return [np.asarray(i.astype(numpy.int64)) for i in numpy.nonzero(numpy.atleast_1d(data))] \
         if data.ndim else [np.asarray(numpy.zeros(int(data), numpy.int64))]
@@ -64,7 +64,7 @@ def _normalize(key, shape: tuple[int, ...], np) -> list:
             axis += 1
         elif isinstance(k, (bool, numpy.bool_)) or (isinstance(k, Array) and k.ndim == 0 and k.dtype == numpy.bool_):
             if isinstance(k, Tracer):
-                raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP)
+                raise _tracing_error("Boolean-mask indexing (x[mask]) was used", _MASK_HELP, data_dependent_shape=True)
             entries.append(("adv", np.asarray(numpy.zeros(int(bool(k)), numpy.int64)), None))
         else:
             arr = k if isinstance(k, Array) else np.asarray(numpy.asarray(k) if not isinstance(k, int) else

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import numpy
 
 from .. import fileio
-from ..errors import FormatError, HybridError
+from ..errors import DataDependentShapeError, FormatError, HybridError
 from . import npx_arrays
 from .block_api import BlockAPI, optimize_for as _optimize_for
 from .hybridize import CompileOptions, CompiledFunction, positional_args
@@ -323,7 +323,8 @@ class HybridBlock(Block):
         return self._run(*args, **kwargs)
 
     def _run(self, *args, **kwargs):
-        if self._compiled is None or current_trace() is not None:
+        compiled = self._compiled
+        if compiled is None or current_trace() is not None or compiled.eager_because:
             try:
                 return self.forward(*args, **kwargs)
             except DeferredInitializationError:
@@ -331,7 +332,15 @@ class HybridBlock(Block):
                     raise
                 return self.forward(*args, **kwargs)
         _check_one_device(type(self).__name__, args)
-        return self._compiled(*positional_args(self.forward, args, kwargs))
+        try:
+            return compiled(*positional_args(self.forward, args, kwargs))
+        except DataDependentShapeError as error:
+            # MXNet hybridizes blocks whose results' shapes depend on the data (np.unique, x[mask]); a
+            # compiled graph has static shapes, so this block runs eagerly from now on (said once, with why)
+            compiled.eager_because = str(error)
+            warnings.warn(f"hybridized {type(self).__name__} runs eagerly: its forward has a result whose shape "
+                          f"depends on the data, which a compiled graph cannot hold. {error}", stacklevel=3)
+            return self.forward(*args, **kwargs)
 
     def optimize_for(self, x, *args, backend: Optional[str] = None, **kwargs) -> None:
         """Hybridize for `backend` and compile for these inputs (MXNet's optimize_for)."""

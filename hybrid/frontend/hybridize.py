@@ -184,6 +184,8 @@ class CompiledFunction:
         self.training_cache: dict[tuple, Any] = {}  # (signature, differentiated inputs) -> step.TrainingEntry
         self.last: Optional[CompiledEntry] = None
         self.arg_names = argument_names(fn)
+        # why a hybridized block runs this function eagerly instead (a data-dependent result shape), or None
+        self.eager_because: Optional[str] = None
 
     def compile(self, args: list) -> CompiledEntry:
         """The cached entry for the arguments' signature, tracing and compiling on a miss."""

@@ -32,7 +32,7 @@ def eager_only(fn, instead: str = _DYNAMIC_HELP):
     def wrapper(*args, **kwargs):
         def unwrap(v):
             if isinstance(v, Tracer):
-                raise _tracing_error(f"np.{fn.__name__} was called", instead)
+                raise _tracing_error(f"np.{fn.__name__} was called", instead, data_dependent_shape=True)
             if isinstance(v, Array):
                 return numpy.asarray(v)
             if isinstance(v, (list, tuple)) and any(isinstance(x, Array) for x in v):

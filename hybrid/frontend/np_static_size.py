@@ -30,7 +30,7 @@ _eager_flatnonzero, _eager_argwhere = eager_only(numpy.flatnonzero), eager_only(
 
 def _data_dependent(name: str, eager, *args, **kwargs):
     if any(isinstance(a, Tracer) for a in args):
-        raise _tracing_error(f"np.{name} was called without size=", _SIZE_HELP)
+        raise _tracing_error(f"np.{name} was called without size=", _SIZE_HELP, data_dependent_shape=True)
     return eager(*args, **kwargs)
 
 
