@@ -400,12 +400,20 @@ def _accumulator(dtype: str) -> str:
     return "i64" if dtype == "bool" or dtype.startswith("i") else dtype
 
 
+def _narrower_float(target: str, source: str) -> bool:
+    """Whether a float result dtype holds less than the float input (sum(x_f32, dtype='float16')): such a
+    sum or product accumulates at the input's precision and rounds once (MXNet, PyTorch), not per element."""
+    return is_float(target) and is_float(source) and to_numpy_dtype(target).itemsize < to_numpy_dtype(source).itemsize
+
+
 def _reduce(op: str):
     def fn(a, axis=None, keepdims: bool = False, dtype=None) -> Array:
         a = _asarray(a)
         axes = _axes(axis, a.ndim)
         if op in ("sum", "prod"):
-            a = _cast(a, dtype if dtype is not None else _accumulator(a.type.dtype))
+            target = _accumulator(a.type.dtype) if dtype is None else dtype_name(dtype)
+            if not _narrower_float(target, a.type.dtype):   # else: reduce at the input's precision, round once
+                a = _cast(a, target)
         elif a.type.dtype == "bool":
             # max/min of booleans: reduce them as 0/1 and give booleans back
             return _cast(bind(op, _cast(a, "i8"), axes=axes, keepdims=builtins.bool(keepdims)), "bool")

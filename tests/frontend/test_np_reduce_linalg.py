@@ -196,3 +196,20 @@ def test_matrix_norm_over_chosen_axes(mode, ord):
 def test_matrix_norm_needs_a_pair_of_axes(axis):
     with pytest.raises(ValueError, match=r"matrix_norm: axis must be a pair of axes.*vector_norm"):
         np.linalg.matrix_norm(np.ones((2, 3, 4)), "fro", axis)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("name", ["sum", "prod"])
+def test_a_reduction_into_a_narrower_float_rounds_once(mode, name):
+    """sum/prod(x_f32, dtype='float16') accumulate at float32 and round the result once (MXNet's and
+    PyTorch's rule): within one float16 ulp of the exact value, where accumulating 4096 terms in float16
+    (spacing 2 above 2048) would lose most of them."""
+    rng = onp.random.default_rng(8)
+    data = (rng.uniform(0.0, 1.0, (2, 4096)) if name == "sum" else rng.uniform(0.999, 1.001, (2, 4096)))
+    data = data.astype("float32")
+    f = _norm_compiled(lambda x: getattr(np, name)(x, axis=1, dtype="float16"), mode)
+    got = f(np.array(data))
+    assert got.dtype == onp.float16
+    exact = getattr(onp, name)(data.astype("float64"), axis=1)
+    onp.testing.assert_array_less(onp.abs(got.asnumpy().astype("float64") - exact),
+                                  onp.spacing(exact.astype("float16")).astype("float64") * 1.01)
