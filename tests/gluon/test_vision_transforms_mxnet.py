@@ -93,3 +93,22 @@ def test_npx_image_operators(image):
 def test_symbolic_checks_point_to_autograd():
     with pytest.raises(NotImplementedError, match="autograd"):
         hb.test_utils.check_symbolic_backward(None, [], [], [])
+
+
+def test_bbox_flip_and_crop():
+    from hybrid.gluon.contrib.data.vision.transforms.bbox import ImageBboxCrop, ImageBboxRandomFlipLeftRight
+    img = onp.arange(10 * 8 * 3, dtype=onp.uint8).reshape(10, 8, 3)     # 8 wide, 10 high
+    boxes = onp.array([[1, 2, 3, 6, 7], [5, 0, 8, 4, 2]], onp.float32)
+    flipped_img, flipped = ImageBboxRandomFlipLeftRight(p=1.0)(hb.np.array(img), hb.np.array(boxes))
+    onp.testing.assert_array_equal(flipped_img.asnumpy(), img[:, ::-1])
+    onp.testing.assert_array_equal(flipped.asnumpy(), [[5, 2, 7, 6, 7], [0, 0, 3, 4, 2]])   # x -> 8 - x
+    same_img, same_boxes = ImageBboxRandomFlipLeftRight(p=0.0)(img, boxes)
+    assert same_img is img and same_boxes is boxes
+    window, cropped = ImageBboxCrop((2, 1, 4, 5))(img, boxes)
+    onp.testing.assert_array_equal(window, img[1:6, 2:6])
+    # first box: x 1..3 -> -1..1 clipped 0..1, y 2..6 -> 1..5; second: x 5..8 -> 3..6 clipped 3..4, y 0..4 -> 0..3
+    onp.testing.assert_array_equal(cropped, [[0, 1, 1, 5, 7], [3, 0, 4, 3, 2]])
+    _, centred = ImageBboxCrop((2, 1, 4, 5), allow_outside_center=False)(img, boxes)
+    onp.testing.assert_array_equal(centred, [[0, 1, 1, 5, 7]])   # the second box's centre x = 4.5 is outside 0..4
+    with pytest.raises(hb.ShapeError, match="not inside"):
+        ImageBboxCrop((6, 0, 4, 4))(img, boxes)

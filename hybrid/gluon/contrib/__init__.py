@@ -1,4 +1,5 @@
-"""`gluon.contrib`: MXNet's contributed Gluon tools; here the `estimator` fit loop."""
-from . import estimator
+"""`gluon.contrib`: MXNet's contributed Gluon tools; here the `estimator` fit loop and the
+bounding-box transforms of `data.vision.transforms.bbox`."""
+from . import data, estimator
 
-__all__ = ["estimator"]
+__all__ = ["data", "estimator"]
