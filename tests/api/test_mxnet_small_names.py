@@ -63,3 +63,18 @@ def test_multinomial_takes_single_precision_probabilities():
     onp.testing.assert_allclose(counts.mean(axis=0) / 20000, [0.4, 0.3, 0.2, 0.1, 0.0], atol=0.02)
     with pytest.raises(ValueError):
         np.random.multinomial(10, [0.6, 0.6, 0.0])             # a real excess is still an error
+
+
+def test_sync_batchnorm_on_one_device_is_batchnorm():
+    x = np.array(onp.random.default_rng(0).random((6, 3, 4)).astype(onp.float32))
+    plain, synced = mx.gluon.nn.BatchNorm(in_channels=3), mx.gluon.nn.SyncBatchNorm(in_channels=3, num_devices=1)
+    plain.initialize()
+    synced.initialize()
+    with mx.autograd.record():
+        want, got = plain(x), synced(x)
+    onp.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6, atol=1e-6)
+    onp.testing.assert_allclose(synced.running_mean.data().asnumpy(), plain.running_mean.data().asnumpy(), rtol=1e-6)
+    batch_mean = x.asnumpy().mean(axis=(0, 2))
+    onp.testing.assert_allclose(synced.running_mean.data().asnumpy(), 0.1 * batch_mean, rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="one device per process"):
+        mx.gluon.nn.SyncBatchNorm(num_devices=2)

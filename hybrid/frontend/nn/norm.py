@@ -1,8 +1,9 @@
-"""Instance and group normalization layers (Gluon names)."""
+"""Instance, group and (single-device) synchronized batch normalization layers (Gluon names)."""
 from __future__ import annotations
 
 from .. import npx
 from ..block import HybridBlock
+from .basic import BatchNorm
 from ..parameter import Parameter
 
 
@@ -45,3 +46,19 @@ class GroupNorm(_ChannelNorm):
     def forward(self, x):
         gamma, beta = self._params(x)
         return npx.group_norm(x, gamma, beta, num_groups=self.num_groups, eps=self.epsilon)
+
+
+class SyncBatchNorm(BatchNorm):
+    """MXNet's cross-device BatchNorm. hybrid runs a model on one device per process, where the
+    batch statistics are already the whole batch's: with num_devices None or 1 this is BatchNorm.
+    Several devices in one process (MXNet's multi-GPU data parallelism) are not offered."""
+
+    def __init__(self, in_channels: int = 0, num_devices=None, momentum: float = 0.9, epsilon: float = 1e-5,
+                 center: bool = True, scale: bool = True, axis: int = 1):
+        if num_devices not in (None, 1):
+            raise NotImplementedError(f"SyncBatchNorm(num_devices={num_devices}): hybrid runs a model on one device "
+                                      "per process, so there is nothing to synchronize across; use BatchNorm (or "
+                                      "num_devices=1), and for data parallelism one process per device "
+                                      "(hybrid.distributed)")
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
+                         in_channels=in_channels)
