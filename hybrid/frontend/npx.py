@@ -125,24 +125,26 @@ def _along(v, axis: int, ndim: int) -> Array:
 
 def batch_norm(x, gamma, beta, running_mean, running_var, eps: float = 1e-5, axis: int = 1,
                use_batch_stats: Optional[bool] = None, fix_gamma: bool = False, momentum: float = 0.9,
-               use_global_stats: bool = False, output_mean_var: bool = False):
-    """Batch normalization over every axis but `axis`.
+               use_global_stats: bool = False, output_mean_var: bool = False, cudnn_off: bool = False):
+    """Batch normalization over every axis but `axis`. `cudnn_off` (MXNet's choice of kernel) is accepted
+    and changes nothing: hybrid compiles its own kernels on every device.
 
     Explicit form (what layers use): use_batch_stats=True normalizes with the batch's statistics and
     returns (out, batch_mean, batch_var); False uses the running statistics.
     MXNet form (use_batch_stats left None): batch statistics in training mode unless
     use_global_stats, and then the running statistics are updated in place, eagerly, with
     `momentum` (running = running * momentum + batch * (1 - momentum), the variance unbiased as in
-    BatchNorm); output_mean_var also returns the batch mean and variance."""
+    BatchNorm); output_mean_var also returns the mean used and the inverse standard deviation
+    1 / sqrt(var + eps) (MXNet's outputs: the batch's when training, the running ones otherwise)."""
     (x,) = promote(x, to_float=True)
     if use_batch_stats is None:
         from ..core.autograd import is_training
         if not is_training() or use_global_stats:
             out = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, False, fix_gamma)
-            return (out, asarray(running_mean), asarray(running_var)) if output_mean_var else out
+            return (out, asarray(running_mean), rsqrt(asarray(running_var) + eps)) if output_mean_var else out
         out, mean, var = batch_norm(x, gamma, beta, running_mean, running_var, eps, axis, True, fix_gamma)
         _update_running(running_mean, running_var, mean, var, momentum, x.size // x.shape[axis % x.ndim])
-        return (out, mean, var) if output_mean_var else out
+        return (out, mean, rsqrt(var + eps)) if output_mean_var else out
     if use_batch_stats:
         axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
         mean = np.mean(x, axes, keepdims=True)

@@ -126,9 +126,13 @@ def test_batch_norm_momentum_updates_running_stats():
         out, bm, bv = npx.batch_norm(np.array(x), gamma, beta, mean, var, momentum=0.8, output_mean_var=True)
     xm, xv = x.mean((0, 2, 3)), x.var((0, 2, 3))
     onp.testing.assert_allclose(bm.asnumpy(), xm, rtol=1e-5, atol=1e-6)
+    onp.testing.assert_allclose(bv.asnumpy(), 1 / onp.sqrt(xv + 1e-5), rtol=1e-5)   # MXNet: inverse std
     onp.testing.assert_allclose(mean.asnumpy(), 0.2 * xm, rtol=1e-5, atol=1e-6)
     onp.testing.assert_allclose(var.asnumpy(), 0.8 + 0.2 * xv * 16 / 15, rtol=1e-5)
-    inference = npx.batch_norm(np.array(x), gamma, beta, mean, var)  # not training: running statistics
+    inference = npx.batch_norm(np.array(x), gamma, beta, mean, var, cudnn_off=True)  # not training: running stats
+    _, used_mean, inverse_std = npx.batch_norm(np.array(x), gamma, beta, mean, var, output_mean_var=True)
+    onp.testing.assert_allclose(used_mean.asnumpy(), mean.asnumpy())
+    onp.testing.assert_allclose(inverse_std.asnumpy(), 1 / onp.sqrt(var.asnumpy() + 1e-5), rtol=1e-6)
     expected = (x - mean.asnumpy().reshape(1, 3, 1, 1)) / onp.sqrt(var.asnumpy().reshape(1, 3, 1, 1) + 1e-5)
     onp.testing.assert_allclose(inference.asnumpy(), expected, rtol=1e-5, atol=1e-5)
     assert out.shape == x.shape
