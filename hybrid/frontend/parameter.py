@@ -35,7 +35,9 @@ class Parameter:
         # the Trainer scales this parameter's learning rate and weight decay by these
         self.lr_mult, self.wd_mult = float(lr_mult), float(wd_mult)
         self.grad_stype, self.stype = grad_stype, stype
-        self.shape = tuple(shape) if shape is not None else None
+        # MXNet also takes one int for a 1-d shape (Parameter('bias', shape=num_filter))
+        self.shape = (int(shape),) if isinstance(shape, (int, numpy.integer)) else (
+            tuple(shape) if shape is not None else None)
         self.dtype = to_numpy_dtype(dtype_name(dtype))
         self.init = init
         self._array: Optional[NDArray] = None          # the value on the first device of _ctx_list

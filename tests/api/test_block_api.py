@@ -185,3 +185,12 @@ def test_summary_takes_state_lists_and_refuses_hybridized_blocks():
         net.summary(np.ones((1, 3)))
     net.hybridize(False)
     assert "Dense" in net.summary(np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("shape", [4, onp.int64(4), (4,)])
+def test_parameter_takes_one_int_as_a_1d_shape(shape):
+    """MXNet's Parameter('bias', shape=num_filter): an int is a 1-d shape."""
+    p = gluon.Parameter("bias", shape=shape, init=mx.init.One())
+    p.initialize()
+    assert p.shape == (4,) and p.data().shape == (4,)
+    onp.testing.assert_array_equal(p.data().asnumpy(), onp.ones(4, "float32"))
