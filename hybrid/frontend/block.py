@@ -47,6 +47,13 @@ class ChildRef:
         return f"ChildRef({type(self.block).__name__})"
 
 
+def child_of(entry) -> "Block":
+    """The child an entry of `Block._children` stands for: a ChildRef or MXNet 2's weakref is called; a
+    Block stored there itself, as MXNet 1.x kept them (d2l's `MySequential.add` writes
+    `self._children[block.name] = block`), is the child."""
+    return entry if isinstance(entry, Block) else entry()
+
+
 class Block(BlockAPI):
     """Base class of all layers and models. Subclasses define `forward` (or, MXNet 1.x style,
     `hybrid_forward(self, F, x, ...)`; see block_api)."""
@@ -59,7 +66,7 @@ class Block(BlockAPI):
         # re-assigning an attribute (e.g. to None) unregisters what it held before; as in MXNet, a child
         # or parameter may be replaced by one of its kind only (a tuple there would silently drop it)
         child = self._children.get(name)
-        existing = child() if child is not None else self._reg_params.get(name)
+        existing = child_of(child) if child is not None else self._reg_params.get(name)
         if existing is not None and value is not None and not isinstance(value, type(existing)):
             raise TypeError(f"{type(self).__name__}.{name} holds a {type(existing).__name__}; assigning a "
                             f"{type(value).__name__} to it is not allowed (a child or parameter attribute keeps "
@@ -86,10 +93,10 @@ class Block(BlockAPI):
 
     def _child_items(self) -> list[tuple[str, "Block"]]:
         """(name, child block) in registration order (`_children` holds ChildRefs, as MXNet's weakrefs)."""
-        return [(name, ref()) for name, ref in self._children.items()]
+        return [(name, child_of(entry)) for name, entry in self._children.items()]
 
     def _child_blocks(self) -> list["Block"]:
-        return [ref() for ref in self._children.values()]
+        return [child_of(entry) for entry in self._children.values()]
 
     def collect_params(self, select: Optional[str] = None) -> ParameterDict:
         """Every parameter of this block and its children, by path; `select` is a regex filter. A

@@ -343,3 +343,27 @@ def test_numpy_submodules_import_as_in_mxnet():
     counts = multinomial(100, [0.25, 0.75], size=3)
     assert counts.shape == (3, 2) and (counts.sum(axis=1) == 100).all()
     assert float(norm(np.array([3.0, 4.0]))) == 5.0
+
+
+def test_blocks_stored_directly_in_children_are_children():
+    # d2l's model-construction section (written for MXNet 1.x) keeps Blocks themselves in `_children`;
+    # MXNet 2 and hybrid's register_child keep callable references there: both are children
+    class MySequential(nn.Block):
+        def add(self, block):
+            self._children[block.name] = block
+
+        def forward(self, X):
+            for block in self._children.values():
+                X = block(X)
+            return X
+
+    net = MySequential()
+    net.add(nn.Dense(8, activation="relu"))
+    net.add(nn.Dense(3))
+    net.initialize()
+    X = onp.random.default_rng(2).uniform(size=(4, 5)).astype(onp.float32)
+    out = net(np.array(X)).asnumpy()
+    (w1, b1), (w2, b2) = ((blk.weight.data().asnumpy(), blk.bias.data().asnumpy())
+                          for blk in net._children.values())
+    onp.testing.assert_allclose(out, onp.maximum(X @ w1.T + b1, 0) @ w2.T + b2, rtol=1e-5, atol=1e-6)
+    assert len(net.collect_params()) == 4
