@@ -94,6 +94,25 @@ def test_gemm_cache_key_follows_the_resolved_implementation(monkeypatch):
         assert with_blas == module.sgemm_source_key("openblas") != without_blas
 
 
+def test_gemm_cache_key_is_the_imported_source(monkeypatch):
+    """The sgemm key hashes the generator's text as this process imported it: a file changed on disk under a
+    running process (an upgrade, a checkout) must not relabel the objects the old code compiles. Changing
+    the imported text changes the key."""
+    import builtins
+
+    from hybrid.codegen.llvm import gemm, module
+
+    before = module.sgemm_source_key("generated")
+
+    def no_file_reads(*args, **kwargs):
+        raise AssertionError(f"sgemm_source_key read a file: {args[:1]}")
+
+    monkeypatch.setattr(builtins, "open", no_file_reads)
+    assert module.sgemm_source_key("generated") == before
+    monkeypatch.setattr(gemm, "SOURCE_TEXT", gemm.SOURCE_TEXT + b"# changed")
+    assert module.sgemm_source_key("generated") != before
+
+
 def test_outputs_are_recycled_only_after_release():
     graph = graph_of({"x": ((1024,), "f32")}, lambda g, x: op(g, "add", x, x), name="alloc")
     exe = build(graph, "llvm")

@@ -63,6 +63,11 @@ from ... import log
 from ...errors import HybridError, ShapeError
 
 IMPLS = ("auto", "generated", "openblas")
+# This file's text when it was imported: the disk cache keys sgemm objects by it (module.sgemm_source_key), so a
+# key names the code that runs in this process even if the file changes on disk meanwhile (an upgrade or a
+# checkout under a running process); read later, the new text's key would label an object the old code made.
+with open(__file__, "rb") as _source:
+    SOURCE_TEXT = _source.read()
 
 F32 = ir.FloatType()
 I1 = ir.IntType(1)

@@ -476,18 +476,12 @@ def sgemm_source_key(impl: str) -> str:
     ("auto" means OpenBLAS only where scipy-openblas32 is installed; an object that calls it
     must never be loaded where it is not)."""
     import hashlib
-    import os
 
-    from . import gemm
+    from . import gemm, support
 
-    folder = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256(gemm.resolve_impl(impl).encode())
-    for name in ("gemm.py", "support.py"):
-        try:
-            with open(os.path.join(folder, name), "rb") as f:
-                h.update(f.read())
-        except OSError:
-            h.update(b"absent")
+    for source in (gemm.SOURCE_TEXT, support.SOURCE_TEXT):   # the texts this process imported, not today's files
+        h.update(source)
     return "hybrid_sgemm:" + h.hexdigest()
 
 

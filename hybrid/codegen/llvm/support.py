@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from .emit import REG, Fn
 
+with open(__file__, "rb") as _source:   # as imported: part of the sgemm objects' cache key (see gemm.SOURCE_TEXT)
+    SOURCE_TEXT = _source.read()
 
 BARRIER_DECLARATION = "declare void @hb_barrier(ptr, i32)"
 SPINS = 256        # pauses before a waiting thread starts yielding its core
