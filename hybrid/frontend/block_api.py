@@ -4,6 +4,8 @@
 calling convention (F is a namespace with np, npx and their functions)."""
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import types
 from collections import OrderedDict, defaultdict
@@ -91,6 +93,23 @@ def _namespace() -> _F:
 
 class BlockAPI:
     """Mixed into Block; relies on its _children / _reg_params."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every block constructor also takes MXNet 1.x's `params=` (`nn.Dense(8, params=other.params)`, as
+        the d2l book shares layers): once the constructor has made the block's own parameters, those named
+        in `params` are replaced by them (share_parameters). A constructor with its own `params` argument
+        keeps it."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or "params" in inspect.signature(init).parameters:
+            return
+
+        @functools.wraps(init)
+        def init_then_share(self, *args, params: Optional[dict] = None, **kw):
+            init(self, *args, **kw)
+            if params is not None:
+                self.share_parameters(params)
+        cls.__init__ = init_then_share
 
     # -- names and parameters ------------------------------------------------------------------
     @property

@@ -367,3 +367,28 @@ def test_blocks_stored_directly_in_children_are_children():
                           for blk in net._children.values())
     onp.testing.assert_allclose(out, onp.maximum(X @ w1.T + b1, 0) @ w2.T + b2, rtol=1e-5, atol=1e-6)
     assert len(net.collect_params()) == 4
+
+
+def test_mxnet1_params_argument_shares_a_layers_parameters():
+    # d2l's parameters section (MXNet 1.x): nn.Dense(8, params=shared.params) uses shared's weight and bias
+    shared = nn.Dense(8, activation="relu")
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), shared, nn.Dense(8, activation="relu", params=shared.params), nn.Dense(3))
+    net.initialize()
+    X = onp.random.default_rng(3).uniform(size=(2, 5)).astype(onp.float32)
+    out = net(np.array(X)).asnumpy()
+    assert net[2].weight is shared.weight and net[2].bias is shared.bias
+    h = X
+    for layer, relu in ((net[0], True), (shared, True), (shared, True), (net[3], False)):
+        h = h @ layer.weight.data().asnumpy().T + layer.bias.data().asnumpy()
+        h = onp.maximum(h, 0) if relu else h
+    onp.testing.assert_allclose(out, h, rtol=1e-5, atol=1e-6)
+
+    class Scaled(nn.Block):          # a constructor's own `params` argument is left alone
+        def __init__(self, params):
+            super().__init__()
+            self.factors = params
+
+        def forward(self, x):
+            return x * self.factors[0]
+    assert Scaled([2.0])(np.ones(2)).asnumpy().tolist() == [2.0, 2.0]
