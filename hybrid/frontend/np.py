@@ -734,9 +734,10 @@ def outer(a, b) -> Array:
 
 def _triangle(m, k: int, lower: bool) -> Array:
     m = _asarray(m)
-    if m.ndim < 2:
-        raise ShapeError(f"{'tril' if lower else 'triu'} needs an array of at least 2 dimensions, got {m.shape}")
-    rows, cols = m.shape[-2:]
+    if m.ndim < 1:
+        raise ShapeError(f"{'tril' if lower else 'triu'} needs an array of at least 1 dimension, got {m.shape}")
+    # a 1-d array is NumPy's square matrix with that row repeated
+    rows, cols = m.shape[-2:] if m.ndim >= 2 else (m.shape[0], m.shape[0])
     keep = numpy.tri(rows, cols, k if lower else k - 1, dtype=bool)
     return where(keep if lower else ~keep, m, zeros((), m.dtype))
 

@@ -77,6 +77,9 @@ def _eliminate(a: Array, rhs: Array):
     """Gauss-Jordan with partial pivoting over the static size: (sign, log|det|, A^-1 rhs)."""
     from .np import prod
     n = a.shape[-1]
+    if n == 0:   # 0x0 matrices: determinant 1 (sign 1, log 0), the solution is the empty rhs
+        ones = zeros(a.shape[:-2], a.dtype) + 1.0
+        return ones, ones - 1.0, rhs
     m = concatenate([a, rhs], axis=-1)
     rows = NDArray(numpy.arange(n).reshape(n, 1))
     pivots, swaps = [], []

@@ -121,7 +121,10 @@ def roll(a, shift, axis=None) -> Array:
 def rollaxis(a, axis: int, start: int = 0) -> Array:
     a = _asarray(a)
     axis %= a.ndim
-    start = start % (a.ndim + 1) if start < 0 else start
+    start = start + a.ndim if start < 0 else start   # NumPy: a negative start counts from ndim, not ndim + 1
+    if not 0 <= start <= a.ndim:
+        raise ValueError(f"rollaxis: start {start} is out of range for a {a.ndim}-d array (-{a.ndim} <= start <= "
+                         f"{a.ndim})")
     if axis < start:
         start -= 1
     return moveaxis(a, axis, start)

@@ -438,3 +438,32 @@ def test_unique_values_are_sorted(dtype):
     if dtype == "float32":
         got = np.unique_values(np.array(onp.array([onp.nan, 2.0, onp.nan, 1.0], dtype))).asnumpy()
         onp.testing.assert_array_equal(got, onp.array([1.0, 2.0, onp.nan, onp.nan], dtype))
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("name", ["tril", "triu"])
+@pytest.mark.parametrize("k", [-1, 0, 2])
+def test_triangles_of_a_1d_array_are_square(mode, name, k):
+    """NumPy's tril/triu of a 1-d array: the square matrix whose rows are the array, triangled."""
+    values = onp.array([1.5, -2.0, 3.0, 4.0], "float32")
+    fn = lambda a: getattr(np, name)(a, k)
+    got = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(np.array(values))
+    onp.testing.assert_array_equal(got.asnumpy(), getattr(onp, name)(values, k))
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+def test_inverse_and_determinant_of_empty_matrices(mode):
+    """0x0 matrices: the inverse is empty, the determinant 1 (NumPy's answers)."""
+    fn = lambda a: (np.linalg.inv(a), np.linalg.det(a), np.linalg.slogdet(a)[1])
+    inverse, det, logdet = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(np.zeros((3, 0, 0)))
+    empty = onp.zeros((3, 0, 0), "float32")
+    assert inverse.shape == onp.linalg.inv(empty).shape
+    onp.testing.assert_array_equal(det.asnumpy(), onp.linalg.det(empty))
+    onp.testing.assert_array_equal(logdet.asnumpy(), onp.linalg.slogdet(empty)[1])
+
+
+@pytest.mark.parametrize("shape,axis,start", [((5, 1), 0, 2), ((1, 5), 1, 0), ((2, 3, 4), 2, -3),
+                                              ((2, 3, 4), 0, -1), ((2, 3, 4), -1, 3), ((2, 3, 4), 1, -2)])
+def test_rollaxis_counts_a_negative_start_from_ndim(shape, axis, start):
+    data = onp.arange(onp.prod(shape), dtype="float32").reshape(shape)
+    onp.testing.assert_array_equal(np.rollaxis(np.array(data), axis, start).asnumpy(), onp.rollaxis(data, axis, start))
