@@ -77,9 +77,10 @@ def _eliminate(a: Array, rhs: Array):
     """Gauss-Jordan with partial pivoting over the static size: (sign, log|det|, A^-1 rhs)."""
     from .np import prod
     n = a.shape[-1]
-    if n == 0:   # 0x0 matrices: determinant 1 (sign 1, log 0), the solution is the empty rhs
-        ones = zeros(a.shape[:-2], a.dtype) + 1.0
-        return ones, ones - 1.0, rhs
+    if n == 0:   # 0x0 matrices: determinant 1 (sign 1, log 0), the solution is the empty rhs. Written with
+        # sums over a's empty axes (0) so that the results depend on a and autograd records them (empty gradients)
+        nothing = _sum(a, axis=(-2, -1))
+        return nothing + 1.0, nothing, rhs + _sum(a, axis=-1, keepdims=True)
     m = concatenate([a, rhs], axis=-1)
     rows = NDArray(numpy.arange(n).reshape(n, 1))
     pivots, swaps = [], []

@@ -467,3 +467,15 @@ def test_inverse_and_determinant_of_empty_matrices(mode):
 def test_rollaxis_counts_a_negative_start_from_ndim(shape, axis, start):
     data = onp.arange(onp.prod(shape), dtype="float32").reshape(shape)
     onp.testing.assert_array_equal(np.rollaxis(np.array(data), axis, start).asnumpy(), onp.rollaxis(data, axis, start))
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("name", ["inv", "det"])
+def test_backward_through_empty_matrices_gives_an_empty_gradient(mode, name):
+    x = np.zeros((3, 0, 0))
+    x.attach_grad()
+    fn = getattr(np.linalg, name)
+    with autograd.record():
+        y = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(x)
+    y.backward()
+    assert x.grad.shape == (3, 0, 0)
