@@ -371,10 +371,12 @@ def tensordot(a, b, axes=2) -> Array:
     free_a = [i for i in range(a.ndim) if i not in ax_a]
     free_b = [j for j in range(b.ndim) if j not in ax_b]
     k = int(numpy.prod([a.shape[i] for i in ax_a])) if ax_a else 1
-    left = reshape(transpose(a, free_a + ax_a), (-1, k)) if a.size else zeros((int(numpy.prod(
-        [a.shape[i] for i in free_a])), k), a.dtype)
-    right = reshape(transpose(b, ax_b + free_b), (k, -1)) if b.size else zeros((k, int(numpy.prod(
-        [b.shape[j] for j in free_b]))), b.dtype)
+    # explicit sizes, no -1 (which an empty operand cannot resolve): empty operands stay connected to the result,
+    # so backward gives them their (empty or zero) gradients
+    rows = int(numpy.prod([a.shape[i] for i in free_a]))
+    cols = int(numpy.prod([b.shape[j] for j in free_b]))
+    left = reshape(transpose(a, free_a + ax_a), (rows, k))
+    right = reshape(transpose(b, ax_b + free_b), (k, cols))
     # integers: summed in the operand dtype (NumPy's dot wraps there; a sum would widen to 64 bits)
     out = matmul(left, right) if is_float(a.type.dtype) else _sum(
         expand_dims(left, -1) * expand_dims(right, 0), 1, dtype=a.dtype)

@@ -479,3 +479,21 @@ def test_backward_through_empty_matrices_gives_an_empty_gradient(mode, name):
         y = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(x)
     y.backward()
     assert x.grad.shape == (3, 0, 0)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+@pytest.mark.parametrize("a_shape,b_shape,axes", [((3, 0), (0, 4), 1), ((0, 3), (5, 0), [[0], [1]]),
+                                                  ((0, 3), (3, 5), 1)])
+def test_tensordot_of_empty_operands_has_gradients(mode, a_shape, b_shape, axes):
+    """A contraction over an empty axis is zeros, yet a function of both operands: backward gives them zero
+    (or empty) gradients, as NumPy's product rule does, instead of 'no recorded computation'."""
+    a, b = np.zeros(a_shape), np.zeros(b_shape)
+    for x in (a, b):
+        x.attach_grad()
+    fn = lambda p, q: np.tensordot(p, q, axes)
+    with autograd.record():
+        y = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(a, b)
+    assert y.shape == onp.tensordot(onp.zeros(a_shape), onp.zeros(b_shape), axes).shape
+    y.backward()
+    onp.testing.assert_array_equal(a.grad.asnumpy(), onp.zeros(a_shape, "float32"))
+    onp.testing.assert_array_equal(b.grad.asnumpy(), onp.zeros(b_shape, "float32"))
