@@ -248,36 +248,55 @@ def _host(a) -> numpy.ndarray:
 
 
 def save(file: str, arr) -> None:
-    """Save an array, a list of arrays or a dict of named arrays (versioned .npz; load never unpickles)."""
+    """Save one array in NumPy's .npy format, as MXNet 2 documents (numpy.load reads it; NumPy's format
+    version is in its header), to exactly `file` (no suffix added). A list or dict of arrays (MXNet 1.x's
+    nd.save), and a bfloat16 array (.npy cannot describe it), go to hybrid's versioned .npz. Never pickles."""
     if isinstance(arr, dict):
-        kind, arrays = "dict", {f"d:{k}": _host(v) for k, v in arr.items()}
+        _save_versioned(file, "dict", {f"d:{k}": _host(v) for k, v in arr.items()})
     elif isinstance(arr, (list, tuple)):
-        kind, arrays = "list", {f"l:{i}": _host(v) for i, v in enumerate(arr)}
+        _save_versioned(file, "list", {f"l:{i}": _host(v) for i, v in enumerate(arr)})
+    elif _host(arr).dtype.isbuiltin == 1:   # (2: a user-defined dtype such as ml_dtypes.bfloat16)
+        with open(file, "wb") as f:
+            numpy.save(f, _host(arr), allow_pickle=False)
     else:
-        kind, arrays = "single", {"s:0": _host(arr)}
+        _save_versioned(file, "single", {"s:0": _host(arr)})
+
+
+def _save_versioned(file: str, kind: str, arrays: dict) -> None:
     with open(file, "wb") as f:
         fileio.save_npz(f, {"__format__": numpy.array(NPX_FORMAT), "__kind__": numpy.array(kind), **arrays})
 
 
 def savez(file: str, *args, **kwds) -> None:
-    """Save positional arrays as arr_0, arr_1, ... and keyword arrays by name (a dict when loaded)."""
+    """Save positional arrays as arr_0, arr_1, ... and keyword arrays by name in NumPy's .npz format (as
+    MXNet 2 and numpy.savez: numpy.load lists exactly these names; a bfloat16 entry's name carries
+    fileio.BFLOAT16_TAG); npx.load gives the dict back."""
     named = {f"arr_{i}": a for i, a in enumerate(args)}
     clash = set(named) & set(kwds)
     if clash:
         raise ValueError(f"npx.savez: keyword names {sorted(clash)} clash with positional array names")
-    save(file, {**named, **kwds})
+    with open(file, "wb") as f:
+        fileio.save_npz(f, {k: _host(v) for k, v in {**named, **kwds}.items()})
 
 
 def load(file: str):
-    """What save/savez wrote: an NDArray, a list, or a dict of NDArrays."""
+    """An NDArray from a .npy file, a dict of NDArrays from a .npz (NumPy's or npx.savez's), or what npx.save
+    wrote in hybrid's versioned format (an NDArray, a list or a dict). Never unpickles: an object array is
+    refused."""
     try:
+        with open(file, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
+            return NDArray(numpy.load(file, allow_pickle=False))
         with numpy.load(file, allow_pickle=False) as data:
             contents = fileio.npz_contents(data)
     except FileNotFoundError:
         raise FormatError(f"npx.load: {file} does not exist") from None
     except Exception as e:  # corrupt zip, object arrays (pickles) and the like
-        raise FormatError(f"npx.load: {file} is not an array file written by npx.save ({type(e).__name__}: {e})") \
-            from None
+        raise FormatError(f"npx.load: {file} is not an array file written by npx.save/savez or numpy.save/savez "
+                          f"({type(e).__name__}: {e})") from None
+    if "__format__" not in contents:
+        return {k: NDArray(v) for k, v in contents.items()}
     kind, arrays = unpack(contents, file)
     if kind == "single":
         return NDArray(arrays["0"])
