@@ -7,7 +7,7 @@ from typing import Optional
 
 from ..errors import HybridError, IndexOutOfRangeError, ShapeError
 from . import convnd, np
-from ..core.array import Array, NDArray
+from ..core.array import Array, NDArray, write_out
 from ..core.engine import ENGINE
 from ..core.source import user_line
 from ..core.dispatch import bind
@@ -63,6 +63,22 @@ def softplus(x) -> Array:
     """log(1 + exp(x)), stable for large |x|."""
     (x,) = promote(x, to_float=True)
     return relu(x) + np.log(np.exp(-np.abs(x)) + 1.0)
+
+
+def add_n(*arrays, out=None) -> Array:
+    """MXNet's add_n: the elementwise sum of arrays of one shape; `out=` is written and returned (it may be
+    one of the inputs: the sum is complete before it is written)."""
+    if not arrays:
+        raise ValueError("npx.add_n needs at least one array")
+    values = promote(*arrays)
+    shapes = {tuple(v.shape) for v in values}
+    if len(shapes) > 1:
+        raise ShapeError(f"npx.add_n: the arrays must have one shape, got {[tuple(v.shape) for v in values]}; "
+                         f"broadcast them first (np.broadcast_arrays) or sum with np.add")
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return write_out(out, total)
 
 
 def bitcast(x, dtype) -> Array:

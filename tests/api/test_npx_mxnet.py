@@ -288,3 +288,16 @@ def test_multibox_prior_matches_mxnets_rule():
         npx.multibox_prior(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="positive"):
         npx.multibox_prior(np.zeros((1, 1, 2, 2)), sizes=[0.5, -1.0])
+
+
+@pytest.mark.parametrize("mode", ["eager", "interp", "llvm"])
+def test_add_n_sums_arrays_of_one_shape(mode):
+    arrays = [_x(2, 3) for _ in range(4)]
+    fn = lambda *xs: npx.add_n(*xs)
+    got = (fn if mode == "eager" else hb.hybridize(fn, backend=mode))(*[np.array(a) for a in arrays])
+    onp.testing.assert_allclose(got.asnumpy(), ((arrays[0] + arrays[1]) + arrays[2]) + arrays[3], rtol=1e-6)
+    first = np.array(arrays[0])
+    assert npx.add_n(first, np.array(arrays[1]), out=first) is first   # out= may be an input
+    onp.testing.assert_allclose(first.asnumpy(), arrays[0] + arrays[1], rtol=1e-6)
+    with pytest.raises(hb.ShapeError, match=r"npx.add_n: the arrays must have one shape"):
+        npx.add_n(np.ones((2, 3)), np.ones((3,)))
