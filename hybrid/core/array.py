@@ -335,8 +335,16 @@ class NDArray(Array):
         return self._data.copy()
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's array protocol (NumPy 2 semantics, which trust it to honour `copy`): copy=True a fresh
+        array, copy=False the data itself or a ValueError when a dtype conversion needs a copy, None either."""
         ENGINE.drain()          # the caller may write through this view: no queued op may read it later
-        return self._data if dtype is None else self._data.astype(dtype)
+        data = self._data
+        if dtype is not None and numpy.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(f"numpy.asarray(NDArray, copy=False) to {numpy.dtype(dtype)}: the array is "
+                                 f"{data.dtype}, so a copy is needed; pass copy=None or copy=True")
+            return data.astype(dtype)
+        return data.copy() if copy else data
 
     def item(self, *args):
         """A Python scalar: the only element, or the one at a flat index or an index tuple (NumPy's item)."""

@@ -87,6 +87,21 @@ def test_asnumpy_is_a_copy_and_array_protocol():
     assert onp.sum(onp.asarray(x)) == 3.0
 
 
+def test_array_protocol_honours_copy():
+    # NumPy 2 passes copy= to __array__ and does not copy again: numpy.array(x, copy=True) was a live view, so
+    # an in-place update of x (a Trainer step of a parameter) showed through the "copy"
+    x = np.array([1.0, 2.0])
+    snapshot = onp.array(x, copy=True)
+    x[0] = 5.0
+    x += 1.0
+    onp.testing.assert_array_equal(snapshot, [1.0, 2.0])
+    onp.testing.assert_array_equal(onp.array(x, dtype="float64", copy=True), [6.0, 3.0])
+    view = onp.asarray(x, copy=False)
+    assert onp.shares_memory(view, onp.asarray(x)) and view.dtype == onp.float32
+    with pytest.raises(ValueError, match="a copy is needed"):
+        onp.asarray(x, dtype="float64", copy=False)
+
+
 def test_repr():
     assert repr(np.array([[1, 2], [3, 4]], dtype="float32")) == repr(onp.array([[1, 2], [3, 4]], "float32"))
     assert repr(np.arange(3)) == repr(onp.arange(3, dtype="int32")) == "array([0, 1, 2], dtype=int32)"
