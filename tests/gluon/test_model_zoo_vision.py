@@ -138,17 +138,25 @@ def test_eager_equals_hybridized(name, size, backend):
     onp.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5 * onp.abs(want).max())
 
 
-# ResNet-50 v2 is left out here: at this size its last stage normalizes 16 values per channel, which amplifies
-# the compiled sums' reassociation past 5% of the update in a few weights (its forward equality is checked above)
+# The step is compared in float64. In float32 it is not a well-posed comparison: a training step is
+# discontinuous at every ReLU kink, and compiled kernels that sum in another order (Winograd F(4x4), blocked
+# convolutions) move a pre-activation within ~1e-5 of zero to the other side: its mask flips and, spread by
+# BatchNorm, one channel's weight gradient changes by 15% (ResNet-18's features.5.1 on an AVX-512 host, where
+# 16x16 outputs take F(4x4); the direct kernel does the same for other seeds, and eager itself does for
+# others). In float64 no pre-activation comes that close, so every gradient is checked to 1e-7 of its
+# layer's update; the float32 kernels' forward equality is test_eager_equals_hybridized's, their gradients are
+# checked op by op against finite differences (tests/codegen, tests/autograd).
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["interp", "llvm"])
-@pytest.mark.parametrize("name,size", [case for case in EQUALITY if case[0] != "resnet50_v2"])
+@pytest.mark.parametrize("name,size", EQUALITY)
 def test_one_sgd_step_is_equal_eager_and_hybridized(name, size, backend):
     # batch 4 at twice the size keeps BatchNorm's batch statistics well conditioned in the last stage
     rng = onp.random.default_rng(5)
-    x = np.array(rng.standard_normal((4, 3, 2 * size, 2 * size)).astype(onp.float32))
+    x = np.array(rng.standard_normal((4, 3, 2 * size, 2 * size)))
     label = np.array(rng.integers(0, 10, 4).astype(onp.int32))
     nets = _twins(name, 2 * size, backend)
+    for net in nets:
+        net.cast("float64")
     before = {key: p.data().asnumpy() for key, p in nets[0].collect_params().items()}
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     for net in nets:
@@ -158,12 +166,10 @@ def test_one_sgd_step_is_equal_eager_and_hybridized(name, size, backend):
             loss = loss_fn(net(x), label)
         loss.backward()
         trainer.step(4)
-    # The updates must agree to 5% of the largest one: BatchNorm over the 16 values per channel of the last stage
-    # amplifies float32 reassociation (the compiled sums run in another order), so the weights alone are
-    # not compared at 1e-4; a wrong gradient still misses by far more. Parameters whose exact gradient is zero
-    # (a convolution's bias before BatchNorm) hold only rounding noise: a float32 sum over `positions` terms,
-    # in any order, is off by about eps * sqrt(positions) of the magnitudes summed, measured here by the
-    # largest update of the same layer (its weight's).
+    # Quantities that are exactly zero (a convolution's bias before BatchNorm, the batch mean of a bias-free
+    # convolution of a normalized input, the beta gradient of a BatchNorm whose output feeds only another
+    # BatchNorm) hold only rounding noise: a sum over `positions` terms, in any order, is off by about
+    # eps * sqrt(positions) of the magnitudes summed, measured here by the largest update of the same layer.
     positions = x.shape[0] * x.shape[2] * x.shape[3]
     steps = {key: a.data().asnumpy() - before[key] for key, a in nets[0].collect_params().items()}
     layer_scale = {}
@@ -172,6 +178,6 @@ def test_one_sgd_step_is_equal_eager_and_hybridized(name, size, backend):
         layer_scale[layer] = max(layer_scale.get(layer, 0.0), float(onp.abs(step).max()))
     for (key, eager_step), (_, b) in zip(steps.items(), nets[1].collect_params().items()):
         compiled_step = b.data().asnumpy() - before[key]
-        noise = onp.finfo(onp.float32).eps * positions ** 0.5 * layer_scale[key.rsplit(".", 1)[0]]
+        noise = 16 * onp.finfo(onp.float64).eps * positions ** 0.5 * layer_scale[key.rsplit(".", 1)[0]]
         scale = float(onp.abs(eager_step).max())
-        onp.testing.assert_allclose(compiled_step, eager_step, rtol=0, atol=5e-2 * scale + noise, err_msg=key)
+        onp.testing.assert_allclose(compiled_step, eager_step, rtol=0, atol=1e-7 * scale + noise, err_msg=key)
