@@ -95,7 +95,12 @@ def test_no_thread_leaves_a_round_before_all_arrived(rounds, nt):
 def test_a_thread_kept_waiting_sleeps_instead_of_spinning(rounds):
     # thread 0 works a long while on each odd round; thread 1, waiting, gives up spinning and yielding
     # and sleeps: the caller sees it counted on the barrier's sleepers word (and woken: the run ends)
+    # The caller samples the sleepers word every millisecond: on a loaded 2-core host it may get no core while
+    # thread 1 sleeps (CI saw that once), so up to three runs, each of which must finish correctly
     _, fn = rounds
-    bar, seen, most = _run(fn, 2, 4, 300_000_000)
-    assert (seen == 2).all()
-    assert most == 1 and bar[4] == 0
+    for _attempt in range(3):
+        bar, seen, most = _run(fn, 2, 4, 300_000_000)
+        assert (seen == 2).all() and bar[4] == 0 and most <= 1
+        if most == 1:
+            break
+    assert most == 1
