@@ -283,13 +283,12 @@ bitwise_not = bitwise_invert = invert
 
 
 def _unary(op: str, to_float: bool = True):
-    def fn(x, out=None, **keywords):
-        _ufunc_keywords(op, keywords)
+    def fn(x):
         (x,) = promote(x, to_float=to_float)
-        return write_out(out, bind(op, x))
+        return bind(op, x)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op}; `out=` as NumPy's, the other ufunc keywords at their defaults only."
-    return fn
+    return takes_ufunc_keywords(fn)
 
 
 exp, log, sqrt, tanh, sin, cos = (_unary(n) for n in ("exp", "log", "sqrt", "tanh", "sin", "cos"))
@@ -300,15 +299,14 @@ def _rounding(op: str):
     """floor/ceil/trunc/round: integers and booleans are already integral, so they come back unchanged (NumPy 2)."""
     on_float = _unary(op, False)
 
-    def fn(x, out=None, **keywords):
-        _ufunc_keywords(op, keywords)
+    def fn(x):
         x = _asarray(x)
         if x.type.dtype in INT_DTYPES or x.type.dtype == "bool":
-            return write_out(out, x.copy() if isinstance(x, NDArray) else x)
-        return on_float(x, out)
+            return x.copy() if isinstance(x, NDArray) else x
+        return on_float(x)
     fn.__name__ = op
     fn.__doc__ = f"Elementwise {op}; integer inputs are returned unchanged."
-    return fn
+    return takes_ufunc_keywords(fn)
 
 
 floor, ceil, trunc, _round_half_even = (_rounding(n) for n in ("floor", "ceil", "trunc", "round"))
