@@ -14,6 +14,7 @@ from ..core.promote import asarray, promote
 from .. import fileio
 from ..errors import FormatError, ShapeError
 from . import np
+from .npx_image import host_array
 
 NPX_FORMAT = "hybrid-npx-arrays/1"
 
@@ -243,23 +244,19 @@ def gamma(x) -> Array:
 
 
 # -- files and interchange -------------------------------------------------------------------------
-def _host(a) -> numpy.ndarray:
-    return a.asnumpy() if isinstance(a, NDArray) else numpy.asarray(a)
-
-
 def save(file: str, arr) -> None:
     """Save one array in NumPy's .npy format, as MXNet 2 documents (numpy.load reads it; NumPy's format
     version is in its header), to exactly `file` (no suffix added). A list or dict of arrays (MXNet 1.x's
     nd.save), and a bfloat16 array (.npy cannot describe it), go to hybrid's versioned .npz. Never pickles."""
     if isinstance(arr, dict):
-        _save_versioned(file, "dict", {f"d:{k}": _host(v) for k, v in arr.items()})
+        _save_versioned(file, "dict", {f"d:{k}": host_array(v) for k, v in arr.items()})
     elif isinstance(arr, (list, tuple)):
-        _save_versioned(file, "list", {f"l:{i}": _host(v) for i, v in enumerate(arr)})
-    elif _host(arr).dtype.isbuiltin == 1:   # (2: a user-defined dtype such as ml_dtypes.bfloat16)
+        _save_versioned(file, "list", {f"l:{i}": host_array(v) for i, v in enumerate(arr)})
+    elif (data := host_array(arr)).dtype.isbuiltin == 1:   # (2: a user-defined dtype such as ml_dtypes.bfloat16)
         with open(file, "wb") as f:
-            numpy.save(f, _host(arr), allow_pickle=False)
+            numpy.save(f, data, allow_pickle=False)
     else:
-        _save_versioned(file, "single", {"s:0": _host(arr)})
+        _save_versioned(file, "single", {"s:0": data})
 
 
 def _save_versioned(file: str, kind: str, arrays: dict) -> None:
@@ -276,7 +273,7 @@ def savez(file: str, *args, **kwds) -> None:
     if clash:
         raise ValueError(f"npx.savez: keyword names {sorted(clash)} clash with positional array names")
     with open(file, "wb") as f:
-        fileio.save_npz(f, {k: _host(v) for k, v in {**named, **kwds}.items()})
+        fileio.save_npz(f, {k: host_array(v) for k, v in {**named, **kwds}.items()})
 
 
 def load(file: str):
@@ -334,13 +331,13 @@ def from_numpy(ndarray: numpy.ndarray, zero_copy: bool = True) -> NDArray:
 
 def to_dlpack_for_read(data):
     """A DLPack capsule over the array's memory (for torch.utils.dlpack.from_dlpack and friends)."""
-    return _host(data).__dlpack__() if not isinstance(data, NDArray) else data._data.__dlpack__()
+    return host_array(data).__dlpack__() if not isinstance(data, NDArray) else data._data.__dlpack__()
 
 
 def to_dlpack_for_write(data):
     """A DLPack capsule over the array's memory that consumers may write through (a versioned DLPack
     1.0 capsule without the read-only flag; NumPy marks arrays from unversioned capsules read-only)."""
-    return (data._data if isinstance(data, NDArray) else _host(data)).__dlpack__(max_version=(1, 0))
+    return (data._data if isinstance(data, NDArray) else host_array(data)).__dlpack__(max_version=(1, 0))
 
 
 class _Capsule:

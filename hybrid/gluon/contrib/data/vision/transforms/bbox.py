@@ -10,11 +10,12 @@ import numpy
 
 from ......core.array import NDArray
 from ......errors import ShapeError
+from ......frontend.npx_image import host_array
 from .....data.vision.transforms import Transform
 
 
 def _boxes(bbox) -> numpy.ndarray:
-    boxes = bbox.asnumpy() if isinstance(bbox, NDArray) else numpy.asarray(bbox)
+    boxes = host_array(bbox)
     if boxes.ndim != 2 or boxes.shape[1] < 4:
         raise ShapeError(f"bounding boxes must be an (N, 4+) array of (xmin, ymin, xmax, ymax, ...), got shape "
                          f"{boxes.shape}")
