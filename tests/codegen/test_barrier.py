@@ -94,13 +94,16 @@ def test_no_thread_leaves_a_round_before_all_arrived(rounds, nt):
                     reason="the futex wait is Linux x86_64/aarch64 only; elsewhere waiters yield")
 def test_a_thread_kept_waiting_sleeps_instead_of_spinning(rounds):
     # thread 0 works a long while on each odd round; thread 1, waiting, gives up spinning and yielding
-    # and sleeps: the caller sees it counted on the barrier's sleepers word (and woken: the run ends)
-    # The caller samples the sleepers word every millisecond: on a loaded 2-core host it may get no core while
-    # thread 1 sleeps (CI saw that once), so up to three runs, each of which must finish correctly
+    # and sleeps: the caller sees it counted on the barrier's sleepers word (and woken: the run ends).
+    # A woken sleeper takes itself off the word once it runs again, so on a loaded host (CI's 2 cores shared
+    # with other test workers) a woken thread 1 not yet rescheduled can keep its count while thread 0 sleeps at
+    # the next round: the word may read up to nt, never more. The caller samples it every millisecond and may
+    # itself get no core while thread 1 sleeps, so up to three runs, each of which must finish correctly.
     _, fn = rounds
+    nt = 2
     for _attempt in range(3):
-        bar, seen, most = _run(fn, 2, 4, 300_000_000)
-        assert (seen == 2).all() and bar[4] == 0 and most <= 1
-        if most == 1:
+        bar, seen, most = _run(fn, nt, 4, 300_000_000)
+        assert (seen == nt).all() and bar[4] == 0 and most <= nt
+        if most >= 1:
             break
-    assert most == 1
+    assert most >= 1
