@@ -42,7 +42,7 @@ struct hb_call {
     const void* const* inputs;
     void* const* outputs;
     void* workspace;
-    uint32_t barrier[6];   /* {arrived, generation, -, -, sleepers, -} (support.BARRIER_BYTES), zeroed per call */
+    uint32_t barrier[6];   /* {arrived, generation, -, -, sleepers, sleeps} (support.BARRIER_BYTES), zeroed per call */
     int nthreads;          /* the caller plus the pool threads taking part */
     int status;            /* the first nonzero status any thread returned */
 };

@@ -12,13 +12,14 @@ with open(__file__, "rb") as _source:   # as imported: part of the sgemm objects
 BARRIER_DECLARATION = "declare void @hb_barrier(ptr, i32)"
 SPINS = 256        # pauses before a waiting thread starts yielding its core
 YIELDS = 32        # yields before it sleeps on a futex (the releaser wakes sleepers only when there are any)
-BARRIER_BYTES = 24  # {arrived i32, generation i32, (8 bytes the caller may use), sleepers i32, pad}
+BARRIER_BYTES = 24  # {arrived i32, generation i32, (8 bytes the caller may use), sleepers i32, sleeps i32}
 _FUTEX = {"x86_64": 202, "aarch64": 98}   # SYS_futex; elsewhere waiters keep yielding
 
 
 def barrier_ir(triple: str, linkage: str = "internal") -> str:
-    """hb_barrier(ptr bar, i32 nt): sense-by-generation barrier; bar = {arrived, generation} and the
-    number of sleepers at byte 16. A waiter spins SPINS times with `pause`, then yields its core YIELDS
+    """hb_barrier(ptr bar, i32 nt): sense-by-generation barrier; bar = {arrived, generation}, the
+    number of sleepers now at byte 16 and the number of times a waiter went to sleep at byte 20 (so a
+    test or a profile can see that waiting threads sleep, without sampling the sleepers word). A waiter spins SPINS times with `pause`, then yields its core YIELDS
     times, then sleeps on a futex on the generation word (Linux), so a thread kept waiting while
     another runs a long single-threaded stage, or while the host is oversubscribed, stops using a
     core. The last thread to arrive bumps the generation and wakes the sleepers, if any: the sleeper
@@ -36,6 +37,8 @@ def barrier_ir(triple: str, linkage: str = "internal") -> str:
         decl += "declare i64 @syscall(i64, ...)\n"
         sleep = f"""  %sleepers = getelementptr i8, ptr %bar, i64 16
   %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
+  %sleepsp = getelementptr i8, ptr %bar, i64 20
+  %n0 = atomicrmw add ptr %sleepsp, i32 1 monotonic
   %g2 = load atomic i32, ptr %genp seq_cst, align 4
   %same = icmp eq i32 %g2, %gen
   br i1 %same, label %futex, label %woke
