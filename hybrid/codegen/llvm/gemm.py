@@ -29,11 +29,11 @@ Contract (stable; the LLVM backend links `gemm_llvm_ir()` into each graph's modu
 Two implementations, chosen by `impl`:
 - "generated": A and B are packed into micro-panels (KC x MR and KC x NR, zero-padded; row-major sources are
   transposed in registers) and an MR x NR register tile of vector accumulators is updated with FMAs
-  (MR x NR = 6 x 16 with 8-wide AVX2 vectors, 6 x 64 with AVX-512), inside cache blocks KC (L1: one B
-  micro-panel), MC (L2: the packed A block), NC (L3: the packed B block). Where an operand is used by too few
-  FMAs to pay for its packing it is read in place: A (row-major) when a thread has <= 256 columns, B
-  (row-major) when it has a single row panel. Edge tiles use masked vector stores. Generated for the host's
-  vector width.
+  (MR x NR = 6 x 16 with 8-wide AVX2 vectors, 6 x 64 with AVX-512), inside cache blocks KC (AVX2: L1 holds one
+  B micro-panel), MC (L2: the packed A block), NC (L3: the packed B block). Where an operand is used by too few
+  FMAs to pay for its packing it is read in place: A (row-major) when a thread has few columns (256 on AVX2,
+  512 on AVX-512), B (row-major) when it has a single row panel. Edge tiles use masked vector stores. Generated
+  for the host's vector width.
 - "openblas": calls cblas_sgemm of the `scipy-openblas32` package (looked up at run time, single-threaded per
   call since we split the threads ourselves) on row panels of the thread's rectangle, calling the epilogue on
   each panel while it is in cache.
@@ -87,7 +87,6 @@ TRANS, PACKED = 1, 2        # transA values besides 0: A is stored transposed / 
 PACK_TYPE = ir.FunctionType(VOID, [I64, I64, FP, I64, I32, FP, I32, I32])
 PACK_ARGS = ("rows", "K", "src", "ld", "trans", "dst", "tid", "nthreads")   # rows: M for A, N for B
 POOL_SLOTS = 64
-DIRECT_A_COLS = 256       # at most this many columns per thread: A is read in place, not packed
 EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (MC x 256 floats stay in L2)
 # Rows per OpenBLAS call: about 4 MiB of C, still in L3 when the epilogue runs. Each call repacks B, so
 # smaller panels cost more than they save (512 KiB panels: 4-16% slower on the zoo shapes).
@@ -107,6 +106,7 @@ class GemmConfig:
     kc: int         # depth of a packed block (fewer passes over C; measured best with MC x KC just under L2)
     mc: int         # rows of the packed A block (MC x KC in L2)
     nc: int         # columns of the packed B block (KC x NC in L3)
+    direct_a_cols: int = 256    # at most this many columns per thread: A (row-major) is read in place, not packed
     unroll: int = 4
 
 
@@ -126,8 +126,11 @@ def _config_for(features: str) -> GemmConfig:
     flags = set(features.split(","))
     if "+avx512f" in flags:
         # 6 x 64: 24 zmm accumulators, 4 B vectors and a broadcast fit the 32 registers with no spill (14 x 32
-        # spilled 3 accumulators); measured 1.0-1.2x 14 x 32 and 12 x 32 on the W1/W5 layer shapes (Sapphire Rapids)
-        return GemmConfig(width=16, mr=6, nr=64, kc=256, mc=144, nc=2048)
+        # spilled 3 accumulators); measured 1.0-1.2x 14 x 32 and 12 x 32 on the W1/W5 layer shapes (Sapphire Rapids).
+        # A B micro-panel (KC x 64 floats) outgrows L1 at any useful KC and streams from L2 whatever KC is, so a deep
+        # KC only saves C tile reloads: KC 1024 (MC x KC = 576 KiB, in L2) ran W1 3-4% faster than 256, 128 lost 6%.
+        # A 512-column thread rectangle meets 8 B panels: reading A in place there beat packing it by 3% on W1.
+        return GemmConfig(width=16, mr=6, nr=64, kc=1024, mc=144, nc=2048, direct_a_cols=512)
     if "+avx2" in flags and "+fma" in flags:
         return GemmConfig(width=8, mr=6, nr=16, kc=1024, mc=120, nc=2048)
     return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
@@ -577,11 +580,11 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
             a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
                 mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
-                # Few columns (<= 256) and A row-major: each A element meets few B panels, so full MR-row
+                # Few columns (cfg.direct_a_cols) and A row-major: each A element meets few B panels, so full MR-row
                 # panels are read in place (MR sequential row streams) and only the ragged last rows are packed.
-                # Measured: +10% at N = 64, +40% at N = 10, +2-4% up to 256, -2% beyond.
+                # Measured on AVX2: +10% at N = 64, +40% at N = 10, +2-4% up to 256, -2% beyond.
                 direct_a = b.and_(b.icmp_signed("==", f["transA"], _c(0, I32)),
-                                  b.icmp_signed("<=", b.sub(f["n_hi"], f["n_lo"]), _c(DIRECT_A_COLS)))
+                                  b.icmp_signed("<=", b.sub(f["n_hi"], f["n_lo"]), _c(cfg.direct_a_cols)))
                 mcf = b.select(direct_a, b.mul(b.sdiv(mc, _c(MR)), _c(MR)), _c(0))
                 a_block = b.gep(f["A"], [b.add(b.mul(ic, rs_a), b.mul(pc, cs_a))])
                 with b.if_then(b.not_(a_packed)):
