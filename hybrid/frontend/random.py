@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import math
 
-import numpy
-
 from ..core.promote import float_default
 from ..core.rng import get_state, next_key, seed, set_state  # noqa: F401  (hb.np.random.seed, ...)
 from ..ir.types import dtype_name, to_numpy_dtype
-
-def _shape(size) -> tuple[int, ...]:
-    if size is None:
-        return ()
-    return (int(size),) if isinstance(size, (int, numpy.integer)) else tuple(int(d) for d in size)
+from .random_dists import _out_shape, _shape
 
 
 def _uniform01(shape, dtype):
@@ -35,8 +29,10 @@ def _placed(result, device, out):
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
-    """Samples from [low, high) (float32 unless dtype says otherwise)."""
-    return _placed(_uniform01(size, dtype or float_default()) * (high - low) + low, device or ctx, out)
+    """Samples from [low, high) (float32 unless dtype says otherwise); without `size`, one for each element
+    of low and high broadcast together (NumPy's and MXNet's rule)."""
+    u = _uniform01(_out_shape(size, low, high), dtype or float_default())
+    return _placed(u * (high - low) + low, device or ctx, out)
 
 
 def rand(*shape):
@@ -44,9 +40,10 @@ def rand(*shape):
 
 
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, out=None, ctx=None):
-    """Gaussian samples (Box-Muller on two uniform draws)."""
+    """Gaussian samples (Box-Muller on two uniform draws); without `size`, one for each element of loc and
+    scale broadcast together."""
     from . import np
-    dtype = dtype or float_default()
+    dtype, size = dtype or float_default(), _out_shape(size, loc, scale)
     u1 = _uniform01(size, dtype)
     u2 = _uniform01(size, dtype)
     radius = np.sqrt(np.log(1.0 - u1) * -2.0)

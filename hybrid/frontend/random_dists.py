@@ -61,7 +61,7 @@ def _fill_size(size, out):
 def _out_shape(size, *params) -> tuple[int, ...]:
     if size is not None:
         return _shape(size)
-    shapes = [tuple(p.shape) if isinstance(p, (Array, numpy.ndarray)) else () for p in params]
+    shapes = [tuple(p.shape) if isinstance(p, (Array, numpy.ndarray)) else numpy.shape(p) for p in params]
     return tuple(numpy.broadcast_shapes(*shapes)) if shapes else ()
 
 

@@ -144,6 +144,20 @@ def test_random_ranges_and_moments():
     assert set(onp.unique(r)) == set(range(-3, 9))
 
 
+def test_random_array_parameters_draw_one_sample_per_element():
+    # without size=, NumPy (and MXNet) draw one sample for each element of the broadcast parameters
+    np.random.seed(1)
+    high = onp.arange(1, 20001, dtype="float32")
+    u = np.random.uniform(np.zeros(20000), np.array(high)).asnumpy()
+    assert u.shape == (20000,) and (u >= 0).all() and (u < high).all()
+    scaled = u / high                                   # U(0, 1): mean 1/2, std 1/sqrt(12), error ~0.002
+    assert abs(scaled.mean() - 0.5) < 0.01 and abs(scaled.std() - 12 ** -0.5) < 0.01
+    n = np.random.normal(np.full((20000,), 5.0), 2.0).asnumpy()
+    assert n.shape == (20000,) and abs(n.mean() - 5.0) < 0.06 and abs(n.std() - 2.0) < 0.06
+    grid = np.random.normal(np.zeros((3, 1)), [1.0, 2.0, 3.0]).asnumpy()   # a list parameter broadcasts too
+    assert grid.shape == (3, 3) and len(onp.unique(grid)) == 9
+
+
 @pytest.mark.parametrize("name", ["uniform", "normal", "randint"])
 def test_random_eager_equals_hybridized(name):
     def fn(x):
