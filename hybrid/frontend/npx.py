@@ -395,3 +395,4 @@ def waitall() -> None:
 
 from .npx_control import cond, foreach, while_loop  # noqa: E402,F401  (MXNet's control-flow operators)
 from . import npx_image as image  # noqa: E402,F401  (npx.image: MXNet image operators, eager NumPy)
+from . import npx_random as random  # noqa: E402,F401  (npx.random: bernoulli, uniform_n, normal_n, seed)
