@@ -87,9 +87,9 @@ def bitcast(x, dtype) -> Array:
     return bind("bitcast", asarray(x), dtype=dtype_name(dtype))
 
 
-from .npx_arrays import (arange_like, batch_dot, from_dlpack, from_numpy, gamma, gammaln, load,  # noqa: E402,F401
-                         masked_log_softmax, masked_softmax, pick, reshape, save, savez, sequence_mask, slice,
-                         smooth_l1, to_dlpack_for_read, to_dlpack_for_write, topk)
+from .npx_arrays import (arange_like, batch_dot, broadcast_like, from_dlpack, from_numpy, gamma,  # noqa: E402,F401
+                         gammaln, load, masked_log_softmax, masked_softmax, pick, reshape, save, savez,
+                         sequence_mask, slice, smooth_l1, to_dlpack_for_read, to_dlpack_for_write, topk)
 from .npx_layers import (elu, group_norm, instance_norm, leaky_relu, log_sigmoid, mish, pixel_shuffle,  # noqa: E402
                          multibox_prior, reflection_pad, roi_pooling, selu)
 

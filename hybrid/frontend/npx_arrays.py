@@ -1,6 +1,6 @@
 """npx array operators with MXNet 2's names and semantics, composed from primitives (slice,
-batch_dot, sequence_mask, pick, topk, arange_like, reshape's special codes, masked softmaxes,
-smooth_l1, gamma/gammaln), plus file and DLPack interchange."""
+batch_dot, broadcast_like, sequence_mask, pick, topk, arange_like, reshape's special codes, masked
+softmaxes, smooth_l1, gamma/gammaln), plus file and DLPack interchange."""
 from __future__ import annotations
 
 import builtins
@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import numpy
 
-from ..core.array import Array, NDArray
+from ..core.array import Array, NDArray, _where
 from ..core.promote import asarray, promote
 from .. import fileio
 from ..errors import FormatError, ShapeError
@@ -170,6 +170,51 @@ def reshape(a, newshape, reverse: bool = False, order: str = "C") -> Array:
     else:
         shape = _reshape_codes(tuple(a.shape), codes)
     return np.reshape(a, tuple(shape))
+
+
+def _axes_arg(axes) -> Optional[tuple[int, ...]]:
+    if axes is None:
+        return None
+    return (int(axes),) if isinstance(axes, (int, numpy.integer)) else tuple(int(a) for a in axes)
+
+
+def _broadcast_like_shape(lhs: tuple, rhs: tuple, lhs_axes: Optional[tuple], rhs_axes: Optional[tuple]) -> tuple:
+    """The shape npx.broadcast_like gives `lhs` (see there); a ShapeError names both shapes otherwise."""
+    def fail(why: str) -> ShapeError:
+        return ShapeError(f"npx.broadcast_like: lhs {lhs} cannot be broadcast like rhs {rhs}: {why}{_where()}")
+
+    if lhs_axes is None and rhs_axes is None:
+        if len(lhs) != len(rhs):
+            raise fail("without lhs_axes/rhs_axes both must have the same number of dimensions (np.broadcast_to "
+                       "prepends missing ones)")
+        bad = [i for i, (a, b) in enumerate(zip(lhs, rhs)) if a not in (1, b)]
+        if bad:
+            raise fail(f"dimension {bad[0]} is {lhs[bad[0]]}, neither 1 nor {rhs[bad[0]]}")
+        return rhs
+    if lhs_axes is None or rhs_axes is None:
+        raise ValueError(f"npx.broadcast_like: pass both lhs_axes and rhs_axes (the pairs of axes to match) or "
+                         f"neither, got lhs_axes={lhs_axes}, rhs_axes={rhs_axes}{_where()}")
+    if not lhs_axes or len(lhs_axes) != len(rhs_axes):
+        raise fail(f"lhs_axes {lhs_axes} and rhs_axes {rhs_axes} must be non-empty and of one length")
+    out = list(lhs)
+    for la, ra in zip(lhs_axes, rhs_axes):
+        if not (-len(lhs) <= la < len(lhs) and -len(rhs) <= ra < len(rhs)):
+            raise fail(f"axis pair ({la}, {ra}) is out of range")
+        if lhs[la] not in (1, rhs[ra]) or out[la] != lhs[la] and out[la] != rhs[ra]:
+            raise fail(f"lhs axis {la} (size {lhs[la]}) cannot take size {rhs[ra]} of rhs axis {ra}")
+        out[la] = rhs[ra]
+    return tuple(out)
+
+
+def broadcast_like(lhs, rhs, lhs_axes=None, rhs_axes=None) -> Array:
+    """`lhs` broadcast to the shape of `rhs` (MXNet's broadcast_like): the two have one rank and each lhs dim is
+    1 or rhs's. With lhs_axes and rhs_axes (ints or tuples, pairs matched in order), only those lhs axes of
+    size 1 take the sizes of the paired rhs axes. rhs gives only its shape: the result keeps lhs's dtype, and
+    the gradient sums back onto lhs's shape (rhs gets none)."""
+    lhs = asarray(lhs)
+    rhs_shape = tuple(rhs.shape) if isinstance(rhs, (Array, numpy.ndarray)) else numpy.shape(rhs)
+    return np.broadcast_to(lhs, _broadcast_like_shape(tuple(lhs.shape), rhs_shape, _axes_arg(lhs_axes),
+                                                      _axes_arg(rhs_axes)))
 
 
 def _masked_shifted(data, mask, axis: int, temperature: float):
