@@ -14,7 +14,8 @@ import numpy
 
 from ..errors import ShapeError
 from ..ir.types import INT_DTYPES, dtype_name, is_float, to_numpy_dtype
-from ..core.array import Array, NDArray, Tracer, check_order, install_numpy, install_operators, write_out
+from ..core.array import (Array, NDArray, Tracer, _where, check_order, install_numpy, install_operators,
+                          write_out)
 from ..core.context import is_host_device
 from ..core.dispatch import bind
 from .indexing import getitem  # noqa: F401  (used by Array.__getitem__)
@@ -632,9 +633,24 @@ def squeeze(a, axis=None) -> Array:
 
 
 def broadcast_to(a, shape) -> Array:
+    """NumPy's broadcast_to, plus MXNet 2's -2 code: a -2 in `shape` keeps the size of the input dimension
+    under it (dimensions aligned from the right), e.g. (3, 4, -2) for a (5,) array is (3, 4, 5)."""
     a = _asarray(a)
-    shape = _shape(shape)
+    shape = _keep_input_dims(tuple(a.shape), _shape(shape))
     return a if a.shape == shape else bind("broadcast_to", a, shape=shape)
+
+
+def _keep_input_dims(ishape: tuple, shape: tuple) -> tuple:
+    """`shape` with each -2 replaced by the size of the input dimension it aligns with (from the right)."""
+    if -2 not in shape:
+        return shape
+    offset = len(shape) - len(ishape)
+    resolved = tuple(ishape[i - offset] if d == -2 and i >= offset else d for i, d in enumerate(shape))
+    if -2 in resolved:
+        raise ShapeError(f"broadcast_to: -2 keeps the input's size, but dimension {resolved.index(-2)} of {shape} "
+                         f"has no input dimension under it (input shape {ishape}, aligned from the right)"
+                         f"{_where()}")
+    return resolved
 
 
 def slice(a, begin: Sequence[int], end: Sequence[int], step: Optional[Sequence[int]] = None) -> Array:

@@ -1,4 +1,6 @@
 """Layout functions and indexing: eager vs hybridized (interp) vs NumPy."""
+import re
+
 import numpy as onp
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -187,3 +189,33 @@ def test_setitem_eager():
     x[np.array([0, 2], dtype="int32")] = np.ones((2, 4))
     ref[[0, 2]] = 1.0
     onp.testing.assert_array_equal(x.asnumpy(), ref)
+
+
+@pytest.mark.parametrize("src, mx_shape, shape", [   # MXNet 2's test_np_broadcast_to_npx cases
+    ((5,), (3, 4, -2), (3, 4, 5)),
+    ((5,), (0, -2), (0, 5)),
+    ((1, 0), (2, -2, -2), (2, 1, 0)),
+    ((3, 4), (1, 2, 3, -2), (1, 2, 3, 4)),
+    ((3, 4), (1, 0, -2, 4), (1, 0, 3, 4)),
+    ((2, 1), (-2, 6), (2, 6)),
+])
+def test_broadcast_to_minus_two_keeps_the_input_dimension(src, mx_shape, shape):
+    # MXNet 2's np.broadcast_to reads -2 as "this dimension's size from the input" (aligned from the right)
+    check(lambda v: np.broadcast_to(v, mx_shape), lambda v: onp.broadcast_to(v, shape), sample(src))
+    check(lambda v: v.broadcast_to(mx_shape), lambda v: onp.broadcast_to(v, shape), sample(src))
+    x = np.array(sample(src))
+    x.attach_grad()
+    with hb.autograd.record():
+        y = np.broadcast_to(x, mx_shape)
+    y.backward()   # each input element gets one unit of gradient for every copy made of it
+    copies = onp.prod(shape) // max(onp.prod(src), 1) if onp.prod(src) else 0
+    onp.testing.assert_array_equal(x.grad.asnumpy(), onp.full(src, copies, "float32"))
+
+
+@pytest.mark.parametrize("src, mx_shape, where", [((5,), (-2, 3, 5), 0), ((), (3, -2), 1), ((2,), (-2, -2), 0)])
+def test_broadcast_to_minus_two_without_an_input_dimension_is_an_error(src, mx_shape, where):
+    message = (f"broadcast_to: -2 keeps the input's size, but dimension {where} of {mx_shape} has no input "
+               f"dimension under it (input shape {src}, aligned from the right)")
+    with pytest.raises(hb.errors.ShapeError, match=re.escape(message)) as info:
+        np.broadcast_to(np.ones(src), mx_shape)
+    assert "test_np_layout.py" in str(info.value)
