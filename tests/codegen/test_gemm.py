@@ -49,6 +49,33 @@ def test_shapes_and_transposes(impl, M, N, K, trans_a, trans_b):
         check(gemm.sgemm(a, b, trans_a, trans_b, impl=impl, threads=threads), a, b, trans_a, trans_b)
 
 
+def dot_shapes():
+    """Shapes the dot-product kernel (gemm_dot.py) takes on this host, at the edges of its rule and of its tiles."""
+    cfg = gemm.host_config()
+    k_min = 2 * cfg.width
+    return [(1, 1, k_min), (5, 3, k_min + 1), (47, 10, 1024), (49, 7, 100), (256, 10, 1000), (13, cfg.dot_max_n, 257),
+            (6, 13, 3 * k_min - 1), (100, 2, 512)]
+
+
+@pytest.mark.parametrize("M,N,K", dot_shapes())
+def test_narrow_outputs_of_a_transposed_weight(impl, M, N, K):
+    assert gemm.host_config().runs_as_dot(N, K, False, True) or N > gemm.host_config().dot_max_n
+    rng = numpy.random.default_rng(M + N + K)
+    a, b = operands(rng, M, N, K, False, True)
+    for threads in (1, 2, 3, 5):
+        check(gemm.sgemm(a, b, False, True, impl=impl, threads=threads), a, b, False, True)
+
+
+def test_dot_rule_needs_a_row_major_a_a_transposed_b_few_columns_and_two_vectors_of_k():
+    cfg = gemm.host_config()
+    k = 2 * cfg.width
+    assert cfg.runs_as_dot(cfg.dot_max_n, k, False, True)
+    assert not cfg.runs_as_dot(cfg.dot_max_n + 1, k, False, True)
+    assert not cfg.runs_as_dot(3, k - 1, False, True)
+    assert not cfg.runs_as_dot(3, k, True, True)
+    assert not cfg.runs_as_dot(3, k, False, False)
+
+
 @settings(max_examples=25, deadline=None)
 @given(M=st.integers(1, 70), N=st.integers(1, 70), K=st.integers(1, 300), trans_a=st.booleans(),
        trans_b=st.booleans(), threads=st.integers(1, 4), impl_index=st.integers(0, 1))
@@ -90,8 +117,10 @@ def test_prepacked_operands_need_the_generated_kernel():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
-def test_epilogue_sees_finished_tiles_that_partition_c(impl, threads):
-    M, N, K = 301, 530, 600     # several MC blocks, epilogue column groups and K blocks
+@pytest.mark.parametrize("N", [530, 10])
+def test_epilogue_sees_finished_tiles_that_partition_c(impl, threads, N):
+    # N = 530: several MC blocks, epilogue column groups and K blocks; N = 10: the dot-product kernel's row blocks
+    M, K = 301, 600
     a, b = operands(numpy.random.default_rng(1), M, N, K, False, True)
     ref = a.astype(numpy.float64) @ b.T.astype(numpy.float64)
     bias = numpy.linspace(-20, 20, N).astype(numpy.float32)
@@ -113,10 +142,11 @@ def test_epilogue_sees_finished_tiles_that_partition_c(impl, threads):
     numpy.testing.assert_allclose(c, numpy.maximum(ref + bias, 0), rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
-def test_leading_dimensions_wider_than_rows(impl, trans_a, trans_b):
-    """lda/ldb/ldc larger than the row length: sub-matrices of wider arrays, C's padding left untouched."""
-    M, N, K = 37, 29, 70
+@pytest.mark.parametrize("trans_a,trans_b,N", [(False, False, 29), (True, True, 29), (False, True, 7)])
+def test_leading_dimensions_wider_than_rows(impl, trans_a, trans_b, N):
+    """lda/ldb/ldc larger than the row length: sub-matrices of wider arrays, C's padding left untouched
+    (N = 7 with B transposed: the dot-product kernel)."""
+    M, K = 37, 70
     rng = numpy.random.default_rng(4)
     a_wide = rng.standard_normal((K, M + 5) if trans_a else (M, K + 3)).astype(numpy.float32)
     b_wide = rng.standard_normal((N, K + 7) if trans_b else (K, N + 2)).astype(numpy.float32)
@@ -259,6 +289,16 @@ def test_each_host_kind_variant_compiles_to_its_fma(cpu, features, width, reg):
     end = next(i for i in range(start, len(lines)) if lines[i].startswith(".Lfunc_end"))
     fma_lines = [i for i in range(start, end) if "vfmadd" in lines[i]]
     assert not [line for line in lines[fma_lines[0]:fma_lines[-1]] if "rsp" in line and reg in line]
+    # so do the dot-product kernel's (gemm_dot.py) in its K loop: each tile variant's first rows x cols FMAs (one
+    # step of the loop over whole vectors) with no spill among them (the masked K tail, once per row block, may)
+    from hybrid.codegen.llvm import gemm_dot
+    for rows, cols in gemm_dot.column_variants(width):
+        start = lines.index(f"hybrid_gemm_dot_{rows}x{cols}:")
+        end = next(i for i in range(start, len(lines)) if lines[i].startswith(".Lfunc_end"))
+        fma_lines = [i for i in range(start, end) if "vfmadd" in lines[i] and reg in lines[i]]
+        assert len(fma_lines) >= 2 * rows * cols      # the loop and the tail
+        step = lines[fma_lines[0]:fma_lines[rows * cols - 1]]
+        assert not [line for line in step if "rsp" in line and reg in line]
     other = {"zmm": "ymm", "ymm": "zmm"}[reg]
     if reg == "ymm":       # AVX2 code must not use AVX-512 registers (it would fault on an AVX2 host)
         assert not any(other in line for line in asm.splitlines())

@@ -39,7 +39,10 @@ def test_dense_weights_are_prepacked_and_results_match():
     want = _eager(net, x)
     net.hybridize(backend="llvm")
     got = numpy.asarray(net(x))
-    assert _packs(net) == 2
+    # both weights are packed, except one narrow enough for the dot-product kernel, which reads it in place
+    # (Dense(48 -> 24) is, on AVX-512 hosts: gemm_dot.py)
+    narrow = gemm.host_config().runs_as_dot(24, 48, False, True)
+    assert _packs(net) == 2 - narrow
     numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     numpy.testing.assert_allclose(numpy.asarray(net(x)), want, rtol=1e-5, atol=1e-5)   # second call: no repack
 

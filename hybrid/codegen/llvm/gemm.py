@@ -51,7 +51,6 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -61,6 +60,8 @@ from llvmlite import ir
 from ...config import config
 from ... import log
 from ...errors import HybridError, ShapeError
+from .gemm_dot import dot_applies, emit_dot, takes_dot
+from .irbuild import F32, FP, I1, I8P, I32, I64, VOID, IRFunction, const, declaration
 
 IMPLS = ("auto", "generated", "openblas")
 # This file's text when it was imported: the disk cache keys sgemm objects by it (module.sgemm_source_key), so a
@@ -69,18 +70,14 @@ IMPLS = ("auto", "generated", "openblas")
 with open(__file__, "rb") as _source:
     SOURCE_TEXT = _source.read()
 
-F32 = ir.FloatType()
-I1 = ir.IntType(1)
-I8P = ir.IntType(8).as_pointer()
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-FP = F32.as_pointer()
-VOID = ir.VoidType()
 EPILOGUE_TYPE = ir.FunctionType(VOID, [I64, I64, I64, I64, FP, I64, I8P])
 SGEMM_TYPE = ir.FunctionType(VOID, [I64, I64, I64, FP, I64, I32, FP, I64, I32, FP, I64,
                                     EPILOGUE_TYPE.as_pointer(), I8P, I32, I32])
 SGEMM_ARGS = ("M", "N", "K", "A", "lda", "transA", "B", "ldb", "transB", "C", "ldc", "epilogue", "ctx", "tid",
               "nthreads")
+# one thread's rectangle [m_lo, m_hi) x [n_lo, n_hi): the type every implementation below hybrid_sgemm has
+THREAD_ARGS = SGEMM_ARGS[:13] + ("tid", "m_lo", "m_hi", "n_lo", "n_hi")
+THREAD_TYPE = ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64])
 BLAS_SYMBOL = "hybrid_openblas_sgemm"   # the IR's name for cblas_sgemm; extern_symbols() maps it
 BLAS_TYPE = ir.FunctionType(VOID, [I32, I32, I32, I32, I32, I32, F32, FP, I32, FP, I32, F32, FP, I32])
 TRANS, PACKED = 1, 2        # transA values besides 0: A is stored transposed / A is pre-packed (generated only)
@@ -93,10 +90,6 @@ EPILOGUE_COLS = 256       # columns per epilogue tile of the generated kernel (M
 BLAS_PANEL_FLOATS = 1 << 20
 
 
-def _c(value: int, ty=I64) -> ir.Constant:
-    return ir.Constant(ty, value)
-
-
 @dataclass(frozen=True)
 class GemmConfig:
     """Register and cache blocking for one vector width."""
@@ -107,6 +100,11 @@ class GemmConfig:
     mc: int         # rows of the packed A block (MC x KC in L2)
     nc: int         # columns of the packed B block (KC x NC in L3)
     direct_a_cols: int = 256    # at most this many columns per thread: A (row-major) is read in place, not packed
+    dot_max_n: int = 16         # C = A @ W^T with at most this many columns runs as dot products (gemm_dot.py)
+
+    def runs_as_dot(self, N: int, K: int, trans_a: bool, trans_b: bool) -> bool:
+        """Whether hybrid_sgemm takes the dot-product kernel for this GEMM (then B is read in place, never packed)."""
+        return dot_applies(N, K, trans_a, trans_b, self.width, self.dot_max_n)
     unroll: int = 4
 
 
@@ -130,76 +128,17 @@ def _config_for(features: str) -> GemmConfig:
         # A B micro-panel (KC x 64 floats) outgrows L1 at any useful KC and streams from L2 whatever KC is, so a deep
         # KC only saves C tile reloads: KC 1024 (MC x KC = 576 KiB, in L2) ran W1 3-4% faster than 256, 128 lost 6%.
         # A 512-column thread rectangle meets 8 B panels: reading A in place there beat packing it by 3% on W1.
-        return GemmConfig(width=16, mr=6, nr=64, kc=1024, mc=144, nc=2048, direct_a_cols=512)
+        # C = A @ W^T as dot products (gemm_dot.py) up to 24 columns: 256 rows, K = 1024, one thread, vs the blocked
+        # kernel: N = 10 0.52x the time, 16 0.67x, 24 0.85x, 32 1.06x, 48 1.0x; K = 64-512: 0.5-0.9x.
+        return GemmConfig(width=16, mr=6, nr=64, kc=1024, mc=144, nc=2048, direct_a_cols=512, dot_max_n=24)
     if "+avx2" in flags and "+fma" in flags:
         return GemmConfig(width=8, mr=6, nr=16, kc=1024, mc=120, nc=2048)
     return GemmConfig(width=4, mr=4, nr=8, kc=256, mc=128, nc=2048)
 
 
-class _Function:
-    """An internal IR function under construction: alloca'd variables, counted loops, min/max."""
-
-    def __init__(self, module: ir.Module, name: str, fnty: ir.FunctionType, arg_names, internal: bool = True):
-        self.fn = ir.Function(module, fnty, name)
-        if internal:
-            self.fn.linkage = "internal"
-            self.fn.attributes.add("noinline")   # one copy of each piece: keeps the module quick to compile
-        self.args = {}
-        for arg, arg_name in zip(self.fn.args, arg_names):
-            arg.name = arg_name
-            self.args[arg_name] = arg
-        self._allocas = ir.IRBuilder(self.fn.append_basic_block("entry"))
-        self._start = self.fn.append_basic_block("start")
-        self.b = ir.IRBuilder(self._start)
-
-    def __getitem__(self, name: str):
-        return self.args[name]
-
-    def alloca(self, ty, name: str = ""):
-        return self._allocas.alloca(ty, name=name)
-
-    def var(self, init, name: str = ""):
-        slot = self.alloca(init.type, name)
-        self.b.store(init, slot)
-        return slot
-
-    def finish(self) -> None:
-        self._allocas.branch(self._start)
-        if not self.b.block.is_terminated:
-            self.b.ret_void()
-
-    @contextmanager
-    def loop(self, start, stop, step=1, name: str = "i"):
-        b = self.b
-        start = _c(start) if isinstance(start, int) else start
-        step = _c(step) if isinstance(step, int) else step
-        counter = self.var(start, name)
-        cond = self.fn.append_basic_block(name + ".cond")
-        body = self.fn.append_basic_block(name + ".body")
-        end = self.fn.append_basic_block(name + ".end")
-        b.branch(cond)
-        b.position_at_end(cond)
-        i = b.load(counter, name=name)
-        b.cbranch(b.icmp_signed("<", i, stop), body, end)
-        b.position_at_end(body)
-        yield i
-        b.store(b.add(i, step), counter)
-        b.branch(cond)
-        b.position_at_end(end)
-
-    def min(self, x, y):
-        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
-
-    def max(self, x, y):
-        return self.b.select(self.b.icmp_signed(">", x, y), x, y)
-
-    def ceil_div(self, x, y):
-        return self.b.sdiv(self.b.add(x, self.b.sub(y, _c(1))), y)
-
-
-def _kblock(f: _Function, K, cfg: GemmConfig):
+def _kblock(f: IRFunction, K, cfg: GemmConfig):
     """The depth of each packed block: K split evenly (e.g. 1100 -> 550 + 550, not 1024 + 76)."""
-    return f.ceil_div(K, f.ceil_div(K, _c(cfg.kc)))
+    return f.ceil_div(K, f.ceil_div(K, const(cfg.kc)))
 
 
 def slack_rows(R: int, cfg: GemmConfig) -> int:
@@ -207,13 +146,13 @@ def slack_rows(R: int, cfg: GemmConfig) -> int:
     return -(-cfg.width // R)
 
 
-def _packed_layout(f: _Function, rows, kblock, cfg: GemmConfig, R: int):
+def _packed_layout(f: IRFunction, rows, kblock, cfg: GemmConfig, R: int):
     """(block stride, panel stride) of a pre-packed operand (see `_emit_pack_entry`) with `rows` panel rows (M for A,
     N for B) in panels of R, K in blocks of `kblock` (`_kblock`): K block j starts at j * block stride, and panel p of
     a block at p * (kblock + slack) * R, every block alike (the last, shallower one leaves rows unused), so that the
     layout is a dense array [block][panel][kblock + slack][R] that a convolution's im2col can also fill directly."""
-    panel = f.b.mul(f.b.add(kblock, _c(slack_rows(R, cfg))), _c(R))
-    return f.b.mul(f.ceil_div(rows, _c(R)), panel), panel
+    panel = f.b.mul(f.b.add(kblock, const(slack_rows(R, cfg))), const(R))
+    return f.b.mul(f.ceil_div(rows, const(R)), panel), panel
 
 
 def packed_shape(rows: int, K: int, R: int, cfg: Optional["GemmConfig"] = None) -> tuple[int, int, int, int]:
@@ -241,11 +180,6 @@ def packed_b_floats(N: int, K: int, cfg: Optional["GemmConfig"] = None) -> int:
     return _packed_floats(N, K, cfg.nr, cfg)
 
 
-def _intrinsic(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
-    existing = module.globals.get(name)
-    return existing if existing is not None else ir.Function(module, fnty, name)
-
-
 def _ukernel_widths(cfg: GemmConfig) -> list[int]:
     """The micro-kernel variants, in vectors per row: every power of two below NR / W, then NR / W. A tile whose
     columns fit fewer vectors (N = 10 on a 64-wide tile, a ragged last panel) runs the narrowest that covers
@@ -258,13 +192,13 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     """C[mr, nr] (+)= packed A (kc x MR) @ B (kc x NR, rows `ldbk` floats apart: NR when packed, ldb when read
     in place) with an MR x (nv vectors) tile of vector accumulators, nr <= nv * W."""
     name = "hybrid_gemm_ukernel" if nv * cfg.width == cfg.nr else f"hybrid_gemm_ukernel_v{nv}"
-    f = _Function(module, name,
-                  ir.FunctionType(VOID, [I64, FP, I64, I64, FP, I64, FP, I64, I1, I64, I64]),
-                  ("kc", "pa", "ars", "aks", "pb", "ldbk", "c", "ldc", "accum", "mr", "nr"))
+    f = IRFunction(module, name,
+                   ir.FunctionType(VOID, [I64, FP, I64, I64, FP, I64, FP, I64, I1, I64, I64]),
+                   ("kc", "pa", "ars", "aks", "pb", "ldbk", "c", "ldc", "accum", "mr", "nr"))
     b, W, MR = f.b, cfg.width, cfg.mr
     NR = nv * W       # the columns this variant computes
     vty = ir.VectorType(F32, W)
-    fma = _intrinsic(module, f"llvm.fma.v{W}f32", ir.FunctionType(vty, [vty] * 3))
+    fma = declaration(module, f"llvm.fma.v{W}f32", ir.FunctionType(vty, [vty] * 3))
     zero = ir.Constant(vty, [0.0] * W)
     accs = [[f.var(zero, f"acc{r}_{v}") for v in range(nv)] for r in range(MR)]
     splat_mask = ir.Constant(ir.VectorType(I32, W), [0] * W)
@@ -272,40 +206,40 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     def step(k, ars, aks):
         pa_k = b.gep(f["pa"], [b.mul(k, aks)])
         pb_k = b.gep(f["pb"], [b.mul(k, f["ldbk"])])
-        bvec = [b.load(b.bitcast(b.gep(pb_k, [_c(v * W)]), vty.as_pointer()), align=4) for v in range(nv)]
+        bvec = [b.load(b.bitcast(b.gep(pb_k, [const(v * W)]), vty.as_pointer()), align=4) for v in range(nv)]
         for r in range(MR):
-            a = b.load(b.gep(pa_k, [b.mul(_c(r), ars)]))
-            a = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, _c(0, I32)),
+            a = b.load(b.gep(pa_k, [b.mul(const(r), ars)]))
+            a = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, const(0, I32)),
                                  ir.Constant(vty, ir.Undefined), splat_mask)
             for v in range(nv):
                 b.store(b.call(fma, [a, bvec[v], b.load(accs[r][v])]), accs[r][v])
 
     def k_loops(ars, aks):
         U = cfg.unroll
-        main = b.mul(b.sdiv(f["kc"], _c(U)), _c(U))
+        main = b.mul(b.sdiv(f["kc"], const(U)), const(U))
         with f.loop(0, main, U, "k") as k:
             for u in range(U):
-                step(b.add(k, _c(u)), ars, aks)
+                step(b.add(k, const(u)), ars, aks)
         with f.loop(main, f["kc"], 1, "kr") as k:
             step(k, ars, aks)
 
     # A packed ([k][MR]) gets its own copy of the loops with constant offsets: with the strides unknown,
     # LLVM walks the MR row addresses with a chain of dependent adds (one per broadcast) in every step.
-    a_is_packed = b.and_(b.icmp_signed("==", f["ars"], _c(1)), b.icmp_signed("==", f["aks"], _c(MR)))
+    a_is_packed = b.and_(b.icmp_signed("==", f["ars"], const(1)), b.icmp_signed("==", f["aks"], const(MR)))
     with b.if_else(a_is_packed) as (packed, in_place):
         with packed:
-            k_loops(_c(1), _c(MR))
+            k_loops(const(1), const(MR))
         with in_place:
             k_loops(f["ars"], f["aks"])
 
     def c_ptr(r, col):
-        return b.gep(f["c"], [b.add(b.mul(_c(r), f["ldc"]), col)])
+        return b.gep(f["c"], [b.add(b.mul(const(r), f["ldc"]), col)])
 
     # Store: full tiles with plain vector stores; edge tiles row by row (rows < mr), the columns >= nr masked off.
     mask_ty = ir.VectorType(I1, W)
-    masked_load = _intrinsic(module, f"llvm.masked.load.v{W}f32.p0",
+    masked_load = declaration(module, f"llvm.masked.load.v{W}f32.p0",
                              ir.FunctionType(vty, [vty.as_pointer(), I32, mask_ty, vty]))
-    masked_store = _intrinsic(module, f"llvm.masked.store.v{W}f32.p0",
+    masked_store = declaration(module, f"llvm.masked.store.v{W}f32.p0",
                               ir.FunctionType(VOID, [vty, vty.as_pointer(), I32, mask_ty]))
     lanes = ir.Constant(ir.VectorType(I64, W), list(range(W)))
     zero_v = ir.Constant(vty, [0.0] * W)
@@ -313,31 +247,31 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     def store_rows(accumulate: bool, masked: bool, edge_rows: bool):
         masks = []
         if masked:
-            limit = b.insert_element(ir.Constant(ir.VectorType(I64, W), ir.Undefined), f["nr"], _c(0, I32))
+            limit = b.insert_element(ir.Constant(ir.VectorType(I64, W), ir.Undefined), f["nr"], const(0, I32))
             limit = b.shuffle_vector(limit, ir.Constant(ir.VectorType(I64, W), ir.Undefined), splat_mask)
             masks = [b.icmp_signed("<", b.add(lanes, ir.Constant(ir.VectorType(I64, W), [v * W] * W)), limit)
                      for v in range(nv)]
         for r in range(MR):
             def one_row():
                 for v in range(nv):
-                    p = b.bitcast(c_ptr(r, _c(v * W)), vty.as_pointer())
+                    p = b.bitcast(c_ptr(r, const(v * W)), vty.as_pointer())
                     value = b.load(accs[r][v])
                     if masked:
                         if accumulate:
-                            value = b.fadd(value, b.call(masked_load, [p, _c(4, I32), masks[v], zero_v]))
-                        b.call(masked_store, [value, p, _c(4, I32), masks[v]])
+                            value = b.fadd(value, b.call(masked_load, [p, const(4, I32), masks[v], zero_v]))
+                        b.call(masked_store, [value, p, const(4, I32), masks[v]])
                     else:
                         if accumulate:
                             value = b.fadd(value, b.load(p, align=4))
                         b.store(value, p, align=4)
             if edge_rows and r > 0:
-                with b.if_then(b.icmp_signed("<", _c(r), f["mr"])):
+                with b.if_then(b.icmp_signed("<", const(r), f["mr"])):
                     one_row()
             else:
                 one_row()
 
-    full_cols = b.icmp_signed("==", f["nr"], _c(NR))
-    full = b.and_(b.icmp_signed("==", f["mr"], _c(MR)), full_cols)
+    full_cols = b.icmp_signed("==", f["nr"], const(NR))
+    full = b.and_(b.icmp_signed("==", f["mr"], const(MR)), full_cols)
     with b.if_else(f["accum"]) as (acc_then, acc_else):
         for accumulate, ctx in ((True, acc_then), (False, acc_else)):
             with ctx:
@@ -387,55 +321,55 @@ def _emit_pack(module: ir.Module, name: str, R: int, W: int) -> ir.Function:
     zero-padding the last panel. When rows are contiguous (sk == 1: A as stored, B transposed) W x W tiles are
     loaded as vectors and transposed in registers; when columns are (si == 1) LLVM vectorizes the plain copy.
     The transposed stores are full vectors that may run up to W floats past a panel: the buffers have slack."""
-    f = _Function(module, name, ir.FunctionType(VOID, [FP, I64, I64, I64, I64, FP]),
-                  ("src", "si", "sk", "n", "kc", "dst"))
+    f = IRFunction(module, name, ir.FunctionType(VOID, [FP, I64, I64, I64, I64, FP]),
+                   ("src", "si", "sk", "n", "kc", "dst"))
     for arg in (f["src"], f["dst"]):
         arg.add_attribute("noalias")
     b = f.b
     vty = ir.VectorType(F32, W)
 
-    def copy_panel(src, panel, si, sk, rows, k_start=_c(0)):
+    def copy_panel(src, panel, si, sk, rows, k_start=const(0)):
         with f.loop(k_start, f["kc"], 1, "pk") as k:
             for r in range(R):
-                row = _c(r) if rows is None else f.min(_c(r), b.sub(rows, _c(1)))
+                row = const(r) if rows is None else f.min(const(r), b.sub(rows, const(1)))
                 value = b.load(b.gep(src, [b.add(b.mul(row, si), b.mul(k, sk))]))
                 if rows is not None:
-                    value = b.select(b.icmp_signed("<", _c(r), rows), value, ir.Constant(F32, 0.0))
-                b.store(value, b.gep(panel, [b.add(b.mul(k, _c(R)), _c(r))]))
+                    value = b.select(b.icmp_signed("<", const(r), rows), value, ir.Constant(F32, 0.0))
+                b.store(value, b.gep(panel, [b.add(b.mul(k, const(R)), const(r))]))
 
     def transpose_panel(src, panel):
-        full = b.mul(b.sdiv(f["kc"], _c(W)), _c(W))
+        full = b.mul(b.sdiv(f["kc"], const(W)), const(W))
         with f.loop(0, full, W, "tk") as k0:
             for g in range(0, R, W):
                 count = min(W, R - g)
-                vecs = [b.load(b.bitcast(b.gep(src, [b.add(b.mul(_c(g + r), f["si"]), k0)]), vty.as_pointer()),
+                vecs = [b.load(b.bitcast(b.gep(src, [b.add(b.mul(const(g + r), f["si"]), k0)]), vty.as_pointer()),
                                align=4) for r in range(count)]
                 vecs += [ir.Constant(vty, ir.Undefined)] * (W - count)
                 for k, vec in enumerate(_transpose(b, vecs, W)):
-                    dst = b.gep(panel, [b.add(b.mul(b.add(k0, _c(k)), _c(R)), _c(g))])
+                    dst = b.gep(panel, [b.add(b.mul(b.add(k0, const(k)), const(R)), const(g))])
                     b.store(vec, b.bitcast(dst, vty.as_pointer()), align=4)
-        copy_panel(src, panel, f["si"], _c(1), None, full)
+        copy_panel(src, panel, f["si"], const(1), None, full)
 
-    full_panels = b.mul(b.sdiv(f["n"], _c(R)), _c(R))
-    with b.if_else(b.icmp_signed("==", f["si"], _c(1))) as (unit_i, other):
+    full_panels = b.mul(b.sdiv(f["n"], const(R)), const(R))
+    with b.if_else(b.icmp_signed("==", f["si"], const(1))) as (unit_i, other):
         with unit_i:
             # Rows of the source run along the panels: read each row once, sequentially, into every panel.
             with f.loop(0, f["kc"], 1, "uk") as k:
                 row = b.gep(f["src"], [b.mul(k, f["sk"])])
-                dst_row = b.gep(f["dst"], [b.mul(k, _c(R))])
+                dst_row = b.gep(f["dst"], [b.mul(k, const(R))])
                 with f.loop(0, full_panels, R, "ui") as i:
                     src, dst = b.gep(row, [i]), b.gep(dst_row, [b.mul(i, f["kc"])])
                     offset = 0
                     for width in _chunks(R, W):       # exact-size vector moves: no overread, no overlap
                         cty = ir.VectorType(F32, width).as_pointer()
-                        value = b.load(b.bitcast(b.gep(src, [_c(offset)]), cty), align=4)
-                        b.store(value, b.bitcast(b.gep(dst, [_c(offset)]), cty), align=4)
+                        value = b.load(b.bitcast(b.gep(src, [const(offset)]), cty), align=4)
+                        b.store(value, b.bitcast(b.gep(dst, [const(offset)]), cty), align=4)
                         offset += width
         with other:
             with f.loop(0, full_panels, R, "pi") as i:
                 src = b.gep(f["src"], [b.mul(i, f["si"])])
                 panel = b.gep(f["dst"], [b.mul(i, f["kc"])])
-                with b.if_else(b.icmp_signed("==", f["sk"], _c(1))) as (unit_k, general):
+                with b.if_else(b.icmp_signed("==", f["sk"], const(1))) as (unit_k, general):
                     with unit_k:
                         transpose_panel(src, panel)
                     with general:
@@ -456,28 +390,28 @@ def _emit_pack_entry(module: ir.Module, cfg: GemmConfig, operand: str) -> ir.Fun
     R = cfg.mr if operand == "a" else cfg.nr
     name = f"hybrid_gemm_pack_{operand}"
     pack = module.globals.get(name) or _emit_pack(module, name, R, cfg.width)
-    f = _Function(module, f"hybrid_sgemm_pack_{operand}", PACK_TYPE, PACK_ARGS, internal=False)
+    f = IRFunction(module, f"hybrid_sgemm_pack_{operand}", PACK_TYPE, PACK_ARGS, internal=False)
     b = f.b
     rows, K = f["rows"], f["K"]
     # (stride between panel rows, stride along K) of the source: A's rows are op(A)'s rows, B's are op(B)'s columns
-    trans = b.icmp_signed("==", f["trans"], _c(TRANS, I32))
+    trans = b.icmp_signed("==", f["trans"], const(TRANS, I32))
     if operand == "b":
         trans = b.not_(trans)
-    si, sk = b.select(trans, _c(1), f["ld"]), b.select(trans, f["ld"], _c(1))
+    si, sk = b.select(trans, const(1), f["ld"]), b.select(trans, f["ld"], const(1))
     kblock = _kblock(f, K, cfg)
     block_stride, panel_floats = _packed_layout(f, rows, kblock, cfg, R)
-    panels = f.ceil_div(rows, _c(R))
-    nth = f.max(b.sext(f["nthreads"], I64), _c(1))
+    panels = f.ceil_div(rows, const(R))
+    nth = f.max(b.sext(f["nthreads"], I64), const(1))
     tid = b.sext(f["tid"], I64)
     p_lo = b.sdiv(b.mul(panels, tid), nth)
-    p_hi = b.sdiv(b.mul(panels, b.add(tid, _c(1))), nth)
+    p_hi = b.sdiv(b.mul(panels, b.add(tid, const(1))), nth)
     with f.loop(0, K, kblock, "pc") as pc:
         kc = f.min(kblock, b.sub(K, pc))
         block = b.gep(f["dst"], [b.mul(b.sdiv(pc, kblock), block_stride)])
         with f.loop(p_lo, p_hi, 1, "p") as p:
-            row = b.mul(p, _c(R))
+            row = b.mul(p, const(R))
             src = b.gep(f["src"], [b.add(b.mul(row, si), b.mul(pc, sk))])
-            b.call(pack, [src, si, sk, f.min(_c(R), b.sub(rows, row)), kc, b.gep(block, [b.mul(p, panel_floats)])])
+            b.call(pack, [src, si, sk, f.min(const(R), b.sub(rows, row)), kc, b.gep(block, [b.mul(p, panel_floats)])])
     f.finish()
     return f.fn
 
@@ -492,21 +426,16 @@ def _emit_pool(module: ir.Module):
     return busy, bufs
 
 
-def _libc(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
-    existing = module.globals.get(name)
-    return existing if existing is not None else ir.Function(module, fnty, name)
-
-
-def _call_ukernel(f: _Function, ukernels: list, cfg: GemmConfig, args: list) -> None:
+def _call_ukernel(f: IRFunction, ukernels: list, cfg: GemmConfig, args: list) -> None:
     """Call the narrowest micro-kernel variant whose vectors cover the tile's nr columns (the last argument)."""
     b = f.b
-    vectors = f.ceil_div(args[-1], _c(cfg.width))
+    vectors = f.ceil_div(args[-1], const(cfg.width))
     *narrow, (_, full) = ukernels
     if not narrow:
         b.call(full, args)
         return
     nv, kernel = narrow[0]
-    with b.if_else(b.icmp_signed("<=", vectors, _c(nv))) as (then, otherwise):
+    with b.if_else(b.icmp_signed("<=", vectors, const(nv))) as (then, otherwise):
         with then:
             b.call(kernel, args)
         with otherwise:
@@ -519,59 +448,57 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
     pack_a = module.globals.get("hybrid_gemm_pack_a") or _emit_pack(module, "hybrid_gemm_pack_a", cfg.mr, cfg.width)
     pack_b = module.globals.get("hybrid_gemm_pack_b") or _emit_pack(module, "hybrid_gemm_pack_b", cfg.nr, cfg.width)
     busy, bufs = _emit_pool(module)
-    malloc = _libc(module, "malloc", ir.FunctionType(I8P, [I64]))
-    free = _libc(module, "free", ir.FunctionType(VOID, [I8P]))
-    names = SGEMM_ARGS[:13] + ("tid", "m_lo", "m_hi", "n_lo", "n_hi")
-    f = _Function(module, "hybrid_gemm_generated",
-                  ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64]), names)
+    malloc = declaration(module, "malloc", ir.FunctionType(I8P, [I64]))
+    free = declaration(module, "free", ir.FunctionType(VOID, [I8P]))
+    f = IRFunction(module, "hybrid_gemm_generated", THREAD_TYPE, THREAD_ARGS)
     b = f.b
     MR, NR = cfg.mr, cfg.nr
     a_floats = cfg.mc * cfg.kc + 2 * cfg.width        # + slack for the packers' full-vector stores
     nbytes = (a_floats + cfg.kc * cfg.nc + 2 * cfg.width) * 4 + 64
 
     # Take this tid's pooled buffer (or a temporary one when another call holds it).
-    slot = b.and_(b.zext(f["tid"], I64), _c(POOL_SLOTS - 1))
-    busy_ptr = b.gep(busy, [_c(0), slot])
-    buf_ptr = b.gep(bufs, [_c(0), slot])
-    owned = b.extract_value(b.cmpxchg(busy_ptr, _c(0, I32), _c(1, I32), "acquire", "monotonic"), 1)
+    slot = b.and_(b.zext(f["tid"], I64), const(POOL_SLOTS - 1))
+    busy_ptr = b.gep(busy, [const(0), slot])
+    buf_ptr = b.gep(bufs, [const(0), slot])
+    owned = b.extract_value(b.cmpxchg(busy_ptr, const(0, I32), const(1, I32), "acquire", "monotonic"), 1)
     raw = f.var(ir.Constant(I8P, None), "raw")
     with b.if_else(owned) as (then, otherwise):
         with then:
             b.store(b.load(buf_ptr), raw)
             with b.if_then(b.icmp_unsigned("==", b.load(raw), ir.Constant(I8P, None))):
-                b.store(b.call(malloc, [_c(nbytes)]), raw)
+                b.store(b.call(malloc, [const(nbytes)]), raw)
                 b.store(b.load(raw), buf_ptr)
         with otherwise:
-            b.store(b.call(malloc, [_c(nbytes)]), raw)
-    aligned = b.and_(b.add(b.ptrtoint(b.load(raw), I64), _c(63)), _c(~63))
+            b.store(b.call(malloc, [const(nbytes)]), raw)
+    aligned = b.and_(b.add(b.ptrtoint(b.load(raw), I64), const(63)), const(~63))
     abuf = b.inttoptr(aligned, FP)
-    bbuf = b.gep(abuf, [_c(a_floats)])
+    bbuf = b.gep(abuf, [const(a_floats)])
 
-    one = _c(1)
-    trans_a = b.icmp_signed("==", f["transA"], _c(TRANS, I32))
-    a_packed = b.icmp_signed("==", f["transA"], _c(PACKED, I32))
-    b_packed = b.icmp_signed("==", f["transB"], _c(PACKED, I32))
-    trans_b = b.icmp_signed("==", f["transB"], _c(TRANS, I32))
+    one = const(1)
+    trans_a = b.icmp_signed("==", f["transA"], const(TRANS, I32))
+    a_packed = b.icmp_signed("==", f["transA"], const(PACKED, I32))
+    b_packed = b.icmp_signed("==", f["transB"], const(PACKED, I32))
+    trans_b = b.icmp_signed("==", f["transB"], const(TRANS, I32))
     rs_a, cs_a = b.select(trans_a, one, f["lda"]), b.select(trans_a, f["lda"], one)
     rs_b, cs_b = b.select(trans_b, one, f["ldb"]), b.select(trans_b, f["ldb"], one)
     K = f["K"]
     kblock = _kblock(f, K, cfg)
     a_block_stride, a_panel = _packed_layout(f, f["M"], kblock, cfg, cfg.mr)
     b_block_stride, b_panel = _packed_layout(f, f["N"], kblock, cfg, cfg.nr)
-    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), const(0))
 
     with f.loop(f["n_lo"], f["n_hi"], cfg.nc, "jc") as jc:
-        nc = f.min(_c(cfg.nc), b.sub(f["n_hi"], jc))
+        nc = f.min(const(cfg.nc), b.sub(f["n_hi"], jc))
         with f.loop(0, K, kblock, "pc") as pc:
             kc = f.min(kblock, b.sub(K, pc))
-            accum = b.icmp_signed(">", pc, _c(0))
+            accum = b.icmp_signed(">", pc, const(0))
             last = b.icmp_signed(">=", b.add(pc, kc), K)
             # One row panel (M <= MR) and B row-major: each B element is used exactly once, so packing it
             # would cost as much as the math; full NR-wide panels are read in place, only the ragged last
             # columns are packed. (With more row panels the strided re-reads of B cost more than packing.)
-            direct = b.and_(b.icmp_signed("==", f["transB"], _c(0, I32)),
-                            b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), _c(MR)))
-            ncf = b.select(direct, b.mul(b.sdiv(nc, _c(NR)), _c(NR)), _c(0))
+            direct = b.and_(b.icmp_signed("==", f["transB"], const(0, I32)),
+                            b.icmp_signed("<=", b.sub(f["m_hi"], f["m_lo"]), const(MR)))
+            ncf = b.select(direct, b.mul(b.sdiv(nc, const(NR)), const(NR)), const(0))
             b_block = b.gep(f["B"], [b.add(b.mul(pc, rs_b), b.mul(jc, cs_b))])
             with b.if_then(b.not_(b_packed)):
                 b.call(pack_b, [b.gep(b_block, [b.mul(ncf, cs_b)]), cs_b, rs_b, b.sub(nc, ncf), kc,
@@ -579,37 +506,37 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
             b_prepacked = b.gep(f["B"], [b.mul(b.sdiv(pc, kblock), b_block_stride)])
             a_prepacked = b.gep(f["A"], [b.mul(b.sdiv(pc, kblock), a_block_stride)])
             with f.loop(f["m_lo"], f["m_hi"], cfg.mc, "ic") as ic:
-                mc = f.min(_c(cfg.mc), b.sub(f["m_hi"], ic))
+                mc = f.min(const(cfg.mc), b.sub(f["m_hi"], ic))
                 # Few columns (cfg.direct_a_cols) and A row-major: each A element meets few B panels, so full MR-row
                 # panels are read in place (MR sequential row streams) and only the ragged last rows are packed.
                 # Measured on AVX2: +10% at N = 64, +40% at N = 10, +2-4% up to 256, -2% beyond.
-                direct_a = b.and_(b.icmp_signed("==", f["transA"], _c(0, I32)),
-                                  b.icmp_signed("<=", b.sub(f["n_hi"], f["n_lo"]), _c(cfg.direct_a_cols)))
-                mcf = b.select(direct_a, b.mul(b.sdiv(mc, _c(MR)), _c(MR)), _c(0))
+                direct_a = b.and_(b.icmp_signed("==", f["transA"], const(0, I32)),
+                                  b.icmp_signed("<=", b.sub(f["n_hi"], f["n_lo"]), const(cfg.direct_a_cols)))
+                mcf = b.select(direct_a, b.mul(b.sdiv(mc, const(MR)), const(MR)), const(0))
                 a_block = b.gep(f["A"], [b.add(b.mul(ic, rs_a), b.mul(pc, cs_a))])
                 with b.if_then(b.not_(a_packed)):
                     b.call(pack_a, [b.gep(a_block, [b.mul(mcf, rs_a)]), rs_a, cs_a, b.sub(mc, mcf), kc,
                                     b.gep(abuf, [b.mul(mcf, kc)])])
                 with f.loop(0, nc, EPILOGUE_COLS, "jg") as jg:
-                    jend = f.min(b.add(jg, _c(EPILOGUE_COLS)), nc)
+                    jend = f.min(b.add(jg, const(EPILOGUE_COLS)), nc)
                     with f.loop(jg, jend, NR, "jr") as jr:
-                        nr = f.min(_c(NR), b.sub(nc, jr))
+                        nr = f.min(const(NR), b.sub(nc, jr))
                         in_place = b.icmp_signed("<", jr, ncf)
                         pb = b.select(in_place, b.gep(b_block, [jr]), b.gep(bbuf, [b.mul(jr, kc)]))
-                        pb = b.select(b_packed, b.gep(b_prepacked, [b.mul(b.sdiv(b.add(jc, jr), _c(NR)), b_panel)]),
+                        pb = b.select(b_packed, b.gep(b_prepacked, [b.mul(b.sdiv(b.add(jc, jr), const(NR)), b_panel)]),
                                       pb)
-                        ldbk = b.select(in_place, f["ldb"], _c(NR))
+                        ldbk = b.select(in_place, f["ldb"], const(NR))
                         c_col = b.gep(f["C"], [b.add(jc, jr)])
                         with f.loop(0, mc, MR, "ir") as i_r:
-                            mr = f.min(_c(MR), b.sub(mc, i_r))
+                            mr = f.min(const(MR), b.sub(mc, i_r))
                             c_tile = b.gep(c_col, [b.mul(b.add(ic, i_r), f["ldc"])])
                             a_in_place = b.icmp_signed("<", i_r, mcf)
                             pa = b.select(a_in_place, b.gep(a_block, [b.mul(i_r, f["lda"])]),
                                           b.gep(abuf, [b.mul(i_r, kc)]))
-                            pa = b.select(a_packed, b.gep(a_prepacked, [b.mul(b.sdiv(b.add(ic, i_r), _c(MR)),
+                            pa = b.select(a_packed, b.gep(a_prepacked, [b.mul(b.sdiv(b.add(ic, i_r), const(MR)),
                                                                               a_panel)]), pa)
-                            ars = b.select(a_in_place, f["lda"], _c(1))
-                            aks = b.select(a_in_place, _c(1), _c(MR))
+                            ars = b.select(a_in_place, f["lda"], const(1))
+                            aks = b.select(a_in_place, const(1), const(MR))
                             _call_ukernel(f, ukernels, cfg, [kc, pa, ars, aks, pb, ldbk, c_tile, f["ldc"], accum,
                                                              mr, nr])
                     with b.if_then(b.and_(last, has_epilogue)):
@@ -618,7 +545,7 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
 
     with b.if_else(owned) as (then, otherwise):
         with then:
-            b.store_atomic(_c(0, I32), busy_ptr, "release", 4)
+            b.store_atomic(const(0, I32), busy_ptr, "release", 4)
         with otherwise:
             b.call(free, [b.load(raw)])
     f.finish()
@@ -628,16 +555,14 @@ def _emit_generated(module: ir.Module, cfg: GemmConfig) -> ir.Function:
 def _emit_openblas(module: ir.Module) -> ir.Function:
     """One thread's rectangle through cblas_sgemm, in row panels, each followed by its epilogue."""
     blas = ir.Function(module, BLAS_TYPE, BLAS_SYMBOL)
-    names = SGEMM_ARGS[:13] + ("tid", "m_lo", "m_hi", "n_lo", "n_hi")
-    f = _Function(module, "hybrid_gemm_openblas",
-                  ir.FunctionType(VOID, list(SGEMM_TYPE.args[:13]) + [I32, I64, I64, I64, I64]), names)
+    f = IRFunction(module, "hybrid_gemm_openblas", THREAD_TYPE, THREAD_ARGS)
     b = f.b
     n = b.sub(f["n_hi"], f["n_lo"])
-    rows = f.max(_c(64), b.sdiv(_c(BLAS_PANEL_FLOATS), n))
-    trans_a = b.icmp_signed("!=", f["transA"], _c(0, I32))
-    trans_b = b.icmp_signed("!=", f["transB"], _c(0, I32))
+    rows = f.max(const(64), b.sdiv(const(BLAS_PANEL_FLOATS), n))
+    trans_a = b.icmp_signed("!=", f["transA"], const(0, I32))
+    trans_b = b.icmp_signed("!=", f["transB"], const(0, I32))
     b_ptr = b.gep(f["B"], [b.select(trans_b, b.mul(f["n_lo"], f["ldb"]), f["n_lo"])])
-    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), const(0))
 
     def i32(x):
         return b.trunc(x, I32)
@@ -646,9 +571,9 @@ def _emit_openblas(module: ir.Module) -> ir.Function:
         m = f.min(rows, b.sub(f["m_hi"], i))
         a_ptr = b.gep(f["A"], [b.select(trans_a, i, b.mul(i, f["lda"]))])
         c_ptr = b.gep(f["C"], [b.add(b.mul(i, f["ldc"]), f["n_lo"])])
-        b.call(blas, [_c(101, I32),                                                  # CblasRowMajor
-                      b.select(trans_a, _c(112, I32), _c(111, I32)),                 # CblasTrans / NoTrans
-                      b.select(trans_b, _c(112, I32), _c(111, I32)),
+        b.call(blas, [const(101, I32),                                                  # CblasRowMajor
+                      b.select(trans_a, const(112, I32), const(111, I32)),                 # CblasTrans / NoTrans
+                      b.select(trans_b, const(112, I32), const(111, I32)),
                       i32(m), i32(n), i32(f["K"]), ir.Constant(F32, 1.0), a_ptr, i32(f["lda"]), b_ptr,
                       i32(f["ldb"]), ir.Constant(F32, 0.0), c_ptr, i32(f["ldc"])])
         with b.if_then(has_epilogue):
@@ -657,7 +582,7 @@ def _emit_openblas(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _prefer_openblas(f: _Function, cfg: GemmConfig, rows, N, K):
+def _prefer_openblas(f: IRFunction, cfg: GemmConfig, rows, N, K):
     """The shape class where OpenBLAS is faster (bench/gemm_shapes.py, CPU time; `rows`: the height of each thread's
     rectangle, the same for all, so every thread picks alike):
     outputs narrower than the NR-wide register tile, where the generated kernel packs B zero-padded to NR columns
@@ -668,11 +593,11 @@ def _prefer_openblas(f: _Function, cfg: GemmConfig, rows, N, K):
     padded B panel dominates (N = 6: 0.2-0.9x, N = 10-48: 0.2-0.99x); from 256 rows the generated kernel wins up to
     N = 32 (N = 6: 1.0-1.35x, N = 10: 1.0-1.4x, N = 32: 1.0-1.3x) but not at N = 48 (0.85-1.05x)."""
     b = f.b
-    narrow = b.icmp_signed("<", N, _c(cfg.nr))
+    narrow = b.icmp_signed("<", N, const(cfg.nr))
     if cfg.width < 16:
-        return b.and_(narrow, b.icmp_signed("<=", K, _c(512)))
-    few_rows = b.icmp_signed("<", rows, _c(256))
-    return b.and_(narrow, b.or_(few_rows, b.icmp_signed(">", N, _c(cfg.nr // 2))))
+        return b.and_(narrow, b.icmp_signed("<=", K, const(512)))
+    few_rows = b.icmp_signed("<", rows, const(256))
+    return b.and_(narrow, b.or_(few_rows, b.icmp_signed(">", N, const(cfg.nr // 2))))
 
 
 def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
@@ -682,38 +607,38 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
         for operand in ("a", "b"):
             _emit_pack_entry(module, cfg, operand)
     openblas = _emit_openblas(module) if impl in ("auto", "openblas") else None
-    f = _Function(module, "hybrid_sgemm", SGEMM_TYPE, SGEMM_ARGS, internal=False)
+    f = IRFunction(module, "hybrid_sgemm", SGEMM_TYPE, SGEMM_ARGS, internal=False)
     b = f.b
     M, N, K = f["M"], f["N"], f["K"]
-    with b.if_then(b.or_(b.icmp_signed("<=", M, _c(0)), b.icmp_signed("<=", N, _c(0)))):
+    with b.if_then(b.or_(b.icmp_signed("<=", M, const(0)), b.icmp_signed("<=", N, const(0)))):
         b.ret_void()
-    nth = f.max(b.sext(f["nthreads"], I64), _c(1))
+    nth = f.max(b.sext(f["nthreads"], I64), const(1))
     tid = b.sext(f["tid"], I64)
     # Split C into tm x tn rectangles (tm * tn = nthreads) minimising per-thread work plus packing.
-    mpanels, npanels = f.ceil_div(M, _c(cfg.mr)), f.ceil_div(N, _c(cfg.nr))
-    best_cost = f.var(_c(2 ** 62), "best_cost")
-    best_tm = f.var(_c(1), "best_tm")
-    with f.loop(1, b.add(nth, _c(1)), 1, "tm") as tm:
-        with b.if_then(b.icmp_signed("==", b.srem(nth, tm), _c(0))):
+    mpanels, npanels = f.ceil_div(M, const(cfg.mr)), f.ceil_div(N, const(cfg.nr))
+    best_cost = f.var(const(2 ** 62), "best_cost")
+    best_tm = f.var(const(1), "best_tm")
+    with f.loop(1, b.add(nth, const(1)), 1, "tm") as tm:
+        with b.if_then(b.icmp_signed("==", b.srem(nth, tm), const(0))):
             tn = b.sdiv(nth, tm)
-            mt = b.mul(f.ceil_div(mpanels, tm), _c(cfg.mr))
-            nt = b.mul(f.ceil_div(npanels, tn), _c(cfg.nr))
-            cost = b.add(b.sdiv(b.mul(mt, nt), _c(16)), b.add(mt, nt))
+            mt = b.mul(f.ceil_div(mpanels, tm), const(cfg.mr))
+            nt = b.mul(f.ceil_div(npanels, tn), const(cfg.nr))
+            cost = b.add(b.sdiv(b.mul(mt, nt), const(16)), b.add(mt, nt))
             with b.if_then(b.icmp_signed("<", cost, b.load(best_cost))):
                 b.store(cost, best_cost)
                 b.store(tm, best_tm)
     tm = b.load(best_tm)
     tn = b.sdiv(nth, tm)
-    mt = b.mul(f.ceil_div(mpanels, tm), _c(cfg.mr))
-    nt = b.mul(f.ceil_div(npanels, tn), _c(cfg.nr))
+    mt = b.mul(f.ceil_div(mpanels, tm), const(cfg.mr))
+    nt = b.mul(f.ceil_div(npanels, tn), const(cfg.nr))
     m_lo = b.mul(b.sdiv(tid, tn), mt)
     n_lo = b.mul(b.srem(tid, tn), nt)
     m_hi = f.min(b.add(m_lo, mt), M)
     n_hi = f.min(b.add(n_lo, nt), N)
     with b.if_then(b.or_(b.icmp_signed(">=", m_lo, m_hi), b.icmp_signed(">=", n_lo, n_hi))):
         b.ret_void()
-    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), _c(0))
-    with b.if_then(b.icmp_signed("<=", K, _c(0))):
+    has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(f["epilogue"], I64), const(0))
+    with b.if_then(b.icmp_signed("<=", K, const(0))):
         with f.loop(m_lo, m_hi, 1, "zi") as i:
             with f.loop(n_lo, n_hi, 1, "zj") as j:
                 b.store(ir.Constant(F32, 0.0), b.gep(f["C"], [b.add(b.mul(i, f["ldc"]), j)]))
@@ -721,16 +646,28 @@ def _emit_entry(module: ir.Module, impl: str, cfg: GemmConfig) -> ir.Function:
             b.call(f["epilogue"], [m_lo, m_hi, n_lo, n_hi, f["C"], f["ldc"], f["ctx"]])
         b.ret_void()
     args = list(f.fn.args[:13]) + [f["tid"], m_lo, m_hi, n_lo, n_hi]
-    if generated is None or openblas is None:
-        b.call(generated or openblas, args)
-    else:
-        not_packed = b.and_(b.icmp_signed("!=", f["transA"], _c(PACKED, I32)),
-                            b.icmp_signed("!=", f["transB"], _c(PACKED, I32)))
+
+    def blocked_or_openblas():
+        if generated is None or openblas is None:
+            b.call(generated or openblas, args)
+            return
+        not_packed = b.and_(b.icmp_signed("!=", f["transA"], const(PACKED, I32)),
+                            b.icmp_signed("!=", f["transB"], const(PACKED, I32)))
         with b.if_else(b.and_(not_packed, _prefer_openblas(f, cfg, mt, N, K))) as (then, otherwise):
             with then:
                 b.call(openblas, args)
             with otherwise:
                 b.call(generated, args)
+
+    if generated is None:
+        blocked_or_openblas()
+    else:
+        dot = emit_dot(module, cfg.width, THREAD_TYPE, THREAD_ARGS)
+        with b.if_else(takes_dot(b, N, K, f["transA"], f["transB"], cfg.width, cfg.dot_max_n)) as (then, otherwise):
+            with then:
+                b.call(dot, args)
+            with otherwise:
+                blocked_or_openblas()
     f.finish()
     return f.fn
 

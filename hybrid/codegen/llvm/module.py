@@ -477,10 +477,11 @@ def sgemm_source_key(impl: str) -> str:
     must never be loaded where it is not)."""
     import hashlib
 
-    from . import gemm, support
+    from . import gemm, gemm_dot, irbuild, support
 
     h = hashlib.sha256(gemm.resolve_impl(impl).encode())
-    for source in (gemm.SOURCE_TEXT, support.SOURCE_TEXT):   # the texts this process imported, not today's files
+    # the texts this process imported, not today's files
+    for source in (gemm.SOURCE_TEXT, gemm_dot.SOURCE_TEXT, irbuild.SOURCE_TEXT, support.SOURCE_TEXT):
         h.update(source)
     return "hybrid_sgemm:" + h.hexdigest()
 

@@ -23,7 +23,7 @@ layers: ~5% of the forward). Such a GEMM reads B from a `prepacked` buffer that 
 and the entry point refills with `hybrid_sgemm_pack_b` only when the parameter changed (its write
 token; runtime._PackedParams).
   1. find f32 GEMMs whose B is a kernel input that is a graph parameter, one matrix for
-     every batch entry;
+     every batch entry, except the narrow ones the dot-product kernel reads in place (gemm_dot.py);
   2. add a `prepacked` buffer `<B>@prepacked[KxN]` and record it on the GEMM; return what the
      runtime needs to fill it (`ParamPack`).
 """
@@ -99,6 +99,8 @@ def prepack_params(k: Kernel, is_param: Callable[[int], bool], impl: str) -> lis
             continue
         src = k.buffers[g.b]
         if src.role != "input" or not is_param(src.index) or g.K == 0:
+            continue
+        if gemm.host_config().runs_as_dot(g.N, g.K, g.trans_a, g.trans_b):   # reads the weight rows in place
             continue
         name = f"{g.b}@prepacked[{g.K}x{g.N}{'T' if g.trans_b else ''}]"
         if name not in k.buffers:
