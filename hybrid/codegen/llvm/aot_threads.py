@@ -2,7 +2,7 @@
 
 The generated `<name>_run_part(inputs, outputs, workspace, barrier, tid, nthreads)` runs one
 thread's share of the model and meets the others at the spin barrier in the generated code
-(support.barrier_ir), like runtime.Team does in process. This C wrapper exports
+(support.barrier_ir), like team.Team does in process. This C wrapper exports
     int <name>_run_threads(inputs, outputs, workspace, int num_threads)
     int <name>_run(inputs, outputs, workspace)        (= _run_threads with num_threads 0)
 num_threads <= 0 means HYBRID_NUM_THREADS (read by the library at run time, at most
@@ -14,7 +14,7 @@ The library keeps a pool of num_threads - 1 persistent pthreads (started by the 
 that wants them, sleeping on a condition variable between calls); a call wakes them, runs
 tid 0 itself and waits until they are done. Starting threads per call instead cost 45-160 us
 of pthread_create + join on the 2-core dev box: LeNet-5 batch 64 ran 1.37 ms on one thread but
-1.52 ms on two. Like runtime.Team, a call that finds the pool busy (another thread of the
+1.52 ms on two. Like team.Team, a call that finds the pool busy (another thread of the
 process is running the model) runs on its own thread alone. A failed pthread_create only means
 fewer threads; a forked child starts a fresh pool. The library is linked -z nodelete so the
 pool's threads never outlive its code.

@@ -4,8 +4,8 @@
   viewing it has been freed (its refcount drops back to the pool's own references), so a
   steady loop reuses warm pages and never overwrites an array the user still holds.
 - One arena per concurrent call (a small free list), allocated once and reused.
-- `Team`: nthreads - 1 persistent Python threads plus the caller each call the entry point
-  through ctypes (which releases the GIL) with their (tid, nthreads); the generated code
+- `team.Team`: nthreads - 1 persistent helper threads, waiting in native code between calls,
+  plus the caller each run the entry point with their (tid, nthreads); the generated code
   synchronizes with its own spin barrier, so no Python runs between kernels. A call that
   finds the team busy (another Python thread is using it) runs single-threaded instead. A
   forked child gets fresh teams, locks and arenas (os.register_at_fork).
@@ -37,6 +37,7 @@ from ..kernel.describe import first_failure
 from ..schedule_choice import ScheduleChoice
 from . import profiling
 from .support import BARRIER_BYTES
+from .team import Team
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                               ctypes.c_int32)
@@ -94,63 +95,6 @@ class OutputAllocator:
                         out.append(buf.view())
                     addrs.append(buf.ctypes.data)
         return out, addrs
-
-
-class Team:
-    """nthreads callers of one entry point; see the module doc. The helper threads start at the
-    first call, and again in a forked child (fork copies only the calling thread: the child's
-    team would wait forever on helpers that do not exist)."""
-
-    def __init__(self, fn: Callable, nthreads: int):
-        self.fn, self.n = fn, nthreads
-        self.threads: list[threading.Thread] = []
-        self.reset()
-
-    def reset(self) -> None:
-        """Fresh synchronization state and no threads (also the after-fork state of a child)."""
-        self.busy = threading.Lock()
-        self.go = [threading.Semaphore(0) for _ in range(self.n - 1)]
-        self.done = threading.Semaphore(0)
-        self.args: tuple = ()
-        self.stopping = False
-        self.threads = []
-
-    def _start(self) -> None:
-        self.threads = [threading.Thread(target=self._work, args=(i + 1, self.go[i], self.done), daemon=True,
-                                         name=f"hybrid-{i + 1}") for i in range(self.n - 1)]
-        for t in self.threads:
-            t.start()
-
-    def _work(self, tid: int, go: threading.Semaphore, done: threading.Semaphore) -> None:
-        while True:
-            go.acquire()
-            if self.stopping:
-                return
-            table, arena, bar = self.args
-            self.fn(table, arena, bar, tid, self.n)
-            done.release()
-
-    def run(self, table: int, arena: int, bar: int) -> bool:
-        """Run on all threads; False (nothing run) when another call holds the team."""
-        if not self.busy.acquire(blocking=False):
-            return False
-        try:
-            if not self.threads:
-                self._start()
-            self.args = (table, arena, bar)
-            for g in self.go:
-                g.release()
-            self.fn(table, arena, bar, 0, self.n)
-            for _ in self.go:
-                self.done.acquire()
-        finally:
-            self.busy.release()
-        return True
-
-    def stop(self) -> None:
-        self.stopping = True
-        for g in self.go:
-            g.release()
 
 
 _RUNNERS: "weakref.WeakSet[Runner]" = weakref.WeakSet()
@@ -262,7 +206,7 @@ class Runner:
         self.const_ptrs = [c.ctypes.data for c in constants] + self.packs.addrs
         self.table_tails = {c: self.const_ptrs + tail for c, tail in self.barrier_tails.items()}
         self.contexts: list[_Context] = []
-        self.team = Team(self.fn, nthreads) if nthreads > 1 else None
+        self.team = Team(entry_address, nthreads) if nthreads > 1 else None
         if self.team is not None:
             weakref.finalize(self, self.team.stop)
         _RUNNERS.add(self)

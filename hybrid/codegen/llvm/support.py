@@ -19,12 +19,45 @@ _FUTEX = {"x86_64": 202, "aarch64": 98}   # SYS_futex; elsewhere waiters keep yi
 def barrier_ir(triple: str, linkage: str = "internal") -> str:
     """hb_barrier(ptr bar, i32 nt): sense-by-generation barrier; bar = {arrived, generation}, the
     number of sleepers now at byte 16 and the number of times a waiter went to sleep at byte 20 (so a
-    test or a profile can see that waiting threads sleep, without sampling the sleepers word). A waiter spins SPINS times with `pause`, then yields its core YIELDS
-    times, then sleeps on a futex on the generation word (Linux), so a thread kept waiting while
-    another runs a long single-threaded stage, or while the host is oversubscribed, stops using a
-    core. The last thread to arrive bumps the generation and wakes the sleepers, if any: the sleeper
-    counts itself before it rereads the generation and the releaser bumps it before it reads the
-    count (both sequentially consistent), so one of them sees the other."""
+    test or a profile can see that waiting threads sleep, without sampling the sleepers word). The last
+    thread to arrive starts the next generation (hb_next_generation); the others wait for it
+    (hb_wait_generation, SPINS pauses first). Both helpers are internal to the module; team.py's thread
+    team waits between calls on a block laid out the same way."""
+    return generation_ir(triple) + f"""define {linkage} void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
+entry:
+  %one = icmp sle i32 %nt, 1
+  br i1 %one, label %out, label %go
+go:
+  %genp = getelementptr i32, ptr %bar, i64 1
+  %gen = load atomic i32, ptr %genp acquire, align 4
+  %old = atomicrmw add ptr %bar, i32 1 acq_rel
+  %arrived = add i32 %old, 1
+  %last = icmp eq i32 %arrived, %nt
+  br i1 %last, label %release, label %wait
+release:
+  store atomic i32 0, ptr %bar monotonic, align 4
+  call void @hb_next_generation(ptr %bar)
+  br label %out
+wait:
+  %g = call i32 @hb_wait_generation(ptr %bar, i32 %gen, i32 {SPINS})
+  br label %out
+out:
+  ret void
+}}
+"""
+
+
+def generation_ir(triple: str) -> str:
+    """Two internal functions on a block laid out as the barrier's (generation i32 at byte 4, sleepers at
+    16, sleeps at 20):
+    - hb_wait_generation(ptr block, i32 seen, i32 spins) -> i32: waits until the generation is no longer
+      `seen` and returns it. It spins `spins` times with `pause`, then yields its core YIELDS times, then
+      sleeps on a futex on the generation word (Linux), so a thread kept waiting while another runs a long
+      single-threaded stage, or while the host is oversubscribed, stops using a core.
+    - hb_next_generation(ptr block): bumps the generation and wakes the sleepers, if any. A sleeper counts
+      itself before it rereads the generation and the bump comes before the count is read (both
+      sequentially consistent), so one of them sees the other; a woken sleeper takes itself off the
+      count when it runs again."""
     arch = triple.split("-")[0]
     x86 = arch in ("x86_64", "i686", "i386")
     pause = "call void @llvm.x86.sse2.pause()" if x86 else "fence seq_cst"
@@ -35,56 +68,46 @@ def barrier_ir(triple: str, linkage: str = "internal") -> str:
         wake = "  br label %out"
     else:
         decl += "declare i64 @syscall(i64, ...)\n"
-        sleep = f"""  %sleepers = getelementptr i8, ptr %bar, i64 16
+        sleep = f"""  %sleepers = getelementptr i8, ptr %block, i64 16
   %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
-  %sleepsp = getelementptr i8, ptr %bar, i64 20
+  %sleepsp = getelementptr i8, ptr %block, i64 20
   %n0 = atomicrmw add ptr %sleepsp, i32 1 monotonic
   %g2 = load atomic i32, ptr %genp seq_cst, align 4
-  %same = icmp eq i32 %g2, %gen
+  %same = icmp eq i32 %g2, %seen
   br i1 %same, label %futex, label %woke
 futex:
-  %w = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 128, i32 %gen, ptr null)
+  %w = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 128, i32 %seen, ptr null)
   br label %woke
 woke:
   %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
   br label %cont"""
-        wake = f"""  %sleepersr = getelementptr i8, ptr %bar, i64 16
-  %asleep = load atomic i32, ptr %sleepersr seq_cst, align 4
+        wake = f"""  %sleepers = getelementptr i8, ptr %block, i64 16
+  %asleep = load atomic i32, ptr %sleepers seq_cst, align 4
   %any = icmp ne i32 %asleep, 0
   br i1 %any, label %wake, label %out
 wake:
   %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %genp, i32 129, i32 2147483647)
   br label %out"""
     return decl + f"""declare i32 @sched_yield()
-define {linkage} void @hb_barrier(ptr %bar, i32 %nt) nounwind {{
+define internal i32 @hb_wait_generation(ptr %block, i32 %seen, i32 %spins) nounwind {{
 entry:
-  %one = icmp sle i32 %nt, 1
-  br i1 %one, label %out, label %go
-go:
-  %genp = getelementptr i32, ptr %bar, i64 1
-  %gen = load atomic i32, ptr %genp acquire, align 4
-  %old = atomicrmw add ptr %bar, i32 1 acq_rel
-  %arrived = add i32 %old, 1
-  %last = icmp eq i32 %arrived, %nt
-  br i1 %last, label %release, label %spin
-release:
-  store atomic i32 0, ptr %bar monotonic, align 4
-  %ignored = atomicrmw add ptr %genp, i32 1 seq_cst
-{wake}
+  %genp = getelementptr i32, ptr %block, i64 1
+  br label %spin
 spin:
-  %k = phi i32 [ 0, %go ], [ %k1, %cont ]
+  %k = phi i32 [ 0, %entry ], [ %k1, %cont ]
   %g = load atomic i32, ptr %genp acquire, align 4
-  %moved = icmp ne i32 %g, %gen
+  %moved = icmp ne i32 %g, %seen
   br i1 %moved, label %out, label %wait
 wait:
   %k1 = add i32 %k, 1
-  %long = icmp ugt i32 %k1, {SPINS}
+  %long = icmp ugt i32 %k1, %spins
   br i1 %long, label %patient, label %pause
 pause:
   {pause}
   br label %cont
 patient:
-  %longer = icmp ugt i32 %k1, {SPINS + YIELDS}
+  %limit = add i32 %spins, {YIELDS}
+  %longer = icmp ugt i32 %k1, %limit
   br i1 %longer, label %sleep, label %yield
 sleep:
 {sleep}
@@ -93,6 +116,14 @@ yield:
   br label %cont
 cont:
   br label %spin
+out:
+  ret i32 %g
+}}
+define internal void @hb_next_generation(ptr %block) nounwind {{
+entry:
+  %genp = getelementptr i32, ptr %block, i64 1
+  %ignored = atomicrmw add ptr %genp, i32 1 seq_cst
+{wake}
 out:
   ret void
 }}
