@@ -30,6 +30,9 @@ from . import support, target
 
 TEAM_WORDS = 9
 TEAM_SPINS = 4096     # pauses a helper spins after a call before it yields (then sleeps): ~50-150 us
+# pointers to the block's fields (module doc), at the start of each function
+FIELDS = "".join(f"  %{name}p = getelementptr i8, ptr %team, i64 {offset}\n" for name, offset in
+                 (("entry", 24), ("table", 32), ("arena", 40), ("bar", 48), ("running", 56), ("stop", 60), ("nt", 64)))
 
 
 def team_ir(triple: str) -> str:
@@ -40,14 +43,7 @@ def team_ir(triple: str) -> str:
     return f'target triple = "{triple}"\n' + support.generation_ir(triple) + f"""
 define void @hb_team_serve(ptr %team, i32 %tid) nounwind {{
 entry:
-  %entryp = getelementptr i8, ptr %team, i64 24
-  %tablep = getelementptr i8, ptr %team, i64 32
-  %arenap = getelementptr i8, ptr %team, i64 40
-  %barp = getelementptr i8, ptr %team, i64 48
-  %runningp = getelementptr i8, ptr %team, i64 56
-  %stopp = getelementptr i8, ptr %team, i64 60
-  %ntp = getelementptr i8, ptr %team, i64 64
-  br label %wait
+{FIELDS}  br label %wait
 wait:
   %seen = phi i32 [ 0, %entry ], [ %g, %done ], [ %g, %work ]   ; helpers start before a block's first call
   %g = call i32 @hb_wait_generation(ptr %team, i32 %seen, i32 {TEAM_SPINS})
@@ -74,13 +70,7 @@ out:
 
 define void @hb_team_run(ptr %team, ptr %table, ptr %arena, ptr %bar, i32 %nt) nounwind {{
 entry:
-  %entryp = getelementptr i8, ptr %team, i64 24
-  %tablep = getelementptr i8, ptr %team, i64 32
-  %arenap = getelementptr i8, ptr %team, i64 40
-  %barp = getelementptr i8, ptr %team, i64 48
-  %runningp = getelementptr i8, ptr %team, i64 56
-  %ntp = getelementptr i8, ptr %team, i64 64
-  store ptr %table, ptr %tablep, align 8
+{FIELDS}  store ptr %table, ptr %tablep, align 8
   store ptr %arena, ptr %arenap, align 8
   store ptr %bar, ptr %barp, align 8
   store i32 %nt, ptr %ntp, align 4
