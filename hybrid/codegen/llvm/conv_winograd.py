@@ -158,7 +158,7 @@ def _input_function(mod, m: int, ci: int) -> str:
     xb = fn.op(f"getelementptr inbounds float, ptr %x, i64 {fn.op(f'mul nsw i64 {block.index}, %xcb')}")
     vcb = fn.op(f"mul nsw i64 %run, {ci}")
     vb = fn.op(f"getelementptr inbounds float, ptr %v, i64 {fn.op(f'mul nsw i64 {block.index}, {vcb}')}")
-    vf = fn.op(f"mul nsw i64 %run, %cb")                      # tiles of all blocks per frequency
+    vf = fn.op("mul nsw i64 %run, %cb")                       # tiles of all blocks per frequency
     tile = fn.begin_loop("0", "%tiles")
     p = fn.op(f"add nsw i64 %p0, {tile.index}")
     row0 = fn.op(f"mul nsw i64 {fn.op(f'udiv i64 {p}, %tw')}, {m}")

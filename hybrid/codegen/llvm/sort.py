@@ -244,7 +244,7 @@ count:
                     f"  store i64 %c{g}_n, ptr %c{g}_p\n")
     body.append("  %i_next = add nuw nsw i64 %i, 1\n  %more = icmp slt i64 %i_next, %n\n"
                 "  br i1 %more, label %count, label %pass0\n")
-    src, dst, came = "%out", "%tmp", "count"
+    src, dst = "%out", "%tmp"
     for g, (half, off, width) in enumerate(digits):
         if half and not off:      # the low half is sorted: repack with the high half of the key
             body.append(f"""pass{g}:
