@@ -5,7 +5,8 @@ an equal share of the cores (HYBRID_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_T
 cores // processes per machine, at least 1, unless already set or given by --threads), and
 forwards SIGINT/SIGTERM to mpiexec, which passes them on to every rank. Its exit status is the
 job's; when a rank is killed, mpiexec names only its process id, so every rank records its pid in
-a folder the launcher gives it (HYBRID_LAUNCH_DIR) and the launcher names the rank.
+a folder the launcher gives it (HYBRID_LAUNCH_DIR) and the launcher names the rank. (MPICH names the first
+process it saw end: on a loaded host that can be a rank its own clean-up killed just after the one that died.)
 Plain `mpiexec -n 4 python train.py` works the same; only the thread share is then yours.
 """
 from __future__ import annotations
