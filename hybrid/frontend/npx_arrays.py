@@ -173,9 +173,7 @@ def reshape(a, newshape, reverse: bool = False, order: str = "C") -> Array:
 
 
 def _axes_arg(axes) -> Optional[tuple[int, ...]]:
-    if axes is None:
-        return None
-    return (int(axes),) if isinstance(axes, (int, numpy.integer)) else tuple(int(a) for a in axes)
+    return None if axes is None else np._shape(axes)
 
 
 def _broadcast_like_shape(lhs: tuple, rhs: tuple, lhs_axes: Optional[tuple], rhs_axes: Optional[tuple]) -> tuple:

@@ -61,7 +61,7 @@ from ...config import config
 from ... import log
 from ...errors import HybridError, ShapeError
 from .gemm_dot import dot_applies, emit_dot, takes_dot
-from .irbuild import F32, FP, I1, I8P, I32, I64, VOID, IRFunction, const, declaration
+from .irbuild import F32, FP, I1, I8P, I32, I64, VOID, IRFunction, const, declaration, splat
 
 IMPLS = ("auto", "generated", "openblas")
 # This file's text when it was imported: the disk cache keys sgemm objects by it (module.sgemm_source_key), so a
@@ -201,7 +201,6 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     fma = declaration(module, f"llvm.fma.v{W}f32", ir.FunctionType(vty, [vty] * 3))
     zero = ir.Constant(vty, [0.0] * W)
     accs = [[f.var(zero, f"acc{r}_{v}") for v in range(nv)] for r in range(MR)]
-    splat_mask = ir.Constant(ir.VectorType(I32, W), [0] * W)
 
     def step(k, ars, aks):
         pa_k = b.gep(f["pa"], [b.mul(k, aks)])
@@ -209,8 +208,7 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
         bvec = [b.load(b.bitcast(b.gep(pb_k, [const(v * W)]), vty.as_pointer()), align=4) for v in range(nv)]
         for r in range(MR):
             a = b.load(b.gep(pa_k, [b.mul(const(r), ars)]))
-            a = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, const(0, I32)),
-                                 ir.Constant(vty, ir.Undefined), splat_mask)
+            a = splat(b, a, W)
             for v in range(nv):
                 b.store(b.call(fma, [a, bvec[v], b.load(accs[r][v])]), accs[r][v])
 
@@ -247,8 +245,7 @@ def _emit_ukernel(module: ir.Module, cfg: GemmConfig, nv: int) -> ir.Function:
     def store_rows(accumulate: bool, masked: bool, edge_rows: bool):
         masks = []
         if masked:
-            limit = b.insert_element(ir.Constant(ir.VectorType(I64, W), ir.Undefined), f["nr"], const(0, I32))
-            limit = b.shuffle_vector(limit, ir.Constant(ir.VectorType(I64, W), ir.Undefined), splat_mask)
+            limit = splat(b, f["nr"], W)
             masks = [b.icmp_signed("<", b.add(lanes, ir.Constant(ir.VectorType(I64, W), [v * W] * W)), limit)
                      for v in range(nv)]
         for r in range(MR):

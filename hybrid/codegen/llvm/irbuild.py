@@ -29,6 +29,13 @@ def declaration(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Funct
     return existing if existing is not None else ir.Function(module, fnty, name)
 
 
+def splat(b: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
+    """A vector of `width` copies of the scalar `value`."""
+    vty = ir.VectorType(value.type, width)
+    first = b.insert_element(ir.Constant(vty, ir.Undefined), value, const(0, I32))
+    return b.shuffle_vector(first, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(I32, width), [0] * width))
+
+
 class IRFunction:
     """An internal IR function under construction: alloca'd variables, counted loops, min/max."""
 

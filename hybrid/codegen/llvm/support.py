@@ -47,6 +47,15 @@ out:
 """
 
 
+def _is_x86(triple: str) -> bool:
+    return triple.split("-")[0] in ("x86_64", "i686", "i386")
+
+
+def pause_instruction(triple: str) -> str:
+    """One step of a spin-wait: x86's `pause` (declared by generation_ir), elsewhere a fence."""
+    return "call void @llvm.x86.sse2.pause()" if _is_x86(triple) else "fence seq_cst"
+
+
 def generation_ir(triple: str) -> str:
     """Two internal functions on a block laid out as the barrier's (generation i32 at byte 4, sleepers at
     16, sleeps at 20):
@@ -59,9 +68,8 @@ def generation_ir(triple: str) -> str:
       sequentially consistent), so one of them sees the other; a woken sleeper takes itself off the
       count when it runs again."""
     arch = triple.split("-")[0]
-    x86 = arch in ("x86_64", "i686", "i386")
-    pause = "call void @llvm.x86.sse2.pause()" if x86 else "fence seq_cst"
-    decl = "declare void @llvm.x86.sse2.pause()\n" if x86 else ""
+    pause = pause_instruction(triple)
+    decl = "declare void @llvm.x86.sse2.pause()\n" if _is_x86(triple) else ""
     futex = _FUTEX.get(arch)
     if futex is None:
         sleep = "  br label %yield"

@@ -38,14 +38,13 @@ FIELDS = "".join(f"  %{name}p = getelementptr i8, ptr %team, i64 {offset}\n" for
 def team_ir(triple: str) -> str:
     """hb_team_serve(ptr team, i32 tid), hb_team_run(ptr team, ptr table, ptr arena, ptr bar, i32 nt) and
     hb_team_stop(ptr team), over support.generation_ir's waiting and waking."""
-    arch = triple.split("-")[0]
-    pause = "call void @llvm.x86.sse2.pause()" if arch in ("x86_64", "i686", "i386") else "fence seq_cst"
+    pause = support.pause_instruction(triple)
     return f'target triple = "{triple}"\n' + support.generation_ir(triple) + f"""
 define void @hb_team_serve(ptr %team, i32 %tid) nounwind {{
 entry:
 {FIELDS}  br label %wait
 wait:
-  %seen = phi i32 [ 0, %entry ], [ %g, %done ], [ %g, %work ]   ; helpers start before a block's first call
+  %seen = phi i32 [ 0, %entry ], [ %g, %run ], [ %g, %work ]   ; helpers start before a block's first call
   %g = call i32 @hb_wait_generation(ptr %team, i32 %seen, i32 {TEAM_SPINS})
   %stop = load atomic i32, ptr %stopp acquire, align 4
   %stopping = icmp ne i32 %stop, 0
@@ -61,8 +60,6 @@ run:
   %bar = load ptr, ptr %barp, align 8
   call void %fn(ptr %table, ptr %arena, ptr %bar, i32 %tid, i32 %nt)
   %left = atomicrmw sub ptr %runningp, i32 1 release
-  br label %done
-done:
   br label %wait
 out:
   ret void
@@ -101,8 +98,7 @@ out:
 
 define void @hb_team_stop(ptr %team) nounwind {{
 entry:
-  %stopp = getelementptr i8, ptr %team, i64 60
-  store atomic i32 1, ptr %stopp release, align 4
+{FIELDS}  store atomic i32 1, ptr %stopp release, align 4
   call void @hb_next_generation(ptr %team)
   ret void
 }}
@@ -141,12 +137,13 @@ class Team:
         self.busy = threading.Lock()
         self.block = numpy.zeros(TEAM_WORDS, numpy.uint64)
         self.block[3] = self.entry
+        self.address = self.block.ctypes.data
         self.threads: list[threading.Thread] = []
 
     def _start(self) -> None:
         _, serve, _, _ = _native()
         # each thread holds the block (its target's arguments) until it leaves hb_team_serve
-        self.threads = [threading.Thread(target=_serve, args=(serve, self.block, i + 1), daemon=True,
+        self.threads = [threading.Thread(target=_serve, args=(serve, self.block, self.address, i + 1), daemon=True,
                                          name=f"hybrid-{i + 1}") for i in range(self.n - 1)]
         for t in self.threads:
             t.start()
@@ -158,15 +155,15 @@ class Team:
         try:
             if not self.threads:
                 self._start()
-            _native()[2](self.block.ctypes.data, table, arena, bar, self.n)
+            _native()[2](self.address, table, arena, bar, self.n)
         finally:
             self.busy.release()
         return True
 
     def stop(self) -> None:
         if self.threads:
-            _native()[3](self.block.ctypes.data)
+            _native()[3](self.address)
 
 
-def _serve(serve, block: numpy.ndarray, tid: int) -> None:
-    serve(block.ctypes.data, tid)
+def _serve(serve, block: numpy.ndarray, address: int, tid: int) -> None:   # noqa: ARG001 (keeps block alive)
+    serve(address, tid)
